@@ -1,0 +1,141 @@
+// keyrot's error hierarchy. Every error a user can meet is a KeyrotError with a stable exit code and a
+// machine-readable `code`; anything else reaching the top is a bug (exit 1, stack trace only with --debug).
+// Messages must never contain a secret: callers pass masked values only.
+
+export const ExitCode = {
+  ok: 0,
+  internal: 1,
+  usage: 2,
+  auth: 3,
+  permission: 4,
+  notFound: 5,
+  unavailable: 6,
+  verifyFailed: 7,
+  keychain: 8,
+  conflict: 9,
+  hookFailed: 10,
+  waitTimeout: 11,
+  incomplete: 12,
+  cancelled: 130,
+} as const;
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** One row per exit code, in order: the single source for README and `--help`. */
+export const EXIT_CODE_TABLE: ReadonlyArray<readonly [number, string]> = [
+  [ExitCode.ok, 'success'],
+  [ExitCode.internal, 'internal error (a bug: please report it with --debug output)'],
+  [ExitCode.usage, 'usage error or bad input (nothing was changed)'],
+  [ExitCode.auth, 'authentication rejected (401: bad, revoked or expired key, or IP not allowed)'],
+  [ExitCode.permission, 'permission denied (403: the admin key lacks manage_users)'],
+  [ExitCode.notFound, 'user or key not found'],
+  [ExitCode.unavailable, 'provider unavailable after retries (network, timeout, 5xx, 429) or a malformed answer'],
+  [ExitCode.verifyFailed, 'verification failed (the key does not authenticate, or the old key still does)'],
+  [ExitCode.keychain, 'keychain unavailable, locked or failing (no key was created)'],
+  [ExitCode.conflict, 'another rotation of this user is in progress or unfinished (see --resume / --abort)'],
+  [ExitCode.hookFailed, 'the --on-new-key or --check command failed or timed out (both keys stay live)'],
+  [ExitCode.waitTimeout, 'consumers did not use the new key in time (both keys stay live; --resume later)'],
+  [ExitCode.incomplete, 'the operation stopped part-way; the message says what is live and how to continue'],
+  [ExitCode.cancelled, 'cancelled (Ctrl-C, SIGTERM, or No at a confirmation)'],
+];
+
+export interface ErrorDetails {
+  /** A next step for the user, shown after the message. */
+  hint?: string;
+  /** Extra machine-readable fields for the JSON error object. Never secrets. */
+  data?: Record<string, unknown>;
+  cause?: unknown;
+}
+
+export abstract class KeyrotError extends Error {
+  abstract readonly exitCode: ExitCodeValue;
+  /** Stable identifier for scripts (`error.code` in JSON output). */
+  abstract readonly code: string;
+  readonly hint: string | undefined;
+  readonly data: Record<string, unknown> | undefined;
+
+  constructor(message: string, details: ErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = new.target.name;
+    this.hint = details.hint;
+    this.data = details.data;
+  }
+}
+
+export class UsageError extends KeyrotError {
+  readonly exitCode = ExitCode.usage;
+  readonly code = 'usage';
+}
+
+export class AuthError extends KeyrotError {
+  readonly exitCode = ExitCode.auth;
+  readonly code = 'auth';
+}
+
+export class PermissionError extends KeyrotError {
+  readonly exitCode = ExitCode.permission;
+  readonly code = 'permission';
+}
+
+export class NotFoundError extends KeyrotError {
+  readonly exitCode = ExitCode.notFound;
+  readonly code = 'not_found';
+}
+
+export class ProviderUnavailableError extends KeyrotError {
+  readonly exitCode = ExitCode.unavailable;
+  readonly code = 'unavailable';
+}
+
+/** The provider answered, but not in a shape keyrot understands. */
+export class ProviderResponseError extends KeyrotError {
+  readonly exitCode = ExitCode.unavailable;
+  readonly code = 'bad_response';
+}
+
+/**
+ * A create call whose outcome is unknown: the request may have reached the provider but the answer (with
+ * the only copy of the plaintext) was lost. Callers must reconcile by listing keys, never retry blindly.
+ */
+export class CreateOutcomeUnknownError extends KeyrotError {
+  readonly exitCode = ExitCode.unavailable;
+  readonly code = 'create_outcome_unknown';
+}
+
+export class VerificationFailedError extends KeyrotError {
+  readonly exitCode = ExitCode.verifyFailed;
+  readonly code = 'verify_failed';
+}
+
+export class KeychainError extends KeyrotError {
+  readonly exitCode = ExitCode.keychain;
+  readonly code = 'keychain';
+}
+
+export class RotationConflictError extends KeyrotError {
+  readonly exitCode = ExitCode.conflict;
+  readonly code = 'conflict';
+}
+
+export class HookFailedError extends KeyrotError {
+  readonly exitCode = ExitCode.hookFailed;
+  readonly code = 'hook_failed';
+}
+
+export class WaitTimeoutError extends KeyrotError {
+  readonly exitCode = ExitCode.waitTimeout;
+  readonly code = 'wait_timeout';
+}
+
+export class RotationIncompleteError extends KeyrotError {
+  readonly exitCode = ExitCode.incomplete;
+  readonly code = 'incomplete';
+}
+
+export class CancelledError extends KeyrotError {
+  readonly exitCode = ExitCode.cancelled;
+  readonly code = 'cancelled';
+}
+
+export function isKeyrotError(err: unknown): err is KeyrotError {
+  return err instanceof KeyrotError;
+}

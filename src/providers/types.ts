@@ -1,0 +1,135 @@
+// The Provider contract: keyrot's own vocabulary for users, keys and usage. Implementations (vultr/ first)
+// translate their API into these shapes; nothing outside providers/<name>/ sees a provider's JSON or URLs.
+import type { Dispatcher } from 'undici';
+
+export interface User {
+  id: string;
+  email: string;
+  /** Display name ("First Last"); may be empty. */
+  name: string;
+  apiEnabled: boolean;
+  serviceUser: boolean;
+  acls: string[];
+  /** Last time any of this user's credentials was used, or null when the provider reports none. */
+  lastActivity: Date | null;
+}
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  /** The last characters of the key as the provider shows them in lists (at most 5), or null if unknown. */
+  lastChars: string | null;
+  /** null means the key never expires. */
+  expiresAt: Date | null;
+}
+
+/** A key just created: the only moment its plaintext exists outside the provider. */
+export interface CreatedKey extends ApiKey {
+  secret: string;
+}
+
+export interface CreateKeyInput {
+  name: string;
+  /** null: never expires. */
+  expiresAt: Date | null;
+}
+
+/** Who the admin key belongs to, and whether it may manage other users' keys. */
+export interface Identity {
+  email: string;
+  name: string;
+  acls: string[];
+}
+
+export type AuthCheck =
+  | { ok: true }
+  | { ok: false; reason: 'rejected' | 'ip-not-allowed' | 'forbidden'; message: string };
+
+export interface ProviderCapabilities {
+  /**
+   * What the usage signal can tell: 'per-key' (a last-used time for each key), 'per-user' (only that some
+   * credential of the user was used), or 'none'.
+   */
+  usageSignal: 'per-key' | 'per-user' | 'none';
+  /** Whether keys can carry an expiry date. */
+  keyExpiry: boolean;
+}
+
+export interface UsageObservation {
+  /** The provider's latest activity time for the key (per-key) or user (per-user); null if none. */
+  lastUsedAt: Date | null;
+}
+
+/**
+ * A key provider. Every method may throw KeyrotError subclasses: AuthError (401 with the admin key),
+ * PermissionError (403), NotFoundError, ProviderUnavailableError (after retries), ProviderResponseError.
+ * Reads and deletes are retried when safe; createKey is never retried (see CreateOutcomeUnknownError).
+ */
+export interface Provider {
+  /** Stable identifier used in keychain accounts and journals, e.g. "vultr". */
+  readonly id: string;
+  readonly displayName: string;
+  readonly capabilities: ProviderCapabilities;
+
+  /** The admin key's own identity. Proves the admin key authenticates. */
+  whoami(): Promise<Identity>;
+  /** Every user of the account, all pages. */
+  listUsers(): Promise<User[]>;
+  getUser(userId: string): Promise<User>;
+  listKeys(userId: string): Promise<ApiKey[]>;
+  /**
+   * Creates a key. Not idempotent and never retried: throws CreateOutcomeUnknownError when the request may
+   * have been acted on but no answer arrived, so the caller can reconcile by listing keys.
+   */
+  createKey(userId: string, input: CreateKeyInput): Promise<CreatedKey>;
+  /** Idempotent: 'already-gone' when the key no longer exists (e.g. a retried delete). */
+  deleteKey(userId: string, keyId: string): Promise<'deleted' | 'already-gone'>;
+  /** Whether `secret` authenticates right now. Does not throw for 401/403; throws when unreachable. */
+  checkKey(secret: string): Promise<AuthCheck>;
+  /** The usage signal for a key (per-key providers) or for its user (per-user providers). */
+  observeUsage(userId: string, keyId: string): Promise<UsageObservation>;
+}
+
+export interface HttpLogger {
+  /** Debug lines; never receives headers or bodies that could hold a secret. */
+  debug(message: string): void;
+}
+
+export interface ProviderOptions {
+  baseUrl: string;
+  adminKey: string;
+  dispatcher?: Dispatcher;
+  logger?: HttpLogger;
+  /** Aborts in-flight requests and back-off waits (Ctrl-C). */
+  signal?: AbortSignal;
+  /** Test and tuning knobs; production uses the defaults. */
+  retry?: Partial<RetryPolicy>;
+  timeouts?: Partial<Timeouts>;
+}
+
+export interface RetryPolicy {
+  /** Total attempts for an idempotent request, including the first. */
+  attempts: number;
+  /** First back-off in ms; doubles each attempt, with full jitter. */
+  baseDelayMs: number;
+  /** Upper bound for any single wait, including Retry-After. */
+  maxDelayMs: number;
+}
+
+export interface Timeouts {
+  /** TCP/TLS connect, ms. */
+  connectMs: number;
+  /** Whole request (headers and body), ms. */
+  totalMs: number;
+}
+
+export interface ProviderFactory {
+  readonly id: string;
+  readonly displayName: string;
+  readonly defaultBaseUrl: string;
+  /** Environment variable holding the admin key, e.g. VULTR_API_KEY. */
+  readonly adminKeyEnv: string;
+  /** Environment variable overriding the base URL, e.g. VULTR_API_URL. */
+  readonly baseUrlEnv: string;
+  create(options: ProviderOptions): Provider;
+}
