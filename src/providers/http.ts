@@ -1,0 +1,572 @@
+// A small JSON-over-HTTP client on undici, shared by providers. It owns the transport policy: timeouts, the
+// process-wide request budget, retries that are safe for the method, and the mapping of final failures onto
+// keyrot's error hierarchy. It knows no provider URLs; a provider's client.ts builds one and passes paths.
+//
+// Retry rules (the safety of a key rotation hangs on them):
+// - GET/DELETE (idempotent): retried on connection errors, timeouts, 429 and 5xx except 501, with exponential
+//   back-off and full jitter, or the server's Retry-After (429/503), each wait capped at maxDelayMs.
+// - POST (creates a key): retried only when the server provably did not act: a 429, or a connection error that
+//   happened before anything was sent (refused, DNS, connect timeout). Any answer lost after sending (reset,
+//   timeout, 5xx) throws CreateOutcomeUnknownError, because a blind retry would make a second key.
+import { setTimeout as sleepTimer } from 'node:timers/promises';
+import type { IncomingHttpHeaders } from 'node:http';
+import { Agent, request } from 'undici';
+import type { Dispatcher } from 'undici';
+import {
+  AuthError,
+  CancelledError,
+  CreateOutcomeUnknownError,
+  NotFoundError,
+  PermissionError,
+  ProviderResponseError,
+  ProviderUnavailableError,
+  UsageError,
+} from '../errors.js';
+import { redact, sanitizeForDisplay } from '../core/mask.js';
+import type { HttpLogger, RetryPolicy, Timeouts } from './types.js';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = { attempts: 4, baseDelayMs: 250, maxDelayMs: 20_000 };
+export const DEFAULT_TIMEOUTS: Readonly<Timeouts> = { connectMs: 10_000, totalMs: 30_000 };
+
+/** Waits `ms` milliseconds; rejects (with anything) when `signal` aborts. */
+export type SleepFn = (ms: number, signal?: AbortSignal) => Promise<void>;
+
+const realSleep: SleepFn = (ms, signal) => sleepTimer(ms, undefined, signal ? { signal } : undefined);
+
+/**
+ * Keeps request starts under a budget: at most `limit` in any rolling `windowMs`. Vultr answers 429 above 30
+ * requests per second per source IP; 25 leaves room for clock skew and other tools on the same machine.
+ */
+export class RateLimiter {
+  readonly #limit: number;
+  readonly #windowMs: number;
+  readonly #now: () => number;
+  readonly #sleep: SleepFn;
+  readonly #starts: number[] = [];
+
+  constructor(options: { limit?: number; windowMs?: number; now?: () => number; sleep?: SleepFn } = {}) {
+    this.#limit = options.limit ?? 25;
+    this.#windowMs = options.windowMs ?? 1000;
+    this.#now = options.now ?? Date.now;
+    this.#sleep = options.sleep ?? realSleep;
+  }
+
+  /** Resolves when a request may start (and counts it). Rejects with CancelledError when `signal` aborts. */
+  async acquire(signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      throwIfCancelled(signal);
+      const now = this.#now();
+      while (this.#starts.length > 0 && (this.#starts[0] ?? 0) <= now - this.#windowMs) this.#starts.shift();
+      if (this.#starts.length < this.#limit) {
+        this.#starts.push(now);
+        return;
+      }
+      const oldest = this.#starts[0] ?? now;
+      await sleepOrCancel(this.#sleep, Math.max(1, oldest + this.#windowMs - now), signal);
+    }
+  }
+}
+
+/** The budget shared by every HttpClient of this process unless one is injected. */
+export const processRateLimiter = new RateLimiter();
+
+/** Hints attached to auth errors; the provider knows what its users should do. */
+export interface HttpErrorHints {
+  /** 401 in general (bad, revoked or expired key). */
+  unauthorized?: string;
+  /** 401 whose message starts "Unauthorized IP address". */
+  ipNotAllowed?: string;
+  /** 403. */
+  forbidden?: string;
+}
+
+/** Collaborators that tests (and tuning) may replace. Production uses the defaults. */
+export interface HttpClientDeps {
+  /** Back-off and Retry-After waits. Default: a real timer. */
+  sleep?: SleepFn;
+  /** Wall clock in ms, for durations and Retry-After dates. Default: Date.now. */
+  now?: () => number;
+  /** [0, 1) source for the back-off jitter. Default: Math.random. */
+  random?: () => number;
+  /** Default: processRateLimiter. */
+  limiter?: RateLimiter;
+}
+
+export interface HttpClientOptions extends HttpClientDeps {
+  /** e.g. "https://api.vultr.com/v2"; request paths are appended to it. */
+  baseUrl: string;
+  /** Default bearer token (the admin key). A request may pass another one. */
+  token: string;
+  /** Name used in messages: "Vultr rejected the request: …". */
+  serviceName: string;
+  /** Default: an undici Agent with the connect timeout. Tests pass a MockAgent. */
+  dispatcher?: Dispatcher;
+  logger?: HttpLogger;
+  /** Aborts in-flight requests and waits; surfaces as CancelledError. */
+  signal?: AbortSignal;
+  retry?: Partial<RetryPolicy>;
+  timeouts?: Partial<Timeouts>;
+  hints?: HttpErrorHints;
+}
+
+export interface RequestOptions {
+  /** Bearer token for this request instead of the client's (e.g. to check a user's key). */
+  token?: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  /** JSON request body. */
+  json?: unknown;
+  /**
+   * Non-2xx statuses returned as an HttpResponse instead of thrown (no retry applies to them), e.g. [401, 403]
+   * to probe a key, or [404] for a delete.
+   */
+  passStatuses?: readonly number[];
+  /** Whether a 2xx must carry a JSON body. Default: true, except for DELETE. */
+  expectBody?: boolean;
+}
+
+export interface HttpResponse {
+  status: number;
+  /** Parsed JSON of a 2xx answer (undefined when empty); for a passed status, its parsed body if JSON. */
+  body: unknown;
+  /** For a passed non-2xx status: the provider's message, redacted and sanitized; '' when it sent none. */
+  errorMessage: string;
+  /** How many attempts were made (1 = no retry). */
+  attempts: number;
+  /**
+   * True when an earlier attempt may have been acted on by the server although its answer was lost (reset,
+   * timeout, 5xx). A DELETE answered 404 after such an attempt most likely deleted the key itself.
+   */
+  afterLostAnswer: boolean;
+}
+
+const IDEMPOTENT: ReadonlySet<HttpMethod> = new Set<HttpMethod>(['GET', 'PUT', 'DELETE']);
+
+/** Connection errors that happen before a single byte of the request leaves this machine. */
+const NOT_SENT_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_FAIL',
+  'EAI_NONAME',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/** TLS certificate problems: retrying cannot help, and the user must know at once. */
+const CERT_ERROR = /CERT|SELF_SIGNED|ERR_TLS|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/;
+
+type AttemptOutcome =
+  | { kind: 'response'; status: number; headers: IncomingHttpHeaders; text: string }
+  | { kind: 'failed'; label: string; code: string | undefined; notSent: boolean; error: unknown }
+  | { kind: 'cancelled' };
+
+export class HttpClient {
+  readonly #base: URL;
+  readonly #token: string;
+  readonly #service: string;
+  readonly #logger: HttpLogger | undefined;
+  readonly #signal: AbortSignal | undefined;
+  readonly #retry: RetryPolicy;
+  readonly #timeouts: Timeouts;
+  readonly #hints: HttpErrorHints;
+  readonly #sleep: SleepFn;
+  readonly #now: () => number;
+  readonly #random: () => number;
+  readonly #limiter: RateLimiter;
+  #dispatcher: Dispatcher | undefined;
+  readonly #ownsDispatcher: boolean;
+
+  constructor(options: HttpClientOptions) {
+    let base: URL;
+    try {
+      base = new URL(options.baseUrl);
+    } catch {
+      throw new UsageError(`Invalid ${options.serviceName} API base URL: ${sanitizeForDisplay(options.baseUrl)}`);
+    }
+    if (base.protocol !== 'https:' && base.protocol !== 'http:') {
+      throw new UsageError(`The ${options.serviceName} API base URL must start with https:// or http://`);
+    }
+    if (!base.pathname.endsWith('/')) base.pathname += '/';
+    base.search = '';
+    base.hash = '';
+    this.#base = base;
+    this.#token = options.token;
+    this.#service = options.serviceName;
+    this.#logger = options.logger;
+    this.#signal = options.signal;
+    this.#retry = { ...DEFAULT_RETRY_POLICY, ...definedOnly(options.retry) };
+    this.#retry.attempts = Math.max(1, Math.floor(this.#retry.attempts));
+    this.#timeouts = { ...DEFAULT_TIMEOUTS, ...definedOnly(options.timeouts) };
+    this.#hints = options.hints ?? {};
+    this.#sleep = options.sleep ?? realSleep;
+    this.#now = options.now ?? Date.now;
+    this.#random = options.random ?? Math.random;
+    this.#limiter = options.limiter ?? processRateLimiter;
+    this.#dispatcher = options.dispatcher;
+    this.#ownsDispatcher = options.dispatcher === undefined;
+  }
+
+  /** Closes the default Agent if this client created one; an injected dispatcher is left to its owner. */
+  async close(): Promise<void> {
+    if (this.#ownsDispatcher && this.#dispatcher) await this.#dispatcher.close();
+    this.#dispatcher = undefined;
+  }
+
+  /**
+   * Sends one logical request, with the retries its method allows. Resolves for 2xx and `passStatuses`.
+   * Throws AuthError (401), PermissionError (403), NotFoundError (404), UsageError (other 4xx),
+   * ProviderUnavailableError (retries exhausted, 501, network), ProviderResponseError (2xx without the
+   * expected JSON), CreateOutcomeUnknownError (non-idempotent request whose answer was lost after sending),
+   * CancelledError (the client's signal aborted).
+   */
+  async request(method: HttpMethod, path: string, options: RequestOptions = {}): Promise<HttpResponse> {
+    const relative = this.#relativePath(path, options.query);
+    const url = new URL(relative.slice(1), this.#base).toString();
+    const token = options.token ?? this.#token;
+    const secrets = [this.#token, token];
+    const idempotent = IDEMPOTENT.has(method);
+    const expectBody = options.expectBody ?? method !== 'DELETE';
+    const label = `${method} ${relative}`;
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      authorization: `Bearer ${token}`,
+      'user-agent': 'keyrot',
+    };
+    let body: string | undefined;
+    if (options.json !== undefined) {
+      body = JSON.stringify(options.json);
+      headers['content-type'] = 'application/json';
+    }
+    const { attempts } = this.#retry;
+    let afterLostAnswer = false;
+
+    for (let attempt = 1; ; attempt++) {
+      await this.#limiter.acquire(this.#signal);
+      const started = this.#now();
+      const outcome = await this.#attempt(method, url, headers, body);
+      const elapsed = Math.max(0, Math.round(this.#now() - started));
+
+      if (outcome.kind === 'cancelled') {
+        this.#log(`${label} → cancelled (${elapsed} ms)`, secrets);
+        throw idempotent
+          ? new CancelledError('Cancelled.')
+          : new CancelledError(
+              `Cancelled while waiting for ${this.#service}'s answer to ${label}: the key may or may not have been created.`,
+              { hint: "List the user's keys to see whether it was.", data: { outcomeUnknown: true } },
+            );
+      }
+
+      let lastProblem: string;
+      let retryAfterMs: number | undefined;
+      if (outcome.kind === 'failed') {
+        this.#log(`${label} → ${outcome.label} (${elapsed} ms)`, secrets);
+        lastProblem = outcome.label;
+        if (outcome.code === 'UND_ERR_INVALID_ARG') {
+          throw new UsageError(`Could not send ${label}: the API key or a parameter contains characters not allowed in HTTP.`, {
+            cause: outcome.error,
+          });
+        }
+        if (outcome.code !== undefined && CERT_ERROR.test(outcome.code)) {
+          throw new ProviderUnavailableError(`Could not reach ${this.#service}: TLS certificate problem (${outcome.code}).`, {
+            hint: 'Check the base URL and any proxy intercepting HTTPS.',
+            data: { lastError: outcome.code },
+            cause: outcome.error,
+          });
+        }
+        if (!outcome.notSent) {
+          if (!idempotent) throw this.#outcomeUnknown(label, outcome.label, outcome.error, secrets);
+          afterLostAnswer = true;
+        }
+      } else {
+        const { status } = outcome;
+        this.#log(`${label} → ${status} (${elapsed} ms)`, secrets);
+        const passed = options.passStatuses?.includes(status) ?? false;
+        if ((status >= 200 && status < 300) || passed) {
+          return this.#success(outcome, label, attempt, afterLostAnswer, expectBody && !passed, secrets);
+        }
+        const retryable = status === 429 || (status >= 500 && status !== 501);
+        const message = providerMessage(outcome.text, secrets);
+        if (status >= 500 && !idempotent) {
+          throw this.#outcomeUnknown(label, `HTTP ${status}${message ? `: ${message}` : ''}`, undefined, secrets);
+        }
+        if (!retryable) throw this.#statusError(status, message, label, attempt);
+        if (status >= 500) afterLostAnswer = true;
+        lastProblem = `HTTP ${status}${message ? ` (${message})` : ''}`;
+        if (status === 429 || status === 503) retryAfterMs = this.#retryAfterMs(outcome.headers['retry-after']);
+      }
+
+      if (attempt >= attempts) {
+        throw new ProviderUnavailableError(
+          `${this.#service} did not answer ${label} successfully after ${attempt} attempt${attempt === 1 ? '' : 's'} (last: ${lastProblem}).`,
+          {
+            hint: `Check the network connection and ${this.#service}'s status page, then try again.`,
+            data: { attempts: attempt, last: lastProblem },
+            cause: outcome.kind === 'failed' ? outcome.error : undefined,
+          },
+        );
+      }
+      const delay = retryAfterMs ?? this.#backoffMs(attempt);
+      this.#log(
+        `${label}: retrying in ${delay} ms${retryAfterMs === undefined ? '' : ' (Retry-After)'} (attempt ${attempt + 1} of ${attempts}) after ${lastProblem}`,
+        secrets,
+      );
+      await sleepOrCancel(this.#sleep, delay, this.#signal);
+    }
+  }
+
+  #relativePath(path: string, query: RequestOptions['query']): string {
+    if (!path.startsWith('/')) throw new TypeError(`HttpClient paths start with "/": ${path}`);
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query ?? {})) {
+      if (value !== undefined) params.append(key, String(value));
+    }
+    const search = params.toString();
+    return search ? `${path}${path.includes('?') ? '&' : '?'}${search}` : path;
+  }
+
+  async #attempt(
+    method: HttpMethod,
+    url: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+  ): Promise<AttemptOutcome> {
+    const outer = this.#signal;
+    if (outer?.aborted) return { kind: 'cancelled' };
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new Error('request timed out'));
+    }, this.#timeouts.totalMs);
+    const onAbort = (): void => controller.abort(outer?.reason);
+    outer?.addEventListener('abort', onAbort, { once: true });
+    const timeoutLabel = `timeout after ${this.#timeouts.totalMs} ms`;
+    try {
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await request(url, {
+          method,
+          headers,
+          body,
+          signal: controller.signal,
+          dispatcher: this.#getDispatcher(),
+        });
+      } catch (error) {
+        if (outer?.aborted) return { kind: 'cancelled' };
+        if (timedOut) return { kind: 'failed', label: timeoutLabel, code: 'TIMEOUT', notSent: false, error };
+        const code = errorCode(error);
+        return {
+          kind: 'failed',
+          label: networkLabel(code),
+          code,
+          notSent: code !== undefined && NOT_SENT_CODES.has(code),
+          error,
+        };
+      }
+      let text = '';
+      try {
+        text = await res.body.text();
+      } catch (error) {
+        if (outer?.aborted) return { kind: 'cancelled' };
+        // An error answer whose body broke still tells its status; a success whose body broke lost its data.
+        if (res.statusCode >= 200 && res.statusCode < 300) {
+          const code = timedOut ? 'TIMEOUT' : errorCode(error);
+          const what = timedOut ? timeoutLabel : networkLabel(code);
+          return { kind: 'failed', label: `${what} while reading the ${res.statusCode} answer`, code, notSent: false, error };
+        }
+      }
+      return { kind: 'response', status: res.statusCode, headers: res.headers, text };
+    } finally {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  #getDispatcher(): Dispatcher {
+    this.#dispatcher ??= new Agent({ connect: { timeout: this.#timeouts.connectMs } });
+    return this.#dispatcher;
+  }
+
+  #success(
+    outcome: { status: number; text: string },
+    label: string,
+    attempts: number,
+    afterLostAnswer: boolean,
+    expectBody: boolean,
+    secrets: string[],
+  ): HttpResponse {
+    const { status, text } = outcome;
+    const ok = status >= 200 && status < 300;
+    const base = { status, attempts, afterLostAnswer };
+    if (!ok) {
+      return { ...base, body: tryParseJson(text), errorMessage: providerMessage(text, secrets) };
+    }
+    if (text.trim() === '') {
+      if (expectBody) {
+        throw new ProviderResponseError(`${this.#service} sent an empty answer to ${label} (HTTP ${status}).`, {
+          data: { status },
+        });
+      }
+      return { ...base, body: undefined, errorMessage: '' };
+    }
+    const body = tryParseJson(text);
+    if (body === undefined) {
+      if (!expectBody) return { ...base, body: undefined, errorMessage: '' };
+      throw new ProviderResponseError(`${this.#service} sent an answer that is not JSON to ${label} (HTTP ${status}).`, {
+        hint: 'A proxy may be intercepting the request; check the base URL.',
+        data: { status },
+      });
+    }
+    return { ...base, body, errorMessage: '' };
+  }
+
+  #statusError(status: number, message: string, label: string, attempts: number): Error {
+    const data = { status, method: label.split(' ')[0], providerMessage: message || undefined, attempts };
+    const service = this.#service;
+    if (status === 401) {
+      const ipNotAllowed = /^Unauthorized IP address/i.test(message);
+      return new AuthError(`${service} rejected the API key: ${message || 'HTTP 401 Unauthorized'}`, {
+        hint: ipNotAllowed ? this.#hints.ipNotAllowed : this.#hints.unauthorized,
+        data: { ...data, reason: ipNotAllowed ? 'ip-not-allowed' : 'rejected' },
+      });
+    }
+    if (status === 403) {
+      return new PermissionError(`${service} denied permission for ${label}${message ? `: ${message}` : ''}`, {
+        hint: this.#hints.forbidden,
+        data,
+      });
+    }
+    if (status === 404) {
+      return new NotFoundError(`${service} found nothing at ${label}${message ? `: ${message}` : ''}`, { data });
+    }
+    if (status >= 400 && status < 500) {
+      return new UsageError(`${service} rejected the request: ${message || `HTTP ${status}`} (${label})`, { data });
+    }
+    if (status >= 500) {
+      return new ProviderUnavailableError(`${service} could not handle ${label}: HTTP ${status}${message ? ` (${message})` : ''}`, {
+        data,
+      });
+    }
+    return new ProviderResponseError(`${service} answered ${label} with an unexpected HTTP ${status}.`, { data });
+  }
+
+  #outcomeUnknown(label: string, problem: string, cause: unknown, secrets: string[]): CreateOutcomeUnknownError {
+    return new CreateOutcomeUnknownError(
+      redact(
+        `${this.#service}'s answer to ${label} was lost (${problem}): the key may or may not have been created.`,
+        secrets,
+      ),
+      {
+        hint: "Do not simply retry: list the user's keys to see whether it was created, and delete any key you cannot use.",
+        data: { last: problem },
+        cause,
+      },
+    );
+  }
+
+  #retryAfterMs(header: string | string[] | undefined): number | undefined {
+    const value = Array.isArray(header) ? header[0] : header;
+    if (value === undefined) return undefined;
+    const trimmed = value.trim();
+    let ms: number;
+    if (/^\d+$/.test(trimmed)) {
+      ms = Number(trimmed) * 1000;
+    } else {
+      const at = Date.parse(trimmed);
+      if (Number.isNaN(at)) return undefined;
+      ms = at - this.#now();
+    }
+    return Math.min(Math.max(0, Math.ceil(ms)), this.#retry.maxDelayMs);
+  }
+
+  /** Full jitter: uniform in [0, min(max, base·2^(n-1))). */
+  #backoffMs(failedAttempt: number): number {
+    const { baseDelayMs, maxDelayMs } = this.#retry;
+    const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** (failedAttempt - 1));
+    return Math.floor(this.#random() * ceiling);
+  }
+
+  #log(message: string, secrets: string[]): void {
+    this.#logger?.debug(redact(message, secrets));
+  }
+}
+
+function definedOnly<T extends object>(value: T | undefined): Partial<T> {
+  if (!value) return {};
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function tryParseJson(text: string): unknown {
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The provider's message from an error body: `{"error": "..."}`, a short plain-text body, or '' (empty body,
+ * HTML from a proxy, or JSON without a message). Redacted and sanitized: it ends up on the user's terminal.
+ */
+function providerMessage(text: string, secrets: string[]): string {
+  const trimmed = text.trim();
+  if (trimmed === '') return '';
+  const parsed = tryParseJson(trimmed);
+  let message = '';
+  if (parsed !== undefined) {
+    if (typeof parsed === 'object' && parsed !== null) {
+      const fields = parsed as Record<string, unknown>;
+      const candidate = fields['error'] ?? fields['message'];
+      if (typeof candidate === 'string') message = candidate;
+    } else if (typeof parsed === 'string') {
+      message = parsed;
+    }
+  } else if (!trimmed.startsWith('<') && trimmed.length <= 300) {
+    message = trimmed;
+  }
+  return sanitizeForDisplay(redact(message, secrets));
+}
+
+/** The most specific error code of an undici/Node network error (it may sit on a cause or inside an aggregate). */
+function errorCode(error: unknown): string | undefined {
+  const seen = new Set<unknown>();
+  let current: unknown = error;
+  let fallback: string | undefined;
+  while (typeof current === 'object' && current !== null && !seen.has(current)) {
+    seen.add(current);
+    const { code } = current as { code?: unknown };
+    if (typeof code === 'string') {
+      // undici's generic socket code hides the system one (ECONNRESET…) on its cause.
+      if (code !== 'UND_ERR_SOCKET') return code;
+      fallback ??= code;
+    }
+    if (current instanceof AggregateError && current.errors.length > 0) {
+      current = current.errors[0];
+      continue;
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return fallback;
+}
+
+function networkLabel(code: string | undefined): string {
+  if (code === undefined) return 'network error';
+  return code === 'UND_ERR_SOCKET' ? 'connection closed (UND_ERR_SOCKET)' : code;
+}
+
+function throwIfCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new CancelledError('Cancelled.');
+}
+
+async function sleepOrCancel(sleep: SleepFn, ms: number, signal: AbortSignal | undefined): Promise<void> {
+  throwIfCancelled(signal);
+  try {
+    await sleep(ms, signal);
+  } catch (error) {
+    if (signal?.aborted) throw new CancelledError('Cancelled.');
+    throw error;
+  }
+  throwIfCancelled(signal);
+}

@@ -1,0 +1,169 @@
+// The only code that knows Vultr's URLs and request bodies: plain typed functions over an HttpClient.
+// Each function names what it may throw beyond HttpClient.request's usual errors.
+import { HttpClient } from '../http.js';
+import type { HttpClientDeps } from '../http.js';
+import type { ProviderOptions } from '../types.js';
+import { ProviderResponseError } from '../../errors.js';
+import {
+  parseAccount,
+  parseApiKeyPage,
+  parseCreatedApiKey,
+  parseUserPage,
+  parseUserResponse,
+} from './schemas.js';
+import type { VultrAccount, VultrApiKey, VultrCreatedApiKey, VultrPage, VultrUser } from './schemas.js';
+
+/** Vultr's maximum page size for /users. */
+export const MAX_PER_PAGE = 500;
+/** A guard against a cursor loop: far beyond any real account (500 × 1000 users). */
+const MAX_PAGES = 1000;
+
+/** An HttpClient with Vultr's name and hints, for the admin key in `options`. */
+export function createVultrHttpClient(options: ProviderOptions, deps: HttpClientDeps = {}): HttpClient {
+  return new HttpClient({
+    ...deps,
+    baseUrl: options.baseUrl,
+    token: options.adminKey,
+    serviceName: 'Vultr',
+    dispatcher: options.dispatcher,
+    logger: options.logger,
+    signal: options.signal,
+    retry: options.retry,
+    timeouts: options.timeouts,
+    hints: {
+      unauthorized: 'Check the admin API key (VULTR_API_KEY): it may be mistyped, deleted or expired.',
+      ipNotAllowed:
+        "Add this machine's public IP address to the key's access control list in the Vultr console (Account → API).",
+      forbidden: 'User endpoints need the API key of the account root user or of a user with the manage_users permission.',
+    },
+  });
+}
+
+const seg = encodeURIComponent;
+
+/** One page of GET /users. `cursor` is the opaque `next` of the previous page. */
+export async function listUsersPage(
+  http: HttpClient,
+  cursor?: string,
+  perPage: number = MAX_PER_PAGE,
+): Promise<VultrPage<VultrUser>> {
+  const res = await http.request('GET', '/users', { query: { per_page: perPage, cursor } });
+  return parseUserPage(res.body);
+}
+
+/** GET /users/{id}. NotFoundError for an unknown user. */
+export async function getUser(http: HttpClient, userId: string): Promise<VultrUser> {
+  const res = await http.request('GET', `/users/${seg(userId)}`);
+  return parseUserResponse(res.body);
+}
+
+/**
+ * Every key of a user (keys listed masked). Pagination is not documented for this endpoint; a `meta.links.next`
+ * is followed if Vultr ever sends one. ProviderResponseError if a cursor repeats.
+ */
+export async function listUserApiKeys(http: HttpClient, userId: string): Promise<VultrApiKey[]> {
+  const keys: VultrApiKey[] = [];
+  const seen = new Set<string>();
+  let cursor: string | undefined;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const res = await http.request('GET', `/users/${seg(userId)}/apikeys`, { query: { cursor } });
+    const parsed = parseApiKeyPage(res.body);
+    keys.push(...parsed.items);
+    if (parsed.next === null) return keys;
+    assertNewCursor(seen, parsed.next, 'api_keys');
+    cursor = parsed.next;
+  }
+  throw tooManyPages('api_keys');
+}
+
+export interface CreateApiKeyInput {
+  name: string;
+  /** null: never expires. */
+  expiresAt: Date | null;
+}
+
+/**
+ * POST /users/{id}/apikeys. Never retried once sent (CreateOutcomeUnknownError when the answer is lost). A 201
+ * or 202 is accepted; the answer must carry the plaintext (ProviderResponseError otherwise, though the key was
+ * then most likely created).
+ */
+export async function createUserApiKey(
+  http: HttpClient,
+  userId: string,
+  input: CreateApiKeyInput,
+): Promise<VultrCreatedApiKey> {
+  const json =
+    input.expiresAt === null
+      ? { name: input.name, expire: false }
+      : { name: input.name, expire: true, date_expire: vultrDate(input.expiresAt) };
+  const res = await http.request('POST', `/users/${seg(userId)}/apikeys`, { json });
+  return parseCreatedApiKey(res.body);
+}
+
+/**
+ * DELETE /users/{id}/apikeys/{keyId}. 'already-gone': 404 after an attempt whose answer was lost (that attempt
+ * deleted it). 'not-found': 404 at once, which Vultr also sends for an unknown user: the caller decides.
+ */
+export async function deleteUserApiKey(
+  http: HttpClient,
+  userId: string,
+  keyId: string,
+): Promise<'deleted' | 'already-gone' | 'not-found'> {
+  const res = await http.request('DELETE', `/users/${seg(userId)}/apikeys/${seg(keyId)}`, { passStatuses: [404] });
+  if (res.status !== 404) return 'deleted';
+  return res.afterLostAnswer ? 'already-gone' : 'not-found';
+}
+
+/** GET /account, with the client's admin key or `tokenOverride`. */
+export async function getAccount(http: HttpClient, tokenOverride?: string): Promise<VultrAccount> {
+  const res = await http.request('GET', '/account', { token: tokenOverride });
+  return parseAccount(res.body);
+}
+
+export type AccountProbe =
+  | { status: 'ok' }
+  | { status: 'unauthorized' | 'forbidden'; message: string };
+
+/**
+ * Whether `token` authenticates: GET /account, the cheapest authenticated call. 401/403 are answers, not
+ * errors (and are not retried); the body of a 2xx is not inspected. Throws when Vultr cannot be reached.
+ */
+export async function probeAccount(http: HttpClient, token: string): Promise<AccountProbe> {
+  const res = await http.request('GET', '/account', { token, passStatuses: [401, 403], expectBody: false });
+  if (res.status === 401) return { status: 'unauthorized', message: res.errorMessage };
+  if (res.status === 403) return { status: 'forbidden', message: res.errorMessage };
+  return { status: 'ok' };
+}
+
+/** "2030-01-01T00:00:00Z", the form of Vultr's own examples (no milliseconds). */
+function vultrDate(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function assertNewCursor(seen: Set<string>, cursor: string, list: string): void {
+  if (seen.has(cursor)) {
+    throw new ProviderResponseError(`Vultr sent the same ${list} page cursor twice; stopping to avoid a loop.`, {
+      data: { field: 'meta.links.next' },
+    });
+  }
+  seen.add(cursor);
+}
+
+function tooManyPages(list: string): ProviderResponseError {
+  return new ProviderResponseError(`Vultr sent more than ${MAX_PAGES} pages of ${list}; stopping.`);
+}
+
+/** Page-walking helper shared with the provider's listUsers. */
+export async function listAllUsers(http: HttpClient, perPage: number = MAX_PER_PAGE): Promise<VultrUser[]> {
+  const users: VultrUser[] = [];
+  const seen = new Set<string>();
+  let cursor: string | undefined;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const parsed = await listUsersPage(http, cursor, perPage);
+    users.push(...parsed.items);
+    if (parsed.next === null) return users;
+    assertNewCursor(seen, parsed.next, 'users');
+    cursor = parsed.next;
+  }
+  throw tooManyPages('users');
+}

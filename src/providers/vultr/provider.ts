@@ -1,0 +1,144 @@
+// The Vultr provider: translates Vultr's users and API keys into keyrot's Provider vocabulary. Vultr has no
+// per-key "last used", only the user's last_activity, hence usageSignal 'per-user'.
+import { CreateOutcomeUnknownError, ProviderResponseError } from '../../errors.js';
+import type { HttpClient, HttpClientDeps } from '../http.js';
+import type {
+  ApiKey,
+  AuthCheck,
+  CreatedKey,
+  CreateKeyInput,
+  Identity,
+  Provider,
+  ProviderCapabilities,
+  ProviderFactory,
+  ProviderOptions,
+  UsageObservation,
+  User,
+} from '../types.js';
+import {
+  createUserApiKey,
+  createVultrHttpClient,
+  deleteUserApiKey,
+  getAccount,
+  getUser,
+  listAllUsers,
+  listUserApiKeys,
+  probeAccount,
+} from './client.js';
+import { lastCharsOf } from './schemas.js';
+import type { VultrApiKey, VultrUser } from './schemas.js';
+
+const IP_NOT_ALLOWED = /^Unauthorized IP address/i;
+
+export class VultrProvider implements Provider {
+  readonly id = 'vultr';
+  readonly displayName = 'Vultr';
+  readonly capabilities: ProviderCapabilities = { usageSignal: 'per-user', keyExpiry: true };
+  readonly #http: HttpClient;
+
+  /** `deps` replaces the clock, sleep, jitter or rate limiter (tests, tuning); production passes none. */
+  constructor(options: ProviderOptions, deps: HttpClientDeps = {}) {
+    this.#http = createVultrHttpClient(options, deps);
+  }
+
+  async whoami(): Promise<Identity> {
+    const account = await getAccount(this.#http);
+    return { email: account.email, name: account.name, acls: account.acls };
+  }
+
+  async listUsers(): Promise<User[]> {
+    return (await listAllUsers(this.#http)).map(toUser);
+  }
+
+  async getUser(userId: string): Promise<User> {
+    return toUser(await getUser(this.#http, userId));
+  }
+
+  async listKeys(userId: string): Promise<ApiKey[]> {
+    return (await listUserApiKeys(this.#http, userId)).map(toApiKey);
+  }
+
+  async createKey(userId: string, input: CreateKeyInput): Promise<CreatedKey> {
+    try {
+      const created = await createUserApiKey(this.#http, userId, input);
+      return {
+        id: created.id,
+        name: created.name || input.name,
+        lastChars: created.apiKey.slice(-5),
+        // Vultr's echo of the expiry wins; without one, the requested expiry (reporting an expiring key as
+        // never-expiring would be the worse mistake).
+        expiresAt: created.dateExpire ?? input.expiresAt,
+        secret: created.apiKey,
+      };
+    } catch (error) {
+      // A 2xx whose body is unusable means the key was most likely created but its plaintext is lost: the
+      // caller must reconcile exactly as for a lost answer, not assume nothing happened.
+      if (error instanceof ProviderResponseError) {
+        throw new CreateOutcomeUnknownError(
+          `Vultr's answer to the create request could not be read (${error.message}): the key may or may not have been created.`,
+          {
+            hint: "List the user's keys to see whether it was created, and delete any key whose secret you do not have.",
+            data: { ...error.data },
+            cause: error,
+          },
+        );
+      }
+      throw error;
+    }
+  }
+
+  async deleteKey(userId: string, keyId: string): Promise<'deleted' | 'already-gone'> {
+    const outcome = await deleteUserApiKey(this.#http, userId, keyId);
+    if (outcome !== 'not-found') return outcome;
+    // A 404 at once is either a key deleted earlier (a resumed rotation) or an unknown user. Listing tells
+    // which: it throws NotFoundError for an unknown user.
+    const keys = await listUserApiKeys(this.#http, userId);
+    if (keys.some((key) => key.id === keyId)) {
+      throw new ProviderResponseError('Vultr answered 404 to deleting a key that it still lists.', {
+        data: { keyId },
+      });
+    }
+    return 'already-gone';
+  }
+
+  async checkKey(secret: string): Promise<AuthCheck> {
+    const probe = await probeAccount(this.#http, secret);
+    if (probe.status === 'ok') return { ok: true };
+    if (probe.status === 'forbidden') {
+      return { ok: false, reason: 'forbidden', message: probe.message || 'Vultr answered 403 Forbidden.' };
+    }
+    const reason = IP_NOT_ALLOWED.test(probe.message) ? 'ip-not-allowed' : 'rejected';
+    return { ok: false, reason, message: probe.message || 'Vultr answered 401 Unauthorized.' };
+  }
+
+  async observeUsage(userId: string, _keyId: string): Promise<UsageObservation> {
+    const user = await getUser(this.#http, userId);
+    return { lastUsedAt: user.lastActivity };
+  }
+}
+
+function toUser(user: VultrUser): User {
+  const fullName = `${user.firstName} ${user.lastName}`.trim();
+  return {
+    id: user.id,
+    email: user.email,
+    name: fullName || user.name.trim(),
+    apiEnabled: user.apiEnabled,
+    serviceUser: user.serviceUser,
+    acls: user.acls,
+    lastActivity: user.lastActivity,
+  };
+}
+
+function toApiKey(key: VultrApiKey): ApiKey {
+  return { id: key.id, name: key.name, lastChars: lastCharsOf(key.apiKey), expiresAt: key.dateExpire };
+}
+
+export const vultr: ProviderFactory = {
+  id: 'vultr',
+  displayName: 'Vultr',
+  defaultBaseUrl: 'https://api.vultr.com/v2',
+  adminKeyEnv: 'VULTR_API_KEY',
+  baseUrlEnv: 'VULTR_API_URL',
+  create: (options) => new VultrProvider(options),
+};
