@@ -50,14 +50,21 @@ export abstract class KeyrotError extends Error {
   abstract readonly exitCode: ExitCodeValue;
   /** Stable identifier for scripts (`error.code` in JSON output). */
   abstract readonly code: string;
-  readonly hint: string | undefined;
-  readonly data: Record<string, unknown> | undefined;
+  hint: string | undefined;
+  data: Record<string, unknown> | undefined;
 
   constructor(message: string, details: ErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = new.target.name;
     this.hint = details.hint;
     this.data = details.data;
+  }
+
+  /** Adds context on the way up (where a rotation stopped, how to go on); the class and exit code stay. */
+  amend(hint: string, data: Record<string, unknown>): this {
+    this.hint = hint;
+    this.data = { ...(this.data ?? {}), ...data };
+    return this;
   }
 }
 

@@ -88,6 +88,8 @@ export interface Provider {
   checkKey(secret: string): Promise<AuthCheck>;
   /** The usage signal for a key (per-key providers) or for its user (per-user providers). */
   observeUsage(userId: string, keyId: string): Promise<UsageObservation>;
+  /** Frees connections the provider opened itself. Idempotent. */
+  close(): Promise<void>;
 }
 
 export interface HttpLogger {

@@ -41,6 +41,10 @@ export class VultrProvider implements Provider {
     this.#http = createVultrHttpClient(options, deps);
   }
 
+  async close(): Promise<void> {
+    await this.#http.close();
+  }
+
   async whoami(): Promise<Identity> {
     const account = await getAccount(this.#http);
     return { email: account.email, name: account.name, acls: account.acls };

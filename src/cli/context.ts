@@ -1,0 +1,176 @@
+// The context every command handler receives: output, prompts, cancellation, clock, and lazily built
+// adapters (provider, keychain, journal). Nothing here runs a network call or loads a native module until a
+// command asks for it.
+import type { Readable, Writable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { validateBaseUrl } from '../core/base-url.js';
+import { KeychainError, UsageError } from '../errors.js';
+import { KeyIndex } from '../journal/key-index.js';
+import { stateDir } from '../journal/state-dir.js';
+import { adminAccount, type SecretStore } from '../keychain/secret-store.js';
+import { getProviderFactory, type ProviderDescriptor } from '../providers/registry.js';
+import type { Provider } from '../providers/types.js';
+import { Output, decideColorLevel, isCi } from '../ui/output.js';
+import { createPrompter, type Prompter } from '../ui/prompts.js';
+import { createStepReporter, type StepReporter } from '../ui/steps.js';
+
+export interface GlobalOptions {
+  json?: boolean;
+  events?: boolean;
+  debug?: boolean;
+  color?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+  apiUrl?: string;
+  apiKeyStdin?: boolean;
+  provider?: string;
+  store?: string;
+}
+
+/** What the process gives keyrot; tests pass their own. */
+export interface Deps {
+  env: NodeJS.ProcessEnv;
+  stdin: Readable & { isTTY?: boolean };
+  stdout: Writable & { isTTY?: boolean; columns?: number; getColorDepth?: () => number };
+  stderr: Writable & { isTTY?: boolean; columns?: number; getColorDepth?: () => number };
+  /** HTTP dispatcher for provider calls (MockAgent in unit tests). */
+  dispatcher?: Dispatcher;
+  /** A keychain to use instead of the OS one (tests, the demo). */
+  secretStore?: SecretStore;
+  now?: () => Date;
+}
+
+export interface Context {
+  readonly env: NodeJS.ProcessEnv;
+  /** The process streams (the demo hands them to the command lines it runs). */
+  readonly io: Pick<Deps, 'stdin' | 'stdout' | 'stderr'>;
+  readonly out: Output;
+  readonly prompts: Prompter;
+  readonly steps: StepReporter;
+  /** True in a terminal without CI: prompts and spinners allowed. */
+  readonly interactive: boolean;
+  readonly signal: AbortSignal;
+  readonly stateDir: string;
+  readonly keyIndex: KeyIndex;
+  readonly providerFactory: ProviderDescriptor;
+  now(): Date;
+  /** Reads all of stdin (for --stdin / --api-key-stdin). */
+  readStdin(): Promise<string>;
+  /** The provider, authenticated with the admin key (resolved on first call). */
+  provider(): Promise<Provider>;
+  /** The API base URL in force (flag, environment, or the provider's default). */
+  baseUrl(): string;
+  /** The keychain (the OS one unless --store none or a test store). */
+  secretStore(): Promise<SecretStore>;
+  /** Frees sockets and timers so the process can end. */
+  close(): Promise<void>;
+}
+
+export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortSignal): Context {
+  const env = deps.env;
+  const ci = isCi(env);
+  const interactive = Boolean(deps.stdin.isTTY && deps.stdout.isTTY) && !ci;
+  if (globals.json && globals.events) throw new UsageError('--json and --events cannot be combined: pick one output format.');
+  const out = new Output({
+    stdout: deps.stdout,
+    stderr: deps.stderr,
+    json: Boolean(globals.json),
+    events: Boolean(globals.events),
+    quiet: Boolean(globals.quiet),
+    verbose: Boolean(globals.verbose),
+    debug: Boolean(globals.debug),
+    colorLevel: decideColorLevel(env, deps.stderr, globals.color === false),
+    timestamps: !interactive,
+  });
+  const now = deps.now ?? (() => new Date());
+  const factory = getProviderFactory(globals.provider ?? 'vultr');
+  const dir = stateDir(env);
+  let stdinText: Promise<string> | undefined;
+  let provider: Promise<Provider> | undefined;
+  let store: Promise<SecretStore> | undefined;
+  let opened: Provider | undefined;
+
+  const readStdin = () =>
+    (stdinText ??= (async () => {
+      if (deps.stdin.isTTY) throw new UsageError('Expected input on stdin, but stdin is a terminal.', { hint: 'Pipe the key in, e.g. printf %s "$KEY" | keyrot …' });
+      const chunks: Buffer[] = [];
+      for await (const chunk of deps.stdin) chunks.push(Buffer.from(chunk as Buffer));
+      return Buffer.concat(chunks).toString('utf8');
+    })());
+
+  const baseUrl = () => {
+    if (globals.apiUrl) return validateBaseUrl(globals.apiUrl, '--api-url');
+    const fromEnv = env[factory.baseUrlEnv];
+    if (fromEnv) return validateBaseUrl(fromEnv, factory.baseUrlEnv);
+    return factory.defaultBaseUrl;
+  };
+
+  const secretStore = () =>
+    (store ??= (async () => {
+      if (deps.secretStore) return deps.secretStore;
+      if (globals.store === 'none') {
+        throw new KeychainError('--store none: this command needs the keychain.', { hint: 'Run it where a keychain is available.' });
+      }
+      const { OsSecretStore } = await import('../keychain/os-store.js');
+      return new OsSecretStore();
+    })());
+
+  const ctx: Context = {
+    env,
+    io: { stdin: deps.stdin, stdout: deps.stdout, stderr: deps.stderr },
+    out,
+    prompts: createPrompter(interactive, { input: deps.stdin, output: deps.stderr, signal }),
+    steps: createStepReporter(out, interactive),
+    interactive,
+    signal,
+    stateDir: dir,
+    keyIndex: new KeyIndex(dir),
+    providerFactory: factory,
+    now,
+    readStdin,
+    baseUrl,
+    secretStore,
+    provider: () =>
+      (provider ??= (async () => {
+        const url = baseUrl();
+        const adminKey = await resolveAdminKey(globals, factory, env, readStdin, secretStore);
+        out.protect(adminKey);
+        out.debug(`provider ${factory.id} at ${url}`);
+        const created = (await factory.load()).create({ baseUrl: url, adminKey, dispatcher: deps.dispatcher, logger: { debug: (m) => out.debug(m) }, signal });
+        opened = created;
+        return created;
+      })()),
+    async close() {
+      await opened?.close().catch(() => undefined);
+    },
+  };
+  return ctx;
+}
+
+/** Admin key from --api-key-stdin, then the environment, then the keychain: never from argv. */
+async function resolveAdminKey(
+  globals: GlobalOptions,
+  factory: ProviderDescriptor,
+  env: NodeJS.ProcessEnv,
+  readStdin: () => Promise<string>,
+  secretStore: () => Promise<SecretStore>,
+): Promise<string> {
+  if (globals.apiKeyStdin) {
+    const key = (await readStdin()).split(/\r?\n/)[0]?.trim() ?? '';
+    if (!key) throw new UsageError('--api-key-stdin: stdin was empty.');
+    return key;
+  }
+  const fromEnv = env[factory.adminKeyEnv]?.trim();
+  if (fromEnv) return fromEnv;
+  if (globals.store !== 'none') {
+    try {
+      const stored = await (await secretStore()).get(adminAccount(factory.id));
+      if (stored) return stored;
+    } catch {
+      // No keychain here: fall through to the explanation below.
+    }
+  }
+  throw new UsageError(`No admin key: set ${factory.adminKeyEnv}, or pipe it in with --api-key-stdin.`, {
+    hint: `Keys are never taken from the command line. To try keyrot without a ${factory.displayName} account, run "keyrot demo" or "keyrot sandbox".`,
+  });
+}

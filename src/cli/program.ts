@@ -1,0 +1,192 @@
+// Commander wiring only: global flags, subcommands with their flags and examples, and a lazy import of each
+// handler so `--help` and `--version` load nothing else.
+import { Command, CommanderError, Option } from 'commander';
+import { EXIT_CODE_TABLE, UsageError } from '../errors.js';
+import type { CommandModule } from '../commands/types.js';
+import { createContext, type Context, type Deps, type GlobalOptions } from './context.js';
+
+declare const KEYROT_VERSION: string;
+export const VERSION = typeof KEYROT_VERSION === 'string' ? KEYROT_VERSION : '0.0.0-dev';
+
+type Loader = () => Promise<CommandModule<any, any>>;
+
+interface CommandSpec {
+  name: string;
+  summary: string;
+  options: Option[];
+  examples: string[];
+  load: Loader;
+}
+
+const user = () => new Option('-u, --user <user>', 'the user: id or e-mail address (asked for in a terminal when omitted)');
+const key = () => new Option('-k, --key <key>', 'the key: id or name');
+const yes = () => new Option('-y, --yes', 'confirm destructive steps without a prompt (required without a terminal)');
+
+/** Every subcommand, declared once as data. */
+export const COMMANDS: CommandSpec[] = [
+  {
+    name: 'list-users',
+    summary: 'List every user of the account (all pages).',
+    options: [],
+    examples: ['keyrot list-users', "keyrot list-users --json | jq -r '.[].email'"],
+    load: async () => (await import('../commands/list-users.js')).listUsersCommand,
+  },
+  {
+    name: 'list-keys',
+    summary: "List a user's API keys, marking the one whose plaintext keyrot holds.",
+    options: [user()],
+    examples: ['keyrot list-keys --user ops@example.com', 'keyrot list-keys --user ops@example.com --json'],
+    load: async () => (await import('../commands/list-keys.js')).listKeysCommand,
+  },
+  {
+    name: 'create',
+    summary: 'Create an API key for a user; its plaintext goes to the OS keychain before anything else.',
+    options: [
+      user(),
+      new Option('-n, --name <name>', 'the new key\'s name (default "keyrot-<date>")'),
+      new Option('-e, --expires <when>', 'expiry: an ISO date (2027-01-31), a span (30d, 12w) or never').default(undefined, 'never'),
+      new Option('--reveal', 'print the plaintext once (in --json: a "secret" field)'),
+    ],
+    examples: [
+      'keyrot create --user ops@example.com --name deploy-bot --expires 90d',
+      'keyrot create --user ops@example.com --json',
+    ],
+    load: async () => (await import('../commands/create.js')).createCommand,
+  },
+  {
+    name: 'revoke',
+    summary: 'Delete a key at the provider, and its keychain entry if keyrot holds it.',
+    options: [user(), key(), yes()],
+    examples: ['keyrot revoke --user ops@example.com --key deploy-bot', 'keyrot revoke --user ops@example.com --key 3f0c…e1 --yes --json'],
+    load: async () => (await import('../commands/revoke.js')).revokeCommand,
+  },
+  {
+    name: 'verify',
+    summary: 'Prove that the key keyrot holds for a user (or one piped in) authenticates and is listed.',
+    options: [user(), key(), new Option('--stdin', 'verify the key read from stdin instead of the keychain')],
+    examples: ['keyrot verify --user ops@example.com', 'printf %s "$KEY" | keyrot verify --user ops@example.com --stdin'],
+    load: async () => (await import('../commands/verify.js')).verifyCommand,
+  },
+  {
+    name: 'rotate',
+    summary: 'Guided zero-downtime rotation: create, store, verify, hand over, wait for use, revoke, verify revoked.',
+    options: [
+      user(),
+      key(),
+      new Option('-n, --name <name>', 'the new key\'s name (default: the old name with its generation bumped, e.g. deploy-v3)'),
+      new Option('-e, --expires <when>', 'expiry of the new key: an ISO date, a span (90d, 12w) or never').default(undefined, 'never'),
+      new Option('--on-new-key <cmd>', 'shell command that receives the new key on stdin and installs it in the consumers'),
+      new Option('--check <cmd>', 'shell command that exits 0 once the consumers work with the new key'),
+      new Option('--wait-timeout <duration>', 'how long to wait for the new key to be used').default(undefined, '10m'),
+      new Option('--poll-interval <duration>', 'how often to look for usage').default(undefined, '5s'),
+      new Option('--hook-timeout <duration>', 'time limit for --on-new-key and --check').default(undefined, '2m'),
+      new Option('--no-wait', 'do not wait for consumers to use the new key'),
+      new Option('--keep-old', 'stop after the wait with both keys live (grace period); --resume finishes'),
+      new Option('--resume', "continue the user's unfinished rotation from its journal"),
+      new Option('--abort', 'roll an unfinished rotation back: delete the new key, keep the old'),
+      new Option('--emergency', 'the old key is exposed: revoke it FIRST (downtime until consumers get the new key)'),
+      new Option('--dry-run', 'print the plan and change nothing'),
+      yes(),
+    ],
+    examples: [
+      'keyrot rotate --user ops@example.com',
+      'keyrot rotate --user ops@example.com --on-new-key "./push-secret.sh" --check "./healthcheck.sh" --yes --json',
+      'keyrot rotate --user ops@example.com --keep-old --on-new-key "./push-secret.sh" --yes   # scheduled: grace period, then --resume',
+      'keyrot rotate --user ops@example.com --emergency --on-new-key "./push-secret.sh"   # the key is exposed',
+    ],
+    load: async () => (await import('../commands/rotate.js')).rotateCommand,
+  },
+  {
+    name: 'sandbox',
+    summary: 'Serve a local Vultr-compatible API on 127.0.0.1 to try or rehearse keyrot (Ctrl-C stops it).',
+    options: [
+      new Option('-p, --port <port>', 'port to listen on (0: any free port)').default('8080'),
+      new Option('--users <count>', 'number of users to create').default('6'),
+      new Option('--fault <spec...>', 'inject a fault, e.g. "POST /users/*/apikeys drop-after" or "GET /users status=503 times=2"'),
+    ],
+    examples: [
+      'keyrot sandbox',
+      'keyrot sandbox --port 0 --json',
+      'keyrot sandbox --fault "POST /users/*/apikeys drop-after"',
+    ],
+    load: async () => (await import('../commands/sandbox.js')).sandboxCommand,
+  },
+  {
+    name: 'demo',
+    summary: 'Run keyrot end to end against a built-in sandbox: no account needed.',
+    options: [],
+    examples: ['keyrot demo'],
+    load: async () => (await import('../commands/demo.js')).demoCommand,
+  },
+];
+
+export interface RunState {
+  /** The context of the command being run, for error reporting. */
+  ctx?: Context;
+}
+
+export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): Command {
+  const program = new Command('keyrot')
+    .description('Rotate API keys with zero downtime, never losing a key. First provider: Vultr.')
+    .version(VERSION, '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .option('--json', 'print exactly one JSON document on stdout')
+    .option('--debug', 'log HTTP calls (never headers or bodies) and show stack traces')
+    .option('--no-color', 'no colour (also NO_COLOR=1)')
+    .option('-q, --quiet', 'only errors on stderr')
+    .option('-v, --verbose', 'more detail on stderr')
+    .option('--api-url <url>', 'API base URL (env VULTR_API_URL; default https://api.vultr.com/v2)')
+    .option('--api-key-stdin', 'read the admin key from stdin instead of VULTR_API_KEY')
+    .addOption(new Option('--provider <id>', 'key provider').default('vultr').hideHelp())
+    .showHelpAfterError(false)
+    .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
+    .configureOutput({
+      writeOut: (s) => deps.stdout.write(s),
+      writeErr: (s) => deps.stderr.write(s),
+      // Commander's own error text is re-thrown as a UsageError and printed once by handleError.
+      outputError: () => undefined,
+    })
+    .exitOverride()
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Admin key: VULTR_API_KEY, or --api-key-stdin; never a command-line argument.',
+        'Try it with no account: keyrot demo, or keyrot sandbox in one terminal and keyrot in another.',
+        '',
+        'Exit codes:',
+        ...EXIT_CODE_TABLE.map(([code, text]) => `  ${String(code).padStart(3)}  ${text}`),
+      ].join('\n'),
+    );
+
+  for (const spec of COMMANDS) {
+    const cmd = program
+      .command(spec.name)
+      .description(spec.summary)
+      .addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}\n`);
+    for (const option of spec.options) cmd.addOption(option);
+    cmd.action(async (_opts: Record<string, unknown>, command: Command) => {
+      const all = command.optsWithGlobals<GlobalOptions & Record<string, unknown>>();
+      const ctx = createContext(all, deps, signal);
+      state.ctx = ctx;
+      await ctx.out.loadStyles();
+      const handler = await spec.load();
+      const result = await handler.run(command.opts(), ctx);
+      if (handler.streams) return;
+      if (ctx.out.json) ctx.out.result(handler.toJson ? handler.toJson(result) : result, handler.revealed?.(result));
+      else handler.render(result, ctx);
+    });
+  }
+  program.action(() => {
+    program.outputHelp({ error: true });
+    throw new UsageError('No command given.', { hint: 'keyrot --help lists the commands.' });
+  });
+  return program;
+}
+
+/** Commander's exits (help, version, bad flags) as either success or a UsageError. */
+export function fromCommanderError(err: CommanderError): UsageError | null {
+  if (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return null;
+  const message = err.message.replace(/^error:\s*/i, '');
+  return new UsageError(message.charAt(0).toUpperCase() + message.slice(1), { hint: 'keyrot --help lists commands and flags.' });
+}

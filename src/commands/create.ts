@@ -1,0 +1,117 @@
+import type { Context } from '../cli/context.js';
+import { createAndStoreKey } from '../core/create-key.js';
+import { parseExpiry } from '../core/duration.js';
+import { maskSecret } from '../core/mask.js';
+import { defaultKeyName } from '../core/naming.js';
+import { UsageError } from '../errors.js';
+import { writeRescueFile } from '../journal/rescue.js';
+import { KEYCHAIN_SERVICE, probeWritable } from '../keychain/secret-store.js';
+import type { User } from '../providers/types.js';
+import { resolveUser } from './resolve.js';
+import type { CommandModule } from './types.js';
+
+export interface CreateOptions {
+  user?: string;
+  name?: string;
+  expires?: string;
+  reveal?: boolean;
+}
+
+export interface CreateResult {
+  user: User;
+  id: string;
+  name: string;
+  maskedKey: string;
+  expiresAt: Date | null;
+  keychain: { service: string; account: string; store: string };
+  orphansDeleted: string[];
+  /** Present only with --reveal. */
+  secret?: string;
+}
+
+export const createCommand: CommandModule<CreateOptions, CreateResult> = {
+  async run(options, ctx: Context) {
+    // Everything that can be refused is refused before the first call.
+    const expiresAt = options.expires === undefined ? null : parseExpiry(options.expires, ctx.now());
+    if (options.name !== undefined) validateName(options.name);
+    const provider = await ctx.provider();
+    const user = await resolveUser(ctx, provider, options.user);
+    const store = await ctx.secretStore();
+    await probeWritable(store);
+    const existing = await provider.listKeys(user.id);
+    const name = options.name ?? defaultKeyName(ctx.now(), existing.map((k) => k.name));
+    if (existing.some((k) => k.name === name)) {
+      throw new UsageError(`${user.email} already has a key named "${name}": pick another --name.`, {
+        hint: 'Distinct names let keyrot recognise its own key if an answer from the provider is lost.',
+      });
+    }
+    let secret = '';
+    const stored = await createAndStoreKey(
+      { userId: user.id, name, expiresAt, preexistingKeyIds: new Set(existing.map((k) => k.id)) },
+      {
+        provider,
+        store,
+        rescue: (key, userId) => writeRescueFile(ctx.stateDir, provider.id, userId, key),
+        note: (m) => ctx.out.warn(m),
+        onStored: async (key) => {
+          secret = key.secret;
+          ctx.out.protect(key.secret);
+          await ctx.keyIndex.add({
+            provider: provider.id,
+            userId: user.id,
+            keyId: key.id,
+            name: key.name,
+            createdAt: ctx.now().toISOString(),
+            expiresAt: key.expiresAt?.toISOString() ?? null,
+            lastChars: key.secret.slice(-5),
+          });
+        },
+      },
+    );
+    return {
+      user,
+      id: stored.key.id,
+      name: stored.key.name,
+      maskedKey: maskSecret(secret),
+      expiresAt: stored.key.expiresAt,
+      keychain: { service: KEYCHAIN_SERVICE, account: stored.account, store: store.description },
+      orphansDeleted: stored.orphansDeleted,
+      ...(options.reveal ? { secret } : {}),
+    };
+  },
+  render(r, ctx) {
+    const s = ctx.out.style;
+    ctx.out.data(
+      [
+        `${s.green('✔')} Created key ${s.bold(r.name)} for ${r.user.email}`,
+        `  id       ${r.id}`,
+        `  key      ${r.maskedKey}`,
+        `  expires  ${r.expiresAt ? r.expiresAt.toISOString() : 'never'}`,
+        `  stored   ${r.keychain.store}: service "${r.keychain.service}", account "${r.keychain.account}"`,
+      ].join('\n'),
+    );
+    if (r.secret !== undefined) {
+      ctx.out.info('The plaintext follows (--reveal): it is shown this once.');
+      ctx.out.reveal(r.secret);
+    }
+  },
+  toJson: (r) => ({
+    id: r.id,
+    name: r.name,
+    userId: r.user.id,
+    userEmail: r.user.email,
+    maskedKey: r.maskedKey,
+    expiresAt: r.expiresAt?.toISOString() ?? null,
+    keychain: r.keychain,
+    orphansDeleted: r.orphansDeleted,
+    ...(r.secret !== undefined ? { secret: r.secret } : {}),
+  }),
+  revealed: (r) => r.secret,
+};
+
+export function validateName(name: string): void {
+  if (!name.trim()) throw new UsageError('--name is empty.');
+  if (name.length > 255) throw new UsageError('--name is longer than 255 characters.');
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(name)) throw new UsageError('--name contains control characters.');
+}

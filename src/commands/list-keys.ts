@@ -1,0 +1,74 @@
+import type { Context } from '../cli/context.js';
+import { maskFromLastChars } from '../core/mask.js';
+import { keychainAccount } from '../keychain/secret-store.js';
+import type { ApiKey, User } from '../providers/types.js';
+import { renderTable } from '../ui/table.js';
+import { heldIdsOrNull, resolveUser } from './resolve.js';
+import type { CommandModule } from './types.js';
+
+export interface ListKeysOptions {
+  user?: string;
+}
+
+export interface ListedKey extends ApiKey {
+  /** true: keyrot holds this key's plaintext; null: the keychain could not be read. */
+  held: boolean | null;
+  createdAt: string | null;
+}
+
+export interface ListKeysResult {
+  user: User;
+  keys: ListedKey[];
+}
+
+export const listKeysCommand: CommandModule<ListKeysOptions, ListKeysResult> = {
+  async run(options, ctx: Context) {
+    const provider = await ctx.provider();
+    const user = await resolveUser(ctx, provider, options.user);
+    const keys = await provider.listKeys(user.id);
+    const store = await ctx.secretStore().catch(() => null);
+    const held = await heldIdsOrNull(ctx, store, provider, user.id);
+    const index = new Map((await ctx.keyIndex.forUser(provider.id, user.id)).map((r) => [r.keyId, r]));
+    const listed: ListedKey[] = [];
+    for (const key of keys) {
+      let isHeld: boolean | null = held ? held.has(key.id) : null;
+      // An entry under this id whose last characters differ from the provider's is not this key's plaintext.
+      if (isHeld && store && key.lastChars) {
+        const secret = await store.get(keychainAccount(provider.id, user.id, key.id));
+        isHeld = secret !== null && secret.endsWith(key.lastChars);
+      }
+      listed.push({ ...key, held: isHeld, createdAt: index.get(key.id)?.createdAt ?? null });
+    }
+    return { user, keys: listed };
+  },
+  render({ user, keys }, ctx) {
+    if (keys.length === 0) {
+      ctx.out.info(`${user.email} has no API keys.`);
+      return;
+    }
+    ctx.out.data(
+      renderTable(
+        keys,
+        [
+          { header: 'ID', value: (k) => k.id, keep: true },
+          { header: 'NAME', value: (k) => k.name },
+          { header: 'KEY', value: (k) => maskFromLastChars(k.lastChars), keep: true },
+          { header: 'EXPIRES', value: (k) => (k.expiresAt ? k.expiresAt.toISOString().slice(0, 10) : 'never') },
+          { header: 'KEYCHAIN', value: (k) => (k.held === null ? '?' : k.held ? 'held' : '-') },
+        ],
+        ctx.out.stdoutColumns,
+      ),
+    );
+    ctx.out.info(`${keys.length} key${keys.length === 1 ? '' : 's'} of ${user.email}; "held": keyrot has its plaintext in the keychain.`);
+  },
+  toJson: ({ user, keys }) =>
+    keys.map((k) => ({
+      id: k.id,
+      name: k.name,
+      userId: user.id,
+      maskedKey: maskFromLastChars(k.lastChars),
+      expiresAt: k.expiresAt?.toISOString() ?? null,
+      held: k.held,
+      createdAt: k.createdAt,
+    })),
+};

@@ -1,0 +1,15 @@
+import type { Context } from '../cli/context.js';
+
+/**
+ * A subcommand: `run` does the work and returns data (tests assert on it); `render` prints it for people;
+ * `toJson` is the --json document (the result itself when absent). Handlers never exit the process.
+ */
+export interface CommandModule<Options, Result> {
+  run(options: Options, ctx: Context): Promise<Result>;
+  render(result: Result, ctx: Context): void;
+  toJson?(result: Result): unknown;
+  /** True when `run` prints its own output while it runs (a server): nothing is printed after it. */
+  streams?: boolean;
+  /** The secret this result shows because the user passed --reveal, if any. */
+  revealed?(result: Result): string | undefined;
+}

@@ -1,0 +1,78 @@
+import type { Context } from '../cli/context.js';
+import { maskSecret } from '../core/mask.js';
+import { NotFoundError, UsageError, VerificationFailedError } from '../errors.js';
+import { heldKeyIds, keychainAccount } from '../keychain/secret-store.js';
+import type { ApiKey, AuthCheck, User } from '../providers/types.js';
+import { findKey, resolveUser } from './resolve.js';
+import type { CommandModule } from './types.js';
+
+export interface VerifyOptions {
+  user?: string;
+  key?: string;
+  stdin?: boolean;
+}
+
+export interface VerifyResult {
+  user: User;
+  key: ApiKey | null;
+  maskedKey: string;
+  source: 'keychain' | 'stdin';
+  check: AuthCheck;
+  listed: boolean;
+}
+
+export const verifyCommand: CommandModule<VerifyOptions, VerifyResult> = {
+  async run(options, ctx: Context) {
+    const piped = options.stdin ? (await ctx.readStdin()).split(/\r?\n/)[0]?.trim() ?? '' : null;
+    if (piped !== null && !piped) throw new UsageError('--stdin: no key on stdin.');
+    ctx.out.protect(piped);
+    const provider = await ctx.provider();
+    const user = await resolveUser(ctx, provider, options.user);
+    const keys = await provider.listKeys(user.id);
+    let secret: string;
+    let key: ApiKey | null;
+    if (piped !== null) {
+      secret = piped;
+      key = options.key !== undefined ? findKey(keys, options.key, user.email) : (keys.find((k) => k.lastChars && secret.endsWith(k.lastChars)) ?? null);
+    } else {
+      const store = await ctx.secretStore();
+      const heldIds = await heldKeyIds(store, provider.id, user.id);
+      const candidates = options.key !== undefined ? [findKey(keys, options.key, user.email).id] : heldIds;
+      const keyId = candidates.find((id) => heldIds.includes(id));
+      if (!keyId || (options.key === undefined && candidates.length > 1)) {
+        throw new NotFoundError(
+          keyId ? `keyrot holds ${candidates.length} keys of ${user.email}: pass --key.` : `keyrot holds no key${options.key ? ` "${options.key}"` : ''} of ${user.email} in the keychain.`,
+          { hint: 'Pipe a key in with --stdin to verify a key keyrot did not create.' },
+        );
+      }
+      secret = (await store.get(keychainAccount(provider.id, user.id, keyId))) ?? '';
+      ctx.out.protect(secret);
+      key = keys.find((k) => k.id === keyId) ?? null;
+    }
+    const check = await provider.checkKey(secret);
+    const result: VerifyResult = { user, key, maskedKey: maskSecret(secret), source: piped !== null ? 'stdin' : 'keychain', check, listed: key !== null };
+    if (!check.ok || !result.listed) {
+      throw new VerificationFailedError(failureText(result), {
+        data: { userId: user.id, keyId: key?.id ?? null, maskedKey: result.maskedKey, authenticates: check.ok, reason: check.ok ? 'not-listed' : check.reason, listed: result.listed },
+      });
+    }
+    return result;
+  },
+  render(r, ctx) {
+    ctx.out.data(`${ctx.out.style.green('✔')} Key ${r.key?.name ?? ''} (${r.maskedKey}) of ${r.user.email} authenticates and is listed.`);
+  },
+  toJson: (r) => ({ userId: r.user.id, keyId: r.key?.id ?? null, name: r.key?.name ?? null, maskedKey: r.maskedKey, source: r.source, authenticates: r.check.ok, listed: r.listed }),
+};
+
+function failureText(r: VerifyResult): string {
+  const who = `Key ${r.maskedKey} of ${r.user.email}`;
+  if (r.check.ok) return `${who} authenticates but is not among the user's keys (it belongs to someone else?).`;
+  switch (r.check.reason) {
+    case 'ip-not-allowed':
+      return `${who} is rejected from this IP address: ${r.check.message}`;
+    case 'forbidden':
+      return `${who} authenticates but is not allowed to read the account (403).`;
+    default:
+      return `${who} is rejected (401): it was revoked, has expired, or was never valid.${r.listed ? '' : ' It is no longer listed.'}`;
+  }
+}

@@ -1,0 +1,30 @@
+// The API base URL: https anywhere, plain http only to a loopback host (the sandbox, a local proxy).
+import { UsageError } from '../errors.js';
+
+export function validateBaseUrl(text: string, source: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`${source}: "${text}" is not a URL.`, { hint: 'Example: https://api.vultr.com/v2' });
+  }
+  if (url.username || url.password) {
+    throw new UsageError(`${source}: credentials in the URL are not allowed.`, { hint: 'Pass the admin key through VULTR_API_KEY or --api-key-stdin.' });
+  }
+  if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
+    throw new UsageError(`${source}: plain http:// is refused for ${url.hostname}: the admin key would cross the network unencrypted.`, {
+      hint: 'Use https://, or http:// only to a loopback address (127.0.0.1, ::1, localhost).',
+    });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(`${source}: "${url.protocol}" URLs are not supported; use https://.`);
+  }
+  return url.toString().replace(/\/+$/, '');
+}
+
+export function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (host === 'localhost' || host === '::1' || host === '0:0:0:0:0:0:0:1') return true;
+  const parts = host.split('.');
+  return parts.length === 4 && parts[0] === '127' && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
+}

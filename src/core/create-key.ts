@@ -1,0 +1,100 @@
+// Creating a key without ever leaving a live key whose plaintext nobody holds.
+//
+// 1. POST the create. The answer is the only copy of the plaintext.
+// 2. Write the plaintext to the keychain at once, before anything else can fail.
+// 3. If the keychain write fails, delete the new key at the provider; if even that fails, hand the plaintext
+//    to the rescue writer (a 0600 file) so a human still holds it.
+// A create whose answer was lost (CreateOutcomeUnknownError) is reconciled: list the user's keys; any key
+// with the new name that did not exist before and whose plaintext keyrot does not hold is deleted; then the
+// create is tried once more.
+import { CreateOutcomeUnknownError, KeychainError, RotationIncompleteError, isKeyrotError } from '../errors.js';
+import { keychainAccount, type SecretStore } from '../keychain/secret-store.js';
+import type { ApiKey, CreateKeyInput, CreatedKey, Provider } from '../providers/types.js';
+import { maskSecret } from './mask.js';
+
+export interface CreateKeyPorts {
+  provider: Provider;
+  store: SecretStore;
+  /** Last resort when neither the keychain nor a delete worked: persist the plaintext, return where. */
+  rescue(key: CreatedKey, userId: string): Promise<string>;
+  /** Reports what happened (reconciliation, clean-up) in words. Must not receive secrets. */
+  note(message: string): void;
+  /** Called right after the plaintext is safely in the keychain (e.g. to journal the key id). */
+  onStored?(key: CreatedKey): Promise<void>;
+}
+
+export interface CreateKeyRequest extends CreateKeyInput {
+  userId: string;
+  /** Ids of the user's keys that existed before this create: never deleted by reconciliation. */
+  preexistingKeyIds: ReadonlySet<string>;
+}
+
+export interface StoredKey {
+  key: ApiKey;
+  account: string;
+  /** Reconciliation details, for the summary. */
+  orphansDeleted: string[];
+}
+
+export async function createAndStoreKey(req: CreateKeyRequest, ports: CreateKeyPorts): Promise<StoredKey> {
+  const orphansDeleted: string[] = [];
+  for (let attempt = 1; ; attempt++) {
+    let created: CreatedKey;
+    try {
+      created = await ports.provider.createKey(req.userId, { name: req.name, expiresAt: req.expiresAt });
+    } catch (err) {
+      if (!(err instanceof CreateOutcomeUnknownError)) throw err;
+      ports.note(`The answer to the create was lost; checking ${req.name} at the provider.`);
+      orphansDeleted.push(...(await deleteOrphans(req, ports)));
+      if (attempt >= 2) throw err;
+      continue;
+    }
+    return { ...(await storeOrUndo(req.userId, created, ports)), orphansDeleted };
+  }
+}
+
+/**
+ * Deletes keys named `req.name` that appeared since the create started and whose plaintext keyrot does not
+ * hold. Returns their ids. Keys keyrot does hold are left alone (they are recoverable).
+ */
+export async function deleteOrphans(req: Pick<CreateKeyRequest, 'userId' | 'name' | 'preexistingKeyIds'>, ports: Pick<CreateKeyPorts, 'provider' | 'store' | 'note'>): Promise<string[]> {
+  const keys = await ports.provider.listKeys(req.userId);
+  const deleted: string[] = [];
+  for (const key of keys) {
+    if (key.name !== req.name || req.preexistingKeyIds.has(key.id)) continue;
+    if ((await ports.store.get(keychainAccount(ports.provider.id, req.userId, key.id))) !== null) continue;
+    await ports.provider.deleteKey(req.userId, key.id);
+    ports.note(`Deleted key ${key.id} (${key.name}): it was created but its plaintext never reached keyrot.`);
+    deleted.push(key.id);
+  }
+  return deleted;
+}
+
+async function storeOrUndo(userId: string, created: CreatedKey, ports: CreateKeyPorts): Promise<Omit<StoredKey, 'orphansDeleted'>> {
+  const account = keychainAccount(ports.provider.id, userId, created.id);
+  const { secret, ...key } = created;
+  try {
+    await ports.store.set(account, secret);
+  } catch (storeErr) {
+    const why = isKeyrotError(storeErr) ? storeErr.message : String(storeErr);
+    try {
+      await ports.provider.deleteKey(userId, created.id);
+    } catch (deleteErr) {
+      const path = await ports.rescue(created, userId);
+      throw new RotationIncompleteError(
+        `Key ${created.id} (${maskSecret(secret)}) was created, the keychain refused it (${why}) and deleting it failed too; its plaintext is in ${path} (mode 0600).`,
+        {
+          hint: `Move the key from ${path} into your secret store, or delete key ${created.id} at the provider, then delete the file.`,
+          data: { keyId: created.id, rescueFile: path },
+          cause: deleteErr,
+        },
+      );
+    }
+    throw new KeychainError(`The new key could not be stored in ${ports.store.description} (${why}); it was deleted at the provider, nothing is left behind.`, {
+      hint: isKeyrotError(storeErr) ? storeErr.hint : undefined,
+      cause: storeErr,
+    });
+  }
+  await ports.onStored?.(created);
+  return { key, account };
+}

@@ -1,0 +1,20 @@
+// Key names that show their generation: "ops-deploy" → "ops-deploy-v2" → "ops-deploy-v3".
+
+const GENERATION = /^(.*?)-v(\d+)$/;
+
+/** The next generation's name after `oldName`, skipping names already taken. */
+export function nextGenerationName(oldName: string, taken: Iterable<string>): string {
+  const used = new Set(taken);
+  const match = GENERATION.exec(oldName);
+  const base = match?.[1] || oldName || 'key';
+  let generation = match ? Number(match[2]) + 1 : 2;
+  while (used.has(`${base}-v${generation}`)) generation++;
+  return `${base}-v${generation}`;
+}
+
+/** A default name for a key created outside a rotation: "keyrot-2026-11-23", then "-v2"… if taken. */
+export function defaultKeyName(now: Date, taken: Iterable<string>): string {
+  const base = `keyrot-${now.toISOString().slice(0, 10)}`;
+  const used = new Set(taken);
+  return used.has(base) ? nextGenerationName(base, used) : base;
+}

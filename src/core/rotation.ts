@@ -1,0 +1,486 @@
+// The rotation state machine. A rotation is a fixed sequence of phases (which depends on the mode); the
+// journal records the phase reached and whether its side effect may have started. Every transition is
+// saved before the next side effect, so resuming means: read the record, re-enter the recorded phase in its
+// idempotent form, continue. No I/O library here: everything goes through RotationPorts.
+import {
+  CancelledError,
+  KeyrotError,
+  RotationIncompleteError,
+  UsageError,
+  VerificationFailedError,
+  WaitTimeoutError,
+  isKeyrotError,
+} from '../errors.js';
+import { keychainAccount, type SecretStore } from '../keychain/secret-store.js';
+import type { ApiKey, Provider } from '../providers/types.js';
+import { createAndStoreKey, deleteOrphans } from './create-key.js';
+import { formatDuration } from './duration.js';
+import { maskFromLastChars, maskSecret } from './mask.js';
+
+export type Phase = 'create' | 'verify-new' | 'hand-over' | 'wait' | 'revoke' | 'verify-old' | 'finish';
+export type RotationMode = 'standard' | 'emergency';
+
+/** The order of phases: the seeds' procedure, and its emergency variant (revoke first, accept downtime). */
+export const PHASES: Record<RotationMode, readonly Phase[]> = {
+  standard: ['create', 'verify-new', 'hand-over', 'wait', 'revoke', 'verify-old', 'finish'],
+  emergency: ['revoke', 'verify-old', 'create', 'verify-new', 'hand-over', 'finish'],
+};
+
+export const PHASE_LABELS: Record<Phase, string> = {
+  create: 'Create the new key and store it in the keychain',
+  'verify-new': 'Verify the new key authenticates',
+  'hand-over': 'Hand the new key to consumers',
+  wait: 'Wait for consumers to use the new key',
+  revoke: 'Revoke the old key',
+  'verify-old': 'Verify the old key is rejected',
+  finish: 'Finish: keychain holds only the new key',
+};
+
+export interface RotationOptions {
+  onNewKey: string | null;
+  check: string | null;
+  noWait: boolean;
+  keepOld: boolean;
+  waitTimeoutMs: number;
+  pollIntervalMs: number;
+  hookTimeoutMs: number;
+  /** Whether the usage signal can be trusted for this user (false when the admin key belongs to the user). */
+  usageSignalUsable: boolean;
+}
+
+export interface StepRecord {
+  phase: Phase;
+  outcome: 'ok' | 'skipped' | 'failed';
+  durationMs: number;
+  detail?: string;
+}
+
+/** The journal entry of one rotation. Never holds a plaintext. */
+export interface RotationRecord {
+  version: 1;
+  id: string;
+  provider: string;
+  userId: string;
+  userEmail: string;
+  mode: RotationMode;
+  oldKey: { id: string; name: string; lastChars: string | null };
+  newKey: { name: string; expiresAt: string | null; id: string | null; lastChars: string | null };
+  /** Ids of the user's keys before the rotation: reconciliation never deletes these. */
+  preexistingKeyIds: string[];
+  options: RotationOptions;
+  phase: Phase;
+  /** 'started' once the phase's side effect may have begun. */
+  phaseStatus: 'pending' | 'started';
+  status: 'running' | 'paused' | 'failed' | 'done' | 'aborted';
+  /** Usage signal right after the hand-over (provider clock). */
+  usageBaseline: string | null;
+  handedOverAt: string | null;
+  oldKeyStillAuthenticates: boolean;
+  lastError: { code: string; message: string } | null;
+  steps: StepRecord[];
+  startedAt: string;
+  updatedAt: string;
+}
+
+export interface StepProgress {
+  update(detail: string): void;
+  finish(outcome: 'ok' | 'skipped' | 'failed', detail?: string): number;
+}
+
+export interface RotationPorts {
+  provider: Provider;
+  store: SecretStore;
+  /** Persists the record (atomically). Called before every side effect. */
+  save(record: RotationRecord): Promise<void>;
+  /** Runs the hand-over command with the secret on stdin. Throws HookFailedError. */
+  runHook(command: string, secret: string, env: Record<string, string>, timeoutMs: number): Promise<void>;
+  /** Runs the consumer check; true when it exits 0. */
+  runCheck(command: string, env: Record<string, string>, timeoutMs: number): Promise<boolean>;
+  /** In a terminal without a hook: tell the operator to update consumers, resolve when they confirm. */
+  confirmHandover: ((message: string) => Promise<boolean>) | null;
+  rescue(key: import('../providers/types.js').CreatedKey, userId: string): Promise<string>;
+  startStep(label: string): Promise<StepProgress>;
+  event(type: string, data?: Record<string, unknown>): void;
+  note(message: string): void;
+  warn(message: string): void;
+  /** Registers a secret for masking in all output. */
+  protect(secret: string): void;
+  now(): Date;
+  sleep(ms: number): Promise<void>;
+  signal: AbortSignal;
+  /** Attempts and pause for new-key propagation checks. */
+  verifyAttempts?: number;
+  verifyDelayMs?: number;
+}
+
+export interface NewRotationInput {
+  id: string;
+  provider: string;
+  user: { id: string; email: string };
+  mode: RotationMode;
+  oldKey: ApiKey;
+  newName: string;
+  expiresAt: Date | null;
+  preexistingKeyIds: string[];
+  options: RotationOptions;
+  now: Date;
+}
+
+export function newRotationRecord(input: NewRotationInput): RotationRecord {
+  const at = input.now.toISOString();
+  return {
+    version: 1,
+    id: input.id,
+    provider: input.provider,
+    userId: input.user.id,
+    userEmail: input.user.email,
+    mode: input.mode,
+    oldKey: { id: input.oldKey.id, name: input.oldKey.name, lastChars: input.oldKey.lastChars },
+    newKey: { name: input.newName, expiresAt: input.expiresAt?.toISOString() ?? null, id: null, lastChars: null },
+    preexistingKeyIds: input.preexistingKeyIds,
+    options: input.options,
+    phase: PHASES[input.mode][0] ?? 'create',
+    phaseStatus: 'pending',
+    status: 'running',
+    usageBaseline: null,
+    handedOverAt: null,
+    oldKeyStillAuthenticates: false,
+    lastError: null,
+    steps: [],
+    startedAt: at,
+    updatedAt: at,
+  };
+}
+
+/** Whether the old key is still untouched, so the rotation can be rolled back. */
+export function canAbort(record: RotationRecord): boolean {
+  if (record.status === 'done' || record.status === 'aborted') return false;
+  const phases = PHASES[record.mode];
+  const revokeAt = phases.indexOf('revoke');
+  const at = phases.indexOf(record.phase);
+  return at < revokeAt || (at === revokeAt && record.phaseStatus === 'pending');
+}
+
+/**
+ * Runs (or resumes) the rotation until it is done, paused (--keep-old), or fails. On failure the record
+ * keeps the phase reached, so the same call resumes it; the thrown error says what is live and what next.
+ */
+export async function runRotation(record: RotationRecord, ports: RotationPorts): Promise<RotationRecord> {
+  const phases = PHASES[record.mode];
+  record.status = 'running';
+  record.lastError = null;
+  await save(record, ports);
+  while (record.status === 'running') {
+    throwIfCancelled(ports.signal);
+    const phase = record.phase;
+    const step = await ports.startStep(labelFor(record, phase));
+    let detail: string | undefined;
+    let outcome: StepRecord['outcome'] = 'ok';
+    try {
+      const result = await PHASE_RUNNERS[phase](record, ports, step);
+      detail = result.detail;
+      outcome = result.skipped ? 'skipped' : 'ok';
+    } catch (err) {
+      const durationMs = step.finish('failed', isKeyrotError(err) ? err.code : undefined);
+      record.steps.push({ phase, outcome: 'failed', durationMs });
+      record.status = 'failed';
+      record.lastError = { code: isKeyrotError(err) ? err.code : 'internal', message: err instanceof Error ? err.message : String(err) };
+      await save(record, ports).catch(() => undefined);
+      throw explainFailure(record, err);
+    }
+    const durationMs = step.finish(outcome, detail);
+    record.steps.push({ phase, outcome, durationMs, ...(detail ? { detail } : {}) });
+    const next = phases[phases.indexOf(phase) + 1];
+    if (next === undefined) {
+      record.status = 'done';
+    } else {
+      record.phase = next;
+      record.phaseStatus = 'pending';
+      // --keep-old: both keys stay live after the wait; a later --resume revokes the old one.
+      if (phase === 'wait' && record.options.keepOld) record.status = 'paused';
+    }
+    await save(record, ports);
+  }
+  if (record.status === 'done') ports.event('rotation.done', summaryData(record));
+  return record;
+}
+
+/** Rolls back an unfinished rotation: deletes the new key and its keychain entry; the old key stays. */
+export async function abortRotation(record: RotationRecord, ports: RotationPorts): Promise<RotationRecord> {
+  if (!canAbort(record)) {
+    throw new UsageError(`The old key ${record.oldKey.name} is already revoked (or being revoked): this rotation cannot be rolled back.`, {
+      hint: `Finish it with: keyrot rotate --user ${record.userEmail} --resume`,
+    });
+  }
+  const step = await ports.startStep(`Delete the new key ${record.newKey.name}`);
+  const provider = ports.provider;
+  const ids: string[] = [];
+  if (record.newKey.id) ids.push(record.newKey.id);
+  else if (record.phase === 'create' && record.phaseStatus === 'started') {
+    // The create may have happened without its answer: delete any key it made, held or not.
+    for (const key of await provider.listKeys(record.userId)) {
+      if (key.name === record.newKey.name && !record.preexistingKeyIds.includes(key.id)) ids.push(key.id);
+    }
+  }
+  for (const id of ids) {
+    await provider.deleteKey(record.userId, id);
+    await ports.store.delete(keychainAccount(provider.id, record.userId, id));
+  }
+  step.finish('ok', ids.length ? `deleted ${ids.join(', ')}` : 'no new key existed');
+  record.status = 'aborted';
+  await save(record, ports);
+  ports.event('rotation.aborted', { userId: record.userId, deletedKeyIds: ids });
+  return record;
+}
+
+type PhaseRunner = (record: RotationRecord, ports: RotationPorts, step: StepProgress) => Promise<{ detail?: string; skipped?: boolean }>;
+
+const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
+  async create(record, ports) {
+    if (record.newKey.id) return { detail: `${record.newKey.name} already created` };
+    const req = { userId: record.userId, name: record.newKey.name, preexistingKeyIds: new Set(record.preexistingKeyIds) };
+    if (record.phaseStatus === 'started') {
+      // Resuming a create that may have happened: adopt a key we hold, delete one we do not.
+      const adopted = await adoptHeldKey(record, ports);
+      if (adopted) return { detail: `${record.newKey.name} recovered from the keychain` };
+      await deleteOrphans(req, ports);
+    }
+    await markStarted(record, ports);
+    const stored = await createAndStoreKey(
+      { ...req, expiresAt: record.newKey.expiresAt ? new Date(record.newKey.expiresAt) : null },
+      {
+        provider: ports.provider,
+        store: ports.store,
+        rescue: ports.rescue,
+        note: ports.note,
+        onStored: async (key) => {
+          ports.protect(key.secret);
+          record.newKey.id = key.id;
+          record.newKey.lastChars = key.secret.slice(-5);
+          await save(record, ports);
+          ports.event('key.created', { keyId: key.id, name: key.name, maskedKey: maskSecret(key.secret) });
+          ports.event('keychain.written', { account: keychainAccount(ports.provider.id, record.userId, key.id), store: ports.store.description });
+        },
+      },
+    );
+    return { detail: `${stored.key.name} (${stored.key.id}, ${maskFromLastChars(record.newKey.lastChars)})` };
+  },
+
+  async 'verify-new'(record, ports, step) {
+    const secret = await newSecret(record, ports);
+    const attempts = ports.verifyAttempts ?? 5;
+    let last = '';
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      const check = await ports.provider.checkKey(secret);
+      if (check.ok) {
+        ports.event('key.verified', { keyId: record.newKey.id });
+        return { detail: attempt > 1 ? `after ${attempt} attempts` : undefined };
+      }
+      last = check.message;
+      if (attempt < attempts) {
+        step.update(`not yet accepted (${check.reason}); retrying`);
+        await ports.sleep((ports.verifyDelayMs ?? 1_000) * attempt);
+      }
+    }
+    throw new VerificationFailedError(`The new key ${record.newKey.name} does not authenticate: ${last}`, {
+      hint: 'The old key is untouched. Retry with --resume, or roll back with --abort.',
+    });
+  },
+
+  async 'hand-over'(record, ports) {
+    const secret = await newSecret(record, ports);
+    await markStarted(record, ports);
+    let detail: string;
+    if (record.options.onNewKey) {
+      await ports.runHook(record.options.onNewKey, secret, hookEnv(record), record.options.hookTimeoutMs);
+      detail = 'hook succeeded';
+      ports.event('hook.done', { keyId: record.newKey.id });
+    } else if (ports.confirmHandover) {
+      const account = keychainAccount(ports.provider.id, record.userId, record.newKey.id ?? '');
+      const ok = await ports.confirmHandover(
+        `Update every consumer of ${record.oldKey.name} to the new key ${record.newKey.name} (keychain service "keyrot", account "${account}"). Done?`,
+      );
+      if (!ok) throw new CancelledError('Hand-over not confirmed.');
+      detail = 'confirmed by the operator';
+    } else {
+      detail = 'no hook: consumers read the new key from the keychain';
+    }
+    // The usage baseline is taken after the hand-over, on the provider's clock: any later activity counts.
+    record.handedOverAt = ports.now().toISOString();
+    if (record.mode === 'standard' && record.options.usageSignalUsable && !record.options.noWait) {
+      const seen = await ports.provider.observeUsage(record.userId, record.newKey.id ?? '');
+      record.usageBaseline = seen.lastUsedAt?.toISOString() ?? null;
+    }
+    return { detail };
+  },
+
+  async wait(record, ports, step) {
+    if (record.options.noWait) return { skipped: true, detail: '--no-wait' };
+    const { provider } = ports;
+    const perUser = provider.capabilities.usageSignal === 'per-user';
+    const useSignal = record.options.usageSignalUsable && provider.capabilities.usageSignal !== 'none';
+    if (useSignal && perUser) {
+      ports.note(
+        `${provider.displayName} reports activity per user, not per key: keyrot waits until some key of ${record.userEmail} is used after the hand-over. That cannot tell the new key from the old one${record.options.check ? '; --check confirms the consumers' : '; add --check to confirm the consumers themselves'}.`,
+      );
+    }
+    const started = ports.now().getTime();
+    const baseline = record.usageBaseline ? new Date(record.usageBaseline).getTime() : null;
+    let usageSeenAt: Date | null = useSignal ? null : new Date(0);
+    for (;;) {
+      throwIfCancelled(ports.signal);
+      if (usageSeenAt === null) {
+        const seen = await provider.observeUsage(record.userId, record.newKey.id ?? '');
+        if (seen.lastUsedAt && (baseline === null || seen.lastUsedAt.getTime() > baseline)) {
+          usageSeenAt = seen.lastUsedAt;
+          ports.event('usage.seen', { at: seen.lastUsedAt.toISOString(), scope: provider.capabilities.usageSignal });
+        }
+      }
+      let checkPassed = record.options.check === null;
+      if (usageSeenAt !== null && record.options.check !== null) {
+        checkPassed = await ports.runCheck(record.options.check, hookEnv(record), record.options.hookTimeoutMs);
+      }
+      if (usageSeenAt !== null && checkPassed) {
+        const what = useSignal ? `activity at ${usageSeenAt.toISOString()}` : 'no usage signal';
+        return { detail: record.options.check ? `${what}; check passed` : what };
+      }
+      const elapsed = ports.now().getTime() - started;
+      if (elapsed >= record.options.waitTimeoutMs) {
+        throw new WaitTimeoutError(
+          `No ${usageSeenAt === null ? 'activity on the new key' : 'passing --check'} within ${formatDuration(record.options.waitTimeoutMs)}.`,
+          { hint: 'Both keys stay live. Resume with --resume (waits again), or roll back with --abort.' },
+        );
+      }
+      step.update(`${formatDuration(elapsed)} elapsed${usageSeenAt ? '; usage seen, waiting for --check' : ''}`);
+      await ports.sleep(Math.min(record.options.pollIntervalMs, record.options.waitTimeoutMs - elapsed));
+    }
+  },
+
+  async revoke(record, ports) {
+    await markStarted(record, ports);
+    const outcome = await ports.provider.deleteKey(record.userId, record.oldKey.id);
+    ports.event('old.revoked', { keyId: record.oldKey.id, name: record.oldKey.name, outcome });
+    return { detail: `${record.oldKey.name} (${record.oldKey.id})${outcome === 'already-gone' ? ' was already gone' : ''}` };
+  },
+
+  async 'verify-old'(record, ports, step) {
+    const secret = await ports.store.get(keychainAccount(ports.provider.id, record.userId, record.oldKey.id));
+    if (secret === null) {
+      // keyrot never held the old plaintext: the best proof left is that the key is no longer listed.
+      const listed = (await ports.provider.listKeys(record.userId)).some((k) => k.id === record.oldKey.id);
+      if (listed) throw new VerificationFailedError(`The old key ${record.oldKey.name} is still listed after its deletion.`);
+      return { detail: 'no longer listed (keyrot does not hold its plaintext to test it)' };
+    }
+    ports.protect(secret);
+    const attempts = ports.verifyAttempts ?? 5;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      const check = await ports.provider.checkKey(secret);
+      if (!check.ok) return { detail: `rejected (${check.reason === 'rejected' ? '401' : check.reason})` };
+      if (attempt < attempts) {
+        step.update('still accepted; re-checking');
+        await ports.sleep((ports.verifyDelayMs ?? 1_000) * attempt);
+      }
+    }
+    record.oldKeyStillAuthenticates = true;
+    ports.warn(`THE OLD KEY ${record.oldKey.name} STILL AUTHENTICATES after it was deleted. Treat it as live: check at the provider.`);
+    return { detail: 'STILL AUTHENTICATES' };
+  },
+
+  async finish(record, ports) {
+    await ports.store.delete(keychainAccount(ports.provider.id, record.userId, record.oldKey.id));
+    if (record.oldKeyStillAuthenticates) {
+      throw new VerificationFailedError(`The old key ${record.oldKey.name} still authenticates after it was revoked.`, {
+        hint: 'The new key is live and in the keychain. Contact the provider; re-run keyrot rotate --resume to check again.',
+      });
+    }
+    return { detail: `only ${record.newKey.name} is held for ${record.userEmail}` };
+  },
+};
+
+async function adoptHeldKey(record: RotationRecord, ports: RotationPorts): Promise<boolean> {
+  for (const key of await ports.provider.listKeys(record.userId)) {
+    if (key.name !== record.newKey.name || record.preexistingKeyIds.includes(key.id)) continue;
+    const secret = await ports.store.get(keychainAccount(ports.provider.id, record.userId, key.id));
+    if (secret === null) continue;
+    ports.protect(secret);
+    record.newKey.id = key.id;
+    record.newKey.lastChars = secret.slice(-5);
+    await save(record, ports);
+    return true;
+  }
+  return false;
+}
+
+async function newSecret(record: RotationRecord, ports: RotationPorts): Promise<string> {
+  const id = record.newKey.id;
+  const secret = id ? await ports.store.get(keychainAccount(ports.provider.id, record.userId, id)) : null;
+  if (!id || secret === null) {
+    throw new RotationIncompleteError(`The new key ${record.newKey.name} is not in the keychain any more.`, {
+      hint: 'Roll back with --abort (deletes the new key at the provider), then rotate again.',
+    });
+  }
+  ports.protect(secret);
+  return secret;
+}
+
+function hookEnv(record: RotationRecord): Record<string, string> {
+  return {
+    KEYROT_USER_ID: record.userId,
+    KEYROT_USER_EMAIL: record.userEmail,
+    KEYROT_KEY_ID: record.newKey.id ?? '',
+    KEYROT_KEY_NAME: record.newKey.name,
+    KEYROT_OLD_KEY_ID: record.oldKey.id,
+  };
+}
+
+function labelFor(record: RotationRecord, phase: Phase): string {
+  switch (phase) {
+    case 'create':
+      return `Create ${record.newKey.name} and store it in the keychain`;
+    case 'revoke':
+      return `Revoke the old key ${record.oldKey.name}`;
+    default:
+      return PHASE_LABELS[phase];
+  }
+}
+
+async function markStarted(record: RotationRecord, ports: RotationPorts): Promise<void> {
+  record.phaseStatus = 'started';
+  await save(record, ports);
+}
+
+async function save(record: RotationRecord, ports: RotationPorts): Promise<void> {
+  record.updatedAt = ports.now().toISOString();
+  await ports.save(record);
+}
+
+function throwIfCancelled(signal: AbortSignal): void {
+  if (signal.aborted) throw signal.reason instanceof KeyrotError ? signal.reason : new CancelledError('Cancelled.');
+}
+
+/** The summary data for events and JSON output. No secrets. */
+export function summaryData(record: RotationRecord): Record<string, unknown> {
+  return {
+    rotationId: record.id,
+    userId: record.userId,
+    userEmail: record.userEmail,
+    mode: record.mode,
+    status: record.status,
+    oldKey: { id: record.oldKey.id, name: record.oldKey.name, maskedKey: maskFromLastChars(record.oldKey.lastChars) },
+    newKey: { id: record.newKey.id, name: record.newKey.name, maskedKey: maskFromLastChars(record.newKey.lastChars), expiresAt: record.newKey.expiresAt },
+    steps: record.steps.map((s) => ({ phase: s.phase, outcome: s.outcome, durationMs: Math.round(s.durationMs), ...(s.detail ? { detail: s.detail } : {}) })),
+  };
+}
+
+/** The error to show when a rotation stops: the original code, plus what is live and how to go on. */
+function explainFailure(record: RotationRecord, err: unknown): unknown {
+  if (!isKeyrotError(err)) return err;
+  const oldLive = canAbort(record) ? ' The old key is untouched.' : '';
+  const newHeld = record.newKey.id ? ` The new key ${record.newKey.name} is live and in the keychain.` : '';
+  const next = canAbort(record)
+    ? `keyrot rotate --user ${record.userEmail} --resume to continue, or --abort to roll back`
+    : `keyrot rotate --user ${record.userEmail} --resume to continue`;
+  const hint = `${err.hint ? `${err.hint} ` : ''}Stopped at "${PHASE_LABELS[record.phase]}".${oldLive}${newHeld} Next: ${next}.`;
+  // Keep the original class (and so its exit code); only the hint and data grow.
+  return err.amend(hint, { rotationId: record.id, phase: record.phase, resumable: true });
+}

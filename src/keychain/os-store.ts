@@ -1,0 +1,111 @@
+// The platform keychain through @napi-rs/keyring: macOS Keychain, Windows Credential Manager, and on Linux
+// the Secret Service (gnome-keyring, KeePassXC). The native binding is loaded on first use only.
+import { KeychainError } from '../errors.js';
+import { KEYCHAIN_SERVICE, type SecretStore } from './secret-store.js';
+
+type KeyringModule = typeof import('@napi-rs/keyring');
+
+const OP_TIMEOUT_MS = 10_000;
+
+export class OsSecretStore implements SecretStore {
+  readonly kind = 'os' as const;
+  readonly description: string;
+  #module: KeyringModule | undefined;
+
+  constructor(private readonly platform: NodeJS.Platform = process.platform) {
+    this.description =
+      platform === 'darwin'
+        ? 'the macOS Keychain'
+        : platform === 'win32'
+          ? 'the Windows Credential Manager'
+          : 'the Secret Service keychain';
+  }
+
+  async get(account: string): Promise<string | null> {
+    return this.#run('read', account, (entry, signal) => entry.getPassword(signal));
+  }
+
+  async set(account: string, secret: string): Promise<void> {
+    await this.#run('write', account, (entry, signal) => entry.setPassword(secret, signal));
+    const back = await this.get(account);
+    if (back !== secret) {
+      throw new KeychainError(`The keychain did not keep what keyrot wrote (${this.description}).`, {
+        hint: 'Check that the keychain is unlocked and not full.',
+      });
+    }
+  }
+
+  async delete(account: string): Promise<boolean> {
+    return this.#run('delete', account, (entry, signal) => entry.deleteCredential(signal));
+  }
+
+  async list(): Promise<string[]> {
+    // findCredentials cannot be pinned to a store; a read through a pinned entry first makes an unreachable
+    // Secret Service an error rather than an empty (and misleading) list.
+    await this.get('probe:reachable');
+    const mod = await this.#load();
+    try {
+      const found = await mod.findCredentialsAsync(KEYCHAIN_SERVICE, null, AbortSignal.timeout(OP_TIMEOUT_MS));
+      return found.map((c) => c.account);
+    } catch (err) {
+      throw this.#wrap('list', err);
+    }
+  }
+
+  async #load(): Promise<KeyringModule> {
+    if (!this.#module) {
+      try {
+        this.#module = await import('@napi-rs/keyring');
+      } catch (err) {
+        throw new KeychainError('The keychain library could not be loaded on this platform.', {
+          hint: 'Reinstall keyrot (npm ci) so the prebuilt @napi-rs/keyring binary for this platform is present.',
+          cause: err,
+        });
+      }
+    }
+    return this.#module;
+  }
+
+  async #run<T>(
+    op: string,
+    account: string,
+    fn: (entry: InstanceType<KeyringModule['AsyncEntry']>, signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const mod = await this.#load();
+    try {
+      // On Linux, pin the Secret Service: the library's default falls back to the kernel keyring, which
+      // forgets everything at logout — a rotated key stored there would be lost.
+      const options = this.platform === 'linux' ? { linux: { store: 'secret-service' as const } } : undefined;
+      const entry = new mod.AsyncEntry(KEYCHAIN_SERVICE, account, options);
+      return await fn(entry, AbortSignal.timeout(OP_TIMEOUT_MS));
+    } catch (err) {
+      throw this.#wrap(op, err);
+    }
+  }
+
+  #wrap(op: string, err: unknown): KeychainError {
+    if (err instanceof KeychainError) return err;
+    const raw = err instanceof Error ? err.message : String(err);
+    return new KeychainError(`Could not ${op} ${this.description}: ${firstLine(raw)}`, {
+      hint: keychainHint(this.platform, raw),
+      cause: err,
+    });
+  }
+}
+
+function firstLine(text: string): string {
+  return (text.split('\n')[0] ?? '').slice(0, 200);
+}
+
+function keychainHint(platform: NodeJS.Platform, raw: string): string {
+  if (/abort|timeout|timed out/i.test(raw)) return 'The keychain did not answer: unlock it (an unlock prompt may be waiting) and try again.';
+  if (/locked/i.test(raw)) return 'Unlock the keychain and try again.';
+  if (platform === 'linux') {
+    return (
+      'keyrot needs a running, unlocked Secret Service (gnome-keyring or KeePassXC) on the D-Bus session bus. ' +
+      'On a headless machine, start one (dbus-run-session, then gnome-keyring-daemon --unlock --components=secrets), ' +
+      'or use --store none with --on-new-key.'
+    );
+  }
+  return 'Unlock the keychain and try again.';
+}

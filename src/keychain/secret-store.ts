@@ -1,0 +1,69 @@
+// The keychain seen by the rest of keyrot: four methods, one service ("keyrot"), accounts named by
+// keychainAccount(). Implementations: the OS keychain (os-store.ts) and an in-memory one (memory-store.ts).
+import { KeychainError } from '../errors.js';
+
+export const KEYCHAIN_SERVICE = 'keyrot';
+
+export interface SecretStore {
+  /** 'os' for the platform keychain, 'memory' for the demo's and tests' throw-away store. */
+  readonly kind: 'os' | 'memory';
+  /** Where secrets go, for messages: "the Secret Service keychain", "memory (lost when keyrot exits)". */
+  readonly description: string;
+  /** The secret for `account`, or null when there is none. Throws KeychainError if the store cannot be read. */
+  get(account: string): Promise<string | null>;
+  /** Stores (or replaces) the secret and reads it back. Throws KeychainError unless the read-back matches. */
+  set(account: string, secret: string): Promise<void>;
+  /** Removes the entry. Idempotent: false when there was none. Throws KeychainError if it cannot. */
+  delete(account: string): Promise<boolean>;
+  /** Every account keyrot has under its service. Throws KeychainError if the store cannot be read. */
+  list(): Promise<string[]>;
+}
+
+/** Account of the key with id `keyId` of `userId` at `provider`: "vultr:<user-id>:<key-id>". */
+export function keychainAccount(provider: string, userId: string, keyId: string): string {
+  return `${provider}:${userId}:${keyId}`;
+}
+
+/** Account where the admin key may be kept: "vultr:admin". */
+export function adminAccount(provider: string): string {
+  return `${provider}:admin`;
+}
+
+/** The key ids keyrot holds for a user, from the store's account names. */
+export async function heldKeyIds(store: SecretStore, provider: string, userId: string): Promise<string[]> {
+  const prefix = `${provider}:${userId}:`;
+  return (await store.list()).filter((a) => a.startsWith(prefix)).map((a) => a.slice(prefix.length));
+}
+
+/**
+ * Proves the store is writable before a key is created: write, read back and delete a probe entry, within
+ * `timeoutMs` (a locked keychain may wait forever on an unlock prompt nobody sees).
+ */
+export async function probeWritable(store: SecretStore, timeoutMs = 10_000): Promise<void> {
+  const account = `probe:${process.pid}:${Date.now()}`;
+  const value = `probe-${Math.random().toString(36).slice(2)}`;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new KeychainError(`The keychain did not answer within ${Math.round(timeoutMs / 1000)} s (${store.description}).`, {
+            hint: 'Unlock the keychain (it may be waiting on an unlock prompt) and try again.',
+          }),
+        ),
+      timeoutMs,
+    );
+    timer.unref();
+  });
+  try {
+    await Promise.race([
+      (async () => {
+        await store.set(account, value);
+        await store.delete(account);
+      })(),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

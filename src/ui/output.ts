@@ -1,0 +1,166 @@
+// The one gate for everything keyrot prints. stdout carries data only: a table, exactly one JSON document
+// (--json), or JSON lines (--events). Progress, prompts, warnings and errors go to stderr. Every write passes
+// through redaction of the secrets this process knows, except reveal(), which the user asked for.
+import type { Writable } from 'node:stream';
+import { redact } from '../core/mask.js';
+
+export interface OutputOptions {
+  stdout: Writable & { isTTY?: boolean; columns?: number };
+  stderr: Writable & { isTTY?: boolean; columns?: number };
+  json: boolean;
+  events: boolean;
+  quiet: boolean;
+  verbose: boolean;
+  debug: boolean;
+  /** chalk level decided once at start (0 = no colour). */
+  colorLevel: 0 | 1 | 2 | 3;
+  /** Prefix plain stderr lines with a timestamp (non-interactive runs, e.g. CI logs). */
+  timestamps: boolean;
+  now?: () => Date;
+}
+
+export interface Styles {
+  bold(s: string): string;
+  dim(s: string): string;
+  red(s: string): string;
+  green(s: string): string;
+  yellow(s: string): string;
+  cyan(s: string): string;
+}
+
+const plain: Styles = { bold: id, dim: id, red: id, green: id, yellow: id, cyan: id };
+
+function id(s: string): string {
+  return s;
+}
+
+export class Output {
+  readonly json: boolean;
+  readonly events: boolean;
+  readonly quiet: boolean;
+  readonly verbose: boolean;
+  readonly debugEnabled: boolean;
+  readonly colorLevel: 0 | 1 | 2 | 3;
+  style: Styles = plain;
+  readonly #secrets = new Set<string>();
+  readonly #opts: OutputOptions;
+  readonly #now: () => Date;
+
+  constructor(opts: OutputOptions) {
+    this.#opts = opts;
+    this.json = opts.json;
+    this.events = opts.events;
+    this.quiet = opts.quiet;
+    this.verbose = opts.verbose;
+    this.debugEnabled = opts.debug;
+    this.colorLevel = opts.colorLevel;
+    this.#now = opts.now ?? (() => new Date());
+  }
+
+  /** Loads chalk only when colour is on: a plain run never pays for it. */
+  async loadStyles(): Promise<void> {
+    if (this.colorLevel === 0) return;
+    const { Chalk } = await import('chalk');
+    const c = new Chalk({ level: this.colorLevel });
+    this.style = { bold: c.bold, dim: c.dim, red: c.red, green: c.green, yellow: c.yellow, cyan: c.cyan };
+  }
+
+  /** Registers a secret: from now on it is masked in everything printed. */
+  protect(secret: string | undefined | null): void {
+    if (secret) this.#secrets.add(secret);
+  }
+
+  get stderrColumns(): number {
+    return this.#opts.stderr.columns ?? 100;
+  }
+
+  get stdoutColumns(): number {
+    return this.#opts.stdout.columns ?? 120;
+  }
+
+  get stderrStream(): Writable & { isTTY?: boolean } {
+    return this.#opts.stderr;
+  }
+
+  clean(text: string): string {
+    return redact(text, this.#secrets);
+  }
+
+  /**
+   * The command's result as exactly one JSON document on stdout. `revealed` is a secret the user asked to
+   * see (--reveal): it alone is left unmasked.
+   */
+  result(value: unknown, revealed?: string): void {
+    const others = [...this.#secrets].filter((s) => s !== revealed);
+    this.#opts.stdout.write(`${redact(JSON.stringify(value, null, 2), others)}\n`);
+  }
+
+  /** Human-readable data (tables, summaries) on stdout. */
+  data(text: string): void {
+    this.#opts.stdout.write(`${this.clean(text)}\n`);
+  }
+
+  /** One --events line on stdout. */
+  event(type: string, data: Record<string, unknown> = {}): void {
+    if (!this.events) return;
+    this.#opts.stdout.write(`${this.clean(JSON.stringify({ type, at: this.#now().toISOString(), ...data }))}\n`);
+  }
+
+  /** The plaintext the user explicitly asked for with --reveal: the one unredacted write. */
+  reveal(text: string): void {
+    this.#opts.stdout.write(`${text}\n`);
+  }
+
+  /** A progress or status line on stderr (hidden by --quiet). */
+  info(message: string): void {
+    if (!this.quiet) this.#line(message);
+  }
+
+  /** Detail shown only with --verbose or --debug. */
+  detail(message: string): void {
+    if (this.verbose || this.debugEnabled) this.#line(this.style.dim(message));
+  }
+
+  warn(message: string): void {
+    this.#line(`${this.style.yellow('warning:')} ${message}`);
+  }
+
+  debug(message: string): void {
+    if (this.debugEnabled) this.#line(this.style.dim(`debug: ${message}`));
+  }
+
+  /** A raw line to stderr (error reporting, rendered boxes). */
+  stderr(text: string): void {
+    this.#opts.stderr.write(`${this.clean(text)}\n`);
+  }
+
+  #line(message: string): void {
+    const stamp = this.#opts.timestamps ? `${this.#now().toISOString()} ` : '';
+    this.#opts.stderr.write(`${stamp}${this.clean(message)}\n`);
+  }
+}
+
+/**
+ * Colour is decided once: off for --no-color, NO_COLOR (any non-empty value), CI, or a stream that is not a
+ * terminal; FORCE_COLOR turns it on (level 1-3) unless --no-color or NO_COLOR says otherwise.
+ */
+export function decideColorLevel(
+  env: NodeJS.ProcessEnv,
+  stream: { isTTY?: boolean; getColorDepth?: () => number },
+  noColorFlag: boolean,
+): 0 | 1 | 2 | 3 {
+  if (noColorFlag || (env.NO_COLOR !== undefined && env.NO_COLOR !== '')) return 0;
+  const force = env.FORCE_COLOR;
+  if (force !== undefined) {
+    if (force === '0' || force === 'false') return 0;
+    const n = Number(force);
+    return n >= 1 && n <= 3 ? (n as 1 | 2 | 3) : 1;
+  }
+  if (!stream.isTTY || isCi(env)) return 0;
+  const depth = stream.getColorDepth?.() ?? 4;
+  return depth >= 24 ? 3 : depth >= 8 ? 2 : 1;
+}
+
+export function isCi(env: NodeJS.ProcessEnv): boolean {
+  return env.CI !== undefined && env.CI !== '' && env.CI !== '0' && env.CI !== 'false';
+}

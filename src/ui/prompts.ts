@@ -1,0 +1,79 @@
+// Prompts on stderr through @inquirer/prompts, loaded on first use. Without a terminal (or under CI) no
+// prompt ever runs: the call fails with a usage error that names the flag to pass instead.
+import { CancelledError, UsageError } from '../errors.js';
+
+export interface Choice<T> {
+  name: string;
+  value: T;
+  description?: string;
+}
+
+export interface Prompter {
+  readonly interactive: boolean;
+  /** Yes/no; `flag` is what a non-interactive caller passes instead (e.g. "--yes"). Default answer: No. */
+  confirm(message: string, flag: string): Promise<boolean>;
+  select<T>(message: string, choices: readonly Choice<T>[], flag: string): Promise<T>;
+  /** A list filtered as the user types (matching name and description). */
+  search<T>(message: string, choices: readonly Choice<T>[], flag: string): Promise<T>;
+}
+
+export interface PromptIo {
+  input: NodeJS.ReadableStream;
+  output: NodeJS.WritableStream;
+  signal: AbortSignal;
+}
+
+export function createPrompter(interactive: boolean, io: PromptIo): Prompter {
+  const context = { input: io.input, output: io.output, signal: io.signal, clearPromptOnDone: false };
+  const refuse = (flag: string): never => {
+    throw nonInteractiveError(flag);
+  };
+  return {
+    interactive,
+    async confirm(message, flag) {
+      if (!interactive) return refuse(flag);
+      const { confirm } = await import('@inquirer/prompts');
+      return ask(() => confirm({ message, default: false }, context));
+    },
+    async select(message, choices, flag) {
+      if (!interactive) return refuse(flag);
+      const { select } = await import('@inquirer/prompts');
+      return ask(() => select({ message, choices: [...choices], pageSize: 12 }, context));
+    },
+    async search(message, choices, flag) {
+      if (!interactive) return refuse(flag);
+      const { search } = await import('@inquirer/prompts');
+      return ask(() =>
+        search(
+          {
+            message,
+            pageSize: 12,
+            source: (term) => {
+              const needle = (term ?? '').toLowerCase();
+              return choices.filter((c) => `${c.name} ${c.description ?? ''}`.toLowerCase().includes(needle));
+            },
+          },
+          context,
+        ),
+      );
+    },
+  };
+}
+
+/** The error for a step that would ask, run without a terminal. */
+export function nonInteractiveError(flag: string): UsageError {
+  return new UsageError(`This step needs an answer and cannot be run non-interactively: pass ${flag}.`);
+}
+
+/** Ctrl-C (or our own abort on SIGTERM) inside a prompt is a cancellation, not a crash. */
+async function ask<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    const name = (err as Error)?.name;
+    if (name === 'ExitPromptError' || name === 'AbortPromptError' || name === 'CancelPromptError') {
+      throw new CancelledError('Cancelled: nothing was changed.');
+    }
+    throw err;
+  }
+}
