@@ -1,0 +1,157 @@
+// End-to-end helpers: a sandbox per test (in-process, loopback), and the built CLI spawned as a user would
+// run it, with its own state directory, CI=true and colour off unless a test says otherwise.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterEach } from 'vitest';
+import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/server.js';
+
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+export const BIN = join(ROOT, 'bin', 'keyrot');
+
+/** True when `npm test` started a private Secret Service for this run (always so under CI). */
+export const HAS_KEYCHAIN = Boolean(process.env.KEYROT_TEST_KEYCHAIN);
+if (!HAS_KEYCHAIN && process.env.CI) {
+  throw new Error('CI must run the keychain tests: start vitest through `npm test`, which sets up the keychain.');
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  env?: Record<string, string | undefined>;
+  stdin?: string;
+  timeoutMs?: number;
+}
+
+export interface Harness {
+  sandbox: Sandbox;
+  stateDir: string;
+  /** Base environment for keyrot pointing at this sandbox with its admin key. */
+  env: Record<string, string>;
+  run(args: string[], opts?: RunOptions): Promise<RunResult>;
+  /** Starts keyrot and returns the child, for tests that kill it or read it live. */
+  spawn(args: string[], opts?: RunOptions): ChildProcess;
+  /** Plaintext of the first key of the fixture user `email`. */
+  keyOf(email: string, name?: string): string;
+  userId(email: string): string;
+  /** Every file keyrot wrote under its state directory, with contents. */
+  stateFiles(): Promise<Array<{ path: string; mode: number; text: string }>>;
+}
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()?.().catch(() => undefined);
+});
+
+export async function harness(options: SandboxOptions = {}): Promise<Harness> {
+  const sandbox = await startSandbox({ port: 0, ...options });
+  const stateDir = await mkdtemp(join(tmpdir(), 'keyrot-e2e-'));
+  cleanups.push(async () => {
+    await sandbox.close();
+    await rm(stateDir, { recursive: true, force: true });
+  });
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? stateDir,
+    XDG_STATE_HOME: stateDir,
+    VULTR_API_URL: sandbox.url,
+    VULTR_API_KEY: sandbox.adminKey,
+    CI: 'true',
+    NO_COLOR: '1',
+  };
+  // The private test keyring's bus, when npm test started one.
+  for (const name of ['DBUS_SESSION_BUS_ADDRESS', 'XDG_DATA_HOME', 'GNOME_KEYRING_CONTROL', 'XDG_RUNTIME_DIR']) {
+    const value = process.env[name];
+    if (value) env[name] = value;
+  }
+  const spawnKeyrot = (args: string[], opts: RunOptions = {}) => {
+    const childEnv: Record<string, string> = { ...env };
+    for (const [k, v] of Object.entries(opts.env ?? {})) {
+      if (v === undefined) delete childEnv[k];
+      else childEnv[k] = v;
+    }
+    const child = spawn(process.execPath, [BIN, ...args], { env: childEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdin?.end(opts.stdin ?? '');
+    return child;
+  };
+  const find = (email: string) => {
+    const user = sandbox.snapshot().users.find((u) => u.email === email);
+    if (!user) throw new Error(`no sandbox user ${email}`);
+    return user;
+  };
+  return {
+    sandbox,
+    stateDir,
+    env,
+    spawn: spawnKeyrot,
+    run: (args, opts = {}) => collect(spawnKeyrot(args, opts), opts.timeoutMs ?? 30_000),
+    keyOf(email, name) {
+      const key = name ? find(email).keys.find((k) => k.name === name) : find(email).keys[0];
+      if (!key) throw new Error(`no key ${name ?? ''} for ${email}`);
+      return key.plaintext;
+    },
+    userId: (email) => find(email).id,
+    async stateFiles() {
+      const out: Array<{ path: string; mode: number; text: string }> = [];
+      const walk = async (dir: string) => {
+        for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+          const path = join(dir, entry.name);
+          if (entry.isDirectory()) await walk(path);
+          else out.push({ path, mode: (await stat(path)).mode & 0o777, text: await readFile(path, 'utf8') });
+        }
+      };
+      await walk(stateDir);
+      return out;
+    },
+  };
+}
+
+export function collect(child: ChildProcess, timeoutMs: number): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`keyrot did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** Parses stdout as exactly one JSON document (fails the test otherwise). */
+export function json<T = any>(result: RunResult): T {
+  try {
+    return JSON.parse(result.stdout) as T;
+  } catch {
+    throw new Error(`stdout is not one JSON document:\n${result.stdout}\nstderr:\n${result.stderr}`);
+  }
+}
+
+/** stderr lines, without blank ones. */
+export function lines(text: string): string[] {
+  return text.split('\n').filter((l) => l.trim() !== '');
+}
+
+/** Reads the OS keychain entry keyrot wrote, through the same library (null when absent). */
+export async function keychainGet(account: string): Promise<string | null> {
+  const { AsyncEntry } = await import('@napi-rs/keyring');
+  return new AsyncEntry('keyrot', account, { linux: { store: 'secret-service' } }).getPassword();
+}
+
+/** Every keyrot account in the OS keychain. */
+export async function keychainAccounts(): Promise<string[]> {
+  const { findCredentialsAsync } = await import('@napi-rs/keyring');
+  return (await findCredentialsAsync('keyrot')).map((c) => c.account);
+}
