@@ -12,6 +12,8 @@ type Loader = () => Promise<CommandModule<any, any>>;
 
 interface CommandSpec {
   name: string;
+  /** A positional argument, passed to the handler as options[<its name>]. */
+  argument?: string;
   summary: string;
   options: Option[];
   examples: string[];
@@ -112,6 +114,14 @@ export const COMMANDS: CommandSpec[] = [
     load: async () => (await import('../commands/sandbox.js')).sandboxCommand,
   },
   {
+    name: 'completion',
+    summary: 'Print a shell completion script (bash, zsh or fish).',
+    options: [],
+    examples: ['eval "$(keyrot completion bash)"', 'keyrot completion zsh > "${fpath[1]}/_keyrot"', 'keyrot completion fish > ~/.config/fish/completions/keyrot.fish'],
+    argument: '<shell>',
+    load: async () => (await import('../commands/completion.js')).completionCommand(completionSpec()),
+  },
+  {
     name: 'demo',
     summary: 'Run keyrot end to end against a built-in sandbox: no account needed.',
     options: [],
@@ -119,6 +129,15 @@ export const COMMANDS: CommandSpec[] = [
     load: async () => (await import('../commands/demo.js')).demoCommand,
   },
 ];
+
+/** Commands and flags for shell completion, from the same table as --help. */
+function completionSpec() {
+  const flagsOf = (options: readonly Option[]) => options.map((o) => o.long).filter((l): l is string => Boolean(l));
+  return {
+    commands: COMMANDS.map((c) => ({ name: c.name, summary: c.summary, flags: flagsOf(c.options) })),
+    globalFlags: ['--json', '--events', '--debug', '--no-color', '--quiet', '--verbose', '--api-url', '--api-key-stdin', '--store', '--help'],
+  };
+}
 
 export interface RunState {
   /** The context of the command being run, for error reporting. */
@@ -167,13 +186,16 @@ export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): 
       .description(spec.summary)
       .addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}\n`);
     for (const option of spec.options) cmd.addOption(option);
-    cmd.action(async (_opts: Record<string, unknown>, command: Command) => {
+    if (spec.argument) cmd.argument(spec.argument);
+    cmd.action(async (...args: unknown[]) => {
+      const command = args.at(-1) as Command;
+      const positional = spec.argument ? { [spec.argument.replace(/[<>[\].]/g, '')]: args[0] } : {};
       const all = command.optsWithGlobals<GlobalOptions & Record<string, unknown>>();
       const ctx = createContext(all, deps, signal);
       state.ctx = ctx;
       await ctx.out.loadStyles();
       const handler = await spec.load();
-      const result = await handler.run(command.opts(), ctx);
+      const result = await handler.run({ ...command.opts(), ...positional }, ctx);
       if (handler.streams) return;
       if (ctx.out.json) ctx.out.result(handler.toJson ? handler.toJson(result) : result, handler.revealed?.(result));
       else handler.render(result, ctx);
