@@ -3,11 +3,21 @@
 import { ExitCode, isKeyrotError } from '../errors.js';
 import type { Output } from '../ui/output.js';
 
-export function handleError(err: unknown, out: Output | undefined, fallbackStderr: NodeJS.WritableStream): number {
+/**
+ * Errors thrown before a command's context exists (commander's unknown command / flag / choice) have no Output:
+ * the caller says whether --json was asked for, and where stdout is, so scripts still get a JSON error object.
+ */
+export interface EarlyOutput {
+  json: boolean;
+  stdout: NodeJS.WritableStream;
+}
+
+export function handleError(err: unknown, out: Output | undefined, fallbackStderr: NodeJS.WritableStream, early?: EarlyOutput): number {
   const known = isKeyrotError(err);
-  const message = known ? err.message : `Internal error: ${err instanceof Error ? err.message : String(err)}`;
+  const message = oneLine(known ? err.message : `Internal error: ${err instanceof Error ? err.message : String(err)}`);
   const exitCode = known ? err.exitCode : ExitCode.internal;
-  const hint = known ? err.hint : 'This is a bug in keyrot. Run again with --debug and report the output (it contains no secrets).';
+  const rawHint = known ? err.hint : 'This is a bug in keyrot. Run again with --debug and report the output (it contains no secrets).';
+  const hint = rawHint === undefined ? undefined : oneLine(rawHint);
   const write = (line: string) => (out ? out.stderr(line) : fallbackStderr.write(`${line}\n`));
   const style = out?.style;
   write(`${style ? style.red('error:') : 'error:'} ${message}${hint ? ` ${style ? style.dim(`(${hint})`) : `(${hint})`}` : ''}`);
@@ -18,5 +28,11 @@ export function handleError(err: unknown, out: Output | undefined, fallbackStder
   const body = { code: known ? err.code : 'internal', exitCode, message, ...(hint ? { hint } : {}), ...(known && err.data ? err.data : {}) };
   if (out?.json) out.result({ error: body });
   else if (out?.events) out.event('error', { error: body });
+  else if (!out && early?.json) early.stdout.write(`${JSON.stringify({ error: body }, null, 2)}\n`);
   return exitCode;
+}
+
+/** Errors are one line on stderr, whatever the message's author (commander adds "\n(Did you mean …?)"). */
+function oneLine(text: string): string {
+  return text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
 }

@@ -56,15 +56,21 @@ export const createCommand: CommandModule<CreateOptions, CreateResult> = {
         onStored: async (key) => {
           secret = key.secret;
           ctx.out.protect(key.secret);
-          await ctx.keyIndex.add({
-            provider: provider.id,
-            userId: user.id,
-            keyId: key.id,
-            name: key.name,
-            createdAt: ctx.now().toISOString(),
-            expiresAt: key.expiresAt?.toISOString() ?? null,
-            lastChars: key.secret.slice(-5),
-          });
+          // The key is live and its plaintext is safe in the keychain: metadata that cannot be written must not
+          // turn that into a failure (a script would retry and make a second key).
+          try {
+            await ctx.keyIndex.add({
+              provider: provider.id,
+              userId: user.id,
+              keyId: key.id,
+              name: key.name,
+              createdAt: ctx.now().toISOString(),
+              expiresAt: key.expiresAt?.toISOString() ?? null,
+              lastChars: key.secret.slice(-5),
+            });
+          } catch (err) {
+            ctx.out.warn(`The key is created and stored, but its creation time could not be recorded in ${ctx.stateDir}: ${(err as Error).message}`);
+          }
         },
       },
     );

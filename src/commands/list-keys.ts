@@ -1,10 +1,20 @@
 import type { Context } from '../cli/context.js';
 import { maskFromLastChars } from '../core/mask.js';
-import { keychainAccount } from '../keychain/secret-store.js';
+import type { KeyRecord } from '../journal/key-index.js';
 import type { ApiKey, User } from '../providers/types.js';
 import { renderTable } from '../ui/table.js';
-import { heldIdsOrNull, resolveUser } from './resolve.js';
+import { heldAmong, resolveUser } from './resolve.js';
 import type { CommandModule } from './types.js';
+
+/** The key index only adds creation times: an unreadable one is a warning, not a failed listing. */
+async function readIndex(ctx: Context, provider: string, userId: string): Promise<KeyRecord[]> {
+  try {
+    return await ctx.keyIndex.forUser(provider, userId);
+  } catch (err) {
+    ctx.out.warn(`Cannot read keyrot's key index in ${ctx.stateDir}, so creation times are missing: ${(err as Error).message}`);
+    return [];
+  }
+}
 
 export interface ListKeysOptions {
   user?: string;
@@ -27,18 +37,9 @@ export const listKeysCommand: CommandModule<ListKeysOptions, ListKeysResult> = {
     const user = await resolveUser(ctx, provider, options.user);
     const keys = await provider.listKeys(user.id);
     const store = await ctx.secretStore().catch(() => null);
-    const held = await heldIdsOrNull(ctx, store, provider, user.id);
-    const index = new Map((await ctx.keyIndex.forUser(provider.id, user.id)).map((r) => [r.keyId, r]));
-    const listed: ListedKey[] = [];
-    for (const key of keys) {
-      let isHeld: boolean | null = held ? held.has(key.id) : null;
-      // An entry under this id whose last characters differ from the provider's is not this key's plaintext.
-      if (isHeld && store && key.lastChars) {
-        const secret = await store.get(keychainAccount(provider.id, user.id, key.id));
-        isHeld = secret !== null && secret.endsWith(key.lastChars);
-      }
-      listed.push({ ...key, held: isHeld, createdAt: index.get(key.id)?.createdAt ?? null });
-    }
+    const held = await heldAmong(ctx, store, provider.id, user.id, keys);
+    const index = new Map((await readIndex(ctx, provider.id, user.id)).map((r) => [r.keyId, r]));
+    const listed = keys.map((key) => ({ ...key, held: held ? held.has(key.id) : null, createdAt: index.get(key.id)?.createdAt ?? null }));
     return { user, keys: listed };
   },
   render({ user, keys }, ctx) {

@@ -1,7 +1,7 @@
 // Turning --user and --key into a user and a key: by id or e-mail / name, or by asking in a terminal.
 import { maskFromLastChars } from '../core/mask.js';
 import { NotFoundError, UsageError } from '../errors.js';
-import { heldKeyIds, type SecretStore } from '../keychain/secret-store.js';
+import { heldKeyIds, keychainAccount, type SecretStore } from '../keychain/secret-store.js';
 import type { ApiKey, Provider, User } from '../providers/types.js';
 import type { Context } from '../cli/context.js';
 import { nonInteractiveError } from '../ui/prompts.js';
@@ -53,11 +53,48 @@ export function findKey(keys: readonly ApiKey[], keyArg: string, userLabel: stri
 export async function heldIdsOrNull(ctx: Context, store: SecretStore | null, provider: Provider, userId: string): Promise<Set<string> | null> {
   if (!store) return null;
   try {
-    return new Set(await heldKeyIds(store, provider.id, userId));
+    return new Set(await listHeldKeyIds(store, provider.id, userId));
   } catch (err) {
-    ctx.out.warn(`Cannot read the keychain, so keyrot cannot tell which key it holds: ${(err as Error).message}`);
+    warnUnreadable(ctx, err);
     return null;
   }
+}
+
+/**
+ * heldKeyIds, tried twice: listing enumerates every keyrot entry and fails when another keyrot process (a
+ * create's probe entry, a revoke) removes one meanwhile; a second pass gets past such a race.
+ */
+export async function listHeldKeyIds(store: SecretStore, providerId: string, userId: string): Promise<string[]> {
+  try {
+    return await heldKeyIds(store, providerId, userId);
+  } catch {
+    return heldKeyIds(store, providerId, userId);
+  }
+}
+
+/**
+ * Which of `keys` keyrot holds: a keychain entry under the key's id whose plaintext ends with the characters
+ * the provider shows. Reads one entry per key instead of enumerating the keychain (see heldIdsOrNull); null
+ * when the keychain cannot be read.
+ */
+export async function heldAmong(ctx: Context, store: SecretStore | null, providerId: string, userId: string, keys: readonly ApiKey[]): Promise<Set<string> | null> {
+  if (!store) return null;
+  const held = new Set<string>();
+  try {
+    for (const key of keys) {
+      const secret = await store.get(keychainAccount(providerId, userId, key.id));
+      // An entry whose last characters differ from the provider's is not this key's plaintext.
+      if (secret !== null && (!key.lastChars || secret.endsWith(key.lastChars))) held.add(key.id);
+    }
+  } catch (err) {
+    warnUnreadable(ctx, err);
+    return null;
+  }
+  return held;
+}
+
+function warnUnreadable(ctx: Context, err: unknown): void {
+  ctx.out.warn(`Cannot read the keychain, so keyrot cannot tell which key it holds: ${(err as Error).message}`);
 }
 
 /** A key to act on: --key; else the one keyrot holds; else the only one; else ask (terminal) or fail listing them. */

@@ -2,9 +2,9 @@ import type { Context } from '../cli/context.js';
 import { maskFromLastChars } from '../core/mask.js';
 import { CancelledError, UsageError } from '../errors.js';
 import { keychainAccount } from '../keychain/secret-store.js';
-import type { User } from '../providers/types.js';
+import type { ApiKey, User } from '../providers/types.js';
 import { nonInteractiveError } from '../ui/prompts.js';
-import { findKey, heldIdsOrNull, resolveUser } from './resolve.js';
+import { findKey, heldAmong, resolveUser } from './resolve.js';
 import type { CommandModule } from './types.js';
 
 export interface RevokeOptions {
@@ -29,15 +29,17 @@ export const revokeCommand: CommandModule<RevokeOptions, RevokeResult> = {
     const user = await resolveUser(ctx, provider, options.user);
     const keys = await provider.listKeys(user.id);
     const store = await ctx.secretStore().catch(() => null);
-    const held = await heldIdsOrNull(ctx, store, provider, user.id);
-    const key =
-      options.key !== undefined
-        ? findKey(keys, options.key, user.email)
-        : await ctx.prompts.select(
-            `Which key of ${user.email} to revoke?`,
-            keys.map((k) => ({ name: `${k.name}  ${maskFromLastChars(k.lastChars)}${held?.has(k.id) ? '  [in keychain]' : ''}`, value: k, description: k.id })),
-            '--key <id or name>',
-          );
+    let key: ApiKey;
+    if (options.key !== undefined) {
+      key = findKey(keys, options.key, user.email);
+    } else {
+      const held = await heldAmong(ctx, store, provider.id, user.id, keys);
+      key = await ctx.prompts.select(
+        `Which key of ${user.email} to revoke?`,
+        keys.map((k) => ({ name: `${k.name}  ${maskFromLastChars(k.lastChars)}${held?.has(k.id) ? '  [in keychain]' : ''}`, value: k, description: k.id })),
+        '--key <id or name>',
+      );
+    }
     const label = `${key.name} (${key.id}, ${maskFromLastChars(key.lastChars)}) of ${user.email}`;
     if (!options.yes) {
       if (!ctx.interactive) throw new UsageError(`Revoking ${label} is destructive: pass --yes to confirm without a terminal.`);
@@ -45,11 +47,21 @@ export const revokeCommand: CommandModule<RevokeOptions, RevokeResult> = {
       if (!ok) throw new CancelledError('Cancelled: the key was not revoked.');
     }
     const outcome = await provider.deleteKey(user.id, key.id);
+    // Deleting the entry by its account is idempotent, and unlike enumerating the keychain it cannot trip
+    // over another process's entries. The key is already revoked: a keychain failure is a warning.
     let keychainEntryRemoved = false;
-    if (store && held?.has(key.id)) {
-      keychainEntryRemoved = await store.delete(keychainAccount(provider.id, user.id, key.id));
+    if (store) {
+      const account = keychainAccount(provider.id, user.id, key.id);
+      try {
+        keychainEntryRemoved = await store.delete(account);
+      } catch (err) {
+        ctx.out.warn(`The key is revoked, but keyrot could not remove its keychain entry "${account}" (if any): ${(err as Error).message}`);
+      }
     }
-    await ctx.keyIndex.remove(provider.id, key.id);
+    // The key is already gone at the provider: a stale index entry is worth a warning, not a failure.
+    await ctx.keyIndex.remove(provider.id, key.id).catch((err: unknown) => {
+      ctx.out.warn(`The key is revoked, but keyrot's key index in ${ctx.stateDir} could not be updated: ${(err as Error).message}`);
+    });
     return { user, keyId: key.id, name: key.name, maskedKey: maskFromLastChars(key.lastChars), outcome, keychainEntryRemoved };
   },
   render(r, ctx) {

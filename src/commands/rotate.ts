@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Context } from '../cli/context.js';
 import { formatDuration, parseDuration, parseExpiry } from '../core/duration.js';
-import { maskFromLastChars } from '../core/mask.js';
+import { maskFromLastChars, sanitizeForDisplay } from '../core/mask.js';
 import { nextGenerationName } from '../core/naming.js';
 import {
   PHASES,
@@ -75,70 +75,77 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
     const identity = await provider.whoami();
     const user = await resolveUserWithPermission(ctx, provider, identity, options.user);
     const journal = new RotationJournal(ctx.stateDir);
-    const active = await journal.active(provider.id, user.id);
+    // The lock covers reading the journal and the preflight, not only the changes: a rotation of this user
+    // that another keyrot starts, stops or finishes in between would otherwise go unseen (its journal
+    // overwritten, the key list read here stale, a second new key made). --dry-run changes nothing: no lock.
+    const locked = (fn: () => Promise<RotateResult>) => (options.dryRun ? fn() : withLock(ctx, provider, user, fn));
+    return locked(async () => {
+      const active = await journal.active(provider.id, user.id);
 
-    if (options.abort) {
-      if (!active) throw new NotFoundError(`${user.email} has no unfinished rotation to abort.`);
-      return withLock(ctx, provider, user, async () => {
+      if (options.abort) {
+        if (!active) throw new NotFoundError(`${user.email} has no unfinished rotation to abort.`);
         const store = await ctx.secretStore();
         const record = await abortRotation(active, makePorts(ctx, provider, store, journal));
         return { kind: 'aborted', record, journal: await journal.archive(record) };
-      });
-    }
-    let resume = Boolean(options.resume);
-    if (active && !resume) {
-      const where = `stopped at "${PHASE_LABELS[active.phase]}"${active.lastError ? ` (${active.lastError.message})` : ''}`;
-      if (!ctx.interactive || options.dryRun) {
-        throw new RotationConflictError(`${user.email} has an unfinished rotation (${active.newKey.name}), ${where}.`, {
-          hint: `Continue it with --resume${canAbort(active) ? ', or roll it back with --abort' : ''}.`,
-        });
       }
-      if (!(await ctx.prompts.confirm(`${user.email} has an unfinished rotation (${active.newKey.name}), ${where}. Resume it?`, '--resume'))) {
-        throw new CancelledError('Cancelled: the unfinished rotation is left as it was.');
+      let resume = Boolean(options.resume);
+      if (active && !resume) {
+        const where = `stopped at "${PHASE_LABELS[active.phase]}"${active.lastError ? ` (${active.lastError.message})` : ''}`;
+        if (!ctx.interactive || options.dryRun) {
+          throw new RotationConflictError(`${user.email} has an unfinished rotation (${active.newKey.name}), ${where}.`, {
+            hint: `Continue it with --resume${canAbort(active) ? ', or roll it back with --abort' : ''}.`,
+          });
+        }
+        if (!(await ctx.prompts.confirm(`${user.email} has an unfinished rotation (${active.newKey.name}), ${where}. Resume it?`, '--resume'))) {
+          throw new CancelledError('Cancelled: the unfinished rotation is left as it was.');
+        }
+        resume = true;
       }
-      resume = true;
-    }
-    if (resume) {
-      if (!active) throw new NotFoundError(`${user.email} has no unfinished rotation to resume.`);
-      return withLock(ctx, provider, user, async () => {
+      if (resume) {
+        if (!active) throw new NotFoundError(`${user.email} has no unfinished rotation to resume.`);
         const store = await ctx.secretStore();
         // Resuming a --keep-old rotation means: the grace period is over, finish it.
         active.options.keepOld = false;
-        const record = await runRotation(active, makePorts(ctx, provider, store, journal));
-        return finished(record, journal);
-      });
-    }
+        applyResumeOverrides(active.options, options, settings);
+        return finished(await runRotation(active, makePorts(ctx, provider, store, journal)), journal);
+      }
 
-    const store = await ctx.secretStore();
-    const keys = await provider.listKeys(user.id);
-    const held = await heldIdsOrNull(ctx, store, provider, user.id);
-    const oldKey = await chooseKey(ctx, keys, options.key, held, user.email);
-    const mode: RotationMode = options.emergency ? 'emergency' : 'standard';
-    const usageSignalUsable = identity.email.toLowerCase() !== user.email.toLowerCase();
-    if (!usageSignalUsable && mode === 'standard' && settings.wait && !options.check) {
-      throw new UsageError(
-        `The admin key belongs to ${user.email} itself: keyrot's own calls would count as that user's activity, so waiting for usage proves nothing.`,
-        { hint: 'Pass --check CMD to confirm the consumers, or --no-wait.' },
-      );
-    }
-    const newName = options.name ?? nextGenerationName(oldKey.name, keys.map((k) => k.name));
-    if (keys.some((k) => k.name === newName)) throw new UsageError(`${user.email} already has a key named "${newName}": pick another --name.`);
-    const rotationOptions: RotationOptions = {
-      onNewKey: options.onNewKey ?? null,
-      check: options.check ?? null,
-      noWait: !settings.wait || mode === 'emergency',
-      keepOld: Boolean(options.keepOld),
-      waitTimeoutMs: settings.waitTimeoutMs,
-      pollIntervalMs: settings.pollIntervalMs,
-      hookTimeoutMs: settings.hookTimeoutMs,
-      usageSignalUsable,
-    };
-    const plan = planOf(provider, user, mode, oldKey, newName, expiresAt, rotationOptions);
-    if (options.dryRun) return { kind: 'planned', plan };
+      const store = await ctx.secretStore();
+      const keys = await provider.listKeys(user.id);
+      const held = await heldIdsOrNull(ctx, store, provider, user.id);
+      const oldKey = await chooseKey(ctx, keys, options.key, held, user.email);
+      const mode: RotationMode = options.emergency ? 'emergency' : 'standard';
+      const usageSignalUsable = identity.email.toLowerCase() !== user.email.toLowerCase();
+      if (!usageSignalUsable && mode === 'emergency') {
+        // Revoking first with the admin key's own user: if the old key is the admin key itself, every later call
+        // (the create included) is rejected, and the user is left with no key at all.
+        throw new UsageError(`--emergency revokes the old key first, and the admin key belongs to ${user.email} itself: if it is the key being revoked, keyrot could not create the new one.`, {
+          hint: 'Run it with the admin key of another user with manage_users, or without --emergency (the old key then stays live until the new one is stored).',
+        });
+      }
+      if (!usageSignalUsable && mode === 'standard' && settings.wait && !options.check) {
+        throw new UsageError(
+          `The admin key belongs to ${user.email} itself: keyrot's own calls would count as that user's activity, so waiting for usage proves nothing.`,
+          { hint: 'Pass --check CMD to confirm the consumers, or --no-wait.' },
+        );
+      }
+      const newName = options.name ?? nextGenerationName(oldKey.name, keys.map((k) => k.name));
+      if (keys.some((k) => k.name === newName)) throw new UsageError(`${user.email} already has a key named "${newName}": pick another --name.`);
+      const rotationOptions: RotationOptions = {
+        onNewKey: options.onNewKey ?? null,
+        check: options.check ?? null,
+        noWait: !settings.wait || mode === 'emergency',
+        keepOld: Boolean(options.keepOld),
+        waitTimeoutMs: settings.waitTimeoutMs,
+        pollIntervalMs: settings.pollIntervalMs,
+        hookTimeoutMs: settings.hookTimeoutMs,
+        usageSignalUsable,
+      };
+      const plan = planOf(provider, user, mode, oldKey, newName, expiresAt, rotationOptions);
+      if (options.dryRun) return { kind: 'planned', plan };
 
-    await probeWritable(store);
-    await consent(ctx, plan, Boolean(options.yes));
-    return withLock(ctx, provider, user, async () => {
+      await probeWritable(store);
+      await consent(ctx, plan, Boolean(options.yes));
       const record = newRotationRecord({
         id: randomUUID(),
         provider: provider.id,
@@ -157,6 +164,13 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
   },
 
   render(result, ctx) {
+    // With --events stdout holds JSON lines only: rotation.done and rotation.aborted already carried the
+    // outcome; the two outcomes without an event of their own get one here instead of the table.
+    if (ctx.out.events) {
+      if (result.kind === 'planned') ctx.out.event('rotation.planned', { plan: result.plan });
+      if (result.kind === 'paused') ctx.out.event('rotation.paused', { ...summaryData(result.record), journal: result.journal });
+      return;
+    }
     const s = ctx.out.style;
     if (result.kind === 'planned') {
       ctx.out.data(renderPlan(result.plan, true));
@@ -209,6 +223,20 @@ function parseSettings(options: RotateOptions) {
   if (settings.pollIntervalMs < 100) throw new UsageError('--poll-interval must be at least 100ms.');
   if (settings.hookTimeoutMs <= 0 || settings.waitTimeoutMs <= 0) throw new UsageError('Time-outs must be greater than zero.');
   return settings;
+}
+
+/**
+ * Flags given with --resume replace the journaled settings they name, so that a fixed hook or a longer wait
+ * can be passed on the command line instead of being silently ignored.
+ */
+function applyResumeOverrides(journaled: RotationOptions, options: RotateOptions, settings: ReturnType<typeof parseSettings>): void {
+  if (options.onNewKey !== undefined) journaled.onNewKey = options.onNewKey;
+  if (options.check !== undefined) journaled.check = options.check;
+  if (options.waitTimeout !== undefined) journaled.waitTimeoutMs = settings.waitTimeoutMs;
+  if (options.pollInterval !== undefined) journaled.pollIntervalMs = settings.pollIntervalMs;
+  if (options.hookTimeout !== undefined) journaled.hookTimeoutMs = settings.hookTimeoutMs;
+  // Commander leaves `wait` true unless --no-wait was given.
+  if (options.wait === false) journaled.noWait = true;
 }
 
 async function resolveUserWithPermission(ctx: Context, provider: Provider, identity: Identity, userArg: string | undefined): Promise<User> {
@@ -318,12 +346,14 @@ function makePorts(ctx: Context, provider: Provider, store: SecretStore, journal
   return {
     provider,
     store,
-    save: (record) => journal.save(record),
+    // Error messages end up in the record (lastError); any secret one quotes is masked before it reaches disk.
+    save: (record) => journal.save(JSON.parse(ctx.out.clean(JSON.stringify(record))) as RotationRecord),
     async runHook(command, secret, env, timeoutMs) {
       if (ctx.env.GITHUB_ACTIONS === 'true') ctx.out.reveal(`::add-mask::${secret}`);
       const { outcome, tail } = await runLogged('--on-new-key', command, `${secret}\n`, env, timeoutMs);
       if (outcome.exitCode !== 0 || outcome.timedOut) {
-        const last = tail.at(-1);
+        // The hook's own words may quote the key it was given (a careless `echo`): masked and made printable.
+        const last = tail.length ? sanitizeForDisplay(ctx.out.clean(tail.at(-1) ?? '')) : undefined;
         throw new HookFailedError(`${describeOutcome('--on-new-key', outcome, timeoutMs)}${last ? ` Last output: ${last}` : ''}`, {
           hint: 'The rotation stopped before the old key was touched.',
         });

@@ -1,9 +1,9 @@
 import type { Context } from '../cli/context.js';
 import { maskSecret } from '../core/mask.js';
 import { NotFoundError, UsageError, VerificationFailedError } from '../errors.js';
-import { heldKeyIds, keychainAccount } from '../keychain/secret-store.js';
+import { keychainAccount } from '../keychain/secret-store.js';
 import type { ApiKey, AuthCheck, User } from '../providers/types.js';
-import { findKey, resolveUser } from './resolve.js';
+import { findKey, listHeldKeyIds, resolveUser } from './resolve.js';
 import type { CommandModule } from './types.js';
 
 export interface VerifyOptions {
@@ -35,17 +35,25 @@ export const verifyCommand: CommandModule<VerifyOptions, VerifyResult> = {
       secret = piped;
       key = options.key !== undefined ? findKey(keys, options.key, user.email) : (keys.find((k) => k.lastChars && secret.endsWith(k.lastChars)) ?? null);
     } else {
+      // An unknown --key is refused before the keychain is touched.
+      const wanted = options.key !== undefined ? findKey(keys, options.key, user.email) : null;
       const store = await ctx.secretStore();
-      const heldIds = await heldKeyIds(store, provider.id, user.id);
-      const candidates = options.key !== undefined ? [findKey(keys, options.key, user.email).id] : heldIds;
-      const keyId = candidates.find((id) => heldIds.includes(id));
-      if (!keyId || (options.key === undefined && candidates.length > 1)) {
-        throw new NotFoundError(
-          keyId ? `keyrot holds ${candidates.length} keys of ${user.email}: pass --key.` : `keyrot holds no key${options.key ? ` "${options.key}"` : ''} of ${user.email} in the keychain.`,
-          { hint: 'Pipe a key in with --stdin to verify a key keyrot did not create.' },
-        );
+      // Without --key: every key keyrot holds for the user, listed at the provider or not (a key revoked
+      // behind keyrot's back must fail verification, not vanish from it).
+      const heldIds = wanted ? [wanted.id] : await listHeldKeyIds(store, provider.id, user.id);
+      if (heldIds.length > 1) {
+        // A choice the user must make, not a missing key: a usage error naming the flag, like every prompt.
+        const names = heldIds.map((id) => keys.find((k) => k.id === id)?.name ?? id);
+        throw new UsageError(`keyrot holds ${heldIds.length} keys of ${user.email}: pass --key with one of: ${names.join(', ')}.`);
       }
-      secret = (await store.get(keychainAccount(provider.id, user.id, keyId))) ?? '';
+      const keyId = heldIds[0];
+      const held = keyId === undefined ? null : await store.get(keychainAccount(provider.id, user.id, keyId));
+      if (keyId === undefined || held === null) {
+        throw new NotFoundError(`keyrot holds no key${options.key ? ` "${options.key}"` : ''} of ${user.email} in the keychain.`, {
+          hint: 'Pipe a key in with --stdin to verify a key keyrot did not create.',
+        });
+      }
+      secret = held;
       ctx.out.protect(secret);
       key = keys.find((k) => k.id === keyId) ?? null;
     }

@@ -1,12 +1,13 @@
 // The API base URL: https anywhere, plain http only to a loopback host (the sandbox, a local proxy).
 import { UsageError } from '../errors.js';
+import { sanitizeForDisplay } from './mask.js';
 
 export function validateBaseUrl(text: string, source: string): string {
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw new UsageError(`${source}: "${text}" is not a URL.`, { hint: 'Example: https://api.vultr.com/v2' });
+    throw new UsageError(`${source}: "${sanitizeForDisplay(text, 100)}" is not a URL.`, { hint: 'Example: https://api.vultr.com/v2' });
   }
   if (url.username || url.password) {
     throw new UsageError(`${source}: credentials in the URL are not allowed.`, { hint: 'Pass the admin key through VULTR_API_KEY or --api-key-stdin.' });

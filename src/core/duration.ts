@@ -10,20 +10,35 @@ const UNIT_MS: Record<string, number> = {
   w: 604_800_000,
 };
 
-/** Milliseconds in a duration such as "10m", "1h30m", "250ms" or "45s". A bare number is seconds. */
+/** The longest timer Node.js honours (about 24.8 days); a longer one fires after 1 ms instead. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Milliseconds in a duration such as "10m", "1h30m", "250ms" or "45s". A bare number is seconds. Throws
+ * UsageError for anything else, and for durations longer than a timer can wait (about 24 days).
+ */
 export function parseDuration(text: string, flag: string): number {
   const trimmed = text.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1_000;
-  const parts = [...trimmed.matchAll(/(\d+)(ms|s|m|h|d|w)/g)];
-  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== trimmed) {
-    throw new UsageError(`${flag}: "${text}" is not a duration.`, { hint: 'Use forms like 90s, 10m, 1h30m or 250ms.' });
+  let ms: number;
+  if (/^\d+$/.test(trimmed)) {
+    ms = Number(trimmed) * 1_000;
+  } else {
+    const parts = [...trimmed.matchAll(/(\d+)(ms|s|m|h|d|w)/g)];
+    if (parts.length === 0 || parts.map((p) => p[0]).join('') !== trimmed) {
+      throw new UsageError(`${flag}: "${text}" is not a duration.`, { hint: 'Use forms like 90s, 10m, 1h30m or 250ms.' });
+    }
+    ms = parts.reduce((sum, p) => sum + Number(p[1]) * (UNIT_MS[p[2] ?? 's'] ?? 0), 0);
   }
-  return parts.reduce((sum, p) => sum + Number(p[1]) * (UNIT_MS[p[2] ?? 's'] ?? 0), 0);
+  if (ms > MAX_TIMER_MS) {
+    throw new UsageError(`${flag}: "${text}" is longer than keyrot can wait (24 days at most).`, { hint: 'Use a shorter duration, such as 7d or 12h.' });
+  }
+  return ms;
 }
 
 /** "1m 05s", "250 ms", "2h 03m": for step durations and elapsed time. */
 export function formatDuration(ms: number): string {
-  if (ms < 1_000) return `${Math.round(ms)} ms`;
+  // Compare rounded values so 999.6 ms reads "1.0 s", not "1000 ms".
+  if (Math.round(ms) < 1_000) return `${Math.round(ms)} ms`;
   const totalSeconds = Math.round(ms / 1_000);
   if (totalSeconds < 60) return `${(ms / 1_000).toFixed(1)} s`;
   const h = Math.floor(totalSeconds / 3_600);
@@ -45,10 +60,12 @@ export function parseExpiry(text: string, now: Date): Date | null {
     const count = Number(relative[1]);
     if (count === 0) throw new UsageError(`--expires: "${text}" is not in the future.`);
     when = new Date(now.getTime() + count * (UNIT_MS[relative[2] ?? 'd'] ?? 0));
-  } else if (/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(trimmed)) {
+    // Beyond the largest date JavaScript can represent (about 273,000 years).
+    if (Number.isNaN(when.getTime())) throw new UsageError(`--expires: "${text}" is too far in the future.`, { hint: 'Use never for a key that should not expire.' });
+  } else if (ISO_DATE_TIME.test(trimmed)) {
     const iso = /^\d{4}-\d{2}-\d{2}$/.test(trimmed) ? `${trimmed}T00:00:00Z` : trimmed.replace(' ', 'T');
     when = new Date(/(Z|[+-]\d{2}:?\d{2})$/.test(iso) ? iso : `${iso}Z`);
-    if (Number.isNaN(when.getTime()) || !sameCalendarDate(trimmed, when)) {
+    if (Number.isNaN(when.getTime()) || !validCalendarFields(trimmed)) {
       throw new UsageError(`--expires: "${text}" is not a valid date.`, { hint: 'Use an ISO date (2027-01-31), 30d, 12w or never.' });
     }
   } else {
@@ -62,9 +79,19 @@ export function parseExpiry(text: string, now: Date): Date | null {
   return when;
 }
 
-/** Rejects dates JavaScript silently rolls over (2027-02-30 → March 2). */
-function sameCalendarDate(text: string, parsed: Date): boolean {
-  const [y, m, d] = text.slice(0, 10).split('-').map(Number);
-  if (/(Z|[+-]\d{2}:?\d{2})$/.test(text) && !/Z$|[+-]00:?00$/.test(text)) return true;
-  return parsed.getUTCFullYear() === y && parsed.getUTCMonth() + 1 === m && parsed.getUTCDate() === d;
+const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-](\d{2}):?(\d{2}))?)?$/;
+
+/**
+ * Rejects dates and times JavaScript silently rolls over (2027-02-30 → March 2, 24:00 → the next day). The
+ * fields are checked as written, so an offset (+02:00) cannot hide a rolled-over date.
+ */
+function validCalendarFields(text: string): boolean {
+  const m = ISO_DATE_TIME.exec(text);
+  if (!m) return false;
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (month < 1 || month > 12 || day < 1) return false;
+  // Day 0 of the next month is the last day of this one.
+  if (day > new Date(Date.UTC(year, month, 0)).getUTCDate()) return false;
+  const within = (field: string | undefined, max: number) => field === undefined || Number(field) <= max;
+  return within(m[4], 23) && within(m[5], 59) && within(m[6], 59) && within(m[8], 23) && within(m[9], 59);
 }

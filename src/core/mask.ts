@@ -14,21 +14,37 @@ export function maskFromLastChars(lastChars: string | null): string {
   return lastChars ? `****${lastChars.slice(-SHOWN)}` : '****';
 }
 
-/** Replaces every occurrence of each secret in `text` by its mask. Empty secrets are ignored. */
+/**
+ * Replaces every occurrence of each secret in `text` by its mask, also in its JSON-escaped form (text that is
+ * a JSON document). Longer secrets go first, so one that contains another is never left half-masked. Empty
+ * secrets are ignored.
+ */
 export function redact(text: string, secrets: Iterable<string>): string {
   let out = text;
-  for (const secret of secrets) {
-    if (secret.length > 0 && out.includes(secret)) out = out.split(secret).join(maskSecret(secret));
+  const bySize = [...new Set(secrets)].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
+  for (const secret of bySize) {
+    const mask = maskSecret(secret);
+    const escaped = JSON.stringify(secret).slice(1, -1);
+    for (const form of escaped === secret ? [secret] : [secret, escaped]) {
+      if (out.includes(form)) out = out.split(form).join(mask);
+    }
   }
   return out;
 }
 
 /**
  * Text that came from a provider or a child process, made safe to print: control characters (ANSI escape
- * sequences included) removed, length bounded.
+ * sequences included) and bidirectional overrides (which can make text read differently from what it is)
+ * removed, length bounded.
  */
 export function sanitizeForDisplay(text: string, maxLength = 300): string {
-  // eslint-disable-next-line no-control-regex
-  const clean = text.replace(/\x1b\[[0-9;?]*[ -/]*[@-~]/g, '').replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').trim();
+  /* eslint-disable no-control-regex */
+  const clean = text
+    .replace(/\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)/g, '') // OSC: window titles, hyperlinks
+    .replace(/\x1b\[[0-9;?]*[ -/]*[@-~]/g, '') // CSI: colours, cursor movement
+    .replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ')
+    .replace(/[\u202a-\u202e\u2066-\u2069]/g, '')
+    .trim();
+  /* eslint-enable no-control-regex */
   return clean.length > maxLength ? `${clean.slice(0, maxLength - 1)}…` : clean;
 }

@@ -3,6 +3,7 @@
 // saved before the next side effect, so resuming means: read the record, re-enter the recorded phase in its
 // idempotent form, continue. No I/O library here: everything goes through RotationPorts.
 import {
+  AuthError,
   CancelledError,
   KeyrotError,
   RotationIncompleteError,
@@ -367,7 +368,19 @@ const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
     const secret = await ports.store.get(keychainAccount(ports.provider.id, record.userId, record.oldKey.id));
     if (secret === null) {
       // keyrot never held the old plaintext: the best proof left is that the key is no longer listed.
-      const listed = (await ports.provider.listKeys(record.userId)).some((k) => k.id === record.oldKey.id);
+      let keys: ApiKey[];
+      try {
+        keys = await ports.provider.listKeys(record.userId);
+      } catch (err) {
+        // The admin key's own user: when the key just revoked was the admin key keyrot runs with, the
+        // provider now rejects keyrot itself, which is the very proof sought.
+        if (!(err instanceof AuthError) || record.options.usageSignalUsable) throw err;
+        ports.warn(
+          `The old key ${record.oldKey.name} was the admin key keyrot ran with, and it is now rejected. From now on use the new key ${record.newKey.name} (keychain service "keyrot", account "${keychainAccount(ports.provider.id, record.userId, record.newKey.id ?? '')}").`,
+        );
+        return { detail: 'rejected (it was the admin key)' };
+      }
+      const listed = keys.some((k) => k.id === record.oldKey.id);
       if (listed) throw new VerificationFailedError(`The old key ${record.oldKey.name} is still listed after its deletion.`);
       return { detail: 'no longer listed (keyrot does not hold its plaintext to test it)' };
     }

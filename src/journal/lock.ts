@@ -1,12 +1,22 @@
-// One rotation per user at a time, across processes. The lock is a file created with O_EXCL that holds the
-// owner's pid and host; a lock whose process is gone (kill -9, reboot) is taken over, never waited on forever.
-import { open, readFile, rm } from 'node:fs/promises';
+// One rotation per user at a time, across processes. The lock is a file that holds the owner's pid and host;
+// a lock whose process is gone (kill -9, reboot) is taken over, never waited on forever.
+//
+// Two races decide the shape of this code. (1) A lock created empty and filled in afterwards looks, to a second
+// process, exactly like the lock of a writer that died half-way, so it would be taken over while its owner
+// lives: the owner is therefore written to a private file first and hard-linked into place (link fails if a
+// lock exists), so a live lock is never seen half written. (2) Several processes finding the same stale lock
+// would each remove it, and a slow one could remove the lock a fast one has just taken: a takeover is done
+// under a second, short-lived guard file, and removes the lock only if it still is the stale one it judged.
+import { randomBytes } from 'node:crypto';
+import { link, open, readFile, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { RotationConflictError } from '../errors.js';
 import { ensureDir, safeName } from './state-dir.js';
 
 export interface Lock {
+  /** Removes the lock if it is still this process's. Idempotent. */
   release(): Promise<void>;
 }
 
@@ -16,40 +26,110 @@ interface LockOwner {
   since: string;
 }
 
+/** A takeover takes milliseconds: a guard older than this was left by a process that died during one. */
+const STALE_GUARD_MS = 10_000;
+
+/**
+ * Takes the lock of `userId` at `provider`, or throws RotationConflictError naming the live owner. Of several
+ * concurrent callers exactly one wins. `label` names what is locked, for the message.
+ */
 export async function acquireUserLock(dir: string, provider: string, userId: string, label: string): Promise<Lock> {
   const locks = join(dir, 'locks');
   await ensureDir(locks);
   const path = join(locks, `${safeName(provider)}-${safeName(userId)}.lock`);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const handle = await open(path, 'wx', 0o600);
-      const owner: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
-      await handle.writeFile(JSON.stringify(owner));
-      await handle.close();
-      return { release: () => rm(path, { force: true }) };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const owner = await readOwner(path);
-      if (owner && isAlive(owner)) {
-        throw new RotationConflictError(`Another keyrot process (pid ${owner.pid}, since ${owner.since}) is working on ${label}.`, {
-          hint: 'Wait for it to finish. If that process is gone, delete the lock file: ' + path,
-          data: { lockFile: path, pid: owner.pid },
-        });
-      }
-      await rm(path, { force: true });
+  // The token tells this acquisition's lock from any other, even of this process in the same millisecond.
+  const mine = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString(), token: randomBytes(8).toString('hex') });
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if (await linkInPlace(path, mine)) {
+      return {
+        async release() {
+          if ((await readFile(path, 'utf8').catch(() => null)) === mine) await rm(path, { force: true });
+        },
+      };
     }
+    const seen = await readFile(path, 'utf8').catch(() => null);
+    if (seen === null) continue; // Released meanwhile: try again.
+    const owner = parseOwner(seen);
+    if (owner && isAlive(owner)) {
+      throw new RotationConflictError(`Another keyrot process (pid ${owner.pid}, since ${owner.since}) is working on ${label}.`, {
+        hint: 'Wait for it to finish. If that process is gone, delete the lock file: ' + path,
+        data: { lockFile: path, pid: owner.pid },
+      });
+    }
+    // A dead owner, or a file that is no lock keyrot wrote (a live lock is never half written): take it over.
+    await takeOver(path, seen);
   }
-  throw new RotationConflictError(`Could not take the lock for ${label}.`, { hint: `Remove ${path} if no keyrot is running.` });
+  throw new RotationConflictError(`Could not take the lock for ${label}: another keyrot process is taking it.`, {
+    hint: `Try again. If no keyrot is running, remove ${path}.`,
+    data: { lockFile: path },
+  });
 }
 
-async function readOwner(path: string): Promise<LockOwner | null> {
+/** Creates `path` holding `content` atomically; false when a lock already exists there. */
+async function linkInPlace(path: string, content: string): Promise<boolean> {
+  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+  const handle = await open(tmp, 'wx', 0o600);
   try {
-    const parsed = JSON.parse(await readFile(path, 'utf8')) as Partial<LockOwner>;
+    await handle.writeFile(content);
+  } finally {
+    await handle.close();
+  }
+  try {
+    await link(tmp, path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    // A file system without hard links: create in place (the half-written window comes back, narrowly).
+    return createInPlace(path, content);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+async function createInPlace(path: string, content: string): Promise<boolean> {
+  let handle;
+  try {
+    handle = await open(path, 'wx', 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+  try {
+    await handle.writeFile(content);
+  } finally {
+    await handle.close();
+  }
+  return true;
+}
+
+/** Removes the stale lock whose content was `seen`, unless another process got there first. */
+async function takeOver(path: string, seen: string): Promise<void> {
+  const guard = `${path}.takeover`;
+  let handle;
+  try {
+    handle = await open(guard, 'wx', 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const age = await stat(guard).then((s) => Date.now() - s.mtimeMs, () => 0);
+    if (age > STALE_GUARD_MS) await rm(guard, { force: true });
+    else await sleep(5);
+    return;
+  }
+  try {
+    if ((await readFile(path, 'utf8').catch(() => null)) === seen) await rm(path, { force: true });
+  } finally {
+    await handle.close();
+    await rm(guard, { force: true });
+  }
+}
+
+function parseOwner(text: string): LockOwner | null {
+  try {
+    const parsed = JSON.parse(text) as Partial<LockOwner>;
     return typeof parsed.pid === 'number' && typeof parsed.host === 'string'
       ? { pid: parsed.pid, host: parsed.host, since: String(parsed.since ?? '') }
       : null;
   } catch {
-    // Unreadable or half-written: its writer died between create and write.
     return null;
   }
 }

@@ -18,14 +18,21 @@ export async function ensureDir(path: string): Promise<void> {
 export async function writeJsonAtomic(path: string, data: unknown): Promise<void> {
   await ensureDir(dirname(path));
   const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  const handle = await open(tmp, 'w', 0o600);
+  // 'wx': never write through a file (or symlink) someone placed at the temporary name.
+  const handle = await open(tmp, 'wx', 0o600);
   try {
-    await handle.writeFile(`${JSON.stringify(data, null, 2)}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    try {
+      await handle.writeFile(`${JSON.stringify(data, null, 2)}\n`);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    // A failed write (disk full, unserialisable data) leaves no stray temporary file behind.
+    await rm(tmp, { force: true });
+    throw err;
   }
-  await rename(tmp, path);
   // Make the rename itself durable.
   const dir = await open(dirname(path), 'r');
   try {

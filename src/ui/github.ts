@@ -1,0 +1,39 @@
+// GitHub Actions integration: mask a secret before it is handed on (so no later step can echo it into the
+// log), and append a human summary of a rotation to the job's step summary. Neither ever holds a plaintext
+// except the ::add-mask:: line itself, which the runner consumes and never shows.
+import { appendFile } from 'node:fs/promises';
+import { formatDuration } from '../core/duration.js';
+import { maskFromLastChars } from '../core/mask.js';
+import type { RotationRecord } from '../core/rotation.js';
+import { PHASE_LABELS } from '../core/rotation.js';
+
+export function inGithubActions(env: NodeJS.ProcessEnv): boolean {
+  return env.GITHUB_ACTIONS === 'true';
+}
+
+/** The workflow command that tells the runner to mask `secret` in all later log output. */
+export function addMaskLine(secret: string): string {
+  return `::add-mask::${secret}`;
+}
+
+export function rotationSummaryMarkdown(record: RotationRecord): string {
+  const rows = record.steps.map((s) => `| ${PHASE_LABELS[s.phase]} | ${s.outcome} | ${formatDuration(s.durationMs)} |`);
+  return [
+    `### keyrot: ${record.status === 'done' ? 'rotated' : record.status} ${record.userEmail}`,
+    '',
+    '| key | name | id | key (masked) |',
+    '| --- | --- | --- | --- |',
+    `| new | ${record.newKey.name} | ${record.newKey.id ?? '-'} | \`${maskFromLastChars(record.newKey.lastChars)}\` |`,
+    `| old | ${record.oldKey.name} | ${record.oldKey.id} | \`${maskFromLastChars(record.oldKey.lastChars)}\` |`,
+    '',
+    '| step | result | time |',
+    '| --- | --- | --- |',
+    ...rows,
+    '',
+  ].join('\n');
+}
+
+/** Appends to $GITHUB_STEP_SUMMARY when it is set; a no-op elsewhere. */
+export async function appendStepSummary(env: NodeJS.ProcessEnv, markdown: string): Promise<void> {
+  if (env.GITHUB_STEP_SUMMARY) await appendFile(env.GITHUB_STEP_SUMMARY, `${markdown}\n`);
+}

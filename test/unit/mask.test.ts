@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { maskFromLastChars, maskSecret, redact, sanitizeForDisplay } from '../../src/core/mask.js';
+
+const LONG = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+
+describe('maskSecret', () => {
+  it.each([
+    [LONG, '****56789'],
+    ['0123456789ABCDEF', '****BCDEF'],
+    ['0123456789ABCDE', '****'],
+    ['short', '****'],
+    ['', '****'],
+  ])('%j → %j', (secret, mask) => {
+    expect(maskSecret(secret)).toBe(mask);
+  });
+
+  it('never shows more than the last 5 characters', () => {
+    for (let length = 0; length <= 80; length++) {
+      const secret = 'x'.repeat(Math.max(0, length - 5)) + 'Z'.repeat(Math.min(5, length));
+      const shown = maskSecret(secret).replace(/^\*{4}/, '');
+      expect(shown.length).toBeLessThanOrEqual(5);
+      if (length < 16) expect(shown).toBe('');
+      else expect(secret.endsWith(shown)).toBe(true);
+    }
+  });
+});
+
+describe('maskFromLastChars', () => {
+  it.each([
+    ['7XQ2A', '****7XQ2A'],
+    ['LONGER7XQ2A', '****7XQ2A'],
+    ['AB', '****AB'],
+    ['', '****'],
+    [null, '****'],
+  ])('%j → %j', (lastChars, mask) => {
+    expect(maskFromLastChars(lastChars)).toBe(mask);
+  });
+});
+
+describe('redact', () => {
+  const OTHER = 'ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210';
+
+  it.each([
+    [`key=${LONG}`, [LONG], 'key=****56789'],
+    [`${LONG} and again ${LONG}`, [LONG], '****56789 and again ****56789'],
+    [`${LONG} ${OTHER}`, [LONG, OTHER], '****56789 ****43210'],
+    ['nothing secret here', [LONG], 'nothing secret here'],
+    ['empty secrets are ignored', ['', LONG], 'empty secrets are ignored'],
+    ['pass=hunter2', ['hunter2'], 'pass=****'],
+  ])('%j', (text, secrets, expected) => {
+    expect(redact(text, secrets)).toBe(expected);
+  });
+
+  it('masks a secret that contains another one whole, whatever the order', () => {
+    const inner = LONG.slice(0, 20);
+    for (const secrets of [[inner, LONG], [LONG, inner]]) {
+      const out = redact(`token ${LONG}`, secrets);
+      expect(out).toBe('token ****56789');
+    }
+  });
+
+  it('masks a secret inside JSON even when JSON escapes some of its characters', () => {
+    const secret = 'pa"ss\\word-with-quotes-0123456789';
+    const json = JSON.stringify({ secret });
+    const out = redact(json, [secret]);
+    expect(out).not.toContain('word-with-quotes');
+    expect(JSON.parse(out)).toEqual({ secret: '****56789' });
+  });
+
+  it('accepts any iterable', () => {
+    expect(redact(`a ${LONG}`, new Set([LONG]))).toBe('a ****56789');
+  });
+});
+
+describe('sanitizeForDisplay', () => {
+  it.each([
+    ['plain text', 'plain text'],
+    ['\x1b[31mred\x1b[0m', 'red'],
+    ['\x1b[2J\x1b[Hclear screen', 'clear screen'],
+    ['\x1b[?25lhidden cursor', 'hidden cursor'],
+    ['\x1b]0;evil title\x07after', 'after'],
+    ['\x1b]8;;https://evil.example\x1b\\link\x1b]8;;\x1b\\', 'link'],
+    ['line1\nline2\rline3', 'line1 line2 line3'],
+    ['tab\there', 'tab here'],
+    ['bell\x07', 'bell'],
+    ['c1\u009bcontrol', 'c1 control'],
+    ['del\x7fchar', 'del char'],
+    ['bidi\u202eoverride\u202c', 'bidioverride'],
+    ['  padded  ', 'padded'],
+    ['unicode stays: é ✓ 日本', 'unicode stays: é ✓ 日本'],
+  ])('%j → %j', (input, output) => {
+    expect(sanitizeForDisplay(input)).toBe(output);
+  });
+
+  it('never leaves an escape character, whatever the input', () => {
+    const nasty = '\x1b[31m\x1b]0;t\x07\x1b\x1b[\x9b\x1b[1;2;3;4m\x00\x1f';
+    expect(sanitizeForDisplay(nasty)).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+  });
+
+  it('bounds the length with an ellipsis', () => {
+    expect(sanitizeForDisplay('a'.repeat(500))).toHaveLength(300);
+    expect(sanitizeForDisplay('a'.repeat(500)).endsWith('…')).toBe(true);
+    expect(sanitizeForDisplay('abcdefghij', 5)).toBe('abcd…');
+    expect(sanitizeForDisplay('abcde', 5)).toBe('abcde');
+  });
+});

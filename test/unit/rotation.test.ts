@@ -1,0 +1,951 @@
+import { describe, expect, it } from 'vitest';
+import {
+  PHASES,
+  abortRotation,
+  canAbort,
+  newRotationRecord,
+  runRotation,
+  summaryData,
+  type Phase,
+  type RotationMode,
+  type RotationOptions,
+  type RotationPorts,
+  type RotationRecord,
+} from '../../src/core/rotation.js';
+import {
+  CancelledError,
+  HookFailedError,
+  KeyrotError,
+  RotationIncompleteError,
+  UsageError,
+  VerificationFailedError,
+  WaitTimeoutError,
+} from '../../src/errors.js';
+import { keychainAccount } from '../../src/keychain/secret-store.js';
+import type { ProviderCapabilities } from '../../src/providers/types.js';
+import { FakeClock, FakeProvider, FlakyStore, lostAnswer, type FakeKey, type ProviderCall } from '../helpers/fake-provider.js';
+
+const USER = 'user-1';
+const EMAIL = 'deploy-bot@example.com';
+const OLD_NAME = 'ops-deploy';
+const NEW_NAME = 'ops-deploy-v2';
+const HOOK = './deploy-new-key.sh';
+
+/** Thrown by every port once the simulated process has died. */
+class Crash extends Error {}
+
+interface HarnessOptions {
+  mode?: RotationMode;
+  usageSignal?: ProviderCapabilities['usageSignal'];
+  options?: Partial<RotationOptions>;
+  /** Whether keyrot holds the old key's plaintext (so verify-old can test it). Default true. */
+  holdOld?: boolean;
+  /** Whether the hand-over makes consumers use the new key (from the next poll on). Default true. */
+  consumersFollow?: boolean;
+}
+
+function harness(opts: HarnessOptions = {}) {
+  const clock = new FakeClock();
+  const provider = new FakeProvider({ usageSignal: opts.usageSignal ?? 'per-key', now: clock.now });
+  provider.addUser({ id: USER, email: EMAIL });
+  const oldKey = provider.addKey(USER, OLD_NAME);
+  const unrelated = provider.addKey(USER, 'billing-export');
+  const store = new FlakyStore();
+  const account = (keyId: string) => keychainAccount(provider.id, USER, keyId);
+  if (opts.holdOld ?? true) void store.inner.set(account(oldKey.id), oldKey.secret);
+  // The old key was last used an hour ago.
+  provider.use(oldKey.secret, new Date(clock.now().getTime() - 3_600_000));
+
+  const saves: RotationRecord[] = [];
+  const events: Array<{ type: string; data: Record<string, unknown> }> = [];
+  const notes: string[] = [];
+  const warns: string[] = [];
+  const protectedSecrets = new Set<string>();
+  const hooks: Array<{ command: string; secret: string; env: Record<string, string> }> = [];
+  const checks: Array<Record<string, string>> = [];
+  const steps: Array<{ label: string; outcome?: string; detail?: string | undefined; updates: string[] }> = [];
+  const violations: string[] = [];
+  const rescued: string[] = [];
+  const state = {
+    checkJournal: true,
+    crashAt: null as number | null,
+    points: 0,
+    crashed: false,
+    consumerSecret: null as string | null,
+    consumersFollow: opts.consumersFollow ?? true,
+    hookError: null as Error | null,
+    checkResults: [] as boolean[],
+    confirm: null as ((message: string) => Promise<boolean>) | null,
+    controller: new AbortController(),
+  };
+
+  const crashPoint = (label: string) => {
+    if (state.crashed) throw new Crash(`dead (${label})`);
+    state.points++;
+    if (state.points === state.crashAt) {
+      state.crashed = true;
+      throw new Crash(`crash after ${label}`);
+    }
+  };
+  const alive = () => {
+    if (state.crashed) throw new Crash('dead');
+  };
+
+  /** The journal rule: when a side effect starts, the last saved record says its phase has started. */
+  const expectJournaled = (phase: Phase, what: string) => {
+    if (!state.checkJournal) return;
+    const last = saves.at(-1);
+    if (!last || last.phase !== phase || last.phaseStatus !== 'started') {
+      violations.push(`${what}: last save is ${last ? `${last.phase}/${last.phaseStatus}` : 'none'}, expected ${phase}/started`);
+    }
+  };
+
+  provider.onCall = (call: ProviderCall) => {
+    alive();
+    if (call.method === 'createKey') expectJournaled('create', 'createKey');
+    if (call.method === 'deleteKey') {
+      const keyId = call.args[1];
+      expectJournaled(keyId === oldKey.id ? 'revoke' : 'create', `deleteKey(${String(keyId)})`);
+    }
+  };
+  provider.afterEffect = (call) => crashPoint(call.method);
+  store.onCall = () => alive();
+  store.afterEffect = (method) => crashPoint(`keychain ${method}`);
+  clock.onSleep = (now) => {
+    if (state.consumerSecret) provider.use(state.consumerSecret, now);
+  };
+
+  const ports: RotationPorts = {
+    provider,
+    store,
+    save: async (record) => {
+      alive();
+      saves.push(structuredClone(record));
+      crashPoint(`save ${record.phase}/${record.phaseStatus}/${record.status}`);
+    },
+    runHook: async (command, secret, env, timeoutMs) => {
+      alive();
+      expectJournaled('hand-over', 'runHook');
+      expect(timeoutMs).toBeGreaterThan(0);
+      hooks.push({ command, secret, env });
+      if (state.hookError) throw state.hookError;
+      if (state.consumersFollow) state.consumerSecret = secret;
+      crashPoint('hook');
+    },
+    runCheck: async (_command, env) => {
+      alive();
+      checks.push(env);
+      return state.checkResults.shift() ?? true;
+    },
+    get confirmHandover() {
+      return state.confirm;
+    },
+    rescue: async (key) => {
+      alive();
+      rescued.push(key.id);
+      return `/state/rescue/${key.id}.key`;
+    },
+    startStep: async (label) => {
+      const step: (typeof steps)[number] = { label, updates: [] };
+      steps.push(step);
+      return {
+        update: (detail) => step.updates.push(detail),
+        finish: (outcome, detail) => {
+          step.outcome = outcome;
+          step.detail = detail;
+          return 12.5;
+        },
+      };
+    },
+    event: (type, data = {}) => events.push({ type, data }),
+    note: (m) => notes.push(m),
+    warn: (m) => warns.push(m),
+    protect: (s) => protectedSecrets.add(s),
+    now: clock.now,
+    sleep: clock.sleep,
+    get signal() {
+      return state.controller.signal;
+    },
+  };
+
+  const options: RotationOptions = {
+    onNewKey: HOOK,
+    check: null,
+    noWait: false,
+    keepOld: false,
+    waitTimeoutMs: 600_000,
+    pollIntervalMs: 5_000,
+    hookTimeoutMs: 120_000,
+    usageSignalUsable: true,
+    ...opts.options,
+  };
+  const record = newRotationRecord({
+    id: 'rot-1',
+    provider: provider.id,
+    user: { id: USER, email: EMAIL },
+    mode: opts.mode ?? 'standard',
+    oldKey: { id: oldKey.id, name: oldKey.name, lastChars: oldKey.secret.slice(-5), expiresAt: null },
+    newName: NEW_NAME,
+    expiresAt: null,
+    preexistingKeyIds: [oldKey.id, unrelated.id],
+    options,
+    now: clock.now(),
+  });
+
+  const newKeys = () => provider.liveKeys(USER).filter((k) => k.name === NEW_NAME);
+  const held = async (key: FakeKey) => (await store.inner.get(account(key.id))) === key.secret;
+  /** No plaintext anywhere keyrot wrote to without masking: journal, events, notes, warnings, step details. */
+  const expectNoPlaintextLeak = () => {
+    const secrets = [oldKey.secret, ...provider.created.map((k) => k.secret)];
+    const written = JSON.stringify({ saves, events, notes, warns, steps, checks });
+    for (const s of secrets) expect(written).not.toContain(s);
+  };
+
+  return {
+    clock,
+    provider,
+    store,
+    ports,
+    record,
+    oldKey,
+    unrelated,
+    account,
+    saves,
+    events,
+    notes,
+    warns,
+    protectedSecrets,
+    hooks,
+    checks,
+    steps,
+    violations,
+    rescued,
+    state,
+    newKeys,
+    held,
+    expectNoPlaintextLeak,
+  };
+}
+
+type Harness = ReturnType<typeof harness>;
+
+async function expectRotated(h: Harness, final: RotationRecord): Promise<void> {
+  expect(final.status).toBe('done');
+  expect(h.provider.keys.map((k) => k.id)).not.toContain(h.oldKey.id);
+  const [newKey, ...extra] = h.newKeys();
+  expect(extra).toEqual([]);
+  expect(newKey).toBeDefined();
+  expect(final.newKey.id).toBe(newKey!.id);
+  expect(await h.held(newKey!)).toBe(true);
+  expect(await h.store.inner.get(h.account(h.oldKey.id))).toBeNull();
+  expect(h.provider.keys).toContain(h.unrelated);
+  expect(h.violations).toEqual([]);
+  h.expectNoPlaintextLeak();
+}
+
+async function failure(promise: Promise<unknown>): Promise<KeyrotError> {
+  const err = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(KeyrotError);
+  return err as KeyrotError;
+}
+
+describe('runRotation: standard order', () => {
+  it('runs create → verify-new → hand-over → wait → revoke → verify-old → finish, journaling before each side effect', async () => {
+    const h = harness();
+    const final = await runRotation(h.record, h.ports);
+
+    await expectRotated(h, final);
+    expect(final.steps.map((s) => [s.phase, s.outcome])).toEqual(PHASES.standard.map((p) => [p, 'ok']));
+    expect(h.steps.map((s) => s.outcome)).toEqual(PHASES.standard.map(() => 'ok'));
+    // Side effects in order: create, hand the key over, then (and only then) revoke the old key.
+    const effects = h.provider.calls.filter((c) => c.method === 'createKey' || c.method === 'deleteKey').map((c) => c.method);
+    expect(effects).toEqual(['createKey', 'deleteKey']);
+    expect(h.provider.callsOf('createKey')).toHaveLength(1);
+    expect(h.events.map((e) => e.type)).toEqual([
+      'key.created',
+      'keychain.written',
+      'key.verified',
+      'hook.done',
+      'usage.seen',
+      'old.revoked',
+      'rotation.done',
+    ]);
+    expect(h.events.at(-1)!.data).toEqual(summaryData(final));
+  });
+
+  it('hands the new plaintext to the hook on stdin and its ids in the environment', async () => {
+    const h = harness();
+    const final = await runRotation(h.record, h.ports);
+    const newKey = h.newKeys()[0]!;
+    expect(h.hooks).toEqual([
+      {
+        command: HOOK,
+        secret: newKey.secret,
+        env: {
+          KEYROT_USER_ID: USER,
+          KEYROT_USER_EMAIL: EMAIL,
+          KEYROT_KEY_ID: newKey.id,
+          KEYROT_KEY_NAME: NEW_NAME,
+          KEYROT_OLD_KEY_ID: h.oldKey.id,
+        },
+      },
+    ]);
+    expect(final.newKey.lastChars).toBe(newKey.secret.slice(-5));
+  });
+
+  it('protects the new secret (and the old one it tests) for output masking', async () => {
+    const h = harness();
+    await runRotation(h.record, h.ports);
+    expect(h.protectedSecrets).toEqual(new Set([h.newKeys()[0]!.secret, h.oldKey.secret]));
+  });
+
+  it('journals a record without plaintexts, ending done', async () => {
+    const h = harness();
+    await runRotation(h.record, h.ports);
+    expect(h.saves.at(-1)).toMatchObject({ status: 'done', phase: 'finish', lastError: null });
+    expect(h.saves.every((s, i) => i === 0 || s.updatedAt >= h.saves[i - 1]!.updatedAt)).toBe(true);
+    h.expectNoPlaintextLeak();
+  });
+
+  it('--no-wait skips the wait and never asks for the usage signal', async () => {
+    const h = harness({ options: { noWait: true } });
+    const final = await runRotation(h.record, h.ports);
+    await expectRotated(h, final);
+    expect(final.steps.find((s) => s.phase === 'wait')).toMatchObject({ outcome: 'skipped', detail: '--no-wait' });
+    expect(h.provider.callsOf('observeUsage')).toHaveLength(0);
+    expect(final.usageBaseline).toBeNull();
+  });
+
+  it('without a hook and with a terminal, asks the operator to confirm the hand-over', async () => {
+    const h = harness({ options: { onNewKey: null } });
+    const messages: string[] = [];
+    h.state.confirm = async (message) => {
+      messages.push(message);
+      h.state.consumerSecret = h.newKeys()[0]!.secret;
+      return true;
+    };
+    const final = await runRotation(h.record, h.ports);
+    await expectRotated(h, final);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toContain(`account "${h.account(final.newKey.id!)}"`);
+    expect(final.steps.find((s) => s.phase === 'hand-over')?.detail).toBe('confirmed by the operator');
+  });
+
+  it('a declined hand-over cancels, with both keys live and the rotation resumable', async () => {
+    const h = harness({ options: { onNewKey: null } });
+    h.state.confirm = async () => false;
+    const err = await failure(runRotation(h.record, h.ports));
+    expect(err).toBeInstanceOf(CancelledError);
+    expect(h.record).toMatchObject({ status: 'failed', phase: 'hand-over' });
+    expect(h.provider.keys).toContain(h.oldKey);
+    expect(h.newKeys()).toHaveLength(1);
+    expect(canAbort(h.record)).toBe(true);
+  });
+
+  it('without hook or terminal, consumers read the new key from the keychain', async () => {
+    const h = harness({ options: { onNewKey: null } });
+    h.clock.onSleep = (now) => h.provider.use(h.newKeys()[0]!.secret, now);
+    const final = await runRotation(h.record, h.ports);
+    await expectRotated(h, final);
+    expect(final.steps.find((s) => s.phase === 'hand-over')?.detail).toMatch(/no hook/);
+    expect(h.hooks).toHaveLength(0);
+  });
+
+  it('retries the new key while it propagates', async () => {
+    const h = harness();
+    h.provider.propagationDelayChecks = 2;
+    h.ports.verifyDelayMs = 700;
+    const final = await runRotation(h.record, h.ports);
+    await expectRotated(h, final);
+    expect(final.steps.find((s) => s.phase === 'verify-new')?.detail).toBe('after 3 attempts');
+    expect(h.clock.sleeps.slice(0, 2)).toEqual([700, 1_400]);
+  });
+
+  it('a new key that never authenticates stops at verify-new, old key untouched, abortable', async () => {
+    const h = harness();
+    h.provider.propagationDelayChecks = 100;
+    h.ports.verifyAttempts = 3;
+    const err = await failure(runRotation(h.record, h.ports));
+    expect(err).toBeInstanceOf(VerificationFailedError);
+    expect(err.data).toMatchObject({ phase: 'verify-new', resumable: true });
+    expect(err.hint).toMatch(/--abort/);
+    expect(h.provider.callsOf('checkKey')).toHaveLength(3);
+    expect(h.record).toMatchObject({ status: 'failed', phase: 'verify-new', lastError: { code: 'verify_failed' } });
+    expect(h.provider.keys).toContain(h.oldKey);
+    expect(canAbort(h.record)).toBe(true);
+  });
+
+  it('stops before any side effect when cancelled', async () => {
+    const h = harness();
+    h.state.controller.abort();
+    const err = await failure(runRotation(h.record, h.ports));
+    expect(err).toBeInstanceOf(CancelledError);
+    expect(h.provider.callsOf('createKey')).toHaveLength(0);
+    expect(h.saves.at(-1)).toMatchObject({ phase: 'create', phaseStatus: 'pending' });
+  });
+
+  // BUG (reported against src/core/rotation.ts): a cancel noticed at the top of the phase loop is thrown
+  // outside the try/catch, so the journal keeps status 'running' and the error carries no "--resume / --abort"
+  // hint, unlike a cancel noticed inside a phase. Flip to it() once fixed.
+  it.fails('a cancel between phases is journaled and explained like any other stop', async () => {
+    const h = harness();
+    h.state.controller.abort();
+    const err = await failure(runRotation(h.record, h.ports));
+    expect(err.data).toMatchObject({ resumable: true, phase: 'create' });
+    expect(h.saves.at(-1)!.status).toBe('failed');
+  });
+
+  it('a cancel during the wait leaves both keys live, and resume waits again', async () => {
+    const h = harness({ consumersFollow: false });
+    let polls = 0;
+    h.clock.onSleep = () => {
+      if (++polls === 3) h.state.controller.abort();
+    };
+    const err = await failure(runRotation(h.record, h.ports));
+    expect(err).toBeInstanceOf(CancelledError);
+    expect(h.record).toMatchObject({ status: 'failed', phase: 'wait' });
+    expect(h.provider.keys).toContain(h.oldKey);
+
+    h.state.controller = new AbortController();
+    h.clock.onSleep = (now) => h.provider.use(h.newKeys()[0]!.secret, now);
+    await expectRotated(h, await runRotation(structuredClone(h.saves.at(-1)!), h.ports));
+  });
+});
+
+describe('runRotation: emergency order', () => {
+  it('revokes first, then creates, verifies and hands over; never waits', async () => {
+    const h = harness({ mode: 'emergency' });
+    expect(h.record.phase).toBe('revoke');
+    const final = await runRotation(h.record, h.ports);
+
+    await expectRotated(h, final);
+    expect(final.steps.map((s) => s.phase)).toEqual(['revoke', 'verify-old', 'create', 'verify-new', 'hand-over', 'finish']);
+    const effects = h.provider.calls.filter((c) => c.method === 'createKey' || c.method === 'deleteKey').map((c) => c.method);
+    expect(effects).toEqual(['deleteKey', 'createKey']);
+    expect(h.provider.callsOf('observeUsage')).toHaveLength(0);
+    expect(final.usageBaseline).toBeNull();
+    expect(h.clock.sleeps).toEqual([]);
+  });
+});
+
+describe('runRotation: --keep-old', () => {
+  it('pauses after the wait with both keys live; a resume revokes the old key', async () => {
+    const h = harness({ options: { keepOld: true } });
+    const paused = await runRotation(h.record, h.ports);
+    expect(paused).toMatchObject({ status: 'paused', phase: 'revoke', phaseStatus: 'pending' });
+    expect(h.saves.at(-1)).toMatchObject({ status: 'paused', phase: 'revoke' });
+    expect(h.provider.keys).toContain(h.oldKey);
+    expect(h.newKeys()).toHaveLength(1);
+    expect(h.provider.callsOf('deleteKey')).toHaveLength(0);
+    expect(h.events.map((e) => e.type)).not.toContain('rotation.done');
+    expect(canAbort(paused)).toBe(true);
+
+    const final = await runRotation(structuredClone(h.saves.at(-1)!), h.ports);
+    await expectRotated(h, final);
+    expect(h.provider.callsOf('createKey')).toHaveLength(1);
+    expect(h.hooks).toHaveLength(1);
+  });
+});
+
+describe('runRotation: resume', () => {
+  /** A record as a crash left it: the given phase, and the new key (if any) as given. */
+  function at(h: Harness, phase: Phase, phaseStatus: 'pending' | 'started', newKeyId: string | null): RotationRecord {
+    const r = structuredClone(h.record);
+    Object.assign(r, { phase, phaseStatus, status: 'running' });
+    if (newKeyId) {
+      r.newKey.id = newKeyId;
+      r.newKey.lastChars = h.provider.keys.find((k) => k.id === newKeyId)!.secret.slice(-5);
+    }
+    return r;
+  }
+
+  it("create/started with the key created and held: adopts it, never creates a second", async () => {
+    const h = harness();
+    const made = h.provider.addKey(USER, NEW_NAME);
+    await h.store.inner.set(h.account(made.id), made.secret);
+    const final = await runRotation(at(h, 'create', 'started', null), h.ports);
+    await expectRotated(h, final);
+    expect(h.provider.callsOf('createKey')).toHaveLength(0);
+    expect(final.newKey.id).toBe(made.id);
+    expect(final.steps[0]).toMatchObject({ phase: 'create', detail: expect.stringMatching(/recovered from the keychain/) });
+  });
+
+  it('create/pending with the key id already journaled: does not create again', async () => {
+    const h = harness();
+    const made = h.provider.addKey(USER, NEW_NAME);
+    await h.store.inner.set(h.account(made.id), made.secret);
+    const final = await runRotation(at(h, 'create', 'pending', made.id), h.ports);
+    await expectRotated(h, final);
+    expect(h.provider.callsOf('createKey')).toHaveLength(0);
+  });
+
+  it('create/started with an orphan (created, plaintext never stored): deletes it, creates a new one', async () => {
+    const h = harness();
+    const orphan = h.provider.addKey(USER, NEW_NAME);
+    const final = await runRotation(at(h, 'create', 'started', null), h.ports);
+    await expectRotated(h, final);
+    expect(h.provider.deleted).toContain(orphan);
+    expect(h.provider.callsOf('createKey')).toHaveLength(1);
+    expect(final.newKey.id).not.toBe(orphan.id);
+  });
+
+  it('create/started when the create never happened: creates once', async () => {
+    const h = harness();
+    const final = await runRotation(at(h, 'create', 'started', null), h.ports);
+    await expectRotated(h, final);
+    expect(h.provider.callsOf('createKey')).toHaveLength(1);
+    expect(h.provider.deleted).toEqual([h.oldKey]);
+  });
+
+  it('a lost create answer during the rotation is reconciled inside the create phase', async () => {
+    const h = harness();
+    h.provider.faults.push({ method: 'createKey', when: 'after', error: lostAnswer });
+    const final = await runRotation(h.record, h.ports);
+    await expectRotated(h, final);
+    expect(h.provider.created).toHaveLength(2);
+    expect(h.provider.deleted).toEqual([h.provider.created[0], h.oldKey]);
+  });
+
+  it.each<[Phase, 'pending' | 'started']>([
+    ['verify-new', 'pending'],
+    ['hand-over', 'pending'],
+    ['hand-over', 'started'],
+    ['wait', 'pending'],
+    ['revoke', 'pending'],
+    ['revoke', 'started'],
+  ])('%s/%s with the new key held: finishes without creating another', async (phase, status) => {
+    const h = harness();
+    const made = h.provider.addKey(USER, NEW_NAME);
+    await h.store.inner.set(h.account(made.id), made.secret);
+    h.state.consumerSecret = made.secret;
+    const record = at(h, phase, status, made.id);
+    record.handedOverAt = h.clock.now().toISOString();
+    const final = await runRotation(record, h.ports);
+    await expectRotated(h, final);
+    expect(h.provider.callsOf('createKey')).toHaveLength(0);
+    expect(final.newKey.id).toBe(made.id);
+  });
+
+  it.each<[Phase, 'pending' | 'started']>([
+    ['verify-old', 'pending'],
+    ['finish', 'pending'],
+    ['finish', 'started'],
+  ])('%s/%s after the revoke: finishes', async (phase, status) => {
+    const h = harness();
+    const made = h.provider.addKey(USER, NEW_NAME);
+    await h.store.inner.set(h.account(made.id), made.secret);
+    h.provider.keys.splice(h.provider.keys.indexOf(h.oldKey), 1); // revoked before the crash
+    const final = await runRotation(at(h, phase, status, made.id), h.ports);
+    await expectRotated(h, final);
+    expect(h.provider.callsOf('createKey')).toHaveLength(0);
+  });
+
+  it('revoke/started after the delete already happened: the retried delete is harmless', async () => {
+    const h = harness();
+    const made = h.provider.addKey(USER, NEW_NAME);
+    await h.store.inner.set(h.account(made.id), made.secret);
+    h.provider.keys.splice(h.provider.keys.indexOf(h.oldKey), 1); // revoked before the crash
+    const final = await runRotation(at(h, 'revoke', 'started', made.id), h.ports);
+    await expectRotated(h, final);
+    expect(final.steps.find((s) => s.phase === 'revoke')?.detail).toMatch(/already gone/);
+  });
+
+  it('a new key missing from the keychain stops the rotation with RotationIncompleteError', async () => {
+    const h = harness();
+    const made = h.provider.addKey(USER, NEW_NAME);
+    const err = await failure(runRotation(at(h, 'verify-new', 'pending', made.id), h.ports));
+    expect(err).toBeInstanceOf(RotationIncompleteError);
+    expect(err.hint).toMatch(/--abort/);
+    expect(h.provider.keys).toContain(h.oldKey);
+  });
+});
+
+describe('runRotation: a crash at any point, then --resume', () => {
+  // Every save and every side effect (provider create/delete, keychain set/delete, the hook) is a crash
+  // point. The process "dies" right after it: the journal keeps what was last saved, the provider and the
+  // keychain keep what happened. Resuming from the saved record must finish the rotation with exactly one new
+  // key, held in the keychain, and never create a second key while the first is held.
+  const scenarios: Array<[string, HarnessOptions]> = [
+    ['standard, per-key signal', {}],
+    ['standard, per-user signal', { usageSignal: 'per-user' }],
+    ['emergency', { mode: 'emergency' }],
+  ];
+
+  function countCrashPoints(opts: HarnessOptions): Promise<number> {
+    const h = harness(opts);
+    return runRotation(h.record, h.ports).then(() => h.state.points);
+  }
+
+  it.each(scenarios)('%s', async (_label, opts) => {
+    const total = await countCrashPoints(opts);
+    expect(total).toBeGreaterThan(15);
+    const seen = { adopted: 0, orphansDeleted: 0, resumedAfterRevoke: 0 };
+    for (let crashAt = 1; crashAt <= total; crashAt++) {
+      const h = harness(opts);
+      h.state.crashAt = crashAt;
+      const crashed = await runRotation(h.record, h.ports).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      if (crashed === null) continue; // the last point: nothing left to do
+      expect(crashed, `crash point ${crashAt}`).toBeInstanceOf(Crash);
+
+      const heldAtCrash: FakeKey[] = [];
+      for (const k of h.provider.created) if (h.provider.keys.includes(k) && (await h.held(k))) heldAtCrash.push(k);
+      const createdAtCrash = h.provider.created.length;
+
+      // A new process: same provider, keychain and consumers; the journal as last saved.
+      h.state.crashed = false;
+      h.state.crashAt = null;
+      const saved = structuredClone(h.saves.at(-1)!);
+      const journaledKeyId = saved.newKey.id;
+      const abortable = canAbort(saved);
+      const final = await runRotation(saved, h.ports);
+
+      try {
+        await expectRotated(h, final);
+        if (heldAtCrash.length > 0) {
+          expect(h.provider.created).toHaveLength(createdAtCrash);
+          expect(final.newKey.id).toBe(heldAtCrash[0]!.id);
+        }
+        // Keys created and not kept are exactly the ones whose plaintext never reached the keychain.
+        for (const k of h.provider.created.filter((c) => c.id !== final.newKey.id)) {
+          expect(h.provider.deleted).toContain(k);
+        }
+        if (heldAtCrash.length > 0 && !journaledKeyId) seen.adopted++;
+        if (h.provider.created.length > 1) seen.orphansDeleted++;
+        if (!abortable) seen.resumedAfterRevoke++;
+        // Consumers were handed the key that was kept.
+        expect(h.state.consumerSecret).toBe(h.newKeys()[0]!.secret);
+        expect(h.rescued).toEqual([]);
+      } catch (err) {
+        throw new Error(`crash point ${crashAt} (${String((crashed as Error).message)}): ${(err as Error).message}`);
+      }
+    }
+    // The interesting crashes happened: a stored key not yet journaled, a lost create answer, a half revoke.
+    expect(seen.adopted).toBeGreaterThan(0);
+    expect(seen.orphansDeleted).toBeGreaterThan(0);
+    expect(seen.resumedAfterRevoke).toBeGreaterThan(0);
+  });
+});
+
+describe('runRotation: a failing hook', () => {
+  it('throws HookFailedError with a resumable hint; both keys stay live; resume runs the hook again', async () => {
+    const h = harness();
+    h.state.hookError = new HookFailedError('The --on-new-key command exited with status 1.', { hint: 'See its output above.' });
+    const err = await failure(runRotation(h.record, h.ports));
+
+    expect(err).toBeInstanceOf(HookFailedError);
+    expect(err.exitCode).toBe(10);
+    expect(err.data).toMatchObject({ rotationId: 'rot-1', phase: 'hand-over', resumable: true });
+    expect(err.hint).toMatch(/^See its output above\. /);
+    expect(err.hint).toMatch(/The old key is untouched\./);
+    expect(err.hint).toContain(`The new key ${NEW_NAME} is live and in the keychain.`);
+    expect(err.hint).toContain(`keyrot rotate --user ${EMAIL} --resume`);
+    expect(err.hint).toContain('--abort');
+    expect(h.record).toMatchObject({ status: 'failed', phase: 'hand-over', lastError: { code: 'hook_failed' } });
+    expect(h.saves.at(-1)).toMatchObject({ status: 'failed', phase: 'hand-over' });
+    // Nothing changed at the provider beyond the new key: the old one is live, the new one held.
+    expect(h.provider.keys).toContain(h.oldKey);
+    expect(await h.held(h.newKeys()[0]!)).toBe(true);
+    expect(await h.store.inner.get(h.account(h.oldKey.id))).toBe(h.oldKey.secret);
+    expect(h.provider.callsOf('deleteKey')).toHaveLength(0);
+    expect(h.steps.at(-1)).toMatchObject({ outcome: 'failed', detail: 'hook_failed' });
+
+    h.state.hookError = null;
+    const final = await runRotation(structuredClone(h.saves.at(-1)!), h.ports);
+    await expectRotated(h, final);
+    expect(h.hooks).toHaveLength(2);
+    expect(h.provider.callsOf('createKey')).toHaveLength(1);
+  });
+});
+
+describe('runRotation: waiting for consumers', () => {
+  it('times out on the virtual clock with WaitTimeoutError; both keys stay live; resume waits again', async () => {
+    const h = harness({ consumersFollow: false, options: { waitTimeoutMs: 60_000, pollIntervalMs: 7_000 } });
+    const err = await failure(runRotation(h.record, h.ports));
+
+    expect(err).toBeInstanceOf(WaitTimeoutError);
+    expect(err.message).toMatch(/No activity on the new key within 1m 00s/);
+    expect(err.data).toMatchObject({ phase: 'wait', resumable: true });
+    expect(err.hint).toMatch(/--abort/);
+    const waited = h.clock.sleeps.slice(-9);
+    expect(waited.reduce((a, b) => a + b, 0)).toBe(60_000);
+    expect(Math.max(...waited)).toBe(7_000);
+    expect(waited.at(-1)).toBe(4_000); // never sleeps past the deadline
+    expect(h.provider.keys).toContain(h.oldKey);
+    expect(h.newKeys()).toHaveLength(1);
+    expect(canAbort(h.record)).toBe(true);
+
+    h.state.consumerSecret = h.newKeys()[0]!.secret;
+    await expectRotated(h, await runRotation(structuredClone(h.saves.at(-1)!), h.ports));
+  });
+
+  it('per-key: only use of the new key counts', async () => {
+    const h = harness({ consumersFollow: false, options: { waitTimeoutMs: 30_000 } });
+    // Consumers keep using the old key: the new key's own signal stays empty.
+    h.clock.onSleep = (now) => h.provider.use(h.oldKey.secret, now);
+    expect(await failure(runRotation(h.record, h.ports))).toBeInstanceOf(WaitTimeoutError);
+    const observed = h.provider.callsOf('observeUsage');
+    expect(observed.every((c) => c.args[1] === h.newKeys()[0]!.id)).toBe(true);
+  });
+
+  describe('per-user signal', () => {
+    it('takes the baseline after the hand-over: activity during the hook does not count', async () => {
+      const h = harness({ usageSignal: 'per-user', consumersFollow: false, options: { waitTimeoutMs: 30_000 } });
+      // The hook itself makes the user active (e.g. a consumer restarting with the old key).
+      const runHook = h.ports.runHook;
+      h.ports.runHook = async (...args) => {
+        await runHook(...args);
+        h.clock.advance(2_000);
+        h.provider.use(h.oldKey.secret, h.clock.now());
+      };
+      const err = await failure(runRotation(h.record, h.ports));
+      expect(err).toBeInstanceOf(WaitTimeoutError);
+      expect(h.record.usageBaseline).toBe(h.record.handedOverAt);
+      expect(h.notes.join('\n')).toMatch(/per user, not per key/);
+      expect(h.notes.join('\n')).toMatch(/add --check/);
+    });
+
+    it('activity from before the rotation does not count', async () => {
+      const h = harness({ usageSignal: 'per-user', consumersFollow: false, options: { waitTimeoutMs: 30_000 } });
+      const before = h.provider.users.get(USER)!.lastActivity!.toISOString();
+      expect(await failure(runRotation(h.record, h.ports))).toBeInstanceOf(WaitTimeoutError);
+      expect(h.record.usageBaseline).toBe(before);
+    });
+
+    it('activity at exactly the baseline does not count; activity after it does', async () => {
+      const h = harness({ usageSignal: 'per-user', consumersFollow: false, options: { waitTimeoutMs: 60_000, pollIntervalMs: 5_000 } });
+      let polls = 0;
+      h.clock.onSleep = (now) => {
+        polls++;
+        const baseline = new Date(h.record.usageBaseline!);
+        // Re-reports the baseline instant for a while, then a use 1 ms after it.
+        h.provider.use(h.newKeys()[0]!.secret, polls < 4 ? baseline : new Date(Math.min(now.getTime(), baseline.getTime() + 1)));
+      };
+      const final = await runRotation(h.record, h.ports);
+      await expectRotated(h, final);
+      expect(polls).toBe(4);
+      const seen = h.events.find((e) => e.type === 'usage.seen')!;
+      expect(seen.data).toEqual({ at: new Date(new Date(final.usageBaseline!).getTime() + 1).toISOString(), scope: 'per-user' });
+    });
+
+    it('counts the first activity after the hand-over', async () => {
+      const h = harness({ usageSignal: 'per-user' });
+      const final = await runRotation(h.record, h.ports);
+      await expectRotated(h, final);
+      expect(final.steps.find((s) => s.phase === 'wait')?.detail).toMatch(/^activity at /);
+    });
+  });
+
+  it('--check must pass after usage is seen; a failing check times out naming --check', async () => {
+    const h = harness({ options: { check: './smoke.sh', waitTimeoutMs: 20_000 } });
+    h.state.checkResults = Array(100).fill(false);
+    const err = await failure(runRotation(h.record, h.ports));
+    expect(err).toBeInstanceOf(WaitTimeoutError);
+    expect(err.message).toMatch(/passing --check/);
+    expect(h.checks[0]).toMatchObject({ KEYROT_KEY_NAME: NEW_NAME, KEYROT_OLD_KEY_ID: h.oldKey.id });
+  });
+
+  it('--check passing after a few tries completes the wait', async () => {
+    const h = harness({ options: { check: './smoke.sh' } });
+    h.state.checkResults = [false, false, true];
+    const final = await runRotation(h.record, h.ports);
+    await expectRotated(h, final);
+    expect(h.checks).toHaveLength(3);
+    expect(final.steps.find((s) => s.phase === 'wait')?.detail).toMatch(/check passed$/);
+  });
+
+  it('without a usable signal (admin key is the user), does not wait on usage', async () => {
+    const h = harness({ consumersFollow: false, options: { usageSignalUsable: false } });
+    const final = await runRotation(h.record, h.ports);
+    await expectRotated(h, final);
+    expect(h.provider.callsOf('observeUsage')).toHaveLength(0);
+    expect(final.steps.find((s) => s.phase === 'wait')?.detail).toBe('no usage signal');
+  });
+
+  it("with a provider that has no usage signal, relies on --check alone", async () => {
+    const h = harness({ usageSignal: 'none', consumersFollow: false, options: { check: './smoke.sh' } });
+    h.state.checkResults = [false, true];
+    const final = await runRotation(h.record, h.ports);
+    await expectRotated(h, final);
+    expect(h.checks).toHaveLength(2);
+  });
+});
+
+describe('runRotation: verifying the old key is gone', () => {
+  it('an old key still authenticating after its deletion: loud warning, VerificationFailedError at finish', async () => {
+    const h = harness();
+    h.provider.zombies.add(h.oldKey.secret);
+    h.ports.verifyAttempts = 3;
+    const err = await failure(runRotation(h.record, h.ports));
+
+    expect(err).toBeInstanceOf(VerificationFailedError);
+    expect(err.exitCode).toBe(7);
+    expect(err.message).toMatch(/still authenticates/);
+    expect(err.data).toMatchObject({ phase: 'finish' });
+    expect(err.hint).not.toMatch(/--abort/);
+    expect(h.warns).toHaveLength(1);
+    expect(h.warns[0]).toMatch(/STILL AUTHENTICATES/);
+    expect(h.record).toMatchObject({ status: 'failed', phase: 'finish', oldKeyStillAuthenticates: true });
+    expect(h.record.steps.find((s) => s.phase === 'verify-old')?.detail).toBe('STILL AUTHENTICATES');
+    expect(h.provider.callsOf('checkKey')).toHaveLength(1 + 3); // new key once, old key 3 times
+    expect(h.newKeys()).toHaveLength(1);
+    expect(canAbort(h.record)).toBe(false);
+  });
+
+  // BUG (reported against src/core/rotation.ts): the hint promises "re-run keyrot rotate --resume to check
+  // again", but a resume re-enters 'finish', which throws again because oldKeyStillAuthenticates is never
+  // re-checked (and 'finish' already deleted the old key's keychain entry, so it could not be re-tested).
+  // Flip to it() once fixed.
+  it.fails('--resume re-checks the old key once the provider stops accepting it', async () => {
+    const h = harness();
+    h.provider.zombies.add(h.oldKey.secret);
+    h.ports.verifyAttempts = 2;
+    await failure(runRotation(h.record, h.ports));
+    h.provider.zombies.clear();
+    const final = await runRotation(structuredClone(h.saves.at(-1)!), h.ports);
+    expect(final.status).toBe('done');
+  });
+
+  // BUG (reported against src/core/rotation.ts, verify-old): any !ok answer counts as "rejected", but a 403
+  // ('forbidden': the key authenticated, it only lacks a right) or 'ip-not-allowed' says nothing about
+  // revocation. Here the delete silently failed and the old key still works, yet the rotation ends "done".
+  // Flip to it() once fixed.
+  it.fails('a 403 for the old key is not taken as proof that it was revoked', async () => {
+    const h = harness();
+    h.provider.authOverrides.set(h.oldKey.secret, { ok: false, reason: 'forbidden', message: 'Forbidden.' });
+    h.provider.afterEffect = (call) => {
+      if (call.method === 'deleteKey' && call.args[1] === h.oldKey.id) h.provider.keys.push(h.oldKey);
+    };
+    const err = await failure(runRotation(h.record, h.ports));
+    expect(err).toBeInstanceOf(VerificationFailedError);
+  });
+
+  it('an old key keyrot does not hold is proven gone by no longer being listed', async () => {
+    const h = harness({ holdOld: false });
+    const final = await runRotation(h.record, h.ports);
+    await expectRotated(h, final);
+    expect(final.steps.find((s) => s.phase === 'verify-old')?.detail).toMatch(/no longer listed/);
+  });
+
+  it('an old key keyrot does not hold that is still listed fails verification', async () => {
+    const h = harness({ holdOld: false });
+    // The delete "succeeds" but the key stays.
+    h.provider.afterEffect = (call) => {
+      if (call.method === 'deleteKey' && call.args[1] === h.oldKey.id) h.provider.keys.push(h.oldKey);
+    };
+    const err = await failure(runRotation(h.record, h.ports));
+    expect(err).toBeInstanceOf(VerificationFailedError);
+    expect(h.record.phase).toBe('verify-old');
+  });
+});
+
+describe('canAbort', () => {
+  const base = harness().record;
+  const rec = (mode: RotationMode, phase: Phase, phaseStatus: 'pending' | 'started', status: RotationRecord['status'] = 'failed') =>
+    ({ ...base, mode, phase, phaseStatus, status }) as RotationRecord;
+
+  it.each<[RotationMode, Phase, 'pending' | 'started', RotationRecord['status'], boolean]>([
+    ['standard', 'create', 'pending', 'running', true],
+    ['standard', 'create', 'started', 'failed', true],
+    ['standard', 'verify-new', 'pending', 'failed', true],
+    ['standard', 'hand-over', 'started', 'failed', true],
+    ['standard', 'wait', 'pending', 'failed', true],
+    ['standard', 'revoke', 'pending', 'paused', true],
+    ['standard', 'revoke', 'started', 'failed', false],
+    ['standard', 'verify-old', 'pending', 'failed', false],
+    ['standard', 'finish', 'pending', 'failed', false],
+    ['standard', 'finish', 'pending', 'done', false],
+    ['standard', 'create', 'pending', 'aborted', false],
+    ['emergency', 'revoke', 'pending', 'running', true],
+    ['emergency', 'revoke', 'started', 'failed', false],
+    ['emergency', 'create', 'started', 'failed', false],
+    ['emergency', 'hand-over', 'pending', 'failed', false],
+  ])('%s %s/%s (%s) → %s', (mode, phase, phaseStatus, status, expected) => {
+    expect(canAbort(rec(mode, phase, phaseStatus, status))).toBe(expected);
+  });
+});
+
+describe('abortRotation', () => {
+  it('deletes the new key and its keychain entry; the old key and its entry stay', async () => {
+    const h = harness({ options: { keepOld: true } });
+    const paused = await runRotation(h.record, h.ports);
+    const newKey = h.newKeys()[0]!;
+    h.state.checkJournal = false;
+
+    const aborted = await abortRotation(structuredClone(h.saves.at(-1)!), h.ports);
+
+    expect(aborted.status).toBe('aborted');
+    expect(h.saves.at(-1)!.status).toBe('aborted');
+    expect(h.newKeys()).toEqual([]);
+    expect(h.provider.deleted).toEqual([newKey]);
+    expect(await h.store.inner.get(h.account(newKey.id))).toBeNull();
+    expect(h.provider.keys).toContain(h.oldKey);
+    expect(await h.store.inner.get(h.account(h.oldKey.id))).toBe(h.oldKey.secret);
+    expect(h.events.at(-1)).toEqual({ type: 'rotation.aborted', data: { userId: USER, deletedKeyIds: [newKey.id] } });
+    expect(h.steps.at(-1)).toMatchObject({ outcome: 'ok', detail: `deleted ${newKey.id}` });
+    expect(canAbort(aborted)).toBe(false);
+    expect(paused.status).toBe('paused');
+  });
+
+  it('after a failed hook', async () => {
+    const h = harness();
+    h.state.hookError = new HookFailedError('hook failed');
+    await failure(runRotation(h.record, h.ports));
+    h.state.checkJournal = false;
+    await abortRotation(structuredClone(h.saves.at(-1)!), h.ports);
+    expect(h.newKeys()).toEqual([]);
+    expect(h.provider.keys).toContain(h.oldKey);
+    expect(await h.store.inner.list()).toEqual([h.account(h.oldKey.id)]);
+  });
+
+  it('at create/started without a key id: deletes every new key of that name, held or not, sparing pre-existing ones', async () => {
+    const h = harness();
+    const preexisting = h.provider.addKey(USER, NEW_NAME);
+    const record = structuredClone(h.record);
+    record.preexistingKeyIds.push(preexisting.id);
+    Object.assign(record, { phase: 'create', phaseStatus: 'started', status: 'failed' });
+    const orphan = h.provider.addKey(USER, NEW_NAME);
+    const heldKey = h.provider.addKey(USER, NEW_NAME);
+    await h.store.inner.set(h.account(heldKey.id), heldKey.secret);
+    h.state.checkJournal = false;
+
+    await abortRotation(record, h.ports);
+
+    expect(h.provider.deleted).toEqual([orphan, heldKey]);
+    expect(h.provider.keys).toEqual(expect.arrayContaining([h.oldKey, h.unrelated, preexisting]));
+    expect(await h.store.inner.get(h.account(heldKey.id))).toBeNull();
+  });
+
+  it('before anything was created: deletes nothing', async () => {
+    const h = harness();
+    const aborted = await abortRotation(structuredClone(h.record), h.ports);
+    expect(aborted.status).toBe('aborted');
+    expect(h.provider.callsOf('deleteKey')).toHaveLength(0);
+    expect(h.provider.callsOf('listKeys')).toHaveLength(0);
+    expect(h.steps.at(-1)?.detail).toBe('no new key existed');
+  });
+
+  it('refuses once the old key is being revoked, pointing to --resume', async () => {
+    const h = harness();
+    const record = structuredClone(h.record);
+    Object.assign(record, { phase: 'revoke', phaseStatus: 'started', status: 'failed' });
+    const err = await failure(abortRotation(record, h.ports));
+    expect(err).toBeInstanceOf(UsageError);
+    expect(err.hint).toContain(`keyrot rotate --user ${EMAIL} --resume`);
+    expect(h.provider.callsOf('deleteKey')).toHaveLength(0);
+    expect(record.status).toBe('failed');
+  });
+
+  it('refuses a finished rotation', async () => {
+    const h = harness();
+    const final = await runRotation(h.record, h.ports);
+    const before = h.provider.keys.length;
+    await expect(abortRotation(final, h.ports)).rejects.toBeInstanceOf(UsageError);
+    expect(h.provider.keys).toHaveLength(before);
+  });
+});
