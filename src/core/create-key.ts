@@ -45,7 +45,15 @@ export async function createAndStoreKey(req: CreateKeyRequest, ports: CreateKeyP
     } catch (err) {
       if (!(err instanceof CreateOutcomeUnknownError)) throw err;
       ports.note(`The answer to the create was lost; checking ${req.name} at the provider.`);
-      orphansDeleted.push(...(await deleteOrphans(req, ports)));
+      try {
+        orphansDeleted.push(...(await deleteOrphans(req, ports)));
+      } catch (cleanupErr) {
+        // A key may now be live whose plaintext nobody holds: say so, and which one to delete.
+        throw new RotationIncompleteError(
+          `The answer to creating "${req.name}" was lost and checking for the key failed (${errorText(cleanupErr)}): a key named "${req.name}" may be live with its plaintext lost.`,
+          { hint: `Delete any key named "${req.name}" that keyrot does not hold (keyrot list-keys shows which it holds).`, data: { keyName: req.name }, cause: cleanupErr },
+        );
+      }
       if (attempt >= 2) throw err;
       continue;
     }
@@ -76,11 +84,19 @@ async function storeOrUndo(userId: string, created: CreatedKey, ports: CreateKey
   try {
     await ports.store.set(account, secret);
   } catch (storeErr) {
-    const why = isKeyrotError(storeErr) ? storeErr.message : String(storeErr);
+    const why = errorText(storeErr);
     try {
       await ports.provider.deleteKey(userId, created.id);
     } catch (deleteErr) {
-      const path = await ports.rescue(created, userId);
+      let path: string;
+      try {
+        path = await ports.rescue(created, userId);
+      } catch (rescueErr) {
+        throw new RotationIncompleteError(
+          `Key ${created.id} (${maskSecret(secret)}) is live but neither the keychain (${why}), a delete, nor a rescue file (${errorText(rescueErr)}) took it.`,
+          { hint: `Delete key ${created.id} at the provider.`, data: { keyId: created.id }, cause: rescueErr },
+        );
+      }
       throw new RotationIncompleteError(
         `Key ${created.id} (${maskSecret(secret)}) was created, the keychain refused it (${why}) and deleting it failed too; its plaintext is in ${path} (mode 0600).`,
         {
@@ -97,4 +113,8 @@ async function storeOrUndo(userId: string, created: CreatedKey, ports: CreateKey
   }
   await ports.onStored?.(created);
   return { key, account };
+}
+
+function errorText(err: unknown): string {
+  return isKeyrotError(err) || err instanceof Error ? err.message : String(err);
 }

@@ -172,12 +172,13 @@ export async function runRotation(record: RotationRecord, ports: RotationPorts):
   record.lastError = null;
   await save(record, ports);
   while (record.status === 'running') {
-    throwIfCancelled(ports.signal);
     const phase = record.phase;
     const step = await ports.startStep(labelFor(record, phase));
     let detail: string | undefined;
     let outcome: StepRecord['outcome'] = 'ok';
     try {
+      // Inside the try: a cancel between phases is journaled and explained like any other stop.
+      throwIfCancelled(ports.signal);
       const result = await PHASE_RUNNERS[phase](record, ports, step);
       detail = result.detail;
       outcome = result.skipped ? 'skipped' : 'ok';
@@ -365,30 +366,19 @@ const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
   },
 
   async 'verify-old'(record, ports, step) {
+    record.oldKeyStillAuthenticates = false;
     const secret = await ports.store.get(keychainAccount(ports.provider.id, record.userId, record.oldKey.id));
     if (secret === null) {
       // keyrot never held the old plaintext: the best proof left is that the key is no longer listed.
-      let keys: ApiKey[];
-      try {
-        keys = await ports.provider.listKeys(record.userId);
-      } catch (err) {
-        // The admin key's own user: when the key just revoked was the admin key keyrot runs with, the
-        // provider now rejects keyrot itself, which is the very proof sought.
-        if (!(err instanceof AuthError) || record.options.usageSignalUsable) throw err;
-        ports.warn(
-          `The old key ${record.oldKey.name} was the admin key keyrot ran with, and it is now rejected. From now on use the new key ${record.newKey.name} (keychain service "keyrot", account "${keychainAccount(ports.provider.id, record.userId, record.newKey.id ?? '')}").`,
-        );
-        return { detail: 'rejected (it was the admin key)' };
-      }
-      const listed = keys.some((k) => k.id === record.oldKey.id);
-      if (listed) throw new VerificationFailedError(`The old key ${record.oldKey.name} is still listed after its deletion.`);
-      return { detail: 'no longer listed (keyrot does not hold its plaintext to test it)' };
+      return { detail: `${await provenGoneByListing(record, ports)} (keyrot does not hold its plaintext to test it)` };
     }
     ports.protect(secret);
     const attempts = ports.verifyAttempts ?? 5;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       const check = await ports.provider.checkKey(secret);
-      if (!check.ok) return { detail: `rejected (${check.reason === 'rejected' ? '401' : check.reason})` };
+      if (!check.ok && check.reason === 'rejected') return { detail: 'rejected (401)' };
+      // A 403 or an IP refusal says nothing about revocation: fall back to the listing.
+      if (!check.ok) return { detail: `${check.reason}; ${await provenGoneByListing(record, ports)}` };
       if (attempt < attempts) {
         step.update('still accepted; re-checking');
         await ports.sleep((ports.verifyDelayMs ?? 1_000) * attempt);
@@ -396,19 +386,39 @@ const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
     }
     record.oldKeyStillAuthenticates = true;
     ports.warn(`THE OLD KEY ${record.oldKey.name} STILL AUTHENTICATES after it was deleted. Treat it as live: check at the provider.`);
-    return { detail: 'STILL AUTHENTICATES' };
+    // Thrown from this phase (not a later one) so that --resume tests the old key again.
+    throw new VerificationFailedError(`The old key ${record.oldKey.name} still authenticates after it was revoked.`, {
+      hint: 'The new key is live and in the keychain. Contact the provider; keyrot rotate --resume checks again.',
+    });
   },
 
   async finish(record, ports) {
     await ports.store.delete(keychainAccount(ports.provider.id, record.userId, record.oldKey.id));
-    if (record.oldKeyStillAuthenticates) {
-      throw new VerificationFailedError(`The old key ${record.oldKey.name} still authenticates after it was revoked.`, {
-        hint: 'The new key is live and in the keychain. Contact the provider; re-run keyrot rotate --resume to check again.',
-      });
-    }
     return { detail: `only ${record.newKey.name} is held for ${record.userEmail}` };
   },
 };
+
+/** Proof that the old key is gone when it cannot be tested: it is no longer listed. Returns the detail. */
+async function provenGoneByListing(record: RotationRecord, ports: RotationPorts): Promise<string> {
+  let keys: ApiKey[];
+  try {
+    keys = await ports.provider.listKeys(record.userId);
+  } catch (err) {
+    // The admin key's own user: when the key just revoked was the admin key keyrot runs with, the
+    // provider now rejects keyrot itself, which is the very proof sought.
+    if (!(err instanceof AuthError) || record.options.usageSignalUsable) throw err;
+    ports.warn(
+      `The old key ${record.oldKey.name} was the admin key keyrot ran with, and it is now rejected. From now on use the new key ${record.newKey.name} (keychain service "keyrot", account "${keychainAccount(ports.provider.id, record.userId, record.newKey.id ?? '')}").`,
+    );
+    return 'rejected (it was the admin key)';
+  }
+  if (keys.some((k) => k.id === record.oldKey.id)) {
+    throw new VerificationFailedError(`The old key ${record.oldKey.name} is still listed after its deletion.`, {
+      hint: 'keyrot rotate --resume deletes it again and re-checks.',
+    });
+  }
+  return 'no longer listed';
+}
 
 async function adoptHeldKey(record: RotationRecord, ports: RotationPorts): Promise<boolean> {
   for (const key of await ports.provider.listKeys(record.userId)) {

@@ -158,6 +158,8 @@ export function decideColorLevel(
   }
   if (!stream.isTTY || isCi(env)) return 0;
   const depth = stream.getColorDepth?.() ?? 4;
+  // Depth 1 is a terminal without colours (TERM=dumb).
+  if (depth < 4) return 0;
   return depth >= 24 ? 3 : depth >= 8 ? 2 : 1;
 }
 
