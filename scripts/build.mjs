@@ -1,13 +1,15 @@
 // Bundles src/ into dist/: one entry chunk that holds only the CLI wiring, plus lazily imported chunks
 // (each command, undici, prompts, spinners, the sandbox) so `--help` and `--version` load almost nothing.
 import { build } from 'esbuild';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
+// Build beside dist/ and swap it in whole, so a build never pulls files from under a running keyrot.
+const out = new URL(`../dist.${process.pid}.tmp`, import.meta.url);
+const old = new URL(`../dist.${process.pid}.old`, import.meta.url);
 await build({
   entryPoints: { keyrot: 'src/main.ts' },
-  outdir: 'dist',
+  outdir: `dist.${process.pid}.tmp`,
   bundle: true,
   splitting: true,
   format: 'esm',
@@ -23,3 +25,11 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
 });
+
+try {
+  renameSync(new URL('../dist', import.meta.url), old);
+} catch {
+  // First build: no dist/ yet.
+}
+renameSync(out, new URL('../dist', import.meta.url));
+rmSync(old, { recursive: true, force: true });

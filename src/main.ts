@@ -33,7 +33,10 @@ export async function runCli(argv: string[], deps: Deps, signal: AbortSignal): P
     return ExitCode.ok;
   } catch (err) {
     const error = err instanceof CommanderError ? fromCommanderError(err) : err;
-    return error === null ? ExitCode.ok : handleError(error, state.ctx?.out, deps.stderr);
+    if (error === null) return ExitCode.ok;
+    // Errors from parsing come before a command's context exists: --json still gets its error object.
+    const flags = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
+    return handleError(error, state.ctx?.out, deps.stderr, { json: flags.includes('--json'), stdout: deps.stdout });
   } finally {
     await state.ctx?.close();
   }

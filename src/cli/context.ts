@@ -51,6 +51,8 @@ export interface Context {
   readonly interactive: boolean;
   readonly signal: AbortSignal;
   readonly stateDir: string;
+  /** --store: 'os' (the keychain) or 'none' (new keys reach consumers only through --on-new-key). */
+  readonly storeMode: 'os' | 'none';
   readonly keyIndex: KeyIndex;
   readonly providerFactory: ProviderDescriptor;
   now(): Date;
@@ -124,6 +126,7 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
     interactive,
     signal,
     stateDir: dir,
+    storeMode: globals.store === 'none' ? 'none' : 'os',
     keyIndex: new KeyIndex(dir),
     providerFactory: factory,
     now,

@@ -197,11 +197,15 @@ export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): 
       const handler = await spec.load();
       const result = await handler.run({ ...command.opts(), ...positional }, ctx);
       if (handler.streams) return;
-      if (ctx.out.json) ctx.out.result(handler.toJson ? handler.toJson(result) : result, handler.revealed?.(result));
+      // --events keeps stdout to JSON lines: a command without step events reports its result as one event.
+      if (ctx.out.events && !handler.emitsEvents) ctx.out.event('result', { command: spec.name, data: handler.toJson ? handler.toJson(result) : result });
+      else if (ctx.out.json) ctx.out.result(handler.toJson ? handler.toJson(result) : result, handler.revealed?.(result));
       else handler.render(result, ctx);
     });
   }
-  program.action(() => {
+  program.allowExcessArguments(true).action((_opts: unknown, cmd: Command) => {
+    const unknown = cmd.args[0];
+    if (unknown !== undefined) throw new UsageError(`Unknown command "${unknown}".`, { hint: 'keyrot --help lists the commands.' });
     program.outputHelp({ error: true });
     throw new UsageError('No command given.', { hint: 'keyrot --help lists the commands.' });
   });

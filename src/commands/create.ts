@@ -7,6 +7,7 @@ import { UsageError } from '../errors.js';
 import { writeRescueFile } from '../journal/rescue.js';
 import { KEYCHAIN_SERVICE, probeWritable } from '../keychain/secret-store.js';
 import type { User } from '../providers/types.js';
+import { addMaskLine, inGithubActions } from '../ui/github.js';
 import { resolveUser } from './resolve.js';
 import type { CommandModule } from './types.js';
 
@@ -74,6 +75,8 @@ export const createCommand: CommandModule<CreateOptions, CreateResult> = {
         },
       },
     );
+    // Under GitHub Actions a revealed key is masked in the job log before it is printed.
+    if (options.reveal && inGithubActions(ctx.env)) ctx.out.reveal(addMaskLine(secret));
     return {
       user,
       id: stored.key.id,

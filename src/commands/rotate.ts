@@ -26,6 +26,7 @@ import { writeRescueFile } from '../journal/rescue.js';
 import { RotationJournal } from '../journal/rotations.js';
 import { probeWritable, type SecretStore } from '../keychain/secret-store.js';
 import type { Identity, Provider, User } from '../providers/types.js';
+import { addMaskLine, appendStepSummary, inGithubActions, rotationSummaryMarkdown } from '../ui/github.js';
 import { renderTable } from '../ui/table.js';
 import { chooseKey, heldIdsOrNull, resolveUser } from './resolve.js';
 import { validateName } from './create.js';
@@ -67,6 +68,7 @@ export type RotateResult =
 const DEFAULTS = { waitTimeout: '10m', pollInterval: '5s', hookTimeout: '2m' };
 
 export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
+  emitsEvents: true,
   async run(options, ctx) {
     const settings = parseSettings(options);
     const expiresAt = options.expires === undefined ? null : parseExpiry(options.expires, ctx.now());
@@ -84,7 +86,7 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
 
       if (options.abort) {
         if (!active) throw new NotFoundError(`${user.email} has no unfinished rotation to abort.`);
-        const store = await ctx.secretStore();
+        const store = await openStore(ctx);
         const record = await abortRotation(active, makePorts(ctx, provider, store, journal));
         return { kind: 'aborted', record, journal: await journal.archive(record) };
       }
@@ -103,14 +105,17 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
       }
       if (resume) {
         if (!active) throw new NotFoundError(`${user.email} has no unfinished rotation to resume.`);
-        const store = await ctx.secretStore();
+        const store = await openStore(ctx);
         // Resuming a --keep-old rotation means: the grace period is over, finish it.
         active.options.keepOld = false;
         applyResumeOverrides(active.options, options, settings);
-        return finished(await runRotation(active, makePorts(ctx, provider, store, journal)), journal);
+        return finished(await runReported(ctx, active, makePorts(ctx, provider, store, journal)), journal);
       }
 
-      const store = await ctx.secretStore();
+      if (ctx.storeMode === 'none' && !options.onNewKey) {
+        throw new UsageError('--store none keeps the new key in memory only: --on-new-key is then the only way to hand it on, and is required.');
+      }
+      const store = await openStore(ctx);
       const keys = await provider.listKeys(user.id);
       const held = await heldIdsOrNull(ctx, store, provider, user.id);
       const oldKey = await chooseKey(ctx, keys, options.key, held, user.email);
@@ -140,11 +145,12 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
         pollIntervalMs: settings.pollIntervalMs,
         hookTimeoutMs: settings.hookTimeoutMs,
         usageSignalUsable,
+        store: ctx.storeMode,
       };
       const plan = planOf(provider, user, mode, oldKey, newName, expiresAt, rotationOptions);
       if (options.dryRun) return { kind: 'planned', plan };
 
-      await probeWritable(store);
+      if (ctx.storeMode === 'os') await probeWritable(store);
       await consent(ctx, plan, Boolean(options.yes));
       const record = newRotationRecord({
         id: randomUUID(),
@@ -159,7 +165,7 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
         now: ctx.now(),
       });
       ctx.out.event('rotation.started', { rotationId: record.id, userId: user.id, userEmail: user.email, mode, oldKeyId: oldKey.id, newKeyName: newName });
-      return finished(await runRotation(record, makePorts(ctx, provider, store, journal)), journal);
+      return finished(await runReported(ctx, record, makePorts(ctx, provider, store, journal)), journal);
     });
   },
 
@@ -331,6 +337,8 @@ function makePorts(ctx: Context, provider: Provider, store: SecretStore, journal
     const outcome = await runShell({
       command,
       stdin,
+      // Hooks get the new key on stdin and nothing more: not the admin key keyrot runs with.
+      baseEnv: withoutAdminKey(ctx.env, ctx.providerFactory.adminKeyEnv),
       env,
       timeoutMs,
       signal,
@@ -349,7 +357,8 @@ function makePorts(ctx: Context, provider: Provider, store: SecretStore, journal
     // Error messages end up in the record (lastError); any secret one quotes is masked before it reaches disk.
     save: (record) => journal.save(JSON.parse(ctx.out.clean(JSON.stringify(record))) as RotationRecord),
     async runHook(command, secret, env, timeoutMs) {
-      if (ctx.env.GITHUB_ACTIONS === 'true') ctx.out.reveal(`::add-mask::${secret}`);
+      // Under GitHub Actions the runner masks the key in every later log line before anyone can echo it.
+      if (inGithubActions(ctx.env)) ctx.out.reveal(addMaskLine(secret));
       const { outcome, tail } = await runLogged('--on-new-key', command, `${secret}\n`, env, timeoutMs);
       if (outcome.exitCode !== 0 || outcome.timedOut) {
         // The hook's own words may quote the key it was given (a careless `echo`): masked and made printable.
@@ -380,4 +389,29 @@ function makePorts(ctx: Context, provider: Provider, store: SecretStore, journal
     },
     signal,
   };
+}
+
+function withoutAdminKey(env: NodeJS.ProcessEnv, adminKeyEnv: string): NodeJS.ProcessEnv {
+  const { [adminKeyEnv]: _adminKey, ...rest } = env;
+  return rest;
+}
+
+/** The keychain, or with --store none a store that lives only as long as this process. */
+async function openStore(ctx: Context): Promise<SecretStore> {
+  if (ctx.storeMode === 'os') return ctx.secretStore();
+  const { MemorySecretStore } = await import('../keychain/memory-store.js');
+  return new MemorySecretStore();
+}
+
+/** Runs the rotation and, however it ends, appends its summary to $GITHUB_STEP_SUMMARY when that is set. */
+async function runReported(ctx: Context, record: RotationRecord, ports: RotationPorts): Promise<RotationRecord> {
+  const report = () => appendStepSummary(ctx.env, rotationSummaryMarkdown(record)).catch((err: Error) => ctx.out.warn(`Could not write the step summary: ${err.message}`));
+  try {
+    const done = await runRotation(record, ports);
+    await report();
+    return done;
+  } catch (err) {
+    await report();
+    throw err;
+  }
 }

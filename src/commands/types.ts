@@ -10,6 +10,8 @@ export interface CommandModule<Options, Result> {
   toJson?(result: Result): unknown;
   /** True when `run` prints its own output while it runs (a server): nothing is printed after it. */
   streams?: boolean;
+  /** True when the command streams its own --events (and prints nothing else under --events). */
+  emitsEvents?: boolean;
   /** The secret this result shows because the user passed --reveal, if any. */
   revealed?(result: Result): string | undefined;
 }

@@ -47,6 +47,12 @@ export interface RotationOptions {
   hookTimeoutMs: number;
   /** Whether the usage signal can be trusted for this user (false when the admin key belongs to the user). */
   usageSignalUsable: boolean;
+  /**
+   * 'none' (--store none, headless runners): the new key lives only in this process's memory and reaches
+   * consumers only through the hook. Until the hand-over succeeded, a failure or a lost process means the
+   * new key is deleted (nobody else holds it). Absent in journals written before the option existed: 'os'.
+   */
+  store?: 'os' | 'none';
 }
 
 export interface StepRecord {
@@ -171,6 +177,7 @@ export async function runRotation(record: RotationRecord, ports: RotationPorts):
   record.status = 'running';
   record.lastError = null;
   await save(record, ports);
+  await discardUnheldNewKey(record, ports, false);
   while (record.status === 'running') {
     const phase = record.phase;
     const step = await ports.startStep(labelFor(record, phase));
@@ -188,6 +195,8 @@ export async function runRotation(record: RotationRecord, ports: RotationPorts):
       record.status = 'failed';
       record.lastError = { code: isKeyrotError(err) ? err.code : 'internal', message: err instanceof Error ? err.message : String(err) };
       await save(record, ports).catch(() => undefined);
+      await discardUnheldNewKey(record, ports, true);
+      ports.event('rotation.failed', { rotationId: record.id, phase, error: record.lastError });
       throw explainFailure(record, err);
     }
     const durationMs = step.finish(outcome, detail);
@@ -265,7 +274,7 @@ const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
         },
       },
     );
-    return { detail: `${stored.key.name} (${stored.key.id}, ${maskFromLastChars(record.newKey.lastChars)})` };
+    return { detail: `id ${stored.key.id}, ${maskFromLastChars(record.newKey.lastChars)}` };
   },
 
   async 'verify-new'(record, ports, step) {
@@ -398,6 +407,37 @@ const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
   },
 };
 
+/**
+ * --store none: a new key not yet handed over is held by nobody once this process ends. On a failure
+ * (`ending`) or on resume (when this process never held it) it is deleted, and the rotation goes back to
+ * creating a key. If the delete fails, the rescue file takes the plaintext (when this process has it).
+ */
+async function discardUnheldNewKey(record: RotationRecord, ports: RotationPorts, ending: boolean): Promise<void> {
+  const id = record.newKey.id;
+  if (record.options.store !== 'none' || !id) return;
+  const phases = PHASES[record.mode];
+  const handOver = phases.indexOf('hand-over');
+  const at = phases.indexOf(record.phase);
+  if (at > handOver || (at === handOver && record.handedOverAt)) return;
+  const secret = await ports.store.get(keychainAccount(ports.provider.id, record.userId, id));
+  if (secret !== null && !ending) return;
+  try {
+    await ports.provider.deleteKey(record.userId, id);
+  } catch (err) {
+    if (secret === null) throw err;
+    const path = await ports.rescue({ id, name: record.newKey.name, lastChars: record.newKey.lastChars, expiresAt: null, secret }, record.userId);
+    ports.warn(`--store none: the new key ${record.newKey.name} (${id}) could not be deleted; its plaintext is in ${path} (mode 0600).`);
+    return;
+  }
+  ports.note(`--store none: deleted the new key ${record.newKey.name} (${id}): it was never handed over, and no keychain holds it.`);
+  record.newKey.id = null;
+  record.newKey.lastChars = null;
+  record.handedOverAt = null;
+  record.phase = 'create';
+  record.phaseStatus = 'pending';
+  await save(record, ports);
+}
+
 /** Proof that the old key is gone when it cannot be tested: it is no longer listed. Returns the detail. */
 async function provenGoneByListing(record: RotationRecord, ports: RotationPorts): Promise<string> {
   let keys: ApiKey[];
@@ -459,7 +499,9 @@ function hookEnv(record: RotationRecord): Record<string, string> {
 function labelFor(record: RotationRecord, phase: Phase): string {
   switch (phase) {
     case 'create':
-      return `Create ${record.newKey.name} and store it in the keychain`;
+      return record.options.store === 'none'
+        ? `Create ${record.newKey.name} (kept in memory only: --store none)`
+        : `Create ${record.newKey.name} and store it in the keychain`;
     case 'revoke':
       return `Revoke the old key ${record.oldKey.name}`;
     default:

@@ -9,6 +9,9 @@ export interface HookRun {
   command: string;
   /** Written to the hook's stdin, then stdin is closed. */
   stdin?: string;
+  /** The environment the hook inherits (keyrot's own, less anything secret) … */
+  baseEnv: NodeJS.ProcessEnv;
+  /** … plus these variables. */
   env: Record<string, string>;
   timeoutMs: number;
   signal: AbortSignal;
@@ -27,7 +30,7 @@ export function runShell(run: HookRun): Promise<HookOutcome> {
     const isWindows = process.platform === 'win32';
     const child = spawn(isWindows ? 'cmd.exe' : '/bin/sh', isWindows ? ['/d', '/s', '/c', run.command] : ['-c', run.command], {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, ...run.env },
+      env: { ...run.baseEnv, ...run.env },
       detached: !isWindows,
     });
     let timedOut = false;

@@ -44,11 +44,15 @@ export class OsSecretStore implements SecretStore {
     // Secret Service an error rather than an empty (and misleading) list.
     await this.get('probe:reachable');
     const mod = await this.#load();
-    try {
-      const found = await mod.findCredentialsAsync(KEYCHAIN_SERVICE, null, AbortSignal.timeout(OP_TIMEOUT_MS));
-      return found.map((c) => c.account);
-    } catch (err) {
-      throw this.#wrap('list', err);
+    // A listing races with entries deleted meanwhile (another keyrot's probe entry): the Secret Service
+    // then answers "No such interface … Item". Such a listing is simply taken again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const found = await mod.findCredentialsAsync(KEYCHAIN_SERVICE, null, AbortSignal.timeout(OP_TIMEOUT_MS));
+        return found.map((c) => c.account);
+      } catch (err) {
+        if (attempt >= 3 || !/No such (interface|object)/i.test(String((err as Error)?.message))) throw this.#wrap('list', err);
+      }
     }
   }
 

@@ -1,0 +1,125 @@
+// keyrot as a CI step meets it: no terminal, CI=true, flags only; GitHub Actions integration; headless
+// runners without a keychain (--store none).
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { HAS_KEYCHAIN, harness, json } from '../helpers/e2e.js';
+import { authStatus, rotationSetup } from '../helpers/consumer.js';
+
+const ANSI = /\x1b\[/;
+const NO_KEYCHAIN = { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/keyrot-test-bus' };
+
+describe.skipIf(!HAS_KEYCHAIN)('keyrot in CI', () => {
+  it('a rotation with CI=true prints no escape sequences, and plain timestamped step lines', async () => {
+    const s = await rotationSetup();
+    const c = await s.consumer();
+    const r = await s.run('ci rotate', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--poll-interval', '200ms', '--yes'], {
+      env: { NO_COLOR: undefined, TERM: 'xterm-256color' },
+    });
+    await c.stop();
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).not.toMatch(ANSI);
+    const steps = r.stderr.split('\n').filter((l) => /[✔–]/.test(l));
+    expect(steps.length).toBeGreaterThanOrEqual(7);
+    for (const line of steps) expect(line).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z /);
+    expect(await s.sc.leaks()).toEqual([]);
+  });
+
+  it('under GitHub Actions: ::add-mask:: for the new key precedes the hand-over, and the step summary is written', async () => {
+    const s = await rotationSetup();
+    const summary = join(s.dir, 'step-summary.md');
+    await writeFile(summary, '');
+    const c = await s.consumer();
+    const r = await s.run('gha rotate', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--poll-interval', '200ms', '--yes', '--events'], {
+      env: { GITHUB_ACTIONS: 'true', GITHUB_STEP_SUMMARY: summary },
+    });
+    await c.stop();
+    expect(r.code, r.stderr).toBe(0);
+    const newKey = s.keys().find((k) => k.name === 'ops-deploy-v2')!;
+    const out = r.stdout.split('\n').filter(Boolean);
+    const mask = out.indexOf(`::add-mask::${newKey.plaintext}`);
+    expect(mask).toBeGreaterThanOrEqual(0);
+    // Everything else on stdout is an event, and the mask comes before the hand-over's.
+    const events = out.filter((l) => !l.startsWith('::'));
+    for (const line of events) expect(() => JSON.parse(line)).not.toThrow();
+    const handOver = out.findIndex((l) => l.includes('"hook.done"'));
+    expect(mask).toBeLessThan(handOver);
+    // The only place the plaintext appears is the mask command the runner consumes.
+    expect(r.stdout.split(newKey.plaintext).length - 1).toBe(1);
+    expect(r.stderr).not.toContain(newKey.plaintext);
+
+    const md = await readFile(summary, 'utf8');
+    expect(md).toContain(`keyrot: rotated ${s.user.email}`);
+    expect(md).toContain('ops-deploy-v2');
+    expect(md).toContain(`****${newKey.plaintext.slice(-5)}`);
+    for (const secret of s.sc.secrets) expect(md).not.toContain(secret);
+  });
+
+  it('without GITHUB_ACTIONS there is no ::add-mask:: line', async () => {
+    const s = await rotationSetup();
+    const r = await s.run('plain', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--yes', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toContain('::add-mask::');
+    expect(json(r).status).toBe('done');
+  });
+
+  it('--events on a command without steps prints one result event', async () => {
+    const h = await harness();
+    const r = await h.run(['list-users', '--events']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ type: 'result', command: 'list-users' });
+    expect(lines[0].data.map((u: { email: string }) => u.email)).toContain('ops@example.com');
+  });
+});
+
+describe.skipIf(!HAS_KEYCHAIN)('a headless runner without a keychain', () => {
+  it('rotate says so before any change, and points at --store none with --on-new-key', async () => {
+    const s = await rotationSetup();
+    const r = await s.run('no keychain', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--yes'], { env: NO_KEYCHAIN });
+    expect(r.code).toBe(8);
+    expect(r.stderr).toMatch(/--store none/);
+    expect(s.h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
+  });
+
+  it('--store none hands the key on through the hook only and finishes the rotation', async () => {
+    const s = await rotationSetup({ holdOldKey: false });
+    const c = await s.consumer();
+    const r = await s.run('store none', ['rotate', '--user', s.user.email, '--store', 'none', '--on-new-key', s.hook, '--poll-interval', '200ms', '--yes', '--json'], {
+      env: NO_KEYCHAIN,
+    });
+    const stats = await c.stop();
+    expect(r.code, r.stderr).toBe(0);
+    expect(stats.rejected).toBe(0);
+    const keys = s.keys();
+    expect(keys.map((k) => k.name)).toEqual(['ops-deploy-v2']);
+    expect((await readFile(s.keyFile, 'utf8')).trim()).toBe(keys[0]!.plaintext);
+    expect(await authStatus(s.h, s.oldKey.plaintext)).toBe(401);
+    expect(await s.sc.leaks()).toEqual([]);
+  });
+
+  it('--store none: a failing hook deletes the new key (nobody holds it) and leaves the old key live', async () => {
+    const s = await rotationSetup({ holdOldKey: false });
+    await writeFile(join(s.dir, 'hook-fail'), '');
+    const r = await s.run('store none fail', ['rotate', '--user', s.user.email, '--store', 'none', '--on-new-key', s.hook, '--yes'], { env: NO_KEYCHAIN });
+    expect(r.code).toBe(10);
+    expect(r.stderr).toMatch(/deleted the new key ops-deploy-v2/);
+    expect(s.keys().map((k) => k.name)).toEqual(['ops-deploy']);
+    expect(await authStatus(s.h, s.oldKey.plaintext)).toBe(200);
+    // --resume creates a fresh key and finishes once the hook works.
+    await import('node:fs/promises').then((fs) => fs.rm(join(s.dir, 'hook-fail')));
+    const resumed = await s.run('store none resume', ['rotate', '--user', s.user.email, '--store', 'none', '--resume', '--no-wait', '--yes'], { env: NO_KEYCHAIN });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(s.keys().map((k) => k.name)).toEqual(['ops-deploy-v2']);
+    expect(await s.sc.leaks()).toEqual([]);
+  });
+
+  it('--store none without --on-new-key is refused before any call', async () => {
+    const h = await harness();
+    const r = await h.run(['rotate', '--user', 'ops@example.com', '--store', 'none', '--yes'], { env: NO_KEYCHAIN });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--on-new-key/);
+    expect(h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
+  });
+});
