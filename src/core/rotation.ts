@@ -265,7 +265,7 @@ const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
         rescue: ports.rescue,
         note: ports.note,
         onStored: async (key) => {
-          ports.protect(key.secret);
+          remember(ports, key.id, key.secret);
           record.newKey.id = key.id;
           record.newKey.lastChars = key.secret.slice(-5);
           await save(record, ports);
@@ -474,9 +474,22 @@ async function adoptHeldKey(record: RotationRecord, ports: RotationPorts): Promi
   return false;
 }
 
+/**
+ * Plaintexts this run already holds, by key id: the keychain write was read back when it was made, so later
+ * phases need not ask the keychain again. Keyed by the ports object, so it lives as long as one run.
+ */
+const heldThisRun = new WeakMap<RotationPorts, Map<string, string>>();
+
+function remember(ports: RotationPorts, keyId: string, secret: string): void {
+  ports.protect(secret);
+  let held = heldThisRun.get(ports);
+  if (!held) heldThisRun.set(ports, (held = new Map()));
+  held.set(keyId, secret);
+}
+
 async function newSecret(record: RotationRecord, ports: RotationPorts): Promise<string> {
   const id = record.newKey.id;
-  const secret = id ? await ports.store.get(keychainAccount(ports.provider.id, record.userId, id)) : null;
+  const secret = id ? (heldThisRun.get(ports)?.get(id) ?? (await ports.store.get(keychainAccount(ports.provider.id, record.userId, id)))) : null;
   if (!id || secret === null) {
     throw new RotationIncompleteError(`The new key ${record.newKey.name} is not in the keychain any more.`, {
       hint: 'Roll back with --abort (deletes the new key at the provider), then rotate again.',

@@ -117,9 +117,10 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
     const failing = `cat > /dev/null; echo 'consumer refused the key' >&2; exit 3`;
     const r = await s.run('failing hook', ['rotate', '--user', OPS, '--on-new-key', failing, '--no-wait', ...FAST, '--yes', '--events']);
     expect(r.code, r.stderr).toBe(10);
-    // --events ends with an error event that says what is live and how to go on.
+    // --events: rotation.failed names the phase, then an error event says what is live and how to go on.
     const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    expect(events.map((e) => e.type)).toEqual(['rotation.started', 'key.created', 'keychain.written', 'key.verified', 'error']);
+    expect(events.map((e) => e.type)).toEqual(['rotation.started', 'key.created', 'keychain.written', 'key.verified', 'rotation.failed', 'error']);
+    expect(events.at(-2)).toMatchObject({ phase: 'hand-over', error: { code: 'hook_failed' } });
     expect(events.at(-1).error).toMatchObject({ code: 'hook_failed', exitCode: 10, phase: 'hand-over', resumable: true });
     expect(r.stderr).toMatch(/exited with code 3/);
     expect(r.stderr).toMatch(/consumer refused the key/);
