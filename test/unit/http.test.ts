@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { caught } from '../helpers/fixtures.js';
 import { MockAgent } from 'undici';
 import type { Interceptable } from 'undici';
 import { HttpClient, RateLimiter } from '../../src/providers/http.js';
@@ -64,14 +65,6 @@ function errorWithCode(code: string): Error {
   return Object.assign(new Error(`connect ${code}`), { code });
 }
 
-async function caught(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('HttpClient: requests', () => {
   it('joins the base URL, sends the bearer token and JSON, and parses the answer', async () => {

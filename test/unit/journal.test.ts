@@ -3,6 +3,7 @@ import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promise
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { defaultRotationOptions } from '../helpers/fixtures.js';
 import { newRotationRecord, type RotationRecord } from '../../src/core/rotation.js';
 import { RotationConflictError } from '../../src/errors.js';
 import { KeyIndex, type KeyRecord } from '../../src/journal/key-index.js';
@@ -33,16 +34,7 @@ function record(overrides: Partial<RotationRecord> = {}): RotationRecord {
       newName: 'ci-v2',
       expiresAt: null,
       preexistingKeyIds: ['k-old'],
-      options: {
-        onNewKey: null,
-        check: null,
-        noWait: false,
-        keepOld: false,
-        waitTimeoutMs: 600_000,
-        pollIntervalMs: 5_000,
-        hookTimeoutMs: 120_000,
-        usageSignalUsable: true,
-      },
+      options: defaultRotationOptions(),
       now: new Date('2026-11-23T10:00:00.123Z'),
     }),
     ...overrides,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { defaultRotationOptions } from '../helpers/fixtures.js';
 import {
   PHASES,
   abortRotation,
@@ -168,17 +169,7 @@ function harness(opts: HarnessOptions = {}) {
     },
   };
 
-  const options: RotationOptions = {
-    onNewKey: HOOK,
-    check: null,
-    noWait: false,
-    keepOld: false,
-    waitTimeoutMs: 600_000,
-    pollIntervalMs: 5_000,
-    hookTimeoutMs: 120_000,
-    usageSignalUsable: true,
-    ...opts.options,
-  };
+  const options: RotationOptions = defaultRotationOptions({ onNewKey: HOOK, ...opts.options });
   const record = newRotationRecord({
     id: 'rot-1',
     provider: provider.id,

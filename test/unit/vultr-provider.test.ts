@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { caught } from '../helpers/fixtures.js';
 import { MockAgent } from 'undici';
 import type { Interceptable } from 'undici';
 import { RateLimiter } from '../../src/providers/http.js';
@@ -75,14 +76,6 @@ function listedKey(overrides: Record<string, unknown> = {}): Record<string, unkn
   return { id: KID, api_key: `${'*'.repeat(31)}X7Q2A`, name: 'ci-v1', expire: false, ...overrides };
 }
 
-async function caught(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('vultr provider: users', () => {
   it('listUsers follows every page with opaque cursors', async () => {
