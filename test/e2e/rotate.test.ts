@@ -494,3 +494,31 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
     });
   });
 });
+
+describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate: a consumer left on the old key', () => {
+  it('--check failing right after the revoke says a consumer still uses the old key (exit 7)', async () => {
+    const s = await setup();
+    // The check stands for a forgotten consumer configured with the old key: fine until the revoke.
+    const legacy = join(s.dir, 'legacy.key');
+    await writeFile(legacy, s.oldKey.plaintext);
+    const check = join(s.dir, 'check.mjs');
+    await writeFile(
+      check,
+      `const key = (await import('node:fs')).readFileSync(${JSON.stringify(legacy)}, 'utf8').trim();\n` +
+        `const r = await fetch(${JSON.stringify(`${s.h.sandbox.url}/account`)}, { headers: { Authorization: 'Bearer ' + key } });\n` +
+        'process.exit(r.status === 200 ? 0 : 1);\n',
+    );
+    const c = await s.consumer();
+    const r = await s.run('legacy consumer', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--check', `node ${check}`, ...FAST, '--yes']);
+    await c.stop();
+    expect(r.code, r.stderr).toBe(7);
+    expect(r.stderr).toMatch(/a consumer still uses the old key/);
+    // The rotation itself is through: only the new key is live, and it is held.
+    expect(s.keys().map((k) => k.name)).toEqual(['ops-deploy-v2']);
+    // Once that consumer is fixed, --resume re-runs the check and finishes.
+    await writeFile(legacy, s.keys()[0]!.plaintext);
+    const resumed = await s.run('legacy fixed', ['rotate', '--user', OPS, '--resume', '--yes']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(await s.sc.leaks()).toEqual([]);
+  });
+});

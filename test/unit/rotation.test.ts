@@ -745,10 +745,11 @@ describe('runRotation: waiting for consumers', () => {
 
   it('--check passing after a few tries completes the wait', async () => {
     const h = harness({ options: { check: './smoke.sh' } });
-    h.state.checkResults = [false, false, true];
+    h.state.checkResults = [false, false, true, true];
     const final = await runRotation(h.record, h.ports);
     await expectRotated(h, final);
-    expect(h.checks).toHaveLength(3);
+    // Three during the wait, one more after the revoke (a consumer left on the old key would fail it).
+    expect(h.checks).toHaveLength(4);
     expect(final.steps.find((s) => s.phase === 'wait')?.detail).toMatch(/check passed$/);
   });
 
@@ -762,10 +763,22 @@ describe('runRotation: waiting for consumers', () => {
 
   it("with a provider that has no usage signal, relies on --check alone", async () => {
     const h = harness({ usageSignal: 'none', consumersFollow: false, options: { check: './smoke.sh' } });
-    h.state.checkResults = [false, true];
+    h.state.checkResults = [false, true, true];
     const final = await runRotation(h.record, h.ports);
     await expectRotated(h, final);
-    expect(h.checks).toHaveLength(2);
+    expect(h.checks).toHaveLength(3);
+  });
+
+  it('--check failing after the revoke means a consumer still holds the old key: VerificationFailedError, resumable', async () => {
+    const h = harness({ options: { check: './smoke.sh' } });
+    h.state.checkResults = [true, false];
+    const err = await failure(runRotation(h.record, h.ports));
+    expect(err).toBeInstanceOf(VerificationFailedError);
+    expect(err.message).toMatch(/a consumer still uses the old key/);
+    expect(h.record).toMatchObject({ status: 'failed', phase: 'verify-old' });
+    h.state.checkResults = [true];
+    const final = await runRotation(h.record, h.ports);
+    expect(final.status).toBe('done');
   });
 });
 
