@@ -1,9 +1,10 @@
 import type { Context } from '../cli/context.js';
-import { createAndStoreKey } from '../core/create-key.js';
+import { createAndStoreKey, deleteOrphans } from '../core/create-key.js';
 import { parseExpiry } from '../core/duration.js';
 import { maskSecret } from '../core/mask.js';
 import { defaultKeyName } from '../core/naming.js';
-import { UsageError } from '../errors.js';
+import { CancelledError, RotationIncompleteError, UsageError } from '../errors.js';
+import { PendingCreates } from '../journal/pending-creates.js';
 import { writeRescueFile } from '../journal/rescue.js';
 import { KEYCHAIN_SERVICE, probeWritable } from '../keychain/secret-store.js';
 import type { User } from '../providers/types.js';
@@ -39,6 +40,12 @@ export const createCommand: CommandModule<CreateOptions, CreateResult> = {
     const user = await resolveUser(ctx, provider, options.user);
     const store = await ctx.secretStore();
     await probeWritable(store);
+    const pending = new PendingCreates(ctx.stateDir);
+    for (const interrupted of await pending.abandoned(provider.id, user.id)) {
+      const deleted = await deleteOrphans({ ...interrupted, preexistingKeyIds: new Set(interrupted.preexistingKeyIds) }, { provider, store, note: (m) => ctx.out.warn(m) });
+      if (deleted.length === 0) ctx.out.info(`An interrupted create of "${interrupted.name}" (${interrupted.startedAt}) left no key behind.`);
+      await pending.end(interrupted);
+    }
     const existing = await provider.listKeys(user.id);
     const name = options.name ?? defaultKeyName(ctx.now(), existing.map((k) => k.name));
     if (existing.some((k) => k.name === name)) {
@@ -47,6 +54,7 @@ export const createCommand: CommandModule<CreateOptions, CreateResult> = {
       });
     }
     let secret = '';
+    const record = await pending.begin({ provider: provider.id, userId: user.id, name, preexistingKeyIds: existing.map((k) => k.id), startedAt: ctx.now().toISOString() });
     const stored = await createAndStoreKey(
       { userId: user.id, name, expiresAt, preexistingKeyIds: new Set(existing.map((k) => k.id)) },
       {
@@ -73,6 +81,17 @@ export const createCommand: CommandModule<CreateOptions, CreateResult> = {
             ctx.out.warn(`The key is created and stored, but its creation time could not be recorded in ${ctx.stateDir}: ${(err as Error).message}`);
           }
         },
+      },
+    ).then(
+      async (done) => {
+        await pending.end(record);
+        return done;
+      },
+      async (err: unknown) => {
+        // Settled: nothing was created, or the key was deleted, or a rescue file holds it. Anything else (a
+        // cancel mid-create, a clean-up that failed) keeps the record for the next create to settle.
+        if (!(err instanceof CancelledError) && !(err instanceof RotationIncompleteError && !(err.data ?? {}).rescueFile)) await pending.end(record);
+        throw err;
       },
     );
     // Under GitHub Actions a revealed key is masked in the job log before it is printed.

@@ -1,0 +1,59 @@
+// A `keyrot create` writes down what it is about to create before its POST, and erases that once the key is
+// safe (or provably not created). A create killed in between (kill -9, Ctrl-C, a lost answer it could not
+// clean up) leaves the record, and the next create for that user deletes the key whose plaintext was lost.
+// No secrets here: a name, a user id and the ids of the keys that existed before.
+import { readdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { readJson, removeFile, safeName, writeJsonAtomic } from './state-dir.js';
+
+export interface PendingCreate {
+  provider: string;
+  userId: string;
+  name: string;
+  preexistingKeyIds: string[];
+  startedAt: string;
+  pid: number;
+  host: string;
+}
+
+export class PendingCreates {
+  readonly #dir: string;
+
+  constructor(stateDirectory: string) {
+    this.#dir = join(stateDirectory, 'pending-creates');
+  }
+
+  #path(p: Pick<PendingCreate, 'provider' | 'userId' | 'name'>): string {
+    return join(this.#dir, `${safeName(p.provider)}-${safeName(p.userId)}-${safeName(p.name)}.json`);
+  }
+
+  async begin(p: Omit<PendingCreate, 'pid' | 'host'>): Promise<PendingCreate> {
+    const record = { ...p, pid: process.pid, host: hostname() };
+    await writeJsonAtomic(this.#path(record), record);
+    return record;
+  }
+
+  async end(p: PendingCreate): Promise<void> {
+    await removeFile(this.#path(p));
+  }
+
+  /** Records of `userId` whose process is gone (a running create is left to finish). */
+  async abandoned(provider: string, userId: string): Promise<PendingCreate[]> {
+    const prefix = `${safeName(provider)}-${safeName(userId)}-`;
+    const names = await readdir(this.#dir).catch(() => [] as string[]);
+    const records = await Promise.all(names.filter((n) => n.startsWith(prefix)).map((n) => readJson(join(this.#dir, n))));
+    return (records as Array<PendingCreate | null>).filter((r): r is PendingCreate => r !== null && !isRunning(r));
+  }
+}
+
+function isRunning(r: PendingCreate): boolean {
+  if (r.host !== hostname()) return true;
+  if (r.pid === process.pid) return false;
+  try {
+    process.kill(r.pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

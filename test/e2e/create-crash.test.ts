@@ -1,0 +1,32 @@
+// `keyrot create` killed after the provider made the key but before keyrot read the answer: the key is live
+// and its plaintext lost. The next create for that user finds the record of the interrupted one and deletes it.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { HAS_KEYCHAIN, collect, harness, json } from '../helpers/e2e.js';
+
+describe.skipIf(!HAS_KEYCHAIN)('create interrupted mid-way', () => {
+  it.each([
+    ['kill -9', 'SIGKILL', null],
+    ['Ctrl-C', 'SIGINT', 130],
+  ] as const)('%s after the POST acted: the next create deletes the key nobody holds', async (_label, signal, exitCode) => {
+    const h = await harness();
+    const ops = () => h.sandbox.snapshot().users.find((u) => u.email === 'ops@example.com')!;
+    h.sandbox.addFault({ method: 'POST', path: '/users/*/apikeys', action: 'delay-after', delayMs: 10_000 });
+    const child = h.spawn(['create', '--user', 'ops@example.com', '--name', 'lost-one']);
+    const done = collect(child, 20_000);
+    for (let i = 0; i < 200 && !ops().keys.some((k) => k.name === 'lost-one'); i++) await sleep(25);
+    expect(ops().keys.map((k) => k.name)).toContain('lost-one');
+    child.kill(signal);
+    const killed = await done;
+    if (exitCode !== null) expect(killed.code).toBe(exitCode);
+    h.sandbox.clearFaults();
+
+    const next = await h.run(['create', '--user', 'ops@example.com', '--name', 'next-one', '--json']);
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.stderr).toMatch(/lost-one/);
+    expect(ops().keys.map((k) => k.name).sort()).toEqual(['next-one', 'ops-deploy']);
+    expect(json(next).name).toBe('next-one');
+    // Nothing pending is left behind.
+    expect((await h.stateFiles()).filter((f) => f.path.includes('pending-creates'))).toEqual([]);
+  });
+});
