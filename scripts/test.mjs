@@ -2,22 +2,34 @@
 // gnome-keyring in its own D-Bus session (it never touches the user's own keyring). Where those programs are
 // missing, the keychain tests are skipped and say so; under CI a missing keychain is a failure.
 import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { keyringAvailable, runInKeyringSession, shellQuote } from './keyring-session.mjs';
 import { setup } from './setup.mjs';
 
 const ci = Boolean(process.env.CI) && process.env.CI !== 'false' && process.env.CI !== '0';
-const vitest = ['npx', 'vitest', 'run', ...process.argv.slice(2)];
+const report = '.tmp/vitest-report.json';
+const vitest = ['npx', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)];
+
+/** Ends with one plain line that any log reader understands: "tests: N passed, N failed, N skipped". */
+function finish(status) {
+  if (existsSync(report)) {
+    const r = JSON.parse(readFileSync(report, 'utf8'));
+    console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+  }
+  process.exit(status);
+}
+rmSync(report, { force: true });
 
 setup();
 const typecheck = spawnSync('npx', ['tsc', '--noEmit', '-p', '.'], { stdio: 'inherit' });
 if (typecheck.status !== 0) process.exit(typecheck.status ?? 1);
 
 if (keyringAvailable()) {
-  process.exit(runInKeyringSession(shellQuote(vitest)));
+  finish(runInKeyringSession(shellQuote(vitest)));
 }
 if (ci) {
   console.error('error: CI needs a real keychain for the keychain tests: install dbus and gnome-keyring (see .ci/run).');
   process.exit(1);
 }
 console.error('note: dbus-run-session or gnome-keyring-daemon not found: keychain tests will be SKIPPED (install dbus, gnome-keyring, libsecret-tools).');
-process.exit(spawnSync(vitest[0], vitest.slice(1), { stdio: 'inherit' }).status ?? 1);
+finish(spawnSync(vitest[0], vitest.slice(1), { stdio: 'inherit' }).status ?? 1);
