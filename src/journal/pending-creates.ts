@@ -5,6 +5,7 @@
 import { readdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { UsageError } from '../errors.js';
 import { readJson, removeFile, safeName, writeJsonAtomic } from './state-dir.js';
 
 export interface PendingCreate {
@@ -28,9 +29,17 @@ export class PendingCreates {
     return join(this.#dir, `${safeName(p.provider)}-${safeName(p.userId)}-${safeName(p.name)}.json`);
   }
 
+  /** Records the create before it happens; refuses (nothing changed) when the state directory is unusable. */
   async begin(p: Omit<PendingCreate, 'pid' | 'host'>): Promise<PendingCreate> {
     const record = { ...p, pid: process.pid, host: hostname() };
-    await writeJsonAtomic(this.#path(record), record);
+    try {
+      await writeJsonAtomic(this.#path(record), record);
+    } catch (err) {
+      throw new UsageError(`keyrot cannot write its state directory ${this.#dir}: ${(err as Error).message}`, {
+        hint: 'Point XDG_STATE_HOME at a writable directory. No key was created.',
+        cause: err,
+      });
+    }
     return record;
   }
 

@@ -185,20 +185,16 @@ describe.skipIf(!HAS_KEYCHAIN)('create', () => {
     expect(user(h, 'user6@example.com').keys.map((k) => k.name)).toEqual([json(r).name]);
   });
 
-  it('the keychain holds the key before anything else: a failing state directory does not lose it', async () => {
+  it('an unwritable state directory is refused before the create (exit 2), so no key can be left unrecorded', async () => {
     const h = await harness();
-    // XDG_STATE_HOME is a file, so the key index cannot be written after the key is stored.
+    // XDG_STATE_HOME is a file: the record of the create cannot be written before the POST.
     const notADir = join(h.stateDir, 'not-a-directory');
     await writeFile(notADir, '');
     const r = await h.run(['create', '--user', 'ops@example.com', '--name', 'stored-first', '--json'], { env: { XDG_STATE_HOME: notADir } });
-    const key = keyNamed(h, 'ops@example.com', 'stored-first');
-    expect(key).toBeDefined();
-    expect(await keychainGet(`vultr:${h.userId('ops@example.com')}:${key!.id}`)).toBe(key!.plaintext);
-    // The key is live and held: that is a success, with a warning about the metadata.
-    ok(r);
-    expect(json(r).id).toBe(key!.id);
-    expect(r.stderr).toMatch(/warning:/);
-    expect(r.stdout + r.stderr).not.toContain(key!.plaintext);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/cannot write its state directory/);
+    expect(keyNamed(h, 'ops@example.com', 'stored-first')).toBeUndefined();
+    expect(h.sandbox.requests().filter((q) => q.method === 'POST')).toEqual([]);
   });
 
   it('--reveal prints the plaintext exactly once, on stdout', async () => {
