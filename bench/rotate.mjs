@@ -29,7 +29,7 @@ const info = await new Promise((resolve, reject) => {
   });
   sandbox.on('exit', (code) => reject(new Error(`sandbox exited ${code}`)));
 });
-const state = mkdtempSync(join(tmpdir(), 'keyrot-bench-'));
+const state = mkdtempSync(join(process.env.BENCH_STATE_DIR ?? tmpdir(), 'keyrot-bench-'));
 const env = { ...process.env, VULTR_API_URL: info.url, VULTR_API_KEY: info.adminKey, XDG_STATE_HOME: state, CI: 'true' };
 const rotate = [bin, 'rotate', '--user', 'ops@example.com', '--no-wait', '--yes', '--json'];
 
