@@ -1,7 +1,7 @@
 // The platform keychain through @napi-rs/keyring: macOS Keychain, Windows Credential Manager, and on Linux
 // the Secret Service (gnome-keyring, KeePassXC). The native binding is loaded on first use only.
 import { KeychainError } from '../errors.js';
-import { KEYCHAIN_SERVICE, type SecretStore } from './secret-store.js';
+import { KEYCHAIN_SERVICE, probeAccount, type SecretStore } from './secret-store.js';
 
 type KeyringModule = typeof import('@napi-rs/keyring');
 
@@ -11,6 +11,9 @@ export class OsSecretStore implements SecretStore {
   readonly kind = 'os' as const;
   readonly description: string;
   #module: KeyringModule | undefined;
+  // Constructing an entry opens a Secret Service session (~7 ms, on the main thread); using one is cheap.
+  // One entry per account, for the life of the process.
+  readonly #entries = new Map<string, InstanceType<KeyringModule['AsyncEntry']>>();
 
   constructor(private readonly platform: NodeJS.Platform = process.platform) {
     this.description =
@@ -42,7 +45,7 @@ export class OsSecretStore implements SecretStore {
   async list(): Promise<string[]> {
     // findCredentials cannot be pinned to a store; a read through a pinned entry first makes an unreachable
     // Secret Service an error rather than an empty (and misleading) list.
-    await this.get('probe:reachable');
+    await this.get(probeAccount());
     const mod = await this.#load();
     // A listing races with entries deleted meanwhile (another keyrot's probe entry): the Secret Service
     // then answers "No such interface … Item". Such a listing is simply taken again.
@@ -80,7 +83,8 @@ export class OsSecretStore implements SecretStore {
       // On Linux, pin the Secret Service: the library's default falls back to the kernel keyring, which
       // forgets everything at logout — a rotated key stored there would be lost.
       const options = this.platform === 'linux' ? { linux: { store: 'secret-service' as const } } : undefined;
-      const entry = new mod.AsyncEntry(KEYCHAIN_SERVICE, account, options);
+      let entry = this.#entries.get(account);
+      if (!entry) this.#entries.set(account, (entry = new mod.AsyncEntry(KEYCHAIN_SERVICE, account, options)));
       return await fn(entry, AbortSignal.timeout(OP_TIMEOUT_MS));
     } catch (err) {
       throw this.#wrap(op, err);

@@ -35,12 +35,17 @@ export async function heldKeyIds(store: SecretStore, provider: string, userId: s
   return (await store.list()).filter((a) => a.startsWith(prefix)).map((a) => a.slice(prefix.length));
 }
 
+/** This process's probe entry (one account, so a store can reuse its session for it). */
+export function probeAccount(): string {
+  return `probe:${process.pid}`;
+}
+
 /**
  * Proves the store is writable before a key is created: write, read back and delete a probe entry, within
  * `timeoutMs` (a locked keychain may wait forever on an unlock prompt nobody sees).
  */
 export async function probeWritable(store: SecretStore, timeoutMs = 10_000): Promise<void> {
-  const account = `probe:${process.pid}:${Date.now()}`;
+  const account = probeAccount();
   const value = `probe-${Math.random().toString(36).slice(2)}`;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {

@@ -10,7 +10,7 @@
 //   timeout, 5xx) throws CreateOutcomeUnknownError, because a blind retry would make a second key.
 import { setTimeout as sleepTimer } from 'node:timers/promises';
 import type { IncomingHttpHeaders } from 'node:http';
-import { Agent, request } from 'undici';
+import { Agent, requestWith } from './undici-core.js';
 import type { Dispatcher } from 'undici';
 import {
   AuthError,
@@ -345,12 +345,11 @@ export class HttpClient {
     try {
       let res: Dispatcher.ResponseData;
       try {
-        res = await request(url, {
+        res = await requestWith(this.#getDispatcher(), url, {
           method,
           headers,
           body,
           signal: controller.signal,
-          dispatcher: this.#getDispatcher(),
         });
       } catch (error) {
         if (outer?.aborted) return { kind: 'cancelled' };

@@ -1,0 +1,23 @@
+// undici's dispatcher and its request API, without the rest of the package. `import 'undici'` evaluates
+// everything (fetch, WebSocket, caches, mocks: ~1.1 MB bundled) and pulls in Node's own copy of undici too;
+// keyrot needs an Agent and `dispatcher.request()` only, which loads in about a third of the time
+// (bench/rotate.mjs). The classes are undici's own, so tests' MockAgent is a Dispatcher like any other.
+import type { Agent as AgentType, Dispatcher } from 'undici';
+import AgentImpl from 'undici/lib/dispatcher/agent.js';
+import DispatcherImpl from 'undici/lib/dispatcher/dispatcher.js';
+import api from 'undici/lib/api/index.js';
+
+// What undici's index.js does: give every dispatcher request(), stream(), pipeline()…
+Object.assign(DispatcherImpl.prototype, api);
+
+export const Agent: typeof AgentType = AgentImpl;
+
+/** undici's `request(url, options)`, for a given dispatcher. */
+export function requestWith(
+  dispatcher: Dispatcher,
+  url: string,
+  options: Omit<Dispatcher.RequestOptions, 'origin' | 'path'>,
+): Promise<Dispatcher.ResponseData> {
+  const target = new URL(url);
+  return dispatcher.request({ ...options, origin: target.origin, path: `${target.pathname}${target.search}` });
+}

@@ -1,0 +1,15 @@
+// Types for the undici modules that undici-core.ts imports by path (the package types only its index).
+declare module 'undici/lib/dispatcher/agent.js' {
+  import type { Agent } from 'undici';
+  const AgentImpl: typeof Agent;
+  export default AgentImpl;
+}
+declare module 'undici/lib/dispatcher/dispatcher.js' {
+  import type { Dispatcher } from 'undici';
+  const DispatcherImpl: typeof Dispatcher;
+  export default DispatcherImpl;
+}
+declare module 'undici/lib/api/index.js' {
+  const api: Record<string, unknown>;
+  export default api;
+}
