@@ -26,5 +26,5 @@ for (let i = 0; i < runs; i++) {
 }
 console.log(`${runs} fresh processes, medians (gnome-keyring over a private D-Bus session):`);
 console.log(`  load @napi-rs/keyring        ${fmt(median(loads)).padStart(9)}`);
-console.log(`  9 Secret Service operations  ${fmt(median(ops)).padStart(9)}   (${fmt(median(ops) / 9)} each)`);
+console.log(`  9 operations on 3 sessions   ${fmt(median(ops)).padStart(9)}   (${fmt(median(ops) / 9)} each)`);
 console.log(`  keychain total               ${fmt(median(loads) + median(ops)).padStart(9)}`);
