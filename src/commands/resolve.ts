@@ -49,17 +49,6 @@ export function findKey(keys: readonly ApiKey[], keyArg: string, userLabel: stri
   });
 }
 
-/** The ids of `userId`'s keys whose plaintext keyrot holds; null when the keychain cannot be read. */
-export async function heldIdsOrNull(ctx: Context, store: SecretStore | null, provider: Provider, userId: string): Promise<Set<string> | null> {
-  if (!store) return null;
-  try {
-    return new Set(await listHeldKeyIds(store, provider.id, userId));
-  } catch (err) {
-    warnUnreadable(ctx, err);
-    return null;
-  }
-}
-
 /**
  * heldKeyIds, tried twice: listing enumerates every keyrot entry and fails when another keyrot process (a
  * create's probe entry, a revoke) removes one meanwhile; a second pass gets past such a race.
@@ -74,7 +63,7 @@ export async function listHeldKeyIds(store: SecretStore, providerId: string, use
 
 /**
  * Which of `keys` keyrot holds: a keychain entry under the key's id whose plaintext ends with the characters
- * the provider shows. Reads one entry per key instead of enumerating the keychain (see heldIdsOrNull); null
+ * the provider shows. Reads one entry per key instead of enumerating the keychain (a listing needs a session of its own and races with other keyrot processes); null
  * when the keychain cannot be read.
  */
 export async function heldAmong(ctx: Context, store: SecretStore | null, providerId: string, userId: string, keys: readonly ApiKey[]): Promise<Set<string> | null> {

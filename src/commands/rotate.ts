@@ -28,7 +28,7 @@ import { probeWritable, type SecretStore } from '../keychain/secret-store.js';
 import type { Identity, Provider, User } from '../providers/types.js';
 import { addMaskLine, appendStepSummary, inGithubActions, rotationSummaryMarkdown } from '../ui/github.js';
 import { renderTable } from '../ui/table.js';
-import { chooseKey, heldIdsOrNull, resolveUser } from './resolve.js';
+import { chooseKey, heldAmong, resolveUser } from './resolve.js';
 import { validateName } from './create.js';
 import type { CommandModule } from './types.js';
 
@@ -117,7 +117,7 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
       }
       const store = await openStore(ctx);
       const keys = await provider.listKeys(user.id);
-      const held = await heldIdsOrNull(ctx, store, provider, user.id);
+      const held = await heldAmong(ctx, store, provider.id, user.id, keys);
       const oldKey = await chooseKey(ctx, keys, options.key, held, user.email);
       const mode: RotationMode = options.emergency ? 'emergency' : 'standard';
       const usageSignalUsable = identity.email.toLowerCase() !== user.email.toLowerCase();
