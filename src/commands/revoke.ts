@@ -4,7 +4,7 @@ import { CancelledError, UsageError } from '../errors.js';
 import { keychainAccount } from '../keychain/secret-store.js';
 import type { ApiKey, User } from '../providers/types.js';
 import { nonInteractiveError } from '../ui/prompts.js';
-import { findKey, heldAmong, resolveUser } from './resolve.js';
+import { describeKey, findKey, heldAmong, resolveUser } from './resolve.js';
 import type { CommandModule } from './types.js';
 
 export interface RevokeOptions {
@@ -36,7 +36,7 @@ export const revokeCommand: CommandModule<RevokeOptions, RevokeResult> = {
       const held = await heldAmong(ctx, store, provider.id, user.id, keys);
       key = await ctx.prompts.select(
         `Which key of ${user.email} to revoke?`,
-        keys.map((k) => ({ name: `${k.name}  ${maskFromLastChars(k.lastChars)}${held?.has(k.id) ? '  [in keychain]' : ''}`, value: k, description: k.id })),
+        keys.map((k) => ({ name: describeKey(k, held), value: k, description: k.id })),
         '--key <id or name>',
       );
     }

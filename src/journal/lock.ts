@@ -13,6 +13,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RotationConflictError } from '../errors.js';
+import { ownerMayBeRunning } from './owner.js';
 import { ensureDir, safeName } from './state-dir.js';
 
 export interface Lock {
@@ -50,7 +51,7 @@ export async function acquireUserLock(dir: string, provider: string, userId: str
     const seen = await readFile(path, 'utf8').catch(() => null);
     if (seen === null) continue; // Released meanwhile: try again.
     const owner = parseOwner(seen);
-    if (owner && isAlive(owner)) {
+    if (owner && ownerMayBeRunning(owner)) {
       throw new RotationConflictError(`Another keyrot process (pid ${owner.pid}, since ${owner.since}) is working on ${label}.`, {
         hint: 'Wait for it to finish. If that process is gone, delete the lock file: ' + path,
         data: { lockFile: path, pid: owner.pid },
@@ -134,13 +135,3 @@ function parseOwner(text: string): LockOwner | null {
   }
 }
 
-function isAlive(owner: LockOwner): boolean {
-  // A lock from another host (shared home directory) cannot be checked: treat it as held.
-  if (owner.host !== hostname()) return true;
-  try {
-    process.kill(owner.pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

@@ -6,6 +6,7 @@ import { readdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
+import { ownerMayBeRunning } from './owner.js';
 import { readJson, removeFile, safeName, writeJsonAtomic } from './state-dir.js';
 
 export interface PendingCreate {
@@ -56,13 +57,7 @@ export class PendingCreates {
   }
 }
 
+/** A record with this process's own pid is a leftover of an earlier process that had the same pid. */
 function isRunning(r: PendingCreate): boolean {
-  if (r.host !== hostname()) return true;
-  if (r.pid === process.pid) return false;
-  try {
-    process.kill(r.pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return r.pid !== process.pid && ownerMayBeRunning(r);
 }
