@@ -16,6 +16,7 @@ export const ExitCode = {
   hookFailed: 10,
   waitTimeout: 11,
   incomplete: 12,
+  keyNotReturned: 13,
   cancelled: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
@@ -35,6 +36,7 @@ export const EXIT_CODE_TABLE: ReadonlyArray<readonly [number, string]> = [
   [ExitCode.hookFailed, 'the --on-new-key or --check command failed or timed out (both keys stay live)'],
   [ExitCode.waitTimeout, 'consumers did not use the new key in time (both keys stay live; --resume later)'],
   [ExitCode.incomplete, 'the operation stopped part-way; the message says what is live and how to continue'],
+  [ExitCode.keyNotReturned, 'the provider accepted a create but sent no key: keyrot deleted that key; nothing else changed'],
   [ExitCode.cancelled, 'cancelled (Ctrl-C, SIGTERM, or No at a confirmation)'],
 ];
 
@@ -106,6 +108,16 @@ export class ProviderResponseError extends KeyrotError {
 export class CreateOutcomeUnknownError extends KeyrotError {
   readonly exitCode = ExitCode.unavailable;
   readonly code = 'create_outcome_unknown';
+}
+
+/**
+ * The provider answered a create with success but without a usable plaintext (an empty body, as Vultr's own
+ * OpenAPI document describes the answer, or one without the key). Nothing was lost in transit, so the create
+ * must never be sent again: the key it made can never be read, and is deleted.
+ */
+export class KeyNotReturnedError extends KeyrotError {
+  readonly exitCode = ExitCode.keyNotReturned;
+  readonly code = 'key_not_returned';
 }
 
 export class VerificationFailedError extends KeyrotError {

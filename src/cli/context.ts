@@ -60,6 +60,11 @@ export interface Context {
   readStdin(): Promise<string>;
   /** The provider, authenticated with the admin key (resolved on first call). */
   provider(): Promise<Provider>;
+  /**
+   * A second provider for clean-up after a cancel: not aborted by Ctrl-C or SIGTERM, but every request it sends
+   * ends within CLEANUP_DEADLINE_MS of this call (a cancelled CI job is killed a few seconds later).
+   */
+  cleanupProvider(): Promise<Provider>;
   /** The API base URL in force (flag, environment, or the provider's default). */
   baseUrl(): string;
   /** The keychain (the OS one unless --store none or a test store). */
@@ -67,6 +72,9 @@ export interface Context {
   /** Frees sockets and timers so the process can end. */
   close(): Promise<void>;
 }
+
+/** How long clean-up after a cancel may take: GitHub Actions sends SIGTERM 7.5 s after a cancel's SIGINT. */
+export const CLEANUP_DEADLINE_MS = 5_000;
 
 export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortSignal): Context {
   const env = deps.env;
@@ -89,8 +97,9 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
   const dir = stateDir(env);
   let stdinText: Promise<string> | undefined;
   let provider: Promise<Provider> | undefined;
+  let adminKey: Promise<string> | undefined;
   let store: Promise<SecretStore> | undefined;
-  let opened: Provider | undefined;
+  const opened: Provider[] = [];
 
   const readStdin = () =>
     (stdinText ??= (async () => {
@@ -117,6 +126,16 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
       return new OsSecretStore();
     })());
 
+  const openProvider = async (url: string, requestSignal: AbortSignal): Promise<Provider> => {
+    const key = await (adminKey ??= resolveAdminKey(globals, factory, env, readStdin, secretStore).then((k) => {
+      out.protect(k);
+      return k;
+    }));
+    const created = (await factory.load()).create({ baseUrl: url, adminKey: key, dispatcher: deps.dispatcher, logger: { debug: (m) => out.debug(m) }, signal: requestSignal });
+    opened.push(created);
+    return created;
+  };
+
   const ctx: Context = {
     env,
     io: { stdin: deps.stdin, stdout: deps.stdout, stderr: deps.stderr },
@@ -136,15 +155,12 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
     provider: () =>
       (provider ??= (async () => {
         const url = baseUrl();
-        const adminKey = await resolveAdminKey(globals, factory, env, readStdin, secretStore);
-        out.protect(adminKey);
         out.debug(`provider ${factory.id} at ${url}`);
-        const created = (await factory.load()).create({ baseUrl: url, adminKey, dispatcher: deps.dispatcher, logger: { debug: (m) => out.debug(m) }, signal });
-        opened = created;
-        return created;
+        return openProvider(url, signal);
       })()),
+    cleanupProvider: () => openProvider(baseUrl(), AbortSignal.timeout(CLEANUP_DEADLINE_MS)),
     async close() {
-      await opened?.close().catch(() => undefined);
+      await Promise.all(opened.map((p) => p.close().catch(() => undefined)));
     },
   };
   return ctx;

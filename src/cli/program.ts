@@ -23,6 +23,7 @@ interface CommandSpec {
 const user = () => new Option('-u, --user <user>', 'the user: id or e-mail address (asked for in a terminal when omitted)');
 const key = () => new Option('-k, --key <key>', 'the key: id or name');
 const yes = () => new Option('-y, --yes', 'confirm destructive steps without a prompt (required without a terminal)');
+const force = () => new Option('--force', "act even though the user has an unfinished rotation (refused otherwise)");
 
 /** Every subcommand, declared once as data. */
 export const COMMANDS: CommandSpec[] = [
@@ -48,6 +49,7 @@ export const COMMANDS: CommandSpec[] = [
       new Option('-n, --name <name>', 'the new key\'s name (default "keyrot-<date>")'),
       new Option('-e, --expires <when>', 'expiry: an ISO date (2027-01-31), a span (30d, 12w) or never').default(undefined, 'never'),
       new Option('--reveal', 'print the plaintext once (in --json: a "secret" field)'),
+      force(),
     ],
     examples: [
       'keyrot create --user ops@example.com --name deploy-bot --expires 90d',
@@ -58,7 +60,7 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'revoke',
     summary: 'Delete a key at the provider, and its keychain entry if keyrot holds it.',
-    options: [user(), key(), yes()],
+    options: [user(), key(), yes(), force()],
     examples: ['keyrot revoke --user ops@example.com --key deploy-bot', 'keyrot revoke --user ops@example.com --key 3f0c…e1 --yes --json'],
     load: async () => (await import('../commands/revoke.js')).revokeCommand,
   },

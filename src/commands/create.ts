@@ -7,16 +7,18 @@ import { CancelledError, RotationIncompleteError, UsageError } from '../errors.j
 import { PendingCreates } from '../journal/pending-creates.js';
 import { writeRescueFile } from '../journal/rescue.js';
 import { KEYCHAIN_SERVICE, probeWritable } from '../keychain/secret-store.js';
-import type { User } from '../providers/types.js';
+import type { Provider, User } from '../providers/types.js';
 import { addMaskLine, inGithubActions } from '../ui/github.js';
 import { resolveUser } from './resolve.js';
 import type { CommandModule } from './types.js';
+import { refuseDuringRotation, withUserLock } from './user-lock.js';
 
 export interface CreateOptions {
   user?: string;
   name?: string;
   expires?: string;
   reveal?: boolean;
+  force?: boolean;
 }
 
 export interface CreateResult {
@@ -38,74 +40,7 @@ export const createCommand: CommandModule<CreateOptions, CreateResult> = {
     if (options.name !== undefined) validateName(options.name);
     const provider = await ctx.provider();
     const user = await resolveUser(ctx, provider, options.user);
-    const store = await ctx.secretStore();
-    await probeWritable(store);
-    const pending = new PendingCreates(ctx.stateDir);
-    for (const interrupted of await pending.abandoned(provider.id, user.id)) {
-      const deleted = await deleteOrphans({ ...interrupted, preexistingKeyIds: new Set(interrupted.preexistingKeyIds) }, { provider, store, note: (m) => ctx.out.warn(m) });
-      if (deleted.length === 0) ctx.out.info(`An interrupted create of "${interrupted.name}" (${interrupted.startedAt}) left no key behind.`);
-      await pending.end(interrupted);
-    }
-    const existing = await provider.listKeys(user.id);
-    const name = options.name ?? defaultKeyName(ctx.now(), existing.map((k) => k.name));
-    if (existing.some((k) => k.name === name)) {
-      throw new UsageError(`${user.email} already has a key named "${name}": pick another --name.`, {
-        hint: 'Distinct names let keyrot recognise its own key if an answer from the provider is lost.',
-      });
-    }
-    let secret = '';
-    const record = await pending.begin({ provider: provider.id, userId: user.id, name, preexistingKeyIds: existing.map((k) => k.id), startedAt: ctx.now().toISOString() });
-    const stored = await createAndStoreKey(
-      { userId: user.id, name, expiresAt, preexistingKeyIds: new Set(existing.map((k) => k.id)) },
-      {
-        provider,
-        store,
-        rescue: (key, userId) => writeRescueFile(ctx.stateDir, provider.id, userId, key),
-        note: (m) => ctx.out.warn(m),
-        onStored: async (key) => {
-          secret = key.secret;
-          ctx.out.protect(key.secret);
-          // The key is live and its plaintext is safe in the keychain: metadata that cannot be written must not
-          // turn that into a failure (a script would retry and make a second key).
-          try {
-            await ctx.keyIndex.add({
-              provider: provider.id,
-              userId: user.id,
-              keyId: key.id,
-              name: key.name,
-              createdAt: ctx.now().toISOString(),
-              expiresAt: key.expiresAt?.toISOString() ?? null,
-              lastChars: key.secret.slice(-5),
-            });
-          } catch (err) {
-            ctx.out.warn(`The key is created and stored, but its creation time could not be recorded in ${ctx.stateDir}: ${(err as Error).message}`);
-          }
-        },
-      },
-    ).then(
-      async (done) => {
-        await pending.end(record);
-        return done;
-      },
-      async (err: unknown) => {
-        // Settled: nothing was created, or the key was deleted, or a rescue file holds it. Anything else (a
-        // cancel mid-create, a clean-up that failed) keeps the record for the next create to settle.
-        if (!(err instanceof CancelledError) && !(err instanceof RotationIncompleteError && !(err.data ?? {}).rescueFile)) await pending.end(record);
-        throw err;
-      },
-    );
-    // Under GitHub Actions a revealed key is masked in the job log before it is printed.
-    if (options.reveal && inGithubActions(ctx.env)) ctx.out.reveal(addMaskLine(secret));
-    return {
-      user,
-      id: stored.key.id,
-      name: stored.key.name,
-      maskedKey: maskSecret(secret),
-      expiresAt: stored.key.expiresAt,
-      keychain: { service: KEYCHAIN_SERVICE, account: stored.account, store: store.description },
-      orphansDeleted: stored.orphansDeleted,
-      ...(options.reveal ? { secret } : {}),
-    };
+    return withUserLock(ctx, provider, user, () => createUnderLock(options, expiresAt, ctx, provider, user));
   },
   render(r, ctx) {
     const s = ctx.out.style;
@@ -142,4 +77,77 @@ export function validateName(name: string): void {
   if (name.length > 255) throw new UsageError('--name is longer than 255 characters.');
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(name)) throw new UsageError('--name contains control characters.');
+}
+
+/** The create itself, under the user's lock: nothing is sent before every refusal had its chance. */
+async function createUnderLock(options: CreateOptions, expiresAt: Date | null, ctx: Context, provider: Provider, user: User): Promise<CreateResult> {
+  await refuseDuringRotation(ctx, provider, user, 'create a key', Boolean(options.force));
+  const store = await ctx.secretStore();
+  await probeWritable(store);
+  const pending = new PendingCreates(ctx.stateDir);
+  for (const interrupted of await pending.abandoned(provider.id, user.id)) {
+    const deleted = await deleteOrphans({ ...interrupted, preexistingKeyIds: new Set(interrupted.preexistingKeyIds) }, { provider, store, note: (m) => ctx.out.warn(m) });
+    if (deleted.length === 0) ctx.out.info(`An interrupted create of "${interrupted.name}" (${interrupted.startedAt}) left no key behind.`);
+    await pending.end(interrupted);
+  }
+  const existing = await provider.listKeys(user.id);
+  const name = options.name ?? defaultKeyName(ctx.now(), existing.map((k) => k.name));
+  if (existing.some((k) => k.name === name)) {
+    throw new UsageError(`${user.email} already has a key named "${name}": pick another --name.`, {
+      hint: 'Distinct names let keyrot recognise its own key if an answer from the provider is lost.',
+    });
+  }
+  let secret = '';
+  const record = await pending.begin({ provider: provider.id, userId: user.id, name, preexistingKeyIds: existing.map((k) => k.id), startedAt: ctx.now().toISOString() });
+  const stored = await createAndStoreKey(
+    { userId: user.id, name, expiresAt, preexistingKeyIds: new Set(existing.map((k) => k.id)) },
+    {
+      provider,
+      store,
+      rescue: (key, userId) => writeRescueFile(ctx.stateDir, provider.id, userId, key),
+      note: (m) => ctx.out.warn(m),
+      onStored: async (key) => {
+        secret = key.secret;
+        ctx.out.protect(key.secret);
+        // The key is live and its plaintext is safe in the keychain: metadata that cannot be written must not
+        // turn that into a failure (a script would retry and make a second key).
+        try {
+          await ctx.keyIndex.add({
+            provider: provider.id,
+            userId: user.id,
+            keyId: key.id,
+            name: key.name,
+            createdAt: ctx.now().toISOString(),
+            expiresAt: key.expiresAt?.toISOString() ?? null,
+            lastChars: key.secret.slice(-5),
+          });
+        } catch (err) {
+          ctx.out.warn(`The key is created and stored, but its creation time could not be recorded in ${ctx.stateDir}: ${(err as Error).message}`);
+        }
+      },
+    },
+  ).then(
+    async (done) => {
+      await pending.end(record);
+      return done;
+    },
+    async (err: unknown) => {
+      // Settled: nothing was created, or the key was deleted, or a rescue file holds it. Anything else (a
+      // cancel mid-create, a clean-up that failed) keeps the record for the next create to settle.
+      if (!(err instanceof CancelledError) && !(err instanceof RotationIncompleteError && !(err.data ?? {}).rescueFile)) await pending.end(record);
+      throw err;
+    },
+  );
+  // Under GitHub Actions a revealed key is masked in the job log before it is printed.
+  if (options.reveal && inGithubActions(ctx.env)) ctx.out.reveal(addMaskLine(secret));
+  return {
+    user,
+    id: stored.key.id,
+    name: stored.key.name,
+    maskedKey: maskSecret(secret),
+    expiresAt: stored.key.expiresAt,
+    keychain: { service: KEYCHAIN_SERVICE, account: stored.account, store: store.description },
+    orphansDeleted: stored.orphansDeleted,
+    ...(options.reveal ? { secret } : {}),
+  };
 }

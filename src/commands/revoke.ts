@@ -6,11 +6,13 @@ import type { ApiKey, User } from '../providers/types.js';
 import { nonInteractiveError } from '../ui/prompts.js';
 import { describeKey, findKey, heldAmong, resolveUser } from './resolve.js';
 import type { CommandModule } from './types.js';
+import { refuseDuringRotation, withUserLock } from './user-lock.js';
 
 export interface RevokeOptions {
   user?: string;
   key?: string;
   yes?: boolean;
+  force?: boolean;
 }
 
 export interface RevokeResult {
@@ -27,42 +29,45 @@ export const revokeCommand: CommandModule<RevokeOptions, RevokeResult> = {
     if (options.key === undefined && !ctx.interactive) throw nonInteractiveError('--key <id or name>');
     const provider = await ctx.provider();
     const user = await resolveUser(ctx, provider, options.user);
-    const keys = await provider.listKeys(user.id);
-    const store = await ctx.secretStore().catch(() => null);
-    let key: ApiKey;
-    if (options.key !== undefined) {
-      key = findKey(keys, options.key, user.email);
-    } else {
-      const held = await heldAmong(ctx, store, provider.id, user.id, keys);
-      key = await ctx.prompts.select(
-        `Which key of ${user.email} to revoke?`,
-        keys.map((k) => ({ name: describeKey(k, held), value: k, description: k.id })),
-        '--key <id or name>',
-      );
-    }
-    const label = `${key.name} (${key.id}, ${maskFromLastChars(key.lastChars)}) of ${user.email}`;
-    if (!options.yes) {
-      if (!ctx.interactive) throw new UsageError(`Revoking ${label} is destructive: pass --yes to confirm without a terminal.`);
-      const ok = await ctx.prompts.confirm(`Revoke ${label}? Anything still using it will get 401 at once.`, '--yes');
-      if (!ok) throw new CancelledError('Cancelled: the key was not revoked.');
-    }
-    const outcome = await provider.deleteKey(user.id, key.id);
-    // Deleting the entry by its account is idempotent, and unlike enumerating the keychain it cannot trip
-    // over another process's entries. The key is already revoked: a keychain failure is a warning.
-    let keychainEntryRemoved = false;
-    if (store) {
-      const account = keychainAccount(provider.id, user.id, key.id);
-      try {
-        keychainEntryRemoved = await store.delete(account);
-      } catch (err) {
-        ctx.out.warn(`The key is revoked, but keyrot could not remove its keychain entry "${account}" (if any): ${(err as Error).message}`);
+    return withUserLock(ctx, provider, user, async () => {
+      const keys = await provider.listKeys(user.id);
+      const store = await ctx.secretStore().catch(() => null);
+      let key: ApiKey;
+      if (options.key !== undefined) {
+        key = findKey(keys, options.key, user.email);
+      } else {
+        const held = await heldAmong(ctx, store, provider.id, user.id, keys);
+        key = await ctx.prompts.select(
+          `Which key of ${user.email} to revoke?`,
+          keys.map((k) => ({ name: describeKey(k, held), value: k, description: k.id })),
+          '--key <id or name>',
+        );
       }
-    }
-    // The key is already gone at the provider: a stale index entry is worth a warning, not a failure.
-    await ctx.keyIndex.remove(provider.id, key.id).catch((err: unknown) => {
-      ctx.out.warn(`The key is revoked, but keyrot's key index in ${ctx.stateDir} could not be updated: ${(err as Error).message}`);
+      await refuseDuringRotation(ctx, provider, user, `revoke ${key.name}`, Boolean(options.force));
+      const label = `${key.name} (${key.id}, ${maskFromLastChars(key.lastChars)}) of ${user.email}`;
+      if (!options.yes) {
+        if (!ctx.interactive) throw new UsageError(`Revoking ${label} is destructive: pass --yes to confirm without a terminal.`);
+        const ok = await ctx.prompts.confirm(`Revoke ${label}? Anything still using it will get 401 at once.`, '--yes');
+        if (!ok) throw new CancelledError('Cancelled: the key was not revoked.');
+      }
+      const outcome = await provider.deleteKey(user.id, key.id);
+      // Deleting the entry by its account is idempotent, and unlike enumerating the keychain it cannot trip
+      // over another process's entries. The key is already revoked: a keychain failure is a warning.
+      let keychainEntryRemoved = false;
+      if (store) {
+        const account = keychainAccount(provider.id, user.id, key.id);
+        try {
+          keychainEntryRemoved = await store.delete(account);
+        } catch (err) {
+          ctx.out.warn(`The key is revoked, but keyrot could not remove its keychain entry "${account}" (if any): ${(err as Error).message}`);
+        }
+      }
+      // The key is already gone at the provider: a stale index entry is worth a warning, not a failure.
+      await ctx.keyIndex.remove(provider.id, key.id).catch((err: unknown) => {
+        ctx.out.warn(`The key is revoked, but keyrot's key index in ${ctx.stateDir} could not be updated: ${(err as Error).message}`);
+      });
+      return { user, keyId: key.id, name: key.name, maskedKey: maskFromLastChars(key.lastChars), outcome, keychainEntryRemoved } satisfies RevokeResult;
     });
-    return { user, keyId: key.id, name: key.name, maskedKey: maskFromLastChars(key.lastChars), outcome, keychainEntryRemoved };
   },
   render(r, ctx) {
     const s = ctx.out.style;

@@ -19,16 +19,16 @@ import {
   type RotationPorts,
   type RotationRecord,
 } from '../core/rotation.js';
-import { CancelledError, HookFailedError, NotFoundError, PermissionError, RotationConflictError, UsageError } from '../errors.js';
+import { CancelledError, HookFailedError, KeyNotReturnedError, NotFoundError, PermissionError, RotationConflictError, UsageError } from '../errors.js';
 import { describeOutcome, runShell } from '../hooks/shell.js';
-import { acquireUserLock } from '../journal/lock.js';
 import { writeRescueFile } from '../journal/rescue.js';
 import { RotationJournal } from '../journal/rotations.js';
-import { probeWritable, type SecretStore } from '../keychain/secret-store.js';
-import type { Identity, Provider, User } from '../providers/types.js';
+import { keychainAccount, probeWritable, type SecretStore } from '../keychain/secret-store.js';
+import type { ApiKey, Identity, Provider, User } from '../providers/types.js';
 import { addMaskLine, appendStepSummary, inGithubActions, rotationSummaryMarkdown } from '../ui/github.js';
 import { renderTable } from '../ui/table.js';
-import { chooseKey, heldAmong, resolveUser } from './resolve.js';
+import { chooseKey, findKey, heldAmong, resolveUser } from './resolve.js';
+import { withUserLock } from './user-lock.js';
 import { validateName } from './create.js';
 import type { CommandModule } from './types.js';
 
@@ -80,17 +80,21 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
     // The lock covers reading the journal and the preflight, not only the changes: a rotation of this user
     // that another keyrot starts, stops or finishes in between would otherwise go unseen (its journal
     // overwritten, the key list read here stale, a second new key made). --dry-run changes nothing: no lock.
-    const locked = (fn: () => Promise<RotateResult>) => (options.dryRun ? fn() : withLock(ctx, provider, user, fn));
+    const locked = (fn: () => Promise<RotateResult>) => (options.dryRun ? fn() : withUserLock(ctx, provider, user, fn));
     return locked(async () => {
       const active = await journal.active(provider.id, user.id);
+      const run = (record: RotationRecord, store: SecretStore) => runReported(ctx, record, makePorts(ctx, provider, store, journal), journal);
 
       if (options.abort) {
         if (!active) throw new NotFoundError(`${user.email} has no unfinished rotation to abort.`);
-        const store = await openStore(ctx);
+        await consentTo(ctx, Boolean(options.yes), abortQuestion(active), `Rolling back deletes the new key ${active.newKey.name}`);
+        // The journal remembers where the new key lives: --store given now or not.
+        const store = await storeFor(ctx, active.options.store ?? 'os');
         const record = await abortRotation(active, makePorts(ctx, provider, store, journal));
         return { kind: 'aborted', record, journal: await journal.archive(record) };
       }
       let resume = Boolean(options.resume);
+      let consented = Boolean(options.yes);
       if (active && !resume) {
         const where = `stopped at "${PHASE_LABELS[active.phase]}"${active.lastError ? ` (${active.lastError.message})` : ''}`;
         if (!ctx.interactive || options.dryRun) {
@@ -102,51 +106,38 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
           throw new CancelledError('Cancelled: the unfinished rotation is left as it was.');
         }
         resume = true;
+        consented = true;
       }
-      if (resume) {
-        if (!active) throw new NotFoundError(`${user.email} has no unfinished rotation to resume.`);
-        const store = await openStore(ctx);
+      if (resume && !active) return adoptFromProvider(ctx, provider, identity, user, options, settings, run);
+      if (resume && active) {
+        if (!consented) await consentTo(ctx, false, resumeQuestion(active), `Resuming ${canAbort(active) ? 'revokes the old key' : 'finishes the revoke of the old key'} ${active.oldKey.name}`);
+        const store = await storeFor(ctx, active.options.store ?? 'os');
         // Resuming a --keep-old rotation means: the grace period is over, finish it.
         active.options.keepOld = false;
         applyResumeOverrides(active.options, options, settings);
-        return finished(await runReported(ctx, active, makePorts(ctx, provider, store, journal)), journal);
+        return finished(await run(active, store), journal);
       }
 
       if (ctx.storeMode === 'none' && !options.onNewKey) {
         throw new UsageError('--store none keeps the new key in memory only: --on-new-key is then the only way to hand it on, and is required.');
       }
-      const store = await openStore(ctx);
+      const store = await storeFor(ctx, ctx.storeMode);
       const keys = await provider.listKeys(user.id);
+      // No journal here, yet the provider shows a key and its next generation side by side: another machine, or
+      // a run whose state was lost (an ephemeral CI runner), is in the middle of rotating it. Never make a third.
+      if (options.key === undefined && options.name === undefined) {
+        const pair = unfinishedPairs(keys)[0];
+        if (pair) throw strayNextGeneration(ctx, provider, user, pair.old, pair.next);
+      }
       const held = await heldAmong(ctx, store, provider.id, user.id, keys);
       const oldKey = await chooseKey(ctx, keys, options.key, held, user.email);
       const mode: RotationMode = options.emergency ? 'emergency' : 'standard';
-      const usageSignalUsable = identity.email.toLowerCase() !== user.email.toLowerCase();
-      if (!usageSignalUsable && mode === 'emergency') {
-        // Revoking first with the admin key's own user: if the old key is the admin key itself, every later call
-        // (the create included) is rejected, and the user is left with no key at all.
-        throw new UsageError(`--emergency revokes the old key first, and the admin key belongs to ${user.email} itself: if it is the key being revoked, keyrot could not create the new one.`, {
-          hint: 'Run it with the admin key of another user with manage_users, or without --emergency (the old key then stays live until the new one is stored).',
-        });
-      }
-      if (!usageSignalUsable && mode === 'standard' && settings.wait && !options.check) {
-        throw new UsageError(
-          `The admin key belongs to ${user.email} itself: keyrot's own calls would count as that user's activity, so waiting for usage proves nothing.`,
-          { hint: 'Pass --check CMD to confirm the consumers, or --no-wait.' },
-        );
-      }
-      const newName = options.name ?? nextGenerationName(oldKey.name, keys.map((k) => k.name));
+      const rotationOptions = rotationOptionsFor(ctx, options, settings, mode, identity, user);
+      const successor = nextGenerationName(oldKey.name, []);
+      const stray = options.name === undefined ? keys.find((k) => k.name === successor && k.id !== oldKey.id) : undefined;
+      if (stray) throw strayNextGeneration(ctx, provider, user, oldKey, stray);
+      const newName = options.name ?? successor;
       if (keys.some((k) => k.name === newName)) throw new UsageError(`${user.email} already has a key named "${newName}": pick another --name.`);
-      const rotationOptions: RotationOptions = {
-        onNewKey: options.onNewKey ?? null,
-        check: options.check ?? null,
-        noWait: !settings.wait || mode === 'emergency',
-        keepOld: Boolean(options.keepOld),
-        waitTimeoutMs: settings.waitTimeoutMs,
-        pollIntervalMs: settings.pollIntervalMs,
-        hookTimeoutMs: settings.hookTimeoutMs,
-        usageSignalUsable,
-        store: ctx.storeMode,
-      };
       const plan = planOf(provider, user, mode, oldKey, newName, expiresAt, rotationOptions);
       if (options.dryRun) return { kind: 'planned', plan };
 
@@ -165,7 +156,7 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
         now: ctx.now(),
       });
       ctx.out.event('rotation.started', { rotationId: record.id, userId: user.id, userEmail: user.email, mode, oldKeyId: oldKey.id, newKeyName: newName });
-      return finished(await runReported(ctx, record, makePorts(ctx, provider, store, journal)), journal);
+      return finished(await run(record, store), journal);
     });
   },
 
@@ -270,7 +261,7 @@ function planOf(
   const steps = PHASES[mode].map((phase) => {
     switch (phase) {
       case 'create':
-        return `create ${newName}${expiresAt ? ` (expires ${expiresAt.toISOString()})` : ''} and store it in the keychain`;
+        return `create ${newName}${expiresAt ? ` (expires ${expiresAt.toISOString()})` : ''} and ${options.store === 'none' ? 'keep it in memory only (--store none)' : 'store it in the keychain'}`;
       case 'hand-over':
         return options.onNewKey ? `run --on-new-key with the new key on its stdin: ${options.onNewKey}` : 'ask you to update the consumers';
       case 'wait':
@@ -278,12 +269,14 @@ function planOf(
           ? 'not wait for consumers (--no-wait)'
           : `wait up to ${formatDuration(options.waitTimeoutMs)} for the new key to be used${options.check ? ` and for --check to pass: ${options.check}` : ''}`;
       case 'revoke':
-        return `delete the old key ${oldKey.name} (${oldKey.id})`;
+        return `check ${newName} still works, then delete the old key ${oldKey.name} (${oldKey.id})`;
+      case 'finish':
+        return options.store === 'none' ? 'finish: keyrot keeps no copy of the new key' : "finish: drop the old key's keychain entry";
       default:
         return PHASE_LABELS[phase].toLowerCase();
     }
   });
-  if (options.keepOld) steps.splice(steps.findIndex((s) => s.startsWith('delete the old')), 0, 'stop here, both keys live (--keep-old), until --resume');
+  if (options.keepOld) steps.splice(steps.findIndex((s) => s.startsWith('check ')), 0, 'stop here, both keys live (--keep-old), until --resume');
   return {
     user: { id: user.id, email: user.email },
     mode,
@@ -302,27 +295,148 @@ function renderPlan(plan: RotationPlan, dryRun: boolean): string {
 }
 
 async function consent(ctx: Context, plan: RotationPlan, yes: boolean): Promise<void> {
-  if (yes) return;
-  if (!ctx.interactive) {
-    throw new UsageError(`Rotating deletes the old key ${plan.oldKey.name}: pass --yes to confirm without a terminal.`, {
-      hint: 'Add --dry-run to see the plan first.',
-    });
-  }
-  ctx.out.info(renderPlan(plan, false));
+  if (!yes && ctx.interactive) ctx.out.info(renderPlan(plan, false));
   const question =
     plan.mode === 'emergency'
-      ? `EMERGENCY: ${plan.oldKey.name} is revoked FIRST. Every consumer using it fails (downtime) until it has the new key. Go ahead?`
+      ? `EMERGENCY: ${plan.oldKey.name} is revoked as soon as the new key works. Every consumer using it fails (downtime) until it has the new key. Go ahead?`
       : `Rotate ${plan.oldKey.name} of ${plan.user.email}?`;
+  await consentTo(ctx, yes, question, `Rotating deletes the old key ${plan.oldKey.name}`, 'Add --dry-run to see the plan first.');
+}
+
+/**
+ * Consent to a destructive step: --yes, or a Yes at a prompt in a terminal (default No). Without either, a usage
+ * error naming what would be destroyed (`what`) and nothing changes.
+ */
+async function consentTo(ctx: Context, yes: boolean, question: string, what: string, hint?: string): Promise<void> {
+  if (yes) return;
+  if (!ctx.interactive) throw new UsageError(`${what}: pass --yes to confirm without a terminal.`, hint ? { hint } : {});
   if (!(await ctx.prompts.confirm(question, '--yes'))) throw new CancelledError('Cancelled: nothing was changed.');
 }
 
-async function withLock<T>(ctx: Context, provider: Provider, user: User, fn: () => Promise<T>): Promise<T> {
-  const lock = await acquireUserLock(ctx.stateDir, provider.id, user.id, `the keys of ${user.email}`);
-  try {
-    return await fn();
-  } finally {
-    await lock.release();
+function abortQuestion(record: RotationRecord): string {
+  const roll = `Roll back the rotation of ${record.userEmail}: delete the new key ${record.newKey.name}, keep ${record.oldKey.name}?`;
+  // Consumers that already switched would lose their key: say so before they do.
+  return record.handedOverAt ? `Consumers were given ${record.newKey.name} at ${record.handedOverAt}: any that switched to it fail once it is deleted. ${roll}` : roll;
+}
+
+function resumeQuestion(record: RotationRecord): string {
+  const where = `stopped at "${PHASE_LABELS[record.phase]}"`;
+  return canAbort(record)
+    ? `Resume the rotation of ${record.userEmail} (${where}): ${record.newKey.name} replaces ${record.oldKey.name}, which is revoked at the end?`
+    : `Finish the rotation of ${record.userEmail} (${where})?`;
+}
+
+/** Settings of a new (or adopted) rotation from the flags; refuses combinations the user's identity forbids. */
+function rotationOptionsFor(ctx: Context, options: RotateOptions, settings: ReturnType<typeof parseSettings>, mode: RotationMode, identity: Identity, user: User): RotationOptions {
+  const usageSignalUsable = identity.email.toLowerCase() !== user.email.toLowerCase();
+  if (!usageSignalUsable && mode === 'emergency') {
+    // The exposed key may be the admin key itself: revoking it would cut keyrot off half-way.
+    throw new UsageError(`--emergency revokes the old key mid-rotation, and the admin key belongs to ${user.email} itself: if it is the key being revoked, keyrot would lose its own access.`, {
+      hint: 'Run it with the admin key of another user with manage_users, or without --emergency.',
+    });
   }
+  if (!usageSignalUsable && mode === 'standard' && settings.wait && !options.check) {
+    throw new UsageError(
+      `The admin key belongs to ${user.email} itself: keyrot's own calls would count as that user's activity, so waiting for usage proves nothing.`,
+      { hint: 'Pass --check CMD to confirm the consumers, or --no-wait.' },
+    );
+  }
+  return {
+    onNewKey: options.onNewKey ?? null,
+    check: options.check ?? null,
+    noWait: !settings.wait || mode === 'emergency',
+    keepOld: Boolean(options.keepOld),
+    waitTimeoutMs: settings.waitTimeoutMs,
+    pollIntervalMs: settings.pollIntervalMs,
+    hookTimeoutMs: settings.hookTimeoutMs,
+    usageSignalUsable,
+    store: ctx.storeMode,
+  };
+}
+
+/** Pairs of keys where one is named as the next generation of the other (deploy / deploy-v2). */
+function unfinishedPairs(keys: readonly ApiKey[]): Array<{ old: ApiKey; next: ApiKey }> {
+  const pairs: Array<{ old: ApiKey; next: ApiKey }> = [];
+  for (const old of keys) {
+    const successor = nextGenerationName(old.name, []);
+    for (const next of keys) if (next.id !== old.id && next.name === successor) pairs.push({ old, next });
+  }
+  return pairs;
+}
+
+function strayNextGeneration(ctx: Context, provider: Provider, user: User, old: ApiKey, next: ApiKey): RotationConflictError {
+  const flags = `--user ${user.email} --key ${old.id}`;
+  return new RotationConflictError(
+    `${user.email} already has ${next.name} (${next.id}) beside ${old.name}, and no rotation known here (state in ${ctx.stateDir}) made it: another machine, or an earlier run whose state was lost, is rotating ${old.name}.`,
+    {
+      hint:
+        `Adopt it from ${provider.displayName}'s state: keyrot rotate ${flags} --resume (needs ${next.name}'s plaintext in this keychain); ` +
+        `or delete it: keyrot revoke --user ${user.email} --key ${next.id} --yes, then rotate again; or restore that run's state directory (--state-dir). keyrot never makes a third key.`,
+      data: { oldKeyId: old.id, strayKeyId: next.id },
+    },
+  );
+}
+
+/**
+ * --resume without a journal here: continue the rotation the provider's state shows (a key and its next generation,
+ * side by side), provided this keychain holds the new key's plaintext, without which keyrot could neither prove the
+ * key works nor hand it over.
+ */
+async function adoptFromProvider(
+  ctx: Context,
+  provider: Provider,
+  identity: Identity,
+  user: User,
+  options: RotateOptions,
+  settings: ReturnType<typeof parseSettings>,
+  run: (record: RotationRecord, store: SecretStore) => Promise<RotationRecord>,
+): Promise<RotateResult> {
+  const keys = await provider.listKeys(user.id);
+  const nothing = `${user.email} has no unfinished rotation to resume: no journal here (${ctx.stateDir})`;
+  let pair: { old: ApiKey; next: ApiKey } | undefined;
+  if (options.key !== undefined) {
+    const old = findKey(keys, options.key, user.email);
+    const nextName = options.name ?? nextGenerationName(old.name, []);
+    const next = keys.find((k) => k.name === nextName && k.id !== old.id);
+    if (!next) throw new NotFoundError(`${nothing}, and no key named ${nextName} beside ${old.name}.`);
+    pair = { old, next };
+  } else {
+    const pairs = unfinishedPairs(keys);
+    if (pairs.length > 1) {
+      throw new UsageError(`${user.email} has several keys beside their next generation: pass --key with the old one: ${pairs.map((p) => `${p.old.name} (${p.old.id})`).join(', ')}.`);
+    }
+    pair = pairs[0];
+    if (!pair) throw new NotFoundError(`${nothing}, and no key beside its next generation (such as deploy and deploy-v2) at ${provider.displayName}.`);
+  }
+  const { old, next } = pair;
+  const store = await storeFor(ctx, ctx.storeMode);
+  const secret = ctx.storeMode === 'os' ? await store.get(keychainAccount(provider.id, user.id, next.id)) : null;
+  if (secret === null || (next.lastChars !== null && !secret.endsWith(next.lastChars))) {
+    throw new RotationConflictError(`keyrot does not hold the plaintext of ${next.name} (${next.id}) here, so it can neither prove that key works nor hand it over.`, {
+      hint: `Restore the state directory of the run that created it (--state-dir), or delete it (keyrot revoke --user ${user.email} --key ${next.id} --yes) and rotate again.`,
+    });
+  }
+  ctx.out.protect(secret);
+  const mode: RotationMode = options.emergency ? 'emergency' : 'standard';
+  const record = newRotationRecord({
+    id: randomUUID(),
+    provider: provider.id,
+    user,
+    mode,
+    oldKey: old,
+    newName: next.name,
+    expiresAt: next.expiresAt,
+    preexistingKeyIds: keys.filter((k) => k.id !== next.id).map((k) => k.id),
+    options: rotationOptionsFor(ctx, options, settings, mode, identity, user),
+    now: ctx.now(),
+  });
+  // The key exists and is held: the rotation goes on from proving it, and hands it over again (hooks are idempotent).
+  record.newKey.id = next.id;
+  record.newKey.lastChars = secret.slice(-5);
+  record.phase = 'verify-new';
+  await consentTo(ctx, Boolean(options.yes), `Adopt the rotation ${provider.displayName} shows for ${user.email}: ${next.name} replaces ${old.name}, which is revoked at the end?`, `Adopting the rotation revokes ${old.name} at the end`);
+  ctx.out.event('rotation.started', { rotationId: record.id, userId: user.id, userEmail: user.email, mode, oldKeyId: old.id, newKeyName: next.name, adopted: true });
+  return finished(await run(record, store), new RotationJournal(ctx.stateDir));
 }
 
 async function finished(record: RotationRecord, journal: RotationJournal): Promise<RotateResult> {
@@ -353,6 +467,7 @@ function makePorts(ctx: Context, provider: Provider, store: SecretStore, journal
   };
   return {
     provider,
+    cleanupProvider: () => ctx.cleanupProvider(),
     store,
     // Error messages end up in the record (lastError); any secret one quotes is masked before it reaches disk.
     save: (record) => journal.save(JSON.parse(ctx.out.clean(JSON.stringify(record))) as RotationRecord),
@@ -397,20 +512,29 @@ function withoutAdminKey(env: NodeJS.ProcessEnv, adminKeyEnv: string): NodeJS.Pr
 }
 
 /** The keychain, or with --store none a store that lives only as long as this process. */
-async function openStore(ctx: Context): Promise<SecretStore> {
-  if (ctx.storeMode === 'os') return ctx.secretStore();
+async function storeFor(ctx: Context, mode: 'os' | 'none'): Promise<SecretStore> {
+  if (mode === 'os') return ctx.secretStore();
   const { MemorySecretStore } = await import('../keychain/memory-store.js');
   return new MemorySecretStore();
 }
 
-/** Runs the rotation and, however it ends, appends its summary to $GITHUB_STEP_SUMMARY when that is set. */
-async function runReported(ctx: Context, record: RotationRecord, ports: RotationPorts): Promise<RotationRecord> {
+/**
+ * Runs the rotation and, however it ends, appends its summary to $GITHUB_STEP_SUMMARY when that is set. A create
+ * the provider accepted without sending the key changed nothing (that key is deleted): the record is closed, so the
+ * user is not told to resume a rotation that has nothing live.
+ */
+async function runReported(ctx: Context, record: RotationRecord, ports: RotationPorts, journal: RotationJournal): Promise<RotationRecord> {
   const report = () => appendStepSummary(ctx.env, rotationSummaryMarkdown(record)).catch((err: Error) => ctx.out.warn(`Could not write the step summary: ${err.message}`));
   try {
     const done = await runRotation(record, ports);
     await report();
     return done;
   } catch (err) {
+    if (err instanceof KeyNotReturnedError && record.newKey.id === null && canAbort(record)) {
+      record.status = 'aborted';
+      await journal.save(record);
+      await journal.archive(record);
+    }
     await report();
     throw err;
   }

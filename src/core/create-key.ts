@@ -4,10 +4,12 @@
 // 2. Write the plaintext to the keychain at once, before anything else can fail.
 // 3. If the keychain write fails, delete the new key at the provider; if even that fails, hand the plaintext
 //    to the rescue writer (a 0600 file) so a human still holds it.
-// A create whose answer was lost (CreateOutcomeUnknownError) is reconciled: list the user's keys; any key
-// with the new name that did not exist before and whose plaintext keyrot does not hold is deleted; then the
-// create is tried once more.
-import { CreateOutcomeUnknownError, KeychainError, RotationIncompleteError, isKeyrotError } from '../errors.js';
+// A create whose answer was lost (CreateOutcomeUnknownError: reset, time-out, 5xx after sending) is reconciled:
+// list the user's keys; any key with the new name that did not exist before and whose plaintext keyrot does not
+// hold is deleted; then the create is tried once more.
+// A create answered with success but without a usable plaintext (KeyNotReturnedError) is an answer, not a loss:
+// the key it made is deleted the same way, and the create is never sent again.
+import { CreateOutcomeUnknownError, KeyNotReturnedError, KeychainError, RotationIncompleteError, isKeyrotError } from '../errors.js';
 import { keychainAccount, type SecretStore } from '../keychain/secret-store.js';
 import type { ApiKey, CreateKeyInput, CreatedKey, Provider } from '../providers/types.js';
 import { maskSecret } from './mask.js';
@@ -43,21 +45,46 @@ export async function createAndStoreKey(req: CreateKeyRequest, ports: CreateKeyP
     try {
       created = await ports.provider.createKey(req.userId, { name: req.name, expiresAt: req.expiresAt });
     } catch (err) {
+      if (err instanceof KeyNotReturnedError) throw await discardUnreadableKey(req, ports, err);
       if (!(err instanceof CreateOutcomeUnknownError)) throw err;
       ports.note(`The answer to the create was lost; checking ${req.name} at the provider.`);
-      try {
-        orphansDeleted.push(...(await deleteOrphans(req, ports)));
-      } catch (cleanupErr) {
-        // A key may now be live whose plaintext nobody holds: say so, and which one to delete.
-        throw new RotationIncompleteError(
-          `The answer to creating "${req.name}" was lost and checking for the key failed (${errorText(cleanupErr)}): a key named "${req.name}" may be live with its plaintext lost.`,
-          { hint: `Delete any key named "${req.name}" that keyrot does not hold (keyrot list-keys shows which it holds).`, data: { keyName: req.name }, cause: cleanupErr },
-        );
-      }
+      orphansDeleted.push(...(await deleteOrphansOrExplain(req, ports, `The answer to creating "${req.name}" was lost`)));
       if (attempt >= 2) throw err;
       continue;
     }
     return { ...(await storeOrUndo(req.userId, created, ports)), orphansDeleted };
+  }
+}
+
+/**
+ * The provider accepted the create but sent no plaintext: whatever key it made can never be read, so nobody can
+ * ever hold it. Deletes it and returns the error to stop with, which says what was deleted.
+ */
+async function discardUnreadableKey(req: CreateKeyRequest, ports: CreateKeyPorts, err: KeyNotReturnedError): Promise<KeyNotReturnedError> {
+  const deleted = await deleteOrphansOrExplain(req, ports, `The provider accepted creating "${req.name}" but sent no key`);
+  const what = deleted.length
+    ? `keyrot deleted that key (${deleted.join(', ')}): its plaintext can never be read`
+    : 'no such key is listed, so nothing was left behind';
+  return new KeyNotReturnedError(`${err.message.replace(/\.$/, '')}: ${what}. Nothing else changed.`, {
+    hint: 'keyrot never sends a create twice. If this persists, the provider does not return new keys through its API: create the key in its console.',
+    data: { ...err.data, deletedKeyIds: deleted },
+    cause: err,
+  });
+}
+
+/**
+ * deleteOrphans, or, when checking fails, the error that names the key which may be live with its plaintext lost.
+ * `happened` says what went wrong with the create, e.g. 'The answer to creating "x" was lost'.
+ */
+async function deleteOrphansOrExplain(req: CreateKeyRequest, ports: CreateKeyPorts, happened: string): Promise<string[]> {
+  try {
+    return await deleteOrphans(req, ports);
+  } catch (cleanupErr) {
+    // A key may now be live whose plaintext nobody holds: say so, and which one to delete.
+    throw new RotationIncompleteError(
+      `${happened} and checking for the key failed (${errorText(cleanupErr)}): a key named "${req.name}" may be live with its plaintext lost.`,
+      { hint: `Delete any key named "${req.name}" that keyrot does not hold (keyrot list-keys shows which it holds).`, data: { keyName: req.name }, cause: cleanupErr },
+    );
   }
 }
 

@@ -21,10 +21,15 @@ import { maskFromLastChars, maskSecret } from './mask.js';
 export type Phase = 'create' | 'verify-new' | 'hand-over' | 'wait' | 'revoke' | 'verify-old' | 'finish';
 export type RotationMode = 'standard' | 'emergency';
 
-/** The order of phases: the seeds' procedure, and its emergency variant (revoke first, accept downtime). */
+/**
+ * The order of phases: the seeds' procedure, and its emergency variant (seed 003: "create the new key, revoke the
+ * old one before updating the integration"). The new key is created, stored and proven before the exposed key is
+ * revoked, so the user is never left without a working key, and a create that fails leaves everything as it was;
+ * consumers fail from the revoke until they have the new key (the downtime the operator accepts).
+ */
 export const PHASES: Record<RotationMode, readonly Phase[]> = {
   standard: ['create', 'verify-new', 'hand-over', 'wait', 'revoke', 'verify-old', 'finish'],
-  emergency: ['revoke', 'verify-old', 'create', 'verify-new', 'hand-over', 'finish'],
+  emergency: ['create', 'verify-new', 'revoke', 'verify-old', 'hand-over', 'finish'],
 };
 
 export const PHASE_LABELS: Record<Phase, string> = {
@@ -34,7 +39,7 @@ export const PHASE_LABELS: Record<Phase, string> = {
   wait: 'Wait for consumers to use the new key',
   revoke: 'Revoke the old key',
   'verify-old': 'Verify the old key is rejected',
-  finish: 'Finish: keychain holds only the new key',
+  finish: "Finish: drop the old key's keychain entry",
 };
 
 export interface RotationOptions {
@@ -96,6 +101,11 @@ export interface StepProgress {
 
 export interface RotationPorts {
   provider: Provider;
+  /**
+   * A provider for clean-up that must still happen after a cancel (Ctrl-C, a CI job's SIGTERM): its requests are
+   * not tied to the cancelled run, only to a short deadline of their own.
+   */
+  cleanupProvider(): Promise<Provider>;
   store: SecretStore;
   /** Persists the record (atomically). Called before every side effect. */
   save(record: RotationRecord): Promise<void>;
@@ -195,7 +205,12 @@ export async function runRotation(record: RotationRecord, ports: RotationPorts):
       record.status = 'failed';
       record.lastError = { code: isKeyrotError(err) ? err.code : 'internal', message: err instanceof Error ? err.message : String(err) };
       await save(record, ports).catch(() => undefined);
-      await discardUnheldNewKey(record, ports, true);
+      try {
+        await discardUnheldNewKey(record, ports, true);
+      } catch (discardErr) {
+        // The original stop is what the user must see; the discard's own failure is told beside it.
+        ports.warn(`--store none: the new key ${record.newKey.name} (${record.newKey.id ?? '?'}) could not be cleaned up: ${(discardErr as Error).message}`);
+      }
       ports.event('rotation.failed', { rotationId: record.id, phase, error: record.lastError });
       throw explainFailure(record, err);
     }
@@ -270,7 +285,9 @@ const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
           record.newKey.lastChars = key.secret.slice(-5);
           await save(record, ports);
           ports.event('key.created', { keyId: key.id, name: key.name, maskedKey: maskSecret(key.secret) });
-          ports.event('keychain.written', { account: keychainAccount(ports.provider.id, record.userId, key.id), store: ports.store.description });
+          if (record.options.store !== 'none') {
+            ports.event('keychain.written', { account: keychainAccount(ports.provider.id, record.userId, key.id), store: ports.store.description });
+          }
         },
       },
     );
@@ -302,19 +319,15 @@ const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
     const secret = await newSecret(record, ports);
     await markStarted(record, ports);
     let detail: string;
-    if (record.options.onNewKey) {
-      await ports.runHook(record.options.onNewKey, secret, hookEnv(record), record.options.hookTimeoutMs);
-      detail = 'hook succeeded';
-      ports.event('hook.done', { keyId: record.newKey.id });
-    } else if (ports.confirmHandover) {
-      const account = keychainAccount(ports.provider.id, record.userId, record.newKey.id ?? '');
-      const ok = await ports.confirmHandover(
-        `Update every consumer of ${record.oldKey.name} to the new key ${record.newKey.name} (keychain service "keyrot", account "${account}"). Done?`,
-      );
-      if (!ok) throw new CancelledError('Hand-over not confirmed.');
-      detail = 'confirmed by the operator';
-    } else {
-      detail = 'no hook: consumers read the new key from the keychain';
+    try {
+      detail = await handOver(record, ports, secret);
+    } catch (err) {
+      // "Nothing was changed" (a prompt's usual words) is false here: say what is live.
+      if (err instanceof CancelledError) {
+        const old = canAbort(record) ? `the old key ${record.oldKey.name} is untouched` : `the old key ${record.oldKey.name} is revoked`;
+        throw new CancelledError(`Cancelled at the hand-over: the new key ${record.newKey.name} is live; ${old}.`);
+      }
+      throw err;
     }
     // The usage baseline is taken after the hand-over, on the provider's clock: any later activity counts.
     record.handedOverAt = ports.now().toISOString();
@@ -367,7 +380,11 @@ const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
     }
   },
 
-  async revoke(record, ports) {
+  async revoke(record, ports, step) {
+    // The last moment the old key can still be kept: never revoke it unless the new key still works (it may have
+    // been deleted, or have expired, during a --keep-old grace period or a long wait).
+    const proof = await newKeyStillWorks(record, ports, step);
+    step.update(proof);
     await markStarted(record, ports);
     const outcome = await ports.provider.deleteKey(record.userId, record.oldKey.id);
     ports.event('old.revoked', { keyId: record.oldKey.id, name: record.oldKey.name, outcome });
@@ -382,9 +399,34 @@ const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
 
   async finish(record, ports) {
     await ports.store.delete(keychainAccount(ports.provider.id, record.userId, record.oldKey.id));
-    return { detail: `only ${record.newKey.name} is held for ${record.userEmail}` };
+    if (record.options.store === 'none') return { detail: `keyrot keeps no copy of ${record.newKey.name} (--store none): the consumers have it` };
+    // Said only when true: the entry is read, not assumed.
+    const held = record.newKey.id ? await ports.store.get(keychainAccount(ports.provider.id, record.userId, record.newKey.id)) : null;
+    if (held === null) {
+      ports.warn(`The keychain no longer holds the new key ${record.newKey.name}: keyrot holds no key of ${record.userEmail}.`);
+      return { detail: `the keychain holds no key of ${record.userEmail}` };
+    }
+    return { detail: `the keychain holds only ${record.newKey.name} for ${record.userEmail}` };
   },
 };
+
+/** Gives the new key to the consumers (the hook, or the operator in a terminal); returns the step's detail. */
+async function handOver(record: RotationRecord, ports: RotationPorts, secret: string): Promise<string> {
+  if (record.options.onNewKey) {
+    await ports.runHook(record.options.onNewKey, secret, hookEnv(record), record.options.hookTimeoutMs);
+    ports.event('hook.done', { keyId: record.newKey.id });
+    return 'hook succeeded';
+  }
+  if (ports.confirmHandover) {
+    const account = keychainAccount(ports.provider.id, record.userId, record.newKey.id ?? '');
+    const ok = await ports.confirmHandover(
+      `Update every consumer of ${record.oldKey.name} to the new key ${record.newKey.name} (keychain service "keyrot", account "${account}"). Done?`,
+    );
+    if (!ok) throw new CancelledError('Hand-over not confirmed.');
+    return 'confirmed by the operator';
+  }
+  return 'no hook: consumers read the new key from the keychain';
+}
 
 /**
  * --store none: a new key not yet handed over is held by nobody once this process ends. On a failure
@@ -401,7 +443,9 @@ async function discardUnheldNewKey(record: RotationRecord, ports: RotationPorts,
   const secret = await ports.store.get(keychainAccount(ports.provider.id, record.userId, id));
   if (secret !== null && !ending) return;
   try {
-    await ports.provider.deleteKey(record.userId, id);
+    // After a cancel (Ctrl-C, a cancelled CI job) the run's own requests are aborted: the clean-up has its own.
+    const provider = ending ? await ports.cleanupProvider() : ports.provider;
+    await provider.deleteKey(record.userId, id);
   } catch (err) {
     if (secret === null) throw err;
     const path = await ports.rescue({ id, name: record.newKey.name, lastChars: record.newKey.lastChars, expiresAt: null, secret }, record.userId);
@@ -415,6 +459,35 @@ async function discardUnheldNewKey(record: RotationRecord, ports: RotationPorts,
   record.phase = 'create';
   record.phaseStatus = 'pending';
   await save(record, ports);
+}
+
+/**
+ * Proof, right before the revoke, that the new key is still there and still authenticates. Throws
+ * VerificationFailedError (the old key is then kept) when it was deleted, has expired or is rejected. Returns the
+ * detail to show. Without its plaintext (--store none, resumed by another process) it cannot be tested: then it
+ * must at least be listed and unexpired.
+ */
+async function newKeyStillWorks(record: RotationRecord, ports: RotationPorts, step: StepProgress): Promise<string> {
+  const id = record.newKey.id;
+  const name = `${record.newKey.name} (${id ?? 'no id'})`;
+  const stop = (why: string) =>
+    new VerificationFailedError(`The new key ${name} ${why}: the old key ${record.oldKey.name} was NOT revoked, and stays live.`, {
+      hint: 'Roll back with --abort (it cleans up the new key), then rotate again.',
+      data: { newKeyUsable: false },
+    });
+  const listed = id ? (await ports.provider.listKeys(record.userId)).find((k) => k.id === id) : undefined;
+  if (!listed) throw stop(`is no longer listed at ${ports.provider.displayName} (deleted)`);
+  if (listed.expiresAt && listed.expiresAt.getTime() <= ports.now().getTime()) throw stop(`expired at ${listed.expiresAt.toISOString()}`);
+  const secret = heldThisRun.get(ports)?.get(listed.id) ?? (await ports.store.get(keychainAccount(ports.provider.id, record.userId, listed.id)));
+  if (secret === null) {
+    if (record.options.store !== 'none') throw stop('is no longer in the keychain');
+    return `new key listed and unexpired (its plaintext is not held here to test it: --store none)`;
+  }
+  ports.protect(secret);
+  step.update('checking the new key still authenticates');
+  const check = await ports.provider.checkKey(secret);
+  if (!check.ok) throw stop(`no longer authenticates (${check.reason}: ${check.message})`);
+  return 'new key still authenticates';
 }
 
 /** The old key is revoked; proves it no longer authenticates (or, untestable, is no longer listed). */
@@ -536,6 +609,8 @@ function labelFor(record: RotationRecord, phase: Phase): string {
         : `Create ${record.newKey.name} and store it in the keychain`;
     case 'revoke':
       return `Revoke the old key ${record.oldKey.name}`;
+    case 'finish':
+      return record.options.store === 'none' ? 'Finish (--store none: keyrot keeps no copy of the new key)' : PHASE_LABELS.finish;
     default:
       return PHASE_LABELS[phase];
   }
@@ -573,7 +648,11 @@ export function summaryData(record: RotationRecord): Record<string, unknown> {
 function explainFailure(record: RotationRecord, err: unknown): unknown {
   if (!isKeyrotError(err)) return err;
   const oldLive = canAbort(record) ? ' The old key is untouched.' : '';
-  const newHeld = record.newKey.id ? ` The new key ${record.newKey.name} is live and in the keychain.` : '';
+  const newHeld = !record.newKey.id || err.data?.['newKeyUsable'] === false
+    ? ''
+    : record.options.store === 'none'
+      ? ` The new key ${record.newKey.name} is live; consumers have it, keyrot keeps no copy (--store none).`
+      : ` The new key ${record.newKey.name} is live and in the keychain.`;
   const next = canAbort(record)
     ? `keyrot rotate --user ${record.userEmail} --resume to continue, or --abort to roll back`
     : `keyrot rotate --user ${record.userEmail} --resume to continue`;

@@ -79,7 +79,9 @@ export interface Provider {
   listKeys(userId: string): Promise<ApiKey[]>;
   /**
    * Creates a key. Not idempotent and never retried: throws CreateOutcomeUnknownError when the request may
-   * have been acted on but no answer arrived, so the caller can reconcile by listing keys.
+   * have been acted on but no answer arrived, so the caller can reconcile by listing keys; throws
+   * KeyNotReturnedError when the provider answered with success but without a usable plaintext (the key most
+   * likely exists and can never be read: the caller deletes it and must not create again).
    */
   createKey(userId: string, input: CreateKeyInput): Promise<CreatedKey>;
   /** Idempotent: 'already-gone' when the key no longer exists (e.g. a retried delete). */

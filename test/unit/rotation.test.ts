@@ -16,6 +16,7 @@ import {
 import {
   CancelledError,
   HookFailedError,
+  KeyNotReturnedError,
   KeyrotError,
   RotationIncompleteError,
   UsageError,
@@ -118,6 +119,7 @@ function harness(opts: HarnessOptions = {}) {
 
   const ports: RotationPorts = {
     provider,
+    cleanupProvider: async () => provider,
     store,
     save: async (record) => {
       alive();
@@ -404,18 +406,28 @@ describe('runRotation: standard order', () => {
 });
 
 describe('runRotation: emergency order', () => {
-  it('revokes first, then creates, verifies and hands over; never waits', async () => {
+  it('creates, stores and proves the new key, then revokes the old one, then hands over; never waits', async () => {
     const h = harness({ mode: 'emergency' });
-    expect(h.record.phase).toBe('revoke');
+    expect(h.record.phase).toBe('create');
     const final = await runRotation(h.record, h.ports);
 
     await expectRotated(h, final);
-    expect(final.steps.map((s) => s.phase)).toEqual(['revoke', 'verify-old', 'create', 'verify-new', 'hand-over', 'finish']);
+    expect(final.steps.map((s) => s.phase)).toEqual(['create', 'verify-new', 'revoke', 'verify-old', 'hand-over', 'finish']);
     const effects = h.provider.calls.filter((c) => c.method === 'createKey' || c.method === 'deleteKey').map((c) => c.method);
-    expect(effects).toEqual(['deleteKey', 'createKey']);
+    expect(effects).toEqual(['createKey', 'deleteKey']);
     expect(h.provider.callsOf('observeUsage')).toHaveLength(0);
     expect(final.usageBaseline).toBeNull();
     expect(h.clock.sleeps).toEqual([]);
+  });
+
+  it('a create that fails leaves the exposed key as it was: the user is never left without a working key', async () => {
+    const h = harness({ mode: 'emergency' });
+    h.provider.faults.push({ method: 'createKey', when: 'before', error: () => new KeyNotReturnedError('no key in the answer') });
+    const err = await failure(runRotation(h.record, h.ports));
+    expect(err).toBeInstanceOf(KeyNotReturnedError);
+    expect(h.provider.liveKeys(USER).map((k) => k.id)).toContain(h.oldKey.id);
+    expect(h.provider.callsOf('deleteKey').filter((c) => c.args[1] === h.oldKey.id)).toEqual([]);
+    expect(canAbort(h.record)).toBe(true);
   });
 });
 
@@ -435,6 +447,98 @@ describe('runRotation: --keep-old', () => {
     await expectRotated(h, final);
     expect(h.provider.callsOf('createKey')).toHaveLength(1);
     expect(h.hooks).toHaveLength(1);
+  });
+});
+
+describe('runRotation: the new key must still work right before the revoke', () => {
+  /** Paused after --keep-old, then something happens to the new key during the grace period, then --resume. */
+  async function pausedThen(mutate: (h: Harness, newKey: FakeKey) => void | Promise<void>) {
+    const h = harness({ options: { keepOld: true } });
+    const paused = await runRotation(h.record, h.ports);
+    expect(paused.status).toBe('paused');
+    const newKey = h.newKeys()[0]!;
+    await mutate(h, newKey);
+    const resumed = structuredClone(h.saves.at(-1)!);
+    resumed.options.keepOld = false;
+    const err = await failure(runRotation(resumed, h.ports));
+    return { h, err, resumed, newKey };
+  }
+
+  async function expectOldKeptAndExplained(h: Harness, err: KeyrotError, resumed: RotationRecord, why: RegExp) {
+    expect(err).toBeInstanceOf(VerificationFailedError);
+    expect(err.exitCode).toBe(7);
+    expect(err.message).toMatch(why);
+    expect(err.message).toMatch(/old key ops-deploy was NOT revoked/);
+    // Never "live and in the keychain" about a key that is gone.
+    expect(err.hint).not.toMatch(/is live and in the keychain/);
+    expect(err.hint).toMatch(/--abort/);
+    expect(h.provider.keys).toContain(h.oldKey);
+    expect(h.provider.callsOf('deleteKey').filter((c) => c.args[1] === h.oldKey.id)).toEqual([]);
+    expect(resumed).toMatchObject({ status: 'failed', phase: 'revoke', phaseStatus: 'pending' });
+    expect(canAbort(resumed)).toBe(true);
+    expect(h.events.map((e) => e.type)).not.toContain('rotation.done');
+  }
+
+  it('the new key deleted during a --keep-old grace period: the resume stops and keeps the old key', async () => {
+    const { h, err, resumed } = await pausedThen(async (h, newKey) => {
+      await h.provider.deleteKey(USER, newKey.id);
+    });
+    await expectOldKeptAndExplained(h, err, resumed, /no longer listed/);
+  });
+
+  it('the new key expired during the grace period: stops, old key kept', async () => {
+    const { h, err, resumed } = await pausedThen((h, newKey) => {
+      newKey.expiresAt = new Date(h.clock.now().getTime() - 1_000);
+    });
+    await expectOldKeptAndExplained(h, err, resumed, /expired at/);
+  });
+
+  it('the new key rejected by the provider (revoked elsewhere, still listed): stops, old key kept', async () => {
+    const { h, err, resumed } = await pausedThen((h, newKey) => {
+      h.provider.authOverrides.set(newKey.secret, { ok: false, reason: 'rejected', message: 'Invalid API token.' });
+    });
+    await expectOldKeptAndExplained(h, err, resumed, /no longer authenticates/);
+  });
+
+  it('the new key deleted during the wait while a consumer keeps the per-user activity moving: stops before the revoke', async () => {
+    const h = harness({ usageSignal: 'per-user', consumersFollow: false });
+    // A consumer still on the old key keeps the user's activity moving; meanwhile someone deletes the new key.
+    h.clock.onSleep = (now) => {
+      h.provider.use(h.oldKey.secret, now);
+      const fresh = h.newKeys()[0];
+      if (fresh) h.provider.keys.splice(h.provider.keys.indexOf(fresh), 1);
+    };
+    const err = await failure(runRotation(h.record, h.ports));
+    await expectOldKeptAndExplained(h, err, h.record, /no longer listed/);
+  });
+
+  it('the same after a crash: a resumed revoke/pending re-checks first', async () => {
+    const h = harness();
+    h.state.crashAt = null;
+    const record = structuredClone(h.record);
+    const made = h.provider.addKey(USER, NEW_NAME);
+    await h.store.inner.set(h.account(made.id), made.secret);
+    Object.assign(record, { phase: 'revoke', phaseStatus: 'pending', status: 'running', handedOverAt: h.clock.now().toISOString() });
+    record.newKey.id = made.id;
+    record.newKey.lastChars = made.secret.slice(-5);
+    await h.store.inner.delete(h.account(made.id));
+    const err = await failure(runRotation(record, h.ports));
+    await expectOldKeptAndExplained(h, err, record, /no longer in the keychain/);
+  });
+
+  it('the finish line is true: a keychain entry that vanished after the revoke is reported, not claimed', async () => {
+    const h = harness();
+    h.provider.afterEffect = (call) => {
+      if (call.method === 'deleteKey' && call.args[1] === h.oldKey.id) {
+        const fresh = h.newKeys()[0]!;
+        void h.store.inner.delete(h.account(fresh.id));
+      }
+    };
+    const final = await runRotation(h.record, h.ports);
+    expect(final.status).toBe('done');
+    const finish = h.steps.find((s) => s.label.startsWith('Finish'));
+    expect(finish?.detail).toMatch(/holds no key/);
+    expect(h.warns.join('\n')).toMatch(/no longer holds the new key/);
   });
 });
 
@@ -798,7 +902,7 @@ describe('runRotation: verifying the old key is gone', () => {
     expect(h.warns[0]).toMatch(/STILL AUTHENTICATES/);
     expect(h.record).toMatchObject({ status: 'failed', phase: 'verify-old', oldKeyStillAuthenticates: true });
     expect(h.record.steps.find((s) => s.phase === 'verify-old')?.outcome).toBe('failed');
-    expect(h.provider.callsOf('checkKey')).toHaveLength(1 + 3); // new key once, old key 3 times
+    expect(h.provider.callsOf('checkKey')).toHaveLength(2 + 3); // new key at verify-new and before the revoke, old key 3 times
     expect(h.newKeys()).toHaveLength(1);
     expect(canAbort(h.record)).toBe(false);
   });
@@ -859,9 +963,10 @@ describe('canAbort', () => {
     ['standard', 'finish', 'pending', 'failed', false],
     ['standard', 'finish', 'pending', 'done', false],
     ['standard', 'create', 'pending', 'aborted', false],
+    ['emergency', 'create', 'started', 'failed', true],
     ['emergency', 'revoke', 'pending', 'running', true],
     ['emergency', 'revoke', 'started', 'failed', false],
-    ['emergency', 'create', 'started', 'failed', false],
+    ['emergency', 'verify-old', 'pending', 'failed', false],
     ['emergency', 'hand-over', 'pending', 'failed', false],
   ])('%s %s/%s (%s) → %s', (mode, phase, phaseStatus, status, expected) => {
     expect(canAbort(rec(mode, phase, phaseStatus, status))).toBe(expected);

@@ -8,6 +8,7 @@ import { getProviderFactory, providers } from '../../src/providers/registry.js';
 import {
   AuthError,
   CreateOutcomeUnknownError,
+  KeyNotReturnedError,
   NotFoundError,
   PermissionError,
   ProviderResponseError,
@@ -278,21 +279,31 @@ describe('vultr provider: keys', () => {
           .intercept({ path: `/v2/users/${UID}/apikeys`, method: 'POST' })
           .replyWithError(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })),
     ],
-    [
-      'a 2xx that is not JSON',
-      (pool: Interceptable) => pool.intercept({ path: `/v2/users/${UID}/apikeys`, method: 'POST' }).reply(201, 'OK'),
-    ],
-    [
-      'a 2xx without the plaintext',
-      (pool: Interceptable) =>
-        pool.intercept({ path: `/v2/users/${UID}/apikeys`, method: 'POST' }).reply(202, { api_key: { id: 'new', expire: false } }),
-    ],
-  ])('createKey after %s → CreateOutcomeUnknownError, one POST only', async (_, arrange) => {
+  ])('createKey after %s (a real loss) → CreateOutcomeUnknownError, one POST only', async (_, arrange) => {
     const h = setup();
     arrange(h.pool);
     const err = await caught(h.provider.createKey(UID, { name: 'ci-v2', expiresAt: null }));
     expect(err).toBeInstanceOf(CreateOutcomeUnknownError);
     expect(err.message).toContain('may or may not have been created');
+    expect(h.calls('POST')).toHaveLength(1);
+  });
+
+  // Vultr's own OpenAPI document describes this answer as "202 Accepted" with no body.
+  it.each([
+    ['a bodiless 202 (as the spec says)', (pool: Interceptable) => pool.intercept({ path: `/v2/users/${UID}/apikeys`, method: 'POST' }).reply(202, '')],
+    ['a 2xx that is not JSON', (pool: Interceptable) => pool.intercept({ path: `/v2/users/${UID}/apikeys`, method: 'POST' }).reply(201, 'OK')],
+    [
+      'a 2xx without the plaintext',
+      (pool: Interceptable) =>
+        pool.intercept({ path: `/v2/users/${UID}/apikeys`, method: 'POST' }).reply(202, { api_key: { id: 'new', expire: false } }),
+    ],
+  ])('createKey after %s → KeyNotReturnedError (exit 13), an answer and never a loss: one POST only', async (_, arrange) => {
+    const h = setup();
+    arrange(h.pool);
+    const err = await caught(h.provider.createKey(UID, { name: 'ci-v2', expiresAt: null }));
+    expect(err).toBeInstanceOf(KeyNotReturnedError);
+    expect((err as KeyNotReturnedError).exitCode).toBe(13);
+    expect(err.message).toContain('Vultr accepted the create of "ci-v2" but its answer holds no key');
     expect(h.calls('POST')).toHaveLength(1);
   });
 

@@ -1,6 +1,6 @@
 // The Vultr provider: translates Vultr's users and API keys into keyrot's Provider vocabulary. Vultr has no
 // per-key "last used", only the user's last_activity, hence usageSignal 'per-user'.
-import { CreateOutcomeUnknownError, ProviderResponseError } from '../../errors.js';
+import { KeyNotReturnedError, ProviderResponseError } from '../../errors.js';
 import type { HttpClient, HttpClientDeps } from '../http.js';
 import type {
   ApiKey,
@@ -75,16 +75,13 @@ export class VultrProvider implements Provider {
         secret: created.apiKey,
       };
     } catch (error) {
-      // A 2xx whose body is unusable means the key was most likely created but its plaintext is lost: the
-      // caller must reconcile exactly as for a lost answer, not assume nothing happened.
+      // A 2xx without a usable plaintext is an answer, not a lost one: Vultr's own OpenAPI document describes
+      // this very answer as "202 Accepted" with no body. The key was most likely created and its plaintext can
+      // never be read: the caller deletes it and must never send the create again.
       if (error instanceof ProviderResponseError) {
-        throw new CreateOutcomeUnknownError(
-          `Vultr's answer to the create request could not be read (${error.message}): the key may or may not have been created.`,
-          {
-            hint: "List the user's keys to see whether it was created, and delete any key whose secret you do not have.",
-            data: { ...error.data },
-            cause: error,
-          },
+        throw new KeyNotReturnedError(
+          `Vultr accepted the create of "${input.name}" but its answer holds no key (${error.message.replace(/\.$/, '')}).`,
+          { data: { ...error.data, keyName: input.name }, cause: error },
         );
       }
       throw error;

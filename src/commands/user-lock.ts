@@ -1,0 +1,32 @@
+// Commands that change a user's keys (rotate, create, revoke) work under that user's lock, and the ones that are
+// not a rotation respect an unfinished rotation of that user: they refuse unless told --force.
+import type { Context } from '../cli/context.js';
+import { PHASE_LABELS } from '../core/rotation.js';
+import { RotationConflictError } from '../errors.js';
+import { acquireUserLock } from '../journal/lock.js';
+import { RotationJournal } from '../journal/rotations.js';
+import type { Provider, User } from '../providers/types.js';
+
+/** Runs `fn` holding the lock of `user` (RotationConflictError when another keyrot process holds it). */
+export async function withUserLock<T>(ctx: Context, provider: Provider, user: User, fn: () => Promise<T>): Promise<T> {
+  const lock = await acquireUserLock(ctx.stateDir, provider.id, user.id, `the keys of ${user.email}`);
+  try {
+    return await fn();
+  } finally {
+    await lock.release();
+  }
+}
+
+/**
+ * Refuses (RotationConflictError, exit 9) to change the keys of a user whose rotation is unfinished, unless
+ * `force`: deleting its new key, or adding keys beside it, behind its back is how a rotation ends up revoking the
+ * last working key. `action` names what was asked ("revoke ops-deploy").
+ */
+export async function refuseDuringRotation(ctx: Context, provider: Provider, user: User, action: string, force: boolean): Promise<void> {
+  const active = await new RotationJournal(ctx.stateDir).active(provider.id, user.id);
+  if (!active || force) return;
+  throw new RotationConflictError(
+    `${user.email} has an unfinished rotation (${active.oldKey.name} → ${active.newKey.name}, stopped at "${PHASE_LABELS[active.phase]}"): refusing to ${action} behind its back.`,
+    { hint: `Finish it (keyrot rotate --user ${user.email} --resume) or roll it back (--abort) first, or pass --force to ${action} anyway.` },
+  );
+}
