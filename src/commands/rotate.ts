@@ -87,7 +87,12 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
 
       if (options.abort) {
         if (!active) throw new NotFoundError(`${user.email} has no unfinished rotation to abort.`);
-        await consentTo(ctx, Boolean(options.yes), abortQuestion(active), `Rolling back deletes the new key ${active.newKey.name}`);
+        await consentTo(
+          ctx,
+          Boolean(options.yes),
+          abortQuestion(active),
+          `Rolling back deletes the new key ${active.newKey.name}${active.handedOverAt ? `, which consumers were given at ${active.handedOverAt}` : ''}`,
+        );
         // The journal remembers where the new key lives: --store given now or not.
         const store = await storeFor(ctx, active.options.store ?? 'os');
         const record = await abortRotation(active, makePorts(ctx, provider, store, journal));
@@ -210,7 +215,6 @@ function parseSettings(options: RotateOptions) {
   if (options.resume && options.abort) throw new UsageError('--resume and --abort cannot be combined.');
   if (options.dryRun && (options.resume || options.abort)) throw new UsageError('--dry-run plans a new rotation: it cannot be combined with --resume or --abort.');
   if (options.emergency && options.keepOld) throw new UsageError('--emergency revokes the old key first: it cannot be combined with --keep-old.');
-  if (options.keepOld && options.wait === false) throw new UsageError('--keep-old stops after the wait: it cannot be combined with --no-wait.');
   const settings = {
     wait: options.wait !== false,
     waitTimeoutMs: parseDuration(options.waitTimeout ?? DEFAULTS.waitTimeout, '--wait-timeout'),

@@ -165,13 +165,16 @@ describe.skipIf(!HAS_KEYCHAIN)('create: never retried blindly, never a key nobod
     expect(await keychainGet(out.keychain.account)).toBe(made[0]!.plaintext);
   });
 
-  it('a malformed create answer counts as lost: reconciled, then one key, held', async () => {
+  it('a malformed create answer is an answer: no second POST, exit 13, one line, nothing left behind', async () => {
     const h = await harness();
     h.sandbox.addFault({ method: 'POST', path: '/users/*/apikeys', action: 'malformed' });
-    const out = json(ok(await h.run(['create', '--user', 'ops@example.com', '--name', 'after-malformed', '--json'])));
-    const made = keysOf(h, 'ops@example.com').filter((k) => k.name === 'after-malformed');
-    expect(made.map((k) => k.id)).toEqual([out.id]);
-    expect(await keychainGet(out.keychain.account)).toBe(made[0]!.plaintext);
+    const r = await h.run(['create', '--user', 'ops@example.com', '--name', 'after-malformed', '--json']);
+    expect(r.code, r.stderr).toBe(13);
+    expect(lines(r.stderr).filter((l) => l.startsWith('error:'))).toHaveLength(1);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+    expect(json(r).error.code).toBe('key_not_returned');
+    expect(keysOf(h, 'ops@example.com').map((k) => k.name)).toEqual(['ops-deploy']);
+    expect(h.sandbox.requests().filter((q) => q.method === 'POST')).toHaveLength(1);
   });
 
   it('both creates lost → exit 6, and no key is left behind', async () => {

@@ -125,12 +125,17 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate under provider faults', () => {
     expect(r.stderr).toMatch(/its plaintext never reached keyrot/);
   });
 
-  it('an unreadable create answer (200 that is not JSON) is reconciled the same way', async () => {
+  it('an unreadable create answer (200 that is not JSON) is an answer, not a loss: the key it made is deleted, never a second POST, exit 13, old key untouched', async () => {
     const s = await rotationSetup();
     s.h.sandbox.addFault({ method: 'POST', path: '/users/*/apikeys', action: 'malformed' });
     const r = await s.run('rotate', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', ...QUICK]);
-    await expectRotated(s, r);
-    expect(requestsTo(s.h, 'POST', '/users/*/apikeys').map((q) => q.status)).toEqual([200, 202]);
+    expect(r.code, r.stderr).toBe(13);
+    expect(requestsTo(s.h, 'POST', '/users/*/apikeys')).toHaveLength(1);
+    expect(s.keys().map((k) => k.id)).toEqual([s.oldKey.id]);
+    expect(json(r).error.code).toBe('key_not_returned');
+    // Nothing is live but the old key: no rotation is left to resume or abort.
+    const again = await s.run('rotate again', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', ...QUICK]);
+    await expectRotated(s, again);
   });
 
   it('dropped connections on reads and on the revoke are retried (a revoke acted on before the drop counts as done)', async () => {
@@ -154,7 +159,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate under provider faults', () => {
     expect(await authStatus(s.h, s.oldKey.plaintext)).toBe(200);
     expect(await readJournal(s.h, s.user.id)).toMatchObject({ phase: 'create', phaseStatus: 'started', status: 'failed' });
     s.h.sandbox.clearFaults();
-    const resumed = await s.run('resume', ['rotate', '--user', s.user.email, '--resume', '--json']);
+    const resumed = await s.run('resume', ['rotate', '--user', s.user.email, '--resume', '--yes', '--json']);
     await expectRotated(s, resumed);
   });
 
@@ -167,7 +172,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate under provider faults', () => {
     expect(s.keys()).toHaveLength(2);
     expect(await authStatus(s.h, s.oldKey.plaintext)).toBe(200);
     s.h.sandbox.clearFaults();
-    const resumed = await s.run('resume', ['rotate', '--user', s.user.email, '--resume', '--json']);
+    const resumed = await s.run('resume', ['rotate', '--user', s.user.email, '--resume', '--yes', '--json']);
     await expectRotated(s, resumed);
     expect(createsFor(s.h, s.user.id)).toHaveLength(1);
   });

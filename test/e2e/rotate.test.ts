@@ -143,7 +143,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
     expect(again.stderr).toMatch(/--resume/);
 
     // Resume with a fixed hook: the same new key goes out, the old one is revoked.
-    const resumed = await s.run('resume', ['rotate', '--user', OPS, '--resume', '--on-new-key', s.hook, '--json']);
+    const resumed = await s.run('resume', ['rotate', '--user', OPS, '--resume', '--yes', '--on-new-key', s.hook, '--json']);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(json(resumed).newKey.id).toBe(newKey.id);
     expect(s.keys().map((k) => k.id)).toEqual([newKey.id]);
@@ -160,7 +160,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
     const r = await s.run('leaky hook', ['rotate', '--user', OPS, '--on-new-key', leaky, '--no-wait', '--verbose', '--debug', '--yes']);
     expect(r.code, r.stderr).toBe(10);
     expect(r.stderr).toMatch(/--on-new-key: got \*\*\*\*/);
-    const j = await s.run('leaky hook json', ['rotate', '--user', OPS, '--resume', '--json', '--verbose']);
+    const j = await s.run('leaky hook json', ['rotate', '--user', OPS, '--resume', '--yes', '--json', '--verbose']);
     expect(j.code, j.stderr).toBe(10);
     expect(json(j).error.code).toBe('hook_failed');
     await expectNoLeaks(s);
@@ -198,7 +198,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
 
     // A consumer picks the key up later (here: one call with it); --resume sees that and finishes.
     await useKeyAfterBaseline(s.h, newKey.plaintext, journal);
-    const resumed = await s.run('resume', ['rotate', '--user', OPS, '--resume', '--json']);
+    const resumed = await s.run('resume', ['rotate', '--user', OPS, '--resume', '--yes', '--json']);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(s.keys().map((k) => k.id)).toEqual([newKey.id]);
     expect(createsFor(s.h, s.user.id)).toHaveLength(1);
@@ -246,7 +246,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
     expect((await s.h.stateFiles()).filter((f) => f.path.endsWith('.lock'))).toEqual([]);
     const newKey = s.keys().find((k) => k.name === 'ops-deploy-v2')!;
     // The operator knows the consumers moved: flags given with --resume replace the journaled ones.
-    const resumed = await s.run('resume', ['rotate', '--user', OPS, '--resume', '--no-wait', '--json']);
+    const resumed = await s.run('resume', ['rotate', '--user', OPS, '--resume', '--yes', '--no-wait', '--json']);
     expect(resumed.code, resumed.stderr).toBe(0);
     const steps = json(resumed).steps as Array<{ phase: string; outcome: string }>;
     expect(steps.filter((st) => st.phase === 'wait').map((st) => st.outcome)).toEqual(['failed', 'skipped']);
@@ -268,7 +268,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
     expect(() => process.kill(-pid, 0)).toThrow();
     expect(await readJournal(s.h, s.user.id)).toMatchObject({ phase: 'hand-over', status: 'failed', lastError: { code: 'cancelled' } });
     await rm(join(s.dir, 'hook-hang'));
-    const resumed = await s.run('resume', ['rotate', '--user', OPS, '--resume', '--json']);
+    const resumed = await s.run('resume', ['rotate', '--user', OPS, '--resume', '--yes', '--json']);
     expect(resumed.code, resumed.stderr).toBe(0);
     const keys = s.keys();
     expect(keys.map((k) => k.name)).toEqual(['ops-deploy-v2']);
@@ -288,7 +288,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
     expect(r.stderr).toMatch(/may or may not have been created/);
     s.h.sandbox.clearFaults();
     const orphan = s.keys().find((k) => k.name === 'ops-deploy-v2')!;
-    const resumed = await s.run('resume', ['rotate', '--user', OPS, '--resume', '--json']);
+    const resumed = await s.run('resume', ['rotate', '--user', OPS, '--resume', '--yes', '--json']);
     expect(resumed.code, resumed.stderr).toBe(0);
     const keys = s.keys();
     expect(keys.map((k) => k.name)).toEqual(['ops-deploy-v2']);
@@ -332,7 +332,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
       await writeFile(join(s.dir, 'hook-fail'), '');
       expect((await s.run('failing', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--no-wait', '--yes'])).code).toBe(10);
       const newKey = s.keys().find((k) => k.name === 'ops-deploy-v2')!;
-      const r = await s.run('abort', ['rotate', '--user', OPS, '--abort', '--json']);
+      const r = await s.run('abort', ['rotate', '--user', OPS, '--abort', '--yes', '--json']);
       expect(r.code, r.stderr).toBe(0);
       expect(json(r)).toMatchObject({ status: 'aborted' });
       expect(s.keys().map((k) => k.id)).toEqual([s.oldKey.id]);
@@ -345,22 +345,23 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
       const history = (await s.h.stateFiles()).filter((f) => f.path.includes(join('rotations', 'history')));
       expect(history.map((f) => JSON.parse(f.text).status)).toEqual(['aborted']);
       // Nothing left to abort; a fresh rotation may start.
-      expect((await s.run('abort again', ['rotate', '--user', OPS, '--abort'])).code).toBe(5);
+      expect((await s.run('abort again', ['rotate', '--user', OPS, '--abort', '--yes'])).code).toBe(5);
       await expectNoLeaks(s);
     });
 
-    it('--emergency --yes revokes the old key first, then creates and hands over the new one', async () => {
+    it('--emergency --yes creates, stores and proves the new key, revokes the exposed one at once, then hands over', async () => {
       const s = await setup();
       const r = await s.run('emergency', ['rotate', '--user', OPS, '--emergency', '--on-new-key', s.hook, ...FAST, '--yes', '--json']);
       expect(r.code, r.stderr).toBe(0);
       const out = json(r);
       expect(out.mode).toBe('emergency');
-      expect(out.steps.map((st: { phase: string }) => st.phase)).toEqual(['revoke', 'verify-old', 'create', 'verify-new', 'hand-over', 'finish']);
+      expect(out.steps.map((st: { phase: string }) => st.phase)).toEqual(['create', 'verify-new', 'revoke', 'verify-old', 'hand-over', 'finish']);
       const log = s.h.sandbox.requests();
       const del = log.findIndex((q) => q.method === 'DELETE' && q.path.endsWith(`/apikeys/${s.oldKey.id}`));
       const post = log.findIndex((q) => q.method === 'POST' && q.path.endsWith('/apikeys'));
-      expect(del).toBeGreaterThanOrEqual(0);
-      expect(post).toBeGreaterThan(del);
+      expect(post).toBeGreaterThanOrEqual(0);
+      // The user is never without a working key: the exposed key goes only once the new one is stored and proven.
+      expect(del).toBeGreaterThan(post);
       const keys = s.keys();
       expect(keys.map((k) => k.name)).toEqual(['ops-deploy-v2']);
       expect(await authStatus(s.h, s.oldKey.plaintext)).toBe(401);
@@ -388,7 +389,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
       expect(await authStatus(s.h, s.oldKey.plaintext)).toBe(200);
       expect(await authStatus(s.h, newKey.plaintext)).toBe(200);
       expect(await readJournal(s.h, s.user.id)).toMatchObject({ status: 'paused', phase: 'revoke', phaseStatus: 'pending' });
-      const resumed = await s.run('resume', ['rotate', '--user', OPS, '--resume', '--json']);
+      const resumed = await s.run('resume', ['rotate', '--user', OPS, '--resume', '--yes', '--json']);
       expect(resumed.code, resumed.stderr).toBe(0);
       expect(json(resumed)).toMatchObject({ status: 'done', newKey: { id: newKey.id } });
       expect(s.keys().map((k) => k.id)).toEqual([newKey.id]);

@@ -1,0 +1,168 @@
+// The edges of the never-lose-a-key promise, as an adversarial review found them: the old key is revoked only
+// while the new key still works; commands that are not the rotation respect it; destructive modes need consent;
+// --store none is remembered and cleaned up after a cancel; a stray next-generation key (another machine, a lost
+// CI runner's state) stops a fresh rotation instead of making a third key.
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { HAS_KEYCHAIN, collect, json } from '../helpers/e2e.js';
+import { accountOf, authStatus, readJournal, requestsTo, rotationSetup, waitForJournal } from '../helpers/consumer.js';
+
+const NO_KEYCHAIN = { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/keyrot-test-bus' };
+const NEW_NAME = 'ops-deploy-v2';
+
+describe.skipIf(!HAS_KEYCHAIN)('the old key is revoked only while the new key works', () => {
+  it('the new key deleted during a --keep-old grace period (with keyrot revoke --force): --resume stops, exit 7, old key kept', async () => {
+    const s = await rotationSetup();
+    const paused = await s.run('keep-old', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes', '--json']);
+    expect(paused.code, paused.stderr).toBe(0);
+    const newKey = s.keys().find((k) => k.name === NEW_NAME)!;
+    // Without --force, revoke respects the unfinished rotation.
+    const refused = await s.run('revoke refused', ['revoke', '--user', s.user.email, '--key', NEW_NAME, '--yes']);
+    expect(refused.code, refused.stderr).toBe(9);
+    expect(refused.stderr).toMatch(/unfinished rotation/);
+    expect(refused.stderr).toMatch(/--force/);
+    expect(s.keys().map((k) => k.name)).toContain(NEW_NAME);
+    const forced = await s.run('revoke forced', ['revoke', '--user', s.user.email, '--key', NEW_NAME, '--yes', '--force']);
+    expect(forced.code, forced.stderr).toBe(0);
+
+    const resumed = await s.run('resume', ['rotate', '--user', s.user.email, '--resume', '--yes', '--json']);
+    expect(resumed.code, resumed.stderr).toBe(7);
+    const err = json(resumed).error;
+    expect(err.message).toMatch(/no longer listed/);
+    expect(err.message).toMatch(/was NOT revoked/);
+    expect(err.hint).toMatch(/--abort/);
+    expect(resumed.stdout + resumed.stderr).not.toMatch(/Rotated|keychain holds only/);
+    expect(s.keys().map((k) => k.id)).toEqual([s.oldKey.id]);
+    expect(await authStatus(s.h, s.oldKey.plaintext)).toBe(200);
+    expect(requestsTo(s.h, 'DELETE', `/users/*/apikeys/${s.oldKey.id}`)).toEqual([]);
+    // --abort cleans up what is left; a fresh rotation then works.
+    const aborted = await s.run('abort', ['rotate', '--user', s.user.email, '--abort', '--yes', '--json']);
+    expect(aborted.code, aborted.stderr).toBe(0);
+    expect(await s.held()).not.toContain(accountOf(s.user.id, newKey.id));
+    expect(await s.sc.leaks()).toEqual([]);
+  });
+
+  it('the new key expired during the grace period: --resume stops, old key kept', async () => {
+    const s = await rotationSetup();
+    const paused = await s.run('keep-old', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes']);
+    expect(paused.code, paused.stderr).toBe(0);
+    const newKey = s.keys().find((k) => k.name === NEW_NAME)!;
+    await fetch(`${s.h.sandbox.controlUrl}/keys/${newKey.id}`, { method: 'POST', body: JSON.stringify({ date_expire: '2020-01-01T00:00:00Z' }) });
+    const resumed = await s.run('resume', ['rotate', '--user', s.user.email, '--resume', '--yes']);
+    expect(resumed.code, resumed.stderr).toBe(7);
+    expect(resumed.stderr).toMatch(/expired|no longer authenticates/);
+    expect(s.keys().map((k) => k.id)).toContain(s.oldKey.id);
+    expect(await authStatus(s.h, s.oldKey.plaintext)).toBe(200);
+  });
+});
+
+describe.skipIf(!HAS_KEYCHAIN)('commands other than the rotation respect it', () => {
+  it('create for a user with an unfinished rotation is refused (exit 9) unless --force', async () => {
+    const s = await rotationSetup();
+    expect((await s.run('keep-old', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes'])).code).toBe(0);
+    const refused = await s.run('create', ['create', '--user', s.user.email, '--name', 'extra']);
+    expect(refused.code, refused.stderr).toBe(9);
+    expect(s.keys().map((k) => k.name)).not.toContain('extra');
+    const forced = await s.run('create forced', ['create', '--user', s.user.email, '--name', 'extra', '--force']);
+    expect(forced.code, forced.stderr).toBe(0);
+  });
+});
+
+describe.skipIf(!HAS_KEYCHAIN)('destructive modes need consent', () => {
+  it('--resume and --abort without --yes and without a terminal change nothing (exit 2); --abort names a hand-over already done', async () => {
+    const s = await rotationSetup();
+    expect((await s.run('keep-old', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes'])).code).toBe(0);
+    const before = JSON.stringify(s.keys());
+    const journal = await readJournal(s.h, s.user.id);
+    for (const mode of ['--resume', '--abort']) {
+      const r = await s.run(mode, ['rotate', '--user', s.user.email, mode]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/--yes/);
+      expect(JSON.stringify(s.keys())).toBe(before);
+      expect(await readJournal(s.h, s.user.id)).toEqual(journal);
+    }
+    const abort = await s.run('abort', ['rotate', '--user', s.user.email, '--abort']);
+    expect(abort.stderr).toMatch(/ops-deploy-v2, which consumers were given at/);
+  });
+});
+
+describe.skipIf(!HAS_KEYCHAIN)('--store none is remembered, and cleaned up after a cancel', () => {
+  it('--resume and --abort follow the journal, not the flags: no keychain is needed or mentioned', async () => {
+    const s = await rotationSetup({ holdOldKey: false });
+    const paused = await s.run('keep-old', ['rotate', '--user', s.user.email, '--store', 'none', '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes'], { env: NO_KEYCHAIN });
+    expect(paused.code, paused.stderr).toBe(0);
+    // No --store flag now: the journal says none. The new key's plaintext is gone with the first process, so the
+    // pre-revoke check can only see it listed and unexpired; it must not claim a keychain.
+    const resumed = await s.run('resume', ['rotate', '--user', s.user.email, '--resume', '--yes'], { env: NO_KEYCHAIN });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).not.toMatch(/keychain/i);
+    expect(s.keys().map((k) => k.name)).toEqual([NEW_NAME]);
+    expect(await s.sc.leaks()).toEqual([]);
+  });
+
+  it('a --store none rotation cancelled before the hand-over (SIGTERM, as a cancelled CI job) deletes the new key and writes nothing to disk', async () => {
+    const s = await rotationSetup({ holdOldKey: false });
+    await writeFile(join(s.dir, 'hook-hang'), '');
+    const child = s.h.spawn(['rotate', '--user', s.user.email, '--store', 'none', '--on-new-key', s.hook, '--yes'], { env: NO_KEYCHAIN });
+    const done = collect(child, 30_000);
+    await waitForJournal(s.h, s.user.id, (j) => j.phase === 'hand-over' && j.phaseStatus === 'started');
+    for (let i = 0; i < 100 && !existsSync(join(s.dir, 'hook.pid')); i++) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGTERM');
+    const r = s.sc.output('cancelled', await done);
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toMatch(/deleted the new key ops-deploy-v2/);
+    expect(s.keys().map((k) => k.name)).toEqual(['ops-deploy']);
+    const rescue = join(s.h.stateDir, 'keyrot', 'rescue');
+    expect(existsSync(rescue) ? await readdir(rescue) : []).toEqual([]);
+    expect(await s.sc.leaks()).toEqual([]);
+  });
+});
+
+describe.skipIf(!HAS_KEYCHAIN)('a stray next-generation key stops a fresh rotation', () => {
+  it('no journal here but ops-deploy-v2 beside ops-deploy (a lost CI runner): explains the choices, never makes a third key; --resume adopts it when held', async () => {
+    const s = await rotationSetup();
+    // Another run made ops-deploy-v2 and stored it, then lost its state.
+    const made = await s.run('create v2', ['create', '--user', s.user.email, '--name', NEW_NAME, '--json']);
+    expect(made.code, made.stderr).toBe(0);
+    const posts = () => requestsTo(s.h, 'POST', '/users/*/apikeys').length;
+    const before = posts();
+    for (const args of [[], ['--key', 'ops-deploy']]) {
+      const r = await s.run('fresh', ['rotate', '--user', s.user.email, ...args, '--on-new-key', s.hook, '--no-wait', '--yes', '--json']);
+      expect(r.code, r.stderr).toBe(9);
+      expect(json(r).error.message).toMatch(/already has ops-deploy-v2/);
+      expect(json(r).error.hint).toMatch(/--resume/);
+      expect(json(r).error.hint).toMatch(/keyrot revoke/);
+    }
+    expect(posts()).toBe(before);
+    const adopted = await s.run('adopt', ['rotate', '--user', s.user.email, '--resume', '--on-new-key', s.hook, '--no-wait', '--yes', '--json']);
+    expect(adopted.code, adopted.stderr).toBe(0);
+    expect(posts()).toBe(before);
+    expect(s.keys().map((k) => k.name)).toEqual([NEW_NAME]);
+    expect(await authStatus(s.h, s.oldKey.plaintext)).toBe(401);
+    expect(await s.sc.leaks()).toEqual([]);
+  });
+
+  it('a stray key whose plaintext is not held here cannot be adopted: it says how to go on', async () => {
+    const s = await rotationSetup({ holdOldKey: false });
+    const runner1 = await mkdtemp(join(tmpdir(), 'keyrot-runner1-'));
+    try {
+      // Runner 1 (--store none) hands the key over, then times out waiting; its state folder is then lost.
+      const first = await s.run('runner 1', ['rotate', '--user', s.user.email, '--store', 'none', '--on-new-key', s.hook, '--wait-timeout', '1s', '--poll-interval', '200ms', '--yes'], {
+        env: { ...NO_KEYCHAIN, XDG_STATE_HOME: runner1 },
+      });
+      expect(first.code, first.stderr).toBe(11);
+      const second = await s.run('runner 2', ['rotate', '--user', s.user.email, '--store', 'none', '--on-new-key', s.hook, '--yes'], { env: NO_KEYCHAIN });
+      expect(second.code, second.stderr).toBe(9);
+      expect(s.keys().map((k) => k.name).sort()).toEqual(['ops-deploy', NEW_NAME]);
+      const adopt = await s.run('adopt', ['rotate', '--user', s.user.email, '--store', 'none', '--resume', '--yes'], { env: NO_KEYCHAIN });
+      expect(adopt.code, adopt.stderr).toBe(9);
+      expect(adopt.stderr).toMatch(/does not hold the plaintext of ops-deploy-v2/);
+      expect(s.keys().map((k) => k.name).sort()).toEqual(['ops-deploy', NEW_NAME]);
+    } finally {
+      await rm(runner1, { recursive: true, force: true });
+    }
+  });
+});
