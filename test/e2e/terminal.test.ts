@@ -85,4 +85,23 @@ describe.skipIf(!HAS_KEYCHAIN || !HAS_TMUX)('keyrot rotate in a terminal', () =>
     coloured.send('C-c');
     await coloured.waitFor(/KEYROT-EXIT=130/);
   });
+
+  it('Ctrl-C at the hand-over prompt says what is live, not "nothing was changed"; --resume then asks before going on', async () => {
+    const h = await harness();
+    const t = open(h, ['rotate', '--user', 'ops@example.com', '--no-wait']);
+    await t.waitFor(/Rotate ops-deploy of ops@example\.com\?/);
+    t.send('y', true);
+    t.send('Enter');
+    await t.waitFor(/Update every consumer of ops-deploy to the new key ops-deploy-v2/);
+    t.send('C-c');
+    const screen = await t.waitFor(/KEYROT-EXIT=\d+/);
+    expect(t.exitCode(), screen).toBe(130);
+    expect(screen).not.toMatch(/nothing was changed/);
+    expect(screen).toMatch(/the new key ops-deploy-v2 is live/);
+    const resume = open(h, ['rotate', '--user', 'ops@example.com', '--resume']);
+    await resume.waitFor(/Resume the rotation of ops@example\.com [^]*revoked at the end\?/);
+    resume.send('C-c');
+    await resume.waitFor(/KEYROT-EXIT=130/);
+    expect(h.sandbox.snapshot().users.find((u) => u.email === 'ops@example.com')!.keys.map((k) => k.name)).toEqual(['ops-deploy', 'ops-deploy-v2']);
+  });
 });
