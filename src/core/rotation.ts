@@ -95,7 +95,11 @@ export interface RotationRecord {
 }
 
 export interface StepProgress {
-  update(detail: string): void;
+  /**
+   * The step's live detail. A function is re-read whenever the step is redrawn (every second in a terminal, a
+   * heartbeat line every 30 s without one), so clocks in it move on their own rather than at each poll.
+   */
+  update(detail: string | (() => string)): void;
   finish(outcome: 'ok' | 'skipped' | 'failed', detail?: string): number;
 }
 
@@ -200,7 +204,8 @@ export async function runRotation(record: RotationRecord, ports: RotationPorts):
       detail = result.detail;
       outcome = result.skipped ? 'skipped' : 'ok';
     } catch (err) {
-      const durationMs = step.finish('failed', isKeyrotError(err) ? err.code : undefined);
+      // Words on the step line ("wait timeout"), not the code scripts read in JSON ("wait_timeout").
+      const durationMs = step.finish('failed', isKeyrotError(err) ? err.code.replace(/_/g, ' ') : undefined);
       record.steps.push({ phase, outcome: 'failed', durationMs });
       record.status = 'failed';
       record.lastError = { code: isKeyrotError(err) ? err.code : 'internal', message: err instanceof Error ? err.message : String(err) };
@@ -351,10 +356,20 @@ const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
     const started = ports.now().getTime();
     const baseline = record.usageBaseline ? new Date(record.usageBaseline).getTime() : null;
     let usageSeenAt: Date | null = useSignal ? null : new Date(0);
+    let lastSeen: Date | null = null;
+    const timeout = record.options.waitTimeoutMs;
+    step.update(() => {
+      const elapsed = Math.max(0, ports.now().getTime() - started);
+      const activity = !useSignal
+        ? ''
+        : `; last activity ${lastSeen ? lastSeen.toISOString() : 'none reported'}${usageSeenAt ? '' : baseline !== null ? ` (waiting for one after ${new Date(baseline).toISOString()})` : ''}`;
+      return `${formatDuration(elapsed)} of ${formatDuration(timeout)}, ${formatDuration(Math.max(0, timeout - elapsed))} left${activity}${usageSeenAt ? '; waiting for --check' : ''}`;
+    });
     for (;;) {
       throwIfCancelled(ports.signal);
       if (usageSeenAt === null) {
         const seen = await provider.observeUsage(record.userId, record.newKey.id ?? '');
+        lastSeen = seen.lastUsedAt ?? lastSeen;
         if (seen.lastUsedAt && (baseline === null || seen.lastUsedAt.getTime() > baseline)) {
           usageSeenAt = seen.lastUsedAt;
           ports.event('usage.seen', { at: seen.lastUsedAt.toISOString(), scope: provider.capabilities.usageSignal });
@@ -375,7 +390,6 @@ const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
           { hint: 'Both keys stay live. Resume with --resume (waits again), or roll back with --abort.' },
         );
       }
-      step.update(`${formatDuration(elapsed)} elapsed${usageSeenAt ? '; usage seen, waiting for --check' : ''}`);
       await ports.sleep(Math.min(record.options.pollIntervalMs, record.options.waitTimeoutMs - elapsed));
     }
   },

@@ -121,6 +121,11 @@ export class Output {
     if (this.verbose || this.debugEnabled) this.#line(this.style.dim(message));
   }
 
+  /** A step that failed: shown even with --quiet, timestamped like the other lines. */
+  failure(message: string): void {
+    this.#line(message);
+  }
+
   warn(message: string): void {
     this.#line(`${this.style.yellow('warning:')} ${message}`);
   }

@@ -6,8 +6,11 @@ import type { Output } from './output.js';
 export type StepOutcome = 'ok' | 'skipped' | 'failed';
 
 export interface StepHandle {
-  /** Replaces the step's trailing detail ("last activity 12:00:03"), shown live in a terminal. */
-  update(detail: string): void;
+  /**
+   * Replaces the step's trailing detail ("2m 10s of 10m 00s, 7m 50s left"). A function is re-read at every
+   * redraw: each second in a terminal, and in a heartbeat line every HEARTBEAT_MS without one.
+   */
+  update(detail: string | (() => string)): void;
   finish(outcome: StepOutcome, detail?: string): number;
 }
 
@@ -17,9 +20,12 @@ export interface StepReporter {
   whilePaused<T>(fn: () => Promise<T>): Promise<T>;
 }
 
+/** Without a terminal, a step still running says so this often: a CI log never goes quiet for minutes. */
+export const HEARTBEAT_MS = 30_000;
+
 type OraFactory = typeof import('ora').default;
 
-export function createStepReporter(out: Output, spinners: boolean, now: () => number = Date.now): StepReporter {
+export function createStepReporter(out: Output, spinners: boolean, now: () => number = Date.now, heartbeatMs = HEARTBEAT_MS): StepReporter {
   let ora: OraFactory | undefined;
   let active: import('ora').Ora | undefined;
   return {
@@ -40,19 +46,27 @@ export function createStepReporter(out: Output, spinners: boolean, now: () => nu
       const body = (detail?: string) => `${label}${detail ? ` ${out.style.dim(`· ${detail}`)}` : ''} ${out.style.dim(`(${elapsed()})`)}`;
       const line = (outcome: StepOutcome, detail?: string) => `${mark(outcome)} ${body(detail)}`;
 
+      let detail: string | (() => string) = '';
+      const current = () => (typeof detail === 'function' ? detail() : detail);
+
       if (!spinners || out.quiet) {
+        const heartbeat = setInterval(() => out.info(`… ${body(current())}`), heartbeatMs);
+        heartbeat.unref();
         return {
-          update() {},
-          finish(outcome, detail) {
-            if (outcome === 'failed') out.stderr(line(outcome, detail));
-            else out.info(line(outcome, detail));
+          update(d) {
+            detail = d;
+          },
+          finish(outcome, d) {
+            clearInterval(heartbeat);
+            // A failure is shown even with --quiet, stamped like every other line.
+            if (outcome === 'failed') out.failure(line(outcome, d));
+            else out.info(line(outcome, d));
             return now() - startedAt;
           },
         };
       }
       ora ??= (await import('ora')).default;
-      let detail = '';
-      const text = () => out.clean(body(detail));
+      const text = () => out.clean(body(current()));
       const spinner = ora({ text: text(), stream: out.stderrStream, discardStdin: false }).start();
       active = spinner;
       const timer = setInterval(() => (spinner.text = text()), 1_000);

@@ -65,7 +65,7 @@ function harness(opts: HarnessOptions = {}) {
   const protectedSecrets = new Set<string>();
   const hooks: Array<{ command: string; secret: string; env: Record<string, string> }> = [];
   const checks: Array<Record<string, string>> = [];
-  const steps: Array<{ label: string; outcome?: string; detail?: string | undefined; updates: string[] }> = [];
+  const steps: Array<{ label: string; outcome?: string; detail?: string | undefined; updates: string[]; live?: () => string }> = [];
   const violations: string[] = [];
   const rescued: string[] = [];
   const state = {
@@ -152,7 +152,10 @@ function harness(opts: HarnessOptions = {}) {
       const step: (typeof steps)[number] = { label, updates: [] };
       steps.push(step);
       return {
-        update: (detail) => step.updates.push(detail),
+        update: (detail) => {
+          if (typeof detail === 'function') step.live = detail;
+          step.updates.push(typeof detail === 'function' ? detail() : detail);
+        },
         finish: (outcome, detail) => {
           step.outcome = outcome;
           step.detail = detail;
@@ -750,7 +753,7 @@ describe('runRotation: a failing hook', () => {
     expect(await h.held(h.newKeys()[0]!)).toBe(true);
     expect(await h.store.inner.get(h.account(h.oldKey.id))).toBe(h.oldKey.secret);
     expect(h.provider.callsOf('deleteKey')).toHaveLength(0);
-    expect(h.steps.at(-1)).toMatchObject({ outcome: 'failed', detail: 'hook_failed' });
+    expect(h.steps.at(-1)).toMatchObject({ outcome: 'failed', detail: 'hook failed' });
 
     h.state.hookError = null;
     const final = await runRotation(structuredClone(h.saves.at(-1)!), h.ports);
@@ -836,6 +839,25 @@ describe('runRotation: waiting for consumers', () => {
       await expectRotated(h, final);
       expect(final.steps.find((s) => s.phase === 'wait')?.detail).toMatch(/^activity at /);
     });
+  });
+
+  it('shows elapsed and remaining time and the last activity seen, moving with the clock rather than at each poll', async () => {
+    const h = harness({ usageSignal: 'per-user', consumersFollow: false, options: { waitTimeoutMs: 60_000, pollIntervalMs: 20_000 } });
+    let live: (() => string) | undefined;
+    let texts: string[] = [];
+    h.clock.onSleep = () => {
+      live ??= h.steps.find((st) => st.label.startsWith('Wait'))?.live;
+      texts.push(live!());
+    };
+    await failure(runRotation(h.record, h.ports));
+    expect(texts[0]).toMatch(/^20\.0 s of 1m 00s, 40\.0 s left; last activity \S+ \(waiting for one after \S+\)$/);
+    expect(texts[1]).toMatch(/^40\.0 s of 1m 00s, 20\.0 s left/);
+    // Between polls the text follows the clock on its own (a spinner redraws it every second).
+    h.clock.advance(1_500);
+    texts = [live!()];
+    expect(texts[0]).toMatch(/^1m 02s of 1m 00s, 0 ms left/);
+    // The step line of a failure says it in words.
+    expect(h.steps.find((st) => st.label.startsWith('Wait'))?.detail).toBe('wait timeout');
   });
 
   it('--check must pass after usage is seen; a failing check times out naming --check', async () => {
