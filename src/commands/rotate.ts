@@ -19,7 +19,7 @@ import {
   type RotationPorts,
   type RotationRecord,
 } from '../core/rotation.js';
-import { CancelledError, HookFailedError, KeyNotReturnedError, NotFoundError, PermissionError, RotationConflictError, UsageError } from '../errors.js';
+import { CancelledError, HookFailedError, KeyNotReturnedError, KeyrotError, NotFoundError, PermissionError, RotationConflictError, UsageError } from '../errors.js';
 import { describeOutcome, runShell } from '../hooks/shell.js';
 import { writeRescueFile } from '../journal/rescue.js';
 import { RotationJournal } from '../journal/rotations.js';
@@ -59,6 +59,8 @@ export interface RotationPlan {
   newKey: { name: string; expiresAt: string | null };
   steps: string[];
   usageSignal: string;
+  /** --dry-run: the preflight checks the real run would make, each passed. */
+  preflight?: string[];
 }
 
 export type RotateResult =
@@ -144,7 +146,7 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
       const newName = options.name ?? successor;
       if (keys.some((k) => k.name === newName)) throw new UsageError(`${user.email} already has a key named "${newName}": pick another --name.`);
       const plan = planOf(provider, user, mode, oldKey, newName, expiresAt, rotationOptions);
-      if (options.dryRun) return { kind: 'planned', plan };
+      if (options.dryRun) return { kind: 'planned', plan: { ...plan, preflight: await preflight(ctx, provider, identity, user, store, Boolean(options.yes)) } };
 
       if (ctx.storeMode === 'os') await probeWritable(store);
       await consent(ctx, plan, Boolean(options.yes));
@@ -295,7 +297,31 @@ function renderPlan(plan: RotationPlan, dryRun: boolean): string {
   return [
     `${dryRun ? 'Dry run: nothing will change. ' : ''}Plan for ${plan.user.email}${plan.mode === 'emergency' ? ' (EMERGENCY)' : ''}:`,
     ...plan.steps.map((s, i) => `  ${i + 1}. ${s}`),
+    ...(plan.preflight ? ['Preflight (what the real run checks before any change):', ...plan.preflight.map((c) => `  ✔ ${c}`)] : []),
   ].join('\n');
+}
+
+/**
+ * --dry-run: every check the real run makes before its first change (the admin key and its permission were
+ * proven on the way here), so a dry run stops where, and with the exit code with which, the real run would.
+ * Leaves nothing behind: the keychain probe entry and the lock are removed again.
+ */
+async function preflight(ctx: Context, provider: Provider, identity: Identity, user: User, store: SecretStore, yes: boolean): Promise<string[]> {
+  const checks = [`the admin key authenticates (${identity.email})`, `it may manage the keys of ${user.email}`];
+  try {
+    if (ctx.storeMode === 'os') {
+      await probeWritable(store);
+      checks.push(`${store.description} is writable`);
+    }
+    await withUserLock(ctx, provider, user, async () => undefined);
+    checks.push(`the state folder ${ctx.stateDir} is writable, and no other keyrot is rotating ${user.email}`);
+    if (!yes && !ctx.interactive) throw new UsageError('The real run deletes the old key: it needs --yes without a terminal.');
+    checks.push(yes ? 'consent: --yes' : 'consent: the real run asks you first');
+  } catch (err) {
+    if (err instanceof KeyrotError) throw err.amend(`${err.hint ? `${err.hint} ` : ''}(--dry-run: the real run would stop here, with this exit code; nothing was changed.)`, { dryRun: true });
+    throw err;
+  }
+  return checks;
 }
 
 async function consent(ctx: Context, plan: RotationPlan, yes: boolean): Promise<void> {

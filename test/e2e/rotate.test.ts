@@ -401,22 +401,40 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
 
     it('--dry-run prints the plan and changes nothing', async () => {
       const s = await setup();
-      const r = await s.run('dry-run', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--dry-run']);
+      const r = await s.run('dry-run', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--dry-run', '--yes']);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/Dry run: nothing will change/);
       expect(r.stdout).toMatch(/create ops-deploy-v2/);
       expect(r.stdout).toMatch(/--on-new-key/);
       expect(r.stdout).toContain(`delete the old key ops-deploy (${s.oldKey.id})`);
-      const j = await s.run('dry-run json', ['rotate', '--user', OPS, '--dry-run', '--json']);
+      expect(r.stdout).toMatch(/Preflight[^]*keychain is writable[^]*state folder/);
+      const j = await s.run('dry-run json', ['rotate', '--user', OPS, '--dry-run', '--json', '--yes']);
       expect(j.code, j.stderr).toBe(0);
       expect(json(j)).toMatchObject({ dryRun: true, plan: { newKey: { name: 'ops-deploy-v2' }, oldKey: { id: s.oldKey.id } } });
-      const e = await s.run('dry-run events', ['rotate', '--user', OPS, '--dry-run', '--events']);
+      expect(json(j).plan.preflight).toHaveLength(5);
+      const e = await s.run('dry-run events', ['rotate', '--user', OPS, '--dry-run', '--events', '--yes']);
       expect(e.code, e.stderr).toBe(0);
       expect(e.stdout.trim().split('\n').map((l) => JSON.parse(l).type)).toEqual(['rotation.planned']);
       expect(s.h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
       expect(s.keys().map((k) => k.id)).toEqual([s.oldKey.id]);
       expect((await s.h.stateFiles()).filter((f) => f.path.includes('rotations'))).toEqual([]);
       await expectNoLeaks(s);
+    });
+
+    it('--dry-run runs every preflight and stops where the real run would, with its exit code', async () => {
+      const s = await setup();
+      const noYes = await s.run('dry-run no --yes', ['rotate', '--user', OPS, '--dry-run']);
+      expect(noYes.code, noYes.stderr).toBe(2);
+      expect(noYes.stderr).toMatch(/needs --yes[^]*--dry-run: the real run would stop here/);
+      const noKeychain = await s.run('dry-run no keychain', ['rotate', '--user', OPS, '--dry-run', '--yes'], {
+        env: { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/keyrot-test-bus' },
+      });
+      expect(noKeychain.code, noKeychain.stderr).toBe(8);
+      const viewer = s.h.keyOf('viewer@example.com');
+      const noPermission = await s.run('dry-run viewer', ['rotate', '--user', OPS, '--dry-run', '--yes'], { env: { VULTR_API_KEY: viewer } });
+      expect(noPermission.code, noPermission.stderr).toBe(4);
+      expect(s.h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
+      expect((await s.h.stateFiles()).filter((f) => /rotations|\.lock/.test(f.path))).toEqual([]);
     });
 
     it('several keys and no --key without a terminal: exit 2 listing the candidates', async () => {
