@@ -401,7 +401,8 @@ function strayNextGeneration(ctx: Context, provider: Provider, user: User, old: 
     {
       hint:
         `Adopt it from ${provider.displayName}'s state: keyrot rotate ${flags} --resume (needs ${next.name}'s plaintext in this keychain); ` +
-        `or delete it: keyrot revoke --user ${user.email} --key ${next.id} --yes, then rotate again; or restore that run's state directory (--state-dir). keyrot never makes a third key.`,
+        `or delete it: keyrot revoke --user ${user.email} --key ${next.id} --yes, then rotate again; or restore that run's state directory; ` +
+        `or, if ${next.name} is unrelated, rotate to another name with --name. keyrot never makes a third key on its own.`,
       data: { oldKeyId: old.id, strayKeyId: next.id },
     },
   );
