@@ -7,7 +7,7 @@ import { validateBaseUrl } from '../core/base-url.js';
 import { KeychainError, UsageError } from '../errors.js';
 import { KeyIndex } from '../journal/key-index.js';
 import { stateDir } from '../journal/state-dir.js';
-import { adminAccount, type SecretStore } from '../keychain/secret-store.js';
+import { KEYCHAIN_SERVICE, adminAccount, type SecretStore } from '../keychain/secret-store.js';
 import { getProviderFactory, type ProviderDescriptor } from '../providers/registry.js';
 import type { Provider } from '../providers/types.js';
 import { Output, decideColorLevel, isCi } from '../ui/output.js';
@@ -25,6 +25,14 @@ export interface GlobalOptions {
   apiKeyStdin?: boolean;
   provider?: string;
   store?: string;
+}
+
+export interface AdminKey {
+  key: string;
+  /** 'stdin' (--api-key-stdin), 'env' (e.g. VULTR_API_KEY) or 'keychain' (the entry keyrot login writes). */
+  source: 'stdin' | 'env' | 'keychain';
+  /** Where exactly: the variable's name, or the keychain account. */
+  where: string;
 }
 
 /** What the process gives keyrot; tests pass their own. */
@@ -58,8 +66,12 @@ export interface Context {
   now(): Date;
   /** Reads all of stdin (for --stdin / --api-key-stdin). */
   readStdin(): Promise<string>;
+  /** The admin key and where it came from (resolved once): --api-key-stdin, the environment, or the keychain. */
+  adminKey(): Promise<AdminKey>;
   /** The provider, authenticated with the admin key (resolved on first call). */
   provider(): Promise<Provider>;
+  /** A provider authenticated with `adminKey` instead (keyrot login proves a key before storing it). */
+  providerFor(adminKey: string): Promise<Provider>;
   /**
    * A second provider for clean-up after a cancel: not aborted by Ctrl-C or SIGTERM, but every request it sends
    * ends within CLEANUP_DEADLINE_MS of this call (a cancelled CI job is killed a few seconds later).
@@ -97,7 +109,7 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
   const dir = stateDir(env);
   let stdinText: Promise<string> | undefined;
   let provider: Promise<Provider> | undefined;
-  let adminKey: Promise<string> | undefined;
+  let adminKey: Promise<AdminKey> | undefined;
   let store: Promise<SecretStore> | undefined;
   const opened: Provider[] = [];
 
@@ -126,11 +138,13 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
       return new OsSecretStore();
     })());
 
-  const openProvider = async (url: string, requestSignal: AbortSignal): Promise<Provider> => {
-    const key = await (adminKey ??= resolveAdminKey(globals, factory, env, readStdin, secretStore).then((k) => {
-      out.protect(k);
+  const resolvedAdminKey = () =>
+    (adminKey ??= resolveAdminKey(globals, factory, env, readStdin, secretStore).then((k) => {
+      out.protect(k.key);
       return k;
     }));
+  const openProvider = async (url: string, requestSignal: AbortSignal, explicitKey?: string): Promise<Provider> => {
+    const key = explicitKey ?? (await resolvedAdminKey()).key;
     const created = (await factory.load()).create({ baseUrl: url, adminKey: key, dispatcher: deps.dispatcher, logger: { debug: (m) => out.debug(m) }, signal: requestSignal });
     opened.push(created);
     return created;
@@ -159,6 +173,11 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
         return openProvider(url, signal);
       })()),
     cleanupProvider: () => openProvider(baseUrl(), AbortSignal.timeout(CLEANUP_DEADLINE_MS)),
+    adminKey: resolvedAdminKey,
+    providerFor: (key) => {
+      out.protect(key);
+      return openProvider(baseUrl(), signal, key);
+    },
     async close() {
       await Promise.all(opened.map((p) => p.close().catch(() => undefined)));
     },
@@ -173,23 +192,24 @@ async function resolveAdminKey(
   env: NodeJS.ProcessEnv,
   readStdin: () => Promise<string>,
   secretStore: () => Promise<SecretStore>,
-): Promise<string> {
+): Promise<AdminKey> {
   if (globals.apiKeyStdin) {
     const key = (await readStdin()).split(/\r?\n/)[0]?.trim() ?? '';
     if (!key) throw new UsageError('--api-key-stdin: stdin was empty.');
-    return key;
+    return { key, source: 'stdin', where: '--api-key-stdin' };
   }
   const fromEnv = env[factory.adminKeyEnv]?.trim();
-  if (fromEnv) return fromEnv;
+  if (fromEnv) return { key: fromEnv, source: 'env', where: factory.adminKeyEnv };
   if (globals.store !== 'none') {
+    const account = adminAccount(factory.id);
     try {
-      const stored = await (await secretStore()).get(adminAccount(factory.id));
-      if (stored) return stored;
+      const stored = await (await secretStore()).get(account);
+      if (stored) return { key: stored, source: 'keychain', where: `keychain service "${KEYCHAIN_SERVICE}", account "${account}"` };
     } catch {
       // No keychain here: fall through to the explanation below.
     }
   }
-  throw new UsageError(`No admin key: set ${factory.adminKeyEnv}, or pipe it in with --api-key-stdin.`, {
+  throw new UsageError(`No admin key: run keyrot login, set ${factory.adminKeyEnv}, or pipe it in with --api-key-stdin.`, {
     hint: `Keys are never taken from the command line. To try keyrot without a ${factory.displayName} account, run "keyrot demo" or "keyrot sandbox".`,
   });
 }

@@ -101,6 +101,30 @@ export const COMMANDS: CommandSpec[] = [
     load: async () => (await import('../commands/rotate.js')).rotateCommand,
   },
   {
+    name: 'login',
+    summary: "Store the admin key in the keychain, after proving it (a hidden prompt, or stdin; never a flag).",
+    options: [
+      new Option('--with-key-stdin', 'read the admin key from stdin instead of a hidden prompt'),
+      new Option('--force', 'store a key that authenticates but may not manage users (warned)'),
+    ],
+    examples: ['keyrot login', 'printf %s "$VULTR_ADMIN_KEY" | keyrot login --with-key-stdin'],
+    load: async () => (await import('../commands/login.js')).loginCommand,
+  },
+  {
+    name: 'whoami',
+    summary: "Show the admin key in use: where it comes from, its account and permissions, its expiry, unfinished rotations.",
+    options: [],
+    examples: ['keyrot whoami', 'keyrot whoami --json'],
+    load: async () => (await import('../commands/login.js')).whoamiCommand,
+  },
+  {
+    name: 'logout',
+    summary: 'Delete the stored admin key (never the keys keyrot holds for users).',
+    options: [yes()],
+    examples: ['keyrot logout', 'keyrot logout --yes'],
+    load: async () => (await import('../commands/login.js')).logoutCommand,
+  },
+  {
     name: 'sandbox',
     summary: 'Serve a local Vultr-compatible API on 127.0.0.1 to try or rehearse keyrot (Ctrl-C stops it).',
     options: [
@@ -174,7 +198,7 @@ export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): 
       'after',
       [
         '',
-        'Admin key: VULTR_API_KEY, or --api-key-stdin; never a command-line argument.',
+        'Admin key: --api-key-stdin, else VULTR_API_KEY, else the keychain entry keyrot login stores; never a command-line argument.',
         'Try it with no account: keyrot demo, or keyrot sandbox in one terminal and keyrot in another.',
         '',
         'Exit codes:',

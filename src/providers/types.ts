@@ -88,6 +88,11 @@ export interface Provider {
   deleteKey(userId: string, keyId: string): Promise<'deleted' | 'already-gone'>;
   /** Whether `secret` authenticates right now. Does not throw for 401/403; throws when unreachable. */
   checkKey(secret: string): Promise<AuthCheck>;
+  /**
+   * The keys of the admin key's own user (Vultr: GET /apikeys; no manage_users needed), for showing the admin
+   * key's own expiry. Optional: a provider without such an endpoint leaves it out.
+   */
+  listOwnKeys?(): Promise<ApiKey[]>;
   /** The usage signal for a key (per-key providers) or for its user (per-user providers). */
   observeUsage(userId: string, keyId: string): Promise<UsageObservation>;
   /** Frees connections the provider opened itself. Idempotent. */

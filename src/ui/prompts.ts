@@ -13,6 +13,8 @@ export interface Prompter {
   /** Yes/no; `flag` is what a non-interactive caller passes instead (e.g. "--yes"). Default answer: No. */
   confirm(message: string, flag: string): Promise<boolean>;
   select<T>(message: string, choices: readonly Choice<T>[], flag: string): Promise<T>;
+  /** A hidden answer (nothing is echoed): for a secret typed at the terminal, never a flag. */
+  secret(message: string, flag: string): Promise<string>;
   /** A list filtered as the user types (matching name and description). */
   search<T>(message: string, choices: readonly Choice<T>[], flag: string): Promise<T>;
 }
@@ -39,6 +41,11 @@ export function createPrompter(interactive: boolean, io: PromptIo): Prompter {
       if (!interactive) return refuse(flag);
       const { select } = await import('@inquirer/prompts');
       return ask(() => select({ message, choices: [...choices], pageSize: 12 }, context));
+    },
+    async secret(message, flag) {
+      if (!interactive) return refuse(flag);
+      const { password } = await import('@inquirer/prompts');
+      return ask(() => password({ message }, context));
     },
     async search(message, choices, flag) {
       if (!interactive) return refuse(flag);

@@ -76,6 +76,12 @@ export async function listUserApiKeys(http: HttpClient, userId: string): Promise
   throw tooManyPages('api_keys');
 }
 
+/** GET /apikeys: the keys of the user whose key authenticates the call (listed masked). */
+export async function listOwnApiKeys(http: HttpClient): Promise<VultrApiKey[]> {
+  const res = await http.request('GET', '/apikeys');
+  return parseApiKeyPage(res.body).items;
+}
+
 export interface CreateApiKeyInput {
   name: string;
   /** null: never expires. */

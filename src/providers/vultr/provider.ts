@@ -22,6 +22,7 @@ import {
   getAccount,
   getUser,
   listAllUsers,
+  listOwnApiKeys,
   listUserApiKeys,
   probeAccount,
 } from './client.js';
@@ -60,6 +61,10 @@ export class VultrProvider implements Provider {
 
   async listKeys(userId: string): Promise<ApiKey[]> {
     return (await listUserApiKeys(this.#http, userId)).map(toApiKey);
+  }
+
+  async listOwnKeys(): Promise<ApiKey[]> {
+    return (await listOwnApiKeys(this.#http)).map(toApiKey);
   }
 
   async createKey(userId: string, input: CreateKeyInput): Promise<CreatedKey> {

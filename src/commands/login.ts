@@ -1,0 +1,163 @@
+// keyrot login / whoami / logout: keyrot's own credential, like `gh auth login`. The admin key is read from a
+// hidden prompt or stdin (never argv), proven against the provider before it replaces anything, and kept in the
+// keychain entry the other commands read when no environment variable or --api-key-stdin supplies one.
+import type { AdminKey, Context } from '../cli/context.js';
+import { maskSecret } from '../core/mask.js';
+import { CancelledError, PermissionError, UsageError } from '../errors.js';
+import { RotationJournal } from '../journal/rotations.js';
+import { KEYCHAIN_SERVICE, adminAccount } from '../keychain/secret-store.js';
+import type { Identity } from '../providers/types.js';
+import type { CommandModule } from './types.js';
+
+/** The permission a key needs for user endpoints (the account root has it too). */
+const MANAGE_USERS = 'manage_users';
+
+export interface LoginOptions {
+  withKeyStdin?: boolean;
+  force?: boolean;
+}
+
+export interface LoginResult {
+  identity: Identity;
+  canManageUsers: boolean;
+  maskedKey: string;
+  keychain: { service: string; account: string };
+  replaced: boolean;
+}
+
+export const loginCommand: CommandModule<LoginOptions, LoginResult> = {
+  async run(options, ctx) {
+    const key = await readKey(ctx, Boolean(options.withKeyStdin));
+    // Proven first: a key that does not authenticate (exit 3) or may not manage users replaces nothing.
+    const provider = await ctx.providerFor(key);
+    const identity = await provider.whoami();
+    const canManageUsers = identity.acls.includes(MANAGE_USERS);
+    if (!canManageUsers) {
+      const why = `The key authenticates as ${identity.email}, but that user lacks ${MANAGE_USERS}: keyrot could not list users or rotate their keys with it.`;
+      if (!options.force) throw new PermissionError(why, { hint: 'Use a key of the account root or of a user with manage_users, or pass --force to store it anyway.' });
+      ctx.out.warn(`${why} Stored anyway (--force).`);
+    }
+    const store = await ctx.secretStore();
+    const account = adminAccount(provider.id);
+    const replaced = (await store.get(account)) !== null;
+    await store.set(account, key);
+    const envName = ctx.providerFactory.adminKeyEnv;
+    if (ctx.env[envName]?.trim()) ctx.out.warn(`${envName} is set in this environment and takes precedence over the stored key.`);
+    return { identity, canManageUsers, maskedKey: maskSecret(key), keychain: { service: KEYCHAIN_SERVICE, account }, replaced };
+  },
+  render(r, ctx) {
+    const s = ctx.out.style;
+    ctx.out.data(
+      [
+        `${s.green('✔')} Logged in as ${s.bold(r.identity.email)}${r.identity.name ? ` (${r.identity.name})` : ''}; key ${r.maskedKey}${r.replaced ? ' replaces the stored one' : ''}`,
+        `  may manage users  ${r.canManageUsers ? 'yes' : 'NO'}`,
+        `  stored            keychain service "${r.keychain.service}", account "${r.keychain.account}"`,
+      ].join('\n'),
+    );
+  },
+  toJson: (r) => ({ email: r.identity.email, name: r.identity.name, acls: r.identity.acls, canManageUsers: r.canManageUsers, maskedKey: r.maskedKey, keychain: r.keychain, replaced: r.replaced }),
+};
+
+/** The key from stdin (asked for, or piped) or a hidden prompt; never from the command line. */
+async function readKey(ctx: Context, fromStdin: boolean): Promise<string> {
+  let key: string;
+  if (fromStdin || !ctx.io.stdin.isTTY) {
+    key = (await ctx.readStdin()).split(/\r?\n/)[0]?.trim() ?? '';
+    if (!key) throw new UsageError('No key on stdin.', { hint: 'Pipe it in: printf %s "$KEY" | keyrot login --with-key-stdin' });
+  } else {
+    key = (await ctx.prompts.secret(`${ctx.providerFactory.displayName} admin API key (input hidden)`, '--with-key-stdin')).trim();
+    if (!key) throw new UsageError('No key given.');
+  }
+  // eslint-disable-next-line no-control-regex
+  if (/[\s\u0000-\u001f\u007f]/.test(key)) throw new UsageError('The key holds spaces or control characters: it is not an API key.');
+  ctx.out.protect(key);
+  return key;
+}
+
+export interface WhoamiResult {
+  source: AdminKey['source'];
+  where: string;
+  identity: Identity;
+  canManageUsers: boolean;
+  maskedKey: string;
+  /** null: never expires; undefined: unknown (the key is not among the user's own listed keys). */
+  expiresAt: Date | null | undefined;
+  unfinishedRotations: Array<{ userEmail: string; oldKey: string; newKey: string; phase: string; status: string }>;
+}
+
+export const whoamiCommand: CommandModule<Record<string, never>, WhoamiResult> = {
+  async run(_options, ctx) {
+    const admin = await ctx.adminKey();
+    const provider = await ctx.provider();
+    const identity = await provider.whoami();
+    // The admin key's own expiry: the user's own keys are listed masked, so match on the last characters shown.
+    const own = provider.listOwnKeys ? await provider.listOwnKeys().catch(() => null) : null;
+    const match = own?.filter((k) => k.lastChars && admin.key.endsWith(k.lastChars));
+    const expiresAt = match?.length === 1 ? (match[0]?.expiresAt ?? null) : undefined;
+    const unfinished = (await new RotationJournal(ctx.stateDir).allActive().catch(() => []))
+      .filter((r) => r.provider === provider.id)
+      .map((r) => ({ userEmail: r.userEmail, oldKey: r.oldKey.name, newKey: r.newKey.name, phase: r.phase, status: r.status }));
+    return {
+      source: admin.source,
+      where: admin.where,
+      identity,
+      canManageUsers: identity.acls.includes(MANAGE_USERS),
+      maskedKey: maskSecret(admin.key),
+      expiresAt,
+      unfinishedRotations: unfinished,
+    };
+  },
+  render(r, ctx) {
+    const expiry = r.expiresAt === undefined ? 'unknown' : r.expiresAt === null ? 'never' : r.expiresAt.toISOString();
+    ctx.out.data(
+      [
+        `${r.identity.email}${r.identity.name ? ` (${r.identity.name})` : ''}`,
+        `  admin key         ${r.maskedKey} from ${r.where}`,
+        `  expires           ${expiry}`,
+        `  may manage users  ${r.canManageUsers ? 'yes' : 'NO'}`,
+        `  permissions       ${r.identity.acls.join(', ') || 'none'}`,
+        `  unfinished        ${r.unfinishedRotations.length ? r.unfinishedRotations.map((u) => `${u.userEmail} (${u.oldKey} → ${u.newKey}, ${u.status} at ${u.phase})`).join('; ') : 'no rotation'}`,
+      ].join('\n'),
+    );
+  },
+  toJson: (r) => ({
+    source: r.source,
+    where: r.where,
+    email: r.identity.email,
+    name: r.identity.name,
+    acls: r.identity.acls,
+    canManageUsers: r.canManageUsers,
+    maskedKey: r.maskedKey,
+    expiresAt: r.expiresAt === undefined ? 'unknown' : (r.expiresAt?.toISOString() ?? null),
+    unfinishedRotations: r.unfinishedRotations,
+  }),
+};
+
+export interface LogoutOptions {
+  yes?: boolean;
+}
+
+export interface LogoutResult {
+  account: string;
+  removed: boolean;
+}
+
+export const logoutCommand: CommandModule<LogoutOptions, LogoutResult> = {
+  async run(options, ctx) {
+    const store = await ctx.secretStore();
+    const account = adminAccount(ctx.providerFactory.id);
+    // Only the admin entry: the keys keyrot holds for users are never touched here.
+    if ((await store.get(account)) === null) return { account, removed: false };
+    if (!options.yes) {
+      if (!ctx.interactive) throw new UsageError(`Logging out deletes the stored admin key (keychain account "${account}"): pass --yes to confirm without a terminal.`);
+      if (!(await ctx.prompts.confirm(`Delete the stored admin key (keychain account "${account}")? Keys keyrot holds for users stay.`, '--yes'))) {
+        throw new CancelledError('Cancelled: the admin key stays stored.');
+      }
+    }
+    return { account, removed: await store.delete(account) };
+  },
+  render(r, ctx) {
+    if (r.removed) ctx.out.data(`${ctx.out.style.green('✔')} Logged out: the admin key (keychain account "${r.account}") is deleted.`);
+    else ctx.out.info(`No admin key is stored (keychain account "${r.account}"): nothing to do.`);
+  },
+};
