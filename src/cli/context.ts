@@ -1,9 +1,13 @@
 // The context every command handler receives: output, prompts, cancellation, clock, and lazily built
 // adapters (provider, keychain, journal). Nothing here runs a network call or loads a native module until a
 // command asks for it.
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { validateBaseUrl } from '../core/base-url.js';
+import { DEFAULT_PROFILE, parseProfiles, validateProfileName, type ProfileSettings } from '../core/profiles.js';
 import { KeychainError, UsageError } from '../errors.js';
 import { KeyIndex } from '../journal/key-index.js';
 import { stateDir } from '../journal/state-dir.js';
@@ -25,6 +29,7 @@ export interface GlobalOptions {
   apiKeyStdin?: boolean;
   provider?: string;
   store?: string;
+  profile?: string;
 }
 
 export interface AdminKey {
@@ -58,6 +63,11 @@ export interface Context {
   /** True in a terminal without CI: prompts and spinners allowed. */
   readonly interactive: boolean;
   readonly signal: AbortSignal;
+  /** The profile in force (--profile, KEYROT_PROFILE, else "default"): its account, keychain entries and state. */
+  readonly profile: string;
+  /** The profiles file (it may not exist), and its profiles. */
+  readonly profilesFile: string;
+  readonly profiles: ReadonlyMap<string, ProfileSettings>;
   readonly stateDir: string;
   /** --store: 'os' (the keychain) or 'none' (new keys reach consumers only through --on-new-key). */
   readonly storeMode: 'os' | 'none';
@@ -105,8 +115,19 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
     timestamps: !interactive,
   });
   const now = deps.now ?? (() => new Date());
-  const factory = getProviderFactory(globals.provider ?? 'vultr');
-  const dir = stateDir(env);
+  const profilesFile = profilesPath(env);
+  const profiles = readProfiles(profilesFile);
+  const profile = validateProfileName(globals.profile ?? (env.KEYROT_PROFILE || DEFAULT_PROFILE), globals.profile ? '--profile' : 'KEYROT_PROFILE');
+  const settings = profiles.get(profile);
+  if (!settings && profile !== DEFAULT_PROFILE) {
+    throw new UsageError(`No profile "${profile}" in ${profilesFile}.`, {
+      hint: profiles.size ? `Profiles there: ${[...profiles.keys()].join(', ')}.` : 'Add a [section] for it (see "Profiles" in the README).',
+    });
+  }
+  // Precedence, for every setting: flags, then the environment, then the profile, then defaults.
+  const factory = getProviderFactory(globals.provider ?? settings?.provider ?? 'vultr');
+  // Every profile but the default keeps its journals, locks and records apart, so two accounts never mix.
+  const dir = profile === DEFAULT_PROFILE ? stateDir(env) : join(stateDir(env), 'profiles', profile);
   let stdinText: Promise<string> | undefined;
   let provider: Promise<Provider> | undefined;
   let adminKey: Promise<AdminKey> | undefined;
@@ -125,6 +146,7 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
     if (globals.apiUrl) return validateBaseUrl(globals.apiUrl, '--api-url');
     const fromEnv = env[factory.baseUrlEnv];
     if (fromEnv) return validateBaseUrl(fromEnv, factory.baseUrlEnv);
+    if (settings?.apiUrl) return validateBaseUrl(settings.apiUrl, `${profilesFile}:${settings.lines.apiUrl ?? settings.line}: [${profile}] api-url`);
     return factory.defaultBaseUrl;
   };
 
@@ -135,7 +157,10 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
         throw new KeychainError('--store none: this command needs the keychain.', { hint: 'Run it where a keychain is available.' });
       }
       const { OsSecretStore } = await import('../keychain/os-store.js');
-      return new OsSecretStore();
+      const os = new OsSecretStore();
+      if (profile === DEFAULT_PROFILE) return os;
+      const { NamespacedSecretStore } = await import('../keychain/namespaced-store.js');
+      return new NamespacedSecretStore(os, profile);
     })());
 
   const resolvedAdminKey = () =>
@@ -158,6 +183,9 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
     steps: createStepReporter(out, interactive),
     interactive,
     signal,
+    profile,
+    profilesFile,
+    profiles,
     stateDir: dir,
     storeMode: globals.store === 'none' ? 'none' : 'os',
     keyIndex: new KeyIndex(dir),
@@ -212,4 +240,22 @@ async function resolveAdminKey(
   throw new UsageError(`No admin key: run keyrot login, set ${factory.adminKeyEnv}, or pipe it in with --api-key-stdin.`, {
     hint: `Keys are never taken from the command line. To try keyrot without a ${factory.displayName} account, run "keyrot demo" or "keyrot sandbox".`,
   });
+}
+
+/** $XDG_CONFIG_HOME/keyrot/config, else ~/.config/keyrot/config. */
+export function profilesPath(env: NodeJS.ProcessEnv): string {
+  const base = env.XDG_CONFIG_HOME && env.XDG_CONFIG_HOME.startsWith('/') ? env.XDG_CONFIG_HOME : join(homedir(), '.config');
+  return join(base, 'keyrot', 'config');
+}
+
+/** The profiles file's sections; none when it does not exist. A file keyrot cannot read is an error naming it. */
+function readProfiles(file: string): Map<string, ProfileSettings> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    throw new UsageError(`Cannot read the profiles file ${file}: ${(err as Error).message}`);
+  }
+  return parseProfiles(text, file);
 }

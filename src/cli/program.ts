@@ -125,6 +125,13 @@ export const COMMANDS: CommandSpec[] = [
     load: async () => (await import('../commands/login.js')).logoutCommand,
   },
   {
+    name: 'profiles',
+    summary: 'List the account profiles of the profiles file, and which one is in force.',
+    options: [],
+    examples: ['keyrot profiles', 'keyrot --profile staging whoami'],
+    load: async () => (await import('../commands/profiles.js')).profilesCommand,
+  },
+  {
     name: 'sandbox',
     summary: 'Serve a local Vultr-compatible API on 127.0.0.1 to try or rehearse keyrot (Ctrl-C stops it).',
     options: [
@@ -161,7 +168,7 @@ function completionSpec() {
   const flagsOf = (options: readonly Option[]) => options.map((o) => o.long).filter((l): l is string => Boolean(l));
   return {
     commands: COMMANDS.map((c) => ({ name: c.name, summary: c.summary, flags: flagsOf(c.options) })),
-    globalFlags: ['--json', '--events', '--debug', '--no-color', '--quiet', '--verbose', '--api-url', '--api-key-stdin', '--store', '--help'],
+    globalFlags: ['--json', '--events', '--debug', '--no-color', '--quiet', '--verbose', '--api-url', '--api-key-stdin', '--store', '--profile', '--help'],
   };
 }
 
@@ -184,7 +191,8 @@ export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): 
     .option('--api-url <url>', 'API base URL (env VULTR_API_URL; default https://api.vultr.com/v2)')
     .option('--api-key-stdin', 'read the admin key from stdin instead of VULTR_API_KEY')
     .addOption(new Option('--store <where>', 'where new keys go: os (the OS keychain) or none (only --on-new-key)').choices(['os', 'none']).default('os'))
-    .addOption(new Option('--provider <id>', 'key provider').default('vultr').hideHelp())
+    .addOption(new Option('--provider <id>', 'key provider (default vultr)').hideHelp())
+    .option('--profile <name>', 'the account profile to use (env KEYROT_PROFILE; see keyrot profiles)')
     .showHelpAfterError(false)
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
     .configureOutput({
