@@ -90,6 +90,7 @@ export const COMMANDS: CommandSpec[] = [
       new Option('--abort', 'roll an unfinished rotation back: delete the new key, keep the old'),
       new Option('--emergency', 'the old key is exposed: revoke it FIRST (downtime until consumers get the new key)'),
       new Option('--dry-run', 'print the plan and change nothing'),
+      new Option('--self', 'rotate the admin key keyrot runs with (stored by keyrot login, or --on-new-key to update a CI secret)'),
       yes(),
     ],
     examples: [
@@ -97,6 +98,7 @@ export const COMMANDS: CommandSpec[] = [
       'keyrot rotate --user ops@example.com --on-new-key "./push-secret.sh" --check "./healthcheck.sh" --yes --json',
       'keyrot rotate --user ops@example.com --keep-old --on-new-key "./push-secret.sh" --yes   # scheduled: grace period, then --resume',
       'keyrot rotate --user ops@example.com --emergency --on-new-key "./push-secret.sh"   # the key is exposed',
+      'keyrot rotate --self --yes   # the admin key stored by keyrot login',
     ],
     load: async () => (await import('../commands/rotate.js')).rotateCommand,
   },

@@ -28,6 +28,7 @@ import type { ApiKey, Identity, Provider, User } from '../providers/types.js';
 import { addMaskLine, appendStepSummary, inGithubActions, rotationSummaryMarkdown } from '../ui/github.js';
 import { renderTable } from '../ui/table.js';
 import { chooseKey, findKey, heldAmong, resolveUser } from './resolve.js';
+import { SELF_USER_ID, selfTarget } from './rotate-self.js';
 import { withUserLock } from './user-lock.js';
 import { validateName } from './create.js';
 import type { CommandModule } from './types.js';
@@ -50,6 +51,8 @@ export interface RotateOptions {
   abort?: boolean;
   emergency?: boolean;
   dryRun?: boolean;
+  /** Rotate the admin key keyrot runs with (its own user's keys). */
+  self?: boolean;
 }
 
 export interface RotationPlan {
@@ -75,9 +78,12 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
     const settings = parseSettings(options);
     const expiresAt = options.expires === undefined ? null : parseExpiry(options.expires, ctx.now());
     if (options.name !== undefined) validateName(options.name);
-    const provider = await ctx.provider();
-    const identity = await provider.whoami();
-    const user = await resolveUserWithPermission(ctx, provider, identity, options.user);
+    if (options.self && (options.user !== undefined || options.key !== undefined)) throw new UsageError('--self rotates the admin key keyrot runs with: it takes no --user or --key.');
+    const base = await ctx.provider();
+    const identity = await base.whoami();
+    const self = options.self ? await selfTarget(ctx, base, identity, options.onNewKey) : null;
+    const provider = self?.provider ?? base;
+    const user = self?.user ?? (await resolveUserWithPermission(ctx, base, identity, options.user));
     const journal = new RotationJournal(ctx.stateDir);
     // The lock covers reading the journal and the preflight, not only the changes: a rotation of this user
     // that another keyrot starts, stops or finishes in between would otherwise go unseen (its journal
@@ -85,7 +91,15 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
     const locked = (fn: () => Promise<RotateResult>) => (options.dryRun ? fn() : withUserLock(ctx, provider, user, fn));
     return locked(async () => {
       const active = await journal.active(provider.id, user.id);
-      const run = (record: RotationRecord, store: SecretStore) => runReported(ctx, record, makePorts(ctx, provider, store, journal), journal);
+      const portsFor = (store: SecretStore) => {
+        const ports = makePorts(ctx, provider, store, journal);
+        if (self) ports.deliver = self.deliver(ports);
+        return ports;
+      };
+      const run = async (record: RotationRecord, store: SecretStore) => {
+        await self?.resume(store, record);
+        return runReported(ctx, record, portsFor(store), journal);
+      };
 
       if (options.abort) {
         if (!active) throw new NotFoundError(`${user.email} has no unfinished rotation to abort.`);
@@ -97,7 +111,8 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
         );
         // The journal remembers where the new key lives: --store given now or not.
         const store = await storeFor(ctx, active.options.store ?? 'os');
-        const record = await abortRotation(active, makePorts(ctx, provider, store, journal));
+        await self?.restore(store, active);
+        const record = await abortRotation(active, portsFor(store));
         return { kind: 'aborted', record, journal: await journal.archive(record) };
       }
       let resume = Boolean(options.resume);
@@ -136,10 +151,11 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
         const pair = unfinishedPairs(keys)[0];
         if (pair) throw strayNextGeneration(ctx, provider, user, pair.old, pair.next);
       }
-      const held = await heldAmong(ctx, store, provider.id, user.id, keys);
-      const oldKey = await chooseKey(ctx, keys, options.key, held, user.email);
-      const mode: RotationMode = options.emergency ? 'emergency' : 'standard';
-      const rotationOptions = rotationOptionsFor(ctx, options, settings, mode, identity, user);
+      const oldKey = self ? self.oldKey(keys) : await chooseKey(ctx, keys, options.key, await heldAmong(ctx, store, provider.id, user.id, keys), user.email);
+      // keyrot's own calls use the admin key, so waiting on its usage proves nothing; and a leaked admin key is
+      // revoked as soon as the new one is installed, which is the standard order without the wait.
+      const mode: RotationMode = options.emergency && !self ? 'emergency' : 'standard';
+      const rotationOptions = rotationOptionsFor(ctx, options, self ? { ...settings, wait: false } : settings, mode, identity, user);
       const successor = nextGenerationName(oldKey.name, []);
       const stray = options.name === undefined ? keys.find((k) => k.name === successor && k.id !== oldKey.id) : undefined;
       if (stray) throw strayNextGeneration(ctx, provider, user, oldKey, stray);
@@ -163,6 +179,7 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
         now: ctx.now(),
       });
       ctx.out.event('rotation.started', { rotationId: record.id, userId: user.id, userEmail: user.email, mode, oldKeyId: oldKey.id, newKeyName: newName });
+      await self?.prepare(store, record);
       return finished(await run(record, store), journal);
     });
   },
@@ -269,6 +286,7 @@ function planOf(
       case 'create':
         return `create ${newName}${expiresAt ? ` (expires ${expiresAt.toISOString()})` : ''} and ${options.store === 'none' ? 'keep it in memory only (--store none)' : 'store it in the keychain'}`;
       case 'hand-over':
+        if (user.id === SELF_USER_ID) return `install the new key as the admin key${options.onNewKey ? ` (and run --on-new-key with it on its stdin: ${options.onNewKey})` : ''}, then use it`;
         return options.onNewKey ? `run --on-new-key with the new key on its stdin: ${options.onNewKey}` : 'ask you to update the consumers';
       case 'wait':
         return options.noWait

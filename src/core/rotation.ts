@@ -117,6 +117,11 @@ export interface RotationPorts {
   runHook(command: string, secret: string, env: Record<string, string>, timeoutMs: number): Promise<void>;
   /** Runs the consumer check; true when it exits 0. */
   runCheck(command: string, env: Record<string, string>, timeoutMs: number): Promise<boolean>;
+  /**
+   * A hand-over of the caller's own making, instead of the hook or the operator's confirmation: e.g. a rotation
+   * of keyrot's own admin key installs the new key as the admin key. Returns the step's detail.
+   */
+  deliver?: (secret: string, record: RotationRecord) => Promise<string>;
   /** In a terminal without a hook: tell the operator to update consumers, resolve when they confirm. */
   confirmHandover: ((message: string) => Promise<boolean>) | null;
   rescue(key: import('../providers/types.js').CreatedKey, userId: string): Promise<string>;
@@ -426,6 +431,7 @@ const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
 
 /** Gives the new key to the consumers (the hook, or the operator in a terminal); returns the step's detail. */
 async function handOver(record: RotationRecord, ports: RotationPorts, secret: string): Promise<string> {
+  if (ports.deliver) return ports.deliver(secret, record);
   if (record.options.onNewKey) {
     await ports.runHook(record.options.onNewKey, secret, hookEnv(record), record.options.hookTimeoutMs);
     ports.event('hook.done', { keyId: record.newKey.id });

@@ -89,14 +89,22 @@ export interface Provider {
   /** Whether `secret` authenticates right now. Does not throw for 401/403; throws when unreachable. */
   checkKey(secret: string): Promise<AuthCheck>;
   /**
-   * The keys of the admin key's own user (Vultr: GET /apikeys; no manage_users needed), for showing the admin
-   * key's own expiry. Optional: a provider without such an endpoint leaves it out.
+   * The keys of the admin key's own user (Vultr: /apikeys; no manage_users needed): whoami shows the admin key's
+   * expiry, and `rotate --self` rotates the admin key. Optional: a provider without such endpoints leaves it out.
    */
-  listOwnKeys?(): Promise<ApiKey[]>;
+  ownKeys?(): OwnKeys;
   /** The usage signal for a key (per-key providers) or for its user (per-user providers). */
   observeUsage(userId: string, keyId: string): Promise<UsageObservation>;
   /** Frees connections the provider opened itself. Idempotent. */
   close(): Promise<void>;
+}
+
+/** The admin key's own user's keys, with the same contracts as the Provider methods of the same names. */
+export interface OwnKeys {
+  list(): Promise<ApiKey[]>;
+  /** Never retried: CreateOutcomeUnknownError for a lost answer, KeyNotReturnedError for a 2xx without a key. */
+  create(input: CreateKeyInput): Promise<CreatedKey>;
+  delete(keyId: string): Promise<'deleted' | 'already-gone'>;
 }
 
 export interface HttpLogger {

@@ -82,6 +82,19 @@ export async function listOwnApiKeys(http: HttpClient): Promise<VultrApiKey[]> {
   return parseApiKeyPage(res.body).items;
 }
 
+/** POST /apikeys: a key for the caller's own user; the answer carries the plaintext (per the spec). */
+export async function createOwnApiKey(http: HttpClient, input: CreateApiKeyInput): Promise<VultrCreatedApiKey> {
+  const res = await http.request('POST', '/apikeys', { json: createBody(input) });
+  return parseCreatedApiKey(res.body);
+}
+
+/** DELETE /apikeys/{id}: as deleteUserApiKey, for the caller's own user. */
+export async function deleteOwnApiKey(http: HttpClient, keyId: string): Promise<'deleted' | 'already-gone' | 'not-found'> {
+  const res = await http.request('DELETE', `/apikeys/${seg(keyId)}`, { passStatuses: [404] });
+  if (res.status !== 404) return 'deleted';
+  return res.afterLostAnswer ? 'already-gone' : 'not-found';
+}
+
 export interface CreateApiKeyInput {
   name: string;
   /** null: never expires. */
@@ -98,12 +111,12 @@ export async function createUserApiKey(
   userId: string,
   input: CreateApiKeyInput,
 ): Promise<VultrCreatedApiKey> {
-  const json =
-    input.expiresAt === null
-      ? { name: input.name, expire: false }
-      : { name: input.name, expire: true, date_expire: vultrDate(input.expiresAt) };
-  const res = await http.request('POST', `/users/${seg(userId)}/apikeys`, { json });
+  const res = await http.request('POST', `/users/${seg(userId)}/apikeys`, { json: createBody(input) });
   return parseCreatedApiKey(res.body);
+}
+
+function createBody(input: CreateApiKeyInput): Record<string, unknown> {
+  return input.expiresAt === null ? { name: input.name, expire: false } : { name: input.name, expire: true, date_expire: vultrDate(input.expiresAt) };
 }
 
 /**

@@ -8,6 +8,7 @@ import type {
   CreatedKey,
   CreateKeyInput,
   Identity,
+  OwnKeys,
   Provider,
   ProviderCapabilities,
   ProviderFactory,
@@ -22,12 +23,14 @@ import {
   getAccount,
   getUser,
   listAllUsers,
+  createOwnApiKey,
+  deleteOwnApiKey,
   listOwnApiKeys,
   listUserApiKeys,
   probeAccount,
 } from './client.js';
 import { lastCharsOf } from './schemas.js';
-import type { VultrApiKey, VultrUser } from './schemas.js';
+import type { VultrApiKey, VultrCreatedApiKey, VultrUser } from './schemas.js';
 
 const IP_NOT_ALLOWED = /^Unauthorized IP address/i;
 
@@ -63,34 +66,24 @@ export class VultrProvider implements Provider {
     return (await listUserApiKeys(this.#http, userId)).map(toApiKey);
   }
 
-  async listOwnKeys(): Promise<ApiKey[]> {
-    return (await listOwnApiKeys(this.#http)).map(toApiKey);
+  ownKeys(): OwnKeys {
+    const http = this.#http;
+    return {
+      list: async () => (await listOwnApiKeys(http)).map(toApiKey),
+      create: (input) => created(createOwnApiKey(http, input), input),
+      delete: async (keyId) => {
+        const outcome = await deleteOwnApiKey(http, keyId);
+        if (outcome !== 'not-found') return outcome;
+        if ((await listOwnApiKeys(http)).some((key) => key.id === keyId)) {
+          throw new ProviderResponseError('Vultr answered 404 to deleting a key that it still lists.', { data: { keyId } });
+        }
+        return 'already-gone';
+      },
+    };
   }
 
-  async createKey(userId: string, input: CreateKeyInput): Promise<CreatedKey> {
-    try {
-      const created = await createUserApiKey(this.#http, userId, input);
-      return {
-        id: created.id,
-        name: created.name || input.name,
-        lastChars: created.apiKey.slice(-5),
-        // Vultr's echo of the expiry wins; without one, the requested expiry (reporting an expiring key as
-        // never-expiring would be the worse mistake).
-        expiresAt: created.dateExpire ?? input.expiresAt,
-        secret: created.apiKey,
-      };
-    } catch (error) {
-      // A 2xx without a usable plaintext is an answer, not a lost one: Vultr's own OpenAPI document describes
-      // this very answer as "202 Accepted" with no body. The key was most likely created and its plaintext can
-      // never be read: the caller deletes it and must never send the create again.
-      if (error instanceof ProviderResponseError) {
-        throw new KeyNotReturnedError(
-          `Vultr accepted the create of "${input.name}" but its answer holds no key (${error.message.replace(/\.$/, '')}).`,
-          { data: { ...error.data, keyName: input.name }, cause: error },
-        );
-      }
-      throw error;
-    }
+  createKey(userId: string, input: CreateKeyInput): Promise<CreatedKey> {
+    return created(createUserApiKey(this.#http, userId, input), input);
   }
 
   async deleteKey(userId: string, keyId: string): Promise<'deleted' | 'already-gone'> {
@@ -120,6 +113,33 @@ export class VultrProvider implements Provider {
   async observeUsage(userId: string, _keyId: string): Promise<UsageObservation> {
     const user = await getUser(this.#http, userId);
     return { lastUsedAt: user.lastActivity };
+  }
+}
+
+/** The answer to a create as keyrot's CreatedKey; a 2xx without a usable plaintext is KeyNotReturnedError. */
+async function created(answer: Promise<VultrCreatedApiKey>, input: CreateKeyInput): Promise<CreatedKey> {
+  try {
+    const key = await answer;
+    return {
+      id: key.id,
+      name: key.name || input.name,
+      lastChars: key.apiKey.slice(-5),
+      // Vultr's echo of the expiry wins; without one, the requested expiry (reporting an expiring key as
+      // never-expiring would be the worse mistake).
+      expiresAt: key.dateExpire ?? input.expiresAt,
+      secret: key.apiKey,
+    };
+  } catch (error) {
+    // A 2xx without a usable plaintext is an answer, not a lost one: Vultr's own OpenAPI document describes
+    // this very answer as "202 Accepted" with no body. The key was most likely created and its plaintext can
+    // never be read: the caller deletes it and must never send the create again.
+    if (error instanceof ProviderResponseError) {
+      throw new KeyNotReturnedError(`Vultr accepted the create of "${input.name}" but its answer holds no key (${error.message.replace(/\.$/, '')}).`, {
+        data: { ...error.data, keyName: input.name },
+        cause: error,
+      });
+    }
+    throw error;
   }
 }
 

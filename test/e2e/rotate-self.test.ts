@@ -1,0 +1,180 @@
+// keyrot rotate --self: the admin key itself, rotated with the guarantees of any rotation. Each test runs under a
+// profile of its own, so its admin key entry ("<profile>/vultr:admin") never meets another test's.
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { HAS_KEYCHAIN, collect, harness, json, keychainGet, type Harness, type RunOptions } from '../helpers/e2e.js';
+import { authStatus, findLeaks } from '../helpers/consumer.js';
+import type { FaultSpec } from '../../src/sandbox/server.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()?.().catch(() => undefined);
+});
+
+interface SelfSetup {
+  h: Harness;
+  profile: string;
+  dir: string;
+  run(args: string[], opts?: RunOptions): ReturnType<Harness['run']>;
+  /** The admin user's own keys at the provider. */
+  ownKeys(): Array<{ id: string; name: string; plaintext: string }>;
+  adminEntry(): Promise<string | null>;
+  journal(): Promise<any | null>;
+  outputs: string[];
+}
+
+/** A sandbox, a profile pointing at it, and the admin key stored by keyrot login (unless `login` is false). */
+async function selfSetup(login = true): Promise<SelfSetup> {
+  const h = await harness();
+  const profile = `self-${randomBytes(4).toString('hex')}`;
+  const dir = await mkdtemp(join(tmpdir(), 'keyrot-self-'));
+  await mkdir(join(dir, 'config', 'keyrot'), { recursive: true });
+  await writeFile(join(dir, 'config', 'keyrot', 'config'), `[${profile}]\napi-url = ${h.sandbox.url}\n`);
+  const outputs: string[] = [];
+  const base = { XDG_CONFIG_HOME: join(dir, 'config'), KEYROT_PROFILE: profile, VULTR_API_URL: undefined, VULTR_API_KEY: undefined };
+  const run = async (args: string[], opts: RunOptions = {}) => {
+    const r = await h.run(args, { ...opts, env: { ...base, ...opts.env } });
+    outputs.push(r.stdout, r.stderr);
+    return r;
+  };
+  cleanups.push(async () => {
+    await run(['logout', '--yes']);
+    await rm(dir, { recursive: true, force: true });
+  });
+  if (login) expect((await run(['login', '--with-key-stdin'], { stdin: `${h.sandbox.adminKey}\n` })).code).toBe(0);
+  const journalFile = join(h.stateDir, 'keyrot', 'profiles', profile, 'rotations', 'vultr-self.json');
+  return {
+    h,
+    profile,
+    dir,
+    run,
+    outputs,
+    ownKeys: () => h.sandbox.snapshot().users.find((u) => u.email === 'admin@example.com')!.keys,
+    adminEntry: () => keychainGet(`${profile}/vultr:admin`),
+    journal: async () => JSON.parse(await readFile(journalFile, 'utf8').catch(() => 'null')),
+  };
+}
+
+/** The end state of every self-rotation: one own key, held as the admin key, working; the old key rejected. */
+async function expectSelfRotated(s: SelfSetup): Promise<void> {
+  const keys = s.ownKeys();
+  expect(keys.map((k) => k.name)).toEqual(['keyrot-sandbox-admin-v2']);
+  expect(await s.adminEntry()).toBe(keys[0]!.plaintext);
+  expect(await authStatus(s.h, keys[0]!.plaintext)).toBe(200);
+  expect(await authStatus(s.h, s.h.sandbox.adminKey)).toBe(401);
+  const who = await s.run(['whoami', '--json']);
+  expect(json(who)).toMatchObject({ source: 'keychain', maskedKey: `****${keys[0]!.plaintext.slice(-5)}` });
+  const secrets = [s.h.sandbox.adminKey, ...keys.map((k) => k.plaintext)];
+  expect(findLeaks(secrets, Object.fromEntries(s.outputs.map((o, i) => [`output ${i}`, o])))).toEqual([]);
+}
+
+describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --self', () => {
+  it('rotates the stored admin key: the new key is installed before the old one is deleted with it, and proven rejected', async () => {
+    const s = await selfSetup();
+    const r = await s.run(['rotate', '--self', '--yes', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = json(r);
+    expect(out.steps.find((st: { phase: string }) => st.phase === 'verify-old').detail).toMatch(/rejected \(401\)/);
+    // The delete of the old key was made with the new key.
+    const del = s.h.sandbox.requests().find((q) => q.method === 'DELETE');
+    expect(del?.path).toMatch(/^\/v2\/apikeys\//);
+    expect(del?.userEmail).toBe('admin@example.com');
+    await expectSelfRotated(s);
+  });
+
+  it('an admin key from the environment needs --on-new-key: refused before any change, then done with a hook', async () => {
+    const s = await selfSetup(false);
+    const env = { VULTR_API_KEY: s.h.sandbox.adminKey };
+    const refused = await s.run(['rotate', '--self', '--yes'], { env });
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toMatch(/comes from VULTR_API_KEY/);
+    expect(s.h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
+    const secretFile = join(s.dir, 'ci-secret');
+    const hook = `cat > '${secretFile}'`;
+    const r = await s.run(['rotate', '--self', '--on-new-key', hook, '--store', 'none', '--yes'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    const keys = s.ownKeys();
+    expect(keys.map((k) => k.name)).toEqual(['keyrot-sandbox-admin-v2']);
+    expect((await readFile(secretFile, 'utf8')).trim()).toBe(keys[0]!.plaintext);
+    expect(await authStatus(s.h, s.h.sandbox.adminKey)).toBe(401);
+  });
+
+  it('a failing --on-new-key stops before the old key is touched (exit 10); --abort puts everything back', async () => {
+    const s = await selfSetup();
+    const r = await s.run(['rotate', '--self', '--on-new-key', 'exit 3', '--yes']);
+    expect(r.code, r.stderr).toBe(10);
+    expect(s.ownKeys()).toHaveLength(2);
+    expect(await authStatus(s.h, s.h.sandbox.adminKey)).toBe(200);
+    const aborted = await s.run(['rotate', '--self', '--abort', '--yes']);
+    expect(aborted.code, aborted.stderr).toBe(0);
+    expect(s.ownKeys().map((k) => k.plaintext)).toEqual([s.h.sandbox.adminKey]);
+    // The admin entry holds a working key again: the old one.
+    expect(await s.adminEntry()).toBe(s.h.sandbox.adminKey);
+    expect((await s.run(['whoami'])).code).toBe(0);
+  });
+
+  const HOLD = 20_000;
+  const points: Array<[string, FaultSpec[], (j: any) => boolean]> = [
+    ['the create, after the provider made the key', [{ method: 'POST', path: '/apikeys', action: 'delay-after', delayMs: HOLD }], (j) => j.phase === 'create' && j.phaseStatus === 'started'],
+    // The first GET /account is keyrot's own whoami (let through); the second tests the new key.
+    [
+      'verifying the new key',
+      [
+        { method: 'GET', path: '/account', action: 'delay', delayMs: 0 },
+        { method: 'GET', path: '/account', action: 'delay', delayMs: HOLD },
+      ],
+      (j) => j.phase === 'verify-new',
+    ],
+    ['the revoke, after the provider acted', [{ method: 'DELETE', path: '/apikeys/*', action: 'delay-after', delayMs: HOLD }], (j) => j.phase === 'revoke' && j.phaseStatus === 'started'],
+    // GET /account: whoami, the new key verified, its ACLs compared, checked again before the revoke; then the old key tested.
+    [
+      'verifying the old key is rejected',
+      [
+        { method: 'GET', path: '/account', action: 'delay', delayMs: 0, times: 4 },
+        { method: 'GET', path: '/account', action: 'delay', delayMs: HOLD },
+      ],
+      (j) => j.phase === 'verify-old',
+    ],
+  ];
+  it.each(points)('kill -9 during %s, then --resume: one working admin key, always held', async (_label, faults, until) => {
+    const s = await selfSetup();
+    for (const fault of faults) s.h.sandbox.addFault(fault);
+    const child = s.h.spawn(['rotate', '--self', '--yes'], { env: { XDG_CONFIG_HOME: join(s.dir, 'config'), KEYROT_PROFILE: s.profile, VULTR_API_URL: undefined, VULTR_API_KEY: undefined } });
+    const done = collect(child, 60_000);
+    for (let i = 0; i < 1000 && !until((await s.journal()) ?? {}); i++) await sleep(15);
+    expect(until((await s.journal()) ?? {})).toBe(true);
+    child.kill('SIGKILL');
+    await done;
+    s.h.sandbox.clearFaults();
+    // Whatever the point, the keychain holds a working admin key.
+    const entry = await s.adminEntry();
+    expect(entry).not.toBeNull();
+    expect(await authStatus(s.h, entry!)).toBe(200);
+    const resumed = await s.run(['rotate', '--self', '--resume', '--yes']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    await expectSelfRotated(s);
+  });
+
+  it('kill -9 during the hand-over hook (the admin entry already switched), then --resume', async () => {
+    const s = await selfSetup();
+    const flag = join(s.dir, 'hang');
+    await writeFile(flag, '');
+    const hook = `if [ -f '${flag}' ]; then sleep 30; fi; cat >/dev/null`;
+    const child = s.h.spawn(['rotate', '--self', '--on-new-key', hook, '--yes'], { env: { XDG_CONFIG_HOME: join(s.dir, 'config'), KEYROT_PROFILE: s.profile, VULTR_API_URL: undefined, VULTR_API_KEY: undefined } });
+    const done = collect(child, 60_000);
+    for (let i = 0; i < 1000 && (await s.journal())?.phase !== 'hand-over'; i++) await sleep(15);
+    for (let i = 0; i < 200 && (await s.adminEntry()) === s.h.sandbox.adminKey; i++) await sleep(15);
+    child.kill('SIGKILL');
+    await done;
+    await rm(flag);
+    const entry = await s.adminEntry();
+    expect(await authStatus(s.h, entry!)).toBe(200);
+    const resumed = await s.run(['rotate', '--self', '--resume', '--yes']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    await expectSelfRotated(s);
+  });
+});
