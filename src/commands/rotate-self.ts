@@ -147,9 +147,12 @@ export async function selfTarget(ctx: Context, base: Provider, identity: Identit
       return done.join('; ');
     },
     async restore(store, record) {
-      if (admin.source !== 'keychain') return;
-      const old = await store.get(keychainAccount(provider.id, SELF_USER_ID, record.oldKey.id));
-      if (old) await (await ctx.secretStore()).set(adminAccount(provider.id), old);
+      const account = keychainAccount(provider.id, SELF_USER_ID, record.oldKey.id);
+      const old = await store.get(account);
+      if (old === null) return;
+      if (admin.source === 'keychain') await (await ctx.secretStore()).set(adminAccount(provider.id), old);
+      // The admin entry (or the environment) holds the old key again: the rotation's copy of it goes.
+      await store.delete(account);
     },
     async resume(store, record) {
       if (!record.handedOverAt || !record.newKey.id) return;
