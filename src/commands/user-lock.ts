@@ -2,14 +2,24 @@
 // not a rotation respect an unfinished rotation of that user: they refuse unless told --force.
 import type { Context } from '../cli/context.js';
 import { PHASE_LABELS } from '../core/rotation.js';
-import { RotationConflictError } from '../errors.js';
+import { RotationConflictError, UsageError, isKeyrotError } from '../errors.js';
 import { acquireUserLock } from '../journal/lock.js';
 import { RotationJournal } from '../journal/rotations.js';
 import type { Provider, User } from '../providers/types.js';
 
 /** Runs `fn` holding the lock of `user` (RotationConflictError when another keyrot process holds it). */
 export async function withUserLock<T>(ctx: Context, provider: Provider, user: User, fn: () => Promise<T>): Promise<T> {
-  const lock = await acquireUserLock(ctx.stateDir, provider.id, user.id, `the keys of ${user.email}`);
+  let lock: Awaited<ReturnType<typeof acquireUserLock>>;
+  try {
+    lock = await acquireUserLock(ctx.stateDir, provider.id, user.id, `the keys of ${user.email}`);
+  } catch (err) {
+    if (isKeyrotError(err)) throw err;
+    // Nothing was changed yet: a state directory keyrot cannot write is refused up front.
+    throw new UsageError(`keyrot cannot write its state directory ${ctx.stateDir}: ${(err as Error).message}`, {
+      hint: 'Point XDG_STATE_HOME at a writable directory. Nothing was changed.',
+      cause: err,
+    });
+  }
   try {
     return await fn();
   } finally {
