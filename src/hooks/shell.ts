@@ -25,6 +25,13 @@ export interface HookOutcome {
   timedOut: boolean;
 }
 
+/** Lines longer than this are cut (a hook's output is shown under --verbose and quoted in errors, nothing more). */
+const MAX_LINE = 4 * 1024;
+/** After the hook exits, how long its pipes may still deliver what it wrote before keyrot stops reading. */
+const EXIT_GRACE_MS = 200;
+/** Output beyond this is read (so the hook never blocks on a full pipe) but not kept. */
+const MAX_OUTPUT = 1024 * 1024;
+
 export function runShell(run: HookRun): Promise<HookOutcome> {
   return new Promise((resolve, reject) => {
     const isWindows = process.platform === 'win32';
@@ -34,6 +41,7 @@ export function runShell(run: HookRun): Promise<HookOutcome> {
       detached: !isWindows,
     });
     let timedOut = false;
+    let settled = false;
     const kill = () => {
       try {
         if (!isWindows && child.pid) process.kill(-child.pid, 'SIGKILL');
@@ -48,31 +56,68 @@ export function runShell(run: HookRun): Promise<HookOutcome> {
     }, run.timeoutMs);
     const onAbort = () => kill();
     run.signal.addEventListener('abort', onAbort, { once: true });
+    let kept = 0;
+    let capped = false;
+    const emit = (line: string, cut = false) => {
+      if (capped) return;
+      kept += line.length;
+      if (kept > MAX_OUTPUT) {
+        capped = true;
+        run.onLine(`[output beyond ${MAX_OUTPUT / 1024 / 1024} MiB discarded]`);
+        return;
+      }
+      run.onLine(cut || line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}… [line cut]` : line);
+    };
     for (const stream of [child.stdout, child.stderr]) {
-      let buffer = '';
+      // One partial line per stream, itself bounded: splitting stays linear however long a line is.
+      let partial = '';
+      let partialCut = false;
       stream.setEncoding('utf8');
       stream.on('data', (chunk: string) => {
-        buffer += chunk;
+        let start = 0;
         let nl: number;
-        while ((nl = buffer.indexOf('\n')) >= 0) {
-          run.onLine(buffer.slice(0, nl));
-          buffer = buffer.slice(nl + 1);
+        while ((nl = chunk.indexOf('\n', start)) >= 0) {
+          emit(partialCut ? partial : partial + chunk.slice(start, nl), partialCut);
+          partial = '';
+          partialCut = false;
+          start = nl + 1;
+        }
+        if (!partialCut) {
+          partial += chunk.slice(start);
+          if (partial.length > MAX_LINE) {
+            partial = partial.slice(0, MAX_LINE);
+            partialCut = true;
+          }
         }
       });
-      stream.on('end', () => buffer && run.onLine(buffer));
+      stream.on('end', () => partial && emit(partial, partialCut));
     }
     // A hook that does not read its stdin closes the pipe early: that is its right, not an error.
     child.stdin.on('error', () => undefined);
     child.stdin.end(run.stdin ?? '');
+    const finish = (outcome: HookOutcome) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      run.signal.removeEventListener('abort', onAbort);
+      resolve(outcome);
+    };
     child.on('error', (err) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       run.signal.removeEventListener('abort', onAbort);
       reject(new HookFailedError(`Could not start the command: ${err.message}`));
     });
-    child.on('close', (exitCode, signal) => {
-      clearTimeout(timer);
-      run.signal.removeEventListener('abort', onAbort);
-      resolve({ exitCode, signal, timedOut });
+    // The hook is done when its process exits, not when its pipes close: a child it left running (nohup x &, a
+    // daemon it restarted) may hold them open for ever. What is already buffered is read; then keyrot stops.
+    child.on('exit', (exitCode, signal) => {
+      const outcome = { exitCode, signal, timedOut };
+      child.on('close', () => finish(outcome));
+      setTimeout(() => {
+        for (const stream of [child.stdout, child.stderr]) stream.destroy();
+        finish(outcome);
+      }, EXIT_GRACE_MS).unref();
     });
   });
 }

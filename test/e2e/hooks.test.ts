@@ -1,0 +1,26 @@
+// A hook is judged by its process, not its pipes: one that exits 0 but leaves a child holding its output (nohup,
+// a daemon restart, setsid) is done when it exits; and its output, however large, stays bounded in keyrot.
+import { describe, expect, it } from 'vitest';
+import { HAS_KEYCHAIN } from '../helpers/e2e.js';
+import { rotationSetup } from '../helpers/consumer.js';
+
+describe.skipIf(!HAS_KEYCHAIN)('hooks', () => {
+  it.each([
+    ['nohup, output still open', "cat >/dev/null; nohup sleep 60 & echo started"],
+    ['setsid, out of the process group', "cat >/dev/null; setsid sleep 60 & echo started"],
+  ])('a hook that exits 0 leaving a child (%s) counts as done', async (_label, hook) => {
+    const s = await rotationSetup();
+    const r = await s.run('rotate', ['rotate', '--user', s.user.email, '--on-new-key', hook, '--check', hook, '--no-wait', '--hook-timeout', '20s', '--yes'], { timeoutMs: 15_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(s.keys().map((k) => k.name)).toEqual(['ops-deploy-v2']);
+  });
+
+  it('a hook printing 50 MB without a newline finishes; keyrot keeps a bounded part and says the rest was discarded', async () => {
+    const s = await rotationSetup();
+    const hook = "cat >/dev/null; yes x | tr -d '\\n' | head -c 50000000; exit 4";
+    const r = await s.run('rotate', ['rotate', '--user', s.user.email, '--on-new-key', hook, '--no-wait', '--verbose', '--yes'], { timeoutMs: 30_000 });
+    expect(r.code, r.stderr.slice(-500)).toBe(10);
+    expect(r.stderr.length).toBeLessThan(200_000);
+    expect(r.stderr).toMatch(/line cut/);
+  });
+});
