@@ -1,5 +1,6 @@
 // Turns anything thrown into one line on stderr (plus a JSON error object on stdout with --json, or a
 // rotation.failed-style event with --events) and an exit code. Stack traces only with --debug.
+import { sanitizeForTerminal } from '../core/mask.js';
 import { ExitCode, isKeyrotError } from '../errors.js';
 import type { Output } from '../ui/output.js';
 
@@ -18,7 +19,7 @@ export function handleError(err: unknown, out: Output | undefined, fallbackStder
   const exitCode = known ? err.exitCode : ExitCode.internal;
   const rawHint = known ? err.hint : 'This is a bug in keyrot. Run again with --debug and report the output (it contains no secrets).';
   const hint = rawHint === undefined ? undefined : oneLine(rawHint);
-  const write = (line: string) => (out ? out.stderr(line) : fallbackStderr.write(`${line}\n`));
+  const write = (line: string) => (out ? out.stderr(line) : fallbackStderr.write(`${sanitizeForTerminal(line)}\n`));
   const style = out?.style;
   write(`${style ? style.red('error:') : 'error:'} ${message}${hint ? ` ${style ? style.dim(`(${hint})`) : `(${hint})`}` : ''}`);
   if (out?.debugEnabled && err instanceof Error && err.stack) {

@@ -1,7 +1,7 @@
 import type { Context } from '../cli/context.js';
 import { createAndStoreKey, deleteOrphans } from '../core/create-key.js';
 import { parseExpiry } from '../core/duration.js';
-import { maskSecret } from '../core/mask.js';
+import { BIDI_CONTROLS, maskSecret } from '../core/mask.js';
 import { defaultKeyName } from '../core/naming.js';
 import { CancelledError, RotationIncompleteError, UsageError } from '../errors.js';
 import { PendingCreates } from '../journal/pending-creates.js';
@@ -76,7 +76,8 @@ export function validateName(name: string): void {
   if (!name.trim()) throw new UsageError('--name is empty.');
   if (name.length > 255) throw new UsageError('--name is longer than 255 characters.');
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(name)) throw new UsageError('--name contains control characters.');
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) throw new UsageError('--name contains control characters.');
+  if (new RegExp(BIDI_CONTROLS.source).test(name)) throw new UsageError('--name contains bidirectional control characters (they make a name read differently from what it is).');
 }
 
 /** The create itself, under the user's lock: nothing is sent before every refusal had its chance. */

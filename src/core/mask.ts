@@ -48,3 +48,54 @@ export function sanitizeForDisplay(text: string, maxLength = 300): string {
   /* eslint-enable no-control-regex */
   return clean.length > maxLength ? `${clean.slice(0, maxLength - 1)}…` : clean;
 }
+
+/** Bidirectional controls: they make text read differently from what it is (U+202E reverses what follows). */
+// eslint-disable-next-line no-misleading-character-class
+export const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+/** Exactly the styles keyrot itself prints (bold, dim, red, green, yellow, cyan, and their resets). */
+const OWN_SGR = /^\x1b\[(?:1|2|22|31|32|33|36|39)m/;
+
+/**
+ * Text about to reach a terminal, made inert: every escape sequence but keyrot's own styles (so a key name cannot
+ * set the window title, clear the screen or move the cursor), every other control character but line breaks and
+ * tabs, and bidirectional controls are removed. Applied at the one place output is written.
+ */
+export function sanitizeForTerminal(text: string): string {
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i] ?? '';
+    if (ch === '\x1b') {
+      const own = OWN_SGR.exec(text.slice(i, i + 6));
+      if (own) {
+        out += own[0];
+        i += own[0].length - 1;
+        continue;
+      }
+      i = endOfEscape(text, i);
+      continue;
+    }
+    const code = ch.charCodeAt(0);
+    if ((code < 0x20 && ch !== '\n' && ch !== '\t') || (code >= 0x7f && code <= 0x9f)) continue;
+    out += ch;
+  }
+  return out.replace(BIDI_CONTROLS, '');
+}
+
+/** The index of the last character of the escape sequence starting at `start` (CSI, OSC, or a 2-character one). */
+function endOfEscape(text: string, start: number): number {
+  const kind = text[start + 1];
+  if (kind === '[') {
+    let i = start + 2;
+    while (i < text.length && !/[@-~]/.test(text[i] ?? '')) i++;
+    return i;
+  }
+  if (kind === ']' || kind === 'P' || kind === '_' || kind === '^') {
+    // OSC/DCS/APC/PM: up to BEL or ST (ESC \).
+    for (let i = start + 2; i < text.length; i++) {
+      if (text[i] === '\x07') return i;
+      if (text[i] === '\x1b' && text[i + 1] === '\\') return i + 1;
+    }
+    return text.length - 1;
+  }
+  return Math.min(start + 1, text.length - 1);
+}

@@ -1,3 +1,5 @@
+import { BIDI_CONTROLS } from './mask.js';
+
 // Key names that show their generation: "ops-deploy" → "ops-deploy-v2" → "ops-deploy-v3".
 
 const GENERATION = /^(.*?)-v(\d+)$/;
@@ -5,8 +7,11 @@ const GENERATION = /^(.*?)-v(\d+)$/;
 /** The next generation's name after `oldName`, skipping names already taken. */
 export function nextGenerationName(oldName: string, taken: Iterable<string>): string {
   const used = new Set(taken);
-  const match = GENERATION.exec(oldName);
-  const base = match?.[1] || oldName || 'key';
+  // A name from the provider may carry control or bidirectional characters: the new key never inherits them.
+  // eslint-disable-next-line no-control-regex
+  const clean = oldName.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').replace(BIDI_CONTROLS, '').trim();
+  const match = GENERATION.exec(clean);
+  const base = match?.[1] || clean || 'key';
   let generation = match ? Number(match[2]) + 1 : 2;
   while (used.has(`${base}-v${generation}`)) generation++;
   return `${base}-v${generation}`;

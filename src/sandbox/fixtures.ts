@@ -21,8 +21,8 @@ export interface KeyRecord {
 
 export interface UserRecord {
   readonly id: string;
-  readonly email: string;
-  readonly firstName: string;
+  email: string;
+  firstName: string;
   readonly lastName: string;
   readonly apiEnabled: boolean;
   readonly serviceUser: boolean;

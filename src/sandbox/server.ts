@@ -487,6 +487,7 @@ const CONTROL_ROUTES: readonly Route<ControlContext>[] = [
   { method: 'GET', pattern: '/state', handle: (c) => ok(snapshotOf(c.core.state)) },
   { method: 'GET', pattern: '/requests', handle: (c) => ok(c.core.log.entries()) },
   { method: 'POST', pattern: '/keys/:keyId', handle: patchKey },
+  { method: 'POST', pattern: '/users/:userId', handle: patchUser },
   {
     method: 'POST',
     pattern: '/reset-log',
@@ -607,8 +608,10 @@ function createKey(c: ApiContext, owner: UserRecord): Reply {
 
 function patchKey(c: ControlContext): Reply {
   const input = parseJsonObject(c.body);
-  const unknown = Object.keys(input).filter((field) => field !== 'allowedIps' && field !== 'date_expire');
-  if (unknown.length > 0) throw new ApiError(400, `unknown field "${unknown[0]}" (expected allowedIps, date_expire)`);
+  const unknown = Object.keys(input).filter((field) => field !== 'allowedIps' && field !== 'date_expire' && field !== 'name');
+  if (unknown.length > 0) throw new ApiError(400, `unknown field "${unknown[0]}" (expected allowedIps, date_expire, name)`);
+  const name = input['name'];
+  if (name !== undefined && typeof name !== 'string') throw new ApiError(400, 'name must be a string');
   const key = c.core.state.findKey(param(c.params, 'keyId'));
   if (key === undefined) throw new ApiError(404, 'api key not found');
   // Validate everything before changing anything, so a refused patch leaves the key as it was.
@@ -624,10 +627,26 @@ function patchKey(c: ControlContext): Reply {
   const dateExpire = typeof rawDate === 'string' && rawDate !== '' ? new Date(rawDate) : null;
   if (dateExpire !== null && Number.isNaN(dateExpire.getTime())) throw new ApiError(400, 'date_expire is not a valid date');
   if (allowedIps !== undefined) key.allowedIps = [...(allowedIps as string[])];
+  // Any name at all, hostile ones included: clients must survive what a provider may hold.
+  if (typeof name === 'string') key.name = name;
   if (rawDate !== undefined) {
     key.expire = dateExpire !== null;
     key.dateExpire = dateExpire;
   }
+  return NO_CONTENT;
+}
+
+/** Control API: change a user's e-mail or first name (to rehearse hostile or odd provider data). */
+function patchUser(c: ControlContext): Reply {
+  const input = parseJsonObject(c.body);
+  const unknown = Object.keys(input).filter((field) => field !== 'email' && field !== 'first_name');
+  if (unknown.length > 0) throw new ApiError(400, `unknown field "${unknown[0]}" (expected email, first_name)`);
+  for (const field of ['email', 'first_name']) {
+    if (input[field] !== undefined && typeof input[field] !== 'string') throw new ApiError(400, `${field} must be a string`);
+  }
+  const user = c.core.state.user(param(c.params, 'userId'));
+  if (typeof input['email'] === 'string') user.email = input['email'];
+  if (typeof input['first_name'] === 'string') user.firstName = input['first_name'];
   return NO_CONTENT;
 }
 

@@ -3,7 +3,7 @@
 // except the ::add-mask:: line itself, which the runner consumes and never shows.
 import { appendFile } from 'node:fs/promises';
 import { formatDuration } from '../core/duration.js';
-import { maskFromLastChars } from '../core/mask.js';
+import { maskFromLastChars, sanitizeForTerminal } from '../core/mask.js';
 import type { RotationRecord } from '../core/rotation.js';
 import { PHASE_LABELS } from '../core/rotation.js';
 
@@ -16,15 +16,22 @@ export function addMaskLine(secret: string): string {
   return `::add-mask::${secret}`;
 }
 
+/** Text from a provider, inert in a Markdown table cell: no markup, links, HTML, or line breaks. */
+export function markdownText(text: string): string {
+  return sanitizeForTerminal(text)
+    .replace(/[\r\n\t]+/g, ' ')
+    .replace(/[\\`*_{}[\]()<>#+!|~&]/g, (ch) => `&#${ch.charCodeAt(0)};`);
+}
+
 export function rotationSummaryMarkdown(record: RotationRecord): string {
   const rows = record.steps.map((s) => `| ${PHASE_LABELS[s.phase]} | ${s.outcome} | ${formatDuration(s.durationMs)} |`);
   return [
-    `### keyrot: ${record.status === 'done' ? 'rotated' : record.status} ${record.userEmail}`,
+    `### keyrot: ${record.status === 'done' ? 'rotated' : record.status} ${markdownText(record.userEmail)}`,
     '',
     '| key | name | id | key (masked) |',
     '| --- | --- | --- | --- |',
-    `| new | ${record.newKey.name} | ${record.newKey.id ?? '-'} | \`${maskFromLastChars(record.newKey.lastChars)}\` |`,
-    `| old | ${record.oldKey.name} | ${record.oldKey.id} | \`${maskFromLastChars(record.oldKey.lastChars)}\` |`,
+    `| new | ${markdownText(record.newKey.name)} | ${markdownText(record.newKey.id ?? '-')} | \`${maskFromLastChars(record.newKey.lastChars)}\` |`,
+    `| old | ${markdownText(record.oldKey.name)} | ${markdownText(record.oldKey.id)} | \`${maskFromLastChars(record.oldKey.lastChars)}\` |`,
     '',
     '| step | result | time |',
     '| --- | --- | --- |',

@@ -2,7 +2,7 @@
 // (--json), or JSON lines (--events). Progress, prompts, warnings and errors go to stderr. Every write passes
 // through redaction of the secrets this process knows, except reveal(), which the user asked for.
 import type { Writable } from 'node:stream';
-import { redact } from '../core/mask.js';
+import { redact, sanitizeForTerminal } from '../core/mask.js';
 
 export interface OutputOptions {
   stdout: Writable & { isTTY?: boolean; columns?: number };
@@ -97,7 +97,12 @@ export class Output {
 
   /** Human-readable data (tables, summaries) on stdout. */
   data(text: string): void {
-    this.#opts.stdout.write(`${this.clean(text)}\n`);
+    this.#opts.stdout.write(`${sanitizeForTerminal(this.clean(text))}\n`);
+  }
+
+  /** Text for a terminal (a spinner's line): redacted, and stripped of anything but keyrot's own styles. */
+  terminalText(text: string): string {
+    return sanitizeForTerminal(this.clean(text));
   }
 
   /** One --events line on stdout. */
@@ -136,12 +141,12 @@ export class Output {
 
   /** A raw line to stderr (error reporting, rendered boxes). */
   stderr(text: string): void {
-    this.#opts.stderr.write(`${this.clean(text)}\n`);
+    this.#opts.stderr.write(`${this.terminalText(text)}\n`);
   }
 
   #line(message: string): void {
     const stamp = this.#opts.timestamps ? `${this.#now().toISOString()} ` : '';
-    this.#opts.stderr.write(`${stamp}${this.clean(message)}\n`);
+    this.#opts.stderr.write(`${stamp}${this.terminalText(message)}\n`);
   }
 }
 

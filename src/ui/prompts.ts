@@ -1,5 +1,6 @@
 // Prompts on stderr through @inquirer/prompts, loaded on first use. Without a terminal (or under CI) no
 // prompt ever runs: the call fails with a usage error that names the flag to pass instead.
+import { sanitizeForTerminal } from '../core/mask.js';
 import { CancelledError, UsageError } from '../errors.js';
 
 export interface Choice<T> {
@@ -35,17 +36,17 @@ export function createPrompter(interactive: boolean, io: PromptIo): Prompter {
     async confirm(message, flag) {
       if (!interactive) return refuse(flag);
       const { confirm } = await import('@inquirer/prompts');
-      return ask(() => confirm({ message, default: false }, context));
+      return ask(() => confirm({ message: sanitizeForTerminal(message), default: false }, context));
     },
     async select(message, choices, flag) {
       if (!interactive) return refuse(flag);
       const { select } = await import('@inquirer/prompts');
-      return ask(() => select({ message, choices: [...choices], pageSize: 12 }, context));
+      return ask(() => select({ message: sanitizeForTerminal(message), choices: choices.map(safeChoice), pageSize: 12 }, context));
     },
     async secret(message, flag) {
       if (!interactive) return refuse(flag);
       const { password } = await import('@inquirer/prompts');
-      return ask(() => password({ message }, context));
+      return ask(() => password({ message: sanitizeForTerminal(message) }, context));
     },
     async search(message, choices, flag) {
       if (!interactive) return refuse(flag);
@@ -53,11 +54,11 @@ export function createPrompter(interactive: boolean, io: PromptIo): Prompter {
       return ask(() =>
         search(
           {
-            message,
+            message: sanitizeForTerminal(message),
             pageSize: 12,
             source: (term) => {
               const needle = (term ?? '').toLowerCase();
-              return choices.filter((c) => `${c.name} ${c.description ?? ''}`.toLowerCase().includes(needle));
+              return choices.filter((c) => `${c.name} ${c.description ?? ''}`.toLowerCase().includes(needle)).map(safeChoice);
             },
           },
           context,
@@ -65,6 +66,11 @@ export function createPrompter(interactive: boolean, io: PromptIo): Prompter {
       );
     },
   };
+}
+
+/** A choice whose texts (provider names, e-mails) cannot drive the terminal. */
+function safeChoice<T>(choice: Choice<T>): Choice<T> {
+  return { ...choice, name: sanitizeForTerminal(choice.name), ...(choice.description === undefined ? {} : { description: sanitizeForTerminal(choice.description) }) };
 }
 
 /** The error for a step that would ask, run without a terminal. */

@@ -66,7 +66,7 @@ export function createStepReporter(out: Output, spinners: boolean, now: () => nu
         };
       }
       ora ??= (await import('ora')).default;
-      const text = () => out.clean(body(current()));
+      const text = () => out.terminalText(body(current()));
       const spinner = ora({ text: text(), stream: out.stderrStream, discardStdin: false }).start();
       active = spinner;
       const timer = setInterval(() => (spinner.text = text()), 1_000);
@@ -79,7 +79,7 @@ export function createStepReporter(out: Output, spinners: boolean, now: () => nu
         finish(outcome, d) {
           clearInterval(timer);
           if (active === spinner) active = undefined;
-          spinner.stopAndPersist({ symbol: mark(outcome), text: out.clean(body(d)) });
+          spinner.stopAndPersist({ symbol: mark(outcome), text: out.terminalText(body(d)) });
           return now() - startedAt;
         },
       };

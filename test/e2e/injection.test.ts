@@ -1,0 +1,94 @@
+// Names and e-mails come from the provider, output from hooks: none of it may drive the terminal. Every command
+// and path that prints them is run with hostile values, and nothing but keyrot's own styles reaches the screen.
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { HAS_KEYCHAIN, harness, type Harness } from '../helpers/e2e.js';
+import { rotationSetup } from '../helpers/consumer.js';
+import { HAS_TMUX, startTerminal, type Terminal } from '../helpers/tmux.js';
+
+const HOSTILE = 'ops\x1b]0;pwned\x07\x1b[2J\x1b[31m\u202Eyek-deploy\u0007\x9b';
+const HOSTILE_EMAIL = 'ops\x1b[2J\u202E@example.com';
+// Any escape sequence but keyrot's own styles, any control but line breaks and tabs, any bidi control.
+const OWN_STYLE = /\x1b\[(?:1|2|22|31|32|33|36|39)m/g;
+function inert(text: string): string[] {
+  const rest = text.replace(OWN_STYLE, '');
+  const found: string[] = [];
+  if (/\x1b/.test(rest)) found.push('ESC');
+  if (/[\x00-\x08\x0b-\x1f\x7f-\x9f]/.test(rest)) found.push('control');
+  if (/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/.test(rest)) found.push('bidi');
+  return found;
+}
+
+async function hostile(h: Harness, email = 'ops@example.com'): Promise<string> {
+  const user = h.sandbox.snapshot().users.find((u) => u.email === email)!;
+  await fetch(`${h.sandbox.controlUrl}/keys/${user.keys[0]!.id}`, { method: 'POST', body: JSON.stringify({ name: HOSTILE }) });
+  await fetch(`${h.sandbox.controlUrl}/users/${user.id}`, { method: 'POST', body: JSON.stringify({ email: HOSTILE_EMAIL, first_name: HOSTILE }) });
+  return user.id;
+}
+
+const terminals: Terminal[] = [];
+afterEach(() => {
+  while (terminals.length) terminals.pop()?.kill();
+});
+
+describe.skipIf(!HAS_KEYCHAIN)('provider and hook text cannot drive the terminal', () => {
+  it('every command and path that prints a hostile key name or e-mail', async () => {
+    const s = await rotationSetup();
+    const id = await hostile(s.h);
+    const hook = `cat > '${s.keyFile}'; printf 'hook says \\033]0;title\\007\\033[2J\\342\\200\\256 done\\n'`;
+    const runs = [
+      ['list-users'],
+      ['list-keys', '--user', id],
+      ['rotate', '--user', id, '--dry-run', '--yes'],
+      ['verify', '--user', id, '--key', 'nope'],
+      ['revoke', '--user', id, '--key', 'nope', '--yes'],
+      ['rotate', '--user', id, '--on-new-key', hook, '--no-wait', '--verbose', '--yes'],
+      ['list-keys', '--user', id],
+    ];
+    for (const args of runs) {
+      const r = await s.run(args.join(' '), args);
+      expect(inert(r.stdout), `${args.join(' ')} stdout`).toEqual([]);
+      expect(inert(r.stderr), `${args.join(' ')} stderr`).toEqual([]);
+    }
+    // The new key's default name does not inherit the controls either.
+    const names = s.h.sandbox.snapshot().users.find((u) => u.id === id)!.keys.map((k) => k.name);
+    expect(names).toHaveLength(1);
+    expect(inert(names[0]!)).toEqual([]);
+    expect(names[0]).toMatch(/-v2$/);
+  });
+
+  it('the GitHub step summary escapes Markdown in names and e-mails', async () => {
+    const s = await rotationSetup();
+    const user = s.h.sandbox.snapshot().users.find((u) => u.email === 'ops@example.com')!;
+    await fetch(`${s.h.sandbox.controlUrl}/keys/${user.keys[0]!.id}`, { method: 'POST', body: JSON.stringify({ name: 'a|b`c<img src=x>[link](http://x)' }) });
+    const summary = join(s.dir, 'summary.md');
+    await writeFile(summary, '');
+    const r = await s.run('gha', ['rotate', '--user', user.id, '--on-new-key', s.hook, '--no-wait', '--yes'], { env: { GITHUB_STEP_SUMMARY: summary } });
+    expect(r.code, r.stderr).toBe(0);
+    const md = await readFile(summary, 'utf8');
+    expect(md).not.toMatch(/<img|\[link\]\(|a\|b|`c/);
+  });
+
+  it('--name refuses bidirectional controls like other control characters (exit 2, nothing created)', async () => {
+    const h = await harness();
+    for (const name of ['evil\u202Eyek', 'tab\tname']) {
+      const r = await h.run(['create', '--user', 'ops@example.com', '--name', name]);
+      expect(r.code).toBe(2);
+    }
+    expect(h.sandbox.requests().filter((q) => q.method === 'POST')).toEqual([]);
+  });
+
+  it.skipIf(!HAS_TMUX)('in a terminal: the confirmation prompt and the plan show a hostile name inertly', async () => {
+    const h = await harness();
+    const id = await hostile(h);
+    const { CI: _ci, NO_COLOR: _nc, ...env } = h.env;
+    const t = startTerminal(['rotate', '--user', id, '--no-wait'], env, h.stateDir);
+    terminals.push(t);
+    const screen = await t.waitFor(/Rotate .*yek-deploy/);
+    expect(screen).toMatch(/Plan for/);
+    expect(inert(t.screen(true).replace(/\x1b\[[0-9;]*m/g, ''))).toEqual([]);
+    t.send('C-c');
+    await t.waitFor(/KEYROT-EXIT=130/);
+  });
+});
