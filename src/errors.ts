@@ -17,6 +17,7 @@ export const ExitCode = {
   waitTimeout: 11,
   incomplete: 12,
   keyNotReturned: 13,
+  state: 14,
   cancelled: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
@@ -37,6 +38,7 @@ export const EXIT_CODE_TABLE: ReadonlyArray<readonly [number, string]> = [
   [ExitCode.waitTimeout, 'consumers did not use the new key in time (both keys stay live; --resume later)'],
   [ExitCode.incomplete, 'the operation stopped part-way; the message says what is live and how to continue'],
   [ExitCode.keyNotReturned, 'the provider accepted a create but sent no key: keyrot deleted that key; nothing else changed'],
+  [ExitCode.state, "keyrot's state directory is unusable or a state file in it is damaged (the message names it and how to recover)"],
   [ExitCode.cancelled, 'cancelled (Ctrl-C, SIGTERM, or No at a confirmation)'],
 ];
 
@@ -118,6 +120,12 @@ export class CreateOutcomeUnknownError extends KeyrotError {
 export class KeyNotReturnedError extends KeyrotError {
   readonly exitCode = ExitCode.keyNotReturned;
   readonly code = 'key_not_returned';
+}
+
+/** keyrot's own state (a journal, its folder) is damaged or unusable: the message names the file and the way out. */
+export class StateError extends KeyrotError {
+  readonly exitCode = ExitCode.state;
+  readonly code = 'state';
 }
 
 export class VerificationFailedError extends KeyrotError {

@@ -19,7 +19,7 @@ import {
   type RotationPorts,
   type RotationRecord,
 } from '../core/rotation.js';
-import { CancelledError, HookFailedError, KeyNotReturnedError, KeyrotError, NotFoundError, PermissionError, RotationConflictError, UsageError } from '../errors.js';
+import { CancelledError, HookFailedError, KeyNotReturnedError, KeyrotError, NotFoundError, StateError, PermissionError, RotationConflictError, UsageError } from '../errors.js';
 import { describeOutcome, runShell } from '../hooks/shell.js';
 import { writeRescueFile } from '../journal/rescue.js';
 import { RotationJournal } from '../journal/rotations.js';
@@ -90,7 +90,7 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
     // overwritten, the key list read here stale, a second new key made). --dry-run changes nothing: no lock.
     const locked = (fn: () => Promise<RotateResult>) => (options.dryRun ? fn() : withUserLock(ctx, provider, user, fn));
     return locked(async () => {
-      const active = await journal.active(provider.id, user.id);
+      const active = await journal.active(provider.id, user.id).catch((err: unknown) => explainDamagedJournal(ctx, provider, user, err));
       const portsFor = (store: SecretStore) => {
         const ports = makePorts(ctx, provider, store, journal);
         if (self) ports.deliver = self.deliver(ports);
@@ -400,6 +400,18 @@ function rotationOptionsFor(ctx: Context, options: RotateOptions, settings: Retu
     usageSignalUsable,
     store: ctx.storeMode,
   };
+}
+
+/** A damaged journal: the error grows what the provider shows for the user, so the way out can be chosen. */
+async function explainDamagedJournal(ctx: Context, provider: Provider, user: User, err: unknown): Promise<never> {
+  if (!(err instanceof StateError)) throw err;
+  const keys = await provider.listKeys(user.id).catch(() => null);
+  if (keys) {
+    const held = await heldAmong(ctx, await ctx.secretStore().catch(() => null), provider.id, user.id, keys);
+    const shown = keys.map((k) => `${k.name} (${k.id}, ${maskFromLastChars(k.lastChars)}${held?.has(k.id) ? ', held by keyrot' : ''})`);
+    err.message = `${err.message} ${provider.displayName} shows for ${user.email}: ${shown.join('; ') || 'no keys'}.`;
+  }
+  throw err;
 }
 
 /** Pairs of keys where one is named as the next generation of the other (deploy / deploy-v2). */

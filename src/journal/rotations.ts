@@ -1,6 +1,7 @@
 // Rotation records: one active record per provider and user under rotations/, moved to rotations/history/
 // when the rotation is done or aborted. Files are 0600 JSON written atomically; they never hold a secret.
-import { readdir, rename } from 'node:fs/promises';
+import { readFile, readdir, rename } from 'node:fs/promises';
+import { StateError } from '../errors.js';
 import { join } from 'node:path';
 import type { RotationRecord } from '../core/rotation.js';
 import { ensureDir, readJson, safeName, writeJsonAtomic } from './state-dir.js';
@@ -16,10 +17,33 @@ export class RotationJournal {
     return join(this.#dir, `${safeName(provider)}-${safeName(userId)}.json`);
   }
 
-  /** The user's unfinished rotation, or null. */
+  /**
+   * The user's unfinished rotation, or null when there is none. A file that is not a whole rotation record
+   * (truncated, garbage, empty, `null`, `[]`, fields missing) is never taken for "no rotation": StateError.
+   */
   async active(provider: string, userId: string): Promise<RotationRecord | null> {
-    const data = (await readJson(this.pathFor(provider, userId))) as RotationRecord | null;
-    return data && data.version === 1 ? data : null;
+    const path = this.pathFor(provider, userId);
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw new StateError(`Cannot read the rotation journal ${path}: ${(err as Error).message}`, { data: { journal: path }, cause: err });
+    }
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = undefined;
+    }
+    const problem = recordProblem(data);
+    if (problem) {
+      throw new StateError(`The rotation journal ${path} is damaged (${problem}).`, {
+        hint: `Nothing was changed. Set it aside (mv '${path}' '${path}.damaged'), then keyrot rotate --resume continues from the provider's state, or revoke the key you do not want.`,
+        data: { journal: path },
+      });
+    }
+    return data as RotationRecord;
   }
 
   async save(record: RotationRecord): Promise<void> {
@@ -43,7 +67,29 @@ export class RotationJournal {
     } catch {
       return [];
     }
-    const records = await Promise.all(names.filter((n) => n.endsWith('.json')).map((n) => readJson(join(this.#dir, n))));
-    return records.filter((r): r is RotationRecord => Boolean(r) && (r as RotationRecord).version === 1);
+    const records = await Promise.all(names.filter((n) => n.endsWith('.json')).map((n) => readJson(join(this.#dir, n)).catch(() => null)));
+    return records.filter((r): r is RotationRecord => recordProblem(r) === null);
   }
+}
+
+const PHASE_NAMES = ['create', 'verify-new', 'hand-over', 'wait', 'revoke', 'verify-old', 'finish'];
+
+/** What makes `data` not a rotation record keyrot can resume from, or null when it is one. */
+function recordProblem(data: unknown): string | null {
+  if (data === undefined) return 'not JSON: truncated or overwritten';
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return `not a record (${data === null ? 'null' : Array.isArray(data) ? 'a list' : typeof data})`;
+  const r = data as Record<string, unknown>;
+  if (r['version'] !== 1) return 'unknown version';
+  for (const field of ['id', 'provider', 'userId', 'userEmail', 'startedAt']) if (typeof r[field] !== 'string') return `no ${field}`;
+  if (r['mode'] !== 'standard' && r['mode'] !== 'emergency') return 'no mode';
+  if (!PHASE_NAMES.includes(r['phase'] as string)) return 'no phase';
+  if (r['phaseStatus'] !== 'pending' && r['phaseStatus'] !== 'started') return 'no phase status';
+  if (!['running', 'paused', 'failed', 'done', 'aborted'].includes(r['status'] as string)) return 'no status';
+  const oldKey = r['oldKey'] as Record<string, unknown> | undefined;
+  const newKey = r['newKey'] as Record<string, unknown> | undefined;
+  if (typeof oldKey !== 'object' || oldKey === null || typeof oldKey['id'] !== 'string' || typeof oldKey['name'] !== 'string') return 'no old key';
+  if (typeof newKey !== 'object' || newKey === null || typeof newKey['name'] !== 'string' || (newKey['id'] !== null && typeof newKey['id'] !== 'string')) return 'no new key';
+  if (typeof r['options'] !== 'object' || r['options'] === null) return 'no options';
+  if (!Array.isArray(r['steps']) || !Array.isArray(r['preexistingKeyIds'])) return 'no steps';
+  return null;
 }
