@@ -75,6 +75,19 @@ function array(value: unknown, path: string): unknown[] {
   return value;
 }
 
+/** Whether `id` can be one URL path segment as it is (see client.ts seg). */
+export function isSafeId(id: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return id !== '' && id !== '.' && id !== '..' && !/[/\\%\s\u0000-\u001f\u007f]/.test(id);
+}
+
+/** An id the provider sent: refused (malformed answer) when it could not be used in a URL safely. */
+function requiredId(obj: Json, path: string): string {
+  const id = requiredString(obj, 'id', path);
+  if (!isSafeId(id)) fail(`${path}.id`, 'an id usable in a URL', 'an unsafe id');
+  return id;
+}
+
 function requiredString(obj: Json, key: string, path: string): string {
   const value = obj[key];
   if (typeof value !== 'string' || value === '') fail(`${path}.${key}`, 'a non-empty string', value);
@@ -137,7 +150,7 @@ export function parseUser(value: unknown, path = 'user'): VultrUser {
     fail(`${path}.status`, 'a string or a boolean', status);
   }
   return {
-    id: requiredString(obj, 'id', path),
+    id: requiredId(obj, path),
     email: requiredString(obj, 'email', path),
     firstName: optionalString(obj, 'first_name', path),
     lastName: optionalString(obj, 'last_name', path),
@@ -173,7 +186,7 @@ export function parseApiKey(value: unknown, path = 'api_key'): VultrApiKey {
   const expire = optionalBoolean(obj, 'expire', path, dateExpire !== null);
   if (expire && dateExpire === null) fail(`${path}.date_expire`, 'a date when expire is true', obj['date_expire']);
   return {
-    id: requiredString(obj, 'id', path),
+    id: requiredId(obj, path),
     name: optionalString(obj, 'name', path),
     apiKey: typeof apiKey === 'string' && apiKey !== '' ? apiKey : null,
     expire,

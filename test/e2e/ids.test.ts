@@ -1,0 +1,24 @@
+// Ids that are not safe URL path segments never reach a URL: from the user, a usage error (exit 2); from the
+// provider, a malformed answer (exit 6). Either way nothing is deleted.
+import { describe, expect, it } from 'vitest';
+import { harness } from '../helpers/e2e.js';
+
+describe('unsafe ids', () => {
+  it.each(['..', '.', 'a/b', 'x%2F..', 'a b'])('--user %j: exit 2, no request', async (id) => {
+    const h = await harness();
+    const r = await h.run(['list-keys', '--user', id]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/is not a valid id/);
+    expect(h.sandbox.requests().filter((q) => q.path.includes('/users/'))).toEqual([]);
+  });
+
+  it.each(['..', '.', '../../account'])('a key listed by the provider with id %j: exit 6, nothing deleted', async (id) => {
+    const h = await harness();
+    const body = JSON.stringify({ api_keys: [{ id, name: 'ops-deploy', api_key: `${'*'.repeat(31)}ABCDE`, expire: false }] });
+    h.sandbox.addFault({ method: 'GET', path: '/users/*/apikeys', action: 'status', status: 200, body, times: 0 });
+    const r = await h.run(['revoke', '--user', 'ops@example.com', '--key', 'ops-deploy', '--yes']);
+    expect(r.code, r.stderr).toBe(6);
+    expect(r.stderr).toMatch(/id usable in a URL/);
+    expect(h.sandbox.requests().filter((q) => q.method === 'DELETE')).toEqual([]);
+  });
+});
