@@ -153,12 +153,16 @@ const NOT_SENT_CODES: ReadonlySet<string> = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
 
-/** TLS certificate problems: retrying cannot help, and the user must know at once. */
-const CERT_ERROR = /CERT|SELF_SIGNED|ERR_TLS|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/;
+/** TLS problems (certificates, a handshake with something that is not TLS): retrying cannot help. */
+const TLS_ERROR = /CERT|SELF_SIGNED|ERR_TLS|ERR_SSL|^EPROTO$|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|HOSTNAME_MISMATCH/;
+
+/** The largest answer keyrot reads: its answers are small JSON documents; a bigger one is not retried. */
+export const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
 
 type AttemptOutcome =
   | { kind: 'response'; status: number; headers: IncomingHttpHeaders; text: string }
   | { kind: 'failed'; label: string; code: string | undefined; notSent: boolean; error: unknown }
+  | { kind: 'too-large'; status: number }
   | { kind: 'cancelled' };
 
 export class HttpClient {
@@ -257,6 +261,13 @@ export class HttpClient {
             );
       }
 
+      if (outcome.kind === 'too-large') {
+        this.#log(`${label} → ${outcome.status}, answer over ${MAX_ANSWER_BYTES} bytes (${elapsed} ms)`, secrets);
+        // Not transient: the same request would get the same answer. For a create it is a 2xx without a readable key.
+        throw new ProviderResponseError(`${this.#service} sent an answer to ${label} larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB (HTTP ${outcome.status}); keyrot stopped reading it.`, {
+          data: { status: outcome.status },
+        });
+      }
       let lastProblem: string;
       let retryAfterMs: number | undefined;
       if (outcome.kind === 'failed') {
@@ -267,8 +278,8 @@ export class HttpClient {
             cause: outcome.error,
           });
         }
-        if (outcome.code !== undefined && CERT_ERROR.test(outcome.code)) {
-          throw new ProviderUnavailableError(`Could not reach ${this.#service}: TLS certificate problem (${outcome.code}).`, {
+        if (outcome.code !== undefined && TLS_ERROR.test(outcome.code)) {
+          throw new ProviderUnavailableError(`Could not reach ${this.#service}: TLS problem (${outcome.code}).`, {
             hint: 'Check the base URL and any proxy intercepting HTTPS.',
             data: { lastError: outcome.code },
             cause: outcome.error,
@@ -365,8 +376,9 @@ export class HttpClient {
       }
       let text = '';
       try {
-        text = await res.body.text();
+        text = await readCapped(res.body, MAX_ANSWER_BYTES);
       } catch (error) {
+        if (error instanceof AnswerTooLargeError) return { kind: 'too-large', status: res.statusCode };
         if (outer?.aborted) return { kind: 'cancelled' };
         // An error answer whose body broke still tells its status; a success whose body broke lost its data.
         if (res.statusCode >= 200 && res.statusCode < 300) {
@@ -568,4 +580,21 @@ async function sleepOrCancel(sleep: SleepFn, ms: number, signal: AbortSignal | u
     throw error;
   }
   throwIfCancelled(signal);
+}
+
+class AnswerTooLargeError extends Error {}
+
+/** The body as text, or AnswerTooLargeError as soon as it passes `limit` bytes (the rest is never buffered). */
+async function readCapped(body: AsyncIterable<Buffer | Uint8Array> & { destroy?(): unknown }, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > limit) {
+      body.destroy?.();
+      throw new AnswerTooLargeError();
+    }
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }

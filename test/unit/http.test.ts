@@ -487,3 +487,35 @@ describe('RateLimiter', () => {
     await expect(limiter.acquire(controller.signal)).rejects.toBeInstanceOf(CancelledError);
   });
 });
+
+describe('HttpClient: answers that must not be retried', () => {
+  it('an answer larger than the cap stops being read, is a malformed answer, and is not retried', async () => {
+    const h = setup();
+    const huge = `{"users":[${'"x",'.repeat(3 * 1024 * 1024)}"x"]}`;
+    h.pool.intercept({ path: '/v2/users', method: 'GET' }).reply(200, huge).persist();
+    const err = await caught(h.client.request('GET', '/users'));
+    expect(err).toBeInstanceOf(ProviderResponseError);
+    expect(err.message).toMatch(/larger than 8 MiB/);
+    expect(h.calls('GET')).toBe(1);
+  });
+
+  it('a TLS failure (https to something that does not speak TLS) is not retried: one connection, exit 6 naming TLS', async () => {
+    const { createServer } = await import('node:http');
+    let connections = 0;
+    const server = createServer((_req, res) => res.end('plain'));
+    server.on('connection', () => connections++);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const client = new HttpClient({ baseUrl: `https://127.0.0.1:${port}/v2`, token: TOKEN, serviceName: 'Vultr', retry: { baseDelayMs: 1 }, limiter: new RateLimiter({ limit: 10_000 }) });
+      const err = await caught(client.request('GET', '/account'));
+      await client.close();
+      expect(err).toBeInstanceOf(ProviderUnavailableError);
+      expect(err.message).toMatch(/TLS problem/);
+      expect(connections).toBe(1);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
