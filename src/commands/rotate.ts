@@ -531,7 +531,7 @@ function makePorts(ctx: Context, provider: Provider, store: SecretStore, journal
     cleanupProvider: () => ctx.cleanupProvider(),
     store,
     // Error messages end up in the record (lastError); any secret one quotes is masked before it reaches disk.
-    save: (record) => journal.save(JSON.parse(ctx.out.clean(JSON.stringify(record))) as RotationRecord),
+    save: (record) => journal.save(ctx.out.cleanData(record)),
     async runHook(command, secret, env, timeoutMs) {
       // Under GitHub Actions the runner masks the key in every later log line before anyone can echo it.
       if (inGithubActions(ctx.env)) ctx.out.reveal(addMaskLine(secret));

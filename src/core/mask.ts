@@ -15,13 +15,32 @@ export function maskFromLastChars(lastChars: string | null): string {
 }
 
 /**
+ * Shorter "secrets" are not redacted: a hostile server's one-character key would otherwise rewrite every "a" in
+ * the output. Real keys are far longer (Vultr's: 36), and keyrot itself never prints a secret, only masks.
+ */
+export const MIN_SECRET_LENGTH = 8;
+
+/** A copy of `value` (JSON data) with every string redacted: the structure itself is never rewritten. */
+export function redactDeep<T>(value: T, secrets: Iterable<string>): T {
+  const list = [...secrets];
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return redact(v, list);
+    if (Array.isArray(v)) return v.map(walk);
+    if (v instanceof Date) return v;
+    if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    return v;
+  };
+  return walk(value) as T;
+}
+
+/**
  * Replaces every occurrence of each secret in `text` by its mask, also in its JSON-escaped form (text that is
  * a JSON document). Longer secrets go first, so one that contains another is never left half-masked. Empty
  * secrets are ignored.
  */
 export function redact(text: string, secrets: Iterable<string>): string {
   let out = text;
-  const bySize = [...new Set(secrets)].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
+  const bySize = [...new Set(secrets)].filter((s) => s.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length);
   for (const secret of bySize) {
     const mask = maskSecret(secret);
     const escaped = JSON.stringify(secret).slice(1, -1);

@@ -2,7 +2,7 @@
 // (--json), or JSON lines (--events). Progress, prompts, warnings and errors go to stderr. Every write passes
 // through redaction of the secrets this process knows, except reveal(), which the user asked for.
 import type { Writable } from 'node:stream';
-import { redact, sanitizeForTerminal } from '../core/mask.js';
+import { redact, redactDeep, sanitizeForTerminal } from '../core/mask.js';
 
 export interface OutputOptions {
   stdout: Writable & { isTTY?: boolean; columns?: number };
@@ -86,13 +86,18 @@ export class Output {
     return redact(text, this.#secrets);
   }
 
+  /** JSON data with every known secret masked in its strings. */
+  cleanData<T>(value: T): T {
+    return redactDeep(value, this.#secrets);
+  }
+
   /**
    * The command's result as exactly one JSON document on stdout. `revealed` is a secret the user asked to
    * see (--reveal): it alone is left unmasked.
    */
   result(value: unknown, revealed?: string): void {
     const others = [...this.#secrets].filter((s) => s !== revealed);
-    this.#opts.stdout.write(`${redact(JSON.stringify(value, null, 2), others)}\n`);
+    this.#opts.stdout.write(`${JSON.stringify(redactDeep(value, others), null, 2)}\n`);
   }
 
   /** Human-readable data (tables, summaries) on stdout. */
@@ -108,7 +113,7 @@ export class Output {
   /** One --events line on stdout. */
   event(type: string, data: Record<string, unknown> = {}): void {
     if (!this.events) return;
-    this.#opts.stdout.write(`${this.clean(JSON.stringify({ type, at: this.#now().toISOString(), ...data }))}\n`);
+    this.#opts.stdout.write(`${JSON.stringify(this.cleanData({ type, at: this.#now().toISOString(), ...data }))}\n`);
   }
 
   /** The plaintext the user explicitly asked for with --reveal: the one unredacted write. */

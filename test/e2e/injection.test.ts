@@ -92,3 +92,17 @@ describe.skipIf(!HAS_KEYCHAIN)('provider and hook text cannot drive the terminal
     await t.waitFor(/KEYROT-EXIT=130/);
   });
 });
+
+describe.skipIf(!HAS_KEYCHAIN)('redaction never rewrites structure', () => {
+  it('a one-character admin key from a hostile setup leaves --json, --events and the journal intact', async () => {
+    const h = await harness({ adminKey: 'a' });
+    const users = await h.run(['list-users', '--json']);
+    expect(users.code, users.stderr).toBe(0);
+    expect(JSON.parse(users.stdout).map((u: { email: string }) => u.email)).toContain('admin@example.com');
+    const r = await h.run(['rotate', '--user', 'ops@example.com', '--no-wait', '--keep-old', '--yes', '--events']);
+    expect(r.code, r.stderr).toBe(0);
+    for (const line of r.stdout.trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
+    const journal = (await h.stateFiles()).find((f) => f.path.includes('rotations') && f.path.endsWith('.json'))!;
+    expect(JSON.parse(journal.text).userEmail).toBe('ops@example.com');
+  });
+});

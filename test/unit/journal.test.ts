@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defaultRotationOptions } from '../helpers/fixtures.js';
 import { newRotationRecord, type RotationRecord } from '../../src/core/rotation.js';
-import { RotationConflictError } from '../../src/errors.js';
+import { RotationConflictError, StateError } from '../../src/errors.js';
 import { KeyIndex, type KeyRecord } from '../../src/journal/key-index.js';
 import { acquireUserLock } from '../../src/journal/lock.js';
 import { RotationJournal } from '../../src/journal/rotations.js';
@@ -126,11 +126,13 @@ describe('RotationJournal', () => {
     expect(await journal.allActive()).toHaveLength(1);
   });
 
-  it('ignores a record of an unknown version', async () => {
+  it('a record of an unknown version is a state error naming the file, never "no rotation"', async () => {
     const journal = new RotationJournal(dir);
     const r = record();
     await writeJsonAtomic(journal.pathFor('vultr', r.userId), { ...r, version: 2 });
-    expect(await journal.active('vultr', r.userId)).toBeNull();
+    const err = await journal.active('vultr', r.userId).then(() => null, (e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(StateError);
+    expect(err?.message).toContain(journal.pathFor('vultr', r.userId));
     expect(await journal.allActive()).toEqual([]);
   });
 
