@@ -1,8 +1,11 @@
-// Non-secret facts about the keys keyrot created (name, creation time, expiry), keyed by keychain account.
+// Non-secret facts about the keys keyrot created (name, creation time, expiry), one file per key under keys/.
 // The keychain stays the source of truth for which plaintexts keyrot holds; this index only adds what the
-// provider does not report (Vultr has no creation date).
+// provider does not report (Vultr has no creation date). One file per key, written atomically, so concurrent
+// creates never lose each other's records (a shared file rewritten by each lost entries). A keys.json left by
+// older versions is still read.
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readJson, writeJsonAtomic } from './state-dir.js';
+import { readJson, removeFile, safeName, writeJsonAtomic } from './state-dir.js';
 
 export interface KeyRecord {
   provider: string;
@@ -15,15 +18,27 @@ export interface KeyRecord {
 }
 
 export class KeyIndex {
-  readonly #path: string;
+  readonly #dir: string;
+  readonly #legacy: string;
 
   constructor(stateDirectory: string) {
-    this.#path = join(stateDirectory, 'keys.json');
+    this.#dir = join(stateDirectory, 'keys');
+    this.#legacy = join(stateDirectory, 'keys.json');
+  }
+
+  #path(provider: string, keyId: string): string {
+    return join(this.#dir, `${safeName(provider)}-${safeName(keyId)}.json`);
   }
 
   async all(): Promise<KeyRecord[]> {
-    const data = await readJson(this.#path);
-    return Array.isArray(data) ? (data as KeyRecord[]) : [];
+    const legacy = await readJson(this.#legacy);
+    const names = await readdir(this.#dir).catch(() => [] as string[]);
+    const records = await Promise.all(names.filter((n) => n.endsWith('.json')).map((n) => readJson(join(this.#dir, n)).catch(() => null)));
+    const byKey = new Map<string, KeyRecord>();
+    for (const r of [...(Array.isArray(legacy) ? legacy : []), ...records]) {
+      if (r && typeof r === 'object' && typeof (r as KeyRecord).keyId === 'string') byKey.set(`${(r as KeyRecord).provider}:${(r as KeyRecord).keyId}`, r as KeyRecord);
+    }
+    return [...byKey.values()];
   }
 
   async forUser(provider: string, userId: string): Promise<KeyRecord[]> {
@@ -31,13 +46,14 @@ export class KeyIndex {
   }
 
   async add(record: KeyRecord): Promise<void> {
-    const rest = (await this.all()).filter((r) => !(r.provider === record.provider && r.keyId === record.keyId));
-    await writeJsonAtomic(this.#path, [...rest, record]);
+    await writeJsonAtomic(this.#path(record.provider, record.keyId), record);
   }
 
   async remove(provider: string, keyId: string): Promise<void> {
-    const all = await this.all();
-    const rest = all.filter((r) => !(r.provider === provider && r.keyId === keyId));
-    if (rest.length !== all.length) await writeJsonAtomic(this.#path, rest);
+    await removeFile(this.#path(provider, keyId));
+    const legacy = await readJson(this.#legacy);
+    if (!Array.isArray(legacy)) return;
+    const rest = legacy.filter((r: KeyRecord) => !(r.provider === provider && r.keyId === keyId));
+    if (rest.length !== legacy.length) await writeJsonAtomic(this.#legacy, rest);
   }
 }

@@ -297,8 +297,8 @@ describe('revoke', () => {
     expect(keyNamed(h, 'ops@example.com', 'short-lived')).toBeUndefined();
     expect(keyNamed(h, 'ops@example.com', 'ops-deploy')).toBeDefined();
     expect(await keychainGet(created.keychain.account)).toBeNull();
-    const index = (await h.stateFiles()).find((f) => f.path.endsWith('keys.json'));
-    expect(index?.text ?? '').not.toContain(created.id);
+    const index = (await h.stateFiles()).filter((f) => f.path.includes(`${join('keyrot', 'keys')}`));
+    expect(index.map((f) => f.text).join('')).not.toContain(created.id);
   });
 });
 
@@ -396,4 +396,17 @@ describe('verify', () => {
       expect(r.stderr).toMatch(/--key/);
     });
   });
+});
+
+describe('the key index under concurrency', () => {
+  it('ten creates at once (different users) all keep their creation record', async () => {
+    const h = await harness({ users: 14 });
+    const emails = Array.from({ length: 10 }, (_, i) => `user${i + 5}@example.com`);
+    const runs = await Promise.all(emails.map((email) => h.run(['create', '--user', email, '--name', 'parallel', '--json'])));
+    for (const r of runs) expect(r.code, r.stderr).toBe(0);
+    for (const email of emails) {
+      const keys = JSON.parse((await h.run(['list-keys', '--user', email, '--json'])).stdout);
+      expect(keys.map((k: { createdAt: string | null }) => k.createdAt === null)).toEqual([false]);
+    }
+  }, 60_000);
 });

@@ -181,14 +181,23 @@ describe('KeyIndex', () => {
     await index.add(key('k3', 'u2'));
     await index.add(key('k1', 'u1', 'other'));
     await index.add({ ...key('k1'), name: 'renamed' });
-    expect((await index.forUser('vultr', 'u1')).map((r) => [r.keyId, r.name])).toEqual([
-      ['k2', 'name-k2'],
+    expect((await index.forUser('vultr', 'u1')).map((r) => [r.keyId, r.name]).sort()).toEqual([
       ['k1', 'renamed'],
+      ['k2', 'name-k2'],
     ]);
     await index.remove('vultr', 'k2');
     await index.remove('vultr', 'never-there');
-    expect((await index.all()).map((r) => `${r.provider}/${r.keyId}`)).toEqual(['vultr/k3', 'other/k1', 'vultr/k1']);
-    expect(await modeOf(join(dir, 'keys.json'))).toBe(0o600);
+    expect((await index.all()).map((r) => `${r.provider}/${r.keyId}`).sort()).toEqual(['other/k1', 'vultr/k1', 'vultr/k3']);
+    expect(await modeOf(join(dir, 'keys', 'vultr-k1.json'))).toBe(0o600);
+  });
+
+  it('still reads a keys.json of earlier versions, and removes from it', async () => {
+    await writeFile(join(dir, 'keys.json'), JSON.stringify([key('old')]));
+    const index = new KeyIndex(dir);
+    await index.add(key('new'));
+    expect((await index.all()).map((r) => r.keyId).sort()).toEqual(['new', 'old']);
+    await index.remove('vultr', 'old');
+    expect((await index.all()).map((r) => r.keyId)).toEqual(['new']);
   });
 
   it('treats a file that is not a list as empty', async () => {
