@@ -19,10 +19,11 @@ import {
   type RotationPorts,
   type RotationRecord,
 } from '../core/rotation.js';
-import { CancelledError, HookFailedError, KeyNotReturnedError, KeyrotError, NotFoundError, StateError, PermissionError, RotationConflictError, UsageError } from '../errors.js';
+import { CancelledError, HookFailedError, KeyNotReturnedError, KeyrotError, NotFoundError, PermissionError, RotationConflictError, StateError, UsageError, isKeyrotError } from '../errors.js';
 import { describeOutcome, runShell } from '../hooks/shell.js';
 import { writeRescueFile } from '../journal/rescue.js';
 import { RotationJournal } from '../journal/rotations.js';
+import { stateError } from '../journal/state-dir.js';
 import { keychainAccount, probeWritable, type SecretStore } from '../keychain/secret-store.js';
 import type { ApiKey, Identity, Provider, User } from '../providers/types.js';
 import { addMaskLine, appendStepSummary, inGithubActions, rotationSummaryMarkdown } from '../ui/github.js';
@@ -531,7 +532,11 @@ function makePorts(ctx: Context, provider: Provider, store: SecretStore, journal
     cleanupProvider: () => ctx.cleanupProvider(),
     store,
     // Error messages end up in the record (lastError); any secret one quotes is masked before it reaches disk.
-    save: (record) => journal.save(ctx.out.cleanData(record)),
+    save: (record) =>
+      journal.save(ctx.out.cleanData(record)).catch((err: unknown) => {
+        // The rotation stops before its next side effect and says what is live (explainFailure): exit 14.
+        throw isKeyrotError(err) ? err : stateError(journal.pathFor(record.provider, record.userId), err);
+      }),
     async runHook(command, secret, env, timeoutMs) {
       // Under GitHub Actions the runner masks the key in every later log line before anyone can echo it.
       if (inGithubActions(ctx.env)) ctx.out.reveal(addMaskLine(secret));

@@ -2,7 +2,8 @@
 // not a rotation respect an unfinished rotation of that user: they refuse unless told --force.
 import type { Context } from '../cli/context.js';
 import { PHASE_LABELS } from '../core/rotation.js';
-import { RotationConflictError, UsageError, isKeyrotError } from '../errors.js';
+import { RotationConflictError, isKeyrotError } from '../errors.js';
+import { stateError } from '../journal/state-dir.js';
 import { acquireUserLock } from '../journal/lock.js';
 import { RotationJournal } from '../journal/rotations.js';
 import type { Provider, User } from '../providers/types.js';
@@ -14,11 +15,8 @@ export async function withUserLock<T>(ctx: Context, provider: Provider, user: Us
     lock = await acquireUserLock(ctx.stateDir, provider.id, user.id, `the keys of ${user.email}`);
   } catch (err) {
     if (isKeyrotError(err)) throw err;
-    // Nothing was changed yet: a state directory keyrot cannot write is refused up front.
-    throw new UsageError(`keyrot cannot write its state directory ${ctx.stateDir}: ${(err as Error).message}`, {
-      hint: 'Point XDG_STATE_HOME at a writable directory. Nothing was changed.',
-      cause: err,
-    });
+    // Nothing was changed yet: a state directory keyrot cannot write is refused up front (exit 14).
+    throw stateError(ctx.stateDir, err).amend('Point XDG_STATE_HOME at a writable folder. Nothing was changed.', {});
   }
   try {
     return await fn();

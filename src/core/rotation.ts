@@ -235,7 +235,15 @@ export async function runRotation(record: RotationRecord, ports: RotationPorts):
       // --keep-old: both keys stay live after the wait; a later --resume revokes the old one.
       if (phase === 'wait' && record.options.keepOld) record.status = 'paused';
     }
-    await save(record, ports);
+    try {
+      await save(record, ports);
+    } catch (err) {
+      // The journal still says the phase just done is under way: a resume redoes it (phases are idempotent).
+      record.status = 'failed';
+      if (isKeyrotError(err)) record.lastError = { code: err.code, message: err.message };
+      ports.event('rotation.failed', { rotationId: record.id, phase, error: record.lastError });
+      throw explainFailure(record, err);
+    }
   }
   if (record.status === 'done') ports.event('rotation.done', summaryData(record));
   return record;

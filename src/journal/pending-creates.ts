@@ -5,9 +5,9 @@
 import { readdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { UsageError } from '../errors.js';
+import { isKeyrotError } from '../errors.js';
 import { ownerMayBeRunning } from './owner.js';
-import { readJson, removeFile, safeName, writeJsonAtomic } from './state-dir.js';
+import { readJson, removeFile, safeName, stateError, writeJsonAtomic } from './state-dir.js';
 
 export interface PendingCreate {
   provider: string;
@@ -36,10 +36,7 @@ export class PendingCreates {
     try {
       await writeJsonAtomic(this.#path(record), record);
     } catch (err) {
-      throw new UsageError(`keyrot cannot write its state directory ${this.#dir}: ${(err as Error).message}`, {
-        hint: 'Point XDG_STATE_HOME at a writable directory. No key was created.',
-        cause: err,
-      });
+      throw (isKeyrotError(err) ? err : stateError(this.#dir, err)).amend('Point XDG_STATE_HOME at a writable folder. No key was created.', {});
     }
     return record;
   }

@@ -1,17 +1,43 @@
 // Where keyrot keeps non-secret state: $XDG_STATE_HOME/keyrot, else ~/.local/state/keyrot. Files are 0600
 // and written atomically (temp file, fsync, rename), so a kill -9 leaves either the old or the new version.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { StateError } from '../errors.js';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
 export function stateDir(env: NodeJS.ProcessEnv): string {
   const base = env.XDG_STATE_HOME && env.XDG_STATE_HOME.startsWith('/') ? env.XDG_STATE_HOME : join(homedir(), '.local', 'state');
   return join(base, 'keyrot');
 }
 
+/**
+ * Creates `path` (0700) and checks it and its parents up to keyrot's own state folder: a symbolic link or a folder
+ * of another user is refused (StateError, exit 14); a folder of ours readable by others is closed to 0700.
+ */
 export async function ensureDir(path: string): Promise<void> {
-  await mkdir(path, { recursive: true, mode: 0o700 });
+  try {
+    await mkdir(path, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw stateError(path, err);
+  }
+  for (let dir = path; ; dir = dirname(dir)) {
+    const info = await lstat(dir);
+    if (info.isSymbolicLink()) throw new StateError(`keyrot's state folder ${dir} is a symbolic link: refusing to keep rotation records through it.`, { hint: 'Point XDG_STATE_HOME at a real folder of your own.' });
+    if (!info.isDirectory()) throw new StateError(`${dir} is not a folder.`, { hint: 'Move that file away, or point XDG_STATE_HOME elsewhere.' });
+    if (typeof process.getuid === 'function' && info.uid !== process.getuid()) {
+      throw new StateError(`keyrot's state folder ${dir} belongs to another user.`, { hint: 'Point XDG_STATE_HOME at a folder of your own.' });
+    }
+    if ((info.mode & 0o077) !== 0) await chmod(dir, 0o700);
+    if (basename(dir) === 'keyrot' || dirname(dir) === dir) break;
+  }
+}
+
+/** A file-system failure in keyrot's state folder, as the StateError the user sees (exit 14). */
+export function stateError(path: string, err: unknown): StateError {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  const why = code === 'ENOSPC' ? 'the disk is full' : code === 'EROFS' ? 'the file system is read-only' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (err as Error)?.message ?? String(err);
+  return new StateError(`keyrot cannot write its state at ${path}: ${why}.`, { cause: err, data: { path } });
 }
 
 /** Writes `data` as JSON to `path` atomically with mode 0600. */

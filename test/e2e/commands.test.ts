@@ -185,14 +185,14 @@ describe.skipIf(!HAS_KEYCHAIN)('create', () => {
     expect(user(h, 'user6@example.com').keys.map((k) => k.name)).toEqual([json(r).name]);
   });
 
-  it('an unwritable state directory is refused before the create (exit 2), so no key can be left unrecorded', async () => {
+  it('an unwritable state directory is refused before the create (exit 14), so no key can be left unrecorded', async () => {
     const h = await harness();
     // XDG_STATE_HOME is a file: the record of the create cannot be written before the POST.
     const notADir = join(h.stateDir, 'not-a-directory');
     await writeFile(notADir, '');
     const r = await h.run(['create', '--user', 'ops@example.com', '--name', 'stored-first', '--json'], { env: { XDG_STATE_HOME: notADir } });
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/cannot write its state directory/);
+    expect(r.code).toBe(14);
+    expect(r.stderr).toMatch(/cannot write its state at .*not-a-directory/);
     expect(keyNamed(h, 'ops@example.com', 'stored-first')).toBeUndefined();
     expect(h.sandbox.requests().filter((q) => q.method === 'POST')).toEqual([]);
   });

@@ -1,0 +1,56 @@
+// keyrot's state folder: closed to others, never followed through a symbolic link, and a failure to write it
+// mid-rotation is a keyrot error (exit 14) that says what is live and how to resume, never an internal error.
+import { spawnSync } from 'node:child_process';
+import { chmod, mkdir, rm, stat, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { HAS_KEYCHAIN, harness, json } from '../helpers/e2e.js';
+import { journalPath, rotationSetup, waitForJournal } from '../helpers/consumer.js';
+import { collect } from '../helpers/e2e.js';
+
+describe.skipIf(!HAS_KEYCHAIN)('the state folder', () => {
+  it('an existing folder readable by others is closed to 0700 before use', async () => {
+    const h = await harness();
+    await mkdir(join(h.stateDir, 'keyrot', 'rescue'), { recursive: true });
+    await chmod(join(h.stateDir, 'keyrot'), 0o755);
+    await chmod(join(h.stateDir, 'keyrot', 'rescue'), 0o777);
+    const r = await h.run(['create', '--user', 'ops@example.com', '--name', 'perm-check']);
+    expect(r.code, r.stderr).toBe(0);
+    expect((await stat(join(h.stateDir, 'keyrot'))).mode & 0o777).toBe(0o700);
+  });
+
+  it('a symlinked state folder is refused (exit 14) before any change', async () => {
+    const h = await harness();
+    await mkdir(join(h.stateDir, 'elsewhere'));
+    await symlink(join(h.stateDir, 'elsewhere'), join(h.stateDir, 'keyrot'));
+    const r = await h.run(['rotate', '--user', 'ops@example.com', '--no-wait', '--yes']);
+    expect(r.code, r.stderr).toBe(14);
+    expect(r.stderr).toMatch(/symbolic link/);
+    expect(h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
+  });
+
+  it('the journal cannot be written mid-rotation: exit 14 saying what is live and how to resume; --resume then finishes', async () => {
+    const s = await rotationSetup();
+    await import('node:fs/promises').then((fs) => fs.writeFile(join(s.dir, 'hook-hang'), ''));
+    const child = s.h.spawn(['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--yes', '--json']);
+    const done = collect(child, 30_000);
+    await waitForJournal(s.h, s.user.id, (j) => j.phase === 'hand-over' && j.phaseStatus === 'started');
+    // While the hook runs, the journal's place becomes a folder: the next save fails.
+    const file = journalPath(s.h, s.user.id);
+    await rm(file);
+    await mkdir(file);
+    await rm(join(s.dir, 'hook-hang'));
+    const pid = Number(await import('node:fs/promises').then((fs) => fs.readFile(join(s.dir, 'hook.pid'), 'utf8')).catch(() => '0'));
+    // End the hook's sleep (not the hook): it then hands the key over and exits 0.
+    if (pid) spawnSync('pkill', ['-P', String(pid), 'sleep']);
+    const r = s.sc.output('broken journal', await done);
+    expect(r.code, r.stderr).toBe(14);
+    const err = json(r).error;
+    expect(err.message).toMatch(/cannot write its state at/);
+    expect(err.hint).toMatch(/is live and in the keychain[^]*--resume/);
+    await rm(file, { recursive: true });
+    const resumed = await s.run('resume', ['rotate', '--user', s.user.email, '--resume', '--on-new-key', s.hook, '--no-wait', '--yes']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(s.keys().map((k) => k.name)).toEqual(['ops-deploy-v2']);
+  });
+});
