@@ -5,6 +5,7 @@ export interface SandboxCommandOptions {
   port?: string;
   users?: string;
   fault?: string[];
+  createAnswer?: string;
 }
 
 export interface SandboxCommandResult {
@@ -20,7 +21,7 @@ export const sandboxCommand: CommandModule<SandboxCommandOptions, SandboxCommand
     const users = wholeNumber(options.users ?? '6', '--users', 4, 100_000);
     const { startSandbox, parseFaultSpec } = await import('../sandbox/server.js');
     const faults = (options.fault ?? []).map(parseFaultSpec);
-    const sandbox = await startSandbox({ port, users, faults });
+    const sandbox = await startSandbox({ port, users, faults, createAnswer: options.createAnswer === 'empty' ? 'empty' : 'plaintext' });
     try {
       if (ctx.out.json) {
         ctx.out.reveal(JSON.stringify({ url: sandbox.url, adminKey: sandbox.adminKey, controlUrl: sandbox.controlUrl }));

@@ -2,7 +2,7 @@
 // a client down, in a form a test, the demo or a user rehearsing a rotation can ask for by name.
 import { UsageError } from '../errors.js';
 
-export const FAULT_ACTIONS = ['status', 'drop-before', 'drop-after', 'delay', 'delay-after', 'malformed'] as const;
+export const FAULT_ACTIONS = ['status', 'drop-before', 'drop-after', 'delay', 'delay-after', 'malformed', 'empty-answer'] as const;
 export type FaultAction = (typeof FAULT_ACTIONS)[number];
 
 /**
@@ -15,6 +15,8 @@ export type FaultAction = (typeof FAULT_ACTIONS)[number];
  * - `delay`: wait `delayMs`, then handle normally (the request is acted on even if the client gave up).
  * - `delay-after`: act, wait `delayMs`, then answer.
  * - `malformed`: answer 200 with a body that is not JSON, without acting.
+ * - `empty-answer`: act (a create really creates the key), then answer a success as `202` with no body, as
+ *   Vultr's OpenAPI document describes the user-key create.
  */
 export interface FaultSpec {
   /** HTTP method, case-insensitive; absent or "*" matches any. */
@@ -37,7 +39,7 @@ export interface FaultSpec {
 const MAX_DELAY_MS = 10 * 60 * 1000;
 const FORMAT_HINT =
   'Format: "METHOD PATH action[=status|ms] [times=N] [retry-after=V] [body=TEXT]", e.g. "POST /users/*/apikeys drop-after" ' +
-  'or "GET /users status=503 times=2". Actions: status=CODE, drop-before, drop-after, delay=MS, delay-after=MS, malformed.';
+  'or "GET /users status=503 times=2". Actions: status=CODE, drop-before, drop-after, delay=MS, delay-after=MS, malformed, empty-answer.';
 
 /**
  * Checks and normalises a fault from untrusted input (the control API, a programmatic caller).

@@ -29,10 +29,17 @@ export interface SandboxOptions {
   adminKey?: string;
   /** Requests per source IP in any sliding second before 429; default 30; 0 disables. */
   rateLimitPerSecond?: number;
-  /** Status of a successful key creation (the sources disagree); default 202. */
-  createStatus?: 201 | 202;
+  /**
+   * The answer to a user-key create (POST /users/{id}/apikeys): 'plaintext' (default), 202 with the new key as
+   * Vultr's guides describe it; 'empty', 202 with no body, as Vultr's OpenAPI document describes it (the key is
+   * created all the same). POST /apikeys always answers with its body, as the spec gives it one.
+   */
+  createAnswer?: CreateAnswer;
   faults?: FaultSpec[];
 }
+
+export type CreateAnswer = 'plaintext' | 'empty';
+export const CREATE_ANSWERS: readonly CreateAnswer[] = ['plaintext', 'empty'];
 
 export interface SnapshotKey {
   id: string;
@@ -131,7 +138,7 @@ interface Settings {
   users: number;
   adminKey: string;
   rateLimitPerSecond: number;
-  createStatus: 201 | 202;
+  createAnswer: CreateAnswer;
 }
 
 function resolveSettings(options: SandboxOptions): Settings {
@@ -151,14 +158,14 @@ function resolveSettings(options: SandboxOptions): Settings {
   if (!Number.isInteger(rateLimitPerSecond) || rateLimitPerSecond < 0) {
     throw new UsageError(`The sandbox rate limit must be a whole number (0 disables it); got ${rateLimitPerSecond}.`);
   }
-  const createStatus = options.createStatus ?? 202;
-  if (createStatus !== 201 && createStatus !== 202) {
-    throw new UsageError(`The sandbox create status must be 201 or 202; got ${String(createStatus)}.`);
+  const createAnswer = options.createAnswer ?? 'plaintext';
+  if (!CREATE_ANSWERS.includes(createAnswer)) {
+    throw new UsageError(`The sandbox create answer must be one of ${CREATE_ANSWERS.join(', ')}; got ${String(createAnswer)}.`);
   }
   if (options.adminKey !== undefined && !/^\S+$/.test(options.adminKey)) {
     throw new UsageError('The sandbox admin key must be non-empty and hold no spaces.');
   }
-  return { port, host, users, adminKey: options.adminKey ?? generateKeyPlaintext(), rateLimitPerSecond, createStatus };
+  return { port, host, users, adminKey: options.adminKey ?? generateKeyPlaintext(), rateLimitPerSecond, createAnswer };
 }
 
 function isLoopback(host: string): boolean {
@@ -371,8 +378,10 @@ class SandboxCore {
       return;
     }
     if (fault?.action === 'delay-after') await this.pause(fault.delayMs);
-    send(res, reply);
-    record(reply.status, userEmail);
+    // empty-answer: acted on (a create really creates), answered as the spec documents it: 202, no body.
+    const sent = fault?.action === 'empty-answer' && reply.status >= 200 && reply.status < 300 ? EMPTY_ACCEPTED : reply;
+    send(res, sent);
+    record(sent.status, userEmail);
   }
 
   /** Rate limit, route, authenticate, authorise, act: in that order, like the real API. */
@@ -462,7 +471,15 @@ const API_ROUTES: readonly ApiRoute[] = [
   { method: 'GET', pattern: '/users', needsManageUsers: true, handle: listUsers },
   { method: 'GET', pattern: '/users/:userId', needsManageUsers: true, handle: (c) => ok({ user: renderUser(targetUser(c)) }) },
   { method: 'GET', pattern: '/users/:userId/apikeys', needsManageUsers: true, handle: (c) => listKeys(targetUser(c)) },
-  { method: 'POST', pattern: '/users/:userId/apikeys', needsManageUsers: true, handle: (c) => createKey(c, targetUser(c)) },
+  {
+    method: 'POST',
+    pattern: '/users/:userId/apikeys',
+    needsManageUsers: true,
+    handle: (c) => {
+      const reply = createKey(c, targetUser(c));
+      return c.settings.createAnswer === 'empty' ? EMPTY_ACCEPTED : reply;
+    },
+  },
   { method: 'GET', pattern: '/users/:userId/apikeys/:keyId', needsManageUsers: true, handle: (c) => getKey(c, targetUser(c)) },
   { method: 'DELETE', pattern: '/users/:userId/apikeys/:keyId', needsManageUsers: true, handle: (c) => deleteKey(c, targetUser(c)) },
 ];
@@ -603,7 +620,7 @@ function createKey(c: ApiContext, owner: UserRecord): Reply {
   }
   const key = c.state.keyFactory.create({ name, expire, dateExpire: expire ? dateExpire : null });
   owner.keys.push(key);
-  return { status: c.settings.createStatus, json: { api_key: renderKey(key, true) } };
+  return { status: 202, json: { api_key: renderKey(key, true) } };
 }
 
 function patchKey(c: ControlContext): Reply {
@@ -725,6 +742,8 @@ function vultrTime(date: Date): string {
 // HTTP plumbing
 
 const NO_CONTENT: Reply = { status: 204 };
+/** "202 Accepted" and nothing else: the create answer Vultr's OpenAPI document gives POST /users/{id}/apikeys. */
+const EMPTY_ACCEPTED: Reply = { status: 202, raw: '' };
 // Declared JSON but not JSON, like a proxy's error page: clients must not trust the content type alone.
 const MALFORMED_REPLY: Reply = {
   status: 200,
