@@ -35,10 +35,23 @@ export interface SandboxOptions {
    * created all the same). POST /apikeys always answers with its body, as the spec gives it one.
    */
   createAnswer?: CreateAnswer;
+  /**
+   * How to answer where Vultr's OpenAPI document leaves the answer open, so clients meet every variant:
+   * `notFound` (404 default, or 400: the spec lists only 400 and 401 on the key paths) for an unknown user or key
+   * id; `forbidden` (403 default, or 401 with an error body) for a key without manage_users; `keyListMeta`
+   * (false default) adds a `meta` object to key lists.
+   */
+  dialect?: Partial<Dialect>;
   faults?: FaultSpec[];
 }
 
 export type CreateAnswer = 'plaintext' | 'empty';
+
+export interface Dialect {
+  notFound: 404 | 400;
+  forbidden: 403 | 401;
+  keyListMeta: boolean;
+}
 export const CREATE_ANSWERS: readonly CreateAnswer[] = ['plaintext', 'empty'];
 
 export interface SnapshotKey {
@@ -139,6 +152,7 @@ interface Settings {
   adminKey: string;
   rateLimitPerSecond: number;
   createAnswer: CreateAnswer;
+  dialect: Dialect;
 }
 
 function resolveSettings(options: SandboxOptions): Settings {
@@ -165,7 +179,11 @@ function resolveSettings(options: SandboxOptions): Settings {
   if (options.adminKey !== undefined && !/^\S+$/.test(options.adminKey)) {
     throw new UsageError('The sandbox admin key must be non-empty and hold no spaces.');
   }
-  return { port, host, users, adminKey: options.adminKey ?? generateKeyPlaintext(), rateLimitPerSecond, createAnswer };
+  return { port, host, users, adminKey: options.adminKey ?? generateKeyPlaintext(),
+    rateLimitPerSecond,
+    createAnswer,
+    dialect: { notFound: 404, forbidden: 403, keyListMeta: false, ...options.dialect },
+  };
 }
 
 function isLoopback(host: string): boolean {
@@ -211,20 +229,20 @@ class SandboxState {
   readonly users: UserRecord[];
   private readonly byId: Map<string, UserRecord>;
 
-  constructor(settings: Settings) {
+  constructor(private readonly settings: Settings) {
     this.users = seedUsers({ users: settings.users, adminKey: settings.adminKey, now: this.startedAt, keys: this.keyFactory });
     this.byId = new Map(this.users.map((user) => [user.id, user]));
   }
 
   user(id: string): UserRecord {
     const user = this.byId.get(id);
-    if (user === undefined) throw new ApiError(404, 'user not found');
+    if (user === undefined) throw new ApiError(this.settings.dialect.notFound, this.settings.dialect.notFound === 400 ? 'Invalid user ID.' : 'user not found');
     return user;
   }
 
   key(owner: UserRecord, keyId: string): KeyRecord {
     const key = owner.keys.find((k) => k.id === keyId);
-    if (key === undefined) throw new ApiError(404, 'api key not found');
+    if (key === undefined) throw new ApiError(this.settings.dialect.notFound, this.settings.dialect.notFound === 400 ? 'Invalid API key ID.' : 'api key not found');
     return key;
   }
 
@@ -407,7 +425,7 @@ class SandboxCore {
     auth.lastActivity = new Date(Math.floor(now.getTime() / 1000) * 1000);
     const userEmail = auth.email;
     if (match.route.needsManageUsers && !auth.acls.includes('manage_users')) {
-      return { reply: errorReply(403, "Unauthorized: the API key's user lacks the manage_users permission."), userEmail };
+      return { reply: errorReply(this.settings.dialect.forbidden, "Unauthorized: the API key's user lacks the manage_users permission."), userEmail };
     }
     if (body === undefined) return { reply: errorReply(413, 'request body too large'), userEmail };
     const ctx: ApiContext = {
@@ -464,13 +482,13 @@ function runHandler(handle: () => Reply): Reply {
 
 const API_ROUTES: readonly ApiRoute[] = [
   { method: 'GET', pattern: '/account', needsManageUsers: false, handle: (c) => ok({ account: renderAccount(c.caller, c.state) }) },
-  { method: 'GET', pattern: '/apikeys', needsManageUsers: false, handle: (c) => listKeys(c.caller) },
+  { method: 'GET', pattern: '/apikeys', needsManageUsers: false, handle: (c) => listKeys(c.caller, c.settings) },
   { method: 'POST', pattern: '/apikeys', needsManageUsers: false, handle: (c) => createKey(c, c.caller) },
   { method: 'GET', pattern: '/apikeys/:keyId', needsManageUsers: false, handle: (c) => getKey(c, c.caller) },
   { method: 'DELETE', pattern: '/apikeys/:keyId', needsManageUsers: false, handle: (c) => deleteKey(c, c.caller) },
   { method: 'GET', pattern: '/users', needsManageUsers: true, handle: listUsers },
   { method: 'GET', pattern: '/users/:userId', needsManageUsers: true, handle: (c) => ok({ user: renderUser(targetUser(c)) }) },
-  { method: 'GET', pattern: '/users/:userId/apikeys', needsManageUsers: true, handle: (c) => listKeys(targetUser(c)) },
+  { method: 'GET', pattern: '/users/:userId/apikeys', needsManageUsers: true, handle: (c) => listKeys(targetUser(c), c.settings) },
   {
     method: 'POST',
     pattern: '/users/:userId/apikeys',
@@ -589,8 +607,9 @@ function decodeCursor(cursor: string, users: readonly UserRecord[]): { direction
   return { direction: match[1] === 'prev' ? 'prev' : 'next', index };
 }
 
-function listKeys(owner: UserRecord): Reply {
-  return ok({ api_keys: owner.keys.map((key) => renderKey(key, false)) });
+function listKeys(owner: UserRecord, settings: Settings): Reply {
+  const api_keys = owner.keys.map((key) => renderKey(key, false));
+  return ok(settings.dialect.keyListMeta ? { api_keys, meta: { total: api_keys.length, links: { next: '', prev: '' } } } : { api_keys });
 }
 
 function getKey(c: ApiContext, owner: UserRecord): Reply {

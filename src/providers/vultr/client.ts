@@ -15,6 +15,12 @@ import {
 } from './schemas.js';
 import type { VultrAccount, VultrApiKey, VultrCreatedApiKey, VultrPage, VultrUser } from './schemas.js';
 
+/**
+ * How Vultr may say "no such id" on a by-id path: 404, or 400, the only 4xx besides 401 its OpenAPI document lists
+ * there. keyrot's requests are well-formed, so a 400 on such a path means the id is unknown.
+ */
+export const NOT_FOUND: readonly number[] = [404, 400];
+
 /** Vultr's maximum page size for /users. */
 export const MAX_PER_PAGE = 500;
 /** A guard against a cursor loop: far beyond any real account (500 × 1000 users). */
@@ -99,8 +105,8 @@ export async function createOwnApiKey(http: HttpClient, input: CreateApiKeyInput
 
 /** DELETE /apikeys/{id}: as deleteUserApiKey, for the caller's own user. */
 export async function deleteOwnApiKey(http: HttpClient, keyId: string): Promise<'deleted' | 'already-gone' | 'not-found'> {
-  const res = await http.request('DELETE', `/apikeys/${seg(keyId)}`, { passStatuses: [404] });
-  if (res.status !== 404) return 'deleted';
+  const res = await http.request('DELETE', `/apikeys/${seg(keyId)}`, { passStatuses: NOT_FOUND });
+  if (!NOT_FOUND.includes(res.status)) return 'deleted';
   return res.afterLostAnswer ? 'already-gone' : 'not-found';
 }
 
@@ -137,8 +143,8 @@ export async function deleteUserApiKey(
   userId: string,
   keyId: string,
 ): Promise<'deleted' | 'already-gone' | 'not-found'> {
-  const res = await http.request('DELETE', `/users/${seg(userId)}/apikeys/${seg(keyId)}`, { passStatuses: [404] });
-  if (res.status !== 404) return 'deleted';
+  const res = await http.request('DELETE', `/users/${seg(userId)}/apikeys/${seg(keyId)}`, { passStatuses: NOT_FOUND });
+  if (!NOT_FOUND.includes(res.status)) return 'deleted';
   return res.afterLostAnswer ? 'already-gone' : 'not-found';
 }
 

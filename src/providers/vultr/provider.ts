@@ -1,6 +1,6 @@
 // The Vultr provider: translates Vultr's users and API keys into keyrot's Provider vocabulary. Vultr has no
 // per-key "last used", only the user's last_activity, hence usageSignal 'per-user'.
-import { KeyNotReturnedError, ProviderResponseError } from '../../errors.js';
+import { AuthError, KeyNotReturnedError, NotFoundError, PermissionError, ProviderResponseError, UsageError, isKeyrotError } from '../../errors.js';
 import type { HttpClient, HttpClientDeps } from '../http.js';
 import type {
   ApiKey,
@@ -39,10 +39,38 @@ export class VultrProvider implements Provider {
   readonly displayName = 'Vultr';
   readonly capabilities: ProviderCapabilities = { usageSignal: 'per-user', keyExpiry: true };
   readonly #http: HttpClient;
+  readonly #adminKey: string;
 
   /** `deps` replaces the clock, sleep, jitter or rate limiter (tests, tuning); production passes none. */
   constructor(options: ProviderOptions, deps: HttpClientDeps = {}) {
     this.#http = createVultrHttpClient(options, deps);
+    this.#adminKey = options.adminKey;
+  }
+
+  /**
+   * A call to the user endpoints, with the answers Vultr's spec leaves open made plain: a 400 on a by-id path is an
+   * unknown id (NotFoundError); a 401 although the admin key authenticates (GET /account answers 200) is a key
+   * without manage_users (PermissionError), as a 403 would be.
+   */
+  async #users<T>(what: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      const data = isKeyrotError(err) ? (err.data ?? {}) : {};
+      if (err instanceof UsageError && data['status'] === 400) {
+        throw new NotFoundError(`Vultr knows no ${what}${data['providerMessage'] ? ` (it answered 400: ${String(data['providerMessage'])})` : ' (it answered 400)'}.`, {
+          hint: 'keyrot list-users and list-keys show the ids.',
+          data,
+        });
+      }
+      if (err instanceof AuthError && data['reason'] !== 'ip-not-allowed' && (await probeAccount(this.#http, this.#adminKey)).status === 'ok') {
+        throw new PermissionError(`Vultr refused the user endpoints (401: ${String(data['providerMessage'] ?? 'Unauthorized')}), yet the admin key authenticates: its user lacks the manage_users permission.`, {
+          hint: 'Use a key of the account root or of a user with the manage_users permission.',
+          data,
+        });
+      }
+      throw err;
+    }
   }
 
   async close(): Promise<void> {
@@ -55,15 +83,15 @@ export class VultrProvider implements Provider {
   }
 
   async listUsers(): Promise<User[]> {
-    return (await listAllUsers(this.#http)).map(toUser);
+    return this.#users('users', async () => (await listAllUsers(this.#http)).map(toUser));
   }
 
   async getUser(userId: string): Promise<User> {
-    return toUser(await getUser(this.#http, userId));
+    return this.#users(`user with id ${userId}`, async () => toUser(await getUser(this.#http, userId)));
   }
 
   async listKeys(userId: string): Promise<ApiKey[]> {
-    return (await listUserApiKeys(this.#http, userId)).map(toApiKey);
+    return this.#users(`user with id ${userId}`, async () => (await listUserApiKeys(this.#http, userId)).map(toApiKey));
   }
 
   ownKeys(): OwnKeys {
@@ -87,11 +115,11 @@ export class VultrProvider implements Provider {
   }
 
   async deleteKey(userId: string, keyId: string): Promise<'deleted' | 'already-gone'> {
-    const outcome = await deleteUserApiKey(this.#http, userId, keyId);
+    const outcome = await this.#users(`key ${keyId}`, () => deleteUserApiKey(this.#http, userId, keyId));
     if (outcome !== 'not-found') return outcome;
     // A 404 at once is either a key deleted earlier (a resumed rotation) or an unknown user. Listing tells
     // which: it throws NotFoundError for an unknown user.
-    const keys = await listUserApiKeys(this.#http, userId);
+    const keys = await this.listKeys(userId);
     if (keys.some((key) => key.id === keyId)) {
       throw new ProviderResponseError('Vultr answered 404 to deleting a key that it still lists.', {
         data: { keyId },
