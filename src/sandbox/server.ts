@@ -42,10 +42,29 @@ export interface SandboxOptions {
    * (false default) adds a `meta` object to key lists.
    */
   dialect?: Partial<Dialect>;
+  /**
+   * Sees every /v2 exchange in-process, bodies included (contract tests check them against Vultr's OpenAPI
+   * document). It runs inside the sandbox's process only: nothing of it reaches a log or the control API.
+   */
+  onExchange?: (exchange: Exchange) => void;
   faults?: FaultSpec[];
 }
 
 export type CreateAnswer = 'plaintext' | 'empty';
+
+/** One /v2 request and its answer, as the client sent and got it. */
+export interface Exchange {
+  method: string;
+  /** Below /v2, without the query string: "/users/abc/apikeys". */
+  path: string;
+  query: Record<string, string>;
+  requestBody: string;
+  status: number;
+  /** The answer's body as sent ('' when none). */
+  responseBody: string;
+  /** The fault that shaped the answer, if any (such answers are wrong on purpose). */
+  fault?: FaultAction;
+}
 
 export interface Dialect {
   notFound: 404 | 400;
@@ -153,6 +172,7 @@ interface Settings {
   rateLimitPerSecond: number;
   createAnswer: CreateAnswer;
   dialect: Dialect;
+  onExchange: ((exchange: Exchange) => void) | undefined;
 }
 
 function resolveSettings(options: SandboxOptions): Settings {
@@ -183,6 +203,7 @@ function resolveSettings(options: SandboxOptions): Settings {
     rateLimitPerSecond,
     createAnswer,
     dialect: { notFound: 404, forbidden: 403, keyListMeta: false, ...options.dialect },
+    onExchange: options.onExchange,
   };
 }
 
@@ -373,8 +394,21 @@ class SandboxCore {
     }
     const apiPath = underPrefix(url.pathname, API_PREFIX);
     const fault = apiPath === null ? undefined : this.faults.take(method, apiPath);
-    const record = (status: number, userEmail: string | null): void =>
+    let requestBody = '';
+    const record = (status: number, userEmail: string | null, reply?: Reply): void => {
       this.log.add({ method, path: url.pathname, status, at: arrivedAt, userEmail, ...(fault ? { fault: fault.action } : {}) });
+      if (apiPath !== null) {
+        this.settings.onExchange?.({
+          method,
+          path: apiPath,
+          query: Object.fromEntries(url.searchParams),
+          requestBody,
+          status,
+          responseBody: reply ? (reply.json !== undefined ? JSON.stringify(reply.json) : (reply.raw ?? '')) : '',
+          ...(fault ? { fault: fault.action } : {}),
+        });
+      }
+    };
 
     if (fault?.action === 'drop-before') {
       req.socket.destroy();
@@ -382,10 +416,11 @@ class SandboxCore {
       return;
     }
     const body = await readBody(req);
+    requestBody = body ?? '';
     if (fault?.action === 'status' || fault?.action === 'malformed') {
       const reply = fault.action === 'status' ? statusFaultReply(fault) : MALFORMED_REPLY;
       send(res, reply);
-      record(reply.status, null);
+      record(reply.status, null, reply);
       return;
     }
     if (fault?.action === 'delay') await this.pause(fault.delayMs);
@@ -399,7 +434,7 @@ class SandboxCore {
     // empty-answer: acted on (a create really creates), answered as the spec documents it: 202, no body.
     const sent = fault?.action === 'empty-answer' && reply.status >= 200 && reply.status < 300 ? EMPTY_ACCEPTED : reply;
     send(res, sent);
-    record(sent.status, userEmail);
+    record(sent.status, userEmail, sent);
   }
 
   /** Rate limit, route, authenticate, authorise, act: in that order, like the real API. */

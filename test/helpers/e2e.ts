@@ -5,7 +5,8 @@ import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach } from 'vitest';
-import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/server.js';
+import { startSandbox, type Exchange, type Sandbox, type SandboxOptions } from '../../src/sandbox/server.js';
+import { contractViolations } from './contract.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const BIN = join(ROOT, 'bin', 'keyrot');
@@ -45,12 +46,21 @@ export interface Harness {
 }
 
 const cleanups: Array<() => Promise<void>> = [];
+const contractChecks: Array<() => Promise<void>> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()?.().catch(() => undefined);
+  const checks = contractChecks.splice(0);
+  for (const check of checks) await check();
 });
 
 export async function harness(options: SandboxOptions = {}): Promise<Harness> {
-  const sandbox = await startSandbox({ port: 0, ...options });
+  // Every exchange is held to Vultr's OpenAPI document once the test is over (a violation fails the test).
+  const exchanges: Exchange[] = [];
+  const sandbox = await startSandbox({ port: 0, ...options, onExchange: (e) => exchanges.push(e) });
+  contractChecks.push(async () => {
+    const problems = (await Promise.all(exchanges.map(contractViolations))).flat();
+    if (problems.length) throw new Error(`Requests or answers that break Vultr's OpenAPI document:\n${[...new Set(problems)].join('\n')}`);
+  });
   const stateDir = await mkdtemp(join(tmpdir(), 'keyrot-e2e-'));
   cleanups.push(async () => {
     await sandbox.close();
