@@ -5,13 +5,12 @@
 // with the new key, so the old key is deleted using the new one; until the hand-over the keychain still holds the
 // old, working key: there is never a moment when it holds no working admin key.
 import type { AdminKey, Context } from '../cli/context.js';
-import type { RotationPorts, RotationRecord } from '../core/rotation.js';
+import { SELF_USER_ID, type RotationPorts, type RotationRecord } from '../core/rotation.js';
 import { NotFoundError, UsageError, VerificationFailedError } from '../errors.js';
 import { adminAccount, keychainAccount, type SecretStore } from '../keychain/secret-store.js';
 import type { ApiKey, AuthCheck, CreateKeyInput, CreatedKey, Identity, OwnKeys, Provider, ProviderCapabilities, UsageObservation, User } from '../providers/types.js';
 
-/** The journal and keychain name of the caller's own user: "vultr:self:<key-id>". No provider user id is "self". */
-export const SELF_USER_ID = 'self';
+export { SELF_USER_ID };
 
 /** The admin key's own keys as a Provider, speaking with the admin key until told to use the new one. */
 export class OwnKeysProvider implements Provider {

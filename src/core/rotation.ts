@@ -5,6 +5,7 @@
 import {
   AuthError,
   CancelledError,
+  KeyNotReturnedError,
   KeyrotError,
   RotationIncompleteError,
   UsageError,
@@ -253,7 +254,7 @@ export async function runRotation(record: RotationRecord, ports: RotationPorts):
 export async function abortRotation(record: RotationRecord, ports: RotationPorts): Promise<RotationRecord> {
   if (!canAbort(record)) {
     throw new UsageError(`The old key ${record.oldKey.name} is already revoked (or being revoked): this rotation cannot be rolled back.`, {
-      hint: `Finish it with: keyrot rotate --user ${record.userEmail} --resume`,
+      hint: `Finish it with: ${rotateCommandOf(record)} --resume`,
     });
   }
   const step = await ports.startStep(`Delete the new key ${record.newKey.name}`);
@@ -672,9 +673,19 @@ export function summaryData(record: RotationRecord): Record<string, unknown> {
   };
 }
 
+/** The journal's and keychain's name of the caller's own user (`rotate --self`); no provider user id is "self". */
+export const SELF_USER_ID = 'self';
+
+/** The command that continues `record`'s rotation. */
+function rotateCommandOf(record: RotationRecord): string {
+  return record.userId === SELF_USER_ID ? 'keyrot rotate --self' : `keyrot rotate --user ${record.userEmail}`;
+}
+
 /** The error to show when a rotation stops: the original code, plus what is live and how to go on. */
 function explainFailure(record: RotationRecord, err: unknown): unknown {
   if (!isKeyrotError(err)) return err;
+  // A create answered without a key changed nothing (the key it made is deleted): there is nothing to go on with.
+  if (err instanceof KeyNotReturnedError && record.newKey.id === null) return err;
   const oldLive = canAbort(record) ? ' The old key is untouched.' : '';
   const newHeld = !record.newKey.id || err.data?.['newKeyUsable'] === false
     ? ''
@@ -682,8 +693,8 @@ function explainFailure(record: RotationRecord, err: unknown): unknown {
       ? ` The new key ${record.newKey.name} is live; consumers have it, keyrot keeps no copy (--store none).`
       : ` The new key ${record.newKey.name} is live and in the keychain.`;
   const next = canAbort(record)
-    ? `keyrot rotate --user ${record.userEmail} --resume to continue, or --abort to roll back`
-    : `keyrot rotate --user ${record.userEmail} --resume to continue`;
+    ? `${rotateCommandOf(record)} --resume to continue, or --abort to roll back`
+    : `${rotateCommandOf(record)} --resume to continue`;
   const hint = `${err.hint ? `${err.hint} ` : ''}Stopped at "${PHASE_LABELS[record.phase]}".${oldLive}${newHeld} Next: ${next}.`;
   // Keep the original class (and so its exit code); only the hint and data grow.
   return err.amend(hint, { rotationId: record.id, phase: record.phase, resumable: true });

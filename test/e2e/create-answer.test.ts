@@ -33,6 +33,8 @@ describe.skipIf(!HAS_KEYCHAIN)('a create answered 202 without a body (as the spe
       const r = await s.run(`rotate ${attempt}`, ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--yes', '--json']);
       expect(r.code, r.stderr).toBe(13);
       expect(json(r).error.message).toMatch(/keyrot deleted that key/);
+      // Nothing is left to resume or roll back: the error does not suggest it.
+      expect(json(r).error.hint).not.toMatch(/--resume|--abort/);
       expect(s.keys().map((k) => k.id)).toEqual([s.oldKey.id]);
       expect(await authStatus(s.h, s.oldKey.plaintext)).toBe(200);
       expect(await readJournal(s.h, s.user.id)).toBeNull();

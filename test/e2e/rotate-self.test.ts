@@ -117,6 +117,16 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --self', () => {
     expect((await s.run(['whoami'])).code).toBe(0);
   });
 
+  it('an own-key create answered without a key (POST /apikeys, 202 and no body): deleted, exit 13, the admin key unchanged', async () => {
+    const s = await selfSetup();
+    s.h.sandbox.addFault({ method: 'POST', path: '/apikeys', action: 'empty-answer' });
+    const r = await s.run(['rotate', '--self', '--yes', '--json']);
+    expect(r.code, r.stderr).toBe(13);
+    expect(json(r).error.hint).not.toMatch(/--user|--resume/);
+    expect(s.ownKeys().map((k) => k.plaintext)).toEqual([s.h.sandbox.adminKey]);
+    expect(await s.adminEntry()).toBe(s.h.sandbox.adminKey);
+  });
+
   const HOLD = 20_000;
   const points: Array<[string, FaultSpec[], (j: any) => boolean]> = [
     ['the create, after the provider made the key', [{ method: 'POST', path: '/apikeys', action: 'delay-after', delayMs: HOLD }], (j) => j.phase === 'create' && j.phaseStatus === 'started'],
