@@ -218,6 +218,7 @@ export async function runRotation(record: RotationRecord, ports: RotationPorts):
       await save(record, ports).catch(() => undefined);
       try {
         await discardUnheldNewKey(record, ports, true);
+        await discardCancelledCreate(record, ports, err);
       } catch (discardErr) {
         // The original stop is what the user must see; the discard's own failure is told beside it.
         ports.warn(`--store none: the new key ${record.newKey.name} (${record.newKey.id ?? '?'}) could not be cleaned up: ${(discardErr as Error).message}`);
@@ -517,6 +518,17 @@ async function newKeyStillWorks(record: RotationRecord, ports: RotationPorts, st
   const check = await ports.provider.checkKey(secret);
   if (!check.ok) throw stop(`no longer authenticates (${check.reason}: ${check.message})`);
   return 'new key still authenticates';
+}
+
+/**
+ * Cancelled (Ctrl-C, a CI job's SIGTERM) while a create's answer was pending: the key may exist with its plaintext
+ * lost, and on an ephemeral runner no later --resume will come to reconcile it. Deleted now, on a connection of its
+ * own (the run's requests are aborted). A key whose plaintext is held is left alone.
+ */
+async function discardCancelledCreate(record: RotationRecord, ports: RotationPorts, err: unknown): Promise<void> {
+  if (!(err instanceof CancelledError) || record.phase !== 'create' || record.phaseStatus !== 'started' || record.newKey.id) return;
+  const provider = await ports.cleanupProvider();
+  await deleteOrphans({ userId: record.userId, name: record.newKey.name, preexistingKeyIds: new Set(record.preexistingKeyIds) }, { provider, store: ports.store, note: ports.note });
 }
 
 /** The old key is revoked; proves it no longer authenticates (or, untestable, is no longer listed). */

@@ -276,7 +276,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
     await expectNoLeaks(s);
   });
 
-  it('SIGINT while the create answer is pending exits 130; --resume deletes the key that answer made and makes one', async () => {
+  it('SIGINT while the create answer is pending exits 130 and deletes the key that answer made at once (no later resume needed); --resume makes one', async () => {
     const s = await setup();
     s.h.sandbox.addFault({ method: 'POST', path: '/users/*/apikeys', action: 'delay-after', delayMs: 20_000 });
     const child = s.h.spawn(['rotate', '--user', OPS, '--on-new-key', s.hook, '--no-wait', ...FAST, '--yes']);
@@ -287,12 +287,12 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
     expect(r.code, r.stderr).toBe(130);
     expect(r.stderr).toMatch(/may or may not have been created/);
     s.h.sandbox.clearFaults();
-    const orphan = s.keys().find((k) => k.name === 'ops-deploy-v2')!;
+    // An ephemeral CI runner would never come back to reconcile it: the orphan is gone already.
+    expect(s.keys().map((k) => k.name)).toEqual(['ops-deploy']);
     const resumed = await s.run('resume', ['rotate', '--user', OPS, '--resume', '--yes', '--json']);
     expect(resumed.code, resumed.stderr).toBe(0);
     const keys = s.keys();
     expect(keys.map((k) => k.name)).toEqual(['ops-deploy-v2']);
-    expect(keys[0]!.id).not.toBe(orphan.id);
     expect(await keychainGet(accountOf(s.user.id, keys[0]!.id))).toBe(keys[0]!.plaintext);
     await expectNoLeaks(s);
   });
