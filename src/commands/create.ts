@@ -133,9 +133,21 @@ async function createUnderLock(options: CreateOptions, expiresAt: Date | null, c
       return done;
     },
     async (err: unknown) => {
-      // Settled: nothing was created, or the key was deleted, or a rescue file holds it. Anything else (a
-      // cancel mid-create, a clean-up that failed) keeps the record for the next create to settle.
-      if (!(err instanceof CancelledError) && !(err instanceof RotationIncompleteError && !(err.data ?? {}).rescueFile)) await pending.end(record);
+      // Cancelled mid-create: settle it now, on the clean-up connection (the run's own requests are aborted).
+      if (err instanceof CancelledError) {
+        const settled = await deleteOrphans(
+          { userId: user.id, name, preexistingKeyIds: new Set(existing.map((k) => k.id)) },
+          { provider: await ctx.cleanupProvider(), store, note: (m) => ctx.out.warn(m) },
+        ).then(
+          () => true,
+          () => false,
+        );
+        if (settled) await pending.end(record);
+        throw err;
+      }
+      // Settled: nothing was created, or the key was deleted, or a rescue file holds it. Anything else (a clean-up
+      // that failed) keeps the record for the next create to settle.
+      if (!(err instanceof RotationIncompleteError && !(err.data ?? {}).rescueFile)) await pending.end(record);
       throw err;
     },
   );
