@@ -113,6 +113,7 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
     debug: Boolean(globals.debug),
     colorLevel: decideColorLevel(env, deps.stderr, globals.color === false),
     timestamps: !interactive,
+    workflowCommands: env.GITHUB_ACTIONS === 'true',
   });
   const now = deps.now ?? (() => new Date());
   const profilesFile = profilesPath(env);

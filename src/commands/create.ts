@@ -152,7 +152,7 @@ async function createUnderLock(options: CreateOptions, expiresAt: Date | null, c
     },
   );
   // Under GitHub Actions a revealed key is masked in the job log before it is printed.
-  if (options.reveal && inGithubActions(ctx.env)) ctx.out.reveal(addMaskLine(secret));
+  if (options.reveal && inGithubActions(ctx.env)) ctx.out.workflowCommand(addMaskLine(secret));
   return {
     user,
     id: stored.key.id,

@@ -539,7 +539,7 @@ function makePorts(ctx: Context, provider: Provider, store: SecretStore, journal
       }),
     async runHook(command, secret, env, timeoutMs) {
       // Under GitHub Actions the runner masks the key in every later log line before anyone can echo it.
-      if (inGithubActions(ctx.env)) ctx.out.reveal(addMaskLine(secret));
+      if (inGithubActions(ctx.env)) ctx.out.workflowCommand(addMaskLine(secret));
       const { outcome, tail } = await runLogged('--on-new-key', command, `${secret}\n`, env, timeoutMs);
       if (outcome.exitCode !== 0 || outcome.timedOut) {
         // The hook's own words may quote the key it was given (a careless `echo`): masked and made printable.

@@ -16,6 +16,12 @@ export interface OutputOptions {
   colorLevel: 0 | 1 | 2 | 3;
   /** Prefix plain stderr lines with a timestamp (non-interactive runs, e.g. CI logs). */
   timestamps: boolean;
+  /**
+   * Under GitHub Actions the runner reads workflow commands ("::add-mask::…") from stdout AND stderr
+   * (actions/runner, src/Runner.Worker/Handlers/ScriptHandler.cs: both streams feed ActionCommandManager), so a
+   * line of provider text starting with "::" is defused, and keyrot's own commands go to stderr, never stdout.
+   */
+  workflowCommands?: boolean;
   now?: () => Date;
 }
 
@@ -107,7 +113,16 @@ export class Output {
 
   /** Text for a terminal (a spinner's line): redacted, and stripped of anything but keyrot's own styles. */
   terminalText(text: string): string {
-    return sanitizeForTerminal(this.clean(text));
+    const safe = sanitizeForTerminal(this.clean(text));
+    return this.#opts.workflowCommands ? safe.replace(/^(\s*):(?=:)/gm, '$1:\u200b') : safe;
+  }
+
+  /**
+   * A workflow command for the GitHub Actions runner (e.g. `::add-mask::<key>`, which it consumes and never shows):
+   * on stderr, so stdout stays one JSON document, and unredacted, since masking the key is its whole point.
+   */
+  workflowCommand(line: string): void {
+    this.#opts.stderr.write(`${line}\n`);
   }
 
   /** One --events line on stdout. */

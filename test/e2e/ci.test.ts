@@ -25,7 +25,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot in CI', () => {
     expect(await s.sc.leaks()).toEqual([]);
   });
 
-  it('under GitHub Actions: ::add-mask:: for the new key precedes the hand-over, and the step summary is written', async () => {
+  it('under GitHub Actions: ::add-mask:: (on stderr) precedes the hand-over, stdout stays pure JSON lines, and the step summary is written', async () => {
     const s = await rotationSetup();
     const summary = join(s.dir, 'step-summary.md');
     await writeFile(summary, '');
@@ -36,17 +36,15 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot in CI', () => {
     await c.stop();
     expect(r.code, r.stderr).toBe(0);
     const newKey = s.keys().find((k) => k.name === 'ops-deploy-v2')!;
+    // stdout is NDJSON only, and holds no secret: the mask command goes to stderr, which the runner also reads.
     const out = r.stdout.split('\n').filter(Boolean);
-    const mask = out.indexOf(`::add-mask::${newKey.plaintext}`);
+    for (const line of out) expect(() => JSON.parse(line)).not.toThrow();
+    expect(r.stdout).not.toContain(newKey.plaintext);
+    const err = r.stderr.split('\n');
+    const mask = err.indexOf(`::add-mask::${newKey.plaintext}`);
     expect(mask).toBeGreaterThanOrEqual(0);
-    // Everything else on stdout is an event, and the mask comes before the hand-over's.
-    const events = out.filter((l) => !l.startsWith('::'));
-    for (const line of events) expect(() => JSON.parse(line)).not.toThrow();
-    const handOver = out.findIndex((l) => l.includes('"hook.done"'));
-    expect(mask).toBeLessThan(handOver);
-    // The only place the plaintext appears is the mask command the runner consumes.
-    expect(r.stdout.split(newKey.plaintext).length - 1).toBe(1);
-    expect(r.stderr).not.toContain(newKey.plaintext);
+    expect(mask).toBeLessThan(err.findIndex((l) => l.includes('Hand the new key to consumers')));
+    expect(r.stderr.split(newKey.plaintext).length - 1).toBe(1);
 
     const md = await readFile(summary, 'utf8');
     expect(md).toContain(`keyrot: rotated ${s.user.email}`);
@@ -121,5 +119,21 @@ describe.skipIf(!HAS_KEYCHAIN)('a headless runner without a keychain', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--on-new-key/);
     expect(h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
+  });
+
+  it('under GitHub Actions, --json is one document without the key (also with create --reveal, where only "secret" holds it), and provider text cannot issue workflow commands', async () => {
+    const s = await rotationSetup();
+    await fetch(`${s.h.sandbox.controlUrl}/keys/${s.oldKey.id}`, { method: 'POST', body: JSON.stringify({ name: 'x\n::add-mask::leak\n::error::pwned' }) });
+    const r = await s.run('gha json', ['rotate', '--user', s.user.id, '--on-new-key', s.hook, '--no-wait', '--yes', '--json', '--verbose'], { env: { GITHUB_ACTIONS: 'true' } });
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    const newKey = s.h.sandbox.snapshot().users.find((u) => u.id === s.user.id)!.keys[0]!;
+    expect(doc.newKey.id).toBe(newKey.id);
+    expect(r.stdout).not.toContain(newKey.plaintext);
+    expect(r.stderr.split('\n').filter((l) => /^\s*::/.test(l))).toEqual([`::add-mask::${newKey.plaintext}`]);
+    const created = await s.run('gha reveal', ['create', '--user', s.user.id, '--name', 'shown', '--reveal', '--json'], { env: { GITHUB_ACTIONS: 'true' } });
+    const shown = JSON.parse(created.stdout);
+    expect(created.stderr).toContain(`::add-mask::${shown.secret}`);
+    expect(created.stdout.split(shown.secret).length - 1).toBe(1);
   });
 });
