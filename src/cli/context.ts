@@ -101,7 +101,8 @@ export const CLEANUP_DEADLINE_MS = 5_000;
 export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortSignal): Context {
   const env = deps.env;
   const ci = isCi(env);
-  const interactive = Boolean(deps.stdin.isTTY && deps.stdout.isTTY) && !ci;
+  // The person types on stdin and reads stderr: stdout may be a file or a pipe (keyrot rotate --json > r.json).
+  const interactive = Boolean(deps.stdin.isTTY && deps.stderr.isTTY) && !ci;
   if (globals.json && globals.events) throw new UsageError('--json and --events cannot be combined: pick one output format.');
   const out = new Output({
     stdout: deps.stdout,

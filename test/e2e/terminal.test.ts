@@ -104,4 +104,21 @@ describe.skipIf(!HAS_KEYCHAIN || !HAS_TMUX)('keyrot rotate in a terminal', () =>
     await resume.waitFor(/KEYROT-EXIT=130/);
     expect(h.sandbox.snapshot().users.find((u) => u.email === 'ops@example.com')!.keys.map((k) => k.name)).toEqual(['ops-deploy', 'ops-deploy-v2']);
   });
+
+  it('stdout redirected to a file still asks in the terminal, and the file gets exactly the JSON document', async () => {
+    const h = await harness();
+    const file = `${h.stateDir}/record.json`;
+    const t = startTerminal(['rotate', '--user', 'ops@example.com', '--no-wait', '--json'], terminalEnv(h), h.stateDir, file);
+    terminals.push(t);
+    await t.waitFor(/Rotate ops-deploy of ops@example\.com\?/);
+    t.send('y', true);
+    t.send('Enter');
+    await t.waitFor(/Update every consumer of ops-deploy/);
+    t.send('y', true);
+    t.send('Enter');
+    const screen = await t.waitFor(/KEYROT-EXIT=\d+/, 30_000);
+    expect(t.exitCode(), screen).toBe(0);
+    const { readFile } = await import('node:fs/promises');
+    expect(JSON.parse(await readFile(file, 'utf8'))).toMatchObject({ status: 'done', newKey: { name: 'ops-deploy-v2' } });
+  });
 });

@@ -24,14 +24,15 @@ export interface Terminal {
 }
 
 /** Starts `keyrot <args>` in a 120x40 terminal with exactly `env` (plus TERM) in a work dir. */
-export function startTerminal(args: string[], env: Record<string, string>, workDir: string): Terminal {
+export function startTerminal(args: string[], env: Record<string, string>, workDir: string, stdoutTo?: string): Terminal {
   const name = `keyrot-test-${process.pid}-${++counter}`;
   const script = join(workDir, `${name}.sh`);
   const exports = Object.entries({ TERM: 'xterm-256color', ...env })
     .map(([k, v]) => `export ${k}='${v.replace(/'/g, `'\\''`)}'`)
     .join('\n');
   const quoted = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  writeFileSync(script, `unset CI GITHUB_ACTIONS\n${exports}\n${quoted}\necho "KEYROT-EXIT=$?"\nsleep 600\n`);
+  const redirect = stdoutTo ? ` > '${stdoutTo.replace(/'/g, `'\\''`)}'` : '';
+  writeFileSync(script, `unset CI GITHUB_ACTIONS\n${exports}\n${quoted}${redirect}\necho "KEYROT-EXIT=$?"\nsleep 600\n`);
   execFileSync('tmux', [...SOCKET, 'new-session', '-d', '-s', name, '-x', '120', '-y', '40', `bash ${script}`]);
   const screen = (escapes = false) =>
     execFileSync('tmux', [...SOCKET, 'capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', name, '-S', '-200'], { encoding: 'utf8' });
