@@ -51,19 +51,38 @@ export function createPrompter(interactive: boolean, io: PromptIo): Prompter {
     async search(message, choices, flag) {
       if (!interactive) return refuse(flag);
       const { search } = await import('@inquirer/prompts');
-      return ask(() =>
-        search(
-          {
-            message: sanitizeForTerminal(message),
-            pageSize: 12,
-            source: (term) => {
-              const needle = (term ?? '').toLowerCase();
-              return choices.filter((c) => `${c.name} ${c.description ?? ''}`.toLowerCase().includes(needle)).map(safeChoice);
+      const matching = (term: string) => {
+        const needle = term.toLowerCase();
+        return choices.filter((c) => `${c.name} ${c.description ?? ''}`.toLowerCase().includes(needle));
+      };
+      // @inquirer's search filters asynchronously: text and Enter typed in one burst (a paste, a fast typist) act
+      // on the list as it was before the text, i.e. its first entry. The source is called synchronously with each
+      // term, so the last term typed is known here: a pick it does not match is never acted on.
+      for (;;) {
+        let lastTerm = '';
+        const picked = await ask(() =>
+          search(
+            {
+              message: sanitizeForTerminal(message),
+              pageSize: 12,
+              source: (term) => {
+                lastTerm = term ?? '';
+                return matching(lastTerm).map(safeChoice);
+              },
             },
-          },
-          context,
-        ),
-      );
+            context,
+          ),
+        );
+        const current = matching(lastTerm);
+        if (current.some((c) => c.value === picked)) return picked;
+        // The typed text names exactly one entry: that is the one the person meant (and sees typed).
+        const [only] = current;
+        if (current.length === 1 && only) {
+          io.output.write(`Using ${sanitizeForTerminal(only.name)}, which is what was typed.\n`);
+          return only.value;
+        }
+        io.output.write(`No entry matches what was typed${lastTerm ? ` ("${sanitizeForTerminal(lastTerm)}")` : ''} exactly once: pick again.\n`);
+      }
     },
   };
 }

@@ -121,4 +121,18 @@ describe.skipIf(!HAS_KEYCHAIN || !HAS_TMUX)('keyrot rotate in a terminal', () =>
     const { readFile } = await import('node:fs/promises');
     expect(JSON.parse(await readFile(file, 'utf8'))).toMatchObject({ status: 'done', newKey: { name: 'ops-deploy-v2' } });
   });
+
+  it.each(['ops', 'ci@'])('type-ahead: "%s" and Enter in one write pick the user typed, never the first of the list', async (typed) => {
+    const h = await harness();
+    const expected = typed === 'ops' ? 'ops@example.com' : 'ci@example.com';
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const t = open(h, ['rotate', '--dry-run', '--no-wait', '--key', typed === 'ops' ? 'ops-deploy' : 'ci-runner']);
+      await t.waitFor(/User \(type to filter/);
+      t.send(`${typed}\r`, true);
+      const screen = await t.waitFor(/KEYROT-EXIT=\d+/);
+      expect(screen).toMatch(new RegExp(`Plan for ${expected.replace('.', '\\.')}`));
+      expect(screen).not.toMatch(/Plan for admin@/);
+      t.kill();
+    }
+  });
 });
