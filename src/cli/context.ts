@@ -30,6 +30,7 @@ export interface GlobalOptions {
   provider?: string;
   store?: string;
   profile?: string;
+  stateDir?: string;
 }
 
 export interface AdminKey {
@@ -129,7 +130,8 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
   // Precedence, for every setting: flags, then the environment, then the profile, then defaults.
   const factory = getProviderFactory(globals.provider ?? settings?.provider ?? 'vultr');
   // Every profile but the default keeps its journals, locks and records apart, so two accounts never mix.
-  const dir = profile === DEFAULT_PROFILE ? stateDir(env) : join(stateDir(env), 'profiles', profile);
+  const root = stateDir(env, globals.stateDir);
+  const dir = profile === DEFAULT_PROFILE ? root : join(root, 'profiles', profile);
   let stdinText: Promise<string> | undefined;
   let provider: Promise<Provider> | undefined;
   let adminKey: Promise<AdminKey> | undefined;

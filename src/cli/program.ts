@@ -174,7 +174,7 @@ function completionSpec() {
   const flagsOf = (options: readonly Option[]) => options.map((o) => o.long).filter((l): l is string => Boolean(l));
   return {
     commands: COMMANDS.map((c) => ({ name: c.name, summary: c.summary, flags: flagsOf(c.options) })),
-    globalFlags: ['--json', '--events', '--debug', '--no-color', '--quiet', '--verbose', '--api-url', '--api-key-stdin', '--store', '--profile', '--help'],
+    globalFlags: ['--json', '--events', '--debug', '--no-color', '--quiet', '--verbose', '--api-url', '--api-key-stdin', '--store', '--profile', '--state-dir', '--help'],
   };
 }
 
@@ -199,6 +199,7 @@ export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): 
     .addOption(new Option('--store <where>', 'where new keys go: os (the OS keychain) or none (only --on-new-key)').choices(['os', 'none']).default('os'))
     .addOption(new Option('--provider <id>', 'key provider (default vultr)').hideHelp())
     .option('--profile <name>', 'the account profile to use (env KEYROT_PROFILE; see keyrot profiles)')
+    .option('--state-dir <dir>', 'where journals and records live (env KEYROT_STATE_DIR; default $XDG_STATE_HOME/keyrot); cache it between CI jobs')
     .showHelpAfterError(false)
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
     .configureOutput({

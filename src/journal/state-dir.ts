@@ -2,14 +2,27 @@
 // and written atomically (temp file, fsync, rename), so a kill -9 leaves either the old or the new version.
 import { randomBytes } from 'node:crypto';
 import { chmod, lstat, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { StateError } from '../errors.js';
+import { StateError, UsageError } from '../errors.js';
 import { homedir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 
-export function stateDir(env: NodeJS.ProcessEnv): string {
+/**
+ * keyrot's state folder: --state-dir (`flag`), else KEYROT_STATE_DIR, else $XDG_STATE_HOME/keyrot, else
+ * ~/.local/state/keyrot. An explicit folder is used as it is (an ephemeral CI runner restores it from a cache).
+ */
+export function stateDir(env: NodeJS.ProcessEnv, flag?: string): string {
+  const explicit = flag ?? (env.KEYROT_STATE_DIR || undefined);
+  if (explicit !== undefined && !isAbsolute(explicit)) {
+    throw new UsageError(`${flag !== undefined ? '--state-dir' : 'KEYROT_STATE_DIR'} must be an absolute path; got "${explicit.slice(0, 100)}".`);
+  }
   const base = env.XDG_STATE_HOME && env.XDG_STATE_HOME.startsWith('/') ? env.XDG_STATE_HOME : join(homedir(), '.local', 'state');
-  return join(base, 'keyrot');
+  const dir = explicit ?? join(base, 'keyrot');
+  stateRoots.add(dir);
+  return dir;
 }
+
+/** The state folders resolved in this process: ensureDir checks and closes folders up to one of these, no further. */
+const stateRoots = new Set<string>();
 
 /**
  * Creates `path` (0700) and checks it and its parents up to keyrot's own state folder: a symbolic link or a folder
@@ -21,6 +34,8 @@ export async function ensureDir(path: string): Promise<void> {
   } catch (err) {
     throw stateError(path, err);
   }
+  // Only keyrot's own folders are checked and closed: from `path` up to its state folder, never beyond it.
+  const root = [...stateRoots].find((r) => path === r || path.startsWith(`${r}/`)) ?? path;
   for (let dir = path; ; dir = dirname(dir)) {
     const info = await lstat(dir);
     if (info.isSymbolicLink()) throw new StateError(`keyrot's state folder ${dir} is a symbolic link: refusing to keep rotation records through it.`, { hint: 'Point XDG_STATE_HOME at a real folder of your own.' });
@@ -29,7 +44,7 @@ export async function ensureDir(path: string): Promise<void> {
       throw new StateError(`keyrot's state folder ${dir} belongs to another user.`, { hint: 'Point XDG_STATE_HOME at a folder of your own.' });
     }
     if ((info.mode & 0o077) !== 0) await chmod(dir, 0o700);
-    if (basename(dir) === 'keyrot' || dirname(dir) === dir) break;
+    if (dir === root || dirname(dir) === dir) break;
   }
 }
 

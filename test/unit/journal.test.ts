@@ -295,3 +295,21 @@ describe('acquireUserLock', () => {
     }
   });
 });
+
+describe('ensureDir', () => {
+  it('closes keyrot\'s own folders to 0700, and never touches a folder above its state folder', async () => {
+    const outer = await mkdtemp(join(tmpdir(), 'keyrot-outer-'));
+    try {
+      const { chmod } = await import('node:fs/promises');
+      await chmod(outer, 0o755);
+      const root = stateDir({}, join(outer, 'state'));
+      await ensureDir(join(root, 'rotations', 'history'));
+      expect(await modeOf(join(root, 'rotations'))).toBe(0o700);
+      expect(await modeOf(outer)).toBe(0o755);
+      expect(() => stateDir({}, 'relative/dir')).toThrow(/absolute path/);
+      expect(stateDir({ KEYROT_STATE_DIR: '/x/y' })).toBe('/x/y');
+    } finally {
+      await rm(outer, { recursive: true, force: true });
+    }
+  });
+});
