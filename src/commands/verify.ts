@@ -6,6 +6,9 @@ import type { ApiKey, AuthCheck, User } from '../providers/types.js';
 import { findKey, listHeldKeyIds, resolveUser } from './resolve.js';
 import type { CommandModule } from './types.js';
 
+/** verify warns when the key expires within this: two weeks leave time to rotate. */
+const EXPIRY_WARNING_MS = 14 * 86_400_000;
+
 export interface VerifyOptions {
   user?: string;
   key?: string;
@@ -64,12 +67,27 @@ export const verifyCommand: CommandModule<VerifyOptions, VerifyResult> = {
         data: { userId: user.id, keyId: key?.id ?? null, maskedKey: result.maskedKey, authenticates: check.ok, reason: check.ok ? 'not-listed' : check.reason, listed: result.listed },
       });
     }
+    const expiresAt = key?.expiresAt ?? null;
+    if (expiresAt && expiresAt.getTime() - ctx.now().getTime() < EXPIRY_WARNING_MS) {
+      const days = Math.max(0, Math.floor((expiresAt.getTime() - ctx.now().getTime()) / 86_400_000));
+      ctx.out.warn(`Key ${key?.name ?? result.maskedKey} of ${user.email} expires on ${expiresAt.toISOString()} (in ${days} day${days === 1 ? '' : 's'}): rotate it soon (keyrot rotate --user ${user.email}).`);
+    }
     return result;
   },
   render(r, ctx) {
     ctx.out.data(`${ctx.out.style.green('✔')} Key ${r.key?.name ?? ''} (${r.maskedKey}) of ${r.user.email} authenticates and is listed.`);
   },
-  toJson: (r) => ({ userId: r.user.id, keyId: r.key?.id ?? null, name: r.key?.name ?? null, maskedKey: r.maskedKey, source: r.source, authenticates: r.check.ok, listed: r.listed }),
+  toJson: (r) => ({
+    userId: r.user.id,
+    keyId: r.key?.id ?? null,
+    name: r.key?.name ?? null,
+    maskedKey: r.maskedKey,
+    source: r.source,
+    authenticates: r.check.ok,
+    listed: r.listed,
+    expiresAt: r.key?.expiresAt?.toISOString() ?? null,
+    expiresSoon: r.key?.expiresAt ? r.key.expiresAt.getTime() - Date.now() < EXPIRY_WARNING_MS : false,
+  }),
 };
 
 function failureText(r: VerifyResult): string {

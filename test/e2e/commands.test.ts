@@ -410,3 +410,18 @@ describe('the key index under concurrency', () => {
     }
   }, 60_000);
 });
+
+describe('verify and expiry', () => {
+  it('warns on stderr (and says so in --json) when the key expires within 14 days; silent beyond', async () => {
+    const h = await harness();
+    const soon = JSON.parse((await h.run(['create', '--user', 'ops@example.com', '--name', 'soon', '--expires', '10d', '--json'])).stdout);
+    const r = await h.run(['verify', '--user', 'ops@example.com', '--key', 'soon', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/warning: Key soon of ops@example\.com expires on .* \(in 9 days\)/);
+    expect(JSON.parse(r.stdout)).toMatchObject({ keyId: soon.id, expiresSoon: true });
+    await h.run(['create', '--user', 'ops@example.com', '--name', 'later', '--expires', '30d']);
+    const later = await h.run(['verify', '--user', 'ops@example.com', '--key', 'later']);
+    expect(later.code, later.stderr).toBe(0);
+    expect(later.stderr).not.toMatch(/warning/);
+  });
+});
