@@ -369,6 +369,8 @@ describe('verify', () => {
         source: 'keychain',
         authenticates: true,
         listed: true,
+        expiresAt: null,
+        expiresSoon: false,
       });
       const plaintext = keyNamed(h, 'ci@example.com', 'ci-verified')!.plaintext;
       expect(human.stdout + human.stderr + machine.stdout + machine.stderr).not.toContain(plaintext);
