@@ -5,12 +5,15 @@ import { handleError } from './cli/handle-error.js';
 import { buildProgram, fromCommanderError, type RunState } from './cli/program.js';
 import type { Deps } from './cli/context.js';
 import { CancelledError, ExitCode } from './errors.js';
+import { signalsForwarded } from './hooks/signals.js';
 
 export async function main(argv: string[], deps: Partial<Deps> = {}): Promise<number> {
   const full: Deps = { env: process.env, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, ...deps };
   const controller = new AbortController();
   let signals = 0;
   const onSignal = (name: NodeJS.Signals) => {
+    // keyrot exec passes the signal to the command it runs and ends with that command's status.
+    if (signalsForwarded()) return;
     signals++;
     if (signals > 1) process.exit(ExitCode.cancelled);
     controller.abort(new CancelledError(`Interrupted by ${name}.`));
@@ -30,7 +33,7 @@ export async function runCli(argv: string[], deps: Deps, signal: AbortSignal): P
   const state: RunState = {};
   try {
     await buildProgram(deps, signal, state).parseAsync(argv, { from: 'user' });
-    return ExitCode.ok;
+    return state.exitCode ?? ExitCode.ok;
   } catch (err) {
     const error = err instanceof CommanderError ? fromCommanderError(err) : err;
     if (error === null) return ExitCode.ok;

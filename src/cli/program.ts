@@ -72,6 +72,39 @@ export const COMMANDS: CommandSpec[] = [
     load: async () => (await import('../commands/verify.js')).verifyCommand,
   },
   {
+    name: 'get',
+    summary: "Print the plaintext of the key keyrot holds for a user, to a pipe (a terminal asks first); follows rotations.",
+    options: [
+      user(),
+      new Option('-k, --key <key>', 'the key: id or name (default: the key keyrot holds; during a rotation, the new key once proven)'),
+      new Option('--reveal', 'print it on a terminal without asking (a pipe or a file needs no flag)'),
+    ],
+    examples: ['keyrot get --user ops@example.com | gh secret set VULTR_API_KEY', 'export VULTR_API_KEY="$(keyrot get --user ops@example.com)"'],
+    load: async () => (await import('../commands/get.js')).getCommand,
+  },
+  {
+    name: 'exec',
+    summary: "Run a command with the key keyrot holds for a user in its environment (VULTR_API_KEY); follows rotations.",
+    argument: '[command...]',
+    options: [
+      user(),
+      new Option('-k, --key <key>', 'the key: id or name (default: the key keyrot holds; during a rotation, the new key once proven)'),
+      new Option('--env <name>', 'the variable that receives the key (default: VULTR_API_KEY)'),
+    ],
+    examples: ['keyrot exec --user ops@example.com -- vultr-cli account', 'keyrot exec --user ci@example.com --env TF_VAR_vultr_key -- terraform plan'],
+    load: async () => (await import('../commands/exec.js')).execCommand,
+  },
+  {
+    name: 'status',
+    summary: 'Unfinished, paused and failed rotations with what is live and the next command; recent rotations; stale keychain entries.',
+    options: [
+      new Option('--prune', 'remove keychain entries of keys that no longer exist (asks; --yes without a terminal)'),
+      yes(),
+    ],
+    examples: ['keyrot status', 'keyrot status --json', 'keyrot status --prune --yes'],
+    load: async () => (await import('../commands/status.js')).statusCommand,
+  },
+  {
     name: 'rotate',
     summary: 'Guided zero-downtime rotation: create, store, verify, hand over, wait for use, revoke, verify revoked.',
     options: [
@@ -85,7 +118,7 @@ export const COMMANDS: CommandSpec[] = [
       new Option('--poll-interval <duration>', 'how often to look for usage (default: 5s)'),
       new Option('--hook-timeout <duration>', 'time limit for --on-new-key and --check (default: 2m)'),
       new Option('--no-wait', 'do not wait for consumers to use the new key'),
-      new Option('--keep-old', 'stop after the wait with both keys live (grace period); --resume finishes'),
+      new Option('--keep-old [grace]', 'stop after the wait with both keys live for a grace period (default 7d; keyrot status shows the time left); --resume finishes'),
       new Option('--resume', "continue the user's unfinished rotation from its journal"),
       new Option('--abort', 'roll an unfinished rotation back: delete the new key, keep the old'),
       new Option('--emergency', 'the old key is exposed: revoke it as soon as the new key is stored and proven, before the hand-over (downtime until consumers have it)'),
@@ -181,6 +214,8 @@ function completionSpec() {
 export interface RunState {
   /** The context of the command being run, for error reporting. */
   ctx?: Context;
+  /** A result's own exit code (keyrot exec hands back its command's). */
+  exitCode?: number;
 }
 
 export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): Command {
@@ -237,6 +272,7 @@ export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): 
       await ctx.out.loadStyles();
       const handler = await spec.load();
       const result = await handler.run({ ...command.opts(), ...positional }, ctx);
+      if (handler.exitCode) state.exitCode = handler.exitCode(result);
       if (handler.streams) return;
       // --events keeps stdout to JSON lines: a command without step events reports its result as one event.
       if (ctx.out.events && !handler.emitsEvents) ctx.out.event('result', { command: spec.name, data: handler.toJson ? handler.toJson(result) : result });

@@ -1,6 +1,7 @@
 // Turning --user and --key into a user and a key: by id or e-mail / name, or by asking in a terminal.
 import { maskFromLastChars } from '../core/mask.js';
-import { NotFoundError, UsageError } from '../errors.js';
+import { newKeyProven, type RotationRecord } from '../core/rotation.js';
+import { KeychainError, NotFoundError, UsageError } from '../errors.js';
 import { heldKeyIds, keychainAccount, type SecretStore } from '../keychain/secret-store.js';
 import type { ApiKey, Provider, User } from '../providers/types.js';
 import type { Context } from '../cli/context.js';
@@ -112,4 +113,56 @@ export async function chooseKey(
 export function describeKey(key: ApiKey, held: ReadonlySet<string> | null): string {
   const expiry = key.expiresAt ? `expires ${key.expiresAt.toISOString().slice(0, 10)}` : 'never expires';
   return `${key.name}  ${maskFromLastChars(key.lastChars)}  ${expiry}${held?.has(key.id) ? '  [in keychain]' : ''}`;
+}
+
+/** The key a consumer should use now, and why it is that one (get and exec say so on stderr). */
+export interface HeldKey {
+  key: ApiKey;
+  secret: string;
+  /** 'key': --key; 'only': the one key keyrot holds; 'rotation-new' / 'rotation-old': an unfinished rotation decided. */
+  why: 'key' | 'only' | 'rotation-new' | 'rotation-old';
+}
+
+/**
+ * The plaintext keyrot holds for `user`, among the keys the provider still lists (list-keys' "held" mark), so a
+ * consumer follows rotations without naming a key: --key if given; else, during an unfinished rotation, its new key
+ * once it is stored and proven to authenticate (the key consumers must move to; the old one is about to go), and its
+ * old key before that; else the one key keyrot holds. NotFoundError when none is held; UsageError naming --key when
+ * several are and nothing decides between them.
+ */
+export async function heldKeyFor(ctx: Context, store: SecretStore, provider: Provider, user: User, keyArg: string | undefined, active: RotationRecord | null): Promise<HeldKey> {
+  const keys = await provider.listKeys(user.id);
+  const read = async (key: ApiKey) => {
+    const secret = await store.get(keychainAccount(provider.id, user.id, key.id));
+    if (secret !== null) ctx.out.protect(secret);
+    return secret !== null && (!key.lastChars || secret.endsWith(key.lastChars)) ? secret : null;
+  };
+  if (keyArg !== undefined) {
+    const key = findKey(keys, keyArg, user.email);
+    const secret = await read(key);
+    if (secret === null) throw new NotFoundError(`keyrot holds no plaintext of ${key.name} (${key.id}) of ${user.email} in the keychain.`, { hint: `keyrot list-keys --user ${user.email} shows which key keyrot holds.` });
+    return { key, secret, why: 'key' };
+  }
+  if (active) {
+    const pick = (id: string | null) => keys.find((k) => k.id === id);
+    const candidates: Array<[ApiKey | undefined, HeldKey['why']]> = newKeyProven(active)
+      ? [[pick(active.newKey.id), 'rotation-new'], [pick(active.oldKey.id), 'rotation-old']]
+      : [[pick(active.oldKey.id), 'rotation-old']];
+    for (const [key, why] of candidates) {
+      const secret = key ? await read(key) : null;
+      if (key && secret !== null) return { key, secret, why };
+    }
+  }
+  const held = await heldAmong(ctx, store, provider.id, user.id, keys);
+  if (held === null) throw new KeychainError(`Cannot read the keychain (${store.description}) for the keys of ${user.email}.`, { hint: 'Unlock the keychain and try again.' });
+  const heldKeys = keys.filter((k) => held.has(k.id));
+  const [only] = heldKeys;
+  const secret = heldKeys.length === 1 && only ? await read(only) : null;
+  if (only && secret !== null) return { key: only, secret, why: 'only' };
+  if (heldKeys.length > 1) {
+    throw new UsageError(`keyrot holds ${heldKeys.length} keys of ${user.email}: pass --key with one of: ${heldKeys.map((k) => `${k.name} (${k.id})`).join(', ')}.`);
+  }
+  throw new NotFoundError(`keyrot holds no key of ${user.email} that ${provider.displayName} still lists.`, {
+    hint: `Create one (keyrot create --user ${user.email}) or rotate one in (keyrot rotate --user ${user.email}); keyrot status lists keychain entries of deleted keys.`,
+  });
 }

@@ -28,6 +28,7 @@ import { keychainAccount, probeWritable, type SecretStore } from '../keychain/se
 import type { ApiKey, Identity, Provider, User } from '../providers/types.js';
 import { addMaskLine, appendStepSummary, inGithubActions, rotationSummaryMarkdown } from '../ui/github.js';
 import { renderTable } from '../ui/table.js';
+import { consentTo } from './consent.js';
 import { chooseKey, findKey, heldAmong, resolveUser } from './resolve.js';
 import { SELF_USER_ID, selfTarget } from './rotate-self.js';
 import { withUserLock } from './user-lock.js';
@@ -46,7 +47,8 @@ export interface RotateOptions {
   hookTimeout?: string;
   /** false with --no-wait. */
   wait?: boolean;
-  keepOld?: boolean;
+  /** --keep-old, with its grace period when given (--keep-old 14d); true alone means the default. */
+  keepOld?: boolean | string;
   yes?: boolean;
   resume?: boolean;
   abort?: boolean;
@@ -71,7 +73,7 @@ export type RotateResult =
   | { kind: 'planned'; plan: RotationPlan }
   | { kind: 'rotated' | 'paused' | 'aborted'; record: RotationRecord; journal: string };
 
-const DEFAULTS = { waitTimeout: '10m', pollInterval: '5s', hookTimeout: '2m' };
+const DEFAULTS = { waitTimeout: '10m', pollInterval: '5s', hookTimeout: '2m', grace: '7d' };
 
 export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
   emitsEvents: true,
@@ -240,6 +242,7 @@ function parseSettings(options: RotateOptions) {
     waitTimeoutMs: parseDuration(options.waitTimeout ?? DEFAULTS.waitTimeout, '--wait-timeout'),
     pollIntervalMs: parseDuration(options.pollInterval ?? DEFAULTS.pollInterval, '--poll-interval'),
     hookTimeoutMs: parseDuration(options.hookTimeout ?? DEFAULTS.hookTimeout, '--hook-timeout'),
+    graceMs: options.keepOld ? parseDuration(typeof options.keepOld === 'string' ? options.keepOld : DEFAULTS.grace, '--keep-old') : undefined,
   };
   if (settings.pollIntervalMs < 100) throw new UsageError('--poll-interval must be at least 100ms.');
   if (settings.hookTimeoutMs <= 0 || settings.waitTimeoutMs <= 0) throw new UsageError('Time-outs must be greater than zero.');
@@ -301,7 +304,7 @@ function planOf(
         return PHASE_LABELS[phase].toLowerCase();
     }
   });
-  if (options.keepOld) steps.splice(steps.findIndex((s) => s.startsWith('check ')), 0, 'stop here, both keys live (--keep-old), until --resume');
+  if (options.keepOld) steps.splice(steps.findIndex((s) => s.startsWith('check ')), 0, `stop here, both keys live (--keep-old) for a grace period of ${formatDuration(options.graceMs ?? 0)}, until --resume`);
   return {
     user: { id: user.id, email: user.email },
     mode,
@@ -352,16 +355,6 @@ async function consent(ctx: Context, plan: RotationPlan, yes: boolean): Promise<
   await consentTo(ctx, yes, question, `Rotating deletes the old key ${plan.oldKey.name}`, 'Add --dry-run to see the plan first.');
 }
 
-/**
- * Consent to a destructive step: --yes, or a Yes at a prompt in a terminal (default No). Without either, a usage
- * error naming what would be destroyed (`what`) and nothing changes.
- */
-async function consentTo(ctx: Context, yes: boolean, question: string, what: string, hint?: string): Promise<void> {
-  if (yes) return;
-  if (!ctx.interactive) throw new UsageError(`${what}: pass --yes to confirm without a terminal.`, hint ? { hint } : {});
-  if (!(await ctx.prompts.confirm(question, '--yes'))) throw new CancelledError('Cancelled: nothing was changed.');
-}
-
 function abortQuestion(record: RotationRecord): string {
   const roll = `Roll back the rotation of ${record.userEmail}: delete the new key ${record.newKey.name}, keep ${record.oldKey.name}?`;
   // Consumers that already switched would lose their key: say so before they do.
@@ -395,6 +388,7 @@ function rotationOptionsFor(ctx: Context, options: RotateOptions, settings: Retu
     check: options.check ?? null,
     noWait: !settings.wait || mode === 'emergency',
     keepOld: Boolean(options.keepOld),
+    ...(settings.graceMs !== undefined ? { graceMs: settings.graceMs } : {}),
     waitTimeoutMs: settings.waitTimeoutMs,
     pollIntervalMs: settings.pollIntervalMs,
     hookTimeoutMs: settings.hookTimeoutMs,

@@ -12,6 +12,8 @@ export interface CommandModule<Options, Result> {
   streams?: boolean;
   /** True when the command streams its own --events (and prints nothing else under --events). */
   emitsEvents?: boolean;
+  /** The process's exit code for a result (keyrot exec: the command's status); 0 when absent. */
+  exitCode?(result: Result): number;
   /** The secret this result shows because the user passed --reveal, if any. */
   revealed?(result: Result): string | undefined;
 }

@@ -44,6 +44,8 @@ export function formatDuration(ms: number): string {
   const h = Math.floor(totalSeconds / 3_600);
   const m = Math.floor((totalSeconds % 3_600) / 60);
   const s = totalSeconds % 60;
+  // Grace periods run for days: "6d 23h", not "167h 00m".
+  if (h >= 24) return `${Math.floor(h / 24)}d ${String(h % 24).padStart(2, '0')}h`;
   return h > 0 ? `${h}h ${String(m).padStart(2, '0')}m` : `${m}m ${String(s).padStart(2, '0')}s`;
 }
 

@@ -48,6 +48,11 @@ export interface RotationOptions {
   check: string | null;
   noWait: boolean;
   keepOld: boolean;
+  /**
+   * --keep-old's grace period, ms: how long both keys stay live before the operator finishes with --resume (seed
+   * 003's scheduled rotation: 7 days). keyrot status shows the time left. Absent in journals written before it existed.
+   */
+  graceMs?: number;
   waitTimeoutMs: number;
   pollIntervalMs: number;
   hookTimeoutMs: number;
@@ -88,6 +93,8 @@ export interface RotationRecord {
   /** Usage signal right after the hand-over (provider clock). */
   usageBaseline: string | null;
   handedOverAt: string | null;
+  /** --keep-old: when the grace period ends, set when the rotation pauses with both keys live. */
+  graceUntil?: string | null;
   oldKeyStillAuthenticates: boolean;
   lastError: { code: string; message: string } | null;
   steps: StepRecord[];
@@ -179,6 +186,15 @@ export function newRotationRecord(input: NewRotationInput): RotationRecord {
   };
 }
 
+/**
+ * Whether the new key is stored and has been proven to authenticate: from then on it is the key consumers should
+ * move to (keyrot get and exec give it), whatever the rest of the rotation still has to do.
+ */
+export function newKeyProven(record: RotationRecord): boolean {
+  const phases = PHASES[record.mode];
+  return record.newKey.id !== null && record.status !== 'aborted' && phases.indexOf(record.phase) > phases.indexOf('verify-new');
+}
+
 /** Whether the old key is still untouched, so the rotation can be rolled back. */
 export function canAbort(record: RotationRecord): boolean {
   if (record.status === 'done' || record.status === 'aborted') return false;
@@ -235,7 +251,10 @@ export async function runRotation(record: RotationRecord, ports: RotationPorts):
       record.phase = next;
       record.phaseStatus = 'pending';
       // --keep-old: both keys stay live after the wait; a later --resume revokes the old one.
-      if (phase === 'wait' && record.options.keepOld) record.status = 'paused';
+      if (phase === 'wait' && record.options.keepOld) {
+        record.status = 'paused';
+        if (record.options.graceMs !== undefined) record.graceUntil = new Date(ports.now().getTime() + record.options.graceMs).toISOString();
+      }
     }
     try {
       await save(record, ports);
@@ -689,7 +708,7 @@ export function summaryData(record: RotationRecord): Record<string, unknown> {
 export const SELF_USER_ID = 'self';
 
 /** The command that continues `record`'s rotation. */
-function rotateCommandOf(record: RotationRecord): string {
+export function rotateCommandOf(record: RotationRecord): string {
   return record.userId === SELF_USER_ID ? 'keyrot rotate --self' : `keyrot rotate --user ${record.userEmail}`;
 }
 

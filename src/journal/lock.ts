@@ -21,7 +21,7 @@ export interface Lock {
   release(): Promise<void>;
 }
 
-interface LockOwner {
+export interface LockOwner {
   pid: number;
   host: string;
   since: string;
@@ -64,6 +64,13 @@ export async function acquireUserLock(dir: string, provider: string, userId: str
     hint: `Try again. If no keyrot is running, remove ${path}.`,
     data: { lockFile: path },
   });
+}
+
+/** The process holding the lock of `userId` when it may still be running (keyrot status: "in progress"), else null. */
+export async function lockHolder(dir: string, provider: string, userId: string): Promise<LockOwner | null> {
+  const seen = await readFile(join(dir, 'locks', `${safeName(provider)}-${safeName(userId)}.lock`), 'utf8').catch(() => null);
+  const owner = seen === null ? null : parseOwner(seen);
+  return owner && ownerMayBeRunning(owner) ? owner : null;
 }
 
 /** Creates `path` holding `content` atomically; false when a lock already exists there. */

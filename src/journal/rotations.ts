@@ -59,6 +59,34 @@ export class RotationJournal {
     return target;
   }
 
+  /**
+   * Every unfinished rotation, and the journal files that are not whole records (keyrot status names them rather
+   * than pass over them: each blocks its user's next rotation).
+   */
+  async scan(): Promise<{ records: RotationRecord[]; damaged: string[] }> {
+    const names = await readdir(this.#dir).catch(() => [] as string[]);
+    const records: RotationRecord[] = [];
+    const damaged: string[] = [];
+    for (const name of names.filter((n) => n.endsWith('.json'))) {
+      const path = join(this.#dir, name);
+      const data = await readJson(path).catch(() => undefined);
+      if (recordProblem(data) === null) records.push(data as RotationRecord);
+      else damaged.push(path);
+    }
+    return { records, damaged };
+  }
+
+  /** Finished (done or aborted) rotations, most recent first, at most `limit`. Unreadable files are passed over. */
+  async history(limit: number): Promise<RotationRecord[]> {
+    const dir = join(this.#dir, 'history');
+    const names = await readdir(dir).catch(() => [] as string[]);
+    const records = await Promise.all(names.filter((n) => n.endsWith('.json')).map((n) => readJson(join(dir, n)).catch(() => null)));
+    return records
+      .filter((r): r is RotationRecord => r !== null && recordProblem(r) === null)
+      .sort((a, b) => String(b.updatedAt).localeCompare(String(a.updatedAt)))
+      .slice(0, limit);
+  }
+
   /** Every unfinished rotation (for listing in messages). */
   async allActive(): Promise<RotationRecord[]> {
     let names: string[];

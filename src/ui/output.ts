@@ -131,9 +131,12 @@ export class Output {
     this.#opts.stdout.write(`${JSON.stringify(this.cleanData({ type, at: this.#now().toISOString(), ...data }))}\n`);
   }
 
-  /** The plaintext the user explicitly asked for with --reveal: the one unredacted write. */
-  reveal(text: string): void {
-    this.#opts.stdout.write(`${text}\n`);
+  /**
+   * The plaintext the user explicitly asked for (--reveal, keyrot get): the one unredacted write. Without `newline`
+   * stdout gets exactly the text (a pipe to a consumer).
+   */
+  reveal(text: string, newline = true): void {
+    this.#opts.stdout.write(newline ? `${text}\n` : text);
   }
 
   /** A progress or status line on stderr (hidden by --quiet). */

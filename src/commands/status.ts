@@ -1,0 +1,275 @@
+// keyrot status: what keyrot has under way and what it holds. Unfinished, paused (--keep-old) and failed rotations
+// with what is live and the command that goes on; recent finished ones; keychain entries whose key the provider no
+// longer has (removed only with consent). Read from the journals and the keychain; the provider is asked only when
+// the keychain holds user keys to check.
+import { dirname } from 'node:path';
+import type { Context } from '../cli/context.js';
+import { formatDuration } from '../core/duration.js';
+import { maskFromLastChars } from '../core/mask.js';
+import { DEFAULT_PROFILE } from '../core/profiles.js';
+import { PHASE_LABELS, SELF_USER_ID, canAbort, rotateCommandOf, type RotationRecord } from '../core/rotation.js';
+import { isKeyrotError } from '../errors.js';
+import { lockHolder, type LockOwner } from '../journal/lock.js';
+import { RotationJournal } from '../journal/rotations.js';
+import { stateDir } from '../journal/state-dir.js';
+import type { SecretStore } from '../keychain/secret-store.js';
+import type { ApiKey, Provider } from '../providers/types.js';
+import { consentTo } from './consent.js';
+import type { CommandModule } from './types.js';
+
+export interface StatusOptions {
+  /** Remove the keychain entries of keys that no longer exist (asks in a terminal, --yes without one). */
+  prune?: boolean;
+  yes?: boolean;
+}
+
+/** How many finished rotations status shows. */
+const RECENT = 10;
+
+export interface RotationStatus {
+  record: RotationRecord;
+  /** running with a live keyrot process; running without one (killed); paused (--keep-old); failed; finished but not yet archived. */
+  state: 'in-progress' | 'interrupted' | 'paused' | 'failed' | 'done' | 'aborted';
+  holder: LockOwner | null;
+  oldKey: 'live' | 'being revoked' | 'revoked';
+  newKey: 'not created' | 'live';
+  grace: { until: string; leftMs: number } | null;
+  /** Commands that go on, each with what it does; empty while another keyrot process works on it. */
+  next: Array<{ command: string; does: string }>;
+  journal: string;
+}
+
+export interface StaleEntry {
+  account: string;
+  userId: string;
+  userEmail: string | null;
+  keyId: string;
+  reason: 'key-gone' | 'user-gone';
+}
+
+export type KeychainStatus = { checked: true; entries: number; stale: StaleEntry[]; removed: string[] } | { checked: false; reason: string };
+
+export interface StatusResult {
+  rotations: RotationStatus[];
+  damaged: string[];
+  recent: RotationRecord[];
+  keychain: KeychainStatus;
+  pruneHint: string;
+}
+
+export const statusCommand: CommandModule<StatusOptions, StatusResult> = {
+  async run(options, ctx) {
+    const journal = new RotationJournal(ctx.stateDir);
+    const { records, damaged } = await journal.scan();
+    const prefix = commandPrefix(ctx);
+    const rotations = await Promise.all(records.map((r) => rotationStatus(ctx, r, journal.pathFor(r.provider, r.userId), prefix)));
+    rotations.sort((a, b) => a.record.startedAt.localeCompare(b.record.startedAt));
+    const recent = await journal.history(RECENT);
+    const keychain = await staleEntries(ctx, records, Boolean(options.prune));
+    if (keychain.checked && keychain.stale.length > 0) {
+      const count = `${keychain.stale.length} keychain entr${keychain.stale.length === 1 ? 'y' : 'ies'}`;
+      const question = `Remove ${count} of keys that no longer exist at ${ctx.providerFactory.displayName}? Their plaintexts are deleted from the keychain.`;
+      let remove = false;
+      if (options.prune) {
+        await consentTo(ctx, Boolean(options.yes), question, `Pruning deletes ${count}`);
+        remove = true;
+      } else if (ctx.interactive && !ctx.out.json && !ctx.out.events) {
+        // The offer: shown before the question, so the person sees what would go.
+        ctx.out.info(renderStale(keychain.stale));
+        remove = await ctx.prompts.confirm(question, '--prune --yes');
+      }
+      if (remove) keychain.removed = await prune(ctx, await ctx.secretStore(), keychain.stale);
+    }
+    return { rotations, damaged, recent, keychain, pruneHint: `${prefix} status --prune` };
+  },
+
+  render(r, ctx) {
+    const s = ctx.out.style;
+    const out: string[] = [];
+    if (r.rotations.length === 0) out.push('No unfinished rotation.');
+    else out.push(s.bold(`Unfinished rotations (${r.rotations.length})`));
+    for (const st of r.rotations) {
+      const rec = st.record;
+      out.push(`  ${s.bold(rec.userEmail)}  ${rec.oldKey.name} → ${rec.newKey.name}  ${describeState(st)}`);
+      out.push(`    live   ${liveText(st)}`);
+      if (st.state === 'paused') out.push(`    grace  ${graceText(st)}`);
+      if (st.next.length === 0) out.push(`    next   wait for keyrot (pid ${st.holder?.pid}) to finish it`);
+      st.next.forEach((n, i) => out.push(`    ${i === 0 ? 'next  ' : '      '} ${n.command}   (${n.does})`));
+    }
+    if (r.damaged.length) {
+      out.push('', s.bold(`Damaged journals (${r.damaged.length}): each blocks its user's rotations`));
+      for (const path of r.damaged) out.push(`  ${path}   (set it aside: mv '${path}' '${path}.damaged'; then rotate --resume adopts what the provider shows)`);
+    }
+    out.push('', r.recent.length ? s.bold(`Recent rotations (${r.recent.length})`) : 'No finished rotation yet.');
+    for (const rec of r.recent) out.push(`  ${rec.updatedAt.slice(0, 16).replace('T', ' ')}  ${rec.userEmail}  ${rec.oldKey.name} → ${rec.newKey.name}  ${rec.status === 'done' ? 'done' : 'rolled back'}`);
+    out.push('');
+    const k = r.keychain;
+    if (!k.checked) out.push(`Keychain: not checked (${k.reason})`);
+    else if (k.stale.length === 0) out.push(`Keychain: ${k.entries} key entr${k.entries === 1 ? 'y' : 'ies'}, each of a key that still exists.`);
+    else {
+      const left = k.stale.filter((e) => !k.removed.includes(e.account));
+      if (k.removed.length) out.push(`${s.green('✔')} Removed ${k.removed.length} keychain entr${k.removed.length === 1 ? 'y' : 'ies'} of keys that no longer exist.`);
+      if (left.length) out.push(renderStale(left), `  Remove them: ${r.pruneHint} (asks; --yes without a terminal).`);
+    }
+    ctx.out.data(out.join('\n'));
+  },
+
+  toJson: (r) => ({
+    rotations: r.rotations.map((st) => ({
+      rotationId: st.record.id,
+      provider: st.record.provider,
+      userId: st.record.userId,
+      userEmail: st.record.userEmail,
+      mode: st.record.mode,
+      state: st.state,
+      phase: st.record.phase,
+      step: PHASE_LABELS[st.record.phase],
+      pid: st.holder?.pid ?? null,
+      error: st.record.lastError,
+      oldKey: { id: st.record.oldKey.id, name: st.record.oldKey.name, maskedKey: maskFromLastChars(st.record.oldKey.lastChars), state: st.oldKey },
+      newKey: { id: st.record.newKey.id, name: st.record.newKey.name, maskedKey: maskFromLastChars(st.record.newKey.lastChars), state: st.newKey, storedInKeychain: st.record.options.store !== 'none' },
+      grace: st.grace ? { until: st.grace.until, remainingMs: Math.max(0, st.grace.leftMs), overdue: st.grace.leftMs < 0 } : null,
+      next: st.next,
+      startedAt: st.record.startedAt,
+      updatedAt: st.record.updatedAt,
+      journal: st.journal,
+    })),
+    damagedJournals: r.damaged,
+    recent: r.recent.map((rec) => ({
+      rotationId: rec.id,
+      userId: rec.userId,
+      userEmail: rec.userEmail,
+      status: rec.status,
+      oldKey: { id: rec.oldKey.id, name: rec.oldKey.name },
+      newKey: { id: rec.newKey.id, name: rec.newKey.name },
+      startedAt: rec.startedAt,
+      finishedAt: rec.updatedAt,
+    })),
+    keychain: r.keychain.checked
+      ? { checked: true, entries: r.keychain.entries, stale: r.keychain.stale, removed: r.keychain.removed }
+      : { checked: false, reason: r.keychain.reason },
+  }),
+};
+
+async function rotationStatus(ctx: Context, record: RotationRecord, journal: string, prefix: string): Promise<RotationStatus> {
+  const holder = record.status === 'running' ? await lockHolder(ctx.stateDir, record.provider, record.userId) : null;
+  const state: RotationStatus['state'] = record.status === 'running' ? (holder ? 'in-progress' : 'interrupted') : record.status;
+  const oldKey = canAbort(record) ? 'live' : record.phase === 'revoke' ? 'being revoked' : 'revoked';
+  const graceUntil = record.status === 'paused' ? record.graceUntil : null;
+  const grace = graceUntil ? { until: graceUntil, leftMs: new Date(graceUntil).getTime() - ctx.now().getTime() } : null;
+  // The command as the user types it: this profile, this state folder, this provider.
+  const resume = `${rotateCommandOf(record).replace(/^keyrot/, prefix)}${record.provider === ctx.providerFactory.id ? '' : ` --provider ${record.provider}`}`;
+  const next: RotationStatus['next'] = [];
+  if (state !== 'in-progress') {
+    const finishes = oldKey === 'live' ? `finishes: revokes ${record.oldKey.name}` : 'finishes the rotation';
+    next.push({ command: `${resume} --resume`, does: state === 'paused' ? `ends the grace period; ${finishes}` : finishes });
+    if (canAbort(record)) next.push({ command: `${resume} --abort`, does: `rolls back: deletes ${record.newKey.name}, keeps ${record.oldKey.name}` });
+  }
+  return { record, state, holder, oldKey, newKey: record.newKey.id ? 'live' : 'not created', grace, next, journal };
+}
+
+/** `keyrot` with the global flags that select this profile and state folder, for commands status prints. */
+function commandPrefix(ctx: Context): string {
+  const profile = ctx.profile === DEFAULT_PROFILE ? '' : ` --profile ${ctx.profile}`;
+  const root = ctx.profile === DEFAULT_PROFILE ? ctx.stateDir : dirname(dirname(ctx.stateDir));
+  // A folder given with --state-dir must be given again; one from KEYROT_STATE_DIR or the default is found anyway.
+  const dir = root === stateDir(ctx.env) ? '' : ` --state-dir ${root}`;
+  return `keyrot${profile}${dir}`;
+}
+
+function describeState(st: RotationStatus): string {
+  const at = `at "${PHASE_LABELS[st.record.phase]}"`;
+  switch (st.state) {
+    case 'in-progress':
+      return `in progress ${at} (keyrot pid ${st.holder?.pid}, since ${st.holder?.since})`;
+    case 'interrupted':
+      return `interrupted ${at} (no keyrot is running it)`;
+    case 'paused':
+      return `paused with both keys live (--keep-old), ${at}`;
+    case 'failed':
+      return `failed ${at}${st.record.lastError ? `: ${st.record.lastError.message} (${st.record.lastError.code.replace(/_/g, ' ')})` : ''}`;
+    default:
+      return `${st.state}, not yet filed away`;
+  }
+}
+
+function liveText(st: RotationStatus): string {
+  const { oldKey, newKey, options } = st.record;
+  const parts: string[] = [];
+  if (st.oldKey !== 'revoked') parts.push(`${oldKey.name} (${oldKey.id}, ${maskFromLastChars(oldKey.lastChars)})${st.oldKey === 'being revoked' ? ' [being revoked]' : ''}`);
+  if (newKey.id) parts.push(`${newKey.name} (${newKey.id}, ${maskFromLastChars(newKey.lastChars)})${options.store === 'none' ? ' [keyrot keeps no copy: --store none]' : ''}`);
+  return parts.join(' and ') || `no key of this rotation (${newKey.name} not created yet, ${oldKey.name} revoked)`;
+}
+
+function graceText(st: RotationStatus): string {
+  if (!st.grace) return 'no end recorded (paused by an older keyrot): finish when the consumers have the new key';
+  return st.grace.leftMs >= 0
+    ? `${formatDuration(st.grace.leftMs)} left (ends ${st.grace.until})`
+    : `OVER by ${formatDuration(-st.grace.leftMs)} (ended ${st.grace.until}): finish it now`;
+}
+
+function renderStale(stale: readonly StaleEntry[]): string {
+  return [
+    `Keychain: ${stale.length} entr${stale.length === 1 ? 'y' : 'ies'} of keys that no longer exist:`,
+    ...stale.map((e) => `  ${e.account}   (${e.reason === 'user-gone' ? `user ${e.userId} no longer exists` : `key ${e.keyId} of ${e.userEmail ?? e.userId} was deleted`})`),
+  ].join('\n');
+}
+
+/**
+ * The keychain entries of user keys this provider no longer has. Keys an unfinished rotation names are never stale
+ * (its finish step drops the old key's entry itself). Not checked (with the reason) when the keychain or the provider
+ * cannot be read, unless --prune asked for it: then that failure is the error.
+ */
+async function staleEntries(ctx: Context, records: readonly RotationRecord[], required: boolean): Promise<KeychainStatus> {
+  const provider = ctx.providerFactory.id;
+  try {
+    const store = await ctx.secretStore();
+    const entries = parseEntries(await store.list(), provider);
+    if (entries.length === 0) return { checked: true, entries: 0, stale: [], removed: [] };
+    const api = await ctx.provider();
+    const inRotation = new Set(records.flatMap((r) => [r.oldKey.id, r.newKey.id ?? '']));
+    const users = new Map((await api.listUsers()).map((u) => [u.id, u.email]));
+    const stale: StaleEntry[] = [];
+    for (const userId of new Set(entries.map((e) => e.userId))) {
+      const mine = entries.filter((e) => e.userId === userId);
+      const exists = userId === SELF_USER_ID ? Boolean(api.ownKeys) : users.has(userId);
+      const keys = exists ? new Set((await keysOf(api, userId)).map((k) => k.id)) : null;
+      if (keys === null && userId === SELF_USER_ID) continue; // A provider that cannot list its own keys: unknowable.
+      for (const e of mine) {
+        if (keys?.has(e.keyId) || inRotation.has(e.keyId)) continue;
+        stale.push({ ...e, userEmail: users.get(userId) ?? null, reason: keys ? 'key-gone' : 'user-gone' });
+      }
+    }
+    return { checked: true, entries: entries.length, stale, removed: [] };
+  } catch (err) {
+    if (required || !isKeyrotError(err)) throw err;
+    return { checked: false, reason: err.message };
+  }
+}
+
+function keysOf(provider: Provider, userId: string): Promise<ApiKey[]> {
+  const own = provider.ownKeys?.();
+  return userId === SELF_USER_ID && own ? own.list() : provider.listKeys(userId);
+}
+
+/** The user-key entries among keychain accounts ("vultr:<user-id>:<key-id>"; not the admin entry, not probes). */
+function parseEntries(accounts: readonly string[], provider: string): Array<{ account: string; userId: string; keyId: string }> {
+  const entries: Array<{ account: string; userId: string; keyId: string }> = [];
+  for (const account of accounts) {
+    const parts = account.split(':');
+    if (parts.length !== 3 || parts[0] !== provider || !parts[1] || !parts[2]) continue;
+    entries.push({ account, userId: parts[1], keyId: parts[2] });
+  }
+  return entries;
+}
+
+/** Deletes the entries (and the key index's records of them); returns the accounts removed. */
+async function prune(ctx: Context, store: SecretStore, stale: readonly StaleEntry[]): Promise<string[]> {
+  const removed: string[] = [];
+  for (const e of stale) {
+    await store.delete(e.account);
+    await ctx.keyIndex.remove(ctx.providerFactory.id, e.keyId).catch((err: Error) => ctx.out.warn(`Could not drop ${e.keyId} from keyrot's key index: ${err.message}`));
+    removed.push(e.account);
+  }
+  return removed;
+}
