@@ -44,10 +44,16 @@ export interface StaleEntry {
   userId: string;
   userEmail: string | null;
   keyId: string;
-  reason: 'key-gone' | 'user-gone';
 }
 
-export type KeychainStatus = { checked: true; entries: number; stale: StaleEntry[]; removed: string[] } | { checked: false; reason: string };
+/**
+ * `stale`: entries of keys the user no longer has (safe to remove: key ids are unique). `unknownUsers`: entries of user
+ * ids this account does not list, which may be deleted users or another account's users (used without --profile):
+ * keyrot cannot tell them apart, so it never removes them.
+ */
+export type KeychainStatus =
+  | { checked: true; entries: number; stale: StaleEntry[]; unknownUsers: Array<Omit<StaleEntry, 'userEmail'>>; removed: string[] }
+  | { checked: false; reason: string };
 
 export interface StatusResult {
   rotations: RotationStatus[];
@@ -105,11 +111,20 @@ export const statusCommand: CommandModule<StatusOptions, StatusResult> = {
     out.push('');
     const k = r.keychain;
     if (!k.checked) out.push(`Keychain: not checked (${k.reason})`);
-    else if (k.stale.length === 0) out.push(`Keychain: ${k.entries} key entr${k.entries === 1 ? 'y' : 'ies'}, each of a key that still exists.`);
+    else if (k.stale.length === 0) {
+      const known = k.entries - k.unknownUsers.length;
+      out.push(`Keychain: ${known} key entr${known === 1 ? 'y' : 'ies'} of this account's users, each of a key that still exists.`);
+    }
     else {
       const left = k.stale.filter((e) => !k.removed.includes(e.account));
       if (k.removed.length) out.push(`${s.green('✔')} Removed ${k.removed.length} keychain entr${k.removed.length === 1 ? 'y' : 'ies'} of keys that no longer exist.`);
       if (left.length) out.push(renderStale(left), `  Remove them: ${r.pruneHint} (asks; --yes without a terminal).`);
+    }
+    if (k.checked && k.unknownUsers.length) {
+      const users = new Set(k.unknownUsers.map((e) => e.userId)).size;
+      out.push(
+        `Keychain: ${k.unknownUsers.length} entr${k.unknownUsers.length === 1 ? 'y' : 'ies'} of ${users} user${users === 1 ? '' : 's'} this account does not list (deleted users, or another account's: keyrot --profile keeps accounts apart); left alone.`,
+      );
     }
     ctx.out.data(out.join('\n'));
   },
@@ -146,7 +161,7 @@ export const statusCommand: CommandModule<StatusOptions, StatusResult> = {
       finishedAt: rec.updatedAt,
     })),
     keychain: r.keychain.checked
-      ? { checked: true, entries: r.keychain.entries, stale: r.keychain.stale, removed: r.keychain.removed }
+      ? { checked: true, entries: r.keychain.entries, stale: r.keychain.stale, unknownUsers: r.keychain.unknownUsers, removed: r.keychain.removed }
       : { checked: false, reason: r.keychain.reason },
   }),
 };
@@ -211,7 +226,7 @@ function graceText(st: RotationStatus): string {
 function renderStale(stale: readonly StaleEntry[]): string {
   return [
     `Keychain: ${stale.length} entr${stale.length === 1 ? 'y' : 'ies'} of keys that no longer exist:`,
-    ...stale.map((e) => `  ${e.account}   (${e.reason === 'user-gone' ? `user ${e.userId} no longer exists` : `key ${e.keyId} of ${e.userEmail ?? e.userId} was deleted`})`),
+    ...stale.map((e) => `  ${e.account}   (key ${e.keyId} of ${e.userEmail ?? e.userId} was deleted)`),
   ].join('\n');
 }
 
@@ -225,22 +240,23 @@ async function staleEntries(ctx: Context, records: readonly RotationRecord[], re
   try {
     const store = await ctx.secretStore();
     const entries = parseEntries(await store.list(), provider);
-    if (entries.length === 0) return { checked: true, entries: 0, stale: [], removed: [] };
+    if (entries.length === 0) return { checked: true, entries: 0, stale: [], unknownUsers: [], removed: [] };
     const api = await ctx.provider();
     const inRotation = new Set(records.flatMap((r) => [r.oldKey.id, r.newKey.id ?? '']));
     const users = new Map((await api.listUsers()).map((u) => [u.id, u.email]));
     const stale: StaleEntry[] = [];
+    const unknownUsers: Array<Omit<StaleEntry, 'userEmail'>> = [];
     for (const userId of new Set(entries.map((e) => e.userId))) {
       const mine = entries.filter((e) => e.userId === userId);
-      const exists = userId === SELF_USER_ID ? Boolean(api.ownKeys) : users.has(userId);
-      const keys = exists ? new Set((await keysOf(api, userId)).map((k) => k.id)) : null;
-      if (keys === null && userId === SELF_USER_ID) continue; // A provider that cannot list its own keys: unknowable.
-      for (const e of mine) {
-        if (keys?.has(e.keyId) || inRotation.has(e.keyId)) continue;
-        stale.push({ ...e, userEmail: users.get(userId) ?? null, reason: keys ? 'key-gone' : 'user-gone' });
+      if (userId === SELF_USER_ID ? !api.ownKeys : !users.has(userId)) {
+        // A provider that cannot list its own keys says nothing of them; an unknown user may be another account's.
+        if (userId !== SELF_USER_ID) unknownUsers.push(...mine);
+        continue;
       }
+      const keys = new Set((await keysOf(api, userId)).map((k) => k.id));
+      for (const e of mine) if (!keys.has(e.keyId) && !inRotation.has(e.keyId)) stale.push({ ...e, userEmail: users.get(userId) ?? null });
     }
-    return { checked: true, entries: entries.length, stale, removed: [] };
+    return { checked: true, entries: entries.length, stale, unknownUsers, removed: [] };
   } catch (err) {
     if (required || !isKeyrotError(err)) throw err;
     return { checked: false, reason: err.message };
