@@ -23,6 +23,7 @@ interface CommandSpec {
 const user = () => new Option('-u, --user <user>', 'the user: id or e-mail address (asked for in a terminal when omitted)');
 const key = () => new Option('-k, --key <key>', 'the key: id or name');
 const yes = () => new Option('-y, --yes', 'confirm destructive steps without a prompt (required without a terminal)');
+const heldKey = () => new Option('-k, --key <key>', 'the key: id or name (default: the key keyrot holds; during a rotation, the new key once proven)');
 const force = () => new Option('--force', "act even though the user has an unfinished rotation (refused otherwise)");
 
 /** Every subcommand, declared once as data. */
@@ -76,7 +77,7 @@ export const COMMANDS: CommandSpec[] = [
     summary: "Print the plaintext of the key keyrot holds for a user, to a pipe (a terminal asks first); follows rotations.",
     options: [
       user(),
-      new Option('-k, --key <key>', 'the key: id or name (default: the key keyrot holds; during a rotation, the new key once proven)'),
+      heldKey(),
       new Option('--reveal', 'print it on a terminal without asking (a pipe or a file needs no flag)'),
     ],
     examples: ['keyrot get --user ops@example.com | gh secret set VULTR_API_KEY', 'export VULTR_API_KEY="$(keyrot get --user ops@example.com)"'],
@@ -88,7 +89,7 @@ export const COMMANDS: CommandSpec[] = [
     argument: '[command...]',
     options: [
       user(),
-      new Option('-k, --key <key>', 'the key: id or name (default: the key keyrot holds; during a rotation, the new key once proven)'),
+      heldKey(),
       new Option('--env <name>', 'the variable that receives the key (default: VULTR_API_KEY)'),
     ],
     examples: ['keyrot exec --user ops@example.com -- vultr-cli account', 'keyrot exec --user ci@example.com --env TF_VAR_vultr_key -- terraform plan'],

@@ -192,7 +192,7 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
     // outcome; the two outcomes without an event of their own get one here instead of the table.
     if (ctx.out.events) {
       if (result.kind === 'planned') ctx.out.event('rotation.planned', { plan: result.plan });
-      if (result.kind === 'paused') ctx.out.event('rotation.paused', { ...summaryData(result.record), journal: result.journal });
+      if (result.kind === 'paused') ctx.out.event('rotation.paused', { ...summaryData(result.record), graceUntil: result.record.graceUntil ?? null, journal: result.journal });
       return;
     }
     const s = ctx.out.style;
@@ -207,7 +207,7 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
     }
     const title =
       result.kind === 'paused'
-        ? `${s.yellow('⏸')} Both keys are live (--keep-old). Finish later with: keyrot rotate --user ${r.userEmail} --resume`
+        ? `${s.yellow('⏸')} Both keys are live (--keep-old)${r.graceUntil ? ` for the grace period, until ${r.graceUntil} (keyrot status shows the time left)` : ''}. Finish with: keyrot rotate --user ${r.userEmail} --resume`
         : `${s.green('✔')} Rotated ${r.userEmail}: ${s.bold(r.newKey.name)} replaces ${r.oldKey.name}`;
     const lines = [
       title,
@@ -229,7 +229,7 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
 
   toJson(result) {
     if (result.kind === 'planned') return { dryRun: true, plan: result.plan };
-    return { ...summaryData(result.record), journal: result.journal };
+    return { ...summaryData(result.record), ...(result.kind === 'paused' ? { graceUntil: result.record.graceUntil ?? null } : {}), journal: result.journal };
   },
 };
 

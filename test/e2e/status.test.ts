@@ -26,6 +26,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot status', () => {
     const s = await setup();
     const paused = await s.run('keep-old', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--no-wait', '--keep-old', '3d', '--yes']);
     expect(paused.code, paused.stderr).toBe(0);
+    expect(paused.stdout).toMatch(/Both keys are live \(--keep-old\) for the grace period, until \d{4}-\d\d-\d\dT.*keyrot status shows the time left/);
     const newKey = s.keys().find((k) => k.name === 'ops-deploy-v2')!;
     const j = await s.run('status json', ['status', '--json']);
     expect(j.code, j.stderr).toBe(0);
@@ -65,9 +66,11 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot status', () => {
 
   it('--keep-old without a period: 7 days, as the plan says', async () => {
     const s = await setup();
-    const paused = await s.run('keep-old', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes']);
+    const paused = await s.run('keep-old', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes', '--json']);
     expect(paused.code, paused.stderr).toBe(0);
+    expect(json(paused)).toMatchObject({ status: 'paused', graceUntil: expect.stringMatching(/^\d{4}-/) });
     const { grace } = json(await s.run('status', ['status', '--json'])).rotations[0];
+    expect(grace.until).toBe(json(paused).graceUntil);
     expect(grace.remainingMs).toBeGreaterThan(6 * DAY);
     expect(grace.remainingMs).toBeLessThanOrEqual(7 * DAY);
     const bad = await s.run('bad grace', ['rotate', '--user', 'ci@example.com', '--keep-old', 'soon', '--no-wait', '--yes']);
