@@ -1,11 +1,17 @@
 // keyrot status as an operator reads it the morning after: which rotations are unfinished, paused (--keep-old, with
 // the grace period left) or failed, what is live and the command that goes on; what finished recently; and keychain
 // entries of keys that no longer exist, removed only with consent.
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { HAS_KEYCHAIN, collect, json } from '../helpers/e2e.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { HAS_KEYCHAIN, collect, json, keychainAccounts } from '../helpers/e2e.js';
 import { accountOf, journalPath, readJournal, rotationSetup as setup, waitForJournal } from '../helpers/consumer.js';
+import { HAS_TMUX, startTerminal, type Terminal } from '../helpers/tmux.js';
+
+const terminals: Terminal[] = [];
+afterEach(() => {
+  while (terminals.length) terminals.pop()?.kill();
+});
 
 const OPS = 'ops@example.com';
 const DAY = 86_400_000;
@@ -112,13 +118,37 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot status', () => {
     const s = await setup();
     await s.h.run(['list-users']);
     const path = journalPath(s.h, s.user.id);
-    const { mkdir } = await import('node:fs/promises');
     await mkdir(join(path, '..'), { recursive: true });
     await writeFile(path, '{"version": 1, "id": "trunc');
     const r = await s.run('status', ['status', '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(json(r).damagedJournals).toEqual([path]);
     expect((await s.run('status human', ['status'])).stdout).toContain(`mv '${path}' '${path}.damaged'`);
+  });
+
+  it("--profile: status shows that profile's rotations with --profile in its commands; get reads that profile's keychain entries", async () => {
+    const s = await setup({ holdOldKey: false });
+    const config = join(s.dir, 'config');
+    await mkdir(join(config, 'keyrot'), { recursive: true });
+    await writeFile(join(config, 'keyrot', 'config'), `[alpha]\napi-url = ${s.h.sandbox.url}\n`);
+    const env = { env: { XDG_CONFIG_HOME: config } };
+    try {
+      const paused = await s.run('keep-old', ['--profile', 'alpha', 'rotate', '--user', OPS, '--no-wait', '--keep-old', '--yes', '--json'], env);
+      expect(paused.code, paused.stderr).toBe(0);
+      const newKey = s.keys().find((k) => k.name === 'ops-deploy-v2')!;
+      expect(json(await s.run('status default', ['status', '--json'], env)).rotations).toEqual([]);
+      const [rotation] = json(await s.run('status alpha', ['--profile', 'alpha', 'status', '--json'], env)).rotations;
+      expect(rotation.next[0].command).toBe('keyrot --profile alpha rotate --user ops@example.com --resume');
+      const got = await s.h.run(['--profile', 'alpha', 'get', '--user', OPS], env);
+      expect(got.code, got.stderr).toBe(0);
+      expect(got.stdout).toBe(newKey.plaintext);
+      expect((await s.h.run(['get', '--user', OPS], env)).code).toBe(5);
+    } finally {
+      for (const account of (await keychainAccounts()).filter((a) => a.startsWith(`alpha/vultr:${s.user.id}:`))) {
+        const { AsyncEntry } = await import('@napi-rs/keyring');
+        await new AsyncEntry('keyrot', account, { linux: { store: 'secret-service' } }).deleteCredential();
+      }
+    }
   });
 
   it('--state-dir: the commands status prints carry it, so they find the same journals', async () => {
@@ -183,5 +213,36 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot status: keychain entries of keys that no 
     // (Another test's stored admin key, if any, belongs to another sandbox: rejected here, so not checked either.)
     expect(json(r).keychain).toMatchObject({ checked: false, reason: expect.any(String) });
     expect(json(r).rotations).toEqual([]);
+  });
+});
+
+describe.skipIf(!HAS_KEYCHAIN || !HAS_TMUX)('keyrot status in a terminal', () => {
+  it('offers to remove entries of deleted keys: No (the default) keeps them, Yes removes them', async () => {
+    const s = await setup({ holdOldKey: false });
+    const created = await s.run('create', ['create', '--user', OPS, '--name', 'gone-soon', '--json']);
+    const id = json(created).id as string;
+    await fetch(`${s.h.sandbox.url}/users/${s.user.id}/apikeys/${id}`, { method: 'DELETE', headers: { Authorization: `Bearer ${s.h.sandbox.adminKey}` } });
+    const open = () => {
+      const { CI: _ci, ...env } = s.h.env;
+      const t = startTerminal(['status'], env, s.dir);
+      terminals.push(t);
+      return t;
+    };
+    const no = open();
+    await no.waitFor(/Remove 1 keychain entry of keys that no longer exist at Vultr\?/);
+    expect(no.screen()).toContain(accountOf(s.user.id, id));
+    no.send('Enter');
+    const kept = await no.waitFor(/KEYROT-EXIT=\d+/);
+    expect(no.exitCode(), kept).toBe(0);
+    expect(await s.held()).toContain(accountOf(s.user.id, id));
+
+    const yes = open();
+    await yes.waitFor(/Remove 1 keychain entry/);
+    yes.send('y', true);
+    yes.send('Enter');
+    const removed = await yes.waitFor(/KEYROT-EXIT=\d+/);
+    expect(yes.exitCode(), removed).toBe(0);
+    expect(removed).toMatch(/Removed 1 keychain entry of keys that no longer exist/);
+    expect(await s.held()).not.toContain(accountOf(s.user.id, id));
   });
 });
