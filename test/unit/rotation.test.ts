@@ -4,6 +4,7 @@ import {
   PHASES,
   abortRotation,
   canAbort,
+  newKeyProven,
   newRotationRecord,
   runRotation,
   summaryData,
@@ -450,6 +451,14 @@ describe('runRotation: --keep-old', () => {
     await expectRotated(h, final);
     expect(h.provider.callsOf('createKey')).toHaveLength(1);
     expect(h.hooks).toHaveLength(1);
+  });
+
+  it('records when the grace period ends, from the moment it pauses (keyrot status counts down to it)', async () => {
+    const h = harness({ options: { keepOld: true, noWait: true, graceMs: 3 * 86_400_000 } });
+    const paused = await runRotation(h.record, h.ports);
+    expect(paused.status).toBe('paused');
+    expect(paused.graceUntil).toBe(new Date(h.clock.now().getTime() + 3 * 86_400_000).toISOString());
+    expect(h.saves.at(-1)?.graceUntil).toBe(paused.graceUntil);
   });
 });
 
@@ -1072,5 +1081,39 @@ describe('abortRotation', () => {
     const before = h.provider.keys.length;
     await expect(abortRotation(final, h.ports)).rejects.toBeInstanceOf(UsageError);
     expect(h.provider.keys).toHaveLength(before);
+  });
+});
+
+describe('newKeyProven: the key keyrot get and exec give during a rotation', () => {
+  const base = (mode: RotationMode) =>
+    newRotationRecord({
+      id: 'r',
+      provider: 'fake',
+      user: { id: 'u', email: 'u@example.com' },
+      mode,
+      oldKey: { id: 'old', name: 'k', lastChars: 'AAAAA', expiresAt: null },
+      newName: 'k-v2',
+      expiresAt: null,
+      preexistingKeyIds: ['old'],
+      options: defaultRotationOptions(),
+      now: new Date('2026-11-23T10:00:00Z'),
+    });
+  it.each<[RotationMode, Phase, string | null, RotationRecord['status'], boolean]>([
+    ['standard', 'create', null, 'running', false],
+    ['standard', 'create', 'new', 'failed', false], // created and stored, not yet proven
+    ['standard', 'verify-new', 'new', 'failed', false],
+    ['standard', 'hand-over', 'new', 'failed', true],
+    ['standard', 'revoke', 'new', 'paused', true],
+    ['standard', 'finish', 'new', 'running', true],
+    ['standard', 'hand-over', 'new', 'aborted', false],
+    ['emergency', 'verify-new', 'new', 'running', false],
+    ['emergency', 'revoke', 'new', 'failed', true],
+    ['emergency', 'hand-over', 'new', 'running', true],
+  ])('%s at %s (new key %s, %s): %s', (mode, phase, newId, status, proven) => {
+    const record = base(mode);
+    record.phase = phase;
+    record.newKey.id = newId;
+    record.status = status;
+    expect(newKeyProven(record)).toBe(proven);
   });
 });
