@@ -175,19 +175,46 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot exec', () => {
     expect(await readFile(out, 'utf8')).toBe(s.keys().find((k) => k.name === 'ops-deploy-v2')!.plaintext);
   });
 
-  it('passes SIGTERM on to the command and ends with its status; a command killed by a signal gives 128+n', async () => {
+  it.each(['SIGTERM', 'SIGINT', 'SIGHUP'] as const)('passes %s on to the command and ends with its status', async (signal) => {
     const s = await setup();
     const ready = join(s.dir, 'ready');
     const got = join(s.dir, 'got');
-    const script = `trap 'echo TERM > "${got}"; exit 42' TERM; echo > "${ready}"; while :; do sleep 0.1; done`;
+    const name = signal.slice(3);
+    const script = `trap 'echo ${name} > "${got}"; exit 42' ${name}; echo > "${ready}"; while :; do sleep 0.1; done`;
     const child = s.h.spawn(['exec', '--user', OPS, '--', 'sh', '-c', script]);
     const done = collect(child, 30_000);
     for (let i = 0; i < 200 && !(await readFile(ready, 'utf8').catch(() => null)); i++) await new Promise((r) => setTimeout(r, 50));
-    child.kill('SIGTERM');
+    child.kill(signal);
     const r = await done;
     expect(r.code, r.stderr).toBe(42);
-    expect(await readFile(got, 'utf8')).toBe('TERM\n');
+    expect(await readFile(got, 'utf8')).toBe(`${name}\n`);
     expect(r.stderr).not.toMatch(/Interrupted|error/);
+  });
+
+  it('a second SIGTERM does not end keyrot under the command (which would orphan it): both reach the command', async () => {
+    const s = await setup();
+    const ready = join(s.dir, 'ready');
+    const got = join(s.dir, 'got');
+    const script = `n=0; trap 'n=$((n+1)); echo $n > "${got}"; [ $n -ge 2 ] && exit 43' TERM; echo > "${ready}"; while :; do sleep 0.1; done`;
+    const child = s.h.spawn(['exec', '--user', OPS, '--', 'sh', '-c', script]);
+    const done = collect(child, 30_000);
+    const until = async (path: string, text: string | null) => {
+      for (let i = 0; i < 200 && (await readFile(path, 'utf8').catch(() => null)) !== text; i++) await new Promise((r) => setTimeout(r, 50));
+    };
+    await until(ready, '\n');
+    child.kill('SIGTERM');
+    await until(got, '1\n');
+    child.kill('SIGTERM');
+    const r = await done;
+    expect(r.code, r.stderr).toBe(43);
+    expect(await readFile(got, 'utf8')).toBe('2\n');
+  });
+
+  it('the command shares keyrot\'s stdin and stdout; killed by a signal, keyrot exits 128+n', async () => {
+    const s = await setup();
+    const piped = await s.h.run(['exec', '--user', OPS, '--', 'cat'], { stdin: 'through the pipe' });
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(piped.stdout).toBe('through the pipe');
 
     const killed = await s.h.run(['exec', '--user', OPS, '--', 'sh', '-c', 'kill -TERM $$']);
     expect(killed.code, killed.stderr).toBe(143);
