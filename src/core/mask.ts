@@ -68,6 +68,15 @@ export function sanitizeForDisplay(text: string, maxLength = 300): string {
   return clean.length > maxLength ? `${clean.slice(0, maxLength - 1)}…` : clean;
 }
 
+/**
+ * Provider text (a key name, an e-mail, a person's name) as the one line it is meant to be: line breaks (CR, LF,
+ * VT, FF, NEL, U+2028/9) become spaces. Without this a name could print lines that look like keyrot's own, or
+ * workflow commands that a CI runner obeys. Applied where a provider's answer is read.
+ */
+export function singleLine(text: string): string {
+  return text.replace(/\r\n|[\n\r\v\f\u0085\u2028\u2029]/g, ' ');
+}
+
 /** Bidirectional controls: they make text read differently from what it is (U+202E reverses what follows). */
 // eslint-disable-next-line no-misleading-character-class
 export const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;

@@ -103,18 +103,32 @@ export class Output {
    */
   result(value: unknown, revealed?: string): void {
     const others = [...this.#secrets].filter((s) => s !== revealed);
-    this.#opts.stdout.write(`${JSON.stringify(redactDeep(value, others), null, 2)}\n`);
+    this.#opts.stdout.write(`${this.#json(redactDeep(value, others), 2)}\n`);
   }
 
   /** Human-readable data (tables, summaries) on stdout. */
   data(text: string): void {
-    this.#opts.stdout.write(`${sanitizeForTerminal(this.clean(text))}\n`);
+    this.#opts.stdout.write(`${this.terminalText(text)}\n`);
   }
 
   /** Text for a terminal (a spinner's line): redacted, and stripped of anything but keyrot's own styles. */
   terminalText(text: string): string {
-    const safe = sanitizeForTerminal(this.clean(text));
+    return this.#inert(sanitizeForTerminal(this.clean(text)));
+  }
+
+  /**
+   * CI runners obey commands printed in a job's output: Azure's `##vso[…]` and GitHub's legacy `##[…]` anywhere in
+   * a line, GitHub's `::cmd::` at its start. A zero-width space makes provider text that looks like one inert (a
+   * key named "##[stop-commands]x" would otherwise stop the runner reading keyrot's own `::add-mask::`).
+   */
+  #inert(text: string): string {
+    const safe = text.replace(/#(?=#(?:vso)?\[)/g, '#\u200b');
     return this.#opts.workflowCommands ? safe.replace(/^(\s*):(?=:)/gm, '$1:\u200b') : safe;
+  }
+
+  /** A JSON text whose strings cannot act as CI runner commands: `##[` is written `\u0023#[` (the same value). */
+  #json(value: unknown, indent?: number): string {
+    return JSON.stringify(value, null, indent).replace(/#(?=#(?:vso)?\[)/g, '\\u0023');
   }
 
   /**
@@ -128,7 +142,7 @@ export class Output {
   /** One --events line on stdout. */
   event(type: string, data: Record<string, unknown> = {}): void {
     if (!this.events) return;
-    this.#opts.stdout.write(`${JSON.stringify(this.cleanData({ type, at: this.#now().toISOString(), ...data }))}\n`);
+    this.#opts.stdout.write(`${this.#json(this.cleanData({ type, at: this.#now().toISOString(), ...data }))}\n`);
   }
 
   /** The plaintext the user explicitly asked for with --reveal: the one unredacted write. */
