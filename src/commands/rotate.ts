@@ -76,7 +76,7 @@ const DEFAULTS = { waitTimeout: '10m', pollInterval: '5s', hookTimeout: '2m' };
 export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
   emitsEvents: true,
   async run(options, ctx) {
-    const settings = parseSettings(options);
+    const settings = parseSettings(options, ctx.storeMode);
     const expiresAt = options.expires === undefined ? null : parseExpiry(options.expires, ctx.now());
     if (options.name !== undefined) validateName(options.name);
     if (options.self && (options.user !== undefined || options.key !== undefined)) throw new UsageError('--self rotates the admin key keyrot runs with: it takes no --user or --key.');
@@ -231,8 +231,15 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
   },
 };
 
-function parseSettings(options: RotateOptions) {
+function parseSettings(options: RotateOptions, store: 'os' | 'none') {
   if (options.resume && options.abort) throw new UsageError('--resume and --abort cannot be combined.');
+  if (options.emergency && store === 'none') {
+    // Revoke-then-hand-over with no keychain: between the two the only key of the user would live in this
+    // process's memory alone, and a kill -9 or a failing revoke would leave nobody holding it.
+    throw new UsageError('--emergency revokes the old key before the hand-over, so with --store none the only working key would exist in keyrot\'s memory alone.', {
+      hint: 'Keep the keychain (drop --store none), or drop --emergency and pass --no-wait: the new key is then handed over first and the old one revoked right after.',
+    });
+  }
   if (options.dryRun && (options.resume || options.abort)) throw new UsageError('--dry-run plans a new rotation: it cannot be combined with --resume or --abort.');
   if (options.emergency && options.keepOld) throw new UsageError('--emergency revokes the old key first: it cannot be combined with --keep-old.');
   const settings = {
