@@ -525,6 +525,7 @@ function makePorts(ctx: Context, provider: Provider, store: SecretStore, journal
       env,
       timeoutMs,
       signal,
+      redact: (line, truncated) => (truncated ? ctx.out.cleanTruncated(line) : ctx.out.clean(line)),
       onLine: (line) => {
         tail.push(line);
         if (tail.length > 5) tail.shift();

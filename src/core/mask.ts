@@ -20,6 +20,25 @@ export function maskFromLastChars(lastChars: string | null): string {
  */
 export const MIN_SECRET_LENGTH = 8;
 
+/**
+ * `redact` for text that was cut short: a secret's beginning left at the very end (its rest cut off) is masked
+ * too, since the redaction cannot recognise a partial secret. Up to 3 leading characters may remain (a shorter
+ * tail matches a secret's start by chance too often to mask).
+ */
+export function redactTruncated(text: string, secrets: Iterable<string>): string {
+  const list = [...secrets].filter((s) => s.length >= MIN_SECRET_LENGTH);
+  let out = redact(text, list);
+  for (const secret of list) {
+    for (let n = Math.min(secret.length - 1, out.length); n > 3; n--) {
+      if (out.endsWith(secret.slice(0, n))) {
+        out = `${out.slice(0, -n)}****`;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
 /** A copy of `value` (JSON data) with every string redacted: the structure itself is never rewritten. */
 export function redactDeep<T>(value: T, secrets: Iterable<string>): T {
   const list = [...secrets];

@@ -2,7 +2,7 @@
 // (--json), or JSON lines (--events). Progress, prompts, warnings and errors go to stderr. Every write passes
 // through redaction of the secrets this process knows, except reveal(), which the user asked for.
 import type { Writable } from 'node:stream';
-import { redact, redactDeep, sanitizeForTerminal } from '../core/mask.js';
+import { redact, redactDeep, redactTruncated, sanitizeForTerminal } from '../core/mask.js';
 
 export interface OutputOptions {
   stdout: Writable & { isTTY?: boolean; columns?: number };
@@ -90,6 +90,11 @@ export class Output {
 
   clean(text: string): string {
     return redact(text, this.#secrets);
+  }
+
+  /** `clean` for text cut short, where a secret may have lost its end (see redactTruncated). */
+  cleanTruncated(text: string): string {
+    return redactTruncated(text, this.#secrets);
   }
 
   /** JSON data with every known secret masked in its strings. */

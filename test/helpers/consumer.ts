@@ -246,12 +246,20 @@ export async function waitForJournal(h: Harness, userId: string, accept: (record
 // ---------------------------------------------------------------------------------------------------------
 // Secrets
 
-/** Where a secret appears in any of the texts (outputs, journal, state files): one line per leak, none shown. */
+/** A run of this many characters of a secret is a leak (a mask shows at most its last 5). */
+const LEAK_WINDOW = 8;
+
+/**
+ * Where a secret, or any LEAK_WINDOW consecutive characters of it (a key cut short in a message), appears in any
+ * of the texts (outputs, journal, state files): one line per leak, none shown.
+ */
 export function findLeaks(secrets: readonly string[], texts: Record<string, string>): string[] {
   const leaks: string[] = [];
   for (const [where, text] of Object.entries(texts)) {
     for (const secret of secrets) {
-      if (secret && text.includes(secret)) leaks.push(`${where} holds a secret ending ${secret.slice(-5)}`);
+      if (!secret) continue;
+      const parts = secret.length <= LEAK_WINDOW ? [secret] : Array.from({ length: secret.length - LEAK_WINDOW + 1 }, (_, i) => secret.slice(i, i + LEAK_WINDOW));
+      if (parts.some((part) => text.includes(part))) leaks.push(`${where} holds ${LEAK_WINDOW}+ characters of a secret ending ${secret.slice(-5)}`);
     }
   }
   return leaks;
