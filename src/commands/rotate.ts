@@ -153,6 +153,7 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
         if (pair) throw strayNextGeneration(ctx, provider, user, pair.old, pair.next);
       }
       const oldKey = self ? self.oldKey(keys) : await chooseKey(ctx, keys, options.key, await heldAmong(ctx, store, provider.id, user.id, keys), user.email);
+      if (!self) await refuseAdminKeyAsOldKey(ctx, identity, user, oldKey);
       // keyrot's own calls use the admin key, so waiting on its usage proves nothing; and a leaked admin key is
       // revoked as soon as the new one is installed, which is the standard order without the wait.
       const mode: RotationMode = options.emergency && !self ? 'emergency' : 'standard';
@@ -380,6 +381,21 @@ function resumeQuestion(record: RotationRecord): string {
   return canAbort(record)
     ? `Resume the rotation of ${record.userEmail} (${where}): ${record.newKey.name} replaces ${record.oldKey.name}, which is revoked at the end?`
     : `Finish the rotation of ${record.userEmail} (${where})?`;
+}
+
+/**
+ * The admin key keyrot runs with is rotated with --self, which installs the new key where the admin key comes
+ * from (the keychain entry of `keyrot login`, or --on-new-key for an environment variable). Rotated as a user key,
+ * that entry (or CI secret) would be left holding a revoked key. Told apart by the last characters the provider
+ * lists, checked before any change.
+ */
+async function refuseAdminKeyAsOldKey(ctx: Context, identity: Identity, user: User, oldKey: ApiKey): Promise<void> {
+  if (identity.email.toLowerCase() !== user.email.toLowerCase() || !oldKey.lastChars) return;
+  const admin = await ctx.adminKey();
+  if (!admin.key.endsWith(oldKey.lastChars)) return;
+  throw new UsageError(`${oldKey.name} is the admin key keyrot runs with (from ${admin.where}): rotating it as a user key would leave ${admin.where} holding a revoked key.`, {
+    hint: 'Rotate it with keyrot rotate --self, which puts the new key where the admin key comes from.',
+  });
 }
 
 /** Settings of a new (or adopted) rotation from the flags; refuses combinations the user's identity forbids. */
