@@ -77,6 +77,24 @@ describe.skipIf(!HAS_KEYCHAIN)('commands other than the rotation respect it', ()
   });
 });
 
+describe.skipIf(!HAS_KEYCHAIN)('keyrot does not fool its own wait', () => {
+  it('verify with a key of a user whose rotation waits for its consumers is refused (exit 9) unless --force', async () => {
+    const s = await rotationSetup();
+    const child = s.h.spawn(['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--poll-interval', '200ms', '--wait-timeout', '1m', '--yes']);
+    const done = collect(child, 60_000);
+    await waitForJournal(s.h, s.user.id, (j) => j.phase === 'wait');
+    const r = await s.run('verify during wait', ['verify', '--user', s.user.email, '--key', NEW_NAME]);
+    expect(r.code, r.stderr).toBe(9);
+    expect(r.stderr).toMatch(/waiting for its consumers[^]*--force/);
+    // No call with the user's keys was made, so the wait goes on: the old key is still there.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect((await readJournal(s.h, s.user.id)).phase).toBe('wait');
+    expect(s.keys().map((k) => k.name).sort()).toEqual(['ops-deploy', NEW_NAME]);
+    child.kill('SIGTERM');
+    expect((await done).code).toBe(130);
+  });
+});
+
 describe.skipIf(!HAS_KEYCHAIN)('destructive modes need consent', () => {
   it('--resume and --abort without --yes and without a terminal change nothing (exit 2); --abort names a hand-over already done', async () => {
     const s = await rotationSetup();
