@@ -156,7 +156,14 @@ export async function selfTarget(ctx: Context, base: Provider, identity: Identit
     async resume(store, record) {
       if (!record.handedOverAt || !record.newKey.id) return;
       const secret = await store.get(keychainAccount(provider.id, SELF_USER_ID, record.newKey.id));
-      if (secret) await switchTo(secret);
+      if (!secret) return;
+      // The entry may hold the old key again (keyrot login with it during a --keep-old grace period): the old key
+      // is about to be revoked, so the entry must hold the new one first. Any third key there is the user's choice.
+      if (admin.source === 'keychain' && admin.key !== secret && record.oldKey.lastChars && admin.key.endsWith(record.oldKey.lastChars)) {
+        await (await ctx.secretStore()).set(adminAccount(provider.id), secret);
+        ctx.out.warn(`The admin key entry held the old key ${record.oldKey.name} again (keyrot login since the hand-over?): it holds ${record.newKey.name} now, before the old key is revoked.`);
+      }
+      await switchTo(secret);
     },
   };
 }

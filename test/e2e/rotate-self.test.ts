@@ -73,6 +73,18 @@ async function expectSelfRotated(s: SelfSetup): Promise<void> {
 }
 
 describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --self', () => {
+  it('keyrot login with the old key during a --keep-old grace period: --resume puts the new key back in the entry before revoking', async () => {
+    const s = await selfSetup();
+    expect((await s.run(['rotate', '--self', '--keep-old', '--yes'])).code).toBe(0);
+    // The old key still works, so login proves it and stores it again.
+    expect((await s.run(['login', '--with-key-stdin'], { stdin: `${s.h.sandbox.adminKey}\n` })).code).toBe(0);
+    expect(await s.adminEntry()).toBe(s.h.sandbox.adminKey);
+    const r = await s.run(['rotate', '--self', '--resume', '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/held the old key keyrot-sandbox-admin again/);
+    await expectSelfRotated(s);
+  });
+
   it('rotates the stored admin key: the new key is installed before the old one is deleted with it, and proven rejected', async () => {
     const s = await selfSetup();
     const r = await s.run(['rotate', '--self', '--yes', '--json']);
