@@ -29,7 +29,7 @@ import type { ApiKey, Identity, Provider, User } from '../providers/types.js';
 import { addMaskLine, appendStepSummary, inGithubActions, rotationSummaryMarkdown } from '../ui/github.js';
 import { renderTable } from '../ui/table.js';
 import { chooseKey, findKey, heldAmong, resolveUser } from './resolve.js';
-import { SELF_USER_ID, selfTarget } from './rotate-self.js';
+import { OwnKeysProvider, SELF_USER_ID, selfTarget } from './rotate-self.js';
 import { withUserLock } from './user-lock.js';
 import { validateName } from './create.js';
 import type { CommandModule } from './types.js';
@@ -94,7 +94,12 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
       const active = await journal.active(provider.id, user.id).catch((err: unknown) => explainDamagedJournal(ctx, provider, user, err));
       const portsFor = (store: SecretStore) => {
         const ports = makePorts(ctx, provider, store, journal);
-        if (self) ports.deliver = self.deliver(ports);
+        if (self) {
+          ports.deliver = self.deliver(ports);
+          // Clean-ups after a cancel go through the caller's own keys (/apikeys), like the rest of --self.
+          const cleanup = ports.cleanupProvider;
+          ports.cleanupProvider = async () => new OwnKeysProvider(await cleanup());
+        }
         return ports;
       };
       const run = async (record: RotationRecord, store: SecretStore) => {

@@ -509,7 +509,21 @@ async function newKeyStillWorks(record: RotationRecord, ports: RotationPorts, st
   const listed = id ? (await ports.provider.listKeys(record.userId)).find((k) => k.id === id) : undefined;
   if (!listed) throw stop(`is no longer listed at ${ports.provider.displayName} (deleted)`);
   if (listed.expiresAt && listed.expiresAt.getTime() <= ports.now().getTime()) throw stop(`expired at ${listed.expiresAt.toISOString()}`);
-  const secret = heldThisRun.get(ports)?.get(listed.id) ?? (await ports.store.get(keychainAccount(ports.provider.id, record.userId, listed.id)));
+  // The store first: it is where consumers read the key (and what outlives this process).
+  const account = keychainAccount(ports.provider.id, record.userId, listed.id);
+  let secret = await ports.store.get(account);
+  const inMemory = heldThisRun.get(ports)?.get(listed.id);
+  if (secret === null && inMemory) {
+    // The entry vanished during the rotation (a keychain reset, a clean-up script): written back from this
+    // run's copy before the old key goes, or the rotation stops with the old key kept.
+    try {
+      await ports.store.set(account, inMemory);
+    } catch (err) {
+      throw stop(`is no longer in the keychain, and writing it back failed (${(err as Error).message})`);
+    }
+    ports.warn(`The keychain lost the entry of the new key ${name} during the rotation: keyrot wrote it back from memory before revoking the old key.`);
+    secret = inMemory;
+  }
   if (secret === null) {
     if (record.options.store !== 'none') throw stop('is no longer in the keychain');
     // --store none, resumed: keyrot holds no copy to test. Only the consumers can prove the key still works.

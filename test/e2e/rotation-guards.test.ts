@@ -7,8 +7,8 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HAS_KEYCHAIN, collect, json } from '../helpers/e2e.js';
-import { accountOf, authStatus, readJournal, requestsTo, rotationSetup, waitForJournal } from '../helpers/consumer.js';
+import { HAS_KEYCHAIN, collect, json, keychainGet } from '../helpers/e2e.js';
+import { accountOf, authStatus, keychainDelete, readJournal, requestsTo, rotationSetup, waitForJournal } from '../helpers/consumer.js';
 
 const NO_KEYCHAIN = { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/keyrot-test-bus' };
 const NEW_NAME = 'ops-deploy-v2';
@@ -49,6 +49,21 @@ describe.skipIf(!HAS_KEYCHAIN)('the old key is revoked only while the new key wo
     expect(aborted.code, aborted.stderr).toBe(0);
     expect(await s.held()).not.toContain(accountOf(s.user.id, newKey.id));
     expect(await s.sc.leaks()).toEqual([]);
+  });
+
+  it("the new key's keychain entry removed during the wait: written back from memory before the revoke, never a key nobody holds", async () => {
+    const s = await rotationSetup();
+    const child = s.h.spawn(['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--poll-interval', '200ms', '--wait-timeout', '1m', '--yes']);
+    const done = collect(child, 60_000);
+    const waiting = await waitForJournal(s.h, s.user.id, (j) => j.phase === 'wait');
+    await keychainDelete(accountOf(s.user.id, waiting.newKey.id));
+    await s.consumer();
+    const r = s.sc.output('rotate', await done);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/lost the entry of the new key[^]*wrote it back/);
+    const [only] = s.keys();
+    expect(only!.name).toBe(NEW_NAME);
+    expect(await keychainGet(accountOf(s.user.id, only!.id))).toBe(only!.plaintext);
   });
 
   it('the new key expired during the grace period: --resume stops, old key kept', async () => {

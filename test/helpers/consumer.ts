@@ -206,6 +206,10 @@ export async function keychainAccountsOf(userId: string): Promise<string[]> {
   }
 }
 
+export async function keychainDelete(account: string): Promise<void> {
+  await (await entry(account)).deleteCredential();
+}
+
 /** Removes every entry keyrot has for a user (tests share one keyring). */
 export async function keychainClearUser(userId: string): Promise<void> {
   for (const account of await keychainAccountsOf(userId)) await (await entry(account)).deleteCredential();
