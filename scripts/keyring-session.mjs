@@ -1,11 +1,13 @@
 // Runs a command inside a private D-Bus session with a throw-away, unlocked gnome-keyring, so tests and
 // benchmarks use a real Secret Service without touching the user's own keyring.
 //
-// The daemon is supervised, not fire-and-forget: if it ends while the command runs, D-Bus would start a new
-// one on the next keychain call, and that one finds the login keyring on disk *locked* (every later keychain
-// write then fails with "unlock prompt was dismissed"). So the supervisor says loudly that it ended (exit code
-// or signal, and the daemon's own log), starts an unlocked one in its place, and stops it at the end, so no
-// daemon outlives the run.
+// The daemon is supervised, not fire-and-forget, and the bus never starts one by itself. With the standard
+// session bus, the first keychain call made before our daemon has claimed its bus name (or after it ended)
+// makes D-Bus start a second daemon, which finds the login keyring on disk half-written or *locked*: every later
+// keychain write then fails ("unlock prompt was dismissed"; seen in CI). So: the bus has no service activation,
+// the command starts only once a probe item can be stored and read back, and if the daemon ends mid-run the
+// supervisor says so loudly (exit code or signal, and the daemon's own log) and starts an unlocked one in its
+// place. At the end it stops the daemon, so none outlives the run.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,19 +16,37 @@ import { fileURLToPath } from 'node:url';
 
 const PASSWORD = 'keyrot-test';
 
+/** A session bus like the standard one, minus service activation: only the daemon we start answers. */
+const BUS_CONFIG = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <keep_umask/>
+  <listen>unix:tmpdir=/tmp</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+`;
+
 export function has(cmd) {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
 export function keyringAvailable() {
-  return process.platform === 'linux' && has('dbus-run-session') && has('gnome-keyring-daemon');
+  return process.platform === 'linux' && has('dbus-run-session') && has('gnome-keyring-daemon') && has('secret-tool');
 }
 
 /** Runs `command` (a shell string) in the session; returns its exit status. */
 export function runInKeyringSession(command, env = process.env) {
   const data = mkdtempSync(join(tmpdir(), 'keyrot-keyring-'));
   try {
-    const r = spawnSync('dbus-run-session', ['--', process.execPath, fileURLToPath(import.meta.url), data, command], {
+    const config = join(data, 'session.conf');
+    writeFileSync(config, BUS_CONFIG);
+    const r = spawnSync('dbus-run-session', [`--config-file=${config}`, '--', process.execPath, fileURLToPath(import.meta.url), data, command], {
       stdio: 'inherit',
       env: { ...env, XDG_DATA_HOME: data },
     });
@@ -87,7 +107,7 @@ async function supervise(data, command) {
   const log = join(data, 'gnome-keyring.log');
   mkdirSync(data, { recursive: true });
   let daemon = await startDaemon(log, false);
-  if (has('secret-tool')) await probe();
+  await probe();
   let ending = false;
   let restarts = 0;
   const watch = (d) =>

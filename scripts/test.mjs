@@ -31,5 +31,5 @@ if (ci) {
   console.error('error: CI needs a real keychain for the keychain tests: install dbus and gnome-keyring (see .ci/run).');
   process.exit(1);
 }
-console.error('note: dbus-run-session or gnome-keyring-daemon not found: keychain tests will be SKIPPED (install dbus, gnome-keyring, libsecret-tools).');
+console.error('note: dbus-run-session, gnome-keyring-daemon or secret-tool not found: keychain tests will be SKIPPED (install dbus, gnome-keyring, libsecret-tools).');
 finish(spawnSync(vitest[0], vitest.slice(1), { stdio: 'inherit' }).status ?? 1);

@@ -68,7 +68,12 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'verify',
     summary: 'Prove that the key keyrot holds for a user (or one piped in) authenticates and is listed.',
-    options: [user(), key(), new Option('--stdin', 'verify the key read from stdin instead of the keychain')],
+    options: [
+      user(),
+      key(),
+      new Option('--stdin', 'verify the key read from stdin instead of the keychain'),
+      new Option('--force', "verify even while a rotation of the user waits for its consumers (the call counts as their use)"),
+    ],
     examples: ['keyrot verify --user ops@example.com', 'printf %s "$KEY" | keyrot verify --user ops@example.com --stdin'],
     load: async () => (await import('../commands/verify.js')).verifyCommand,
   },

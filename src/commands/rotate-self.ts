@@ -85,7 +85,10 @@ export interface SelfTarget {
   prepare(store: SecretStore, record: RotationRecord): Promise<void>;
   /** The hand-over: install the new key as the admin key (keychain entry and/or hook), then speak with it. */
   deliver(ports: Pick<RotationPorts, 'runHook'>): (secret: string, record: RotationRecord) => Promise<string>;
-  /** On --resume past the hand-over: speak with the new key, which is the admin key now. */
+  /**
+   * On --resume: past the hand-over, speak with the new key, which is the admin key now; during it, take the new
+   * key as held when the admin key this run got is that key (the hook stored it before a kill -9).
+   */
   resume(store: SecretStore, record: RotationRecord): Promise<void>;
   /** Before --abort deletes the new key: the admin key entry goes back to the old key, which still works. */
   restore(store: SecretStore, record: RotationRecord): Promise<void>;
@@ -154,9 +157,24 @@ export async function selfTarget(ctx: Context, base: Provider, identity: Identit
       await store.delete(account);
     },
     async resume(store, record) {
-      if (!record.handedOverAt || !record.newKey.id) return;
+      if (!record.newKey.id) return;
+      if (!record.handedOverAt) {
+        // Stopped during the hand-over (kill -9 in the hook): the hook may already have put the new key where the
+        // admin key comes from (a CI secret), and this run speaks with it. Then it is held, and must never be
+        // deleted as a key nobody holds.
+        const account = keychainAccount(provider.id, SELF_USER_ID, record.newKey.id);
+        if (record.newKey.lastChars && admin.key.endsWith(record.newKey.lastChars) && (await store.get(account)) === null) await store.set(account, admin.key);
+        return;
+      }
       const secret = await store.get(keychainAccount(provider.id, SELF_USER_ID, record.newKey.id));
-      if (secret) await switchTo(secret);
+      if (!secret) return;
+      // The entry may hold the old key again (keyrot login with it during a --keep-old grace period): the old key
+      // is about to be revoked, so the entry must hold the new one first. Any third key there is the user's choice.
+      if (admin.source === 'keychain' && admin.key !== secret && record.oldKey.lastChars && admin.key.endsWith(record.oldKey.lastChars)) {
+        await (await ctx.secretStore()).set(adminAccount(provider.id), secret);
+        ctx.out.warn(`The admin key entry held the old key ${record.oldKey.name} again (keyrot login since the hand-over?): it holds ${record.newKey.name} now, before the old key is revoked.`);
+      }
+      await switchTo(secret);
     },
   };
 }

@@ -30,7 +30,7 @@ import { addMaskLine, appendStepSummary, inGithubActions, rotationSummaryMarkdow
 import { renderTable } from '../ui/table.js';
 import { consentTo } from './consent.js';
 import { chooseKey, findKey, heldAmong, resolveUser } from './resolve.js';
-import { SELF_USER_ID, selfTarget } from './rotate-self.js';
+import { OwnKeysProvider, SELF_USER_ID, selfTarget } from './rotate-self.js';
 import { withUserLock } from './user-lock.js';
 import { validateName } from './create.js';
 import type { CommandModule } from './types.js';
@@ -78,7 +78,7 @@ const DEFAULTS = { waitTimeout: '10m', pollInterval: '5s', hookTimeout: '2m', gr
 export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
   emitsEvents: true,
   async run(options, ctx) {
-    const settings = parseSettings(options);
+    const settings = parseSettings(options, ctx.storeMode);
     const expiresAt = options.expires === undefined ? null : parseExpiry(options.expires, ctx.now());
     if (options.name !== undefined) validateName(options.name);
     if (options.self && (options.user !== undefined || options.key !== undefined)) throw new UsageError('--self rotates the admin key keyrot runs with: it takes no --user or --key.');
@@ -96,7 +96,12 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
       const active = await journal.active(provider.id, user.id).catch((err: unknown) => explainDamagedJournal(ctx, provider, user, err));
       const portsFor = (store: SecretStore) => {
         const ports = makePorts(ctx, provider, store, journal);
-        if (self) ports.deliver = self.deliver(ports);
+        if (self) {
+          ports.deliver = self.deliver(ports);
+          // Clean-ups after a cancel go through the caller's own keys (/apikeys), like the rest of --self.
+          const cleanup = ports.cleanupProvider;
+          ports.cleanupProvider = async () => new OwnKeysProvider(await cleanup());
+        }
         return ports;
       };
       const run = async (record: RotationRecord, store: SecretStore) => {
@@ -155,6 +160,7 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
         if (pair) throw strayNextGeneration(ctx, provider, user, pair.old, pair.next);
       }
       const oldKey = self ? self.oldKey(keys) : await chooseKey(ctx, keys, options.key, await heldAmong(ctx, store, provider.id, user.id, keys), user.email);
+      if (!self) await refuseAdminKeyAsOldKey(ctx, identity, user, oldKey);
       // keyrot's own calls use the admin key, so waiting on its usage proves nothing; and a leaked admin key is
       // revoked as soon as the new one is installed, which is the standard order without the wait.
       const mode: RotationMode = options.emergency && !self ? 'emergency' : 'standard';
@@ -233,8 +239,15 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
   },
 };
 
-function parseSettings(options: RotateOptions) {
+function parseSettings(options: RotateOptions, store: 'os' | 'none') {
   if (options.resume && options.abort) throw new UsageError('--resume and --abort cannot be combined.');
+  if (options.emergency && store === 'none') {
+    // Revoke-then-hand-over with no keychain: between the two the only key of the user would live in this
+    // process's memory alone, and a kill -9 or a failing revoke would leave nobody holding it.
+    throw new UsageError('--emergency revokes the old key before the hand-over, so with --store none the only working key would exist in keyrot\'s memory alone.', {
+      hint: 'Keep the keychain (drop --store none), or drop --emergency and pass --no-wait: the new key is then handed over first and the old one revoked right after.',
+    });
+  }
   if (options.dryRun && (options.resume || options.abort)) throw new UsageError('--dry-run plans a new rotation: it cannot be combined with --resume or --abort.');
   if (options.emergency && options.keepOld) throw new UsageError('--emergency revokes the old key first: it cannot be combined with --keep-old.');
   const settings = {
@@ -366,6 +379,21 @@ function resumeQuestion(record: RotationRecord): string {
   return canAbort(record)
     ? `Resume the rotation of ${record.userEmail} (${where}): ${record.newKey.name} replaces ${record.oldKey.name}, which is revoked at the end?`
     : `Finish the rotation of ${record.userEmail} (${where})?`;
+}
+
+/**
+ * The admin key keyrot runs with is rotated with --self, which installs the new key where the admin key comes
+ * from (the keychain entry of `keyrot login`, or --on-new-key for an environment variable). Rotated as a user key,
+ * that entry (or CI secret) would be left holding a revoked key. Told apart by the last characters the provider
+ * lists, checked before any change.
+ */
+async function refuseAdminKeyAsOldKey(ctx: Context, identity: Identity, user: User, oldKey: ApiKey): Promise<void> {
+  if (identity.email.toLowerCase() !== user.email.toLowerCase() || !oldKey.lastChars) return;
+  const admin = await ctx.adminKey();
+  if (!admin.key.endsWith(oldKey.lastChars)) return;
+  throw new UsageError(`${oldKey.name} is the admin key keyrot runs with (from ${admin.where}): rotating it as a user key would leave ${admin.where} holding a revoked key.`, {
+    hint: 'Rotate it with keyrot rotate --self, which puts the new key where the admin key comes from.',
+  });
 }
 
 /** Settings of a new (or adopted) rotation from the flags; refuses combinations the user's identity forbids. */
@@ -512,6 +540,7 @@ function makePorts(ctx: Context, provider: Provider, store: SecretStore, journal
       env,
       timeoutMs,
       signal,
+      redact: (line, truncated) => (truncated ? ctx.out.cleanTruncated(line) : ctx.out.clean(line)),
       onLine: (line) => {
         tail.push(line);
         if (tail.length > 5) tail.shift();

@@ -38,3 +38,18 @@ export async function refuseDuringRotation(ctx: Context, provider: Provider, use
     { hint: `Finish it (keyrot rotate --user ${user.email} --resume) or roll it back (--abort) first, or pass --force to ${action} anyway.` },
   );
 }
+
+/**
+ * Refuses (exit 9) a call made with one of `user`'s own keys while a rotation of that user is waiting for its
+ * consumers, unless `force`: the provider counts keyrot's call as the user's (or the key's) activity, the wait
+ * would take it for a consumer using the new key, and the old key would be revoked on keyrot's own evidence.
+ */
+export async function refuseDuringWait(ctx: Context, provider: Provider, user: User, action: string, force: boolean): Promise<void> {
+  if (force || provider.capabilities.usageSignal === 'none') return;
+  const active = await new RotationJournal(ctx.stateDir).active(provider.id, user.id);
+  if (!active || active.options.noWait || !active.options.usageSignalUsable || !(active.phase === 'hand-over' || active.phase === 'wait')) return;
+  throw new RotationConflictError(
+    `${user.email} has a rotation waiting for its consumers to use ${active.newKey.name}: to ${action} would count as that use at ${provider.displayName}, and the old key would be revoked on keyrot's own call.`,
+    { hint: `Let the rotation finish (or keyrot rotate --user ${user.email} --abort) first, or pass --force to ${action} anyway.` },
+  );
+}

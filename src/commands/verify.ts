@@ -4,6 +4,7 @@ import { NotFoundError, UsageError, VerificationFailedError } from '../errors.js
 import { keychainAccount } from '../keychain/secret-store.js';
 import type { ApiKey, AuthCheck, User } from '../providers/types.js';
 import { findKey, listHeldKeyIds, resolveUser } from './resolve.js';
+import { refuseDuringWait } from './user-lock.js';
 import type { CommandModule } from './types.js';
 
 /** verify warns when the key expires within this: two weeks leave time to rotate. */
@@ -13,6 +14,7 @@ export interface VerifyOptions {
   user?: string;
   key?: string;
   stdin?: boolean;
+  force?: boolean;
 }
 
 export interface VerifyResult {
@@ -31,6 +33,7 @@ export const verifyCommand: CommandModule<VerifyOptions, VerifyResult> = {
     ctx.out.protect(piped);
     const provider = await ctx.provider();
     const user = await resolveUser(ctx, provider, options.user);
+    await refuseDuringWait(ctx, provider, user, 'verify a key of it', Boolean(options.force));
     const keys = await provider.listKeys(user.id);
     let secret: string;
     let key: ApiKey | null;

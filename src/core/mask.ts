@@ -20,6 +20,25 @@ export function maskFromLastChars(lastChars: string | null): string {
  */
 export const MIN_SECRET_LENGTH = 8;
 
+/**
+ * `redact` for text that was cut short: a secret's beginning left at the very end (its rest cut off) is masked
+ * too, since the redaction cannot recognise a partial secret. Up to 3 leading characters may remain (a shorter
+ * tail matches a secret's start by chance too often to mask).
+ */
+export function redactTruncated(text: string, secrets: Iterable<string>): string {
+  const list = [...secrets].filter((s) => s.length >= MIN_SECRET_LENGTH);
+  let out = redact(text, list);
+  for (const secret of list) {
+    for (let n = Math.min(secret.length - 1, out.length); n > 3; n--) {
+      if (out.endsWith(secret.slice(0, n))) {
+        out = `${out.slice(0, -n)}****`;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
 /** A copy of `value` (JSON data) with every string redacted: the structure itself is never rewritten. */
 export function redactDeep<T>(value: T, secrets: Iterable<string>): T {
   const list = [...secrets];
@@ -66,6 +85,15 @@ export function sanitizeForDisplay(text: string, maxLength = 300): string {
     .trim();
   /* eslint-enable no-control-regex */
   return clean.length > maxLength ? `${clean.slice(0, maxLength - 1)}…` : clean;
+}
+
+/**
+ * Provider text (a key name, an e-mail, a person's name) as the one line it is meant to be: line breaks (CR, LF,
+ * VT, FF, NEL, U+2028/9) become spaces. Without this a name could print lines that look like keyrot's own, or
+ * workflow commands that a CI runner obeys. Applied where a provider's answer is read.
+ */
+export function singleLine(text: string): string {
+  return text.replace(/\r\n|[\n\r\v\f\u0085\u2028\u2029]/g, ' ');
 }
 
 /** Bidirectional controls: they make text read differently from what it is (U+202E reverses what follows). */

@@ -484,7 +484,8 @@ async function handOver(record: RotationRecord, ports: RotationPorts, secret: st
  */
 async function discardUnheldNewKey(record: RotationRecord, ports: RotationPorts, ending: boolean): Promise<void> {
   const id = record.newKey.id;
-  if (record.options.store !== 'none' || !id) return;
+  // Once the revoke has begun the new key is the user's only key: it is never deleted, whoever holds it.
+  if (record.options.store !== 'none' || !id || !canAbort(record)) return;
   const phases = PHASES[record.mode];
   const handOver = phases.indexOf('hand-over');
   const at = phases.indexOf(record.phase);
@@ -527,10 +528,33 @@ async function newKeyStillWorks(record: RotationRecord, ports: RotationPorts, st
   const listed = id ? (await ports.provider.listKeys(record.userId)).find((k) => k.id === id) : undefined;
   if (!listed) throw stop(`is no longer listed at ${ports.provider.displayName} (deleted)`);
   if (listed.expiresAt && listed.expiresAt.getTime() <= ports.now().getTime()) throw stop(`expired at ${listed.expiresAt.toISOString()}`);
-  const secret = heldThisRun.get(ports)?.get(listed.id) ?? (await ports.store.get(keychainAccount(ports.provider.id, record.userId, listed.id)));
+  // The store first: it is where consumers read the key (and what outlives this process).
+  const account = keychainAccount(ports.provider.id, record.userId, listed.id);
+  let secret = await ports.store.get(account);
+  const inMemory = heldThisRun.get(ports)?.get(listed.id);
+  if (secret === null && inMemory) {
+    // The entry vanished during the rotation (a keychain reset, a clean-up script): written back from this
+    // run's copy before the old key goes, or the rotation stops with the old key kept.
+    try {
+      await ports.store.set(account, inMemory);
+    } catch (err) {
+      throw stop(`is no longer in the keychain, and writing it back failed (${(err as Error).message})`);
+    }
+    ports.warn(`The keychain lost the entry of the new key ${name} during the rotation: keyrot wrote it back from memory before revoking the old key.`);
+    secret = inMemory;
+  }
   if (secret === null) {
     if (record.options.store !== 'none') throw stop('is no longer in the keychain');
-    return `new key listed and unexpired (its plaintext is not held here to test it: --store none)`;
+    // --store none, resumed: keyrot holds no copy to test. Only the consumers can prove the key still works.
+    if (record.options.check === null) {
+      throw new VerificationFailedError(
+        `keyrot holds no copy of the new key ${name} (--store none), so it cannot prove the key still authenticates: the old key ${record.oldKey.name} was NOT revoked, and stays live.`,
+        { hint: 'Pass --check CMD with --resume (a command that proves your consumers work with the new key), or roll back with --abort.' },
+      );
+    }
+    step.update('running --check: keyrot holds no copy of the new key to test it');
+    if (!(await ports.runCheck(record.options.check, hookEnv(record), record.options.hookTimeoutMs))) throw stop('failed --check');
+    return 'new key listed and unexpired; --check passed (keyrot holds no copy to test it: --store none)';
   }
   ports.protect(secret);
   step.update('checking the new key still authenticates');

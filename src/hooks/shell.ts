@@ -15,7 +15,13 @@ export interface HookRun {
   env: Record<string, string>;
   timeoutMs: number;
   signal: AbortSignal;
-  /** Each line the hook prints (stdout and stderr), already to be redacted by the caller. */
+  /**
+   * Masks every secret in a line of the hook's output; `truncated` when the line was cut, so a secret's beginning
+   * at its end must be masked too. Applied before a line is cut or handed on: a hook that echoes the key it got
+   * must not show part of it.
+   */
+  redact(line: string, truncated: boolean): string;
+  /** Each line the hook prints (stdout and stderr), redacted. */
   onLine(line: string): void;
 }
 
@@ -66,7 +72,7 @@ export function runShell(run: HookRun): Promise<HookOutcome> {
         run.onLine(`[output beyond ${MAX_OUTPUT / 1024 / 1024} MiB discarded]`);
         return;
       }
-      run.onLine(cut || line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}… [line cut]` : line);
+      run.onLine(cut || line.length > MAX_LINE ? `${run.redact(line.slice(0, MAX_LINE), true)}… [line cut]` : run.redact(line, false));
     };
     for (const stream of [child.stdout, child.stderr]) {
       // One partial line per stream, itself bounded: splitting stays linear however long a line is.

@@ -16,11 +16,18 @@ export function addMaskLine(secret: string): string {
   return `::add-mask::${secret}`;
 }
 
-/** Text from a provider, inert in a Markdown table cell: no markup, links, HTML, or line breaks. */
+/**
+ * Text from a provider, inert in Markdown (a table cell or a heading): a code span, where nothing is markup,
+ * HTML or a link (GitHub autolinks bare URLs and e-mail addresses in plain text, so a key name could otherwise
+ * put a clickable phishing link in the job summary). The fence is longer than any run of backticks inside;
+ * `|` is escaped, as GitHub tables require even in code spans.
+ */
 export function markdownText(text: string): string {
-  return sanitizeForTerminal(text)
-    .replace(/[\r\n\t]+/g, ' ')
-    .replace(/[\\`*_{}[\]()<>#+!|~&]/g, (ch) => `&#${ch.charCodeAt(0)};`);
+  const flat = sanitizeForTerminal(text).replace(/[\r\n\t]+/g, ' ');
+  if (flat === '') return '';
+  const fence = '`'.repeat(Math.max(0, ...[...flat.matchAll(/`+/g)].map((m) => m[0].length)) + 1);
+  const pad = flat.startsWith('`') || flat.endsWith('`') ? ' ' : '';
+  return `${fence}${pad}${flat.replace(/\|/g, '\\|')}${pad}${fence}`;
 }
 
 export function rotationSummaryMarkdown(record: RotationRecord): string {

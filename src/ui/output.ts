@@ -2,7 +2,7 @@
 // (--json), or JSON lines (--events). Progress, prompts, warnings and errors go to stderr. Every write passes
 // through redaction of the secrets this process knows, except reveal(), which the user asked for.
 import type { Writable } from 'node:stream';
-import { redact, redactDeep, sanitizeForTerminal } from '../core/mask.js';
+import { redact, redactDeep, redactTruncated, sanitizeForTerminal } from '../core/mask.js';
 
 export interface OutputOptions {
   stdout: Writable & { isTTY?: boolean; columns?: number };
@@ -92,6 +92,11 @@ export class Output {
     return redact(text, this.#secrets);
   }
 
+  /** `clean` for text cut short, where a secret may have lost its end (see redactTruncated). */
+  cleanTruncated(text: string): string {
+    return redactTruncated(text, this.#secrets);
+  }
+
   /** JSON data with every known secret masked in its strings. */
   cleanData<T>(value: T): T {
     return redactDeep(value, this.#secrets);
@@ -103,18 +108,32 @@ export class Output {
    */
   result(value: unknown, revealed?: string): void {
     const others = [...this.#secrets].filter((s) => s !== revealed);
-    this.#opts.stdout.write(`${JSON.stringify(redactDeep(value, others), null, 2)}\n`);
+    this.#opts.stdout.write(`${this.#json(redactDeep(value, others), 2)}\n`);
   }
 
   /** Human-readable data (tables, summaries) on stdout. */
   data(text: string): void {
-    this.#opts.stdout.write(`${sanitizeForTerminal(this.clean(text))}\n`);
+    this.#opts.stdout.write(`${this.terminalText(text)}\n`);
   }
 
   /** Text for a terminal (a spinner's line): redacted, and stripped of anything but keyrot's own styles. */
   terminalText(text: string): string {
-    const safe = sanitizeForTerminal(this.clean(text));
+    return this.#inert(sanitizeForTerminal(this.clean(text)));
+  }
+
+  /**
+   * CI runners obey commands printed in a job's output: Azure's `##vso[…]` and GitHub's legacy `##[…]` anywhere in
+   * a line, GitHub's `::cmd::` at its start. A zero-width space makes provider text that looks like one inert (a
+   * key named "##[stop-commands]x" would otherwise stop the runner reading keyrot's own `::add-mask::`).
+   */
+  #inert(text: string): string {
+    const safe = text.replace(/#(?=#(?:vso)?\[)/g, '#\u200b');
     return this.#opts.workflowCommands ? safe.replace(/^(\s*):(?=:)/gm, '$1:\u200b') : safe;
+  }
+
+  /** A JSON text whose strings cannot act as CI runner commands: `##[` is written `\u0023#[` (the same value). */
+  #json(value: unknown, indent?: number): string {
+    return JSON.stringify(value, null, indent).replace(/#(?=#(?:vso)?\[)/g, '\\u0023');
   }
 
   /**
@@ -128,7 +147,7 @@ export class Output {
   /** One --events line on stdout. */
   event(type: string, data: Record<string, unknown> = {}): void {
     if (!this.events) return;
-    this.#opts.stdout.write(`${JSON.stringify(this.cleanData({ type, at: this.#now().toISOString(), ...data }))}\n`);
+    this.#opts.stdout.write(`${this.#json(this.cleanData({ type, at: this.#now().toISOString(), ...data }))}\n`);
   }
 
   /**

@@ -47,7 +47,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot in CI', () => {
     expect(r.stderr.split(newKey.plaintext).length - 1).toBe(1);
 
     const md = await readFile(summary, 'utf8');
-    expect(md).toContain(`keyrot: rotated ${s.user.email}`);
+    expect(md).toContain(`keyrot: rotated \`${s.user.email}\``);
     expect(md).toContain('ops-deploy-v2');
     expect(md).toContain(`****${newKey.plaintext.slice(-5)}`);
     for (const secret of s.sc.secrets) expect(md).not.toContain(secret);

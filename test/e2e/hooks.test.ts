@@ -23,4 +23,16 @@ describe.skipIf(!HAS_KEYCHAIN)('hooks', () => {
     expect(r.stderr.length).toBeLessThan(200_000);
     expect(r.stderr).toMatch(/line cut/);
   });
+
+  it('a hook that echoes the key at the end of an over-long line shows no part of it, with or without --verbose', async () => {
+    const s = await rotationSetup();
+    // The key starts 13 characters before the 4 KiB cut: the cut must not leave them for anyone to read.
+    const hook = 'read k; printf "%4070s" x; echo "received key $k"; exit 3';
+    for (const extra of [[], ['--resume', '--verbose']]) {
+      const r = await s.run(`rotate ${extra.join(' ')}`, ['rotate', '--user', s.user.email, '--on-new-key', hook, '--no-wait', '--yes', ...extra]);
+      expect(r.code, r.stderr.slice(-500)).toBe(10);
+      expect(r.stderr).toMatch(/received key \*\*\*\*… \[line cut\]/);
+    }
+    expect(await s.sc.leaks()).toEqual([]);
+  });
 });

@@ -67,7 +67,64 @@ describe.skipIf(!HAS_KEYCHAIN)('provider and hook text cannot drive the terminal
     const r = await s.run('gha', ['rotate', '--user', user.id, '--on-new-key', s.hook, '--no-wait', '--yes'], { env: { GITHUB_STEP_SUMMARY: summary } });
     expect(r.code, r.stderr).toBe(0);
     const md = await readFile(summary, 'utf8');
-    expect(md).not.toMatch(/<img|\[link\]\(|a\|b|`c/);
+    // A code span: nothing inside is markup, HTML or a link; the pipe is escaped as GitHub tables require.
+    expect(md).toContain('| new | ``a\\|b`c<img src=x>[link](http://x)-v2`` |');
+  });
+
+  it('a bare URL in a key name is no clickable link in the step summary (GitHub autolinks plain text)', async () => {
+    const s = await rotationSetup();
+    const user = s.h.sandbox.snapshot().users.find((u) => u.email === 'ops@example.com')!;
+    await fetch(`${s.h.sandbox.controlUrl}/keys/${user.keys[0]!.id}`, {
+      method: 'POST',
+      body: JSON.stringify({ name: 'Re-auth at https://vultr-login.evil.example/reset?x=1 now' }),
+    });
+    const summary = join(s.dir, 'summary.md');
+    await writeFile(summary, '');
+    const r = await s.run('gha', ['rotate', '--user', user.id, '--on-new-key', s.hook, '--no-wait', '--yes'], { env: { GITHUB_STEP_SUMMARY: summary } });
+    expect(r.code, r.stderr).toBe(0);
+    const md = await readFile(summary, 'utf8');
+    // Outside code spans no URL and no e-mail address is left for the autolinker.
+    const plain = md.replace(/(`+)[^`].*?\1/g, '');
+    expect(plain).not.toMatch(/https?:|www\.|@/);
+    expect(md).toContain('`Re-auth at https://vultr-login.evil.example/reset?x=1 now-v2`');
+  });
+
+  it('under GitHub Actions no provider text acts as a workflow command, in stdout, stderr, --json or --events', async () => {
+    const s = await rotationSetup();
+    const user = s.h.sandbox.snapshot().users.find((u) => u.email === 'ops@example.com')!;
+    // The runner obeys "##[cmd]" anywhere in a line (legacy syntax; "##[stop-commands]" would make it ignore
+    // keyrot's own ::add-mask:: and print the key) and "::cmd::" at the start of one (after blanks).
+    await fetch(`${s.h.sandbox.controlUrl}/keys/${user.keys[0]!.id}`, {
+      method: 'POST',
+      body: JSON.stringify({ name: 'deploy ##[stop-commands]pwned ##vso[task.setvariable]x\n::error title=x::FORGED' }),
+    });
+    await fetch(`${s.h.sandbox.controlUrl}/users/${user.id}`, { method: 'POST', body: JSON.stringify({ email: 'ops@example.com\r\n::warning::MAIL' }) });
+    const env = { GITHUB_ACTIONS: 'true' };
+    const runs = [
+      ['rotate', '--user', user.id, '--dry-run', '--yes'],
+      ['list-keys', '--user', user.id],
+      ['list-keys', '--user', user.id, '--json'],
+      ['rotate', '--user', user.id, '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes', '--events'],
+      ['rotate', '--user', user.id, '--resume', '--yes', '--json'],
+    ];
+    let masked = 0;
+    for (const args of runs) {
+      const r = await s.run(args.join(' '), args, { env });
+      expect(r.code, r.stderr).toBe(0);
+      for (const line of `${r.stdout}\n${r.stderr}`.split('\n')) {
+        if (/^::add-mask::/.test(line)) {
+          masked++;
+          continue;
+        }
+        expect(line, args.join(' ')).not.toMatch(/##(?:vso)?\[/);
+        expect(line.trimStart(), args.join(' ')).not.toMatch(/^::/);
+      }
+      // The JSON documents still carry the names as the provider has them (line breaks aside).
+      if (args.includes('--json') && args[0] === 'list-keys') {
+        expect(JSON.parse(r.stdout)[0].name).toBe('deploy ##[stop-commands]pwned ##vso[task.setvariable]x ::error title=x::FORGED');
+      }
+    }
+    expect(masked).toBeGreaterThan(0);
   });
 
   it('--name refuses bidirectional controls like other control characters (exit 2, nothing created)', async () => {

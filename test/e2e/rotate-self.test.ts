@@ -73,6 +73,18 @@ async function expectSelfRotated(s: SelfSetup): Promise<void> {
 }
 
 describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --self', () => {
+  it('keyrot login with the old key during a --keep-old grace period: --resume puts the new key back in the entry before revoking', async () => {
+    const s = await selfSetup();
+    expect((await s.run(['rotate', '--self', '--keep-old', '--yes'])).code).toBe(0);
+    // The old key still works, so login proves it and stores it again.
+    expect((await s.run(['login', '--with-key-stdin'], { stdin: `${s.h.sandbox.adminKey}\n` })).code).toBe(0);
+    expect(await s.adminEntry()).toBe(s.h.sandbox.adminKey);
+    const r = await s.run(['rotate', '--self', '--resume', '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/held the old key keyrot-sandbox-admin again/);
+    await expectSelfRotated(s);
+  });
+
   it('rotates the stored admin key: the new key is installed before the old one is deleted with it, and proven rejected', async () => {
     const s = await selfSetup();
     const r = await s.run(['rotate', '--self', '--yes', '--json']);
@@ -186,5 +198,47 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --self', () => {
     const resumed = await s.run(['rotate', '--self', '--resume', '--yes']);
     expect(resumed.code, resumed.stderr).toBe(0);
     await expectSelfRotated(s);
+  });
+
+  it('--store none with the admin key from a CI secret: kill -9 after the hook stored the new key, then the next job resumes with it', async () => {
+    const s = await selfSetup(false);
+    const secretFile = join(s.dir, 'ci-secret');
+    await writeFile(secretFile, s.h.sandbox.adminKey);
+    const flag = join(s.dir, 'hang');
+    await writeFile(flag, '');
+    // The hook stores the key as the CI secret, then hangs: the job is killed before keyrot hears back.
+    const hook = `cat > '${secretFile}.tmp' && mv '${secretFile}.tmp' '${secretFile}'; if [ -f '${flag}' ]; then sleep 30; fi`;
+    const env = { XDG_CONFIG_HOME: join(s.dir, 'config'), KEYROT_PROFILE: s.profile, VULTR_API_URL: undefined, VULTR_API_KEY: s.h.sandbox.adminKey };
+    const child = s.h.spawn(['rotate', '--self', '--store', 'none', '--on-new-key', hook, '--yes'], { env });
+    const done = collect(child, 60_000);
+    const secret = async () => (await readFile(secretFile, 'utf8')).trim();
+    for (let i = 0; i < 1000 && (await secret()) === s.h.sandbox.adminKey; i++) await sleep(15);
+    child.kill('SIGKILL');
+    await done;
+    await rm(flag);
+    const stored = await secret();
+    expect(stored).not.toBe(s.h.sandbox.adminKey);
+    // The next job runs with what the CI secret holds now: the new key.
+    const resumed = await s.run(['rotate', '--self', '--store', 'none', '--resume', '--on-new-key', hook, '--yes'], { env: { VULTR_API_KEY: stored } });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(s.ownKeys().map((k) => k.plaintext)).toEqual([stored]);
+    expect(await secret()).toBe(stored);
+    expect(await authStatus(s.h, stored)).toBe(200);
+    expect(await authStatus(s.h, s.h.sandbox.adminKey)).toBe(401);
+  });
+
+  it('--store none cancelled (SIGTERM) while the own-key create is in flight: the new admin key is deleted through /apikeys', async () => {
+    const s = await selfSetup(false);
+    s.h.sandbox.addFault({ method: 'POST', path: '/apikeys', action: 'delay-after', delayMs: 20_000 });
+    const env = { XDG_CONFIG_HOME: join(s.dir, 'config'), KEYROT_PROFILE: s.profile, VULTR_API_URL: undefined, VULTR_API_KEY: s.h.sandbox.adminKey };
+    const child = s.h.spawn(['rotate', '--self', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--yes'], { env });
+    const done = collect(child, 60_000);
+    for (let i = 0; i < 1000 && s.ownKeys().length < 2; i++) await sleep(15);
+    expect(s.ownKeys()).toHaveLength(2);
+    child.kill('SIGTERM');
+    const r = await done;
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).not.toMatch(/could not be cleaned up/);
+    expect(s.ownKeys().map((k) => k.plaintext)).toEqual([s.h.sandbox.adminKey]);
   });
 });

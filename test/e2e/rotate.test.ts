@@ -456,25 +456,26 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
       expect(await readJournal(s.h, s.user.id)).toBeNull();
     });
 
-    it("rotating the admin key's own user is refused without --check or --no-wait (exit 2)", async () => {
+    it("rotating another key of the admin key's own user is refused without --check or --no-wait (exit 2)", async () => {
       const s = await setup({ email: 'admin@example.com', holdOldKey: false });
-      const r = await s.run('self', ['rotate', '--user', 'admin@example.com', '--yes']);
+      const made = await s.run('second key', ['create', '--user', 'admin@example.com', '--name', 'reports']);
+      expect(made.code, made.stderr).toBe(0);
+      const before = s.h.sandbox.requests().length;
+      const r = await s.run('self', ['rotate', '--user', 'admin@example.com', '--key', 'reports', '--yes']);
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(/--check/);
-      expect(s.h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
+      expect(s.h.sandbox.requests().slice(before).filter((q) => q.method !== 'GET')).toEqual([]);
       await expectNoLeaks(s);
     });
 
-    it("rotating the admin key itself with --no-wait: the new key replaces it, and keyrot says to use it from now on", async () => {
+    it('the admin key keyrot runs with is not rotated as a user key: exit 2 before any change, pointing to --self', async () => {
       const s = await setup({ email: 'admin@example.com', holdOldKey: false });
       const r = await s.run('self', ['rotate', '--user', 'admin@example.com', '--no-wait', '--yes', '--json']);
-      expect(r.code, r.stderr).toBe(0);
-      const keys = s.keys();
-      expect(keys.map((k) => k.name)).toEqual(['keyrot-sandbox-admin-v2']);
-      expect(await authStatus(s.h, s.h.sandbox.adminKey)).toBe(401);
-      expect(await keychainGet(accountOf(s.user.id, keys[0]!.id))).toBe(keys[0]!.plaintext);
-      expect(r.stderr).toMatch(/was the admin key keyrot ran with/);
-      expect(json(r).steps.find((st: { phase: string }) => st.phase === 'verify-old').detail).toMatch(/admin key/);
+      expect(r.code, r.stderr).toBe(2);
+      expect(json(r).error.message).toMatch(/is the admin key keyrot runs with \(from VULTR_API_KEY\)/);
+      expect(json(r).error.hint).toMatch(/rotate --self/);
+      expect(s.h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
+      expect(await authStatus(s.h, s.h.sandbox.adminKey)).toBe(200);
       await expectNoLeaks(s);
     });
 

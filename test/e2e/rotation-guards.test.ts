@@ -7,11 +7,17 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HAS_KEYCHAIN, collect, json } from '../helpers/e2e.js';
-import { accountOf, authStatus, readJournal, requestsTo, rotationSetup, waitForJournal } from '../helpers/consumer.js';
+import { HAS_KEYCHAIN, collect, json, keychainGet } from '../helpers/e2e.js';
+import { accountOf, authStatus, keychainDelete, readJournal, requestsTo, rotationSetup, waitForJournal } from '../helpers/consumer.js';
 
 const NO_KEYCHAIN = { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/keyrot-test-bus' };
 const NEW_NAME = 'ops-deploy-v2';
+
+/** A --check that proves what consumers would: the key they were handed authenticates at the provider. */
+function consumerCheck(s: { h: { sandbox: { url: string } }; keyFile: string }): string {
+  const script = `fetch(process.argv[1] + '/account', { headers: { authorization: 'Bearer ' + require('fs').readFileSync(process.argv[2], 'utf8').trim() } }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`;
+  return `'${process.execPath}' -e "${script}" '${s.h.sandbox.url}' '${s.keyFile}'`;
+}
 
 describe.skipIf(!HAS_KEYCHAIN)('the old key is revoked only while the new key works', () => {
   it('the new key deleted during a --keep-old grace period (with keyrot revoke --force): --resume stops, exit 7, old key kept', async () => {
@@ -45,6 +51,21 @@ describe.skipIf(!HAS_KEYCHAIN)('the old key is revoked only while the new key wo
     expect(await s.sc.leaks()).toEqual([]);
   });
 
+  it("the new key's keychain entry removed during the wait: written back from memory before the revoke, never a key nobody holds", async () => {
+    const s = await rotationSetup();
+    const child = s.h.spawn(['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--poll-interval', '200ms', '--wait-timeout', '1m', '--yes']);
+    const done = collect(child, 60_000);
+    const waiting = await waitForJournal(s.h, s.user.id, (j) => j.phase === 'wait');
+    await keychainDelete(accountOf(s.user.id, waiting.newKey.id));
+    await s.consumer();
+    const r = s.sc.output('rotate', await done);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/lost the entry of the new key[^]*wrote it back/);
+    const [only] = s.keys();
+    expect(only!.name).toBe(NEW_NAME);
+    expect(await keychainGet(accountOf(s.user.id, only!.id))).toBe(only!.plaintext);
+  });
+
   it('the new key expired during the grace period: --resume stops, old key kept', async () => {
     const s = await rotationSetup();
     const paused = await s.run('keep-old', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes']);
@@ -71,6 +92,24 @@ describe.skipIf(!HAS_KEYCHAIN)('commands other than the rotation respect it', ()
   });
 });
 
+describe.skipIf(!HAS_KEYCHAIN)('keyrot does not fool its own wait', () => {
+  it('verify with a key of a user whose rotation waits for its consumers is refused (exit 9) unless --force', async () => {
+    const s = await rotationSetup();
+    const child = s.h.spawn(['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--poll-interval', '200ms', '--wait-timeout', '1m', '--yes']);
+    const done = collect(child, 60_000);
+    await waitForJournal(s.h, s.user.id, (j) => j.phase === 'wait');
+    const r = await s.run('verify during wait', ['verify', '--user', s.user.email, '--key', NEW_NAME]);
+    expect(r.code, r.stderr).toBe(9);
+    expect(r.stderr).toMatch(/waiting for its consumers[^]*--force/);
+    // No call with the user's keys was made, so the wait goes on: the old key is still there.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect((await readJournal(s.h, s.user.id)).phase).toBe('wait');
+    expect(s.keys().map((k) => k.name).sort()).toEqual(['ops-deploy', NEW_NAME]);
+    child.kill('SIGTERM');
+    expect((await done).code).toBe(130);
+  });
+});
+
 describe.skipIf(!HAS_KEYCHAIN)('destructive modes need consent', () => {
   it('--resume and --abort without --yes and without a terminal change nothing (exit 2); --abort names a hand-over already done', async () => {
     const s = await rotationSetup();
@@ -94,13 +133,42 @@ describe.skipIf(!HAS_KEYCHAIN)('--store none is remembered, and cleaned up after
     const s = await rotationSetup({ holdOldKey: false });
     const paused = await s.run('keep-old', ['rotate', '--user', s.user.email, '--store', 'none', '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes'], { env: NO_KEYCHAIN });
     expect(paused.code, paused.stderr).toBe(0);
-    // No --store flag now: the journal says none. The new key's plaintext is gone with the first process, so the
-    // pre-revoke check can only see it listed and unexpired; it must not claim a keychain.
-    const resumed = await s.run('resume', ['rotate', '--user', s.user.email, '--resume', '--yes'], { env: NO_KEYCHAIN });
+    // No --store flag now: the journal says none. The new key's plaintext is gone with the first process, so
+    // keyrot cannot test it itself: without --check it refuses to revoke (exit 7), never claiming a keychain.
+    const unproven = await s.run('resume without --check', ['rotate', '--user', s.user.email, '--resume', '--yes'], { env: NO_KEYCHAIN });
+    expect(unproven.code, unproven.stderr).toBe(7);
+    expect(unproven.stderr).toMatch(/holds no copy of the new key[^]*NOT revoked[^]*--check/);
+    expect(s.keys().map((k) => k.name).sort()).toEqual(['ops-deploy', NEW_NAME]);
+    const resumed = await s.run('resume', ['rotate', '--user', s.user.email, '--resume', '--yes', '--check', consumerCheck(s)], { env: NO_KEYCHAIN });
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).not.toMatch(/keychain/i);
     expect(s.keys().map((k) => k.name)).toEqual([NEW_NAME]);
     expect(await s.sc.leaks()).toEqual([]);
+  });
+
+  it('--store none, resumed after the new key stopped authenticating: --check fails, the old key is kept (exit 7)', async () => {
+    const s = await rotationSetup({ holdOldKey: false });
+    const paused = await s.run('keep-old', ['rotate', '--user', s.user.email, '--store', 'none', '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes'], { env: NO_KEYCHAIN });
+    expect(paused.code, paused.stderr).toBe(0);
+    const newKey = s.keys().find((k) => k.name === NEW_NAME)!;
+    // An IP allow-list the runner is not on: the key is listed and unexpired, and rejected.
+    await fetch(`${s.h.sandbox.controlUrl}/keys/${newKey.id}`, { method: 'POST', body: JSON.stringify({ allowedIps: ['203.0.113.7/32'] }) });
+    const resumed = await s.run('resume', ['rotate', '--user', s.user.email, '--resume', '--yes', '--check', consumerCheck(s)], { env: NO_KEYCHAIN });
+    expect(resumed.code, resumed.stderr).toBe(7);
+    expect(resumed.stderr).toMatch(/failed --check[^]*NOT revoked/);
+    expect(resumed.stdout + resumed.stderr).not.toMatch(/Rotated/);
+    expect(await authStatus(s.h, s.oldKey.plaintext)).toBe(200);
+    expect(requestsTo(s.h, 'DELETE', `/users/*/apikeys/${s.oldKey.id}`)).toEqual([]);
+  });
+
+  it('--emergency with --store none is refused before any change (the only key would live in memory alone)', async () => {
+    const s = await rotationSetup({ holdOldKey: false });
+    const r = await s.run('emergency store none', ['rotate', '--user', s.user.email, '--emergency', '--store', 'none', '--on-new-key', s.hook, '--yes'], { env: NO_KEYCHAIN });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr.trim().split('\n')[0]).toMatch(/--emergency[^]*--store none/);
+    expect(r.stderr).toMatch(/--no-wait/);
+    expect(requestsTo(s.h, 'POST', '/users/*/apikeys')).toEqual([]);
+    expect(s.keys().map((k) => k.name)).toEqual(['ops-deploy']);
   });
 
   it('a --store none rotation cancelled before the hand-over (SIGTERM, as a cancelled CI job) deletes the new key and writes nothing to disk', async () => {

@@ -206,6 +206,10 @@ export async function keychainAccountsOf(userId: string): Promise<string[]> {
   }
 }
 
+export async function keychainDelete(account: string): Promise<void> {
+  await (await entry(account)).deleteCredential();
+}
+
 /** Removes every entry keyrot has for a user (tests share one keyring). */
 export async function keychainClearUser(userId: string): Promise<void> {
   for (const account of await keychainAccountsOf(userId)) await (await entry(account)).deleteCredential();
@@ -246,12 +250,20 @@ export async function waitForJournal(h: Harness, userId: string, accept: (record
 // ---------------------------------------------------------------------------------------------------------
 // Secrets
 
-/** Where a secret appears in any of the texts (outputs, journal, state files): one line per leak, none shown. */
+/** A run of this many characters of a secret is a leak (a mask shows at most its last 5). */
+const LEAK_WINDOW = 8;
+
+/**
+ * Where a secret, or any LEAK_WINDOW consecutive characters of it (a key cut short in a message), appears in any
+ * of the texts (outputs, journal, state files): one line per leak, none shown.
+ */
 export function findLeaks(secrets: readonly string[], texts: Record<string, string>): string[] {
   const leaks: string[] = [];
   for (const [where, text] of Object.entries(texts)) {
     for (const secret of secrets) {
-      if (secret && text.includes(secret)) leaks.push(`${where} holds a secret ending ${secret.slice(-5)}`);
+      if (!secret) continue;
+      const parts = secret.length <= LEAK_WINDOW ? [secret] : Array.from({ length: secret.length - LEAK_WINDOW + 1 }, (_, i) => secret.slice(i, i + LEAK_WINDOW));
+      if (parts.some((part) => text.includes(part))) leaks.push(`${where} holds ${LEAK_WINDOW}+ characters of a secret ending ${secret.slice(-5)}`);
     }
   }
   return leaks;

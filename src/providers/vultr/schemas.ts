@@ -3,6 +3,7 @@
 // ProviderResponseError naming the field and the type found, never a value: `api_key` fields hold secrets.
 
 import { ProviderResponseError } from '../../errors.js';
+import { singleLine } from '../../core/mask.js';
 
 export interface VultrUser {
   id: string;
@@ -94,11 +95,12 @@ function requiredString(obj: Json, key: string, path: string): string {
   return value;
 }
 
-function optionalString(obj: Json, key: string, path: string): string {
+/** A name or e-mail: shown to people, so one line (see singleLine). */
+function optionalText(obj: Json, key: string, path: string): string {
   const value = obj[key];
   if (value === undefined || value === null) return '';
   if (typeof value !== 'string') fail(`${path}.${key}`, 'a string', value);
-  return value;
+  return singleLine(value);
 }
 
 function optionalBoolean(obj: Json, key: string, path: string, fallback: boolean): boolean {
@@ -151,10 +153,10 @@ export function parseUser(value: unknown, path = 'user'): VultrUser {
   }
   return {
     id: requiredId(obj, path),
-    email: requiredString(obj, 'email', path),
-    firstName: optionalString(obj, 'first_name', path),
-    lastName: optionalString(obj, 'last_name', path),
-    name: optionalString(obj, 'name', path),
+    email: singleLine(requiredString(obj, 'email', path)),
+    firstName: optionalText(obj, 'first_name', path),
+    lastName: optionalText(obj, 'last_name', path),
+    name: optionalText(obj, 'name', path),
     // Absent only in an answer that is not quite the documented one; a false "disabled" would block rotations
     // for nothing, while a really disabled user shows up when the new key is checked.
     apiEnabled: optionalBoolean(obj, 'api_enabled', path, true),
@@ -187,7 +189,7 @@ export function parseApiKey(value: unknown, path = 'api_key'): VultrApiKey {
   if (expire && dateExpire === null) fail(`${path}.date_expire`, 'a date when expire is true', obj['date_expire']);
   return {
     id: requiredId(obj, path),
-    name: optionalString(obj, 'name', path),
+    name: optionalText(obj, 'name', path),
     apiKey: typeof apiKey === 'string' && apiKey !== '' ? apiKey : null,
     expire,
     // With expire false the date is meaningless whatever Vultr puts there.
@@ -214,8 +216,8 @@ export function parseCreatedApiKey(body: unknown): VultrCreatedApiKey {
 export function parseAccount(body: unknown): VultrAccount {
   const account = object(object(body, 'answer')['account'], 'account');
   return {
-    name: optionalString(account, 'name', 'account'),
-    email: optionalString(account, 'email', 'account'),
+    name: optionalText(account, 'name', 'account'),
+    email: optionalText(account, 'email', 'account'),
     acls: stringArray(account, 'acls', 'account'),
   };
 }
