@@ -43,6 +43,14 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot get', () => {
     expect(events.stdout).not.toContain(s.oldKey.plaintext);
   });
 
+  it('under GitHub Actions the runner is told to mask the key (on stderr) before it is printed; stdout stays the key alone', async () => {
+    const s = await setup();
+    const r = await s.h.run(['get', '--user', OPS], { env: { GITHUB_ACTIONS: 'true' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(s.oldKey.plaintext);
+    expect(r.stderr.split('\n')).toContain(`::add-mask::${s.oldKey.plaintext}`);
+  });
+
   it('a user whose key keyrot does not hold: exit 5, nothing on stdout', async () => {
     const s = await setup({ holdOldKey: false });
     const r = await s.h.run(['get', '--user', OPS]);
