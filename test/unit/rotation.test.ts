@@ -1085,19 +1085,7 @@ describe('abortRotation', () => {
 });
 
 describe('newKeyProven: the key keyrot get and exec give during a rotation', () => {
-  const base = (mode: RotationMode) =>
-    newRotationRecord({
-      id: 'r',
-      provider: 'fake',
-      user: { id: 'u', email: 'u@example.com' },
-      mode,
-      oldKey: { id: 'old', name: 'k', lastChars: 'AAAAA', expiresAt: null },
-      newName: 'k-v2',
-      expiresAt: null,
-      preexistingKeyIds: ['old'],
-      options: defaultRotationOptions(),
-      now: new Date('2026-11-23T10:00:00Z'),
-    });
+  const base = harness().record;
   it.each<[RotationMode, Phase, string | null, RotationRecord['status'], boolean]>([
     ['standard', 'create', null, 'running', false],
     ['standard', 'create', 'new', 'failed', false], // created and stored, not yet proven
@@ -1110,10 +1098,6 @@ describe('newKeyProven: the key keyrot get and exec give during a rotation', () 
     ['emergency', 'revoke', 'new', 'failed', true],
     ['emergency', 'hand-over', 'new', 'running', true],
   ])('%s at %s (new key %s, %s): %s', (mode, phase, newId, status, proven) => {
-    const record = base(mode);
-    record.phase = phase;
-    record.newKey.id = newId;
-    record.status = status;
-    expect(newKeyProven(record)).toBe(proven);
+    expect(newKeyProven({ ...base, mode, phase, status, newKey: { ...base.newKey, id: newId } })).toBe(proven);
   });
 });
