@@ -176,8 +176,9 @@ async function rotationStatus(ctx: Context, record: RotationRecord, journal: str
   const resume = `${rotateCommandOf(record).replace(/^keyrot/, prefix)}${record.provider === ctx.providerFactory.id ? '' : ` --provider ${record.provider}`}`;
   const next: RotationStatus['next'] = [];
   if (state !== 'in-progress') {
-    const finishes = oldKey === 'live' ? `finishes: revokes ${record.oldKey.name}` : 'finishes the rotation';
-    next.push({ command: `${resume} --resume`, does: state === 'paused' ? `ends the grace period; ${finishes}` : finishes });
+    const revokes = oldKey === 'live' ? `; revokes ${record.oldKey.name} at the end` : '';
+    const does = state === 'paused' ? `ends the grace period${revokes}` : `continues from "${PHASE_LABELS[record.phase]}"${revokes}`;
+    next.push({ command: `${resume} --resume`, does });
     if (canAbort(record)) next.push({ command: `${resume} --abort`, does: `rolls back: deletes ${record.newKey.name}, keeps ${record.oldKey.name}` });
   }
   return { record, state, holder, oldKey, newKey: record.newKey.id ? 'live' : 'not created', grace, next, journal };

@@ -44,7 +44,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot status', () => {
       newKey: { id: newKey.id, name: 'ops-deploy-v2', state: 'live' },
       grace: { overdue: false },
       next: [
-        { command: 'keyrot rotate --user ops@example.com --resume', does: expect.stringMatching(/ends the grace period; finishes: revokes ops-deploy/) },
+        { command: 'keyrot rotate --user ops@example.com --resume', does: 'ends the grace period; revokes ops-deploy at the end' },
         { command: 'keyrot rotate --user ops@example.com --abort', does: expect.stringMatching(/rolls back/) },
       ],
     });
@@ -92,6 +92,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot status', () => {
     const [rotation] = json(await s.run('status', ['status', '--json'])).rotations;
     expect(rotation).toMatchObject({ state: 'failed', phase: 'hand-over', error: { code: 'hook_failed' }, oldKey: { state: 'live' }, newKey: { state: 'live' } });
     expect(rotation.next.map((n: { command: string }) => n.command)).toEqual(['keyrot rotate --user ops@example.com --resume', 'keyrot rotate --user ops@example.com --abort']);
+    expect(rotation.next[0].does).toBe('continues from "Hand the new key to consumers"; revokes ops-deploy at the end');
     const human = await s.run('status human', ['status']);
     expect(human.stdout).toMatch(/failed at "Hand the new key to consumers": --on-new-key exited with code 3.*\(hook failed\)/);
     expect(human.stdout).toMatch(/live {3}ops-deploy \(.*\) and ops-deploy-v2 \(/);
