@@ -7,6 +7,7 @@ import {
   CancelledError,
   KeyNotReturnedError,
   KeyrotError,
+  KeychainError,
   RotationIncompleteError,
   UsageError,
   VerificationFailedError,
@@ -717,12 +718,28 @@ function rotateCommandOf(record: RotationRecord): string {
   return record.userId === SELF_USER_ID ? 'keyrot rotate --self' : `keyrot rotate --user ${record.userEmail}`;
 }
 
+/**
+ * Whether a stop left nothing to go on with: a create answered without a key (that key is deleted), or refused by
+ * the provider (a 4xx: nothing was made). The record is then closed, not left for a --resume that would only send
+ * the same request again.
+ */
+export function nothingCreated(record: RotationRecord, err: unknown): boolean {
+  if (record.newKey.id !== null || !canAbort(record)) return false;
+  return err instanceof KeyNotReturnedError || (err instanceof UsageError && record.phase === 'create');
+}
+
 /** The error to show when a rotation stops: the original code, plus what is live and how to go on. */
 function explainFailure(record: RotationRecord, err: unknown): unknown {
   if (!isKeyrotError(err)) return err;
   // A create answered without a key changed nothing (the key it made is deleted): there is nothing to go on with.
-  if (err instanceof KeyNotReturnedError && record.newKey.id === null) return err;
-  const oldLive = canAbort(record) ? ' The old key is untouched.' : '';
+  if (nothingCreated(record, err)) return err;
+  // Exit 8 promises that no key was created: a keychain failing once a new key is live is a stop part-way (12).
+  if (err instanceof KeychainError && record.newKey.id !== null) {
+    return explainFailure(record, new RotationIncompleteError(err.message, { cause: err, hint: 'Make the keychain available (unlocked) again.', ...(err.data ? { data: err.data } : {}) }));
+  }
+  const oldLive = canAbort(record)
+    ? ' The old key is untouched.'
+    : ` The old key ${record.oldKey.name} is revoked (or being revoked)${PHASES[record.mode].indexOf(record.phase) < PHASES[record.mode].indexOf('hand-over') || record.handedOverAt ? '' : ': consumers need the new key now'}.`;
   const newHeld = !record.newKey.id || err.data?.['newKeyUsable'] === false
     ? ''
     : record.options.store === 'none'
