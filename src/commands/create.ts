@@ -6,7 +6,7 @@ import { defaultKeyName } from '../core/naming.js';
 import { CancelledError, RotationIncompleteError, UsageError } from '../errors.js';
 import { PendingCreates, type PendingCreate } from '../journal/pending-creates.js';
 import { writeRescueFile } from '../journal/rescue.js';
-import { KEYCHAIN_SERVICE, probeWritable, type SecretStore } from '../keychain/secret-store.js';
+import { KEYCHAIN_SERVICE, entryName, probeWritable, type SecretStore } from '../keychain/secret-store.js';
 import type { Provider, User } from '../providers/types.js';
 import { addMaskLine, inGithubActions } from '../ui/github.js';
 import { resolveUser } from './resolve.js';
@@ -180,7 +180,7 @@ async function createUnderLock(options: CreateOptions, expiresAt: Date | null, c
     name: stored.key.name,
     maskedKey: maskSecret(secret),
     expiresAt: stored.key.expiresAt,
-    keychain: { service: KEYCHAIN_SERVICE, account: stored.account, store: store.description },
+    keychain: { service: KEYCHAIN_SERVICE, account: entryName(store, stored.account), store: store.description },
     orphansDeleted: stored.orphansDeleted,
     ...(options.reveal ? { secret } : {}),
   };

@@ -14,7 +14,7 @@ import {
   WaitTimeoutError,
   isKeyrotError,
 } from '../errors.js';
-import { keychainAccount, type SecretStore } from '../keychain/secret-store.js';
+import { entryName, keychainAccount, type SecretStore } from '../keychain/secret-store.js';
 import type { ApiKey, Provider } from '../providers/types.js';
 import { createAndStoreKey, deleteOrphans } from './create-key.js';
 import { formatDuration } from './duration.js';
@@ -307,7 +307,7 @@ const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
           await save(record, ports);
           ports.event('key.created', { keyId: key.id, name: key.name, maskedKey: maskSecret(key.secret) });
           if (record.options.store !== 'none') {
-            ports.event('keychain.written', { account: keychainAccount(ports.provider.id, record.userId, key.id), store: ports.store.description });
+            ports.event('keychain.written', { account: entryName(ports.store, keychainAccount(ports.provider.id, record.userId, key.id)), store: ports.store.description });
           }
         },
       },
@@ -449,7 +449,7 @@ async function handOver(record: RotationRecord, ports: RotationPorts, secret: st
     return 'hook succeeded';
   }
   if (ports.confirmHandover) {
-    const account = keychainAccount(ports.provider.id, record.userId, record.newKey.id ?? '');
+    const account = entryName(ports.store, keychainAccount(ports.provider.id, record.userId, record.newKey.id ?? ''));
     const ok = await ports.confirmHandover(
       `Update every consumer of ${record.oldKey.name} to the new key ${record.newKey.name} (keychain service "keyrot", account "${account}"). Done?`,
     );
@@ -606,7 +606,7 @@ async function provenGoneByListing(record: RotationRecord, ports: RotationPorts)
     // provider now rejects keyrot itself, which is the very proof sought.
     if (!(err instanceof AuthError) || record.options.usageSignalUsable) throw err;
     ports.warn(
-      `The old key ${record.oldKey.name} was the admin key keyrot ran with, and it is now rejected. From now on use the new key ${record.newKey.name} (keychain service "keyrot", account "${keychainAccount(ports.provider.id, record.userId, record.newKey.id ?? '')}").`,
+      `The old key ${record.oldKey.name} was the admin key keyrot ran with, and it is now rejected. From now on use the new key ${record.newKey.name} (keychain service "keyrot", account "${entryName(ports.store, keychainAccount(ports.provider.id, record.userId, record.newKey.id ?? ''))}").`,
     );
     return 'rejected (it was the admin key)';
   }
