@@ -18,13 +18,13 @@ export async function main(argv: string[], deps: Partial<Deps> = {}): Promise<nu
     if (signals > 1) process.exit(ExitCode.cancelled);
     controller.abort(new CancelledError(`Interrupted by ${name}.`));
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // SIGHUP: the terminal was closed. Like Ctrl-C: a create in flight is settled, not left for a later run.
+  const signalNames: NodeJS.Signals[] = process.platform === 'win32' ? ['SIGINT', 'SIGTERM'] : ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const name of signalNames) process.on(name, onSignal);
   try {
     return await runCli(argv, full, controller.signal);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const name of signalNames) process.off(name, onSignal);
   }
 }
 

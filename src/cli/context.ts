@@ -11,7 +11,7 @@ import { DEFAULT_PROFILE, parseProfiles, validateProfileName, type ProfileSettin
 import { KeychainError, UsageError } from '../errors.js';
 import { KeyIndex } from '../journal/key-index.js';
 import { stateDir } from '../journal/state-dir.js';
-import { KEYCHAIN_SERVICE, adminAccount, type SecretStore } from '../keychain/secret-store.js';
+import { KEYCHAIN_SERVICE, adminAccount, entryName, type SecretStore } from '../keychain/secret-store.js';
 import { getProviderFactory, type ProviderDescriptor } from '../providers/registry.js';
 import type { Provider } from '../providers/types.js';
 import { Output, decideColorLevel, isCi } from '../ui/output.js';
@@ -235,8 +235,9 @@ async function resolveAdminKey(
   if (globals.store !== 'none') {
     const account = adminAccount(factory.id);
     try {
-      const stored = await (await secretStore()).get(account);
-      if (stored) return { key: stored, source: 'keychain', where: `keychain service "${KEYCHAIN_SERVICE}", account "${account}"` };
+      const store = await secretStore();
+      const stored = await store.get(account);
+      if (stored) return { key: stored, source: 'keychain', where: `keychain service "${KEYCHAIN_SERVICE}", account "${entryName(store, account)}"` };
     } catch {
       // No keychain here: fall through to the explanation below.
     }

@@ -51,6 +51,7 @@ export const COMMANDS: CommandSpec[] = [
       new Option('-e, --expires <when>', 'expiry: an ISO date (2027-01-31), a span (30d, 12w) or never').default(undefined, 'never'),
       new Option('--reveal', 'print the plaintext once (in --json: a "secret" field)'),
       force(),
+      new Option('-y, --yes', 'delete, without a prompt, a key an interrupted earlier create left behind (nobody holds it)'),
     ],
     examples: [
       'keyrot create --user ops@example.com --name deploy-bot --expires 90d',

@@ -1,12 +1,12 @@
 import type { Context } from '../cli/context.js';
-import { createAndStoreKey, deleteOrphans } from '../core/create-key.js';
+import { createAndStoreKey, deleteOrphans, orphanCandidates } from '../core/create-key.js';
 import { parseExpiry } from '../core/duration.js';
 import { BIDI_CONTROLS, maskSecret } from '../core/mask.js';
 import { defaultKeyName } from '../core/naming.js';
 import { CancelledError, RotationIncompleteError, UsageError } from '../errors.js';
-import { PendingCreates } from '../journal/pending-creates.js';
+import { PendingCreates, type PendingCreate } from '../journal/pending-creates.js';
 import { writeRescueFile } from '../journal/rescue.js';
-import { KEYCHAIN_SERVICE, probeWritable } from '../keychain/secret-store.js';
+import { KEYCHAIN_SERVICE, entryName, probeWritable, type SecretStore } from '../keychain/secret-store.js';
 import type { Provider, User } from '../providers/types.js';
 import { addMaskLine, inGithubActions } from '../ui/github.js';
 import { resolveUser } from './resolve.js';
@@ -19,6 +19,7 @@ export interface CreateOptions {
   expires?: string;
   reveal?: boolean;
   force?: boolean;
+  yes?: boolean;
 }
 
 export interface CreateResult {
@@ -80,17 +81,37 @@ export function validateName(name: string): void {
   if (new RegExp(BIDI_CONTROLS.source).test(name)) throw new UsageError('--name contains bidirectional control characters (they make a name read differently from what it is).');
 }
 
+/**
+ * A create of an earlier process that was killed mid-way: a key of its name that did not exist before it and
+ * whose plaintext this keychain lacks is most likely the one it made and lost, but a key made by hand since then
+ * under the same name looks the same, and nothing tells them apart. So each is deleted only with consent: asked in
+ * a terminal; without one it is named, with the command that deletes it, and the record stays until then.
+ */
+async function settleInterrupted(ctx: Context, provider: Provider, store: SecretStore, user: User, pending: PendingCreates, interrupted: PendingCreate, yes: boolean): Promise<void> {
+  const candidates = await orphanCandidates({ ...interrupted, preexistingKeyIds: new Set(interrupted.preexistingKeyIds) }, { provider, store });
+  const origin = `an interrupted keyrot create of "${interrupted.name}" (${interrupted.startedAt}, ${interrupted.host})`;
+  if (candidates.length === 0) ctx.out.info(`${origin[0]!.toUpperCase()}${origin.slice(1)} left no key behind.`);
+  for (const key of candidates) {
+    const what = `Key ${key.name} (${key.id}) of ${user.email} is probably from ${origin}, and nobody holds its plaintext`;
+    if (!yes && !ctx.interactive) {
+      ctx.out.warn(`${what}. If no one made it by hand since, delete it: keyrot revoke --user ${user.email} --key ${key.id} --yes (or pass --yes to the next create).`);
+      return;
+    }
+    if (yes || (await ctx.prompts.confirm(`${what}. Delete it? (No if someone made it by hand since)`, '--yes'))) {
+      await provider.deleteKey(user.id, key.id);
+      ctx.out.warn(`Deleted key ${key.name} (${key.id}).`);
+    }
+  }
+  await pending.end(interrupted);
+}
+
 /** The create itself, under the user's lock: nothing is sent before every refusal had its chance. */
 async function createUnderLock(options: CreateOptions, expiresAt: Date | null, ctx: Context, provider: Provider, user: User): Promise<CreateResult> {
   await refuseDuringRotation(ctx, provider, user, 'create a key', Boolean(options.force));
   const store = await ctx.secretStore();
   await probeWritable(store);
   const pending = new PendingCreates(ctx.stateDir);
-  for (const interrupted of await pending.abandoned(provider.id, user.id)) {
-    const deleted = await deleteOrphans({ ...interrupted, preexistingKeyIds: new Set(interrupted.preexistingKeyIds) }, { provider, store, note: (m) => ctx.out.warn(m) });
-    if (deleted.length === 0) ctx.out.info(`An interrupted create of "${interrupted.name}" (${interrupted.startedAt}) left no key behind.`);
-    await pending.end(interrupted);
-  }
+  for (const interrupted of await pending.abandoned(provider.id, user.id)) await settleInterrupted(ctx, provider, store, user, pending, interrupted, Boolean(options.yes));
   const existing = await provider.listKeys(user.id);
   const name = options.name ?? defaultKeyName(ctx.now(), existing.map((k) => k.name));
   if (existing.some((k) => k.name === name)) {
@@ -159,7 +180,7 @@ async function createUnderLock(options: CreateOptions, expiresAt: Date | null, c
     name: stored.key.name,
     maskedKey: maskSecret(secret),
     expiresAt: stored.key.expiresAt,
-    keychain: { service: KEYCHAIN_SERVICE, account: stored.account, store: store.description },
+    keychain: { service: KEYCHAIN_SERVICE, account: entryName(store, stored.account), store: store.description },
     orphansDeleted: stored.orphansDeleted,
     ...(options.reveal ? { secret } : {}),
   };

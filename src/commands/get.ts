@@ -2,10 +2,9 @@
 // rotations: the keychain account changes with every rotation, the command line does not.
 import type { Context } from '../cli/context.js';
 import { maskSecret } from '../core/mask.js';
-import { DEFAULT_PROFILE } from '../core/profiles.js';
 import { CancelledError, StateError, UsageError } from '../errors.js';
 import { RotationJournal } from '../journal/rotations.js';
-import { keychainAccount } from '../keychain/secret-store.js';
+import { entryName, keychainAccount } from '../keychain/secret-store.js';
 import type { User } from '../providers/types.js';
 import { addMaskLine, inGithubActions } from '../ui/github.js';
 import { heldKeyFor, resolveUser, type HeldKey } from './resolve.js';
@@ -69,6 +68,5 @@ export async function consumerKey(ctx: Context, options: { user?: string; key?: 
   const held = await heldKeyFor(ctx, store, provider, user, options.key, active);
   if (held.why === 'rotation-new') ctx.out.info(`Using the new key ${held.key.name} of ${user.email}: its rotation is unfinished, and the new key is stored and proven.`);
   if (held.why === 'rotation-old') ctx.out.info(`Using the old key ${held.key.name} of ${user.email}: its rotation has not proven the new key yet.`);
-  const account = keychainAccount(provider.id, user.id, held.key.id);
-  return { ...held, user, account: ctx.profile === DEFAULT_PROFILE ? account : `${ctx.profile}/${account}` };
+  return { ...held, user, account: entryName(store, keychainAccount(provider.id, user.id, held.key.id)) };
 }

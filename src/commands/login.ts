@@ -5,7 +5,7 @@ import type { AdminKey, Context } from '../cli/context.js';
 import { maskSecret } from '../core/mask.js';
 import { CancelledError, PermissionError, UsageError } from '../errors.js';
 import { RotationJournal } from '../journal/rotations.js';
-import { KEYCHAIN_SERVICE, adminAccount } from '../keychain/secret-store.js';
+import { KEYCHAIN_SERVICE, adminAccount, entryName } from '../keychain/secret-store.js';
 import type { Identity } from '../providers/types.js';
 import type { CommandModule } from './types.js';
 
@@ -43,7 +43,7 @@ export const loginCommand: CommandModule<LoginOptions, LoginResult> = {
     await store.set(account, key);
     const envName = ctx.providerFactory.adminKeyEnv;
     if (ctx.env[envName]?.trim()) ctx.out.warn(`${envName} is set in this environment and takes precedence over the stored key.`);
-    return { identity, canManageUsers, maskedKey: maskSecret(key), keychain: { service: KEYCHAIN_SERVICE, account }, replaced };
+    return { identity, canManageUsers, maskedKey: maskSecret(key), keychain: { service: KEYCHAIN_SERVICE, account: entryName(store, account) }, replaced };
   },
   render(r, ctx) {
     const s = ctx.out.style;
@@ -145,16 +145,17 @@ export interface LogoutResult {
 export const logoutCommand: CommandModule<LogoutOptions, LogoutResult> = {
   async run(options, ctx) {
     const store = await ctx.secretStore();
-    const account = adminAccount(ctx.providerFactory.id);
+    const stored = adminAccount(ctx.providerFactory.id);
     // Only the admin entry: the keys keyrot holds for users are never touched here.
-    if ((await store.get(account)) === null) return { account, removed: false };
+    const account = entryName(store, stored);
+    if ((await store.get(stored)) === null) return { account, removed: false };
     if (!options.yes) {
       if (!ctx.interactive) throw new UsageError(`Logging out deletes the stored admin key (keychain account "${account}"): pass --yes to confirm without a terminal.`);
       if (!(await ctx.prompts.confirm(`Delete the stored admin key (keychain account "${account}")? Keys keyrot holds for users stay.`, '--yes'))) {
         throw new CancelledError('Cancelled: the admin key stays stored.');
       }
     }
-    return { account, removed: await store.delete(account) };
+    return { account, removed: await store.delete(stored) };
   },
   render(r, ctx) {
     if (r.removed) ctx.out.data(`${ctx.out.style.green('✔')} Logged out: the admin key (keychain account "${r.account}") is deleted.`);

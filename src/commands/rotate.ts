@@ -12,6 +12,7 @@ import {
   abortRotation,
   canAbort,
   newRotationRecord,
+  nothingCreated,
   runRotation,
   summaryData,
   type RotationMode,
@@ -19,7 +20,7 @@ import {
   type RotationPorts,
   type RotationRecord,
 } from '../core/rotation.js';
-import { CancelledError, HookFailedError, KeyNotReturnedError, KeyrotError, NotFoundError, PermissionError, RotationConflictError, StateError, UsageError, isKeyrotError } from '../errors.js';
+import { CancelledError, HookFailedError, KeyrotError, NotFoundError, PermissionError, RotationConflictError, StateError, UsageError, isKeyrotError } from '../errors.js';
 import { describeOutcome, runShell } from '../hooks/shell.js';
 import { writeRescueFile } from '../journal/rescue.js';
 import { RotationJournal } from '../journal/rotations.js';
@@ -169,6 +170,9 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
       const stray = options.name === undefined ? keys.find((k) => k.name === successor && k.id !== oldKey.id) : undefined;
       if (stray) throw strayNextGeneration(ctx, provider, user, oldKey, stray);
       const newName = options.name ?? successor;
+      if (options.name === undefined && newName.length > 255) {
+        throw new UsageError(`The new key's name would be the old name with its generation bumped, ${newName.length} characters: ${provider.displayName} allows 255.`, { hint: 'Pass --name with a shorter name.' });
+      }
       if (keys.some((k) => k.name === newName)) throw new UsageError(`${user.email} already has a key named "${newName}": pick another --name.`);
       const plan = planOf(provider, user, mode, oldKey, newName, expiresAt, rotationOptions);
       if (options.dryRun) return { kind: 'planned', plan: { ...plan, preflight: await preflight(ctx, provider, identity, user, store, Boolean(options.yes)) } };
@@ -567,9 +571,8 @@ function makePorts(ctx: Context, provider: Provider, store: SecretStore, journal
       if (outcome.exitCode !== 0 || outcome.timedOut) {
         // The hook's own words may quote the key it was given (a careless `echo`): masked and made printable.
         const last = tail.length ? sanitizeForDisplay(ctx.out.clean(tail.at(-1) ?? '')) : undefined;
-        throw new HookFailedError(`${describeOutcome('--on-new-key', outcome, timeoutMs)}${last ? ` Last output: ${last}` : ''}`, {
-          hint: 'The rotation stopped before the old key was touched.',
-        });
+        // Where the rotation stands (the old key untouched, or already revoked with --emergency) is added on the way up.
+        throw new HookFailedError(`${describeOutcome('--on-new-key', outcome, timeoutMs)}${last ? ` Last output: ${last}` : ''}`);
       }
     },
     async runCheck(command, env, timeoutMs) {
@@ -619,7 +622,7 @@ async function runReported(ctx: Context, record: RotationRecord, ports: Rotation
     await report();
     return done;
   } catch (err) {
-    if (err instanceof KeyNotReturnedError && record.newKey.id === null && canAbort(record)) {
+    if (nothingCreated(record, err)) {
       record.status = 'aborted';
       await journal.save(record);
       await journal.archive(record);

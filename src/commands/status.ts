@@ -12,7 +12,7 @@ import { isKeyrotError } from '../errors.js';
 import { lockHolder, type LockOwner } from '../journal/lock.js';
 import { RotationJournal } from '../journal/rotations.js';
 import { stateDir } from '../journal/state-dir.js';
-import type { SecretStore } from '../keychain/secret-store.js';
+import { entryName, keychainAccount, type SecretStore } from '../keychain/secret-store.js';
 import type { ApiKey, Provider } from '../providers/types.js';
 import { consentTo } from './consent.js';
 import type { CommandModule } from './types.js';
@@ -240,7 +240,8 @@ async function staleEntries(ctx: Context, records: readonly RotationRecord[], re
   const provider = ctx.providerFactory.id;
   try {
     const store = await ctx.secretStore();
-    const entries = parseEntries(await store.list(), provider);
+    // Accounts as the keychain really names them (a profile's are prefixed), for the person who looks them up.
+    const entries = parseEntries(await store.list(), provider).map((e) => ({ ...e, account: entryName(store, e.account) }));
     if (entries.length === 0) return { checked: true, entries: 0, stale: [], unknownUsers: [], removed: [] };
     const api = await ctx.provider();
     const inRotation = new Set(records.flatMap((r) => [r.oldKey.id, r.newKey.id ?? '']));
@@ -284,7 +285,7 @@ function parseEntries(accounts: readonly string[], provider: string): Array<{ ac
 async function prune(ctx: Context, store: SecretStore, stale: readonly StaleEntry[]): Promise<string[]> {
   const removed: string[] = [];
   for (const e of stale) {
-    await store.delete(e.account);
+    await store.delete(keychainAccount(ctx.providerFactory.id, e.userId, e.keyId));
     await ctx.keyIndex.remove(ctx.providerFactory.id, e.keyId).catch((err: Error) => ctx.out.warn(`Could not drop ${e.keyId} from keyrot's key index: ${err.message}`));
     removed.push(e.account);
   }

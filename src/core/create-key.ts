@@ -88,16 +88,23 @@ async function deleteOrphansOrExplain(req: CreateKeyRequest, ports: CreateKeyPor
   }
 }
 
+/** Keys of the create's name that did not exist before it and whose plaintext the store lacks. */
+export async function orphanCandidates(req: Pick<CreateKeyRequest, 'userId' | 'name' | 'preexistingKeyIds'>, ports: Pick<CreateKeyPorts, 'provider' | 'store'>): Promise<ApiKey[]> {
+  const found: ApiKey[] = [];
+  for (const key of await ports.provider.listKeys(req.userId)) {
+    if (key.name !== req.name || req.preexistingKeyIds.has(key.id)) continue;
+    if ((await ports.store.get(keychainAccount(ports.provider.id, req.userId, key.id))) === null) found.push(key);
+  }
+  return found;
+}
+
 /**
  * Deletes keys named `req.name` that appeared since the create started and whose plaintext keyrot does not
  * hold. Returns their ids. Keys keyrot does hold are left alone (they are recoverable).
  */
 export async function deleteOrphans(req: Pick<CreateKeyRequest, 'userId' | 'name' | 'preexistingKeyIds'>, ports: Pick<CreateKeyPorts, 'provider' | 'store' | 'note'>): Promise<string[]> {
-  const keys = await ports.provider.listKeys(req.userId);
   const deleted: string[] = [];
-  for (const key of keys) {
-    if (key.name !== req.name || req.preexistingKeyIds.has(key.id)) continue;
-    if ((await ports.store.get(keychainAccount(ports.provider.id, req.userId, key.id))) !== null) continue;
+  for (const key of await orphanCandidates(req, ports)) {
     await ports.provider.deleteKey(req.userId, key.id);
     ports.note(`Deleted key ${key.id} (${key.name}): it was created but its plaintext never reached keyrot.`);
     deleted.push(key.id);

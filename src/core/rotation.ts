@@ -7,13 +7,14 @@ import {
   CancelledError,
   KeyNotReturnedError,
   KeyrotError,
+  KeychainError,
   RotationIncompleteError,
   UsageError,
   VerificationFailedError,
   WaitTimeoutError,
   isKeyrotError,
 } from '../errors.js';
-import { keychainAccount, type SecretStore } from '../keychain/secret-store.js';
+import { entryName, keychainAccount, type SecretStore } from '../keychain/secret-store.js';
 import type { ApiKey, Provider } from '../providers/types.js';
 import { createAndStoreKey, deleteOrphans } from './create-key.js';
 import { formatDuration } from './duration.js';
@@ -325,7 +326,7 @@ const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
           await save(record, ports);
           ports.event('key.created', { keyId: key.id, name: key.name, maskedKey: maskSecret(key.secret) });
           if (record.options.store !== 'none') {
-            ports.event('keychain.written', { account: keychainAccount(ports.provider.id, record.userId, key.id), store: ports.store.description });
+            ports.event('keychain.written', { account: entryName(ports.store, keychainAccount(ports.provider.id, record.userId, key.id)), store: ports.store.description });
           }
         },
       },
@@ -467,7 +468,7 @@ async function handOver(record: RotationRecord, ports: RotationPorts, secret: st
     return 'hook succeeded';
   }
   if (ports.confirmHandover) {
-    const account = keychainAccount(ports.provider.id, record.userId, record.newKey.id ?? '');
+    const account = entryName(ports.store, keychainAccount(ports.provider.id, record.userId, record.newKey.id ?? ''));
     const ok = await ports.confirmHandover(
       `Update every consumer of ${record.oldKey.name} to the new key ${record.newKey.name} (keychain service "keyrot", account "${account}"). Done?`,
     );
@@ -624,7 +625,7 @@ async function provenGoneByListing(record: RotationRecord, ports: RotationPorts)
     // provider now rejects keyrot itself, which is the very proof sought.
     if (!(err instanceof AuthError) || record.options.usageSignalUsable) throw err;
     ports.warn(
-      `The old key ${record.oldKey.name} was the admin key keyrot ran with, and it is now rejected. From now on use the new key ${record.newKey.name} (keychain service "keyrot", account "${keychainAccount(ports.provider.id, record.userId, record.newKey.id ?? '')}").`,
+      `The old key ${record.oldKey.name} was the admin key keyrot ran with, and it is now rejected. From now on use the new key ${record.newKey.name} (keychain service "keyrot", account "${entryName(ports.store, keychainAccount(ports.provider.id, record.userId, record.newKey.id ?? ''))}").`,
     );
     return 'rejected (it was the admin key)';
   }
@@ -736,12 +737,28 @@ export function rotateCommandOf(record: RotationRecord): string {
   return record.userId === SELF_USER_ID ? 'keyrot rotate --self' : `keyrot rotate --user ${record.userEmail}`;
 }
 
+/**
+ * Whether a stop left nothing to go on with: a create answered without a key (that key is deleted), or refused by
+ * the provider (a 4xx: nothing was made). The record is then closed, not left for a --resume that would only send
+ * the same request again.
+ */
+export function nothingCreated(record: RotationRecord, err: unknown): boolean {
+  if (record.newKey.id !== null || !canAbort(record)) return false;
+  return err instanceof KeyNotReturnedError || (err instanceof UsageError && record.phase === 'create');
+}
+
 /** The error to show when a rotation stops: the original code, plus what is live and how to go on. */
 function explainFailure(record: RotationRecord, err: unknown): unknown {
   if (!isKeyrotError(err)) return err;
   // A create answered without a key changed nothing (the key it made is deleted): there is nothing to go on with.
-  if (err instanceof KeyNotReturnedError && record.newKey.id === null) return err;
-  const oldLive = canAbort(record) ? ' The old key is untouched.' : '';
+  if (nothingCreated(record, err)) return err;
+  // Exit 8 promises that no key was created: a keychain failing once a new key is live is a stop part-way (12).
+  if (err instanceof KeychainError && record.newKey.id !== null) {
+    return explainFailure(record, new RotationIncompleteError(err.message, { cause: err, hint: 'Make the keychain available (unlocked) again.', ...(err.data ? { data: err.data } : {}) }));
+  }
+  const oldLive = canAbort(record)
+    ? ' The old key is untouched.'
+    : ` The old key ${record.oldKey.name} is revoked (or being revoked)${PHASES[record.mode].indexOf(record.phase) < PHASES[record.mode].indexOf('hand-over') || record.handedOverAt ? '' : ': consumers need the new key now'}.`;
   const newHeld = !record.newKey.id || err.data?.['newKeyUsable'] === false
     ? ''
     : record.options.store === 'none'

@@ -1,7 +1,7 @@
 // The last resort of the never-lose-a-key rule: a plaintext that neither the keychain took nor the provider
 // let us delete is written to a 0600 file in a 0700 folder, and its path is printed. This is the only place
 // keyrot ever writes a plaintext to disk; README documents it.
-import { open } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CreatedKey } from '../providers/types.js';
 import { ensureDir, safeName } from './state-dir.js';
@@ -14,8 +14,12 @@ export async function writeRescueFile(dir: string, provider: string, userId: str
   try {
     await handle.writeFile(`${key.secret}\n`);
     await handle.sync();
-  } finally {
-    await handle.close();
+  } catch (err) {
+    // A part of a key (a full disk) rescues nothing and is a secret on disk all the same.
+    await handle.close().catch(() => undefined);
+    await rm(path, { force: true }).catch(() => undefined);
+    throw err;
   }
+  await handle.close();
   return path;
 }

@@ -18,6 +18,10 @@ export class NamespacedSecretStore implements SecretStore {
     this.description = inner.description;
   }
 
+  label(account: string): string {
+    return this.#prefix + account;
+  }
+
   get(account: string): Promise<string | null> {
     return this.#inner.get(this.#prefix + account);
   }

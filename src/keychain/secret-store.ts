@@ -17,6 +17,13 @@ export interface SecretStore {
   delete(account: string): Promise<boolean>;
   /** Every account keyrot has under its service. Throws KeychainError if the store cannot be read. */
   list(): Promise<string[]>;
+  /** `account` as the OS keychain names it (a profile's store prefixes it), for people and consumers to find. */
+  label?(account: string): string;
+}
+
+/** The name under which `account` is found in the keychain behind `store`. */
+export function entryName(store: SecretStore, account: string): string {
+  return store.label?.(account) ?? account;
 }
 
 /** Account of the key with id `keyId` of `userId` at `provider`: "vultr:<user-id>:<key-id>". */

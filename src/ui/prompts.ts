@@ -45,6 +45,12 @@ export function createPrompter(interactive: boolean, io: PromptIo): Prompter {
     },
     async secret(message, flag) {
       if (!interactive) return refuse(flag);
+      // Typed (or pasted) before the prompt was up, the secret was echoed by the terminal in clear: never taken.
+      if (await typedAhead(io.input)) {
+        throw new UsageError('Input arrived before the hidden prompt was up, so the terminal showed it in clear; it was not used.', {
+          hint: 'If it was the key, it may be on your screen or in its scrollback. Run the command again and type or paste the key once the prompt asks.',
+        });
+      }
       const { password } = await import('@inquirer/prompts');
       return ask(() => password({ message: sanitizeForTerminal(message) }, context));
     },
@@ -85,6 +91,28 @@ export function createPrompter(interactive: boolean, io: PromptIo): Prompter {
       }
     },
   };
+}
+
+/**
+ * Whether input is already waiting on a terminal: keys typed before a prompt. The terminal is put in raw mode
+ * (so a line typed without Enter becomes readable too) and read for a moment; what was read is discarded.
+ */
+async function typedAhead(input: NodeJS.ReadableStream): Promise<boolean> {
+  const tty = input as NodeJS.ReadStream;
+  if (!tty.isTTY || typeof tty.setRawMode !== 'function') return false;
+  const wasRaw = tty.isRaw;
+  tty.setRawMode(true);
+  let seen = false;
+  const onData = () => {
+    seen = true;
+  };
+  tty.on('data', onData);
+  tty.resume();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  tty.off('data', onData);
+  tty.pause();
+  tty.setRawMode(wasRaw);
+  return seen;
 }
 
 /** A choice whose texts (provider names, e-mails) cannot drive the terminal. */

@@ -58,31 +58,26 @@ describe.skipIf(!HAS_KEYCHAIN)('provider and hook text cannot drive the terminal
     expect(names[0]).toMatch(/-v2$/);
   });
 
-  it('the GitHub step summary escapes Markdown in names and e-mails', async () => {
+  /** Renames ops@'s key to `name`, rotates it under GitHub Actions, and returns the step summary written. */
+  async function summaryAfterRename(name: string): Promise<string> {
     const s = await rotationSetup();
     const user = s.h.sandbox.snapshot().users.find((u) => u.email === 'ops@example.com')!;
-    await fetch(`${s.h.sandbox.controlUrl}/keys/${user.keys[0]!.id}`, { method: 'POST', body: JSON.stringify({ name: 'a|b`c<img src=x>[link](http://x)' }) });
+    await fetch(`${s.h.sandbox.controlUrl}/keys/${user.keys[0]!.id}`, { method: 'POST', body: JSON.stringify({ name }) });
     const summary = join(s.dir, 'summary.md');
     await writeFile(summary, '');
     const r = await s.run('gha', ['rotate', '--user', user.id, '--on-new-key', s.hook, '--no-wait', '--yes'], { env: { GITHUB_STEP_SUMMARY: summary } });
     expect(r.code, r.stderr).toBe(0);
-    const md = await readFile(summary, 'utf8');
+    return readFile(summary, 'utf8');
+  }
+
+  it('the GitHub step summary escapes Markdown in names and e-mails', async () => {
+    const md = await summaryAfterRename('a|b`c<img src=x>[link](http://x)');
     // A code span: nothing inside is markup, HTML or a link; the pipe is escaped as GitHub tables require.
     expect(md).toContain('| new | ``a\\|b`c<img src=x>[link](http://x)-v2`` |');
   });
 
   it('a bare URL in a key name is no clickable link in the step summary (GitHub autolinks plain text)', async () => {
-    const s = await rotationSetup();
-    const user = s.h.sandbox.snapshot().users.find((u) => u.email === 'ops@example.com')!;
-    await fetch(`${s.h.sandbox.controlUrl}/keys/${user.keys[0]!.id}`, {
-      method: 'POST',
-      body: JSON.stringify({ name: 'Re-auth at https://vultr-login.evil.example/reset?x=1 now' }),
-    });
-    const summary = join(s.dir, 'summary.md');
-    await writeFile(summary, '');
-    const r = await s.run('gha', ['rotate', '--user', user.id, '--on-new-key', s.hook, '--no-wait', '--yes'], { env: { GITHUB_STEP_SUMMARY: summary } });
-    expect(r.code, r.stderr).toBe(0);
-    const md = await readFile(summary, 'utf8');
+    const md = await summaryAfterRename('Re-auth at https://vultr-login.evil.example/reset?x=1 now');
     // Outside code spans no URL and no e-mail address is left for the autolinker.
     const plain = md.replace(/(`+)[^`].*?\1/g, '');
     expect(plain).not.toMatch(/https?:|www\.|@/);

@@ -85,4 +85,18 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot login, whoami, logout', () => {
       await h.run(['logout', '--yes']);
     }
   });
+
+  it.skipIf(!HAS_TMUX)('a key typed before the hidden prompt is up (echoed by the terminal) is never used: exit 2, nothing stored', async () => {
+    const h = await harness();
+    const { CI: _ci, VULTR_API_KEY: _key, ...env } = h.env;
+    const t = startTerminal(['login'], env, h.stateDir);
+    terminals.push(t);
+    // At once: keyrot has not started yet, the terminal is in its ordinary echoing mode.
+    t.send(h.sandbox.adminKey, true);
+    t.send('Enter');
+    const screen = await t.waitFor(/KEYROT-EXIT=\d+/);
+    expect(t.exitCode(), screen).toBe(2);
+    expect(screen).toMatch(/before the hidden prompt was up[^]*not used/);
+    expect(await keychainGet(ADMIN_ENTRY)).toBeNull();
+  });
 });

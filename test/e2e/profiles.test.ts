@@ -29,7 +29,11 @@ describe.skipIf(!HAS_KEYCHAIN)('profiles', () => {
     const env = { XDG_CONFIG_HOME: config, VULTR_API_URL: undefined, VULTR_API_KEY: undefined };
     const as = (profile: string) => ({ env: { ...env, KEYROT_PROFILE: profile } });
     try {
-      expect((await h.run(['login', '--with-key-stdin'], { ...as('alpha'), stdin: `${h.sandbox.adminKey}\n` })).code).toBe(0);
+      const loggedIn = await h.run(['login', '--with-key-stdin', '--json'], { ...as('alpha'), stdin: `${h.sandbox.adminKey}\n` });
+      expect(loggedIn.code, loggedIn.stderr).toBe(0);
+      // Every account keyrot names is the one the keychain really has: another profile's is never named.
+      expect(json(loggedIn).keychain.account).toBe('alpha/vultr:admin');
+      expect(json(await h.run(['whoami', '--json'], as('alpha'))).where).toMatch(/account "alpha\/vultr:admin"/);
       expect((await h.run(['--profile', 'beta', 'login', '--with-key-stdin'], { env, stdin: `${b.adminKey}\n` })).code).toBe(0);
       expect(await keychainGet('alpha/vultr:admin')).toBe(h.sandbox.adminKey);
       expect(await keychainGet('beta/vultr:admin')).toBe(b.adminKey);
@@ -45,6 +49,9 @@ describe.skipIf(!HAS_KEYCHAIN)('profiles', () => {
       const newKey = json(paused).newKey;
       const opsA = h.sandbox.snapshot().users.find((u) => u.email === 'ops@example.com')!;
       expect(await keychainGet(`alpha/vultr:${opsA.id}:${newKey.id}`)).not.toBeNull();
+      const made = json(await h.run(['create', '--user', 'ops@example.com', '--name', 'named-right', '--json', '--force'], as('alpha')));
+      expect(made.keychain.account).toBe(`alpha/vultr:${opsA.id}:${made.id}`);
+      expect(await keychainGet(made.keychain.account)).not.toBeNull();
       expect(await keychainGet(`vultr:${opsA.id}:${newKey.id}`)).toBeNull();
       const resumeInBeta = await h.run(['rotate', '--user', 'ops@example.com', '--resume', '--yes'], as('beta'));
       expect(resumeInBeta.code).toBe(5);

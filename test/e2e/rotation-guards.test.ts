@@ -92,6 +92,31 @@ describe.skipIf(!HAS_KEYCHAIN)('commands other than the rotation respect it', ()
   });
 });
 
+describe.skipIf(!HAS_KEYCHAIN)('a refused create leaves nothing open', () => {
+  it('an old name too long to bump (255 characters): exit 2 before any change, and again the next time (never exit 9)', async () => {
+    const s = await rotationSetup();
+    await fetch(`${s.h.sandbox.controlUrl}/keys/${s.oldKey.id}`, { method: 'POST', body: JSON.stringify({ name: 'a'.repeat(255) }) });
+    for (const label of ['first', 'second']) {
+      const r = await s.run(label, ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--yes']);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/258 characters[^]*--name/);
+    }
+    expect(requestsTo(s.h, 'POST', '/users/*/apikeys')).toEqual([]);
+    expect(await readJournal(s.h, s.user.id)).toBeNull();
+  });
+
+  it('a create the provider refuses (400): exit 2, the rotation is closed, and the next run starts afresh', async () => {
+    const s = await rotationSetup();
+    s.h.sandbox.addFault({ method: 'POST', path: '/users/*/apikeys', action: 'status', status: 400 });
+    const refused = await s.run('refused', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--yes']);
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).not.toMatch(/--resume/);
+    const again = await s.run('again', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--yes']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(s.keys().map((k) => k.name)).toEqual([NEW_NAME]);
+  });
+});
+
 describe.skipIf(!HAS_KEYCHAIN)('keyrot does not fool its own wait', () => {
   it('verify with a key of a user whose rotation waits for its consumers is refused (exit 9) unless --force', async () => {
     const s = await rotationSetup();

@@ -144,6 +144,15 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot status', () => {
       expect(got.code, got.stderr).toBe(0);
       expect(got.stdout).toBe(newKey.plaintext);
       expect((await s.h.run(['get', '--user', OPS], env)).code).toBe(5);
+      // A key of alpha's deleted behind keyrot's back: named as the keychain has it, and pruned there.
+      const created = await s.run('create', ['--profile', 'alpha', 'create', '--user', OPS, '--name', 'gone-soon', '--force', '--json'], env);
+      expect(created.code, created.stderr).toBe(0);
+      const id = json(created).id as string;
+      await fetch(`${s.h.sandbox.url}/users/${s.user.id}/apikeys/${id}`, { method: 'DELETE', headers: { Authorization: `Bearer ${s.h.sandbox.adminKey}` } });
+      const stale = json(await s.run('status stale', ['--profile', 'alpha', 'status', '--json'], env)).keychain.stale;
+      expect(stale).toMatchObject([{ account: `alpha/${accountOf(s.user.id, id)}`, keyId: id }]);
+      expect((await s.run('prune', ['--profile', 'alpha', 'status', '--prune', '--yes'], env)).code).toBe(0);
+      expect(await keychainAccounts()).not.toContain(`alpha/${accountOf(s.user.id, id)}`);
     } finally {
       for (const account of (await keychainAccounts()).filter((a) => a.startsWith(`alpha/vultr:${s.user.id}:`))) {
         const { AsyncEntry } = await import('@napi-rs/keyring');

@@ -18,6 +18,7 @@ import {
   CancelledError,
   HookFailedError,
   KeyNotReturnedError,
+  KeychainError,
   KeyrotError,
   RotationIncompleteError,
   UsageError,
@@ -1099,5 +1100,31 @@ describe('newKeyProven: the key keyrot get and exec give during a rotation', () 
     ['emergency', 'hand-over', 'new', 'running', true],
   ])('%s at %s (new key %s, %s): %s', (mode, phase, newId, status, proven) => {
     expect(newKeyProven({ ...base, mode, phase, status, newKey: { ...base.newKey, id: newId } })).toBe(proven);
+  });
+});
+
+describe('what a stop says about the old key', () => {
+  it('--emergency: a hook failing after the revoke says the old key is revoked and consumers need the new key, never "untouched"', async () => {
+    const h = harness({ mode: 'emergency' });
+    h.state.hookError = new HookFailedError('hook failed');
+    const err = await failure(runRotation(h.record, h.ports));
+    expect(err.exitCode).toBe(10);
+    expect(err.hint).toMatch(new RegExp(`The old key ${OLD_NAME} is revoked \\(or being revoked\\): consumers need the new key now`));
+    expect(err.hint).not.toMatch(/untouched/);
+    expect(h.provider.keys.map((k) => k.id)).not.toContain(h.oldKey.id);
+  });
+
+  it('a keychain failing once the new key is live is a stop part-way (exit 12), not "no key was created" (8), and suggests no --store none', async () => {
+    const h = harness();
+    // The keychain locks after the revoke: finish cannot drop the old key's entry.
+    h.store.onCall = (method) => {
+      if (method === 'delete' && h.record.phase === 'finish') throw new KeychainError('Could not read the keychain: it is locked.', { hint: 'or use --store none with --on-new-key.' });
+    };
+    const err = await failure(runRotation(h.record, h.ports));
+    expect(err).toBeInstanceOf(RotationIncompleteError);
+    expect(err.exitCode).toBe(12);
+    expect(err.message).toMatch(/locked/);
+    expect(err.hint).not.toMatch(/--store none/);
+    expect(err.hint).toMatch(/--resume/);
   });
 });
