@@ -1,7 +1,10 @@
 // Commander wiring only: global flags, subcommands with their flags and examples, and a lazy import of each
 // handler so `--help` and `--version` load nothing else.
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, Help, Option } from 'commander';
+import { didYouMean } from '../core/suggest.js';
+import { wrapWords } from '../ui/wrap.js';
 import { EXIT_CODE_TABLE, UsageError } from '../errors.js';
+import type { CompletionFlag, CompletionSpec } from '../commands/completion.js';
 import type { CommandModule } from '../commands/types.js';
 import { createContext, type Context, type Deps, type GlobalOptions } from './context.js';
 
@@ -14,11 +17,60 @@ interface CommandSpec {
   name: string;
   /** A positional argument, passed to the handler as options[<its name>]. */
   argument?: string;
+  /** The values the positional argument takes, for shell completion. */
+  argumentChoices?: readonly string[];
   summary: string;
   options: Option[];
+  /** The global options that mean something to this command: its --help lists these, completion offers these. */
+  globals: readonly GlobalFlag[];
   examples: string[];
   load: Loader;
 }
+
+/** keyrot's global options, declared once: the root command takes them, each subcommand lists those it uses. */
+function globalOptions(): Option[] {
+  return [
+    new Option('--json', 'print exactly one JSON document on stdout'),
+    new Option('--events', 'stream one JSON object per line on stdout as each step happens'),
+    new Option('--debug', 'log HTTP calls (never headers or bodies) and show stack traces'),
+    new Option('--no-color', 'no colour (also NO_COLOR=1)'),
+    new Option('-q, --quiet', 'only errors on stderr'),
+    new Option('-v, --verbose', 'more detail on stderr'),
+    new Option('--api-url <url>', 'API base URL (env VULTR_API_URL; default https://api.vultr.com/v2)'),
+    new Option('--api-key-stdin', 'read the admin key from stdin instead of VULTR_API_KEY or the keychain'),
+    new Option('--store <where>', 'where new keys go: os (the OS keychain) or none (only --on-new-key)').choices(['os', 'none']).default('os'),
+    new Option('--provider <id>', 'key provider (default vultr)').hideHelp(),
+    new Option('--profile <name>', 'the account profile to use (env KEYROT_PROFILE; see keyrot profiles)'),
+    new Option('--state-dir <dir>', 'where journals and records live (env KEYROT_STATE_DIR; default $XDG_STATE_HOME/keyrot); cache it between CI jobs'),
+  ];
+}
+
+export type GlobalFlag =
+  | '--json'
+  | '--events'
+  | '--debug'
+  | '--no-color'
+  | '--quiet'
+  | '--verbose'
+  | '--api-url'
+  | '--api-key-stdin'
+  | '--store'
+  | '--profile'
+  | '--state-dir';
+
+/** Output and logging: every command that prints a result. */
+const OUTPUT: readonly GlobalFlag[] = ['--json', '--events', '--quiet', '--verbose', '--debug', '--no-color'];
+/** Which account, and its admin key: every command that calls the provider. */
+const ACCOUNT: readonly GlobalFlag[] = ['--api-url', '--api-key-stdin', '--profile'];
+
+/** Every source of the admin key, in the order keyrot tries them. */
+export const ADMIN_KEY_HELP =
+  'Admin key, the first of: stdin with --api-key-stdin; the VULTR_API_KEY environment variable; the keychain entry that ' +
+  'keyrot login stores. Each profile (--profile NAME or KEYROT_PROFILE, from ~/.config/keyrot/config) has its own entry: ' +
+  'keyrot --profile NAME login. Never a command-line argument.';
+
+/** The shells `keyrot completion` writes a script for. */
+export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 
 const user = () => new Option('-u, --user <user>', 'the user: id or e-mail address (asked for in a terminal when omitted)');
 const key = () => new Option('-k, --key <key>', 'the key: id or name');
@@ -31,6 +83,7 @@ export const COMMANDS: CommandSpec[] = [
     name: 'list-users',
     summary: 'List every user of the account (all pages).',
     options: [],
+    globals: [...OUTPUT, ...ACCOUNT],
     examples: ['keyrot list-users', "keyrot list-users --json | jq -r '.[].email'"],
     load: async () => (await import('../commands/list-users.js')).listUsersCommand,
   },
@@ -38,6 +91,7 @@ export const COMMANDS: CommandSpec[] = [
     name: 'list-keys',
     summary: "List a user's API keys, marking the one whose plaintext keyrot holds.",
     options: [user()],
+    globals: [...OUTPUT, ...ACCOUNT, '--state-dir'],
     examples: ['keyrot list-keys --user ops@example.com', 'keyrot list-keys --user ops@example.com --json'],
     load: async () => (await import('../commands/list-keys.js')).listKeysCommand,
   },
@@ -51,6 +105,7 @@ export const COMMANDS: CommandSpec[] = [
       new Option('--reveal', 'print the plaintext once (in --json: a "secret" field)'),
       force(),
     ],
+    globals: [...OUTPUT, ...ACCOUNT, '--store', '--state-dir'],
     examples: [
       'keyrot create --user ops@example.com --name deploy-bot --expires 90d',
       'keyrot create --user ops@example.com --json',
@@ -61,6 +116,7 @@ export const COMMANDS: CommandSpec[] = [
     name: 'revoke',
     summary: 'Delete a key at the provider, and its keychain entry if keyrot holds it.',
     options: [user(), key(), yes(), force()],
+    globals: [...OUTPUT, ...ACCOUNT, '--state-dir'],
     examples: ['keyrot revoke --user ops@example.com --key deploy-bot', 'keyrot revoke --user ops@example.com --key 3f0c…e1 --yes --json'],
     load: async () => (await import('../commands/revoke.js')).revokeCommand,
   },
@@ -68,6 +124,7 @@ export const COMMANDS: CommandSpec[] = [
     name: 'verify',
     summary: 'Prove that the key keyrot holds for a user (or one piped in) authenticates and is listed.',
     options: [user(), key(), new Option('--stdin', 'verify the key read from stdin instead of the keychain')],
+    globals: [...OUTPUT, ...ACCOUNT],
     examples: ['keyrot verify --user ops@example.com', 'printf %s "$KEY" | keyrot verify --user ops@example.com --stdin'],
     load: async () => (await import('../commands/verify.js')).verifyCommand,
   },
@@ -93,6 +150,7 @@ export const COMMANDS: CommandSpec[] = [
       new Option('--self', 'rotate the admin key keyrot runs with (stored by keyrot login, or --on-new-key to update a CI secret)'),
       yes(),
     ],
+    globals: [...OUTPUT, ...ACCOUNT, '--store', '--state-dir'],
     examples: [
       'keyrot rotate --user ops@example.com',
       'keyrot rotate --user ops@example.com --on-new-key "./push-secret.sh" --check "./healthcheck.sh" --yes --json',
@@ -109,6 +167,7 @@ export const COMMANDS: CommandSpec[] = [
       new Option('--with-key-stdin', 'read the admin key from stdin instead of a hidden prompt'),
       new Option('--force', 'store a key that authenticates but may not manage users (warned)'),
     ],
+    globals: [...OUTPUT, '--api-url', '--profile'],
     examples: ['keyrot login', 'printf %s "$VULTR_ADMIN_KEY" | keyrot login --with-key-stdin'],
     load: async () => (await import('../commands/login.js')).loginCommand,
   },
@@ -116,6 +175,7 @@ export const COMMANDS: CommandSpec[] = [
     name: 'whoami',
     summary: "Show the admin key in use: where it comes from, its account and permissions, its expiry, unfinished rotations.",
     options: [],
+    globals: [...OUTPUT, ...ACCOUNT, '--state-dir'],
     examples: ['keyrot whoami', 'keyrot whoami --json'],
     load: async () => (await import('../commands/login.js')).whoamiCommand,
   },
@@ -123,6 +183,7 @@ export const COMMANDS: CommandSpec[] = [
     name: 'logout',
     summary: 'Delete the stored admin key (never the keys keyrot holds for users).',
     options: [yes()],
+    globals: [...OUTPUT, '--profile'],
     examples: ['keyrot logout', 'keyrot logout --yes'],
     load: async () => (await import('../commands/login.js')).logoutCommand,
   },
@@ -130,6 +191,7 @@ export const COMMANDS: CommandSpec[] = [
     name: 'profiles',
     summary: 'List the account profiles of the profiles file, and which one is in force.',
     options: [],
+    globals: [...OUTPUT, '--profile'],
     examples: ['keyrot profiles', 'keyrot --profile staging whoami'],
     load: async () => (await import('../commands/profiles.js')).profilesCommand,
   },
@@ -144,6 +206,7 @@ export const COMMANDS: CommandSpec[] = [
         .choices(['plaintext', 'empty'])
         .default('plaintext'),
     ],
+    globals: ['--json', '--quiet', '--no-color'],
     examples: [
       'keyrot sandbox',
       'keyrot sandbox --port 0 --json',
@@ -156,27 +219,58 @@ export const COMMANDS: CommandSpec[] = [
     name: 'completion',
     summary: 'Print a shell completion script (bash, zsh or fish).',
     options: [],
+    globals: [],
     examples: ['eval "$(keyrot completion bash)"', 'keyrot completion zsh > "${fpath[1]}/_keyrot"', 'keyrot completion fish > ~/.config/fish/completions/keyrot.fish'],
     argument: '<shell>',
+    argumentChoices: SHELLS,
     load: async () => (await import('../commands/completion.js')).completionCommand(completionSpec()),
   },
   {
     name: 'demo',
     summary: 'Run keyrot end to end against a built-in sandbox: no account needed.',
     options: [],
+    globals: ['--quiet', '--verbose', '--debug', '--no-color'],
     examples: ['keyrot demo'],
     load: async () => (await import('../commands/demo.js')).demoCommand,
   },
 ];
 
-/** Commands and flags for shell completion, from the same table as --help. */
-function completionSpec() {
-  const flagsOf = (options: readonly Option[]) => options.map((o) => o.long).filter((l): l is string => Boolean(l));
+/** What a flag's value is, for completion: a file or a folder; anything else is a value keyrot cannot list. */
+const VALUE_KINDS: Readonly<Record<string, 'file' | 'dir'>> = { '--state-dir': 'dir', '--on-new-key': 'file', '--check': 'file' };
+
+const HELP_OPTION = new Option('-h, --help', 'show help');
+const VERSION_OPTION = new Option('-V, --version', 'print the version');
+
+function completionFlag(option: Option): CompletionFlag {
+  const takesValue = option.required || option.optional;
+  const kind = option.long ? VALUE_KINDS[option.long] : undefined;
   return {
-    commands: COMMANDS.map((c) => ({ name: c.name, summary: c.summary, flags: flagsOf(c.options) })),
-    globalFlags: ['--json', '--events', '--debug', '--no-color', '--quiet', '--verbose', '--api-url', '--api-key-stdin', '--store', '--profile', '--state-dir', '--help'],
+    long: option.long ?? '',
+    ...(option.short ? { short: option.short } : {}),
+    description: option.description,
+    value: takesValue ? { ...(option.argChoices ? { choices: option.argChoices } : {}), ...(kind ? { kind } : {}) } : null,
   };
 }
+
+/** The global options a command lists in its help and completion, in the order of the root's. */
+function globalsOf(spec: Pick<CommandSpec, 'globals'>, all: readonly Option[]): Option[] {
+  return all.filter((o) => !o.hidden && spec.globals.includes(o.long as GlobalFlag));
+}
+
+/** Commands, flags and values for shell completion, from the same tables as --help. */
+export function completionSpec(): CompletionSpec {
+  const globals = globalOptions();
+  const commands: CompletionSpec['commands'] = COMMANDS.map((c) => ({
+    name: c.name,
+    summary: c.summary,
+    flags: [...c.options, ...globalsOf(c, globals), HELP_OPTION].map(completionFlag),
+    ...(c.argumentChoices ? { argumentChoices: c.argumentChoices } : {}),
+  }));
+  commands.push({ name: 'help', summary: HELP_SUMMARY, flags: [], argumentChoices: COMMANDS.map((c) => c.name) });
+  return { commands, globalFlags: [...globals.filter((o) => !o.hidden), HELP_OPTION, VERSION_OPTION].map(completionFlag) };
+}
+
+const HELP_SUMMARY = 'Show the help of a command (keyrot help rotate), or of keyrot.';
 
 export interface RunState {
   /** The context of the command being run, for error reporting. */
@@ -184,24 +278,24 @@ export interface RunState {
 }
 
 export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): Command {
+  // Commander wraps its own help at the terminal's width (80 without one): keyrot's paragraphs follow suit.
+  const paragraph = (text: string) => wrapWords(text, deps.stdout.columns ?? 80);
   const program = new Command('keyrot')
     .description('Rotate API keys with zero downtime, never losing a key. First provider: Vultr.')
     .version(VERSION, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
-    .option('--json', 'print exactly one JSON document on stdout')
-    .option('--events', 'stream one JSON object per line on stdout as each step happens')
-    .option('--debug', 'log HTTP calls (never headers or bodies) and show stack traces')
-    .option('--no-color', 'no colour (also NO_COLOR=1)')
-    .option('-q, --quiet', 'only errors on stderr')
-    .option('-v, --verbose', 'more detail on stderr')
-    .option('--api-url <url>', 'API base URL (env VULTR_API_URL; default https://api.vultr.com/v2)')
-    .option('--api-key-stdin', 'read the admin key from stdin instead of VULTR_API_KEY')
-    .addOption(new Option('--store <where>', 'where new keys go: os (the OS keychain) or none (only --on-new-key)').choices(['os', 'none']).default('os'))
-    .addOption(new Option('--provider <id>', 'key provider (default vultr)').hideHelp())
-    .option('--profile <name>', 'the account profile to use (env KEYROT_PROFILE; see keyrot profiles)')
-    .option('--state-dir <dir>', 'where journals and records live (env KEYROT_STATE_DIR; default $XDG_STATE_HOME/keyrot); cache it between CI jobs')
+    .helpCommand(false)
     .showHelpAfterError(false)
-    .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
+    .configureHelp({
+      showGlobalOptions: true,
+      sortSubcommands: false,
+      // Under a command, only the global options it uses (--api-key-stdin means nothing to completion).
+      visibleGlobalOptions(cmd: Command): Option[] {
+        const spec = COMMANDS.find((c) => c.name === cmd.name());
+        const all = Help.prototype.visibleGlobalOptions.call(this, cmd);
+        return spec ? all.filter((o) => spec.globals.includes(o.long as GlobalFlag)) : all;
+      },
+    })
     .configureOutput({
       writeOut: (s) => deps.stdout.write(s),
       writeErr: (s) => deps.stderr.write(s),
@@ -213,19 +307,21 @@ export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): 
       'after',
       [
         '',
-        'Admin key: --api-key-stdin, else VULTR_API_KEY, else the keychain entry keyrot login stores; never a command-line argument.',
-        'Try it with no account: keyrot demo, or keyrot sandbox in one terminal and keyrot in another.',
+        paragraph(ADMIN_KEY_HELP),
+        paragraph('Try it with no account: keyrot demo, or keyrot sandbox in one terminal and keyrot in another.'),
+        paragraph("keyrot help COMMAND (or keyrot COMMAND --help) shows a command's options and examples."),
         '',
         'Exit codes:',
         ...EXIT_CODE_TABLE.map(([code, text]) => `  ${String(code).padStart(3)}  ${text}`),
       ].join('\n'),
     );
+  for (const option of globalOptions()) program.addOption(option);
 
   for (const spec of COMMANDS) {
     const cmd = program
       .command(spec.name)
       .description(spec.summary)
-      .addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}\n`);
+      .addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}\n${spec.globals.includes('--api-key-stdin') ? `\n${paragraph(ADMIN_KEY_HELP)}\n` : ''}`);
     for (const option of spec.options) cmd.addOption(option);
     if (spec.argument) cmd.argument(spec.argument);
     cmd.action(async (...args: unknown[]) => {
@@ -244,13 +340,28 @@ export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): 
       else handler.render(result, ctx);
     });
   }
+  program
+    .command('help')
+    .description(HELP_SUMMARY)
+    .argument('[command]')
+    .action((name: string | undefined) => {
+      if (name === undefined || name === 'help') return program.outputHelp();
+      const sub = program.commands.find((c) => c.name() === name);
+      if (!sub) throw unknownCommand(name);
+      sub.outputHelp();
+    });
   program.allowExcessArguments(true).action((_opts: unknown, cmd: Command) => {
     const unknown = cmd.args[0];
-    if (unknown !== undefined) throw new UsageError(`Unknown command "${unknown}".`, { hint: 'keyrot --help lists the commands.' });
+    if (unknown !== undefined) throw unknownCommand(unknown);
     program.outputHelp({ error: true });
     throw new UsageError('No command given.', { hint: 'keyrot --help lists the commands.' });
   });
   return program;
+}
+
+function unknownCommand(name: string): UsageError {
+  const names = [...COMMANDS.map((c) => c.name), 'help'];
+  return new UsageError(`Unknown command "${name}".${didYouMean(name, names)}`, { hint: 'keyrot --help lists the commands.' });
 }
 
 /** Commander's exits (help, version, bad flags) as either success or a UsageError. */
