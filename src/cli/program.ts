@@ -72,8 +72,8 @@ export const ADMIN_KEY_HELP =
 /** The shells `keyrot completion` writes a script for. */
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 
-const user = () => new Option('-u, --user <user>', 'the user: id or e-mail address (asked for in a terminal when omitted)');
-const key = () => new Option('-k, --key <key>', 'the key: id or name');
+const user = () => new Option('-u, --user <user>', 'the user: id, e-mail address or name (asked for in a terminal when omitted)');
+const key = () => new Option('-k, --key <key>', 'the key: id (or its first 6+ characters) or name');
 const yes = () => new Option('-y, --yes', 'confirm destructive steps without a prompt (required without a terminal)');
 const force = () => new Option('--force', "act even though the user has an unfinished rotation (refused otherwise)");
 

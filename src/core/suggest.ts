@@ -34,8 +34,9 @@ export function nearness(typed: string, candidate: string): number | null {
 }
 
 /**
- * The items nearest to `typed`, best first, at most `limit`. Each item is compared through every label it has
- * (a user: e-mail, name, id); its best label counts. Ties keep the items' order.
+ * The items nearest to `typed`: those at the best distance found (a near miss hides far ones), at most `limit`,
+ * in the items' order. Each item is compared through every label it has (a user: e-mail, name, id); its best
+ * label counts.
  */
 export function closest<T>(typed: string, items: readonly T[], labels: (item: T) => readonly string[], limit = 3): T[] {
   const scored: Array<{ item: T; score: number; index: number }> = [];
@@ -45,8 +46,10 @@ export function closest<T>(typed: string, items: readonly T[], labels: (item: T)
       .filter((s): s is number => s !== null);
     if (scores.length) scored.push({ item, score: Math.min(...scores), index });
   });
+  const best = Math.min(...scored.map((s) => s.score));
   return scored
-    .sort((a, b) => a.score - b.score || a.index - b.index)
+    .filter((s) => s.score === best)
+    .sort((a, b) => a.index - b.index)
     .slice(0, limit)
     .map((s) => s.item);
 }

@@ -36,10 +36,14 @@ describe('closest', () => {
     { email: 'olivia.smith@example.com', name: 'Olivia Smith' },
     { email: 'olivia.jones@example.com', name: 'Olivia Jones' },
   ];
-  it('compares every label of an item, best first, ties in order', () => {
+  it('compares every label of an item; only the nearest, in order', () => {
     expect(closest('Olivia Smth', users, (u) => [u.email, u.name])).toEqual([users[1]]);
     expect(closest('olivia', users, (u) => [u.email, u.name]).map((u) => u.name)).toEqual(['Olivia Smith', 'Olivia Jones']);
     expect(closest('nobody', users, (u) => [u.email, u.name])).toEqual([]);
+  });
+  it('a near miss hides farther ones', () => {
+    const emails = ['ops@example.com', 'ci@example.com'];
+    expect(closest('ops@exmaple.com', emails, (e) => [e])).toEqual(['ops@example.com']);
   });
   it('keeps at most `limit`', () => {
     expect(closest('li', ['list-users', 'list-keys', 'login', 'logout'], (c) => [c], 2)).toEqual(['list-users', 'list-keys']);
