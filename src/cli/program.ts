@@ -75,6 +75,8 @@ export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 const user = () => new Option('-u, --user <user>', 'the user: id, e-mail address or name (asked for in a terminal when omitted)');
 const key = () => new Option('-k, --key <key>', 'the key: id (or its first 6+ characters) or name');
 const yes = () => new Option('-y, --yes', 'confirm destructive steps without a prompt (required without a terminal)');
+const onNewKey = () => new Option('--on-new-key <cmd>', 'shell command that receives the new key on stdin and installs it in the consumers');
+const hookTimeout = (hooks = '--on-new-key and --check') => new Option('--hook-timeout <duration>', `time limit for ${hooks} (default: 2m)`);
 const force = () => new Option('--force', "act even though the user has an unfinished rotation (refused otherwise)");
 
 /** Every subcommand, declared once as data. */
@@ -103,12 +105,15 @@ export const COMMANDS: CommandSpec[] = [
       new Option('-n, --name <name>', 'the new key\'s name (default "keyrot-<date>")'),
       new Option('-e, --expires <when>', 'expiry: an ISO date (2027-01-31), a span (30d, 12w) or never').default(undefined, 'never'),
       new Option('--reveal', 'print the plaintext once (in --json: a "secret" field)'),
+      new Option('--on-new-key <cmd>', 'shell command that receives the new key on stdin; if it fails, the key is deleted (with --store none it is the only place the key goes)'),
+      hookTimeout('--on-new-key'),
       force(),
     ],
     globals: [...OUTPUT, ...ACCOUNT, '--store', '--state-dir'],
     examples: [
       'keyrot create --user ops@example.com --name deploy-bot --expires 90d',
       'keyrot create --user ops@example.com --json',
+      "keyrot create --user ci@example.com --store none --on-new-key 'gh secret set VULTR_KEY'   # a runner without a keychain",
     ],
     load: async () => (await import('../commands/create.js')).createCommand,
   },
@@ -136,11 +141,11 @@ export const COMMANDS: CommandSpec[] = [
       key(),
       new Option('-n, --name <name>', 'the new key\'s name (default: the old name with its generation bumped, e.g. deploy-v3)'),
       new Option('-e, --expires <when>', 'expiry of the new key: an ISO date, a span (90d, 12w) or never').default(undefined, 'never'),
-      new Option('--on-new-key <cmd>', 'shell command that receives the new key on stdin and installs it in the consumers'),
+      onNewKey(),
       new Option('--check <cmd>', 'shell command that exits 0 once the consumers work with the new key'),
       new Option('--wait-timeout <duration>', 'how long to wait for the new key to be used (default: 10m)'),
       new Option('--poll-interval <duration>', 'how often to look for usage (default: 5s)'),
-      new Option('--hook-timeout <duration>', 'time limit for --on-new-key and --check (default: 2m)'),
+      hookTimeout(),
       new Option('--no-wait', 'do not wait for consumers to use the new key'),
       new Option('--keep-old', 'stop after the wait with both keys live (grace period); --resume finishes'),
       new Option('--resume', "continue the user's unfinished rotation from its journal"),
