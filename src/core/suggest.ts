@@ -21,7 +21,7 @@ export function editDistance(a: string, b: string): number {
 
 /**
  * How far `candidate` is from what was typed, or null when too far to suggest: a typo of a third of the length
- * (at least one character), or `typed` being the start of the candidate ("ops" → ops@example.com).
+ * (at least one character, at most three), or `typed` being the start of the candidate ("ops" → ops@example.com).
  */
 export function nearness(typed: string, candidate: string): number | null {
   const want = typed.trim().toLowerCase();
@@ -30,7 +30,7 @@ export function nearness(typed: string, candidate: string): number | null {
   if (want === have) return 0;
   if (want.length >= 2 && have.startsWith(want)) return 1;
   const distance = editDistance(want, have);
-  return distance <= Math.max(1, Math.floor(want.length / 3)) ? distance : null;
+  return distance <= Math.min(3, Math.max(1, Math.floor(want.length / 3))) ? distance : null;
 }
 
 /**
