@@ -1,7 +1,7 @@
 // Commander wiring only: global flags, subcommands with their flags and examples, and a lazy import of each
 // handler so `--help` and `--version` load nothing else.
 import { Command, CommanderError, Help, Option } from 'commander';
-import { didYouMean } from '../core/suggest.js';
+import { didYouMean, orList } from '../core/suggest.js';
 import { wrapWords } from '../ui/wrap.js';
 import { EXIT_CODE_TABLE, UsageError } from '../errors.js';
 import type { CompletionFlag, CompletionSpec } from '../commands/completion.js';
@@ -373,5 +373,15 @@ function unknownCommand(name: string): UsageError {
 export function fromCommanderError(err: CommanderError): UsageError | null {
   if (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return null;
   const message = err.message.replace(/^error:\s*/i, '');
-  return new UsageError(message.charAt(0).toUpperCase() + message.slice(1), { hint: 'keyrot --help lists commands and flags.' });
+  return new UsageError(message.charAt(0).toUpperCase() + message.slice(1), { hint: err.code === 'commander.unknownOption' ? unknownOptionHint(message) : HELP_HINT });
+}
+
+const HELP_HINT = 'keyrot --help lists commands and flags.';
+
+/** A flag given where it does not belong (before the command, or to another command) names the commands it belongs to. */
+function unknownOptionHint(message: string): string {
+  const flag = /unknown option '([^'=]+)/i.exec(message)?.[1];
+  const owners = COMMANDS.filter((c) => c.options.some((o) => o.long === flag || o.short === flag)).map((c) => c.name);
+  if (!flag || owners.length === 0) return HELP_HINT;
+  return `${flag} is an option of ${orList(owners)}: put it after the command, e.g. keyrot ${owners[0]} ${flag} …`;
 }

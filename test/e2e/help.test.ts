@@ -91,3 +91,18 @@ describe('the admin key sources are named', () => {
     expect((await h.run(['completion', '--help'])).stdout).not.toMatch(/Admin key/);
   });
 });
+
+describe('a flag where it does not belong', () => {
+  it.each([
+    [['--user', 'ops@example.com', 'list-keys']],
+    [['list-users', '--user', 'ops@example.com']],
+  ])('keyrot %j names the commands it belongs to', async (args) => {
+    const h = await harness();
+    const r = await h.run(args);
+    expect(r.code).toBe(ExitCode.usage);
+    expect(lines(r.stderr)).toEqual([
+      "error: Unknown option '--user' (--user is an option of list-keys, create, revoke, verify or rotate: put it after the command, e.g. keyrot list-keys --user …)",
+    ]);
+    expect(h.sandbox.requests()).toEqual([]);
+  });
+});
