@@ -34,7 +34,7 @@ export const EXIT_CODE_TABLE: ReadonlyArray<readonly [number, string]> = [
   [ExitCode.verifyFailed, 'verification failed (the key does not authenticate, or the old key still does)'],
   [ExitCode.keychain, 'keychain unavailable, locked or failing (no key was created)'],
   [ExitCode.conflict, 'another rotation of this user is in progress or unfinished (see --resume / --abort)'],
-  [ExitCode.hookFailed, 'the --on-new-key or --check command failed or timed out (both keys stay live)'],
+  [ExitCode.hookFailed, 'the --on-new-key or --check command failed or timed out (a rotation keeps both keys live; a create deletes its new key)'],
   [ExitCode.waitTimeout, 'consumers did not use the new key in time (both keys stay live; --resume later)'],
   [ExitCode.incomplete, 'the operation stopped part-way; the message says what is live and how to continue'],
   [ExitCode.keyNotReturned, 'the provider accepted a create but sent no key: keyrot deleted that key; nothing else changed'],

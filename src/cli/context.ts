@@ -115,6 +115,7 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
     debug: Boolean(globals.debug),
     colorLevel: decideColorLevel(env, deps.stderr, globals.color === false),
     timestamps: !interactive,
+    envColumns: positiveInteger(env.COLUMNS),
     workflowCommands: env.GITHUB_ACTIONS === 'true',
   });
   const now = deps.now ?? (() => new Date());
@@ -245,6 +246,11 @@ async function resolveAdminKey(
   throw new UsageError(`No admin key: run keyrot login, set ${factory.adminKeyEnv}, or pipe it in with --api-key-stdin.`, {
     hint: `Keys are never taken from the command line. To try keyrot without a ${factory.displayName} account, run "keyrot demo" or "keyrot sandbox".`,
   });
+}
+
+function positiveInteger(text: string | undefined): number | undefined {
+  const n = Number(text);
+  return text && Number.isInteger(n) && n > 0 ? n : undefined;
 }
 
 /** $XDG_CONFIG_HOME/keyrot/config, else ~/.config/keyrot/config. */

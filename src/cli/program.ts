@@ -1,7 +1,10 @@
 // Commander wiring only: global flags, subcommands with their flags and examples, and a lazy import of each
 // handler so `--help` and `--version` load nothing else.
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, Help, Option } from 'commander';
+import { didYouMean, orList } from '../core/suggest.js';
+import { wrapWords } from '../ui/wrap.js';
 import { EXIT_CODE_TABLE, UsageError } from '../errors.js';
+import type { CompletionFlag, CompletionSpec } from '../commands/completion.js';
 import type { CommandModule } from '../commands/types.js';
 import { createContext, type Context, type Deps, type GlobalOptions } from './context.js';
 
@@ -14,16 +17,67 @@ interface CommandSpec {
   name: string;
   /** A positional argument, passed to the handler as options[<its name>]. */
   argument?: string;
+  /** The values the positional argument takes, for shell completion. */
+  argumentChoices?: readonly string[];
   summary: string;
   options: Option[];
+  /** The global options that mean something to this command: its --help lists these, completion offers these. */
+  globals: readonly GlobalFlag[];
   examples: string[];
   load: Loader;
 }
 
-const user = () => new Option('-u, --user <user>', 'the user: id or e-mail address (asked for in a terminal when omitted)');
-const key = () => new Option('-k, --key <key>', 'the key: id or name');
+/** keyrot's global options, declared once: the root command takes them, each subcommand lists those it uses. */
+function globalOptions(): Option[] {
+  return [
+    new Option('--json', 'print exactly one JSON document on stdout'),
+    new Option('--events', 'stream one JSON object per line on stdout as each step happens'),
+    new Option('--debug', 'log HTTP calls (never headers or bodies) and show stack traces'),
+    new Option('--no-color', 'no colour (also NO_COLOR=1)'),
+    new Option('-q, --quiet', 'only errors on stderr'),
+    new Option('-v, --verbose', 'more detail on stderr'),
+    new Option('--api-url <url>', 'API base URL (env VULTR_API_URL; default https://api.vultr.com/v2)'),
+    new Option('--api-key-stdin', 'read the admin key from stdin instead of VULTR_API_KEY or the keychain'),
+    new Option('--store <where>', 'where new keys go: os (the OS keychain) or none (only --on-new-key)').choices(['os', 'none']).default('os'),
+    new Option('--provider <id>', 'key provider (default vultr)').hideHelp(),
+    new Option('--profile <name>', 'the account profile to use (env KEYROT_PROFILE; see keyrot profiles)'),
+    new Option('--state-dir <dir>', 'where journals and records live (env KEYROT_STATE_DIR; default $XDG_STATE_HOME/keyrot); cache it between CI jobs'),
+  ];
+}
+
+export type GlobalFlag =
+  | '--json'
+  | '--events'
+  | '--debug'
+  | '--no-color'
+  | '--quiet'
+  | '--verbose'
+  | '--api-url'
+  | '--api-key-stdin'
+  | '--store'
+  | '--profile'
+  | '--state-dir';
+
+/** Output and logging: every command that prints a result. */
+const OUTPUT: readonly GlobalFlag[] = ['--json', '--events', '--quiet', '--verbose', '--debug', '--no-color'];
+/** Which account, and its admin key: every command that calls the provider. */
+const ACCOUNT: readonly GlobalFlag[] = ['--api-url', '--api-key-stdin', '--profile'];
+
+/** Every source of the admin key, in the order keyrot tries them. */
+export const ADMIN_KEY_HELP =
+  'Admin key, the first of: stdin with --api-key-stdin; the VULTR_API_KEY environment variable; the keychain entry that ' +
+  'keyrot login stores. Each profile (--profile NAME or KEYROT_PROFILE, from ~/.config/keyrot/config) has its own entry: ' +
+  'keyrot --profile NAME login. Never a command-line argument.';
+
+/** The shells `keyrot completion` writes a script for. */
+export const SHELLS = ['bash', 'zsh', 'fish'] as const;
+
+const user = () => new Option('-u, --user <user>', 'the user: id, e-mail address or name (asked for in a terminal when omitted)');
+const key = () => new Option('-k, --key <key>', 'the key: id (or its first 6+ characters) or name');
 const yes = () => new Option('-y, --yes', 'confirm destructive steps without a prompt (required without a terminal)');
 const heldKey = () => new Option('-k, --key <key>', 'the key: id or name (default: the key keyrot holds; during a rotation, the new key once proven)');
+const onNewKey = () => new Option('--on-new-key <cmd>', 'shell command that receives the new key on stdin and installs it in the consumers');
+const hookTimeout = (hooks = '--on-new-key and --check') => new Option('--hook-timeout <duration>', `time limit for ${hooks} (default: 2m)`);
 const force = () => new Option('--force', "act even though the user has an unfinished rotation (refused otherwise)");
 
 /** Every subcommand, declared once as data. */
@@ -32,6 +86,7 @@ export const COMMANDS: CommandSpec[] = [
     name: 'list-users',
     summary: 'List every user of the account (all pages).',
     options: [],
+    globals: [...OUTPUT, ...ACCOUNT],
     examples: ['keyrot list-users', "keyrot list-users --json | jq -r '.[].email'"],
     load: async () => (await import('../commands/list-users.js')).listUsersCommand,
   },
@@ -39,6 +94,7 @@ export const COMMANDS: CommandSpec[] = [
     name: 'list-keys',
     summary: "List a user's API keys, marking the one whose plaintext keyrot holds.",
     options: [user()],
+    globals: [...OUTPUT, ...ACCOUNT, '--state-dir'],
     examples: ['keyrot list-keys --user ops@example.com', 'keyrot list-keys --user ops@example.com --json'],
     load: async () => (await import('../commands/list-keys.js')).listKeysCommand,
   },
@@ -50,12 +106,16 @@ export const COMMANDS: CommandSpec[] = [
       new Option('-n, --name <name>', 'the new key\'s name (default "keyrot-<date>")'),
       new Option('-e, --expires <when>', 'expiry: an ISO date (2027-01-31), a span (30d, 12w) or never').default(undefined, 'never'),
       new Option('--reveal', 'print the plaintext once (in --json: a "secret" field)'),
+      new Option('--on-new-key <cmd>', 'shell command that receives the new key on stdin; if it fails, the key is deleted (with --store none it is the only place the key goes)'),
+      hookTimeout('--on-new-key'),
       force(),
       new Option('-y, --yes', 'delete, without a prompt, a key an interrupted earlier create left behind (nobody holds it)'),
     ],
+    globals: [...OUTPUT, ...ACCOUNT, '--store', '--state-dir'],
     examples: [
       'keyrot create --user ops@example.com --name deploy-bot --expires 90d',
       'keyrot create --user ops@example.com --json',
+      "keyrot create --user ci@example.com --store none --on-new-key 'gh secret set VULTR_KEY'   # a runner without a keychain",
     ],
     load: async () => (await import('../commands/create.js')).createCommand,
   },
@@ -63,6 +123,7 @@ export const COMMANDS: CommandSpec[] = [
     name: 'revoke',
     summary: 'Delete a key at the provider, and its keychain entry if keyrot holds it.',
     options: [user(), key(), yes(), force()],
+    globals: [...OUTPUT, ...ACCOUNT, '--state-dir'],
     examples: ['keyrot revoke --user ops@example.com --key deploy-bot', 'keyrot revoke --user ops@example.com --key 3f0c…e1 --yes --json'],
     load: async () => (await import('../commands/revoke.js')).revokeCommand,
   },
@@ -75,6 +136,7 @@ export const COMMANDS: CommandSpec[] = [
       new Option('--stdin', 'verify the key read from stdin instead of the keychain'),
       new Option('--force', "verify even while a rotation of the user waits for its consumers (the call counts as their use)"),
     ],
+    globals: [...OUTPUT, ...ACCOUNT],
     examples: ['keyrot verify --user ops@example.com', 'printf %s "$KEY" | keyrot verify --user ops@example.com --stdin'],
     load: async () => (await import('../commands/verify.js')).verifyCommand,
   },
@@ -87,6 +149,7 @@ export const COMMANDS: CommandSpec[] = [
       new Option('--reveal', 'print it on a terminal without asking (a pipe or a file needs no flag)'),
     ],
     examples: ['keyrot get --user ops@example.com | gh secret set VULTR_API_KEY', 'export VULTR_API_KEY="$(keyrot get --user ops@example.com)"'],
+    globals: [...OUTPUT, ...ACCOUNT, '--state-dir'],
     load: async () => (await import('../commands/get.js')).getCommand,
   },
   {
@@ -99,6 +162,7 @@ export const COMMANDS: CommandSpec[] = [
       new Option('--env <name>', 'the variable that receives the key (default: VULTR_API_KEY)'),
     ],
     examples: ['keyrot exec --user ops@example.com -- vultr-cli account', 'keyrot exec --user ci@example.com --env TF_VAR_vultr_key -- terraform plan'],
+    globals: [...OUTPUT, ...ACCOUNT, '--state-dir'],
     load: async () => (await import('../commands/exec.js')).execCommand,
   },
   {
@@ -109,6 +173,7 @@ export const COMMANDS: CommandSpec[] = [
       yes(),
     ],
     examples: ['keyrot status', 'keyrot status --json', 'keyrot status --prune --yes'],
+    globals: [...OUTPUT, ...ACCOUNT, '--state-dir'],
     load: async () => (await import('../commands/status.js')).statusCommand,
   },
   {
@@ -119,11 +184,11 @@ export const COMMANDS: CommandSpec[] = [
       key(),
       new Option('-n, --name <name>', 'the new key\'s name (default: the old name with its generation bumped, e.g. deploy-v3)'),
       new Option('-e, --expires <when>', 'expiry of the new key: an ISO date, a span (90d, 12w) or never').default(undefined, 'never'),
-      new Option('--on-new-key <cmd>', 'shell command that receives the new key on stdin and installs it in the consumers'),
+      onNewKey(),
       new Option('--check <cmd>', 'shell command that exits 0 once the consumers work with the new key'),
       new Option('--wait-timeout <duration>', 'how long to wait for the new key to be used (default: 10m)'),
       new Option('--poll-interval <duration>', 'how often to look for usage (default: 5s)'),
-      new Option('--hook-timeout <duration>', 'time limit for --on-new-key and --check (default: 2m)'),
+      hookTimeout(),
       new Option('--no-wait', 'do not wait for consumers to use the new key'),
       new Option('--keep-old [grace]', 'stop after the wait with both keys live for a grace period (default 7d; keyrot status shows the time left); --resume finishes'),
       new Option('--resume', "continue the user's unfinished rotation from its journal"),
@@ -133,6 +198,7 @@ export const COMMANDS: CommandSpec[] = [
       new Option('--self', 'rotate the admin key keyrot runs with (stored by keyrot login, or --on-new-key to update a CI secret)'),
       yes(),
     ],
+    globals: [...OUTPUT, ...ACCOUNT, '--store', '--state-dir'],
     examples: [
       'keyrot rotate --user ops@example.com',
       'keyrot rotate --user ops@example.com --on-new-key "./push-secret.sh" --check "./healthcheck.sh" --yes --json',
@@ -149,6 +215,7 @@ export const COMMANDS: CommandSpec[] = [
       new Option('--with-key-stdin', 'read the admin key from stdin instead of a hidden prompt'),
       new Option('--force', 'store a key that authenticates but may not manage users (warned)'),
     ],
+    globals: [...OUTPUT, '--api-url', '--profile'],
     examples: ['keyrot login', 'printf %s "$VULTR_ADMIN_KEY" | keyrot login --with-key-stdin'],
     load: async () => (await import('../commands/login.js')).loginCommand,
   },
@@ -156,6 +223,7 @@ export const COMMANDS: CommandSpec[] = [
     name: 'whoami',
     summary: "Show the admin key in use: where it comes from, its account and permissions, its expiry, unfinished rotations.",
     options: [],
+    globals: [...OUTPUT, ...ACCOUNT, '--state-dir'],
     examples: ['keyrot whoami', 'keyrot whoami --json'],
     load: async () => (await import('../commands/login.js')).whoamiCommand,
   },
@@ -163,6 +231,7 @@ export const COMMANDS: CommandSpec[] = [
     name: 'logout',
     summary: 'Delete the stored admin key (never the keys keyrot holds for users).',
     options: [yes()],
+    globals: [...OUTPUT, '--profile'],
     examples: ['keyrot logout', 'keyrot logout --yes'],
     load: async () => (await import('../commands/login.js')).logoutCommand,
   },
@@ -170,6 +239,7 @@ export const COMMANDS: CommandSpec[] = [
     name: 'profiles',
     summary: 'List the account profiles of the profiles file, and which one is in force.',
     options: [],
+    globals: [...OUTPUT, '--profile'],
     examples: ['keyrot profiles', 'keyrot --profile staging whoami'],
     load: async () => (await import('../commands/profiles.js')).profilesCommand,
   },
@@ -184,6 +254,7 @@ export const COMMANDS: CommandSpec[] = [
         .choices(['plaintext', 'empty'])
         .default('plaintext'),
     ],
+    globals: ['--json', '--quiet', '--no-color'],
     examples: [
       'keyrot sandbox',
       'keyrot sandbox --port 0 --json',
@@ -196,27 +267,58 @@ export const COMMANDS: CommandSpec[] = [
     name: 'completion',
     summary: 'Print a shell completion script (bash, zsh or fish).',
     options: [],
+    globals: [],
     examples: ['eval "$(keyrot completion bash)"', 'keyrot completion zsh > "${fpath[1]}/_keyrot"', 'keyrot completion fish > ~/.config/fish/completions/keyrot.fish'],
     argument: '<shell>',
+    argumentChoices: SHELLS,
     load: async () => (await import('../commands/completion.js')).completionCommand(completionSpec()),
   },
   {
     name: 'demo',
     summary: 'Run keyrot end to end against a built-in sandbox: no account needed.',
     options: [],
+    globals: ['--quiet', '--verbose', '--debug', '--no-color'],
     examples: ['keyrot demo'],
     load: async () => (await import('../commands/demo.js')).demoCommand,
   },
 ];
 
-/** Commands and flags for shell completion, from the same table as --help. */
-function completionSpec() {
-  const flagsOf = (options: readonly Option[]) => options.map((o) => o.long).filter((l): l is string => Boolean(l));
+/** What a flag's value is, for completion: a file or a folder; anything else is a value keyrot cannot list. */
+const VALUE_KINDS: Readonly<Record<string, 'file' | 'dir'>> = { '--state-dir': 'dir', '--on-new-key': 'file', '--check': 'file' };
+
+const HELP_OPTION = new Option('-h, --help', 'show help');
+const VERSION_OPTION = new Option('-V, --version', 'print the version');
+
+function completionFlag(option: Option): CompletionFlag {
+  const takesValue = option.required || option.optional;
+  const kind = option.long ? VALUE_KINDS[option.long] : undefined;
   return {
-    commands: COMMANDS.map((c) => ({ name: c.name, summary: c.summary, flags: flagsOf(c.options) })),
-    globalFlags: ['--json', '--events', '--debug', '--no-color', '--quiet', '--verbose', '--api-url', '--api-key-stdin', '--store', '--profile', '--state-dir', '--help'],
+    long: option.long ?? '',
+    ...(option.short ? { short: option.short } : {}),
+    description: option.description,
+    value: takesValue ? { ...(option.argChoices ? { choices: option.argChoices } : {}), ...(kind ? { kind } : {}) } : null,
   };
 }
+
+/** The global options a command lists in its help and completion, in the order of the root's. */
+function globalsOf(spec: Pick<CommandSpec, 'globals'>, all: readonly Option[]): Option[] {
+  return all.filter((o) => !o.hidden && spec.globals.includes(o.long as GlobalFlag));
+}
+
+/** Commands, flags and values for shell completion, from the same tables as --help. */
+export function completionSpec(): CompletionSpec {
+  const globals = globalOptions();
+  const commands: CompletionSpec['commands'] = COMMANDS.map((c) => ({
+    name: c.name,
+    summary: c.summary,
+    flags: [...c.options, ...globalsOf(c, globals), HELP_OPTION].map(completionFlag),
+    ...(c.argumentChoices ? { argumentChoices: c.argumentChoices } : {}),
+  }));
+  commands.push({ name: 'help', summary: HELP_SUMMARY, flags: [], argumentChoices: COMMANDS.map((c) => c.name) });
+  return { commands, globalFlags: [...globals.filter((o) => !o.hidden), HELP_OPTION, VERSION_OPTION].map(completionFlag) };
+}
+
+const HELP_SUMMARY = 'Show the help of a command (keyrot help rotate), or of keyrot.';
 
 export interface RunState {
   /** The context of the command being run, for error reporting. */
@@ -226,24 +328,24 @@ export interface RunState {
 }
 
 export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): Command {
+  // Commander wraps its own help at the terminal's width (80 without one): keyrot's paragraphs follow suit.
+  const paragraph = (text: string) => wrapWords(text, deps.stdout.columns ?? 80);
   const program = new Command('keyrot')
     .description('Rotate API keys with zero downtime, never losing a key. First provider: Vultr.')
     .version(VERSION, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
-    .option('--json', 'print exactly one JSON document on stdout')
-    .option('--events', 'stream one JSON object per line on stdout as each step happens')
-    .option('--debug', 'log HTTP calls (never headers or bodies) and show stack traces')
-    .option('--no-color', 'no colour (also NO_COLOR=1)')
-    .option('-q, --quiet', 'only errors on stderr')
-    .option('-v, --verbose', 'more detail on stderr')
-    .option('--api-url <url>', 'API base URL (env VULTR_API_URL; default https://api.vultr.com/v2)')
-    .option('--api-key-stdin', 'read the admin key from stdin instead of VULTR_API_KEY')
-    .addOption(new Option('--store <where>', 'where new keys go: os (the OS keychain) or none (only --on-new-key)').choices(['os', 'none']).default('os'))
-    .addOption(new Option('--provider <id>', 'key provider (default vultr)').hideHelp())
-    .option('--profile <name>', 'the account profile to use (env KEYROT_PROFILE; see keyrot profiles)')
-    .option('--state-dir <dir>', 'where journals and records live (env KEYROT_STATE_DIR; default $XDG_STATE_HOME/keyrot); cache it between CI jobs')
+    .helpCommand(false)
     .showHelpAfterError(false)
-    .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
+    .configureHelp({
+      showGlobalOptions: true,
+      sortSubcommands: false,
+      // Under a command, only the global options it uses (--api-key-stdin means nothing to completion).
+      visibleGlobalOptions(cmd: Command): Option[] {
+        const spec = COMMANDS.find((c) => c.name === cmd.name());
+        const all = Help.prototype.visibleGlobalOptions.call(this, cmd);
+        return spec ? all.filter((o) => spec.globals.includes(o.long as GlobalFlag)) : all;
+      },
+    })
     .configureOutput({
       writeOut: (s) => deps.stdout.write(s),
       writeErr: (s) => deps.stderr.write(s),
@@ -255,19 +357,21 @@ export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): 
       'after',
       [
         '',
-        'Admin key: --api-key-stdin, else VULTR_API_KEY, else the keychain entry keyrot login stores; never a command-line argument.',
-        'Try it with no account: keyrot demo, or keyrot sandbox in one terminal and keyrot in another.',
+        paragraph(ADMIN_KEY_HELP),
+        paragraph('Try it with no account: keyrot demo, or keyrot sandbox in one terminal and keyrot in another.'),
+        paragraph("keyrot help COMMAND (or keyrot COMMAND --help) shows a command's options and examples."),
         '',
         'Exit codes:',
         ...EXIT_CODE_TABLE.map(([code, text]) => `  ${String(code).padStart(3)}  ${text}`),
       ].join('\n'),
     );
+  for (const option of globalOptions()) program.addOption(option);
 
   for (const spec of COMMANDS) {
     const cmd = program
       .command(spec.name)
       .description(spec.summary)
-      .addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}\n`);
+      .addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}\n${spec.globals.includes('--api-key-stdin') ? `\n${paragraph(ADMIN_KEY_HELP)}\n` : ''}`);
     for (const option of spec.options) cmd.addOption(option);
     if (spec.argument) cmd.argument(spec.argument);
     cmd.action(async (...args: unknown[]) => {
@@ -287,18 +391,43 @@ export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): 
       else handler.render(result, ctx);
     });
   }
+  program
+    .command('help')
+    .description(HELP_SUMMARY)
+    .argument('[command]')
+    .action((name: string | undefined) => {
+      if (name === undefined || name === 'help') return program.outputHelp();
+      const sub = program.commands.find((c) => c.name() === name);
+      if (!sub) throw unknownCommand(name);
+      sub.outputHelp();
+    });
   program.allowExcessArguments(true).action((_opts: unknown, cmd: Command) => {
     const unknown = cmd.args[0];
-    if (unknown !== undefined) throw new UsageError(`Unknown command "${unknown}".`, { hint: 'keyrot --help lists the commands.' });
+    if (unknown !== undefined) throw unknownCommand(unknown);
     program.outputHelp({ error: true });
     throw new UsageError('No command given.', { hint: 'keyrot --help lists the commands.' });
   });
   return program;
 }
 
+function unknownCommand(name: string): UsageError {
+  const names = [...COMMANDS.map((c) => c.name), 'help'];
+  return new UsageError(`Unknown command "${name}".${didYouMean(name, names)}`, { hint: 'keyrot --help lists the commands.' });
+}
+
 /** Commander's exits (help, version, bad flags) as either success or a UsageError. */
 export function fromCommanderError(err: CommanderError): UsageError | null {
   if (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return null;
   const message = err.message.replace(/^error:\s*/i, '');
-  return new UsageError(message.charAt(0).toUpperCase() + message.slice(1), { hint: 'keyrot --help lists commands and flags.' });
+  return new UsageError(message.charAt(0).toUpperCase() + message.slice(1), { hint: err.code === 'commander.unknownOption' ? unknownOptionHint(message) : HELP_HINT });
+}
+
+const HELP_HINT = 'keyrot --help lists commands and flags.';
+
+/** A flag given where it does not belong (before the command, or to another command) names the commands it belongs to. */
+function unknownOptionHint(message: string): string {
+  const flag = /unknown option '([^'=]+)/i.exec(message)?.[1];
+  const owners = COMMANDS.filter((c) => c.options.some((o) => o.long === flag || o.short === flag)).map((c) => c.name);
+  if (!flag || owners.length === 0) return HELP_HINT;
+  return `${flag} is an option of ${orList(owners)}: put it after the command, e.g. keyrot ${owners[0]} ${flag} …`;
 }

@@ -1,14 +1,15 @@
 import type { Context } from '../cli/context.js';
-import { createAndStoreKey, deleteOrphans, orphanCandidates } from '../core/create-key.js';
-import { parseExpiry } from '../core/duration.js';
+import { createAndStoreKey, deleteOrphans, discardNewKey, orphanCandidates, type Discarded, type StoredKey } from '../core/create-key.js';
+import { parseDuration, parseExpiry } from '../core/duration.js';
 import { BIDI_CONTROLS, maskSecret } from '../core/mask.js';
 import { defaultKeyName } from '../core/naming.js';
-import { CancelledError, RotationIncompleteError, UsageError } from '../errors.js';
+import { CancelledError, RotationIncompleteError, UsageError, isKeyrotError } from '../errors.js';
 import { PendingCreates, type PendingCreate } from '../journal/pending-creates.js';
 import { writeRescueFile } from '../journal/rescue.js';
 import { KEYCHAIN_SERVICE, entryName, probeWritable, type SecretStore } from '../keychain/secret-store.js';
 import type { Provider, User } from '../providers/types.js';
 import { addMaskLine, inGithubActions } from '../ui/github.js';
+import { DEFAULT_HOOK_TIMEOUT, requireHookWithoutStore, runNewKeyHook, storeFor, withoutKeychainHint } from './hand-over.js';
 import { resolveUser } from './resolve.js';
 import type { CommandModule } from './types.js';
 import { refuseDuringRotation, withUserLock } from './user-lock.js';
@@ -20,6 +21,9 @@ export interface CreateOptions {
   reveal?: boolean;
   force?: boolean;
   yes?: boolean;
+  /** Hand the new key to this command on its stdin; if it fails, the key is deleted. */
+  onNewKey?: string;
+  hookTimeout?: string;
 }
 
 export interface CreateResult {
@@ -28,7 +32,10 @@ export interface CreateResult {
   name: string;
   maskedKey: string;
   expiresAt: Date | null;
-  keychain: { service: string; account: string; store: string };
+  /** Where the plaintext is kept; null with --store none (only --on-new-key got it). */
+  keychain: { service: string; account: string; store: string } | null;
+  /** Whether --on-new-key received the key. */
+  handedOver: boolean;
   orphansDeleted: string[];
   /** Present only with --reveal. */
   secret?: string;
@@ -39,9 +46,13 @@ export const createCommand: CommandModule<CreateOptions, CreateResult> = {
     // Everything that can be refused is refused before the first call.
     const expiresAt = options.expires === undefined ? null : parseExpiry(options.expires, ctx.now());
     if (options.name !== undefined) validateName(options.name);
+    requireHookWithoutStore(ctx, options.onNewKey);
+    if (ctx.storeMode === 'none' && options.reveal) throw new UsageError('--store none hands the new key to --on-new-key and nowhere else: it cannot be combined with --reveal.');
+    const hookTimeoutMs = parseDuration(options.hookTimeout ?? DEFAULT_HOOK_TIMEOUT, '--hook-timeout');
+    if (hookTimeoutMs <= 0) throw new UsageError('--hook-timeout must be greater than zero.');
     const provider = await ctx.provider();
     const user = await resolveUser(ctx, provider, options.user);
-    return withUserLock(ctx, provider, user, () => createUnderLock(options, expiresAt, ctx, provider, user));
+    return withUserLock(ctx, provider, user, () => createUnderLock(options, expiresAt, hookTimeoutMs, ctx, provider, user));
   },
   render(r, ctx) {
     const s = ctx.out.style;
@@ -51,7 +62,10 @@ export const createCommand: CommandModule<CreateOptions, CreateResult> = {
         `  id       ${r.id}`,
         `  key      ${r.maskedKey}`,
         `  expires  ${r.expiresAt ? r.expiresAt.toISOString() : 'never'}`,
-        `  stored   ${r.keychain.store}: service "${r.keychain.service}", account "${r.keychain.account}"`,
+        r.keychain
+          ? `  stored   ${r.keychain.store}: service "${r.keychain.service}", account "${r.keychain.account}"`
+          : '  stored   nowhere (--store none): --on-new-key alone has it',
+        ...(r.handedOver ? ['  handed   to --on-new-key'] : []),
       ].join('\n'),
     );
     if (r.secret !== undefined) {
@@ -67,6 +81,7 @@ export const createCommand: CommandModule<CreateOptions, CreateResult> = {
     maskedKey: r.maskedKey,
     expiresAt: r.expiresAt?.toISOString() ?? null,
     keychain: r.keychain,
+    handedOver: r.handedOver,
     orphansDeleted: r.orphansDeleted,
     ...(r.secret !== undefined ? { secret: r.secret } : {}),
   }),
@@ -106,10 +121,10 @@ async function settleInterrupted(ctx: Context, provider: Provider, store: Secret
 }
 
 /** The create itself, under the user's lock: nothing is sent before every refusal had its chance. */
-async function createUnderLock(options: CreateOptions, expiresAt: Date | null, ctx: Context, provider: Provider, user: User): Promise<CreateResult> {
+async function createUnderLock(options: CreateOptions, expiresAt: Date | null, hookTimeoutMs: number, ctx: Context, provider: Provider, user: User): Promise<CreateResult> {
   await refuseDuringRotation(ctx, provider, user, 'create a key', Boolean(options.force));
-  const store = await ctx.secretStore();
-  await probeWritable(store);
+  const store = await storeFor(ctx, ctx.storeMode);
+  if (ctx.storeMode === 'os') await probeWritable(store).catch(withoutKeychainHint);
   const pending = new PendingCreates(ctx.stateDir);
   for (const interrupted of await pending.abandoned(provider.id, user.id)) await settleInterrupted(ctx, provider, store, user, pending, interrupted, Boolean(options.yes));
   const existing = await provider.listKeys(user.id);
@@ -150,7 +165,8 @@ async function createUnderLock(options: CreateOptions, expiresAt: Date | null, c
     },
   ).then(
     async (done) => {
-      await pending.end(record);
+      // In the keychain the key is safe from here on; with --store none only once the hook has it.
+      if (ctx.storeMode === 'os') await pending.end(record);
       return done;
     },
     async (err: unknown) => {
@@ -166,12 +182,19 @@ async function createUnderLock(options: CreateOptions, expiresAt: Date | null, c
         if (settled) await pending.end(record);
         throw err;
       }
-      // Settled: nothing was created, or the key was deleted, or a rescue file holds it. Anything else (a clean-up
-      // that failed) keeps the record for the next create to settle.
-      if (!(err instanceof RotationIncompleteError && !(err.data ?? {}).rescueFile)) await pending.end(record);
+      if (settledBy(err)) await pending.end(record);
       throw err;
     },
   );
+  if (options.onNewKey) {
+    try {
+      await handOverOrDiscard(ctx, provider, store, user, stored, secret, options.onNewKey, hookTimeoutMs);
+    } catch (err) {
+      if (ctx.storeMode === 'none' && settledBy(err)) await pending.end(record);
+      throw err;
+    }
+  }
+  if (ctx.storeMode === 'none') await pending.end(record);
   // Under GitHub Actions a revealed key is masked in the job log before it is printed.
   if (options.reveal && inGithubActions(ctx.env)) ctx.out.workflowCommand(addMaskLine(secret));
   return {
@@ -180,8 +203,67 @@ async function createUnderLock(options: CreateOptions, expiresAt: Date | null, c
     name: stored.key.name,
     maskedKey: maskSecret(secret),
     expiresAt: stored.key.expiresAt,
-    keychain: { service: KEYCHAIN_SERVICE, account: entryName(store, stored.account), store: store.description },
+    keychain: ctx.storeMode === 'os' ? { service: KEYCHAIN_SERVICE, account: entryName(store, stored.account), store: store.description } : null,
+    handedOver: Boolean(options.onNewKey),
     orphansDeleted: stored.orphansDeleted,
     ...(options.reveal ? { secret } : {}),
   };
+}
+
+/**
+ * Whether a create that failed with `err` left nothing to settle: nothing was created, or the key was deleted, or
+ * a rescue file holds it. Anything else (a clean-up that failed) keeps the pending record for the next create.
+ */
+function settledBy(err: unknown): boolean {
+  return !(err instanceof RotationIncompleteError && !(err.data ?? {}).rescueFile);
+}
+
+/**
+ * Gives the new key to --on-new-key. If the hook fails (or keyrot is interrupted), nobody got the key: it is
+ * deleted, so a create either hands its key over or leaves nothing behind: the hook's error is thrown, its hint
+ * saying what became of the key. With --store none a delete that fails leaves the plaintext in the rescue file
+ * (exit 12).
+ */
+async function handOverOrDiscard(ctx: Context, provider: Provider, store: SecretStore, user: User, stored: StoredKey, secret: string, command: string, timeoutMs: number): Promise<void> {
+  const { key, account } = stored;
+  const env = { KEYROT_USER_ID: user.id, KEYROT_USER_EMAIL: user.email, KEYROT_KEY_ID: key.id, KEYROT_KEY_NAME: key.name };
+  try {
+    await runNewKeyHook(ctx, command, secret, env, timeoutMs, '');
+  } catch (err) {
+    if (!isKeyrotError(err)) throw err;
+    const held = ctx.storeMode === 'os';
+    let discarded: Discarded;
+    try {
+      discarded = await discardNewKey(
+        // After a cancel (Ctrl-C, a cancelled CI job) the run's own requests are aborted: the clean-up has its own.
+        async () => (err instanceof CancelledError ? await ctx.cleanupProvider() : provider).deleteKey(user.id, key.id),
+        user.id,
+        key,
+        held ? null : secret,
+        (k, userId) => writeRescueFile(ctx.stateDir, provider.id, userId, k),
+      );
+    } catch (deleteErr) {
+      if (!held) {
+        throw new RotationIncompleteError(`${err.message} Key ${key.id} (${key.name}) is live, and neither deleting it nor a rescue file worked (${(deleteErr as Error).message}).`, {
+          hint: `Delete key ${key.id} at the provider.`,
+          data: { keyId: key.id },
+          cause: err,
+        });
+      }
+      err.hint = `Deleting the new key ${key.name} (${key.id}) failed too (${(deleteErr as Error).message}); it stays in the keychain (account "${account}"): hand it on yourself, or delete it with keyrot revoke --user ${user.email} --key ${key.id} --yes.`;
+      throw err;
+    }
+    if (discarded.kind === 'rescued') {
+      throw new RotationIncompleteError(`${err.message} Deleting the new key ${key.name} (${key.id}) failed too; its plaintext is in ${discarded.path} (mode 0600).`, {
+        hint: `Move the key from ${discarded.path} into your secret store, or delete key ${key.id} at the provider, then delete the file.`,
+        data: { keyId: key.id, rescueFile: discarded.path },
+        cause: err,
+      });
+    }
+    if (held) await store.delete(account).catch(() => undefined);
+    await ctx.keyIndex.remove(provider.id, key.id).catch(() => undefined);
+    err.hint = `keyrot deleted the new key ${key.name} (${key.id}): no consumer got it, and nothing else changed.`;
+    ctx.out.warn(`Deleted the new key ${key.name} (${key.id}): --on-new-key did not take it.`);
+    throw err;
+  }
 }

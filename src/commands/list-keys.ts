@@ -2,7 +2,7 @@ import type { Context } from '../cli/context.js';
 import { maskFromLastChars } from '../core/mask.js';
 import type { KeyRecord } from '../journal/key-index.js';
 import type { ApiKey, User } from '../providers/types.js';
-import { renderTable } from '../ui/table.js';
+import { printTable } from '../ui/table.js';
 import { heldAmong, resolveUser } from './resolve.js';
 import type { CommandModule } from './types.js';
 
@@ -47,18 +47,16 @@ export const listKeysCommand: CommandModule<ListKeysOptions, ListKeysResult> = {
       ctx.out.info(`${user.email} has no API keys.`);
       return;
     }
-    ctx.out.data(
-      renderTable(
-        keys,
-        [
-          { header: 'ID', value: (k) => k.id, keep: true },
-          { header: 'NAME', value: (k) => k.name },
-          { header: 'KEY', value: (k) => maskFromLastChars(k.lastChars), keep: true },
-          { header: 'EXPIRES', value: (k) => (k.expiresAt ? k.expiresAt.toISOString().slice(0, 10) : 'never') },
-          { header: 'KEYCHAIN', value: (k) => (k.held === null ? '?' : k.held ? 'held' : '-') },
-        ],
-        ctx.out.stdoutColumns,
-      ),
+    printTable(
+      ctx.out,
+      keys,
+      [
+        { header: 'ID', value: (k) => k.id, id: true },
+        { header: 'NAME', value: (k) => k.name },
+        { header: 'KEY', value: (k) => maskFromLastChars(k.lastChars), keep: true },
+        { header: 'EXPIRES', value: (k) => (k.expiresAt ? k.expiresAt.toISOString().slice(0, 10) : 'never') },
+        { header: 'KEYCHAIN', value: (k) => (k.held === null ? '?' : k.held ? 'held' : '-') },
+      ],
     );
     ctx.out.info(`${keys.length} key${keys.length === 1 ? '' : 's'} of ${user.email}; "held": keyrot has its plaintext in the keychain.`);
   },

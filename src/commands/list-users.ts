@@ -1,6 +1,6 @@
 import type { Context } from '../cli/context.js';
 import type { User } from '../providers/types.js';
-import { renderTable } from '../ui/table.js';
+import { printTable } from '../ui/table.js';
 import type { CommandModule } from './types.js';
 
 export type ListUsersOptions = Record<string, never>;
@@ -15,19 +15,17 @@ export const listUsersCommand: CommandModule<ListUsersOptions, ListUsersResult> 
     return { users: await provider.listUsers() };
   },
   render({ users }, ctx) {
-    ctx.out.data(
-      renderTable(
-        users,
-        [
-          { header: 'ID', value: (u) => u.id, keep: true },
-          { header: 'EMAIL', value: (u) => u.email },
-          { header: 'NAME', value: (u) => u.name },
-          { header: 'API', value: (u) => (u.apiEnabled ? 'yes' : 'no') },
-          { header: 'SERVICE', value: (u) => (u.serviceUser ? 'yes' : 'no') },
-          { header: 'LAST ACTIVITY', value: (u) => (u.lastActivity ? u.lastActivity.toISOString().replace('.000Z', 'Z') : 'none') },
-        ],
-        ctx.out.stdoutColumns,
-      ),
+    printTable(
+      ctx.out,
+      users,
+      [
+        { header: 'ID', value: (u) => u.id, id: true },
+        { header: 'EMAIL', value: (u) => u.email },
+        { header: 'NAME', value: (u) => u.name },
+        { header: 'API', value: (u) => (u.apiEnabled ? 'yes' : 'no') },
+        { header: 'SERVICE', value: (u) => (u.serviceUser ? 'yes' : 'no') },
+        { header: 'LAST ACTIVITY', value: (u) => (u.lastActivity ? u.lastActivity.toISOString().replace('.000Z', 'Z') : 'none') },
+      ],
     );
     ctx.out.info(`${users.length} user${users.length === 1 ? '' : 's'}`);
   },

@@ -2,7 +2,7 @@
 import type { Context } from '../cli/context.js';
 import { DEFAULT_PROFILE } from '../core/profiles.js';
 import { getProviderFactory } from '../providers/registry.js';
-import { renderTable } from '../ui/table.js';
+import { printTable } from '../ui/table.js';
 import type { CommandModule } from './types.js';
 
 export interface ProfilesResult {
@@ -22,17 +22,15 @@ export const profilesCommand: CommandModule<Record<string, never>, ProfilesResul
     return { file: ctx.profilesFile, current: ctx.profile, profiles };
   },
   render(r, ctx) {
-    ctx.out.data(
-      renderTable(
-        r.profiles,
-        [
-          { header: '', value: (p) => (p.current ? '*' : ''), keep: true },
-          { header: 'PROFILE', value: (p) => p.name, keep: true },
-          { header: 'PROVIDER', value: (p) => p.provider },
-          { header: 'API URL', value: (p) => p.apiUrl },
-        ],
-        ctx.out.stdoutColumns,
-      ),
+    printTable(
+      ctx.out,
+      r.profiles,
+      [
+        { header: '', value: (p) => (p.current ? '*' : ''), keep: true },
+        { header: 'PROFILE', value: (p) => p.name, keep: true },
+        { header: 'PROVIDER', value: (p) => p.provider },
+        { header: 'API URL', value: (p) => p.apiUrl },
+      ],
     );
     ctx.out.info(`From ${r.file}; * is in force (--profile, KEYROT_PROFILE, else default). Flags and the environment override a profile's settings.`);
   },

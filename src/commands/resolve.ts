@@ -1,24 +1,26 @@
-// Turning --user and --key into a user and a key: by id or e-mail / name, or by asking in a terminal.
+// Turning --user and --key into a user and a key: by id, e-mail or name, or by asking in a terminal.
+import { findKeyIn, findUser } from '../core/find.js';
 import { maskFromLastChars } from '../core/mask.js';
 import { newKeyProven, type RotationRecord } from '../core/rotation.js';
+import { orList } from '../core/suggest.js';
 import { KeychainError, NotFoundError, UsageError } from '../errors.js';
 import { heldKeyIds, keychainAccount, type SecretStore } from '../keychain/secret-store.js';
 import type { ApiKey, Provider, User } from '../providers/types.js';
 import type { Context } from '../cli/context.js';
 import { nonInteractiveError } from '../ui/prompts.js';
 
-/** A user by id or e-mail; without one, a searchable list in a terminal, or a usage error naming --user. */
+/**
+ * A user by id, e-mail or name (see core/find.ts); without one, a searchable list in a terminal, or a usage
+ * error naming --user. Several users of that name are a usage error listing them; none, a not-found error
+ * with the closest.
+ */
 export async function resolveUser(ctx: Context, provider: Provider, userArg: string | undefined): Promise<User> {
   if (userArg !== undefined) {
     const wanted = userArg.trim();
-    if (!wanted) throw new UsageError('--user is empty: give a user id or an e-mail address.');
-    if (!wanted.includes('@')) return provider.getUser(wanted);
-    const users = await provider.listUsers();
-    const match = users.find((u) => u.email.toLowerCase() === wanted.toLowerCase());
-    if (!match) throw new NotFoundError(`No user with e-mail ${wanted}.`, { hint: 'keyrot list-users shows every user of the account.' });
-    return match;
+    if (!wanted) throw new UsageError('--user is empty: give a user id, e-mail address or name.');
+    return pickUser(await provider.listUsers(), wanted);
   }
-  if (!ctx.interactive) throw nonInteractiveError('--user <id or e-mail>');
+  if (!ctx.interactive) throw nonInteractiveError('--user <id, e-mail or name>');
   const step = await ctx.steps.start('Fetching users');
   let users: User[];
   try {
@@ -32,21 +34,52 @@ export async function resolveUser(ctx: Context, provider: Provider, userArg: str
   return ctx.prompts.search(
     'User (type to filter by e-mail or name)',
     users.map((u) => ({ name: u.name ? `${u.email} (${u.name})` : u.email, value: u, description: u.id })),
-    '--user <id or e-mail>',
+    '--user <id, e-mail or name>',
   );
 }
 
-/** A key of `keys` by id or name. Names must be unambiguous. */
-export function findKey(keys: readonly ApiKey[], keyArg: string, userLabel: string): ApiKey {
-  const byId = keys.find((k) => k.id === keyArg);
-  if (byId) return byId;
-  const byName = keys.filter((k) => k.name === keyArg);
-  if (byName.length === 1 && byName[0]) return byName[0];
-  if (byName.length > 1) {
-    throw new UsageError(`Several keys of ${userLabel} are named "${keyArg}": pass --key with one of their ids: ${byName.map((k) => k.id).join(', ')}.`);
+/** The user `wanted` names among `users` (see findUser), or the error that says why not. */
+export function pickUser(users: readonly User[], wanted: string): User {
+  const found = findUser(users, wanted);
+  if (found.kind === 'found') return found.item;
+  if (found.kind === 'ambiguous') {
+    throw new UsageError(`"${wanted}" matches ${found.candidates.length} users: ${found.candidates.map(userLabel).join(', ')}.`, {
+      hint: 'Pass --user with the e-mail address or id of the one you mean (an exact one always wins over a name).',
+      data: { candidates: found.candidates.map((u) => u.id) },
+    });
   }
-  throw new NotFoundError(`${userLabel} has no key with id or name "${keyArg}".`, {
-    hint: keys.length ? `Keys: ${keys.map((k) => `${k.name} (${k.id})`).join(', ')}.` : `${userLabel} has no keys.`,
+  const what = wanted.includes('@') ? `No user with e-mail ${wanted}.` : `No user with id or name "${wanted}".`;
+  throw new NotFoundError(`${what}${found.near.length ? ` Did you mean ${orList(found.near.map(userLabel))}?` : ''}`, {
+    hint: 'keyrot list-users shows every user of the account.',
+  });
+}
+
+function userLabel(user: User): string {
+  return user.name ? `${user.email} (${user.name})` : user.email;
+}
+
+function keyLabel(key: ApiKey): string {
+  return `${key.name} (${key.id})`;
+}
+
+/** A key of `keys` by id, name or unique id prefix (see findKeyIn), or the error that says why not. */
+export function findKey(keys: readonly ApiKey[], keyArg: string, userLabel: string): ApiKey {
+  const found = findKeyIn(keys, keyArg);
+  if (found.kind === 'found') return found.item;
+  if (found.kind === 'ambiguous') {
+    if (found.candidates.every((k) => k.name === keyArg)) {
+      throw new UsageError(`Several keys of ${userLabel} are named "${keyArg}": pass --key with one of their ids: ${found.candidates.map((k) => k.id).join(', ')}.`);
+    }
+    throw new UsageError(`"${keyArg}" starts several key ids of ${userLabel}: ${found.candidates.map(keyLabel).join(', ')}.`, { hint: 'Pass more of the id, or the whole id.' });
+  }
+  const near = found.near;
+  throw new NotFoundError(`${userLabel} has no key with id or name "${keyArg}".${near.length ? ` Did you mean ${orList(near.map(keyLabel))}?` : ''}`, {
+    hint:
+      keys.length === 0
+        ? `${userLabel} has no keys.`
+        : near.length || keys.length > 5
+          ? `keyrot list-keys --user ${userLabel} lists its keys.`
+          : `Keys: ${keys.map(keyLabel).join(', ')}.`,
   });
 }
 

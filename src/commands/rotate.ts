@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Context } from '../cli/context.js';
 import { formatDuration, parseDuration, parseExpiry } from '../core/duration.js';
-import { maskFromLastChars, sanitizeForDisplay } from '../core/mask.js';
+import { maskFromLastChars } from '../core/mask.js';
 import { nextGenerationName } from '../core/naming.js';
 import {
   PHASES,
@@ -20,18 +20,18 @@ import {
   type RotationPorts,
   type RotationRecord,
 } from '../core/rotation.js';
-import { CancelledError, HookFailedError, KeyrotError, NotFoundError, PermissionError, RotationConflictError, StateError, UsageError, isKeyrotError } from '../errors.js';
-import { describeOutcome, runShell } from '../hooks/shell.js';
+import { CancelledError, KeyrotError, NotFoundError, PermissionError, RotationConflictError, StateError, UsageError, isKeyrotError } from '../errors.js';
 import { writeRescueFile } from '../journal/rescue.js';
 import { RotationJournal } from '../journal/rotations.js';
 import { stateError } from '../journal/state-dir.js';
 import { keychainAccount, probeWritable, type SecretStore } from '../keychain/secret-store.js';
 import type { ApiKey, Identity, Provider, User } from '../providers/types.js';
-import { addMaskLine, appendStepSummary, inGithubActions, rotationSummaryMarkdown } from '../ui/github.js';
+import { appendStepSummary, rotationSummaryMarkdown } from '../ui/github.js';
 import { renderTable } from '../ui/table.js';
 import { consentTo } from './consent.js';
 import { chooseKey, findKey, heldAmong, resolveUser } from './resolve.js';
 import { OwnKeysProvider, SELF_USER_ID, selfTarget } from './rotate-self.js';
+import { DEFAULT_HOOK_TIMEOUT, requireHookWithoutStore, runLogged, runNewKeyHook, storeFor, withoutKeychainHint } from './hand-over.js';
 import { withUserLock } from './user-lock.js';
 import { validateName } from './create.js';
 import type { CommandModule } from './types.js';
@@ -74,7 +74,7 @@ export type RotateResult =
   | { kind: 'planned'; plan: RotationPlan }
   | { kind: 'rotated' | 'paused' | 'aborted'; record: RotationRecord; journal: string };
 
-const DEFAULTS = { waitTimeout: '10m', pollInterval: '5s', hookTimeout: '2m', grace: '7d' };
+const DEFAULTS = { waitTimeout: '10m', pollInterval: '5s', hookTimeout: DEFAULT_HOOK_TIMEOUT, grace: '7d' };
 
 export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
   emitsEvents: true,
@@ -149,9 +149,7 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
         return finished(await run(active, store), journal);
       }
 
-      if (ctx.storeMode === 'none' && !options.onNewKey) {
-        throw new UsageError('--store none keeps the new key in memory only: --on-new-key is then the only way to hand it on, and is required.');
-      }
+      requireHookWithoutStore(ctx, options.onNewKey);
       const store = await storeFor(ctx, ctx.storeMode);
       const keys = await provider.listKeys(user.id);
       // No journal here, yet the provider shows a key and its next generation side by side: another machine, or
@@ -177,7 +175,7 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
       const plan = planOf(provider, user, mode, oldKey, newName, expiresAt, rotationOptions);
       if (options.dryRun) return { kind: 'planned', plan: { ...plan, preflight: await preflight(ctx, provider, identity, user, store, Boolean(options.yes)) } };
 
-      if (ctx.storeMode === 'os') await probeWritable(store);
+      if (ctx.storeMode === 'os') await probeWritable(store).catch(withoutKeychainHint);
       await consent(ctx, plan, Boolean(options.yes));
       const record = newRotationRecord({
         id: randomUUID(),
@@ -349,7 +347,7 @@ async function preflight(ctx: Context, provider: Provider, identity: Identity, u
   const checks = [`the admin key authenticates (${identity.email})`, `it may manage the keys of ${user.email}`];
   try {
     if (ctx.storeMode === 'os') {
-      await probeWritable(store);
+      await probeWritable(store).catch(withoutKeychainHint);
       checks.push(`${store.description} is writable`);
     }
     await withUserLock(ctx, provider, user, async () => undefined);
@@ -534,26 +532,6 @@ async function finished(record: RotationRecord, journal: RotationJournal): Promi
 
 function makePorts(ctx: Context, provider: Provider, store: SecretStore, journal: RotationJournal): RotationPorts {
   const signal = ctx.signal;
-  const runLogged = async (name: string, command: string, stdin: string | undefined, env: Record<string, string>, timeoutMs: number) => {
-    const tail: string[] = [];
-    const outcome = await runShell({
-      command,
-      stdin,
-      // Hooks get the new key on stdin and nothing more: not the admin key keyrot runs with.
-      baseEnv: withoutAdminKey(ctx.env, ctx.providerFactory.adminKeyEnv),
-      env,
-      timeoutMs,
-      signal,
-      redact: (line, truncated) => (truncated ? ctx.out.cleanTruncated(line) : ctx.out.clean(line)),
-      onLine: (line) => {
-        tail.push(line);
-        if (tail.length > 5) tail.shift();
-        ctx.out.detail(`  ${name}: ${line}`);
-      },
-    });
-    if (signal.aborted) throw new CancelledError(`Interrupted while ${name} was running.`);
-    return { outcome, tail };
-  };
   return {
     provider,
     cleanupProvider: () => ctx.cleanupProvider(),
@@ -564,19 +542,10 @@ function makePorts(ctx: Context, provider: Provider, store: SecretStore, journal
         // The rotation stops before its next side effect and says what is live (explainFailure): exit 14.
         throw isKeyrotError(err) ? err : stateError(journal.pathFor(record.provider, record.userId), err);
       }),
-    async runHook(command, secret, env, timeoutMs) {
-      // Under GitHub Actions the runner masks the key in every later log line before anyone can echo it.
-      if (inGithubActions(ctx.env)) ctx.out.workflowCommand(addMaskLine(secret));
-      const { outcome, tail } = await runLogged('--on-new-key', command, `${secret}\n`, env, timeoutMs);
-      if (outcome.exitCode !== 0 || outcome.timedOut) {
-        // The hook's own words may quote the key it was given (a careless `echo`): masked and made printable.
-        const last = tail.length ? sanitizeForDisplay(ctx.out.clean(tail.at(-1) ?? '')) : undefined;
-        // Where the rotation stands (the old key untouched, or already revoked with --emergency) is added on the way up.
-        throw new HookFailedError(`${describeOutcome('--on-new-key', outcome, timeoutMs)}${last ? ` Last output: ${last}` : ''}`);
-      }
-    },
+    // Where the rotation stands (the old key untouched, or already revoked with --emergency) is added on the way up.
+    runHook: (command, secret, env, timeoutMs) => runNewKeyHook(ctx, command, secret, env, timeoutMs),
     async runCheck(command, env, timeoutMs) {
-      const { outcome } = await runLogged('--check', command, undefined, env, timeoutMs);
+      const { outcome } = await runLogged(ctx, '--check', command, undefined, env, timeoutMs);
       return outcome.exitCode === 0 && !outcome.timedOut;
     },
     confirmHandover: ctx.interactive ? (message) => ctx.steps.whilePaused(() => ctx.prompts.confirm(message, '--on-new-key')) : null,
@@ -596,18 +565,6 @@ function makePorts(ctx: Context, provider: Provider, store: SecretStore, journal
     },
     signal,
   };
-}
-
-function withoutAdminKey(env: NodeJS.ProcessEnv, adminKeyEnv: string): NodeJS.ProcessEnv {
-  const { [adminKeyEnv]: _adminKey, ...rest } = env;
-  return rest;
-}
-
-/** The keychain, or with --store none a store that lives only as long as this process. */
-async function storeFor(ctx: Context, mode: 'os' | 'none'): Promise<SecretStore> {
-  if (mode === 'os') return ctx.secretStore();
-  const { MemorySecretStore } = await import('../keychain/memory-store.js');
-  return new MemorySecretStore();
 }
 
 /**

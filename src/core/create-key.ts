@@ -112,6 +112,29 @@ export async function deleteOrphans(req: Pick<CreateKeyRequest, 'userId' | 'name
   return deleted;
 }
 
+export type Discarded = { kind: 'deleted' } | { kind: 'rescued'; path: string };
+
+/**
+ * Deletes a new key that nobody will hold (--store none before its hand-over succeeded, a create whose hand-over
+ * failed), with `remove`. When that fails and this process holds the plaintext (`secret`), the rescue writer takes
+ * it, so a human still can; without the plaintext the delete's error is thrown.
+ */
+export async function discardNewKey(
+  remove: () => Promise<unknown>,
+  userId: string,
+  key: Omit<CreatedKey, 'secret'>,
+  secret: string | null,
+  rescue: CreateKeyPorts['rescue'],
+): Promise<Discarded> {
+  try {
+    await remove();
+    return { kind: 'deleted' };
+  } catch (err) {
+    if (secret === null) throw err;
+    return { kind: 'rescued', path: await rescue({ ...key, secret }, userId) };
+  }
+}
+
 async function storeOrUndo(userId: string, created: CreatedKey, ports: CreateKeyPorts): Promise<Omit<StoredKey, 'orphansDeleted'>> {
   const account = keychainAccount(ports.provider.id, userId, created.id);
   const { secret, ...key } = created;

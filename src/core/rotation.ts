@@ -16,7 +16,7 @@ import {
 } from '../errors.js';
 import { entryName, keychainAccount, type SecretStore } from '../keychain/secret-store.js';
 import type { ApiKey, Provider } from '../providers/types.js';
-import { createAndStoreKey, deleteOrphans } from './create-key.js';
+import { createAndStoreKey, deleteOrphans, discardNewKey } from './create-key.js';
 import { formatDuration } from './duration.js';
 import { maskFromLastChars, maskSecret } from './mask.js';
 
@@ -493,14 +493,16 @@ async function discardUnheldNewKey(record: RotationRecord, ports: RotationPorts,
   if (at > handOver || (at === handOver && record.handedOverAt)) return;
   const secret = await ports.store.get(keychainAccount(ports.provider.id, record.userId, id));
   if (secret !== null && !ending) return;
-  try {
+  const discarded = await discardNewKey(
     // After a cancel (Ctrl-C, a cancelled CI job) the run's own requests are aborted: the clean-up has its own.
-    const provider = ending ? await ports.cleanupProvider() : ports.provider;
-    await provider.deleteKey(record.userId, id);
-  } catch (err) {
-    if (secret === null) throw err;
-    const path = await ports.rescue({ id, name: record.newKey.name, lastChars: record.newKey.lastChars, expiresAt: null, secret }, record.userId);
-    ports.warn(`--store none: the new key ${record.newKey.name} (${id}) could not be deleted; its plaintext is in ${path} (mode 0600).`);
+    async () => (ending ? await ports.cleanupProvider() : ports.provider).deleteKey(record.userId, id),
+    record.userId,
+    { id, name: record.newKey.name, lastChars: record.newKey.lastChars, expiresAt: null },
+    secret,
+    ports.rescue,
+  );
+  if (discarded.kind === 'rescued') {
+    ports.warn(`--store none: the new key ${record.newKey.name} (${id}) could not be deleted; its plaintext is in ${discarded.path} (mode 0600).`);
     return;
   }
   ports.note(`--store none: deleted the new key ${record.newKey.name} (${id}): it was never handed over, and no keychain holds it.`);

@@ -111,8 +111,7 @@ function keychainHint(platform: NodeJS.Platform, raw: string): string {
   if (platform === 'linux') {
     return (
       'keyrot needs a running, unlocked Secret Service (gnome-keyring or KeePassXC) on the D-Bus session bus. ' +
-      'On a headless machine, start one (dbus-run-session, then gnome-keyring-daemon --unlock --components=secrets), ' +
-      'or use --store none with --on-new-key.'
+      'On a headless machine, start one (dbus-run-session, then gnome-keyring-daemon --unlock --components=secrets).'
     );
   }
   return 'Unlock the keychain and try again.';

@@ -80,6 +80,8 @@ export interface HttpErrorHints {
   ipNotAllowed?: string;
   /** 403. */
   forbidden?: string;
+  /** 404, and answers that are not JSON: e.g. a base URL that misses the API's path. */
+  notFound?: string;
 }
 
 /** Collaborators that tests (and tuning) may replace. Production uses the defaults. */
@@ -124,6 +126,11 @@ export interface RequestOptions {
   passStatuses?: readonly number[];
   /** Whether a 2xx must carry a JSON body. Default: true, except for DELETE. */
   expectBody?: boolean;
+  /**
+   * What the request does, for people: a verb phrase that follows "to" ("list the keys of user 3f0c…"). Error
+   * messages use it, never the method and path, which only --debug shows (and the JSON error's `request`).
+   */
+  what?: string;
 }
 
 export interface HttpResponse {
@@ -232,6 +239,7 @@ export class HttpClient {
     const idempotent = IDEMPOTENT.has(method);
     const expectBody = options.expectBody ?? method !== 'DELETE';
     const label = `${method} ${relative}`;
+    const what = options.what ?? 'handle a request';
     const headers: Record<string, string> = {
       accept: 'application/json',
       authorization: `Bearer ${token}`,
@@ -256,7 +264,7 @@ export class HttpClient {
         throw idempotent
           ? new CancelledError('Cancelled.')
           : new CancelledError(
-              `Cancelled while waiting for ${this.#service}'s answer to ${label}: the key may or may not have been created.`,
+              `Cancelled while waiting for ${this.#service} to ${what}: the key may or may not have been created.`,
               { hint: "List the user's keys to see whether it was.", data: { outcomeUnknown: true } },
             );
       }
@@ -264,8 +272,8 @@ export class HttpClient {
       if (outcome.kind === 'too-large') {
         this.#log(`${label} → ${outcome.status}, answer over ${MAX_ANSWER_BYTES} bytes (${elapsed} ms)`, secrets);
         // Not transient: the same request would get the same answer. For a create it is a 2xx without a readable key.
-        throw new ProviderResponseError(`${this.#service} sent an answer to ${label} larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB (HTTP ${outcome.status}); keyrot stopped reading it.`, {
-          data: { status: outcome.status },
+        throw new ProviderResponseError(`${this.#service}'s answer when asked to ${what} is larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB (HTTP ${outcome.status}); keyrot stopped reading it.`, {
+          data: { status: outcome.status, request: label },
         });
       }
       let lastProblem: string;
@@ -274,7 +282,7 @@ export class HttpClient {
         this.#log(`${label} → ${outcome.label} (${elapsed} ms)`, secrets);
         lastProblem = outcome.label;
         if (outcome.code === 'UND_ERR_INVALID_ARG') {
-          throw new UsageError(`Could not send ${label}: the API key or a parameter contains characters not allowed in HTTP.`, {
+          throw new UsageError(`Could not ask ${this.#service} to ${what}: the API key or a parameter contains characters not allowed in HTTP.`, {
             cause: outcome.error,
           });
         }
@@ -286,7 +294,7 @@ export class HttpClient {
           });
         }
         if (!outcome.notSent) {
-          if (!idempotent) throw this.#outcomeUnknown(label, outcome.label, outcome.error, secrets);
+          if (!idempotent) throw this.#outcomeUnknown(what, outcome.label, outcome.error, secrets);
           afterLostAnswer = true;
         }
       } else {
@@ -294,14 +302,14 @@ export class HttpClient {
         this.#log(`${label} → ${status} (${elapsed} ms)`, secrets);
         const passed = options.passStatuses?.includes(status) ?? false;
         if ((status >= 200 && status < 300) || passed) {
-          return this.#success(outcome, label, attempt, afterLostAnswer, expectBody && !passed, secrets);
+          return this.#success(outcome, what, attempt, afterLostAnswer, expectBody && !passed, secrets);
         }
         const retryable = status === 429 || (status >= 500 && status !== 501);
         const message = providerMessage(outcome.text, secrets);
         if (status >= 500 && !idempotent) {
-          throw this.#outcomeUnknown(label, `HTTP ${status}${message ? `: ${message}` : ''}`, undefined, secrets);
+          throw this.#outcomeUnknown(what, `HTTP ${status}${message ? `: ${message}` : ''}`, undefined, secrets);
         }
-        if (!retryable) throw this.#statusError(status, message, label, attempt);
+        if (!retryable) throw this.#statusError(status, message, what, label, attempt);
         if (status >= 500) afterLostAnswer = true;
         lastProblem = `HTTP ${status}${message ? ` (${message})` : ''}`;
         if (status === 429 || status === 503) retryAfterMs = this.#retryAfterMs(outcome.headers['retry-after']);
@@ -309,10 +317,10 @@ export class HttpClient {
 
       if (attempt >= attempts) {
         throw new ProviderUnavailableError(
-          `${this.#service} did not answer ${label} successfully after ${attempt} attempt${attempt === 1 ? '' : 's'} (last: ${lastProblem}).`,
+          `${this.#service} did not ${what} after ${attempt} attempt${attempt === 1 ? '' : 's'} (last: ${lastProblem}).`,
           {
             hint: `Check the network connection and ${this.#service}'s status page, then try again.`,
-            data: { attempts: attempt, last: lastProblem },
+            data: { attempts: attempt, last: lastProblem, request: label },
             cause: outcome.kind === 'failed' ? outcome.error : undefined,
           },
         );
@@ -401,7 +409,7 @@ export class HttpClient {
 
   #success(
     outcome: { status: number; text: string },
-    label: string,
+    what: string,
     attempts: number,
     afterLostAnswer: boolean,
     expectBody: boolean,
@@ -415,7 +423,7 @@ export class HttpClient {
     }
     if (text.trim() === '') {
       if (expectBody) {
-        throw new ProviderResponseError(`${this.#service} sent an empty answer to ${label} (HTTP ${status}).`, {
+        throw new ProviderResponseError(`${this.#service} sent an empty answer when asked to ${what} (HTTP ${status}).`, {
           data: { status },
         });
       }
@@ -424,16 +432,16 @@ export class HttpClient {
     const body = tryParseJson(text);
     if (body === undefined) {
       if (!expectBody) return { ...base, body: undefined, errorMessage: '' };
-      throw new ProviderResponseError(`${this.#service} sent an answer that is not JSON to ${label} (HTTP ${status}).`, {
-        hint: 'A proxy may be intercepting the request; check the base URL.',
+      throw new ProviderResponseError(`${this.#service} sent an answer that is not JSON when asked to ${what} (HTTP ${status}).`, {
+        hint: this.#hints.notFound ?? 'A proxy may be intercepting the request; check the base URL.',
         data: { status },
       });
     }
     return { ...base, body, errorMessage: '' };
   }
 
-  #statusError(status: number, message: string, label: string, attempts: number): Error {
-    const data = { status, method: label.split(' ')[0], providerMessage: message || undefined, attempts };
+  #statusError(status: number, message: string, what: string, label: string, attempts: number): Error {
+    const data = { status, method: label.split(' ')[0], request: label, providerMessage: message || undefined, attempts };
     const service = this.#service;
     if (status === 401) {
       const ipNotAllowed = /^Unauthorized IP address/i.test(message);
@@ -443,29 +451,29 @@ export class HttpClient {
       });
     }
     if (status === 403) {
-      return new PermissionError(`${service} denied permission for ${label}${message ? `: ${message}` : ''}`, {
+      return new PermissionError(`${service} denied permission to ${what}${message ? `: ${message}` : ''}`, {
         hint: this.#hints.forbidden,
         data,
       });
     }
     if (status === 404) {
-      return new NotFoundError(`${service} found nothing at ${label}${message ? `: ${message}` : ''}`, { data });
+      return new NotFoundError(`${service} found nothing when asked to ${what}${message ? `: ${message}` : ''}`, { hint: this.#hints.notFound, data });
     }
     if (status >= 400 && status < 500) {
-      return new UsageError(`${service} rejected the request: ${message || `HTTP ${status}`} (${label})`, { data });
+      return new UsageError(`${service} rejected the request to ${what}: ${message || `HTTP ${status}`}`, { data });
     }
     if (status >= 500) {
-      return new ProviderUnavailableError(`${service} could not handle ${label}: HTTP ${status}${message ? ` (${message})` : ''}`, {
+      return new ProviderUnavailableError(`${service} could not ${what}: HTTP ${status}${message ? ` (${message})` : ''}`, {
         data,
       });
     }
-    return new ProviderResponseError(`${service} answered ${label} with an unexpected HTTP ${status}.`, { data });
+    return new ProviderResponseError(`${service} answered the request to ${what} with an unexpected HTTP ${status}.`, { data });
   }
 
-  #outcomeUnknown(label: string, problem: string, cause: unknown, secrets: string[]): CreateOutcomeUnknownError {
+  #outcomeUnknown(what: string, problem: string, cause: unknown, secrets: string[]): CreateOutcomeUnknownError {
     return new CreateOutcomeUnknownError(
       redact(
-        `${this.#service}'s answer to ${label} was lost (${problem}): the key may or may not have been created.`,
+        `${this.#service}'s answer when asked to ${what} was lost (${problem}): the key may or may not have been created.`,
         secrets,
       ),
       {

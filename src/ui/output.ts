@@ -3,6 +3,7 @@
 // through redaction of the secrets this process knows, except reveal(), which the user asked for.
 import type { Writable } from 'node:stream';
 import { redact, redactDeep, redactTruncated, sanitizeForTerminal } from '../core/mask.js';
+import { wrapWords } from './wrap.js';
 
 export interface OutputOptions {
   stdout: Writable & { isTTY?: boolean; columns?: number };
@@ -12,6 +13,8 @@ export interface OutputOptions {
   quiet: boolean;
   verbose: boolean;
   debug: boolean;
+  /** The terminal's width from the COLUMNS variable, for a stream that is not a terminal itself. */
+  envColumns?: number;
   /** chalk level decided once at start (0 = no colour). */
   colorLevel: 0 | 1 | 2 | 3;
   /** Prefix plain stderr lines with a timestamp (non-interactive runs, e.g. CI logs). */
@@ -77,11 +80,12 @@ export class Output {
   }
 
   get stderrColumns(): number {
-    return this.#opts.stderr.columns ?? 100;
+    return this.#opts.stderr.columns ?? this.#opts.envColumns ?? 100;
   }
 
+  /** The width tables fit: the terminal's, else COLUMNS, else 120. */
   get stdoutColumns(): number {
-    return this.#opts.stdout.columns ?? 120;
+    return this.#opts.stdout.columns ?? this.#opts.envColumns ?? 120;
   }
 
   get stderrStream(): Writable & { isTTY?: boolean } {
@@ -181,14 +185,23 @@ export class Output {
     if (this.debugEnabled) this.#line(this.style.dim(`debug: ${message}`));
   }
 
-  /** A raw line to stderr (error reporting, rendered boxes). */
+  /** A raw line to stderr (error reporting), wrapped at word boundaries in a terminal. */
   stderr(text: string): void {
-    this.#opts.stderr.write(`${this.terminalText(text)}\n`);
+    this.#opts.stderr.write(`${this.wrap(this.terminalText(text))}\n`);
+  }
+
+  /**
+   * Text for stderr broken at spaces to fit a terminal, so no word is cut in two (continuation lines indented).
+   * Not without a terminal: a log keeps one line per message.
+   */
+  wrap(text: string, reserved = 0): string {
+    const columns = this.#opts.stderr.isTTY ? this.#opts.stderr.columns : undefined;
+    return columns ? wrapWords(text, columns - reserved, '  ') : text;
   }
 
   #line(message: string): void {
     const stamp = this.#opts.timestamps ? `${this.#now().toISOString()} ` : '';
-    this.#opts.stderr.write(`${stamp}${this.terminalText(message)}\n`);
+    this.#opts.stderr.write(`${this.wrap(`${stamp}${this.terminalText(message)}`)}\n`);
   }
 }
 

@@ -66,7 +66,9 @@ export function createStepReporter(out: Output, spinners: boolean, now: () => nu
         };
       }
       ora ??= (await import('ora')).default;
-      const text = () => out.terminalText(body(current()));
+      // ora draws its mark and a space before the text: the rest of the line is the text's.
+      const shown = (d: string | undefined) => out.wrap(out.terminalText(body(d)), 2);
+      const text = () => shown(current());
       const spinner = ora({ text: text(), stream: out.stderrStream, discardStdin: false }).start();
       active = spinner;
       const timer = setInterval(() => (spinner.text = text()), 1_000);
@@ -79,7 +81,7 @@ export function createStepReporter(out: Output, spinners: boolean, now: () => nu
         finish(outcome, d) {
           clearInterval(timer);
           if (active === spinner) active = undefined;
-          spinner.stopAndPersist({ symbol: mark(outcome), text: out.terminalText(body(d)) });
+          spinner.stopAndPersist({ symbol: mark(outcome), text: shown(d) });
           return now() - startedAt;
         },
       };

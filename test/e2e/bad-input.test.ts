@@ -58,7 +58,7 @@ describe('unknown user or key → exit 5', () => {
   it('an unknown user id', async () => {
     const h = await harness();
     const { r } = await refused(h, ['list-keys', '--user', '00000000-0000-4000-8000-000000000000'], ExitCode.notFound);
-    expect(r.stderr).toMatch(/user not found/);
+    expect(r.stderr).toMatch(/No user with id or name "00000000-0000-4000-8000-000000000000"/);
   });
 
   it.skipIf(!HAS_KEYCHAIN)('an unknown key, by name or id: nothing is deleted', async () => {

@@ -1,14 +1,15 @@
-// Ids that are not safe URL path segments never reach a URL: from the user, a usage error (exit 2); from the
-// provider, a malformed answer (exit 6). Either way nothing is deleted.
+// Ids that are not safe URL path segments never reach a URL: from the user, --user is looked up among the listed
+// users (it may be a name: "Olivia Ops"), so it is not found (exit 5) and never put in a path; from the provider, a
+// malformed answer (exit 6). Either way nothing is deleted.
 import { describe, expect, it } from 'vitest';
 import { harness } from '../helpers/e2e.js';
 
 describe('unsafe ids', () => {
-  it.each(['..', '.', 'a/b', 'x%2F..', 'a b'])('--user %j: exit 2, no request', async (id) => {
+  it.each(['..', '.', 'a/b', 'x%2F..', 'a b'])('--user %j: not found (exit 5), no request with it in the path', async (id) => {
     const h = await harness();
     const r = await h.run(['list-keys', '--user', id]);
-    expect(r.code, r.stderr).toBe(2);
-    expect(r.stderr).toMatch(/is not a valid id/);
+    expect(r.code, r.stderr).toBe(5);
+    expect(r.stderr).toMatch(/No user with id or name/);
     expect(h.sandbox.requests().filter((q) => q.path.includes('/users/'))).toEqual([]);
   });
 

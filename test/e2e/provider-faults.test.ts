@@ -66,7 +66,7 @@ describe('reads are retried', () => {
     const h = await harness();
     h.sandbox.addFault({ method: 'GET', path: '/users', action: 'status', status: 500, times: 0 });
     const r = failedCleanly(await h.run(['list-users', '--json']), ExitCode.unavailable);
-    expect(r.stderr).toMatch(/did not answer GET \/users.* after 4 attempts \(last: HTTP 500/);
+    expect(r.stderr).toMatch(/Vultr did not list the users after 4 attempts \(last: HTTP 500/);
     expect(json(r).error).toMatchObject({ code: 'unavailable', exitCode: 6, attempts: 4 });
     expect(calls(h, /^\/v2\/users$/).map(([, , status]) => status)).toEqual([500, 500, 500, 500]);
   });

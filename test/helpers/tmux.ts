@@ -23,17 +23,48 @@ export interface Terminal {
   kill(): void;
 }
 
-/** Starts `keyrot <args>` in a 120x40 terminal with exactly `env` (plus TERM) in a work dir. */
-export function startTerminal(args: string[], env: Record<string, string>, workDir: string, stdoutTo?: string): Terminal {
+export interface TerminalSize {
+  columns?: number;
+  rows?: number;
+}
+
+/** Starts `keyrot <args>` in a terminal (120x40 unless `size` says otherwise) with exactly `env` (plus TERM) in a work dir. */
+export function startTerminal(args: string[], env: Record<string, string>, workDir: string, stdoutTo?: string, size: TerminalSize = {}): Terminal {
+  const quoted = [process.execPath, BIN, ...args].map(shellQuote).join(' ');
+  const redirect = stdoutTo ? ` > ${shellQuote(stdoutTo)}` : '';
+  return startScript(`unset CI GITHUB_ACTIONS\n${exportLines(env)}\n${quoted}${redirect}\necho "KEYROT-EXIT=$?"\nsleep 600\n`, workDir, size);
+}
+
+/** Starts an interactive shell (`command`, e.g. "zsh -f") with exactly `env` (plus TERM), to type into. */
+export function startShell(command: string, env: Record<string, string>, workDir: string, size: TerminalSize = {}): Terminal {
+  return startScript(`${exportLines(env)}\ncd ${shellQuote(workDir)}\nexec ${command}\n`, workDir, size);
+}
+
+function shellQuote(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+function exportLines(env: Record<string, string>): string {
+  return Object.entries({ TERM: 'xterm-256color', ...env })
+    .map(([k, v]) => `export ${k}=${shellQuote(v)}`)
+    .join('\n');
+}
+
+function startScript(text: string, workDir: string, size: TerminalSize): Terminal {
   const name = `keyrot-test-${process.pid}-${++counter}`;
   const script = join(workDir, `${name}.sh`);
-  const exports = Object.entries({ TERM: 'xterm-256color', ...env })
-    .map(([k, v]) => `export ${k}='${v.replace(/'/g, `'\\''`)}'`)
-    .join('\n');
-  const quoted = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  const redirect = stdoutTo ? ` > '${stdoutTo.replace(/'/g, `'\\''`)}'` : '';
-  writeFileSync(script, `unset CI GITHUB_ACTIONS\n${exports}\n${quoted}${redirect}\necho "KEYROT-EXIT=$?"\nsleep 600\n`);
-  execFileSync('tmux', [...SOCKET, 'new-session', '-d', '-s', name, '-x', '120', '-y', '40', `bash ${script}`]);
+  writeFileSync(script, text);
+  const start = ['new-session', '-d', '-s', name, '-x', String(size.columns ?? 120), '-y', String(size.rows ?? 40), `bash ${script}`];
+  // The private server exits with its last session: a session started while it is going fails once ("server
+  // exited unexpectedly"); the next start gets a fresh server.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      execFileSync('tmux', [...SOCKET, ...start], { stdio: ['ignore', 'ignore', 'pipe'] });
+      break;
+    } catch (err) {
+      if (attempt >= 3) throw err;
+    }
+  }
   const screen = (escapes = false) =>
     execFileSync('tmux', [...SOCKET, 'capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', name, '-S', '-200'], { encoding: 'utf8' });
   return {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isLoopback, validateBaseUrl } from '../../src/core/base-url.js';
 import { UsageError } from '../../src/errors.js';
+import { missingApiPathHint } from '../../src/providers/vultr/client.js';
 
 describe('validateBaseUrl', () => {
   it.each([
@@ -88,5 +89,18 @@ describe('isLoopback', () => {
     ['', false],
   ])('%j → %s', (host, loopback) => {
     expect(isLoopback(host)).toBe(loopback);
+  });
+});
+
+describe('missingApiPathHint', () => {
+  it.each([
+    ['https://api.vultr.com', 'https://api.vultr.com/v2'],
+    ['https://api.vultr.com/', 'https://api.vultr.com/v2'],
+    ['http://127.0.0.1:8080/api', 'http://127.0.0.1:8080/api/v2'],
+  ])('%s → suggests %s', (url, fixed) => {
+    expect(missingApiPathHint(url)).toContain(`set --api-url or VULTR_API_URL (or the profile's api-url) to ${fixed}.`);
+  });
+  it.each(['https://api.vultr.com/v2', 'https://api.vultr.com/v2/', 'http://127.0.0.1:8080/proxy/v2'])('%s: no hint', (url) => {
+    expect(missingApiPathHint(url)).toBeUndefined();
   });
 });

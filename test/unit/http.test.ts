@@ -163,7 +163,7 @@ describe('HttpClient: error mapping', () => {
     h.pool.intercept({ path: '/v2/users/u1/apikeys', method: 'POST' }).reply(400, { error: 'Invalid date_expire', status: 400 });
     const err = await caught(h.client.request('POST', '/users/u1/apikeys', { json: {} }));
     expect(err).toBeInstanceOf(UsageError);
-    expect(err.message).toContain('Vultr rejected the request: Invalid date_expire');
+    expect(err.message).toMatch(/^Vultr rejected the request to .*: Invalid date_expire/);
     expect(h.calls()).toBe(1);
   });
 
@@ -517,5 +517,41 @@ describe('HttpClient: answers that must not be retried', () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+});
+
+describe('HttpClient: messages for people say what was asked, never the method and path', () => {
+  const WHAT = 'list the keys of user u1';
+  it.each([
+    ['403', (p: Interceptable) => p.intercept({ path: '/v2/users/u1/apikeys' }).reply(403, { error: 'no' }), /^Vultr denied permission to list the keys of user u1: no$/],
+    ['404', (p: Interceptable) => p.intercept({ path: '/v2/users/u1/apikeys' }).reply(404, { error: 'gone' }), /^Vultr found nothing when asked to list the keys of user u1: gone$/],
+    ['400', (p: Interceptable) => p.intercept({ path: '/v2/users/u1/apikeys' }).reply(400, { error: 'bad' }), /^Vultr rejected the request to list the keys of user u1: bad$/],
+    ['501', (p: Interceptable) => p.intercept({ path: '/v2/users/u1/apikeys' }).reply(501, ''), /^Vultr could not list the keys of user u1: HTTP 501$/],
+    ['503 × 4', (p: Interceptable) => p.intercept({ path: '/v2/users/u1/apikeys' }).reply(503, '').times(4), /^Vultr did not list the keys of user u1 after 4 attempts/],
+    ['not JSON', (p: Interceptable) => p.intercept({ path: '/v2/users/u1/apikeys' }).reply(200, '<html>'), /^Vultr sent an answer that is not JSON when asked to list the keys of user u1/],
+  ])('%s', async (_status, reply, message) => {
+    const h = setup();
+    reply(h.pool);
+    const err = await caught(h.client.request('GET', '/users/u1/apikeys', { what: WHAT }));
+    expect(err.message).toMatch(message);
+    expect(err.message).not.toMatch(/GET|\/users/);
+    // --debug still shows the method and path.
+    expect(h.lines.join('\n')).toMatch(/GET \/users\/u1\/apikeys/);
+  });
+
+  it('a lost create answer', async () => {
+    const h = setup();
+    h.pool.intercept({ path: '/v2/users/u1/apikeys', method: 'POST' }).reply(502, '');
+    const err = await caught(h.client.request('POST', '/users/u1/apikeys', { json: {}, what: 'create key x for user u1' }));
+    expect(err).toBeInstanceOf(CreateOutcomeUnknownError);
+    expect(err.message).toMatch(/^Vultr's answer when asked to create key x for user u1 was lost/);
+  });
+
+  it('a 404 carries the notFound hint (a base URL without the API path)', async () => {
+    const h = setup({ hints: { notFound: 'add /v2' } });
+    h.pool.intercept({ path: '/v2/users' }).reply(404, '');
+    const err = await caught(h.client.request('GET', '/users', { what: 'list the users' }));
+    expect(err).toBeInstanceOf(NotFoundError);
+    expect((err as NotFoundError).hint).toBe('add /v2');
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderTable, type Column } from '../../src/ui/table.js';
+import { distinguishingWidth, renderTable, uniquePrefixLength, type Column } from '../../src/ui/table.js';
 
 interface Row {
   id: string;
@@ -63,5 +63,80 @@ describe('renderTable', () => {
     expect(out).not.toMatch(/[\x00-\x09\x0b-\x1f]/);
     expect(out.split('\n')).toHaveLength(2);
     expect(out).toContain('red next line');
+  });
+});
+
+describe('renderTable: narrow terminals', () => {
+  interface Key {
+    id: string;
+    name: string;
+    masked: string;
+  }
+  const KEYS: Key[] = [
+    { id: 'a0155417-2119-46f6-8b8d-affa73b1d060', name: 'ci-runner', masked: '****Q2HR6' },
+    { id: 'd31cc957-a1de-4034-8c2b-5d23545aff23', name: 'ci-runner-v2', masked: '****BJFT2' },
+    { id: 'd31cc9aa-0000-4000-8000-000000000003', name: 'deploy-bot-for-the-production-cluster', masked: '****ZZZZ2' },
+  ];
+  const KEY_COLUMNS: Column<Key>[] = [
+    { header: 'ID', value: (k) => k.id, id: true },
+    { header: 'NAME', value: (k) => k.name },
+    { header: 'KEY', value: (k) => k.masked, keep: true },
+  ];
+  const cellsOf = (out: string, column: number) => out.split('\n').slice(1).map((l) => l.split(/ {2,}/)[column] ?? '');
+
+  it('shortens ids first, straight to their shortest unique start (8+), without an ellipsis, and says so', () => {
+    let said = 0;
+    const out = renderTable(KEYS, KEY_COLUMNS, 70, { onIdsShortened: () => said++ });
+    expect(said).toBe(1);
+    // d31cc957 and d31cc9aa share 6 characters: 8 tell them apart.
+    expect(cellsOf(out, 0)).toEqual(['a0155417', 'd31cc957', 'd31cc9aa']);
+    // The names are untouched while ids can give way.
+    expect(cellsOf(out, 1)).toEqual(KEYS.map((k) => k.name));
+    expect(widthOf(out)).toBeLessThanOrEqual(70);
+  });
+
+  it('ids that share a longer start keep as much as tells them apart', () => {
+    const rows = [{ id: 'aaaaaaaaaa1', name: 'x', masked: '' }, { id: 'aaaaaaaaaa2', name: 'y', masked: '' }];
+    expect(cellsOf(renderTable(rows, KEY_COLUMNS, 10), 0)).toEqual(['aaaaaaaaaa1', 'aaaaaaaaaa2']);
+  });
+
+  it('leaves ids whole when the table fits', () => {
+    let said = 0;
+    const out = renderTable(KEYS, KEY_COLUMNS, 200, { onIdsShortened: () => said++ });
+    expect(said).toBe(0);
+    expect(cellsOf(out, 0)).toEqual(KEYS.map((k) => k.id));
+  });
+
+  it.each([70, 60, 50, 40, 30, 20])('at %i columns, ci-runner and ci-runner-v2 never look alike', (width) => {
+    const [runner, v2] = cellsOf(renderTable(KEYS, KEY_COLUMNS, width), 1);
+    expect(runner).toBe('ci-runner');
+    // Cut, ci-runner-v2 still shows more than ci-runner.
+    expect(v2!.replace(/…$/, '').length).toBeGreaterThan('ci-runner'.length);
+  });
+
+  it('cuts long names (with …) once the ids are as short as they go', () => {
+    const out = renderTable(KEYS, KEY_COLUMNS, 40);
+    expect(cellsOf(out, 2)).toEqual(KEYS.map((k) => k.masked));
+    expect(cellsOf(out, 1)[2]).toMatch(/^deploy-…$|^de.*…$/);
+    expect(widthOf(out)).toBeLessThanOrEqual(40);
+  });
+});
+
+describe('uniquePrefixLength and distinguishingWidth', () => {
+  it.each([
+    [['abc'], 8],
+    [['abcdefgh1', 'abcdefgh2'], 9],
+    [['d31cc957-a', 'd31cc9aa-b', 'a0'], 8],
+  ])('uniquePrefixLength(%j) = %i', (values, n) => {
+    expect(uniquePrefixLength(values, 8)).toBe(n);
+  });
+  it.each([
+    [['ci-runner', 'ci-runner-v2'], 11], // ci-runner whole (9); ci-runner-… (10 shown + …)
+    [['ci-runner', 'ci-runner'], 2], // one value: its first character and …
+    [['alpha', 'beta'], 2],
+    [['2027-11-29', '2027-11-30'], 10],
+    [['ops@example.com', 'ci@example.com'], 2],
+  ])('distinguishingWidth(%j) = %i', (values, n) => {
+    expect(distinguishingWidth(values)).toBe(n);
   });
 });

@@ -43,8 +43,28 @@ export function createVultrHttpClient(options: ProviderOptions, deps: HttpClient
       ipNotAllowed:
         "Add this machine's public IP address to the key's access control list in the Vultr console (Account → API).",
       forbidden: 'User endpoints need the API key of the account root user or of a user with the manage_users permission.',
+      notFound: missingApiPathHint(options.baseUrl),
     },
   });
+}
+
+/** Where Vultr's API v2 lives below its host. */
+const API_PATH = '/v2';
+
+/**
+ * A base URL that does not end in /v2 (https://api.vultr.com) makes every call a 404 or a web page: the hint
+ * says what to set instead. Undefined when the path is there.
+ */
+export function missingApiPathHint(baseUrl: string): string | undefined {
+  let path: string;
+  try {
+    path = new URL(baseUrl).pathname.replace(/\/+$/, '');
+  } catch {
+    return undefined;
+  }
+  if (path.endsWith(API_PATH)) return undefined;
+  const fixed = `${baseUrl.replace(/\/+$/, '')}${API_PATH}`;
+  return `The API URL ${sanitizeForDisplay(baseUrl, 200)} does not end in ${API_PATH}, where Vultr's API lives: set --api-url or VULTR_API_URL (or the profile's api-url) to ${sanitizeForDisplay(fixed, 200)}.`;
 }
 
 /**
@@ -62,13 +82,13 @@ export async function listUsersPage(
   cursor?: string,
   perPage: number = MAX_PER_PAGE,
 ): Promise<VultrPage<VultrUser>> {
-  const res = await http.request('GET', '/users', { query: { per_page: perPage, cursor } });
+  const res = await http.request('GET', '/users', { query: { per_page: perPage, cursor }, what: 'list the users' });
   return parseUserPage(res.body);
 }
 
 /** GET /users/{id}. NotFoundError for an unknown user. */
 export async function getUser(http: HttpClient, userId: string): Promise<VultrUser> {
-  const res = await http.request('GET', `/users/${seg(userId)}`);
+  const res = await http.request('GET', `/users/${seg(userId)}`, { what: `read user ${userId}` });
   return parseUserResponse(res.body);
 }
 
@@ -81,7 +101,7 @@ export async function listUserApiKeys(http: HttpClient, userId: string): Promise
   const seen = new Set<string>();
   let cursor: string | undefined;
   for (let page = 0; page < MAX_PAGES; page++) {
-    const res = await http.request('GET', `/users/${seg(userId)}/apikeys`, { query: { cursor } });
+    const res = await http.request('GET', `/users/${seg(userId)}/apikeys`, { query: { cursor }, what: `list the keys of user ${userId}` });
     const parsed = parseApiKeyPage(res.body);
     keys.push(...parsed.items);
     if (parsed.next === null) return keys;
@@ -93,19 +113,19 @@ export async function listUserApiKeys(http: HttpClient, userId: string): Promise
 
 /** GET /apikeys: the keys of the user whose key authenticates the call (listed masked). */
 export async function listOwnApiKeys(http: HttpClient): Promise<VultrApiKey[]> {
-  const res = await http.request('GET', '/apikeys');
+  const res = await http.request('GET', '/apikeys', { what: 'list your own keys' });
   return parseApiKeyPage(res.body).items;
 }
 
 /** POST /apikeys: a key for the caller's own user; the answer carries the plaintext (per the spec). */
 export async function createOwnApiKey(http: HttpClient, input: CreateApiKeyInput): Promise<VultrCreatedApiKey> {
-  const res = await http.request('POST', '/apikeys', { json: createBody(input) });
+  const res = await http.request('POST', '/apikeys', { json: createBody(input), what: `create your own key ${input.name}` });
   return parseCreatedApiKey(res.body);
 }
 
 /** DELETE /apikeys/{id}: as deleteUserApiKey, for the caller's own user. */
 export async function deleteOwnApiKey(http: HttpClient, keyId: string): Promise<'deleted' | 'already-gone' | 'not-found'> {
-  const res = await http.request('DELETE', `/apikeys/${seg(keyId)}`, { passStatuses: NOT_FOUND });
+  const res = await http.request('DELETE', `/apikeys/${seg(keyId)}`, { passStatuses: NOT_FOUND, what: `delete your own key ${keyId}` });
   if (!NOT_FOUND.includes(res.status)) return 'deleted';
   return res.afterLostAnswer ? 'already-gone' : 'not-found';
 }
@@ -126,7 +146,7 @@ export async function createUserApiKey(
   userId: string,
   input: CreateApiKeyInput,
 ): Promise<VultrCreatedApiKey> {
-  const res = await http.request('POST', `/users/${seg(userId)}/apikeys`, { json: createBody(input) });
+  const res = await http.request('POST', `/users/${seg(userId)}/apikeys`, { json: createBody(input), what: `create key ${input.name} for user ${userId}` });
   return parseCreatedApiKey(res.body);
 }
 
@@ -143,14 +163,14 @@ export async function deleteUserApiKey(
   userId: string,
   keyId: string,
 ): Promise<'deleted' | 'already-gone' | 'not-found'> {
-  const res = await http.request('DELETE', `/users/${seg(userId)}/apikeys/${seg(keyId)}`, { passStatuses: NOT_FOUND });
+  const res = await http.request('DELETE', `/users/${seg(userId)}/apikeys/${seg(keyId)}`, { passStatuses: NOT_FOUND, what: `delete key ${keyId} of user ${userId}` });
   if (!NOT_FOUND.includes(res.status)) return 'deleted';
   return res.afterLostAnswer ? 'already-gone' : 'not-found';
 }
 
 /** GET /account, with the client's admin key or `tokenOverride`. */
 export async function getAccount(http: HttpClient, tokenOverride?: string): Promise<VultrAccount> {
-  const res = await http.request('GET', '/account', { token: tokenOverride });
+  const res = await http.request('GET', '/account', { token: tokenOverride, what: 'show the account' });
   return parseAccount(res.body);
 }
 
@@ -163,7 +183,7 @@ export type AccountProbe =
  * errors (and are not retried); the body of a 2xx is not inspected. Throws when Vultr cannot be reached.
  */
 export async function probeAccount(http: HttpClient, token: string): Promise<AccountProbe> {
-  const res = await http.request('GET', '/account', { token, passStatuses: [401, 403], expectBody: false });
+  const res = await http.request('GET', '/account', { token, passStatuses: [401, 403], expectBody: false, what: 'check a key' });
   if (res.status === 401) return { status: 'unauthorized', message: res.errorMessage };
   if (res.status === 403) return { status: 'forbidden', message: res.errorMessage };
   return { status: 'ok' };

@@ -1,0 +1,108 @@
+// Help and command-name mistakes, end to end: `keyrot help COMMAND`, "did you mean", and each command's help
+// listing only the global options that mean something to it, with every source of the admin key named.
+import { describe, expect, it } from 'vitest';
+import { ExitCode } from '../../src/errors.js';
+import { harness, json, lines } from '../helpers/e2e.js';
+
+/** The long flags listed under "Global Options:" in a help text. */
+function globalOptions(help: string): string[] {
+  const section = help.split('Global Options:')[1]?.split(/\n\s*\n/)[0] ?? '';
+  return [...section.matchAll(/^  (?:-\w, )?(--[\w-]+)/gm)].map((m) => m[1] as string);
+}
+
+describe('keyrot help', () => {
+  it('keyrot help rotate prints what keyrot rotate --help prints, exit 0', async () => {
+    const h = await harness();
+    const viaHelp = await h.run(['help', 'rotate']);
+    const viaFlag = await h.run(['rotate', '--help']);
+    expect(viaHelp.code).toBe(0);
+    expect(viaHelp.stdout).toBe(viaFlag.stdout);
+    expect(viaHelp.stdout).toMatch(/^Usage: keyrot rotate/);
+    expect(viaHelp.stderr).toBe('');
+    const root = await h.run(['help']);
+    expect(root.code).toBe(0);
+    expect(root.stdout).toMatch(/^Usage: keyrot /);
+  });
+
+  it('keyrot help with a mistyped command suggests it, exit 2', async () => {
+    const h = await harness();
+    const r = await h.run(['help', 'rotat']);
+    expect(r.code).toBe(ExitCode.usage);
+    expect(lines(r.stderr)).toEqual(['error: Unknown command "rotat". Did you mean rotate? (keyrot --help lists the commands.)']);
+  });
+});
+
+describe('an unknown command', () => {
+  it.each([
+    ['rotat', 'Did you mean rotate?'],
+    ['lst-users', 'Did you mean list-users?'],
+    ['list', 'Did you mean list-users or list-keys?'],
+    ['remove', 'Did you mean revoke?'],
+  ])('keyrot %s: %s', async (typed, suggestion) => {
+    const h = await harness();
+    const r = await h.run([typed]);
+    expect(r.code).toBe(ExitCode.usage);
+    expect(lines(r.stderr)).toHaveLength(1);
+    expect(r.stderr).toContain(`Unknown command "${typed}". ${suggestion}`);
+    const machine = await h.run([typed, '--json']);
+    expect(json(machine).error).toMatchObject({ code: 'usage', exitCode: ExitCode.usage, message: expect.stringContaining(suggestion) });
+  });
+
+  it('nothing close: no suggestion', async () => {
+    const h = await harness();
+    const r = await h.run(['frobnicate']);
+    expect(r.code).toBe(ExitCode.usage);
+    expect(r.stderr).not.toMatch(/Did you mean/);
+  });
+});
+
+describe("each command's help lists the global options it uses", () => {
+  const OUTPUT = ['--json', '--events', '--debug', '--no-color', '--quiet', '--verbose'];
+  const ACCOUNT = ['--api-url', '--api-key-stdin', '--profile'];
+  it.each([
+    ['rotate', [...OUTPUT, ...ACCOUNT, '--store', '--state-dir']],
+    ['create', [...OUTPUT, ...ACCOUNT, '--store', '--state-dir']],
+    ['list-users', [...OUTPUT, ...ACCOUNT]],
+    ['login', [...OUTPUT, '--api-url', '--profile']],
+    ['logout', [...OUTPUT, '--profile']],
+    ['completion', []],
+  ])('%s', async (command, expected) => {
+    const h = await harness();
+    const r = await h.run([command, '--help']);
+    expect(r.code).toBe(0);
+    expect(globalOptions(r.stdout).sort()).toEqual([...expected].sort());
+    // Never the root's own --version under a command.
+    expect(r.stdout).not.toMatch(/--version/);
+  });
+});
+
+describe('the admin key sources are named', () => {
+  it.each([['--help'], ['rotate', '--help'], ['list-keys', '--help']])('keyrot %s', async (...args) => {
+    const h = await harness();
+    const r = await h.run(args);
+    const text = r.stdout.replace(/\s+/g, ' ');
+    expect(text).toMatch(/Admin key, the first of: stdin with --api-key-stdin; the VULTR_API_KEY environment variable; the keychain entry that keyrot login stores/);
+    expect(text).toMatch(/--profile NAME or KEYROT_PROFILE/);
+    expect(text).toMatch(/keyrot --profile NAME login/);
+  });
+
+  it('not under a command that uses no admin key', async () => {
+    const h = await harness();
+    expect((await h.run(['completion', '--help'])).stdout).not.toMatch(/Admin key/);
+  });
+});
+
+describe('a flag where it does not belong', () => {
+  it.each([
+    [['--user', 'ops@example.com', 'list-keys']],
+    [['list-users', '--user', 'ops@example.com']],
+  ])('keyrot %j names the commands it belongs to', async (args) => {
+    const h = await harness();
+    const r = await h.run(args);
+    expect(r.code).toBe(ExitCode.usage);
+    expect(lines(r.stderr)).toEqual([
+      "error: Unknown option '--user' (--user is an option of list-keys, create, revoke, verify or rotate: put it after the command, e.g. keyrot list-keys --user …)",
+    ]);
+    expect(h.sandbox.requests()).toEqual([]);
+  });
+});
