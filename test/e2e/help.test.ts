@@ -101,7 +101,7 @@ describe('a flag where it does not belong', () => {
     const r = await h.run(args);
     expect(r.code).toBe(ExitCode.usage);
     expect(lines(r.stderr)).toEqual([
-      "error: Unknown option '--user' (--user is an option of list-keys, create, revoke, verify or rotate: put it after the command, e.g. keyrot list-keys --user …)",
+      "error: Unknown option '--user' (--user is an option of list-keys, create, revoke, verify, get, exec or rotate: put it after the command, e.g. keyrot list-keys --user …)",
     ]);
     expect(h.sandbox.requests()).toEqual([]);
   });
