@@ -26,25 +26,28 @@ interface KeyLike {
 const words = (text: string) => text.toLowerCase().split(/\s+/).filter(Boolean);
 
 /**
- * A user by id or e-mail (exact, case-insensitive), else by name: the whole name, else every word given being a
+ * A user by id (case-insensitive) or e-mail (as typed; ignoring case only when one user fits), else by name: the whole name, else every word given being a
  * word of the name ("Olivia" finds "Olivia Smith"); else by a unique id prefix.
  */
 export function findUser<T extends UserLike>(users: readonly T[], wanted: string): Found<T> {
   const want = wanted.trim().toLowerCase();
-  const exact = users.find((u) => u.id.toLowerCase() === want) ?? users.find((u) => u.email.toLowerCase() === want);
+  // An e-mail as typed wins; one that matches only ignoring case must match one user alone.
+  const exact = users.find((u) => u.id.toLowerCase() === want) ?? users.find((u) => u.email === wanted.trim());
   if (exact) return { kind: 'found', item: exact };
+  const byEmail = users.filter((u) => u.email.toLowerCase() === want);
+  if (byEmail.length) return decide(byEmail, () => []);
   const wantWords = words(want);
   let byName = users.filter((u) => words(u.name).join(' ') === wantWords.join(' '));
   if (byName.length === 0 && wantWords.length) byName = users.filter((u) => wantWords.every((w) => words(u.name).includes(w)));
   return decide(union(byName, byIdPrefix(users, want)), () => closest(want, users, (u) => [u.email, u.email.split('@')[0] ?? '', u.name, ...words(u.name), u.id]));
 }
 
-/** A key by id, else by its exact name, else by a unique id prefix. */
+/** A key by id, else by its exact name or a unique id prefix: one key must fit, or it is ambiguous. */
 export function findKeyIn<T extends KeyLike>(keys: readonly T[], wanted: string): Found<T> {
   const byId = keys.find((k) => k.id === wanted);
   if (byId) return { kind: 'found', item: byId };
-  const byName = keys.filter((k) => k.name === wanted);
-  return decide(byName.length ? byName : byIdPrefix(keys, wanted.toLowerCase()), () => closest(wanted, keys, (k) => [k.name, k.id]));
+  // A name and an id start can both fit (a key named like another's shortened id): then it is a question back.
+  return decide(union(keys.filter((k) => k.name === wanted), byIdPrefix(keys, wanted.toLowerCase())), () => closest(wanted, keys, (k) => [k.name, k.id]));
 }
 
 function byIdPrefix<T extends { id: string }>(items: readonly T[], want: string): T[] {

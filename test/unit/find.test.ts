@@ -42,6 +42,13 @@ describe('findUser', () => {
     expect(r.kind).toBe('ambiguous');
   });
 
+  it('e-mails that differ only in case: the one typed exactly wins; ignoring case, two fit and it is a question back', () => {
+    const users = [USERS[2]!, { id: 'eeee6666-0000-4000-8000-000000000006', email: 'CI@example.com', name: 'Shadow' }];
+    expect(findUser(users, 'CI@example.com')).toEqual({ kind: 'found', item: users[1] });
+    expect(findUser(users, 'ci@example.com')).toEqual({ kind: 'found', item: users[0] });
+    expect(findUser(users, 'Ci@Example.com').kind).toBe('ambiguous');
+  });
+
   it('none: the nearest', () => {
     expect(found('olivia.smith@exmple.com')).toEqual({ near: ['olivia.smith@example.com'] });
     expect(found('nobody')).toEqual({ near: [] });
@@ -55,6 +62,12 @@ describe('findKeyIn', () => {
     { id: '44445555-0000-4000-8000-000000000003', name: 'dup' },
     { id: '66667777-0000-4000-8000-000000000004', name: 'dup' },
   ];
+  it("a name that is another key's id start fits both: ambiguous, never the name alone", () => {
+    const keys = [KEYS[0]!, { id: '88889999-0000-4000-8000-000000000005', name: '11112222' }];
+    const r = findKeyIn(keys, '11112222');
+    expect(r.kind).toBe('ambiguous');
+  });
+
   it('by id, name (exact), or a unique id prefix', () => {
     expect(findKeyIn(KEYS, '11113333-0000-4000-8000-000000000002')).toEqual({ kind: 'found', item: KEYS[1] });
     expect(findKeyIn(KEYS, 'ci-runner')).toEqual({ kind: 'found', item: KEYS[0] });
