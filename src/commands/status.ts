@@ -123,7 +123,7 @@ export const statusCommand: CommandModule<StatusOptions, StatusResult> = {
     if (k.checked && k.unknownUsers.length) {
       const users = new Set(k.unknownUsers.map((e) => e.userId)).size;
       out.push(
-        `Keychain: ${k.unknownUsers.length} entr${k.unknownUsers.length === 1 ? 'y' : 'ies'} of ${users} user${users === 1 ? '' : 's'} this account does not list (deleted users, or another account's: keyrot --profile keeps accounts apart); left alone.`,
+        `Keychain: ${k.unknownUsers.length} entr${k.unknownUsers.length === 1 ? 'y' : 'ies'} of ${users} user${users === 1 ? '' : 's'} this account does not list, or of an admin key's own keys (rotate --self; maybe another account's: keyrot --profile keeps accounts apart); left alone.`,
       );
     }
     ctx.out.data(out.join('\n'));
@@ -250,12 +250,14 @@ async function staleEntries(ctx: Context, records: readonly RotationRecord[], re
     const unknownUsers: Array<Omit<StaleEntry, 'userEmail'>> = [];
     for (const userId of new Set(entries.map((e) => e.userId))) {
       const mine = entries.filter((e) => e.userId === userId);
-      if (userId === SELF_USER_ID ? !api.ownKeys : !users.has(userId)) {
-        // A provider that cannot list its own keys says nothing of them; an unknown user may be another account's.
-        if (userId !== SELF_USER_ID) unknownUsers.push(...mine);
+      if (userId === SELF_USER_ID || !users.has(userId)) {
+        // An unknown user may be another account's; and "self" entries (rotate --self) are the own keys of
+        // whichever admin key made them, which the one in force now may not be (another account, a colleague's
+        // login): neither can be proven stale here, so neither is ever offered for removal.
+        unknownUsers.push(...mine);
         continue;
       }
-      const keys = new Set((await keysOf(api, userId)).map((k) => k.id));
+      const keys = new Set((await api.listKeys(userId)).map((k) => k.id));
       for (const e of mine) if (!keys.has(e.keyId) && !inRotation.has(e.keyId)) stale.push({ ...e, userEmail: users.get(userId) ?? null });
     }
     return { checked: true, entries: entries.length, stale, unknownUsers, removed: [] };
@@ -263,11 +265,6 @@ async function staleEntries(ctx: Context, records: readonly RotationRecord[], re
     if (required || !isKeyrotError(err)) throw err;
     return { checked: false, reason: err.message };
   }
-}
-
-function keysOf(provider: Provider, userId: string): Promise<ApiKey[]> {
-  const own = provider.ownKeys?.();
-  return userId === SELF_USER_ID && own ? own.list() : provider.listKeys(userId);
 }
 
 /** The user-key entries among keychain accounts ("vultr:<user-id>:<key-id>"; not the admin entry, not probes). */

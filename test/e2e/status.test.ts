@@ -1,11 +1,12 @@
 // keyrot status as an operator reads it the morning after: which rotations are unfinished, paused (--keep-old, with
 // the grace period left) or failed, what is live and the command that goes on; what finished recently; and keychain
 // entries of keys that no longer exist, removed only with consent.
+import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HAS_KEYCHAIN, collect, json, keychainAccounts } from '../helpers/e2e.js';
-import { accountOf, journalPath, readJournal, rotationSetup as setup, waitForJournal } from '../helpers/consumer.js';
+import { HAS_KEYCHAIN, collect, json, keychainAccounts, keychainGet } from '../helpers/e2e.js';
+import { accountOf, journalPath, keychainDelete, keychainSet, readJournal, rotationSetup as setup, waitForJournal } from '../helpers/consumer.js';
 import { HAS_TMUX, startTerminal, type Terminal } from '../helpers/tmux.js';
 
 const terminals: Terminal[] = [];
@@ -205,6 +206,21 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot status: keychain entries of keys that no 
     expect(await s.held()).not.toContain(account);
     expect(json(await s.run('status after', ['status', '--json'])).keychain.stale).toEqual([]);
     expect(await s.sc.leaks()).toEqual([]);
+  });
+
+  it("an admin key's own-key entry (rotate --self) is never pruned: it may be another account's live admin key", async () => {
+    const { s } = await deletedBehindItsBack();
+    const account = `vultr:self:${randomUUID()}`;
+    await keychainSet(account, 'ADMINKEYOFANOTHERACCOUNT0123456789AB');
+    try {
+      const pruned = await s.run('prune', ['status', '--prune', '--yes', '--json']);
+      expect(pruned.code, pruned.stderr).toBe(0);
+      expect(json(pruned).keychain.removed).not.toContain(account);
+      expect(json(pruned).keychain.unknownUsers.map((e: { account: string }) => e.account)).toContain(account);
+      expect(await keychainGet(account)).toBe('ADMINKEYOFANOTHERACCOUNT0123456789AB');
+    } finally {
+      await keychainDelete(account);
+    }
   });
 
   it('keys an unfinished rotation names are never stale (its finish drops them), and live keys never are', async () => {
