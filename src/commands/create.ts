@@ -13,6 +13,7 @@ import { DEFAULT_HOOK_TIMEOUT, requireHookWithoutStore, runNewKeyHook, storeFor,
 import { resolveUser } from './resolve.js';
 import type { CommandModule } from './types.js';
 import { refuseDuringRotation, withUserLock } from './user-lock.js';
+import { shellArg } from '../core/shell-arg.js';
 
 export interface CreateOptions {
   user?: string;
@@ -109,7 +110,7 @@ async function settleInterrupted(ctx: Context, provider: Provider, store: Secret
   for (const key of candidates) {
     const what = `Key ${key.name} (${key.id}) of ${user.email} is probably from ${origin}, and nobody holds its plaintext`;
     if (!yes && !ctx.interactive) {
-      ctx.out.warn(`${what}. If no one made it by hand since, delete it: keyrot revoke --user ${user.email} --key ${key.id} --yes (or pass --yes to the next create).`);
+      ctx.out.warn(`${what}. If no one made it by hand since, delete it: keyrot revoke --user ${shellArg(user.email)} --key ${key.id} --yes (or pass --yes to the next create).`);
       return;
     }
     if (yes || (await ctx.prompts.confirm(`${what}. Delete it? (No if someone made it by hand since)`, '--yes'))) {
@@ -250,7 +251,7 @@ async function handOverOrDiscard(ctx: Context, provider: Provider, store: Secret
           cause: err,
         });
       }
-      err.hint = `Deleting the new key ${key.name} (${key.id}) failed too (${(deleteErr as Error).message}); it stays in the keychain (account "${account}"): hand it on yourself, or delete it with keyrot revoke --user ${user.email} --key ${key.id} --yes.`;
+      err.hint = `Deleting the new key ${key.name} (${key.id}) failed too (${(deleteErr as Error).message}); it stays in the keychain (account "${account}"): hand it on yourself, or delete it with keyrot revoke --user ${shellArg(user.email)} --key ${key.id} --yes.`;
       throw err;
     }
     if (discarded.kind === 'rescued') {

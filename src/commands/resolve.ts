@@ -8,6 +8,7 @@ import { heldKeyIds, keychainAccount, type SecretStore } from '../keychain/secre
 import type { ApiKey, Provider, User } from '../providers/types.js';
 import type { Context } from '../cli/context.js';
 import { nonInteractiveError } from '../ui/prompts.js';
+import { shellArg } from '../core/shell-arg.js';
 
 /**
  * A user by id, e-mail or name (see core/find.ts); without one, a searchable list in a terminal, or a usage
@@ -78,7 +79,7 @@ export function findKey(keys: readonly ApiKey[], keyArg: string, userLabel: stri
       keys.length === 0
         ? `${userLabel} has no keys.`
         : near.length || keys.length > 5
-          ? `keyrot list-keys --user ${userLabel} lists its keys.`
+          ? `keyrot list-keys --user ${shellArg(userLabel)} lists its keys.`
           : `Keys: ${keys.map(keyLabel).join(', ')}.`,
   });
 }
@@ -173,7 +174,7 @@ export async function heldKeyFor(ctx: Context, store: SecretStore, provider: Pro
   if (keyArg !== undefined) {
     const key = findKey(keys, keyArg, user.email);
     const secret = await read(key);
-    if (secret === null) throw new NotFoundError(`keyrot holds no plaintext of ${key.name} (${key.id}) of ${user.email} in the keychain.`, { hint: `keyrot list-keys --user ${user.email} shows which key keyrot holds.` });
+    if (secret === null) throw new NotFoundError(`keyrot holds no plaintext of ${key.name} (${key.id}) of ${user.email} in the keychain.`, { hint: `keyrot list-keys --user ${shellArg(user.email)} shows which key keyrot holds.` });
     return { key, secret, why: 'key' };
   }
   if (active) {
@@ -196,6 +197,6 @@ export async function heldKeyFor(ctx: Context, store: SecretStore, provider: Pro
     throw new UsageError(`keyrot holds ${heldKeys.length} keys of ${user.email}: pass --key with one of: ${heldKeys.map((k) => `${k.name} (${k.id})`).join(', ')}.`);
   }
   throw new NotFoundError(`keyrot holds no key of ${user.email} that ${provider.displayName} still lists.`, {
-    hint: `Create one (keyrot create --user ${user.email}) or rotate one in (keyrot rotate --user ${user.email}); keyrot status lists keychain entries of deleted keys.`,
+    hint: `Create one (keyrot create --user ${shellArg(user.email)}) or rotate one in (keyrot rotate --user ${shellArg(user.email)}); keyrot status lists keychain entries of deleted keys.`,
   });
 }

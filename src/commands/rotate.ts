@@ -35,6 +35,7 @@ import { DEFAULT_HOOK_TIMEOUT, requireHookWithoutStore, runLogged, runNewKeyHook
 import { withUserLock } from './user-lock.js';
 import { validateName } from './create.js';
 import type { CommandModule } from './types.js';
+import { shellArg } from '../core/shell-arg.js';
 
 export interface RotateOptions {
   user?: string;
@@ -215,7 +216,7 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
     }
     const title =
       result.kind === 'paused'
-        ? `${s.yellow('⏸')} Both keys are live (--keep-old)${r.graceUntil ? ` for the grace period, until ${r.graceUntil} (keyrot status shows the time left)` : ''}. Finish with: keyrot rotate --user ${r.userEmail} --resume`
+        ? `${s.yellow('⏸')} Both keys are live (--keep-old)${r.graceUntil ? ` for the grace period, until ${r.graceUntil} (keyrot status shows the time left)` : ''}. Finish with: keyrot rotate --user ${shellArg(r.userEmail)} --resume`
         : `${s.green('✔')} Rotated ${r.userEmail}: ${s.bold(r.newKey.name)} replaces ${r.oldKey.name}`;
     const lines = [
       title,
@@ -450,13 +451,13 @@ function unfinishedPairs(keys: readonly ApiKey[]): Array<{ old: ApiKey; next: Ap
 }
 
 function strayNextGeneration(ctx: Context, provider: Provider, user: User, old: ApiKey, next: ApiKey): RotationConflictError {
-  const flags = `--user ${user.email} --key ${old.id}`;
+  const flags = `--user ${shellArg(user.email)} --key ${old.id}`;
   return new RotationConflictError(
     `${user.email} already has ${next.name} (${next.id}) beside ${old.name}, and no rotation known here (state in ${ctx.stateDir}) made it: another machine, or an earlier run whose state was lost, is rotating ${old.name}.`,
     {
       hint:
         `Adopt it from ${provider.displayName}'s state: keyrot rotate ${flags} --resume (needs ${next.name}'s plaintext in this keychain); ` +
-        `or delete it: keyrot revoke --user ${user.email} --key ${next.id} --yes, then rotate again; or restore that run's state directory; ` +
+        `or delete it: keyrot revoke --user ${shellArg(user.email)} --key ${next.id} --yes, then rotate again; or restore that run's state directory; ` +
         `or, if ${next.name} is unrelated, rotate to another name with --name. keyrot never makes a third key on its own.`,
       data: { oldKeyId: old.id, strayKeyId: next.id },
     },
@@ -499,7 +500,7 @@ async function adoptFromProvider(
   const secret = ctx.storeMode === 'os' ? await store.get(keychainAccount(provider.id, user.id, next.id)) : null;
   if (secret === null || (next.lastChars !== null && !secret.endsWith(next.lastChars))) {
     throw new RotationConflictError(`keyrot does not hold the plaintext of ${next.name} (${next.id}) here, so it can neither prove that key works nor hand it over.`, {
-      hint: `Restore the state directory of the run that created it (--state-dir), or delete it (keyrot revoke --user ${user.email} --key ${next.id} --yes) and rotate again.`,
+      hint: `Restore the state directory of the run that created it (--state-dir), or delete it (keyrot revoke --user ${shellArg(user.email)} --key ${next.id} --yes) and rotate again.`,
     });
   }
   ctx.out.protect(secret);

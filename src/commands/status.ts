@@ -16,6 +16,7 @@ import { entryName, keychainAccount, type SecretStore } from '../keychain/secret
 import type { ApiKey, Provider } from '../providers/types.js';
 import { consentTo } from './consent.js';
 import type { CommandModule } from './types.js';
+import { shellArg } from '../core/shell-arg.js';
 
 export interface StatusOptions {
   /** Remove the keychain entries of keys that no longer exist (asks in a terminal, --yes without one). */
@@ -189,7 +190,7 @@ function commandPrefix(ctx: Context): string {
   const profile = ctx.profile === DEFAULT_PROFILE ? '' : ` --profile ${ctx.profile}`;
   const root = ctx.profile === DEFAULT_PROFILE ? ctx.stateDir : dirname(dirname(ctx.stateDir));
   // A folder given with --state-dir must be given again; one from KEYROT_STATE_DIR or the default is found anyway.
-  const dir = root === stateDir(ctx.env) ? '' : ` --state-dir ${root}`;
+  const dir = root === stateDir(ctx.env) ? '' : ` --state-dir ${shellArg(root)}`;
   return `keyrot${profile}${dir}`;
 }
 

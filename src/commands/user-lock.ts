@@ -7,6 +7,7 @@ import { stateError } from '../journal/state-dir.js';
 import { acquireUserLock } from '../journal/lock.js';
 import { RotationJournal } from '../journal/rotations.js';
 import type { Provider, User } from '../providers/types.js';
+import { shellArg } from '../core/shell-arg.js';
 
 /** Runs `fn` holding the lock of `user` (RotationConflictError when another keyrot process holds it). */
 export async function withUserLock<T>(ctx: Context, provider: Provider, user: User, fn: () => Promise<T>): Promise<T> {
@@ -35,7 +36,7 @@ export async function refuseDuringRotation(ctx: Context, provider: Provider, use
   if (!active || force) return;
   throw new RotationConflictError(
     `${user.email} has an unfinished rotation (${active.oldKey.name} → ${active.newKey.name}, stopped at "${PHASE_LABELS[active.phase]}"): refusing to ${action} behind its back.`,
-    { hint: `Finish it (keyrot rotate --user ${user.email} --resume) or roll it back (--abort) first, or pass --force to ${action} anyway.` },
+    { hint: `Finish it (keyrot rotate --user ${shellArg(user.email)} --resume) or roll it back (--abort) first, or pass --force to ${action} anyway.` },
   );
 }
 
@@ -50,6 +51,6 @@ export async function refuseDuringWait(ctx: Context, provider: Provider, user: U
   if (!active || active.options.noWait || !active.options.usageSignalUsable || !(active.phase === 'hand-over' || active.phase === 'wait')) return;
   throw new RotationConflictError(
     `${user.email} has a rotation waiting for its consumers to use ${active.newKey.name}: to ${action} would count as that use at ${provider.displayName}, and the old key would be revoked on keyrot's own call.`,
-    { hint: `Let the rotation finish (or keyrot rotate --user ${user.email} --abort) first, or pass --force to ${action} anyway.` },
+    { hint: `Let the rotation finish (or keyrot rotate --user ${shellArg(user.email)} --abort) first, or pass --force to ${action} anyway.` },
   );
 }

@@ -6,6 +6,7 @@ import type { ApiKey, AuthCheck, User } from '../providers/types.js';
 import { findKey, listHeldKeyIds, resolveUser } from './resolve.js';
 import { refuseDuringWait } from './user-lock.js';
 import type { CommandModule } from './types.js';
+import { shellArg } from '../core/shell-arg.js';
 
 /** verify warns when the key expires within this: two weeks leave time to rotate. */
 const EXPIRY_WARNING_MS = 14 * 86_400_000;
@@ -73,7 +74,7 @@ export const verifyCommand: CommandModule<VerifyOptions, VerifyResult> = {
     const expiresAt = key?.expiresAt ?? null;
     if (expiresAt && expiresAt.getTime() - ctx.now().getTime() < EXPIRY_WARNING_MS) {
       const days = Math.max(0, Math.floor((expiresAt.getTime() - ctx.now().getTime()) / 86_400_000));
-      ctx.out.warn(`Key ${key?.name ?? result.maskedKey} of ${user.email} expires on ${expiresAt.toISOString()} (in ${days} day${days === 1 ? '' : 's'}): rotate it soon (keyrot rotate --user ${user.email}).`);
+      ctx.out.warn(`Key ${key?.name ?? result.maskedKey} of ${user.email} expires on ${expiresAt.toISOString()} (in ${days} day${days === 1 ? '' : 's'}): rotate it soon (keyrot rotate --user ${shellArg(user.email)}).`);
     }
     return result;
   },

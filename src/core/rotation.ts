@@ -19,6 +19,7 @@ import type { ApiKey, Provider } from '../providers/types.js';
 import { createAndStoreKey, deleteOrphans, discardNewKey } from './create-key.js';
 import { formatDuration } from './duration.js';
 import { maskFromLastChars, maskSecret } from './mask.js';
+import { shellArg } from './shell-arg.js';
 
 export type Phase = 'create' | 'verify-new' | 'hand-over' | 'wait' | 'revoke' | 'verify-old' | 'finish';
 export type RotationMode = 'standard' | 'emergency';
@@ -736,7 +737,7 @@ export const SELF_USER_ID = 'self';
 
 /** The command that continues `record`'s rotation. */
 export function rotateCommandOf(record: RotationRecord): string {
-  return record.userId === SELF_USER_ID ? 'keyrot rotate --self' : `keyrot rotate --user ${record.userEmail}`;
+  return record.userId === SELF_USER_ID ? 'keyrot rotate --self' : `keyrot rotate --user ${shellArg(record.userEmail)}`;
 }
 
 /**

@@ -1,7 +1,9 @@
 // keyrot status as an operator reads it the morning after: which rotations are unfinished, paused (--keep-old, with
 // the grace period left) or failed, what is live and the command that goes on; what finished recently; and keychain
 // entries of keys that no longer exist, removed only with consent.
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -69,6 +71,22 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot status', () => {
     expect(after.recent).toMatchObject([{ userEmail: OPS, status: 'done', oldKey: { name: 'ops-deploy' }, newKey: { name: 'ops-deploy-v2' } }]);
     expect((await s.run('status after human', ['status'])).stdout).toMatch(/Recent rotations \(1\)\n {2}\d{4}-\d\d-\d\d \d\d:\d\d {2}ops@example\.com {2}ops-deploy → ops-deploy-v2 {2}done/);
     expect(await s.sc.leaks()).toEqual([]);
+  });
+
+  it('the commands it prints are safe to paste: an e-mail with shell metacharacters is quoted, and runs nothing', async () => {
+    const s = await setup();
+    const canary = join(s.dir, 'pwned');
+    const email = `ops&touch\${IFS}${canary}&\`touch\${IFS}${canary}\`@example.com`;
+    await fetch(`${s.h.sandbox.controlUrl}/users/${s.user.id}`, { method: 'POST', body: JSON.stringify({ email }) });
+    const paused = await s.run('keep-old', ['rotate', '--user', s.user.id, '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes']);
+    expect(paused.code, paused.stderr).toBe(0);
+    const [rotation] = json(await s.run('status json', ['status', '--json'])).rotations;
+    for (const { command } of rotation.next as Array<{ command: string }>) {
+      // The pasted line, with keyrot swapped for printf: one argument per line, exactly as keyrot would get them.
+      const pasted = spawnSync('sh', ['-c', command.replace(/^keyrot /, "printf '%s\\n' ")], { encoding: 'utf8' });
+      expect(pasted.stdout.split('\n')).toContain(email);
+    }
+    expect(existsSync(canary)).toBe(false);
   });
 
   it('--keep-old without a period: 7 days, as the plan says', async () => {
