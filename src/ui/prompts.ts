@@ -35,6 +35,8 @@ export function createPrompter(interactive: boolean, io: PromptIo): Prompter {
     interactive,
     async confirm(message, flag) {
       if (!interactive) return refuse(flag);
+      // A "y" typed before the question was shown answers nothing: consent is given to a question seen.
+      if (await typedAhead(io.input)) io.output.write('(What was typed before this question is discarded.)\n');
       const { confirm } = await import('@inquirer/prompts');
       return ask(() => confirm({ message: sanitizeForTerminal(message), default: false }, context));
     },
@@ -95,7 +97,8 @@ export function createPrompter(interactive: boolean, io: PromptIo): Prompter {
 
 /**
  * Whether input is already waiting on a terminal: keys typed before a prompt. The terminal is put in raw mode
- * (so a line typed without Enter becomes readable too) and read for a moment; what was read is discarded.
+ * (so a line typed without Enter becomes readable too) and read for a moment; what was read is discarded, so
+ * the prompt that follows only sees what is typed at it.
  */
 async function typedAhead(input: NodeJS.ReadableStream): Promise<boolean> {
   const tty = input as NodeJS.ReadStream;

@@ -133,6 +133,21 @@ describe.skipIf(!HAS_KEYCHAIN || !HAS_TMUX)('keyrot get in a terminal asks first
     expect(revealed).toContain(s.oldKey.plaintext);
   });
 
+  it('a "y" typed before the question is shown is no consent: discarded, the question is asked, Enter (No) prints nothing', async () => {
+    const s = await setup();
+    // A slow provider: the question comes a second after the command starts, and the typist is faster.
+    s.h.sandbox.addFault({ method: 'GET', path: '/users', action: 'delay', delayMs: 2000 });
+    const t = open(s, ['get', '--user', OPS]);
+    await new Promise((r) => setTimeout(r, 400));
+    t.send('y', true);
+    t.send('Enter');
+    await t.waitFor(/discarded[^]*Print the plaintext/);
+    t.send('Enter');
+    const screen = await t.waitFor(/KEYROT-EXIT=\d+/);
+    expect(t.exitCode(), screen).toBe(130);
+    expect(screen).not.toContain(s.oldKey.plaintext);
+  });
+
   it('stdout on a terminal with nobody to ask (CI set): refused with exit 2 before anything is read, unless --reveal', async () => {
     const s = await setup();
     const t = startTerminal(['get', '--user', OPS], { ...s.h.env, CI: 'true' }, s.dir);
