@@ -12,7 +12,7 @@ import { KeychainError, UsageError } from '../errors.js';
 import { KeyIndex } from '../journal/key-index.js';
 import { stateDir } from '../journal/state-dir.js';
 import { KEYCHAIN_SERVICE, adminAccount, type SecretStore } from '../keychain/secret-store.js';
-import { getProviderFactory, type ProviderDescriptor } from '../providers/registry.js';
+import { getProviderFactory, providerFromFile, type ProviderDescriptor } from '../providers/registry.js';
 import type { Provider } from '../providers/types.js';
 import { Output, decideColorLevel, isCi } from '../ui/output.js';
 import { createPrompter, type Prompter } from '../ui/prompts.js';
@@ -28,6 +28,7 @@ export interface GlobalOptions {
   apiUrl?: string;
   apiKeyStdin?: boolean;
   provider?: string;
+  providerFile?: string;
   store?: string;
   profile?: string;
   stateDir?: string;
@@ -128,7 +129,7 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
     });
   }
   // Precedence, for every setting: flags, then the environment, then the profile, then defaults.
-  const factory = getProviderFactory(globals.provider ?? settings?.provider ?? 'vultr');
+  const factory = chooseProvider(globals, settings, profilesFile);
   // Every profile but the default keeps its journals, locks and records apart, so two accounts never mix.
   const root = stateDir(env, globals.stateDir);
   const dir = profile === DEFAULT_PROFILE ? root : join(root, 'profiles', profile);
@@ -244,6 +245,17 @@ async function resolveAdminKey(
   throw new UsageError(`No admin key: run keyrot login, set ${factory.adminKeyEnv}, or pipe it in with --api-key-stdin.`, {
     hint: `Keys are never taken from the command line. To try keyrot without a ${factory.displayName} account, run "keyrot demo" or "keyrot sandbox".`,
   });
+}
+
+/** --provider or --provider-file, else the profile's provider or provider-file, else Vultr. */
+function chooseProvider(globals: GlobalOptions, settings: ProfileSettings | undefined, profilesFile: string): ProviderDescriptor {
+  if (globals.provider !== undefined && globals.providerFile !== undefined) throw new UsageError('--provider and --provider-file cannot be combined: pick one.');
+  if (globals.providerFile !== undefined) return providerFromFile(globals.providerFile);
+  if (globals.provider !== undefined) return getProviderFactory(globals.provider);
+  if (settings?.providerFile !== undefined) {
+    return providerFromFile(settings.providerFile, `${profilesFile}:${settings.lines.providerFile ?? settings.line}: [${settings.name}] provider-file`);
+  }
+  return getProviderFactory(settings?.provider ?? 'vultr');
 }
 
 /** $XDG_CONFIG_HOME/keyrot/config, else ~/.config/keyrot/config. */

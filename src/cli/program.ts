@@ -174,7 +174,7 @@ function completionSpec() {
   const flagsOf = (options: readonly Option[]) => options.map((o) => o.long).filter((l): l is string => Boolean(l));
   return {
     commands: COMMANDS.map((c) => ({ name: c.name, summary: c.summary, flags: flagsOf(c.options) })),
-    globalFlags: ['--json', '--events', '--debug', '--no-color', '--quiet', '--verbose', '--api-url', '--api-key-stdin', '--store', '--profile', '--state-dir', '--help'],
+    globalFlags: ['--json', '--events', '--debug', '--no-color', '--quiet', '--verbose', '--api-url', '--api-key-stdin', '--store', '--provider', '--provider-file', '--profile', '--state-dir', '--help'],
   };
 }
 
@@ -197,7 +197,8 @@ export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): 
     .option('--api-url <url>', 'API base URL (env VULTR_API_URL; default https://api.vultr.com/v2)')
     .option('--api-key-stdin', 'read the admin key from stdin instead of VULTR_API_KEY')
     .addOption(new Option('--store <where>', 'where new keys go: os (the OS keychain) or none (only --on-new-key)').choices(['os', 'none']).default('os'))
-    .addOption(new Option('--provider <id>', 'key provider (default vultr)').hideHelp())
+    .option('--provider <name>', 'key provider: vultr (default), grafana, kubeadapt or seed003')
+    .option('--provider-file <path>', 'a declarative definition of a REST key API (JSON; see "Your own provider" in the README)')
     .option('--profile <name>', 'the account profile to use (env KEYROT_PROFILE; see keyrot profiles)')
     .option('--state-dir <dir>', 'where journals and records live (env KEYROT_STATE_DIR; default $XDG_STATE_HOME/keyrot); cache it between CI jobs')
     .showHelpAfterError(false)

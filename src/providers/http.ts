@@ -82,6 +82,12 @@ export interface HttpErrorHints {
   forbidden?: string;
 }
 
+/** The header a token travels in: `<header>: <prefix><token>`, e.g. Authorization / "Bearer ", or X-Api-Key / "". */
+export interface AuthScheme {
+  header: string;
+  prefix: string;
+}
+
 /** Collaborators that tests (and tuning) may replace. Production uses the defaults. */
 export interface HttpClientDeps {
   /** Back-off and Retry-After waits. Default: a real timer. */
@@ -99,6 +105,8 @@ export interface HttpClientOptions extends HttpClientDeps {
   baseUrl: string;
   /** Default bearer token (the admin key). A request may pass another one. */
   token: string;
+  /** How the token is sent; default `Authorization: Bearer <token>`. */
+  auth?: AuthScheme;
   /** Name used in messages: "Vultr rejected the request: …". */
   serviceName: string;
   /** Default: an undici Agent with the connect timeout. Tests pass a MockAgent. */
@@ -168,6 +176,7 @@ type AttemptOutcome =
 export class HttpClient {
   readonly #base: URL;
   readonly #token: string;
+  readonly #auth: AuthScheme;
   readonly #service: string;
   readonly #logger: HttpLogger | undefined;
   readonly #signal: AbortSignal | undefined;
@@ -196,6 +205,7 @@ export class HttpClient {
     base.hash = '';
     this.#base = base;
     this.#token = options.token;
+    this.#auth = options.auth ?? { header: 'authorization', prefix: 'Bearer ' };
     this.#service = options.serviceName;
     this.#logger = options.logger;
     this.#signal = options.signal;
@@ -234,7 +244,7 @@ export class HttpClient {
     const label = `${method} ${relative}`;
     const headers: Record<string, string> = {
       accept: 'application/json',
-      authorization: `Bearer ${token}`,
+      [this.#auth.header.toLowerCase()]: `${this.#auth.prefix}${token}`,
       'user-agent': 'keyrot',
     };
     let body: string | undefined;
@@ -518,7 +528,7 @@ function tryParseJson(text: string): unknown {
 }
 
 /**
- * The provider's message from an error body: `{"error": "..."}`, a short plain-text body, or '' (empty body,
+ * The provider's message from an error body: `{"error": "..."}`, `{"message": "..."}`, `{"detail": "..."}`, a short plain-text body, or '' (empty body,
  * HTML from a proxy, or JSON without a message). Redacted and sanitized: it ends up on the user's terminal.
  */
 function providerMessage(text: string, secrets: string[]): string {
@@ -529,7 +539,7 @@ function providerMessage(text: string, secrets: string[]): string {
   if (parsed !== undefined) {
     if (typeof parsed === 'object' && parsed !== null) {
       const fields = parsed as Record<string, unknown>;
-      const candidate = fields['error'] ?? fields['message'];
+      const candidate = fields['error'] ?? fields['message'] ?? fields['detail'];
       if (typeof candidate === 'string') message = candidate;
     } else if (typeof parsed === 'string') {
       message = parsed;

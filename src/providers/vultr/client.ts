@@ -1,17 +1,16 @@
 // The only code that knows Vultr's URLs and request bodies: plain typed functions over an HttpClient.
 // Each function names what it may throw beyond HttpClient.request's usual errors.
 import { HttpClient } from '../http.js';
+import { pathSegment } from '../ids.js';
 import type { HttpClientDeps } from '../http.js';
 import type { ProviderOptions } from '../types.js';
-import { ProviderResponseError, UsageError } from '../../errors.js';
-import { sanitizeForDisplay } from '../../core/mask.js';
+import { ProviderResponseError } from '../../errors.js';
 import {
   parseAccount,
   parseApiKeyPage,
   parseCreatedApiKey,
   parseUserPage,
   parseUserResponse,
-  isSafeId,
 } from './schemas.js';
 import type { VultrAccount, VultrApiKey, VultrCreatedApiKey, VultrPage, VultrUser } from './schemas.js';
 
@@ -47,14 +46,7 @@ export function createVultrHttpClient(options: ProviderOptions, deps: HttpClient
   });
 }
 
-/**
- * An id as one URL path segment. Ids that are not safe single segments ("", ".", "..", or with "/", "\\", "%",
- * spaces or controls) would make the URL point elsewhere (`DELETE /users/<id>/apikeys/..`): they never reach one.
- */
-function seg(id: string): string {
-  if (!isSafeId(id)) throw new UsageError(`"${sanitizeForDisplay(id, 60)}" is not a valid id.`, { hint: 'Ids are the ones keyrot list-users and list-keys show.' });
-  return encodeURIComponent(id);
-}
+const seg = pathSegment;
 
 /** One page of GET /users. `cursor` is the opaque `next` of the previous page. */
 export async function listUsersPage(
