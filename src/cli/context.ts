@@ -75,6 +75,10 @@ export interface Context {
   readonly storeMode: 'os' | 'none';
   readonly keyIndex: KeyIndex;
   readonly providerFactory: ProviderDescriptor;
+  /** The flag that chose the provider ("--provider grafana", "--provider-file p.json"), '' when it came from elsewhere. */
+  readonly providerFlag: string;
+  /** --api-key-stdin: stdin carries the admin key (nothing else may read it). */
+  readonly apiKeyStdin: boolean;
   now(): Date;
   /** Reads all of stdin (for --stdin / --api-key-stdin). */
   readStdin(): Promise<string>;
@@ -195,6 +199,8 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
     storeMode: globals.store === 'none' ? 'none' : 'os',
     keyIndex: new KeyIndex(dir),
     providerFactory: factory,
+    apiKeyStdin: Boolean(globals.apiKeyStdin),
+    providerFlag: globals.providerFile !== undefined ? `--provider-file ${shellWord(globals.providerFile)}` : globals.provider !== undefined ? `--provider ${shellWord(globals.provider)}` : '',
     now,
     readStdin,
     baseUrl,
@@ -245,6 +251,11 @@ async function resolveAdminKey(
   throw new UsageError(`No admin key: run keyrot login, set ${factory.adminKeyEnv}, or pipe it in with --api-key-stdin.`, {
     hint: `Keys are never taken from the command line. To try keyrot without a ${factory.displayName} account, run "keyrot demo" or "keyrot sandbox".`,
   });
+}
+
+/** A word as a shell reads it back: bare when safe, else single-quoted. */
+function shellWord(word: string): string {
+  return /^[\w./:@=-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 /** --provider or --provider-file, else the profile's provider or provider-file, else Vultr. */

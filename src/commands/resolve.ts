@@ -17,6 +17,10 @@ export async function resolveUser(ctx: Context, provider: Provider, userArg: str
     if (!match) throw new NotFoundError(`No user with e-mail ${wanted}.`, { hint: 'keyrot list-users shows every user of the account.' });
     return match;
   }
+  if (provider.capabilities.singleAccount) {
+    const [only] = await provider.listUsers();
+    if (only) return only;
+  }
   if (!ctx.interactive) throw nonInteractiveError('--user <id or e-mail>');
   const step = await ctx.steps.start('Fetching users');
   let users: User[];

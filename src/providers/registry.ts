@@ -33,6 +33,14 @@ export const providers: Readonly<Record<string, ProviderDescriptor>> = {
     baseUrlEnv: 'VULTR_API_URL',
     load: async () => (await import('./vultr/provider.js')).vultr,
   },
+  kubeadapt: {
+    id: 'kubeadapt',
+    displayName: 'Kubeadapt',
+    defaultBaseUrl: 'https://public-api.kubeadapt.io/v1',
+    adminKeyEnv: 'KUBEADAPT_API_KEY',
+    baseUrlEnv: 'KUBEADAPT_API_URL',
+    load: async () => (await import('./kubeadapt/provider.js')).kubeadapt,
+  },
   grafana: declarative(validateDefinition(GRAFANA, 'the built-in grafana definition')),
   seed003: declarative(validateDefinition(SEED003, 'the built-in seed003 definition')),
 };

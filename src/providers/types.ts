@@ -64,7 +64,7 @@ export interface ProviderCapabilities {
   /** Whether keys can carry an expiry date. */
   keyExpiry: boolean;
   /**
-   * 'per-key' only: how long a use may take to show in a key's last-used time (Grafana writes it at most every
+   * 'per-key' only: how long a use may take to show in a key's last-used time (some providers write it at most every
    * 5 minutes). A rotation revokes the old key only once its last use has not moved for twice this long.
    */
   usageRefreshMs?: number;
@@ -74,6 +74,8 @@ export interface ProviderCapabilities {
    * and polls until a revoked key is rejected). An 'operator' provider implements `operator`.
    */
   keyManagement?: 'api' | 'operator';
+  /** One key holder only (an organization): `--user` is never needed. */
+  singleAccount?: boolean;
 }
 
 /** For keyManagement 'operator': what to tell the person at the dashboard, and how to recognise a key. */

@@ -1,0 +1,182 @@
+// End-to-end helpers for the providers beyond Vultr: a platform sandbox (Grafana, seed 003, Kubeadapt) per test,
+// keyrot spawned with --provider and the platform's environment, a consumer calling the platform with whatever key
+// its key file holds, and probes of the journal and the keychain.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach } from 'vitest';
+import { startPlatformSandbox, type PlatformDialect, type PlatformSandbox } from '../../src/sandbox/platforms.js';
+import { findLeaks, keychainSet, killHangingHook, writeHook } from './consumer.js';
+import { collect, harness, keychainAccounts, type RunOptions, type RunResult } from './e2e.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()?.().catch(() => undefined);
+});
+
+/** Where each platform's probe is, and how its keys travel (what a consumer of it calls). */
+const PROBE: Record<PlatformDialect, { path: string; header: (key: string) => Record<string, string> }> = {
+  grafana: { path: '/api/org', header: (key) => ({ Authorization: `Bearer ${key}` }) },
+  seed003: { path: '/me', header: (key) => ({ 'X-Api-Key': key }) },
+  kubeadapt: { path: '/clusters', header: (key) => ({ Authorization: `Bearer ${key}` }) },
+};
+
+export interface ConsumerCounts {
+  calls: number;
+  byStatus: Record<number, number>;
+}
+
+export interface PlatformSetup {
+  sandbox: PlatformSandbox;
+  stateDir: string;
+  dir: string;
+  /** The consumer's key file (holding the old key), and an --on-new-key hook writing to it. */
+  keyFile: string;
+  hook: string;
+  account: { id: string; name: string; label: string };
+  oldKey: { id: string; name: string; plaintext: string };
+  /** keyrot with --provider <dialect> and the platform's environment; output recorded for the leak scan. */
+  run(args: string[], opts?: RunOptions): Promise<RunResult>;
+  spawn(args: string[], opts?: RunOptions): ReturnType<Awaited<ReturnType<typeof harness>>['spawn']>;
+  /** The account's live keys now. */
+  keys(): Array<{ id: string; name: string; plaintext: string; scopes: string[]; expiresAt: string | null; lastUsedAt: string | null }>;
+  /** The status the platform's probe answers `key`. */
+  status(key: string): Promise<number>;
+  /** A consumer calling the probe every `intervalMs` with the key in `file` (default: the key file). */
+  consumer(file?: string, intervalMs?: number): { counts(): ConsumerCounts; stop(): Promise<ConsumerCounts> };
+  journal(): Promise<any | null>;
+  waitForJournal(accept: (j: any) => boolean, timeoutMs?: number): Promise<any>;
+  /** keyrot's keychain accounts for this account, sorted. */
+  held(): Promise<string[]>;
+  /** Secrets found in any recorded output or state file. */
+  leaks(): Promise<string[]>;
+}
+
+/**
+ * A platform sandbox with a short last-used refresh, a work folder (key file, hook) and keyrot pointed at it.
+ * `account` is the key holder rotated (by its label, e.g. "sa-1-deploy-bot"); its first key is the old key.
+ */
+export async function platformSetup(dialect: PlatformDialect, opts: { account?: string; refreshMs?: number; holdOldKey?: boolean } = {}): Promise<PlatformSetup> {
+  const h = await harness();
+  const sandbox = await startPlatformSandbox({ dialect, refreshMs: opts.refreshMs ?? 1000 });
+  const dir = await mkdtemp(join(tmpdir(), `keyrot-${dialect}-`));
+  const label = opts.account ?? (dialect === 'grafana' ? 'sa-1-deploy-bot' : dialect === 'seed003' ? 'deploy-bot' : 'org');
+  const accountOf = () => {
+    const found = sandbox.snapshot().find((a) => a.login === label || a.name === label);
+    if (!found) throw new Error(`no sandbox account ${label}`);
+    return found;
+  };
+  const account = accountOf();
+  const first = account.keys[0];
+  if (!first) throw new Error(`${label} has no key`);
+  const keyFile = join(dir, 'consumer.key');
+  await writeFile(keyFile, first.plaintext);
+  const hook = await writeHook(dir, keyFile);
+  const outputs: Record<string, string> = {};
+  const secrets = new Set<string>([sandbox.adminKey]);
+  const snap = () => {
+    for (const a of sandbox.snapshot()) for (const k of a.keys) secrets.add(k.plaintext);
+  };
+  const consumers: Array<() => Promise<unknown>> = [];
+  const prefix = `${dialect}:${account.id}:`;
+  const held = async () => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await keychainAccounts()).filter((a) => a.startsWith(prefix)).sort();
+      } catch (err) {
+        if (attempt >= 5) throw err;
+        await sleep(50 * attempt);
+      }
+    }
+  };
+  cleanups.push(async () => {
+    for (const stop of consumers) await stop();
+    await killHangingHook(dir);
+    const { AsyncEntry } = await import('@napi-rs/keyring');
+    for (const name of await held()) await new AsyncEntry('keyrot', name, { linux: { store: 'secret-service' } }).deleteCredential();
+    await sandbox.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  // As after an earlier rotation: keyrot holds the old key's plaintext, so it can test it once revoked.
+  if (opts.holdOldKey) await keychainSet(platformAccount(dialect, account.id, first.id), first.plaintext);
+  const probe = PROBE[dialect];
+  const status = async (key: string) => {
+    const res = await fetch(`${sandbox.url}${probe.path}`, { headers: probe.header(key) });
+    await res.arrayBuffer();
+    return res.status;
+  };
+  const env = { ...sandbox.env, XDG_STATE_HOME: h.stateDir };
+  let runs = 0;
+  const journalFile = join(h.stateDir, 'keyrot', 'rotations', `${dialect}-${account.id}.json`);
+  const journal = async () => {
+    try {
+      return JSON.parse(await readFile(journalFile, 'utf8'));
+    } catch {
+      return null;
+    }
+  };
+  return {
+    sandbox,
+    stateDir: h.stateDir,
+    dir,
+    keyFile,
+    hook,
+    account: { id: account.id, name: account.name, label },
+    oldKey: { id: first.id, name: first.name, plaintext: first.plaintext },
+    async run(args, runOpts = {}) {
+      const result = await collect(h.spawn(['--provider', dialect, ...args], { ...runOpts, env: { ...env, ...runOpts.env } }), runOpts.timeoutMs ?? 60_000);
+      snap();
+      runs++;
+      outputs[`run ${runs} stdout`] = result.stdout;
+      outputs[`run ${runs} stderr`] = result.stderr;
+      return result;
+    },
+    spawn: (args, runOpts = {}) => h.spawn(['--provider', dialect, ...args], { ...runOpts, env: { ...env, ...runOpts.env } }),
+    keys: () => accountOf().keys.map(({ id, name, plaintext, scopes, expiresAt, lastUsedAt }) => ({ id, name, plaintext, scopes, expiresAt, lastUsedAt })),
+    status,
+    consumer(file = keyFile, intervalMs = 100) {
+      const counts: ConsumerCounts = { calls: 0, byStatus: {} };
+      let stopped = false;
+      const loop = (async () => {
+        while (!stopped) {
+          const key = (await readFile(file, 'utf8')).trim();
+          const code = await status(key).catch(() => 0);
+          counts.calls++;
+          counts.byStatus[code] = (counts.byStatus[code] ?? 0) + 1;
+          await sleep(intervalMs);
+        }
+      })();
+      const stop = async () => {
+        stopped = true;
+        await loop;
+        return { ...counts, byStatus: { ...counts.byStatus } };
+      };
+      consumers.push(stop);
+      return { counts: () => ({ ...counts, byStatus: { ...counts.byStatus } }), stop };
+    },
+    journal,
+    async waitForJournal(accept, timeoutMs = 20_000) {
+      const until = Date.now() + timeoutMs;
+      let last: any = null;
+      while (Date.now() < until) {
+        last = await journal();
+        if (last && accept(last)) return last;
+        await sleep(15);
+      }
+      throw new Error(`the journal did not reach the expected state within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+    },
+    held,
+    async leaks() {
+      snap();
+      const texts = { ...outputs };
+      for (const file of await h.stateFiles()) texts[file.path] = file.text;
+      return findLeaks([...secrets], texts);
+    },
+  };
+}
+
+/** The keychain account of a key of this platform. */
+export function platformAccount(dialect: PlatformDialect, accountId: string, keyId: string): string {
+  return `${dialect}:${accountId}:${keyId}`;
+}
