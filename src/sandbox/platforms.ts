@@ -170,8 +170,8 @@ class Platform {
     return kind === 'account' ? `sa_${randomBytes(6).toString('hex')}` : `key_${randomBytes(6).toString('hex')}`;
   }
 
-  addAccount(input: Omit<Account, 'id' | 'keys' | 'login' | 'email'> & { login?: string }): Account {
-    const id = this.newId('account');
+  addAccount(input: Omit<Account, 'id' | 'keys' | 'login' | 'email'> & { login?: string; id?: string }): Account {
+    const id = input.id ?? this.newId('account');
     const slug = input.name.toLowerCase().replace(/[^a-z0-9]+/g, '-');
     const account: Account = { ...input, id, login: input.login ?? `sa-1-${slug}`, email: `${slug}@service-accounts.example`, keys: [] };
     this.accounts.push(account);
@@ -260,7 +260,8 @@ function seed(platform: Platform): string {
   const day = 24 * 3600 * 1000;
   const ago = (ms: number) => new Date(Date.now() - ms);
   if (platform.dialect === 'kubeadapt') {
-    const org = platform.addAccount({ name: 'Kubeadapt organization', description: 'the organization', role: 'owner', canRead: false, canIssue: false, login: 'org' });
+    // The organization holds every key; keyrot calls it "org" too.
+    const org = platform.addAccount({ id: 'org', name: 'Kubeadapt organization', description: 'the organization', role: 'owner', canRead: false, canIssue: false, login: 'org' });
     const prod = platform.addKey(org, { name: 'prod-exporter', scopes: ['clusters:read', 'costs:read'], lastUsedAt: ago(day) });
     platform.addKey(org, { name: 'ci-readonly', scopes: ['costs:read'] });
     return prod.plaintext;
