@@ -83,6 +83,8 @@ export interface PlatformSandbox {
   setRefreshMs(ms: number): void;
   /** Revocations that do not take effect: answered as done, yet the key stays and keeps authenticating (a provider bug keyrot must catch). */
   setRevokeIneffective(on: boolean): void;
+  /** Keys created through the API get these scopes whatever was asked (null: as asked). */
+  setForcedScopes(scopes: string[] | null): void;
   addFault(fault: FaultSpec): void;
   clearFaults(): void;
   close(): Promise<void>;
@@ -155,6 +157,8 @@ class Platform {
   readonly accounts: Account[] = [];
   refreshMs: number;
   revokeIneffective = false;
+  /** When set, every key created through the API gets these scopes, whatever was asked (a narrower default). */
+  forcedScopes: string[] | null = null;
   readonly #next = { account: 1, key: 1 };
 
   constructor(
@@ -415,7 +419,7 @@ function seed003(c: Call): Reply {
       if (typeof name !== 'string' || name === '' || name.length > 255) throw p.badRequest('name must be 1 to 255 characters');
       if (!Array.isArray(scopes) || scopes.length === 0 || !scopes.every((s) => typeof s === 'string')) throw p.badRequest('scopes: at least one scope is required');
       const expires = parseExpiry(p, expiresAt, c.now);
-      const key = p.addKey(a, { name, scopes: scopes as string[], expiresAt: expires });
+      const key = p.addKey(a, { name, scopes: p.forcedScopes ?? (scopes as string[]), expiresAt: expires });
       return { status: 201, json: { key: seed003Key(key), secret: key.plaintext } };
     }
     case 'PATCH /service-accounts/:id/keys/:id': {
@@ -655,6 +659,9 @@ export async function startPlatformSandbox(options: PlatformSandboxOptions): Pro
     },
     setRevokeIneffective: (on) => {
       platform.revokeIneffective = on;
+    },
+    setForcedScopes: (scopes) => {
+      platform.forcedScopes = scopes;
     },
     addFault: (fault) => faults.add(fault),
     clearFaults: () => faults.clear(),

@@ -2,11 +2,10 @@
 // Grafana-shaped API with a 1 s last-used refresh and the real keychain: the old token is revoked only on evidence
 // (the new token used after the hand-over, the old one unused for twice the refresh interval), a consumer left on
 // the old token is caught before it gets a 401, and every step survives kill -9.
-import { rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { HAS_KEYCHAIN, collect, json, keychainGet } from '../helpers/e2e.js';
-import { platformAccount, platformSetup, type PlatformSetup } from '../helpers/platform.js';
-import type { FaultSpec } from '../../src/sandbox/faults.js';
+import { HAS_KEYCHAIN, json, keychainGet } from '../helpers/e2e.js';
+import { atPhase, killAt, platformAccount, platformSetup, type KillPoint, type PlatformSetup } from '../helpers/platform.js';
 
 const FAST = ['--usage-refresh', '1s', '--poll-interval', '200ms', '--wait-timeout', '30s'];
 const NEW = 'deploy-bot-v2';
@@ -104,60 +103,34 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider grafana rotate', () => {
   });
 });
 
-/** Kill points: hold keyrot with a sandbox fault or a hanging hook until the journal shows `until`, then SIGKILL. */
-interface KillPoint {
-  name: string;
-  faults?: FaultSpec[];
-  /** Armed once the journal satisfies `when` (for a route used earlier too). */
-  arm?: { when: (j: any) => boolean; fault: FaultSpec };
-  hang?: boolean;
-  until: (j: any) => boolean;
-}
-
 // Long enough to kill keyrot in, short enough that a consumer call held with it does not outlast the resumed wait.
 const HOLD = 8_000;
-const phase = (name: string, status?: string) => (j: any) => j.phase === name && (status === undefined || j.phaseStatus === status);
+const TOKENS = '/api/serviceaccounts/*/tokens';
 const KILL_POINTS: KillPoint[] = [
-  { name: 'during the create, after Grafana made the token', faults: [{ method: 'POST', path: '/api/serviceaccounts/*/tokens', action: 'delay-after', delayMs: HOLD }], until: phase('create', 'started') },
+  { name: 'during the create, after Grafana made the token', faults: [{ method: 'POST', path: TOKENS, action: 'delay-after', delayMs: HOLD }], until: atPhase('create', 'started') },
   {
     name: 'while verifying the new token',
-    faults: [{ method: 'POST', path: '/api/serviceaccounts/*/tokens', action: 'delay-after', delayMs: 300 }],
+    faults: [{ method: 'POST', path: TOKENS, action: 'delay-after', delayMs: 300 }],
     // Every probe is held from then on (the consumer's too, which would otherwise take a one-off fault).
-    arm: { when: phase('create', 'started'), fault: { method: 'GET', path: '/api/org', action: 'delay', delayMs: HOLD, times: 0 } },
-    until: phase('verify-new'),
+    arm: { when: atPhase('create', 'started'), fault: { method: 'GET', path: '/api/org', action: 'delay', delayMs: HOLD, times: 0 } },
+    until: atPhase('verify-new'),
   },
-  { name: 'during the hand-over (the hook hangs)', hang: true, until: phase('hand-over', 'started') },
-  { name: 'during the per-key wait', until: phase('wait') },
-  { name: 'during the revoke, after Grafana deleted the old token', faults: [{ method: 'DELETE', path: '/api/serviceaccounts/*/tokens/*', action: 'delay-after', delayMs: HOLD }], until: phase('revoke', 'started') },
+  { name: 'during the hand-over (the hook hangs)', hang: true, until: atPhase('hand-over', 'started') },
+  { name: 'during the per-key wait', until: atPhase('wait') },
+  { name: 'during the revoke, after Grafana deleted the old token', faults: [{ method: 'DELETE', path: `${TOKENS}/*`, action: 'delay-after', delayMs: HOLD }], until: atPhase('revoke', 'started') },
   {
     name: 'while proving the old token is rejected',
-    arm: { when: phase('revoke', 'started'), fault: { method: 'GET', path: '/api/org', action: 'delay', delayMs: HOLD, times: 0 } },
-    faults: [{ method: 'DELETE', path: '/api/serviceaccounts/*/tokens/*', action: 'delay-after', delayMs: 500 }],
-    until: phase('verify-old'),
+    faults: [{ method: 'DELETE', path: `${TOKENS}/*`, action: 'delay-after', delayMs: 500 }],
+    arm: { when: atPhase('revoke', 'started'), fault: { method: 'GET', path: '/api/org', action: 'delay', delayMs: HOLD, times: 0 } },
+    until: atPhase('verify-old'),
   },
 ];
 
 describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider grafana rotate survives kill -9 at every step', () => {
   it.each(KILL_POINTS)('$name, then --resume', async (point) => {
     const s = await platformSetup('grafana');
-    for (const fault of point.faults ?? []) s.sandbox.addFault(fault);
-    if (point.hang) await writeFile(`${s.dir}/hook-hang`, '');
     const consumer = s.consumer();
-    const child = s.spawn(['rotate', '--user', s.account.label, '--on-new-key', s.hook, '--usage-refresh', '1s', '--poll-interval', '200ms', '--wait-timeout', '20s', '--yes']);
-    const done = collect(child, 60_000);
-    try {
-      if (point.arm) {
-        await s.waitForJournal(point.arm.when);
-        s.sandbox.addFault(point.arm.fault);
-      }
-      await s.waitForJournal(point.until);
-      child.kill('SIGKILL');
-      expect((await done).signal).toBe('SIGKILL');
-    } finally {
-      child.kill('SIGKILL');
-      s.sandbox.clearFaults();
-    }
-    if (point.hang) await rm(`${s.dir}/hook-hang`);
+    await killAt(s, ['rotate', '--user', s.account.label, '--on-new-key', s.hook, '--usage-refresh', '1s', '--poll-interval', '200ms', '--wait-timeout', '20s', '--yes'], point);
     const r = await s.run(['rotate', '--user', s.account.label, '--resume', '--yes', '--json', '--wait-timeout', '20s']);
     expect(r.code, r.stderr).toBe(0);
     expect(json(r).status).toBe('done');

@@ -3,10 +3,9 @@
 // its shape, keeps it in the real keychain before anything else, proves it (2xx, or 403 which still proves a valid
 // key), hands it over, and polls until the revoked old key gets 401. Without a terminal the person's steps are
 // events and a paused rotation (exit 18) that --resume continues.
-import { rm, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { HAS_KEYCHAIN, collect, json, keychainGet } from '../helpers/e2e.js';
-import { platformAccount, platformSetup, type PlatformSetup } from '../helpers/platform.js';
+import { atPhase, killAt, platformAccount, platformSetup, type KillPoint, type PlatformSetup } from '../helpers/platform.js';
 import { identifyKubeadaptKey } from '../../src/providers/kubeadapt/provider.js';
 
 /** keyrot's keychain entry for a Kubeadapt key (its id is a digest of the plaintext). */
@@ -157,40 +156,24 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
   });
 });
 
-interface KillPoint {
-  name: string;
-  hang?: boolean;
-  hold?: boolean;
-  until: (j: any) => boolean;
-}
-
 const KILL_POINTS: KillPoint[] = [
-  { name: 'after the minted key is stored, while it is proven', hold: true, until: (j) => j.phase === 'verify-new' },
-  { name: 'during the hand-over (the hook hangs)', hang: true, until: (j) => j.phase === 'hand-over' && j.phaseStatus === 'started' },
-  { name: 'while polling for the revoke', until: (j) => j.phase === 'verify-old' },
+  {
+    name: 'after the minted key is stored, while it is proven',
+    faults: [{ method: 'GET', path: '/clusters', action: 'delay', delayMs: 8_000, times: 0 }],
+    until: atPhase('verify-new'),
+  },
+  { name: 'during the hand-over (the hook hangs)', hang: true, until: atPhase('hand-over', 'started') },
+  { name: 'while polling for the revoke', until: atPhase('verify-old') },
 ];
 
 describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate survives kill -9 at every step', () => {
   it.each(KILL_POINTS)('$name, then --resume', async (point) => {
     const s = await platformSetup('kubeadapt');
     const minted = s.sandbox.mint({ name: NEW, scopes: SCOPES });
-    if (point.hang) await writeFile(`${s.dir}/hook-hang`, '');
-    if (point.hold) s.sandbox.addFault({ method: 'GET', path: '/clusters', action: 'delay', delayMs: 8_000, times: 0 });
-    const child = s.spawn(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes'], { stdin: minted.plaintext });
-    const killed = collect(child, 60_000);
-    try {
-      await s.waitForJournal(point.until);
-      child.kill('SIGKILL');
-      expect((await killed).signal).toBe('SIGKILL');
-    } finally {
-      child.kill('SIGKILL');
-      s.sandbox.clearFaults();
-    }
-    if (point.hang) await rm(`${s.dir}/hook-hang`);
+    await killAt(s, ['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes'], point, { stdin: minted.plaintext });
     // The minted key is in the keychain: the resume never asks for it again.
-    const resume = s.spawn(['rotate', '--resume', '--yes', ...FAST]);
-    const done = collect(resume, 60_000);
-    await revokeWhenAsked(s, s.oldKey.id).catch(() => s.sandbox.revoke(s.oldKey.id));
+    const done = collect(s.spawn(['rotate', '--resume', '--yes', ...FAST]), 60_000);
+    await revokeWhenAsked(s, s.oldKey.id);
     const r = await done;
     expect(r.code, r.stderr).toBe(0);
     await expectRotated(s, minted);

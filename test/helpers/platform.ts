@@ -2,10 +2,11 @@
 // keyrot spawned with --provider and the platform's environment, a consumer calling the platform with whatever key
 // its key file holds, and probes of the journal and the keychain.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import type { FaultSpec } from '../../src/sandbox/faults.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import { startPlatformSandbox, type PlatformDialect, type PlatformSandbox } from '../../src/sandbox/platforms.js';
 import { findLeaks, keychainSet, killHangingHook, writeHook } from './consumer.js';
 import { collect, harness, keychainAccounts, type RunOptions, type RunResult } from './e2e.js';
@@ -36,7 +37,7 @@ export interface PlatformSetup {
   hook: string;
   account: { id: string; name: string; label: string };
   oldKey: { id: string; name: string; plaintext: string };
-  /** keyrot with --provider <dialect> and the platform's environment; output recorded for the leak scan. */
+  /** keyrot with --provider <dialect> (unless args hold --provider-file) and the platform's environment; output recorded for the leak scan. */
   run(args: string[], opts?: RunOptions): Promise<RunResult>;
   spawn(args: string[], opts?: RunOptions): ReturnType<Awaited<ReturnType<typeof harness>>['spawn']>;
   /** The account's live keys now. */
@@ -107,6 +108,8 @@ export async function platformSetup(dialect: PlatformDialect, opts: { account?: 
     return res.status;
   };
   const env = { ...sandbox.env, XDG_STATE_HOME: h.stateDir };
+  // --provider <dialect>, unless the test brings a definition of its own.
+  const withProvider = (args: string[]) => (args.includes('--provider-file') ? args : ['--provider', dialect, ...args]);
   let runs = 0;
   const journalFile = join(h.stateDir, 'keyrot', 'rotations', `${dialect}-${account.id}.json`);
   const journal = async () => {
@@ -125,14 +128,14 @@ export async function platformSetup(dialect: PlatformDialect, opts: { account?: 
     account: { id: account.id, name: account.name, label },
     oldKey: { id: first.id, name: first.name, plaintext: first.plaintext },
     async run(args, runOpts = {}) {
-      const result = await collect(h.spawn(['--provider', dialect, ...args], { ...runOpts, env: { ...env, ...runOpts.env } }), runOpts.timeoutMs ?? 60_000);
+      const result = await collect(h.spawn(withProvider(args), { ...runOpts, env: { ...env, ...runOpts.env } }), runOpts.timeoutMs ?? 60_000);
       snap();
       runs++;
       outputs[`run ${runs} stdout`] = result.stdout;
       outputs[`run ${runs} stderr`] = result.stderr;
       return result;
     },
-    spawn: (args, runOpts = {}) => h.spawn(['--provider', dialect, ...args], { ...runOpts, env: { ...env, ...runOpts.env } }),
+    spawn: (args, runOpts = {}) => h.spawn(withProvider(args), { ...runOpts, env: { ...env, ...runOpts.env } }),
     keys: () => accountOf().keys.map(({ id, name, plaintext, scopes, expiresAt, lastUsedAt }) => ({ id, name, plaintext, scopes, expiresAt, lastUsedAt })),
     status,
     consumer(file = keyFile, intervalMs = 100) {
@@ -179,4 +182,40 @@ export async function platformSetup(dialect: PlatformDialect, opts: { account?: 
 /** The keychain account of a key of this platform. */
 export function platformAccount(dialect: PlatformDialect, accountId: string, keyId: string): string {
   return `${dialect}:${accountId}:${keyId}`;
+}
+
+/** A point to kill keyrot at: held there by sandbox faults or a hanging hook until the journal shows `until`. */
+export interface KillPoint {
+  name: string;
+  faults?: FaultSpec[];
+  /** Armed once the journal satisfies `when` (for a route used earlier too). */
+  arm?: { when: (j: any) => boolean; fault: FaultSpec };
+  hang?: boolean;
+  until: (j: any) => boolean;
+}
+
+/** The journal is at `name` (and, if given, its side effect has or has not started). */
+export function atPhase(name: string, status?: 'pending' | 'started'): (j: any) => boolean {
+  return (j) => j.phase === name && (status === undefined || j.phaseStatus === status);
+}
+
+/** Runs keyrot with `args`, kills it with SIGKILL at `point`, and clears every fault and the hanging hook. */
+export async function killAt(s: PlatformSetup, args: string[], point: KillPoint, opts: RunOptions = {}): Promise<void> {
+  for (const fault of point.faults ?? []) s.sandbox.addFault(fault);
+  if (point.hang) await writeFile(join(s.dir, 'hook-hang'), '');
+  const child = s.spawn(args, opts);
+  const killed = collect(child, 60_000);
+  try {
+    if (point.arm) {
+      await s.waitForJournal(point.arm.when);
+      s.sandbox.addFault(point.arm.fault);
+    }
+    await s.waitForJournal(point.until);
+    child.kill('SIGKILL');
+    expect((await killed).signal).toBe('SIGKILL');
+  } finally {
+    child.kill('SIGKILL');
+    s.sandbox.clearFaults();
+    if (point.hang) await rm(join(s.dir, 'hook-hang'), { force: true });
+  }
 }
