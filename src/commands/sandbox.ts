@@ -27,26 +27,13 @@ export const sandboxCommand: CommandModule<SandboxCommandOptions, SandboxCommand
     const { startSandbox, parseFaultSpec } = await import('../sandbox/server.js');
     const faults = (options.fault ?? []).map(parseFaultSpec);
     const sandbox = await startSandbox({ port, users, faults, createAnswer: options.createAnswer === 'empty' ? 'empty' : 'plaintext' });
-    try {
-      if (ctx.out.json) {
-        ctx.out.reveal(JSON.stringify({ url: sandbox.url, adminKey: sandbox.adminKey, controlUrl: sandbox.controlUrl }));
-      } else {
-        // The sandbox's admin key is fake and printed on purpose: it is how you use the sandbox.
-        ctx.out.reveal(`export VULTR_API_URL=${sandbox.url}\nexport VULTR_API_KEY=${sandbox.adminKey}`);
-        ctx.out.info(`Sandbox Vultr API on ${sandbox.url} (${users} users; fixtures admin@, ops@, ci@, viewer@example.com).`);
-        ctx.out.info(`Paste the two export lines above into another shell, then try: keyrot list-users`);
-        if (faults.length) ctx.out.info(`Faults armed: ${options.fault?.join('; ')}`);
-        ctx.out.info('Ctrl-C stops it.');
-      }
-      await new Promise<void>((resolve) => {
-        if (ctx.signal.aborted) resolve();
-        ctx.signal.addEventListener('abort', () => resolve(), { once: true });
-      });
-      return { url: sandbox.url, requests: sandbox.requests().length };
-    } finally {
-      await sandbox.close();
-      ctx.out.info('Sandbox stopped.');
-    }
+    return serveUntilStopped(ctx, sandbox, () => {
+      // The sandbox's admin key is fake and printed on purpose: it is how you use the sandbox.
+      ctx.out.reveal(`export VULTR_API_URL=${sandbox.url}\nexport VULTR_API_KEY=${sandbox.adminKey}`);
+      ctx.out.info(`Sandbox Vultr API on ${sandbox.url} (${users} users; fixtures admin@, ops@, ci@, viewer@example.com).`);
+      ctx.out.info(`Paste the two export lines above into another shell, then try: keyrot list-users`);
+      if (faults.length) ctx.out.info(`Faults armed: ${options.fault?.join('; ')}`);
+    });
   },
   render() {},
 };
@@ -59,14 +46,28 @@ async function servePlatform(options: SandboxCommandOptions, ctx: Context, port:
   if (options.fault?.length || options.createAnswer !== undefined && options.createAnswer !== 'plaintext') throw new UsageError('--fault and --create-answer apply to the Vultr sandbox only.');
   const refreshMs = options.refresh === undefined ? undefined : parseDuration(options.refresh, '--refresh');
   const sandbox = await startPlatformSandbox({ dialect, port, ...(refreshMs === undefined ? {} : { refreshMs }) });
+  return serveUntilStopped(ctx, sandbox, () => {
+    // The sandbox's keys are fake and printed on purpose: it is how you use the sandbox.
+    ctx.out.reveal(Object.entries(sandbox.env).map(([name, value]) => `export ${name}=${value}`).join('\n'));
+    ctx.out.info(`Sandbox ${ctx.providerFactory.displayName} API on ${sandbox.url}; its dashboard is ${sandbox.controlUrl}/dashboard/keys (POST {"name","scopes"} mints, DELETE …/<id> revokes).`);
+    ctx.out.info(`Paste the export lines above into another shell, then try: keyrot --provider ${dialect} ${dialect === 'kubeadapt' ? 'rotate --key prod-exporter' : 'list-users'}`);
+  });
+}
+
+/**
+ * Prints how to use a started sandbox (`explain`, or one JSON document with --json), serves until Ctrl-C/SIGTERM,
+ * then closes it.
+ */
+async function serveUntilStopped(
+  ctx: Context,
+  sandbox: { url: string; adminKey: string; controlUrl: string; requests(): unknown[]; close(): Promise<void> },
+  explain: () => void,
+): Promise<SandboxCommandResult> {
   try {
-    const exports = Object.entries(sandbox.env).map(([name, value]) => `export ${name}=${value}`);
-    if (ctx.out.json) ctx.out.reveal(JSON.stringify({ url: sandbox.url, adminKey: sandbox.adminKey, controlUrl: sandbox.controlUrl }));
-    else {
-      // The sandbox's keys are fake and printed on purpose: it is how you use the sandbox.
-      ctx.out.reveal(exports.join('\n'));
-      ctx.out.info(`Sandbox ${ctx.providerFactory.displayName} API on ${sandbox.url}; its dashboard is ${sandbox.controlUrl}/dashboard/keys (POST {"name","scopes"} mints, DELETE …/<id> revokes).`);
-      ctx.out.info(`Paste the export lines above into another shell, then try: keyrot --provider ${dialect} ${dialect === 'kubeadapt' ? 'rotate --key prod-exporter' : 'list-users'}`);
+    if (ctx.out.json) {
+      ctx.out.reveal(JSON.stringify({ url: sandbox.url, adminKey: sandbox.adminKey, controlUrl: sandbox.controlUrl }));
+    } else {
+      explain();
       ctx.out.info('Ctrl-C stops it.');
     }
     await new Promise<void>((resolve) => {

@@ -23,7 +23,7 @@ import {
   UsageError,
 } from '../errors.js';
 import { redact, sanitizeForDisplay } from '../core/mask.js';
-import type { HttpLogger, RetryPolicy, Timeouts } from './types.js';
+import type { HttpLogger, ProviderOptions, RetryPolicy, Timeouts } from './types.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -172,6 +172,23 @@ type AttemptOutcome =
   | { kind: 'failed'; label: string; code: string | undefined; notSent: boolean; error: unknown }
   | { kind: 'too-large'; status: number }
   | { kind: 'cancelled' };
+
+/** An HttpClient for a provider: its admin key, base URL and tuning from `options`, its name and hints from `service`. */
+export function providerHttpClient(options: ProviderOptions, deps: HttpClientDeps, service: { name: string; hints: HttpErrorHints; auth?: AuthScheme }): HttpClient {
+  return new HttpClient({
+    ...deps,
+    baseUrl: options.baseUrl,
+    token: options.adminKey,
+    ...(service.auth ? { auth: service.auth } : {}),
+    serviceName: service.name,
+    dispatcher: options.dispatcher,
+    logger: options.logger,
+    signal: options.signal,
+    retry: options.retry,
+    timeouts: options.timeouts,
+    hints: service.hints,
+  });
+}
 
 export class HttpClient {
   readonly #base: URL;

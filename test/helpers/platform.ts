@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, expect } from 'vitest';
 import { startPlatformSandbox, type PlatformDialect, type PlatformSandbox } from '../../src/sandbox/platforms.js';
 import { findLeaks, keychainSet, killHangingHook, writeHook } from './consumer.js';
-import { collect, harness, keychainAccounts, type RunOptions, type RunResult } from './e2e.js';
+import { collect, harness, keychainAccounts, keychainGet, type RunOptions, type RunResult } from './e2e.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -177,6 +177,24 @@ export async function platformSetup(dialect: PlatformDialect, opts: { account?: 
       return findLeaks([...secrets], texts);
     },
   };
+}
+
+/**
+ * The end state of a finished rotation with keys keyrot lists: only the key named `name`, held in the keychain (and
+ * nothing else of the account), working; the old key rejected; no journal left, no secret leaked. Returns that key.
+ */
+export async function expectOnly(s: PlatformSetup, name: string): Promise<ReturnType<PlatformSetup['keys']>[number]> {
+  const dialect = s.sandbox.dialect;
+  const keys = s.keys();
+  expect(keys.map((k) => k.name)).toEqual([name]);
+  const live = keys[0]!;
+  expect(await keychainGet(platformAccount(dialect, s.account.id, live.id))).toBe(live.plaintext);
+  expect(await s.held()).toEqual([platformAccount(dialect, s.account.id, live.id)]);
+  expect(await s.status(live.plaintext)).toBe(200);
+  expect(await s.status(s.oldKey.plaintext)).toBe(401);
+  expect(await s.journal()).toBeNull();
+  expect(await s.leaks()).toEqual([]);
+  return live;
 }
 
 /** The keychain account of a key of this platform. */

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { maskSecret } from '../../core/mask.js';
 import { NotFoundError, UsageError } from '../../errors.js';
-import { HttpClient, type HttpClientDeps } from '../http.js';
+import { providerHttpClient, type HttpClient, type HttpClientDeps } from '../http.js';
 import type { ApiKey, AuthCheck, CreatedKey, Identity, OperatorSteps, Provider, ProviderCapabilities, ProviderFactory, ProviderOptions, UsageObservation, User } from '../types.js';
 
 const KEY_SHAPE = /^ka_live_[A-Za-z0-9]{32}$/;
@@ -45,17 +45,9 @@ export class KubeadaptProvider implements Provider {
 
   constructor(options: ProviderOptions, deps: HttpClientDeps = {}) {
     this.#adminKey = options.adminKey;
-    this.#http = new HttpClient({
-      ...deps,
-      baseUrl: options.baseUrl,
-      token: options.adminKey,
-      serviceName: 'Kubeadapt',
-      dispatcher: options.dispatcher,
-      logger: options.logger,
-      signal: options.signal,
-      retry: options.retry,
-      timeouts: options.timeouts,
-      hints: { unauthorized: `Check KUBEADAPT_API_KEY: it may be mistyped or revoked (after a rotation, the new key is in the keychain).` },
+    this.#http = providerHttpClient(options, deps, {
+      name: 'Kubeadapt',
+      hints: { unauthorized: 'Check KUBEADAPT_API_KEY: it may be mistyped or revoked (after a rotation, the new key is in the keychain).' },
     });
   }
 

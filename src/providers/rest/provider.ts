@@ -2,7 +2,7 @@
 // tokens, the seed-003 platform, or a user's own (--provider-file). This is the only code that reads such an API's
 // JSON; where a field sits comes from the definition, never from code.
 import { KeyNotReturnedError, NotFoundError, ProviderResponseError } from '../../errors.js';
-import { HttpClient, type HttpClientDeps } from '../http.js';
+import { providerHttpClient, type HttpClient, type HttpClientDeps } from '../http.js';
 import { pathSegment } from '../ids.js';
 import type {
   ApiKey,
@@ -42,17 +42,9 @@ export class RestProvider implements Provider {
       keyManagement: 'api',
     };
     this.#now = deps.now ?? Date.now;
-    this.#http = new HttpClient({
-      ...deps,
-      baseUrl: options.baseUrl,
-      token: options.adminKey,
+    this.#http = providerHttpClient(options, deps, {
+      name: def.displayName,
       auth: def.auth,
-      serviceName: def.displayName,
-      dispatcher: options.dispatcher,
-      logger: options.logger,
-      signal: options.signal,
-      retry: options.retry,
-      timeouts: options.timeouts,
       hints: {
         unauthorized: `Check the admin key (${def.adminKeyEnv}): it may be mistyped, revoked or expired.`,
         forbidden: `Listing and issuing ${def.displayName} keys needs an admin key with the right role (an admin or owner).`,

@@ -1,6 +1,6 @@
 // The only code that knows Vultr's URLs and request bodies: plain typed functions over an HttpClient.
 // Each function names what it may throw beyond HttpClient.request's usual errors.
-import { HttpClient } from '../http.js';
+import { providerHttpClient, type HttpClient } from '../http.js';
 import { pathSegment } from '../ids.js';
 import type { HttpClientDeps } from '../http.js';
 import type { ProviderOptions } from '../types.js';
@@ -27,16 +27,8 @@ const MAX_PAGES = 1000;
 
 /** An HttpClient with Vultr's name and hints, for the admin key in `options`. */
 export function createVultrHttpClient(options: ProviderOptions, deps: HttpClientDeps = {}): HttpClient {
-  return new HttpClient({
-    ...deps,
-    baseUrl: options.baseUrl,
-    token: options.adminKey,
-    serviceName: 'Vultr',
-    dispatcher: options.dispatcher,
-    logger: options.logger,
-    signal: options.signal,
-    retry: options.retry,
-    timeouts: options.timeouts,
+  return providerHttpClient(options, deps, {
+    name: 'Vultr',
     hints: {
       unauthorized: 'Check the admin API key (VULTR_API_KEY): it may be mistyped, deleted or expired.',
       ipNotAllowed:
