@@ -229,6 +229,9 @@ export async function killAt(s: PlatformSetup, args: string[], point: KillPoint,
       s.sandbox.addFault(point.arm.fault);
     }
     await s.waitForJournal(point.until);
+    // The journal says "hand-over started" before the hook runs: kill only once the hook is hanging, else a hook
+    // started after the kill would find no hang, read an empty stdin and hand the consumer an empty key.
+    if (point.hang) while (!(await readFile(join(s.dir, 'hook.pid'), 'utf8').catch(() => ''))) await sleep(15);
     child.kill('SIGKILL');
     expect((await killed).signal).toBe('SIGKILL');
   } finally {
