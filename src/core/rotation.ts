@@ -298,13 +298,17 @@ export async function abortRotation(record: RotationRecord, ports: RotationPorts
       if (key.name === record.newKey.name && !record.preexistingKeyIds.includes(key.id)) ids.push(key.id);
     }
   }
+  const kept: string[] = [];
   for (const id of ids) {
-    // A key a person minted in the dashboard can only be revoked there: they are told which.
-    if (byOperator(provider)) ports.warn(`Revoke the new key ${record.newKey.name} in ${provider.displayName}'s dashboard: keyrot cannot. ${provider.operator?.revokeInstructions({ id, name: record.newKey.name, lastChars: record.newKey.lastChars, expiresAt: null }) ?? ''}`);
-    else await provider.deleteKey(record.userId, id);
-    await ports.store.delete(keychainAccount(provider.id, record.userId, id));
+    const account = keychainAccount(provider.id, record.userId, id);
+    if (byOperator(provider) && !(await keepUntilRevoked(record, ports, id, account))) {
+      kept.push(id);
+      continue;
+    }
+    if (!byOperator(provider)) await provider.deleteKey(record.userId, id);
+    await ports.store.delete(account);
   }
-  step.finish('ok', ids.length ? `deleted ${ids.join(', ')}` : 'no new key existed');
+  step.finish('ok', ids.length ? (kept.length ? `kept ${kept.join(', ')} in the keychain until it is revoked` : `deleted ${ids.join(', ')}`) : 'no new key existed');
   record.status = 'aborted';
   await save(record, ports);
   ports.event('rotation.aborted', { userId: record.userId, deletedKeyIds: ids });
@@ -559,6 +563,22 @@ async function newKeyStillWorks(record: RotationRecord, ports: RotationPorts, st
   const check = await ports.provider.checkKey(secret);
   if (!check.ok) throw stop(`no longer authenticates (${check.reason}: ${check.message})`);
   return 'new key still authenticates';
+}
+
+/**
+ * --abort of a key a person minted: only they can revoke it, in the dashboard. Until it is rejected, its keychain
+ * entry stays (no live key may be left that nobody holds) and they are told both. Returns whether it may go now.
+ */
+async function keepUntilRevoked(record: RotationRecord, ports: RotationPorts, id: string, account: string): Promise<boolean> {
+  const { provider } = ports;
+  const secret = await ports.store.get(account);
+  const check = secret === null ? null : await provider.checkKey(secret);
+  if (check === null || (!check.ok && check.reason === 'rejected')) return true;
+  const how = provider.operator?.revokeInstructions({ id, name: record.newKey.name, lastChars: record.newKey.lastChars, expiresAt: null }) ?? '';
+  ports.warn(
+    `The new key ${record.newKey.name} still authenticates, and only a person can revoke it: ${how} keyrot keeps its plaintext in the keychain (service "keyrot", account "${account}") until then, so that no live key is left that nobody holds; delete that entry once it is revoked.`,
+  );
+  return false;
 }
 
 /** Whether a person, not keyrot, makes and revokes this provider's keys (in its dashboard). */

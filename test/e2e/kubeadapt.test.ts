@@ -106,9 +106,13 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
     expect(await s.status(s.oldKey.plaintext)).toBe(200);
     // The hook never ran: consumers still have the old key.
     expect((await import('node:fs/promises').then((fs) => fs.readFile(s.keyFile, 'utf8'))).trim()).toBe(s.oldKey.plaintext);
+    // Rolled back: the narrow key is live until someone revokes it, so keyrot keeps holding it and says so.
     const abort = await s.run(['rotate', '--abort', '--yes']);
     expect(abort.code, abort.stderr).toBe(0);
-    expect(abort.stderr).toMatch(/Revoke the new key prod-exporter-v2 in Kubeadapt's dashboard: keyrot cannot/);
+    expect(abort.stderr).toMatch(/The new key prod-exporter-v2 still authenticates, and only a person can revoke it: In Kubeadapt's dashboard \(Settings → API Keys\) revoke prod-exporter-v2/);
+    expect(abort.stderr).toMatch(/keyrot keeps its plaintext in the keychain \(service "keyrot", account "kubeadapt:org:ka-[0-9a-f]{12}"\) until then/);
+    expect(await s.held()).toContain(entryOf(narrow.plaintext));
+    expect(await s.journal()).toBeNull();
   });
 
   it('a key without the probe\'s scope is valid all the same (403 is not 401): rotating it says so', async () => {
