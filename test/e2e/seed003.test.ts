@@ -2,7 +2,7 @@
 // definition written to a file), against the sandbox's seed-003 API and the real keychain: keys sent in X-Api-Key,
 // per-key scopes copied to the new key, the exact per-key "Last used" wait, an expires_at moved for --keep-old 7d,
 // issuing refused to operators (403), and kill -9 at every step.
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SEED003 } from '../../src/providers/rest/definitions.js';
@@ -97,7 +97,19 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the seed-003 platform)',
   });
 });
 
-describe('keyrot --provider-file with a definition that does not fit', () => {
+describe('keyrot --provider-file from a profile, and a definition that does not fit', () => {
+  it('a profile carries the definition file: --profile picks the provider, and list-keys shows scopes and each key\'s last use', async () => {
+    const s = await platformSetup('seed003');
+    const file = await definitionFile(s);
+    await mkdir(join(s.dir, 'config', 'keyrot'), { recursive: true });
+    await writeFile(join(s.dir, 'config', 'keyrot', 'config'), `[platform]\nprovider-file = ${file}\n`);
+    const env = { XDG_CONFIG_HOME: join(s.dir, 'config') };
+    // Through the profile alone: no provider flag (the helper adds none when a profile is named).
+    const listed = await s.run(['--profile', 'platform', 'list-keys', '--user', 'deploy-bot', '--json'], { env });
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(json(listed)).toEqual([expect.objectContaining({ name: 'deploy-bot', scopes: SCOPES, lastUsedAt: expect.any(String) })]);
+  });
+
   it('a definition that does not validate is one line naming the file and the field (exit 2), and nothing is called', async () => {
     const s = await platformSetup('seed003');
     const file = await definitionFile(s, (def) => {

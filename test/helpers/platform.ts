@@ -108,8 +108,8 @@ export async function platformSetup(dialect: PlatformDialect, opts: { account?: 
     return res.status;
   };
   const env = { ...sandbox.env, XDG_STATE_HOME: h.stateDir };
-  // --provider <dialect>, unless the test brings a definition of its own.
-  const withProvider = (args: string[]) => (args.includes('--provider-file') ? args : ['--provider', dialect, ...args]);
+  // --provider <dialect>, unless the test brings a definition or a profile of its own.
+  const withProvider = (args: string[]) => (args.includes('--provider-file') || args.includes('--profile') ? args : ['--provider', dialect, ...args]);
   let runs = 0;
   const journalFile = join(h.stateDir, 'keyrot', 'rotations', `${dialect}-${account.id}.json`);
   const journal = async () => {

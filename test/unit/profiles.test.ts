@@ -20,6 +20,7 @@ describe('parseProfiles', () => {
     ['[bad name]', 1, /not a profile name/],
     ['[a]\njust words', 2, /expected \[profile\] or "setting = value"/],
     ['[a]\nprovider =', 2, /has no value/],
+    ['[a]\nprovider = grafana\nprovider-file = ./acme.json', 3, /\[a\] sets both provider and provider-file: pick one/],
   ])('%j → an error naming the file and line %i', (text, line, why) => {
     let error: unknown;
     try {
