@@ -31,6 +31,8 @@ export interface ConsumerCounts {
 export interface PlatformSetup {
   sandbox: PlatformSandbox;
   stateDir: string;
+  /** keyrot's whole environment for this platform (a terminal test starts keyrot with it). */
+  env: Record<string, string>;
   dir: string;
   /** The consumer's key file (holding the old key), and an --on-new-key hook writing to it. */
   keyFile: string;
@@ -122,6 +124,7 @@ export async function platformSetup(dialect: PlatformDialect, opts: { account?: 
   return {
     sandbox,
     stateDir: h.stateDir,
+    env: { ...h.env, ...env },
     dir,
     keyFile,
     hook,
