@@ -18,6 +18,8 @@ export const ExitCode = {
   incomplete: 12,
   keyNotReturned: 13,
   state: 14,
+  operatorStep: 18,
+  scopeMismatch: 19,
   cancelled: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
@@ -39,6 +41,8 @@ export const EXIT_CODE_TABLE: ReadonlyArray<readonly [number, string]> = [
   [ExitCode.incomplete, 'the operation stopped part-way; the message says what is live and how to continue'],
   [ExitCode.keyNotReturned, 'the provider accepted a create but sent no key: keyrot deleted that key; nothing else changed'],
   [ExitCode.state, "keyrot's state directory is unusable or a state file in it is damaged (the message names it and how to recover)"],
+  [ExitCode.operatorStep, 'the rotation is paused for a step only a person can do in the provider\'s dashboard (mint or revoke a key); the message says which; --resume continues'],
+  [ExitCode.scopeMismatch, 'the new key lacks a scope the old key has (403 where the old key gets 2xx): both keys stay live'],
   [ExitCode.cancelled, 'cancelled (Ctrl-C, SIGTERM, or No at a confirmation)'],
 ];
 
@@ -156,6 +160,21 @@ export class WaitTimeoutError extends KeyrotError {
 export class RotationIncompleteError extends KeyrotError {
   readonly exitCode = ExitCode.incomplete;
   readonly code = 'incomplete';
+}
+
+/**
+ * A rotation waits for a person to act in the provider's dashboard (mint the new key, revoke the old one): it is
+ * paused, journaled, and `--resume` continues it. Not a failure.
+ */
+export class OperatorStepError extends KeyrotError {
+  readonly exitCode = ExitCode.operatorStep;
+  readonly code = 'operator_step';
+}
+
+/** The new key is valid but narrower than the old one: a probe the old key passes gets 403 with the new key. */
+export class ScopeMismatchError extends KeyrotError {
+  readonly exitCode = ExitCode.scopeMismatch;
+  readonly code = 'scope_mismatch';
 }
 
 export class CancelledError extends KeyrotError {

@@ -12,7 +12,7 @@ import { KeychainError, UsageError } from '../errors.js';
 import { KeyIndex } from '../journal/key-index.js';
 import { stateDir } from '../journal/state-dir.js';
 import { KEYCHAIN_SERVICE, adminAccount, entryName, type SecretStore } from '../keychain/secret-store.js';
-import { getProviderFactory, type ProviderDescriptor } from '../providers/registry.js';
+import { getProviderFactory, providerFromFile, type ProviderDescriptor } from '../providers/registry.js';
 import type { Provider } from '../providers/types.js';
 import { Output, decideColorLevel, isCi } from '../ui/output.js';
 import { createPrompter, type Prompter } from '../ui/prompts.js';
@@ -28,6 +28,7 @@ export interface GlobalOptions {
   apiUrl?: string;
   apiKeyStdin?: boolean;
   provider?: string;
+  providerFile?: string;
   store?: string;
   profile?: string;
   stateDir?: string;
@@ -74,6 +75,10 @@ export interface Context {
   readonly storeMode: 'os' | 'none';
   readonly keyIndex: KeyIndex;
   readonly providerFactory: ProviderDescriptor;
+  /** The flag that chose the provider ("--provider grafana", "--provider-file p.json"), '' when it came from elsewhere. */
+  readonly providerFlag: string;
+  /** --api-key-stdin: stdin carries the admin key (nothing else may read it). */
+  readonly apiKeyStdin: boolean;
   now(): Date;
   /** Reads all of stdin (for --stdin / --api-key-stdin). */
   readStdin(): Promise<string>;
@@ -129,7 +134,7 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
     });
   }
   // Precedence, for every setting: flags, then the environment, then the profile, then defaults.
-  const factory = getProviderFactory(globals.provider ?? settings?.provider ?? 'vultr');
+  const factory = chooseProvider(globals, settings, profilesFile);
   // Every profile but the default keeps its journals, locks and records apart, so two accounts never mix.
   const root = stateDir(env, globals.stateDir);
   const dir = profile === DEFAULT_PROFILE ? root : join(root, 'profiles', profile);
@@ -195,6 +200,8 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
     storeMode: globals.store === 'none' ? 'none' : 'os',
     keyIndex: new KeyIndex(dir),
     providerFactory: factory,
+    apiKeyStdin: Boolean(globals.apiKeyStdin),
+    providerFlag: globals.providerFile !== undefined ? `--provider-file ${shellWord(globals.providerFile)}` : globals.provider !== undefined ? `--provider ${shellWord(globals.provider)}` : '',
     now,
     readStdin,
     baseUrl,
@@ -251,6 +258,22 @@ async function resolveAdminKey(
 function positiveInteger(text: string | undefined): number | undefined {
   const n = Number(text);
   return text && Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
+/** A word as a shell reads it back: bare when safe, else single-quoted. */
+function shellWord(word: string): string {
+  return /^[\w./:@=-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** --provider or --provider-file, else the profile's provider or provider-file, else Vultr. */
+function chooseProvider(globals: GlobalOptions, settings: ProfileSettings | undefined, profilesFile: string): ProviderDescriptor {
+  if (globals.provider !== undefined && globals.providerFile !== undefined) throw new UsageError('--provider and --provider-file cannot be combined: pick one.');
+  if (globals.providerFile !== undefined) return providerFromFile(globals.providerFile);
+  if (globals.provider !== undefined) return getProviderFactory(globals.provider);
+  if (settings?.providerFile !== undefined) {
+    return providerFromFile(settings.providerFile, `${profilesFile}:${settings.lines.providerFile ?? settings.line}: [${settings.name}] provider-file`);
+  }
+  return getProviderFactory(settings?.provider ?? 'vultr');
 }
 
 /** $XDG_CONFIG_HOME/keyrot/config, else ~/.config/keyrot/config. */

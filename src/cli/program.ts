@@ -39,7 +39,8 @@ function globalOptions(): Option[] {
     new Option('--api-url <url>', 'API base URL (env VULTR_API_URL; default https://api.vultr.com/v2)'),
     new Option('--api-key-stdin', 'read the admin key from stdin instead of VULTR_API_KEY or the keychain'),
     new Option('--store <where>', 'where new keys go: os (the OS keychain) or none (only --on-new-key)').choices(['os', 'none']).default('os'),
-    new Option('--provider <id>', 'key provider (default vultr)').hideHelp(),
+    new Option('--provider <name>', 'key provider: vultr (default), grafana, kubeadapt or seed003'),
+    new Option('--provider-file <path>', 'a declarative definition of a REST key API (JSON; see "Your own provider" in the README)'),
     new Option('--profile <name>', 'the account profile to use (env KEYROT_PROFILE; see keyrot profiles)'),
     new Option('--state-dir <dir>', 'where journals and records live (env KEYROT_STATE_DIR; default $XDG_STATE_HOME/keyrot); cache it between CI jobs'),
   ];
@@ -55,13 +56,15 @@ export type GlobalFlag =
   | '--api-url'
   | '--api-key-stdin'
   | '--store'
+  | '--provider'
+  | '--provider-file'
   | '--profile'
   | '--state-dir';
 
 /** Output and logging: every command that prints a result. */
 const OUTPUT: readonly GlobalFlag[] = ['--json', '--events', '--quiet', '--verbose', '--debug', '--no-color'];
 /** Which account, and its admin key: every command that calls the provider. */
-const ACCOUNT: readonly GlobalFlag[] = ['--api-url', '--api-key-stdin', '--profile'];
+const ACCOUNT: readonly GlobalFlag[] = ['--api-url', '--api-key-stdin', '--provider', '--provider-file', '--profile'];
 
 /** Every source of the admin key, in the order keyrot tries them. */
 export const ADMIN_KEY_HELP =
@@ -190,7 +193,9 @@ export const COMMANDS: CommandSpec[] = [
       new Option('--poll-interval <duration>', 'how often to look for usage (default: 5s)'),
       hookTimeout(),
       new Option('--no-wait', 'do not wait for consumers to use the new key'),
-      new Option('--keep-old [grace]', 'stop after the wait with both keys live for a grace period (default 7d; keyrot status shows the time left); --resume finishes'),
+      new Option('--keep-old [grace]', 'stop after the wait with both keys live for a grace period (default 7d; keyrot status shows the time left; where the provider allows it, the old key is set to expire then); --resume finishes'),
+      new Option('--new-key-stdin', 'read the key a person minted in the dashboard from stdin (providers whose keys only a person can mint, e.g. kubeadapt)'),
+      new Option('--usage-refresh <duration>', "how often the provider refreshes each key's last use (default: the provider's, e.g. 5m for Grafana); the old key must stay unused twice this long"),
       new Option('--resume', "continue the user's unfinished rotation from its journal"),
       new Option('--abort', 'roll an unfinished rotation back: delete the new key, keep the old'),
       new Option('--emergency', 'the old key is exposed: revoke it as soon as the new key is stored and proven, before the hand-over (downtime until consumers have it)'),
@@ -205,6 +210,8 @@ export const COMMANDS: CommandSpec[] = [
       'keyrot rotate --user ops@example.com --keep-old --on-new-key "./push-secret.sh" --yes   # scheduled: grace period, then --resume',
       'keyrot rotate --user ops@example.com --emergency --on-new-key "./push-secret.sh"   # the key is exposed',
       'keyrot rotate --self --yes   # the admin key stored by keyrot login',
+      'keyrot --provider grafana rotate --user sa-1-deploy-bot --on-new-key "./push-secret.sh" --yes   # waits on each token\'s own last use',
+      'keyrot --provider kubeadapt rotate --key prod-exporter --on-new-key "./push-secret.sh"   # you mint and revoke in the dashboard',
     ],
     load: async () => (await import('../commands/rotate.js')).rotateCommand,
   },
@@ -253,6 +260,7 @@ export const COMMANDS: CommandSpec[] = [
       new Option('--create-answer <how>', "a user-key create's answer: plaintext (Vultr's guides) or empty (202 without a body, as Vultr's OpenAPI document says)")
         .choices(['plaintext', 'empty'])
         .default('plaintext'),
+      new Option('--refresh <duration>', "platform sandboxes (--provider grafana|seed003|kubeadapt): how often a key's last use is written (default: the real platform's, 5m for Grafana)"),
     ],
     globals: ['--json', '--quiet', '--no-color'],
     examples: [
@@ -260,6 +268,7 @@ export const COMMANDS: CommandSpec[] = [
       'keyrot sandbox --port 0 --json',
       'keyrot sandbox --fault "POST /users/*/apikeys drop-after"',
       'keyrot sandbox --create-answer empty   # answer creates as the OpenAPI spec documents them',
+      'keyrot --provider grafana sandbox --refresh 2s   # a Grafana-shaped API whose tokens report their last use',
     ],
     load: async () => (await import('../commands/sandbox.js')).sandboxCommand,
   },
@@ -284,7 +293,7 @@ export const COMMANDS: CommandSpec[] = [
 ];
 
 /** What a flag's value is, for completion: a file or a folder; anything else is a value keyrot cannot list. */
-const VALUE_KINDS: Readonly<Record<string, 'file' | 'dir'>> = { '--state-dir': 'dir', '--on-new-key': 'file', '--check': 'file' };
+const VALUE_KINDS: Readonly<Record<string, 'file' | 'dir'>> = { '--state-dir': 'dir', '--on-new-key': 'file', '--check': 'file', '--provider-file': 'file' };
 
 const HELP_OPTION = new Option('-h, --help', 'show help');
 const VERSION_OPTION = new Option('-V, --version', 'print the version');

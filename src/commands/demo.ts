@@ -1,11 +1,20 @@
-// keyrot demo: the main job end to end against an in-process sandbox, as real command lines, so someone
-// with no Vultr account sees it work in seconds. A simulated consumer keeps calling the API with whatever key
-// is in its key file during the rotation; the hook hands it the new key, and it must never see a 401.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+// keyrot demo: the main job end to end against in-process sandboxes, as real command lines, so someone with no
+// account sees it work in seconds. A simulated consumer keeps calling the API with whatever key is in its key file
+// during the rotation; the hook hands it the new key, and it must never see a 401.
+//
+// `keyrot demo` rotates a Vultr key (a per-user activity signal), then a Grafana token (each token's own last use),
+// and shows the two waits side by side. `--provider grafana|seed003` runs the per-key rotation alone;
+// `--provider kubeadapt` the assisted one, with the demo acting as the person at the dashboard.
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Context } from '../cli/context.js';
+import type { RotationRecord } from '../core/rotation.js';
 import { UsageError } from '../errors.js';
 import { probeWritable, type SecretStore } from '../keychain/secret-store.js';
+import type { PlatformDialect, PlatformSandbox } from '../sandbox/platforms.js';
 import type { CommandModule } from './types.js';
 
 export type DemoOptions = Record<string, never>;
@@ -14,43 +23,77 @@ export interface DemoResult {
   steps: Array<{ command: string; exitCode: number }>;
   keychain: string;
   consumer: { calls: number; rejected: number };
+  /** How each rotation's wait knew the consumers had switched, by provider. */
+  waits: Array<{ provider: string; signal: string; detail: string }>;
 }
 
 const USER = 'ops@example.com';
+/** The account each platform demo rotates. */
+const ACCOUNT: Record<PlatformDialect, string> = { grafana: 'sa-1-deploy-bot', seed003: 'deploy-bot', kubeadapt: 'org' };
+
+/** What one demo run shares: where keys go, the work folder, the commands run so far, the consumer's counts. */
+interface Stage {
+  ctx: Context;
+  store: SecretStore;
+  work: string;
+  result: DemoResult;
+}
 
 export const demoCommand: CommandModule<DemoOptions, DemoResult> = {
   async run(_options, ctx) {
     if (ctx.out.json) throw new UsageError('keyrot demo is for people: it has no --json output.');
-    const { startSandbox } = await import('../sandbox/server.js');
-    const { runCli } = await import('../main.js');
-    const sandbox = await startSandbox({ port: 0 });
+    const provider = ctx.providerFactory.id;
+    const { PLATFORM_DIALECTS } = await import('../sandbox/platforms.js');
+    const dialect = PLATFORM_DIALECTS.find((d) => d === provider);
+    if (provider !== 'vultr' && !dialect) throw new UsageError(`keyrot demo has no sandbox for ${ctx.providerFactory.displayName}: try --provider vultr, ${PLATFORM_DIALECTS.join(', ')}.`);
     const work = await mkdtemp(join(tmpdir(), 'keyrot-demo-'));
-    const consumer = { calls: 0, rejected: 0 };
-    let consumerTimer: NodeJS.Timeout | undefined;
     try {
       const store = await chooseStore(ctx);
-      const s = ctx.out.style;
-      ctx.out.info(s.bold(`keyrot demo: a sandbox Vultr API runs at ${sandbox.url}; no account needed.`));
+      const stage: Stage = { ctx, store, work, result: { steps: [], keychain: store.description, consumer: { calls: 0, rejected: 0 }, waits: [] } };
       ctx.out.info(store.kind === 'os' ? `Keys go to ${store.description} (service "keyrot"); the demo removes them at the end.` : `No OS keychain here: the demo uses ${store.description}. Real runs refuse to create keys without a keychain.`);
+      if (dialect) await platformDemo(stage, dialect);
+      else {
+        await vultrDemo(stage);
+        await platformDemo(stage, 'grafana');
+      }
+      return stage.result;
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  },
+  render(result, ctx) {
+    const s = ctx.out.style;
+    if (result.waits.length > 1) {
+      const width = Math.max(...result.waits.map((w) => w.provider.length));
+      ctx.out.info(
+        [
+          '',
+          s.bold('How each rotation knew the consumers had switched before revoking the old key:'),
+          ...result.waits.map((w) => `  ${w.provider.padEnd(width)}  ${w.signal}: ${w.detail}`),
+          'Vultr reports activity per user: it cannot tell the new key from the old one (add --check for proof). Grafana reports each',
+          "token's own last use: keyrot revoked the old token only once the new one was used and the old one had stayed unused.",
+        ].join('\n'),
+      );
+    }
+    ctx.out.info(
+      `\n${s.green('✔')} Demo done: ${result.steps.length} commands. The consumers made ${result.consumer.calls} API calls during the runs, ${result.consumer.rejected} rejected.` +
+        `\nNext: keyrot sandbox (a sandbox that stays up; --provider grafana|seed003|kubeadapt for the others), keyrot --help, or set VULTR_API_KEY and run keyrot list-users.`,
+    );
+  },
+};
 
-      const keyFile = join(work, 'consumer.key');
-      const sandboxOps = sandbox.snapshot().users.find((u) => u.email === USER);
-      await writeFile(keyFile, sandboxOps?.keys[0]?.plaintext ?? '', { mode: 0o600 });
-      // The consumer: an application reading its key from a file and calling the API every 150 ms.
-      const callApi = async () => {
-        const key = (await readFile(keyFile, 'utf8')).trim();
-        const res = await fetch(`${sandbox.url}/account`, { headers: { Authorization: `Bearer ${key}` } }).catch(() => null);
-        consumer.calls++;
-        if (res?.status === 401) consumer.rejected++;
-        await res?.body?.cancel();
-      };
-      consumerTimer = setInterval(() => void callApi(), 150);
-
-      const env: NodeJS.ProcessEnv = { ...ctx.env, VULTR_API_URL: sandbox.url, VULTR_API_KEY: sandbox.adminKey, XDG_STATE_HOME: join(work, 'state') };
-      delete env.GITHUB_ACTIONS;
-      const node = JSON.stringify(process.execPath);
-      const writeKey = `${node} -e "process.stdin.pipe(require('fs').createWriteStream(process.argv[1]))" ${JSON.stringify(keyFile)}`;
-      const script: string[][] = [
+/** Vultr: the fixture user's key, rotated with a hook that writes the consumer's key file. */
+async function vultrDemo(stage: Stage): Promise<void> {
+  const { startSandbox } = await import('../sandbox/server.js');
+  const sandbox = await startSandbox({ port: 0 });
+  try {
+    stage.ctx.out.info(stage.ctx.out.style.bold(`keyrot demo: a sandbox Vultr API runs at ${sandbox.url}; no account needed.`));
+    const keyFile = join(stage.work, 'vultr-consumer.key');
+    await writeFile(keyFile, sandbox.snapshot().users.find((u) => u.email === USER)?.keys[0]?.plaintext ?? '', { mode: 0o600 });
+    const env = { VULTR_API_URL: sandbox.url, VULTR_API_KEY: sandbox.adminKey, XDG_STATE_HOME: join(stage.work, 'vultr-state') };
+    const writeKey = keyWriter(keyFile);
+    await withConsumer(stage, keyFile, (key) => fetch(`${sandbox.url}/account`, { headers: { Authorization: `Bearer ${key}` } }), () =>
+      runScript(stage, env, writeKey, [
         ['list-users'],
         ['list-keys', '--user', USER],
         ['rotate', '--user', USER, '--key', 'ops-deploy', '--on-new-key', writeKey, '--poll-interval', '1s', '--wait-timeout', '1m', '--yes'],
@@ -58,32 +101,130 @@ export const demoCommand: CommandModule<DemoOptions, DemoResult> = {
         ['verify', '--user', USER],
         ['create', '--user', USER, '--name', 'demo-extra', '--expires', '30d'],
         ['revoke', '--user', USER, '--key', 'demo-extra', '--yes'],
-      ];
-      const steps: DemoResult['steps'] = [];
-      for (const argv of script) {
-        const shown = `keyrot ${argv.map((a) => (a === writeKey ? "'<write the key to the consumer's key file>'" : /\s/.test(a) ? `'${a}'` : a)).join(' ')}`;
-        ctx.out.info(`\n${s.cyan('$')} ${s.bold(shown)}`);
-        const exitCode = await runCli(argv, { env, ...ctx.io, secretStore: store }, ctx.signal);
-        steps.push({ command: shown, exitCode });
-        if (exitCode !== 0) throw new UsageError(`The demo stopped: "${shown}" exited with ${exitCode}.`);
-      }
-      clearInterval(consumerTimer);
-      await cleanUp(store, sandbox.snapshot().users.find((u) => u.email === USER)?.id ?? '');
-      return { steps, keychain: store.description, consumer };
-    } finally {
-      clearInterval(consumerTimer);
-      await sandbox.close();
-      await rm(work, { recursive: true, force: true });
-    }
-  },
-  render(result, ctx) {
-    const s = ctx.out.style;
-    ctx.out.info(
-      `\n${s.green('✔')} Demo done: ${result.steps.length} commands. The consumer made ${result.consumer.calls} API calls during the run, ${result.consumer.rejected} rejected.` +
-        `\nNext: keyrot sandbox (a sandbox that stays up), keyrot --help, or set VULTR_API_KEY and run keyrot list-users.`,
+      ]),
     );
-  },
-};
+    await recordWait(stage, 'Vultr', 'per user', env.XDG_STATE_HOME);
+    await cleanUp(stage.store, `vultr:${sandbox.snapshot().users.find((u) => u.email === USER)?.id ?? ''}:`);
+  } finally {
+    await sandbox.close();
+  }
+}
+
+/** Grafana and seed 003: the per-key wait. Kubeadapt: the assisted rotation, the demo minting and revoking "in the dashboard". */
+async function platformDemo(stage: Stage, dialect: PlatformDialect): Promise<void> {
+  const { startPlatformSandbox } = await import('../sandbox/platforms.js');
+  // Last use written at most every second (the real platforms: minutes), so the evidence comes in seconds.
+  const sandbox = await startPlatformSandbox({ dialect, refreshMs: 1000 });
+  const s = stage.ctx.out.style;
+  try {
+    const account = sandbox.snapshot().find((a) => a.login === ACCOUNT[dialect] || a.name === ACCOUNT[dialect]);
+    const old = account?.keys[0];
+    if (!account || !old) throw new Error(`the ${dialect} sandbox has no ${ACCOUNT[dialect]}`);
+    stage.ctx.out.info(s.bold(`\nkeyrot demo: a sandbox ${dialect === 'kubeadapt' ? 'Kubeadapt' : dialect === 'grafana' ? 'Grafana' : 'seed-003 platform'} API runs at ${sandbox.url}; no account needed.`));
+    const keyFile = join(stage.work, `${dialect}-consumer.key`);
+    await writeFile(keyFile, old.plaintext, { mode: 0o600 });
+    const stateHome = join(stage.work, `${dialect}-state`);
+    const env = { ...sandbox.env, XDG_STATE_HOME: stateHome };
+    const writeKey = keyWriter(keyFile);
+    const provider = ['--provider', dialect];
+    const call = (key: string) => fetch(`${sandbox.url}${dialect === 'grafana' ? '/api/org' : dialect === 'seed003' ? '/me' : '/clusters'}`, { headers: dialect === 'seed003' ? { 'X-Api-Key': key } : { Authorization: `Bearer ${key}` } });
+    if (dialect === 'kubeadapt') {
+      const name = `${old.name}-v2`;
+      stage.ctx.out.info(`The demo plays the person at Kubeadapt's dashboard: it mints ${name} with ${old.name}'s scopes (${old.scopes.join(', ')}), pipes it in, and revokes ${old.name} when keyrot asks.`);
+      const minted = sandbox.mint({ name, scopes: old.scopes });
+      const revoker = revokeWhenAsked(sandbox, stateHome, old.id);
+      await withConsumer(stage, keyFile, call, () =>
+        runScript(stage, env, writeKey, [[...provider, 'rotate', '--key', old.name, '--new-key-stdin', '--on-new-key', writeKey, '--poll-interval', '250ms', '--wait-timeout', '1m', '--yes']], minted.plaintext),
+      ).finally(() => revoker.stop());
+    } else {
+      const user = ACCOUNT[dialect];
+      await withConsumer(stage, keyFile, call, () =>
+        runScript(stage, env, writeKey, [
+          [...provider, 'list-users'],
+          [...provider, 'list-keys', '--user', user],
+          [...provider, 'rotate', '--user', user, '--on-new-key', writeKey, '--usage-refresh', '1s', '--poll-interval', '250ms', '--wait-timeout', '1m', '--yes'],
+          [...provider, 'list-keys', '--user', user],
+          [...provider, 'verify', '--user', user],
+        ]),
+      );
+      await recordWait(stage, dialect === 'grafana' ? 'Grafana' : 'Seed-003', 'per key', stateHome);
+    }
+    await cleanUp(stage.store, `${dialect}:${account.id}:`);
+  } finally {
+    await sandbox.close();
+  }
+}
+
+/** A command that writes its stdin (the new key) to `file`: the hand-over to the demo's consumer. */
+function keyWriter(file: string): string {
+  return `${JSON.stringify(process.execPath)} -e "process.stdin.pipe(require('fs').createWriteStream(process.argv[1]))" ${JSON.stringify(file)}`;
+}
+
+/** Runs each command line in-process, shown as typed (the hook as a placeholder); stops at the first failure. */
+async function runScript(stage: Stage, env: Record<string, string>, writeKey: string, script: string[][], stdin?: string): Promise<void> {
+  const { runCli } = await import('../main.js');
+  const { ctx, store } = stage;
+  const childEnv: NodeJS.ProcessEnv = { ...ctx.env, ...env };
+  delete childEnv.GITHUB_ACTIONS;
+  for (const argv of script) {
+    const piped = stdin !== undefined && argv.includes('--new-key-stdin');
+    const shown = `${piped ? "printf %s '<the minted key>' | " : ''}keyrot ${argv.map((a) => (a === writeKey ? "'<write the key to the consumer's key file>'" : /\s/.test(a) ? `'${a}'` : a)).join(' ')}`;
+    ctx.out.info(`\n${ctx.out.style.cyan('$')} ${ctx.out.style.bold(shown)}`);
+    const io = piped ? { ...ctx.io, stdin: Readable.from([stdin]) } : ctx.io;
+    const exitCode = await runCli(argv, { env: childEnv, ...io, secretStore: store }, ctx.signal);
+    stage.result.steps.push({ command: shown, exitCode });
+    if (exitCode !== 0) throw new UsageError(`The demo stopped: "${shown}" exited with ${exitCode}.`);
+  }
+}
+
+/** A consumer calling the API every 150 ms with whatever key its file holds, while `during` runs. */
+async function withConsumer(stage: Stage, keyFile: string, call: (key: string) => Promise<Response>, during: () => Promise<void>): Promise<void> {
+  const counts = stage.result.consumer;
+  const timer = setInterval(() => {
+    void (async () => {
+      const key = (await readFile(keyFile, 'utf8')).trim();
+      const res = await call(key).catch(() => null);
+      counts.calls++;
+      if (res?.status === 401) counts.rejected++;
+      await res?.body?.cancel();
+    })();
+  }, 150);
+  try {
+    await during();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** The wait step of the rotation just finished (its archived journal), for the side-by-side comparison. */
+async function recordWait(stage: Stage, provider: string, signal: string, stateHome: string): Promise<void> {
+  const history = join(stateHome, 'keyrot', 'rotations', 'history');
+  for (const name of await readdir(history).catch(() => [])) {
+    const record = JSON.parse(await readFile(join(history, name), 'utf8')) as RotationRecord;
+    const wait = record.steps.find((step) => step.phase === 'wait');
+    if (wait?.detail) stage.result.waits.push({ provider, signal, detail: wait.detail });
+  }
+}
+
+/** Acts as the person at the dashboard: revokes `keyId` once the rotation's journal asks for it. */
+function revokeWhenAsked(sandbox: PlatformSandbox, stateHome: string, keyId: string): { stop(): void } {
+  let stopped = false;
+  const dir = join(stateHome, 'keyrot', 'rotations');
+  void (async () => {
+    while (!stopped) {
+      for (const name of await readdir(dir).catch(() => [])) {
+        if (!name.endsWith('.json')) continue;
+        const text = await readFile(join(dir, name), 'utf8').catch(() => '{}');
+        if ((JSON.parse(text) as Partial<RotationRecord>).awaiting === 'revoke') {
+          sandbox.revoke(keyId);
+          return;
+        }
+      }
+      await sleep(100);
+    }
+  })();
+  return { stop: () => (stopped = true) };
+}
 
 /** The OS keychain when it works here; otherwise memory, for the demo only. */
 async function chooseStore(ctx: { secretStore(): Promise<SecretStore> }): Promise<SecretStore> {
@@ -97,7 +238,7 @@ async function chooseStore(ctx: { secretStore(): Promise<SecretStore> }): Promis
   }
 }
 
-/** The demo's keys live only in the sandbox: remove what it left in the keychain. */
-async function cleanUp(store: SecretStore, userId: string): Promise<void> {
-  for (const account of await store.list()) if (account.startsWith(`vultr:${userId}:`)) await store.delete(account);
+/** The demo's keys live only in the sandboxes: remove what it left in the keychain. */
+async function cleanUp(store: SecretStore, prefix: string): Promise<void> {
+  for (const account of await store.list()) if (account.startsWith(prefix)) await store.delete(account);
 }

@@ -55,6 +55,8 @@ export const listKeysCommand: CommandModule<ListKeysOptions, ListKeysResult> = {
         { header: 'NAME', value: (k) => k.name },
         { header: 'KEY', value: (k) => maskFromLastChars(k.lastChars), keep: true },
         { header: 'EXPIRES', value: (k) => (k.expiresAt ? k.expiresAt.toISOString().slice(0, 10) : 'never') },
+        // Providers that report each key's own last use (Grafana and the like) get a column for it.
+        ...(keys.some((k) => k.lastUsedAt !== undefined) ? [{ header: 'LAST USED', value: (k: ListedKey) => (k.lastUsedAt ? k.lastUsedAt.toISOString().replace(/\.\d{3}Z$/, 'Z') : 'never') }] : []),
         { header: 'KEYCHAIN', value: (k) => (k.held === null ? '?' : k.held ? 'held' : '-') },
       ],
     );
@@ -69,5 +71,7 @@ export const listKeysCommand: CommandModule<ListKeysOptions, ListKeysResult> = {
       expiresAt: k.expiresAt?.toISOString() ?? null,
       held: k.held,
       createdAt: k.createdAt,
+      ...(k.scopes ? { scopes: k.scopes } : {}),
+      ...(k.lastUsedAt !== undefined ? { lastUsedAt: k.lastUsedAt?.toISOString() ?? null } : {}),
     })),
 };

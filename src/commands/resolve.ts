@@ -21,6 +21,10 @@ export async function resolveUser(ctx: Context, provider: Provider, userArg: str
     if (!wanted) throw new UsageError('--user is empty: give a user id, e-mail address or name.');
     return pickUser(await provider.listUsers(), wanted);
   }
+  if (provider.capabilities.singleAccount) {
+    const [only] = await provider.listUsers();
+    if (only) return only;
+  }
   if (!ctx.interactive) throw nonInteractiveError('--user <id, e-mail or name>');
   const step = await ctx.steps.start('Fetching users');
   let users: User[];

@@ -49,8 +49,12 @@ export interface RotateOptions {
   hookTimeout?: string;
   /** false with --no-wait. */
   wait?: boolean;
-  /** --keep-old, with its grace period when given (--keep-old 14d); true alone means the default. */
+  /** true, or a grace period ("7d") after which the old key lapses by itself (where the provider can set expiries). */
   keepOld?: boolean | string;
+  /** The key a person minted in the dashboard, on stdin (keyManagement 'operator'). */
+  newKeyStdin?: boolean;
+  /** Overrides the provider's per-key last-used refresh interval. */
+  usageRefresh?: string;
   yes?: boolean;
   resume?: boolean;
   abort?: boolean;
@@ -85,9 +89,13 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
     if (options.name !== undefined) validateName(options.name);
     if (options.self && (options.user !== undefined || options.key !== undefined)) throw new UsageError('--self rotates the admin key keyrot runs with: it takes no --user or --key.');
     const base = await ctx.provider();
-    const identity = await base.whoami();
+    // A provider whose keys a person manages runs with the very key being rotated: a resumed rotation may find it
+    // revoked already, and needs it no more (the journal and the keychain hold the rest), so it is not proven first.
+    const resumesWithoutAdmin = base.capabilities.keyManagement === 'operator' && (options.resume || options.abort);
+    const identity = resumesWithoutAdmin ? { email: '', name: '', acls: [] } : await base.whoami();
     const self = options.self ? await selfTarget(ctx, base, identity, options.onNewKey) : null;
     const provider = self?.provider ?? base;
+    checkProviderSettings(ctx, provider, options, settings);
     const user = self?.user ?? (await resolveUserWithPermission(ctx, base, identity, options.user));
     const journal = new RotationJournal(ctx.stateDir);
     // The lock covers reading the journal and the preflight, not only the changes: a rotation of this user
@@ -97,7 +105,7 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
     return locked(async () => {
       const active = await journal.active(provider.id, user.id).catch((err: unknown) => explainDamagedJournal(ctx, provider, user, err));
       const portsFor = (store: SecretStore) => {
-        const ports = makePorts(ctx, provider, store, journal);
+        const ports = makePorts(ctx, provider, store, journal, options);
         if (self) {
           ports.deliver = self.deliver(ports);
           // Clean-ups after a cancel go through the caller's own keys (/apikeys), like the rest of --self.
@@ -159,7 +167,7 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
         const pair = unfinishedPairs(keys)[0];
         if (pair) throw strayNextGeneration(ctx, provider, user, pair.old, pair.next);
       }
-      const oldKey = self ? self.oldKey(keys) : await chooseKey(ctx, keys, options.key, await heldAmong(ctx, store, provider.id, user.id, keys), user.email);
+      const oldKey = self ? self.oldKey(keys) : (dashboardKey(provider, keys, options.key) ?? (await chooseKey(ctx, keys, options.key, await heldAmong(ctx, store, provider.id, user.id, keys), user.email)));
       if (!self) await refuseAdminKeyAsOldKey(ctx, identity, user, oldKey);
       // keyrot's own calls use the admin key, so waiting on its usage proves nothing; and a leaked admin key is
       // revoked as soon as the new one is installed, which is the standard order without the wait.
@@ -192,6 +200,7 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
       });
       ctx.out.event('rotation.started', { rotationId: record.id, userId: user.id, userEmail: user.email, mode, oldKeyId: oldKey.id, newKeyName: newName });
       await self?.prepare(store, record);
+      await keepDashboardKey(ctx, provider, store, record);
       return finished(await run(record, store), journal);
     });
   },
@@ -216,7 +225,7 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
     }
     const title =
       result.kind === 'paused'
-        ? `${s.yellow('⏸')} Both keys are live (--keep-old)${r.graceUntil ? ` for the grace period, until ${r.graceUntil} (keyrot status shows the time left)` : ''}. Finish with: keyrot rotate --user ${shellArg(r.userEmail)} --resume`
+        ? `${s.yellow('⏸')} Both keys are live (--keep-old${r.oldKey.expiresAt ? `; ${r.oldKey.name} expires at ${r.oldKey.expiresAt}` : ''})${r.graceUntil ? ` for the grace period, until ${r.graceUntil} (keyrot status shows the time left)` : ''}. Finish with: keyrot ${ctx.providerFlag ? `${ctx.providerFlag} ` : ''}rotate --user ${shellArg(r.userEmail)} --resume`
         : `${s.green('✔')} Rotated ${r.userEmail}: ${s.bold(r.newKey.name)} replaces ${r.oldKey.name}`;
     const lines = [
       title,
@@ -262,8 +271,35 @@ function parseSettings(options: RotateOptions, store: 'os' | 'none') {
   };
   if (settings.pollIntervalMs < 100) throw new UsageError('--poll-interval must be at least 100ms.');
   if (settings.hookTimeoutMs <= 0 || settings.waitTimeoutMs <= 0) throw new UsageError('Time-outs must be greater than zero.');
-  return settings;
+  return {
+    ...settings,
+    // An explicit period also sets the old key's expiry, where the provider can move one.
+    expireOldMs: typeof options.keepOld === 'string' ? parseDuration(options.keepOld, '--keep-old') : null,
+    usageRefreshMs: options.usageRefresh === undefined ? undefined : parseDuration(options.usageRefresh, '--usage-refresh'),
+  };
 }
+
+/**
+ * What a provider whose keys a person manages (or whose keys report their own last use) needs, checked before any
+ * change: no --store none (the person, not keyrot, would then be the only holder of the key keyrot must test), no
+ * key on stdin twice, a wait long enough for the per-key evidence.
+ */
+function checkProviderSettings(ctx: Context, provider: Provider, options: RotateOptions, settings: Settings): void {
+  const operator = provider.capabilities.keyManagement === 'operator';
+  if (operator && ctx.storeMode === 'none') throw new UsageError(`${provider.displayName}'s keys are minted by a person in its dashboard: keyrot must keep the new key to prove it and the old one to see it revoked, so --store none is not available.`);
+  if (!operator && options.newKeyStdin) throw new UsageError(`--new-key-stdin is for keys minted by a person in a dashboard; keyrot creates ${provider.displayName}'s keys itself.`);
+  if (options.newKeyStdin && ctx.apiKeyStdin) throw new UsageError('--new-key-stdin and --api-key-stdin both read stdin: pass the admin key in the environment.');
+  if (provider.capabilities.usageSignal === 'per-key' && !options.resume) {
+    const quiet = 2 * (settings.usageRefreshMs ?? provider.capabilities.usageRefreshMs ?? 0);
+    // The default leaves room for the evidence: the old key unused for twice the refresh interval, then some.
+    if (options.waitTimeout === undefined) settings.waitTimeoutMs = Math.max(settings.waitTimeoutMs, quiet + settings.waitTimeoutMs);
+    else if (settings.wait && settings.waitTimeoutMs <= quiet) {
+      throw new UsageError(`--wait-timeout ${options.waitTimeout} is too short: keyrot revokes the old key only once it has stayed unused for ${formatDuration(quiet)} (twice ${provider.displayName}'s last-used refresh).`);
+    }
+  }
+}
+
+type Settings = ReturnType<typeof parseSettings>;
 
 /**
  * Flags given with --resume replace the journaled settings they name, so that a fixed hook or a longer wait
@@ -275,6 +311,7 @@ function applyResumeOverrides(journaled: RotationOptions, options: RotateOptions
   if (options.waitTimeout !== undefined) journaled.waitTimeoutMs = settings.waitTimeoutMs;
   if (options.pollInterval !== undefined) journaled.pollIntervalMs = settings.pollIntervalMs;
   if (options.hookTimeout !== undefined) journaled.hookTimeoutMs = settings.hookTimeoutMs;
+  if (settings.usageRefreshMs !== undefined) journaled.usageRefreshMs = settings.usageRefreshMs;
   // Commander leaves `wait` true unless --no-wait was given.
   if (options.wait === false) journaled.noWait = true;
 }
@@ -301,18 +338,26 @@ function planOf(
   expiresAt: Date | null,
   options: RotationOptions,
 ): RotationPlan {
+  const operator = provider.capabilities.keyManagement === 'operator';
+  const perKey = provider.capabilities.usageSignal === 'per-key' && options.usageSignalUsable;
+  const quiet = formatDuration(2 * (options.usageRefreshMs ?? provider.capabilities.usageRefreshMs ?? 0));
   const steps = PHASES[mode].map((phase) => {
     switch (phase) {
       case 'create':
+        if (operator) return `ask you to mint ${newName} in ${provider.displayName}'s dashboard with ${oldKey.name}'s scopes, take it (hidden prompt or --new-key-stdin) and store it in the keychain`;
         return `create ${newName}${expiresAt ? ` (expires ${expiresAt.toISOString()})` : ''} and ${options.store === 'none' ? 'keep it in memory only (--store none)' : 'store it in the keychain'}`;
       case 'hand-over':
         if (user.id === SELF_USER_ID) return `install the new key as the admin key${options.onNewKey ? ` (and run --on-new-key with it on its stdin: ${options.onNewKey})` : ''}, then use it`;
         return options.onNewKey ? `run --on-new-key with the new key on its stdin: ${options.onNewKey}` : 'ask you to update the consumers';
       case 'wait':
+        if (perKey && !options.noWait) {
+          return `wait up to ${formatDuration(options.waitTimeoutMs)} until ${newName} is used and ${oldKey.name} stays unused for ${quiet} (each key's own last use)${options.check ? ` and --check passes: ${options.check}` : ''}`;
+        }
         return options.noWait
           ? 'not wait for consumers (--no-wait)'
           : `wait up to ${formatDuration(options.waitTimeoutMs)} for the new key to be used${options.check ? ` and for --check to pass: ${options.check}` : ''}`;
       case 'revoke':
+        if (operator) return `check ${newName} still works, then ask you to revoke ${oldKey.name} in the dashboard and poll until it is rejected (401), up to ${formatDuration(options.waitTimeoutMs)}`;
         return `check ${newName} still works, then delete the old key ${oldKey.name} (${oldKey.id})`;
       case 'finish':
         return options.store === 'none' ? 'finish: keyrot keeps no copy of the new key' : "finish: drop the old key's keychain entry";
@@ -320,7 +365,10 @@ function planOf(
         return PHASE_LABELS[phase].toLowerCase();
     }
   });
-  if (options.keepOld) steps.splice(steps.findIndex((s) => s.startsWith('check ')), 0, `stop here, both keys live (--keep-old) for a grace period of ${formatDuration(options.graceMs ?? 0)}, until --resume`);
+  if (options.keepOld) {
+    const expire = options.expireOldMs && provider.setKeyExpiry ? `; ${oldKey.name} set to expire then` : '';
+    steps.splice(steps.findIndex((s) => s.startsWith('check ')), 0, `stop here, both keys live (--keep-old) for a grace period of ${formatDuration(options.graceMs ?? 0)}${expire}, until --resume`);
+  }
   return {
     user: { id: user.id, email: user.email },
     mode,
@@ -425,7 +473,33 @@ function rotationOptionsFor(ctx: Context, options: RotateOptions, settings: Retu
     hookTimeoutMs: settings.hookTimeoutMs,
     usageSignalUsable,
     store: ctx.storeMode,
+    ...(settings.usageRefreshMs !== undefined ? { usageRefreshMs: settings.usageRefreshMs } : {}),
+    ...(settings.expireOldMs ? { expireOldMs: settings.expireOldMs } : {}),
   };
+}
+
+/**
+ * A provider whose keys a person manages lists only the key keyrot runs with (it cannot list the dashboard): that is
+ * the key to rotate, under the dashboard name --key gives (default: the provider's). Undefined for other providers.
+ */
+function dashboardKey(provider: Provider, keys: readonly ApiKey[], keyArg: string | undefined): ApiKey | undefined {
+  const [only] = keys;
+  if (provider.capabilities.keyManagement !== 'operator' || !only || keys.length !== 1) return undefined;
+  if (keyArg === undefined || keyArg === only.id) return only;
+  validateName(keyArg);
+  return { ...only, name: keyArg };
+}
+
+/**
+ * A provider whose keys a person manages runs with the very key being rotated (it is the admin key): its plaintext is
+ * kept under the rotation's old-key entry before anything changes, so the old key can be tested once revoked, and
+ * the rotation no longer depends on where the admin key came from.
+ */
+async function keepDashboardKey(ctx: Context, provider: Provider, store: SecretStore, record: RotationRecord): Promise<void> {
+  if (!provider.operator) return;
+  const admin = (await ctx.adminKey()).key;
+  if (provider.operator.identify(admin, record.oldKey.name).id !== record.oldKey.id) return;
+  await store.set(keychainAccount(provider.id, record.userId, record.oldKey.id), admin);
 }
 
 /** A damaged journal: the error grows what the provider shows for the user, so the way out can be chosen. */
@@ -531,7 +605,7 @@ async function finished(record: RotationRecord, journal: RotationJournal): Promi
   return { kind: 'rotated', record, journal: await journal.archive(record) };
 }
 
-function makePorts(ctx: Context, provider: Provider, store: SecretStore, journal: RotationJournal): RotationPorts {
+function makePorts(ctx: Context, provider: Provider, store: SecretStore, journal: RotationJournal, options: RotateOptions = {}): RotationPorts {
   const signal = ctx.signal;
   return {
     provider,
@@ -550,6 +624,8 @@ function makePorts(ctx: Context, provider: Provider, store: SecretStore, journal
       return outcome.exitCode === 0 && !outcome.timedOut;
     },
     confirmHandover: ctx.interactive ? (message) => ctx.steps.whilePaused(() => ctx.prompts.confirm(message, '--on-new-key')) : null,
+    receiveKey: (instructions, name) => receiveKey(ctx, options, instructions, name),
+    ...(ctx.providerFlag ? { invocation: `keyrot ${ctx.providerFlag} rotate` } : {}),
     rescue: (key, userId) => writeRescueFile(ctx.stateDir, provider.id, userId, key),
     startStep: (label) => ctx.steps.start(label),
     event: (type, data) => ctx.out.event(type, data),
@@ -566,6 +642,20 @@ function makePorts(ctx: Context, provider: Provider, store: SecretStore, journal
     },
     signal,
   };
+}
+
+/** A key a person minted: from --new-key-stdin, else a hidden prompt after the instructions; null with neither. */
+async function receiveKey(ctx: Context, options: RotateOptions, instructions: string, name: string): Promise<string | null> {
+  if (options.newKeyStdin) {
+    const key = (await ctx.readStdin()).split(/\r?\n/)[0]?.trim() ?? '';
+    if (!key) throw new UsageError('--new-key-stdin: stdin was empty.', { hint: 'Pipe the minted key in: printf %s "$KEY" | keyrot … --new-key-stdin' });
+    return key;
+  }
+  if (!ctx.interactive) return null;
+  return ctx.steps.whilePaused(async () => {
+    ctx.out.info(instructions);
+    return (await ctx.prompts.secret(`Paste the new key ${name} (input hidden)`, '--new-key-stdin')).trim() || null;
+  });
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { Context } from '../cli/context.js';
+import { parseDuration } from '../core/duration.js';
 import { UsageError } from '../errors.js';
 import type { CommandModule } from './types.js';
 
@@ -6,6 +8,8 @@ export interface SandboxCommandOptions {
   users?: string;
   fault?: string[];
   createAnswer?: string;
+  /** Platform sandboxes: how often a key's last use may be written. */
+  refresh?: string;
 }
 
 export interface SandboxCommandResult {
@@ -18,33 +22,64 @@ export const sandboxCommand: CommandModule<SandboxCommandOptions, SandboxCommand
   streams: true,
   async run(options, ctx) {
     const port = wholeNumber(options.port ?? '8080', '--port', 0, 65_535);
+    if (ctx.providerFactory.id !== 'vultr') return servePlatform(options, ctx, port);
     const users = wholeNumber(options.users ?? '6', '--users', 4, 100_000);
     const { startSandbox, parseFaultSpec } = await import('../sandbox/server.js');
     const faults = (options.fault ?? []).map(parseFaultSpec);
     const sandbox = await startSandbox({ port, users, faults, createAnswer: options.createAnswer === 'empty' ? 'empty' : 'plaintext' });
-    try {
-      if (ctx.out.json) {
-        ctx.out.reveal(JSON.stringify({ url: sandbox.url, adminKey: sandbox.adminKey, controlUrl: sandbox.controlUrl }));
-      } else {
-        // The sandbox's admin key is fake and printed on purpose: it is how you use the sandbox.
-        ctx.out.reveal(`export VULTR_API_URL=${sandbox.url}\nexport VULTR_API_KEY=${sandbox.adminKey}`);
-        ctx.out.info(`Sandbox Vultr API on ${sandbox.url} (${users} users; fixtures admin@, ops@, ci@, viewer@example.com).`);
-        ctx.out.info(`Paste the two export lines above into another shell, then try: keyrot list-users`);
-        if (faults.length) ctx.out.info(`Faults armed: ${options.fault?.join('; ')}`);
-        ctx.out.info('Ctrl-C stops it.');
-      }
-      await new Promise<void>((resolve) => {
-        if (ctx.signal.aborted) resolve();
-        ctx.signal.addEventListener('abort', () => resolve(), { once: true });
-      });
-      return { url: sandbox.url, requests: sandbox.requests().length };
-    } finally {
-      await sandbox.close();
-      ctx.out.info('Sandbox stopped.');
-    }
+    return serveUntilStopped(ctx, sandbox, () => {
+      // The sandbox's admin key is fake and printed on purpose: it is how you use the sandbox.
+      ctx.out.reveal(`export VULTR_API_URL=${sandbox.url}\nexport VULTR_API_KEY=${sandbox.adminKey}`);
+      ctx.out.info(`Sandbox Vultr API on ${sandbox.url} (${users} users; fixtures admin@, ops@, ci@, viewer@example.com).`);
+      ctx.out.info(`Paste the two export lines above into another shell, then try: keyrot list-users`);
+      if (faults.length) ctx.out.info(`Faults armed: ${options.fault?.join('; ')}`);
+    });
   },
   render() {},
 };
+
+/** `keyrot --provider grafana|seed003|kubeadapt sandbox`: the platform's stand-in, until Ctrl-C. */
+async function servePlatform(options: SandboxCommandOptions, ctx: Context, port: number): Promise<SandboxCommandResult> {
+  const { startPlatformSandbox, PLATFORM_DIALECTS } = await import('../sandbox/platforms.js');
+  const dialect = PLATFORM_DIALECTS.find((d) => d === ctx.providerFactory.id);
+  if (!dialect) throw new UsageError(`keyrot has no sandbox for ${ctx.providerFactory.displayName}: it serves ${['vultr', ...PLATFORM_DIALECTS].join(', ')}.`);
+  if (options.fault?.length || options.createAnswer !== undefined && options.createAnswer !== 'plaintext') throw new UsageError('--fault and --create-answer apply to the Vultr sandbox only.');
+  const refreshMs = options.refresh === undefined ? undefined : parseDuration(options.refresh, '--refresh');
+  const sandbox = await startPlatformSandbox({ dialect, port, ...(refreshMs === undefined ? {} : { refreshMs }) });
+  return serveUntilStopped(ctx, sandbox, () => {
+    // The sandbox's keys are fake and printed on purpose: it is how you use the sandbox.
+    ctx.out.reveal(Object.entries(sandbox.env).map(([name, value]) => `export ${name}=${value}`).join('\n'));
+    ctx.out.info(`Sandbox ${ctx.providerFactory.displayName} API on ${sandbox.url}; its dashboard is ${sandbox.controlUrl}/dashboard/keys (POST {"name","scopes"} mints, DELETE …/<id> revokes).`);
+    ctx.out.info(`Paste the export lines above into another shell, then try: keyrot --provider ${dialect} ${dialect === 'kubeadapt' ? 'rotate --key prod-exporter' : 'list-users'}`);
+  });
+}
+
+/**
+ * Prints how to use a started sandbox (`explain`, or one JSON document with --json), serves until Ctrl-C/SIGTERM,
+ * then closes it.
+ */
+async function serveUntilStopped(
+  ctx: Context,
+  sandbox: { url: string; adminKey: string; controlUrl: string; requests(): unknown[]; close(): Promise<void> },
+  explain: () => void,
+): Promise<SandboxCommandResult> {
+  try {
+    if (ctx.out.json) {
+      ctx.out.reveal(JSON.stringify({ url: sandbox.url, adminKey: sandbox.adminKey, controlUrl: sandbox.controlUrl }));
+    } else {
+      explain();
+      ctx.out.info('Ctrl-C stops it.');
+    }
+    await new Promise<void>((resolve) => {
+      if (ctx.signal.aborted) resolve();
+      ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    return { url: sandbox.url, requests: sandbox.requests().length };
+  } finally {
+    await sandbox.close();
+    ctx.out.info('Sandbox stopped.');
+  }
+}
 
 function wholeNumber(text: string, flag: string, min: number, max: number): number {
   const n = Number(text);

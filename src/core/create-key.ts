@@ -43,7 +43,7 @@ export async function createAndStoreKey(req: CreateKeyRequest, ports: CreateKeyP
   for (let attempt = 1; ; attempt++) {
     let created: CreatedKey;
     try {
-      created = await ports.provider.createKey(req.userId, { name: req.name, expiresAt: req.expiresAt });
+      created = await ports.provider.createKey(req.userId, { name: req.name, expiresAt: req.expiresAt, ...(req.scopes ? { scopes: req.scopes } : {}) });
     } catch (err) {
       if (err instanceof KeyNotReturnedError) throw await discardUnreadableKey(req, ports, err);
       if (!(err instanceof CreateOutcomeUnknownError)) throw err;

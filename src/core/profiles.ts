@@ -18,14 +18,16 @@ export interface ProfileSettings {
   /** The API base URL, as written (validated by the caller, which knows the provider). */
   apiUrl?: string;
   provider?: string;
+  /** A declarative provider definition (a JSON file), instead of a built-in provider. */
+  providerFile?: string;
   /** Where the section starts, and where each setting is, for messages. */
   line: number;
-  lines: { apiUrl?: number; provider?: number };
+  lines: { apiUrl?: number; provider?: number; providerFile?: number };
 }
 
 export const DEFAULT_PROFILE = 'default';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-const SETTINGS = { 'api-url': 'apiUrl', provider: 'provider' } as const;
+const SETTINGS = { 'api-url': 'apiUrl', provider: 'provider', 'provider-file': 'providerFile' } as const;
 
 /** Checks a profile name from a flag or the environment; `source` names where it came from. */
 export function validateProfileName(name: string, source: string): string {
@@ -59,13 +61,14 @@ export function parseProfiles(text: string, file: string): Map<string, ProfileSe
     const key = setting?.[1] ?? '';
     const value = (setting?.[2] ?? '').trim();
     if (!current) fail(`"${key}" comes before any [profile] section.`);
-    if (!Object.hasOwn(SETTINGS, key)) fail(`unknown setting "${key}" (expected ${Object.keys(SETTINGS).join(' or ')}).`);
+    if (!Object.hasOwn(SETTINGS, key)) fail(`unknown setting "${key}" (expected ${Object.keys(SETTINGS).join(', ').replace(/, ([^,]*)$/, ' or $1')}).`);
     const field = SETTINGS[key as keyof typeof SETTINGS];
     const profile = current as unknown as ProfileSettings;
     if (profile[field] !== undefined) fail(`"${key}" is set twice in [${profile.name}].`);
     if (value === '') fail(`"${key}" has no value.`);
     profile[field] = value;
     profile.lines[field] = line;
+    if (profile.provider !== undefined && profile.providerFile !== undefined) fail(`[${profile.name}] sets both provider and provider-file: pick one.`);
   });
   return profiles;
 }

@@ -6,16 +6,18 @@ import {
   AuthError,
   CancelledError,
   KeyNotReturnedError,
-  KeyrotError,
   KeychainError,
+  KeyrotError,
+  OperatorStepError,
   RotationIncompleteError,
+  ScopeMismatchError,
   UsageError,
   VerificationFailedError,
   WaitTimeoutError,
   isKeyrotError,
 } from '../errors.js';
 import { entryName, keychainAccount, type SecretStore } from '../keychain/secret-store.js';
-import type { ApiKey, Provider } from '../providers/types.js';
+import type { ApiKey, AuthCheck, Provider } from '../providers/types.js';
 import { createAndStoreKey, deleteOrphans, discardNewKey } from './create-key.js';
 import { formatDuration } from './duration.js';
 import { maskFromLastChars, maskSecret } from './mask.js';
@@ -66,6 +68,13 @@ export interface RotationOptions {
    * new key is deleted (nobody else holds it). Absent in journals written before the option existed: 'os'.
    */
   store?: 'os' | 'none';
+  /**
+   * Per-key usage: how long the provider may take to show a use (overrides the provider's own figure, e.g. a
+   * platform configured differently). Absent: the provider's.
+   */
+  usageRefreshMs?: number;
+  /** --keep-old with an explicit period: the old key's expiry is set this far out (ms) where the provider can. */
+  expireOldMs?: number | null;
 }
 
 export interface StepRecord {
@@ -83,7 +92,15 @@ export interface RotationRecord {
   userId: string;
   userEmail: string;
   mode: RotationMode;
-  oldKey: { id: string; name: string; lastChars: string | null };
+  oldKey: {
+    id: string;
+    name: string;
+    lastChars: string | null;
+    /** The old key's own scopes, copied to the new key (absent in older journals). */
+    scopes?: string[] | null;
+    /** Set by --keep-old with a grace period: when the old key lapses on its own. */
+    expiresAt?: string | null;
+  };
   newKey: { name: string; expiresAt: string | null; id: string | null; lastChars: string | null };
   /** Ids of the user's keys before the rotation: reconciliation never deletes these. */
   preexistingKeyIds: string[];
@@ -98,6 +115,10 @@ export interface RotationRecord {
   /** --keep-old: when the grace period ends, set when the rotation pauses with both keys live. */
   graceUntil?: string | null;
   oldKeyStillAuthenticates: boolean;
+  /** Per-key usage: the old key's latest use seen after the hand-over (a consumer still holding it). */
+  oldKeyUsedAt?: string | null;
+  /** keyManagement 'operator': the step a person must take in the dashboard before the rotation can go on. */
+  awaiting?: 'mint' | 'revoke' | null;
   lastError: { code: string; message: string } | null;
   steps: StepRecord[];
   startedAt: string;
@@ -135,6 +156,13 @@ export interface RotationPorts {
   /** In a terminal without a hook: tell the operator to update consumers, resolve when they confirm. */
   confirmHandover: ((message: string) => Promise<boolean>) | null;
   rescue(key: import('../providers/types.js').CreatedKey, userId: string): Promise<string>;
+  /**
+   * keyManagement 'operator': the key a person minted, from a hidden prompt (after `instructions` are shown) or
+   * stdin; null when there is no one to ask (no terminal, no --new-key-stdin): the rotation then pauses.
+   */
+  receiveKey?: (instructions: string, name: string) => Promise<string | null>;
+  /** How the user runs this rotation's command again, e.g. "keyrot --provider-file p.json rotate"; default "keyrot rotate". */
+  invocation?: string;
   startStep(label: string): Promise<StepProgress>;
   event(type: string, data?: Record<string, unknown>): void;
   note(message: string): void;
@@ -171,7 +199,7 @@ export function newRotationRecord(input: NewRotationInput): RotationRecord {
     userId: input.user.id,
     userEmail: input.user.email,
     mode: input.mode,
-    oldKey: { id: input.oldKey.id, name: input.oldKey.name, lastChars: input.oldKey.lastChars },
+    oldKey: { id: input.oldKey.id, name: input.oldKey.name, lastChars: input.oldKey.lastChars, ...(input.oldKey.scopes ? { scopes: input.oldKey.scopes } : {}) },
     newKey: { name: input.newName, expiresAt: input.expiresAt?.toISOString() ?? null, id: null, lastChars: null },
     preexistingKeyIds: input.preexistingKeyIds,
     options: input.options,
@@ -228,6 +256,7 @@ export async function runRotation(record: RotationRecord, ports: RotationPorts):
       detail = result.detail;
       outcome = result.skipped ? 'skipped' : 'ok';
     } catch (err) {
+      if (err instanceof OperatorStepError) throw await pauseForOperator(record, ports, step, err);
       // Words on the step line ("wait timeout"), not the code scripts read in JSON ("wait_timeout").
       const durationMs = step.finish('failed', isKeyrotError(err) ? err.code.replace(/_/g, ' ') : undefined);
       record.steps.push({ phase, outcome: 'failed', durationMs });
@@ -242,7 +271,7 @@ export async function runRotation(record: RotationRecord, ports: RotationPorts):
         ports.warn(`--store none: the new key ${record.newKey.name} (${record.newKey.id ?? '?'}) could not be cleaned up: ${(discardErr as Error).message}`);
       }
       ports.event('rotation.failed', { rotationId: record.id, phase, error: record.lastError });
-      throw explainFailure(record, err);
+      throw explainFailure(record, err, ports);
     }
     const durationMs = step.finish(outcome, detail);
     record.steps.push({ phase, outcome, durationMs, ...(detail ? { detail } : {}) });
@@ -265,7 +294,7 @@ export async function runRotation(record: RotationRecord, ports: RotationPorts):
       record.status = 'failed';
       if (isKeyrotError(err)) record.lastError = { code: err.code, message: err.message };
       ports.event('rotation.failed', { rotationId: record.id, phase, error: record.lastError });
-      throw explainFailure(record, err);
+      throw explainFailure(record, err, ports);
     }
   }
   if (record.status === 'done') ports.event('rotation.done', summaryData(record));
@@ -276,7 +305,7 @@ export async function runRotation(record: RotationRecord, ports: RotationPorts):
 export async function abortRotation(record: RotationRecord, ports: RotationPorts): Promise<RotationRecord> {
   if (!canAbort(record)) {
     throw new UsageError(`The old key ${record.oldKey.name} is already revoked (or being revoked): this rotation cannot be rolled back.`, {
-      hint: `Finish it with: ${rotateCommandOf(record)} --resume`,
+      hint: `Finish it with: ${rotateCommandOf(record, ports)} --resume`,
     });
   }
   const step = await ports.startStep(`Delete the new key ${record.newKey.name}`);
@@ -289,11 +318,17 @@ export async function abortRotation(record: RotationRecord, ports: RotationPorts
       if (key.name === record.newKey.name && !record.preexistingKeyIds.includes(key.id)) ids.push(key.id);
     }
   }
+  const kept: string[] = [];
   for (const id of ids) {
-    await provider.deleteKey(record.userId, id);
-    await ports.store.delete(keychainAccount(provider.id, record.userId, id));
+    const account = keychainAccount(provider.id, record.userId, id);
+    if (byOperator(provider) && !(await keepUntilRevoked(record, ports, id, account))) {
+      kept.push(id);
+      continue;
+    }
+    if (!byOperator(provider)) await provider.deleteKey(record.userId, id);
+    await ports.store.delete(account);
   }
-  step.finish('ok', ids.length ? `deleted ${ids.join(', ')}` : 'no new key existed');
+  step.finish('ok', ids.length ? (kept.length ? `kept ${kept.join(', ')} in the keychain until it is revoked` : `deleted ${ids.join(', ')}`) : 'no new key existed');
   record.status = 'aborted';
   await save(record, ports);
   ports.event('rotation.aborted', { userId: record.userId, deletedKeyIds: ids });
@@ -305,7 +340,8 @@ type PhaseRunner = (record: RotationRecord, ports: RotationPorts, step: StepProg
 const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
   async create(record, ports) {
     if (record.newKey.id) return { detail: `${record.newKey.name} already created` };
-    const req = { userId: record.userId, name: record.newKey.name, preexistingKeyIds: new Set(record.preexistingKeyIds) };
+    if (byOperator(ports.provider)) return receiveMintedKey(record, ports);
+    const req = { userId: record.userId, name: record.newKey.name, preexistingKeyIds: new Set(record.preexistingKeyIds), ...(record.oldKey.scopes ? { scopes: record.oldKey.scopes } : {}) };
     if (record.phaseStatus === 'started') {
       // Resuming a create that may have happened: adopt a key we hold, delete one we do not.
       const adopted = await adoptHeldKey(record, ports);
@@ -342,8 +378,10 @@ const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
     for (let attempt = 1; attempt <= attempts; attempt++) {
       const check = await ports.provider.checkKey(secret);
       if (check.ok) {
-        ports.event('key.verified', { keyId: record.newKey.id });
-        return { detail: attempt > 1 ? `after ${attempt} attempts` : undefined };
+        const scopes = await compareScopes(record, ports, check);
+        ports.event('key.verified', { keyId: record.newKey.id, ...(check.limited ? { probe: 403 } : {}) });
+        const details = [attempt > 1 ? `after ${attempt} attempts` : '', scopes].filter(Boolean);
+        return { detail: details.length ? details.join('; ') : undefined };
       }
       last = check.message;
       if (attempt < attempts) {
@@ -380,8 +418,9 @@ const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
   },
 
   async wait(record, ports, step) {
-    if (record.options.noWait) return { skipped: true, detail: '--no-wait' };
+    if (record.options.noWait) return { skipped: true, detail: await graceForOldKey(record, ports, '--no-wait') };
     const { provider } = ports;
+    if (provider.capabilities.usageSignal === 'per-key' && record.options.usageSignalUsable) return waitPerKey(record, ports, step);
     const perUser = provider.capabilities.usageSignal === 'per-user';
     const useSignal = record.options.usageSignalUsable && provider.capabilities.usageSignal !== 'none';
     if (useSignal && perUser) {
@@ -417,7 +456,7 @@ const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
       }
       if (usageSeenAt !== null && checkPassed) {
         const what = useSignal ? `activity at ${usageSeenAt.toISOString()}` : 'no usage signal';
-        return { detail: record.options.check ? `${what}; check passed` : what };
+        return { detail: await graceForOldKey(record, ports, record.options.check ? `${what}; check passed` : what) };
       }
       const elapsed = ports.now().getTime() - started;
       if (elapsed >= record.options.waitTimeoutMs) {
@@ -436,6 +475,7 @@ const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
     const proof = await newKeyStillWorks(record, ports, step);
     step.update(proof);
     await markStarted(record, ports);
+    if (byOperator(ports.provider)) return askOperatorToRevoke(record, ports);
     const outcome = await ports.provider.deleteKey(record.userId, record.oldKey.id);
     ports.event('old.revoked', { keyId: record.oldKey.id, name: record.oldKey.name, outcome });
     return { detail: `${record.oldKey.name} (${record.oldKey.id})${outcome === 'already-gone' ? ' was already gone' : ''}` };
@@ -529,13 +569,17 @@ async function newKeyStillWorks(record: RotationRecord, ports: RotationPorts, st
       hint: 'Roll back with --abort (it cleans up the new key), then rotate again.',
       data: { newKeyUsable: false },
     });
-  const listed = id ? (await ports.provider.listKeys(record.userId)).find((k) => k.id === id) : undefined;
-  if (!listed) throw stop(`is no longer listed at ${ports.provider.displayName} (deleted)`);
-  if (listed.expiresAt && listed.expiresAt.getTime() <= ports.now().getTime()) throw stop(`expired at ${listed.expiresAt.toISOString()}`);
+  if (!id) throw stop('was never recorded');
+  // Keys a person manages in the dashboard cannot be listed: the key itself is asked instead, below.
+  if (!byOperator(ports.provider)) {
+    const listed = (await ports.provider.listKeys(record.userId)).find((k) => k.id === id);
+    if (!listed) throw stop(`is no longer listed at ${ports.provider.displayName} (deleted)`);
+    if (listed.expiresAt && listed.expiresAt.getTime() <= ports.now().getTime()) throw stop(`expired at ${listed.expiresAt.toISOString()}`);
+  }
   // The store first: it is where consumers read the key (and what outlives this process).
-  const account = keychainAccount(ports.provider.id, record.userId, listed.id);
+  const account = keychainAccount(ports.provider.id, record.userId, id);
   let secret = await ports.store.get(account);
-  const inMemory = heldThisRun.get(ports)?.get(listed.id);
+  const inMemory = heldThisRun.get(ports)?.get(id);
   if (secret === null && inMemory) {
     // The entry vanished during the rotation (a keychain reset, a clean-up script): written back from this
     // run's copy before the old key goes, or the rotation stops with the old key kept.
@@ -568,6 +612,225 @@ async function newKeyStillWorks(record: RotationRecord, ports: RotationPorts, st
 }
 
 /**
+ * --abort of a key a person minted: only they can revoke it, in the dashboard. Until it is rejected, its keychain
+ * entry stays (no live key may be left that nobody holds) and they are told both. Returns whether it may go now.
+ */
+async function keepUntilRevoked(record: RotationRecord, ports: RotationPorts, id: string, account: string): Promise<boolean> {
+  const { provider } = ports;
+  const secret = await ports.store.get(account);
+  const check = secret === null ? null : await provider.checkKey(secret);
+  if (check === null || (!check.ok && check.reason === 'rejected')) return true;
+  const how = provider.operator?.revokeInstructions({ id, name: record.newKey.name, lastChars: record.newKey.lastChars, expiresAt: null }) ?? '';
+  ports.warn(
+    `The new key ${record.newKey.name} still authenticates, and only a person can revoke it: ${how} keyrot keeps its plaintext in the keychain (service "keyrot", account "${account}") until then, so that no live key is left that nobody holds; delete that entry once it is revoked.`,
+  );
+  return false;
+}
+
+/** Whether a person, not keyrot, makes and revokes this provider's keys (in its dashboard). */
+function byOperator(provider: Provider): boolean {
+  return provider.capabilities.keyManagement === 'operator';
+}
+
+/** The old key as the provider contract sees it (for instructions to the operator). */
+function oldKeyOf(record: RotationRecord): ApiKey {
+  return { id: record.oldKey.id, name: record.oldKey.name, lastChars: record.oldKey.lastChars, expiresAt: null, scopes: record.oldKey.scopes ?? null };
+}
+
+/**
+ * keyManagement 'operator': the create step is a person minting the key in the dashboard. keyrot says what to click,
+ * takes the key (hidden prompt or --new-key-stdin), checks its shape and stores it in the keychain before anything
+ * else can fail. With nobody to ask, the rotation pauses (exit 18) and --resume --new-key-stdin continues it.
+ */
+async function receiveMintedKey(record: RotationRecord, ports: RotationPorts): Promise<{ detail: string }> {
+  const { provider } = ports;
+  const operator = provider.operator;
+  if (!operator) throw new UsageError(`${provider.displayName} has no dashboard steps: keyrot cannot rotate its keys.`);
+  const instructions = operator.mintInstructions(oldKeyOf(record), record.newKey.name);
+  record.awaiting = 'mint';
+  const secret = (await ports.receiveKey?.(instructions, record.newKey.name)) ?? null;
+  if (secret === null) {
+    await save(record, ports);
+    ports.event('operator.action', { action: 'mint', name: record.newKey.name, instructions });
+    throw new OperatorStepError(`Paused: a person must mint the new key in ${provider.displayName}'s dashboard. ${instructions}`, {
+      hint: 'If it is minted already, pass that key.',
+    });
+  }
+  const key = operator.identify(secret.trim(), record.newKey.name);
+  ports.protect(key.secret);
+  if (key.id === record.oldKey.id) throw new UsageError(`That is the old key ${record.oldKey.name}, not a new one: mint ${record.newKey.name} in the dashboard and pass that.`);
+  await markStarted(record, ports);
+  const account = keychainAccount(provider.id, record.userId, key.id);
+  try {
+    await ports.store.set(account, key.secret);
+  } catch (err) {
+    throw new KeychainError(`The key you minted could not be stored in ${ports.store.description} (${(err as Error).message}); keyrot recorded nothing. It is live in the dashboard: keep it for a retry, or revoke it there.`, {
+      hint: 'Fix the keychain (unlock it), then --resume with the same key.',
+      cause: err,
+    });
+  }
+  remember(ports, key.id, key.secret);
+  record.newKey.id = key.id;
+  record.newKey.lastChars = key.secret.slice(-5);
+  record.awaiting = null;
+  await save(record, ports);
+  ports.event('key.created', { keyId: key.id, name: record.newKey.name, maskedKey: maskSecret(key.secret), mintedBy: 'operator' });
+  ports.event('keychain.written', { account, store: ports.store.description });
+  return { detail: `id ${key.id}, ${maskSecret(key.secret)}, minted in the dashboard` };
+}
+
+/** keyManagement 'operator': the revoke step is a person revoking the old key in the dashboard; verify-old then polls. */
+async function askOperatorToRevoke(record: RotationRecord, ports: RotationPorts): Promise<{ detail: string }> {
+  const instructions = ports.provider.operator?.revokeInstructions(oldKeyOf(record)) ?? `Revoke ${record.oldKey.name} in the dashboard.`;
+  record.awaiting = 'revoke';
+  await save(record, ports);
+  ports.note(instructions);
+  ports.event('operator.action', { action: 'revoke', keyId: record.oldKey.id, name: record.oldKey.name, instructions });
+  return { detail: `asked for ${record.oldKey.name} to be revoked in the dashboard` };
+}
+
+/**
+ * keyManagement 'operator': polls until the old key is rejected (401), within --wait-timeout. Past it, the rotation
+ * pauses (exit 18) until the person has revoked it. Should the new key be the one rejected, the wrong key was revoked:
+ * said loudly (exit 7).
+ */
+async function awaitOperatorRevoke(record: RotationRecord, ports: RotationPorts, step: StepProgress, oldSecret: string): Promise<{ detail: string }> {
+  const { provider } = ports;
+  const started = ports.now().getTime();
+  const timeout = record.options.waitTimeoutMs;
+  step.update(() => {
+    const elapsed = Math.max(0, ports.now().getTime() - started);
+    return `waiting for ${record.oldKey.name} to be revoked in the dashboard (it then gets 401): ${formatDuration(elapsed)} of ${formatDuration(timeout)}`;
+  });
+  for (;;) {
+    throwIfCancelled(ports.signal);
+    const old = await provider.checkKey(oldSecret);
+    const fresh = await provider.checkKey(await newSecret(record, ports));
+    if (!fresh.ok && fresh.reason === 'rejected') {
+      throw new VerificationFailedError(
+        `The new key ${record.newKey.name} is rejected (401)${old.ok ? ` while the old key ${record.oldKey.name} still works: the new key was revoked in the dashboard instead of the old one` : ', and so is the old key'}.`,
+        { hint: `Consumers given ${record.newKey.name} fail now. Mint a replacement with the same scopes, hand it over, then revoke ${record.oldKey.name}.`, data: { newKeyUsable: false } },
+      );
+    }
+    if (!old.ok && old.reason === 'rejected') {
+      record.awaiting = null;
+      return { detail: 'rejected (401): revoked in the dashboard' };
+    }
+    if (ports.now().getTime() - started >= timeout) {
+      record.awaiting = 'revoke';
+      throw new OperatorStepError(`Paused: ${record.oldKey.name} still authenticates after ${formatDuration(timeout)}: it has not been revoked yet (or the revoke has not taken effect). ${provider.operator?.revokeInstructions(oldKeyOf(record)) ?? ''}`.trim());
+    }
+    await ports.sleep(Math.min(record.options.pollIntervalMs, timeout));
+  }
+}
+
+/**
+ * The new key's scopes against the old key's, where the provider can tell: listed scopes (copied at the create;
+ * a provider that dropped one is caught), and the probe: 403 with the new key where the old key gets 2xx is seed
+ * 003's "narrower scope" symptom. Throws ScopeMismatchError (exit 19; both keys stay live). Returns a detail.
+ */
+async function compareScopes(record: RotationRecord, ports: RotationPorts, check: AuthCheck): Promise<string> {
+  const { provider } = ports;
+  const mismatch = (why: string) =>
+    new ScopeMismatchError(`Scope mismatch: ${why}. Consumers given the new key would get 403 where the old key works (seed 003: "the new key has a narrower scope than the old one").`, {
+      hint: byOperator(provider)
+        ? `Both keys stay live. Revoke ${record.newKey.name} in the dashboard, roll back with --abort, and rotate again minting it with ${record.oldKey.name}'s scopes.`
+        : 'Both keys stay live. Roll back with --abort, then rotate again.',
+    });
+  const oldScopes = record.oldKey.scopes ?? [];
+  if (oldScopes.length && !byOperator(provider)) {
+    const listed = (await provider.listKeys(record.userId)).find((k) => k.id === record.newKey.id);
+    const missing = listed?.scopes ? oldScopes.filter((scope) => !listed.scopes?.includes(scope)) : [];
+    if (missing.length) throw mismatch(`${record.newKey.name} lacks ${missing.join(', ')}, which ${record.oldKey.name} has`);
+  }
+  const copied = oldScopes.length ? `scopes ${oldScopes.join(' ')} as ${record.oldKey.name}` : '';
+  if (!check.ok || check.limited === undefined) return copied;
+  const oldSecret = await ports.store.get(keychainAccount(provider.id, record.userId, record.oldKey.id));
+  if (oldSecret === null) return `valid: the probe answers 403 (${check.limited}); keyrot does not hold ${record.oldKey.name} to compare`;
+  ports.protect(oldSecret);
+  const old = await provider.checkKey(oldSecret);
+  if (old.ok && old.limited === undefined) throw mismatch(`the probe answers 403 to ${record.newKey.name} (${check.limited}) and 2xx to ${record.oldKey.name}`);
+  return `valid: the probe answers 403 (${check.limited}), as it does for ${record.oldKey.name}`;
+}
+
+/**
+ * Per-key usage: the evidence to revoke on. The new key's own last use must fall after the hand-over, and the old
+ * key's last use must not have moved for twice the provider's refresh interval (a use shows within one interval),
+ * so a consumer still on the old key is caught now rather than by a 401 after the revoke. --check adds the
+ * consumers' own proof. A use of the old key after the hand-over is journaled, so a resumed wait keeps it.
+ */
+async function waitPerKey(record: RotationRecord, ports: RotationPorts, step: StepProgress): Promise<{ detail: string }> {
+  const { provider } = ports;
+  const refreshMs = record.options.usageRefreshMs ?? provider.capabilities.usageRefreshMs ?? 0;
+  const quietMs = 2 * refreshMs;
+  const handedOver = record.handedOverAt ? Date.parse(record.handedOverAt) : ports.now().getTime();
+  const baseline = Math.max(handedOver, record.usageBaseline ? Date.parse(record.usageBaseline) : 0);
+  const started = ports.now().getTime();
+  const timeout = record.options.waitTimeoutMs;
+  let newUse: Date | null = null;
+  let oldUse = record.oldKeyUsedAt ? Date.parse(record.oldKeyUsedAt) : null;
+  let checkPassed = false;
+  ports.note(
+    `${provider.displayName} reports each key's last use (refreshed within ${formatDuration(refreshMs)}): keyrot waits until ${record.newKey.name} is used after the hand-over and ${record.oldKey.name} stays unused for ${formatDuration(quietMs)}.`,
+  );
+  step.update(() => {
+    const now = ports.now().getTime();
+    const quietFor = Math.max(0, now - Math.max(handedOver, oldUse ?? 0));
+    const newPart = newUse ? `${record.newKey.name} used at ${newUse.toISOString()}` : `${record.newKey.name} not used yet`;
+    const oldPart = oldUse ? `${record.oldKey.name} last used at ${new Date(oldUse).toISOString()}` : `${record.oldKey.name} unused for ${formatDuration(quietFor)} of ${formatDuration(quietMs)}`;
+    return `${formatDuration(Math.max(0, now - started))} of ${formatDuration(timeout)}; ${newPart}; ${oldPart}`;
+  });
+  for (;;) {
+    throwIfCancelled(ports.signal);
+    const [fresh, old] = await Promise.all([provider.observeUsage(record.userId, record.newKey.id ?? ''), provider.observeUsage(record.userId, record.oldKey.id)]);
+    if (!newUse && fresh.lastUsedAt && fresh.lastUsedAt.getTime() > baseline) {
+      newUse = fresh.lastUsedAt;
+      ports.event('usage.seen', { at: newUse.toISOString(), scope: 'per-key', keyId: record.newKey.id });
+    }
+    if (old.lastUsedAt && old.lastUsedAt.getTime() > Math.max(handedOver, oldUse ?? 0)) {
+      oldUse = old.lastUsedAt.getTime();
+      record.oldKeyUsedAt = old.lastUsedAt.toISOString();
+      await save(record, ports);
+      ports.warn(`The old key ${record.oldKey.name} was used at ${record.oldKeyUsedAt}, after the hand-over: a consumer still holds it. keyrot keeps it live and waits until it stays unused for ${formatDuration(quietMs)}.`);
+      ports.event('usage.old-key', { at: record.oldKeyUsedAt, keyId: record.oldKey.id });
+    }
+    const now = ports.now().getTime();
+    const quiet = now - Math.max(handedOver, oldUse ?? 0) >= quietMs;
+    if (newUse && quiet && !checkPassed) checkPassed = record.options.check === null || (await ports.runCheck(record.options.check, hookEnv(record), record.options.hookTimeoutMs));
+    if (newUse && quiet && checkPassed) {
+      const detail = `${record.newKey.name} used at ${newUse.toISOString()}; ${record.oldKey.name} unused for ${formatDuration(now - Math.max(handedOver, oldUse ?? 0))}${record.options.check ? '; check passed' : ''}`;
+      return { detail: await graceForOldKey(record, ports, detail) };
+    }
+    if (now - started >= timeout) {
+      const message = !newUse
+        ? `No activity on the new key within ${formatDuration(timeout)} (${record.newKey.name} has not been used since the hand-over).`
+        : !quiet
+          ? oldUse
+            ? `The old key ${record.oldKey.name} was still used at ${new Date(oldUse).toISOString()}, after the hand-over: a consumer still holds it (it did not stay unused for ${formatDuration(quietMs)} within ${formatDuration(timeout)}).`
+            : `The old key ${record.oldKey.name} did not stay unused for ${formatDuration(quietMs)} within ${formatDuration(timeout)}.`
+          : `No passing --check within ${formatDuration(timeout)}.`;
+      throw new WaitTimeoutError(message, {
+        hint: 'Both keys stay live. Find the consumer still on the old key (if any), then --resume (waits again); or roll back with --abort.',
+      });
+    }
+    await ports.sleep(Math.min(record.options.pollIntervalMs, timeout - (now - started)));
+  }
+}
+
+/** --keep-old with a grace period: the old key is set to lapse on its own (seed 003's "expires_at 7 days out"). */
+async function graceForOldKey(record: RotationRecord, ports: RotationPorts, detail: string): Promise<string> {
+  const grace = record.options.expireOldMs;
+  // Where expiries cannot move (Vultr, Grafana), the period is the grace keyrot status counts down, nothing more.
+  if (!record.options.keepOld || !grace || !ports.provider.setKeyExpiry) return detail;
+  const at = new Date(ports.now().getTime() + grace);
+  await ports.provider.setKeyExpiry(record.userId, record.oldKey.id, at);
+  record.oldKey.expiresAt = at.toISOString();
+  await save(record, ports);
+  ports.event('old.expiry-set', { keyId: record.oldKey.id, expiresAt: record.oldKey.expiresAt });
+  return `${detail}; ${record.oldKey.name} now expires at ${record.oldKey.expiresAt}`;
+}
+
+/**
  * Cancelled (Ctrl-C, a CI job's SIGTERM) while a create's answer was pending: the key may exist with its plaintext
  * lost, and on an ephemeral runner no later --resume will come to reconcile it. Deleted now, on a connection of its
  * own (the run's requests are aborted). A key whose plaintext is held is left alone.
@@ -584,9 +847,11 @@ async function proveOldKeyGone(record: RotationRecord, ports: RotationPorts, ste
   const secret = await ports.store.get(keychainAccount(ports.provider.id, record.userId, record.oldKey.id));
   if (secret === null) {
     // keyrot never held the old plaintext: the best proof left is that the key is no longer listed.
+    if (byOperator(ports.provider)) return { detail: `unproven: keyrot does not hold its plaintext; check that ${ports.provider.displayName}'s dashboard shows it revoked` };
     return { detail: `${await provenGoneByListing(record, ports)} (keyrot does not hold its plaintext to test it)` };
   }
   ports.protect(secret);
+  if (byOperator(ports.provider)) return awaitOperatorRevoke(record, ports, step, secret);
   const attempts = ports.verifyAttempts ?? 5;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     const check = await ports.provider.checkKey(secret);
@@ -736,8 +1001,9 @@ export function summaryData(record: RotationRecord): Record<string, unknown> {
 export const SELF_USER_ID = 'self';
 
 /** The command that continues `record`'s rotation. */
-export function rotateCommandOf(record: RotationRecord): string {
-  return record.userId === SELF_USER_ID ? 'keyrot rotate --self' : `keyrot rotate --user ${shellArg(record.userEmail)}`;
+export function rotateCommandOf(record: RotationRecord, ports?: Pick<RotationPorts, 'invocation'>): string {
+  const command = ports?.invocation ?? 'keyrot rotate';
+  return record.userId === SELF_USER_ID ? `${command} --self` : `${command} --user ${shellArg(record.userEmail)}`;
 }
 
 /**
@@ -750,14 +1016,28 @@ export function nothingCreated(record: RotationRecord, err: unknown): boolean {
   return err instanceof KeyNotReturnedError || (err instanceof UsageError && record.phase === 'create');
 }
 
+/**
+ * A step only a person can take (mint or revoke in the dashboard) is pending: the rotation is paused, not failed,
+ * and says exactly what to do and how to go on. Returns the error to throw (exit 18).
+ */
+async function pauseForOperator(record: RotationRecord, ports: RotationPorts, step: StepProgress, err: OperatorStepError): Promise<OperatorStepError> {
+  step.finish('skipped', 'paused: waiting for a person at the dashboard');
+  record.status = 'paused';
+  record.lastError = { code: err.code, message: err.message };
+  await save(record, ports);
+  ports.event('rotation.paused', { rotationId: record.id, phase: record.phase, awaiting: record.awaiting ?? null, message: err.message });
+  const next = record.awaiting === 'mint' ? `${rotateCommandOf(record, ports)} --resume --new-key-stdin (the key on stdin), or the same without --new-key-stdin in a terminal` : `${rotateCommandOf(record, ports)} --resume`;
+  return err.amend(`${err.hint ? `${err.hint} ` : ''}Next: ${next}.${canAbort(record) ? ' Or roll back with --abort.' : ''}`, { rotationId: record.id, phase: record.phase, awaiting: record.awaiting ?? null, resumable: true });
+}
+
 /** The error to show when a rotation stops: the original code, plus what is live and how to go on. */
-function explainFailure(record: RotationRecord, err: unknown): unknown {
+function explainFailure(record: RotationRecord, err: unknown, ports: Pick<RotationPorts, 'invocation'>): unknown {
   if (!isKeyrotError(err)) return err;
   // A create answered without a key changed nothing (the key it made is deleted): there is nothing to go on with.
   if (nothingCreated(record, err)) return err;
   // Exit 8 promises that no key was created: a keychain failing once a new key is live is a stop part-way (12).
   if (err instanceof KeychainError && record.newKey.id !== null) {
-    return explainFailure(record, new RotationIncompleteError(err.message, { cause: err, hint: 'Make the keychain available (unlocked) again.', ...(err.data ? { data: err.data } : {}) }));
+    return explainFailure(record, new RotationIncompleteError(err.message, { cause: err, hint: 'Make the keychain available (unlocked) again.', ...(err.data ? { data: err.data } : {}) }), ports);
   }
   const oldLive = canAbort(record)
     ? ' The old key is untouched.'
@@ -768,8 +1048,8 @@ function explainFailure(record: RotationRecord, err: unknown): unknown {
       ? ` The new key ${record.newKey.name} is live; consumers have it, keyrot keeps no copy (--store none).`
       : ` The new key ${record.newKey.name} is live and in the keychain.`;
   const next = canAbort(record)
-    ? `${rotateCommandOf(record)} --resume to continue, or --abort to roll back`
-    : `${rotateCommandOf(record)} --resume to continue`;
+    ? `${rotateCommandOf(record, ports)} --resume to continue, or --abort to roll back`
+    : `${rotateCommandOf(record, ports)} --resume to continue`;
   const hint = `${err.hint ? `${err.hint} ` : ''}Stopped at "${PHASE_LABELS[record.phase]}".${oldLive}${newHeld} Next: ${next}.`;
   // Keep the original class (and so its exit code); only the hint and data grow.
   return err.amend(hint, { rotationId: record.id, phase: record.phase, resumable: true });

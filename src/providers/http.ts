@@ -23,7 +23,7 @@ import {
   UsageError,
 } from '../errors.js';
 import { redact, sanitizeForDisplay } from '../core/mask.js';
-import type { HttpLogger, RetryPolicy, Timeouts } from './types.js';
+import type { HttpLogger, ProviderOptions, RetryPolicy, Timeouts } from './types.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -84,6 +84,12 @@ export interface HttpErrorHints {
   notFound?: string;
 }
 
+/** The header a token travels in: `<header>: <prefix><token>`, e.g. Authorization / "Bearer ", or X-Api-Key / "". */
+export interface AuthScheme {
+  header: string;
+  prefix: string;
+}
+
 /** Collaborators that tests (and tuning) may replace. Production uses the defaults. */
 export interface HttpClientDeps {
   /** Back-off and Retry-After waits. Default: a real timer. */
@@ -101,6 +107,8 @@ export interface HttpClientOptions extends HttpClientDeps {
   baseUrl: string;
   /** Default bearer token (the admin key). A request may pass another one. */
   token: string;
+  /** How the token is sent; default `Authorization: Bearer <token>`. */
+  auth?: AuthScheme;
   /** Name used in messages: "Vultr rejected the request: …". */
   serviceName: string;
   /** Default: an undici Agent with the connect timeout. Tests pass a MockAgent. */
@@ -172,9 +180,27 @@ type AttemptOutcome =
   | { kind: 'too-large'; status: number }
   | { kind: 'cancelled' };
 
+/** An HttpClient for a provider: its admin key, base URL and tuning from `options`, its name and hints from `service`. */
+export function providerHttpClient(options: ProviderOptions, deps: HttpClientDeps, service: { name: string; hints: HttpErrorHints; auth?: AuthScheme }): HttpClient {
+  return new HttpClient({
+    ...deps,
+    baseUrl: options.baseUrl,
+    token: options.adminKey,
+    ...(service.auth ? { auth: service.auth } : {}),
+    serviceName: service.name,
+    dispatcher: options.dispatcher,
+    logger: options.logger,
+    signal: options.signal,
+    retry: options.retry,
+    timeouts: options.timeouts,
+    hints: service.hints,
+  });
+}
+
 export class HttpClient {
   readonly #base: URL;
   readonly #token: string;
+  readonly #auth: AuthScheme;
   readonly #service: string;
   readonly #logger: HttpLogger | undefined;
   readonly #signal: AbortSignal | undefined;
@@ -203,6 +229,7 @@ export class HttpClient {
     base.hash = '';
     this.#base = base;
     this.#token = options.token;
+    this.#auth = options.auth ?? { header: 'authorization', prefix: 'Bearer ' };
     this.#service = options.serviceName;
     this.#logger = options.logger;
     this.#signal = options.signal;
@@ -242,7 +269,7 @@ export class HttpClient {
     const what = options.what ?? 'handle a request';
     const headers: Record<string, string> = {
       accept: 'application/json',
-      authorization: `Bearer ${token}`,
+      [this.#auth.header.toLowerCase()]: `${this.#auth.prefix}${token}`,
       'user-agent': 'keyrot',
     };
     let body: string | undefined;
@@ -526,7 +553,7 @@ function tryParseJson(text: string): unknown {
 }
 
 /**
- * The provider's message from an error body: `{"error": "..."}`, a short plain-text body, or '' (empty body,
+ * The provider's message from an error body: `{"error": "..."}`, `{"message": "..."}`, `{"detail": "..."}`, a short plain-text body, or '' (empty body,
  * HTML from a proxy, or JSON without a message). Redacted and sanitized: it ends up on the user's terminal.
  */
 function providerMessage(text: string, secrets: string[]): string {
@@ -537,7 +564,7 @@ function providerMessage(text: string, secrets: string[]): string {
   if (parsed !== undefined) {
     if (typeof parsed === 'object' && parsed !== null) {
       const fields = parsed as Record<string, unknown>;
-      const candidate = fields['error'] ?? fields['message'];
+      const candidate = fields['error'] ?? fields['message'] ?? fields['detail'];
       if (typeof candidate === 'string') message = candidate;
     } else if (typeof parsed === 'string') {
       message = parsed;

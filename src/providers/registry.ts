@@ -1,8 +1,13 @@
 // The providers keyrot knows. Kept light on purpose: the CLI imports this module on every run (--help
 // included), so it holds static descriptors only and loads a provider's implementation (undici and all) with
 // `await import()` the first time a command needs it: `(await getProviderFactory(id).load()).create(options)`.
-// Adding a provider = a folder under providers/ plus one entry here.
+// Adding a provider = a folder under providers/ plus one entry here; a REST key API can instead be described by a
+// declarative definition (rest/definition.ts): a built-in one below, or the user's own with --provider-file.
+import { readFileSync } from 'node:fs';
+import { sanitizeForDisplay } from '../core/mask.js';
 import { UsageError } from '../errors.js';
+import { validateDefinition, type RestDefinition } from './rest/definition.js';
+import { GRAFANA, SEED003 } from './rest/definitions.js';
 import type { ProviderFactory } from './types.js';
 
 /**
@@ -13,6 +18,12 @@ export type ProviderDescriptor = Omit<ProviderFactory, 'create'> & {
   load(): Promise<ProviderFactory>;
 };
 
+/** A descriptor for a validated declarative definition. */
+function declarative(def: RestDefinition): ProviderDescriptor {
+  const { id, displayName, baseUrl: defaultBaseUrl, adminKeyEnv, baseUrlEnv } = def;
+  return { id, displayName, defaultBaseUrl, adminKeyEnv, baseUrlEnv, load: async () => (await import('./rest/provider.js')).restFactory(def) };
+}
+
 export const providers: Readonly<Record<string, ProviderDescriptor>> = {
   vultr: {
     id: 'vultr',
@@ -22,13 +33,40 @@ export const providers: Readonly<Record<string, ProviderDescriptor>> = {
     baseUrlEnv: 'VULTR_API_URL',
     load: async () => (await import('./vultr/provider.js')).vultr,
   },
+  kubeadapt: {
+    id: 'kubeadapt',
+    displayName: 'Kubeadapt',
+    defaultBaseUrl: 'https://public-api.kubeadapt.io/v1',
+    adminKeyEnv: 'KUBEADAPT_API_KEY',
+    baseUrlEnv: 'KUBEADAPT_API_URL',
+    load: async () => (await import('./kubeadapt/provider.js')).kubeadapt,
+  },
+  grafana: declarative(validateDefinition(GRAFANA, 'the built-in grafana definition')),
+  seed003: declarative(validateDefinition(SEED003, 'the built-in seed003 definition')),
 };
 
 /** The descriptor of provider `id`; nothing is loaded yet. Throws UsageError for an unknown id. */
 export function getProviderFactory(id: string): ProviderDescriptor {
   const descriptor = Object.hasOwn(providers, id) ? providers[id] : undefined;
   if (!descriptor) {
-    throw new UsageError(`Unknown provider "${id}".`, { hint: `Known providers: ${Object.keys(providers).join(', ')}.` });
+    throw new UsageError(`Unknown provider "${sanitizeForDisplay(id, 60)}".`, { hint: `Known providers: ${Object.keys(providers).join(', ')}; or describe your own with --provider-file.` });
   }
   return descriptor;
+}
+
+/** The provider a definition file describes (--provider-file). UsageError naming the file and field when it does not fit. */
+export function providerFromFile(path: string, source = '--provider-file'): ProviderDescriptor {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`${source}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${path}: not JSON (${(err as Error).message})`, { hint: 'See "Your own provider" in keyrot\'s README for the format.' });
+  }
+  return declarative(validateDefinition(raw, path));
 }

@@ -21,6 +21,10 @@ export interface ApiKey {
   lastChars: string | null;
   /** null means the key never expires. */
   expiresAt: Date | null;
+  /** The key's own scopes, where the provider gives keys scopes of their own; absent or null otherwise. */
+  scopes?: string[] | null;
+  /** The key's own last use (providers with usageSignal 'per-key'); null: never used; absent: not reported. */
+  lastUsedAt?: Date | null;
 }
 
 /** A key just created: the only moment its plaintext exists outside the provider. */
@@ -32,6 +36,8 @@ export interface CreateKeyInput {
   name: string;
   /** null: never expires. */
   expiresAt: Date | null;
+  /** Scopes for the new key (a rotation copies the old key's); absent or null: the provider's default. */
+  scopes?: string[] | null;
 }
 
 /** Who the admin key belongs to, and whether it may manage other users' keys. */
@@ -42,7 +48,11 @@ export interface Identity {
 }
 
 export type AuthCheck =
-  | { ok: true }
+  /**
+   * `limited`: the probe answered 403, which a provider may count as proof that the key is valid (it was
+   * recognised, only refused the probe's scope): the provider's message. A rotation then compares the old key.
+   */
+  | { ok: true; limited?: string }
   | { ok: false; reason: 'rejected' | 'ip-not-allowed' | 'forbidden'; message: string };
 
 export interface ProviderCapabilities {
@@ -53,6 +63,32 @@ export interface ProviderCapabilities {
   usageSignal: 'per-key' | 'per-user' | 'none';
   /** Whether keys can carry an expiry date. */
   keyExpiry: boolean;
+  /**
+   * 'per-key' only: how long a use may take to show in a key's last-used time (some providers write it at most every
+   * 5 minutes). A rotation revokes the old key only once its last use has not moved for twice this long.
+   */
+  usageRefreshMs?: number;
+  /**
+   * Who makes and revokes keys: 'api' (default: createKey, deleteKey) or 'operator' (only a person, in the
+   * provider's dashboard: the rotation says what to click, takes the minted key from a hidden prompt or stdin,
+   * and polls until a revoked key is rejected). An 'operator' provider implements `operator`.
+   */
+  keyManagement?: 'api' | 'operator';
+  /** One key holder only (an organization): `--user` is never needed. */
+  singleAccount?: boolean;
+}
+
+/** For keyManagement 'operator': what to tell the person at the dashboard, and how to recognise a key. */
+export interface OperatorSteps {
+  /** Where to click to mint a key named `name` with the same scopes as `like`, in one paragraph. */
+  mintInstructions(like: ApiKey, name: string): string;
+  /** Where to click to revoke `key`. */
+  revokeInstructions(key: ApiKey): string;
+  /**
+   * The key a pasted plaintext is (its id, derived from it without revealing it, and last characters). Throws
+   * UsageError, naming the expected shape and never the input, when it is not one of this provider's keys.
+   */
+  identify(secret: string, name: string): CreatedKey;
 }
 
 export interface UsageObservation {
@@ -95,6 +131,13 @@ export interface Provider {
   ownKeys?(): OwnKeys;
   /** The usage signal for a key (per-key providers) or for its user (per-user providers). */
   observeUsage(userId: string, keyId: string): Promise<UsageObservation>;
+  /**
+   * Moves a key's expiry (`rotate --keep-old 7d`: the old key lapses by itself after a grace period). Optional:
+   * absent where the API cannot change an existing key. Idempotent.
+   */
+  setKeyExpiry?(userId: string, keyId: string, expiresAt: Date): Promise<void>;
+  /** keyManagement 'operator' only: the dashboard steps. */
+  readonly operator?: OperatorSteps;
   /** Frees connections the provider opened itself. Idempotent. */
   close(): Promise<void>;
 }

@@ -14,12 +14,13 @@ describe('parseProfiles', () => {
 
   it.each([
     ['api-url = x', 1, /comes before any \[profile\]/],
-    ['[a]\napi_url = x', 2, /unknown setting "api_url" \(expected api-url or provider\)/],
+    ['[a]\napi_url = x', 2, /unknown setting "api_url" \(expected api-url, provider or provider-file\)/],
     ['[a]\napi-url = x\napi-url = y', 3, /set twice in \[a\]/],
     ['[a]\n[a]', 2, /defined twice \(first at line 1\)/],
     ['[bad name]', 1, /not a profile name/],
     ['[a]\njust words', 2, /expected \[profile\] or "setting = value"/],
     ['[a]\nprovider =', 2, /has no value/],
+    ['[a]\nprovider = grafana\nprovider-file = ./acme.json', 3, /\[a\] sets both provider and provider-file: pick one/],
   ])('%j → an error naming the file and line %i', (text, line, why) => {
     let error: unknown;
     try {

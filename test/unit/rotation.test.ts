@@ -794,13 +794,26 @@ describe('runRotation: waiting for consumers', () => {
     await expectRotated(h, await runRotation(structuredClone(h.saves.at(-1)!), h.ports));
   });
 
-  it('per-key: only use of the new key counts', async () => {
+  it('per-key: only use of the new key counts; use of the old key after the hand-over is a consumer still holding it', async () => {
     const h = harness({ consumersFollow: false, options: { waitTimeoutMs: 30_000 } });
     // Consumers keep using the old key: the new key's own signal stays empty.
     h.clock.onSleep = (now) => h.provider.use(h.oldKey.secret, now);
-    expect(await failure(runRotation(h.record, h.ports))).toBeInstanceOf(WaitTimeoutError);
-    const observed = h.provider.callsOf('observeUsage');
-    expect(observed.every((c) => c.args[1] === h.newKeys()[0]!.id)).toBe(true);
+    const err = await failure(runRotation(h.record, h.ports));
+    expect(err).toBeInstanceOf(WaitTimeoutError);
+    expect((err as Error).message).toMatch(/No activity on the new key/);
+    const observed = h.provider.callsOf('observeUsage').map((c) => c.args[1]);
+    expect(observed).toContain(h.newKeys()[0]!.id);
+    expect(h.record.oldKeyUsedAt).toEqual(expect.any(String));
+    expect(h.warns.join('\n')).toMatch(/The old key ops-deploy was used at .*, after the hand-over: a consumer still holds it/);
+  });
+
+  it('per-key: the old key must stay unused for twice the refresh interval after the hand-over before it is revoked', async () => {
+    const h = harness({ consumersFollow: true, options: { waitTimeoutMs: 120_000, pollIntervalMs: 1_000, usageRefreshMs: 20_000 } });
+    const done = await runRotation(h.record, h.ports);
+    expect(done.status).toBe('done');
+    const wait = done.steps.find((st) => st.phase === 'wait')!;
+    expect(wait.detail).toMatch(/ops-deploy unused for (40|41|42)\.\d s/);
+    expect(h.clock.now().getTime() - Date.parse(done.handedOverAt!)).toBeGreaterThanOrEqual(40_000);
   });
 
   describe('per-user signal', () => {

@@ -427,7 +427,7 @@ describe('provider registry', () => {
     const { create, ...factoryFacts } = factory;
     expect(factoryFacts).toEqual(facts);
     expect(create({ baseUrl: 'https://api.vultr.com/v2', adminKey: ADMIN_KEY })).toBeInstanceOf(VultrProvider);
-    expect(Object.keys(providers)).toEqual(['vultr']);
+    expect(Object.keys(providers)).toEqual(['vultr', 'kubeadapt', 'grafana', 'seed003']);
   });
 
   it.each(['aws', 'toString', ''])('unknown provider %j → UsageError', (id) => {

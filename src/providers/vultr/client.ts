@@ -1,9 +1,10 @@
 // The only code that knows Vultr's URLs and request bodies: plain typed functions over an HttpClient.
 // Each function names what it may throw beyond HttpClient.request's usual errors.
-import { HttpClient } from '../http.js';
+import { providerHttpClient, type HttpClient } from '../http.js';
+import { pathSegment } from '../ids.js';
 import type { HttpClientDeps } from '../http.js';
 import type { ProviderOptions } from '../types.js';
-import { ProviderResponseError, UsageError } from '../../errors.js';
+import { ProviderResponseError } from '../../errors.js';
 import { sanitizeForDisplay } from '../../core/mask.js';
 import {
   parseAccount,
@@ -11,7 +12,6 @@ import {
   parseCreatedApiKey,
   parseUserPage,
   parseUserResponse,
-  isSafeId,
 } from './schemas.js';
 import type { VultrAccount, VultrApiKey, VultrCreatedApiKey, VultrPage, VultrUser } from './schemas.js';
 
@@ -28,16 +28,8 @@ const MAX_PAGES = 1000;
 
 /** An HttpClient with Vultr's name and hints, for the admin key in `options`. */
 export function createVultrHttpClient(options: ProviderOptions, deps: HttpClientDeps = {}): HttpClient {
-  return new HttpClient({
-    ...deps,
-    baseUrl: options.baseUrl,
-    token: options.adminKey,
-    serviceName: 'Vultr',
-    dispatcher: options.dispatcher,
-    logger: options.logger,
-    signal: options.signal,
-    retry: options.retry,
-    timeouts: options.timeouts,
+  return providerHttpClient(options, deps, {
+    name: 'Vultr',
     hints: {
       unauthorized: 'Check the admin API key (VULTR_API_KEY): it may be mistyped, deleted or expired.',
       ipNotAllowed:
@@ -67,14 +59,7 @@ export function missingApiPathHint(baseUrl: string): string | undefined {
   return `The API URL ${sanitizeForDisplay(baseUrl, 200)} does not end in ${API_PATH}, where Vultr's API lives: set --api-url or VULTR_API_URL (or the profile's api-url) to ${sanitizeForDisplay(fixed, 200)}.`;
 }
 
-/**
- * An id as one URL path segment. Ids that are not safe single segments ("", ".", "..", or with "/", "\\", "%",
- * spaces or controls) would make the URL point elsewhere (`DELETE /users/<id>/apikeys/..`): they never reach one.
- */
-function seg(id: string): string {
-  if (!isSafeId(id)) throw new UsageError(`"${sanitizeForDisplay(id, 60)}" is not a valid id.`, { hint: 'Ids are the ones keyrot list-users and list-keys show.' });
-  return encodeURIComponent(id);
-}
+const seg = pathSegment;
 
 /** One page of GET /users. `cursor` is the opaque `next` of the previous page. */
 export async function listUsersPage(

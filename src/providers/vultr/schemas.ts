@@ -4,6 +4,7 @@
 
 import { ProviderResponseError } from '../../errors.js';
 import { singleLine } from '../../core/mask.js';
+import { isSafeId } from '../ids.js';
 
 export interface VultrUser {
   id: string;
@@ -76,11 +77,6 @@ function array(value: unknown, path: string): unknown[] {
   return value;
 }
 
-/** Whether `id` can be one URL path segment as it is (see client.ts seg). */
-export function isSafeId(id: string): boolean {
-  // eslint-disable-next-line no-control-regex
-  return id !== '' && id !== '.' && id !== '..' && !/[/\\%\s\u0000-\u001f\u007f]/.test(id);
-}
 
 /** An id the provider sent: refused (malformed answer) when it could not be used in a URL safely. */
 function requiredId(obj: Json, path: string): string {

@@ -1,0 +1,185 @@
+// keyrot rotate --provider kubeadapt: an assisted rotation. Kubeadapt keys are minted and revoked only in its
+// dashboard (here the sandbox's control API), so keyrot says what to click, takes the minted key from stdin, checks
+// its shape, keeps it in the real keychain before anything else, proves it (2xx, or 403 which still proves a valid
+// key), hands it over, and polls until the revoked old key gets 401. Without a terminal the person's steps are
+// events and a paused rotation (exit 18) that --resume continues.
+import { describe, expect, it } from 'vitest';
+import { HAS_KEYCHAIN, collect, json, keychainGet } from '../helpers/e2e.js';
+import { atPhase, killAt, platformAccount, platformSetup, type KillPoint, type PlatformSetup } from '../helpers/platform.js';
+import { identifyKubeadaptKey } from '../../src/providers/kubeadapt/provider.js';
+
+/** keyrot's keychain entry for a Kubeadapt key (its id is a digest of the plaintext). */
+const entryOf = (plaintext: string) => platformAccount('kubeadapt', 'org', identifyKubeadaptKey(plaintext, '').id);
+
+const NEW = 'prod-exporter-v2';
+const SCOPES = ['clusters:read', 'costs:read'];
+const FAST = ['--poll-interval', '200ms', '--wait-timeout', '15s'];
+
+function events(stdout: string): any[] {
+  return stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+
+/** Revokes `keyId` in "the dashboard" once the journal says keyrot asked for it. */
+async function revokeWhenAsked(s: PlatformSetup, keyId: string): Promise<void> {
+  await s.waitForJournal((j) => j.awaiting === 'revoke');
+  s.sandbox.revoke(keyId);
+}
+
+async function expectRotated(s: PlatformSetup, newKey: { id: string; plaintext: string }): Promise<void> {
+  expect(await s.journal()).toBeNull();
+  expect(s.keys().map((k) => k.name).sort()).toEqual(['ci-readonly', NEW]);
+  expect(await s.held()).toEqual([entryOf(newKey.plaintext)]);
+  expect(entryOf(newKey.plaintext)).toMatch(/^kubeadapt:org:ka-[0-9a-f]{12}$/);
+  expect(await keychainGet(entryOf(newKey.plaintext))).toBe(newKey.plaintext);
+  expect(await s.status(newKey.plaintext)).toBe(200);
+  expect(await s.status(s.oldKey.plaintext)).toBe(401);
+  expect(await s.leaks()).toEqual([]);
+}
+
+describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', () => {
+  it('takes the minted key from stdin, stores and proves it, hands it over, and finishes once the old key gets 401; the consumer never sees a 401', async () => {
+    const s = await platformSetup('kubeadapt');
+    const minted = s.sandbox.mint({ name: NEW, scopes: SCOPES });
+    const consumer = s.consumer();
+    const child = s.spawn(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--events'], { stdin: `${minted.plaintext}\n` });
+    const done = collect(child, 60_000);
+    await revokeWhenAsked(s, s.oldKey.id);
+    const r = await done;
+    expect(r.code, r.stderr).toBe(0);
+    expect((await consumer.stop()).byStatus[401] ?? 0).toBe(0);
+    const all = events(r.stdout);
+    const ask = all.find((e) => e.type === 'operator.action');
+    expect(ask).toMatchObject({ action: 'revoke', name: 'prod-exporter' });
+    expect(ask.instructions).toMatch(/Settings → API Keys\) revoke prod-exporter \(the key ending .{5}\)/);
+    const doneEvent = all.find((e) => e.type === 'rotation.done');
+    expect(doneEvent.steps.map((st: any) => st.phase)).toEqual(['create', 'verify-new', 'hand-over', 'wait', 'revoke', 'verify-old', 'finish']);
+    expect(doneEvent.steps.find((st: any) => st.phase === 'create').detail).toMatch(/minted in the dashboard/);
+    expect(doneEvent.steps.find((st: any) => st.phase === 'verify-old').detail).toBe('rejected (401): revoked in the dashboard');
+    await expectRotated(s, minted);
+  });
+
+  it('without a terminal or --new-key-stdin it pauses for the mint (exit 18, an event, status paused), and --resume --new-key-stdin continues', async () => {
+    const s = await platformSetup('kubeadapt');
+    const paused = await s.run(['rotate', '--key', 'prod-exporter', '--on-new-key', s.hook, ...FAST, '--yes', '--events']);
+    expect(paused.code, paused.stderr).toBe(18);
+    const all = events(paused.stdout);
+    const ask = all.find((e) => e.type === 'operator.action');
+    expect(ask).toMatchObject({ action: 'mint', name: NEW });
+    expect(ask.instructions).toMatch(/click \+ Create Key, name it prod-exporter-v2, and give it the same scopes and cluster allow-list as prod-exporter/);
+    expect(all.find((e) => e.type === 'rotation.paused')).toMatchObject({ awaiting: 'mint', phase: 'create' });
+    expect(all.at(-1)).toMatchObject({ type: 'error', error: { code: 'operator_step', exitCode: 18 } });
+    expect(all.at(-1).error.hint).toMatch(/keyrot --provider kubeadapt rotate --user organization --resume --new-key-stdin/);
+    expect(await s.journal()).toMatchObject({ status: 'paused', awaiting: 'mint', phase: 'create' });
+    // Only the old key's own copy, kept so that it can be tested once revoked.
+    expect(await s.held()).toEqual([entryOf(s.oldKey.plaintext)]);
+    const whoami = await s.run(['whoami', '--json']);
+    expect(json(whoami).unfinishedRotations).toEqual([expect.objectContaining({ status: 'paused', phase: 'create' })]);
+
+    const minted = s.sandbox.mint({ name: NEW, scopes: SCOPES });
+    const child = s.spawn(['rotate', '--resume', '--new-key-stdin', '--yes', ...FAST], { stdin: minted.plaintext });
+    const done = collect(child, 60_000);
+    await revokeWhenAsked(s, s.oldKey.id);
+    const r = await done;
+    expect(r.code, r.stderr).toBe(0);
+    await expectRotated(s, minted);
+  });
+
+  it('a pasted text that is not a Kubeadapt key is refused (exit 2), naming the shape and never the text; nothing is stored', async () => {
+    const s = await platformSetup('kubeadapt');
+    const r = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--no-wait', '--yes'], { stdin: 'sk_live_not-a-kubeadapt-key-0123456789\n' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/That is not a Kubeadapt API key: they are ka_live_ followed by 32 letters and digits/);
+    expect(r.stderr).not.toMatch(/not-a-kubeadapt/);
+    expect(await s.held()).toEqual([entryOf(s.oldKey.plaintext)]);
+    expect(await s.status(s.oldKey.plaintext)).toBe(200);
+  });
+
+  it('a minted key without a scope the old key has gets 403 where the old key gets 2xx: a scope mismatch (exit 19), both keys live', async () => {
+    const s = await platformSetup('kubeadapt');
+    const narrow = s.sandbox.mint({ name: NEW, scopes: ['costs:read'] });
+    const r = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: narrow.plaintext });
+    expect(r.code, r.stderr).toBe(19);
+    const err = json(r).error;
+    expect(err.code).toBe('scope_mismatch');
+    expect(err.message).toMatch(/Scope mismatch: the probe answers 403 to prod-exporter-v2 \(Missing required permission: clusters:read\) and 2xx to prod-exporter/);
+    expect(err.hint).toMatch(/Revoke prod-exporter-v2 in the dashboard, roll back with --abort/);
+    expect(await s.status(s.oldKey.plaintext)).toBe(200);
+    // The hook never ran: consumers still have the old key.
+    expect((await import('node:fs/promises').then((fs) => fs.readFile(s.keyFile, 'utf8'))).trim()).toBe(s.oldKey.plaintext);
+    // Rolled back: the narrow key is live until someone revokes it, so keyrot keeps holding it and says so.
+    const abort = await s.run(['rotate', '--abort', '--yes']);
+    expect(abort.code, abort.stderr).toBe(0);
+    expect(abort.stderr).toMatch(/The new key prod-exporter-v2 still authenticates, and only a person can revoke it: In Kubeadapt's dashboard \(Settings → API Keys\) revoke prod-exporter-v2/);
+    expect(abort.stderr).toMatch(/keyrot keeps its plaintext in the keychain \(service "keyrot", account "kubeadapt:org:ka-[0-9a-f]{12}"\) until then/);
+    expect(await s.held()).toContain(entryOf(narrow.plaintext));
+    expect(await s.journal()).toBeNull();
+  });
+
+  it('a key without the probe\'s scope is valid all the same (403 is not 401): rotating it says so', async () => {
+    const s = await platformSetup('kubeadapt');
+    const old = s.sandbox.snapshot()[0]!.keys.find((k) => k.name === 'ci-readonly')!;
+    const minted = s.sandbox.mint({ name: 'ci-readonly-v2', scopes: ['costs:read'] });
+    const child = s.spawn(['rotate', '--key', 'ci-readonly', '--new-key-stdin', '--no-wait', ...FAST, '--yes', '--json'], { stdin: minted.plaintext, env: { KUBEADAPT_API_KEY: old.plaintext } });
+    const done = collect(child, 60_000);
+    await revokeWhenAsked(s, old.id);
+    const r = await done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(json(r).steps.find((st: any) => st.phase === 'verify-new').detail).toBe('valid: the probe answers 403 (Missing required permission: clusters:read), as it does for ci-readonly');
+  });
+
+  it('an old key still accepted after the revoke step: keyrot keeps polling, then pauses (exit 18) saying it still authenticates; --resume finishes once it is revoked', async () => {
+    const s = await platformSetup('kubeadapt');
+    s.sandbox.setRevokeIneffective(true);
+    const minted = s.sandbox.mint({ name: NEW, scopes: SCOPES });
+    const child = s.spawn(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, '--poll-interval', '200ms', '--wait-timeout', '3s', '--yes'], { stdin: minted.plaintext });
+    const done = collect(child, 60_000);
+    await revokeWhenAsked(s, s.oldKey.id);
+    const r = await done;
+    expect(r.code, r.stderr).toBe(18);
+    expect(r.stderr).toMatch(/prod-exporter still authenticates after 3\.0 s: it has not been revoked yet \(or the revoke has not taken effect\)/);
+    expect(await s.journal()).toMatchObject({ status: 'paused', awaiting: 'revoke', phase: 'verify-old' });
+    s.sandbox.setRevokeIneffective(false);
+    s.sandbox.revoke(s.oldKey.id);
+    const resumed = await s.run(['rotate', '--resume', '--yes']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    await expectRotated(s, minted);
+  });
+
+  it('--emergency follows the seed\'s "revoke immediately": the old key is revoked before the hand-over', async () => {
+    const s = await platformSetup('kubeadapt');
+    const minted = s.sandbox.mint({ name: NEW, scopes: SCOPES });
+    const child = s.spawn(['rotate', '--key', 'prod-exporter', '--emergency', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: minted.plaintext });
+    const done = collect(child, 60_000);
+    const asked = await s.waitForJournal((j) => j.awaiting === 'revoke');
+    expect(asked.handedOverAt).toBeNull();
+    s.sandbox.revoke(s.oldKey.id);
+    const r = await done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(json(r).steps.map((st: any) => st.phase)).toEqual(['create', 'verify-new', 'revoke', 'verify-old', 'hand-over', 'finish']);
+    await expectRotated(s, minted);
+  });
+});
+
+const KILL_POINTS: KillPoint[] = [
+  {
+    name: 'after the minted key is stored, while it is proven',
+    faults: [{ method: 'GET', path: '/clusters', action: 'delay', delayMs: 8_000, times: 0 }],
+    until: atPhase('verify-new'),
+  },
+  { name: 'during the hand-over (the hook hangs)', hang: true, until: atPhase('hand-over', 'started') },
+  { name: 'while polling for the revoke', until: atPhase('verify-old') },
+];
+
+describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate survives kill -9 at every step', () => {
+  it.each(KILL_POINTS)('$name, then --resume', async (point) => {
+    const s = await platformSetup('kubeadapt');
+    const minted = s.sandbox.mint({ name: NEW, scopes: SCOPES });
+    await killAt(s, ['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes'], point, { stdin: minted.plaintext });
+    // The minted key is in the keychain: the resume never asks for it again.
+    const done = collect(s.spawn(['rotate', '--resume', '--yes', ...FAST]), 60_000);
+    await revokeWhenAsked(s, s.oldKey.id);
+    const r = await done;
+    expect(r.code, r.stderr).toBe(0);
+    await expectRotated(s, minted);
+  });
+});

@@ -1,0 +1,145 @@
+// The seed-003 platform through a declarative definition the user brings (--provider-file: the built-in seed003
+// definition written to a file), against the sandbox's seed-003 API and the real keychain: keys sent in X-Api-Key,
+// per-key scopes copied to the new key, the exact per-key "Last used" wait, an expires_at moved for --keep-old 7d,
+// issuing refused to operators (403), and kill -9 at every step.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SEED003 } from '../../src/providers/rest/definitions.js';
+import { HAS_KEYCHAIN, json } from '../helpers/e2e.js';
+import { atPhase, expectOnly, killAt, platformSetup, type KillPoint, type PlatformSetup } from '../helpers/platform.js';
+
+const NEW = 'deploy-bot-v2';
+const SCOPES = ['alerts:read', 'recordings:read'];
+const FAST = ['--usage-refresh', '1s', '--poll-interval', '200ms', '--wait-timeout', '20s'];
+
+/** The user's own definition file (a copy of the built-in one, as a user would start from the README's example). */
+async function definitionFile(s: PlatformSetup, change: (def: any) => void = () => undefined): Promise<string> {
+  const def = structuredClone(SEED003) as any;
+  change(def);
+  const path = join(s.dir, 'seed003.json');
+  await writeFile(path, JSON.stringify(def, null, 2));
+  return path;
+}
+
+/** keyrot with the definition file instead of --provider (the helper's --provider seed003 is overridden). */
+function withFile(file: string, args: string[]): string[] {
+  return ['--provider-file', file, ...args];
+}
+
+/** Only the new key, with the old key's scopes, held and working; the old one rejected. */
+async function expectRotated(s: PlatformSetup): Promise<void> {
+  expect((await expectOnly(s, NEW)).scopes).toEqual(SCOPES);
+}
+
+describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the seed-003 platform)', () => {
+  it('rotates with the user\'s definition: scopes copied, exact per-key wait, X-Api-Key; the consumer never sees a 401', async () => {
+    const s = await platformSetup('seed003');
+    const file = await definitionFile(s);
+    const consumer = s.consumer();
+    const r = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, ...FAST, '--yes', '--json']), { env: {} });
+    expect(r.code, r.stderr).toBe(0);
+    expect((await consumer.stop()).byStatus[401] ?? 0).toBe(0);
+    const out = json(r);
+    expect(out.steps.find((st: any) => st.phase === 'verify-new').detail).toBe('scopes alerts:read recordings:read as deploy-bot');
+    expect(out.steps.find((st: any) => st.phase === 'wait').detail).toMatch(/deploy-bot-v2 used at .*; deploy-bot unused for/);
+    await expectRotated(s);
+  });
+
+  it('--keep-old 7d moves the old key\'s expires_at 7 days out (the seed\'s scheduled rotation) and pauses; --resume revokes it', async () => {
+    const s = await platformSetup('seed003');
+    const file = await definitionFile(s);
+    const before = Date.now();
+    const r = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--keep-old', '7d', '--yes', '--json']));
+    expect(r.code, r.stderr).toBe(0);
+    const old = s.keys().find((k) => k.name === 'deploy-bot')!;
+    const expires = Date.parse(old.expiresAt!);
+    expect(expires - before).toBeGreaterThanOrEqual(7 * 86_400_000 - 1_000);
+    expect(expires - Date.now()).toBeLessThanOrEqual(7 * 86_400_000 + 1_000);
+    expect(json(r).status).toBe('paused');
+    expect(json(r).steps.find((st: any) => st.phase === 'wait').detail).toMatch(/--no-wait; deploy-bot now expires at /);
+    expect(s.sandbox.requests().filter((q) => q.method === 'PATCH')).toHaveLength(1);
+    const resumed = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--resume', '--yes']));
+    expect(resumed.code, resumed.stderr).toBe(0);
+    await expectRotated(s);
+  });
+
+  it('an operator\'s key gets 403 on the create (issuing is admin/owner-only): exit 4, nothing created', async () => {
+    const s = await platformSetup('seed003');
+    const file = await definitionFile(s);
+    const operator = s.sandbox.snapshot().find((a) => a.name === 'auditor')!.keys[0]!.plaintext;
+    const r = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--no-wait', '--yes', '--json']), { env: { SEED003_API_KEY: operator } });
+    expect(r.code, r.stderr).toBe(4);
+    expect(json(r).error.message).toMatch(/Seed-003 platform denied permission for POST \/service-accounts\/sa_[0-9a-f]+\/keys: forbidden: API key issuance is admin\/owner-only/);
+    expect(s.keys().map((k) => k.name)).toEqual(['deploy-bot']);
+  });
+
+  it('a new key created narrower than the old one (the platform ignored the scopes) is a scope mismatch: exit 19 before the hand-over', async () => {
+    const s = await platformSetup('seed003');
+    const file = await definitionFile(s);
+    s.sandbox.setForcedScopes(['alerts:read']);
+    const r = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, ...FAST, '--yes', '--json']));
+    expect(r.code, r.stderr).toBe(19);
+    expect(json(r).error.message).toMatch(/Scope mismatch: deploy-bot-v2 lacks recordings:read, which deploy-bot has/);
+    expect((await readFile(s.keyFile, 'utf8')).trim()).toBe(s.oldKey.plaintext);
+    const abort = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--abort', '--yes']));
+    expect(abort.code, abort.stderr).toBe(0);
+    expect(s.keys().map((k) => k.name)).toEqual(['deploy-bot']);
+  });
+
+  it('an old key the platform still accepts after its deletion is reported loudly (exit 7)', async () => {
+    const s = await platformSetup('seed003', { holdOldKey: true });
+    const file = await definitionFile(s);
+    s.sandbox.setRevokeIneffective(true);
+    const r = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--yes']));
+    expect(r.code, r.stderr).toBe(7);
+    expect(r.stderr).toMatch(/THE OLD KEY deploy-bot STILL AUTHENTICATES/);
+  });
+});
+
+describe('keyrot --provider-file from a profile, and a definition that does not fit', () => {
+  it('a profile carries the definition file: --profile picks the provider, and list-keys shows scopes and each key\'s last use', async () => {
+    const s = await platformSetup('seed003');
+    const file = await definitionFile(s);
+    await mkdir(join(s.dir, 'config', 'keyrot'), { recursive: true });
+    await writeFile(join(s.dir, 'config', 'keyrot', 'config'), `[platform]\nprovider-file = ${file}\n`);
+    const env = { XDG_CONFIG_HOME: join(s.dir, 'config') };
+    // Through the profile alone: no provider flag (the helper adds none when a profile is named).
+    const listed = await s.run(['--profile', 'platform', 'list-keys', '--user', 'deploy-bot', '--json'], { env });
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(json(listed)).toEqual([expect.objectContaining({ name: 'deploy-bot', scopes: SCOPES, lastUsedAt: expect.any(String) })]);
+  });
+
+  it('a definition that does not validate is one line naming the file and the field (exit 2), and nothing is called', async () => {
+    const s = await platformSetup('seed003');
+    const file = await definitionFile(s, (def) => {
+      def.keys.revoke = '/service-accounts/{account}/keys';
+    });
+    const r = await s.run(withFile(file, ['list-users']));
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([`error: ${file}: keys.revoke: must hold {key} (See "Your own provider" in keyrot's README for the format.)`]);
+    expect(s.sandbox.requests()).toEqual([]);
+  });
+});
+
+const KEYS = '/service-accounts/*/keys';
+const HOLD = 8_000;
+const KILL_POINTS: KillPoint[] = [
+  { name: 'during the create, after the platform made the key', faults: [{ method: 'POST', path: KEYS, action: 'delay-after', delayMs: HOLD }], until: atPhase('create', 'started') },
+  { name: 'during the hand-over (the hook hangs)', hang: true, until: atPhase('hand-over', 'started') },
+  { name: 'during the per-key wait', until: atPhase('wait') },
+  { name: 'during the revoke, after the platform deleted the old key', faults: [{ method: 'DELETE', path: `${KEYS}/*`, action: 'delay-after', delayMs: HOLD }], until: atPhase('revoke', 'started') },
+];
+
+describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (seed 003) survives kill -9 at every step', () => {
+  it.each(KILL_POINTS)('$name, then --resume', async (point) => {
+    const s = await platformSetup('seed003');
+    const file = await definitionFile(s);
+    const consumer = s.consumer();
+    await killAt(s, withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, ...FAST, '--yes']), point);
+    const r = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--resume', '--yes', '--json', '--wait-timeout', '20s']));
+    expect(r.code, r.stderr).toBe(0);
+    expect((await consumer.stop()).byStatus[401] ?? 0).toBe(0);
+    await expectRotated(s);
+  });
+});
