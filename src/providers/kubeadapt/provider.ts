@@ -57,7 +57,7 @@ export class KubeadaptProvider implements Provider {
 
   /** Proves the key keyrot runs with is valid (2xx or 403; a 401 is AuthError). */
   async whoami(): Promise<Identity> {
-    await this.#http.request('GET', PROBE, { passStatuses: [403], expectBody: false });
+    await this.#http.request('GET', PROBE, { passStatuses: [403], expectBody: false, what: 'check the admin key' });
     return { email: `Kubeadapt key ${maskSecret(this.#adminKey)}`, name: '', acls: [] };
   }
 
@@ -85,7 +85,7 @@ export class KubeadaptProvider implements Provider {
   }
 
   async checkKey(secret: string): Promise<AuthCheck> {
-    const res = await this.#http.request('GET', PROBE, { token: secret, passStatuses: [401, 403], expectBody: false });
+    const res = await this.#http.request('GET', PROBE, { token: secret, passStatuses: [401, 403], expectBody: false, what: 'check a key' });
     if (res.status === 401) return { ok: false, reason: 'rejected', message: res.errorMessage || 'Kubeadapt answered 401 Unauthorized.' };
     if (res.status === 403) return { ok: true, limited: res.errorMessage || 'Kubeadapt answered 403 Forbidden.' };
     return { ok: true };

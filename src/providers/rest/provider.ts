@@ -61,7 +61,7 @@ export class RestProvider implements Provider {
 
   async whoami(): Promise<Identity> {
     const { identity } = this.#def;
-    const body = (await this.#http.request('GET', identity.path)).body;
+    const body = (await this.#http.request('GET', identity.path, { what: 'show the account' })).body;
     const label = text(at(body, identity.label), { path: identity.path, field: identity.label }, this.displayName);
     return { email: label, name: identity.name === null ? '' : optionalText(at(body, identity.name)), acls: [] };
   }
@@ -72,7 +72,7 @@ export class RestProvider implements Provider {
     const users: User[] = [];
     for (let page = 1; page <= MAX_PAGES; page++) {
       const query = { [accounts.pages.page]: page, [accounts.pages.size]: accounts.pages.perPage };
-      const items = this.#items((await this.#http.request('GET', accounts.list, { query })).body, accounts.items, accounts.list);
+      const items = this.#items((await this.#http.request('GET', accounts.list, { query, what: 'list the accounts' })).body, accounts.items, accounts.list);
       users.push(...items.map((a) => this.#user(a)));
       if (items.length < accounts.pages.perPage) return users;
     }
@@ -101,7 +101,7 @@ export class RestProvider implements Provider {
   async createKey(userId: string, input: CreateKeyInput): Promise<CreatedKey> {
     const { create } = this.#def.keys;
     const path = fill(create.path, userId);
-    const answer = (await this.#http.request('POST', path, { json: this.#body(create.body, input) })).body;
+    const answer = (await this.#http.request('POST', path, { json: this.#body(create.body, input), what: `create the key ${input.name}` })).body;
     const secret = at(answer, create.secret);
     if (typeof secret !== 'string' || secret.trim() === '') {
       throw new KeyNotReturnedError(`${this.displayName} accepted the create of "${input.name}" but its answer holds no key (field "${create.secret}").`, {
@@ -114,7 +114,7 @@ export class RestProvider implements Provider {
   }
 
   async deleteKey(userId: string, keyId: string): Promise<'deleted' | 'already-gone'> {
-    const res = await this.#http.request('DELETE', fill(this.#def.keys.revoke, userId, keyId), { passStatuses: [404], expectBody: false });
+    const res = await this.#http.request('DELETE', fill(this.#def.keys.revoke, userId, keyId), { passStatuses: [404], expectBody: false, what: `delete the key ${keyId}` });
     if (res.status !== 404 || res.afterLostAnswer) return res.status === 404 ? 'already-gone' : 'deleted';
     // A 404 at once: a key deleted earlier (a resumed rotation), or an unknown account. Listing tells which.
     if ((await this.listKeys(userId)).some((k) => k.id === keyId)) {
@@ -124,7 +124,7 @@ export class RestProvider implements Provider {
   }
 
   async checkKey(secret: string): Promise<AuthCheck> {
-    const res = await this.#http.request('GET', this.#def.probe.path, { token: secret, passStatuses: [401, 403], expectBody: false });
+    const res = await this.#http.request('GET', this.#def.probe.path, { token: secret, passStatuses: [401, 403], expectBody: false, what: 'check a key' });
     if (res.status === 401) return { ok: false, reason: 'rejected', message: res.errorMessage || `${this.displayName} answered 401 Unauthorized.` };
     if (res.status === 403) return { ok: true, limited: res.errorMessage || `${this.displayName} answered 403 Forbidden.` };
     return { ok: true };
@@ -138,11 +138,11 @@ export class RestProvider implements Provider {
   async #expire(userId: string, keyId: string, expiresAt: Date): Promise<void> {
     const expire = this.#def.keys.expire;
     if (!expire) return;
-    await this.#http.request(expire.method, fill(expire.path, userId, keyId), { json: this.#body(expire.body, { name: '', expiresAt }), expectBody: false });
+    await this.#http.request(expire.method, fill(expire.path, userId, keyId), { json: this.#body(expire.body, { name: '', expiresAt }), expectBody: false, what: `set the expiry of the key ${keyId}` });
   }
 
   #get(path: string): Promise<unknown> {
-    return this.#http.request('GET', path).then((r) => r.body);
+    return this.#http.request('GET', path, { what: 'list the keys' }).then((r) => r.body);
   }
 
   #items(body: unknown, where: string, path: string): unknown[] {
