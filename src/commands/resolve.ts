@@ -182,7 +182,9 @@ export async function heldKeyFor(ctx: Context, store: SecretStore, provider: Pro
     return { key, secret, why: 'key' };
   }
   if (active) {
-    const pick = (id: string | null) => keys.find((k) => k.id === id);
+    // A key past its expiry is no key to hand a consumer: the new key only while unexpired (as the revoke demands).
+    const now = ctx.now().getTime();
+    const pick = (id: string | null) => keys.find((k) => k.id === id && !(k.expiresAt && k.expiresAt.getTime() <= now));
     const candidates: Array<[ApiKey | undefined, HeldKey['why']]> = newKeyProven(active)
       ? [[pick(active.newKey.id), 'rotation-new'], [pick(active.oldKey.id), 'rotation-old']]
       : [[pick(active.oldKey.id), 'rotation-old']];

@@ -62,6 +62,17 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot get', () => {
     expect(named.stdout).toBe('');
   });
 
+  it('a new key that expired during the grace period is not handed out: the old key, which still works', async () => {
+    const s = await setup();
+    const paused = await s.run('keep-old', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes']);
+    expect(paused.code, paused.stderr).toBe(0);
+    const newKey = s.keys().find((k) => k.name === 'ops-deploy-v2')!;
+    await fetch(`${s.h.sandbox.controlUrl}/keys/${newKey.id}`, { method: 'POST', body: JSON.stringify({ date_expire: '2020-01-01T00:00:00Z' }) });
+    const r = await s.h.run(['get', '--user', OPS]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(s.oldKey.plaintext);
+  });
+
   it('follows a rotation: the new key once it is stored and proven (paused --keep-old), still after --resume; the old key before that', async () => {
     const s = await setup();
     const paused = await s.run('keep-old', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes']);
