@@ -66,6 +66,31 @@ export function redact(text: string, secrets: Iterable<string>): string {
     for (const form of escaped === secret ? [secret] : [secret, escaped]) {
       if (out.includes(form)) out = out.split(form).join(mask);
     }
+    if (secret.length >= MIN_LENGTH_TO_SHOW) out = maskFragments(out, secret);
+  }
+  return out;
+}
+
+/** A run this long of a secret's characters is a leak wherever it appears (a key pasted short, or cut). */
+const FRAGMENT = 8;
+
+/**
+ * Masks every run of FRAGMENT or more consecutive characters of `secret` (a key pasted into the wrong flag with a
+ * character missing, echoed back in an error, is still the key): each run, extended as far as it matches, becomes
+ * "****".
+ */
+function maskFragments(text: string, secret: string): string {
+  let out = text;
+  for (let i = 0; i + FRAGMENT <= secret.length; i++) {
+    const piece = secret.slice(i, i + FRAGMENT);
+    for (let at = out.indexOf(piece); at >= 0; at = out.indexOf(piece, at)) {
+      let start = at;
+      let end = at + FRAGMENT;
+      for (let k = i; start > 0 && k > 0 && out[start - 1] === secret[k - 1]; k--) start--;
+      for (let j = i + FRAGMENT; end < out.length && j < secret.length && out[end] === secret[j]; j++) end++;
+      out = `${out.slice(0, start)}****${out.slice(end)}`;
+      at = start + 4;
+    }
   }
   return out;
 }

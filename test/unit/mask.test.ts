@@ -50,6 +50,10 @@ describe('redact', () => {
     // A hostile server's one-character "key" must not rewrite every "a": too short to be a secret.
     ['a banana', ['a'], 'a banana'],
     ['{"a":1}', ['a', '"'], '{"a":1}'],
+    // A key pasted short (or cut) is still the key: any 8 of its characters in a row are masked, the whole run.
+    [`No user "${LONG.slice(0, -1)}".`, [LONG], 'No user "****".'],
+    [`tail …${LONG.slice(10)}`, [LONG], 'tail …****'],
+    [`x${LONG.slice(5, 13)}y ${LONG.slice(5, 12)}`, [LONG], `x****y ${LONG.slice(5, 12)}`],
   ])('%j', (text, secrets, expected) => {
     expect(redact(text, secrets)).toBe(expected);
   });
