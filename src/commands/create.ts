@@ -108,7 +108,8 @@ async function settleInterrupted(ctx: Context, provider: Provider, store: Secret
   const origin = `an interrupted keyrot create of "${interrupted.name}" (${interrupted.startedAt}, ${interrupted.host})`;
   if (candidates.length === 0) ctx.out.info(`${origin[0]!.toUpperCase()}${origin.slice(1)} left no key behind.`);
   for (const key of candidates) {
-    const what = `Key ${key.name} (${key.id}) of ${user.email} is probably from ${origin}, and nobody holds its plaintext`;
+    // keyrot does not hold it; an --on-new-key hook of that create may have received it before the kill.
+    const what = `Key ${key.name} (${key.id}) of ${user.email} is probably from ${origin}, and keyrot does not hold its plaintext (unless a hook of that create received it, nobody does)`;
     if (!yes && !ctx.interactive) {
       ctx.out.warn(`${what}. If no one made it by hand since, delete it: keyrot revoke --user ${shellArg(user.email)} --key ${key.id} --yes (or pass --yes to the next create).`);
       return;
