@@ -58,7 +58,7 @@ describe('an unknown command', () => {
 
 describe("each command's help lists the global options it uses", () => {
   const OUTPUT = ['--json', '--events', '--debug', '--no-color', '--quiet', '--verbose'];
-  const ACCOUNT = ['--api-url', '--api-key-stdin', '--profile'];
+  const ACCOUNT = ['--api-url', '--api-key-stdin', '--provider', '--provider-file', '--profile'];
   it.each([
     ['rotate', [...OUTPUT, ...ACCOUNT, '--store', '--state-dir']],
     ['create', [...OUTPUT, ...ACCOUNT, '--store', '--state-dir']],
