@@ -36,41 +36,105 @@ export type SleepFn = (ms: number, signal?: AbortSignal) => Promise<void>;
 const realSleep: SleepFn = (ms, signal) => sleepTimer(ms, undefined, signal ? { signal } : undefined);
 
 /**
- * Keeps request starts under a budget: at most `limit` in any rolling `windowMs`. Vultr answers 429 above 30
- * requests per second per source IP; 25 leaves room for clock skew and other tools on the same machine.
+ * The pace of requests to one API from this process, shared by every client of it (so by every rotation of a batch):
+ * Vultr allows 30 requests per second per source IP, whatever the key. Starts are spread evenly at `limit` per
+ * `windowMs` (a burst would meet the provider's sliding window as unevenly as the network delivers it), less a small
+ * `guard` (2%) for the jitter between a start here and its arrival there. A 429 makes every request wait out the
+ * provider's Retry-After together, and slows the pace; each quiet `recoverMs` halves the slowdown again.
  */
 export class RateLimiter {
-  readonly #limit: number;
-  readonly #windowMs: number;
+  readonly #intervalMs: number;
+  readonly #floor: number;
+  readonly #recoverMs: number;
   readonly #now: () => number;
   readonly #sleep: SleepFn;
-  readonly #starts: number[] = [];
+  /** Multiplies the even spacing: 1 + guard at full pace, more after 429s. */
+  #slowdown: number;
+  /** The earliest start not yet promised to a caller. */
+  #nextSlot = -Infinity;
+  #pausedUntil = -Infinity;
+  /** Bumped by each pause: callers sleeping towards a slot promised before it queue again behind the pause. */
+  #epoch = 0;
+  #lastThrottleAt = -Infinity;
+  #lastRecoveryAt = -Infinity;
 
-  constructor(options: { limit?: number; windowMs?: number; now?: () => number; sleep?: SleepFn } = {}) {
-    this.#limit = options.limit ?? 25;
-    this.#windowMs = options.windowMs ?? 1000;
+  constructor(options: { limit?: number; windowMs?: number; guard?: number; recoverMs?: number; now?: () => number; sleep?: SleepFn } = {}) {
+    const limit = options.limit ?? VULTR_REQUESTS_PER_SECOND;
+    this.#intervalMs = (options.windowMs ?? 1000) / limit;
+    this.#floor = 1 + (options.guard ?? 0.02);
+    this.#slowdown = this.#floor;
+    this.#recoverMs = options.recoverMs ?? 2_000;
     this.#now = options.now ?? Date.now;
     this.#sleep = options.sleep ?? realSleep;
   }
 
-  /** Resolves when a request may start (and counts it). Rejects with CancelledError when `signal` aborts. */
-  async acquire(signal?: AbortSignal): Promise<void> {
+  /** Requests per second at the current pace (the limit less the guard at full pace). */
+  get perSecond(): number {
+    return 1000 / (this.#intervalMs * this.#slowdown);
+  }
+
+  /**
+   * Resolves when a request may start, in the order callers asked, and returns the start time (ms, this limiter's
+   * clock): hand it to throttled() if the request meets a 429. Rejects with CancelledError when `signal` aborts.
+   */
+  async acquire(signal?: AbortSignal): Promise<number> {
     for (;;) {
       throwIfCancelled(signal);
       const now = this.#now();
-      while (this.#starts.length > 0 && (this.#starts[0] ?? 0) <= now - this.#windowMs) this.#starts.shift();
-      if (this.#starts.length < this.#limit) {
-        this.#starts.push(now);
-        return;
-      }
-      const oldest = this.#starts[0] ?? now;
-      await sleepOrCancel(this.#sleep, Math.max(1, oldest + this.#windowMs - now), signal);
+      this.#recover(now);
+      const slot = Math.max(now, this.#nextSlot, this.#pausedUntil);
+      this.#nextSlot = slot + this.#intervalMs * this.#slowdown;
+      if (slot <= now) return now;
+      const epoch = this.#epoch;
+      await sleepOrCancel(this.#sleep, slot - now, signal);
+      if (epoch === this.#epoch) return this.#now();
     }
+  }
+
+  /**
+   * The provider answered 429 to a request that started at `startedAt`: every request waits `waitMs` (its Retry-After)
+   * from now, and the pace slows by a quarter. Answers to requests sent before the last slowdown do not slow it again:
+   * they were sent at the pace already corrected.
+   */
+  throttled(waitMs: number, startedAt: number): void {
+    const now = this.#now();
+    const until = now + Math.max(0, waitMs);
+    if (until > this.#pausedUntil) {
+      this.#pausedUntil = until;
+      this.#nextSlot = until;
+      this.#epoch++;
+    }
+    if (startedAt > this.#lastThrottleAt) {
+      this.#slowdown = Math.min(MAX_SLOWDOWN, this.#slowdown * 1.25);
+      this.#lastThrottleAt = now;
+      this.#lastRecoveryAt = until;
+    }
+  }
+
+  #recover(now: number): void {
+    const periods = Math.floor((now - this.#lastRecoveryAt) / this.#recoverMs);
+    if (this.#slowdown <= this.#floor || periods < 1) return;
+    this.#slowdown = this.#floor + (this.#slowdown - this.#floor) / 2 ** periods;
+    this.#lastRecoveryAt += periods * this.#recoverMs;
   }
 }
 
-/** The budget shared by every HttpClient of this process unless one is injected. */
-export const processRateLimiter = new RateLimiter();
+/** Vultr's documented limit: 30 requests per second per source IP. */
+export const VULTR_REQUESTS_PER_SECOND = 30;
+/** However many 429s, the pace never drops below a quarter of the limit: Retry-After does the rest. */
+const MAX_SLOWDOWN = 4;
+
+const limiters = new Map<string, RateLimiter>();
+
+/**
+ * The limiter of the API at `origin` ("https://api.vultr.com"), one per process: every client, admin key and user key
+ * of this process that talks to it draws on the same budget, as the provider counts them together.
+ */
+export function rateLimiterFor(origin: string): RateLimiter {
+  let limiter = limiters.get(origin);
+  if (!limiter) limiters.set(origin, (limiter = new RateLimiter()));
+  return limiter;
+}
 
 /** Hints attached to auth errors; the provider knows what its users should do. */
 export interface HttpErrorHints {
@@ -90,7 +154,7 @@ export interface HttpClientDeps {
   now?: () => number;
   /** [0, 1) source for the back-off jitter. Default: Math.random. */
   random?: () => number;
-  /** Default: processRateLimiter. */
+  /** Default: rateLimiterFor(the base URL's origin), shared by every client of that API in this process. */
   limiter?: RateLimiter;
 }
 
@@ -206,7 +270,7 @@ export class HttpClient {
     this.#sleep = options.sleep ?? realSleep;
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
-    this.#limiter = options.limiter ?? processRateLimiter;
+    this.#limiter = options.limiter ?? rateLimiterFor(base.origin);
     this.#dispatcher = options.dispatcher;
     this.#ownsDispatcher = options.dispatcher === undefined;
   }
@@ -246,7 +310,7 @@ export class HttpClient {
     let afterLostAnswer = false;
 
     for (let attempt = 1; ; attempt++) {
-      await this.#limiter.acquire(this.#signal);
+      const slot = await this.#limiter.acquire(this.#signal);
       const started = this.#now();
       const outcome = await this.#attempt(method, url, headers, body);
       const elapsed = Math.max(0, Math.round(this.#now() - started));
@@ -322,7 +386,9 @@ export class HttpClient {
         `${label}: retrying in ${delay} ms${retryAfterMs === undefined ? '' : ' (Retry-After)'} (attempt ${attempt + 1} of ${attempts}) after ${lastProblem}`,
         secrets,
       );
-      await sleepOrCancel(this.#sleep, delay, this.#signal);
+      // A 429 is about the pace of every request to this API, not this one: all of them wait it out, in the limiter.
+      if (outcome.kind === 'response' && outcome.status === 429) this.#limiter.throttled(delay, slot);
+      else await sleepOrCancel(this.#sleep, delay, this.#signal);
     }
   }
 
