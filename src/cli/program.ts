@@ -139,6 +139,7 @@ export const COMMANDS: CommandSpec[] = [
     options: [
       new Option('-p, --port <port>', 'port to listen on (0: any free port)').default('8080'),
       new Option('--users <count>', 'number of users to create').default('6'),
+      new Option('--keys-per-user <count>', 'API keys of each generated user (user5@ onwards): expired, due soon, later, never').default('0'),
       new Option('--fault <spec...>', 'inject a fault, e.g. "POST /users/*/apikeys drop-after" or "GET /users status=503 times=2"'),
       new Option('--create-answer <how>', "a user-key create's answer: plaintext (Vultr's guides) or empty (202 without a body, as Vultr's OpenAPI document says)")
         .choices(['plaintext', 'empty'])
@@ -147,6 +148,7 @@ export const COMMANDS: CommandSpec[] = [
     examples: [
       'keyrot sandbox',
       'keyrot sandbox --port 0 --json',
+      'keyrot sandbox --users 200 --keys-per-user 1   # an account to rehearse keyrot audit and rotate --all',
       'keyrot sandbox --fault "POST /users/*/apikeys drop-after"',
       'keyrot sandbox --create-answer empty   # answer creates as the OpenAPI spec documents them',
     ],
