@@ -18,6 +18,9 @@ export const ExitCode = {
   incomplete: 12,
   keyNotReturned: 13,
   state: 14,
+  auditFindings: 15,
+  batchPartial: 16,
+  batchFailed: 17,
   cancelled: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
@@ -39,6 +42,9 @@ export const EXIT_CODE_TABLE: ReadonlyArray<readonly [number, string]> = [
   [ExitCode.incomplete, 'the operation stopped part-way; the message says what is live and how to continue'],
   [ExitCode.keyNotReturned, 'the provider accepted a create but sent no key: keyrot deleted that key; nothing else changed'],
   [ExitCode.state, "keyrot's state directory is unusable or a state file in it is damaged (the message names it and how to recover)"],
+  [ExitCode.auditFindings, 'keyrot audit found keys with a finding named by --fail-on (the whole report is printed)'],
+  [ExitCode.batchPartial, 'rotate --all: some rotations failed, the others succeeded (the summary says how to continue)'],
+  [ExitCode.batchFailed, 'rotate --all: no rotation succeeded (the summary says how to continue)'],
   [ExitCode.cancelled, 'cancelled (Ctrl-C, SIGTERM, or No at a confirmation)'],
 ];
 

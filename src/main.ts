@@ -30,7 +30,7 @@ export async function runCli(argv: string[], deps: Deps, signal: AbortSignal): P
   const state: RunState = {};
   try {
     await buildProgram(deps, signal, state).parseAsync(argv, { from: 'user' });
-    return ExitCode.ok;
+    return state.exitCode ?? ExitCode.ok;
   } catch (err) {
     const error = err instanceof CommanderError ? fromCommanderError(err) : err;
     if (error === null) return ExitCode.ok;

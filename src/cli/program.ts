@@ -42,6 +42,25 @@ export const COMMANDS: CommandSpec[] = [
     load: async () => (await import('../commands/list-keys.js')).listKeysCommand,
   },
   {
+    name: 'audit',
+    summary: 'Every key of every user, what keyrot knows of it, and what needs attention, most urgent first (read-only).',
+    options: [
+      new Option('--expiring-within <duration>', 'report keys that expire within this span').default('30d'),
+      new Option(
+        '--fail-on <codes>',
+        'exit 15 when a key has one of these findings (comma-separated): expired, expiring, unfinished-rotation, all-keys-expired, multiple-keys, inactive-user, never-expires, not-held, admin-user',
+      ),
+      new Option('--csv', 'print CSV (one row per key) instead of the table'),
+    ],
+    examples: [
+      'keyrot audit',
+      'keyrot audit --expiring-within 14d --json > audit.json',
+      'keyrot audit --csv > keys.csv',
+      'keyrot audit --fail-on expired,expiring   # in a CI schedule: exit 15 when a key needs rotating',
+    ],
+    load: async () => (await import('../commands/audit.js')).auditCommand,
+  },
+  {
     name: 'create',
     summary: 'Create an API key for a user; its plaintext goes to the OS keychain before anything else.',
     options: [
@@ -183,6 +202,8 @@ function completionSpec() {
 export interface RunState {
   /** The context of the command being run, for error reporting. */
   ctx?: Context;
+  /** The exit code of a result that is no success (CommandModule.outcome); absent: 0. */
+  exitCode?: number;
 }
 
 export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): Command {
@@ -244,6 +265,11 @@ export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): 
       if (ctx.out.events && !handler.emitsEvents) ctx.out.event('result', { command: spec.name, data: handler.toJson ? handler.toJson(result) : result });
       else if (ctx.out.json) ctx.out.result(handler.toJson ? handler.toJson(result) : result, handler.revealed?.(result));
       else handler.render(result, ctx);
+      const outcome = handler.outcome?.(result);
+      if (outcome) {
+        ctx.out.failure(outcome.message);
+        state.exitCode = outcome.exitCode;
+      }
     });
   }
   program.allowExcessArguments(true).action((_opts: unknown, cmd: Command) => {
