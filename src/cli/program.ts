@@ -94,7 +94,8 @@ export const COMMANDS: CommandSpec[] = [
     name: 'rotate',
     summary: 'Guided zero-downtime rotation: create, store, verify, hand over, wait for use, revoke, verify revoked.',
     options: [
-      user(),
+      // Repeated with --all: several users.
+      new Option('-u, --user <user>', 'the user: id or e-mail address (asked for in a terminal when omitted); repeat it with --all').argParser(collect),
       key(),
       new Option('-n, --name <name>', 'the new key\'s name (default: the old name with its generation bumped, e.g. deploy-v3)'),
       new Option('-e, --expires <when>', 'expiry of the new key: an ISO date, a span (90d, 12w) or never').default(undefined, 'never'),
@@ -110,6 +111,14 @@ export const COMMANDS: CommandSpec[] = [
       new Option('--emergency', 'the old key is exposed: revoke it as soon as the new key is stored and proven, before the hand-over (downtime until consumers have it)'),
       new Option('--dry-run', 'print the plan and change nothing'),
       new Option('--self', 'rotate the admin key keyrot runs with (stored by keyrot login, or --on-new-key to update a CI secret)'),
+      new Option('--all', 'rotate every key the selection picks, several at once (each an ordinary rotation); --resume finishes an unfinished batch'),
+      new Option('--expiring-within <span>', '--all: keys that expire within this span (30d), or have expired'),
+      new Option('--never-expiring', '--all: keys that never expire'),
+      new Option('--older-than <span>', '--all: keys keyrot created (and recorded) longer ago than this (90d)'),
+      new Option('--users-file <file>', '--all: only the users listed in this file (one id or e-mail a line, # comments)'),
+      new Option('--match <glob>', "--all: only keys whose name matches (e.g. 'deploy-*')"),
+      new Option('--fail-fast', '--all: start no new rotation once one has failed'),
+      new Option('--concurrency <n>', '--all: rotations under way at once (default 10; the rate limit sets the pace)'),
       yes(),
     ],
     examples: [
@@ -118,6 +127,9 @@ export const COMMANDS: CommandSpec[] = [
       'keyrot rotate --user ops@example.com --keep-old --on-new-key "./push-secret.sh" --yes   # scheduled: grace period, then --resume',
       'keyrot rotate --user ops@example.com --emergency --on-new-key "./push-secret.sh"   # the key is exposed',
       'keyrot rotate --self --yes   # the admin key stored by keyrot login',
+      'keyrot rotate --all --expiring-within 30d --on-new-key ./push-secret.sh --dry-run   # what a scheduled batch would rotate',
+      'keyrot rotate --all --older-than 90d --match "deploy-*" --on-new-key ./push-secret.sh --yes --json',
+      'keyrot rotate --all --resume --yes   # after a crash: finish every unfinished rotation of the batch',
     ],
     load: async () => (await import('../commands/rotate.js')).rotateCommand,
   },
@@ -189,6 +201,11 @@ export const COMMANDS: CommandSpec[] = [
     load: async () => (await import('../commands/demo.js')).demoCommand,
   },
 ];
+
+/** An option given several times: its values in order (one value stays a string). */
+function collect(value: string, previous: string | string[] | undefined): string | string[] {
+  return previous === undefined ? value : [...(Array.isArray(previous) ? previous : [previous]), value];
+}
 
 /** Commands and flags for shell completion, from the same table as --help. */
 function completionSpec() {

@@ -59,6 +59,16 @@ export class RotationJournal {
     return target;
   }
 
+  /** The finished (done or aborted) rotation `id`, from history/; null when there is none. */
+  async archived(id: string): Promise<RotationRecord | null> {
+    const history = join(this.#dir, 'history');
+    const names = await readdir(history).catch(() => [] as string[]);
+    const name = names.find((n) => n.endsWith(`-${safeName(id)}.json`));
+    if (!name) return null;
+    const record = await readJson(join(history, name)).catch(() => null);
+    return recordProblem(record) === null ? (record as RotationRecord) : null;
+  }
+
   /** Every unfinished rotation (for listing in messages). */
   async allActive(): Promise<RotationRecord[]> {
     let names: string[];

@@ -1,0 +1,113 @@
+// Batch records (keyrot rotate --all): one per provider under batches/, moved to batches/history/ once every key of
+// the batch is rotated. A batch record only ties the batch's rotations together (which keys, which rotation each one
+// became): every rotation keeps its own journal under rotations/, which stays the truth about what is live. 0600 JSON,
+// written atomically, never a secret.
+import { readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { StateError } from '../errors.js';
+import { ensureDir, safeName, writeJsonAtomic } from './state-dir.js';
+
+export type BatchItemStatus = 'pending' | 'done' | 'failed' | 'skipped';
+
+export interface BatchItem {
+  userId: string;
+  userEmail: string;
+  keyId: string;
+  keyName: string;
+  /** Set (and saved) before the rotation's own journal is first written: a resume finds that journal by it. */
+  rotationId: string | null;
+  status: BatchItemStatus;
+  /** Why it failed or was skipped (never a secret). */
+  error: { code: string; message: string; hint?: string } | null;
+  newKey: { id: string | null; name: string } | null;
+}
+
+/** The flags a resume needs to start the rotations the batch had not reached (each started one has its own journal). */
+export interface BatchSettings {
+  onNewKey: string | null;
+  check: string | null;
+  expires: string | null;
+  noWait: boolean;
+  waitTimeout: string | null;
+  pollInterval: string | null;
+  hookTimeout: string | null;
+  store: 'os' | 'none';
+}
+
+export interface BatchRecord {
+  version: 1;
+  id: string;
+  provider: string;
+  startedAt: string;
+  updatedAt: string;
+  settings: BatchSettings;
+  items: BatchItem[];
+}
+
+export class BatchJournal {
+  readonly #dir: string;
+  /** Saves of one batch run one after another: concurrent rotations finish in any order. */
+  #queue: Promise<void> = Promise.resolve();
+
+  constructor(stateDirectory: string) {
+    this.#dir = join(stateDirectory, 'batches');
+  }
+
+  pathFor(provider: string): string {
+    return join(this.#dir, `${safeName(provider)}.json`);
+  }
+
+  /** The provider's unfinished batch, or null. A file that is not a whole batch record is StateError, never "none". */
+  async active(provider: string): Promise<BatchRecord | null> {
+    const path = this.pathFor(provider);
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw new StateError(`Cannot read the batch record ${path}: ${(err as Error).message}`, { data: { batch: path }, cause: err });
+    }
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = undefined;
+    }
+    if (!isBatchRecord(data)) {
+      throw new StateError(`The batch record ${path} is damaged.`, {
+        hint: `Every rotation it started keeps its own journal: set the file aside (mv '${path}' '${path}.damaged'), then keyrot rotate --user U --resume finishes each unfinished one.`,
+        data: { batch: path },
+      });
+    }
+    return data;
+  }
+
+  /** Writes the record (after any save already under way). */
+  save(record: BatchRecord): Promise<void> {
+    const snapshot = JSON.parse(JSON.stringify({ ...record, updatedAt: new Date().toISOString() })) as BatchRecord;
+    const write = this.#queue.then(() => writeJsonAtomic(this.pathFor(record.provider), snapshot));
+    this.#queue = write.catch(() => undefined);
+    return write;
+  }
+
+  /** Moves a finished batch to history/; returns where it went. */
+  async archive(record: BatchRecord): Promise<string> {
+    await this.#queue;
+    const history = join(this.#dir, 'history');
+    await ensureDir(history);
+    const target = join(history, `${record.startedAt.replace(/[:.]/g, '-')}-${safeName(record.id)}.json`);
+    await rename(this.pathFor(record.provider), target);
+    return target;
+  }
+}
+
+function isBatchRecord(data: unknown): data is BatchRecord {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return false;
+  const r = data as Record<string, unknown>;
+  if (r['version'] !== 1 || typeof r['id'] !== 'string' || typeof r['provider'] !== 'string' || typeof r['startedAt'] !== 'string') return false;
+  if (typeof r['settings'] !== 'object' || r['settings'] === null || !Array.isArray(r['items'])) return false;
+  return r['items'].every((i: unknown) => {
+    const item = i as Record<string, unknown> | null;
+    return typeof item === 'object' && item !== null && typeof item['userId'] === 'string' && typeof item['keyId'] === 'string' && typeof item['status'] === 'string';
+  });
+}
