@@ -8,7 +8,7 @@ import type { Context } from '../cli/context.js';
 import { parseExpiry, parseSpan } from '../core/duration.js';
 import { maskFromLastChars, sanitizeForDisplay } from '../core/mask.js';
 import { mapBounded } from '../core/pool.js';
-import { PHASE_LABELS, summaryData } from '../core/rotation.js';
+import { PHASE_LABELS, summaryData, type RotationRecord } from '../core/rotation.js';
 import { globToRegExp, hasPolicy, whySelected, type SelectionPolicy } from '../core/selection.js';
 import { CancelledError, ExitCode, NotFoundError, RotationConflictError, UsageError, isKeyrotError, type ExitCodeValue } from '../errors.js';
 import { BatchJournal, type BatchItem, type BatchRecord, type BatchSettings } from '../journal/batches.js';
@@ -16,7 +16,7 @@ import { acquireUserLock } from '../journal/lock.js';
 import { RotationJournal } from '../journal/rotations.js';
 import { probeWritable } from '../keychain/secret-store.js';
 import type { ApiKey, Identity, Provider, User } from '../providers/types.js';
-import { createBatchProgress } from '../ui/batch-progress.js';
+import { createBatchProgress, type BatchTask } from '../ui/batch-progress.js';
 import { renderTable } from '../ui/table.js';
 import { knownCreations, scanUsers, withManageUsers } from './account-scan.js';
 import {
@@ -387,19 +387,36 @@ async function runBatch(
   const open = record.items.filter((i) => i.status !== 'done');
   const groups = new Map<string, BatchItem[]>();
   for (const item of open) groups.set(item.userId, [...(groups.get(item.userId) ?? []), item]);
+  let saveFailure: unknown;
+  const run: BatchRun = {
+    batches,
+    record,
+    options,
+    settings,
+    users,
+    finishedEarlier: resumed ? await session.journal.archivedOfBatch(record.id) : new Map(),
+    saved: (write) => void write.catch((err: unknown) => (saveFailure ??= err)),
+  };
   const progress = createBatchProgress(ctx.out, ctx.interactive && !ctx.out.quiet, open.length);
   let stop = false;
   try {
     await mapBounded([...groups.values()], concurrency, async (group) => {
       for (const item of group) {
         if (stop || ctx.signal.aborted) return;
-        await rotateItem(ctx, session, batches, record, item, options, settings, users, progress.begin(`${item.userEmail} ${item.keyName}`));
+        await rotateItem(ctx, session, run, item, progress.begin(`${item.userEmail} ${item.keyName}`));
         if (item.status !== 'done' && options.failFast) stop = true;
       }
     });
   } finally {
     progress.close();
   }
+  try {
+    await batches.save(record);
+  } catch (err) {
+    saveFailure ??= err;
+  }
+  // Each rotation's own journal says what is live; the batch record only ties them. A resume finds them without it.
+  if (saveFailure) ctx.out.warn(`The batch record ${batches.pathFor(record.provider)} could not be written (${(saveFailure as Error).message}): each rotation's journal still says where it stopped.`);
   const finished = record.items.every((i) => i.status === 'done');
   const path = finished ? await batches.archive(record) : batches.pathFor(record.provider);
   return {
@@ -416,17 +433,24 @@ async function runBatch(
 /** The summaries of this run's rotations, by item (a rotation finished by an earlier run has none here). */
 const results = new WeakMap<BatchItem, RotateResult>();
 
-async function rotateItem(
-  ctx: Context,
-  base: RotationSession,
-  batches: BatchJournal,
-  record: BatchRecord,
-  item: BatchItem,
-  options: RotateOptions,
-  settings: RotateSettings,
-  users: Map<string, User>,
-  task: ReturnType<ReturnType<typeof createBatchProgress>['begin']>,
-): Promise<void> {
+/** What every rotation of one run of a batch shares. */
+interface BatchRun {
+  batches: BatchJournal;
+  record: BatchRecord;
+  options: RotateOptions;
+  settings: RotateSettings;
+  users: Map<string, User>;
+  /** Rotations of this batch that finished in an earlier run, by the old key's id. */
+  finishedEarlier: Map<string, RotationRecord>;
+  /**
+   * Takes a save of the batch record that nobody waits for: the rotations' own journals are the truth, the record only
+   * ties them, and the run waits for the last save at its end. The first failure is kept, to be told then.
+   */
+  saved(write: Promise<void>): void;
+}
+
+async function rotateItem(ctx: Context, base: RotationSession, run: BatchRun, item: BatchItem, task: BatchTask): Promise<void> {
+  const { batches, record, options, settings, users, finishedEarlier, saved } = run;
   const tag = { user: { id: item.userId, email: item.userEmail }, key: { id: item.keyId, name: item.keyName } };
   let failureTold = false;
   const session: RotationSession = {
@@ -452,17 +476,19 @@ async function rotateItem(
         });
       }
       // Killed after the rotation finished but before the batch record said so: it is done.
-      const earlier = item.rotationId ? await base.journal.archived(item.rotationId) : null;
+      const earlier = finishedEarlier.get(item.keyId);
       if (earlier?.status === 'done') return { kind: 'rotated', record: earlier, journal: '' };
       const expiresAt = options.expires === undefined ? null : parseExpiry(options.expires, ctx.now());
       const planned = await planRotation(ctx, session, user, { ...options, user: user.id, key: item.keyId, name: undefined }, settings, expiresAt, await storeFor(ctx, ctx.storeMode));
-      // Saved before the rotation's own journal exists, so a resume knows which journal is this key's.
+      // The rotation's journal carries the batch and the old key: a resume finds it by them, so the batch record
+      // need not be on disk before the rotation starts.
       item.rotationId = randomUUID();
-      await batches.save(record);
+      saved(batches.save(record));
       return planned.launch({ id: item.rotationId, batchId: record.id });
     });
     results.set(item, result);
     const r = 'record' in result ? result.record : null;
+    if (r) item.rotationId = r.id;
     item.status = 'done';
     item.error = null;
     item.newKey = r ? { id: r.newKey.id, name: r.newKey.name } : null;
@@ -474,7 +500,7 @@ async function rotateItem(
     if (!failureTold) ctx.out.event('rotation.failed', { error: { code: item.error.code, message: item.error.message }, ...tag });
     task.finish('failed', `${item.userEmail} ${item.keyName}: ${item.error.message}`);
   }
-  await batches.save(record);
+  saved(batches.save(record));
 }
 
 function itemResult(item: BatchItem, result: RotateResult | undefined): BatchItemResult {

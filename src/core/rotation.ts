@@ -310,7 +310,8 @@ const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
           record.newKey.id = key.id;
           record.newKey.lastChars = key.secret.slice(-5);
           await save(record, ports);
-          await ports.keyCreated?.({ id: key.id, name: key.name, lastChars: record.newKey.lastChars, expiresAt: key.expiresAt }, record.userId);
+          // Metadata for audits, off the rotation's path: it never fails the rotation, nor waits for the disk.
+          void ports.keyCreated?.({ id: key.id, name: key.name, lastChars: record.newKey.lastChars, expiresAt: key.expiresAt }, record.userId);
           ports.event('key.created', { keyId: key.id, name: key.name, maskedKey: maskSecret(key.secret) });
           if (record.options.store !== 'none') {
             ports.event('keychain.written', { account: keychainAccount(ports.provider.id, record.userId, key.id), store: ports.store.description });

@@ -46,8 +46,10 @@ export interface BatchRecord {
 
 export class BatchJournal {
   readonly #dir: string;
-  /** Saves of one batch run one after another: concurrent rotations finish in any order. */
-  #queue: Promise<void> = Promise.resolve();
+  /** The write under way (or the last one). */
+  #writing: Promise<void> = Promise.resolve();
+  /** The write not started yet: it takes the record as it is when it starts, so it carries every change made before. */
+  #next: Promise<void> | undefined;
 
   constructor(stateDirectory: string) {
     this.#dir = join(stateDirectory, 'batches');
@@ -82,17 +84,25 @@ export class BatchJournal {
     return data;
   }
 
-  /** Writes the record (after any save already under way). */
+  /**
+   * Resolves once the record, as it is now, is on disk. Concurrent rotations save as each one moves on: saves made while
+   * a write is under way share the next write, so a batch of hundreds of rotations does not queue hundreds of fsyncs.
+   */
   save(record: BatchRecord): Promise<void> {
-    const snapshot = JSON.parse(JSON.stringify({ ...record, updatedAt: new Date().toISOString() })) as BatchRecord;
-    const write = this.#queue.then(() => writeJsonAtomic(this.pathFor(record.provider), snapshot));
-    this.#queue = write.catch(() => undefined);
-    return write;
+    this.#next ??= this.#writing
+      .catch(() => undefined)
+      .then(() => {
+        this.#next = undefined;
+        record.updatedAt = new Date().toISOString();
+        return writeJsonAtomic(this.pathFor(record.provider), record);
+      });
+    this.#writing = this.#next;
+    return this.#next;
   }
 
   /** Moves a finished batch to history/; returns where it went. */
   async archive(record: BatchRecord): Promise<string> {
-    await this.#queue;
+    await this.#writing.catch(() => undefined);
     const history = join(this.#dir, 'history');
     await ensureDir(history);
     const target = join(history, `${record.startedAt.replace(/[:.]/g, '-')}-${safeName(record.id)}.json`);

@@ -59,14 +59,13 @@ export class RotationJournal {
     return target;
   }
 
-  /** The finished (done or aborted) rotation `id`, from history/; null when there is none. */
-  async archived(id: string): Promise<RotationRecord | null> {
+  /** The finished rotations of batch `batchId` (rotate --all), from history/, by the id of the key each replaced. */
+  async archivedOfBatch(batchId: string): Promise<Map<string, RotationRecord>> {
     const history = join(this.#dir, 'history');
-    const names = await readdir(history).catch(() => [] as string[]);
-    const name = names.find((n) => n.endsWith(`-${safeName(id)}.json`));
-    if (!name) return null;
-    const record = await readJson(join(history, name)).catch(() => null);
-    return recordProblem(record) === null ? (record as RotationRecord) : null;
+    const names = (await readdir(history).catch(() => [] as string[])).filter((n) => n.endsWith('.json'));
+    const records = await Promise.all(names.map((n) => readJson(join(history, n)).catch(() => null)));
+    const ofBatch = records.filter((r): r is RotationRecord => recordProblem(r) === null && (r as RotationRecord).batchId === batchId);
+    return new Map(ofBatch.map((r) => [r.oldKey.id, r]));
   }
 
   /** Every unfinished rotation (for listing in messages). */

@@ -2,7 +2,7 @@
 // (--json), or JSON lines (--events). Progress, prompts, warnings and errors go to stderr. Every write passes
 // through redaction of the secrets this process knows, except reveal(), which the user asked for.
 import type { Writable } from 'node:stream';
-import { redact, redactDeep, sanitizeForTerminal } from '../core/mask.js';
+import { RedactionList, redactDeep, sanitizeForTerminal } from '../core/mask.js';
 
 export interface OutputOptions {
   stdout: Writable & { isTTY?: boolean; columns?: number };
@@ -49,6 +49,7 @@ export class Output {
   readonly colorLevel: 0 | 1 | 2 | 3;
   style: Styles = plain;
   readonly #secrets = new Set<string>();
+  #redaction: RedactionList | undefined;
   readonly #opts: OutputOptions;
   readonly #now: () => Date;
 
@@ -73,7 +74,15 @@ export class Output {
 
   /** Registers a secret: from now on it is masked in everything printed. */
   protect(secret: string | undefined | null): void {
-    if (secret) this.#secrets.add(secret);
+    if (secret && !this.#secrets.has(secret)) {
+      this.#secrets.add(secret);
+      this.#redaction = undefined;
+    }
+  }
+
+  /** The known secrets, prepared for redaction (again only when one was added). */
+  get #redactions(): RedactionList {
+    return (this.#redaction ??= new RedactionList(this.#secrets));
   }
 
   get stderrColumns(): number {
@@ -89,12 +98,12 @@ export class Output {
   }
 
   clean(text: string): string {
-    return redact(text, this.#secrets);
+    return this.#redactions.redact(text);
   }
 
   /** JSON data with every known secret masked in its strings. */
   cleanData<T>(value: T): T {
-    return redactDeep(value, this.#secrets);
+    return redactDeep(value, this.#redactions);
   }
 
   /**

@@ -35,9 +35,17 @@ class FakeClock {
   }
 }
 
-/** Starts `n` acquires at once; resolves with each one's start time, in the order they were asked for. */
-async function startTimes(clock: FakeClock, limiter: RateLimiter, n: number): Promise<number[]> {
-  const starts = Array.from({ length: n }, () => limiter.acquire());
+/**
+ * Starts `n` requests at once; each is answered `latencyMs` after it starts. Resolves with each one's start time, in the
+ * order they were asked for.
+ */
+async function startTimes(clock: FakeClock, limiter: RateLimiter, n: number, latencyMs = 0): Promise<number[]> {
+  const starts = Array.from({ length: n }, async () => {
+    const ticket = await limiter.acquire();
+    if (latencyMs === 0) ticket.release();
+    else void clock.sleep(latencyMs).then(() => ticket.release());
+    return ticket.startedAt;
+  });
   await clock.run();
   return Promise.all(starts);
 }
@@ -54,87 +62,128 @@ function busiestWindow(starts: number[], windowMs = 1000): number {
   return most;
 }
 
+const rate = (starts: number[]) => (starts.length - 1) / (((starts.at(-1) ?? 0) - (starts[0] ?? 0)) / 1000);
+
 describe('RateLimiter', () => {
-  it("paces at Vultr's limit: 300 concurrent requests start evenly, never more than 30 in a second, at 98% of 30/s", async () => {
+  it("paces at Vultr's limit: 300 requests at once start evenly, in order, 30 per second and never more in any second", async () => {
     const clock = new FakeClock();
     const limiter = new RateLimiter({ now: clock.now, sleep: clock.sleep });
     const starts = await startTimes(clock, limiter, 300);
     expect(starts).toEqual([...starts].sort((a, b) => a - b));
     expect(busiestWindow(starts)).toBe(30);
     const gaps = starts.slice(1).map((t, i) => t - (starts[i] ?? 0));
-    expect(Math.min(...gaps)).toBeCloseTo(34, 0);
-    const perSecond = (starts.length - 1) / (((starts.at(-1) ?? 0) - (starts[0] ?? 0)) / 1000);
-    expect(perSecond).toBeGreaterThan(0.97 * 30);
-    expect(perSecond).toBeLessThanOrEqual(30);
+    expect(Math.min(...gaps)).toBeCloseTo(1000 / 30, 5);
+    expect(rate(starts)).toBeCloseTo(30, 1);
+  });
+
+  it('counts a request in the window until a second after its answer: arrivals never exceed the limit, whatever the round trip', async () => {
+    const clock = new FakeClock();
+    const limiter = new RateLimiter({ now: clock.now, sleep: clock.sleep });
+    const starts = await startTimes(clock, limiter, 300, 50);
+    // Wherever in [start, answer] the provider saw each request, no window of it holds more than 30.
+    expect(busiestWindow(starts.map((t) => t + 50))).toBeLessThanOrEqual(30);
+    expect(busiestWindow(starts)).toBeLessThanOrEqual(30);
+    for (let k = 30; k < starts.length; k++) expect((starts[k] ?? 0) - (starts[k - 30] ?? 0)).toBeGreaterThanOrEqual(1050 - 1e-9);
+    expect(rate(starts)).toBeGreaterThan(0.99 * (30 / 1.05));
+  });
+
+  it('30 requests still unanswered hold the 31st until an answer comes', async () => {
+    const clock = new FakeClock();
+    const limiter = new RateLimiter({ now: clock.now, sleep: clock.sleep });
+    const acquiring = Promise.all(Array.from({ length: 30 }, () => limiter.acquire()));
+    await clock.run();
+    const tickets = await acquiring;
+    let started = false;
+    const next = limiter.acquire().then((t) => {
+      started = true;
+      return t;
+    });
+    await clock.run();
+    clock.t = 60_000; // a minute without an answer
+    await clock.run();
+    expect(started).toBe(false);
+    tickets[0]?.release();
+    await clock.run();
+    // The answer counts for a window more: the provider may have seen that request only now.
+    expect((await next).startedAt).toBe(61_000);
   });
 
   it('lets a request through at once when nothing else is running', async () => {
     const clock = new FakeClock();
     const limiter = new RateLimiter({ now: clock.now, sleep: clock.sleep });
     clock.t = 5_000;
-    expect(await limiter.acquire()).toBe(5_000);
+    (await limiter.acquire()).release();
     clock.t = 9_000;
-    expect(await limiter.acquire()).toBe(9_000);
+    expect((await limiter.acquire()).startedAt).toBe(9_000);
   });
 
   it('a 429 makes every request, queued or new, wait out Retry-After together', async () => {
     const clock = new FakeClock();
     const limiter = new RateLimiter({ now: clock.now, sleep: clock.sleep });
     const first = await limiter.acquire();
-    const queued = Array.from({ length: 10 }, () => limiter.acquire());
+    const queued = Array.from({ length: 10 }, () => limiter.acquire().then((t) => (t.release(), t.startedAt)));
     await clock.run(100); // two of them started meanwhile
     const pausedAt = clock.t;
     limiter.throttled(2_000, first);
-    const later = Array.from({ length: 5 }, () => limiter.acquire());
+    first.release();
+    const later = Array.from({ length: 5 }, () => limiter.acquire().then((t) => (t.release(), t.startedAt)));
     await clock.run();
     const starts = [...(await Promise.all(queued)), ...(await Promise.all(later))];
-    expect(starts.filter((t) => t <= pausedAt)).toHaveLength(2);
+    expect(starts.filter((t) => t <= pausedAt)).toHaveLength(3);
     expect(starts.filter((t) => t > pausedAt && t < pausedAt + 2_000)).toEqual([]);
   });
 
   it('slows down after a 429, and recovers to the full pace once the provider stays quiet', async () => {
     const clock = new FakeClock();
     const limiter = new RateLimiter({ now: clock.now, sleep: clock.sleep });
-    const full = limiter.perSecond;
-    expect(full).toBeCloseTo(30 / 1.02, 5);
-    limiter.throttled(1_000, await limiter.acquire());
-    expect(limiter.perSecond).toBeCloseTo(full / 1.25, 5);
+    expect(limiter.perSecond).toBeCloseTo(30, 5);
+    const ticket = await limiter.acquire();
+    limiter.throttled(1_000, ticket);
+    ticket.release();
+    expect(limiter.perSecond).toBeCloseTo(30 / 1.25, 5);
     const slow = await startTimes(clock, limiter, 20);
-    expect((slow[1] ?? 0) - (slow[0] ?? 0)).toBeCloseTo(1000 / (full / 1.25), 0);
+    expect((slow[1] ?? 0) - (slow[0] ?? 0)).toBeCloseTo(1000 / (30 / 1.25), 5);
     // Each quiet 2 s halve the slowdown: 10 s later the pace is back within 1% of the full one.
     clock.t += 10_000;
     const recovered = await startTimes(clock, limiter, 40);
-    expect(limiter.perSecond).toBeGreaterThan(0.99 * full);
+    expect(limiter.perSecond).toBeGreaterThan(0.99 * 30);
     expect(busiestWindow(recovered)).toBeLessThanOrEqual(30);
   });
 
   it('answers to requests sent before the slowdown do not slow it again (one burst of 429s is one slowdown)', async () => {
     const clock = new FakeClock();
     const limiter = new RateLimiter({ now: clock.now, sleep: clock.sleep });
-    const sent = await startTimes(clock, limiter, 5);
-    for (const startedAt of sent) limiter.throttled(1_000, startedAt);
-    expect(limiter.perSecond).toBeCloseTo(30 / 1.02 / 1.25, 5);
+    const sending = Promise.all(Array.from({ length: 5 }, () => limiter.acquire()));
+    await clock.run();
+    const sent = await sending;
+    for (const ticket of sent) limiter.throttled(1_000, ticket);
+    expect(limiter.perSecond).toBeCloseTo(30 / 1.25, 5);
     // A request sent after that slowdown and refused too: the pace is still too fast for the provider.
-    limiter.throttled(1_000, await startTimes(clock, limiter, 1).then((s) => s[0] ?? 0));
-    expect(limiter.perSecond).toBeCloseTo(30 / 1.02 / 1.25 / 1.25, 5);
+    const after = limiter.acquire();
+    await clock.run();
+    limiter.throttled(1_000, await after);
+    expect(limiter.perSecond).toBeCloseTo(30 / 1.25 / 1.25, 5);
   });
 
   it('never slows below a quarter of the limit, however many 429s', async () => {
     const clock = new FakeClock();
     const limiter = new RateLimiter({ now: clock.now, sleep: clock.sleep });
-    for (let i = 0; i < 50; i++) limiter.throttled(0, clock.t++);
+    for (let i = 0; i < 50; i++) limiter.throttled(0, { startedAt: clock.t++, release: () => undefined });
     expect(limiter.perSecond).toBeCloseTo(30 / 4, 5);
   });
 
-  it('stops waiting when cancelled', async () => {
+  it('stops waiting when cancelled, and the request behind takes its place', async () => {
     const clock = new FakeClock();
     const limiter = new RateLimiter({ now: clock.now, sleep: clock.sleep });
     const controller = new AbortController();
-    await limiter.acquire(controller.signal);
+    (await limiter.acquire(controller.signal)).release();
     const waiting = limiter.acquire(controller.signal);
+    const behind = limiter.acquire();
     controller.abort();
     await expect(waiting).rejects.toBeInstanceOf(CancelledError);
     await expect(limiter.acquire(controller.signal)).rejects.toBeInstanceOf(CancelledError);
+    await clock.run();
+    expect((await behind).startedAt).toBeCloseTo(1000 / 30, 5);
   });
 
   it('one limiter per API: every client of this process talking to the same origin shares it', () => {
