@@ -6,9 +6,8 @@ import { PHASE_LABELS, type RotationRecord } from '../core/rotation.js';
 import { mapBounded } from '../core/pool.js';
 import { NotFoundError, PermissionError } from '../errors.js';
 import { RotationJournal } from '../journal/rotations.js';
-import type { SecretStore } from '../keychain/secret-store.js';
+import { keychainAccount } from '../keychain/secret-store.js';
 import type { ApiKey, Identity, Provider, User } from '../providers/types.js';
-import { heldAmong } from './resolve.js';
 
 /** How many users' keys are fetched at once: enough to keep the rate limiter busy, few enough to stay light. */
 const SCAN_CONCURRENCY = 8;
@@ -66,23 +65,24 @@ export async function scanUsers(ctx: Context, provider: Provider, users: readonl
 }
 
 /**
- * Which of a user's keys keyrot holds. The keychain is opened once; when it cannot be read (none on this machine,
- * locked) that is said once, and every key's answer is "unknown" (null) rather than "not held".
+ * Which of a user's keys keyrot holds: a keychain entry under the key's id. The keychain's entries are listed once,
+ * in one call, rather than read one by one (each read of a new entry opens a Secret Service session: a thousand keys
+ * would cost seconds and tens of MB). When it cannot be read (none on this machine, locked) that is said once, and
+ * every key's answer is "unknown" (null) rather than "not held".
  */
 function heldReader(ctx: Context): (userId: string, keys: readonly ApiKey[]) => Promise<Set<string> | null> {
-  let store: Promise<SecretStore | null> | undefined;
-  let usable = true;
+  let accounts: Promise<Set<string> | null> | undefined;
   return async (userId, keys) => {
-    if (!usable) return null;
-    store ??= ctx.secretStore().catch((err: unknown) => {
-      ctx.out.warn(`Cannot open the keychain, so keyrot cannot tell which keys it holds: ${(err as Error).message}`);
-      return null;
-    });
-    const opened = await store;
-    if (!opened) return (usable = false), null;
-    const held = await heldAmong(ctx, opened, ctx.providerFactory.id, userId, keys);
-    if (held === null) usable = false;
-    return held;
+    accounts ??= ctx
+      .secretStore()
+      .then(async (store) => new Set(await store.list()))
+      .catch((err: unknown) => {
+        ctx.out.warn(`Cannot read the keychain, so keyrot cannot tell which keys it holds: ${(err as Error).message}`);
+        return null;
+      });
+    const held = await accounts;
+    if (!held) return null;
+    return new Set(keys.filter((k) => held.has(keychainAccount(ctx.providerFactory.id, userId, k.id))).map((k) => k.id));
   };
 }
 

@@ -111,8 +111,9 @@ export class Output {
    * see (--reveal): it alone is left unmasked.
    */
   result(value: unknown, revealed?: string): void {
-    const others = [...this.#secrets].filter((s) => s !== revealed);
-    this.#opts.stdout.write(`${JSON.stringify(redactDeep(value, others), null, 2)}\n`);
+    const others = revealed === undefined ? this.#redactions : new RedactionList([...this.#secrets].filter((s) => s !== revealed));
+    // Redacted as it is serialised, not copied first: an audit's document holds thousands of keys.
+    this.#opts.stdout.write(`${JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? others.redact(v) : v), 2)}\n`);
   }
 
   /** Human-readable data (tables, summaries) on stdout. */
