@@ -3,12 +3,9 @@
 // median of N runs (default 3): the requests per second achieved (the sandbox's served requests between keyrot's
 // first and last; target >= 95% of 30), 429s, wall time against the floor (requests / 30), and keyrot's peak memory
 // (target <= 80 MB). Usage: npm run build && node bench/audit.mjs [runs]
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { keyringAvailable, runInKeyringSession, shellQuote } from '../scripts/keyring-session.mjs';
-import { measuredRun, median, requestStats, startSandboxProcess } from './lib.mjs';
+import { median, runsOnFreshSandboxes } from './lib.mjs';
 
 const runs = Number(process.argv[2] ?? 3);
 const LIMIT = 30;
@@ -20,27 +17,21 @@ if (!process.env.KEYROT_TEST_KEYCHAIN && keyringAvailable()) {
 }
 if (!keyringAvailable()) console.error('note: no gnome-keyring here: the audit runs without a keychain (held: unknown).');
 
-const results = [];
-for (let run = 1; run <= runs; run++) {
-  const sandbox = await startSandboxProcess(bin, ['--users', String(USERS), '--keys-per-user', '1']);
-  const state = mkdtempSync(join(process.env.BENCH_STATE_DIR ?? tmpdir(), 'keyrot-bench-audit-'));
-  try {
-    const env = { ...process.env, VULTR_API_URL: sandbox.url, VULTR_API_KEY: sandbox.adminKey, XDG_STATE_HOME: state, CI: 'true' };
-    const r = await measuredRun(process.execPath, [bin, 'audit', '--json'], { env });
+const results = await runsOnFreshSandboxes(bin, {
+  runs,
+  sandboxArgs: ['--users', String(USERS), '--keys-per-user', '1'],
+  args: ['audit', '--json'],
+  report(run, { result: r, stats }) {
     if (r.code !== 0) throw new Error(`keyrot audit exited ${r.code}:\n${r.stderr.slice(-2000)}`);
     const report = JSON.parse(r.stdout);
-    const stats = requestStats(await sandbox.requests());
     const result = { keys: report.keys.length, held: report.keys.filter((k) => k.held !== null).length, ...stats, wallS: r.ms / 1000, floorS: stats.served / LIMIT, peakMb: r.peakMb };
-    results.push(result);
     console.log(
       `run ${run}: ${result.keys} keys (keychain read for ${result.held}), ${result.served} requests, ${result.limited} 429s, ${result.perSecond.toFixed(2)} req/s, ` +
         `wall ${result.wallS.toFixed(1)} s (floor ${result.floorS.toFixed(1)} s), peak ${result.peakMb.toFixed(1)} MB`,
     );
-  } finally {
-    await sandbox.stop();
-    rmSync(state, { recursive: true, force: true });
-  }
-}
+    return result;
+  },
+});
 
 const m = (f) => median(results.map(f));
 const perSecond = m((r) => r.perSecond);

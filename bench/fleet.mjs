@@ -4,11 +4,8 @@
 // It prints, median of N runs (default 3): keys rotated, failed operations, 429s received, the requests per second
 // achieved (the sandbox's served requests between keyrot's first and last) and that as a share of 30, wall time
 // against the floor (served requests / 30), and keyrot's peak memory. Usage: npm run build && node bench/fleet.mjs [runs]
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { measuredRun, median, requestStats, startSandboxProcess } from './lib.mjs';
+import { median, runsOnFreshSandboxes } from './lib.mjs';
 
 const runs = Number(process.argv[2] ?? 3);
 const LIMIT = 30;
@@ -17,20 +14,17 @@ const bin = fileURLToPath(new URL('../bin/keyrot', import.meta.url));
 // key's own user is left out by rotate --all.
 const USERS = 200;
 
-const results = [];
-for (let run = 1; run <= runs; run++) {
-  const sandbox = await startSandboxProcess(bin, ['--users', String(USERS), '--keys-per-user', '1']);
-  const state = mkdtempSync(join(process.env.BENCH_STATE_DIR ?? tmpdir(), 'keyrot-bench-fleet-'));
-  try {
-    const env = { ...process.env, VULTR_API_URL: sandbox.url, VULTR_API_KEY: sandbox.adminKey, XDG_STATE_HOME: state, CI: 'true' };
-    const r = await measuredRun(process.execPath, [bin, 'rotate', '--all', '--no-wait', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--yes', '--json'], { env });
+const results = await runsOnFreshSandboxes(bin, {
+  runs,
+  sandboxArgs: ['--users', String(USERS), '--keys-per-user', '1'],
+  args: ['rotate', '--all', '--no-wait', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--yes', '--json'],
+  report(run, { result: r, stats }) {
     let out;
     try {
       out = JSON.parse(r.stdout);
     } catch {
       throw new Error(`keyrot exited ${r.code} without a JSON document:\n${r.stderr.slice(-2000)}`);
     }
-    const stats = requestStats(await sandbox.requests());
     const result = {
       rotated: out.counts?.done ?? 0,
       failed: (out.counts?.failed ?? 0) + (out.counts?.pending ?? 0) + (out.counts?.skipped ?? 0),
@@ -40,18 +34,14 @@ for (let run = 1; run <= runs; run++) {
       wallS: r.ms / 1000,
       floorS: stats.served / LIMIT,
       peakMb: r.peakMb,
-      code: r.code,
     };
-    results.push(result);
     console.log(
       `run ${run}: exit ${r.code}, ${result.rotated} rotated, ${result.failed} failed, ${result.limited} 429s, ${result.served} requests, ` +
         `${result.perSecond.toFixed(2)} req/s, wall ${result.wallS.toFixed(1)} s (floor ${result.floorS.toFixed(1)} s), peak ${result.peakMb.toFixed(1)} MB`,
     );
-  } finally {
-    await sandbox.stop();
-    rmSync(state, { recursive: true, force: true });
-  }
-}
+    return result;
+  },
+});
 
 const m = (f) => median(results.map(f));
 const perSecond = m((r) => r.perSecond);

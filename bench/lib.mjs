@@ -85,3 +85,27 @@ export function requestStats(log) {
   const spanS = (Math.max(...times) - Math.min(...times)) / 1000;
   return { served, limited, spanS, perSecond: spanS > 0 ? (served - 1) / spanS : 0 };
 }
+
+/**
+ * Runs `keyrot …args` `runs` times, each against a fresh sandbox (`sandboxArgs`) and a fresh state folder, and calls
+ * `report(run, { result, stats, stdout })` after each; resolves with what each `report` returned.
+ */
+export async function runsOnFreshSandboxes(bin, { runs, sandboxArgs, args, report }) {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const results = [];
+  for (let run = 1; run <= runs; run++) {
+    const sandbox = await startSandboxProcess(bin, sandboxArgs);
+    const state = mkdtempSync(join(process.env.BENCH_STATE_DIR ?? tmpdir(), 'keyrot-bench-'));
+    try {
+      const env = { ...process.env, VULTR_API_URL: sandbox.url, VULTR_API_KEY: sandbox.adminKey, XDG_STATE_HOME: state, CI: 'true' };
+      const result = await measuredRun(process.execPath, [bin, ...args], { env });
+      results.push(report(run, { result, stats: requestStats(await sandbox.requests()) }));
+    } finally {
+      await sandbox.stop();
+      rmSync(state, { recursive: true, force: true });
+    }
+  }
+  return results;
+}

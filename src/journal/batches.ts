@@ -2,10 +2,10 @@
 // the batch is rotated. A batch record only ties the batch's rotations together (which keys, which rotation each one
 // became): every rotation keeps its own journal under rotations/, which stays the truth about what is live. 0600 JSON,
 // written atomically, never a secret.
-import { readFile, rename } from 'node:fs/promises';
+import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StateError } from '../errors.js';
-import { ensureDir, safeName, writeJsonAtomic } from './state-dir.js';
+import { ensureDir, readStateRecord, safeName, writeJsonAtomic } from './state-dir.js';
 
 export type BatchItemStatus = 'pending' | 'done' | 'failed' | 'skipped';
 
@@ -62,19 +62,8 @@ export class BatchJournal {
   /** The provider's unfinished batch, or null. A file that is not a whole batch record is StateError, never "none". */
   async active(provider: string): Promise<BatchRecord | null> {
     const path = this.pathFor(provider);
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw new StateError(`Cannot read the batch record ${path}: ${(err as Error).message}`, { data: { batch: path }, cause: err });
-    }
-    let data: unknown;
-    try {
-      data = JSON.parse(text);
-    } catch {
-      data = undefined;
-    }
+    const data = await readStateRecord(path, 'batch record', { batch: path });
+    if (data === null) return null;
     if (!isBatchRecord(data)) {
       throw new StateError(`The batch record ${path} is damaged.`, {
         hint: `Every rotation it started keeps its own journal: set the file aside (mv '${path}' '${path}.damaged'), then keyrot rotate --user U --resume finishes each unfinished one.`,

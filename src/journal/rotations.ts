@@ -1,10 +1,10 @@
 // Rotation records: one active record per provider and user under rotations/, moved to rotations/history/
 // when the rotation is done or aborted. Files are 0600 JSON written atomically; they never hold a secret.
-import { readFile, readdir, rename } from 'node:fs/promises';
+import { readdir, rename } from 'node:fs/promises';
 import { StateError } from '../errors.js';
 import { join } from 'node:path';
 import type { RotationRecord } from '../core/rotation.js';
-import { ensureDir, readJson, safeName, writeJsonAtomic } from './state-dir.js';
+import { ensureDir, readJson, readStateRecord, safeName, writeJsonAtomic } from './state-dir.js';
 
 export class RotationJournal {
   readonly #dir: string;
@@ -23,19 +23,8 @@ export class RotationJournal {
    */
   async active(provider: string, userId: string): Promise<RotationRecord | null> {
     const path = this.pathFor(provider, userId);
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw new StateError(`Cannot read the rotation journal ${path}: ${(err as Error).message}`, { data: { journal: path }, cause: err });
-    }
-    let data: unknown;
-    try {
-      data = JSON.parse(text);
-    } catch {
-      data = undefined;
-    }
+    const data = await readStateRecord(path, 'rotation journal', { journal: path });
+    if (data === null) return null;
     const problem = recordProblem(data);
     if (problem) {
       throw new StateError(`The rotation journal ${path} is damaged (${problem}).`, {

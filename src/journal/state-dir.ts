@@ -83,6 +83,26 @@ export async function writeJsonAtomic(path: string, data: unknown): Promise<void
   }
 }
 
+/**
+ * A state record keyrot must not misread: null when the file does not exist, `undefined` when it is not JSON
+ * (truncated, garbage), else the parsed value, for the caller to check. A file that cannot be read is StateError
+ * naming `what` ("rotation journal"); `data` is the error's data field.
+ */
+export async function readStateRecord(path: string, what: string, data: Record<string, unknown>): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new StateError(`Cannot read the ${what} ${path}: ${(err as Error).message}`, { data, cause: err });
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The parsed JSON at `path`, or null when the file does not exist. */
 export async function readJson(path: string): Promise<unknown> {
   try {
