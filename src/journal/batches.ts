@@ -62,8 +62,9 @@ export class BatchJournal {
   /** The provider's unfinished batch, or null. A file that is not a whole batch record is StateError, never "none". */
   async active(provider: string): Promise<BatchRecord | null> {
     const path = this.pathFor(provider);
-    const data = await readStateRecord(path, 'batch record', { batch: path });
-    if (data === null) return null;
+    const file = await readStateRecord(path, 'batch record', { batch: path });
+    if (file === null) return null;
+    const { data } = file;
     if (!isBatchRecord(data)) {
       throw new StateError(`The batch record ${path} is damaged.`, {
         hint: `Every rotation it started keeps its own journal: set the file aside (mv '${path}' '${path}.damaged'), then keyrot rotate --user U --resume finishes each unfinished one.`,

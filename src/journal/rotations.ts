@@ -23,8 +23,9 @@ export class RotationJournal {
    */
   async active(provider: string, userId: string): Promise<RotationRecord | null> {
     const path = this.pathFor(provider, userId);
-    const data = await readStateRecord(path, 'rotation journal', { journal: path });
-    if (data === null) return null;
+    const file = await readStateRecord(path, 'rotation journal', { journal: path });
+    if (file === null) return null;
+    const { data } = file;
     const problem = recordProblem(data);
     if (problem) {
       throw new StateError(`The rotation journal ${path} is damaged (${problem}).`, {

@@ -84,11 +84,11 @@ export async function writeJsonAtomic(path: string, data: unknown): Promise<void
 }
 
 /**
- * A state record keyrot must not misread: null when the file does not exist, `undefined` when it is not JSON
- * (truncated, garbage), else the parsed value, for the caller to check. A file that cannot be read is StateError
- * naming `what` ("rotation journal"); `data` is the error's data field.
+ * A state record keyrot must not misread: null when the file does not exist, else `{ data }` with the parsed value
+ * (`undefined` when the file is not JSON: truncated, garbage) for the caller to check; a file holding `null` is not a
+ * missing one. A file that cannot be read is StateError naming `what` ("rotation journal"); `data` is its data field.
  */
-export async function readStateRecord(path: string, what: string, data: Record<string, unknown>): Promise<unknown> {
+export async function readStateRecord(path: string, what: string, data: Record<string, unknown>): Promise<{ data: unknown } | null> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -97,9 +97,9 @@ export async function readStateRecord(path: string, what: string, data: Record<s
     throw new StateError(`Cannot read the ${what} ${path}: ${(err as Error).message}`, { data, cause: err });
   }
   try {
-    return JSON.parse(text) as unknown;
+    return { data: JSON.parse(text) as unknown };
   } catch {
-    return undefined;
+    return { data: undefined };
   }
 }
 

@@ -143,6 +143,18 @@ describe('keyrot rotate --all: selection and --dry-run', () => {
     expect(await batchFiles(h)).toEqual([]);
   });
 
+  it.each(['null', '{"version": 1, "id": "x"', ''])('a damaged batch record (%j) is never read as "no batch": exit 14 naming it, nothing changed', async (content) => {
+    const h = await account();
+    const dir = join(h.stateDir, 'keyrot', 'batches');
+    await import('node:fs/promises').then((fs) => fs.mkdir(dir, { recursive: true, mode: 0o700 }));
+    await writeFile(join(dir, 'vultr.json'), content, { mode: 0o600 });
+    for (const args of [['--resume'], ['--never-expiring']]) {
+      const r = exitOf(await h.run(['rotate', '--all', ...args, '--store', 'none', '--on-new-key', 'cat >/dev/null', '--yes']), 14);
+      expect(r.stderr).toMatch(/^error: The batch record .+\/batches\/vultr\.json is damaged\. \(Every rotation it started keeps its own journal: set the file aside/);
+    }
+    expect(h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
+  });
+
   it('selection flags without --all are refused (exit 2), and so is --user given twice', async () => {
     const h = await account();
     const r = exitOf(await h.run(['rotate', '--user', 'ops@example.com', '--never-expiring', '--yes']), 2);
