@@ -153,7 +153,7 @@ export const rotateAllCommand: CommandModule<RotateOptions, BatchResult> = {
         table[0] ?? '',
         ...rows,
         '',
-        `${counts.done} rotated, ${counts.failed} failed, ${counts.skipped} skipped, ${counts.pending} not started, of ${result.items.length} key${result.items.length === 1 ? '' : 's'}.`,
+        `${counts.done} rotated, ${counts.failed} failed, ${counts.pending} not started, of ${result.items.length} key${result.items.length === 1 ? '' : 's'}.`,
         ...result.items.filter((i) => i.error?.hint).map((i) => `  ${i.userEmail} ${i.keyName}: ${i.error?.hint}`),
         ...(next ? [`Next: ${next}`] : []),
       ].join('\n'),
@@ -177,7 +177,7 @@ export const rotateAllCommand: CommandModule<RotateOptions, BatchResult> = {
   },
 };
 
-const OUTCOME_WORDS: Record<BatchItem['status'], string> = { done: 'rotated', failed: 'FAILED', skipped: 'skipped', pending: 'not started' };
+const OUTCOME_WORDS: Record<BatchItem['status'], string> = { done: 'rotated', failed: 'FAILED', pending: 'not started' };
 
 interface Candidate {
   user: User;
@@ -518,7 +518,7 @@ function itemResult(item: BatchItem, result: RotateResult | undefined): BatchIte
 }
 
 function countOf(items: readonly BatchItemResult[]): Record<BatchItem['status'], number> {
-  const counts = { done: 0, failed: 0, skipped: 0, pending: 0 };
+  const counts = { done: 0, failed: 0, pending: 0 };
   for (const i of items) counts[i.status]++;
   return counts;
 }

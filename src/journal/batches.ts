@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { StateError } from '../errors.js';
 import { ensureDir, readStateRecord, safeName, writeJsonAtomic } from './state-dir.js';
 
-export type BatchItemStatus = 'pending' | 'done' | 'failed' | 'skipped';
+export type BatchItemStatus = 'pending' | 'done' | 'failed';
 
 export interface BatchItem {
   userId: string;
@@ -17,7 +17,7 @@ export interface BatchItem {
   /** Set (and saved) before the rotation's own journal is first written: a resume finds that journal by it. */
   rotationId: string | null;
   status: BatchItemStatus;
-  /** Why it failed or was skipped (never a secret). */
+  /** Why it failed (never a secret). */
   error: { code: string; message: string; hint?: string } | null;
   newKey: { id: string | null; name: string } | null;
 }

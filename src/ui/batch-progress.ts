@@ -12,7 +12,7 @@ export interface BatchTask {
   note(message: string): void;
   warn(message: string): void;
   /** The rotation ended: its line leaves the live block for good. */
-  finish(outcome: 'ok' | 'failed' | 'skipped', text: string): void;
+  finish(outcome: 'ok' | 'failed', text: string): void;
 }
 
 export interface BatchProgress {
@@ -35,14 +35,14 @@ const BAR_WIDTH = 24;
 
 export function createBatchProgress(out: Output, live: boolean, total: number, now: () => number = Date.now): BatchProgress {
   const running = new Set<Running>();
-  const counts = { ok: 0, failed: 0, skipped: 0 };
+  const counts = { ok: 0, failed: 0 };
   const startedAt = now();
-  const finished = () => counts.ok + counts.failed + counts.skipped;
+  const finished = () => counts.ok + counts.failed;
   const summary = () => {
     const done = finished();
     const elapsed = now() - startedAt;
     const left = done > 0 && done < total ? ` · about ${formatDuration((elapsed / done) * (total - done))} left` : '';
-    return `${done}/${total} · ✔ ${counts.ok} · ✖ ${counts.failed}${counts.skipped ? ` · – ${counts.skipped}` : ''} · ${running.size} running · ${formatDuration(elapsed)}${left}`;
+    return `${done}/${total} · ✔ ${counts.ok} · ✖ ${counts.failed} · ${running.size} running · ${formatDuration(elapsed)}${left}`;
   };
   const detailOf = (r: Running) => (typeof r.detail === 'function' ? r.detail() : r.detail);
 
@@ -112,7 +112,7 @@ export function createBatchProgress(out: Output, live: boolean, total: number, n
         finish(outcome, text) {
           running.delete(entry);
           counts[outcome]++;
-          const mark = outcome === 'ok' ? out.style.green('✔') : outcome === 'failed' ? out.style.red('✖') : out.style.dim('–');
+          const mark = outcome === 'ok' ? out.style.green('✔') : out.style.red('✖');
           const line = `[${finished()}/${total}] ${mark} ${text} (${formatDuration(now() - entry.startedAt)})`;
           print(() => (outcome === 'failed' ? out.failure(line) : out.info(line)));
         },

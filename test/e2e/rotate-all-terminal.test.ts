@@ -51,7 +51,7 @@ describe.skipIf(!HAS_KEYCHAIN || !HAS_TMUX)('keyrot rotate --all in a terminal',
     expect(screen).toMatch(/\[1\/2\] ✔ user\d@example\.com user\d-deploy → user\d-deploy-v2/);
     expect(screen).toMatch(/\[2\/2\] ✔ user\d@example\.com user\d-deploy → user\d-deploy-v2/);
     expect(screen).toMatch(/USER\s+KEY\s+NEW KEY\s+OUTCOME\s+DETAIL\s*\n\s*user8@example\.com\s+user8-deploy\s+user8-deploy-v2 \*{4}\S{5}\s+rotated\s+old key revoked/);
-    expect(screen).toContain('2 rotated, 0 failed, 0 skipped, 0 not started, of 2 keys.');
+    expect(screen).toContain('2 rotated, 0 failed, 0 not started, of 2 keys.');
     // The live block is gone once the batch is over.
     expect(screen).not.toMatch(/· Hand the new key to consumers \(/);
     expect(screen).not.toMatch(/running ·/);

@@ -173,7 +173,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --all: rotations', () => {
     const { dir, command } = await hook({ barrier: 5 });
     const r = exitOf(await h.run(['rotate', '--all', '--never-expiring', '--on-new-key', command, '--no-wait', '--hook-timeout', '60s', '--yes', '--json'], { timeoutMs: 90_000 }), 0);
     const out = json(r);
-    expect(out).toMatchObject({ outcome: 'done', counts: { keys: 5, done: 5, failed: 0, skipped: 0, pending: 0 }, next: null });
+    expect(out).toMatchObject({ outcome: 'done', counts: { keys: 5, done: 5, failed: 0, pending: 0 }, next: null });
     expect(out.record).toMatch(/\/batches\/history\/.+\.json$/);
     for (const email of emails) {
       const old = before.users.find((u) => u.email === email)!;
@@ -215,7 +215,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --all: rotations', () => {
     expect(rows[0]).toMatch(/^USER\s+KEY\s+NEW KEY\s+OUTCOME\s+DETAIL$/);
     expect(rows.find((l) => l.startsWith('user9@'))).toMatch(/user9-deploy\s+user9-deploy-v2 \*{4}\S{5}\s+rotated\s+old key revoked$/);
     expect(rows.find((l) => l.startsWith('user8@'))).toMatch(/user8-deploy\s+-\s+FAILED\s+--on-new-key exited with code 3/);
-    expect(r.stdout).toContain('1 rotated, 1 failed, 0 skipped, 0 not started, of 2 keys.');
+    expect(r.stdout).toContain('1 rotated, 1 failed, 0 not started, of 2 keys.');
     expect(r.stdout).toMatch(/^ {2}user8@example\.com user8-deploy: .*Next: keyrot rotate --user user8@example\.com --resume to continue, or --abort to roll back\./m);
     expect(r.stdout).toContain('Next: keyrot rotate --all --resume finishes every unfinished rotation of this batch.');
     expect(lines(r.stderr).at(-1)).toMatch(/1 of 2 keys rotated; 1 not\. Next: keyrot rotate --all --resume/);
@@ -240,7 +240,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --all: rotations', () => {
     await rm(join(h.stateDir, 'keyrot', 'batches'), { recursive: true });
     for (const email of ['user8@example.com', 'user9@example.com']) exitOf(await h.run(['rotate', '--user', email, '--abort', '--yes']), 0);
     const fast = exitOf(await h.run(['rotate', '--all', '--never-expiring', '--match', 'user*', '--on-new-key', failing, '--no-wait', '--concurrency', '1', '--fail-fast', '--yes', '--json']), 17);
-    expect(json(fast).counts).toEqual({ keys: 2, done: 0, failed: 1, skipped: 0, pending: 1 });
+    expect(json(fast).counts).toEqual({ keys: 2, done: 0, failed: 1, pending: 1 });
   });
 
   it('--events: one JSON object a line, every rotation event naming its user and key', async () => {
