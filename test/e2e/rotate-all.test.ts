@@ -53,7 +53,8 @@ async function hook(opts: { failFor?: string; barrier?: number } = {}): Promise<
       `d='${dir}'`,
       'mkdir -p "$d/keys" "$d/started"',
       'touch "$d/started/$KEYROT_USER_ID"',
-      opts.barrier ? `n=0; until [ "$(ls "$d/started" | wc -l)" -ge ${opts.barrier} ] || [ $n -ge 400 ]; do sleep 0.05; n=$((n+1)); done` : '',
+      // Run one after another, the hooks would never all start: the first one gives up and fails the batch.
+      opts.barrier ? `n=0; until [ "$(ls "$d/started" | wc -l)" -ge ${opts.barrier} ]; do [ $n -ge 400 ] && exit 4; sleep 0.05; n=$((n+1)); done` : '',
       'if [ -f "$d/fail-$KEYROT_USER_EMAIL" ]; then echo "consumer refused" >&2; exit 3; fi',
       'env | grep ^KEYROT_ | sort > "$d/keys/$KEYROT_USER_ID.env"',
       'cat > "$d/keys/$KEYROT_USER_ID"',
