@@ -13,6 +13,7 @@ import { globToRegExp, hasPolicy, whySelected, type SelectionPolicy } from '../c
 import { CancelledError, ExitCode, NotFoundError, RotationConflictError, UsageError, isKeyrotError, type ExitCodeValue } from '../errors.js';
 import { BatchJournal, type BatchItem, type BatchRecord, type BatchSettings } from '../journal/batches.js';
 import { acquireUserLock } from '../journal/lock.js';
+import { stateError } from '../journal/state-dir.js';
 import { RotationJournal } from '../journal/rotations.js';
 import { probeWritable } from '../keychain/secret-store.js';
 import type { ApiKey, Identity, Provider, User } from '../providers/types.js';
@@ -88,7 +89,8 @@ export const rotateAllCommand: CommandModule<RotateOptions, BatchResult> = {
     const session: RotationSession = { provider, identity, journal: new RotationJournal(ctx.stateDir), self: null };
     if (options.dryRun) return planBatch(ctx, session, batches, policy, wanted, options, settings);
     const lock = await acquireUserLock(ctx.stateDir, provider.id, BATCH_LOCK_ID, 'a batch rotation (rotate --all)').catch((err: unknown) => {
-      throw isKeyrotError(err) ? err : new UsageError(`keyrot cannot write its state in ${ctx.stateDir}: ${(err as Error).message}`);
+      // Nothing was changed yet: a state directory keyrot cannot write is refused up front (exit 14).
+      throw isKeyrotError(err) ? err : stateError(ctx.stateDir, err);
     });
     try {
       const unfinished = await batches.active(provider.id);
