@@ -18,3 +18,94 @@ export function median(values) {
 export function fmt(ms) {
   return `${ms.toFixed(1)} ms`;
 }
+
+/**
+ * Starts `keyrot sandbox --port 0 --json …args` (its own process, as a real API would be) and resolves with its url,
+ * admin key and control url, plus stop() and the request log.
+ */
+export async function startSandboxProcess(bin, args = []) {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [bin, 'sandbox', '--port', '0', '--json', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const info = await new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout.on('data', (d) => {
+      buf += d;
+      if (buf.includes('\n')) resolve(JSON.parse(buf.split('\n')[0]));
+    });
+    child.on('exit', (code) => reject(new Error(`sandbox exited ${code}`)));
+  });
+  return {
+    ...info,
+    requests: async () => (await fetch(`${info.controlUrl}/requests`)).json(),
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', resolve);
+        child.kill('SIGINT');
+      }),
+  };
+}
+
+/**
+ * Runs a process to its end and measures it: wall time, and its peak resident memory (VmHWM, polled from /proc every
+ * 20 ms while it runs: the high-water mark only grows, so the last reading is the peak up to then).
+ */
+export async function measuredRun(cmd, args, options = {}) {
+  const { spawn } = await import('node:child_process');
+  const { readFileSync } = await import('node:fs');
+  const start = process.hrtime.bigint();
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  let peakKb = 0;
+  const poll = setInterval(() => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      if (m) peakKb = Math.max(peakKb, Number(m[1]));
+    } catch {
+      // Ended between two polls.
+    }
+  }, 20);
+  const code = await new Promise((resolve) => child.on('close', resolve));
+  clearInterval(poll);
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  return { code, ms, stdout, stderr, peakMb: peakKb / 1024 };
+}
+
+/**
+ * What the sandbox saw of one run: requests answered (not 429), 429s, and the rate between the first and the last
+ * request (the span keyrot talked to the API, without its own start-up).
+ */
+export function requestStats(log) {
+  const api = log.filter((r) => r.path.startsWith('/v2/'));
+  const limited = api.filter((r) => r.status === 429).length;
+  const served = api.length - limited;
+  const times = api.map((r) => Date.parse(r.at));
+  const spanS = (Math.max(...times) - Math.min(...times)) / 1000;
+  return { served, limited, spanS, perSecond: spanS > 0 ? (served - 1) / spanS : 0 };
+}
+
+/**
+ * Runs `keyrot …args` `runs` times, each against a fresh sandbox (`sandboxArgs`) and a fresh state folder, and calls
+ * `report(run, { result, stats, stdout })` after each; resolves with what each `report` returned.
+ */
+export async function runsOnFreshSandboxes(bin, { runs, sandboxArgs, args, report }) {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const results = [];
+  for (let run = 1; run <= runs; run++) {
+    const sandbox = await startSandboxProcess(bin, sandboxArgs);
+    const state = mkdtempSync(join(process.env.BENCH_STATE_DIR ?? tmpdir(), 'keyrot-bench-'));
+    try {
+      const env = { ...process.env, VULTR_API_URL: sandbox.url, VULTR_API_KEY: sandbox.adminKey, XDG_STATE_HOME: state, CI: 'true' };
+      const result = await measuredRun(process.execPath, [bin, ...args], { env });
+      results.push(report(run, { result, stats: requestStats(await sandbox.requests()) }));
+    } finally {
+      await sandbox.stop();
+      rmSync(state, { recursive: true, force: true });
+    }
+  }
+  return results;
+}

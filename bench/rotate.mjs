@@ -1,13 +1,12 @@
 // A full rotation against the sandbox with --no-wait: whole-process wall time against a bare `node -e 0`,
 // and the HTTP round trips it made (from the sandbox's request log), interleaved, medians of N runs.
 // Uses a private throw-away keyring (like npm test). Usage: npm run build && node bench/rotate.mjs [runs]
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { keyringAvailable, runInKeyringSession, shellQuote } from '../scripts/keyring-session.mjs';
-import { fmt, median, timeRun } from './lib.mjs';
+import { fmt, median, startSandboxProcess, timeRun } from './lib.mjs';
 
 const runs = Number(process.argv[2] ?? 15);
 const bin = fileURLToPath(new URL('../bin/keyrot', import.meta.url));
@@ -20,22 +19,12 @@ if (!process.env.KEYROT_TEST_KEYCHAIN) {
   process.exit(runInKeyringSession(shellQuote([process.execPath, fileURLToPath(import.meta.url), String(runs)])));
 }
 
-const sandbox = spawn(process.execPath, [bin, 'sandbox', '--port', '0', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
-const info = await new Promise((resolve, reject) => {
-  let buf = '';
-  sandbox.stdout.on('data', (d) => {
-    buf += d;
-    if (buf.includes('\n')) resolve(JSON.parse(buf.split('\n')[0]));
-  });
-  sandbox.on('exit', (code) => reject(new Error(`sandbox exited ${code}`)));
-});
+const info = await startSandboxProcess(bin);
 const state = mkdtempSync(join(process.env.BENCH_STATE_DIR ?? tmpdir(), 'keyrot-bench-'));
 const env = { ...process.env, VULTR_API_URL: info.url, VULTR_API_KEY: info.adminKey, XDG_STATE_HOME: state, CI: 'true' };
 const rotate = [bin, 'rotate', '--user', 'ops@example.com', '--no-wait', '--yes', '--json'];
 
-async function requestLog() {
-  return (await fetch(`${info.controlUrl}/requests`)).json();
-}
+const requestLog = info.requests;
 
 try {
   timeRun(process.execPath, ['-e', '0']);
@@ -62,6 +51,6 @@ try {
   console.log('  round trips of the last run:');
   for (const r of routes) console.log(`    ${r}`);
 } finally {
-  sandbox.kill('SIGINT');
+  await info.stop();
   rmSync(state, { recursive: true, force: true });
 }

@@ -102,6 +102,26 @@ export const COMMANDS: CommandSpec[] = [
     load: async () => (await import('../commands/list-keys.js')).listKeysCommand,
   },
   {
+    name: 'audit',
+    summary: 'Every key of every user, what keyrot knows of it, and what needs attention, most urgent first (read-only).',
+    options: [
+      new Option('--expiring-within <duration>', 'report keys that expire within this span').default('30d'),
+      new Option(
+        '--fail-on <codes>',
+        'exit 15 when a key has one of these findings (comma-separated): expired, expiring, unfinished-rotation, all-keys-expired, multiple-keys, inactive-user, never-expires, not-held, admin-user',
+      ),
+      new Option('--csv', 'print CSV (one row per key) instead of the table'),
+    ],
+    examples: [
+      'keyrot audit',
+      'keyrot audit --expiring-within 14d --json > audit.json',
+      'keyrot audit --csv > keys.csv',
+      'keyrot audit --fail-on expired,expiring   # in a CI schedule: exit 15 when a key needs rotating',
+    ],
+    globals: [...OUTPUT, ...ACCOUNT, '--state-dir'],
+    load: async () => (await import('../commands/audit.js')).auditCommand,
+  },
+  {
     name: 'create',
     summary: 'Create an API key for a user; its plaintext goes to the OS keychain before anything else.',
     options: [
@@ -183,7 +203,8 @@ export const COMMANDS: CommandSpec[] = [
     name: 'rotate',
     summary: 'Guided zero-downtime rotation: create, store, verify, hand over, wait for use, revoke, verify revoked.',
     options: [
-      user(),
+      // Repeated with --all: several users.
+      new Option('-u, --user <user>', 'the user: id or e-mail address (asked for in a terminal when omitted); repeat it with --all').argParser(collect),
       key(),
       new Option('-n, --name <name>', 'the new key\'s name (default: the old name with its generation bumped, e.g. deploy-v3)'),
       new Option('-e, --expires <when>', 'expiry of the new key: an ISO date, a span (90d, 12w) or never').default(undefined, 'never'),
@@ -201,6 +222,14 @@ export const COMMANDS: CommandSpec[] = [
       new Option('--emergency', 'the old key is exposed: revoke it as soon as the new key is stored and proven, before the hand-over (downtime until consumers have it)'),
       new Option('--dry-run', 'print the plan and change nothing'),
       new Option('--self', 'rotate the admin key keyrot runs with (stored by keyrot login, or --on-new-key to update a CI secret)'),
+      new Option('--all', 'rotate every key the selection picks, several at once (each an ordinary rotation); --resume finishes an unfinished batch'),
+      new Option('--expiring-within <span>', '--all: keys that expire within this span (30d), or have expired'),
+      new Option('--never-expiring', '--all: keys that never expire'),
+      new Option('--older-than <span>', '--all: keys keyrot created (and recorded) longer ago than this (90d)'),
+      new Option('--users-file <file>', '--all: only the users listed in this file (one id or e-mail a line, # comments)'),
+      new Option('--match <glob>', "--all: only keys whose name matches (e.g. 'deploy-*')"),
+      new Option('--fail-fast', '--all: start no new rotation once one has failed'),
+      new Option('--concurrency <n>', '--all: rotations under way at once (default 10; the rate limit sets the pace)'),
       yes(),
     ],
     globals: [...OUTPUT, ...ACCOUNT, '--store', '--state-dir'],
@@ -212,6 +241,9 @@ export const COMMANDS: CommandSpec[] = [
       'keyrot rotate --self --yes   # the admin key stored by keyrot login',
       'keyrot --provider grafana rotate --user sa-1-deploy-bot --on-new-key "./push-secret.sh" --yes   # waits on each token\'s own last use',
       'keyrot --provider kubeadapt rotate --key prod-exporter --on-new-key "./push-secret.sh"   # you mint and revoke in the dashboard',
+      'keyrot rotate --all --expiring-within 30d --on-new-key ./push-secret.sh --dry-run   # what a scheduled batch would rotate',
+      'keyrot rotate --all --older-than 90d --match "deploy-*" --on-new-key ./push-secret.sh --yes --json',
+      'keyrot rotate --all --resume --yes   # after a crash: finish every unfinished rotation of the batch',
     ],
     load: async () => (await import('../commands/rotate.js')).rotateCommand,
   },
@@ -256,6 +288,7 @@ export const COMMANDS: CommandSpec[] = [
     options: [
       new Option('-p, --port <port>', 'port to listen on (0: any free port)').default('8080'),
       new Option('--users <count>', 'number of users to create').default('6'),
+      new Option('--keys-per-user <count>', 'API keys of each generated user (user5@ onwards): expired, due soon, later, never').default('0'),
       new Option('--fault <spec...>', 'inject a fault, e.g. "POST /users/*/apikeys drop-after" or "GET /users status=503 times=2"'),
       new Option('--create-answer <how>', "a user-key create's answer: plaintext (Vultr's guides) or empty (202 without a body, as Vultr's OpenAPI document says)")
         .choices(['plaintext', 'empty'])
@@ -266,6 +299,7 @@ export const COMMANDS: CommandSpec[] = [
     examples: [
       'keyrot sandbox',
       'keyrot sandbox --port 0 --json',
+      'keyrot sandbox --users 200 --keys-per-user 1   # an account to rehearse keyrot audit and rotate --all',
       'keyrot sandbox --fault "POST /users/*/apikeys drop-after"',
       'keyrot sandbox --create-answer empty   # answer creates as the OpenAPI spec documents them',
       'keyrot --provider grafana sandbox --refresh 2s   # a Grafana-shaped API whose tokens report their last use',
@@ -291,6 +325,11 @@ export const COMMANDS: CommandSpec[] = [
     load: async () => (await import('../commands/demo.js')).demoCommand,
   },
 ];
+
+/** An option given several times: its values in order (one value stays a string). */
+function collect(value: string, previous: string | string[] | undefined): string | string[] {
+  return previous === undefined ? value : [...(Array.isArray(previous) ? previous : [previous]), value];
+}
 
 /** What a flag's value is, for completion: a file or a folder; anything else is a value keyrot cannot list. */
 const VALUE_KINDS: Readonly<Record<string, 'file' | 'dir'>> = { '--state-dir': 'dir', '--on-new-key': 'file', '--check': 'file', '--provider-file': 'file' };
@@ -398,6 +437,11 @@ export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): 
       if (ctx.out.events && !handler.emitsEvents) ctx.out.event('result', { command: spec.name, data: handler.toJson ? handler.toJson(result) : result });
       else if (ctx.out.json) ctx.out.result(handler.toJson ? handler.toJson(result) : result, handler.revealed?.(result));
       else handler.render(result, ctx);
+      const outcome = handler.outcome?.(result);
+      if (outcome) {
+        ctx.out.failure(outcome.message);
+        state.exitCode = outcome.exitCode;
+      }
     });
   }
   program

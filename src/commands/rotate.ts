@@ -30,15 +30,18 @@ import { appendStepSummary, rotationSummaryMarkdown } from '../ui/github.js';
 import { renderTable } from '../ui/table.js';
 import { consentTo } from './consent.js';
 import { chooseKey, findKey, heldAmong, resolveUser } from './resolve.js';
-import { OwnKeysProvider, SELF_USER_ID, selfTarget } from './rotate-self.js';
-import { DEFAULT_HOOK_TIMEOUT, requireHookWithoutStore, runLogged, runNewKeyHook, storeFor, withoutKeychainHint } from './hand-over.js';
+import { OwnKeysProvider, SELF_USER_ID, selfTarget, type SelfTarget } from './rotate-self.js';
+import { DEFAULT_HOOK_TIMEOUT, runLogged, runNewKeyHook, storeFor, withoutKeychainHint } from './hand-over.js';
+import { withManageUsers } from './account-scan.js';
 import { withUserLock } from './user-lock.js';
 import { validateName } from './create.js';
 import type { CommandModule } from './types.js';
+import type { BatchResult } from './rotate-all.js';
 import { shellArg } from '../core/shell-arg.js';
 
 export interface RotateOptions {
-  user?: string;
+  /** Repeated (--all): several users. */
+  user?: string | string[];
   key?: string;
   name?: string;
   expires?: string;
@@ -62,6 +65,15 @@ export interface RotateOptions {
   dryRun?: boolean;
   /** Rotate the admin key keyrot runs with (its own user's keys). */
   self?: boolean;
+  /** rotate --all: every key the selection flags pick (rotate-all.ts). */
+  all?: boolean;
+  expiringWithin?: string;
+  neverExpiring?: boolean;
+  olderThan?: string;
+  usersFile?: string;
+  match?: string;
+  failFast?: boolean;
+  concurrency?: string;
 }
 
 export interface RotationPlan {
@@ -81,9 +93,18 @@ export type RotateResult =
 
 const DEFAULTS = { waitTimeout: '10m', pollInterval: '5s', hookTimeout: DEFAULT_HOOK_TIMEOUT, grace: '7d' };
 
-export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
+/** rotate --all (rotate-all.ts), loaded by the first run that asks for it; its results render there. */
+let batch: typeof import('./rotate-all.js') | undefined;
+const isBatch = (result: RotateResult | BatchResult): result is BatchResult => result.kind === 'batch' || result.kind === 'batch-planned';
+
+export const rotateCommand: CommandModule<RotateOptions, RotateResult | BatchResult> = {
   emitsEvents: true,
   async run(options, ctx) {
+    if (options.all) {
+      batch ??= await import('./rotate-all.js');
+      return batch.rotateAllCommand.run(options, ctx);
+    }
+    const userArg = refuseBatchFlags(options);
     const settings = parseSettings(options, ctx.storeMode);
     const expiresAt = options.expires === undefined ? null : parseExpiry(options.expires, ctx.now());
     if (options.name !== undefined) validateName(options.name);
@@ -96,29 +117,15 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
     const self = options.self ? await selfTarget(ctx, base, identity, options.onNewKey) : null;
     const provider = self?.provider ?? base;
     checkProviderSettings(ctx, provider, options, settings);
-    const user = self?.user ?? (await resolveUserWithPermission(ctx, base, identity, options.user));
-    const journal = new RotationJournal(ctx.stateDir);
+    const user = self?.user ?? (await withManageUsers(identity, () => resolveUser(ctx, base, userArg)));
+    const session: RotationSession = { provider, identity, journal: new RotationJournal(ctx.stateDir), self, options };
+    const { journal } = session;
     // The lock covers reading the journal and the preflight, not only the changes: a rotation of this user
     // that another keyrot starts, stops or finishes in between would otherwise go unseen (its journal
     // overwritten, the key list read here stale, a second new key made). --dry-run changes nothing: no lock.
     const locked = (fn: () => Promise<RotateResult>) => (options.dryRun ? fn() : withUserLock(ctx, provider, user, fn));
     return locked(async () => {
-      const active = await journal.active(provider.id, user.id).catch((err: unknown) => explainDamagedJournal(ctx, provider, user, err));
-      const portsFor = (store: SecretStore) => {
-        const ports = makePorts(ctx, provider, store, journal, options);
-        if (self) {
-          ports.deliver = self.deliver(ports);
-          // Clean-ups after a cancel go through the caller's own keys (/apikeys), like the rest of --self.
-          const cleanup = ports.cleanupProvider;
-          ports.cleanupProvider = async () => new OwnKeysProvider(await cleanup());
-        }
-        return ports;
-      };
-      const run = async (record: RotationRecord, store: SecretStore) => {
-        await self?.resume(store, record);
-        return runReported(ctx, record, portsFor(store), journal);
-      };
-
+      const active = await activeRotation(ctx, session, user);
       if (options.abort) {
         if (!active) throw new NotFoundError(`${user.email} has no unfinished rotation to abort.`);
         await consentTo(
@@ -130,7 +137,7 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
         // The journal remembers where the new key lives: --store given now or not.
         const store = await storeFor(ctx, active.options.store ?? 'os');
         await self?.restore(store, active);
-        const record = await abortRotation(active, portsFor(store));
+        const record = await abortRotation(active, portsIn(ctx, session, store));
         return { kind: 'aborted', record, journal: await journal.archive(record) };
       }
       let resume = Boolean(options.resume);
@@ -148,64 +155,24 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
         resume = true;
         consented = true;
       }
-      if (resume && !active) return adoptFromProvider(ctx, provider, identity, user, options, settings, run);
+      if (resume && !active) return adoptFromProvider(ctx, session, user, options, settings);
       if (resume && active) {
         if (!consented) await consentTo(ctx, false, resumeQuestion(active), `Resuming ${canAbort(active) ? 'revokes the old key' : 'finishes the revoke of the old key'} ${active.oldKey.name}`);
-        const store = await storeFor(ctx, active.options.store ?? 'os');
-        // Resuming a --keep-old rotation means: the grace period is over, finish it.
-        active.options.keepOld = false;
-        applyResumeOverrides(active.options, options, settings);
-        return finished(await run(active, store), journal);
+        return resumeRotation(ctx, session, active, options, settings);
       }
 
-      requireHookWithoutStore(ctx, options.onNewKey);
+      if (ctx.storeMode === 'none' && !options.onNewKey) throw storeNoneNeedsHook();
       const store = await storeFor(ctx, ctx.storeMode);
-      const keys = await provider.listKeys(user.id);
-      // No journal here, yet the provider shows a key and its next generation side by side: another machine, or
-      // a run whose state was lost (an ephemeral CI runner), is in the middle of rotating it. Never make a third.
-      if (options.key === undefined && options.name === undefined) {
-        const pair = unfinishedPairs(keys)[0];
-        if (pair) throw strayNextGeneration(ctx, provider, user, pair.old, pair.next);
-      }
-      const oldKey = self ? self.oldKey(keys) : (dashboardKey(provider, keys, options.key) ?? (await chooseKey(ctx, keys, options.key, await heldAmong(ctx, store, provider.id, user.id, keys), user.email)));
-      if (!self) await refuseAdminKeyAsOldKey(ctx, identity, user, oldKey);
-      // keyrot's own calls use the admin key, so waiting on its usage proves nothing; and a leaked admin key is
-      // revoked as soon as the new one is installed, which is the standard order without the wait.
-      const mode: RotationMode = options.emergency && !self ? 'emergency' : 'standard';
-      const rotationOptions = rotationOptionsFor(ctx, options, self ? { ...settings, wait: false } : settings, mode, identity, user);
-      const successor = nextGenerationName(oldKey.name, []);
-      const stray = options.name === undefined ? keys.find((k) => k.name === successor && k.id !== oldKey.id) : undefined;
-      if (stray) throw strayNextGeneration(ctx, provider, user, oldKey, stray);
-      const newName = options.name ?? successor;
-      if (options.name === undefined && newName.length > 255) {
-        throw new UsageError(`The new key's name would be the old name with its generation bumped, ${newName.length} characters: ${provider.displayName} allows 255.`, { hint: 'Pass --name with a shorter name.' });
-      }
-      if (keys.some((k) => k.name === newName)) throw new UsageError(`${user.email} already has a key named "${newName}": pick another --name.`);
-      const plan = planOf(provider, user, mode, oldKey, newName, expiresAt, rotationOptions);
-      if (options.dryRun) return { kind: 'planned', plan: { ...plan, preflight: await preflight(ctx, provider, identity, user, store, Boolean(options.yes)) } };
-
+      const fresh = await planRotation(ctx, session, user, options, settings, expiresAt, store);
+      if (options.dryRun) return { kind: 'planned', plan: { ...fresh.plan, preflight: await preflight(ctx, provider, identity, user, store, Boolean(options.yes)) } };
       if (ctx.storeMode === 'os') await probeWritable(store).catch(withoutKeychainHint);
-      await consent(ctx, plan, Boolean(options.yes));
-      const record = newRotationRecord({
-        id: randomUUID(),
-        provider: provider.id,
-        user,
-        mode,
-        oldKey,
-        newName,
-        expiresAt,
-        preexistingKeyIds: keys.map((k) => k.id),
-        options: rotationOptions,
-        now: ctx.now(),
-      });
-      ctx.out.event('rotation.started', { rotationId: record.id, userId: user.id, userEmail: user.email, mode, oldKeyId: oldKey.id, newKeyName: newName });
-      await self?.prepare(store, record);
-      await keepDashboardKey(ctx, provider, store, record);
-      return finished(await run(record, store), journal);
+      await consent(ctx, fresh.plan, Boolean(options.yes));
+      return fresh.launch();
     });
   },
 
   render(result, ctx) {
+    if (isBatch(result)) return batch?.rotateAllCommand.render(result, ctx);
     // With --events stdout holds JSON lines only: rotation.done and rotation.aborted already carried the
     // outcome; the two outcomes without an event of their own get one here instead of the table.
     if (ctx.out.events) {
@@ -246,12 +213,39 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult> = {
   },
 
   toJson(result) {
+    if (isBatch(result)) return batch?.rotateAllCommand.toJson?.(result);
     if (result.kind === 'planned') return { dryRun: true, plan: result.plan };
     return { ...summaryData(result.record), ...(result.kind === 'paused' ? { graceUntil: result.record.graceUntil ?? null } : {}), journal: result.journal };
   },
+
+  outcome(result) {
+    return isBatch(result) ? batch?.rotateAllCommand.outcome?.(result) : undefined;
+  },
 };
 
-function parseSettings(options: RotateOptions, store: 'os' | 'none') {
+/**
+ * Flags that select keys for --all mean nothing for one rotation: refused rather than silently ignored. Returns the
+ * one --user.
+ */
+function refuseBatchFlags(options: RotateOptions): string | undefined {
+  const flags: Array<[unknown, string]> = [
+    [options.expiringWithin, '--expiring-within'],
+    [options.neverExpiring, '--never-expiring'],
+    [options.olderThan, '--older-than'],
+    [options.usersFile, '--users-file'],
+    [options.match, '--match'],
+    [options.failFast, '--fail-fast'],
+    [options.concurrency, '--concurrency'],
+  ];
+  const given = flags.find(([value]) => value !== undefined && value !== false);
+  if (given) throw new UsageError(`${given[1]} selects keys for a batch: add --all, or drop it.`);
+  if (Array.isArray(options.user) && options.user.length > 1) {
+    throw new UsageError(`--user is given ${options.user.length} times: rotate one user at a time, or several with --all.`);
+  }
+  return Array.isArray(options.user) ? options.user[0] : options.user;
+}
+
+export function parseSettings(options: RotateOptions, store: 'os' | 'none' = 'os') {
   if (options.resume && options.abort) throw new UsageError('--resume and --abort cannot be combined.');
   if (options.emergency && store === 'none') {
     // Revoke-then-hand-over with no keychain: between the two the only key of the user would live in this
@@ -305,7 +299,7 @@ type Settings = ReturnType<typeof parseSettings>;
  * Flags given with --resume replace the journaled settings they name, so that a fixed hook or a longer wait
  * can be passed on the command line instead of being silently ignored.
  */
-function applyResumeOverrides(journaled: RotationOptions, options: RotateOptions, settings: ReturnType<typeof parseSettings>): void {
+function applyResumeOverrides(journaled: RotationOptions, options: RotateOptions, settings: RotateSettings): void {
   if (options.onNewKey !== undefined) journaled.onNewKey = options.onNewKey;
   if (options.check !== undefined) journaled.check = options.check;
   if (options.waitTimeout !== undefined) journaled.waitTimeoutMs = settings.waitTimeoutMs;
@@ -316,20 +310,7 @@ function applyResumeOverrides(journaled: RotationOptions, options: RotateOptions
   if (options.wait === false) journaled.noWait = true;
 }
 
-async function resolveUserWithPermission(ctx: Context, provider: Provider, identity: Identity, userArg: string | undefined): Promise<User> {
-  try {
-    return await resolveUser(ctx, provider, userArg);
-  } catch (err) {
-    if (err instanceof PermissionError) {
-      throw new PermissionError(`The admin key's user (${identity.email}) may not manage other users' keys.`, {
-        hint: 'Use a key of the account root or of a user with the manage_users permission.',
-      });
-    }
-    throw err;
-  }
-}
-
-function planOf(
+export function planOf(
   provider: Provider,
   user: User,
   mode: RotationMode,
@@ -448,7 +429,7 @@ async function refuseAdminKeyAsOldKey(ctx: Context, identity: Identity, user: Us
 }
 
 /** Settings of a new (or adopted) rotation from the flags; refuses combinations the user's identity forbids. */
-function rotationOptionsFor(ctx: Context, options: RotateOptions, settings: ReturnType<typeof parseSettings>, mode: RotationMode, identity: Identity, user: User): RotationOptions {
+function rotationOptionsFor(ctx: Context, options: RotateOptions, settings: RotateSettings, mode: RotationMode, identity: Identity, user: User): RotationOptions {
   const usageSignalUsable = identity.email.toLowerCase() !== user.email.toLowerCase();
   if (!usageSignalUsable && mode === 'emergency') {
     // The exposed key may be the admin key itself: revoking it would cut keyrot off half-way.
@@ -543,15 +524,8 @@ function strayNextGeneration(ctx: Context, provider: Provider, user: User, old: 
  * side by side), provided this keychain holds the new key's plaintext, without which keyrot could neither prove the
  * key works nor hand it over.
  */
-async function adoptFromProvider(
-  ctx: Context,
-  provider: Provider,
-  identity: Identity,
-  user: User,
-  options: RotateOptions,
-  settings: ReturnType<typeof parseSettings>,
-  run: (record: RotationRecord, store: SecretStore) => Promise<RotationRecord>,
-): Promise<RotateResult> {
+async function adoptFromProvider(ctx: Context, session: RotationSession, user: User, options: RotateOptions, settings: RotateSettings): Promise<RotateResult> {
+  const { provider, identity } = session;
   const keys = await provider.listKeys(user.id);
   const nothing = `${user.email} has no unfinished rotation to resume: no journal here (${ctx.stateDir})`;
   let pair: { old: ApiKey; next: ApiKey } | undefined;
@@ -597,12 +571,132 @@ async function adoptFromProvider(
   record.phase = 'verify-new';
   await consentTo(ctx, Boolean(options.yes), `Adopt the rotation ${provider.displayName} shows for ${user.email}: ${next.name} replaces ${old.name}, which is revoked at the end?`, `Adopting the rotation revokes ${old.name} at the end`);
   ctx.out.event('rotation.started', { rotationId: record.id, userId: user.id, userEmail: user.email, mode, oldKeyId: old.id, newKeyName: next.name, adopted: true });
-  return finished(await run(record, store), new RotationJournal(ctx.stateDir));
+  return runIn(ctx, session, record, store);
 }
 
 async function finished(record: RotationRecord, journal: RotationJournal): Promise<RotateResult> {
   if (record.status === 'paused') return { kind: 'paused', record, journal: journal.pathFor(record.provider, record.userId) };
   return { kind: 'rotated', record, journal: await journal.archive(record) };
+}
+
+/**
+ * What a rotation of one user needs beyond its flags: the provider and identity it runs with, the journal, the
+ * --self target if any, and for a rotation inside a batch (rotate --all) the batch's own view of its output.
+ */
+export interface RotationSession {
+  provider: Provider;
+  identity: Identity;
+  journal: RotationJournal;
+  self: SelfTarget | null;
+  view?: RotationView;
+  /** The flags of this run (a person's minted key on stdin, ...), for the ports that need them. */
+  options?: RotateOptions;
+}
+
+/** A batch's ports for one of its rotations: its live line, its events tagged with the user and key, its messages. */
+export type RotationView = Pick<RotationPorts, 'startStep' | 'event' | 'note' | 'warn'>;
+
+export type RotateSettings = ReturnType<typeof parseSettings>;
+
+/** The user's unfinished rotation (call it under the user's lock); a damaged journal says what the provider shows. */
+export async function activeRotation(ctx: Context, session: RotationSession, user: User): Promise<RotationRecord | null> {
+  return session.journal.active(session.provider.id, user.id).catch((err: unknown) => explainDamagedJournal(ctx, session.provider, user, err));
+}
+
+/** Continues an unfinished rotation from its journal (under the user's lock, with consent given). */
+export async function resumeRotation(ctx: Context, session: RotationSession, active: RotationRecord, options: RotateOptions, settings: RotateSettings): Promise<RotateResult> {
+  // The journal remembers where the new key lives: --store given now or not.
+  const store = await storeFor(ctx, active.options.store ?? 'os');
+  // Resuming a --keep-old rotation means: the grace period is over, finish it.
+  active.options.keepOld = false;
+  applyResumeOverrides(active.options, options, settings);
+  return runIn(ctx, session, active, store);
+}
+
+/** A fresh rotation, planned: every check made and the plan known; `launch` journals it and runs it. */
+export interface PlannedRotation {
+  plan: RotationPlan;
+  launch(tie?: { id: string; batchId: string }): Promise<RotateResult>;
+}
+
+/**
+ * Plans a fresh rotation of `user`'s key (`options.key`, else the one keyrot holds, the only one, or one asked for),
+ * under the user's lock, and refuses what would go wrong (a stray next generation, a name taken). Changes nothing.
+ */
+export async function planRotation(
+  ctx: Context,
+  session: RotationSession,
+  user: User,
+  options: RotateOptions,
+  settings: RotateSettings,
+  expiresAt: Date | null,
+  store: SecretStore,
+): Promise<PlannedRotation> {
+  const { provider, identity, self } = session;
+  const keys = await provider.listKeys(user.id);
+  // No journal here, yet the provider shows a key and its next generation side by side: another machine, or
+  // a run whose state was lost (an ephemeral CI runner), is in the middle of rotating it. Never make a third.
+  if (options.key === undefined && options.name === undefined) {
+    const pair = unfinishedPairs(keys)[0];
+    if (pair) throw strayNextGeneration(ctx, provider, user, pair.old, pair.next);
+  }
+  const oldKey = self ? self.oldKey(keys) : await chooseKey(ctx, keys, options.key, await heldAmong(ctx, store, provider.id, user.id, keys), user.email);
+  // keyrot's own calls use the admin key, so waiting on its usage proves nothing; and a leaked admin key is
+  // revoked as soon as the new one is installed, which is the standard order without the wait.
+  const mode: RotationMode = options.emergency && !self ? 'emergency' : 'standard';
+  const rotationOptions = rotationOptionsFor(ctx, options, self ? { ...settings, wait: false } : settings, mode, identity, user);
+  const successor = nextGenerationName(oldKey.name, []);
+  const stray = options.name === undefined ? keys.find((k) => k.name === successor && k.id !== oldKey.id) : undefined;
+  if (stray) throw strayNextGeneration(ctx, provider, user, oldKey, stray);
+  const newName = options.name ?? successor;
+  if (keys.some((k) => k.name === newName)) throw new UsageError(`${user.email} already has a key named "${newName}": pick another --name.`);
+  return {
+    plan: planOf(provider, user, mode, oldKey, newName, expiresAt, rotationOptions),
+    async launch(tie) {
+      const record = newRotationRecord({
+        id: tie?.id ?? randomUUID(),
+        provider: provider.id,
+        user,
+        mode,
+        oldKey,
+        newName,
+        expiresAt,
+        preexistingKeyIds: keys.map((k) => k.id),
+        options: rotationOptions,
+        now: ctx.now(),
+        ...(tie ? { batchId: tie.batchId } : {}),
+      });
+      const event = session.view?.event ?? ((type, data) => ctx.out.event(type, data));
+      event('rotation.started', { rotationId: record.id, userId: user.id, userEmail: user.email, mode, oldKeyId: oldKey.id, newKeyName: newName });
+      await self?.prepare(store, record);
+      return runIn(ctx, session, record, store);
+    },
+  };
+}
+
+export function storeNoneNeedsHook(): UsageError {
+  return new UsageError('--store none keeps the new key in memory only: --on-new-key is then the only way to hand it on, and is required.');
+}
+
+export { consentTo, storeFor };
+
+/** Runs (or resumes) `record` with this session's ports, then archives it (or, paused, leaves it for --resume). */
+async function runIn(ctx: Context, session: RotationSession, record: RotationRecord, store: SecretStore): Promise<RotateResult> {
+  await session.self?.resume(store, record);
+  return finished(await runReported(ctx, record, portsIn(ctx, session, store), session.journal), session.journal);
+}
+
+function portsIn(ctx: Context, session: RotationSession, store: SecretStore): RotationPorts {
+  const ports = { ...makePorts(ctx, session.provider, store, session.journal, session.options), ...session.view };
+  // A batch hands keys over through --on-new-key or the keychain: nobody is asked to confirm each of them.
+  if (session.view) ports.confirmHandover = null;
+  if (session.self) {
+    ports.deliver = session.self.deliver(ports);
+    // Clean-ups after a cancel go through the caller's own keys (/apikeys), like the rest of --self.
+    const cleanup = ports.cleanupProvider;
+    ports.cleanupProvider = async () => new OwnKeysProvider(await cleanup());
+  }
+  return ports;
 }
 
 function makePorts(ctx: Context, provider: Provider, store: SecretStore, journal: RotationJournal, options: RotateOptions = {}): RotationPorts {
@@ -627,6 +721,11 @@ function makePorts(ctx: Context, provider: Provider, store: SecretStore, journal
     receiveKey: (instructions, name) => receiveKey(ctx, options, instructions, name),
     ...(ctx.providerFlag ? { invocation: `keyrot ${ctx.providerFlag} rotate` } : {}),
     rescue: (key, userId) => writeRescueFile(ctx.stateDir, provider.id, userId, key),
+    // Vultr reports no creation date: keyrot's own record is what `audit` and `rotate --all --older-than` go by.
+    keyCreated: (key, userId) =>
+      ctx.keyIndex
+        .add({ provider: provider.id, userId, keyId: key.id, name: key.name, createdAt: ctx.now().toISOString(), expiresAt: key.expiresAt?.toISOString() ?? null, lastChars: key.lastChars })
+        .catch((err: unknown) => ctx.out.warn(`The new key is created and stored, but its creation time could not be recorded in ${ctx.stateDir}: ${(err as Error).message}`)),
     startStep: (label) => ctx.steps.start(label),
     event: (type, data) => ctx.out.event(type, data),
     note: (m) => ctx.out.info(m),

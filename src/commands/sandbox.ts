@@ -6,6 +6,7 @@ import type { CommandModule } from './types.js';
 export interface SandboxCommandOptions {
   port?: string;
   users?: string;
+  keysPerUser?: string;
   fault?: string[];
   createAnswer?: string;
   /** Platform sandboxes: how often a key's last use may be written. */
@@ -24,13 +25,14 @@ export const sandboxCommand: CommandModule<SandboxCommandOptions, SandboxCommand
     const port = wholeNumber(options.port ?? '8080', '--port', 0, 65_535);
     if (ctx.providerFactory.id !== 'vultr') return servePlatform(options, ctx, port);
     const users = wholeNumber(options.users ?? '6', '--users', 4, 100_000);
+    const keysPerUser = wholeNumber(options.keysPerUser ?? '0', '--keys-per-user', 0, 10);
     const { startSandbox, parseFaultSpec } = await import('../sandbox/server.js');
     const faults = (options.fault ?? []).map(parseFaultSpec);
-    const sandbox = await startSandbox({ port, users, faults, createAnswer: options.createAnswer === 'empty' ? 'empty' : 'plaintext' });
+    const sandbox = await startSandbox({ port, users, keysPerUser, faults, createAnswer: options.createAnswer === 'empty' ? 'empty' : 'plaintext' });
     return serveUntilStopped(ctx, sandbox, () => {
       // The sandbox's admin key is fake and printed on purpose: it is how you use the sandbox.
       ctx.out.reveal(`export VULTR_API_URL=${sandbox.url}\nexport VULTR_API_KEY=${sandbox.adminKey}`);
-      ctx.out.info(`Sandbox Vultr API on ${sandbox.url} (${users} users; fixtures admin@, ops@, ci@, viewer@example.com).`);
+      ctx.out.info(`Sandbox Vultr API on ${sandbox.url} (${users} users${keysPerUser ? `, ${keysPerUser} key${keysPerUser === 1 ? '' : 's'} per generated user` : ''}; fixtures admin@, ops@, ci@, viewer@example.com).`);
       ctx.out.info(`Paste the two export lines above into another shell, then try: keyrot list-users`);
       if (faults.length) ctx.out.info(`Faults armed: ${options.fault?.join('; ')}`);
     });

@@ -1,4 +1,5 @@
 import type { Context } from '../cli/context.js';
+import type { ExitCodeValue } from '../errors.js';
 
 /**
  * A subcommand: `run` does the work and returns data (tests assert on it); `render` prints it for people;
@@ -16,4 +17,9 @@ export interface CommandModule<Options, Result> {
   exitCode?(result: Result): number;
   /** The secret this result shows because the user passed --reveal, if any. */
   revealed?(result: Result): string | undefined;
+  /**
+   * A result that is printed in full and yet is no success (audit findings named by --fail-on, a batch with failed
+   * rotations): its exit code, and one line for stderr, said after the result.
+   */
+  outcome?(result: Result): { exitCode: ExitCodeValue; message: string } | undefined;
 }

@@ -18,6 +18,24 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * UsageError for anything else, and for durations longer than a timer can wait (about 24 days).
  */
 export function parseDuration(text: string, flag: string): number {
+  const ms = spanMs(text, flag);
+  if (ms > MAX_TIMER_MS) {
+    throw new UsageError(`${flag}: "${text}" is longer than keyrot can wait (24 days at most).`, { hint: 'Use a shorter duration, such as 7d or 12h.' });
+  }
+  return ms;
+}
+
+/**
+ * Milliseconds in a span of calendar time that nothing waits for ("30d", "12w", "90d"), such as a policy's window or a
+ * key's age: the grammar of parseDuration without its 24-day bound. Throws UsageError for anything else.
+ */
+export function parseSpan(text: string, flag: string): number {
+  const ms = spanMs(text, flag);
+  if (!Number.isSafeInteger(ms)) throw new UsageError(`${flag}: "${text}" is too long.`);
+  return ms;
+}
+
+function spanMs(text: string, flag: string): number {
   const trimmed = text.trim();
   let ms: number;
   if (/^\d+$/.test(trimmed)) {
@@ -28,9 +46,6 @@ export function parseDuration(text: string, flag: string): number {
       throw new UsageError(`${flag}: "${text}" is not a duration.`, { hint: 'Use forms like 90s, 10m, 1h30m or 250ms.' });
     }
     ms = parts.reduce((sum, p) => sum + Number(p[1]) * (UNIT_MS[p[2] ?? 's'] ?? 0), 0);
-  }
-  if (ms > MAX_TIMER_MS) {
-    throw new UsageError(`${flag}: "${text}" is longer than keyrot can wait (24 days at most).`, { hint: 'Use a shorter duration, such as 7d or 12h.' });
   }
   return ms;
 }

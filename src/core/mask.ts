@@ -40,10 +40,10 @@ export function redactTruncated(text: string, secrets: Iterable<string>): string
 }
 
 /** A copy of `value` (JSON data) with every string redacted: the structure itself is never rewritten. */
-export function redactDeep<T>(value: T, secrets: Iterable<string>): T {
-  const list = [...secrets];
+export function redactDeep<T>(value: T, secrets: Iterable<string> | RedactionList): T {
+  const list = secrets instanceof RedactionList ? secrets : new RedactionList(secrets);
   const walk = (v: unknown): unknown => {
-    if (typeof v === 'string') return redact(v, list);
+    if (typeof v === 'string') return list.redact(v);
     if (Array.isArray(v)) return v.map(walk);
     if (v instanceof Date) return v;
     if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
@@ -57,18 +57,35 @@ export function redactDeep<T>(value: T, secrets: Iterable<string>): T {
  * a JSON document). Longer secrets go first, so one that contains another is never left half-masked. Empty
  * secrets are ignored.
  */
-export function redact(text: string, secrets: Iterable<string>): string {
-  let out = text;
-  const bySize = [...new Set(secrets)].filter((s) => s.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length);
-  for (const secret of bySize) {
-    const mask = maskSecret(secret);
-    const escaped = JSON.stringify(secret).slice(1, -1);
-    for (const form of escaped === secret ? [secret] : [secret, escaped]) {
-      if (out.includes(form)) out = out.split(form).join(mask);
+export function redact(text: string, secrets: Iterable<string> | RedactionList): string {
+  return (secrets instanceof RedactionList ? secrets : new RedactionList(secrets)).redact(text);
+}
+
+/**
+ * The secrets to redact, prepared once (deduplicated, short ones dropped, longest first, each with its forms and
+ * mask): a batch of rotations knows hundreds of keys, and every line and journal write is redacted.
+ */
+export class RedactionList {
+  readonly #forms: Array<{ form: string; mask: string }> = [];
+  /** Secrets long enough to show their last characters: any run of FRAGMENT of their characters is masked too. */
+  readonly #long: string[] = [];
+
+  constructor(secrets: Iterable<string>) {
+    const bySize = [...new Set(secrets)].filter((s) => s.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length);
+    for (const secret of bySize) {
+      const mask = maskSecret(secret);
+      const escaped = JSON.stringify(secret).slice(1, -1);
+      for (const form of escaped === secret ? [secret] : [secret, escaped]) this.#forms.push({ form, mask });
+      if (secret.length >= MIN_LENGTH_TO_SHOW) this.#long.push(secret);
     }
-    if (secret.length >= MIN_LENGTH_TO_SHOW) out = maskFragments(out, secret);
   }
-  return out;
+
+  redact(text: string): string {
+    let out = text;
+    for (const { form, mask } of this.#forms) if (out.includes(form)) out = out.split(form).join(mask);
+    for (const secret of this.#long) out = maskFragments(out, secret);
+    return out;
+  }
 }
 
 /** A run this long of a secret's characters is a leak wherever it appears (a key pasted short, or cut). */

@@ -23,3 +23,9 @@ export function defaultKeyName(now: Date, taken: Iterable<string>): string {
   const used = new Set(taken);
   return used.has(base) ? nextGenerationName(base, used) : base;
 }
+
+/** A key's generation as its name shows it: "deploy" → 1, "deploy-v3" → 3. */
+export function generationOf(name: string): number {
+  const match = GENERATION.exec(name.trim());
+  return match ? Number(match[2]) : 1;
+}

@@ -105,6 +105,8 @@ export interface RotationRecord {
   /** Ids of the user's keys before the rotation: reconciliation never deletes these. */
   preexistingKeyIds: string[];
   options: RotationOptions;
+  /** The batch (rotate --all) this rotation belongs to; absent for a rotation of its own. */
+  batchId?: string;
   phase: Phase;
   /** 'started' once the phase's side effect may have begun. */
   phaseStatus: 'pending' | 'started';
@@ -163,6 +165,8 @@ export interface RotationPorts {
   receiveKey?: (instructions: string, name: string) => Promise<string | null>;
   /** How the user runs this rotation's command again, e.g. "keyrot --provider-file p.json rotate"; default "keyrot rotate". */
   invocation?: string;
+  /** Records a new key's creation (its time, for audits), once it is stored. Optional; never throws. */
+  keyCreated?(key: ApiKey, userId: string): Promise<void>;
   startStep(label: string): Promise<StepProgress>;
   event(type: string, data?: Record<string, unknown>): void;
   note(message: string): void;
@@ -188,6 +192,7 @@ export interface NewRotationInput {
   preexistingKeyIds: string[];
   options: RotationOptions;
   now: Date;
+  batchId?: string;
 }
 
 export function newRotationRecord(input: NewRotationInput): RotationRecord {
@@ -203,6 +208,7 @@ export function newRotationRecord(input: NewRotationInput): RotationRecord {
     newKey: { name: input.newName, expiresAt: input.expiresAt?.toISOString() ?? null, id: null, lastChars: null },
     preexistingKeyIds: input.preexistingKeyIds,
     options: input.options,
+    ...(input.batchId ? { batchId: input.batchId } : {}),
     phase: PHASES[input.mode][0] ?? 'create',
     phaseStatus: 'pending',
     status: 'running',
@@ -361,6 +367,8 @@ const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
           record.newKey.id = key.id;
           record.newKey.lastChars = key.secret.slice(-5);
           await save(record, ports);
+          // Metadata for audits, off the rotation's path: it never fails the rotation, nor waits for the disk.
+          void ports.keyCreated?.({ id: key.id, name: key.name, lastChars: record.newKey.lastChars, expiresAt: key.expiresAt }, record.userId);
           ports.event('key.created', { keyId: key.id, name: key.name, maskedKey: maskSecret(key.secret) });
           if (record.options.store !== 'none') {
             ports.event('keychain.written', { account: entryName(ports.store, keychainAccount(ports.provider.id, record.userId, key.id)), store: ports.store.description });

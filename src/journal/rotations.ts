@@ -1,10 +1,10 @@
 // Rotation records: one active record per provider and user under rotations/, moved to rotations/history/
 // when the rotation is done or aborted. Files are 0600 JSON written atomically; they never hold a secret.
-import { readFile, readdir, rename } from 'node:fs/promises';
+import { readdir, rename } from 'node:fs/promises';
 import { StateError } from '../errors.js';
 import { join } from 'node:path';
 import type { RotationRecord } from '../core/rotation.js';
-import { ensureDir, readJson, safeName, writeJsonAtomic } from './state-dir.js';
+import { ensureDir, readJson, readStateRecord, safeName, writeJsonAtomic } from './state-dir.js';
 
 export class RotationJournal {
   readonly #dir: string;
@@ -23,19 +23,9 @@ export class RotationJournal {
    */
   async active(provider: string, userId: string): Promise<RotationRecord | null> {
     const path = this.pathFor(provider, userId);
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw new StateError(`Cannot read the rotation journal ${path}: ${(err as Error).message}`, { data: { journal: path }, cause: err });
-    }
-    let data: unknown;
-    try {
-      data = JSON.parse(text);
-    } catch {
-      data = undefined;
-    }
+    const file = await readStateRecord(path, 'rotation journal', { journal: path });
+    if (file === null) return null;
+    const { data } = file;
     const problem = recordProblem(data);
     if (problem) {
       throw new StateError(`The rotation journal ${path} is damaged (${problem}).`, {
@@ -85,6 +75,15 @@ export class RotationJournal {
       .filter((r): r is RotationRecord => r !== null && recordProblem(r) === null)
       .sort((a, b) => String(b.updatedAt).localeCompare(String(a.updatedAt)))
       .slice(0, limit);
+  }
+
+  /** The finished rotations of batch `batchId` (rotate --all), from history/, by the id of the key each replaced. */
+  async archivedOfBatch(batchId: string): Promise<Map<string, RotationRecord>> {
+    const history = join(this.#dir, 'history');
+    const names = (await readdir(history).catch(() => [] as string[])).filter((n) => n.endsWith('.json'));
+    const records = await Promise.all(names.map((n) => readJson(join(history, n)).catch(() => null)));
+    const ofBatch = records.filter((r): r is RotationRecord => recordProblem(r) === null && (r as RotationRecord).batchId === batchId);
+    return new Map(ofBatch.map((r) => [r.oldKey.id, r]));
   }
 
   /** Every unfinished rotation (for listing in messages). */

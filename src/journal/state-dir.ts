@@ -83,6 +83,26 @@ export async function writeJsonAtomic(path: string, data: unknown): Promise<void
   }
 }
 
+/**
+ * A state record keyrot must not misread: null when the file does not exist, else `{ data }` with the parsed value
+ * (`undefined` when the file is not JSON: truncated, garbage) for the caller to check; a file holding `null` is not a
+ * missing one. A file that cannot be read is StateError naming `what` ("rotation journal"); `data` is its data field.
+ */
+export async function readStateRecord(path: string, what: string, data: Record<string, unknown>): Promise<{ data: unknown } | null> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new StateError(`Cannot read the ${what} ${path}: ${(err as Error).message}`, { data, cause: err });
+  }
+  try {
+    return { data: JSON.parse(text) as unknown };
+  } catch {
+    return { data: undefined };
+  }
+}
+
 /** The parsed JSON at `path`, or null when the file does not exist. */
 export async function readJson(path: string): Promise<unknown> {
   try {

@@ -36,41 +36,188 @@ export type SleepFn = (ms: number, signal?: AbortSignal) => Promise<void>;
 const realSleep: SleepFn = (ms, signal) => sleepTimer(ms, undefined, signal ? { signal } : undefined);
 
 /**
- * Keeps request starts under a budget: at most `limit` in any rolling `windowMs`. Vultr answers 429 above 30
- * requests per second per source IP; 25 leaves room for clock skew and other tools on the same machine.
+ * The pace of requests to one API from this process, shared by every client of it (so by every rotation of a batch):
+ * Vultr allows 30 requests per second per source IP, whatever the key, counted in a sliding second as they arrive.
+ *
+ * keyrot cannot see when a request arrives there, only that it did between its start here and its answer. So a request
+ * holds its place in the window from its start until a whole window after its answer: the 31st request starts only once
+ * the answer to the 1st is a second old. The provider then never sees more than `limit` in any window, whatever the
+ * network's jitter or a stalled process, at `limit` per (window + round trip); starts are also spread evenly (no
+ * bursts). A 429 (someone else on this IP, or a stricter provider) makes every request wait out its Retry-After
+ * together and slows the pace by a quarter; each quiet `recoverMs` halves the slowdown again.
  */
 export class RateLimiter {
   readonly #limit: number;
   readonly #windowMs: number;
+  readonly #intervalMs: number;
+  readonly #recoverMs: number;
   readonly #now: () => number;
   readonly #sleep: SleepFn;
-  readonly #starts: number[] = [];
+  /** Multiplies the even spacing: 1 at full pace, more after 429s. */
+  #slowdown = 1;
+  #nextStart = -Infinity;
+  #pausedUntil = -Infinity;
+  #lastThrottleAt = -Infinity;
+  #lastRecoveryAt = -Infinity;
+  #inFlight = 0;
+  /** When the answers of recent requests came, ascending; those older than a window are dropped. */
+  readonly #answered: number[] = [];
+  readonly #queue: Array<{ grant: (ticket: RequestTicket) => void; fail: (err: Error) => void }> = [];
+  /** The wake-up the queue waits for, if any: its time, and how to call it off. */
+  #timer: { at: number; cancel: AbortController } | undefined;
 
-  constructor(options: { limit?: number; windowMs?: number; now?: () => number; sleep?: SleepFn } = {}) {
-    this.#limit = options.limit ?? 25;
+  constructor(options: { limit?: number; windowMs?: number; recoverMs?: number; now?: () => number; sleep?: SleepFn } = {}) {
+    this.#limit = options.limit ?? VULTR_REQUESTS_PER_SECOND;
     this.#windowMs = options.windowMs ?? 1000;
+    this.#intervalMs = this.#windowMs / this.#limit;
+    this.#recoverMs = options.recoverMs ?? 2_000;
     this.#now = options.now ?? Date.now;
     this.#sleep = options.sleep ?? realSleep;
   }
 
-  /** Resolves when a request may start (and counts it). Rejects with CancelledError when `signal` aborts. */
-  async acquire(signal?: AbortSignal): Promise<void> {
-    for (;;) {
-      throwIfCancelled(signal);
+  /** Starts per second at the current pace, answers taking no time (the limit itself at full pace). */
+  get perSecond(): number {
+    return 1000 / (this.#intervalMs * this.#slowdown);
+  }
+
+  /**
+   * Resolves, in the order callers asked, when a request may start: with a ticket to release() once its answer is in
+   * (or it failed), and to hand to throttled() if that answer is a 429. Rejects with CancelledError when `signal`
+   * aborts first.
+   */
+  acquire(signal?: AbortSignal): Promise<RequestTicket> {
+    if (signal?.aborted) return Promise.reject(new CancelledError('Cancelled.'));
+    return new Promise<RequestTicket>((resolve, reject) => {
+      const onAbort = () => {
+        const at = this.#queue.indexOf(entry);
+        if (at >= 0) this.#queue.splice(at, 1);
+        reject(new CancelledError('Cancelled.'));
+        this.#pump();
+      };
+      const entry = {
+        grant: (ticket: RequestTicket) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(ticket);
+        },
+        fail: reject,
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#queue.push(entry);
+      this.#pump();
+    });
+  }
+
+  /**
+   * The provider answered 429 to the request of `ticket`: every request waits `waitMs` (its Retry-After) from now, and
+   * the pace slows by a quarter. Answers to requests started before the last slowdown do not slow it again: they were
+   * sent before the pace was corrected.
+   */
+  throttled(waitMs: number, ticket: RequestTicket): void {
+    const now = this.#now();
+    this.#pausedUntil = Math.max(this.#pausedUntil, now + Math.max(0, waitMs));
+    if (ticket.startedAt > this.#lastThrottleAt) {
+      this.#slowdown = Math.min(MAX_SLOWDOWN, this.#slowdown * 1.25);
+      this.#lastThrottleAt = now;
+      this.#lastRecoveryAt = this.#pausedUntil;
+    }
+    this.#pump();
+  }
+
+  /** Grants every waiter that may start now, and sets a wake-up for the next one. */
+  #pump(): void {
+    while (this.#queue.length > 0) {
       const now = this.#now();
-      while (this.#starts.length > 0 && (this.#starts[0] ?? 0) <= now - this.#windowMs) this.#starts.shift();
-      if (this.#starts.length < this.#limit) {
-        this.#starts.push(now);
+      const at = this.#earliestStart(now);
+      if (at === null) break; // `limit` requests unanswered: the next answer pumps again.
+      if (at > now) {
+        this.#wakeAt(at, now);
         return;
       }
-      const oldest = this.#starts[0] ?? now;
-      await sleepOrCancel(this.#sleep, Math.max(1, oldest + this.#windowMs - now), signal);
+      this.#inFlight++;
+      // On the grid, not from now: a timer that fires late does not push every later start back.
+      this.#nextStart = (this.#nextStart >= now - this.#intervalMs ? this.#nextStart : now) + this.#intervalMs * this.#slowdown;
+      let released = false;
+      this.#queue.shift()?.grant({
+        startedAt: now,
+        release: () => {
+          if (released) return;
+          released = true;
+          this.#inFlight--;
+          this.#answered.push(this.#now());
+          this.#pump();
+        },
+      });
     }
+    if (this.#queue.length === 0) this.#stopTimer();
+  }
+
+  /** When the next request may start (null: once an answer comes). */
+  #earliestStart(now: number): number | null {
+    this.#recover(now);
+    while (this.#answered.length > 0 && (this.#answered[0] ?? 0) <= now - this.#windowMs) this.#answered.shift();
+    this.#answered.sort((a, b) => a - b);
+    let at = Math.max(now, this.#nextStart, this.#pausedUntil);
+    const over = this.#inFlight + this.#answered.length - this.#limit;
+    if (over >= 0) {
+      // Enough answers must leave the window to make room: the (over+1)-th oldest, a window after it came.
+      const leaving = this.#answered[over];
+      if (leaving === undefined) return null;
+      at = Math.max(at, leaving + this.#windowMs);
+    }
+    return at;
+  }
+
+  #wakeAt(at: number, now: number): void {
+    if (this.#timer && this.#timer.at <= at) return;
+    this.#stopTimer();
+    const timer = { at, cancel: new AbortController() };
+    this.#timer = timer;
+    this.#sleep(at - now, timer.cancel.signal).then(
+      () => {
+        if (this.#timer === timer) this.#timer = undefined;
+        this.#pump();
+      },
+      () => undefined,
+    );
+  }
+
+  #stopTimer(): void {
+    this.#timer?.cancel.abort();
+    this.#timer = undefined;
+  }
+
+  #recover(now: number): void {
+    const periods = Math.floor((now - this.#lastRecoveryAt) / this.#recoverMs);
+    if (this.#slowdown <= 1 || periods < 1) return;
+    this.#slowdown = 1 + (this.#slowdown - 1) / 2 ** periods;
+    this.#lastRecoveryAt += periods * this.#recoverMs;
   }
 }
 
-/** The budget shared by every HttpClient of this process unless one is injected. */
-export const processRateLimiter = new RateLimiter();
+/** A request's place in the rate limiter's window. */
+export interface RequestTicket {
+  /** When it was let through (the limiter's clock, ms). */
+  readonly startedAt: number;
+  /** Its answer is in, or it failed: from now on it counts for a window more, then frees its place. Idempotent. */
+  release(): void;
+}
+
+/** Vultr's documented limit: 30 requests per second per source IP. */
+export const VULTR_REQUESTS_PER_SECOND = 30;
+/** However many 429s, the pace never drops below a quarter of the limit: Retry-After does the rest. */
+const MAX_SLOWDOWN = 4;
+
+const limiters = new Map<string, RateLimiter>();
+
+/**
+ * The limiter of the API at `origin` ("https://api.vultr.com"), one per process: every client, admin key and user key
+ * of this process that talks to it draws on the same budget, as the provider counts them together.
+ */
+export function rateLimiterFor(origin: string): RateLimiter {
+  let limiter = limiters.get(origin);
+  if (!limiter) limiters.set(origin, (limiter = new RateLimiter()));
+  return limiter;
+}
 
 /** Hints attached to auth errors; the provider knows what its users should do. */
 export interface HttpErrorHints {
@@ -98,7 +245,7 @@ export interface HttpClientDeps {
   now?: () => number;
   /** [0, 1) source for the back-off jitter. Default: Math.random. */
   random?: () => number;
-  /** Default: processRateLimiter. */
+  /** Default: rateLimiterFor(the base URL's origin), shared by every client of that API in this process. */
   limiter?: RateLimiter;
 }
 
@@ -240,7 +387,7 @@ export class HttpClient {
     this.#sleep = options.sleep ?? realSleep;
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
-    this.#limiter = options.limiter ?? processRateLimiter;
+    this.#limiter = options.limiter ?? rateLimiterFor(base.origin);
     this.#dispatcher = options.dispatcher;
     this.#ownsDispatcher = options.dispatcher === undefined;
   }
@@ -281,9 +428,14 @@ export class HttpClient {
     let afterLostAnswer = false;
 
     for (let attempt = 1; ; attempt++) {
-      await this.#limiter.acquire(this.#signal);
+      const ticket = await this.#limiter.acquire(this.#signal);
       const started = this.#now();
-      const outcome = await this.#attempt(method, url, headers, body);
+      let outcome: AttemptOutcome;
+      try {
+        outcome = await this.#attempt(method, url, headers, body);
+      } finally {
+        ticket.release();
+      }
       const elapsed = Math.max(0, Math.round(this.#now() - started));
 
       if (outcome.kind === 'cancelled') {
@@ -357,7 +509,9 @@ export class HttpClient {
         `${label}: retrying in ${delay} ms${retryAfterMs === undefined ? '' : ' (Retry-After)'} (attempt ${attempt + 1} of ${attempts}) after ${lastProblem}`,
         secrets,
       );
-      await sleepOrCancel(this.#sleep, delay, this.#signal);
+      // A 429 is about the pace of every request to this API, not this one: all of them wait it out, in the limiter.
+      if (outcome.kind === 'response' && outcome.status === 429) this.#limiter.throttled(delay, ticket);
+      else await sleepOrCancel(this.#sleep, delay, this.#signal);
     }
   }
 

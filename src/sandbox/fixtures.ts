@@ -133,13 +133,18 @@ export class KeyFactory {
 export interface SeedOptions {
   /** Total users, at least FIXTURE_USERS.length. */
   users: number;
+  /** Keys of each generated user (user5@ onwards); default 0. */
+  keysPerUser?: number;
   adminKey: string;
   now: Date;
   keys: KeyFactory;
 }
 
-/** The fixture users in order, then user5@example.com, user6@example.com … up to `users`, without keys. */
-export function seedUsers({ users, adminKey, now, keys }: SeedOptions): UserRecord[] {
+/**
+ * The fixture users in order, then user5@example.com, user6@example.com … up to `users`, each with `keysPerUser` keys
+ * (none by default) whose expiries cover what an audit looks for: expired, due within a month, later, never.
+ */
+export function seedUsers({ users, keysPerUser = 0, adminKey, now, keys }: SeedOptions): UserRecord[] {
   const ago = (ms: number): Date => new Date(now.getTime() - ms);
   const seeded: UserRecord[] = FIXTURE_USERS.map((fixture, index) => ({
     id: randomUUID(),
@@ -178,10 +183,31 @@ export function seedUsers({ users, adminKey, now, keys }: SeedOptions): UserReco
       status: statusFor(n - 1),
       // Every other padding user has been idle for over a year, so clients meet "" in bulk as well.
       lastActivity: n % 2 === 1 ? null : ago(n * HOUR),
-      keys: [],
+      keys: Array.from({ length: keysPerUser }, (_, k) => {
+        const expiresInMs = generatedExpiry(n + k);
+        return keys.create({
+          name: `user${n}-deploy${k === 0 ? '' : `-${k + 1}`}`,
+          expire: expiresInMs !== null,
+          dateExpire: expiresInMs === null ? null : new Date(now.getTime() + expiresInMs),
+        });
+      }),
     });
   }
   return seeded;
+}
+
+/** A generated key's expiry from now (null: never), in turn: expired, due within 30 days, in a year, never (twice). */
+function generatedExpiry(n: number): number | null {
+  switch (n % 5) {
+    case 0:
+      return -((n % 20) + 1) * DAY;
+    case 1:
+      return ((n % 29) + 1) * DAY;
+    case 2:
+      return 365 * DAY;
+    default:
+      return null;
+  }
 }
 
 function statusFor(index: number): 'active' | true {

@@ -25,6 +25,8 @@ export interface SandboxOptions {
   host?: string;
   /** Total users, default 6, at least the number of fixture users (4). */
   users?: number;
+  /** API keys of each generated user (user5@ onwards), default 0, at most 10: expired, due soon, later, never. */
+  keysPerUser?: number;
   /** The admin key's plaintext; default random. */
   adminKey?: string;
   /** Requests per source IP in any sliding second before 429; default 30; 0 disables. */
@@ -168,6 +170,7 @@ interface Settings {
   port: number;
   host: string;
   users: number;
+  keysPerUser: number;
   adminKey: string;
   rateLimitPerSecond: number;
   createAnswer: CreateAnswer;
@@ -188,6 +191,10 @@ function resolveSettings(options: SandboxOptions): Settings {
   if (!Number.isInteger(users) || users < FIXTURE_USERS.length) {
     throw new UsageError(`The sandbox needs a whole number of users, at least ${FIXTURE_USERS.length}; got ${users}.`);
   }
+  const keysPerUser = options.keysPerUser ?? 0;
+  if (!Number.isInteger(keysPerUser) || keysPerUser < 0 || keysPerUser > 10) {
+    throw new UsageError(`The sandbox's keys per generated user must be a whole number from 0 to 10; got ${keysPerUser}.`);
+  }
   const rateLimitPerSecond = options.rateLimitPerSecond ?? 30;
   if (!Number.isInteger(rateLimitPerSecond) || rateLimitPerSecond < 0) {
     throw new UsageError(`The sandbox rate limit must be a whole number (0 disables it); got ${rateLimitPerSecond}.`);
@@ -199,7 +206,7 @@ function resolveSettings(options: SandboxOptions): Settings {
   if (options.adminKey !== undefined && !/^\S+$/.test(options.adminKey)) {
     throw new UsageError('The sandbox admin key must be non-empty and hold no spaces.');
   }
-  return { port, host, users, adminKey: options.adminKey ?? generateKeyPlaintext(),
+  return { port, host, users, keysPerUser, adminKey: options.adminKey ?? generateKeyPlaintext(),
     rateLimitPerSecond,
     createAnswer,
     dialect: { notFound: 404, forbidden: 403, keyListMeta: false, ...options.dialect },
@@ -251,7 +258,7 @@ class SandboxState {
   private readonly byId: Map<string, UserRecord>;
 
   constructor(private readonly settings: Settings) {
-    this.users = seedUsers({ users: settings.users, adminKey: settings.adminKey, now: this.startedAt, keys: this.keyFactory });
+    this.users = seedUsers({ users: settings.users, keysPerUser: settings.keysPerUser, adminKey: settings.adminKey, now: this.startedAt, keys: this.keyFactory });
     this.byId = new Map(this.users.map((user) => [user.id, user]));
   }
 

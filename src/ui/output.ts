@@ -2,7 +2,7 @@
 // (--json), or JSON lines (--events). Progress, prompts, warnings and errors go to stderr. Every write passes
 // through redaction of the secrets this process knows, except reveal(), which the user asked for.
 import type { Writable } from 'node:stream';
-import { redact, redactDeep, redactTruncated, sanitizeForTerminal } from '../core/mask.js';
+import { RedactionList, redactDeep, redactTruncated, sanitizeForTerminal } from '../core/mask.js';
 import { wrapWords } from './wrap.js';
 
 export interface OutputOptions {
@@ -52,6 +52,7 @@ export class Output {
   readonly colorLevel: 0 | 1 | 2 | 3;
   style: Styles = plain;
   readonly #secrets = new Set<string>();
+  #redaction: RedactionList | undefined;
   readonly #opts: OutputOptions;
   readonly #now: () => Date;
 
@@ -76,7 +77,15 @@ export class Output {
 
   /** Registers a secret: from now on it is masked in everything printed. */
   protect(secret: string | undefined | null): void {
-    if (secret) this.#secrets.add(secret);
+    if (secret && !this.#secrets.has(secret)) {
+      this.#secrets.add(secret);
+      this.#redaction = undefined;
+    }
+  }
+
+  /** The known secrets, prepared for redaction (again only when one was added). */
+  get #redactions(): RedactionList {
+    return (this.#redaction ??= new RedactionList(this.#secrets));
   }
 
   get stderrColumns(): number {
@@ -93,7 +102,7 @@ export class Output {
   }
 
   clean(text: string): string {
-    return redact(text, this.#secrets);
+    return this.#redactions.redact(text);
   }
 
   /** `clean` for text cut short, where a secret may have lost its end (see redactTruncated). */
@@ -103,7 +112,7 @@ export class Output {
 
   /** JSON data with every known secret masked in its strings. */
   cleanData<T>(value: T): T {
-    return redactDeep(value, this.#secrets);
+    return redactDeep(value, this.#redactions);
   }
 
   /**
@@ -111,8 +120,9 @@ export class Output {
    * see (--reveal): it alone is left unmasked.
    */
   result(value: unknown, revealed?: string): void {
-    const others = [...this.#secrets].filter((s) => s !== revealed);
-    this.#opts.stdout.write(`${this.#json(redactDeep(value, others), 2)}\n`);
+    const others = revealed === undefined ? this.#redactions : new RedactionList([...this.#secrets].filter((s) => s !== revealed));
+    // Redacted as it is serialised, not copied first: an audit's document holds thousands of keys.
+    this.#opts.stdout.write(`${this.#json(value, 2, (_key, v: unknown) => (typeof v === 'string' ? others.redact(v) : v))}\n`);
   }
 
   /** Human-readable data (tables, summaries) on stdout. */
@@ -136,8 +146,8 @@ export class Output {
   }
 
   /** A JSON text whose strings cannot act as CI runner commands: `##[` is written `\u0023#[` (the same value). */
-  #json(value: unknown, indent?: number): string {
-    return JSON.stringify(value, null, indent).replace(/#(?=#(?:vso)?\[)/g, '\\u0023');
+  #json(value: unknown, indent?: number, replacer?: (key: string, value: unknown) => unknown): string {
+    return JSON.stringify(value, replacer, indent).replace(/#(?=#(?:vso)?\[)/g, '\\u0023');
   }
 
   /**

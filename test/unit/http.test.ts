@@ -41,6 +41,12 @@ function setup(overrides: Partial<HttpClientOptions> = {}): Harness {
   agents.push(agent);
   const sleeps: number[] = [];
   const lines: string[] = [];
+  // Every wait, the client's own and the shared limiter's (a 429's Retry-After), on one fake clock.
+  let clock = 0;
+  const sleep = async (ms: number) => {
+    sleeps.push(ms);
+    clock += ms;
+  };
   const client = new HttpClient({
     baseUrl: BASE,
     token: TOKEN,
@@ -48,11 +54,9 @@ function setup(overrides: Partial<HttpClientOptions> = {}): Harness {
     dispatcher: agent,
     logger: { debug: (line) => lines.push(line) },
     retry: { baseDelayMs: 1 },
-    sleep: async (ms) => {
-      sleeps.push(ms);
-    },
+    sleep,
     random: () => 0.5,
-    limiter: new RateLimiter({ limit: 10_000 }),
+    limiter: new RateLimiter({ limit: Infinity, now: () => clock, sleep }),
     hints: { forbidden: 'needs root or manage_users' },
     ...overrides,
   });
@@ -449,42 +453,6 @@ describe('HttpClient: debug log', () => {
     ]);
     const all = h.lines.join('\n');
     for (const secret of [TOKEN, OTHER_TOKEN, plaintext]) expect(all).not.toContain(secret);
-  });
-});
-
-describe('RateLimiter', () => {
-  it('lets 25 requests start in a rolling second and makes the 26th wait for a slot', async () => {
-    let now = 0;
-    const waits: number[] = [];
-    const limiter = new RateLimiter({
-      now: () => now,
-      sleep: async (ms) => {
-        waits.push(ms);
-        now += ms;
-      },
-    });
-    for (let i = 0; i < 25; i++) {
-      await limiter.acquire();
-      now += 10;
-    }
-    expect(waits).toEqual([]);
-    await limiter.acquire(); // at t=250 the oldest start (t=0) frees its slot at t=1000
-    expect(waits).toEqual([750]);
-    expect(now).toBe(1000);
-  });
-
-  it('stops waiting when cancelled', async () => {
-    const controller = new AbortController();
-    const limiter = new RateLimiter({
-      limit: 1,
-      now: () => 0,
-      sleep: async () => {
-        controller.abort();
-        throw new Error('AbortError');
-      },
-    });
-    await limiter.acquire(controller.signal);
-    await expect(limiter.acquire(controller.signal)).rejects.toBeInstanceOf(CancelledError);
   });
 });
 

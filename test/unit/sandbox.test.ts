@@ -125,8 +125,27 @@ describe('fixtures', () => {
     expect(forms).toEqual(new Set(['absent', '""', 'null']));
   });
 
+  it('gives generated users keys on request (--keys-per-user): expired, due within 30 days, later and never, as an audit meets them', async () => {
+    const sb = await sandbox({ users: 24, keysPerUser: 1 });
+    const generated = sb.snapshot().users.slice(4);
+    expect(generated.map((u) => u.keys.map((k) => k.name))).toEqual(generated.map((u) => [`${u.email.split('@')[0]}-deploy`]));
+    const now = Date.now();
+    const days = generated.map((u) => u.keys[0]?.date_expire).map((d) => (d ? (Date.parse(d) - now) / 86_400_000 : null));
+    expect(days.some((d) => d !== null && d < 0)).toBe(true);
+    expect(days.some((d) => d !== null && d > 0 && d <= 30)).toBe(true);
+    expect(days.some((d) => d !== null && d > 300)).toBe(true);
+    expect(days.some((d) => d === null)).toBe(true);
+    // An expired key no longer authenticates; the others do, and the lists show them as the API does.
+    const expired = generated.find((_, i) => (days[i] ?? 1) < 0)!;
+    expect((await call(sb, 'GET', '/account', { key: expired.keys[0]?.plaintext })).status).toBe(401);
+    const listed = await call(sb, 'GET', `/users/${generated[1]?.id}/apikeys`);
+    expect(listed.json.api_keys).toEqual([expect.objectContaining({ name: generated[1]?.keys[0]?.name, api_key: expect.stringMatching(MASKED) })]);
+    expect((await sandbox({ users: 8 })).snapshot().users.slice(4).map((u) => u.keys)).toEqual([[], [], [], []]);
+  });
+
   it('refuses invalid options with a UsageError', async () => {
     await expect(startSandbox({ users: 3 })).rejects.toBeInstanceOf(UsageError);
+    await expect(startSandbox({ keysPerUser: 11 })).rejects.toBeInstanceOf(UsageError);
     await expect(startSandbox({ host: '0.0.0.0' })).rejects.toBeInstanceOf(UsageError);
     await expect(startSandbox({ rateLimitPerSecond: -1 })).rejects.toBeInstanceOf(UsageError);
     const sb = await sandbox();

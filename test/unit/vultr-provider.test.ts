@@ -33,6 +33,11 @@ function setup() {
   agents.push(agent);
   const lines: string[] = [];
   const sleeps: number[] = [];
+  let clock = 0;
+  const sleep = async (ms: number) => {
+    sleeps.push(ms);
+    clock += ms;
+  };
   const provider = new VultrProvider(
     {
       baseUrl: `${ORIGIN}/v2`,
@@ -42,10 +47,8 @@ function setup() {
       retry: { baseDelayMs: 1 },
     },
     {
-      sleep: async (ms) => {
-        sleeps.push(ms);
-      },
-      limiter: new RateLimiter({ limit: 10_000 }),
+      sleep,
+      limiter: new RateLimiter({ limit: Infinity, now: () => clock, sleep }),
     },
   );
   const pool: Interceptable = agent.get(ORIGIN);

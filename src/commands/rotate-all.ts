@@ -1,0 +1,619 @@
+// keyrot rotate --all: the keys a policy picks, across users, each rotated by the same journaled rotation as
+// `keyrot rotate --user U --key K` (planRotation/resumeRotation of rotate.ts, under the user's lock, with its hooks and
+// guarantees), several at once, all drawing on the one rate limiter of the API. A batch record ties the rotations
+// together, so `keyrot rotate --all --resume` after a crash finishes every one of them.
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { Context } from '../cli/context.js';
+import { parseExpiry, parseSpan } from '../core/duration.js';
+import { maskFromLastChars, sanitizeForDisplay } from '../core/mask.js';
+import { mapBounded } from '../core/pool.js';
+import { PHASE_LABELS, summaryData, type RotationRecord } from '../core/rotation.js';
+import { globToRegExp, hasPolicy, whySelected, type SelectionPolicy } from '../core/selection.js';
+import { CancelledError, ExitCode, NotFoundError, RotationConflictError, UsageError, isKeyrotError, type ExitCodeValue } from '../errors.js';
+import { BatchJournal, type BatchItem, type BatchRecord, type BatchSettings } from '../journal/batches.js';
+import { acquireUserLock } from '../journal/lock.js';
+import { stateError } from '../journal/state-dir.js';
+import { RotationJournal } from '../journal/rotations.js';
+import { probeWritable } from '../keychain/secret-store.js';
+import type { ApiKey, Identity, Provider, User } from '../providers/types.js';
+import { createBatchProgress, type BatchTask } from '../ui/batch-progress.js';
+import { renderTable } from '../ui/table.js';
+import { knownCreations, scanUsers, withManageUsers } from './account-scan.js';
+import {
+  activeRotation,
+  consentTo,
+  parseSettings,
+  planRotation,
+  resumeRotation,
+  storeFor,
+  storeNoneNeedsHook,
+  type RotateOptions,
+  type RotateResult,
+  type RotateSettings,
+  type RotationSession,
+} from './rotate.js';
+import { withUserLock } from './user-lock.js';
+import type { CommandModule } from './types.js';
+
+/** Rotations under way at once by default: the rate limiter, not this, sets the pace of requests. */
+const DEFAULT_CONCURRENCY = 10;
+const MAX_CONCURRENCY = 100;
+/** The pseudo user whose lock is the batch's: one batch of a provider at a time (user ids are never "batch"). */
+const BATCH_LOCK_ID = 'batch';
+
+export interface BatchPlanItem {
+  userId: string;
+  userEmail: string;
+  keyId: string;
+  keyName: string;
+  /** Why the policy picked it ("expires in 5 days"). */
+  why: string;
+  newKeyName: string | null;
+  /** The real run would stop this key's rotation with this error (the others go on). */
+  problem: string | null;
+}
+
+export interface BatchItemResult {
+  userId: string;
+  userEmail: string;
+  keyId: string;
+  keyName: string;
+  status: BatchItem['status'];
+  newKey: { id: string | null; name: string; maskedKey: string } | null;
+  error: { code: string; message: string; hint?: string } | null;
+  rotation: Record<string, unknown> | null;
+}
+
+export type BatchResult =
+  | { kind: 'batch-planned'; items: BatchPlanItem[]; left: string[]; steps: string[]; preflight: string[] }
+  | { kind: 'batch'; batchId: string; resumed: boolean; cancelled: boolean; items: BatchItemResult[]; record: string; finished: boolean };
+
+export const rotateAllCommand: CommandModule<RotateOptions, BatchResult> = {
+  emitsEvents: true,
+
+  async run(options, ctx) {
+    refuseSingleFlags(options);
+    const policy = parsePolicy(options);
+    const concurrency = parseConcurrency(options.concurrency);
+    const wanted = await wantedUsers(options);
+    if (options.resume && (hasPolicy(policy) || policy.match || wanted.length)) {
+      throw new UsageError('--all --resume continues the unfinished batch as it was selected: it takes no selection flags.');
+    }
+    const settings = parseSettings(options);
+    if (options.expires !== undefined) parseExpiry(options.expires, ctx.now());
+    if (!options.resume && ctx.storeMode === 'none' && !options.onNewKey) throw storeNoneNeedsHook();
+    const provider = await ctx.provider();
+    const identity = await provider.whoami();
+    const batches = new BatchJournal(ctx.stateDir);
+    const session: RotationSession = { provider, identity, journal: new RotationJournal(ctx.stateDir), self: null };
+    if (options.dryRun) return planBatch(ctx, session, batches, policy, wanted, options, settings);
+    const lock = await acquireUserLock(ctx.stateDir, provider.id, BATCH_LOCK_ID, 'a batch rotation (rotate --all)').catch((err: unknown) => {
+      // Nothing was changed yet: a state directory keyrot cannot write is refused up front (exit 14).
+      throw isKeyrotError(err) ? err : stateError(ctx.stateDir, err);
+    });
+    try {
+      const unfinished = await batches.active(provider.id);
+      if (options.resume) {
+        if (!unfinished) throw new NotFoundError(`No unfinished batch rotation to resume here (state in ${ctx.stateDir}).`, { hint: 'Start one with keyrot rotate --all.' });
+        return await resumeBatch(ctx, session, batches, unfinished, options, concurrency);
+      }
+      if (unfinished) throw unfinishedBatch(batches, unfinished);
+      const { items, left } = await select(ctx, session, policy, wanted, false);
+      for (const note of left) ctx.out.info(note);
+      const store = await storeFor(ctx, ctx.storeMode);
+      if (ctx.storeMode === 'os') await probeWritable(store);
+      await consentToBatch(ctx, items, Boolean(options.yes));
+      const record: BatchRecord = {
+        version: 1,
+        id: randomUUID(),
+        provider: provider.id,
+        startedAt: ctx.now().toISOString(),
+        updatedAt: ctx.now().toISOString(),
+        settings: settingsOf(options, ctx.storeMode),
+        items: items.map((i) => ({ userId: i.user.id, userEmail: i.user.email, keyId: i.key.id, keyName: i.key.name, rotationId: null, status: 'pending', error: null, newKey: null })),
+      };
+      await batches.save(record);
+      ctx.out.event('batch.started', { batchId: record.id, keys: record.items.length, users: new Set(items.map((i) => i.user.id)).size });
+      const users = new Map(items.map((i) => [i.user.id, i.user]));
+      return await runBatch(ctx, session, batches, record, options, settings, concurrency, users, false);
+    } finally {
+      await lock.release();
+    }
+  },
+
+  render(result, ctx) {
+    if (ctx.out.events) {
+      if (result.kind === 'batch-planned') ctx.out.event('batch.planned', { keys: result.items, steps: result.steps, preflight: result.preflight });
+      else ctx.out.event('batch.done', batchJson(result));
+      return;
+    }
+    if (result.kind === 'batch-planned') {
+      ctx.out.data(renderBatchPlan(result, ctx.out.stdoutColumns));
+      return;
+    }
+    const s = ctx.out.style;
+    const table = renderTable(
+      result.items,
+      [
+        { header: 'USER', value: (i) => i.userEmail },
+        { header: 'KEY', value: (i) => i.keyName },
+        { header: 'NEW KEY', value: (i) => (i.newKey ? `${i.newKey.name} ${i.newKey.maskedKey}` : '-') },
+        { header: 'OUTCOME', value: (i) => OUTCOME_WORDS[i.status] },
+        { header: 'DETAIL', value: (i) => (i.error ? i.error.message : i.status === 'done' ? 'old key revoked' : '-') },
+      ],
+      ctx.out.stdoutColumns,
+    ).split('\n');
+    const rows = table.slice(1).map((line, n) => {
+      const status = result.items[n]?.status;
+      return status === 'done' ? s.green(line) : status === 'failed' ? s.red(line) : line;
+    });
+    const counts = countOf(result.items);
+    const next = nextStep(result);
+    ctx.out.data(
+      [
+        table[0] ?? '',
+        ...rows,
+        '',
+        `${counts.done} rotated, ${counts.failed} failed, ${counts.pending} not started, of ${result.items.length} key${result.items.length === 1 ? '' : 's'}.`,
+        ...result.items.filter((i) => i.error?.hint).map((i) => `  ${i.userEmail} ${i.keyName}: ${i.error?.hint}`),
+        ...(next ? [`Next: ${next}`] : []),
+      ].join('\n'),
+    );
+  },
+
+  toJson(result) {
+    if (result.kind === 'batch-planned') return { dryRun: true, keys: result.items, left: result.left, steps: result.steps, preflight: result.preflight };
+    return batchJson(result);
+  },
+
+  outcome(result) {
+    if (result.kind !== 'batch') return undefined;
+    const counts = countOf(result.items);
+    const next = nextStep(result);
+    const tail = next ? ` Next: ${next}` : '';
+    if (result.cancelled) return { exitCode: ExitCode.cancelled, message: `Cancelled: ${counts.done} of ${result.items.length} keys rotated.${tail}` };
+    if (counts.done === result.items.length) return undefined;
+    const code: ExitCodeValue = counts.done === 0 ? ExitCode.batchFailed : ExitCode.batchPartial;
+    return { exitCode: code, message: `${counts.done} of ${result.items.length} keys rotated; ${result.items.length - counts.done} not.${tail}` };
+  },
+};
+
+const OUTCOME_WORDS: Record<BatchItem['status'], string> = { done: 'rotated', failed: 'FAILED', pending: 'not started' };
+
+interface Candidate {
+  user: User;
+  key: ApiKey;
+  why: string;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Flags
+
+function refuseSingleFlags(options: RotateOptions): void {
+  const single: Array<[keyof RotateOptions, string]> = [
+    ['key', '--key'],
+    ['name', '--name'],
+    ['self', '--self'],
+    ['abort', '--abort'],
+    ['emergency', '--emergency'],
+    ['keepOld', '--keep-old'],
+  ];
+  for (const [option, flag] of single) {
+    if (options[option] !== undefined && options[option] !== false) {
+      throw new UsageError(`${flag} is for the rotation of one key: it cannot be combined with --all.`, {
+        hint: '--all picks keys by --expiring-within, --never-expiring, --older-than, --user, --users-file and --match; each gets its next generation.',
+      });
+    }
+  }
+}
+
+function parsePolicy(options: RotateOptions): SelectionPolicy {
+  if (options.match !== undefined && options.match.trim() === '') throw new UsageError('--match is empty: give a pattern such as "deploy-*".');
+  return {
+    expiringWithinMs: options.expiringWithin === undefined ? null : parseSpan(options.expiringWithin, '--expiring-within'),
+    neverExpiring: Boolean(options.neverExpiring),
+    olderThanMs: options.olderThan === undefined ? null : parseSpan(options.olderThan, '--older-than'),
+    match: options.match === undefined ? null : globToRegExp(options.match),
+  };
+}
+
+function parseConcurrency(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_CONCURRENCY;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > MAX_CONCURRENCY) throw new UsageError(`--concurrency must be a whole number from 1 to ${MAX_CONCURRENCY}; got "${sanitizeForDisplay(text, 40)}".`);
+  return n;
+}
+
+/** --user (repeated) and --users-file (one id or e-mail a line; # comments): the users to pick keys from. */
+async function wantedUsers(options: RotateOptions): Promise<string[]> {
+  const given = options.user === undefined ? [] : Array.isArray(options.user) ? options.user : [options.user];
+  let fromFile: string[] = [];
+  if (options.usersFile !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(options.usersFile, 'utf8');
+    } catch (err) {
+      throw new UsageError(`--users-file: cannot read ${sanitizeForDisplay(options.usersFile, 200)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`);
+    }
+    fromFile = text.split(/\r?\n/).map((l) => l.replace(/#.*/, '').trim()).filter(Boolean);
+    if (fromFile.length === 0) throw new UsageError(`--users-file ${sanitizeForDisplay(options.usersFile, 200)} names no user.`);
+  }
+  const all = [...given, ...fromFile].map((u) => u.trim());
+  if (all.some((u) => u === '')) throw new UsageError('--user is empty: give a user id or an e-mail address.');
+  return all;
+}
+
+function settingsOf(options: RotateOptions, store: 'os' | 'none'): BatchSettings {
+  return {
+    onNewKey: options.onNewKey ?? null,
+    check: options.check ?? null,
+    expires: options.expires ?? null,
+    noWait: options.wait === false,
+    waitTimeout: options.waitTimeout ?? null,
+    pollInterval: options.pollInterval ?? null,
+    hookTimeout: options.hookTimeout ?? null,
+    store,
+  };
+}
+
+/** The batch's flags, with any given again on the resume's command line in their place (a fixed hook, a longer wait). */
+function resumedOptions(saved: BatchSettings, options: RotateOptions): RotateOptions {
+  return {
+    ...options,
+    onNewKey: options.onNewKey ?? saved.onNewKey ?? undefined,
+    check: options.check ?? saved.check ?? undefined,
+    expires: options.expires ?? saved.expires ?? undefined,
+    wait: options.wait === false || saved.noWait ? false : options.wait,
+    waitTimeout: options.waitTimeout ?? saved.waitTimeout ?? undefined,
+    pollInterval: options.pollInterval ?? saved.pollInterval ?? undefined,
+    hookTimeout: options.hookTimeout ?? saved.hookTimeout ?? undefined,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Selection
+
+/**
+ * The keys the policy picks, users in account order. Leaves out, and says why: the admin key's own user (its keys
+ * rotate with --self), users with an unfinished rotation (finish it first). An empty selection is bad input.
+ */
+async function select(
+  ctx: Context,
+  session: RotationSession,
+  policy: SelectionPolicy,
+  wanted: string[],
+  dryRun: boolean,
+): Promise<{ items: Candidate[]; left: string[] }> {
+  const { provider, identity } = session;
+  const users = await withManageUsers(identity, () => provider.listUsers());
+  const chosen = wanted.length ? pickUsers(users, wanted) : users;
+  const isAdmin = (u: User) => u.email.toLowerCase() === identity.email.toLowerCase();
+  const scanned = await withManageUsers(identity, () => scanUsers(ctx, provider, chosen.filter((u) => !isAdmin(u)), false));
+  const creations = policy.olderThanMs === null ? new Map<string, string>() : await knownCreations(ctx, provider.id);
+  const unfinished = new Map((await session.journal.allActive()).filter((r) => r.provider === provider.id).map((r) => [r.userId, r]));
+  const now = ctx.now();
+  const items: Candidate[] = [];
+  const left: string[] = [];
+  const admin = chosen.find(isAdmin);
+  if (admin) left.push(`Left out: ${admin.email} is the admin key's own user (rotate its key with keyrot rotate --self).`);
+  for (const { user, keys } of scanned) {
+    const due = keys.flatMap((key) => {
+      const why = whySelected(key, creations.get(key.id), policy, now);
+      return why === null ? [] : [{ user, key, why }];
+    });
+    const record = unfinished.get(user.id);
+    if (due.length && record) {
+      left.push(`Left out: ${user.email} has an unfinished rotation (${record.oldKey.name} → ${record.newKey.name}, stopped at "${PHASE_LABELS[record.phase]}"): finish it first with keyrot rotate --user ${user.email} --resume.`);
+      continue;
+    }
+    items.push(...due);
+  }
+  if (items.length === 0) {
+    const known = policy.olderThanMs !== null ? ` (--older-than only picks keys whose creation keyrot recorded: ${creations.size} here)` : '';
+    throw new UsageError(`No key matches the selection${known}: nothing to rotate.`, { hint: `keyrot audit shows every key and what is due.${dryRun ? '' : ' Nothing was changed.'}` });
+  }
+  return { items, left };
+}
+
+/** The users named by --user / --users-file (ids or e-mails); one unknown is not found (exit 5), before any change. */
+function pickUsers(users: readonly User[], wanted: readonly string[]): User[] {
+  const picked = new Map<string, User>();
+  for (const name of wanted) {
+    const user = users.find((u) => u.id === name || u.email.toLowerCase() === name.toLowerCase());
+    if (!user) throw new NotFoundError(`No user with id or e-mail ${sanitizeForDisplay(name, 100)}.`, { hint: 'keyrot list-users shows every user of the account. Nothing was changed.' });
+    picked.set(user.id, user);
+  }
+  return users.filter((u) => picked.has(u.id));
+}
+
+async function consentToBatch(ctx: Context, items: Candidate[], yes: boolean): Promise<void> {
+  const users = new Set(items.map((i) => i.user.id)).size;
+  if (!yes && ctx.interactive) {
+    ctx.out.info(
+      [
+        `Selected ${items.length} key${items.length === 1 ? '' : 's'} of ${users} user${users === 1 ? '' : 's'}:`,
+        renderTable(items, [
+          { header: 'USER', value: (i) => i.user.email },
+          { header: 'KEY', value: (i) => i.key.name },
+          { header: 'WHY', value: (i) => i.why },
+        ], ctx.out.stderrColumns),
+      ].join('\n'),
+    );
+  }
+  await consentTo(
+    ctx,
+    yes,
+    `Rotate these ${items.length} keys? Each old key is revoked once its successor is handed over.`,
+    `Rotating ${items.length} key${items.length === 1 ? '' : 's'} revokes each old key`,
+    'Add --dry-run to see the selection and the plan first.',
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Running
+
+async function resumeBatch(ctx: Context, session: RotationSession, batches: BatchJournal, record: BatchRecord, options: RotateOptions, concurrency: number): Promise<BatchResult> {
+  if (record.settings.store !== ctx.storeMode) {
+    throw new UsageError(`This batch was started with --store ${record.settings.store}: resume it with --store ${record.settings.store}.`);
+  }
+  const merged = resumedOptions(record.settings, options);
+  const settings = parseSettings(merged);
+  const open = record.items.filter((i) => i.status !== 'done');
+  await consentTo(
+    ctx,
+    Boolean(options.yes),
+    `Resume the batch started ${record.startedAt}: ${open.length} of ${record.items.length} keys still to rotate (each old key is revoked at the end)?`,
+    `Resuming the batch revokes the old keys of ${open.length} rotation${open.length === 1 ? '' : 's'}`,
+  );
+  ctx.out.event('batch.resumed', { batchId: record.id, keys: record.items.length, open: open.length });
+  return runBatch(ctx, session, batches, record, merged, settings, concurrency, new Map(), true);
+}
+
+/**
+ * Runs every item not done yet, a user's keys one after another (one rotation per user at a time: its journal and lock
+ * are per user), users `concurrency` at once. A failure stops only its own rotation unless --fail-fast, which starts no
+ * new one. Every item's end is saved in the batch record; the record goes to history once every key is rotated.
+ */
+async function runBatch(
+  ctx: Context,
+  session: RotationSession,
+  batches: BatchJournal,
+  record: BatchRecord,
+  options: RotateOptions,
+  settings: RotateSettings,
+  concurrency: number,
+  users: Map<string, User>,
+  resumed: boolean,
+): Promise<BatchResult> {
+  const open = record.items.filter((i) => i.status !== 'done');
+  const groups = new Map<string, BatchItem[]>();
+  for (const item of open) groups.set(item.userId, [...(groups.get(item.userId) ?? []), item]);
+  let saveFailure: unknown;
+  const run: BatchRun = {
+    batches,
+    record,
+    options,
+    settings,
+    users,
+    finishedEarlier: resumed ? await session.journal.archivedOfBatch(record.id) : new Map(),
+    saved: (write) => void write.catch((err: unknown) => (saveFailure ??= err)),
+  };
+  const progress = createBatchProgress(ctx.out, ctx.interactive && !ctx.out.quiet, open.length);
+  let stop = false;
+  try {
+    await mapBounded([...groups.values()], concurrency, async (group) => {
+      for (const item of group) {
+        if (stop || ctx.signal.aborted) return;
+        await rotateItem(ctx, session, run, item, progress.begin(`${item.userEmail} ${item.keyName}`));
+        if (item.status !== 'done' && options.failFast) stop = true;
+      }
+    });
+  } finally {
+    progress.close();
+  }
+  try {
+    await batches.save(record);
+  } catch (err) {
+    saveFailure ??= err;
+  }
+  // Each rotation's own journal says what is live; the batch record only ties them. A resume finds them without it.
+  if (saveFailure) ctx.out.warn(`The batch record ${batches.pathFor(record.provider)} could not be written (${(saveFailure as Error).message}): each rotation's journal still says where it stopped.`);
+  const finished = record.items.every((i) => i.status === 'done');
+  const path = finished ? await batches.archive(record) : batches.pathFor(record.provider);
+  return {
+    kind: 'batch',
+    batchId: record.id,
+    resumed,
+    cancelled: ctx.signal.aborted,
+    record: path,
+    finished,
+    items: record.items.map((i) => itemResult(i, results.get(i))),
+  };
+}
+
+/** The summaries of this run's rotations, by item (a rotation finished by an earlier run has none here). */
+const results = new WeakMap<BatchItem, RotateResult>();
+
+/** What every rotation of one run of a batch shares. */
+interface BatchRun {
+  batches: BatchJournal;
+  record: BatchRecord;
+  options: RotateOptions;
+  settings: RotateSettings;
+  users: Map<string, User>;
+  /** Rotations of this batch that finished in an earlier run, by the old key's id. */
+  finishedEarlier: Map<string, RotationRecord>;
+  /**
+   * Takes a save of the batch record that nobody waits for: the rotations' own journals are the truth, the record only
+   * ties them, and the run waits for the last save at its end. The first failure is kept, to be told then.
+   */
+  saved(write: Promise<void>): void;
+}
+
+async function rotateItem(ctx: Context, base: RotationSession, run: BatchRun, item: BatchItem, task: BatchTask): Promise<void> {
+  const { batches, record, options, settings, users, finishedEarlier, saved } = run;
+  const tag = { user: { id: item.userId, email: item.userEmail }, key: { id: item.keyId, name: item.keyName } };
+  let failureTold = false;
+  const session: RotationSession = {
+    ...base,
+    view: {
+      startStep: (label) => task.startStep(label),
+      note: (m) => task.note(m),
+      warn: (m) => task.warn(m),
+      event: (type, data) => {
+        if (type === 'rotation.failed') failureTold = true;
+        ctx.out.event(type, { ...data, ...tag });
+      },
+    },
+  };
+  try {
+    const user = users.get(item.userId) ?? (await base.provider.getUser(item.userId));
+    const result = await withUserLock(ctx, base.provider, user, async (): Promise<RotateResult> => {
+      const active = await activeRotation(ctx, session, user);
+      if (active) {
+        if (active.batchId === record.id && active.oldKey.id === item.keyId) return resumeRotation(ctx, session, active, options, settings);
+        throw new RotationConflictError(`${user.email} has an unfinished rotation (${active.oldKey.name} → ${active.newKey.name}) that is not part of this batch.`, {
+          hint: `Finish it first (keyrot rotate --user ${user.email} --resume, or --abort), then keyrot rotate --all --resume.`,
+        });
+      }
+      // Killed after the rotation finished but before the batch record said so: it is done.
+      const earlier = finishedEarlier.get(item.keyId);
+      if (earlier?.status === 'done') return { kind: 'rotated', record: earlier, journal: '' };
+      const expiresAt = options.expires === undefined ? null : parseExpiry(options.expires, ctx.now());
+      const planned = await planRotation(ctx, session, user, { ...options, user: user.id, key: item.keyId, name: undefined }, settings, expiresAt, await storeFor(ctx, ctx.storeMode));
+      // The rotation's journal carries the batch and the old key: a resume finds it by them, so the batch record
+      // need not be on disk before the rotation starts.
+      item.rotationId = randomUUID();
+      saved(batches.save(record));
+      return planned.launch({ id: item.rotationId, batchId: record.id });
+    });
+    results.set(item, result);
+    const r = 'record' in result ? result.record : null;
+    if (r) item.rotationId = r.id;
+    item.status = 'done';
+    item.error = null;
+    item.newKey = r ? { id: r.newKey.id, name: r.newKey.name } : null;
+    task.finish('ok', `${item.userEmail} ${item.keyName} → ${item.newKey?.name ?? '?'}`);
+  } catch (err) {
+    const known = isKeyrotError(err);
+    item.status = err instanceof CancelledError && item.rotationId === null ? 'pending' : 'failed';
+    item.error = { code: known ? err.code : 'internal', message: err instanceof Error ? err.message : String(err), ...(known && err.hint ? { hint: err.hint } : {}) };
+    if (!failureTold) ctx.out.event('rotation.failed', { error: { code: item.error.code, message: item.error.message }, ...tag });
+    task.finish('failed', `${item.userEmail} ${item.keyName}: ${item.error.message}`);
+  }
+  saved(batches.save(record));
+}
+
+function itemResult(item: BatchItem, result: RotateResult | undefined): BatchItemResult {
+  const record = result && 'record' in result ? result.record : null;
+  return {
+    userId: item.userId,
+    userEmail: item.userEmail,
+    keyId: item.keyId,
+    keyName: item.keyName,
+    status: item.status,
+    newKey: item.newKey ? { id: item.newKey.id, name: item.newKey.name, maskedKey: maskFromLastChars(record?.newKey.lastChars ?? null) } : null,
+    error: item.error,
+    rotation: record ? summaryData(record) : null,
+  };
+}
+
+function countOf(items: readonly BatchItemResult[]): Record<BatchItem['status'], number> {
+  const counts = { done: 0, failed: 0, pending: 0 };
+  for (const i of items) counts[i.status]++;
+  return counts;
+}
+
+/** How to go on after this run, or null when the batch is finished. */
+function nextStep(result: Extract<BatchResult, { kind: 'batch' }>): string | null {
+  return result.finished ? null : 'keyrot rotate --all --resume finishes every unfinished rotation of this batch.';
+}
+
+function batchJson(result: Extract<BatchResult, { kind: 'batch' }>): Record<string, unknown> {
+  const counts = countOf(result.items);
+  const outcome = result.cancelled ? 'cancelled' : counts.done === result.items.length ? 'done' : counts.done === 0 ? 'failed' : 'partial';
+  return { batchId: result.batchId, outcome, resumed: result.resumed, counts: { keys: result.items.length, ...counts }, record: result.record, next: nextStep(result), rotations: result.items };
+}
+
+function unfinishedBatch(batches: BatchJournal, record: BatchRecord): RotationConflictError {
+  const open = record.items.filter((i) => i.status !== 'done').length;
+  const path = batches.pathFor(record.provider);
+  return new RotationConflictError(`An unfinished batch rotation (started ${record.startedAt}, ${open} of ${record.items.length} keys not rotated) is recorded in ${path}.`, {
+    hint: `Finish it: keyrot rotate --all --resume. To drop it instead, set that file aside (mv '${path}' '${path}.dropped'): the rotations it started keep their own journals.`,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// --dry-run
+
+/** The selection, each key's plan and what would stop it, and the batch's preflight. Changes nothing. */
+async function planBatch(
+  ctx: Context,
+  session: RotationSession,
+  batches: BatchJournal,
+  policy: SelectionPolicy,
+  wanted: string[],
+  options: RotateOptions,
+  settings: RotateSettings,
+): Promise<BatchResult> {
+  const { provider, identity } = session;
+  const { items, left } = await select(ctx, session, policy, wanted, true);
+  const store = await storeFor(ctx, ctx.storeMode);
+  const expiresAt = options.expires === undefined ? null : parseExpiry(options.expires, ctx.now());
+  let steps: string[] = [];
+  const planned = await mapBounded(items, 4, async (c): Promise<BatchPlanItem> => {
+    const base = { userId: c.user.id, userEmail: c.user.email, keyId: c.key.id, keyName: c.key.name, why: c.why };
+    try {
+      const fresh = await planRotation(ctx, session, c.user, { ...options, key: c.key.id, name: undefined }, settings, expiresAt, store);
+      if (steps.length === 0) steps = fresh.plan.steps.map((step) => step.replace(fresh.plan.newKey.name, 'its next generation').replace(` ${fresh.plan.oldKey.name} (${fresh.plan.oldKey.id})`, ''));
+      return { ...base, newKeyName: fresh.plan.newKey.name, problem: null };
+    } catch (err) {
+      if (!isKeyrotError(err)) throw err;
+      return { ...base, newKeyName: null, problem: err.message };
+    }
+  });
+  const preflight = [`the admin key authenticates (${identity.email}) and may manage users`];
+  try {
+    if (ctx.storeMode === 'os') {
+      await probeWritable(store);
+      preflight.push(`${store.description} is writable`);
+    }
+    const lock = await acquireUserLock(ctx.stateDir, provider.id, BATCH_LOCK_ID, 'a batch rotation (rotate --all)');
+    await lock.release();
+    const unfinished = await batches.active(provider.id);
+    if (unfinished) throw unfinishedBatch(batches, unfinished);
+    preflight.push(`the state folder ${ctx.stateDir} is writable, and no other batch is running or unfinished`);
+    if (!options.yes && !ctx.interactive) throw new UsageError('The real run revokes the old keys: it needs --yes without a terminal.');
+    preflight.push(options.yes ? 'consent: --yes' : 'consent: the real run asks you once');
+  } catch (err) {
+    if (isKeyrotError(err)) throw err.amend(`${err.hint ? `${err.hint} ` : ''}--dry-run: the real run would stop here, with this exit code; nothing was changed.`, { dryRun: true });
+    throw err;
+  }
+  return { kind: 'batch-planned', items: planned, left, steps, preflight };
+}
+
+function renderBatchPlan(result: Extract<BatchResult, { kind: 'batch-planned' }>, columns: number): string {
+  const users = new Set(result.items.map((i) => i.userId)).size;
+  const failing = result.items.filter((i) => i.problem).length;
+  return [
+    `Dry run: nothing will change. ${result.items.length} key${result.items.length === 1 ? '' : 's'} of ${users} user${users === 1 ? '' : 's'} selected:`,
+    renderTable(
+      result.items,
+      [
+        { header: 'USER', value: (i) => i.userEmail },
+        { header: 'KEY', value: (i) => i.keyName },
+        { header: 'NEW KEY', value: (i) => i.newKeyName ?? '-' },
+        { header: 'WHY', value: (i) => i.why },
+        { header: 'PLAN', value: (i) => (i.problem ? `would stop: ${i.problem}` : 'rotate') },
+      ],
+      columns,
+    ),
+    ...result.left,
+    ...(failing ? [`${failing} of them would stop before any change; the others would go on.`] : []),
+    'Each rotation would:',
+    ...result.steps.map((s, n) => `  ${n + 1}. ${s}`),
+    'Preflight (what the real run checks before any change):',
+    ...result.preflight.map((c) => `  ✔ ${c}`),
+  ].join('\n');
+}

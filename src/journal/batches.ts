@@ -1,0 +1,113 @@
+// Batch records (keyrot rotate --all): one per provider under batches/, moved to batches/history/ once every key of
+// the batch is rotated. A batch record only ties the batch's rotations together (which keys, which rotation each one
+// became): every rotation keeps its own journal under rotations/, which stays the truth about what is live. 0600 JSON,
+// written atomically, never a secret.
+import { rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { StateError } from '../errors.js';
+import { ensureDir, readStateRecord, safeName, writeJsonAtomic } from './state-dir.js';
+
+export type BatchItemStatus = 'pending' | 'done' | 'failed';
+
+export interface BatchItem {
+  userId: string;
+  userEmail: string;
+  keyId: string;
+  keyName: string;
+  /** Set (and saved) before the rotation's own journal is first written: a resume finds that journal by it. */
+  rotationId: string | null;
+  status: BatchItemStatus;
+  /** Why it failed (never a secret). */
+  error: { code: string; message: string; hint?: string } | null;
+  newKey: { id: string | null; name: string } | null;
+}
+
+/** The flags a resume needs to start the rotations the batch had not reached (each started one has its own journal). */
+export interface BatchSettings {
+  onNewKey: string | null;
+  check: string | null;
+  expires: string | null;
+  noWait: boolean;
+  waitTimeout: string | null;
+  pollInterval: string | null;
+  hookTimeout: string | null;
+  store: 'os' | 'none';
+}
+
+export interface BatchRecord {
+  version: 1;
+  id: string;
+  provider: string;
+  startedAt: string;
+  updatedAt: string;
+  settings: BatchSettings;
+  items: BatchItem[];
+}
+
+export class BatchJournal {
+  readonly #dir: string;
+  /** The write under way (or the last one). */
+  #writing: Promise<void> = Promise.resolve();
+  /** The write not started yet: it takes the record as it is when it starts, so it carries every change made before. */
+  #next: Promise<void> | undefined;
+
+  constructor(stateDirectory: string) {
+    this.#dir = join(stateDirectory, 'batches');
+  }
+
+  pathFor(provider: string): string {
+    return join(this.#dir, `${safeName(provider)}.json`);
+  }
+
+  /** The provider's unfinished batch, or null. A file that is not a whole batch record is StateError, never "none". */
+  async active(provider: string): Promise<BatchRecord | null> {
+    const path = this.pathFor(provider);
+    const file = await readStateRecord(path, 'batch record', { batch: path });
+    if (file === null) return null;
+    const { data } = file;
+    if (!isBatchRecord(data)) {
+      throw new StateError(`The batch record ${path} is damaged.`, {
+        hint: `Every rotation it started keeps its own journal: set the file aside (mv '${path}' '${path}.damaged'), then keyrot rotate --user U --resume finishes each unfinished one.`,
+        data: { batch: path },
+      });
+    }
+    return data;
+  }
+
+  /**
+   * Resolves once the record, as it is now, is on disk. Concurrent rotations save as each one moves on: saves made while
+   * a write is under way share the next write, so a batch of hundreds of rotations does not queue hundreds of fsyncs.
+   */
+  save(record: BatchRecord): Promise<void> {
+    this.#next ??= this.#writing
+      .catch(() => undefined)
+      .then(() => {
+        this.#next = undefined;
+        record.updatedAt = new Date().toISOString();
+        return writeJsonAtomic(this.pathFor(record.provider), record);
+      });
+    this.#writing = this.#next;
+    return this.#next;
+  }
+
+  /** Moves a finished batch to history/; returns where it went. */
+  async archive(record: BatchRecord): Promise<string> {
+    await this.#writing.catch(() => undefined);
+    const history = join(this.#dir, 'history');
+    await ensureDir(history);
+    const target = join(history, `${record.startedAt.replace(/[:.]/g, '-')}-${safeName(record.id)}.json`);
+    await rename(this.pathFor(record.provider), target);
+    return target;
+  }
+}
+
+function isBatchRecord(data: unknown): data is BatchRecord {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return false;
+  const r = data as Record<string, unknown>;
+  if (r['version'] !== 1 || typeof r['id'] !== 'string' || typeof r['provider'] !== 'string' || typeof r['startedAt'] !== 'string') return false;
+  if (typeof r['settings'] !== 'object' || r['settings'] === null || !Array.isArray(r['items'])) return false;
+  return r['items'].every((i: unknown) => {
+    const item = i as Record<string, unknown> | null;
+    return typeof item === 'object' && item !== null && typeof item['userId'] === 'string' && typeof item['keyId'] === 'string' && typeof item['status'] === 'string';
+  });
+}

@@ -1,0 +1,126 @@
+// Progress of a batch of concurrent rotations (keyrot rotate --all). In a terminal: one live line per rotation under
+// way (its step, its elapsed time), then a progress bar with counts and an estimate of the time left, redrawn in place
+// below the lines that are done. Without one: a line per finished rotation ("[12/200] ✔ …"), failed steps, and a
+// heartbeat every 30 s, so a CI log never goes quiet; every step with --verbose.
+import { formatDuration } from '../core/duration.js';
+import type { StepProgress } from '../core/rotation.js';
+import type { Output } from './output.js';
+import { HEARTBEAT_MS } from './steps.js';
+
+export interface BatchTask {
+  startStep(label: string): Promise<StepProgress>;
+  note(message: string): void;
+  warn(message: string): void;
+  /** The rotation ended: its line leaves the live block for good. */
+  finish(outcome: 'ok' | 'failed', text: string): void;
+}
+
+export interface BatchProgress {
+  begin(label: string): BatchTask;
+  /** Stops redrawing and leaves the terminal clean. */
+  close(): void;
+}
+
+interface Running {
+  label: string;
+  startedAt: number;
+  step: string;
+  detail: string | (() => string);
+}
+
+const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+/** Live lines shown at most; the others are counted on one more line. */
+const MAX_LIVE_LINES = 12;
+const BAR_WIDTH = 24;
+
+export function createBatchProgress(out: Output, live: boolean, total: number, now: () => number = Date.now): BatchProgress {
+  const running = new Set<Running>();
+  const counts = { ok: 0, failed: 0 };
+  const startedAt = now();
+  const finished = () => counts.ok + counts.failed;
+  const summary = () => {
+    const done = finished();
+    const elapsed = now() - startedAt;
+    const left = done > 0 && done < total ? ` · about ${formatDuration((elapsed / done) * (total - done))} left` : '';
+    return `${done}/${total} · ✔ ${counts.ok} · ✖ ${counts.failed} · ${running.size} running · ${formatDuration(elapsed)}${left}`;
+  };
+  const detailOf = (r: Running) => (typeof r.detail === 'function' ? r.detail() : r.detail);
+
+  let drawn = 0;
+  let frame = 0;
+  const stream = out.stderrStream;
+  const width = () => Math.max(20, out.stderrColumns - 1);
+  // Lines are cut to the terminal's width before styling, so none wraps and the block can be redrawn in place.
+  const fit = (text: string) => (text.length > width() ? `${text.slice(0, width() - 1)}…` : text);
+  const clear = () => {
+    if (drawn > 0) stream.write(`\x1b[${drawn}F\x1b[J`);
+    drawn = 0;
+  };
+  const draw = () => {
+    clear();
+    frame = (frame + 1) % FRAMES.length;
+    const lines: string[] = [];
+    let shown = 0;
+    for (const r of running) {
+      if (shown++ === MAX_LIVE_LINES) {
+        lines.push(out.style.dim(fit(`  … and ${running.size - MAX_LIVE_LINES} more`)));
+        break;
+      }
+      const detail = detailOf(r);
+      lines.push(`${out.style.cyan(FRAMES[frame] ?? '-')} ${fit(`${r.label} · ${r.step}${detail ? ` · ${detail}` : ''} (${formatDuration(now() - r.startedAt)})`)}`);
+    }
+    const done = Math.min(BAR_WIDTH, Math.round((finished() / Math.max(1, total)) * BAR_WIDTH));
+    lines.push(`${out.style.green('█'.repeat(done))}${out.style.dim('░'.repeat(BAR_WIDTH - done))} ${fit(summary())}`);
+    stream.write(`${lines.map((l) => out.terminalText(l)).join('\n')}\n`);
+    drawn = lines.length;
+  };
+  /** A line that stays: written above the live block. */
+  const print = (write: () => void) => {
+    if (!live) return write();
+    clear();
+    write();
+    draw();
+  };
+
+  const timer = setInterval(live ? draw : () => out.info(`… ${summary()}`), live ? 150 : HEARTBEAT_MS);
+  timer.unref();
+  if (live) draw();
+
+  return {
+    begin(label) {
+      const entry: Running = { label, startedAt: now(), step: 'waiting for its turn', detail: '' };
+      running.add(entry);
+      return {
+        async startStep(step) {
+          const stepStarted = now();
+          entry.step = step;
+          entry.detail = '';
+          return {
+            update(detail) {
+              entry.detail = detail;
+            },
+            finish(outcome, detail) {
+              const line = `${label}: ${outcome === 'failed' ? '✖' : outcome === 'skipped' ? '–' : '✔'} ${step}${detail ? ` · ${detail}` : ''} (${formatDuration(now() - stepStarted)})`;
+              if (outcome === 'failed') print(() => out.failure(line));
+              else if (out.verbose || out.debugEnabled) print(() => out.detail(line));
+              return now() - stepStarted;
+            },
+          };
+        },
+        note: (message) => print(() => out.detail(`${label}: ${message}`)),
+        warn: (message) => print(() => out.warn(`${label}: ${message}`)),
+        finish(outcome, text) {
+          running.delete(entry);
+          counts[outcome]++;
+          const mark = outcome === 'ok' ? out.style.green('✔') : out.style.red('✖');
+          const line = `[${finished()}/${total}] ${mark} ${text} (${formatDuration(now() - entry.startedAt)})`;
+          print(() => (outcome === 'failed' ? out.failure(line) : out.info(line)));
+        },
+      };
+    },
+    close() {
+      clearInterval(timer);
+      if (live) clear();
+    },
+  };
+}
