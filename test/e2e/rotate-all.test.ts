@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HAS_KEYCHAIN, collect, harness, json, keychainGet, lines, type Harness, type RunResult } from '../helpers/e2e.js';
-import { accountOf, authStatus, createsFor, keychainClearUser } from '../helpers/consumer.js';
+import { accountOf, authStatus as answerTo, createsFor, keychainClearUser } from '../helpers/consumer.js';
 
 const DAY_MS = 86_400_000;
 const cleanups: Array<() => Promise<void>> = [];
@@ -33,6 +33,18 @@ function keysOf(h: Harness, email: string) {
   const user = h.sandbox.snapshot().users.find((u) => u.email === email);
   if (!user) throw new Error(`no sandbox user ${email}`);
   return user.keys;
+}
+
+/**
+ * The status GET /account answers with `key`. The sandbox enforces Vultr's 30 requests per second per IP, and the
+ * batch that just ended may have used this second's: a 429 is waited out (its Retry-After), as a client must.
+ */
+async function authStatus(h: Harness, key: string): Promise<number> {
+  for (;;) {
+    const status = await answerTo(h, key);
+    if (status !== 429) return status;
+    await sleep(1_000);
+  }
 }
 
 const userIdOf = (h: Harness, email: string) => h.sandbox.snapshot().users.find((u) => u.email === email)?.id ?? '';
