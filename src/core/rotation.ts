@@ -777,6 +777,10 @@ async function waitPerKey(record: RotationRecord, ports: RotationPorts, step: St
   const timeout = record.options.waitTimeoutMs;
   let newUse: Date | null = null;
   let oldUse = record.oldKeyUsedAt ? Date.parse(record.oldKeyUsedAt) : null;
+  // The quiet period is measured on keyrot's own clock, from the last time it saw the old key's last use move (or
+  // from the start of this watch): a provider clock running behind would otherwise count its lag as quiet time.
+  let oldSeen: number | null | undefined;
+  let oldQuietSince = started;
   let checkPassed = false;
   ports.note(
     `${provider.displayName} reports each key's last use (refreshed within ${formatDuration(refreshMs)}): keyrot waits until ${record.newKey.name} is used after the hand-over and ${record.oldKey.name} stays unused for ${formatDuration(quietMs)}.`,
@@ -795,7 +799,11 @@ async function waitPerKey(record: RotationRecord, ports: RotationPorts, step: St
       newUse = fresh.lastUsedAt;
       ports.event('usage.seen', { at: newUse.toISOString(), scope: 'per-key', keyId: record.newKey.id });
     }
-    if (old.lastUsedAt && old.lastUsedAt.getTime() > Math.max(handedOver, oldUse ?? 0)) {
+    const oldValue = old.lastUsedAt ? old.lastUsedAt.getTime() : null;
+    const oldMoved = oldSeen !== undefined && oldValue !== null && oldValue !== oldSeen;
+    oldSeen = oldValue;
+    if (oldMoved) oldQuietSince = ports.now().getTime();
+    if (old.lastUsedAt && (oldMoved || old.lastUsedAt.getTime() > Math.max(handedOver, oldUse ?? 0))) {
       oldUse = old.lastUsedAt.getTime();
       record.oldKeyUsedAt = old.lastUsedAt.toISOString();
       await save(record, ports);
@@ -803,10 +811,10 @@ async function waitPerKey(record: RotationRecord, ports: RotationPorts, step: St
       ports.event('usage.old-key', { at: record.oldKeyUsedAt, keyId: record.oldKey.id });
     }
     const now = ports.now().getTime();
-    const quiet = now - Math.max(handedOver, oldUse ?? 0) >= quietMs;
+    const quiet = now - Math.max(handedOver, oldUse ?? 0) >= quietMs && now - oldQuietSince >= quietMs;
     if (newUse && quiet && !checkPassed) checkPassed = record.options.check === null || (await ports.runCheck(record.options.check, hookEnv(record), record.options.hookTimeoutMs));
     if (newUse && quiet && checkPassed) {
-      const detail = `${record.newKey.name} used at ${newUse.toISOString()}; ${record.oldKey.name} unused for ${formatDuration(now - Math.max(handedOver, oldUse ?? 0))}${record.options.check ? '; check passed' : ''}`;
+      const detail = `${record.newKey.name} used at ${newUse.toISOString()}; ${record.oldKey.name} unused for ${formatDuration(Math.min(now - Math.max(handedOver, oldUse ?? 0), now - oldQuietSince))}${record.options.check ? '; check passed' : ''}`;
       return { detail: await graceForOldKey(record, ports, detail) };
     }
     if (now - started >= timeout) {

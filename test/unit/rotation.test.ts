@@ -807,6 +807,20 @@ describe('runRotation: waiting for consumers', () => {
     expect(h.warns.join('\n')).toMatch(/The old key ops-deploy was used at .*, after the hand-over: a consumer still holds it/);
   });
 
+  it("per-key: a provider clock running behind keyrot's cannot pass a consumer's uses of the old key off as quiet time", async () => {
+    const h = harness({ consumersFollow: true, options: { waitTimeoutMs: 30_000, pollIntervalMs: 1_000, usageRefreshMs: 2_000 } });
+    // The new key is used; a straggler keeps using the old key, which the provider stamps 30 s in the past.
+    h.clock.onSleep = (now) => {
+      const [fresh] = h.newKeys();
+      if (fresh) h.provider.use(fresh.secret, now);
+      h.provider.use(h.oldKey.secret, new Date(now.getTime() - 30_000));
+    };
+    const err = await failure(runRotation(h.record, h.ports));
+    expect(err).toBeInstanceOf(WaitTimeoutError);
+    expect(h.provider.keys).toContain(h.oldKey);
+    expect(h.warns.join('\n')).toMatch(/The old key ops-deploy was used at/);
+  });
+
   it('per-key: the old key must stay unused for twice the refresh interval after the hand-over before it is revoked', async () => {
     const h = harness({ consumersFollow: true, options: { waitTimeoutMs: 120_000, pollIntervalMs: 1_000, usageRefreshMs: 20_000 } });
     const done = await runRotation(h.record, h.ports);
