@@ -12,7 +12,7 @@ import {
   type Severity,
 } from '../core/audit.js';
 import { parseSpan } from '../core/duration.js';
-import { maskFromLastChars, sanitizeForDisplay } from '../core/mask.js';
+import { BIDI_CONTROLS, maskFromLastChars, sanitizeForDisplay } from '../core/mask.js';
 import { ExitCode, UsageError } from '../errors.js';
 import type { Styles } from '../ui/output.js';
 import { renderTable } from '../ui/table.js';
@@ -226,7 +226,8 @@ export function toCsv(keys: readonly AuditedKey[]): string {
   const cell = (value: string | number | boolean | null): string => {
     if (value === null) return '';
     if (typeof value !== 'string') return String(value);
-    let text = sanitizeForDisplay(value, 1_000);
+    // Invisible characters go first (the terminal output drops them too): one in front of "=" would hide it.
+    let text = sanitizeForDisplay(value, 1_000).replace(BIDI_CONTROLS, '').replace(/[\u200b-\u200d\u2060\ufeff]/g, '');
     if (/^[=+\-@]/.test(text)) text = `'${text}`;
     return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
   };

@@ -26,6 +26,8 @@ const SEVERITY_RANK: Record<string, number> = { critical: 0, high: 1, medium: 2,
  * created and holds, a user with two keys, and a rotation left unfinished by a failing hook. */
 async function account(): Promise<Harness> {
   const h = await harness({ users: 14, keysPerUser: 1 });
+  // A table piped to a test is as wide as COLUMNS says (else 120): wide enough for every audit column.
+  h.env.COLUMNS = '250';
   for (const email of ['ops@example.com', 'ci@example.com']) cleared.push(userOf(h, email).id);
   exitOf(await h.run(['create', '--user', 'ops@example.com', '--name', 'ops-deploy-v7', '--expires', '10d']), 0);
   exitOf(await h.run(['rotate', '--user', 'ci@example.com', '--key', 'ci-runner', '--on-new-key', 'exit 3', '--yes']), 10);
@@ -135,6 +137,11 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot audit', () => {
     const ops = rows.find((row) => row.includes(',ops-deploy-v7,'))!;
     expect(ops).toMatch(/^high,ops@example\.com,[0-9a-f-]{36},ops-deploy-v7,[0-9a-f-]{36},\*{4}\S{5},\d{4}-\d{2}-\d{2}T[\d:.]+Z,9,true,7,[^,]*,,\d{4}-\d{2}-\d{2}T[\d:.]+Z,expiring;multiple-keys,"expiring: expires on/);
     expect(r.stdout).toContain(`,"'=HYPERLINK(""http://evil.example"",""x""),1",${victim.id},`);
+    // An invisible direction mark in front of "=" hides nothing.
+    const other = userOf(h, 'user7@example.com').keys[0]!;
+    await fetch(`${h.sandbox.controlUrl}/keys/${other.id}`, { method: 'POST', body: JSON.stringify({ name: '\u200e=1+1' }) });
+    const again = exitOf(await h.run(['audit', '--csv']), 0);
+    expect(again.stdout).toContain(`,'=1+1,${other.id},`);
   });
 
   it('--fail-on CODE[,CODE]: the full report, then exit 15 when a key has one of them; exit 0 when none has', async () => {
