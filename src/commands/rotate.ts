@@ -640,7 +640,8 @@ export async function planRotation(
     const pair = unfinishedPairs(keys)[0];
     if (pair) throw strayNextGeneration(ctx, provider, user, pair.old, pair.next);
   }
-  const oldKey = self ? self.oldKey(keys) : await chooseKey(ctx, keys, options.key, await heldAmong(ctx, store, provider.id, user.id, keys), user.email);
+  const oldKey = self ? self.oldKey(keys) : (dashboardKey(provider, keys, options.key) ?? (await chooseKey(ctx, keys, options.key, await heldAmong(ctx, store, provider.id, user.id, keys), user.email)));
+  if (!self) await refuseAdminKeyAsOldKey(ctx, identity, user, oldKey);
   // keyrot's own calls use the admin key, so waiting on its usage proves nothing; and a leaked admin key is
   // revoked as soon as the new one is installed, which is the standard order without the wait.
   const mode: RotationMode = options.emergency && !self ? 'emergency' : 'standard';
@@ -649,6 +650,9 @@ export async function planRotation(
   const stray = options.name === undefined ? keys.find((k) => k.name === successor && k.id !== oldKey.id) : undefined;
   if (stray) throw strayNextGeneration(ctx, provider, user, oldKey, stray);
   const newName = options.name ?? successor;
+  if (options.name === undefined && newName.length > 255) {
+    throw new UsageError(`The new key's name would be the old name with its generation bumped, ${newName.length} characters: ${provider.displayName} allows 255.`, { hint: 'Pass --name with a shorter name.' });
+  }
   if (keys.some((k) => k.name === newName)) throw new UsageError(`${user.email} already has a key named "${newName}": pick another --name.`);
   return {
     plan: planOf(provider, user, mode, oldKey, newName, expiresAt, rotationOptions),
@@ -669,6 +673,7 @@ export async function planRotation(
       const event = session.view?.event ?? ((type, data) => ctx.out.event(type, data));
       event('rotation.started', { rotationId: record.id, userId: user.id, userEmail: user.email, mode, oldKeyId: oldKey.id, newKeyName: newName });
       await self?.prepare(store, record);
+      await keepDashboardKey(ctx, provider, store, record);
       return runIn(ctx, session, record, store);
     },
   };

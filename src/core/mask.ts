@@ -93,12 +93,14 @@ const FRAGMENT = 8;
 
 /**
  * Masks every run of FRAGMENT or more consecutive characters of `secret` (a key pasted into the wrong flag with a
- * character missing, echoed back in an error, is still the key): each run, extended as far as it matches, becomes
- * "****".
+ * character missing, echoed back in an error, is still the key) that reaches past its vendor prefix: each run,
+ * extended as far as it matches, becomes "****".
  */
 function maskFragments(text: string, secret: string): string {
   let out = text;
-  for (let i = 0; i + FRAGMENT <= secret.length; i++) {
+  // A vendor's fixed prefix ("ka_live_", "glsa_") is no secret, and every message that names the key's shape has it.
+  const prefix = /^[a-z]+(?:_[a-z]+)*_/.exec(secret)?.[0].length ?? 0;
+  for (let i = Math.max(0, prefix - FRAGMENT + 1); i + FRAGMENT <= secret.length; i++) {
     const piece = secret.slice(i, i + FRAGMENT);
     for (let at = out.indexOf(piece); at >= 0; at = out.indexOf(piece, at)) {
       let start = at;

@@ -54,6 +54,9 @@ describe('redact', () => {
     [`No user "${LONG.slice(0, -1)}".`, [LONG], 'No user "****".'],
     [`tail …${LONG.slice(10)}`, [LONG], 'tail …****'],
     [`x${LONG.slice(5, 13)}y ${LONG.slice(5, 12)}`, [LONG], `x****y ${LONG.slice(5, 12)}`],
+    // A vendor prefix alone is the key's shape, not the key; with one character more it is.
+    ['keys look like ka_live_ and 32 more', ['ka_live_AbCdEfGhIjKlMnOpQrStUvWxYz012345'], 'keys look like ka_live_ and 32 more'],
+    ['pasted ka_live_A', ['ka_live_AbCdEfGhIjKlMnOpQrStUvWxYz012345'], 'pasted ****'],
   ])('%j', (text, secrets, expected) => {
     expect(redact(text, secrets)).toBe(expected);
   });
