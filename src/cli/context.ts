@@ -12,6 +12,7 @@ import { KeychainError, UsageError } from '../errors.js';
 import { KeyIndex } from '../journal/key-index.js';
 import { stateDir } from '../journal/state-dir.js';
 import { KEYCHAIN_SERVICE, adminAccount, entryName, type SecretStore } from '../keychain/secret-store.js';
+import { shellArg } from '../core/shell-arg.js';
 import { getProviderFactory, providerFromFile, type ProviderDescriptor } from '../providers/registry.js';
 import type { Provider } from '../providers/types.js';
 import { Output, decideColorLevel, isCi } from '../ui/output.js';
@@ -201,7 +202,7 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
     keyIndex: new KeyIndex(dir),
     providerFactory: factory,
     apiKeyStdin: Boolean(globals.apiKeyStdin),
-    providerFlag: globals.providerFile !== undefined ? `--provider-file ${shellWord(globals.providerFile)}` : globals.provider !== undefined ? `--provider ${shellWord(globals.provider)}` : '',
+    providerFlag: globals.providerFile !== undefined ? `--provider-file ${shellArg(globals.providerFile)}` : globals.provider !== undefined ? `--provider ${shellArg(globals.provider)}` : '',
     now,
     readStdin,
     baseUrl,
@@ -258,11 +259,6 @@ async function resolveAdminKey(
 function positiveInteger(text: string | undefined): number | undefined {
   const n = Number(text);
   return text && Number.isInteger(n) && n > 0 ? n : undefined;
-}
-
-/** A word as a shell reads it back: bare when safe, else single-quoted. */
-function shellWord(word: string): string {
-  return /^[\w./:@=-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 /** --provider or --provider-file, else the profile's provider or provider-file, else Vultr. */

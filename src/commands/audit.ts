@@ -1,6 +1,5 @@
 // keyrot audit: every key of every user of the account, what keyrot knows of it, and what needs attention, most
 // urgent first. Read-only: it lists, reads the keychain and keyrot's own records, and changes nothing anywhere.
-import type { Context } from '../cli/context.js';
 import {
   FINDING_CODES,
   FINDING_CODE_LIST,

@@ -16,23 +16,22 @@ import { acquireUserLock } from '../journal/lock.js';
 import { stateError } from '../journal/state-dir.js';
 import { RotationJournal } from '../journal/rotations.js';
 import { probeWritable } from '../keychain/secret-store.js';
-import type { ApiKey, Identity, Provider, User } from '../providers/types.js';
+import type { ApiKey, User } from '../providers/types.js';
 import { createBatchProgress, type BatchTask } from '../ui/batch-progress.js';
 import { renderTable } from '../ui/table.js';
 import { knownCreations, scanUsers, withManageUsers } from './account-scan.js';
 import {
   activeRotation,
-  consentTo,
   parseSettings,
   planRotation,
   resumeRotation,
-  storeFor,
-  storeNoneNeedsHook,
   type RotateOptions,
   type RotateResult,
   type RotateSettings,
   type RotationSession,
 } from './rotate.js';
+import { consentTo } from './consent.js';
+import { requireHookWithoutStore, storeFor } from './hand-over.js';
 import { withUserLock } from './user-lock.js';
 import type { CommandModule } from './types.js';
 
@@ -82,7 +81,7 @@ export const rotateAllCommand: CommandModule<RotateOptions, BatchResult> = {
     }
     const settings = parseSettings(options);
     if (options.expires !== undefined) parseExpiry(options.expires, ctx.now());
-    if (!options.resume && ctx.storeMode === 'none' && !options.onNewKey) throw storeNoneNeedsHook();
+    if (!options.resume) requireHookWithoutStore(ctx, options.onNewKey);
     const provider = await ctx.provider();
     const identity = await provider.whoami();
     const batches = new BatchJournal(ctx.stateDir);

@@ -20,7 +20,7 @@ import {
   type RotationPorts,
   type RotationRecord,
 } from '../core/rotation.js';
-import { CancelledError, KeyrotError, NotFoundError, PermissionError, RotationConflictError, StateError, UsageError, isKeyrotError } from '../errors.js';
+import { CancelledError, KeyrotError, NotFoundError, RotationConflictError, StateError, UsageError, isKeyrotError } from '../errors.js';
 import { writeRescueFile } from '../journal/rescue.js';
 import { RotationJournal } from '../journal/rotations.js';
 import { stateError } from '../journal/state-dir.js';
@@ -31,7 +31,7 @@ import { renderTable } from '../ui/table.js';
 import { consentTo } from './consent.js';
 import { chooseKey, findKey, heldAmong, resolveUser } from './resolve.js';
 import { OwnKeysProvider, SELF_USER_ID, selfTarget, type SelfTarget } from './rotate-self.js';
-import { DEFAULT_HOOK_TIMEOUT, runLogged, runNewKeyHook, storeFor, withoutKeychainHint } from './hand-over.js';
+import { DEFAULT_HOOK_TIMEOUT, requireHookWithoutStore, runLogged, runNewKeyHook, storeFor, withoutKeychainHint } from './hand-over.js';
 import { withManageUsers } from './account-scan.js';
 import { withUserLock } from './user-lock.js';
 import { validateName } from './create.js';
@@ -161,7 +161,7 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult | BatchRes
         return resumeRotation(ctx, session, active, options, settings);
       }
 
-      if (ctx.storeMode === 'none' && !options.onNewKey) throw storeNoneNeedsHook();
+      requireHookWithoutStore(ctx, options.onNewKey);
       const store = await storeFor(ctx, ctx.storeMode);
       const fresh = await planRotation(ctx, session, user, options, settings, expiresAt, store);
       if (options.dryRun) return { kind: 'planned', plan: { ...fresh.plan, preflight: await preflight(ctx, provider, identity, user, store, Boolean(options.yes)) } };
@@ -679,11 +679,6 @@ export async function planRotation(
   };
 }
 
-export function storeNoneNeedsHook(): UsageError {
-  return new UsageError('--store none keeps the new key in memory only: --on-new-key is then the only way to hand it on, and is required.');
-}
-
-export { consentTo, storeFor };
 
 /** Runs (or resumes) `record` with this session's ports, then archives it (or, paused, leaves it for --resume). */
 async function runIn(ctx: Context, session: RotationSession, record: RotationRecord, store: SecretStore): Promise<RotateResult> {

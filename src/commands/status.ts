@@ -13,7 +13,6 @@ import { lockHolder, type LockOwner } from '../journal/lock.js';
 import { RotationJournal } from '../journal/rotations.js';
 import { stateDir } from '../journal/state-dir.js';
 import { entryName, keychainAccount, type SecretStore } from '../keychain/secret-store.js';
-import type { ApiKey, Provider } from '../providers/types.js';
 import { consentTo } from './consent.js';
 import type { CommandModule } from './types.js';
 import { shellArg } from '../core/shell-arg.js';
