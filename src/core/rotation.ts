@@ -771,14 +771,19 @@ async function waitPerKey(record: RotationRecord, ports: RotationPorts, step: St
   const { provider } = ports;
   const refreshMs = record.options.usageRefreshMs ?? provider.capabilities.usageRefreshMs ?? 0;
   const quietMs = 2 * refreshMs;
-  const handedOver = record.handedOverAt ? Date.parse(record.handedOverAt) : ports.now().getTime();
-  const baseline = Math.max(handedOver, record.usageBaseline ? Date.parse(record.usageBaseline) : 0);
   const started = ports.now().getTime();
   const timeout = record.options.waitTimeoutMs;
+  // Only keyrot's own clock is trusted: the provider's stamps are compared with each other, never with keyrot's time,
+  // so a provider clock running ahead or behind changes nothing.
+  // The new key: keyrot's own proof of it (before the hand-over) may reach its last use up to one refresh later.
+  // The value seen by the first poll sent once that refresh has passed is the baseline; a later, greater value is
+  // a consumer's use.
+  const settleAt = started + refreshMs;
+  let newBaseline: number | null | undefined;
   let newUse: Date | null = null;
+  // The old key: quiet once its last use has not moved for twice the refresh interval, counted from the last poll
+  // that saw it move (or from the start of this watch).
   let oldUse = record.oldKeyUsedAt ? Date.parse(record.oldKeyUsedAt) : null;
-  // The quiet period is measured on keyrot's own clock, from the last time it saw the old key's last use move (or
-  // from the start of this watch): a provider clock running behind would otherwise count its lag as quiet time.
   let oldSeen: number | null | undefined;
   let oldQuietSince = started;
   let checkPassed = false;
@@ -787,23 +792,30 @@ async function waitPerKey(record: RotationRecord, ports: RotationPorts, step: St
   );
   step.update(() => {
     const now = ports.now().getTime();
-    const quietFor = Math.max(0, now - Math.max(handedOver, oldUse ?? 0));
-    const newPart = newUse ? `${record.newKey.name} used at ${newUse.toISOString()}` : `${record.newKey.name} not used yet`;
-    const oldPart = oldUse ? `${record.oldKey.name} last used at ${new Date(oldUse).toISOString()}` : `${record.oldKey.name} unused for ${formatDuration(quietFor)} of ${formatDuration(quietMs)}`;
+    const newPart = newUse
+      ? `${record.newKey.name} used at ${newUse.toISOString()}`
+      : newBaseline === undefined
+        ? `${record.newKey.name}: settling keyrot's own check (${formatDuration(Math.max(0, settleAt - now))})`
+        : `${record.newKey.name} not used yet`;
+    const oldPart = `${record.oldKey.name} unused for ${formatDuration(Math.max(0, now - oldQuietSince))} of ${formatDuration(quietMs)}`;
     return `${formatDuration(Math.max(0, now - started))} of ${formatDuration(timeout)}; ${newPart}; ${oldPart}`;
   });
   for (;;) {
     throwIfCancelled(ports.signal);
+    const polledAt = ports.now().getTime();
     const [fresh, old] = await Promise.all([provider.observeUsage(record.userId, record.newKey.id ?? ''), provider.observeUsage(record.userId, record.oldKey.id)]);
-    if (!newUse && fresh.lastUsedAt && fresh.lastUsedAt.getTime() > baseline) {
+    const freshValue = fresh.lastUsedAt ? fresh.lastUsedAt.getTime() : null;
+    if (newBaseline === undefined) {
+      if (polledAt >= settleAt) newBaseline = freshValue;
+    } else if (!newUse && fresh.lastUsedAt && freshValue !== null && (newBaseline === null || freshValue > newBaseline)) {
       newUse = fresh.lastUsedAt;
       ports.event('usage.seen', { at: newUse.toISOString(), scope: 'per-key', keyId: record.newKey.id });
     }
     const oldValue = old.lastUsedAt ? old.lastUsedAt.getTime() : null;
     const oldMoved = oldSeen !== undefined && oldValue !== null && oldValue !== oldSeen;
     oldSeen = oldValue;
-    if (oldMoved) oldQuietSince = ports.now().getTime();
-    if (old.lastUsedAt && (oldMoved || old.lastUsedAt.getTime() > Math.max(handedOver, oldUse ?? 0))) {
+    if (oldMoved && old.lastUsedAt) {
+      oldQuietSince = ports.now().getTime();
       oldUse = old.lastUsedAt.getTime();
       record.oldKeyUsedAt = old.lastUsedAt.toISOString();
       await save(record, ports);
@@ -811,10 +823,10 @@ async function waitPerKey(record: RotationRecord, ports: RotationPorts, step: St
       ports.event('usage.old-key', { at: record.oldKeyUsedAt, keyId: record.oldKey.id });
     }
     const now = ports.now().getTime();
-    const quiet = now - Math.max(handedOver, oldUse ?? 0) >= quietMs && now - oldQuietSince >= quietMs;
+    const quiet = now - oldQuietSince >= quietMs;
     if (newUse && quiet && !checkPassed) checkPassed = record.options.check === null || (await ports.runCheck(record.options.check, hookEnv(record), record.options.hookTimeoutMs));
     if (newUse && quiet && checkPassed) {
-      const detail = `${record.newKey.name} used at ${newUse.toISOString()}; ${record.oldKey.name} unused for ${formatDuration(Math.min(now - Math.max(handedOver, oldUse ?? 0), now - oldQuietSince))}${record.options.check ? '; check passed' : ''}`;
+      const detail = `${record.newKey.name} used at ${newUse.toISOString()}; ${record.oldKey.name} unused for ${formatDuration(now - oldQuietSince)}${record.options.check ? '; check passed' : ''}`;
       return { detail: await graceForOldKey(record, ports, detail) };
     }
     if (now - started >= timeout) {

@@ -821,6 +821,38 @@ describe('runRotation: waiting for consumers', () => {
     expect(h.warns.join('\n')).toMatch(/The old key ops-deploy was used at/);
   });
 
+  it("per-key: a provider clock running ahead of keyrot's cannot pass keyrot's own proof of the new key off as the consumers' use", async () => {
+    const h = harness({ consumersFollow: false, options: { waitTimeoutMs: 30_000, pollIntervalMs: 1_000, usageRefreshMs: 5_000 } });
+    // keyrot's own check of the new key (before the hand-over) reaches the key's last use late, as the provider
+    // writes it in the background, stamped on a clock 60 s ahead. No consumer ever uses the new key.
+    let checkedAt: number | null = null;
+    const checkKey = h.provider.checkKey.bind(h.provider);
+    h.provider.checkKey = async (secret) => {
+      if (h.newKeys().some((k) => k.secret === secret)) checkedAt ??= h.clock.now().getTime();
+      return checkKey(secret);
+    };
+    let sleeps = 0;
+    h.clock.onSleep = () => {
+      if (++sleeps === 3 && checkedAt !== null) h.provider.use(h.newKeys()[0]!.secret, new Date(checkedAt + 60_000));
+    };
+    const err = await failure(runRotation(h.record, h.ports));
+    expect(checkedAt).not.toBeNull();
+    expect(err).toBeInstanceOf(WaitTimeoutError);
+    expect((err as Error).message).toMatch(/No activity on the new key/);
+    expect(h.provider.keys).toContain(h.oldKey);
+    expect(h.events.some((e) => e.type === 'usage.seen')).toBe(false);
+  });
+
+  it('per-key: a consumer that uses the new key after the hand-over is seen, whatever the provider clock says', async () => {
+    const h = harness({ consumersFollow: true, options: { waitTimeoutMs: 60_000, pollIntervalMs: 1_000, usageRefreshMs: 5_000 } });
+    // The provider stamps every use 10 minutes ahead of keyrot's clock.
+    const use = h.provider.use.bind(h.provider);
+    h.provider.use = (secret, at = h.clock.now()) => use(secret, new Date(at.getTime() + 600_000));
+    const done = await runRotation(h.record, h.ports);
+    await expectRotated(h, done);
+    expect(done.steps.find((st) => st.phase === 'wait')!.detail).toMatch(/ops-deploy unused for 1\d\.\d s/);
+  });
+
   it('per-key: the old key must stay unused for twice the refresh interval after the hand-over before it is revoked', async () => {
     const h = harness({ consumersFollow: true, options: { waitTimeoutMs: 120_000, pollIntervalMs: 1_000, usageRefreshMs: 20_000 } });
     const done = await runRotation(h.record, h.ports);
