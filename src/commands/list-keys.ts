@@ -3,7 +3,7 @@ import { maskFromLastChars } from '../core/mask.js';
 import type { KeyRecord } from '../journal/key-index.js';
 import type { ApiKey, User } from '../providers/types.js';
 import { printTable } from '../ui/table.js';
-import { heldAmong, resolveUser } from './resolve.js';
+import { heldAmong, listedKeys, resolveUser } from './resolve.js';
 import type { CommandModule } from './types.js';
 
 /** The key index only adds creation times: an unreadable one is a warning, not a failed listing. */
@@ -35,8 +35,8 @@ export const listKeysCommand: CommandModule<ListKeysOptions, ListKeysResult> = {
   async run(options, ctx: Context) {
     const provider = await ctx.provider();
     const user = await resolveUser(ctx, provider, options.user);
-    const keys = await provider.listKeys(user.id);
     const store = await ctx.secretStore().catch(() => null);
+    const keys = await listedKeys(ctx, store, provider, user.id);
     const held = await heldAmong(ctx, store, provider.id, user.id, keys);
     const index = new Map((await readIndex(ctx, provider.id, user.id)).map((r) => [r.keyId, r]));
     const listed = keys.map((key) => ({ ...key, held: held ? held.has(key.id) : null, createdAt: index.get(key.id)?.createdAt ?? null }));

@@ -4,7 +4,7 @@ import { maskFromLastChars } from '../core/mask.js';
 import { newKeyProven, type RotationRecord } from '../core/rotation.js';
 import { orList } from '../core/suggest.js';
 import { KeychainError, NotFoundError, UsageError } from '../errors.js';
-import { heldKeyIds, keychainAccount, type SecretStore } from '../keychain/secret-store.js';
+import { heldKeyIds, keychainAccount, parseKeyAccount, type SecretStore } from '../keychain/secret-store.js';
 import type { ApiKey, Provider, User } from '../providers/types.js';
 import type { Context } from '../cli/context.js';
 import { nonInteractiveError } from '../ui/prompts.js';
@@ -169,7 +169,7 @@ export interface HeldKey {
  * several are and nothing decides between them.
  */
 export async function heldKeyFor(ctx: Context, store: SecretStore, provider: Provider, user: User, keyArg: string | undefined, active: RotationRecord | null): Promise<HeldKey> {
-  const keys = await provider.listKeys(user.id);
+  const keys = await listedKeys(ctx, store, provider, user.id);
   const read = async (key: ApiKey) => {
     const secret = await store.get(keychainAccount(provider.id, user.id, key.id));
     if (secret !== null) ctx.out.protect(secret);
@@ -205,4 +205,44 @@ export async function heldKeyFor(ctx: Context, store: SecretStore, provider: Pro
   throw new NotFoundError(`keyrot holds no key of ${user.email} that ${provider.displayName} still lists.`, {
     hint: `Create one (keyrot create --user ${shellArg(user.email)}) or rotate one in (keyrot rotate --user ${shellArg(user.email)}); keyrot status lists keychain entries of deleted keys.`,
   });
+}
+
+/**
+ * The live keys of a user, as far as keyrot can know them. Most providers list them all. A provider whose keys a
+ * person manages in a dashboard (Kubeadapt) lists only the key keyrot runs with, which a rotation revokes: there the
+ * keys keyrot holds are tested instead, and each that still authenticates (2xx, or 403: valid without a scope) is
+ * live; one that gets 401 is revoked, and so is the key keyrot runs with once it is rejected.
+ */
+export async function listedKeys(ctx: Context, store: SecretStore | null, provider: Provider, userId: string): Promise<ApiKey[]> {
+  const listed = await provider.listKeys(userId);
+  const { operator } = provider;
+  if (!operator || !store) return listed;
+  const names = new Map((await ctx.keyIndex.forUser(provider.id, userId).catch(() => [])).map((r) => [r.keyId, r.name]));
+  const plaintexts = new Map<string, string>();
+  for (const account of await store.list()) {
+    const entry = parseKeyAccount(account);
+    if (entry?.provider !== provider.id || entry.userId !== userId) continue;
+    const secret = await store.get(account);
+    if (secret !== null) plaintexts.set(entry.keyId, secret);
+  }
+  const admin = await ctx.adminKey().catch(() => null);
+  const live: ApiKey[] = [];
+  const candidates = [...listed.map((k) => ({ key: k, secret: plaintexts.get(k.id) ?? admin?.key ?? null }))];
+  for (const [keyId, secret] of plaintexts) {
+    if (listed.some((k) => k.id === keyId)) continue;
+    try {
+      const { secret: _plaintext, ...key } = operator.identify(secret, names.get(keyId) ?? keyId);
+      // An entry whose plaintext is not the key its account names is no key of this user.
+      if (key.id === keyId) candidates.push({ key, secret });
+    } catch {
+      // Not a key of this provider's shape: nothing keyrot can use.
+    }
+  }
+  for (const { key, secret } of candidates) {
+    if (secret === null) continue;
+    ctx.out.protect(secret);
+    const check = await provider.checkKey(secret);
+    if (check.ok || check.reason !== 'rejected') live.push(key);
+  }
+  return live;
 }

@@ -24,7 +24,7 @@ import { CancelledError, KeyrotError, NotFoundError, RotationConflictError, Stat
 import { writeRescueFile } from '../journal/rescue.js';
 import { RotationJournal } from '../journal/rotations.js';
 import { stateError } from '../journal/state-dir.js';
-import { keychainAccount, probeWritable, type SecretStore } from '../keychain/secret-store.js';
+import { adminAccount, keychainAccount, probeWritable, type SecretStore } from '../keychain/secret-store.js';
 import type { ApiKey, Identity, Provider, User } from '../providers/types.js';
 import { appendStepSummary, rotationSummaryMarkdown } from '../ui/github.js';
 import { renderTable } from '../ui/table.js';
@@ -479,8 +479,37 @@ function dashboardKey(provider: Provider, keys: readonly ApiKey[], keyArg: strin
 async function keepDashboardKey(ctx: Context, provider: Provider, store: SecretStore, record: RotationRecord): Promise<void> {
   if (!provider.operator) return;
   const admin = (await ctx.adminKey()).key;
-  if (provider.operator.identify(admin, record.oldKey.name).id !== record.oldKey.id) return;
+  if (!isKeyOf(provider.operator, admin, record.oldKey)) return;
   await store.set(keychainAccount(provider.id, record.userId, record.oldKey.id), admin);
+}
+
+/**
+ * The key keyrot runs with is the old key (see keepDashboardKey), which is about to be revoked. A stored admin key
+ * (keyrot login) is replaced by the new key now, before the revoke: one write, so the entry holds the old key, then
+ * the new one, never nothing. An admin key from the environment or stdin cannot be changed from here: the operator
+ * is told, before the revoke, to point it at the new key.
+ */
+async function adoptDashboardKey(ctx: Context, provider: Provider, secret: string, record: RotationRecord): Promise<string | null> {
+  if (!provider.operator) return null;
+  const admin = await ctx.adminKey().catch(() => null);
+  if (!admin || admin.key === secret || !isKeyOf(provider.operator, admin.key, record.oldKey)) return null;
+  if (admin.source === 'keychain') {
+    await (await ctx.secretStore()).set(adminAccount(provider.id), secret);
+    return `the admin key entry now holds ${record.newKey.name}`;
+  }
+  const invocation = ctx.providerFlag ? `keyrot ${ctx.providerFlag}` : 'keyrot';
+  ctx.out.warn(
+    `keyrot runs with ${record.oldKey.name} from ${admin.where}, and that key is revoked next: point ${admin.where} at ${record.newKey.name} (e.g. ${ctx.providerFactory.adminKeyEnv}="$(${invocation} get)"), or store it with ${invocation} login.`,
+  );
+  return null;
+}
+
+function isKeyOf(operator: NonNullable<Provider['operator']>, secret: string, key: { id: string; name: string }): boolean {
+  try {
+    return operator.identify(secret, key.name).id === key.id;
+  } catch {
+    return false;
+  }
 }
 
 /** A damaged journal: the error grows what the provider shows for the user, so the way out can be chosen. */
@@ -690,6 +719,7 @@ function portsIn(ctx: Context, session: RotationSession, store: SecretStore): Ro
   const ports = { ...makePorts(ctx, session.provider, store, session.journal, session.options), ...session.view };
   // A batch hands keys over through --on-new-key or the keychain: nobody is asked to confirm each of them.
   if (session.view) ports.confirmHandover = null;
+  if (session.provider.operator) ports.adoptNewKey = (secret, record) => adoptDashboardKey(ctx, session.provider, secret, record);
   if (session.self) {
     ports.deliver = session.self.deliver(ports);
     // Clean-ups after a cancel go through the caller's own keys (/apikeys), like the rest of --self.

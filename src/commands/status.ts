@@ -12,7 +12,8 @@ import { isKeyrotError } from '../errors.js';
 import { lockHolder, type LockOwner } from '../journal/lock.js';
 import { RotationJournal } from '../journal/rotations.js';
 import { stateDir } from '../journal/state-dir.js';
-import { entryName, keychainAccount, type SecretStore } from '../keychain/secret-store.js';
+import { entryName, keychainAccount, parseKeyAccount, type SecretStore } from '../keychain/secret-store.js';
+import { listedKeys } from './resolve.js';
 import { consentTo } from './consent.js';
 import type { CommandModule } from './types.js';
 import { shellArg } from '../core/shell-arg.js';
@@ -257,7 +258,7 @@ async function staleEntries(ctx: Context, records: readonly RotationRecord[], re
         unknownUsers.push(...mine);
         continue;
       }
-      const keys = new Set((await api.listKeys(userId)).map((k) => k.id));
+      const keys = new Set((await listedKeys(ctx, store, api, userId)).map((k) => k.id));
       for (const e of mine) if (!keys.has(e.keyId) && !inRotation.has(e.keyId)) stale.push({ ...e, userEmail: users.get(userId) ?? null });
     }
     return { checked: true, entries: entries.length, stale, unknownUsers, removed: [] };
@@ -271,9 +272,8 @@ async function staleEntries(ctx: Context, records: readonly RotationRecord[], re
 function parseEntries(accounts: readonly string[], provider: string): Array<{ account: string; userId: string; keyId: string }> {
   const entries: Array<{ account: string; userId: string; keyId: string }> = [];
   for (const account of accounts) {
-    const parts = account.split(':');
-    if (parts.length !== 3 || parts[0] !== provider || !parts[1] || !parts[2]) continue;
-    entries.push({ account, userId: parts[1], keyId: parts[2] });
+    const parsed = parseKeyAccount(account);
+    if (parsed?.provider === provider) entries.push({ account, userId: parsed.userId, keyId: parsed.keyId });
   }
   return entries;
 }

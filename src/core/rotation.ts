@@ -155,6 +155,11 @@ export interface RotationPorts {
    * of keyrot's own admin key installs the new key as the admin key. Returns the step's detail.
    */
   deliver?: (secret: string, record: RotationRecord) => Promise<string>;
+  /**
+   * Before the hand-over: where the key being rotated is also the key keyrot runs with (a key minted in a dashboard),
+   * the caller makes the new key the one it runs with. Returns what it did, for the step's detail, or null.
+   */
+  adoptNewKey?: (secret: string, record: RotationRecord) => Promise<string | null>;
   /** In a terminal without a hook: tell the operator to update consumers, resolve when they confirm. */
   confirmHandover: ((message: string) => Promise<boolean>) | null;
   rescue(key: import('../providers/types.js').CreatedKey, userId: string): Promise<string>;
@@ -510,6 +515,12 @@ const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
 
 /** Gives the new key to the consumers (the hook, or the operator in a terminal); returns the step's detail. */
 async function handOver(record: RotationRecord, ports: RotationPorts, secret: string): Promise<string> {
+  const adopted = (await ports.adoptNewKey?.(secret, record)) ?? null;
+  const detail = await handOverToConsumers(record, ports, secret);
+  return adopted ? `${adopted}; ${detail}` : detail;
+}
+
+async function handOverToConsumers(record: RotationRecord, ports: RotationPorts, secret: string): Promise<string> {
   if (ports.deliver) return ports.deliver(secret, record);
   if (record.options.onNewKey) {
     await ports.runHook(record.options.onNewKey, secret, hookEnv(record), record.options.hookTimeoutMs);
@@ -682,6 +693,8 @@ async function receiveMintedKey(record: RotationRecord, ports: RotationPorts): P
   record.newKey.lastChars = key.secret.slice(-5);
   record.awaiting = null;
   await save(record, ports);
+  // Its dashboard name, which no API shows: list-keys, get and audit name the key by it.
+  void ports.keyCreated?.({ id: key.id, name: record.newKey.name, lastChars: record.newKey.lastChars, expiresAt: null }, record.userId);
   ports.event('key.created', { keyId: key.id, name: record.newKey.name, maskedKey: maskSecret(key.secret), mintedBy: 'operator' });
   ports.event('keychain.written', { account, store: ports.store.description });
   return { detail: `id ${key.id}, ${maskSecret(key.secret)}, minted in the dashboard` };

@@ -31,6 +31,13 @@ export function keychainAccount(provider: string, userId: string, keyId: string)
   return `${provider}:${userId}:${keyId}`;
 }
 
+/** The parts of a user key's account ("vultr:<user-id>:<key-id>"); null for the admin entry and anything else. */
+export function parseKeyAccount(account: string): { provider: string; userId: string; keyId: string } | null {
+  const parts = account.split(':');
+  if (parts.length !== 3 || !parts[0] || !parts[1] || !parts[2]) return null;
+  return { provider: parts[0], userId: parts[1], keyId: parts[2] };
+}
+
 /** Account where the admin key may be kept: "vultr:admin". */
 export function adminAccount(provider: string): string {
   return `${provider}:admin`;
