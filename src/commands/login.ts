@@ -6,11 +6,8 @@ import { maskSecret } from '../core/mask.js';
 import { CancelledError, PermissionError, UsageError } from '../errors.js';
 import { RotationJournal } from '../journal/rotations.js';
 import { KEYCHAIN_SERVICE, adminAccount, entryName } from '../keychain/secret-store.js';
-import type { Identity } from '../providers/types.js';
+import type { Identity, Provider } from '../providers/types.js';
 import type { CommandModule } from './types.js';
-
-/** The permission a key needs for user endpoints (the account root has it too). */
-const MANAGE_USERS = 'manage_users';
 
 export interface LoginOptions {
   withKeyStdin?: boolean;
@@ -19,7 +16,8 @@ export interface LoginOptions {
 
 export interface LoginResult {
   identity: Identity;
-  canManageUsers: boolean;
+  /** null: the provider names no such permission, and only its answer to a create or list will tell. */
+  canManageUsers: boolean | null;
   maskedKey: string;
   keychain: { service: string; account: string };
   replaced: boolean;
@@ -31,10 +29,11 @@ export const loginCommand: CommandModule<LoginOptions, LoginResult> = {
     // Proven first: a key that does not authenticate (exit 3) or may not manage users replaces nothing.
     const provider = await ctx.providerFor(key);
     const identity = await provider.whoami();
-    const canManageUsers = identity.acls.includes(MANAGE_USERS);
-    if (!canManageUsers) {
-      const why = `The key authenticates as ${identity.email}, but that user lacks ${MANAGE_USERS}: keyrot could not list users or rotate their keys with it.`;
-      if (!options.force) throw new PermissionError(why, { hint: 'Use a key of the account root or of a user with manage_users, or pass --force to store it anyway.' });
+    const canManageUsers = mayManage(provider, identity);
+    const needed = provider.capabilities.managePermission;
+    if (canManageUsers === false && needed) {
+      const why = `The key authenticates as ${identity.email}, but that user lacks ${needed}: keyrot could not list users or rotate their keys with it.`;
+      if (!options.force) throw new PermissionError(why, { hint: `Use a key of the account root or of a user with ${needed}, or pass --force to store it anyway.` });
       ctx.out.warn(`${why} Stored anyway (--force).`);
     }
     const store = await ctx.secretStore();
@@ -50,7 +49,7 @@ export const loginCommand: CommandModule<LoginOptions, LoginResult> = {
     ctx.out.data(
       [
         `${s.green('✔')} Logged in as ${s.bold(r.identity.email)}${r.identity.name ? ` (${r.identity.name})` : ''}; key ${r.maskedKey}${r.replaced ? ' replaces the stored one' : ''}`,
-        `  may manage users  ${r.canManageUsers ? 'yes' : 'NO'}`,
+        `  may manage users  ${manageWords(r.canManageUsers)}`,
         `  stored            keychain service "${r.keychain.service}", account "${r.keychain.account}"`,
       ].join('\n'),
     );
@@ -78,7 +77,7 @@ export interface WhoamiResult {
   source: AdminKey['source'];
   where: string;
   identity: Identity;
-  canManageUsers: boolean;
+  canManageUsers: boolean | null;
   maskedKey: string;
   /** null: never expires; undefined: unknown (the key is not among the user's own listed keys). */
   expiresAt: Date | null | undefined;
@@ -101,7 +100,7 @@ export const whoamiCommand: CommandModule<Record<string, never>, WhoamiResult> =
       source: admin.source,
       where: admin.where,
       identity,
-      canManageUsers: identity.acls.includes(MANAGE_USERS),
+      canManageUsers: mayManage(provider, identity),
       maskedKey: maskSecret(admin.key),
       expiresAt,
       unfinishedRotations: unfinished,
@@ -114,7 +113,7 @@ export const whoamiCommand: CommandModule<Record<string, never>, WhoamiResult> =
         `${r.identity.email}${r.identity.name ? ` (${r.identity.name})` : ''}`,
         `  admin key         ${r.maskedKey} from ${r.where}`,
         `  expires           ${expiry}`,
-        `  may manage users  ${r.canManageUsers ? 'yes' : 'NO'}`,
+        `  may manage users  ${manageWords(r.canManageUsers)}`,
         `  permissions       ${r.identity.acls.join(', ') || 'none'}`,
         `  unfinished        ${r.unfinishedRotations.length ? r.unfinishedRotations.map((u) => `${u.userEmail} (${u.oldKey} → ${u.newKey}, ${u.status} at ${u.phase})`).join('; ') : 'no rotation'}`,
       ].join('\n'),
@@ -162,3 +161,13 @@ export const logoutCommand: CommandModule<LogoutOptions, LogoutResult> = {
     else ctx.out.info(`No admin key is stored (keychain account "${r.account}"): nothing to do.`);
   },
 };
+
+/** Whether the key may manage users' keys, where the provider names the permission that needs; null where it does not. */
+function mayManage(provider: Provider, identity: Identity): boolean | null {
+  const needed = provider.capabilities.managePermission;
+  return needed ? identity.acls.includes(needed) : null;
+}
+
+function manageWords(can: boolean | null): string {
+  return can === null ? 'not known in advance (the first change will tell)' : can ? 'yes' : 'NO';
+}

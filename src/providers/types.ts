@@ -76,6 +76,12 @@ export interface ProviderCapabilities {
   keyManagement?: 'api' | 'operator';
   /** One key holder only (an organization): `--user` is never needed. */
   singleAccount?: boolean;
+  /**
+   * The permission among whoami's `acls` that managing other users' keys needs (Vultr: manage_users), where the
+   * provider names one. Absent: the provider does not say in advance (Grafana's roles, a dashboard), and its answer
+   * to the first create or list is the proof.
+   */
+  managePermission?: string;
 }
 
 /** For keyManagement 'operator': what to tell the person at the dashboard, and how to recognise a key. */

@@ -4,7 +4,7 @@
 // the old token is caught before it gets a 401, and every step survives kill -9.
 import { writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { HAS_KEYCHAIN, json } from '../helpers/e2e.js';
+import { HAS_KEYCHAIN, json, keychainGet } from '../helpers/e2e.js';
 import { atPhase, expectOnly, killAt, platformSetup, type KillPoint, type PlatformSetup } from '../helpers/platform.js';
 
 const FAST = ['--usage-refresh', '1s', '--poll-interval', '200ms', '--wait-timeout', '30s'];
@@ -68,6 +68,21 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider grafana rotate', () => {
     const resumed = await s.run(['rotate', '--user', s.account.label, '--resume', '--yes']);
     expect(resumed.code, resumed.stderr).toBe(7);
     expect(resumed.stderr).toMatch(/THE OLD KEY deploy-bot STILL AUTHENTICATES/);
+  });
+
+  it('keyrot login stores a Grafana admin token without --force (Grafana names no manage_users permission), and says the first change will tell', async () => {
+    const s = await platformSetup('grafana');
+    const profile = await s.profile();
+    const login = await s.run(['login', '--with-key-stdin', '--json'], { ...profile, stdin: s.sandbox.adminKey });
+    expect(login.code, login.stderr).toBe(0);
+    expect(json(login)).toMatchObject({ canManageUsers: null, keychain: { account: profile.entry('grafana:admin') } });
+    expect(login.stderr).not.toMatch(/lacks|--force/);
+    expect(await keychainGet(profile.entry('grafana:admin'))).toBe(s.sandbox.adminKey);
+    const who = await s.run(['whoami'], profile);
+    expect(who.code, who.stderr).toBe(0);
+    expect(who.stdout).toMatch(/may manage users {2}not known in advance \(the first change will tell\)/);
+    const r = await s.run(['rotate', '--user', s.account.label, '--on-new-key', s.hook, '--no-wait', '--yes'], profile);
+    expect(r.code, r.stderr).toBe(0);
   });
 
   it('an admin token whose service account may read but not issue tokens gets 403 on the create (exit 4), and nothing is left behind', async () => {

@@ -3,11 +3,9 @@
 // its shape, keeps it in the real keychain before anything else, proves it (2xx, or 403 which still proves a valid
 // key), hands it over, and polls until the revoked old key gets 401. Without a terminal the person's steps are
 // events and a paused rotation (exit 18) that --resume continues.
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { HAS_KEYCHAIN, collect, json, keychainAccounts, keychainGet } from '../helpers/e2e.js';
+import { HAS_KEYCHAIN, collect, json, keychainGet } from '../helpers/e2e.js';
 import { atPhase, killAt, platformAccount, platformSetup, type KillPoint, type PlatformSetup } from '../helpers/platform.js';
 import { identifyKubeadaptKey } from '../../src/providers/kubeadapt/provider.js';
 
@@ -90,32 +88,23 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
 
   it('an admin key stored with keyrot login follows the rotation: the entry holds the new key before the old one is revoked', async () => {
     const s = await platformSetup('kubeadapt');
-    const profile = { env: { KUBEADAPT_API_KEY: '', KEYROT_PROFILE: `ka-${process.pid}`, XDG_CONFIG_HOME: s.dir } };
-    const adminEntry = `ka-${process.pid}/kubeadapt:admin`;
-    await mkdir(join(s.dir, 'keyrot'));
-    await writeFile(join(s.dir, 'keyrot', 'config'), `[ka-${process.pid}]\nprovider = kubeadapt\napi-url = ${s.env['KUBEADAPT_API_URL']}\n`);
-    try {
-      const login = await s.run(['login', '--with-key-stdin', '--force'], { ...profile, stdin: s.oldKey.plaintext });
-      expect(login.code, login.stderr).toBe(0);
-      const minted = s.sandbox.mint({ name: NEW, scopes: SCOPES });
-      const done = collect(s.spawn(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { ...profile, stdin: minted.plaintext }), 60_000);
-      // The operator is asked to revoke only after the hand-over: by then the entry holds the new key.
-      for (let i = 0; i < 400 && (await keychainGet(adminEntry)) !== minted.plaintext; i++) await sleep(50);
-      expect(await keychainGet(adminEntry)).toBe(minted.plaintext);
-      s.sandbox.revoke(s.oldKey.id);
-      const r = await done;
-      expect(r.code, r.stderr).toBe(0);
-      expect(json(r).steps.find((st: any) => st.phase === 'hand-over').detail).toBe('the admin key entry now holds prod-exporter-v2; hook succeeded');
-      expect(r.stderr).not.toMatch(/point .* at/);
-      const whoami = await s.run(['whoami'], profile);
-      expect(whoami.code, whoami.stderr).toBe(0);
-      expect(whoami.stdout + whoami.stderr).toContain(minted.plaintext.slice(-5));
-    } finally {
-      const { AsyncEntry } = await import('@napi-rs/keyring');
-      for (const account of (await keychainAccounts()).filter((a) => a.startsWith(`ka-${process.pid}/`))) {
-        await new AsyncEntry('keyrot', account, { linux: { store: 'secret-service' } }).deleteCredential();
-      }
-    }
+    const profile = await s.profile();
+    const adminEntry = profile.entry('kubeadapt:admin');
+    const login = await s.run(['login', '--with-key-stdin'], { ...profile, stdin: s.oldKey.plaintext });
+    expect(login.code, login.stderr).toBe(0);
+    const minted = s.sandbox.mint({ name: NEW, scopes: SCOPES });
+    const done = collect(s.spawn(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { ...profile, stdin: minted.plaintext }), 60_000);
+    // The operator is asked to revoke only after the hand-over: by then the entry holds the new key.
+    for (let i = 0; i < 400 && (await keychainGet(adminEntry)) !== minted.plaintext; i++) await sleep(50);
+    expect(await keychainGet(adminEntry)).toBe(minted.plaintext);
+    s.sandbox.revoke(s.oldKey.id);
+    const r = await done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(json(r).steps.find((st: any) => st.phase === 'hand-over').detail).toBe('the admin key entry now holds prod-exporter-v2; hook succeeded');
+    expect(r.stderr).not.toMatch(/point .* at/);
+    const whoami = await s.run(['whoami'], profile);
+    expect(whoami.code, whoami.stderr).toBe(0);
+    expect(whoami.stdout + whoami.stderr).toContain(minted.plaintext.slice(-5));
   });
 
   it('without a terminal or --new-key-stdin it pauses for the mint (exit 18, an event, status paused), and --resume --new-key-stdin continues', async () => {

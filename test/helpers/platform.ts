@@ -1,7 +1,7 @@
 // End-to-end helpers for the providers beyond Vultr: a platform sandbox (Grafana, seed 003, Kubeadapt) per test,
 // keyrot spawned with --provider and the platform's environment, a consumer calling the platform with whatever key
 // its key file holds, and probes of the journal and the keychain.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { FaultSpec } from '../../src/sandbox/faults.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,6 +54,12 @@ export interface PlatformSetup {
   held(): Promise<string[]>;
   /** Secrets found in any recorded output or state file. */
   leaks(): Promise<string[]>;
+  /**
+   * A keyrot profile of this test's own (its config in the work folder, the admin key from the keychain, not the
+   * environment): `env` selects it, `entry` names a keychain account as the profile prefixes it. Its entries go at
+   * the end of the test.
+   */
+  profile(): Promise<{ env: Record<string, string>; entry(account: string): string }>;
 }
 
 /**
@@ -113,6 +119,7 @@ export async function platformSetup(dialect: PlatformDialect, opts: { account?: 
   // --provider <dialect>, unless the test brings a definition or a profile of its own.
   const withProvider = (args: string[]) => (args.includes('--provider-file') || args.includes('--profile') ? args : ['--provider', dialect, ...args]);
   let runs = 0;
+  let profiles = 0;
   const journalFile = join(h.stateDir, 'keyrot', 'rotations', `${dialect}-${account.id}.json`);
   const journal = async () => {
     try {
@@ -173,6 +180,20 @@ export async function platformSetup(dialect: PlatformDialect, opts: { account?: 
       throw new Error(`the journal did not reach the expected state within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
     },
     held,
+    async profile() {
+      const name = `${dialect}-${process.pid}-${++profiles}`;
+      await mkdir(join(dir, 'keyrot'), { recursive: true });
+      await writeFile(join(dir, 'keyrot', 'config'), `[${name}]\nprovider = ${dialect}\napi-url = ${sandbox.url}\n`, { flag: 'a' });
+      cleanups.push(async () => {
+        const { AsyncEntry } = await import('@napi-rs/keyring');
+        for (const account of (await keychainAccounts()).filter((a) => a.startsWith(`${name}/`))) {
+          await new AsyncEntry('keyrot', account, { linux: { store: 'secret-service' } }).deleteCredential();
+        }
+      });
+      // The admin key variable emptied: the profile's keychain entry is where the key comes from.
+      const keyVars = Object.keys(sandbox.env).filter((k) => sandbox.env[k] === sandbox.adminKey);
+      return { env: { ...Object.fromEntries(keyVars.map((k) => [k, ''])), KEYROT_PROFILE: name, XDG_CONFIG_HOME: dir }, entry: (account) => `${name}/${account}` };
+    },
     async leaks() {
       snap();
       const texts = { ...outputs };

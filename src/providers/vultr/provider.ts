@@ -37,7 +37,7 @@ const IP_NOT_ALLOWED = /^Unauthorized IP address/i;
 export class VultrProvider implements Provider {
   readonly id = 'vultr';
   readonly displayName = 'Vultr';
-  readonly capabilities: ProviderCapabilities = { usageSignal: 'per-user', keyExpiry: true };
+  readonly capabilities: ProviderCapabilities = { usageSignal: 'per-user', keyExpiry: true, managePermission: 'manage_users' };
   readonly #http: HttpClient;
   readonly #adminKey: string;
 
