@@ -97,8 +97,8 @@ export const auditCommand: CommandModule<AuditOptions, AuditResult> = {
       result.keys,
       [
         { header: 'SEVERITY', value: (k) => severityOf(k) ?? 'ok' },
-        { header: 'USER', value: (k) => k.userEmail },
-        { header: 'KEY', value: (k) => k.keyName },
+        { header: 'USER', value: (k) => k.userEmail, key: true },
+        { header: 'KEY', value: (k) => k.keyName, key: true },
         { header: 'MASKED', value: (k) => maskFromLastChars(k.lastChars), keep: true },
         { header: 'EXPIRES', value: (k) => expiry(k, now) },
         { header: 'HELD', value: (k) => (k.held === null ? '?' : k.held ? 'yes' : 'no') },

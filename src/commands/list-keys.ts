@@ -52,7 +52,7 @@ export const listKeysCommand: CommandModule<ListKeysOptions, ListKeysResult> = {
       keys,
       [
         { header: 'ID', value: (k) => k.id, id: true },
-        { header: 'NAME', value: (k) => k.name },
+        { header: 'NAME', value: (k) => k.name, key: true },
         { header: 'KEY', value: (k) => maskFromLastChars(k.lastChars), keep: true },
         { header: 'EXPIRES', value: (k) => (k.expiresAt ? k.expiresAt.toISOString().slice(0, 10) : 'never') },
         // Providers that report each key's own last use (Grafana and the like) get a column for it.

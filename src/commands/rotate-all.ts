@@ -135,8 +135,8 @@ export const rotateAllCommand: CommandModule<RotateOptions, BatchResult> = {
     const table = renderTable(
       result.items,
       [
-        { header: 'USER', value: (i) => i.userEmail },
-        { header: 'KEY', value: (i) => i.keyName },
+        { header: 'USER', value: (i) => i.userEmail, key: true },
+        { header: 'KEY', value: (i) => i.keyName, key: true },
         { header: 'NEW KEY', value: (i) => (i.newKey ? `${i.newKey.name} ${i.newKey.maskedKey}` : '-') },
         { header: 'OUTCOME', value: (i) => OUTCOME_WORDS[i.status] },
         { header: 'DETAIL', value: (i) => (i.error ? i.error.message : i.status === 'done' ? 'old key revoked' : '-') },
@@ -333,8 +333,8 @@ async function consentToBatch(ctx: Context, items: Candidate[], yes: boolean): P
       [
         `Selected ${items.length} key${items.length === 1 ? '' : 's'} of ${users} user${users === 1 ? '' : 's'}:`,
         renderTable(items, [
-          { header: 'USER', value: (i) => i.user.email },
-          { header: 'KEY', value: (i) => i.key.name },
+          { header: 'USER', value: (i) => i.user.email, key: true },
+          { header: 'KEY', value: (i) => i.key.name, key: true },
           { header: 'WHY', value: (i) => i.why },
         ], ctx.out.stderrColumns),
       ].join('\n'),
@@ -600,8 +600,8 @@ function renderBatchPlan(result: Extract<BatchResult, { kind: 'batch-planned' }>
     renderTable(
       result.items,
       [
-        { header: 'USER', value: (i) => i.userEmail },
-        { header: 'KEY', value: (i) => i.keyName },
+        { header: 'USER', value: (i) => i.userEmail, key: true },
+        { header: 'KEY', value: (i) => i.keyName, key: true },
         { header: 'NEW KEY', value: (i) => i.newKeyName ?? '-' },
         { header: 'WHY', value: (i) => i.why },
         { header: 'PLAN', value: (i) => (i.problem ? `would stop: ${i.problem}` : 'rotate') },

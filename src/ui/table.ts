@@ -12,6 +12,10 @@ export interface Column<T> {
   keep?: boolean;
   /** An id: shortened to its shortest unique start (at least MIN_ID_WIDTH characters), without an ellipsis. */
   id?: boolean;
+  /** What identifies a row to a person (an e-mail, a key name): the last column to give way. */
+  key?: boolean;
+  /** A shorter form (header and value) used when the table does not fit, before anything is cut. */
+  compact?: { header: string; value: (row: T) => string };
 }
 
 export interface TableOptions {
@@ -27,7 +31,11 @@ export const MIN_ID_WIDTH = 8;
 /** What a command says (on stderr) when its table shows shortened ids. */
 export const IDS_SHORTENED = 'Ids are shortened to their unique first characters to fit the terminal; --user and --key take them as they are, and --json shows them whole.';
 
-export function renderTable<T>(rows: readonly T[], columns: readonly Column<T>[], maxWidth: number, options: TableOptions = {}): string {
+export function renderTable<T>(rows: readonly T[], wideColumns: readonly Column<T>[], maxWidth: number, options: TableOptions = {}): string {
+  const widthOf = (cols: readonly Column<T>[]) =>
+    cols.reduce((sum, c) => sum + Math.max(c.header.length, ...rows.map((row) => sanitizeForDisplay(c.value(row), 200).length)), 0) + GAP.length * (cols.length - 1);
+  // Compact forms first (a date for a timestamp): they lose less than any cut.
+  const columns = widthOf(wideColumns) > maxWidth ? wideColumns.map((c) => (c.compact ? { ...c, ...c.compact } : c)) : wideColumns;
   const cells = rows.map((row) => columns.map((c) => sanitizeForDisplay(c.value(row), 200)));
   const valuesOf = (i: number) => cells.map((r) => r[i] ?? '');
   const widths = columns.map((c, i) => Math.max(c.header.length, ...valuesOf(i).map((v) => v.length)));
@@ -46,12 +54,14 @@ export function renderTable<T>(rows: readonly T[], columns: readonly Column<T>[]
     });
     options.onIdsShortened?.();
   }
-  // Then the widest other column gives a character at a time, down to where its values would look alike.
+  // Then the widest other column gives a character at a time, down to where its values would look alike; the
+  // columns that identify a row to a person (e-mails, key names) only once no other can give.
   while (total() > maxWidth) {
     let widest = -1;
+    const rank = (i: number) => (columns[i]?.key ? 1 : 0);
     for (let i = 0; i < widths.length; i++) {
       if ((widths[i] ?? 0) <= (floors[i] ?? 0)) continue;
-      if (widest < 0 || (widths[i] ?? 0) > (widths[widest] ?? 0)) widest = i;
+      if (widest < 0 || rank(i) < rank(widest) || (rank(i) === rank(widest) && (widths[i] ?? 0) > (widths[widest] ?? 0))) widest = i;
     }
     if (widest < 0) break;
     widths[widest] = (widths[widest] ?? 0) - 1;

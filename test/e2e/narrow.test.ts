@@ -47,7 +47,11 @@ describe('tables in COLUMNS=60 (piped)', () => {
     const rows = rowsOf(r.stdout);
     expect(rows.every((row) => row[0]!.length === 8)).toBe(true);
     for (const column of [0, 1, 2]) expect(new Set(rows.map((row) => row[column])).size).toBe(rows.length);
-    if (columns === 60) for (const line of r.stdout.trimEnd().split('\n')) expect(line.length).toBeLessThanOrEqual(60);
+    if (columns === 60) {
+      for (const line of r.stdout.trimEnd().split('\n')) expect(line.length).toBeLessThanOrEqual(60);
+      // The e-mails people pass as --user stay whole: the other columns gave way first.
+      expect(rows.map((row) => row[1])).toEqual(h.sandbox.snapshot().users.map((u) => u.email));
+    }
   });
 });
 
@@ -67,6 +71,19 @@ describe.skipIf(!HAS_TMUX)('a terminal 60 columns wide', () => {
     for (const line of screen.split('\n')) expect(line.length).toBeLessThanOrEqual(60);
     // Joined again, the lines are the message word for word (a cut word would not be).
     expect(collapse(screen)).toContain('error: No user with e-mail nobody@example.com. (keyrot list-users shows every user of the account.)');
+  });
+
+  it('a confirmation question wraps at word boundaries, and No leaves the key live', async () => {
+    const h = await harness();
+    const t = open(h, ['revoke', '--user', 'ops@example.com', '--key', 'ops-deploy']);
+    await t.waitFor(/\(y\/N\)/);
+    const screen = t.screen();
+    for (const line of screen.split('\n')) expect(line.length).toBeLessThanOrEqual(60);
+    expect(collapse(screen)).toMatch(/Revoke ops-deploy \(.+\) of ops@example\.com\? Anything still using it will get 401 at once\./);
+    t.send('n');
+    t.send('Enter');
+    await t.waitFor(/KEYROT-EXIT=\d+/);
+    expect(h.sandbox.snapshot().users.find((u) => u.email === 'ops@example.com')!.keys.map((k) => k.name)).toContain('ops-deploy');
   });
 
   it('list-keys fits the terminal, and the shortened ids work as --key', async () => {

@@ -100,6 +100,31 @@ describe('renderTable: narrow terminals', () => {
     expect(cellsOf(renderTable(rows, KEY_COLUMNS, 10), 0)).toEqual(['aaaaaaaaaa1', 'aaaaaaaaaa2']);
   });
 
+  it('a column that identifies the row to a person (an e-mail) gives way only after the others, which use their compact forms first', () => {
+    interface User {
+      email: string;
+      name: string;
+      active: string;
+    }
+    const users: User[] = [
+      { email: 'deploy-bot@example.com', name: 'Deployment automation', active: '2026-11-30T01:23:45Z' },
+      { email: 'ci@example.com', name: 'CI runner', active: '2026-11-28T09:00:00Z' },
+    ];
+    const columns: Column<User>[] = [
+      { header: 'EMAIL', value: (u) => u.email, key: true },
+      { header: 'NAME', value: (u) => u.name },
+      { header: 'LAST ACTIVITY', value: (u) => u.active, compact: { header: 'ACTIVE', value: (u) => u.active.slice(0, 10) } },
+    ];
+    const out = renderTable(users, columns, 50);
+    expect(cellsOf(out, 0)).toEqual(users.map((u) => u.email));
+    expect(cellsOf(out, 2)).toEqual(['2026-11-30', '2026-11-28']);
+    expect(out.split('\n')[0]).toMatch(/ACTIVE$/);
+    expect(cellsOf(out, 1)[0]).toMatch(/…$/);
+    expect(widthOf(out)).toBeLessThanOrEqual(50);
+    // With room, the full forms.
+    expect(renderTable(users, columns, 200)).toContain('LAST ACTIVITY');
+  });
+
   it('leaves ids whole when the table fits', () => {
     let said = 0;
     const out = renderTable(KEYS, KEY_COLUMNS, 200, { onIdsShortened: () => said++ });

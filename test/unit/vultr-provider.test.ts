@@ -185,7 +185,7 @@ describe('vultr provider: users', () => {
     const h = setup();
     h.pool.intercept({ path: `/v2/users/${UID}` }).reply(200, { user: vultrUser() });
     expect(await h.provider.observeUsage(UID, KID)).toEqual({ lastUsedAt: new Date('2025-03-04T05:06:07Z') });
-    expect(h.provider.capabilities).toEqual({ usageSignal: 'per-user', keyExpiry: true });
+    expect(h.provider.capabilities).toEqual({ usageSignal: 'per-user', keyExpiry: true, managePermission: 'manage_users' });
   });
 
   it('whoami maps the account', async () => {
