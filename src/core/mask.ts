@@ -125,11 +125,21 @@ export function sanitizeForDisplay(text: string, maxLength = 300): string {
     .replace(/\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)/g, '') // OSC: window titles, hyperlinks
     .replace(/\x1b\[[0-9;?]*[ -/]*[@-~]/g, '') // CSI: colours, cursor movement
     .replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ')
-    .replace(/[\u202a-\u202e\u2066-\u2069]/g, '')
-    .trim();
+    .trim()
+    .replace(INVISIBLE, (c) => `<U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}>`);
   /* eslint-enable no-control-regex */
-  return clean.length > maxLength ? `${clean.slice(0, maxLength - 1)}…` : clean;
+  // Cut in the middle: names that differ only at their end (deploy-…-prod, deploy-…-test) stay apart.
+  const tail = Math.min(20, Math.floor(maxLength / 3));
+  return clean.length > maxLength ? `${clean.slice(0, maxLength - tail - 1)}…${clean.slice(-tail)}` : clean;
 }
+
+/**
+ * Characters that show nothing, or change how the text around them reads: bidirectional controls, zero-width
+ * spaces and joiners, the soft hyphen, the byte-order mark. In provider text they are shown by their code point,
+ * so that "ci-run<U+200B>ner" never passes for "ci-runner".
+ */
+// eslint-disable-next-line no-misleading-character-class
+const INVISIBLE = /[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
 
 /**
  * Provider text (a key name, an e-mail, a person's name) as the one line it is meant to be: line breaks (CR, LF,

@@ -137,11 +137,12 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot audit', () => {
     const ops = rows.find((row) => row.includes(',ops-deploy-v7,'))!;
     expect(ops).toMatch(/^high,ops@example\.com,[0-9a-f-]{36},ops-deploy-v7,[0-9a-f-]{36},\*{4}\S{5},\d{4}-\d{2}-\d{2}T[\d:.]+Z,9,true,7,[^,]*,,\d{4}-\d{2}-\d{2}T[\d:.]+Z,expiring;multiple-keys,"expiring: expires on/);
     expect(r.stdout).toContain(`,"'=HYPERLINK(""http://evil.example"",""x""),1",${victim.id},`);
-    // An invisible direction mark in front of "=" hides nothing.
+    // An invisible direction mark in front of "=" hides nothing: it is shown by its code point, and no cell starts with "=".
     const other = userOf(h, 'user7@example.com').keys[0]!;
     await fetch(`${h.sandbox.controlUrl}/keys/${other.id}`, { method: 'POST', body: JSON.stringify({ name: '\u200e=1+1' }) });
     const again = exitOf(await h.run(['audit', '--csv']), 0);
-    expect(again.stdout).toContain(`,'=1+1,${other.id},`);
+    expect(again.stdout).toContain(`,<U+200E>=1+1,${other.id},`);
+    expect(again.stdout.split('\n').flatMap((row) => row.split(','))).not.toContainEqual(expect.stringMatching(/^[=+@]/));
   });
 
   it('--fail-on CODE[,CODE]: the full report, then exit 15 when a key has one of them; exit 0 when none has', async () => {

@@ -95,7 +95,9 @@ describe('sanitizeForDisplay', () => {
     ['bell\x07', 'bell'],
     ['c1\u009bcontrol', 'c1 control'],
     ['del\x7fchar', 'del char'],
-    ['bidi\u202eoverride\u202c', 'bidioverride'],
+    ['bidi\u202eoverride\u202c', 'bidi<U+202E>override<U+202C>'],
+    ['ci-run\u200bner', 'ci-run<U+200B>ner'],
+    ['\u200e=1+1', '<U+200E>=1+1'],
     ['  padded  ', 'padded'],
     ['unicode stays: é ✓ 日本', 'unicode stays: é ✓ 日本'],
   ])('%j → %j', (input, output) => {
@@ -107,10 +109,14 @@ describe('sanitizeForDisplay', () => {
     expect(sanitizeForDisplay(nasty)).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
   });
 
-  it('bounds the length with an ellipsis', () => {
+  it('bounds the length with an ellipsis in the middle, so names that differ only at their end stay apart', () => {
     expect(sanitizeForDisplay('a'.repeat(500))).toHaveLength(300);
-    expect(sanitizeForDisplay('a'.repeat(500)).endsWith('…')).toBe(true);
-    expect(sanitizeForDisplay('abcdefghij', 5)).toBe('abcd…');
+    const prod = sanitizeForDisplay(`deploy-${'x'.repeat(210)}-prod`, 200);
+    const test = sanitizeForDisplay(`deploy-${'x'.repeat(210)}-test`, 200);
+    expect(prod).toHaveLength(200);
+    expect(prod).toMatch(/^deploy-x+…x+-prod$/);
+    expect(prod).not.toBe(test);
+    expect(sanitizeForDisplay('abcdefghij', 5)).toBe('abc…j');
     expect(sanitizeForDisplay('abcde', 5)).toBe('abcde');
   });
 });
