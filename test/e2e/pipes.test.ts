@@ -1,7 +1,10 @@
 // keyrot's output piped into a reader that stops early (| head -1): no crash, no stack trace.
 import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BIN, harness } from '../helpers/e2e.js';
+import { BIN, HAS_KEYCHAIN, harness } from '../helpers/e2e.js';
 
 describe('a closed pipe', () => {
   it.each([['rotate', '--help'], ['list-users']])('keyrot %s | head -1: one line out, nothing on stderr', async (...args) => {
@@ -10,5 +13,31 @@ describe('a closed pipe', () => {
     const r = spawnSync('sh', ['-c', `${env} '${process.execPath}' '${BIN}' ${args.join(' ')} | head -1`], { encoding: 'utf8', timeout: 30_000 });
     expect(r.stdout.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).not.toMatch(/EPIPE|Error|^\s+at /m);
+  });
+});
+
+describe.skipIf(!HAS_KEYCHAIN)('a full disk under stdout or stderr (/dev/full: every write fails with ENOSPC)', () => {
+  const ROTATE = ['rotate', '--user', 'ops@example.com', '--key', 'ops-deploy', '--store', 'none', '--no-wait', '--yes'];
+
+  it.each(['stdout', 'stderr'] as const)('on %s: the rotation runs to its end (the hook gets the new key, the old one is revoked), exit 20, no stack trace', async (stream) => {
+    const h = await harness();
+    const dir = await mkdtemp(join(tmpdir(), 'keyrot-full-'));
+    const file = join(dir, 'consumer.key');
+    const r = await h.run([...ROTATE, '--events', '--on-new-key', `cat > '${file}'`], stream === 'stdout' ? { stdoutTo: '/dev/full' } : { stderrTo: '/dev/full' });
+    expect(r.code, r.stderr).toBe(20);
+    const keys = h.sandbox.snapshot().users.find((u) => u.email === 'ops@example.com')!.keys;
+    expect(keys.map((k) => k.name)).toEqual(['ops-deploy-v2']);
+    // The only live key is the one the hook holds.
+    expect((await readFile(file, 'utf8')).trim()).toBe(keys[0]!.plaintext);
+    if (stream === 'stdout') expect(r.stderr).toMatch(/^error: keyrot could not write its stdout \(ENOSPC\); the work ran to its end/m);
+    expect(r.stderr + r.stdout).not.toMatch(/^\s+at |node:internal/m);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('list-keys --json > a full disk: one line, exit 20, no stack trace', async () => {
+    const h = await harness();
+    const r = await h.run(['list-keys', '--user', 'ops@example.com', '--json', '--store', 'none'], { stdoutTo: '/dev/full' });
+    expect(r.code).toBe(20);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 });

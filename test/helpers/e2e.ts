@@ -1,6 +1,7 @@
 // End-to-end helpers: a sandbox per test (in-process, loopback), and the built CLI spawned as a user would
 // run it, with its own state directory, CI=true and colour off unless a test says otherwise.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -28,6 +29,9 @@ export interface RunOptions {
   env?: Record<string, string | undefined>;
   stdin?: string;
   timeoutMs?: number;
+  /** A file for keyrot's stdout or stderr instead of a pipe (e.g. /dev/full: every write fails with ENOSPC). */
+  stdoutTo?: string;
+  stderrTo?: string;
 }
 
 export interface Harness {
@@ -86,7 +90,10 @@ export async function harness(options: SandboxOptions = {}): Promise<Harness> {
       if (v === undefined) delete childEnv[k];
       else childEnv[k] = v;
     }
-    const child = spawn(process.execPath, [BIN, ...args], { env: childEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+    const opened: number[] = [];
+    const to = (path: string | undefined) => (path === undefined ? 'pipe' : (opened[opened.push(openSync(path, 'a')) - 1] as number));
+    const child = spawn(process.execPath, [BIN, ...args], { env: childEnv, stdio: ['pipe', to(opts.stdoutTo), to(opts.stderrTo)] });
+    for (const fd of opened) closeSync(fd);
     child.stdin?.end(opts.stdin ?? '');
     return child;
   };
