@@ -783,7 +783,9 @@ async function compareScopes(record: RotationRecord, ports: RotationPorts, check
 async function waitPerKey(record: RotationRecord, ports: RotationPorts, step: StepProgress): Promise<{ detail: string }> {
   const { provider } = ports;
   const refreshMs = record.options.usageRefreshMs ?? provider.capabilities.usageRefreshMs ?? 0;
-  const quietMs = 2 * refreshMs;
+  // Twice the refresh interval, and never less than two polls: a platform that records every use at once (refresh
+  // 0) still needs polls that see the old key's last use stand still.
+  const quietMs = Math.max(2 * refreshMs, 2 * record.options.pollIntervalMs);
   const started = ports.now().getTime();
   const timeout = record.options.waitTimeoutMs;
   // Only keyrot's own clock is trusted: the provider's stamps are compared with each other, never with keyrot's time,
@@ -836,7 +838,8 @@ async function waitPerKey(record: RotationRecord, ports: RotationPorts, step: St
       ports.event('usage.old-key', { at: record.oldKeyUsedAt, keyId: record.oldKey.id });
     }
     const now = ports.now().getTime();
-    const quiet = now - oldQuietSince >= quietMs;
+    // Never in the poll that saw the old key used.
+    const quiet = !oldMoved && now - oldQuietSince >= quietMs;
     if (newUse && quiet && !checkPassed) checkPassed = record.options.check === null || (await ports.runCheck(record.options.check, hookEnv(record), record.options.hookTimeoutMs));
     if (newUse && quiet && checkPassed) {
       const detail = `${record.newKey.name} used at ${newUse.toISOString()}; ${record.oldKey.name} unused for ${formatDuration(now - oldQuietSince)}${record.options.check ? '; check passed' : ''}`;

@@ -853,6 +853,24 @@ describe('runRotation: waiting for consumers', () => {
     expect(done.steps.find((st) => st.phase === 'wait')!.detail).toMatch(/ops-deploy unused for 1\d\.\d s/);
   });
 
+  it('per-key: a platform that records every use at once (refresh 0) still needs polls that see the old key stand still', async () => {
+    const h = harness({ consumersFollow: true, options: { waitTimeoutMs: 30_000, pollIntervalMs: 1_000, usageRefreshMs: 0 } });
+    // A straggler keeps using the old key: every poll sees its last use move.
+    const onSleep = h.clock.onSleep;
+    h.clock.onSleep = (now) => {
+      onSleep?.(now);
+      h.provider.use(h.oldKey.secret, now);
+    };
+    const err = await failure(runRotation(h.record, h.ports));
+    expect(err).toBeInstanceOf(WaitTimeoutError);
+    expect(h.provider.keys).toContain(h.oldKey);
+    // Once it stops, two quiet polls are enough.
+    h.clock.onSleep = onSleep;
+    const done = await runRotation(structuredClone(h.saves.at(-1)!), h.ports);
+    expect(done.status).toBe('done');
+    expect(done.steps.filter((st) => st.phase === 'wait').at(-1)!.detail).toMatch(/ops-deploy unused for 2\.0 s/);
+  });
+
   it('per-key: the old key must stay unused for twice the refresh interval after the hand-over before it is revoked', async () => {
     const h = harness({ consumersFollow: true, options: { waitTimeoutMs: 120_000, pollIntervalMs: 1_000, usageRefreshMs: 20_000 } });
     const done = await runRotation(h.record, h.ports);
