@@ -64,6 +64,36 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the seed-003 platform)',
     await expectRotated(s);
   });
 
+  it('--keep-old 7d only ever brings an expiry closer: an old key that expires in an hour keeps its own expiry', async () => {
+    const s = await platformSetup('seed003');
+    const file = await definitionFile(s);
+    const soon = new Date(Math.floor(Date.now() / 1000) * 1000 + 3_600_000).toISOString();
+    const patched = await fetch(`${s.sandbox.url}/service-accounts/${s.account.id}/keys/${s.oldKey.id}`, {
+      method: 'PATCH',
+      headers: { 'X-Api-Key': s.sandbox.adminKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ expires_at: soon }),
+    });
+    expect(patched.status).toBeLessThan(300);
+    const r = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--keep-old', '7d', '--yes', '--json']));
+    expect(r.code, r.stderr).toBe(0);
+    expect(Date.parse(s.keys().find((k) => k.name === 'deploy-bot')!.expiresAt!)).toBe(Date.parse(soon));
+    expect(json(r).steps.find((st: any) => st.phase === 'wait').detail).toMatch(/deploy-bot keeps its own expiry, .*, sooner than the grace period/);
+    expect(s.sandbox.requests().filter((q) => q.method === 'PATCH')).toHaveLength(1);
+  });
+
+  it('--keep-old 7d, then --abort: the old key gets its own expiry back (it never expired), and stays the only key', async () => {
+    const s = await platformSetup('seed003');
+    const file = await definitionFile(s);
+    expect(s.keys().find((k) => k.name === 'deploy-bot')!.expiresAt).toBeNull();
+    const r = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--keep-old', '7d', '--yes']));
+    expect(r.code, r.stderr).toBe(0);
+    expect(s.keys().find((k) => k.name === 'deploy-bot')!.expiresAt).not.toBeNull();
+    const aborted = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--abort', '--yes']));
+    expect(aborted.code, aborted.stderr).toBe(0);
+    expect(aborted.stderr).toMatch(/--keep-old had moved the old key's expiry: deploy-bot never expires again\./);
+    expect(s.keys().map((k) => [k.name, k.expiresAt])).toEqual([['deploy-bot', null]]);
+  });
+
   it('an operator\'s key gets 403 on the create (issuing is admin/owner-only): exit 4, nothing created', async () => {
     const s = await platformSetup('seed003');
     const file = await definitionFile(s);
