@@ -39,8 +39,6 @@ export const getCommand: CommandModule<GetOptions, GetResult> = {
       const question = `Print the plaintext of ${found.key.name} (${maskSecret(found.secret)}) of ${found.user.email} on this terminal?`;
       if (!(await ctx.prompts.confirm(question, '--reveal'))) throw new CancelledError('Cancelled: the key was not printed.');
     }
-    // Under GitHub Actions the runner masks the key in every later log line before it is printed.
-    if (inGithubActions(ctx.env)) ctx.out.workflowCommand(addMaskLine(found.secret));
     return { ...found, terminal };
   },
   render(r, ctx) {
@@ -68,5 +66,8 @@ export async function consumerKey(ctx: Context, options: { user?: string; key?: 
   const held = await heldKeyFor(ctx, store, provider, user, options.key, active);
   if (held.why === 'rotation-new') ctx.out.info(`Using the new key ${held.key.name} of ${user.email}: its rotation is unfinished, and the new key is stored and proven.`);
   if (held.why === 'rotation-old') ctx.out.info(`Using the old key ${held.key.name} of ${user.email}: its rotation has not proven the new key yet.`);
+  // Under GitHub Actions the runner masks the key in every later log line (the consumer's included: exec) before it
+  // is printed or handed on.
+  if (inGithubActions(ctx.env)) ctx.out.workflowCommand(addMaskLine(held.secret));
   return { ...held, user, account: entryName(store, keychainAccount(provider.id, user.id, held.key.id)) };
 }

@@ -193,14 +193,29 @@ export async function heldKeyFor(ctx: Context, store: SecretStore, provider: Pro
       if (key && secret !== null) return { key, secret, why };
     }
   }
-  const held = await heldAmong(ctx, store, provider.id, user.id, keys);
+  // Never a rotation's new key before it is proven, nor a key past its expiry.
+  const now = ctx.now().getTime();
+  const unproven = active && !newKeyProven(active) ? active.newKey.id : null;
+  const usable = keys.filter((k) => k.id !== unproven && !(k.expiresAt && k.expiresAt.getTime() <= now));
+  const held = await heldAmong(ctx, store, provider.id, user.id, usable);
   if (held === null) throw new KeychainError(`Cannot read the keychain (${store.description}) for the keys of ${user.email}.`, { hint: 'Unlock the keychain and try again.' });
-  const heldKeys = keys.filter((k) => held.has(k.id));
+  const heldKeys = usable.filter((k) => held.has(k.id));
   const [only] = heldKeys;
   const secret = heldKeys.length === 1 && only ? await read(only) : null;
   if (only && secret !== null) return { key: only, secret, why: 'only' };
   if (heldKeys.length > 1) {
     throw new UsageError(`keyrot holds ${heldKeys.length} keys of ${user.email}: pass --key with one of: ${heldKeys.map((k) => `${k.name} (${k.id})`).join(', ')}.`);
+  }
+  const expired = keys.filter((k) => k.expiresAt && k.expiresAt.getTime() <= now);
+  if (expired.length) {
+    throw new NotFoundError(`keyrot holds no usable key of ${user.email}: ${expired.map((k) => k.name).join(', ')} expired${unproven ? `, and the new key of its rotation is not proven yet` : ''}.`, {
+      hint: `Rotate it: keyrot rotate --user ${shellArg(user.email)}.`,
+    });
+  }
+  if (unproven) {
+    throw new NotFoundError(`keyrot holds no proven key of ${user.email}: its rotation has not proven the new key ${active?.newKey.name ?? ''} yet, and keyrot does not hold the old key.`, {
+      hint: `Finish the rotation: keyrot rotate --user ${shellArg(user.email)} --resume.`,
+    });
   }
   throw new NotFoundError(`keyrot holds no key of ${user.email} that ${provider.displayName} still lists.`, {
     hint: `Create one (keyrot create --user ${shellArg(user.email)}) or rotate one in (keyrot rotate --user ${shellArg(user.email)}); keyrot status lists keychain entries of deleted keys.`,

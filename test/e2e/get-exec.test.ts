@@ -73,6 +73,38 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot get', () => {
     expect(r.stdout).toBe(s.oldKey.plaintext);
   });
 
+  it('a new key not proven yet is never handed out, even when keyrot does not hold the old key: exit 5 saying so', async () => {
+    const s = await setup({ holdOldKey: false });
+    const paused = await s.run('keep-old', ['rotate', '--user', OPS, '--key', 'ops-deploy', '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes']);
+    expect(paused.code, paused.stderr).toBe(0);
+    // As it would be had the new key failed its proof (verify-new).
+    const record = await readJournal(s.h, s.user.id);
+    await writeFile(journalPath(s.h, s.user.id), JSON.stringify({ ...record, phase: 'verify-new', phaseStatus: 'pending', status: 'failed' }));
+    for (const args of [['get', '--user', OPS], ['exec', '--user', OPS, '--', 'true']]) {
+      const r = await s.h.run(args);
+      expect(r.code, r.stderr).toBe(5);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/keyrot holds no proven key of ops@example\.com: its rotation has not proven the new key ops-deploy-v2 yet/);
+    }
+  });
+
+  it('an expired key is never handed out: with an expired and a live key held, the live one; with only expired ones, exit 5', async () => {
+    const s = await setup();
+    const expire = (id: string) => fetch(`${s.h.sandbox.controlUrl}/keys/${id}`, { method: 'POST', body: JSON.stringify({ date_expire: '2020-01-01T00:00:00Z' }) });
+    const made = await s.run('create', ['create', '--user', OPS, '--name', 'ops-spare', '--yes']);
+    expect(made.code, made.stderr).toBe(0);
+    const spare = s.keys().find((k) => k.name === 'ops-spare')!;
+    await expire(s.oldKey.id);
+    const r = await s.h.run(['get', '--user', OPS]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(spare.plaintext);
+    await expire(spare.id);
+    const none = await s.h.run(['get', '--user', OPS]);
+    expect(none.code, none.stderr).toBe(5);
+    expect(none.stdout).toBe('');
+    expect(none.stderr).toMatch(/keyrot holds no usable key of ops@example\.com: .*expired/);
+  });
+
   it('follows a rotation: the new key once it is stored and proven (paused --keep-old), still after --resume; the old key before that', async () => {
     const s = await setup();
     const paused = await s.run('keep-old', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes']);
@@ -183,6 +215,15 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot exec', () => {
     const ok = await s.h.run(['exec', '--user', OPS, '--', 'true']);
     expect(ok.code, ok.stderr).toBe(0);
     await expectNoLeaksBesidesStdout(s, r, ok);
+  });
+
+  it('under GitHub Actions the runner is told to mask the key before the command runs, so what the command logs is masked', async () => {
+    const s = await setup();
+    const r = await s.h.run(['exec', '--user', OPS, '--', 'sh', '-c', 'echo "command ran" >&2'], { env: { GITHUB_ACTIONS: 'true' } });
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stderr.split('\n');
+    expect(lines).toContain(`::add-mask::${s.oldKey.plaintext}`);
+    expect(lines.indexOf(`::add-mask::${s.oldKey.plaintext}`)).toBeLessThan(lines.indexOf('command ran'));
   });
 
   it('--env NAME: the key in that variable, and the admin key keyrot ran with is not passed on', async () => {

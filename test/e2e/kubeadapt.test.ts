@@ -63,7 +63,12 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
     const s = await platformSetup('kubeadapt');
     const minted = s.sandbox.mint({ name: NEW, scopes: SCOPES });
     const done = collect(s.spawn(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes'], { stdin: minted.plaintext }), 60_000);
-    await revokeWhenAsked(s, s.oldKey.id);
+    await s.waitForJournal((j) => j.awaiting === 'revoke');
+    // While the person is asked to revoke the old key, consumers that follow keyrot already get the new, proven key.
+    const during = await collect(s.spawn(['get']), 30_000);
+    expect(during.code, during.stderr).toBe(0);
+    expect(during.stdout).toBe(minted.plaintext);
+    s.sandbox.revoke(s.oldKey.id);
     const r = await done;
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/keyrot runs with prod-exporter from KUBEADAPT_API_KEY, and that key is revoked next: point KUBEADAPT_API_KEY at prod-exporter-v2 \(e\.g\. KUBEADAPT_API_KEY="\$\(keyrot --provider kubeadapt get\)"\)/);
