@@ -148,6 +148,23 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
     expect(await s.status(s.oldKey.plaintext)).toBe(200);
   });
 
+  it('a paused rotation stays paused when a wrong key is pasted (the old key, a typo): the next --resume --new-key-stdin with the minted key finishes', async () => {
+    const s = await platformSetup('kubeadapt');
+    const paused = await s.run(['rotate', '--key', 'prod-exporter', '--on-new-key', s.hook, ...FAST, '--yes']);
+    expect(paused.code, paused.stderr).toBe(18);
+    for (const wrong of [s.oldKey.plaintext, s.oldKey.plaintext.slice(0, -1)]) {
+      const r = await s.run(['rotate', '--resume', '--new-key-stdin', '--yes', ...FAST], { stdin: wrong });
+      expect(r.code, r.stderr).toBe(2);
+      expect(await s.journal()).toMatchObject({ phase: 'create', awaiting: 'mint' });
+    }
+    const minted = s.sandbox.mint({ name: NEW, scopes: SCOPES });
+    const done = collect(s.spawn(['rotate', '--resume', '--new-key-stdin', '--yes', ...FAST], { stdin: minted.plaintext }), 60_000);
+    await revokeWhenAsked(s, s.oldKey.id);
+    const r = await done;
+    expect(r.code, r.stderr).toBe(0);
+    await expectRotated(s, minted);
+  });
+
   it('a minted key without a scope the old key has gets 403 where the old key gets 2xx: a scope mismatch (exit 19), both keys live', async () => {
     const s = await platformSetup('kubeadapt');
     const narrow = s.sandbox.mint({ name: NEW, scopes: ['costs:read'] });
