@@ -1057,7 +1057,8 @@ export function rotateCommandOf(record: RotationRecord, ports?: Pick<RotationPor
  */
 export function nothingCreated(record: RotationRecord, err: unknown): boolean {
   if (record.newKey.id !== null || !canAbort(record)) return false;
-  return err instanceof KeyNotReturnedError || (record.phase === 'create' && (err instanceof UsageError || answered4xx(err)));
+  // A wrong key pasted for a person's mint is a retry at the same step, not the end of the rotation.
+  return err instanceof KeyNotReturnedError || (record.phase === 'create' && record.awaiting !== 'mint' && (err instanceof UsageError || answered4xx(err)));
 }
 
 /** The provider answered 4xx (a 403 for a role that may not issue keys, a 401, a 404): it refused, and made nothing. */
