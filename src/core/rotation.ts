@@ -765,13 +765,26 @@ async function compareScopes(record: RotationRecord, ports: RotationPorts, check
     if (missing.length) throw mismatch(`${record.newKey.name} lacks ${missing.join(', ')}, which ${record.oldKey.name} has`);
   }
   const copied = oldScopes.length ? `scopes ${oldScopes.join(' ')} as ${record.oldKey.name}` : '';
-  if (!check.ok || check.limited === undefined) return copied;
+  if (!check.ok || (check.limited === undefined && check.reach === undefined)) return copied;
   const oldSecret = await ports.store.get(keychainAccount(provider.id, record.userId, record.oldKey.id));
-  if (oldSecret === null) return `valid: the probe answers 403 (${check.limited}); keyrot does not hold ${record.oldKey.name} to compare`;
+  if (oldSecret === null) return check.limited === undefined ? copied : `valid: the probe answers 403 (${check.limited}); keyrot does not hold ${record.oldKey.name} to compare`;
   ports.protect(oldSecret);
   const old = await provider.checkKey(oldSecret);
-  if (old.ok && old.limited === undefined) throw mismatch(`the probe answers 403 to ${record.newKey.name} (${check.limited}) and 2xx to ${record.oldKey.name}`);
-  return `valid: the probe answers 403 (${check.limited}), as it does for ${record.oldKey.name}`;
+  if (old.ok) {
+    const refusedOnlyNew = refusedProbes(check).filter((probe) => !refusedProbes(old).includes(probe));
+    if (refusedOnlyNew.length) throw mismatch(`${refusedOnlyNew.length > 1 || check.refused ? refusedOnlyNew.join(' and ') : 'the probe'} answer${refusedOnlyNew.length > 1 ? '' : 's'} 403 to ${record.newKey.name} (${check.limited ?? ''}) and 2xx to ${record.oldKey.name}`);
+    const unreached = check.reach && old.reach ? old.reach.filter((r) => !check.reach?.includes(r)) : [];
+    if (unreached.length) {
+      throw mismatch(`${record.newKey.name} does not reach ${unreached.join(', ')}, which ${record.oldKey.name} reaches: a key of another organization, or one with a narrower allow-list`);
+    }
+  }
+  return check.limited === undefined ? copied || `reaches what ${record.oldKey.name} reaches` : `valid: the probe answers 403 (${check.limited}), as it does for ${record.oldKey.name}`;
+}
+
+/** The probes a key got 403 from (one unnamed probe where the provider has only one). */
+function refusedProbes(check: AuthCheck): string[] {
+  if (!check.ok || check.limited === undefined) return [];
+  return check.refused ?? ['the probe'];
 }
 
 /**

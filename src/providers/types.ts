@@ -52,7 +52,17 @@ export type AuthCheck =
    * `limited`: the probe answered 403, which a provider may count as proof that the key is valid (it was
    * recognised, only refused the probe's scope): the provider's message. A rotation then compares the old key.
    */
-  | { ok: true; limited?: string }
+  | {
+      ok: true;
+      limited?: string;
+      /** Where a provider probes several endpoints: those that answered 403 (a rotation compares them with the old key's). */
+      refused?: string[];
+      /**
+       * What the key can reach, where the provider can tell (Kubeadapt: the ids of the clusters it sees). A new key that
+       * does not reach all the old key reaches belongs to another organization, or has a narrower allow-list.
+       */
+      reach?: string[];
+    }
   | { ok: false; reason: 'rejected' | 'ip-not-allowed' | 'forbidden'; message: string };
 
 export interface ProviderCapabilities {

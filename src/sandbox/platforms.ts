@@ -268,6 +268,8 @@ function seed(platform: Platform): string {
     const org = platform.addAccount({ id: 'org', name: 'Kubeadapt organization', description: 'the organization', role: 'owner', canRead: false, canIssue: false, login: 'org' });
     const prod = platform.addKey(org, { name: 'prod-exporter', scopes: ['clusters:read', 'costs:read'], lastUsedAt: ago(day) });
     platform.addKey(org, { name: 'ci-readonly', scopes: ['costs:read'] });
+    // Another organization (a staging one): its keys are valid at the same API but see other clusters.
+    platform.addAccount({ id: 'staging', name: 'Kubeadapt staging organization', description: 'another organization', role: 'owner', canRead: false, canIssue: false, login: 'staging' });
     return prod.plaintext;
   }
   const roles =
@@ -447,9 +449,10 @@ function parseExpiry(p: Platform, value: unknown, now: Date): Date | null {
   return at;
 }
 
-const KUBEADAPT_SCOPED: Record<string, { scope: string; json: unknown }> = {
-  clusters: { scope: 'clusters:read', json: { clusters: [{ id: 'cl-prod-eu', name: 'prod-eu' }] } },
-  costs: { scope: 'costs:read', json: { currency: 'USD', total: 1234.5 } },
+/** Each organization sees its own clusters (the "org" fixture: prod-eu). */
+const KUBEADAPT_SCOPED: Record<string, { scope: string; json: (account: Account) => unknown }> = {
+  clusters: { scope: 'clusters:read', json: (a) => ({ clusters: [{ id: a.id === 'org' ? 'cl-prod-eu' : `cl-${a.id}`, name: a.id === 'org' ? 'prod-eu' : a.id }] }) },
+  costs: { scope: 'costs:read', json: () => ({ currency: 'USD', total: 1234.5 }) },
 };
 
 function kubeadapt(c: Call): Reply {
@@ -459,9 +462,9 @@ function kubeadapt(c: Call): Reply {
   }
   const scoped = first && rest.length === 0 && c.method === 'GET' ? KUBEADAPT_SCOPED[first] : undefined;
   if (!scoped) return { status: 404, json: { detail: 'Not Found' } };
-  const { key } = requireCaller(c);
+  const { key, account } = requireCaller(c);
   if (!key.scopes.includes(scoped.scope)) throw c.platform.forbidden(scoped.scope);
-  return { status: 200, json: scoped.json };
+  return { status: 200, json: scoped.json(account) };
 }
 
 const DIALECTS: Record<PlatformDialect, { prefix: string; header: string; handle: (c: Call) => Reply; anonymous: (parts: string[]) => boolean }> = {

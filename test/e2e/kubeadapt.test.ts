@@ -3,6 +3,7 @@
 // its shape, keeps it in the real keychain before anything else, proves it (2xx, or 403 which still proves a valid
 // key), hands it over, and polls until the revoked old key gets 401. Without a terminal the person's steps are
 // events and a paused rotation (exit 18) that --resume continues.
+import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { HAS_KEYCHAIN, collect, json, keychainGet } from '../helpers/e2e.js';
@@ -172,7 +173,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
     expect(r.code, r.stderr).toBe(19);
     const err = json(r).error;
     expect(err.code).toBe('scope_mismatch');
-    expect(err.message).toMatch(/Scope mismatch: the probe answers 403 to prod-exporter-v2 \(Missing required permission: clusters:read\) and 2xx to prod-exporter/);
+    expect(err.message).toMatch(/Scope mismatch: \/clusters answers 403 to prod-exporter-v2 \(Missing required permission: clusters:read\) and 2xx to prod-exporter/);
     expect(err.hint).toMatch(/Revoke prod-exporter-v2 in the dashboard, roll back with --abort/);
     expect(await s.status(s.oldKey.plaintext)).toBe(200);
     // The hook never ran: consumers still have the old key.
@@ -184,6 +185,26 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
     expect(abort.stderr).toMatch(/keyrot keeps its plaintext in the keychain \(service "keyrot", account "kubeadapt:org:ka-[0-9a-f]{12}"\) until then/);
     expect(await s.held()).toContain(entryOf(narrow.plaintext));
     expect(await s.journal()).toBeNull();
+  });
+
+  it('a replacement minted without costs:read (the old key has it) is a scope mismatch too: every endpoint is probed (exit 19), both keys live', async () => {
+    const s = await platformSetup('kubeadapt');
+    const narrow = s.sandbox.mint({ name: NEW, scopes: ['clusters:read'] });
+    const r = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: narrow.plaintext });
+    expect(r.code, r.stderr).toBe(19);
+    expect(json(r).error.message).toMatch(/Scope mismatch: \/costs answers 403 to prod-exporter-v2 \(Missing required permission: costs:read\) and 2xx to prod-exporter/);
+    expect(await s.status(s.oldKey.plaintext)).toBe(200);
+    expect(await readFile(s.keyFile, 'utf8')).toBe(s.oldKey.plaintext);
+  });
+
+  it('a key of another organization pasted as the replacement is refused before the hand-over: it does not reach the old key\'s clusters (exit 19)', async () => {
+    const s = await platformSetup('kubeadapt');
+    const other = s.sandbox.mint({ name: NEW, scopes: SCOPES, account: 'staging' });
+    const r = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: other.plaintext });
+    expect(r.code, r.stderr).toBe(19);
+    expect(json(r).error.message).toMatch(/prod-exporter-v2 does not reach cl-prod-eu, which prod-exporter reaches: a key of another organization, or one with a narrower allow-list/);
+    expect(await s.status(s.oldKey.plaintext)).toBe(200);
+    expect(await readFile(s.keyFile, 'utf8')).toBe(s.oldKey.plaintext);
   });
 
   it('a key without the probe\'s scope is valid all the same (403 is not 401): rotating it says so', async () => {

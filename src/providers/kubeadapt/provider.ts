@@ -16,6 +16,11 @@ import type { ApiKey, AuthCheck, CreatedKey, Identity, OperatorSteps, Provider, 
 const KEY_SHAPE = /^ka_live_[A-Za-z0-9]{32}$/;
 /** The probe: any valid key gets 2xx, or 403 without clusters:read; only an invalid or revoked key gets 401. */
 const PROBE = '/clusters';
+/**
+ * What a key is checked against: each public endpoint, so a replacement minted without one of the old key's scopes
+ * (costs:read) is caught before the hand-over, not by the consumers' 403s after the revoke.
+ */
+const PROBES = ['/clusters', '/costs'];
 const DASHBOARD = "Kubeadapt's dashboard (Settings → API Keys)";
 /** The dashboard name of the key keyrot runs with, unless --key gives it. */
 const DEFAULT_KEY_NAME = 'api-key';
@@ -84,16 +89,38 @@ export class KubeadaptProvider implements Provider {
     throw new UsageError(`Kubeadapt keys are revoked only in ${DASHBOARD}.`);
   }
 
+  /**
+   * Probes each public endpoint with the key: 401 on any is a rejected key; a 403 is a valid key without that scope
+   * (`refused`); the clusters it lists are what it reaches (`reach`): another organization's key sees other ones.
+   */
   async checkKey(secret: string): Promise<AuthCheck> {
-    const res = await this.#http.request('GET', PROBE, { token: secret, passStatuses: [401, 403], expectBody: false, what: 'check a key' });
-    if (res.status === 401) return { ok: false, reason: 'rejected', message: res.errorMessage || 'Kubeadapt answered 401 Unauthorized.' };
-    if (res.status === 403) return { ok: true, limited: res.errorMessage || 'Kubeadapt answered 403 Forbidden.' };
-    return { ok: true };
+    const refused: string[] = [];
+    let limited: string | undefined;
+    let reach: string[] | undefined;
+    for (const probe of PROBES) {
+      const res = await this.#http.request('GET', probe, { token: secret, passStatuses: [401, 403], what: 'check a key' });
+      if (res.status === 401) return { ok: false, reason: 'rejected', message: res.errorMessage || 'Kubeadapt answered 401 Unauthorized.' };
+      if (res.status === 403) {
+        refused.push(probe);
+        limited ??= res.errorMessage || 'Kubeadapt answered 403 Forbidden.';
+      } else if (probe === PROBE) {
+        reach = clusterIds(res.body);
+      }
+    }
+    return { ok: true, ...(limited === undefined ? {} : { limited, refused }), ...(reach ? { reach } : {}) };
   }
 
   async observeUsage(): Promise<UsageObservation> {
     return { lastUsedAt: null };
   }
+}
+
+/** The cluster ids of a /clusters answer ({"clusters": [{"id"}]} or a bare list), sorted; undefined when unreadable. */
+function clusterIds(body: unknown): string[] | undefined {
+  const list = Array.isArray(body) ? body : body && typeof body === 'object' ? (body as { clusters?: unknown }).clusters : undefined;
+  if (!Array.isArray(list)) return undefined;
+  const ids = list.map((c) => (c && typeof c === 'object' ? (c as { id?: unknown }).id : undefined));
+  return ids.every((id): id is string => typeof id === 'string') ? [...ids].sort() : undefined;
 }
 
 export const kubeadapt: ProviderFactory = {
