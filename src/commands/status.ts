@@ -99,7 +99,7 @@ export const statusCommand: CommandModule<StatusOptions, StatusResult> = {
       const rec = st.record;
       out.push(`  ${s.bold(rec.userEmail)}  ${rec.oldKey.name} → ${rec.newKey.name}  ${describeState(st)}`);
       out.push(`    live   ${liveText(st)}`);
-      if (st.state === 'paused') out.push(`    grace  ${graceText(st)}`);
+      if (st.state === 'paused' && !st.record.awaiting) out.push(`    grace  ${graceText(st)}`);
       if (st.next.length === 0) out.push(`    next   wait for keyrot (pid ${st.holder?.pid}) to finish it`);
       st.next.forEach((n, i) => out.push(`    ${i === 0 ? 'next  ' : '      '} ${n.command}   (${n.does})`));
     }
@@ -174,11 +174,18 @@ async function rotationStatus(ctx: Context, record: RotationRecord, journal: str
   const graceUntil = record.status === 'paused' ? record.graceUntil : null;
   const grace = graceUntil ? { until: graceUntil, leftMs: new Date(graceUntil).getTime() - ctx.now().getTime() } : null;
   // The command as the user types it: this profile, this state folder, this provider.
-  const resume = `${rotateCommandOf(record).replace(/^keyrot/, prefix)}${record.provider === ctx.providerFactory.id ? '' : ` --provider ${record.provider}`}`;
+  // The provider as this run was told it (--provider kubeadapt, --provider-file f.json), or the record's own.
+  const provider = record.provider === ctx.providerFactory.id ? (ctx.providerFlag ? ` ${ctx.providerFlag}` : '') : ` --provider ${record.provider}`;
+  const resume = rotateCommandOf(record).replace(/^keyrot/, `${prefix}${provider}`);
   const next: RotationStatus['next'] = [];
   if (state !== 'in-progress') {
     const revokes = oldKey === 'live' ? `; revokes ${record.oldKey.name} at the end` : '';
-    const does = state === 'paused' ? `ends the grace period${revokes}` : `continues from "${PHASE_LABELS[record.phase]}"${revokes}`;
+    const does =
+      record.awaiting === 'mint'
+        ? `takes the key minted in the dashboard (add --new-key-stdin to pipe it in)${revokes}`
+        : state === 'paused' && !record.awaiting
+          ? `ends the grace period${revokes}`
+          : `continues from "${PHASE_LABELS[record.phase]}"${revokes}`;
     next.push({ command: `${resume} --resume`, does });
     if (canAbort(record)) next.push({ command: `${resume} --abort`, does: `rolls back: deletes ${record.newKey.name}, keeps ${record.oldKey.name}` });
   }
@@ -202,6 +209,8 @@ function describeState(st: RotationStatus): string {
     case 'interrupted':
       return `interrupted ${at} (no keyrot is running it)`;
     case 'paused':
+      if (st.record.awaiting === 'mint') return `paused for a person: mint ${st.record.newKey.name} in the dashboard, ${at}`;
+      if (st.record.awaiting === 'revoke') return `paused for a person: revoke ${st.record.oldKey.name} in the dashboard, ${at}`;
       return `paused with both keys live (--keep-old), ${at}`;
     case 'failed':
       return `failed ${at}${st.record.lastError ? `: ${st.record.lastError.message} (${st.record.lastError.code.replace(/_/g, ' ')})` : ''}`;

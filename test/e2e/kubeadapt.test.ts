@@ -129,6 +129,13 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
     expect(await s.held()).toEqual([entryOf(s.oldKey.plaintext)]);
     const whoami = await s.run(['whoami', '--json']);
     expect(json(whoami).unfinishedRotations).toEqual([expect.objectContaining({ status: 'paused', phase: 'create' })]);
+    // status says what the pause waits for, and its commands carry --provider (pasted, they act on Kubeadapt).
+    const status = await s.run(['status']);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/paused for a person: mint prod-exporter-v2 in the dashboard/);
+    expect(status.stdout).not.toMatch(/--keep-old|grace/);
+    expect(status.stdout).toContain('keyrot --provider kubeadapt rotate --user organization --resume');
+    expect(status.stdout).not.toMatch(/keyrot rotate/);
 
     const minted = s.sandbox.mint({ name: NEW, scopes: SCOPES });
     const child = s.spawn(['rotate', '--resume', '--new-key-stdin', '--yes', ...FAST], { stdin: minted.plaintext });
