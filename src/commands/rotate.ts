@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Context } from '../cli/context.js';
-import { formatDuration, parseDuration, parseExpiry } from '../core/duration.js';
+import { formatDuration, parseDuration, parseExpiry, parsePeriod } from '../core/duration.js';
 import { maskFromLastChars } from '../core/mask.js';
 import { nextGenerationName } from '../core/naming.js';
 import {
@@ -261,14 +261,14 @@ export function parseSettings(options: RotateOptions, store: 'os' | 'none' = 'os
     waitTimeoutMs: parseDuration(options.waitTimeout ?? DEFAULTS.waitTimeout, '--wait-timeout'),
     pollIntervalMs: parseDuration(options.pollInterval ?? DEFAULTS.pollInterval, '--poll-interval'),
     hookTimeoutMs: parseDuration(options.hookTimeout ?? DEFAULTS.hookTimeout, '--hook-timeout'),
-    graceMs: options.keepOld ? parseDuration(typeof options.keepOld === 'string' ? options.keepOld : DEFAULTS.grace, '--keep-old') : undefined,
+    graceMs: options.keepOld ? parsePeriod(typeof options.keepOld === 'string' ? options.keepOld : DEFAULTS.grace, '--keep-old') : undefined,
   };
   if (settings.pollIntervalMs < 100) throw new UsageError('--poll-interval must be at least 100ms.');
   if (settings.hookTimeoutMs <= 0 || settings.waitTimeoutMs <= 0) throw new UsageError('Time-outs must be greater than zero.');
   return {
     ...settings,
     // An explicit period also sets the old key's expiry, where the provider can move one.
-    expireOldMs: typeof options.keepOld === 'string' ? parseDuration(options.keepOld, '--keep-old') : null,
+    expireOldMs: typeof options.keepOld === 'string' ? parsePeriod(options.keepOld, '--keep-old') : null,
     usageRefreshMs: options.usageRefresh === undefined ? undefined : parseDuration(options.usageRefresh, '--usage-refresh'),
   };
 }

@@ -30,9 +30,25 @@ export function parseDuration(text: string, flag: string): number {
  * key's age: the grammar of parseDuration without its 24-day bound. Throws UsageError for anything else.
  */
 export function parseSpan(text: string, flag: string): number {
+  requireUnit(text, flag);
   const ms = spanMs(text, flag);
   if (!Number.isSafeInteger(ms)) throw new UsageError(`${flag}: "${text}" is too long.`);
   return ms;
+}
+
+/**
+ * A period of days or weeks (a grace period, a policy's window) read as a duration: a bare number would be seconds
+ * there ("--keep-old 7" meaning 7 s), never what was meant, so a unit is required.
+ */
+export function parsePeriod(text: string, flag: string): number {
+  requireUnit(text, flag);
+  return parseDuration(text, flag);
+}
+
+function requireUnit(text: string, flag: string): void {
+  if (/^\s*\d+(\.\d+)?\s*$/.test(text)) {
+    throw new UsageError(`${flag}: "${text.trim()}" has no unit.`, { hint: `Give one, e.g. ${text.trim()}d for days or ${text.trim()}h for hours.` });
+  }
 }
 
 function spanMs(text: string, flag: string): number {

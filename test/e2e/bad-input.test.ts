@@ -232,3 +232,14 @@ describe.skipIf(!HAS_KEYCHAIN)('keychain', () => {
     expect(h.sandbox.requests().filter((q) => q.method === 'POST')).toEqual([]);
   });
 });
+
+describe('a period without a unit → exit 2, nothing changed', () => {
+  it.each([
+    ['--keep-old 7', ['rotate', '--user', 'ops@example.com', '--on-new-key', 'true', '--no-wait', '--keep-old', '7', '--yes'], '--keep-old'],
+    ['--expiring-within 30', ['audit', '--expiring-within', '30'], '--expiring-within'],
+  ])('%s: a bare number would be seconds, never what was meant', async (_what, args, flag) => {
+    const h = await harness();
+    const { r } = await refused(h, args, ExitCode.usage);
+    expect(r.stderr).toContain(`error: ${flag}: "${flag === '--keep-old' ? '7' : '30'}" has no unit.`);
+  });
+});
