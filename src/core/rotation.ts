@@ -10,6 +10,7 @@ import {
   KeyrotError,
   OperatorStepError,
   RotationIncompleteError,
+  RotationConflictError,
   ScopeMismatchError,
   UsageError,
   VerificationFailedError,
@@ -385,6 +386,7 @@ const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
   },
 
   async 'verify-new'(record, ports, step) {
+    await stepBackFromTwin(record, ports);
     const secret = await newSecret(record, ports);
     const attempts = ports.verifyAttempts ?? 5;
     let last = '';
@@ -512,6 +514,28 @@ const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
     return { detail: `the keychain holds only ${record.newKey.name} for ${record.userEmail}` };
   },
 };
+
+/**
+ * Another keyrot (another runner, with a state folder of its own) may be rotating this user at the same moment: its
+ * new key then carries the same name as this run's. Whoever sees such a twin steps back before its key reaches a
+ * consumer: it deletes its own new key and stops (exit 9), so two runs never leave two live new keys. Both may step
+ * back; a rerun then finds the other's key (the next-generation check) or none, and goes on from there.
+ */
+async function stepBackFromTwin(record: RotationRecord, ports: RotationPorts): Promise<void> {
+  const id = record.newKey.id;
+  if (!id || byOperator(ports.provider)) return;
+  const twins = (await ports.provider.listKeys(record.userId)).filter((k) => k.name === record.newKey.name && k.id !== id && !record.preexistingKeyIds.includes(k.id));
+  if (!twins.length) return;
+  await ports.provider.deleteKey(record.userId, id);
+  await ports.store.delete(keychainAccount(ports.provider.id, record.userId, id));
+  record.newKey.id = null;
+  record.newKey.lastChars = null;
+  await save(record, ports);
+  throw new RotationConflictError(
+    `Another keyrot rotated ${record.userEmail} at the same moment: ${ports.provider.displayName} has ${twins.map((k) => `${k.name} (${k.id})`).join(', ')} beside this run's new key. This run stepped back: its new key ${id} is deleted, and ${record.oldKey.name} is untouched.`,
+    { hint: 'Let the other run finish (another runner, or another state folder: keyrot status there shows it); its key is the one consumers get.', data: { concurrent: true } },
+  );
+}
 
 /** Gives the new key to the consumers (the hook, or the operator in a terminal); returns the step's detail. */
 async function handOver(record: RotationRecord, ports: RotationPorts, secret: string): Promise<string> {
@@ -1071,6 +1095,7 @@ export function rotateCommandOf(record: RotationRecord, ports?: Pick<RotationPor
 export function nothingCreated(record: RotationRecord, err: unknown): boolean {
   if (record.newKey.id !== null || !canAbort(record)) return false;
   // A wrong key pasted for a person's mint is a retry at the same step, not the end of the rotation.
+  if (err instanceof RotationConflictError && err.data?.['concurrent'] === true) return true;
   return err instanceof KeyNotReturnedError || (record.phase === 'create' && record.awaiting !== 'mint' && (err instanceof UsageError || answered4xx(err)));
 }
 

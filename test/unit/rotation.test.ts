@@ -20,6 +20,7 @@ import {
   KeyNotReturnedError,
   KeychainError,
   KeyrotError,
+  RotationConflictError,
   RotationIncompleteError,
   UsageError,
   VerificationFailedError,
@@ -552,6 +553,26 @@ describe('runRotation: the new key must still work right before the revoke', () 
     const finish = h.steps.find((s) => s.label.startsWith('Finish'));
     expect(finish?.detail).toMatch(/holds no key/);
     expect(h.warns.join('\n')).toMatch(/no longer holds the new key/);
+  });
+});
+
+describe('runRotation: another keyrot rotating the same user at the same moment', () => {
+  it('a twin new key (same name, made elsewhere) makes this run step back before any consumer gets its key: its key deleted, exit 9, the old key untouched', async () => {
+    const h = harness();
+    let twin: FakeKey | null = null;
+    h.provider.afterEffect = (call) => {
+      // Another runner, with a state folder of its own, created its ops-deploy-v2 at the same moment.
+      if (call.method === 'createKey' && !twin) twin = h.provider.addKey(USER, NEW_NAME);
+    };
+    const err = await failure(runRotation(h.record, h.ports));
+    expect(err).toBeInstanceOf(RotationConflictError);
+    expect(err.exitCode).toBe(9);
+    expect(err.message).toMatch(/Another keyrot rotated deploy-bot@example\.com at the same moment: .* has ops-deploy-v2 \(key-\d+\) beside this run's new key\. This run stepped back/);
+    // Only the other run's key is left beside the old one; nothing was handed over; this run's entry is gone.
+    expect(h.newKeys()).toEqual([twin]);
+    expect(h.provider.keys).toContain(h.oldKey);
+    expect(h.hooks).toHaveLength(0);
+    expect(await h.store.inner.list()).toEqual([h.account(h.oldKey.id)]);
   });
 });
 
