@@ -5,6 +5,10 @@ import type { Writable } from 'node:stream';
 import { RedactionList, redactDeep, redactTruncated, sanitizeForTerminal } from '../core/mask.js';
 import { wrapWords } from './wrap.js';
 
+/** Characters that show nothing, reorder what follows (U+202E) or act as C1 controls (U+009B): escaped in JSON output. */
+// eslint-disable-next-line no-misleading-character-class
+const INVISIBLE_IN_JSON = /[\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
+
 export interface OutputOptions {
   stdout: Writable & { isTTY?: boolean; columns?: number };
   stderr: Writable & { isTTY?: boolean; columns?: number };
@@ -145,9 +149,15 @@ export class Output {
     return this.#opts.workflowCommands ? safe.replace(/^(\s*):(?=:)/gm, '$1:\u200b') : safe;
   }
 
-  /** A JSON text whose strings cannot act as CI runner commands: `##[` is written `\u0023#[` (the same value). */
+  /**
+   * A JSON text whose strings cannot act as CI runner commands (`##[` is written `\u0023#[`) nor change how a
+   * terminal shows the document (bidi controls, zero-width and other invisible characters are written as \u
+   * escapes): the same values, inert text.
+   */
   #json(value: unknown, indent?: number, replacer?: (key: string, value: unknown) => unknown): string {
-    return JSON.stringify(value, replacer, indent).replace(/#(?=#(?:vso)?\[)/g, '\\u0023');
+    return JSON.stringify(value, replacer, indent)
+      .replace(/#(?=#(?:vso)?\[)/g, '\\u0023')
+      .replace(INVISIBLE_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   }
 
   /**
