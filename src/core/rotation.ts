@@ -101,6 +101,8 @@ export interface RotationRecord {
     scopes?: string[] | null;
     /** Set by --keep-old with a grace period: when the old key lapses on its own. */
     expiresAt?: string | null;
+    /** The old key's own expiry before --keep-old moved it (null: it never expired); --abort puts it back. */
+    expiryBefore?: string | null;
   };
   newKey: { name: string; expiresAt: string | null; id: string | null; lastChars: string | null };
   /** Ids of the user's keys before the rotation: reconciliation never deletes these. */
@@ -320,6 +322,8 @@ export async function abortRotation(record: RotationRecord, ports: RotationPorts
       hint: `Finish it with: ${rotateCommandOf(record, ports)} --resume`,
     });
   }
+  const restored = await restoreOldKeyExpiry(record, ports);
+  if (restored) ports.note(`--keep-old had moved the old key's expiry: ${restored}.`);
   const step = await ports.startStep(`Delete the new key ${record.newKey.name}`);
   const provider = ports.provider;
   const ids: string[] = [];
@@ -898,17 +902,41 @@ async function waitPerKey(record: RotationRecord, ports: RotationPorts, step: St
   }
 }
 
-/** --keep-old with a grace period: the old key is set to lapse on its own (seed 003's "expires_at 7 days out"). */
+/**
+ * --keep-old with a grace period: the old key is set to lapse on its own (seed 003's "expires_at 7 days out"). Only
+ * ever sooner: an old key that expires before the grace ends keeps its expiry, and an expired one stays expired.
+ */
 async function graceForOldKey(record: RotationRecord, ports: RotationPorts, detail: string): Promise<string> {
   const grace = record.options.expireOldMs;
+  const { provider } = ports;
   // Where expiries cannot move (Vultr, Grafana), the period is the grace keyrot status counts down, nothing more.
-  if (!record.options.keepOld || !grace || !ports.provider.setKeyExpiry) return detail;
+  if (!record.options.keepOld || !grace || !provider.setKeyExpiry) return detail;
   const at = new Date(ports.now().getTime() + grace);
-  await ports.provider.setKeyExpiry(record.userId, record.oldKey.id, at);
+  const listed = (await provider.listKeys(record.userId)).find((k) => k.id === record.oldKey.id);
+  if (!listed) return `${detail}; ${record.oldKey.name} is no longer listed`;
+  const own = listed.expiresAt;
+  if (own && own.getTime() <= at.getTime()) return `${detail}; ${record.oldKey.name} keeps its own expiry, ${own.toISOString()}, sooner than the grace period`;
+  // Recorded before the change, so that --abort can put it back whatever happens next.
+  record.oldKey.expiryBefore = own?.toISOString() ?? null;
+  await save(record, ports);
+  await provider.setKeyExpiry(record.userId, record.oldKey.id, at);
   record.oldKey.expiresAt = at.toISOString();
   await save(record, ports);
   ports.event('old.expiry-set', { keyId: record.oldKey.id, expiresAt: record.oldKey.expiresAt });
   return `${detail}; ${record.oldKey.name} now expires at ${record.oldKey.expiresAt}`;
+}
+
+/** --abort after --keep-old moved the old key's expiry: the old key gets its own expiry back before anything else. */
+async function restoreOldKeyExpiry(record: RotationRecord, ports: RotationPorts): Promise<string | null> {
+  const before = record.oldKey.expiryBefore;
+  if (before === undefined || !ports.provider.setKeyExpiry) return null;
+  // An expiry that has passed meanwhile is not brought back: the key lapsed by its own date.
+  if (before !== null && Date.parse(before) <= ports.now().getTime()) return null;
+  await ports.provider.setKeyExpiry(record.userId, record.oldKey.id, before === null ? null : new Date(before));
+  delete record.oldKey.expiryBefore;
+  record.oldKey.expiresAt = before;
+  await save(record, ports);
+  return `${record.oldKey.name} ${before === null ? 'never expires again' : `expires at ${before} again`}`;
 }
 
 /**

@@ -151,7 +151,7 @@ export interface Provider {
    * Moves a key's expiry (`rotate --keep-old 7d`: the old key lapses by itself after a grace period). Optional:
    * absent where the API cannot change an existing key. Idempotent.
    */
-  setKeyExpiry?(userId: string, keyId: string, expiresAt: Date): Promise<void>;
+  setKeyExpiry?(userId: string, keyId: string, expiresAt: Date | null): Promise<void>;
   /** keyManagement 'operator' only: the dashboard steps. */
   readonly operator?: OperatorSteps;
   /** Frees connections the provider opened itself. Idempotent. */

@@ -53,7 +53,7 @@ export class RestProvider implements Provider {
     if (def.keys.expire) this.setKeyExpiry = (userId, keyId, expiresAt) => this.#expire(userId, keyId, expiresAt);
   }
 
-  setKeyExpiry?: (userId: string, keyId: string, expiresAt: Date) => Promise<void>;
+  setKeyExpiry?: (userId: string, keyId: string, expiresAt: Date | null) => Promise<void>;
 
   async close(): Promise<void> {
     await this.#http.close();
@@ -135,7 +135,7 @@ export class RestProvider implements Provider {
     return { lastUsedAt: key?.lastUsedAt ?? null };
   }
 
-  async #expire(userId: string, keyId: string, expiresAt: Date): Promise<void> {
+  async #expire(userId: string, keyId: string, expiresAt: Date | null): Promise<void> {
     const expire = this.#def.keys.expire;
     if (!expire) return;
     await this.#http.request(expire.method, fill(expire.path, userId, keyId), { json: this.#body(expire.body, { name: '', expiresAt }), expectBody: false, what: `set the expiry of the key ${keyId}` });
