@@ -34,6 +34,26 @@ export async function withManageUsers<T>(identity: Identity, call: () => Promise
 }
 
 /**
+ * Every user of the account, each once: a list that shifted while it was paged (a user added or removed between two
+ * cursor pages) can name a user twice, and that user would then be audited and rotated twice.
+ */
+export async function listUsersOnce(identity: Identity, provider: Provider): Promise<User[]> {
+  return uniqueById(await withManageUsers(identity, () => provider.listUsers()));
+}
+
+/**
+ * Whether `user` is the admin key's own user: its e-mail exactly (the identity carries no user id). Another user whose
+ * e-mail differs only in case is someone else.
+ */
+export function isAdmin(user: User, identity: Identity): boolean {
+  return user.email === identity.email;
+}
+
+function uniqueById<T extends { id: string }>(items: readonly T[]): T[] {
+  return [...new Map(items.map((i) => [i.id, i])).values()];
+}
+
+/**
  * The keys of each of `users`, and which keyrot holds (when `withHeld`), with a progress step. A user deleted while
  * the scan runs is left out with a warning.
  */
@@ -46,7 +66,7 @@ export async function scanUsers(ctx: Context, provider: Provider, users: readonl
     const scanned = await mapBounded(users, SCAN_CONCURRENCY, async (user) => {
       let keys: ApiKey[];
       try {
-        keys = await provider.listKeys(user.id);
+        keys = uniqueById(await provider.listKeys(user.id));
       } catch (err) {
         if (!(err instanceof NotFoundError)) throw err;
         ctx.out.warn(`${user.email} was deleted while keyrot read the account: left out.`);

@@ -15,7 +15,7 @@ import { BIDI_CONTROLS, maskFromLastChars, sanitizeForDisplay } from '../core/ma
 import { ExitCode, UsageError } from '../errors.js';
 import type { Styles } from '../ui/output.js';
 import { renderTable } from '../ui/table.js';
-import { knownCreations, scanUsers, stoppedAt, unfinishedRotations, withManageUsers } from './account-scan.js';
+import { isAdmin, knownCreations, listUsersOnce, scanUsers, stoppedAt, unfinishedRotations, withManageUsers } from './account-scan.js';
 import type { CommandModule } from './types.js';
 
 export interface AuditOptions {
@@ -48,7 +48,7 @@ export const auditCommand: CommandModule<AuditOptions, AuditResult> = {
     if (options.csv && (ctx.out.json || ctx.out.events)) throw new UsageError('--csv is an output format of its own: it cannot be combined with --json or --events.');
     const provider = await ctx.provider();
     const identity = await provider.whoami();
-    const users = await withManageUsers(identity, () => provider.listUsers());
+    const users = await listUsersOnce(identity, provider);
     const adminKey = await ctx.adminKey();
     const [creations, unfinished] = await Promise.all([knownCreations(ctx, provider.id), unfinishedRotations(ctx, provider.id)]);
     const scanned = await withManageUsers(identity, () => scanUsers(ctx, provider, users, true));
@@ -63,7 +63,7 @@ export const auditCommand: CommandModule<AuditOptions, AuditResult> = {
             held,
             createdAt: creations,
             unfinished: record ? { oldKeyName: record.oldKey.name, newKeyName: record.newKey.name, stoppedAt: stoppedAt(record), startedAt: record.startedAt } : null,
-            admin: user.email.toLowerCase() === identity.email.toLowerCase() ? { lastChars: adminKey.key.slice(-5) } : null,
+            admin: isAdmin(user, identity) ? { lastChars: adminKey.key.slice(-5) } : null,
           },
           { now, expiringWithinMs, inactiveAfterMs: INACTIVE_AFTER_MS },
         );

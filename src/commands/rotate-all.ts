@@ -19,7 +19,8 @@ import { probeWritable } from '../keychain/secret-store.js';
 import type { ApiKey, User } from '../providers/types.js';
 import { createBatchProgress, type BatchTask } from '../ui/batch-progress.js';
 import { renderTable } from '../ui/table.js';
-import { knownCreations, scanUsers, withManageUsers } from './account-scan.js';
+import { isAdmin, knownCreations, listUsersOnce, scanUsers, withManageUsers } from './account-scan.js';
+import { pickUser } from './resolve.js';
 import {
   activeRotation,
   parseSettings,
@@ -285,17 +286,15 @@ async function select(
   dryRun: boolean,
 ): Promise<{ items: Candidate[]; left: string[] }> {
   const { provider, identity } = session;
-  const users = await withManageUsers(identity, () => provider.listUsers());
+  const users = await listUsersOnce(identity, provider);
   const chosen = wanted.length ? pickUsers(users, wanted) : users;
-  const isAdmin = (u: User) => u.email.toLowerCase() === identity.email.toLowerCase();
-  const scanned = await withManageUsers(identity, () => scanUsers(ctx, provider, chosen.filter((u) => !isAdmin(u)), false));
+  const scanned = await withManageUsers(identity, () => scanUsers(ctx, provider, chosen.filter((u) => !isAdmin(u, identity)), false));
   const creations = policy.olderThanMs === null ? new Map<string, string>() : await knownCreations(ctx, provider.id);
   const unfinished = new Map((await session.journal.allActive()).filter((r) => r.provider === provider.id).map((r) => [r.userId, r]));
   const now = ctx.now();
   const items: Candidate[] = [];
   const left: string[] = [];
-  const admin = chosen.find(isAdmin);
-  if (admin) left.push(`Left out: ${admin.email} is the admin key's own user (rotate its key with keyrot rotate --self).`);
+  for (const admin of chosen.filter((u) => isAdmin(u, identity))) left.push(`Left out: ${admin.email} is the admin key's own user (rotate its key with keyrot rotate --self).`);
   for (const { user, keys } of scanned) {
     const due = keys.flatMap((key) => {
       const why = whySelected(key, creations.get(key.id), policy, now);
@@ -315,14 +314,13 @@ async function select(
   return { items, left };
 }
 
-/** The users named by --user / --users-file (ids or e-mails); one unknown is not found (exit 5), before any change. */
+/**
+ * The users named by --user / --users-file, each found as `rotate --user` finds one (an exact id or e-mail first; one
+ * that matches several only ignoring case is a usage error listing them); one unknown is not found (exit 5), before any
+ * change.
+ */
 function pickUsers(users: readonly User[], wanted: readonly string[]): User[] {
-  const picked = new Map<string, User>();
-  for (const name of wanted) {
-    const user = users.find((u) => u.id === name || u.email.toLowerCase() === name.toLowerCase());
-    if (!user) throw new NotFoundError(`No user with id or e-mail ${sanitizeForDisplay(name, 100)}.`, { hint: 'keyrot list-users shows every user of the account. Nothing was changed.' });
-    picked.set(user.id, user);
-  }
+  const picked = new Set(wanted.map((name) => pickUser(users, name).id));
   return users.filter((u) => picked.has(u.id));
 }
 

@@ -2,6 +2,8 @@
 // one hook that serves every key, a failure that stops only its own rotation (exit 16/17), --events and --json, and
 // kill -9 mid-batch followed by --all --resume: every key rotated once, none lost, none duplicated.
 import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -48,6 +50,41 @@ async function authStatus(h: Harness, key: string): Promise<number> {
 }
 
 const userIdOf = (h: Harness, email: string) => h.sandbox.snapshot().users.find((u) => u.email === email)?.id ?? '';
+
+/** Gives the user `email` another e-mail (the sandbox's control API). */
+async function renameUser(h: Harness, email: string, to: string): Promise<void> {
+  const res = await fetch(`${h.sandbox.controlUrl}/users/${userIdOf(h, email)}`, { method: 'POST', body: JSON.stringify({ email: to }) });
+  expect(res.ok).toBe(true);
+}
+
+/**
+ * An API base URL in front of the sandbox whose users list names `email` twice, as a cursor list does when a user is
+ * added while it is paged. Everything else passes through.
+ */
+async function duplicatingProxy(h: Harness, email: string): Promise<string> {
+  const upstream = new URL(h.sandbox.url);
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = chunks.length ? Buffer.concat(chunks) : undefined;
+      void fetch(`${upstream.origin}${req.url ?? '/'}`, { method: req.method, headers: req.headers as Record<string, string>, ...(body ? { body } : {}) }).then(async (answer) => {
+        let text = await answer.text();
+        if (req.method === 'GET' && /^\/v2\/users(\?|$)/.test(req.url ?? '')) {
+          const list = JSON.parse(text) as { users: Array<{ email: string }> };
+          const twice = list.users.find((u) => u.email === email);
+          if (twice) list.users.push({ ...twice });
+          text = JSON.stringify(list);
+        }
+        res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json', ...(answer.headers.get('retry-after') ? { 'retry-after': answer.headers.get('retry-after')! } : {}) });
+        res.end(text);
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/v2`;
+}
 
 /**
  * An --on-new-key hook serving every key: it writes the key it is given to keys/<KEYROT_USER_ID>, and its environment
@@ -141,7 +178,7 @@ describe('keyrot rotate --all: selection and --dry-run', () => {
     [['--expiring-within', 'a month'], 2, /^error: --expiring-within: "a month" is not a duration\./],
     [['--older-than', '90x'], 2, /^error: --older-than: "90x" is not a duration\./],
     [['--match', 'nothing-matches-*'], 2, /^error: No key matches the selection: nothing to rotate\./],
-    [['--user', 'nobody@example.com'], 5, /^error: No user with id or e-mail nobody@example\.com\./],
+    [['--user', 'nobody@example.com'], 5, /^error: No user with e-mail nobody@example\.com\./],
     [['--key', 'ops-deploy'], 2, /^error: --key is for the rotation of one key: it cannot be combined with --all\./],
     [['--concurrency', '0'], 2, /^error: --concurrency must be a whole number from 1 to 100; got "0"\./],
     [['--users-file', '/nonexistent/users.txt'], 2, /^error: --users-file: cannot read \/nonexistent\/users\.txt: ENOENT\./],
@@ -166,6 +203,35 @@ describe('keyrot rotate --all: selection and --dry-run', () => {
       expect(r.stderr).toMatch(/^error: The batch record .+\/batches\/vultr\.json is damaged\. \(Every rotation it started keeps its own journal: set the file aside/);
     }
     expect(h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
+  });
+
+  it('--user finds users as rotate --user does: an exact e-mail wins over one differing only in case; case alone is ambiguous (exit 2)', async () => {
+    const h = await account();
+    await renameUser(h, 'user5@example.com', 'OPS@example.com');
+    expect(picked(await planOf(h, ['--user', 'OPS@example.com']))).toEqual(['OPS@example.com user5-deploy']);
+    expect(picked(await planOf(h, ['--user', 'ops@example.com']))).toEqual(['ops@example.com ops-deploy']);
+    const r = exitOf(await h.run(['rotate', '--all', '--user', 'Ops@example.com', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--yes']), 2);
+    expect(r.stderr).toMatch(/^error: "Ops@example\.com" matches 2 users: .*ops@example\.com.*OPS@example\.com/m);
+    expect(h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
+  });
+
+  it("the admin key's own user is its exact e-mail: a user whose e-mail differs only in case is selected like the others", async () => {
+    const h = await account();
+    await renameUser(h, 'user5@example.com', 'Admin@example.com');
+    const plan = exitOf(await h.run(['rotate', '--all', '--match', 'user*', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--dry-run', '--yes', '--json']), 0);
+    expect(picked(json(plan).keys)).toContain('Admin@example.com user5-deploy');
+    expect(json(plan).left).toEqual(["Left out: admin@example.com is the admin key's own user (rotate its key with keyrot rotate --self)."]);
+  });
+
+  it('a user the provider lists twice (a list that shifted between pages) is rotated once: exit 0', async () => {
+    const h = await account();
+    const proxy = await duplicatingProxy(h, 'user5@example.com');
+    const env = { VULTR_API_URL: proxy };
+    const plan = exitOf(await h.run(['rotate', '--all', '--user', 'user5@example.com', '--user', 'user6@example.com', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--dry-run', '--yes', '--json'], { env }), 0);
+    expect(picked(json(plan).keys)).toEqual(['user5@example.com user5-deploy', 'user6@example.com user6-deploy']);
+    const r = exitOf(await h.run(['rotate', '--all', '--user', 'user5@example.com', '--user', 'user6@example.com', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes', '--json'], { env }), 0);
+    expect(json(r).counts).toMatchObject({ keys: 2, done: 2, failed: 0 });
+    expect(keysOf(h, 'user5@example.com').map((k) => k.name)).toEqual(['user5-deploy-v2']);
   });
 
   it('selection flags without --all are refused (exit 2), and so is --user given twice', async () => {
