@@ -375,3 +375,36 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --all: rotations', () => {
     expect((await h.stateFiles()).filter((f) => f.path.endsWith('.lock'))).toEqual([]);
   });
 });
+
+describe('keyrot rotate --all --store none: cancelled', () => {
+  it("SIGTERM while the rate limiter waits out a 429's Retry-After: the clean-up DELETE goes out at once, nothing reaches the disk", async () => {
+    const h = await account();
+    const dir = await mkdtemp(join(tmpdir(), 'keyrot-batch-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const script = join(dir, 'hook.sh');
+    // user5's consumer is slow (it would store the key at its end); the other rotations go on meanwhile.
+    await writeFile(script, `#!/bin/sh\nif [ "$KEYROT_USER_EMAIL" = user5@example.com ]; then touch '${dir}/user5'; sleep 60; fi\nsleep 1\ncat >/dev/null\n`);
+    await chmod(script, 0o755);
+    const child = h.spawn(['rotate', '--all', '--match', 'user*', '--store', 'none', '--on-new-key', `sh '${script}'`, '--no-wait', '--yes', '--concurrency', '2']);
+    const done = collect(child, 90_000);
+    const until = async (what: string, ok: () => boolean | Promise<boolean>) => {
+      for (let waited = 0; !(await ok()); waited += 50) {
+        if (waited > 30_000) throw new Error(`${what} within 30 s`);
+        await sleep(50);
+      }
+    };
+    await until('no hand-over to user5', () => readFile(join(dir, 'user5')).then(() => true, () => false));
+    // Another tool on this IP address: one request of another rotation is refused for 20 s.
+    h.sandbox.addFault({ method: 'GET', path: '/users/*/apikeys', action: 'status', status: 429, retryAfter: '20', times: 1 });
+    await until('no 429', () => h.sandbox.requests().some((q) => q.status === 429));
+    const killedAt = h.sandbox.requests().length;
+    child.kill('SIGTERM');
+    const r = await done;
+    expect(r.code, r.stderr).toBe(130);
+    const user5 = userIdOf(h, 'user5@example.com');
+    expect(h.sandbox.requests().slice(killedAt).filter((q) => q.method === 'DELETE' && q.path.startsWith(`/v2/users/${user5}/apikeys/`))).toHaveLength(1);
+    expect(keysOf(h, 'user5@example.com').map((k) => k.name)).toEqual(['user5-deploy']);
+    expect(r.stderr).not.toContain('could not be deleted');
+    expect(await readdir(join(h.stateDir, 'keyrot', 'rescue')).catch(() => [])).toEqual([]);
+  });
+});
