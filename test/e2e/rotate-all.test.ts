@@ -337,6 +337,13 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --all: rotations', () => {
     expect(perRotation.filter((e) => e.type === 'rotation.done')).toHaveLength(3);
   });
 
+  it('--dry-run without --on-new-key says what the batch does: consumers read the keychain, nobody is asked', async () => {
+    const h = await account();
+    const r = exitOf(await h.run(['rotate', '--all', '--match', 'user5-*', '--no-wait', '--dry-run', '--yes', '--json']), 0);
+    expect(json(r).steps).toContain('hand over: consumers read the new key from the keychain (no hook, nobody is asked)');
+    expect(JSON.stringify(json(r).steps)).not.toContain('ask you');
+  });
+
   it('kill -9 mid-batch, then --all --resume: every key rotated exactly once, none lost, none duplicated', async () => {
     const h = await account();
     const emails = ['ops@example.com', 'viewer@example.com', 'user8@example.com', 'user9@example.com', 'ci@example.com'];
@@ -406,5 +413,13 @@ describe('keyrot rotate --all --store none: cancelled', () => {
     expect(keysOf(h, 'user5@example.com').map((k) => k.name)).toEqual(['user5-deploy']);
     expect(r.stderr).not.toContain('could not be deleted');
     expect(await readdir(join(h.stateDir, 'keyrot', 'rescue')).catch(() => [])).toEqual([]);
+  });
+});
+
+describe('keyrot rotate --all: output', () => {
+  it('--concurrency 20: no runtime warning on stderr (MaxListenersExceededWarning), only keyrot\'s lines', async () => {
+    const h = await harness({ users: 24, keysPerUser: 1 });
+    const r = exitOf(await h.run(['rotate', '--all', '--match', 'user*', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes', '--concurrency', '20'], { timeoutMs: 90_000 }), 0);
+    expect(r.stderr).not.toMatch(/Warning|node --trace-warnings/);
   });
 });
