@@ -1,5 +1,6 @@
 // Entry point: main(argv, deps?) parses, runs one command and returns the exit code. It never calls
 // process.exit except on a second Ctrl-C, when the user insists on stopping at once.
+import { setMaxListeners } from 'node:events';
 import { CommanderError } from 'commander';
 import { handleError } from './cli/handle-error.js';
 import { buildProgram, fromCommanderError, type RunState } from './cli/program.js';
@@ -10,6 +11,9 @@ import { signalsForwarded } from './hooks/signals.js';
 export async function main(argv: string[], deps: Partial<Deps> = {}): Promise<number> {
   const full: Deps = { env: process.env, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, ...deps };
   const controller = new AbortController();
+  // Every request under way, every request waiting in the rate limiter and every hook listens for the cancel (and
+  // stops listening when done): a batch of 100 rotations has hundreds at once, which is no leak to warn about.
+  setMaxListeners(0, controller.signal);
   let signals = 0;
   const onSignal = (name: NodeJS.Signals) => {
     // keyrot exec passes the signal to the command it runs and ends with that command's status.

@@ -91,7 +91,8 @@ export interface Context {
   providerFor(adminKey: string): Promise<Provider>;
   /**
    * A second provider for clean-up after a cancel: not aborted by Ctrl-C or SIGTERM, but every request it sends
-   * ends within CLEANUP_DEADLINE_MS of this call (a cancelled CI job is killed a few seconds later).
+   * ends within CLEANUP_DEADLINE_MS of this call (a cancelled CI job is killed a few seconds later). Its requests go
+   * ahead of the run's in the rate limiter and are not held by a Retry-After pause.
    */
   cleanupProvider(): Promise<Provider>;
   /** The API base URL in force (flag, environment, or the provider's default). */
@@ -179,9 +180,9 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
       out.protect(k.key);
       return k;
     }));
-  const openProvider = async (url: string, requestSignal: AbortSignal, explicitKey?: string): Promise<Provider> => {
+  const openProvider = async (url: string, requestSignal: AbortSignal, explicitKey?: string, urgent = false): Promise<Provider> => {
     const key = explicitKey ?? (await resolvedAdminKey()).key;
-    const created = (await factory.load()).create({ baseUrl: url, adminKey: key, dispatcher: deps.dispatcher, logger: { debug: (m) => out.debug(m) }, signal: requestSignal });
+    const created = (await factory.load()).create({ baseUrl: url, adminKey: key, dispatcher: deps.dispatcher, logger: { debug: (m) => out.debug(m) }, signal: requestSignal, urgent });
     opened.push(created);
     return created;
   };
@@ -213,7 +214,8 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
         out.debug(`provider ${factory.id} at ${url}`);
         return openProvider(url, signal);
       })()),
-    cleanupProvider: () => openProvider(baseUrl(), AbortSignal.timeout(CLEANUP_DEADLINE_MS)),
+    // Its requests go ahead of every other in the shared rate limiter, past a Retry-After pause: they are few.
+    cleanupProvider: () => openProvider(baseUrl(), AbortSignal.timeout(CLEANUP_DEADLINE_MS), undefined, true),
     adminKey: resolvedAdminKey,
     providerFor: (key) => {
       out.protect(key);

@@ -22,6 +22,7 @@ import { renderTable } from '../ui/table.js';
 import { isAdmin, knownCreations, listUsersOnce, scanUsers, withManageUsers } from './account-scan.js';
 import { pickUser } from './resolve.js';
 import {
+  CONFIRM_HAND_OVER_STEP,
   activeRotation,
   parseSettings,
   planRotation,
@@ -563,7 +564,7 @@ async function planBatch(
     const base = { userId: c.user.id, userEmail: c.user.email, keyId: c.key.id, keyName: c.key.name, why: c.why };
     try {
       const fresh = await planRotation(ctx, session, c.user, { ...options, key: c.key.id, name: undefined }, settings, expiresAt, store);
-      if (steps.length === 0) steps = fresh.plan.steps.map((step) => step.replace(fresh.plan.newKey.name, 'its next generation').replace(` ${fresh.plan.oldKey.name} (${fresh.plan.oldKey.id})`, ''));
+      if (steps.length === 0) steps = fresh.plan.steps.map((step) => batchStep(step).replace(fresh.plan.newKey.name, 'its next generation').replace(` ${fresh.plan.oldKey.name} (${fresh.plan.oldKey.id})`, ''));
       return { ...base, newKeyName: fresh.plan.newKey.name, problem: null };
     } catch (err) {
       if (!isKeyrotError(err)) throw err;
@@ -588,6 +589,11 @@ async function planBatch(
     throw err;
   }
   return { kind: 'batch-planned', items: planned, left, steps, preflight };
+}
+
+/** A step of one rotation's plan as a batch takes it: without a hook, nobody is asked to confirm a hand-over. */
+function batchStep(step: string): string {
+  return step === CONFIRM_HAND_OVER_STEP ? 'hand over: consumers read the new key from the keychain (no hook, nobody is asked)' : step;
 }
 
 function renderBatchPlan(result: Extract<BatchResult, { kind: 'batch-planned' }>, columns: number): string {

@@ -310,6 +310,9 @@ function applyResumeOverrides(journaled: RotationOptions, options: RotateOptions
   if (options.wait === false) journaled.noWait = true;
 }
 
+/** The hand-over step of a plan without --on-new-key, where the operator confirms it (a batch never asks). */
+export const CONFIRM_HAND_OVER_STEP = 'ask you to update the consumers';
+
 export function planOf(
   provider: Provider,
   user: User,
@@ -329,7 +332,7 @@ export function planOf(
         return `create ${newName}${expiresAt ? ` (expires ${expiresAt.toISOString()})` : ''} and ${options.store === 'none' ? 'keep it in memory only (--store none)' : 'store it in the keychain'}`;
       case 'hand-over':
         if (user.id === SELF_USER_ID) return `install the new key as the admin key${options.onNewKey ? ` (and run --on-new-key with it on its stdin: ${options.onNewKey})` : ''}, then use it`;
-        return options.onNewKey ? `run --on-new-key with the new key on its stdin: ${options.onNewKey}` : 'ask you to update the consumers';
+        return options.onNewKey ? `run --on-new-key with the new key on its stdin: ${options.onNewKey}` : CONFIRM_HAND_OVER_STEP;
       case 'wait':
         if (perKey && !options.noWait) {
           return `wait up to ${formatDuration(options.waitTimeoutMs)} until ${newName} is used and ${oldKey.name} stays unused for ${quiet} (each key's own last use)${options.check ? ` and --check passes: ${options.check}` : ''}`;

@@ -45,6 +45,13 @@ const realSleep: SleepFn = (ms, signal) => sleepTimer(ms, undefined, signal ? { 
  * network's jitter or a stalled process, at `limit` per (window + round trip); starts are also spread evenly (no
  * bursts). A 429 (someone else on this IP, or a stricter provider) makes every request wait out its Retry-After
  * together and slows the pace by a quarter; each quiet `recoverMs` halves the slowdown again.
+ *
+ * A provider that keeps answering 429 is not waited on for ever: once MAX_THROTTLED_MS have passed since the first 429
+ * with no other answer since, every request waiting and every later one fails with ThrottledTooLongError (clean-ups
+ * excepted), so a batch of 200 keys or an audit of 1000 users ends in minutes, not hours.
+ *
+ * Clean-ups after a cancel (`urgent`) go first: ahead of every request waiting, past a Retry-After pause and the even
+ * spacing. They still count in the window, so even they never make more than `limit` in one.
  */
 export class RateLimiter {
   readonly #limit: number;
@@ -60,17 +67,23 @@ export class RateLimiter {
   #lastThrottleAt = -Infinity;
   #lastRecoveryAt = -Infinity;
   #inFlight = 0;
+  /** When the provider began answering only 429 (null: its last answer was something else). */
+  #throttledSince: number | null = null;
+  /** Set once the provider has answered only 429 for too long: every non-urgent request fails with it. */
+  #gaveUp: ThrottledTooLongError | null = null;
+  readonly #maxThrottledMs: number;
   /** When the answers of recent requests came, ascending; those older than a window are dropped. */
   readonly #answered: number[] = [];
-  readonly #queue: Array<{ grant: (ticket: RequestTicket) => void; fail: (err: Error) => void }> = [];
+  readonly #queue: Array<{ grant: (ticket: RequestTicket) => void; fail: (err: Error) => void; urgent: boolean }> = [];
   /** The wake-up the queue waits for, if any: its time, and how to call it off. */
   #timer: { at: number; cancel: AbortController } | undefined;
 
-  constructor(options: { limit?: number; windowMs?: number; recoverMs?: number; now?: () => number; sleep?: SleepFn } = {}) {
+  constructor(options: { limit?: number; windowMs?: number; recoverMs?: number; maxThrottledMs?: number; now?: () => number; sleep?: SleepFn } = {}) {
     this.#limit = options.limit ?? VULTR_REQUESTS_PER_SECOND;
     this.#windowMs = options.windowMs ?? 1000;
     this.#intervalMs = this.#windowMs / this.#limit;
     this.#recoverMs = options.recoverMs ?? 2_000;
+    this.#maxThrottledMs = options.maxThrottledMs ?? MAX_THROTTLED_MS;
     this.#now = options.now ?? Date.now;
     this.#sleep = options.sleep ?? realSleep;
   }
@@ -83,10 +96,12 @@ export class RateLimiter {
   /**
    * Resolves, in the order callers asked, when a request may start: with a ticket to release() once its answer is in
    * (or it failed), and to hand to throttled() if that answer is a 429. Rejects with CancelledError when `signal`
-   * aborts first.
+   * aborts first. An `urgent` request (a clean-up after a cancel) goes ahead of every other and is not held by a
+   * Retry-After pause or the spacing: only by the window's count.
    */
-  acquire(signal?: AbortSignal): Promise<RequestTicket> {
+  acquire(signal?: AbortSignal, urgent = false): Promise<RequestTicket> {
     if (signal?.aborted) return Promise.reject(new CancelledError('Cancelled.'));
+    if (this.#gaveUp && !urgent) return Promise.reject(this.#gaveUp);
     return new Promise<RequestTicket>((resolve, reject) => {
       const onAbort = () => {
         const at = this.#queue.indexOf(entry);
@@ -100,9 +115,15 @@ export class RateLimiter {
           resolve(ticket);
         },
         fail: reject,
+        urgent,
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.#queue.push(entry);
+      if (urgent) {
+        const firstNormal = this.#queue.findIndex((e) => !e.urgent);
+        this.#queue.splice(firstNormal < 0 ? this.#queue.length : firstNormal, 0, entry);
+      } else {
+        this.#queue.push(entry);
+      }
       this.#pump();
     });
   }
@@ -114,6 +135,7 @@ export class RateLimiter {
    */
   throttled(waitMs: number, ticket: RequestTicket): void {
     const now = this.#now();
+    this.#throttledSince ??= now;
     this.#pausedUntil = Math.max(this.#pausedUntil, now + Math.max(0, waitMs));
     if (ticket.startedAt > this.#lastThrottleAt) {
       this.#slowdown = Math.min(MAX_SLOWDOWN, this.#slowdown * 1.25);
@@ -123,21 +145,28 @@ export class RateLimiter {
     this.#pump();
   }
 
+  /** The provider answered a request with something other than 429: it is not throttling every request. */
+  answered(): void {
+    this.#throttledSince = null;
+  }
+
   /** Grants every waiter that may start now, and sets a wake-up for the next one. */
   #pump(): void {
     while (this.#queue.length > 0) {
       const now = this.#now();
-      const at = this.#earliestStart(now);
+      if (this.#throttledSince !== null && now - this.#throttledSince >= this.#maxThrottledMs) this.#giveUp(now);
+      const at = this.#earliestStart(now, this.#queue[0]?.urgent ?? false);
       if (at === null) break; // `limit` requests unanswered: the next answer pumps again.
       if (at > now) {
         this.#wakeAt(at, now);
         return;
       }
       this.#inFlight++;
+      const entry = this.#queue.shift();
       // On the grid, not from now: a timer that fires late does not push every later start back.
-      this.#nextStart = (this.#nextStart >= now - this.#intervalMs ? this.#nextStart : now) + this.#intervalMs * this.#slowdown;
+      if (!entry?.urgent) this.#nextStart = (this.#nextStart >= now - this.#intervalMs ? this.#nextStart : now) + this.#intervalMs * this.#slowdown;
       let released = false;
-      this.#queue.shift()?.grant({
+      entry?.grant({
         startedAt: now,
         release: () => {
           if (released) return;
@@ -151,12 +180,12 @@ export class RateLimiter {
     if (this.#queue.length === 0) this.#stopTimer();
   }
 
-  /** When the next request may start (null: once an answer comes). */
-  #earliestStart(now: number): number | null {
+  /** When the next request may start (null: once an answer comes); an urgent one only waits for room in the window. */
+  #earliestStart(now: number, urgent: boolean): number | null {
     this.#recover(now);
     while (this.#answered.length > 0 && (this.#answered[0] ?? 0) <= now - this.#windowMs) this.#answered.shift();
     this.#answered.sort((a, b) => a - b);
-    let at = Math.max(now, this.#nextStart, this.#pausedUntil);
+    let at = urgent ? now : Math.max(now, this.#nextStart, this.#pausedUntil);
     const over = this.#inFlight + this.#answered.length - this.#limit;
     if (over >= 0) {
       // Enough answers must leave the window to make room: the (over+1)-th oldest, a window after it came.
@@ -165,6 +194,15 @@ export class RateLimiter {
       at = Math.max(at, leaving + this.#windowMs);
     }
     return at;
+  }
+
+  /** The provider has answered only 429 for too long: every waiting and later request but the urgent ones fails. */
+  #giveUp(now: number): void {
+    this.#gaveUp ??= new ThrottledTooLongError(now - (this.#throttledSince ?? now));
+    for (const entry of this.#queue.filter((e) => !e.urgent)) {
+      this.#queue.splice(this.#queue.indexOf(entry), 1);
+      entry.fail(this.#gaveUp);
+    }
   }
 
   #wakeAt(at: number, now: number): void {
@@ -200,6 +238,19 @@ export interface RequestTicket {
   readonly startedAt: number;
   /** Its answer is in, or it failed: from now on it counts for a window more, then frees its place. Idempotent. */
   release(): void;
+}
+
+/**
+ * How long the limiter waits on a provider that answers nothing but 429 before it fails every request: a few of its
+ * Retry-After pauses (each capped at DEFAULT_RETRY_POLICY.maxDelayMs), where one rotation alone gives up after ~1 min.
+ */
+export const MAX_THROTTLED_MS = 120_000;
+
+/** The rate limiter gave up: the provider has answered every request with 429 for `forMs`. HttpClient names it. */
+export class ThrottledTooLongError extends Error {
+  constructor(readonly forMs: number) {
+    super(`answered only 429 (too many requests) for ${Math.round(forMs / 1000)} s`);
+  }
 }
 
 /** Vultr's documented limit: 30 requests per second per source IP. */
@@ -263,6 +314,8 @@ export interface HttpClientOptions extends HttpClientDeps {
   logger?: HttpLogger;
   /** Aborts in-flight requests and waits; surfaces as CancelledError. */
   signal?: AbortSignal;
+  /** Clean-up after a cancel: its requests go ahead of every other in the rate limiter (see RateLimiter). */
+  urgent?: boolean;
   retry?: Partial<RetryPolicy>;
   timeouts?: Partial<Timeouts>;
   hints?: HttpErrorHints;
@@ -338,6 +391,7 @@ export function providerHttpClient(options: ProviderOptions, deps: HttpClientDep
     dispatcher: options.dispatcher,
     logger: options.logger,
     signal: options.signal,
+    urgent: options.urgent,
     retry: options.retry,
     timeouts: options.timeouts,
     hints: service.hints,
@@ -351,6 +405,7 @@ export class HttpClient {
   readonly #service: string;
   readonly #logger: HttpLogger | undefined;
   readonly #signal: AbortSignal | undefined;
+  readonly #urgent: boolean;
   readonly #retry: RetryPolicy;
   readonly #timeouts: Timeouts;
   readonly #hints: HttpErrorHints;
@@ -380,6 +435,7 @@ export class HttpClient {
     this.#service = options.serviceName;
     this.#logger = options.logger;
     this.#signal = options.signal;
+    this.#urgent = options.urgent ?? false;
     this.#retry = { ...DEFAULT_RETRY_POLICY, ...definedOnly(options.retry) };
     this.#retry.attempts = Math.max(1, Math.floor(this.#retry.attempts));
     this.#timeouts = { ...DEFAULT_TIMEOUTS, ...definedOnly(options.timeouts) };
@@ -428,7 +484,13 @@ export class HttpClient {
     let afterLostAnswer = false;
 
     for (let attempt = 1; ; attempt++) {
-      const ticket = await this.#limiter.acquire(this.#signal);
+      const ticket = await this.#limiter.acquire(this.#signal, this.#urgent).catch((err: unknown) => {
+        if (!(err instanceof ThrottledTooLongError)) throw err;
+        throw new ProviderUnavailableError(`${this.#service} did not ${what}: it has ${err.message}, so keyrot stopped waiting.`, {
+          hint: `Another client on this IP address may be using up ${this.#service}'s rate limit: try again later.`,
+          data: { request: label, throttledForMs: err.forMs },
+        });
+      });
       const started = this.#now();
       let outcome: AttemptOutcome;
       try {
@@ -479,6 +541,7 @@ export class HttpClient {
       } else {
         const { status } = outcome;
         this.#log(`${label} → ${status} (${elapsed} ms)`, secrets);
+        if (status !== 429) this.#limiter.answered();
         const passed = options.passStatuses?.includes(status) ?? false;
         if ((status >= 200 && status < 300) || passed) {
           return this.#success(outcome, what, attempt, afterLostAnswer, expectBody && !passed, secrets);
@@ -510,8 +573,9 @@ export class HttpClient {
         secrets,
       );
       // A 429 is about the pace of every request to this API, not this one: all of them wait it out, in the limiter.
+      // An urgent request, which the limiter's pause does not hold, waits it out itself (until its deadline).
       if (outcome.kind === 'response' && outcome.status === 429) this.#limiter.throttled(delay, ticket);
-      else await sleepOrCancel(this.#sleep, delay, this.#signal);
+      if (!(outcome.kind === 'response' && outcome.status === 429) || this.#urgent) await sleepOrCancel(this.#sleep, delay, this.#signal);
     }
   }
 

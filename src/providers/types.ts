@@ -178,6 +178,8 @@ export interface ProviderOptions {
   logger?: HttpLogger;
   /** Aborts in-flight requests and back-off waits (Ctrl-C). */
   signal?: AbortSignal;
+  /** Clean-up after a cancel: its requests go ahead of every other of this process, past a Retry-After pause. */
+  urgent?: boolean;
   /** Test and tuning knobs; production uses the defaults. */
   retry?: Partial<RetryPolicy>;
   timeouts?: Partial<Timeouts>;

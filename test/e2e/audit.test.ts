@@ -177,6 +177,16 @@ describe('keyrot audit: bad input changes nothing and sends nothing', () => {
     expect(h.sandbox.requests()).toEqual([]);
   });
 
+  it("the admin key's own user is its exact e-mail: a user whose e-mail differs only in case is audited like any other", async () => {
+    const h = await harness({ users: 6, keysPerUser: 1 });
+    const res = await fetch(`${h.sandbox.controlUrl}/users/${userOf(h, 'user5@example.com').id}`, { method: 'POST', body: JSON.stringify({ email: 'Admin@example.com' }) });
+    expect(res.ok).toBe(true);
+    const report = json(exitOf(await h.run(['audit', '--json']), 0));
+    const codes = (name: string) => report.keys.find((k: any) => k.keyName === name).findings.map((f: any) => f.code);
+    expect(codes('user5-deploy')).not.toContain('admin-user');
+    expect(report.keys.filter((k: any) => k.findings.some((f: any) => f.code === 'admin-user')).map((k: any) => k.userEmail)).toEqual(['admin@example.com']);
+  });
+
   it('without the manage_users permission: exit 4, naming the admin key\'s user', async () => {
     const h = await harness();
     const r = exitOf(await h.run(['audit'], { env: { VULTR_API_KEY: h.keyOf('viewer@example.com') } }), 4);

@@ -2,6 +2,8 @@
 // one hook that serves every key, a failure that stops only its own rotation (exit 16/17), --events and --json, and
 // kill -9 mid-batch followed by --all --resume: every key rotated once, none lost, none duplicated.
 import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -48,6 +50,41 @@ async function authStatus(h: Harness, key: string): Promise<number> {
 }
 
 const userIdOf = (h: Harness, email: string) => h.sandbox.snapshot().users.find((u) => u.email === email)?.id ?? '';
+
+/** Gives the user `email` another e-mail (the sandbox's control API). */
+async function renameUser(h: Harness, email: string, to: string): Promise<void> {
+  const res = await fetch(`${h.sandbox.controlUrl}/users/${userIdOf(h, email)}`, { method: 'POST', body: JSON.stringify({ email: to }) });
+  expect(res.ok).toBe(true);
+}
+
+/**
+ * An API base URL in front of the sandbox whose users list names `email` twice, as a cursor list does when a user is
+ * added while it is paged. Everything else passes through.
+ */
+async function duplicatingProxy(h: Harness, email: string): Promise<string> {
+  const upstream = new URL(h.sandbox.url);
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = chunks.length ? Buffer.concat(chunks) : undefined;
+      void fetch(`${upstream.origin}${req.url ?? '/'}`, { method: req.method, headers: req.headers as Record<string, string>, ...(body ? { body } : {}) }).then(async (answer) => {
+        let text = await answer.text();
+        if (req.method === 'GET' && /^\/v2\/users(\?|$)/.test(req.url ?? '')) {
+          const list = JSON.parse(text) as { users: Array<{ email: string }> };
+          const twice = list.users.find((u) => u.email === email);
+          if (twice) list.users.push({ ...twice });
+          text = JSON.stringify(list);
+        }
+        res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json', ...(answer.headers.get('retry-after') ? { 'retry-after': answer.headers.get('retry-after')! } : {}) });
+        res.end(text);
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/v2`;
+}
 
 /**
  * An --on-new-key hook serving every key: it writes the key it is given to keys/<KEYROT_USER_ID>, and its environment
@@ -141,7 +178,7 @@ describe('keyrot rotate --all: selection and --dry-run', () => {
     [['--expiring-within', 'a month'], 2, /^error: --expiring-within: "a month" is not a duration\./],
     [['--older-than', '90x'], 2, /^error: --older-than: "90x" is not a duration\./],
     [['--match', 'nothing-matches-*'], 2, /^error: No key matches the selection: nothing to rotate\./],
-    [['--user', 'nobody@example.com'], 5, /^error: No user with id or e-mail nobody@example\.com\./],
+    [['--user', 'nobody@example.com'], 5, /^error: No user with e-mail nobody@example\.com\./],
     [['--key', 'ops-deploy'], 2, /^error: --key is for the rotation of one key: it cannot be combined with --all\./],
     [['--concurrency', '0'], 2, /^error: --concurrency must be a whole number from 1 to 100; got "0"\./],
     [['--users-file', '/nonexistent/users.txt'], 2, /^error: --users-file: cannot read \/nonexistent\/users\.txt: ENOENT\./],
@@ -166,6 +203,35 @@ describe('keyrot rotate --all: selection and --dry-run', () => {
       expect(r.stderr).toMatch(/^error: The batch record .+\/batches\/vultr\.json is damaged\. \(Every rotation it started keeps its own journal: set the file aside/);
     }
     expect(h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
+  });
+
+  it('--user finds users as rotate --user does: an exact e-mail wins over one differing only in case; case alone is ambiguous (exit 2)', async () => {
+    const h = await account();
+    await renameUser(h, 'user5@example.com', 'OPS@example.com');
+    expect(picked(await planOf(h, ['--user', 'OPS@example.com']))).toEqual(['OPS@example.com user5-deploy']);
+    expect(picked(await planOf(h, ['--user', 'ops@example.com']))).toEqual(['ops@example.com ops-deploy']);
+    const r = exitOf(await h.run(['rotate', '--all', '--user', 'Ops@example.com', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--yes']), 2);
+    expect(r.stderr).toMatch(/^error: "Ops@example\.com" matches 2 users: .*ops@example\.com.*OPS@example\.com/m);
+    expect(h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
+  });
+
+  it("the admin key's own user is its exact e-mail: a user whose e-mail differs only in case is selected like the others", async () => {
+    const h = await account();
+    await renameUser(h, 'user5@example.com', 'Admin@example.com');
+    const plan = exitOf(await h.run(['rotate', '--all', '--match', 'user*', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--dry-run', '--yes', '--json']), 0);
+    expect(picked(json(plan).keys)).toContain('Admin@example.com user5-deploy');
+    expect(json(plan).left).toEqual(["Left out: admin@example.com is the admin key's own user (rotate its key with keyrot rotate --self)."]);
+  });
+
+  it('a user the provider lists twice (a list that shifted between pages) is rotated once: exit 0', async () => {
+    const h = await account();
+    const proxy = await duplicatingProxy(h, 'user5@example.com');
+    const env = { VULTR_API_URL: proxy };
+    const plan = exitOf(await h.run(['rotate', '--all', '--user', 'user5@example.com', '--user', 'user6@example.com', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--dry-run', '--yes', '--json'], { env }), 0);
+    expect(picked(json(plan).keys)).toEqual(['user5@example.com user5-deploy', 'user6@example.com user6-deploy']);
+    const r = exitOf(await h.run(['rotate', '--all', '--user', 'user5@example.com', '--user', 'user6@example.com', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes', '--json'], { env }), 0);
+    expect(json(r).counts).toMatchObject({ keys: 2, done: 2, failed: 0 });
+    expect(keysOf(h, 'user5@example.com').map((k) => k.name)).toEqual(['user5-deploy-v2']);
   });
 
   it('selection flags without --all are refused (exit 2), and so is --user given twice', async () => {
@@ -271,6 +337,13 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --all: rotations', () => {
     expect(perRotation.filter((e) => e.type === 'rotation.done')).toHaveLength(3);
   });
 
+  it('--dry-run without --on-new-key says what the batch does: consumers read the keychain, nobody is asked', async () => {
+    const h = await account();
+    const r = exitOf(await h.run(['rotate', '--all', '--match', 'user5-*', '--no-wait', '--dry-run', '--yes', '--json']), 0);
+    expect(json(r).steps).toContain('hand over: consumers read the new key from the keychain (no hook, nobody is asked)');
+    expect(JSON.stringify(json(r).steps)).not.toContain('ask you');
+  });
+
   it('kill -9 mid-batch, then --all --resume: every key rotated exactly once, none lost, none duplicated', async () => {
     const h = await account();
     const emails = ['ops@example.com', 'viewer@example.com', 'user8@example.com', 'user9@example.com', 'ci@example.com'];
@@ -307,5 +380,46 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --all: rotations', () => {
     expect(creates.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(emails.length + 1);
     expect(await batchFiles(h)).toEqual([]);
     expect((await h.stateFiles()).filter((f) => f.path.endsWith('.lock'))).toEqual([]);
+  });
+});
+
+describe('keyrot rotate --all --store none: cancelled', () => {
+  it("SIGTERM while the rate limiter waits out a 429's Retry-After: the clean-up DELETE goes out at once, nothing reaches the disk", async () => {
+    const h = await account();
+    const dir = await mkdtemp(join(tmpdir(), 'keyrot-batch-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const script = join(dir, 'hook.sh');
+    // user5's consumer is slow (it would store the key at its end); the other rotations go on meanwhile.
+    await writeFile(script, `#!/bin/sh\nif [ "$KEYROT_USER_EMAIL" = user5@example.com ]; then touch '${dir}/user5'; sleep 60; fi\nsleep 1\ncat >/dev/null\n`);
+    await chmod(script, 0o755);
+    const child = h.spawn(['rotate', '--all', '--match', 'user*', '--store', 'none', '--on-new-key', `sh '${script}'`, '--no-wait', '--yes', '--concurrency', '2']);
+    const done = collect(child, 90_000);
+    const until = async (what: string, ok: () => boolean | Promise<boolean>) => {
+      for (let waited = 0; !(await ok()); waited += 50) {
+        if (waited > 30_000) throw new Error(`${what} within 30 s`);
+        await sleep(50);
+      }
+    };
+    await until('no hand-over to user5', () => readFile(join(dir, 'user5')).then(() => true, () => false));
+    // Another tool on this IP address: one request of another rotation is refused for 20 s.
+    h.sandbox.addFault({ method: 'GET', path: '/users/*/apikeys', action: 'status', status: 429, retryAfter: '20', times: 1 });
+    await until('no 429', () => h.sandbox.requests().some((q) => q.status === 429));
+    const killedAt = h.sandbox.requests().length;
+    child.kill('SIGTERM');
+    const r = await done;
+    expect(r.code, r.stderr).toBe(130);
+    const user5 = userIdOf(h, 'user5@example.com');
+    expect(h.sandbox.requests().slice(killedAt).filter((q) => q.method === 'DELETE' && q.path.startsWith(`/v2/users/${user5}/apikeys/`))).toHaveLength(1);
+    expect(keysOf(h, 'user5@example.com').map((k) => k.name)).toEqual(['user5-deploy']);
+    expect(r.stderr).not.toContain('could not be deleted');
+    expect(await readdir(join(h.stateDir, 'keyrot', 'rescue')).catch(() => [])).toEqual([]);
+  });
+});
+
+describe('keyrot rotate --all: output', () => {
+  it('--concurrency 20: no runtime warning on stderr (MaxListenersExceededWarning), only keyrot\'s lines', async () => {
+    const h = await harness({ users: 24, keysPerUser: 1 });
+    const r = exitOf(await h.run(['rotate', '--all', '--match', 'user*', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes', '--concurrency', '20'], { timeoutMs: 90_000 }), 0);
+    expect(r.stderr).not.toMatch(/Warning|node --trace-warnings/);
   });
 });

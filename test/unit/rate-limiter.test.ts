@@ -2,8 +2,8 @@
 // recovers. All on a fake clock: timers fire in order of their due time, never on the wall clock.
 import { describe, expect, it } from 'vitest';
 import { MockAgent } from 'undici';
-import { HttpClient, RateLimiter, rateLimiterFor } from '../../src/providers/http.js';
-import { CancelledError } from '../../src/errors.js';
+import { HttpClient, MAX_THROTTLED_MS, RateLimiter, ThrottledTooLongError, rateLimiterFor, type RequestTicket } from '../../src/providers/http.js';
+import { CancelledError, ProviderUnavailableError } from '../../src/errors.js';
 
 /** A clock that moves only when every pending promise has settled and the next timer is due. */
 class FakeClock {
@@ -186,6 +186,63 @@ describe('RateLimiter', () => {
     expect((await behind).startedAt).toBeCloseTo(1000 / 30, 5);
   });
 
+  it('an urgent request (a clean-up after a cancel) goes ahead of every waiting one and is not held by a Retry-After pause', async () => {
+    const clock = new FakeClock();
+    const limiter = new RateLimiter({ now: clock.now, sleep: clock.sleep });
+    const first = await limiter.acquire();
+    limiter.throttled(20_000, first);
+    first.release();
+    const queued = Array.from({ length: 5 }, () => limiter.acquire().then((t) => (t.release(), t.startedAt)));
+    clock.t = 2_000;
+    const urgent = limiter.acquire(undefined, true).then((t) => (t.release(), t.startedAt));
+    await clock.run();
+    expect(await urgent).toBe(2_000);
+    expect(Math.min(...(await Promise.all(queued)))).toBeGreaterThanOrEqual(20_000);
+  });
+
+  it('urgent requests still count in the window: even they never make more than the limit in one second', async () => {
+    const clock = new FakeClock();
+    const limiter = new RateLimiter({ now: clock.now, sleep: clock.sleep });
+    const starts = await Promise.all(Array.from({ length: 90 }, () => limiter.acquire(undefined, true).then((t) => (t.release(), t.startedAt))).concat([clock.run().then(() => -1)]));
+    expect(busiestWindow(starts.filter((t) => t >= 0))).toBe(30);
+  });
+
+  it('a provider that answers only 429 for two minutes: every waiting and later request fails, clean-ups excepted', async () => {
+    const clock = new FakeClock();
+    const limiter = new RateLimiter({ now: clock.now, sleep: clock.sleep });
+    let failed: unknown;
+    // Requests one after another, each refused with a 20 s Retry-After, as an IP throttled for an hour is.
+    for (;;) {
+      const ticket = limiter.acquire().catch((err: unknown) => (failed = err));
+      await clock.run();
+      const got = await ticket;
+      if (failed) break;
+      limiter.throttled(20_000, got as RequestTicket);
+      (got as RequestTicket).release();
+    }
+    expect(failed).toBeInstanceOf(ThrottledTooLongError);
+    expect(clock.t).toBeGreaterThanOrEqual(MAX_THROTTLED_MS);
+    expect(clock.t).toBeLessThan(MAX_THROTTLED_MS + 20_000);
+    await expect(limiter.acquire()).rejects.toBeInstanceOf(ThrottledTooLongError);
+    const urgent = limiter.acquire(undefined, true);
+    await clock.run();
+    expect((await urgent).startedAt).toBe(clock.t);
+  });
+
+  it('any other answer ends a run of 429s: a provider that lets some requests through is waited on as long as it takes', async () => {
+    const clock = new FakeClock();
+    const limiter = new RateLimiter({ now: clock.now, sleep: clock.sleep });
+    for (let i = 0; i < 20; i++) {
+      const ticket = limiter.acquire();
+      await clock.run();
+      const got = await ticket;
+      if (i % 3 === 2) limiter.answered();
+      else limiter.throttled(20_000, got);
+      got.release();
+    }
+    expect(clock.t).toBeGreaterThan(2 * MAX_THROTTLED_MS);
+  });
+
   it('one limiter per API: every client of this process talking to the same origin shares it', () => {
     expect(rateLimiterFor('https://api.vultr.com')).toBe(rateLimiterFor('https://api.vultr.com'));
     expect(rateLimiterFor('https://api.vultr.com')).not.toBe(rateLimiterFor('http://127.0.0.1:8080'));
@@ -224,6 +281,32 @@ describe('HttpClient and the shared limiter', () => {
       { path: '/account', at: expect.any(Number) },
     ]);
     expect(seen[2]?.at).toBeGreaterThanOrEqual(3_000);
+    await agent.close();
+  });
+
+  it('a provider answering only 429: requests fail with ProviderUnavailableError after the bound, not after hours', async () => {
+    const clock = new FakeClock();
+    const limiter = new RateLimiter({ now: clock.now, sleep: clock.sleep });
+    const agent = new MockAgent();
+    agent.disableNetConnect();
+    agent
+      .get('https://api.vultr.com')
+      .intercept({ path: /^\/v2\/users\/u\d+\/apikeys$/, method: 'POST' })
+      .reply(429, '', { headers: { 'retry-after': '3600' } })
+      .persist();
+    const client = new HttpClient({ baseUrl: 'https://api.vultr.com/v2', token: 'ADMINKEYADMINKEY', serviceName: 'Vultr', dispatcher: agent, limiter, now: clock.now, sleep: clock.sleep, retry: { attempts: 1_000 } });
+    const creates = Array.from({ length: 6 }, (_, i) => client.request('POST', `/users/u${i}/apikeys`, { json: {}, what: 'create a key' }).catch((err: unknown) => err));
+    while (clock.t < 10 * MAX_THROTTLED_MS) {
+      await clock.run(clock.t + 1_000);
+      clock.t += 1_000;
+      if ((await Promise.race([Promise.all(creates), new Promise((r) => setImmediate(() => r(null)))])) !== null) break;
+    }
+    const errors = await Promise.all(creates);
+    expect(clock.t).toBeLessThan(MAX_THROTTLED_MS + 25_000);
+    for (const err of errors) {
+      expect(err).toBeInstanceOf(ProviderUnavailableError);
+      expect((err as Error).message).toMatch(/^Vultr did not create a key: it has answered only 429 \(too many requests\) for \d+ s, so keyrot stopped waiting\.$/);
+    }
     await agent.close();
   });
 });
