@@ -2,6 +2,7 @@
 // that can be listed, created, revoked, probed, and that may carry scopes, an expiry and a last-used time. One
 // small JSON document per provider; built-in ones live beside this file, users bring their own with
 // --provider-file. Validation names the field at fault, so a definition that does not fit is one clear line.
+import { urlUnder } from '../../core/base-url.js';
 import { UsageError } from '../../errors.js';
 
 export interface RestDefinition {
@@ -66,6 +67,8 @@ export const PLACEHOLDERS = ['{name}', '{expiresAt}', '{secondsToLive}', '{scope
 const ID = /^[a-z][a-z0-9-]{0,31}$/;
 const ENV = /^[A-Z][A-Z0-9_]{0,63}$/;
 const HEADER = /^[A-Za-z0-9-]{1,64}$/;
+/** A base URL with a path, to check that a definition's paths stay under whatever base URL is used. */
+const PROBE_BASE = new URL('https://base.invalid/api/');
 const FIELD_PATH = /^([A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*)?$/;
 
 /**
@@ -90,6 +93,10 @@ export function validateDefinition(raw: unknown, source: string): RestDefinition
     o[key] === undefined || o[key] === null ? null : str(o, key, field, test, what);
   const path = (o: Record<string, unknown>, key: string, field: string, params: string[]): string => {
     const value = str(o, key, field, /^\//, 'a path starting with "/"');
+    // Resolved against a stand-in base, with its placeholders filled as ids are (one safe segment each).
+    if (urlUnder(PROBE_BASE, value.replace(/\{[^}]*\}/g, 'id')) === null) {
+      fail(field, 'must be a path under the base URL (such as "/keys"): not "//host", "/\\host", "/scheme:…" or one going up with ".."');
+    }
     for (const name of value.match(/\{[^}]*\}/g) ?? []) {
       if (!params.includes(name)) fail(field, `${name} is not a placeholder here (expected ${params.join(' and ') || 'none'})`);
     }
