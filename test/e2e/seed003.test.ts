@@ -74,6 +74,22 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the seed-003 platform)',
     expect(s.keys().map((k) => k.name)).toEqual(['deploy-bot']);
   });
 
+  it.each([
+    ['no body (202)', (s: PlatformSetup) => s.sandbox.addFault({ method: 'POST', path: KEYS, action: 'empty-answer' })],
+    ['the plaintext but no id', (s: PlatformSetup) => s.sandbox.setCreateAnswerWithoutId(true)],
+  ])('a create answered 2xx with %s is an answer, not a loss: the key it made is deleted by name, one POST, exit 13, nothing left', async (_what, arrange) => {
+    const s = await platformSetup('seed003');
+    arrange(s);
+    const r = await s.run(['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--yes', '--json']);
+    expect(r.code, r.stderr).toBe(13);
+    expect(json(r).error.message).toMatch(/accepted the create of "deploy-bot-v2" but its answer holds no key .*: keyrot deleted that key/);
+    expect(s.sandbox.requests().filter((q) => q.method === 'POST')).toHaveLength(1);
+    expect(s.keys().map((k) => k.name)).toEqual(['deploy-bot']);
+    expect(await s.held()).toEqual([]);
+    expect(await s.journal()).toBeNull();
+    expect(await s.leaks()).toEqual([]);
+  });
+
   it('a new key created narrower than the old one (the platform ignored the scopes) is a scope mismatch: exit 19 before the hand-over', async () => {
     const s = await platformSetup('seed003');
     const file = await definitionFile(s);

@@ -1,7 +1,8 @@
 // A Provider for any REST key API that a declarative definition (definition.ts) describes: Grafana's service-account
 // tokens, the seed-003 platform, or a user's own (--provider-file). This is the only code that reads such an API's
 // JSON; where a field sits comes from the definition, never from code.
-import { KeyNotReturnedError, NotFoundError, ProviderResponseError } from '../../errors.js';
+import { NotFoundError, ProviderResponseError } from '../../errors.js';
+import { readCreateAnswer } from '../create-answer.js';
 import { providerHttpClient, type HttpClient, type HttpClientDeps } from '../http.js';
 import { pathSegment } from '../ids.js';
 import type {
@@ -98,19 +99,17 @@ export class RestProvider implements Provider {
       .map((k) => this.#key(k, path));
   }
 
-  async createKey(userId: string, input: CreateKeyInput): Promise<CreatedKey> {
+  createKey(userId: string, input: CreateKeyInput): Promise<CreatedKey> {
     const { create } = this.#def.keys;
     const path = fill(create.path, userId);
-    const answer = (await this.#http.request('POST', path, { json: this.#body(create.body, input), what: `create the key ${input.name}` })).body;
-    const secret = at(answer, create.secret);
-    if (typeof secret !== 'string' || secret.trim() === '') {
-      throw new KeyNotReturnedError(`${this.displayName} accepted the create of "${input.name}" but its answer holds no key (field "${create.secret}").`, {
-        data: { keyName: input.name },
-      });
-    }
-    const record = at(answer, create.key);
-    const key = this.#key(record, path, input.name);
-    return { ...key, scopes: key.scopes ?? input.scopes ?? null, expiresAt: key.expiresAt ?? input.expiresAt, lastChars: secret.slice(-5), secret };
+    return readCreateAnswer(this.displayName, input.name, async (held) => {
+      const answer = (await this.#http.request('POST', path, { json: this.#body(create.body, input), what: `create the key ${input.name}` })).body;
+      const secret = at(answer, create.secret);
+      if (typeof secret !== 'string' || secret.trim() === '') throw malformed(this.displayName, { path, field: create.secret }, "the new key's plaintext (a non-empty string)");
+      held(secret);
+      const key = this.#key(at(answer, create.key), path, input.name);
+      return { ...key, scopes: key.scopes ?? input.scopes ?? null, expiresAt: key.expiresAt ?? input.expiresAt, lastChars: secret.slice(-5), secret };
+    });
   }
 
   async deleteKey(userId: string, keyId: string): Promise<'deleted' | 'already-gone'> {
