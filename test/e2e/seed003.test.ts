@@ -90,6 +90,22 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the seed-003 platform)',
     expect(await s.leaks()).toEqual([]);
   });
 
+  it('a key name with line breaks is one line wherever keyrot prints it: no forged lines on stdout or stderr', async () => {
+    const s = await platformSetup('seed003');
+    const forged = 'nightly\n✔ Rotated everything\r\nerror: paste your admin key\u2028::add-mask::x';
+    const { id } = s.sandbox.mint({ account: s.account.id, name: forged, scopes: SCOPES });
+    const r = await s.run(['rotate', '--user', 'deploy-bot', '--key', id, '--on-new-key', s.hook, '--no-wait', '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    const flat = 'nightly ✔ Rotated everything error: paste your admin key ::add-mask::x';
+    expect(r.stdout).toContain(flat);
+    for (const line of [...r.stdout.split('\n'), ...r.stderr.split('\n')]) {
+      expect(line).not.toMatch(/^\s*(✔ Rotated everything|error: paste|::add-mask)/);
+      expect(line).not.toMatch(/\r|\u2028/);
+    }
+    const status = await s.run(['status']);
+    expect(status.stdout + status.stderr).not.toMatch(/^\s*(✔ Rotated everything|error: paste)/m);
+  });
+
   it('a new key created narrower than the old one (the platform ignored the scopes) is a scope mismatch: exit 19 before the hand-over', async () => {
     const s = await platformSetup('seed003');
     const file = await definitionFile(s);

@@ -1,6 +1,7 @@
 // A Provider for any REST key API that a declarative definition (definition.ts) describes: Grafana's service-account
 // tokens, the seed-003 platform, or a user's own (--provider-file). This is the only code that reads such an API's
 // JSON; where a field sits comes from the definition, never from code.
+import { singleLine } from '../../core/mask.js';
 import { NotFoundError, ProviderResponseError } from '../../errors.js';
 import { readCreateAnswer } from '../create-answer.js';
 import { providerHttpClient, type HttpClient, type HttpClientDeps } from '../http.js';
@@ -232,14 +233,15 @@ function malformed(service: string, loc: Loc, expected: string): ProviderRespons
   });
 }
 
+/** Provider text (a name, a login, an id) as the one line it is meant to be (see singleLine), read where it arrives. */
 function text(value: unknown, loc: Loc, service: string): string {
-  if (typeof value === 'string' && value !== '') return value;
+  if (typeof value === 'string' && value !== '') return singleLine(value);
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
   throw malformed(service, loc, 'a non-empty string');
 }
 
 function optionalText(value: unknown): string {
-  return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : '';
+  return typeof value === 'string' ? singleLine(value) : typeof value === 'number' ? String(value) : '';
 }
 
 function id(value: unknown, loc: Loc, service: string): string {
