@@ -1054,7 +1054,13 @@ export function rotateCommandOf(record: RotationRecord, ports?: Pick<RotationPor
  */
 export function nothingCreated(record: RotationRecord, err: unknown): boolean {
   if (record.newKey.id !== null || !canAbort(record)) return false;
-  return err instanceof KeyNotReturnedError || (err instanceof UsageError && record.phase === 'create');
+  return err instanceof KeyNotReturnedError || (record.phase === 'create' && (err instanceof UsageError || answered4xx(err)));
+}
+
+/** The provider answered 4xx (a 403 for a role that may not issue keys, a 401, a 404): it refused, and made nothing. */
+function answered4xx(err: unknown): boolean {
+  const status = isKeyrotError(err) ? err.data?.['status'] : undefined;
+  return typeof status === 'number' && status >= 400 && status < 500;
 }
 
 /**

@@ -93,7 +93,11 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider grafana rotate', () => {
     expect(json(r).error.message).toMatch(/Grafana denied permission to create the key [\w-]+: You'll need additional permissions to perform this action. Permissions needed: serviceaccounts:write/);
     expect(s.keys().map((k) => k.name)).toEqual(['deploy-bot']);
     expect(await s.held()).toEqual([]);
-    expect(await s.journal()).toMatchObject({ status: 'failed', phase: 'create' });
+    // Nothing was made: no rotation is left open to block the next run (exit 9) until someone runs --abort.
+    expect(await s.journal()).toBeNull();
+    const again = await s.run(['rotate', '--user', s.account.label, '--on-new-key', s.hook, '--no-wait', '--yes'], { env: { GRAFANA_TOKEN: auditor } });
+    expect(again.code, again.stderr).toBe(4);
+    expect(again.stderr).not.toMatch(/--resume|--abort/);
   });
 
   it("the new token belongs to the same service account, so it has the old one's role; --keep-old 7d is a grace period only (Grafana cannot move an expiry)", async () => {

@@ -72,6 +72,11 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the seed-003 platform)',
     expect(r.code, r.stderr).toBe(4);
     expect(json(r).error.message).toMatch(/Seed-003 platform denied permission to create the key [\w-]+: forbidden: API key issuance is admin\/owner-only/);
     expect(s.keys().map((k) => k.name)).toEqual(['deploy-bot']);
+    // No unfinished rotation is left behind: the real admin key rotates at once (no exit 9, no --abort first).
+    expect(json(r).error.hint ?? '').not.toMatch(/--resume|--abort/);
+    expect(await s.journal()).toBeNull();
+    const admin = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--yes']));
+    expect(admin.code, admin.stderr).toBe(0);
   });
 
   it.each([
