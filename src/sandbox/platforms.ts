@@ -348,6 +348,11 @@ function grafana(c: Call): Reply {
     case 'GET /api/org':
       requireCaller(c);
       return { status: 200, json: GRAFANA_ORG };
+    case 'GET /api/user': {
+      // A service-account token is its service account, a user of the organization.
+      const { account } = requireCaller(c);
+      return { status: 200, json: { id: Number(account.id), login: account.login, name: account.name, email: account.login, orgId: GRAFANA_ORG.id, isGrafanaAdmin: false } };
+    }
     case 'GET /api/serviceaccounts/search': {
       requireRead(c);
       const perPage = Math.max(1, Number(c.query.get('perpage') ?? 1000) || 1000);

@@ -14,8 +14,12 @@ export interface RestDefinition {
   baseUrlEnv: string;
   /** How keys travel; default Authorization with the prefix "Bearer ". */
   auth: { header: string; prefix: string };
-  /** GET with the admin key: who it is (`label` names the field shown, e.g. an e-mail or an org name). */
-  identity: { path: string; label: string; name: string | null };
+  /**
+   * GET with the admin key: who it is (`label` names the field shown, e.g. an e-mail or an org name). `account`, when
+   * the API can say it: a GET whose `field` is the label (accounts.fields.label) of the account the admin key belongs
+   * to, so keyrot never rotates its own key away (an answer without it, or a 4xx, means "not known").
+   */
+  identity: { path: string; label: string; name: string | null; account: { path: string; field: string } | null };
   /** GET with any key: 2xx authenticates, 401 is rejected, 403 is a valid key without the probe's scope. */
   probe: { path: string };
   accounts: {
@@ -129,7 +133,9 @@ export function validateDefinition(raw: unknown, source: string): RestDefinition
   known(auth, ['header', 'prefix'], 'auth');
   if (auth['prefix'] !== undefined && typeof auth['prefix'] !== 'string') fail('auth.prefix', 'must be a string (e.g. "Bearer ", or "")');
   const identity = obj(d['identity'], 'identity');
-  known(identity, ['path', 'label', 'name'], 'identity');
+  known(identity, ['path', 'label', 'name', 'account'], 'identity');
+  const ownAccount = identity['account'] === undefined || identity['account'] === null ? null : obj(identity['account'], 'identity.account');
+  if (ownAccount) known(ownAccount, ['path', 'field'], 'identity.account');
   const probe = obj(d['probe'], 'probe');
   known(probe, ['path'], 'probe');
   const accounts = obj(d['accounts'], 'accounts');
@@ -180,6 +186,9 @@ export function validateDefinition(raw: unknown, source: string): RestDefinition
       path: path(identity, 'path', 'identity.path', []),
       label: fieldPath(identity, 'label', 'identity.label', true) as string,
       name: fieldPath(identity, 'name', 'identity.name', false),
+      account: ownAccount
+        ? { path: path(ownAccount, 'path', 'identity.account.path', []), field: fieldPath(ownAccount, 'field', 'identity.account.field', true) as string }
+        : null,
     },
     probe: { path: path(probe, 'path', 'probe.path', []) },
     accounts: {

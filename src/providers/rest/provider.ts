@@ -61,11 +61,26 @@ export class RestProvider implements Provider {
     await this.#http.close();
   }
 
+  /**
+   * Who the admin key is. When the API names the admin key's own account (identity.account), `email` is that
+   * account's label, as --user and list-users show it, so that account is known as the admin key's own (rotate
+   * refuses it, rotate --all leaves it out) and `name` is the identity's label; otherwise `email` is the label.
+   */
   async whoami(): Promise<Identity> {
     const { identity } = this.#def;
     const body = (await this.#http.request('GET', identity.path, { what: 'show the account' })).body;
     const label = text(at(body, identity.label), { path: identity.path, field: identity.label }, this.displayName);
+    const own = identity.account === null ? null : await this.#ownAccount(identity.account);
+    if (own !== null) return { email: own, name: label, acls: [] };
     return { email: label, name: identity.name === null ? '' : optionalText(at(body, identity.name)), acls: [] };
+  }
+
+  /** The label of the admin key's own account, or null when the API does not say (a 4xx, no such field). */
+  async #ownAccount(where: { path: string; field: string }): Promise<string | null> {
+    const res = await this.#http.request('GET', where.path, { passStatuses: [400, 403, 404], expectBody: false, what: 'show the admin key\'s own account' });
+    if (res.status >= 300) return null;
+    const value = optionalText(at(res.body, where.field));
+    return value === '' ? null : value;
   }
 
   async listUsers(): Promise<User[]> {
