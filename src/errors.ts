@@ -130,6 +130,19 @@ export class CreateOutcomeUnknownError extends KeyrotError {
 export class KeyNotReturnedError extends KeyrotError {
   readonly exitCode = ExitCode.keyNotReturned;
   readonly code = 'key_not_returned';
+  /** The plaintext, when the answer held one but no usable record of its key: only for the rescue file. */
+  readonly #plaintext: string | null;
+
+  constructor(message: string, details: ErrorDetails & { plaintext?: string | null } = {}) {
+    const { plaintext, ...rest } = details;
+    super(message, rest);
+    this.#plaintext = plaintext ?? null;
+  }
+
+  /** Not a field: a private slot never reaches JSON, logs or `--debug` dumps of the error. */
+  get plaintext(): string | null {
+    return this.#plaintext;
+  }
 }
 
 /** keyrot's own state (a journal, its folder) is damaged or unusable: the message names the file and the way out. */

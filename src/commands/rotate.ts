@@ -422,8 +422,17 @@ function resumeQuestion(record: RotationRecord): string {
  * that entry (or CI secret) would be left holding a revoked key. Told apart by the last characters the provider
  * lists, checked before any change.
  */
-async function refuseAdminKeyAsOldKey(ctx: Context, identity: Identity, user: User, oldKey: ApiKey): Promise<void> {
-  if (identity.email.toLowerCase() !== user.email.toLowerCase() || !oldKey.lastChars) return;
+async function refuseAdminKeyAsOldKey(ctx: Context, provider: Provider, identity: Identity, user: User, oldKey: ApiKey): Promise<void> {
+  if (identity.email.toLowerCase() !== user.email.toLowerCase()) return;
+  if (!provider.ownKeys) {
+    // No --self here, and a token list that does not say which token is the admin key's: any of them may be.
+    const admin = await ctx.adminKey();
+    throw new UsageError(
+      `${user.email} is the account of the admin key keyrot runs with (from ${admin.where}): rotating ${oldKey.name} may revoke keyrot's own key, cutting the rotation off half-way and leaving ${admin.where} holding a revoked key.`,
+      { hint: `Rotate this account's keys with an admin key of another account, or in ${provider.displayName} itself.` },
+    );
+  }
+  if (!oldKey.lastChars) return;
   const admin = await ctx.adminKey();
   if (!admin.key.endsWith(oldKey.lastChars)) return;
   throw new UsageError(`${oldKey.name} is the admin key keyrot runs with (from ${admin.where}): rotating it as a user key would leave ${admin.where} holding a revoked key.`, {
@@ -673,7 +682,7 @@ export async function planRotation(
     if (pair) throw strayNextGeneration(ctx, provider, user, pair.old, pair.next);
   }
   const oldKey = self ? self.oldKey(keys) : (dashboardKey(provider, keys, options.key) ?? (await chooseKey(ctx, keys, options.key, await heldAmong(ctx, store, provider.id, user.id, keys), user.email)));
-  if (!self) await refuseAdminKeyAsOldKey(ctx, identity, user, oldKey);
+  if (!self) await refuseAdminKeyAsOldKey(ctx, provider, identity, user, oldKey);
   // keyrot's own calls use the admin key, so waiting on its usage proves nothing; and a leaked admin key is
   // revoked as soon as the new one is installed, which is the standard order without the wait.
   const mode: RotationMode = options.emergency && !self ? 'emergency' : 'standard';

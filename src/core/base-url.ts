@@ -29,3 +29,20 @@ export function isLoopback(hostname: string): boolean {
   const parts = host.split('.');
   return parts.length === 4 && parts[0] === '127' && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
 }
+
+/**
+ * `path` (a request path such as "/keys?page=2", relative to the base URL) resolved under `base` (whose path ends
+ * with "/"), or null when the result would leave the base's origin or path: "/https://other/x" (a scheme),
+ * "//host" or "/\host" (another host), "/../x" or "/%2e%2e/x" (above the base path). Keys travel with every request:
+ * they go to the base URL and below it, nowhere else.
+ */
+export function urlUnder(base: URL, path: string): URL | null {
+  if (!path.startsWith('/')) return null;
+  let url: URL;
+  try {
+    url = new URL(path.slice(1), base);
+  } catch {
+    return null;
+  }
+  return url.origin === base.origin && url.protocol === base.protocol && url.pathname.startsWith(base.pathname) ? url : null;
+}

@@ -57,11 +57,23 @@ export async function createAndStoreKey(req: CreateKeyRequest, ports: CreateKeyP
 }
 
 /**
- * The provider accepted the create but sent no plaintext: whatever key it made can never be read, so nobody can
- * ever hold it. Deletes it and returns the error to stop with, which says what was deleted.
+ * The provider accepted the create but sent no usable answer: whatever key it made cannot be held by id, so it is
+ * deleted by name, and the error to stop with, which says what was deleted, is returned. When the answer did hold
+ * the plaintext (only the key's record was unusable) and no key could be deleted, the plaintext goes to the rescue
+ * file instead of being dropped: a key may be live, and a human then holds it.
  */
-async function discardUnreadableKey(req: CreateKeyRequest, ports: CreateKeyPorts, err: KeyNotReturnedError): Promise<KeyNotReturnedError> {
-  const deleted = await deleteOrphansOrExplain(req, ports, `The provider accepted creating "${req.name}" but sent no key`);
+async function discardUnreadableKey(req: CreateKeyRequest, ports: CreateKeyPorts, err: KeyNotReturnedError): Promise<Error> {
+  const happened = `The provider accepted creating "${req.name}" but sent no usable key`;
+  let deleted: string[];
+  try {
+    deleted = await deleteOrphansOrExplain(req, ports, happened);
+  } catch (cleanupErr) {
+    if (err.plaintext === null) throw cleanupErr;
+    return rescueUnreadable(req, ports, err.plaintext, `${happened}, and finding it by name failed (${errorText(cleanupErr)})`, cleanupErr);
+  }
+  if (deleted.length === 0 && err.plaintext !== null) {
+    return rescueUnreadable(req, ports, err.plaintext, `${happened}, and no key of that name is listed`, err);
+  }
   const what = deleted.length
     ? `keyrot deleted that key (${deleted.join(', ')}): its plaintext can never be read`
     : 'no such key is listed, so nothing was left behind';
@@ -69,6 +81,17 @@ async function discardUnreadableKey(req: CreateKeyRequest, ports: CreateKeyPorts
     hint: 'keyrot never sends a create twice. If this persists, the provider does not return new keys through its API: create the key in its console.',
     data: { ...err.data, deletedKeyIds: deleted },
     cause: err,
+  });
+}
+
+/** The plaintext of a key keyrot cannot name by id, into the rescue file; the error says where. */
+async function rescueUnreadable(req: CreateKeyRequest, ports: CreateKeyPorts, secret: string, happened: string, cause: unknown): Promise<RotationIncompleteError> {
+  const key: CreatedKey = { id: `unread-${req.name}`, name: req.name, lastChars: secret.slice(-5), expiresAt: req.expiresAt, secret };
+  const path = await ports.rescue(key, req.userId);
+  return new RotationIncompleteError(`${happened}: a key named "${req.name}" (${maskSecret(secret)}) may be live; its plaintext is in ${path} (mode 0600).`, {
+    hint: `Delete the key named "${req.name}" at the provider (or move the key from ${path} into your secret store), then delete the file.`,
+    data: { keyName: req.name, rescueFile: path },
+    cause,
   });
 }
 

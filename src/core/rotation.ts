@@ -1122,8 +1122,8 @@ export function rotateCommandOf(record: RotationRecord, ports?: Pick<RotationPor
  */
 export function nothingCreated(record: RotationRecord, err: unknown): boolean {
   if (record.newKey.id !== null || !canAbort(record)) return false;
-  // A wrong key pasted for a person's mint is a retry at the same step, not the end of the rotation.
   if (err instanceof RotationConflictError && err.data?.['concurrent'] === true) return true;
+  // A wrong key pasted for a person's mint is a retry at the same step, not the end of the rotation.
   return err instanceof KeyNotReturnedError || (record.phase === 'create' && record.awaiting !== 'mint' && (err instanceof UsageError || answered4xx(err)));
 }
 

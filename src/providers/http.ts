@@ -23,6 +23,7 @@ import {
   UsageError,
 } from '../errors.js';
 import { redact, sanitizeForDisplay } from '../core/mask.js';
+import { urlUnder } from '../core/base-url.js';
 import type { HttpLogger, ProviderOptions, RetryPolicy, Timeouts } from './types.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -463,7 +464,13 @@ export class HttpClient {
    */
   async request(method: HttpMethod, path: string, options: RequestOptions = {}): Promise<HttpResponse> {
     const relative = this.#relativePath(path, options.query);
-    const url = new URL(relative.slice(1), this.#base).toString();
+    // The one place a request's URL is made: it never leaves the base URL (a key goes with every request).
+    const url = urlUnder(this.#base, relative)?.toString();
+    if (url === undefined) {
+      throw new UsageError(`keyrot refused to send a request to "${sanitizeForDisplay(relative, 100)}": it is not a path under the ${this.#service} API base URL ${this.#base.href}.`, {
+        hint: 'Check the provider definition (--provider-file): its paths are paths under the base URL, such as "/keys".',
+      });
+    }
     const token = options.token ?? this.#token;
     const secrets = [this.#token, token];
     const idempotent = IDEMPOTENT.has(method);

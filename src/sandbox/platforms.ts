@@ -85,6 +85,8 @@ export interface PlatformSandbox {
   setRevokeIneffective(on: boolean): void;
   /** Keys created through the API get these scopes whatever was asked (null: as asked). */
   setForcedScopes(scopes: string[] | null): void;
+  /** A create's answer holds the plaintext but not the key's id (the key is made and listed as usual). */
+  setCreateAnswerWithoutId(on: boolean): void;
   addFault(fault: FaultSpec): void;
   clearFaults(): void;
   close(): Promise<void>;
@@ -159,6 +161,7 @@ class Platform {
   revokeIneffective = false;
   /** When set, every key created through the API gets these scopes, whatever was asked (a narrower default). */
   forcedScopes: string[] | null = null;
+  createAnswerWithoutId = false;
   readonly #next = { account: 1, key: 1 };
 
   constructor(
@@ -347,6 +350,11 @@ function grafana(c: Call): Reply {
     case 'GET /api/org':
       requireCaller(c);
       return { status: 200, json: GRAFANA_ORG };
+    case 'GET /api/user': {
+      // A service-account token is its service account, a user of the organization.
+      const { account } = requireCaller(c);
+      return { status: 200, json: { id: Number(account.id), login: account.login, name: account.name, email: account.login, orgId: GRAFANA_ORG.id, isGrafanaAdmin: false } };
+    }
     case 'GET /api/serviceaccounts/search': {
       requireRead(c);
       const perPage = Math.max(1, Number(c.query.get('perpage') ?? 1000) || 1000);
@@ -369,7 +377,7 @@ function grafana(c: Call): Reply {
       if (typeof ttl !== 'number' || ttl < 0) throw p.badRequest('Bad request data');
       if (account.keys.some((k) => k.name === name)) throw new ApiError(409, { message: 'service account token with given name already exists in the organization' });
       const key = p.addKey(account, { name, scopes: [], expiresAt: ttl > 0 ? new Date(c.now.getTime() + ttl * 1000) : null });
-      return { status: 200, json: { id: Number(key.id), name: key.name, key: key.plaintext } };
+      return { status: 200, json: { ...(p.createAnswerWithoutId ? {} : { id: Number(key.id) }), name: key.name, key: key.plaintext } };
     }
     case 'DELETE /api/serviceaccounts/:id/tokens/:id': {
       requireIssue(c);
@@ -422,7 +430,8 @@ function seed003(c: Call): Reply {
       if (!Array.isArray(scopes) || scopes.length === 0 || !scopes.every((s) => typeof s === 'string')) throw p.badRequest('scopes: at least one scope is required');
       const expires = parseExpiry(p, expiresAt, c.now);
       const key = p.addKey(a, { name, scopes: p.forcedScopes ?? (scopes as string[]), expiresAt: expires });
-      return { status: 201, json: { key: seed003Key(key), secret: key.plaintext } };
+      const { id, ...record } = seed003Key(key);
+      return { status: 201, json: { key: p.createAnswerWithoutId ? record : { id, ...record }, secret: key.plaintext } };
     }
     case 'PATCH /service-accounts/:id/keys/:id': {
       requireIssue(c);
@@ -526,6 +535,7 @@ export async function startPlatformSandbox(options: PlatformSandboxOptions): Pro
     if (route === 'POST /settings') {
       if (body['refreshMs'] !== undefined) platform.refreshMs = Number(body['refreshMs']);
       if (body['revokeIneffective'] !== undefined) platform.revokeIneffective = body['revokeIneffective'] === true;
+      if (body['createAnswerWithoutId'] !== undefined) platform.createAnswerWithoutId = body['createAnswerWithoutId'] === true;
       return { status: 204 };
     }
     if (route === 'POST /dashboard/keys') {
@@ -626,6 +636,8 @@ export async function startPlatformSandbox(options: PlatformSandboxOptions): Pro
       res.destroy();
       return;
     }
+    // Acted on, then a success without a body (as Vultr's OpenAPI document describes its create).
+    if (fault?.action === 'empty-answer' && reply.status >= 200 && reply.status < 300) reply = { status: 202, raw: '' };
     // Declared JSON but not JSON, like a proxy's error page.
     send(res, fault?.action === 'malformed' ? { status: 200, raw: '<html><body>502 Bad Gateway</body></html>' } : reply);
     record(reply.status);
@@ -665,6 +677,9 @@ export async function startPlatformSandbox(options: PlatformSandboxOptions): Pro
     },
     setForcedScopes: (scopes) => {
       platform.forcedScopes = scopes;
+    },
+    setCreateAnswerWithoutId: (on) => {
+      platform.createAnswerWithoutId = on;
     },
     addFault: (fault) => faults.add(fault),
     clearFaults: () => faults.clear(),

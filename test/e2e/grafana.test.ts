@@ -93,7 +93,30 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider grafana rotate', () => {
     expect(json(r).error.message).toMatch(/Grafana denied permission to create the key [\w-]+: You'll need additional permissions to perform this action. Permissions needed: serviceaccounts:write/);
     expect(s.keys().map((k) => k.name)).toEqual(['deploy-bot']);
     expect(await s.held()).toEqual([]);
-    expect(await s.journal()).toMatchObject({ status: 'failed', phase: 'create' });
+    // Nothing was made: no rotation is left open to block the next run (exit 9) until someone runs --abort.
+    expect(await s.journal()).toBeNull();
+    const again = await s.run(['rotate', '--user', s.account.label, '--on-new-key', s.hook, '--no-wait', '--yes'], { env: { GRAFANA_TOKEN: auditor } });
+    expect(again.code, again.stderr).toBe(4);
+    expect(again.stderr).not.toMatch(/--resume|--abort/);
+  });
+
+  it("the admin token's own service account is refused before any change (exit 2), and rotate --all leaves it out and says so", async () => {
+    const s = await platformSetup('grafana');
+    const adminAccount = s.sandbox.snapshot().find((a) => a.keys.some((k) => k.plaintext === s.sandbox.adminKey))!;
+    const tokens = () => s.sandbox.snapshot().map((a) => a.keys.map((k) => `${a.login}/${k.id}/${k.name}`));
+    const before = tokens();
+    const r = await s.run(['rotate', '--user', adminAccount.login, '--on-new-key', s.hook, '--no-wait', '--yes']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(new RegExp(`^error: ${adminAccount.login} is the account of the admin key keyrot runs with \\(from GRAFANA_TOKEN\\): rotating keyrot-admin may revoke keyrot's own key`)),
+    ]);
+    expect(tokens()).toEqual(before);
+    expect(s.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
+
+    const all = await s.run(['rotate', '--all', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes', '--concurrency', '1']);
+    expect(all.stdout + all.stderr).toContain(`Left out: ${adminAccount.login} is the admin key's own user`);
+    expect(await s.status(s.sandbox.adminKey)).toBe(200);
+    expect(s.sandbox.snapshot().find((a) => a.id === adminAccount.id)!.keys.map((k) => k.plaintext)).toEqual([s.sandbox.adminKey]);
   });
 
   it("the new token belongs to the same service account, so it has the old one's role; --keep-old 7d is a grace period only (Grafana cannot move an expiry)", async () => {

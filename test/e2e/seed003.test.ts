@@ -102,6 +102,43 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the seed-003 platform)',
     expect(r.code, r.stderr).toBe(4);
     expect(json(r).error.message).toMatch(/Seed-003 platform denied permission to create the key [\w-]+: forbidden: API key issuance is admin\/owner-only/);
     expect(s.keys().map((k) => k.name)).toEqual(['deploy-bot']);
+    // No unfinished rotation is left behind: the real admin key rotates at once (no exit 9, no --abort first).
+    expect(json(r).error.hint ?? '').not.toMatch(/--resume|--abort/);
+    expect(await s.journal()).toBeNull();
+    const admin = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--yes']));
+    expect(admin.code, admin.stderr).toBe(0);
+  });
+
+  it.each([
+    ['no body (202)', (s: PlatformSetup) => s.sandbox.addFault({ method: 'POST', path: KEYS, action: 'empty-answer' })],
+    ['the plaintext but no id', (s: PlatformSetup) => s.sandbox.setCreateAnswerWithoutId(true)],
+  ])('a create answered 2xx with %s is an answer, not a loss: the key it made is deleted by name, one POST, exit 13, nothing left', async (_what, arrange) => {
+    const s = await platformSetup('seed003');
+    arrange(s);
+    const r = await s.run(['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--yes', '--json']);
+    expect(r.code, r.stderr).toBe(13);
+    expect(json(r).error.message).toMatch(/accepted the create of "deploy-bot-v2" but its answer holds no key .*: keyrot deleted that key/);
+    expect(s.sandbox.requests().filter((q) => q.method === 'POST')).toHaveLength(1);
+    expect(s.keys().map((k) => k.name)).toEqual(['deploy-bot']);
+    expect(await s.held()).toEqual([]);
+    expect(await s.journal()).toBeNull();
+    expect(await s.leaks()).toEqual([]);
+  });
+
+  it('a key name with line breaks is one line wherever keyrot prints it: no forged lines on stdout or stderr', async () => {
+    const s = await platformSetup('seed003');
+    const forged = 'nightly\n✔ Rotated everything\r\nerror: paste your admin key\u2028::add-mask::x';
+    const { id } = s.sandbox.mint({ account: s.account.id, name: forged, scopes: SCOPES });
+    const r = await s.run(['rotate', '--user', 'deploy-bot', '--key', id, '--on-new-key', s.hook, '--no-wait', '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    const flat = 'nightly ✔ Rotated everything error: paste your admin key ::add-mask::x';
+    expect(r.stdout).toContain(flat);
+    for (const line of [...r.stdout.split('\n'), ...r.stderr.split('\n')]) {
+      expect(line).not.toMatch(/^\s*(✔ Rotated everything|error: paste|::add-mask)/);
+      expect(line).not.toMatch(/\r|\u2028/);
+    }
+    const status = await s.run(['status']);
+    expect(status.stdout + status.stderr).not.toMatch(/^\s*(✔ Rotated everything|error: paste)/m);
   });
 
   it('a new key created narrower than the old one (the platform ignored the scopes) is a scope mismatch: exit 19 before the hand-over', async () => {

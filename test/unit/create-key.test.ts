@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createAndStoreKey, deleteOrphans, type CreateKeyPorts, type CreateKeyRequest, type StoredKey } from '../../src/core/create-key.js';
 import {
   CreateOutcomeUnknownError,
+  KeyNotReturnedError,
   KeychainError,
   ProviderUnavailableError,
   RotationIncompleteError,
@@ -163,6 +164,34 @@ describe('createAndStoreKey: a lost create answer (CreateOutcomeUnknownError)', 
     expect(w.provider.created).toHaveLength(2);
     expect(w.provider.liveKeys(USER)).toHaveLength(0);
     await expectNoKeyLost(w);
+  });
+});
+
+describe('createAndStoreKey: a create answered without a usable key record (KeyNotReturnedError)', () => {
+  it('deletes the key it made by name, never sends the create again', async () => {
+    const w = world();
+    w.provider.faults.push({ method: 'createKey', when: 'after', error: () => new KeyNotReturnedError('The provider accepted the create but its answer holds no key.') });
+    const err = await createAndStoreKey(w.request(), w.ports).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KeyNotReturnedError);
+    expect((err as Error).message).toMatch(/keyrot deleted that key/);
+    expect(w.provider.callsOf('createKey')).toHaveLength(1);
+    expect(w.provider.liveKeys(USER)).toHaveLength(0);
+  });
+
+  it('rescues the plaintext the answer did hold when the key cannot be found by name, rather than drop it', async () => {
+    const w = world();
+    const plaintextOfTheKeyJustMade = () => w.provider.created.at(-1)!.secret;
+    w.provider.faults.push({ method: 'createKey', when: 'after', error: () => new KeyNotReturnedError('The answer has no usable id.', { plaintext: plaintextOfTheKeyJustMade() }) });
+    w.provider.faults.push({ method: 'listKeys', when: 'before', error: unavailable });
+    const err = await createAndStoreKey(w.request(), w.ports).catch((e: unknown) => e);
+    const created = w.provider.created[0]!;
+    expect(err).toBeInstanceOf(RotationIncompleteError);
+    expect(w.rescued).toEqual([{ key: expect.objectContaining({ name: NAME, secret: created.secret }), userId: USER }]);
+    expect((err as Error).message).toContain('/state/rescue/');
+    expect((err as Error).message).toContain(NAME);
+    expect((err as Error).message).not.toContain(created.secret);
+    expect(JSON.stringify(err)).not.toContain(created.secret);
+    expect(w.provider.callsOf('createKey')).toHaveLength(1);
   });
 });
 

@@ -106,6 +106,14 @@ describe('HttpClient: requests', () => {
     expect(res).toMatchObject({ status: 204, body: undefined });
   });
 
+  it.each(['/https://other-host/me', '/\\other-host/me', '/../me', '/%2e%2e/me'])('refuses to send anything to %s, which leaves the base URL', async (path) => {
+    const h = setup();
+    const err = await caught(h.client.request('GET', path, { token: OTHER_TOKEN }));
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as Error).message).toContain('not a path under the Vultr API base URL https://api.vultr.com/v2/');
+    expect(h.calls()).toBe(0);
+  });
+
   it('rejects an invalid base URL as a usage error', () => {
     expect(() => setup({ baseUrl: 'not a url' })).toThrow(UsageError);
     expect(() => setup({ baseUrl: 'ftp://example.com' })).toThrow(UsageError);

@@ -46,6 +46,12 @@ describe('validateDefinition', () => {
     ['a bad environment variable', (d: any) => (d.adminKeyEnv = 'api key'), 'adminKeyEnv: must be an environment variable name'],
     ['an expire method', (d: any) => (d.keys.expire.method = 'DELETE'), 'keys.expire.method: must be PATCH, PUT or POST'],
     ['a bad id pattern', (d: any) => (d.accounts.idPattern = '(['), 'accounts.idPattern: is not a regular expression'],
+    // Keys travel with every request: a path must not lead them to another host or above the base URL.
+    ['a path naming another host by scheme', (d: any) => (d.identity.path = '/http://other-host/me'), 'identity.path: must be a path under the base URL'],
+    ['a path naming another host by "//"', (d: any) => (d.probe.path = '//other-host/me'), 'probe.path: must be a path under the base URL'],
+    ['a path naming another host by a backslash', (d: any) => (d.probe.path = '/\\other-host/me'), 'probe.path: must be a path under the base URL'],
+    ['a path going up', (d: any) => (d.keys.create.path = '/service-accounts/{account}/../../../keys'), 'keys.create.path: must be a path under the base URL'],
+    ['a path going up, encoded', (d: any) => (d.keys.revoke = '/%2e%2e/{account}/{key}'), 'keys.revoke: must be a path under the base URL'],
   ])('%s is refused, naming the field', (_what, change, expected) => {
     const message = refusal(change);
     expect(message.startsWith(`${FILE}: `)).toBe(true);

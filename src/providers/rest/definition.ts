@@ -2,6 +2,7 @@
 // that can be listed, created, revoked, probed, and that may carry scopes, an expiry and a last-used time. One
 // small JSON document per provider; built-in ones live beside this file, users bring their own with
 // --provider-file. Validation names the field at fault, so a definition that does not fit is one clear line.
+import { urlUnder } from '../../core/base-url.js';
 import { UsageError } from '../../errors.js';
 
 export interface RestDefinition {
@@ -13,8 +14,12 @@ export interface RestDefinition {
   baseUrlEnv: string;
   /** How keys travel; default Authorization with the prefix "Bearer ". */
   auth: { header: string; prefix: string };
-  /** GET with the admin key: who it is (`label` names the field shown, e.g. an e-mail or an org name). */
-  identity: { path: string; label: string; name: string | null };
+  /**
+   * GET with the admin key: who it is (`label` names the field shown, e.g. an e-mail or an org name). `account`, when
+   * the API can say it: a GET whose `field` is the label (accounts.fields.label) of the account the admin key belongs
+   * to, so keyrot never rotates its own key away (an answer without it, or a 4xx, means "not known").
+   */
+  identity: { path: string; label: string; name: string | null; account: { path: string; field: string } | null };
   /** GET with any key: 2xx authenticates, 401 is rejected, 403 is a valid key without the probe's scope. */
   probe: { path: string };
   accounts: {
@@ -66,6 +71,8 @@ export const PLACEHOLDERS = ['{name}', '{expiresAt}', '{secondsToLive}', '{scope
 const ID = /^[a-z][a-z0-9-]{0,31}$/;
 const ENV = /^[A-Z][A-Z0-9_]{0,63}$/;
 const HEADER = /^[A-Za-z0-9-]{1,64}$/;
+/** A base URL with a path, to check that a definition's paths stay under whatever base URL is used. */
+const PROBE_BASE = new URL('https://base.invalid/api/');
 const FIELD_PATH = /^([A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*)?$/;
 
 /**
@@ -90,6 +97,10 @@ export function validateDefinition(raw: unknown, source: string): RestDefinition
     o[key] === undefined || o[key] === null ? null : str(o, key, field, test, what);
   const path = (o: Record<string, unknown>, key: string, field: string, params: string[]): string => {
     const value = str(o, key, field, /^\//, 'a path starting with "/"');
+    // Resolved against a stand-in base, with its placeholders filled as ids are (one safe segment each).
+    if (urlUnder(PROBE_BASE, value.replace(/\{[^}]*\}/g, 'id')) === null) {
+      fail(field, 'must be a path under the base URL (such as "/keys"): not "//host", "/\\host", "/scheme:…" or one going up with ".."');
+    }
     for (const name of value.match(/\{[^}]*\}/g) ?? []) {
       if (!params.includes(name)) fail(field, `${name} is not a placeholder here (expected ${params.join(' and ') || 'none'})`);
     }
@@ -122,7 +133,9 @@ export function validateDefinition(raw: unknown, source: string): RestDefinition
   known(auth, ['header', 'prefix'], 'auth');
   if (auth['prefix'] !== undefined && typeof auth['prefix'] !== 'string') fail('auth.prefix', 'must be a string (e.g. "Bearer ", or "")');
   const identity = obj(d['identity'], 'identity');
-  known(identity, ['path', 'label', 'name'], 'identity');
+  known(identity, ['path', 'label', 'name', 'account'], 'identity');
+  const ownAccount = identity['account'] === undefined || identity['account'] === null ? null : obj(identity['account'], 'identity.account');
+  if (ownAccount) known(ownAccount, ['path', 'field'], 'identity.account');
   const probe = obj(d['probe'], 'probe');
   known(probe, ['path'], 'probe');
   const accounts = obj(d['accounts'], 'accounts');
@@ -173,6 +186,9 @@ export function validateDefinition(raw: unknown, source: string): RestDefinition
       path: path(identity, 'path', 'identity.path', []),
       label: fieldPath(identity, 'label', 'identity.label', true) as string,
       name: fieldPath(identity, 'name', 'identity.name', false),
+      account: ownAccount
+        ? { path: path(ownAccount, 'path', 'identity.account.path', []), field: fieldPath(ownAccount, 'field', 'identity.account.field', true) as string }
+        : null,
     },
     probe: { path: path(probe, 'path', 'probe.path', []) },
     accounts: {

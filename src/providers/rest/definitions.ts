@@ -13,7 +13,8 @@ export const GRAFANA = {
   baseUrl: 'http://localhost:3000',
   adminKeyEnv: 'GRAFANA_TOKEN',
   baseUrlEnv: 'GRAFANA_URL',
-  identity: { path: '/api/org', label: 'name' },
+  // A service-account token's own account: GET /api/user answers its login (the label --user matches).
+  identity: { path: '/api/org', label: 'name', account: { path: '/api/user', field: 'login' } },
   probe: { path: '/api/org' },
   accounts: {
     list: '/api/serviceaccounts/search',
@@ -46,7 +47,7 @@ export const SEED003 = {
   adminKeyEnv: 'SEED003_API_KEY',
   baseUrlEnv: 'SEED003_API_URL',
   auth: { header: 'X-Api-Key', prefix: '' },
-  identity: { path: '/me', label: 'email', name: 'name' },
+  identity: { path: '/me', label: 'email', name: 'name', account: { path: '/me', field: 'name' } },
   probe: { path: '/me' },
   accounts: {
     list: '/service-accounts',

@@ -1,7 +1,9 @@
 // A Provider for any REST key API that a declarative definition (definition.ts) describes: Grafana's service-account
 // tokens, the seed-003 platform, or a user's own (--provider-file). This is the only code that reads such an API's
 // JSON; where a field sits comes from the definition, never from code.
-import { KeyNotReturnedError, NotFoundError, ProviderResponseError } from '../../errors.js';
+import { singleLine } from '../../core/mask.js';
+import { NotFoundError, ProviderResponseError } from '../../errors.js';
+import { readCreateAnswer } from '../create-answer.js';
 import { providerHttpClient, type HttpClient, type HttpClientDeps } from '../http.js';
 import { pathSegment } from '../ids.js';
 import type {
@@ -59,11 +61,26 @@ export class RestProvider implements Provider {
     await this.#http.close();
   }
 
+  /**
+   * Who the admin key is. When the API names the admin key's own account (identity.account), `email` is that
+   * account's label, as --user and list-users show it, so that account is known as the admin key's own (rotate
+   * refuses it, rotate --all leaves it out) and `name` is the identity's label; otherwise `email` is the label.
+   */
   async whoami(): Promise<Identity> {
     const { identity } = this.#def;
     const body = (await this.#http.request('GET', identity.path, { what: 'show the account' })).body;
     const label = text(at(body, identity.label), { path: identity.path, field: identity.label }, this.displayName);
+    const own = identity.account === null ? null : await this.#ownAccount(identity.account);
+    if (own !== null) return { email: own, name: label, acls: [] };
     return { email: label, name: identity.name === null ? '' : optionalText(at(body, identity.name)), acls: [] };
+  }
+
+  /** The label of the admin key's own account, or null when the API does not say (a 4xx, no such field). */
+  async #ownAccount(where: { path: string; field: string }): Promise<string | null> {
+    const res = await this.#http.request('GET', where.path, { passStatuses: [400, 403, 404], expectBody: false, what: 'show the admin key\'s own account' });
+    if (res.status >= 300) return null;
+    const value = optionalText(at(res.body, where.field));
+    return value === '' ? null : value;
   }
 
   async listUsers(): Promise<User[]> {
@@ -98,19 +115,17 @@ export class RestProvider implements Provider {
       .map((k) => this.#key(k, path));
   }
 
-  async createKey(userId: string, input: CreateKeyInput): Promise<CreatedKey> {
+  createKey(userId: string, input: CreateKeyInput): Promise<CreatedKey> {
     const { create } = this.#def.keys;
     const path = fill(create.path, userId);
-    const answer = (await this.#http.request('POST', path, { json: this.#body(create.body, input), what: `create the key ${input.name}` })).body;
-    const secret = at(answer, create.secret);
-    if (typeof secret !== 'string' || secret.trim() === '') {
-      throw new KeyNotReturnedError(`${this.displayName} accepted the create of "${input.name}" but its answer holds no key (field "${create.secret}").`, {
-        data: { keyName: input.name },
-      });
-    }
-    const record = at(answer, create.key);
-    const key = this.#key(record, path, input.name);
-    return { ...key, scopes: key.scopes ?? input.scopes ?? null, expiresAt: key.expiresAt ?? input.expiresAt, lastChars: secret.slice(-5), secret };
+    return readCreateAnswer(this.displayName, input.name, async (held) => {
+      const answer = (await this.#http.request('POST', path, { json: this.#body(create.body, input), what: `create the key ${input.name}` })).body;
+      const secret = at(answer, create.secret);
+      if (typeof secret !== 'string' || secret.trim() === '') throw malformed(this.displayName, { path, field: create.secret }, "the new key's plaintext (a non-empty string)");
+      held(secret);
+      const key = this.#key(at(answer, create.key), path, input.name);
+      return { ...key, scopes: key.scopes ?? input.scopes ?? null, expiresAt: key.expiresAt ?? input.expiresAt, lastChars: secret.slice(-5), secret };
+    });
   }
 
   async deleteKey(userId: string, keyId: string): Promise<'deleted' | 'already-gone'> {
@@ -233,14 +248,15 @@ function malformed(service: string, loc: Loc, expected: string): ProviderRespons
   });
 }
 
+/** Provider text (a name, a login, an id) as the one line it is meant to be (see singleLine), read where it arrives. */
 function text(value: unknown, loc: Loc, service: string): string {
-  if (typeof value === 'string' && value !== '') return value;
+  if (typeof value === 'string' && value !== '') return singleLine(value);
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
   throw malformed(service, loc, 'a non-empty string');
 }
 
 function optionalText(value: unknown): string {
-  return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : '';
+  return typeof value === 'string' ? singleLine(value) : typeof value === 'number' ? String(value) : '';
 }
 
 function id(value: unknown, loc: Loc, service: string): string {

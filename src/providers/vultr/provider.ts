@@ -1,6 +1,7 @@
 // The Vultr provider: translates Vultr's users and API keys into keyrot's Provider vocabulary. Vultr has no
 // per-key "last used", only the user's last_activity, hence usageSignal 'per-user'.
-import { AuthError, KeyNotReturnedError, NotFoundError, PermissionError, ProviderResponseError, UsageError, isKeyrotError } from '../../errors.js';
+import { AuthError, NotFoundError, PermissionError, ProviderResponseError, UsageError, isKeyrotError } from '../../errors.js';
+import { readCreateAnswer } from '../create-answer.js';
 import type { HttpClient, HttpClientDeps } from '../http.js';
 import type {
   ApiKey,
@@ -145,8 +146,9 @@ export class VultrProvider implements Provider {
 }
 
 /** The answer to a create as keyrot's CreatedKey; a 2xx without a usable plaintext is KeyNotReturnedError. */
-async function created(answer: Promise<VultrCreatedApiKey>, input: CreateKeyInput): Promise<CreatedKey> {
-  try {
+function created(answer: Promise<VultrCreatedApiKey>, input: CreateKeyInput): Promise<CreatedKey> {
+  // Vultr's own OpenAPI document describes a create's answer as "202 Accepted" with no body: readCreateAnswer.
+  return readCreateAnswer('Vultr', input.name, async () => {
     const key = await answer;
     return {
       id: key.id,
@@ -157,18 +159,7 @@ async function created(answer: Promise<VultrCreatedApiKey>, input: CreateKeyInpu
       expiresAt: key.dateExpire ?? input.expiresAt,
       secret: key.apiKey,
     };
-  } catch (error) {
-    // A 2xx without a usable plaintext is an answer, not a lost one: Vultr's own OpenAPI document describes
-    // this very answer as "202 Accepted" with no body. The key was most likely created and its plaintext can
-    // never be read: the caller deletes it and must never send the create again.
-    if (error instanceof ProviderResponseError) {
-      throw new KeyNotReturnedError(`Vultr accepted the create of "${input.name}" but its answer holds no key (${error.message.replace(/\.$/, '')}).`, {
-        data: { ...error.data, keyName: input.name },
-        cause: error,
-      });
-    }
-    throw error;
-  }
+  });
 }
 
 function toUser(user: VultrUser): User {
