@@ -295,7 +295,8 @@ async function select(
   const now = ctx.now();
   const items: Candidate[] = [];
   const left: string[] = [];
-  for (const admin of chosen.filter((u) => isAdmin(u, identity))) left.push(`Left out: ${admin.email} is the admin key's own user (rotate its key with keyrot rotate --self).`);
+  const selfHow = provider.ownKeys ? 'rotate its key with keyrot rotate --self' : `rotate its keys with an admin key of another account, or in ${provider.displayName} itself`;
+  for (const admin of chosen.filter((u) => isAdmin(u, identity))) left.push(`Left out: ${admin.email} is the admin key's own user (${selfHow}).`);
   for (const { user, keys } of scanned) {
     const due = keys.flatMap((key) => {
       const why = whySelected(key, creations.get(key.id), policy, now);

@@ -32,7 +32,7 @@ import { consentTo } from './consent.js';
 import { chooseKey, findKey, heldAmong, resolveUser } from './resolve.js';
 import { OwnKeysProvider, SELF_USER_ID, selfTarget, type SelfTarget } from './rotate-self.js';
 import { DEFAULT_HOOK_TIMEOUT, requireHookWithoutStore, runLogged, runNewKeyHook, storeFor, withoutKeychainHint } from './hand-over.js';
-import { withManageUsers } from './account-scan.js';
+import { isAdmin, withManageUsers } from './account-scan.js';
 import { withUserLock } from './user-lock.js';
 import { validateName } from './create.js';
 import type { CommandModule } from './types.js';
@@ -423,7 +423,7 @@ function resumeQuestion(record: RotationRecord): string {
  * lists, checked before any change.
  */
 async function refuseAdminKeyAsOldKey(ctx: Context, provider: Provider, identity: Identity, user: User, oldKey: ApiKey): Promise<void> {
-  if (identity.email.toLowerCase() !== user.email.toLowerCase()) return;
+  if (!isAdmin(user, identity)) return;
   if (!provider.ownKeys) {
     // No --self here, and a token list that does not say which token is the admin key's: any of them may be.
     const admin = await ctx.adminKey();
@@ -442,7 +442,7 @@ async function refuseAdminKeyAsOldKey(ctx: Context, provider: Provider, identity
 
 /** Settings of a new (or adopted) rotation from the flags; refuses combinations the user's identity forbids. */
 function rotationOptionsFor(ctx: Context, options: RotateOptions, settings: RotateSettings, mode: RotationMode, identity: Identity, user: User): RotationOptions {
-  const usageSignalUsable = identity.email.toLowerCase() !== user.email.toLowerCase();
+  const usageSignalUsable = !isAdmin(user, identity);
   if (!usageSignalUsable && mode === 'emergency') {
     // The exposed key may be the admin key itself: revoking it would cut keyrot off half-way.
     throw new UsageError(`--emergency revokes the old key mid-rotation, and the admin key belongs to ${user.email} itself: if it is the key being revoked, keyrot would lose its own access.`, {
