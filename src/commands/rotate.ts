@@ -33,7 +33,7 @@ import { chooseKey, findKey, heldAmong, resolveUser } from './resolve.js';
 import { OwnKeysProvider, SELF_USER_ID, selfTarget, type SelfTarget } from './rotate-self.js';
 import { DEFAULT_HOOK_TIMEOUT, requireHookWithoutStore, runLogged, runNewKeyHook, storeFor, withoutKeychainHint } from './hand-over.js';
 import { isAdmin, withManageUsers } from './account-scan.js';
-import { withUserLock } from './user-lock.js';
+import { checkUserLockFree, withUserLock } from './user-lock.js';
 import { validateName } from './create.js';
 import type { CommandModule } from './types.js';
 import type { BatchResult } from './rotate-all.js';
@@ -383,7 +383,7 @@ async function preflight(ctx: Context, provider: Provider, identity: Identity, u
       await probeWritable(store).catch(withoutKeychainHint);
       checks.push(`${store.description} is writable`);
     }
-    await withUserLock(ctx, provider, user, async () => undefined);
+    await checkUserLockFree(ctx, provider, user);
     checks.push(`the state folder ${ctx.stateDir} is writable, and no other keyrot is rotating ${user.email}`);
     if (!yes && !ctx.interactive) throw new UsageError('The real run deletes the old key: it needs --yes without a terminal.');
     checks.push(yes ? 'consent: --yes' : 'consent: the real run asks you first');

@@ -4,12 +4,22 @@ import type { Context } from '../cli/context.js';
 import { PHASE_LABELS } from '../core/rotation.js';
 import { RotationConflictError, isKeyrotError } from '../errors.js';
 import { stateError } from '../journal/state-dir.js';
-import { acquireUserLock } from '../journal/lock.js';
+import { acquireUserLock, checkUserLock } from '../journal/lock.js';
 import { RotationJournal } from '../journal/rotations.js';
 import type { Provider, User } from '../providers/types.js';
 import { shellArg } from '../core/shell-arg.js';
 
 /** Runs `fn` holding the lock of `user` (RotationConflictError when another keyrot process holds it). */
+/** What withUserLock would stop on (another keyrot at work, a state folder keyrot cannot write), taking nothing: --dry-run. */
+export async function checkUserLockFree(ctx: Context, provider: Provider, user: User): Promise<void> {
+  try {
+    await checkUserLock(ctx.stateDir, provider.id, user.id, `the keys of ${user.email}`);
+  } catch (err) {
+    if (isKeyrotError(err)) throw err;
+    throw stateError(ctx.stateDir, err).amend('Point XDG_STATE_HOME at a writable folder. Nothing was changed.', {});
+  }
+}
+
 export async function withUserLock<T>(ctx: Context, provider: Provider, user: User, fn: () => Promise<T>): Promise<T> {
   let lock: Awaited<ReturnType<typeof acquireUserLock>>;
   try {

@@ -8,9 +8,10 @@
 // would each remove it, and a slow one could remove the lock a fast one has just taken: a takeover is done
 // under a second, short-lived guard file, and removes the lock only if it still is the stale one it judged.
 import { randomBytes } from 'node:crypto';
-import { link, open, readFile, rm, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, link, open, readFile, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RotationConflictError } from '../errors.js';
 import { ownerMayBeRunning } from './owner.js';
@@ -64,6 +65,25 @@ export async function acquireUserLock(dir: string, provider: string, userId: str
     hint: `Try again. If no keyrot is running, remove ${path}.`,
     data: { lockFile: path },
   });
+}
+
+/**
+ * What acquireUserLock would say, without taking the lock or creating anything (--dry-run): RotationConflictError
+ * naming a live owner, or a StateError when the state folder (or the nearest folder it would be made in) is not
+ * writable.
+ */
+export async function checkUserLock(dir: string, provider: string, userId: string, label: string): Promise<void> {
+  const owner = await lockHolder(dir, provider, userId);
+  if (owner) {
+    const path = join(dir, 'locks', `${safeName(provider)}-${safeName(userId)}.lock`);
+    throw new RotationConflictError(`Another keyrot process (pid ${owner.pid}, since ${owner.since}) is working on ${label}.`, {
+      hint: 'Wait for it to finish. If that process is gone, delete the lock file: ' + path,
+      data: { lockFile: path, pid: owner.pid },
+    });
+  }
+  let existing = dir;
+  while (!(await stat(existing).then(() => true, () => false)) && dirname(existing) !== existing) existing = dirname(existing);
+  await access(existing, constants.W_OK);
 }
 
 /** The process holding the lock of `userId` when it may still be running (keyrot status: "in progress"), else null. */

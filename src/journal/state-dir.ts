@@ -18,8 +18,12 @@ export function stateDir(env: NodeJS.ProcessEnv, flag?: string): string {
   const base = env.XDG_STATE_HOME && env.XDG_STATE_HOME.startsWith('/') ? env.XDG_STATE_HOME : join(homedir(), '.local', 'state');
   const dir = explicit ?? join(base, 'keyrot');
   stateRoots.add(dir);
+  if (explicit !== undefined) namedRoots.add(dir);
   return dir;
 }
+
+/** State folders the user named (--state-dir, KEYROT_STATE_DIR): a folder of theirs, whose mode keyrot leaves alone. */
+const namedRoots = new Set<string>();
 
 /** The state folders resolved in this process: ensureDir checks and closes folders up to one of these, no further. */
 const stateRoots = new Set<string>();
@@ -29,13 +33,17 @@ const stateRoots = new Set<string>();
  * of another user is refused (StateError, exit 14); a folder of ours readable by others is closed to 0700.
  */
 export async function ensureDir(path: string): Promise<void> {
+  let created: string | undefined;
   try {
-    await mkdir(path, { recursive: true, mode: 0o700 });
+    created = await mkdir(path, { recursive: true, mode: 0o700 });
   } catch (err) {
     throw stateError(path, err);
   }
-  // Only keyrot's own folders are checked and closed: from `path` up to its state folder, never beyond it.
+  // Only keyrot's own folders are checked and closed: from `path` up to its state folder, never beyond it. A state
+  // folder the user named (--state-dir /tmp, a shared cache) is closed only when keyrot made it: otherwise it keeps
+  // its mode, and keyrot's files (0600) live in the 0700 folders it makes inside.
   const root = [...stateRoots].find((r) => path === r || path.startsWith(`${r}/`)) ?? path;
+  const madeRoot = !namedRoots.has(root) || (created !== undefined && (root === created || root.startsWith(`${created}/`)));
   for (let dir = path; ; dir = dirname(dir)) {
     const info = await lstat(dir);
     if (info.isSymbolicLink()) throw new StateError(`keyrot's state folder ${dir} is a symbolic link: refusing to keep rotation records through it.`, { hint: 'Point XDG_STATE_HOME at a real folder of your own.' });
@@ -43,7 +51,7 @@ export async function ensureDir(path: string): Promise<void> {
     if (typeof process.getuid === 'function' && info.uid !== process.getuid()) {
       throw new StateError(`keyrot's state folder ${dir} belongs to another user.`, { hint: 'Point XDG_STATE_HOME at a folder of your own.' });
     }
-    if ((info.mode & 0o077) !== 0) await chmod(dir, 0o700);
+    if ((info.mode & 0o077) !== 0 && (dir !== root || madeRoot)) await chmod(dir, 0o700);
     if (dir === root || dirname(dir) === dir) break;
   }
 }

@@ -1,7 +1,7 @@
 // keyrot's state folder: closed to others, never followed through a symbolic link, and a failure to write it
 // mid-rotation is a keyrot error (exit 14) that says what is live and how to resume, never an internal error.
 import { spawnSync } from 'node:child_process';
-import { chmod, mkdir, rm, stat, symlink } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rm, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HAS_KEYCHAIN, harness, json } from '../helpers/e2e.js';
@@ -52,6 +52,27 @@ describe.skipIf(!HAS_KEYCHAIN)('the state folder', () => {
     const resumed = await s.run('resume', ['rotate', '--user', s.user.email, '--resume', '--on-new-key', s.hook, '--no-wait', '--yes']);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(s.keys().map((k) => k.name)).toEqual(['ops-deploy-v2']);
+  });
+});
+
+describe.skipIf(!HAS_KEYCHAIN)('a state folder the user names is theirs', () => {
+  it('--dry-run creates nothing in it and leaves its mode; a real run leaves a shared (1777) folder\'s mode too', async () => {
+    const h = await harness();
+    const shared = join(h.stateDir, 'shared-cache');
+    await mkdir(shared);
+    await chmod(shared, 0o1777);
+    const plan = await h.run(['rotate', '--user', 'ops@example.com', '--state-dir', shared, '--on-new-key', 'true', '--no-wait', '--dry-run', '--yes']);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect((await stat(shared)).mode & 0o7777).toBe(0o1777);
+    expect(await readdir(shared)).toEqual([]);
+    const real = await h.run(['rotate', '--user', 'ops@example.com', '--state-dir', shared, '--on-new-key', 'cat > /dev/null', '--no-wait', '--yes']);
+    expect(real.code, real.stderr).toBe(0);
+    expect((await stat(shared)).mode & 0o7777).toBe(0o1777);
+    // keyrot's own folders inside it are closed.
+    for (const name of await readdir(shared)) {
+      const info = await stat(join(shared, name));
+      if (info.isDirectory()) expect(info.mode & 0o777, name).toBe(0o700);
+    }
   });
 });
 
