@@ -39,7 +39,7 @@ export async function runCli(argv: string[], deps: Deps, signal: AbortSignal): P
     await buildProgram(deps, signal, state).parseAsync(argv, { from: 'user' });
     return state.exitCode ?? ExitCode.ok;
   } catch (err) {
-    const error = err instanceof CommanderError ? fromCommanderError(err) : err;
+    const error = err instanceof CommanderError ? fromCommanderError(err, argv) : err;
     if (error === null) return ExitCode.ok;
     // Errors from parsing come before a command's context exists: --json still gets its error object.
     const flags = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;

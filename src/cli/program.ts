@@ -469,13 +469,31 @@ function unknownCommand(name: string): UsageError {
 }
 
 /** Commander's exits (help, version, bad flags) as either success or a UsageError. */
-export function fromCommanderError(err: CommanderError): UsageError | null {
+export function fromCommanderError(err: CommanderError, argv: readonly string[] = []): UsageError | null {
   if (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return null;
+  // "keyrot rotat --user x": the flag is unknown only because the command is; the command is what to correct.
+  const command = commandWord(argv);
+  if (err.code === 'commander.unknownOption' && command !== undefined && ![...COMMANDS.map((c) => c.name), 'help'].includes(command)) return unknownCommand(command);
   const message = err.message.replace(/^error:\s*/i, '');
   return new UsageError(message.charAt(0).toUpperCase() + message.slice(1), { hint: err.code === 'commander.unknownOption' ? unknownOptionHint(message) : HELP_HINT });
 }
 
 const HELP_HINT = 'keyrot --help lists commands and flags.';
+
+/** The first word of `argv` that is neither a global flag nor a global flag's value: where the command goes. */
+function commandWord(argv: readonly string[]): string | undefined {
+  const flagsOf = (options: Option[]) => new Set(options.flatMap((o) => [o.long, o.short].filter((f): f is string => f !== undefined)));
+  const globals = flagsOf(globalOptions());
+  const takesValue = flagsOf(globalOptions().filter((o) => o.required || o.optional));
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i] ?? '';
+    if (!word.startsWith('-')) return word;
+    // A command's flag before any command word: that flag is the mistake, and commander's message says so.
+    if (!globals.has(word.split('=')[0] ?? word)) return undefined;
+    if (takesValue.has(word)) i++;
+  }
+  return undefined;
+}
 
 /** A flag given where it does not belong (before the command, or to another command) names the commands it belongs to. */
 function unknownOptionHint(message: string): string {

@@ -48,6 +48,18 @@ describe('an unknown command', () => {
     expect(json(machine).error).toMatchObject({ code: 'usage', exitCode: ExitCode.usage, message: expect.stringContaining(suggestion) });
   });
 
+  it('followed by flags, as it is usually typed, it is still the command that is named: keyrot --profile p rotat --user ops@example.com --yes', async () => {
+    const h = await harness();
+    for (const args of [['rotat', '--user', 'ops@example.com', '--yes'], ['--state-dir', h.stateDir, 'rotat', '--user', 'ops@example.com']]) {
+      const r = await h.run(args);
+      expect(r.code).toBe(ExitCode.usage);
+      expect(lines(r.stderr)).toEqual(['error: Unknown command "rotat". Did you mean rotate? (keyrot --help lists the commands.)']);
+    }
+    // A command's flag before the command is the mistake there, and is named.
+    const misplaced = await h.run(['--user', 'ops@example.com', 'list-keys']);
+    expect(misplaced.stderr).toMatch(/--user is an option of .*: put it after the command/);
+  });
+
   it('nothing close: no suggestion', async () => {
     const h = await harness();
     const r = await h.run(['frobnicate']);
