@@ -56,5 +56,5 @@ export class PendingCreates {
 
 /** A record with this process's own pid is a leftover of an earlier process that had the same pid. */
 function isRunning(r: PendingCreate): boolean {
-  return r.pid !== process.pid && ownerMayBeRunning(r);
+  return r.pid !== process.pid && ownerMayBeRunning({ ...r, since: r.startedAt });
 }

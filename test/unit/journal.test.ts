@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -248,6 +248,25 @@ describe('acquireUserLock', () => {
     const lock = await acquireUserLock(dir, 'vultr', USER, 'ci@example.com');
     expect(JSON.parse(await readFile(lockPath(), 'utf8'))).toMatchObject({ pid: process.pid });
     await lock.release();
+  });
+
+  it('takes over a lock whose pid now belongs to a process started after the lock was written (a container restarted)', async () => {
+    const other = spawn('sleep', ['10'], { stdio: 'ignore' });
+    try {
+      await ensureDir(join(dir, 'locks'));
+      const before = new Date(Date.now() - 3_600_000).toISOString();
+      for (const pid of [other.pid, process.pid]) {
+        await writeFile(lockPath(), JSON.stringify({ pid, host: hostname(), since: before }), { mode: 0o600 });
+        const lock = await acquireUserLock(dir, 'vultr', USER, 'ci@example.com');
+        expect(JSON.parse(await readFile(lockPath(), 'utf8'))).toMatchObject({ pid: process.pid });
+        await lock.release();
+      }
+      // Written after that process started, the lock is its own: refused.
+      await writeFile(lockPath(), JSON.stringify({ pid: other.pid, host: hostname(), since: new Date(Date.now() + 2_000).toISOString() }), { mode: 0o600 });
+      await expect(acquireUserLock(dir, 'vultr', USER, 'ci@example.com')).rejects.toBeInstanceOf(RotationConflictError);
+    } finally {
+      other.kill();
+    }
   });
 
   it('takes over a half-written (empty or unreadable) lock', async () => {
