@@ -158,10 +158,25 @@ export async function discardNewKey(
   }
 }
 
+/**
+ * Never a plaintext over another: an entry already under a new key's account holds another key (the same ids at
+ * another instance of the provider: two Grafanas number their tokens alike). It is kept under a name of its own,
+ * and said, before the new key takes the account.
+ */
+async function keepDisplaced(account: string, secret: string, ports: CreateKeyPorts): Promise<void> {
+  const before = await ports.store.get(account).catch(() => null);
+  if (before === null || before === secret) return;
+  const kept = `${account}:displaced-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  await ports.store.set(kept, before);
+  ports.note(`The keychain already held another key under "${account}" (the same ids at another instance of ${ports.provider.displayName}?): that key is kept under "${kept}".`);
+}
+
 async function storeOrUndo(userId: string, created: CreatedKey, ports: CreateKeyPorts): Promise<Omit<StoredKey, 'orphansDeleted'>> {
   const account = keychainAccount(ports.provider.id, userId, created.id);
   const { secret, ...key } = created;
   try {
+    // Inside: a keychain failing here takes the same way out as one failing the write itself.
+    await keepDisplaced(account, secret, ports);
     await ports.store.set(account, secret);
   } catch (storeErr) {
     const why = errorText(storeErr);

@@ -298,3 +298,18 @@ describe('deleteOrphans', () => {
     expect(w.provider.keys).toEqual([old, held, other]);
   });
 });
+
+describe('createAndStoreKey: an entry already under the new key\'s account', () => {
+  it('is another key (the same ids at another instance of the provider): kept under a name of its own, never overwritten', async () => {
+    const w = world();
+    // key-0001 is what the fake provider will number the new key; another instance's key-0001 is held already.
+    await w.store.inner.set(w.account('key-0001'), 'ANOTHER-INSTANCE-PLAINTEXT');
+    const stored = await createAndStoreKey(w.request(), w.ports);
+    expect(stored.key.id).toBe('key-0001');
+    expect(await w.store.inner.get(w.account('key-0001'))).toBe(w.provider.created[0]!.secret);
+    const displaced = (await w.store.inner.list()).filter((a) => a.startsWith(`${w.account('key-0001')}:displaced-`));
+    expect(displaced).toHaveLength(1);
+    expect(await w.store.inner.get(displaced[0]!)).toBe('ANOTHER-INSTANCE-PLAINTEXT');
+    expect(w.notes.join('\n')).toMatch(/already held another key under .*: that key is kept under/);
+  });
+});
