@@ -1,5 +1,6 @@
 // The platform keychain through @napi-rs/keyring: macOS Keychain, Windows Credential Manager, and on Linux
 // the Secret Service (gnome-keyring, KeePassXC). The native binding is loaded on first use only.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { KeychainError } from '../errors.js';
 import { KEYCHAIN_SERVICE, probeAccount, type SecretStore } from './secret-store.js';
 
@@ -47,14 +48,16 @@ export class OsSecretStore implements SecretStore {
     // Secret Service an error rather than an empty (and misleading) list.
     await this.get(probeAccount());
     const mod = await this.#load();
-    // A listing races with entries deleted meanwhile (another keyrot's probe entry): the Secret Service
-    // then answers "No such interface … Item". Such a listing is simply taken again.
+    // A listing races with entries deleted meanwhile (another keyrot's probe entry, a rotation finishing): the Secret
+    // Service then answers "No such interface … Item" or "Object does not exist at path …". Such a listing is simply
+    // taken again, after a moment.
     for (let attempt = 1; ; attempt++) {
       try {
         const found = await mod.findCredentialsAsync(KEYCHAIN_SERVICE, null, AbortSignal.timeout(OP_TIMEOUT_MS));
         return found.map((c) => c.account);
       } catch (err) {
-        if (attempt >= 3 || !/No such (interface|object)/i.test(String((err as Error)?.message))) throw this.#wrap('list', err);
+        if (attempt >= 5 || !/No such (interface|object)|does not exist/i.test(String((err as Error)?.message))) throw this.#wrap('list', err);
+        await sleep(20 * attempt);
       }
     }
   }
