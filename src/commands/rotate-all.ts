@@ -147,7 +147,7 @@ export const rotateAllCommand: CommandModule<RotateOptions, BatchResult> = {
     ).split('\n');
     const rows = table.slice(1).map((line, n) => {
       const status = result.items[n]?.status;
-      return status === 'done' ? s.green(line) : status === 'failed' ? s.red(line) : line;
+      return status === 'done' ? s.green(line) : status === 'failed' ? s.red(line) : status === 'gone' ? s.yellow(line) : line;
     });
     const counts = countOf(result.items);
     const next = nextStep(result);
@@ -156,7 +156,7 @@ export const rotateAllCommand: CommandModule<RotateOptions, BatchResult> = {
         table[0] ?? '',
         ...rows,
         '',
-        `${counts.done} rotated, ${counts.failed} failed, ${counts.pending} not started, of ${result.items.length} key${result.items.length === 1 ? '' : 's'}.`,
+        `${counts.done} rotated, ${counts.failed} failed, ${counts.pending} not started${counts.gone ? `, ${counts.gone} gone (rotated or revoked outside the batch)` : ''}, of ${result.items.length} key${result.items.length === 1 ? '' : 's'}.`,
         ...result.items.filter((i) => i.error?.hint).map((i) => `  ${i.userEmail} ${i.keyName}: ${i.error?.hint}`),
         ...(next ? [`Next: ${next}`] : []),
       ].join('\n'),
@@ -174,13 +174,14 @@ export const rotateAllCommand: CommandModule<RotateOptions, BatchResult> = {
     const next = nextStep(result);
     const tail = next ? ` Next: ${next}` : '';
     if (result.cancelled) return { exitCode: ExitCode.cancelled, message: `Cancelled: ${counts.done} of ${result.items.length} keys rotated.${tail}` };
-    if (counts.done === result.items.length) return undefined;
+    // A key gone from the provider (rotated or revoked outside the batch) is nothing left to do.
+    if (counts.done + counts.gone === result.items.length) return undefined;
     const code: ExitCodeValue = counts.done === 0 ? ExitCode.batchFailed : ExitCode.batchPartial;
-    return { exitCode: code, message: `${counts.done} of ${result.items.length} keys rotated; ${result.items.length - counts.done} not.${tail}` };
+    return { exitCode: code, message: `${counts.done} of ${result.items.length} keys rotated; ${result.items.length - counts.done - counts.gone} not.${tail}` };
   },
 };
 
-const OUTCOME_WORDS: Record<BatchItem['status'], string> = { done: 'rotated', failed: 'FAILED', pending: 'not started' };
+const OUTCOME_WORDS: Record<BatchItem['status'], string> = { done: 'rotated', failed: 'FAILED', pending: 'not started', gone: 'gone' };
 
 interface Candidate {
   user: User;
@@ -396,6 +397,7 @@ async function runBatch(
     settings,
     users,
     finishedEarlier: resumed ? await session.journal.archivedOfBatch(record.id) : new Map(),
+    resumed,
     saved: (write) => void write.catch((err: unknown) => (saveFailure ??= err)),
   };
   const progress = createBatchProgress(ctx.out, ctx.interactive && !ctx.out.quiet, open.length);
@@ -418,7 +420,7 @@ async function runBatch(
   }
   // Each rotation's own journal says what is live; the batch record only ties them. A resume finds them without it.
   if (saveFailure) ctx.out.warn(`The batch record ${batches.pathFor(record.provider)} could not be written (${(saveFailure as Error).message}): each rotation's journal still says where it stopped.`);
-  const finished = record.items.every((i) => i.status === 'done');
+  const finished = record.items.every((i) => i.status === 'done' || i.status === 'gone');
   const path = finished ? await batches.archive(record) : batches.pathFor(record.provider);
   return {
     kind: 'batch',
@@ -429,6 +431,13 @@ async function runBatch(
     finished,
     items: record.items.map((i) => itemResult(i, results.get(i))),
   };
+}
+
+/** A batch item whose key the provider no longer lists: rotated or revoked outside the batch. */
+class ItemGone extends Error {
+  constructor(item: BatchItem) {
+    super(`${item.keyName} is no longer listed: it was rotated or revoked outside this batch, so there is nothing left to do for it.`);
+  }
 }
 
 /** The summaries of this run's rotations, by item (a rotation finished by an earlier run has none here). */
@@ -443,6 +452,8 @@ interface BatchRun {
   users: Map<string, User>;
   /** Rotations of this batch that finished in an earlier run, by the old key's id. */
   finishedEarlier: Map<string, RotationRecord>;
+  /** A --resume: a key may have been rotated or revoked outside the batch since it was selected. */
+  resumed: boolean;
   /**
    * Takes a save of the batch record that nobody waits for: the rotations' own journals are the truth, the record only
    * ties them, and the run waits for the last save at its end. The first failure is kept, to be told then.
@@ -451,7 +462,7 @@ interface BatchRun {
 }
 
 async function rotateItem(ctx: Context, base: RotationSession, run: BatchRun, item: BatchItem, task: BatchTask): Promise<void> {
-  const { batches, record, options, settings, users, finishedEarlier, saved } = run;
+  const { batches, record, options, settings, users, finishedEarlier, resumed, saved } = run;
   const tag = { user: { id: item.userId, email: item.userEmail }, key: { id: item.keyId, name: item.keyName } };
   let failureTold = false;
   const session: RotationSession = {
@@ -479,6 +490,8 @@ async function rotateItem(ctx: Context, base: RotationSession, run: BatchRun, it
       // Killed after the rotation finished but before the batch record said so: it is done.
       const earlier = finishedEarlier.get(item.keyId);
       if (earlier?.status === 'done') return { kind: 'rotated', record: earlier, journal: '' };
+      // Rotated or revoked outside the batch since it was selected: nothing left to do for it, said as such.
+      if (resumed && !(await base.provider.listKeys(user.id)).some((k) => k.id === item.keyId)) throw new ItemGone(item);
       const expiresAt = options.expires === undefined ? null : parseExpiry(options.expires, ctx.now());
       const planned = await planRotation(ctx, session, user, { ...options, user: user.id, key: item.keyId, name: undefined }, settings, expiresAt, await storeFor(ctx, ctx.storeMode));
       // The rotation's journal carries the batch and the old key: a resume finds it by them, so the batch record
@@ -495,6 +508,14 @@ async function rotateItem(ctx: Context, base: RotationSession, run: BatchRun, it
     item.newKey = r ? { id: r.newKey.id, name: r.newKey.name } : null;
     task.finish('ok', `${item.userEmail} ${item.keyName} → ${item.newKey?.name ?? '?'}`);
   } catch (err) {
+    if (err instanceof ItemGone) {
+      item.status = 'gone';
+      item.error = null;
+      ctx.out.event('rotation.skipped', { reason: 'gone', ...tag });
+      task.finish('ok', `${item.userEmail} ${item.keyName}: ${err.message}`);
+      saved(batches.save(record));
+      return;
+    }
     const known = isKeyrotError(err);
     item.status = err instanceof CancelledError && item.rotationId === null ? 'pending' : 'failed';
     item.error = { code: known ? err.code : 'internal', message: err instanceof Error ? err.message : String(err), ...(known && err.hint ? { hint: err.hint } : {}) };
@@ -519,7 +540,7 @@ function itemResult(item: BatchItem, result: RotateResult | undefined): BatchIte
 }
 
 function countOf(items: readonly BatchItemResult[]): Record<BatchItem['status'], number> {
-  const counts = { done: 0, failed: 0, pending: 0 };
+  const counts = { done: 0, failed: 0, pending: 0, gone: 0 };
   for (const i of items) counts[i.status]++;
   return counts;
 }
@@ -531,7 +552,7 @@ function nextStep(result: Extract<BatchResult, { kind: 'batch' }>): string | nul
 
 function batchJson(result: Extract<BatchResult, { kind: 'batch' }>): Record<string, unknown> {
   const counts = countOf(result.items);
-  const outcome = result.cancelled ? 'cancelled' : counts.done === result.items.length ? 'done' : counts.done === 0 ? 'failed' : 'partial';
+  const outcome = result.cancelled ? 'cancelled' : counts.done + counts.gone === result.items.length ? 'done' : counts.done === 0 ? 'failed' : 'partial';
   return { batchId: result.batchId, outcome, resumed: result.resumed, counts: { keys: result.items.length, ...counts }, record: result.record, next: nextStep(result), rotations: result.items };
 }
 

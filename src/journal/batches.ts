@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { StateError } from '../errors.js';
 import { ensureDir, readStateRecord, safeName, writeJsonAtomic } from './state-dir.js';
 
-export type BatchItemStatus = 'pending' | 'done' | 'failed';
+/** `gone`: the key was no longer listed when a resume came to it (rotated or revoked outside the batch). */
+export type BatchItemStatus = 'pending' | 'done' | 'failed' | 'gone';
 
 export interface BatchItem {
   userId: string;

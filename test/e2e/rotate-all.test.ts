@@ -319,7 +319,22 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --all: rotations', () => {
     await rm(join(h.stateDir, 'keyrot', 'batches'), { recursive: true });
     for (const email of ['user8@example.com', 'user9@example.com']) exitOf(await h.run(['rotate', '--user', email, '--abort', '--yes']), 0);
     const fast = exitOf(await h.run(['rotate', '--all', '--never-expiring', '--match', 'user*', '--on-new-key', failing, '--no-wait', '--concurrency', '1', '--fail-fast', '--yes', '--json']), 17);
-    expect(json(fast).counts).toEqual({ keys: 2, done: 0, failed: 1, pending: 1 });
+    expect(json(fast).counts).toEqual({ keys: 2, done: 0, failed: 1, pending: 1, gone: 0 });
+  });
+
+  it('a key of the batch rotated by hand meanwhile is "gone" on --resume, not a failure forever: the batch finishes', async () => {
+    const h = await account();
+    const fast = exitOf(await h.run(['rotate', '--all', '--never-expiring', '--match', 'user*', '--on-new-key', 'exit 3', '--no-wait', '--concurrency', '1', '--fail-fast', '--yes', '--json']), 17);
+    const [failed, pending] = json(fast).rotations as Array<{ userEmail: string; status: string }>;
+    expect([failed?.status, pending?.status]).toEqual(['failed', 'pending']);
+    // The operator rotates the key that was not started, by hand.
+    exitOf(await h.run(['rotate', '--user', pending!.userEmail, '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes']), 0);
+    const resumed = exitOf(await h.run(['rotate', '--all', '--resume', '--on-new-key', 'cat >/dev/null', '--yes', '--json']), 0);
+    expect(json(resumed)).toMatchObject({ outcome: 'done', counts: { keys: 2, done: 1, gone: 1, failed: 0, pending: 0 } });
+    expect(json(resumed).rotations.find((r: { userEmail: string }) => r.userEmail === pending!.userEmail)).toMatchObject({ status: 'gone' });
+    // Rotated once, by hand: no second new key.
+    expect(keysOf(h, pending!.userEmail).map((k) => k.name)).toEqual([`${pending!.userEmail.replace('@example.com', '')}-deploy-v2`]);
+    expect(await batchFiles(h)).toEqual([]);
   });
 
   it('--events: one JSON object a line, every rotation event naming its user and key', async () => {
