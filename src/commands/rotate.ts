@@ -3,13 +3,14 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Context } from '../cli/context.js';
-import { formatDuration, parseDuration, parseExpiry, parsePeriod } from '../core/duration.js';
+import { formatDuration, parseDuration, parseExpiry, parseSpan } from '../core/duration.js';
 import { maskFromLastChars } from '../core/mask.js';
 import { nextGenerationName } from '../core/naming.js';
 import {
   PHASES,
   PHASE_LABELS,
   abortRotation,
+  assertAbortable,
   canAbort,
   newRotationRecord,
   nothingCreated,
@@ -134,9 +135,11 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult | BatchRes
           abortQuestion(active),
           `Rolling back deletes the new key ${active.newKey.name}${active.handedOverAt ? `, which consumers were given at ${active.handedOverAt}` : ''}`,
         );
+        assertAbortable(active, { now: () => ctx.now(), ...(ctx.providerFlag ? { invocation: `keyrot ${ctx.providerFlag} rotate` } : {}) });
         // The journal remembers where the new key lives: --store given now or not.
         const store = await storeFor(ctx, active.options.store ?? 'os');
         await self?.restore(store, active);
+        await restoreDashboardAdmin(ctx, provider, store, active);
         const record = await abortRotation(active, portsIn(ctx, session, store));
         return { kind: 'aborted', record, journal: await journal.archive(record) };
       }
@@ -261,14 +264,14 @@ export function parseSettings(options: RotateOptions, store: 'os' | 'none' = 'os
     waitTimeoutMs: parseDuration(options.waitTimeout ?? DEFAULTS.waitTimeout, '--wait-timeout'),
     pollIntervalMs: parseDuration(options.pollInterval ?? DEFAULTS.pollInterval, '--poll-interval'),
     hookTimeoutMs: parseDuration(options.hookTimeout ?? DEFAULTS.hookTimeout, '--hook-timeout'),
-    graceMs: options.keepOld ? parsePeriod(typeof options.keepOld === 'string' ? options.keepOld : DEFAULTS.grace, '--keep-old') : undefined,
+    graceMs: options.keepOld ? parseSpan(typeof options.keepOld === 'string' ? options.keepOld : DEFAULTS.grace, '--keep-old') : undefined,
   };
   if (settings.pollIntervalMs < 100) throw new UsageError('--poll-interval must be at least 100ms.');
   if (settings.hookTimeoutMs <= 0 || settings.waitTimeoutMs <= 0) throw new UsageError('Time-outs must be greater than zero.');
   return {
     ...settings,
     // An explicit period also sets the old key's expiry, where the provider can move one.
-    expireOldMs: typeof options.keepOld === 'string' ? parsePeriod(options.keepOld, '--keep-old') : null,
+    expireOldMs: typeof options.keepOld === 'string' ? parseSpan(options.keepOld, '--keep-old') : null,
     usageRefreshMs: options.usageRefresh === undefined ? undefined : parseDuration(options.usageRefresh, '--usage-refresh'),
   };
 }
@@ -514,6 +517,23 @@ async function adoptDashboardKey(ctx: Context, provider: Provider, secret: strin
     `keyrot runs with ${record.oldKey.name} from ${admin.where}, and that key is revoked next: point ${admin.where} at ${record.newKey.name} (e.g. ${ctx.providerFactory.adminKeyEnv}="$(${invocation} get)"), or store it with ${invocation} login.`,
   );
   return null;
+}
+
+/**
+ * --abort of a rotation whose new key the admin key entry already holds (adoptDashboardKey, at the hand-over): the
+ * entry gets the old key back, from the rotation's own copy of it, before the operator is told to revoke the new one.
+ */
+async function restoreDashboardAdmin(ctx: Context, provider: Provider, store: SecretStore, record: RotationRecord): Promise<void> {
+  if (!provider.operator || !record.newKey.id) return;
+  const admin = await ctx.adminKey().catch(() => null);
+  if (admin?.source !== 'keychain' || !isKeyOf(provider.operator, admin.key, { id: record.newKey.id, name: record.newKey.name })) return;
+  const old = await store.get(keychainAccount(provider.id, record.userId, record.oldKey.id));
+  if (old === null) {
+    ctx.out.warn(`The admin key entry holds ${record.newKey.name}, and keyrot holds no copy of ${record.oldKey.name} to put back: store it again with keyrot login before revoking ${record.newKey.name}.`);
+    return;
+  }
+  await (await ctx.secretStore()).set(adminAccount(provider.id), old);
+  ctx.out.info(`The admin key entry holds ${record.oldKey.name} again.`);
 }
 
 function isKeyOf(operator: NonNullable<Provider['operator']>, secret: string, key: { id: string; name: string }): boolean {

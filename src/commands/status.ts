@@ -7,7 +7,7 @@ import type { Context } from '../cli/context.js';
 import { formatDuration } from '../core/duration.js';
 import { maskFromLastChars } from '../core/mask.js';
 import { DEFAULT_PROFILE } from '../core/profiles.js';
-import { PHASE_LABELS, SELF_USER_ID, canAbort, rotateCommandOf, type RotationRecord } from '../core/rotation.js';
+import { PHASE_LABELS, SELF_USER_ID, canAbort, oldKeyLapsed, rotateCommandOf, type RotationRecord } from '../core/rotation.js';
 import { isKeyrotError } from '../errors.js';
 import { lockHolder, type LockOwner } from '../journal/lock.js';
 import { RotationJournal } from '../journal/rotations.js';
@@ -32,7 +32,7 @@ export interface RotationStatus {
   /** running with a live keyrot process; running without one (killed); paused (--keep-old); failed; finished but not yet archived. */
   state: 'in-progress' | 'interrupted' | 'paused' | 'failed' | 'done' | 'aborted';
   holder: LockOwner | null;
-  oldKey: 'live' | 'being revoked' | 'revoked';
+  oldKey: 'live' | 'lapsed' | 'being revoked' | 'revoked';
   newKey: 'not created' | 'live';
   grace: { until: string; leftMs: number } | null;
   /** Commands that go on, each with what it does; empty while another keyrot process works on it. */
@@ -170,7 +170,8 @@ export const statusCommand: CommandModule<StatusOptions, StatusResult> = {
 async function rotationStatus(ctx: Context, record: RotationRecord, journal: string, prefix: string): Promise<RotationStatus> {
   const holder = record.status === 'running' ? await lockHolder(ctx.stateDir, record.provider, record.userId) : null;
   const state: RotationStatus['state'] = record.status === 'running' ? (holder ? 'in-progress' : 'interrupted') : record.status;
-  const oldKey = canAbort(record) ? 'live' : record.phase === 'revoke' ? 'being revoked' : 'revoked';
+  const lapsed = oldKeyLapsed(record, ctx.now());
+  const oldKey = lapsed ? 'lapsed' : canAbort(record) ? 'live' : record.phase === 'revoke' ? 'being revoked' : 'revoked';
   const graceUntil = record.status === 'paused' ? record.graceUntil : null;
   const grace = graceUntil ? { until: graceUntil, leftMs: new Date(graceUntil).getTime() - ctx.now().getTime() } : null;
   // The command as the user types it: this profile, this state folder, this provider.
@@ -187,7 +188,7 @@ async function rotationStatus(ctx: Context, record: RotationRecord, journal: str
           ? `ends the grace period${revokes}`
           : `continues from "${PHASE_LABELS[record.phase]}"${revokes}`;
     next.push({ command: `${resume} --resume`, does });
-    if (canAbort(record)) next.push({ command: `${resume} --abort`, does: `rolls back: deletes ${record.newKey.name}, keeps ${record.oldKey.name}` });
+    if (canAbort(record) && !lapsed) next.push({ command: `${resume} --abort`, does: `rolls back: deletes ${record.newKey.name}, keeps ${record.oldKey.name}` });
   }
   return { record, state, holder, oldKey, newKey: record.newKey.id ? 'live' : 'not created', grace, next, journal };
 }
@@ -211,6 +212,7 @@ function describeState(st: RotationStatus): string {
     case 'paused':
       if (st.record.awaiting === 'mint') return `paused for a person: mint ${st.record.newKey.name} in the dashboard, ${at}`;
       if (st.record.awaiting === 'revoke') return `paused for a person: revoke ${st.record.oldKey.name} in the dashboard, ${at}`;
+      if (st.oldKey === 'lapsed') return `paused (--keep-old): the grace period is over and ${st.record.oldKey.name} has lapsed; finish it, ${at}`;
       return `paused with both keys live (--keep-old), ${at}`;
     case 'failed':
       return `failed ${at}${st.record.lastError ? `: ${st.record.lastError.message} (${st.record.lastError.code.replace(/_/g, ' ')})` : ''}`;
@@ -222,7 +224,7 @@ function describeState(st: RotationStatus): string {
 function liveText(st: RotationStatus): string {
   const { oldKey, newKey, options } = st.record;
   const parts: string[] = [];
-  if (st.oldKey !== 'revoked') parts.push(`${oldKey.name} (${oldKey.id}, ${maskFromLastChars(oldKey.lastChars)})${st.oldKey === 'being revoked' ? ' [being revoked]' : ''}`);
+  if (st.oldKey !== 'revoked') parts.push(`${oldKey.name} (${oldKey.id}, ${maskFromLastChars(oldKey.lastChars)})${st.oldKey === 'being revoked' ? ' [being revoked]' : st.oldKey === 'lapsed' ? ` [lapsed at ${oldKey.expiresAt}]` : ''}`);
   if (newKey.id) parts.push(`${newKey.name} (${newKey.id}, ${maskFromLastChars(newKey.lastChars)})${options.store === 'none' ? ' [keyrot keeps no copy: --store none]' : ''}`);
   return parts.join(' and ') || `no key of this rotation (${newKey.name} not created yet, ${oldKey.name} revoked)`;
 }

@@ -46,6 +46,11 @@ export async function createAndStoreKey(req: CreateKeyRequest, ports: CreateKeyP
       created = await ports.provider.createKey(req.userId, { name: req.name, expiresAt: req.expiresAt, ...(req.scopes ? { scopes: req.scopes } : {}) });
     } catch (err) {
       if (err instanceof KeyNotReturnedError) throw await discardUnreadableKey(req, ports, err);
+      // After a lost answer, a key may exist that the listing did not show yet: a refusal now (a 4xx: "limit
+      // reached") does not mean nothing was made, and says so.
+      if (attempt > 1 && isKeyrotError(err) && !(err instanceof CreateOutcomeUnknownError)) {
+        throw err.amend(`${err.hint ? `${err.hint} ` : ''}An earlier create's answer was lost: a key named "${req.name}" may be live with its plaintext lost; --resume checks for it again and deletes it.`, { afterLostAnswer: true });
+      }
       if (!(err instanceof CreateOutcomeUnknownError)) throw err;
       ports.note(`The answer to the create was lost; checking ${req.name} at the provider.`);
       orphansDeleted.push(...(await deleteOrphansOrExplain(req, ports, `The answer to creating "${req.name}" was lost`)));

@@ -32,19 +32,12 @@ export function parseDuration(text: string, flag: string): number {
 export function parseSpan(text: string, flag: string): number {
   requireUnit(text, flag);
   const ms = spanMs(text, flag);
-  if (!Number.isSafeInteger(ms)) throw new UsageError(`${flag}: "${text}" is too long.`);
+  // A century: past it, a date computed from the span would not be a date.
+  if (!Number.isSafeInteger(ms) || ms > 100 * 365 * 86_400_000) throw new UsageError(`${flag}: "${text}" is too long (100 years at most).`);
   return ms;
 }
 
-/**
- * A period of days or weeks (a grace period, a policy's window) read as a duration: a bare number would be seconds
- * there ("--keep-old 7" meaning 7 s), never what was meant, so a unit is required.
- */
-export function parsePeriod(text: string, flag: string): number {
-  requireUnit(text, flag);
-  return parseDuration(text, flag);
-}
-
+/** A bare number would be seconds in a period of days or weeks ("--keep-old 7" meaning 7 s): a unit is required. */
 function requireUnit(text: string, flag: string): void {
   if (/^\s*\d+(\.\d+)?\s*$/.test(text)) {
     throw new UsageError(`${flag}: "${text.trim()}" has no unit.`, { hint: `Give one, e.g. ${text.trim()}d for days or ${text.trim()}h for hours.` });

@@ -316,12 +316,30 @@ export async function runRotation(record: RotationRecord, ports: RotationPorts):
 }
 
 /** Rolls back an unfinished rotation: deletes the new key and its keychain entry; the old key stays. */
-export async function abortRotation(record: RotationRecord, ports: RotationPorts): Promise<RotationRecord> {
+/**
+ * Whether --keep-old set the old key to lapse and that time has passed: the old key no longer works, so the new key
+ * is the only one left, and a roll-back would delete it.
+ */
+export function oldKeyLapsed(record: RotationRecord, now: Date): boolean {
+  return record.oldKey.expiryBefore !== undefined && !!record.oldKey.expiresAt && Date.parse(record.oldKey.expiresAt) <= now.getTime();
+}
+
+/** Throws when the rotation can no longer be rolled back: the old key revoked, or lapsed at the end of its grace. */
+export function assertAbortable(record: RotationRecord, ports: Pick<RotationPorts, 'invocation' | 'now'>): void {
   if (!canAbort(record)) {
     throw new UsageError(`The old key ${record.oldKey.name} is already revoked (or being revoked): this rotation cannot be rolled back.`, {
       hint: `Finish it with: ${rotateCommandOf(record, ports)} --resume`,
     });
   }
+  if (oldKeyLapsed(record, ports.now())) {
+    throw new UsageError(`The old key ${record.oldKey.name} lapsed at ${record.oldKey.expiresAt} (the end of the --keep-old grace period): rolling back would delete ${record.newKey.name}, the only key that still works.`, {
+      hint: `Finish it with: ${rotateCommandOf(record, ports)} --resume`,
+    });
+  }
+}
+
+export async function abortRotation(record: RotationRecord, ports: RotationPorts): Promise<RotationRecord> {
+  assertAbortable(record, ports);
   const restored = await restoreOldKeyExpiry(record, ports);
   if (restored) ports.note(`--keep-old had moved the old key's expiry: ${restored}.`);
   const step = await ports.startStep(`Delete the new key ${record.newKey.name}`);
@@ -1123,6 +1141,8 @@ export function rotateCommandOf(record: RotationRecord, ports?: Pick<RotationPor
 export function nothingCreated(record: RotationRecord, err: unknown): boolean {
   if (record.newKey.id !== null || !canAbort(record)) return false;
   if (err instanceof RotationConflictError && err.data?.['concurrent'] === true) return true;
+  // A refusal after a lost answer: a key may have been made (the listing had not shown it yet); --resume looks again.
+  if (isKeyrotError(err) && err.data?.['afterLostAnswer'] === true) return false;
   // A wrong key pasted for a person's mint is a retry at the same step, not the end of the rotation.
   return err instanceof KeyNotReturnedError || (record.phase === 'create' && record.awaiting !== 'mint' && (err instanceof UsageError || answered4xx(err)));
 }

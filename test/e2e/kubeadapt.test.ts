@@ -113,6 +113,26 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
     expect(whoami.stdout + whoami.stderr).toContain(minted.plaintext.slice(-5));
   });
 
+  it('--abort after the hand-over began gives the keyrot login entry back the old key, before the operator revokes the new one', async () => {
+    const s = await platformSetup('kubeadapt');
+    const profile = await s.profile();
+    const adminEntry = profile.entry('kubeadapt:admin');
+    expect((await s.run(['login', '--with-key-stdin'], { ...profile, stdin: s.oldKey.plaintext })).code).toBe(0);
+    const minted = s.sandbox.mint({ name: NEW, scopes: SCOPES });
+    const failed = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', 'exit 3', ...FAST, '--yes'], { ...profile, stdin: minted.plaintext });
+    expect(failed.code, failed.stderr).toBe(10);
+    expect(await keychainGet(adminEntry)).toBe(minted.plaintext);
+    const aborted = collect(s.spawn(['rotate', '--key', 'prod-exporter', '--abort', '--yes', ...FAST], profile), 60_000);
+    // By the time the operator is asked to revoke the new key, the entry holds the old one again.
+    for (let i = 0; i < 100 && (await keychainGet(adminEntry)) !== s.oldKey.plaintext; i++) await sleep(50);
+    expect(await keychainGet(adminEntry)).toBe(s.oldKey.plaintext);
+    s.sandbox.revoke(minted.id);
+    const r = await aborted;
+    expect(r.code, r.stderr).toBe(0);
+    const whoami = await s.run(['whoami'], profile);
+    expect(whoami.code, whoami.stderr).toBe(0);
+  });
+
   it('without a terminal or --new-key-stdin it pauses for the mint (exit 18, an event, status paused), and --resume --new-key-stdin continues', async () => {
     const s = await platformSetup('kubeadapt');
     const paused = await s.run(['rotate', '--key', 'prod-exporter', '--on-new-key', s.hook, ...FAST, '--yes', '--events']);

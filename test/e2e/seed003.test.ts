@@ -94,6 +94,33 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the seed-003 platform)',
     expect(s.keys().map((k) => [k.name, k.expiresAt])).toEqual([['deploy-bot', null]]);
   });
 
+  it('--keep-old past its end: the old key has lapsed, so --abort is refused (it would delete the only working key) and status offers none', async () => {
+    const s = await platformSetup('seed003');
+    const file = await definitionFile(s);
+    const r = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--keep-old', '2s', '--yes']));
+    expect(r.code, r.stderr).toBe(0);
+    await new Promise((done) => setTimeout(done, 2_500));
+    expect(await s.status(s.oldKey.plaintext)).toBe(401);
+    const status = await s.run(withFile(file, ['status']));
+    expect(status.stdout).toMatch(/the grace period is over and deploy-bot has lapsed/);
+    expect(status.stdout).not.toMatch(/--abort/);
+    const aborted = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--abort', '--yes']));
+    expect(aborted.code).toBe(2);
+    expect(aborted.stderr).toMatch(/The old key deploy-bot lapsed at .* rolling back would delete deploy-bot-v2, the only key that still works/);
+    expect(await s.status(s.oldKey.plaintext)).toBe(401);
+    expect(s.keys().map((k) => k.name).sort()).toEqual(['deploy-bot', 'deploy-bot-v2']);
+    const finished = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--resume', '--yes']));
+    expect(finished.code, finished.stderr).toBe(0);
+  });
+
+  it('--keep-old 30d: a grace period is counted, not waited for, so it may be longer than a timer can wait', async () => {
+    const s = await platformSetup('seed003');
+    const file = await definitionFile(s);
+    const r = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--keep-old', '30d', '--yes', '--json']));
+    expect(r.code, r.stderr).toBe(0);
+    expect(Date.parse(json(r).graceUntil) - Date.now()).toBeGreaterThan(29 * 86_400_000);
+  });
+
   it('an operator\'s key gets 403 on the create (issuing is admin/owner-only): exit 4, nothing created', async () => {
     const s = await platformSetup('seed003');
     const file = await definitionFile(s);

@@ -6,6 +6,7 @@ import {
   canAbort,
   newKeyProven,
   newRotationRecord,
+  nothingCreated,
   runRotation,
   summaryData,
   type Phase,
@@ -553,6 +554,24 @@ describe('runRotation: the new key must still work right before the revoke', () 
     const finish = h.steps.find((s) => s.label.startsWith('Finish'));
     expect(finish?.detail).toMatch(/holds no key/);
     expect(h.warns.join('\n')).toMatch(/no longer holds the new key/);
+  });
+});
+
+describe('runRotation: a create refused after a lost answer', () => {
+  it('is no "nothing was made": a key may be live (the listing did not show it yet), so the rotation stays for --resume', async () => {
+    const h = harness();
+    h.provider.faults.push(
+      { method: 'createKey', when: 'after', error: lostAnswer },
+      { method: 'createKey', when: 'before', error: () => new UsageError('Vultr rejected the request: Unable to create API key: limit reached', { data: { status: 400 } }) },
+    );
+    // The key the lost create made does not show in listings yet (an asynchronous create, 202).
+    const list = h.provider.listKeys.bind(h.provider);
+    h.provider.listKeys = async (userId) => (await list(userId)).filter((k) => !h.provider.lostAnswers.some((lost) => lost.id === k.id));
+    const err = await failure(runRotation(h.record, h.ports));
+    expect(err).toBeInstanceOf(UsageError);
+    expect(err.hint).toMatch(/An earlier create's answer was lost: a key named "ops-deploy-v2" may be live with its plaintext lost; --resume checks for it again and deletes it/);
+    expect(nothingCreated(h.record, err)).toBe(false);
+    expect(h.saves.at(-1)).toMatchObject({ status: 'failed', phase: 'create', phaseStatus: 'started' });
   });
 });
 
