@@ -114,7 +114,7 @@ async function vultrDemo(stage: Stage): Promise<void> {
 async function platformDemo(stage: Stage, dialect: PlatformDialect): Promise<void> {
   const { startPlatformSandbox } = await import('../sandbox/platforms.js');
   // Last use written at most every second (the real platforms: minutes), so the evidence comes in seconds.
-  const sandbox = await startPlatformSandbox({ dialect, refreshMs: 1000 });
+  const sandbox = await startPlatformSandbox({ dialect, refreshMs: 2000 });
   const s = stage.ctx.out.style;
   try {
     const account = sandbox.snapshot().find((a) => a.login === ACCOUNT[dialect] || a.name === ACCOUNT[dialect]);
@@ -142,7 +142,7 @@ async function platformDemo(stage: Stage, dialect: PlatformDialect): Promise<voi
         runScript(stage, env, writeKey, [
           [...provider, 'list-users'],
           [...provider, 'list-keys', '--user', user],
-          [...provider, 'rotate', '--user', user, '--on-new-key', writeKey, '--usage-refresh', '1s', '--poll-interval', '250ms', '--wait-timeout', '1m', '--yes'],
+          [...provider, 'rotate', '--user', user, '--on-new-key', writeKey, '--usage-refresh', '2s', '--poll-interval', '250ms', '--wait-timeout', '1m', '--yes'],
           [...provider, 'list-keys', '--user', user],
           [...provider, 'verify', '--user', user],
         ]),
