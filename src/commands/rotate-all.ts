@@ -359,7 +359,7 @@ async function resumeBatch(ctx: Context, session: RotationSession, batches: Batc
   }
   const merged = resumedOptions(record.settings, options);
   const settings = parseSettings(merged);
-  const open = record.items.filter((i) => i.status !== 'done');
+  const open = record.items.filter((i) => i.status !== 'done' && i.status !== 'gone');
   await consentTo(
     ctx,
     Boolean(options.yes),
@@ -386,7 +386,7 @@ async function runBatch(
   users: Map<string, User>,
   resumed: boolean,
 ): Promise<BatchResult> {
-  const open = record.items.filter((i) => i.status !== 'done');
+  const open = record.items.filter((i) => i.status !== 'done' && i.status !== 'gone');
   const groups = new Map<string, BatchItem[]>();
   for (const item of open) groups.set(item.userId, [...(groups.get(item.userId) ?? []), item]);
   let saveFailure: unknown;
@@ -407,7 +407,7 @@ async function runBatch(
       for (const item of group) {
         if (stop || ctx.signal.aborted) return;
         await rotateItem(ctx, session, run, item, progress.begin(`${item.userEmail} ${item.keyName}`));
-        if (item.status !== 'done' && options.failFast) stop = true;
+        if (item.status === 'failed' && options.failFast) stop = true;
       }
     });
   } finally {
@@ -435,8 +435,8 @@ async function runBatch(
 
 /** A batch item whose key the provider no longer lists: rotated or revoked outside the batch. */
 class ItemGone extends Error {
-  constructor(item: BatchItem) {
-    super(`${item.keyName} is no longer listed: it was rotated or revoked outside this batch, so there is nothing left to do for it.`);
+  constructor(item: BatchItem, why = 'it was rotated or revoked outside this batch') {
+    super(`${item.keyName} is no longer listed: ${why}, so there is nothing left to do for it.`);
   }
 }
 
@@ -478,7 +478,12 @@ async function rotateItem(ctx: Context, base: RotationSession, run: BatchRun, it
     },
   };
   try {
-    const user = users.get(item.userId) ?? (await base.provider.getUser(item.userId));
+    const user =
+      users.get(item.userId) ??
+      (await base.provider.getUser(item.userId).catch((err: unknown) => {
+        // A user deleted since the batch began has no key left to rotate.
+        throw resumed && err instanceof NotFoundError ? new ItemGone(item, `its user ${item.userEmail} no longer exists`) : err;
+      }));
     const result = await withUserLock(ctx, base.provider, user, async (): Promise<RotateResult> => {
       const active = await activeRotation(ctx, session, user);
       if (active) {
@@ -557,7 +562,7 @@ function batchJson(result: Extract<BatchResult, { kind: 'batch' }>): Record<stri
 }
 
 function unfinishedBatch(batches: BatchJournal, record: BatchRecord): RotationConflictError {
-  const open = record.items.filter((i) => i.status !== 'done').length;
+  const open = record.items.filter((i) => i.status !== 'done' && i.status !== 'gone').length;
   const path = batches.pathFor(record.provider);
   return new RotationConflictError(`An unfinished batch rotation (started ${record.startedAt}, ${open} of ${record.items.length} keys not rotated) is recorded in ${path}.`, {
     hint: `Finish it: keyrot rotate --all --resume. To drop it instead, set that file aside (mv '${path}' '${path}.dropped'): the rotations it started keep their own journals.`,

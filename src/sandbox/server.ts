@@ -262,6 +262,12 @@ class SandboxState {
     this.byId = new Map(this.users.map((user) => [user.id, user]));
   }
 
+  /** Deletes a user (DELETE /users/{id}) with its keys. */
+  removeUser(user: UserRecord): void {
+    this.users.splice(this.users.indexOf(user), 1);
+    this.byId.delete(user.id);
+  }
+
   user(id: string): UserRecord {
     const user = this.byId.get(id);
     if (user === undefined) throw new ApiError(this.settings.dialect.notFound, this.settings.dialect.notFound === 400 ? 'Invalid user ID.' : 'user not found');
@@ -530,6 +536,15 @@ const API_ROUTES: readonly ApiRoute[] = [
   { method: 'DELETE', pattern: '/apikeys/:keyId', needsManageUsers: false, handle: (c) => deleteKey(c, c.caller) },
   { method: 'GET', pattern: '/users', needsManageUsers: true, handle: listUsers },
   { method: 'GET', pattern: '/users/:userId', needsManageUsers: true, handle: (c) => ok({ user: renderUser(targetUser(c)) }) },
+  {
+    method: 'DELETE',
+    pattern: '/users/:userId',
+    needsManageUsers: true,
+    handle: (c) => {
+      c.state.removeUser(targetUser(c));
+      return NO_CONTENT;
+    },
+  },
   { method: 'GET', pattern: '/users/:userId/apikeys', needsManageUsers: true, handle: (c) => listKeys(targetUser(c), c.settings) },
   {
     method: 'POST',

@@ -337,6 +337,18 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --all: rotations', () => {
     expect(await batchFiles(h)).toEqual([]);
   });
 
+  it('a key of the batch whose user was deleted meanwhile is "gone" on --resume too', async () => {
+    const h = await account();
+    const none = exitOf(await h.run(['rotate', '--all', '--never-expiring', '--match', 'user*', '--on-new-key', 'exit 3', '--no-wait', '--yes', '--json']), 17);
+    const [first, second] = json(none).rotations as Array<{ userEmail: string; userId: string }>;
+    for (const item of [first!, second!]) exitOf(await h.run(['rotate', '--user', item.userEmail, '--abort', '--yes']), 0);
+    const res = await fetch(`${h.sandbox.url}/users/${first!.userId}`, { method: 'DELETE', headers: { Authorization: `Bearer ${h.sandbox.adminKey}` } });
+    expect(res.status).toBe(204);
+    const resumed = exitOf(await h.run(['rotate', '--all', '--resume', '--on-new-key', 'cat >/dev/null', '--yes', '--json']), 0);
+    expect(json(resumed)).toMatchObject({ outcome: 'done', counts: { keys: 2, done: 1, gone: 1 } });
+    expect(json(resumed).rotations.find((r: { userId: string }) => r.userId === first!.userId)).toMatchObject({ status: 'gone' });
+  });
+
   it('--events: one JSON object a line, every rotation event naming its user and key', async () => {
     const h = await account();
     const r = exitOf(await h.run(['rotate', '--all', '--expiring-within', '10d', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes', '--events']), 0);
