@@ -10,7 +10,7 @@ import {
   PHASES,
   PHASE_LABELS,
   abortRotation,
-  assertAbortable,
+  assertAbortableNow,
   canAbort,
   newRotationRecord,
   nothingCreated,
@@ -135,7 +135,7 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult | BatchRes
           abortQuestion(active),
           `Rolling back deletes the new key ${active.newKey.name}${active.handedOverAt ? `, which consumers were given at ${active.handedOverAt}` : ''}`,
         );
-        assertAbortable(active, { now: () => ctx.now(), ...(ctx.providerFlag ? { invocation: `keyrot ${ctx.providerFlag} rotate` } : {}) });
+        await assertAbortableNow(active, { provider, now: () => ctx.now(), ...(ctx.providerFlag ? { invocation: `keyrot ${ctx.providerFlag} rotate` } : {}) });
         // The journal remembers where the new key lives: --store given now or not.
         const store = await storeFor(ctx, active.options.store ?? 'os');
         await self?.restore(store, active);
@@ -267,6 +267,8 @@ export function parseSettings(options: RotateOptions, store: 'os' | 'none' = 'os
     graceMs: options.keepOld ? parseSpan(typeof options.keepOld === 'string' ? options.keepOld : DEFAULTS.grace, '--keep-old') : undefined,
   };
   if (settings.pollIntervalMs < 100) throw new UsageError('--poll-interval must be at least 100ms.');
+  // A grace shorter than a second would be over (the old key's expiry in the past) before the provider saw it.
+  if (settings.graceMs !== undefined && settings.graceMs < 1_000) throw new UsageError('--keep-old: a grace period must be at least 1s.');
   if (settings.hookTimeoutMs <= 0 || settings.waitTimeoutMs <= 0) throw new UsageError('Time-outs must be greater than zero.');
   return {
     ...settings,

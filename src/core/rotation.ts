@@ -5,6 +5,7 @@
 import {
   AuthError,
   CancelledError,
+  CreateOutcomeUnknownError,
   KeyNotReturnedError,
   KeychainError,
   KeyrotError,
@@ -110,6 +111,8 @@ export interface RotationRecord {
   options: RotationOptions;
   /** The batch (rotate --all) this rotation belongs to; absent for a rotation of its own. */
   batchId?: string;
+  /** A create's answer was lost in this rotation: a key may exist that no listing showed yet. */
+  createOutcomeUnknown?: boolean;
   phase: Phase;
   /** 'started' once the phase's side effect may have begun. */
   phaseStatus: 'pending' | 'started';
@@ -276,6 +279,9 @@ export async function runRotation(record: RotationRecord, ports: RotationPorts):
       record.steps.push({ phase, outcome: 'failed', durationMs });
       record.status = 'failed';
       record.lastError = { code: isKeyrotError(err) ? err.code : 'internal', message: err instanceof Error ? err.message : String(err) };
+      // A create whose answer was lost may have made a key the listing does not show yet: no later refusal of a
+      // create in this rotation may count as "nothing was made".
+      if (phase === 'create' && !record.newKey.id && (err instanceof CreateOutcomeUnknownError || (isKeyrotError(err) && err.data?.['afterLostAnswer'] === true))) record.createOutcomeUnknown = true;
       await save(record, ports).catch(() => undefined);
       try {
         await discardUnheldNewKey(record, ports, true);
@@ -321,7 +327,7 @@ export async function runRotation(record: RotationRecord, ports: RotationPorts):
  * is the only one left, and a roll-back would delete it.
  */
 export function oldKeyLapsed(record: RotationRecord, now: Date): boolean {
-  return record.oldKey.expiryBefore !== undefined && !!record.oldKey.expiresAt && Date.parse(record.oldKey.expiresAt) <= now.getTime();
+  return !!record.oldKey.expiresAt && Date.parse(record.oldKey.expiresAt) <= now.getTime();
 }
 
 /** Throws when the rotation can no longer be rolled back: the old key revoked, or lapsed at the end of its grace. */
@@ -338,8 +344,27 @@ export function assertAbortable(record: RotationRecord, ports: Pick<RotationPort
   }
 }
 
-export async function abortRotation(record: RotationRecord, ports: RotationPorts): Promise<RotationRecord> {
+/**
+ * assertAbortable, and the old key as the provider lists it now: one that has lapsed (its own expiry, or the one
+ * --keep-old set, whatever the journal knows) or is gone cannot be rolled back to, and the new key would be the only
+ * working key left.
+ */
+export async function assertAbortableNow(record: RotationRecord, ports: Pick<RotationPorts, 'invocation' | 'now' | 'provider'>): Promise<void> {
   assertAbortable(record, ports);
+  // Nothing to delete (no new key was made, or could have been): nothing to weigh against the old key.
+  const mayHaveNewKey = record.newKey.id !== null || (record.phase === 'create' && record.phaseStatus === 'started');
+  if (byOperator(ports.provider) || !mayHaveNewKey) return;
+  const old = (await ports.provider.listKeys(record.userId)).find((k) => k.id === record.oldKey.id);
+  const why = !old ? 'is no longer listed' : old.expiresAt && old.expiresAt.getTime() <= ports.now().getTime() ? `expired at ${old.expiresAt.toISOString()}` : null;
+  if (why) {
+    throw new UsageError(`The old key ${record.oldKey.name} ${why}: rolling back would delete ${record.newKey.name}, the only key that may still work.`, {
+      hint: `Finish it with: ${rotateCommandOf(record, ports)} --resume`,
+    });
+  }
+}
+
+export async function abortRotation(record: RotationRecord, ports: RotationPorts): Promise<RotationRecord> {
+  await assertAbortableNow(record, ports);
   const restored = await restoreOldKeyExpiry(record, ports);
   if (restored) ports.note(`--keep-old had moved the old key's expiry: ${restored}.`);
   const step = await ports.startStep(`Delete the new key ${record.newKey.name}`);
@@ -933,7 +958,12 @@ async function graceForOldKey(record: RotationRecord, ports: RotationPorts, deta
   const listed = (await provider.listKeys(record.userId)).find((k) => k.id === record.oldKey.id);
   if (!listed) return `${detail}; ${record.oldKey.name} is no longer listed`;
   const own = listed.expiresAt;
-  if (own && own.getTime() <= at.getTime()) return `${detail}; ${record.oldKey.name} keeps its own expiry, ${own.toISOString()}, sooner than the grace period`;
+  if (own && own.getTime() <= at.getTime()) {
+    // Known to status and --abort: once it passes, the old key no longer works.
+    record.oldKey.expiresAt = own.toISOString();
+    await save(record, ports);
+    return `${detail}; ${record.oldKey.name} keeps its own expiry, ${own.toISOString()}, sooner than the grace period`;
+  }
   // Recorded before the change, so that --abort can put it back whatever happens next.
   record.oldKey.expiryBefore = own?.toISOString() ?? null;
   await save(record, ports);
@@ -1141,8 +1171,9 @@ export function rotateCommandOf(record: RotationRecord, ports?: Pick<RotationPor
 export function nothingCreated(record: RotationRecord, err: unknown): boolean {
   if (record.newKey.id !== null || !canAbort(record)) return false;
   if (err instanceof RotationConflictError && err.data?.['concurrent'] === true) return true;
-  // A refusal after a lost answer: a key may have been made (the listing had not shown it yet); --resume looks again.
-  if (isKeyrotError(err) && err.data?.['afterLostAnswer'] === true) return false;
+  // A refusal after a lost answer, in this run or an earlier one: a key may have been made (the listing had not
+  // shown it yet); --resume looks again.
+  if (record.createOutcomeUnknown || (isKeyrotError(err) && err.data?.['afterLostAnswer'] === true)) return false;
   // A wrong key pasted for a person's mint is a retry at the same step, not the end of the rotation.
   return err instanceof KeyNotReturnedError || (record.phase === 'create' && record.awaiting !== 'mint' && (err instanceof UsageError || answered4xx(err)));
 }

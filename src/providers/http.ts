@@ -542,7 +542,7 @@ export class HttpClient {
           });
         }
         if (!outcome.notSent) {
-          if (!idempotent) throw this.#outcomeUnknown(what, outcome.label, outcome.error, secrets);
+          if (!idempotent) throw this.#outcomeUnknown(method, what, outcome.label, outcome.error, secrets);
           afterLostAnswer = true;
         }
       } else {
@@ -556,7 +556,7 @@ export class HttpClient {
         const retryable = status === 429 || (status >= 500 && status !== 501);
         const message = providerMessage(outcome.text, secrets);
         if (status >= 500 && !idempotent) {
-          throw this.#outcomeUnknown(what, `HTTP ${status}${message ? `: ${message}` : ''}`, undefined, secrets);
+          throw this.#outcomeUnknown(method, what, `HTTP ${status}${message ? `: ${message}` : ''}`, undefined, secrets);
         }
         if (!retryable) throw this.#statusError(status, message, what, label, attempt);
         if (status >= 500) afterLostAnswer = true;
@@ -722,14 +722,16 @@ export class HttpClient {
     return new ProviderResponseError(`${service} answered the request to ${what} with an unexpected HTTP ${status}.`, { data });
   }
 
-  #outcomeUnknown(what: string, problem: string, cause: unknown, secrets: string[]): CreateOutcomeUnknownError {
+  #outcomeUnknown(method: HttpMethod, what: string, problem: string, cause: unknown, secrets: string[]): CreateOutcomeUnknownError {
+    // A POST creates a key; any other change (a PATCH moving an expiry) may or may not have taken effect.
+    const create = method === 'POST';
     return new CreateOutcomeUnknownError(
       redact(
-        `${this.#service}'s answer when asked to ${what} was lost (${problem}): the key may or may not have been created.`,
+        `${this.#service}'s answer when asked to ${what} was lost (${problem}): ${create ? 'the key may or may not have been created' : 'the change may or may not have taken effect'}.`,
         secrets,
       ),
       {
-        hint: "Do not simply retry: list the user's keys to see whether it was created, and delete any key you cannot use.",
+        hint: create ? "Do not simply retry: list the user's keys to see whether it was created, and delete any key you cannot use." : 'Check the key at the provider before going on.',
         data: { last: problem },
         cause,
       },

@@ -242,4 +242,10 @@ describe('a period without a unit → exit 2, nothing changed', () => {
     const { r } = await refused(h, args, ExitCode.usage);
     expect(r.stderr).toContain(`error: ${flag}: "${flag === '--keep-old' ? '7' : '30'}" has no unit.`);
   });
+
+  it.each(['1ms', '0d'])('--keep-old %s: a grace period under a second is refused before any change', async (grace) => {
+    const h = await harness();
+    const { r } = await refused(h, ['rotate', '--user', 'ops@example.com', '--on-new-key', 'true', '--no-wait', '--keep-old', grace, '--yes'], ExitCode.usage);
+    expect(r.stderr).toContain('error: --keep-old: a grace period must be at least 1s.');
+  });
 });

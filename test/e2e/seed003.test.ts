@@ -113,6 +113,48 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the seed-003 platform)',
     expect(finished.code, finished.stderr).toBe(0);
   });
 
+  it('an old key that lapses by its own expiry while the rotation waits cannot be rolled back to: --abort refused, whatever the journal knows', async () => {
+    const s = await platformSetup('seed003');
+    const file = await definitionFile(s);
+    const expireOld = (at: Date) =>
+      fetch(`${s.sandbox.url}/service-accounts/${s.account.id}/keys/${s.oldKey.id}`, {
+        method: 'PATCH',
+        headers: { 'X-Api-Key': s.sandbox.adminKey, 'content-type': 'application/json' },
+        body: JSON.stringify({ expires_at: at.toISOString() }),
+      });
+    // --keep-old keeps the old key's own, sooner expiry; and a rotation stopped by its hook knows of none.
+    expect((await expireOld(new Date(Date.now() + 2_000))).status).toBeLessThan(300);
+    const paused = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--keep-old', '7d', '--yes']));
+    expect(paused.code, paused.stderr).toBe(0);
+    await new Promise((done) => setTimeout(done, 2_500));
+    expect(await s.status(s.oldKey.plaintext)).toBe(401);
+    const status = await s.run(withFile(file, ['status']));
+    expect(status.stdout).toMatch(/deploy-bot has lapsed/);
+    expect(status.stdout).not.toMatch(/--abort/);
+    const aborted = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--abort', '--yes']));
+    expect(aborted.code).toBe(2);
+    expect(aborted.stderr).toMatch(/rolling back would delete deploy-bot-v2/);
+    expect(s.keys().map((k) => k.name).sort()).toEqual(['deploy-bot', 'deploy-bot-v2']);
+  });
+
+  it('a rotation stopped by its hook whose old key then expires: --abort asks the provider, and refuses', async () => {
+    const s = await platformSetup('seed003');
+    const file = await definitionFile(s);
+    const stopped = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', 'exit 3', '--no-wait', '--yes']));
+    expect(stopped.code).toBe(10);
+    const res = await fetch(`${s.sandbox.url}/service-accounts/${s.account.id}/keys/${s.oldKey.id}`, {
+      method: 'PATCH',
+      headers: { 'X-Api-Key': s.sandbox.adminKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ expires_at: new Date(Date.now() + 1_500).toISOString() }),
+    });
+    expect(res.status).toBeLessThan(300);
+    await new Promise((done) => setTimeout(done, 2_000));
+    const aborted = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--abort', '--yes']));
+    expect(aborted.code).toBe(2);
+    expect(aborted.stderr).toMatch(/The old key deploy-bot expired at .*: rolling back would delete deploy-bot-v2/);
+    expect(s.keys().map((k) => k.name).sort()).toEqual(['deploy-bot', 'deploy-bot-v2']);
+  });
+
   it('--keep-old 30d: a grace period is counted, not waited for, so it may be longer than a timer can wait', async () => {
     const s = await platformSetup('seed003');
     const file = await definitionFile(s);

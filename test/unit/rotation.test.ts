@@ -571,7 +571,11 @@ describe('runRotation: a create refused after a lost answer', () => {
     expect(err).toBeInstanceOf(UsageError);
     expect(err.hint).toMatch(/An earlier create's answer was lost: a key named "ops-deploy-v2" may be live with its plaintext lost; --resume checks for it again and deletes it/);
     expect(nothingCreated(h.record, err)).toBe(false);
-    expect(h.saves.at(-1)).toMatchObject({ status: 'failed', phase: 'create', phaseStatus: 'started' });
+    expect(h.saves.at(-1)).toMatchObject({ status: 'failed', phase: 'create', phaseStatus: 'started', createOutcomeUnknown: true });
+    // The --resume that message asks for, while the listing still lags: refused again, and still not closed.
+    h.provider.faults.push({ method: 'createKey', when: 'before', error: () => new UsageError('Vultr rejected the request: limit reached', { data: { status: 400 } }) });
+    const again = await failure(runRotation(structuredClone(h.saves.at(-1)!), h.ports));
+    expect(nothingCreated(h.saves.at(-1)!, again)).toBe(false);
   });
 });
 
