@@ -1171,11 +1171,13 @@ export function rotateCommandOf(record: RotationRecord, ports?: Pick<RotationPor
 export function nothingCreated(record: RotationRecord, err: unknown): boolean {
   if (record.newKey.id !== null || !canAbort(record)) return false;
   if (err instanceof RotationConflictError && err.data?.['concurrent'] === true) return true;
+  // An answer without a key: the key it made is deleted (found by name, with any orphan of an earlier lost answer).
+  if (err instanceof KeyNotReturnedError) return true;
   // A refusal after a lost answer, in this run or an earlier one: a key may have been made (the listing had not
   // shown it yet); --resume looks again.
   if (record.createOutcomeUnknown || (isKeyrotError(err) && err.data?.['afterLostAnswer'] === true)) return false;
   // A wrong key pasted for a person's mint is a retry at the same step, not the end of the rotation.
-  return err instanceof KeyNotReturnedError || (record.phase === 'create' && record.awaiting !== 'mint' && (err instanceof UsageError || answered4xx(err)));
+  return record.phase === 'create' && record.awaiting !== 'mint' && (err instanceof UsageError || answered4xx(err));
 }
 
 /** The provider answered 4xx (a 403 for a role that may not issue keys, a 401, a 404): it refused, and made nothing. */
