@@ -359,7 +359,7 @@ async function resumeBatch(ctx: Context, session: RotationSession, batches: Batc
   }
   const merged = resumedOptions(record.settings, options);
   const settings = parseSettings(merged);
-  const open = record.items.filter((i) => i.status !== 'done' && i.status !== 'gone');
+  const open = record.items.filter((i) => !settled(i));
   await consentTo(
     ctx,
     Boolean(options.yes),
@@ -386,7 +386,7 @@ async function runBatch(
   users: Map<string, User>,
   resumed: boolean,
 ): Promise<BatchResult> {
-  const open = record.items.filter((i) => i.status !== 'done' && i.status !== 'gone');
+  const open = record.items.filter((i) => !settled(i));
   const groups = new Map<string, BatchItem[]>();
   for (const item of open) groups.set(item.userId, [...(groups.get(item.userId) ?? []), item]);
   let saveFailure: unknown;
@@ -420,7 +420,7 @@ async function runBatch(
   }
   // Each rotation's own journal says what is live; the batch record only ties them. A resume finds them without it.
   if (saveFailure) ctx.out.warn(`The batch record ${batches.pathFor(record.provider)} could not be written (${(saveFailure as Error).message}): each rotation's journal still says where it stopped.`);
-  const finished = record.items.every((i) => i.status === 'done' || i.status === 'gone');
+  const finished = record.items.every(settled);
   const path = finished ? await batches.archive(record) : batches.pathFor(record.provider);
   return {
     kind: 'batch',
@@ -431,6 +431,11 @@ async function runBatch(
     finished,
     items: record.items.map((i) => itemResult(i, results.get(i))),
   };
+}
+
+/** Nothing left to do for an item: rotated, or its key gone from the provider. */
+function settled(item: BatchItem): boolean {
+  return item.status === 'done' || item.status === 'gone';
 }
 
 /** A batch item whose key the provider no longer lists: rotated or revoked outside the batch. */
@@ -562,7 +567,7 @@ function batchJson(result: Extract<BatchResult, { kind: 'batch' }>): Record<stri
 }
 
 function unfinishedBatch(batches: BatchJournal, record: BatchRecord): RotationConflictError {
-  const open = record.items.filter((i) => i.status !== 'done' && i.status !== 'gone').length;
+  const open = record.items.filter((i) => !settled(i)).length;
   const path = batches.pathFor(record.provider);
   return new RotationConflictError(`An unfinished batch rotation (started ${record.startedAt}, ${open} of ${record.items.length} keys not rotated) is recorded in ${path}.`, {
     hint: `Finish it: keyrot rotate --all --resume. To drop it instead, set that file aside (mv '${path}' '${path}.dropped'): the rotations it started keep their own journals.`,

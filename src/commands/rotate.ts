@@ -10,7 +10,6 @@ import {
   PHASES,
   PHASE_LABELS,
   abortRotation,
-  assertAbortableNow,
   canAbort,
   newRotationRecord,
   nothingCreated,
@@ -135,12 +134,14 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult | BatchRes
           abortQuestion(active),
           `Rolling back deletes the new key ${active.newKey.name}${active.handedOverAt ? `, which consumers were given at ${active.handedOverAt}` : ''}`,
         );
-        await assertAbortableNow(active, { provider, now: () => ctx.now(), ...(ctx.providerFlag ? { invocation: `keyrot ${ctx.providerFlag} rotate` } : {}) });
         // The journal remembers where the new key lives: --store given now or not.
         const store = await storeFor(ctx, active.options.store ?? 'os');
-        await self?.restore(store, active);
-        await restoreDashboardAdmin(ctx, provider, store, active);
-        const record = await abortRotation(active, portsIn(ctx, session, store));
+        const ports = portsIn(ctx, session, store);
+        ports.beforeAbort = async (record) => {
+          await self?.restore(store, record);
+          await restoreDashboardAdmin(ctx, provider, store, record);
+        };
+        const record = await abortRotation(active, ports);
         return { kind: 'aborted', record, journal: await journal.archive(record) };
       }
       let resume = Boolean(options.resume);

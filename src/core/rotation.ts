@@ -166,6 +166,11 @@ export interface RotationPorts {
    * the caller makes the new key the one it runs with. Returns what it did, for the step's detail, or null.
    */
   adoptNewKey?: (secret: string, record: RotationRecord) => Promise<string | null>;
+  /**
+   * --abort, once it is known to be possible and before the new key is deleted: the caller puts back where the key
+   * it runs with comes from (the admin key entry of --self, or of a dashboard-minted key).
+   */
+  beforeAbort?: (record: RotationRecord) => Promise<void>;
   /** In a terminal without a hook: tell the operator to update consumers, resolve when they confirm. */
   confirmHandover: ((message: string) => Promise<boolean>) | null;
   rescue(key: import('../providers/types.js').CreatedKey, userId: string): Promise<string>;
@@ -349,7 +354,7 @@ export function assertAbortable(record: RotationRecord, ports: Pick<RotationPort
  * --keep-old set, whatever the journal knows) or is gone cannot be rolled back to, and the new key would be the only
  * working key left.
  */
-export async function assertAbortableNow(record: RotationRecord, ports: Pick<RotationPorts, 'invocation' | 'now' | 'provider'>): Promise<void> {
+async function assertAbortableNow(record: RotationRecord, ports: Pick<RotationPorts, 'invocation' | 'now' | 'provider'>): Promise<void> {
   assertAbortable(record, ports);
   // Nothing to delete (no new key was made, or could have been): nothing to weigh against the old key.
   const mayHaveNewKey = record.newKey.id !== null || (record.phase === 'create' && record.phaseStatus === 'started');
@@ -365,6 +370,7 @@ export async function assertAbortableNow(record: RotationRecord, ports: Pick<Rot
 
 export async function abortRotation(record: RotationRecord, ports: RotationPorts): Promise<RotationRecord> {
   await assertAbortableNow(record, ports);
+  await ports.beforeAbort?.(record);
   const restored = await restoreOldKeyExpiry(record, ports);
   if (restored) ports.note(`--keep-old had moved the old key's expiry: ${restored}.`);
   const step = await ports.startStep(`Delete the new key ${record.newKey.name}`);

@@ -53,10 +53,7 @@ export async function acquireUserLock(dir: string, provider: string, userId: str
     if (seen === null) continue; // Released meanwhile: try again.
     const owner = parseOwner(seen);
     if (owner && ownerMayBeRunning(owner)) {
-      throw new RotationConflictError(`Another keyrot process (pid ${owner.pid}, since ${owner.since}) is working on ${label}.`, {
-        hint: 'Wait for it to finish. If that process is gone, delete the lock file: ' + path,
-        data: { lockFile: path, pid: owner.pid },
-      });
+      throw heldBy(owner, path, label);
     }
     // A dead owner, or a file that is no lock keyrot wrote (a live lock is never half written): take it over.
     await takeOver(path, seen);
@@ -76,14 +73,19 @@ export async function checkUserLock(dir: string, provider: string, userId: strin
   const owner = await lockHolder(dir, provider, userId);
   if (owner) {
     const path = join(dir, 'locks', `${safeName(provider)}-${safeName(userId)}.lock`);
-    throw new RotationConflictError(`Another keyrot process (pid ${owner.pid}, since ${owner.since}) is working on ${label}.`, {
-      hint: 'Wait for it to finish. If that process is gone, delete the lock file: ' + path,
-      data: { lockFile: path, pid: owner.pid },
-    });
+    throw heldBy(owner, path, label);
   }
   let existing = dir;
   while (!(await stat(existing).then(() => true, () => false)) && dirname(existing) !== existing) existing = dirname(existing);
   await access(existing, constants.W_OK);
+}
+
+/** The refusal of a lock another keyrot holds (taking it, or checking it for --dry-run). */
+function heldBy(owner: LockOwner, path: string, label: string): RotationConflictError {
+  return new RotationConflictError(`Another keyrot process (pid ${owner.pid}, since ${owner.since}) is working on ${label}.`, {
+    hint: 'Wait for it to finish. If that process is gone, delete the lock file: ' + path,
+    data: { lockFile: path, pid: owner.pid },
+  });
 }
 
 /** The process holding the lock of `userId` when it may still be running (keyrot status: "in progress"), else null. */
