@@ -216,6 +216,9 @@ function revokeWhenAsked(sandbox: PlatformSandbox, stateHome: string, keyId: str
         if (!name.endsWith('.json')) continue;
         const text = await readFile(join(dir, name), 'utf8').catch(() => '{}');
         if ((JSON.parse(text) as Partial<RotationRecord>).awaiting === 'revoke') {
+          // As a person would, a moment later: a consumer call sent with the old key just before the hand-over
+          // (Kubeadapt reports no usage to wait on) is answered first.
+          await sleep(500);
           sandbox.revoke(keyId);
           return;
         }
