@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import type { Context } from '../cli/context.js';
 import { formatDuration } from '../core/duration.js';
 import { maskFromLastChars } from '../core/mask.js';
+import { compareText } from '../core/order.js';
 import { DEFAULT_PROFILE } from '../core/profiles.js';
 import { PHASE_LABELS, SELF_USER_ID, canAbort, oldKeyLapsed, rotateCommandOf, type RotationRecord } from '../core/rotation.js';
 import { isKeyrotError } from '../errors.js';
@@ -70,7 +71,7 @@ export const statusCommand: CommandModule<StatusOptions, StatusResult> = {
     const { records, damaged } = await journal.scan();
     const prefix = commandPrefix(ctx);
     const rotations = await Promise.all(records.map((r) => rotationStatus(ctx, r, journal.pathFor(r.provider, r.userId), prefix)));
-    rotations.sort((a, b) => a.record.startedAt.localeCompare(b.record.startedAt));
+    rotations.sort((a, b) => compareText(a.record.startedAt, b.record.startedAt));
     const recent = await journal.history(RECENT);
     const keychain = await staleEntries(ctx, records, Boolean(options.prune));
     if (keychain.checked && keychain.stale.length > 0) {

@@ -3,6 +3,7 @@
 // and a one-line reason; keys are ordered most urgent first.
 import type { ApiKey, User } from '../providers/types.js';
 import { generationOf } from './naming.js';
+import { compareText } from './order.js';
 
 export type Severity = 'critical' | 'high' | 'medium' | 'low' | 'info';
 export const SEVERITIES: readonly Severity[] = ['critical', 'high', 'medium', 'low', 'info'];
@@ -145,8 +146,8 @@ export function byUrgency(a: AuditedKey, b: AuditedKey): number {
     (sa === null ? SEVERITIES.length : rank(sa)) - (sb === null ? SEVERITIES.length : rank(sb)) ||
     b.findings.length - a.findings.length ||
     (a.daysLeft ?? Infinity) - (b.daysLeft ?? Infinity) ||
-    a.userEmail.localeCompare(b.userEmail) ||
-    a.keyName.localeCompare(b.keyName)
+    compareText(a.userEmail, b.userEmail) ||
+    compareText(a.keyName, b.keyName)
   );
 }
 

@@ -3,6 +3,7 @@
 import { readdir, rename } from 'node:fs/promises';
 import { StateError } from '../errors.js';
 import { join } from 'node:path';
+import { compareText } from '../core/order.js';
 import type { RotationRecord } from '../core/rotation.js';
 import { ensureDir, readJson, readStateRecord, safeName, writeJsonAtomic } from './state-dir.js';
 
@@ -73,7 +74,7 @@ export class RotationJournal {
     const records = await Promise.all(names.filter((n) => n.endsWith('.json')).map((n) => readJson(join(dir, n)).catch(() => null)));
     return records
       .filter((r): r is RotationRecord => r !== null && recordProblem(r) === null)
-      .sort((a, b) => String(b.updatedAt).localeCompare(String(a.updatedAt)))
+      .sort((a, b) => compareText(String(b.updatedAt), String(a.updatedAt)))
       .slice(0, limit);
   }
 

@@ -187,6 +187,22 @@ describe('keyrot audit: bad input changes nothing and sends nothing', () => {
     expect(report.keys.filter((k: any) => k.findings.some((f: any) => f.code === 'admin-user')).map((k: any) => k.userEmail)).toEqual(['admin@example.com']);
   });
 
+  it('keys alike in urgency come in the same order in every locale: by e-mail, character by character', async () => {
+    const h = await harness({ users: 14, keysPerUser: 1 });
+    // user8 and user14 are alike: a key that never expires, not held, a user active within the day.
+    for (const [from, to] of [['user8@example.com', 'zed@example.com'], ['user14@example.com', 'ökan@example.com']] as const) {
+      const res = await fetch(`${h.sandbox.controlUrl}/users/${userOf(h, from).id}`, { method: 'POST', body: JSON.stringify({ email: to }) });
+      expect(res.ok).toBe(true);
+    }
+    const orders = [];
+    for (const locale of ['en_US.UTF-8', 'sv_SE.UTF-8', 'C']) {
+      const report = json(exitOf(await h.run(['audit', '--json'], { env: { LC_ALL: locale, LANG: locale } }), 0));
+      orders.push(report.keys.map((k: any) => k.userEmail).filter((e: string) => e === 'zed@example.com' || e === 'ökan@example.com'));
+    }
+    // Swedish collation puts ö after z, English before it: the audit follows neither, so a CI diff never churns.
+    expect(orders).toEqual([['zed@example.com', 'ökan@example.com'], ['zed@example.com', 'ökan@example.com'], ['zed@example.com', 'ökan@example.com']]);
+  });
+
   it('without the manage_users permission: exit 4, naming the admin key\'s user', async () => {
     const h = await harness();
     const r = exitOf(await h.run(['audit'], { env: { VULTR_API_KEY: h.keyOf('viewer@example.com') } }), 4);
