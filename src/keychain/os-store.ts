@@ -1,10 +1,15 @@
 // The platform keychain through @napi-rs/keyring: macOS Keychain, Windows Credential Manager, and on Linux
 // the Secret Service (gnome-keyring, KeePassXC). The native binding is loaded on first use only.
+import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KeychainError } from '../errors.js';
 import { KEYCHAIN_SERVICE, probeAccount, type SecretStore } from './secret-store.js';
 
 type KeyringModule = typeof import('@napi-rs/keyring');
+
+// The binding is CommonJS. Loaded with require(), not import(): an import() of CommonJS first runs Node's export
+// lexer (WebAssembly) over it, which costs about 4 MB of memory for the whole run (bench/audit.mjs).
+const requireCjs = createRequire(import.meta.url);
 
 const OP_TIMEOUT_MS = 10_000;
 
@@ -65,7 +70,7 @@ export class OsSecretStore implements SecretStore {
   async #load(): Promise<KeyringModule> {
     if (!this.#module) {
       try {
-        this.#module = await import('@napi-rs/keyring');
+        this.#module = requireCjs('@napi-rs/keyring') as KeyringModule;
       } catch (err) {
         throw new KeychainError('The keychain library could not be loaded on this platform.', {
           hint: 'Reinstall keyrot (npm ci) so the prebuilt @napi-rs/keyring binary for this platform is present.',
