@@ -3,6 +3,7 @@
 // through redaction of the secrets this process knows, except reveal(), which the user asked for.
 import type { Writable } from 'node:stream';
 import { RedactionList, redactDeep, redactTruncated, sanitizeForTerminal } from '../core/mask.js';
+import { writeJsonText } from './json-text.js';
 import { wrapWords } from './wrap.js';
 
 /** Characters that show nothing, reorder what follows (U+202E) or act as C1 controls (U+009B): escaped in JSON output. */
@@ -45,6 +46,15 @@ const plain: Styles = { bold: id, dim: id, red: id, green: id, yellow: id, cyan:
 
 function id(s: string): string {
   return s;
+}
+
+/**
+ * JSON text whose strings cannot act as CI runner commands (`##[` is written `\u0023#[`) nor change how a terminal
+ * shows the document (bidi controls, zero-width and other invisible characters are written as \u escapes): the same
+ * values, inert text.
+ */
+function inertJson(text: string): string {
+  return text.replace(/#(?=#(?:vso)?\[)/g, '\\u0023').replace(INVISIBLE_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 export class Output {
@@ -125,8 +135,10 @@ export class Output {
    */
   result(value: unknown, revealed?: string): void {
     const others = revealed === undefined ? this.#redactions : new RedactionList([...this.#secrets].filter((s) => s !== revealed));
-    // Redacted as it is serialised, not copied first: an audit's document holds thousands of keys.
-    this.#opts.stdout.write(`${this.#json(value, 2, (_key, v: unknown) => (typeof v === 'string' ? others.redact(v) : v))}\n`);
+    // Redacted as it is serialised, not copied first, and written in pieces: an audit's document holds thousands of
+    // keys.
+    const redact = (v: unknown) => (typeof v === 'string' ? others.redact(v) : v);
+    writeJsonText(value, redact, 2, (text) => this.#opts.stdout.write(text), (text) => inertJson(text), '\n');
   }
 
   /** Human-readable data (tables, summaries) on stdout. */
@@ -150,17 +162,6 @@ export class Output {
   }
 
   /**
-   * A JSON text whose strings cannot act as CI runner commands (`##[` is written `\u0023#[`) nor change how a
-   * terminal shows the document (bidi controls, zero-width and other invisible characters are written as \u
-   * escapes): the same values, inert text.
-   */
-  #json(value: unknown, indent?: number, replacer?: (key: string, value: unknown) => unknown): string {
-    return JSON.stringify(value, replacer, indent)
-      .replace(/#(?=#(?:vso)?\[)/g, '\\u0023')
-      .replace(INVISIBLE_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-  }
-
-  /**
    * A workflow command for the GitHub Actions runner (e.g. `::add-mask::<key>`, which it consumes and never shows):
    * on stderr, so stdout stays one JSON document, and unredacted, since masking the key is its whole point.
    */
@@ -171,7 +172,7 @@ export class Output {
   /** One --events line on stdout. */
   event(type: string, data: Record<string, unknown> = {}): void {
     if (!this.events) return;
-    this.#opts.stdout.write(`${this.#json(this.cleanData({ type, at: this.#now().toISOString(), ...data }))}\n`);
+    this.#opts.stdout.write(`${inertJson(JSON.stringify(this.cleanData({ type, at: this.#now().toISOString(), ...data })))}\n`);
   }
 
   /**
