@@ -24,10 +24,10 @@ const results = await runsOnFreshSandboxes(bin, {
   report(run, { result: r, stats }) {
     if (r.code !== 0) throw new Error(`keyrot audit exited ${r.code}:\n${r.stderr.slice(-2000)}`);
     const report = JSON.parse(r.stdout);
-    const result = { keys: report.keys.length, held: report.keys.filter((k) => k.held !== null).length, ...stats, wallS: r.ms / 1000, floorS: stats.served / LIMIT, peakMb: r.peakMb };
+    const result = { keys: report.keys.length, held: report.keys.filter((k) => k.held !== null).length, ...stats, wallS: r.ms / 1000, floorS: stats.served / LIMIT, peakMb: r.peakMb, cpuS: r.cpuS };
     console.log(
       `run ${run}: ${result.keys} keys (keychain read for ${result.held}), ${result.served} requests, ${result.limited} 429s, ${result.perSecond.toFixed(2)} req/s, ` +
-        `wall ${result.wallS.toFixed(1)} s (floor ${result.floorS.toFixed(1)} s), peak ${result.peakMb.toFixed(1)} MB`,
+        `wall ${result.wallS.toFixed(1)} s (floor ${result.floorS.toFixed(1)} s), peak ${result.peakMb.toFixed(1)} MB, CPU ${result.cpuS.toFixed(2)} s`,
     );
     return result;
   },
@@ -42,3 +42,4 @@ console.log(`  429s received             ${m((r) => r.limited)}`);
 console.log(`  requests per second       ${perSecond.toFixed(2)}   ${((perSecond / LIMIT) * 100).toFixed(1)}% of ${LIMIT} (target >= 95%)`);
 console.log(`  wall time                 ${m((r) => r.wallS).toFixed(1)} s   floor ${m((r) => r.floorS).toFixed(1)} s (requests / ${LIMIT})`);
 console.log(`  peak memory (keyrot)      ${m((r) => r.peakMb).toFixed(1)} MB   (target <= 80 MB)`);
+console.log(`  CPU time (keyrot)         ${m((r) => r.cpuS).toFixed(2)} s`);

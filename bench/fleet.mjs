@@ -34,10 +34,11 @@ const results = await runsOnFreshSandboxes(bin, {
       wallS: r.ms / 1000,
       floorS: stats.served / LIMIT,
       peakMb: r.peakMb,
+      cpuS: r.cpuS,
     };
     console.log(
       `run ${run}: exit ${r.code}, ${result.rotated} rotated, ${result.failed} failed, ${result.limited} 429s, ${result.served} requests, ` +
-        `${result.perSecond.toFixed(2)} req/s, wall ${result.wallS.toFixed(1)} s (floor ${result.floorS.toFixed(1)} s), peak ${result.peakMb.toFixed(1)} MB`,
+        `${result.perSecond.toFixed(2)} req/s, wall ${result.wallS.toFixed(1)} s (floor ${result.floorS.toFixed(1)} s), peak ${result.peakMb.toFixed(1)} MB, CPU ${result.cpuS.toFixed(2)} s`,
     );
     return result;
   },
@@ -53,3 +54,4 @@ console.log(`  requests                  ${m((r) => r.served)}`);
 console.log(`  requests per second       ${perSecond.toFixed(2)}   ${((perSecond / LIMIT) * 100).toFixed(1)}% of ${LIMIT} (target >= 95%)`);
 console.log(`  wall time                 ${m((r) => r.wallS).toFixed(1)} s   floor ${m((r) => r.floorS).toFixed(1)} s (requests / ${LIMIT}): ${((m((r) => r.wallS) / m((r) => r.floorS)) * 100).toFixed(0)}% of it`);
 console.log(`  peak memory (keyrot)      ${m((r) => r.peakMb).toFixed(1)} MB`);
+console.log(`  CPU time (keyrot)         ${m((r) => r.cpuS).toFixed(2)} s`);

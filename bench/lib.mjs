@@ -46,8 +46,9 @@ export async function startSandboxProcess(bin, args = []) {
 }
 
 /**
- * Runs a process to its end and measures it: wall time, and its peak resident memory (VmHWM, polled from /proc every
- * 20 ms while it runs: the high-water mark only grows, so the last reading is the peak up to then).
+ * Runs a process to its end and measures it: wall time, its peak resident memory (VmHWM, polled from /proc every
+ * 20 ms while it runs: the high-water mark only grows, so the last reading is the peak up to then) and the CPU time it
+ * used (user + system, from /proc/<pid>/stat, the last reading: at most 20 ms short).
  */
 export async function measuredRun(cmd, args, options = {}) {
   const { spawn } = await import('node:child_process');
@@ -59,10 +60,15 @@ export async function measuredRun(cmd, args, options = {}) {
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
   let peakKb = 0;
+  let cpuTicks = 0;
   const poll = setInterval(() => {
     try {
       const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
       if (m) peakKb = Math.max(peakKb, Number(m[1]));
+      // Fields 14 and 15 (utime, stime), counted after the command name, which may hold spaces.
+      const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      cpuTicks = Math.max(cpuTicks, Number(fields[11]) + Number(fields[12]));
     } catch {
       // Ended between two polls.
     }
@@ -70,7 +76,8 @@ export async function measuredRun(cmd, args, options = {}) {
   const code = await new Promise((resolve) => child.on('close', resolve));
   clearInterval(poll);
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  return { code, ms, stdout, stderr, peakMb: peakKb / 1024 };
+  // Linux counts CPU time in ticks of 1/100 s (USER_HZ) on every architecture Node supports.
+  return { code, ms, stdout, stderr, peakMb: peakKb / 1024, cpuS: cpuTicks / 100 };
 }
 
 /**
