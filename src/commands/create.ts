@@ -138,13 +138,17 @@ async function createUnderLock(options: CreateOptions, expiresAt: Date | null, h
   }
   let secret = '';
   const record = await pending.begin({ provider: provider.id, userId: user.id, name, preexistingKeyIds: existing.map((k) => k.id), startedAt: ctx.now().toISOString() });
+  // Creates sent and orphans deleted by this process: only so many unheld keys of the name can be its own.
+  const counts = { sent: 0, deleted: 0 };
   const stored = await createAndStoreKey(
-    { userId: user.id, name, expiresAt, preexistingKeyIds: new Set(existing.map((k) => k.id)) },
+    { userId: user.id, name, expiresAt, preexistingKeyIds: new Set(existing.map((k) => k.id)), ownUnheldBefore: 0 },
     {
       provider,
       store,
       rescue: (key, userId) => writeRescueFile(ctx.stateDir, provider.id, userId, key),
       note: (m) => ctx.out.warn(m),
+      onCreateSent: async () => void counts.sent++,
+      onOrphansDeleted: async (n) => void (counts.deleted += n),
       onStored: async (key) => {
         secret = key.secret;
         ctx.out.protect(key.secret);
@@ -175,7 +179,7 @@ async function createUnderLock(options: CreateOptions, expiresAt: Date | null, h
       // Cancelled mid-create: settle it now, on the clean-up connection (the run's own requests are aborted).
       if (err instanceof CancelledError) {
         const settled = await deleteOrphans(
-          { userId: user.id, name, preexistingKeyIds: new Set(existing.map((k) => k.id)) },
+          { userId: user.id, name, preexistingKeyIds: new Set(existing.map((k) => k.id)), ownUnheld: counts.sent - counts.deleted },
           { provider: await ctx.cleanupProvider(), store, note: (m) => ctx.out.warn(m) },
         ).then(
           () => true,

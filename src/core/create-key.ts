@@ -9,7 +9,9 @@
 // hold is deleted; then the create is tried once more.
 // A create answered with success but without a usable plaintext (KeyNotReturnedError) is an answer, not a loss:
 // the key it made is deleted the same way, and the create is never sent again.
-import { CreateOutcomeUnknownError, KeyNotReturnedError, KeychainError, RotationIncompleteError, isKeyrotError } from '../errors.js';
+// Only keys that can be this run's own are deleted so: when more keys of the name appeared unheld than the creates
+// sent could have made, one is another's (a second runner rotating the same user, a person), and none is deleted.
+import { CreateOutcomeUnknownError, KeyNotReturnedError, KeychainError, RotationConflictError, RotationIncompleteError, isKeyrotError } from '../errors.js';
 import { keychainAccount, type SecretStore } from '../keychain/secret-store.js';
 import type { ApiKey, CreateKeyInput, CreatedKey, Provider } from '../providers/types.js';
 import { maskSecret } from './mask.js';
@@ -23,12 +25,21 @@ export interface CreateKeyPorts {
   note(message: string): void;
   /** Called right after the plaintext is safely in the keychain (e.g. to journal the key id). */
   onStored?(key: CreatedKey): Promise<void>;
+  /** Called before each create is sent, and after keys of a lost answer are deleted (to journal the counts). */
+  onCreateSent?(): Promise<void>;
+  onOrphansDeleted?(count: number): Promise<void>;
 }
 
 export interface CreateKeyRequest extends CreateKeyInput {
   userId: string;
   /** Ids of the user's keys that existed before this create: never deleted by reconciliation. */
   preexistingKeyIds: ReadonlySet<string>;
+  /**
+   * How many keys of this name earlier creates of the same run may have left unheld (creates sent by an interrupted
+   * process, less the orphans deleted since); undefined when not counted (a journal of an older keyrot): then every
+   * unheld key of the name counts as this run's.
+   */
+  ownUnheldBefore?: number;
 }
 
 export interface StoredKey {
@@ -40,12 +51,17 @@ export interface StoredKey {
 
 export async function createAndStoreKey(req: CreateKeyRequest, ports: CreateKeyPorts): Promise<StoredKey> {
   const orphansDeleted: string[] = [];
+  // The most keys of this name that can be this run's own and unheld: each create sent may have made one.
+  const ownUnheld = () => (req.ownUnheldBefore === undefined ? undefined : req.ownUnheldBefore + sent - orphansDeleted.length);
+  let sent = 0;
   for (let attempt = 1; ; attempt++) {
     let created: CreatedKey;
     try {
+      await ports.onCreateSent?.();
+      sent++;
       created = await ports.provider.createKey(req.userId, { name: req.name, expiresAt: req.expiresAt, ...(req.scopes ? { scopes: req.scopes } : {}) });
     } catch (err) {
-      if (err instanceof KeyNotReturnedError) throw await discardUnreadableKey(req, ports, err);
+      if (err instanceof KeyNotReturnedError) throw await discardUnreadableKey({ ...req, ownUnheld: ownUnheld() }, ports, err);
       // After a lost answer, a key may exist that the listing did not show yet: a refusal now (a 4xx: "limit
       // reached") does not mean nothing was made, and says so.
       if (attempt > 1 && isKeyrotError(err) && !(err instanceof CreateOutcomeUnknownError)) {
@@ -53,7 +69,7 @@ export async function createAndStoreKey(req: CreateKeyRequest, ports: CreateKeyP
       }
       if (!(err instanceof CreateOutcomeUnknownError)) throw err;
       ports.note(`The answer to the create was lost; checking ${req.name} at the provider.`);
-      orphansDeleted.push(...(await deleteOrphansOrExplain(req, ports, `The answer to creating "${req.name}" was lost`)));
+      orphansDeleted.push(...(await deleteOrphansOrExplain({ ...req, ownUnheld: ownUnheld() }, ports, `The answer to creating "${req.name}" was lost`)));
       if (attempt >= 2) throw err;
       continue;
     }
@@ -67,7 +83,7 @@ export async function createAndStoreKey(req: CreateKeyRequest, ports: CreateKeyP
  * the plaintext (only the key's record was unusable) and no key could be deleted, the plaintext goes to the rescue
  * file instead of being dropped: a key may be live, and a human then holds it.
  */
-async function discardUnreadableKey(req: CreateKeyRequest, ports: CreateKeyPorts, err: KeyNotReturnedError): Promise<Error> {
+async function discardUnreadableKey(req: OrphanQuery & CreateKeyRequest, ports: CreateKeyPorts, err: KeyNotReturnedError): Promise<Error> {
   const happened = `The provider accepted creating "${req.name}" but sent no usable key`;
   let deleted: string[];
   try {
@@ -104,10 +120,11 @@ async function rescueUnreadable(req: CreateKeyRequest, ports: CreateKeyPorts, se
  * deleteOrphans, or, when checking fails, the error that names the key which may be live with its plaintext lost.
  * `happened` says what went wrong with the create, e.g. 'The answer to creating "x" was lost'.
  */
-async function deleteOrphansOrExplain(req: CreateKeyRequest, ports: CreateKeyPorts, happened: string): Promise<string[]> {
+async function deleteOrphansOrExplain(req: OrphanQuery, ports: CreateKeyPorts, happened: string): Promise<string[]> {
   try {
     return await deleteOrphans(req, ports);
   } catch (cleanupErr) {
+    if (cleanupErr instanceof RotationConflictError) throw cleanupErr;
     // A key may now be live whose plaintext nobody holds: say so, and which one to delete.
     throw new RotationIncompleteError(
       `${happened} and checking for the key failed (${errorText(cleanupErr)}): a key named "${req.name}" may be live with its plaintext lost.`,
@@ -116,8 +133,19 @@ async function deleteOrphansOrExplain(req: CreateKeyRequest, ports: CreateKeyPor
   }
 }
 
+/**
+ * What a clean-up after a lost answer looks for: keys named `name` of the user that did not exist before the create.
+ * `ownUnheld`: how many of those the run's creates may have made and left unheld (undefined: not counted).
+ */
+export interface OrphanQuery {
+  userId: string;
+  name: string;
+  preexistingKeyIds: ReadonlySet<string>;
+  ownUnheld?: number | undefined;
+}
+
 /** Keys of the create's name that did not exist before it and whose plaintext the store lacks. */
-export async function orphanCandidates(req: Pick<CreateKeyRequest, 'userId' | 'name' | 'preexistingKeyIds'>, ports: Pick<CreateKeyPorts, 'provider' | 'store'>): Promise<ApiKey[]> {
+export async function orphanCandidates(req: OrphanQuery, ports: Pick<CreateKeyPorts, 'provider' | 'store'>): Promise<ApiKey[]> {
   const found: ApiKey[] = [];
   for (const key of await ports.provider.listKeys(req.userId)) {
     if (key.name !== req.name || req.preexistingKeyIds.has(key.id)) continue;
@@ -128,16 +156,43 @@ export async function orphanCandidates(req: Pick<CreateKeyRequest, 'userId' | 'n
 
 /**
  * Deletes keys named `req.name` that appeared since the create started and whose plaintext keyrot does not
- * hold. Returns their ids. Keys keyrot does hold are left alone (they are recoverable).
+ * hold. Returns their ids. Keys keyrot does hold are left alone (they are recoverable). More such keys than the run
+ * may have made (`req.ownUnheld`) means one is another's, and nothing tells which: none is deleted, and the
+ * RotationConflictError names them all.
  */
-export async function deleteOrphans(req: Pick<CreateKeyRequest, 'userId' | 'name' | 'preexistingKeyIds'>, ports: Pick<CreateKeyPorts, 'provider' | 'store' | 'note'>): Promise<string[]> {
+export async function deleteOrphans(req: OrphanQuery, ports: Pick<CreateKeyPorts, 'provider' | 'store' | 'note' | 'onOrphansDeleted'>): Promise<string[]> {
+  const candidates = await orphanCandidates(req, ports);
+  if (req.ownUnheld === 0) {
+    // Every key this run may have made is accounted for: these are another's, and not for this run to delete.
+    if (candidates.length) ports.note(`Left ${candidates.map((k) => `${k.name} (${k.id})`).join(', ')} alone: this run did not make it.`);
+    return [];
+  }
+  refuseOthersKeys(req, candidates);
   const deleted: string[] = [];
-  for (const key of await orphanCandidates(req, ports)) {
-    await ports.provider.deleteKey(req.userId, key.id);
-    ports.note(`Deleted key ${key.id} (${key.name}): it was created but its plaintext never reached keyrot.`);
-    deleted.push(key.id);
+  try {
+    for (const key of candidates) {
+      await ports.provider.deleteKey(req.userId, key.id);
+      ports.note(`Deleted key ${key.id} (${key.name}): it was created but its plaintext never reached keyrot.`);
+      deleted.push(key.id);
+    }
+  } finally {
+    if (deleted.length) await ports.onOrphansDeleted?.(deleted.length);
   }
   return deleted;
+}
+
+/** Unheld keys of the name beyond what this run can have made: another's among them, so the clean-up stops. */
+export function refuseOthersKeys(req: OrphanQuery, unheld: readonly ApiKey[]): void {
+  if (req.ownUnheld === undefined || unheld.length <= req.ownUnheld) return;
+  const listed = unheld.map((k) => k.id).join(', ');
+  const own = req.ownUnheld === 1 ? 'at most one of them' : `at most ${req.ownUnheld} of them`;
+  throw new RotationConflictError(
+    `${unheld.length} keys named "${req.name}" appeared that keyrot does not hold (${listed}), and this run's creates can have made ${own}: the others are another's (a second runner or state folder rotating this user at the same time, or a person), and nothing tells which is which. keyrot deleted none of them; a key this run made may be live with its plaintext lost.`,
+    {
+      hint: 'Once the other run is done, delete the one of them nobody holds (the other run names its own key): keyrot revoke --user <e-mail> --key <id>. keyrot never deletes them by itself.',
+      data: { keyName: req.name, unheldKeyIds: unheld.map((k) => k.id), afterLostAnswer: true },
+    },
+  );
 }
 
 export type Discarded = { kind: 'deleted' } | { kind: 'rescued'; path: string };

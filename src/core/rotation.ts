@@ -20,7 +20,7 @@ import {
 } from '../errors.js';
 import { entryName, keychainAccount, type SecretStore } from '../keychain/secret-store.js';
 import type { ApiKey, AuthCheck, Provider } from '../providers/types.js';
-import { createAndStoreKey, deleteOrphans, discardNewKey } from './create-key.js';
+import { createAndStoreKey, deleteOrphans, discardNewKey, refuseOthersKeys } from './create-key.js';
 import { formatDuration } from './duration.js';
 import { maskFromLastChars, maskSecret } from './mask.js';
 import { shellArg } from './shell-arg.js';
@@ -113,6 +113,17 @@ export interface RotationRecord {
   batchId?: string;
   /** A create's answer was lost in this rotation: a key may exist that no listing showed yet. */
   createOutcomeUnknown?: boolean;
+  /**
+   * Creates this rotation sent (counted before each is sent), and keys of its name it deleted as orphans since: the
+   * difference bounds how many unheld keys of the name can be its own. Absent in journals of an older keyrot.
+   */
+  createsSent?: number;
+  orphansDeleted?: number;
+  /**
+   * Unheld keys of the new key's name found beside this rotation's lost one, more than its creates can have made:
+   * one is another's (a second runner, a person), and nothing tells which. This rotation never deletes them.
+   */
+  othersKeyIds?: string[];
   phase: Phase;
   /** 'started' once the phase's side effect may have begun. */
   phaseStatus: 'pending' | 'started';
@@ -378,10 +389,14 @@ export async function abortRotation(record: RotationRecord, ports: RotationPorts
   const ids: string[] = [];
   if (record.newKey.id) ids.push(record.newKey.id);
   else if (record.phase === 'create' && record.phaseStatus === 'started') {
-    // The create may have happened without its answer: delete any key it made, held or not.
-    for (const key of await provider.listKeys(record.userId)) {
-      if (key.name === record.newKey.name && !record.preexistingKeyIds.includes(key.id)) ids.push(key.id);
-    }
+    // The create may have happened without its answer: delete any key it made, held or not. Unheld keys of the name
+    // beyond what this rotation's creates can have made are another's: then none is deleted (refuseOthersKeys).
+    const query = { userId: record.userId, name: record.newKey.name, preexistingKeyIds: keptKeyIds(record), ownUnheld: ownUnheld(record) };
+    const made = (await provider.listKeys(record.userId)).filter((k) => k.name === record.newKey.name && !query.preexistingKeyIds.has(k.id));
+    const unheld: ApiKey[] = [];
+    for (const key of made) if ((await ports.store.get(keychainAccount(provider.id, record.userId, key.id))) === null) unheld.push(key);
+    await keepOthersKeys(record, ports, () => refuseOthersKeys(query, unheld));
+    ids.push(...made.filter((k) => query.ownUnheld !== 0 || !unheld.includes(k)).map((k) => k.id));
   }
   const kept: string[] = [];
   for (const id of ids) {
@@ -406,21 +421,29 @@ const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
   async create(record, ports) {
     if (record.newKey.id) return { detail: `${record.newKey.name} already created` };
     if (byOperator(ports.provider)) return receiveMintedKey(record, ports);
-    const req = { userId: record.userId, name: record.newKey.name, preexistingKeyIds: new Set(record.preexistingKeyIds), ...(record.oldKey.scopes ? { scopes: record.oldKey.scopes } : {}) };
+    const req = { userId: record.userId, name: record.newKey.name, preexistingKeyIds: keptKeyIds(record), ...(record.oldKey.scopes ? { scopes: record.oldKey.scopes } : {}) };
     if (record.phaseStatus === 'started') {
       // Resuming a create that may have happened: adopt a key we hold, delete one we do not.
       const adopted = await adoptHeldKey(record, ports);
       if (adopted) return { detail: `${record.newKey.name} recovered from the keychain` };
-      await deleteOrphans(req, ports);
+      await keepOthersKeys(record, ports, () => deleteOrphans({ ...req, ownUnheld: ownUnheld(record) }, { ...ports, onOrphansDeleted: countOrphansDeleted(record, ports) }));
     }
+    // A create never started: the count starts here (a journal of an older keyrot, mid-create, has none).
+    if (record.phaseStatus === 'pending') record.createsSent ??= 0;
     await markStarted(record, ports);
-    const stored = await createAndStoreKey(
-      { ...req, expiresAt: record.newKey.expiresAt ? new Date(record.newKey.expiresAt) : null },
+    const stored = await keepOthersKeys(record, ports, () =>
+      createAndStoreKey(
+      { ...req, expiresAt: record.newKey.expiresAt ? new Date(record.newKey.expiresAt) : null, ownUnheldBefore: ownUnheld(record) },
       {
         provider: ports.provider,
         store: ports.store,
         rescue: ports.rescue,
         note: ports.note,
+        onCreateSent: async () => {
+          record.createsSent = (record.createsSent ?? 0) + 1;
+          await save(record, ports);
+        },
+        onOrphansDeleted: countOrphansDeleted(record, ports),
         onStored: async (key) => {
           remember(ports, key.id, key.secret);
           record.newKey.id = key.id;
@@ -434,6 +457,7 @@ const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
           }
         },
       },
+    ),
     );
     return { detail: `id ${stored.key.id}, ${maskFromLastChars(record.newKey.lastChars)}` };
   },
@@ -579,13 +603,27 @@ async function stepBackFromTwin(record: RotationRecord, ports: RotationPorts): P
   if (!id || byOperator(ports.provider)) return;
   const twins = (await ports.provider.listKeys(record.userId)).filter((k) => k.name === record.newKey.name && k.id !== id && !record.preexistingKeyIds.includes(k.id));
   if (!twins.length) return;
+  // Keys of this run's own creates whose answers were lost, listed only now (a listing that lagged): the creates sent,
+  // less the orphans deleted and the key held. When the twins can all be such keys, they are deleted as orphans.
+  const ownLost = Math.max(0, (ownUnheld(record) ?? 0) - 1);
+  const unheld: ApiKey[] = [];
+  for (const key of twins) if ((await ports.store.get(keychainAccount(ports.provider.id, record.userId, key.id))) === null) unheld.push(key);
+  if (ownLost > 0 && unheld.length === twins.length && twins.length <= ownLost) {
+    await deleteOrphans(
+      { userId: record.userId, name: record.newKey.name, preexistingKeyIds: keptKeyIds(record).add(id), ownUnheld: ownLost },
+      { provider: ports.provider, store: ports.store, note: ports.note, onOrphansDeleted: countOrphansDeleted(record, ports) },
+    );
+    return;
+  }
+  if (ownLost > 0) record.othersKeyIds = [...new Set([...(record.othersKeyIds ?? []), ...unheld.map((k) => k.id)])];
   await ports.provider.deleteKey(record.userId, id);
   await ports.store.delete(keychainAccount(ports.provider.id, record.userId, id));
   record.newKey.id = null;
   record.newKey.lastChars = null;
   await save(record, ports);
   throw new RotationConflictError(
-    `Another keyrot rotated ${record.userEmail} at the same moment: ${ports.provider.displayName} has ${twins.map((k) => `${k.name} (${k.id})`).join(', ')} beside this run's new key. This run stepped back: its new key ${id} is deleted, and ${record.oldKey.name} is untouched.`,
+    `Another keyrot rotated ${record.userEmail} at the same moment: ${ports.provider.displayName} has ${twins.map((k) => `${k.name} (${k.id})`).join(', ')} beside this run's new key. This run stepped back: its new key ${id} is deleted, and ${record.oldKey.name} is untouched.` +
+      (ownLost > 0 && unheld.length ? ` One of ${unheld.map((k) => k.id).join(', ')} may be a key of this run's whose create answer was lost: once the other run is done, delete the one nobody holds (keyrot revoke --key <id>).` : ''),
     { hint: 'Let the other run finish (another runner, or another state folder: keyrot status there shows it); its key is the one consumers get.', data: { concurrent: true } },
   );
 }
@@ -994,6 +1032,41 @@ async function restoreOldKeyExpiry(record: RotationRecord, ports: RotationPorts)
 }
 
 /**
+ * How many unheld keys of the new key's name can be this rotation's own: the creates it sent, less the orphans it
+ * deleted. undefined for a journal of an older keyrot (no count: every such key counts as its own, as it did).
+ */
+function ownUnheld(record: RotationRecord): number | undefined {
+  return record.createsSent === undefined ? undefined : Math.max(0, record.createsSent - (record.orphansDeleted ?? 0));
+}
+
+/** Keys reconciliation leaves alone: the user's keys from before the rotation, and keys it found to be another's. */
+function keptKeyIds(record: RotationRecord): Set<string> {
+  return new Set([...record.preexistingKeyIds, ...(record.othersKeyIds ?? [])]);
+}
+
+/** Runs `check`; when it finds unheld keys that are not all this rotation's, records them as never to be deleted. */
+async function keepOthersKeys<T>(record: RotationRecord, ports: RotationPorts, check: () => T | Promise<T>): Promise<T> {
+  try {
+    return await check();
+  } catch (err) {
+    const ids = err instanceof RotationConflictError ? err.data?.['unheldKeyIds'] : undefined;
+    if (Array.isArray(ids)) {
+      record.othersKeyIds = [...new Set([...(record.othersKeyIds ?? []), ...ids.map(String)])];
+      await save(record, ports).catch(() => undefined);
+    }
+    throw err;
+  }
+}
+
+function countOrphansDeleted(record: RotationRecord, ports: RotationPorts): (count: number) => Promise<void> {
+  return async (count) => {
+    if (record.createsSent === undefined) return;
+    record.orphansDeleted = (record.orphansDeleted ?? 0) + count;
+    await save(record, ports);
+  };
+}
+
+/**
  * Cancelled (Ctrl-C, a CI job's SIGTERM) while a create's answer was pending: the key may exist with its plaintext
  * lost, and on an ephemeral runner no later --resume will come to reconcile it. Deleted now, on a connection of its
  * own (the run's requests are aborted). A key whose plaintext is held is left alone.
@@ -1001,7 +1074,12 @@ async function restoreOldKeyExpiry(record: RotationRecord, ports: RotationPorts)
 async function discardCancelledCreate(record: RotationRecord, ports: RotationPorts, err: unknown): Promise<void> {
   if (!(err instanceof CancelledError) || record.phase !== 'create' || record.phaseStatus !== 'started' || record.newKey.id) return;
   const provider = await ports.cleanupProvider();
-  await deleteOrphans({ userId: record.userId, name: record.newKey.name, preexistingKeyIds: new Set(record.preexistingKeyIds) }, { provider, store: ports.store, note: ports.note });
+  await keepOthersKeys(record, ports, () =>
+    deleteOrphans(
+      { userId: record.userId, name: record.newKey.name, preexistingKeyIds: keptKeyIds(record), ownUnheld: ownUnheld(record) },
+      { provider, store: ports.store, note: ports.note, onOrphansDeleted: countOrphansDeleted(record, ports) },
+    ),
+  );
 }
 
 /** The old key is revoked; proves it no longer authenticates (or, untestable, is no longer listed). */

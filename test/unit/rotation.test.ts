@@ -580,6 +580,68 @@ describe('runRotation: a create refused after a lost answer', () => {
 });
 
 describe('runRotation: another keyrot rotating the same user at the same moment', () => {
+  it("a lost create answer while another run's key of the same name appeared: neither is deleted (nothing tells them apart), exit 9 naming both, and --abort deletes neither", async () => {
+    const h = harness();
+    let twin: FakeKey | null = null;
+    h.provider.afterEffect = (call) => {
+      // Another runner (its own state folder and keychain) made its ops-deploy-v2 just before this run's create,
+      // after this run had listed the user's keys; this run's create makes its key, and the answer is lost.
+      if (call.method === 'createKey' && !twin) twin = h.provider.addKey(USER, NEW_NAME);
+    };
+    h.provider.faults.push({ method: 'createKey', when: 'after', error: lostAnswer });
+    const err = await failure(runRotation(h.record, h.ports));
+    const lost = h.provider.lostAnswers[0]!;
+    expect(err).toBeInstanceOf(RotationConflictError);
+    expect(err.exitCode).toBe(9);
+    expect(err.message).toContain(`2 keys named "ops-deploy-v2" appeared that keyrot does not hold (`);
+    expect(err.message).toMatch(/can have made at most one of them: the others are another's .* keyrot deleted none of them/);
+    for (const key of [twin!, lost]) {
+      expect(err.message).toContain(key.id);
+      expect(h.provider.keys).toContain(key);
+    }
+    // The other run's key, which its consumers may hold already, is untouched; nothing was handed over or revoked.
+    expect(h.provider.deleted).toEqual([]);
+    expect(h.provider.callsOf('createKey')).toHaveLength(1);
+    expect(h.hooks).toHaveLength(0);
+    const saved = h.saves.at(-1)!;
+    expect(saved).toMatchObject({ status: 'failed', phase: 'create', createsSent: 1 });
+    expect(new Set(saved.othersKeyIds)).toEqual(new Set([twin!.id, lost.id]));
+    expect(nothingCreated(saved, err)).toBe(false);
+    // --abort after that deletes neither (a person deletes the one nobody holds) and ends the rotation.
+    const aborted = await abortRotation(structuredClone(saved), h.ports);
+    expect(aborted.status).toBe('aborted');
+    expect(h.provider.deleted).toEqual([]);
+  });
+
+  it("a lost answer's key that the listing shows only after the retry's create is this run's own: deleted as an orphan, no step-back, the rotation finishes", async () => {
+    const h = harness();
+    h.provider.faults.push({ method: 'createKey', when: 'after', error: lostAnswer });
+    // The key of the lost answer stays out of listings until the second create is answered (an asynchronous create).
+    let lagging = true;
+    const list = h.provider.listKeys.bind(h.provider);
+    h.provider.listKeys = async (userId) => (await list(userId)).filter((k) => !lagging || !h.provider.lostAnswers.some((lost) => lost.id === k.id));
+    h.provider.afterEffect = (call) => {
+      if (call.method === 'createKey' && h.provider.callsOf('createKey').length === 2) lagging = false;
+    };
+    const final = await runRotation(h.record, h.ports);
+    expect(final.status).toBe('done');
+    const lost = h.provider.lostAnswers[0]!;
+    expect(h.provider.deleted).toEqual([lost, h.oldKey]);
+    expect(h.provider.keys.map((k) => k.id)).toContain(final.newKey.id);
+    expect(h.notes.join('\n')).toContain(`Deleted key ${lost.id} (ops-deploy-v2)`);
+  });
+
+  it('a lost create answer with no other key of the name: its key is deleted and the create sent again, as before', async () => {
+    const h = harness();
+    h.provider.faults.push({ method: 'createKey', when: 'after', error: lostAnswer }, { method: 'createKey', when: 'after', error: lostAnswer });
+    const err = await failure(runRotation(h.record, h.ports));
+    expect(err.code).toBe('create_outcome_unknown');
+    // Two creates sent, both answers lost: both keys were this run's, and both are deleted.
+    expect(h.provider.deleted).toEqual(h.provider.lostAnswers);
+    expect(h.provider.lostAnswers).toHaveLength(2);
+    expect(h.saves.at(-1)).toMatchObject({ createsSent: 2, orphansDeleted: 2 });
+  });
+
   it('a twin new key (same name, made elsewhere) makes this run step back before any consumer gets its key: its key deleted, exit 9, the old key untouched', async () => {
     const h = harness();
     let twin: FakeKey | null = null;
