@@ -390,13 +390,19 @@ export async function abortRotation(record: RotationRecord, ports: RotationPorts
   if (record.newKey.id) ids.push(record.newKey.id);
   else if (record.phase === 'create' && record.phaseStatus === 'started') {
     // The create may have happened without its answer: delete any key it made, held or not. Unheld keys of the name
-    // beyond what this rotation's creates can have made are another's: then none is deleted (refuseOthersKeys).
+    // beyond what this rotation's creates can have made include another's: then none of them is deleted, and the
+    // warning names them for a person (refuseOthersKeys).
     const query = { userId: record.userId, name: record.newKey.name, preexistingKeyIds: keptKeyIds(record), ownUnheld: ownUnheld(record) };
     const made = (await provider.listKeys(record.userId)).filter((k) => k.name === record.newKey.name && !query.preexistingKeyIds.has(k.id));
     const unheld: ApiKey[] = [];
     for (const key of made) if ((await ports.store.get(keychainAccount(provider.id, record.userId, key.id))) === null) unheld.push(key);
-    await keepOthersKeys(record, ports, () => refuseOthersKeys(query, unheld));
-    ids.push(...made.filter((k) => query.ownUnheld !== 0 || !unheld.includes(k)).map((k) => k.id));
+    let leaveUnheld = query.ownUnheld === 0;
+    await keepOthersKeys(record, ports, () => refuseOthersKeys(query, unheld)).catch((err: unknown) => {
+      if (!(err instanceof RotationConflictError)) throw err;
+      ports.warn(err.message);
+      leaveUnheld = true;
+    });
+    ids.push(...made.filter((k) => !leaveUnheld || !unheld.includes(k)).map((k) => k.id));
   }
   const kept: string[] = [];
   for (const id of ids) {

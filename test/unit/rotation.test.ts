@@ -613,6 +613,26 @@ describe('runRotation: another keyrot rotating the same user at the same moment'
     expect(h.provider.deleted).toEqual([]);
   });
 
+  it('--abort of a create whose answer was lost, when another run\'s key of the name is listed too: deletes neither, names both, and ends the rotation', async () => {
+    const h = harness();
+    h.provider.faults.push({ method: 'createKey', when: 'after', error: lostAnswer }, { method: 'createKey', when: 'after', error: lostAnswer });
+    // The lost keys stay out of listings while the run goes on (an asynchronous create); then the other run's appears.
+    let lagging = true;
+    const list = h.provider.listKeys.bind(h.provider);
+    h.provider.listKeys = async (userId) => (await list(userId)).filter((k) => !lagging || !h.provider.lostAnswers.some((lost) => lost.id === k.id));
+    await failure(runRotation(h.record, h.ports));
+    const saved = h.saves.at(-1)!;
+    expect(saved).toMatchObject({ createsSent: 2, phase: 'create', phaseStatus: 'started' });
+    lagging = false;
+    const other = h.provider.addKey(USER, NEW_NAME);
+    // Two creates sent, none deleted: two of the three unheld keys can be this run's, and nothing tells which two.
+    const aborted = await abortRotation(structuredClone(saved), h.ports);
+    expect(aborted.status).toBe('aborted');
+    expect(h.provider.deleted).toEqual([]);
+    expect(h.warns.join('\n')).toMatch(new RegExp(`3 keys named "ops-deploy-v2" appeared that keyrot does not hold \\(.*${other.id}.*\\).*deleted none of them`));
+    expect(new Set(aborted.othersKeyIds)).toEqual(new Set([other.id, ...h.provider.lostAnswers.map((k) => k.id)]));
+  });
+
   it("a lost answer's key that the listing shows only after the retry's create is this run's own: deleted as an orphan, no step-back, the rotation finishes", async () => {
     const h = harness();
     h.provider.faults.push({ method: 'createKey', when: 'after', error: lostAnswer });
