@@ -609,28 +609,32 @@ async function stepBackFromTwin(record: RotationRecord, ports: RotationPorts): P
   if (!id || byOperator(ports.provider)) return;
   const twins = (await ports.provider.listKeys(record.userId)).filter((k) => k.name === record.newKey.name && k.id !== id && !record.preexistingKeyIds.includes(k.id));
   if (!twins.length) return;
-  // Keys of this run's own creates whose answers were lost, listed only now (a listing that lagged): the creates sent,
-  // less the orphans deleted and the key held. When the twins can all be such keys, they are deleted as orphans.
+  // Keys of this run's own creates whose answers were lost may be listed only now (a listing that lagged), but a lost
+  // create may also have made nothing, and then a twin is another run's new key: nothing tells them apart. So this
+  // run always steps back (deleting only the key it holds, which no consumer has yet), and names the twins it may
+  // have made, for a person to delete the one nobody holds.
   const ownLost = Math.max(0, (ownUnheld(record) ?? 0) - 1);
   const unheld: ApiKey[] = [];
   for (const key of twins) if ((await ports.store.get(keychainAccount(ports.provider.id, record.userId, key.id))) === null) unheld.push(key);
-  if (ownLost > 0 && unheld.length === twins.length && twins.length <= ownLost) {
-    await deleteOrphans(
-      { userId: record.userId, name: record.newKey.name, preexistingKeyIds: keptKeyIds(record).add(id), ownUnheld: ownLost },
-      { provider: ports.provider, store: ports.store, note: ports.note, onOrphansDeleted: countOrphansDeleted(record, ports) },
-    );
-    return;
-  }
   if (ownLost > 0) record.othersKeyIds = [...new Set([...(record.othersKeyIds ?? []), ...unheld.map((k) => k.id)])];
   await ports.provider.deleteKey(record.userId, id);
   await ports.store.delete(keychainAccount(ports.provider.id, record.userId, id));
   record.newKey.id = null;
   record.newKey.lastChars = null;
   await save(record, ports);
+  const listed = twins.map((k) => `${k.name} (${k.id})`).join(', ');
+  const mayBeOwn = ownLost > 0 && unheld.length > 0;
+  const stepped = `This run stepped back: its new key ${id} is deleted, and ${record.oldKey.name} is untouched.`;
   throw new RotationConflictError(
-    `Another keyrot rotated ${record.userEmail} at the same moment: ${ports.provider.displayName} has ${twins.map((k) => `${k.name} (${k.id})`).join(', ')} beside this run's new key. This run stepped back: its new key ${id} is deleted, and ${record.oldKey.name} is untouched.` +
-      (ownLost > 0 && unheld.length ? ` One of ${unheld.map((k) => k.id).join(', ')} may be a key of this run's whose create answer was lost: once the other run is done, delete the one nobody holds (keyrot revoke --key <id>).` : ''),
-    { hint: 'Let the other run finish (another runner, or another state folder: keyrot status there shows it); its key is the one consumers get.', data: { concurrent: true } },
+    mayBeOwn
+      ? `${ports.provider.displayName} lists ${listed} beside this run's new key, and keyrot does not hold ${unheld.length === 1 ? 'it' : 'them'}: another keyrot's new key (a second runner rotating ${record.userEmail}), or a key of this run's own whose create answer was lost and that the listing shows only now. Nothing tells which. ${stepped}`
+      : `Another keyrot rotated ${record.userEmail} at the same moment: ${ports.provider.displayName} has ${listed} beside this run's new key. ${stepped}`,
+    {
+      hint: mayBeOwn
+        ? `If no other run is rotating ${record.userEmail}, nobody holds ${unheld.map((k) => k.id).join(', ')}: delete ${unheld.length === 1 ? 'it' : 'them'} (keyrot revoke --user ${shellArg(record.userEmail)} --key <id>), then rotate again. Otherwise let the other run finish; its key is the one consumers get.`
+        : 'Let the other run finish (another runner, or another state folder: keyrot status there shows it); its key is the one consumers get.',
+      data: { concurrent: true },
+    },
   );
 }
 

@@ -633,7 +633,7 @@ describe('runRotation: another keyrot rotating the same user at the same moment'
     expect(new Set(aborted.othersKeyIds)).toEqual(new Set([other.id, ...h.provider.lostAnswers.map((k) => k.id)]));
   });
 
-  it("a lost answer's key that the listing shows only after the retry's create is this run's own: deleted as an orphan, no step-back, the rotation finishes", async () => {
+  it("a lost answer's key that the listing shows only after the retry's create: this run steps back (the key may as well be another run's), deleting only the key it holds, and names the unheld one for a person", async () => {
     const h = harness();
     h.provider.faults.push({ method: 'createKey', when: 'after', error: lostAnswer });
     // The key of the lost answer stays out of listings until the second create is answered (an asynchronous create).
@@ -643,12 +643,18 @@ describe('runRotation: another keyrot rotating the same user at the same moment'
     h.provider.afterEffect = (call) => {
       if (call.method === 'createKey' && h.provider.callsOf('createKey').length === 2) lagging = false;
     };
-    const final = await runRotation(h.record, h.ports);
-    expect(final.status).toBe('done');
+    const err = await failure(runRotation(h.record, h.ports));
     const lost = h.provider.lostAnswers[0]!;
-    expect(h.provider.deleted).toEqual([lost, h.oldKey]);
-    expect(h.provider.keys.map((k) => k.id)).toContain(final.newKey.id);
-    expect(h.notes.join('\n')).toContain(`Deleted key ${lost.id} (ops-deploy-v2)`);
+    expect(err).toBeInstanceOf(RotationConflictError);
+    expect(err.message).toContain(`lists ops-deploy-v2 (${lost.id}) beside this run's new key, and keyrot does not hold it: another keyrot's new key`);
+    expect(err.message).toMatch(/or a key of this run's own whose create answer was lost .* Nothing tells which\. This run stepped back/);
+    expect(err.hint).toContain(`If no other run is rotating deploy-bot@example.com, nobody holds ${lost.id}: delete it`);
+    // Only the held key (no consumer has it yet) is deleted; the unheld one, maybe another run's handed-over key, stays.
+    expect(h.provider.deleted).toEqual([h.provider.created[1]]);
+    expect(h.provider.keys).toContain(lost);
+    expect(h.provider.keys).toContain(h.oldKey);
+    expect(h.hooks).toHaveLength(0);
+    expect(h.saves.at(-1)!.othersKeyIds).toEqual([lost.id]);
   });
 
   it('a lost create answer with no other key of the name: its key is deleted and the create sent again, as before', async () => {
