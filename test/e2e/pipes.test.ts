@@ -1,5 +1,5 @@
 // keyrot's output piped into a reader that stops early (| head -1): no crash, no stack trace.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,27 @@ describe.skipIf(!HAS_KEYCHAIN)('a full disk under stdout or stderr (/dev/full: e
     expect((await readFile(file, 'utf8')).trim()).toBe(keys[0]!.plaintext);
     if (stream === 'stdout') expect(r.stderr).toMatch(/^error: keyrot could not write its stdout \(ENOSPC\); the work ran to its end/m);
     expect(r.stderr + r.stdout).not.toMatch(/^\s+at |node:internal/m);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('audit --json > a file the disk fills in the middle of a write: exit 20 and the line saying so, never exit 0 with half a document', async () => {
+    // 20 users: a document of about 18 kB, written in one piece, of which the disk takes only part.
+    const h = await harness({ users: 20, keysPerUser: 1 });
+    const dir = await mkdtemp(join(tmpdir(), 'keyrot-part-'));
+    const out = join(dir, 'audit.json');
+    const env = Object.entries(h.env).map(([k, v]) => `${k}='${v}'`).join(' ');
+    // A file size limit of 8 kB (SIGXFSZ ignored) takes the first 8 kB of a write and refuses the rest (EFBIG), as a
+    // disk that fills mid-write takes part of it and refuses the rest (ENOSPC).
+    // Spawned, not spawnSync: the sandbox answers from this process.
+    const child = spawn('sh', ['-c', `trap '' XFSZ; ulimit -f 16; ${env} exec '${process.execPath}' '${BIN}' audit --json > '${out}'`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const status = await new Promise((resolve) => child.on('close', resolve));
+    const r = { status, stderr };
+    expect((await readFile(out)).length).toBe(8192);
+    expect(r.status, r.stderr).toBe(20);
+    expect(r.stderr).toMatch(/^error: keyrot could not write its stdout \(EFBIG\); the work ran to its end/m);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
     await rm(dir, { recursive: true, force: true });
   });
 
