@@ -137,7 +137,8 @@ export function severityOf(key: AuditedKey): Severity | null {
 
 /**
  * Most urgent first: the most severe finding, then the number of findings, then the nearest expiry, then the user's
- * e-mail and the key's name (so the order is stable). Keys without findings come last.
+ * e-mail and the key's name, then their ids (so the order never depends on the provider's). Keys without findings
+ * come last.
  */
 export function byUrgency(a: AuditedKey, b: AuditedKey): number {
   const sa = severityOf(a);
@@ -147,7 +148,9 @@ export function byUrgency(a: AuditedKey, b: AuditedKey): number {
     b.findings.length - a.findings.length ||
     (a.daysLeft ?? Infinity) - (b.daysLeft ?? Infinity) ||
     compareText(a.userEmail, b.userEmail) ||
-    compareText(a.keyName, b.keyName)
+    compareText(a.keyName, b.keyName) ||
+    compareText(a.userId, b.userId) ||
+    compareText(a.keyId, b.keyId)
   );
 }
 

@@ -65,6 +65,12 @@ describe('auditUser', () => {
     ].sort(byUrgency);
     expect(keys.map((k) => k.keyName)).toEqual(['expired', 'due-soon', 'due-later', 'never', 'quiet']);
   });
+
+  it('keys alike in everything shown (same e-mail, name and expiry) come in the order of their ids, whatever order the provider listed them in', () => {
+    const twins = audit({ keys: [key({ id: 'k2', name: 'deploy' }), key({ id: 'k1', name: 'deploy' }), key({ id: 'k3', name: 'deploy' })], held: new Set() });
+    expect([...twins].sort(byUrgency).map((k) => k.keyId)).toEqual(['k1', 'k2', 'k3']);
+    expect([...twins].reverse().sort(byUrgency).map((k) => k.keyId)).toEqual(['k1', 'k2', 'k3']);
+  });
 });
 
 describe('whySelected', () => {
