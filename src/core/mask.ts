@@ -135,11 +135,14 @@ export function sanitizeForDisplay(text: string, maxLength = 300): string {
 
 /**
  * Characters that show nothing, or change how the text around them reads: bidirectional controls, zero-width
- * spaces and joiners, the soft hyphen, the byte-order mark. In provider text they are shown by their code point,
- * so that "ci-run<U+200B>ner" never passes for "ci-runner".
+ * spaces and joiners, the soft hyphen, the byte-order mark, blank fillers (Hangul U+3164), variation selectors and
+ * the tag characters U+E0000–E007F (which can carry a whole hidden text). In provider text they are shown by their
+ * code point, so that "ci-run<U+200B>ner" never passes for "ci-runner"; --json writes them as \u escapes.
  */
-// eslint-disable-next-line no-misleading-character-class
-const INVISIBLE = /[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
+export const INVISIBLE_CHARS =
+  '\\u00ad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180b-\\u180f\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\u3164' +
+  '\\ufe00-\\ufe0f\\ufeff\\uffa0\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}\\u{e0100}-\\u{e01ef}';
+const INVISIBLE = new RegExp(`[${INVISIBLE_CHARS}]`, 'gu');
 
 /**
  * Provider text (a key name, an e-mail, a person's name) as the one line it is meant to be: line breaks (CR, LF,

@@ -2,13 +2,12 @@
 // (--json), or JSON lines (--events). Progress, prompts, warnings and errors go to stderr. Every write passes
 // through redaction of the secrets this process knows, except reveal(), which the user asked for.
 import type { Writable } from 'node:stream';
-import { RedactionList, redactDeep, redactTruncated, sanitizeForTerminal } from '../core/mask.js';
+import { INVISIBLE_CHARS, RedactionList, redactDeep, redactTruncated, sanitizeForTerminal } from '../core/mask.js';
 import { writeJsonText } from './json-text.js';
 import { wrapWords } from './wrap.js';
 
 /** Characters that show nothing, reorder what follows (U+202E) or act as C1 controls (U+009B): escaped in JSON output. */
-// eslint-disable-next-line no-misleading-character-class
-const INVISIBLE_IN_JSON = /[\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
+const INVISIBLE_IN_JSON = new RegExp(`[\\u007f-\\u009f\\u2028\\u2029${INVISIBLE_CHARS}]`, 'gu');
 
 export interface OutputOptions {
   stdout: Writable & { isTTY?: boolean; columns?: number };
@@ -54,7 +53,9 @@ function id(s: string): string {
  * values, inert text.
  */
 function inertJson(text: string): string {
-  return text.replace(/#(?=#(?:vso)?\[)/g, '\\u0023').replace(INVISIBLE_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  // A character beyond U+FFFF (a tag character) is two UTF-16 units, each written as its own \u escape.
+  const escape = (c: string) => Array.from({ length: c.length }, (_, i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join('');
+  return text.replace(/#(?=#(?:vso)?\[)/g, '\\u0023').replace(INVISIBLE_IN_JSON, escape);
 }
 
 export class Output {

@@ -97,6 +97,10 @@ describe('sanitizeForDisplay', () => {
     ['del\x7fchar', 'del char'],
     ['bidi\u202eoverride\u202c', 'bidi<U+202E>override<U+202C>'],
     ['ci-run\u200bner', 'ci-run<U+200B>ner'],
+    // Tag characters (a hidden text), blank fillers and variation selectors show nothing either.
+    ['ci\u{E0069}\u{E0067}runner', 'ci<U+E0069><U+E0067>runner'],
+    ['ops\u3164bot', 'ops<U+3164>bot'],
+    ['a\u115f\u180b\ufe0fb', 'a<U+115F><U+180B><U+FE0F>b'],
     ['\u200e=1+1', '<U+200E>=1+1'],
     ['  padded  ', 'padded'],
     ['unicode stays: é ✓ 日本', 'unicode stays: é ✓ 日本'],
