@@ -181,13 +181,13 @@ export async function deleteOrphans(req: OrphanQuery, ports: Pick<CreateKeyPorts
   return deleted;
 }
 
-/** Unheld keys of the name beyond what this run can have made: another's among them, so the clean-up stops. */
-export function refuseOthersKeys(req: OrphanQuery, unheld: readonly ApiKey[]): void {
+/** Keys of the name beyond what this run can have made (`appeared` says which keys): another's among them, so the clean-up stops. */
+export function refuseOthersKeys(req: OrphanQuery, unheld: readonly ApiKey[], appeared = 'that keyrot does not hold'): void {
   if (req.ownUnheld === undefined || unheld.length <= req.ownUnheld) return;
   const listed = unheld.map((k) => k.id).join(', ');
   const own = req.ownUnheld === 1 ? 'at most one of them' : `at most ${req.ownUnheld} of them`;
   throw new RotationConflictError(
-    `${unheld.length} keys named "${req.name}" appeared that keyrot does not hold (${listed}), and this run's creates can have made ${own}: the others are another's (a second runner or state folder rotating this user at the same time, or a person), and nothing tells which is which. keyrot deleted none of them; a key this run made may be live with its plaintext lost.`,
+    `${unheld.length} keys named "${req.name}" appeared ${appeared} (${listed}), and this run's creates can have made ${own}: the others are another's (a second runner or state folder rotating this user at the same time, or a person), and nothing tells which is which. keyrot deleted none of them; a key this run made may be live with its plaintext lost.`,
     {
       hint: 'Once the other run is done, delete the one of them nobody holds (the other run names its own key): keyrot revoke --user <e-mail> --key <id>. keyrot never deletes them by itself.',
       data: { keyName: req.name, unheldKeyIds: unheld.map((k) => k.id), afterLostAnswer: true },

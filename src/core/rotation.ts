@@ -389,20 +389,19 @@ export async function abortRotation(record: RotationRecord, ports: RotationPorts
   const ids: string[] = [];
   if (record.newKey.id) ids.push(record.newKey.id);
   else if (record.phase === 'create' && record.phaseStatus === 'started') {
-    // The create may have happened without its answer: delete any key it made, held or not. Unheld keys of the name
-    // beyond what this rotation's creates can have made include another's: then none of them is deleted, and the
-    // warning names them for a person (refuseOthersKeys).
+    // The create may have happened without its answer: delete any key it made, held or not. More keys of the name
+    // than this rotation's creates can have made include another's (a second runner; another state folder sharing
+    // this keychain holds its keys here too): then none is deleted, and the warning names them for a person.
     const query = { userId: record.userId, name: record.newKey.name, preexistingKeyIds: keptKeyIds(record), ownUnheld: ownUnheld(record) };
     const made = (await provider.listKeys(record.userId)).filter((k) => k.name === record.newKey.name && !query.preexistingKeyIds.has(k.id));
-    const unheld: ApiKey[] = [];
-    for (const key of made) if ((await ports.store.get(keychainAccount(provider.id, record.userId, key.id))) === null) unheld.push(key);
-    let leaveUnheld = query.ownUnheld === 0;
-    await keepOthersKeys(record, ports, () => refuseOthersKeys(query, unheld)).catch((err: unknown) => {
+    let leave = query.ownUnheld === 0 && made.length > 0;
+    if (leave) ports.warn(`Left ${made.map((k) => `${k.name} (${k.id})`).join(', ')} alone: this rotation's creates made no key that is still listed.`);
+    await keepOthersKeys(record, ports, () => refuseOthersKeys(query, made, 'since this rotation began')).catch((err: unknown) => {
       if (!(err instanceof RotationConflictError)) throw err;
       ports.warn(err.message);
-      leaveUnheld = true;
+      leave = true;
     });
-    ids.push(...made.filter((k) => !leaveUnheld || !unheld.includes(k)).map((k) => k.id));
+    if (!leave) ids.push(...made.map((k) => k.id));
   }
   const kept: string[] = [];
   for (const id of ids) {

@@ -629,8 +629,28 @@ describe('runRotation: another keyrot rotating the same user at the same moment'
     const aborted = await abortRotation(structuredClone(saved), h.ports);
     expect(aborted.status).toBe('aborted');
     expect(h.provider.deleted).toEqual([]);
-    expect(h.warns.join('\n')).toMatch(new RegExp(`3 keys named "ops-deploy-v2" appeared that keyrot does not hold \\(.*${other.id}.*\\).*deleted none of them`));
+    expect(h.warns.join('\n')).toMatch(new RegExp(`3 keys named "ops-deploy-v2" appeared since this rotation began \\(.*${other.id}.*\\).*deleted none of them`));
     expect(new Set(aborted.othersKeyIds)).toEqual(new Set([other.id, ...h.provider.lostAnswers.map((k) => k.id)]));
+  });
+
+  it('--abort of a create whose answer was lost, beside a key of the name that another state folder sharing this keychain holds: deletes neither', async () => {
+    const h = harness();
+    h.provider.faults.push({ method: 'createKey', when: 'after', error: lostAnswer }, { method: 'createKey', when: 'before', error: lostAnswer });
+    let lagging = true;
+    const list = h.provider.listKeys.bind(h.provider);
+    h.provider.listKeys = async (userId) => (await list(userId)).filter((k) => !lagging || !h.provider.lostAnswers.some((lost) => lost.id === k.id));
+    await failure(runRotation(h.record, h.ports));
+    // As if killed right after the first create's answer was lost: one create sent, its key not yet listed.
+    const saved = { ...structuredClone(h.saves.at(-1)!), createsSent: 1 };
+    lagging = false;
+    // The other state folder's rotation made its key, stored it in the keychain both use, and handed it over.
+    const other = h.provider.addKey(USER, NEW_NAME);
+    await h.store.inner.set(h.account(other.id), other.secret);
+    const aborted = await abortRotation(structuredClone(saved), h.ports);
+    expect(aborted.status).toBe('aborted');
+    expect(h.provider.deleted).toEqual([]);
+    expect(await h.store.inner.get(h.account(other.id))).toBe(other.secret);
+    expect(h.warns.join('\n')).toContain(other.id);
   });
 
   it("a lost answer's key that the listing shows only after the retry's create: this run steps back (the key may as well be another run's), deleting only the key it holds, and names the unheld one for a person", async () => {
