@@ -55,6 +55,13 @@ describe.skipIf(!HAS_KEYCHAIN)('a full disk under stdout or stderr (/dev/full: e
     await rm(dir, { recursive: true, force: true });
   });
 
+  it.each([['status', '--json'], ['status'], ['--help'], ['--version']])('keyrot %s > a full disk, a command that ends on its last write: exit 20, not 0', async (...args) => {
+    const h = await harness();
+    const r = await h.run(args, { stdoutTo: '/dev/full' });
+    expect(r.code, r.stderr).toBe(20);
+    expect(r.stderr).toMatch(/^error: keyrot could not write its stdout \(ENOSPC\)/m);
+  });
+
   it('list-keys --json > a full disk: one line, exit 20, no stack trace', async () => {
     const h = await harness();
     const r = await h.run(['list-keys', '--user', 'ops@example.com', '--json', '--store', 'none'], { stdoutTo: '/dev/full' });
