@@ -134,14 +134,13 @@ export function sanitizeForDisplay(text: string, maxLength = 300): string {
 }
 
 /**
- * Characters that show nothing, or change how the text around them reads: bidirectional controls, zero-width
- * spaces and joiners, the soft hyphen, the byte-order mark, blank fillers (Hangul U+3164), variation selectors and
- * the tag characters U+E0000–E007F (which can carry a whole hidden text). In provider text they are shown by their
- * code point, so that "ci-run<U+200B>ner" never passes for "ci-runner"; --json writes them as \u escapes.
+ * Characters that show nothing, or change how the text around them reads: Unicode's default-ignorable code points
+ * (zero-width spaces and joiners, the soft hyphen, blank fillers such as U+3164, variation selectors, the tag
+ * characters U+E0000–E0FFF that can carry a whole hidden text, and what Unicode keeps for more of them) and format
+ * controls (bidirectional overrides, the byte-order mark, interlinear annotations). In provider text they are shown
+ * by their code point, so that "ci-run<U+200B>ner" never passes for "ci-runner"; --json writes them as \u escapes.
  */
-export const INVISIBLE_CHARS =
-  '\\u00ad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180b-\\u180f\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\u3164' +
-  '\\ufe00-\\ufe0f\\ufeff\\uffa0\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}\\u{e0100}-\\u{e01ef}';
+export const INVISIBLE_CHARS = '\\p{Default_Ignorable_Code_Point}\\p{Cf}';
 const INVISIBLE = new RegExp(`[${INVISIBLE_CHARS}]`, 'gu');
 
 /**
