@@ -243,6 +243,19 @@ async function expectRotated(h: Harness, final: RotationRecord): Promise<void> {
   h.expectNoPlaintextLeak();
 }
 
+/**
+ * Keys made by creates whose answers were lost stay out of listings (an asynchronous create) until the returned
+ * function is called.
+ */
+function hideLostKeys(h: ReturnType<typeof harness>): () => void {
+  let lagging = true;
+  const list = h.provider.listKeys.bind(h.provider);
+  h.provider.listKeys = async (userId) => (await list(userId)).filter((k) => !lagging || !h.provider.lostAnswers.some((lost) => lost.id === k.id));
+  return () => {
+    lagging = false;
+  };
+}
+
 async function failure(promise: Promise<unknown>): Promise<KeyrotError> {
   const err = await promise.then(
     () => null,
@@ -565,8 +578,7 @@ describe('runRotation: a create refused after a lost answer', () => {
       { method: 'createKey', when: 'before', error: () => new UsageError('Vultr rejected the request: Unable to create API key: limit reached', { data: { status: 400 } }) },
     );
     // The key the lost create made does not show in listings yet (an asynchronous create, 202).
-    const list = h.provider.listKeys.bind(h.provider);
-    h.provider.listKeys = async (userId) => (await list(userId)).filter((k) => !h.provider.lostAnswers.some((lost) => lost.id === k.id));
+    hideLostKeys(h);
     const err = await failure(runRotation(h.record, h.ports));
     expect(err).toBeInstanceOf(UsageError);
     expect(err.hint).toMatch(/An earlier create's answer was lost: a key named "ops-deploy-v2" may be live with its plaintext lost; --resume checks for it again and deletes it/);
@@ -617,13 +629,11 @@ describe('runRotation: another keyrot rotating the same user at the same moment'
     const h = harness();
     h.provider.faults.push({ method: 'createKey', when: 'after', error: lostAnswer }, { method: 'createKey', when: 'after', error: lostAnswer });
     // The lost keys stay out of listings while the run goes on (an asynchronous create); then the other run's appears.
-    let lagging = true;
-    const list = h.provider.listKeys.bind(h.provider);
-    h.provider.listKeys = async (userId) => (await list(userId)).filter((k) => !lagging || !h.provider.lostAnswers.some((lost) => lost.id === k.id));
+    const showLostKeys = hideLostKeys(h);
     await failure(runRotation(h.record, h.ports));
     const saved = h.saves.at(-1)!;
     expect(saved).toMatchObject({ createsSent: 2, phase: 'create', phaseStatus: 'started' });
-    lagging = false;
+    showLostKeys();
     const other = h.provider.addKey(USER, NEW_NAME);
     // Two creates sent, none deleted: two of the three unheld keys can be this run's, and nothing tells which two.
     const aborted = await abortRotation(structuredClone(saved), h.ports);
@@ -636,13 +646,11 @@ describe('runRotation: another keyrot rotating the same user at the same moment'
   it('--abort of a create whose answer was lost, beside a key of the name that another state folder sharing this keychain holds: deletes neither', async () => {
     const h = harness();
     h.provider.faults.push({ method: 'createKey', when: 'after', error: lostAnswer }, { method: 'createKey', when: 'before', error: lostAnswer });
-    let lagging = true;
-    const list = h.provider.listKeys.bind(h.provider);
-    h.provider.listKeys = async (userId) => (await list(userId)).filter((k) => !lagging || !h.provider.lostAnswers.some((lost) => lost.id === k.id));
+    const showLostKeys = hideLostKeys(h);
     await failure(runRotation(h.record, h.ports));
     // As if killed right after the first create's answer was lost: one create sent, its key not yet listed.
     const saved = { ...structuredClone(h.saves.at(-1)!), createsSent: 1 };
-    lagging = false;
+    showLostKeys();
     // The other state folder's rotation made its key, stored it in the keychain both use, and handed it over.
     const other = h.provider.addKey(USER, NEW_NAME);
     await h.store.inner.set(h.account(other.id), other.secret);
@@ -657,11 +665,9 @@ describe('runRotation: another keyrot rotating the same user at the same moment'
     const h = harness();
     h.provider.faults.push({ method: 'createKey', when: 'after', error: lostAnswer });
     // The key of the lost answer stays out of listings until the second create is answered (an asynchronous create).
-    let lagging = true;
-    const list = h.provider.listKeys.bind(h.provider);
-    h.provider.listKeys = async (userId) => (await list(userId)).filter((k) => !lagging || !h.provider.lostAnswers.some((lost) => lost.id === k.id));
+    const showLostKeys = hideLostKeys(h);
     h.provider.afterEffect = (call) => {
-      if (call.method === 'createKey' && h.provider.callsOf('createKey').length === 2) lagging = false;
+      if (call.method === 'createKey' && h.provider.callsOf('createKey').length === 2) showLostKeys();
     };
     const err = await failure(runRotation(h.record, h.ports));
     const lost = h.provider.lostAnswers[0]!;
