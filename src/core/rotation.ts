@@ -391,17 +391,18 @@ export async function abortRotation(record: RotationRecord, ports: RotationPorts
   else if (record.phase === 'create' && record.phaseStatus === 'started') {
     // The create may have happened without its answer: delete any key it made, held or not. More keys of the name
     // than this rotation's creates can have made include another's (a second runner; another state folder sharing
-    // this keychain holds its keys here too): then none is deleted, and the warning names them for a person.
+    // this keychain holds its keys here too): then none is deleted, and the rotation stops (exit 9) naming them, so
+    // a person deletes the one nobody holds; they are never deleted by it, and a later --abort ends it.
     const query = { userId: record.userId, name: record.newKey.name, preexistingKeyIds: keptKeyIds(record), ownUnheld: ownUnheld(record) };
-    const made = (await provider.listKeys(record.userId)).filter((k) => k.name === record.newKey.name && !query.preexistingKeyIds.has(k.id));
-    let leave = query.ownUnheld === 0 && made.length > 0;
-    if (leave) ports.warn(`Left ${made.map((k) => `${k.name} (${k.id})`).join(', ')} alone: this rotation's creates made no key that is still listed.`);
-    await keepOthersKeys(record, ports, () => refuseOthersKeys(query, made, 'since this rotation began')).catch((err: unknown) => {
-      if (!(err instanceof RotationConflictError)) throw err;
-      ports.warn(err.message);
-      leave = true;
-    });
-    if (!leave) ids.push(...made.map((k) => k.id));
+    const listed = await provider.listKeys(record.userId);
+    const made = listed.filter((k) => k.name === record.newKey.name && !query.preexistingKeyIds.has(k.id));
+    const others = listed.filter((k) => record.othersKeyIds?.includes(k.id));
+    if (others.length) ports.warn(`Still listed, and never deleted by keyrot: ${others.map((k) => `${k.name} (${k.id})`).join(', ')}; delete the one nobody holds.`);
+    if (query.ownUnheld === 0 && made.length > 0) ports.warn(`Left ${made.map((k) => `${k.name} (${k.id})`).join(', ')} alone: this rotation's creates made no key that is still listed.`);
+    else {
+      await keepOthersKeys(record, ports, () => refuseOthersKeys(query, made, 'since this rotation began'));
+      ids.push(...made.map((k) => k.id));
+    }
   }
   const kept: string[] = [];
   for (const id of ids) {

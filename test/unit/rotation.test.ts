@@ -619,13 +619,15 @@ describe('runRotation: another keyrot rotating the same user at the same moment'
     expect(saved).toMatchObject({ status: 'failed', phase: 'create', createsSent: 1 });
     expect(new Set(saved.othersKeyIds)).toEqual(new Set([twin!.id, lost.id]));
     expect(nothingCreated(saved, err)).toBe(false);
-    // --abort after that deletes neither (a person deletes the one nobody holds) and ends the rotation.
+    // --abort after that deletes neither (a person deletes the one nobody holds), says they are still listed, and
+    // ends the rotation.
     const aborted = await abortRotation(structuredClone(saved), h.ports);
     expect(aborted.status).toBe('aborted');
     expect(h.provider.deleted).toEqual([]);
+    expect(h.warns.at(-1)).toMatch(new RegExp(`^Still listed, and never deleted by keyrot: .*${lost.id}.*; delete the one nobody holds\\.$`));
   });
 
-  it('--abort of a create whose answer was lost, when another run\'s key of the name is listed too: deletes neither, names both, and ends the rotation', async () => {
+  it('--abort of a create whose answer was lost, when another run\'s key of the name is listed too: deletes none, stops with exit 9 naming them all (no "rolled back"); a later --abort ends it', async () => {
     const h = harness();
     h.provider.faults.push({ method: 'createKey', when: 'after', error: lostAnswer }, { method: 'createKey', when: 'after', error: lostAnswer });
     // The lost keys stay out of listings while the run goes on (an asynchronous create); then the other run's appears.
@@ -636,11 +638,17 @@ describe('runRotation: another keyrot rotating the same user at the same moment'
     showLostKeys();
     const other = h.provider.addKey(USER, NEW_NAME);
     // Two creates sent, none deleted: two of the three unheld keys can be this run's, and nothing tells which two.
-    const aborted = await abortRotation(structuredClone(saved), h.ports);
+    const err = await failure(abortRotation(structuredClone(saved), h.ports));
+    expect(err).toBeInstanceOf(RotationConflictError);
+    expect(err.message).toMatch(new RegExp(`3 keys named "ops-deploy-v2" appeared since this rotation began \\(.*${other.id}.*\\).*deleted none of them`));
+    expect(h.provider.deleted).toEqual([]);
+    const stopped = h.saves.at(-1)!;
+    expect(stopped.status).not.toBe('aborted');
+    expect(new Set(stopped.othersKeyIds)).toEqual(new Set([other.id, ...h.provider.lostAnswers.map((k) => k.id)]));
+    // Once a person has deleted the one nobody holds, --abort ends the rotation, still deleting none of them.
+    const aborted = await abortRotation(structuredClone(stopped), h.ports);
     expect(aborted.status).toBe('aborted');
     expect(h.provider.deleted).toEqual([]);
-    expect(h.warns.join('\n')).toMatch(new RegExp(`3 keys named "ops-deploy-v2" appeared since this rotation began \\(.*${other.id}.*\\).*deleted none of them`));
-    expect(new Set(aborted.othersKeyIds)).toEqual(new Set([other.id, ...h.provider.lostAnswers.map((k) => k.id)]));
   });
 
   it('--abort of a create whose answer was lost, beside a key of the name that another state folder sharing this keychain holds: deletes neither', async () => {
@@ -654,11 +662,11 @@ describe('runRotation: another keyrot rotating the same user at the same moment'
     // The other state folder's rotation made its key, stored it in the keychain both use, and handed it over.
     const other = h.provider.addKey(USER, NEW_NAME);
     await h.store.inner.set(h.account(other.id), other.secret);
-    const aborted = await abortRotation(structuredClone(saved), h.ports);
-    expect(aborted.status).toBe('aborted');
+    const err = await failure(abortRotation(structuredClone(saved), h.ports));
+    expect(err).toBeInstanceOf(RotationConflictError);
+    expect(err.message).toContain(other.id);
     expect(h.provider.deleted).toEqual([]);
     expect(await h.store.inner.get(h.account(other.id))).toBe(other.secret);
-    expect(h.warns.join('\n')).toContain(other.id);
   });
 
   it("a lost answer's key that the listing shows only after the retry's create: this run steps back (the key may as well be another run's), deleting only the key it holds, and names the unheld one for a person", async () => {
