@@ -126,7 +126,7 @@ export function sanitizeForDisplay(text: string, maxLength = 300): string {
     .replace(/\x1b\[[0-9;?]*[ -/]*[@-~]/g, '') // CSI: colours, cursor movement
     .replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ')
     .trim()
-    .replace(INVISIBLE, (c) => `<U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}>`);
+    .replace(INVISIBLE, shownAsCodePoint);
   /* eslint-enable no-control-regex */
   // Cut in the middle: names that differ only at their end (deploy-…-prod, deploy-…-test) stay apart.
   const tail = Math.min(20, Math.floor(maxLength / 3));
@@ -141,7 +141,14 @@ export function sanitizeForDisplay(text: string, maxLength = 300): string {
  * by their code point, so that "ci-run<U+200B>ner" never passes for "ci-runner"; --json writes them as \u escapes.
  */
 export const INVISIBLE_CHARS = '\\p{Default_Ignorable_Code_Point}\\p{Cf}';
-const INVISIBLE = new RegExp(`[${INVISIBLE_CHARS}]`, 'gu');
+// Format characters that do show: the Arabic and Syriac signs written before a number (U+0600, U+06DD).
+const VISIBLE_FORMAT = '\\u0600-\\u0605\\u06dd\\u070f\\u0890\\u0891\\u08e2\\u{110bd}\\u{110cd}';
+const INVISIBLE = new RegExp(`(?![${VISIBLE_FORMAT}])[${INVISIBLE_CHARS}]`, 'gu');
+
+/** An invisible character as text that shows: its code point, e.g. <U+200B>. */
+function shownAsCodePoint(c: string): string {
+  return `<U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}>`;
+}
 
 /**
  * Provider text (a key name, an e-mail, a person's name) as the one line it is meant to be: line breaks (CR, LF,
@@ -161,7 +168,8 @@ const OWN_SGR = /^\x1b\[(?:1|2|22|31|32|33|36|39)m/;
 /**
  * Text about to reach a terminal, made inert: every escape sequence but keyrot's own styles (so a key name cannot
  * set the window title, clear the screen or move the cursor), every other control character but line breaks and
- * tabs, and bidirectional controls are removed. Applied at the one place output is written.
+ * tabs, and bidirectional controls are removed; other invisible characters show as their code points. Applied at the
+ * one place output is written.
  */
 export function sanitizeForTerminal(text: string): string {
   let out = '';
@@ -181,7 +189,8 @@ export function sanitizeForTerminal(text: string): string {
     if ((code < 0x20 && ch !== '\n' && ch !== '\t') || (code >= 0x7f && code <= 0x9f)) continue;
     out += ch;
   }
-  return out.replace(BIDI_CONTROLS, '');
+  // Bidirectional controls go; other invisible characters (provider text in a message or a question) show as code points.
+  return out.replace(BIDI_CONTROLS, '').replace(INVISIBLE, shownAsCodePoint);
 }
 
 /** The index of the last character of the escape sequence starting at `start` (CSI, OSC, or a 2-character one). */

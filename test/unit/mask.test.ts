@@ -103,6 +103,8 @@ describe('sanitizeForDisplay', () => {
     ['a\u115f\u180b\ufe0fb', 'a<U+115F><U+180B><U+FE0F>b'],
     // And what Unicode reserves as default-ignorable, or marks as format controls, beyond the common ones.
     ['x\ufff0\u{1BCA0}\u{1D173}\u{E0080}\u{E0FFF}\ufffby', 'x<U+FFF0><U+1BCA0><U+1D173><U+E0080><U+E0FFF><U+FFFB>y'],
+    // Format characters that do show stay as they are: the Arabic signs written before a number.
+    ['\u0600١٢٣ آية\u06dd١', '\u0600١٢٣ آية\u06dd١'],
     ['\u200e=1+1', '<U+200E>=1+1'],
     ['  padded  ', 'padded'],
     ['unicode stays: é ✓ 日本', 'unicode stays: é ✓ 日本'],

@@ -72,6 +72,16 @@ describe('Output: stdout carries data only', () => {
     expect(JSON.parse(on.cap.stdout[0]!)).toEqual({ type: 'key.created', at: '2026-11-23T10:00:00.000Z', keyId: 'k1' });
   });
 
+  it('provider text in any line on stderr or stdout shows its invisible characters as code points; bidi controls go', () => {
+    const { out, cap } = setup();
+    out.warn('Revoke ops\u200bdeploy (tag\u{E0041}) of u\u202eser?');
+    out.info('✔ Rotated ops\u2060deploy');
+    out.data('note: ops\u3164bot');
+    expect(cap.stderr.join('')).toContain('Revoke ops<U+200B>deploy (tag<U+E0041>) of user?');
+    expect(cap.stderr.join('')).toContain('✔ Rotated ops<U+2060>deploy');
+    expect(cap.stdout.join('')).toBe('note: ops<U+3164>bot\n');
+  });
+
   it('--quiet hides info but never warnings', () => {
     const { out, cap } = setup({ quiet: true });
     out.info('progress');
