@@ -129,8 +129,21 @@ export function sanitizeForDisplay(text: string, maxLength = 300): string {
     .replace(INVISIBLE, shownAsCodePoint);
   /* eslint-enable no-control-regex */
   // Cut in the middle: names that differ only at their end (deploy-…-prod, deploy-…-test) stay apart.
-  const tail = Math.min(20, Math.floor(maxLength / 3));
-  return clean.length > maxLength ? `${clean.slice(0, maxLength - tail - 1)}…${clean.slice(-tail)}` : clean;
+  return clean.length > maxLength ? cutInMiddle(clean, maxLength, Math.min(20, Math.floor(maxLength / 3))) : clean;
+}
+
+/**
+ * `text` cut to at most `maxLength` characters with `…` in the middle and `tail` characters of its end kept. Whole
+ * characters and whole <U+XXXX> forms only: never half of a surrogate pair, never "<U+2…".
+ */
+function cutInMiddle(text: string, maxLength: number, tail: number): string {
+  const units = text.match(/<U\+[0-9A-F]{4,6}>|[\s\S]/gu) ?? [];
+  let head = '';
+  let i = 0;
+  while (i < units.length && head.length + units[i]!.length <= maxLength - tail - 1) head += units[i++];
+  let end = '';
+  for (let j = units.length - 1; j >= i && end.length + units[j]!.length <= tail; j--) end = units[j] + end;
+  return `${head}…${end}`;
 }
 
 /**

@@ -112,6 +112,18 @@ describe('sanitizeForDisplay', () => {
     expect(sanitizeForDisplay(input)).toBe(output);
   });
 
+  it('a long name is cut in the middle on whole characters: never half an emoji, never half a <U+…> form', () => {
+    for (let at = 0; at < 12; at++) {
+      const name = `${'a'.repeat(270 + at)}😀\u200b${'b'.repeat(40)}😀end`;
+      const shown = sanitizeForDisplay(name);
+      expect(shown.length).toBeLessThanOrEqual(300);
+      expect(shown).toContain('…');
+      expect(shown.endsWith('😀end')).toBe(true);
+      expect(shown).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/);
+      expect(shown).not.toMatch(/<U\+[0-9A-F]*(?![0-9A-F>])/);
+    }
+  });
+
   it('never leaves an escape character, whatever the input', () => {
     const nasty = '\x1b[31m\x1b]0;t\x07\x1b\x1b[\x9b\x1b[1;2;3;4m\x00\x1f';
     expect(sanitizeForDisplay(nasty)).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
