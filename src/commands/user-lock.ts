@@ -9,7 +9,6 @@ import { RotationJournal } from '../journal/rotations.js';
 import type { Provider, User } from '../providers/types.js';
 import { shellArg } from '../core/shell-arg.js';
 
-/** Runs `fn` holding the lock of `user` (RotationConflictError when another keyrot process holds it). */
 /** What withUserLock would stop on (another keyrot at work, a state folder keyrot cannot write), taking nothing: --dry-run. */
 export async function checkUserLockFree(ctx: Context, provider: Provider, user: User): Promise<void> {
   try {
@@ -20,6 +19,7 @@ export async function checkUserLockFree(ctx: Context, provider: Provider, user: 
   }
 }
 
+/** Runs `fn` holding the lock of `user` (RotationConflictError when another keyrot process holds it). */
 export async function withUserLock<T>(ctx: Context, provider: Provider, user: User, fn: () => Promise<T>): Promise<T> {
   let lock: Awaited<ReturnType<typeof acquireUserLock>>;
   try {

@@ -337,7 +337,6 @@ export async function runRotation(record: RotationRecord, ports: RotationPorts):
   return record;
 }
 
-/** Rolls back an unfinished rotation: deletes the new key and its keychain entry; the old key stays. */
 /**
  * Whether --keep-old set the old key to lapse and that time has passed: the old key no longer works, so the new key
  * is the only one left, and a roll-back would delete it.
@@ -348,16 +347,15 @@ export function oldKeyLapsed(record: RotationRecord, now: Date): boolean {
 
 /** Throws when the rotation can no longer be rolled back: the old key revoked, or lapsed at the end of its grace. */
 export function assertAbortable(record: RotationRecord, ports: Pick<RotationPorts, 'invocation' | 'now'>): void {
-  if (!canAbort(record)) {
-    throw new UsageError(`The old key ${record.oldKey.name} is already revoked (or being revoked): this rotation cannot be rolled back.`, {
-      hint: `Finish it with: ${rotateCommandOf(record, ports)} --resume`,
-    });
-  }
+  if (!canAbort(record)) throw cannotRollBack(record, ports, `The old key ${record.oldKey.name} is already revoked (or being revoked): this rotation cannot be rolled back.`);
   if (oldKeyLapsed(record, ports.now())) {
-    throw new UsageError(`The old key ${record.oldKey.name} lapsed at ${record.oldKey.expiresAt} (the end of the --keep-old grace period): rolling back would delete ${record.newKey.name}, the only key that still works.`, {
-      hint: `Finish it with: ${rotateCommandOf(record, ports)} --resume`,
-    });
+    throw cannotRollBack(record, ports, `The old key ${record.oldKey.name} lapsed at ${record.oldKey.expiresAt} (the end of the --keep-old grace period): rolling back would delete ${record.newKey.name}, the only key that still works.`);
   }
+}
+
+/** A refused --abort: why, and the --resume that finishes the rotation instead. */
+function cannotRollBack(record: RotationRecord, ports: Pick<RotationPorts, 'invocation'>, message: string): UsageError {
+  return new UsageError(message, { hint: `Finish it with: ${rotateCommandOf(record, ports)} --resume` });
 }
 
 /**
@@ -372,13 +370,10 @@ async function assertAbortableNow(record: RotationRecord, ports: Pick<RotationPo
   if (byOperator(ports.provider) || !mayHaveNewKey) return;
   const old = (await ports.provider.listKeys(record.userId)).find((k) => k.id === record.oldKey.id);
   const why = !old ? 'is no longer listed' : old.expiresAt && old.expiresAt.getTime() <= ports.now().getTime() ? `expired at ${old.expiresAt.toISOString()}` : null;
-  if (why) {
-    throw new UsageError(`The old key ${record.oldKey.name} ${why}: rolling back would delete ${record.newKey.name}, the only key that may still work.`, {
-      hint: `Finish it with: ${rotateCommandOf(record, ports)} --resume`,
-    });
-  }
+  if (why) throw cannotRollBack(record, ports, `The old key ${record.oldKey.name} ${why}: rolling back would delete ${record.newKey.name}, the only key that may still work.`);
 }
 
+/** Rolls back an unfinished rotation: deletes the new key and its keychain entry; the old key stays. */
 export async function abortRotation(record: RotationRecord, ports: RotationPorts): Promise<RotationRecord> {
   await assertAbortableNow(record, ports);
   await ports.beforeAbort?.(record);
@@ -439,31 +434,31 @@ const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
     await markStarted(record, ports);
     const stored = await keepOthersKeys(record, ports, () =>
       createAndStoreKey(
-      { ...req, expiresAt: record.newKey.expiresAt ? new Date(record.newKey.expiresAt) : null, ownUnheldBefore: ownUnheld(record) },
-      {
-        provider: ports.provider,
-        store: ports.store,
-        rescue: ports.rescue,
-        note: ports.note,
-        onCreateSent: async () => {
-          record.createsSent = (record.createsSent ?? 0) + 1;
-          await save(record, ports);
+        { ...req, expiresAt: record.newKey.expiresAt ? new Date(record.newKey.expiresAt) : null, ownUnheldBefore: ownUnheld(record) },
+        {
+          provider: ports.provider,
+          store: ports.store,
+          rescue: ports.rescue,
+          note: ports.note,
+          onCreateSent: async () => {
+            record.createsSent = (record.createsSent ?? 0) + 1;
+            await save(record, ports);
+          },
+          onOrphansDeleted: countOrphansDeleted(record, ports),
+          onStored: async (key) => {
+            remember(ports, key.id, key.secret);
+            record.newKey.id = key.id;
+            record.newKey.lastChars = key.secret.slice(-5);
+            await save(record, ports);
+            // Metadata for audits, off the rotation's path: it never fails the rotation, nor waits for the disk.
+            void ports.keyCreated?.({ id: key.id, name: key.name, lastChars: record.newKey.lastChars, expiresAt: key.expiresAt }, record.userId);
+            ports.event('key.created', { keyId: key.id, name: key.name, maskedKey: maskSecret(key.secret) });
+            if (record.options.store !== 'none') {
+              ports.event('keychain.written', { account: entryName(ports.store, keychainAccount(ports.provider.id, record.userId, key.id)), store: ports.store.description });
+            }
+          },
         },
-        onOrphansDeleted: countOrphansDeleted(record, ports),
-        onStored: async (key) => {
-          remember(ports, key.id, key.secret);
-          record.newKey.id = key.id;
-          record.newKey.lastChars = key.secret.slice(-5);
-          await save(record, ports);
-          // Metadata for audits, off the rotation's path: it never fails the rotation, nor waits for the disk.
-          void ports.keyCreated?.({ id: key.id, name: key.name, lastChars: record.newKey.lastChars, expiresAt: key.expiresAt }, record.userId);
-          ports.event('key.created', { keyId: key.id, name: key.name, maskedKey: maskSecret(key.secret) });
-          if (record.options.store !== 'none') {
-            ports.event('keychain.written', { account: entryName(ports.store, keychainAccount(ports.provider.id, record.userId, key.id)), store: ports.store.description });
-          }
-        },
-      },
-    ),
+      ),
     );
     return { detail: `id ${stored.key.id}, ${maskFromLastChars(record.newKey.lastChars)}` };
   },
@@ -616,7 +611,7 @@ async function stepBackFromTwin(record: RotationRecord, ports: RotationPorts): P
   const ownLost = Math.max(0, (ownUnheld(record) ?? 0) - 1);
   const unheld: ApiKey[] = [];
   for (const key of twins) if ((await ports.store.get(keychainAccount(ports.provider.id, record.userId, key.id))) === null) unheld.push(key);
-  if (ownLost > 0) record.othersKeyIds = [...new Set([...(record.othersKeyIds ?? []), ...unheld.map((k) => k.id)])];
+  if (ownLost > 0) addOthersKeyIds(record, unheld.map((k) => k.id));
   await ports.provider.deleteKey(record.userId, id);
   await ports.store.delete(keychainAccount(ports.provider.id, record.userId, id));
   record.newKey.id = null;
@@ -1061,11 +1056,15 @@ async function keepOthersKeys<T>(record: RotationRecord, ports: RotationPorts, c
   } catch (err) {
     const ids = err instanceof RotationConflictError ? err.data?.['unheldKeyIds'] : undefined;
     if (Array.isArray(ids)) {
-      record.othersKeyIds = [...new Set([...(record.othersKeyIds ?? []), ...ids.map(String)])];
+      addOthersKeyIds(record, ids.map(String));
       await save(record, ports).catch(() => undefined);
     }
     throw err;
   }
+}
+
+function addOthersKeyIds(record: RotationRecord, ids: readonly string[]): void {
+  record.othersKeyIds = [...new Set([...(record.othersKeyIds ?? []), ...ids])];
 }
 
 function countOrphansDeleted(record: RotationRecord, ports: RotationPorts): (count: number) => Promise<void> {

@@ -36,9 +36,8 @@ const STALE_GUARD_MS = 10_000;
  * concurrent callers exactly one wins. `label` names what is locked, for the message.
  */
 export async function acquireUserLock(dir: string, provider: string, userId: string, label: string): Promise<Lock> {
-  const locks = join(dir, 'locks');
-  await ensureDir(locks);
-  const path = join(locks, `${safeName(provider)}-${safeName(userId)}.lock`);
+  const path = lockPath(dir, provider, userId);
+  await ensureDir(dirname(path));
   // The token tells this acquisition's lock from any other, even of this process in the same millisecond.
   const mine = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString(), token: randomBytes(8).toString('hex') });
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -72,12 +71,16 @@ export async function acquireUserLock(dir: string, provider: string, userId: str
 export async function checkUserLock(dir: string, provider: string, userId: string, label: string): Promise<void> {
   const owner = await lockHolder(dir, provider, userId);
   if (owner) {
-    const path = join(dir, 'locks', `${safeName(provider)}-${safeName(userId)}.lock`);
-    throw heldBy(owner, path, label);
+    throw heldBy(owner, lockPath(dir, provider, userId), label);
   }
   let existing = dir;
   while (!(await stat(existing).then(() => true, () => false)) && dirname(existing) !== existing) existing = dirname(existing);
   await access(existing, constants.W_OK);
+}
+
+/** Where the lock of `userId` at `provider` lives in state folder `dir`. */
+function lockPath(dir: string, provider: string, userId: string): string {
+  return join(dir, 'locks', `${safeName(provider)}-${safeName(userId)}.lock`);
 }
 
 /** The refusal of a lock another keyrot holds (taking it, or checking it for --dry-run). */
@@ -90,7 +93,7 @@ function heldBy(owner: LockOwner, path: string, label: string): RotationConflict
 
 /** The process holding the lock of `userId` when it may still be running (keyrot status: "in progress"), else null. */
 export async function lockHolder(dir: string, provider: string, userId: string): Promise<LockOwner | null> {
-  const seen = await readFile(join(dir, 'locks', `${safeName(provider)}-${safeName(userId)}.lock`), 'utf8').catch(() => null);
+  const seen = await readFile(lockPath(dir, provider, userId), 'utf8').catch(() => null);
   const owner = seen === null ? null : parseOwner(seen);
   return owner && ownerMayBeRunning(owner) ? owner : null;
 }
