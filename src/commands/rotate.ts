@@ -191,7 +191,10 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult | BatchRes
     }
     const r = result.record;
     if (result.kind === 'aborted') {
-      ctx.out.data(`${s.green('✔')} Rolled back the rotation of ${r.userEmail}: ${r.newKey.name} deleted, ${r.oldKey.name} kept.`);
+      // Keys it could not tell from another run's are never deleted by it: the line says so rather than "deleted".
+      const others = r.othersKeyIds?.length ? `keyrot deleted none of ${r.othersKeyIds.join(', ')} (named ${r.newKey.name}: delete the one nobody holds)` : null;
+      const what = [r.newKey.id || !others ? `${r.newKey.name} deleted` : null, others].filter(Boolean).join('; ');
+      ctx.out.data(`${s.green('✔')} Rolled back the rotation of ${r.userEmail}: ${what}, ${r.oldKey.name} kept.`);
       return;
     }
     const title =

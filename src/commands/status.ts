@@ -189,7 +189,10 @@ async function rotationStatus(ctx: Context, record: RotationRecord, journal: str
           ? `ends the grace period${revokes}`
           : `continues from "${PHASE_LABELS[record.phase]}"${revokes}`;
     next.push({ command: `${resume} --resume`, does });
-    if (canAbort(record) && !lapsed) next.push({ command: `${resume} --abort`, does: `rolls back: deletes ${record.newKey.name}, keeps ${record.oldKey.name}` });
+    if (canAbort(record) && !lapsed) {
+      const deletes = record.othersKeyIds?.length ? `deletes none of ${record.othersKeyIds.join(', ')} (named ${record.newKey.name}: keyrot cannot tell its own)` : `deletes ${record.newKey.name}`;
+      next.push({ command: `${resume} --abort`, does: `rolls back: ${deletes}, keeps ${record.oldKey.name}` });
+    }
   }
   return { record, state, holder, oldKey, newKey: record.newKey.id ? 'live' : 'not created', grace, next, journal };
 }

@@ -382,6 +382,8 @@ export async function abortRotation(record: RotationRecord, ports: RotationPorts
   const step = await ports.startStep(`Delete the new key ${record.newKey.name}`);
   const provider = ports.provider;
   const ids: string[] = [];
+  // Keys of the name this rotation found to be possibly another's, still listed: never deleted by it, and said so.
+  let stillListed: ApiKey[] = [];
   if (record.newKey.id) ids.push(record.newKey.id);
   else if (record.phase === 'create' && record.phaseStatus === 'started') {
     // The create may have happened without its answer: delete any key it made, held or not. More keys of the name
@@ -391,8 +393,8 @@ export async function abortRotation(record: RotationRecord, ports: RotationPorts
     const query = { userId: record.userId, name: record.newKey.name, preexistingKeyIds: keptKeyIds(record), ownUnheld: ownUnheld(record) };
     const listed = await provider.listKeys(record.userId);
     const made = listed.filter((k) => k.name === record.newKey.name && !query.preexistingKeyIds.has(k.id));
-    const others = listed.filter((k) => record.othersKeyIds?.includes(k.id));
-    if (others.length) ports.warn(`Still listed, and never deleted by keyrot: ${others.map((k) => `${k.name} (${k.id})`).join(', ')}; delete the one nobody holds.`);
+    stillListed = listed.filter((k) => record.othersKeyIds?.includes(k.id));
+    if (stillListed.length) ports.warn(`Still listed, and never deleted by keyrot: ${stillListed.map((k) => `${k.name} (${k.id})`).join(', ')}; delete the one nobody holds.`);
     if (query.ownUnheld === 0 && made.length > 0) ports.warn(`Left ${made.map((k) => `${k.name} (${k.id})`).join(', ')} alone: this rotation's creates made no key that is still listed.`);
     else {
       await keepOthersKeys(record, ports, () => refuseOthersKeys(query, made, 'since this rotation began'));
@@ -409,7 +411,8 @@ export async function abortRotation(record: RotationRecord, ports: RotationPorts
     if (!byOperator(provider)) await provider.deleteKey(record.userId, id);
     await ports.store.delete(account);
   }
-  step.finish('ok', ids.length ? (kept.length ? `kept ${kept.join(', ')} in the keychain until it is revoked` : `deleted ${ids.join(', ')}`) : 'no new key existed');
+  const none = stillListed.length ? `deleted none: ${stillListed.map((k) => k.id).join(', ')} still listed` : 'no new key existed';
+  step.finish('ok', ids.length ? (kept.length ? `kept ${kept.join(', ')} in the keychain until it is revoked` : `deleted ${ids.join(', ')}`) : none);
   record.status = 'aborted';
   await save(record, ports);
   ports.event('rotation.aborted', { userId: record.userId, deletedKeyIds: ids });

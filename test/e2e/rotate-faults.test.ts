@@ -163,6 +163,38 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate under provider faults', () => {
     await expectRotated(s, resumed);
   });
 
+  it('--abort after creates whose answers were lost, with more keys of the new name listed than those creates can have made: exit 9 naming them, none deleted; a later --abort says it deleted none of them', async () => {
+    const s = await rotationSetup();
+    // Two creates sent, neither acted on (503): the rotation stops at its create with two creates counted.
+    s.h.sandbox.addFault({ method: 'POST', path: '/users/*/apikeys', action: 'status', status: 503, times: 0 });
+    expect((await s.run('rotate', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', ...QUICK])).code).toBe(6);
+    s.h.sandbox.clearFaults();
+    // Three keys of the new name appear, made elsewhere (another runner, a person): more than two creates can make.
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${s.h.env.VULTR_API_URL}/users/${s.user.id}/apikeys`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${s.h.env.VULTR_API_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'ops-deploy-v2' }),
+      });
+      expect(res.ok).toBe(true);
+    }
+    const made = s.keys().filter((k) => k.name === 'ops-deploy-v2').map((k) => k.id);
+    expect(made).toHaveLength(3);
+    const first = await s.run('abort', ['rotate', '--user', s.user.email, '--abort', '--yes']);
+    expect(first.code, first.stderr).toBe(9);
+    for (const id of made) expect(first.stderr).toContain(id);
+    expect(first.stdout).not.toMatch(/Rolled back/);
+    expect(s.keys().filter((k) => k.name === 'ops-deploy-v2').map((k) => k.id)).toEqual(made);
+    const status = await s.run('status', ['status']);
+    expect(status.stdout).toMatch(/--abort\s.*rolls back: deletes none of .*\(named ops-deploy-v2: keyrot cannot tell its own\)/);
+    const second = await s.run('abort again', ['rotate', '--user', s.user.email, '--abort', '--yes']);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toMatch(/Rolled back the rotation of .*: keyrot deleted none of .*\(named ops-deploy-v2: delete the one nobody holds\), ops-deploy kept\./);
+    expect(second.stdout).not.toMatch(/ops-deploy-v2 deleted/);
+    expect(second.stderr).toMatch(/Delete the new key ops-deploy-v2 .*deleted none: .* still listed/);
+    expect(s.keys().filter((k) => k.name === 'ops-deploy-v2').map((k) => k.id)).toEqual(made);
+  });
+
   it('a revoke failing past every retry exits 6 with both keys live; --resume completes', async () => {
     const s = await rotationSetup();
     s.h.sandbox.addFault({ method: 'DELETE', path: '/users/*/apikeys/*', action: 'status', status: 503, times: 0 });

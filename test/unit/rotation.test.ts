@@ -625,6 +625,8 @@ describe('runRotation: another keyrot rotating the same user at the same moment'
     expect(aborted.status).toBe('aborted');
     expect(h.provider.deleted).toEqual([]);
     expect(h.warns.at(-1)).toMatch(new RegExp(`^Still listed, and never deleted by keyrot: .*${lost.id}.*; delete the one nobody holds\\.$`));
+    // The step says what it did not delete, not "no new key existed".
+    expect(h.steps.at(-1)?.detail).toMatch(new RegExp(`^deleted none: .*${lost.id}.* still listed$`));
   });
 
   it('--abort of a create whose answer was lost, when another run\'s key of the name is listed too: deletes none, stops with exit 9 naming them all (no "rolled back"); a later --abort ends it', async () => {
