@@ -10,7 +10,10 @@ import { validateBaseUrl } from '../core/base-url.js';
 import { DEFAULT_PROFILE, parseProfiles, validateProfileName, type ProfileSettings } from '../core/profiles.js';
 import { KeychainError, UsageError } from '../errors.js';
 import { KeyIndex } from '../journal/key-index.js';
-import { stateDir } from '../journal/state-dir.js';
+import { localStateDir, stateDir } from '../journal/state-dir.js';
+import { LocalStore } from '../state/local.js';
+import { S3Store } from '../state/s3-store.js';
+import { isS3Root, registerStore } from '../state/store.js';
 import { KEYCHAIN_SERVICE, adminAccount, entryName, type SecretStore } from '../keychain/secret-store.js';
 import { shellArg } from '../core/shell-arg.js';
 import { getProviderFactory, providerFromFile, type ProviderDescriptor } from '../providers/registry.js';
@@ -138,8 +141,15 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
   // Precedence, for every setting: flags, then the environment, then the profile, then defaults.
   const factory = chooseProvider(globals, settings, profilesFile);
   // Every profile but the default keeps its journals, locks and records apart, so two accounts never mix.
-  const root = stateDir(env, globals.stateDir);
-  const dir = profile === DEFAULT_PROFILE ? root : join(root, 'profiles', profile);
+  // A profile's own state-dir is that profile's alone: used as it is. Otherwise each profile has a folder in the root.
+  const ownDir = globals.stateDir === undefined && !env.KEYROT_STATE_DIR ? settings?.stateDir : undefined;
+  const root = stateDir(env, globals.stateDir ?? ownDir, ownDir !== undefined ? `${profilesFile}:${settings?.lines.stateDir}: [${profile}] state-dir` : undefined);
+  const dir = profile === DEFAULT_PROFILE || ownDir !== undefined ? root : isS3Root(root) ? `${root}/profiles/${profile}` : join(root, 'profiles', profile);
+  if (isS3Root(dir)) {
+    // Journals, locks and records go to the bucket; what must stay on this machine (rescue files) to the local folder.
+    const localRoot = localStateDir(env);
+    registerStore(new S3Store(dir, env, new LocalStore(profile === DEFAULT_PROFILE ? localRoot : join(localRoot, 'profiles', profile))));
+  }
   let stdinText: Promise<string> | undefined;
   let provider: Promise<Provider> | undefined;
   let adminKey: Promise<AdminKey> | undefined;

@@ -20,14 +20,16 @@ export interface ProfileSettings {
   provider?: string;
   /** A declarative provider definition (a JSON file), instead of a built-in provider. */
   providerFile?: string;
+  /** The profile's own state folder or bucket (s3://BUCKET/PREFIX), as written. */
+  stateDir?: string;
   /** Where the section starts, and where each setting is, for messages. */
   line: number;
-  lines: { apiUrl?: number; provider?: number; providerFile?: number };
+  lines: { apiUrl?: number; provider?: number; providerFile?: number; stateDir?: number };
 }
 
 export const DEFAULT_PROFILE = 'default';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-const SETTINGS = { 'api-url': 'apiUrl', provider: 'provider', 'provider-file': 'providerFile' } as const;
+const SETTINGS = { 'api-url': 'apiUrl', provider: 'provider', 'provider-file': 'providerFile', 'state-dir': 'stateDir' } as const;
 
 /** Checks a profile name from a flag or the environment; `source` names where it came from. */
 export function validateProfileName(name: string, source: string): string {

@@ -1,11 +1,10 @@
 // Batch records (keyrot rotate --all): one per provider under batches/, moved to batches/history/ once every key of
 // the batch is rotated. A batch record only ties the batch's rotations together (which keys, which rotation each one
-// became): every rotation keeps its own journal under rotations/, which stays the truth about what is live. 0600 JSON,
-// written atomically, never a secret.
-import { rename } from 'node:fs/promises';
-import { join } from 'node:path';
+// became): every rotation keeps its own journal under rotations/, which stays the truth about what is live. Never a
+// secret; in a bucket, each write is conditional on the version this run last wrote (see rotations.ts).
 import { StateError } from '../errors.js';
-import { ensureDir, readStateRecord, safeName, writeJsonAtomic } from './state-dir.js';
+import { readRecord, storeOf, type StateStore } from '../state/store.js';
+import { jsonText, safeName } from './state-dir.js';
 
 /** `gone`: the key was no longer listed when a resume came to it (rotated or revoked outside the batch). */
 export type BatchItemStatus = 'pending' | 'done' | 'failed' | 'gone';
@@ -46,24 +45,28 @@ export interface BatchRecord {
 }
 
 export class BatchJournal {
-  readonly #dir: string;
+  readonly #store: StateStore;
   /** The write under way (or the last one). */
   #writing: Promise<void> = Promise.resolve();
   /** The write not started yet: it takes the record as it is when it starts, so it carries every change made before. */
   #next: Promise<void> | undefined;
 
   constructor(stateDirectory: string) {
-    this.#dir = join(stateDirectory, 'batches');
+    this.#store = storeOf(stateDirectory);
+  }
+
+  #key(provider: string): string {
+    return `batches/${safeName(provider)}.json`;
   }
 
   pathFor(provider: string): string {
-    return join(this.#dir, `${safeName(provider)}.json`);
+    return this.#store.where(this.#key(provider));
   }
 
   /** The provider's unfinished batch, or null. A file that is not a whole batch record is StateError, never "none". */
   async active(provider: string): Promise<BatchRecord | null> {
     const path = this.pathFor(provider);
-    const file = await readStateRecord(path, 'batch record', { batch: path });
+    const file = await readRecord(this.#store, this.#key(provider), 'batch record', { batch: path });
     if (file === null) return null;
     const { data } = file;
     if (!isBatchRecord(data)) {
@@ -85,7 +88,7 @@ export class BatchJournal {
       .then(() => {
         this.#next = undefined;
         record.updatedAt = new Date().toISOString();
-        return writeJsonAtomic(this.pathFor(record.provider), record);
+        return this.#store.write(this.#key(record.provider), jsonText(record), { fenced: true });
       });
     this.#writing = this.#next;
     return this.#next;
@@ -94,11 +97,9 @@ export class BatchJournal {
   /** Moves a finished batch to history/; returns where it went. */
   async archive(record: BatchRecord): Promise<string> {
     await this.#writing.catch(() => undefined);
-    const history = join(this.#dir, 'history');
-    await ensureDir(history);
-    const target = join(history, `${record.startedAt.replace(/[:.]/g, '-')}-${safeName(record.id)}.json`);
-    await rename(this.pathFor(record.provider), target);
-    return target;
+    const target = `batches/history/${record.startedAt.replace(/[:.]/g, '-')}-${safeName(record.id)}.json`;
+    await this.#store.move(this.#key(record.provider), target);
+    return this.#store.where(target);
   }
 }
 

@@ -3,9 +3,8 @@
 // provider does not report (Vultr has no creation date). One file per key, written atomically, so concurrent
 // creates never lose each other's records (a shared file rewritten by each lost entries). A keys.json left by
 // older versions is still read.
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { readJson, removeFile, safeName, writeJsonAtomic } from './state-dir.js';
+import { readAll, storeOf, type StateStore } from '../state/store.js';
+import { jsonText, safeName } from './state-dir.js';
 
 export interface KeyRecord {
   provider: string;
@@ -18,22 +17,29 @@ export interface KeyRecord {
 }
 
 export class KeyIndex {
-  readonly #dir: string;
-  readonly #legacy: string;
+  readonly #root: string;
 
   constructor(stateDirectory: string) {
-    this.#dir = join(stateDirectory, 'keys');
-    this.#legacy = join(stateDirectory, 'keys.json');
+    this.#root = stateDirectory;
   }
 
-  #path(provider: string, keyId: string): string {
-    return join(this.#dir, `${safeName(provider)}-${safeName(keyId)}.json`);
+  // Looked up at each use: the context makes the index before the store of --state-dir is registered.
+  get #store(): StateStore {
+    return storeOf(this.#root);
+  }
+
+  #key(provider: string, keyId: string): string {
+    return `keys/${safeName(provider)}-${safeName(keyId)}.json`;
+  }
+
+  async #legacy(): Promise<unknown> {
+    const found = await this.#store.read('keys.json');
+    return found === null ? null : JSON.parse(found.text);
   }
 
   async all(): Promise<KeyRecord[]> {
-    const legacy = await readJson(this.#legacy);
-    const names = await readdir(this.#dir).catch(() => [] as string[]);
-    const records = await Promise.all(names.filter((n) => n.endsWith('.json')).map((n) => readJson(join(this.#dir, n)).catch(() => null)));
+    const legacy = await this.#legacy();
+    const records = (await readAll(this.#store, 'keys', (n) => n.endsWith('.json'))).map((f) => f.data);
     const byKey = new Map<string, KeyRecord>();
     for (const r of [...(Array.isArray(legacy) ? legacy : []), ...records]) {
       if (r && typeof r === 'object' && typeof (r as KeyRecord).keyId === 'string') byKey.set(`${(r as KeyRecord).provider}:${(r as KeyRecord).keyId}`, r as KeyRecord);
@@ -46,14 +52,14 @@ export class KeyIndex {
   }
 
   async add(record: KeyRecord): Promise<void> {
-    await writeJsonAtomic(this.#path(record.provider, record.keyId), record);
+    await this.#store.write(this.#key(record.provider, record.keyId), jsonText(record));
   }
 
   async remove(provider: string, keyId: string): Promise<void> {
-    await removeFile(this.#path(provider, keyId));
-    const legacy = await readJson(this.#legacy);
+    await this.#store.remove(this.#key(provider, keyId));
+    const legacy = await this.#legacy();
     if (!Array.isArray(legacy)) return;
     const rest = legacy.filter((r: KeyRecord) => !(r.provider === provider && r.keyId === keyId));
-    if (rest.length !== legacy.length) await writeJsonAtomic(this.#legacy, rest);
+    if (rest.length !== legacy.length) await this.#store.write('keys.json', jsonText(rest));
   }
 }

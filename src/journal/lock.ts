@@ -14,8 +14,12 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RotationConflictError } from '../errors.js';
+import type { LocalStore } from '../state/local.js';
+import { acquireSharedLock, sharedLockHolder } from '../state/s3-lock.js';
+import { S3Store } from '../state/s3-store.js';
+import { storeOf } from '../state/store.js';
 import { ownerMayBeRunning } from './owner.js';
-import { ensureDir, safeName } from './state-dir.js';
+import { safeName } from './state-dir.js';
 
 export interface Lock {
   /** Removes the lock if it is still this process's. Idempotent. */
@@ -26,6 +30,8 @@ export interface LockOwner {
   pid: number;
   host: string;
   since: string;
+  /** A shared lock's lease end (by the store's clock); absent for a local lock. */
+  until?: string;
 }
 
 /** A takeover takes milliseconds: a guard older than this was left by a process that died during one. */
@@ -36,8 +42,11 @@ const STALE_GUARD_MS = 10_000;
  * concurrent callers exactly one wins. `label` names what is locked, for the message.
  */
 export async function acquireUserLock(dir: string, provider: string, userId: string, label: string): Promise<Lock> {
+  const store = storeOf(dir);
+  if (store instanceof S3Store) return acquireSharedLock(store, lockKey(provider, userId), journalKey(provider, userId), label, (owner, where) => heldBy(owner, where, label));
+  // The state folder is checked before the locks folder is made in it: a refused folder is left as it was.
+  await (store as LocalStore).folder('locks');
   const path = lockPath(dir, provider, userId);
-  await ensureDir(dirname(path));
   // The token tells this acquisition's lock from any other, even of this process in the same millisecond.
   const mine = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString(), token: randomBytes(8).toString('hex') });
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -69,7 +78,13 @@ export async function acquireUserLock(dir: string, provider: string, userId: str
  * writable.
  */
 export async function checkUserLock(dir: string, provider: string, userId: string, label: string): Promise<void> {
+  // Refused here as the real run would refuse it: a symbolic link, another user's folder, a store ignoring conditions.
+  await storeOf(dir).ready();
   const owner = await lockHolder(dir, provider, userId);
+  if (storeOf(dir).shared) {
+    if (owner) throw heldBy(owner, storeOf(dir).where(lockKey(provider, userId)), label);
+    return;
+  }
   if (owner) {
     throw heldBy(owner, lockPath(dir, provider, userId), label);
   }
@@ -80,19 +95,45 @@ export async function checkUserLock(dir: string, provider: string, userId: strin
 
 /** Where the lock of `userId` at `provider` lives in state folder `dir`. */
 function lockPath(dir: string, provider: string, userId: string): string {
-  return join(dir, 'locks', `${safeName(provider)}-${safeName(userId)}.lock`);
+  return join(dir, lockKey(provider, userId));
+}
+
+function lockKey(provider: string, userId: string): string {
+  return `locks/${safeName(provider)}-${safeName(userId)}.lock`;
+}
+
+/** The journal a shared lock's takeover fences (rotations.ts names it so). */
+function journalKey(provider: string, userId: string): string {
+  return `rotations/${safeName(provider)}-${safeName(userId)}.json`;
 }
 
 /** The refusal of a lock another keyrot holds (taking it, or checking it for --dry-run). */
 function heldBy(owner: LockOwner, path: string, label: string): RotationConflictError {
+  const data = { lockFile: path, pid: owner.pid, host: owner.host };
+  if (owner.until !== undefined) {
+    return new RotationConflictError(`Another keyrot runner (host ${owner.host}, pid ${owner.pid}, since ${owner.since}) is working on ${label}.`, {
+      hint: `Wait for it to finish. If that runner is gone, its lease ends at ${owner.until || 'about a minute after its last renewal'} and the next run takes the lock over.`,
+      data,
+    });
+  }
+  if (owner.host !== hostname()) {
+    // A process on another machine cannot be checked from here: the lock never lapses by itself, so say whose it is.
+    return new RotationConflictError(`The lock on ${label} was taken by keyrot on another host, ${owner.host} (pid ${owner.pid}, since ${owner.since}); keyrot cannot tell from here whether it still runs.`, {
+      hint: `If no keyrot runs on ${owner.host} any more, delete the lock file: ${path}. Runners that share state should keep it in a bucket (--state-dir s3://BUCKET/PREFIX).`,
+      data,
+    });
+  }
   return new RotationConflictError(`Another keyrot process (pid ${owner.pid}, since ${owner.since}) is working on ${label}.`, {
     hint: 'Wait for it to finish. If that process is gone, delete the lock file: ' + path,
-    data: { lockFile: path, pid: owner.pid },
+    data,
   });
 }
 
 /** The process holding the lock of `userId` when it may still be running (keyrot status: "in progress"), else null. */
 export async function lockHolder(dir: string, provider: string, userId: string): Promise<LockOwner | null> {
+  const store = storeOf(dir);
+  if (store instanceof S3Store) return sharedLockHolder(store, lockKey(provider, userId));
+  await store.ready();
   const seen = await readFile(lockPath(dir, provider, userId), 'utf8').catch(() => null);
   const owner = seen === null ? null : parseOwner(seen);
   return owner && ownerMayBeRunning(owner) ? owner : null;

@@ -4,11 +4,12 @@
 import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CreatedKey } from '../providers/types.js';
-import { ensureDir, safeName } from './state-dir.js';
+import { storeOf } from '../state/store.js';
+import { safeName } from './state-dir.js';
 
+/** Writes the plaintext to the rescue folder of this machine (never to a shared bucket), through the checked state folder. */
 export async function writeRescueFile(dir: string, provider: string, userId: string, key: CreatedKey): Promise<string> {
-  const folder = join(dir, 'rescue');
-  await ensureDir(folder);
+  const folder = await storeOf(dir).local.folder('rescue');
   const path = join(folder, `${safeName(provider)}-${safeName(userId)}-${safeName(key.id)}.key`);
   const handle = await open(path, 'wx', 0o600);
   try {

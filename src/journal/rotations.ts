@@ -1,21 +1,26 @@
 // Rotation records: one active record per provider and user under rotations/, moved to rotations/history/
-// when the rotation is done or aborted. Files are 0600 JSON written atomically; they never hold a secret.
-import { readdir, rename } from 'node:fs/promises';
+// when the rotation is done or aborted. They never hold a secret. In a local state folder they are 0600 files
+// written atomically; in a bucket each write is conditional on the version this run last read or wrote (fenced),
+// so a runner whose lock was taken over is stopped by the store before it creates or deletes a key.
 import { StateError } from '../errors.js';
-import { join } from 'node:path';
 import { compareText } from '../core/order.js';
 import type { RotationRecord } from '../core/rotation.js';
-import { ensureDir, readJson, readStateRecord, safeName, writeJsonAtomic } from './state-dir.js';
+import { readAll, readRecord, storeOf, type StateStore } from '../state/store.js';
+import { jsonText, safeName } from './state-dir.js';
 
 export class RotationJournal {
-  readonly #dir: string;
+  readonly #store: StateStore;
 
   constructor(stateDirectory: string) {
-    this.#dir = join(stateDirectory, 'rotations');
+    this.#store = storeOf(stateDirectory);
+  }
+
+  #key(provider: string, userId: string): string {
+    return `rotations/${safeName(provider)}-${safeName(userId)}.json`;
   }
 
   pathFor(provider: string, userId: string): string {
-    return join(this.#dir, `${safeName(provider)}-${safeName(userId)}.json`);
+    return this.#store.where(this.#key(provider, userId));
   }
 
   /**
@@ -24,13 +29,14 @@ export class RotationJournal {
    */
   async active(provider: string, userId: string): Promise<RotationRecord | null> {
     const path = this.pathFor(provider, userId);
-    const file = await readStateRecord(path, 'rotation journal', { journal: path });
+    const file = await readRecord(this.#store, this.#key(provider, userId), 'rotation journal', { journal: path });
     if (file === null) return null;
     const { data } = file;
     const problem = recordProblem(data);
     if (problem) {
+      const aside = this.#store.shared ? `rename ${path} in the bucket` : `mv '${path}' '${path}.damaged'`;
       throw new StateError(`The rotation journal ${path} is damaged (${problem}).`, {
-        hint: `Nothing was changed. Set it aside (mv '${path}' '${path}.damaged'), then keyrot rotate --resume continues from the provider's state, or revoke the key you do not want.`,
+        hint: `Nothing was changed. Set it aside (${aside}), then keyrot rotate --resume continues from the provider's state, or revoke the key you do not want.`,
         data: { journal: path },
       });
     }
@@ -38,16 +44,14 @@ export class RotationJournal {
   }
 
   async save(record: RotationRecord): Promise<void> {
-    await writeJsonAtomic(this.pathFor(record.provider, record.userId), record);
+    await this.#store.write(this.#key(record.provider, record.userId), jsonText(record), { fenced: true });
   }
 
   /** Moves a finished record out of the way so the user can be rotated again. */
   async archive(record: RotationRecord): Promise<string> {
-    const history = join(this.#dir, 'history');
-    await ensureDir(history);
-    const target = join(history, `${record.startedAt.replace(/[:.]/g, '-')}-${safeName(record.id)}.json`);
-    await rename(this.pathFor(record.provider, record.userId), target);
-    return target;
+    const target = `rotations/history/${record.startedAt.replace(/[:.]/g, '-')}-${safeName(record.id)}.json`;
+    await this.#store.move(this.#key(record.provider, record.userId), target);
+    return this.#store.where(target);
   }
 
   /**
@@ -55,48 +59,36 @@ export class RotationJournal {
    * than pass over them: each blocks its user's next rotation).
    */
   async scan(): Promise<{ records: RotationRecord[]; damaged: string[] }> {
-    const names = await readdir(this.#dir).catch(() => [] as string[]);
     const records: RotationRecord[] = [];
     const damaged: string[] = [];
-    for (const name of names.filter((n) => n.endsWith('.json'))) {
-      const path = join(this.#dir, name);
-      const data = await readJson(path).catch(() => undefined);
+    for (const { key, data } of await readAll(this.#store, 'rotations', (n) => n.endsWith('.json'))) {
+      if (data === null && this.#store.shared) continue; // A removed record (an empty object in a bucket).
       if (recordProblem(data) === null) records.push(data as RotationRecord);
-      else damaged.push(path);
+      else damaged.push(this.#store.where(key));
     }
     return { records, damaged };
   }
 
   /** Finished (done or aborted) rotations, most recent first, at most `limit`. Unreadable files are passed over. */
   async history(limit: number): Promise<RotationRecord[]> {
-    const dir = join(this.#dir, 'history');
-    const names = await readdir(dir).catch(() => [] as string[]);
-    const records = await Promise.all(names.filter((n) => n.endsWith('.json')).map((n) => readJson(join(dir, n)).catch(() => null)));
-    return records
-      .filter((r): r is RotationRecord => r !== null && recordProblem(r) === null)
-      .sort((a, b) => compareText(String(b.updatedAt), String(a.updatedAt)))
-      .slice(0, limit);
+    return (await this.#archived()).sort((a, b) => compareText(String(b.updatedAt), String(a.updatedAt))).slice(0, limit);
+  }
+
+  async #archived(): Promise<RotationRecord[]> {
+    const found = await readAll(this.#store, 'rotations/history', (n) => n.endsWith('.json'));
+    return found.map((f) => f.data).filter((r): r is RotationRecord => recordProblem(r) === null);
   }
 
   /** The finished rotations of batch `batchId` (rotate --all), from history/, by the id of the key each replaced. */
   async archivedOfBatch(batchId: string): Promise<Map<string, RotationRecord>> {
-    const history = join(this.#dir, 'history');
-    const names = (await readdir(history).catch(() => [] as string[])).filter((n) => n.endsWith('.json'));
-    const records = await Promise.all(names.map((n) => readJson(join(history, n)).catch(() => null)));
-    const ofBatch = records.filter((r): r is RotationRecord => recordProblem(r) === null && (r as RotationRecord).batchId === batchId);
+    const ofBatch = (await this.#archived()).filter((r) => r.batchId === batchId);
     return new Map(ofBatch.map((r) => [r.oldKey.id, r]));
   }
 
   /** Every unfinished rotation (for listing in messages). */
   async allActive(): Promise<RotationRecord[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.#dir);
-    } catch {
-      return [];
-    }
-    const records = await Promise.all(names.filter((n) => n.endsWith('.json')).map((n) => readJson(join(this.#dir, n)).catch(() => null)));
-    return records.filter((r): r is RotationRecord => recordProblem(r) === null);
+    const found = await readAll(this.#store, 'rotations', (n) => n.endsWith('.json')).catch(() => []);
+    return found.map((f) => f.data).filter((r): r is RotationRecord => recordProblem(r) === null);
   }
 }
 

@@ -4,22 +4,47 @@ import { randomBytes } from 'node:crypto';
 import { chmod, lstat, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { StateError, UsageError } from '../errors.js';
 import { homedir } from 'node:os';
-import { dirname, isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 
 /**
  * keyrot's state folder: --state-dir (`flag`), else KEYROT_STATE_DIR, else $XDG_STATE_HOME/keyrot, else
  * ~/.local/state/keyrot. An explicit folder is used as it is (an ephemeral CI runner restores it from a cache).
  */
-export function stateDir(env: NodeJS.ProcessEnv, flag?: string): string {
+export function stateDir(env: NodeJS.ProcessEnv, flag?: string, flagSource = '--state-dir'): string {
   const explicit = flag ?? (env.KEYROT_STATE_DIR || undefined);
+  const source = flag !== undefined ? flagSource : 'KEYROT_STATE_DIR';
+  if (explicit !== undefined && /^s3:\/\//i.test(explicit)) {
+    const root = normaliseS3Root(explicit, source);
+    stateRoots.add(root);
+    namedRoots.add(root);
+    return root;
+  }
   if (explicit !== undefined && !isAbsolute(explicit)) {
-    throw new UsageError(`${flag !== undefined ? '--state-dir' : 'KEYROT_STATE_DIR'} must be an absolute path; got "${explicit.slice(0, 100)}".`);
+    throw new UsageError(`${source} must be an absolute path or s3://BUCKET/PREFIX; got "${explicit.slice(0, 100)}".`);
   }
   const base = env.XDG_STATE_HOME && env.XDG_STATE_HOME.startsWith('/') ? env.XDG_STATE_HOME : join(homedir(), '.local', 'state');
-  const dir = explicit ?? join(base, 'keyrot');
+  // Normalised once ("DIR/", "DIR/.", "//DIR" are DIR), so every check below compares one spelling of the folder.
+  const dir = resolve(explicit ?? join(base, 'keyrot'));
   stateRoots.add(dir);
   if (explicit !== undefined) namedRoots.add(dir);
   return dir;
+}
+
+/** s3://BUCKET or s3://BUCKET/PREFIX, normalised (no empty segments, no trailing slash); UsageError otherwise. */
+export function normaliseS3Root(text: string, source: string): string {
+  const rest = text.replace(/^s3:\/\//i, '');
+  const [bucket = '', ...parts] = rest.split('/');
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    throw new UsageError(`${source}: "${bucket.slice(0, 80)}" is not an S3 bucket name.`, { hint: 'Example: --state-dir s3://my-bucket/keyrot' });
+  }
+  const prefix = parts.filter((p) => p !== '' && p !== '.');
+  if (prefix.includes('..')) throw new UsageError(`${source}: ".." has no meaning in an S3 prefix.`);
+  return ['s3:/', bucket, ...prefix].join('/');
+}
+
+/** The default local state folder, whatever --state-dir names: where a bucket's user keeps what stays on this machine. */
+export function localStateDir(env: NodeJS.ProcessEnv): string {
+  return stateDir({ ...env, KEYROT_STATE_DIR: '' });
 }
 
 /** State folders the user named (--state-dir, KEYROT_STATE_DIR): a folder of theirs, whose mode keyrot leaves alone. */
@@ -42,17 +67,31 @@ export async function ensureDir(path: string): Promise<void> {
   // Only keyrot's own folders are checked and closed: from `path` up to its state folder, never beyond it. A state
   // folder the user named (--state-dir /tmp, a shared cache) is closed only when keyrot made it: otherwise it keeps
   // its mode, and keyrot's files (0600) live in the 0700 folders it makes inside.
-  const root = [...stateRoots].find((r) => path === r || path.startsWith(`${r}/`)) ?? path;
+  const root = stateRootOf(path);
   const madeRoot = !namedRoots.has(root) || (created !== undefined && (root === created || root.startsWith(`${created}/`)));
   for (let dir = path; ; dir = dirname(dir)) {
     const info = await lstat(dir);
-    if (info.isSymbolicLink()) throw new StateError(`keyrot's state folder ${dir} is a symbolic link: refusing to keep rotation records through it.`, { hint: 'Point XDG_STATE_HOME at a real folder of your own.' });
-    if (!info.isDirectory()) throw new StateError(`${dir} is not a folder.`, { hint: 'Move that file away, or point XDG_STATE_HOME elsewhere.' });
-    if (typeof process.getuid === 'function' && info.uid !== process.getuid()) {
-      throw new StateError(`keyrot's state folder ${dir} belongs to another user.`, { hint: 'Point XDG_STATE_HOME at a folder of your own.' });
-    }
+    checkFolder(dir, info, root);
     if ((info.mode & 0o077) !== 0 && (dir !== root || madeRoot)) await chmod(dir, 0o700);
     if (dir === root || dirname(dir) === dir) break;
+  }
+}
+
+/** The state root `path` lies in (itself when it lies in none). */
+export function stateRootOf(path: string): string {
+  return [...stateRoots].find((r) => path === r || path.startsWith(`${r}/`)) ?? path;
+}
+
+/**
+ * Refuses a folder keyrot must not keep records in: a symbolic link, not a folder, or another user's (StateError,
+ * exit 14). `root` is the state root it lies in, for the hint: a folder the user named is changed with --state-dir.
+ */
+export function checkFolder(dir: string, info: { isSymbolicLink(): boolean; isDirectory(): boolean; uid: number }, root: string): void {
+  const fix = namedRoots.has(root) ? 'Name a real folder of your own with --state-dir (or KEYROT_STATE_DIR).' : 'Point XDG_STATE_HOME at a real folder of your own.';
+  if (info.isSymbolicLink()) throw new StateError(`keyrot's state folder ${dir} is a symbolic link: refusing to keep rotation records through it.`, { hint: fix });
+  if (!info.isDirectory()) throw new StateError(`${dir} is not a folder.`, { hint: `Move that file away, or: ${fix}` });
+  if (typeof process.getuid === 'function' && info.uid !== process.getuid()) {
+    throw new StateError(`keyrot's state folder ${dir} belongs to another user.`, { hint: fix });
   }
 }
 
@@ -65,13 +104,23 @@ export function stateError(path: string, err: unknown): StateError {
 
 /** Writes `data` as JSON to `path` atomically with mode 0600. */
 export async function writeJsonAtomic(path: string, data: unknown): Promise<void> {
+  await writeTextAtomic(path, jsonText(data));
+}
+
+/** How every state record is written: indented JSON and a final newline. */
+export function jsonText(data: unknown): string {
+  return `${JSON.stringify(data, null, 2)}\n`;
+}
+
+/** Writes `text` to `path` atomically with mode 0600. */
+export async function writeTextAtomic(path: string, text: string): Promise<void> {
   await ensureDir(dirname(path));
   const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
   // 'wx': never write through a file (or symlink) someone placed at the temporary name.
   const handle = await open(tmp, 'wx', 0o600);
   try {
     try {
-      await handle.writeFile(`${JSON.stringify(data, null, 2)}\n`);
+      await handle.writeFile(text);
       await handle.sync();
     } finally {
       await handle.close();

@@ -226,7 +226,7 @@ describe('acquireUserLock', () => {
     expect((err as RotationConflictError).exitCode).toBe(9);
     expect((err as RotationConflictError).message).toContain(`pid ${process.pid}`);
     expect((err as RotationConflictError).message).toContain('ci@example.com');
-    expect((err as RotationConflictError).data).toEqual({ lockFile: lockPath(), pid: process.pid });
+    expect((err as RotationConflictError).data).toEqual({ lockFile: lockPath(), pid: process.pid, host: hostname() });
     expect((err as RotationConflictError).hint).toContain(lockPath());
     await lock.release();
     const again = await acquireUserLock(dir, 'vultr', USER, 'ci@example.com');
@@ -281,7 +281,11 @@ describe('acquireUserLock', () => {
   it("treats a lock from another host as held (it cannot check that host's processes)", async () => {
     await ensureDir(join(dir, 'locks'));
     await writeFile(lockPath(), JSON.stringify({ pid: 999_999_999, host: `not-${hostname()}`, since: 'x' }));
-    await expect(acquireUserLock(dir, 'vultr', USER, 'x')).rejects.toBeInstanceOf(RotationConflictError);
+    const err = await acquireUserLock(dir, 'vultr', USER, 'x').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RotationConflictError);
+    // It never lapses by itself: the message names the host, and the hint says what to do.
+    expect((err as RotationConflictError).message).toContain(`another host, not-${hostname()}`);
+    expect((err as RotationConflictError).hint).toContain(`If no keyrot runs on not-${hostname()} any more, delete the lock file: ${lockPath()}`);
   });
 
   // BUG (reported against src/journal/lock.ts): two processes that both find the same dead-pid lock both

@@ -1,0 +1,84 @@
+// The default state store: a folder on this machine. Its root is checked once, before anything is read or written
+// there (a symbolic link or another user's folder is refused: records read from it could be anyone's, and a lock
+// folder written into it first would be a change made before the refusal). Files are 0600, written atomically.
+import { lstat, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { checkFolder, ensureDir, stateRootOf, writeTextAtomic } from '../journal/state-dir.js';
+import type { StateStore, StoredRecord } from './store.js';
+
+export class LocalStore implements StateStore {
+  readonly root: string;
+  readonly shared = false;
+  readonly local: LocalStore = this;
+  #ready: Promise<void> | undefined;
+
+  constructor(root: string) {
+    this.root = root;
+  }
+
+  where(key: string): string {
+    return join(this.root, key);
+  }
+
+  /**
+   * Checks the folders that exist from the named state root down to this one (a profile's folder lies inside the
+   * root), creating none: a refused folder is left as it was found, and a read-only command creates nothing.
+   */
+  ready(): Promise<void> {
+    return (this.#ready ??= (async () => {
+      const top = stateRootOf(this.root);
+      const chain: string[] = [];
+      for (let dir = this.root; ; dir = dirname(dir)) {
+        chain.unshift(dir);
+        if (dir === top || dirname(dir) === dir) break;
+      }
+      for (const dir of chain) {
+        const info = await lstat(dir).catch((err: NodeJS.ErrnoException) => {
+          if (err.code === 'ENOENT') return null;
+          throw err;
+        });
+        if (info === null) return;
+        checkFolder(dir, info, top);
+      }
+    })());
+  }
+
+  async read(key: string): Promise<StoredRecord | null> {
+    await this.ready();
+    try {
+      return { text: await readFile(this.where(key), 'utf8') };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  async write(key: string, text: string): Promise<void> {
+    await this.ready();
+    await writeTextAtomic(this.where(key), text);
+  }
+
+  async remove(key: string): Promise<void> {
+    await this.ready();
+    await rm(this.where(key), { force: true });
+  }
+
+  async list(folder: string): Promise<string[]> {
+    await this.ready();
+    return readdir(this.where(folder)).catch(() => [] as string[]);
+  }
+
+  async move(from: string, to: string): Promise<void> {
+    await this.ready();
+    await ensureDir(dirname(this.where(to)));
+    await rename(this.where(from), this.where(to));
+  }
+
+  /** A folder inside the root for files that only this machine may hold (locks, rescue files), checked and created. */
+  async folder(name: string): Promise<string> {
+    await this.ready();
+    const path = this.where(name);
+    await ensureDir(path);
+    return path;
+  }
+}
