@@ -92,3 +92,68 @@ describe.skipIf(!HAS_KEYCHAIN)('--state-dir for ephemeral CI runners', () => {
     expect(s.keys().map((k) => k.name)).toEqual(['ops-deploy-v2']);
   });
 });
+
+// The state folder is resolved once, before anything is read or written there: however it is spelled, a symbolic
+// link or another user's folder is refused with nothing read from it and nothing written into it, and --dry-run
+// says what the real run would.
+describe.skipIf(!HAS_KEYCHAIN)('the state folder is checked before use, however it is named', () => {
+  for (const spell of [(d: string) => `${d}/`, (d: string) => `${d}/.`, (d: string) => `/${d}`]) {
+    it(`a symbolic link named as ${spell('DIR')} is refused (exit 14) like DIR, and nothing is written through it`, async () => {
+      const h = await harness();
+      const real = join(h.stateDir, 'real');
+      await mkdir(real);
+      await symlink(real, join(h.stateDir, 'link'));
+      const r = await h.run(['rotate', '--user', 'ops@example.com', '--state-dir', spell(join(h.stateDir, 'link')), '--on-new-key', 'true', '--no-wait', '--yes']);
+      expect(r.code, r.stderr).toBe(14);
+      expect(r.stderr).toMatch(/is a symbolic link/);
+      expect(await readdir(real)).toEqual([]);
+      expect(h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
+    });
+  }
+
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  // Making a folder of another user takes root (CI runs as root); elsewhere these say they are skipped.
+  describe.skipIf(!asRoot)("another user's folder", () => {
+    async function foreignFolder(h: Awaited<ReturnType<typeof harness>>, withJournal: boolean) {
+      const foreign = join(h.stateDir, 'foreign');
+      await mkdir(foreign, { mode: 0o777 });
+      await chmod(foreign, 0o777);
+      if (withJournal) {
+        await mkdir(join(foreign, 'rotations'));
+        const record = { version: 1, id: 'r1', provider: 'vultr', userId: h.userId('ops@example.com'), userEmail: 'planted@example.com', startedAt: '2026-01-01T00:00:00Z', mode: 'standard', phase: 'wait', phaseStatus: 'pending', status: 'running', oldKey: { id: 'k', name: 'planted-old' }, newKey: { id: null, name: 'planted-new' }, options: {}, steps: [], preexistingKeyIds: [] };
+        await import('node:fs/promises').then((fs) => fs.writeFile(join(foreign, 'rotations', `vultr-${record.userId}.json`), JSON.stringify(record)));
+        await import('node:fs/promises').then((fs) => fs.chown(join(foreign, 'rotations'), 65534, 65534));
+      }
+      await import('node:fs/promises').then((fs) => fs.chown(foreign, 65534, 65534));
+      return foreign;
+    }
+
+    it('is refused (exit 14) before a locks folder is written into it', async () => {
+      const h = await harness();
+      const foreign = await foreignFolder(h, false);
+      const r = await h.run(['rotate', '--user', 'ops@example.com', '--state-dir', foreign, '--on-new-key', 'true', '--no-wait', '--yes']);
+      expect(r.code, r.stderr).toBe(14);
+      expect(r.stderr).toMatch(/belongs to another user/);
+      expect(await readdir(foreign)).toEqual([]);
+      expect(h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
+    });
+
+    it('--dry-run refuses it as the real run does', async () => {
+      const h = await harness();
+      const foreign = await foreignFolder(h, false);
+      const r = await h.run(['rotate', '--user', 'ops@example.com', '--state-dir', foreign, '--on-new-key', 'true', '--no-wait', '--dry-run', '--yes']);
+      expect(r.code, r.stderr).toBe(14);
+      expect(r.stderr).toMatch(/belongs to another user/);
+      expect(await readdir(foreign)).toEqual([]);
+    });
+
+    it('its journals are not read: keyrot status refuses the folder rather than report what another user planted', async () => {
+      const h = await harness();
+      const foreign = await foreignFolder(h, true);
+      const r = await h.run(['status', '--state-dir', `${foreign}/`]);
+      expect(r.code, r.stderr).toBe(14);
+      expect(r.stdout + r.stderr).not.toContain('planted');
+      expect(r.stderr).toMatch(/belongs to another user/);
+    });
+  });
+});
