@@ -210,6 +210,8 @@ function describeState(st: RotationStatus): string {
   const at = `at "${PHASE_LABELS[st.record.phase]}"`;
   switch (st.state) {
     case 'in-progress':
+      // A shared lock may be another runner's: name its host, and when its lease ends unless renewed.
+      if (st.holder?.until !== undefined) return `in progress ${at} (keyrot on ${st.holder.host}, pid ${st.holder.pid}, since ${st.holder.since}; lease until ${st.holder.until})`;
       return `in progress ${at} (keyrot pid ${st.holder?.pid}, since ${st.holder?.since})`;
     case 'interrupted':
       return `interrupted ${at} (no keyrot is running it)`;

@@ -180,7 +180,9 @@ export class S3Store implements StateStore {
       if (back && back.text === text) return { written: true, version: back.version };
       throw err;
     }
-    if (answer.status === 412 || (answer.status === 409 && s3ErrorCode(answer.body) === 'ConditionalRequestConflict')) return { written: false, version: '' };
+    // AWS answers an If-Match on a key that does not exist with 404 NoSuchKey: not written, as for 412.
+    const refused = answer.status === 412 || (answer.status === 409 && s3ErrorCode(answer.body) === 'ConditionalRequestConflict') || (answer.status === 404 && expected !== null && s3ErrorCode(answer.body) === 'NoSuchKey');
+    if (refused) return { written: false, version: '' };
     if (answer.status !== 200) throw storeError(this.root, `refused to store ${key}`, answer);
     const version = unquote(answer.headers['etag']);
     this.#versions.set(key, version);
