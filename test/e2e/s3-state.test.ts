@@ -1,7 +1,7 @@
 // Rotations shared across runners through an S3 bucket (--state-dir s3://BUCKET/PREFIX), against a real Ceph RGW
 // started for this file: runners have separate homes (and, where said, no keychain), and share only the bucket.
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -81,8 +81,11 @@ describe.skipIf(!HAS_KEYCHAIN || !HAS_CEPH)('shared state in an S3 bucket (Ceph 
     child.kill('SIGKILL');
     expect((await done).signal).toBe('SIGKILL');
     const runner2 = await runnerEnv(s, 'runner2', b.root, NO_KEYCHAIN);
-    // keyrot status on the other runner reads the shared journal.
-    const status = await s.run('status', ['status', '--json'], { env: runner2 });
+    // keyrot status on the other runner reads the shared journal; here the bucket is named by a profile's state-dir.
+    const config = join(s.dir, 'config');
+    await mkdir(join(config, 'keyrot'), { recursive: true });
+    await writeFile(join(config, 'keyrot', 'config'), `[team]\nstate-dir = ${b.root}\n`);
+    const status = await s.run('status', ['--profile', 'team', 'status', '--json'], { env: { ...runner2, KEYROT_STATE_DIR: undefined, XDG_CONFIG_HOME: config } });
     expect(status.code, status.stderr).toBe(0);
     expect(JSON.stringify(json(status))).toContain(s.user.id);
     // Within the lease the dead runner's lock still holds, and the message says when it ends.
