@@ -149,6 +149,8 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
     // Journals, locks and records go to the bucket; what must stay on this machine (rescue files) to the local folder.
     const localRoot = localStateDir(env);
     registerStore(new S3Store(dir, env, new LocalStore(profile === DEFAULT_PROFILE ? localRoot : join(localRoot, 'profiles', profile))));
+    // Never echoed, whatever an error or a debug line would quote.
+    for (const secret of [env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN]) if (secret && secret.length >= 8) out.protect(secret);
   }
   let stdinText: Promise<string> | undefined;
   let provider: Promise<Provider> | undefined;

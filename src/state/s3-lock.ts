@@ -75,6 +75,8 @@ export async function acquireSharedLock(
     if (created.written) return held(store, key, body, created.version);
     const now = await inspect(store, key);
     if (now === null) continue; // Gone meanwhile: create it again.
+    // Our own write, whose answer was lost or retried into a refusal: the lock is ours.
+    if (now.body?.token === body.token) return held(store, key, body, now.version);
     if (now.body !== null && !now.lapsed) {
       throw heldBy({ pid: now.body.pid, host: now.body.host, since: now.body.since, until: now.until }, store.where(key));
     }

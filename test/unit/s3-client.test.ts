@@ -39,7 +39,7 @@ describe('SigV4', () => {
 describe('S3Store', () => {
   const env = { AWS_ACCESS_KEY_ID: 'AK', AWS_SECRET_ACCESS_KEY: 'SK', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9' };
 
-  function store(replies: Array<{ status: number; body?: string; etag?: string }>) {
+  function store(replies: Array<{ status: number; body?: string; etag?: string; lost?: boolean }>) {
     const agent = new MockAgent();
     agent.disableNetConnect();
     const seen: Array<{ method: string; headers: Record<string, string> }> = [];
@@ -47,9 +47,12 @@ describe('S3Store', () => {
     // The probe: created, second create refused, stale If-Match refused, probe removed.
     const all = [{ status: 200, etag: '"p"' }, { status: 412 }, { status: 412 }, { status: 204 }, ...replies];
     for (const r of all) {
-      pool
-        .intercept({ path: () => true, method: () => true })
-        .reply((opts) => {
+      const interceptor = pool.intercept({ path: () => true, method: () => true });
+      if ('lost' in r && r.lost) {
+        interceptor.replyWithError(new Error('socket hang up'));
+        continue;
+      }
+      interceptor.reply((opts) => {
           seen.push({ method: opts.method, headers: opts.headers as Record<string, string> });
           return { statusCode: r.status, data: r.body ?? '', responseOptions: { headers: r.etag ? { etag: r.etag } : {} } };
         });
@@ -75,6 +78,12 @@ describe('S3Store', () => {
     const err = await s.write('rotations/x.json', '{"a":2}', { fenced: true }).catch((e: unknown) => e);
     expect((err as { exitCode: number }).exitCode).toBe(9);
     expect((err as Error).message).toContain('s3://bucket/p/rotations/x.json was changed by another keyrot runner');
+  });
+
+  it('a lost answer to a conditional write is settled by reading the object back', async () => {
+    const { s, seen } = store([{ status: 0, lost: true }, { status: 200, body: '{"mine":1}', etag: '"v9"' }]);
+    expect(await s.putIf('locks/x.lock', '{"mine":1}', null)).toEqual({ written: true, version: 'v9' });
+    expect(seen.slice(4).map((q) => q.method)).toEqual(['GET']);
   });
 
   it('refuses plain http:// to a host that is not loopback', () => {
