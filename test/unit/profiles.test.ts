@@ -14,7 +14,7 @@ describe('parseProfiles', () => {
 
   it.each([
     ['api-url = x', 1, /comes before any \[profile\]/],
-    ['[a]\napi_url = x', 2, /unknown setting "api_url" \(expected api-url, provider or provider-file\)/],
+    ['[a]\napi_url = x', 2, /unknown setting "api_url" \(expected api-url, provider, provider-file or state-dir\)/],
     ['[a]\napi-url = x\napi-url = y', 3, /set twice in \[a\]/],
     ['[a]\n[a]', 2, /defined twice \(first at line 1\)/],
     ['[bad name]', 1, /not a profile name/],
