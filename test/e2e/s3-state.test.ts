@@ -1,7 +1,7 @@
 // Rotations shared across runners through an S3 bucket (--state-dir s3://BUCKET/PREFIX), against a real Ceph RGW
 // started for this file: runners have separate homes (and, where said, no keychain), and share only the bucket.
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -88,6 +88,9 @@ describe.skipIf(!HAS_KEYCHAIN || !HAS_CEPH)('shared state in an S3 bucket (Ceph 
     const status = await s.run('status', ['--profile', 'team', 'status', '--json'], { env: { ...runner2, KEYROT_STATE_DIR: undefined, XDG_CONFIG_HOME: config } });
     expect(status.code, status.stderr).toBe(0);
     expect(JSON.stringify(json(status))).toContain(s.user.id);
+    // keyrot audit there reads it too: the user's unfinished rotation is named.
+    const audit = await s.run('audit', ['audit', '--json'], { env: runner2 });
+    expect(audit.stdout, audit.stderr).toContain('"newKeyName": "ops-deploy-v2"');
     // Within the lease the dead runner's lock still holds, and the message says when it ends.
     const early = await s.run('early resume', ['rotate', '--user', s.user.email, '--resume', '--store', 'none', '--no-wait', '--yes'], { env: runner2 });
     expect(early.code, early.stderr).toBe(9);
@@ -127,6 +130,21 @@ describe.skipIf(!HAS_KEYCHAIN || !HAS_CEPH)('shared state in an S3 bucket (Ceph 
     expect(changes(s).length).toBe(before);
     expect(s.keys().map((k) => k.name)).toEqual(['ops-deploy-v2']);
     expect(createsFor(s.h, s.user.id)).toHaveLength(1);
+  });
+
+  it('rotate --all keeps its batch record and every journal in the bucket, and archives them there', async () => {
+    const s = await rotationSetup();
+    const b = await freshBucket();
+    const r = await s.run('all', ['rotate', '--all', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes', '--json'], { env: await runnerEnv(s, 'runner1', b.root, NO_KEYCHAIN) });
+    expect(r.code, r.stderr).toBe(0);
+    const keys = await b.keys();
+    expect(keys.filter((k) => k.startsWith('team/batches/history/'))).toHaveLength(1);
+    expect(keys.filter((k) => k.startsWith('team/rotations/history/')).length).toBeGreaterThan(1);
+    expect(await b.read('batches/vultr.json')).toBeNull();
+    // Nothing of it in the runner's local folder but what must stay there.
+    const local = await readdir(join(s.dir, 'runner1'), { recursive: true, withFileTypes: true }).catch(() => []);
+    expect(local.filter((e) => e.isFile()).map((e) => e.name)).toEqual([]);
+    expect(await s.sc.leaks()).toEqual([]);
   });
 
   it('bad credentials, a missing bucket: one clear line, exit 14, nothing changed', async () => {
