@@ -42,7 +42,7 @@ function globalOptions(): Option[] {
     new Option('--provider <name>', 'key provider: vultr (default), grafana, kubeadapt or seed003'),
     new Option('--provider-file <path>', 'a declarative definition of a REST key API (JSON; see "Your own provider" in the README)'),
     new Option('--profile <name>', 'the account profile to use (env KEYROT_PROFILE; see keyrot profiles)'),
-    new Option('--state-dir <dir>', 'where journals and records live (env KEYROT_STATE_DIR; default $XDG_STATE_HOME/keyrot); cache it between CI jobs'),
+    new Option('--state-dir <dir>', 'where journals and records live: a folder, or s3://BUCKET/PREFIX shared by runners (env KEYROT_STATE_DIR; default $XDG_STATE_HOME/keyrot)'),
   ];
 }
 
