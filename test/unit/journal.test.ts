@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defaultRotationOptions } from '../helpers/fixtures.js';
 import { newRotationRecord, type RotationRecord } from '../../src/core/rotation.js';
-import { RotationConflictError, StateError } from '../../src/errors.js';
+import { RotationConflictError, StateError, UsageError } from '../../src/errors.js';
 import { KeyIndex, type KeyRecord } from '../../src/journal/key-index.js';
 import { acquireUserLock } from '../../src/journal/lock.js';
 import { RotationJournal } from '../../src/journal/rotations.js';
@@ -51,6 +51,22 @@ describe('stateDir', () => {
     const got = stateDir(env as NodeJS.ProcessEnv);
     if (expected) expect(got).toBe(expected);
     else expect(got).toMatch(/\/\.local\/state\/keyrot$/);
+  });
+
+  // One spelling per folder, so the checks made on it (symbolic link, owner) are never skipped for another spelling.
+  it.each([
+    ['/srv/state/', '/srv/state'],
+    ['/srv/state/.', '/srv/state'],
+    ['//srv//state', '/srv/state'],
+    ['s3://team-bucket/keyrot/', 's3://team-bucket/keyrot'],
+    ['s3://team-bucket//a/./b', 's3://team-bucket/a/b'],
+    ['s3://team-bucket', 's3://team-bucket'],
+  ])('--state-dir %s is %s', (flag, expected) => {
+    expect(stateDir({}, flag)).toBe(expected);
+  });
+
+  it.each([['s3://Bad_Bucket/x'], ['s3://b/x'], ['s3://team-bucket/../x'], ['relative/dir']])('--state-dir %s is a usage error', (flag) => {
+    expect(() => stateDir({}, flag)).toThrow(UsageError);
   });
 });
 
