@@ -203,6 +203,15 @@ export class Output {
     this.#line(`${this.style.yellow('warning:')} ${message}`);
   }
 
+  readonly #warned = new Set<string>();
+
+  /** A warning whose cause holds for the whole run (no keychain): said once, however many users meet it. */
+  warnOnce(message: string): void {
+    if (this.#warned.has(message)) return;
+    this.#warned.add(message);
+    this.warn(message);
+  }
+
   debug(message: string): void {
     if (this.debugEnabled) this.#line(this.style.dim(`debug: ${message}`));
   }
