@@ -114,7 +114,7 @@ describe('admin credentials', () => {
     await refused(h, ['create', '--user', 'ops@example.com', '--name', 'x'], ExitCode.auth, { env: { VULTR_API_KEY: 'WRONGWRONGWRONGWRONGWRONGWRONGWRONG' } });
   });
 
-  it("the key of a user without manage_users → exit 4 saying that permission is missing", async () => {
+  it("the key of a user without manage_users → exit 3 saying that permission is missing", async () => {
     const h = await harness();
     const env = { VULTR_API_KEY: h.keyOf('viewer@example.com') };
     const { r, error } = await refused(h, ['list-users'], ExitCode.permission, { env });
