@@ -6,7 +6,7 @@ import { wrapWords } from '../ui/wrap.js';
 import { EXIT_CODE_NAMES, EXIT_CODE_TABLE, UsageError } from '../errors.js';
 import type { CompletionFlag, CompletionSpec } from '../commands/completion.js';
 import type { CommandModule } from '../commands/types.js';
-import { createContext, type Context, type Deps, type GlobalOptions } from './context.js';
+import type { Context, Deps, GlobalOptions } from './context.js';
 
 declare const KEYROT_VERSION: string;
 export const VERSION = typeof KEYROT_VERSION === 'string' ? KEYROT_VERSION : '0.0.0-dev';
@@ -474,6 +474,8 @@ export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): 
       const command = args.at(-1) as Command;
       const positional = spec.argument ? { [spec.argument.replace(/[<>[\].]/g, '')]: args[0] } : {};
       const all = command.optsWithGlobals<GlobalOptions & Record<string, unknown>>();
+      // Loaded only when a command runs: --help and --version never parse the context, output and journal code.
+      const { createContext } = await import('./context.js');
       const ctx = createContext(all, deps, signal);
       state.ctx = ctx;
       await ctx.out.loadStyles();
