@@ -276,7 +276,7 @@ function chooseProvider(globals: GlobalOptions, settings: ProfileSettings | unde
 
 /** $XDG_CONFIG_HOME/keyrot/config, else ~/.config/keyrot/config. */
 export function profilesPath(env: NodeJS.ProcessEnv): string {
-  const base = env.XDG_CONFIG_HOME && env.XDG_CONFIG_HOME.startsWith('/') ? env.XDG_CONFIG_HOME : join(homedir(), '.config');
+  const base = env.XDG_CONFIG_HOME?.startsWith('/') ? env.XDG_CONFIG_HOME : join(homedir(), '.config');
   return join(base, 'keyrot', 'config');
 }
 

@@ -1,6 +1,6 @@
 // Commander wiring only: global flags, subcommands with their flags and examples, and a lazy import of each
 // handler so `--help` and `--version` load nothing else.
-import { Command, CommanderError, Help, Option } from 'commander';
+import { Command, type CommanderError, Help, Option } from 'commander';
 import { didYouMean, orList } from '../core/suggest.js';
 import { wrapWords } from '../ui/wrap.js';
 import { EXIT_CODE_NAMES, EXIT_CODE_TABLE, UsageError } from '../errors.js';
@@ -346,6 +346,7 @@ export const COMMANDS: CommandSpec[] = [
     summary: 'Print a shell completion script (bash, zsh or fish).',
     options: [],
     globals: [],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a zsh expansion in an example command, not a template
     examples: ['eval "$(keyrot completion bash)"', 'keyrot completion zsh > "${fpath[1]}/_keyrot"', 'keyrot completion fish > ~/.config/fish/completions/keyrot.fish'],
     argument: '<shell>',
     argumentChoices: SHELLS,

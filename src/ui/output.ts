@@ -54,8 +54,8 @@ function id(s: string): string {
  */
 function inertJson(text: string): string {
   // A character beyond U+FFFF (a tag character) is two UTF-16 units, each written as its own \u escape.
-  const escape = (c: string) => Array.from({ length: c.length }, (_, i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join('');
-  return text.replace(/#(?=#(?:vso)?\[)/g, '\\u0023').replace(INVISIBLE_IN_JSON, escape);
+  const escaped = (c: string) => Array.from({ length: c.length }, (_, i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join('');
+  return text.replace(/#(?=#(?:vso)?\[)/g, '\\u0023').replace(INVISIBLE_IN_JSON, escaped);
 }
 
 export class Output {

@@ -7,7 +7,7 @@ import { harness, json, lines } from '../helpers/e2e.js';
 /** The long flags listed under "Global Options:" in a help text. */
 function globalOptions(help: string): string[] {
   const section = help.split('Global Options:')[1]?.split(/\n\s*\n/)[0] ?? '';
-  return [...section.matchAll(/^  (?:-\w, )?(--[\w-]+)/gm)].map((m) => m[1] as string);
+  return [...section.matchAll(/^ {2}(?:-\w, )?(--[\w-]+)/gm)].map((m) => m[1] as string);
 }
 
 describe('keyrot help', () => {
