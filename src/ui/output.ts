@@ -142,9 +142,14 @@ export class Output {
     writeJsonText(value, redact, 2, (text) => this.#opts.stdout.write(text), (text) => inertJson(text), '\n');
   }
 
-  /** Human-readable data (tables, summaries) on stdout. */
-  data(text: string): void {
-    this.#opts.stdout.write(`${this.terminalText(text)}\n`);
+  /**
+   * Human-readable data (tables, summaries) on stdout. In a terminal, a line wider than it is broken at spaces (the
+   * terminal would cut it mid-word); tables already fit. `verbatim` (a script, CSV) is written as it is.
+   */
+  data(text: string, verbatim = false): void {
+    const safe = this.terminalText(text);
+    const columns = this.#opts.stdout.isTTY && !verbatim ? this.#opts.stdout.columns : undefined;
+    this.#opts.stdout.write(`${columns ? wrapWords(safe, columns, '  ') : safe}\n`);
   }
 
   /** Text for a terminal (a spinner's line): redacted, and stripped of anything but keyrot's own styles. */

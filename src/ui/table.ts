@@ -77,7 +77,7 @@ export function renderTable<T>(rows: readonly T[], wideColumns: readonly Column<
 /** A table on stdout, fitted to its width; when its ids had to be shortened, a line on stderr says so. */
 export function printTable<T>(out: Output, rows: readonly T[], columns: readonly Column<T>[]): void {
   let shortened = false;
-  out.data(renderTable(rows, columns, out.stdoutColumns, { onIdsShortened: () => (shortened = true) }));
+  out.data(renderTable(rows, columns, out.stdoutColumns, { onIdsShortened: () => (shortened = true) }), true);
   if (shortened) out.info(IDS_SHORTENED);
 }
 
