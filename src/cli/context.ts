@@ -132,7 +132,7 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
   const settings = profiles.get(profile);
   if (!settings && profile !== DEFAULT_PROFILE) {
     throw new UsageError(`No profile "${profile}" in ${profilesFile}.`, {
-      hint: profiles.size ? `Profiles there: ${[...profiles.keys()].join(', ')}.` : 'Add a [section] for it (see "Profiles" in the README).',
+      hint: profiles.size ? `Profiles there: ${[...profiles.keys()].join(', ')}.` : 'Add a [section] for it (see "Profiles" in keyrot\'s docs/usage.md).',
     });
   }
   // Precedence, for every setting: flags, then the environment, then the profile, then defaults.

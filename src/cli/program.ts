@@ -42,7 +42,7 @@ export function globalOptions(): Option[] {
     new Option('--api-key-stdin', 'read the admin key from stdin instead of VULTR_API_KEY or the keychain'),
     new Option('--store <where>', 'where new keys go: os (the OS keychain) or none (only --on-new-key)').choices(['os', 'none']).default('os'),
     new Option('--provider <name>', 'key provider: vultr (default), grafana, kubeadapt or seed003'),
-    new Option('--provider-file <path>', 'a declarative definition of a REST key API (JSON; see "Your own provider" in the README)'),
+    new Option('--provider-file <path>', 'a declarative definition of a REST key API (JSON; see docs/providers.md)'),
     new Option('--profile <name>', 'the account profile to use (env KEYROT_PROFILE; see keyrot profiles)'),
     new Option('--state-dir <dir>', 'where journals and records live (env KEYROT_STATE_DIR; default $XDG_STATE_HOME/keyrot); cache it between CI jobs'),
   ];
