@@ -320,7 +320,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
       expect(s.keys().map((k) => k.id)).toEqual([fresh[0]!.id]);
     } else {
       // A got the lock first: B saw A's unfinished rotation and was refused; A's journal names its key.
-      expect(codes, why).toEqual([9, 10]);
+      expect(codes, why).toEqual([9, 12]);
       expect(await readJournal(s.h, s.user.id)).toMatchObject({ newKey: { id: fresh[0]!.id }, status: 'failed' });
     }
     await expectNoLeaks(s);
