@@ -1,6 +1,8 @@
 // Text from outside keyrot (a provider's key names, e-mails and people's names; what a user typed) becomes printable
 // in one place: displayText(). Printing code that takes DisplayText (prompts, the messages built with `say`) cannot
 // be handed a raw string: the compiler refuses it, so no new path can print a provider's escape sequences.
+// Applied today: every table cell (ui/table.ts), every prompt and its choices (ui/prompts.ts), the messages that
+// list users and keys (commands/resolve.ts). Every other line still passes Output's terminal filter on its way out.
 import { sanitizeForDisplay, singleLine } from '../core/mask.js';
 
 declare const displaySafe: unique symbol;
