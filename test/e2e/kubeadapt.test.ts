@@ -120,7 +120,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
     expect((await s.run(['login', '--with-key-stdin'], { ...profile, stdin: s.oldKey.plaintext })).code).toBe(0);
     const minted = s.sandbox.mint({ name: NEW, scopes: SCOPES });
     const failed = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', 'exit 3', ...FAST, '--yes'], { ...profile, stdin: minted.plaintext });
-    expect(failed.code, failed.stderr).toBe(10);
+    expect(failed.code, failed.stderr).toBe(12);
     expect(await keychainGet(adminEntry)).toBe(minted.plaintext);
     const aborted = collect(s.spawn(['rotate', '--key', 'prod-exporter', '--abort', '--yes', ...FAST], profile), 60_000);
     // By the time the operator is asked to revoke the new key, the entry holds the old one again.
@@ -193,11 +193,11 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
     await expectRotated(s, minted);
   });
 
-  it('a minted key without a scope the old key has gets 403 where the old key gets 2xx: a scope mismatch (exit 19), both keys live', async () => {
+  it('a minted key without a scope the old key has gets 403 where the old key gets 2xx: a scope mismatch (exit 12), both keys live', async () => {
     const s = await platformSetup('kubeadapt');
     const narrow = s.sandbox.mint({ name: NEW, scopes: ['costs:read'] });
     const r = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: narrow.plaintext });
-    expect(r.code, r.stderr).toBe(19);
+    expect(r.code, r.stderr).toBe(12);
     const err = json(r).error;
     expect(err.code).toBe('scope_mismatch');
     expect(err.message).toMatch(/Scope mismatch: \/clusters answers 403 to prod-exporter-v2 \(Missing required permission: clusters:read\) and 2xx to prod-exporter/);
@@ -214,21 +214,21 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
     expect(await s.journal()).toBeNull();
   });
 
-  it('a replacement minted without costs:read (the old key has it) is a scope mismatch too: every endpoint is probed (exit 19), both keys live', async () => {
+  it('a replacement minted without costs:read (the old key has it) is a scope mismatch too: every endpoint is probed (exit 12), both keys live', async () => {
     const s = await platformSetup('kubeadapt');
     const narrow = s.sandbox.mint({ name: NEW, scopes: ['clusters:read'] });
     const r = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: narrow.plaintext });
-    expect(r.code, r.stderr).toBe(19);
+    expect(r.code, r.stderr).toBe(12);
     expect(json(r).error.message).toMatch(/Scope mismatch: \/costs answers 403 to prod-exporter-v2 \(Missing required permission: costs:read\) and 2xx to prod-exporter/);
     expect(await s.status(s.oldKey.plaintext)).toBe(200);
     expect(await readFile(s.keyFile, 'utf8')).toBe(s.oldKey.plaintext);
   });
 
-  it('a key of another organization pasted as the replacement is refused before the hand-over: it does not reach the old key\'s clusters (exit 19)', async () => {
+  it('a key of another organization pasted as the replacement is refused before the hand-over: it does not reach the old key\'s clusters (exit 12)', async () => {
     const s = await platformSetup('kubeadapt');
     const other = s.sandbox.mint({ name: NEW, scopes: SCOPES, account: 'staging' });
     const r = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: other.plaintext });
-    expect(r.code, r.stderr).toBe(19);
+    expect(r.code, r.stderr).toBe(12);
     expect(json(r).error.message).toMatch(/prod-exporter-v2 does not reach cl-prod-eu, which prod-exporter reaches: a key of another organization, or one with a narrower allow-list/);
     expect(await s.status(s.oldKey.plaintext)).toBe(200);
     expect(await readFile(s.keyFile, 'utf8')).toBe(s.oldKey.plaintext);
