@@ -22,7 +22,15 @@ const ceph = await startCeph();
 const started = Date.now() - t0;
 try {
   // The bucket is made with keyrot's own signer (bundled for this script): keyrot never creates buckets.
-  await build({ entryPoints: ['src/state/s3-client.ts'], bundle: true, platform: 'node', format: 'esm', packages: 'external', outfile: join(fileURLToPath(new URL('../node_modules/.keyrot-bench-s3-client.mjs', import.meta.url))), logLevel: 'error' });
+  await build({
+    entryPoints: ['src/state/s3-client.ts'],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    packages: 'external',
+    outfile: join(fileURLToPath(new URL('../node_modules/.keyrot-bench-s3-client.mjs', import.meta.url))),
+    logLevel: 'error',
+  });
   const { s3Request } = await import(new URL('../node_modules/.keyrot-bench-s3-client.mjs', import.meta.url).href);
   const target = { bucketUrl: new URL(`${ceph.endpoint}/bench/`), region: 'us-east-1', credentials: { accessKeyId: ceph.accessKeyId, secretAccessKey: ceph.secretAccessKey } };
   await s3Request(target, 'PUT', '', {});

@@ -113,7 +113,10 @@ rgw_data = ${root}/rgw
     const endpoint = `http://127.0.0.1:${rgwPort}`;
     const deadline = Date.now() + 90_000;
     for (;;) {
-      const up = await fetch(endpoint).then(() => true, () => false);
+      const up = await fetch(endpoint).then(
+        () => true,
+        () => false,
+      );
       if (up) break;
       if (Date.now() > deadline) throw new Error(`radosgw did not answer on ${endpoint} within 90 s (logs in ${root}/log)`);
       await new Promise((r) => setTimeout(r, 200));

@@ -53,9 +53,7 @@ export interface StaleEntry {
  * ids this account does not list, which may be deleted users or another account's users (used without --profile):
  * keyrot cannot tell them apart, so it never removes them.
  */
-export type KeychainStatus =
-  | { checked: true; entries: number; stale: StaleEntry[]; unknownUsers: Array<Omit<StaleEntry, 'userEmail'>>; removed: string[] }
-  | { checked: false; reason: string };
+export type KeychainStatus = { checked: true; entries: number; stale: StaleEntry[]; unknownUsers: Array<Omit<StaleEntry, 'userEmail'>>; removed: string[] } | { checked: false; reason: string };
 
 export interface StatusResult {
   rotations: RotationStatus[];
@@ -109,15 +107,15 @@ export const statusCommand: CommandModule<StatusOptions, StatusResult> = {
       for (const path of r.damaged) out.push(`  ${path}   (set it aside: mv '${path}' '${path}.damaged'; then rotate --resume adopts what the provider shows)`);
     }
     out.push('', r.recent.length ? s.bold(`Recent rotations (${r.recent.length})`) : 'No finished rotation yet.');
-    for (const rec of r.recent) out.push(`  ${rec.updatedAt.slice(0, 16).replace('T', ' ')}  ${rec.userEmail}  ${rec.oldKey.name} → ${rec.newKey.name}  ${rec.status === 'done' ? 'done' : 'rolled back'}`);
+    for (const rec of r.recent)
+      out.push(`  ${rec.updatedAt.slice(0, 16).replace('T', ' ')}  ${rec.userEmail}  ${rec.oldKey.name} → ${rec.newKey.name}  ${rec.status === 'done' ? 'done' : 'rolled back'}`);
     out.push('');
     const k = r.keychain;
     if (!k.checked) out.push(`Keychain: not checked (${k.reason})`);
     else if (k.stale.length === 0) {
       const known = k.entries - k.unknownUsers.length;
       out.push(`Keychain: ${known} key entr${known === 1 ? 'y' : 'ies'} of this account's users, each of a key that still exists.`);
-    }
-    else {
+    } else {
       const left = k.stale.filter((e) => !k.removed.includes(e.account));
       if (k.removed.length) out.push(`${s.green('✔')} Removed ${k.removed.length} keychain entr${k.removed.length === 1 ? 'y' : 'ies'} of keys that no longer exist.`);
       if (left.length) out.push(renderStale(left), `  Remove them: ${r.pruneHint} (asks; --yes without a terminal).`);
@@ -144,7 +142,13 @@ export const statusCommand: CommandModule<StatusOptions, StatusResult> = {
       pid: st.holder?.pid ?? null,
       error: st.record.lastError,
       oldKey: { id: st.record.oldKey.id, name: st.record.oldKey.name, maskedKey: maskFromLastChars(st.record.oldKey.lastChars), state: st.oldKey },
-      newKey: { id: st.record.newKey.id, name: st.record.newKey.name, maskedKey: maskFromLastChars(st.record.newKey.lastChars), state: st.newKey, storedInKeychain: st.record.options.store !== 'none' },
+      newKey: {
+        id: st.record.newKey.id,
+        name: st.record.newKey.name,
+        maskedKey: maskFromLastChars(st.record.newKey.lastChars),
+        state: st.newKey,
+        storedInKeychain: st.record.options.store !== 'none',
+      },
       grace: st.grace ? { until: st.grace.until, remainingMs: Math.max(0, st.grace.leftMs), overdue: st.grace.leftMs < 0 } : null,
       next: st.next,
       startedAt: st.record.startedAt,
@@ -230,16 +234,17 @@ function describeState(st: RotationStatus): string {
 function liveText(st: RotationStatus): string {
   const { oldKey, newKey, options } = st.record;
   const parts: string[] = [];
-  if (st.oldKey !== 'revoked') parts.push(`${oldKey.name} (${oldKey.id}, ${maskFromLastChars(oldKey.lastChars)})${st.oldKey === 'being revoked' ? ' [being revoked]' : st.oldKey === 'lapsed' ? ` [lapsed at ${oldKey.expiresAt}]` : ''}`);
+  if (st.oldKey !== 'revoked')
+    parts.push(
+      `${oldKey.name} (${oldKey.id}, ${maskFromLastChars(oldKey.lastChars)})${st.oldKey === 'being revoked' ? ' [being revoked]' : st.oldKey === 'lapsed' ? ` [lapsed at ${oldKey.expiresAt}]` : ''}`,
+    );
   if (newKey.id) parts.push(`${newKey.name} (${newKey.id}, ${maskFromLastChars(newKey.lastChars)})${options.store === 'none' ? ' [keyrot keeps no copy: --store none]' : ''}`);
   return parts.join(' and ') || `no key of this rotation (${newKey.name} not created yet, ${oldKey.name} revoked)`;
 }
 
 function graceText(st: RotationStatus): string {
   if (!st.grace) return 'no end recorded (paused by an older keyrot): finish when the consumers have the new key';
-  return st.grace.leftMs >= 0
-    ? `${formatDuration(st.grace.leftMs)} left (ends ${st.grace.until})`
-    : `OVER by ${formatDuration(-st.grace.leftMs)} (ended ${st.grace.until}): finish it now`;
+  return st.grace.leftMs >= 0 ? `${formatDuration(st.grace.leftMs)} left (ends ${st.grace.until})` : `OVER by ${formatDuration(-st.grace.leftMs)} (ended ${st.grace.until}): finish it now`;
 }
 
 function renderStale(stale: readonly StaleEntry[]): string {

@@ -63,7 +63,12 @@ export function parseProfiles(text: string, file: string): Map<string, ProfileSe
     const key = setting?.[1] ?? '';
     const value = (setting?.[2] ?? '').trim();
     if (!current) fail(`"${key}" comes before any [profile] section.`);
-    if (!Object.hasOwn(SETTINGS, key)) fail(`unknown setting "${key}" (expected ${Object.keys(SETTINGS).join(', ').replace(/, ([^,]*)$/, ' or $1')}).`);
+    if (!Object.hasOwn(SETTINGS, key))
+      fail(
+        `unknown setting "${key}" (expected ${Object.keys(SETTINGS)
+          .join(', ')
+          .replace(/, ([^,]*)$/, ' or $1')}).`,
+      );
     const field = SETTINGS[key as keyof typeof SETTINGS];
     const profile = current as unknown as ProfileSettings;
     if (profile[field] !== undefined) fail(`"${key}" is set twice in [${profile.name}].`);

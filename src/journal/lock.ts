@@ -9,7 +9,7 @@
 // under a second, short-lived guard file, and removes the lock only if it still is the stale one it judged.
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, link, open, readFile, rm, stat } from 'node:fs/promises';
+import { access, type FileHandle, link, open, readFile, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -89,7 +89,14 @@ export async function checkUserLock(dir: string, provider: string, userId: strin
     throw heldBy(owner, lockPath(dir, provider, userId), label);
   }
   let existing = dir;
-  while (!(await stat(existing).then(() => true, () => false)) && dirname(existing) !== existing) existing = dirname(existing);
+  while (
+    !(await stat(existing).then(
+      () => true,
+      () => false,
+    )) &&
+    dirname(existing) !== existing
+  )
+    existing = dirname(existing);
   await access(existing, constants.W_OK);
 }
 
@@ -118,13 +125,16 @@ function heldBy(owner: LockOwner, path: string, label: string): RotationConflict
   }
   if (owner.host !== hostname()) {
     // A process on another machine cannot be checked from here: the lock never lapses by itself, so say whose it is.
-    return new RotationConflictError(`The lock on ${label} was taken by keyrot on another host, ${owner.host} (pid ${owner.pid}, since ${owner.since}); keyrot cannot tell from here whether it still runs.`, {
-      hint: `If no keyrot runs on ${owner.host} any more, delete the lock file: ${path}. Runners that share state should keep it in a bucket (--state-dir s3://BUCKET/PREFIX).`,
-      data,
-    });
+    return new RotationConflictError(
+      `The lock on ${label} was taken by keyrot on another host, ${owner.host} (pid ${owner.pid}, since ${owner.since}); keyrot cannot tell from here whether it still runs.`,
+      {
+        hint: `If no keyrot runs on ${owner.host} any more, delete the lock file: ${path}. Runners that share state should keep it in a bucket (--state-dir s3://BUCKET/PREFIX).`,
+        data,
+      },
+    );
   }
   return new RotationConflictError(`Another keyrot process (pid ${owner.pid}, since ${owner.since}) is working on ${label}.`, {
-    hint: 'Wait for it to finish. If that process is gone, delete the lock file: ' + path,
+    hint: `Wait for it to finish. If that process is gone, delete the lock file: ${path}`,
     data,
   });
 }
@@ -161,7 +171,7 @@ async function linkInPlace(path: string, content: string): Promise<boolean> {
 }
 
 async function createInPlace(path: string, content: string): Promise<boolean> {
-  let handle;
+  let handle: FileHandle;
   try {
     handle = await open(path, 'wx', 0o600);
   } catch (err) {
@@ -179,12 +189,15 @@ async function createInPlace(path: string, content: string): Promise<boolean> {
 /** Removes the stale lock whose content was `seen`, unless another process got there first. */
 async function takeOver(path: string, seen: string): Promise<void> {
   const guard = `${path}.takeover`;
-  let handle;
+  let handle: FileHandle;
   try {
     handle = await open(guard, 'wx', 0o600);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    const age = await stat(guard).then((s) => Date.now() - s.mtimeMs, () => 0);
+    const age = await stat(guard).then(
+      (s) => Date.now() - s.mtimeMs,
+      () => 0,
+    );
     if (age > STALE_GUARD_MS) await rm(guard, { force: true });
     else await sleep(5);
     return;
@@ -200,11 +213,8 @@ async function takeOver(path: string, seen: string): Promise<void> {
 function parseOwner(text: string): LockOwner | null {
   try {
     const parsed = JSON.parse(text) as Partial<LockOwner>;
-    return typeof parsed.pid === 'number' && typeof parsed.host === 'string'
-      ? { pid: parsed.pid, host: parsed.host, since: String(parsed.since ?? '') }
-      : null;
+    return typeof parsed.pid === 'number' && typeof parsed.host === 'string' ? { pid: parsed.pid, host: parsed.host, since: String(parsed.since ?? '') } : null;
   } catch {
     return null;
   }
 }
-

@@ -53,7 +53,7 @@ export class PendingCreates {
   async abandoned(provider: string, userId: string): Promise<PendingCreate[]> {
     const prefix = `${safeName(provider)}-${safeName(userId)}-`;
     const records = (await readAll(this.#store, 'pending-creates', (n) => n.startsWith(prefix))).map((f) => f.data);
-    return (records as Array<PendingCreate | null | undefined>).filter((r): r is PendingCreate => typeof r === "object" && r !== null && !isRunning(r));
+    return (records as Array<PendingCreate | null | undefined>).filter((r): r is PendingCreate => typeof r === 'object' && r !== null && !isRunning(r));
   }
 }
 

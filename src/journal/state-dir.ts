@@ -22,7 +22,7 @@ export function stateDir(env: NodeJS.ProcessEnv, flag?: string, flagSource = '--
   if (explicit !== undefined && !isAbsolute(explicit)) {
     throw new UsageError(`${source} must be an absolute path or s3://BUCKET/PREFIX; got "${explicit.slice(0, 100)}".`);
   }
-  const base = env.XDG_STATE_HOME && env.XDG_STATE_HOME.startsWith('/') ? env.XDG_STATE_HOME : join(homedir(), '.local', 'state');
+  const base = env.XDG_STATE_HOME?.startsWith('/') ? env.XDG_STATE_HOME : join(homedir(), '.local', 'state');
   // Normalised once ("DIR/", "DIR/.", "//DIR" are DIR), so every check below compares one spelling of the folder.
   const dir = resolve(explicit ?? join(base, 'keyrot'));
   stateRoots.add(dir);
@@ -98,7 +98,8 @@ export function checkFolder(dir: string, info: { isSymbolicLink(): boolean; isDi
 /** A file-system failure in keyrot's state folder, as the StateError the user sees (exit 14). */
 export function stateError(path: string, err: unknown): StateError {
   const code = (err as NodeJS.ErrnoException)?.code;
-  const why = code === 'ENOSPC' ? 'the disk is full' : code === 'EROFS' ? 'the file system is read-only' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (err as Error)?.message ?? String(err);
+  const why =
+    code === 'ENOSPC' ? 'the disk is full' : code === 'EROFS' ? 'the file system is read-only' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : ((err as Error)?.message ?? String(err));
   return new StateError(`keyrot cannot write its state at ${path}: ${why}.`, { cause: err, data: { path } });
 }
 

@@ -61,13 +61,7 @@ export interface SharedLock {
   release(): Promise<void>;
 }
 
-export async function acquireSharedLock(
-  store: S3Store,
-  key: string,
-  journalKey: string,
-  label: string,
-  heldBy: (owner: SharedLockOwner, where: string) => RotationConflictError,
-): Promise<SharedLock> {
+export async function acquireSharedLock(store: S3Store, key: string, journalKey: string, label: string, heldBy: (owner: SharedLockOwner, where: string) => RotationConflictError): Promise<SharedLock> {
   const lease = leaseSeconds();
   const body: LockBody = { pid: process.pid, host: hostname(), since: new Date().toISOString(), token: randomBytes(8).toString('hex'), leaseSeconds: lease, renewals: 0 };
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -108,16 +102,19 @@ function held(store: S3Store, key: string, body: LockBody, version: string): Sha
   let lost = false;
   let renewing: Promise<void> = Promise.resolve();
   // Renewed three times a lease: two renewals may fail (a slow store) before the lease lapses.
-  const timer = setInterval(() => {
-    renewing = (async () => {
-      if (lost) return;
-      body.renewals += 1;
-      const put = await store.putIf(key, JSON.stringify(body), current).catch(() => null);
-      if (put === null) return; // Unreachable this time: the next tick tries again.
-      if (put.written) current = put.version;
-      else lost = true; // Taken over: the journal fence stops this run's next write.
-    })();
-  }, (body.leaseSeconds * 1000) / 3);
+  const timer = setInterval(
+    () => {
+      renewing = (async () => {
+        if (lost) return;
+        body.renewals += 1;
+        const put = await store.putIf(key, JSON.stringify(body), current).catch(() => null);
+        if (put === null) return; // Unreachable this time: the next tick tries again.
+        if (put.written) current = put.version;
+        else lost = true; // Taken over: the journal fence stops this run's next write.
+      })();
+    },
+    (body.leaseSeconds * 1000) / 3,
+  );
   timer.unref();
   return {
     async release() {
@@ -132,6 +129,6 @@ function held(store: S3Store, key: string, body: LockBody, version: string): Sha
 /** The runner holding the lock when its lease is live (keyrot status), else null. */
 export async function sharedLockHolder(store: S3Store, key: string): Promise<SharedLockOwner | null> {
   const now = await inspect(store, key);
-  if (!now || !now.body || now.lapsed) return null;
+  if (!now?.body || now.lapsed) return null;
   return { pid: now.body.pid, host: now.body.host, since: now.body.since, until: now.until };
 }

@@ -14,7 +14,7 @@ import { s3ErrorCode, xmlText } from './s3-xml.js';
 import type { Dispatcher } from 'undici';
 import { isLoopback } from '../core/base-url.js';
 import { RotationConflictError, StateError, UsageError } from '../errors.js';
-import { LocalStore } from './local.js';
+import type { LocalStore } from './local.js';
 import type { S3Response, S3Target, s3Request as S3Request } from './s3-client.js';
 import type { StateStore, StoredRecord } from './store.js';
 
@@ -107,7 +107,7 @@ export class S3Store implements StateStore {
         await new Promise((r) => setTimeout(r, 100 * 2 ** attempt + Math.random() * 100));
         continue;
       }
-      if (answer.status === 403) throw storeError(this.root, 'refused keyrot\'s credentials', answer);
+      if (answer.status === 403) throw storeError(this.root, "refused keyrot's credentials", answer);
       if (answer.status === 404 && s3ErrorCode(answer.body) === 'NoSuchBucket') throw storeError(this.root, `does not exist at ${this.target.bucketUrl.origin}`, answer);
       if (answer.status === 301 || answer.status === 400 || answer.status >= 500) throw storeError(this.root, 'answered with an error', answer);
       return answer;
@@ -127,17 +127,23 @@ export class S3Store implements StateStore {
       try {
         const second = await this.call('PUT', key, { body: 'probe 2', headers: { 'if-none-match': '*' } });
         if (second.status !== 412) {
-          throw new StateError(`The S3 store at ${this.target.bucketUrl.origin} ignores conditional writes: a second create of one object with If-None-Match: * answered HTTP ${second.status}, not 412. keyrot keeps no shared locks where a lock does not lock.`, {
-            hint: 'Use a store that honours S3 conditional writes (AWS S3, Ceph RGW, MinIO, Cloudflare R2), or a local --state-dir. Nothing was changed.',
-            data: { stateDir: this.root, status: second.status },
-          });
+          throw new StateError(
+            `The S3 store at ${this.target.bucketUrl.origin} ignores conditional writes: a second create of one object with If-None-Match: * answered HTTP ${second.status}, not 412. keyrot keeps no shared locks where a lock does not lock.`,
+            {
+              hint: 'Use a store that honours S3 conditional writes (AWS S3, Ceph RGW, MinIO, Cloudflare R2), or a local --state-dir. Nothing was changed.',
+              data: { stateDir: this.root, status: second.status },
+            },
+          );
         }
         const stale = await this.call('PUT', key, { body: 'probe 3', headers: { 'if-match': '0123456789abcdef0123456789abcdef' } });
         if (stale.status !== 412) {
-          throw new StateError(`The S3 store at ${this.target.bucketUrl.origin} ignores conditional writes: a write with a stale If-Match answered HTTP ${stale.status}, not 412. keyrot keeps no shared locks where a lock does not lock.`, {
-            hint: 'Use a store that honours S3 conditional writes (AWS S3, Ceph RGW, MinIO, Cloudflare R2), or a local --state-dir. Nothing was changed.',
-            data: { stateDir: this.root, status: stale.status },
-          });
+          throw new StateError(
+            `The S3 store at ${this.target.bucketUrl.origin} ignores conditional writes: a write with a stale If-Match answered HTTP ${stale.status}, not 412. keyrot keeps no shared locks where a lock does not lock.`,
+            {
+              hint: 'Use a store that honours S3 conditional writes (AWS S3, Ceph RGW, MinIO, Cloudflare R2), or a local --state-dir. Nothing was changed.',
+              data: { stateDir: this.root, status: stale.status },
+            },
+          );
         }
       } finally {
         await this.call('DELETE', key).catch(() => undefined);
@@ -181,7 +187,10 @@ export class S3Store implements StateStore {
       throw err;
     }
     // AWS answers an If-Match on a key that does not exist with 404 NoSuchKey: not written, as for 412.
-    const refused = answer.status === 412 || (answer.status === 409 && s3ErrorCode(answer.body) === 'ConditionalRequestConflict') || (answer.status === 404 && expected !== null && s3ErrorCode(answer.body) === 'NoSuchKey');
+    const refused =
+      answer.status === 412 ||
+      (answer.status === 409 && s3ErrorCode(answer.body) === 'ConditionalRequestConflict') ||
+      (answer.status === 404 && expected !== null && s3ErrorCode(answer.body) === 'NoSuchKey');
     if (refused) return { written: false, version: '' };
     if (answer.status !== 200) throw storeError(this.root, `refused to store ${key}`, answer);
     const version = unquote(answer.headers['etag']);

@@ -62,7 +62,6 @@ export function isS3Root(root: string): boolean {
   return /^s3:\/\//i.test(root);
 }
 
-
 /**
  * A state record keyrot must not misread: null when there is none, else `{ data }` with the parsed value
  * (`undefined` when it is not JSON: truncated, garbage) for the caller to check; a record holding `null` is not a

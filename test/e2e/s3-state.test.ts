@@ -99,7 +99,10 @@ describe.skipIf(!HAS_KEYCHAIN || !HAS_CEPH)('shared state in an S3 bucket (Ceph 
     await sleep(Math.max(0, killedAt + 6_500 - Date.now()));
     // keyrot there holds no copy of the new key: --check proves the consumers work with it (they call the API with it).
     const check = join(s.dir, 'check.mjs');
-    await writeFile(check, `const key = (await import('node:fs')).readFileSync(${JSON.stringify(s.keyFile)}, 'utf8').trim();\nconst r = await fetch(${JSON.stringify(`${s.h.sandbox.url}/account`)}, { headers: { Authorization: 'Bearer ' + key } });\nprocess.exit(r.status === 200 ? 0 : 1);\n`);
+    await writeFile(
+      check,
+      `const key = (await import('node:fs')).readFileSync(${JSON.stringify(s.keyFile)}, 'utf8').trim();\nconst r = await fetch(${JSON.stringify(`${s.h.sandbox.url}/account`)}, { headers: { Authorization: 'Bearer ' + key } });\nprocess.exit(r.status === 200 ? 0 : 1);\n`,
+    );
     const resumed = await s.run('resume', ['rotate', '--user', s.user.email, '--resume', '--store', 'none', '--check', `node '${check}'`, '--no-wait', '--yes'], { env: runner2 });
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(s.keys().map((k) => k.name)).toEqual(['ops-deploy-v2']);

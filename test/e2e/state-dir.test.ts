@@ -56,7 +56,7 @@ describe.skipIf(!HAS_KEYCHAIN)('the state folder', () => {
 });
 
 describe.skipIf(!HAS_KEYCHAIN)('a state folder the user names is theirs', () => {
-  it('--dry-run creates nothing in it and leaves its mode; a real run leaves a shared (1777) folder\'s mode too', async () => {
+  it("--dry-run creates nothing in it and leaves its mode; a real run leaves a shared (1777) folder's mode too", async () => {
     const h = await harness();
     const shared = join(h.stateDir, 'shared-cache');
     await mkdir(shared);
@@ -120,7 +120,23 @@ describe.skipIf(!HAS_KEYCHAIN)('the state folder is checked before use, however 
       await chmod(foreign, 0o777);
       if (withJournal) {
         await mkdir(join(foreign, 'rotations'));
-        const record = { version: 1, id: 'r1', provider: 'vultr', userId: h.userId('ops@example.com'), userEmail: 'planted@example.com', startedAt: '2026-01-01T00:00:00Z', mode: 'standard', phase: 'wait', phaseStatus: 'pending', status: 'running', oldKey: { id: 'k', name: 'planted-old' }, newKey: { id: null, name: 'planted-new' }, options: {}, steps: [], preexistingKeyIds: [] };
+        const record = {
+          version: 1,
+          id: 'r1',
+          provider: 'vultr',
+          userId: h.userId('ops@example.com'),
+          userEmail: 'planted@example.com',
+          startedAt: '2026-01-01T00:00:00Z',
+          mode: 'standard',
+          phase: 'wait',
+          phaseStatus: 'pending',
+          status: 'running',
+          oldKey: { id: 'k', name: 'planted-old' },
+          newKey: { id: null, name: 'planted-new' },
+          options: {},
+          steps: [],
+          preexistingKeyIds: [],
+        };
         await import('node:fs/promises').then((fs) => fs.writeFile(join(foreign, 'rotations', `vultr-${record.userId}.json`), JSON.stringify(record)));
         await import('node:fs/promises').then((fs) => fs.chown(join(foreign, 'rotations'), 65534, 65534));
       }

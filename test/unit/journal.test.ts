@@ -146,7 +146,10 @@ describe('RotationJournal', () => {
     const journal = new RotationJournal(dir);
     const r = record();
     await writeJsonAtomic(journal.pathFor('vultr', r.userId), { ...r, version: 2 });
-    const err = await journal.active('vultr', r.userId).then(() => null, (e: unknown) => e as Error);
+    const err = await journal.active('vultr', r.userId).then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
     expect(err).toBeInstanceOf(StateError);
     expect(err?.message).toContain(journal.pathFor('vultr', r.userId));
     expect(await journal.allActive()).toEqual([]);
@@ -322,11 +325,7 @@ describe('acquireUserLock', () => {
 
   it('of two concurrent acquires, exactly one wins', async () => {
     for (let round = 0; round < 20; round++) {
-      const results = await Promise.allSettled([
-        acquireUserLock(dir, 'vultr', USER, 'x'),
-        acquireUserLock(dir, 'vultr', USER, 'x'),
-        acquireUserLock(dir, 'vultr', USER, 'x'),
-      ]);
+      const results = await Promise.allSettled([acquireUserLock(dir, 'vultr', USER, 'x'), acquireUserLock(dir, 'vultr', USER, 'x'), acquireUserLock(dir, 'vultr', USER, 'x')]);
       const won = results.filter((r) => r.status === 'fulfilled');
       expect(won, `round ${round}`).toHaveLength(1);
       for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(RotationConflictError);
@@ -336,7 +335,7 @@ describe('acquireUserLock', () => {
 });
 
 describe('ensureDir', () => {
-  it('closes keyrot\'s own folders to 0700, and never touches a folder above its state folder', async () => {
+  it("closes keyrot's own folders to 0700, and never touches a folder above its state folder", async () => {
     const outer = await mkdtemp(join(tmpdir(), 'keyrot-outer-'));
     try {
       const { chmod } = await import('node:fs/promises');

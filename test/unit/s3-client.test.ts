@@ -53,9 +53,9 @@ describe('S3Store', () => {
         continue;
       }
       interceptor.reply((opts) => {
-          seen.push({ method: opts.method, headers: opts.headers as Record<string, string> });
-          return { statusCode: r.status, data: r.body ?? '', responseOptions: { headers: r.etag ? { etag: r.etag } : {} } };
-        });
+        seen.push({ method: opts.method, headers: opts.headers as Record<string, string> });
+        return { statusCode: r.status, data: r.body ?? '', responseOptions: { headers: r.etag ? { etag: r.etag } : {} } };
+      });
     }
     return { s: new S3Store('s3://bucket/p', env, new LocalStore('/nonexistent'), agent), seen };
   }
@@ -81,7 +81,10 @@ describe('S3Store', () => {
   });
 
   it('a lost answer to a conditional write is settled by reading the object back', async () => {
-    const { s, seen } = store([{ status: 0, lost: true }, { status: 200, body: '{"mine":1}', etag: '"v9"' }]);
+    const { s, seen } = store([
+      { status: 0, lost: true },
+      { status: 200, body: '{"mine":1}', etag: '"v9"' },
+    ]);
     expect(await s.putIf('locks/x.lock', '{"mine":1}', null)).toEqual({ written: true, version: 'v9' });
     expect(seen.slice(4).map((q) => q.method)).toEqual(['GET']);
   });
