@@ -19,6 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isLoopback } from '../core/base-url.js';
 import { UsageError } from '../errors.js';
 import { FaultSet, type FaultAction, type FaultSpec } from './faults.js';
+import type { Exchange } from './server.js';
 
 export type PlatformDialect = 'grafana' | 'seed003' | 'kubeadapt';
 export const PLATFORM_DIALECTS: readonly PlatformDialect[] = ['grafana', 'seed003', 'kubeadapt'];
@@ -34,6 +35,8 @@ export interface PlatformSandboxOptions {
   /** How often a key's last use may be written, ms. Default: the real platform's. */
   refreshMs?: number;
   faults?: FaultSpec[];
+  /** Each API exchange as sent (bodies included), for contract checks in tests. */
+  onExchange?: (exchange: Exchange) => void;
 }
 
 export interface PlatformKeySnapshot {
@@ -589,14 +592,30 @@ export async function startPlatformSandbox(options: PlatformSandboxOptions): Pro
     const parts = (under ?? '').split('/').filter(Boolean);
     const fault = under === null ? undefined : faults.take(method, under);
     let keyId: string | null = null;
-    const record = (status: number) => log.push({ method, path: url.pathname, status, at: at.toISOString(), keyId, ...(fault ? { fault: fault.action } : {}) });
+    let answered: Reply | undefined;
+    const answer = (reply: Reply) => {
+      answered = reply;
+      send(res, reply);
+    };
+    const record = (status: number) => {
+      log.push({ method, path: url.pathname, status, at: at.toISOString(), keyId, ...(fault ? { fault: fault.action } : {}) });
+      options.onExchange?.({
+        method,
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams),
+        requestBody: text,
+        status,
+        responseBody: answered === undefined || answered.status === 204 ? '' : answered.json !== undefined ? JSON.stringify(answered.json) : (answered.raw ?? ''),
+        ...(fault ? { fault: fault.action } : {}),
+      });
+    };
     if (fault?.action === 'drop-before') {
       req.socket.destroy();
       record(0);
       return;
     }
     if (fault?.action === 'status') {
-      send(res, { status: fault.status ?? 503, json: { message: 'injected fault' } });
+      answer({ status: fault.status ?? 503, json: { message: 'injected fault' } });
       record(fault.status ?? 503);
       return;
     }
@@ -612,7 +631,7 @@ export async function startPlatformSandbox(options: PlatformSandboxOptions): Pro
       if (!spec.anonymous(parts)) {
         const auth = platform.authenticate(token, now);
         if (auth instanceof ApiError) {
-          send(res, { status: auth.status, json: auth.body });
+          answer({ status: auth.status, json: auth.body });
           record(auth.status);
           return;
         }
@@ -639,7 +658,7 @@ export async function startPlatformSandbox(options: PlatformSandboxOptions): Pro
     // Acted on, then a success without a body (as Vultr's OpenAPI document describes its create).
     if (fault?.action === 'empty-answer' && reply.status >= 200 && reply.status < 300) reply = { status: 202, raw: '' };
     // Declared JSON but not JSON, like a proxy's error page.
-    send(res, fault?.action === 'malformed' ? { status: 200, raw: '<html><body>502 Bad Gateway</body></html>' } : reply);
+    answer(fault?.action === 'malformed' ? { status: 200, raw: '<html><body>502 Bad Gateway</body></html>' } : reply);
     record(reply.status);
   };
 

@@ -7,14 +7,35 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, expect } from 'vitest';
-import { startPlatformSandbox, type PlatformDialect, type PlatformSandbox } from '../../src/sandbox/platforms.js';
+import { startPlatformSandbox, type PlatformDialect, type PlatformSandbox, type PlatformSandboxOptions } from '../../src/sandbox/platforms.js';
+import type { Exchange } from '../../src/sandbox/server.js';
+import { contractName, contractViolations, type ContractName } from './contract.js';
 import { findLeaks, keychainSet, killHangingHook, writeHook } from './consumer.js';
 import { collect, harness, keychainAccounts, keychainGet, type RunOptions, type RunResult } from './e2e.js';
 
 const cleanups: Array<() => Promise<void>> = [];
+const contractChecks: Array<() => Promise<void>> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()?.().catch(() => undefined);
+  for (const check of contractChecks.splice(0)) await check();
 });
+
+/** Which platforms' sandboxes are held to the provider's own published document (see contract.ts). */
+const CONTRACT: Partial<Record<PlatformDialect, ContractName>> = { grafana: 'grafana' };
+
+/** A platform sandbox whose every exchange is checked, once the test is over, against the provider's document. */
+export async function checkedPlatformSandbox(options: PlatformSandboxOptions): Promise<PlatformSandbox> {
+  const contract = CONTRACT[options.dialect];
+  const exchanges: Exchange[] = [];
+  const sandbox = await startPlatformSandbox({ ...options, ...(contract ? { onExchange: (e: Exchange) => exchanges.push(e) } : {}) });
+  if (contract) {
+    contractChecks.push(async () => {
+      const problems = (await Promise.all(exchanges.map((e) => contractViolations(e, contract)))).flat();
+      if (problems.length) throw new Error(`Requests or answers that break ${contractName(contract)}:\n${[...new Set(problems)].join('\n')}`);
+    });
+  }
+  return sandbox;
+}
 
 /** Where each platform's probe is, and how its keys travel (what a consumer of it calls). */
 const PROBE: Record<PlatformDialect, { path: string; header: (key: string) => Record<string, string> }> = {
@@ -68,7 +89,7 @@ export interface PlatformSetup {
  */
 export async function platformSetup(dialect: PlatformDialect, opts: { account?: string; refreshMs?: number; holdOldKey?: boolean } = {}): Promise<PlatformSetup> {
   const h = await harness();
-  const sandbox = await startPlatformSandbox({ dialect, refreshMs: opts.refreshMs ?? 1000 });
+  const sandbox = await checkedPlatformSandbox({ dialect, refreshMs: opts.refreshMs ?? 1000 });
   const dir = await mkdtemp(join(tmpdir(), `keyrot-${dialect}-`));
   const label = opts.account ?? (dialect === 'grafana' ? 'sa-1-deploy-bot' : dialect === 'seed003' ? 'deploy-bot' : 'org');
   const accountOf = () => {
