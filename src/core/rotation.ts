@@ -29,7 +29,7 @@ export type Phase = 'create' | 'verify-new' | 'hand-over' | 'wait' | 'revoke' | 
 export type RotationMode = 'standard' | 'emergency';
 
 /**
- * The order of phases: the seeds' procedure, and its emergency variant (seed 003: "create the new key, revoke the
+ * The order of phases: the rotation guides' procedure, and its emergency variant ("create the new key, revoke the
  * old one before updating the integration"). The new key is created, stored and proven before the exposed key is
  * revoked, so the user is never left without a working key, and a create that fails leaves everything as it was;
  * consumers fail from the revoke until they have the new key (the downtime the operator accepts).
@@ -55,7 +55,7 @@ export interface RotationOptions {
   noWait: boolean;
   keepOld: boolean;
   /**
-   * --keep-old's grace period, ms: how long both keys stay live before the operator finishes with --resume (seed
+   * --keep-old's grace period, ms: how long both keys stay live before the operator finishes with --resume (the
    * 003's scheduled rotation: 7 days). keyrot status shows the time left. Absent in journals written before it existed.
    */
   graceMs?: number;
@@ -870,13 +870,13 @@ async function awaitOperatorRevoke(record: RotationRecord, ports: RotationPorts,
 
 /**
  * The new key's scopes against the old key's, where the provider can tell: listed scopes (copied at the create;
- * a provider that dropped one is caught), and the probe: 403 with the new key where the old key gets 2xx is seed
+ * a provider that dropped one is caught), and the probe: 403 with the new key where the old key gets 2xx is the
  * 003's "narrower scope" symptom. Throws ScopeMismatchError (exit 19; both keys stay live). Returns a detail.
  */
 async function compareScopes(record: RotationRecord, ports: RotationPorts, check: AuthCheck): Promise<string> {
   const { provider } = ports;
   const mismatch = (why: string) =>
-    new ScopeMismatchError(`Scope mismatch: ${why}. Consumers given the new key would get 403 where the old key works (seed 003: "the new key has a narrower scope than the old one").`, {
+    new ScopeMismatchError(`Scope mismatch: ${why}. Consumers given the new key would get 403 where the old key works (the new key has a narrower scope than the old one).`, {
       hint: byOperator(provider)
         ? `Both keys stay live. Revoke ${record.newKey.name} in the dashboard, roll back with --abort, and rotate again minting it with ${record.oldKey.name}'s scopes.`
         : 'Both keys stay live. Roll back with --abort, then rotate again.',
@@ -895,7 +895,8 @@ async function compareScopes(record: RotationRecord, ports: RotationPorts, check
   const old = await provider.checkKey(oldSecret);
   if (old.ok) {
     const refusedOnlyNew = refusedProbes(check).filter((probe) => !refusedProbes(old).includes(probe));
-    if (refusedOnlyNew.length) throw mismatch(`${refusedOnlyNew.length > 1 || check.refused ? refusedOnlyNew.join(' and ') : 'the probe'} answer${refusedOnlyNew.length > 1 ? '' : 's'} 403 to ${record.newKey.name} (${check.limited ?? ''}) and 2xx to ${record.oldKey.name}`);
+    // Where a provider names each refused probe, the entry carries that probe's own message.
+    if (refusedOnlyNew.length) throw mismatch(`${refusedOnlyNew.length > 1 || check.refused ? refusedOnlyNew.join(' and ') : 'the probe'} answer${refusedOnlyNew.length > 1 ? '' : 's'} 403 to ${record.newKey.name}${check.refused ? '' : ` (${check.limited ?? ''})`} and 2xx to ${record.oldKey.name}`);
     const unreached = check.reach && old.reach ? old.reach.filter((r) => !check.reach?.includes(r)) : [];
     if (unreached.length) {
       throw mismatch(`${record.newKey.name} does not reach ${unreached.join(', ')}, which ${record.oldKey.name} reaches: a key of another organization, or one with a narrower allow-list`);
@@ -998,7 +999,7 @@ async function waitPerKey(record: RotationRecord, ports: RotationPorts, step: St
 }
 
 /**
- * --keep-old with a grace period: the old key is set to lapse on its own (seed 003's "expires_at 7 days out"). Only
+ * --keep-old with a grace period: the old key is set to lapse on its own (the rotation guides' "expires_at 7 days out"). Only
  * ever sooner: an old key that expires before the grace ends keeps its expiry, and an expired one stays expired.
  */
 async function graceForOldKey(record: RotationRecord, ports: RotationPorts, detail: string): Promise<string> {
@@ -1125,7 +1126,7 @@ async function proveOldKeyGone(record: RotationRecord, ports: RotationPorts, ste
 }
 
 /**
- * The seeds' warning sign: failures right after the revoke mean a consumer still holds the old key. keyrot
+ * The rotation guides' warning sign: failures right after the revoke mean a consumer still holds the old key. keyrot
  * cannot see consumers' traffic, but --check can: it runs once more now that only the new key works.
  */
 async function consumersStillWork(record: RotationRecord, ports: RotationPorts): Promise<void> {

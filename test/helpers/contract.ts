@@ -158,3 +158,32 @@ function describe(errors: unknown): string {
     .map((e: { instancePath?: string; message?: string }) => `${e.instancePath || '/'} ${e.message ?? 'invalid'}`)
     .join('; ');
 }
+
+/**
+ * What is wrong with a Kubeadapt exchange for the answer shapes its docs describe (no machine-readable copy of its
+ * OpenAPI document is public): the current generation's envelope (API Overview, Error Handling) — `{data, meta:
+ * {request_id, applied_at}}` without `error` on success, `data: null` and `error: {code, message}` on failure — or the
+ * earlier one's `{"detail": "..."}` failures and bare answers; only GET requests (the API is read-only).
+ */
+export function kubeadaptViolations(exchange: Exchange, docs: 'current' | 'earlier'): string[] {
+  if (exchange.fault) return [];
+  const where = `${exchange.method} ${exchange.path} → ${exchange.status}`;
+  const problems: string[] = [];
+  if (exchange.method !== 'GET') problems.push(`${where}: keyrot sent a ${exchange.method}; every endpoint it may use is a GET`);
+  let body: any;
+  try {
+    body = JSON.parse(exchange.responseBody);
+  } catch {
+    return [...problems, `${where}: the answer is not JSON`];
+  }
+  const ok = exchange.status >= 200 && exchange.status < 300;
+  if (docs === 'earlier') {
+    if (!ok && typeof body?.detail !== 'string') problems.push(`${where}: a failure without {"detail": "..."}`);
+    if (ok && (typeof body !== 'object' || body === null || 'data' in body)) problems.push(`${where}: not an earlier-generation answer`);
+    return problems;
+  }
+  if (typeof body?.meta?.request_id !== 'string' || typeof body?.meta?.applied_at !== 'string') problems.push(`${where}: meta.request_id and meta.applied_at missing`);
+  if (ok && ('error' in body || body.data === undefined)) problems.push(`${where}: a success must carry data and omit error`);
+  if (!ok && (body.data !== null || typeof body.error?.code !== 'string' || typeof body.error?.message !== 'string')) problems.push(`${where}: a failure must be {data: null, error: {code, message}}`);
+  return problems;
+}
