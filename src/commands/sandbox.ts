@@ -40,7 +40,7 @@ export const sandboxCommand: CommandModule<SandboxCommandOptions, SandboxCommand
   render() {},
 };
 
-/** `keyrot --provider grafana|seed003|kubeadapt sandbox`: the platform's stand-in, until Ctrl-C. */
+/** `keyrot --provider grafana|example|kubeadapt sandbox`: the platform's stand-in, until Ctrl-C. */
 async function servePlatform(options: SandboxCommandOptions, ctx: Context, port: number): Promise<SandboxCommandResult> {
   const { startPlatformSandbox, PLATFORM_DIALECTS } = await import('../sandbox/platforms.js');
   const dialect = PLATFORM_DIALECTS.find((d) => d === ctx.providerFactory.id);
