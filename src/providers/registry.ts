@@ -67,7 +67,7 @@ export function providerFromFile(path: string, source = '--provider-file'): Prov
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new UsageError(`${path}: not JSON (${(err as Error).message})`, { hint: 'See "Your own provider" in keyrot\'s README for the format.' });
+    throw new UsageError(`${path}: not JSON (${(err as Error).message})`, { hint: 'See "Your own provider" in keyrot\'s docs/providers.md for the format.' });
   }
   const def = validateDefinition(raw, path);
   return declarative({ ...def, id: fileProviderId(def) });

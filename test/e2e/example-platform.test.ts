@@ -302,7 +302,7 @@ describe('keyrot --provider-file from a profile, and a definition that does not 
     });
     const r = await s.run(withFile(file, ['list-users']));
     expect(r.code).toBe(2);
-    expect(r.stderr.trim().split('\n')).toEqual([`error: ${file}: keys.revoke: must hold {key} (See "Your own provider" in keyrot's README for the format.)`]);
+    expect(r.stderr.trim().split('\n')).toEqual([`error: ${file}: keys.revoke: must hold {key} (See "Your own provider" in keyrot's docs/providers.md for the format.)`]);
     expect(s.sandbox.requests()).toEqual([]);
   });
 });

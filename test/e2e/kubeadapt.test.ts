@@ -329,6 +329,18 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt against the earlier 
     expect(await readFile(s.keyFile, 'utf8')).toBe(s.oldKey.plaintext);
   });
 
+  it('keyrot --provider kubeadapt sandbox --docs earlier serves the earlier shapes; the default serves the envelope', async () => {
+    const s = await platformSetup('kubeadapt');
+    for (const [args, shape] of [[['--docs', 'earlier'], 'clusters'], [[], 'data']] as const) {
+      const child = s.spawn(['sandbox', '--port', '0', '--json', ...args]);
+      const started = await new Promise<{ url: string; adminKey: string }>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()))));
+      const answer = await fetch(`${started.url}/clusters`, { headers: { Authorization: `Bearer ${started.adminKey}` } });
+      expect(Object.keys((await answer.json()) as object)).toContain(shape);
+      child.kill('SIGINT');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  });
+
   it('a key of another organization is refused before the hand-over (exit 19)', async () => {
     const s = await platformSetup('kubeadapt', { kubeadaptDocs: 'earlier' });
     const other = s.sandbox.mint({ name: NEW, scopes: EARLIER_SCOPES, account: 'staging' });

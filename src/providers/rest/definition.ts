@@ -81,7 +81,7 @@ const FIELD_PATH = /^([A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*)?$/;
  */
 export function validateDefinition(raw: unknown, source: string): RestDefinition {
   const fail = (field: string, why: string): never => {
-    throw new UsageError(`${source}: ${field}: ${why}`, { hint: 'See "Your own provider" in keyrot\'s README for the format.' });
+    throw new UsageError(`${source}: ${field}: ${why}`, { hint: 'See "Your own provider" in keyrot\'s docs/providers.md for the format.' });
   };
   const obj = (value: unknown, field: string): Record<string, unknown> => {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(field, 'must be an object');

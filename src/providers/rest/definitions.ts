@@ -1,4 +1,4 @@
-// The built-in declarative definitions (see definition.ts for the format; README "Your own provider" for a worked
+// The built-in declarative definitions (see definition.ts for the format; docs/providers.md, "Your own provider", for a worked
 // example). Plain data, checked by the same validator as a user's --provider-file.
 
 /**
