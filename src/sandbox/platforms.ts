@@ -40,6 +40,11 @@ export interface PlatformSandboxOptions {
   faults?: FaultSpec[];
   /** Kubeadapt only: which generation of its docs the sandbox answers by (default: the current one). */
   kubeadaptDocs?: KubeadaptDocs;
+  /**
+   * Kubeadapt, earlier docs only: a revoked key answered 403, not 401 (their Error Handling page lists "the key has
+   * been revoked" under 403, beside "Invalid API key" under 401). Default: 401.
+   */
+  kubeadaptRevokedStatus?: 401 | 403;
   /** Each API exchange as sent (bodies included), for contract checks in tests. */
   onExchange?: (exchange: Exchange) => void;
 }
@@ -175,6 +180,7 @@ class Platform {
   forcedScopes: string[] | null = null;
   createAnswerWithoutId = false;
   kubeadaptDocs: KubeadaptDocs = 'current';
+  kubeadaptRevokedStatus: 401 | 403 = 401;
   readonly #next = { account: 1, key: 1 };
 
   constructor(
@@ -238,7 +244,10 @@ class Platform {
 
   /** Removes a key; with revokeIneffective, the removal is answered as done but nothing changes. */
   remove(account: Account, key: Key): void {
-    if (!this.revokeIneffective) account.keys.splice(account.keys.indexOf(key), 1);
+    if (this.revokeIneffective) return;
+    // A Kubeadapt key revoked to 403 stays known, so that it can be answered as revoked rather than unknown.
+    if (this.kubeadaptRevokedStatus === 403) key.revokedAt = new Date();
+    else account.keys.splice(account.keys.indexOf(key), 1);
   }
 
   /** The caller, or the 401 body; a use is written to the key at most once per refresh interval. */
@@ -255,6 +264,8 @@ class Platform {
   unauthorized(why: 'invalid' | 'revoked' | 'expired'): ApiError {
     if (this.dialect === 'grafana') return new ApiError(401, { message: why === 'invalid' ? 'Invalid API key' : why === 'revoked' ? 'Revoked service account token' : 'Expired API key' });
     // Both generations' wording for an unknown or revoked key ("Invalid API key"); the current code is UNAUTHORIZED.
+    // (The docs give no wording for a revoked key's 403: this one is the sandbox's.)
+    if (this.dialect === 'kubeadapt' && why === 'revoked' && this.kubeadaptRevokedStatus === 403) return this.kubeadaptError(403, 'FORBIDDEN', 'API key revoked');
     if (this.dialect === 'kubeadapt') return this.kubeadaptError(401, 'UNAUTHORIZED', 'Invalid API key');
     return new ApiError(401, { error: why === 'expired' ? 'API key expired' : 'invalid or revoked API key' });
   }
@@ -564,6 +575,8 @@ export async function startPlatformSandbox(options: PlatformSandboxOptions): Pro
   if (!(refresh >= 0)) throw new UsageError(`The refresh interval must be zero or more milliseconds; got ${refresh}.`);
   const platform = new Platform(dialect, refresh);
   platform.kubeadaptDocs = options.kubeadaptDocs ?? 'current';
+  if (options.kubeadaptRevokedStatus === 403 && platform.kubeadaptDocs !== 'earlier') throw new UsageError('A revoked Kubeadapt key answers 403 only by the earlier docs.');
+  platform.kubeadaptRevokedStatus = options.kubeadaptRevokedStatus ?? 401;
   const adminKey = seed(platform);
   const faults = new FaultSet();
   for (const fault of options.faults ?? []) faults.add(fault);

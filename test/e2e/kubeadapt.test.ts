@@ -341,6 +341,20 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt against the earlier 
     }
   });
 
+  it('an old key revoked to 403 (the earlier error page) is recognised as revoked: it answered 2xx before, and a key\'s scopes never change', async () => {
+    const s = await platformSetup('kubeadapt', { kubeadaptDocs: 'earlier', kubeadaptRevokedStatus: 403 });
+    const minted = s.sandbox.mint({ name: NEW, scopes: EARLIER_SCOPES });
+    const done = collect(s.spawn(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: minted.plaintext }), 60_000);
+    await revokeWhenAsked(s, s.oldKey.id);
+    const r = await done;
+    expect(r.code, r.stderr).toBe(0);
+    // Without the rule the revoked key's 403s would read as "valid, without a scope": keyrot would poll to the timeout.
+    expect(json(r).steps.map((st: any) => st.phase)).toEqual(['create', 'verify-new', 'hand-over', 'wait', 'revoke', 'verify-old', 'finish']);
+    expect(await s.status(s.oldKey.plaintext)).toBe(403);
+    expect(await s.status(minted.plaintext)).toBe(200);
+    expect(await s.journal()).toBeNull();
+  });
+
   it('a key of another organization is refused before the hand-over (exit 19)', async () => {
     const s = await platformSetup('kubeadapt', { kubeadaptDocs: 'earlier' });
     const other = s.sandbox.mint({ name: NEW, scopes: EARLIER_SCOPES, account: 'staging' });
