@@ -44,9 +44,11 @@ const realSleep: SleepFn = (ms, signal) => sleepTimer(ms, undefined, signal ? { 
  * keyrot cannot see when a request arrives there, only that it did between its start here and its answer. So a request
  * holds its place in the window from its start until a whole window after its answer: the 31st request starts only once
  * the answer to the 1st is a second old. The provider then never sees more than `limit` in any window, whatever the
- * network's jitter or a stalled process, at `limit` per (window + round trip); starts are also spread evenly (no
- * bursts). A 429 (someone else on this IP, or a stricter provider) makes every request wait out its Retry-After
- * together and slows the pace by a quarter; each quiet `recoverMs` halves the slowdown again.
+ * network's jitter or a stalled process, at `limit` per (window + round trip). While the window has room a request
+ * starts at once (a rotation's ten sequential requests never wait on a spacing of their own). A 429 (someone else on
+ * this IP, or a stricter provider) makes every request wait out its Retry-After together and slows the pace by a
+ * quarter, with starts spread evenly at that pace; each quiet `recoverMs` halves the slowdown again, and within 1% of
+ * the full pace the spacing ends.
  *
  * A provider that keeps answering 429 is not waited on for ever: once MAX_THROTTLED_MS have passed since the first 429
  * with no other answer since, every request waiting and every later one fails with ThrottledTooLongError (clean-ups
@@ -187,7 +189,10 @@ export class RateLimiter {
     this.#recover(now);
     while (this.#answered.length > 0 && (this.#answered[0] ?? 0) <= now - this.#windowMs) this.#answered.shift();
     this.#answered.sort((a, b) => a - b);
-    let at = urgent ? now : Math.max(now, this.#nextStart, this.#pausedUntil);
+    // At full pace a request starts at once while the window has room: one rotation's few sequential requests never
+    // wait. Only after a 429 are starts spread out (at the slowed pace), where the count alone let the provider refuse.
+    const spaced = this.#slowdown > 1 ? this.#nextStart : -Infinity;
+    let at = urgent ? now : Math.max(now, spaced, this.#pausedUntil);
     const over = this.#inFlight + this.#answered.length - this.#limit;
     if (over >= 0) {
       // Enough answers must leave the window to make room: the (over+1)-th oldest, a window after it came.
@@ -230,6 +235,8 @@ export class RateLimiter {
     const periods = Math.floor((now - this.#lastRecoveryAt) / this.#recoverMs);
     if (this.#slowdown <= 1 || periods < 1) return;
     this.#slowdown = 1 + (this.#slowdown - 1) / 2 ** periods;
+    // Within 1% of the full pace is the full pace: starts are no longer spaced (halving never reaches 1 exactly).
+    if (this.#slowdown < 1.01) this.#slowdown = 1;
     this.#lastRecoveryAt += periods * this.#recoverMs;
   }
 }

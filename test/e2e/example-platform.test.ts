@@ -145,7 +145,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the example service-acco
     const s = await platformSetup('example', FILE);
     const file = await definitionFile(s);
     const stopped = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', 'exit 3', '--no-wait', '--yes']));
-    expect(stopped.code).toBe(10);
+    expect(stopped.code).toBe(12);
     const res = await fetch(`${s.sandbox.url}/service-accounts/${s.account.id}/keys/${s.oldKey.id}`, {
       method: 'PATCH',
       headers: { 'X-Api-Key': s.sandbox.adminKey, 'content-type': 'application/json' },
@@ -167,12 +167,12 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the example service-acco
     expect(Date.parse(json(r).graceUntil) - Date.now()).toBeGreaterThan(29 * 86_400_000);
   });
 
-  it('an operator\'s key gets 403 on the create (issuing is admin/owner-only): exit 4, nothing created', async () => {
+  it('an operator\'s key gets 403 on the create (issuing is admin/owner-only): exit 3, nothing created', async () => {
     const s = await platformSetup('example', FILE);
     const file = await definitionFile(s);
     const operator = s.sandbox.snapshot().find((a) => a.name === 'auditor')!.keys[0]!.plaintext;
     const r = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--no-wait', '--yes', '--json']), { env: { EXAMPLE_API_KEY: operator } });
-    expect(r.code, r.stderr).toBe(4);
+    expect(r.code, r.stderr).toBe(3);
     expect(json(r).error.message).toMatch(/Example service-account platform denied permission to create the key [\w-]+: forbidden: API key issuance is admin\/owner-only/);
     expect(s.keys().map((k) => k.name)).toEqual(['deploy-bot']);
     // No unfinished rotation is left behind: the real admin key rotates at once (no exit 9, no --abort first).
@@ -185,11 +185,11 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the example service-acco
   it.each([
     ['no body (202)', (s: PlatformSetup) => s.sandbox.addFault({ method: 'POST', path: KEYS, action: 'empty-answer' })],
     ['the plaintext but no id', (s: PlatformSetup) => s.sandbox.setCreateAnswerWithoutId(true)],
-  ])('a create answered 2xx with %s is an answer, not a loss: the key it made is deleted by name, one POST, exit 13, nothing left', async (_what, arrange) => {
+  ])('a create answered 2xx with %s is an answer, not a loss: the key it made is deleted by name, one POST, exit 6, nothing left', async (_what, arrange) => {
     const s = await platformSetup('example');
     arrange(s);
     const r = await s.run(['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--yes', '--json']);
-    expect(r.code, r.stderr).toBe(13);
+    expect(r.code, r.stderr).toBe(6);
     expect(json(r).error.message).toMatch(/accepted the create of "deploy-bot-v2" but its answer holds no key .*: keyrot deleted that key/);
     expect(s.sandbox.requests().filter((q) => q.method === 'POST')).toHaveLength(1);
     expect(s.keys().map((k) => k.name)).toEqual(['deploy-bot']);
@@ -214,12 +214,12 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the example service-acco
     expect(status.stdout + status.stderr).not.toMatch(/^\s*(✔ Rotated everything|error: paste)/m);
   });
 
-  it('a new key created narrower than the old one (the platform ignored the scopes) is a scope mismatch: exit 19 before the hand-over', async () => {
+  it('a new key created narrower than the old one (the platform ignored the scopes) is a scope mismatch: exit 12 before the hand-over', async () => {
     const s = await platformSetup('example', FILE);
     const file = await definitionFile(s);
     s.sandbox.setForcedScopes(['alerts:read']);
     const r = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, ...FAST, '--yes', '--json']));
-    expect(r.code, r.stderr).toBe(19);
+    expect(r.code, r.stderr).toBe(12);
     expect(json(r).error.message).toMatch(/Scope mismatch: deploy-bot-v2 lacks recordings:read, which deploy-bot has/);
     expect((await readFile(s.keyFile, 'utf8')).trim()).toBe(s.oldKey.plaintext);
     const abort = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--abort', '--yes']));

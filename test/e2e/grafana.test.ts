@@ -85,18 +85,18 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider grafana rotate', () => {
     expect(r.code, r.stderr).toBe(0);
   });
 
-  it('an admin token whose service account may read but not issue tokens gets 403 on the create (exit 4), and nothing is left behind', async () => {
+  it('an admin token whose service account may read but not issue tokens gets 403 on the create (exit 3), and nothing is left behind', async () => {
     const s = await platformSetup('grafana');
     const auditor = s.sandbox.snapshot().find((a) => a.name === 'auditor')!.keys[0]!.plaintext;
     const r = await s.run(['rotate', '--user', s.account.label, '--on-new-key', s.hook, '--no-wait', '--yes', '--json'], { env: { GRAFANA_TOKEN: auditor } });
-    expect(r.code, r.stderr).toBe(4);
+    expect(r.code, r.stderr).toBe(3);
     expect(json(r).error.message).toMatch(/Grafana denied permission to create the key [\w-]+: You'll need additional permissions to perform this action. Permissions needed: serviceaccounts:write/);
     expect(s.keys().map((k) => k.name)).toEqual(['deploy-bot']);
     expect(await s.held()).toEqual([]);
     // Nothing was made: no rotation is left open to block the next run (exit 9) until someone runs --abort.
     expect(await s.journal()).toBeNull();
     const again = await s.run(['rotate', '--user', s.account.label, '--on-new-key', s.hook, '--no-wait', '--yes'], { env: { GRAFANA_TOKEN: auditor } });
-    expect(again.code, again.stderr).toBe(4);
+    expect(again.code, again.stderr).toBe(3);
     expect(again.stderr).not.toMatch(/--resume|--abort/);
   });
 

@@ -165,11 +165,11 @@ describe.skipIf(!HAS_KEYCHAIN)('create: never retried blindly, never a key nobod
     expect(await keychainGet(out.keychain.account)).toBe(made[0]!.plaintext);
   });
 
-  it('a malformed create answer is an answer: no second POST, exit 13, one line, nothing left behind', async () => {
+  it('a malformed create answer is an answer: no second POST, exit 6, one line, nothing left behind', async () => {
     const h = await harness();
     h.sandbox.addFault({ method: 'POST', path: '/users/*/apikeys', action: 'malformed' });
     const r = await h.run(['create', '--user', 'ops@example.com', '--name', 'after-malformed', '--json']);
-    expect(r.code, r.stderr).toBe(13);
+    expect(r.code, r.stderr).toBe(6);
     expect(lines(r.stderr).filter((l) => l.startsWith('error:'))).toHaveLength(1);
     expect(r.stderr).not.toMatch(/^\s+at /m);
     expect(json(r).error.code).toBe('key_not_returned');

@@ -315,12 +315,12 @@ describe('vultr provider: keys', () => {
       (pool: Interceptable) =>
         pool.intercept({ path: `/v2/users/${UID}/apikeys`, method: 'POST' }).reply(202, { api_key: { id: 'new', expire: false } }),
     ],
-  ])('createKey after %s → KeyNotReturnedError (exit 13), an answer and never a loss: one POST only', async (_, arrange) => {
+  ])('createKey after %s → KeyNotReturnedError (exit 6), an answer and never a loss: one POST only', async (_, arrange) => {
     const h = setup();
     arrange(h.pool);
     const err = await caught(h.provider.createKey(UID, { name: 'ci-v2', expiresAt: null }));
     expect(err).toBeInstanceOf(KeyNotReturnedError);
-    expect((err as KeyNotReturnedError).exitCode).toBe(13);
+    expect((err as KeyNotReturnedError).exitCode).toBe(6);
     expect(err.message).toContain('Vultr accepted the create of "ci-v2" but its answer holds no key');
     expect(h.calls('POST')).toHaveLength(1);
   });
