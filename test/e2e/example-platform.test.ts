@@ -214,12 +214,12 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the example service-acco
     expect(status.stdout + status.stderr).not.toMatch(/^\s*(✔ Rotated everything|error: paste)/m);
   });
 
-  it('a new key created narrower than the old one (the platform ignored the scopes) is a scope mismatch: exit 12 before the hand-over', async () => {
+  it('a new key created narrower than the old one (the platform ignored the scopes) is a scope mismatch: exit 19 before the hand-over', async () => {
     const s = await platformSetup('example', FILE);
     const file = await definitionFile(s);
     s.sandbox.setForcedScopes(['alerts:read']);
     const r = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, ...FAST, '--yes', '--json']));
-    expect(r.code, r.stderr).toBe(12);
+    expect(r.code, r.stderr).toBe(19);
     expect(json(r).error.message).toMatch(/Scope mismatch: deploy-bot-v2 lacks recordings:read, which deploy-bot has/);
     expect((await readFile(s.keyFile, 'utf8')).trim()).toBe(s.oldKey.plaintext);
     const abort = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--abort', '--yes']));

@@ -194,11 +194,11 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
     await expectRotated(s, minted);
   });
 
-  it('a minted key without a scope the old key has gets 403 where the old key gets 2xx: a scope mismatch (exit 12), both keys live', async () => {
+  it('a minted key without a scope the old key has gets 403 where the old key gets 2xx: a scope mismatch (exit 19), both keys live', async () => {
     const s = await platformSetup('kubeadapt');
     const narrow = s.sandbox.mint({ name: NEW, scopes: ['organization:read'] });
     const r = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: narrow.plaintext });
-    expect(r.code, r.stderr).toBe(12);
+    expect(r.code, r.stderr).toBe(19);
     const err = json(r).error;
     expect(err.code).toBe('scope_mismatch');
     // The message is the one in the answer's error envelope, not only the status.
@@ -216,31 +216,31 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
     expect(await s.journal()).toBeNull();
   });
 
-  it('a replacement minted without organization:read (the old key has it) is a scope mismatch too: every documented scope\'s endpoint is probed (exit 12), both keys live', async () => {
+  it('a replacement minted without organization:read (the old key has it) is a scope mismatch too: every documented scope\'s endpoint is probed (exit 19), both keys live', async () => {
     const s = await platformSetup('kubeadapt');
     const narrow = s.sandbox.mint({ name: NEW, scopes: SCOPES.filter((scope) => scope !== 'organization:read') });
     const r = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: narrow.plaintext });
-    expect(r.code, r.stderr).toBe(12);
+    expect(r.code, r.stderr).toBe(19);
     expect(json(r).error.message).toMatch(/Scope mismatch: \/organization \(Missing required permission: organization:read\) answers 403 to prod-exporter-v2 and 2xx to prod-exporter\./);
     expect(await s.status(s.oldKey.plaintext)).toBe(200);
     expect(await readFile(s.keyFile, 'utf8')).toBe(s.oldKey.plaintext);
   });
 
-  it('a key of another organization pasted as the replacement is refused before the hand-over: it does not reach the old key\'s clusters (exit 12)', async () => {
+  it('a key of another organization pasted as the replacement is refused before the hand-over: it does not reach the old key\'s clusters (exit 19)', async () => {
     const s = await platformSetup('kubeadapt');
     const other = s.sandbox.mint({ name: NEW, scopes: SCOPES, account: 'staging' });
     const r = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: other.plaintext });
-    expect(r.code, r.stderr).toBe(12);
+    expect(r.code, r.stderr).toBe(19);
     expect(json(r).error.message).toMatch(/prod-exporter-v2 does not reach cl-prod-eu, cl-prod-us, which prod-exporter reaches: a key of another organization, or one with a narrower allow-list/);
     expect(await s.status(s.oldKey.plaintext)).toBe(200);
     expect(await readFile(s.keyFile, 'utf8')).toBe(s.oldKey.plaintext);
   });
 
-  it('a replacement with a narrower cluster allow-list than the old key is refused before the hand-over (exit 12)', async () => {
+  it('a replacement with a narrower cluster allow-list than the old key is refused before the hand-over (exit 19)', async () => {
     const s = await platformSetup('kubeadapt');
     const narrow = s.sandbox.mint({ name: NEW, scopes: SCOPES, allowedClusters: ['cl-prod-eu'] });
     const r = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: narrow.plaintext });
-    expect(r.code, r.stderr).toBe(12);
+    expect(r.code, r.stderr).toBe(19);
     expect(json(r).error.message).toMatch(/prod-exporter-v2 does not reach cl-prod-us, which prod-exporter reaches/);
     expect(await readFile(s.keyFile, 'utf8')).toBe(s.oldKey.plaintext);
   });
@@ -320,11 +320,11 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt against the earlier 
     await expectRotated(s, minted);
   });
 
-  it('a replacement without overview:read is a scope mismatch, its message read from {"detail": ...} (exit 12)', async () => {
+  it('a replacement without overview:read is a scope mismatch, its message read from {"detail": ...} (exit 19)', async () => {
     const s = await platformSetup('kubeadapt', { kubeadaptDocs: 'earlier' });
     const narrow = s.sandbox.mint({ name: NEW, scopes: EARLIER_SCOPES.filter((scope) => scope !== 'overview:read') });
     const r = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: narrow.plaintext });
-    expect(r.code, r.stderr).toBe(12);
+    expect(r.code, r.stderr).toBe(19);
     expect(json(r).error.message).toMatch(/Scope mismatch: \/overview \(Missing required permission: overview:read\) answers 403 to prod-exporter-v2 and 2xx to prod-exporter\./);
     expect(await readFile(s.keyFile, 'utf8')).toBe(s.oldKey.plaintext);
   });
@@ -355,11 +355,11 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt against the earlier 
     expect(await s.journal()).toBeNull();
   });
 
-  it('a key of another organization is refused before the hand-over (exit 12)', async () => {
+  it('a key of another organization is refused before the hand-over (exit 19)', async () => {
     const s = await platformSetup('kubeadapt', { kubeadaptDocs: 'earlier' });
     const other = s.sandbox.mint({ name: NEW, scopes: EARLIER_SCOPES, account: 'staging' });
     const r = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: other.plaintext });
-    expect(r.code, r.stderr).toBe(12);
+    expect(r.code, r.stderr).toBe(19);
     expect(json(r).error.message).toMatch(/does not reach cl-prod-eu, cl-prod-us/);
   });
 
