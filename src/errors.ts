@@ -22,8 +22,11 @@ export const ExitCode = {
   incomplete: 12,
   /** Merged into incomplete (was 10): a person reads what is live, fixes the hook, then --resume or --abort. */
   hookFailed: 12,
-  /** Merged into incomplete (was 19): both keys live; a person decides, then --resume or --abort. */
-  scopeMismatch: 12,
+  /**
+   * Kept apart from incomplete: the new key itself is wrong (narrower scopes, another organization, fewer clusters),
+   * so --resume can never finish; the next action is --abort and a new key made like the old one.
+   */
+  scopeMismatch: 19,
   state: 14,
   auditFindings: 15,
   batchPartial: 16,
@@ -48,11 +51,12 @@ export const EXIT_CODE_TABLE: ReadonlyArray<readonly [number, string]> = [
   [ExitCode.keychain, 'the keychain is missing, locked or failing: fix it (no key was created)'],
   [ExitCode.conflict, 'another rotation of this user is running or unfinished: --resume or --abort it'],
   [ExitCode.waitTimeout, 'consumers did not use the new key in time: both keys stay live; --resume later'],
-  [ExitCode.incomplete, 'stopped part-way (a hook failed or timed out, the new key lacks a scope the old key has, or another stop): the message and keyrot status say what is live; fix it, then --resume or --abort (a create whose hook failed deleted its key)'],
+  [ExitCode.incomplete, 'stopped part-way (a hook failed or timed out, or another stop): the message and keyrot status say what is live; fix it, then --resume or --abort (a create whose hook failed deleted its key)'],
   [ExitCode.state, "keyrot's state folder is unusable or a state file in it is damaged: the message names it and how to recover"],
   [ExitCode.auditFindings, 'keyrot audit found keys with a finding named by --fail-on (the whole report is printed)'],
   [ExitCode.batchPartial, 'rotate --all: not every rotation finished (some or none succeeded): the summary says how to continue'],
   [ExitCode.operatorStep, "paused for a step only a person can do in the provider's dashboard (mint or revoke a key): the message says which; --resume continues"],
+  [ExitCode.scopeMismatch, 'the new key does not reach what the old key reaches (a scope, the organization, a cluster): both keys stay live and nothing was handed over; --abort, then make a key like the old one'],
   [ExitCode.outputLost, 'keyrot did its work but could not write its output (a full disk under a redirect): keyrot status shows where things stand'],
   [ExitCode.cancelled, 'cancelled (Ctrl-C, SIGTERM, or No at a confirmation)'],
 ];
@@ -74,6 +78,7 @@ export const EXIT_CODE_NAMES: Readonly<Record<number, string>> = {
   [ExitCode.auditFindings]: 'audit findings',
   [ExitCode.batchPartial]: 'batch not all done',
   [ExitCode.operatorStep]: 'waiting for a person',
+  [ExitCode.scopeMismatch]: 'new key narrower',
   [ExitCode.outputLost]: 'output lost',
   [ExitCode.cancelled]: 'cancelled',
 };
@@ -84,7 +89,6 @@ export const RETIRED_EXIT_CODES: ReadonlyArray<readonly [old: number, now: numbe
   [10, ExitCode.hookFailed, 'a failed hook stops a rotation part-way, both keys live: read, fix, --resume or --abort'],
   [13, ExitCode.keyNotReturned, "a create answered without its key is an unusable answer; keyrot deleted that key"],
   [17, ExitCode.batchFailed, 'with none or some rotations done, the summary says how to continue'],
-  [19, ExitCode.scopeMismatch, 'a narrower new key stops the rotation part-way, both keys live'],
 ];
 
 export interface ErrorDetails {

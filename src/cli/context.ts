@@ -3,7 +3,7 @@
 // command asks for it.
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { validateBaseUrl } from '../core/base-url.js';
@@ -281,7 +281,8 @@ function chooseProvider(globals: GlobalOptions, settings: ProfileSettings | unde
   if (globals.providerFile !== undefined) return providerFromFile(globals.providerFile);
   if (globals.provider !== undefined) return getProviderFactory(globals.provider);
   if (settings?.providerFile !== undefined) {
-    return providerFromFile(settings.providerFile, `${profilesFile}:${settings.lines.providerFile ?? settings.line}: [${settings.name}] provider-file`);
+    // A relative path is relative to the profiles file's folder, not to wherever keyrot runs.
+    return providerFromFile(resolve(dirname(profilesFile), settings.providerFile), `${profilesFile}:${settings.lines.providerFile ?? settings.line}: [${settings.name}] provider-file`);
   }
   return getProviderFactory(settings?.provider ?? 'vultr');
 }

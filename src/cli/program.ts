@@ -41,8 +41,8 @@ export function globalOptions(): Option[] {
     new Option('--api-url <url>', 'API base URL (env VULTR_API_URL; default https://api.vultr.com/v2)'),
     new Option('--api-key-stdin', 'read the admin key from stdin instead of VULTR_API_KEY or the keychain'),
     new Option('--store <where>', 'where new keys go: os (the OS keychain) or none (only --on-new-key)').choices(['os', 'none']).default('os'),
-    new Option('--provider <name>', 'key provider: vultr (default), grafana, kubeadapt or seed003'),
-    new Option('--provider-file <path>', 'a declarative definition of a REST key API (JSON; see docs/providers.md)'),
+    new Option('--provider <name>', 'key provider: vultr (default), grafana, kubeadapt or example (keyrot\'s example service-account platform, a built-in --provider-file definition)'),
+    new Option('--provider-file <path>', 'a declarative definition of a REST key API (JSON; see "Your own provider" in docs/providers.md)'),
     new Option('--profile <name>', 'the account profile to use (env KEYROT_PROFILE; see keyrot profiles)'),
     new Option('--state-dir <dir>', 'where journals and records live: a folder, or s3://BUCKET/PREFIX shared by runners (env KEYROT_STATE_DIR; default $XDG_STATE_HOME/keyrot)'),
   ];
@@ -327,7 +327,8 @@ export const COMMANDS: CommandSpec[] = [
       new Option('--create-answer <how>', "a user-key create's answer: plaintext (Vultr's guides) or empty (202 without a body, as Vultr's OpenAPI document says)")
         .choices(['plaintext', 'empty'])
         .default('plaintext'),
-      new Option('--refresh <duration>', "platform sandboxes (--provider grafana|seed003|kubeadapt): how often a key's last use is written (default: the real platform's, 5m for Grafana)"),
+      new Option('--refresh <duration>', "platform sandboxes (--provider grafana|example|kubeadapt): how often a key's last use is written (default: the real platform's, 5m for Grafana)"),
+      new Option('--docs <generation>', 'the Kubeadapt sandbox: answer as Kubeadapt\'s current docs ({data, meta} envelope) or its earlier ones (bare lists, {"detail"} errors)').choices(['current', 'earlier']),
     ],
     globals: ['--json', '--quiet', '--no-color'],
     examples: [

@@ -10,6 +10,7 @@
 //   timeout, 5xx) throws CreateOutcomeUnknownError, because a blind retry would make a second key.
 import { setTimeout as sleepTimer } from 'node:timers/promises';
 import type { IncomingHttpHeaders } from 'node:http';
+import { proxyFor, proxyLabel, PROXY_VARIABLES, ProxyRouter } from './proxy.js';
 import { Agent, requestWith } from './undici-core.js';
 import type { Dispatcher } from 'undici';
 import {
@@ -482,7 +483,9 @@ export class HttpClient {
     const secrets = [this.#token, token];
     const idempotent = IDEMPOTENT.has(method);
     const expectBody = options.expectBody ?? method !== 'DELETE';
-    const label = `${method} ${relative}`;
+    // --debug names the proxy a request goes through (keyrot's own dispatcher only: an injected one routes itself).
+    const proxy = this.#ownsDispatcher ? proxyFor(new URL(url), process.env) : null;
+    const label = `${method} ${relative}${proxy === null ? '' : ` via proxy ${proxyLabel(proxy)}`}`;
     const what = options.what ?? 'handle a request';
     const headers: Record<string, string> = {
       accept: 'application/json',
@@ -662,7 +665,9 @@ export class HttpClient {
   }
 
   #getDispatcher(): Dispatcher {
-    this.#dispatcher ??= new Agent({ connect: { timeout: this.#timeouts.connectMs } });
+    // Behind an egress proxy (HTTPS_PROXY and the like, as curl reads them) requests go through it; else direct.
+    const options = { connect: { timeout: this.#timeouts.connectMs } };
+    this.#dispatcher ??= PROXY_VARIABLES.some((name) => process.env[name]?.trim()) ? new ProxyRouter(process.env, options) : new Agent(options);
     return this.#dispatcher;
   }
 
@@ -800,7 +805,10 @@ function providerMessage(text: string, secrets: string[]): string {
   if (parsed !== undefined) {
     if (typeof parsed === 'object' && parsed !== null) {
       const fields = parsed as Record<string, unknown>;
-      const candidate = fields['error'] ?? fields['message'] ?? fields['detail'];
+      // `error` may be the message itself or, in an envelope (Kubeadapt's current docs), `{code, message}`.
+      const error = fields['error'];
+      const inner = typeof error === 'object' && error !== null && !Array.isArray(error) ? (error as Record<string, unknown>)['message'] : error;
+      const candidate = inner ?? fields['message'] ?? fields['detail'];
       if (typeof candidate === 'string') message = candidate;
     } else if (typeof parsed === 'string') {
       message = parsed;

@@ -157,6 +157,22 @@ const KILL_POINTS: KillPoint[] = [
   },
 ];
 
+describe('keyrot --provider grafana audit', () => {
+  it("reads each service account's activity from its tokens' own lastUsedAt: a token used two days ago is no inactive user, a never-used one is", async () => {
+    const s = await platformSetup('grafana');
+    const r = await s.run(['audit', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const rows: any[] = Array.isArray(json(r)) ? json(r) : json(r).keys;
+    const row = (user: string) => rows.find((k) => k.userEmail === user);
+    const used = row('sa-1-deploy-bot');
+    expect(Date.parse(used.userLastActivity)).toBeGreaterThan(Date.now() - 3 * 24 * 3600 * 1000);
+    expect(used.findings.map((f: any) => f.code)).not.toContain('inactive-user');
+    const idle = row('sa-1-auditor');
+    expect(idle.userLastActivity).toBeNull();
+    expect(idle.findings.map((f: any) => f.code)).toContain('inactive-user');
+  });
+});
+
 describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider grafana rotate survives kill -9 at every step', () => {
   it.each(KILL_POINTS)('$name, then --resume', async (point) => {
     const s = await platformSetup('grafana');
