@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sodium from 'libsodium-wrappers';
+import { afterEach, beforeEach, expect } from 'vitest';
 import { OpenAPIBackend } from 'openapi-backend';
 import { describe as describeErrors, parse } from './contract.js';
 
@@ -130,6 +131,21 @@ export async function startGithubServer(): Promise<GithubServer> {
     violations: () => violations(exchanges),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
+}
+
+/**
+ * A fresh GitHub for each test of the suite, held to GitHub's document when the test ends (a violation fails it).
+ * Returns a getter: the server of the running test.
+ */
+export function useGithubServer(): () => GithubServer {
+  let gh: GithubServer | undefined;
+  beforeEach(async () => void (gh = await startGithubServer()));
+  afterEach(async () => {
+    const problems = await gh!.violations();
+    await gh!.close();
+    expect(problems).toEqual([]);
+  });
+  return () => gh!;
 }
 
 let api: Promise<OpenAPIBackend> | undefined;
