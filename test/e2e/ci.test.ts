@@ -1,9 +1,12 @@
 // keyrot as a CI step meets it: no terminal, CI=true, flags only; GitHub Actions integration; headless
 // runners without a keychain (--store none).
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HAS_KEYCHAIN, harness, json } from '../helpers/e2e.js';
+import { ExitCode } from '../../src/errors.js';
+import { HAS_KEYCHAIN, harness, json, lines } from '../helpers/e2e.js';
+import { parseOutputs } from '../helpers/github-server.js';
 import { authStatus, rotationSetup } from '../helpers/consumer.js';
 
 const ANSI = /\x1b\[/;
@@ -136,4 +139,40 @@ describe.skipIf(!HAS_KEYCHAIN)('a headless runner without a keychain', () => {
     expect(created.stderr).toContain(`::add-mask::${shown.secret}`);
     expect(created.stdout.split(shown.secret).length - 1).toBe(1);
   });
+
+  it('a nightly policy run that selects nothing: exit 0, says so, --json an empty selection, job outputs say nothing-selected', async () => {
+    const h = await harness();
+    const dir = await mkdtemp(join(tmpdir(), 'keyrot-ci-'));
+    const outputs = join(dir, 'github-output');
+    const args = ['rotate', '--all', '--expiring-within', '30d', '--match', 'nothing-due-*', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--yes'];
+    const plain = await h.run(args, { env: NO_KEYCHAIN });
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stdout).toMatch(/^No key matches the selection: nothing to rotate\./);
+    const r = await h.run([...args, '--json'], { env: { ...NO_KEYCHAIN, GITHUB_ACTIONS: 'true', GITHUB_OUTPUT: outputs } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(json(r)).toMatchObject({ batchId: null, outcome: 'nothing-selected', counts: { keys: 0 }, rotations: [] });
+    expect(parseOutputs(await readFile(outputs, 'utf8'))).toMatchObject({ outcome: 'nothing-selected', keys: '0', rotated: '0', rotations: '[]' });
+    const dry = await h.run([...args, '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain('No key matches the selection: nothing to rotate.');
+    expect(h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('--dry-run without --yes and without a keychain: the selection and plan, then each check the real run would stop on, and its exit code', async () => {
+    const h = await harness();
+    const r = await h.run(['rotate', '--all', '--match', 'ops-*', '--on-new-key', 'cat >/dev/null', '--dry-run'], { env: NO_KEYCHAIN });
+    expect(r.code).toBe(ExitCode.keychain);
+    expect(r.stdout).toMatch(/^Dry run: nothing will change\. 1 key of 1 user selected:\nUSER\s+KEY/);
+    expect(r.stdout).toContain('Each rotation would:');
+    expect(r.stdout).toMatch(/\n {2}✔ the state folder .* is writable/);
+    expect(r.stdout).toMatch(/\n {2}✖ keychain: /);
+    expect(r.stdout).toMatch(/\n {2}✖ consent: Rotating 1 key revokes each old key: pass --yes to confirm without a terminal\./);
+    expect(lines(r.stderr).at(-1)).toMatch(/--dry-run: the real run would stop before any change \(keychain: .*\); nothing was changed\.$/);
+    const j = await h.run(['rotate', '--all', '--match', 'ops-*', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--dry-run', '--json'], { env: NO_KEYCHAIN });
+    expect(j.code).toBe(ExitCode.usage);
+    expect(JSON.parse(j.stdout)).toMatchObject({ dryRun: true, keys: [{ keyName: 'ops-deploy' }], preflightFailed: [{ check: 'consent', error: { code: 'usage', exitCode: 2 } }] });
+    expect(h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
+  });
 });
+

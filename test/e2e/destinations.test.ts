@@ -7,7 +7,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/errors.js';
 import { HAS_KEYCHAIN, json } from '../helpers/e2e.js';
 import { rotationSetup } from '../helpers/consumer.js';
-import { useGithubServer, type GithubServer } from '../helpers/github-server.js';
+import { parseOutputs, useGithubServer, type GithubServer } from '../helpers/github-server.js';
 
 const NO_KEYCHAIN = { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/keyrot-test-bus' };
 
@@ -76,11 +76,3 @@ describe.skipIf(!HAS_KEYCHAIN)('create --to', () => {
     expect(json(r).error.hint).toMatch(new RegExp(`is live: --to dotenv:.*#K received it, and in the keychain .*; --to github:acme/api#K did not`));
   });
 });
-
-/** $GITHUB_OUTPUT as the runner reads it (name<<DELIMITER … DELIMITER). */
-export function parseOutputs(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const re = /^([^<\n]+)<<(\S+)\n([\s\S]*?)\n\2\n/gm;
-  for (const m of text.matchAll(re)) out[m[1]!] = m[3]!;
-  return out;
-}

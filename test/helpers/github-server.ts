@@ -223,3 +223,10 @@ function sample(schema: any): unknown {
       return schema.format === 'uri' ? 'https://api.github.com/x' : schema.format === 'date-time' ? '2026-01-01T00:00:00Z' : 'x';
   }
 }
+
+/** $GITHUB_OUTPUT as the runner reads it (name<<DELIMITER, the value, DELIMITER), by output name. */
+export function parseOutputs(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of text.matchAll(/^([^<\n]+)<<(\S+)\n([\s\S]*?)\n\2\n/gm)) out[m[1]!] = m[3]!;
+  return out;
+}
