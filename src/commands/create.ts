@@ -222,6 +222,8 @@ async function createUnderLock(options: CreateOptions, destinations: readonly De
       ...destinations.map((d) => ({ name: `--to ${d.target}`, give: async (key: string) => void (await d.deliver(key), deliveredTo.push(d.target)) })),
       ...(options.onNewKey ? [{ name: '--on-new-key', give: (key: string) => runNewKeyHook(ctx, options.onNewKey!, key, hookEnv(user, stored), hookTimeoutMs, '') }] : []),
     ];
+    // Under GitHub Actions the runner masks the key in every later log line before any destination has it.
+    if (destinations.length && inGithubActions(ctx.env)) ctx.out.workflowCommand(addMaskLine(secret));
     try {
       await handOverOrDiscard(ctx, provider, store, user, stored, secret, steps);
     } catch (err) {

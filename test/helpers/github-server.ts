@@ -97,12 +97,26 @@ export async function startGithubServer(): Promise<GithubServer> {
     return [404, { message: 'Not Found' }];
   };
 
+  const opened = (scopeName: string, name: string): string | undefined => {
+    const scope = scopes.get(scopeName);
+    const s = scope?.secrets.get(name);
+    if (!scope || !s) return undefined;
+    return sodium.to_string(sodium.crypto_box_seal_open(sodium.from_base64(s.sealed, sodium.base64_variants.ORIGINAL), scope.publicKey, scope.privateKey));
+  };
+
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     let text = '';
     req.setEncoding('utf8');
     req.on('data', (c: string) => (text += c));
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'http://localhost');
+      // Not GitHub's: what a deployed consumer would read from the secret, for a test's smoke check.
+      const peek = /^\/_test\/secret\/(.+)\/([^/]+)$/.exec(url.pathname);
+      if (peek) {
+        const value = opened(peek[1]!, peek[2]!);
+        res.writeHead(value === undefined ? 404 : 200).end(value ?? '');
+        return;
+      }
       const body = text ? parse(text) : undefined;
       const [status, answer] = handle(req.method ?? 'GET', url.pathname, url.searchParams, req.headers.authorization, body);
       requests.push({ method: req.method ?? '', path: url.pathname, authorization: req.headers.authorization, body, status });
@@ -119,12 +133,7 @@ export async function startGithubServer(): Promise<GithubServer> {
     url: `http://127.0.0.1:${port}`,
     token,
     requests,
-    secret(scope, name) {
-      const s = scopes.get(scope)?.secrets.get(name);
-      if (!s) return undefined;
-      const opened = sodium.crypto_box_seal_open(sodium.from_base64(s.sealed, sodium.base64_variants.ORIGINAL), scopes.get(scope)!.publicKey, scopes.get(scope)!.privateKey);
-      return sodium.to_string(opened);
-    },
+    secret: opened,
     lastPut: (scope, name) => scopes.get(scope)?.secrets.get(name)?.body,
     failWhen: (pattern, status, message) => void faults.push({ pattern, status, message }),
     orgSecret: (org, name, visibility, repositoryIds = []) => void orgSecrets.set(`orgs/${org}#${name}`, { visibility, repositoryIds }),
