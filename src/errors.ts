@@ -57,7 +57,25 @@ export interface ErrorDetails {
   hint?: string;
   /** Extra machine-readable fields for the JSON error object. Never secrets. */
   data?: Record<string, unknown>;
+  /** What control flow may act on, typed; also shown in the JSON error object (merged into data). */
+  facts?: ErrorFacts;
   cause?: unknown;
+}
+
+/** The facts about a failure that keyrot's own control flow reads (never the untyped data bag). */
+export interface ErrorFacts {
+  /** The provider's HTTP status, where it answered. */
+  status?: number;
+  /** Raised after a create whose answer was lost: a key may exist that no listing showed yet. */
+  afterLostAnswer?: boolean;
+  /** Unheld keys of the new key's name that may be another's: never deleted by this rotation. */
+  unheldKeyIds?: readonly string[];
+  /** Another keyrot rotated the same user at the same moment; this run stepped back. */
+  concurrent?: boolean;
+  /** false when the new key no longer works (deleted, expired, rejected). */
+  newKeyUsable?: boolean;
+  /** A delete was answered 2xx and the key is still listed (and not rejected): it is live. */
+  keyStillLive?: boolean;
 }
 
 export abstract class KeyrotError extends Error {
@@ -66,18 +84,21 @@ export abstract class KeyrotError extends Error {
   abstract readonly code: string;
   hint: string | undefined;
   data: Record<string, unknown> | undefined;
+  readonly facts: ErrorFacts;
 
   constructor(message: string, details: ErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = new.target.name;
     this.hint = details.hint;
-    this.data = details.data;
+    this.facts = { ...details.facts };
+    this.data = details.facts ? { ...details.data, ...details.facts } : details.data;
   }
 
   /** Adds context on the way up (where a rotation stopped, how to go on); the class and exit code stay. */
-  amend(hint: string, data: Record<string, unknown>): this {
+  amend(hint: string, data: Record<string, unknown>, facts?: ErrorFacts): this {
     this.hint = hint;
-    this.data = { ...(this.data ?? {}), ...data };
+    this.data = { ...(this.data ?? {}), ...data, ...facts };
+    Object.assign(this.facts, facts);
     return this;
   }
 }

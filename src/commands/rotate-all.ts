@@ -32,7 +32,7 @@ import {
   type RotateResult,
   type RotateSettings,
   type RotationSession,
-} from './rotate.js';
+} from '../session/rotation.js';
 import { consentTo } from './consent.js';
 import { requireHookWithoutStore, storeFor } from './hand-over.js';
 import { withUserLock } from './user-lock.js';

@@ -12,7 +12,7 @@
 // Only keys that can be this run's own are deleted so: when more keys of the name appeared unheld than the creates
 // sent could have made, one is another's (a second runner rotating the same user, a person), and none is deleted.
 import { CreateOutcomeUnknownError, KeyNotReturnedError, KeychainError, RotationConflictError, RotationIncompleteError, isKeyrotError } from '../errors.js';
-import { keychainAccount, type SecretStore } from '../keychain/secret-store.js';
+import { keychainAccount, type SecretStore } from './key-store.js';
 import type { ApiKey, CreateKeyInput, CreatedKey, Provider } from '../providers/types.js';
 import { maskSecret } from './mask.js';
 
@@ -65,7 +65,7 @@ export async function createAndStoreKey(req: CreateKeyRequest, ports: CreateKeyP
       // After a lost answer, a key may exist that the listing did not show yet: a refusal now (a 4xx: "limit
       // reached") does not mean nothing was made, and says so.
       if (attempt > 1 && isKeyrotError(err) && !(err instanceof CreateOutcomeUnknownError)) {
-        throw err.amend(`${err.hint ? `${err.hint} ` : ''}An earlier create's answer was lost: a key named "${req.name}" may be live with its plaintext lost; --resume checks for it again and deletes it.`, { afterLostAnswer: true });
+        throw err.amend(`${err.hint ? `${err.hint} ` : ''}An earlier create's answer was lost: a key named "${req.name}" may be live with its plaintext lost; --resume checks for it again and deletes it.`, {}, { afterLostAnswer: true });
       }
       if (!(err instanceof CreateOutcomeUnknownError)) throw err;
       ports.note(`The answer to the create was lost; checking ${req.name} at the provider.`);
@@ -190,7 +190,8 @@ export function refuseOthersKeys(req: OrphanQuery, unheld: readonly ApiKey[], ap
     `${unheld.length} keys named "${req.name}" appeared ${appeared} (${listed}), and this run's creates can have made ${own}: the others are another's (a second runner or state folder rotating this user at the same time, or a person), and nothing tells which is which. keyrot deleted none of them; a key this run made may be live with its plaintext lost.`,
     {
       hint: 'Once the other run is done, delete the one of them nobody holds (the other run names its own key): keyrot revoke --user <e-mail> --key <id>. keyrot never deletes them by itself.',
-      data: { keyName: req.name, unheldKeyIds: unheld.map((k) => k.id), afterLostAnswer: true },
+      data: { keyName: req.name },
+      facts: { unheldKeyIds: unheld.map((k) => k.id), afterLostAnswer: true },
     },
   );
 }

@@ -699,27 +699,29 @@ export class HttpClient {
       const ipNotAllowed = /^Unauthorized IP address/i.test(message);
       return new AuthError(`${service} rejected the API key: ${message || 'HTTP 401 Unauthorized'}`, {
         hint: ipNotAllowed ? this.#hints.ipNotAllowed : this.#hints.unauthorized,
-        data: { ...data, reason: ipNotAllowed ? 'ip-not-allowed' : 'rejected' },
+        facts: { status }, data: { ...data, reason: ipNotAllowed ? 'ip-not-allowed' : 'rejected' },
       });
     }
     if (status === 403) {
       return new PermissionError(`${service} denied permission to ${what}${message ? `: ${message}` : ''}`, {
         hint: this.#hints.forbidden,
         data,
+        facts: { status },
       });
     }
     if (status === 404) {
-      return new NotFoundError(`${service} found nothing when asked to ${what}${message ? `: ${message}` : ''}`, { hint: this.#hints.notFound, data });
+      return new NotFoundError(`${service} found nothing when asked to ${what}${message ? `: ${message}` : ''}`, { hint: this.#hints.notFound, data, facts: { status } });
     }
     if (status >= 400 && status < 500) {
-      return new UsageError(`${service} rejected the request to ${what}: ${message || `HTTP ${status}`}`, { data });
+      return new UsageError(`${service} rejected the request to ${what}: ${message || `HTTP ${status}`}`, { data, facts: { status } });
     }
     if (status >= 500) {
       return new ProviderUnavailableError(`${service} could not ${what}: HTTP ${status}${message ? ` (${message})` : ''}`, {
         data,
+        facts: { status },
       });
     }
-    return new ProviderResponseError(`${service} answered the request to ${what} with an unexpected HTTP ${status}.`, { data });
+    return new ProviderResponseError(`${service} answered the request to ${what} with an unexpected HTTP ${status}.`, { data, facts: { status } });
   }
 
   #outcomeUnknown(method: HttpMethod, what: string, problem: string, cause: unknown, secrets: string[]): CreateOutcomeUnknownError {

@@ -1,0 +1,96 @@
+// Rolling back an unfinished rotation: only while the old key is untouched and still works.
+import { UsageError } from '../../errors.js';
+import type { ApiKey } from '../../providers/types.js';
+import { refuseOthersKeys } from '../create-key.js';
+import { keychainAccount } from '../key-store.js';
+import { keepOthersKeys, keptKeyIds, ownUnheld } from './ownership.js';
+import { byOperator, operatorFlowOf, rotateCommandOf, save, type RotationPorts } from './ports.js';
+import { canAbort, oldKeyLapsed, type RotationRecord } from './record.js';
+import { TRANSITIONS } from './transitions.js';
+
+/** Throws when the rotation can no longer be rolled back: the old key revoked, or lapsed at the end of its grace. */
+export function assertAbortable(record: RotationRecord, ports: Pick<RotationPorts, 'invocation' | 'now'>): void {
+  if (!canAbort(record)) throw cannotRollBack(record, ports, `The old key ${record.oldKey.name} is already revoked (or being revoked): this rotation cannot be rolled back.`);
+  if (oldKeyLapsed(record, ports.now())) {
+    throw cannotRollBack(record, ports, `The old key ${record.oldKey.name} lapsed at ${record.oldKey.expiresAt} (the end of the --keep-old grace period): rolling back would delete ${record.newKey.name}, the only key that still works.`);
+  }
+}
+
+/** A refused --abort: why, and the --resume that finishes the rotation instead. */
+export function cannotRollBack(record: RotationRecord, ports: Pick<RotationPorts, 'invocation'>, message: string): UsageError {
+  return new UsageError(message, { hint: `Finish it with: ${rotateCommandOf(record, ports)} --resume` });
+}
+
+/**
+ * assertAbortable, and the old key as the provider lists it now: one that has lapsed (its own expiry, or the one
+ * --keep-old set, whatever the journal knows) or is gone cannot be rolled back to, and the new key would be the only
+ * working key left.
+ */
+export async function assertAbortableNow(record: RotationRecord, ports: Pick<RotationPorts, 'invocation' | 'now' | 'provider'>): Promise<void> {
+  assertAbortable(record, ports);
+  // Nothing to delete (no new key was made, or could have been): nothing to weigh against the old key.
+  const mayHaveNewKey = record.newKey.id !== null || (record.phase === 'create' && record.phaseStatus === 'started');
+  if (byOperator(ports.provider) || !mayHaveNewKey) return;
+  const old = (await ports.provider.listKeys(record.userId)).find((k) => k.id === record.oldKey.id);
+  const why = !old ? 'is no longer listed' : old.expiresAt && old.expiresAt.getTime() <= ports.now().getTime() ? `expired at ${old.expiresAt.toISOString()}` : null;
+  if (why) throw cannotRollBack(record, ports, `The old key ${record.oldKey.name} ${why}: rolling back would delete ${record.newKey.name}, the only key that may still work.`);
+}
+
+/** Rolls back an unfinished rotation: deletes the new key and its keychain entry; the old key stays. */
+export async function abortRotation(record: RotationRecord, ports: RotationPorts): Promise<RotationRecord> {
+  await assertAbortableNow(record, ports);
+  await ports.beforeAbort?.(record);
+  const restored = await restoreOldKeyExpiry(record, ports);
+  if (restored) ports.note(`--keep-old had moved the old key's expiry: ${restored}.`);
+  const step = await ports.startStep(`Delete the new key ${record.newKey.name}`);
+  const provider = ports.provider;
+  const ids: string[] = [];
+  // Keys of the name this rotation found to be possibly another's, still listed: never deleted by it, and said so.
+  let stillListed: ApiKey[] = [];
+  if (record.newKey.id) ids.push(record.newKey.id);
+  else if (record.phase === 'create' && record.phaseStatus === 'started') {
+    // The create may have happened without its answer: delete any key it made, held or not. More keys of the name
+    // than this rotation's creates can have made include another's (a second runner; another state folder sharing
+    // this keychain holds its keys here too): then none is deleted, and the rotation stops (exit 9) naming them, so
+    // a person deletes the one nobody holds; they are never deleted by it, and a later --abort ends it.
+    const query = { userId: record.userId, name: record.newKey.name, preexistingKeyIds: keptKeyIds(record), ownUnheld: ownUnheld(record) };
+    const listed = await provider.listKeys(record.userId);
+    const made = listed.filter((k) => k.name === record.newKey.name && !query.preexistingKeyIds.has(k.id));
+    stillListed = listed.filter((k) => record.othersKeyIds?.includes(k.id));
+    if (stillListed.length) ports.warn(`Still listed, and never deleted by keyrot: ${stillListed.map((k) => `${k.name} (${k.id})`).join(', ')}; delete the one nobody holds.`);
+    if (query.ownUnheld === 0 && made.length > 0) ports.warn(`Left ${made.map((k) => `${k.name} (${k.id})`).join(', ')} alone: this rotation's creates made no key that is still listed.`);
+    else {
+      await keepOthersKeys(record, ports, () => refuseOthersKeys(query, made, 'since this rotation began'));
+      ids.push(...made.map((k) => k.id));
+    }
+  }
+  const kept: string[] = [];
+  for (const id of ids) {
+    const account = keychainAccount(provider.id, record.userId, id);
+    if (byOperator(provider) && !(await operatorFlowOf(ports).keepUntilRevoked(record, ports, id, account))) {
+      kept.push(id);
+      continue;
+    }
+    if (!byOperator(provider)) await provider.deleteKey(record.userId, id);
+    await ports.store.delete(account);
+  }
+  const none = stillListed.length ? `deleted none: ${stillListed.map((k) => k.id).join(', ')} still listed` : 'no new key existed';
+  step.finish('ok', ids.length ? (kept.length ? `kept ${kept.join(', ')} in the keychain until it is revoked` : `deleted ${ids.join(', ')}`) : none);
+  TRANSITIONS.close(record);
+  await save(record, ports);
+  ports.event('rotation.aborted', { userId: record.userId, deletedKeyIds: ids });
+  return record;
+}
+
+/** --abort after --keep-old moved the old key's expiry: the old key gets its own expiry back before anything else. */
+export async function restoreOldKeyExpiry(record: RotationRecord, ports: RotationPorts): Promise<string | null> {
+  const before = record.oldKey.expiryBefore;
+  if (before === undefined || !ports.provider.setKeyExpiry) return null;
+  // An expiry that has passed meanwhile is not brought back: the key lapsed by its own date.
+  if (before !== null && Date.parse(before) <= ports.now().getTime()) return null;
+  await ports.provider.setKeyExpiry(record.userId, record.oldKey.id, before === null ? null : new Date(before));
+  delete record.oldKey.expiryBefore;
+  record.oldKey.expiresAt = before;
+  await save(record, ports);
+  return `${record.oldKey.name} ${before === null ? 'never expires again' : `expires at ${before} again`}`;
+}

@@ -1,0 +1,97 @@
+// The rotation state machine: the phase table (which step runs in each phase), and the loop that runs a step, then
+// moves on through TRANSITIONS. Every transition is saved before the next side effect, so resuming means: read the
+// record, re-enter the recorded phase in its idempotent form, continue.
+import { CreateOutcomeUnknownError, OperatorStepError, isKeyrotError } from '../../errors.js';
+import { explainFailure } from './failure.js';
+import { discardCancelledCreate, discardUnheldNewKey } from './ownership.js';
+import { rotateCommandOf, save, throwIfCancelled, type RotationPorts, type StepProgress, type StepResult } from './ports.js';
+import { canAbort, labelFor, summaryData, type Phase, type RotationRecord, type StepRecord } from './record.js';
+import { createStep } from './steps/create.js';
+import { finishStep } from './steps/finish.js';
+import { handOverStep } from './steps/hand-over.js';
+import { revokeStep } from './steps/revoke.js';
+import { verifyNewStep } from './steps/verify-new.js';
+import { verifyOldStep } from './steps/verify-old.js';
+import { waitStep } from './steps/wait.js';
+import { TRANSITIONS } from './transitions.js';
+
+export type PhaseRunner = (record: RotationRecord, ports: RotationPorts, step: StepProgress) => Promise<StepResult>;
+
+/** The step each phase runs. The order of phases is PHASES (record.ts); the moves between them are TRANSITIONS. */
+export const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
+  create: createStep,
+  'verify-new': verifyNewStep,
+  'hand-over': handOverStep,
+  wait: waitStep,
+  revoke: revokeStep,
+  'verify-old': verifyOldStep,
+  finish: finishStep,
+};
+
+/**
+ * Runs (or resumes) the rotation until it is done, paused (--keep-old), or fails. On failure the record
+ * keeps the phase reached, so the same call resumes it; the thrown error says what is live and what next.
+ */
+export async function runRotation(record: RotationRecord, ports: RotationPorts): Promise<RotationRecord> {
+  TRANSITIONS.start(record);
+  await save(record, ports);
+  await discardUnheldNewKey(record, ports, false);
+  while (record.status === 'running') {
+    const phase = record.phase;
+    const step = await ports.startStep(labelFor(record, phase));
+    let detail: string | undefined;
+    let outcome: StepRecord['outcome'] = 'ok';
+    try {
+      // Inside the try: a cancel between phases is journaled and explained like any other stop.
+      throwIfCancelled(ports.signal);
+      const result = await PHASE_RUNNERS[phase](record, ports, step);
+      detail = result.detail;
+      outcome = result.skipped ? 'skipped' : 'ok';
+    } catch (err) {
+      if (err instanceof OperatorStepError) throw await pauseForOperator(record, ports, step, err);
+      // Words on the step line ("wait timeout"), not the code scripts read in JSON ("wait_timeout").
+      const durationMs = step.finish('failed', isKeyrotError(err) ? err.code.replace(/_/g, ' ') : undefined);
+      record.steps.push({ phase, outcome: 'failed', durationMs });
+      TRANSITIONS.fail(record, { code: isKeyrotError(err) ? err.code : 'internal', message: err instanceof Error ? err.message : String(err) });
+      // A create whose answer was lost may have made a key the listing does not show yet: no later refusal of a
+      // create in this rotation may count as "nothing was made".
+      if (phase === 'create' && !record.newKey.id && (err instanceof CreateOutcomeUnknownError || (isKeyrotError(err) && err.facts.afterLostAnswer === true))) record.createOutcomeUnknown = true;
+      await save(record, ports).catch(() => undefined);
+      try {
+        await discardUnheldNewKey(record, ports, true);
+        await discardCancelledCreate(record, ports, err);
+      } catch (discardErr) {
+        // The original stop is what the user must see; the discard's own failure is told beside it.
+        ports.warn(`--store none: the new key ${record.newKey.name} (${record.newKey.id ?? '?'}) could not be cleaned up: ${(discardErr as Error).message}`);
+      }
+      ports.event('rotation.failed', { rotationId: record.id, phase, error: record.lastError });
+      throw explainFailure(record, err, ports);
+    }
+    const durationMs = step.finish(outcome, detail);
+    record.steps.push({ phase, outcome, durationMs, ...(detail ? { detail } : {}) });
+    TRANSITIONS.complete(record, ports.now());
+    try {
+      await save(record, ports);
+    } catch (err) {
+      // The journal still says the phase just done is under way: a resume redoes it (phases are idempotent).
+      TRANSITIONS.fail(record, isKeyrotError(err) ? { code: err.code, message: err.message } : null);
+      ports.event('rotation.failed', { rotationId: record.id, phase, error: record.lastError });
+      throw explainFailure(record, err, ports);
+    }
+  }
+  if (record.status === 'done') ports.event('rotation.done', summaryData(record));
+  return record;
+}
+
+/**
+ * A step only a person can take (mint or revoke in the dashboard) is pending: the rotation is paused, not failed,
+ * and says exactly what to do and how to go on. Returns the error to throw (exit 18).
+ */
+async function pauseForOperator(record: RotationRecord, ports: RotationPorts, step: StepProgress, err: OperatorStepError): Promise<OperatorStepError> {
+  step.finish('skipped', 'paused: waiting for a person at the dashboard');
+  TRANSITIONS.pauseForPerson(record, { code: err.code, message: err.message });
+  await save(record, ports);
+  ports.event('rotation.paused', { rotationId: record.id, phase: record.phase, awaiting: record.awaiting ?? null, message: err.message });
+  const next = record.awaiting === 'mint' ? `${rotateCommandOf(record, ports)} --resume --new-key-stdin (the key on stdin), or the same without --new-key-stdin in a terminal` : `${rotateCommandOf(record, ports)} --resume`;
+  return err.amend(`${err.hint ? `${err.hint} ` : ''}Next: ${next}.${canAbort(record) ? ' Or roll back with --abort.' : ''}`, { rotationId: record.id, phase: record.phase, awaiting: record.awaiting ?? null, resumable: true });
+}

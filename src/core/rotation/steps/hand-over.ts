@@ -1,0 +1,54 @@
+// Step 3: the new key reaches its consumers.
+import { CancelledError } from '../../../errors.js';
+import { entryName, keychainAccount } from '../../key-store.js';
+import { markStarted, newSecret, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
+import { canAbort, hookEnv, type RotationRecord } from '../record.js';
+
+/** Hands the new key to its consumers. */
+export async function handOverStep(record: RotationRecord, ports: RotationPorts, step: StepProgress): Promise<StepResult> {
+  const secret = await newSecret(record, ports);
+  await markStarted(record, ports);
+  let detail: string;
+  try {
+    detail = await handOver(record, ports, secret);
+  } catch (err) {
+    // "Nothing was changed" (a prompt's usual words) is false here: say what is live.
+    if (err instanceof CancelledError) {
+      const old = canAbort(record) ? `the old key ${record.oldKey.name} is untouched` : `the old key ${record.oldKey.name} is revoked`;
+      throw new CancelledError(`Cancelled at the hand-over: the new key ${record.newKey.name} is live; ${old}.`);
+    }
+    throw err;
+  }
+  // The usage baseline is taken after the hand-over, on the provider's clock: any later activity counts.
+  record.handedOverAt = ports.now().toISOString();
+  if (record.mode === 'standard' && record.options.usageSignalUsable && !record.options.noWait) {
+    const seen = await ports.provider.observeUsage(record.userId, record.newKey.id ?? '');
+    record.usageBaseline = seen.lastUsedAt?.toISOString() ?? null;
+  }
+  return { detail };
+}
+
+/** Gives the new key to the consumers (the hook, or the operator in a terminal); returns the step's detail. */
+export async function handOver(record: RotationRecord, ports: RotationPorts, secret: string): Promise<string> {
+  const adopted = (await ports.adoptNewKey?.(secret, record)) ?? null;
+  const detail = await handOverToConsumers(record, ports, secret);
+  return adopted ? `${adopted}; ${detail}` : detail;
+}
+
+export async function handOverToConsumers(record: RotationRecord, ports: RotationPorts, secret: string): Promise<string> {
+  if (ports.deliver) return ports.deliver(secret, record);
+  if (record.options.onNewKey) {
+    await ports.runHook(record.options.onNewKey, secret, hookEnv(record), record.options.hookTimeoutMs);
+    ports.event('hook.done', { keyId: record.newKey.id });
+    return 'hook succeeded';
+  }
+  if (ports.confirmHandover) {
+    const account = entryName(ports.store, keychainAccount(ports.provider.id, record.userId, record.newKey.id ?? ''));
+    const ok = await ports.confirmHandover(
+      `Update every consumer of ${record.oldKey.name} to the new key ${record.newKey.name} (keychain service "keyrot", account "${account}"). Done?`,
+    );
+    if (!ok) throw new CancelledError('Hand-over not confirmed.');
+    return 'confirmed by the operator';
+  }
+  return 'no hook: consumers read the new key from the keychain';
+}

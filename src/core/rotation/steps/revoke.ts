@@ -1,0 +1,74 @@
+// Step 5: the old key goes, and only once the new one is proven to still work.
+import { VerificationFailedError } from '../../../errors.js';
+import { keychainAccount } from '../../key-store.js';
+import { byOperator, heldThisRun, markStarted, operatorFlowOf, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
+import { hookEnv, type RotationRecord } from '../record.js';
+
+/** Revokes the old key once the new one is proven still to work. */
+export async function revokeStep(record: RotationRecord, ports: RotationPorts, step: StepProgress): Promise<StepResult> {
+  // The last moment the old key can still be kept: never revoke it unless the new key still works (it may have
+  // been deleted, or have expired, during a --keep-old grace period or a long wait).
+  const proof = await newKeyStillWorks(record, ports, step);
+  step.update(proof);
+  await markStarted(record, ports);
+  if (byOperator(ports.provider)) return operatorFlowOf(ports).askToRevoke(record, ports);
+  const outcome = await ports.provider.deleteKey(record.userId, record.oldKey.id);
+  ports.event('old.revoked', { keyId: record.oldKey.id, name: record.oldKey.name, outcome });
+  return { detail: `${record.oldKey.name} (${record.oldKey.id})${outcome === 'already-gone' ? ' was already gone' : ''}` };
+}
+
+/**
+ * Proof, right before the revoke, that the new key is still there and still authenticates. Throws
+ * VerificationFailedError (the old key is then kept) when it was deleted, has expired or is rejected. Returns the
+ * detail to show. Without its plaintext (--store none, resumed by another process) it cannot be tested: then it
+ * must at least be listed and unexpired.
+ */
+export async function newKeyStillWorks(record: RotationRecord, ports: RotationPorts, step: StepProgress): Promise<string> {
+  const id = record.newKey.id;
+  const name = `${record.newKey.name} (${id ?? 'no id'})`;
+  const stop = (why: string) =>
+    new VerificationFailedError(`The new key ${name} ${why}: the old key ${record.oldKey.name} was NOT revoked, and stays live.`, {
+      hint: 'Roll back with --abort (it cleans up the new key), then rotate again.',
+      facts: { newKeyUsable: false },
+    });
+  if (!id) throw stop('was never recorded');
+  // Keys a person manages in the dashboard cannot be listed: the key itself is asked instead, below.
+  if (!byOperator(ports.provider)) {
+    const listed = (await ports.provider.listKeys(record.userId)).find((k) => k.id === id);
+    if (!listed) throw stop(`is no longer listed at ${ports.provider.displayName} (deleted)`);
+    if (listed.expiresAt && listed.expiresAt.getTime() <= ports.now().getTime()) throw stop(`expired at ${listed.expiresAt.toISOString()}`);
+  }
+  // The store first: it is where consumers read the key (and what outlives this process).
+  const account = keychainAccount(ports.provider.id, record.userId, id);
+  let secret = await ports.store.get(account);
+  const inMemory = heldThisRun.get(ports)?.get(id);
+  if (secret === null && inMemory) {
+    // The entry vanished during the rotation (a keychain reset, a clean-up script): written back from this
+    // run's copy before the old key goes, or the rotation stops with the old key kept.
+    try {
+      await ports.store.set(account, inMemory);
+    } catch (err) {
+      throw stop(`is no longer in the keychain, and writing it back failed (${(err as Error).message})`);
+    }
+    ports.warn(`The keychain lost the entry of the new key ${name} during the rotation: keyrot wrote it back from memory before revoking the old key.`);
+    secret = inMemory;
+  }
+  if (secret === null) {
+    if (record.options.store !== 'none') throw stop('is no longer in the keychain');
+    // --store none, resumed: keyrot holds no copy to test. Only the consumers can prove the key still works.
+    if (record.options.check === null) {
+      throw new VerificationFailedError(
+        `keyrot holds no copy of the new key ${name} (--store none), so it cannot prove the key still authenticates: the old key ${record.oldKey.name} was NOT revoked, and stays live.`,
+        { hint: 'Pass --check CMD with --resume (a command that proves your consumers work with the new key), or roll back with --abort.' },
+      );
+    }
+    step.update('running --check: keyrot holds no copy of the new key to test it');
+    if (!(await ports.runCheck(record.options.check, hookEnv(record), record.options.hookTimeoutMs))) throw stop('failed --check');
+    return 'new key listed and unexpired; --check passed (keyrot holds no copy to test it: --store none)';
+  }
+  ports.protect(secret);
+  step.update('checking the new key still authenticates');
+  const check = await ports.provider.checkKey(secret);
+  if (!check.ok) throw stop(`no longer authenticates (${check.reason}: ${check.message})`);
+  return 'new key still authenticates';
+}

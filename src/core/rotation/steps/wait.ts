@@ -1,0 +1,174 @@
+// Step 4: evidence that consumers use the new key.
+import { WaitTimeoutError } from '../../../errors.js';
+import { formatDuration } from '../../duration.js';
+import { save, throwIfCancelled, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
+import { hookEnv, type RotationRecord } from '../record.js';
+
+/** Waits for evidence that consumers moved to the new key. */
+export async function waitStep(record: RotationRecord, ports: RotationPorts, step: StepProgress): Promise<StepResult> {
+  if (record.options.noWait) return { skipped: true, detail: await graceForOldKey(record, ports, '--no-wait') };
+  const { provider } = ports;
+  if (provider.capabilities.usageSignal === 'per-key' && record.options.usageSignalUsable) return waitPerKey(record, ports, step);
+  const perUser = provider.capabilities.usageSignal === 'per-user';
+  const useSignal = record.options.usageSignalUsable && provider.capabilities.usageSignal !== 'none';
+  if (useSignal && perUser) {
+    ports.note(
+      `${provider.displayName} reports activity per user, not per key: keyrot waits until some key of ${record.userEmail} is used after the hand-over. That cannot tell the new key from the old one${record.options.check ? '; --check confirms the consumers' : '; add --check to confirm the consumers themselves'}.`,
+    );
+  }
+  const started = ports.now().getTime();
+  const baseline = record.usageBaseline ? new Date(record.usageBaseline).getTime() : null;
+  let usageSeenAt: Date | null = useSignal ? null : new Date(0);
+  let lastSeen: Date | null = null;
+  const timeout = record.options.waitTimeoutMs;
+  step.update(() => {
+    const elapsed = Math.max(0, ports.now().getTime() - started);
+    const activity = !useSignal
+      ? ''
+      : `; last activity ${lastSeen ? lastSeen.toISOString() : 'none reported'}${usageSeenAt ? '' : baseline !== null ? ` (waiting for one after ${new Date(baseline).toISOString()})` : ''}`;
+    return `${formatDuration(elapsed)} of ${formatDuration(timeout)}, ${formatDuration(Math.max(0, timeout - elapsed))} left${activity}${usageSeenAt ? '; waiting for --check' : ''}`;
+  });
+  for (;;) {
+    throwIfCancelled(ports.signal);
+    if (usageSeenAt === null) {
+      const seen = await provider.observeUsage(record.userId, record.newKey.id ?? '');
+      lastSeen = seen.lastUsedAt ?? lastSeen;
+      if (seen.lastUsedAt && (baseline === null || seen.lastUsedAt.getTime() > baseline)) {
+        usageSeenAt = seen.lastUsedAt;
+        ports.event('usage.seen', { at: seen.lastUsedAt.toISOString(), scope: provider.capabilities.usageSignal });
+      }
+    }
+    let checkPassed = record.options.check === null;
+    if (usageSeenAt !== null && record.options.check !== null) {
+      checkPassed = await ports.runCheck(record.options.check, hookEnv(record), record.options.hookTimeoutMs);
+    }
+    if (usageSeenAt !== null && checkPassed) {
+      const what = useSignal ? `activity at ${usageSeenAt.toISOString()}` : 'no usage signal';
+      return { detail: await graceForOldKey(record, ports, record.options.check ? `${what}; check passed` : what) };
+    }
+    const elapsed = ports.now().getTime() - started;
+    if (elapsed >= record.options.waitTimeoutMs) {
+      throw new WaitTimeoutError(
+        `No ${usageSeenAt === null ? 'activity on the new key' : 'passing --check'} within ${formatDuration(record.options.waitTimeoutMs)}.`,
+        { hint: 'Both keys stay live. Resume with --resume (waits again), or roll back with --abort.' },
+      );
+    }
+    await ports.sleep(Math.min(record.options.pollIntervalMs, record.options.waitTimeoutMs - elapsed));
+  }
+}
+
+/**
+ * Per-key usage: the evidence to revoke on. The new key's own last use must fall after the hand-over, and the old
+ * key's last use must not have moved for twice the provider's refresh interval (a use shows within one interval),
+ * so a consumer still on the old key is caught now rather than by a 401 after the revoke. --check adds the
+ * consumers' own proof. A use of the old key after the hand-over is journaled, so a resumed wait keeps it.
+ */
+export async function waitPerKey(record: RotationRecord, ports: RotationPorts, step: StepProgress): Promise<{ detail: string }> {
+  const { provider } = ports;
+  const refreshMs = record.options.usageRefreshMs ?? provider.capabilities.usageRefreshMs ?? 0;
+  // Twice the refresh interval, and never less than two polls: a platform that records every use at once (refresh
+  // 0) still needs polls that see the old key's last use stand still.
+  const quietMs = Math.max(2 * refreshMs, 2 * record.options.pollIntervalMs);
+  const started = ports.now().getTime();
+  const timeout = record.options.waitTimeoutMs;
+  // Only keyrot's own clock is trusted: the provider's stamps are compared with each other, never with keyrot's time,
+  // so a provider clock running ahead or behind changes nothing.
+  // The new key: keyrot's own proof of it (before the hand-over) may reach its last use up to one refresh later.
+  // The value seen by the first poll sent once that refresh has passed is the baseline; a later, greater value is
+  // a consumer's use.
+  const settleAt = started + refreshMs;
+  let newBaseline: number | null | undefined;
+  let newUse: Date | null = null;
+  // The old key: quiet once its last use has not moved for twice the refresh interval, counted from the last poll
+  // that saw it move (or from the start of this watch).
+  let oldUse = record.oldKeyUsedAt ? Date.parse(record.oldKeyUsedAt) : null;
+  let oldSeen: number | null | undefined;
+  let oldQuietSince = started;
+  let checkPassed = false;
+  ports.note(
+    `${provider.displayName} reports each key's last use (refreshed within ${formatDuration(refreshMs)}): keyrot waits until ${record.newKey.name} is used after the hand-over and ${record.oldKey.name} stays unused for ${formatDuration(quietMs)}.`,
+  );
+  step.update(() => {
+    const now = ports.now().getTime();
+    const newPart = newUse
+      ? `${record.newKey.name} used at ${newUse.toISOString()}`
+      : newBaseline === undefined
+        ? `${record.newKey.name}: settling keyrot's own check (${formatDuration(Math.max(0, settleAt - now))})`
+        : `${record.newKey.name} not used yet`;
+    const oldPart = `${record.oldKey.name} unused for ${formatDuration(Math.max(0, now - oldQuietSince))} of ${formatDuration(quietMs)}`;
+    return `${formatDuration(Math.max(0, now - started))} of ${formatDuration(timeout)}; ${newPart}; ${oldPart}`;
+  });
+  for (;;) {
+    throwIfCancelled(ports.signal);
+    const polledAt = ports.now().getTime();
+    const [fresh, old] = await Promise.all([provider.observeUsage(record.userId, record.newKey.id ?? ''), provider.observeUsage(record.userId, record.oldKey.id)]);
+    const freshValue = fresh.lastUsedAt ? fresh.lastUsedAt.getTime() : null;
+    if (newBaseline === undefined) {
+      if (polledAt >= settleAt) newBaseline = freshValue;
+    } else if (!newUse && fresh.lastUsedAt && freshValue !== null && (newBaseline === null || freshValue > newBaseline)) {
+      newUse = fresh.lastUsedAt;
+      ports.event('usage.seen', { at: newUse.toISOString(), scope: 'per-key', keyId: record.newKey.id });
+    }
+    const oldValue = old.lastUsedAt ? old.lastUsedAt.getTime() : null;
+    const oldMoved = oldSeen !== undefined && oldValue !== null && oldValue !== oldSeen;
+    oldSeen = oldValue;
+    if (oldMoved && old.lastUsedAt) {
+      oldQuietSince = ports.now().getTime();
+      oldUse = old.lastUsedAt.getTime();
+      record.oldKeyUsedAt = old.lastUsedAt.toISOString();
+      await save(record, ports);
+      ports.warn(`The old key ${record.oldKey.name} was used at ${record.oldKeyUsedAt}, after the hand-over: a consumer still holds it. keyrot keeps it live and waits until it stays unused for ${formatDuration(quietMs)}.`);
+      ports.event('usage.old-key', { at: record.oldKeyUsedAt, keyId: record.oldKey.id });
+    }
+    const now = ports.now().getTime();
+    // Never in the poll that saw the old key used.
+    const quiet = !oldMoved && now - oldQuietSince >= quietMs;
+    if (newUse && quiet && !checkPassed) checkPassed = record.options.check === null || (await ports.runCheck(record.options.check, hookEnv(record), record.options.hookTimeoutMs));
+    if (newUse && quiet && checkPassed) {
+      const detail = `${record.newKey.name} used at ${newUse.toISOString()}; ${record.oldKey.name} unused for ${formatDuration(now - oldQuietSince)}${record.options.check ? '; check passed' : ''}`;
+      return { detail: await graceForOldKey(record, ports, detail) };
+    }
+    if (now - started >= timeout) {
+      const message = !newUse
+        ? `No activity on the new key within ${formatDuration(timeout)} (${record.newKey.name} has not been used since the hand-over).`
+        : !quiet
+          ? oldUse
+            ? `The old key ${record.oldKey.name} was still used at ${new Date(oldUse).toISOString()}, after the hand-over: a consumer still holds it (it did not stay unused for ${formatDuration(quietMs)} within ${formatDuration(timeout)}).`
+            : `The old key ${record.oldKey.name} did not stay unused for ${formatDuration(quietMs)} within ${formatDuration(timeout)}.`
+          : `No passing --check within ${formatDuration(timeout)}.`;
+      throw new WaitTimeoutError(message, {
+        hint: 'Both keys stay live. Find the consumer still on the old key (if any), then --resume (waits again); or roll back with --abort.',
+      });
+    }
+    await ports.sleep(Math.min(record.options.pollIntervalMs, timeout - (now - started)));
+  }
+}
+
+/**
+ * --keep-old with a grace period: the old key is set to lapse on its own (seed 003's "expires_at 7 days out"). Only
+ * ever sooner: an old key that expires before the grace ends keeps its expiry, and an expired one stays expired.
+ */
+export async function graceForOldKey(record: RotationRecord, ports: RotationPorts, detail: string): Promise<string> {
+  const grace = record.options.expireOldMs;
+  const { provider } = ports;
+  // Where expiries cannot move (Vultr, Grafana), the period is the grace keyrot status counts down, nothing more.
+  if (!record.options.keepOld || !grace || !provider.setKeyExpiry) return detail;
+  const at = new Date(ports.now().getTime() + grace);
+  const listed = (await provider.listKeys(record.userId)).find((k) => k.id === record.oldKey.id);
+  if (!listed) return `${detail}; ${record.oldKey.name} is no longer listed`;
+  const own = listed.expiresAt;
+  if (own && own.getTime() <= at.getTime()) {
+    // Known to status and --abort: once it passes, the old key no longer works.
+    record.oldKey.expiresAt = own.toISOString();
+    await save(record, ports);
+    return `${detail}; ${record.oldKey.name} keeps its own expiry, ${own.toISOString()}, sooner than the grace period`;
+  }
+  // Recorded before the change, so that --abort can put it back whatever happens next.
+  record.oldKey.expiryBefore = own?.toISOString() ?? null;
+  await save(record, ports);
+  await provider.setKeyExpiry(record.userId, record.oldKey.id, at);
+  record.oldKey.expiresAt = at.toISOString();
+  await save(record, ports);
+  ports.event('old.expiry-set', { keyId: record.oldKey.id, expiresAt: record.oldKey.expiresAt });
+  return `${detail}; ${record.oldKey.name} now expires at ${record.oldKey.expiresAt}`;
+}

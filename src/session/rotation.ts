@@ -1,0 +1,549 @@
+// The rotation engine's session: plans a fresh rotation, resumes one from its journal, adopts one from the
+// provider's state, aborts one, and runs the engine (core/rotation) with the real adapters plugged into its ports.
+// `rotate` and `rotate --all` both compose it; neither imports the other's command.
+import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Context } from '../cli/context.js';
+import { formatDuration, parseDuration, parseSpan } from '../core/duration.js';
+import { maskFromLastChars } from '../core/mask.js';
+import { nextGenerationName } from '../core/naming.js';
+import { PHASES, PHASE_LABELS, abortRotation, newRotationRecord, nothingCreated, runRotation, TRANSITIONS, type RotationMode, type RotationOptions, type RotationPorts, type RotationRecord } from '../core/rotation.js';
+import { CancelledError, NotFoundError, RotationConflictError, StateError, UsageError, isKeyrotError } from '../errors.js';
+import { writeRescueFile } from '../journal/rescue.js';
+import { RotationJournal } from '../journal/rotations.js';
+import { stateError } from '../journal/state-dir.js';
+import { keychainAccount, type SecretStore } from '../keychain/secret-store.js';
+import { adoptDashboardKey, dashboardFlow, dashboardKey, keepDashboardKey, restoreDashboardAdmin } from '../providers/operator-flow.js';
+import type { ApiKey, Identity, Provider, User } from '../providers/types.js';
+import { appendStepSummary, rotationSummaryMarkdown } from '../ui/github.js';
+import { consentTo } from '../commands/consent.js';
+import { chooseKey, findKey, heldAmong } from '../commands/resolve.js';
+import { OwnKeysProvider, SELF_USER_ID, type SelfTarget } from '../commands/rotate-self.js';
+import { DEFAULT_HOOK_TIMEOUT, runLogged, runNewKeyHook, storeFor } from '../commands/hand-over.js';
+import { isAdmin } from '../commands/account-scan.js';
+import { shellArg } from '../core/shell-arg.js';
+
+export interface RotateOptions {
+  /** Repeated (--all): several users. */
+  user?: string | string[];
+  key?: string;
+  name?: string;
+  expires?: string;
+  onNewKey?: string;
+  check?: string;
+  waitTimeout?: string;
+  pollInterval?: string;
+  hookTimeout?: string;
+  /** false with --no-wait. */
+  wait?: boolean;
+  /** true, or a grace period ("7d") after which the old key lapses by itself (where the provider can set expiries). */
+  keepOld?: boolean | string;
+  /** The key a person minted in the dashboard, on stdin (keyManagement 'operator'). */
+  newKeyStdin?: boolean;
+  /** Overrides the provider's per-key last-used refresh interval. */
+  usageRefresh?: string;
+  yes?: boolean;
+  resume?: boolean;
+  abort?: boolean;
+  emergency?: boolean;
+  dryRun?: boolean;
+  /** Rotate the admin key keyrot runs with (its own user's keys). */
+  self?: boolean;
+  /** rotate --all: every key the selection flags pick (rotate-all.ts). */
+  all?: boolean;
+  expiringWithin?: string;
+  neverExpiring?: boolean;
+  olderThan?: string;
+  usersFile?: string;
+  match?: string;
+  failFast?: boolean;
+  concurrency?: string;
+}
+
+export interface RotationPlan {
+  user: { id: string; email: string };
+  mode: RotationMode;
+  oldKey: { id: string; name: string; maskedKey: string };
+  newKey: { name: string; expiresAt: string | null };
+  steps: string[];
+  usageSignal: string;
+  /** --dry-run: the preflight checks the real run would make, each passed. */
+  preflight?: string[];
+}
+
+export type RotateResult =
+  | { kind: 'planned'; plan: RotationPlan }
+  | { kind: 'rotated' | 'paused' | 'aborted'; record: RotationRecord; journal: string };
+
+export const DEFAULTS = { waitTimeout: '10m', pollInterval: '5s', hookTimeout: DEFAULT_HOOK_TIMEOUT, grace: '7d' };
+
+export function parseSettings(options: RotateOptions, store: 'os' | 'none' = 'os') {
+  if (options.resume && options.abort) throw new UsageError('--resume and --abort cannot be combined.');
+  if (options.emergency && store === 'none') {
+    // Revoke-then-hand-over with no keychain: between the two the only key of the user would live in this
+    // process's memory alone, and a kill -9 or a failing revoke would leave nobody holding it.
+    throw new UsageError('--emergency revokes the old key before the hand-over, so with --store none the only working key would exist in keyrot\'s memory alone.', {
+      hint: 'Keep the keychain (drop --store none), or drop --emergency and pass --no-wait: the new key is then handed over first and the old one revoked right after.',
+    });
+  }
+  if (options.dryRun && (options.resume || options.abort)) throw new UsageError('--dry-run plans a new rotation: it cannot be combined with --resume or --abort.');
+  if (options.emergency && options.keepOld) throw new UsageError('--emergency revokes the old key first: it cannot be combined with --keep-old.');
+  const settings = {
+    wait: options.wait !== false,
+    waitTimeoutMs: parseDuration(options.waitTimeout ?? DEFAULTS.waitTimeout, '--wait-timeout'),
+    pollIntervalMs: parseDuration(options.pollInterval ?? DEFAULTS.pollInterval, '--poll-interval'),
+    hookTimeoutMs: parseDuration(options.hookTimeout ?? DEFAULTS.hookTimeout, '--hook-timeout'),
+    graceMs: options.keepOld ? parseSpan(typeof options.keepOld === 'string' ? options.keepOld : DEFAULTS.grace, '--keep-old') : undefined,
+  };
+  if (settings.pollIntervalMs < 100) throw new UsageError('--poll-interval must be at least 100ms.');
+  // A grace shorter than a second would be over (the old key's expiry in the past) before the provider saw it.
+  if (settings.graceMs !== undefined && settings.graceMs < 1_000) throw new UsageError('--keep-old: a grace period must be at least 1s.');
+  if (settings.hookTimeoutMs <= 0 || settings.waitTimeoutMs <= 0) throw new UsageError('Time-outs must be greater than zero.');
+  return {
+    ...settings,
+    // An explicit period also sets the old key's expiry, where the provider can move one.
+    expireOldMs: typeof options.keepOld === 'string' ? parseSpan(options.keepOld, '--keep-old') : null,
+    usageRefreshMs: options.usageRefresh === undefined ? undefined : parseDuration(options.usageRefresh, '--usage-refresh'),
+  };
+}
+
+export type Settings = ReturnType<typeof parseSettings>;
+
+/**
+ * Flags given with --resume replace the journaled settings they name, so that a fixed hook or a longer wait
+ * can be passed on the command line instead of being silently ignored.
+ */
+export function applyResumeOverrides(journaled: RotationOptions, options: RotateOptions, settings: RotateSettings): void {
+  if (options.onNewKey !== undefined) journaled.onNewKey = options.onNewKey;
+  if (options.check !== undefined) journaled.check = options.check;
+  if (options.waitTimeout !== undefined) journaled.waitTimeoutMs = settings.waitTimeoutMs;
+  if (options.pollInterval !== undefined) journaled.pollIntervalMs = settings.pollIntervalMs;
+  if (options.hookTimeout !== undefined) journaled.hookTimeoutMs = settings.hookTimeoutMs;
+  if (settings.usageRefreshMs !== undefined) journaled.usageRefreshMs = settings.usageRefreshMs;
+  // Commander leaves `wait` true unless --no-wait was given.
+  if (options.wait === false) journaled.noWait = true;
+}
+
+/** The hand-over step of a plan without --on-new-key, where the operator confirms it (a batch never asks). */
+export const CONFIRM_HAND_OVER_STEP = 'ask you to update the consumers';
+
+export function planOf(
+  provider: Provider,
+  user: User,
+  mode: RotationMode,
+  oldKey: { id: string; name: string; lastChars: string | null },
+  newName: string,
+  expiresAt: Date | null,
+  options: RotationOptions,
+): RotationPlan {
+  const operator = provider.capabilities.keyManagement === 'operator';
+  const perKey = provider.capabilities.usageSignal === 'per-key' && options.usageSignalUsable;
+  const quiet = formatDuration(2 * (options.usageRefreshMs ?? provider.capabilities.usageRefreshMs ?? 0));
+  const steps = PHASES[mode].map((phase) => {
+    switch (phase) {
+      case 'create':
+        if (operator) return `ask you to mint ${newName} in ${provider.displayName}'s dashboard with ${oldKey.name}'s scopes, take it (hidden prompt or --new-key-stdin) and store it in the keychain`;
+        return `create ${newName}${expiresAt ? ` (expires ${expiresAt.toISOString()})` : ''} and ${options.store === 'none' ? 'keep it in memory only (--store none)' : 'store it in the keychain'}`;
+      case 'hand-over':
+        if (user.id === SELF_USER_ID) return `install the new key as the admin key${options.onNewKey ? ` (and run --on-new-key with it on its stdin: ${options.onNewKey})` : ''}, then use it`;
+        return options.onNewKey ? `run --on-new-key with the new key on its stdin: ${options.onNewKey}` : CONFIRM_HAND_OVER_STEP;
+      case 'wait':
+        if (perKey && !options.noWait) {
+          return `wait up to ${formatDuration(options.waitTimeoutMs)} until ${newName} is used and ${oldKey.name} stays unused for ${quiet} (each key's own last use)${options.check ? ` and --check passes: ${options.check}` : ''}`;
+        }
+        return options.noWait
+          ? 'not wait for consumers (--no-wait)'
+          : `wait up to ${formatDuration(options.waitTimeoutMs)} for the new key to be used${options.check ? ` and for --check to pass: ${options.check}` : ''}`;
+      case 'revoke':
+        if (operator) return `check ${newName} still works, then ask you to revoke ${oldKey.name} in the dashboard and poll until it is rejected (401), up to ${formatDuration(options.waitTimeoutMs)}`;
+        return `check ${newName} still works, then delete the old key ${oldKey.name} (${oldKey.id})`;
+      case 'finish':
+        return options.store === 'none' ? 'finish: keyrot keeps no copy of the new key' : "finish: drop the old key's keychain entry";
+      default:
+        return PHASE_LABELS[phase].toLowerCase();
+    }
+  });
+  if (options.keepOld) {
+    const expire = options.expireOldMs && provider.setKeyExpiry ? `; ${oldKey.name} set to expire then` : '';
+    steps.splice(steps.findIndex((s) => s.startsWith('check ')), 0, `stop here, both keys live (--keep-old) for a grace period of ${formatDuration(options.graceMs ?? 0)}${expire}, until --resume`);
+  }
+  return {
+    user: { id: user.id, email: user.email },
+    mode,
+    oldKey: { id: oldKey.id, name: oldKey.name, maskedKey: maskFromLastChars(oldKey.lastChars) },
+    newKey: { name: newName, expiresAt: expiresAt?.toISOString() ?? null },
+    steps,
+    usageSignal: provider.capabilities.usageSignal,
+  };
+}
+
+/**
+ * The admin key keyrot runs with is rotated with --self, which installs the new key where the admin key comes
+ * from (the keychain entry of `keyrot login`, or --on-new-key for an environment variable). Rotated as a user key,
+ * that entry (or CI secret) would be left holding a revoked key. Told apart by the last characters the provider
+ * lists, checked before any change.
+ */
+export async function refuseAdminKeyAsOldKey(ctx: Context, provider: Provider, identity: Identity, user: User, oldKey: ApiKey): Promise<void> {
+  if (!isAdmin(user, identity)) return;
+  if (!provider.ownKeys) {
+    // No --self here, and a token list that does not say which token is the admin key's: any of them may be.
+    const admin = await ctx.adminKey();
+    throw new UsageError(
+      `${user.email} is the account of the admin key keyrot runs with (from ${admin.where}): rotating ${oldKey.name} may revoke keyrot's own key, cutting the rotation off half-way and leaving ${admin.where} holding a revoked key.`,
+      { hint: `Rotate this account's keys with an admin key of another account, or in ${provider.displayName} itself.` },
+    );
+  }
+  if (!oldKey.lastChars) return;
+  const admin = await ctx.adminKey();
+  if (!admin.key.endsWith(oldKey.lastChars)) return;
+  throw new UsageError(`${oldKey.name} is the admin key keyrot runs with (from ${admin.where}): rotating it as a user key would leave ${admin.where} holding a revoked key.`, {
+    hint: 'Rotate it with keyrot rotate --self, which puts the new key where the admin key comes from.',
+  });
+}
+
+/** Settings of a new (or adopted) rotation from the flags; refuses combinations the user's identity forbids. */
+export function rotationOptionsFor(ctx: Context, options: RotateOptions, settings: RotateSettings, mode: RotationMode, identity: Identity, user: User): RotationOptions {
+  const usageSignalUsable = !isAdmin(user, identity);
+  if (!usageSignalUsable && mode === 'emergency') {
+    // The exposed key may be the admin key itself: revoking it would cut keyrot off half-way.
+    throw new UsageError(`--emergency revokes the old key mid-rotation, and the admin key belongs to ${user.email} itself: if it is the key being revoked, keyrot would lose its own access.`, {
+      hint: 'Run it with the admin key of another user with manage_users, or without --emergency.',
+    });
+  }
+  if (!usageSignalUsable && mode === 'standard' && settings.wait && !options.check) {
+    throw new UsageError(
+      `The admin key belongs to ${user.email} itself: keyrot's own calls would count as that user's activity, so waiting for usage proves nothing.`,
+      { hint: 'Pass --check CMD to confirm the consumers, or --no-wait.' },
+    );
+  }
+  return {
+    onNewKey: options.onNewKey ?? null,
+    check: options.check ?? null,
+    noWait: !settings.wait || mode === 'emergency',
+    keepOld: Boolean(options.keepOld),
+    ...(settings.graceMs !== undefined ? { graceMs: settings.graceMs } : {}),
+    waitTimeoutMs: settings.waitTimeoutMs,
+    pollIntervalMs: settings.pollIntervalMs,
+    hookTimeoutMs: settings.hookTimeoutMs,
+    usageSignalUsable,
+    store: ctx.storeMode,
+    ...(settings.usageRefreshMs !== undefined ? { usageRefreshMs: settings.usageRefreshMs } : {}),
+    ...(settings.expireOldMs ? { expireOldMs: settings.expireOldMs } : {}),
+  };
+}
+
+
+
+
+
+
+/** A damaged journal: the error grows what the provider shows for the user, so the way out can be chosen. */
+export async function explainDamagedJournal(ctx: Context, provider: Provider, user: User, err: unknown): Promise<never> {
+  if (!(err instanceof StateError)) throw err;
+  const keys = await provider.listKeys(user.id).catch(() => null);
+  if (keys) {
+    const held = await heldAmong(ctx, await ctx.secretStore().catch(() => null), provider.id, user.id, keys);
+    const shown = keys.map((k) => `${k.name} (${k.id}, ${maskFromLastChars(k.lastChars)}${held?.has(k.id) ? ', held by keyrot' : ''})`);
+    err.message = `${err.message} ${provider.displayName} shows for ${user.email}: ${shown.join('; ') || 'no keys'}.`;
+  }
+  throw err;
+}
+
+/** Pairs of keys where one is named as the next generation of the other (deploy / deploy-v2). */
+export function unfinishedPairs(keys: readonly ApiKey[]): Array<{ old: ApiKey; next: ApiKey }> {
+  const pairs: Array<{ old: ApiKey; next: ApiKey }> = [];
+  for (const old of keys) {
+    const successor = nextGenerationName(old.name, []);
+    for (const next of keys) if (next.id !== old.id && next.name === successor) pairs.push({ old, next });
+  }
+  return pairs;
+}
+
+export function strayNextGeneration(ctx: Context, provider: Provider, user: User, old: ApiKey, next: ApiKey): RotationConflictError {
+  const flags = `--user ${shellArg(user.email)} --key ${old.id}`;
+  return new RotationConflictError(
+    `${user.email} already has ${next.name} (${next.id}) beside ${old.name}, and no rotation known here (state in ${ctx.stateDir}) made it: another machine, or an earlier run whose state was lost, is rotating ${old.name}.`,
+    {
+      hint:
+        `Adopt it from ${provider.displayName}'s state: keyrot rotate ${flags} --resume (needs ${next.name}'s plaintext in this keychain); ` +
+        `or delete it: keyrot revoke --user ${shellArg(user.email)} --key ${next.id} --yes, then rotate again; or restore that run's state directory; ` +
+        `or, if ${next.name} is unrelated, rotate to another name with --name. keyrot never makes a third key on its own.`,
+      data: { oldKeyId: old.id, strayKeyId: next.id },
+    },
+  );
+}
+
+/**
+ * --resume without a journal here: continue the rotation the provider's state shows (a key and its next generation,
+ * side by side), provided this keychain holds the new key's plaintext, without which keyrot could neither prove the
+ * key works nor hand it over.
+ */
+export async function adoptFromProvider(ctx: Context, session: RotationSession, user: User, options: RotateOptions, settings: RotateSettings): Promise<RotateResult> {
+  const { provider, identity } = session;
+  const keys = await provider.listKeys(user.id);
+  const nothing = `${user.email} has no unfinished rotation to resume: no journal here (${ctx.stateDir})`;
+  let pair: { old: ApiKey; next: ApiKey } | undefined;
+  if (options.key !== undefined) {
+    const old = findKey(keys, options.key, user.email);
+    const nextName = options.name ?? nextGenerationName(old.name, []);
+    const next = keys.find((k) => k.name === nextName && k.id !== old.id);
+    if (!next) throw new NotFoundError(`${nothing}, and no key named ${nextName} beside ${old.name}.`);
+    pair = { old, next };
+  } else {
+    const pairs = unfinishedPairs(keys);
+    if (pairs.length > 1) {
+      throw new UsageError(`${user.email} has several keys beside their next generation: pass --key with the old one: ${pairs.map((p) => `${p.old.name} (${p.old.id})`).join(', ')}.`);
+    }
+    pair = pairs[0];
+    if (!pair) throw new NotFoundError(`${nothing}, and no key beside its next generation (such as deploy and deploy-v2) at ${provider.displayName}.`);
+  }
+  const { old, next } = pair;
+  const store = await storeFor(ctx, ctx.storeMode);
+  const secret = ctx.storeMode === 'os' ? await store.get(keychainAccount(provider.id, user.id, next.id)) : null;
+  if (secret === null || (next.lastChars !== null && !secret.endsWith(next.lastChars))) {
+    throw new RotationConflictError(`keyrot does not hold the plaintext of ${next.name} (${next.id}) here, so it can neither prove that key works nor hand it over.`, {
+      hint: `Restore the state directory of the run that created it (--state-dir), or delete it (keyrot revoke --user ${shellArg(user.email)} --key ${next.id} --yes) and rotate again.`,
+    });
+  }
+  ctx.out.protect(secret);
+  const mode: RotationMode = options.emergency ? 'emergency' : 'standard';
+  const record = newRotationRecord({
+    id: randomUUID(),
+    provider: provider.id,
+    user,
+    mode,
+    oldKey: old,
+    newName: next.name,
+    expiresAt: next.expiresAt,
+    preexistingKeyIds: keys.filter((k) => k.id !== next.id).map((k) => k.id),
+    options: rotationOptionsFor(ctx, options, settings, mode, identity, user),
+    now: ctx.now(),
+  });
+  // The key exists and is held: the rotation goes on from proving it, and hands it over again (hooks are idempotent).
+  TRANSITIONS.adopt(record, { id: next.id, lastChars: secret.slice(-5) });
+  await consentTo(ctx, Boolean(options.yes), `Adopt the rotation ${provider.displayName} shows for ${user.email}: ${next.name} replaces ${old.name}, which is revoked at the end?`, `Adopting the rotation revokes ${old.name} at the end`);
+  ctx.out.event('rotation.started', { rotationId: record.id, userId: user.id, userEmail: user.email, mode, oldKeyId: old.id, newKeyName: next.name, adopted: true });
+  return runIn(ctx, session, record, store);
+}
+
+export async function finished(record: RotationRecord, journal: RotationJournal): Promise<RotateResult> {
+  if (record.status === 'paused') return { kind: 'paused', record, journal: journal.pathFor(record.provider, record.userId) };
+  return { kind: 'rotated', record, journal: await journal.archive(record) };
+}
+
+/**
+ * What a rotation of one user needs beyond its flags: the provider and identity it runs with, the journal, the
+ * --self target if any, and for a rotation inside a batch (rotate --all) the batch's own view of its output.
+ */
+export interface RotationSession {
+  provider: Provider;
+  identity: Identity;
+  journal: RotationJournal;
+  self: SelfTarget | null;
+  view?: RotationView;
+  /** The flags of this run (a person's minted key on stdin, ...), for the ports that need them. */
+  options?: RotateOptions;
+}
+
+/** A batch's ports for one of its rotations: its live line, its events tagged with the user and key, its messages. */
+export type RotationView = Pick<RotationPorts, 'startStep' | 'event' | 'note' | 'warn'>;
+
+export type RotateSettings = ReturnType<typeof parseSettings>;
+
+/** The user's unfinished rotation (call it under the user's lock); a damaged journal says what the provider shows. */
+export async function activeRotation(ctx: Context, session: RotationSession, user: User): Promise<RotationRecord | null> {
+  return session.journal.active(session.provider.id, user.id).catch((err: unknown) => explainDamagedJournal(ctx, session.provider, user, err));
+}
+
+/** Continues an unfinished rotation from its journal (under the user's lock, with consent given). */
+export async function resumeRotation(ctx: Context, session: RotationSession, active: RotationRecord, options: RotateOptions, settings: RotateSettings): Promise<RotateResult> {
+  // The journal remembers where the new key lives: --store given now or not.
+  const store = await storeFor(ctx, active.options.store ?? 'os');
+  // Resuming a --keep-old rotation means: the grace period is over, finish it.
+  active.options.keepOld = false;
+  applyResumeOverrides(active.options, options, settings);
+  return runIn(ctx, session, active, store);
+}
+
+/** A fresh rotation, planned: every check made and the plan known; `launch` journals it and runs it. */
+export interface PlannedRotation {
+  plan: RotationPlan;
+  launch(tie?: { id: string; batchId: string }): Promise<RotateResult>;
+}
+
+/**
+ * Plans a fresh rotation of `user`'s key (`options.key`, else the one keyrot holds, the only one, or one asked for),
+ * under the user's lock, and refuses what would go wrong (a stray next generation, a name taken). Changes nothing.
+ */
+export async function planRotation(
+  ctx: Context,
+  session: RotationSession,
+  user: User,
+  options: RotateOptions,
+  settings: RotateSettings,
+  expiresAt: Date | null,
+  store: SecretStore,
+): Promise<PlannedRotation> {
+  const { provider, identity, self } = session;
+  const keys = await provider.listKeys(user.id);
+  // No journal here, yet the provider shows a key and its next generation side by side: another machine, or
+  // a run whose state was lost (an ephemeral CI runner), is in the middle of rotating it. Never make a third.
+  if (options.key === undefined && options.name === undefined) {
+    const pair = unfinishedPairs(keys)[0];
+    if (pair) throw strayNextGeneration(ctx, provider, user, pair.old, pair.next);
+  }
+  const oldKey = self ? self.oldKey(keys) : (dashboardKey(provider, keys, options.key) ?? (await chooseKey(ctx, keys, options.key, await heldAmong(ctx, store, provider.id, user.id, keys), user.email)));
+  if (!self) await refuseAdminKeyAsOldKey(ctx, provider, identity, user, oldKey);
+  // keyrot's own calls use the admin key, so waiting on its usage proves nothing; and a leaked admin key is
+  // revoked as soon as the new one is installed, which is the standard order without the wait.
+  const mode: RotationMode = options.emergency && !self ? 'emergency' : 'standard';
+  const rotationOptions = rotationOptionsFor(ctx, options, self ? { ...settings, wait: false } : settings, mode, identity, user);
+  const successor = nextGenerationName(oldKey.name, []);
+  const stray = options.name === undefined ? keys.find((k) => k.name === successor && k.id !== oldKey.id) : undefined;
+  if (stray) throw strayNextGeneration(ctx, provider, user, oldKey, stray);
+  const newName = options.name ?? successor;
+  if (options.name === undefined && newName.length > 255) {
+    throw new UsageError(`The new key's name would be the old name with its generation bumped, ${newName.length} characters: ${provider.displayName} allows 255.`, { hint: 'Pass --name with a shorter name.' });
+  }
+  if (keys.some((k) => k.name === newName)) throw new UsageError(`${user.email} already has a key named "${newName}": pick another --name.`);
+  return {
+    plan: planOf(provider, user, mode, oldKey, newName, expiresAt, rotationOptions),
+    async launch(tie) {
+      const record = newRotationRecord({
+        id: tie?.id ?? randomUUID(),
+        provider: provider.id,
+        user,
+        mode,
+        oldKey,
+        newName,
+        expiresAt,
+        preexistingKeyIds: keys.map((k) => k.id),
+        options: rotationOptions,
+        now: ctx.now(),
+        ...(tie ? { batchId: tie.batchId } : {}),
+      });
+      const event = session.view?.event ?? ((type, data) => ctx.out.event(type, data));
+      event('rotation.started', { rotationId: record.id, userId: user.id, userEmail: user.email, mode, oldKeyId: oldKey.id, newKeyName: newName });
+      await self?.prepare(store, record);
+      await keepDashboardKey(ctx, provider, store, record);
+      return runIn(ctx, session, record, store);
+    },
+  };
+}
+
+/** Runs (or resumes) `record` with this session's ports, then archives it (or, paused, leaves it for --resume). */
+export async function runIn(ctx: Context, session: RotationSession, record: RotationRecord, store: SecretStore): Promise<RotateResult> {
+  await session.self?.resume(store, record);
+  return finished(await runReported(ctx, record, portsIn(ctx, session, store), session.journal), session.journal);
+}
+
+export function portsIn(ctx: Context, session: RotationSession, store: SecretStore): RotationPorts {
+  const ports = { ...makePorts(ctx, session.provider, store, session.journal, session.options), ...session.view };
+  // A batch hands keys over through --on-new-key or the keychain: nobody is asked to confirm each of them.
+  if (session.view) ports.confirmHandover = null;
+  if (session.provider.operator) ports.adoptNewKey = (secret, record) => adoptDashboardKey(ctx, session.provider, secret, record);
+  if (session.self) {
+    ports.deliver = session.self.deliver(ports);
+    // Clean-ups after a cancel go through the caller's own keys (/apikeys), like the rest of --self.
+    const cleanup = ports.cleanupProvider;
+    ports.cleanupProvider = async () => new OwnKeysProvider(await cleanup());
+  }
+  return ports;
+}
+
+export function makePorts(ctx: Context, provider: Provider, store: SecretStore, journal: RotationJournal, options: RotateOptions = {}): RotationPorts {
+  const signal = ctx.signal;
+  return {
+    provider,
+    cleanupProvider: () => ctx.cleanupProvider(),
+    store,
+    // Error messages end up in the record (lastError); any secret one quotes is masked before it reaches disk.
+    save: (record) =>
+      journal.save(ctx.out.cleanData(record)).catch((err: unknown) => {
+        // The rotation stops before its next side effect and says what is live (explainFailure): exit 14.
+        throw isKeyrotError(err) ? err : stateError(journal.pathFor(record.provider, record.userId), err);
+      }),
+    // Where the rotation stands (the old key untouched, or already revoked with --emergency) is added on the way up.
+    runHook: (command, secret, env, timeoutMs) => runNewKeyHook(ctx, command, secret, env, timeoutMs),
+    async runCheck(command, env, timeoutMs) {
+      const { outcome } = await runLogged(ctx, '--check', command, undefined, env, timeoutMs);
+      return outcome.exitCode === 0 && !outcome.timedOut;
+    },
+    confirmHandover: ctx.interactive ? (message) => ctx.steps.whilePaused(() => ctx.prompts.confirm(message, '--on-new-key')) : null,
+    receiveKey: (instructions, name) => receiveKey(ctx, options, instructions, name),
+    ...(ctx.providerFlag ? { invocation: `keyrot ${ctx.providerFlag} rotate` } : {}),
+    ...(provider.operator ? { operatorFlow: dashboardFlow } : {}),
+    rescue: (key, userId) => writeRescueFile(ctx.stateDir, provider.id, userId, key),
+    // Vultr reports no creation date: keyrot's own record is what `audit` and `rotate --all --older-than` go by.
+    keyCreated: (key, userId) =>
+      ctx.keyIndex
+        .add({ provider: provider.id, userId, keyId: key.id, name: key.name, createdAt: ctx.now().toISOString(), expiresAt: key.expiresAt?.toISOString() ?? null, lastChars: key.lastChars })
+        .catch((err: unknown) => ctx.out.warn(`The new key is created and stored, but its creation time could not be recorded in ${ctx.stateDir}: ${(err as Error).message}`)),
+    startStep: (label) => ctx.steps.start(label),
+    event: (type, data) => ctx.out.event(type, data),
+    note: (m) => ctx.out.info(m),
+    warn: (m) => ctx.out.warn(m),
+    protect: (secret) => ctx.out.protect(secret),
+    now: () => ctx.now(),
+    async sleep(ms) {
+      try {
+        await delay(ms, undefined, { signal });
+      } catch {
+        throw signal.reason instanceof CancelledError ? signal.reason : new CancelledError('Cancelled.');
+      }
+    },
+    signal,
+  };
+}
+
+/** A key a person minted: from --new-key-stdin, else a hidden prompt after the instructions; null with neither. */
+export async function receiveKey(ctx: Context, options: RotateOptions, instructions: string, name: string): Promise<string | null> {
+  if (options.newKeyStdin) {
+    const key = (await ctx.readStdin()).split(/\r?\n/)[0]?.trim() ?? '';
+    if (!key) throw new UsageError('--new-key-stdin: stdin was empty.', { hint: 'Pipe the minted key in: printf %s "$KEY" | keyrot … --new-key-stdin' });
+    return key;
+  }
+  if (!ctx.interactive) return null;
+  return ctx.steps.whilePaused(async () => {
+    ctx.out.info(instructions);
+    return (await ctx.prompts.secret(`Paste the new key ${name} (input hidden)`, '--new-key-stdin')).trim() || null;
+  });
+}
+
+/**
+ * Runs the rotation and, however it ends, appends its summary to $GITHUB_STEP_SUMMARY when that is set. A create
+ * the provider accepted without sending the key changed nothing (that key is deleted): the record is closed, so the
+ * user is not told to resume a rotation that has nothing live.
+ */
+export async function runReported(ctx: Context, record: RotationRecord, ports: RotationPorts, journal: RotationJournal): Promise<RotationRecord> {
+  const report = () => appendStepSummary(ctx.env, rotationSummaryMarkdown(record)).catch((err: Error) => ctx.out.warn(`Could not write the step summary: ${err.message}`));
+  try {
+    const done = await runRotation(record, ports);
+    await report();
+    return done;
+  } catch (err) {
+    if (nothingCreated(record, err)) {
+      TRANSITIONS.close(record);
+      await journal.save(record);
+      await journal.archive(record);
+    }
+    await report();
+    throw err;
+  }
+}
+
+/**
+ * --abort of `active` (under the user's lock, with consent given): where the key keyrot runs with came from is put
+ * back first (--self, a dashboard-minted key), then the new key is deleted. Returns the archived result.
+ */
+export async function abortActive(ctx: Context, session: RotationSession, active: RotationRecord): Promise<RotateResult> {
+  // The journal remembers where the new key lives: --store given now or not.
+  const store = await storeFor(ctx, active.options.store ?? 'os');
+  const ports = portsIn(ctx, session, store);
+  ports.beforeAbort = async (record) => {
+    await session.self?.restore(store, record);
+    await restoreDashboardAdmin(ctx, session.provider, store, record);
+  };
+  const record = await abortRotation(active, ports);
+  return { kind: 'aborted', record, journal: await session.journal.archive(record) };
+}
