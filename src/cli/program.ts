@@ -212,6 +212,7 @@ export const COMMANDS: CommandSpec[] = [
       new Option('-n, --name <name>', 'the new key\'s name (default: the old name with its generation bumped, e.g. deploy-v3)'),
       new Option('-e, --expires <when>', 'expiry of the new key: an ISO date, a span (90d, 12w) or never').default(undefined, 'never'),
       onNewKey(),
+      to(),
       new Option('--check <cmd>', 'shell command that exits 0 once the consumers work with the new key'),
       new Option('--wait-timeout <duration>', 'how long to wait for the new key to be used (default: 10m)'),
       new Option('--poll-interval <duration>', 'how often to look for usage (default: 5s)'),

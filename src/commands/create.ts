@@ -9,7 +9,7 @@ import { writeRescueFile } from '../journal/rescue.js';
 import { KEYCHAIN_SERVICE, entryName, probeWritable, type SecretStore } from '../keychain/secret-store.js';
 import type { Provider, User } from '../providers/types.js';
 import { addMaskLine, inGithubActions, writeJobOutputs } from '../ui/github.js';
-import { parseTargets, type Destination } from '../destinations/index.js';
+import { parseTargets, targetList, type Destination } from '../destinations/index.js';
 import { DEFAULT_HOOK_TIMEOUT, requireHookWithoutStore, runNewKeyHook, storeFor, withoutKeychainHint } from './hand-over.js';
 import { resolveUser } from './resolve.js';
 import type { CommandModule } from './types.js';
@@ -258,11 +258,6 @@ function settledBy(err: unknown): boolean {
 
 function hookEnv(user: User, stored: StoredKey): Record<string, string> {
   return { KEYROT_USER_ID: user.id, KEYROT_USER_EMAIL: user.email, KEYROT_KEY_ID: stored.key.id, KEYROT_KEY_NAME: stored.key.name };
-}
-
-/** --to as given: one target, several, or none. */
-function targetList(to: string | string[] | undefined): string[] {
-  return to === undefined ? [] : Array.isArray(to) ? to : [to];
 }
 
 /**

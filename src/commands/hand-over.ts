@@ -6,6 +6,7 @@ import { sanitizeForDisplay } from '../core/mask.js';
 import { CancelledError, HookFailedError, KeychainError, UsageError } from '../errors.js';
 import { describeOutcome, runShell, type HookOutcome } from '../hooks/shell.js';
 import type { SecretStore } from '../keychain/secret-store.js';
+import { parseTargets, targetList } from '../destinations/index.js';
 import { addMaskLine, inGithubActions } from '../ui/github.js';
 
 /** --hook-timeout when not given. */
@@ -16,6 +17,13 @@ export function requireHookWithoutStore(ctx: Context, onNewKey: string | undefin
   if (ctx.storeMode === 'none' && !onNewKey && to.length === 0) {
     throw new UsageError('--store none keeps the new key in memory only: --on-new-key or --to is then the only way to hand it on, and one is required.');
   }
+}
+
+/** --to of a command, each target parsed (so a malformed one is bad input before any call); the targets. */
+export function parseTargetsEarly(ctx: Context, options: { to?: string | string[] }): string[] {
+  const targets = targetList(options.to);
+  parseTargets(targets, { env: ctx.env });
+  return targets;
 }
 
 /** The keychain, or with --store none a store that lives only as long as this process. */

@@ -34,7 +34,7 @@ import {
   type RotationSession,
 } from '../session/rotation.js';
 import { consentTo } from './consent.js';
-import { requireHookWithoutStore, storeFor } from './hand-over.js';
+import { parseTargetsEarly, requireHookWithoutStore, storeFor } from './hand-over.js';
 import { withUserLock } from './user-lock.js';
 import type { CommandModule } from './types.js';
 
@@ -91,7 +91,7 @@ const batchCommand: CommandModule<RotateOptions, BatchResult> = {
     }
     const settings = parseSettings(options);
     if (options.expires !== undefined) parseExpiry(options.expires, ctx.now());
-    if (!options.resume) requireHookWithoutStore(ctx, options.onNewKey);
+    if (!options.resume) requireHookWithoutStore(ctx, options.onNewKey, parseTargetsEarly(ctx, options));
     const provider = await ctx.provider();
     const identity = await provider.whoami();
     const batches = new BatchJournal(ctx.stateDir);

@@ -12,7 +12,7 @@ import { renderTable } from '../ui/table.js';
 import { consentTo } from './consent.js';
 import { resolveUser } from './resolve.js';
 import { selfTarget } from './rotate-self.js';
-import { requireHookWithoutStore, storeFor, withoutKeychainHint } from './hand-over.js';
+import { parseTargetsEarly, requireHookWithoutStore, storeFor, withoutKeychainHint } from './hand-over.js';
 import { withManageUsers } from './account-scan.js';
 import { checkUserLockFree, withUserLock } from './user-lock.js';
 import { validateName } from './create.js';
@@ -87,7 +87,7 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult | BatchRes
         return resumeRotation(ctx, session, active, options, settings);
       }
 
-      requireHookWithoutStore(ctx, options.onNewKey);
+      requireHookWithoutStore(ctx, options.onNewKey, parseTargetsEarly(ctx, options));
       const store = await storeFor(ctx, ctx.storeMode);
       const fresh = await planRotation(ctx, session, user, options, settings, expiresAt, store);
       if (options.dryRun) return { kind: 'planned', plan: { ...fresh.plan, preflight: await preflight(ctx, provider, identity, user, store, Boolean(options.yes)) } };

@@ -37,6 +37,11 @@ export function parseTarget(target: string, deps: DestinationDeps): Destination 
   }
 }
 
+/** --to as commander hands it over: one target, several, or none. */
+export function targetList(to: string | readonly string[] | undefined): string[] {
+  return to === undefined ? [] : typeof to === 'string' ? [to] : [...to];
+}
+
 /** Parses every --to (a repeated target once), so a typo in the last one is refused before anything happens. */
 export function parseTargets(targets: readonly string[] | undefined, deps: DestinationDeps): Destination[] {
   return [...new Set(targets ?? [])].map((t) => parseTarget(t, deps));

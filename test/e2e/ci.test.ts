@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/errors.js';
 import { HAS_KEYCHAIN, harness, json, lines } from '../helpers/e2e.js';
 import { parseOutputs } from '../helpers/github-server.js';
-import { authStatus, rotationSetup } from '../helpers/consumer.js';
+import { authStatus, consumerCheck, rotationSetup } from '../helpers/consumer.js';
 
 const ANSI = /\x1b\[/;
 const NO_KEYCHAIN = { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/keyrot-test-bus' };
@@ -16,7 +16,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot in CI', () => {
   it('a rotation with CI=true prints no escape sequences, and plain timestamped step lines', async () => {
     const s = await rotationSetup();
     const c = await s.consumer();
-    const r = await s.run('ci rotate', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--poll-interval', '200ms', '--yes'], {
+    const r = await s.run('ci rotate', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--check', consumerCheck(s), '--poll-interval', '200ms', '--yes'], {
       env: { NO_COLOR: undefined, TERM: 'xterm-256color' },
     });
     await c.stop();
@@ -33,7 +33,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot in CI', () => {
     const summary = join(s.dir, 'step-summary.md');
     await writeFile(summary, '');
     const c = await s.consumer();
-    const r = await s.run('gha rotate', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--poll-interval', '200ms', '--yes', '--events'], {
+    const r = await s.run('gha rotate', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--check', consumerCheck(s), '--poll-interval', '200ms', '--yes', '--events'], {
       env: { GITHUB_ACTIONS: 'true', GITHUB_STEP_SUMMARY: summary },
     });
     await c.stop();
@@ -78,7 +78,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot in CI', () => {
 describe.skipIf(!HAS_KEYCHAIN)('a headless runner without a keychain', () => {
   it('rotate says so before any change, and points at --store none with --on-new-key', async () => {
     const s = await rotationSetup();
-    const r = await s.run('no keychain', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--yes'], { env: NO_KEYCHAIN });
+    const r = await s.run('no keychain', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--check', consumerCheck(s), '--yes'], { env: NO_KEYCHAIN });
     expect(r.code).toBe(8);
     expect(r.stderr).toMatch(/--store none/);
     expect(s.h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
@@ -87,7 +87,7 @@ describe.skipIf(!HAS_KEYCHAIN)('a headless runner without a keychain', () => {
   it('--store none hands the key on through the hook only and finishes the rotation', async () => {
     const s = await rotationSetup({ holdOldKey: false });
     const c = await s.consumer();
-    const r = await s.run('store none', ['rotate', '--user', s.user.email, '--store', 'none', '--on-new-key', s.hook, '--poll-interval', '200ms', '--yes', '--json'], {
+    const r = await s.run('store none', ['rotate', '--user', s.user.email, '--store', 'none', '--on-new-key', s.hook, '--check', consumerCheck(s), '--poll-interval', '200ms', '--yes', '--json'], {
       env: NO_KEYCHAIN,
     });
     const stats = await c.stop();
@@ -103,7 +103,7 @@ describe.skipIf(!HAS_KEYCHAIN)('a headless runner without a keychain', () => {
   it('--store none: a failing hook deletes the new key (nobody holds it) and leaves the old key live', async () => {
     const s = await rotationSetup({ holdOldKey: false });
     await writeFile(join(s.dir, 'hook-fail'), '');
-    const r = await s.run('store none fail', ['rotate', '--user', s.user.email, '--store', 'none', '--on-new-key', s.hook, '--yes'], { env: NO_KEYCHAIN });
+    const r = await s.run('store none fail', ['rotate', '--user', s.user.email, '--store', 'none', '--on-new-key', s.hook, '--no-wait', '--yes'], { env: NO_KEYCHAIN });
     expect(r.code).toBe(10);
     expect(r.stderr).toMatch(/deleted the new key ops-deploy-v2/);
     expect(s.keys().map((k) => k.name)).toEqual(['ops-deploy']);
@@ -173,6 +173,64 @@ describe.skipIf(!HAS_KEYCHAIN)('a headless runner without a keychain', () => {
     expect(j.code).toBe(ExitCode.usage);
     expect(JSON.parse(j.stdout)).toMatchObject({ dryRun: true, keys: [{ keyName: 'ops-deploy' }], preflightFailed: [{ check: 'consent', error: { code: 'usage', exitCode: 2 } }] });
     expect(h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
+  });
+
+});
+
+describe.skipIf(!HAS_KEYCHAIN)('evidence a pipeline can give (Vultr: activity per user)', () => {
+  it('without a terminal and without --check: refused before any change, naming --check, --keep-old and --no-wait', async () => {
+    const s = await rotationSetup();
+    const r = await s.run('no evidence', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--yes']);
+    expect(r.code).toBe(ExitCode.usage);
+    expect(lines(r.stderr).filter((l) => l.includes('error:'))).toHaveLength(1);
+    expect(r.stderr).toMatch(/Nothing would show that the consumers use the new key: Vultr reports activity per user, and a consumer still on the old key moves it/);
+    expect(r.stderr).toMatch(/--check CMD.*--keep-old GRACE.*--no-wait/);
+    expect(s.h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
+  });
+
+  it('traffic on the old key is no evidence: the old key stays live until --check passes', async () => {
+    const s = await rotationSetup();
+    // The consumer keeps calling with the old key (the hook installs nothing), so the user's activity moves.
+    const c = await s.consumer();
+    const r = await s.run('old traffic', ['rotate', '--user', s.user.email, '--on-new-key', 'cat >/dev/null', '--check', consumerCheck(s), '--wait-timeout', '3s', '--poll-interval', '200ms', '--yes']);
+    const stats = await c.stop();
+    expect(r.code).toBe(ExitCode.waitTimeout);
+    expect(stats.calls).toBeGreaterThan(0);
+    expect(stats.rejected).toBe(0);
+    expect(await authStatus(s.h, s.oldKey.plaintext)).toBe(200);
+    expect(s.keys().map((k) => k.name).sort()).toEqual(['ops-deploy', 'ops-deploy-v2']);
+  });
+
+  it('rotate --to dotenv with --check: goes on as soon as the check passes; job outputs name the keys, never a plaintext', async () => {
+    const s = await rotationSetup();
+    const envFile = join(s.dir, 'app.env');
+    await writeFile(envFile, `OTHER=1\nVULTR_API_KEY=${s.oldKey.plaintext}\n`);
+    const outputs = join(s.dir, 'github-output');
+    // The app reads VULTR_API_KEY from its .env: the check proves the key there works and is not the old one.
+    const fromEnv = join(s.dir, 'from-env');
+    const check = `sed -n 's/^VULTR_API_KEY=//p' '${envFile}' > '${fromEnv}' && ${consumerCheck({ ...s, keyFile: fromEnv })}`;
+    const r = await s.run('to dotenv', ['rotate', '--user', s.user.email, '--to', `dotenv:${envFile}#VULTR_API_KEY`, '--check', check, '--yes'], { env: { GITHUB_ACTIONS: 'true', GITHUB_OUTPUT: outputs } });
+    expect(r.code, r.stderr).toBe(0);
+    const [fresh] = s.keys();
+    expect(fresh!.name).toBe('ops-deploy-v2');
+    expect(await readFile(envFile, 'utf8')).toBe(`OTHER=1\nVULTR_API_KEY=${fresh!.plaintext}\n`);
+    const out = await readFile(outputs, 'utf8');
+    expect(parseOutputs(out)).toEqual({ 'user-id': s.user.id, 'user-email': s.user.email, 'new-key-id': fresh!.id, 'new-key-name': 'ops-deploy-v2', 'old-key-id': s.oldKey.id, outcome: 'rotated' });
+    for (const secret of [fresh!.plaintext, s.oldKey.plaintext]) expect(out).not.toContain(secret);
+  });
+
+  it('--abort gives a --to destination the old key back (keyrot holds it), then deletes the new key', async () => {
+    const s = await rotationSetup();
+    const envFile = join(s.dir, 'app.env');
+    const started = await s.run('keep old', ['rotate', '--user', s.user.email, '--to', `dotenv:${envFile}#K`, '--keep-old', '7d', '--yes']);
+    expect(started.code, started.stderr).toBe(0);
+    const fresh = s.keys().find((k) => k.name === 'ops-deploy-v2')!;
+    expect(await readFile(envFile, 'utf8')).toBe(`K=${fresh.plaintext}\n`);
+    const aborted = await s.run('abort', ['rotate', '--user', s.user.email, '--abort', '--yes']);
+    expect(aborted.code, aborted.stderr).toBe(0);
+    expect(aborted.stderr).toMatch(/Give the old key ops-deploy back to dotenv:/);
+    expect(await readFile(envFile, 'utf8')).toBe(`K=${s.oldKey.plaintext}\n`);
+    expect(s.keys().map((k) => k.name)).toEqual(['ops-deploy']);
   });
 });
 

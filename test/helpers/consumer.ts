@@ -385,3 +385,12 @@ export async function rotationSetup(opts: { email?: string; holdOldKey?: boolean
     held: () => keychainAccountsOf(user.id),
   };
 }
+
+/**
+ * A --check for a rotation test: exits 0 once the consumer's key file holds a key other than the old one that the
+ * sandbox accepts (what a real smoke test of the consumers proves).
+ */
+export function consumerCheck(s: Pick<RotationSetup, 'keyFile' | 'oldKey' | 'h'>): string {
+  const script = `const k=require("fs").readFileSync(process.argv[1],"utf8").trim();if(k===process.argv[2])process.exit(1);fetch(process.argv[3]+"/account",{headers:{authorization:"Bearer "+k}}).then(r=>process.exit(r.status===200?0:1),()=>process.exit(2))`;
+  return `'${process.execPath}' -e '${script}' '${s.keyFile}' '${s.oldKey.plaintext}' '${s.h.sandbox.url}'`;
+}
