@@ -18,12 +18,14 @@ import { RotationJournal } from '../journal/rotations.js';
 import { probeWritable } from '../keychain/secret-store.js';
 import type { ApiKey, User } from '../providers/types.js';
 import { createBatchProgress, type BatchTask } from '../ui/batch-progress.js';
+import { targetList } from '../destinations/index.js';
 import { writeJobOutputs } from '../ui/github.js';
 import { renderTable } from '../ui/table.js';
 import { isAdmin, knownCreations, listUsersOnce, scanUsers, withManageUsers } from './account-scan.js';
 import { pickUser } from './resolve.js';
 import {
   CONFIRM_HAND_OVER_STEP,
+  refuseWithoutEvidence,
   activeRotation,
   parseSettings,
   planRotation,
@@ -96,7 +98,10 @@ const batchCommand: CommandModule<RotateOptions, BatchResult> = {
     const identity = await provider.whoami();
     const batches = new BatchJournal(ctx.stateDir);
     const session: RotationSession = { provider, identity, journal: new RotationJournal(ctx.stateDir), self: null };
-    if (options.dryRun) return planBatch(ctx, session, batches, policy, wanted, options, settings);
+    const evidence = () =>
+      refuseWithoutEvidence(ctx, provider, { check: options.check ?? null, noWait: !settings.wait, keepOld: Boolean(options.keepOld), onNewKey: options.onNewKey ?? null, to: targetList(options.to), usageSignalUsable: true }, 'standard', true);
+    if (options.dryRun) return planBatch(ctx, session, batches, policy, wanted, options, settings, evidence);
+    if (!options.resume) evidence();
     const lock = await acquireUserLock(ctx.stateDir, provider.id, BATCH_LOCK_ID, 'a batch rotation (rotate --all)').catch((err: unknown) => {
       // Nothing was changed yet: a state directory keyrot cannot write is refused up front (exit 14).
       throw isKeyrotError(err) ? err : stateError(ctx.stateDir, err);
@@ -628,6 +633,7 @@ async function planBatch(
   wanted: string[],
   options: RotateOptions,
   settings: RotateSettings,
+  evidence: () => void,
 ): Promise<BatchResult> {
   const { provider, identity } = session;
   const { items, left, nothing } = await select(ctx, session, policy, wanted);
@@ -657,6 +663,12 @@ async function planBatch(
       preflightFailed.push({ check: what, error: { code: err.code, exitCode: err.exitCode, message: err.message, ...(err.hint ? { hint: err.hint } : {}) } });
     }
   };
+  await check('evidence', async () => {
+    evidence();
+    if (options.check) return 'evidence: --check, for each key';
+    if (options.keepOld) return 'evidence: none needed (--keep-old: both keys stay live for the grace period)';
+    return options.wait === false ? 'evidence: none (--no-wait)' : "evidence: each key's own last use";
+  });
   await check('state folder', async () => {
     const lock = await acquireUserLock(ctx.stateDir, provider.id, BATCH_LOCK_ID, 'a batch rotation (rotate --all)').catch((err: unknown) => {
       throw isKeyrotError(err) ? err : stateError(ctx.stateDir, err);

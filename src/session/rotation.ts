@@ -7,7 +7,7 @@ import type { Context } from '../cli/context.js';
 import { formatDuration, parseDuration, parseSpan } from '../core/duration.js';
 import { maskFromLastChars } from '../core/mask.js';
 import { nextGenerationName } from '../core/naming.js';
-import { PHASES, PHASE_LABELS, abortRotation, newRotationRecord, noEvidenceReason, nothingCreated, runRotation, TRANSITIONS, type RotationMode, type RotationOptions, type RotationPorts, type RotationRecord } from '../core/rotation.js';
+import { PHASES, PHASE_LABELS, abortRotation, canAbort, newRotationRecord, noEvidenceReason, nothingCreated, runRotation, TRANSITIONS, type RotationMode, type RotationOptions, type RotationPorts, type RotationRecord } from '../core/rotation.js';
 import { CancelledError, NotFoundError, RotationConflictError, StateError, UsageError, isKeyrotError } from '../errors.js';
 import { writeRescueFile } from '../journal/rescue.js';
 import { RotationJournal } from '../journal/rotations.js';
@@ -213,14 +213,22 @@ function handOverPlan(options: RotationOptions): string {
 }
 
 /**
- * A rotation whose switch nothing could show is refused before any change: without a terminal (or in a batch),
- * without --check, a provider whose usage cannot tell keys apart, and neither --keep-old nor --no-wait.
+ * A rotation whose switch nothing could show is refused before any change: without a terminal (or in a batch,
+ * where nobody is asked about each key), without --check, a provider whose usage cannot tell keys apart, and
+ * neither --keep-old nor --no-wait.
  */
-function refuseWithoutEvidence(ctx: Context, session: RotationSession, provider: Provider, options: RotationOptions, mode: RotationMode): void {
-  const perKey = provider.capabilities.usageSignal === 'per-key' && options.usageSignalUsable;
-  if (mode !== 'standard' || perKey || options.noWait || options.keepOld || options.check) return;
-  const handedBy = options.onNewKey || options.to?.length;
-  if (ctx.interactive && (!session.view || !handedBy)) return;
+export function refuseWithoutEvidence(
+  ctx: Context,
+  provider: Provider,
+  options: Pick<RotationOptions, 'check' | 'noWait' | 'keepOld' | 'onNewKey' | 'to' | 'usageSignalUsable'>,
+  mode: RotationMode,
+  batch: boolean,
+): void {
+  // Only a signal that moves for either key misleads; per-key providers, and those with none (their rule unchanged), pass.
+  if (provider.capabilities.usageSignal !== 'per-user' || !options.usageSignalUsable) return;
+  if (mode !== 'standard' || options.noWait || options.keepOld || options.check) return;
+  // In a terminal the person's word is the evidence; a batch asks nobody about each key.
+  if (ctx.interactive && !batch) return;
   throw new UsageError(`Nothing would show that the consumers use the new key: ${noEvidenceReason(provider.displayName, provider.capabilities.usageSignal)}.`, {
     hint: 'Pass --check CMD (a command that proves the consumers work with the new key: the rotation goes on as soon as it passes), --keep-old GRACE (both keys stay live; finish later with --resume), or --no-wait (revoke on your own word). Nothing was changed.',
   });
@@ -388,7 +396,31 @@ export async function resumeRotation(ctx: Context, session: RotationSession, act
   // Resuming a --keep-old rotation means: the grace period is over, finish it.
   active.options.keepOld = false;
   applyResumeOverrides(active.options, options, settings);
+  refuseResumeThatCannotFinish(ctx, session.provider, active);
   return runIn(ctx, session, active, store);
+}
+
+/**
+ * A --resume that could never finish is refused before it changes or waits for anything: the wait still ahead with
+ * nothing to show the switch (see refuseWithoutEvidence), or a --store none rotation that must prove its new key
+ * before the revoke, with no copy of it in this process: only --check can.
+ */
+function refuseResumeThatCannotFinish(ctx: Context, provider: Provider, record: RotationRecord): void {
+  const phases = PHASES[record.mode];
+  const ahead = phases.slice(Math.max(0, phases.indexOf(record.phase)));
+  const abort = canAbort(record) ? ', or roll back with --abort' : '';
+  const hint = `Pass --check CMD with --resume (a command that proves the consumers work with the new key)${abort}. Nothing was changed.`;
+  if (ahead.includes('wait')) {
+    try {
+      refuseWithoutEvidence(ctx, provider, record.options, record.mode, Boolean(record.batchId));
+    } catch (err) {
+      if (err instanceof UsageError) err.hint = `Pass --check CMD with --resume (a command that proves the consumers work with the new key), or --no-wait to revoke on your own word${abort}. Nothing was changed.`;
+      throw err;
+    }
+  }
+  if (record.options.store === 'none' && ahead.includes('revoke') && !ahead.includes('create') && record.options.check === null && record.newKey.id !== null) {
+    throw new UsageError(`keyrot keeps no copy of ${record.newKey.name} (--store none): it cannot prove the new key works before revoking ${record.oldKey.name}.`, { hint });
+  }
 }
 
 /** A fresh rotation, planned: every check made and the plan known; `launch` journals it and runs it. */
@@ -424,7 +456,8 @@ export async function planRotation(
   // revoked as soon as the new one is installed, which is the standard order without the wait.
   const mode: RotationMode = options.emergency && !self ? 'emergency' : 'standard';
   const rotationOptions = rotationOptionsFor(ctx, options, self ? { ...settings, wait: false } : settings, mode, identity, user);
-  refuseWithoutEvidence(ctx, session, provider, rotationOptions, mode);
+  // A batch weighs this once for all its keys (rotate-all.ts), before any of them.
+  if (!options.all) refuseWithoutEvidence(ctx, provider, rotationOptions, mode, false);
   // A destination that can never take the key (no token, a repository the token cannot see) is refused now.
   for (const destination of parseTargets(rotationOptions.to, { env: ctx.env, signal: ctx.signal })) await destination.preflight();
   const successor = nextGenerationName(oldKey.name, []);

@@ -144,7 +144,7 @@ describe.skipIf(!HAS_KEYCHAIN)('a headless runner without a keychain', () => {
     const h = await harness();
     const dir = await mkdtemp(join(tmpdir(), 'keyrot-ci-'));
     const outputs = join(dir, 'github-output');
-    const args = ['rotate', '--all', '--expiring-within', '30d', '--match', 'nothing-due-*', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--yes'];
+    const args = ['rotate', '--all', '--expiring-within', '30d', '--match', 'nothing-due-*', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes'];
     const plain = await h.run(args, { env: NO_KEYCHAIN });
     expect(plain.code, plain.stderr).toBe(0);
     expect(plain.stdout).toMatch(/^No key matches the selection: nothing to rotate\./);
@@ -161,7 +161,7 @@ describe.skipIf(!HAS_KEYCHAIN)('a headless runner without a keychain', () => {
 
   it('--dry-run without --yes and without a keychain: the selection and plan, then each check the real run would stop on, and its exit code', async () => {
     const h = await harness();
-    const r = await h.run(['rotate', '--all', '--match', 'ops-*', '--on-new-key', 'cat >/dev/null', '--dry-run'], { env: NO_KEYCHAIN });
+    const r = await h.run(['rotate', '--all', '--match', 'ops-*', '--on-new-key', 'cat >/dev/null', '--no-wait', '--dry-run'], { env: NO_KEYCHAIN });
     expect(r.code).toBe(ExitCode.keychain);
     expect(r.stdout).toMatch(/^Dry run: nothing will change\. 1 key of 1 user selected:\nUSER\s+KEY/);
     expect(r.stdout).toContain('Each rotation would:');
@@ -169,7 +169,7 @@ describe.skipIf(!HAS_KEYCHAIN)('a headless runner without a keychain', () => {
     expect(r.stdout).toMatch(/\n {2}✖ keychain: /);
     expect(r.stdout).toMatch(/\n {2}✖ consent: Rotating 1 key revokes each old key: pass --yes to confirm without a terminal\./);
     expect(lines(r.stderr).at(-1)).toMatch(/--dry-run: the real run would stop before any change \(keychain: .*\); nothing was changed\.$/);
-    const j = await h.run(['rotate', '--all', '--match', 'ops-*', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--dry-run', '--json'], { env: NO_KEYCHAIN });
+    const j = await h.run(['rotate', '--all', '--match', 'ops-*', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--dry-run', '--json'], { env: NO_KEYCHAIN });
     expect(j.code).toBe(ExitCode.usage);
     expect(JSON.parse(j.stdout)).toMatchObject({ dryRun: true, keys: [{ keyName: 'ops-deploy' }], preflightFailed: [{ check: 'consent', error: { code: 'usage', exitCode: 2 } }] });
     expect(h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
@@ -230,6 +230,22 @@ describe.skipIf(!HAS_KEYCHAIN)('evidence a pipeline can give (Vultr: activity pe
     expect(aborted.code, aborted.stderr).toBe(0);
     expect(aborted.stderr).toMatch(/Give the old key ops-deploy back to dotenv:/);
     expect(await readFile(envFile, 'utf8')).toBe(`K=${s.oldKey.plaintext}\n`);
+    expect(s.keys().map((k) => k.name)).toEqual(['ops-deploy']);
+  });
+
+  it('--resume that could never finish is refused at once: --store none without --check; and --abort --yes says what the prompt says', async () => {
+    const s = await rotationSetup({ holdOldKey: false });
+    const first = await s.run('keep old', ['rotate', '--user', s.user.email, '--store', 'none', '--on-new-key', s.hook, '--keep-old', '1s', '--yes'], { env: NO_KEYCHAIN });
+    expect(first.code, first.stderr).toBe(0);
+    const started = Date.now();
+    const resumed = await s.run('resume', ['rotate', '--user', s.user.email, '--store', 'none', '--resume', '--yes'], { env: NO_KEYCHAIN });
+    expect(resumed.code).toBe(ExitCode.usage);
+    expect(resumed.stderr).toMatch(/keeps no copy of ops-deploy-v2 \(--store none\): it cannot prove the new key works before revoking ops-deploy\.[^]*Pass --check CMD with --resume/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(s.keys().map((k) => k.name).sort()).toEqual(['ops-deploy', 'ops-deploy-v2']);
+    const aborted = await s.run('abort', ['rotate', '--user', s.user.email, '--store', 'none', '--abort', '--yes'], { env: NO_KEYCHAIN });
+    expect(aborted.code, aborted.stderr).toBe(0);
+    expect(aborted.stderr).toMatch(/warning: Consumers were given ops-deploy-v2 at \S+: any that switched to it fail once it is deleted\./);
     expect(s.keys().map((k) => k.name)).toEqual(['ops-deploy']);
   });
 });
