@@ -418,7 +418,8 @@ function refuseResumeThatCannotFinish(ctx: Context, provider: Provider, record: 
       throw err;
     }
   }
-  if (record.options.store === 'none' && ahead.includes('revoke') && !ahead.includes('create') && record.options.check === null && record.newKey.id !== null) {
+  // --self is the exception: the new key is the admin key this run authenticates with, proven by every call.
+  if (record.options.store === 'none' && record.userId !== SELF_USER_ID && ahead.includes('revoke') && !ahead.includes('create') && record.options.check === null && record.newKey.id !== null) {
     throw new UsageError(`keyrot keeps no copy of ${record.newKey.name} (--store none): it cannot prove the new key works before revoking ${record.oldKey.name}.`, { hint });
   }
 }

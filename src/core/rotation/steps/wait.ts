@@ -13,7 +13,8 @@ export async function waitStep(record: RotationRecord, ports: RotationPorts, ste
   // the new key: it is never evidence of the switch. The evidence is a passing --check, or in a terminal the
   // person's word; --keep-old instead gives the consumers a grace period and revokes only at --resume.
   // A provider with no usage signal at all (Kubeadapt) keeps its rule: the hand-over itself is taken as done.
-  if (record.options.check === null && provider.capabilities.usageSignal === 'none') return { detail: await graceForOldKey(record, ports, 'no usage signal') };
+  // So does a user whose signal keyrot's own calls would move (the admin key is theirs: --check or --no-wait were required).
+  if (record.options.check === null && (provider.capabilities.usageSignal === 'none' || !record.options.usageSignalUsable)) return { detail: await graceForOldKey(record, ports, 'no usage signal') };
   if (record.options.check === null) return { detail: await evidenceWithoutCheck(record, ports) };
   const started = ports.now().getTime();
   const timeout = record.options.waitTimeoutMs;
