@@ -300,6 +300,7 @@ function settingsOf(options: RotateOptions, store: 'os' | 'none'): BatchSettings
     pollInterval: options.pollInterval ?? null,
     hookTimeout: options.hookTimeout ?? null,
     store,
+    ...(targetList(options.to).length ? { to: targetList(options.to) } : {}),
   };
 }
 
@@ -314,6 +315,7 @@ function resumedOptions(saved: BatchSettings, options: RotateOptions): RotateOpt
     waitTimeout: options.waitTimeout ?? saved.waitTimeout ?? undefined,
     pollInterval: options.pollInterval ?? saved.pollInterval ?? undefined,
     hookTimeout: options.hookTimeout ?? saved.hookTimeout ?? undefined,
+    to: options.to ?? saved.to,
   };
 }
 
