@@ -1,7 +1,8 @@
 // Bundles src/ into dist/: one entry chunk that holds only the CLI wiring, plus lazily imported chunks
 // (each command, undici, prompts, spinners, the sandbox) so `--help` and `--version` load almost nothing.
 import { build } from 'esbuild';
-import { readFileSync, renameSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 // Build beside dist/ and swap it in whole, so a build never pulls files from under a running keyrot.
@@ -33,3 +34,8 @@ try {
 }
 renameSync(out, new URL('../dist', import.meta.url));
 rmSync(old, { recursive: true, force: true });
+
+// `keyrot --help` to a pipe or a file, rendered once here (stdout a pipe: 80 columns) so bin/keyrot answers it without
+// loading the bundle. dist/ was just replaced whole, so this runs the real rendering, never an older help.txt.
+const help = execFileSync(process.execPath, [new URL('../bin/keyrot', import.meta.url).pathname, '--help'], { encoding: 'utf8', env: { ...process.env, COLUMNS: '' } });
+writeFileSync(new URL('../dist/help.txt', import.meta.url), help);

@@ -2,54 +2,93 @@
 // machine-readable `code`; anything else reaching the top is a bug (exit 1, stack trace only with --debug).
 // Messages must never contain a secret: callers pass masked values only.
 
+// Each exit code tells a script a different next action. Codes that asked for the same action were merged (the
+// names stay, so every error class keeps its name and its `code` string for --json): see RETIRED_EXIT_CODES.
 export const ExitCode = {
   ok: 0,
   internal: 1,
   usage: 2,
   auth: 3,
-  permission: 4,
+  /** Merged into auth (was 4): either way a person fixes the admin key (its value or its permissions). */
+  permission: 3,
   notFound: 5,
   unavailable: 6,
+  /** Merged into unavailable (was 13): the provider's answer was unusable; nothing changed; try again later. */
+  keyNotReturned: 6,
   verifyFailed: 7,
   keychain: 8,
   conflict: 9,
-  hookFailed: 10,
   waitTimeout: 11,
   incomplete: 12,
-  keyNotReturned: 13,
+  /** Merged into incomplete (was 10): a person reads what is live, fixes the hook, then --resume or --abort. */
+  hookFailed: 12,
+  /**
+   * Kept apart from incomplete: the new key itself is wrong (narrower scopes, another organization, fewer clusters),
+   * so --resume can never finish; the next action is --abort and a new key made like the old one.
+   */
+  scopeMismatch: 19,
   state: 14,
   auditFindings: 15,
   batchPartial: 16,
-  batchFailed: 17,
+  /** Merged into batchPartial (was 17): the summary says how to continue, whether none or some succeeded. */
+  batchFailed: 16,
   operatorStep: 18,
-  scopeMismatch: 19,
+  /** Set by bin/keyrot, which cannot import this module's types: keep its literal in step. */
+  outputLost: 20,
   cancelled: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
-/** One row per exit code, in order: the single source for README and `--help`. */
+/** One row per exit code, in order, with the next action it asks of a script: the single source for the docs and `--help`. */
 export const EXIT_CODE_TABLE: ReadonlyArray<readonly [number, string]> = [
   [ExitCode.ok, 'success'],
-  [ExitCode.internal, 'internal error (a bug: please report it with --debug output)'],
-  [ExitCode.usage, 'usage error or bad input (nothing was changed)'],
-  [ExitCode.auth, 'authentication rejected (401: bad, revoked or expired key, or IP not allowed)'],
-  [ExitCode.permission, 'permission denied (403: the admin key lacks manage_users)'],
-  [ExitCode.notFound, 'user or key not found'],
-  [ExitCode.unavailable, 'provider unavailable after retries (network, timeout, 5xx, 429) or a malformed answer'],
-  [ExitCode.verifyFailed, 'verification failed (the key does not authenticate, or the old key still does)'],
-  [ExitCode.keychain, 'keychain unavailable, locked or failing (no key was created)'],
-  [ExitCode.conflict, 'another rotation of this user is in progress or unfinished (see --resume / --abort)'],
-  [ExitCode.hookFailed, 'the --on-new-key or --check command failed or timed out (a rotation keeps both keys live; a create deletes its new key)'],
-  [ExitCode.waitTimeout, 'consumers did not use the new key in time (both keys stay live; --resume later)'],
-  [ExitCode.incomplete, 'the operation stopped part-way; the message says what is live and how to continue'],
-  [ExitCode.keyNotReturned, 'the provider accepted a create but sent no key: keyrot deleted that key; nothing else changed'],
-  [ExitCode.state, "keyrot's state directory is unusable or a state file in it is damaged (the message names it and how to recover)"],
+  [ExitCode.internal, 'internal error: a bug; report it with the --debug output'],
+  [ExitCode.usage, 'usage error or bad input: fix the command line (nothing was changed)'],
+  [ExitCode.auth, 'the admin key is rejected (401: bad, revoked, expired, IP not allowed) or lacks a permission (403, e.g. manage_users): fix the admin key'],
+  [ExitCode.notFound, 'the user or key does not exist (the closest ones are suggested)'],
+  [ExitCode.unavailable, 'the provider is unavailable after retries (network, timeout, 5xx, 429) or its answer is unusable (malformed; a create without its key, which keyrot deleted): nothing else changed; try again later'],
+  [ExitCode.verifyFailed, 'verification failed: the key does not authenticate, or the old key still does'],
+  [ExitCode.keychain, 'the keychain is missing, locked or failing: fix it (no key was created)'],
+  [ExitCode.conflict, 'another rotation of this user is running or unfinished: --resume or --abort it'],
+  [ExitCode.waitTimeout, 'consumers did not use the new key in time: both keys stay live; --resume later'],
+  [ExitCode.incomplete, 'stopped part-way (a hook failed or timed out, or another stop): the message and keyrot status say what is live; fix it, then --resume or --abort (a create whose hook failed deleted its key)'],
+  [ExitCode.state, "keyrot's state folder is unusable or a state file in it is damaged: the message names it and how to recover"],
   [ExitCode.auditFindings, 'keyrot audit found keys with a finding named by --fail-on (the whole report is printed)'],
-  [ExitCode.batchPartial, 'rotate --all: some rotations failed, the others succeeded (the summary says how to continue)'],
-  [ExitCode.batchFailed, 'rotate --all: no rotation succeeded (the summary says how to continue)'],
-  [ExitCode.operatorStep, 'the rotation is paused for a step only a person can do in the provider\'s dashboard (mint or revoke a key); the message says which; --resume continues'],
-  [ExitCode.scopeMismatch, 'the new key lacks a scope the old key has (403 where the old key gets 2xx): both keys stay live'],
+  [ExitCode.batchPartial, 'rotate --all: not every rotation finished (some or none succeeded): the summary says how to continue'],
+  [ExitCode.operatorStep, "paused for a step only a person can do in the provider's dashboard (mint or revoke a key): the message says which; --resume continues"],
+  [ExitCode.scopeMismatch, 'the new key does not reach what the old key reaches (a scope, the organization, a cluster): both keys stay live and nothing was handed over; --abort, then make a key like the old one'],
+  [ExitCode.outputLost, 'keyrot did its work but could not write its output (a full disk under a redirect): keyrot status shows where things stand'],
   [ExitCode.cancelled, 'cancelled (Ctrl-C, SIGTERM, or No at a confirmation)'],
+];
+
+/** Each exit code in a few words (the root --help lists them on a line or two). */
+export const EXIT_CODE_NAMES: Readonly<Record<number, string>> = {
+  [ExitCode.ok]: 'success',
+  [ExitCode.internal]: 'bug',
+  [ExitCode.usage]: 'usage',
+  [ExitCode.auth]: 'admin key',
+  [ExitCode.notFound]: 'not found',
+  [ExitCode.unavailable]: 'provider unavailable',
+  [ExitCode.verifyFailed]: 'verification failed',
+  [ExitCode.keychain]: 'keychain',
+  [ExitCode.conflict]: 'rotation in progress',
+  [ExitCode.waitTimeout]: 'wait timed out',
+  [ExitCode.incomplete]: 'stopped part-way',
+  [ExitCode.state]: 'state folder',
+  [ExitCode.auditFindings]: 'audit findings',
+  [ExitCode.batchPartial]: 'batch not all done',
+  [ExitCode.operatorStep]: 'waiting for a person',
+  [ExitCode.scopeMismatch]: 'new key narrower',
+  [ExitCode.outputLost]: 'output lost',
+  [ExitCode.cancelled]: 'cancelled',
+};
+
+/** Exit codes merged away (old → the code that now says it), for the docs: nothing was published with the old ones. */
+export const RETIRED_EXIT_CODES: ReadonlyArray<readonly [old: number, now: number, why: string]> = [
+  [4, ExitCode.permission, 'a permission the admin key lacks is fixed like a rejected admin key'],
+  [10, ExitCode.hookFailed, 'a failed hook stops a rotation part-way, both keys live: read, fix, --resume or --abort'],
+  [13, ExitCode.keyNotReturned, "a create answered without its key is an unusable answer; keyrot deleted that key"],
+  [17, ExitCode.batchFailed, 'with none or some rotations done, the summary says how to continue'],
 ];
 
 export interface ErrorDetails {

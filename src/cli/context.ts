@@ -3,7 +3,7 @@
 // command asks for it.
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { validateBaseUrl } from '../core/base-url.js';
@@ -132,7 +132,7 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
   const settings = profiles.get(profile);
   if (!settings && profile !== DEFAULT_PROFILE) {
     throw new UsageError(`No profile "${profile}" in ${profilesFile}.`, {
-      hint: profiles.size ? `Profiles there: ${[...profiles.keys()].join(', ')}.` : 'Add a [section] for it (see "Profiles" in the README).',
+      hint: profiles.size ? `Profiles there: ${[...profiles.keys()].join(', ')}.` : 'Add a [section] for it (see "Profiles" in keyrot\'s docs/usage.md).',
     });
   }
   // Precedence, for every setting: flags, then the environment, then the profile, then defaults.
@@ -269,14 +269,15 @@ function chooseProvider(globals: GlobalOptions, settings: ProfileSettings | unde
   if (globals.providerFile !== undefined) return providerFromFile(globals.providerFile);
   if (globals.provider !== undefined) return getProviderFactory(globals.provider);
   if (settings?.providerFile !== undefined) {
-    return providerFromFile(settings.providerFile, `${profilesFile}:${settings.lines.providerFile ?? settings.line}: [${settings.name}] provider-file`);
+    // A relative path is relative to the profiles file's folder, not to wherever keyrot runs.
+    return providerFromFile(resolve(dirname(profilesFile), settings.providerFile), `${profilesFile}:${settings.lines.providerFile ?? settings.line}: [${settings.name}] provider-file`);
   }
   return getProviderFactory(settings?.provider ?? 'vultr');
 }
 
 /** $XDG_CONFIG_HOME/keyrot/config, else ~/.config/keyrot/config. */
 export function profilesPath(env: NodeJS.ProcessEnv): string {
-  const base = env.XDG_CONFIG_HOME && env.XDG_CONFIG_HOME.startsWith('/') ? env.XDG_CONFIG_HOME : join(homedir(), '.config');
+  const base = env.XDG_CONFIG_HOME?.startsWith('/') ? env.XDG_CONFIG_HOME : join(homedir(), '.config');
   return join(base, 'keyrot', 'config');
 }
 

@@ -1,12 +1,12 @@
 // Commander wiring only: global flags, subcommands with their flags and examples, and a lazy import of each
 // handler so `--help` and `--version` load nothing else.
-import { Command, CommanderError, Help, Option } from 'commander';
+import { Command, type CommanderError, Help, Option } from 'commander';
 import { didYouMean, orList } from '../core/suggest.js';
 import { wrapWords } from '../ui/wrap.js';
-import { EXIT_CODE_TABLE, UsageError } from '../errors.js';
+import { EXIT_CODE_NAMES, EXIT_CODE_TABLE, UsageError } from '../errors.js';
 import type { CompletionFlag, CompletionSpec } from '../commands/completion.js';
 import type { CommandModule } from '../commands/types.js';
-import { createContext, type Context, type Deps, type GlobalOptions } from './context.js';
+import type { Context, Deps, GlobalOptions } from './context.js';
 
 declare const KEYROT_VERSION: string;
 export const VERSION = typeof KEYROT_VERSION === 'string' ? KEYROT_VERSION : '0.0.0-dev';
@@ -20,6 +20,8 @@ interface CommandSpec {
   /** The values the positional argument takes, for shell completion. */
   argumentChoices?: readonly string[];
   summary: string;
+  /** The summary in the command list of `keyrot --help` (one line at 80 columns). */
+  brief: string;
   options: Option[];
   /** The global options that mean something to this command: its --help lists these, completion offers these. */
   globals: readonly GlobalFlag[];
@@ -28,7 +30,7 @@ interface CommandSpec {
 }
 
 /** keyrot's global options, declared once: the root command takes them, each subcommand lists those it uses. */
-function globalOptions(): Option[] {
+export function globalOptions(): Option[] {
   return [
     new Option('--json', 'print exactly one JSON document on stdout'),
     new Option('--events', 'stream one JSON object per line on stdout as each step happens'),
@@ -39,8 +41,8 @@ function globalOptions(): Option[] {
     new Option('--api-url <url>', 'API base URL (env VULTR_API_URL; default https://api.vultr.com/v2)'),
     new Option('--api-key-stdin', 'read the admin key from stdin instead of VULTR_API_KEY or the keychain'),
     new Option('--store <where>', 'where new keys go: os (the OS keychain) or none (only --on-new-key)').choices(['os', 'none']).default('os'),
-    new Option('--provider <name>', 'key provider: vultr (default), grafana, kubeadapt or seed003'),
-    new Option('--provider-file <path>', 'a declarative definition of a REST key API (JSON; see "Your own provider" in the README)'),
+    new Option('--provider <name>', 'key provider: vultr (default), grafana, kubeadapt or example (keyrot\'s example service-account platform, a built-in --provider-file definition)'),
+    new Option('--provider-file <path>', 'a declarative definition of a REST key API (JSON; see "Your own provider" in docs/providers.md)'),
     new Option('--profile <name>', 'the account profile to use (env KEYROT_PROFILE; see keyrot profiles)'),
     new Option('--state-dir <dir>', 'where journals and records live (env KEYROT_STATE_DIR; default $XDG_STATE_HOME/keyrot); cache it between CI jobs'),
   ];
@@ -85,10 +87,16 @@ const to = () =>
 const hookTimeout = (hooks = '--on-new-key and --check') => new Option('--hook-timeout <duration>', `time limit for ${hooks} (default: 2m)`);
 const force = () => new Option('--force', "act even though the user has an unfinished rotation (refused otherwise)");
 
-/** Every subcommand, declared once as data. */
+/** Options under one heading in a command's help, after its common options (those without a group). */
+function group(heading: string, ...options: Option[]): Option[] {
+  return options.map((o) => o.helpGroup(`${heading}:`));
+}
+
+/** Every subcommand, declared once as data. Options without a group are the common ones: its help shows them first. */
 export const COMMANDS: CommandSpec[] = [
   {
     name: 'list-users',
+    brief: "List the account's users.",
     summary: 'List every user of the account (all pages).',
     options: [],
     globals: [...OUTPUT, ...ACCOUNT],
@@ -97,6 +105,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'list-keys',
+    brief: "List a user's keys; marks the one keyrot holds.",
     summary: "List a user's API keys, marking the one whose plaintext keyrot holds.",
     options: [user()],
     globals: [...OUTPUT, ...ACCOUNT, '--state-dir'],
@@ -105,6 +114,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'audit',
+    brief: 'Every key of every user; what needs attention.',
     summary: 'Every key of every user, what keyrot knows of it, and what needs attention, most urgent first (read-only).',
     options: [
       new Option('--expiring-within <duration>', 'report keys that expire within this span').default('30d'),
@@ -125,6 +135,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'create',
+    brief: 'Create a key; its plaintext goes to the keychain.',
     summary: 'Create an API key for a user; its plaintext goes to the OS keychain before anything else.',
     options: [
       user(),
@@ -147,6 +158,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'revoke',
+    brief: 'Delete a key, and its keychain entry.',
     summary: 'Delete a key at the provider, and its keychain entry if keyrot holds it.',
     options: [user(), key(), yes(), force()],
     globals: [...OUTPUT, ...ACCOUNT, '--state-dir'],
@@ -155,6 +167,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'verify',
+    brief: 'Prove the key keyrot holds authenticates.',
     summary: 'Prove that the key keyrot holds for a user (or one piped in) authenticates and is listed.',
     options: [
       user(),
@@ -168,6 +181,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'get',
+    brief: 'Print the key keyrot holds for a user, to a pipe.',
     summary: "Print the plaintext of the key keyrot holds for a user, to a pipe (a terminal asks first); follows rotations.",
     options: [
       user(),
@@ -180,6 +194,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'exec',
+    brief: 'Run a command with the held key in its environment.',
     summary: "Run a command with the key keyrot holds for a user in its environment (VULTR_API_KEY); follows rotations.",
     argument: '[command...]',
     options: [
@@ -193,6 +208,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'status',
+    brief: 'Unfinished rotations and what to run next.',
     summary: 'Unfinished, paused and failed rotations with what is live and the next command; recent rotations; stale keychain entries.',
     options: [
       new Option('--prune', 'remove keychain entries of keys that no longer exist (asks; --yes without a terminal)'),
@@ -204,37 +220,50 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'rotate',
+    brief: 'Rotate a key with zero downtime (--all: a fleet).',
     summary: 'Guided zero-downtime rotation: create, store, verify, hand over, wait for use, revoke, verify revoked.',
     options: [
       // Repeated with --all: several users.
       new Option('-u, --user <user>', 'the user: id or e-mail address (asked for in a terminal when omitted); repeat it with --all').argParser(collect),
       key(),
-      new Option('-n, --name <name>', 'the new key\'s name (default: the old name with its generation bumped, e.g. deploy-v3)'),
-      new Option('-e, --expires <when>', 'expiry of the new key: an ISO date, a span (90d, 12w) or never').default(undefined, 'never'),
       onNewKey(),
       to(),
       new Option('--check <cmd>', 'shell command that exits 0 once the consumers work with the new key'),
-      new Option('--wait-timeout <duration>', 'how long to wait for the new key to be used (default: 10m)'),
-      new Option('--poll-interval <duration>', 'how often to look for usage (default: 5s)'),
-      hookTimeout(),
-      new Option('--no-wait', 'do not wait for consumers to use the new key'),
-      new Option('--keep-old [grace]', 'stop after the wait with both keys live for a grace period (default 7d; keyrot status shows the time left; where the provider allows it, the old key is set to expire then); --resume finishes'),
-      new Option('--new-key-stdin', 'read the key a person minted in the dashboard from stdin (providers whose keys only a person can mint, e.g. kubeadapt)'),
-      new Option('--usage-refresh <duration>', "how often the provider refreshes each key's last use (default: the provider's, e.g. 5m for Grafana); the old key must stay unused twice this long"),
-      new Option('--resume', "continue the user's unfinished rotation from its journal"),
-      new Option('--abort', 'roll an unfinished rotation back: delete the new key, keep the old'),
-      new Option('--emergency', 'the old key is exposed: revoke it as soon as the new key is stored and proven, before the hand-over (downtime until consumers have it)'),
-      new Option('--dry-run', 'print the plan and change nothing'),
-      new Option('--self', 'rotate the admin key keyrot runs with (stored by keyrot login, or --on-new-key to update a CI secret)'),
-      new Option('--all', 'rotate every key the selection picks, several at once (each an ordinary rotation); --resume finishes an unfinished batch'),
-      new Option('--expiring-within <span>', '--all: keys that expire within this span (30d), or have expired'),
-      new Option('--never-expiring', '--all: keys that never expire'),
-      new Option('--older-than <span>', '--all: keys keyrot created (and recorded) longer ago than this (90d)'),
-      new Option('--users-file <file>', '--all: only the users listed in this file (one id or e-mail a line, # comments)'),
-      new Option('--match <glob>', "--all: only keys whose name matches (e.g. 'deploy-*')"),
-      new Option('--fail-fast', '--all: start no new rotation once one has failed'),
-      new Option('--concurrency <n>', '--all: rotations under way at once (default 10; the rate limit sets the pace)'),
       yes(),
+      new Option('--dry-run', 'print the plan and change nothing'),
+      ...group(
+        'The new key',
+        new Option('-n, --name <name>', 'the new key\'s name (default: the old name with its generation bumped, e.g. deploy-v3)'),
+        new Option('-e, --expires <when>', 'expiry of the new key: an ISO date, a span (90d, 12w) or never').default(undefined, 'never'),
+        new Option('--new-key-stdin', 'read the key a person minted in the dashboard from stdin (providers whose keys only a person can mint, e.g. kubeadapt)'),
+      ),
+      ...group(
+        'Waiting for consumers',
+        new Option('--no-wait', 'do not wait for consumers to use the new key'),
+        new Option('--wait-timeout <duration>', 'how long to wait for the new key to be used (default: 10m)'),
+        new Option('--poll-interval <duration>', 'how often to look for usage (default: 5s)'),
+        new Option('--usage-refresh <duration>', "how often the provider refreshes each key's last use (default: the provider's, e.g. 5m for Grafana); the old key must stay unused twice this long"),
+        hookTimeout(),
+      ),
+      ...group(
+        'Unfinished rotations and other modes',
+        new Option('--resume', "continue the user's unfinished rotation from its journal"),
+        new Option('--abort', 'roll an unfinished rotation back: delete the new key, keep the old'),
+        new Option('--keep-old [grace]', 'stop after the wait with both keys live for a grace period (default 7d; keyrot status shows the time left; where the provider allows it, the old key is set to expire then); --resume finishes'),
+        new Option('--emergency', 'the old key is exposed: revoke it as soon as the new key is stored and proven, before the hand-over (downtime until consumers have it)'),
+        new Option('--self', 'rotate the admin key keyrot runs with (stored by keyrot login, or --on-new-key to update a CI secret)'),
+      ),
+      ...group(
+        'A fleet (--all)',
+        new Option('--all', 'rotate every key the selection picks, several at once (each an ordinary rotation); --resume finishes an unfinished batch'),
+        new Option('--expiring-within <span>', 'keys that expire within this span (30d), or have expired'),
+        new Option('--never-expiring', 'keys that never expire'),
+        new Option('--older-than <span>', 'keys keyrot created (and recorded) longer ago than this (90d)'),
+        new Option('--users-file <file>', 'only the users listed in this file (one id or e-mail a line, # comments)'),
+        new Option('--match <glob>', "only keys whose name matches (e.g. 'deploy-*')"),
+        new Option('--fail-fast', 'start no new rotation once one has failed'),
+        new Option('--concurrency <n>', 'rotations under way at once (default 10; the rate limit sets the pace)'),
+      ),
     ],
     globals: [...OUTPUT, ...ACCOUNT, '--store', '--state-dir'],
     examples: [
@@ -253,6 +282,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'login',
+    brief: 'Prove the admin key and store it in the keychain.',
     summary: "Store the admin key in the keychain, after proving it (a hidden prompt, or stdin; never a flag).",
     options: [
       new Option('--with-key-stdin', 'read the admin key from stdin instead of a hidden prompt'),
@@ -264,6 +294,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'whoami',
+    brief: 'Show the admin key in use and what it may do.',
     summary: "Show the admin key in use: where it comes from, its account and permissions, its expiry, unfinished rotations.",
     options: [],
     globals: [...OUTPUT, ...ACCOUNT, '--state-dir'],
@@ -272,6 +303,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'logout',
+    brief: 'Delete the stored admin key.',
     summary: 'Delete the stored admin key (never the keys keyrot holds for users).',
     options: [yes()],
     globals: [...OUTPUT, '--profile'],
@@ -280,6 +312,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'profiles',
+    brief: 'List the account profiles.',
     summary: 'List the account profiles of the profiles file, and which one is in force.',
     options: [],
     globals: [...OUTPUT, '--profile'],
@@ -288,6 +321,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'sandbox',
+    brief: 'Serve a local Vultr-compatible API to try keyrot.',
     summary: 'Serve a local Vultr-compatible API on 127.0.0.1 to try or rehearse keyrot (Ctrl-C stops it).',
     options: [
       new Option('-p, --port <port>', 'port to listen on (0: any free port)').default('8080'),
@@ -297,7 +331,8 @@ export const COMMANDS: CommandSpec[] = [
       new Option('--create-answer <how>', "a user-key create's answer: plaintext (Vultr's guides) or empty (202 without a body, as Vultr's OpenAPI document says)")
         .choices(['plaintext', 'empty'])
         .default('plaintext'),
-      new Option('--refresh <duration>', "platform sandboxes (--provider grafana|seed003|kubeadapt): how often a key's last use is written (default: the real platform's, 5m for Grafana)"),
+      new Option('--refresh <duration>', "platform sandboxes (--provider grafana|example|kubeadapt): how often a key's last use is written (default: the real platform's, 5m for Grafana)"),
+      new Option('--docs <generation>', 'the Kubeadapt sandbox: answer as Kubeadapt\'s current docs ({data, meta} envelope) or its earlier ones (bare lists, {"detail"} errors)').choices(['current', 'earlier']),
     ],
     globals: ['--json', '--quiet', '--no-color'],
     examples: [
@@ -312,9 +347,11 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'completion',
+    brief: 'Print a shell completion script.',
     summary: 'Print a shell completion script (bash, zsh or fish).',
     options: [],
     globals: [],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a zsh expansion in an example command, not a template
     examples: ['eval "$(keyrot completion bash)"', 'keyrot completion zsh > "${fpath[1]}/_keyrot"', 'keyrot completion fish > ~/.config/fish/completions/keyrot.fish'],
     argument: '<shell>',
     argumentChoices: SHELLS,
@@ -322,6 +359,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'demo',
+    brief: 'Run keyrot end to end against a built-in sandbox.',
     summary: 'Run keyrot end to end against a built-in sandbox: no account needed.',
     options: [],
     globals: ['--quiet', '--verbose', '--debug', '--no-color'],
@@ -371,6 +409,7 @@ export function completionSpec(): CompletionSpec {
 }
 
 const HELP_SUMMARY = 'Show the help of a command (keyrot help rotate), or of keyrot.';
+const HELP_BRIEF = 'Show the help of a command.';
 
 export interface RunState {
   /** The context of the command being run, for error reporting. */
@@ -391,6 +430,15 @@ export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): 
     .configureHelp({
       showGlobalOptions: true,
       sortSubcommands: false,
+      // The root lists its global options by name only (each command's help describes those it takes): one screen.
+      visibleOptions(cmd: Command): Option[] {
+        const all = Help.prototype.visibleOptions.call(this, cmd);
+        return cmd.parent ? all : all.filter((o) => o.long === '--help' || o.long === '--version');
+      },
+      // The command list shows names and arguments: "[options]" after every name says nothing.
+      subcommandTerm(cmd: Command): string {
+        return [cmd.name(), ...cmd.registeredArguments.map((a) => (a.required ? `<${a.name()}${a.variadic ? '...' : ''}>` : `[${a.name()}${a.variadic ? '...' : ''}]`))].join(' ');
+      },
       // Under a command, only the global options it uses (--api-key-stdin means nothing to completion).
       visibleGlobalOptions(cmd: Command): Option[] {
         const spec = COMMANDS.find((c) => c.name === cmd.name());
@@ -409,12 +457,13 @@ export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): 
       'after',
       [
         '',
+        paragraph(`Global options (keyrot help COMMAND describes those it takes): ${globalOptions().map((o) => o.long).join(' ')}`),
+        '',
         paragraph(ADMIN_KEY_HELP),
         paragraph('Try it with no account: keyrot demo, or keyrot sandbox in one terminal and keyrot in another.'),
-        paragraph("keyrot help COMMAND (or keyrot COMMAND --help) shows a command's options and examples."),
         '',
-        'Exit codes:',
-        ...EXIT_CODE_TABLE.map(([code, text]) => `  ${String(code).padStart(3)}  ${text}`),
+        // A code and its name never part at a line break (no-break spaces inside an item).
+        paragraph(`Exit codes: ${EXIT_CODE_TABLE.map(([code]) => `${code} ${EXIT_CODE_NAMES[code] ?? ''}`.replace(/ /g, '\u00a0')).join(', ')}. What each asks of a script: docs/reference.md.`),
       ].join('\n'),
     );
   for (const option of globalOptions()) program.addOption(option);
@@ -423,6 +472,7 @@ export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): 
     const cmd = program
       .command(spec.name)
       .description(spec.summary)
+      .summary(spec.brief)
       .addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}\n${spec.globals.includes('--api-key-stdin') ? `\n${paragraph(ADMIN_KEY_HELP)}\n` : ''}`);
     for (const option of spec.options) cmd.addOption(option);
     if (spec.argument) cmd.argument(spec.argument);
@@ -430,6 +480,8 @@ export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): 
       const command = args.at(-1) as Command;
       const positional = spec.argument ? { [spec.argument.replace(/[<>[\].]/g, '')]: args[0] } : {};
       const all = command.optsWithGlobals<GlobalOptions & Record<string, unknown>>();
+      // Loaded only when a command runs: --help and --version never parse the context, output and journal code.
+      const { createContext } = await import('./context.js');
       const ctx = createContext(all, deps, signal);
       state.ctx = ctx;
       await ctx.out.loadStyles();
@@ -451,6 +503,7 @@ export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): 
   program
     .command('help')
     .description(HELP_SUMMARY)
+    .summary(HELP_BRIEF)
     .argument('[command]')
     .action((name: string | undefined) => {
       if (name === undefined || name === 'help') return program.outputHelp();

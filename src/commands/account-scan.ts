@@ -8,6 +8,7 @@ import { NotFoundError, PermissionError } from '../errors.js';
 import { RotationJournal } from '../journal/rotations.js';
 import { keychainAccount } from '../keychain/secret-store.js';
 import type { ApiKey, Identity, Provider, User } from '../providers/types.js';
+import { warnUnreadable } from './resolve.js';
 
 /** How many users' keys are fetched at once: enough to keep the rate limiter busy, few enough to stay light. */
 const SCAN_CONCURRENCY = 8;
@@ -97,7 +98,7 @@ function heldReader(ctx: Context): (userId: string, keys: readonly ApiKey[]) => 
       .secretStore()
       .then(async (store) => new Set(await store.list()))
       .catch((err: unknown) => {
-        ctx.out.warn(`Cannot read the keychain, so keyrot cannot tell which keys it holds: ${(err as Error).message}`);
+        warnUnreadable(ctx, err);
         return null;
       });
     const held = await accounts;

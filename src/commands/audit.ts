@@ -84,7 +84,7 @@ export const auditCommand: CommandModule<AuditOptions, AuditResult> = {
 
   render(result, ctx) {
     if (result.csv) {
-      ctx.out.data(toCsv(result.keys));
+      ctx.out.data(toCsv(result.keys), true);
       return;
     }
     if (result.keys.length === 0) {

@@ -52,7 +52,7 @@ export function completionCommand(spec: CompletionSpec): CommandModule<Completio
       return { shell, script: SCRIPTS[shell](spec) };
     },
     render(result, ctx) {
-      ctx.out.data(result.script);
+      ctx.out.data(result.script, true);
     },
     toJson: (r) => ({ shell: r.shell, script: r.script }),
   };

@@ -3,7 +3,7 @@
 // during the rotation; the hook hands it the new key, and it must never see a 401.
 //
 // `keyrot demo` rotates a Vultr key (a per-user activity signal), then a Grafana token (each token's own last use),
-// and shows the two waits side by side. `--provider grafana|seed003` runs the per-key rotation alone;
+// and shows the two waits side by side. `--provider grafana|example` runs the per-key rotation alone;
 // `--provider kubeadapt` the assisted one, with the demo acting as the person at the dashboard.
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -29,7 +29,7 @@ export interface DemoResult {
 
 const USER = 'ops@example.com';
 /** The account each platform demo rotates. */
-const ACCOUNT: Record<PlatformDialect, string> = { grafana: 'sa-1-deploy-bot', seed003: 'deploy-bot', kubeadapt: 'org' };
+const ACCOUNT: Record<PlatformDialect, string> = { grafana: 'sa-1-deploy-bot', example: 'deploy-bot', kubeadapt: 'org' };
 
 /** What one demo run shares: where keys go, the work folder, the commands run so far, the consumer's counts. */
 interface Stage {
@@ -77,7 +77,7 @@ export const demoCommand: CommandModule<DemoOptions, DemoResult> = {
     }
     ctx.out.info(
       `\n${s.green('✔')} Demo done: ${result.steps.length} commands. The consumers made ${result.consumer.calls} API calls during the runs, ${result.consumer.rejected} rejected.` +
-        `\nNext: keyrot sandbox (a sandbox that stays up; --provider grafana|seed003|kubeadapt for the others), keyrot --help, or set VULTR_API_KEY and run keyrot list-users.`,
+        `\nNext: keyrot sandbox (a sandbox that stays up; --provider grafana|example|kubeadapt for the others), keyrot --help, or set VULTR_API_KEY and run keyrot list-users.`,
     );
   },
 };
@@ -111,7 +111,7 @@ async function vultrDemo(stage: Stage): Promise<void> {
   }
 }
 
-/** Grafana and seed 003: the per-key wait. Kubeadapt: the assisted rotation, the demo minting and revoking "in the dashboard". */
+/** Grafana and the example platform: the per-key wait. Kubeadapt: the assisted rotation, the demo minting and revoking "in the dashboard". */
 async function platformDemo(stage: Stage, dialect: PlatformDialect): Promise<void> {
   const { startPlatformSandbox } = await import('../sandbox/platforms.js');
   // Last use written at most every second (the real platforms: minutes), so the evidence comes in seconds.
@@ -121,14 +121,14 @@ async function platformDemo(stage: Stage, dialect: PlatformDialect): Promise<voi
     const account = sandbox.snapshot().find((a) => a.login === ACCOUNT[dialect] || a.name === ACCOUNT[dialect]);
     const old = account?.keys[0];
     if (!account || !old) throw new Error(`the ${dialect} sandbox has no ${ACCOUNT[dialect]}`);
-    stage.ctx.out.info(s.bold(`\nkeyrot demo: a sandbox ${dialect === 'kubeadapt' ? 'Kubeadapt' : dialect === 'grafana' ? 'Grafana' : 'seed-003 platform'} API runs at ${sandbox.url}; no account needed.`));
+    stage.ctx.out.info(s.bold(`\nkeyrot demo: a sandbox ${dialect === 'kubeadapt' ? 'Kubeadapt' : dialect === 'grafana' ? 'Grafana' : 'example service-account platform'} API runs at ${sandbox.url}; no account needed.`));
     const keyFile = join(stage.work, `${dialect}-consumer.key`);
     await writeFile(keyFile, old.plaintext, { mode: 0o600 });
     const stateHome = join(stage.work, `${dialect}-state`);
     const env = { ...sandbox.env, XDG_STATE_HOME: stateHome };
     const writeKey = keyWriter(keyFile);
     const provider = ['--provider', dialect];
-    const call = (key: string) => fetch(`${sandbox.url}${dialect === 'grafana' ? '/api/org' : dialect === 'seed003' ? '/me' : '/clusters'}`, { headers: dialect === 'seed003' ? { 'X-Api-Key': key } : { Authorization: `Bearer ${key}` } });
+    const call = (key: string) => fetch(`${sandbox.url}${dialect === 'grafana' ? '/api/org' : dialect === 'example' ? '/me' : '/clusters'}`, { headers: dialect === 'example' ? { 'X-Api-Key': key } : { Authorization: `Bearer ${key}` } });
     if (dialect === 'kubeadapt') {
       const name = `${old.name}-v2`;
       stage.ctx.out.info(`The demo plays the person at Kubeadapt's dashboard: it mints ${name} with ${old.name}'s scopes (${old.scopes.join(', ')}), pipes it in, and revokes ${old.name} when keyrot asks.`);
@@ -148,7 +148,7 @@ async function platformDemo(stage: Stage, dialect: PlatformDialect): Promise<voi
           [...provider, 'verify', '--user', user],
         ]),
       );
-      await recordWait(stage, dialect === 'grafana' ? 'Grafana' : 'Seed-003', 'per key', stateHome);
+      await recordWait(stage, dialect === 'grafana' ? 'Grafana' : 'Example platform', 'per key', stateHome);
     }
     await cleanUp(stage.store, `${dialect}:${account.id}:`);
   } finally {

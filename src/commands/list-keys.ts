@@ -39,7 +39,8 @@ export const listKeysCommand: CommandModule<ListKeysOptions, ListKeysResult> = {
     const keys = await listedKeys(ctx, store, provider, user.id);
     const held = await heldAmong(ctx, store, provider.id, user.id, keys);
     const index = new Map((await readIndex(ctx, provider.id, user.id)).map((r) => [r.keyId, r]));
-    const listed = keys.map((key) => ({ ...key, held: held ? held.has(key.id) : null, createdAt: index.get(key.id)?.createdAt ?? null }));
+    // A provider that lists no suffix of its keys (Grafana): the last characters keyrot recorded when it made the key.
+    const listed = keys.map((key) => ({ ...key, lastChars: key.lastChars ?? index.get(key.id)?.lastChars ?? null, held: held ? held.has(key.id) : null, createdAt: index.get(key.id)?.createdAt ?? null }));
     return { user, keys: listed };
   },
   render({ user, keys }, ctx) {
@@ -60,7 +61,9 @@ export const listKeysCommand: CommandModule<ListKeysOptions, ListKeysResult> = {
         { header: 'KEYCHAIN', value: (k) => (k.held === null ? '?' : k.held ? 'held' : '-') },
       ],
     );
-    ctx.out.info(`${keys.length} key${keys.length === 1 ? '' : 's'} of ${user.email}; "held": keyrot has its plaintext in the keychain.`);
+    // A legend only for what the column shows: "held" where a key is held, "?" where the keychain could not be read.
+    const legend = [keys.some((k) => k.held) ? '"held": keyrot has its plaintext in the keychain' : null, keys.some((k) => k.held === null) ? '"?": the keychain could not be read' : null].filter(Boolean);
+    ctx.out.info(`${keys.length} key${keys.length === 1 ? '' : 's'} of ${user.email}${legend.length ? `; ${legend.join('; ')}` : ''}.`);
   },
   toJson: ({ user, keys }) =>
     keys.map((k) => ({

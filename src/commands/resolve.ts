@@ -8,6 +8,7 @@ import { heldKeyIds, keychainAccount, parseKeyAccount, type SecretStore } from '
 import type { ApiKey, Provider, User } from '../providers/types.js';
 import type { Context } from '../cli/context.js';
 import { nonInteractiveError } from '../ui/prompts.js';
+import { displayText, joinDisplay, say, type DisplayText } from '../ui/display-text.js';
 import { shellArg } from '../core/shell-arg.js';
 
 /**
@@ -37,8 +38,8 @@ export async function resolveUser(ctx: Context, provider: Provider, userArg: str
   step.finish('ok', `${users.length} users`);
   if (users.length === 0) throw new NotFoundError('This account has no users.');
   return ctx.prompts.search(
-    'User (type to filter by e-mail or name)',
-    users.map((u) => ({ name: u.name ? `${u.email} (${u.name})` : u.email, value: u, description: u.id })),
+    say`User (type to filter by e-mail or name)`,
+    users.map((u) => ({ name: userLabel(u), value: u, description: u.id })),
     '--user <id, e-mail or name>',
   );
 }
@@ -48,43 +49,50 @@ export function pickUser(users: readonly User[], wanted: string): User {
   const found = findUser(users, wanted);
   if (found.kind === 'found') return found.item;
   if (found.kind === 'ambiguous') {
-    throw new UsageError(`"${wanted}" matches ${found.candidates.length} users: ${found.candidates.map(userLabel).join(', ')}.`, {
+    throw new UsageError(say`"${displayText(wanted)}" matches ${found.candidates.length} users: ${joinDisplay(found.candidates.map(userLabel))}.`, {
       hint: 'Pass --user with the e-mail address or id of the one you mean (an exact one always wins over a name).',
       data: { candidates: found.candidates.map((u) => u.id) },
     });
   }
-  const what = wanted.includes('@') ? `No user with e-mail ${wanted}.` : `No user with id or name "${wanted}".`;
-  throw new NotFoundError(`${what}${found.near.length ? ` Did you mean ${orList(found.near.map(userLabel))}?` : ''}`, {
+  const what = wanted.includes('@') ? say`No user with e-mail ${displayText(wanted)}.` : say`No user with id or name "${displayText(wanted)}".`;
+  throw new NotFoundError(`${what}${found.near.length ? say` Did you mean ${displayOrList(found.near.map(userLabel))}?` : ''}`, {
     hint: 'keyrot list-users shows every user of the account.',
   });
 }
 
-function userLabel(user: User): string {
-  return user.name ? `${user.email} (${user.name})` : user.email;
+function userLabel(user: User): DisplayText {
+  return user.name ? say`${displayText(user.email)} (${displayText(user.name)})` : displayText(user.email);
 }
 
-function keyLabel(key: ApiKey): string {
-  return `${key.name} (${key.id})`;
+function keyLabel(key: ApiKey): DisplayText {
+  return say`${displayText(key.name)} (${displayText(key.id)})`;
+}
+
+/** "a, b or c" of display text. */
+function displayOrList(items: readonly DisplayText[]): DisplayText {
+  return orList(items) as DisplayText;
 }
 
 /** A key of `keys` by id, name or unique id prefix (see findKeyIn), or the error that says why not. */
 export function findKey(keys: readonly ApiKey[], keyArg: string, userLabel: string): ApiKey {
   const found = findKeyIn(keys, keyArg);
   if (found.kind === 'found') return found.item;
+  const who = displayText(userLabel);
+  const typed = displayText(keyArg);
   if (found.kind === 'ambiguous') {
     if (found.candidates.every((k) => k.name === keyArg)) {
-      throw new UsageError(`Several keys of ${userLabel} are named "${keyArg}": pass --key with one of their ids: ${found.candidates.map((k) => k.id).join(', ')}.`);
+      throw new UsageError(say`Several keys of ${who} are named "${typed}": pass --key with one of their ids: ${joinDisplay(found.candidates.map((k) => displayText(k.id)))}.`);
     }
-    throw new UsageError(`"${keyArg}" starts several key ids of ${userLabel}: ${found.candidates.map(keyLabel).join(', ')}.`, { hint: 'Pass more of the id, or the whole id.' });
+    throw new UsageError(say`"${typed}" starts several key ids of ${who}: ${joinDisplay(found.candidates.map(keyLabel))}.`, { hint: 'Pass more of the id, or the whole id.' });
   }
   const near = found.near;
-  throw new NotFoundError(`${userLabel} has no key with id or name "${keyArg}".${near.length ? ` Did you mean ${orList(near.map(keyLabel))}?` : ''}`, {
+  throw new NotFoundError(`${say`${who} has no key with id or name "${typed}".`}${near.length ? say` Did you mean ${displayOrList(near.map(keyLabel))}?` : ''}`, {
     hint:
       keys.length === 0
-        ? `${userLabel} has no keys.`
+        ? say`${who} has no keys.`
         : near.length || keys.length > 5
           ? `keyrot list-keys --user ${shellArg(userLabel)} lists its keys.`
-          : `Keys: ${keys.map(keyLabel).join(', ')}.`,
+          : say`Keys: ${joinDisplay(keys.map(keyLabel))}.`,
   });
 }
 
@@ -121,8 +129,9 @@ export async function heldAmong(ctx: Context, store: SecretStore | null, provide
   return held;
 }
 
-function warnUnreadable(ctx: Context, err: unknown): void {
-  ctx.out.warn(`Cannot read the keychain, so keyrot cannot tell which key it holds: ${(err as Error).message}`);
+/** The keychain cannot be read: one warning per run, however many users or keys meet it. */
+export function warnUnreadable(ctx: Context, err: unknown): void {
+  ctx.out.warnOnce(`Cannot read the keychain, so keyrot cannot tell which keys it holds: ${(err as Error).message}`);
 }
 
 /** A key to act on: --key; else the one keyrot holds; else the only one; else ask (terminal) or fail listing them. */
@@ -139,18 +148,18 @@ export async function chooseKey(
   if (heldKeys.length === 1 && heldKeys[0]) return heldKeys[0];
   if (keys.length === 1 && keys[0]) return keys[0];
   if (!ctx.interactive) {
-    throw new UsageError(`${userLabel} has ${keys.length} keys: pass --key with one of: ${keys.map((k) => `${k.name} (${k.id})`).join(', ')}.`);
+    throw new UsageError(say`${displayText(userLabel)} has ${keys.length} keys: pass --key with one of: ${joinDisplay(keys.map(keyLabel))}.`);
   }
   return ctx.prompts.select(
-    `Which key of ${userLabel}?`,
+    say`Which key of ${displayText(userLabel)}?`,
     keys.map((k) => ({ name: describeKey(k, held), value: k, description: k.id })),
     '--key <id or name>',
   );
 }
 
-export function describeKey(key: ApiKey, held: ReadonlySet<string> | null): string {
+export function describeKey(key: ApiKey, held: ReadonlySet<string> | null): DisplayText {
   const expiry = key.expiresAt ? `expires ${key.expiresAt.toISOString().slice(0, 10)}` : 'never expires';
-  return `${key.name}  ${maskFromLastChars(key.lastChars)}  ${expiry}${held?.has(key.id) ? '  [in keychain]' : ''}`;
+  return `${say`${displayText(key.name)}  ${displayText(maskFromLastChars(key.lastChars))}`}  ${expiry}${held?.has(key.id) ? '  [in keychain]' : ''}` as DisplayText;
 }
 
 /** The key a consumer should use now, and why it is that one (get and exec say so on stderr). */

@@ -4,6 +4,7 @@ import { CancelledError, UsageError } from '../errors.js';
 import { keychainAccount } from '../keychain/secret-store.js';
 import type { ApiKey, User } from '../providers/types.js';
 import { nonInteractiveError } from '../ui/prompts.js';
+import { displayText, say } from '../ui/display-text.js';
 import { describeKey, findKey, heldAmong, resolveUser } from './resolve.js';
 import type { CommandModule } from './types.js';
 import { refuseDuringRotation, withUserLock } from './user-lock.js';
@@ -38,7 +39,7 @@ export const revokeCommand: CommandModule<RevokeOptions, RevokeResult> = {
       } else {
         const held = await heldAmong(ctx, store, provider.id, user.id, keys);
         key = await ctx.prompts.select(
-          `Which key of ${user.email} to revoke?`,
+          say`Which key of ${displayText(user.email)} to revoke?`,
           keys.map((k) => ({ name: describeKey(k, held), value: k, description: k.id })),
           '--key <id or name>',
         );

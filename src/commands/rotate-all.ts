@@ -642,6 +642,9 @@ async function planBatch(
   const store = await storeFor(ctx, ctx.storeMode);
   const expiresAt = options.expires === undefined ? null : parseExpiry(options.expires, ctx.now());
   let steps: string[] = [];
+  // A keychain that cannot be written stops the dry run as it stops the real one, said once, before each key's plan
+  // reads the keychain and meets the same failure again.
+  if (ctx.storeMode === 'os') await probeWritable(store);
   const planned = await mapBounded(items, 4, async (c): Promise<BatchPlanItem> => {
     const base = { userId: c.user.id, userEmail: c.user.email, keyId: c.key.id, keyName: c.key.name, why: c.why };
     try {

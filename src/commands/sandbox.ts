@@ -11,6 +11,8 @@ export interface SandboxCommandOptions {
   createAnswer?: string;
   /** Platform sandboxes: how often a key's last use may be written. */
   refresh?: string;
+  /** The Kubeadapt sandbox: which generation of Kubeadapt's docs it answers by. */
+  docs?: 'current' | 'earlier';
 }
 
 export interface SandboxCommandResult {
@@ -40,14 +42,15 @@ export const sandboxCommand: CommandModule<SandboxCommandOptions, SandboxCommand
   render() {},
 };
 
-/** `keyrot --provider grafana|seed003|kubeadapt sandbox`: the platform's stand-in, until Ctrl-C. */
+/** `keyrot --provider grafana|example|kubeadapt sandbox`: the platform's stand-in, until Ctrl-C. */
 async function servePlatform(options: SandboxCommandOptions, ctx: Context, port: number): Promise<SandboxCommandResult> {
   const { startPlatformSandbox, PLATFORM_DIALECTS } = await import('../sandbox/platforms.js');
   const dialect = PLATFORM_DIALECTS.find((d) => d === ctx.providerFactory.id);
   if (!dialect) throw new UsageError(`keyrot has no sandbox for ${ctx.providerFactory.displayName}: it serves ${['vultr', ...PLATFORM_DIALECTS].join(', ')}.`);
   if (options.fault?.length || options.createAnswer !== undefined && options.createAnswer !== 'plaintext') throw new UsageError('--fault and --create-answer apply to the Vultr sandbox only.');
+  if (options.docs !== undefined && dialect !== 'kubeadapt') throw new UsageError('--docs applies to the Kubeadapt sandbox only.');
   const refreshMs = options.refresh === undefined ? undefined : parseDuration(options.refresh, '--refresh');
-  const sandbox = await startPlatformSandbox({ dialect, port, ...(refreshMs === undefined ? {} : { refreshMs }) });
+  const sandbox = await startPlatformSandbox({ dialect, port, ...(refreshMs === undefined ? {} : { refreshMs }), ...(options.docs ? { kubeadaptDocs: options.docs } : {}) });
   return serveUntilStopped(ctx, sandbox, () => {
     // The sandbox's keys are fake and printed on purpose: it is how you use the sandbox.
     ctx.out.reveal(Object.entries(sandbox.env).map(([name, value]) => `export ${name}=${value}`).join('\n'));

@@ -86,7 +86,10 @@ export function auditUser(input: AuditInput, policy: AuditPolicy): AuditedKey[] 
   const now = policy.now.getTime();
   const expired = (k: ApiKey) => k.expiresAt !== null && k.expiresAt.getTime() <= now;
   const live = keys.filter((k) => !expired(k));
-  const idleMs = user.lastActivity ? now - user.lastActivity.getTime() : null;
+  // The user's last activity is its latest own activity or its keys' own last use, where the provider reports either
+  // (Grafana reports no activity for a service account, only each token's lastUsedAt).
+  const lastActivity = [user.lastActivity, ...keys.map((k) => k.lastUsedAt ?? null)].reduce<Date | null>((latest, d) => (d && (!latest || d > latest) ? d : latest), null);
+  const idleMs = lastActivity ? now - lastActivity.getTime() : null;
   return keys.map((key) => {
     const findings: Finding[] = [];
     const add = (code: FindingCode, reason: string) => findings.push({ code, severity: FINDING_CODES[code].severity, reason });
@@ -122,7 +125,7 @@ export function auditUser(input: AuditInput, policy: AuditPolicy): AuditedKey[] 
       daysLeft,
       held: input.held ? input.held.has(key.id) : null,
       generation: generationOf(key.name),
-      userLastActivity: user.lastActivity,
+      userLastActivity: lastActivity,
       unfinishedRotation: input.unfinished,
       createdAt: input.createdAt.get(key.id) ?? null,
       findings: findings.sort((a, b) => rank(a.severity) - rank(b.severity)),

@@ -43,7 +43,7 @@ export function parseProfiles(text: string, file: string): Map<string, ProfileSe
   lines.forEach((raw, index) => {
     const line = index + 1;
     const fail = (why: string): never => {
-      throw new UsageError(`${file}:${line}: ${why}`, { hint: 'See "Profiles" in keyrot\'s README for the format.' });
+      throw new UsageError(`${file}:${line}: ${why}`, { hint: 'See "Profiles" in keyrot\'s docs/usage.md for the format.' });
     };
     const text = raw.trim();
     if (text === '' || text.startsWith('#') || text.startsWith(';')) return;

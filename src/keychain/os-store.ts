@@ -102,12 +102,17 @@ export class OsSecretStore implements SecretStore {
   #wrap(op: string, err: unknown): KeychainError {
     if (err instanceof KeychainError) return err;
     const raw = err instanceof Error ? err.message : String(err);
-    return new KeychainError(`Could not ${op} ${this.description}: ${firstLine(raw)}`, {
+    // No session bus at all (DBUS_SESSION_BUS_ADDRESS unset, or a socket that is not there): libdbus's own text
+    // ("Using X11 for dbus-daemon autolaunch was disabled…") names no keychain; the raw text stays in the cause.
+    const reason = this.platform === 'linux' && NO_BUS.test(raw) ? 'no D-Bus session bus to reach it (DBUS_SESSION_BUS_ADDRESS is unset or points nowhere)' : firstLine(raw);
+    return new KeychainError(`Could not ${op} ${this.description}: ${reason}`, {
       hint: keychainHint(this.platform, raw),
       cause: err,
     });
   }
 }
+
+const NO_BUS = /autolaunch|Failed to connect to socket|DBUS_SESSION_BUS_ADDRESS|Unable to autolaunch|Connection refused/i;
 
 function firstLine(text: string): string {
   return (text.split('\n')[0] ?? '').slice(0, 200);

@@ -10,6 +10,7 @@
 //   timeout, 5xx) throws CreateOutcomeUnknownError, because a blind retry would make a second key.
 import { setTimeout as sleepTimer } from 'node:timers/promises';
 import type { IncomingHttpHeaders } from 'node:http';
+import { proxyFor, proxyLabel, PROXY_VARIABLES, ProxyRouter } from './proxy.js';
 import { Agent, requestWith } from './undici-core.js';
 import type { Dispatcher } from 'undici';
 import {
@@ -43,9 +44,11 @@ const realSleep: SleepFn = (ms, signal) => sleepTimer(ms, undefined, signal ? { 
  * keyrot cannot see when a request arrives there, only that it did between its start here and its answer. So a request
  * holds its place in the window from its start until a whole window after its answer: the 31st request starts only once
  * the answer to the 1st is a second old. The provider then never sees more than `limit` in any window, whatever the
- * network's jitter or a stalled process, at `limit` per (window + round trip); starts are also spread evenly (no
- * bursts). A 429 (someone else on this IP, or a stricter provider) makes every request wait out its Retry-After
- * together and slows the pace by a quarter; each quiet `recoverMs` halves the slowdown again.
+ * network's jitter or a stalled process, at `limit` per (window + round trip). While the window has room a request
+ * starts at once (a rotation's ten sequential requests never wait on a spacing of their own). A 429 (someone else on
+ * this IP, or a stricter provider) makes every request wait out its Retry-After together and slows the pace by a
+ * quarter, with starts spread evenly at that pace; each quiet `recoverMs` halves the slowdown again, and within 1% of
+ * the full pace the spacing ends.
  *
  * A provider that keeps answering 429 is not waited on for ever: once MAX_THROTTLED_MS have passed since the first 429
  * with no other answer since, every request waiting and every later one fails with ThrottledTooLongError (clean-ups
@@ -186,7 +189,10 @@ export class RateLimiter {
     this.#recover(now);
     while (this.#answered.length > 0 && (this.#answered[0] ?? 0) <= now - this.#windowMs) this.#answered.shift();
     this.#answered.sort((a, b) => a - b);
-    let at = urgent ? now : Math.max(now, this.#nextStart, this.#pausedUntil);
+    // At full pace a request starts at once while the window has room: one rotation's few sequential requests never
+    // wait. Only after a 429 are starts spread out (at the slowed pace), where the count alone let the provider refuse.
+    const spaced = this.#slowdown > 1 ? this.#nextStart : -Infinity;
+    let at = urgent ? now : Math.max(now, spaced, this.#pausedUntil);
     const over = this.#inFlight + this.#answered.length - this.#limit;
     if (over >= 0) {
       // Enough answers must leave the window to make room: the (over+1)-th oldest, a window after it came.
@@ -229,6 +235,8 @@ export class RateLimiter {
     const periods = Math.floor((now - this.#lastRecoveryAt) / this.#recoverMs);
     if (this.#slowdown <= 1 || periods < 1) return;
     this.#slowdown = 1 + (this.#slowdown - 1) / 2 ** periods;
+    // Within 1% of the full pace is the full pace: starts are no longer spaced (halving never reaches 1 exactly).
+    if (this.#slowdown < 1.01) this.#slowdown = 1;
     this.#lastRecoveryAt += periods * this.#recoverMs;
   }
 }
@@ -475,7 +483,9 @@ export class HttpClient {
     const secrets = [this.#token, token];
     const idempotent = IDEMPOTENT.has(method);
     const expectBody = options.expectBody ?? method !== 'DELETE';
-    const label = `${method} ${relative}`;
+    // --debug names the proxy a request goes through (keyrot's own dispatcher only: an injected one routes itself).
+    const proxy = this.#ownsDispatcher ? proxyFor(new URL(url), process.env) : null;
+    const label = `${method} ${relative}${proxy === null ? '' : ` via proxy ${proxyLabel(proxy)}`}`;
     const what = options.what ?? 'handle a request';
     const headers: Record<string, string> = {
       accept: 'application/json',
@@ -655,7 +665,9 @@ export class HttpClient {
   }
 
   #getDispatcher(): Dispatcher {
-    this.#dispatcher ??= new Agent({ connect: { timeout: this.#timeouts.connectMs } });
+    // Behind an egress proxy (HTTPS_PROXY and the like, as curl reads them) requests go through it; else direct.
+    const options = { connect: { timeout: this.#timeouts.connectMs } };
+    this.#dispatcher ??= PROXY_VARIABLES.some((name) => process.env[name]?.trim()) ? new ProxyRouter(process.env, options) : new Agent(options);
     return this.#dispatcher;
   }
 
@@ -793,7 +805,10 @@ function providerMessage(text: string, secrets: string[]): string {
   if (parsed !== undefined) {
     if (typeof parsed === 'object' && parsed !== null) {
       const fields = parsed as Record<string, unknown>;
-      const candidate = fields['error'] ?? fields['message'] ?? fields['detail'];
+      // `error` may be the message itself or, in an envelope (Kubeadapt's current docs), `{code, message}`.
+      const error = fields['error'];
+      const inner = typeof error === 'object' && error !== null && !Array.isArray(error) ? (error as Record<string, unknown>)['message'] : error;
+      const candidate = inner ?? fields['message'] ?? fields['detail'];
       if (typeof candidate === 'string') message = candidate;
     } else if (typeof parsed === 'string') {
       message = parsed;

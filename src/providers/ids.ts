@@ -16,3 +16,16 @@ export function pathSegment(id: string): string {
   if (!isSafeId(id)) throw new UsageError(`"${sanitizeForDisplay(id, 60)}" is not a valid id.`, { hint: 'Ids are the ones keyrot list-users and list-keys show.' });
   return encodeURIComponent(id);
 }
+
+/**
+ * `items` with each id once, the first kept: a paged list may show the same item on two pages (an item added or moved
+ * between two page reads), and a key listed twice would make a lookup by name ambiguous when it is one key.
+ */
+export function uniqueById<T extends { id: string }>(items: readonly T[]): T[] {
+  const seen = new Set<string>();
+  return items.filter((item) => {
+    if (seen.has(item.id)) return false;
+    seen.add(item.id);
+    return true;
+  });
+}

@@ -3,11 +3,12 @@
 // `await import()` the first time a command needs it: `(await getProviderFactory(id).load()).create(options)`.
 // Adding a provider = a folder under providers/ plus one entry here; a REST key API can instead be described by a
 // declarative definition (rest/definition.ts): a built-in one below, or the user's own with --provider-file.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { sanitizeForDisplay } from '../core/mask.js';
 import { UsageError } from '../errors.js';
 import { validateDefinition, type RestDefinition } from './rest/definition.js';
-import { GRAFANA, SEED003 } from './rest/definitions.js';
+import { EXAMPLE, GRAFANA } from './rest/definitions.js';
 import type { ProviderFactory } from './types.js';
 
 /**
@@ -42,7 +43,7 @@ export const providers: Readonly<Record<string, ProviderDescriptor>> = {
     load: async () => (await import('./kubeadapt/provider.js')).kubeadapt,
   },
   grafana: declarative(validateDefinition(GRAFANA, 'the built-in grafana definition')),
-  seed003: declarative(validateDefinition(SEED003, 'the built-in seed003 definition')),
+  example: declarative(validateDefinition(EXAMPLE, 'the built-in example definition')),
 };
 
 /** The descriptor of provider `id`; nothing is loaded yet. Throws UsageError for an unknown id. */
@@ -66,7 +67,17 @@ export function providerFromFile(path: string, source = '--provider-file'): Prov
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new UsageError(`${path}: not JSON (${(err as Error).message})`, { hint: 'See "Your own provider" in keyrot\'s README for the format.' });
+    throw new UsageError(`${path}: not JSON (${(err as Error).message})`, { hint: 'See "Your own provider" in keyrot\'s docs/providers.md for the format.' });
   }
-  return declarative(validateDefinition(raw, path));
+  const def = validateDefinition(raw, path);
+  return declarative({ ...def, id: fileProviderId(def) });
+}
+
+/**
+ * A provider file's identity, which names its keychain entries (its admin key's included) and journals: its id and a
+ * digest of its base URL. A file can so never take a built-in provider's entries (a file whose id is "vultr" does not
+ * get Vultr's admin key, and its login does not overwrite it), nor those of another file with the same id elsewhere.
+ */
+export function fileProviderId(def: { id: string; baseUrl: string }): string {
+  return `${def.id}.${createHash('sha256').update(def.baseUrl).digest('hex').slice(0, 8)}`;
 }

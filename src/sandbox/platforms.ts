@@ -4,10 +4,12 @@
 //
 // - grafana:   Grafana's service-account tokens (/api/serviceaccounts…, token DTOs with lastUsedAt, isRevoked,
 //              hasExpired; a role per service account; RBAC-style 403 bodies).
-// - seed003:   the platform of seed 003 (/api/v1/service-accounts…, per-key scopes, expires_at that can be moved,
+// - example:   keyrot's example service-account platform (/api/v1/service-accounts…, per-key scopes, expires_at that can be moved,
 //              last_used_at, X-Api-Key; issuing needs the admin or owner role, operators get 403).
-// - kubeadapt: Kubeadapt's public API (/v1/clusters, /v1/costs, /v1/openapi.json): keys are minted and revoked only
-//              in "the dashboard", which here is the control API (/__sandbox/dashboard/keys).
+// - kubeadapt: Kubeadapt's public API as its docs describe it (see KUBEADAPT_ENDPOINTS), the current generation
+//              (`{data, meta}` envelope) by default, the earlier one (bare lists, `{"detail"}` errors) with
+//              kubeadaptDocs 'earlier': keys carry read scopes and an optional cluster allow-list, and are minted and
+//              revoked only in "the dashboard", which here is the control API (/__sandbox/dashboard/keys).
 //
 // A key's last use is written at most once per refresh interval (Grafana's own rule; configurable, seconds in
 // tests). This is a test double: it keeps plaintexts and reveals them through its unauthenticated control API,
@@ -19,12 +21,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isLoopback } from '../core/base-url.js';
 import { UsageError } from '../errors.js';
 import { FaultSet, type FaultAction, type FaultSpec } from './faults.js';
+import type { Exchange } from './server.js';
 
-export type PlatformDialect = 'grafana' | 'seed003' | 'kubeadapt';
-export const PLATFORM_DIALECTS: readonly PlatformDialect[] = ['grafana', 'seed003', 'kubeadapt'];
+export type PlatformDialect = 'grafana' | 'example' | 'kubeadapt';
+export type KubeadaptDocs = 'current' | 'earlier';
+export const PLATFORM_DIALECTS: readonly PlatformDialect[] = ['grafana', 'example', 'kubeadapt'];
 
-/** The real platforms' refresh intervals: Grafana writes lastUsedAt at most every 5 minutes; seed 003 within a minute. */
-const DEFAULT_REFRESH_MS: Record<PlatformDialect, number> = { grafana: 300_000, seed003: 60_000, kubeadapt: 60_000 };
+/** The real platforms' refresh intervals: Grafana writes lastUsedAt at most every 5 minutes; the example platform within a minute. */
+const DEFAULT_REFRESH_MS: Record<PlatformDialect, number> = { grafana: 300_000, example: 60_000, kubeadapt: 60_000 };
 
 export interface PlatformSandboxOptions {
   dialect: PlatformDialect;
@@ -34,6 +38,15 @@ export interface PlatformSandboxOptions {
   /** How often a key's last use may be written, ms. Default: the real platform's. */
   refreshMs?: number;
   faults?: FaultSpec[];
+  /** Kubeadapt only: which generation of its docs the sandbox answers by (default: the current one). */
+  kubeadaptDocs?: KubeadaptDocs;
+  /**
+   * Kubeadapt, earlier docs only: a revoked key answered 403, not 401 (their Error Handling page lists "the key has
+   * been revoked" under 403, beside "Invalid API key" under 401). Default: 401.
+   */
+  kubeadaptRevokedStatus?: 401 | 403;
+  /** Each API exchange as sent (bodies included), for contract checks in tests. */
+  onExchange?: (exchange: Exchange) => void;
 }
 
 export interface PlatformKeySnapshot {
@@ -67,7 +80,7 @@ export interface PlatformRequest {
 
 export interface PlatformSandbox {
   dialect: PlatformDialect;
-  /** The API base URL keyrot is pointed at (GRAFANA_URL, SEED003_API_URL, KUBEADAPT_API_URL). */
+  /** The API base URL keyrot is pointed at (GRAFANA_URL, EXAMPLE_API_URL, KUBEADAPT_API_URL). */
   url: string;
   controlUrl: string;
   /** The admin key (Kubeadapt: the key the tests rotate). */
@@ -77,7 +90,7 @@ export interface PlatformSandbox {
   snapshot(): PlatformAccountSnapshot[];
   requests(): PlatformRequest[];
   /** "The dashboard": mints a key (Kubeadapt: the only way), returning its id and plaintext. */
-  mint(input: { account?: string; name: string; scopes?: string[] }): { id: string; plaintext: string };
+  mint(input: { account?: string; name: string; scopes?: string[]; allowedClusters?: string[] }): { id: string; plaintext: string };
   /** "The dashboard": revokes a key. */
   revoke(keyId: string): void;
   setRefreshMs(ms: number): void;
@@ -102,6 +115,8 @@ interface Key {
   expiresAt: Date | null;
   lastUsedAt: Date | null;
   revokedAt: Date | null;
+  /** Kubeadapt: the key's cluster allow-list (null: every cluster of its organization). */
+  allowedClusters: string[] | null;
 }
 
 interface Account {
@@ -116,6 +131,8 @@ interface Account {
   /** May create, revoke and change keys. */
   canIssue: boolean;
   keys: Key[];
+  /** Kubeadapt: the organization's clusters. */
+  clusters?: string[];
 }
 
 interface Reply {
@@ -146,7 +163,7 @@ function base62(length: number): string {
   return out.join('');
 }
 
-/** A plaintext in the platform's own shape: glsa_…_crc (Grafana), plat_… (seed 003), ka_live_ + 32 base62 (Kubeadapt). */
+/** A plaintext in the platform's own shape: glsa_…_crc (Grafana), plat_… (the example platform), ka_live_ + 32 base62 (Kubeadapt). */
 function plaintextFor(dialect: PlatformDialect): string {
   if (dialect === 'grafana') {
     const secret = base62(32);
@@ -162,6 +179,8 @@ class Platform {
   /** When set, every key created through the API gets these scopes, whatever was asked (a narrower default). */
   forcedScopes: string[] | null = null;
   createAnswerWithoutId = false;
+  kubeadaptDocs: KubeadaptDocs = 'current';
+  kubeadaptRevokedStatus: 401 | 403 = 401;
   readonly #next = { account: 1, key: 1 };
 
   constructor(
@@ -185,7 +204,7 @@ class Platform {
     return account;
   }
 
-  addKey(account: Account, input: { name: string; scopes?: string[]; expiresAt?: Date | null; plaintext?: string; lastUsedAt?: Date | null }): Key {
+  addKey(account: Account, input: { name: string; scopes?: string[]; expiresAt?: Date | null; plaintext?: string; lastUsedAt?: Date | null; allowedClusters?: string[] }): Key {
     const key: Key = {
       id: this.newId('key'),
       accountId: account.id,
@@ -196,6 +215,7 @@ class Platform {
       expiresAt: input.expiresAt ?? null,
       lastUsedAt: input.lastUsedAt ?? null,
       revokedAt: null,
+      allowedClusters: input.allowedClusters ?? null,
     };
     account.keys.push(key);
     return key;
@@ -224,7 +244,10 @@ class Platform {
 
   /** Removes a key; with revokeIneffective, the removal is answered as done but nothing changes. */
   remove(account: Account, key: Key): void {
-    if (!this.revokeIneffective) account.keys.splice(account.keys.indexOf(key), 1);
+    if (this.revokeIneffective) return;
+    // A Kubeadapt key revoked to 403 stays known, so that it can be answered as revoked rather than unknown.
+    if (this.kubeadaptRevokedStatus === 403) key.revokedAt = new Date();
+    else account.keys.splice(account.keys.indexOf(key), 1);
   }
 
   /** The caller, or the 401 body; a use is written to the key at most once per refresh interval. */
@@ -240,7 +263,10 @@ class Platform {
 
   unauthorized(why: 'invalid' | 'revoked' | 'expired'): ApiError {
     if (this.dialect === 'grafana') return new ApiError(401, { message: why === 'invalid' ? 'Invalid API key' : why === 'revoked' ? 'Revoked service account token' : 'Expired API key' });
-    if (this.dialect === 'kubeadapt') return new ApiError(401, { detail: 'Invalid or missing API key' });
+    // Both generations' wording for an unknown or revoked key ("Invalid API key"); the current code is UNAUTHORIZED.
+    // (The docs give no wording for a revoked key's 403: this one is the sandbox's.)
+    if (this.dialect === 'kubeadapt' && why === 'revoked' && this.kubeadaptRevokedStatus === 403) return this.kubeadaptError(403, 'FORBIDDEN', 'API key revoked');
+    if (this.dialect === 'kubeadapt') return this.kubeadaptError(401, 'UNAUTHORIZED', 'Invalid API key');
     return new ApiError(401, { error: why === 'expired' ? 'API key expired' : 'invalid or revoked API key' });
   }
 
@@ -248,8 +274,8 @@ class Platform {
     if (this.dialect === 'grafana') {
       return new ApiError(403, { accessErrorId: 'ACE0000000403', message: `You'll need additional permissions to perform this action. Permissions needed: ${permission}`, title: 'Access denied' });
     }
-    if (this.dialect === 'kubeadapt') return new ApiError(403, { detail: `Missing required permission: ${permission}` });
-    return new ApiError(403, { error: `forbidden: ${permission} is admin/owner-only (D81, D83)` });
+    if (this.dialect === 'kubeadapt') return this.kubeadaptError(403, 'FORBIDDEN', `Missing required permission: ${permission}`);
+    return new ApiError(403, { error: `forbidden: ${permission} is admin/owner-only` });
   }
 
   notFound(what: 'account' | 'key'): ApiError {
@@ -258,7 +284,16 @@ class Platform {
   }
 
   badRequest(message: string): ApiError {
-    return new ApiError(400, this.dialect === 'grafana' ? { message } : this.dialect === 'kubeadapt' ? { detail: message } : { error: message });
+    if (this.dialect === 'kubeadapt') return this.kubeadaptError(400, 'BAD_REQUEST', message);
+    return new ApiError(400, this.dialect === 'grafana' ? { message } : { error: message });
+  }
+
+  /**
+   * A Kubeadapt failure in the generation's shape: current docs (Error Handling) `{data: null, meta, error: {code,
+   * message}}`, earlier docs `{"detail": message}`.
+   */
+  kubeadaptError(status: number, code: string, message: string): ApiError {
+    return new ApiError(status, this.kubeadaptDocs === 'earlier' ? { detail: message } : kubeadaptEnvelope(null, { error: { code, message } }));
   }
 }
 
@@ -267,12 +302,18 @@ function seed(platform: Platform): string {
   const day = 24 * 3600 * 1000;
   const ago = (ms: number) => new Date(Date.now() - ms);
   if (platform.dialect === 'kubeadapt') {
-    // The organization holds every key; keyrot calls it "org" too.
+    // The organization holds every key; keyrot calls it "org" too. Scopes are the docs' own recipes: the current
+    // Mint guide's "read-only Grafana / BI exporter" and "finance chargeback pipeline"; the earlier Permission Scopes
+    // page's names for the same reads.
+    const earlier = platform.kubeadaptDocs === 'earlier';
     const org = platform.addAccount({ id: 'org', name: 'Kubeadapt organization', description: 'the organization', role: 'owner', canRead: false, canIssue: false, login: 'org' });
-    const prod = platform.addKey(org, { name: 'prod-exporter', scopes: ['clusters:read', 'costs:read'], lastUsedAt: ago(day) });
-    platform.addKey(org, { name: 'ci-readonly', scopes: ['costs:read'] });
+    org.clusters = ['cl-prod-eu', 'cl-prod-us'];
+    const exporter = earlier ? ['clusters:read', 'namespaces:read', 'nodes:read', 'overview:read', 'workloads:read'] : ['clusters:read', 'namespaces:read', 'nodes:read', 'organization:read', 'workloads:read'];
+    const prod = platform.addKey(org, { name: 'prod-exporter', scopes: exporter, lastUsedAt: ago(day) });
+    platform.addKey(org, { name: 'ci-readonly', scopes: earlier ? ['costs:departments:read', 'costs:teams:read'] : ['departments:read', 'organization:read', 'teams:read'] });
     // Another organization (a staging one): its keys are valid at the same API but see other clusters.
-    platform.addAccount({ id: 'staging', name: 'Kubeadapt staging organization', description: 'another organization', role: 'owner', canRead: false, canIssue: false, login: 'staging' });
+    const staging = platform.addAccount({ id: 'staging', name: 'Kubeadapt staging organization', description: 'another organization', role: 'owner', canRead: false, canIssue: false, login: 'staging' });
+    staging.clusters = ['cl-staging-eu'];
     return prod.plaintext;
   }
   const roles =
@@ -283,7 +324,7 @@ function seed(platform: Platform): string {
   const adminKey = platform.addKey(admin, { name: 'keyrot-admin', scopes: ['*'] });
   const bot = platform.addAccount({ name: 'deploy-bot', description: 'recording exporter', role: roles.member, canRead: false, canIssue: false });
   platform.addKey(bot, { name: 'deploy-bot', scopes: ['alerts:read', 'recordings:read'], lastUsedAt: ago(2 * day) });
-  // Grafana Enterprise RBAC can grant serviceaccounts:read alone; seed 003's operators may read but not issue.
+  // Grafana Enterprise RBAC can grant serviceaccounts:read alone; the example platform's operators may read but not issue.
   const reader = platform.addAccount({ name: 'auditor', description: 'reads, may not issue', role: roles.reader, canRead: true, canIssue: false });
   platform.addKey(reader, { name: 'auditor', scopes: ['audit:read'] });
   const ci = platform.addAccount({ name: 'ci', description: 'CI runners', role: roles.viewer, canRead: false, canIssue: false });
@@ -390,7 +431,7 @@ function grafana(c: Call): Reply {
   }
 }
 
-function seed003Key(key: Key): Record<string, unknown> {
+function exampleKey(key: Key): Record<string, unknown> {
   return {
     id: key.id,
     name: key.name,
@@ -403,7 +444,7 @@ function seed003Key(key: Key): Record<string, unknown> {
   };
 }
 
-function seed003(c: Call): Reply {
+function example(c: Call): Reply {
   const { platform: p, parts, method } = c;
   const route = `${method} /${parts.map((s, i) => (i % 2 === 1 ? ':id' : s)).join('/')}`;
   const account = () => p.account(parts[1] ?? '');
@@ -421,7 +462,7 @@ function seed003(c: Call): Reply {
       return { status: 200, json: accountJson(account()) };
     case 'GET /service-accounts/:id/keys':
       requireRead(c);
-      return { status: 200, json: { keys: account().keys.map(seed003Key) } };
+      return { status: 200, json: { keys: account().keys.map(exampleKey) } };
     case 'POST /service-accounts/:id/keys': {
       requireIssue(c);
       const a = account();
@@ -430,14 +471,14 @@ function seed003(c: Call): Reply {
       if (!Array.isArray(scopes) || scopes.length === 0 || !scopes.every((s) => typeof s === 'string')) throw p.badRequest('scopes: at least one scope is required');
       const expires = parseExpiry(p, expiresAt, c.now);
       const key = p.addKey(a, { name, scopes: p.forcedScopes ?? (scopes as string[]), expiresAt: expires });
-      const { id, ...record } = seed003Key(key);
+      const { id, ...record } = exampleKey(key);
       return { status: 201, json: { key: p.createAnswerWithoutId ? record : { id, ...record }, secret: key.plaintext } };
     }
     case 'PATCH /service-accounts/:id/keys/:id': {
       requireIssue(c);
       const key = p.key(account(), parts[3] ?? '');
       key.expiresAt = parseExpiry(p, c.body['expires_at'], c.now);
-      return { status: 200, json: { key: seed003Key(key) } };
+      return { status: 200, json: { key: exampleKey(key) } };
     }
     case 'DELETE /service-accounts/:id/keys/:id': {
       requireIssue(c);
@@ -458,33 +499,67 @@ function parseExpiry(p: Platform, value: unknown, now: Date): Date | null {
   return at;
 }
 
-/** Each organization sees its own clusters (the "org" fixture: prod-eu). */
-const KUBEADAPT_SCOPED: Record<string, { scope: string; json: (account: Account) => unknown }> = {
-  clusters: { scope: 'clusters:read', json: (a) => ({ clusters: [{ id: a.id === 'org' ? 'cl-prod-eu' : `cl-${a.id}`, name: a.id === 'org' ? 'prod-eu' : a.id }] }) },
-  costs: { scope: 'costs:read', json: () => ({ currency: 'USD', total: 1234.5 }) },
+/**
+ * Kubeadapt's documented GET list endpoints (under /v1) and the scope each needs, per doc generation: Permission Scopes
+ * (https://www.kubeadapt.io/docs/v1/api-reference/permission-scopes, both generations) and the endpoint pages (e.g.
+ * Teams: `GET /v1/teams`, "Required scope: teams:read"). `items`: where the earlier generation puts a list; the current
+ * one puts it in the envelope's `data`. `organization` and `overview` answer one object, not a list.
+ */
+const KUBEADAPT_ENDPOINTS: Record<KubeadaptDocs, Record<string, { scope: string; items?: string }>> = {
+  current: {
+    organization: { scope: 'organization:read' },
+    clusters: { scope: 'clusters:read' },
+    namespaces: { scope: 'namespaces:read' },
+    workloads: { scope: 'workloads:read' },
+    nodes: { scope: 'nodes:read' },
+    recommendations: { scope: 'recommendations:read' },
+    teams: { scope: 'teams:read' },
+    departments: { scope: 'departments:read' },
+  },
+  earlier: {
+    clusters: { scope: 'clusters:read', items: 'clusters' },
+    workloads: { scope: 'workloads:read', items: 'workloads' },
+    nodes: { scope: 'nodes:read', items: 'nodes' },
+    namespaces: { scope: 'namespaces:read', items: 'namespaces' },
+    'node-groups': { scope: 'node_groups:read', items: 'node_groups' },
+    'persistent-volumes': { scope: 'persistent_volumes:read', items: 'persistent_volumes' },
+    'costs/teams': { scope: 'costs:teams:read', items: 'teams' },
+    'costs/departments': { scope: 'costs:departments:read', items: 'departments' },
+    recommendations: { scope: 'recommendations:read', items: 'recommendations' },
+    overview: { scope: 'overview:read' },
+  },
 };
 
+/** The current generation's envelope (API Overview): `meta.request_id` and `meta.applied_at` on every answer. */
+function kubeadaptEnvelope(data: unknown, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { data, meta: { request_id: `req_${randomBytes(8).toString('hex')}`, applied_at: iso(new Date()) }, ...extra };
+}
+
 function kubeadapt(c: Call): Reply {
-  const [first, ...rest] = c.parts;
-  if (c.method === 'GET' && first === 'openapi.json' && rest.length === 0) {
-    return { status: 200, json: { openapi: '3.1.0', info: { title: 'Kubeadapt Public API (keyrot sandbox)', version: 'v1' }, paths: { '/clusters': {}, '/costs': {} } } };
-  }
-  const scoped = first && rest.length === 0 && c.method === 'GET' ? KUBEADAPT_SCOPED[first] : undefined;
-  if (!scoped) return { status: 404, json: { detail: 'Not Found' } };
+  const { platform: p } = c;
+  const endpoint = c.method === 'GET' ? KUBEADAPT_ENDPOINTS[p.kubeadaptDocs][c.parts.join('/')] : undefined;
+  // An unknown path: the error catalog's not-found family (the docs name no code for a path that does not exist).
+  if (!endpoint) throw p.kubeadaptError(404, 'NOT_FOUND', 'Not Found');
   const { key, account } = requireCaller(c);
-  if (!key.scopes.includes(scoped.scope)) throw c.platform.forbidden(scoped.scope);
-  return { status: 200, json: scoped.json(account) };
+  if (!key.scopes.includes(endpoint.scope)) throw p.forbidden(endpoint.scope);
+  const name = c.parts.join('/');
+  // "List endpoints only return data for clusters the key is allowed to access" (Authentication).
+  const clusters = (account.clusters ?? []).filter((id) => key.allowedClusters === null || key.allowedClusters.includes(id)).map((id) => ({ id, name: id.replace(/^cl-/, '') }));
+  const list = name === 'clusters' ? clusters : [];
+  const single = name === 'organization' ? { id: account.id, name: account.name } : name === 'overview' ? { clusters_total: clusters.length } : undefined;
+  if (p.kubeadaptDocs === 'earlier') return { status: 200, json: single ?? { [endpoint.items ?? name]: list } };
+  return { status: 200, json: kubeadaptEnvelope(single ?? list) };
 }
 
 const DIALECTS: Record<PlatformDialect, { prefix: string; header: string; handle: (c: Call) => Reply; anonymous: (parts: string[]) => boolean }> = {
   grafana: { prefix: '', header: 'authorization', handle: grafana, anonymous: () => false },
-  seed003: { prefix: '/api/v1', header: 'x-api-key', handle: seed003, anonymous: () => false },
-  kubeadapt: { prefix: '/v1', header: 'authorization', handle: kubeadapt, anonymous: (parts) => parts.join('/') === 'openapi.json' },
+  example: { prefix: '/api/v1', header: 'x-api-key', handle: example, anonymous: () => false },
+  kubeadapt: { prefix: '/v1', header: 'authorization', handle: kubeadapt, anonymous: () => false },
 };
 
 const ENV: Record<PlatformDialect, { key: string; url: string }> = {
   grafana: { key: 'GRAFANA_TOKEN', url: 'GRAFANA_URL' },
-  seed003: { key: 'SEED003_API_KEY', url: 'SEED003_API_URL' },
+  example: { key: 'EXAMPLE_API_KEY', url: 'EXAMPLE_API_URL' },
   kubeadapt: { key: 'KUBEADAPT_API_KEY', url: 'KUBEADAPT_API_URL' },
 };
 
@@ -499,6 +574,9 @@ export async function startPlatformSandbox(options: PlatformSandboxOptions): Pro
   const refresh = options.refreshMs ?? DEFAULT_REFRESH_MS[dialect];
   if (!(refresh >= 0)) throw new UsageError(`The refresh interval must be zero or more milliseconds; got ${refresh}.`);
   const platform = new Platform(dialect, refresh);
+  platform.kubeadaptDocs = options.kubeadaptDocs ?? 'current';
+  if (options.kubeadaptRevokedStatus === 403 && platform.kubeadaptDocs !== 'earlier') throw new UsageError('A revoked Kubeadapt key answers 403 only by the earlier docs.');
+  platform.kubeadaptRevokedStatus = options.kubeadaptRevokedStatus ?? 401;
   const adminKey = seed(platform);
   const faults = new FaultSet();
   for (const fault of options.faults ?? []) faults.add(fault);
@@ -511,7 +589,7 @@ export async function startPlatformSandbox(options: PlatformSandboxOptions): Pro
     if (!account) throw new UsageError('no such account');
     if (typeof input.name !== 'string' || input.name === '' || input.name.length > 255) throw new UsageError('a key needs a name of 1 to 255 characters');
     if (dialect === 'kubeadapt' && !(input.scopes?.length)) throw new UsageError('a Kubeadapt key needs at least one scope');
-    const key = platform.addKey(account, { name: input.name, scopes: input.scopes ?? [] });
+    const key = platform.addKey(account, { name: input.name, scopes: input.scopes ?? [], ...(input.allowedClusters ? { allowedClusters: input.allowedClusters } : {}) });
     return { id: key.id, plaintext: key.plaintext };
   };
   const revoke = (keyId: string) => {
@@ -541,7 +619,8 @@ export async function startPlatformSandbox(options: PlatformSandboxOptions): Pro
     if (route === 'POST /dashboard/keys') {
       const scopes = Array.isArray(body['scopes']) ? body['scopes'].filter((s): s is string => typeof s === 'string') : undefined;
       const account = typeof body['account'] === 'string' ? body['account'] : undefined;
-      const minted = mint({ name: String(body['name'] ?? ''), ...(scopes ? { scopes } : {}), ...(account ? { account } : {}) });
+      const allowed = Array.isArray(body['allowed_cluster_ids']) ? body['allowed_cluster_ids'].filter((s): s is string => typeof s === 'string') : undefined;
+      const minted = mint({ name: String(body['name'] ?? ''), ...(scopes ? { scopes } : {}), ...(account ? { account } : {}), ...(allowed?.length ? { allowedClusters: allowed } : {}) });
       return { status: 201, json: { id: minted.id, key: minted.plaintext } };
     }
     if (method === 'DELETE' && parts.length === 3 && parts[0] === 'dashboard' && parts[1] === 'keys') {
@@ -589,14 +668,30 @@ export async function startPlatformSandbox(options: PlatformSandboxOptions): Pro
     const parts = (under ?? '').split('/').filter(Boolean);
     const fault = under === null ? undefined : faults.take(method, under);
     let keyId: string | null = null;
-    const record = (status: number) => log.push({ method, path: url.pathname, status, at: at.toISOString(), keyId, ...(fault ? { fault: fault.action } : {}) });
+    let answered: Reply | undefined;
+    const answer = (reply: Reply) => {
+      answered = reply;
+      send(res, reply);
+    };
+    const record = (status: number) => {
+      log.push({ method, path: url.pathname, status, at: at.toISOString(), keyId, ...(fault ? { fault: fault.action } : {}) });
+      options.onExchange?.({
+        method,
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams),
+        requestBody: text,
+        status,
+        responseBody: answered === undefined || answered.status === 204 ? '' : answered.json !== undefined ? JSON.stringify(answered.json) : (answered.raw ?? ''),
+        ...(fault ? { fault: fault.action } : {}),
+      });
+    };
     if (fault?.action === 'drop-before') {
       req.socket.destroy();
       record(0);
       return;
     }
     if (fault?.action === 'status') {
-      send(res, { status: fault.status ?? 503, json: { message: 'injected fault' } });
+      answer({ status: fault.status ?? 503, json: { message: 'injected fault' } });
       record(fault.status ?? 503);
       return;
     }
@@ -612,7 +707,7 @@ export async function startPlatformSandbox(options: PlatformSandboxOptions): Pro
       if (!spec.anonymous(parts)) {
         const auth = platform.authenticate(token, now);
         if (auth instanceof ApiError) {
-          send(res, { status: auth.status, json: auth.body });
+          answer({ status: auth.status, json: auth.body });
           record(auth.status);
           return;
         }
@@ -639,7 +734,7 @@ export async function startPlatformSandbox(options: PlatformSandboxOptions): Pro
     // Acted on, then a success without a body (as Vultr's OpenAPI document describes its create).
     if (fault?.action === 'empty-answer' && reply.status >= 200 && reply.status < 300) reply = { status: 202, raw: '' };
     // Declared JSON but not JSON, like a proxy's error page.
-    send(res, fault?.action === 'malformed' ? { status: 200, raw: '<html><body>502 Bad Gateway</body></html>' } : reply);
+    answer(fault?.action === 'malformed' ? { status: 200, raw: '<html><body>502 Bad Gateway</body></html>' } : reply);
     record(reply.status);
   };
 

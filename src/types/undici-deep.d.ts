@@ -13,3 +13,8 @@ declare module 'undici/lib/api/index.js' {
   const api: Record<string, unknown>;
   export default api;
 }
+declare module 'undici/lib/dispatcher/proxy-agent.js' {
+  import type { ProxyAgent } from 'undici';
+  const ProxyAgentImpl: typeof ProxyAgent;
+  export default ProxyAgentImpl;
+}

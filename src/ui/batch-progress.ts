@@ -50,8 +50,14 @@ export function createBatchProgress(out: Output, live: boolean, total: number, n
   let frame = 0;
   const stream = out.stderrStream;
   const width = () => Math.max(20, out.stderrColumns - 1);
-  // Lines are cut to the terminal's width before styling, so none wraps and the block can be redrawn in place.
-  const fit = (text: string) => (text.length > width() ? `${text.slice(0, width() - 1)}…` : text);
+  // Each line is cut to what is left of the terminal's width after its prefix (the spinner, the bar), once made inert
+  // (an invisible character shows as <U+…>, longer), by whole characters: no line wraps, so the block is redrawn
+  // in place and leaves no stale lines behind.
+  const fit = (text: string, reserved = 0) => {
+    const room = width() - reserved;
+    const chars = Array.from(out.terminalText(text));
+    return chars.length > room ? `${chars.slice(0, room - 1).join('')}…` : chars.join('');
+  };
   const clear = () => {
     if (drawn > 0) stream.write(`\x1b[${drawn}F\x1b[J`);
     drawn = 0;
@@ -67,11 +73,11 @@ export function createBatchProgress(out: Output, live: boolean, total: number, n
         break;
       }
       const detail = detailOf(r);
-      lines.push(`${out.style.cyan(FRAMES[frame] ?? '-')} ${fit(`${r.label} · ${r.step}${detail ? ` · ${detail}` : ''} (${formatDuration(now() - r.startedAt)})`)}`);
+      lines.push(`${out.style.cyan(FRAMES[frame] ?? '-')} ${fit(`${r.label} · ${r.step}${detail ? ` · ${detail}` : ''} (${formatDuration(now() - r.startedAt)})`, 2)}`);
     }
     const done = Math.min(BAR_WIDTH, Math.round((finished() / Math.max(1, total)) * BAR_WIDTH));
-    lines.push(`${out.style.green('█'.repeat(done))}${out.style.dim('░'.repeat(BAR_WIDTH - done))} ${fit(summary())}`);
-    stream.write(`${lines.map((l) => out.terminalText(l)).join('\n')}\n`);
+    lines.push(`${out.style.green('█'.repeat(done))}${out.style.dim('░'.repeat(BAR_WIDTH - done))} ${fit(summary(), BAR_WIDTH + 1)}`);
+    stream.write(`${lines.join('\n')}\n`);
     drawn = lines.length;
   };
   /** A line that stays: written above the live block. */

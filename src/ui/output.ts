@@ -54,8 +54,8 @@ function id(s: string): string {
  */
 function inertJson(text: string): string {
   // A character beyond U+FFFF (a tag character) is two UTF-16 units, each written as its own \u escape.
-  const escape = (c: string) => Array.from({ length: c.length }, (_, i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join('');
-  return text.replace(/#(?=#(?:vso)?\[)/g, '\\u0023').replace(INVISIBLE_IN_JSON, escape);
+  const escaped = (c: string) => Array.from({ length: c.length }, (_, i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join('');
+  return text.replace(/#(?=#(?:vso)?\[)/g, '\\u0023').replace(INVISIBLE_IN_JSON, escaped);
 }
 
 export class Output {
@@ -142,9 +142,14 @@ export class Output {
     writeJsonText(value, redact, 2, (text) => this.#opts.stdout.write(text), (text) => inertJson(text), '\n');
   }
 
-  /** Human-readable data (tables, summaries) on stdout. */
-  data(text: string): void {
-    this.#opts.stdout.write(`${this.terminalText(text)}\n`);
+  /**
+   * Human-readable data (tables, summaries) on stdout. In a terminal, a line wider than it is broken at spaces (the
+   * terminal would cut it mid-word); tables already fit. `verbatim` (a script, CSV) is written as it is.
+   */
+  data(text: string, verbatim = false): void {
+    const safe = this.terminalText(text);
+    const columns = this.#opts.stdout.isTTY && !verbatim ? this.#opts.stdout.columns : undefined;
+    this.#opts.stdout.write(`${columns ? wrapWords(safe, columns, '  ') : safe}\n`);
   }
 
   /** Text for a terminal (a spinner's line): redacted, and stripped of anything but keyrot's own styles. */
@@ -201,6 +206,15 @@ export class Output {
 
   warn(message: string): void {
     this.#line(`${this.style.yellow('warning:')} ${message}`);
+  }
+
+  readonly #warned = new Set<string>();
+
+  /** A warning whose cause holds for the whole run (no keychain): said once, however many users meet it. */
+  warnOnce(message: string): void {
+    if (this.#warned.has(message)) return;
+    this.#warned.add(message);
+    this.warn(message);
   }
 
   debug(message: string): void {

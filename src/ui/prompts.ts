@@ -2,9 +2,11 @@
 // prompt ever runs: the call fails with a usage error that names the flag to pass instead.
 import { sanitizeForTerminal } from '../core/mask.js';
 import { CancelledError, UsageError } from '../errors.js';
+import type { DisplayText } from './display-text.js';
 
+/** A choice shows provider text (key and user names): only as DisplayText. */
 export interface Choice<T> {
-  name: string;
+  name: DisplayText;
   value: T;
   description?: string;
 }
@@ -13,11 +15,11 @@ export interface Prompter {
   readonly interactive: boolean;
   /** Yes/no; `flag` is what a non-interactive caller passes instead (e.g. "--yes"). Default answer: No. */
   confirm(message: string, flag: string): Promise<boolean>;
-  select<T>(message: string, choices: readonly Choice<T>[], flag: string): Promise<T>;
+  select<T>(message: DisplayText, choices: readonly Choice<T>[], flag: string): Promise<T>;
   /** A hidden answer (nothing is echoed): for a secret typed at the terminal, never a flag. */
   secret(message: string, flag: string): Promise<string>;
   /** A list filtered as the user types (matching name and description). */
-  search<T>(message: string, choices: readonly Choice<T>[], flag: string): Promise<T>;
+  search<T>(message: DisplayText, choices: readonly Choice<T>[], flag: string): Promise<T>;
 }
 
 export interface PromptIo {
@@ -118,8 +120,8 @@ async function typedAhead(input: NodeJS.ReadableStream): Promise<boolean> {
   return seen;
 }
 
-/** A choice whose texts (provider names, e-mails) cannot drive the terminal. */
-function safeChoice<T>(choice: Choice<T>): Choice<T> {
+/** A choice as @inquirer takes it; its description (an id) is made inert here too. */
+function safeChoice<T>(choice: Choice<T>): { name: string; value: T; description?: string } {
   return { ...choice, name: sanitizeForTerminal(choice.name), ...(choice.description === undefined ? {} : { description: sanitizeForTerminal(choice.description) }) };
 }
 

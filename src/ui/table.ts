@@ -2,7 +2,7 @@
 // unique (as git shortens commit ids), and keyrot takes such a start back in --user and --key. Then the widest
 // other column shrinks, with "…", but never so far that two different values look alike (ci-runner and
 // ci-runner-v2 stay apart). A table that still does not fit is left wider than the terminal rather than lie.
-import { sanitizeForDisplay } from '../core/mask.js';
+import { displayText } from './display-text.js';
 import type { Output } from './output.js';
 
 export interface Column<T> {
@@ -33,10 +33,10 @@ export const IDS_SHORTENED = 'Ids are shortened to their unique first characters
 
 export function renderTable<T>(rows: readonly T[], wideColumns: readonly Column<T>[], maxWidth: number, options: TableOptions = {}): string {
   const widthOf = (cols: readonly Column<T>[]) =>
-    cols.reduce((sum, c) => sum + Math.max(c.header.length, ...rows.map((row) => sanitizeForDisplay(c.value(row), 200).length)), 0) + GAP.length * (cols.length - 1);
+    cols.reduce((sum, c) => sum + Math.max(c.header.length, ...rows.map((row) => displayText(c.value(row), 200).length)), 0) + GAP.length * (cols.length - 1);
   // Compact forms first (a date for a timestamp): they lose less than any cut.
   const columns = widthOf(wideColumns) > maxWidth ? wideColumns.map((c) => (c.compact ? { ...c, ...c.compact } : c)) : wideColumns;
-  const cells = rows.map((row) => columns.map((c) => sanitizeForDisplay(c.value(row), 200)));
+  const cells = rows.map((row) => columns.map((c) => displayText(c.value(row), 200)));
   const valuesOf = (i: number) => cells.map((r) => r[i] ?? '');
   const widths = columns.map((c, i) => Math.max(c.header.length, ...valuesOf(i).map((v) => v.length)));
   const floors = columns.map((c, i) => {
@@ -77,7 +77,7 @@ export function renderTable<T>(rows: readonly T[], wideColumns: readonly Column<
 /** A table on stdout, fitted to its width; when its ids had to be shortened, a line on stderr says so. */
 export function printTable<T>(out: Output, rows: readonly T[], columns: readonly Column<T>[]): void {
   let shortened = false;
-  out.data(renderTable(rows, columns, out.stdoutColumns, { onIdsShortened: () => (shortened = true) }));
+  out.data(renderTable(rows, columns, out.stdoutColumns, { onIdsShortened: () => (shortened = true) }), true);
   if (shortened) out.info(IDS_SHORTENED);
 }
 

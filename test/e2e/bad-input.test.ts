@@ -70,6 +70,17 @@ describe('unknown user or key → exit 5', () => {
     await refused(h, ['verify', '--user', 'ci@example.com', '--key', 'no-such-key'], ExitCode.notFound);
   });
 
+  it.skipIf(!HAS_KEYCHAIN)("revoke's \"no such key\" lists the user's keys as display text: a key name's escape sequences never reach the terminal", async () => {
+    const h = await harness();
+    const user = h.sandbox.snapshot().users.find((u) => u.email === 'ops@example.com')!;
+    // keyrot's own styles (red, dim) are what the terminal filter lets through: in a key name they are provider text.
+    await fetch(`${h.sandbox.controlUrl}/keys/${user.keys[0]!.id}`, { method: 'POST', body: JSON.stringify({ name: 'ops\x1b[31m\u202Edeploy\x1b[2m' }) });
+    const { r } = await refused(h, ['revoke', '--user', 'ops@example.com', '--key', 'no-such-key', '--yes'], ExitCode.notFound);
+    // Colour is off (not a terminal): any escape on stderr came from the provider.
+    expect(r.stderr).not.toMatch(/\x1b/);
+    expect(r.stderr).toContain('ops<U+202E>deploy');
+  });
+
   it.skipIf(!HAS_KEYCHAIN)('verify of a key keyrot does not hold → exit 5, pointing at --stdin', async () => {
     const h = await harness();
     const { r } = await refused(h, ['verify', '--user', 'ci@example.com', '--key', 'ci-runner'], ExitCode.notFound);
@@ -103,7 +114,7 @@ describe('admin credentials', () => {
     await refused(h, ['create', '--user', 'ops@example.com', '--name', 'x'], ExitCode.auth, { env: { VULTR_API_KEY: 'WRONGWRONGWRONGWRONGWRONGWRONGWRONG' } });
   });
 
-  it("the key of a user without manage_users → exit 4 saying that permission is missing", async () => {
+  it("the key of a user without manage_users → exit 3 saying that permission is missing", async () => {
     const h = await harness();
     const env = { VULTR_API_KEY: h.keyOf('viewer@example.com') };
     const { r, error } = await refused(h, ['list-users'], ExitCode.permission, { env });
@@ -229,6 +240,23 @@ describe.skipIf(!HAS_KEYCHAIN)('keychain', () => {
     expect(r.stderr).toMatch(/Secret Service/);
     expect(r.stderr).toMatch(/gnome-keyring|unlock/i);
     expect(error.code).toBe('keychain');
+    expect(h.sandbox.requests().filter((q) => q.method === 'POST')).toEqual([]);
+  });
+});
+
+describe('no D-Bus session bus', () => {
+  it.each([
+    ['rotate --all', ['rotate', '--all', '--never-expiring', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes', '--dry-run']],
+    ['rotate --all, a real run', ['rotate', '--all', '--never-expiring', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes']],
+  ])('%s: one clear line, said once, not D-Bus library text (exit 8)', async (_name, args) => {
+    const h = await harness({ users: 8, keysPerUser: 1 });
+    for (const DBUS_SESSION_BUS_ADDRESS of ['unix:path=/nonexistent/keyrot-test-bus', undefined]) {
+      const r = await h.run(args, { env: { DBUS_SESSION_BUS_ADDRESS } });
+      expect(r.code, r.stderr).toBe(ExitCode.keychain);
+      expect(lines(r.stderr).filter((l) => /keychain/i.test(l)), r.stderr).toHaveLength(1);
+      expect(r.stderr).toMatch(/no D-Bus session bus/);
+      expect(r.stderr).not.toMatch(/Platform failure|autolaunch|Failed to connect/);
+    }
     expect(h.sandbox.requests().filter((q) => q.method === 'POST')).toEqual([]);
   });
 });

@@ -104,7 +104,7 @@ describe.skipIf(!HAS_KEYCHAIN)('a headless runner without a keychain', () => {
     const s = await rotationSetup({ holdOldKey: false });
     await writeFile(join(s.dir, 'hook-fail'), '');
     const r = await s.run('store none fail', ['rotate', '--user', s.user.email, '--store', 'none', '--on-new-key', s.hook, '--no-wait', '--yes'], { env: NO_KEYCHAIN });
-    expect(r.code).toBe(10);
+    expect(r.code).toBe(12);
     expect(r.stderr).toMatch(/deleted the new key ops-deploy-v2/);
     expect(s.keys().map((k) => k.name)).toEqual(['ops-deploy']);
     expect(await authStatus(s.h, s.oldKey.plaintext)).toBe(200);

@@ -41,7 +41,7 @@ describe.skipIf(!HAS_KEYCHAIN)('create without a keychain', () => {
     expect(s.keys().map((k) => k.name).sort()).toEqual(['ci-key', 'ci-key-2', 'ops-deploy']);
   });
 
-  it('a failing hook: the new key is deleted, exit 10, the error says so', async () => {
+  it('a failing hook: the new key is deleted, exit 12, the error says so', async () => {
     const s = await rotationSetup({ holdOldKey: false });
     await writeFile(join(s.dir, 'hook-fail'), '');
     const r = await s.run('hook fails', ['create', '--user', s.user.email, '--name', 'ci-key', '--store', 'none', '--on-new-key', s.hook], { env: NO_KEYCHAIN });

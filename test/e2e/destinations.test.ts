@@ -35,7 +35,7 @@ describe.skipIf(!HAS_KEYCHAIN)('create --to', () => {
     for (const text of [r.stdout, r.stderr, out]) expect(text).not.toContain(gh.token);
   });
 
-  it('a repository the token cannot see is refused before any key is made (exit 10), the token unprinted', async () => {
+  it('a repository the token cannot see is refused before any key is made (exit 12), the token unprinted', async () => {
     const s = await rotationSetup({ holdOldKey: false });
     gh.failWhen(/^\/repos\/acme\/private\//, 404, 'Not Found');
     const r = await s.run('create', ['create', '--user', s.user.email, '--name', 'ci-key', '--store', 'none', '--to', 'github:acme/private#K'], { env: { ...NO_KEYCHAIN, GH_TOKEN: gh.token, GITHUB_API_URL: gh.url } });

@@ -85,18 +85,18 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider grafana rotate', () => {
     expect(r.code, r.stderr).toBe(0);
   });
 
-  it('an admin token whose service account may read but not issue tokens gets 403 on the create (exit 4), and nothing is left behind', async () => {
+  it('an admin token whose service account may read but not issue tokens gets 403 on the create (exit 3), and nothing is left behind', async () => {
     const s = await platformSetup('grafana');
     const auditor = s.sandbox.snapshot().find((a) => a.name === 'auditor')!.keys[0]!.plaintext;
     const r = await s.run(['rotate', '--user', s.account.label, '--on-new-key', s.hook, '--no-wait', '--yes', '--json'], { env: { GRAFANA_TOKEN: auditor } });
-    expect(r.code, r.stderr).toBe(4);
+    expect(r.code, r.stderr).toBe(3);
     expect(json(r).error.message).toMatch(/Grafana denied permission to create the key [\w-]+: You'll need additional permissions to perform this action. Permissions needed: serviceaccounts:write/);
     expect(s.keys().map((k) => k.name)).toEqual(['deploy-bot']);
     expect(await s.held()).toEqual([]);
     // Nothing was made: no rotation is left open to block the next run (exit 9) until someone runs --abort.
     expect(await s.journal()).toBeNull();
     const again = await s.run(['rotate', '--user', s.account.label, '--on-new-key', s.hook, '--no-wait', '--yes'], { env: { GRAFANA_TOKEN: auditor } });
-    expect(again.code, again.stderr).toBe(4);
+    expect(again.code, again.stderr).toBe(3);
     expect(again.stderr).not.toMatch(/--resume|--abort/);
   });
 
@@ -156,6 +156,22 @@ const KILL_POINTS: KillPoint[] = [
     until: atPhase('verify-old'),
   },
 ];
+
+describe('keyrot --provider grafana audit', () => {
+  it("reads each service account's activity from its tokens' own lastUsedAt: a token used two days ago is no inactive user, a never-used one is", async () => {
+    const s = await platformSetup('grafana');
+    const r = await s.run(['audit', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const rows: any[] = Array.isArray(json(r)) ? json(r) : json(r).keys;
+    const row = (user: string) => rows.find((k) => k.userEmail === user);
+    const used = row('sa-1-deploy-bot');
+    expect(Date.parse(used.userLastActivity)).toBeGreaterThan(Date.now() - 3 * 24 * 3600 * 1000);
+    expect(used.findings.map((f: any) => f.code)).not.toContain('inactive-user');
+    const idle = row('sa-1-auditor');
+    expect(idle.userLastActivity).toBeNull();
+    expect(idle.findings.map((f: any) => f.code)).toContain('inactive-user');
+  });
+});
 
 describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider grafana rotate survives kill -9 at every step', () => {
   it.each(KILL_POINTS)('$name, then --resume', async (point) => {

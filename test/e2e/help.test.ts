@@ -7,7 +7,7 @@ import { harness, json, lines } from '../helpers/e2e.js';
 /** The long flags listed under "Global Options:" in a help text. */
 function globalOptions(help: string): string[] {
   const section = help.split('Global Options:')[1]?.split(/\n\s*\n/)[0] ?? '';
-  return [...section.matchAll(/^  (?:-\w, )?(--[\w-]+)/gm)].map((m) => m[1] as string);
+  return [...section.matchAll(/^ {2}(?:-\w, )?(--[\w-]+)/gm)].map((m) => m[1] as string);
 }
 
 describe('keyrot help', () => {
@@ -116,5 +116,31 @@ describe('a flag where it does not belong', () => {
       "error: Unknown option '--user' (--user is an option of list-keys, create, revoke, verify, get, exec or rotate: put it after the command, e.g. keyrot list-keys --user …)",
     ]);
     expect(h.sandbox.requests()).toEqual([]);
+  });
+});
+
+describe('help a person can read', () => {
+  it('keyrot --help fits one screen (at most 45 lines at 80 columns), names every command and every exit code', async () => {
+    const h = await harness();
+    const r = await h.run(['--help']);
+    expect(r.code).toBe(0);
+    expect(lines(r.stdout).length, r.stdout).toBeLessThanOrEqual(45);
+    for (const name of ['list-users', 'list-keys', 'audit', 'create', 'revoke', 'verify', 'get', 'exec', 'status', 'rotate', 'login', 'whoami', 'logout', 'profiles', 'sandbox', 'completion', 'demo']) {
+      expect(r.stdout).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
+    }
+    const codes = r.stdout.replace(/\u00a0/g, ' ').split('Exit codes:')[1] ?? '';
+    for (const code of new Set(Object.values(ExitCode))) expect(codes).toMatch(new RegExp(`\\b${code} [a-z]`));
+    // No line wider than the terminal, and no word cut in two.
+    expect(r.stdout.split('\n').every((l) => l.length <= 80)).toBe(true);
+  });
+
+  it("keyrot help rotate: the common options first, then the rest under their headings", async () => {
+    const h = await harness();
+    const text = (await h.run(['help', 'rotate'])).stdout;
+    const headings = [...text.matchAll(/^(\S[^\n]*):$/gm)].map((m) => m[1]);
+    expect(headings).toEqual(['Options', 'The new key', 'Waiting for consumers', 'Unfinished rotations and other modes', 'A fleet (--all)', 'Global Options', 'Examples']);
+    const common = text.split('Options:')[1]?.split(/\n\s*\n/)[0] ?? '';
+    for (const flag of ['--user', '--key', '--on-new-key', '--check', '--yes', '--dry-run']) expect(common).toContain(flag);
+    expect(common).not.toContain('--concurrency');
   });
 });

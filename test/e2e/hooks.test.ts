@@ -21,7 +21,7 @@ describe.skipIf(!HAS_KEYCHAIN)('hooks', () => {
     const s = await rotationSetup();
     const hook = "cat >/dev/null; yes x | tr -d '\\n' | head -c 50000000; exit 4";
     const r = await s.run('rotate', ['rotate', '--user', s.user.email, '--on-new-key', hook, '--no-wait', '--verbose', '--yes'], { timeoutMs: 30_000 });
-    expect(r.code, r.stderr.slice(-500)).toBe(10);
+    expect(r.code, r.stderr.slice(-500)).toBe(12);
     expect(r.stderr.length).toBeLessThan(200_000);
     expect(r.stderr).toMatch(/line cut/);
   });
@@ -32,7 +32,7 @@ describe.skipIf(!HAS_KEYCHAIN)('hooks', () => {
     const hook = 'read k; printf "%4070s" x; echo "received key $k"; exit 3';
     for (const extra of [[], ['--resume', '--verbose']]) {
       const r = await s.run(`rotate ${extra.join(' ')}`, ['rotate', '--user', s.user.email, '--on-new-key', hook, '--no-wait', '--yes', ...extra]);
-      expect(r.code, r.stderr.slice(-500)).toBe(10);
+      expect(r.code, r.stderr.slice(-500)).toBe(12);
       expect(r.stderr).toMatch(/received key \*\*\*\*… \[line cut\]/);
     }
     expect(await s.sc.leaks()).toEqual([]);

@@ -23,7 +23,7 @@ describe.skipIf(!HAS_KEYCHAIN || !HAS_TMUX)('keyrot --provider kubeadapt rotate 
     t.send('Enter');
     await t.waitFor(/Paste the new key prod-exporter-v2 \(input hidden\)/);
     expect(t.screen()).toMatch(/click \+ Create Key, name it prod-exporter-v2, and give it the same scopes/);
-    const minted = s.sandbox.mint({ name: 'prod-exporter-v2', scopes: ['clusters:read', 'costs:read'] });
+    const minted = s.sandbox.mint({ name: 'prod-exporter-v2', scopes: ['clusters:read', 'namespaces:read', 'nodes:read', 'organization:read', 'workloads:read'] });
     t.send(minted.plaintext, true);
     t.send('Enter');
     await t.waitFor(/Update every consumer of prod-exporter to the new key prod-exporter-v2 .*Done\?/s);

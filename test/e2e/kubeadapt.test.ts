@@ -14,7 +14,8 @@ import { identifyKubeadaptKey } from '../../src/providers/kubeadapt/provider.js'
 const entryOf = (plaintext: string) => platformAccount('kubeadapt', 'org', identifyKubeadaptKey(plaintext, '').id);
 
 const NEW = 'prod-exporter-v2';
-const SCOPES = ['clusters:read', 'costs:read'];
+/** The old key's scopes: the current Mint guide's "read-only Grafana / BI exporter" recipe (the sandbox's fixture). */
+const SCOPES = ['clusters:read', 'namespaces:read', 'nodes:read', 'organization:read', 'workloads:read'];
 const FAST = ['--poll-interval', '200ms', '--wait-timeout', '15s'];
 
 function events(stdout: string): any[] {
@@ -120,7 +121,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
     expect((await s.run(['login', '--with-key-stdin'], { ...profile, stdin: s.oldKey.plaintext })).code).toBe(0);
     const minted = s.sandbox.mint({ name: NEW, scopes: SCOPES });
     const failed = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', 'exit 3', ...FAST, '--yes'], { ...profile, stdin: minted.plaintext });
-    expect(failed.code, failed.stderr).toBe(10);
+    expect(failed.code, failed.stderr).toBe(12);
     expect(await keychainGet(adminEntry)).toBe(minted.plaintext);
     const aborted = collect(s.spawn(['rotate', '--key', 'prod-exporter', '--abort', '--yes', ...FAST], profile), 60_000);
     // By the time the operator is asked to revoke the new key, the entry holds the old one again.
@@ -195,12 +196,13 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
 
   it('a minted key without a scope the old key has gets 403 where the old key gets 2xx: a scope mismatch (exit 19), both keys live', async () => {
     const s = await platformSetup('kubeadapt');
-    const narrow = s.sandbox.mint({ name: NEW, scopes: ['costs:read'] });
+    const narrow = s.sandbox.mint({ name: NEW, scopes: ['organization:read'] });
     const r = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: narrow.plaintext });
     expect(r.code, r.stderr).toBe(19);
     const err = json(r).error;
     expect(err.code).toBe('scope_mismatch');
-    expect(err.message).toMatch(/Scope mismatch: \/clusters answers 403 to prod-exporter-v2 \(Missing required permission: clusters:read\) and 2xx to prod-exporter/);
+    // The message is the one in the answer's error envelope, not only the status.
+    expect(err.message).toMatch(/Scope mismatch: \/clusters \(Missing required permission: clusters:read\) and \/namespaces \(Missing required permission: namespaces:read\) and \/workloads \(Missing required permission: workloads:read\) and \/nodes \(Missing required permission: nodes:read\) answer 403 to prod-exporter-v2 and 2xx to prod-exporter\./);
     expect(err.hint).toMatch(/Revoke prod-exporter-v2 in the dashboard, roll back with --abort/);
     expect(await s.status(s.oldKey.plaintext)).toBe(200);
     // The hook never ran: consumers still have the old key.
@@ -214,12 +216,12 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
     expect(await s.journal()).toBeNull();
   });
 
-  it('a replacement minted without costs:read (the old key has it) is a scope mismatch too: every endpoint is probed (exit 19), both keys live', async () => {
+  it('a replacement minted without organization:read (the old key has it) is a scope mismatch too: every documented scope\'s endpoint is probed (exit 19), both keys live', async () => {
     const s = await platformSetup('kubeadapt');
-    const narrow = s.sandbox.mint({ name: NEW, scopes: ['clusters:read'] });
+    const narrow = s.sandbox.mint({ name: NEW, scopes: SCOPES.filter((scope) => scope !== 'organization:read') });
     const r = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: narrow.plaintext });
     expect(r.code, r.stderr).toBe(19);
-    expect(json(r).error.message).toMatch(/Scope mismatch: \/costs answers 403 to prod-exporter-v2 \(Missing required permission: costs:read\) and 2xx to prod-exporter/);
+    expect(json(r).error.message).toMatch(/Scope mismatch: \/organization \(Missing required permission: organization:read\) answers 403 to prod-exporter-v2 and 2xx to prod-exporter\./);
     expect(await s.status(s.oldKey.plaintext)).toBe(200);
     expect(await readFile(s.keyFile, 'utf8')).toBe(s.oldKey.plaintext);
   });
@@ -229,15 +231,38 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
     const other = s.sandbox.mint({ name: NEW, scopes: SCOPES, account: 'staging' });
     const r = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: other.plaintext });
     expect(r.code, r.stderr).toBe(19);
-    expect(json(r).error.message).toMatch(/prod-exporter-v2 does not reach cl-prod-eu, which prod-exporter reaches: a key of another organization, or one with a narrower allow-list/);
+    expect(json(r).error.message).toMatch(/prod-exporter-v2 does not reach cl-prod-eu, cl-prod-us, which prod-exporter reaches: a key of another organization, or one with a narrower allow-list/);
     expect(await s.status(s.oldKey.plaintext)).toBe(200);
     expect(await readFile(s.keyFile, 'utf8')).toBe(s.oldKey.plaintext);
+  });
+
+  it('a replacement with a narrower cluster allow-list than the old key is refused before the hand-over (exit 19)', async () => {
+    const s = await platformSetup('kubeadapt');
+    const narrow = s.sandbox.mint({ name: NEW, scopes: SCOPES, allowedClusters: ['cl-prod-eu'] });
+    const r = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: narrow.plaintext });
+    expect(r.code, r.stderr).toBe(19);
+    expect(json(r).error.message).toMatch(/prod-exporter-v2 does not reach cl-prod-us, which prod-exporter reaches/);
+    expect(await readFile(s.keyFile, 'utf8')).toBe(s.oldKey.plaintext);
+  });
+
+  it('list-keys and a rotation prove keys with documented endpoints only: no request outside the docs\' GET endpoints', async () => {
+    const s = await platformSetup('kubeadapt');
+    const listed = await s.run(['list-keys', '--json']);
+    expect(listed.code, listed.stderr).toBe(0);
+    const minted = s.sandbox.mint({ name: NEW, scopes: SCOPES });
+    const done = collect(s.spawn(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes'], { stdin: minted.plaintext }), 60_000);
+    await revokeWhenAsked(s, s.oldKey.id);
+    const r = await done;
+    expect(r.code, r.stderr).toBe(0);
+    const documented = new Set(['/v1/clusters', '/v1/namespaces', '/v1/workloads', '/v1/nodes', '/v1/recommendations', '/v1/organization', '/v1/teams', '/v1/departments', '/v1/node-groups', '/v1/persistent-volumes', '/v1/costs/teams', '/v1/costs/departments', '/v1/overview']);
+    const paths = new Set(s.sandbox.requests().map((q) => `${q.method} ${q.path}`));
+    expect([...paths].filter((p) => !documented.has(p.replace(/^GET /, '')))).toEqual([]);
   });
 
   it('a key without the probe\'s scope is valid all the same (403 is not 401): rotating it says so', async () => {
     const s = await platformSetup('kubeadapt');
     const old = s.sandbox.snapshot()[0]!.keys.find((k) => k.name === 'ci-readonly')!;
-    const minted = s.sandbox.mint({ name: 'ci-readonly-v2', scopes: ['costs:read'] });
+    const minted = s.sandbox.mint({ name: 'ci-readonly-v2', scopes: old.scopes });
     const child = s.spawn(['rotate', '--key', 'ci-readonly', '--new-key-stdin', '--no-wait', ...FAST, '--yes', '--json'], { stdin: minted.plaintext, env: { KUBEADAPT_API_KEY: old.plaintext } });
     const done = collect(child, 60_000);
     await revokeWhenAsked(s, old.id);
@@ -264,7 +289,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
     await expectRotated(s, minted);
   });
 
-  it('--emergency follows the seed\'s "revoke immediately": the old key is revoked before the hand-over', async () => {
+  it('--emergency follows the rotation guide\'s "revoke immediately": the old key is revoked before the hand-over', async () => {
     const s = await platformSetup('kubeadapt');
     const minted = s.sandbox.mint({ name: NEW, scopes: SCOPES });
     const child = s.spawn(['rotate', '--key', 'prod-exporter', '--emergency', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: minted.plaintext });
@@ -276,6 +301,77 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
     expect(r.code, r.stderr).toBe(0);
     expect(json(r).steps.map((st: any) => st.phase)).toEqual(['create', 'verify-new', 'revoke', 'verify-old', 'hand-over', 'finish']);
     await expectRotated(s, minted);
+  });
+});
+
+/** The old key's scopes under the earlier docs (their names for the same reads; the sandbox's fixture). */
+const EARLIER_SCOPES = ['clusters:read', 'namespaces:read', 'nodes:read', 'overview:read', 'workloads:read'];
+
+describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt against the earlier generation of its docs (bare lists, {"detail"} errors)', () => {
+  it('rotates: proves the minted key, reads the bare {"clusters": [...]} list to compare reach, finishes once the old key gets 401', async () => {
+    const s = await platformSetup('kubeadapt', { kubeadaptDocs: 'earlier' });
+    const minted = s.sandbox.mint({ name: NEW, scopes: EARLIER_SCOPES });
+    const done = collect(s.spawn(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: minted.plaintext }), 60_000);
+    await revokeWhenAsked(s, s.oldKey.id);
+    const r = await done;
+    expect(r.code, r.stderr).toBe(0);
+    // Both keys lack recommendations:read: the same 403 for both is no mismatch.
+    expect(json(r).steps.find((st: any) => st.phase === 'verify-new').detail).toBe('valid: the probe answers 403 (Missing required permission: recommendations:read), as it does for prod-exporter');
+    await expectRotated(s, minted);
+  });
+
+  it('a replacement without overview:read is a scope mismatch, its message read from {"detail": ...} (exit 19)', async () => {
+    const s = await platformSetup('kubeadapt', { kubeadaptDocs: 'earlier' });
+    const narrow = s.sandbox.mint({ name: NEW, scopes: EARLIER_SCOPES.filter((scope) => scope !== 'overview:read') });
+    const r = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: narrow.plaintext });
+    expect(r.code, r.stderr).toBe(19);
+    expect(json(r).error.message).toMatch(/Scope mismatch: \/overview \(Missing required permission: overview:read\) answers 403 to prod-exporter-v2 and 2xx to prod-exporter\./);
+    expect(await readFile(s.keyFile, 'utf8')).toBe(s.oldKey.plaintext);
+  });
+
+  it('keyrot --provider kubeadapt sandbox --docs earlier serves the earlier shapes; the default serves the envelope', async () => {
+    const s = await platformSetup('kubeadapt');
+    for (const [args, shape] of [[['--docs', 'earlier'], 'clusters'], [[], 'data']] as const) {
+      const child = s.spawn(['sandbox', '--port', '0', '--json', ...args]);
+      const started = await new Promise<{ url: string; adminKey: string }>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()))));
+      const answer = await fetch(`${started.url}/clusters`, { headers: { Authorization: `Bearer ${started.adminKey}` } });
+      expect(Object.keys((await answer.json()) as object)).toContain(shape);
+      child.kill('SIGINT');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  });
+
+  it('an old key revoked to 403 (the earlier error page) is recognised as revoked: it answered 2xx before, and a key\'s scopes never change', async () => {
+    const s = await platformSetup('kubeadapt', { kubeadaptDocs: 'earlier', kubeadaptRevokedStatus: 403 });
+    const minted = s.sandbox.mint({ name: NEW, scopes: EARLIER_SCOPES });
+    const done = collect(s.spawn(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: minted.plaintext }), 60_000);
+    await revokeWhenAsked(s, s.oldKey.id);
+    const r = await done;
+    expect(r.code, r.stderr).toBe(0);
+    // Without the rule the revoked key's 403s would read as "valid, without a scope": keyrot would poll to the timeout.
+    expect(json(r).steps.map((st: any) => st.phase)).toEqual(['create', 'verify-new', 'hand-over', 'wait', 'revoke', 'verify-old', 'finish']);
+    expect(await s.status(s.oldKey.plaintext)).toBe(403);
+    expect(await s.status(minted.plaintext)).toBe(200);
+    expect(await s.journal()).toBeNull();
+  });
+
+  it('a key of another organization is refused before the hand-over (exit 19)', async () => {
+    const s = await platformSetup('kubeadapt', { kubeadaptDocs: 'earlier' });
+    const other = s.sandbox.mint({ name: NEW, scopes: EARLIER_SCOPES, account: 'staging' });
+    const r = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: other.plaintext });
+    expect(r.code, r.stderr).toBe(19);
+    expect(json(r).error.message).toMatch(/does not reach cl-prod-eu, cl-prod-us/);
+  });
+
+  it('a revoked admin key: a rotation stops at once with the answer\'s own words (exit 3), and changes nothing', async () => {
+    const s = await platformSetup('kubeadapt', { kubeadaptDocs: 'earlier' });
+    const minted = s.sandbox.mint({ name: NEW, scopes: EARLIER_SCOPES });
+    s.sandbox.revoke(s.oldKey.id);
+    const r = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes'], { stdin: minted.plaintext });
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/Invalid API key/);
+    expect(await readFile(s.keyFile, 'utf8')).toBe(s.oldKey.plaintext);
+    expect(await s.journal()).toBeNull();
   });
 });
 

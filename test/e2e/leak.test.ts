@@ -99,7 +99,7 @@ describe.skipIf(!HAS_KEYCHAIN)('leak', () => {
     scan.secrets.add(wrongUserKey);
     await scan.each([
       [['list-users', '--json'], { env: { VULTR_API_KEY: wrongAdmin } }, 3],
-      [['list-users'], { env: { VULTR_API_KEY: h.keyOf('viewer@example.com') } }, 4],
+      [['list-users'], { env: { VULTR_API_KEY: h.keyOf('viewer@example.com') } }, 3],
       [['--api-key-stdin', 'list-users'], { env: { VULTR_API_KEY: undefined }, stdin: `${h.sandbox.adminKey}\n` }],
       [['verify', '--user', 'ops@example.com', '--stdin'], { stdin: wrongUserKey }, 7],
       [['verify', '--user', 'ci@example.com', '--stdin', '--json'], { stdin: h.keyOf('ops@example.com') }, 7],

@@ -39,7 +39,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot login, whoami, logout', () => {
       // A key that authenticates but may not manage users (403 on user endpoints): refused without --force.
       const viewer = h.keyOf('viewer@example.com');
       const weak = await h.run(['login', '--with-key-stdin'], { env: noEnv, stdin: `${viewer}\n` });
-      expect(weak.code, weak.stderr).toBe(4);
+      expect(weak.code, weak.stderr).toBe(3);
       expect(weak.stderr).toMatch(/lacks manage_users/);
       expect(await keychainGet(ADMIN_ENTRY)).toBe(h.sandbox.adminKey);
       const forced = await h.run(['login', '--with-key-stdin', '--force'], { env: noEnv, stdin: `${viewer}\n` });

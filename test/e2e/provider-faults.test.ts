@@ -165,11 +165,11 @@ describe.skipIf(!HAS_KEYCHAIN)('create: never retried blindly, never a key nobod
     expect(await keychainGet(out.keychain.account)).toBe(made[0]!.plaintext);
   });
 
-  it('a malformed create answer is an answer: no second POST, exit 13, one line, nothing left behind', async () => {
+  it('a malformed create answer is an answer: no second POST, exit 6, one line, nothing left behind', async () => {
     const h = await harness();
     h.sandbox.addFault({ method: 'POST', path: '/users/*/apikeys', action: 'malformed' });
     const r = await h.run(['create', '--user', 'ops@example.com', '--name', 'after-malformed', '--json']);
-    expect(r.code, r.stderr).toBe(13);
+    expect(r.code, r.stderr).toBe(6);
     expect(lines(r.stderr).filter((l) => l.startsWith('error:'))).toHaveLength(1);
     expect(r.stderr).not.toMatch(/^\s+at /m);
     expect(json(r).error.code).toBe('key_not_returned');
@@ -197,5 +197,85 @@ describe.skipIf(!HAS_KEYCHAIN)('create: never retried blindly, never a key nobod
     const out = json(ok(await h.run(['create', '--user', 'ops@example.com', '--name', 'rehearsed', '--json'])));
     expect(out.orphansDeleted).toHaveLength(1);
     expect(keysOf(h, 'ops@example.com').filter((k) => k.name === 'rehearsed').map((k) => k.id)).toEqual([out.id]);
+  });
+});
+
+/**
+ * A small egress proxy on 127.0.0.1: CONNECT tunnels and absolute-URI forwarding, recording each target it was asked
+ * for (`host:port`), as a corporate proxy would see keyrot's traffic.
+ */
+async function startProxy(): Promise<{ url: string; targets: string[]; close(): Promise<void> }> {
+  const { createServer, request } = await import('node:http');
+  const { connect } = await import('node:net');
+  const targets: string[] = [];
+  const server = createServer((req, res) => {
+    const target = new URL(req.url ?? '/');
+    targets.push(target.host);
+    const upstream = request({ host: target.hostname, port: target.port, path: `${target.pathname}${target.search}`, method: req.method, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on('error', () => res.writeHead(502).end());
+    req.pipe(upstream);
+  });
+  server.on('connect', (req, socket, head) => {
+    targets.push(req.url ?? '');
+    const [host, port] = (req.url ?? '').split(':');
+    const upstream = connect(Number(port), host ?? '127.0.0.1', () => {
+      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      upstream.write(head);
+      upstream.pipe(socket);
+      socket.pipe(upstream);
+    });
+    upstream.on('error', () => socket.destroy());
+    socket.on('error', () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as import('node:net').AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    targets,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe('keyrot behind an egress proxy (HTTP_PROXY, HTTPS_PROXY, NO_PROXY, as curl reads them)', () => {
+  it('sends every request through the proxy the environment names, and --debug says which', async () => {
+    const h = await harness();
+    const proxy = await startProxy();
+    try {
+      const sandboxHost = new URL(h.sandbox.url).host;
+      const r = ok(await h.run(['--debug', 'list-users', '--json'], { env: { http_proxy: proxy.url } }));
+      expect(json(r).length).toBeGreaterThan(0);
+      expect(proxy.targets.length).toBeGreaterThan(0);
+      expect(new Set(proxy.targets)).toEqual(new Set([sandboxHost]));
+      expect(r.stderr).toMatch(new RegExp(`GET /users\\S* via proxy ${proxy.url.replace(/[.]/g, '\\.')}`));
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('NO_PROXY lists hosts reached directly: the proxy sees nothing, --debug names no proxy', async () => {
+    const h = await harness();
+    const proxy = await startProxy();
+    try {
+      const r = ok(await h.run(['--debug', 'list-users', '--json'], { env: { HTTP_PROXY: proxy.url, NO_PROXY: 'localhost,127.0.0.1' } }));
+      expect(json(r).length).toBeGreaterThan(0);
+      expect(proxy.targets).toEqual([]);
+      expect(r.stderr).not.toMatch(/via proxy/);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a proxy that is down is a network failure (exit 6, one line), not a hang or a stack trace', async () => {
+    const h = await harness();
+    const proxy = await startProxy();
+    await proxy.close();
+    failedCleanly(await h.run(['list-users'], { env: { HTTP_PROXY: proxy.url } }), ExitCode.unavailable);
   });
 });

@@ -1,5 +1,5 @@
 // keyrot rotate --all end to end: selection by policy and filters, --dry-run, consent, concurrent rotations through
-// one hook that serves every key, a failure that stops only its own rotation (exit 16/17), --events and --json, and
+// one hook that serves every key, a failure that stops only its own rotation (exit 16), --events and --json, and
 // kill -9 mid-batch followed by --all --resume: every key rotated once, none lost, none duplicated.
 import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -310,20 +310,20 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --all: rotations', () => {
     expect(await batchFiles(h)).toEqual([]);
   });
 
-  it('none succeeded: exit 17; --fail-fast starts no new rotation after the first failure', async () => {
+  it('none succeeded: exit 16; --fail-fast starts no new rotation after the first failure', async () => {
     const h = await account();
     const failing = 'exit 3';
-    const none = exitOf(await h.run(['rotate', '--all', '--never-expiring', '--match', 'user*', '--on-new-key', failing, '--no-wait', '--yes', '--json']), 17);
+    const none = exitOf(await h.run(['rotate', '--all', '--never-expiring', '--match', 'user*', '--on-new-key', failing, '--no-wait', '--yes', '--json']), 16);
     expect(json(none)).toMatchObject({ outcome: 'failed', counts: { keys: 2, done: 0, failed: 2 } });
     await rm(join(h.stateDir, 'keyrot', 'batches'), { recursive: true });
     for (const email of ['user8@example.com', 'user9@example.com']) exitOf(await h.run(['rotate', '--user', email, '--abort', '--yes']), 0);
-    const fast = exitOf(await h.run(['rotate', '--all', '--never-expiring', '--match', 'user*', '--on-new-key', failing, '--no-wait', '--concurrency', '1', '--fail-fast', '--yes', '--json']), 17);
+    const fast = exitOf(await h.run(['rotate', '--all', '--never-expiring', '--match', 'user*', '--on-new-key', failing, '--no-wait', '--concurrency', '1', '--fail-fast', '--yes', '--json']), 16);
     expect(json(fast).counts).toEqual({ keys: 2, done: 0, failed: 1, pending: 1, gone: 0 });
   });
 
   it('a key of the batch rotated by hand meanwhile is "gone" on --resume, not a failure forever: the batch finishes', async () => {
     const h = await account();
-    const fast = exitOf(await h.run(['rotate', '--all', '--never-expiring', '--match', 'user*', '--on-new-key', 'exit 3', '--no-wait', '--concurrency', '1', '--fail-fast', '--yes', '--json']), 17);
+    const fast = exitOf(await h.run(['rotate', '--all', '--never-expiring', '--match', 'user*', '--on-new-key', 'exit 3', '--no-wait', '--concurrency', '1', '--fail-fast', '--yes', '--json']), 16);
     const [failed, pending] = json(fast).rotations as Array<{ userEmail: string; status: string }>;
     expect([failed?.status, pending?.status]).toEqual(['failed', 'pending']);
     // The operator rotates the key that was not started, by hand.
@@ -338,7 +338,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --all: rotations', () => {
 
   it('a key of the batch whose user was deleted meanwhile is "gone" on --resume too', async () => {
     const h = await account();
-    const none = exitOf(await h.run(['rotate', '--all', '--never-expiring', '--match', 'user*', '--on-new-key', 'exit 3', '--no-wait', '--yes', '--json']), 17);
+    const none = exitOf(await h.run(['rotate', '--all', '--never-expiring', '--match', 'user*', '--on-new-key', 'exit 3', '--no-wait', '--yes', '--json']), 16);
     const [first, second] = json(none).rotations as Array<{ userEmail: string; userId: string }>;
     for (const item of [first!, second!]) exitOf(await h.run(['rotate', '--user', item.userEmail, '--abort', '--yes']), 0);
     const res = await fetch(`${h.sandbox.url}/users/${first!.userId}`, { method: 'DELETE', headers: { Authorization: `Bearer ${h.sandbox.adminKey}` } });

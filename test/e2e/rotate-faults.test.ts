@@ -126,11 +126,11 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate under provider faults', () => {
     expect(r.stderr).toMatch(/its plaintext never reached keyrot/);
   });
 
-  it('an unreadable create answer (200 that is not JSON) is an answer, not a loss: the key it made is deleted, never a second POST, exit 13, old key untouched', async () => {
+  it('an unreadable create answer (200 that is not JSON) is an answer, not a loss: the key it made is deleted, never a second POST, exit 6, old key untouched', async () => {
     const s = await rotationSetup();
     s.h.sandbox.addFault({ method: 'POST', path: '/users/*/apikeys', action: 'malformed' });
     const r = await s.run('rotate', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', ...QUICK]);
-    expect(r.code, r.stderr).toBe(13);
+    expect(r.code, r.stderr).toBe(6);
     expect(requestsTo(s.h, 'POST', '/users/*/apikeys')).toHaveLength(1);
     expect(s.keys().map((k) => k.id)).toEqual([s.oldKey.id]);
     expect(json(r).error.code).toBe('key_not_returned');

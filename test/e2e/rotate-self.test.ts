@@ -115,10 +115,10 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --self', () => {
     expect(await authStatus(s.h, s.h.sandbox.adminKey)).toBe(401);
   });
 
-  it('a failing --on-new-key stops before the old key is touched (exit 10); --abort puts everything back', async () => {
+  it('a failing --on-new-key stops before the old key is touched (exit 12); --abort puts everything back', async () => {
     const s = await selfSetup();
     const r = await s.run(['rotate', '--self', '--on-new-key', 'exit 3', '--yes']);
-    expect(r.code, r.stderr).toBe(10);
+    expect(r.code, r.stderr).toBe(12);
     expect(s.ownKeys()).toHaveLength(2);
     expect(await authStatus(s.h, s.h.sandbox.adminKey)).toBe(200);
     const aborted = await s.run(['rotate', '--self', '--abort', '--yes']);
@@ -129,11 +129,11 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --self', () => {
     expect((await s.run(['whoami'])).code).toBe(0);
   });
 
-  it('an own-key create answered without a key (POST /apikeys, 202 and no body): deleted, exit 13, the admin key unchanged', async () => {
+  it('an own-key create answered without a key (POST /apikeys, 202 and no body): deleted, exit 6, the admin key unchanged', async () => {
     const s = await selfSetup();
     s.h.sandbox.addFault({ method: 'POST', path: '/apikeys', action: 'empty-answer' });
     const r = await s.run(['rotate', '--self', '--yes', '--json']);
-    expect(r.code, r.stderr).toBe(13);
+    expect(r.code, r.stderr).toBe(6);
     expect(json(r).error.hint).not.toMatch(/--user|--resume/);
     expect(s.ownKeys().map((k) => k.plaintext)).toEqual([s.h.sandbox.adminKey]);
     expect(await s.adminEntry()).toBe(s.h.sandbox.adminKey);

@@ -111,16 +111,16 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
     await expectNoLeaks(s);
   });
 
-  it('a failing hook stops before the old key is touched (exit 10); --resume finishes without a second key', async () => {
+  it('a failing hook stops before the old key is touched (exit 12); --resume finishes without a second key', async () => {
     const s = await setup();
     const failing = `cat > /dev/null; echo 'consumer refused the key' >&2; exit 3`;
     const r = await s.run('failing hook', ['rotate', '--user', OPS, '--on-new-key', failing, '--no-wait', ...FAST, '--yes', '--events']);
-    expect(r.code, r.stderr).toBe(10);
+    expect(r.code, r.stderr).toBe(12);
     // --events: rotation.failed names the phase, then an error event says what is live and how to go on.
     const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(events.map((e) => e.type)).toEqual(['rotation.started', 'key.created', 'keychain.written', 'key.verified', 'rotation.failed', 'error']);
     expect(events.at(-2)).toMatchObject({ phase: 'hand-over', error: { code: 'hook_failed' } });
-    expect(events.at(-1).error).toMatchObject({ code: 'hook_failed', exitCode: 10, phase: 'hand-over', resumable: true });
+    expect(events.at(-1).error).toMatchObject({ code: 'hook_failed', exitCode: 12, phase: 'hand-over', resumable: true });
     expect(r.stderr).toMatch(/exited with code 3/);
     expect(r.stderr).toMatch(/consumer refused the key/);
     expect(r.stderr).toMatch(/--resume/);
@@ -157,20 +157,20 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
     // Echoes the key (as a careless deploy script might), then fails with it as its last line.
     const leaky = `key=$(cat); echo "got $key"; echo "$key" >&2; exit 3`;
     const r = await s.run('leaky hook', ['rotate', '--user', OPS, '--on-new-key', leaky, '--no-wait', '--verbose', '--debug', '--yes']);
-    expect(r.code, r.stderr).toBe(10);
+    expect(r.code, r.stderr).toBe(12);
     expect(r.stderr).toMatch(/--on-new-key: got \*\*\*\*/);
     const j = await s.run('leaky hook json', ['rotate', '--user', OPS, '--resume', '--yes', '--json', '--verbose']);
-    expect(j.code, j.stderr).toBe(10);
+    expect(j.code, j.stderr).toBe(12);
     expect(json(j).error.code).toBe('hook_failed');
     await expectNoLeaks(s);
   });
 
-  it('a hook hanging past --hook-timeout is stopped with its children (exit 10)', async () => {
+  it('a hook hanging past --hook-timeout is stopped with its children (exit 12)', async () => {
     const s = await setup();
     await writeFile(join(s.dir, 'hook-hang'), '');
     const started = Date.now();
     const r = await s.run('hanging hook', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--hook-timeout', '1s', '--no-wait', '--yes']);
-    expect(r.code, r.stderr).toBe(10);
+    expect(r.code, r.stderr).toBe(12);
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(r.stderr).toMatch(/did not finish within 1(\.0)? ?s/);
     // The hook's process group is gone (its sleep included).
@@ -318,7 +318,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
       expect(s.keys().map((k) => k.id)).toEqual([fresh[0]!.id]);
     } else {
       // A got the lock first: B saw A's unfinished rotation and was refused; A's journal names its key.
-      expect(codes, why).toEqual([9, 10]);
+      expect(codes, why).toEqual([9, 12]);
       expect(await readJournal(s.h, s.user.id)).toMatchObject({ newKey: { id: fresh[0]!.id }, status: 'failed' });
     }
     await expectNoLeaks(s);
@@ -328,7 +328,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
     it('--abort rolls back: the new key is deleted at the provider and from the keychain, the old one kept', async () => {
       const s = await setup();
       await writeFile(join(s.dir, 'hook-fail'), '');
-      expect((await s.run('failing', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--no-wait', '--yes'])).code).toBe(10);
+      expect((await s.run('failing', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--no-wait', '--yes'])).code).toBe(12);
       const newKey = s.keys().find((k) => k.name === 'ops-deploy-v2')!;
       const r = await s.run('abort', ['rotate', '--user', OPS, '--abort', '--yes', '--json']);
       expect(r.code, r.stderr).toBe(0);
@@ -430,7 +430,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
       expect(noKeychain.code, noKeychain.stderr).toBe(8);
       const viewer = s.h.keyOf('viewer@example.com');
       const noPermission = await s.run('dry-run viewer', ['rotate', '--user', OPS, '--dry-run', '--no-wait', '--yes'], { env: { VULTR_API_KEY: viewer } });
-      expect(noPermission.code, noPermission.stderr).toBe(4);
+      expect(noPermission.code, noPermission.stderr).toBe(3);
       expect(s.h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
       expect((await s.h.stateFiles()).filter((f) => /rotations|\.lock/.test(f.path))).toEqual([]);
     });
@@ -495,11 +495,11 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
       expect(json(r).newKey).toMatchObject({ name: 'deploy-2030', expiresAt: expect.stringMatching(/^2030-01-31T/) });
     });
 
-    it('an admin key without manage_users: exit 4, and the message says so', async () => {
+    it('an admin key without manage_users: exit 3, and the message says so', async () => {
       const s = await setup();
       const ciKey = s.h.keyOf('ci@example.com');
       const r = await s.run('no manage_users', ['rotate', '--user', OPS, '--no-wait', '--yes'], { env: { VULTR_API_KEY: ciKey } });
-      expect(r.code, r.stderr).toBe(4);
+      expect(r.code, r.stderr).toBe(3);
       expect(r.stderr).toMatch(/manage_users/);
       expect(s.h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
       await expectNoLeaks(s);

@@ -107,7 +107,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot status', () => {
     const s = await setup();
     await writeFile(join(s.dir, 'hook-fail'), '');
     const failed = await s.run('rotate', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--no-wait', '--yes']);
-    expect(failed.code, failed.stderr).toBe(10);
+    expect(failed.code, failed.stderr).toBe(12);
     const [rotation] = json(await s.run('status', ['status', '--json'])).rotations;
     expect(rotation).toMatchObject({ state: 'failed', phase: 'hand-over', error: { code: 'hook_failed' }, oldKey: { state: 'live' }, newKey: { state: 'live' } });
     expect(rotation.next.map((n: { command: string }) => n.command)).toEqual(['keyrot rotate --user ops@example.com --resume', 'keyrot rotate --user ops@example.com --abort']);

@@ -62,7 +62,7 @@ export async function harness(options: SandboxOptions = {}): Promise<Harness> {
   const exchanges: Exchange[] = [];
   const sandbox = await startSandbox({ port: 0, ...options, onExchange: (e) => exchanges.push(e) });
   contractChecks.push(async () => {
-    const problems = (await Promise.all(exchanges.map(contractViolations))).flat();
+    const problems = (await Promise.all(exchanges.map((e) => contractViolations(e)))).flat();
     if (problems.length) throw new Error(`Requests or answers that break Vultr's OpenAPI document:\n${[...new Set(problems)].join('\n')}`);
   });
   const stateDir = await mkdtemp(join(tmpdir(), 'keyrot-e2e-'));

@@ -1,4 +1,4 @@
-// End-to-end helpers for the providers beyond Vultr: a platform sandbox (Grafana, seed 003, Kubeadapt) per test,
+// End-to-end helpers for the providers beyond Vultr: a platform sandbox (Grafana, the example platform, Kubeadapt) per test,
 // keyrot spawned with --provider and the platform's environment, a consumer calling the platform with whatever key
 // its key file holds, and probes of the journal and the keychain.
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -7,19 +7,46 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, expect } from 'vitest';
-import { startPlatformSandbox, type PlatformDialect, type PlatformSandbox } from '../../src/sandbox/platforms.js';
+import { startPlatformSandbox, type PlatformDialect, type PlatformSandbox, type PlatformSandboxOptions, type KubeadaptDocs } from '../../src/sandbox/platforms.js';
+import type { Exchange } from '../../src/sandbox/server.js';
+import { contractName, contractViolations, kubeadaptViolations, type ContractName } from './contract.js';
 import { findLeaks, keychainSet, killHangingHook, writeHook } from './consumer.js';
 import { collect, harness, keychainAccounts, keychainGet, type RunOptions, type RunResult } from './e2e.js';
 
 const cleanups: Array<() => Promise<void>> = [];
+const contractChecks: Array<() => Promise<void>> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()?.().catch(() => undefined);
+  for (const check of contractChecks.splice(0)) await check();
 });
+
+/** Which platforms' sandboxes are held to the provider's own published document (see contract.ts). */
+const CONTRACT: Partial<Record<PlatformDialect, ContractName>> = { grafana: 'grafana' };
+
+/** A platform sandbox whose every exchange is checked, once the test is over, against the provider's document. */
+export async function checkedPlatformSandbox(options: PlatformSandboxOptions): Promise<PlatformSandbox> {
+  const contract = CONTRACT[options.dialect];
+  const exchanges: Exchange[] = [];
+  const sandbox = await startPlatformSandbox({ ...options, onExchange: (e: Exchange) => exchanges.push(e) });
+  if (contract) {
+    contractChecks.push(async () => {
+      const problems = (await Promise.all(exchanges.map((e) => contractViolations(e, contract)))).flat();
+      if (problems.length) throw new Error(`Requests or answers that break ${contractName(contract)}:\n${[...new Set(problems)].join('\n')}`);
+    });
+  } else if (options.dialect === 'kubeadapt') {
+    const docs = options.kubeadaptDocs ?? 'current';
+    contractChecks.push(async () => {
+      const problems = exchanges.flatMap((e) => kubeadaptViolations(e, docs));
+      if (problems.length) throw new Error(`Requests or answers that break Kubeadapt's ${docs} docs:\n${[...new Set(problems)].join('\n')}`);
+    });
+  }
+  return sandbox;
+}
 
 /** Where each platform's probe is, and how its keys travel (what a consumer of it calls). */
 const PROBE: Record<PlatformDialect, { path: string; header: (key: string) => Record<string, string> }> = {
   grafana: { path: '/api/org', header: (key) => ({ Authorization: `Bearer ${key}` }) },
-  seed003: { path: '/me', header: (key) => ({ 'X-Api-Key': key }) },
+  example: { path: '/me', header: (key) => ({ 'X-Api-Key': key }) },
   kubeadapt: { path: '/clusters', header: (key) => ({ Authorization: `Bearer ${key}` }) },
 };
 
@@ -30,6 +57,8 @@ export interface ConsumerCounts {
 
 export interface PlatformSetup {
   sandbox: PlatformSandbox;
+  /** The provider identity keyrot's keychain entries and journals carry for this setup. */
+  providerId: string;
   stateDir: string;
   /** keyrot's whole environment for this platform (a terminal test starts keyrot with it). */
   env: Record<string, string>;
@@ -66,11 +95,14 @@ export interface PlatformSetup {
  * A platform sandbox with a short last-used refresh, a work folder (key file, hook) and keyrot pointed at it.
  * `account` is the key holder rotated (by its label, e.g. "sa-1-deploy-bot"); its first key is the old key.
  */
-export async function platformSetup(dialect: PlatformDialect, opts: { account?: string; refreshMs?: number; holdOldKey?: boolean } = {}): Promise<PlatformSetup> {
+export async function platformSetup(dialect: PlatformDialect, opts: { account?: string; refreshMs?: number; holdOldKey?: boolean; kubeadaptDocs?: KubeadaptDocs; kubeadaptRevokedStatus?: 401 | 403; providerId?: string } = {},
+): Promise<PlatformSetup> {
+  // The identity keyrot names keychain entries and journals with: the dialect's built-in id, or a provider file's.
+  const providerId = opts.providerId ?? dialect;
   const h = await harness();
-  const sandbox = await startPlatformSandbox({ dialect, refreshMs: opts.refreshMs ?? 1000 });
+  const sandbox = await checkedPlatformSandbox({ dialect, refreshMs: opts.refreshMs ?? 1000, ...(opts.kubeadaptDocs ? { kubeadaptDocs: opts.kubeadaptDocs } : {}), ...(opts.kubeadaptRevokedStatus ? { kubeadaptRevokedStatus: opts.kubeadaptRevokedStatus } : {}) });
   const dir = await mkdtemp(join(tmpdir(), `keyrot-${dialect}-`));
-  const label = opts.account ?? (dialect === 'grafana' ? 'sa-1-deploy-bot' : dialect === 'seed003' ? 'deploy-bot' : 'org');
+  const label = opts.account ?? (dialect === 'grafana' ? 'sa-1-deploy-bot' : dialect === 'example' ? 'deploy-bot' : 'org');
   const accountOf = () => {
     const found = sandbox.snapshot().find((a) => a.login === label || a.name === label);
     if (!found) throw new Error(`no sandbox account ${label}`);
@@ -88,7 +120,7 @@ export async function platformSetup(dialect: PlatformDialect, opts: { account?: 
     for (const a of sandbox.snapshot()) for (const k of a.keys) secrets.add(k.plaintext);
   };
   const consumers: Array<() => Promise<unknown>> = [];
-  const prefix = `${dialect}:${account.id}:`;
+  const prefix = `${providerId}:${account.id}:`;
   const held = async () => {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -108,7 +140,7 @@ export async function platformSetup(dialect: PlatformDialect, opts: { account?: 
     await rm(dir, { recursive: true, force: true });
   });
   // As after an earlier rotation: keyrot holds the old key's plaintext, so it can test it once revoked.
-  if (opts.holdOldKey) await keychainSet(platformAccount(dialect, account.id, first.id), first.plaintext);
+  if (opts.holdOldKey) await keychainSet(`${providerId}:${account.id}:${first.id}`, first.plaintext);
   const probe = PROBE[dialect];
   const status = async (key: string) => {
     const res = await fetch(`${sandbox.url}${probe.path}`, { headers: probe.header(key) });
@@ -120,7 +152,7 @@ export async function platformSetup(dialect: PlatformDialect, opts: { account?: 
   const withProvider = (args: string[]) => (args.includes('--provider-file') || args.includes('--profile') ? args : ['--provider', dialect, ...args]);
   let runs = 0;
   let profiles = 0;
-  const journalFile = join(h.stateDir, 'keyrot', 'rotations', `${dialect}-${account.id}.json`);
+  const journalFile = join(h.stateDir, 'keyrot', 'rotations', `${providerId}-${account.id}.json`);
   const journal = async () => {
     try {
       return JSON.parse(await readFile(journalFile, 'utf8'));
@@ -130,6 +162,7 @@ export async function platformSetup(dialect: PlatformDialect, opts: { account?: 
   };
   return {
     sandbox,
+    providerId,
     stateDir: h.stateDir,
     env: { ...h.env, ...env },
     dir,
@@ -208,12 +241,12 @@ export async function platformSetup(dialect: PlatformDialect, opts: { account?: 
  * nothing else of the account), working; the old key rejected; no journal left, no secret leaked. Returns that key.
  */
 export async function expectOnly(s: PlatformSetup, name: string): Promise<ReturnType<PlatformSetup['keys']>[number]> {
-  const dialect = s.sandbox.dialect;
   const keys = s.keys();
   expect(keys.map((k) => k.name)).toEqual([name]);
   const live = keys[0]!;
-  expect(await keychainGet(platformAccount(dialect, s.account.id, live.id))).toBe(live.plaintext);
-  expect(await s.held()).toEqual([platformAccount(dialect, s.account.id, live.id)]);
+  const entry = `${s.providerId}:${s.account.id}:${live.id}`;
+  expect(await keychainGet(entry)).toBe(live.plaintext);
+  expect(await s.held()).toEqual([entry]);
   expect(await s.status(live.plaintext)).toBe(200);
   expect(await s.status(s.oldKey.plaintext)).toBe(401);
   expect(await s.journal()).toBeNull();

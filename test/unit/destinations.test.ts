@@ -109,10 +109,10 @@ describe('github: and github-org:', () => {
     [401, 'Bad credentials', /wrong or expired/],
     [403, 'Resource not accessible by integration', /Secrets: write/],
     [404, 'Not Found', /may not see/],
-  ])('a %i from GitHub: exit-10 error naming the target, never the token', async (status, message, hint) => {
+  ])('a %i from GitHub: exit-12 error naming the target, never the token', async (status, message, hint) => {
     gh.failWhen(/secrets\/VULTR_API_KEY$/, status, message);
     const err = (await caught(parseTarget('github:acme/api#VULTR_API_KEY', { env: env() }).deliver(KEY))) as Error & { exitCode: number; hint?: string };
-    expect(err.exitCode).toBe(10);
+    expect(err.exitCode).toBe(12);
     expect(err.message).toContain(`--to github:acme/api#VULTR_API_KEY: GitHub refused writing the secret (HTTP ${status}: ${message})`);
     expect(err.hint).toMatch(hint);
     expect(`${err.message} ${err.hint}`).not.toContain(gh.token);

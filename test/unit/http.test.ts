@@ -215,6 +215,16 @@ describe('HttpClient: error mapping', () => {
     const res = await h.client.request('GET', '/account', { passStatuses: [401, 403] });
     expect(res).toMatchObject({ status: 401, errorMessage: 'Invalid API token.' });
   });
+
+  it.each<[string, unknown]>([
+    ['an envelope error {code, message} (Kubeadapt, current docs)', { data: null, meta: { request_id: 'req_1' }, error: { code: 'FORBIDDEN', message: 'Missing required permission: clusters:read' } }],
+    ['a {"detail"} error (Kubeadapt, earlier docs)', { detail: 'Missing required permission: clusters:read' }],
+  ])('reads the provider message from %s', async (_what, body) => {
+    const h = setup();
+    h.pool.intercept({ path: '/v2/clusters' }).reply(403, body as object);
+    const res = await h.client.request('GET', '/clusters', { passStatuses: [403] });
+    expect(res).toMatchObject({ status: 403, errorMessage: 'Missing required permission: clusters:read' });
+  });
 });
 
 describe('HttpClient: retries of idempotent requests', () => {

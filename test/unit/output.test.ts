@@ -253,3 +253,18 @@ describe('Output: colour', () => {
     expect(cap.stderr[0]).toContain('\x1b[');
   });
 });
+
+describe('Output.data in a terminal', () => {
+  const tty = (into: string[], columns: number) => ({ isTTY: true, columns, write: (chunk: string) => (into.push(String(chunk)), true) }) as unknown as Writable & { isTTY?: boolean };
+  it('breaks a line wider than the terminal at spaces, never inside a word; verbatim text (a script, CSV) stays as it is', () => {
+    const written: string[] = [];
+    const { out } = setup({ stdout: tty(written, 30) });
+    out.data('Rolled back the rotation of ops@example.com: the new key deleted, ops-deploy kept.');
+    const lines = written.join('').trimEnd().split('\n');
+    expect(lines.every((l) => l.length <= 30)).toBe(true);
+    expect(lines.join(' ').replace(/\s+/g, ' ')).toBe('Rolled back the rotation of ops@example.com: the new key deleted, ops-deploy kept.');
+    written.length = 0;
+    out.data('complete -F _keyrot keyrot # a completion script line that is long', true);
+    expect(written.join('')).toBe('complete -F _keyrot keyrot # a completion script line that is long\n');
+  });
+});

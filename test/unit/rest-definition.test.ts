@@ -2,14 +2,14 @@
 // one line naming the field at fault (a user's --provider-file must never half-work).
 import { describe, expect, it } from 'vitest';
 import { validateDefinition } from '../../src/providers/rest/definition.js';
-import { GRAFANA, SEED003 } from '../../src/providers/rest/definitions.js';
+import { GRAFANA, EXAMPLE } from '../../src/providers/rest/definitions.js';
 import { at } from '../../src/providers/rest/provider.js';
 import { UsageError } from '../../src/errors.js';
 
 const FILE = '/home/me/acme.json';
 
 function refusal(change: (def: any) => void): string {
-  const def = structuredClone(SEED003) as any;
+  const def = structuredClone(EXAMPLE) as any;
   change(def);
   try {
     validateDefinition(def, FILE);
@@ -26,10 +26,10 @@ describe('validateDefinition', () => {
     expect(grafana.auth).toEqual({ header: 'Authorization', prefix: 'Bearer ' });
     expect(grafana.lastUsed).toEqual({ refreshSeconds: 300 });
     expect(grafana.keys.expire).toBeNull();
-    const seed = validateDefinition(SEED003, 'seed003');
-    expect(seed.auth).toEqual({ header: 'X-Api-Key', prefix: '' });
-    expect(seed.keys.expire?.method).toBe('PATCH');
-    expect(seed.accounts.pages).toBeNull();
+    const example = validateDefinition(EXAMPLE, 'example');
+    expect(example.auth).toEqual({ header: 'X-Api-Key', prefix: '' });
+    expect(example.keys.expire?.method).toBe('PATCH');
+    expect(example.accounts.pages).toBeNull();
   });
 
   it.each([

@@ -918,7 +918,7 @@ describe('runRotation: a failing hook', () => {
     const err = await failure(runRotation(h.record, h.ports));
 
     expect(err).toBeInstanceOf(HookFailedError);
-    expect(err.exitCode).toBe(10);
+    expect(err.exitCode).toBe(12);
     expect(err.data).toMatchObject({ rotationId: 'rot-1', phase: 'hand-over', resumable: true });
     expect(err.hint).toMatch(/^See its output above\. /);
     expect(err.hint).toMatch(/The old key is untouched\./);
@@ -1346,7 +1346,7 @@ describe('what a stop says about the old key', () => {
     const h = harness({ mode: 'emergency' });
     h.state.hookError = new HookFailedError('hook failed');
     const err = await failure(runRotation(h.record, h.ports));
-    expect(err.exitCode).toBe(10);
+    expect(err.exitCode).toBe(12);
     expect(err.hint).toMatch(new RegExp(`The old key ${OLD_NAME} is revoked \\(or being revoked\\): consumers need the new key now`));
     expect(err.hint).not.toMatch(/untouched/);
     expect(h.provider.keys.map((k) => k.id)).not.toContain(h.oldKey.id);

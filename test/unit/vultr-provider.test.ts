@@ -109,6 +109,21 @@ describe('vultr provider: users', () => {
     h.agent.assertNoPendingInterceptors();
   });
 
+  it('a user listed on two pages (moved between two page reads) is listed once', async () => {
+    const h = setup();
+    const page = (ids: string[], next: string) => ({ users: ids.map((id) => vultrUser({ id, email: `${id}@example.com` })), meta: { total: 3, links: { next, prev: '' } } });
+    h.pool.intercept({ path: '/v2/users', query: { per_page: '500' } }).reply(200, page(['u1', 'u2'], 'c1'));
+    h.pool.intercept({ path: '/v2/users', query: { per_page: '500', cursor: 'c1' } }).reply(200, page(['u2', 'u3'], ''));
+    expect((await h.provider.listUsers()).map((u) => u.id)).toEqual(['u1', 'u2', 'u3']);
+  });
+
+  it('a key listed on two pages is one key, listed once (so a lookup by its name is not ambiguous)', async () => {
+    const h = setup();
+    h.pool.intercept({ path: `/v2/users/${UID}/apikeys` }).reply(200, { api_keys: [listedKey()], meta: { total: 2, links: { next: 'k1', prev: '' } } });
+    h.pool.intercept({ path: `/v2/users/${UID}/apikeys`, query: { cursor: 'k1' } }).reply(200, { api_keys: [listedKey(), listedKey({ id: 'other-key', name: 'ci-v2' })], meta: { total: 2, links: { next: '', prev: '' } } });
+    expect((await h.provider.listKeys(UID)).map((k) => k.id)).toEqual([KID, 'other-key']);
+  });
+
   it('stops when Vultr repeats a cursor instead of looping forever', async () => {
     const h = setup();
     const body = { users: [vultrUser()], meta: { links: { next: 'c1' } } };
@@ -300,12 +315,12 @@ describe('vultr provider: keys', () => {
       (pool: Interceptable) =>
         pool.intercept({ path: `/v2/users/${UID}/apikeys`, method: 'POST' }).reply(202, { api_key: { id: 'new', expire: false } }),
     ],
-  ])('createKey after %s → KeyNotReturnedError (exit 13), an answer and never a loss: one POST only', async (_, arrange) => {
+  ])('createKey after %s → KeyNotReturnedError (exit 6), an answer and never a loss: one POST only', async (_, arrange) => {
     const h = setup();
     arrange(h.pool);
     const err = await caught(h.provider.createKey(UID, { name: 'ci-v2', expiresAt: null }));
     expect(err).toBeInstanceOf(KeyNotReturnedError);
-    expect((err as KeyNotReturnedError).exitCode).toBe(13);
+    expect((err as KeyNotReturnedError).exitCode).toBe(6);
     expect(err.message).toContain('Vultr accepted the create of "ci-v2" but its answer holds no key');
     expect(h.calls('POST')).toHaveLength(1);
   });
@@ -430,7 +445,7 @@ describe('provider registry', () => {
     const { create, ...factoryFacts } = factory;
     expect(factoryFacts).toEqual(facts);
     expect(create({ baseUrl: 'https://api.vultr.com/v2', adminKey: ADMIN_KEY })).toBeInstanceOf(VultrProvider);
-    expect(Object.keys(providers)).toEqual(['vultr', 'kubeadapt', 'grafana', 'seed003']);
+    expect(Object.keys(providers)).toEqual(['vultr', 'kubeadapt', 'grafana', 'example']);
   });
 
   it.each(['aws', 'toString', ''])('unknown provider %j → UsageError', (id) => {

@@ -7,7 +7,7 @@ export type Phase = 'create' | 'verify-new' | 'hand-over' | 'wait' | 'revoke' | 
 export type RotationMode = 'standard' | 'emergency';
 
 /**
- * The order of phases: the seeds' procedure, and its emergency variant (seed 003: "create the new key, revoke the
+ * The order of phases: the rotation guides' procedure, and its emergency variant ("create the new key, revoke the
  * old one before updating the integration"). The new key is created, stored and proven before the exposed key is
  * revoked, so the user is never left without a working key, and a create that fails leaves everything as it was;
  * consumers fail from the revoke until they have the new key (the downtime the operator accepts).
@@ -33,8 +33,8 @@ export interface RotationOptions {
   noWait: boolean;
   keepOld: boolean;
   /**
-   * --keep-old's grace period, ms: how long both keys stay live before the operator finishes with --resume (seed
-   * 003's scheduled rotation: 7 days). keyrot status shows the time left. Absent in journals written before it existed.
+   * --keep-old's grace period, ms: how long both keys stay live before the operator finishes with --resume (the
+   * rotation guides' scheduled rotation: 7 days). keyrot status shows the time left. Absent in journals written before it existed.
    */
   graceMs?: number;
   waitTimeoutMs: number;

@@ -1,9 +1,19 @@
-// Kubeadapt (seed 004): keys are minted and revoked only in its dashboard (Settings → API Keys), never through its
-// API, so a rotation is assisted: keyrot says what to click, takes the minted key, proves it, hands it over and
-// polls until the revoked key gets 401. Public facts (Kubeadapt's API reference, authentication page): base URL
-// https://public-api.kubeadapt.io/v1; keys are `ka_live_` + 32 base62 characters sent as a Bearer token; 401 means
-// a missing or invalid key, 403 a valid key without the scope or cluster (so a 403 proves the key is valid); a
-// revoked key gets 401 at once; both keys stay valid until the old one is revoked. Kubeadapt reports no usage.
+// Kubeadapt: keys are minted and revoked only in its dashboard (Settings → API Keys), never through its API, so a
+// rotation is assisted: keyrot says what to click, takes the minted key, proves it, hands it over and polls until the
+// revoked key is rejected. Every fact below is from Kubeadapt's public docs (kubeadapt.io/docs/v1), of which two
+// generations exist and keyrot works with both:
+// - API Reference → Authentication (https://kubeadapt.io/docs/v1/api-reference/authentication): base URL
+//   https://public-api.kubeadapt.io/v1; keys are `ka_live_` + 32 base62 characters ("there are no other formats"),
+//   sent only as a Bearer token; a key belongs to one organization and may carry a cluster allow-list; 401 = missing,
+//   malformed, unknown or revoked key; 403 = a valid key without the endpoint's scope, or a cluster outside its list.
+// - API Reference → Permission Scopes (https://www.kubeadapt.io/docs/v1/api-reference/permission-scopes): the read
+//   scopes and the endpoints each one opens (current: nine scopes; earlier: ten, with different names).
+// - API Reference → Overview and Error Handling (https://kubeadapt.io/docs/v1/api-reference/overview,
+//   https://www.kubeadapt.io/docs/v1/api-reference/errors): current answers are `{data, meta}`, failures
+//   `{data: null, meta, error: {code, message}}`; earlier answers are bare (`{"clusters": [...]}`) and failures
+//   `{"detail": "..."}`. The earlier error page also lists "the key has been revoked" under 403.
+// - How-to → Rotate an API key: both keys stay valid until the old one is revoked; a revoked key gets 401 at once.
+// Kubeadapt reports no per-key usage.
 //
 // keyrot runs with the key being rotated (KUBEADAPT_API_KEY, --api-key-stdin or the keychain): it is the only key
 // it can see, and is identified by a digest of its plaintext (the dashboard shows ids to no API).
@@ -17,10 +27,29 @@ const KEY_SHAPE = /^ka_live_[A-Za-z0-9]{32}$/;
 /** The probe: any valid key gets 2xx, or 403 without clusters:read; only an invalid or revoked key gets 401. */
 const PROBE = '/clusters';
 /**
- * What a key is checked against: each public endpoint, so a replacement minted without one of the old key's scopes
- * (costs:read) is caught before the hand-over, not by the consumers' 403s after the revoke.
+ * What a key is checked against: one GET list endpoint for each documented scope, of both doc generations (Permission
+ * Scopes), so a replacement minted without one of the old key's scopes is caught before the hand-over, not by the
+ * consumers' 403s after the revoke. An endpoint the server does not have (404: the other generation's) proves nothing
+ * and is skipped. `cost_explorer:read` is left out: its only documented endpoint is a POST query.
  */
-const PROBES = ['/clusters', '/costs'];
+export const SCOPE_PROBES: ReadonlyArray<{ path: string; scope: string }> = [
+  // Both generations.
+  { path: '/clusters', scope: 'clusters:read' },
+  { path: '/namespaces', scope: 'namespaces:read' },
+  { path: '/workloads', scope: 'workloads:read' },
+  { path: '/nodes', scope: 'nodes:read' },
+  { path: '/recommendations', scope: 'recommendations:read' },
+  // Current docs.
+  { path: '/organization', scope: 'organization:read' },
+  { path: '/teams', scope: 'teams:read' },
+  { path: '/departments', scope: 'departments:read' },
+  // Earlier docs.
+  { path: '/node-groups', scope: 'node_groups:read' },
+  { path: '/persistent-volumes', scope: 'persistent_volumes:read' },
+  { path: '/costs/teams', scope: 'costs:teams:read' },
+  { path: '/costs/departments', scope: 'costs:departments:read' },
+  { path: '/overview', scope: 'overview:read' },
+];
 const DASHBOARD = "Kubeadapt's dashboard (Settings → API Keys)";
 /** The dashboard name of the key keyrot runs with, unless --key gives it. */
 const DEFAULT_KEY_NAME = 'api-key';
@@ -47,6 +76,8 @@ export class KubeadaptProvider implements Provider {
   };
   readonly #http: HttpClient;
   readonly #adminKey: string;
+  /** Per key (a digest of it): the endpoints that answered it 2xx in this run. */
+  readonly #answered = new Map<string, Set<string>>();
 
   constructor(options: ProviderOptions, deps: HttpClientDeps = {}) {
     this.#adminKey = options.adminKey;
@@ -90,21 +121,33 @@ export class KubeadaptProvider implements Provider {
   }
 
   /**
-   * Probes each public endpoint with the key: 401 on any is a rejected key; a 403 is a valid key without that scope
-   * (`refused`); the clusters it lists are what it reaches (`reach`): another organization's key sees other ones.
+   * Probes each documented scope's endpoint with the key: 401 on any is a rejected key; a 403 is a valid key without
+   * that scope (`refused`); the clusters it lists are what it reaches (`reach`): another organization's key, or one with
+   * a narrower allow-list, sees fewer. A key's scopes never change (Permission Scopes: "You can't modify scopes after
+   * creation"), so an endpoint that answered this key 2xx earlier in this run and answers 403 now means the key was
+   * revoked: the earlier error page lists a revoked key under 403.
    */
   async checkKey(secret: string): Promise<AuthCheck> {
     const refused: string[] = [];
     let limited: string | undefined;
     let reach: string[] | undefined;
-    for (const probe of PROBES) {
-      const res = await this.#http.request('GET', probe, { token: secret, passStatuses: [401, 403], what: 'check a key' });
+    const digest = createHash('sha256').update(secret).digest('hex');
+    const answered = this.#answered.get(digest) ?? new Set<string>();
+    this.#answered.set(digest, answered);
+    for (const { path, scope } of SCOPE_PROBES) {
+      const res = await this.#http.request('GET', path, { token: secret, passStatuses: [401, 403, 404], what: 'check a key' });
       if (res.status === 401) return { ok: false, reason: 'rejected', message: res.errorMessage || 'Kubeadapt answered 401 Unauthorized.' };
+      if (res.status === 404) continue;
       if (res.status === 403) {
-        refused.push(probe);
-        limited ??= res.errorMessage || 'Kubeadapt answered 403 Forbidden.';
-      } else if (probe === PROBE) {
-        reach = clusterIds(res.body);
+        if (answered.has(path)) {
+          return { ok: false, reason: 'rejected', message: `${path} answered 2xx before and 403 now (${res.errorMessage || 'Forbidden'}): a key's scopes never change, so it was revoked` };
+        }
+        const message = res.errorMessage || `403 Forbidden without ${scope}`;
+        refused.push(`${path} (${message})`);
+        limited ??= message;
+      } else {
+        answered.add(path);
+        if (path === PROBE) reach = clusterIds(res.body);
       }
     }
     return { ok: true, ...(limited === undefined ? {} : { limited, refused }), ...(reach ? { reach } : {}) };
@@ -115,9 +158,13 @@ export class KubeadaptProvider implements Provider {
   }
 }
 
-/** The cluster ids of a /clusters answer ({"clusters": [{"id"}]} or a bare list), sorted; undefined when unreadable. */
+/**
+ * The cluster ids of a /clusters answer, sorted; undefined when unreadable. Current docs: the envelope's `data` list;
+ * earlier docs: `{"clusters": [...]}`; a bare list is read too.
+ */
 function clusterIds(body: unknown): string[] | undefined {
-  const list = Array.isArray(body) ? body : body && typeof body === 'object' ? (body as { clusters?: unknown }).clusters : undefined;
+  const record = body && typeof body === 'object' && !Array.isArray(body) ? (body as { data?: unknown; clusters?: unknown }) : undefined;
+  const list = Array.isArray(body) ? body : Array.isArray(record?.data) ? record.data : record?.clusters;
   if (!Array.isArray(list)) return undefined;
   const ids = list.map((c) => (c && typeof c === 'object' ? (c as { id?: unknown }).id : undefined));
   return ids.every((id): id is string => typeof id === 'string') ? [...ids].sort() : undefined;

@@ -2,7 +2,7 @@
 // that can be listed, created, revoked, probed, and that may carry scopes, an expiry and a last-used time. One
 // small JSON document per provider; built-in ones live beside this file, users bring their own with
 // --provider-file. Validation names the field at fault, so a definition that does not fit is one clear line.
-import { urlUnder } from '../../core/base-url.js';
+import { urlUnder, validateBaseUrl } from '../../core/base-url.js';
 import { UsageError } from '../../errors.js';
 
 export interface RestDefinition {
@@ -81,7 +81,7 @@ const FIELD_PATH = /^([A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*)?$/;
  */
 export function validateDefinition(raw: unknown, source: string): RestDefinition {
   const fail = (field: string, why: string): never => {
-    throw new UsageError(`${source}: ${field}: ${why}`, { hint: 'See "Your own provider" in keyrot\'s README for the format.' });
+    throw new UsageError(`${source}: ${field}: ${why}`, { hint: 'See "Your own provider" in keyrot\'s docs/providers.md for the format.' });
   };
   const obj = (value: unknown, field: string): Record<string, unknown> => {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(field, 'must be an object');
@@ -171,7 +171,8 @@ export function validateDefinition(raw: unknown, source: string): RestDefinition
   const lastUsedField = fieldPath(keyFields, 'lastUsedAt', 'keys.fields.lastUsedAt', false);
   if (lastUsed && lastUsedField === null) fail('keys.fields.lastUsedAt', 'required when lastUsed is set (where each key\'s last use sits)');
 
-  const baseUrl = str(d, 'baseUrl', 'baseUrl', /^https?:\/\/\S+$/, 'an http:// or https:// URL');
+  // The same rule as --api-url: https anywhere, plain http only to a loopback host.
+  const baseUrl = validateBaseUrl(str(d, 'baseUrl', 'baseUrl'), `${source}: baseUrl`);
   return {
     id: str(d, 'id', 'id', ID, 'lower-case letters, digits and dashes, starting with a letter (at most 32)'),
     displayName: str(d, 'displayName', 'displayName'),

@@ -1,4 +1,4 @@
-// The built-in declarative definitions (see definition.ts for the format; README "Your own provider" for a worked
+// The built-in declarative definitions (see definition.ts for the format; docs/providers.md, "Your own provider", for a worked
 // example). Plain data, checked by the same validator as a user's --provider-file.
 
 /**
@@ -35,17 +35,18 @@ export const GRAFANA = {
 };
 
 /**
- * The platform of seed 003 (service accounts whose keys have scopes, an `expires_at` and a per-key "Last used"
- * that updates within a minute; issuing needs the admin or owner role). Its API is not public: this describes the
- * one `keyrot sandbox --provider seed003` serves, and shows a definition using every feature (an API-key header,
- * per-key scopes copied on rotation, an expiry that can be moved for `--keep-old 7d`).
+ * keyrot's example service-account platform: service accounts whose keys have scopes, an `expires_at` and a per-key
+ * "Last used" that updates within a minute; issuing needs the admin or owner role. It imitates no public API: it is
+ * the worked example of a --provider-file definition (docs/providers.md), served by `keyrot sandbox --provider
+ * example`, and uses every feature (an API-key header, per-key scopes copied on rotation, an expiry that can be moved
+ * for `--keep-old 7d`).
  */
-export const SEED003 = {
-  id: 'seed003',
-  displayName: 'Seed-003 platform',
+export const EXAMPLE = {
+  id: 'example',
+  displayName: 'Example service-account platform',
   baseUrl: 'http://127.0.0.1:8080/api/v1',
-  adminKeyEnv: 'SEED003_API_KEY',
-  baseUrlEnv: 'SEED003_API_URL',
+  adminKeyEnv: 'EXAMPLE_API_KEY',
+  baseUrlEnv: 'EXAMPLE_API_URL',
   auth: { header: 'X-Api-Key', prefix: '' },
   identity: { path: '/me', label: 'email', name: 'name', account: { path: '/me', field: 'name' } },
   probe: { path: '/me' },

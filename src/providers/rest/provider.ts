@@ -1,11 +1,11 @@
 // A Provider for any REST key API that a declarative definition (definition.ts) describes: Grafana's service-account
-// tokens, the seed-003 platform, or a user's own (--provider-file). This is the only code that reads such an API's
+// tokens, keyrot's example service-account platform, or a user's own (--provider-file). This is the only code that reads such an API's
 // JSON; where a field sits comes from the definition, never from code.
 import { singleLine } from '../../core/mask.js';
 import { NotFoundError, ProviderResponseError } from '../../errors.js';
 import { readCreateAnswer } from '../create-answer.js';
 import { providerHttpClient, type HttpClient, type HttpClientDeps } from '../http.js';
-import { pathSegment } from '../ids.js';
+import { pathSegment, uniqueById } from '../ids.js';
 import type {
   ApiKey,
   AuthCheck,
@@ -91,7 +91,7 @@ export class RestProvider implements Provider {
       const query = { [accounts.pages.page]: page, [accounts.pages.size]: accounts.pages.perPage };
       const items = this.#items((await this.#http.request('GET', accounts.list, { query, what: 'list the accounts' })).body, accounts.items, accounts.list);
       users.push(...items.map((a) => this.#user(a)));
-      if (items.length < accounts.pages.perPage) return users;
+      if (items.length < accounts.pages.perPage) return uniqueById(users);
     }
     throw new ProviderResponseError(`${this.displayName} sent more than ${MAX_PAGES} pages of accounts; stopping.`);
   }

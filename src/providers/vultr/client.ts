@@ -1,7 +1,7 @@
 // The only code that knows Vultr's URLs and request bodies: plain typed functions over an HttpClient.
 // Each function names what it may throw beyond HttpClient.request's usual errors.
 import { providerHttpClient, type HttpClient } from '../http.js';
-import { pathSegment } from '../ids.js';
+import { pathSegment, uniqueById } from '../ids.js';
 import type { HttpClientDeps } from '../http.js';
 import type { ProviderOptions } from '../types.js';
 import { ProviderResponseError } from '../../errors.js';
@@ -89,7 +89,7 @@ export async function listUserApiKeys(http: HttpClient, userId: string): Promise
     const res = await http.request('GET', `/users/${seg(userId)}/apikeys`, { query: { cursor }, what: `list the keys of user ${userId}` });
     const parsed = parseApiKeyPage(res.body);
     keys.push(...parsed.items);
-    if (parsed.next === null) return keys;
+    if (parsed.next === null) return uniqueById(keys);
     assertNewCursor(seen, parsed.next, 'api_keys');
     cursor = parsed.next;
   }
@@ -200,7 +200,7 @@ export async function listAllUsers(http: HttpClient, perPage: number = MAX_PER_P
   for (let page = 0; page < MAX_PAGES; page++) {
     const parsed = await listUsersPage(http, cursor, perPage);
     users.push(...parsed.items);
-    if (parsed.next === null) return users;
+    if (parsed.next === null) return uniqueById(users);
     assertNewCursor(seen, parsed.next, 'users');
     cursor = parsed.next;
   }

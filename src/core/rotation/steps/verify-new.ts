@@ -74,13 +74,13 @@ export async function stepBackFromTwin(record: RotationRecord, ports: RotationPo
 
 /**
  * The new key's scopes against the old key's, where the provider can tell: listed scopes (copied at the create;
- * a provider that dropped one is caught), and the probe: 403 with the new key where the old key gets 2xx is seed
- * 003's "narrower scope" symptom. Throws ScopeMismatchError (exit 19; both keys stay live). Returns a detail.
+ * a provider that dropped one is caught), and the probe: 403 with the new key where the old key gets 2xx is the
+ * rotation guides' "narrower scope" symptom. Throws ScopeMismatchError (exit 19; both keys stay live). Returns a detail.
  */
 export async function compareScopes(record: RotationRecord, ports: RotationPorts, check: AuthCheck): Promise<string> {
   const { provider } = ports;
   const mismatch = (why: string) =>
-    new ScopeMismatchError(`Scope mismatch: ${why}. Consumers given the new key would get 403 where the old key works (seed 003: "the new key has a narrower scope than the old one").`, {
+    new ScopeMismatchError(`Scope mismatch: ${why}. Consumers given the new key would get 403 where the old key works (the new key has a narrower scope than the old one).`, {
       hint: byOperator(provider)
         ? `Both keys stay live. Revoke ${record.newKey.name} in the dashboard, roll back with --abort, and rotate again minting it with ${record.oldKey.name}'s scopes.`
         : 'Both keys stay live. Roll back with --abort, then rotate again.',
@@ -99,7 +99,8 @@ export async function compareScopes(record: RotationRecord, ports: RotationPorts
   const old = await provider.checkKey(oldSecret);
   if (old.ok) {
     const refusedOnlyNew = refusedProbes(check).filter((probe) => !refusedProbes(old).includes(probe));
-    if (refusedOnlyNew.length) throw mismatch(`${refusedOnlyNew.length > 1 || check.refused ? refusedOnlyNew.join(' and ') : 'the probe'} answer${refusedOnlyNew.length > 1 ? '' : 's'} 403 to ${record.newKey.name} (${check.limited ?? ''}) and 2xx to ${record.oldKey.name}`);
+    // Where a provider names each refused probe, the entry carries that probe's own message.
+    if (refusedOnlyNew.length) throw mismatch(`${refusedOnlyNew.length > 1 || check.refused ? refusedOnlyNew.join(' and ') : 'the probe'} answer${refusedOnlyNew.length > 1 ? '' : 's'} 403 to ${record.newKey.name}${check.refused ? '' : ` (${check.limited ?? ''})`} and 2xx to ${record.oldKey.name}`);
     const unreached = check.reach && old.reach ? old.reach.filter((r) => !check.reach?.includes(r)) : [];
     if (unreached.length) {
       throw mismatch(`${record.newKey.name} does not reach ${unreached.join(', ')}, which ${record.oldKey.name} reaches: a key of another organization, or one with a narrower allow-list`);

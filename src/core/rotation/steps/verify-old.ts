@@ -43,7 +43,7 @@ export async function proveOldKeyGone(record: RotationRecord, ports: RotationPor
 }
 
 /**
- * The seeds' warning sign: failures right after the revoke mean a consumer still holds the old key. keyrot
+ * The rotation guides' warning sign: failures right after the revoke mean a consumer still holds the old key. keyrot
  * cannot see consumers' traffic, but --check can: it runs once more now that only the new key works.
  */
 export async function consumersStillWork(record: RotationRecord, ports: RotationPorts): Promise<void> {

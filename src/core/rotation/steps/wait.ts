@@ -159,7 +159,7 @@ export async function waitPerKey(record: RotationRecord, ports: RotationPorts, s
 }
 
 /**
- * --keep-old with a grace period: the old key is set to lapse on its own (seed 003's "expires_at 7 days out"). Only
+ * --keep-old with a grace period: the old key is set to lapse on its own (the rotation guides' "expires_at 7 days out"). Only
  * ever sooner: an old key that expires before the grace ends keeps its expiry, and an expired one stays expired.
  */
 export async function graceForOldKey(record: RotationRecord, ports: RotationPorts, detail: string): Promise<string> {

@@ -1,28 +1,32 @@
-// The seed-003 platform through a declarative definition the user brings (--provider-file: the built-in seed003
-// definition written to a file), against the sandbox's seed-003 API and the real keychain: keys sent in X-Api-Key,
+// keyrot's example service-account platform through a declarative definition the user brings (--provider-file: the built-in example
+// definition written to a file), against the sandbox's example API and the real keychain: keys sent in X-Api-Key,
 // per-key scopes copied to the new key, the exact per-key "Last used" wait, an expires_at moved for --keep-old 7d,
 // issuing refused to operators (403), and kill -9 at every step.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SEED003 } from '../../src/providers/rest/definitions.js';
-import { HAS_KEYCHAIN, json } from '../helpers/e2e.js';
+import { EXAMPLE } from '../../src/providers/rest/definitions.js';
+import { fileProviderId } from '../../src/providers/registry.js';
+import { HAS_KEYCHAIN, json, keychainGet } from '../helpers/e2e.js';
+import { keychainDelete, keychainSet } from '../helpers/consumer.js';
 import { atPhase, expectOnly, killAt, platformSetup, type KillPoint, type PlatformSetup } from '../helpers/platform.js';
 
 const NEW = 'deploy-bot-v2';
+/** A provider file's keychain entries and journals carry its own identity (its id and base URL), never a built-in's. */
+const FILE = { providerId: fileProviderId(EXAMPLE) };
 const SCOPES = ['alerts:read', 'recordings:read'];
 const FAST = ['--usage-refresh', '1s', '--poll-interval', '200ms', '--wait-timeout', '20s'];
 
 /** The user's own definition file (a copy of the built-in one, as a user would start from the README's example). */
 async function definitionFile(s: PlatformSetup, change: (def: any) => void = () => undefined): Promise<string> {
-  const def = structuredClone(SEED003) as any;
+  const def = structuredClone(EXAMPLE) as any;
   change(def);
-  const path = join(s.dir, 'seed003.json');
+  const path = join(s.dir, 'example.json');
   await writeFile(path, JSON.stringify(def, null, 2));
   return path;
 }
 
-/** keyrot with the definition file instead of --provider (the helper's --provider seed003 is overridden). */
+/** keyrot with the definition file instead of --provider (the helper's --provider example is overridden). */
 function withFile(file: string, args: string[]): string[] {
   return ['--provider-file', file, ...args];
 }
@@ -32,9 +36,9 @@ async function expectRotated(s: PlatformSetup): Promise<void> {
   expect((await expectOnly(s, NEW)).scopes).toEqual(SCOPES);
 }
 
-describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the seed-003 platform)', () => {
+describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the example service-account platform)', () => {
   it('rotates with the user\'s definition: scopes copied, exact per-key wait, X-Api-Key; the consumer never sees a 401', async () => {
-    const s = await platformSetup('seed003');
+    const s = await platformSetup('example', FILE);
     const file = await definitionFile(s);
     const consumer = s.consumer();
     const r = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, ...FAST, '--yes', '--json']), { env: {} });
@@ -46,8 +50,8 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the seed-003 platform)',
     await expectRotated(s);
   });
 
-  it('--keep-old 7d moves the old key\'s expires_at 7 days out (the seed\'s scheduled rotation) and pauses; --resume revokes it', async () => {
-    const s = await platformSetup('seed003');
+  it('--keep-old 7d moves the old key\'s expires_at 7 days out (the rotation guide\'s scheduled rotation) and pauses; --resume revokes it', async () => {
+    const s = await platformSetup('example', FILE);
     const file = await definitionFile(s);
     const before = Date.now();
     const r = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--keep-old', '7d', '--yes', '--json']));
@@ -65,7 +69,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the seed-003 platform)',
   });
 
   it('--keep-old 7d only ever brings an expiry closer: an old key that expires in an hour keeps its own expiry', async () => {
-    const s = await platformSetup('seed003');
+    const s = await platformSetup('example', FILE);
     const file = await definitionFile(s);
     const soon = new Date(Math.floor(Date.now() / 1000) * 1000 + 3_600_000).toISOString();
     const patched = await fetch(`${s.sandbox.url}/service-accounts/${s.account.id}/keys/${s.oldKey.id}`, {
@@ -82,7 +86,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the seed-003 platform)',
   });
 
   it('--keep-old 7d, then --abort: the old key gets its own expiry back (it never expired), and stays the only key', async () => {
-    const s = await platformSetup('seed003');
+    const s = await platformSetup('example', FILE);
     const file = await definitionFile(s);
     expect(s.keys().find((k) => k.name === 'deploy-bot')!.expiresAt).toBeNull();
     const r = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--keep-old', '7d', '--yes']));
@@ -95,7 +99,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the seed-003 platform)',
   });
 
   it('--keep-old past its end: the old key has lapsed, so --abort is refused (it would delete the only working key) and status offers none', async () => {
-    const s = await platformSetup('seed003');
+    const s = await platformSetup('example', FILE);
     const file = await definitionFile(s);
     const r = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--keep-old', '2s', '--yes']));
     expect(r.code, r.stderr).toBe(0);
@@ -114,7 +118,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the seed-003 platform)',
   });
 
   it('an old key that lapses by its own expiry while the rotation waits cannot be rolled back to: --abort refused, whatever the journal knows', async () => {
-    const s = await platformSetup('seed003');
+    const s = await platformSetup('example', FILE);
     const file = await definitionFile(s);
     const expireOld = (at: Date) =>
       fetch(`${s.sandbox.url}/service-accounts/${s.account.id}/keys/${s.oldKey.id}`, {
@@ -138,10 +142,10 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the seed-003 platform)',
   });
 
   it('a rotation stopped by its hook whose old key then expires: --abort asks the provider, and refuses', async () => {
-    const s = await platformSetup('seed003');
+    const s = await platformSetup('example', FILE);
     const file = await definitionFile(s);
     const stopped = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', 'exit 3', '--no-wait', '--yes']));
-    expect(stopped.code).toBe(10);
+    expect(stopped.code).toBe(12);
     const res = await fetch(`${s.sandbox.url}/service-accounts/${s.account.id}/keys/${s.oldKey.id}`, {
       method: 'PATCH',
       headers: { 'X-Api-Key': s.sandbox.adminKey, 'content-type': 'application/json' },
@@ -156,20 +160,20 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the seed-003 platform)',
   });
 
   it('--keep-old 30d: a grace period is counted, not waited for, so it may be longer than a timer can wait', async () => {
-    const s = await platformSetup('seed003');
+    const s = await platformSetup('example', FILE);
     const file = await definitionFile(s);
     const r = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--keep-old', '30d', '--yes', '--json']));
     expect(r.code, r.stderr).toBe(0);
     expect(Date.parse(json(r).graceUntil) - Date.now()).toBeGreaterThan(29 * 86_400_000);
   });
 
-  it('an operator\'s key gets 403 on the create (issuing is admin/owner-only): exit 4, nothing created', async () => {
-    const s = await platformSetup('seed003');
+  it('an operator\'s key gets 403 on the create (issuing is admin/owner-only): exit 3, nothing created', async () => {
+    const s = await platformSetup('example', FILE);
     const file = await definitionFile(s);
     const operator = s.sandbox.snapshot().find((a) => a.name === 'auditor')!.keys[0]!.plaintext;
-    const r = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--no-wait', '--yes', '--json']), { env: { SEED003_API_KEY: operator } });
-    expect(r.code, r.stderr).toBe(4);
-    expect(json(r).error.message).toMatch(/Seed-003 platform denied permission to create the key [\w-]+: forbidden: API key issuance is admin\/owner-only/);
+    const r = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--no-wait', '--yes', '--json']), { env: { EXAMPLE_API_KEY: operator } });
+    expect(r.code, r.stderr).toBe(3);
+    expect(json(r).error.message).toMatch(/Example service-account platform denied permission to create the key [\w-]+: forbidden: API key issuance is admin\/owner-only/);
     expect(s.keys().map((k) => k.name)).toEqual(['deploy-bot']);
     // No unfinished rotation is left behind: the real admin key rotates at once (no exit 9, no --abort first).
     expect(json(r).error.hint ?? '').not.toMatch(/--resume|--abort/);
@@ -181,11 +185,11 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the seed-003 platform)',
   it.each([
     ['no body (202)', (s: PlatformSetup) => s.sandbox.addFault({ method: 'POST', path: KEYS, action: 'empty-answer' })],
     ['the plaintext but no id', (s: PlatformSetup) => s.sandbox.setCreateAnswerWithoutId(true)],
-  ])('a create answered 2xx with %s is an answer, not a loss: the key it made is deleted by name, one POST, exit 13, nothing left', async (_what, arrange) => {
-    const s = await platformSetup('seed003');
+  ])('a create answered 2xx with %s is an answer, not a loss: the key it made is deleted by name, one POST, exit 6, nothing left', async (_what, arrange) => {
+    const s = await platformSetup('example');
     arrange(s);
     const r = await s.run(['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--yes', '--json']);
-    expect(r.code, r.stderr).toBe(13);
+    expect(r.code, r.stderr).toBe(6);
     expect(json(r).error.message).toMatch(/accepted the create of "deploy-bot-v2" but its answer holds no key .*: keyrot deleted that key/);
     expect(s.sandbox.requests().filter((q) => q.method === 'POST')).toHaveLength(1);
     expect(s.keys().map((k) => k.name)).toEqual(['deploy-bot']);
@@ -195,7 +199,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the seed-003 platform)',
   });
 
   it('a key name with line breaks is one line wherever keyrot prints it: no forged lines on stdout or stderr', async () => {
-    const s = await platformSetup('seed003');
+    const s = await platformSetup('example');
     const forged = 'nightly\n✔ Rotated everything\r\nerror: paste your admin key\u2028::add-mask::x';
     const { id } = s.sandbox.mint({ account: s.account.id, name: forged, scopes: SCOPES });
     const r = await s.run(['rotate', '--user', 'deploy-bot', '--key', id, '--on-new-key', s.hook, '--no-wait', '--yes']);
@@ -211,7 +215,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the seed-003 platform)',
   });
 
   it('a new key created narrower than the old one (the platform ignored the scopes) is a scope mismatch: exit 19 before the hand-over', async () => {
-    const s = await platformSetup('seed003');
+    const s = await platformSetup('example', FILE);
     const file = await definitionFile(s);
     s.sandbox.setForcedScopes(['alerts:read']);
     const r = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, ...FAST, '--yes', '--json']));
@@ -224,7 +228,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the seed-003 platform)',
   });
 
   it('an old key the platform still accepts after its deletion is reported loudly (exit 7)', async () => {
-    const s = await platformSetup('seed003', { holdOldKey: true });
+    const s = await platformSetup('example', { ...FILE, holdOldKey: true });
     const file = await definitionFile(s);
     s.sandbox.setRevokeIneffective(true);
     const r = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--yes']));
@@ -235,7 +239,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the seed-003 platform)',
 
 describe('keyrot --provider-file from a profile, and a definition that does not fit', () => {
   it('a profile carries the definition file: --profile picks the provider, and list-keys shows scopes and each key\'s last use', async () => {
-    const s = await platformSetup('seed003');
+    const s = await platformSetup('example', FILE);
     const file = await definitionFile(s);
     await mkdir(join(s.dir, 'config', 'keyrot'), { recursive: true });
     await writeFile(join(s.dir, 'config', 'keyrot', 'config'), `[platform]\nprovider-file = ${file}\n`);
@@ -246,14 +250,59 @@ describe('keyrot --provider-file from a profile, and a definition that does not 
     expect(json(listed)).toEqual([expect.objectContaining({ name: 'deploy-bot', scopes: SCOPES, lastUsedAt: expect.any(String) })]);
   });
 
+  it('a relative provider-file in a profile is read from the profiles file\'s folder, wherever keyrot runs', async () => {
+    const s = await platformSetup('example', FILE);
+    const folder = join(s.dir, 'config', 'keyrot');
+    await mkdir(folder, { recursive: true });
+    await writeFile(join(folder, 'platform.json'), JSON.stringify(EXAMPLE));
+    await writeFile(join(folder, 'config'), '[platform]\nprovider-file = platform.json\n');
+    const listed = await s.run(['--profile', 'platform', 'list-keys', '--user', 'deploy-bot', '--json'], { env: { XDG_CONFIG_HOME: join(s.dir, 'config') } });
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(json(listed)).toEqual([expect.objectContaining({ name: 'deploy-bot' })]);
+  });
+
+  it('a provider file whose baseUrl is plain http:// to another host is refused like --api-url (exit 2), and nothing is called', async () => {
+    const s = await platformSetup('example', FILE);
+    const file = await definitionFile(s, (def) => {
+      def.baseUrl = 'http://keys.example.com/api/v1';
+    });
+    const r = await s.run(withFile(file, ['list-users']), { env: { EXAMPLE_API_URL: undefined } });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/baseUrl: plain http:\/\/ is refused for keys\.example\.com/);
+    expect(s.sandbox.requests()).toEqual([]);
+  });
+
+  it.skipIf(!HAS_KEYCHAIN)('a provider file with a built-in id ("vultr") never gets that provider\'s stored admin key, and its login does not overwrite it', async () => {
+    const s = await platformSetup('example', FILE);
+    const file = await definitionFile(s, (def) => {
+      def.id = 'vultr';
+    });
+    await keychainSet('vultr:admin', 'VULTR-ADMIN-KEY-OF-ANOTHER-PROVIDER-0000');
+    try {
+      const r = await s.run(withFile(file, ['list-users']), { env: { EXAMPLE_API_KEY: undefined } });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/No admin key/);
+      expect(s.sandbox.requests()).toEqual([]);
+      const login = await s.run(withFile(file, ['login', '--with-key-stdin', '--force']), { stdin: s.sandbox.adminKey, env: { EXAMPLE_API_KEY: undefined } });
+      expect(login.code, login.stderr).toBe(0);
+      expect(await keychainGet('vultr:admin')).toBe('VULTR-ADMIN-KEY-OF-ANOTHER-PROVIDER-0000');
+      const own = `${fileProviderId({ id: 'vultr', baseUrl: EXAMPLE.baseUrl })}:admin`;
+      expect(await keychainGet(own)).toBe(s.sandbox.adminKey);
+      await keychainDelete(own);
+    } finally {
+      await keychainDelete('vultr:admin');
+    }
+  });
+
   it('a definition that does not validate is one line naming the file and the field (exit 2), and nothing is called', async () => {
-    const s = await platformSetup('seed003');
+    const s = await platformSetup('example', FILE);
     const file = await definitionFile(s, (def) => {
       def.keys.revoke = '/service-accounts/{account}/keys';
     });
     const r = await s.run(withFile(file, ['list-users']));
     expect(r.code).toBe(2);
-    expect(r.stderr.trim().split('\n')).toEqual([`error: ${file}: keys.revoke: must hold {key} (See "Your own provider" in keyrot's README for the format.)`]);
+    expect(r.stderr.trim().split('\n')).toEqual([`error: ${file}: keys.revoke: must hold {key} (See "Your own provider" in keyrot's docs/providers.md for the format.)`]);
     expect(s.sandbox.requests()).toEqual([]);
   });
 });
@@ -267,9 +316,9 @@ const KILL_POINTS: KillPoint[] = [
   { name: 'during the revoke, after the platform deleted the old key', faults: [{ method: 'DELETE', path: `${KEYS}/*`, action: 'delay-after', delayMs: HOLD }], until: atPhase('revoke', 'started') },
 ];
 
-describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (seed 003) survives kill -9 at every step', () => {
+describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the example platform) survives kill -9 at every step', () => {
   it.each(KILL_POINTS)('$name, then --resume', async (point) => {
-    const s = await platformSetup('seed003');
+    const s = await platformSetup('example', FILE);
     const file = await definitionFile(s);
     const consumer = s.consumer();
     await killAt(s, withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, ...FAST, '--yes']), point);

@@ -1,0 +1,87 @@
+// Egress proxies, read from the environment the way curl reads them: https_proxy / HTTPS_PROXY for https:// URLs,
+// http_proxy / HTTP_PROXY for http:// ones, all_proxy / ALL_PROXY for either, the lower-case form first (undici's
+// EnvHttpProxyAgent reads the same names in the same order); no_proxy / NO_PROXY lists hosts reached directly
+// ("*" for every host; "example.com" or ".example.com" covers its subdomains too; "host:port" only that port). A proxy
+// without a scheme is http://, as curl takes it. One function decides, for the requests and for --debug alike.
+import type { Agent as AgentTypes, Dispatcher } from 'undici';
+import { Agent, DispatcherBase, ProxyAgent } from './undici-core.js';
+
+export type ProxyEnv = Readonly<Record<string, string | undefined>>;
+
+/** The variables that name a proxy (no_proxy alone names none). */
+export const PROXY_VARIABLES = ['https_proxy', 'HTTPS_PROXY', 'http_proxy', 'HTTP_PROXY', 'all_proxy', 'ALL_PROXY'] as const;
+
+/** The proxy URL a request to `target` goes through, or null to go direct. */
+export function proxyFor(target: URL, env: ProxyEnv): string | null {
+  const pick = (...names: readonly string[]) => names.map((n) => env[n]?.trim()).find((v): v is string => v !== undefined && v !== '');
+  const https = target.protocol === 'https:';
+  const proxy = https ? pick('https_proxy', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY') : pick('http_proxy', 'HTTP_PROXY', 'all_proxy', 'ALL_PROXY');
+  if (proxy === undefined) return null;
+  const host = target.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const port = Number(target.port) || (https ? 443 : 80);
+  for (const raw of (pick('no_proxy', 'NO_PROXY') ?? '').split(/[,\s]+/)) {
+    const entry = raw.toLowerCase();
+    if (entry === '') continue;
+    if (entry === '*') return null;
+    const withPort = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(entry);
+    if (withPort && Number(withPort[2]) !== port) continue;
+    const name = (withPort ? withPort[1]! : entry).replace(/^\[|\]$/g, '').replace(/^\*?\./, '');
+    if (host === name || host.endsWith(`.${name}`)) return null;
+  }
+  return proxy.includes('://') ? proxy : `http://${proxy}`;
+}
+
+/** A proxy URL as --debug shows it: its origin, never the user and password it may carry. */
+export function proxyLabel(proxy: string): string {
+  try {
+    return new URL(proxy).origin;
+  } catch {
+    return 'a proxy whose URL does not parse';
+  }
+}
+
+/** A dispatcher sending each request direct or through the proxy `proxyFor` names for it. */
+export class ProxyRouter extends DispatcherBase {
+  readonly #env: ProxyEnv;
+  readonly #options: AgentTypes.Options;
+  readonly #direct: Dispatcher;
+  readonly #viaProxy = new Map<string, Dispatcher>();
+
+  constructor(env: ProxyEnv, options: AgentTypes.Options) {
+    super();
+    this.#env = env;
+    this.#options = options;
+    this.#direct = new Agent(options);
+  }
+
+  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const proxy = proxyFor(new URL(String(options.origin)), this.#env);
+    if (proxy === null) return this.#direct.dispatch(options, handler);
+    let agent = this.#viaProxy.get(proxy);
+    if (!agent) {
+      agent = new ProxyAgent({ ...this.#options, uri: proxy });
+      this.#viaProxy.set(proxy, agent);
+    }
+    return agent.dispatch(options, handler);
+  }
+
+  override close(): Promise<void>;
+  override close(callback: () => void): void;
+  override close(callback?: () => void): Promise<void> | void {
+    const done = Promise.all([this.#direct, ...this.#viaProxy.values()].map((d) => d.close())).then(() => undefined);
+    if (!callback) return done;
+    void done.then(callback);
+  }
+
+  override destroy(): Promise<void>;
+  override destroy(err: Error | null): Promise<void>;
+  override destroy(callback: () => void): void;
+  override destroy(err: Error | null, callback: () => void): void;
+  override destroy(a?: Error | null | (() => void), b?: () => void): Promise<void> | void {
+    const err = typeof a === 'function' ? null : (a ?? null);
+    const callback = typeof a === 'function' ? a : b;
+    const done = Promise.all([this.#direct, ...this.#viaProxy.values()].map((d) => d.destroy(err))).then(() => undefined);
+    if (!callback) return done;
+    void done.then(callback);
+  }
+}

@@ -1,0 +1,31 @@
+// What people read: a legend only for what a table shows, and masks that show a key's last characters for every
+// provider, also one (Grafana) that lists no suffix of its keys.
+import { describe, expect, it } from 'vitest';
+import { HAS_KEYCHAIN, harness, json } from '../helpers/e2e.js';
+import { platformSetup } from '../helpers/platform.js';
+
+describe.skipIf(!HAS_KEYCHAIN)('list-keys legend', () => {
+  it('no "held" legend when no key is held; the legend once one is', async () => {
+    const h = await harness();
+    const none = await h.run(['list-keys', '--user', 'ci@example.com']);
+    expect(none.code, none.stderr).toBe(0);
+    expect(none.stderr).toMatch(/2 keys of ci@example\.com\./);
+    expect(none.stderr).not.toMatch(/"held"/);
+    const made = await h.run(['create', '--user', 'ci@example.com', '--name', 'held-one']);
+    expect(made.code, made.stderr).toBe(0);
+    const some = await h.run(['list-keys', '--user', 'ci@example.com']);
+    expect(some.stderr).toMatch(/3 keys of ci@example\.com; "held": keyrot has its plaintext in the keychain\./);
+  });
+});
+
+describe.skipIf(!HAS_KEYCHAIN)('masks', () => {
+  it("a Grafana token keyrot created shows its last characters, though Grafana lists none", async () => {
+    const s = await platformSetup('grafana');
+    const made = json<{ id: string; maskedKey: string }>(await s.run(['create', '--user', s.account.label, '--name', 'masked', '--json']));
+    expect(made.maskedKey).toMatch(/^\*{4}.{5}$/);
+    const listed = json<Array<{ id: string; maskedKey: string }>>(await s.run(['list-keys', '--user', s.account.label, '--json']));
+    expect(listed.find((k) => k.id === made.id)?.maskedKey).toBe(made.maskedKey);
+    const table = await s.run(['list-keys', '--user', s.account.label]);
+    expect(table.stdout).toContain(made.maskedKey);
+  });
+});
