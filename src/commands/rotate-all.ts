@@ -642,13 +642,14 @@ async function planBatch(
   const store = await storeFor(ctx, ctx.storeMode);
   const expiresAt = options.expires === undefined ? null : parseExpiry(options.expires, ctx.now());
   let steps: string[] = [];
-  // A keychain that cannot be written stops the dry run as it stops the real one, said once, before each key's plan
-  // reads the keychain and meets the same failure again.
-  if (ctx.storeMode === 'os') await probeWritable(store);
+  // A keychain that cannot be written is said once, as a failed preflight line below; each key's plan then reads an
+  // empty store rather than meet the same failure again, so the selection and the plan are still shown.
+  let planStore = store;
+  if (ctx.storeMode === 'os') await probeWritable(store).catch(async () => void (planStore = await storeFor(ctx, 'none')));
   const planned = await mapBounded(items, 4, async (c): Promise<BatchPlanItem> => {
     const base = { userId: c.user.id, userEmail: c.user.email, keyId: c.key.id, keyName: c.key.name, why: c.why };
     try {
-      const fresh = await planRotation(ctx, session, c.user, { ...options, key: c.key.id, name: undefined }, settings, expiresAt, store);
+      const fresh = await planRotation(ctx, session, c.user, { ...options, key: c.key.id, name: undefined }, settings, expiresAt, planStore);
       if (steps.length === 0) steps = fresh.plan.steps.map((step) => batchStep(step).replace(fresh.plan.newKey.name, 'its next generation').replace(` ${fresh.plan.oldKey.name} (${fresh.plan.oldKey.id})`, ''));
       return { ...base, newKeyName: fresh.plan.newKey.name, problem: null };
     } catch (err) {

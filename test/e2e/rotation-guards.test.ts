@@ -162,10 +162,12 @@ describe.skipIf(!HAS_KEYCHAIN)('--store none is remembered, and cleaned up after
     const paused = await s.run('keep-old', ['rotate', '--user', s.user.email, '--store', 'none', '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes'], { env: NO_KEYCHAIN });
     expect(paused.code, paused.stderr).toBe(0);
     // No --store flag now: the journal says none. The new key's plaintext is gone with the first process, so
-    // keyrot cannot test it itself: without --check it refuses to revoke (exit 7), never claiming a keychain.
+    // keyrot cannot test it itself: without --check the resume is refused at once (exit 2, nothing changed),
+    // never claiming a keychain.
     const unproven = await s.run('resume without --check', ['rotate', '--user', s.user.email, '--resume', '--yes'], { env: NO_KEYCHAIN });
-    expect(unproven.code, unproven.stderr).toBe(7);
-    expect(unproven.stderr).toMatch(/holds no copy of the new key[^]*NOT revoked[^]*--check/);
+    expect(unproven.code, unproven.stderr).toBe(2);
+    expect(unproven.stderr).toMatch(/keeps no copy of ops-deploy-v2 \(--store none\): it cannot prove the new key works before revoking ops-deploy\.[^]*--check/);
+    expect(unproven.stderr).not.toMatch(/keychain/i);
     expect(s.keys().map((k) => k.name).sort()).toEqual(['ops-deploy', NEW_NAME]);
     const resumed = await s.run('resume', ['rotate', '--user', s.user.email, '--resume', '--yes', '--check', consumerCheck(s)], { env: NO_KEYCHAIN });
     expect(resumed.code, resumed.stderr).toBe(0);
