@@ -82,6 +82,8 @@ const key = () => new Option('-k, --key <key>', 'the key: id (or its first 6+ ch
 const yes = () => new Option('-y, --yes', 'confirm destructive steps without a prompt (required without a terminal)');
 const heldKey = () => new Option('-k, --key <key>', 'the key: id or name (default: the key keyrot holds; during a rotation, the new key once proven)');
 const onNewKey = () => new Option('--on-new-key <cmd>', 'shell command that receives the new key on stdin and installs it in the consumers');
+const to = () =>
+  new Option('--to <target>', 'also hand the new key to a built-in destination (repeatable): dotenv:FILE#VAR, github:OWNER/REPO[@ENV]#NAME, github-org:ORG#NAME').argParser(collect);
 const hookTimeout = (hooks = '--on-new-key and --check') => new Option('--hook-timeout <duration>', `time limit for ${hooks} (default: 2m)`);
 const force = () => new Option('--force', "act even though the user has an unfinished rotation (refused otherwise)");
 
@@ -142,6 +144,7 @@ export const COMMANDS: CommandSpec[] = [
       new Option('--reveal', 'print the plaintext once (in --json: a "secret" field)'),
       new Option('--on-new-key <cmd>', 'shell command that receives the new key on stdin; if it fails, the key is deleted (with --store none it is the only place the key goes)'),
       hookTimeout('--on-new-key'),
+      to(),
       force(),
       new Option('-y, --yes', 'delete, without a prompt, a key an interrupted earlier create left behind (nobody holds it)'),
     ],
@@ -224,6 +227,7 @@ export const COMMANDS: CommandSpec[] = [
       new Option('-u, --user <user>', 'the user: id or e-mail address (asked for in a terminal when omitted); repeat it with --all').argParser(collect),
       key(),
       onNewKey(),
+      to(),
       new Option('--check <cmd>', 'shell command that exits 0 once the consumers work with the new key'),
       yes(),
       new Option('--dry-run', 'print the plan and change nothing'),

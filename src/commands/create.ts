@@ -8,7 +8,8 @@ import { PendingCreates, type PendingCreate } from '../journal/pending-creates.j
 import { writeRescueFile } from '../journal/rescue.js';
 import { KEYCHAIN_SERVICE, entryName, probeWritable, type SecretStore } from '../keychain/secret-store.js';
 import type { Provider, User } from '../providers/types.js';
-import { addMaskLine, inGithubActions } from '../ui/github.js';
+import { addMaskLine, inGithubActions, writeJobOutputs } from '../ui/github.js';
+import { parseTargets, targetList, type Destination } from '../destinations/index.js';
 import { DEFAULT_HOOK_TIMEOUT, requireHookWithoutStore, runNewKeyHook, storeFor, withoutKeychainHint } from './hand-over.js';
 import { resolveUser } from './resolve.js';
 import type { CommandModule } from './types.js';
@@ -24,6 +25,8 @@ export interface CreateOptions {
   yes?: boolean;
   /** Hand the new key to this command on its stdin; if it fails, the key is deleted. */
   onNewKey?: string;
+  /** Built-in destinations (--to, repeatable), given the key before --on-new-key. */
+  to?: string | string[];
   hookTimeout?: string;
 }
 
@@ -37,6 +40,8 @@ export interface CreateResult {
   keychain: { service: string; account: string; store: string } | null;
   /** Whether --on-new-key received the key. */
   handedOver: boolean;
+  /** The --to destinations that received the key, in order. */
+  deliveredTo: string[];
   orphansDeleted: string[];
   /** Present only with --reveal. */
   secret?: string;
@@ -47,13 +52,25 @@ export const createCommand: CommandModule<CreateOptions, CreateResult> = {
     // Everything that can be refused is refused before the first call.
     const expiresAt = options.expires === undefined ? null : parseExpiry(options.expires, ctx.now());
     if (options.name !== undefined) validateName(options.name);
-    requireHookWithoutStore(ctx, options.onNewKey);
+    const targets = targetList(options.to);
+    requireHookWithoutStore(ctx, options.onNewKey, targets);
+    const destinations = parseTargets(targets, { env: ctx.env, signal: ctx.signal });
     if (ctx.storeMode === 'none' && options.reveal) throw new UsageError('--store none hands the new key to --on-new-key and nowhere else: it cannot be combined with --reveal.');
     const hookTimeoutMs = parseDuration(options.hookTimeout ?? DEFAULT_HOOK_TIMEOUT, '--hook-timeout');
     if (hookTimeoutMs <= 0) throw new UsageError('--hook-timeout must be greater than zero.');
     const provider = await ctx.provider();
     const user = await resolveUser(ctx, provider, options.user);
-    return withUserLock(ctx, provider, user, () => createUnderLock(options, expiresAt, hookTimeoutMs, ctx, provider, user));
+    // A destination that can never take the key (no token, no such repository) is refused before any key exists.
+    for (const d of destinations) await d.preflight();
+    const outputs = { 'user-id': user.id, 'user-email': user.email, 'old-key-id': '' };
+    try {
+      const result = await withUserLock(ctx, provider, user, () => createUnderLock(options, destinations, expiresAt, hookTimeoutMs, ctx, provider, user));
+      await reportOutputs(ctx, { ...outputs, 'new-key-id': result.id, 'new-key-name': result.name, outcome: 'created' });
+      return result;
+    } catch (err) {
+      await reportOutputs(ctx, { ...outputs, 'new-key-id': '', 'new-key-name': '', outcome: 'failed' });
+      throw err;
+    }
   },
   render(r, ctx) {
     const s = ctx.out.style;
@@ -66,6 +83,7 @@ export const createCommand: CommandModule<CreateOptions, CreateResult> = {
         r.keychain
           ? `  stored   ${r.keychain.store}: service "${r.keychain.service}", account "${r.keychain.account}"`
           : '  stored   nowhere (--store none): --on-new-key alone has it',
+        ...r.deliveredTo.map((t) => `  handed   to ${t}`),
         ...(r.handedOver ? ['  handed   to --on-new-key'] : []),
       ].join('\n'),
     );
@@ -83,11 +101,17 @@ export const createCommand: CommandModule<CreateOptions, CreateResult> = {
     expiresAt: r.expiresAt?.toISOString() ?? null,
     keychain: r.keychain,
     handedOver: r.handedOver,
+    deliveredTo: r.deliveredTo,
     orphansDeleted: r.orphansDeleted,
     ...(r.secret !== undefined ? { secret: r.secret } : {}),
   }),
   revealed: (r) => r.secret,
 };
+
+/** $GITHUB_OUTPUT for a later step (a create that failed still says so); a file keyrot cannot write is a warning. */
+function reportOutputs(ctx: Context, outputs: Record<string, string>): Promise<void> {
+  return writeJobOutputs(ctx.env, outputs).catch((err: Error) => ctx.out.warn(`Could not write the job outputs: ${err.message}`));
+}
 
 export function validateName(name: string): void {
   if (!name.trim()) throw new UsageError('--name is empty.');
@@ -123,7 +147,7 @@ async function settleInterrupted(ctx: Context, provider: Provider, store: Secret
 }
 
 /** The create itself, under the user's lock: nothing is sent before every refusal had its chance. */
-async function createUnderLock(options: CreateOptions, expiresAt: Date | null, hookTimeoutMs: number, ctx: Context, provider: Provider, user: User): Promise<CreateResult> {
+async function createUnderLock(options: CreateOptions, destinations: readonly Destination[], expiresAt: Date | null, hookTimeoutMs: number, ctx: Context, provider: Provider, user: User): Promise<CreateResult> {
   await refuseDuringRotation(ctx, provider, user, 'create a key', Boolean(options.force));
   const store = await storeFor(ctx, ctx.storeMode);
   if (ctx.storeMode === 'os') await probeWritable(store).catch(withoutKeychainHint);
@@ -192,9 +216,16 @@ async function createUnderLock(options: CreateOptions, expiresAt: Date | null, h
       throw err;
     },
   );
-  if (options.onNewKey) {
+  const deliveredTo: string[] = [];
+  if (options.onNewKey || destinations.length) {
+    const steps = [
+      ...destinations.map((d) => ({ name: `--to ${d.target}`, give: async (key: string) => void (await d.deliver(key), deliveredTo.push(d.target)) })),
+      ...(options.onNewKey ? [{ name: '--on-new-key', give: (key: string) => runNewKeyHook(ctx, options.onNewKey!, key, hookEnv(user, stored), hookTimeoutMs, '') }] : []),
+    ];
+    // Under GitHub Actions the runner masks the key in every later log line before any destination has it.
+    if (destinations.length && inGithubActions(ctx.env)) ctx.out.workflowCommand(addMaskLine(secret));
     try {
-      await handOverOrDiscard(ctx, provider, store, user, stored, secret, options.onNewKey, hookTimeoutMs);
+      await handOverOrDiscard(ctx, provider, store, user, stored, secret, steps);
     } catch (err) {
       if (ctx.storeMode === 'none' && settledBy(err)) await pending.end(record);
       throw err;
@@ -211,6 +242,7 @@ async function createUnderLock(options: CreateOptions, expiresAt: Date | null, h
     expiresAt: stored.key.expiresAt,
     keychain: ctx.storeMode === 'os' ? { service: KEYCHAIN_SERVICE, account: entryName(store, stored.account), store: store.description } : null,
     handedOver: Boolean(options.onNewKey),
+    deliveredTo,
     orphansDeleted: stored.orphansDeleted,
     ...(options.reveal ? { secret } : {}),
   };
@@ -224,19 +256,33 @@ function settledBy(err: unknown): boolean {
   return !(err instanceof RotationIncompleteError && !(err.data ?? {}).rescueFile);
 }
 
+function hookEnv(user: User, stored: StoredKey): Record<string, string> {
+  return { KEYROT_USER_ID: user.id, KEYROT_USER_EMAIL: user.email, KEYROT_KEY_ID: stored.key.id, KEYROT_KEY_NAME: stored.key.name };
+}
+
 /**
- * Gives the new key to --on-new-key. If the hook fails (or keyrot is interrupted), nobody got the key: it is
- * deleted, so a create either hands its key over or leaves nothing behind: the hook's error is thrown, its hint
- * saying what became of the key. With --store none a delete that fails leaves the plaintext in the rescue file
- * (exit 12).
+ * Gives the new key to each --to destination, then --on-new-key. If the first of them fails (or keyrot is
+ * interrupted before any took it), nobody got the key: it is deleted, so a create either hands its key over or
+ * leaves nothing behind: the error is thrown, its hint saying what became of the key. With --store none a delete
+ * that fails leaves the plaintext in the rescue file (exit 12). Once one destination has the key, it is live
+ * somewhere and is kept: the error then names who has it and who does not.
  */
-async function handOverOrDiscard(ctx: Context, provider: Provider, store: SecretStore, user: User, stored: StoredKey, secret: string, command: string, timeoutMs: number): Promise<void> {
+async function handOverOrDiscard(ctx: Context, provider: Provider, store: SecretStore, user: User, stored: StoredKey, secret: string, steps: ReadonlyArray<{ name: string; give(secret: string): Promise<void> }>): Promise<void> {
   const { key, account } = stored;
-  const env = { KEYROT_USER_ID: user.id, KEYROT_USER_EMAIL: user.email, KEYROT_KEY_ID: key.id, KEYROT_KEY_NAME: key.name };
+  const given: string[] = [];
   try {
-    await runNewKeyHook(ctx, command, secret, env, timeoutMs, '');
+    for (const step of steps) {
+      await step.give(secret);
+      given.push(step.name);
+    }
   } catch (err) {
     if (!isKeyrotError(err)) throw err;
+    if (given.length) {
+      const failed = steps[given.length]!.name;
+      const where = ctx.storeMode === 'os' ? `, and in the keychain (account "${account}")` : '';
+      err.hint = `The new key ${key.name} (${key.id}) is live: ${given.join(', ')} received it${where}; ${failed}${given.length + 1 < steps.length ? ' and what follows it' : ''} did not. Give it to the rest yourself, or delete it (keyrot revoke --user ${shellArg(user.email)} --key ${key.id} --yes) and create again.`;
+      throw err;
+    }
     const held = ctx.storeMode === 'os';
     let discarded: Discarded;
     try {
@@ -269,7 +315,7 @@ async function handOverOrDiscard(ctx: Context, provider: Provider, store: Secret
     if (held) await store.delete(account).catch(() => undefined);
     await ctx.keyIndex.remove(provider.id, key.id).catch(() => undefined);
     err.hint = `keyrot deleted the new key ${key.name} (${key.id}): no consumer got it, and nothing else changed.`;
-    ctx.out.warn(`Deleted the new key ${key.name} (${key.id}): --on-new-key did not take it.`);
+    ctx.out.warn(`Deleted the new key ${key.name} (${key.id}): ${steps[0]!.name} did not take it.`);
     throw err;
   }
 }

@@ -96,7 +96,8 @@ async function vultrDemo(stage: Stage): Promise<void> {
       runScript(stage, env, writeKey, [
         ['list-users'],
         ['list-keys', '--user', USER],
-        ['rotate', '--user', USER, '--key', 'ops-deploy', '--on-new-key', writeKey, '--poll-interval', '1s', '--wait-timeout', '1m', '--yes'],
+        // Vultr's activity is per user, no evidence of the switch: the consumer's own check is (see docs/ci.md).
+        ['rotate', '--user', USER, '--key', 'ops-deploy', '--on-new-key', writeKey, '--check', keyChecker(keyFile, sandbox.url), '--poll-interval', '1s', '--wait-timeout', '1m', '--yes'],
         ['list-keys', '--user', USER],
         ['verify', '--user', USER],
         ['create', '--user', USER, '--name', 'demo-extra', '--expires', '30d'],
@@ -156,6 +157,12 @@ async function platformDemo(stage: Stage, dialect: PlatformDialect): Promise<voi
 }
 
 /** A command that writes its stdin (the new key) to `file`: the hand-over to the demo's consumer. */
+/** A --check: the key in the consumer's file authenticates against `apiUrl`. */
+function keyChecker(file: string, apiUrl: string): string {
+  const script = `fetch(process.argv[2]+'/account',{headers:{authorization:'Bearer '+require('fs').readFileSync(process.argv[1],'utf8').trim()}}).then(r=>process.exit(r.ok?0:1),()=>process.exit(2))`;
+  return `${JSON.stringify(process.execPath)} -e "${script}" ${JSON.stringify(file)} ${JSON.stringify(apiUrl)}`;
+}
+
 function keyWriter(file: string): string {
   return `${JSON.stringify(process.execPath)} -e "process.stdin.pipe(require('fs').createWriteStream(process.argv[1]))" ${JSON.stringify(file)}`;
 }

@@ -6,16 +6,24 @@ import { sanitizeForDisplay } from '../core/mask.js';
 import { CancelledError, HookFailedError, KeychainError, UsageError } from '../errors.js';
 import { describeOutcome, runShell, type HookOutcome } from '../hooks/shell.js';
 import type { SecretStore } from '../keychain/secret-store.js';
+import { parseTargets, targetList } from '../destinations/index.js';
 import { addMaskLine, inGithubActions } from '../ui/github.js';
 
 /** --hook-timeout when not given. */
 export const DEFAULT_HOOK_TIMEOUT = '2m';
 
-/** --store none keeps a new key in memory only: --on-new-key must take it, or nobody ever would. */
-export function requireHookWithoutStore(ctx: Context, onNewKey: string | undefined): void {
-  if (ctx.storeMode === 'none' && !onNewKey) {
-    throw new UsageError('--store none keeps the new key in memory only: --on-new-key is then the only way to hand it on, and is required.');
+/** --store none keeps a new key in memory only: --on-new-key or --to must take it, or nobody ever would. */
+export function requireHookWithoutStore(ctx: Context, onNewKey: string | undefined, to: readonly string[] = []): void {
+  if (ctx.storeMode === 'none' && !onNewKey && to.length === 0) {
+    throw new UsageError('--store none keeps the new key in memory only: --on-new-key or --to is then the only way to hand it on, and one is required.');
   }
+}
+
+/** --to of a command, each target parsed (so a malformed one is bad input before any call); the targets. */
+export function parseTargetsEarly(ctx: Context, options: { to?: string | string[] }): string[] {
+  const targets = targetList(options.to);
+  parseTargets(targets, { env: ctx.env });
+  return targets;
 }
 
 /** The keychain, or with --store none a store that lives only as long as this process. */
@@ -66,13 +74,14 @@ export async function runLogged(
 }
 
 /**
- * Gives `secret` to --on-new-key on its stdin (followed by a newline), after masking it in the GitHub Actions log.
+ * Gives `secret` to --on-new-key on its stdin, exactly as `keyrot get` prints it: no newline after it (a consumer that
+ * stores what it reads must hold the key, not the key and a line break), after masking it in the GitHub Actions log.
  * Throws HookFailedError (with `hint`, if any) when the command fails or times out, CancelledError when interrupted.
  */
 export async function runNewKeyHook(ctx: Context, command: string, secret: string, env: Record<string, string>, timeoutMs: number, hint?: string): Promise<void> {
   // Under GitHub Actions the runner masks the key in every later log line before anyone can echo it.
   if (inGithubActions(ctx.env)) ctx.out.workflowCommand(addMaskLine(secret));
-  const { outcome, tail } = await runLogged(ctx, '--on-new-key', command, `${secret}\n`, env, timeoutMs);
+  const { outcome, tail } = await runLogged(ctx, '--on-new-key', command, secret, env, timeoutMs);
   if (outcome.exitCode !== 0 || outcome.timedOut) {
     // The hook's own words may quote the key it was given (a careless `echo`): masked and made printable.
     const last = tail.length ? sanitizeForDisplay(ctx.out.clean(tail.at(-1) ?? '')) : undefined;

@@ -18,11 +18,14 @@ import { RotationJournal } from '../journal/rotations.js';
 import { probeWritable } from '../keychain/secret-store.js';
 import type { ApiKey, User } from '../providers/types.js';
 import { createBatchProgress, type BatchTask } from '../ui/batch-progress.js';
+import { targetList } from '../destinations/index.js';
+import { writeJobOutputs } from '../ui/github.js';
 import { renderTable } from '../ui/table.js';
 import { isAdmin, knownCreations, listUsersOnce, scanUsers, withManageUsers } from './account-scan.js';
 import { pickUser } from './resolve.js';
 import {
   CONFIRM_HAND_OVER_STEP,
+  refuseWithoutEvidence,
   activeRotation,
   parseSettings,
   planRotation,
@@ -33,7 +36,7 @@ import {
   type RotationSession,
 } from '../session/rotation.js';
 import { consentTo } from './consent.js';
-import { requireHookWithoutStore, storeFor } from './hand-over.js';
+import { parseTargetsEarly, requireHookWithoutStore, storeFor } from './hand-over.js';
 import { withUserLock } from './user-lock.js';
 import type { CommandModule } from './types.js';
 
@@ -66,11 +69,18 @@ export interface BatchItemResult {
   rotation: Record<string, unknown> | null;
 }
 
-export type BatchResult =
-  | { kind: 'batch-planned'; items: BatchPlanItem[]; left: string[]; steps: string[]; preflight: string[] }
-  | { kind: 'batch'; batchId: string; resumed: boolean; cancelled: boolean; items: BatchItemResult[]; record: string; finished: boolean };
+/** A check the real run makes before any change, and would stop on: its error as the real run would give it. */
+export interface FailedPreflight {
+  check: string;
+  error: { code: string; exitCode: ExitCodeValue; message: string; hint?: string };
+}
 
-export const rotateAllCommand: CommandModule<RotateOptions, BatchResult> = {
+export type BatchResult =
+  | { kind: 'batch-planned'; items: BatchPlanItem[]; left: string[]; steps: string[]; preflight: string[]; preflightFailed: FailedPreflight[]; nothing: string | null }
+  // `nothing` (and an empty `items`): the policy selected no key, so no batch was started (`left`: users left out).
+  | { kind: 'batch'; batchId: string; resumed: boolean; cancelled: boolean; items: BatchItemResult[]; record: string; finished: boolean; nothing?: string; left?: string[] };
+
+const batchCommand: CommandModule<RotateOptions, BatchResult> = {
   emitsEvents: true,
 
   async run(options, ctx) {
@@ -83,12 +93,15 @@ export const rotateAllCommand: CommandModule<RotateOptions, BatchResult> = {
     }
     const settings = parseSettings(options);
     if (options.expires !== undefined) parseExpiry(options.expires, ctx.now());
-    if (!options.resume) requireHookWithoutStore(ctx, options.onNewKey);
+    if (!options.resume) requireHookWithoutStore(ctx, options.onNewKey, parseTargetsEarly(ctx, options));
     const provider = await ctx.provider();
     const identity = await provider.whoami();
     const batches = new BatchJournal(ctx.stateDir);
     const session: RotationSession = { provider, identity, journal: new RotationJournal(ctx.stateDir), self: null };
-    if (options.dryRun) return planBatch(ctx, session, batches, policy, wanted, options, settings);
+    const evidence = () =>
+      refuseWithoutEvidence(ctx, provider, { check: options.check ?? null, noWait: !settings.wait, keepOld: Boolean(options.keepOld), onNewKey: options.onNewKey ?? null, to: targetList(options.to), usageSignalUsable: true }, 'standard', true);
+    if (options.dryRun) return planBatch(ctx, session, batches, policy, wanted, options, settings, evidence);
+    if (!options.resume) evidence();
     const lock = await acquireUserLock(ctx.stateDir, provider.id, BATCH_LOCK_ID, 'a batch rotation (rotate --all)').catch((err: unknown) => {
       // Nothing was changed yet: a state directory keyrot cannot write is refused up front (exit 14).
       throw isKeyrotError(err) ? err : stateError(ctx.stateDir, err);
@@ -100,7 +113,9 @@ export const rotateAllCommand: CommandModule<RotateOptions, BatchResult> = {
         return await resumeBatch(ctx, session, batches, unfinished, options, concurrency);
       }
       if (unfinished) throw unfinishedBatch(batches, unfinished);
-      const { items, left } = await select(ctx, session, policy, wanted, false);
+      const { items, left, nothing } = await select(ctx, session, policy, wanted);
+      // A scheduled run on a night when nothing is due is a success, not bad input.
+      if (nothing !== null) return { kind: 'batch', batchId: '', resumed: false, cancelled: false, items: [], record: '', finished: true, nothing, left };
       for (const note of left) ctx.out.info(note);
       const store = await storeFor(ctx, ctx.storeMode);
       if (ctx.storeMode === 'os') await probeWritable(store);
@@ -124,8 +139,13 @@ export const rotateAllCommand: CommandModule<RotateOptions, BatchResult> = {
   },
 
   render(result, ctx) {
+    if (result.kind === 'batch' && result.nothing) {
+      if (ctx.out.events) ctx.out.event('batch.done', batchJson(result));
+      else ctx.out.data([result.nothing, ...(result.left ?? [])].join('\n'));
+      return;
+    }
     if (ctx.out.events) {
-      if (result.kind === 'batch-planned') ctx.out.event('batch.planned', { keys: result.items, steps: result.steps, preflight: result.preflight });
+      if (result.kind === 'batch-planned') ctx.out.event('batch.planned', { keys: result.items, steps: result.steps, preflight: result.preflight, preflightFailed: result.preflightFailed });
       else ctx.out.event('batch.done', batchJson(result));
       return;
     }
@@ -164,11 +184,12 @@ export const rotateAllCommand: CommandModule<RotateOptions, BatchResult> = {
   },
 
   toJson(result) {
-    if (result.kind === 'batch-planned') return { dryRun: true, keys: result.items, left: result.left, steps: result.steps, preflight: result.preflight };
+    if (result.kind === 'batch-planned') return { dryRun: true, keys: result.items, left: result.left, steps: result.steps, preflight: result.preflight, preflightFailed: result.preflightFailed, nothing: result.nothing };
     return batchJson(result);
   },
 
   outcome(result) {
+    if (result.kind === 'batch-planned') return plannedOutcome(result);
     if (result.kind !== 'batch') return undefined;
     const counts = countOf(result.items);
     const next = nextStep(result);
@@ -178,6 +199,29 @@ export const rotateAllCommand: CommandModule<RotateOptions, BatchResult> = {
     if (counts.done + counts.gone === result.items.length) return undefined;
     const code: ExitCodeValue = counts.done === 0 ? ExitCode.batchFailed : ExitCode.batchPartial;
     return { exitCode: code, message: `${counts.done} of ${result.items.length} keys rotated; ${result.items.length - counts.done - counts.gone} not.${tail}` };
+  },
+};
+
+/** $GITHUB_OUTPUT of a batch: how it ended, the counts, and each rotation's keys (ids and names, never a plaintext). */
+function batchOutputs(result: Extract<BatchResult, { kind: 'batch' }>): Record<string, string> {
+  const items = result.items;
+  const counts = countOf(items);
+  return {
+    outcome: String(batchJson(result).outcome),
+    keys: String(items.length),
+    rotated: String(counts.done),
+    failed: String(counts.failed),
+    rotations: JSON.stringify(items.map((i) => ({ userId: i.userId, userEmail: i.userEmail, oldKeyId: i.keyId, newKeyId: i.newKey?.id ?? null, newKeyName: i.newKey?.name ?? null, outcome: i.status }))),
+  };
+}
+
+/** rotate --all; under GitHub Actions its outcome also goes to $GITHUB_OUTPUT for later steps (not a dry run's). */
+export const rotateAllCommand: CommandModule<RotateOptions, BatchResult> = {
+  ...batchCommand,
+  async run(options, ctx) {
+    const result = await batchCommand.run(options, ctx);
+    if (result.kind === 'batch') await writeJobOutputs(ctx.env, batchOutputs(result)).catch((err: Error) => ctx.out.warn(`Could not write the job outputs: ${err.message}`));
+    return result;
   },
 };
 
@@ -256,6 +300,7 @@ function settingsOf(options: RotateOptions, store: 'os' | 'none'): BatchSettings
     pollInterval: options.pollInterval ?? null,
     hookTimeout: options.hookTimeout ?? null,
     store,
+    ...(targetList(options.to).length ? { to: targetList(options.to) } : {}),
   };
 }
 
@@ -270,6 +315,7 @@ function resumedOptions(saved: BatchSettings, options: RotateOptions): RotateOpt
     waitTimeout: options.waitTimeout ?? saved.waitTimeout ?? undefined,
     pollInterval: options.pollInterval ?? saved.pollInterval ?? undefined,
     hookTimeout: options.hookTimeout ?? saved.hookTimeout ?? undefined,
+    to: options.to ?? saved.to,
   };
 }
 
@@ -278,15 +324,14 @@ function resumedOptions(saved: BatchSettings, options: RotateOptions): RotateOpt
 
 /**
  * The keys the policy picks, users in account order. Leaves out, and says why: the admin key's own user (its keys
- * rotate with --self), users with an unfinished rotation (finish it first). An empty selection is bad input.
+ * rotate with --self), users with an unfinished rotation (finish it first). `nothing` says why when none is picked.
  */
 async function select(
   ctx: Context,
   session: RotationSession,
   policy: SelectionPolicy,
   wanted: string[],
-  dryRun: boolean,
-): Promise<{ items: Candidate[]; left: string[] }> {
+): Promise<{ items: Candidate[]; left: string[]; nothing: string | null }> {
   const { provider, identity } = session;
   const users = await listUsersOnce(identity, provider);
   const chosen = wanted.length ? pickUsers(users, wanted) : users;
@@ -310,11 +355,9 @@ async function select(
     }
     items.push(...due);
   }
-  if (items.length === 0) {
-    const known = policy.olderThanMs !== null ? ` (--older-than only picks keys whose creation keyrot recorded: ${creations.size} here)` : '';
-    throw new UsageError(`No key matches the selection${known}: nothing to rotate.`, { hint: `keyrot audit shows every key and what is due.${dryRun ? '' : ' Nothing was changed.'}` });
-  }
-  return { items, left };
+  const known = policy.olderThanMs !== null ? ` (--older-than only picks keys whose creation keyrot recorded: ${creations.size} here)` : '';
+  const nothing = items.length ? null : `No key matches the selection${known}: nothing to rotate. (keyrot audit shows every key and what is due.)`;
+  return { items, left, nothing };
 }
 
 /**
@@ -325,6 +368,10 @@ async function select(
 function pickUsers(users: readonly User[], wanted: readonly string[]): User[] {
   const picked = new Set(wanted.map((name) => pickUser(users, name).id));
   return users.filter((u) => picked.has(u.id));
+}
+
+function batchConsentWhat(keys: number): string {
+  return `Rotating ${keys} key${keys === 1 ? '' : 's'} revokes each old key`;
 }
 
 async function consentToBatch(ctx: Context, items: Candidate[], yes: boolean): Promise<void> {
@@ -345,7 +392,7 @@ async function consentToBatch(ctx: Context, items: Candidate[], yes: boolean): P
     ctx,
     yes,
     `Rotate these ${items.length} keys? Each old key is revoked once its successor is handed over.`,
-    `Rotating ${items.length} key${items.length === 1 ? '' : 's'} revokes each old key`,
+    batchConsentWhat(items.length),
     'Add --dry-run to see the selection and the plan first.',
   );
 }
@@ -562,6 +609,8 @@ function nextStep(result: Extract<BatchResult, { kind: 'batch' }>): string | nul
 
 function batchJson(result: Extract<BatchResult, { kind: 'batch' }>): Record<string, unknown> {
   const counts = countOf(result.items);
+  // A run that selected nothing: a batch of no keys, done, that never existed (no id, no record).
+  if (result.nothing) return { batchId: null, outcome: 'nothing-selected', resumed: false, counts: { keys: 0, ...counts }, record: null, next: null, rotations: [], left: result.left ?? [], message: result.nothing };
   const outcome = result.cancelled ? 'cancelled' : counts.done + counts.gone === result.items.length ? 'done' : counts.done === 0 ? 'failed' : 'partial';
   return { batchId: result.batchId, outcome, resumed: result.resumed, counts: { keys: result.items.length, ...counts }, record: result.record, next: nextStep(result), rotations: result.items };
 }
@@ -586,19 +635,21 @@ async function planBatch(
   wanted: string[],
   options: RotateOptions,
   settings: RotateSettings,
+  evidence: () => void,
 ): Promise<BatchResult> {
   const { provider, identity } = session;
-  const { items, left } = await select(ctx, session, policy, wanted, true);
+  const { items, left, nothing } = await select(ctx, session, policy, wanted);
   const store = await storeFor(ctx, ctx.storeMode);
   const expiresAt = options.expires === undefined ? null : parseExpiry(options.expires, ctx.now());
   let steps: string[] = [];
-  // A keychain that cannot be written stops the dry run as it stops the real one, said once, before each key's plan
-  // reads the keychain and meets the same failure again.
-  if (ctx.storeMode === 'os') await probeWritable(store);
+  // A keychain that cannot be written is said once, as a failed preflight line below; each key's plan then reads an
+  // empty store rather than meet the same failure again, so the selection and the plan are still shown.
+  let planStore = store;
+  if (ctx.storeMode === 'os') await probeWritable(store).catch(async () => void (planStore = await storeFor(ctx, 'none')));
   const planned = await mapBounded(items, 4, async (c): Promise<BatchPlanItem> => {
     const base = { userId: c.user.id, userEmail: c.user.email, keyId: c.key.id, keyName: c.key.name, why: c.why };
     try {
-      const fresh = await planRotation(ctx, session, c.user, { ...options, key: c.key.id, name: undefined }, settings, expiresAt, store);
+      const fresh = await planRotation(ctx, session, c.user, { ...options, key: c.key.id, name: undefined }, settings, expiresAt, planStore);
       if (steps.length === 0) steps = fresh.plan.steps.map((step) => batchStep(step).replace(fresh.plan.newKey.name, 'its next generation').replace(` ${fresh.plan.oldKey.name} (${fresh.plan.oldKey.id})`, ''));
       return { ...base, newKeyName: fresh.plan.newKey.name, problem: null };
     } catch (err) {
@@ -607,23 +658,46 @@ async function planBatch(
     }
   });
   const preflight = [`the admin key authenticates (${identity.email}) and may manage users`];
-  try {
-    if (ctx.storeMode === 'os') {
-      await probeWritable(store);
-      preflight.push(`${store.description} is writable`);
+  const preflightFailed: FailedPreflight[] = [];
+  // Each check the real run makes before any change, in its order; one that fails is listed, not thrown, so the
+  // selection and the plan are always shown.
+  const check = async (what: string, run: () => Promise<string>) => {
+    try {
+      preflight.push(await run());
+    } catch (err) {
+      if (!isKeyrotError(err)) throw err;
+      preflightFailed.push({ check: what, error: { code: err.code, exitCode: err.exitCode, message: err.message, ...(err.hint ? { hint: err.hint } : {}) } });
     }
-    const lock = await acquireUserLock(ctx.stateDir, provider.id, BATCH_LOCK_ID, 'a batch rotation (rotate --all)');
+  };
+  await check('evidence', async () => {
+    evidence();
+    if (options.check) return 'evidence: --check, for each key';
+    if (options.keepOld) return 'evidence: none needed (--keep-old: both keys stay live for the grace period)';
+    return options.wait === false ? 'evidence: none (--no-wait)' : "evidence: each key's own last use";
+  });
+  await check('state folder', async () => {
+    const lock = await acquireUserLock(ctx.stateDir, provider.id, BATCH_LOCK_ID, 'a batch rotation (rotate --all)').catch((err: unknown) => {
+      throw isKeyrotError(err) ? err : stateError(ctx.stateDir, err);
+    });
     await lock.release();
     const unfinished = await batches.active(provider.id);
     if (unfinished) throw unfinishedBatch(batches, unfinished);
-    preflight.push(`the state folder ${ctx.stateDir} is writable, and no other batch is running or unfinished`);
-    if (!options.yes && !ctx.interactive) throw new UsageError('The real run revokes the old keys: it needs --yes without a terminal.');
-    preflight.push(options.yes ? 'consent: --yes' : 'consent: the real run asks you once');
-  } catch (err) {
-    if (isKeyrotError(err)) throw err.amend(`${err.hint ? `${err.hint} ` : ''}--dry-run: the real run would stop here, with this exit code; nothing was changed.`, { dryRun: true });
-    throw err;
+    return `the state folder ${ctx.stateDir} is writable, and no other batch is running or unfinished`;
+  });
+  if (ctx.storeMode === 'os') {
+    await check('keychain', async () => {
+      await probeWritable(store);
+      return `${store.description} is writable`;
+    });
   }
-  return { kind: 'batch-planned', items: planned, left, steps, preflight };
+  if (items.length) {
+    await check('consent', async () => {
+      // Without a terminal consentTo refuses as the real run would; in one, the real run asks (never asked here).
+      if (!ctx.interactive) await consentTo(ctx, Boolean(options.yes), '', batchConsentWhat(items.length));
+      return options.yes ? 'consent: --yes' : 'consent: the real run asks you once';
+    });
+  }
+  return { kind: 'batch-planned', items: planned, left, steps, preflight, preflightFailed, nothing };
 }
 
 /** A step of one rotation's plan as a batch takes it: without a hook, nobody is asked to confirm a hand-over. */
@@ -653,5 +727,21 @@ function renderBatchPlan(result: Extract<BatchResult, { kind: 'batch-planned' }>
     ...result.steps.map((s, n) => `  ${n + 1}. ${s}`),
     'Preflight (what the real run checks before any change):',
     ...result.preflight.map((c) => `  ✔ ${c}`),
+    ...result.preflightFailed.map((f) => `  ✖ ${f.check}: ${f.error.message}${f.error.hint ? ` ${f.error.hint}` : ''}`),
+    ...(result.nothing ? [result.nothing] : []),
   ].join('\n');
 }
+
+/**
+ * A dry run exits as the real run would: with the first preflight failure's code, else the batch's code when keys
+ * would stop (16 some, 17 all), else 0. Said after the plan, which is always printed.
+ */
+function plannedOutcome(result: Extract<BatchResult, { kind: 'batch-planned' }>): { exitCode: ExitCodeValue; message: string } | undefined {
+  const first = result.preflightFailed[0];
+  if (first) return { exitCode: first.error.exitCode, message: `--dry-run: the real run would stop before any change (${first.check}: ${first.error.message}); nothing was changed.` };
+  const stopping = result.items.filter((i) => i.problem).length;
+  if (stopping === 0) return undefined;
+  const code: ExitCodeValue = stopping === result.items.length ? ExitCode.batchFailed : ExitCode.batchPartial;
+  return { exitCode: code, message: `--dry-run: ${stopping} of ${result.items.length} rotations would stop; nothing was changed.` };
+}
+

@@ -12,7 +12,7 @@ import { renderTable } from '../ui/table.js';
 import { consentTo } from './consent.js';
 import { resolveUser } from './resolve.js';
 import { selfTarget } from './rotate-self.js';
-import { requireHookWithoutStore, storeFor, withoutKeychainHint } from './hand-over.js';
+import { parseTargetsEarly, requireHookWithoutStore, storeFor, withoutKeychainHint } from './hand-over.js';
 import { withManageUsers } from './account-scan.js';
 import { checkUserLockFree, withUserLock } from './user-lock.js';
 import { validateName } from './create.js';
@@ -58,6 +58,9 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult | BatchRes
       const active = await activeRotation(ctx, session, user);
       if (options.abort) {
         if (!active) throw new NotFoundError(`${user.email} has no unfinished rotation to abort.`);
+        // --yes skips the question, not what it warns of: said all the same.
+        const warning = abortWarning(active);
+        if (options.yes && warning) ctx.out.warn(warning);
         await consentTo(
           ctx,
           Boolean(options.yes),
@@ -87,7 +90,7 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult | BatchRes
         return resumeRotation(ctx, session, active, options, settings);
       }
 
-      requireHookWithoutStore(ctx, options.onNewKey);
+      requireHookWithoutStore(ctx, options.onNewKey, parseTargetsEarly(ctx, options));
       const store = await storeFor(ctx, ctx.storeMode);
       const fresh = await planRotation(ctx, session, user, options, settings, expiresAt, store);
       if (options.dryRun) return { kind: 'planned', plan: { ...fresh.plan, preflight: await preflight(ctx, provider, identity, user, store, Boolean(options.yes)) } };
@@ -236,8 +239,16 @@ async function consent(ctx: Context, plan: RotationPlan, yes: boolean): Promise<
 
 function abortQuestion(record: RotationRecord): string {
   const roll = `Roll back the rotation of ${record.userEmail}: delete the new key ${record.newKey.name}, keep ${record.oldKey.name}?`;
-  // Consumers that already switched would lose their key: say so before they do.
-  return record.handedOverAt ? `Consumers were given ${record.newKey.name} at ${record.handedOverAt}: any that switched to it fail once it is deleted. ${roll}` : roll;
+  const warning = abortWarning(record);
+  return warning ? `${warning} ${roll}` : roll;
+}
+
+/** Consumers that already switched would lose their key: what --abort says before it deletes it (prompt or --yes). */
+function abortWarning(record: RotationRecord): string | null {
+  const given = record.deliveredTo ?? [];
+  const to = given.length ? ` (--to ${given.join(', ')} get ${record.oldKey.name} back where keyrot holds it)` : '';
+  if (record.handedOverAt) return `Consumers were given ${record.newKey.name} at ${record.handedOverAt}${to}: any that switched to it fail once it is deleted.`;
+  return given.length ? `${given.join(', ')} ${given.length === 1 ? 'was' : 'were'} given ${record.newKey.name}${to}: any consumer that read it there fails once it is deleted.` : null;
 }
 
 function resumeQuestion(record: RotationRecord): string {

@@ -8,3 +8,4 @@ export { runRotation, PHASE_RUNNERS } from './rotation/machine.js';
 export { abortRotation, assertAbortable } from './rotation/abort.js';
 export { nothingCreated } from './rotation/failure.js';
 export { TRANSITIONS } from './rotation/transitions.js';
+export { noEvidenceReason } from './rotation/steps/wait.js';

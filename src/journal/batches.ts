@@ -32,6 +32,8 @@ export interface BatchSettings {
   pollInterval: string | null;
   hookTimeout: string | null;
   store: 'os' | 'none';
+  /** --to targets (absent in batches of an older keyrot). */
+  to?: string[];
 }
 
 export interface BatchRecord {

@@ -103,8 +103,9 @@ export function stateError(path: string, err: unknown): StateError {
   return new StateError(`keyrot cannot write its state at ${path}: ${why}.`, { cause: err, data: { path } });
 }
 
-/** Writes `data` as JSON to `path` atomically with mode 0600. */
+/** Writes `data` as JSON to `path` atomically with mode 0600, making its folder first. */
 export async function writeJsonAtomic(path: string, data: unknown): Promise<void> {
+  await ensureDir(dirname(path));
   await writeTextAtomic(path, jsonText(data));
 }
 
@@ -113,15 +114,19 @@ export function jsonText(data: unknown): string {
   return `${JSON.stringify(data, null, 2)}\n`;
 }
 
-/** Writes `text` to `path` atomically with mode 0600. */
+/**
+ * Writes `text` to `path` with mode 0600 through a temporary file beside it and a rename, so a reader sees the old
+ * file or the new one, never half of one; the folder must exist. A failure leaves no temporary file behind.
+ */
 export async function writeTextAtomic(path: string, text: string): Promise<void> {
-  await ensureDir(dirname(path));
   const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
   // 'wx': never write through a file (or symlink) someone placed at the temporary name.
   const handle = await open(tmp, 'wx', 0o600);
   try {
     try {
       await handle.writeFile(text);
+      // 'wx' with 0600 is still narrowed by the umask, never widened: chmod makes it exactly 0600.
+      await handle.chmod(0o600);
       await handle.sync();
     } finally {
       await handle.close();

@@ -7,7 +7,7 @@ import type { Context } from '../cli/context.js';
 import { formatDuration, parseDuration, parseSpan } from '../core/duration.js';
 import { maskFromLastChars } from '../core/mask.js';
 import { nextGenerationName } from '../core/naming.js';
-import { PHASES, PHASE_LABELS, abortRotation, newRotationRecord, nothingCreated, runRotation, TRANSITIONS, type RotationMode, type RotationOptions, type RotationPorts, type RotationRecord } from '../core/rotation.js';
+import { PHASES, PHASE_LABELS, abortRotation, canAbort, newRotationRecord, noEvidenceReason, nothingCreated, runRotation, TRANSITIONS, type RotationMode, type RotationOptions, type RotationPorts, type RotationRecord } from '../core/rotation.js';
 import { CancelledError, NotFoundError, RotationConflictError, StateError, UsageError, isKeyrotError } from '../errors.js';
 import { writeRescueFile } from '../journal/rescue.js';
 import { RotationJournal } from '../journal/rotations.js';
@@ -15,7 +15,8 @@ import { stateError } from '../journal/state-dir.js';
 import { keychainAccount, type SecretStore } from '../keychain/secret-store.js';
 import { adoptDashboardKey, dashboardFlow, dashboardKey, keepDashboardKey, restoreDashboardAdmin } from '../providers/operator-flow.js';
 import type { ApiKey, Identity, Provider, User } from '../providers/types.js';
-import { appendStepSummary, rotationSummaryMarkdown } from '../ui/github.js';
+import { addMaskLine, appendStepSummary, inGithubActions, rotationOutputs, rotationSummaryMarkdown, writeJobOutputs } from '../ui/github.js';
+import { parseTarget, parseTargets, targetList } from '../destinations/index.js';
 import { consentTo } from '../commands/consent.js';
 import { chooseKey, findKey, heldAmong } from '../commands/resolve.js';
 import { OwnKeysProvider, SELF_USER_ID, type SelfTarget } from '../commands/rotate-self.js';
@@ -30,6 +31,8 @@ export interface RotateOptions {
   name?: string;
   expires?: string;
   onNewKey?: string;
+  /** --to, repeatable: built-in destinations given the new key before --on-new-key. */
+  to?: string | string[];
   check?: string;
   waitTimeout?: string;
   pollInterval?: string;
@@ -115,6 +118,7 @@ export type Settings = ReturnType<typeof parseSettings>;
  */
 export function applyResumeOverrides(journaled: RotationOptions, options: RotateOptions, settings: RotateSettings): void {
   if (options.onNewKey !== undefined) journaled.onNewKey = options.onNewKey;
+  if (options.to !== undefined) journaled.to = targetList(options.to);
   if (options.check !== undefined) journaled.check = options.check;
   if (options.waitTimeout !== undefined) journaled.waitTimeoutMs = settings.waitTimeoutMs;
   if (options.pollInterval !== undefined) journaled.pollIntervalMs = settings.pollIntervalMs;
@@ -146,14 +150,15 @@ export function planOf(
         return `create ${newName}${expiresAt ? ` (expires ${expiresAt.toISOString()})` : ''} and ${options.store === 'none' ? 'keep it in memory only (--store none)' : 'store it in the keychain'}`;
       case 'hand-over':
         if (user.id === SELF_USER_ID) return `install the new key as the admin key${options.onNewKey ? ` (and run --on-new-key with it on its stdin: ${options.onNewKey})` : ''}, then use it`;
-        return options.onNewKey ? `run --on-new-key with the new key on its stdin: ${options.onNewKey}` : CONFIRM_HAND_OVER_STEP;
+        return handOverPlan(options);
       case 'wait':
         if (perKey && !options.noWait) {
           return `wait up to ${formatDuration(options.waitTimeoutMs)} until ${newName} is used and ${oldKey.name} stays unused for ${quiet} (each key's own last use)${options.check ? ` and --check passes: ${options.check}` : ''}`;
         }
-        return options.noWait
-          ? 'not wait for consumers (--no-wait)'
-          : `wait up to ${formatDuration(options.waitTimeoutMs)} for the new key to be used${options.check ? ` and for --check to pass: ${options.check}` : ''}`;
+        if (options.noWait) return 'not wait for consumers (--no-wait)';
+        if (options.check) return `run --check until it passes, up to ${formatDuration(options.waitTimeoutMs)}: ${options.check} (the evidence that consumers use the new key)`;
+        if (options.keepOld) return 'not wait: both keys stay live for the grace period (--keep-old)';
+        return options.onNewKey || options.to?.length ? 'ask you whether the consumers work with the new key' : 'take your confirmation of the hand-over as the evidence';
       case 'revoke':
         if (operator) return `check ${newName} still works, then ask you to revoke ${oldKey.name} in the dashboard and poll until it is rejected (401), up to ${formatDuration(options.waitTimeoutMs)}`;
         return `check ${newName} still works, then delete the old key ${oldKey.name} (${oldKey.id})`;
@@ -201,6 +206,34 @@ export async function refuseAdminKeyAsOldKey(ctx: Context, provider: Provider, i
   });
 }
 
+/** The hand-over step of a plan: destinations, then the hook; or the operator's confirmation. */
+function handOverPlan(options: RotationOptions): string {
+  const parts = [...(options.to?.length ? [`write it to ${options.to.join(', ')}`] : []), ...(options.onNewKey ? [`run --on-new-key with the new key on its stdin: ${options.onNewKey}`] : [])];
+  return parts.length ? parts.join(', then ') : CONFIRM_HAND_OVER_STEP;
+}
+
+/**
+ * A rotation whose switch nothing could show is refused before any change: without a terminal (or in a batch,
+ * where nobody is asked about each key), without --check, a provider whose usage cannot tell keys apart, and
+ * neither --keep-old nor --no-wait.
+ */
+export function refuseWithoutEvidence(
+  ctx: Context,
+  provider: Provider,
+  options: Pick<RotationOptions, 'check' | 'noWait' | 'keepOld' | 'onNewKey' | 'to' | 'usageSignalUsable'>,
+  mode: RotationMode,
+  batch: boolean,
+): void {
+  // Only a signal that moves for either key misleads; per-key providers, and those with none (their rule unchanged), pass.
+  if (provider.capabilities.usageSignal !== 'per-user' || !options.usageSignalUsable) return;
+  if (mode !== 'standard' || options.noWait || options.keepOld || options.check) return;
+  // In a terminal the person's word is the evidence; a batch asks nobody about each key.
+  if (ctx.interactive && !batch) return;
+  throw new UsageError(`Nothing would show that the consumers use the new key: ${noEvidenceReason(provider.displayName, provider.capabilities.usageSignal)}.`, {
+    hint: 'Pass --check CMD (a command that proves the consumers work with the new key: the rotation goes on as soon as it passes), --keep-old GRACE (both keys stay live; finish later with --resume), or --no-wait (revoke on your own word). Nothing was changed.',
+  });
+}
+
 /** Settings of a new (or adopted) rotation from the flags; refuses combinations the user's identity forbids. */
 export function rotationOptionsFor(ctx: Context, options: RotateOptions, settings: RotateSettings, mode: RotationMode, identity: Identity, user: User): RotationOptions {
   const usageSignalUsable = !isAdmin(user, identity);
@@ -227,6 +260,7 @@ export function rotationOptionsFor(ctx: Context, options: RotateOptions, setting
     hookTimeoutMs: settings.hookTimeoutMs,
     usageSignalUsable,
     store: ctx.storeMode,
+    ...(targetList(options.to).length ? { to: [...new Set(targetList(options.to))] } : {}),
     ...(settings.usageRefreshMs !== undefined ? { usageRefreshMs: settings.usageRefreshMs } : {}),
     ...(settings.expireOldMs ? { expireOldMs: settings.expireOldMs } : {}),
   };
@@ -362,7 +396,32 @@ export async function resumeRotation(ctx: Context, session: RotationSession, act
   // Resuming a --keep-old rotation means: the grace period is over, finish it.
   active.options.keepOld = false;
   applyResumeOverrides(active.options, options, settings);
+  refuseResumeThatCannotFinish(ctx, session.provider, active);
   return runIn(ctx, session, active, store);
+}
+
+/**
+ * A --resume that could never finish is refused before it changes or waits for anything: the wait still ahead with
+ * nothing to show the switch (see refuseWithoutEvidence), or a --store none rotation that must prove its new key
+ * before the revoke, with no copy of it in this process: only --check can.
+ */
+function refuseResumeThatCannotFinish(ctx: Context, provider: Provider, record: RotationRecord): void {
+  const phases = PHASES[record.mode];
+  const ahead = phases.slice(Math.max(0, phases.indexOf(record.phase)));
+  const abort = canAbort(record) ? ', or roll back with --abort' : '';
+  const hint = `Pass --check CMD with --resume (a command that proves the consumers work with the new key)${abort}. Nothing was changed.`;
+  if (ahead.includes('wait')) {
+    try {
+      refuseWithoutEvidence(ctx, provider, record.options, record.mode, Boolean(record.batchId));
+    } catch (err) {
+      if (err instanceof UsageError) err.hint = `Pass --check CMD with --resume (a command that proves the consumers work with the new key), or --no-wait to revoke on your own word${abort}. Nothing was changed.`;
+      throw err;
+    }
+  }
+  // --self is the exception: the new key is the admin key this run authenticates with, proven by every call.
+  if (record.options.store === 'none' && record.userId !== SELF_USER_ID && ahead.includes('revoke') && !ahead.includes('create') && record.options.check === null && record.newKey.id !== null) {
+    throw new UsageError(`keyrot keeps no copy of ${record.newKey.name} (--store none): it cannot prove the new key works before revoking ${record.oldKey.name}.`, { hint });
+  }
 }
 
 /** A fresh rotation, planned: every check made and the plan known; `launch` journals it and runs it. */
@@ -398,6 +457,10 @@ export async function planRotation(
   // revoked as soon as the new one is installed, which is the standard order without the wait.
   const mode: RotationMode = options.emergency && !self ? 'emergency' : 'standard';
   const rotationOptions = rotationOptionsFor(ctx, options, self ? { ...settings, wait: false } : settings, mode, identity, user);
+  // A batch weighs this once for all its keys (rotate-all.ts), before any of them.
+  if (!options.all) refuseWithoutEvidence(ctx, provider, rotationOptions, mode, false);
+  // A destination that can never take the key (no token, a repository the token cannot see) is refused now.
+  for (const destination of parseTargets(rotationOptions.to, { env: ctx.env, signal: ctx.signal })) await destination.preflight();
   const successor = nextGenerationName(oldKey.name, []);
   const stray = options.name === undefined ? keys.find((k) => k.name === successor && k.id !== oldKey.id) : undefined;
   if (stray) throw strayNextGeneration(ctx, provider, user, oldKey, stray);
@@ -440,7 +503,10 @@ export async function runIn(ctx: Context, session: RotationSession, record: Rota
 export function portsIn(ctx: Context, session: RotationSession, store: SecretStore): RotationPorts {
   const ports = { ...makePorts(ctx, session.provider, store, session.journal, session.options), ...session.view };
   // A batch hands keys over through --on-new-key or the keychain: nobody is asked to confirm each of them.
-  if (session.view) ports.confirmHandover = null;
+  if (session.view) {
+    ports.confirmHandover = null;
+    ports.confirmSwitch = null;
+  }
   if (session.provider.operator) ports.adoptNewKey = (secret, record) => adoptDashboardKey(ctx, session.provider, secret, record);
   if (session.self) {
     ports.deliver = session.self.deliver(ports);
@@ -470,6 +536,12 @@ export function makePorts(ctx: Context, provider: Provider, store: SecretStore, 
       return outcome.exitCode === 0 && !outcome.timedOut;
     },
     confirmHandover: ctx.interactive ? (message) => ctx.steps.whilePaused(() => ctx.prompts.confirm(message, '--on-new-key')) : null,
+    confirmSwitch: ctx.interactive ? (message) => ctx.steps.whilePaused(() => ctx.prompts.confirm(message, '--check')) : null,
+    async deliverTo(target, secret) {
+      // Under GitHub Actions the runner masks the key in every later log line before the destination has it.
+      if (inGithubActions(ctx.env)) ctx.out.workflowCommand(addMaskLine(secret));
+      await parseTarget(target, { env: ctx.env, signal }).deliver(secret);
+    },
     receiveKey: (instructions, name) => receiveKey(ctx, options, instructions, name),
     ...(ctx.providerFlag ? { invocation: `keyrot ${ctx.providerFlag} rotate` } : {}),
     ...(provider.operator ? { operatorFlow: dashboardFlow } : {}),
@@ -516,7 +588,11 @@ export async function receiveKey(ctx: Context, options: RotateOptions, instructi
  * user is not told to resume a rotation that has nothing live.
  */
 export async function runReported(ctx: Context, record: RotationRecord, ports: RotationPorts, journal: RotationJournal): Promise<RotationRecord> {
-  const report = () => appendStepSummary(ctx.env, rotationSummaryMarkdown(record)).catch((err: Error) => ctx.out.warn(`Could not write the step summary: ${err.message}`));
+  const report = async () => {
+    await appendStepSummary(ctx.env, rotationSummaryMarkdown(record)).catch((err: Error) => ctx.out.warn(`Could not write the step summary: ${err.message}`));
+    // A batch's rotations are reported by the batch, once (rotate-all.ts).
+    if (!record.batchId) await writeJobOutputs(ctx.env, rotationOutputs(record)).catch((err: Error) => ctx.out.warn(`Could not write the job outputs: ${err.message}`));
+  };
   try {
     const done = await runRotation(record, ports);
     await report();

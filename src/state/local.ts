@@ -55,6 +55,7 @@ export class LocalStore implements StateStore {
 
   async write(key: string, text: string): Promise<void> {
     await this.ready();
+    await ensureDir(dirname(this.where(key)));
     await writeTextAtomic(this.where(key), text);
   }
 

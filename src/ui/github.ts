@@ -1,6 +1,7 @@
 // GitHub Actions integration: mask a secret before it is handed on (so no later step can echo it into the
 // log), and append a human summary of a rotation to the job's step summary. Neither ever holds a plaintext
 // except the ::add-mask:: line itself, which the runner consumes and never shows.
+import { randomUUID } from 'node:crypto';
 import { appendFile } from 'node:fs/promises';
 import { formatDuration } from '../core/duration.js';
 import { maskFromLastChars, sanitizeForTerminal } from '../core/mask.js';
@@ -50,4 +51,37 @@ export function rotationSummaryMarkdown(record: RotationRecord): string {
 /** Appends to $GITHUB_STEP_SUMMARY when it is set; a no-op elsewhere. */
 export async function appendStepSummary(env: NodeJS.ProcessEnv, markdown: string): Promise<void> {
   if (env.GITHUB_STEP_SUMMARY) await appendFile(env.GITHUB_STEP_SUMMARY, `${markdown}\n`);
+}
+
+/**
+ * A step's outputs as GitHub reads them from $GITHUB_OUTPUT: each value between a random delimiter, so no value (a
+ * provider's key name may hold a line break) can end early or add an output of its own. This is the multiline form
+ * of https://docs.github.com/actions/reference/workflows-and-actions/workflow-commands#multiline-strings, as
+ * actions/toolkit's core.setOutput writes it (packages/core/src/file-command.ts, prepareKeyValueMessage).
+ */
+export function jobOutputText(outputs: Readonly<Record<string, string>>): string {
+  const delimiter = `ghadelimiter_${randomUUID()}`;
+  return Object.entries(outputs)
+    .map(([name, value]) => `${name}<<${delimiter}\n${value}\n${delimiter}\n`)
+    .join('');
+}
+
+/**
+ * Appends `outputs` to $GITHUB_OUTPUT when it is set (under GitHub Actions); a no-op elsewhere. Callers pass ids,
+ * names and outcomes only: never a plaintext key.
+ */
+export async function writeJobOutputs(env: NodeJS.ProcessEnv, outputs: Readonly<Record<string, string>>): Promise<void> {
+  if (env.GITHUB_OUTPUT) await appendFile(env.GITHUB_OUTPUT, jobOutputText(outputs));
+}
+
+/** The outputs of one rotation (rotate): who, which keys, how it ended. */
+export function rotationOutputs(record: RotationRecord): Record<string, string> {
+  return {
+    'user-id': record.userId,
+    'user-email': record.userEmail,
+    'new-key-id': record.newKey.id ?? '',
+    'new-key-name': record.newKey.name,
+    'old-key-id': record.oldKey.id,
+    outcome: record.status === 'done' ? 'rotated' : record.status,
+  };
 }

@@ -30,7 +30,7 @@ async function account(): Promise<Harness> {
   h.env.COLUMNS = '250';
   for (const email of ['ops@example.com', 'ci@example.com']) cleared.push(userOf(h, email).id);
   exitOf(await h.run(['create', '--user', 'ops@example.com', '--name', 'ops-deploy-v7', '--expires', '10d']), 0);
-  exitOf(await h.run(['rotate', '--user', 'ci@example.com', '--key', 'ci-runner', '--on-new-key', 'exit 3', '--yes']), 12);
+  exitOf(await h.run(['rotate', '--user', 'ci@example.com', '--key', 'ci-runner', '--on-new-key', 'exit 3', '--no-wait', '--yes']), 12);
   return h;
 }
 

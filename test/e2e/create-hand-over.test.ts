@@ -73,7 +73,7 @@ describe.skipIf(!HAS_KEYCHAIN)('create without a keychain', () => {
   });
 
   it.each([
-    [['--store', 'none'], /--on-new-key is then the only way to hand it on, and is required/],
+    [['--store', 'none'], /--on-new-key or --to is then the only way to hand it on, and one is required/],
     [['--store', 'none', '--on-new-key', 'cat', '--reveal'], /cannot be combined with --reveal/],
     [['--on-new-key', 'cat', '--hook-timeout', '0s'], /--hook-timeout must be greater than zero/],
   ])('refused before any call: %j', async (flags, message) => {

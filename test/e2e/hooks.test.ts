@@ -1,5 +1,7 @@
 // A hook is judged by its process, not its pipes: one that exits 0 but leaves a child holding its output (nohup,
 // a daemon restart, setsid) is done when it exits; and its output, however large, stays bounded in keyrot.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HAS_KEYCHAIN } from '../helpers/e2e.js';
 import { rotationSetup } from '../helpers/consumer.js';
@@ -34,5 +36,22 @@ describe.skipIf(!HAS_KEYCHAIN)('hooks', () => {
       expect(r.stderr).toMatch(/received key \*\*\*\*… \[line cut\]/);
     }
     expect(await s.sc.leaks()).toEqual([]);
+  });
+});
+
+describe.skipIf(!HAS_KEYCHAIN)('what a hook reads', () => {
+  it('a hook reads exactly the key, as keyrot get prints it: no newline (rotate and create)', async () => {
+    const s = await rotationSetup();
+    const got = join(s.dir, 'got.key');
+    const r = await s.run('rotate', ['rotate', '--user', s.user.email, '--on-new-key', `cat > '${got}'`, '--no-wait', '--yes'], { timeoutMs: 20_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const get = await s.run('get', ['get', '--user', s.user.email, '--reveal']);
+    expect(get.code, get.stderr).toBe(0);
+    expect(await readFile(got, 'utf8')).toBe(get.stdout);
+    expect(get.stdout).not.toMatch(/\s$/);
+
+    const created = await s.run('create', ['create', '--user', s.user.email, '--name', 'second', '--reveal', '--json', '--on-new-key', `cat > '${got}'`]);
+    expect(created.code, created.stderr).toBe(0);
+    expect(await readFile(got, 'utf8')).toBe(JSON.parse(created.stdout).secret);
   });
 });

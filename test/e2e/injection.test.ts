@@ -105,7 +105,7 @@ describe.skipIf(!HAS_KEYCHAIN)('provider and hook text cannot drive the terminal
     await fetch(`${s.h.sandbox.controlUrl}/users/${user.id}`, { method: 'POST', body: JSON.stringify({ email: 'ops@example.com\r\n::warning::MAIL' }) });
     const env = { GITHUB_ACTIONS: 'true' };
     const runs = [
-      ['rotate', '--user', user.id, '--dry-run', '--yes'],
+      ['rotate', '--user', user.id, '--dry-run', '--no-wait', '--yes'],
       ['list-keys', '--user', user.id],
       ['list-keys', '--user', user.id, '--json'],
       ['rotate', '--user', user.id, '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes', '--events'],

@@ -126,7 +126,7 @@ async function recordCreation(h: Harness, email: string, daysAgo: number): Promi
 }
 
 async function planOf(h: Harness, args: string[]): Promise<Array<{ userEmail: string; keyName: string; why: string; newKeyName: string | null }>> {
-  const r = exitOf(await h.run(['rotate', '--all', ...args, '--store', 'none', '--on-new-key', 'cat >/dev/null', '--dry-run', '--yes', '--json']), 0);
+  const r = exitOf(await h.run(['rotate', '--all', ...args, '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--dry-run', '--yes', '--json']), 0);
   return json(r).keys;
 }
 
@@ -164,12 +164,12 @@ describe('keyrot rotate --all: selection and --dry-run', () => {
 
   it('the table of a dry run: the selection, each new name, why, the plan, the preflight; the admin\'s user left out', async () => {
     const h = await account();
-    const r = exitOf(await h.run(['rotate', '--all', '--never-expiring', '--match', 'ops-*', '--on-new-key', 'cat >/dev/null', '--store', 'none', '--dry-run', '--yes']), 0);
+    const r = exitOf(await h.run(['rotate', '--all', '--never-expiring', '--match', 'ops-*', '--on-new-key', 'cat >/dev/null', '--no-wait', '--store', 'none', '--dry-run', '--yes']), 0);
     expect(r.stdout).toMatch(/^Dry run: nothing will change\. 1 key of 1 user selected:\nUSER\s+KEY\s+NEW KEY\s+WHY\s+PLAN\nops@example\.com\s+ops-deploy\s+ops-deploy-v2\s+never expires\s+rotate\n/);
     expect(r.stdout).toContain('Each rotation would:\n  1. create its next generation and keep it in memory only (--store none)');
     expect(r.stdout).toContain('  3. run --on-new-key with the new key on its stdin: cat >/dev/null');
     expect(r.stdout).toContain('✔ consent: --yes');
-    const all = exitOf(await h.run(['rotate', '--all', '--on-new-key', 'cat >/dev/null', '--store', 'none', '--dry-run', '--yes']), 0);
+    const all = exitOf(await h.run(['rotate', '--all', '--on-new-key', 'cat >/dev/null', '--no-wait', '--store', 'none', '--dry-run', '--yes']), 0);
     expect(all.stdout).toContain("Left out: admin@example.com is the admin key's own user (rotate its key with keyrot rotate --self).");
     expect(all.stdout).not.toMatch(/^admin@example\.com/m);
   });
@@ -177,7 +177,6 @@ describe('keyrot rotate --all: selection and --dry-run', () => {
   it.each([
     [['--expiring-within', 'a month'], 2, /^error: --expiring-within: "a month" is not a duration\./],
     [['--older-than', '90x'], 2, /^error: --older-than: "90x" is not a duration\./],
-    [['--match', 'nothing-matches-*'], 2, /^error: No key matches the selection: nothing to rotate\./],
     [['--user', 'nobody@example.com'], 5, /^error: No user with e-mail nobody@example\.com\./],
     [['--key', 'ops-deploy'], 2, /^error: --key is for the rotation of one key: it cannot be combined with --all\./],
     [['--concurrency', '0'], 2, /^error: --concurrency must be a whole number from 1 to 100; got "0"\./],
@@ -185,7 +184,7 @@ describe('keyrot rotate --all: selection and --dry-run', () => {
     [['--never-expiring'], 2, /^error: Rotating 5 keys revokes each old key: pass --yes to confirm without a terminal\./],
   ])('rotate --all %j: one line on stderr, exit %i, nothing changed', async (args, code, message) => {
     const h = await account();
-    const r = exitOf(await h.run(['rotate', '--all', ...args, '--store', 'none', '--on-new-key', 'cat >/dev/null']), code);
+    const r = exitOf(await h.run(['rotate', '--all', ...args, '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait']), code);
     expect(lines(r.stderr).filter((l) => l.includes('error:'))).toHaveLength(1);
     expect(lines(r.stderr).find((l) => l.includes('error:'))).toMatch(message);
     expect(r.stderr).not.toMatch(/^\s+at /m);
@@ -199,7 +198,7 @@ describe('keyrot rotate --all: selection and --dry-run', () => {
     await import('node:fs/promises').then((fs) => fs.mkdir(dir, { recursive: true, mode: 0o700 }));
     await writeFile(join(dir, 'vultr.json'), content, { mode: 0o600 });
     for (const args of [['--resume'], ['--never-expiring']]) {
-      const r = exitOf(await h.run(['rotate', '--all', ...args, '--store', 'none', '--on-new-key', 'cat >/dev/null', '--yes']), 14);
+      const r = exitOf(await h.run(['rotate', '--all', ...args, '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes']), 14);
       expect(r.stderr).toMatch(/^error: The batch record .+\/batches\/vultr\.json is damaged\. \(Every rotation it started keeps its own journal: set the file aside/);
     }
     expect(h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
@@ -210,7 +209,7 @@ describe('keyrot rotate --all: selection and --dry-run', () => {
     await renameUser(h, 'user5@example.com', 'OPS@example.com');
     expect(picked(await planOf(h, ['--user', 'OPS@example.com']))).toEqual(['OPS@example.com user5-deploy']);
     expect(picked(await planOf(h, ['--user', 'ops@example.com']))).toEqual(['ops@example.com ops-deploy']);
-    const r = exitOf(await h.run(['rotate', '--all', '--user', 'Ops@example.com', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--yes']), 2);
+    const r = exitOf(await h.run(['rotate', '--all', '--user', 'Ops@example.com', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes']), 2);
     expect(r.stderr).toMatch(/^error: "Ops@example\.com" matches 2 users: .*ops@example\.com.*OPS@example\.com/m);
     expect(h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
   });
@@ -218,7 +217,7 @@ describe('keyrot rotate --all: selection and --dry-run', () => {
   it("the admin key's own user is its exact e-mail: a user whose e-mail differs only in case is selected like the others", async () => {
     const h = await account();
     await renameUser(h, 'user5@example.com', 'Admin@example.com');
-    const plan = exitOf(await h.run(['rotate', '--all', '--match', 'user*', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--dry-run', '--yes', '--json']), 0);
+    const plan = exitOf(await h.run(['rotate', '--all', '--match', 'user*', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--dry-run', '--yes', '--json']), 0);
     expect(picked(json(plan).keys)).toContain('Admin@example.com user5-deploy');
     expect(json(plan).left).toEqual(["Left out: admin@example.com is the admin key's own user (rotate its key with keyrot rotate --self)."]);
   });
@@ -227,7 +226,7 @@ describe('keyrot rotate --all: selection and --dry-run', () => {
     const h = await account();
     const proxy = await duplicatingProxy(h, 'user5@example.com');
     const env = { VULTR_API_URL: proxy };
-    const plan = exitOf(await h.run(['rotate', '--all', '--user', 'user5@example.com', '--user', 'user6@example.com', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--dry-run', '--yes', '--json'], { env }), 0);
+    const plan = exitOf(await h.run(['rotate', '--all', '--user', 'user5@example.com', '--user', 'user6@example.com', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--dry-run', '--yes', '--json'], { env }), 0);
     expect(picked(json(plan).keys)).toEqual(['user5@example.com user5-deploy', 'user6@example.com user6-deploy']);
     const r = exitOf(await h.run(['rotate', '--all', '--user', 'user5@example.com', '--user', 'user6@example.com', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes', '--json'], { env }), 0);
     expect(json(r).counts).toMatchObject({ keys: 2, done: 2, failed: 0 });
@@ -329,7 +328,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --all: rotations', () => {
     expect([failed?.status, pending?.status]).toEqual(['failed', 'pending']);
     // The operator rotates the key that was not started, by hand.
     exitOf(await h.run(['rotate', '--user', pending!.userEmail, '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes']), 0);
-    const resumed = exitOf(await h.run(['rotate', '--all', '--resume', '--on-new-key', 'cat >/dev/null', '--yes', '--json']), 0);
+    const resumed = exitOf(await h.run(['rotate', '--all', '--resume', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes', '--json']), 0);
     expect(json(resumed)).toMatchObject({ outcome: 'done', counts: { keys: 2, done: 1, gone: 1, failed: 0, pending: 0 } });
     expect(json(resumed).rotations.find((r: { userEmail: string }) => r.userEmail === pending!.userEmail)).toMatchObject({ status: 'gone' });
     // Rotated once, by hand: no second new key.
@@ -344,7 +343,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --all: rotations', () => {
     for (const item of [first!, second!]) exitOf(await h.run(['rotate', '--user', item.userEmail, '--abort', '--yes']), 0);
     const res = await fetch(`${h.sandbox.url}/users/${first!.userId}`, { method: 'DELETE', headers: { Authorization: `Bearer ${h.sandbox.adminKey}` } });
     expect(res.status).toBe(204);
-    const resumed = exitOf(await h.run(['rotate', '--all', '--resume', '--on-new-key', 'cat >/dev/null', '--yes', '--json']), 0);
+    const resumed = exitOf(await h.run(['rotate', '--all', '--resume', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes', '--json']), 0);
     expect(json(resumed)).toMatchObject({ outcome: 'done', counts: { keys: 2, done: 1, gone: 1 } });
     expect(json(resumed).rotations.find((r: { userId: string }) => r.userId === first!.userId)).toMatchObject({ status: 'gone' });
   });

@@ -7,6 +7,7 @@ import { HAS_KEYCHAIN, collect, json, keychainGet, type RunResult } from '../hel
 import {
   accountOf,
   authStatus,
+  consumerCheck,
   createsFor,
   readJournal,
   requestsTo,
@@ -79,7 +80,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate under provider faults', () => {
       const fault: FaultSpec = { method: route.method, path: route.path, action: 'status', status, times: route.times };
       if (route.hold) s.h.sandbox.addFault(route.hold);
       if (!route.armWhen) s.h.sandbox.addFault(fault);
-      const args = ['rotate', '--user', s.user.email, '--on-new-key', s.hook, ...(route.wait ? ['--wait-timeout', '20s'] : ['--no-wait']), ...QUICK];
+      const args = ['rotate', '--user', s.user.email, '--on-new-key', s.hook, ...(route.wait ? ['--check', consumerCheck(s), '--wait-timeout', '20s'] : ['--no-wait']), ...QUICK];
       if (route.wait) await s.consumer();
       let r: RunResult;
       if (route.armWhen) {

@@ -15,13 +15,13 @@ import {
   rotationSetup as setup,
   waitForJournal,
   type RotationSetup,
-  useKeyAfterBaseline,
+  consumerCheck,
 } from '../helpers/consumer.js';
 
 const OPS = 'ops@example.com';
 // Fast polling and short limits: the sandbox answers in milliseconds.
 const FAST = ['--poll-interval', '200ms', '--hook-timeout', '5s'];
-const EVENT_ORDER = ['rotation.started', 'key.created', 'keychain.written', 'key.verified', 'hook.done', 'usage.seen', 'old.revoked', 'rotation.done'];
+const EVENT_ORDER = ['rotation.started', 'key.created', 'keychain.written', 'key.verified', 'hook.done', 'check.passed', 'old.revoked', 'rotation.done'];
 
 async function expectNoLeaks(s: RotationSetup): Promise<void> {
   expect(await s.sc.leaks()).toEqual([]);
@@ -31,7 +31,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
   it('rotates under a live consumer with zero 401s, leaving exactly the new key, held in the keychain', async () => {
     const s = await setup();
     const consumer = await s.consumer();
-    const r = await s.run('rotate', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--wait-timeout', '20s', ...FAST, '--yes', '--json']);
+    const r = await s.run('rotate', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--check', consumerCheck(s), '--wait-timeout', '20s', ...FAST, '--yes', '--json']);
     expect(r.code, r.stderr).toBe(0);
     // Keep the consumer going past the revocation: it must be on the new key by then.
     await sleep(400);
@@ -54,9 +54,8 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
       expect(typeof st.durationMs).toBe('number');
       expect(st.durationMs).toBeGreaterThanOrEqual(0);
     }
-    // The wait ended on activity, and keyrot said that Vultr's signal is per user.
-    expect(out.steps[3].detail).toMatch(/^activity at /);
-    expect(r.stderr).toMatch(/per user, not per key/);
+    // The wait ended on the consumers' check: Vultr's per-user activity is no evidence of the switch.
+    expect(out.steps[3].detail).toMatch(/^check passed/);
     // The old key was tested with its plaintext (keyrot held it) and rejected.
     expect(out.steps[5].detail).toMatch(/rejected \(401\)/);
 
@@ -92,7 +91,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
   it('--events streams one JSON object per line, in the documented order, without secrets', async () => {
     const s = await setup();
     await s.consumer();
-    const r = await s.run('events', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--wait-timeout', '20s', ...FAST, '--yes', '--events']);
+    const r = await s.run('events', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--check', consumerCheck(s), '--wait-timeout', '20s', ...FAST, '--yes', '--events']);
     expect(r.code, r.stderr).toBe(0);
     const events = r.stdout
       .split('\n')
@@ -184,7 +183,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
 
   it('a wait time-out leaves both keys live and the rotation resumable (exit 11)', async () => {
     const s = await setup();
-    const r = await s.run('timeout', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--wait-timeout', '1s', ...FAST, '--yes']);
+    const r = await s.run('timeout', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--check', 'exit 1', '--wait-timeout', '1s', ...FAST, '--yes']);
     expect(r.code, r.stderr).toBe(11);
     expect(r.stderr).toMatch(/--resume/);
     // keyrot used the user's keys only to verify the new one, before the hand-over: never during the wait,
@@ -196,9 +195,8 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
     const journal = await readJournal(s.h, s.user.id);
     expect(journal).toMatchObject({ status: 'failed', phase: 'wait', lastError: { code: 'wait_timeout' } });
 
-    // A consumer picks the key up later (here: one call with it); --resume sees that and finishes.
-    await useKeyAfterBaseline(s.h, newKey.plaintext, journal);
-    const resumed = await s.run('resume', ['rotate', '--user', OPS, '--resume', '--yes', '--json']);
+    // The consumers are fixed later; --resume with a check that proves it finishes.
+    const resumed = await s.run('resume', ['rotate', '--user', OPS, '--resume', '--check', consumerCheck(s), '--yes', '--json']);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(s.keys().map((k) => k.id)).toEqual([newKey.id]);
     expect(createsFor(s.h, s.user.id)).toHaveLength(1);
@@ -232,7 +230,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
 
   it('SIGINT during the wait exits 130 and leaves a journal that --resume finishes', async () => {
     const s = await setup();
-    const child = s.h.spawn(['rotate', '--user', OPS, '--on-new-key', s.hook, '--wait-timeout', '30s', ...FAST, '--yes']);
+    const child = s.h.spawn(['rotate', '--user', OPS, '--on-new-key', s.hook, '--check', 'exit 1', '--wait-timeout', '30s', ...FAST, '--yes']);
     const done = collect(child, 30_000);
     await waitForJournal(s.h, s.user.id, (j) => j.phase === 'wait');
     await sleep(300);
@@ -246,7 +244,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
     expect((await s.h.stateFiles()).filter((f) => f.path.endsWith('.lock'))).toEqual([]);
     const newKey = s.keys().find((k) => k.name === 'ops-deploy-v2')!;
     // The operator knows the consumers moved: flags given with --resume replace the journaled ones.
-    const resumed = await s.run('resume', ['rotate', '--user', OPS, '--resume', '--yes', '--no-wait', '--json']);
+    const resumed = await s.run('resume', ['rotate', '--user', OPS, '--resume', '--yes', '--no-wait', '--check', consumerCheck(s), '--json']);
     expect(resumed.code, resumed.stderr).toBe(0);
     const steps = json(resumed).steps as Array<{ phase: string; outcome: string }>;
     expect(steps.filter((st) => st.phase === 'wait').map((st) => st.outcome)).toEqual(['failed', 'skipped']);
@@ -401,18 +399,18 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
 
     it('--dry-run prints the plan and changes nothing', async () => {
       const s = await setup();
-      const r = await s.run('dry-run', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--dry-run', '--yes']);
+      const r = await s.run('dry-run', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--dry-run', '--no-wait', '--yes']);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/Dry run: nothing will change/);
       expect(r.stdout).toMatch(/create ops-deploy-v2/);
       expect(r.stdout).toMatch(/--on-new-key/);
       expect(r.stdout).toContain(`delete the old key ops-deploy (${s.oldKey.id})`);
       expect(r.stdout).toMatch(/Preflight[^]*keychain is writable[^]*state folder/);
-      const j = await s.run('dry-run json', ['rotate', '--user', OPS, '--dry-run', '--json', '--yes']);
+      const j = await s.run('dry-run json', ['rotate', '--user', OPS, '--dry-run', '--no-wait', '--json', '--yes']);
       expect(j.code, j.stderr).toBe(0);
       expect(json(j)).toMatchObject({ dryRun: true, plan: { newKey: { name: 'ops-deploy-v2' }, oldKey: { id: s.oldKey.id } } });
       expect(json(j).plan.preflight).toHaveLength(5);
-      const e = await s.run('dry-run events', ['rotate', '--user', OPS, '--dry-run', '--events', '--yes']);
+      const e = await s.run('dry-run events', ['rotate', '--user', OPS, '--dry-run', '--no-wait', '--events', '--yes']);
       expect(e.code, e.stderr).toBe(0);
       expect(e.stdout.trim().split('\n').map((l) => JSON.parse(l).type)).toEqual(['rotation.planned']);
       expect(s.h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
@@ -423,15 +421,15 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
 
     it('--dry-run runs every preflight and stops where the real run would, with its exit code', async () => {
       const s = await setup();
-      const noYes = await s.run('dry-run no --yes', ['rotate', '--user', OPS, '--dry-run']);
+      const noYes = await s.run('dry-run no --yes', ['rotate', '--user', OPS, '--dry-run', '--no-wait']);
       expect(noYes.code, noYes.stderr).toBe(2);
       expect(noYes.stderr).toMatch(/needs --yes[^]*--dry-run: the real run would stop here/);
-      const noKeychain = await s.run('dry-run no keychain', ['rotate', '--user', OPS, '--dry-run', '--yes'], {
+      const noKeychain = await s.run('dry-run no keychain', ['rotate', '--user', OPS, '--dry-run', '--no-wait', '--yes'], {
         env: { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/keyrot-test-bus' },
       });
       expect(noKeychain.code, noKeychain.stderr).toBe(8);
       const viewer = s.h.keyOf('viewer@example.com');
-      const noPermission = await s.run('dry-run viewer', ['rotate', '--user', OPS, '--dry-run', '--yes'], { env: { VULTR_API_KEY: viewer } });
+      const noPermission = await s.run('dry-run viewer', ['rotate', '--user', OPS, '--dry-run', '--no-wait', '--yes'], { env: { VULTR_API_KEY: viewer } });
       expect(noPermission.code, noPermission.stderr).toBe(3);
       expect(s.h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
       expect((await s.h.stateFiles()).filter((f) => /rotations|\.lock/.test(f.path))).toEqual([]);

@@ -53,11 +53,14 @@ describe.skipIf(!HAS_KEYCHAIN)('the old key is revoked only while the new key wo
 
   it("the new key's keychain entry removed during the wait: written back from memory before the revoke, never a key nobody holds", async () => {
     const s = await rotationSetup();
-    const child = s.h.spawn(['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--poll-interval', '200ms', '--wait-timeout', '1m', '--yes']);
+    // The check passes once the test says so: the entry is removed while the rotation waits for it.
+    const go = join(s.dir, 'go');
+    const child = s.h.spawn(['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--check', `test -f '${go}'`, '--poll-interval', '200ms', '--wait-timeout', '1m', '--yes']);
     const done = collect(child, 60_000);
     const waiting = await waitForJournal(s.h, s.user.id, (j) => j.phase === 'wait');
     await keychainDelete(accountOf(s.user.id, waiting.newKey.id));
     await s.consumer();
+    await writeFile(go, '');
     const r = s.sc.output('rotate', await done);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/lost the entry of the new key[^]*wrote it back/);
@@ -120,7 +123,7 @@ describe.skipIf(!HAS_KEYCHAIN)('a refused create leaves nothing open', () => {
 describe.skipIf(!HAS_KEYCHAIN)('keyrot does not fool its own wait', () => {
   it('verify with a key of a user whose rotation waits for its consumers is refused (exit 9) unless --force', async () => {
     const s = await rotationSetup();
-    const child = s.h.spawn(['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--poll-interval', '200ms', '--wait-timeout', '1m', '--yes']);
+    const child = s.h.spawn(['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--check', 'exit 1', '--poll-interval', '200ms', '--wait-timeout', '1m', '--yes']);
     const done = collect(child, 60_000);
     await waitForJournal(s.h, s.user.id, (j) => j.phase === 'wait');
     const r = await s.run('verify during wait', ['verify', '--user', s.user.email, '--key', NEW_NAME]);
@@ -159,10 +162,12 @@ describe.skipIf(!HAS_KEYCHAIN)('--store none is remembered, and cleaned up after
     const paused = await s.run('keep-old', ['rotate', '--user', s.user.email, '--store', 'none', '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes'], { env: NO_KEYCHAIN });
     expect(paused.code, paused.stderr).toBe(0);
     // No --store flag now: the journal says none. The new key's plaintext is gone with the first process, so
-    // keyrot cannot test it itself: without --check it refuses to revoke (exit 7), never claiming a keychain.
+    // keyrot cannot test it itself: without --check the resume is refused at once (exit 2, nothing changed),
+    // never claiming a keychain.
     const unproven = await s.run('resume without --check', ['rotate', '--user', s.user.email, '--resume', '--yes'], { env: NO_KEYCHAIN });
-    expect(unproven.code, unproven.stderr).toBe(7);
-    expect(unproven.stderr).toMatch(/holds no copy of the new key[^]*NOT revoked[^]*--check/);
+    expect(unproven.code, unproven.stderr).toBe(2);
+    expect(unproven.stderr).toMatch(/keeps no copy of ops-deploy-v2 \(--store none\): it cannot prove the new key works before revoking ops-deploy\.[^]*--check/);
+    expect(unproven.stderr).not.toMatch(/keychain/i);
     expect(s.keys().map((k) => k.name).sort()).toEqual(['ops-deploy', NEW_NAME]);
     const resumed = await s.run('resume', ['rotate', '--user', s.user.email, '--resume', '--yes', '--check', consumerCheck(s)], { env: NO_KEYCHAIN });
     expect(resumed.code, resumed.stderr).toBe(0);
@@ -199,7 +204,7 @@ describe.skipIf(!HAS_KEYCHAIN)('--store none is remembered, and cleaned up after
   it('a --store none rotation cancelled before the hand-over (SIGTERM, as a cancelled CI job) deletes the new key and writes nothing to disk', async () => {
     const s = await rotationSetup({ holdOldKey: false });
     await writeFile(join(s.dir, 'hook-hang'), '');
-    const child = s.h.spawn(['rotate', '--user', s.user.email, '--store', 'none', '--on-new-key', s.hook, '--yes'], { env: NO_KEYCHAIN });
+    const child = s.h.spawn(['rotate', '--user', s.user.email, '--store', 'none', '--on-new-key', s.hook, '--no-wait', '--yes'], { env: NO_KEYCHAIN });
     const done = collect(child, 30_000);
     await waitForJournal(s.h, s.user.id, (j) => j.phase === 'hand-over' && j.phaseStatus === 'started');
     for (let i = 0; i < 100 && !existsSync(join(s.dir, 'hook.pid')); i++) await new Promise((r) => setTimeout(r, 50));
@@ -243,11 +248,11 @@ describe.skipIf(!HAS_KEYCHAIN)('a stray next-generation key stops a fresh rotati
     const runner1 = await mkdtemp(join(tmpdir(), 'keyrot-runner1-'));
     try {
       // Runner 1 (--store none) hands the key over, then times out waiting; its state folder is then lost.
-      const first = await s.run('runner 1', ['rotate', '--user', s.user.email, '--store', 'none', '--on-new-key', s.hook, '--wait-timeout', '1s', '--poll-interval', '200ms', '--yes'], {
+      const first = await s.run('runner 1', ['rotate', '--user', s.user.email, '--store', 'none', '--on-new-key', s.hook, '--check', 'exit 1', '--wait-timeout', '1s', '--poll-interval', '200ms', '--yes'], {
         env: { ...NO_KEYCHAIN, XDG_STATE_HOME: runner1 },
       });
       expect(first.code, first.stderr).toBe(11);
-      const second = await s.run('runner 2', ['rotate', '--user', s.user.email, '--store', 'none', '--on-new-key', s.hook, '--yes'], { env: NO_KEYCHAIN });
+      const second = await s.run('runner 2', ['rotate', '--user', s.user.email, '--store', 'none', '--on-new-key', s.hook, '--no-wait', '--yes'], { env: NO_KEYCHAIN });
       expect(second.code, second.stderr).toBe(9);
       expect(s.keys().map((k) => k.name).sort()).toEqual(['ops-deploy', NEW_NAME]);
       const adopt = await s.run('adopt', ['rotate', '--user', s.user.email, '--store', 'none', '--resume', '--yes'], { env: NO_KEYCHAIN });

@@ -1,4 +1,4 @@
-// The wait for consumers, as a person and a CI log see it: elapsed and remaining time and the last activity seen,
+// The wait for consumers, as a person and a CI log see it: elapsed and remaining time while --check runs,
 // moving every second in a terminal, a heartbeat line every 30 s without one, and failures in words, stamped.
 import { afterEach, describe, expect, it } from 'vitest';
 import { HAS_KEYCHAIN } from '../helpers/e2e.js';
@@ -15,7 +15,7 @@ afterEach(() => {
 describe.skipIf(!HAS_KEYCHAIN)('waiting for consumers in CI', () => {
   it('a line every 30 s while it waits, and a stamped failure line in words (not wait_timeout)', { timeout: 90_000 }, async () => {
     const s = await rotationSetup();
-    const r = await s.run('ci wait', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--wait-timeout', '32s', '--poll-interval', '5s', '--yes'], {
+    const r = await s.run('ci wait', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--check', 'exit 1', '--wait-timeout', '32s', '--poll-interval', '5s', '--yes'], {
       timeoutMs: 80_000,
     });
     expect(r.code, r.stderr).toBe(11);
@@ -23,7 +23,7 @@ describe.skipIf(!HAS_KEYCHAIN)('waiting for consumers in CI', () => {
     const heartbeat = lines.filter((l) => l.includes('… Wait for consumers to use the new key'));
     expect(heartbeat).toHaveLength(1);
     expect(heartbeat[0]).toMatch(STAMP);
-    expect(heartbeat[0]).toMatch(/of 32\.0 s, \S+ s left; last activity /);
+    expect(heartbeat[0]).toMatch(/of 32\.0 s, \S+ s left; running --check until it passes/);
     const failed = lines.find((l) => l.includes('✖'));
     expect(failed).toMatch(STAMP);
     expect(failed).toMatch(/✖ Wait for consumers to use the new key · wait timeout/);
@@ -33,12 +33,12 @@ describe.skipIf(!HAS_KEYCHAIN)('waiting for consumers in CI', () => {
 });
 
 describe.skipIf(!HAS_KEYCHAIN || !HAS_TMUX)('waiting for consumers in a terminal', () => {
-  it('shows "of 10m 00s", the time left and the last activity, and the clock moves between polls', async () => {
+  it('shows "of 10m 00s", the time left and that --check runs, and the clock moves between polls', async () => {
     const s = await rotationSetup();
     const { CI: _ci, NO_COLOR: _nc, ...env } = s.h.env;
-    const t = startTerminal(['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--poll-interval', '1m', '--yes'], env, s.dir);
+    const t = startTerminal(['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--check', 'exit 1', '--poll-interval', '1m', '--yes'], env, s.dir);
     terminals.push(t);
-    const first = await t.waitFor(/Wait for consumers to use the new key · \d[^\n]* of 10m 00s, [^\n]* left; last activity/);
+    const first = await t.waitFor(/Wait for consumers to use the new key · \d[^\n]* of 10m 00s, [^\n]* left; running --check/);
     const clock = (screen: string) => /· (\S+ s) of 10m 00s/.exec(screen)?.[1];
     await new Promise((r) => setTimeout(r, 2_500));
     const later = t.screen();

@@ -2,6 +2,7 @@
 // from a file before every call, as a real one re-reading a mounted secret would), a hook script that hands it
 // the new key, and probes of the sandbox, the keychain and the journal that the assertions are made of.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -152,17 +153,6 @@ export async function authStatus(h: Harness, key: string): Promise<number> {
   const res = await fetch(`${h.sandbox.url}/account`, { headers: { Authorization: `Bearer ${key}` } });
   await res.arrayBuffer();
   return res.status;
-}
-
-/**
- * One call with `key` once the user's activity clock (whole seconds, as Vultr reports it) has moved past the
- * usage baseline keyrot journaled at the hand-over: what a consumer switching to the new key later looks like.
- */
-export async function useKeyAfterBaseline(h: Harness, key: string, journal: { usageBaseline: string | null }): Promise<void> {
-  const baseline = journal.usageBaseline ? Date.parse(journal.usageBaseline) : 0;
-  while (Math.floor(Date.now() / 1000) * 1000 <= baseline) await sleep(50);
-  const status = await authStatus(h, key);
-  if (status !== 200) throw new Error(`the key was rejected (${status})`);
 }
 
 /** Requests to the sandbox matching a method and a path pattern (whole path, "*" = one segment). */
@@ -384,4 +374,15 @@ export async function rotationSetup(opts: { email?: string; holdOldKey?: boolean
     keys: () => userOf(h, email).keys,
     held: () => keychainAccountsOf(user.id),
   };
+}
+
+/**
+ * A --check for a rotation test: exits 0 once the consumer's key file holds a key other than the old one that the
+ * sandbox accepts (what a real smoke test of the consumers proves). The old key is named by its SHA-256 only: the
+ * command is journaled and shown, and must hold no secret.
+ */
+export function consumerCheck(s: Pick<RotationSetup, 'keyFile' | 'oldKey' | 'h'>): string {
+  const old = createHash('sha256').update(s.oldKey.plaintext).digest('hex');
+  const script = `const k=require("fs").readFileSync(process.argv[1],"utf8").trim();if(require("crypto").createHash("sha256").update(k).digest("hex")===process.argv[2])process.exit(1);fetch(process.argv[3]+"/account",{headers:{authorization:"Bearer "+k}}).then(r=>process.exit(r.status===200?0:1),()=>process.exit(2))`;
+  return `'${process.execPath}' -e '${script}' '${s.keyFile}' '${old}' '${s.h.sandbox.url}'`;
 }

@@ -145,7 +145,7 @@ export async function contractViolations(exchange: Exchange, contract: ContractN
   return problems;
 }
 
-function parse(text: string): unknown {
+export function parse(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
@@ -153,7 +153,7 @@ function parse(text: string): unknown {
   }
 }
 
-function describe(errors: unknown): string {
+export function describe(errors: unknown): string {
   return (Array.isArray(errors) ? errors : [])
     .map((e: { instancePath?: string; message?: string }) => `${e.instancePath || '/'} ${e.message ?? 'invalid'}`)
     .join('; ');

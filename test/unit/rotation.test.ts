@@ -529,7 +529,8 @@ describe('runRotation: the new key must still work right before the revoke', () 
   });
 
   it('the new key deleted during the wait while a consumer keeps the per-user activity moving: stops before the revoke', async () => {
-    const h = harness({ usageSignal: 'per-user', consumersFollow: false });
+    const h = harness({ usageSignal: 'per-user', consumersFollow: false, options: { check: './smoke.sh' } });
+    h.state.checkResults = [false, true];
     // A consumer still on the old key keeps the user's activity moving; meanwhile someone deletes the new key.
     h.clock.onSleep = (now) => {
       h.provider.use(h.oldKey.secret, now);
@@ -843,7 +844,7 @@ describe('runRotation: a crash at any point, then --resume', () => {
   // key, held in the keychain, and never create a second key while the first is held.
   const scenarios: Array<[string, HarnessOptions]> = [
     ['standard, per-key signal', {}],
-    ['standard, per-user signal', { usageSignal: 'per-user' }],
+    ['standard, per-user signal', { usageSignal: 'per-user', options: { check: './smoke.sh' } }],
     ['emergency', { mode: 'emergency' }],
   ];
 
@@ -1048,10 +1049,9 @@ describe('runRotation: waiting for consumers', () => {
     expect(h.clock.now().getTime() - Date.parse(done.handedOverAt!)).toBeGreaterThanOrEqual(40_000);
   });
 
-  describe('per-user signal', () => {
-    it('takes the baseline after the hand-over: activity during the hook does not count', async () => {
+  describe('per-user signal: never evidence of the switch', () => {
+    it('old-key traffic moves the activity, yet without --check and nobody to ask the old key stays: stops naming the choices', async () => {
       const h = harness({ usageSignal: 'per-user', consumersFollow: false, options: { waitTimeoutMs: 30_000 } });
-      // The hook itself makes the user active (e.g. a consumer restarting with the old key).
       const runHook = h.ports.runHook;
       h.ports.runHook = async (...args) => {
         await runHook(...args);
@@ -1060,44 +1060,37 @@ describe('runRotation: waiting for consumers', () => {
       };
       const err = await failure(runRotation(h.record, h.ports));
       expect(err).toBeInstanceOf(WaitTimeoutError);
-      expect(h.record.usageBaseline).toBe(h.record.handedOverAt);
-      expect(h.notes.join('\n')).toMatch(/per user, not per key/);
-      expect(h.notes.join('\n')).toMatch(/add --check/);
+      expect(err.message).toMatch(/Nothing can show that the consumers use ops-deploy-v2: .* reports activity per user/);
+      expect((err as WaitTimeoutError).hint).toMatch(/--check CMD.*--no-wait.*--abort/);
+      expect(h.provider.keys.some((k) => k.id === h.oldKey.id)).toBe(true);
     });
 
-    it('activity from before the rotation does not count', async () => {
-      const h = harness({ usageSignal: 'per-user', consumersFollow: false, options: { waitTimeoutMs: 30_000 } });
-      const before = h.provider.users.get(USER)!.lastActivity!.toISOString();
-      expect(await failure(runRotation(h.record, h.ports))).toBeInstanceOf(WaitTimeoutError);
-      expect(h.record.usageBaseline).toBe(before);
-    });
-
-    it('activity at exactly the baseline does not count; activity after it does', async () => {
-      const h = harness({ usageSignal: 'per-user', consumersFollow: false, options: { waitTimeoutMs: 60_000, pollIntervalMs: 5_000 } });
-      let polls = 0;
-      h.clock.onSleep = (now) => {
-        polls++;
-        const baseline = new Date(h.record.usageBaseline!);
-        // Re-reports the baseline instant for a while, then a use 1 ms after it.
-        h.provider.use(h.newKeys()[0]!.secret, polls < 4 ? baseline : new Date(Math.min(now.getTime(), baseline.getTime() + 1)));
-      };
+    it('a passing --check is the evidence: the rotation goes on at once, whatever the activity', async () => {
+      const h = harness({ usageSignal: 'per-user', consumersFollow: false, options: { check: './smoke.sh', waitTimeoutMs: 60_000 } });
       const final = await runRotation(h.record, h.ports);
       await expectRotated(h, final);
-      expect(polls).toBe(4);
-      const seen = h.events.find((e) => e.type === 'usage.seen')!;
-      expect(seen.data).toEqual({ at: new Date(new Date(final.usageBaseline!).getTime() + 1).toISOString(), scope: 'per-user' });
+      expect(final.steps.find((s) => s.phase === 'wait')?.detail).toBe('check passed');
+      expect(h.events.some((e) => e.type === 'usage.seen')).toBe(false);
+      expect(h.events.some((e) => e.type === 'check.passed')).toBe(true);
     });
 
-    it('counts the first activity after the hand-over', async () => {
-      const h = harness({ usageSignal: 'per-user' });
-      const final = await runRotation(h.record, h.ports);
-      await expectRotated(h, final);
-      expect(final.steps.find((s) => s.phase === 'wait')?.detail).toMatch(/^activity at /);
+    it("in a terminal the person's Yes is the evidence (the activity shown for what it is); No leaves both keys", async () => {
+      const yes = harness({ usageSignal: 'per-user', consumersFollow: false });
+      const asked: string[] = [];
+      yes.ports.confirmSwitch = async (message) => (asked.push(message), true);
+      const final = await runRotation(yes.record, yes.ports);
+      await expectRotated(yes, final);
+      expect(asked[0]).toMatch(/Do the consumers work with the new key ops-deploy-v2 \(.* last saw .* use the API .*: with any key, so it cannot tell the new key from the old\)\? Yes revokes ops-deploy\./);
+      const no = harness({ usageSignal: 'per-user', consumersFollow: false });
+      no.ports.confirmSwitch = async () => false;
+      expect(await failure(runRotation(no.record, no.ports))).toBeInstanceOf(CancelledError);
+      expect(no.provider.keys.some((k) => k.id === no.oldKey.id)).toBe(true);
     });
   });
 
-  it('shows elapsed and remaining time and the last activity seen, moving with the clock rather than at each poll', async () => {
-    const h = harness({ usageSignal: 'per-user', consumersFollow: false, options: { waitTimeoutMs: 60_000, pollIntervalMs: 20_000 } });
+  it('shows elapsed and remaining time while --check runs, moving with the clock rather than at each poll', async () => {
+    const h = harness({ usageSignal: 'per-user', consumersFollow: false, options: { check: './smoke.sh', waitTimeoutMs: 60_000, pollIntervalMs: 20_000 } });
+    h.state.checkResults = Array(100).fill(false);
     let live: (() => string) | undefined;
     let texts: string[] = [];
     h.clock.onSleep = () => {
@@ -1105,7 +1098,7 @@ describe('runRotation: waiting for consumers', () => {
       texts.push(live!());
     };
     await failure(runRotation(h.record, h.ports));
-    expect(texts[0]).toMatch(/^20\.0 s of 1m 00s, 40\.0 s left; last activity \S+ \(waiting for one after \S+\)$/);
+    expect(texts[0]).toMatch(/^20\.0 s of 1m 00s, 40\.0 s left; running --check until it passes$/);
     expect(texts[1]).toMatch(/^40\.0 s of 1m 00s, 20\.0 s left/);
     // Between polls the text follows the clock on its own (a spinner redraws it every second).
     h.clock.advance(1_500);

@@ -42,6 +42,7 @@ export async function abortRotation(record: RotationRecord, ports: RotationPorts
   await ports.beforeAbort?.(record);
   const restored = await restoreOldKeyExpiry(record, ports);
   if (restored) ports.note(`--keep-old had moved the old key's expiry: ${restored}.`);
+  await giveBackOldKey(record, ports);
   const step = await ports.startStep(`Delete the new key ${record.newKey.name}`);
   const provider = ports.provider;
   const ids: string[] = [];
@@ -80,6 +81,29 @@ export async function abortRotation(record: RotationRecord, ports: RotationPorts
   await save(record, ports);
   ports.event('rotation.aborted', { userId: record.userId, deletedKeyIds: ids });
   return record;
+}
+
+/**
+ * --abort after --to destinations took the new key: each gets the old key back before the new one is deleted, where
+ * keyrot holds the old key's plaintext (the keychain); where it does not, it says which destinations are left
+ * holding a key about to be deleted.
+ */
+async function giveBackOldKey(record: RotationRecord, ports: RotationPorts): Promise<void> {
+  const given = record.deliveredTo ?? [];
+  if (!given.length) return;
+  const old = await ports.store.get(keychainAccount(ports.provider.id, record.userId, record.oldKey.id)).catch(() => null);
+  if (old === null || !ports.deliverTo) {
+    ports.warn(`${given.join(', ')} ${given.length === 1 ? 'holds' : 'hold'} the new key ${record.newKey.name}, deleted now, and keyrot does not hold the old key ${record.oldKey.name} to give back: put it there yourself.`);
+    return;
+  }
+  ports.protect(old);
+  const step = await ports.startStep(`Give the old key ${record.oldKey.name} back to ${given.join(', ')}`);
+  for (const target of [...given]) {
+    await ports.deliverTo(target, old);
+    record.deliveredTo = (record.deliveredTo ?? []).filter((t) => t !== target);
+    await save(record, ports);
+  }
+  step.finish('ok', `${given.join(', ')} ${given.length === 1 ? 'holds' : 'hold'} ${record.oldKey.name} again`);
 }
 
 /** --abort after --keep-old moved the old key's expiry: the old key gets its own expiry back before anything else. */

@@ -49,6 +49,16 @@ export interface RotationPorts {
   save(record: RotationRecord): Promise<void>;
   /** Runs the hand-over command with the secret on stdin. Throws HookFailedError. */
   runHook(command: string, secret: string, env: Record<string, string>, timeoutMs: number): Promise<void>;
+  /**
+   * Writes `secret` to the --to destination `target` (idempotent: a resumed hand-over may write it again). Throws
+   * HookFailedError (a DestinationError) when the destination refuses.
+   */
+  deliverTo?(target: string, secret: string): Promise<void>;
+  /**
+   * In a terminal, for a provider whose usage signal cannot tell keys apart: asks the person whether the consumers
+   * work with the new key (their word is the evidence). Null without a terminal or in a batch.
+   */
+  confirmSwitch?: ((message: string) => Promise<boolean>) | null;
   /** Runs the consumer check; true when it exits 0. */
   runCheck(command: string, env: Record<string, string>, timeoutMs: number): Promise<boolean>;
   /**

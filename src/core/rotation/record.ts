@@ -55,6 +55,8 @@ export interface RotationOptions {
   usageRefreshMs?: number;
   /** --keep-old with an explicit period: the old key's expiry is set this far out (ms) where the provider can. */
   expireOldMs?: number | null;
+  /** --to: built-in destinations given the new key at the hand-over, before --on-new-key. Absent in older journals. */
+  to?: string[];
 }
 
 export interface StepRecord {
@@ -109,6 +111,8 @@ export interface RotationRecord {
   /** Usage signal right after the hand-over (provider clock). */
   usageBaseline: string | null;
   handedOverAt: string | null;
+  /** --to destinations that took the new key (journaled one by one: --abort gives them the old key back). */
+  deliveredTo?: string[];
   /** --keep-old: when the grace period ends, set when the rotation pauses with both keys live. */
   graceUntil?: string | null;
   oldKeyStillAuthenticates: boolean;

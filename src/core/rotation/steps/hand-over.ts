@@ -1,7 +1,7 @@
 // Step 3: the new key reaches its consumers.
 import { CancelledError } from '../../../errors.js';
 import { entryName, keychainAccount } from '../../key-store.js';
-import { markStarted, newSecret, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
+import { markStarted, newSecret, save, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
 import { canAbort, hookEnv, type RotationRecord } from '../record.js';
 
 /** Hands the new key to its consumers. */
@@ -28,6 +28,24 @@ export async function handOverStep(record: RotationRecord, ports: RotationPorts,
   return { detail };
 }
 
+/**
+ * --to: each destination gets the key in turn, and is journaled as having it before the next is tried, so that
+ * --abort knows whom to give the old key back and a resumed hand-over knows where the new one already is (a
+ * destination written again gets the same value: delivery is idempotent). Returns the step's detail, '' for none.
+ */
+async function deliverToDestinations(record: RotationRecord, ports: RotationPorts, secret: string): Promise<string> {
+  const targets = record.options.to ?? [];
+  if (!targets.length) return '';
+  if (!ports.deliverTo) throw new Error('--to needs a deliverTo port');
+  for (const target of targets) {
+    await ports.deliverTo(target, secret);
+    if (!(record.deliveredTo ??= []).includes(target)) record.deliveredTo.push(target);
+    await save(record, ports);
+    ports.event('destination.done', { keyId: record.newKey.id, target });
+  }
+  return `delivered to ${targets.join(', ')}`;
+}
+
 /** Gives the new key to the consumers (the hook, or the operator in a terminal); returns the step's detail. */
 export async function handOver(record: RotationRecord, ports: RotationPorts, secret: string): Promise<string> {
   const adopted = (await ports.adoptNewKey?.(secret, record)) ?? null;
@@ -37,11 +55,13 @@ export async function handOver(record: RotationRecord, ports: RotationPorts, sec
 
 export async function handOverToConsumers(record: RotationRecord, ports: RotationPorts, secret: string): Promise<string> {
   if (ports.deliver) return ports.deliver(secret, record);
+  const destinations = await deliverToDestinations(record, ports, secret);
   if (record.options.onNewKey) {
     await ports.runHook(record.options.onNewKey, secret, hookEnv(record), record.options.hookTimeoutMs);
     ports.event('hook.done', { keyId: record.newKey.id });
-    return 'hook succeeded';
+    return destinations ? `${destinations}; hook succeeded` : 'hook succeeded';
   }
+  if (destinations) return destinations;
   if (ports.confirmHandover) {
     const account = entryName(ports.store, keychainAccount(ports.provider.id, record.userId, record.newKey.id ?? ''));
     const ok = await ports.confirmHandover(

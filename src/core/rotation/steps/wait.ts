@@ -1,7 +1,7 @@
 // Step 4: evidence that consumers use the new key.
-import { WaitTimeoutError } from '../../../errors.js';
+import { CancelledError, WaitTimeoutError } from '../../../errors.js';
 import { formatDuration } from '../../duration.js';
-import { save, throwIfCancelled, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
+import { rotateCommandOf, save, throwIfCancelled, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
 import { hookEnv, type RotationRecord } from '../record.js';
 
 /** Waits for evidence that consumers moved to the new key. */
@@ -9,52 +9,66 @@ export async function waitStep(record: RotationRecord, ports: RotationPorts, ste
   if (record.options.noWait) return { skipped: true, detail: await graceForOldKey(record, ports, '--no-wait') };
   const { provider } = ports;
   if (provider.capabilities.usageSignal === 'per-key' && record.options.usageSignalUsable) return waitPerKey(record, ports, step);
-  const perUser = provider.capabilities.usageSignal === 'per-user';
-  const useSignal = record.options.usageSignalUsable && provider.capabilities.usageSignal !== 'none';
-  if (useSignal && perUser) {
-    ports.note(
-      `${provider.displayName} reports activity per user, not per key: keyrot waits until some key of ${record.userEmail} is used after the hand-over. That cannot tell the new key from the old one${record.options.check ? '; --check confirms the consumers' : '; add --check to confirm the consumers themselves'}.`,
-    );
-  }
+  // Any other signal (Vultr's per-user activity) moves as much for a consumer still on the old key as for one on
+  // the new key: it is never evidence of the switch. The evidence is a passing --check, or in a terminal the
+  // person's word; --keep-old instead gives the consumers a grace period and revokes only at --resume.
+  // A provider with no usage signal at all (Kubeadapt) keeps its rule: the hand-over itself is taken as done.
+  // So does a user whose signal keyrot's own calls would move (the admin key is theirs: --check or --no-wait were required).
+  if (record.options.check === null && (provider.capabilities.usageSignal === 'none' || !record.options.usageSignalUsable)) return { detail: await graceForOldKey(record, ports, 'no usage signal') };
+  if (record.options.check === null) return { detail: await evidenceWithoutCheck(record, ports) };
   const started = ports.now().getTime();
-  const baseline = record.usageBaseline ? new Date(record.usageBaseline).getTime() : null;
-  let usageSeenAt: Date | null = useSignal ? null : new Date(0);
-  let lastSeen: Date | null = null;
   const timeout = record.options.waitTimeoutMs;
+  const check = record.options.check;
   step.update(() => {
     const elapsed = Math.max(0, ports.now().getTime() - started);
-    const activity = !useSignal
-      ? ''
-      : `; last activity ${lastSeen ? lastSeen.toISOString() : 'none reported'}${usageSeenAt ? '' : baseline !== null ? ` (waiting for one after ${new Date(baseline).toISOString()})` : ''}`;
-    return `${formatDuration(elapsed)} of ${formatDuration(timeout)}, ${formatDuration(Math.max(0, timeout - elapsed))} left${activity}${usageSeenAt ? '; waiting for --check' : ''}`;
+    return `${formatDuration(elapsed)} of ${formatDuration(timeout)}, ${formatDuration(Math.max(0, timeout - elapsed))} left; running --check until it passes`;
   });
   for (;;) {
     throwIfCancelled(ports.signal);
-    if (usageSeenAt === null) {
-      const seen = await provider.observeUsage(record.userId, record.newKey.id ?? '');
-      lastSeen = seen.lastUsedAt ?? lastSeen;
-      if (seen.lastUsedAt && (baseline === null || seen.lastUsedAt.getTime() > baseline)) {
-        usageSeenAt = seen.lastUsedAt;
-        ports.event('usage.seen', { at: seen.lastUsedAt.toISOString(), scope: provider.capabilities.usageSignal });
-      }
-    }
-    let checkPassed = record.options.check === null;
-    if (usageSeenAt !== null && record.options.check !== null) {
-      checkPassed = await ports.runCheck(record.options.check, hookEnv(record), record.options.hookTimeoutMs);
-    }
-    if (usageSeenAt !== null && checkPassed) {
-      const what = useSignal ? `activity at ${usageSeenAt.toISOString()}` : 'no usage signal';
-      return { detail: await graceForOldKey(record, ports, record.options.check ? `${what}; check passed` : what) };
+    if (await ports.runCheck(check, hookEnv(record), record.options.hookTimeoutMs)) {
+      ports.event('check.passed', { keyId: record.newKey.id });
+      return { detail: await graceForOldKey(record, ports, 'check passed') };
     }
     const elapsed = ports.now().getTime() - started;
     if (elapsed >= record.options.waitTimeoutMs) {
-      throw new WaitTimeoutError(
-        `No ${usageSeenAt === null ? 'activity on the new key' : 'passing --check'} within ${formatDuration(record.options.waitTimeoutMs)}.`,
-        { hint: 'Both keys stay live. Resume with --resume (waits again), or roll back with --abort.' },
-      );
+      throw new WaitTimeoutError(`No passing --check within ${formatDuration(record.options.waitTimeoutMs)}.`, {
+        hint: 'Both keys stay live. Fix what the check found, then --resume (runs it again), or roll back with --abort.',
+      });
     }
     await ports.sleep(Math.min(record.options.pollIntervalMs, record.options.waitTimeoutMs - elapsed));
   }
+}
+
+/**
+ * No --check, and a usage signal that cannot tell keys apart: --keep-old needs no evidence now (both keys stay live
+ * for the grace period); an operator who confirmed the hand-over itself (no hook, no destination) gave it; a person
+ * at a terminal is asked, with the user's activity shown for what it is. Anything else was refused before any
+ * change; a journal of an older keyrot resumed without a terminal stops here, saying what would do.
+ */
+async function evidenceWithoutCheck(record: RotationRecord, ports: RotationPorts): Promise<string> {
+  if (record.options.keepOld) return graceForOldKey(record, ports, `both keys stay live for the grace period: consumers switch meanwhile`);
+  const handedBy = record.options.onNewKey || (record.options.to ?? []).length;
+  if (!handedBy && ports.confirmHandover) return graceForOldKey(record, ports, 'the operator confirmed the hand-over');
+  if (ports.confirmSwitch) {
+    const seen = record.options.usageSignalUsable && ports.provider.capabilities.usageSignal === 'per-user' ? await ports.provider.observeUsage(record.userId, record.newKey.id ?? '') : null;
+    const activity = seen
+      ? ` (${ports.provider.displayName} last saw ${record.userEmail} use the API ${seen.lastUsedAt ? `at ${seen.lastUsedAt.toISOString()}` : 'never'}: with any key, so it cannot tell the new key from the old)`
+      : '';
+    if (!(await ports.confirmSwitch(`Do the consumers work with the new key ${record.newKey.name}${activity}? Yes revokes ${record.oldKey.name}.`))) {
+      throw new CancelledError(`Not confirmed: both keys stay live. Once the consumers use ${record.newKey.name}: ${rotateCommandOf(record, ports)} --resume; or roll back with --abort.`);
+    }
+    return 'the operator confirmed the consumers use the new key';
+  }
+  throw new WaitTimeoutError(`Nothing can show that the consumers use ${record.newKey.name}: ${noEvidenceReason(ports.provider.displayName, ports.provider.capabilities.usageSignal)}.`, {
+    hint: `Both keys stay live. ${rotateCommandOf(record, ports)} --resume with --check CMD (a command that proves the consumers work), or --no-wait to revoke on your own word; or --abort.`,
+  });
+}
+
+/** Why a provider's usage signal is no evidence of the switch. */
+export function noEvidenceReason(provider: string, signal: string): string {
+  return signal === 'per-user'
+    ? `${provider} reports activity per user, and a consumer still on the old key moves it as much as one on the new key`
+    : `${provider} reports no usage keyrot can tell the keys apart by`;
 }
 
 /**

@@ -1,0 +1,48 @@
+// --to TARGET: which destination a target names. Everything about a target that can be wrong is refused here,
+// before any key is made.
+import { UsageError } from '../errors.js';
+import { dotenvDestination } from './dotenv.js';
+import { githubDestination } from './github.js';
+import type { Destination, DestinationDeps } from './types.js';
+
+export type { Destination, DestinationDeps } from './types.js';
+export { DestinationError } from './errors.js';
+
+export const TARGET_FORMS = ['dotenv:FILE#VAR', 'github:OWNER/REPO#NAME', 'github:OWNER/REPO@ENVIRONMENT#NAME', 'github-org:ORG#NAME'] as const;
+
+/** The destination `target` names. UsageError for a target of no known kind or a malformed one. */
+export function parseTarget(target: string, deps: DestinationDeps): Destination {
+  const colon = target.indexOf(':');
+  const kind = colon > 0 ? target.slice(0, colon) : '';
+  const rest = target.slice(colon + 1);
+  const hash = rest.lastIndexOf('#');
+  const where = hash >= 0 ? rest.slice(0, hash) : rest;
+  const name = hash >= 0 ? rest.slice(hash + 1) : '';
+  const malformed = (form: string) => new UsageError(`--to ${target}: expected ${form}.`);
+  switch (kind) {
+    case 'dotenv':
+      if (hash < 0 || !name) throw malformed('dotenv:FILE#VAR');
+      return dotenvDestination(target, where, name);
+    case 'github': {
+      const m = /^([A-Za-z0-9-]+)\/([A-Za-z0-9._-]+)(?:@([^#]+))?$/.exec(where);
+      if (hash < 0 || !name || !m) throw malformed('github:OWNER/REPO#NAME or github:OWNER/REPO@ENVIRONMENT#NAME');
+      const [, owner, repo, environment] = m as unknown as [string, string, string, string | undefined];
+      return githubDestination(target, environment ? { kind: 'environment', owner, repo, environment } : { kind: 'repo', owner, repo }, name, deps);
+    }
+    case 'github-org':
+      if (hash < 0 || !name || !/^[A-Za-z0-9-]+$/.test(where)) throw malformed('github-org:ORG#NAME');
+      return githubDestination(target, { kind: 'org', org: where }, name, deps);
+    default:
+      throw new UsageError(`--to ${target}: unknown destination${kind ? ` "${kind}"` : ''}.`, { hint: `Destinations: ${TARGET_FORMS.join(', ')}.` });
+  }
+}
+
+/** --to as commander hands it over: one target, several, or none. */
+export function targetList(to: string | readonly string[] | undefined): string[] {
+  return to === undefined ? [] : typeof to === 'string' ? [to] : [...to];
+}
+
+/** Parses every --to (a repeated target once), so a typo in the last one is refused before anything happens. */
+export function parseTargets(targets: readonly string[] | undefined, deps: DestinationDeps): Destination[] {
+  return [...new Set(targets ?? [])].map((t) => parseTarget(t, deps));
+}
