@@ -2,6 +2,7 @@
 import { UsageError } from '../../errors.js';
 import type { ApiKey } from '../../providers/types.js';
 import { refuseOthersKeys } from '../create-key.js';
+import { deleteAndConfirm } from '../delete-key.js';
 import { keychainAccount } from '../key-store.js';
 import { keepOthersKeys, keptKeyIds, ownUnheld } from './ownership.js';
 import { byOperator, operatorFlowOf, rotateCommandOf, save, type RotationPorts } from './ports.js';
@@ -71,7 +72,7 @@ export async function abortRotation(record: RotationRecord, ports: RotationPorts
       kept.push(id);
       continue;
     }
-    if (!byOperator(provider)) await provider.deleteKey(record.userId, id);
+    if (!byOperator(provider)) await deleteAndConfirm(provider, record.userId, { id, name: record.newKey.name }, { secret: await ports.store.get(account), sleep: ports.sleep });
     await ports.store.delete(account);
   }
   const none = stillListed.length ? `deleted none: ${stillListed.map((k) => k.id).join(', ')} still listed` : 'no new key existed';

@@ -92,7 +92,7 @@ export async function discardUnheldNewKey(record: RotationRecord, ports: Rotatio
   if (secret !== null && !ending) return;
   const discarded = await discardNewKey(
     // After a cancel (Ctrl-C, a cancelled CI job) the run's own requests are aborted: the clean-up has its own.
-    async () => (ending ? await ports.cleanupProvider() : ports.provider).deleteKey(record.userId, id),
+    async () => (ending ? await ports.cleanupProvider() : ports.provider),
     record.userId,
     { id, name: record.newKey.name, lastChars: record.newKey.lastChars, expiresAt: null },
     secret,

@@ -29,6 +29,7 @@ export async function createStep(record: RotationRecord, ports: RotationPorts, s
         store: ports.store,
         rescue: ports.rescue,
         note: ports.note,
+        sleep: ports.sleep,
         onCreateSent: async () => {
           record.createsSent = (record.createsSent ?? 0) + 1;
           await save(record, ports);

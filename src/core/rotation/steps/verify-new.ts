@@ -1,6 +1,7 @@
 // Step 2: the new key authenticates, reaches what the old key reaches, and has no twin of another run.
 import { RotationConflictError, ScopeMismatchError, VerificationFailedError } from '../../../errors.js';
 import type { ApiKey, AuthCheck } from '../../../providers/types.js';
+import { deleteAndConfirm } from '../../delete-key.js';
 import { keychainAccount } from '../../key-store.js';
 import { shellArg } from '../../shell-arg.js';
 import { addOthersKeyIds, ownUnheld } from '../ownership.js';
@@ -52,7 +53,7 @@ export async function stepBackFromTwin(record: RotationRecord, ports: RotationPo
   const unheld: ApiKey[] = [];
   for (const key of twins) if ((await ports.store.get(keychainAccount(ports.provider.id, record.userId, key.id))) === null) unheld.push(key);
   if (ownLost > 0) addOthersKeyIds(record, unheld.map((k) => k.id));
-  await ports.provider.deleteKey(record.userId, id);
+  await deleteAndConfirm(ports.provider, record.userId, { id, name: record.newKey.name }, { secret: await newSecret(record, ports).catch(() => null), sleep: ports.sleep });
   await ports.store.delete(keychainAccount(ports.provider.id, record.userId, id));
   TRANSITIONS.forgetNewKey(record);
   await save(record, ports);

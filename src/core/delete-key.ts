@@ -1,0 +1,53 @@
+// The one way keyrot deletes a key at a provider: DELETE, then look again. A 2xx to a DELETE proves nothing on its
+// own (a proxy, or a provider that answers 204 and keeps the key): a key is gone only when the provider no longer
+// lists it, or, where keyrot holds its plaintext, when the key itself is rejected. `revoke`, every roll-back (--abort,
+// a create whose keychain write failed, --store none) and every clean-up (orphans of a lost create, a twin's key) go
+// through deleteAndConfirm; only the rotation's own revoke of the old key does not, because its verify-old step proves
+// the same (and more: the key is rejected) with a --resume that re-checks.
+import { VerificationFailedError } from '../errors.js';
+import type { Provider } from '../providers/types.js';
+
+export interface DeleteConfirmOptions {
+  /** The key's plaintext where keyrot holds it: a rejected key is gone even if a listing still shows it. */
+  secret?: string | null;
+  /** How many times to look again (a listing may lag the delete); default 3. */
+  attempts?: number;
+  /** Waits between looks (the engine's clock in tests); none given: no wait. */
+  sleep?: (ms: number) => Promise<void>;
+  delayMs?: number;
+}
+
+/** Thrown when a delete answered 2xx and the key is still there: it is live, and whoever holds it keeps it. */
+export class KeyStillLiveError extends VerificationFailedError {}
+
+/**
+ * Deletes `key` of `userId` and confirms it is gone. Returns the provider's outcome; throws KeyStillLiveError (exit 7)
+ * when the key is still listed (and, held, not rejected) after the last look. Callers drop a keychain entry only after
+ * this returns.
+ */
+export async function deleteAndConfirm(
+  provider: Pick<Provider, 'deleteKey' | 'listKeys' | 'checkKey' | 'displayName'>,
+  userId: string,
+  key: { id: string; name: string },
+  options: DeleteConfirmOptions = {},
+): Promise<'deleted' | 'already-gone'> {
+  const outcome = await provider.deleteKey(userId, key.id);
+  const attempts = Math.max(1, options.attempts ?? 3);
+  for (let attempt = 1; ; attempt++) {
+    if (!(await provider.listKeys(userId)).some((k) => k.id === key.id)) return outcome;
+    if (options.secret) {
+      const check = await provider.checkKey(options.secret);
+      if (!check.ok && check.reason === 'rejected') return outcome;
+    }
+    if (attempt >= attempts) break;
+    await options.sleep?.((options.delayMs ?? 1_000) * attempt);
+  }
+  throw new KeyStillLiveError(
+    `${provider.displayName} answered the delete of ${key.name} (${key.id}) with success, but still lists it: the key is still live.`,
+    {
+      hint: 'keyrot kept its keychain entry (if any). Check the key at the provider (a proxy between keyrot and the provider may answer for it), then run the same command again.',
+      facts: { keyStillLive: true },
+      data: { keyId: key.id },
+    },
+  );
+}
