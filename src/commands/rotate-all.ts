@@ -502,7 +502,7 @@ async function rotateItem(ctx: Context, base: RotationSession, run: BatchRun, it
       if (earlier?.status === 'done') return { kind: 'rotated', record: earlier, journal: '' };
       // Rotated or revoked outside the batch since it was selected: nothing left to do for it, said as such.
       if (resumed && !(await base.provider.listKeys(user.id)).some((k) => k.id === item.keyId)) throw new ItemGone(item);
-      const expiresAt = options.expires === undefined ? null : parseExpiry(options.expires, ctx.now());
+      const expiresAt = options.expires === undefined ? undefined : parseExpiry(options.expires, ctx.now());
       const planned = await planRotation(ctx, session, user, { ...options, user: user.id, key: item.keyId, name: undefined }, settings, expiresAt, await storeFor(ctx, ctx.storeMode));
       // The rotation's journal carries the batch and the old key: a resume finds it by them, so the batch record
       // need not be on disk before the rotation starts.
@@ -590,7 +590,7 @@ async function planBatch(
   const { provider, identity } = session;
   const { items, left } = await select(ctx, session, policy, wanted, true);
   const store = await storeFor(ctx, ctx.storeMode);
-  const expiresAt = options.expires === undefined ? null : parseExpiry(options.expires, ctx.now());
+  const expiresAt = options.expires === undefined ? undefined : parseExpiry(options.expires, ctx.now());
   let steps: string[] = [];
   const planned = await mapBounded(items, 4, async (c): Promise<BatchPlanItem> => {
     const base = { userId: c.user.id, userEmail: c.user.email, keyId: c.key.id, keyName: c.key.name, why: c.why };

@@ -2,9 +2,9 @@
 // own (a proxy, or a provider that answers 204 and keeps the key): a key is gone only when the provider no longer
 // lists it, or, where keyrot holds its plaintext, when the key itself is rejected. `revoke`, every roll-back (--abort,
 // a create whose keychain write failed, --store none) and every clean-up (orphans of a lost create, a twin's key) go
-// through deleteAndConfirm; only the rotation's own revoke of the old key does not, because its verify-old step proves
-// the same (and more: the key is rejected) with a --resume that re-checks.
-import { VerificationFailedError } from '../errors.js';
+// through deleteAndConfirm, and so does the rotation's revoke of the old key (its verify-old step then also proves the
+// key rejected).
+import { AuthError, VerificationFailedError } from '../errors.js';
 import type { Provider } from '../providers/types.js';
 
 export interface DeleteConfirmOptions {
@@ -15,6 +15,8 @@ export interface DeleteConfirmOptions {
   /** Waits between looks (the engine's clock in tests); none given: no wait. */
   sleep?: (ms: number) => Promise<void>;
   delayMs?: number;
+  /** A refused listing (401) proves the key gone: it was the key keyrot itself runs with (the admin key's own user). */
+  listRefusedIsProof?: boolean;
 }
 
 /** Thrown when a delete answered 2xx and the key is still there: it is live, and whoever holds it keeps it. */
@@ -34,7 +36,18 @@ export async function deleteAndConfirm(
   const outcome = await provider.deleteKey(userId, key.id);
   const attempts = Math.max(1, options.attempts ?? 3);
   for (let attempt = 1; ; attempt++) {
-    if (!(await provider.listKeys(userId)).some((k) => k.id === key.id)) return outcome;
+    let listed: boolean;
+    try {
+      listed = (await provider.listKeys(userId)).some((k) => k.id === key.id);
+    } catch (err) {
+      // The key deleted may be the one keyrot authenticates with (rotate --self rolled back): the listing is then
+      // refused, and the key itself, tested below, is the proof.
+      if (!(err instanceof AuthError)) throw err;
+      if (options.listRefusedIsProof) return outcome;
+      if (!options.secret) throw err;
+      listed = true;
+    }
+    if (!listed) return outcome;
     if (options.secret) {
       const check = await provider.checkKey(options.secret);
       if (!check.ok && check.reason === 'rejected') return outcome;

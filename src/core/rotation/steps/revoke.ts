@@ -1,7 +1,9 @@
 // Step 5: the old key goes, and only once the new one is proven to still work.
 import { VerificationFailedError } from '../../../errors.js';
+import { KeyStillLiveError, deleteAndConfirm } from '../../delete-key.js';
+import { TRANSITIONS } from '../transitions.js';
 import { keychainAccount } from '../../key-store.js';
-import { byOperator, heldThisRun, markStarted, operatorFlowOf, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
+import { byOperator, heldThisRun, markStarted, save, operatorFlowOf, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
 import { hookEnv, type RotationRecord } from '../record.js';
 
 /** Revokes the old key once the new one is proven still to work. */
@@ -12,7 +14,27 @@ export async function revokeStep(record: RotationRecord, ports: RotationPorts, s
   step.update(proof);
   await markStarted(record, ports);
   if (byOperator(ports.provider)) return operatorFlowOf(ports).askToRevoke(record, ports);
-  const outcome = await ports.provider.deleteKey(record.userId, record.oldKey.id);
+  // Through the one delete-and-confirm step: a 2xx that leaves the old key listed fails here, in the revoke phase, so
+  // that --resume sends the delete again (verify-old only re-checks).
+  const oldSecret = await ports.store.get(keychainAccount(ports.provider.id, record.userId, record.oldKey.id));
+  if (oldSecret) ports.protect(oldSecret);
+  let outcome: 'deleted' | 'already-gone';
+  try {
+    outcome = await deleteAndConfirm(ports.provider, record.userId, record.oldKey, {
+      secret: oldSecret,
+      sleep: ports.sleep,
+      // The admin key's own user: the key just deleted may be the one keyrot runs with, whose listing is then refused.
+      listRefusedIsProof: !record.options.usageSignalUsable,
+    });
+  } catch (err) {
+    // The old key is still listed and works: nothing was revoked, so --abort stays possible (e.g. once the new key
+    // has expired, rolling back is the only way on).
+    if (err instanceof KeyStillLiveError) {
+      TRANSITIONS.noEffect(record);
+      await save(record, ports);
+    }
+    throw err;
+  }
   ports.event('old.revoked', { keyId: record.oldKey.id, name: record.oldKey.name, outcome });
   return { detail: `${record.oldKey.name} (${record.oldKey.id})${outcome === 'already-gone' ? ' was already gone' : ''}` };
 }
