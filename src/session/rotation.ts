@@ -146,7 +146,7 @@ export function planOf(
     switch (phase) {
       case 'create':
         if (operator) return `ask you to mint ${newName} in ${provider.displayName}'s dashboard with ${oldKey.name}'s scopes, take it (hidden prompt or --new-key-stdin) and store it in the keychain`;
-        return `create ${newName}${expiresAt ? ` (expires ${expiresAt.toISOString()}${expiry ? `: ${expiry.why}` : ''})` : expiry ? ` (never expires, like the old key)` : ''} and ${options.store === 'none' ? 'keep it in memory only (--store none)' : 'store it in the keychain'}`;
+        return `create ${newName}${expiresAt ? ` (expires ${expiresAt.toISOString()}${expiry ? `: ${expiry.why}` : ''})` : expiry && !expiry.why.startsWith('never, like') ? ` (${expiry.why})` : ''} and ${options.store === 'none' ? 'keep it in memory only (--store none)' : 'store it in the keychain'}`;
       case 'hand-over':
         if (user.id === SELF_USER_ID) return `install the new key as the admin key${options.onNewKey ? ` (and run --on-new-key with it on its stdin: ${options.onNewKey})` : ''}, then use it`;
         return options.onNewKey ? `run --on-new-key with the new key on its stdin: ${options.onNewKey}` : CONFIRM_HAND_OVER_STEP;

@@ -1316,8 +1316,19 @@ describe('abortRotation', () => {
     expect(h.steps.at(-1)?.detail).toBe('no new key existed');
   });
 
+  it('a revoke that had no effect (the old key still listed and working) can still be rolled back', async () => {
+    const h = harness();
+    const record = structuredClone(h.record);
+    Object.assign(record, { phase: 'revoke', phaseStatus: 'started', status: 'failed' });
+    const done = await abortRotation(record, h.ports);
+    expect(done.status).toBe('aborted');
+    expect(h.provider.keys.some((k) => k.id === h.oldKey.id)).toBe(true);
+  });
+
   it('refuses once the old key is being revoked, pointing to --resume', async () => {
     const h = harness();
+    // The revoke took effect: the old key is no longer listed.
+    h.provider.keys.splice(h.provider.keys.indexOf(h.oldKey), 1);
     const record = structuredClone(h.record);
     Object.assign(record, { phase: 'revoke', phaseStatus: 'started', status: 'failed' });
     const err = await failure(abortRotation(record, h.ports));
