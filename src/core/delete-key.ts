@@ -17,6 +17,10 @@ export interface DeleteConfirmOptions {
   delayMs?: number;
   /** A refused listing (401) proves the key gone: it was the key keyrot itself runs with (the admin key's own user). */
   listRefusedIsProof?: boolean;
+  /** Ask the key itself before the listing (one request where it is rejected at once). */
+  checkFirst?: boolean;
+  /** Called when the proof is the key itself rejected (401), so that a later step need not ask again. */
+  onRejected?: () => void;
 }
 
 /** Thrown when a delete answered 2xx and the key is still there: it is live, and whoever holds it keeps it. */
@@ -35,23 +39,28 @@ export async function deleteAndConfirm(
 ): Promise<'deleted' | 'already-gone'> {
   const outcome = await provider.deleteKey(userId, key.id);
   const attempts = Math.max(1, options.attempts ?? 3);
+  const keyRejected = async () => {
+    if (!options.secret || !(await rejected(provider, options.secret))) return false;
+    options.onRejected?.();
+    return true;
+  };
   for (let attempt = 1; ; attempt++) {
+    // The key itself first where the caller asks (the revoke of an old key keyrot holds: a 401 is the stronger proof,
+    // and then the only request). A check that fails to answer proves nothing either way: the listing decides.
+    const checkedFirst = options.checkFirst === true && attempt === 1;
+    if (checkedFirst && (await keyRejected())) return outcome;
     let listed: boolean;
     try {
       listed = (await provider.listKeys(userId)).some((k) => k.id === key.id);
     } catch (err) {
       // The key deleted may be the one keyrot authenticates with (rotate --self rolled back): the listing is then
-      // refused, and the key itself, tested below, is the proof.
+      // refused, and the key itself is the proof.
       if (!(err instanceof AuthError)) throw err;
-      if (options.listRefusedIsProof) return outcome;
-      if (!options.secret) throw err;
-      listed = true;
+      if (options.listRefusedIsProof || (!checkedFirst && (await keyRejected()))) return outcome;
+      throw err;
     }
     if (!listed) return outcome;
-    if (options.secret) {
-      const check = await provider.checkKey(options.secret);
-      if (!check.ok && check.reason === 'rejected') return outcome;
-    }
+    if (!checkedFirst && (await keyRejected())) return outcome;
     if (attempt >= attempts) break;
     await options.sleep?.((options.delayMs ?? 1_000) * attempt);
   }
@@ -63,4 +72,9 @@ export async function deleteAndConfirm(
       data: { keyId: key.id },
     },
   );
+}
+
+async function rejected(provider: Pick<Provider, 'checkKey'>, secret: string): Promise<boolean> {
+  const check = await provider.checkKey(secret).catch(() => null);
+  return check !== null && !check.ok && check.reason === 'rejected';
 }

@@ -1179,7 +1179,8 @@ describe('runRotation: verifying the old key is gone', () => {
     expect(h.warns[0]).toMatch(/STILL AUTHENTICATES/);
     expect(h.record).toMatchObject({ status: 'failed', phase: 'verify-old', oldKeyStillAuthenticates: true });
     expect(h.record.steps.find((s) => s.phase === 'verify-old')?.outcome).toBe('failed');
-    expect(h.provider.callsOf('checkKey')).toHaveLength(2 + 3); // new key at verify-new and before the revoke, old key 3 times
+    // New key at verify-new and before the revoke; old key once by the revoke's delete-and-confirm, then 3 times.
+    expect(h.provider.callsOf('checkKey')).toHaveLength(2 + 1 + 3);
     expect(h.newKeys()).toHaveLength(1);
     expect(canAbort(h.record)).toBe(false);
   });

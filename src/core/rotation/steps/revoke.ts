@@ -3,7 +3,7 @@ import { VerificationFailedError } from '../../../errors.js';
 import { KeyStillLiveError, deleteAndConfirm } from '../../delete-key.js';
 import { TRANSITIONS } from '../transitions.js';
 import { keychainAccount } from '../../key-store.js';
-import { byOperator, heldThisRun, markStarted, save, operatorFlowOf, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
+import { FRESH_PROOF_MS, byOperator, freshlyProven, heldThisRun, markStarted, provedRejected, save, operatorFlowOf, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
 import { hookEnv, type RotationRecord } from '../record.js';
 
 /** Revokes the old key once the new one is proven still to work. */
@@ -25,6 +25,8 @@ export async function revokeStep(record: RotationRecord, ports: RotationPorts, s
       sleep: ports.sleep,
       // The admin key's own user: the key just deleted may be the one keyrot runs with, whose listing is then refused.
       listRefusedIsProof: !record.options.usageSignalUsable,
+      checkFirst: true,
+      onRejected: () => provedRejected(ports, record.oldKey.id),
     });
   } catch (err) {
     // The old key is still listed and works: nothing was revoked, so --abort stays possible (e.g. once the new key
@@ -54,8 +56,14 @@ export async function newKeyStillWorks(record: RotationRecord, ports: RotationPo
       facts: { newKeyUsable: false },
     });
   if (!id) throw stop('was never recorded');
+  // Proven by this run seconds ago (--no-wait, --emergency: verify-new, the hook, then here): the same fact is not
+  // asked again, unless the key's own expiry falls inside that time.
+  const expiresAt = record.newKey.expiresAt ? Date.parse(record.newKey.expiresAt) : null;
+  // Only where no wait stood between (a wait or a --keep-old grace is when keys get deleted or expire).
+  const noWaitBetween = (record.mode === 'emergency' || record.options.noWait) && !record.options.keepOld;
+  const age = !noWaitBetween || byOperator(ports.provider) || (expiresAt !== null && expiresAt - ports.now().getTime() <= FRESH_PROOF_MS) ? null : freshlyProven(ports, id);
   // Keys a person manages in the dashboard cannot be listed: the key itself is asked instead, below.
-  if (!byOperator(ports.provider)) {
+  if (!byOperator(ports.provider) && age === null) {
     const listed = (await ports.provider.listKeys(record.userId)).find((k) => k.id === id);
     if (!listed) throw stop(`is no longer listed at ${ports.provider.displayName} (deleted)`);
     if (listed.expiresAt && listed.expiresAt.getTime() <= ports.now().getTime()) throw stop(`expired at ${listed.expiresAt.toISOString()}`);
@@ -89,6 +97,7 @@ export async function newKeyStillWorks(record: RotationRecord, ports: RotationPo
     return 'new key listed and unexpired; --check passed (keyrot holds no copy to test it: --store none)';
   }
   ports.protect(secret);
+  if (age !== null) return `new key proven by this run ${Math.round(age / 1000)} s ago`;
   step.update('checking the new key still authenticates');
   const check = await ports.provider.checkKey(secret);
   if (!check.ok) throw stop(`no longer authenticates (${check.reason}: ${check.message})`);

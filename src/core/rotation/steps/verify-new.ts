@@ -5,7 +5,7 @@ import { deleteAndConfirm } from '../../delete-key.js';
 import { keychainAccount } from '../../key-store.js';
 import { shellArg } from '../../shell-arg.js';
 import { addOthersKeyIds, ownUnheld } from '../ownership.js';
-import { byOperator, newSecret, save, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
+import { byOperator, newSecret, provedAuthenticates, save, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
 import type { RotationRecord } from '../record.js';
 import { TRANSITIONS } from '../transitions.js';
 
@@ -18,6 +18,7 @@ export async function verifyNewStep(record: RotationRecord, ports: RotationPorts
   for (let attempt = 1; attempt <= attempts; attempt++) {
     const check = await ports.provider.checkKey(secret);
     if (check.ok) {
+      provedAuthenticates(ports, record.newKey.id ?? '');
       const scopes = await compareScopes(record, ports, check);
       ports.event('key.verified', { keyId: record.newKey.id, ...(check.limited ? { probe: 403 } : {}) });
       const details = [attempt > 1 ? `after ${attempt} attempts` : '', scopes].filter(Boolean);
