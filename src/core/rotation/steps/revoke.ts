@@ -32,6 +32,11 @@ export async function revokeStep(record: RotationRecord, ports: RotationPorts, s
     // The old key is still listed and works: nothing was revoked, so --abort stays possible (e.g. once the new key
     // has expired, rolling back is the only way on).
     if (err instanceof KeyStillLiveError) {
+      ports.warn(
+        oldSecret
+          ? `THE OLD KEY ${record.oldKey.name} STILL AUTHENTICATES after it was deleted, and ${ports.provider.displayName} still lists it. Treat it as live: check at the provider.`
+          : `THE OLD KEY ${record.oldKey.name} IS STILL LISTED after it was deleted. Treat it as live: check at the provider.`,
+      );
       TRANSITIONS.noEffect(record);
       await save(record, ports);
     }
