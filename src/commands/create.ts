@@ -1,5 +1,7 @@
 import type { Context } from '../cli/context.js';
 import { createAndStoreKey, deleteOrphans, discardNewKey, orphanCandidates, type Discarded, type StoredKey } from '../core/create-key.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { deleteAndConfirm } from '../core/delete-key.js';
 import { parseDuration, parseExpiry } from '../core/duration.js';
 import { BIDI_CONTROLS, maskSecret } from '../core/mask.js';
 import { defaultKeyName } from '../core/naming.js';
@@ -139,7 +141,7 @@ async function settleInterrupted(ctx: Context, provider: Provider, store: Secret
       return;
     }
     if (yes || (await ctx.prompts.confirm(`${what}. Delete it? (No if someone made it by hand since)`, '--yes'))) {
-      await provider.deleteKey(user.id, key.id);
+      await deleteAndConfirm(provider, user.id, key, { sleep: (ms) => delay(ms) });
       ctx.out.warn(`Deleted key ${key.name} (${key.id}).`);
     }
   }
@@ -288,7 +290,7 @@ async function handOverOrDiscard(ctx: Context, provider: Provider, store: Secret
     try {
       discarded = await discardNewKey(
         // After a cancel (Ctrl-C, a cancelled CI job) the run's own requests are aborted: the clean-up has its own.
-        async () => (err instanceof CancelledError ? await ctx.cleanupProvider() : provider).deleteKey(user.id, key.id),
+        async () => (err instanceof CancelledError ? await ctx.cleanupProvider() : provider),
         user.id,
         key,
         held ? null : secret,

@@ -1,4 +1,6 @@
 import type { Context } from '../cli/context.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { deleteAndConfirm } from '../core/delete-key.js';
 import { maskFromLastChars } from '../core/mask.js';
 import { CancelledError, UsageError } from '../errors.js';
 import { keychainAccount } from '../keychain/secret-store.js';
@@ -51,12 +53,16 @@ export const revokeCommand: CommandModule<RevokeOptions, RevokeResult> = {
         const ok = await ctx.prompts.confirm(`Revoke ${label}? Anything still using it will get 401 at once.`, '--yes');
         if (!ok) throw new CancelledError('Cancelled: the key was not revoked.');
       }
-      const outcome = await provider.deleteKey(user.id, key.id);
+      const account = keychainAccount(provider.id, user.id, key.id);
+      const secret = store ? await store.get(account).catch(() => null) : null;
+      if (secret) ctx.out.protect(secret);
+      // Gone only once the provider no longer lists it (or rejects it): a 2xx that kept the key throws here, before
+      // the keychain entry is touched, so whoever holds the live key still does.
+      const outcome = await deleteAndConfirm(provider, user.id, key, { secret, sleep: (ms) => delay(ms) });
       // Deleting the entry by its account is idempotent, and unlike enumerating the keychain it cannot trip
       // over another process's entries. The key is already revoked: a keychain failure is a warning.
       let keychainEntryRemoved = false;
       if (store) {
-        const account = keychainAccount(provider.id, user.id, key.id);
         try {
           keychainEntryRemoved = await store.delete(account);
         } catch (err) {

@@ -549,7 +549,7 @@ async function rotateItem(ctx: Context, base: RotationSession, run: BatchRun, it
       if (earlier?.status === 'done') return { kind: 'rotated', record: earlier, journal: '' };
       // Rotated or revoked outside the batch since it was selected: nothing left to do for it, said as such.
       if (resumed && !(await base.provider.listKeys(user.id)).some((k) => k.id === item.keyId)) throw new ItemGone(item);
-      const expiresAt = options.expires === undefined ? null : parseExpiry(options.expires, ctx.now());
+      const expiresAt = options.expires === undefined ? undefined : parseExpiry(options.expires, ctx.now());
       const planned = await planRotation(ctx, session, user, { ...options, user: user.id, key: item.keyId, name: undefined }, settings, expiresAt, await storeFor(ctx, ctx.storeMode));
       // The rotation's journal carries the batch and the old key: a resume finds it by them, so the batch record
       // need not be on disk before the rotation starts.
@@ -640,7 +640,7 @@ async function planBatch(
   const { provider, identity } = session;
   const { items, left, nothing } = await select(ctx, session, policy, wanted);
   const store = await storeFor(ctx, ctx.storeMode);
-  const expiresAt = options.expires === undefined ? null : parseExpiry(options.expires, ctx.now());
+  const expiresAt = options.expires === undefined ? undefined : parseExpiry(options.expires, ctx.now());
   let steps: string[] = [];
   // A keychain that cannot be written is said once, as a failed preflight line below; each key's plan then reads an
   // empty store rather than meet the same failure again, so the selection and the plan are still shown.

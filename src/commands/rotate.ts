@@ -37,7 +37,7 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult | BatchRes
     }
     const userArg = refuseBatchFlags(options);
     const settings = parseSettings(options, ctx.storeMode);
-    const expiresAt = options.expires === undefined ? null : parseExpiry(options.expires, ctx.now());
+    const expiresAt = options.expires === undefined ? undefined : parseExpiry(options.expires, ctx.now());
     if (options.name !== undefined) validateName(options.name);
     if (options.self && (options.user !== undefined || options.key !== undefined)) throw new UsageError('--self rotates the admin key keyrot runs with: it takes no --user or --key.');
     const base = await ctx.provider();

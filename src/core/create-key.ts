@@ -14,6 +14,7 @@
 import { CreateOutcomeUnknownError, KeyNotReturnedError, KeychainError, RotationConflictError, RotationIncompleteError, isKeyrotError } from '../errors.js';
 import { keychainAccount, type SecretStore } from './key-store.js';
 import type { ApiKey, CreateKeyInput, CreatedKey, Provider } from '../providers/types.js';
+import { deleteAndConfirm } from './delete-key.js';
 import { maskSecret } from './mask.js';
 
 export interface CreateKeyPorts {
@@ -28,6 +29,8 @@ export interface CreateKeyPorts {
   /** Called before each create is sent, and after keys of a lost answer are deleted (to journal the counts). */
   onCreateSent?(): Promise<void>;
   onOrphansDeleted?(count: number): Promise<void>;
+  /** Waits between looks after a delete (deleteAndConfirm); none: look again at once. */
+  sleep?(ms: number): Promise<void>;
 }
 
 export interface CreateKeyRequest extends CreateKeyInput {
@@ -160,7 +163,7 @@ export async function orphanCandidates(req: OrphanQuery, ports: Pick<CreateKeyPo
  * may have made (`req.ownUnheld`) means one is another's, and nothing tells which: none is deleted, and the
  * RotationConflictError names them all.
  */
-export async function deleteOrphans(req: OrphanQuery, ports: Pick<CreateKeyPorts, 'provider' | 'store' | 'note' | 'onOrphansDeleted'>): Promise<string[]> {
+export async function deleteOrphans(req: OrphanQuery, ports: Pick<CreateKeyPorts, 'provider' | 'store' | 'note' | 'onOrphansDeleted' | 'sleep'>): Promise<string[]> {
   const candidates = await orphanCandidates(req, ports);
   if (req.ownUnheld === 0) {
     // Every key this run may have made is accounted for: these are another's, and not for this run to delete.
@@ -171,7 +174,7 @@ export async function deleteOrphans(req: OrphanQuery, ports: Pick<CreateKeyPorts
   const deleted: string[] = [];
   try {
     for (const key of candidates) {
-      await ports.provider.deleteKey(req.userId, key.id);
+      await deleteAndConfirm(ports.provider, req.userId, key, { ...(ports.sleep ? { sleep: ports.sleep } : {}) });
       ports.note(`Deleted key ${key.id} (${key.name}): it was created but its plaintext never reached keyrot.`);
       deleted.push(key.id);
     }
@@ -200,18 +203,18 @@ export type Discarded = { kind: 'deleted' } | { kind: 'rescued'; path: string };
 
 /**
  * Deletes a new key that nobody will hold (--store none before its hand-over succeeded, a create whose hand-over
- * failed), with `remove`. When that fails and this process holds the plaintext (`secret`), the rescue writer takes
+ * failed), through deleteAndConfirm with `provider`. When that fails and this process holds the plaintext (`secret`), the rescue writer takes
  * it, so a human still can; without the plaintext the delete's error is thrown.
  */
 export async function discardNewKey(
-  remove: () => Promise<unknown>,
+  provider: () => Promise<Provider> | Provider,
   userId: string,
   key: Omit<CreatedKey, 'secret'>,
   secret: string | null,
   rescue: CreateKeyPorts['rescue'],
 ): Promise<Discarded> {
   try {
-    await remove();
+    await deleteAndConfirm(await provider(), userId, key, { secret });
     return { kind: 'deleted' };
   } catch (err) {
     if (secret === null) throw err;
@@ -242,7 +245,7 @@ async function storeOrUndo(userId: string, created: CreatedKey, ports: CreateKey
   } catch (storeErr) {
     const why = errorText(storeErr);
     try {
-      await ports.provider.deleteKey(userId, created.id);
+      await deleteAndConfirm(ports.provider, userId, created, { secret, ...(ports.sleep ? { sleep: ports.sleep } : {}) });
     } catch (deleteErr) {
       let path: string;
       try {

@@ -13,6 +13,7 @@ import { writeRescueFile } from '../journal/rescue.js';
 import { RotationJournal } from '../journal/rotations.js';
 import { stateError } from '../journal/state-dir.js';
 import { keychainAccount, type SecretStore } from '../keychain/secret-store.js';
+import { newKeyExpiry, type NewKeyExpiry } from '../core/rotation/lifetime.js';
 import { adoptDashboardKey, dashboardFlow, dashboardKey, keepDashboardKey, restoreDashboardAdmin } from '../providers/operator-flow.js';
 import type { ApiKey, Identity, Provider, User } from '../providers/types.js';
 import { addMaskLine, appendStepSummary, inGithubActions, rotationOutputs, rotationSummaryMarkdown, writeJobOutputs } from '../ui/github.js';
@@ -67,7 +68,8 @@ export interface RotationPlan {
   user: { id: string; email: string };
   mode: RotationMode;
   oldKey: { id: string; name: string; maskedKey: string };
-  newKey: { name: string; expiresAt: string | null };
+  /** The new key's expiry, and in words where it comes from (the lifetime rule: core/rotation/lifetime.ts). */
+  newKey: { name: string; expiresAt: string | null; expiry?: string };
   steps: string[];
   usageSignal: string;
   /** --dry-run: the preflight checks the real run would make, each passed. */
@@ -139,6 +141,7 @@ export function planOf(
   newName: string,
   expiresAt: Date | null,
   options: RotationOptions,
+  expiry?: NewKeyExpiry,
 ): RotationPlan {
   const operator = provider.capabilities.keyManagement === 'operator';
   const perKey = provider.capabilities.usageSignal === 'per-key' && options.usageSignalUsable;
@@ -147,7 +150,7 @@ export function planOf(
     switch (phase) {
       case 'create':
         if (operator) return `ask you to mint ${newName} in ${provider.displayName}'s dashboard with ${oldKey.name}'s scopes, take it (hidden prompt or --new-key-stdin) and store it in the keychain`;
-        return `create ${newName}${expiresAt ? ` (expires ${expiresAt.toISOString()})` : ''} and ${options.store === 'none' ? 'keep it in memory only (--store none)' : 'store it in the keychain'}`;
+        return `create ${newName}${expiresAt ? ` (expires ${expiresAt.toISOString()}${expiry ? `: ${expiry.why}` : ''})` : expiry && !expiry.why.startsWith('never, like') ? ` (${expiry.why})` : ''} and ${options.store === 'none' ? 'keep it in memory only (--store none)' : 'store it in the keychain'}`;
       case 'hand-over':
         if (user.id === SELF_USER_ID) return `install the new key as the admin key${options.onNewKey ? ` (and run --on-new-key with it on its stdin: ${options.onNewKey})` : ''}, then use it`;
         return handOverPlan(options);
@@ -176,7 +179,7 @@ export function planOf(
     user: { id: user.id, email: user.email },
     mode,
     oldKey: { id: oldKey.id, name: oldKey.name, maskedKey: maskFromLastChars(oldKey.lastChars) },
-    newKey: { name: newName, expiresAt: expiresAt?.toISOString() ?? null },
+    newKey: { name: newName, expiresAt: expiresAt?.toISOString() ?? null, ...(expiry ? { expiry: expiry.why } : {}) },
     steps,
     usageSignal: provider.capabilities.usageSignal,
   };
@@ -440,7 +443,8 @@ export async function planRotation(
   user: User,
   options: RotateOptions,
   settings: RotateSettings,
-  expiresAt: Date | null,
+  /** --expires as given: undefined when absent, null for "never". The new key's expiry is newKeyExpiry's. */
+  requested: Date | null | undefined,
   store: SecretStore,
 ): Promise<PlannedRotation> {
   const { provider, identity, self } = session;
@@ -469,8 +473,10 @@ export async function planRotation(
     throw new UsageError(`The new key's name would be the old name with its generation bumped, ${newName.length} characters: ${provider.displayName} allows 255.`, { hint: 'Pass --name with a shorter name.' });
   }
   if (keys.some((k) => k.name === newName)) throw new UsageError(`${user.email} already has a key named "${newName}": pick another --name.`);
+  const expiry = newKeyExpiry({ now: ctx.now(), oldExpiresAt: oldKey.expiresAt, recorded: await recordedCreation(ctx, provider.id, oldKey.id), requested });
+  const expiresAt = expiry.expiresAt;
   return {
-    plan: planOf(provider, user, mode, oldKey, newName, expiresAt, rotationOptions),
+    plan: planOf(provider, user, mode, oldKey, newName, expiresAt, rotationOptions, expiry),
     async launch(tie) {
       const record = newRotationRecord({
         id: tie?.id ?? randomUUID(),
@@ -622,4 +628,10 @@ export async function abortActive(ctx: Context, session: RotationSession, active
   };
   const record = await abortRotation(active, ports);
   return { kind: 'aborted', record, journal: await session.journal.archive(record) };
+}
+
+/** keyrot's own record of a key's creation (its key index), for the lifetime rule; null when it has none. */
+async function recordedCreation(ctx: Context, providerId: string, keyId: string): Promise<{ createdAt: string; expiresAt: string | null } | null> {
+  const records = await ctx.keyIndex.all().catch(() => []);
+  return records.find((r) => r.provider === providerId && r.keyId === keyId) ?? null;
 }

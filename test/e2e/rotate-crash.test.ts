@@ -208,9 +208,9 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate survives kill -9 at every step', (
     const s = await rotationSetup();
     await killDuring(s, ['--on-new-key', s.hook, '--no-wait', '--yes'], {
       faults: [{ method: 'DELETE', path: '/users/*/apikeys/*', action: 'delay-after', delayMs: 500 }],
-      // keyrot holds the old key, so it tests it with GET /account.
+      // keyrot holds the old key, so the revoke's delete-and-confirm tests it with GET /account (verify-old reuses that 401).
       arm: { when: phaseIs('revoke', 'started'), fault: { method: 'GET', path: '/account', action: 'delay', delayMs: HOLD } },
-      until: phaseIs('verify-old'),
+      until: phaseIs('revoke', 'started'),
     });
     const { out } = await resumeAndCheck(s, { creates: 1 });
     expect(out.steps.find((st: { phase: string }) => st.phase === 'verify-old').detail).toMatch(/rejected/);

@@ -213,6 +213,14 @@ describe.skipIf(!HAS_KEYCHAIN)('--store none is remembered, and cleaned up after
     expect(r.code, r.stderr).toBe(130);
     expect(r.stderr).toMatch(/deleted the new key ops-deploy-v2/);
     expect(s.keys().map((k) => k.name)).toEqual(['ops-deploy']);
+    // Nothing said afterwards calls the deleted key live: the cancel's message, the journal, keyrot status.
+    expect(r.stderr).not.toMatch(/ops-deploy-v2 is live/);
+    const journal = await readJournal(s.h, s.user.id);
+    expect(JSON.stringify(journal?.lastError ?? null)).not.toMatch(/is live/);
+    for (const args of [['status', '--json'], ['status']]) {
+      const status = await s.run('status', args, { env: NO_KEYCHAIN });
+      expect(status.stdout + status.stderr).not.toMatch(/ops-deploy-v2 is live|new key[^\n"]*is live/);
+    }
     const rescue = join(s.h.stateDir, 'keyrot', 'rescue');
     expect(existsSync(rescue) ? await readdir(rescue) : []).toEqual([]);
     expect(await s.sc.leaks()).toEqual([]);

@@ -72,6 +72,8 @@ export class FakeProvider implements Provider {
   readonly authOverrides = new Map<string, AuthCheck>();
   /** The next N checks of a freshly created key answer "rejected" (propagation delay). */
   propagationDelayChecks = 0;
+  /** The next N deletes of a listed key answer 'deleted' and keep it (a 2xx that does nothing). */
+  ignoredDeletes = 0;
   /** Runs before every call, after it is recorded: tests assert the journal state here, or crash. */
   onCall: ((call: ProviderCall) => void) | null = null;
   /** Runs right after a createKey/deleteKey took effect, before it answers (crash simulation). */
@@ -166,6 +168,12 @@ export class FakeProvider implements Provider {
     const args = [userId, keyId];
     await this.#enter('deleteKey', args);
     const at = this.keys.findIndex((k) => k.userId === userId && k.id === keyId);
+    if (at >= 0 && this.ignoredDeletes > 0) {
+      // A 2xx that did nothing (a proxy answering for the provider): the key stays live and listed.
+      this.ignoredDeletes--;
+      this.#leave('deleteKey', args);
+      return 'deleted';
+    }
     if (at >= 0) this.deleted.push(...this.keys.splice(at, 1));
     this.#leave('deleteKey', args);
     return at >= 0 ? 'deleted' : 'already-gone';

@@ -313,3 +313,17 @@ describe('createAndStoreKey: an entry already under the new key\'s account', () 
     expect(w.notes.join('\n')).toMatch(/already held another key under .*: that key is kept under/);
   });
 });
+
+describe('createAndStoreKey: a roll-back whose delete answers 2xx but keeps the key', () => {
+  it('does not say "nothing is left behind": the key is still listed, so its plaintext goes to the rescue file', async () => {
+    const w = world();
+    w.store.failSet = 1;
+    w.provider.ignoredDeletes = 10;
+    const outcome = await createAndStoreKey(w.request(), w.ports).catch((err: unknown) => err);
+    const created = w.provider.created[0]!;
+    expect(w.provider.keys).toContain(created);
+    expect(outcome).toBeInstanceOf(RotationIncompleteError);
+    expect((outcome as Error).message).toMatch(/rescue|plaintext is in/);
+    expect(w.rescued.map((r) => r.key.id)).toEqual([created.id]);
+  });
+});

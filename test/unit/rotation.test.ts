@@ -1172,7 +1172,8 @@ describe('runRotation: verifying the old key is gone', () => {
     expect(h.warns[0]).toMatch(/STILL AUTHENTICATES/);
     expect(h.record).toMatchObject({ status: 'failed', phase: 'verify-old', oldKeyStillAuthenticates: true });
     expect(h.record.steps.find((s) => s.phase === 'verify-old')?.outcome).toBe('failed');
-    expect(h.provider.callsOf('checkKey')).toHaveLength(2 + 3); // new key at verify-new and before the revoke, old key 3 times
+    // New key at verify-new and before the revoke; old key once by the revoke's delete-and-confirm, then 3 times.
+    expect(h.provider.callsOf('checkKey')).toHaveLength(2 + 1 + 3);
     expect(h.newKeys()).toHaveLength(1);
     expect(canAbort(h.record)).toBe(false);
   });
@@ -1212,7 +1213,13 @@ describe('runRotation: verifying the old key is gone', () => {
     };
     const err = await failure(runRotation(h.record, h.ports));
     expect(err).toBeInstanceOf(VerificationFailedError);
-    expect(h.record.phase).toBe('verify-old');
+    expect((err as Error).message).toMatch(/still live/);
+    // Stopped in the revoke itself (delete-and-confirm), so that --resume sends the delete again.
+    expect(h.record.phase).toBe('revoke');
+    h.provider.afterEffect = null;
+    const done = await runRotation(h.record, h.ports);
+    expect(done.status).toBe('done');
+    expect(h.provider.keys.some((k) => k.id === h.oldKey.id)).toBe(false);
   });
 });
 
@@ -1303,8 +1310,19 @@ describe('abortRotation', () => {
     expect(h.steps.at(-1)?.detail).toBe('no new key existed');
   });
 
+  it('a revoke that had no effect (the old key still listed and working) can still be rolled back', async () => {
+    const h = harness();
+    const record = structuredClone(h.record);
+    Object.assign(record, { phase: 'revoke', phaseStatus: 'started', status: 'failed' });
+    const done = await abortRotation(record, h.ports);
+    expect(done.status).toBe('aborted');
+    expect(h.provider.keys.some((k) => k.id === h.oldKey.id)).toBe(true);
+  });
+
   it('refuses once the old key is being revoked, pointing to --resume', async () => {
     const h = harness();
+    // The revoke took effect: the old key is no longer listed.
+    h.provider.keys.splice(h.provider.keys.indexOf(h.oldKey), 1);
     const record = structuredClone(h.record);
     Object.assign(record, { phase: 'revoke', phaseStatus: 'started', status: 'failed' });
     const err = await failure(abortRotation(record, h.ports));

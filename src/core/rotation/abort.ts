@@ -2,6 +2,7 @@
 import { UsageError } from '../../errors.js';
 import type { ApiKey } from '../../providers/types.js';
 import { refuseOthersKeys } from '../create-key.js';
+import { deleteAndConfirm } from '../delete-key.js';
 import { keychainAccount } from '../key-store.js';
 import { keepOthersKeys, keptKeyIds, ownUnheld } from './ownership.js';
 import { byOperator, operatorFlowOf, rotateCommandOf, save, type RotationPorts } from './ports.js';
@@ -38,6 +39,7 @@ export async function assertAbortableNow(record: RotationRecord, ports: Pick<Rot
 
 /** Rolls back an unfinished rotation: deletes the new key and its keychain entry; the old key stays. */
 export async function abortRotation(record: RotationRecord, ports: RotationPorts): Promise<RotationRecord> {
+  await revokeHadNoEffect(record, ports);
   await assertAbortableNow(record, ports);
   await ports.beforeAbort?.(record);
   const restored = await restoreOldKeyExpiry(record, ports);
@@ -72,7 +74,7 @@ export async function abortRotation(record: RotationRecord, ports: RotationPorts
       kept.push(id);
       continue;
     }
-    if (!byOperator(provider)) await provider.deleteKey(record.userId, id);
+    if (!byOperator(provider)) await deleteAndConfirm(provider, record.userId, { id, name: record.newKey.name }, { secret: await ports.store.get(account), sleep: ports.sleep });
     await ports.store.delete(account);
   }
   const none = stillListed.length ? `deleted none: ${stillListed.map((k) => k.id).join(', ')} still listed` : 'no new key existed';
@@ -117,4 +119,23 @@ export async function restoreOldKeyExpiry(record: RotationRecord, ports: Rotatio
   record.oldKey.expiresAt = before;
   await save(record, ports);
   return `${record.oldKey.name} ${before === null ? 'never expires again' : `expires at ${before} again`}`;
+}
+
+/**
+ * A revoke that stopped part-way (a 429, a lost answer, a 2xx that did nothing) leaves the journal at revoke/started,
+ * which alone would refuse every --abort, even once the new key has expired. The provider says whether the old key
+ * went: still listed, unexpired, and (where keyrot holds it) still authenticating, it was not revoked, and the
+ * rotation can be rolled back.
+ */
+async function revokeHadNoEffect(record: RotationRecord, ports: RotationPorts): Promise<void> {
+  if (record.phase !== 'revoke' || record.phaseStatus !== 'started' || record.status === 'done' || record.status === 'aborted' || byOperator(ports.provider)) return;
+  const old = (await ports.provider.listKeys(record.userId)).find((k) => k.id === record.oldKey.id);
+  if (!old || (old.expiresAt && old.expiresAt.getTime() <= ports.now().getTime())) return;
+  const secret = await ports.store.get(keychainAccount(ports.provider.id, record.userId, record.oldKey.id));
+  if (secret !== null) {
+    ports.protect(secret);
+    if (!(await ports.provider.checkKey(secret)).ok) return;
+  }
+  TRANSITIONS.noEffect(record);
+  await save(record, ports);
 }

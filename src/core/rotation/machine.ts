@@ -1,7 +1,7 @@
 // The rotation state machine: the phase table (which step runs in each phase), and the loop that runs a step, then
 // moves on through TRANSITIONS. Every transition is saved before the next side effect, so resuming means: read the
 // record, re-enter the recorded phase in its idempotent form, continue.
-import { CreateOutcomeUnknownError, OperatorStepError, isKeyrotError } from '../../errors.js';
+import { CancelledError, CreateOutcomeUnknownError, OperatorStepError, isKeyrotError } from '../../errors.js';
 import { explainFailure } from './failure.js';
 import { discardCancelledCreate, discardUnheldNewKey } from './ownership.js';
 import { rotateCommandOf, save, throwIfCancelled, type RotationPorts, type StepProgress, type StepResult } from './ports.js';
@@ -57,15 +57,17 @@ export async function runRotation(record: RotationRecord, ports: RotationPorts):
       // create in this rotation may count as "nothing was made".
       if (phase === 'create' && !record.newKey.id && (err instanceof CreateOutcomeUnknownError || (isKeyrotError(err) && err.facts.afterLostAnswer === true))) record.createOutcomeUnknown = true;
       await save(record, ports).catch(() => undefined);
+      let stop = err;
       try {
-        await discardUnheldNewKey(record, ports, true);
+        const discarded = await discardUnheldNewKey(record, ports, true);
+        if (discarded) stop = await afterDiscard(record, ports, err, discarded);
         await discardCancelledCreate(record, ports, err);
       } catch (discardErr) {
         // The original stop is what the user must see; the discard's own failure is told beside it.
         ports.warn(`--store none: the new key ${record.newKey.name} (${record.newKey.id ?? '?'}) could not be cleaned up: ${(discardErr as Error).message}`);
       }
       ports.event('rotation.failed', { rotationId: record.id, phase, error: record.lastError });
-      throw explainFailure(record, err, ports);
+      throw explainFailure(record, stop, ports);
     }
     const durationMs = step.finish(outcome, detail);
     record.steps.push({ phase, outcome, durationMs, ...(detail ? { detail } : {}) });
@@ -94,4 +96,16 @@ async function pauseForOperator(record: RotationRecord, ports: RotationPorts, st
   ports.event('rotation.paused', { rotationId: record.id, phase: record.phase, awaiting: record.awaiting ?? null, message: err.message });
   const next = record.awaiting === 'mint' ? `${rotateCommandOf(record, ports)} --resume --new-key-stdin (the key on stdin), or the same without --new-key-stdin in a terminal` : `${rotateCommandOf(record, ports)} --resume`;
   return err.amend(`${err.hint ? `${err.hint} ` : ''}Next: ${next}.${canAbort(record) ? ' Or roll back with --abort.' : ''}`, { rotationId: record.id, phase: record.phase, awaiting: record.awaiting ?? null, resumable: true });
+}
+
+/**
+ * --store none: the stop's new key was deleted on the way out (nobody held it). A cancel's own words ("the new key is
+ * live") were written before that: they are restated, in the error and in the journal that status reads.
+ */
+async function afterDiscard(record: RotationRecord, ports: RotationPorts, err: unknown, deleted: { id: string; name: string }): Promise<unknown> {
+  if (!(err instanceof CancelledError)) return err;
+  const restated = new CancelledError(`Cancelled before the hand-over: the new key ${deleted.name} (${deleted.id}) was deleted (--store none: nobody held it); the old key ${record.oldKey.name} is untouched.`);
+  record.lastError = { code: restated.code, message: restated.message };
+  await save(record, ports).catch(() => undefined);
+  return restated;
 }

@@ -80,19 +80,19 @@ export async function adoptHeldKey(record: RotationRecord, ports: RotationPorts)
  * (`ending`) or on resume (when this process never held it) it is deleted, and the rotation goes back to
  * creating a key. If the delete fails, the rescue file takes the plaintext (when this process has it).
  */
-export async function discardUnheldNewKey(record: RotationRecord, ports: RotationPorts, ending: boolean): Promise<void> {
+export async function discardUnheldNewKey(record: RotationRecord, ports: RotationPorts, ending: boolean): Promise<{ id: string; name: string } | null> {
   const id = record.newKey.id;
   // Once the revoke has begun the new key is the user's only key: it is never deleted, whoever holds it.
-  if (record.options.store !== 'none' || !id || !canAbort(record)) return;
+  if (record.options.store !== 'none' || !id || !canAbort(record)) return null;
   const phases = PHASES[record.mode];
   const handOver = phases.indexOf('hand-over');
   const at = phases.indexOf(record.phase);
-  if (at > handOver || (at === handOver && record.handedOverAt)) return;
+  if (at > handOver || (at === handOver && record.handedOverAt)) return null;
   const secret = await ports.store.get(keychainAccount(ports.provider.id, record.userId, id));
-  if (secret !== null && !ending) return;
+  if (secret !== null && !ending) return null;
   const discarded = await discardNewKey(
     // After a cancel (Ctrl-C, a cancelled CI job) the run's own requests are aborted: the clean-up has its own.
-    async () => (ending ? await ports.cleanupProvider() : ports.provider).deleteKey(record.userId, id),
+    async () => (ending ? await ports.cleanupProvider() : ports.provider),
     record.userId,
     { id, name: record.newKey.name, lastChars: record.newKey.lastChars, expiresAt: null },
     secret,
@@ -100,9 +100,10 @@ export async function discardUnheldNewKey(record: RotationRecord, ports: Rotatio
   );
   if (discarded.kind === 'rescued') {
     ports.warn(`--store none: the new key ${record.newKey.name} (${id}) could not be deleted; its plaintext is in ${discarded.path} (mode 0600).`);
-    return;
+    return null;
   }
   ports.note(`--store none: deleted the new key ${record.newKey.name} (${id}): it was never handed over, and no keychain holds it.`);
   TRANSITIONS.backToCreate(record);
   await save(record, ports);
+  return { id, name: record.newKey.name };
 }

@@ -159,3 +159,38 @@ export function operatorFlowOf(ports: Pick<RotationPorts, 'operatorFlow' | 'prov
   if (!ports.operatorFlow) throw new UsageError(`${ports.provider.displayName} has no dashboard steps: keyrot cannot rotate its keys.`);
   return ports.operatorFlow;
 }
+
+/**
+ * Facts this run proved at the provider, by key id: when a new key last authenticated, and which old keys were seen
+ * rejected. A fact proven seconds ago in the same run is not asked again (each request costs a share of the
+ * provider's rate limit: 30/s at Vultr); anything older, or from another process, is proven afresh.
+ */
+const provenThisRun = new WeakMap<RotationPorts, { authenticated: Map<string, number>; rejected: Set<string> }>();
+
+function provenIn(ports: RotationPorts) {
+  let proven = provenThisRun.get(ports);
+  if (!proven) provenThisRun.set(ports, (proven = { authenticated: new Map(), rejected: new Set() }));
+  return proven;
+}
+
+/** How long a proof of "the new key authenticates" stands within one run: a hook's time, not a wait or a grace. */
+export const FRESH_PROOF_MS = 30_000;
+
+export function provedAuthenticates(ports: RotationPorts, keyId: string): void {
+  provenIn(ports).authenticated.set(keyId, ports.now().getTime());
+}
+
+/** Milliseconds since this run proved `keyId` authenticates, when that was within FRESH_PROOF_MS; else null. */
+export function freshlyProven(ports: RotationPorts, keyId: string): number | null {
+  const at = provenThisRun.get(ports)?.authenticated.get(keyId);
+  const age = at === undefined ? null : ports.now().getTime() - at;
+  return age !== null && age >= 0 && age <= FRESH_PROOF_MS ? age : null;
+}
+
+export function provedRejected(ports: RotationPorts, keyId: string): void {
+  provenIn(ports).rejected.add(keyId);
+}
+
+export function rejectedThisRun(ports: RotationPorts, keyId: string): boolean {
+  return provenThisRun.get(ports)?.rejected.has(keyId) ?? false;
+}

@@ -14,6 +14,13 @@ export const TRANSITIONS = {
     record.phaseStatus = 'started';
   },
   /**
+   * The phase's side effect is known to have had no effect (a revoke whose delete left the old key listed and
+   * working): the phase counts as not begun, so the rotation can still be rolled back.
+   */
+  noEffect(record: RotationRecord): void {
+    record.phaseStatus = 'pending';
+  },
+  /**
    * The phase finished: the next phase, or done after the last. --keep-old: both keys stay live after the wait, and
    * the rotation pauses until a --resume revokes the old one.
    */

@@ -1,7 +1,9 @@
 // Step 5: the old key goes, and only once the new one is proven to still work.
 import { VerificationFailedError } from '../../../errors.js';
+import { KeyStillLiveError, deleteAndConfirm } from '../../delete-key.js';
+import { TRANSITIONS } from '../transitions.js';
 import { keychainAccount } from '../../key-store.js';
-import { byOperator, heldThisRun, markStarted, operatorFlowOf, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
+import { FRESH_PROOF_MS, byOperator, freshlyProven, heldThisRun, markStarted, provedRejected, save, operatorFlowOf, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
 import { hookEnv, type RotationRecord } from '../record.js';
 
 /** Revokes the old key once the new one is proven still to work. */
@@ -12,7 +14,34 @@ export async function revokeStep(record: RotationRecord, ports: RotationPorts, s
   step.update(proof);
   await markStarted(record, ports);
   if (byOperator(ports.provider)) return operatorFlowOf(ports).askToRevoke(record, ports);
-  const outcome = await ports.provider.deleteKey(record.userId, record.oldKey.id);
+  // Through the one delete-and-confirm step: a 2xx that leaves the old key listed fails here, in the revoke phase, so
+  // that --resume sends the delete again (verify-old only re-checks).
+  const oldSecret = await ports.store.get(keychainAccount(ports.provider.id, record.userId, record.oldKey.id));
+  if (oldSecret) ports.protect(oldSecret);
+  let outcome: 'deleted' | 'already-gone';
+  try {
+    outcome = await deleteAndConfirm(ports.provider, record.userId, record.oldKey, {
+      secret: oldSecret,
+      sleep: ports.sleep,
+      // The admin key's own user: the key just deleted may be the one keyrot runs with, whose listing is then refused.
+      listRefusedIsProof: !record.options.usageSignalUsable,
+      checkFirst: true,
+      onRejected: () => provedRejected(ports, record.oldKey.id),
+    });
+  } catch (err) {
+    // The old key is still listed and works: nothing was revoked, so --abort stays possible (e.g. once the new key
+    // has expired, rolling back is the only way on).
+    if (err instanceof KeyStillLiveError) {
+      ports.warn(
+        oldSecret
+          ? `THE OLD KEY ${record.oldKey.name} STILL AUTHENTICATES after it was deleted, and ${ports.provider.displayName} still lists it. Treat it as live: check at the provider.`
+          : `THE OLD KEY ${record.oldKey.name} IS STILL LISTED after it was deleted. Treat it as live: check at the provider.`,
+      );
+      TRANSITIONS.noEffect(record);
+      await save(record, ports);
+    }
+    throw err;
+  }
   ports.event('old.revoked', { keyId: record.oldKey.id, name: record.oldKey.name, outcome });
   return { detail: `${record.oldKey.name} (${record.oldKey.id})${outcome === 'already-gone' ? ' was already gone' : ''}` };
 }
@@ -32,8 +61,14 @@ export async function newKeyStillWorks(record: RotationRecord, ports: RotationPo
       facts: { newKeyUsable: false },
     });
   if (!id) throw stop('was never recorded');
+  // Proven by this run seconds ago (--no-wait, --emergency: verify-new, the hook, then here): the same fact is not
+  // asked again, unless the key's own expiry falls inside that time.
+  const expiresAt = record.newKey.expiresAt ? Date.parse(record.newKey.expiresAt) : null;
+  // Only where no wait stood between (a wait or a --keep-old grace is when keys get deleted or expire).
+  const noWaitBetween = (record.mode === 'emergency' || record.options.noWait) && !record.options.keepOld;
+  const age = !noWaitBetween || byOperator(ports.provider) || (expiresAt !== null && expiresAt - ports.now().getTime() <= FRESH_PROOF_MS) ? null : freshlyProven(ports, id);
   // Keys a person manages in the dashboard cannot be listed: the key itself is asked instead, below.
-  if (!byOperator(ports.provider)) {
+  if (!byOperator(ports.provider) && age === null) {
     const listed = (await ports.provider.listKeys(record.userId)).find((k) => k.id === id);
     if (!listed) throw stop(`is no longer listed at ${ports.provider.displayName} (deleted)`);
     if (listed.expiresAt && listed.expiresAt.getTime() <= ports.now().getTime()) throw stop(`expired at ${listed.expiresAt.toISOString()}`);
@@ -67,6 +102,7 @@ export async function newKeyStillWorks(record: RotationRecord, ports: RotationPo
     return 'new key listed and unexpired; --check passed (keyrot holds no copy to test it: --store none)';
   }
   ports.protect(secret);
+  if (age !== null) return `new key proven by this run ${Math.round(age / 1000)} s ago`;
   step.update('checking the new key still authenticates');
   const check = await ports.provider.checkKey(secret);
   if (!check.ok) throw stop(`no longer authenticates (${check.reason}: ${check.message})`);

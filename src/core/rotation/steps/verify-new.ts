@@ -1,10 +1,11 @@
 // Step 2: the new key authenticates, reaches what the old key reaches, and has no twin of another run.
 import { RotationConflictError, ScopeMismatchError, VerificationFailedError } from '../../../errors.js';
 import type { ApiKey, AuthCheck } from '../../../providers/types.js';
+import { deleteAndConfirm } from '../../delete-key.js';
 import { keychainAccount } from '../../key-store.js';
 import { shellArg } from '../../shell-arg.js';
 import { addOthersKeyIds, ownUnheld } from '../ownership.js';
-import { byOperator, newSecret, save, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
+import { byOperator, newSecret, provedAuthenticates, save, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
 import type { RotationRecord } from '../record.js';
 import { TRANSITIONS } from '../transitions.js';
 
@@ -17,6 +18,7 @@ export async function verifyNewStep(record: RotationRecord, ports: RotationPorts
   for (let attempt = 1; attempt <= attempts; attempt++) {
     const check = await ports.provider.checkKey(secret);
     if (check.ok) {
+      provedAuthenticates(ports, record.newKey.id ?? '');
       const scopes = await compareScopes(record, ports, check);
       ports.event('key.verified', { keyId: record.newKey.id, ...(check.limited ? { probe: 403 } : {}) });
       const details = [attempt > 1 ? `after ${attempt} attempts` : '', scopes].filter(Boolean);
@@ -52,7 +54,7 @@ export async function stepBackFromTwin(record: RotationRecord, ports: RotationPo
   const unheld: ApiKey[] = [];
   for (const key of twins) if ((await ports.store.get(keychainAccount(ports.provider.id, record.userId, key.id))) === null) unheld.push(key);
   if (ownLost > 0) addOthersKeyIds(record, unheld.map((k) => k.id));
-  await ports.provider.deleteKey(record.userId, id);
+  await deleteAndConfirm(ports.provider, record.userId, { id, name: record.newKey.name }, { secret: await newSecret(record, ports).catch(() => null), sleep: ports.sleep });
   await ports.store.delete(keychainAccount(ports.provider.id, record.userId, id));
   TRANSITIONS.forgetNewKey(record);
   await save(record, ports);

@@ -2,7 +2,7 @@
 import { AuthError, VerificationFailedError } from '../../../errors.js';
 import type { ApiKey } from '../../../providers/types.js';
 import { entryName, keychainAccount } from '../../key-store.js';
-import { byOperator, operatorFlowOf, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
+import { byOperator, operatorFlowOf, rejectedThisRun, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
 import { hookEnv, type RotationRecord } from '../record.js';
 
 /** Proves the old key is gone. */
@@ -23,6 +23,8 @@ export async function proveOldKeyGone(record: RotationRecord, ports: RotationPor
   }
   ports.protect(secret);
   if (byOperator(ports.provider)) return operatorFlowOf(ports).awaitRevoke(record, ports, step, secret);
+  // The revoke's delete-and-confirm saw it rejected a moment ago in this run: the same 401, not asked twice.
+  if (rejectedThisRun(ports, record.oldKey.id)) return { detail: 'rejected (401)' };
   const attempts = ports.verifyAttempts ?? 5;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     const check = await ports.provider.checkKey(secret);

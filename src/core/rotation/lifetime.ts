@@ -1,0 +1,57 @@
+// The new key's lifetime: one rule, used by every rotation (rotate, rotate --all, rotate --self, an adopted one).
+//   1. --expires, when the operator gave it on this command line (their explicit word), except "never" for an old key
+//      that expires: a rotation never turns an expiring key into one that never expires;
+//   2. else the old key's lifetime, where keyrot recorded its creation (its key index): now + (expiry - creation);
+//   3. else the old key's remaining time: now + (expiry - now), i.e. the old key's own expiry;
+//   4. else no expiry: the old key never expires, or it has expired already and keyrot never knew its lifetime (the plan
+//      then says to pass --expires).
+// The plan shows the result and where it came from.
+import { UsageError } from '../../errors.js';
+import { formatDuration } from '../duration.js';
+
+export type ExpirySource = 'expires-flag' | 'old-key-lifetime' | 'old-key-remaining' | 'never';
+
+export interface NewKeyExpiry {
+  expiresAt: Date | null;
+  source: ExpirySource;
+  /** In words, for the plan: "90d, the old key's lifetime (keyrot recorded its creation)". */
+  why: string;
+}
+
+export interface LifetimeInput {
+  now: Date;
+  /** The old key's expiry as the provider lists it (null: never expires). */
+  oldExpiresAt: Date | null;
+  /** keyrot's own record of the old key's creation (and the expiry it was created with), when it made it. */
+  recorded?: { createdAt: string; expiresAt: string | null } | null;
+  /** --expires as given on this command line: undefined when absent; null for "never". */
+  requested: Date | null | undefined;
+}
+
+export function newKeyExpiry(input: LifetimeInput): NewKeyExpiry {
+  const { now } = input;
+  const oldExpiry = input.oldExpiresAt ?? (input.recorded?.expiresAt ? new Date(input.recorded.expiresAt) : null);
+  if (input.requested !== undefined) {
+    if (input.requested === null && oldExpiry) {
+      throw new UsageError(`--expires never: the old key expires (${oldExpiry.toISOString()}), and a rotation never turns an expiring key into one that never expires.`, {
+        hint: 'Drop --expires (the new key then gets the old key\'s lifetime), or give a date or a span.',
+      });
+    }
+    return { expiresAt: input.requested, source: 'expires-flag', why: input.requested ? '--expires' : '--expires never' };
+  }
+  if (oldExpiry) {
+    const created = input.recorded ? Date.parse(input.recorded.createdAt) : Number.NaN;
+    const lifetime = oldExpiry.getTime() - created;
+    if (Number.isFinite(lifetime) && lifetime > 0) {
+      return { expiresAt: new Date(now.getTime() + lifetime), source: 'old-key-lifetime', why: `${formatDuration(lifetime)}, the old key's lifetime (keyrot recorded its creation)` };
+    }
+    const remaining = oldExpiry.getTime() - now.getTime();
+    if (remaining > 0) {
+      return { expiresAt: new Date(now.getTime() + remaining), source: 'old-key-remaining', why: `${formatDuration(remaining)}, the old key's remaining time (keyrot did not record its creation)` };
+    }
+    // Expired already, and no lifetime known: nothing to inherit. Refusing would leave the user with no working key
+    // (rotate --all picks expired keys), so the new key is made, and the plan says to give it an expiry.
+    return { expiresAt: null, source: 'never', why: `never: the old key expired at ${oldExpiry.toISOString()} and keyrot did not record its lifetime; pass --expires to give the new key one` };
+  }
+  return { expiresAt: null, source: 'never', why: 'never, like the old key' };
+}

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { newKeyExpiry } from '../../src/core/rotation/lifetime.js';
+import { UsageError } from '../../src/errors.js';
+
+const now = new Date('2027-01-01T00:00:00Z');
+const DAY = 86_400_000;
+const at = (days: number) => new Date(now.getTime() + days * DAY);
+
+describe('newKeyExpiry: one rule for the new key\'s lifetime', () => {
+  it('keyrot recorded the old key\'s creation: the same lifetime from now', () => {
+    const e = newKeyExpiry({ now, oldExpiresAt: at(10), recorded: { createdAt: at(-80).toISOString(), expiresAt: at(10).toISOString() }, requested: undefined });
+    expect(e).toMatchObject({ source: 'old-key-lifetime', expiresAt: at(90) });
+  });
+  it('no record: the old key\'s remaining time', () => {
+    expect(newKeyExpiry({ now, oldExpiresAt: at(20), requested: undefined })).toMatchObject({ source: 'old-key-remaining', expiresAt: at(20) });
+  });
+  it('an old key that never expires: the new one never does either, unless --expires says', () => {
+    expect(newKeyExpiry({ now, oldExpiresAt: null, requested: undefined })).toMatchObject({ source: 'never', expiresAt: null });
+    expect(newKeyExpiry({ now, oldExpiresAt: null, requested: at(30) })).toMatchObject({ source: 'expires-flag', expiresAt: at(30) });
+  });
+  it('never turns an expiring key into a never-expiring one', () => {
+    expect(() => newKeyExpiry({ now, oldExpiresAt: at(5), requested: null })).toThrow(UsageError);
+    // The listing lost the expiry but keyrot's record has it: still expiring.
+    expect(newKeyExpiry({ now, oldExpiresAt: null, recorded: { createdAt: at(-10).toISOString(), expiresAt: at(20).toISOString() }, requested: undefined }).expiresAt).toEqual(at(30));
+    // Expired, lifetime unknown: nothing to inherit; the plan says to pass --expires.
+    expect(newKeyExpiry({ now, oldExpiresAt: at(-1), requested: undefined }).why).toMatch(/--expires/);
+  });
+});
