@@ -23,7 +23,10 @@ describe.skipIf(!HAS_KEYCHAIN)('a journal naming one key as both old and new', (
     journal.phaseStatus = 'pending';
     await writeFile(file, JSON.stringify(journal, null, 2));
     const r = await s.run('resume', ['rotate', '--user', s.user.email, '--resume', '--on-new-key', s.hook, '--no-wait', '--yes']);
-    expect(s.keys().map((k) => k.id), `resume exit ${r.code}: ${r.stderr.slice(0, 300)}`).toContain(s.oldKey.id);
+    expect(
+      s.keys().map((k) => k.id),
+      `resume exit ${r.code}: ${r.stderr.slice(0, 300)}`,
+    ).toContain(s.oldKey.id);
     expect(await authStatus(s.h, s.oldKey.plaintext)).toBe(200);
     expect(r.code).not.toBe(0);
   }, 90_000);

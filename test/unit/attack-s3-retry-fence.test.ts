@@ -36,7 +36,13 @@ describe('a 503 answer to a lock renewal that was applied', () => {
       { status: 200, etag: '"l1"' }, // the lock is created
       { status: 503, body: '<Error><Code>SlowDown</Code></Error>' }, // first renewal applied, answered 503
       { status: 412 }, // its blind retry meets the renewal itself
-      { status: 200, get body() { return renewed; }, etag: '"l2"' }, // a read back shows the renewal
+      {
+        status: 200,
+        get body() {
+          return renewed;
+        },
+        etag: '"l2"',
+      }, // a read back shows the renewal
       { status: 200, etag: '"l3"' },
       { status: 200, etag: '"l4"' },
       { status: 200, etag: '"l5"' },

@@ -5,7 +5,9 @@ import { scriptedStore } from '../helpers/s3-mock.js';
 
 describe("a runner's clock far from the store's", () => {
   it('is named as the cause, not the credentials', async () => {
-    const { s } = scriptedStore([{ status: 403, body: '<Error><Code>RequestTimeTooSkewed</Code><Message>The difference between the request time and the current time is too large.</Message></Error>' }]);
+    const { s } = scriptedStore([
+      { status: 403, body: '<Error><Code>RequestTimeTooSkewed</Code><Message>The difference between the request time and the current time is too large.</Message></Error>' },
+    ]);
     const err = (await s.read('rotations/x.json').catch((e: unknown) => e)) as Error & { hint?: string };
     expect(`${err.message} ${err.hint}`).toMatch(/clock|time/i);
     expect(err.message).not.toMatch(/refused keyrot's credentials/);

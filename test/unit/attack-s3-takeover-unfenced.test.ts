@@ -17,7 +17,14 @@ describe('a takeover whose answer is lost', () => {
       { status: 503, body: '<Error><Code>ServiceUnavailable</Code></Error>' }, // takeover applied, answer lost
       { status: 412 }, // the blind retry meets the takeover itself
       { status: 412 }, // create again: the lock exists (ours)
-      { status: 200, get body() { return mine; }, etag: '"L2"', headers: lapsed }, // read: our token
+      {
+        status: 200,
+        get body() {
+          return mine;
+        },
+        etag: '"L2"',
+        headers: lapsed,
+      }, // read: our token
       { status: 200, body: '{"phase":"revoke"}', etag: '"J1"' }, // the fence reads the journal
       { status: 200, etag: '"J2"' }, // and rewrites it
       { status: 200, etag: '"L3"' },
