@@ -107,7 +107,11 @@ function held(store: S3Store, key: string, body: LockBody, version: string): Sha
       renewing = (async () => {
         if (lost) return;
         body.renewals += 1;
-        const put = await store.putIf(key, JSON.stringify(body), current).catch(() => null);
+        const text = JSON.stringify(body);
+        const put = await store
+          .putIf(key, text, current)
+          .then((p) => store.settleRetried(key, text, p))
+          .catch(() => null);
         if (put === null) return; // Unreachable this time: the next tick tries again.
         if (put.written) current = put.version;
         else lost = true; // Taken over: the journal fence stops this run's next write.

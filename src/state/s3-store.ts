@@ -91,9 +91,11 @@ export class S3Store implements StateStore {
   }
 
   /** One request; a store that cannot be reached, refuses the credentials or has no such bucket is one StateError. */
-  async call(method: 'GET' | 'PUT' | 'DELETE', key: string, options: Parameters<typeof S3Request>[3] = {}): Promise<S3Response> {
+  async call(method: 'GET' | 'PUT' | 'DELETE', key: string, options: Parameters<typeof S3Request>[3] = {}): Promise<S3Response & { retried: boolean }> {
     // Loaded on first use: undici stays out of the start-up of commands that never touch a bucket.
     const { s3Request } = await import('./s3-client.js');
+    // A 5xx may answer a request the store applied (a 409 conflict was not applied): a retry can meet it.
+    let afterServerError = false;
     for (let attempt = 0; ; attempt++) {
       let answer: S3Response;
       try {
@@ -104,13 +106,14 @@ export class S3Store implements StateStore {
       // AWS: "409 ConditionalRequestConflict … retry"; 500/503 (SlowDown): retry a few times, then say so.
       const retry = (answer.status === 409 && s3ErrorCode(answer.body) === 'ConditionalRequestConflict') || answer.status === 500 || answer.status === 503;
       if (retry && attempt < 4) {
+        afterServerError ||= answer.status >= 500;
         await new Promise((r) => setTimeout(r, 100 * 2 ** attempt + Math.random() * 100));
         continue;
       }
       if (answer.status === 403) throw storeError(this.root, "refused keyrot's credentials", answer);
       if (answer.status === 404 && s3ErrorCode(answer.body) === 'NoSuchBucket') throw storeError(this.root, `does not exist at ${this.target.bucketUrl.origin}`, answer);
       if (answer.status === 301 || answer.status === 400 || answer.status >= 500) throw storeError(this.root, 'answered with an error', answer);
-      return answer;
+      return { ...answer, retried: afterServerError };
     }
   }
 
@@ -172,13 +175,14 @@ export class S3Store implements StateStore {
 
   /**
    * Writes `text` at `key` only if the object is still `expected` (its ETag; null: no object). True when written,
-   * false when the store refused (412). A lost answer is settled by reading the object back.
+   * false when the store refused (412). A lost answer is settled by reading the object back. `retried`: the refusal
+   * answered a retry, so it may be this run's own first attempt, applied but answered 5xx (see settleRetried).
    */
-  async putIf(key: string, text: string, expected: string | null): Promise<{ written: boolean; version: string }> {
+  async putIf(key: string, text: string, expected: string | null): Promise<{ written: boolean; version: string; retried?: boolean }> {
     await this.ready();
     // Ceph RGW compares If-Match with the ETag without quotes; AWS accepts it so too.
     const headers: Record<string, string> = expected === null ? { 'if-none-match': '*' } : { 'if-match': expected };
-    let answer: S3Response;
+    let answer: S3Response & { retried: boolean };
     try {
       answer = await this.call('PUT', key, { body: text, headers });
     } catch (err) {
@@ -191,7 +195,7 @@ export class S3Store implements StateStore {
       answer.status === 412 ||
       (answer.status === 409 && s3ErrorCode(answer.body) === 'ConditionalRequestConflict') ||
       (answer.status === 404 && expected !== null && s3ErrorCode(answer.body) === 'NoSuchKey');
-    if (refused) return { written: false, version: '' };
+    if (refused) return answer.retried ? { written: false, version: '', retried: true } : { written: false, version: '' };
     if (answer.status !== 200) throw storeError(this.root, `refused to store ${key}`, answer);
     const version = unquote(answer.headers['etag']);
     this.#versions.set(key, version);
@@ -213,8 +217,18 @@ export class S3Store implements StateStore {
       if (now && now.text !== '') throw fencedError(this.where(key));
       expected = now ? now.version : null;
     }
-    const put = await this.putIf(key, text, expected);
+    const put = await this.settleRetried(key, text, await this.putIf(key, text, expected));
     if (!put.written) throw fencedError(this.where(key));
+  }
+
+  /**
+   * A conditional write refused on a retry may have met its own first attempt (applied, answered 503): the object
+   * then holds exactly `text`, which is this run's write, not another runner's. Read back to tell them apart.
+   */
+  async settleRetried(key: string, text: string, put: { written: boolean; version: string; retried?: boolean }): Promise<{ written: boolean; version: string }> {
+    if (put.written || !put.retried) return put;
+    const back = await this.readRaw(key).catch(() => null);
+    return back && back.text === text ? { written: true, version: back.version } : put;
   }
 
   async remove(key: string, options: { fenced?: boolean } = {}): Promise<void> {
