@@ -64,37 +64,59 @@ export interface SharedLock {
 export async function acquireSharedLock(store: S3Store, key: string, journalKey: string, label: string, heldBy: (owner: SharedLockOwner, where: string) => RotationConflictError): Promise<SharedLock> {
   const lease = leaseSeconds();
   const body: LockBody = { pid: process.pid, host: hostname(), since: new Date().toISOString(), token: randomBytes(8).toString('hex'), leaseSeconds: lease, renewals: 0 };
+  // Set once this run has sent a takeover of a lapsed holder's lock: whichever way it learns the lock is its own
+  // (the answer, or its token read back after a lost answer), it owes that holder the journal fence.
+  let tookOver = false;
+  const own = async (version: string) => {
+    const lock = held(store, key, body, version);
+    if (tookOver) await fence(store, journalKey).catch(async (err: unknown) => {
+      await lock.release();
+      throw err;
+    });
+    return lock;
+  };
   for (let attempt = 0; attempt < 5; attempt++) {
     const created = await store.putIf(key, JSON.stringify(body), null);
-    if (created.written) return held(store, key, body, created.version);
+    if (created.written) return own(created.version);
     const now = await inspect(store, key);
     if (now === null) continue; // Gone meanwhile: create it again.
     // Our own write, whose answer was lost or retried into a refusal: the lock is ours.
-    if (now.body?.token === body.token) return held(store, key, body, now.version);
+    if (now.body?.token === body.token) return own(now.version);
     if (now.body !== null && !now.lapsed) {
       throw heldBy({ pid: now.body.pid, host: now.body.host, since: now.body.since, until: now.until }, store.where(key));
     }
     // Released (empty), not a lock keyrot wrote, or a lease that lapsed: take it over on the version just read.
+    if (now.body !== null) tookOver = true;
     const taken = await store.putIf(key, JSON.stringify(body), now.version);
     if (!taken.written) continue;
-    if (now.body !== null) await fence(store, journalKey);
-    return held(store, key, body, taken.version);
+    return own(taken.version);
   }
   throw new RotationConflictError(`Could not take the lock for ${label}: other keyrot runners are taking it.`, { hint: 'Try again.', data: { lockFile: store.where(key) } });
 }
 
-/** Rewrites the journal the old holder last wrote, so that holder's next conditional write of it fails. */
+/**
+ * Rewrites the journal the old holder last wrote, so that holder's next conditional write of it fails. A rewrite
+ * refused because the old holder wrote at that moment is tried again on the journal as it now is; when the old
+ * holder keeps writing, the takeover is given up (exit 9) rather than go on beside an unfenced holder.
+ */
 async function fence(store: S3Store, journalKey: string): Promise<void> {
-  const journal = await store.readRaw(journalKey);
-  if (!journal || journal.text === '') return;
-  let data: Record<string, unknown>;
-  try {
-    data = JSON.parse(journal.text) as Record<string, unknown>;
-  } catch {
-    return;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const journal = await store.readRaw(journalKey);
+    if (!journal || journal.text === '') return;
+    let data: Record<string, unknown>;
+    try {
+      data = JSON.parse(journal.text) as Record<string, unknown>;
+    } catch {
+      return; // Not a journal keyrot can resume: the next reader refuses it as damaged.
+    }
+    data['fencedAt'] = new Date().toISOString();
+    const text = `${JSON.stringify(data, null, 2)}\n`;
+    if ((await store.settleRetried(journalKey, text, await store.putIf(journalKey, text, journal.version))).written) return;
   }
-  data['fencedAt'] = new Date().toISOString();
-  await store.putIf(journalKey, `${JSON.stringify(data, null, 2)}\n`, journal.version);
+  throw new RotationConflictError(`The lapsed lock's holder is still writing ${store.where(journalKey)}: this run could not fence it, so it does not take the rotation over and changes no key.`, {
+    hint: 'That runner is live after all; let it finish (keyrot status), or run the command again.',
+    data: { journal: store.where(journalKey) },
+  });
 }
 
 function held(store: S3Store, key: string, body: LockBody, version: string): SharedLock {
