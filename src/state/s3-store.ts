@@ -28,6 +28,21 @@ function storeError(root: string, what: string, answer?: S3Response): StateError
   });
 }
 
+/**
+ * AWS refuses a request signed more than 15 minutes from its own clock (403 RequestTimeTooSkewed,
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html): this machine's clock is wrong, not its keys.
+ * The store's Date header (or the ServerTime in the error body) says by how much.
+ */
+function skewError(root: string, answer: S3Response): StateError {
+  const server = Date.parse(answer.headers['date'] ?? '') || Date.parse(xmlText(/<ServerTime>([^<]*)</.exec(answer.body)?.[1] ?? ''));
+  const minutes = Number.isFinite(server) ? Math.round((Date.now() - server) / 60_000) : null;
+  const by = minutes === null ? 'by more than 15 minutes' : `by ${Math.abs(minutes)} minutes (this machine is ${minutes > 0 ? 'ahead' : 'behind'})`;
+  return new StateError(`The state bucket ${root} refused the request because this machine's clock differs from the store's ${by} (HTTP 403 RequestTimeTooSkewed).`, {
+    hint: 'Set the clock right (NTP: timedatectl set-ntp true), then run the command again. The credentials are not at fault. Nothing was changed.',
+    data: { stateDir: root, status: 403, code: 'RequestTimeTooSkewed', skewMinutes: minutes },
+  });
+}
+
 /** A fenced write the store refused: another runner wrote the record since this one last read it. */
 export function fencedError(where: string): RotationConflictError {
   return new RotationConflictError(`${where} was changed by another keyrot runner (this run's lock lapsed and was taken over): this run stops here, before changing any key.`, {
@@ -111,6 +126,7 @@ export class S3Store implements StateStore {
         await new Promise((r) => setTimeout(r, 100 * 2 ** attempt + Math.random() * 100));
         continue;
       }
+      if (answer.status === 403 && s3ErrorCode(answer.body) === 'RequestTimeTooSkewed') throw skewError(this.root, answer);
       if (answer.status === 403) throw storeError(this.root, "refused keyrot's credentials", answer);
       if (answer.status === 404 && s3ErrorCode(answer.body) === 'NoSuchBucket') throw storeError(this.root, `does not exist at ${this.target.bucketUrl.origin}`, answer);
       if (answer.status === 301 || answer.status === 400 || answer.status >= 500) throw storeError(this.root, 'answered with an error', answer);
