@@ -8,7 +8,7 @@
 // write fails before it creates or deletes a key.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { RotationConflictError } from '../errors.js';
+import { RotationConflictError, StateError } from '../errors.js';
 import type { S3Store } from './s3-store.js';
 
 export interface SharedLockOwner {
@@ -22,7 +22,7 @@ export interface SharedLockOwner {
 /** About a minute: a runner killed mid-rotation blocks the others that long. KEYROT_LEASE_SECONDS shortens it (tests). */
 export function leaseSeconds(env: NodeJS.ProcessEnv = process.env): number {
   const n = Number(env.KEYROT_LEASE_SECONDS);
-  return Number.isInteger(n) && n >= 2 && n <= 3600 ? n : 60;
+  return Number.isInteger(n) && n >= 2 && n <= MAX_LEASE_SECONDS ? n : 60;
 }
 
 interface LockBody {
@@ -43,6 +43,9 @@ function parse(text: string): LockBody | null {
   }
 }
 
+/** The longest lease keyrot writes (leaseSeconds); a longer one read from the store is cut to it. */
+const MAX_LEASE_SECONDS = 3600;
+
 /** The lock as the store has it now: its owner and whether the lease lapsed, by the store's clock. */
 async function inspect(store: S3Store, key: string) {
   const seen = await store.readRaw(key);
@@ -50,7 +53,14 @@ async function inspect(store: S3Store, key: string) {
   const body = parse(seen.text);
   const modified = Date.parse(seen.lastModified);
   const storeNow = Date.parse(seen.date);
-  const lease = (body?.leaseSeconds ?? leaseSeconds()) * 1000;
+  if (body !== null && !(typeof body.leaseSeconds === 'number' && body.leaseSeconds > 0)) {
+    // Neither taken over (its holder may be live) nor waited on for ever: a person settles it.
+    throw new StateError(`The lock ${store.where(key)} is damaged (its leaseSeconds is ${JSON.stringify(body.leaseSeconds) ?? 'missing'}, not a number of seconds).`, {
+      hint: `Make sure no keyrot runner is rotating this user (host ${body.host}, pid ${body.pid}), then delete that object from the bucket and run the command again. Nothing was changed.`,
+      data: { lockFile: store.where(key) },
+    });
+  }
+  const lease = Math.min(body?.leaseSeconds ?? leaseSeconds(), MAX_LEASE_SECONDS) * 1000;
   // No Date or Last-Modified header: the lease cannot be judged, so it is taken for live (never taken over blindly).
   const lapsed = body === null || (Number.isFinite(modified) && Number.isFinite(storeNow) && storeNow - modified > lease);
   const until = Number.isFinite(modified) ? new Date(modified + lease).toISOString() : '';
