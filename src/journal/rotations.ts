@@ -109,6 +109,8 @@ function recordProblem(data: unknown): string | null {
   const newKey = r['newKey'] as Record<string, unknown> | undefined;
   if (typeof oldKey !== 'object' || oldKey === null || typeof oldKey['id'] !== 'string' || typeof oldKey['name'] !== 'string') return 'no old key';
   if (typeof newKey !== 'object' || newKey === null || typeof newKey['name'] !== 'string' || (newKey['id'] !== null && typeof newKey['id'] !== 'string')) return 'no new key';
+  // Resuming it would "revoke the old key" by deleting the one key the consumers use (planted, or a bug elsewhere).
+  if (newKey['id'] === oldKey['id']) return `its new key ${oldKey['id']} is also its old key`;
   if (typeof r['options'] !== 'object' || r['options'] === null) return 'no options';
   if (!Array.isArray(r['steps']) || !Array.isArray(r['preexistingKeyIds'])) return 'no steps';
   return null;

@@ -28,6 +28,21 @@ function storeError(root: string, what: string, answer?: S3Response): StateError
   });
 }
 
+/**
+ * AWS refuses a request signed more than 15 minutes from its own clock (403 RequestTimeTooSkewed,
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html): this machine's clock is wrong, not its keys.
+ * The store's Date header (or the ServerTime in the error body) says by how much.
+ */
+function skewError(root: string, answer: S3Response): StateError {
+  const server = Date.parse(answer.headers['date'] ?? '') || Date.parse(xmlText(/<ServerTime>([^<]*)</.exec(answer.body)?.[1] ?? ''));
+  const minutes = Number.isFinite(server) ? Math.round((Date.now() - server) / 60_000) : null;
+  const by = minutes === null ? 'by more than 15 minutes' : `by ${Math.abs(minutes)} minutes (this machine is ${minutes > 0 ? 'ahead' : 'behind'})`;
+  return new StateError(`The state bucket ${root} refused the request because this machine's clock differs from the store's ${by} (HTTP 403 RequestTimeTooSkewed).`, {
+    hint: 'Set the clock right (NTP: timedatectl set-ntp true), then run the command again. The credentials are not at fault. Nothing was changed.',
+    data: { stateDir: root, status: 403, code: 'RequestTimeTooSkewed', skewMinutes: minutes },
+  });
+}
+
 /** A fenced write the store refused: another runner wrote the record since this one last read it. */
 export function fencedError(where: string): RotationConflictError {
   return new RotationConflictError(`${where} was changed by another keyrot runner (this run's lock lapsed and was taken over): this run stops here, before changing any key.`, {
@@ -70,7 +85,8 @@ export class S3Store implements StateStore {
       try {
         url = new URL(endpoint);
       } catch {
-        throw new UsageError(`${source}: "${endpoint.slice(0, 100)}" is not a URL.`);
+        // Not echoed: an endpoint URL may carry user info (a key and its secret), and this line goes to CI logs.
+        throw new UsageError(`${source} is not a URL (its value is not shown: it may hold credentials).`, { hint: 'Set it to the store\'s https:// address, e.g. https://s3.example.com.' });
       }
       if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
         throw new UsageError(`${source}: plain http:// is refused for ${url.hostname}: keyrot's records and S3 credentials would cross the network unencrypted.`, {
@@ -91,9 +107,11 @@ export class S3Store implements StateStore {
   }
 
   /** One request; a store that cannot be reached, refuses the credentials or has no such bucket is one StateError. */
-  async call(method: 'GET' | 'PUT' | 'DELETE', key: string, options: Parameters<typeof S3Request>[3] = {}): Promise<S3Response> {
+  async call(method: 'GET' | 'PUT' | 'DELETE', key: string, options: Parameters<typeof S3Request>[3] = {}): Promise<S3Response & { retried: boolean }> {
     // Loaded on first use: undici stays out of the start-up of commands that never touch a bucket.
     const { s3Request } = await import('./s3-client.js');
+    // A 5xx may answer a request the store applied (a 409 conflict was not applied): a retry can meet it.
+    let afterServerError = false;
     for (let attempt = 0; ; attempt++) {
       let answer: S3Response;
       try {
@@ -104,13 +122,15 @@ export class S3Store implements StateStore {
       // AWS: "409 ConditionalRequestConflict … retry"; 500/503 (SlowDown): retry a few times, then say so.
       const retry = (answer.status === 409 && s3ErrorCode(answer.body) === 'ConditionalRequestConflict') || answer.status === 500 || answer.status === 503;
       if (retry && attempt < 4) {
+        afterServerError ||= answer.status >= 500;
         await new Promise((r) => setTimeout(r, 100 * 2 ** attempt + Math.random() * 100));
         continue;
       }
+      if (answer.status === 403 && s3ErrorCode(answer.body) === 'RequestTimeTooSkewed') throw skewError(this.root, answer);
       if (answer.status === 403) throw storeError(this.root, "refused keyrot's credentials", answer);
       if (answer.status === 404 && s3ErrorCode(answer.body) === 'NoSuchBucket') throw storeError(this.root, `does not exist at ${this.target.bucketUrl.origin}`, answer);
       if (answer.status === 301 || answer.status === 400 || answer.status >= 500) throw storeError(this.root, 'answered with an error', answer);
-      return answer;
+      return { ...answer, retried: afterServerError };
     }
   }
 
@@ -172,13 +192,14 @@ export class S3Store implements StateStore {
 
   /**
    * Writes `text` at `key` only if the object is still `expected` (its ETag; null: no object). True when written,
-   * false when the store refused (412). A lost answer is settled by reading the object back.
+   * false when the store refused (412). A lost answer is settled by reading the object back. `retried`: the refusal
+   * answered a retry, so it may be this run's own first attempt, applied but answered 5xx (see settleRetried).
    */
-  async putIf(key: string, text: string, expected: string | null): Promise<{ written: boolean; version: string }> {
+  async putIf(key: string, text: string, expected: string | null): Promise<{ written: boolean; version: string; retried?: boolean }> {
     await this.ready();
     // Ceph RGW compares If-Match with the ETag without quotes; AWS accepts it so too.
     const headers: Record<string, string> = expected === null ? { 'if-none-match': '*' } : { 'if-match': expected };
-    let answer: S3Response;
+    let answer: S3Response & { retried: boolean };
     try {
       answer = await this.call('PUT', key, { body: text, headers });
     } catch (err) {
@@ -191,7 +212,7 @@ export class S3Store implements StateStore {
       answer.status === 412 ||
       (answer.status === 409 && s3ErrorCode(answer.body) === 'ConditionalRequestConflict') ||
       (answer.status === 404 && expected !== null && s3ErrorCode(answer.body) === 'NoSuchKey');
-    if (refused) return { written: false, version: '' };
+    if (refused) return answer.retried ? { written: false, version: '', retried: true } : { written: false, version: '' };
     if (answer.status !== 200) throw storeError(this.root, `refused to store ${key}`, answer);
     const version = unquote(answer.headers['etag']);
     this.#versions.set(key, version);
@@ -213,8 +234,18 @@ export class S3Store implements StateStore {
       if (now && now.text !== '') throw fencedError(this.where(key));
       expected = now ? now.version : null;
     }
-    const put = await this.putIf(key, text, expected);
+    const put = await this.settleRetried(key, text, await this.putIf(key, text, expected));
     if (!put.written) throw fencedError(this.where(key));
+  }
+
+  /**
+   * A conditional write refused on a retry may have met its own first attempt (applied, answered 503): the object
+   * then holds exactly `text`, which is this run's write, not another runner's. Read back to tell them apart.
+   */
+  async settleRetried(key: string, text: string, put: { written: boolean; version: string; retried?: boolean }): Promise<{ written: boolean; version: string }> {
+    if (put.written || !put.retried) return put;
+    const back = await this.readRaw(key).catch(() => null);
+    return back && back.text === text ? { written: true, version: back.version } : put;
   }
 
   async remove(key: string, options: { fenced?: boolean } = {}): Promise<void> {

@@ -2,7 +2,8 @@
 import { RotationConflictError } from '../../../errors.js';
 import { entryName, keychainAccount } from '../../key-store.js';
 import { shellArg } from '../../shell-arg.js';
-import { createAndStoreKey, deleteOrphans } from '../../create-key.js';
+import { createAndStoreKey, deleteOrphans, discardNewKey } from '../../create-key.js';
+import type { CreatedKey } from '../../../providers/types.js';
 import { maskFromLastChars, maskSecret } from '../../mask.js';
 import { adoptHeldKey, countOrphansDeleted, keepOthersKeys, keptKeyIds, ownUnheld } from '../ownership.js';
 import { byOperator, markStarted, operatorFlowOf, remember, save, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
@@ -41,7 +42,7 @@ export async function createStep(record: RotationRecord, ports: RotationPorts, s
         onStored: async (key) => {
           remember(ports, key.id, key.secret);
           TRANSITIONS.holdNewKey(record, { id: key.id, lastChars: key.secret.slice(-5) });
-          await save(record, ports);
+          await save(record, ports).catch((err: unknown) => discardFencedKey(record, ports, key, err));
           // Metadata for audits, off the rotation's path: it never fails the rotation, nor waits for the disk.
           void ports.keyCreated?.({ id: key.id, name: key.name, lastChars: record.newKey.lastChars, expiresAt: key.expiresAt }, record.userId);
           ports.event('key.created', { keyId: key.id, name: key.name, maskedKey: maskSecret(key.secret) });
@@ -53,6 +54,31 @@ export async function createStep(record: RotationRecord, ports: RotationPorts, s
     ),
   );
   return { detail: `id ${stored.key.id}, ${maskFromLastChars(record.newKey.lastChars)}` };
+}
+
+/**
+ * A create sent while this run held the lock but answered after its lease lapsed and another runner took the
+ * rotation over (a paused VM, a slow provider): the journal refuses this run's write, so the key just made is in no
+ * journal, and its plaintext came to this run alone and was never handed over. It is deleted and confirmed gone, so
+ * no untracked key stays live beside the taker's; if the delete fails, the plaintext goes to a rescue file and the
+ * error says which key is live. Either way the run says what it did, never that it changed no key.
+ */
+async function discardFencedKey(record: RotationRecord, ports: RotationPorts, key: CreatedKey, err: unknown): Promise<never> {
+  if (!(err instanceof RotationConflictError)) throw err;
+  const { secret, ...made } = key;
+  const what = `This run's lock lapsed and another keyrot runner took the rotation over while this run's create was in flight; the provider then made ${key.name} (${key.id}), which no journal tracks`;
+  const data = { keyId: key.id, journal: err.data?.['record'] ?? null };
+  const discarded = await discardNewKey(() => ports.provider, record.userId, made, secret, ports.rescue);
+  if (discarded.kind === 'rescued') {
+    throw new RotationConflictError(`${what}. Deleting it failed: it is live, and its plaintext is in this machine's keychain and in ${discarded.path} (mode 0600).`, {
+      hint: `Once the other runner is done (keyrot status), delete it: keyrot revoke --user ${shellArg(record.userEmail)} --key ${key.id}.`,
+      data,
+    });
+  }
+  throw new RotationConflictError(`${what}: keyrot deleted it and confirmed it is gone. This run changed no other key; the runner that took over carries the rotation on.`, {
+    hint: 'See keyrot status for the rotation the other runner carries on.',
+    data,
+  });
 }
 
 /**
