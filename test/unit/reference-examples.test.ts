@@ -1,7 +1,6 @@
-// Attack (surface): docs/reference.md's examples are each command's examples as `keyrot help CMD` shows them. The
-// generator (src/cli/reference.ts) overwrites every example's first six characters with "keyrot", so examples that
-// start with printf, export or eval come out as `keyrot %s "$KEY" | keyrot verify …`, `keyrot VULTR_API_KEY=…` and
-// `keyrot$(keyrot completion bash)"`: commands that do not work as written.
+// docs/reference.md's examples are commands that run as written: an example that starts with printf, export or
+// eval stays so (the generator once overwrote each example's first six characters with "keyrot", giving
+// `keyrot %s "$KEY" | keyrot verify …` and `keyrot$(keyrot completion bash)"`).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
