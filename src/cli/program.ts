@@ -528,7 +528,7 @@ export function fromCommanderError(err: CommanderError, argv: readonly string[] 
   const command = commandWord(argv);
   if (err.code === 'commander.unknownOption' && command !== undefined && ![...COMMANDS.map((c) => c.name), 'help'].includes(command)) return unknownCommand(command);
   const message = err.message.replace(/^error:\s*/i, '');
-  return new UsageError(message.charAt(0).toUpperCase() + message.slice(1), { hint: err.code === 'commander.unknownOption' ? unknownOptionHint(message) : HELP_HINT });
+  return new UsageError(message.charAt(0).toUpperCase() + message.slice(1), { hint: err.code === 'commander.unknownOption' ? unknownOptionHint(message, command) : HELP_HINT });
 }
 
 const HELP_HINT = 'keyrot --help lists commands and flags.';
@@ -548,10 +548,15 @@ function commandWord(argv: readonly string[]): string | undefined {
   return undefined;
 }
 
-/** A flag given where it does not belong (before the command, or to another command) names the commands it belongs to. */
-function unknownOptionHint(message: string): string {
+/**
+ * A flag given where it does not belong names the commands it belongs to: given before any command, it goes after
+ * one; given to `command` (already after it), it belongs to other commands.
+ */
+function unknownOptionHint(message: string, command: string | undefined): string {
   const flag = /unknown option '([^'=]+)/i.exec(message)?.[1];
   const owners = COMMANDS.filter((c) => c.options.some((o) => o.long === flag || o.short === flag)).map((c) => c.name);
   if (!flag || owners.length === 0) return HELP_HINT;
-  return `${flag} is an option of ${orList(owners)}: put it after the command, e.g. keyrot ${owners[0]} ${flag} …`;
+  const example = `e.g. keyrot ${owners[0]} ${flag} …`;
+  if (command === undefined) return `${flag} is an option of ${orList(owners)}: put it after the command, ${example}`;
+  return `${flag} is an option of ${orList(owners)}, not of ${command}: ${example}; keyrot help ${command} lists what ${command} takes`;
 }

@@ -1,6 +1,5 @@
-// Attack (surface): an option of another command, given after a command, is answered "put it after the command",
-// which the user already did ("keyrot list-keys --port 9": --port is after list-keys). The message must say that the
-// flag belongs to another command, not where to move it.
+// An option of another command, given after a command, names the commands it belongs to: never "put it after the
+// command", which the user already did ("keyrot list-keys --port 9": --port is after list-keys).
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { BIN } from '../helpers/e2e.js';
@@ -16,5 +15,6 @@ describe('an option of another command', () => {
     expect(r.status).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).not.toMatch(/put it after the command/);
+    expect(r.stderr).toMatch(new RegExp(`is an option of sandbox, not of ${args[0]}: e\\.g\\. keyrot sandbox ${args[1]} `));
   });
 });
