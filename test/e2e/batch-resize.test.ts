@@ -1,7 +1,6 @@
-// Attack (surface): rotate --all's live block in a terminal that is resized while it runs (a window made narrower,
-// then wider again). The live lines already drawn are re-wrapped by the terminal, the redraw moves up fewer rows
-// than they now take, and spinner lines ("⠇ ops@… · Hand the new key to consumers (840 ms)") stay in the scrollback
-// for good. Once the batch is over, no live line may remain on the screen.
+// rotate --all's live block in a terminal resized while it runs (a window made narrower, then wider again): once the
+// batch is over, no spinner line ("⠇ ops@… · Hand the new key to consumers (840 ms)") remains on the screen or in
+// the scrollback (the terminal re-wraps the lines drawn, and tmux copies a screen cleared from its top into history).
 import { spawnSync } from 'node:child_process';
 import { chmod, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
