@@ -196,7 +196,7 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
     const admin = explicitKey === undefined ? await resolvedAdminKey() : undefined;
     const created = (await factory.load()).create({ baseUrl: url, adminKey: explicitKey ?? admin!.key, dispatcher: deps.dispatcher, logger: { debug: (m) => out.debug(m) }, signal: requestSignal, urgent });
     opened.push(created);
-    return admin ? namingKeySource(created, rejectedAdminKeyHint(admin, factory.displayName, profile)) : created;
+    return admin ? namingKeySource(created, rejectedAdminKeyHint(admin, factory.displayName, profile), admin.where) : created;
   };
 
   const ctx: Context = {
@@ -256,8 +256,12 @@ function rejectedAdminKeyHint(admin: AdminKey, service: string, profile: string)
   }
 }
 
-/** `provider`, whose calls that fail because the admin key is rejected (401, not an IP allow-list) carry `hint`. */
-function namingKeySource(provider: Provider, hint: string): Provider {
+/**
+ * `provider`, whose calls that fail because the admin key is rejected (401, not an IP allow-list) carry `hint`, unless
+ * the provider's own hint already names where the key came from (`where`) and may say more (kubeadapt's: after a
+ * rotation, the new key is in the keychain).
+ */
+function namingKeySource(provider: Provider, hint: string, where: string): Provider {
   return new Proxy(provider, {
     get(target, prop) {
       const value: unknown = Reflect.get(target, prop, target);
@@ -266,7 +270,7 @@ function namingKeySource(provider: Provider, hint: string): Provider {
         const result: unknown = value.apply(target, args);
         if (!(result instanceof Promise)) return result;
         return result.catch((err: unknown) => {
-          if (err instanceof AuthError && err.data?.['reason'] === 'rejected') err.hint = hint;
+          if (err instanceof AuthError && err.data?.['reason'] === 'rejected' && !err.hint?.includes(where)) err.hint = hint;
           throw err;
         });
       };
