@@ -39,3 +39,6 @@ rmSync(old, { recursive: true, force: true });
 // loading the bundle. dist/ was just replaced whole, so this runs the real rendering, never an older help.txt.
 const help = execFileSync(process.execPath, [new URL('../bin/keyrot', import.meta.url).pathname, '--help'], { encoding: 'utf8', env: { ...process.env, COLUMNS: '' } });
 writeFileSync(new URL('../dist/help.txt', import.meta.url), help);
+// `keyrot --version` answered without the bundle: the version this build was made from (the bundle's KEYROT_VERSION),
+// never package.json as it is now, which a checkout may have moved past an older dist/.
+writeFileSync(new URL('../dist/version.txt', import.meta.url), `${pkg.version}\n`);

@@ -8,7 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { validateBaseUrl } from '../core/base-url.js';
 import { DEFAULT_PROFILE, parseProfiles, validateProfileName, type ProfileSettings } from '../core/profiles.js';
-import { KeychainError, UsageError } from '../errors.js';
+import { AuthError, KeychainError, UsageError } from '../errors.js';
 import { KeyIndex } from '../journal/key-index.js';
 import { localStateDir, stateDir } from '../journal/state-dir.js';
 import { LocalStore } from '../state/local.js';
@@ -193,10 +193,10 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
       return k;
     }));
   const openProvider = async (url: string, requestSignal: AbortSignal, explicitKey?: string, urgent = false): Promise<Provider> => {
-    const key = explicitKey ?? (await resolvedAdminKey()).key;
-    const created = (await factory.load()).create({ baseUrl: url, adminKey: key, dispatcher: deps.dispatcher, logger: { debug: (m) => out.debug(m) }, signal: requestSignal, urgent });
+    const admin = explicitKey === undefined ? await resolvedAdminKey() : undefined;
+    const created = (await factory.load()).create({ baseUrl: url, adminKey: explicitKey ?? admin!.key, dispatcher: deps.dispatcher, logger: { debug: (m) => out.debug(m) }, signal: requestSignal, urgent });
     opened.push(created);
-    return created;
+    return admin ? namingKeySource(created, rejectedAdminKeyHint(admin, factory.displayName, profile), admin.where) : created;
   };
 
   const ctx: Context = {
@@ -238,6 +238,44 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
     },
   };
   return ctx;
+}
+
+/**
+ * What to check when the provider rejects the admin key, named by where the key came from: only here is that known,
+ * so every provider's 401 gets it (a provider's own hint could only guess its environment variable).
+ */
+function rejectedAdminKeyHint(admin: AdminKey, service: string, profile: string): string {
+  const login = `keyrot ${profile === DEFAULT_PROFILE ? '' : `--profile ${shellArg(profile)} `}login`;
+  switch (admin.source) {
+    case 'stdin':
+      return `Check the admin key piped in with --api-key-stdin: it may be mistyped, deleted or expired at ${service}.`;
+    case 'env':
+      return `Check the admin key in ${admin.where}: it may be mistyped, deleted or expired at ${service}.`;
+    case 'keychain':
+      return `The admin key ${login} stored (${admin.where}) may be deleted or expired at ${service}: ${login} stores a working one.`;
+  }
+}
+
+/**
+ * `provider`, whose calls that fail because the admin key is rejected (401, not an IP allow-list) carry `hint`, unless
+ * the provider's own hint already names where the key came from (`where`) and may say more (kubeadapt's: after a
+ * rotation, the new key is in the keychain).
+ */
+function namingKeySource(provider: Provider, hint: string, where: string): Provider {
+  return new Proxy(provider, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const result: unknown = value.apply(target, args);
+        if (!(result instanceof Promise)) return result;
+        return result.catch((err: unknown) => {
+          if (err instanceof AuthError && err.data?.['reason'] === 'rejected' && !err.hint?.includes(where)) err.hint = hint;
+          throw err;
+        });
+      };
+    },
+  });
 }
 
 /** Admin key from --api-key-stdin, then the environment, then the keychain: never from argv. */

@@ -1,6 +1,6 @@
 // Commander wiring only: global flags, subcommands with their flags and examples, and a lazy import of each
 // handler so `--help` and `--version` load nothing else.
-import { Command, type CommanderError, Help, Option } from 'commander';
+import { Command, type CommanderError, Help, Option, type ParseOptions } from 'commander';
 import { didYouMean, orList } from '../core/suggest.js';
 import { wrapWords } from '../ui/wrap.js';
 import { EXIT_CODE_NAMES, EXIT_CODE_TABLE, UsageError } from '../errors.js';
@@ -421,7 +421,7 @@ export interface RunState {
 export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): Command {
   // Commander wraps its own help at the terminal's width (80 without one): keyrot's paragraphs follow suit.
   const paragraph = (text: string) => wrapWords(text, deps.stdout.columns ?? 80);
-  const program = new Command('keyrot')
+  const program = new KeyrotCommand('keyrot')
     .description('Rotate API keys with zero downtime, never losing a key. First provider: Vultr.')
     .version(VERSION, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
@@ -520,6 +520,28 @@ export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): 
   return program;
 }
 
+/**
+ * keyrot's root command. Two command lines commander would answer with the root help or an error, answered as the
+ * rest of the command line is: `keyrot rotat --help` is an unknown command (exit 2, with the suggestion), as
+ * `keyrot rotat` is, not keyrot's help with exit 0; `-hV` is `-h -V`, as `-Vh` already is (the version wins, as in
+ * `--help --version`).
+ */
+class KeyrotCommand extends Command {
+  override parseAsync(argv?: readonly string[], options?: ParseOptions): Promise<this> {
+    const user = options?.from === 'user' ? (argv ?? []) : (argv ?? process.argv).slice(2);
+    const command = commandWord(user);
+    if (command !== undefined && !isCommandName(command)) return Promise.reject(unknownCommand(command));
+    // Only keyrot's own words: after "--" they are exec's command's.
+    const end = user.includes('--') ? user.indexOf('--') : user.length;
+    const args = [...user.slice(0, end).flatMap((word) => (/^-h[a-zA-Z]+$/.test(word) ? ['-h', `-${word.slice(2)}`] : [word])), ...user.slice(end)];
+    return super.parseAsync(args, { from: 'user' });
+  }
+}
+
+function isCommandName(name: string): boolean {
+  return name === 'help' || COMMANDS.some((c) => c.name === name);
+}
+
 function unknownCommand(name: string): UsageError {
   const names = [...COMMANDS.map((c) => c.name), 'help'];
   return new UsageError(`Unknown command "${name}".${didYouMean(name, names)}`, { hint: 'keyrot --help lists the commands.' });
@@ -530,9 +552,9 @@ export function fromCommanderError(err: CommanderError, argv: readonly string[] 
   if (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return null;
   // "keyrot rotat --user x": the flag is unknown only because the command is; the command is what to correct.
   const command = commandWord(argv);
-  if (err.code === 'commander.unknownOption' && command !== undefined && ![...COMMANDS.map((c) => c.name), 'help'].includes(command)) return unknownCommand(command);
+  if (err.code === 'commander.unknownOption' && command !== undefined && !isCommandName(command)) return unknownCommand(command);
   const message = err.message.replace(/^error:\s*/i, '');
-  return new UsageError(message.charAt(0).toUpperCase() + message.slice(1), { hint: err.code === 'commander.unknownOption' ? unknownOptionHint(message) : HELP_HINT });
+  return new UsageError(message.charAt(0).toUpperCase() + message.slice(1), { hint: err.code === 'commander.unknownOption' ? unknownOptionHint(message, command) : HELP_HINT });
 }
 
 const HELP_HINT = 'keyrot --help lists commands and flags.';
@@ -552,10 +574,15 @@ function commandWord(argv: readonly string[]): string | undefined {
   return undefined;
 }
 
-/** A flag given where it does not belong (before the command, or to another command) names the commands it belongs to. */
-function unknownOptionHint(message: string): string {
+/**
+ * A flag given where it does not belong names the commands it belongs to: given before any command, it goes after
+ * one; given to `command` (already after it), it belongs to other commands.
+ */
+function unknownOptionHint(message: string, command: string | undefined): string {
   const flag = /unknown option '([^'=]+)/i.exec(message)?.[1];
   const owners = COMMANDS.filter((c) => c.options.some((o) => o.long === flag || o.short === flag)).map((c) => c.name);
   if (!flag || owners.length === 0) return HELP_HINT;
-  return `${flag} is an option of ${orList(owners)}: put it after the command, e.g. keyrot ${owners[0]} ${flag} …`;
+  const example = `e.g. keyrot ${owners[0]} ${flag} …`;
+  if (command === undefined) return `${flag} is an option of ${orList(owners)}: put it after the command, ${example}`;
+  return `${flag} is an option of ${orList(owners)}, not of ${command}: ${example}; keyrot help ${command} lists what ${command} takes`;
 }

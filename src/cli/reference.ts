@@ -54,7 +54,7 @@ export function renderReference(): string {
     for (const [heading, options] of groups) out.push(`${heading}:`, '', ...HEADER, ...optionRows(options), '');
     const usedGlobals = globals.filter((o) => spec.globals.includes(o.long as never));
     out.push(usedGlobals.length ? `Global options it takes: ${usedGlobals.map((o) => `\`${o.long}\``).join(', ')}.` : 'It takes no global options.', '');
-    out.push('Examples:', '', '```sh', ...spec.examples.map((e) => `keyrot${e.slice('keyrot'.length)}`), '```', '');
+    out.push('Examples:', '', '```sh', ...spec.examples, '```', '');
   }
   out.push('## Global options', '', 'Given before or after the command; each command\'s help lists those it takes.', '', ...HEADER, ...optionRows(globals), '');
   out.push('## Exit codes', '', 'Each code asks a script for a different next action.', '', '| code | meaning and next action |', '| --- | --- |');

@@ -6,6 +6,7 @@ import { formatDuration } from '../core/duration.js';
 import type { StepProgress } from '../core/rotation.js';
 import type { Output } from './output.js';
 import { HEARTBEAT_MS } from './steps.js';
+import { visibleLength } from './wrap.js';
 
 export interface BatchTask {
   startStep(label: string): Promise<StepProgress>;
@@ -46,7 +47,8 @@ export function createBatchProgress(out: Output, live: boolean, total: number, n
   };
   const detailOf = (r: Running) => (typeof r.detail === 'function' ? r.detail() : r.detail);
 
-  let drawn = 0;
+  /** The visible width of each line of the block on screen. */
+  let drawn: number[] = [];
   let frame = 0;
   const stream = out.stderrStream;
   const width = () => Math.max(20, out.stderrColumns - 1);
@@ -58,9 +60,16 @@ export function createBatchProgress(out: Output, live: boolean, total: number, n
     const chars = Array.from(out.terminalText(text));
     return chars.length > room ? `${chars.slice(0, room - 1).join('')}…` : chars.join('');
   };
+  // The block's rows as the terminal holds them now: a window narrowed since the draw re-wrapped each line onto
+  // ceil(width / columns) rows, and moving up one row per line would leave the rest behind as stale spinner lines.
+  // Each row is erased on its own: a narrowed tmux keeps the cursor's row and pushes the rows above into its history,
+  // so the block can start at the screen's top, and there "erase to end of screen" clears the whole screen, which
+  // tmux (scroll-on-clear) copies into the scrollback, one stale frame per redraw.
   const clear = () => {
-    if (drawn > 0) stream.write(`\x1b[${drawn}F\x1b[J`);
-    drawn = 0;
+    const columns = Math.max(1, out.stderrColumns);
+    const rows = drawn.reduce((sum, w) => sum + Math.max(1, Math.ceil(w / columns)), 0);
+    if (rows > 0) stream.write(`\x1b[${rows}F${'\x1b[2K\x1b[1E'.repeat(rows)}\x1b[${rows}F`);
+    drawn = [];
   };
   const draw = () => {
     clear();
@@ -78,7 +87,7 @@ export function createBatchProgress(out: Output, live: boolean, total: number, n
     const done = Math.min(BAR_WIDTH, Math.round((finished() / Math.max(1, total)) * BAR_WIDTH));
     lines.push(`${out.style.green('█'.repeat(done))}${out.style.dim('░'.repeat(BAR_WIDTH - done))} ${fit(summary(), BAR_WIDTH + 1)}`);
     stream.write(`${lines.join('\n')}\n`);
-    drawn = lines.length;
+    drawn = lines.map(visibleLength);
   };
   /** A line that stays: written above the live block. */
   const print = (write: () => void) => {

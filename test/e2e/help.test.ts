@@ -106,14 +106,14 @@ describe('the admin key sources are named', () => {
 
 describe('a flag where it does not belong', () => {
   it.each([
-    [['--user', 'ops@example.com', 'list-keys']],
-    [['list-users', '--user', 'ops@example.com']],
-  ])('keyrot %j names the commands it belongs to', async (args) => {
+    [['--user', 'ops@example.com', 'list-keys'], "put it after the command, e.g. keyrot list-keys --user …"],
+    [['list-users', '--user', 'ops@example.com'], 'not of list-users: e.g. keyrot list-keys --user …; keyrot help list-users lists what list-users takes'],
+  ])('keyrot %j names the commands it belongs to', async (args, advice) => {
     const h = await harness();
     const r = await h.run(args);
     expect(r.code).toBe(ExitCode.usage);
     expect(lines(r.stderr)).toEqual([
-      "error: Unknown option '--user' (--user is an option of list-keys, create, revoke, verify, get, exec or rotate: put it after the command, e.g. keyrot list-keys --user …)",
+      `error: Unknown option '--user' (--user is an option of list-keys, create, revoke, verify, get, exec or rotate${advice.startsWith('put') ? ': ' : ', '}${advice})`,
     ]);
     expect(h.sandbox.requests()).toEqual([]);
   });

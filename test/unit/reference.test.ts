@@ -14,6 +14,17 @@ describe('docs/reference.md', () => {
     expect(readFileSync(DOCS, 'utf8')).toBe(renderReference());
   });
 
+  // Independent of the generator: a bug that rewrites examples would pass the check above, which compares the file
+  // with the generator's own output.
+  it("shows each command's examples exactly as its command table (and keyrot help CMD) has them", () => {
+    const text = readFileSync(DOCS, 'utf8');
+    for (const spec of COMMANDS) {
+      const section = text.split(new RegExp(`^### keyrot ${spec.name}\\b.*$`, 'm'))[1]?.split(/^##/m)[0] ?? '';
+      const block = /```sh\n([\s\S]*?)\n```/.exec(section)?.[1];
+      expect(block?.split('\n'), spec.name).toEqual(spec.examples);
+    }
+  });
+
   it('names every flag of every command, every global flag, and every exit code', () => {
     const text = renderReference();
     for (const spec of COMMANDS) {

@@ -187,13 +187,16 @@ describe('vultr provider: users', () => {
     expect(err.hint).toMatch(/manage_users/);
   });
 
-  it('a rejected admin key → AuthError pointing at VULTR_API_KEY', async () => {
+  // Where the key came from (stdin, VULTR_API_KEY, the keychain) only the context knows: it names it in the hint
+  // (test/e2e/admin-key-hint.test.ts); the provider never guesses a variable.
+  it('a rejected admin key → AuthError pointing at the admin key, not at a source it cannot know', async () => {
     const h = setup();
     h.pool.intercept({ path: '/v2/account' }).reply(401, { error: 'Invalid API token.', status: 401 });
     const err = (await caught(h.provider.whoami())) as AuthError;
     expect(err).toBeInstanceOf(AuthError);
     expect(err.message).toContain('Invalid API token.');
-    expect(err.hint).toContain('VULTR_API_KEY');
+    expect(err.hint).toMatch(/admin API key/);
+    expect(err.hint).not.toContain('VULTR_API_KEY');
   });
 
   it('observeUsage reports the user last_activity (the only signal Vultr has)', async () => {

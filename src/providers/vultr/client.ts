@@ -31,7 +31,8 @@ export function createVultrHttpClient(options: ProviderOptions, deps: HttpClient
   return providerHttpClient(options, deps, {
     name: 'Vultr',
     hints: {
-      unauthorized: 'Check the admin API key (VULTR_API_KEY): it may be mistyped, deleted or expired.',
+      // keyrot's context replaces it with one that names where the admin key came from (src/cli/context.ts).
+      unauthorized: 'Check the admin API key: it may be mistyped, deleted or expired.',
       ipNotAllowed:
         "Add this machine's public IP address to the key's access control list in the Vultr console (Account → API).",
       forbidden: 'User endpoints need the API key of the account root user or of a user with the manage_users permission.',
