@@ -19,7 +19,7 @@
 // it can see, and is identified by a digest of its plaintext (the dashboard shows ids to no API).
 import { createHash } from 'node:crypto';
 import { maskSecret } from '../../core/mask.js';
-import { NotFoundError, UsageError } from '../../errors.js';
+import { NotFoundError, ProviderResponseError, UsageError } from '../../errors.js';
 import { providerHttpClient, type HttpClient, type HttpClientDeps } from '../http.js';
 import type { ApiKey, AuthCheck, CreatedKey, Identity, OperatorSteps, Provider, ProviderCapabilities, ProviderFactory, ProviderOptions, UsageObservation, User } from '../types.js';
 
@@ -147,15 +147,66 @@ export class KubeadaptProvider implements Provider {
         limited ??= message;
       } else {
         answered.add(path);
-        if (path === PROBE) reach = clusterIds(res.body);
+        if (path === PROBE) reach = await this.#reach(secret, res.body);
       }
     }
     return { ok: true, ...(limited === undefined ? {} : { limited, refused }), ...(reach ? { reach } : {}) };
   }
 
+  /**
+   * Every cluster the key reaches, over all pages of GET /clusters: a narrower allow-list whose missing clusters are
+   * past page 1 must not pass the comparison with the old key.
+   */
+  async #reach(secret: string, first: unknown): Promise<string[] | undefined> {
+    const seen = new Set<string>();
+    let body = first;
+    for (let page = 1; ; page++) {
+      const ids = clusterIds(body);
+      if (ids === undefined) return page === 1 ? undefined : [...seen].sort();
+      const fresh = ids.filter((id) => !seen.has(id));
+      for (const id of ids) seen.add(id);
+      const next = nextPage(body, page);
+      // A page of ids already seen means the server ignores the paging asked for: what it has is read.
+      if (next === undefined || (page > 1 && fresh.length === 0)) return [...seen].sort();
+      if (page >= MAX_PAGES) throw new ProviderResponseError(`Kubeadapt sent more than ${MAX_PAGES} pages of clusters; keyrot stopped reading them.`);
+      const res = await this.#http.request('GET', PROBE, { token: secret, query: next, what: 'list the clusters a key reaches' });
+      body = res.body;
+    }
+  }
+
   async observeUsage(): Promise<UsageObservation> {
     return { lastUsedAt: null };
   }
+}
+
+/** A guard against a page loop: far beyond any organization's clusters. */
+const MAX_PAGES = 1000;
+
+/**
+ * The query for the page after `page`, or undefined on the last one. Kubeadapt's API Overview (current docs) puts a
+ * list's paging in `meta`; the earlier docs' bare answers carry it beside the list. Neither page names the fields, so
+ * every common form is read: a cursor (`next_cursor`, `cursor.next`), page numbers (`page` with `total_pages` or
+ * `has_more`), and `has_more`/`next` without either is paging keyrot cannot follow, which fails rather than guesses.
+ */
+function nextPage(body: unknown, page: number): Record<string, string | number> | undefined {
+  const record = asRecord(body);
+  const paging = asRecord(record?.meta)?.pagination ?? record?.meta ?? record?.pagination ?? record;
+  const p = asRecord(paging) ?? {};
+  const cursor = p.next_cursor ?? asRecord(p.cursor)?.next ?? p.nextCursor;
+  if (typeof cursor === 'string' && cursor !== '') return { cursor };
+  const current = typeof p.page === 'number' ? p.page : page;
+  const total = typeof p.total_pages === 'number' ? p.total_pages : typeof p.totalPages === 'number' ? p.totalPages : undefined;
+  const more = p.has_more ?? p.hasMore;
+  if (total !== undefined) return current < total ? { page: current + 1 } : undefined;
+  if (more === true) {
+    if (typeof p.page === 'number') return { page: current + 1 };
+    throw new ProviderResponseError('Kubeadapt says GET /clusters has more pages but not how to ask for the next one, so keyrot cannot read every cluster the key reaches.');
+  }
+  return undefined;
+}
+
+function asRecord(value: unknown): Record<string, unknown> | undefined {
+  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }
 
 /**

@@ -1,4 +1,4 @@
-// Attack: Kubeadapt key proving against a hostile or merely paging server.
+// Kubeadapt reach: every page of GET /clusters counts (current docs: paging in meta).
 import { afterEach, describe, expect, it } from 'vitest';
 import { MockAgent } from 'undici';
 import { RateLimiter } from '../../src/providers/http.js';
@@ -26,7 +26,7 @@ function setup() {
 
 const envelope = (data: unknown, meta: Record<string, unknown> = {}) => ({ data, meta: { request_id: 'req_1', ...meta } });
 
-describe('Attack: Kubeadapt cluster reach', () => {
+describe('Kubeadapt cluster reach over pages', () => {
   it('reads every page of GET /clusters: a cluster on page 2 is part of what the key reaches (else a narrower allow-list passes)', async () => {
     const { pool, provider } = setup();
     // Current docs: "lists put their items in data and paging in meta".
