@@ -18,7 +18,7 @@
 // keyrot runs with the key being rotated (KUBEADAPT_API_KEY, --api-key-stdin or the keychain): it is the only key
 // it can see, and is identified by a digest of its plaintext (the dashboard shows ids to no API).
 import { createHash } from 'node:crypto';
-import { maskSecret } from '../../core/mask.js';
+import { maskSecret, sanitizeForDisplay } from '../../core/mask.js';
 import { NotFoundError, ProviderResponseError, UsageError } from '../../errors.js';
 import { providerHttpClient, type HttpClient, type HttpClientDeps } from '../http.js';
 import type { ApiKey, AuthCheck, CreatedKey, Identity, OperatorSteps, Provider, ProviderCapabilities, ProviderFactory, ProviderOptions, UsageObservation, User } from '../types.js';
@@ -154,15 +154,20 @@ export class KubeadaptProvider implements Provider {
   }
 
   /**
-   * Every cluster the key reaches, over all pages of GET /clusters: a narrower allow-list whose missing clusters are
-   * past page 1 must not pass the comparison with the old key.
+   * Every cluster the key reaches, over all pages of GET /clusters. An answer keyrot cannot read (an error envelope
+   * inside a 2xx, a list without ids, paging it cannot follow) fails the check: a reach left unread would let a
+   * narrower key pass the comparison with the old one.
    */
-  async #reach(secret: string, first: unknown): Promise<string[] | undefined> {
+  async #reach(secret: string, first: unknown): Promise<string[]> {
     const seen = new Set<string>();
     let body = first;
     for (let page = 1; ; page++) {
       const ids = clusterIds(body);
-      if (ids === undefined) return page === 1 ? undefined : [...seen].sort();
+      if (ids === undefined) {
+        throw new ProviderResponseError(`Kubeadapt answered GET ${PROBE} with 2xx but without a list of clusters keyrot can read${errorOf(body, secret)}, so it cannot tell which clusters the key reaches.`, {
+          hint: 'Try again; if it persists, check the base URL (KUBEADAPT_API_URL) and any proxy in between.',
+        });
+      }
       const fresh = ids.filter((id) => !seen.has(id));
       for (const id of ids) seen.add(id);
       const next = nextPage(body, page);
@@ -207,6 +212,13 @@ function nextPage(body: unknown, page: number): Record<string, string | number> 
 
 function asRecord(value: unknown): Record<string, unknown> | undefined {
   return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+/** The error an envelope carries (current docs: `error.message`; earlier: `detail`), for the message. */
+function errorOf(body: unknown, secret: string): string {
+  const record = asRecord(body);
+  const message = asRecord(record?.error)?.message ?? record?.detail;
+  return typeof message === 'string' && message !== '' ? ` (it said: ${sanitizeForDisplay(message.split(secret).join('[key]'), 200)})` : '';
 }
 
 /**

@@ -1,4 +1,4 @@
-// Kubeadapt reach: every page of GET /clusters counts (current docs: paging in meta).
+// Kubeadapt reach: every page of GET /clusters counts (current docs: paging in meta), and an unreadable 2xx fails.
 import { afterEach, describe, expect, it } from 'vitest';
 import { MockAgent } from 'undici';
 import { RateLimiter } from '../../src/providers/http.js';
@@ -46,4 +46,23 @@ describe('Kubeadapt cluster reach over pages', () => {
     else expect.fail('reach not read');
   });
 
+});
+
+describe('Kubeadapt: a 2xx it cannot read fails the check', () => {
+  it('a 2xx whose /clusters body is an error envelope (data null, error set) is not proof of a valid key with nothing to compare', async () => {
+    const { pool, provider } = setup();
+    pool
+      .intercept({ path: (p) => p.startsWith('/v1/clusters'), method: 'GET' })
+      .reply(200, { data: null, meta: { request_id: 'r' }, error: { code: 'CLUSTER_ACCESS_DENIED', message: 'Cluster access denied' } })
+      .persist();
+    pool.intercept({ path: (p) => !p.startsWith('/v1/clusters'), method: 'GET' }).reply(404, { data: null, meta: {}, error: { code: 'NOT_FOUND', message: 'Not found' } }).persist();
+    let outcome: unknown;
+    try {
+      outcome = await provider.checkKey(NEW);
+    } catch (err) {
+      outcome = err;
+    }
+    // Without a readable reach the comparison with the old key is silently skipped (verify-new.ts: `check.reach && old.reach`).
+    expect(outcome).not.toEqual({ ok: true });
+  });
 });
