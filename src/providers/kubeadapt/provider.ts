@@ -124,16 +124,17 @@ export class KubeadaptProvider implements Provider {
    * Probes each documented scope's endpoint with the key: 401 on any is a rejected key; a 403 is a valid key without
    * that scope (`refused`); the clusters it lists are what it reaches (`reach`): another organization's key, or one with
    * a narrower allow-list, sees fewer. A key's scopes never change (Permission Scopes: "You can't modify scopes after
-   * creation"), so an endpoint that answered this key 2xx earlier in this run and answers 403 now means the key was
-   * revoked: the earlier error page lists a revoked key under 403.
+   * creation"), so an endpoint that answered this key 2xx earlier (in this run, or in `answeredBefore`: a rotation's
+   * journal) and answers 403 now means the key was revoked: the earlier error page lists a revoked key under 403.
    */
-  async checkKey(secret: string): Promise<AuthCheck> {
+  async checkKey(secret: string, answeredBefore: readonly string[] = []): Promise<AuthCheck> {
     const refused: string[] = [];
     let limited: string | undefined;
     let reach: string[] | undefined;
     const digest = createHash('sha256').update(secret).digest('hex');
     const answered = this.#answered.get(digest) ?? new Set<string>();
     this.#answered.set(digest, answered);
+    for (const path of answeredBefore) answered.add(path);
     for (const { path, scope } of SCOPE_PROBES) {
       const res = await this.#http.request('GET', path, { token: secret, passStatuses: [401, 403, 404], what: 'check a key' });
       if (res.status === 401) return { ok: false, reason: 'rejected', message: res.errorMessage || 'Kubeadapt answered 401 Unauthorized.' };
@@ -150,7 +151,7 @@ export class KubeadaptProvider implements Provider {
         if (path === PROBE) reach = await this.#reach(secret, res.body);
       }
     }
-    return { ok: true, ...(limited === undefined ? {} : { limited, refused }), ...(reach ? { reach } : {}) };
+    return { ok: true, ...(limited === undefined ? {} : { limited, refused }), ...(reach ? { reach } : {}), answered: [...answered].sort() };
   }
 
   /**

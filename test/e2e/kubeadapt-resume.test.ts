@@ -1,4 +1,4 @@
-// Attack: the "revoked as 403" rule (earlier docs) lives only in one process's memory.
+// Kubeadapt's revoked-as-403 rule (earlier docs) holds across --resume: the journal keeps what the old key reached.
 import { describe, expect, it } from 'vitest';
 import { HAS_KEYCHAIN, collect } from '../helpers/e2e.js';
 import { platformSetup } from '../helpers/platform.js';
@@ -6,7 +6,7 @@ import { platformSetup } from '../helpers/platform.js';
 const NEW = 'prod-exporter-v2';
 const EARLIER_SCOPES = ['clusters:read', 'namespaces:read', 'nodes:read', 'overview:read', 'workloads:read'];
 
-describe.skipIf(!HAS_KEYCHAIN)('Attack: Kubeadapt revoked-as-403 across --resume', () => {
+describe.skipIf(!HAS_KEYCHAIN)('Kubeadapt revoked-as-403 across --resume', () => {
   it('a rotation paused at verify-old, whose old key is then revoked to 403, finishes on --resume (a new process)', async () => {
     const s = await platformSetup('kubeadapt', { kubeadaptDocs: 'earlier', kubeadaptRevokedStatus: 403 });
     s.sandbox.setRevokeIneffective(true);
