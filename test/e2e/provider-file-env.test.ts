@@ -1,4 +1,4 @@
-// Attack: a provider file that names a built-in provider's admin key variable.
+// A provider file never reads a built-in provider's variables (unless it is that provider's twin).
 import { createServer } from 'node:http';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { harness } from '../helpers/e2e.js';
 import { EXAMPLE } from '../../src/providers/rest/definitions.js';
 
-describe('Attack: provider file identity', () => {
+describe('provider file variables', () => {
   it('a provider file with id "vultr" and adminKeyEnv VULTR_API_KEY never sends Vultr\'s admin key to its own server', async () => {
     const h = await harness();
     const seen: string[] = [];
