@@ -10,7 +10,7 @@
 //   timeout, 5xx) throws CreateOutcomeUnknownError, because a blind retry would make a second key.
 import { setTimeout as sleepTimer } from 'node:timers/promises';
 import type { IncomingHttpHeaders } from 'node:http';
-import { proxyFor, proxyLabel, PROXY_VARIABLES, ProxyRouter } from './proxy.js';
+import { proxyFor, proxyLabel, PROXY_VARIABLES, ProxyConnectError, ProxyRouter } from './proxy.js';
 import { Agent, requestWith } from './undici-core.js';
 import type { Dispatcher } from 'undici';
 import {
@@ -578,7 +578,7 @@ export class HttpClient {
         throw new ProviderUnavailableError(
           `${this.#service} did not ${what} after ${attempt} attempt${attempt === 1 ? '' : 's'} (last: ${lastProblem}).`,
           {
-            hint: `Check the network connection and ${this.#service}'s status page, then try again.`,
+            hint: lastProblem.startsWith('the proxy ') ? 'Check the proxy, or the proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), then try again.' : `Check the network connection and ${this.#service}'s status page, then try again.`,
             data: { attempts: attempt, last: lastProblem, request: label },
             cause: outcome.kind === 'failed' ? outcome.error : undefined,
           },
@@ -636,11 +636,14 @@ export class HttpClient {
         if (outer?.aborted) return { kind: 'cancelled' };
         if (timedOut) return { kind: 'failed', label: timeoutLabel, code: 'TIMEOUT', notSent: false, error };
         const code = errorCode(error);
+        // A proxy's failure is named by the proxy (ProxyConnectError carries no credentials), not as a network code.
+        const viaProxy = error instanceof ProxyConnectError ? error : undefined;
         return {
           kind: 'failed',
-          label: networkLabel(code),
-          code,
-          notSent: code !== undefined && NOT_SENT_CODES.has(code),
+          label: viaProxy?.message ?? networkLabel(code),
+          code: viaProxy?.code ?? code,
+          // A failed tunnel sent nothing to the API.
+          notSent: viaProxy !== undefined || (code !== undefined && NOT_SENT_CODES.has(code)),
           error,
         };
       }

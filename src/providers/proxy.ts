@@ -3,8 +3,8 @@
 // EnvHttpProxyAgent reads the same names in the same order); no_proxy / NO_PROXY lists hosts reached directly
 // ("*" for every host; "example.com" or ".example.com" covers its subdomains too; "host:port" only that port). A proxy
 // without a scheme is http://, as curl takes it. One function decides, for the requests and for --debug alike.
-import type { Agent as AgentTypes, Dispatcher } from 'undici';
-import { Agent, DispatcherBase, ProxyAgent } from './undici-core.js';
+import type { Agent as AgentTypes, Dispatcher, Pool as PoolTypes, buildConnector } from 'undici';
+import { Agent, DispatcherBase, Pool, ProxyAgent } from './undici-core.js';
 
 export type ProxyEnv = Readonly<Record<string, string | undefined>>;
 
@@ -59,7 +59,7 @@ export class ProxyRouter extends DispatcherBase {
     if (proxy === null) return this.#direct.dispatch(options, handler);
     let agent = this.#viaProxy.get(proxy);
     if (!agent) {
-      agent = new ProxyAgent({ ...this.#options, uri: proxy });
+      agent = new ProxyAgent({ ...this.#options, uri: proxy, factory: (origin, opts) => tunnelPool(origin, opts, proxy) });
       this.#viaProxy.set(proxy, agent);
     }
     return agent.dispatch(options, handler);
@@ -84,4 +84,37 @@ export class ProxyRouter extends DispatcherBase {
     if (!callback) return done;
     void done.then(callback);
   }
+}
+
+/** A proxy's refusal or failure, named: the request fails with it (see failFast). */
+export class ProxyConnectError extends Error {
+  readonly code: 'KEYROT_PROXY_AUTH' | 'KEYROT_PROXY';
+  constructor(readonly proxy: string, readonly status: number | undefined, cause: unknown) {
+    const label = proxyLabel(proxy);
+    super(status === 407 ? `the proxy ${label} wants authentication (407 Proxy Authentication Required)` : `the proxy ${label} ${status ? `refused the tunnel (${status})` : 'closed the connection'}`, { cause });
+    this.code = status === 407 ? 'KEYROT_PROXY_AUTH' : 'KEYROT_PROXY';
+  }
+}
+
+function tunnelPool(origin: string | URL, opts: object, proxy: string): Dispatcher {
+  const options = opts as PoolTypes.Options;
+  return new Pool(origin, { ...options, connect: failFast(options.connect as buildConnector.connector | undefined, proxy) });
+}
+
+/**
+ * undici reconnects at once, without end, when a tunnel through a proxy fails with a socket error (a proxy that
+ * closes every CONNECT: over a million CONNECTs in ten minutes, the event loop too busy for any timeout to fire).
+ * Failing the tunnel with an error of keyrot's own fails the queued request instead, and keyrot's retries (bounded,
+ * with back-off) decide what follows.
+ */
+function failFast(connect: buildConnector.connector | undefined, proxy: string): buildConnector.connector | undefined {
+  if (!connect) return connect;
+  return (options, callback) =>
+    connect(options, (err, socket) => {
+      if (!err) return callback(null, socket!);
+      const status = /Proxy response \((\d{3})\)/.exec(err.message)?.[1];
+      const code = (err as { code?: string }).code;
+      if (status === undefined && code !== 'UND_ERR_SOCKET' && code !== 'ECONNRESET' && code !== 'ECONNREFUSED') return callback(err, null);
+      callback(new ProxyConnectError(proxy, status === undefined ? undefined : Number(status), err), null);
+    });
 }

@@ -1,9 +1,9 @@
-// Attack: a proxy that closes every connection at once.
+// A proxy that closes every connection: keyrot ends within its timeouts, with bounded retries.
 import { describe, expect, it } from 'vitest';
 import { harness } from '../helpers/e2e.js';
 import { hostileProxy } from '../helpers/attack-proxy.js';
 
-describe('Attack: proxy that closes', () => {
+describe('proxy that closes every CONNECT', () => {
   it('ends with a clear error within its timeouts, without a storm of CONNECTs', async () => {
     const h = await harness();
     const proxy = await hostileProxy('close');
