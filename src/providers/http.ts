@@ -544,6 +544,13 @@ export class HttpClient {
             cause: outcome.error,
           });
         }
+        if (outcome.code === 'KEYROT_PROXY_AUTH') {
+          // Asking again with the same credentials gets the same 407.
+          throw new UsageError(`Could not reach ${this.#service}: ${outcome.label}.`, {
+            hint: 'Put the user and password the proxy accepts in the proxy variable (http://user:password@proxy:port, percent-encoded).',
+            cause: outcome.error,
+          });
+        }
         if (outcome.code !== undefined && TLS_ERROR.test(outcome.code)) {
           throw new ProviderUnavailableError(`Could not reach ${this.#service}: TLS problem (${outcome.code}).`, {
             hint: 'Check the base URL and any proxy intercepting HTTPS.',

@@ -1,9 +1,9 @@
-// Attack: a proxy that demands authentication (407).
+// A proxy that demands authentication (407): named once, not retried.
 import { describe, expect, it } from 'vitest';
 import { harness } from '../helpers/e2e.js';
 import { hostileProxy } from '../helpers/attack-proxy.js';
 
-describe('Attack: proxy 407', () => {
+describe('proxy 407', () => {
   it('says the proxy refused (407), once, instead of four retries reported as a network problem with Vultr', async () => {
     const h = await harness();
     const proxy = await hostileProxy('407');
