@@ -10,7 +10,7 @@
 //   timeout, 5xx) throws CreateOutcomeUnknownError, because a blind retry would make a second key.
 import { setTimeout as sleepTimer } from 'node:timers/promises';
 import type { IncomingHttpHeaders } from 'node:http';
-import { proxyFor, proxyLabel, PROXY_VARIABLES, ProxyConnectError, ProxyRouter } from './proxy.js';
+import { checkedProxyFor, proxyLabel, PROXY_VARIABLES, ProxyConnectError, ProxyRouter } from './proxy.js';
 import { Agent, requestWith } from './undici-core.js';
 import type { Dispatcher } from 'undici';
 import {
@@ -484,7 +484,8 @@ export class HttpClient {
     const idempotent = IDEMPOTENT.has(method);
     const expectBody = options.expectBody ?? method !== 'DELETE';
     // --debug names the proxy a request goes through (keyrot's own dispatcher only: an injected one routes itself).
-    const proxy = this.#ownsDispatcher ? proxyFor(new URL(url), process.env) : null;
+    // A proxy variable keyrot cannot use is bad input (exit 2), said before any attempt, not retried as a network failure.
+    const proxy = this.#ownsDispatcher ? checkedProxyFor(new URL(url), process.env) : null;
     const label = `${method} ${relative}${proxy === null ? '' : ` via proxy ${proxyLabel(proxy)}`}`;
     const what = options.what ?? 'handle a request';
     const headers: Record<string, string> = {

@@ -4,6 +4,7 @@
 // ("*" for every host; "example.com" or ".example.com" covers its subdomains too; "host:port" only that port). A proxy
 // without a scheme is http://, as curl takes it. One function decides, for the requests and for --debug alike.
 import type { Agent as AgentTypes, Dispatcher, Pool as PoolTypes, buildConnector } from 'undici';
+import { UsageError } from '../errors.js';
 import { Agent, DispatcherBase, Pool, ProxyAgent } from './undici-core.js';
 
 export type ProxyEnv = Readonly<Record<string, string | undefined>>;
@@ -13,13 +14,39 @@ export const PROXY_VARIABLES = ['https_proxy', 'HTTPS_PROXY', 'http_proxy', 'HTT
 
 /** The proxy URL a request to `target` goes through, or null to go direct. */
 export function proxyFor(target: URL, env: ProxyEnv): string | null {
-  const pick = (...names: readonly string[]) => names.map((n) => env[n]?.trim()).find((v): v is string => v !== undefined && v !== '');
+  return proxyVariableFor(target, env)?.url ?? null;
+}
+
+/**
+ * The proxy a request to `target` goes through, checked: a variable that is not an http:// or https:// proxy URL is
+ * bad input (UsageError naming the variable, never its value, which may carry a password), not a network failure to
+ * retry.
+ */
+export function checkedProxyFor(target: URL, env: ProxyEnv): string | null {
+  const found = proxyVariableFor(target, env);
+  if (!found) return null;
+  let url: URL;
+  try {
+    url = new URL(found.url);
+  } catch {
+    throw new UsageError(`${found.name} is not a proxy URL keyrot can read (e.g. http://proxy.example.com:3128; check the port, the brackets of an IPv6 address, and percent-encode special characters in a user name or password).`);
+  }
+  if (!url.hostname) throw new UsageError(`${found.name} names no proxy host.`);
+  return found.url;
+}
+
+function proxyVariableFor(target: URL, env: ProxyEnv): { name: string; url: string } | null {
+  const pick = (...names: readonly string[]) => {
+    const name = names.find((n) => (env[n]?.trim() ?? '') !== '');
+    return name === undefined ? undefined : { name, value: env[name]!.trim() };
+  };
   const https = target.protocol === 'https:';
-  const proxy = https ? pick('https_proxy', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY') : pick('http_proxy', 'HTTP_PROXY', 'all_proxy', 'ALL_PROXY');
-  if (proxy === undefined) return null;
+  const picked = https ? pick('https_proxy', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY') : pick('http_proxy', 'HTTP_PROXY', 'all_proxy', 'ALL_PROXY');
+  if (picked === undefined) return null;
+  const proxy = picked.value;
   const host = target.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   const port = Number(target.port) || (https ? 443 : 80);
-  for (const raw of (pick('no_proxy', 'NO_PROXY') ?? '').split(/[,\s]+/)) {
+  for (const raw of (pick('no_proxy', 'NO_PROXY')?.value ?? '').split(/[,\s]+/)) {
     const entry = raw.toLowerCase();
     if (entry === '') continue;
     if (entry === '*') return null;
@@ -28,7 +55,7 @@ export function proxyFor(target: URL, env: ProxyEnv): string | null {
     const name = (withPort ? withPort[1]! : entry).replace(/^\[|\]$/g, '').replace(/^\*?\./, '');
     if (host === name || host.endsWith(`.${name}`)) return null;
   }
-  return proxy.includes('://') ? proxy : `http://${proxy}`;
+  return { name: picked.name, url: proxy.includes('://') ? proxy : `http://${proxy}` };
 }
 
 /** A proxy URL as --debug shows it: its origin, never the user and password it may carry. */
