@@ -3,6 +3,7 @@
 // EnvHttpProxyAgent reads the same names in the same order); no_proxy / NO_PROXY lists hosts reached directly
 // ("*" for every host; "example.com" or ".example.com" covers its subdomains too; "host:port" only that port). A proxy
 // without a scheme is http://, as curl takes it. One function decides, for the requests and for --debug alike.
+import { isIP } from 'node:net';
 import type { Agent as AgentTypes, Dispatcher, Pool as PoolTypes, buildConnector } from 'undici';
 import { UsageError } from '../errors.js';
 import { Agent, DispatcherBase, Pool, ProxyAgent } from './undici-core.js';
@@ -44,18 +45,48 @@ function proxyVariableFor(target: URL, env: ProxyEnv): { name: string; url: stri
   const picked = https ? pick('https_proxy', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY') : pick('http_proxy', 'HTTP_PROXY', 'all_proxy', 'ALL_PROXY');
   if (picked === undefined) return null;
   const proxy = picked.value;
-  const host = target.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  // A trailing dot names the same host (curl strips it on both sides).
+  const host = target.hostname.replace(/^\[|\]$/g, '').toLowerCase().replace(/\.$/, '');
   const port = Number(target.port) || (https ? 443 : 80);
   for (const raw of (pick('no_proxy', 'NO_PROXY')?.value ?? '').split(/[,\s]+/)) {
     const entry = raw.toLowerCase();
     if (entry === '') continue;
     if (entry === '*') return null;
+    if (inCidr(host, entry)) return null;
     const withPort = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(entry);
     if (withPort && Number(withPort[2]) !== port) continue;
-    const name = (withPort ? withPort[1]! : entry).replace(/^\[|\]$/g, '').replace(/^\*?\./, '');
+    const name = (withPort ? withPort[1]! : entry).replace(/^\[|\]$/g, '').replace(/^\*?\./, '').replace(/\.$/, '');
     if (host === name || host.endsWith(`.${name}`)) return null;
   }
   return { name: picked.name, url: proxy.includes('://') ? proxy : `http://${proxy}` };
+}
+
+/** Whether an IP address falls in a NO_PROXY CIDR entry (`127.0.0.0/8`, `::1/128`), as curl 7.86 and later read them. */
+function inCidr(host: string, entry: string): boolean {
+  const cidr = /^\[?([^\]/]+)\]?\/(\d{1,3})$/.exec(entry);
+  if (!cidr) return false;
+  const [net, bits] = [ipBits(cidr[1]!), Number(cidr[2])];
+  const ip = ipBits(host);
+  if (!net || !ip || net.length !== ip.length || bits > net.length) return false;
+  return net.slice(0, bits) === ip.slice(0, bits);
+}
+
+/** An IPv4 or IPv6 address as a string of bits, or undefined for anything else. */
+function ipBits(address: string): string | undefined {
+  const kind = isIP(address);
+  if (kind === 4) return address.split('.').map((o) => Number(o).toString(2).padStart(8, '0')).join('');
+  if (kind !== 6) return undefined;
+  let text = address;
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4) {
+    const parts = v4[1]!.split('.').map(Number);
+    text = `${text.slice(0, -v4[1]!.length)}${((parts[0]! << 8) | parts[1]!).toString(16)}:${((parts[2]! << 8) | parts[3]!).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return groups.map((g) => parseInt(g, 16).toString(2).padStart(16, '0')).join('');
 }
 
 /** A proxy URL as --debug shows it: its origin, never the user and password it may carry. */
