@@ -21,7 +21,7 @@ export function proxyFor(target: URL, env: ProxyEnv): string | null {
 /**
  * The proxy a request to `target` goes through, checked: a variable that is not an http:// or https:// proxy URL is
  * bad input (UsageError naming the variable, never its value, which may carry a password), not a network failure to
- * retry.
+ * retry. SOCKS proxies are refused: undici's support for them is experimental.
  */
 export function checkedProxyFor(target: URL, env: ProxyEnv): string | null {
   const found = proxyVariableFor(target, env);
@@ -31,6 +31,9 @@ export function checkedProxyFor(target: URL, env: ProxyEnv): string | null {
     url = new URL(found.url);
   } catch {
     throw new UsageError(`${found.name} is not a proxy URL keyrot can read (e.g. http://proxy.example.com:3128; check the port, the brackets of an IPv6 address, and percent-encode special characters in a user name or password).`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(`${found.name} names a ${url.protocol.replace(/:$/, '')} proxy (${proxyLabel(found.url)}); keyrot goes through http:// and https:// proxies only.`);
   }
   if (!url.hostname) throw new UsageError(`${found.name} names no proxy host.`);
   return found.url;
@@ -92,7 +95,9 @@ function ipBits(address: string): string | undefined {
 /** A proxy URL as --debug shows it: its origin, never the user and password it may carry. */
 export function proxyLabel(proxy: string): string {
   try {
-    return new URL(proxy).origin;
+    // Not URL.origin: it is "null" for a scheme URL knows no origin of (socks5://).
+    const url = new URL(proxy);
+    return `${url.protocol}//${url.host}`;
   } catch {
     return 'a proxy whose URL does not parse';
   }

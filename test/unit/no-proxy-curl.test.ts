@@ -1,10 +1,10 @@
-// Attack: NO_PROXY entries curl honours (curl >= 7.86 takes CIDR ranges; a trailing dot on the host is the same host).
+// NO_PROXY entries curl honours (curl >= 7.86 takes CIDR ranges; a trailing dot on the host is the same host), and proxy labels.
 import { describe, expect, it } from 'vitest';
 import { proxyFor, proxyLabel } from '../../src/providers/proxy.js';
 
 const P = 'http://proxy.corp:3128';
 
-describe('Attack: NO_PROXY like curl', () => {
+describe('NO_PROXY like curl', () => {
   it.each<[string, string, Record<string, string>, string | null]>([
     ['CIDR range covers a loopback sandbox', 'http://127.0.0.1:8080/v2', { HTTP_PROXY: P, NO_PROXY: '127.0.0.0/8' }, null],
     ['IPv6 CIDR', 'http://[::1]:8080/v2', { HTTP_PROXY: P, NO_PROXY: '::1/128' }, null],
