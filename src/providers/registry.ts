@@ -90,7 +90,7 @@ function refuseBorrowedVariables(def: RestDefinition, path: string): void {
     const twin = owner.id === def.id && owner.defaultBaseUrl === def.baseUrl && owner.adminKeyEnv === def.adminKeyEnv && owner.baseUrlEnv === def.baseUrlEnv;
     if (twin) continue;
     throw new UsageError(`${path}: ${field} "${name}" belongs to the built-in ${owner.displayName} provider; a provider file must name a variable of its own.`, {
-      hint: `Name another variable in the file (e.g. "${def.id.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}_${field === 'adminKeyEnv' ? 'API_KEY' : 'API_URL'}") and set it yourself; see "Your own provider" in docs/providers.md.`,
+      hint: `Name a variable of the file's own (e.g. "MYPLATFORM_${field === 'adminKeyEnv' ? 'API_KEY' : 'API_URL'}") and set it yourself; see "Your own provider" in docs/providers.md.`,
     });
   }
 }
