@@ -10,7 +10,7 @@
 //   timeout, 5xx) throws CreateOutcomeUnknownError, because a blind retry would make a second key.
 import { setTimeout as sleepTimer } from 'node:timers/promises';
 import type { IncomingHttpHeaders } from 'node:http';
-import { proxyFor, proxyLabel, PROXY_VARIABLES, ProxyRouter } from './proxy.js';
+import { checkedProxyFor, proxyLabel, PROXY_VARIABLES, ProxyConnectError, ProxyRouter } from './proxy.js';
 import { Agent, requestWith } from './undici-core.js';
 import type { Dispatcher } from 'undici';
 import {
@@ -484,7 +484,8 @@ export class HttpClient {
     const idempotent = IDEMPOTENT.has(method);
     const expectBody = options.expectBody ?? method !== 'DELETE';
     // --debug names the proxy a request goes through (keyrot's own dispatcher only: an injected one routes itself).
-    const proxy = this.#ownsDispatcher ? proxyFor(new URL(url), process.env) : null;
+    // A proxy variable keyrot cannot use is bad input (exit 2), said before any attempt, not retried as a network failure.
+    const proxy = this.#ownsDispatcher ? checkedProxyFor(new URL(url), process.env) : null;
     const label = `${method} ${relative}${proxy === null ? '' : ` via proxy ${proxyLabel(proxy)}`}`;
     const what = options.what ?? 'handle a request';
     const headers: Record<string, string> = {
@@ -544,6 +545,13 @@ export class HttpClient {
             cause: outcome.error,
           });
         }
+        if (outcome.code === 'KEYROT_PROXY_AUTH') {
+          // Asking again with the same credentials gets the same 407.
+          throw new UsageError(`Could not reach ${this.#service}: ${outcome.label}.`, {
+            hint: 'Put the user and password the proxy accepts in the proxy variable (http://user:password@proxy:port, percent-encoded).',
+            cause: outcome.error,
+          });
+        }
         if (outcome.code !== undefined && TLS_ERROR.test(outcome.code)) {
           throw new ProviderUnavailableError(`Could not reach ${this.#service}: TLS problem (${outcome.code}).`, {
             hint: 'Check the base URL and any proxy intercepting HTTPS.',
@@ -578,7 +586,7 @@ export class HttpClient {
         throw new ProviderUnavailableError(
           `${this.#service} did not ${what} after ${attempt} attempt${attempt === 1 ? '' : 's'} (last: ${lastProblem}).`,
           {
-            hint: `Check the network connection and ${this.#service}'s status page, then try again.`,
+            hint: lastProblem.startsWith('the proxy ') ? 'Check the proxy, or the proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), then try again.' : `Check the network connection and ${this.#service}'s status page, then try again.`,
             data: { attempts: attempt, last: lastProblem, request: label },
             cause: outcome.kind === 'failed' ? outcome.error : undefined,
           },
@@ -636,11 +644,14 @@ export class HttpClient {
         if (outer?.aborted) return { kind: 'cancelled' };
         if (timedOut) return { kind: 'failed', label: timeoutLabel, code: 'TIMEOUT', notSent: false, error };
         const code = errorCode(error);
+        // A proxy's failure is named by the proxy (ProxyConnectError carries no credentials), not as a network code.
+        const viaProxy = error instanceof ProxyConnectError ? error : undefined;
         return {
           kind: 'failed',
-          label: networkLabel(code),
-          code,
-          notSent: code !== undefined && NOT_SENT_CODES.has(code),
+          label: viaProxy?.message ?? networkLabel(code),
+          code: viaProxy?.code ?? code,
+          // A failed tunnel sent nothing to the API.
+          notSent: viaProxy !== undefined || (code !== undefined && NOT_SENT_CODES.has(code)),
           error,
         };
       }

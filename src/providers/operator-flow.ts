@@ -12,7 +12,7 @@ import type { Context } from '../cli/context.js';
 import { validateName } from '../commands/create.js';
 import { adminAccount } from '../keychain/secret-store.js';
 import type { SecretStore } from '../core/key-store.js';
-import type { ApiKey, Provider } from './types.js';
+import type { ApiKey, AuthCheck, Provider } from './types.js';
 
 /** The old key as the provider contract sees it (for instructions to the operator). */
 function oldKeyOf(record: RotationRecord): ApiKey {
@@ -65,6 +65,14 @@ async function receiveMintedKey(record: RotationRecord, ports: RotationPorts): P
 /** keyManagement 'operator': the revoke step is a person revoking the old key in the dashboard; verify-old then polls. */
 async function askOperatorToRevoke(record: RotationRecord, ports: RotationPorts): Promise<{ detail: string }> {
   const instructions = ports.provider.operator?.revokeInstructions(oldKeyOf(record)) ?? `Revoke ${record.oldKey.name} in the dashboard.`;
+  // What the old key reaches before the revoke is journalled: a --resume in another process still tells it revoked.
+  const oldSecret = await ports.store.get(keychainAccount(ports.provider.id, record.userId, record.oldKey.id));
+  if (oldSecret !== null) {
+    ports.protect(oldSecret);
+    // Best effort: without it a --resume still finishes once the old key gets 401.
+    const check = await ports.provider.checkKey(oldSecret, record.oldKeyAnswered).catch(() => null);
+    if (check) rememberAnswered(record, check);
+  }
   record.awaiting = 'revoke';
   await save(record, ports);
   ports.note(instructions);
@@ -87,7 +95,8 @@ async function awaitOperatorRevoke(record: RotationRecord, ports: RotationPorts,
   });
   for (;;) {
     throwIfCancelled(ports.signal);
-    const old = await provider.checkKey(oldSecret);
+    const old = await provider.checkKey(oldSecret, record.oldKeyAnswered);
+    if (rememberAnswered(record, old)) await save(record, ports);
     const fresh = await provider.checkKey(await newSecret(record, ports));
     if (!fresh.ok && fresh.reason === 'rejected') {
       throw new VerificationFailedError(
@@ -105,6 +114,15 @@ async function awaitOperatorRevoke(record: RotationRecord, ports: RotationPorts,
     }
     await ports.sleep(Math.min(record.options.pollIntervalMs, timeout));
   }
+}
+
+/** Adds the endpoints that answered the old key 2xx to the journal's; whether that added any. */
+function rememberAnswered(record: RotationRecord, check: AuthCheck): boolean {
+  if (!check.ok || !check.answered) return false;
+  const known = new Set(record.oldKeyAnswered ?? []);
+  const added = check.answered.filter((path) => !known.has(path));
+  if (added.length) record.oldKeyAnswered = [...known, ...added].sort();
+  return added.length > 0;
 }
 
 /**

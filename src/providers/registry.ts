@@ -70,7 +70,29 @@ export function providerFromFile(path: string, source = '--provider-file'): Prov
     throw new UsageError(`${path}: not JSON (${(err as Error).message})`, { hint: 'See "Your own provider" in keyrot\'s docs/providers.md for the format.' });
   }
   const def = validateDefinition(raw, path);
+  refuseBorrowedVariables(def, path);
   return declarative({ ...def, id: fileProviderId(def) });
+}
+
+/**
+ * A provider file reads no variable a built-in provider owns, unless it is that provider's twin (its id, its baseUrl
+ * and both its variables, as a copy of the built-in example's definition is): a twin sends the key nowhere the
+ * built-in would not. Otherwise a file with `"adminKeyEnv": "VULTR_API_KEY"` (one a committed profiles config names,
+ * say) would be handed Vultr's admin key from the environment and send it to its own baseUrl. A user who means to use
+ * the same key sets the file's own variable to it, which cannot happen by accident:
+ * `MY_API_KEY="$VULTR_API_KEY" keyrot --provider-file my.json …`.
+ */
+function refuseBorrowedVariables(def: RestDefinition, path: string): void {
+  for (const field of ['adminKeyEnv', 'baseUrlEnv'] as const) {
+    const name = def[field];
+    const owner = Object.values(providers).find((p) => p.adminKeyEnv === name || p.baseUrlEnv === name);
+    if (!owner) continue;
+    const twin = owner.id === def.id && owner.defaultBaseUrl === def.baseUrl && owner.adminKeyEnv === def.adminKeyEnv && owner.baseUrlEnv === def.baseUrlEnv;
+    if (twin) continue;
+    throw new UsageError(`${path}: ${field} "${name}" belongs to the built-in ${owner.displayName} provider; a provider file must name a variable of its own.`, {
+      hint: `Name a variable of the file's own (e.g. "MYPLATFORM_${field === 'adminKeyEnv' ? 'API_KEY' : 'API_URL'}") and set it yourself; see "Your own provider" in docs/providers.md.`,
+    });
+  }
 }
 
 /**

@@ -55,6 +55,11 @@ export type AuthCheck =
   | {
       ok: true;
       limited?: string;
+      /**
+       * Where a provider probes several endpoints: those that answered this key 2xx (paths, nothing of the key). A
+       * rotation journals the old key's, so that a later run (--resume) can still tell a revoked key by them.
+       */
+      answered?: string[];
       /** Where a provider probes several endpoints: those that answered 403 (a rotation compares them with the old key's). */
       refused?: string[];
       /**
@@ -139,7 +144,11 @@ export interface Provider {
   /** Idempotent: 'already-gone' when the key no longer exists (e.g. a retried delete). */
   deleteKey(userId: string, keyId: string): Promise<'deleted' | 'already-gone'>;
   /** Whether `secret` authenticates right now. Does not throw for 401/403; throws when unreachable. */
-  checkKey(secret: string): Promise<AuthCheck>;
+  /**
+   * `answeredBefore`: endpoints that answered this key 2xx in an earlier run (the journal's `answered`), for a provider
+   * that reads a later 403 from one of them as revoked (Kubeadapt's earlier docs).
+   */
+  checkKey(secret: string, answeredBefore?: readonly string[]): Promise<AuthCheck>;
   /**
    * The keys of the admin key's own user (Vultr: /apikeys; no manage_users needed): whoami shows the admin key's
    * expiry, and `rotate --self` rotates the admin key. Optional: a provider without such endpoints leaves it out.

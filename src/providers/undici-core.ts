@@ -3,10 +3,11 @@
 // keyrot needs an Agent and `dispatcher.request()` only, which loads in about a third of the time
 // (bench/rotate.mjs). The classes are undici's own, so tests' MockAgent is a Dispatcher like any other.
 import { setFlagsFromString } from 'node:v8';
-import type { Agent as AgentType, Dispatcher, ProxyAgent as ProxyAgentType } from 'undici';
+import type { Agent as AgentType, Dispatcher, Pool as PoolType, ProxyAgent as ProxyAgentType } from 'undici';
 import AgentImpl from 'undici/lib/dispatcher/agent.js';
 import DispatcherImpl from 'undici/lib/dispatcher/dispatcher.js';
 import ProxyAgentImpl from 'undici/lib/dispatcher/proxy-agent.js';
+import PoolImpl from 'undici/lib/dispatcher/pool.js';
 import api from 'undici/lib/api/index.js';
 
 // undici parses HTTP with llhttp compiled to WebAssembly (on its first connection, after this line). V8
@@ -19,6 +20,7 @@ Object.assign(DispatcherImpl.prototype, api);
 
 export const Agent: typeof AgentType = AgentImpl;
 export const ProxyAgent: typeof ProxyAgentType = ProxyAgentImpl;
+export const Pool: typeof PoolType = PoolImpl;
 export const DispatcherBase: typeof Dispatcher = DispatcherImpl;
 
 /** undici's `request(url, options)`, for a given dispatcher. */

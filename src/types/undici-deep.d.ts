@@ -18,3 +18,8 @@ declare module 'undici/lib/dispatcher/proxy-agent.js' {
   const ProxyAgentImpl: typeof ProxyAgent;
   export default ProxyAgentImpl;
 }
+declare module 'undici/lib/dispatcher/pool.js' {
+  import type { Pool } from 'undici';
+  const PoolImpl: typeof Pool;
+  export default PoolImpl;
+}

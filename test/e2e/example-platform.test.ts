@@ -277,14 +277,17 @@ describe('keyrot --provider-file from a profile, and a definition that does not 
     const s = await platformSetup('example', FILE);
     const file = await definitionFile(s, (def) => {
       def.id = 'vultr';
+      // A file reads variables of its own only (docs/providers.md): not a built-in's.
+      def.adminKeyEnv = 'MYVULTR_API_KEY';
+      def.baseUrlEnv = 'MYVULTR_API_URL';
     });
     await keychainSet('vultr:admin', 'VULTR-ADMIN-KEY-OF-ANOTHER-PROVIDER-0000');
     try {
-      const r = await s.run(withFile(file, ['list-users']), { env: { EXAMPLE_API_KEY: undefined } });
+      const r = await s.run(withFile(file, ['list-users']), { env: { EXAMPLE_API_KEY: undefined, MYVULTR_API_URL: s.env['EXAMPLE_API_URL'] } });
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/No admin key/);
       expect(s.sandbox.requests()).toEqual([]);
-      const login = await s.run(withFile(file, ['login', '--with-key-stdin', '--force']), { stdin: s.sandbox.adminKey, env: { EXAMPLE_API_KEY: undefined } });
+      const login = await s.run(withFile(file, ['login', '--with-key-stdin', '--force']), { stdin: s.sandbox.adminKey, env: { EXAMPLE_API_KEY: undefined, MYVULTR_API_URL: s.env['EXAMPLE_API_URL'] } });
       expect(login.code, login.stderr).toBe(0);
       expect(await keychainGet('vultr:admin')).toBe('VULTR-ADMIN-KEY-OF-ANOTHER-PROVIDER-0000');
       const own = `${fileProviderId({ id: 'vultr', baseUrl: EXAMPLE.baseUrl })}:admin`;

@@ -118,6 +118,11 @@ export interface RotationRecord {
   oldKeyStillAuthenticates: boolean;
   /** Per-key usage: the old key's latest use seen after the hand-over (a consumer still holding it). */
   oldKeyUsedAt?: string | null;
+  /**
+   * keyManagement 'operator': the endpoints that answered the old key 2xx (paths only), so that a --resume in another
+   * process still reads their later 403 as revoked (Kubeadapt's earlier docs). Absent in older journals.
+   */
+  oldKeyAnswered?: string[];
   /** keyManagement 'operator': the step a person must take in the dashboard before the rotation can go on. */
   awaiting?: 'mint' | 'revoke' | null;
   lastError: { code: string; message: string } | null;

@@ -18,8 +18,8 @@
 // keyrot runs with the key being rotated (KUBEADAPT_API_KEY, --api-key-stdin or the keychain): it is the only key
 // it can see, and is identified by a digest of its plaintext (the dashboard shows ids to no API).
 import { createHash } from 'node:crypto';
-import { maskSecret } from '../../core/mask.js';
-import { NotFoundError, UsageError } from '../../errors.js';
+import { maskSecret, sanitizeForDisplay } from '../../core/mask.js';
+import { NotFoundError, ProviderResponseError, UsageError } from '../../errors.js';
 import { providerHttpClient, type HttpClient, type HttpClientDeps } from '../http.js';
 import type { ApiKey, AuthCheck, CreatedKey, Identity, OperatorSteps, Provider, ProviderCapabilities, ProviderFactory, ProviderOptions, UsageObservation, User } from '../types.js';
 
@@ -124,16 +124,17 @@ export class KubeadaptProvider implements Provider {
    * Probes each documented scope's endpoint with the key: 401 on any is a rejected key; a 403 is a valid key without
    * that scope (`refused`); the clusters it lists are what it reaches (`reach`): another organization's key, or one with
    * a narrower allow-list, sees fewer. A key's scopes never change (Permission Scopes: "You can't modify scopes after
-   * creation"), so an endpoint that answered this key 2xx earlier in this run and answers 403 now means the key was
-   * revoked: the earlier error page lists a revoked key under 403.
+   * creation"), so an endpoint that answered this key 2xx earlier (in this run, or in `answeredBefore`: a rotation's
+   * journal) and answers 403 now means the key was revoked: the earlier error page lists a revoked key under 403.
    */
-  async checkKey(secret: string): Promise<AuthCheck> {
+  async checkKey(secret: string, answeredBefore: readonly string[] = []): Promise<AuthCheck> {
     const refused: string[] = [];
     let limited: string | undefined;
     let reach: string[] | undefined;
     const digest = createHash('sha256').update(secret).digest('hex');
     const answered = this.#answered.get(digest) ?? new Set<string>();
     this.#answered.set(digest, answered);
+    for (const path of answeredBefore) answered.add(path);
     for (const { path, scope } of SCOPE_PROBES) {
       const res = await this.#http.request('GET', path, { token: secret, passStatuses: [401, 403, 404], what: 'check a key' });
       if (res.status === 401) return { ok: false, reason: 'rejected', message: res.errorMessage || 'Kubeadapt answered 401 Unauthorized.' };
@@ -147,15 +148,78 @@ export class KubeadaptProvider implements Provider {
         limited ??= message;
       } else {
         answered.add(path);
-        if (path === PROBE) reach = clusterIds(res.body);
+        if (path === PROBE) reach = await this.#reach(secret, res.body);
       }
     }
-    return { ok: true, ...(limited === undefined ? {} : { limited, refused }), ...(reach ? { reach } : {}) };
+    return { ok: true, ...(limited === undefined ? {} : { limited, refused }), ...(reach ? { reach } : {}), answered: [...answered].sort() };
+  }
+
+  /**
+   * Every cluster the key reaches, over all pages of GET /clusters. An answer keyrot cannot read (an error envelope
+   * inside a 2xx, a list without ids, paging it cannot follow) fails the check: a reach left unread would let a
+   * narrower key pass the comparison with the old one.
+   */
+  async #reach(secret: string, first: unknown): Promise<string[]> {
+    const seen = new Set<string>();
+    let body = first;
+    for (let page = 1; ; page++) {
+      const ids = clusterIds(body);
+      if (ids === undefined) {
+        throw new ProviderResponseError(`Kubeadapt answered GET ${PROBE} with 2xx but without a list of clusters keyrot can read${errorOf(body, secret)}, so it cannot tell which clusters the key reaches.`, {
+          hint: 'Try again; if it persists, check the base URL (KUBEADAPT_API_URL) and any proxy in between.',
+        });
+      }
+      const fresh = ids.filter((id) => !seen.has(id));
+      for (const id of ids) seen.add(id);
+      const next = nextPage(body, page);
+      // A page of ids already seen means the server ignores the paging asked for: what it has is read.
+      if (next === undefined || (page > 1 && fresh.length === 0)) return [...seen].sort();
+      if (page >= MAX_PAGES) throw new ProviderResponseError(`Kubeadapt sent more than ${MAX_PAGES} pages of clusters; keyrot stopped reading them.`);
+      const res = await this.#http.request('GET', PROBE, { token: secret, query: next, what: 'list the clusters a key reaches' });
+      body = res.body;
+    }
   }
 
   async observeUsage(): Promise<UsageObservation> {
     return { lastUsedAt: null };
   }
+}
+
+/** A guard against a page loop: far beyond any organization's clusters. */
+const MAX_PAGES = 1000;
+
+/**
+ * The query for the page after `page`, or undefined on the last one. Kubeadapt's API Overview (current docs) puts a
+ * list's paging in `meta`; the earlier docs' bare answers carry it beside the list. Neither page names the fields, so
+ * every common form is read: a cursor (`next_cursor`, `cursor.next`), page numbers (`page` with `total_pages` or
+ * `has_more`), and `has_more`/`next` without either is paging keyrot cannot follow, which fails rather than guesses.
+ */
+function nextPage(body: unknown, page: number): Record<string, string | number> | undefined {
+  const record = asRecord(body);
+  const paging = asRecord(record?.meta)?.pagination ?? record?.meta ?? record?.pagination ?? record;
+  const p = asRecord(paging) ?? {};
+  const cursor = p.next_cursor ?? asRecord(p.cursor)?.next ?? p.nextCursor;
+  if (typeof cursor === 'string' && cursor !== '') return { cursor };
+  const current = typeof p.page === 'number' ? p.page : page;
+  const total = typeof p.total_pages === 'number' ? p.total_pages : typeof p.totalPages === 'number' ? p.totalPages : undefined;
+  const more = p.has_more ?? p.hasMore;
+  if (total !== undefined) return current < total ? { page: current + 1 } : undefined;
+  if (more === true) {
+    if (typeof p.page === 'number') return { page: current + 1 };
+    throw new ProviderResponseError('Kubeadapt says GET /clusters has more pages but not how to ask for the next one, so keyrot cannot read every cluster the key reaches.');
+  }
+  return undefined;
+}
+
+function asRecord(value: unknown): Record<string, unknown> | undefined {
+  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+/** The error an envelope carries (current docs: `error.message`; earlier: `detail`), for the message. */
+function errorOf(body: unknown, secret: string): string {
+  const record = asRecord(body);
+  const message = asRecord(record?.error)?.message ?? record?.detail;
+  return typeof message === 'string' && message !== '' ? ` (it said: ${sanitizeForDisplay(message.split(secret).join('[key]'), 200)})` : '';
 }
 
 /**
