@@ -206,6 +206,11 @@ export function handOverBegun(record: RotationRecord): boolean {
   return record.phase === 'hand-over' && record.phaseStatus === 'started' && !record.handedOverAt;
 }
 
+/** Whether --abort has a new key to delete: one is named, or a create was sent whose key may exist. */
+export function rollbackHasKey(record: RotationRecord): boolean {
+  return canAbort(record) && (record.newKey.id !== null || (record.phase === 'create' && record.phaseStatus === 'started'));
+}
+
 /** Whether the old key is still untouched, so the rotation can be rolled back. */
 export function canAbort(record: RotationRecord): boolean {
   if (record.status === 'done' || record.status === 'aborted') return false;
