@@ -5,6 +5,7 @@ import type { Context } from '../cli/context.js';
 import { sanitizeForDisplay } from '../core/mask.js';
 import { CancelledError, HookFailedError, KeychainError, UsageError } from '../errors.js';
 import { describeOutcome, runShell, type HookOutcome } from '../hooks/shell.js';
+import type { HookProcess } from '../hooks/process-group.js';
 import type { SecretStore } from '../keychain/secret-store.js';
 import { parseTargets, targetList } from '../destinations/index.js';
 import { addMaskLine, inGithubActions } from '../ui/github.js';
@@ -52,6 +53,7 @@ export async function runLogged(
   stdin: string | undefined,
   env: Record<string, string>,
   timeoutMs: number,
+  onStart?: (proc: HookProcess) => Promise<void>,
 ): Promise<{ outcome: HookOutcome; tail: string[] }> {
   const tail: string[] = [];
   const outcome = await runShell({
@@ -68,6 +70,7 @@ export async function runLogged(
       if (tail.length > 5) tail.shift();
       ctx.out.detail(`  ${name}: ${line}`);
     },
+    ...(onStart ? { onStart } : {}),
   });
   if (ctx.signal.aborted) throw new CancelledError(`Interrupted while ${name} was running.`);
   return { outcome, tail };
@@ -78,10 +81,18 @@ export async function runLogged(
  * stores what it reads must hold the key, not the key and a line break), after masking it in the GitHub Actions log.
  * Throws HookFailedError (with `hint`, if any) when the command fails or times out, CancelledError when interrupted.
  */
-export async function runNewKeyHook(ctx: Context, command: string, secret: string, env: Record<string, string>, timeoutMs: number, hint?: string): Promise<void> {
+export async function runNewKeyHook(
+  ctx: Context,
+  command: string,
+  secret: string,
+  env: Record<string, string>,
+  timeoutMs: number,
+  hint?: string,
+  onStart?: (proc: HookProcess) => Promise<void>,
+): Promise<void> {
   // Under GitHub Actions the runner masks the key in every later log line before anyone can echo it.
   if (inGithubActions(ctx.env)) ctx.out.workflowCommand(addMaskLine(secret));
-  const { outcome, tail } = await runLogged(ctx, '--on-new-key', command, secret, env, timeoutMs);
+  const { outcome, tail } = await runLogged(ctx, '--on-new-key', command, secret, env, timeoutMs, onStart);
   if (outcome.exitCode !== 0 || outcome.timedOut) {
     // The hook's own words may quote the key it was given (a careless `echo`): masked and made printable.
     const last = tail.length ? sanitizeForDisplay(ctx.out.clean(tail.at(-1) ?? '')) : undefined;

@@ -8,6 +8,7 @@ import type { Context } from '../cli/context.js';
 import { parseExpiry, parseSpan } from '../core/duration.js';
 import { maskFromLastChars, sanitizeForDisplay } from '../core/mask.js';
 import { mapBounded } from '../core/pool.js';
+import { nextGenerationName } from '../core/naming.js';
 import { PHASE_LABELS, summaryData, type RotationRecord } from '../core/rotation.js';
 import { globToRegExp, hasPolicy, whySelected, type SelectionPolicy } from '../core/selection.js';
 import { CancelledError, ExitCode, NotFoundError, RotationConflictError, UsageError, isKeyrotError, type ExitCodeValue } from '../errors.js';
@@ -117,6 +118,8 @@ const batchCommand: CommandModule<RotateOptions, BatchResult> = {
       // A scheduled run on a night when nothing is due is a success, not bad input.
       if (nothing !== null) return { kind: 'batch', batchId: '', resumed: false, cancelled: false, items: [], record: '', finished: true, nothing, left };
       for (const note of left) ctx.out.info(note);
+      const names = distinctNewNames(items);
+      for (const note of names.notes) ctx.out.info(note);
       const store = await storeFor(ctx, ctx.storeMode);
       if (ctx.storeMode === 'os') await probeWritable(store);
       await consentToBatch(ctx, items, Boolean(options.yes));
@@ -127,7 +130,10 @@ const batchCommand: CommandModule<RotateOptions, BatchResult> = {
         startedAt: ctx.now().toISOString(),
         updatedAt: ctx.now().toISOString(),
         settings: settingsOf(options, ctx.storeMode),
-        items: items.map((i) => ({ userId: i.user.id, userEmail: i.user.email, keyId: i.key.id, keyName: i.key.name, rotationId: null, status: 'pending', error: null, newKey: null })),
+        items: items.map((i) => {
+          const newName = names.byKeyId.get(i.key.id);
+          return { userId: i.user.id, userEmail: i.user.email, keyId: i.key.id, keyName: i.key.name, rotationId: null, status: 'pending', error: null, newKey: null, ...(newName ? { newName } : {}) };
+        }),
       };
       await batches.save(record);
       ctx.out.event('batch.started', { batchId: record.id, keys: record.items.length, users: new Set(items.map((i) => i.user.id)).size });
@@ -178,7 +184,8 @@ const batchCommand: CommandModule<RotateOptions, BatchResult> = {
         '',
         `${counts.done} rotated, ${counts.failed} failed, ${counts.pending} not started${counts.gone ? `, ${counts.gone} gone (rotated or revoked outside the batch)` : ''}, of ${result.items.length} key${result.items.length === 1 ? '' : 's'}.`,
         ...result.items.filter((i) => i.error?.hint).map((i) => `  ${i.userEmail} ${i.keyName}: ${i.error?.hint}`),
-        ...(next ? [`Next: ${next}`] : []),
+        // A batch that stopped short says Next once, in its closing message (outcome): not here as well.
+        ...(next && !stoppedShort(result) ? [`Next: ${next}`] : []),
       ].join('\n'),
     );
   },
@@ -195,8 +202,7 @@ const batchCommand: CommandModule<RotateOptions, BatchResult> = {
     const next = nextStep(result);
     const tail = next ? ` Next: ${next}` : '';
     if (result.cancelled) return { exitCode: ExitCode.cancelled, message: `Cancelled: ${counts.done} of ${result.items.length} keys rotated.${tail}` };
-    // A key gone from the provider (rotated or revoked outside the batch) is nothing left to do.
-    if (counts.done + counts.gone === result.items.length) return undefined;
+    if (!stoppedShort(result)) return undefined;
     const code: ExitCodeValue = counts.done === 0 ? ExitCode.batchFailed : ExitCode.batchPartial;
     return { exitCode: code, message: `${counts.done} of ${result.items.length} keys rotated; ${result.items.length - counts.done - counts.gone} not.${tail}` };
   },
@@ -550,7 +556,7 @@ async function rotateItem(ctx: Context, base: RotationSession, run: BatchRun, it
       // Rotated or revoked outside the batch since it was selected: nothing left to do for it, said as such.
       if (resumed && !(await base.provider.listKeys(user.id)).some((k) => k.id === item.keyId)) throw new ItemGone(item);
       const expiresAt = options.expires === undefined ? undefined : parseExpiry(options.expires, ctx.now());
-      const planned = await planRotation(ctx, session, user, { ...options, user: user.id, key: item.keyId, name: undefined }, settings, expiresAt, await storeFor(ctx, ctx.storeMode));
+      const planned = await planRotation(ctx, session, user, { ...options, user: user.id, key: item.keyId, name: item.newName }, settings, expiresAt, await storeFor(ctx, ctx.storeMode));
       // The rotation's journal carries the batch and the old key: a resume finds it by them, so the batch record
       // need not be on disk before the rotation starts.
       item.rotationId = randomUUID();
@@ -603,6 +609,12 @@ function countOf(items: readonly BatchItemResult[]): Record<BatchItem['status'],
 }
 
 /** How to go on after this run, or null when the batch is finished. */
+/** Cancelled, or keys left neither rotated nor gone (a key gone from the provider is nothing left to do). */
+function stoppedShort(result: Extract<BatchResult, { kind: 'batch' }>): boolean {
+  const counts = countOf(result.items);
+  return result.cancelled || counts.done + counts.gone !== result.items.length;
+}
+
 function nextStep(result: Extract<BatchResult, { kind: 'batch' }>): string | null {
   return result.finished ? null : 'keyrot rotate --all --resume finishes every unfinished rotation of this batch.';
 }
@@ -627,6 +639,35 @@ function unfinishedBatch(batches: BatchJournal, record: BatchRecord): RotationCo
 // --dry-run
 
 /** The selection, each key's plan and what would stop it, and the batch's preflight. Changes nothing. */
+/**
+ * Vultr allows a user two keys of one name (its create takes any name), and each would become NAME-v2: the second
+ * would then find NAME-v2 made by the first and stop. The second and later of a user's selected keys of one name get
+ * the next free generations instead (NAME-v3, …), chosen before any change and said once.
+ */
+export function distinctNewNames(items: ReadonlyArray<{ user: User; key: ApiKey }>): { byKeyId: Map<string, string>; notes: string[] } {
+  const groups = new Map<string, Array<{ user: User; key: ApiKey }>>();
+  for (const item of items) {
+    const group = `${item.user.id}\0${item.key.name}`;
+    groups.set(group, [...(groups.get(group) ?? []), item]);
+  }
+  const byKeyId = new Map<string, string>();
+  const notes: string[] = [];
+  for (const group of groups.values()) {
+    if (group.length < 2) continue;
+    const taken: string[] = [];
+    for (const [n, { key }] of group.entries()) {
+      const name = nextGenerationName(key.name, taken);
+      taken.push(name);
+      if (n > 0) byKeyId.set(key.id, name);
+    }
+    const first = group[0]!;
+    notes.push(
+      `${first.user.email} has ${group.length} keys named ${sanitizeForDisplay(first.key.name)} (${group.map((g) => g.key.id).join(', ')}): each gets a name of its own, ${group.map((g, n) => `${g.key.id} → ${sanitizeForDisplay(taken[n]!)}`).join(', ')}.`,
+    );
+  }
+  return { byKeyId, notes };
+}
+
 async function planBatch(
   ctx: Context,
   session: RotationSession,
@@ -639,6 +680,7 @@ async function planBatch(
 ): Promise<BatchResult> {
   const { provider, identity } = session;
   const { items, left, nothing } = await select(ctx, session, policy, wanted);
+  const names = distinctNewNames(items);
   const store = await storeFor(ctx, ctx.storeMode);
   const expiresAt = options.expires === undefined ? undefined : parseExpiry(options.expires, ctx.now());
   let steps: string[] = [];
@@ -649,7 +691,7 @@ async function planBatch(
   const planned = await mapBounded(items, 4, async (c): Promise<BatchPlanItem> => {
     const base = { userId: c.user.id, userEmail: c.user.email, keyId: c.key.id, keyName: c.key.name, why: c.why };
     try {
-      const fresh = await planRotation(ctx, session, c.user, { ...options, key: c.key.id, name: undefined }, settings, expiresAt, planStore);
+      const fresh = await planRotation(ctx, session, c.user, { ...options, key: c.key.id, name: names.byKeyId.get(c.key.id) }, settings, expiresAt, planStore);
       if (steps.length === 0) steps = fresh.plan.steps.map((step) => batchStep(step).replace(fresh.plan.newKey.name, 'its next generation').replace(` ${fresh.plan.oldKey.name} (${fresh.plan.oldKey.id})`, ''));
       return { ...base, newKeyName: fresh.plan.newKey.name, problem: null };
     } catch (err) {

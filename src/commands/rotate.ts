@@ -3,7 +3,7 @@
 import type { Context } from '../cli/context.js';
 import { formatDuration, parseExpiry } from '../core/duration.js';
 import { maskFromLastChars } from '../core/mask.js';
-import { PHASE_LABELS, canAbort, summaryData, type RotationRecord } from '../core/rotation.js';
+import { PHASE_LABELS, canAbort, rollbackHasKey, summaryData, type RotationRecord } from '../core/rotation.js';
 import { CancelledError, KeyrotError, NotFoundError, RotationConflictError, UsageError } from '../errors.js';
 import { RotationJournal } from '../journal/rotations.js';
 import { probeWritable, type SecretStore } from '../keychain/secret-store.js';
@@ -75,7 +75,7 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult | BatchRes
         const where = `stopped at "${PHASE_LABELS[active.phase]}"${active.lastError ? ` (${active.lastError.message})` : ''}`;
         if (!ctx.interactive || options.dryRun) {
           throw new RotationConflictError(`${user.email} has an unfinished rotation (${active.newKey.name}), ${where}.`, {
-            hint: `Continue it with --resume${canAbort(active) ? ', or roll it back with --abort' : ''}.`,
+            hint: `Continue it with --resume${rollbackHasKey(active) ? ', or roll it back with --abort' : ''}.`,
           });
         }
         if (!(await ctx.prompts.confirm(`${user.email} has an unfinished rotation (${active.newKey.name}), ${where}. Resume it?`, '--resume'))) {

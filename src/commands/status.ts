@@ -8,7 +8,7 @@ import { formatDuration } from '../core/duration.js';
 import { maskFromLastChars } from '../core/mask.js';
 import { compareText } from '../core/order.js';
 import { DEFAULT_PROFILE } from '../core/profiles.js';
-import { PHASE_LABELS, SELF_USER_ID, canAbort, oldKeyLapsed, rotateCommandOf, type RotationRecord } from '../core/rotation.js';
+import { PHASE_LABELS, SELF_USER_ID, canAbort, newKeyUnheldWithoutStore, rollbackHasKey, oldKeyLapsed, rotateCommandOf, type RotationRecord } from '../core/rotation.js';
 import { isKeyrotError } from '../errors.js';
 import { lockHolder, type LockOwner } from '../journal/lock.js';
 import { RotationJournal } from '../journal/rotations.js';
@@ -191,9 +191,11 @@ async function rotationStatus(ctx: Context, record: RotationRecord, journal: str
         ? `takes the key minted in the dashboard (add --new-key-stdin to pipe it in)${revokes}`
         : state === 'paused' && !record.awaiting
           ? `ends the grace period${revokes}`
-          : `continues from "${PHASE_LABELS[record.phase]}"${revokes}`;
+          : newKeyUnheldWithoutStore(record)
+            ? `starts again: ${record.hookProcess ? 'stops the --on-new-key hook the interrupted run left running, ' : ''}deletes ${record.newKey.name} (nobody holds its plaintext: --store none), creates a new key and hands it over${revokes}`
+            : `continues from "${PHASE_LABELS[record.phase]}"${revokes}`;
     next.push({ command: `${resume} --resume`, does });
-    if (canAbort(record) && !lapsed) {
+    if (rollbackHasKey(record) && !lapsed) {
       const deletes = record.othersKeyIds?.length ? `deletes none of ${record.othersKeyIds.join(', ')} (named ${record.newKey.name}: keyrot cannot tell its own)` : `deletes ${record.newKey.name}`;
       next.push({ command: `${resume} --abort`, does: `rolls back: ${deletes}, keeps ${record.oldKey.name}` });
     }

@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { HookFailedError } from '../errors.js';
 import { formatDuration } from '../core/duration.js';
+import { describeHookProcess, type HookProcess } from './process-group.js';
 
 export interface HookRun {
   command: string;
@@ -23,6 +24,11 @@ export interface HookRun {
   redact(line: string, truncated: boolean): string;
   /** Each line the hook prints (stdout and stderr), redacted. */
   onLine(line: string): void;
+  /**
+   * Called once the hook's process exists and before its stdin is written (so before it has the key): the caller
+   * journals it, so a later run can stop a hook that outlived a killed keyrot. A throw stops the hook unfed.
+   */
+  onStart?(proc: HookProcess): Promise<void>;
 }
 
 export interface HookOutcome {
@@ -100,7 +106,18 @@ export function runShell(run: HookRun): Promise<HookOutcome> {
     }
     // A hook that does not read its stdin closes the pipe early: that is its right, not an error.
     child.stdin.on('error', () => undefined);
-    child.stdin.end(run.stdin ?? '');
+    const started = run.onStart && child.pid ? run.onStart(describeHookProcess(child.pid)) : Promise.resolve();
+    started.then(
+      () => child.stdin.end(run.stdin ?? ''),
+      (err: unknown) => {
+        kill();
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        run.signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
     const finish = (outcome: HookOutcome) => {
       if (settled) return;
       settled = true;

@@ -20,6 +20,11 @@ export interface BatchItem {
   /** Why it failed (never a secret). */
   error: { code: string; message: string; hint?: string } | null;
   newKey: { id: string | null; name: string } | null;
+  /**
+   * The new key's name the batch chose up front, for the second and later of a user's selected keys of one name (Vultr
+   * allows duplicates): each gets a distinct next generation. Absent: the old name's next generation.
+   */
+  newName?: string;
 }
 
 /** The flags a resume needs to start the rotations the batch had not reached (each started one has its own journal). */

@@ -7,7 +7,7 @@ import type { Context } from '../cli/context.js';
 import { formatDuration, parseDuration, parseSpan } from '../core/duration.js';
 import { maskFromLastChars } from '../core/mask.js';
 import { nextGenerationName } from '../core/naming.js';
-import { PHASES, PHASE_LABELS, abortRotation, canAbort, newRotationRecord, noEvidenceReason, nothingCreated, runRotation, TRANSITIONS, type RotationMode, type RotationOptions, type RotationPorts, type RotationRecord } from '../core/rotation.js';
+import { PHASES, PHASE_LABELS, abortRotation, canAbort, newKeyUnheldWithoutStore, newRotationRecord, noEvidenceReason, nothingCreated, runRotation, TRANSITIONS, type RotationMode, type RotationOptions, type RotationPorts, type RotationRecord } from '../core/rotation.js';
 import { CancelledError, NotFoundError, RotationConflictError, StateError, UsageError, isKeyrotError } from '../errors.js';
 import { writeRescueFile } from '../journal/rescue.js';
 import { RotationJournal } from '../journal/rotations.js';
@@ -24,6 +24,7 @@ import { OwnKeysProvider, SELF_USER_ID, type SelfTarget } from '../commands/rota
 import { DEFAULT_HOOK_TIMEOUT, runLogged, runNewKeyHook, storeFor } from '../commands/hand-over.js';
 import { isAdmin } from '../commands/account-scan.js';
 import { shellArg } from '../core/shell-arg.js';
+import { stopHookGroup } from '../hooks/process-group.js';
 
 export interface RotateOptions {
   /** Repeated (--all): several users. */
@@ -422,7 +423,8 @@ function refuseResumeThatCannotFinish(ctx: Context, provider: Provider, record: 
     }
   }
   // --self is the exception: the new key is the admin key this run authenticates with, proven by every call.
-  if (record.options.store === 'none' && record.userId !== SELF_USER_ID && ahead.includes('revoke') && !ahead.includes('create') && record.options.check === null && record.newKey.id !== null) {
+  // A new key nobody holds is deleted first and the rotation starts again from a new one, proven as it is made.
+  if (record.options.store === 'none' && record.userId !== SELF_USER_ID && ahead.includes('revoke') && !ahead.includes('create') && record.options.check === null && record.newKey.id !== null && !newKeyUnheldWithoutStore(record)) {
     throw new UsageError(`keyrot keeps no copy of ${record.newKey.name} (--store none): it cannot prove the new key works before revoking ${record.oldKey.name}.`, { hint });
   }
 }
@@ -536,7 +538,8 @@ export function makePorts(ctx: Context, provider: Provider, store: SecretStore, 
         throw isKeyrotError(err) ? err : stateError(journal.pathFor(record.provider, record.userId), err);
       }),
     // Where the rotation stands (the old key untouched, or already revoked with --emergency) is added on the way up.
-    runHook: (command, secret, env, timeoutMs) => runNewKeyHook(ctx, command, secret, env, timeoutMs),
+    runHook: (command, secret, env, timeoutMs, onStart) => runNewKeyHook(ctx, command, secret, env, timeoutMs, undefined, onStart),
+    stopHook: (proc) => stopHookGroup(proc),
     async runCheck(command, env, timeoutMs) {
       const { outcome } = await runLogged(ctx, '--check', command, undefined, env, timeoutMs);
       return outcome.exitCode === 0 && !outcome.timedOut;

@@ -21,8 +21,16 @@ describe('kill -9 during the hand-over, then --resume (--store none)', () => {
     expect(existsSync(started)).toBe(true);
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
+    // What status promises is what --resume does: nobody holds the new key's plaintext, so it starts again.
+    const st = await h.run(['status', '--json']);
+    const next = JSON.parse(st.stdout).rotations[0].next as Array<{ command: string; does: string }>;
+    expect(next[0]!.does).toMatch(/starts again: stops the --on-new-key hook .*creates a new key and hands it over/);
+    expect(next[0]!.does).not.toMatch(/continues from/);
     const resumed = await h.run(['rotate', '--user', 'viewer@example.com', '--store', 'none', '--on-new-key', `k=$(cat); printf %s "$k" > '${consumer}'`, '--no-wait', '--yes', '--resume']);
-    expect(resumed.code).toBe(0);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/Stopped the --on-new-key hook an interrupted run left running/);
+    expect(resumed.stderr).not.toMatch(/never handed over/);
+    expect(resumed.stderr).toMatch(/its hand-over had begun but did not finish/);
     // Give the orphaned first hook time to finish its hand-over.
     await sleep(5000);
     const held = (await readFile(consumer, 'utf8')).trim();

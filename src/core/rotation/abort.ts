@@ -8,6 +8,7 @@ import { keepOthersKeys, keptKeyIds, ownUnheld } from './ownership.js';
 import { byOperator, operatorFlowOf, rotateCommandOf, save, type RotationPorts } from './ports.js';
 import { canAbort, oldKeyLapsed, type RotationRecord } from './record.js';
 import { TRANSITIONS } from './transitions.js';
+import { stopOrphanedHook } from './steps/hand-over.js';
 
 /** Throws when the rotation can no longer be rolled back: the old key revoked, or lapsed at the end of its grace. */
 export function assertAbortable(record: RotationRecord, ports: Pick<RotationPorts, 'invocation' | 'now'>): void {
@@ -39,6 +40,7 @@ export async function assertAbortableNow(record: RotationRecord, ports: Pick<Rot
 
 /** Rolls back an unfinished rotation: deletes the new key and its keychain entry; the old key stays. */
 export async function abortRotation(record: RotationRecord, ports: RotationPorts): Promise<RotationRecord> {
+  await stopOrphanedHook(record, ports);
   await revokeHadNoEffect(record, ports);
   await assertAbortableNow(record, ports);
   await ports.beforeAbort?.(record);

@@ -1,7 +1,7 @@
 // How a stop is told: what is live, what next; and whether a stop left nothing to go on with.
 import { KeyNotReturnedError, KeychainError, RotationConflictError, RotationIncompleteError, UsageError, isKeyrotError } from '../../errors.js';
 import { rotateCommandOf, type RotationPorts } from './ports.js';
-import { PHASES, PHASE_LABELS, canAbort, type RotationRecord } from './record.js';
+import { PHASES, PHASE_LABELS, canAbort, rollbackHasKey, type RotationRecord } from './record.js';
 
 /**
  * Whether a stop left nothing to go on with: a create answered without a key (that key is deleted), or refused by
@@ -43,7 +43,7 @@ export function explainFailure(record: RotationRecord, err: unknown, ports: Pick
     : record.options.store === 'none'
       ? ` The new key ${record.newKey.name} is live; consumers have it, keyrot keeps no copy (--store none).`
       : ` The new key ${record.newKey.name} is live and in the keychain.`;
-  const next = canAbort(record)
+  const next = rollbackHasKey(record)
     ? `${rotateCommandOf(record, ports)} --resume to continue, or --abort to roll back`
     : `${rotateCommandOf(record, ports)} --resume to continue`;
   const hint = `${err.hint ? `${err.hint} ` : ''}Stopped at "${PHASE_LABELS[record.phase]}".${oldLive}${newHeld} Next: ${next}.`;

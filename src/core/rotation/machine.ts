@@ -8,7 +8,7 @@ import { rotateCommandOf, save, throwIfCancelled, type RotationPorts, type StepP
 import { canAbort, labelFor, summaryData, type Phase, type RotationRecord, type StepRecord } from './record.js';
 import { createStep } from './steps/create.js';
 import { finishStep } from './steps/finish.js';
-import { handOverStep } from './steps/hand-over.js';
+import { handOverStep, stopOrphanedHook } from './steps/hand-over.js';
 import { revokeStep } from './steps/revoke.js';
 import { verifyNewStep } from './steps/verify-new.js';
 import { verifyOldStep } from './steps/verify-old.js';
@@ -35,6 +35,7 @@ export const PHASE_RUNNERS: Record<Phase, PhaseRunner> = {
 export async function runRotation(record: RotationRecord, ports: RotationPorts): Promise<RotationRecord> {
   TRANSITIONS.start(record);
   await save(record, ports);
+  await stopOrphanedHook(record, ports);
   await discardUnheldNewKey(record, ports, false);
   while (record.status === 'running') {
     const phase = record.phase;

@@ -3,7 +3,7 @@ import { CancelledError, RotationConflictError } from '../../errors.js';
 import { deleteOrphans, discardNewKey } from '../create-key.js';
 import { keychainAccount } from '../key-store.js';
 import { save, type RotationPorts } from './ports.js';
-import { PHASES, canAbort, type RotationRecord } from './record.js';
+import { handOverBegun, newKeyUnheldWithoutStore, type RotationRecord } from './record.js';
 import { TRANSITIONS } from './transitions.js';
 
 // (and so deleted by it), and which are another's (never deleted). Every clean-up of a lost create goes through here.
@@ -83,11 +83,7 @@ export async function adoptHeldKey(record: RotationRecord, ports: RotationPorts)
 export async function discardUnheldNewKey(record: RotationRecord, ports: RotationPorts, ending: boolean): Promise<{ id: string; name: string } | null> {
   const id = record.newKey.id;
   // Once the revoke has begun the new key is the user's only key: it is never deleted, whoever holds it.
-  if (record.options.store !== 'none' || !id || !canAbort(record)) return null;
-  const phases = PHASES[record.mode];
-  const handOver = phases.indexOf('hand-over');
-  const at = phases.indexOf(record.phase);
-  if (at > handOver || (at === handOver && record.handedOverAt)) return null;
+  if (!id || !newKeyUnheldWithoutStore(record)) return null;
   const secret = await ports.store.get(keychainAccount(ports.provider.id, record.userId, id));
   if (secret !== null && !ending) return null;
   const discarded = await discardNewKey(
@@ -102,7 +98,12 @@ export async function discardUnheldNewKey(record: RotationRecord, ports: Rotatio
     ports.warn(`--store none: the new key ${record.newKey.name} (${id}) could not be deleted; its plaintext is in ${discarded.path} (mode 0600).`);
     return null;
   }
-  ports.note(`--store none: deleted the new key ${record.newKey.name} (${id}): it was never handed over, and no keychain holds it.`);
+  // A hand-over that had begun may have reached some consumers: it is not "never handed over", but it cannot be
+  // finished without the plaintext, so a new key is made and handed over to all of them.
+  const why = handOverBegun(record)
+    ? `its hand-over had begun but did not finish, and keyrot keeps no copy to finish it (no keychain holds it); ${ending ? 'a --resume makes' : 'this run makes'} a new key and hands that one over`
+    : 'it was never handed over, and no keychain holds it';
+  ports.note(`--store none: deleted the new key ${record.newKey.name} (${id}): ${why}.`);
   TRANSITIONS.backToCreate(record);
   await save(record, ports);
   return { id, name: record.newKey.name };

@@ -4,7 +4,7 @@ import { CancelledError, KeyrotError, RotationIncompleteError, UsageError } from
 import type { ApiKey, CreatedKey, Provider } from '../../providers/types.js';
 import { keychainAccount, type SecretStore } from '../key-store.js';
 import { shellArg } from '../shell-arg.js';
-import { SELF_USER_ID, type RotationRecord } from './record.js';
+import { SELF_USER_ID, type HookProcess, type RotationRecord } from './record.js';
 import { TRANSITIONS } from './transitions.js';
 
 /** What a step returns: the detail for its line, and whether it was skipped. */
@@ -47,8 +47,16 @@ export interface RotationPorts {
   store: SecretStore;
   /** Persists the record (atomically). Called before every side effect. */
   save(record: RotationRecord): Promise<void>;
-  /** Runs the hand-over command with the secret on stdin. Throws HookFailedError. */
-  runHook(command: string, secret: string, env: Record<string, string>, timeoutMs: number): Promise<void>;
+  /**
+   * Runs the hand-over command with the secret on stdin. Throws HookFailedError. `onStart` is awaited once its
+   * process exists, before it is given the secret (the engine journals the process there).
+   */
+  runHook(command: string, secret: string, env: Record<string, string>, timeoutMs: number, onStart?: (proc: HookProcess) => Promise<void>): Promise<void>;
+  /**
+   * Stops a hook's process group an earlier run left running (SIGTERM, then SIGKILL), and resolves once it is gone;
+   * true when it was still running. Absent: nothing can be stopped (tests of the engine alone).
+   */
+  stopHook?(proc: HookProcess): Promise<boolean>;
   /**
    * Writes `secret` to the --to destination `target` (idempotent: a resumed hand-over may write it again). Throws
    * HookFailedError (a DestinationError) when the destination refuses.

@@ -6,6 +6,13 @@ export type Phase = 'create' | 'verify-new' | 'hand-over' | 'wait' | 'revoke' | 
 
 export type RotationMode = 'standard' | 'emergency';
 
+/** A running hook's process group (hooks/process-group.ts): its pid, and its start time on Linux. */
+export interface HookProcess {
+  pid: number;
+  /** Field 22 of /proc/PID/stat (clock ticks since boot) on Linux: tells the hook from a process that reused its pid. */
+  startTime: string | null;
+}
+
 /**
  * The order of phases: the rotation guides' procedure, and its emergency variant ("create the new key, revoke the
  * old one before updating the integration"). The new key is created, stored and proven before the exposed key is
@@ -111,6 +118,12 @@ export interface RotationRecord {
   /** Usage signal right after the hand-over (provider clock). */
   usageBaseline: string | null;
   handedOverAt: string | null;
+  /**
+   * The --on-new-key hook's process (its group's id, and its start time where the OS tells it), journaled before it
+   * is given the key and cleared when it ends: a hook that outlived a killed keyrot is stopped by the next run
+   * before the key is discarded or handed over again. Never a secret.
+   */
+  hookProcess?: HookProcess | null;
   /** --to destinations that took the new key (journaled one by one: --abort gives them the old key back). */
   deliveredTo?: string[];
   /** --keep-old: when the grace period ends, set when the rotation pauses with both keys live. */
@@ -179,6 +192,28 @@ export function newRotationRecord(input: NewRotationInput): RotationRecord {
 export function newKeyProven(record: RotationRecord): boolean {
   const phases = PHASES[record.mode];
   return record.newKey.id !== null && record.status !== 'aborted' && phases.indexOf(record.phase) > phases.indexOf('verify-new');
+}
+
+/**
+ * --store none: whether this rotation's new key, if any, is one nobody will hold once its run ends (not handed over
+ * yet, the old key untouched). A run that never held it (a --resume) deletes it and starts again with a new key.
+ */
+export function newKeyUnheldWithoutStore(record: RotationRecord): boolean {
+  if (record.options.store !== 'none' || !record.newKey.id || !canAbort(record)) return false;
+  const phases = PHASES[record.mode];
+  const handOver = phases.indexOf('hand-over');
+  const at = phases.indexOf(record.phase);
+  return at < handOver || (at === handOver && !record.handedOverAt);
+}
+
+/** Whether the hand-over had begun (a hook may have been given the new key) without being seen to finish. */
+export function handOverBegun(record: RotationRecord): boolean {
+  return record.phase === 'hand-over' && record.phaseStatus === 'started' && !record.handedOverAt;
+}
+
+/** Whether --abort has a new key to delete: one is named, or a create was sent whose key may exist. */
+export function rollbackHasKey(record: RotationRecord): boolean {
+  return canAbort(record) && (record.newKey.id !== null || (record.phase === 'create' && record.phaseStatus === 'started'));
 }
 
 /** Whether the old key is still untouched, so the rotation can be rolled back. */

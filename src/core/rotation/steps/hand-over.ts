@@ -2,7 +2,21 @@
 import { CancelledError } from '../../../errors.js';
 import { entryName, keychainAccount } from '../../key-store.js';
 import { markStarted, newSecret, save, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
-import { canAbort, hookEnv, type RotationRecord } from '../record.js';
+import { canAbort, hookEnv, type HookProcess, type RotationRecord } from '../record.js';
+
+/**
+ * A hook an earlier run journaled and did not see end (keyrot was killed): stopped, and gone, before this run
+ * discards the key it was given or hands over another. Else it could finish last and install a deleted key.
+ */
+export async function stopOrphanedHook(record: RotationRecord, ports: RotationPorts): Promise<void> {
+  const proc = record.hookProcess;
+  if (!proc) return;
+  if (ports.stopHook && (await ports.stopHook(proc))) {
+    ports.note(`Stopped the --on-new-key hook an interrupted run left running (process group ${proc.pid}) before going on.`);
+  }
+  record.hookProcess = null;
+  await save(record, ports);
+}
 
 /** Hands the new key to its consumers. */
 export async function handOverStep(record: RotationRecord, ports: RotationPorts, step: StepProgress): Promise<StepResult> {
@@ -57,7 +71,16 @@ export async function handOverToConsumers(record: RotationRecord, ports: Rotatio
   if (ports.deliver) return ports.deliver(secret, record);
   const destinations = await deliverToDestinations(record, ports, secret);
   if (record.options.onNewKey) {
-    await ports.runHook(record.options.onNewKey, secret, hookEnv(record), record.options.hookTimeoutMs);
+    const journalHook = async (proc: HookProcess | null) => {
+      record.hookProcess = proc;
+      await save(record, ports);
+    };
+    try {
+      await ports.runHook(record.options.onNewKey, secret, hookEnv(record), record.options.hookTimeoutMs, journalHook);
+    } finally {
+      // Ended (or stopped by keyrot): nothing left for a later run to stop.
+      if (record.hookProcess) await journalHook(null).catch(() => undefined);
+    }
     ports.event('hook.done', { keyId: record.newKey.id });
     return destinations ? `${destinations}; hook succeeded` : 'hook succeeded';
   }
