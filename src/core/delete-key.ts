@@ -21,6 +21,8 @@ export interface DeleteConfirmOptions {
   checkFirst?: boolean;
   /** Called when the proof is the key itself rejected (401), so that a later step need not ask again. */
   onRejected?: () => void;
+  /** Called when the proof is a listing without the key, so that a later step need not list again. */
+  onUnlisted?: () => void;
 }
 
 /** Thrown when a delete answered 2xx and the key is still there: it is live, and whoever holds it keeps it. */
@@ -59,7 +61,10 @@ export async function deleteAndConfirm(
       if (options.listRefusedIsProof || (!checkedFirst && (await keyRejected()))) return outcome;
       throw err;
     }
-    if (!listed) return outcome;
+    if (!listed) {
+      options.onUnlisted?.();
+      return outcome;
+    }
     if (!checkedFirst && (await keyRejected())) return outcome;
     if (attempt >= attempts) break;
     await options.sleep?.((options.delayMs ?? 1_000) * attempt);

@@ -37,7 +37,7 @@ describe.skipIf(!HAS_KEYCHAIN)('a key is gone only when the provider no longer l
   it('rotate --abort: a 204 that keeps the new key stops the roll-back; the new key stays held and the rotation open', async () => {
     const s = await setup();
     await writeFile(join(s.dir, 'hook-fail'), '');
-    expect((await s.run('failing', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--no-wait', '--yes'])).code).toBe(10);
+    expect((await s.run('failing', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--no-wait', '--yes'])).code).toBe(12);
     const newKey = s.keys().find((k) => k.name === 'ops-deploy-v2')!;
     s.h.sandbox.addFault(NOOP_DELETE);
     const r = await s.run('abort', ['rotate', '--user', OPS, '--abort', '--yes', '--json']);

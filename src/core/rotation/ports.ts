@@ -173,11 +173,11 @@ export function operatorFlowOf(ports: Pick<RotationPorts, 'operatorFlow' | 'prov
  * rejected. A fact proven seconds ago in the same run is not asked again (each request costs a share of the
  * provider's rate limit: 30/s at Vultr); anything older, or from another process, is proven afresh.
  */
-const provenThisRun = new WeakMap<RotationPorts, { authenticated: Map<string, number>; rejected: Set<string> }>();
+const provenThisRun = new WeakMap<RotationPorts, { authenticated: Map<string, number>; rejected: Set<string>; unlisted: Set<string> }>();
 
 function provenIn(ports: RotationPorts) {
   let proven = provenThisRun.get(ports);
-  if (!proven) provenThisRun.set(ports, (proven = { authenticated: new Map(), rejected: new Set() }));
+  if (!proven) provenThisRun.set(ports, (proven = { authenticated: new Map(), rejected: new Set(), unlisted: new Set() }));
   return proven;
 }
 
@@ -201,4 +201,13 @@ export function provedRejected(ports: RotationPorts, keyId: string): void {
 
 export function rejectedThisRun(ports: RotationPorts, keyId: string): boolean {
   return provenThisRun.get(ports)?.rejected.has(keyId) ?? false;
+}
+
+/** The revoke's delete-and-confirm listed the user's keys without `keyId` in this run, seconds ago. */
+export function provedUnlisted(ports: RotationPorts, keyId: string): void {
+  provenIn(ports).unlisted.add(keyId);
+}
+
+export function unlistedThisRun(ports: RotationPorts, keyId: string): boolean {
+  return provenThisRun.get(ports)?.unlisted.has(keyId) ?? false;
 }

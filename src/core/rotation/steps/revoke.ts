@@ -3,7 +3,7 @@ import { VerificationFailedError } from '../../../errors.js';
 import { KeyStillLiveError, deleteAndConfirm } from '../../delete-key.js';
 import { TRANSITIONS } from '../transitions.js';
 import { keychainAccount } from '../../key-store.js';
-import { FRESH_PROOF_MS, byOperator, freshlyProven, heldThisRun, markStarted, provedRejected, save, operatorFlowOf, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
+import { FRESH_PROOF_MS, byOperator, freshlyProven, heldThisRun, markStarted, provedRejected, provedUnlisted, save, operatorFlowOf, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
 import { hookEnv, type RotationRecord } from '../record.js';
 
 /** Revokes the old key once the new one is proven still to work. */
@@ -27,6 +27,7 @@ export async function revokeStep(record: RotationRecord, ports: RotationPorts, s
       listRefusedIsProof: !record.options.usageSignalUsable,
       checkFirst: true,
       onRejected: () => provedRejected(ports, record.oldKey.id),
+      onUnlisted: () => provedUnlisted(ports, record.oldKey.id),
     });
   } catch (err) {
     // The old key is still listed and works: nothing was revoked, so --abort stays possible (e.g. once the new key

@@ -2,7 +2,7 @@
 import { AuthError, VerificationFailedError } from '../../../errors.js';
 import type { ApiKey } from '../../../providers/types.js';
 import { entryName, keychainAccount } from '../../key-store.js';
-import { byOperator, operatorFlowOf, rejectedThisRun, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
+import { byOperator, operatorFlowOf, rejectedThisRun, unlistedThisRun, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
 import { hookEnv, type RotationRecord } from '../record.js';
 
 /** Proves the old key is gone. */
@@ -19,7 +19,9 @@ export async function proveOldKeyGone(record: RotationRecord, ports: RotationPor
   if (secret === null) {
     // keyrot never held the old plaintext: the best proof left is that the key is no longer listed.
     if (byOperator(ports.provider)) return { detail: `unproven: keyrot does not hold its plaintext; check that ${ports.provider.displayName}'s dashboard shows it revoked` };
-    return { detail: `${await provenGoneByListing(record, ports)} (keyrot does not hold its plaintext to test it)` };
+    // The revoke's delete-and-confirm listed the keys without it a moment ago in this run: the same fact, not asked twice.
+    const gone = unlistedThisRun(ports, record.oldKey.id) ? 'no longer listed' : await provenGoneByListing(record, ports);
+    return { detail: `${gone} (keyrot does not hold its plaintext to test it)` };
   }
   ports.protect(secret);
   if (byOperator(ports.provider)) return operatorFlowOf(ports).awaitRevoke(record, ports, step, secret);
