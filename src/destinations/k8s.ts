@@ -123,8 +123,10 @@ interface KubeConfig {
 }
 
 async function parseKubeconfig(target: string, path: string, text: string): Promise<KubeConfig> {
-  // Loaded only here: most runs of keyrot never read a kubeconfig.
-  const { parse } = await import('yaml');
+  // Loaded only here: most runs of keyrot never read a kubeconfig. yaml's Node entry is CommonJS, so once bundled
+  // its functions sit on the default export.
+  const yaml = (await import('yaml')) as typeof import('yaml') & { default?: typeof import('yaml') };
+  const parse = yaml.parse ?? yaml.default!.parse;
   try {
     const doc = parse(text) as unknown;
     return doc && typeof doc === 'object' ? (doc as KubeConfig) : {};
