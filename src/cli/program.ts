@@ -83,7 +83,7 @@ const yes = () => new Option('-y, --yes', 'confirm destructive steps without a p
 const heldKey = () => new Option('-k, --key <key>', 'the key: id or name (default: the key keyrot holds; during a rotation, the new key once proven)');
 const onNewKey = () => new Option('--on-new-key <cmd>', 'shell command that receives the new key on stdin and installs it in the consumers');
 const to = () =>
-  new Option('--to <target>', 'also hand the new key to a built-in destination (repeatable): dotenv:FILE#VAR, github:OWNER/REPO[@ENV]#NAME, github-org:ORG#NAME').argParser(collect);
+  new Option('--to <target>', 'also hand the new key to a built-in destination (repeatable): dotenv:FILE#VAR, github:OWNER/REPO[@ENV]#NAME, github-org:ORG#NAME, gitlab:PROJECT#VAR, k8s:NAMESPACE/SECRET#KEY').argParser(collect);
 const hookTimeout = (hooks = '--on-new-key and --check') => new Option('--hook-timeout <duration>', `time limit for ${hooks} (default: 2m)`);
 const force = () => new Option('--force', "act even though the user has an unfinished rotation (refused otherwise)");
 

@@ -6,7 +6,7 @@
 // twins, and actions/get-org-secret in github/rest-api-description; excerpt in test/fixtures/github-openapi.json).
 import { UsageError } from '../errors.js';
 import { DestinationError } from './errors.js';
-import { answerText, callJson, type JsonAnswer } from './http.js';
+import { apiUrl, callJson, refused, under, type JsonAnswer } from './http.js';
 import type { Destination, DestinationDeps } from './types.js';
 
 export type GithubScope =
@@ -32,7 +32,7 @@ export function githubDestination(target: string, scope: GithubScope, name: stri
   const api = apiBase(target, deps.env);
   const sent = headers(target, deps.env);
   const call = async (method: 'GET' | 'PUT', path: string, body?: unknown): Promise<JsonAnswer> =>
-    callJson(target, { method, url: new URL(`${api.pathname.replace(/\/$/, '')}${path}`, api), headers: sent, body }, deps.dispatcher, deps.signal);
+    callJson(target, { method, url: under(api, path), headers: sent, body }, deps.dispatcher, deps.signal);
 
   /** The organisation secret as it is: its visibility is kept (keyrot does not choose who may read a secret). */
   async function orgSecret(): Promise<{ visibility: 'all' | 'private' | 'selected' }> {
@@ -100,17 +100,7 @@ function scopePath(scope: GithubScope): string {
 
 /** GITHUB_API_URL (set by Actions runners, and on GitHub Enterprise Server to its /api/v3), else github.com's. */
 function apiBase(target: string, env: NodeJS.ProcessEnv): URL {
-  const text = env.GITHUB_API_URL || 'https://api.github.com';
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new UsageError(`--to ${target}: GITHUB_API_URL is not a URL.`);
-  }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname))) {
-    throw new UsageError(`--to ${target}: GITHUB_API_URL must be https (plain http only to this machine).`);
-  }
-  return url;
+  return apiUrl(target, 'GITHUB_API_URL', env.GITHUB_API_URL || 'https://api.github.com');
 }
 
 /** The token from GH_TOKEN, else GITHUB_TOKEN (the order gh uses). It goes in the Authorization header and nowhere else. */
@@ -145,13 +135,9 @@ function expect(target: string, answer: JsonAnswer, status: number, doing: strin
 }
 
 function fail(target: string, answer: JsonAnswer, doing: string): never {
-  const hint =
-    answer.status === 401
-      ? 'GitHub rejected the token in GH_TOKEN/GITHUB_TOKEN: it is wrong or expired.'
-      : answer.status === 403
-        ? 'The token may not write Actions secrets here: a fine-grained token needs "Secrets: write" (organisation: "Secrets: write" on the organisation), a classic one the repo (admin:org) scope.'
-        : answer.status === 404
-          ? 'GitHub answers 404 for a repository, environment or organisation that does not exist and for one the token may not see.'
-          : undefined;
-  throw new DestinationError(target, `GitHub refused ${doing} (${answerText(answer)})`, hint);
+  refused(target, 'GitHub', doing, answer, {
+    401: 'GitHub rejected the token in GH_TOKEN/GITHUB_TOKEN: it is wrong or expired.',
+    403: 'The token may not write Actions secrets here: a fine-grained token needs "Secrets: write" (organisation: "Secrets: write" on the organisation), a classic one the repo (admin:org) scope.',
+    404: 'GitHub answers 404 for a repository, environment or organisation that does not exist and for one the token may not see.',
+  });
 }

@@ -2,6 +2,7 @@
 // error message, and failures turned into one line that says what the service answered.
 import { request, type Dispatcher } from 'undici';
 import { sanitizeForDisplay } from '../core/mask.js';
+import { UsageError } from '../errors.js';
 import { DestinationError } from './errors.js';
 
 export interface JsonCall {
@@ -53,4 +54,31 @@ export function answerText(answer: JsonAnswer): string {
   const said = typeof body === 'string' ? body : typeof body?.message === 'string' ? body.message : '';
   const line = sanitizeForDisplay(said.replace(/\s+/g, ' ')).slice(0, 200);
   return `HTTP ${answer.status}${line ? `: ${line}` : ''}`;
+}
+
+/** Hosts a token may be sent to over plain http: this machine only (a local test server, a tunnel). */
+const LOOPBACK = ['localhost', '127.0.0.1', '[::1]'];
+
+/** An API's base URL from `text` (read from the variable `name`): https, or plain http to this machine only. */
+export function apiUrl(target: string, name: string, text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`--to ${target}: ${name} is not a URL.`);
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.includes(url.hostname))) {
+    throw new UsageError(`--to ${target}: ${name} must be https (plain http only to this machine).`);
+  }
+  return url;
+}
+
+/** `path` under the API's base URL (which may itself have a path, such as /api/v4). */
+export function under(base: URL, path: string): URL {
+  return new URL(`${base.pathname.replace(/\/$/, '')}${path}`, base);
+}
+
+/** Throws the one line a refused call gives: who refused what, what it said, and the hint for that status. */
+export function refused(target: string, service: string, doing: string, answer: JsonAnswer, hints: Partial<Record<number, string>>): never {
+  throw new DestinationError(target, `${service} refused ${doing} (${answerText(answer)})`, hints[answer.status]);
 }

@@ -3,12 +3,14 @@
 import { UsageError } from '../errors.js';
 import { dotenvDestination } from './dotenv.js';
 import { githubDestination } from './github.js';
+import { gitlabDestination } from './gitlab.js';
+import { k8sDestination } from './k8s.js';
 import type { Destination, DestinationDeps } from './types.js';
 
 export type { Destination, DestinationDeps } from './types.js';
 export { DestinationError } from './errors.js';
 
-export const TARGET_FORMS = ['dotenv:FILE#VAR', 'github:OWNER/REPO#NAME', 'github:OWNER/REPO@ENVIRONMENT#NAME', 'github-org:ORG#NAME'] as const;
+export const TARGET_FORMS = ['dotenv:FILE#VAR', 'github:OWNER/REPO#NAME', 'github:OWNER/REPO@ENVIRONMENT#NAME', 'github-org:ORG#NAME', 'gitlab:PROJECT#VAR', 'k8s:NAMESPACE/SECRET#KEY'] as const;
 
 /** The destination `target` names. UsageError for a target of no known kind or a malformed one. */
 export function parseTarget(target: string, deps: DestinationDeps): Destination {
@@ -32,6 +34,14 @@ export function parseTarget(target: string, deps: DestinationDeps): Destination 
     case 'github-org':
       if (hash < 0 || !name || !/^[A-Za-z0-9-]+$/.test(where)) throw malformed('github-org:ORG#NAME');
       return githubDestination(target, { kind: 'org', org: where }, name, deps);
+    case 'gitlab':
+      if (hash < 0 || !name || !where) throw malformed('gitlab:PROJECT#VAR (PROJECT: an id or group/sub/project)');
+      return gitlabDestination(target, where, name, deps);
+    case 'k8s': {
+      const slash = where.indexOf('/');
+      if (hash < 0 || !name || slash <= 0 || slash === where.length - 1) throw malformed('k8s:NAMESPACE/SECRET#KEY');
+      return k8sDestination(target, where.slice(0, slash), where.slice(slash + 1), name, deps);
+    }
     default:
       throw new UsageError(`--to ${target}: unknown destination${kind ? ` "${kind}"` : ''}.`, { hint: `Destinations: ${TARGET_FORMS.join(', ')}.` });
   }

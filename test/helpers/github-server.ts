@@ -6,9 +6,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sodium from 'libsodium-wrappers';
-import { afterEach, beforeEach, expect } from 'vitest';
 import { OpenAPIBackend } from 'openapi-backend';
 import { describe as describeErrors, parse } from './contract.js';
+import { useServer } from './destination-servers.js';
 
 const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'github-openapi.json');
 
@@ -147,14 +147,7 @@ export async function startGithubServer(): Promise<GithubServer> {
  * Returns a getter: the server of the running test.
  */
 export function useGithubServer(): () => GithubServer {
-  let gh: GithubServer | undefined;
-  beforeEach(async () => void (gh = await startGithubServer()));
-  afterEach(async () => {
-    const problems = await gh!.violations();
-    await gh!.close();
-    expect(problems).toEqual([]);
-  });
-  return () => gh!;
+  return useServer(startGithubServer);
 }
 
 let api: Promise<OpenAPIBackend> | undefined;
