@@ -41,7 +41,8 @@ export async function callJson(target: string, call: JsonCall, dispatcher: Dispa
     }
     return { status: res.statusCode, body };
   } catch (err) {
-    if (signal?.aborted) throw err;
+    // A cancel (SIGTERM, Ctrl-C) surfaces as the cancel itself, so the caller deletes a key nobody got.
+    if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : err;
     const code = (err as NodeJS.ErrnoException).code ?? (err as Error).name;
     throw new DestinationError(target, `${call.url.origin} could not be reached (${code})`);
   }
