@@ -31,6 +31,8 @@ export function githubDestination(target: string, scope: GithubScope, name: stri
   const base = scopePath(scope);
   const api = apiBase(target, deps.env);
   const sent = headers(target, deps.env);
+  /** What no error text may quote: the token, and once delivering, the key. */
+  const secrets = [(sent.authorization ?? '').replace(/^Bearer /, '')];
   const call = async (method: 'GET' | 'PUT', path: string, body?: unknown): Promise<JsonAnswer> =>
     callJson(target, { method, url: new URL(`${api.pathname.replace(/\/$/, '')}${path}`, api), headers: sent, body }, deps.dispatcher, deps.signal);
 
@@ -40,7 +42,7 @@ export function githubDestination(target: string, scope: GithubScope, name: stri
     if (answer.status === 404) {
       throw new DestinationError(target, `GitHub has no organisation secret ${name} that this token can see (HTTP 404)`, 'Create it once in the organisation settings, choosing which repositories may read it; keyrot then updates its value and keeps that choice.');
     }
-    expect(target, answer, 200, 'reading the organisation secret');
+    expect(target, answer, secrets, 200, 'reading the organisation secret');
     const visibility = (answer.body as { visibility?: unknown }).visibility;
     if (visibility !== 'all' && visibility !== 'private' && visibility !== 'selected') throw new DestinationError(target, 'GitHub answered an organisation secret without a visibility keyrot knows');
     return { visibility };
@@ -51,7 +53,7 @@ export function githubDestination(target: string, scope: GithubScope, name: stri
     const ids: number[] = [];
     for (let page = 1; ; page++) {
       const answer = await call('GET', `${base}/secrets/${encodeURIComponent(name)}/repositories?per_page=100&page=${page}`);
-      expect(target, answer, 200, 'listing the repositories the organisation secret is shared with');
+      expect(target, answer, secrets, 200, 'listing the repositories the organisation secret is shared with');
       const { total_count: total, repositories } = answer.body as { total_count?: unknown; repositories?: unknown };
       if (typeof total !== 'number' || !Array.isArray(repositories)) throw new DestinationError(target, 'GitHub answered a repository list without total_count and repositories');
       for (const r of repositories) if (typeof (r as { id?: unknown }).id === 'number') ids.push((r as { id: number }).id);
@@ -61,7 +63,7 @@ export function githubDestination(target: string, scope: GithubScope, name: stri
 
   async function publicKey(): Promise<{ keyId: string; key: string }> {
     const answer = await call('GET', `${base}/secrets/public-key`);
-    expect(target, answer, 200, 'reading the public key secrets are sealed with');
+    expect(target, answer, secrets, 200, 'reading the public key secrets are sealed with');
     const { key_id: keyId, key } = answer.body as { key_id?: unknown; key?: unknown };
     if (typeof keyId !== 'string' || typeof key !== 'string' || !keyId || !key) throw new DestinationError(target, 'GitHub answered a public key without key_id and key');
     return { keyId, key };
@@ -86,7 +88,7 @@ export function githubDestination(target: string, scope: GithubScope, name: stri
       }
       const answer = await call('PUT', `${base}/secrets/${encodeURIComponent(name)}`, body);
       // 201 when the secret was created, 204 when it was updated (both in the operation's responses).
-      if (answer.status !== 201 && answer.status !== 204) fail(target, answer, 'writing the secret');
+      if (answer.status !== 201 && answer.status !== 204) fail(target, answer, [...secrets, secret], 'writing the secret');
     },
   };
 }
@@ -140,11 +142,11 @@ export async function seal(target: string, secret: string, publicKey: string): P
   return sodium.to_base64(sodium.crypto_box_seal(sodium.from_string(secret), key), sodium.base64_variants.ORIGINAL);
 }
 
-function expect(target: string, answer: JsonAnswer, status: number, doing: string): void {
-  if (answer.status !== status) fail(target, answer, doing);
+function expect(target: string, answer: JsonAnswer, secrets: readonly string[], status: number, doing: string): void {
+  if (answer.status !== status) fail(target, answer, secrets, doing);
 }
 
-function fail(target: string, answer: JsonAnswer, doing: string): never {
+function fail(target: string, answer: JsonAnswer, secrets: readonly string[], doing: string): never {
   const hint =
     answer.status === 401
       ? 'GitHub rejected the token in GH_TOKEN/GITHUB_TOKEN: it is wrong or expired.'
@@ -153,5 +155,5 @@ function fail(target: string, answer: JsonAnswer, doing: string): never {
         : answer.status === 404
           ? 'GitHub answers 404 for a repository, environment or organisation that does not exist and for one the token may not see.'
           : undefined;
-  throw new DestinationError(target, `GitHub refused ${doing} (${answerText(answer)})`, hint);
+  throw new DestinationError(target, `GitHub refused ${doing} (${answerText(answer, secrets)})`, hint);
 }

@@ -1,7 +1,7 @@
 // JSON over HTTP for the destinations' APIs (GitHub, GitLab, Kubernetes): a bearer token that never reaches an
 // error message, and failures turned into one line that says what the service answered.
 import { request, type Dispatcher } from 'undici';
-import { sanitizeForDisplay } from '../core/mask.js';
+import { redact, sanitizeForDisplay } from '../core/mask.js';
 import { DestinationError } from './errors.js';
 
 export interface JsonCall {
@@ -48,10 +48,13 @@ export async function callJson(target: string, call: JsonCall, dispatcher: Dispa
   }
 }
 
-/** What a failed answer said, in one printable line: the service's own `message` where it gave one. */
-export function answerText(answer: JsonAnswer): string {
+/**
+ * What a failed answer said, in one printable line: the service's own `message` where it gave one, with every
+ * secret in `secrets` (the token sent, the key being delivered) masked: a service or proxy may echo a header back.
+ */
+export function answerText(answer: JsonAnswer, secrets: readonly string[]): string {
   const body = answer.body as { message?: unknown } | string | null;
   const said = typeof body === 'string' ? body : typeof body?.message === 'string' ? body.message : '';
-  const line = sanitizeForDisplay(said.replace(/\s+/g, ' ')).slice(0, 200);
+  const line = sanitizeForDisplay(redact(said.replace(/\s+/g, ' '), secrets)).slice(0, 200);
   return `HTTP ${answer.status}${line ? `: ${line}` : ''}`;
 }
