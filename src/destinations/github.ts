@@ -28,13 +28,13 @@ export function checkSecretName(target: string, name: string): void {
 
 export function githubDestination(target: string, scope: GithubScope, name: string, deps: DestinationDeps): Destination {
   checkSecretName(target, name);
-  const base = scopePath(scope);
+  const base = scopePath(target, scope);
   const api = apiBase(target, deps.env);
   const sent = headers(target, deps.env);
   /** What no error text may quote: the token, and once delivering, the key. */
   const secrets = [(sent.authorization ?? '').replace(/^Bearer /, '')];
   const call = async (method: 'GET' | 'PUT', path: string, body?: unknown): Promise<JsonAnswer> =>
-    callJson(target, { method, url: new URL(`${api.pathname.replace(/\/$/, '')}${path}`, api), headers: sent, body }, deps.dispatcher, deps.signal);
+    callJson(target, { method, url: apiUrl(target, api, path), headers: sent, body }, deps.dispatcher, deps.signal);
 
   /** The organisation secret as it is: its visibility is kept (keyrot does not choose who may read a secret). */
   async function orgSecret(): Promise<{ visibility: 'all' | 'private' | 'selected' }> {
@@ -66,6 +66,8 @@ export function githubDestination(target: string, scope: GithubScope, name: stri
     expect(target, answer, secrets, 200, 'reading the public key secrets are sealed with');
     const { key_id: keyId, key } = answer.body as { key_id?: unknown; key?: unknown };
     if (typeof keyId !== 'string' || typeof key !== 'string' || !keyId || !key) throw new DestinationError(target, 'GitHub answered a public key without key_id and key');
+    // Checked here, so the preflight finds a key nothing could be sealed with before any new key exists.
+    await sealingKey(target, key);
     return { keyId, key };
   }
 
@@ -93,8 +95,12 @@ export function githubDestination(target: string, scope: GithubScope, name: stri
   };
 }
 
-function scopePath(scope: GithubScope): string {
-  const e = encodeURIComponent;
+function scopePath(target: string, scope: GithubScope): string {
+  const e = (segment: string): string => {
+    // "." and ".." are no GitHub name, and a URL resolves them away: the call would name another path.
+    if (segment === '.' || segment === '..') throw new UsageError(`--to ${target}: "${segment}" is not a GitHub owner, repository, environment or organisation name.`);
+    return encodeURIComponent(segment);
+  };
   if (scope.kind === 'org') return `/orgs/${e(scope.org)}/actions`;
   if (scope.kind === 'environment') return `/repos/${e(scope.owner)}/${e(scope.repo)}/environments/${e(scope.environment)}`;
   return `/repos/${e(scope.owner)}/${e(scope.repo)}/actions`;
@@ -112,6 +118,23 @@ function apiBase(target: string, env: NodeJS.ProcessEnv): URL {
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname))) {
     throw new UsageError(`--to ${target}: GITHUB_API_URL must be https (plain http only to this machine).`);
   }
+  // Normalised once: no trailing (or doubled) slash, no query or fragment, so a call's path only ever appends.
+  url.pathname = url.pathname.split('/').filter(Boolean).map((s) => `/${s}`).join('');
+  url.search = '';
+  url.hash = '';
+  return url;
+}
+
+/**
+ * `path` (with its query) joined onto the API base as path segments: never resolved as a URL, since a path that
+ * starts with "//" would then name another host. The token goes only to the origin GITHUB_API_URL names.
+ */
+function apiUrl(target: string, api: URL, path: string): URL {
+  const [pathname = '', query] = path.split('?', 2);
+  const url = new URL(api.href);
+  url.pathname = [...api.pathname.split('/'), ...pathname.split('/')].filter(Boolean).map((s) => `/${s}`).join('');
+  url.search = query ? `?${query}` : '';
+  if (url.origin !== api.origin) throw new UsageError(`--to ${target}: a GitHub call would leave ${api.origin}; refused.`);
   return url;
 }
 
@@ -130,6 +153,12 @@ function headers(target: string, env: NodeJS.ProcessEnv): Record<string, string>
 
 /** Seals `secret` for GitHub: crypto_box_seal with the base64 public key, base64 out. */
 export async function seal(target: string, secret: string, publicKey: string): Promise<string> {
+  const { sodium, key } = await sealingKey(target, publicKey);
+  return sodium.to_base64(sodium.crypto_box_seal(sodium.from_string(secret), key), sodium.base64_variants.ORIGINAL);
+}
+
+/** The public key's 32 bytes, or DestinationError for one that is not base64 or not a crypto_box public key. */
+async function sealingKey(target: string, publicKey: string) {
   const { default: sodium } = await import('libsodium-wrappers');
   await sodium.ready;
   let key: Uint8Array;
@@ -139,7 +168,7 @@ export async function seal(target: string, secret: string, publicKey: string): P
     throw new DestinationError(target, 'GitHub answered a public key that is not base64');
   }
   if (key.length !== sodium.crypto_box_PUBLICKEYBYTES) throw new DestinationError(target, `GitHub answered a public key of ${key.length} bytes, not ${sodium.crypto_box_PUBLICKEYBYTES}`);
-  return sodium.to_base64(sodium.crypto_box_seal(sodium.from_string(secret), key), sodium.base64_variants.ORIGINAL);
+  return { sodium, key };
 }
 
 function expect(target: string, answer: JsonAnswer, secrets: readonly string[], status: number, doing: string): void {
