@@ -17,6 +17,9 @@ export type GithubScope =
 /** The API version keyrot was written against (https://docs.github.com/rest/about-the-rest-api/api-versions). */
 const API_VERSION = '2022-11-28';
 
+/** Pages of 100 repositories read for a "selected" organisation secret before keyrot gives up on the list. */
+const MAX_PAGES = 1000;
+
 /**
  * Secret names GitHub accepts (https://docs.github.com/actions/security-guides/using-secrets-in-github-actions#naming-your-secrets):
  * letters, digits and _, not starting with a digit nor with GITHUB_.
@@ -51,7 +54,8 @@ export function githubDestination(target: string, scope: GithubScope, name: stri
   /** The ids of the repositories a "selected" organisation secret is shared with, every page of them. */
   async function selectedRepositories(): Promise<number[]> {
     const ids: number[] = [];
-    for (let page = 1; ; page++) {
+    // A server that never stops paging (a hostile one, or a proxy's bug) would otherwise keep keyrot here for ever.
+    for (let page = 1; page <= MAX_PAGES; page++) {
       const answer = await call('GET', `${base}/secrets/${encodeURIComponent(name)}/repositories?per_page=100&page=${page}`);
       expect(target, answer, secrets, 200, 'listing the repositories the organisation secret is shared with');
       const { total_count: total, repositories } = answer.body as { total_count?: unknown; repositories?: unknown };
@@ -59,6 +63,7 @@ export function githubDestination(target: string, scope: GithubScope, name: stri
       for (const r of repositories) if (typeof (r as { id?: unknown }).id === 'number') ids.push((r as { id: number }).id);
       if (repositories.length === 0 || ids.length >= total) return ids;
     }
+    throw new DestinationError(target, `GitHub kept paging the organisation secret's repositories past ${MAX_PAGES * 100}; keyrot stopped rather than send a partial list`);
   }
 
   async function publicKey(): Promise<{ keyId: string; key: string }> {
