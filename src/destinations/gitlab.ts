@@ -42,15 +42,15 @@ export function gitlabDestination(target: string, written: string, key: string, 
   }
   const base = `/projects/${encodeURIComponent(project)}/variables`;
   const call = (method: 'GET' | 'PUT' | 'POST', path: string, body?: unknown): Promise<JsonAnswer> =>
-    callJson(target, { method, url: under(api, path), headers: { 'private-token': token }, body }, deps.dispatcher, deps.signal);
+    callJson(target, { method, url: under(target, api, path), headers: { 'private-token': token }, body }, deps.dispatcher, deps.signal);
 
   return {
     target,
     async preflight() {
       // "Get a single variable": 200 when it exists, 404 when it does not (then created) or the project is unseen.
       const answer = await call('GET', `${base}/${encodeURIComponent(key)}`);
-      if (answer.status === 200 || (answer.status === 404 && !/project/i.test(answerText(answer)))) return;
-      fail(target, answer, 'reading the variable');
+      if (answer.status === 200 || (answer.status === 404 && !/project/i.test(answerText(answer, [token])))) return;
+      fail(target, answer, [token], 'reading the variable');
     },
     async deliver(secret) {
       if (!MASKABLE.test(secret)) {
@@ -59,14 +59,15 @@ export function gitlabDestination(target: string, written: string, key: string, 
       // protected is not sent: an update leaves it as it was, a new variable gets GitLab's default (false).
       const updated = await call('PUT', `${base}/${encodeURIComponent(key)}`, { value: secret, masked: true });
       if (updated.status === 200) return;
-      if (updated.status !== 404 || /project/i.test(answerText(updated))) fail(target, updated, 'updating the variable');
+      if (updated.status !== 404 || /project/i.test(answerText(updated, [token, secret]))) fail(target, updated, [token, secret], 'updating the variable');
       const created = await call('POST', base, { key, value: secret, masked: true });
-      if (created.status !== 201) fail(target, created, 'creating the variable');
+      if (created.status !== 201) fail(target, created, [token, secret], 'creating the variable');
     },
   };
 }
 
-function fail(target: string, answer: JsonAnswer, doing: string): never {
+/** `secrets`: what no error text may quote (the token; while delivering, the key too). */
+function fail(target: string, answer: JsonAnswer, secrets: readonly string[], doing: string): never {
   // A validation failure (400) carries its reasons as an object, {"message": {"value": ["is invalid"]}}.
   const message = (answer.body as { message?: unknown } | null)?.message;
   const said = message && typeof message === 'object' ? { status: answer.status, body: { message: JSON.stringify(message) } } : answer;
@@ -74,5 +75,5 @@ function fail(target: string, answer: JsonAnswer, doing: string): never {
     401: 'GitLab rejected the token in GITLAB_TOKEN: it is wrong, expired or revoked.',
     403: 'The token may not change CI/CD variables here: it needs the api scope and the Maintainer role on the project.',
     404: 'GitLab answers 404 for a project that does not exist and for one the token may not see.',
-  });
+  }, secrets);
 }

@@ -24,7 +24,7 @@ export function parseTarget(target: string, deps: DestinationDeps): Destination 
   switch (kind) {
     case 'dotenv':
       if (hash < 0 || !name) throw malformed('dotenv:FILE#VAR');
-      return dotenvDestination(target, where, name);
+      return dotenvDestination(target, where, name, deps.signal);
     case 'github': {
       const m = /^([A-Za-z0-9-]+)\/([A-Za-z0-9._-]+)(?:@([^#]+))?$/.exec(where);
       if (hash < 0 || !name || !m) throw malformed('github:OWNER/REPO#NAME or github:OWNER/REPO@ENVIRONMENT#NAME');

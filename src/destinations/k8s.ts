@@ -47,7 +47,7 @@ export function k8sDestination(target: string, namespace: string, secretName: st
   async function call(method: 'GET' | 'PATCH' | 'POST', path: string, body?: unknown, contentType?: string): Promise<JsonAnswer> {
     const { access, dispatcher } = await connect();
     const headers: Record<string, string> = access.token ? { authorization: `Bearer ${access.token}` } : {};
-    return callJson(target, { method, url: under(access.server, path), headers, body, ...(contentType ? { contentType } : {}) }, dispatcher, deps.signal);
+    return callJson(target, { method, url: under(target, access.server, path), headers, body, ...(contentType ? { contentType } : {}) }, dispatcher, deps.signal);
   }
 
   return {
@@ -61,16 +61,16 @@ export function k8sDestination(target: string, namespace: string, secretName: st
       const data = { [key]: Buffer.from(secret, 'utf8').toString('base64') };
       const read = await call('GET', item);
       if (read.status === 200) return patch();
-      if (read.status !== 404) return fail(target, read, 'reading the Secret', connect);
+      if (read.status !== 404) return fail(target, read, 'reading the Secret', connect, [secret, data[key]!]);
       const created = await call('POST', collection, { apiVersion: 'v1', kind: 'Secret', metadata: { name: secretName, namespace }, type: 'Opaque', data });
       if (created.status === 201 || created.status === 200) return;
       // 409 AlreadyExists: made by someone else between the read and the create; the patch then sets the key.
       if (created.status === 409) return patch();
-      return fail(target, created, 'creating the Secret', connect);
+      return fail(target, created, 'creating the Secret', connect, [secret, data[key]!]);
 
       async function patch(): Promise<void> {
         const patched = await call('PATCH', item, { data }, 'application/merge-patch+json');
-        if (patched.status !== 200) await fail(target, patched, 'updating the Secret', connect);
+        if (patched.status !== 200) await fail(target, patched, 'updating the Secret', connect, [secret, data[key]!]);
       }
     },
   };
@@ -183,7 +183,8 @@ async function fromKubeconfig(target: string, configs: Array<{ path: string; doc
   return access;
 }
 
-async function fail(target: string, answer: JsonAnswer, doing: string, connect: () => Promise<{ access: ClusterAccess }>): Promise<never> {
+/** `secrets`: what no error text may quote besides the token (while delivering, the key). */
+async function fail(target: string, answer: JsonAnswer, doing: string, connect: () => Promise<{ access: ClusterAccess }>, secrets: readonly string[] = []): Promise<never> {
   const { access } = await connect();
   // The API server's failures are a Status object ({kind: "Status", code, reason, message}).
   return refused(target, 'Kubernetes', doing, answer, {
@@ -191,5 +192,5 @@ async function fail(target: string, answer: JsonAnswer, doing: string, connect: 
     403: 'The credentials may not do this: they need get, patch and create on secrets in the namespace (a Role and RoleBinding).',
     404: 'The namespace does not exist (keyrot creates the Secret, never a namespace).',
     422: 'The API server refused the Secret as given (an immutable Secret cannot be changed: replace it by hand once).',
-  });
+  }, [access.token ?? '', ...secrets]);
 }
