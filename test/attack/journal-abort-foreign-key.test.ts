@@ -1,0 +1,24 @@
+// Attack: --abort trusts the journal's newKey.id. A journal edited by hand (or restored from a backup of another
+// rotation) that names a key keyrot never made and does not hold gets that key deleted: a key someone else holds is
+// lost. The abort should delete only a key it can tie to this rotation (held in the keychain, or of the new key's name).
+import { readFile, writeFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { HAS_KEYCHAIN } from '../helpers/e2e.js';
+import { journalPath, rotationSetup } from '../helpers/consumer.js';
+
+describe.skipIf(!HAS_KEYCHAIN)('--abort of a hand-edited journal', () => {
+  it('never deletes a key of the user that the rotation did not make and keyrot does not hold', async () => {
+    const s = await rotationSetup({ email: 'ci@example.com' });
+    const backup = s.keys().find((k) => k.name === 'ci-backup')!;
+    const paused = await s.run('keep-old', ['rotate', '--user', s.user.email, '--key', s.oldKey.id, '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes']);
+    expect(paused.code, paused.stderr).toBe(0);
+    const file = journalPath(s.h, s.user.id);
+    const record = JSON.parse(await readFile(file, 'utf8'));
+    record.newKey.id = backup.id;
+    await writeFile(file, JSON.stringify(record));
+    const r = await s.run('abort', ['rotate', '--user', s.user.email, '--abort', '--yes']);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+    // ci-backup belongs to someone else (never created by keyrot, not in the keychain): it must still be there.
+    expect(s.keys().map((k) => k.id)).toContain(backup.id);
+  });
+});
