@@ -1,4 +1,4 @@
-// Attack: the new key's lifetime rule (src/core/rotation/lifetime.ts) against keys keyrot did not create.
+// the new key's lifetime rule (src/core/rotation/lifetime.ts) against keys keyrot did not create.
 import { describe, expect, it } from 'vitest';
 import { newKeyExpiry } from '../../src/core/rotation/lifetime.js';
 
