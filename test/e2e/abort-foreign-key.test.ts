@@ -1,6 +1,6 @@
-// Attack: --abort trusts the journal's newKey.id. A journal edited by hand (or restored from a backup of another
-// rotation) that names a key keyrot never made and does not hold gets that key deleted: a key someone else holds is
-// lost. The abort should delete only a key it can tie to this rotation (held in the keychain, or of the new key's name).
+// --abort must not trust the journal's newKey.id alone. A journal edited by hand (or restored from a backup of another
+// rotation) that names a key keyrot never made and does not hold would lose a key someone else holds:
+// the abort should delete only a key it can tie to this rotation (held in the keychain, or of the new key's name).
 import { readFile, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { HAS_KEYCHAIN } from '../helpers/e2e.js';
@@ -16,9 +16,14 @@ describe.skipIf(!HAS_KEYCHAIN)('--abort of a hand-edited journal', () => {
     const record = JSON.parse(await readFile(file, 'utf8'));
     record.newKey.id = backup.id;
     await writeFile(file, JSON.stringify(record));
+    const before = s.keys().length;
     const r = await s.run('abort', ['rotate', '--user', s.user.email, '--abort', '--yes']);
     expect(r.stderr).not.toMatch(/^\s+at /m);
     // ci-backup belongs to someone else (never created by keyrot, not in the keychain): it must still be there.
     expect(s.keys().map((k) => k.id)).toContain(backup.id);
+    // Refused (journal inconsistent with the provider), naming the key, and nothing deleted: the real new key stays too.
+    expect(r.code, r.stderr).toBe(14);
+    expect(r.stderr).toMatch(/ci-backup/);
+    expect(s.keys().length).toBe(before);
   });
 });
