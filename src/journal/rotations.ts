@@ -32,6 +32,14 @@ export class RotationJournal {
     const file = await readRecord(this.#store, this.#key(provider, userId), 'rotation journal', { journal: path });
     if (file === null) return null;
     const { data } = file;
+    const version = (data as { version?: unknown } | null)?.version;
+    if (typeof version === 'number' && version > JOURNAL_VERSION) {
+      // Not damage: an older keyrot must not set aside (and so take over) a newer one's rotation.
+      throw new StateError(`The rotation journal ${path} was written by a newer keyrot (journal version ${version}; this keyrot reads version ${JOURNAL_VERSION}).`, {
+        hint: 'Nothing was changed. Upgrade keyrot, then --resume or --abort the rotation with it.',
+        data: { journal: path, journalVersion: version },
+      });
+    }
     const problem = recordProblem(data);
     if (problem) {
       const aside = this.#store.shared ? `rename ${path} in the bucket` : `mv '${path}' '${path}.damaged'`;
@@ -92,6 +100,7 @@ export class RotationJournal {
   }
 }
 
+const JOURNAL_VERSION = 1;
 const PHASE_NAMES = ['create', 'verify-new', 'hand-over', 'wait', 'revoke', 'verify-old', 'finish'];
 
 /** What makes `data` not a rotation record keyrot can resume from, or null when it is one. */
@@ -99,7 +108,7 @@ function recordProblem(data: unknown): string | null {
   if (data === undefined) return 'not JSON: truncated or overwritten';
   if (typeof data !== 'object' || data === null || Array.isArray(data)) return `not a record (${data === null ? 'null' : Array.isArray(data) ? 'a list' : typeof data})`;
   const r = data as Record<string, unknown>;
-  if (r['version'] !== 1) return 'unknown version';
+  if (r['version'] !== JOURNAL_VERSION) return 'unknown version';
   for (const field of ['id', 'provider', 'userId', 'userEmail', 'startedAt']) if (typeof r[field] !== 'string') return `no ${field}`;
   if (r['mode'] !== 'standard' && r['mode'] !== 'emergency') return 'no mode';
   if (!PHASE_NAMES.includes(r['phase'] as string)) return 'no phase';
@@ -113,5 +122,14 @@ function recordProblem(data: unknown): string | null {
   if (newKey['id'] === oldKey['id']) return `its new key ${oldKey['id']} is also its old key`;
   if (typeof r['options'] !== 'object' || r['options'] === null) return 'no options';
   if (!Array.isArray(r['steps']) || !Array.isArray(r['preexistingKeyIds'])) return 'no steps';
+  const bad = (r['steps'] as unknown[]).findIndex((step) => stepProblem(step));
+  if (bad >= 0) return `step ${bad + 1} is not a step (${JSON.stringify(r['steps'][bad])?.slice(0, 40)})`;
   return null;
+}
+
+/** A step entry as the engine writes it: a phase, its outcome, a duration. */
+function stepProblem(step: unknown): boolean {
+  if (typeof step !== 'object' || step === null || Array.isArray(step)) return true;
+  const s = step as Record<string, unknown>;
+  return !PHASE_NAMES.includes(s['phase'] as string) || !['ok', 'skipped', 'failed'].includes(s['outcome'] as string) || typeof s['durationMs'] !== 'number' || (s['detail'] !== undefined && typeof s['detail'] !== 'string');
 }

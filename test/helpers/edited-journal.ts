@@ -1,8 +1,8 @@
-// Attack helper: a rotation whose journal was edited by hand.
+// a rotation whose journal was edited by hand.
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { journalPath, rotationSetup } from '../helpers/consumer.js';
+import { journalPath, rotationSetup } from './consumer.js';
 
 /** A rotation stopped at the hand-over (the hook failed), its journal edited by `edit`, the hook then fixed. */
 export async function editedRotation(edit: (record: any) => void) {

@@ -1,7 +1,7 @@
-// Attack: a hand-edited rotation journal (see edited-journal.ts).
+// A hand-edited rotation journal (see test/helpers/edited-journal.ts).
 import { describe, expect, it } from 'vitest';
 import { HAS_KEYCHAIN } from '../helpers/e2e.js';
-import { editedRotation } from './edited-journal.js';
+import { editedRotation } from '../helpers/edited-journal.js';
 
 describe.skipIf(!HAS_KEYCHAIN)('a hand-edited journal', () => {
   it("status 'done' while both keys are live: status does not say the old key is gone", async () => {

@@ -1,8 +1,8 @@
-// Attack: a hand-edited rotation journal (see edited-journal.ts).
+// A hand-edited rotation journal (see test/helpers/edited-journal.ts).
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { HAS_KEYCHAIN } from '../helpers/e2e.js';
-import { editedRotation } from './edited-journal.js';
+import { editedRotation } from '../helpers/edited-journal.js';
 
 describe.skipIf(!HAS_KEYCHAIN)('a hand-edited journal', () => {
   it("phase moved to 'revoke' before any hand-over: --resume does not revoke the old key consumers still use", async () => {
