@@ -5,6 +5,7 @@
 import { StateError } from '../errors.js';
 import { compareText } from '../core/order.js';
 import type { RotationRecord } from '../core/rotation.js';
+import { PHASES, type RotationMode } from '../core/rotation/record.js';
 import { readAll, readRecord, storeOf, type StateStore } from '../state/store.js';
 import { jsonText, safeName } from './state-dir.js';
 
@@ -124,6 +125,22 @@ function recordProblem(data: unknown): string | null {
   if (!Array.isArray(r['steps']) || !Array.isArray(r['preexistingKeyIds'])) return 'no steps';
   const bad = (r['steps'] as unknown[]).findIndex((step) => stepProblem(step));
   if (bad >= 0) return `step ${bad + 1} is not a step (${JSON.stringify(r['steps'][bad])?.slice(0, 40)})`;
+  return progressProblem(r['mode'] as RotationMode, r['phase'] as string, r['status'] as string, r['steps'] as RotationRecord['steps']);
+}
+
+/**
+ * The phase and status must follow from the steps the engine recorded: a phase is reached only after every phase
+ * before it finished, and "done" only after the last. A journal moved on by hand (to revoke before any hand-over, to
+ * done while both keys are live) would have --resume revoke a key consumers still use, or status hide a live key.
+ */
+function progressProblem(mode: RotationMode, phase: string, status: string, steps: RotationRecord['steps']): string | null {
+  const order: readonly string[] = PHASES[mode];
+  if (!order.includes(phase)) return `phase ${phase} is not a phase of a ${mode} rotation`;
+  const finished = new Set(steps.filter((s) => s.outcome !== 'failed').map((s) => s.phase as string));
+  // No create step: a rotation adopted by --resume without a journal begins at verify-new.
+  const missing = order.slice(1, order.indexOf(phase)).find((p) => !finished.has(p));
+  if (missing) return `phase ${phase}, but no ${missing} step is recorded as done`;
+  if (status === 'done' && (phase !== order.at(-1) || !finished.has(phase))) return 'status done, but the rotation never finished';
   return null;
 }
 
