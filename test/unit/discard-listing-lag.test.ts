@@ -1,7 +1,7 @@
-// Attack: eventual consistency. A provider whose listing still shows a deleted key for half a second (a read replica
-// a moment behind). discardNewKey (a create whose hand-over failed, --store none) confirms the delete with three
-// immediate looks and no wait, unlike revoke and the rotation (1 s, 2 s). It then calls a deleted key "still live" and
-// writes its plaintext to a rescue file on disk that nobody needed.
+// Eventual consistency. A provider whose listing still shows a deleted key for half a second (a read replica
+// a moment behind). discardNewKey (a create whose hand-over failed, --store none) once confirmed the delete with three
+// immediate looks and no wait, unlike revoke and the rotation (1 s, 2 s), then called a deleted key "still live" and
+// wrote its plaintext to a rescue file on disk that nobody needed.
 import { describe, expect, it } from 'vitest';
 import { discardNewKey } from '../../src/core/create-key.js';
 import type { Provider } from '../../src/providers/types.js';
