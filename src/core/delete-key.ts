@@ -4,6 +4,7 @@
 // a create whose keychain write failed, --store none) and every clean-up (orphans of a lost create, a twin's key) go
 // through deleteAndConfirm, and so does the rotation's revoke of the old key (its verify-old step then also proves the
 // key rejected).
+import { setTimeout as wait } from 'node:timers/promises';
 import { AuthError, VerificationFailedError } from '../errors.js';
 import type { Provider } from '../providers/types.js';
 
@@ -12,7 +13,10 @@ export interface DeleteConfirmOptions {
   secret?: string | null;
   /** How many times to look again (a listing may lag the delete); default 3. */
   attempts?: number;
-  /** Waits between looks (the engine's clock in tests); none given: no wait. */
+  /**
+   * Waits between looks (the engine's clock in tests); none given: real time. A listing may lag a delete (a read
+   * replica behind), so every caller, not only the rotation, backs off for the same bounded window (1 s, then 2 s).
+   */
   sleep?: (ms: number) => Promise<void>;
   delayMs?: number;
   /** A refused listing (401) proves the key gone: it was the key keyrot itself runs with (the admin key's own user). */
@@ -41,6 +45,8 @@ export async function deleteAndConfirm(
 ): Promise<'deleted' | 'already-gone'> {
   const outcome = await provider.deleteKey(userId, key.id);
   const attempts = Math.max(1, options.attempts ?? 3);
+  const sleep = options.sleep ?? ((ms: number) => wait(ms).then(() => undefined));
+  let waitedMs = 0;
   const keyRejected = async () => {
     if (!options.secret || !(await rejected(provider, options.secret))) return false;
     options.onRejected?.();
@@ -67,10 +73,12 @@ export async function deleteAndConfirm(
     }
     if (!checkedFirst && (await keyRejected())) return outcome;
     if (attempt >= attempts) break;
-    await options.sleep?.((options.delayMs ?? 1_000) * attempt);
+    const delay = (options.delayMs ?? 1_000) * attempt;
+    await sleep(delay);
+    waitedMs += delay;
   }
   throw new KeyStillLiveError(
-    `${provider.displayName} answered the delete of ${key.name} (${key.id}) with success, but still lists it: the key is still live.`,
+    `${provider.displayName} answered the delete of ${key.name} (${key.id}) with success, but still lists it after ${attempts} looks over ${Math.round(waitedMs / 1000)} s${options.secret ? ' (and the key itself was not rejected)' : ''}: the key is still live.`,
     {
       hint: 'keyrot kept its keychain entry (if any). Check the key at the provider (a proxy between keyrot and the provider may answer for it), then run the same command again.',
       facts: { keyStillLive: true },

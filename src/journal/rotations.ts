@@ -5,6 +5,7 @@
 import { StateError } from '../errors.js';
 import { compareText } from '../core/order.js';
 import type { RotationRecord } from '../core/rotation.js';
+import { PHASES, type RotationMode } from '../core/rotation/record.js';
 import { readAll, readRecord, storeOf, type StateStore } from '../state/store.js';
 import { jsonText, safeName } from './state-dir.js';
 
@@ -32,6 +33,14 @@ export class RotationJournal {
     const file = await readRecord(this.#store, this.#key(provider, userId), 'rotation journal', { journal: path });
     if (file === null) return null;
     const { data } = file;
+    const version = (data as { version?: unknown } | null)?.version;
+    if (typeof version === 'number' && version > JOURNAL_VERSION) {
+      // Not damage: an older keyrot must not set aside (and so take over) a newer one's rotation.
+      throw new StateError(`The rotation journal ${path} was written by a newer keyrot (journal version ${version}; this keyrot reads version ${JOURNAL_VERSION}).`, {
+        hint: 'Nothing was changed. Upgrade keyrot, then --resume or --abort the rotation with it.',
+        data: { journal: path, journalVersion: version },
+      });
+    }
     const problem = recordProblem(data);
     if (problem) {
       const aside = this.#store.shared ? `rename ${path} in the bucket` : `mv '${path}' '${path}.damaged'`;
@@ -92,6 +101,7 @@ export class RotationJournal {
   }
 }
 
+const JOURNAL_VERSION = 1;
 const PHASE_NAMES = ['create', 'verify-new', 'hand-over', 'wait', 'revoke', 'verify-old', 'finish'];
 
 /** What makes `data` not a rotation record keyrot can resume from, or null when it is one. */
@@ -99,7 +109,7 @@ function recordProblem(data: unknown): string | null {
   if (data === undefined) return 'not JSON: truncated or overwritten';
   if (typeof data !== 'object' || data === null || Array.isArray(data)) return `not a record (${data === null ? 'null' : Array.isArray(data) ? 'a list' : typeof data})`;
   const r = data as Record<string, unknown>;
-  if (r['version'] !== 1) return 'unknown version';
+  if (r['version'] !== JOURNAL_VERSION) return 'unknown version';
   for (const field of ['id', 'provider', 'userId', 'userEmail', 'startedAt']) if (typeof r[field] !== 'string') return `no ${field}`;
   if (r['mode'] !== 'standard' && r['mode'] !== 'emergency') return 'no mode';
   if (!PHASE_NAMES.includes(r['phase'] as string)) return 'no phase';
@@ -113,5 +123,30 @@ function recordProblem(data: unknown): string | null {
   if (newKey['id'] === oldKey['id']) return `its new key ${oldKey['id']} is also its old key`;
   if (typeof r['options'] !== 'object' || r['options'] === null) return 'no options';
   if (!Array.isArray(r['steps']) || !Array.isArray(r['preexistingKeyIds'])) return 'no steps';
+  const bad = (r['steps'] as unknown[]).findIndex((step) => stepProblem(step));
+  if (bad >= 0) return `step ${bad + 1} is not a step (${JSON.stringify(r['steps'][bad])?.slice(0, 40)})`;
+  return progressProblem(r['mode'] as RotationMode, r['phase'] as string, r['status'] as string, r['steps'] as RotationRecord['steps']);
+}
+
+/**
+ * The phase and status must follow from the steps the engine recorded: a phase is reached only after every phase
+ * before it finished, and "done" only after the last. A journal moved on by hand (to revoke before any hand-over, to
+ * done while both keys are live) would have --resume revoke a key consumers still use, or status hide a live key.
+ */
+function progressProblem(mode: RotationMode, phase: string, status: string, steps: RotationRecord['steps']): string | null {
+  const order: readonly string[] = PHASES[mode];
+  if (!order.includes(phase)) return `phase ${phase} is not a phase of a ${mode} rotation`;
+  const finished = new Set(steps.filter((s) => s.outcome !== 'failed').map((s) => s.phase as string));
+  // No create step: a rotation adopted by --resume without a journal begins at verify-new.
+  const missing = order.slice(1, order.indexOf(phase)).find((p) => !finished.has(p));
+  if (missing) return `phase ${phase}, but no ${missing} step is recorded as done`;
+  if (status === 'done' && (phase !== order.at(-1) || !finished.has(phase))) return 'status done, but the rotation never finished';
   return null;
+}
+
+/** A step entry as the engine writes it: a phase, its outcome, a duration. */
+function stepProblem(step: unknown): boolean {
+  if (typeof step !== 'object' || step === null || Array.isArray(step)) return true;
+  const s = step as Record<string, unknown>;
+  return !PHASE_NAMES.includes(s['phase'] as string) || !['ok', 'skipped', 'failed'].includes(s['outcome'] as string) || typeof s['durationMs'] !== 'number' || (s['detail'] !== undefined && typeof s['detail'] !== 'string');
 }

@@ -18,7 +18,7 @@ describe.skipIf(!HAS_KEYCHAIN)('a key is gone only when the provider no longer l
     s.h.sandbox.addFault(NOOP_DELETE);
     const r = await s.run('revoke', ['revoke', '--user', OPS, '--key', 'exposed', '--yes', '--json']);
     expect(r.code, r.stderr).toBe(7);
-    expect(json(r).error.message).toMatch(/still lists it: the key is still live/);
+    expect(json(r).error.message).toMatch(/still lists it after 3 looks over 3 s( \(and the key itself was not rejected\))?: the key is still live/);
     expect(r.stdout).not.toMatch(/Revoked/);
     expect(s.keys().some((k) => k.id === created.id)).toBe(true);
     expect(await keychainGet(accountOf(s.user.id, created.id))).not.toBeNull();

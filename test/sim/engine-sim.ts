@@ -126,8 +126,20 @@ export async function runSchedule(s: Schedule): Promise<Outcome> {
   };
   /** Set once the new key was deleted or expired behind keyrot's back: after its last check, nothing can prevent that. */
   let newKeyLostOutOfBand = false;
+  /**
+   * The step of keyrot's last look at the new key that counts as the revoke's proof (a listing, or the key itself
+   * asked), and the step at which the new key was lost out of band. A loss excuses deleting the old key only when it
+   * came after that look: before it, the proof exists to stop the revoke. Looks count in the revoke phase, and, where
+   * no wait stands between (--no-wait or --emergency without --keep-old), from verify-new on (the engine reuses a
+   * proof made seconds ago there).
+   */
+  let lastProofStep = -1;
+  let newKeyLostAtStep = Number.POSITIVE_INFINITY;
   const outOfBand = (what: NonNullable<Schedule['outOfBand']>['what']) => {
-    if (what.endsWith('new') && ownLive()[0]) newKeyLostOutOfBand = true;
+    if (what.endsWith('new') && ownLive()[0]) {
+      newKeyLostOutOfBand = true;
+      newKeyLostAtStep = Math.min(newKeyLostAtStep, step);
+    }
     const target = what.endsWith('old') ? provider.keys.find((k) => k.id === oldKey.id) : ownLive()[0];
     if (!target) return;
     if (what.startsWith('delete')) provider.keys.splice(provider.keys.indexOf(target), 1);
@@ -137,10 +149,17 @@ export async function runSchedule(s: Schedule): Promise<Outcome> {
   /** The old key goes only once the new one is proven, held and (where the mode needs it) evidenced. */
   provider.onCall = (call: ProviderCall) => {
     if (dead) throw new Crash('dead');
+    const looking = journal?.newKey.id && (call.method === 'listKeys' || (call.method === 'checkKey' && call.args[0] === provider.keys.find((k) => k.id === journal!.newKey.id)?.secret));
+    if (looking && journal) {
+      const noWaitBetween = (journal.mode === 'emergency' || journal.options.noWait) && !journal.options.keepOld;
+      if (journal.phase === 'revoke' || (noWaitBetween && journal.phase !== 'create')) lastProofStep = step;
+    }
     if (call.method === 'deleteKey' && call.args[1] === oldKey.id) {
       const r = journal;
-      const fresh = r?.newKey.id ? provider.keys.find((k) => k.id === r.newKey.id) : undefined;
-      if (!r || (!fresh && !newKeyLostOutOfBand)) violate('the old key is deleted while no new key of this rotation is live');
+      // A listed key that has expired is not live either.
+      const fresh = r?.newKey.id ? provider.keys.find((k) => k.id === r.newKey.id && (!k.expiresAt || k.expiresAt > clock.now())) : undefined;
+      const excused = newKeyLostOutOfBand && newKeyLostAtStep > lastProofStep && lastProofStep >= 0;
+      if (!r || (!fresh && !excused)) violate('the old key is deleted while no new key of this rotation is live (and no proof of the revoke preceded its loss)');
       else if (!fresh) return;
       else {
         const verified = r.steps.some((st) => st.phase === 'verify-new' && st.outcome === 'ok');

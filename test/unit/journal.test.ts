@@ -137,7 +137,8 @@ describe('RotationJournal', () => {
   it('save replaces the record of the same user', async () => {
     const journal = new RotationJournal(dir);
     await journal.save(record());
-    await journal.save(record({ phase: 'wait', phaseStatus: 'started' }));
+    const done = (phase: 'create' | 'verify-new' | 'hand-over') => ({ phase, outcome: 'ok' as const, durationMs: 1 });
+    await journal.save(record({ phase: 'wait', phaseStatus: 'started', steps: [done('create'), done('verify-new'), done('hand-over')] }));
     expect(await journal.active('vultr', record().userId)).toMatchObject({ phase: 'wait', phaseStatus: 'started' });
     expect(await journal.allActive()).toHaveLength(1);
   });

@@ -22,7 +22,15 @@ describe('newKeyExpiry: one rule for the new key\'s lifetime', () => {
     expect(() => newKeyExpiry({ now, oldExpiresAt: at(5), requested: null })).toThrow(UsageError);
     // The listing lost the expiry but keyrot's record has it: still expiring.
     expect(newKeyExpiry({ now, oldExpiresAt: null, recorded: { createdAt: at(-10).toISOString(), expiresAt: at(20).toISOString() }, requested: undefined }).expiresAt).toEqual(at(30));
-    // Expired, lifetime unknown: nothing to inherit; the plan says to pass --expires.
-    expect(newKeyExpiry({ now, oldExpiresAt: at(-1), requested: undefined }).why).toMatch(/--expires/);
+    // Expired, lifetime unknown: nothing to inherit; keyrot's default lifetime, and the plan says to pass --expires.
+    const expired = newKeyExpiry({ now, oldExpiresAt: at(-1), requested: undefined });
+    expect(expired).toMatchObject({ source: 'default-lifetime', expiresAt: at(90) });
+    expect(expired.why).toMatch(/expired at .*--expires/);
+  });
+  it('a remaining time shorter than a day is no lifetime to inherit: the default, and the plan says why', () => {
+    const e = newKeyExpiry({ now, oldExpiresAt: new Date(now.getTime() + 60_000), requested: undefined });
+    expect(e).toMatchObject({ source: 'default-lifetime', expiresAt: at(90) });
+    expect(e.why).toMatch(/only .* left and keyrot did not record its lifetime/);
+    expect(newKeyExpiry({ now, oldExpiresAt: at(1), requested: undefined })).toMatchObject({ source: 'old-key-remaining', expiresAt: at(1) });
   });
 });

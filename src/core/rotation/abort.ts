@@ -1,5 +1,5 @@
 // Rolling back an unfinished rotation: only while the old key is untouched and still works.
-import { UsageError } from '../../errors.js';
+import { StateError, UsageError } from '../../errors.js';
 import type { ApiKey } from '../../providers/types.js';
 import { refuseOthersKeys } from '../create-key.js';
 import { deleteAndConfirm } from '../delete-key.js';
@@ -38,11 +38,35 @@ export async function assertAbortableNow(record: RotationRecord, ports: Pick<Rot
   if (why) throw cannotRollBack(record, ports, `The old key ${record.oldKey.name} ${why}: rolling back would delete ${record.newKey.name}, the only key that may still work.`);
 }
 
+/**
+ * The key the journal names as new is deleted only if this rotation can own it: not the old key, listed under the
+ * new key's name, and ending in the characters the journal recorded. A journal edited by hand (or restored from
+ * another rotation) would otherwise delete any key of the user, one someone else holds. Refused before any change.
+ */
+async function assertOwnsNewKey(record: RotationRecord, ports: Pick<RotationPorts, 'provider'>): Promise<void> {
+  const id = record.newKey.id;
+  if (id === null || byOperator(ports.provider)) return;
+  const listed = (await ports.provider.listKeys(record.userId)).find((k) => k.id === id);
+  // Not listed: nothing of anyone's to lose; the delete below confirms it is gone.
+  if (!listed && id !== record.oldKey.id) return;
+  const why =
+    id === record.oldKey.id ? 'is the old key'
+    : listed!.name !== record.newKey.name ? `is named ${listed!.name}, not ${record.newKey.name}`
+    : record.newKey.lastChars && listed!.lastChars && !listed!.lastChars.endsWith(record.newKey.lastChars) && !record.newKey.lastChars.endsWith(listed!.lastChars) ? 'does not end in the characters the journal recorded'
+    : null;
+  if (why) {
+    throw new StateError(`The journal names ${listed?.name ?? record.oldKey.name} (${id}) as the new key, but it ${why}: keyrot deletes only a key this rotation made, and deleted nothing.`, {
+      hint: `Check this user's rotation journal (edited by hand, or from another rotation?); delete the new key ${record.newKey.name} yourself if it is yours.`,
+    });
+  }
+}
+
 /** Rolls back an unfinished rotation: deletes the new key and its keychain entry; the old key stays. */
 export async function abortRotation(record: RotationRecord, ports: RotationPorts): Promise<RotationRecord> {
   await stopOrphanedHook(record, ports);
   await revokeHadNoEffect(record, ports);
   await assertAbortableNow(record, ports);
+  await assertOwnsNewKey(record, ports);
   await ports.beforeAbort?.(record);
   const restored = await restoreOldKeyExpiry(record, ports);
   if (restored) ports.note(`--keep-old had moved the old key's expiry: ${restored}.`);

@@ -2,14 +2,23 @@
 //   1. --expires, when the operator gave it on this command line (their explicit word), except "never" for an old key
 //      that expires: a rotation never turns an expiring key into one that never expires;
 //   2. else the old key's lifetime, where keyrot recorded its creation (its key index): now + (expiry - creation);
-//   3. else the old key's remaining time: now + (expiry - now), i.e. the old key's own expiry;
-//   4. else no expiry: the old key never expires, or it has expired already and keyrot never knew its lifetime (the plan
-//      then says to pass --expires).
+//   3. else the old key's remaining time: now + (expiry - now), i.e. the old key's own expiry, when that is at least
+//      MIN_INHERITED_MS (a day): a shorter one would buy no time (the next policy run picks the new key again);
+//   4. else, for an old key that expires (or has expired) and whose lifetime keyrot never knew: DEFAULT_LIFETIME_MS
+//      (90 days), never "never": an expired dashboard key (rotate --all --expiring-within selects it) must not come
+//      back never-expiring, out of the policy's reach;
+//   5. else no expiry: the old key never expires.
 // The plan shows the result and where it came from.
 import { UsageError } from '../../errors.js';
 import { formatDuration } from '../duration.js';
 
-export type ExpirySource = 'expires-flag' | 'old-key-lifetime' | 'old-key-remaining' | 'never';
+export type ExpirySource = 'expires-flag' | 'old-key-lifetime' | 'old-key-remaining' | 'default-lifetime' | 'never';
+
+const DAY_MS = 86_400_000;
+/** The lifetime of a new key whose old key expires but whose own lifetime keyrot cannot tell. */
+export const DEFAULT_LIFETIME_MS = 90 * DAY_MS;
+/** Below this, the old key's remaining time is no lifetime to inherit (it outlasts any wait, with a margin). */
+export const MIN_INHERITED_MS = DAY_MS;
 
 export interface NewKeyExpiry {
   expiresAt: Date | null;
@@ -46,12 +55,15 @@ export function newKeyExpiry(input: LifetimeInput): NewKeyExpiry {
       return { expiresAt: new Date(now.getTime() + lifetime), source: 'old-key-lifetime', why: `${formatDuration(lifetime)}, the old key's lifetime (keyrot recorded its creation)` };
     }
     const remaining = oldExpiry.getTime() - now.getTime();
-    if (remaining > 0) {
+    if (remaining >= MIN_INHERITED_MS) {
       return { expiresAt: new Date(now.getTime() + remaining), source: 'old-key-remaining', why: `${formatDuration(remaining)}, the old key's remaining time (keyrot did not record its creation)` };
     }
-    // Expired already, and no lifetime known: nothing to inherit. Refusing would leave the user with no working key
-    // (rotate --all picks expired keys), so the new key is made, and the plan says to give it an expiry.
-    return { expiresAt: null, source: 'never', why: `never: the old key expired at ${oldExpiry.toISOString()} and keyrot did not record its lifetime; pass --expires to give the new key one` };
+    const reason = remaining > 0 ? `the old key has only ${formatDuration(remaining)} left` : `the old key expired at ${oldExpiry.toISOString()}`;
+    return {
+      expiresAt: new Date(now.getTime() + DEFAULT_LIFETIME_MS),
+      source: 'default-lifetime',
+      why: `${formatDuration(DEFAULT_LIFETIME_MS)}, keyrot's default lifetime: ${reason} and keyrot did not record its lifetime; pass --expires to choose another`,
+    };
   }
   return { expiresAt: null, source: 'never', why: 'never, like the old key' };
 }
