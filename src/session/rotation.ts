@@ -475,7 +475,13 @@ export async function planRotation(
     throw new UsageError(`The new key's name would be the old name with its generation bumped, ${newName.length} characters: ${provider.displayName} allows 255.`, { hint: 'Pass --name with a shorter name.' });
   }
   if (keys.some((k) => k.name === newName)) throw new UsageError(`${user.email} already has a key named "${newName}": pick another --name.`);
-  const expiry = newKeyExpiry({ now: ctx.now(), oldExpiresAt: oldKey.expiresAt, recorded: await recordedCreation(ctx, provider.id, oldKey.id), requested });
+  const expiry = newKeyExpiry({
+    now: ctx.now(),
+    oldExpiresAt: oldKey.expiresAt,
+    recorded: await recordedCreation(ctx, provider.id, oldKey.id),
+    requested,
+    ...(options.expiringWithin !== undefined ? { policyWindowMs: parseSpan(options.expiringWithin, '--expiring-within') } : {}),
+  });
   const expiresAt = expiry.expiresAt;
   return {
     plan: planOf(provider, user, mode, oldKey, newName, expiresAt, rotationOptions, expiry),

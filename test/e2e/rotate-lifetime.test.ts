@@ -12,7 +12,7 @@ describe.skipIf(!HAS_KEYCHAIN)('the new key\'s lifetime', () => {
     const s = await setup();
     const created = json(await s.run('create', ['create', '--user', OPS, '--name', 'lived', '--expires', '90d', '--json']));
     expect(created.expiresAt).not.toBeNull();
-    const plan = await s.run('plan', ['rotate', '--user', OPS, '--key', 'lived', '--on-new-key', s.hook, '--dry-run', '--yes', '--json']);
+    const plan = await s.run('plan', ['rotate', '--user', OPS, '--key', 'lived', '--on-new-key', s.hook, '--no-wait', '--dry-run', '--yes', '--json']);
     expect(plan.code, plan.stderr).toBe(0);
     expect(json(plan).plan.newKey.expiry).toMatch(/old key's lifetime/);
     const before = Date.now();

@@ -7,6 +7,11 @@ const DAY = 86_400_000;
 const at = (days: number) => new Date(now.getTime() + days * DAY);
 
 describe('newKeyExpiry: one rule for the new key\'s lifetime', () => {
+  it('a policy run (--expiring-within 30d) never gives a key it did not make a remaining time inside its own window: the next night would pick the new key again', () => {
+    const window = 30 * 86_400_000;
+    expect(newKeyExpiry({ now, oldExpiresAt: at(20), requested: undefined, policyWindowMs: window })).toMatchObject({ source: 'default-lifetime', expiresAt: at(90) });
+    expect(newKeyExpiry({ now, oldExpiresAt: at(45), requested: undefined, policyWindowMs: window })).toMatchObject({ source: 'old-key-remaining', expiresAt: at(45) });
+  });
   it('keyrot recorded the old key\'s creation: the same lifetime from now', () => {
     const e = newKeyExpiry({ now, oldExpiresAt: at(10), recorded: { createdAt: at(-80).toISOString(), expiresAt: at(10).toISOString() }, requested: undefined });
     expect(e).toMatchObject({ source: 'old-key-lifetime', expiresAt: at(90) });

@@ -3,7 +3,8 @@
 //      that expires: a rotation never turns an expiring key into one that never expires;
 //   2. else the old key's lifetime, where keyrot recorded its creation (its key index): now + (expiry - creation);
 //   3. else the old key's remaining time: now + (expiry - now), i.e. the old key's own expiry, when that is at least
-//      MIN_INHERITED_MS (a day): a shorter one would buy no time (the next policy run picks the new key again);
+//      MIN_INHERITED_MS (a day) and longer than the policy window that selected the key (rotate --all
+//      --expiring-within): a shorter one would buy no time (the next policy run picks the new key again);
 //   4. else, for an old key that expires (or has expired) and whose lifetime keyrot never knew: DEFAULT_LIFETIME_MS
 //      (90 days), never "never": an expired dashboard key (rotate --all --expiring-within selects it) must not come
 //      back never-expiring, out of the policy's reach;
@@ -35,6 +36,11 @@ export interface LifetimeInput {
   recorded?: { createdAt: string; expiresAt: string | null } | null;
   /** --expires as given on this command line: undefined when absent; null for "never". */
   requested: Date | null | undefined;
+  /**
+   * rotate --all --expiring-within: the policy's window, ms. An inherited remaining time inside it would buy nothing
+   * (the next policy run picks the new key again), so it is inherited only when longer.
+   */
+  policyWindowMs?: number;
 }
 
 export function newKeyExpiry(input: LifetimeInput): NewKeyExpiry {
@@ -55,10 +61,15 @@ export function newKeyExpiry(input: LifetimeInput): NewKeyExpiry {
       return { expiresAt: new Date(now.getTime() + lifetime), source: 'old-key-lifetime', why: `${formatDuration(lifetime)}, the old key's lifetime (keyrot recorded its creation)` };
     }
     const remaining = oldExpiry.getTime() - now.getTime();
-    if (remaining >= MIN_INHERITED_MS) {
+    if (remaining >= MIN_INHERITED_MS && remaining > (input.policyWindowMs ?? 0)) {
       return { expiresAt: new Date(now.getTime() + remaining), source: 'old-key-remaining', why: `${formatDuration(remaining)}, the old key's remaining time (keyrot did not record its creation)` };
     }
-    const reason = remaining > 0 ? `the old key has only ${formatDuration(remaining)} left` : `the old key expired at ${oldExpiry.toISOString()}`;
+    const reason =
+      remaining <= 0
+        ? `the old key expired at ${oldExpiry.toISOString()}`
+        : remaining >= MIN_INHERITED_MS
+          ? `the old key's ${formatDuration(remaining)} left fall within --expiring-within ${formatDuration(input.policyWindowMs ?? 0)}`
+          : `the old key has only ${formatDuration(remaining)} left`;
     return {
       expiresAt: new Date(now.getTime() + DEFAULT_LIFETIME_MS),
       source: 'default-lifetime',
