@@ -52,6 +52,8 @@ console.log(`  failed operations         ${m((r) => r.failed)}   (target 0)`);
 console.log(`  429s received             ${m((r) => r.limited)}`);
 console.log(`  requests                  ${m((r) => r.served)}`);
 console.log(`  requests per second       ${perSecond.toFixed(2)}   ${((perSecond / LIMIT) * 100).toFixed(1)}% of ${LIMIT} (target >= 95%)`);
-console.log(`  wall time                 ${m((r) => r.wallS).toFixed(1)} s   floor ${m((r) => r.floorS).toFixed(1)} s (requests / ${LIMIT}): ${((m((r) => r.wallS) / m((r) => r.floorS)) * 100).toFixed(0)}% of it`);
+console.log(
+  `  wall time                 ${m((r) => r.wallS).toFixed(1)} s   floor ${m((r) => r.floorS).toFixed(1)} s (requests / ${LIMIT}): ${((m((r) => r.wallS) / m((r) => r.floorS)) * 100).toFixed(0)}% of it`,
+);
 console.log(`  peak memory (keyrot)      ${m((r) => r.peakMb).toFixed(1)} MB`);
 console.log(`  CPU time (keyrot)         ${m((r) => r.cpuS).toFixed(2)} s`);

@@ -44,5 +44,7 @@ for (let seed = from; seed < from + runs; seed++) {
   }
 }
 const seconds = ((Date.now() - started) / 1000).toFixed(1);
-console.log(`${runs} schedules (seeds ${from}..${from + runs - 1}) in ${seconds} s, ${steps} engine steps: ${ends.done} done, ${ends.aborted} rolled back, ${ends.open} open; ${failed} with violations`);
+console.log(
+  `${runs} schedules (seeds ${from}..${from + runs - 1}) in ${seconds} s, ${steps} engine steps: ${ends.done} done, ${ends.aborted} rolled back, ${ends.open} open; ${failed} with violations`,
+);
 process.exitCode = failed ? 1 : 0;

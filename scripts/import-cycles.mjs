@@ -22,7 +22,8 @@ for (const file of files) {
   for (const m of text.matchAll(/^(import|export)\s+(type\s+)?[^;]*?from\s+'(\.[^']+)'/gms)) {
     const target = resolve(dirname(file), m[3]).replace(/\.js$/, '.ts');
     const rel = relative(root, target);
-    if (relative(root, file).startsWith('core/') && !m[2] && /^(keychain|journal|cli|ui|commands|session|sandbox|hooks)\//.test(rel)) problems.push(`core imports an adapter: ${relative(root, file)} -> ${rel}`);
+    if (relative(root, file).startsWith('core/') && !m[2] && /^(keychain|journal|cli|ui|commands|session|sandbox|hooks)\//.test(rel))
+      problems.push(`core imports an adapter: ${relative(root, file)} -> ${rel}`);
     if (relative(root, file).startsWith('core/') && /^providers\/(?!types\.ts)/.test(rel)) problems.push(`core imports a provider: ${relative(root, file)} -> ${rel}`);
     if (!m[2]) deps.push(target);
   }
@@ -36,7 +37,14 @@ function visit(node) {
   stack.push(node);
   for (const dep of graph.get(node) ?? []) {
     if (!graph.has(dep)) continue;
-    if (state.get(dep) === 'open') problems.push(`cycle: ${stack.slice(stack.indexOf(dep)).concat(dep).map((f) => relative(root, f)).join(' -> ')}`);
+    if (state.get(dep) === 'open')
+      problems.push(
+        `cycle: ${stack
+          .slice(stack.indexOf(dep))
+          .concat(dep)
+          .map((f) => relative(root, f))
+          .join(' -> ')}`,
+      );
     else if (!state.has(dep)) visit(dep);
   }
   stack.pop();

@@ -46,17 +46,26 @@ export const EXIT_CODE_TABLE: ReadonlyArray<readonly [number, string]> = [
   [ExitCode.usage, 'usage error or bad input: fix the command line (nothing was changed)'],
   [ExitCode.auth, 'the admin key is rejected (401: bad, revoked, expired, IP not allowed) or lacks a permission (403, e.g. manage_users): fix the admin key'],
   [ExitCode.notFound, 'the user or key does not exist (the closest ones are suggested)'],
-  [ExitCode.unavailable, 'the provider is unavailable after retries (network, timeout, 5xx, 429) or its answer is unusable (malformed; a create without its key, which keyrot deleted): nothing else changed; try again later'],
+  [
+    ExitCode.unavailable,
+    'the provider is unavailable after retries (network, timeout, 5xx, 429) or its answer is unusable (malformed; a create without its key, which keyrot deleted): nothing else changed; try again later',
+  ],
   [ExitCode.verifyFailed, 'verification failed: the key does not authenticate, or the old key still does'],
   [ExitCode.keychain, 'the keychain is missing, locked or failing: fix it (no key was created)'],
   [ExitCode.conflict, 'another rotation of this user is running or unfinished: --resume or --abort it'],
   [ExitCode.waitTimeout, 'consumers did not use the new key in time: both keys stay live; --resume later'],
-  [ExitCode.incomplete, 'stopped part-way (a hook failed or timed out, or another stop): the message and keyrot status say what is live; fix it, then --resume or --abort (a create whose hook failed deleted its key)'],
+  [
+    ExitCode.incomplete,
+    'stopped part-way (a hook failed or timed out, or another stop): the message and keyrot status say what is live; fix it, then --resume or --abort (a create whose hook failed deleted its key)',
+  ],
   [ExitCode.state, "keyrot's state folder is unusable or a state file in it is damaged: the message names it and how to recover"],
   [ExitCode.auditFindings, 'keyrot audit found keys with a finding named by --fail-on (the whole report is printed)'],
   [ExitCode.batchPartial, 'rotate --all: not every rotation finished (some or none succeeded): the summary says how to continue'],
   [ExitCode.operatorStep, "paused for a step only a person can do in the provider's dashboard (mint or revoke a key): the message says which; --resume continues"],
-  [ExitCode.scopeMismatch, 'the new key does not reach what the old key reaches (a scope, the organization, a cluster): both keys stay live and nothing was handed over; --abort, then make a key like the old one'],
+  [
+    ExitCode.scopeMismatch,
+    'the new key does not reach what the old key reaches (a scope, the organization, a cluster): both keys stay live and nothing was handed over; --abort, then make a key like the old one',
+  ],
   [ExitCode.outputLost, 'keyrot did its work but could not write its output (a full disk under a redirect): keyrot status shows where things stand'],
   [ExitCode.cancelled, 'cancelled (Ctrl-C, SIGTERM, or No at a confirmation)'],
 ];
@@ -87,7 +96,7 @@ export const EXIT_CODE_NAMES: Readonly<Record<number, string>> = {
 export const RETIRED_EXIT_CODES: ReadonlyArray<readonly [old: number, now: number, why: string]> = [
   [4, ExitCode.permission, 'a permission the admin key lacks is fixed like a rejected admin key'],
   [10, ExitCode.hookFailed, 'a failed hook stops a rotation part-way, both keys live: read, fix, --resume or --abort'],
-  [13, ExitCode.keyNotReturned, "a create answered without its key is an unusable answer; keyrot deleted that key"],
+  [13, ExitCode.keyNotReturned, 'a create answered without its key is an unusable answer; keyrot deleted that key'],
   [17, ExitCode.batchFailed, 'with none or some rotations done, the summary says how to continue'],
 ];
 

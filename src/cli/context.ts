@@ -194,7 +194,14 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
     }));
   const openProvider = async (url: string, requestSignal: AbortSignal, explicitKey?: string, urgent = false): Promise<Provider> => {
     const admin = explicitKey === undefined ? await resolvedAdminKey() : undefined;
-    const created = (await factory.load()).create({ baseUrl: url, adminKey: explicitKey ?? admin!.key, dispatcher: deps.dispatcher, logger: { debug: (m) => out.debug(m) }, signal: requestSignal, urgent });
+    const created = (await factory.load()).create({
+      baseUrl: url,
+      adminKey: explicitKey ?? admin!.key,
+      dispatcher: deps.dispatcher,
+      logger: { debug: (m) => out.debug(m) },
+      signal: requestSignal,
+      urgent,
+    });
     opened.push(created);
     return admin ? namingKeySource(created, rejectedAdminKeyHint(admin, factory.displayName, profile), admin.where) : created;
   };

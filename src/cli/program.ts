@@ -41,7 +41,7 @@ export function globalOptions(): Option[] {
     new Option('--api-url <url>', 'API base URL (env VULTR_API_URL; default https://api.vultr.com/v2)'),
     new Option('--api-key-stdin', 'read the admin key from stdin instead of VULTR_API_KEY or the keychain'),
     new Option('--store <where>', 'where new keys go: os (the OS keychain) or none (only --on-new-key)').choices(['os', 'none']).default('os'),
-    new Option('--provider <name>', 'key provider: vultr (default), grafana, kubeadapt or example (keyrot\'s example service-account platform, a built-in --provider-file definition)'),
+    new Option('--provider <name>', "key provider: vultr (default), grafana, kubeadapt or example (keyrot's example service-account platform, a built-in --provider-file definition)"),
     new Option('--provider-file <path>', 'a declarative definition of a REST key API (JSON; see "Your own provider" in docs/providers.md)'),
     new Option('--profile <name>', 'the account profile to use (env KEYROT_PROFILE; see keyrot profiles)'),
     new Option('--state-dir <dir>', 'where journals and records live: a folder, or s3://BUCKET/PREFIX shared by runners (env KEYROT_STATE_DIR; default $XDG_STATE_HOME/keyrot)'),
@@ -83,9 +83,12 @@ const yes = () => new Option('-y, --yes', 'confirm destructive steps without a p
 const heldKey = () => new Option('-k, --key <key>', 'the key: id or name (default: the key keyrot holds; during a rotation, the new key once proven)');
 const onNewKey = () => new Option('--on-new-key <cmd>', 'shell command that receives the new key on stdin and installs it in the consumers');
 const to = () =>
-  new Option('--to <target>', 'also hand the new key to a built-in destination (repeatable): dotenv:FILE#VAR, github:OWNER/REPO[@ENV]#NAME, github-org:ORG#NAME, gitlab:PROJECT#VAR, k8s:NAMESPACE/SECRET#KEY').argParser(collect);
+  new Option(
+    '--to <target>',
+    'also hand the new key to a built-in destination (repeatable): dotenv:FILE#VAR, github:OWNER/REPO[@ENV]#NAME, github-org:ORG#NAME, gitlab:PROJECT#VAR, k8s:NAMESPACE/SECRET#KEY',
+  ).argParser(collect);
 const hookTimeout = (hooks = '--on-new-key and --check') => new Option('--hook-timeout <duration>', `time limit for ${hooks} (default: 2m)`);
-const force = () => new Option('--force', "act even though the user has an unfinished rotation (refused otherwise)");
+const force = () => new Option('--force', 'act even though the user has an unfinished rotation (refused otherwise)');
 
 /** Options under one heading in a command's help, after its common options (those without a group). */
 function group(heading: string, ...options: Option[]): Option[] {
@@ -173,7 +176,7 @@ export const COMMANDS: CommandSpec[] = [
       user(),
       key(),
       new Option('--stdin', 'verify the key read from stdin instead of the keychain'),
-      new Option('--force', "verify even while a rotation of the user waits for its consumers (the call counts as their use)"),
+      new Option('--force', 'verify even while a rotation of the user waits for its consumers (the call counts as their use)'),
     ],
     globals: [...OUTPUT, ...ACCOUNT],
     examples: ['keyrot verify --user ops@example.com', 'printf %s "$KEY" | keyrot verify --user ops@example.com --stdin'],
@@ -182,12 +185,8 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'get',
     brief: 'Print the key keyrot holds for a user, to a pipe.',
-    summary: "Print the plaintext of the key keyrot holds for a user, to a pipe (a terminal asks first); follows rotations.",
-    options: [
-      user(),
-      heldKey(),
-      new Option('--reveal', 'print it on a terminal without asking (a pipe or a file needs no flag)'),
-    ],
+    summary: 'Print the plaintext of the key keyrot holds for a user, to a pipe (a terminal asks first); follows rotations.',
+    options: [user(), heldKey(), new Option('--reveal', 'print it on a terminal without asking (a pipe or a file needs no flag)')],
     examples: ['keyrot get --user ops@example.com | gh secret set VULTR_API_KEY', 'export VULTR_API_KEY="$(keyrot get --user ops@example.com)"'],
     globals: [...OUTPUT, ...ACCOUNT, '--state-dir'],
     load: async () => (await import('../commands/get.js')).getCommand,
@@ -195,13 +194,9 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'exec',
     brief: 'Run a command with the held key in its environment.',
-    summary: "Run a command with the key keyrot holds for a user in its environment (VULTR_API_KEY); follows rotations.",
+    summary: 'Run a command with the key keyrot holds for a user in its environment (VULTR_API_KEY); follows rotations.',
     argument: '[command...]',
-    options: [
-      user(),
-      heldKey(),
-      new Option('--env <name>', 'the variable that receives the key (default: VULTR_API_KEY)'),
-    ],
+    options: [user(), heldKey(), new Option('--env <name>', 'the variable that receives the key (default: VULTR_API_KEY)')],
     examples: ['keyrot exec --user ops@example.com -- vultr-cli account', 'keyrot exec --user ci@example.com --env TF_VAR_vultr_key -- terraform plan'],
     globals: [...OUTPUT, ...ACCOUNT, '--state-dir'],
     load: async () => (await import('../commands/exec.js')).execCommand,
@@ -210,10 +205,7 @@ export const COMMANDS: CommandSpec[] = [
     name: 'status',
     brief: 'Unfinished rotations and what to run next.',
     summary: 'Unfinished, paused and failed rotations with what is live and the next command; recent rotations; stale keychain entries.',
-    options: [
-      new Option('--prune', 'remove keychain entries of keys that no longer exist (asks; --yes without a terminal)'),
-      yes(),
-    ],
+    options: [new Option('--prune', 'remove keychain entries of keys that no longer exist (asks; --yes without a terminal)'), yes()],
     examples: ['keyrot status', 'keyrot status --json', 'keyrot status --prune --yes'],
     globals: [...OUTPUT, ...ACCOUNT, '--state-dir'],
     load: async () => (await import('../commands/status.js')).statusCommand,
@@ -233,7 +225,7 @@ export const COMMANDS: CommandSpec[] = [
       new Option('--dry-run', 'print the plan and change nothing'),
       ...group(
         'The new key',
-        new Option('-n, --name <name>', 'the new key\'s name (default: the old name with its generation bumped, e.g. deploy-v3)'),
+        new Option('-n, --name <name>', "the new key's name (default: the old name with its generation bumped, e.g. deploy-v3)"),
         new Option('-e, --expires <when>', 'expiry of the new key: an ISO date, a span (90d, 12w) or never').default(undefined, 'never'),
         new Option('--new-key-stdin', 'read the key a person minted in the dashboard from stdin (providers whose keys only a person can mint, e.g. kubeadapt)'),
       ),
@@ -249,7 +241,10 @@ export const COMMANDS: CommandSpec[] = [
         'Unfinished rotations and other modes',
         new Option('--resume', "continue the user's unfinished rotation from its journal"),
         new Option('--abort', 'roll an unfinished rotation back: delete the new key, keep the old'),
-        new Option('--keep-old [grace]', 'stop after the wait with both keys live for a grace period (default 7d; keyrot status shows the time left; where the provider allows it, the old key is set to expire then); --resume finishes'),
+        new Option(
+          '--keep-old [grace]',
+          'stop after the wait with both keys live for a grace period (default 7d; keyrot status shows the time left; where the provider allows it, the old key is set to expire then); --resume finishes',
+        ),
         new Option('--emergency', 'the old key is exposed: revoke it as soon as the new key is stored and proven, before the hand-over (downtime until consumers have it)'),
         new Option('--self', 'rotate the admin key keyrot runs with (stored by keyrot login, or --on-new-key to update a CI secret)'),
       ),
@@ -283,11 +278,8 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'login',
     brief: 'Prove the admin key and store it in the keychain.',
-    summary: "Store the admin key in the keychain, after proving it (a hidden prompt, or stdin; never a flag).",
-    options: [
-      new Option('--with-key-stdin', 'read the admin key from stdin instead of a hidden prompt'),
-      new Option('--force', 'store a key that authenticates but may not manage users (warned)'),
-    ],
+    summary: 'Store the admin key in the keychain, after proving it (a hidden prompt, or stdin; never a flag).',
+    options: [new Option('--with-key-stdin', 'read the admin key from stdin instead of a hidden prompt'), new Option('--force', 'store a key that authenticates but may not manage users (warned)')],
     globals: [...OUTPUT, '--api-url', '--profile'],
     examples: ['keyrot login', 'printf %s "$VULTR_ADMIN_KEY" | keyrot login --with-key-stdin'],
     load: async () => (await import('../commands/login.js')).loginCommand,
@@ -295,7 +287,7 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'whoami',
     brief: 'Show the admin key in use and what it may do.',
-    summary: "Show the admin key in use: where it comes from, its account and permissions, its expiry, unfinished rotations.",
+    summary: 'Show the admin key in use: where it comes from, its account and permissions, its expiry, unfinished rotations.',
     options: [],
     globals: [...OUTPUT, ...ACCOUNT, '--state-dir'],
     examples: ['keyrot whoami', 'keyrot whoami --json'],
@@ -332,7 +324,10 @@ export const COMMANDS: CommandSpec[] = [
         .choices(['plaintext', 'empty'])
         .default('plaintext'),
       new Option('--refresh <duration>', "platform sandboxes (--provider grafana|example|kubeadapt): how often a key's last use is written (default: the real platform's, 5m for Grafana)"),
-      new Option('--docs <generation>', 'the Kubeadapt sandbox: answer as Kubeadapt\'s current docs ({data, meta} envelope) or its earlier ones (bare lists, {"detail"} errors)').choices(['current', 'earlier']),
+      new Option('--docs <generation>', 'the Kubeadapt sandbox: answer as Kubeadapt\'s current docs ({data, meta} envelope) or its earlier ones (bare lists, {"detail"} errors)').choices([
+        'current',
+        'earlier',
+      ]),
     ],
     globals: ['--json', '--quiet', '--no-color'],
     examples: [
@@ -457,7 +452,11 @@ export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): 
       'after',
       [
         '',
-        paragraph(`Global options (keyrot help COMMAND describes those it takes): ${globalOptions().map((o) => o.long).join(' ')}`),
+        paragraph(
+          `Global options (keyrot help COMMAND describes those it takes): ${globalOptions()
+            .map((o) => o.long)
+            .join(' ')}`,
+        ),
         '',
         paragraph(ADMIN_KEY_HELP),
         paragraph('Try it with no account: keyrot demo, or keyrot sandbox in one terminal and keyrot in another.'),

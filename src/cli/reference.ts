@@ -56,10 +56,10 @@ export function renderReference(): string {
     out.push(usedGlobals.length ? `Global options it takes: ${usedGlobals.map((o) => `\`${o.long}\``).join(', ')}.` : 'It takes no global options.', '');
     out.push('Examples:', '', '```sh', ...spec.examples, '```', '');
   }
-  out.push('## Global options', '', 'Given before or after the command; each command\'s help lists those it takes.', '', ...HEADER, ...optionRows(globals), '');
+  out.push('## Global options', '', "Given before or after the command; each command's help lists those it takes.", '', ...HEADER, ...optionRows(globals), '');
   out.push('## Exit codes', '', 'Each code asks a script for a different next action.', '', '| code | meaning and next action |', '| --- | --- |');
   out.push(...EXIT_CODE_TABLE.map(([code, text]) => `| ${code} | ${cell(text)} |`), '');
-  out.push('`keyrot exec` ends with its command\'s exit status instead, once the command ran.', '');
+  out.push("`keyrot exec` ends with its command's exit status instead, once the command ran.", '');
   out.push('### Codes merged before the first release', '', 'Codes that asked a script for the same next action as another were merged into it:', '');
   out.push('| old | now | why |', '| --- | --- | --- |', ...RETIRED_EXIT_CODES.map(([old, now, why]) => `| ${old} | ${now} | ${cell(why)} |`), '');
   return out.join('\n');

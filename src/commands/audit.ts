@@ -1,15 +1,6 @@
 // keyrot audit: every key of every user of the account, what keyrot knows of it, and what needs attention, most
 // urgent first. Read-only: it lists, reads the keychain and keyrot's own records, and changes nothing anywhere.
-import {
-  FINDING_CODES,
-  FINDING_CODE_LIST,
-  auditUser,
-  byUrgency,
-  severityOf,
-  type AuditedKey,
-  type FindingCode,
-  type Severity,
-} from '../core/audit.js';
+import { FINDING_CODES, FINDING_CODE_LIST, auditUser, byUrgency, severityOf, type AuditedKey, type FindingCode, type Severity } from '../core/audit.js';
 import { parseSpan } from '../core/duration.js';
 import { BIDI_CONTROLS, maskFromLastChars, sanitizeForDisplay } from '../core/mask.js';
 import { ExitCode, UsageError } from '../errors.js';
@@ -155,7 +146,10 @@ export const auditCommand: CommandModule<AuditOptions, AuditResult> = {
 /** --fail-on CODE[,CODE]: every code must be one keyrot knows (a typo would make a CI gate pass silently). */
 function parseFailOn(text: string | undefined): FindingCode[] {
   if (text === undefined) return [];
-  const codes = text.split(',').map((c) => c.trim()).filter(Boolean);
+  const codes = text
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
   if (codes.length === 0) throw new UsageError('--fail-on needs one or more finding codes, separated by commas.', { hint: `Codes: ${FINDING_CODE_LIST.join(', ')}.` });
   for (const code of codes) {
     if (!Object.hasOwn(FINDING_CODES, code)) {
@@ -226,7 +220,9 @@ export function toCsv(keys: readonly AuditedKey[]): string {
     if (value === null) return '';
     if (typeof value !== 'string') return String(value);
     // Invisible characters go first (the terminal output drops them too): one in front of "=" would hide it.
-    let text = sanitizeForDisplay(value, 1_000).replace(BIDI_CONTROLS, '').replace(/[\u200b-\u200d\u2060\ufeff]/g, '');
+    let text = sanitizeForDisplay(value, 1_000)
+      .replace(BIDI_CONTROLS, '')
+      .replace(/[\u200b-\u200d\u2060\ufeff]/g, '');
     if (/^[=+\-@]/.test(text)) text = `'${text}`;
     return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
   };

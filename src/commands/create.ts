@@ -82,9 +82,7 @@ export const createCommand: CommandModule<CreateOptions, CreateResult> = {
         `  id       ${r.id}`,
         `  key      ${r.maskedKey}`,
         `  expires  ${r.expiresAt ? r.expiresAt.toISOString() : 'never'}`,
-        r.keychain
-          ? `  stored   ${r.keychain.store}: service "${r.keychain.service}", account "${r.keychain.account}"`
-          : '  stored   nowhere (--store none): --on-new-key alone has it',
+        r.keychain ? `  stored   ${r.keychain.store}: service "${r.keychain.service}", account "${r.keychain.account}"` : '  stored   nowhere (--store none): --on-new-key alone has it',
         ...r.deliveredTo.map((t) => `  handed   to ${t}`),
         ...(r.handedOver ? ['  handed   to --on-new-key'] : []),
       ].join('\n'),
@@ -149,14 +147,27 @@ async function settleInterrupted(ctx: Context, provider: Provider, store: Secret
 }
 
 /** The create itself, under the user's lock: nothing is sent before every refusal had its chance. */
-async function createUnderLock(options: CreateOptions, destinations: readonly Destination[], expiresAt: Date | null, hookTimeoutMs: number, ctx: Context, provider: Provider, user: User): Promise<CreateResult> {
+async function createUnderLock(
+  options: CreateOptions,
+  destinations: readonly Destination[],
+  expiresAt: Date | null,
+  hookTimeoutMs: number,
+  ctx: Context,
+  provider: Provider,
+  user: User,
+): Promise<CreateResult> {
   await refuseDuringRotation(ctx, provider, user, 'create a key', Boolean(options.force));
   const store = await storeFor(ctx, ctx.storeMode);
   if (ctx.storeMode === 'os') await probeWritable(store).catch(withoutKeychainHint);
   const pending = new PendingCreates(ctx.stateDir);
   for (const interrupted of await pending.abandoned(provider.id, user.id)) await settleInterrupted(ctx, provider, store, user, pending, interrupted, Boolean(options.yes));
   const existing = await provider.listKeys(user.id);
-  const name = options.name ?? defaultKeyName(ctx.now(), existing.map((k) => k.name));
+  const name =
+    options.name ??
+    defaultKeyName(
+      ctx.now(),
+      existing.map((k) => k.name),
+    );
   if (existing.some((k) => k.name === name)) {
     throw new UsageError(`${user.email} already has a key named "${name}": pick another --name.`, {
       hint: 'Distinct names let keyrot recognise its own key if an answer from the provider is lost.',
@@ -269,7 +280,15 @@ function hookEnv(user: User, stored: StoredKey): Record<string, string> {
  * that fails leaves the plaintext in the rescue file (exit 12). Once one destination has the key, it is live
  * somewhere and is kept: the error then names who has it and who does not.
  */
-async function handOverOrDiscard(ctx: Context, provider: Provider, store: SecretStore, user: User, stored: StoredKey, secret: string, steps: ReadonlyArray<{ name: string; give(secret: string): Promise<void> }>): Promise<void> {
+async function handOverOrDiscard(
+  ctx: Context,
+  provider: Provider,
+  store: SecretStore,
+  user: User,
+  stored: StoredKey,
+  secret: string,
+  steps: ReadonlyArray<{ name: string; give(secret: string): Promise<void> }>,
+): Promise<void> {
   const { key, account } = stored;
   const given: string[] = [];
   try {

@@ -50,7 +50,11 @@ export const demoCommand: CommandModule<DemoOptions, DemoResult> = {
     try {
       const store = await chooseStore(ctx);
       const stage: Stage = { ctx, store, work, result: { steps: [], keychain: store.description, consumer: { calls: 0, rejected: 0 }, waits: [] } };
-      ctx.out.info(store.kind === 'os' ? `Keys go to ${store.description} (service "keyrot"); the demo removes them at the end.` : `No OS keychain here: the demo uses ${store.description}. Real runs refuse to create keys without a keychain.`);
+      ctx.out.info(
+        store.kind === 'os'
+          ? `Keys go to ${store.description} (service "keyrot"); the demo removes them at the end.`
+          : `No OS keychain here: the demo uses ${store.description}. Real runs refuse to create keys without a keychain.`,
+      );
       if (dialect) await platformDemo(stage, dialect);
       else {
         await vultrDemo(stage);
@@ -92,17 +96,21 @@ async function vultrDemo(stage: Stage): Promise<void> {
     await writeFile(keyFile, sandbox.snapshot().users.find((u) => u.email === USER)?.keys[0]?.plaintext ?? '', { mode: 0o600 });
     const env = { VULTR_API_URL: sandbox.url, VULTR_API_KEY: sandbox.adminKey, XDG_STATE_HOME: join(stage.work, 'vultr-state') };
     const writeKey = keyWriter(keyFile);
-    await withConsumer(stage, keyFile, (key) => fetch(`${sandbox.url}/account`, { headers: { Authorization: `Bearer ${key}` } }), () =>
-      runScript(stage, env, writeKey, [
-        ['list-users'],
-        ['list-keys', '--user', USER],
-        // Vultr's activity is per user, no evidence of the switch: the consumer's own check is (see docs/ci.md).
-        ['rotate', '--user', USER, '--key', 'ops-deploy', '--on-new-key', writeKey, '--check', keyChecker(keyFile, sandbox.url), '--poll-interval', '1s', '--wait-timeout', '1m', '--yes'],
-        ['list-keys', '--user', USER],
-        ['verify', '--user', USER],
-        ['create', '--user', USER, '--name', 'demo-extra', '--expires', '30d'],
-        ['revoke', '--user', USER, '--key', 'demo-extra', '--yes'],
-      ]),
+    await withConsumer(
+      stage,
+      keyFile,
+      (key) => fetch(`${sandbox.url}/account`, { headers: { Authorization: `Bearer ${key}` } }),
+      () =>
+        runScript(stage, env, writeKey, [
+          ['list-users'],
+          ['list-keys', '--user', USER],
+          // Vultr's activity is per user, no evidence of the switch: the consumer's own check is (see docs/ci.md).
+          ['rotate', '--user', USER, '--key', 'ops-deploy', '--on-new-key', writeKey, '--check', keyChecker(keyFile, sandbox.url), '--poll-interval', '1s', '--wait-timeout', '1m', '--yes'],
+          ['list-keys', '--user', USER],
+          ['verify', '--user', USER],
+          ['create', '--user', USER, '--name', 'demo-extra', '--expires', '30d'],
+          ['revoke', '--user', USER, '--key', 'demo-extra', '--yes'],
+        ]),
     );
     await recordWait(stage, 'Vultr', 'per user', env.XDG_STATE_HOME);
     await cleanUp(stage.store, `vultr:${sandbox.snapshot().users.find((u) => u.email === USER)?.id ?? ''}:`);
@@ -121,21 +129,36 @@ async function platformDemo(stage: Stage, dialect: PlatformDialect): Promise<voi
     const account = sandbox.snapshot().find((a) => a.login === ACCOUNT[dialect] || a.name === ACCOUNT[dialect]);
     const old = account?.keys[0];
     if (!account || !old) throw new Error(`the ${dialect} sandbox has no ${ACCOUNT[dialect]}`);
-    stage.ctx.out.info(s.bold(`\nkeyrot demo: a sandbox ${dialect === 'kubeadapt' ? 'Kubeadapt' : dialect === 'grafana' ? 'Grafana' : 'example service-account platform'} API runs at ${sandbox.url}; no account needed.`));
+    stage.ctx.out.info(
+      s.bold(
+        `\nkeyrot demo: a sandbox ${dialect === 'kubeadapt' ? 'Kubeadapt' : dialect === 'grafana' ? 'Grafana' : 'example service-account platform'} API runs at ${sandbox.url}; no account needed.`,
+      ),
+    );
     const keyFile = join(stage.work, `${dialect}-consumer.key`);
     await writeFile(keyFile, old.plaintext, { mode: 0o600 });
     const stateHome = join(stage.work, `${dialect}-state`);
     const env = { ...sandbox.env, XDG_STATE_HOME: stateHome };
     const writeKey = keyWriter(keyFile);
     const provider = ['--provider', dialect];
-    const call = (key: string) => fetch(`${sandbox.url}${dialect === 'grafana' ? '/api/org' : dialect === 'example' ? '/me' : '/clusters'}`, { headers: dialect === 'example' ? { 'X-Api-Key': key } : { Authorization: `Bearer ${key}` } });
+    const call = (key: string) =>
+      fetch(`${sandbox.url}${dialect === 'grafana' ? '/api/org' : dialect === 'example' ? '/me' : '/clusters'}`, {
+        headers: dialect === 'example' ? { 'X-Api-Key': key } : { Authorization: `Bearer ${key}` },
+      });
     if (dialect === 'kubeadapt') {
       const name = `${old.name}-v2`;
-      stage.ctx.out.info(`The demo plays the person at Kubeadapt's dashboard: it mints ${name} with ${old.name}'s scopes (${old.scopes.join(', ')}), pipes it in, and revokes ${old.name} when keyrot asks.`);
+      stage.ctx.out.info(
+        `The demo plays the person at Kubeadapt's dashboard: it mints ${name} with ${old.name}'s scopes (${old.scopes.join(', ')}), pipes it in, and revokes ${old.name} when keyrot asks.`,
+      );
       const minted = sandbox.mint({ name, scopes: old.scopes });
       const revoker = revokeWhenAsked(sandbox, stateHome, old.id);
       await withConsumer(stage, keyFile, call, () =>
-        runScript(stage, env, writeKey, [[...provider, 'rotate', '--key', old.name, '--new-key-stdin', '--on-new-key', writeKey, '--poll-interval', '250ms', '--wait-timeout', '1m', '--yes']], minted.plaintext),
+        runScript(
+          stage,
+          env,
+          writeKey,
+          [[...provider, 'rotate', '--key', old.name, '--new-key-stdin', '--on-new-key', writeKey, '--poll-interval', '250ms', '--wait-timeout', '1m', '--yes']],
+          minted.plaintext,
+        ),
       ).finally(() => revoker.stop());
     } else {
       const user = ACCOUNT[dialect];

@@ -40,7 +40,12 @@ export const listKeysCommand: CommandModule<ListKeysOptions, ListKeysResult> = {
     const held = await heldAmong(ctx, store, provider.id, user.id, keys);
     const index = new Map((await readIndex(ctx, provider.id, user.id)).map((r) => [r.keyId, r]));
     // A provider that lists no suffix of its keys (Grafana): the last characters keyrot recorded when it made the key.
-    const listed = keys.map((key) => ({ ...key, lastChars: key.lastChars ?? index.get(key.id)?.lastChars ?? null, held: held ? held.has(key.id) : null, createdAt: index.get(key.id)?.createdAt ?? null }));
+    const listed = keys.map((key) => ({
+      ...key,
+      lastChars: key.lastChars ?? index.get(key.id)?.lastChars ?? null,
+      held: held ? held.has(key.id) : null,
+      createdAt: index.get(key.id)?.createdAt ?? null,
+    }));
     return { user, keys: listed };
   },
   render({ user, keys }, ctx) {
@@ -48,21 +53,19 @@ export const listKeysCommand: CommandModule<ListKeysOptions, ListKeysResult> = {
       ctx.out.info(`${user.email} has no API keys.`);
       return;
     }
-    printTable(
-      ctx.out,
-      keys,
-      [
-        { header: 'ID', value: (k) => k.id, id: true },
-        { header: 'NAME', value: (k) => k.name, key: true },
-        { header: 'KEY', value: (k) => maskFromLastChars(k.lastChars), keep: true },
-        { header: 'EXPIRES', value: (k) => (k.expiresAt ? k.expiresAt.toISOString().slice(0, 10) : 'never') },
-        // Providers that report each key's own last use (Grafana and the like) get a column for it.
-        ...(keys.some((k) => k.lastUsedAt !== undefined) ? [{ header: 'LAST USED', value: (k: ListedKey) => (k.lastUsedAt ? k.lastUsedAt.toISOString().replace(/\.\d{3}Z$/, 'Z') : 'never') }] : []),
-        { header: 'KEYCHAIN', value: (k) => (k.held === null ? '?' : k.held ? 'held' : '-') },
-      ],
-    );
+    printTable(ctx.out, keys, [
+      { header: 'ID', value: (k) => k.id, id: true },
+      { header: 'NAME', value: (k) => k.name, key: true },
+      { header: 'KEY', value: (k) => maskFromLastChars(k.lastChars), keep: true },
+      { header: 'EXPIRES', value: (k) => (k.expiresAt ? k.expiresAt.toISOString().slice(0, 10) : 'never') },
+      // Providers that report each key's own last use (Grafana and the like) get a column for it.
+      ...(keys.some((k) => k.lastUsedAt !== undefined) ? [{ header: 'LAST USED', value: (k: ListedKey) => (k.lastUsedAt ? k.lastUsedAt.toISOString().replace(/\.\d{3}Z$/, 'Z') : 'never') }] : []),
+      { header: 'KEYCHAIN', value: (k) => (k.held === null ? '?' : k.held ? 'held' : '-') },
+    ]);
     // A legend only for what the column shows: "held" where a key is held, "?" where the keychain could not be read.
-    const legend = [keys.some((k) => k.held) ? '"held": keyrot has its plaintext in the keychain' : null, keys.some((k) => k.held === null) ? '"?": the keychain could not be read' : null].filter(Boolean);
+    const legend = [keys.some((k) => k.held) ? '"held": keyrot has its plaintext in the keychain' : null, keys.some((k) => k.held === null) ? '"?": the keychain could not be read' : null].filter(
+      Boolean,
+    );
     ctx.out.info(`${keys.length} key${keys.length === 1 ? '' : 's'} of ${user.email}${legend.length ? `; ${legend.join('; ')}` : ''}.`);
   },
   toJson: ({ user, keys }) =>

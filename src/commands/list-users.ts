@@ -15,22 +15,18 @@ export const listUsersCommand: CommandModule<ListUsersOptions, ListUsersResult> 
     return { users: await provider.listUsers() };
   },
   render({ users }, ctx) {
-    printTable(
-      ctx.out,
-      users,
-      [
-        { header: 'ID', value: (u) => u.id, id: true },
-        { header: 'EMAIL', value: (u) => u.email, key: true },
-        { header: 'NAME', value: (u) => u.name },
-        { header: 'API', value: (u) => (u.apiEnabled ? 'yes' : 'no') },
-        { header: 'SERVICE', value: (u) => (u.serviceUser ? 'yes' : 'no'), compact: { header: 'SVC', value: (u) => (u.serviceUser ? 'yes' : 'no') } },
-        {
-          header: 'LAST ACTIVITY',
-          value: (u) => (u.lastActivity ? u.lastActivity.toISOString().replace('.000Z', 'Z') : 'none'),
-          compact: { header: 'ACTIVE', value: (u) => (u.lastActivity ? u.lastActivity.toISOString().slice(0, 10) : 'none') },
-        },
-      ],
-    );
+    printTable(ctx.out, users, [
+      { header: 'ID', value: (u) => u.id, id: true },
+      { header: 'EMAIL', value: (u) => u.email, key: true },
+      { header: 'NAME', value: (u) => u.name },
+      { header: 'API', value: (u) => (u.apiEnabled ? 'yes' : 'no') },
+      { header: 'SERVICE', value: (u) => (u.serviceUser ? 'yes' : 'no'), compact: { header: 'SVC', value: (u) => (u.serviceUser ? 'yes' : 'no') } },
+      {
+        header: 'LAST ACTIVITY',
+        value: (u) => (u.lastActivity ? u.lastActivity.toISOString().replace('.000Z', 'Z') : 'none'),
+        compact: { header: 'ACTIVE', value: (u) => (u.lastActivity ? u.lastActivity.toISOString().slice(0, 10) : 'none') },
+      },
+    ]);
     ctx.out.info(`${users.length} user${users.length === 1 ? '' : 's'}`);
   },
   toJson: ({ users }) => users.map(userJson),

@@ -90,7 +90,12 @@ export const whoamiCommand: CommandModule<Record<string, never>, WhoamiResult> =
     const provider = await ctx.provider();
     const identity = await provider.whoami();
     // The admin key's own expiry: the user's own keys are listed masked, so match on the last characters shown.
-    const own = provider.ownKeys ? await provider.ownKeys().list().catch(() => null) : null;
+    const own = provider.ownKeys
+      ? await provider
+          .ownKeys()
+          .list()
+          .catch(() => null)
+      : null;
     const match = own?.filter((k) => k.lastChars && admin.key.endsWith(k.lastChars));
     const expiresAt = match?.length === 1 ? (match[0]?.expiresAt ?? null) : undefined;
     const unfinished = (await new RotationJournal(ctx.stateDir).allActive().catch(() => []))

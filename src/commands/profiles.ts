@@ -22,16 +22,12 @@ export const profilesCommand: CommandModule<Record<string, never>, ProfilesResul
     return { file: ctx.profilesFile, current: ctx.profile, profiles };
   },
   render(r, ctx) {
-    printTable(
-      ctx.out,
-      r.profiles,
-      [
-        { header: '', value: (p) => (p.current ? '*' : ''), keep: true },
-        { header: 'PROFILE', value: (p) => p.name, keep: true },
-        { header: 'PROVIDER', value: (p) => p.provider },
-        { header: 'API URL', value: (p) => p.apiUrl },
-      ],
-    );
+    printTable(ctx.out, r.profiles, [
+      { header: '', value: (p) => (p.current ? '*' : ''), keep: true },
+      { header: 'PROFILE', value: (p) => p.name, keep: true },
+      { header: 'PROVIDER', value: (p) => p.provider },
+      { header: 'API URL', value: (p) => p.apiUrl },
+    ]);
     ctx.out.info(`From ${r.file}; * is in force (--profile, KEYROT_PROFILE, else default). Flags and the environment override a profile's settings.`);
   },
 };

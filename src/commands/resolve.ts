@@ -88,11 +88,7 @@ export function findKey(keys: readonly ApiKey[], keyArg: string, userLabel: stri
   const near = found.near;
   throw new NotFoundError(`${say`${who} has no key with id or name "${typed}".`}${near.length ? say` Did you mean ${displayOrList(near.map(keyLabel))}?` : ''}`, {
     hint:
-      keys.length === 0
-        ? say`${who} has no keys.`
-        : near.length || keys.length > 5
-          ? `keyrot list-keys --user ${shellArg(userLabel)} lists its keys.`
-          : say`Keys: ${joinDisplay(keys.map(keyLabel))}.`,
+      keys.length === 0 ? say`${who} has no keys.` : near.length || keys.length > 5 ? `keyrot list-keys --user ${shellArg(userLabel)} lists its keys.` : say`Keys: ${joinDisplay(keys.map(keyLabel))}.`,
   });
 }
 
@@ -135,13 +131,7 @@ export function warnUnreadable(ctx: Context, err: unknown): void {
 }
 
 /** A key to act on: --key; else the one keyrot holds; else the only one; else ask (terminal) or fail listing them. */
-export async function chooseKey(
-  ctx: Context,
-  keys: readonly ApiKey[],
-  keyArg: string | undefined,
-  held: ReadonlySet<string> | null,
-  userLabel: string,
-): Promise<ApiKey> {
+export async function chooseKey(ctx: Context, keys: readonly ApiKey[], keyArg: string | undefined, held: ReadonlySet<string> | null, userLabel: string): Promise<ApiKey> {
   if (keyArg !== undefined) return findKey(keys, keyArg, userLabel);
   if (keys.length === 0) throw new NotFoundError(`${userLabel} has no API keys.`, { hint: 'Create one with keyrot create.' });
   const heldKeys = held ? keys.filter((k) => held.has(k.id)) : [];
@@ -187,7 +177,10 @@ export async function heldKeyFor(ctx: Context, store: SecretStore, provider: Pro
   if (keyArg !== undefined) {
     const key = findKey(keys, keyArg, user.email);
     const secret = await read(key);
-    if (secret === null) throw new NotFoundError(`keyrot holds no plaintext of ${key.name} (${key.id}) of ${user.email} in the keychain.`, { hint: `keyrot list-keys --user ${shellArg(user.email)} shows which key keyrot holds.` });
+    if (secret === null)
+      throw new NotFoundError(`keyrot holds no plaintext of ${key.name} (${key.id}) of ${user.email} in the keychain.`, {
+        hint: `keyrot list-keys --user ${shellArg(user.email)} shows which key keyrot holds.`,
+      });
     return { key, secret, why: 'key' };
   }
   if (active) {
@@ -195,7 +188,10 @@ export async function heldKeyFor(ctx: Context, store: SecretStore, provider: Pro
     const now = ctx.now().getTime();
     const pick = (id: string | null) => keys.find((k) => k.id === id && !(k.expiresAt && k.expiresAt.getTime() <= now));
     const candidates: Array<[ApiKey | undefined, HeldKey['why']]> = newKeyProven(active)
-      ? [[pick(active.newKey.id), 'rotation-new'], [pick(active.oldKey.id), 'rotation-old']]
+      ? [
+          [pick(active.newKey.id), 'rotation-new'],
+          [pick(active.oldKey.id), 'rotation-old'],
+        ]
       : [[pick(active.oldKey.id), 'rotation-old']];
     for (const [key, why] of candidates) {
       const secret = key ? await read(key) : null;

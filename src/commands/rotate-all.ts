@@ -100,7 +100,13 @@ const batchCommand: CommandModule<RotateOptions, BatchResult> = {
     const batches = new BatchJournal(ctx.stateDir);
     const session: RotationSession = { provider, identity, journal: new RotationJournal(ctx.stateDir), self: null };
     const evidence = () =>
-      refuseWithoutEvidence(ctx, provider, { check: options.check ?? null, noWait: !settings.wait, keepOld: Boolean(options.keepOld), onNewKey: options.onNewKey ?? null, to: targetList(options.to), usageSignalUsable: true }, 'standard', true);
+      refuseWithoutEvidence(
+        ctx,
+        provider,
+        { check: options.check ?? null, noWait: !settings.wait, keepOld: Boolean(options.keepOld), onNewKey: options.onNewKey ?? null, to: targetList(options.to), usageSignalUsable: true },
+        'standard',
+        true,
+      );
     if (options.dryRun) return planBatch(ctx, session, batches, policy, wanted, options, settings, evidence);
     if (!options.resume) evidence();
     const lock = await acquireUserLock(ctx.stateDir, provider.id, BATCH_LOCK_ID, 'a batch rotation (rotate --all)').catch((err: unknown) => {
@@ -191,7 +197,8 @@ const batchCommand: CommandModule<RotateOptions, BatchResult> = {
   },
 
   toJson(result) {
-    if (result.kind === 'batch-planned') return { dryRun: true, keys: result.items, left: result.left, steps: result.steps, preflight: result.preflight, preflightFailed: result.preflightFailed, nothing: result.nothing };
+    if (result.kind === 'batch-planned')
+      return { dryRun: true, keys: result.items, left: result.left, steps: result.steps, preflight: result.preflight, preflightFailed: result.preflightFailed, nothing: result.nothing };
     return batchJson(result);
   },
 
@@ -217,7 +224,9 @@ function batchOutputs(result: Extract<BatchResult, { kind: 'batch' }>): Record<s
     keys: String(items.length),
     rotated: String(counts.done),
     failed: String(counts.failed),
-    rotations: JSON.stringify(items.map((i) => ({ userId: i.userId, userEmail: i.userEmail, oldKeyId: i.keyId, newKeyId: i.newKey?.id ?? null, newKeyName: i.newKey?.name ?? null, outcome: i.status }))),
+    rotations: JSON.stringify(
+      items.map((i) => ({ userId: i.userId, userEmail: i.userEmail, oldKeyId: i.keyId, newKeyId: i.newKey?.id ?? null, newKeyName: i.newKey?.name ?? null, outcome: i.status })),
+    ),
   };
 }
 
@@ -288,7 +297,10 @@ async function wantedUsers(options: RotateOptions): Promise<string[]> {
     } catch (err) {
       throw new UsageError(`--users-file: cannot read ${sanitizeForDisplay(options.usersFile, 200)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`);
     }
-    fromFile = text.split(/\r?\n/).map((l) => l.replace(/#.*/, '').trim()).filter(Boolean);
+    fromFile = text
+      .split(/\r?\n/)
+      .map((l) => l.replace(/#.*/, '').trim())
+      .filter(Boolean);
     if (fromFile.length === 0) throw new UsageError(`--users-file ${sanitizeForDisplay(options.usersFile, 200)} names no user.`);
   }
   const all = [...given, ...fromFile].map((u) => u.trim());
@@ -332,16 +344,18 @@ function resumedOptions(saved: BatchSettings, options: RotateOptions): RotateOpt
  * The keys the policy picks, users in account order. Leaves out, and says why: the admin key's own user (its keys
  * rotate with --self), users with an unfinished rotation (finish it first). `nothing` says why when none is picked.
  */
-async function select(
-  ctx: Context,
-  session: RotationSession,
-  policy: SelectionPolicy,
-  wanted: string[],
-): Promise<{ items: Candidate[]; left: string[]; nothing: string | null }> {
+async function select(ctx: Context, session: RotationSession, policy: SelectionPolicy, wanted: string[]): Promise<{ items: Candidate[]; left: string[]; nothing: string | null }> {
   const { provider, identity } = session;
   const users = await listUsersOnce(identity, provider);
   const chosen = wanted.length ? pickUsers(users, wanted) : users;
-  const scanned = await withManageUsers(identity, () => scanUsers(ctx, provider, chosen.filter((u) => !isAdmin(u, identity)), false));
+  const scanned = await withManageUsers(identity, () =>
+    scanUsers(
+      ctx,
+      provider,
+      chosen.filter((u) => !isAdmin(u, identity)),
+      false,
+    ),
+  );
   const creations = policy.olderThanMs === null ? new Map<string, string>() : await knownCreations(ctx, provider.id);
   const unfinished = new Map((await session.journal.allActive()).filter((r) => r.provider === provider.id).map((r) => [r.userId, r]));
   const now = ctx.now();
@@ -356,7 +370,9 @@ async function select(
     });
     const record = unfinished.get(user.id);
     if (due.length && record) {
-      left.push(`Left out: ${user.email} has an unfinished rotation (${record.oldKey.name} → ${record.newKey.name}, stopped at "${PHASE_LABELS[record.phase]}"): finish it first with keyrot rotate --user ${user.email} --resume.`);
+      left.push(
+        `Left out: ${user.email} has an unfinished rotation (${record.oldKey.name} → ${record.newKey.name}, stopped at "${PHASE_LABELS[record.phase]}"): finish it first with keyrot rotate --user ${user.email} --resume.`,
+      );
       continue;
     }
     items.push(...due);
@@ -386,11 +402,15 @@ async function consentToBatch(ctx: Context, items: Candidate[], yes: boolean): P
     ctx.out.info(
       [
         `Selected ${items.length} key${items.length === 1 ? '' : 's'} of ${users} user${users === 1 ? '' : 's'}:`,
-        renderTable(items, [
-          { header: 'USER', value: (i) => i.user.email, key: true },
-          { header: 'KEY', value: (i) => i.key.name, key: true },
-          { header: 'WHY', value: (i) => i.why },
-        ], ctx.out.stderrColumns),
+        renderTable(
+          items,
+          [
+            { header: 'USER', value: (i) => i.user.email, key: true },
+            { header: 'KEY', value: (i) => i.key.name, key: true },
+            { header: 'WHY', value: (i) => i.why },
+          ],
+          ctx.out.stderrColumns,
+        ),
       ].join('\n'),
     );
   }
@@ -622,7 +642,8 @@ function nextStep(result: Extract<BatchResult, { kind: 'batch' }>): string | nul
 function batchJson(result: Extract<BatchResult, { kind: 'batch' }>): Record<string, unknown> {
   const counts = countOf(result.items);
   // A run that selected nothing: a batch of no keys, done, that never existed (no id, no record).
-  if (result.nothing) return { batchId: null, outcome: 'nothing-selected', resumed: false, counts: { keys: 0, ...counts }, record: null, next: null, rotations: [], left: result.left ?? [], message: result.nothing };
+  if (result.nothing)
+    return { batchId: null, outcome: 'nothing-selected', resumed: false, counts: { keys: 0, ...counts }, record: null, next: null, rotations: [], left: result.left ?? [], message: result.nothing };
   const outcome = result.cancelled ? 'cancelled' : counts.done + counts.gone === result.items.length ? 'done' : counts.done === 0 ? 'failed' : 'partial';
   return { batchId: result.batchId, outcome, resumed: result.resumed, counts: { keys: result.items.length, ...counts }, record: result.record, next: nextStep(result), rotations: result.items };
 }
@@ -692,7 +713,8 @@ async function planBatch(
     const base = { userId: c.user.id, userEmail: c.user.email, keyId: c.key.id, keyName: c.key.name, why: c.why };
     try {
       const fresh = await planRotation(ctx, session, c.user, { ...options, key: c.key.id, name: names.byKeyId.get(c.key.id) }, settings, expiresAt, planStore);
-      if (steps.length === 0) steps = fresh.plan.steps.map((step) => batchStep(step).replace(fresh.plan.newKey.name, 'its next generation').replace(` ${fresh.plan.oldKey.name} (${fresh.plan.oldKey.id})`, ''));
+      if (steps.length === 0)
+        steps = fresh.plan.steps.map((step) => batchStep(step).replace(fresh.plan.newKey.name, 'its next generation').replace(` ${fresh.plan.oldKey.name} (${fresh.plan.oldKey.id})`, ''));
       return { ...base, newKeyName: fresh.plan.newKey.name, problem: null };
     } catch (err) {
       if (!isKeyrotError(err)) throw err;
@@ -786,4 +808,3 @@ function plannedOutcome(result: Extract<BatchResult, { kind: 'batch-planned' }>)
   const code: ExitCodeValue = stopping === result.items.length ? ExitCode.batchFailed : ExitCode.batchPartial;
   return { exitCode: code, message: `--dry-run: ${stopping} of ${result.items.length} rotations would stop; nothing was changed.` };
 }
-

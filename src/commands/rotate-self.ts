@@ -142,7 +142,12 @@ export async function selfTarget(ctx: Context, base: Provider, identity: Identit
         done.push(`the admin key entry now holds ${record.newKey.name}`);
       }
       if (record.options.onNewKey) {
-        await ports.runHook(record.options.onNewKey, secret, { KEYROT_KEY_ID: record.newKey.id ?? '', KEYROT_KEY_NAME: record.newKey.name, KEYROT_OLD_KEY_ID: record.oldKey.id }, record.options.hookTimeoutMs);
+        await ports.runHook(
+          record.options.onNewKey,
+          secret,
+          { KEYROT_KEY_ID: record.newKey.id ?? '', KEYROT_KEY_NAME: record.newKey.name, KEYROT_OLD_KEY_ID: record.oldKey.id },
+          record.options.hookTimeoutMs,
+        );
         done.push('hook succeeded');
       }
       await switchTo(secret);

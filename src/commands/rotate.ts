@@ -19,7 +19,19 @@ import { validateName } from './create.js';
 import type { CommandModule } from './types.js';
 import type { BatchResult } from './rotate-all.js';
 import { shellArg } from '../core/shell-arg.js';
-import { abortActive, activeRotation, adoptFromProvider, parseSettings, planRotation, resumeRotation, type RotateOptions, type RotateResult, type RotateSettings, type RotationPlan, type RotationSession } from '../session/rotation.js';
+import {
+  abortActive,
+  activeRotation,
+  adoptFromProvider,
+  parseSettings,
+  planRotation,
+  resumeRotation,
+  type RotateOptions,
+  type RotateResult,
+  type RotateSettings,
+  type RotationPlan,
+  type RotationSession,
+} from '../session/rotation.js';
 
 export type { RotateOptions, RotateResult, RotationPlan } from '../session/rotation.js';
 
@@ -184,7 +196,10 @@ function refuseBatchFlags(options: RotateOptions): string | undefined {
  */
 function checkProviderSettings(ctx: Context, provider: Provider, options: RotateOptions, settings: RotateSettings): void {
   const operator = provider.capabilities.keyManagement === 'operator';
-  if (operator && ctx.storeMode === 'none') throw new UsageError(`${provider.displayName}'s keys are minted by a person in its dashboard: keyrot must keep the new key to prove it and the old one to see it revoked, so --store none is not available.`);
+  if (operator && ctx.storeMode === 'none')
+    throw new UsageError(
+      `${provider.displayName}'s keys are minted by a person in its dashboard: keyrot must keep the new key to prove it and the old one to see it revoked, so --store none is not available.`,
+    );
   if (!operator && options.newKeyStdin) throw new UsageError(`--new-key-stdin is for keys minted by a person in a dashboard; keyrot creates ${provider.displayName}'s keys itself.`);
   if (options.newKeyStdin && ctx.apiKeyStdin) throw new UsageError('--new-key-stdin and --api-key-stdin both read stdin: pass the admin key in the environment.');
   if (provider.capabilities.usageSignal === 'per-key' && !options.resume) {
@@ -192,7 +207,9 @@ function checkProviderSettings(ctx: Context, provider: Provider, options: Rotate
     // The default leaves room for the evidence: the old key unused for twice the refresh interval, then some.
     if (options.waitTimeout === undefined) settings.waitTimeoutMs = Math.max(settings.waitTimeoutMs, quiet + settings.waitTimeoutMs);
     else if (settings.wait && settings.waitTimeoutMs <= quiet) {
-      throw new UsageError(`--wait-timeout ${options.waitTimeout} is too short: keyrot revokes the old key only once it has stayed unused for ${formatDuration(quiet)} (twice ${provider.displayName}'s last-used refresh).`);
+      throw new UsageError(
+        `--wait-timeout ${options.waitTimeout} is too short: keyrot revokes the old key only once it has stayed unused for ${formatDuration(quiet)} (twice ${provider.displayName}'s last-used refresh).`,
+      );
     }
   }
 }

@@ -34,7 +34,9 @@ export const sandboxCommand: CommandModule<SandboxCommandOptions, SandboxCommand
     return serveUntilStopped(ctx, sandbox, () => {
       // The sandbox's admin key is fake and printed on purpose: it is how you use the sandbox.
       ctx.out.reveal(`export VULTR_API_URL=${sandbox.url}\nexport VULTR_API_KEY=${sandbox.adminKey}`);
-      ctx.out.info(`Sandbox Vultr API on ${sandbox.url} (${users} users${keysPerUser ? `, ${keysPerUser} key${keysPerUser === 1 ? '' : 's'} per generated user` : ''}; fixtures admin@, ops@, ci@, viewer@example.com).`);
+      ctx.out.info(
+        `Sandbox Vultr API on ${sandbox.url} (${users} users${keysPerUser ? `, ${keysPerUser} key${keysPerUser === 1 ? '' : 's'} per generated user` : ''}; fixtures admin@, ops@, ci@, viewer@example.com).`,
+      );
       ctx.out.info(`Paste the two export lines above into another shell, then try: keyrot list-users`);
       if (faults.length) ctx.out.info(`Faults armed: ${options.fault?.join('; ')}`);
     });
@@ -47,13 +49,17 @@ async function servePlatform(options: SandboxCommandOptions, ctx: Context, port:
   const { startPlatformSandbox, PLATFORM_DIALECTS } = await import('../sandbox/platforms.js');
   const dialect = PLATFORM_DIALECTS.find((d) => d === ctx.providerFactory.id);
   if (!dialect) throw new UsageError(`keyrot has no sandbox for ${ctx.providerFactory.displayName}: it serves ${['vultr', ...PLATFORM_DIALECTS].join(', ')}.`);
-  if (options.fault?.length || options.createAnswer !== undefined && options.createAnswer !== 'plaintext') throw new UsageError('--fault and --create-answer apply to the Vultr sandbox only.');
+  if (options.fault?.length || (options.createAnswer !== undefined && options.createAnswer !== 'plaintext')) throw new UsageError('--fault and --create-answer apply to the Vultr sandbox only.');
   if (options.docs !== undefined && dialect !== 'kubeadapt') throw new UsageError('--docs applies to the Kubeadapt sandbox only.');
   const refreshMs = options.refresh === undefined ? undefined : parseDuration(options.refresh, '--refresh');
   const sandbox = await startPlatformSandbox({ dialect, port, ...(refreshMs === undefined ? {} : { refreshMs }), ...(options.docs ? { kubeadaptDocs: options.docs } : {}) });
   return serveUntilStopped(ctx, sandbox, () => {
     // The sandbox's keys are fake and printed on purpose: it is how you use the sandbox.
-    ctx.out.reveal(Object.entries(sandbox.env).map(([name, value]) => `export ${name}=${value}`).join('\n'));
+    ctx.out.reveal(
+      Object.entries(sandbox.env)
+        .map(([name, value]) => `export ${name}=${value}`)
+        .join('\n'),
+    );
     ctx.out.info(`Sandbox ${ctx.providerFactory.displayName} API on ${sandbox.url}; its dashboard is ${sandbox.controlUrl}/dashboard/keys (POST {"name","scopes"} mints, DELETE …/<id> revokes).`);
     ctx.out.info(`Paste the export lines above into another shell, then try: keyrot --provider ${dialect} ${dialect === 'kubeadapt' ? 'rotate --key prod-exporter' : 'list-users'}`);
   });

@@ -29,7 +29,7 @@ export interface VerifyResult {
 
 export const verifyCommand: CommandModule<VerifyOptions, VerifyResult> = {
   async run(options, ctx: Context) {
-    const piped = options.stdin ? (await ctx.readStdin()).split(/\r?\n/)[0]?.trim() ?? '' : null;
+    const piped = options.stdin ? ((await ctx.readStdin()).split(/\r?\n/)[0]?.trim() ?? '') : null;
     if (piped !== null && !piped) throw new UsageError('--stdin: no key on stdin.');
     ctx.out.protect(piped);
     const provider = await ctx.provider();
@@ -74,7 +74,9 @@ export const verifyCommand: CommandModule<VerifyOptions, VerifyResult> = {
     const expiresAt = key?.expiresAt ?? null;
     if (expiresAt && expiresAt.getTime() - ctx.now().getTime() < EXPIRY_WARNING_MS) {
       const days = Math.max(0, Math.floor((expiresAt.getTime() - ctx.now().getTime()) / 86_400_000));
-      ctx.out.warn(`Key ${key?.name ?? result.maskedKey} of ${user.email} expires on ${expiresAt.toISOString()} (in ${days} day${days === 1 ? '' : 's'}): rotate it soon (keyrot rotate --user ${shellArg(user.email)}).`);
+      ctx.out.warn(
+        `Key ${key?.name ?? result.maskedKey} of ${user.email} expires on ${expiresAt.toISOString()} (in ${days} day${days === 1 ? '' : 's'}): rotate it soon (keyrot rotate --user ${shellArg(user.email)}).`,
+      );
     }
     return result;
   },

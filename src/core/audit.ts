@@ -18,7 +18,7 @@ export const FINDING_CODES = {
   'inactive-user': { severity: 'medium', meaning: 'the user has live keys and no activity for over 90 days' },
   'never-expires': { severity: 'low', meaning: 'the key never expires' },
   'not-held': { severity: 'low', meaning: 'keyrot does not hold the plaintext of the key' },
-  'admin-user': { severity: 'info', meaning: "the user of the admin key keyrot runs with (rotate it with --self)" },
+  'admin-user': { severity: 'info', meaning: 'the user of the admin key keyrot runs with (rotate it with --self)' },
 } as const satisfies Record<string, { severity: Severity; meaning: string }>;
 
 export type FindingCode = keyof typeof FINDING_CODES;
@@ -104,7 +104,8 @@ export function auditUser(input: AuditInput, policy: AuditPolicy): AuditedKey[] 
       const u = input.unfinished;
       add('unfinished-rotation', `a rotation of ${u.oldKeyName} to ${u.newKeyName} stopped at "${u.stoppedAt}" (keyrot rotate --user ${user.email} --resume)`);
     }
-    if (user.apiEnabled && keys.length > 0 && live.length === 0) add('all-keys-expired', `API access is on for ${user.email}, but ${keys.length === 1 ? 'its only key has' : `all ${keys.length} of its keys have`} expired`);
+    if (user.apiEnabled && keys.length > 0 && live.length === 0)
+      add('all-keys-expired', `API access is on for ${user.email}, but ${keys.length === 1 ? 'its only key has' : `all ${keys.length} of its keys have`} expired`);
     if (keys.length > 1) add('multiple-keys', `${user.email} has ${keys.length} keys${input.unfinished ? '' : ': an unfinished rotation?'}`);
     if (live.length > 0 && (idleMs === null || idleMs > policy.inactiveAfterMs)) {
       add('inactive-user', idleMs === null ? `${user.email} has live keys and no activity on record` : `${user.email} has live keys and no activity for ${span(idleMs)}`);

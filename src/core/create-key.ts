@@ -68,7 +68,11 @@ export async function createAndStoreKey(req: CreateKeyRequest, ports: CreateKeyP
       // After a lost answer, a key may exist that the listing did not show yet: a refusal now (a 4xx: "limit
       // reached") does not mean nothing was made, and says so.
       if (attempt > 1 && isKeyrotError(err) && !(err instanceof CreateOutcomeUnknownError)) {
-        throw err.amend(`${err.hint ? `${err.hint} ` : ''}An earlier create's answer was lost: a key named "${req.name}" may be live with its plaintext lost; --resume checks for it again and deletes it.`, {}, { afterLostAnswer: true });
+        throw err.amend(
+          `${err.hint ? `${err.hint} ` : ''}An earlier create's answer was lost: a key named "${req.name}" may be live with its plaintext lost; --resume checks for it again and deletes it.`,
+          {},
+          { afterLostAnswer: true },
+        );
       }
       if (!(err instanceof CreateOutcomeUnknownError)) throw err;
       ports.note(`The answer to the create was lost; checking ${req.name} at the provider.`);
@@ -98,9 +102,7 @@ async function discardUnreadableKey(req: OrphanQuery & CreateKeyRequest, ports: 
   if (deleted.length === 0 && err.plaintext !== null) {
     return rescueUnreadable(req, ports, err.plaintext, `${happened}, and no key of that name is listed`, err);
   }
-  const what = deleted.length
-    ? `keyrot deleted that key (${deleted.join(', ')}): its plaintext can never be read`
-    : 'no such key is listed, so nothing was left behind';
+  const what = deleted.length ? `keyrot deleted that key (${deleted.join(', ')}): its plaintext can never be read` : 'no such key is listed, so nothing was left behind';
   return new KeyNotReturnedError(`${err.message.replace(/\.$/, '')}: ${what}. Nothing else changed.`, {
     hint: 'keyrot never sends a create twice. If this persists, the provider does not return new keys through its API: create the key in its console.',
     data: { ...err.data, deletedKeyIds: deleted },
@@ -129,10 +131,11 @@ async function deleteOrphansOrExplain(req: OrphanQuery, ports: CreateKeyPorts, h
   } catch (cleanupErr) {
     if (cleanupErr instanceof RotationConflictError) throw cleanupErr;
     // A key may now be live whose plaintext nobody holds: say so, and which one to delete.
-    throw new RotationIncompleteError(
-      `${happened} and checking for the key failed (${errorText(cleanupErr)}): a key named "${req.name}" may be live with its plaintext lost.`,
-      { hint: `Delete any key named "${req.name}" that keyrot does not hold (keyrot list-keys shows which it holds).`, data: { keyName: req.name }, cause: cleanupErr },
-    );
+    throw new RotationIncompleteError(`${happened} and checking for the key failed (${errorText(cleanupErr)}): a key named "${req.name}" may be live with its plaintext lost.`, {
+      hint: `Delete any key named "${req.name}" that keyrot does not hold (keyrot list-keys shows which it holds).`,
+      data: { keyName: req.name },
+      cause: cleanupErr,
+    });
   }
 }
 
@@ -251,10 +254,11 @@ async function storeOrUndo(userId: string, created: CreatedKey, ports: CreateKey
       try {
         path = await ports.rescue(created, userId);
       } catch (rescueErr) {
-        throw new RotationIncompleteError(
-          `Key ${created.id} (${maskSecret(secret)}) is live but neither the keychain (${why}), a delete, nor a rescue file (${errorText(rescueErr)}) took it.`,
-          { hint: `Delete key ${created.id} at the provider.`, data: { keyId: created.id }, cause: rescueErr },
-        );
+        throw new RotationIncompleteError(`Key ${created.id} (${maskSecret(secret)}) is live but neither the keychain (${why}), a delete, nor a rescue file (${errorText(rescueErr)}) took it.`, {
+          hint: `Delete key ${created.id} at the provider.`,
+          data: { keyId: created.id },
+          cause: rescueErr,
+        });
       }
       throw new RotationIncompleteError(
         `Key ${created.id} (${maskSecret(secret)}) was created, the keychain refused it (${why}) and deleting it failed too; its plaintext is in ${path} (mode 0600).`,

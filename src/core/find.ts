@@ -47,7 +47,13 @@ export function findKeyIn<T extends KeyLike>(keys: readonly T[], wanted: string)
   const byId = keys.find((k) => k.id === wanted);
   if (byId) return { kind: 'found', item: byId };
   // A name and an id start can both fit (a key named like another's shortened id): then it is a question back.
-  return decide(union(keys.filter((k) => k.name === wanted), byIdPrefix(keys, wanted.toLowerCase())), () => closest(wanted, keys, (k) => [k.name, k.id]));
+  return decide(
+    union(
+      keys.filter((k) => k.name === wanted),
+      byIdPrefix(keys, wanted.toLowerCase()),
+    ),
+    () => closest(wanted, keys, (k) => [k.name, k.id]),
+  );
 }
 
 function byIdPrefix<T extends { id: string }>(items: readonly T[], want: string): T[] {

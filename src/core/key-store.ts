@@ -27,4 +27,3 @@ export function entryName(store: SecretStore, account: string): string {
 export function keychainAccount(provider: string, userId: string, keyId: string): string {
   return `${provider}:${userId}:${keyId}`;
 }
-

@@ -9,7 +9,10 @@ export function nextGenerationName(oldName: string, taken: Iterable<string>): st
   const used = new Set(taken);
   // A name from the provider may carry control or bidirectional characters: the new key never inherits them.
   // eslint-disable-next-line no-control-regex
-  const clean = oldName.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').replace(BIDI_CONTROLS, '').trim();
+  const clean = oldName
+    .replace(/[\u0000-\u001f\u007f-\u009f]/g, '')
+    .replace(BIDI_CONTROLS, '')
+    .trim();
   const match = GENERATION.exec(clean);
   const base = match?.[1] || clean || 'key';
   let generation = match ? Number(match[2]) + 1 : 2;

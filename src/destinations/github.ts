@@ -9,10 +9,7 @@ import { DestinationError } from './errors.js';
 import { apiUrl, callJson, refused, under, type JsonAnswer } from './http.js';
 import type { Destination, DestinationDeps } from './types.js';
 
-export type GithubScope =
-  | { kind: 'repo'; owner: string; repo: string }
-  | { kind: 'environment'; owner: string; repo: string; environment: string }
-  | { kind: 'org'; org: string };
+export type GithubScope = { kind: 'repo'; owner: string; repo: string } | { kind: 'environment'; owner: string; repo: string; environment: string } | { kind: 'org'; org: string };
 
 /** The API version keyrot was written against (https://docs.github.com/rest/about-the-rest-api/api-versions). */
 const API_VERSION = '2022-11-28';
@@ -43,7 +40,11 @@ export function githubDestination(target: string, scope: GithubScope, name: stri
   async function orgSecret(): Promise<{ visibility: 'all' | 'private' | 'selected' }> {
     const answer = await call('GET', `${base}/secrets/${encodeURIComponent(name)}`);
     if (answer.status === 404) {
-      throw new DestinationError(target, `GitHub has no organisation secret ${name} that this token can see (HTTP 404)`, 'Create it once in the organisation settings, choosing which repositories may read it; keyrot then updates its value and keeps that choice.');
+      throw new DestinationError(
+        target,
+        `GitHub has no organisation secret ${name} that this token can see (HTTP 404)`,
+        'Create it once in the organisation settings, choosing which repositories may read it; keyrot then updates its value and keeps that choice.',
+      );
     }
     expect(target, answer, secrets, 200, 'reading the organisation secret');
     const visibility = (answer.body as { visibility?: unknown }).visibility;
@@ -119,7 +120,10 @@ function apiBase(target: string, env: NodeJS.ProcessEnv): URL {
 /** The token from GH_TOKEN, else GITHUB_TOKEN (the order gh uses). It goes in the Authorization header and nowhere else. */
 function headers(target: string, env: NodeJS.ProcessEnv): Record<string, string> {
   const token = env.GH_TOKEN || env.GITHUB_TOKEN;
-  if (!token) throw new UsageError(`--to ${target}: no GitHub token: set GH_TOKEN or GITHUB_TOKEN.`, { hint: 'In a workflow: env: GH_TOKEN: ${{ secrets.SECRETS_TOKEN }} (a token allowed to write Actions secrets; the job\'s own GITHUB_TOKEN cannot).' });
+  if (!token)
+    throw new UsageError(`--to ${target}: no GitHub token: set GH_TOKEN or GITHUB_TOKEN.`, {
+      hint: "In a workflow: env: GH_TOKEN: ${{ secrets.SECRETS_TOKEN }} (a token allowed to write Actions secrets; the job's own GITHUB_TOKEN cannot).",
+    });
   return {
     authorization: `Bearer ${token}`,
     accept: 'application/vnd.github+json',

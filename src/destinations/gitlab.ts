@@ -54,7 +54,11 @@ export function gitlabDestination(target: string, written: string, key: string, 
     },
     async deliver(secret) {
       if (!MASKABLE.test(secret)) {
-        throw new DestinationError(target, 'GitLab cannot mask this key (a masked value is one line of at least 8 characters: letters, digits and + / = _ - @ : . ~), so keyrot did not write it', 'Use a dotenv: or --on-new-key destination for this key, or a provider whose keys GitLab can mask.');
+        throw new DestinationError(
+          target,
+          'GitLab cannot mask this key (a masked value is one line of at least 8 characters: letters, digits and + / = _ - @ : . ~), so keyrot did not write it',
+          'Use a dotenv: or --on-new-key destination for this key, or a provider whose keys GitLab can mask.',
+        );
       }
       // protected is not sent: an update leaves it as it was, a new variable gets GitLab's default (false).
       const updated = await call('PUT', `${base}/${encodeURIComponent(key)}`, { value: secret, masked: true });
@@ -71,9 +75,16 @@ function fail(target: string, answer: JsonAnswer, secrets: readonly string[], do
   // A validation failure (400) carries its reasons as an object, {"message": {"value": ["is invalid"]}}.
   const message = (answer.body as { message?: unknown } | null)?.message;
   const said = message && typeof message === 'object' ? { status: answer.status, body: { message: JSON.stringify(message) } } : answer;
-  refused(target, 'GitLab', doing, said, {
-    401: 'GitLab rejected the token in GITLAB_TOKEN: it is wrong, expired or revoked.',
-    403: 'The token may not change CI/CD variables here: it needs the api scope and the Maintainer role on the project.',
-    404: 'GitLab answers 404 for a project that does not exist and for one the token may not see.',
-  }, secrets);
+  refused(
+    target,
+    'GitLab',
+    doing,
+    said,
+    {
+      401: 'GitLab rejected the token in GITLAB_TOKEN: it is wrong, expired or revoked.',
+      403: 'The token may not change CI/CD variables here: it needs the api scope and the Maintainer role on the project.',
+      404: 'GitLab answers 404 for a project that does not exist and for one the token may not see.',
+    },
+    secrets,
+  );
 }

@@ -41,8 +41,7 @@ export function k8sDestination(target: string, namespace: string, secretName: st
   const collection = `/api/v1/namespaces/${namespace}/secrets`;
   const item = `${collection}/${secretName}`;
   let connection: Promise<{ access: ClusterAccess; dispatcher: Dispatcher | undefined }> | undefined;
-  const connect = () =>
-    (connection ??= clusterAccess(target, deps.env).then((access) => ({ access, dispatcher: deps.dispatcher ?? tlsAgent(access) })));
+  const connect = () => (connection ??= clusterAccess(target, deps.env).then((access) => ({ access, dispatcher: deps.dispatcher ?? tlsAgent(access) })));
 
   async function call(method: 'GET' | 'PATCH' | 'POST', path: string, body?: unknown, contentType?: string): Promise<JsonAnswer> {
     const { access, dispatcher } = await connect();
@@ -108,10 +107,17 @@ async function inCluster(target: string, env: NodeJS.ProcessEnv): Promise<Cluste
   const dir = env.KEYROT_K8S_SERVICE_ACCOUNT_DIR || SERVICE_ACCOUNT_DIR;
   const read = (name: string) =>
     readFile(join(dir, name), 'utf8').catch(() => {
-      throw new UsageError(`--to ${target}: in a pod without a service account token (${join(dir, name)} cannot be read).`, { hint: 'Mount the service account token (automountServiceAccountToken) or give a kubeconfig.' });
+      throw new UsageError(`--to ${target}: in a pod without a service account token (${join(dir, name)} cannot be read).`, {
+        hint: 'Mount the service account token (automountServiceAccountToken) or give a kubeconfig.',
+      });
     });
   const host = env.KUBERNETES_SERVICE_HOST!.includes(':') ? `[${env.KUBERNETES_SERVICE_HOST}]` : env.KUBERNETES_SERVICE_HOST;
-  return { server: apiUrl(target, 'KUBERNETES_SERVICE_HOST', `https://${host}:${env.KUBERNETES_SERVICE_PORT}`), source: 'in-cluster service account', token: (await read('token')).trim(), ca: await read('ca.crt') };
+  return {
+    server: apiUrl(target, 'KUBERNETES_SERVICE_HOST', `https://${host}:${env.KUBERNETES_SERVICE_PORT}`),
+    source: 'in-cluster service account',
+    token: (await read('token')).trim(),
+    ca: await read('ca.crt'),
+  };
 }
 
 /** The parts of a kubeconfig keyrot reads (https://kubernetes.io/docs/concepts/configuration/organize-cluster-access-kubeconfig/). */
@@ -160,8 +166,7 @@ async function fromKubeconfig(target: string, configs: Array<{ path: string; doc
     });
   };
   const data = (b64: string) => Buffer.from(b64, 'base64').toString('utf8');
-  const either = async (o: Record<string, unknown>, from: string, k: string) =>
-    str(o, `${k}-data`) ? data(str(o, `${k}-data`)!) : str(o, k) ? await file(from, str(o, k)!) : undefined;
+  const either = async (o: Record<string, unknown>, from: string, k: string) => (str(o, `${k}-data`) ? data(str(o, `${k}-data`)!) : str(o, k) ? await file(from, str(o, k)!) : undefined);
 
   if (user.exec || user['auth-provider']) {
     throw new UsageError(`--to ${target}: the kubeconfig's user "${context.user}" gets its credentials from a plugin (exec or auth-provider), which keyrot does not run.`, {
@@ -187,10 +192,17 @@ async function fromKubeconfig(target: string, configs: Array<{ path: string; doc
 async function fail(target: string, answer: JsonAnswer, doing: string, connect: () => Promise<{ access: ClusterAccess }>, secrets: readonly string[] = []): Promise<never> {
   const { access } = await connect();
   // The API server's failures are a Status object ({kind: "Status", code, reason, message}).
-  return refused(target, 'Kubernetes', doing, answer, {
-    401: `The API server did not accept the credentials from ${access.source}: expired or wrong.`,
-    403: 'The credentials may not do this: they need get, patch and create on secrets in the namespace (a Role and RoleBinding).',
-    404: 'The namespace does not exist (keyrot creates the Secret, never a namespace).',
-    422: 'The API server refused the Secret as given (an immutable Secret cannot be changed: replace it by hand once).',
-  }, [access.token ?? '', ...secrets]);
+  return refused(
+    target,
+    'Kubernetes',
+    doing,
+    answer,
+    {
+      401: `The API server did not accept the credentials from ${access.source}: expired or wrong.`,
+      403: 'The credentials may not do this: they need get, patch and create on secrets in the namespace (a Role and RoleBinding).',
+      404: 'The namespace does not exist (keyrot creates the Secret, never a namespace).',
+      422: 'The API server refused the Secret as given (an immutable Secret cannot be changed: replace it by hand once).',
+    },
+    [access.token ?? '', ...secrets],
+  );
 }

@@ -148,5 +148,10 @@ function progressProblem(mode: RotationMode, phase: string, status: string, step
 function stepProblem(step: unknown): boolean {
   if (typeof step !== 'object' || step === null || Array.isArray(step)) return true;
   const s = step as Record<string, unknown>;
-  return !PHASE_NAMES.includes(s['phase'] as string) || !['ok', 'skipped', 'failed'].includes(s['outcome'] as string) || typeof s['durationMs'] !== 'number' || (s['detail'] !== undefined && typeof s['detail'] !== 'string');
+  return (
+    !PHASE_NAMES.includes(s['phase'] as string) ||
+    !['ok', 'skipped', 'failed'].includes(s['outcome'] as string) ||
+    typeof s['durationMs'] !== 'number' ||
+    (s['detail'] !== undefined && typeof s['detail'] !== 'string')
+  );
 }

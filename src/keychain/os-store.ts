@@ -22,12 +22,7 @@ export class OsSecretStore implements SecretStore {
   readonly #entries = new Map<string, InstanceType<KeyringModule['AsyncEntry']>>();
 
   constructor(private readonly platform: NodeJS.Platform = process.platform) {
-    this.description =
-      platform === 'darwin'
-        ? 'the macOS Keychain'
-        : platform === 'win32'
-          ? 'the Windows Credential Manager'
-          : 'the Secret Service keychain';
+    this.description = platform === 'darwin' ? 'the macOS Keychain' : platform === 'win32' ? 'the Windows Credential Manager' : 'the Secret Service keychain';
   }
 
   async get(account: string): Promise<string | null> {
@@ -81,11 +76,7 @@ export class OsSecretStore implements SecretStore {
     return this.#module;
   }
 
-  async #run<T>(
-    op: string,
-    account: string,
-    fn: (entry: InstanceType<KeyringModule['AsyncEntry']>, signal: AbortSignal) => Promise<T>,
-  ): Promise<T> {
+  async #run<T>(op: string, account: string, fn: (entry: InstanceType<KeyringModule['AsyncEntry']>, signal: AbortSignal) => Promise<T>): Promise<T> {
     const mod = await this.#load();
     try {
       // On Linux, pin the Secret Service: the library's default falls back to the kernel keyring, which

@@ -13,16 +13,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { checkedProxyFor, proxyLabel, PROXY_VARIABLES, ProxyConnectError, ProxyRouter } from './proxy.js';
 import { Agent, requestWith } from './undici-core.js';
 import type { Dispatcher } from 'undici';
-import {
-  AuthError,
-  CancelledError,
-  CreateOutcomeUnknownError,
-  NotFoundError,
-  PermissionError,
-  ProviderResponseError,
-  ProviderUnavailableError,
-  UsageError,
-} from '../errors.js';
+import { AuthError, CancelledError, CreateOutcomeUnknownError, NotFoundError, PermissionError, ProviderResponseError, ProviderUnavailableError, UsageError } from '../errors.js';
 import { redact, sanitizeForDisplay } from '../core/mask.js';
 import { urlUnder } from '../core/base-url.js';
 import type { HttpLogger, ProviderOptions, RetryPolicy, Timeouts } from './types.js';
@@ -368,14 +359,7 @@ export interface HttpResponse {
 const IDEMPOTENT: ReadonlySet<HttpMethod> = new Set<HttpMethod>(['GET', 'PUT', 'DELETE']);
 
 /** Connection errors that happen before a single byte of the request leaves this machine. */
-const NOT_SENT_CODES: ReadonlySet<string> = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EAI_FAIL',
-  'EAI_NONAME',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
+const NOT_SENT_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'UND_ERR_CONNECT_TIMEOUT']);
 
 /** TLS problems (certificates, a handshake with something that is not TLS): retrying cannot help. */
 const TLS_ERROR = /CERT|SELF_SIGNED|ERR_TLS|ERR_SSL|^EPROTO$|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|HOSTNAME_MISMATCH/;
@@ -522,10 +506,10 @@ export class HttpClient {
         this.#log(`${label} → cancelled (${elapsed} ms)`, secrets);
         throw idempotent
           ? new CancelledError('Cancelled.')
-          : new CancelledError(
-              `Cancelled while waiting for ${this.#service} to ${what}: the key may or may not have been created.`,
-              { hint: "List the user's keys to see whether it was.", data: { outcomeUnknown: true } },
-            );
+          : new CancelledError(`Cancelled while waiting for ${this.#service} to ${what}: the key may or may not have been created.`, {
+              hint: "List the user's keys to see whether it was.",
+              data: { outcomeUnknown: true },
+            });
       }
 
       if (outcome.kind === 'too-large') {
@@ -583,20 +567,16 @@ export class HttpClient {
       }
 
       if (attempt >= attempts) {
-        throw new ProviderUnavailableError(
-          `${this.#service} did not ${what} after ${attempt} attempt${attempt === 1 ? '' : 's'} (last: ${lastProblem}).`,
-          {
-            hint: lastProblem.startsWith('the proxy ') ? 'Check the proxy, or the proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), then try again.' : `Check the network connection and ${this.#service}'s status page, then try again.`,
-            data: { attempts: attempt, last: lastProblem, request: label },
-            cause: outcome.kind === 'failed' ? outcome.error : undefined,
-          },
-        );
+        throw new ProviderUnavailableError(`${this.#service} did not ${what} after ${attempt} attempt${attempt === 1 ? '' : 's'} (last: ${lastProblem}).`, {
+          hint: lastProblem.startsWith('the proxy ')
+            ? 'Check the proxy, or the proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), then try again.'
+            : `Check the network connection and ${this.#service}'s status page, then try again.`,
+          data: { attempts: attempt, last: lastProblem, request: label },
+          cause: outcome.kind === 'failed' ? outcome.error : undefined,
+        });
       }
       const delay = retryAfterMs ?? this.#backoffMs(attempt);
-      this.#log(
-        `${label}: retrying in ${delay} ms${retryAfterMs === undefined ? '' : ' (Retry-After)'} (attempt ${attempt + 1} of ${attempts}) after ${lastProblem}`,
-        secrets,
-      );
+      this.#log(`${label}: retrying in ${delay} ms${retryAfterMs === undefined ? '' : ' (Retry-After)'} (attempt ${attempt + 1} of ${attempts}) after ${lastProblem}`, secrets);
       // A 429 is about the pace of every request to this API, not this one: all of them wait it out, in the limiter.
       // An urgent request, which the limiter's pause does not hold, waits it out itself (until its deadline).
       if (outcome.kind === 'response' && outcome.status === 429) this.#limiter.throttled(delay, ticket);
@@ -614,12 +594,7 @@ export class HttpClient {
     return search ? `${path}${path.includes('?') ? '&' : '?'}${search}` : path;
   }
 
-  async #attempt(
-    method: HttpMethod,
-    url: string,
-    headers: Record<string, string>,
-    body: string | undefined,
-  ): Promise<AttemptOutcome> {
+  async #attempt(method: HttpMethod, url: string, headers: Record<string, string>, body: string | undefined): Promise<AttemptOutcome> {
     const outer = this.#signal;
     if (outer?.aborted) return { kind: 'cancelled' };
     const controller = new AbortController();
@@ -682,14 +657,7 @@ export class HttpClient {
     return this.#dispatcher;
   }
 
-  #success(
-    outcome: { status: number; text: string },
-    what: string,
-    attempts: number,
-    afterLostAnswer: boolean,
-    expectBody: boolean,
-    secrets: string[],
-  ): HttpResponse {
+  #success(outcome: { status: number; text: string }, what: string, attempts: number, afterLostAnswer: boolean, expectBody: boolean, secrets: string[]): HttpResponse {
     const { status, text } = outcome;
     const ok = status >= 200 && status < 300;
     const base = { status, attempts, afterLostAnswer };
@@ -722,7 +690,8 @@ export class HttpClient {
       const ipNotAllowed = /^Unauthorized IP address/i.test(message);
       return new AuthError(`${service} rejected the API key: ${message || 'HTTP 401 Unauthorized'}`, {
         hint: ipNotAllowed ? this.#hints.ipNotAllowed : this.#hints.unauthorized,
-        facts: { status }, data: { ...data, reason: ipNotAllowed ? 'ip-not-allowed' : 'rejected' },
+        facts: { status },
+        data: { ...data, reason: ipNotAllowed ? 'ip-not-allowed' : 'rejected' },
       });
     }
     if (status === 403) {
@@ -751,10 +720,7 @@ export class HttpClient {
     // A POST creates a key; any other change (a PATCH moving an expiry) may or may not have taken effect.
     const create = method === 'POST';
     return new CreateOutcomeUnknownError(
-      redact(
-        `${this.#service}'s answer when asked to ${what} was lost (${problem}): ${create ? 'the key may or may not have been created' : 'the change may or may not have taken effect'}.`,
-        secrets,
-      ),
+      redact(`${this.#service}'s answer when asked to ${what} was lost (${problem}): ${create ? 'the key may or may not have been created' : 'the change may or may not have taken effect'}.`, secrets),
       {
         hint: create ? "Do not simply retry: list the user's keys to see whether it was created, and delete any key you cannot use." : 'Check the key at the provider before going on.',
         data: { last: problem },

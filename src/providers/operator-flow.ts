@@ -46,10 +46,13 @@ async function receiveMintedKey(record: RotationRecord, ports: RotationPorts): P
   try {
     await ports.store.set(account, key.secret);
   } catch (err) {
-    throw new KeychainError(`The key you minted could not be stored in ${ports.store.description} (${(err as Error).message}); keyrot recorded nothing. It is live in the dashboard: keep it for a retry, or revoke it there.`, {
-      hint: 'Fix the keychain (unlock it), then --resume with the same key.',
-      cause: err,
-    });
+    throw new KeychainError(
+      `The key you minted could not be stored in ${ports.store.description} (${(err as Error).message}); keyrot recorded nothing. It is live in the dashboard: keep it for a retry, or revoke it there.`,
+      {
+        hint: 'Fix the keychain (unlock it), then --resume with the same key.',
+        cause: err,
+      },
+    );
   }
   remember(ports, key.id, key.secret);
   TRANSITIONS.holdNewKey(record, { id: key.id, lastChars: key.secret.slice(-5) });
@@ -110,7 +113,9 @@ async function awaitOperatorRevoke(record: RotationRecord, ports: RotationPorts,
     }
     if (ports.now().getTime() - started >= timeout) {
       record.awaiting = 'revoke';
-      throw new OperatorStepError(`Paused: ${record.oldKey.name} still authenticates after ${formatDuration(timeout)}: it has not been revoked yet (or the revoke has not taken effect). ${provider.operator?.revokeInstructions(oldKeyOf(record)) ?? ''}`.trim());
+      throw new OperatorStepError(
+        `Paused: ${record.oldKey.name} still authenticates after ${formatDuration(timeout)}: it has not been revoked yet (or the revoke has not taken effect). ${provider.operator?.revokeInstructions(oldKeyOf(record)) ?? ''}`.trim(),
+      );
     }
     await ports.sleep(Math.min(record.options.pollIntervalMs, timeout));
   }
@@ -205,7 +210,9 @@ export async function restoreDashboardAdmin(ctx: Context, provider: Provider, st
   if (admin?.source !== 'keychain' || !isKeyOf(provider.operator, admin.key, { id: record.newKey.id, name: record.newKey.name })) return;
   const old = await store.get(keychainAccount(provider.id, record.userId, record.oldKey.id));
   if (old === null) {
-    ctx.out.warn(`The admin key entry holds ${record.newKey.name}, and keyrot holds no copy of ${record.oldKey.name} to put back: store it again with keyrot login before revoking ${record.newKey.name}.`);
+    ctx.out.warn(
+      `The admin key entry holds ${record.newKey.name}, and keyrot holds no copy of ${record.oldKey.name} to put back: store it again with keyrot login before revoking ${record.newKey.name}.`,
+    );
     return;
   }
   await (await ctx.secretStore()).set(adminAccount(provider.id), old);

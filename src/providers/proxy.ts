@@ -30,7 +30,9 @@ export function checkedProxyFor(target: URL, env: ProxyEnv): string | null {
   try {
     url = new URL(found.url);
   } catch {
-    throw new UsageError(`${found.name} is not a proxy URL keyrot can read (e.g. http://proxy.example.com:3128; check the port, the brackets of an IPv6 address, and percent-encode special characters in a user name or password).`);
+    throw new UsageError(
+      `${found.name} is not a proxy URL keyrot can read (e.g. http://proxy.example.com:3128; check the port, the brackets of an IPv6 address, and percent-encode special characters in a user name or password).`,
+    );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new UsageError(`${found.name} names a ${url.protocol.replace(/:$/, '')} proxy (${proxyLabel(found.url)}); keyrot goes through http:// and https:// proxies only.`);
@@ -49,7 +51,10 @@ function proxyVariableFor(target: URL, env: ProxyEnv): { name: string; url: stri
   if (picked === undefined) return null;
   const proxy = picked.value;
   // A trailing dot names the same host (curl strips it on both sides).
-  const host = target.hostname.replace(/^\[|\]$/g, '').toLowerCase().replace(/\.$/, '');
+  const host = target.hostname
+    .replace(/^\[|\]$/g, '')
+    .toLowerCase()
+    .replace(/\.$/, '');
   const port = Number(target.port) || (https ? 443 : 80);
   for (const raw of (pick('no_proxy', 'NO_PROXY')?.value ?? '').split(/[,\s]+/)) {
     const entry = raw.toLowerCase();
@@ -58,7 +63,10 @@ function proxyVariableFor(target: URL, env: ProxyEnv): { name: string; url: stri
     if (inCidr(host, entry)) return null;
     const withPort = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(entry);
     if (withPort && Number(withPort[2]) !== port) continue;
-    const name = (withPort ? withPort[1]! : entry).replace(/^\[|\]$/g, '').replace(/^\*?\./, '').replace(/\.$/, '');
+    const name = (withPort ? withPort[1]! : entry)
+      .replace(/^\[|\]$/g, '')
+      .replace(/^\*?\./, '')
+      .replace(/\.$/, '');
     if (host === name || host.endsWith(`.${name}`)) return null;
   }
   return { name: picked.name, url: proxy.includes('://') ? proxy : `http://${proxy}` };
@@ -77,7 +85,11 @@ function inCidr(host: string, entry: string): boolean {
 /** An IPv4 or IPv6 address as a string of bits, or undefined for anything else. */
 function ipBits(address: string): string | undefined {
   const kind = isIP(address);
-  if (kind === 4) return address.split('.').map((o) => Number(o).toString(2).padStart(8, '0')).join('');
+  if (kind === 4)
+    return address
+      .split('.')
+      .map((o) => Number(o).toString(2).padStart(8, '0'))
+      .join('');
   if (kind !== 6) return undefined;
   let text = address;
   const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
@@ -152,9 +164,16 @@ export class ProxyRouter extends DispatcherBase {
 /** A proxy's refusal or failure, named: the request fails with it (see failFast). */
 export class ProxyConnectError extends Error {
   readonly code: 'KEYROT_PROXY_AUTH' | 'KEYROT_PROXY';
-  constructor(readonly proxy: string, readonly status: number | undefined, cause: unknown) {
+  constructor(
+    readonly proxy: string,
+    readonly status: number | undefined,
+    cause: unknown,
+  ) {
     const label = proxyLabel(proxy);
-    super(status === 407 ? `the proxy ${label} wants authentication (407 Proxy Authentication Required)` : `the proxy ${label} ${status ? `refused the tunnel (${status})` : 'closed the connection'}`, { cause });
+    super(
+      status === 407 ? `the proxy ${label} wants authentication (407 Proxy Authentication Required)` : `the proxy ${label} ${status ? `refused the tunnel (${status})` : 'closed the connection'}`,
+      { cause },
+    );
     this.code = status === 407 ? 'KEYROT_PROXY_AUTH' : 'KEYROT_PROXY';
   }
 }

@@ -24,11 +24,7 @@ export const Pool: typeof PoolType = PoolImpl;
 export const DispatcherBase: typeof Dispatcher = DispatcherImpl;
 
 /** undici's `request(url, options)`, for a given dispatcher. */
-export function requestWith(
-  dispatcher: Dispatcher,
-  url: string,
-  options: Omit<Dispatcher.RequestOptions, 'origin' | 'path'>,
-): Promise<Dispatcher.ResponseData> {
+export function requestWith(dispatcher: Dispatcher, url: string, options: Omit<Dispatcher.RequestOptions, 'origin' | 'path'>): Promise<Dispatcher.ResponseData> {
   const target = new URL(url);
   return dispatcher.request({ ...options, origin: target.origin, path: `${target.pathname}${target.search}` });
 }

@@ -103,8 +103,7 @@ export function validateFaultSpec(input: unknown): FaultSpec {
  * Throws UsageError with a one-line message and a format hint.
  */
 export function parseFaultSpec(text: string): FaultSpec {
-  const fail = (why: string): UsageError =>
-    new UsageError(`Invalid fault ${JSON.stringify(text)}: ${why}.`, { hint: FORMAT_HINT });
+  const fail = (why: string): UsageError => new UsageError(`Invalid fault ${JSON.stringify(text)}: ${why}.`, { hint: FORMAT_HINT });
   const tokens = tokenize(text);
   if (tokens === null) throw fail('unbalanced double quote');
   const [method, path, actionToken, ...options] = tokens;
@@ -167,9 +166,7 @@ export class FaultSet {
 
   /** The first fault matching the request, consuming one use of it; undefined when none matches. */
   take(method: string, path: string): FaultSpec | undefined {
-    const index = this.active.findIndex(
-      ({ spec }) => (spec.method === undefined || spec.method === method.toUpperCase()) && faultPathMatches(spec.path, path),
-    );
+    const index = this.active.findIndex(({ spec }) => (spec.method === undefined || spec.method === method.toUpperCase()) && faultPathMatches(spec.path, path));
     const hit = this.active[index];
     if (hit === undefined) return undefined;
     hit.remaining -= 1;

@@ -308,18 +308,25 @@ function seed(platform: Platform): string {
     const earlier = platform.kubeadaptDocs === 'earlier';
     const org = platform.addAccount({ id: 'org', name: 'Kubeadapt organization', description: 'the organization', role: 'owner', canRead: false, canIssue: false, login: 'org' });
     org.clusters = ['cl-prod-eu', 'cl-prod-us'];
-    const exporter = earlier ? ['clusters:read', 'namespaces:read', 'nodes:read', 'overview:read', 'workloads:read'] : ['clusters:read', 'namespaces:read', 'nodes:read', 'organization:read', 'workloads:read'];
+    const exporter = earlier
+      ? ['clusters:read', 'namespaces:read', 'nodes:read', 'overview:read', 'workloads:read']
+      : ['clusters:read', 'namespaces:read', 'nodes:read', 'organization:read', 'workloads:read'];
     const prod = platform.addKey(org, { name: 'prod-exporter', scopes: exporter, lastUsedAt: ago(day) });
     platform.addKey(org, { name: 'ci-readonly', scopes: earlier ? ['costs:departments:read', 'costs:teams:read'] : ['departments:read', 'organization:read', 'teams:read'] });
     // Another organization (a staging one): its keys are valid at the same API but see other clusters.
-    const staging = platform.addAccount({ id: 'staging', name: 'Kubeadapt staging organization', description: 'another organization', role: 'owner', canRead: false, canIssue: false, login: 'staging' });
+    const staging = platform.addAccount({
+      id: 'staging',
+      name: 'Kubeadapt staging organization',
+      description: 'another organization',
+      role: 'owner',
+      canRead: false,
+      canIssue: false,
+      login: 'staging',
+    });
     staging.clusters = ['cl-staging-eu'];
     return prod.plaintext;
   }
-  const roles =
-    platform.dialect === 'grafana'
-      ? { admin: 'Admin', member: 'Editor', reader: 'Editor', viewer: 'Viewer' }
-      : { admin: 'admin', member: 'member', reader: 'operator', viewer: 'member' };
+  const roles = platform.dialect === 'grafana' ? { admin: 'Admin', member: 'Editor', reader: 'Editor', viewer: 'Viewer' } : { admin: 'admin', member: 'member', reader: 'operator', viewer: 'member' };
   const admin = platform.addAccount({ name: 'keyrot-admin', description: 'rotates keys', role: roles.admin, canRead: true, canIssue: true });
   const adminKey = platform.addKey(admin, { name: 'keyrot-admin', scopes: ['*'] });
   const bot = platform.addAccount({ name: 'deploy-bot', description: 'recording exporter', role: roles.member, canRead: false, canIssue: false });
@@ -588,7 +595,7 @@ export async function startPlatformSandbox(options: PlatformSandboxOptions): Pro
     const account = input.account ? platform.account(input.account) : platform.accounts[dialect === 'kubeadapt' ? 0 : 1];
     if (!account) throw new UsageError('no such account');
     if (typeof input.name !== 'string' || input.name === '' || input.name.length > 255) throw new UsageError('a key needs a name of 1 to 255 characters');
-    if (dialect === 'kubeadapt' && !(input.scopes?.length)) throw new UsageError('a Kubeadapt key needs at least one scope');
+    if (dialect === 'kubeadapt' && !input.scopes?.length) throw new UsageError('a Kubeadapt key needs at least one scope');
     const key = platform.addKey(account, { name: input.name, scopes: input.scopes ?? [], ...(input.allowedClusters ? { allowedClusters: input.allowedClusters } : {}) });
     return { id: key.id, plaintext: key.plaintext };
   };
@@ -636,9 +643,16 @@ export async function startPlatformSandbox(options: PlatformSandboxOptions): Pro
       name: a.name,
       login: a.login,
       role: a.role,
-      keys: a.keys
-        
-        .map((k) => ({ id: k.id, accountId: a.id, name: k.name, plaintext: k.plaintext, scopes: [...k.scopes], expiresAt: iso(k.expiresAt), lastUsedAt: k.lastUsedAt?.toISOString() ?? null, revoked: k.revokedAt !== null })),
+      keys: a.keys.map((k) => ({
+        id: k.id,
+        accountId: a.id,
+        name: k.name,
+        plaintext: k.plaintext,
+        scopes: [...k.scopes],
+        expiresAt: iso(k.expiresAt),
+        lastUsedAt: k.lastUsedAt?.toISOString() ?? null,
+        revoked: k.revokedAt !== null,
+      })),
     }));
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {

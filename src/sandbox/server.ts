@@ -206,7 +206,12 @@ function resolveSettings(options: SandboxOptions): Settings {
   if (options.adminKey !== undefined && !/^\S+$/.test(options.adminKey)) {
     throw new UsageError('The sandbox admin key must be non-empty and hold no spaces.');
   }
-  return { port, host, users, keysPerUser, adminKey: options.adminKey ?? generateKeyPlaintext(),
+  return {
+    port,
+    host,
+    users,
+    keysPerUser,
+    adminKey: options.adminKey ?? generateKeyPlaintext(),
     rateLimitPerSecond,
     createAnswer,
     dialect: { notFound: 404, forbidden: 403, keyListMeta: false, ...options.dialect },
@@ -451,13 +456,7 @@ class SandboxCore {
   }
 
   /** Rate limit, route, authenticate, authorise, act: in that order, like the real API. */
-  private answerApi(
-    req: IncomingMessage,
-    method: string,
-    url: URL,
-    apiPath: string | null,
-    body: string | undefined,
-  ): { reply: Reply; userEmail: string | null } {
+  private answerApi(req: IncomingMessage, method: string, url: URL, apiPath: string | null, body: string | undefined): { reply: Reply; userEmail: string | null } {
     const now = new Date();
     const ip = clientIp(req);
     if (!this.limiter.admit(ip, now.getTime())) {
@@ -590,11 +589,7 @@ const CONTROL_ROUTES: readonly Route<ControlContext>[] = [
   },
 ];
 
-function resolveRoute<R extends Route<never>>(
-  routes: readonly R[],
-  method: string,
-  path: string,
-): { route: R; params: Params } | { allowed: string[] } | undefined {
+function resolveRoute<R extends Route<never>>(routes: readonly R[], method: string, path: string): { route: R; params: Params } | { allowed: string[] } | undefined {
   const got = path.split('/').filter((s) => s.length > 0);
   const allowed: string[] = [];
   for (const route of routes) {

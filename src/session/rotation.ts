@@ -7,10 +7,25 @@ import type { Context } from '../cli/context.js';
 import { formatDuration, parseDuration, parseSpan } from '../core/duration.js';
 import { maskFromLastChars } from '../core/mask.js';
 import { nextGenerationName } from '../core/naming.js';
-import { PHASES, PHASE_LABELS, abortRotation, canAbort, newKeyUnheldWithoutStore, newRotationRecord, noEvidenceReason, nothingCreated, runRotation, TRANSITIONS, type RotationMode, type RotationOptions, type RotationPorts, type RotationRecord } from '../core/rotation.js';
+import {
+  PHASES,
+  PHASE_LABELS,
+  abortRotation,
+  canAbort,
+  newKeyUnheldWithoutStore,
+  newRotationRecord,
+  noEvidenceReason,
+  nothingCreated,
+  runRotation,
+  TRANSITIONS,
+  type RotationMode,
+  type RotationOptions,
+  type RotationPorts,
+  type RotationRecord,
+} from '../core/rotation.js';
 import { CancelledError, NotFoundError, RotationConflictError, StateError, UsageError, isKeyrotError } from '../errors.js';
 import { writeRescueFile } from '../journal/rescue.js';
-import { RotationJournal } from '../journal/rotations.js';
+import type { RotationJournal } from '../journal/rotations.js';
 import { stateError } from '../journal/state-dir.js';
 import { keychainAccount, type SecretStore } from '../keychain/secret-store.js';
 import { newKeyExpiry, type NewKeyExpiry } from '../core/rotation/lifetime.js';
@@ -77,9 +92,7 @@ export interface RotationPlan {
   preflight?: string[];
 }
 
-export type RotateResult =
-  | { kind: 'planned'; plan: RotationPlan }
-  | { kind: 'rotated' | 'paused' | 'aborted'; record: RotationRecord; journal: string };
+export type RotateResult = { kind: 'planned'; plan: RotationPlan } | { kind: 'rotated' | 'paused' | 'aborted'; record: RotationRecord; journal: string };
 
 export const DEFAULTS = { waitTimeout: '10m', pollInterval: '5s', hookTimeout: DEFAULT_HOOK_TIMEOUT, grace: '7d' };
 
@@ -88,7 +101,7 @@ export function parseSettings(options: RotateOptions, store: 'os' | 'none' = 'os
   if (options.emergency && store === 'none') {
     // Revoke-then-hand-over with no keychain: between the two the only key of the user would live in this
     // process's memory alone, and a kill -9 or a failing revoke would leave nobody holding it.
-    throw new UsageError('--emergency revokes the old key before the hand-over, so with --store none the only working key would exist in keyrot\'s memory alone.', {
+    throw new UsageError("--emergency revokes the old key before the hand-over, so with --store none the only working key would exist in keyrot's memory alone.", {
       hint: 'Keep the keychain (drop --store none), or drop --emergency and pass --no-wait: the new key is then handed over first and the old one revoked right after.',
     });
   }
@@ -174,7 +187,11 @@ export function planOf(
   });
   if (options.keepOld) {
     const expire = options.expireOldMs && provider.setKeyExpiry ? `; ${oldKey.name} set to expire then` : '';
-    steps.splice(steps.findIndex((s) => s.startsWith('check ')), 0, `stop here, both keys live (--keep-old) for a grace period of ${formatDuration(options.graceMs ?? 0)}${expire}, until --resume`);
+    steps.splice(
+      steps.findIndex((s) => s.startsWith('check ')),
+      0,
+      `stop here, both keys live (--keep-old) for a grace period of ${formatDuration(options.graceMs ?? 0)}${expire}, until --resume`,
+    );
   }
   return {
     user: { id: user.id, email: user.email },
@@ -248,10 +265,9 @@ export function rotationOptionsFor(ctx: Context, options: RotateOptions, setting
     });
   }
   if (!usageSignalUsable && mode === 'standard' && settings.wait && !options.check) {
-    throw new UsageError(
-      `The admin key belongs to ${user.email} itself: keyrot's own calls would count as that user's activity, so waiting for usage proves nothing.`,
-      { hint: 'Pass --check CMD to confirm the consumers, or --no-wait.' },
-    );
+    throw new UsageError(`The admin key belongs to ${user.email} itself: keyrot's own calls would count as that user's activity, so waiting for usage proves nothing.`, {
+      hint: 'Pass --check CMD to confirm the consumers, or --no-wait.',
+    });
   }
   return {
     onNewKey: options.onNewKey ?? null,
@@ -269,11 +285,6 @@ export function rotationOptionsFor(ctx: Context, options: RotateOptions, setting
     ...(settings.expireOldMs ? { expireOldMs: settings.expireOldMs } : {}),
   };
 }
-
-
-
-
-
 
 /** A damaged journal: the error grows what the provider shows for the user, so the way out can be chosen. */
 export async function explainDamagedJournal(ctx: Context, provider: Provider, user: User, err: unknown): Promise<never> {
@@ -359,7 +370,12 @@ export async function adoptFromProvider(ctx: Context, session: RotationSession, 
   });
   // The key exists and is held: the rotation goes on from proving it, and hands it over again (hooks are idempotent).
   TRANSITIONS.adopt(record, { id: next.id, lastChars: secret.slice(-5) });
-  await consentTo(ctx, Boolean(options.yes), `Adopt the rotation ${provider.displayName} shows for ${user.email}: ${next.name} replaces ${old.name}, which is revoked at the end?`, `Adopting the rotation revokes ${old.name} at the end`);
+  await consentTo(
+    ctx,
+    Boolean(options.yes),
+    `Adopt the rotation ${provider.displayName} shows for ${user.email}: ${next.name} replaces ${old.name}, which is revoked at the end?`,
+    `Adopting the rotation revokes ${old.name} at the end`,
+  );
   ctx.out.event('rotation.started', { rotationId: record.id, userId: user.id, userEmail: user.email, mode, oldKeyId: old.id, newKeyName: next.name, adopted: true });
   return runIn(ctx, session, record, store);
 }
@@ -418,13 +434,22 @@ function refuseResumeThatCannotFinish(ctx: Context, provider: Provider, record: 
     try {
       refuseWithoutEvidence(ctx, provider, record.options, record.mode, Boolean(record.batchId));
     } catch (err) {
-      if (err instanceof UsageError) err.hint = `Pass --check CMD with --resume (a command that proves the consumers work with the new key), or --no-wait to revoke on your own word${abort}. Nothing was changed.`;
+      if (err instanceof UsageError)
+        err.hint = `Pass --check CMD with --resume (a command that proves the consumers work with the new key), or --no-wait to revoke on your own word${abort}. Nothing was changed.`;
       throw err;
     }
   }
   // --self is the exception: the new key is the admin key this run authenticates with, proven by every call.
   // A new key nobody holds is deleted first and the rotation starts again from a new one, proven as it is made.
-  if (record.options.store === 'none' && record.userId !== SELF_USER_ID && ahead.includes('revoke') && !ahead.includes('create') && record.options.check === null && record.newKey.id !== null && !newKeyUnheldWithoutStore(record)) {
+  if (
+    record.options.store === 'none' &&
+    record.userId !== SELF_USER_ID &&
+    ahead.includes('revoke') &&
+    !ahead.includes('create') &&
+    record.options.check === null &&
+    record.newKey.id !== null &&
+    !newKeyUnheldWithoutStore(record)
+  ) {
     throw new UsageError(`keyrot keeps no copy of ${record.newKey.name} (--store none): it cannot prove the new key works before revoking ${record.oldKey.name}.`, { hint });
   }
 }
@@ -457,7 +482,9 @@ export async function planRotation(
     const pair = unfinishedPairs(keys)[0];
     if (pair) throw strayNextGeneration(ctx, provider, user, pair.old, pair.next);
   }
-  const oldKey = self ? self.oldKey(keys) : (dashboardKey(provider, keys, options.key) ?? (await chooseKey(ctx, keys, options.key, await heldAmong(ctx, store, provider.id, user.id, keys), user.email)));
+  const oldKey = self
+    ? self.oldKey(keys)
+    : (dashboardKey(provider, keys, options.key) ?? (await chooseKey(ctx, keys, options.key, await heldAmong(ctx, store, provider.id, user.id, keys), user.email)));
   if (!self) await refuseAdminKeyAsOldKey(ctx, provider, identity, user, oldKey);
   // keyrot's own calls use the admin key, so waiting on its usage proves nothing; and a leaked admin key is
   // revoked as soon as the new one is installed, which is the standard order without the wait.
@@ -472,7 +499,9 @@ export async function planRotation(
   if (stray) throw strayNextGeneration(ctx, provider, user, oldKey, stray);
   const newName = options.name ?? successor;
   if (options.name === undefined && newName.length > 255) {
-    throw new UsageError(`The new key's name would be the old name with its generation bumped, ${newName.length} characters: ${provider.displayName} allows 255.`, { hint: 'Pass --name with a shorter name.' });
+    throw new UsageError(`The new key's name would be the old name with its generation bumped, ${newName.length} characters: ${provider.displayName} allows 255.`, {
+      hint: 'Pass --name with a shorter name.',
+    });
   }
   if (keys.some((k) => k.name === newName)) throw new UsageError(`${user.email} already has a key named "${newName}": pick another --name.`);
   const expiry = newKeyExpiry({

@@ -79,10 +79,11 @@ export async function acquireSharedLock(store: S3Store, key: string, journalKey:
   let tookOver = false;
   const own = async (version: string) => {
     const lock = held(store, key, body, version);
-    if (tookOver) await fence(store, journalKey).catch(async (err: unknown) => {
-      await lock.release();
-      throw err;
-    });
+    if (tookOver)
+      await fence(store, journalKey).catch(async (err: unknown) => {
+        await lock.release();
+        throw err;
+      });
     return lock;
   };
   for (let attempt = 0; attempt < 5; attempt++) {

@@ -86,7 +86,7 @@ export class S3Store implements StateStore {
         url = new URL(endpoint);
       } catch {
         // Not echoed: an endpoint URL may carry user info (a key and its secret), and this line goes to CI logs.
-        throw new UsageError(`${source} is not a URL (its value is not shown: it may hold credentials).`, { hint: 'Set it to the store\'s https:// address, e.g. https://s3.example.com.' });
+        throw new UsageError(`${source} is not a URL (its value is not shown: it may hold credentials).`, { hint: "Set it to the store's https:// address, e.g. https://s3.example.com." });
       }
       if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
         throw new UsageError(`${source}: plain http:// is refused for ${url.hostname}: keyrot's records and S3 credentials would cross the network unencrypted.`, {

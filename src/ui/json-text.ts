@@ -15,14 +15,7 @@ const PIECE = 64 * 1024;
  * piece always ends between two JSON tokens, never inside a string. `terminator` follows the document, in its last
  * piece.
  */
-export function writeJsonText(
-  value: unknown,
-  replacer: ValueReplacer,
-  indent: number,
-  write: (text: string) => void,
-  finish: (text: string) => string = (text) => text,
-  terminator = '',
-): void {
+export function writeJsonText(value: unknown, replacer: ValueReplacer, indent: number, write: (text: string) => void, finish: (text: string) => string = (text) => text, terminator = ''): void {
   let pending = '';
   const emit = (text: string) => {
     pending += text;

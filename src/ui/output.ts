@@ -139,7 +139,14 @@ export class Output {
     // Redacted as it is serialised, not copied first, and written in pieces: an audit's document holds thousands of
     // keys.
     const redact = (v: unknown) => (typeof v === 'string' ? others.redact(v) : v);
-    writeJsonText(value, redact, 2, (text) => this.#opts.stdout.write(text), (text) => inertJson(text), '\n');
+    writeJsonText(
+      value,
+      redact,
+      2,
+      (text) => this.#opts.stdout.write(text),
+      (text) => inertJson(text),
+      '\n',
+    );
   }
 
   /**
@@ -245,11 +252,7 @@ export class Output {
  * Colour is decided once: off for --no-color, NO_COLOR (any non-empty value), CI, or a stream that is not a
  * terminal; FORCE_COLOR turns it on (level 1-3) unless --no-color or NO_COLOR says otherwise.
  */
-export function decideColorLevel(
-  env: NodeJS.ProcessEnv,
-  stream: { isTTY?: boolean; getColorDepth?: () => number },
-  noColorFlag: boolean,
-): 0 | 1 | 2 | 3 {
+export function decideColorLevel(env: NodeJS.ProcessEnv, stream: { isTTY?: boolean; getColorDepth?: () => number }, noColorFlag: boolean): 0 | 1 | 2 | 3 {
   if (noColorFlag || (env.NO_COLOR !== undefined && env.NO_COLOR !== '')) return 0;
   const force = env.FORCE_COLOR;
   if (force !== undefined) {

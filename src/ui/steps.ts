@@ -41,8 +41,7 @@ export function createStepReporter(out: Output, spinners: boolean, now: () => nu
     async start(label) {
       const startedAt = now();
       const elapsed = () => formatDuration(now() - startedAt);
-      const mark = (outcome: StepOutcome) =>
-        outcome === 'ok' ? out.style.green('✔') : outcome === 'skipped' ? out.style.dim('–') : out.style.red('✖');
+      const mark = (outcome: StepOutcome) => (outcome === 'ok' ? out.style.green('✔') : outcome === 'skipped' ? out.style.dim('–') : out.style.red('✖'));
       const body = (detail?: string) => `${label}${detail ? ` ${out.style.dim(`· ${detail}`)}` : ''} ${out.style.dim(`(${elapsed()})`)}`;
       const line = (outcome: StepOutcome, detail?: string) => `${mark(outcome)} ${body(detail)}`;
 

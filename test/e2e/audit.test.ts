@@ -135,7 +135,9 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot audit', () => {
     expect(rows[0]).toBe('severity,user_email,user_id,key_name,key_id,masked_key,expires_at,days_left,held,generation,user_last_activity,unfinished_rotation,created_at,findings,reasons');
     expect(rows).toHaveLength(h.sandbox.snapshot().users.reduce((n, u) => n + u.keys.length, 0) + 1);
     const ops = rows.find((row) => row.includes(',ops-deploy-v7,'))!;
-    expect(ops).toMatch(/^high,ops@example\.com,[0-9a-f-]{36},ops-deploy-v7,[0-9a-f-]{36},\*{4}\S{5},\d{4}-\d{2}-\d{2}T[\d:.]+Z,9,true,7,[^,]*,,\d{4}-\d{2}-\d{2}T[\d:.]+Z,expiring;multiple-keys,"expiring: expires on/);
+    expect(ops).toMatch(
+      /^high,ops@example\.com,[0-9a-f-]{36},ops-deploy-v7,[0-9a-f-]{36},\*{4}\S{5},\d{4}-\d{2}-\d{2}T[\d:.]+Z,9,true,7,[^,]*,,\d{4}-\d{2}-\d{2}T[\d:.]+Z,expiring;multiple-keys,"expiring: expires on/,
+    );
     expect(r.stdout).toContain(`,"'=HYPERLINK(""http://evil.example"",""x""),1",${victim.id},`);
     // An invisible direction mark in front of "=" hides nothing: it is shown by its code point, and no cell starts with "=".
     const other = userOf(h, 'user7@example.com').keys[0]!;
@@ -190,7 +192,10 @@ describe('keyrot audit: bad input changes nothing and sends nothing', () => {
   it('keys alike in urgency come in the same order in every locale: by e-mail, character by character', async () => {
     const h = await harness({ users: 14, keysPerUser: 1 });
     // user8 and user14 are alike: a key that never expires, not held, a user active within the day.
-    for (const [from, to] of [['user8@example.com', 'zed@example.com'], ['user14@example.com', 'ökan@example.com']] as const) {
+    for (const [from, to] of [
+      ['user8@example.com', 'zed@example.com'],
+      ['user14@example.com', 'ökan@example.com'],
+    ] as const) {
       const res = await fetch(`${h.sandbox.controlUrl}/users/${userOf(h, from).id}`, { method: 'POST', body: JSON.stringify({ email: to }) });
       expect(res.ok).toBe(true);
     }
@@ -200,10 +205,14 @@ describe('keyrot audit: bad input changes nothing and sends nothing', () => {
       orders.push(report.keys.map((k: any) => k.userEmail).filter((e: string) => e === 'zed@example.com' || e === 'ökan@example.com'));
     }
     // Swedish collation puts ö after z, English before it: the audit follows neither, so a CI diff never churns.
-    expect(orders).toEqual([['zed@example.com', 'ökan@example.com'], ['zed@example.com', 'ökan@example.com'], ['zed@example.com', 'ökan@example.com']]);
+    expect(orders).toEqual([
+      ['zed@example.com', 'ökan@example.com'],
+      ['zed@example.com', 'ökan@example.com'],
+      ['zed@example.com', 'ökan@example.com'],
+    ]);
   });
 
-  it('without the manage_users permission: exit 3, naming the admin key\'s user', async () => {
+  it("without the manage_users permission: exit 3, naming the admin key's user", async () => {
     const h = await harness();
     const r = exitOf(await h.run(['audit'], { env: { VULTR_API_KEY: h.keyOf('viewer@example.com') } }), 3);
     expect(r.stderr).toMatch(/^error: The admin key's user \(viewer@example\.com\) may not manage other users' keys\./);

@@ -114,7 +114,7 @@ describe('admin credentials', () => {
     await refused(h, ['create', '--user', 'ops@example.com', '--name', 'x'], ExitCode.auth, { env: { VULTR_API_KEY: 'WRONGWRONGWRONGWRONGWRONGWRONGWRONG' } });
   });
 
-  it("the key of a user without manage_users → exit 3 saying that permission is missing", async () => {
+  it('the key of a user without manage_users → exit 3 saying that permission is missing', async () => {
     const h = await harness();
     const env = { VULTR_API_KEY: h.keyOf('viewer@example.com') };
     const { r, error } = await refused(h, ['list-users'], ExitCode.permission, { env });
@@ -253,7 +253,10 @@ describe('no D-Bus session bus', () => {
     for (const DBUS_SESSION_BUS_ADDRESS of ['unix:path=/nonexistent/keyrot-test-bus', undefined]) {
       const r = await h.run(args, { env: { DBUS_SESSION_BUS_ADDRESS } });
       expect(r.code, r.stderr).toBe(ExitCode.keychain);
-      expect(lines(r.stderr).filter((l) => /keychain/i.test(l)), r.stderr).toHaveLength(1);
+      expect(
+        lines(r.stderr).filter((l) => /keychain/i.test(l)),
+        r.stderr,
+      ).toHaveLength(1);
       expect(r.stderr).toMatch(/no D-Bus session bus/);
       expect(r.stderr).not.toMatch(/Platform failure|autolaunch|Failed to connect/);
     }

@@ -17,9 +17,7 @@ function githubThatHangsOnPut(): Promise<{ url: string; close: () => void }> {
     if (req.method === 'PUT') return; // never answered
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ key_id: '1', key: Buffer.alloc(32, 7).toString('base64') }));
   });
-  return new Promise((r) =>
-    s.listen(0, '127.0.0.1', () => r({ url: `http://127.0.0.1:${(s.address() as { port: number }).port}`, close: () => (s.closeAllConnections(), s.close()) })),
-  );
+  return new Promise((r) => s.listen(0, '127.0.0.1', () => r({ url: `http://127.0.0.1:${(s.address() as { port: number }).port}`, close: () => (s.closeAllConnections(), s.close()) })));
 }
 
 describe.skipIf(!HAS_KEYCHAIN)('attack: cancelled during a destination write', () => {
@@ -39,7 +37,10 @@ describe.skipIf(!HAS_KEYCHAIN)('attack: cancelled during a destination write', (
       const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       const code = await closed;
       clearTimeout(killer);
-      expect(s.keys().map((k) => k.name), `a live key nobody holds; stderr: ${stderr}`).toEqual(['ops-deploy']);
+      expect(
+        s.keys().map((k) => k.name),
+        `a live key nobody holds; stderr: ${stderr}`,
+      ).toEqual(['ops-deploy']);
       expect(code, stderr).toBe(ExitCode.cancelled);
     } finally {
       gh.close();

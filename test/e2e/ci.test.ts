@@ -68,7 +68,10 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot in CI', () => {
     const h = await harness();
     const r = await h.run(['list-users', '--events']);
     expect(r.code).toBe(0);
-    const lines = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const lines = r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ type: 'result', command: 'list-users' });
     expect(lines[0].data.map((u: { email: string }) => u.email)).toContain('ops@example.com');
@@ -174,7 +177,6 @@ describe.skipIf(!HAS_KEYCHAIN)('a headless runner without a keychain', () => {
     expect(JSON.parse(j.stdout)).toMatchObject({ dryRun: true, keys: [{ keyName: 'ops-deploy' }], preflightFailed: [{ check: 'consent', error: { code: 'usage', exitCode: 2 } }] });
     expect(h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
   });
-
 });
 
 describe.skipIf(!HAS_KEYCHAIN)('evidence a pipeline can give (Vultr: activity per user)', () => {
@@ -192,13 +194,31 @@ describe.skipIf(!HAS_KEYCHAIN)('evidence a pipeline can give (Vultr: activity pe
     const s = await rotationSetup();
     // The consumer keeps calling with the old key (the hook installs nothing), so the user's activity moves.
     const c = await s.consumer();
-    const r = await s.run('old traffic', ['rotate', '--user', s.user.email, '--on-new-key', 'cat >/dev/null', '--check', consumerCheck(s), '--wait-timeout', '3s', '--poll-interval', '200ms', '--yes']);
+    const r = await s.run('old traffic', [
+      'rotate',
+      '--user',
+      s.user.email,
+      '--on-new-key',
+      'cat >/dev/null',
+      '--check',
+      consumerCheck(s),
+      '--wait-timeout',
+      '3s',
+      '--poll-interval',
+      '200ms',
+      '--yes',
+    ]);
     const stats = await c.stop();
     expect(r.code).toBe(ExitCode.waitTimeout);
     expect(stats.calls).toBeGreaterThan(0);
     expect(stats.rejected).toBe(0);
     expect(await authStatus(s.h, s.oldKey.plaintext)).toBe(200);
-    expect(s.keys().map((k) => k.name).sort()).toEqual(['ops-deploy', 'ops-deploy-v2']);
+    expect(
+      s
+        .keys()
+        .map((k) => k.name)
+        .sort(),
+    ).toEqual(['ops-deploy', 'ops-deploy-v2']);
   });
 
   it('rotate --to dotenv with --check: goes on as soon as the check passes; job outputs name the keys, never a plaintext', async () => {
@@ -209,7 +229,9 @@ describe.skipIf(!HAS_KEYCHAIN)('evidence a pipeline can give (Vultr: activity pe
     // The app reads VULTR_API_KEY from its .env: the check proves the key there works and is not the old one.
     const fromEnv = join(s.dir, 'from-env');
     const check = `sed -n 's/^VULTR_API_KEY=//p' '${envFile}' > '${fromEnv}' && ${consumerCheck({ ...s, keyFile: fromEnv })}`;
-    const r = await s.run('to dotenv', ['rotate', '--user', s.user.email, '--to', `dotenv:${envFile}#VULTR_API_KEY`, '--check', check, '--yes'], { env: { GITHUB_ACTIONS: 'true', GITHUB_OUTPUT: outputs } });
+    const r = await s.run('to dotenv', ['rotate', '--user', s.user.email, '--to', `dotenv:${envFile}#VULTR_API_KEY`, '--check', check, '--yes'], {
+      env: { GITHUB_ACTIONS: 'true', GITHUB_OUTPUT: outputs },
+    });
     expect(r.code, r.stderr).toBe(0);
     const [fresh] = s.keys();
     expect(fresh!.name).toBe('ops-deploy-v2');
@@ -242,11 +264,15 @@ describe.skipIf(!HAS_KEYCHAIN)('evidence a pipeline can give (Vultr: activity pe
     expect(resumed.code).toBe(ExitCode.usage);
     expect(resumed.stderr).toMatch(/keeps no copy of ops-deploy-v2 \(--store none\): it cannot prove the new key works before revoking ops-deploy\.[^]*Pass --check CMD with --resume/);
     expect(Date.now() - started).toBeLessThan(10_000);
-    expect(s.keys().map((k) => k.name).sort()).toEqual(['ops-deploy', 'ops-deploy-v2']);
+    expect(
+      s
+        .keys()
+        .map((k) => k.name)
+        .sort(),
+    ).toEqual(['ops-deploy', 'ops-deploy-v2']);
     const aborted = await s.run('abort', ['rotate', '--user', s.user.email, '--store', 'none', '--abort', '--yes'], { env: NO_KEYCHAIN });
     expect(aborted.code, aborted.stderr).toBe(0);
     expect(aborted.stderr).toMatch(/warning: Consumers were given ops-deploy-v2 at \S+: any that switched to it fail once it is deleted\./);
     expect(s.keys().map((k) => k.name)).toEqual(['ops-deploy']);
   });
 });
-

@@ -86,7 +86,7 @@ describe('list-users', () => {
 });
 
 describe('list-keys', () => {
-  it('--json lists a user\'s keys masked, with expiry; nothing is held before keyrot created one', async () => {
+  it("--json lists a user's keys masked, with expiry; nothing is held before keyrot created one", async () => {
     const h = await harness();
     const r = ok(await h.run(['list-keys', '--user', 'ci@example.com', '--json']));
     expect(r.stderr).toBe('');
@@ -118,10 +118,7 @@ describe('list-keys', () => {
     it('marks the key keyrot created as held, and only that one (human and --json)', async () => {
       const h = await harness();
       const created = await createWithKeyrot(h, 'ci@example.com', 'ci-keyrot');
-      const [human, machine] = await Promise.all([
-        h.run(['list-keys', '--user', 'ci@example.com']),
-        h.run(['list-keys', '--user', 'ci@example.com', '--json']),
-      ]);
+      const [human, machine] = await Promise.all([h.run(['list-keys', '--user', 'ci@example.com']), h.run(['list-keys', '--user', 'ci@example.com', '--json'])]);
       const rows = lines(ok(human).stdout);
       expect(rows[0]).toMatch(/^ID\s+NAME\s+KEY\s+EXPIRES\s+KEYCHAIN$/);
       expect(rows).toHaveLength(4);
@@ -139,7 +136,7 @@ describe('list-keys', () => {
 });
 
 describe.skipIf(!HAS_KEYCHAIN)('create', () => {
-  it('--json: the plaintext is in the OS keychain, equal to the provider\'s, and nowhere in the output', async () => {
+  it("--json: the plaintext is in the OS keychain, equal to the provider's, and nowhere in the output", async () => {
     const h = await harness();
     const r = await h.run(['create', '--user', 'ops@example.com', '--name', 'deploy-bot', '--json']);
     ok(r);
@@ -317,7 +314,12 @@ describe('verify', () => {
     expect(human.stdout + human.stderr).not.toContain(plaintext);
     const machine = ok(await h.run(['verify', '--user', 'ops@example.com', '--stdin', '--json'], { stdin: plaintext }));
     expect(json(machine)).toMatchObject({ name: 'ops-deploy', source: 'stdin', authenticates: true, listed: true, maskedKey: `****${plaintext.slice(-5)}` });
-    expect(h.sandbox.requests().filter((q) => q.path === '/v2/account').map((q) => [q.status, q.userEmail])).toEqual([
+    expect(
+      h.sandbox
+        .requests()
+        .filter((q) => q.path === '/v2/account')
+        .map((q) => [q.status, q.userEmail]),
+    ).toEqual([
       [200, 'ops@example.com'],
       [200, 'ops@example.com'],
     ]);
@@ -376,7 +378,7 @@ describe('verify', () => {
       expect(human.stdout + human.stderr + machine.stdout + machine.stderr).not.toContain(plaintext);
     });
 
-    it('revoked behind keyrot\'s back → exit 7 saying it was revoked', async () => {
+    it("revoked behind keyrot's back → exit 7 saying it was revoked", async () => {
       const h = await harness();
       const created = await createWithKeyrot(h, 'ops@example.com', 'gone');
       const res = await fetch(`${h.sandbox.url}/users/${created.userId}/apikeys/${created.id}`, {

@@ -49,10 +49,7 @@ const SHELLS: Record<string, () => { command: string; env?: Record<string, strin
     mkdirSync(join(dir, 'config', 'fish', 'completions'), { recursive: true });
     // keyrot completion fish > ~/.config/fish/completions/keyrot.fish
     writeFileSync(join(dir, 'config', 'fish', 'completions', 'keyrot.fish'), script('fish'));
-    writeFileSync(
-      join(dir, 'config', 'fish', 'config.fish'),
-      "set -g fish_greeting ''\nset -g fish_autosuggestion_enabled 0\nfunction fish_prompt; printf '$ '; end\n",
-    );
+    writeFileSync(join(dir, 'config', 'fish', 'config.fish'), "set -g fish_greeting ''\nset -g fish_autosuggestion_enabled 0\nfunction fish_prompt; printf '$ '; end\n");
     return { command: 'fish -i', env: { XDG_CONFIG_HOME: join(dir, 'config'), XDG_DATA_HOME: join(dir, 'data'), XDG_CACHE_HOME: join(dir, 'cache') } };
   },
 };
@@ -67,7 +64,11 @@ async function afterTab(shell: string, line: string): Promise<string> {
     t.send('Tab');
     t.send('Z', true);
     const screen = await t.waitFor(/^\$ keyrot.*Z/m, 10_000);
-    const shown = screen.split('\n').filter((l) => /^\$ keyrot.*Z/.test(l)).at(-1) ?? '';
+    const shown =
+      screen
+        .split('\n')
+        .filter((l) => /^\$ keyrot.*Z/.test(l))
+        .at(-1) ?? '';
     return shown.slice(2).replace(/Z\s*$/, '');
   } finally {
     t.kill();

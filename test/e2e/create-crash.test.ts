@@ -31,13 +31,25 @@ describe.skipIf(!HAS_KEYCHAIN)('create interrupted mid-way', () => {
     if (signal === 'SIGKILL') {
       // A key of that name could also have been made by hand since: without a terminal it is only named.
       expect(next.stderr).toMatch(/lost-one[^]*probably from an interrupted keyrot create[^]*keyrot revoke --user ops@example.com --key/);
-      expect(ops().keys.map((k) => k.name).sort()).toEqual(['lost-one', 'next-one', 'ops-deploy']);
+      expect(
+        ops()
+          .keys.map((k) => k.name)
+          .sort(),
+      ).toEqual(['lost-one', 'next-one', 'ops-deploy']);
       const consented = await h.run(['create', '--user', 'ops@example.com', '--name', 'third-one', '--yes']);
       expect(consented.code, consented.stderr).toBe(0);
       expect(consented.stderr).toMatch(/Deleted key lost-one/);
-      expect(ops().keys.map((k) => k.name).sort()).toEqual(['next-one', 'ops-deploy', 'third-one']);
+      expect(
+        ops()
+          .keys.map((k) => k.name)
+          .sort(),
+      ).toEqual(['next-one', 'ops-deploy', 'third-one']);
     } else {
-      expect(ops().keys.map((k) => k.name).sort()).toEqual(['next-one', 'ops-deploy']);
+      expect(
+        ops()
+          .keys.map((k) => k.name)
+          .sort(),
+      ).toEqual(['next-one', 'ops-deploy']);
     }
     // Nothing pending is left behind.
     expect((await h.stateFiles()).filter((f) => f.path.includes('pending-creates'))).toEqual([]);

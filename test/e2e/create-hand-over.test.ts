@@ -38,7 +38,12 @@ describe.skipIf(!HAS_KEYCHAIN)('create without a keychain', () => {
     expect(await s.sc.leaks()).toEqual([]);
     const again = await s.run('next create', ['create', '--user', s.user.email, '--name', 'ci-key-2', '--store', 'none', '--on-new-key', s.hook], { env: NO_KEYCHAIN });
     expect(again.code, again.stderr).toBe(0);
-    expect(s.keys().map((k) => k.name).sort()).toEqual(['ci-key', 'ci-key-2', 'ops-deploy']);
+    expect(
+      s
+        .keys()
+        .map((k) => k.name)
+        .sort(),
+    ).toEqual(['ci-key', 'ci-key-2', 'ops-deploy']);
   });
 
   it('a failing hook: the new key is deleted, exit 12, the error says so', async () => {

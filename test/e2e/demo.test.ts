@@ -8,7 +8,9 @@ describe('keyrot demo', () => {
     const h = await harness();
     const r = await h.run(['demo'], { timeoutMs: 120_000 });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/How each rotation knew the consumers had switched before revoking the old key:\n\s+Vultr\s+per user: check passed\n\s+Grafana\s+per key: deploy-bot-v2 used at \S+; deploy-bot unused for \d/);
+    expect(r.stderr).toMatch(
+      /How each rotation knew the consumers had switched before revoking the old key:\n\s+Vultr\s+per user: check passed\n\s+Grafana\s+per key: deploy-bot-v2 used at \S+; deploy-bot unused for \d/,
+    );
     expect(r.stderr).toMatch(/Demo done: 12 commands\. The consumers made \d+ API calls during the runs, 0 rejected\./);
   });
 

@@ -24,7 +24,10 @@ describe.skipIf(!HAS_KEYCHAIN)('destinations refuse what cannot be written safel
     const r = await s
       .run('create', ['create', '--user', s.user.email, '--name', 'ci-key', '--store', 'none', '--to', `dotenv:${fifo}#K`], { env: NO_KEYCHAIN, timeoutMs: 15_000 })
       .catch((err: Error) => ({ code: -1, stdout: '', stderr: err.message }));
-    expect(s.keys().map((k) => k.name), 'a live key that nobody holds').toEqual(['ops-deploy']);
+    expect(
+      s.keys().map((k) => k.name),
+      'a live key that nobody holds',
+    ).toEqual(['ops-deploy']);
     expect(r.code, r.stderr).toBe(ExitCode.usage);
   }, 30_000);
 

@@ -26,7 +26,9 @@ describe.skipIf(!HAS_KEYCHAIN)('--to k8s: and --to gitlab:', () => {
     const s = await rotationSetup({ holdOldKey: false });
     const kubeconfig = join(s.dir, 'kubeconfig');
     await writeFile(kubeconfig, kubeconfigFor(k8s));
-    const r = await s.run('create', ['create', '--user', s.user.email, '--name', 'ci-key', '--store', 'none', '--to', 'k8s:prod/vultr#api-key', '--json'], { env: { ...NO_KEYCHAIN, KUBECONFIG: kubeconfig } });
+    const r = await s.run('create', ['create', '--user', s.user.email, '--name', 'ci-key', '--store', 'none', '--to', 'k8s:prod/vultr#api-key', '--json'], {
+      env: { ...NO_KEYCHAIN, KUBECONFIG: kubeconfig },
+    });
     expect(r.code, r.stderr).toBe(0);
     const created = s.keys().find((k) => k.name === 'ci-key')!;
     expect(k8s.data('prod', 'vultr')).toEqual({ 'api-key': created.plaintext });

@@ -37,7 +37,7 @@ async function expectRotated(s: PlatformSetup): Promise<void> {
 }
 
 describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the example service-account platform)', () => {
-  it('rotates with the user\'s definition: scopes copied, exact per-key wait, X-Api-Key; the consumer never sees a 401', async () => {
+  it("rotates with the user's definition: scopes copied, exact per-key wait, X-Api-Key; the consumer never sees a 401", async () => {
     const s = await platformSetup('example', FILE);
     const file = await definitionFile(s);
     const consumer = s.consumer();
@@ -50,7 +50,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the example service-acco
     await expectRotated(s);
   });
 
-  it('--keep-old 7d moves the old key\'s expires_at 7 days out (the rotation guide\'s scheduled rotation) and pauses; --resume revokes it', async () => {
+  it("--keep-old 7d moves the old key's expires_at 7 days out (the rotation guide's scheduled rotation) and pauses; --resume revokes it", async () => {
     const s = await platformSetup('example', FILE);
     const file = await definitionFile(s);
     const before = Date.now();
@@ -112,7 +112,12 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the example service-acco
     expect(aborted.code).toBe(2);
     expect(aborted.stderr).toMatch(/The old key deploy-bot lapsed at .* rolling back would delete deploy-bot-v2, the only key that still works/);
     expect(await s.status(s.oldKey.plaintext)).toBe(401);
-    expect(s.keys().map((k) => k.name).sort()).toEqual(['deploy-bot', 'deploy-bot-v2']);
+    expect(
+      s
+        .keys()
+        .map((k) => k.name)
+        .sort(),
+    ).toEqual(['deploy-bot', 'deploy-bot-v2']);
     const finished = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--resume', '--yes']));
     expect(finished.code, finished.stderr).toBe(0);
   });
@@ -138,7 +143,12 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the example service-acco
     const aborted = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--abort', '--yes']));
     expect(aborted.code).toBe(2);
     expect(aborted.stderr).toMatch(/rolling back would delete deploy-bot-v2/);
-    expect(s.keys().map((k) => k.name).sort()).toEqual(['deploy-bot', 'deploy-bot-v2']);
+    expect(
+      s
+        .keys()
+        .map((k) => k.name)
+        .sort(),
+    ).toEqual(['deploy-bot', 'deploy-bot-v2']);
   });
 
   it('a rotation stopped by its hook whose old key then expires: --abort asks the provider, and refuses', async () => {
@@ -156,7 +166,12 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the example service-acco
     const aborted = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--abort', '--yes']));
     expect(aborted.code).toBe(2);
     expect(aborted.stderr).toMatch(/The old key deploy-bot expired at .*: rolling back would delete deploy-bot-v2/);
-    expect(s.keys().map((k) => k.name).sort()).toEqual(['deploy-bot', 'deploy-bot-v2']);
+    expect(
+      s
+        .keys()
+        .map((k) => k.name)
+        .sort(),
+    ).toEqual(['deploy-bot', 'deploy-bot-v2']);
   });
 
   it('--keep-old 30d: a grace period is counted, not waited for, so it may be longer than a timer can wait', async () => {
@@ -167,7 +182,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the example service-acco
     expect(Date.parse(json(r).graceUntil) - Date.now()).toBeGreaterThan(29 * 86_400_000);
   });
 
-  it('an operator\'s key gets 403 on the create (issuing is admin/owner-only): exit 3, nothing created', async () => {
+  it("an operator's key gets 403 on the create (issuing is admin/owner-only): exit 3, nothing created", async () => {
     const s = await platformSetup('example', FILE);
     const file = await definitionFile(s);
     const operator = s.sandbox.snapshot().find((a) => a.name === 'auditor')!.keys[0]!.plaintext;
@@ -238,7 +253,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the example service-acco
 });
 
 describe('keyrot --provider-file from a profile, and a definition that does not fit', () => {
-  it('a profile carries the definition file: --profile picks the provider, and list-keys shows scopes and each key\'s last use', async () => {
+  it("a profile carries the definition file: --profile picks the provider, and list-keys shows scopes and each key's last use", async () => {
     const s = await platformSetup('example', FILE);
     const file = await definitionFile(s);
     await mkdir(join(s.dir, 'config', 'keyrot'), { recursive: true });
@@ -250,7 +265,7 @@ describe('keyrot --provider-file from a profile, and a definition that does not 
     expect(json(listed)).toEqual([expect.objectContaining({ name: 'deploy-bot', scopes: SCOPES, lastUsedAt: expect.any(String) })]);
   });
 
-  it('a relative provider-file in a profile is read from the profiles file\'s folder, wherever keyrot runs', async () => {
+  it("a relative provider-file in a profile is read from the profiles file's folder, wherever keyrot runs", async () => {
     const s = await platformSetup('example', FILE);
     const folder = join(s.dir, 'config', 'keyrot');
     await mkdir(folder, { recursive: true });
@@ -287,7 +302,10 @@ describe('keyrot --provider-file from a profile, and a definition that does not 
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/No admin key/);
       expect(s.sandbox.requests()).toEqual([]);
-      const login = await s.run(withFile(file, ['login', '--with-key-stdin', '--force']), { stdin: s.sandbox.adminKey, env: { EXAMPLE_API_KEY: undefined, MYVULTR_API_URL: s.env['EXAMPLE_API_URL'] } });
+      const login = await s.run(withFile(file, ['login', '--with-key-stdin', '--force']), {
+        stdin: s.sandbox.adminKey,
+        env: { EXAMPLE_API_KEY: undefined, MYVULTR_API_URL: s.env['EXAMPLE_API_URL'] },
+      });
       expect(login.code, login.stderr).toBe(0);
       expect(await keychainGet('vultr:admin')).toBe('VULTR-ADMIN-KEY-OF-ANOTHER-PROVIDER-0000');
       const own = `${fileProviderId({ id: 'vultr', baseUrl: EXAMPLE.baseUrl })}:admin`;

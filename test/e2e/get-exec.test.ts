@@ -80,7 +80,10 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot get', () => {
     // As it would be had the new key failed its proof (verify-new).
     const record = await readJournal(s.h, s.user.id);
     await writeFile(journalPath(s.h, s.user.id), JSON.stringify({ ...record, phase: 'verify-new', phaseStatus: 'pending', status: 'failed' }));
-    for (const args of [['get', '--user', OPS], ['exec', '--user', OPS, '--', 'true']]) {
+    for (const args of [
+      ['get', '--user', OPS],
+      ['exec', '--user', OPS, '--', 'true'],
+    ]) {
       const r = await s.h.run(args);
       expect(r.code, r.stderr).toBe(5);
       expect(r.stdout).toBe('');
@@ -135,7 +138,6 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot get', () => {
     expect(after.stderr).toBe('');
     await expectNoLeaksBesidesStdout(s, during, unproven, after);
   });
-
 });
 
 const terminals: Terminal[] = [];
@@ -285,7 +287,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot exec', () => {
     expect(await readFile(got, 'utf8')).toBe('2\n');
   });
 
-  it('the command shares keyrot\'s stdin and stdout; killed by a signal, keyrot exits 128+n', async () => {
+  it("the command shares keyrot's stdin and stdout; killed by a signal, keyrot exits 128+n", async () => {
     const s = await setup();
     const piped = await s.h.run(['exec', '--user', OPS, '--', 'cat'], { stdin: 'through the pipe' });
     expect(piped.code, piped.stderr).toBe(0);

@@ -23,7 +23,10 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider grafana rotate', () => {
     expect(r.code, r.stderr).toBe(0);
     const counts = await consumer.stop();
     expect(counts.byStatus[401] ?? 0).toBe(0);
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const types = events.map((e) => e.type);
     expect(types.indexOf('usage.seen')).toBeLessThan(types.indexOf('old.revoked'));
     const seen = events.find((e) => e.type === 'usage.seen');
@@ -47,7 +50,12 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider grafana rotate', () => {
     expect(json(r).error.message).toMatch(/still used at .* a consumer still holds it/);
     const stragglerCounts = await straggler.stop();
     expect(stragglerCounts.byStatus[401] ?? 0).toBe(0);
-    expect(s.keys().map((k) => k.name).sort()).toEqual(['deploy-bot', NEW]);
+    expect(
+      s
+        .keys()
+        .map((k) => k.name)
+        .sort(),
+    ).toEqual(['deploy-bot', NEW]);
     expect((await s.journal()).oldKeyUsedAt).toEqual(expect.any(String));
 
     const resumed = await s.run(['rotate', '--user', s.account.label, '--resume', '--yes', '--json']);
@@ -117,7 +125,12 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider grafana rotate', () => {
     const all = await s.run(['rotate', '--all', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes', '--concurrency', '1']);
     expect(all.stdout + all.stderr).toContain(`Left out: ${adminAccount.login} is the admin key's own user (rotate its keys with an admin key of another account, or in Grafana itself).`);
     expect(await s.status(s.sandbox.adminKey)).toBe(200);
-    expect(s.sandbox.snapshot().find((a) => a.id === adminAccount.id)!.keys.map((k) => k.plaintext)).toEqual([s.sandbox.adminKey]);
+    expect(
+      s.sandbox
+        .snapshot()
+        .find((a) => a.id === adminAccount.id)!
+        .keys.map((k) => k.plaintext),
+    ).toEqual([s.sandbox.adminKey]);
   });
 
   it("the new token belongs to the same service account, so it has the old one's role; --keep-old 7d is a grace period only (Grafana cannot move an expiry)", async () => {

@@ -50,7 +50,10 @@ describe('an unknown command', () => {
 
   it('followed by flags, as it is usually typed, it is still the command that is named: keyrot --profile p rotat --user ops@example.com --yes', async () => {
     const h = await harness();
-    for (const args of [['rotat', '--user', 'ops@example.com', '--yes'], ['--state-dir', h.stateDir, 'rotat', '--user', 'ops@example.com']]) {
+    for (const args of [
+      ['rotat', '--user', 'ops@example.com', '--yes'],
+      ['--state-dir', h.stateDir, 'rotat', '--user', 'ops@example.com'],
+    ]) {
       const r = await h.run(args);
       expect(r.code).toBe(ExitCode.usage);
       expect(lines(r.stderr)).toEqual(['error: Unknown command "rotat". Did you mean rotate? (keyrot --help lists the commands.)']);
@@ -106,7 +109,7 @@ describe('the admin key sources are named', () => {
 
 describe('a flag where it does not belong', () => {
   it.each([
-    [['--user', 'ops@example.com', 'list-keys'], "put it after the command, e.g. keyrot list-keys --user …"],
+    [['--user', 'ops@example.com', 'list-keys'], 'put it after the command, e.g. keyrot list-keys --user …'],
     [['list-users', '--user', 'ops@example.com'], 'not of list-users: e.g. keyrot list-keys --user …; keyrot help list-users lists what list-users takes'],
   ])('keyrot %j names the commands it belongs to', async (args, advice) => {
     const h = await harness();
@@ -125,7 +128,25 @@ describe('help a person can read', () => {
     const r = await h.run(['--help']);
     expect(r.code).toBe(0);
     expect(lines(r.stdout).length, r.stdout).toBeLessThanOrEqual(45);
-    for (const name of ['list-users', 'list-keys', 'audit', 'create', 'revoke', 'verify', 'get', 'exec', 'status', 'rotate', 'login', 'whoami', 'logout', 'profiles', 'sandbox', 'completion', 'demo']) {
+    for (const name of [
+      'list-users',
+      'list-keys',
+      'audit',
+      'create',
+      'revoke',
+      'verify',
+      'get',
+      'exec',
+      'status',
+      'rotate',
+      'login',
+      'whoami',
+      'logout',
+      'profiles',
+      'sandbox',
+      'completion',
+      'demo',
+    ]) {
       expect(r.stdout).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
     }
     const codes = r.stdout.replace(/\u00a0/g, ' ').split('Exit codes:')[1] ?? '';
@@ -134,7 +155,7 @@ describe('help a person can read', () => {
     expect(r.stdout.split('\n').every((l) => l.length <= 80)).toBe(true);
   });
 
-  it("keyrot help rotate: the common options first, then the rest under their headings", async () => {
+  it('keyrot help rotate: the common options first, then the rest under their headings', async () => {
     const h = await harness();
     const text = (await h.run(['help', 'rotate'])).stdout;
     const headings = [...text.matchAll(/^(\S[^\n]*):$/gm)].map((m) => m[1]);

@@ -8,8 +8,8 @@ import { rotationSetup } from '../helpers/consumer.js';
 
 describe.skipIf(!HAS_KEYCHAIN)('hooks', () => {
   it.each([
-    ['nohup, output still open', "cat >/dev/null; nohup sleep 60 & echo started"],
-    ['setsid, out of the process group', "cat >/dev/null; setsid sleep 60 & echo started"],
+    ['nohup, output still open', 'cat >/dev/null; nohup sleep 60 & echo started'],
+    ['setsid, out of the process group', 'cat >/dev/null; setsid sleep 60 & echo started'],
   ])('a hook that exits 0 leaving a child (%s) counts as done', async (_label, hook) => {
     const s = await rotationSetup();
     const r = await s.run('rotate', ['rotate', '--user', s.user.email, '--on-new-key', hook, '--check', hook, '--no-wait', '--hook-timeout', '20s', '--yes'], { timeoutMs: 15_000 });

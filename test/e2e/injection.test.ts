@@ -52,7 +52,11 @@ describe.skipIf(!HAS_KEYCHAIN)('provider and hook text cannot drive the terminal
       expect(inert(r.stderr), `${args.join(' ')} stderr`).toEqual([]);
     }
     // --json and --events carry the names as they are, but as inert text: controls and bidi marks as \u escapes.
-    for (const args of [['list-users', '--json'], ['list-keys', '--user', id, '--json'], ['list-keys', '--user', id, '--events']]) {
+    for (const args of [
+      ['list-users', '--json'],
+      ['list-keys', '--user', id, '--json'],
+      ['list-keys', '--user', id, '--events'],
+    ]) {
       const r = await s.run(args.join(' '), args);
       expect(r.code, r.stderr).toBe(0);
       expect(inert(r.stdout), `${args.join(' ')} stdout`).toEqual([]);
@@ -61,7 +65,10 @@ describe.skipIf(!HAS_KEYCHAIN)('provider and hook text cannot drive the terminal
     // Parsed, the e-mail still holds its bidi mark: the data is kept, only its text is escaped.
     expect(users.some((u) => u.email.includes('\u202E@example.com'))).toBe(true);
     // The new key's default name does not inherit the controls either.
-    const names = s.h.sandbox.snapshot().users.find((u) => u.id === id)!.keys.map((k) => k.name);
+    const names = s.h.sandbox
+      .snapshot()
+      .users.find((u) => u.id === id)!
+      .keys.map((k) => k.name);
     expect(names).toHaveLength(1);
     expect(inert(names[0]!)).toEqual([]);
     expect(names[0]).toMatch(/-v2$/);

@@ -14,7 +14,10 @@ describe.skipIf(!HAS_KEYCHAIN)('a hand-edited journal', () => {
     // The journal says the new key was never handed over (handedOverAt null, no hand-over step ok): the consumer's
     // key file still holds the old key, which --resume must not revoke.
     expect(await readFile(s.keyFile, 'utf8')).toBe(s.oldKey.plaintext);
-    expect(s.keys().map((k) => k.id), resumed.stdout + resumed.stderr).toContain(s.oldKey.id);
+    expect(
+      s.keys().map((k) => k.id),
+      resumed.stdout + resumed.stderr,
+    ).toContain(s.oldKey.id);
     expect(resumed.code, resumed.stderr).toBe(14);
     expect(resumed.stderr).toMatch(/damaged \(phase revoke, but no hand-over step is recorded as done\)/);
   });

@@ -19,7 +19,11 @@ const SCOPES = ['clusters:read', 'namespaces:read', 'nodes:read', 'organization:
 const FAST = ['--poll-interval', '200ms', '--wait-timeout', '15s'];
 
 function events(stdout: string): any[] {
-  return stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }
 
 /** Revokes `keyId` in "the dashboard" once the journal says keyrot asked for it. */
@@ -30,7 +34,12 @@ async function revokeWhenAsked(s: PlatformSetup, keyId: string): Promise<void> {
 
 async function expectRotated(s: PlatformSetup, newKey: { id: string; plaintext: string }): Promise<void> {
   expect(await s.journal()).toBeNull();
-  expect(s.keys().map((k) => k.name).sort()).toEqual(['ci-readonly', NEW]);
+  expect(
+    s
+      .keys()
+      .map((k) => k.name)
+      .sort(),
+  ).toEqual(['ci-readonly', NEW]);
   expect(await s.held()).toEqual([entryOf(newKey.plaintext)]);
   expect(entryOf(newKey.plaintext)).toMatch(/^kubeadapt:org:ka-[0-9a-f]{12}$/);
   expect(await keychainGet(entryOf(newKey.plaintext))).toBe(newKey.plaintext);
@@ -73,7 +82,9 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
     s.sandbox.revoke(s.oldKey.id);
     const r = await done;
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/keyrot runs with prod-exporter from KUBEADAPT_API_KEY, and that key is revoked next: point KUBEADAPT_API_KEY at prod-exporter-v2 \(e\.g\. KUBEADAPT_API_KEY="\$\(keyrot --provider kubeadapt get\)"\)/);
+    expect(r.stderr).toMatch(
+      /keyrot runs with prod-exporter from KUBEADAPT_API_KEY, and that key is revoked next: point KUBEADAPT_API_KEY at prod-exporter-v2 \(e\.g\. KUBEADAPT_API_KEY="\$\(keyrot --provider kubeadapt get\)"\)/,
+    );
     expect(s.env['KUBEADAPT_API_KEY']).toBe(s.oldKey.plaintext);
     // The environment still holds the revoked key: get gives the new one all the same, and nothing else.
     // (Spawned, not run: the leak scan reads what run() records, and get prints the key on purpose.)
@@ -202,7 +213,9 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
     const err = json(r).error;
     expect(err.code).toBe('scope_mismatch');
     // The message is the one in the answer's error envelope, not only the status.
-    expect(err.message).toMatch(/Scope mismatch: \/clusters \(Missing required permission: clusters:read\) and \/namespaces \(Missing required permission: namespaces:read\) and \/workloads \(Missing required permission: workloads:read\) and \/nodes \(Missing required permission: nodes:read\) answer 403 to prod-exporter-v2 and 2xx to prod-exporter\./);
+    expect(err.message).toMatch(
+      /Scope mismatch: \/clusters \(Missing required permission: clusters:read\) and \/namespaces \(Missing required permission: namespaces:read\) and \/workloads \(Missing required permission: workloads:read\) and \/nodes \(Missing required permission: nodes:read\) answer 403 to prod-exporter-v2 and 2xx to prod-exporter\./,
+    );
     expect(err.hint).toMatch(/Revoke prod-exporter-v2 in the dashboard, roll back with --abort/);
     expect(await s.status(s.oldKey.plaintext)).toBe(200);
     // The hook never ran: consumers still have the old key.
@@ -216,7 +229,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
     expect(await s.journal()).toBeNull();
   });
 
-  it('a replacement minted without organization:read (the old key has it) is a scope mismatch too: every documented scope\'s endpoint is probed (exit 19), both keys live', async () => {
+  it("a replacement minted without organization:read (the old key has it) is a scope mismatch too: every documented scope's endpoint is probed (exit 19), both keys live", async () => {
     const s = await platformSetup('kubeadapt');
     const narrow = s.sandbox.mint({ name: NEW, scopes: SCOPES.filter((scope) => scope !== 'organization:read') });
     const r = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: narrow.plaintext });
@@ -226,7 +239,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
     expect(await readFile(s.keyFile, 'utf8')).toBe(s.oldKey.plaintext);
   });
 
-  it('a key of another organization pasted as the replacement is refused before the hand-over: it does not reach the old key\'s clusters (exit 19)', async () => {
+  it("a key of another organization pasted as the replacement is refused before the hand-over: it does not reach the old key's clusters (exit 19)", async () => {
     const s = await platformSetup('kubeadapt');
     const other = s.sandbox.mint({ name: NEW, scopes: SCOPES, account: 'staging' });
     const r = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: other.plaintext });
@@ -245,7 +258,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
     expect(await readFile(s.keyFile, 'utf8')).toBe(s.oldKey.plaintext);
   });
 
-  it('list-keys and a rotation prove keys with documented endpoints only: no request outside the docs\' GET endpoints', async () => {
+  it("list-keys and a rotation prove keys with documented endpoints only: no request outside the docs' GET endpoints", async () => {
     const s = await platformSetup('kubeadapt');
     const listed = await s.run(['list-keys', '--json']);
     expect(listed.code, listed.stderr).toBe(0);
@@ -254,12 +267,26 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
     await revokeWhenAsked(s, s.oldKey.id);
     const r = await done;
     expect(r.code, r.stderr).toBe(0);
-    const documented = new Set(['/v1/clusters', '/v1/namespaces', '/v1/workloads', '/v1/nodes', '/v1/recommendations', '/v1/organization', '/v1/teams', '/v1/departments', '/v1/node-groups', '/v1/persistent-volumes', '/v1/costs/teams', '/v1/costs/departments', '/v1/overview']);
+    const documented = new Set([
+      '/v1/clusters',
+      '/v1/namespaces',
+      '/v1/workloads',
+      '/v1/nodes',
+      '/v1/recommendations',
+      '/v1/organization',
+      '/v1/teams',
+      '/v1/departments',
+      '/v1/node-groups',
+      '/v1/persistent-volumes',
+      '/v1/costs/teams',
+      '/v1/costs/departments',
+      '/v1/overview',
+    ]);
     const paths = new Set(s.sandbox.requests().map((q) => `${q.method} ${q.path}`));
     expect([...paths].filter((p) => !documented.has(p.replace(/^GET /, '')))).toEqual([]);
   });
 
-  it('a key without the probe\'s scope is valid all the same (403 is not 401): rotating it says so', async () => {
+  it("a key without the probe's scope is valid all the same (403 is not 401): rotating it says so", async () => {
     const s = await platformSetup('kubeadapt');
     const old = s.sandbox.snapshot()[0]!.keys.find((k) => k.name === 'ci-readonly')!;
     const minted = s.sandbox.mint({ name: 'ci-readonly-v2', scopes: old.scopes });
@@ -331,7 +358,10 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt against the earlier 
 
   it('keyrot --provider kubeadapt sandbox --docs earlier serves the earlier shapes; the default serves the envelope', async () => {
     const s = await platformSetup('kubeadapt');
-    for (const [args, shape] of [[['--docs', 'earlier'], 'clusters'], [[], 'data']] as const) {
+    for (const [args, shape] of [
+      [['--docs', 'earlier'], 'clusters'],
+      [[], 'data'],
+    ] as const) {
       const child = s.spawn(['sandbox', '--port', '0', '--json', ...args]);
       const started = await new Promise<{ url: string; adminKey: string }>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()))));
       const answer = await fetch(`${started.url}/clusters`, { headers: { Authorization: `Bearer ${started.adminKey}` } });
@@ -341,7 +371,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt against the earlier 
     }
   });
 
-  it('an old key revoked to 403 (the earlier error page) is recognised as revoked: it answered 2xx before, and a key\'s scopes never change', async () => {
+  it("an old key revoked to 403 (the earlier error page) is recognised as revoked: it answered 2xx before, and a key's scopes never change", async () => {
     const s = await platformSetup('kubeadapt', { kubeadaptDocs: 'earlier', kubeadaptRevokedStatus: 403 });
     const minted = s.sandbox.mint({ name: NEW, scopes: EARLIER_SCOPES });
     const done = collect(s.spawn(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: minted.plaintext }), 60_000);
@@ -363,7 +393,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt against the earlier 
     expect(json(r).error.message).toMatch(/does not reach cl-prod-eu, cl-prod-us/);
   });
 
-  it('a revoked admin key: a rotation stops at once with the answer\'s own words (exit 3), and changes nothing', async () => {
+  it("a revoked admin key: a rotation stops at once with the answer's own words (exit 3), and changes nothing", async () => {
     const s = await platformSetup('kubeadapt', { kubeadaptDocs: 'earlier' });
     const minted = s.sandbox.mint({ name: NEW, scopes: EARLIER_SCOPES });
     s.sandbox.revoke(s.oldKey.id);

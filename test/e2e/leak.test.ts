@@ -129,17 +129,14 @@ describe.skipIf(!HAS_KEYCHAIN)('leak', () => {
   it('verify and revoke of held keys print and store no secret', async () => {
     const h = await harness({ rateLimitPerSecond: 0 });
     const scan = new LeakScanner(h);
-    await Promise.all([
-      scan.run(['create', '--user', 'ci@example.com', '--name', 'leak-a']),
-      scan.run(['create', '--user', 'ops@example.com', '--name', 'leak-b']),
-    ]);
-    await scan.each([
-      [['verify', '--user', 'ci@example.com', '--key', 'leak-a']],
-      [['verify', '--user', 'ops@example.com', '--key', 'leak-b', '--json']],
-    ]);
+    await Promise.all([scan.run(['create', '--user', 'ci@example.com', '--name', 'leak-a']), scan.run(['create', '--user', 'ops@example.com', '--name', 'leak-b'])]);
+    await scan.each([[['verify', '--user', 'ci@example.com', '--key', 'leak-a']], [['verify', '--user', 'ops@example.com', '--key', 'leak-b', '--json']]]);
     await scan.run(['--debug', 'revoke', '--user', 'ci@example.com', '--key', 'leak-a', '--yes']);
     // Revoked behind keyrot's back: verify fails, and says so without the key.
-    const leakB = h.sandbox.snapshot().users.find((u) => u.email === 'ops@example.com')!.keys.find((k) => k.name === 'leak-b')!;
+    const leakB = h.sandbox
+      .snapshot()
+      .users.find((u) => u.email === 'ops@example.com')!
+      .keys.find((k) => k.name === 'leak-b')!;
     const res = await fetch(`${h.sandbox.url}/users/${h.userId('ops@example.com')}/apikeys/${leakB.id}`, {
       method: 'DELETE',
       headers: { authorization: `Bearer ${h.sandbox.adminKey}` },
@@ -169,10 +166,7 @@ describe.skipIf(!HAS_KEYCHAIN)('leak', () => {
     expect(human.stdout).not.toContain(shownJson.slice(0, WINDOW));
     expect(machine.stdout).not.toContain(shown.slice(0, WINDOW));
     const revealedRuns = scan.transcripts.length;
-    await scan.each([
-      [['verify', '--user', 'ops@example.com', '--key', 'shown']],
-      [['list-keys', '--user', 'ci@example.com', '--json']],
-    ]);
+    await scan.each([[['verify', '--user', 'ops@example.com', '--key', 'shown']], [['list-keys', '--user', 'ci@example.com', '--json']]]);
     await scan.run(['--debug', 'revoke', '--user', 'ops@example.com', '--key', 'shown', '--yes']);
     scan.transcripts.splice(0, revealedRuns);
     expect(await scan.leaks()).toEqual([]);

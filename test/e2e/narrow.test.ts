@@ -12,11 +12,19 @@ afterEach(() => {
 
 /** ci@example.com's keys become ci-runner and ci-runner-v2: names a careless cut would make look alike. */
 async function withLookalikes(h: Harness): Promise<void> {
-  const backup = h.sandbox.snapshot().users.find((u) => u.email === 'ci@example.com')!.keys.find((k) => k.name === 'ci-backup')!;
+  const backup = h.sandbox
+    .snapshot()
+    .users.find((u) => u.email === 'ci@example.com')!
+    .keys.find((k) => k.name === 'ci-backup')!;
   await fetch(`${h.sandbox.controlUrl}/keys/${backup.id}`, { method: 'POST', body: JSON.stringify({ name: 'ci-runner-v2' }) });
 }
 
-const rowsOf = (table: string) => table.trimEnd().split('\n').slice(1).map((l) => l.split(/ {2,}/));
+const rowsOf = (table: string) =>
+  table
+    .trimEnd()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split(/ {2,}/));
 const collapse = (text: string) => text.replace(/\s+/g, ' ');
 
 describe('tables in COLUMNS=60 (piped)', () => {
@@ -83,7 +91,12 @@ describe.skipIf(!HAS_TMUX)('a terminal 60 columns wide', () => {
     t.send('n');
     t.send('Enter');
     await t.waitFor(/KEYROT-EXIT=\d+/);
-    expect(h.sandbox.snapshot().users.find((u) => u.email === 'ops@example.com')!.keys.map((k) => k.name)).toContain('ops-deploy');
+    expect(
+      h.sandbox
+        .snapshot()
+        .users.find((u) => u.email === 'ops@example.com')!
+        .keys.map((k) => k.name),
+    ).toContain('ops-deploy');
   });
 
   it('list-keys fits the terminal, and the shortened ids work as --key', async () => {

@@ -7,10 +7,7 @@ import { BIN } from '../helpers/e2e.js';
 const run = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp' } });
 
 describe('an option of another command', () => {
-  it.each([
-    [['list-keys', '--port', '9']],
-    [['rotate', '--refresh', '5m']],
-  ])('keyrot %j: exit 2, and no advice to put it after the command it already follows', (args) => {
+  it.each([[['list-keys', '--port', '9']], [['rotate', '--refresh', '5m']]])('keyrot %j: exit 2, and no advice to put it after the command it already follows', (args) => {
     const r = run(args);
     expect(r.status).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);

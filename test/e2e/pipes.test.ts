@@ -9,7 +9,9 @@ import { BIN, HAS_KEYCHAIN, harness } from '../helpers/e2e.js';
 describe('a closed pipe', () => {
   it.each([['rotate', '--help'], ['list-users']])('keyrot %s | head -1: one line out, nothing on stderr', async (...args) => {
     const h = await harness({ users: 3000 });
-    const env = Object.entries(h.env).map(([k, v]) => `${k}='${v}'`).join(' ');
+    const env = Object.entries(h.env)
+      .map(([k, v]) => `${k}='${v}'`)
+      .join(' ');
     const r = spawnSync('sh', ['-c', `${env} '${process.execPath}' '${BIN}' ${args.join(' ')} | head -1`], { encoding: 'utf8', timeout: 30_000 });
     expect(r.stdout.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).not.toMatch(/EPIPE|Error|^\s+at /m);
@@ -39,7 +41,9 @@ describe.skipIf(!HAS_KEYCHAIN)('a full disk under stdout or stderr (/dev/full: e
     const h = await harness({ users: 20, keysPerUser: 1 });
     const dir = await mkdtemp(join(tmpdir(), 'keyrot-part-'));
     const out = join(dir, 'audit.json');
-    const env = Object.entries(h.env).map(([k, v]) => `${k}='${v}'`).join(' ');
+    const env = Object.entries(h.env)
+      .map(([k, v]) => `${k}='${v}'`)
+      .join(' ');
     // A file size limit of 8 kB (SIGXFSZ ignored) takes the first 8 kB of a write and refuses the rest (EFBIG), as a
     // disk that fills mid-write takes part of it and refuses the rest (ENOSPC).
     // Spawned, not spawnSync: the sandbox answers from this process.

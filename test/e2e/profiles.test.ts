@@ -9,7 +9,10 @@ import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()?.().catch(() => undefined);
+  while (cleanups.length)
+    await cleanups
+      .pop()?.()
+      .catch(() => undefined);
 });
 
 async function configDir(text: string): Promise<string> {
@@ -38,8 +41,15 @@ describe.skipIf(!HAS_KEYCHAIN)('profiles', () => {
       expect(await keychainGet('alpha/vultr:admin')).toBe(h.sandbox.adminKey);
       expect(await keychainGet('beta/vultr:admin')).toBe(b.adminKey);
 
-      const idsOf = (s: Sandbox) => s.snapshot().users.map((u) => u.id).sort();
-      const listed = async (profile: string) => json(await h.run(['list-users', '--json'], as(profile))).map((u: { id: string }) => u.id).sort();
+      const idsOf = (s: Sandbox) =>
+        s
+          .snapshot()
+          .users.map((u) => u.id)
+          .sort();
+      const listed = async (profile: string) =>
+        json(await h.run(['list-users', '--json'], as(profile)))
+          .map((u: { id: string }) => u.id)
+          .sort();
       expect(await listed('alpha')).toEqual(idsOf(h.sandbox));
       expect(await listed('beta')).toEqual(idsOf(b));
 
@@ -69,10 +79,16 @@ describe.skipIf(!HAS_KEYCHAIN)('profiles', () => {
       expect(viaFlag.code, viaFlag.stderr).toBe(0);
 
       const profiles = json(await h.run(['profiles', '--json'], as('beta')));
-      expect(profiles.profiles.map((p: { name: string; current: boolean }) => [p.name, p.current])).toEqual([['default', false], ['alpha', false], ['beta', true]]);
+      expect(profiles.profiles.map((p: { name: string; current: boolean }) => [p.name, p.current])).toEqual([
+        ['default', false],
+        ['alpha', false],
+        ['beta', true],
+      ]);
     } finally {
       for (const profile of ['alpha', 'beta']) await h.run(['logout', '--yes'], as(profile));
-      for (const account of await keychainAccounts()) if (account.startsWith('alpha/') || account.startsWith('beta/')) await import('@napi-rs/keyring').then((k) => new k.AsyncEntry('keyrot', account, { linux: { store: 'secret-service' } }).deleteCredential());
+      for (const account of await keychainAccounts())
+        if (account.startsWith('alpha/') || account.startsWith('beta/'))
+          await import('@napi-rs/keyring').then((k) => new k.AsyncEntry('keyrot', account, { linux: { store: 'secret-service' } }).deleteCredential());
     }
   });
 

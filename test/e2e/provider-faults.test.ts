@@ -133,7 +133,11 @@ describe.skipIf(!HAS_KEYCHAIN)('create: never retried blindly, never a key nobod
     const made = keysOf(h, 'ops@example.com').filter((k) => k.name === 'after-429');
     expect(made.map((k) => k.id)).toEqual([out.id]);
     expect(await keychainGet(out.keychain.account)).toBe(made[0]!.plaintext);
-    expect(calls(h, /apikeys$/).filter(([m]) => m === 'POST').map(([, , s]) => s)).toEqual([429, 202]);
+    expect(
+      calls(h, /apikeys$/)
+        .filter(([m]) => m === 'POST')
+        .map(([, , s]) => s),
+    ).toEqual([429, 202]);
   });
 
   it('a lost create answer: the orphan is deleted, the create retried once; one new key, in the keychain', async () => {
@@ -149,9 +153,18 @@ describe.skipIf(!HAS_KEYCHAIN)('create: never retried blindly, never a key nobod
     expect(out.orphansDeleted[0]).not.toBe(out.id);
     const deleted = h.sandbox.requests().filter((q) => q.method === 'DELETE');
     expect(deleted.map((q) => [q.path.split('/').at(-1), q.status])).toEqual([[out.orphansDeleted[0], 204]]);
-    expect(keysOf(h, 'ops@example.com').map((k) => k.name).sort()).toEqual(['lost-answer', 'ops-deploy']);
+    expect(
+      keysOf(h, 'ops@example.com')
+        .map((k) => k.name)
+        .sort(),
+    ).toEqual(['lost-answer', 'ops-deploy']);
     // Exactly two creates: the lost one and the single retry.
-    expect(h.sandbox.requests().filter((q) => q.method === 'POST').map((q) => q.status)).toEqual([0, 202]);
+    expect(
+      h.sandbox
+        .requests()
+        .filter((q) => q.method === 'POST')
+        .map((q) => q.status),
+    ).toEqual([0, 202]);
     expect(r.stderr).toMatch(/answer to the create was lost/);
   });
 
@@ -186,8 +199,18 @@ describe.skipIf(!HAS_KEYCHAIN)('create: never retried blindly, never a key nobod
     expect(lines(r.stderr).filter((l) => l.startsWith('error:'))).toHaveLength(1);
     expect(json(r).error.code).toBe('create_outcome_unknown');
     expect(keysOf(h, 'ops@example.com').map((k) => k.name)).toEqual(['ops-deploy']);
-    expect(h.sandbox.requests().filter((q) => q.method === 'POST').map((q) => q.status)).toEqual([0, 0]);
-    expect(h.sandbox.requests().filter((q) => q.method === 'DELETE').map((q) => q.status)).toEqual([204, 204]);
+    expect(
+      h.sandbox
+        .requests()
+        .filter((q) => q.method === 'POST')
+        .map((q) => q.status),
+    ).toEqual([0, 0]);
+    expect(
+      h.sandbox
+        .requests()
+        .filter((q) => q.method === 'DELETE')
+        .map((q) => q.status),
+    ).toEqual([204, 204]);
   });
 
   it('faults armed from the command line of `keyrot sandbox` work the same way', async () => {
@@ -196,7 +219,11 @@ describe.skipIf(!HAS_KEYCHAIN)('create: never retried blindly, never a key nobod
     const h = await harness({ faults: [parseFaultSpec('POST /users/*/apikeys drop-after')] });
     const out = json(ok(await h.run(['create', '--user', 'ops@example.com', '--name', 'rehearsed', '--json'])));
     expect(out.orphansDeleted).toHaveLength(1);
-    expect(keysOf(h, 'ops@example.com').filter((k) => k.name === 'rehearsed').map((k) => k.id)).toEqual([out.id]);
+    expect(
+      keysOf(h, 'ops@example.com')
+        .filter((k) => k.name === 'rehearsed')
+        .map((k) => k.id),
+    ).toEqual([out.id]);
   });
 });
 

@@ -27,7 +27,12 @@ describe('rotate --all with two keys of one name', () => {
     expect(made).toHaveLength(1);
     // Each key of the duplicated name got a next generation of its own, and the batch said so before any change.
     expect(r.code, r.stderr).toBe(0);
-    const newNames = h.sandbox.snapshot().users.find((u) => u.id === user)!.keys.map((k) => k.name).filter((n) => n.startsWith('deploy')).sort();
+    const newNames = h.sandbox
+      .snapshot()
+      .users.find((u) => u.id === user)!
+      .keys.map((k) => k.name)
+      .filter((n) => n.startsWith('deploy'))
+      .sort();
     expect(newNames).toEqual(['deploy-v2', 'deploy-v3']);
     expect(r.stderr).toMatch(/ops@example\.com has 2 keys named deploy \(.*\): each gets a name of its own, .*→ deploy-v2, .*→ deploy-v3\./);
     expect(r.stderr).not.toContain('no rotation known here');

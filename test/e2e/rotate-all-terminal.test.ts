@@ -12,7 +12,10 @@ const terminals: Terminal[] = [];
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   while (terminals.length) terminals.pop()?.kill();
-  while (cleanups.length) await cleanups.pop()?.().catch(() => undefined);
+  while (cleanups.length)
+    await cleanups
+      .pop()?.()
+      .catch(() => undefined);
 });
 
 function open(h: Harness, args: string[]): Terminal {

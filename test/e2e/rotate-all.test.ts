@@ -14,7 +14,10 @@ import { accountOf, authStatus as answerTo, createsFor, keychainClearUser } from
 const DAY_MS = 86_400_000;
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()?.().catch(() => undefined);
+  while (cleanups.length)
+    await cleanups
+      .pop()?.()
+      .catch(() => undefined);
 });
 
 function exitOf(r: RunResult, code: number): RunResult {
@@ -76,7 +79,10 @@ async function duplicatingProxy(h: Harness, email: string): Promise<string> {
           if (twice) list.users.push({ ...twice });
           text = JSON.stringify(list);
         }
-        res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json', ...(answer.headers.get('retry-after') ? { 'retry-after': answer.headers.get('retry-after')! } : {}) });
+        res.writeHead(answer.status, {
+          'content-type': answer.headers.get('content-type') ?? 'application/json',
+          ...(answer.headers.get('retry-after') ? { 'retry-after': answer.headers.get('retry-after')! } : {}),
+        });
         res.end(text);
       });
     });
@@ -121,7 +127,15 @@ async function recordCreation(h: Harness, email: string, daysAgo: number): Promi
   const key = user.keys[0]!;
   const dir = join(h.stateDir, 'keyrot', 'keys');
   await import('node:fs/promises').then((fs) => fs.mkdir(dir, { recursive: true, mode: 0o700 }));
-  const record = { provider: 'vultr', userId: user.id, keyId: key.id, name: key.name, createdAt: new Date(Date.now() - daysAgo * DAY_MS).toISOString(), expiresAt: null, lastChars: key.plaintext.slice(-5) };
+  const record = {
+    provider: 'vultr',
+    userId: user.id,
+    keyId: key.id,
+    name: key.name,
+    createdAt: new Date(Date.now() - daysAgo * DAY_MS).toISOString(),
+    expiresAt: null,
+    lastChars: key.plaintext.slice(-5),
+  };
   await writeFile(join(dir, `vultr-${key.id}.json`), JSON.stringify(record), { mode: 0o600 });
 }
 
@@ -135,7 +149,7 @@ const picked = (plan: Array<{ userEmail: string; keyName: string }>) => plan.map
 const batchFiles = async (h: Harness) => (await readdir(join(h.stateDir, 'keyrot', 'batches')).catch(() => [] as string[])).filter((f) => f.endsWith('.json'));
 
 describe('keyrot rotate --all: selection and --dry-run', () => {
-  it('picks keys by policy (any of them) narrowed by users and --match, leaves out the admin key\'s user, and changes nothing', async () => {
+  it("picks keys by policy (any of them) narrowed by users and --match, leaves out the admin key's user, and changes nothing", async () => {
     const h = await account();
     const before = h.sandbox.snapshot();
     expect(picked(await planOf(h, ['--expiring-within', '30d']))).toEqual(['user10@example.com user10-deploy', 'user5@example.com user5-deploy', 'user6@example.com user6-deploy']);
@@ -162,7 +176,7 @@ describe('keyrot rotate --all: selection and --dry-run', () => {
     expect((await h.stateFiles()).map((f) => f.path.replace(h.stateDir, '')).filter((p) => !p.includes('/keys/') && !p.endsWith('users.txt'))).toEqual([]);
   });
 
-  it('the table of a dry run: the selection, each new name, why, the plan, the preflight; the admin\'s user left out', async () => {
+  it("the table of a dry run: the selection, each new name, why, the plan, the preflight; the admin's user left out", async () => {
     const h = await account();
     const r = exitOf(await h.run(['rotate', '--all', '--never-expiring', '--match', 'ops-*', '--on-new-key', 'cat >/dev/null', '--no-wait', '--store', 'none', '--dry-run', '--yes']), 0);
     expect(r.stdout).toMatch(/^Dry run: nothing will change\. 1 key of 1 user selected:\nUSER\s+KEY\s+NEW KEY\s+WHY\s+PLAN\nops@example\.com\s+ops-deploy\s+ops-deploy-v2\s+never expires\s+rotate\n/);
@@ -226,9 +240,17 @@ describe('keyrot rotate --all: selection and --dry-run', () => {
     const h = await account();
     const proxy = await duplicatingProxy(h, 'user5@example.com');
     const env = { VULTR_API_URL: proxy };
-    const plan = exitOf(await h.run(['rotate', '--all', '--user', 'user5@example.com', '--user', 'user6@example.com', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--dry-run', '--yes', '--json'], { env }), 0);
+    const plan = exitOf(
+      await h.run(['rotate', '--all', '--user', 'user5@example.com', '--user', 'user6@example.com', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--dry-run', '--yes', '--json'], {
+        env,
+      }),
+      0,
+    );
     expect(picked(json(plan).keys)).toEqual(['user5@example.com user5-deploy', 'user6@example.com user6-deploy']);
-    const r = exitOf(await h.run(['rotate', '--all', '--user', 'user5@example.com', '--user', 'user6@example.com', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes', '--json'], { env }), 0);
+    const r = exitOf(
+      await h.run(['rotate', '--all', '--user', 'user5@example.com', '--user', 'user6@example.com', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes', '--json'], { env }),
+      0,
+    );
     expect(json(r).counts).toMatchObject({ keys: 2, done: 2, failed: 0 });
     expect(keysOf(h, 'user5@example.com').map((k) => k.name)).toEqual(['user5-deploy-v2']);
   });
@@ -276,7 +298,11 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --all: rotations', () => {
     }
     // Untouched: keys the policy did not pick.
     expect(keysOf(h, 'user7@example.com')).toEqual(before.users.find((u) => u.email === 'user7@example.com')?.keys);
-    expect(keysOf(h, 'ci@example.com').map((k) => k.name).sort()).toEqual(['ci-backup', 'ci-runner-v2']);
+    expect(
+      keysOf(h, 'ci@example.com')
+        .map((k) => k.name)
+        .sort(),
+    ).toEqual(['ci-backup', 'ci-runner-v2']);
     for (const secret of h.sandbox.snapshot().users.flatMap((u) => u.keys.map((k) => k.plaintext))) expect(r.stdout + r.stderr).not.toContain(secret);
     // keyrot recorded when it created each new key: a later --older-than can pick them.
     const index = await readdir(join(h.stateDir, 'keyrot', 'keys'));
@@ -352,7 +378,10 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --all: rotations', () => {
   it('--events: one JSON object a line, every rotation event naming its user and key', async () => {
     const h = await account();
     const r = exitOf(await h.run(['rotate', '--all', '--expiring-within', '10d', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes', '--events']), 0);
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(events[0]).toMatchObject({ type: 'batch.started', keys: 3, users: 3 });
     expect(events.at(-1)).toMatchObject({ type: 'batch.done', outcome: 'done' });
     const perRotation = events.filter((e) => !e.type.startsWith('batch.'));
@@ -427,7 +456,12 @@ describe('keyrot rotate --all --store none: cancelled', () => {
         await sleep(50);
       }
     };
-    await until('no hand-over to user5', () => readFile(join(dir, 'user5')).then(() => true, () => false));
+    await until('no hand-over to user5', () =>
+      readFile(join(dir, 'user5')).then(
+        () => true,
+        () => false,
+      ),
+    );
     // Another tool on this IP address: one request of another rotation is refused for 20 s.
     h.sandbox.addFault({ method: 'GET', path: '/users/*/apikeys', action: 'status', status: 429, retryAfter: '20', times: 1 });
     await until('no 429', () => h.sandbox.requests().some((q) => q.status === 429));
@@ -436,7 +470,12 @@ describe('keyrot rotate --all --store none: cancelled', () => {
     const r = await done;
     expect(r.code, r.stderr).toBe(130);
     const user5 = userIdOf(h, 'user5@example.com');
-    expect(h.sandbox.requests().slice(killedAt).filter((q) => q.method === 'DELETE' && q.path.startsWith(`/v2/users/${user5}/apikeys/`))).toHaveLength(1);
+    expect(
+      h.sandbox
+        .requests()
+        .slice(killedAt)
+        .filter((q) => q.method === 'DELETE' && q.path.startsWith(`/v2/users/${user5}/apikeys/`)),
+    ).toHaveLength(1);
     expect(keysOf(h, 'user5@example.com').map((k) => k.name)).toEqual(['user5-deploy']);
     expect(r.stderr).not.toContain('could not be deleted');
     expect(await readdir(join(h.stateDir, 'keyrot', 'rescue')).catch(() => [])).toEqual([]);
@@ -444,7 +483,7 @@ describe('keyrot rotate --all --store none: cancelled', () => {
 });
 
 describe('keyrot rotate --all: output', () => {
-  it('--concurrency 20: no runtime warning on stderr (MaxListenersExceededWarning), only keyrot\'s lines', async () => {
+  it("--concurrency 20: no runtime warning on stderr (MaxListenersExceededWarning), only keyrot's lines", async () => {
     const h = await harness({ users: 24, keysPerUser: 1 });
     const r = exitOf(await h.run(['rotate', '--all', '--match', 'user*', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes', '--concurrency', '20'], { timeoutMs: 90_000 }), 0);
     expect(r.stderr).not.toMatch(/Warning|node --trace-warnings/);

@@ -9,18 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HAS_KEYCHAIN, collect, json, keychainGet } from '../helpers/e2e.js';
 import type { FaultSpec } from '../../src/sandbox/server.js';
-import {
-  accountOf,
-  authStatus,
-  createsFor,
-  journalPath,
-  killHangingHook,
-  readJournal,
-  requestsTo,
-  rotationSetup,
-  waitForJournal,
-  type RotationSetup,
-} from '../helpers/consumer.js';
+import { accountOf, authStatus, createsFor, journalPath, killHangingHook, readJournal, requestsTo, rotationSetup, waitForJournal, type RotationSetup } from '../helpers/consumer.js';
 
 const HOLD = 20_000;
 const CREATE: FaultSpec = { method: 'POST', path: '/users/*/apikeys', action: 'delay-after', delayMs: HOLD };
@@ -244,4 +233,3 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate survives kill -9 at every step', (
     await resumeAndCheck(s, { creates: 1 });
   });
 });
-

@@ -4,17 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FaultSpec } from '../../src/sandbox/server.js';
 import { HAS_KEYCHAIN, collect, json, keychainGet, type RunResult } from '../helpers/e2e.js';
-import {
-  accountOf,
-  authStatus,
-  consumerCheck,
-  createsFor,
-  readJournal,
-  requestsTo,
-  rotationSetup,
-  waitForJournal,
-  type RotationSetup,
-} from '../helpers/consumer.js';
+import { accountOf, authStatus, consumerCheck, createsFor, readJournal, requestsTo, rotationSetup, waitForJournal, type RotationSetup } from '../helpers/consumer.js';
 
 const NEW_NAME = 'ops-deploy-v2';
 const QUICK = ['--poll-interval', '200ms', '--hook-timeout', '5s', '--yes', '--json'];
@@ -179,13 +169,21 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate under provider faults', () => {
       });
       expect(res.ok).toBe(true);
     }
-    const made = s.keys().filter((k) => k.name === 'ops-deploy-v2').map((k) => k.id);
+    const made = s
+      .keys()
+      .filter((k) => k.name === 'ops-deploy-v2')
+      .map((k) => k.id);
     expect(made).toHaveLength(3);
     const first = await s.run('abort', ['rotate', '--user', s.user.email, '--abort', '--yes']);
     expect(first.code, first.stderr).toBe(9);
     for (const id of made) expect(first.stderr).toContain(id);
     expect(first.stdout).not.toMatch(/Rolled back/);
-    expect(s.keys().filter((k) => k.name === 'ops-deploy-v2').map((k) => k.id)).toEqual(made);
+    expect(
+      s
+        .keys()
+        .filter((k) => k.name === 'ops-deploy-v2')
+        .map((k) => k.id),
+    ).toEqual(made);
     const status = await s.run('status', ['status']);
     expect(status.stdout).toMatch(/--abort\s.*rolls back: deletes none of .*\(named ops-deploy-v2: keyrot cannot tell its own\)/);
     const second = await s.run('abort again', ['rotate', '--user', s.user.email, '--abort', '--yes']);
@@ -193,7 +191,12 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate under provider faults', () => {
     expect(second.stdout).toMatch(/Rolled back the rotation of .*: keyrot deleted none of .*\(named ops-deploy-v2: delete the one nobody holds\), ops-deploy kept\./);
     expect(second.stdout).not.toMatch(/ops-deploy-v2 deleted/);
     expect(second.stderr).toMatch(/Delete the new key ops-deploy-v2 .*deleted none: .* still listed/);
-    expect(s.keys().filter((k) => k.name === 'ops-deploy-v2').map((k) => k.id)).toEqual(made);
+    expect(
+      s
+        .keys()
+        .filter((k) => k.name === 'ops-deploy-v2')
+        .map((k) => k.id),
+    ).toEqual(made);
   });
 
   it('a revoke failing past every retry exits 6 with both keys live; --resume completes', async () => {

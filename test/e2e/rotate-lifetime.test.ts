@@ -7,7 +7,7 @@ import { rotationSetup as setup } from '../helpers/consumer.js';
 const OPS = 'ops@example.com';
 const DAY_MS = 86_400_000;
 
-describe.skipIf(!HAS_KEYCHAIN)('the new key\'s lifetime', () => {
+describe.skipIf(!HAS_KEYCHAIN)("the new key's lifetime", () => {
   it('create --expires 90d, then rotate: the new key expires 90 days out, and the plan said so', async () => {
     const s = await setup();
     const created = json(await s.run('create', ['create', '--user', OPS, '--name', 'lived', '--expires', '90d', '--json']));

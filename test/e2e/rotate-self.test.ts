@@ -12,7 +12,10 @@ import type { FaultSpec } from '../../src/sandbox/server.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()?.().catch(() => undefined);
+  while (cleanups.length)
+    await cleanups
+      .pop()?.()
+      .catch(() => undefined);
 });
 
 interface SelfSetup {
@@ -187,7 +190,9 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --self', () => {
     const flag = join(s.dir, 'hang');
     await writeFile(flag, '');
     const hook = `if [ -f '${flag}' ]; then sleep 30; fi; cat >/dev/null`;
-    const child = s.h.spawn(['rotate', '--self', '--on-new-key', hook, '--yes'], { env: { XDG_CONFIG_HOME: join(s.dir, 'config'), KEYROT_PROFILE: s.profile, VULTR_API_URL: undefined, VULTR_API_KEY: undefined } });
+    const child = s.h.spawn(['rotate', '--self', '--on-new-key', hook, '--yes'], {
+      env: { XDG_CONFIG_HOME: join(s.dir, 'config'), KEYROT_PROFILE: s.profile, VULTR_API_URL: undefined, VULTR_API_KEY: undefined },
+    });
     const done = collect(child, 60_000);
     for (let i = 0; i < 1000 && (await s.journal())?.phase !== 'hand-over'; i++) await sleep(15);
     for (let i = 0; i < 200 && (await s.adminEntry()) === s.h.sandbox.adminKey; i++) await sleep(15);

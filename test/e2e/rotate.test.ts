@@ -6,17 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { HAS_KEYCHAIN, collect, json, keychainGet } from '../helpers/e2e.js';
-import {
-  accountOf,
-  authStatus,
-  createsFor,
-  readJournal,
-  requestsTo,
-  rotationSetup as setup,
-  waitForJournal,
-  type RotationSetup,
-  consumerCheck,
-} from '../helpers/consumer.js';
+import { accountOf, authStatus, createsFor, readJournal, requestsTo, rotationSetup as setup, waitForJournal, type RotationSetup, consumerCheck } from '../helpers/consumer.js';
 
 const OPS = 'ops@example.com';
 // Fast polling and short limits: the sandbox answers in milliseconds.
@@ -117,7 +107,10 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
     const r = await s.run('failing hook', ['rotate', '--user', OPS, '--on-new-key', failing, '--no-wait', ...FAST, '--yes', '--events']);
     expect(r.code, r.stderr).toBe(12);
     // --events: rotation.failed names the phase, then an error event says what is live and how to go on.
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(events.map((e) => e.type)).toEqual(['rotation.started', 'key.created', 'keychain.written', 'key.verified', 'rotation.failed', 'error']);
     expect(events.at(-2)).toMatchObject({ phase: 'hand-over', error: { code: 'hook_failed' } });
     expect(events.at(-1).error).toMatchObject({ code: 'hook_failed', exitCode: 12, phase: 'hand-over', resumable: true });
@@ -188,7 +181,12 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
     expect(r.stderr).toMatch(/--resume/);
     // keyrot used the user's keys only to verify the new one, before the hand-over: never during the wait,
     // where its own calls would have counted as the consumers' activity.
-    expect(s.h.sandbox.requests().filter((q) => q.userEmail === OPS).map((q) => `${q.method} ${q.path}`)).toEqual(['GET /v2/account']);
+    expect(
+      s.h.sandbox
+        .requests()
+        .filter((q) => q.userEmail === OPS)
+        .map((q) => `${q.method} ${q.path}`),
+    ).toEqual(['GET /v2/account']);
     const newKey = s.keys().find((k) => k.name === 'ops-deploy-v2')!;
     expect(await authStatus(s.h, s.oldKey.plaintext)).toBe(200);
     expect(await authStatus(s.h, newKey.plaintext)).toBe(200);
@@ -412,7 +410,12 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
       expect(json(j).plan.preflight).toHaveLength(5);
       const e = await s.run('dry-run events', ['rotate', '--user', OPS, '--dry-run', '--no-wait', '--events', '--yes']);
       expect(e.code, e.stderr).toBe(0);
-      expect(e.stdout.trim().split('\n').map((l) => JSON.parse(l).type)).toEqual(['rotation.planned']);
+      expect(
+        e.stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l).type),
+      ).toEqual(['rotation.planned']);
       expect(s.h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
       expect(s.keys().map((k) => k.id)).toEqual([s.oldKey.id]);
       expect((await s.h.stateFiles()).filter((f) => f.path.includes('rotations'))).toEqual([]);
@@ -462,7 +465,12 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
       const r = await s.run('self', ['rotate', '--user', 'admin@example.com', '--key', 'reports', '--yes']);
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(/--check/);
-      expect(s.h.sandbox.requests().slice(before).filter((q) => q.method !== 'GET')).toEqual([]);
+      expect(
+        s.h.sandbox
+          .requests()
+          .slice(before)
+          .filter((q) => q.method !== 'GET'),
+      ).toEqual([]);
       await expectNoLeaks(s);
     });
 

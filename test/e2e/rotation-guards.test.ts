@@ -132,7 +132,12 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot does not fool its own wait', () => {
     // No call with the user's keys was made, so the wait goes on: the old key is still there.
     await new Promise((resolve) => setTimeout(resolve, 1000));
     expect((await readJournal(s.h, s.user.id)).phase).toBe('wait');
-    expect(s.keys().map((k) => k.name).sort()).toEqual(['ops-deploy', NEW_NAME]);
+    expect(
+      s
+        .keys()
+        .map((k) => k.name)
+        .sort(),
+    ).toEqual(['ops-deploy', NEW_NAME]);
     child.kill('SIGTERM');
     expect((await done).code).toBe(130);
   });
@@ -168,7 +173,12 @@ describe.skipIf(!HAS_KEYCHAIN)('--store none is remembered, and cleaned up after
     expect(unproven.code, unproven.stderr).toBe(2);
     expect(unproven.stderr).toMatch(/keeps no copy of ops-deploy-v2 \(--store none\): it cannot prove the new key works before revoking ops-deploy\.[^]*--check/);
     expect(unproven.stderr).not.toMatch(/keychain/i);
-    expect(s.keys().map((k) => k.name).sort()).toEqual(['ops-deploy', NEW_NAME]);
+    expect(
+      s
+        .keys()
+        .map((k) => k.name)
+        .sort(),
+    ).toEqual(['ops-deploy', NEW_NAME]);
     const resumed = await s.run('resume', ['rotate', '--user', s.user.email, '--resume', '--yes', '--check', consumerCheck(s)], { env: NO_KEYCHAIN });
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).not.toMatch(/keychain/i);
@@ -256,17 +266,31 @@ describe.skipIf(!HAS_KEYCHAIN)('a stray next-generation key stops a fresh rotati
     const runner1 = await mkdtemp(join(tmpdir(), 'keyrot-runner1-'));
     try {
       // Runner 1 (--store none) hands the key over, then times out waiting; its state folder is then lost.
-      const first = await s.run('runner 1', ['rotate', '--user', s.user.email, '--store', 'none', '--on-new-key', s.hook, '--check', 'exit 1', '--wait-timeout', '1s', '--poll-interval', '200ms', '--yes'], {
-        env: { ...NO_KEYCHAIN, XDG_STATE_HOME: runner1 },
-      });
+      const first = await s.run(
+        'runner 1',
+        ['rotate', '--user', s.user.email, '--store', 'none', '--on-new-key', s.hook, '--check', 'exit 1', '--wait-timeout', '1s', '--poll-interval', '200ms', '--yes'],
+        {
+          env: { ...NO_KEYCHAIN, XDG_STATE_HOME: runner1 },
+        },
+      );
       expect(first.code, first.stderr).toBe(11);
       const second = await s.run('runner 2', ['rotate', '--user', s.user.email, '--store', 'none', '--on-new-key', s.hook, '--no-wait', '--yes'], { env: NO_KEYCHAIN });
       expect(second.code, second.stderr).toBe(9);
-      expect(s.keys().map((k) => k.name).sort()).toEqual(['ops-deploy', NEW_NAME]);
+      expect(
+        s
+          .keys()
+          .map((k) => k.name)
+          .sort(),
+      ).toEqual(['ops-deploy', NEW_NAME]);
       const adopt = await s.run('adopt', ['rotate', '--user', s.user.email, '--store', 'none', '--resume', '--yes'], { env: NO_KEYCHAIN });
       expect(adopt.code, adopt.stderr).toBe(9);
       expect(adopt.stderr).toMatch(/does not hold the plaintext of ops-deploy-v2/);
-      expect(s.keys().map((k) => k.name).sort()).toEqual(['ops-deploy', NEW_NAME]);
+      expect(
+        s
+          .keys()
+          .map((k) => k.name)
+          .sort(),
+      ).toEqual(['ops-deploy', NEW_NAME]);
     } finally {
       await rm(runner1, { recursive: true, force: true });
     }

@@ -40,7 +40,7 @@ describe.skipIf(!HAS_KEYCHAIN)('spec variants', () => {
     expect(r.code, r.stderr).toBe(0);
   });
 
-  it("user status as a string or a boolean, and a non-expiring key's date_expire absent, \"\" or null: all read", async () => {
+  it('user status as a string or a boolean, and a non-expiring key\'s date_expire absent, "" or null: all read', async () => {
     const h = await harness({ users: 8 });
     expect((await h.run(['list-users', '--json'])).code).toBe(0);
     // Three creates cycle through the three no-expiry forms the sandbox serves.

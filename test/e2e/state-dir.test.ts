@@ -80,9 +80,13 @@ describe.skipIf(!HAS_KEYCHAIN)('--state-dir for ephemeral CI runners', () => {
   it('a rotation that timed out on one runner is resumed on the next from the cached state folder (flag, then env)', async () => {
     const s = await rotationSetup();
     const cached = join(s.dir, 'cache', 'keyrot-state');
-    const first = await s.run('runner 1', ['rotate', '--user', s.user.email, '--state-dir', cached, '--on-new-key', s.hook, '--check', 'exit 1', '--wait-timeout', '1s', '--poll-interval', '200ms', '--yes'], {
-      env: { XDG_STATE_HOME: join(s.dir, 'runner1') },
-    });
+    const first = await s.run(
+      'runner 1',
+      ['rotate', '--user', s.user.email, '--state-dir', cached, '--on-new-key', s.hook, '--check', 'exit 1', '--wait-timeout', '1s', '--poll-interval', '200ms', '--yes'],
+      {
+        env: { XDG_STATE_HOME: join(s.dir, 'runner1') },
+      },
+    );
     expect(first.code, first.stderr).toBe(11);
     // The next runner has a fresh home; the cache step restored the state folder, named by the environment.
     const next = await s.run('runner 2', ['rotate', '--user', s.user.email, '--resume', '--no-wait', '--check', 'true', '--yes'], {

@@ -45,7 +45,10 @@ describe.skipIf(!HAS_KEYCHAIN || !HAS_TMUX)('keyrot rotate in a terminal', () =>
     // A consumer now uses the new key: Vultr's per-user activity signal moves.
     await t.waitFor(/Wait for consumers to use the new key/);
     const userId = h.userId('ci@example.com');
-    const newKey = h.sandbox.snapshot().users.find((u) => u.id === userId)!.keys.find((k) => k.name === 'ci-runner-v2')!;
+    const newKey = h.sandbox
+      .snapshot()
+      .users.find((u) => u.id === userId)!
+      .keys.find((k) => k.name === 'ci-runner-v2')!;
     const consumer = setInterval(() => void fetch(`${h.sandbox.url}/account`, { headers: { Authorization: `Bearer ${newKey.plaintext}` } }), 300);
     try {
       const screen = await t.waitFor(/KEYROT-EXIT=\d+/, 30_000);
@@ -57,7 +60,11 @@ describe.skipIf(!HAS_KEYCHAIN || !HAS_TMUX)('keyrot rotate in a terminal', () =>
     } finally {
       clearInterval(consumer);
     }
-    const names = h.sandbox.snapshot().users.find((u) => u.id === userId)!.keys.map((k) => k.name).sort();
+    const names = h.sandbox
+      .snapshot()
+      .users.find((u) => u.id === userId)!
+      .keys.map((k) => k.name)
+      .sort();
     expect(names).toEqual(['ci-backup', 'ci-runner-v2']);
     expect(await keychainGet(`vultr:${userId}:${newKey.id}`)).toBe(newKey.plaintext);
   });
@@ -71,7 +78,12 @@ describe.skipIf(!HAS_KEYCHAIN || !HAS_TMUX)('keyrot rotate in a terminal', () =>
     expect(t.exitCode(), screen).toBe(130);
     const changes = h.sandbox.requests().filter((r) => r.method !== 'GET');
     expect(changes).toEqual([]);
-    expect(h.sandbox.snapshot().users.find((u) => u.email === 'ops@example.com')!.keys.map((k) => k.name)).toEqual(['ops-deploy']);
+    expect(
+      h.sandbox
+        .snapshot()
+        .users.find((u) => u.email === 'ops@example.com')!
+        .keys.map((k) => k.name),
+    ).toEqual(['ops-deploy']);
   });
 
   it('NO_COLOR=1 in a terminal prints no colour codes; without it, colour is used', async () => {
@@ -102,7 +114,12 @@ describe.skipIf(!HAS_KEYCHAIN || !HAS_TMUX)('keyrot rotate in a terminal', () =>
     await resume.waitFor(/Resume the rotation of ops@example\.com [^]*revoked at the end\?/);
     resume.send('C-c');
     await resume.waitFor(/KEYROT-EXIT=130/);
-    expect(h.sandbox.snapshot().users.find((u) => u.email === 'ops@example.com')!.keys.map((k) => k.name)).toEqual(['ops-deploy', 'ops-deploy-v2']);
+    expect(
+      h.sandbox
+        .snapshot()
+        .users.find((u) => u.email === 'ops@example.com')!
+        .keys.map((k) => k.name),
+    ).toEqual(['ops-deploy', 'ops-deploy-v2']);
   });
 
   it('stdout redirected to a file still asks in the terminal, and the file gets exactly the JSON document', async () => {

@@ -19,7 +19,7 @@ describe.skipIf(!HAS_KEYCHAIN)('list-keys legend', () => {
 });
 
 describe.skipIf(!HAS_KEYCHAIN)('masks', () => {
-  it("a Grafana token keyrot created shows its last characters, though Grafana lists none", async () => {
+  it('a Grafana token keyrot created shows its last characters, though Grafana lists none', async () => {
     const s = await platformSetup('grafana');
     const made = json<{ id: string; maskedKey: string }>(await s.run(['create', '--user', s.account.label, '--name', 'masked', '--json']));
     expect(made.maskedKey).toMatch(/^\*{4}.{5}$/);

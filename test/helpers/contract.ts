@@ -60,7 +60,9 @@ function fromGrafanaSwagger(swagger: any): any {
       const body = params.find((p) => p.in === 'body');
       paths[path][method] = {
         operationId: op.operationId,
-        parameters: params.filter((p) => p.in !== 'body').map((p) => ({ name: p.name, in: p.in, required: p.required === true, schema: p.format ? { type: p.type, format: p.format } : { type: p.type } })),
+        parameters: params
+          .filter((p) => p.in !== 'body')
+          .map((p) => ({ name: p.name, in: p.in, required: p.required === true, schema: p.format ? { type: p.type, format: p.format } : { type: p.type } })),
         ...(body ? { requestBody: { content: { 'application/json': { schema: body.schema } } } } : {}),
         responses: op.responses,
       };
@@ -103,7 +105,11 @@ function backend(name: ContractName): Promise<OpenAPIBackend> {
         coerceTypes: true,
         quick: false,
         // Grafana's formats: RFC 3339 times as Go writes them; Swagger's number formats carry no check of their own.
-        customizeAjv: (ajv) => ajv.addFormat('date-time', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/).addFormat('int64', true).addFormat('double', true),
+        customizeAjv: (ajv) =>
+          ajv
+            .addFormat('date-time', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/)
+            .addFormat('int64', true)
+            .addFormat('double', true),
       });
       await b.init();
       return b;
@@ -154,9 +160,7 @@ export function parse(text: string): unknown {
 }
 
 export function describe(errors: unknown): string {
-  return (Array.isArray(errors) ? errors : [])
-    .map((e: { instancePath?: string; message?: string }) => `${e.instancePath || '/'} ${e.message ?? 'invalid'}`)
-    .join('; ');
+  return (Array.isArray(errors) ? errors : []).map((e: { instancePath?: string; message?: string }) => `${e.instancePath || '/'} ${e.message ?? 'invalid'}`).join('; ');
 }
 
 /**

@@ -95,7 +95,12 @@ async function violations(contract: Contract, exchanges: Exchange[]): Promise<st
         strict: false,
         validate: true,
         quick: false,
-        customizeAjv: (ajv) => ajv.addFormat('byte', /^[A-Za-z0-9+/]*={0,2}$/).addFormat('date-time', /^\d{4}-\d\d-\d\dT\d\d:\d\d/).addFormat('int32', true).addFormat('int64', true),
+        customizeAjv: (ajv) =>
+          ajv
+            .addFormat('byte', /^[A-Za-z0-9+/]*={0,2}$/)
+            .addFormat('date-time', /^\d{4}-\d\d-\d\dT\d\d:\d\d/)
+            .addFormat('int32', true)
+            .addFormat('int64', true),
       });
       await b.init();
       return b;
@@ -180,7 +185,14 @@ export async function startK8sServer(): Promise<K8sServer> {
   ];
   const object = (ns: string, name: string) => {
     const s = secrets.get(`${ns}/${name}`)!;
-    return { kind: 'Secret', apiVersion: 'v1', metadata: { name, namespace: ns, uid: s.uid, resourceVersion: String(s.resourceVersion), creationTimestamp: '2026-01-01T00:00:00Z' }, data: s.data, type: 'Opaque', ...(s.immutable ? { immutable: true } : {}) };
+    return {
+      kind: 'Secret',
+      apiVersion: 'v1',
+      metadata: { name, namespace: ns, uid: s.uid, resourceVersion: String(s.resourceVersion), creationTimestamp: '2026-01-01T00:00:00Z' },
+      data: s.data,
+      type: 'Opaque',
+      ...(s.immutable ? { immutable: true } : {}),
+    };
   };
   const handle: Handler = (req) => {
     if (req.headers.authorization !== `Bearer ${token}`) return status(401, 'Unauthorized', 'Unauthorized');
@@ -201,12 +213,15 @@ export async function startK8sServer(): Promise<K8sServer> {
     if (!s) return status(404, 'NotFound', `secrets "${name}" not found`, name);
     if (req.method === 'GET') return [200, object(ns, name)];
     if (req.method === 'PATCH') {
-      if (req.contentType !== 'application/merge-patch+json' && req.contentType !== 'application/strategic-merge-patch+json') return status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format`);
+      if (req.contentType !== 'application/merge-patch+json' && req.contentType !== 'application/strategic-merge-patch+json')
+        return status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format`);
       const patch = req.body as { data?: Record<string, string | null> };
       const next = { ...s.data };
-      for (const [k, v] of Object.entries(patch.data ?? {})) if (v === null) delete next[k];
-      else next[k] = v;
-      if (s.immutable && JSON.stringify(next) !== JSON.stringify(s.data)) return status(422, 'Invalid', `Secret "${name}" is invalid: data: Forbidden: field is immutable when \`immutable\` is set`, name);
+      for (const [k, v] of Object.entries(patch.data ?? {}))
+        if (v === null) delete next[k];
+        else next[k] = v;
+      if (s.immutable && JSON.stringify(next) !== JSON.stringify(s.data))
+        return status(422, 'Invalid', `Secret "${name}" is invalid: data: Forbidden: field is immutable when \`immutable\` is set`, name);
       Object.assign(s, { data: next, resourceVersion: ++version });
       return [200, object(ns, name)];
     }
@@ -224,7 +239,12 @@ export async function startK8sServer(): Promise<K8sServer> {
     ...base,
     token,
     secret: (ns, name, data, immutable = false) =>
-      void secrets.set(`${ns}/${name}`, { data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])), immutable, resourceVersion: ++version, uid: randomBytes(8).toString('hex') }),
+      void secrets.set(`${ns}/${name}`, {
+        data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+        immutable,
+        resourceVersion: ++version,
+        uid: randomBytes(8).toString('hex'),
+      }),
     value: (ns, name, key) => decode(ns, name)?.[key],
     data: decode,
   };
@@ -295,7 +315,18 @@ export async function startGitlabServer(): Promise<GitlabServer> {
     if (req.method === 'POST' && !key) {
       if (invalid) return invalid;
       if (project.variables.has(String(body.key))) return [400, { message: { key: [`(${body.key}) has already been taken`] } }];
-      const v: GitlabVariable = { variable_type: 'env_var', protected: false, masked: false, hidden: false, raw: false, environment_scope: '*', description: null, ...body, key: String(body.key), value: String(body.value) };
+      const v: GitlabVariable = {
+        variable_type: 'env_var',
+        protected: false,
+        masked: false,
+        hidden: false,
+        raw: false,
+        environment_scope: '*',
+        description: null,
+        ...body,
+        key: String(body.key),
+        value: String(body.value),
+      };
       project.variables.set(v.key, v);
       return [201, v];
     }

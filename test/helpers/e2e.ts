@@ -52,7 +52,10 @@ export interface Harness {
 const cleanups: Array<() => Promise<void>> = [];
 const contractChecks: Array<() => Promise<void>> = [];
 afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()?.().catch(() => undefined);
+  while (cleanups.length)
+    await cleanups
+      .pop()?.()
+      .catch(() => undefined);
   const checks = contractChecks.splice(0);
   for (const check of checks) await check();
 });

@@ -17,4 +17,3 @@ export async function editedRotation(edit: (record: any) => void) {
   await rm(join(s.dir, 'hook-fail'));
   return s;
 }
-

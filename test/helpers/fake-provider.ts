@@ -4,17 +4,7 @@ import { createHash } from 'node:crypto';
 import { CreateOutcomeUnknownError, KeychainError, NotFoundError } from '../../src/errors.js';
 import { MemorySecretStore } from '../../src/keychain/memory-store.js';
 import type { SecretStore } from '../../src/keychain/secret-store.js';
-import type {
-  ApiKey,
-  AuthCheck,
-  CreateKeyInput,
-  CreatedKey,
-  Identity,
-  Provider,
-  ProviderCapabilities,
-  UsageObservation,
-  User,
-} from '../../src/providers/types.js';
+import type { ApiKey, AuthCheck, CreateKeyInput, CreatedKey, Identity, Provider, ProviderCapabilities, UsageObservation, User } from '../../src/providers/types.js';
 
 export type ProviderMethod = 'whoami' | 'listUsers' | 'getUser' | 'listKeys' | 'createKey' | 'deleteKey' | 'checkKey' | 'observeUsage';
 
@@ -244,7 +234,11 @@ export class FakeProvider implements Provider {
 
   #secret(): string {
     // Deterministic, unique, 36 upper-case characters like a Vultr key.
-    return createHash('sha256').update(`secret-${++this.#seq}`).digest('hex').toUpperCase().slice(0, 36);
+    return createHash('sha256')
+      .update(`secret-${++this.#seq}`)
+      .digest('hex')
+      .toUpperCase()
+      .slice(0, 36);
   }
 }
 

@@ -81,7 +81,16 @@ export async function startGithubServer(): Promise<GithubServer> {
     }
     if (method === 'GET' && scopeName.startsWith('orgs/')) {
       if (!org) return [404, { message: 'Not Found' }];
-      return [200, { name, created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-01T00:00:00Z', visibility: org.visibility, ...(org.visibility === 'selected' ? { selected_repositories_url: `https://api.github.com/${scopeName}/actions/secrets/${name}/repositories` } : {}) }];
+      return [
+        200,
+        {
+          name,
+          created_at: '2026-01-01T00:00:00Z',
+          updated_at: '2026-01-01T00:00:00Z',
+          visibility: org.visibility,
+          ...(org.visibility === 'selected' ? { selected_repositories_url: `https://api.github.com/${scopeName}/actions/secrets/${name}/repositories` } : {}),
+        },
+      ];
     }
     if (method === 'PUT') {
       const b = body as Record<string, unknown>;

@@ -16,7 +16,10 @@ import { collect, harness, keychainAccounts, keychainGet, type RunOptions, type 
 const cleanups: Array<() => Promise<void>> = [];
 const contractChecks: Array<() => Promise<void>> = [];
 afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()?.().catch(() => undefined);
+  while (cleanups.length)
+    await cleanups
+      .pop()?.()
+      .catch(() => undefined);
   for (const check of contractChecks.splice(0)) await check();
 });
 
@@ -95,12 +98,19 @@ export interface PlatformSetup {
  * A platform sandbox with a short last-used refresh, a work folder (key file, hook) and keyrot pointed at it.
  * `account` is the key holder rotated (by its label, e.g. "sa-1-deploy-bot"); its first key is the old key.
  */
-export async function platformSetup(dialect: PlatformDialect, opts: { account?: string; refreshMs?: number; holdOldKey?: boolean; kubeadaptDocs?: KubeadaptDocs; kubeadaptRevokedStatus?: 401 | 403; providerId?: string } = {},
+export async function platformSetup(
+  dialect: PlatformDialect,
+  opts: { account?: string; refreshMs?: number; holdOldKey?: boolean; kubeadaptDocs?: KubeadaptDocs; kubeadaptRevokedStatus?: 401 | 403; providerId?: string } = {},
 ): Promise<PlatformSetup> {
   // The identity keyrot names keychain entries and journals with: the dialect's built-in id, or a provider file's.
   const providerId = opts.providerId ?? dialect;
   const h = await harness();
-  const sandbox = await checkedPlatformSandbox({ dialect, refreshMs: opts.refreshMs ?? 1000, ...(opts.kubeadaptDocs ? { kubeadaptDocs: opts.kubeadaptDocs } : {}), ...(opts.kubeadaptRevokedStatus ? { kubeadaptRevokedStatus: opts.kubeadaptRevokedStatus } : {}) });
+  const sandbox = await checkedPlatformSandbox({
+    dialect,
+    refreshMs: opts.refreshMs ?? 1000,
+    ...(opts.kubeadaptDocs ? { kubeadaptDocs: opts.kubeadaptDocs } : {}),
+    ...(opts.kubeadaptRevokedStatus ? { kubeadaptRevokedStatus: opts.kubeadaptRevokedStatus } : {}),
+  });
   const dir = await mkdtemp(join(tmpdir(), `keyrot-${dialect}-`));
   const label = opts.account ?? (dialect === 'grafana' ? 'sa-1-deploy-bot' : dialect === 'example' ? 'deploy-bot' : 'org');
   const accountOf = () => {

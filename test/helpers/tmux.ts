@@ -65,8 +65,7 @@ function startScript(text: string, workDir: string, size: TerminalSize): Termina
       if (attempt >= 3) throw err;
     }
   }
-  const screen = (escapes = false) =>
-    execFileSync('tmux', [...SOCKET, 'capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', name, '-S', '-200'], { encoding: 'utf8' });
+  const screen = (escapes = false) => execFileSync('tmux', [...SOCKET, 'capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', name, '-S', '-200'], { encoding: 'utf8' });
   return {
     send(keys, literal = false) {
       execFileSync('tmux', [...SOCKET, 'send-keys', '-t', name, ...(literal ? ['-l'] : []), keys]);

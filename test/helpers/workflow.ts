@@ -123,7 +123,10 @@ async function useAction(step: WorkflowStep, expand: (text: string) => string, w
   if (action === 'actions/cache/restore') {
     const { readdir } = await import('node:fs/promises');
     const prefix = expand(step.with?.['restore-keys'] ?? step.with!.key!);
-    const hit = (await readdir(cache).catch(() => [] as string[])).filter((k) => k.startsWith(prefix)).sort().at(-1);
+    const hit = (await readdir(cache).catch(() => [] as string[]))
+      .filter((k) => k.startsWith(prefix))
+      .sort()
+      .at(-1);
     if (hit) await cp(join(cache, hit), path, { recursive: true });
     return;
   }

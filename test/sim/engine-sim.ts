@@ -47,22 +47,25 @@ export interface Schedule {
   recovery: Array<'resume' | 'abort'>;
 }
 
-export const scheduleArb: fc.Arbitrary<Schedule> = fc.record({
-  mode: fc.constantFrom<RotationMode>('standard', 'standard', 'emergency'),
-  store: fc.constantFrom<'os' | 'none'>('os', 'os', 'none'),
-  noWait: fc.boolean(),
-  check: fc.boolean(),
-  usageSignal: fc.constantFrom<'per-key' | 'none'>('per-key', 'none'),
-  lostCreates: fc.nat(2),
-  ignoredDeletes: fc.nat(2),
-  storm: fc.nat(4),
-  stormOn: fc.constantFrom<Schedule['stormOn']>('listKeys', 'checkKey', 'createKey', 'deleteKey'),
-  crashAt: fc.option(fc.nat(60), { nil: null }),
-  outOfBand: fc.option(fc.record({ at: fc.nat(60), what: fc.constantFrom<'delete-old' | 'delete-new' | 'expire-new' | 'expire-old'>('delete-old', 'delete-new', 'expire-new', 'expire-old') }), { nil: null }),
-  twinAt: fc.option(fc.nat(60), { nil: null }),
-  consumers: fc.array(fc.constantFrom<'follow' | 'stuck'>('follow', 'follow', 'stuck'), { maxLength: 3 }),
-  recovery: fc.array(fc.constantFrom<'resume' | 'abort'>('resume', 'abort'), { minLength: 1, maxLength: 3 }),
-})
+export const scheduleArb: fc.Arbitrary<Schedule> = fc
+  .record({
+    mode: fc.constantFrom<RotationMode>('standard', 'standard', 'emergency'),
+    store: fc.constantFrom<'os' | 'none'>('os', 'os', 'none'),
+    noWait: fc.boolean(),
+    check: fc.boolean(),
+    usageSignal: fc.constantFrom<'per-key' | 'none'>('per-key', 'none'),
+    lostCreates: fc.nat(2),
+    ignoredDeletes: fc.nat(2),
+    storm: fc.nat(4),
+    stormOn: fc.constantFrom<Schedule['stormOn']>('listKeys', 'checkKey', 'createKey', 'deleteKey'),
+    crashAt: fc.option(fc.nat(60), { nil: null }),
+    outOfBand: fc.option(fc.record({ at: fc.nat(60), what: fc.constantFrom<'delete-old' | 'delete-new' | 'expire-new' | 'expire-old'>('delete-old', 'delete-new', 'expire-new', 'expire-old') }), {
+      nil: null,
+    }),
+    twinAt: fc.option(fc.nat(60), { nil: null }),
+    consumers: fc.array(fc.constantFrom<'follow' | 'stuck'>('follow', 'follow', 'stuck'), { maxLength: 3 }),
+    recovery: fc.array(fc.constantFrom<'resume' | 'abort'>('resume', 'abort'), { minLength: 1, maxLength: 3 }),
+  })
   // --emergency with --store none is refused before any change (session/rotation.ts parseSettings): never scheduled.
   .map((s) => (s.mode === 'emergency' && s.store === 'none' ? { ...s, store: 'os' as const } : s));
 
@@ -106,12 +109,16 @@ export async function runSchedule(s: Schedule): Promise<Outcome> {
   /** Keys of this rotation (made through createKey for the user), not another runner's. */
   const ownLive = () => provider.keys.filter((k) => k.userId === USER && provider.created.includes(k) && !twins.has(k.id));
   const persisted = async (key: FakeKey) => (await keychain.inner.get(account(key.id))) === key.secret;
-  const heldBy = async (key: FakeKey) =>
-    (await persisted(key)) || delivered.has(key.secret) || rescued.has(key.id) || (!dead && (await memory?.get(account(key.id))) === key.secret);
+  const heldBy = async (key: FakeKey) => (await persisted(key)) || delivered.has(key.secret) || rescued.has(key.id) || (!dead && (await memory?.get(account(key.id))) === key.secret);
 
   /** After every step: at most one key beyond the old one. */
   const checkStep = () => {
-    if (ownLive().length > 1) violate(`${ownLive().length} keys of this rotation live at once: ${ownLive().map((k) => k.id).join(', ')}`);
+    if (ownLive().length > 1)
+      violate(
+        `${ownLive().length} keys of this rotation live at once: ${ownLive()
+          .map((k) => k.id)
+          .join(', ')}`,
+      );
   };
   const tick = (label: string) => {
     if (dead) throw new Crash(`dead (${label})`);
@@ -239,7 +246,9 @@ export async function runSchedule(s: Schedule): Promise<Outcome> {
       if (await heldBy(key)) continue;
       // Named to a person as possibly another's (othersKeyIds): theirs to delete, never keyrot's.
       const named = journal?.othersKeyIds?.includes(key.id) ?? false;
-      const reconcilable = named || (journal !== null && journal.status !== 'done' && journal.status !== 'aborted' && (journal.phase === 'create' || journal.createOutcomeUnknown === true || journal.newKey.id === key.id));
+      const reconcilable =
+        named ||
+        (journal !== null && journal.status !== 'done' && journal.status !== 'aborted' && (journal.phase === 'create' || journal.createOutcomeUnknown === true || journal.newKey.id === key.id));
       if (final || !reconcilable) violate(`key ${key.id} is live and nobody holds it (${final ? 'at the end' : 'no journal reconciles it'})`);
     }
   };
@@ -304,7 +313,10 @@ export async function runSchedule(s: Schedule): Promise<Outcome> {
       if (at >= 0) provider.keys.splice(at, 1);
     }
   };
-  const terminal = () => { const r = current(); return r !== null && (r.status === 'done' || r.status === 'aborted'); };
+  const terminal = () => {
+    const r = current();
+    return r !== null && (r.status === 'done' || r.status === 'aborted');
+  };
   await run('start');
   for (const action of s.recovery) {
     if (terminal() || current() === null) break;
@@ -348,8 +360,7 @@ export async function runSchedule(s: Schedule): Promise<Outcome> {
     const fresh = provider.keys.find((k) => k.id === r.newKey.id);
     if (!fresh) {
       if (!newKeyLostOutOfBand) violate('done, and the new key is not live');
-    }
-    else if (!(await heldBy(fresh))) violate('done, and nobody holds the new key');
+    } else if (!(await heldBy(fresh))) violate('done, and nobody holds the new key');
   }
   if (end === 'aborted' && ownLive().some((k) => !rescued.has(k.id) && !delivered.has(k.secret) && twins.size === 0)) {
     // Rolled back: a key of this rotation that is still live must at least be held (checkAtRest); say if one is left.

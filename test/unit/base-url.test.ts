@@ -54,9 +54,7 @@ describe('validateBaseUrl', () => {
   });
 
   it('never echoes credentials found in the URL', () => {
-    expect(() => validateBaseUrl('https://admin:S3CRETS3CRETS3CRET@api.vultr.com', '--api-url')).toThrow(
-      expect.objectContaining({ message: expect.not.stringContaining('S3CRET') }),
-    );
+    expect(() => validateBaseUrl('https://admin:S3CRETS3CRETS3CRET@api.vultr.com', '--api-url')).toThrow(expect.objectContaining({ message: expect.not.stringContaining('S3CRET') }));
   });
 
   it('does not let a bad value inject terminal escapes into the message', () => {

@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createAndStoreKey, deleteOrphans, type CreateKeyPorts, type CreateKeyRequest, type StoredKey } from '../../src/core/create-key.js';
-import {
-  CreateOutcomeUnknownError,
-  KeyNotReturnedError,
-  KeychainError,
-  ProviderUnavailableError,
-  RotationIncompleteError,
-  isKeyrotError,
-} from '../../src/errors.js';
+import { CreateOutcomeUnknownError, KeyNotReturnedError, KeychainError, ProviderUnavailableError, RotationIncompleteError, isKeyrotError } from '../../src/errors.js';
 import { keychainAccount } from '../../src/keychain/secret-store.js';
 import type { CreatedKey } from '../../src/providers/types.js';
 import { FakeProvider, FlakyStore, lostAnswer, type Fault } from '../helpers/fake-provider.js';
@@ -65,7 +58,10 @@ async function expectNoKeyLost(w: World): Promise<void> {
   // And nothing is held for a key that does not exist.
   for (const acct of await w.store.inner.list()) {
     const keyId = acct.split(':')[2]!;
-    expect(w.provider.keys.some((k) => k.id === keyId), `keychain holds ${acct} for a deleted key`).toBe(true);
+    expect(
+      w.provider.keys.some((k) => k.id === keyId),
+      `keychain holds ${acct} for a deleted key`,
+    ).toBe(true);
   }
 }
 
@@ -256,9 +252,7 @@ describe('createAndStoreKey: no combination of faults loses a key', () => {
     'list fails': [{ method: 'listKeys', when: 'before', error: unavailable, times: 5 }],
   };
   const cases = Object.entries(createFaults).flatMap(([c, cf]) =>
-    Object.entries(deleteFaults).flatMap(([d, df]) =>
-      [0, 1].map((failSet) => ({ label: `${c}, ${d}, keychain ${failSet ? 'fails' : 'ok'}`, cf, df, failSet })),
-    ),
+    Object.entries(deleteFaults).flatMap(([d, df]) => [0, 1].map((failSet) => ({ label: `${c}, ${d}, keychain ${failSet ? 'fails' : 'ok'}`, cf, df, failSet }))),
   );
   // A lost answer whose reconciliation (list or delete) then fails leaves a live key nobody holds, and the
   // error (ProviderUnavailableError) does not say so. BUG (reported against src/core/create-key.ts).
@@ -299,7 +293,7 @@ describe('deleteOrphans', () => {
   });
 });
 
-describe('createAndStoreKey: an entry already under the new key\'s account', () => {
+describe("createAndStoreKey: an entry already under the new key's account", () => {
   it('is another key (the same ids at another instance of the provider): kept under a name of its own, never overwritten', async () => {
     const w = world();
     // key-0001 is what the fake provider will number the new key; another instance's key-0001 is held already.

@@ -130,7 +130,17 @@ describe('k8s:NAMESPACE/SECRET#KEY', () => {
     const k8s = server();
     k8s.secret('prod', 'vultr', { 'api-key': 'old' }, status === 422);
     if (status === 401) k8s.failWhen('GET', /secrets\/vultr$/, 401, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
-    if (status === 403) k8s.failWhen('GET', /secrets\/vultr$/, 403, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'secrets "vultr" is forbidden: User "system:serviceaccount:ci:keyrot" cannot get resource "secrets"', reason: 'Forbidden', details: { name: 'vultr', kind: 'secrets' }, code: 403 });
+    if (status === 403)
+      k8s.failWhen('GET', /secrets\/vultr$/, 403, {
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Failure',
+        message: 'secrets "vultr" is forbidden: User "system:serviceaccount:ci:keyrot" cannot get resource "secrets"',
+        reason: 'Forbidden',
+        details: { name: 'vultr', kind: 'secrets' },
+        code: 403,
+      });
     const err = await caught(parseTarget('k8s:prod/vultr#api-key', { env: await kubeconfig() }).deliver(KEY));
     expect(err.message).toMatch(/^--to k8s:prod\/vultr#api-key: Kubernetes refused/);
     expect(err.message).toMatch(said);
@@ -190,7 +200,9 @@ describe('Kubernetes credentials (as kubectl finds them)', () => {
     await expect(clusterAccess('t', { KUBECONFIG: config })).rejects.toThrow(/from a plugin \(exec or auth-provider\), which keyrot does not run/);
     await write('clusters: []\n');
     await expect(clusterAccess('t', { KUBECONFIG: config })).rejects.toThrow(/no current-context/);
-    await write('current-context: a\ncontexts: [{name: a, context: {cluster: c, user: u}}]\nclusters: [{name: c, cluster: {server: "http://k8s.example.com"}}]\nusers: [{name: u, user: {token: t}}]\n');
+    await write(
+      'current-context: a\ncontexts: [{name: a, context: {cluster: c, user: u}}]\nclusters: [{name: c, cluster: {server: "http://k8s.example.com"}}]\nusers: [{name: u, user: {token: t}}]\n',
+    );
     await expect(clusterAccess('t', { KUBECONFIG: config })).rejects.toThrow(/must be https/);
     await expect(clusterAccess('t', { KUBECONFIG: join(dir, 'missing') })).rejects.toThrow(/cannot read the kubeconfig/);
     await expect(clusterAccess('t', { HOME: dir })).rejects.toThrow(/no Kubernetes credentials/);

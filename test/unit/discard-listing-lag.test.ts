@@ -25,10 +25,16 @@ describe('discarding a new key against a listing that lags the delete by 500 ms'
       },
     } as unknown as Provider;
     const rescued: string[] = [];
-    const outcome = await discardNewKey(() => provider, 'u-1', key as never, 'SECRETSECRETSECRETSECRETSECRETABCDE', async (k) => {
-      rescued.push(k.id);
-      return '/tmp/rescue';
-    });
+    const outcome = await discardNewKey(
+      () => provider,
+      'u-1',
+      key as never,
+      'SECRETSECRETSECRETSECRETSECRETABCDE',
+      async (k) => {
+        rescued.push(k.id);
+        return '/tmp/rescue';
+      },
+    );
     expect(rescued).toEqual([]);
     expect(outcome).toEqual({ kind: 'deleted' });
   });

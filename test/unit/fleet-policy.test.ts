@@ -17,7 +17,10 @@ function key(overrides: Partial<ApiKey> = {}): ApiKey {
 }
 
 function audit(input: Partial<AuditInput>) {
-  return auditUser({ user: user(), keys: [key()], held: new Set(['k1']), createdAt: new Map(), unfinished: null, admin: null, ...input }, { now: NOW, expiringWithinMs: 30 * DAY, inactiveAfterMs: 90 * DAY });
+  return auditUser(
+    { user: user(), keys: [key()], held: new Set(['k1']), createdAt: new Map(), unfinished: null, admin: null, ...input },
+    { now: NOW, expiringWithinMs: 30 * DAY, inactiveAfterMs: 90 * DAY },
+  );
 }
 
 const codes = (input: Partial<AuditInput>) => audit(input).map((k) => k.findings.map((f) => f.code));
@@ -43,7 +46,11 @@ describe('auditUser', () => {
 
   it('an unfinished rotation is a finding on every key of its user, with how to go on', () => {
     const [k] = audit({ unfinished: { oldKeyName: 'deploy', newKeyName: 'deploy-v2', stoppedAt: 'Wait for consumers to use the new key', startedAt: NOW.toISOString() } });
-    expect(k?.findings[0]).toEqual({ code: 'unfinished-rotation', severity: 'high', reason: 'a rotation of deploy to deploy-v2 stopped at "Wait for consumers to use the new key" (keyrot rotate --user ops@example.com --resume)' });
+    expect(k?.findings[0]).toEqual({
+      code: 'unfinished-rotation',
+      severity: 'high',
+      reason: 'a rotation of deploy to deploy-v2 stopped at "Wait for consumers to use the new key" (keyrot rotate --user ops@example.com --resume)',
+    });
   });
 
   it('days left round towards zero on both sides of the expiry; generation from the name; creation where recorded', () => {
@@ -69,7 +76,12 @@ describe('auditUser', () => {
   it('keys alike in everything shown (same e-mail, name and expiry) come in the order of their ids, whatever order the provider listed them in', () => {
     const twins = audit({ keys: [key({ id: 'k2', name: 'deploy' }), key({ id: 'k1', name: 'deploy' }), key({ id: 'k3', name: 'deploy' })], held: new Set() });
     expect([...twins].sort(byUrgency).map((k) => k.keyId)).toEqual(['k1', 'k2', 'k3']);
-    expect([...twins].reverse().sort(byUrgency).map((k) => k.keyId)).toEqual(['k1', 'k2', 'k3']);
+    expect(
+      [...twins]
+        .reverse()
+        .sort(byUrgency)
+        .map((k) => k.keyId),
+    ).toEqual(['k1', 'k2', 'k3']);
   });
 });
 

@@ -18,6 +18,9 @@ describe('attack: GITHUB_API_URL path', () => {
     const d = parseTarget('github:acme/api#K', { env: { GITHUB_API_URL: 'https://api.github.com//', GH_TOKEN: 'ghp_attack' }, dispatcher: agent });
     await d.preflight().catch(() => undefined);
     expect(seen.length).toBeGreaterThan(0);
-    expect(seen.every((o) => o === 'https://api.github.com'), `token sent to ${seen.join(', ')}`).toBe(true);
+    expect(
+      seen.every((o) => o === 'https://api.github.com'),
+      `token sent to ${seen.join(', ')}`,
+    ).toBe(true);
   });
 });

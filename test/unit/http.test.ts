@@ -4,16 +4,7 @@ import { MockAgent } from 'undici';
 import type { Interceptable } from 'undici';
 import { HttpClient, RateLimiter } from '../../src/providers/http.js';
 import type { HttpClientOptions } from '../../src/providers/http.js';
-import {
-  AuthError,
-  CancelledError,
-  CreateOutcomeUnknownError,
-  NotFoundError,
-  PermissionError,
-  ProviderResponseError,
-  ProviderUnavailableError,
-  UsageError,
-} from '../../src/errors.js';
+import { AuthError, CancelledError, CreateOutcomeUnknownError, NotFoundError, PermissionError, ProviderResponseError, ProviderUnavailableError, UsageError } from '../../src/errors.js';
 
 const ORIGIN = 'https://api.vultr.com';
 const BASE = `${ORIGIN}/v2`;
@@ -60,8 +51,7 @@ function setup(overrides: Partial<HttpClientOptions> = {}): Harness {
     hints: { forbidden: 'needs root or manage_users' },
     ...overrides,
   });
-  const calls = (method?: string): number =>
-    (agent.getCallHistory()?.calls() ?? []).filter((c) => method === undefined || c.method === method).length;
+  const calls = (method?: string): number => (agent.getCallHistory()?.calls() ?? []).filter((c) => method === undefined || c.method === method).length;
   return { agent, pool: agent.get(ORIGIN), client, sleeps, lines, calls };
 }
 
@@ -69,13 +59,10 @@ function errorWithCode(code: string): Error {
   return Object.assign(new Error(`connect ${code}`), { code });
 }
 
-
 describe('HttpClient: requests', () => {
   it('joins the base URL, sends the bearer token and JSON, and parses the answer', async () => {
     const h = setup();
-    h.pool
-      .intercept({ path: '/v2/users', method: 'GET', query: { per_page: '500' } })
-      .reply(200, { users: [] });
+    h.pool.intercept({ path: '/v2/users', method: 'GET', query: { per_page: '500' } }).reply(200, { users: [] });
     const res = await h.client.request('GET', '/users', { query: { per_page: 500, cursor: undefined } });
     expect(res).toMatchObject({ status: 200, body: { users: [] }, attempts: 1, afterLostAnswer: false });
     const call = h.agent.getCallHistory()?.firstCall();
@@ -307,9 +294,7 @@ describe('HttpClient: retries of idempotent requests', () => {
   it('honours Retry-After as an HTTP date on 503', async () => {
     const now = Date.parse('2030-01-01T00:00:00Z');
     const h = setup({ now: () => now });
-    h.pool
-      .intercept({ path: '/v2/users' })
-      .reply(503, '', { headers: { 'retry-after': 'Tue, 01 Jan 2030 00:00:05 GMT' } });
+    h.pool.intercept({ path: '/v2/users' }).reply(503, '', { headers: { 'retry-after': 'Tue, 01 Jan 2030 00:00:05 GMT' } });
     h.pool.intercept({ path: '/v2/users' }).reply(200, { users: [] });
     await h.client.request('GET', '/users');
     expect(h.sleeps).toEqual([5000]);
@@ -385,17 +370,14 @@ describe('HttpClient: POST is never retried blindly', () => {
     expect(h.calls('POST')).toBe(2);
   });
 
-  it.each(['ECONNREFUSED', 'ENOTFOUND', 'UND_ERR_CONNECT_TIMEOUT'])(
-    'a connection error before sending (%s) is retried',
-    async (code) => {
-      const h = setup();
-      intercept(h).replyWithError(errorWithCode(code));
-      intercept(h).reply(201, { api_key: { id: 'k2' } });
-      const res = await post(h);
-      expect(res.status).toBe(201);
-      expect(h.calls('POST')).toBe(2);
-    },
-  );
+  it.each(['ECONNREFUSED', 'ENOTFOUND', 'UND_ERR_CONNECT_TIMEOUT'])('a connection error before sending (%s) is retried', async (code) => {
+    const h = setup();
+    intercept(h).replyWithError(errorWithCode(code));
+    intercept(h).reply(201, { api_key: { id: 'k2' } });
+    const res = await post(h);
+    expect(res.status).toBe(201);
+    expect(h.calls('POST')).toBe(2);
+  });
 
   it('a POST rate-limited on every attempt ends as ProviderUnavailableError (nothing was created)', async () => {
     const h = setup();
@@ -457,9 +439,7 @@ describe('HttpClient: debug log', () => {
     const plaintext = 'PLAINTEXTSECRETKEYABCDEFGHIJKLMNOPQR';
     const h = setup();
     h.pool.intercept({ path: '/v2/users/u1/apikeys', method: 'POST' }).reply(429, '', { headers: { 'retry-after': '1' } });
-    h.pool
-      .intercept({ path: '/v2/users/u1/apikeys', method: 'POST' })
-      .reply(201, { api_key: { id: 'k', api_key: plaintext } });
+    h.pool.intercept({ path: '/v2/users/u1/apikeys', method: 'POST' }).reply(201, { api_key: { id: 'k', api_key: plaintext } });
     h.pool.intercept({ path: '/v2/account' }).reply(401, { error: `Invalid API token ${OTHER_TOKEN}` });
     await h.client.request('POST', '/users/u1/apikeys', { json: { name: 'x' } });
     await h.client.request('GET', '/account', { token: OTHER_TOKEN, passStatuses: [401] });

@@ -13,7 +13,19 @@ function pieces(value: unknown, indent = 2, replacer = keep, finish?: (t: string
 
 const when = new Date('2026-11-30T04:00:00Z');
 const shapes: [string, unknown][] = [
-  ['an audit-like document', { generatedAt: 'x', users: 2, summary: { high: 1 }, keys: [{ id: 'k1', findings: [{ code: 'expired' }], at: when }, { id: 'k2', findings: [] }], failOn: { codes: [] } }],
+  [
+    'an audit-like document',
+    {
+      generatedAt: 'x',
+      users: 2,
+      summary: { high: 1 },
+      keys: [
+        { id: 'k1', findings: [{ code: 'expired' }], at: when },
+        { id: 'k2', findings: [] },
+      ],
+      failOn: { codes: [] },
+    },
+  ],
   ['an empty object', {}],
   ['an empty array', []],
   ['a top-level array of mixed values', [1, 'two', null, undefined, () => 3, { a: [] }, [[]], when, Symbol('s')]],

@@ -38,14 +38,16 @@ describe('Kubeadapt cluster reach over pages', () => {
       .intercept({ path: (p) => p.startsWith('/v1/clusters') && /page=2|cursor=/.test(p), method: 'GET' })
       .reply(200, envelope([{ id: 'cl-b' }], { page: 2, per_page: 1, total: 2, total_pages: 2, has_more: false }))
       .persist();
-    pool.intercept({ path: (p) => !p.startsWith('/v1/clusters'), method: 'GET' }).reply(404, { data: null, meta: {}, error: { code: 'NOT_FOUND', message: 'Not found' } }).persist();
+    pool
+      .intercept({ path: (p) => !p.startsWith('/v1/clusters'), method: 'GET' })
+      .reply(404, { data: null, meta: {}, error: { code: 'NOT_FOUND', message: 'Not found' } })
+      .persist();
     const check = await provider.checkKey(OLD);
     expect(check.ok).toBe(true);
     // Either every page is read, or keyrot does not claim a reach it has not read.
     if (check.ok && check.reach) expect(check.reach).toContain('cl-b');
     else expect.fail('reach not read');
   });
-
 });
 
 describe('Kubeadapt: a 2xx it cannot read fails the check', () => {
@@ -55,7 +57,10 @@ describe('Kubeadapt: a 2xx it cannot read fails the check', () => {
       .intercept({ path: (p) => p.startsWith('/v1/clusters'), method: 'GET' })
       .reply(200, { data: null, meta: { request_id: 'r' }, error: { code: 'CLUSTER_ACCESS_DENIED', message: 'Cluster access denied' } })
       .persist();
-    pool.intercept({ path: (p) => !p.startsWith('/v1/clusters'), method: 'GET' }).reply(404, { data: null, meta: {}, error: { code: 'NOT_FOUND', message: 'Not found' } }).persist();
+    pool
+      .intercept({ path: (p) => !p.startsWith('/v1/clusters'), method: 'GET' })
+      .reply(404, { data: null, meta: {}, error: { code: 'NOT_FOUND', message: 'Not found' } })
+      .persist();
     let outcome: unknown;
     try {
       outcome = await provider.checkKey(NEW);

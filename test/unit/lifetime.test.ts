@@ -6,17 +6,17 @@ const now = new Date('2027-01-01T00:00:00Z');
 const DAY = 86_400_000;
 const at = (days: number) => new Date(now.getTime() + days * DAY);
 
-describe('newKeyExpiry: one rule for the new key\'s lifetime', () => {
+describe("newKeyExpiry: one rule for the new key's lifetime", () => {
   it('a policy run (--expiring-within 30d) never gives a key it did not make a remaining time inside its own window: the next night would pick the new key again', () => {
     const window = 30 * 86_400_000;
     expect(newKeyExpiry({ now, oldExpiresAt: at(20), requested: undefined, policyWindowMs: window })).toMatchObject({ source: 'default-lifetime', expiresAt: at(90) });
     expect(newKeyExpiry({ now, oldExpiresAt: at(45), requested: undefined, policyWindowMs: window })).toMatchObject({ source: 'old-key-remaining', expiresAt: at(45) });
   });
-  it('keyrot recorded the old key\'s creation: the same lifetime from now', () => {
+  it("keyrot recorded the old key's creation: the same lifetime from now", () => {
     const e = newKeyExpiry({ now, oldExpiresAt: at(10), recorded: { createdAt: at(-80).toISOString(), expiresAt: at(10).toISOString() }, requested: undefined });
     expect(e).toMatchObject({ source: 'old-key-lifetime', expiresAt: at(90) });
   });
-  it('no record: the old key\'s remaining time', () => {
+  it("no record: the old key's remaining time", () => {
     expect(newKeyExpiry({ now, oldExpiresAt: at(20), requested: undefined })).toMatchObject({ source: 'old-key-remaining', expiresAt: at(20) });
   });
   it('an old key that never expires: the new one never does either, unless --expires says', () => {

@@ -63,7 +63,10 @@ describe('redact', () => {
 
   it('masks a secret that contains another one whole, whatever the order', () => {
     const inner = LONG.slice(0, 20);
-    for (const secrets of [[inner, LONG], [LONG, inner]]) {
+    for (const secrets of [
+      [inner, LONG],
+      [LONG, inner],
+    ]) {
       const out = redact(`token ${LONG}`, secrets);
       expect(out).toBe('token ****56789');
     }

@@ -6,7 +6,10 @@ const FILE = '/home/u/.config/keyrot/config';
 
 describe('parseProfiles', () => {
   it('reads sections, settings, comments and blank lines', () => {
-    const profiles = parseProfiles(['# accounts', '', '[default]', 'api-url = https://api.vultr.com/v2', '; staging', '[staging]', 'provider=vultr', '  api-url =  http://127.0.0.1:8080/v2  '].join('\n'), FILE);
+    const profiles = parseProfiles(
+      ['# accounts', '', '[default]', 'api-url = https://api.vultr.com/v2', '; staging', '[staging]', 'provider=vultr', '  api-url =  http://127.0.0.1:8080/v2  '].join('\n'),
+      FILE,
+    );
     expect([...profiles.keys()]).toEqual(['default', 'staging']);
     expect(profiles.get('staging')).toEqual({ name: 'staging', line: 6, provider: 'vultr', apiUrl: 'http://127.0.0.1:8080/v2', lines: { provider: 7, apiUrl: 8 } });
     expect(parseProfiles('', FILE).size).toBe(0);

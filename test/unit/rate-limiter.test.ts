@@ -65,7 +65,7 @@ function busiestWindow(starts: number[], windowMs = 1000): number {
 const rate = (starts: number[]) => (starts.length - 1) / (((starts.at(-1) ?? 0) - (starts[0] ?? 0)) / 1000);
 
 describe('RateLimiter', () => {
-  it("starts requests at once while the window has room: 300 at once start 30 a second, in order, never more in any second", async () => {
+  it('starts requests at once while the window has room: 300 at once start 30 a second, in order, never more in any second', async () => {
     const clock = new FakeClock();
     const limiter = new RateLimiter({ now: clock.now, sleep: clock.sleep });
     const starts = await startTimes(clock, limiter, 300);
@@ -308,7 +308,16 @@ describe('HttpClient and the shared limiter', () => {
       .intercept({ path: /^\/v2\/users\/u\d+\/apikeys$/, method: 'POST' })
       .reply(429, '', { headers: { 'retry-after': '3600' } })
       .persist();
-    const client = new HttpClient({ baseUrl: 'https://api.vultr.com/v2', token: 'ADMINKEYADMINKEY', serviceName: 'Vultr', dispatcher: agent, limiter, now: clock.now, sleep: clock.sleep, retry: { attempts: 1_000 } });
+    const client = new HttpClient({
+      baseUrl: 'https://api.vultr.com/v2',
+      token: 'ADMINKEYADMINKEY',
+      serviceName: 'Vultr',
+      dispatcher: agent,
+      limiter,
+      now: clock.now,
+      sleep: clock.sleep,
+      retry: { attempts: 1_000 },
+    });
     const creates = Array.from({ length: 6 }, (_, i) => client.request('POST', `/users/u${i}/apikeys`, { json: {}, what: 'create a key' }).catch((err: unknown) => err));
     while (clock.t < 10 * MAX_THROTTLED_MS) {
       await clock.run(clock.t + 1_000);

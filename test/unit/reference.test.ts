@@ -38,7 +38,11 @@ describe('docs/reference.md', () => {
   it('has one row and one short name per distinct exit code', () => {
     const codes = [...new Set(Object.values(ExitCode))].sort((a, b) => a - b);
     expect(EXIT_CODE_TABLE.map(([code]) => code)).toEqual(codes);
-    expect(Object.keys(EXIT_CODE_NAMES).map(Number).sort((a, b) => a - b)).toEqual(codes);
+    expect(
+      Object.keys(EXIT_CODE_NAMES)
+        .map(Number)
+        .sort((a, b) => a - b),
+    ).toEqual(codes);
   });
 
   it('shows a default stated in a description (--wait-timeout) and one commander holds (audit --expiring-within)', () => {

@@ -277,15 +277,7 @@ describe('runRotation: standard order', () => {
     const effects = h.provider.calls.filter((c) => c.method === 'createKey' || c.method === 'deleteKey').map((c) => c.method);
     expect(effects).toEqual(['createKey', 'deleteKey']);
     expect(h.provider.callsOf('createKey')).toHaveLength(1);
-    expect(h.events.map((e) => e.type)).toEqual([
-      'key.created',
-      'keychain.written',
-      'key.verified',
-      'hook.done',
-      'usage.seen',
-      'old.revoked',
-      'rotation.done',
-    ]);
+    expect(h.events.map((e) => e.type)).toEqual(['key.created', 'keychain.written', 'key.verified', 'hook.done', 'usage.seen', 'old.revoked', 'rotation.done']);
     expect(h.events.at(-1)!.data).toEqual(summaryData(final));
   });
 
@@ -736,7 +728,7 @@ describe('runRotation: resume', () => {
     return r;
   }
 
-  it("create/started with the key created and held: adopts it, never creates a second", async () => {
+  it('create/started with the key created and held: adopts it, never creates a second', async () => {
     const h = harness();
     const made = h.provider.addKey(USER, NEW_NAME);
     await h.store.inner.set(h.account(made.id), made.secret);
@@ -1080,7 +1072,9 @@ describe('runRotation: waiting for consumers', () => {
       yes.ports.confirmSwitch = async (message) => (asked.push(message), true);
       const final = await runRotation(yes.record, yes.ports);
       await expectRotated(yes, final);
-      expect(asked[0]).toMatch(/Do the consumers work with the new key ops-deploy-v2 \(.* last saw .* use the API .*: with any key, so it cannot tell the new key from the old\)\? Yes revokes ops-deploy\./);
+      expect(asked[0]).toMatch(
+        /Do the consumers work with the new key ops-deploy-v2 \(.* last saw .* use the API .*: with any key, so it cannot tell the new key from the old\)\? Yes revokes ops-deploy\./,
+      );
       const no = harness({ usageSignal: 'per-user', consumersFollow: false });
       no.ports.confirmSwitch = async () => false;
       expect(await failure(runRotation(no.record, no.ports))).toBeInstanceOf(CancelledError);
@@ -1135,7 +1129,7 @@ describe('runRotation: waiting for consumers', () => {
     expect(final.steps.find((s) => s.phase === 'wait')?.detail).toBe('no usage signal');
   });
 
-  it("with a provider that has no usage signal, relies on --check alone", async () => {
+  it('with a provider that has no usage signal, relies on --check alone', async () => {
     const h = harness({ usageSignal: 'none', consumersFollow: false, options: { check: './smoke.sh' } });
     h.state.checkResults = [false, true, true];
     const final = await runRotation(h.record, h.ports);
@@ -1225,8 +1219,7 @@ describe('runRotation: verifying the old key is gone', () => {
 
 describe('canAbort', () => {
   const base = harness().record;
-  const rec = (mode: RotationMode, phase: Phase, phaseStatus: 'pending' | 'started', status: RotationRecord['status'] = 'failed') =>
-    ({ ...base, mode, phase, phaseStatus, status }) as RotationRecord;
+  const rec = (mode: RotationMode, phase: Phase, phaseStatus: 'pending' | 'started', status: RotationRecord['status'] = 'failed') => ({ ...base, mode, phase, phaseStatus, status }) as RotationRecord;
 
   it.each<[RotationMode, Phase, 'pending' | 'started', RotationRecord['status'], boolean]>([
     ['standard', 'create', 'pending', 'running', true],

@@ -91,15 +91,7 @@ describe('fixtures', () => {
     }
     expect(viewer.last_activity).toBe('');
     const snapshot = sb.snapshot();
-    expect(snapshot.users.map((u) => u.keys.map((k) => k.name))).toEqual([
-      ['keyrot-sandbox-admin'],
-      ['ops-deploy'],
-      ['ci-runner', 'ci-backup'],
-      ['viewer'],
-      [],
-      [],
-      [],
-    ]);
+    expect(snapshot.users.map((u) => u.keys.map((k) => k.name))).toEqual([['keyrot-sandbox-admin'], ['ops-deploy'], ['ci-runner', 'ci-backup'], ['viewer'], [], [], []]);
     expect(snapshot.users[0]?.keys[0]?.plaintext).toBe(sb.adminKey);
   });
 
@@ -140,7 +132,12 @@ describe('fixtures', () => {
     expect((await call(sb, 'GET', '/account', { key: expired.keys[0]?.plaintext })).status).toBe(401);
     const listed = await call(sb, 'GET', `/users/${generated[1]?.id}/apikeys`);
     expect(listed.json.api_keys).toEqual([expect.objectContaining({ name: generated[1]?.keys[0]?.name, api_key: expect.stringMatching(MASKED) })]);
-    expect((await sandbox({ users: 8 })).snapshot().users.slice(4).map((u) => u.keys)).toEqual([[], [], [], []]);
+    expect(
+      (await sandbox({ users: 8 }))
+        .snapshot()
+        .users.slice(4)
+        .map((u) => u.keys),
+    ).toEqual([[], [], [], []]);
   });
 
   it('refuses invalid options with a UsageError', async () => {
@@ -228,7 +225,12 @@ describe('keys', () => {
     const res = await call(sb, 'POST', `/users/${ops.id}/apikeys`, { body: { name: 'from-spec' } });
     expect(res.status).toBe(202);
     expect(res.text).toBe('');
-    expect(sb.snapshot().users.find((u) => u.id === ops.id)!.keys.map((k) => k.name)).toContain('from-spec');
+    expect(
+      sb
+        .snapshot()
+        .users.find((u) => u.id === ops.id)!
+        .keys.map((k) => k.name),
+    ).toContain('from-spec');
     // POST /apikeys has a body in the spec: it keeps it.
     expect((await call(sb, 'POST', '/apikeys', { body: {} })).json.api_key.api_key).toBeTruthy();
   });
@@ -242,7 +244,7 @@ describe('keys', () => {
     expect(json.api_key).toMatchObject({ expire: true, date_expire: '2099-01-02T03:04:05+00:00' });
   });
 
-  it('lets a created key authenticate GET /account and moves its user\'s last_activity', async () => {
+  it("lets a created key authenticate GET /account and moves its user's last_activity", async () => {
     const sb = await sandbox();
     const ops = userByEmail(sb, 'ops@example.com');
     const before = ops.last_activity;
@@ -252,9 +254,7 @@ describe('keys', () => {
     const account = await call(sb, 'GET', '/account', { key: created.json.api_key.api_key });
     expect(account.status).toBe(200);
     expect(account.json.account).toMatchObject({ email: 'ops@example.com', name: 'Olivia Ops' });
-    expect(Object.keys(account.json.account).sort()).toEqual(
-      ['acls', 'balance', 'email', 'last_payment_amount', 'last_payment_date', 'name', 'pending_charges'].sort(),
-    );
+    expect(Object.keys(account.json.account).sort()).toEqual(['acls', 'balance', 'email', 'last_payment_amount', 'last_payment_date', 'name', 'pending_charges'].sort());
     const after = userByEmail(sb, 'ops@example.com').last_activity;
     expect(after).toMatch(VULTR_TIME);
     expect(Date.parse(after)).toBeGreaterThan(Date.parse(before));
@@ -275,7 +275,7 @@ describe('keys', () => {
     expect(userByEmail(sb, 'ci@example.com').keys.map((k) => k.name)).toEqual(['ci-backup']);
   });
 
-  it('serves the caller\'s own keys under /apikeys without manage_users', async () => {
+  it("serves the caller's own keys under /apikeys without manage_users", async () => {
     const sb = await sandbox();
     const viewer = userByEmail(sb, 'viewer@example.com');
     const key = viewer.keys[0]!.plaintext;

@@ -82,7 +82,11 @@ describe('renderTable: narrow terminals', () => {
     { header: 'NAME', value: (k) => k.name },
     { header: 'KEY', value: (k) => k.masked, keep: true },
   ];
-  const cellsOf = (out: string, column: number) => out.split('\n').slice(1).map((l) => l.split(/ {2,}/)[column] ?? '');
+  const cellsOf = (out: string, column: number) =>
+    out
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(/ {2,}/)[column] ?? '');
 
   it('shortens ids first, straight to their shortest unique start (8+), without an ellipsis, and says so', () => {
     let said = 0;
@@ -96,7 +100,10 @@ describe('renderTable: narrow terminals', () => {
   });
 
   it('ids that share a longer start keep as much as tells them apart', () => {
-    const rows = [{ id: 'aaaaaaaaaa1', name: 'x', masked: '' }, { id: 'aaaaaaaaaa2', name: 'y', masked: '' }];
+    const rows = [
+      { id: 'aaaaaaaaaa1', name: 'x', masked: '' },
+      { id: 'aaaaaaaaaa2', name: 'y', masked: '' },
+    ];
     expect(cellsOf(renderTable(rows, KEY_COLUMNS, 10), 0)).toEqual(['aaaaaaaaaa1', 'aaaaaaaaaa2']);
   });
 

@@ -5,15 +5,7 @@ import type { Interceptable } from 'undici';
 import { RateLimiter } from '../../src/providers/http.js';
 import { VultrProvider, vultr } from '../../src/providers/vultr/provider.js';
 import { getProviderFactory, providers } from '../../src/providers/registry.js';
-import {
-  AuthError,
-  CreateOutcomeUnknownError,
-  KeyNotReturnedError,
-  NotFoundError,
-  PermissionError,
-  ProviderResponseError,
-  UsageError,
-} from '../../src/errors.js';
+import { AuthError, CreateOutcomeUnknownError, KeyNotReturnedError, NotFoundError, PermissionError, ProviderResponseError, UsageError } from '../../src/errors.js';
 
 const ORIGIN = 'https://api.vultr.com';
 const ADMIN_KEY = 'ADMINKEYQ7WERTYUIOPASDFGHJKLZXCVBNM23';
@@ -52,8 +44,7 @@ function setup() {
     },
   );
   const pool: Interceptable = agent.get(ORIGIN);
-  const calls = (method?: string) =>
-    (agent.getCallHistory()?.calls() ?? []).filter((c) => method === undefined || c.method === method);
+  const calls = (method?: string) => (agent.getCallHistory()?.calls() ?? []).filter((c) => method === undefined || c.method === method);
   return { agent, pool, provider, lines, sleeps, calls };
 }
 
@@ -80,7 +71,6 @@ function listedKey(overrides: Record<string, unknown> = {}): Record<string, unkn
   return { id: KID, api_key: `${'*'.repeat(31)}X7Q2A`, name: 'ci-v1', expire: false, ...overrides };
 }
 
-
 describe('vultr provider: users', () => {
   it('listUsers follows every page with opaque cursors', async () => {
     const h = setup();
@@ -89,12 +79,8 @@ describe('vultr provider: users', () => {
       meta: { total: 5, links: { next, prev: '' } },
     });
     h.pool.intercept({ path: '/v2/users', query: { per_page: '500' } }).reply(200, page(['u1', 'u2'], 'bmV4dF9fdTI='));
-    h.pool
-      .intercept({ path: '/v2/users', query: { per_page: '500', cursor: 'bmV4dF9fdTI=' } })
-      .reply(200, page(['u3', 'u4'], 'bmV4dF9fdTQ='));
-    h.pool
-      .intercept({ path: '/v2/users', query: { per_page: '500', cursor: 'bmV4dF9fdTQ=' } })
-      .reply(200, page(['u5'], ''));
+    h.pool.intercept({ path: '/v2/users', query: { per_page: '500', cursor: 'bmV4dF9fdTI=' } }).reply(200, page(['u3', 'u4'], 'bmV4dF9fdTQ='));
+    h.pool.intercept({ path: '/v2/users', query: { per_page: '500', cursor: 'bmV4dF9fdTQ=' } }).reply(200, page(['u5'], ''));
     const users = await h.provider.listUsers();
     expect(users.map((u) => u.id)).toEqual(['u1', 'u2', 'u3', 'u4', 'u5']);
     expect(users[0]).toEqual({
@@ -120,7 +106,9 @@ describe('vultr provider: users', () => {
   it('a key listed on two pages is one key, listed once (so a lookup by its name is not ambiguous)', async () => {
     const h = setup();
     h.pool.intercept({ path: `/v2/users/${UID}/apikeys` }).reply(200, { api_keys: [listedKey()], meta: { total: 2, links: { next: 'k1', prev: '' } } });
-    h.pool.intercept({ path: `/v2/users/${UID}/apikeys`, query: { cursor: 'k1' } }).reply(200, { api_keys: [listedKey(), listedKey({ id: 'other-key', name: 'ci-v2' })], meta: { total: 2, links: { next: '', prev: '' } } });
+    h.pool
+      .intercept({ path: `/v2/users/${UID}/apikeys`, query: { cursor: 'k1' } })
+      .reply(200, { api_keys: [listedKey(), listedKey({ id: 'other-key', name: 'ci-v2' })], meta: { total: 2, links: { next: '', prev: '' } } });
     expect((await h.provider.listKeys(UID)).map((k) => k.id)).toEqual([KID, 'other-key']);
   });
 
@@ -152,9 +140,7 @@ describe('vultr provider: users', () => {
 
   it('falls back to the deprecated name when first and last names are empty', async () => {
     const h = setup();
-    h.pool
-      .intercept({ path: `/v2/users/${UID}` })
-      .reply(200, { user: vultrUser({ first_name: '', last_name: '', name: 'Legacy Name' }) });
+    h.pool.intercept({ path: `/v2/users/${UID}` }).reply(200, { user: vultrUser({ first_name: '', last_name: '', name: 'Legacy Name' }) });
     expect((await h.provider.getUser(UID)).name).toBe('Legacy Name');
   });
 
@@ -208,9 +194,7 @@ describe('vultr provider: users', () => {
 
   it('whoami maps the account', async () => {
     const h = setup();
-    h.pool
-      .intercept({ path: '/v2/account' })
-      .reply(200, { account: { name: 'Acme', email: 'root@acme.test', acls: [], balance: -5, pending_charges: 0 } });
+    h.pool.intercept({ path: '/v2/account' }).reply(200, { account: { name: 'Acme', email: 'root@acme.test', acls: [], balance: -5, pending_charges: 0 } });
     expect(await h.provider.whoami()).toEqual({ email: 'root@acme.test', name: 'Acme', acls: [] });
   });
 });
@@ -237,20 +221,14 @@ describe('vultr provider: keys', () => {
 
   it('listKeys follows meta.links.next if Vultr ever paginates keys', async () => {
     const h = setup();
-    h.pool
-      .intercept({ path: `/v2/users/${UID}/apikeys` })
-      .reply(200, { api_keys: [listedKey()], meta: { total: 2, links: { next: 'p2', prev: '' } } });
-    h.pool
-      .intercept({ path: `/v2/users/${UID}/apikeys`, query: { cursor: 'p2' } })
-      .reply(200, { api_keys: [listedKey({ id: 'k2' })], meta: { total: 2, links: { next: '', prev: 'p1' } } });
+    h.pool.intercept({ path: `/v2/users/${UID}/apikeys` }).reply(200, { api_keys: [listedKey()], meta: { total: 2, links: { next: 'p2', prev: '' } } });
+    h.pool.intercept({ path: `/v2/users/${UID}/apikeys`, query: { cursor: 'p2' } }).reply(200, { api_keys: [listedKey({ id: 'k2' })], meta: { total: 2, links: { next: '', prev: 'p1' } } });
     expect((await h.provider.listKeys(UID)).map((k) => k.id)).toEqual([KID, 'k2']);
   });
 
   it('a malformed key never leaks the key value into the error', async () => {
     const h = setup();
-    h.pool
-      .intercept({ path: `/v2/users/${UID}/apikeys` })
-      .reply(200, { api_keys: [listedKey({ api_key: NEW_SECRET, expire: 'yes' })] });
+    h.pool.intercept({ path: `/v2/users/${UID}/apikeys` }).reply(200, { api_keys: [listedKey({ api_key: NEW_SECRET, expire: 'yes' })] });
     const err = await caught(h.provider.listKeys(UID));
     expect(err).toBeInstanceOf(ProviderResponseError);
     expect(err.message).toContain('api_keys[0].expire');
@@ -268,9 +246,7 @@ describe('vultr provider: keys', () => {
 
   it.each([201, 202])('createKey accepts %i and returns the plaintext once', async (status) => {
     const h = setup();
-    h.pool
-      .intercept({ path: `/v2/users/${UID}/apikeys`, method: 'POST' })
-      .reply(status, { api_key: { id: 'new', api_key: NEW_SECRET, name: 'ci-v2', expire: false, date_expire: '' } });
+    h.pool.intercept({ path: `/v2/users/${UID}/apikeys`, method: 'POST' }).reply(status, { api_key: { id: 'new', api_key: NEW_SECRET, name: 'ci-v2', expire: false, date_expire: '' } });
     const created = await h.provider.createKey(UID, { name: 'ci-v2', expiresAt: null });
     expect(created).toEqual({ id: 'new', name: 'ci-v2', lastChars: NEW_SECRET.slice(-5), expiresAt: null, secret: NEW_SECRET });
     const sent = JSON.parse(String(h.calls('POST')[0]?.body)) as Record<string, unknown>;
@@ -295,10 +271,7 @@ describe('vultr provider: keys', () => {
     ['a 500', (pool: Interceptable) => pool.intercept({ path: `/v2/users/${UID}/apikeys`, method: 'POST' }).reply(500, '')],
     [
       'a connection reset',
-      (pool: Interceptable) =>
-        pool
-          .intercept({ path: `/v2/users/${UID}/apikeys`, method: 'POST' })
-          .replyWithError(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })),
+      (pool: Interceptable) => pool.intercept({ path: `/v2/users/${UID}/apikeys`, method: 'POST' }).replyWithError(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })),
     ],
   ])('createKey after %s (a real loss) → CreateOutcomeUnknownError, one POST only', async (_, arrange) => {
     const h = setup();
@@ -313,11 +286,7 @@ describe('vultr provider: keys', () => {
   it.each([
     ['a bodiless 202 (as the spec says)', (pool: Interceptable) => pool.intercept({ path: `/v2/users/${UID}/apikeys`, method: 'POST' }).reply(202, '')],
     ['a 2xx that is not JSON', (pool: Interceptable) => pool.intercept({ path: `/v2/users/${UID}/apikeys`, method: 'POST' }).reply(201, 'OK')],
-    [
-      'a 2xx without the plaintext',
-      (pool: Interceptable) =>
-        pool.intercept({ path: `/v2/users/${UID}/apikeys`, method: 'POST' }).reply(202, { api_key: { id: 'new', expire: false } }),
-    ],
+    ['a 2xx without the plaintext', (pool: Interceptable) => pool.intercept({ path: `/v2/users/${UID}/apikeys`, method: 'POST' }).reply(202, { api_key: { id: 'new', expire: false } })],
   ])('createKey after %s → KeyNotReturnedError (exit 6), an answer and never a loss: one POST only', async (_, arrange) => {
     const h = setup();
     arrange(h.pool);
@@ -330,12 +299,8 @@ describe('vultr provider: keys', () => {
 
   it('createKey after a 429 waits and succeeds', async () => {
     const h = setup();
-    h.pool
-      .intercept({ path: `/v2/users/${UID}/apikeys`, method: 'POST' })
-      .reply(429, { error: 'Rate limit reached', status: 429 }, { headers: { 'retry-after': '1' } });
-    h.pool
-      .intercept({ path: `/v2/users/${UID}/apikeys`, method: 'POST' })
-      .reply(202, { api_key: { id: 'new', api_key: NEW_SECRET, name: 'ci-v2', expire: false } });
+    h.pool.intercept({ path: `/v2/users/${UID}/apikeys`, method: 'POST' }).reply(429, { error: 'Rate limit reached', status: 429 }, { headers: { 'retry-after': '1' } });
+    h.pool.intercept({ path: `/v2/users/${UID}/apikeys`, method: 'POST' }).reply(202, { api_key: { id: 'new', api_key: NEW_SECRET, name: 'ci-v2', expire: false } });
     expect((await h.provider.createKey(UID, { name: 'ci-v2', expiresAt: null })).secret).toBe(NEW_SECRET);
     expect(h.sleeps).toEqual([1000]);
     expect(h.calls('POST')).toHaveLength(2);
@@ -343,9 +308,7 @@ describe('vultr provider: keys', () => {
 
   it('createKey rejected with 400 → UsageError quoting Vultr (nothing was created)', async () => {
     const h = setup();
-    h.pool
-      .intercept({ path: `/v2/users/${UID}/apikeys`, method: 'POST' })
-      .reply(400, { error: 'Invalid date_expire', status: 400 });
+    h.pool.intercept({ path: `/v2/users/${UID}/apikeys`, method: 'POST' }).reply(400, { error: 'Invalid date_expire', status: 400 });
     const err = await caught(h.provider.createKey(UID, { name: 'x', expiresAt: new Date('2000-01-01T00:00:00Z') }));
     expect(err).toBeInstanceOf(UsageError);
     expect(err.message).toMatch(/^Vultr rejected the request to .*: Invalid date_expire/);
@@ -360,9 +323,7 @@ describe('vultr provider: keys', () => {
   it('deleteKey retried after a 503 that then gets 404 → already-gone', async () => {
     const h = setup();
     h.pool.intercept({ path: `/v2/users/${UID}/apikeys/${KID}`, method: 'DELETE' }).reply(503, '');
-    h.pool
-      .intercept({ path: `/v2/users/${UID}/apikeys/${KID}`, method: 'DELETE' })
-      .reply(404, { error: 'api key not found', status: 404 });
+    h.pool.intercept({ path: `/v2/users/${UID}/apikeys/${KID}`, method: 'DELETE' }).reply(404, { error: 'api key not found', status: 404 });
     expect(await h.provider.deleteKey(UID, KID)).toBe('already-gone');
     expect(h.calls('GET')).toHaveLength(0);
   });
@@ -414,9 +375,7 @@ describe('vultr provider: checkKey', () => {
 describe('vultr provider: debug log', () => {
   it('shows method, path, status and time; never the admin key, a checked key or a new plaintext', async () => {
     const h = setup();
-    h.pool
-      .intercept({ path: `/v2/users/${UID}/apikeys`, method: 'POST' })
-      .reply(201, { api_key: { id: 'new', api_key: NEW_SECRET, name: 'ci-v2', expire: false } });
+    h.pool.intercept({ path: `/v2/users/${UID}/apikeys`, method: 'POST' }).reply(201, { api_key: { id: 'new', api_key: NEW_SECRET, name: 'ci-v2', expire: false } });
     h.pool.intercept({ path: '/v2/account' }).reply(401, { error: `Invalid API token. ${USER_KEY}` });
     h.pool.intercept({ path: '/v2/users', query: { per_page: '500' } }).reply(200, { users: [], meta: { links: { next: '' } } });
     await h.provider.createKey(UID, { name: 'ci-v2', expiresAt: null });

@@ -14,7 +14,11 @@ import { stopOrphanedHook } from './steps/hand-over.js';
 export function assertAbortable(record: RotationRecord, ports: Pick<RotationPorts, 'invocation' | 'now'>): void {
   if (!canAbort(record)) throw cannotRollBack(record, ports, `The old key ${record.oldKey.name} is already revoked (or being revoked): this rotation cannot be rolled back.`);
   if (oldKeyLapsed(record, ports.now())) {
-    throw cannotRollBack(record, ports, `The old key ${record.oldKey.name} lapsed at ${record.oldKey.expiresAt} (the end of the --keep-old grace period): rolling back would delete ${record.newKey.name}, the only key that still works.`);
+    throw cannotRollBack(
+      record,
+      ports,
+      `The old key ${record.oldKey.name} lapsed at ${record.oldKey.expiresAt} (the end of the --keep-old grace period): rolling back would delete ${record.newKey.name}, the only key that still works.`,
+    );
   }
 }
 
@@ -50,10 +54,13 @@ async function assertOwnsNewKey(record: RotationRecord, ports: Pick<RotationPort
   // Not listed: nothing of anyone's to lose; the delete below confirms it is gone.
   if (!listed && id !== record.oldKey.id) return;
   const why =
-    id === record.oldKey.id ? 'is the old key'
-    : listed!.name !== record.newKey.name ? `is named ${listed!.name}, not ${record.newKey.name}`
-    : record.newKey.lastChars && listed!.lastChars && !listed!.lastChars.endsWith(record.newKey.lastChars) && !record.newKey.lastChars.endsWith(listed!.lastChars) ? 'does not end in the characters the journal recorded'
-    : null;
+    id === record.oldKey.id
+      ? 'is the old key'
+      : listed!.name !== record.newKey.name
+        ? `is named ${listed!.name}, not ${record.newKey.name}`
+        : record.newKey.lastChars && listed!.lastChars && !listed!.lastChars.endsWith(record.newKey.lastChars) && !record.newKey.lastChars.endsWith(listed!.lastChars)
+          ? 'does not end in the characters the journal recorded'
+          : null;
   if (why) {
     throw new StateError(`The journal names ${listed?.name ?? record.oldKey.name} (${id}) as the new key, but it ${why}: keyrot deletes only a key this rotation made, and deleted nothing.`, {
       hint: `Check this user's rotation journal (edited by hand, or from another rotation?); delete the new key ${record.newKey.name} yourself if it is yours.`,
@@ -121,7 +128,9 @@ async function giveBackOldKey(record: RotationRecord, ports: RotationPorts): Pro
   if (!given.length) return;
   const old = await ports.store.get(keychainAccount(ports.provider.id, record.userId, record.oldKey.id)).catch(() => null);
   if (old === null || !ports.deliverTo) {
-    ports.warn(`${given.join(', ')} ${given.length === 1 ? 'holds' : 'hold'} the new key ${record.newKey.name}, deleted now, and keyrot does not hold the old key ${record.oldKey.name} to give back: put it there yourself.`);
+    ports.warn(
+      `${given.join(', ')} ${given.length === 1 ? 'holds' : 'hold'} the new key ${record.newKey.name}, deleted now, and keyrot does not hold the old key ${record.oldKey.name} to give back: put it there yourself.`,
+    );
     return;
   }
   ports.protect(old);

@@ -33,19 +33,22 @@ export function explainFailure(record: RotationRecord, err: unknown, ports: Pick
   if (nothingCreated(record, err)) return err;
   // Exit 8 promises that no key was created: a keychain failing once a new key is live is a stop part-way (12).
   if (err instanceof KeychainError && record.newKey.id !== null) {
-    return explainFailure(record, new RotationIncompleteError(err.message, { cause: err, hint: 'Make the keychain available (unlocked) again.', ...(err.data ? { data: err.data } : {}), facts: err.facts }), ports);
+    return explainFailure(
+      record,
+      new RotationIncompleteError(err.message, { cause: err, hint: 'Make the keychain available (unlocked) again.', ...(err.data ? { data: err.data } : {}), facts: err.facts }),
+      ports,
+    );
   }
   const oldLive = canAbort(record)
     ? ' The old key is untouched.'
     : ` The old key ${record.oldKey.name} is revoked (or being revoked)${PHASES[record.mode].indexOf(record.phase) < PHASES[record.mode].indexOf('hand-over') || record.handedOverAt ? '' : ': consumers need the new key now'}.`;
-  const newHeld = !record.newKey.id || err.facts.newKeyUsable === false
-    ? ''
-    : record.options.store === 'none'
-      ? ` The new key ${record.newKey.name} is live; consumers have it, keyrot keeps no copy (--store none).`
-      : ` The new key ${record.newKey.name} is live and in the keychain.`;
-  const next = rollbackHasKey(record)
-    ? `${rotateCommandOf(record, ports)} --resume to continue, or --abort to roll back`
-    : `${rotateCommandOf(record, ports)} --resume to continue`;
+  const newHeld =
+    !record.newKey.id || err.facts.newKeyUsable === false
+      ? ''
+      : record.options.store === 'none'
+        ? ` The new key ${record.newKey.name} is live; consumers have it, keyrot keeps no copy (--store none).`
+        : ` The new key ${record.newKey.name} is live and in the keychain.`;
+  const next = rollbackHasKey(record) ? `${rotateCommandOf(record, ports)} --resume to continue, or --abort to roll back` : `${rotateCommandOf(record, ports)} --resume to continue`;
   const hint = `${err.hint ? `${err.hint} ` : ''}Stopped at "${PHASE_LABELS[record.phase]}".${oldLive}${newHeld} Next: ${next}.`;
   // Keep the original class (and so its exit code); only the hint and data grow.
   return err.amend(hint, { rotationId: record.id, phase: record.phase, resumable: true });

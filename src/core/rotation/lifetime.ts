@@ -49,7 +49,7 @@ export function newKeyExpiry(input: LifetimeInput): NewKeyExpiry {
   if (input.requested !== undefined) {
     if (input.requested === null && oldExpiry) {
       throw new UsageError(`--expires never: the old key expires (${oldExpiry.toISOString()}), and a rotation never turns an expiring key into one that never expires.`, {
-        hint: 'Drop --expires (the new key then gets the old key\'s lifetime), or give a date or a span.',
+        hint: "Drop --expires (the new key then gets the old key's lifetime), or give a date or a span.",
       });
     }
     return { expiresAt: input.requested, source: 'expires-flag', why: input.requested ? '--expires' : '--expires never' };

@@ -95,8 +95,16 @@ async function pauseForOperator(record: RotationRecord, ports: RotationPorts, st
   TRANSITIONS.pauseForPerson(record, { code: err.code, message: err.message });
   await save(record, ports);
   ports.event('rotation.paused', { rotationId: record.id, phase: record.phase, awaiting: record.awaiting ?? null, message: err.message });
-  const next = record.awaiting === 'mint' ? `${rotateCommandOf(record, ports)} --resume --new-key-stdin (the key on stdin), or the same without --new-key-stdin in a terminal` : `${rotateCommandOf(record, ports)} --resume`;
-  return err.amend(`${err.hint ? `${err.hint} ` : ''}Next: ${next}.${canAbort(record) ? ' Or roll back with --abort.' : ''}`, { rotationId: record.id, phase: record.phase, awaiting: record.awaiting ?? null, resumable: true });
+  const next =
+    record.awaiting === 'mint'
+      ? `${rotateCommandOf(record, ports)} --resume --new-key-stdin (the key on stdin), or the same without --new-key-stdin in a terminal`
+      : `${rotateCommandOf(record, ports)} --resume`;
+  return err.amend(`${err.hint ? `${err.hint} ` : ''}Next: ${next}.${canAbort(record) ? ' Or roll back with --abort.' : ''}`, {
+    rotationId: record.id,
+    phase: record.phase,
+    awaiting: record.awaiting ?? null,
+    resumable: true,
+  });
 }
 
 /**
@@ -105,7 +113,9 @@ async function pauseForOperator(record: RotationRecord, ports: RotationPorts, st
  */
 async function afterDiscard(record: RotationRecord, ports: RotationPorts, err: unknown, deleted: { id: string; name: string }): Promise<unknown> {
   if (!(err instanceof CancelledError)) return err;
-  const restated = new CancelledError(`Cancelled before the hand-over: the new key ${deleted.name} (${deleted.id}) was deleted (--store none: nobody held it); the old key ${record.oldKey.name} is untouched.`);
+  const restated = new CancelledError(
+    `Cancelled before the hand-over: the new key ${deleted.name} (${deleted.id}) was deleted (--store none: nobody held it); the old key ${record.oldKey.name} is untouched.`,
+  );
   record.lastError = { code: restated.code, message: restated.message };
   await save(record, ports).catch(() => undefined);
   return restated;

@@ -263,9 +263,7 @@ export function hookEnv(record: RotationRecord): Record<string, string> {
 export function labelFor(record: RotationRecord, phase: Phase): string {
   switch (phase) {
     case 'create':
-      return record.options.store === 'none'
-        ? `Create ${record.newKey.name} (kept in memory only: --store none)`
-        : `Create ${record.newKey.name} and store it in the keychain`;
+      return record.options.store === 'none' ? `Create ${record.newKey.name} (kept in memory only: --store none)` : `Create ${record.newKey.name} and store it in the keychain`;
     case 'revoke':
       return `Revoke the old key ${record.oldKey.name}`;
     case 'finish':

@@ -59,7 +59,9 @@ const ORGANIZATION: User = { id: 'org', email: 'organization', name: 'Kubeadapt 
 /** A Kubeadapt key as keyrot names it: `ka-` and 12 hex digits of its SHA-256 (nothing of the key itself). */
 export function identifyKubeadaptKey(secret: string, name: string): CreatedKey {
   if (!KEY_SHAPE.test(secret)) {
-    throw new UsageError('That is not a Kubeadapt API key: they are ka_live_ followed by 32 letters and digits.', { hint: 'Copy the key from the dialog Kubeadapt shows once, right after + Create Key.' });
+    throw new UsageError('That is not a Kubeadapt API key: they are ka_live_ followed by 32 letters and digits.', {
+      hint: 'Copy the key from the dialog Kubeadapt shows once, right after + Create Key.',
+    });
   }
   return { id: `ka-${createHash('sha256').update(secret).digest('hex').slice(0, 12)}`, name, lastChars: secret.slice(-5), expiresAt: null, scopes: null, secret };
 }
@@ -165,9 +167,12 @@ export class KubeadaptProvider implements Provider {
     for (let page = 1; ; page++) {
       const ids = clusterIds(body);
       if (ids === undefined) {
-        throw new ProviderResponseError(`Kubeadapt answered GET ${PROBE} with 2xx but without a list of clusters keyrot can read${errorOf(body, secret)}, so it cannot tell which clusters the key reaches.`, {
-          hint: 'Try again; if it persists, check the base URL (KUBEADAPT_API_URL) and any proxy in between.',
-        });
+        throw new ProviderResponseError(
+          `Kubeadapt answered GET ${PROBE} with 2xx but without a list of clusters keyrot can read${errorOf(body, secret)}, so it cannot tell which clusters the key reaches.`,
+          {
+            hint: 'Try again; if it persists, check the base URL (KUBEADAPT_API_URL) and any proxy in between.',
+          },
+        );
       }
       const fresh = ids.filter((id) => !seen.has(id));
       for (const id of ids) seen.add(id);

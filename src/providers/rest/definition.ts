@@ -169,7 +169,7 @@ export function validateDefinition(raw: unknown, source: string): RestDefinition
   const refresh = lastUsed?.['refreshSeconds'];
   if (lastUsed && (typeof refresh !== 'number' || !(refresh >= 0) || refresh > 86_400)) fail('lastUsed.refreshSeconds', 'must be a number of seconds from 0 to 86400');
   const lastUsedField = fieldPath(keyFields, 'lastUsedAt', 'keys.fields.lastUsedAt', false);
-  if (lastUsed && lastUsedField === null) fail('keys.fields.lastUsedAt', 'required when lastUsed is set (where each key\'s last use sits)');
+  if (lastUsed && lastUsedField === null) fail('keys.fields.lastUsedAt', "required when lastUsed is set (where each key's last use sits)");
 
   // The same rule as --api-url: https anywhere, plain http only to a loopback host.
   const baseUrl = validateBaseUrl(str(d, 'baseUrl', 'baseUrl'), `${source}: baseUrl`);
@@ -187,9 +187,7 @@ export function validateDefinition(raw: unknown, source: string): RestDefinition
       path: path(identity, 'path', 'identity.path', []),
       label: fieldPath(identity, 'label', 'identity.label', true) as string,
       name: fieldPath(identity, 'name', 'identity.name', false),
-      account: ownAccount
-        ? { path: path(ownAccount, 'path', 'identity.account.path', []), field: fieldPath(ownAccount, 'field', 'identity.account.field', true) as string }
-        : null,
+      account: ownAccount ? { path: path(ownAccount, 'path', 'identity.account.path', []), field: fieldPath(ownAccount, 'field', 'identity.account.field', true) as string } : null,
     },
     probe: { path: path(probe, 'path', 'probe.path', []) },
     accounts: {
@@ -214,9 +212,7 @@ export function validateDefinition(raw: unknown, source: string): RestDefinition
         secret: fieldPath(create, 'secret', 'keys.create.secret', true) as string,
       },
       revoke: path(keys, 'revoke', 'keys.revoke', ['{account}', '{key}']),
-      expire: expire
-        ? { method: method as 'PATCH' | 'PUT' | 'POST', path: path(expire, 'path', 'keys.expire.path', ['{account}', '{key}']), body: body(expire['body'], 'keys.expire.body') }
-        : null,
+      expire: expire ? { method: method as 'PATCH' | 'PUT' | 'POST', path: path(expire, 'path', 'keys.expire.path', ['{account}', '{key}']), body: body(expire['body'], 'keys.expire.body') } : null,
       fields: {
         id: fieldPath(keyFields, 'id', 'keys.fields.id', true) as string,
         name: fieldPath(keyFields, 'name', 'keys.fields.name', true) as string,

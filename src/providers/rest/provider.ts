@@ -6,19 +6,7 @@ import { NotFoundError, ProviderResponseError } from '../../errors.js';
 import { readCreateAnswer } from '../create-answer.js';
 import { providerHttpClient, type HttpClient, type HttpClientDeps } from '../http.js';
 import { pathSegment, uniqueById } from '../ids.js';
-import type {
-  ApiKey,
-  AuthCheck,
-  CreatedKey,
-  CreateKeyInput,
-  Identity,
-  Provider,
-  ProviderCapabilities,
-  ProviderFactory,
-  ProviderOptions,
-  UsageObservation,
-  User,
-} from '../types.js';
+import type { ApiKey, AuthCheck, CreatedKey, CreateKeyInput, Identity, Provider, ProviderCapabilities, ProviderFactory, ProviderOptions, UsageObservation, User } from '../types.js';
 import type { RestDefinition } from './definition.js';
 
 /** A guard against a page loop: far beyond any real account. */
@@ -77,7 +65,7 @@ export class RestProvider implements Provider {
 
   /** The label of the admin key's own account, or null when the API does not say (a 4xx, no such field). */
   async #ownAccount(where: { path: string; field: string }): Promise<string | null> {
-    const res = await this.#http.request('GET', where.path, { passStatuses: [400, 403, 404], expectBody: false, what: 'show the admin key\'s own account' });
+    const res = await this.#http.request('GET', where.path, { passStatuses: [400, 403, 404], expectBody: false, what: "show the admin key's own account" });
     if (res.status >= 300) return null;
     const value = optionalText(at(res.body, where.field));
     return value === '' ? null : value;
@@ -153,7 +141,11 @@ export class RestProvider implements Provider {
   async #expire(userId: string, keyId: string, expiresAt: Date | null): Promise<void> {
     const expire = this.#def.keys.expire;
     if (!expire) return;
-    await this.#http.request(expire.method, fill(expire.path, userId, keyId), { json: this.#body(expire.body, { name: '', expiresAt }), expectBody: false, what: `set the expiry of the key ${keyId}` });
+    await this.#http.request(expire.method, fill(expire.path, userId, keyId), {
+      json: this.#body(expire.body, { name: '', expiresAt }),
+      expectBody: false,
+      what: `set the expiry of the key ${keyId}`,
+    });
   }
 
   #get(path: string): Promise<unknown> {
@@ -285,7 +277,11 @@ function date(value: unknown, loc: Loc, service: string): Date | null {
 /** A list of strings, or one string of them separated by spaces or commas. */
 function scopes(value: unknown): string[] | null {
   if (Array.isArray(value)) return value.filter((s): s is string => typeof s === 'string').sort();
-  if (typeof value === 'string') return value.split(/[\s,]+/).filter(Boolean).sort();
+  if (typeof value === 'string')
+    return value
+      .split(/[\s,]+/)
+      .filter(Boolean)
+      .sort();
   return null;
 }
 

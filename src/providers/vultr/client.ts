@@ -6,13 +6,7 @@ import type { HttpClientDeps } from '../http.js';
 import type { ProviderOptions } from '../types.js';
 import { ProviderResponseError } from '../../errors.js';
 import { sanitizeForDisplay } from '../../core/mask.js';
-import {
-  parseAccount,
-  parseApiKeyPage,
-  parseCreatedApiKey,
-  parseUserPage,
-  parseUserResponse,
-} from './schemas.js';
+import { parseAccount, parseApiKeyPage, parseCreatedApiKey, parseUserPage, parseUserResponse } from './schemas.js';
 import type { VultrAccount, VultrApiKey, VultrCreatedApiKey, VultrPage, VultrUser } from './schemas.js';
 
 /**
@@ -33,8 +27,7 @@ export function createVultrHttpClient(options: ProviderOptions, deps: HttpClient
     hints: {
       // keyrot's context replaces it with one that names where the admin key came from (src/cli/context.ts).
       unauthorized: 'Check the admin API key: it may be mistyped, deleted or expired.',
-      ipNotAllowed:
-        "Add this machine's public IP address to the key's access control list in the Vultr console (Account → API).",
+      ipNotAllowed: "Add this machine's public IP address to the key's access control list in the Vultr console (Account → API).",
       forbidden: 'User endpoints need the API key of the account root user or of a user with the manage_users permission.',
       notFound: missingApiPathHint(options.baseUrl),
     },
@@ -63,11 +56,7 @@ export function missingApiPathHint(baseUrl: string): string | undefined {
 const seg = pathSegment;
 
 /** One page of GET /users. `cursor` is the opaque `next` of the previous page. */
-export async function listUsersPage(
-  http: HttpClient,
-  cursor?: string,
-  perPage: number = MAX_PER_PAGE,
-): Promise<VultrPage<VultrUser>> {
+export async function listUsersPage(http: HttpClient, cursor?: string, perPage: number = MAX_PER_PAGE): Promise<VultrPage<VultrUser>> {
   const res = await http.request('GET', '/users', { query: { per_page: perPage, cursor }, what: 'list the users' });
   return parseUserPage(res.body);
 }
@@ -127,11 +116,7 @@ export interface CreateApiKeyInput {
  * or 202 is accepted; the answer must carry the plaintext (ProviderResponseError otherwise, though the key was
  * then most likely created).
  */
-export async function createUserApiKey(
-  http: HttpClient,
-  userId: string,
-  input: CreateApiKeyInput,
-): Promise<VultrCreatedApiKey> {
+export async function createUserApiKey(http: HttpClient, userId: string, input: CreateApiKeyInput): Promise<VultrCreatedApiKey> {
   const res = await http.request('POST', `/users/${seg(userId)}/apikeys`, { json: createBody(input), what: `create key ${input.name} for user ${userId}` });
   return parseCreatedApiKey(res.body);
 }
@@ -144,11 +129,7 @@ function createBody(input: CreateApiKeyInput): Record<string, unknown> {
  * DELETE /users/{id}/apikeys/{keyId}. 'already-gone': 404 after an attempt whose answer was lost (that attempt
  * deleted it). 'not-found': 404 at once, which Vultr also sends for an unknown user: the caller decides.
  */
-export async function deleteUserApiKey(
-  http: HttpClient,
-  userId: string,
-  keyId: string,
-): Promise<'deleted' | 'already-gone' | 'not-found'> {
+export async function deleteUserApiKey(http: HttpClient, userId: string, keyId: string): Promise<'deleted' | 'already-gone' | 'not-found'> {
   const res = await http.request('DELETE', `/users/${seg(userId)}/apikeys/${seg(keyId)}`, { passStatuses: NOT_FOUND, what: `delete key ${keyId} of user ${userId}` });
   if (!NOT_FOUND.includes(res.status)) return 'deleted';
   return res.afterLostAnswer ? 'already-gone' : 'not-found';
@@ -160,9 +141,7 @@ export async function getAccount(http: HttpClient, tokenOverride?: string): Prom
   return parseAccount(res.body);
 }
 
-export type AccountProbe =
-  | { status: 'ok' }
-  | { status: 'unauthorized' | 'forbidden'; message: string };
+export type AccountProbe = { status: 'ok' } | { status: 'unauthorized' | 'forbidden'; message: string };
 
 /**
  * Whether `token` authenticates: GET /account, the cheapest authenticated call. 401/403 are answers, not

@@ -3,20 +3,7 @@
 import { AuthError, NotFoundError, PermissionError, ProviderResponseError, UsageError, isKeyrotError } from '../../errors.js';
 import { readCreateAnswer } from '../create-answer.js';
 import type { HttpClient, HttpClientDeps } from '../http.js';
-import type {
-  ApiKey,
-  AuthCheck,
-  CreatedKey,
-  CreateKeyInput,
-  Identity,
-  OwnKeys,
-  Provider,
-  ProviderCapabilities,
-  ProviderFactory,
-  ProviderOptions,
-  UsageObservation,
-  User,
-} from '../types.js';
+import type { ApiKey, AuthCheck, CreatedKey, CreateKeyInput, Identity, OwnKeys, Provider, ProviderCapabilities, ProviderFactory, ProviderOptions, UsageObservation, User } from '../types.js';
 import {
   createUserApiKey,
   createVultrHttpClient,
@@ -65,10 +52,13 @@ export class VultrProvider implements Provider {
         });
       }
       if (err instanceof AuthError && data['reason'] !== 'ip-not-allowed' && (await probeAccount(this.#http, this.#adminKey)).status === 'ok') {
-        throw new PermissionError(`Vultr refused the user endpoints (401: ${String(data['providerMessage'] ?? 'Unauthorized')}), yet the admin key authenticates: its user lacks the manage_users permission.`, {
-          hint: 'Use a key of the account root or of a user with the manage_users permission.',
-          data,
-        });
+        throw new PermissionError(
+          `Vultr refused the user endpoints (401: ${String(data['providerMessage'] ?? 'Unauthorized')}), yet the admin key authenticates: its user lacks the manage_users permission.`,
+          {
+            hint: 'Use a key of the account root or of a user with the manage_users permission.',
+            data,
+          },
+        );
       }
       throw err;
     }

@@ -52,10 +52,7 @@ export interface VultrPage<T> {
 type Json = Record<string, unknown>;
 
 function fail(path: string, expected: string, value: unknown): never {
-  throw new ProviderResponseError(
-    `Vultr sent an unexpected answer: ${path} should be ${expected} (got ${describe(value)}).`,
-    { data: { field: path } },
-  );
+  throw new ProviderResponseError(`Vultr sent an unexpected answer: ${path} should be ${expected} (got ${describe(value)}).`, { data: { field: path } });
 }
 
 /** The JSON type of a value, never the value itself. */
@@ -76,7 +73,6 @@ function array(value: unknown, path: string): unknown[] {
   if (!Array.isArray(value)) fail(path, 'an array', value);
   return value;
 }
-
 
 /** An id the provider sent: refused (malformed answer) when it could not be used in a URL safely. */
 function requiredId(obj: Json, path: string): string {
@@ -109,9 +105,7 @@ function optionalBoolean(obj: Json, key: string, path: string, fallback: boolean
 function stringArray(obj: Json, key: string, path: string): string[] {
   const value = obj[key];
   if (value === undefined || value === null) return [];
-  return array(value, `${path}.${key}`).map((item, i) =>
-    typeof item === 'string' ? item : fail(`${path}.${key}[${i}]`, 'a string', item),
-  );
+  return array(value, `${path}.${key}`).map((item, i) => (typeof item === 'string' ? item : fail(`${path}.${key}[${i}]`, 'a string', item)));
 }
 
 const NAIVE_DATE_TIME = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)$/;

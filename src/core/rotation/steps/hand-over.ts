@@ -87,9 +87,7 @@ export async function handOverToConsumers(record: RotationRecord, ports: Rotatio
   if (destinations) return destinations;
   if (ports.confirmHandover) {
     const account = entryName(ports.store, keychainAccount(ports.provider.id, record.userId, record.newKey.id ?? ''));
-    const ok = await ports.confirmHandover(
-      `Update every consumer of ${record.oldKey.name} to the new key ${record.newKey.name} (keychain service "keyrot", account "${account}"). Done?`,
-    );
+    const ok = await ports.confirmHandover(`Update every consumer of ${record.oldKey.name} to the new key ${record.newKey.name} (keychain service "keyrot", account "${account}"). Done?`);
     if (!ok) throw new CancelledError('Hand-over not confirmed.');
     return 'confirmed by the operator';
   }

@@ -3,7 +3,20 @@ import { VerificationFailedError } from '../../../errors.js';
 import { KeyStillLiveError, deleteAndConfirm } from '../../delete-key.js';
 import { TRANSITIONS } from '../transitions.js';
 import { keychainAccount } from '../../key-store.js';
-import { FRESH_PROOF_MS, byOperator, freshlyProven, heldThisRun, markStarted, provedRejected, provedUnlisted, save, operatorFlowOf, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
+import {
+  FRESH_PROOF_MS,
+  byOperator,
+  freshlyProven,
+  heldThisRun,
+  markStarted,
+  provedRejected,
+  provedUnlisted,
+  save,
+  operatorFlowOf,
+  type RotationPorts,
+  type StepProgress,
+  type StepResult,
+} from '../ports.js';
 import { hookEnv, type RotationRecord } from '../record.js';
 
 /** Revokes the old key once the new one is proven still to work. */

@@ -53,7 +53,11 @@ export async function stepBackFromTwin(record: RotationRecord, ports: RotationPo
   const ownLost = Math.max(0, (ownUnheld(record) ?? 0) - 1);
   const unheld: ApiKey[] = [];
   for (const key of twins) if ((await ports.store.get(keychainAccount(ports.provider.id, record.userId, key.id))) === null) unheld.push(key);
-  if (ownLost > 0) addOthersKeyIds(record, unheld.map((k) => k.id));
+  if (ownLost > 0)
+    addOthersKeyIds(
+      record,
+      unheld.map((k) => k.id),
+    );
   await deleteAndConfirm(ports.provider, record.userId, { id, name: record.newKey.name }, { secret: await newSecret(record, ports).catch(() => null), sleep: ports.sleep });
   await ports.store.delete(keychainAccount(ports.provider.id, record.userId, id));
   TRANSITIONS.forgetNewKey(record);
@@ -102,7 +106,10 @@ export async function compareScopes(record: RotationRecord, ports: RotationPorts
   if (old.ok) {
     const refusedOnlyNew = refusedProbes(check).filter((probe) => !refusedProbes(old).includes(probe));
     // Where a provider names each refused probe, the entry carries that probe's own message.
-    if (refusedOnlyNew.length) throw mismatch(`${refusedOnlyNew.length > 1 || check.refused ? refusedOnlyNew.join(' and ') : 'the probe'} answer${refusedOnlyNew.length > 1 ? '' : 's'} 403 to ${record.newKey.name}${check.refused ? '' : ` (${check.limited ?? ''})`} and 2xx to ${record.oldKey.name}`);
+    if (refusedOnlyNew.length)
+      throw mismatch(
+        `${refusedOnlyNew.length > 1 || check.refused ? refusedOnlyNew.join(' and ') : 'the probe'} answer${refusedOnlyNew.length > 1 ? '' : 's'} 403 to ${record.newKey.name}${check.refused ? '' : ` (${check.limited ?? ''})`} and 2xx to ${record.oldKey.name}`,
+      );
     const unreached = check.reach && old.reach ? old.reach.filter((r) => !check.reach?.includes(r)) : [];
     if (unreached.length) {
       throw mismatch(`${record.newKey.name} does not reach ${unreached.join(', ')}, which ${record.oldKey.name} reaches: a key of another organization, or one with a narrower allow-list`);

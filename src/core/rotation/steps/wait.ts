@@ -131,7 +131,9 @@ export async function waitPerKey(record: RotationRecord, ports: RotationPorts, s
       oldUse = old.lastUsedAt.getTime();
       record.oldKeyUsedAt = old.lastUsedAt.toISOString();
       await save(record, ports);
-      ports.warn(`The old key ${record.oldKey.name} was used at ${record.oldKeyUsedAt}, after the hand-over: a consumer still holds it. keyrot keeps it live and waits until it stays unused for ${formatDuration(quietMs)}.`);
+      ports.warn(
+        `The old key ${record.oldKey.name} was used at ${record.oldKeyUsedAt}, after the hand-over: a consumer still holds it. keyrot keeps it live and waits until it stays unused for ${formatDuration(quietMs)}.`,
+      );
       ports.event('usage.old-key', { at: record.oldKeyUsedAt, keyId: record.oldKey.id });
     }
     const now = ports.now().getTime();
