@@ -136,7 +136,7 @@ async function supervise(data, command) {
   });
   if (restarts) {
     note(`the daemon was restarted ${restarts} time(s); keychain failures in the run above may come from that. Its log:`);
-    process.stderr.write(readFileSync(log, 'utf8').split('\n').slice(-30).join('\n') + '\n');
+    process.stderr.write(`${readFileSync(log, 'utf8').split('\n').slice(-30).join('\n')}\n`);
   }
   return status;
 }

@@ -1,4 +1,4 @@
-// `npm test`: type-check, build, then run every test with a real OS keychain. On Linux that is a private
+// `npm test`: type-check, lint, build, then run every test with a real OS keychain. On Linux that is a private
 // gnome-keyring in its own D-Bus session (it never touches the user's own keyring). Where those programs are
 // missing, the keychain tests are skipped and say so; under CI a missing keychain is a failure.
 import { spawnSync } from 'node:child_process';
@@ -23,6 +23,9 @@ rmSync(report, { force: true });
 setup();
 const typecheck = spawnSync('npx', ['tsc', '--noEmit', '-p', '.'], { stdio: 'inherit' });
 if (typecheck.status !== 0) process.exit(typecheck.status ?? 1);
+// Lint and format (Biome, about a second): part of every run, so CI (.ci/run calls npm test) keeps the tree clean.
+const lint = spawnSync('npx', ['biome', 'check', '.'], { stdio: 'inherit' });
+if (lint.status !== 0) process.exit(lint.status ?? 1);
 
 if (keyringAvailable()) {
   finish(runInKeyringSession(shellQuote(vitest)));

@@ -266,7 +266,7 @@ async function createUnderLock(
  * a rescue file holds it. Anything else (a clean-up that failed) keeps the pending record for the next create.
  */
 function settledBy(err: unknown): boolean {
-  return !(err instanceof RotationIncompleteError && !(err.data ?? {}).rescueFile);
+  return !(err instanceof RotationIncompleteError && !err.data?.rescueFile);
 }
 
 function hookEnv(user: User, stored: StoredKey): Record<string, string> {

@@ -100,7 +100,7 @@ export const statusCommand: CommandModule<StatusOptions, StatusResult> = {
       out.push(`    live   ${liveText(st)}`);
       if (st.state === 'paused' && !st.record.awaiting) out.push(`    grace  ${graceText(st)}`);
       if (st.next.length === 0) out.push(`    next   wait for keyrot (pid ${st.holder?.pid}) to finish it`);
-      st.next.forEach((n, i) => out.push(`    ${i === 0 ? 'next  ' : '      '} ${n.command}   (${n.does})`));
+      for (const [i, n] of st.next.entries()) out.push(`    ${i === 0 ? 'next  ' : '      '} ${n.command}   (${n.does})`);
     }
     if (r.damaged.length) {
       out.push('', s.bold(`Damaged journals (${r.damaged.length}): each blocks its user's rotations`));

@@ -1,7 +1,7 @@
 // dotenv:FILE#VAR: the variable's line in a .env file, replaced (or added at the end) in one rename, every other
 // line kept byte for byte; the file ends up mode 0600 whatever it was, since it now holds a live key.
 import { constants } from 'node:fs';
-import { access, lstat, open, realpath, stat } from 'node:fs/promises';
+import { access, type FileHandle, lstat, open, realpath, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { writeTextAtomic } from '../journal/state-dir.js';
@@ -69,7 +69,7 @@ async function usablePath(path: string, refuse: (what: string) => Error): Promis
  * so a FIFO or device put there meanwhile is refused instead of blocking keyrot.
  */
 async function readRegular(path: string, refuse: (what: string) => Error): Promise<string> {
-  let handle;
+  let handle: FileHandle;
   try {
     handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
   } catch (err) {

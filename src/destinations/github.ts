@@ -122,6 +122,7 @@ function headers(target: string, env: NodeJS.ProcessEnv): Record<string, string>
   const token = env.GH_TOKEN || env.GITHUB_TOKEN;
   if (!token)
     throw new UsageError(`--to ${target}: no GitHub token: set GH_TOKEN or GITHUB_TOKEN.`, {
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: GitHub Actions' own ${{ }} syntax, shown to the user as is.
       hint: "In a workflow: env: GH_TOKEN: ${{ secrets.SECRETS_TOKEN }} (a token allowed to write Actions secrets; the job's own GITHUB_TOKEN cannot).",
     });
   return {

@@ -142,7 +142,7 @@ export async function contractViolations(exchange: Exchange, contract: ContractN
   const request = b.validateRequest(req, operation);
   if (!request.valid) problems.push(`${where}: request ${describe(request.errors)}`);
   // Answers shaped by a fault are wrong on purpose; answers the document gives no schema are not checked.
-  const declared = (operation.responses ?? {})[String(exchange.status)] as { content?: Record<string, { schema?: unknown }> } | undefined;
+  const declared = operation.responses?.[String(exchange.status)] as { content?: Record<string, { schema?: unknown }> } | undefined;
   const schema = declared?.content?.['application/json']?.schema;
   if (!exchange.fault && schema && exchange.responseBody) {
     const response = b.validateResponse(parse(exchange.responseBody), operation, exchange.status);

@@ -123,7 +123,7 @@ async function violations(contract: Contract, exchanges: Exchange[]): Promise<st
     if (e.body !== undefined && media.length && !media.includes('*/*') && !media.includes(e.contentType ?? '')) problems.push(`${where}: request sent as ${e.contentType}, not ${media.join(' | ')}`);
     const request = b.validateRequest(req, operation);
     if (!request.valid) problems.push(`${where}: request ${describeErrors(request.errors)}`);
-    const declared = (operation.responses ?? {})[String(e.status)] as { content?: Record<string, { schema?: unknown }> } | undefined;
+    const declared = operation.responses?.[String(e.status)] as { content?: Record<string, { schema?: unknown }> } | undefined;
     if (declared?.content?.['application/json']?.schema || e.status >= 400) {
       // A failure the operation does not describe is checked against the provider's error object (see withFailures).
       const response = b.validateResponse(e.answer, operation, e.status);

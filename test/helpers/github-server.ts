@@ -191,7 +191,7 @@ async function violations(exchanges: Array<{ method: string; path: string; query
     }
     const request = b.validateRequest(req, operation);
     if (!request.valid) problems.push(`${where}: request ${describeErrors(request.errors)}`);
-    const declared = (operation.responses ?? {})[String(e.status)] as { content?: Record<string, { schema?: unknown }> } | undefined;
+    const declared = operation.responses?.[String(e.status)] as { content?: Record<string, { schema?: unknown }> } | undefined;
     if (declared?.content?.['application/json']?.schema) {
       const response = b.validateResponse(e.answer, operation, e.status);
       if (!response.valid) problems.push(`${where} → ${e.status}: answer ${describeErrors(response.errors)}`);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseTarget, parseTargets } from '../../src/destinations/index.js';
 import { withVariable } from '../../src/destinations/dotenv.js';
-import { startGithubServer, useGithubServer, type GithubServer } from '../helpers/github-server.js';
+import { useGithubServer, type GithubServer } from '../helpers/github-server.js';
 import { caught } from '../helpers/fixtures.js';
 
 const KEY = 'NEWKEYABCDEFGHIJKLMNOPQRSTUVWXYZ234567';

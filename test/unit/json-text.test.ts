@@ -31,6 +31,7 @@ const shapes: [string, unknown][] = [
   ['a top-level array of mixed values', [1, 'two', null, undefined, () => 3, { a: [] }, [[]], when, Symbol('s')]],
   ['members JSON leaves out', { a: undefined, b: () => 1, c: Symbol('c'), d: 1 }],
   ['only members JSON leaves out', { a: undefined }],
+  // biome-ignore lint/suspicious/noSparseArray: the hole is what this case tests (JSON.stringify writes null).
   ['an array member with holes and undefined', { list: [undefined, , 2] }],
   ['an empty array member', { list: [] }],
   ['nested arrays and objects', { a: { b: [{ c: [1, { d: 'e\nf' }] }] }, z: [[1, 2], { y: {} }] }],

@@ -11,7 +11,7 @@ import type { RotationRecord } from '../record.js';
 import { TRANSITIONS } from '../transitions.js';
 
 /** Creates the new key (or adopts/cleans up the one a lost answer may have made) and stores it. */
-export async function createStep(record: RotationRecord, ports: RotationPorts, step: StepProgress): Promise<StepResult> {
+export async function createStep(record: RotationRecord, ports: RotationPorts, _step: StepProgress): Promise<StepResult> {
   if (record.newKey.id) return { detail: `${record.newKey.name} already created` };
   if (byOperator(ports.provider)) return operatorFlowOf(ports).receiveMintedKey(record, ports);
   const req = { userId: record.userId, name: record.newKey.name, preexistingKeyIds: keptKeyIds(record), ...(record.oldKey.scopes ? { scopes: record.oldKey.scopes } : {}) };

@@ -4,7 +4,7 @@ import type { RotationPorts, StepProgress, StepResult } from '../ports.js';
 import type { RotationRecord } from '../record.js';
 
 /** Drops the old key's entry and says what the keychain holds. */
-export async function finishStep(record: RotationRecord, ports: RotationPorts, step: StepProgress): Promise<StepResult> {
+export async function finishStep(record: RotationRecord, ports: RotationPorts, _step: StepProgress): Promise<StepResult> {
   await ports.store.delete(keychainAccount(ports.provider.id, record.userId, record.oldKey.id));
   if (record.options.store === 'none') return { detail: `keyrot keeps no copy of ${record.newKey.name} (--store none): the consumers have it` };
   // Said only when true: the entry is read, not assumed.

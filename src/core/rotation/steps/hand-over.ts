@@ -19,7 +19,7 @@ export async function stopOrphanedHook(record: RotationRecord, ports: RotationPo
 }
 
 /** Hands the new key to its consumers. */
-export async function handOverStep(record: RotationRecord, ports: RotationPorts, step: StepProgress): Promise<StepResult> {
+export async function handOverStep(record: RotationRecord, ports: RotationPorts, _step: StepProgress): Promise<StepResult> {
   const secret = await newSecret(record, ports);
   await markStarted(record, ports);
   let detail: string;
