@@ -163,11 +163,13 @@ const KILL_POINTS: KillPoint[] = [
   { name: 'during the per-key wait', until: atPhase('wait') },
   { name: 'during the revoke, after Grafana deleted the old token', faults: [{ method: 'DELETE', path: `${TOKENS}/*`, action: 'delay-after', delayMs: HOLD }], until: atPhase('revoke', 'started') },
   {
-    name: 'while proving the old token is rejected',
+    name: 'while proving the old token is gone (the listing after its delete)',
     faults: [{ method: 'DELETE', path: `${TOKENS}/*`, action: 'delay-after', delayMs: 500 }],
-    // keyrot does not hold the old token here, so the proof is the listing: that is what hangs.
+    // keyrot does not hold the old token here, so the proof is the listing the revoke's delete-and-confirm makes right
+    // after the DELETE (verify-old reuses it): that is what hangs, and the kill falls inside it.
     arm: { when: atPhase('revoke', 'started'), fault: { method: 'GET', path: TOKENS, action: 'delay', delayMs: HOLD, times: 0 } },
-    until: atPhase('verify-old'),
+    until: atPhase('revoke', 'started'),
+    settleMs: 2_000,
   },
 ];
 

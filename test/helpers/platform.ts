@@ -277,6 +277,8 @@ export interface KillPoint {
   arm?: { when: (j: any) => boolean; fault: FaultSpec };
   hang?: boolean;
   until: (j: any) => boolean;
+  /** How long to let keyrot go on once `until` holds, ms (to kill it inside a request made later in that phase). */
+  settleMs?: number;
 }
 
 /** The journal is at `name` (and, if given, its side effect has or has not started). */
@@ -299,6 +301,7 @@ export async function killAt(s: PlatformSetup, args: string[], point: KillPoint,
     // The journal says "hand-over started" before the hook runs: kill only once the hook is hanging, else a hook
     // started after the kill would find no hang, read an empty stdin and hand the consumer an empty key.
     if (point.hang) while (!(await readFile(join(s.dir, 'hook.pid'), 'utf8').catch(() => ''))) await sleep(15);
+    if (point.settleMs) await sleep(point.settleMs);
     child.kill('SIGKILL');
     expect((await killed).signal).toBe('SIGKILL');
   } finally {
