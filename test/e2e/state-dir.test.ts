@@ -34,7 +34,8 @@ describe.skipIf(!HAS_KEYCHAIN)('the state folder', () => {
     await import('node:fs/promises').then((fs) => fs.writeFile(join(s.dir, 'hook-hang'), ''));
     const child = s.h.spawn(['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--yes', '--json']);
     const done = collect(child, 30_000);
-    await waitForJournal(s.h, s.user.id, (j) => j.phase === 'hand-over' && j.phaseStatus === 'started');
+    // The last save before the hook reads the key records the hook's process (for a later --resume to stop it).
+    await waitForJournal(s.h, s.user.id, (j) => j.phase === 'hand-over' && j.phaseStatus === 'started' && Boolean(j.hookProcess));
     // While the hook runs, the journal's place becomes a folder: the next save fails.
     const file = journalPath(s.h, s.user.id);
     await rm(file);
