@@ -179,15 +179,20 @@ async function platformDemo(stage: Stage, dialect: PlatformDialect): Promise<voi
   }
 }
 
-/** A command that writes its stdin (the new key) to `file`: the hand-over to the demo's consumer. */
 /** A --check: the key in the consumer's file authenticates against `apiUrl`. */
 function keyChecker(file: string, apiUrl: string): string {
   const script = `fetch(process.argv[2]+'/account',{headers:{authorization:'Bearer '+require('fs').readFileSync(process.argv[1],'utf8').trim()}}).then(r=>process.exit(r.ok?0:1),()=>process.exit(2))`;
   return `${JSON.stringify(process.execPath)} -e "${script}" ${JSON.stringify(file)} ${JSON.stringify(apiUrl)}`;
 }
 
+/**
+ * A command that writes its stdin (the new key) to `file`: the hand-over to the demo's consumer. The file is
+ * replaced whole (written aside, then renamed over it): the consumer polls it, and a file truncated before the new
+ * key is written would hand it an empty key, a 401 that no real consumer would cause.
+ */
 function keyWriter(file: string): string {
-  return `${JSON.stringify(process.execPath)} -e "process.stdin.pipe(require('fs').createWriteStream(process.argv[1]))" ${JSON.stringify(file)}`;
+  const script = "let d='';process.stdin.on('data',c=>d+=c).on('end',()=>{const f=require('fs'),p=process.argv[1];f.writeFileSync(p+'.new',d,{mode:0o600});f.renameSync(p+'.new',p)})";
+  return `${JSON.stringify(process.execPath)} -e "${script}" ${JSON.stringify(file)}`;
 }
 
 /** Runs each command line in-process, shown as typed (the hook as a placeholder); stops at the first failure. */
