@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from '../cli/context.js';
 import type { RotationRecord } from '../core/rotation.js';
+import { shellArg } from '../core/shell-arg.js';
 import { UsageError } from '../errors.js';
 import { probeWritable, type SecretStore } from '../keychain/secret-store.js';
 import type { PlatformDialect, PlatformSandbox } from '../sandbox/platforms.js';
@@ -203,7 +204,7 @@ async function runScript(stage: Stage, env: Record<string, string>, writeKey: st
   delete childEnv.GITHUB_ACTIONS;
   for (const argv of script) {
     const piped = stdin !== undefined && argv.includes('--new-key-stdin');
-    const shown = `${piped ? "printf %s '<the minted key>' | " : ''}keyrot ${argv.map((a) => (a === writeKey ? "'<write the key to the consumer's key file>'" : /\s/.test(a) ? `'${a}'` : a)).join(' ')}`;
+    const shown = `${piped ? "printf %s '<the minted key>' | " : ''}keyrot ${argv.map((a) => (a === writeKey ? "'<write the key to the key file of the consumer>'" : shellArg(a))).join(' ')}`;
     ctx.out.info(`\n${ctx.out.style.cyan('$')} ${ctx.out.style.bold(shown)}`);
     const io = piped ? { ...ctx.io, stdin: Readable.from([stdin]) } : ctx.io;
     const exitCode = await runCli(argv, { env: childEnv, ...io, secretStore: store }, ctx.signal);
