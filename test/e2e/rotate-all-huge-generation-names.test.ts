@@ -1,4 +1,4 @@
-// Attack (issue 17, fresh view): a hostile key name. Anyone who may name a key (a sub-user's own key, Vultr allows
+// A hostile key name (found by the issue 17 attack). Anyone who may name a key (a sub-user's own key, Vultr allows
 // duplicate names) can call two keys `deploy-v9007199254740992`. The next generation is Number(digits) + 1, which
 // past 2^53 is the same number again, so nextGenerationName (src/core/naming.ts) loops for ever looking for a free
 // name when the first is taken: `rotate --all` spins at 100% CPU in its planning, before any change, and never
