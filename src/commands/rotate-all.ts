@@ -9,6 +9,7 @@ import { parseExpiry, parseSpan } from '../core/duration.js';
 import { maskFromLastChars, sanitizeForDisplay } from '../core/mask.js';
 import { mapBounded } from '../core/pool.js';
 import { nextGenerationName } from '../core/naming.js';
+import { shellArg } from '../core/shell-arg.js';
 import { PHASE_LABELS, summaryData, type RotationRecord } from '../core/rotation.js';
 import { globToRegExp, hasPolicy, whySelected, type SelectionPolicy } from '../core/selection.js';
 import { CancelledError, ExitCode, NotFoundError, RotationConflictError, UsageError, isKeyrotError, type ExitCodeValue } from '../errors.js';
@@ -371,7 +372,7 @@ async function select(ctx: Context, session: RotationSession, policy: SelectionP
     const record = unfinished.get(user.id);
     if (due.length && record) {
       left.push(
-        `Left out: ${user.email} has an unfinished rotation (${record.oldKey.name} → ${record.newKey.name}, stopped at "${PHASE_LABELS[record.phase]}"): finish it first with keyrot rotate --user ${user.email} --resume.`,
+        `Left out: ${user.email} has an unfinished rotation (${record.oldKey.name} → ${record.newKey.name}, stopped at "${PHASE_LABELS[record.phase]}"): finish it first with keyrot rotate --user ${shellArg(user.email)} --resume.`,
       );
       continue;
     }
@@ -567,7 +568,7 @@ async function rotateItem(ctx: Context, base: RotationSession, run: BatchRun, it
       if (active) {
         if (active.batchId === record.id && active.oldKey.id === item.keyId) return resumeRotation(ctx, session, active, options, settings);
         throw new RotationConflictError(`${user.email} has an unfinished rotation (${active.oldKey.name} → ${active.newKey.name}) that is not part of this batch.`, {
-          hint: `Finish it first (keyrot rotate --user ${user.email} --resume, or --abort), then keyrot rotate --all --resume.`,
+          hint: `Finish it first (keyrot rotate --user ${shellArg(user.email)} --resume, or --abort), then keyrot rotate --all --resume.`,
         });
       }
       // Killed after the rotation finished but before the batch record said so: it is done.

@@ -1,4 +1,4 @@
-// Attack (issue 17, fresh view): the commands keyrot prints for people to paste quote a provider's e-mail for the
+// Found by the issue 17 attack: the commands keyrot prints for people to paste quote a provider's e-mail for the
 // shell (shellArg: "an e-mail may lawfully hold &, $, {, } or a backquote"), so pasting one runs keyrot and nothing
 // else. Three neighbours do not: `audit`'s unfinished-rotation line and `rotate --all`'s "Left out: … finish it
 // first with keyrot rotate --user EMAIL --resume" (and its hint) print the e-mail raw. A user whose address is
