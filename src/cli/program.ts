@@ -77,7 +77,8 @@ export const ADMIN_KEY_HELP =
 /** The shells `keyrot completion` writes a script for. */
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 
-const user = () => new Option('-u, --user <user>', 'the user: id, e-mail address or name (asked for in a terminal when omitted)');
+// Collected, not overwritten: a second --user is refused (oneUser) rather than silently winning over the first.
+const user = () => new Option('-u, --user <user>', 'the user: id, e-mail address or name (asked for in a terminal when omitted)').argParser(collect);
 const key = () => new Option('-k, --key <key>', 'the key: id (or its first 6+ characters) or name');
 const yes = () => new Option('-y, --yes', 'confirm destructive steps without a prompt (required without a terminal)');
 const heldKey = () => new Option('-k, --key <key>', 'the key: id or name (default: the key keyrot holds; during a rotation, the new key once proven)');
@@ -479,6 +480,7 @@ export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): 
       const command = args.at(-1) as Command;
       const positional = spec.argument ? { [spec.argument.replace(/[<>[\].]/g, '')]: args[0] } : {};
       const all = command.optsWithGlobals<GlobalOptions & Record<string, unknown>>();
+      oneUser(spec, command.opts());
       // Loaded only when a command runs: --help and --version never parse the context, output and journal code.
       const { createContext } = await import('./context.js');
       const ctx = createContext(all, deps, signal);
@@ -517,6 +519,13 @@ export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): 
     throw new UsageError('No command given.', { hint: 'keyrot --help lists the commands.' });
   });
   return program;
+}
+
+/** Every command acts on one user (a script's appended --user must not silently win); only rotate --all takes several. */
+function oneUser(spec: CommandSpec, opts: Record<string, unknown>): void {
+  if (!Array.isArray(opts.user) || opts.all === true) return;
+  const batch = spec.options.some((o) => o.long === '--all');
+  throw new UsageError(`--user is given ${opts.user.length} times: ${batch ? `${spec.name} one user at a time, or several with --all` : `${spec.name} takes one user`}.`);
 }
 
 /**

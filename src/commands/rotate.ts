@@ -169,7 +169,7 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult | BatchRes
 
 /**
  * Flags that select keys for --all mean nothing for one rotation: refused rather than silently ignored. Returns the
- * one --user.
+ * one --user (several without --all are refused where options are parsed, in cli/program.ts).
  */
 function refuseBatchFlags(options: RotateOptions): string | undefined {
   const flags: Array<[unknown, string]> = [
@@ -183,9 +183,6 @@ function refuseBatchFlags(options: RotateOptions): string | undefined {
   ];
   const given = flags.find(([value]) => value !== undefined && value !== false);
   if (given) throw new UsageError(`${given[1]} selects keys for a batch: add --all, or drop it.`);
-  if (Array.isArray(options.user) && options.user.length > 1) {
-    throw new UsageError(`--user is given ${options.user.length} times: rotate one user at a time, or several with --all.`);
-  }
   return Array.isArray(options.user) ? options.user[0] : options.user;
 }
 

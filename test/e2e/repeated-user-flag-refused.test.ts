@@ -1,4 +1,4 @@
-// Attack (issue 17, fresh view): `rotate --user a --user b` is refused ("--user is given 2 times: rotate one user
+// Found by the issue 17 attack: `rotate --user a --user b` is refused ("--user is given 2 times: rotate one user
 // at a time, or several with --all"), exit 2, nothing changed. Its neighbours that change keys do not refuse: `create`
 // and `revoke` silently act on the LAST --user given (a script that appends an override, a fast typist who edits a
 // recalled command line by adding a second --user). Bad input must be refused the same way on every command.
