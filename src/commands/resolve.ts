@@ -6,7 +6,7 @@ import { orList } from '../core/suggest.js';
 import { KeychainError, NotFoundError, UsageError } from '../errors.js';
 import { heldKeyIds, keychainAccount, parseKeyAccount, type SecretStore } from '../keychain/secret-store.js';
 import type { ApiKey, Provider, User } from '../providers/types.js';
-import type { Context } from '../cli/context.js';
+import type { AdminKey, Context } from '../cli/context.js';
 import { nonInteractiveError } from '../ui/prompts.js';
 import { displayText, joinDisplay, say, type DisplayText } from '../ui/display-text.js';
 import { shellArg } from '../core/shell-arg.js';
@@ -265,4 +265,17 @@ export async function listedKeys(ctx: Context, store: SecretStore | null, provid
     if (check.ok || check.reason !== 'rejected') live.push(key);
   }
   return live;
+}
+
+/**
+ * The admin key keyrot runs with, when `key` (a key of `user`) is that key: told apart by the last characters the
+ * provider lists, and by the admin key's own user (asked of the provider only when those characters match). Null
+ * otherwise. `rotate` and `revoke` refuse such a key before any change: deleted as a user key, it would cut keyrot
+ * off half-way and leave where it comes from holding a revoked key.
+ */
+export async function runningAdminKey(ctx: Context, provider: Provider, user: User, key: ApiKey, identityEmail?: string): Promise<AdminKey | null> {
+  if (!key.lastChars) return null;
+  const admin = await ctx.adminKey();
+  if (!admin.key.endsWith(key.lastChars)) return null;
+  return (identityEmail ?? (await provider.whoami()).email) === user.email ? admin : null;
 }

@@ -34,7 +34,7 @@ import type { ApiKey, Identity, Provider, User } from '../providers/types.js';
 import { addMaskLine, appendStepSummary, inGithubActions, rotationOutputs, rotationSummaryMarkdown, writeJobOutputs } from '../ui/github.js';
 import { parseTarget, parseTargets, targetList } from '../destinations/index.js';
 import { consentTo } from '../commands/consent.js';
-import { chooseKey, findKey, heldAmong } from '../commands/resolve.js';
+import { chooseKey, findKey, heldAmong, runningAdminKey } from '../commands/resolve.js';
 import { OwnKeysProvider, SELF_USER_ID, type SelfTarget } from '../commands/rotate-self.js';
 import { DEFAULT_HOOK_TIMEOUT, runLogged, runNewKeyHook, storeFor } from '../commands/hand-over.js';
 import { isAdmin } from '../commands/account-scan.js';
@@ -219,9 +219,8 @@ export async function refuseAdminKeyAsOldKey(ctx: Context, provider: Provider, i
       { hint: `Rotate this account's keys with an admin key of another account, or in ${provider.displayName} itself.` },
     );
   }
-  if (!oldKey.lastChars) return;
-  const admin = await ctx.adminKey();
-  if (!admin.key.endsWith(oldKey.lastChars)) return;
+  const admin = await runningAdminKey(ctx, provider, user, oldKey, identity.email);
+  if (!admin) return;
   throw new UsageError(`${oldKey.name} is the admin key keyrot runs with (from ${admin.where}): rotating it as a user key would leave ${admin.where} holding a revoked key.`, {
     hint: 'Rotate it with keyrot rotate --self, which puts the new key where the admin key comes from.',
   });

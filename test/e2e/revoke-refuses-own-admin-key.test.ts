@@ -1,4 +1,4 @@
-// Attack (issue 17, fresh view): `rotate` and `rotate --all` know the admin key's own user (the key keyrot runs
+// Found by the issue 17 attack: `rotate` and `rotate --all` know the admin key's own user (the key keyrot runs
 // with rotates only with --self). `revoke` does not. `keyrot revoke --key <the admin key itself> --yes` deletes the
 // key keyrot is running with (the account's only admin key here: a lock-out), and then its confirming listing is
 // refused, so it reports "Vultr rejected the API key … it may be mistyped", exit 3: a success the user caused is
