@@ -7,8 +7,8 @@
 // A create whose answer was lost (CreateOutcomeUnknownError: reset, time-out, 5xx after sending) is reconciled:
 // list the user's keys; any key with the new name that did not exist before and whose plaintext keyrot does not
 // hold is deleted; then the create is tried once more.
-// A create answered with success but without a usable plaintext (KeyNotReturnedError) is an answer, not a loss:
-// the key it made is deleted the same way, and the create is never sent again.
+// A create answered with success but without a usable plaintext (KeyNotReturnedError), or naming a key that existed
+// before, is an answer, not a loss: the key it made is deleted the same way, and the create is never sent again.
 // Only keys that can be this run's own are deleted so: when more keys of the name appeared unheld than the creates
 // sent could have made, one is another's (a second runner rotating the same user, a person), and none is deleted.
 import { CreateOutcomeUnknownError, KeyNotReturnedError, KeychainError, RotationConflictError, RotationIncompleteError, isKeyrotError } from '../errors.js';
@@ -80,6 +80,14 @@ export async function createAndStoreKey(req: CreateKeyRequest, ports: CreateKeyP
       if (attempt >= 2) throw err;
       continue;
     }
+    // A create answer naming a key the user already had (a broken provider or a caching proxy) is not the new key:
+    // trusted, its plaintext would take that key's keychain entry. Handled as an answer without a usable key: the key
+    // the create made is deleted by name, or, where none is listed, the plaintext goes to the rescue file.
+    if (req.preexistingKeyIds.has(created.id)) {
+      const happened = `The provider answered creating "${req.name}" with the id of a key the user already has (${created.id}), so keyrot does not trust that answer`;
+      const err = new KeyNotReturnedError(happened, { plaintext: created.secret });
+      throw await discardUnreadableKey({ ...req, ownUnheld: ownUnheld() }, ports, err, happened);
+    }
     return { ...(await storeOrUndo(req.userId, created, ports)), orphansDeleted };
   }
 }
@@ -90,8 +98,12 @@ export async function createAndStoreKey(req: CreateKeyRequest, ports: CreateKeyP
  * the plaintext (only the key's record was unusable) and no key could be deleted, the plaintext goes to the rescue
  * file instead of being dropped: a key may be live, and a human then holds it.
  */
-async function discardUnreadableKey(req: OrphanQuery & CreateKeyRequest, ports: CreateKeyPorts, err: KeyNotReturnedError): Promise<Error> {
-  const happened = `The provider accepted creating "${req.name}" but sent no usable key`;
+async function discardUnreadableKey(
+  req: OrphanQuery & CreateKeyRequest,
+  ports: CreateKeyPorts,
+  err: KeyNotReturnedError,
+  happened = `The provider accepted creating "${req.name}" but sent no usable key`,
+): Promise<Error> {
   let deleted: string[];
   try {
     deleted = await deleteOrphansOrExplain(req, ports, happened);

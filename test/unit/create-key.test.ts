@@ -191,6 +191,22 @@ describe('createAndStoreKey: a create answered without a usable key record (KeyN
   });
 });
 
+describe('createAndStoreKey: a create answered with the id of a key that existed before', () => {
+  it("is not trusted: the old key's entry keeps its plaintext, and the key the create made is deleted by name", async () => {
+    const w = world();
+    const old = await w.provider.createKey(USER, { name: 'ops-deploy', expiresAt: null });
+    await w.store.inner.set(w.account(old.id), old.secret);
+    const create = w.provider.createKey.bind(w.provider);
+    w.provider.createKey = async (userId, input) => ({ ...(await create(userId, input)), id: old.id });
+    const err = await createAndStoreKey(w.request(), w.ports).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KeyNotReturnedError);
+    expect((err as Error).message).toMatch(/id of a key the user already has .*keyrot deleted that key/);
+    expect(await w.store.inner.get(w.account(old.id))).toBe(old.secret);
+    expect(w.provider.liveKeys(USER).map((k) => k.id)).toEqual([old.id]);
+    expect(w.stored).toEqual([]);
+  });
+});
+
 describe('createAndStoreKey: the keychain refuses the plaintext', () => {
   it('deletes the key at the provider and throws KeychainError carrying the store hint', async () => {
     const w = world();

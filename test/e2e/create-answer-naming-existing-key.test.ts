@@ -1,4 +1,4 @@
-// Attack (issue 17, fresh view): a hostile or broken provider (or a proxy/cache in front of it) answers the create
+// Found by the issue 17 attack: a hostile or broken provider (or a proxy/cache in front of it) answers the create
 // with a record that names a key the user already has: the old key's own id, and a plaintext that is not a working
 // key. keyrot trusts the id: it moves the old key's plaintext to a ":displaced-…" entry and stores the bogus one
 // under the old key's entry, then stops (exit 7) saying "The new key ops-deploy-v2 is live and in the keychain …
