@@ -1,4 +1,4 @@
-// Attack (issue 17, fresh view): `keyrot create` settles the records of interrupted creates it finds in
+// Found by the issue 17 attack: `keyrot create` settles the records of interrupted creates it finds in
 // pending-creates/ and, with --yes, deletes the keys they name. That folder is read without the state folder's
 // checks: only the root is checked. In a state folder the user named and shares (a 1777 folder or CI cache of
 // theirs, whose mode keyrot keeps, as documented), another user can make pending-creates/ first and plant a

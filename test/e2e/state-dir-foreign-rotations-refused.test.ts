@@ -1,4 +1,4 @@
-// Attack (issue 17, fresh view): the state folder is checked (no symlink, not another user's) "before anything is
+// Found by the issue 17 attack: the state folder is checked (no symlink, not another user's) "before anything is
 // read there", but only its root is. A state folder the user named and shares (a CI cache, a 1777 folder: keyrot
 // keeps its mode, as documented) can hold a `rotations/` folder another user made first, with a journal of theirs.
 // keyrot must refuse that folder (exit 14) as it refuses the same folder as a root, not read the planted record.
