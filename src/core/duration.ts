@@ -25,6 +25,9 @@ export function parseDuration(text: string, flag: string): number {
   return ms;
 }
 
+/** A century: the longest span (and key lifetime) keyrot takes; past it, a date computed from the span would not be a date. */
+export const MAX_SPAN_MS = 100 * 365 * 86_400_000;
+
 /**
  * Milliseconds in a span of calendar time that nothing waits for ("30d", "12w", "90d"), such as a policy's window or a
  * key's age: the grammar of parseDuration without its 24-day bound. Throws UsageError for anything else.
@@ -32,8 +35,7 @@ export function parseDuration(text: string, flag: string): number {
 export function parseSpan(text: string, flag: string): number {
   requireUnit(text, flag);
   const ms = spanMs(text, flag);
-  // A century: past it, a date computed from the span would not be a date.
-  if (!Number.isSafeInteger(ms) || ms > 100 * 365 * 86_400_000) throw new UsageError(`${flag}: "${text}" is too long (100 years at most).`);
+  if (!Number.isSafeInteger(ms) || ms > MAX_SPAN_MS) throw new UsageError(`${flag}: "${text}" is too long (100 years at most).`);
   return ms;
 }
 

@@ -1,4 +1,4 @@
-// Attack (issue 17, fresh view): the new key's lifetime has one rule, whose second step is "the old key's lifetime,
+// Found by the issue 17 attack: the new key's lifetime has one rule, whose second step is "the old key's lifetime,
 // where keyrot recorded its creation" (its key index). That index is read from `keys.json` in the state folder's
 // root, which, in a state folder the user named and shares (a 1777 folder or CI cache of theirs, whose mode keyrot
 // keeps, as documented), any other local user can create at any time. A planted record "created 1927" for the old
