@@ -18,7 +18,7 @@ import type { LocalStore } from '../state/local.js';
 import { acquireSharedLock, sharedLockHolder } from '../state/s3-lock.js';
 import { S3Store } from '../state/s3-store.js';
 import { storeOf } from '../state/store.js';
-import { ownerMayBeRunning } from './owner.js';
+import { ownerMayBeRunning, ownerStamp } from './owner.js';
 import { safeName } from './state-dir.js';
 
 export interface Lock {
@@ -32,6 +32,9 @@ export interface LockOwner {
   since: string;
   /** A shared lock's lease end (by the store's clock); absent for a local lock. */
   until?: string;
+  /** A local lock's owner as the kernel knows it (see owner.ts); absent in locks of older keyrots. */
+  startTicks?: string;
+  bootId?: string;
 }
 
 /** A takeover takes milliseconds: a guard older than this was left by a process that died during one. */
@@ -48,7 +51,7 @@ export async function acquireUserLock(dir: string, provider: string, userId: str
   await (store as LocalStore).folder('locks');
   const path = lockPath(dir, provider, userId);
   // The token tells this acquisition's lock from any other, even of this process in the same millisecond.
-  const mine = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString(), token: randomBytes(8).toString('hex') });
+  const mine = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString(), ...ownerStamp(), token: randomBytes(8).toString('hex') });
   for (let attempt = 0; attempt < 3; attempt++) {
     if (await linkInPlace(path, mine)) {
       return {
@@ -213,7 +216,9 @@ async function takeOver(path: string, seen: string): Promise<void> {
 function parseOwner(text: string): LockOwner | null {
   try {
     const parsed = JSON.parse(text) as Partial<LockOwner>;
-    return typeof parsed.pid === 'number' && typeof parsed.host === 'string' ? { pid: parsed.pid, host: parsed.host, since: String(parsed.since ?? '') } : null;
+    if (typeof parsed.pid !== 'number' || typeof parsed.host !== 'string') return null;
+    const stamp = typeof parsed.startTicks === 'string' && typeof parsed.bootId === 'string' ? { startTicks: parsed.startTicks, bootId: parsed.bootId } : {};
+    return { pid: parsed.pid, host: parsed.host, since: String(parsed.since ?? ''), ...stamp };
   } catch {
     return null;
   }

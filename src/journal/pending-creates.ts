@@ -5,7 +5,7 @@
 import { hostname } from 'node:os';
 import { isKeyrotError } from '../errors.js';
 import { readAll, storeOf, type StateStore } from '../state/store.js';
-import { ownerMayBeRunning } from './owner.js';
+import { ownerMayBeRunning, ownerStamp } from './owner.js';
 import { jsonText, safeName, stateError } from './state-dir.js';
 
 export interface PendingCreate {
@@ -16,6 +16,9 @@ export interface PendingCreate {
   startedAt: string;
   pid: number;
   host: string;
+  /** The writer as the kernel knows it (see owner.ts); absent in records of older keyrots. */
+  startTicks?: string;
+  bootId?: string;
 }
 
 export class PendingCreates {
@@ -36,7 +39,7 @@ export class PendingCreates {
 
   /** Records the create before it happens; refuses (nothing changed) when the state directory is unusable. */
   async begin(p: Omit<PendingCreate, 'pid' | 'host'>): Promise<PendingCreate> {
-    const record = { ...p, pid: process.pid, host: hostname() };
+    const record = { ...p, pid: process.pid, host: hostname(), ...ownerStamp() };
     try {
       await this.#store.write(this.#key(record), jsonText(record));
     } catch (err) {

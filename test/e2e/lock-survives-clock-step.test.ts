@@ -1,4 +1,4 @@
-// Attack (issue 17, fresh view): the user lock tells a live owner from a dead one by its pid, and guards against a
+// Found by the issue 17 attack: the user lock tells a live owner from a dead one by its pid, and guards against a
 // reused pid by comparing the process's start time (from /proc: boot time + ticks) with the lock's `since` (the
 // wall clock when it was taken): "started more than 1 s after the lock was taken, so not the owner". But Linux
 // derives the boot time from the wall clock, so when the clock steps forward (an NTP step, `date -s`, a VM's clock
