@@ -3,7 +3,7 @@
 // be handed a raw string: the compiler refuses it, so no new path can print a provider's escape sequences.
 // Applied today: every table cell (ui/table.ts), every prompt and its choices (ui/prompts.ts), the messages that
 // list users and keys (commands/resolve.ts). Every other line still passes Output's terminal filter on its way out.
-import { sanitizeForDisplay, singleLine } from '../core/mask.js';
+import { sanitizeForDisplay, sanitizeForTerminal, singleLine } from '../core/mask.js';
 
 declare const displaySafe: unique symbol;
 /** Text made safe to print by displayText(): one line, no escape sequences or controls, invisible characters shown. */
@@ -25,4 +25,21 @@ export function say(parts: TemplateStringsArray, ...values: ReadonlyArray<Displa
 /** DisplayText joined with keyrot's own separator. */
 export function joinDisplay(items: readonly DisplayText[], separator = ', '): DisplayText {
   return items.join(separator) as DisplayText;
+}
+
+/**
+ * Text keyrot composed from display-safe parts and its own words whose type does not say so (a helper that returns
+ * string, a summary of several lines, keyrot's own styles): filtered as Output's terminal filter does, line breaks and
+ * keyrot's own colours kept. Each call marks a place where the parts were made safe earlier; a raw provider value goes
+ * through displayText() instead.
+ */
+export function composed(text: string): DisplayText;
+export function composed(text: string | undefined): DisplayText | undefined;
+export function composed(text: string | undefined): DisplayText | undefined {
+  return text === undefined ? undefined : (sanitizeForTerminal(text) as DisplayText);
+}
+
+/** The lines of display-safe text, each display-safe. */
+export function displayLines(text: DisplayText): DisplayText[] {
+  return (text as string).split('\n') as DisplayText[];
 }

@@ -3,6 +3,7 @@ import { CancelledError } from '../../../errors.js';
 import { entryName, keychainAccount } from '../../key-store.js';
 import { markStarted, newSecret, save, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
 import { canAbort, hookEnv, type HookProcess, type RotationRecord } from '../record.js';
+import { say, displayText } from '../../../ui/display-text.js';
 
 /**
  * A hook an earlier run journaled and did not see end (keyrot was killed): stopped, and gone, before this run
@@ -29,7 +30,7 @@ export async function handOverStep(record: RotationRecord, ports: RotationPorts,
     // "Nothing was changed" (a prompt's usual words) is false here: say what is live.
     if (err instanceof CancelledError) {
       const old = canAbort(record) ? `the old key ${record.oldKey.name} is untouched` : `the old key ${record.oldKey.name} is revoked`;
-      throw new CancelledError(`Cancelled at the hand-over: the new key ${record.newKey.name} is live; ${old}.`);
+      throw new CancelledError(say`Cancelled at the hand-over: the new key ${displayText(record.newKey.name)} is live; ${displayText(old)}.`);
     }
     throw err;
   }
@@ -88,7 +89,7 @@ export async function handOverToConsumers(record: RotationRecord, ports: Rotatio
   if (ports.confirmHandover) {
     const account = entryName(ports.store, keychainAccount(ports.provider.id, record.userId, record.newKey.id ?? ''));
     const ok = await ports.confirmHandover(`Update every consumer of ${record.oldKey.name} to the new key ${record.newKey.name} (keychain service "keyrot", account "${account}"). Done?`);
-    if (!ok) throw new CancelledError('Hand-over not confirmed.');
+    if (!ok) throw new CancelledError(say`Hand-over not confirmed.`);
     return 'confirmed by the operator';
   }
   return 'no hook: consumers read the new key from the keychain';
