@@ -76,7 +76,7 @@ export const auditCommand: CommandModule<AuditOptions, AuditResult> = {
 
   render(result, ctx) {
     if (result.csv) {
-      ctx.out.data(composed(toCsv(result.keys)), true);
+      ctx.out.document(toCsv(result.keys));
       return;
     }
     if (result.keys.length === 0) {

@@ -7,7 +7,7 @@
 // the command, and what follows it is its positional argument.
 import { UsageError } from '../errors.js';
 import type { CommandModule } from './types.js';
-import { say, displayText, composed } from '../ui/display-text.js';
+import { say, displayText } from '../ui/display-text.js';
 
 export interface CompletionOptions {
   shell?: string;
@@ -53,7 +53,7 @@ export function completionCommand(spec: CompletionSpec): CommandModule<Completio
       return { shell, script: SCRIPTS[shell](spec) };
     },
     render(result, ctx) {
-      ctx.out.data(composed(result.script), true);
+      ctx.out.document(result.script);
     },
     toJson: (r) => ({ shell: r.shell, script: r.script }),
   };

@@ -6,7 +6,7 @@ import { CancelledError, UsageError } from '../errors.js';
 import { keychainAccount } from '../keychain/secret-store.js';
 import type { ApiKey, User } from '../providers/types.js';
 import { nonInteractiveError } from '../ui/prompts.js';
-import { displayText, say, composed } from '../ui/display-text.js';
+import { displayText, say } from '../ui/display-text.js';
 import { describeKey, findKey, heldAmong, resolveUser } from './resolve.js';
 import type { CommandModule } from './types.js';
 import { refuseDuringRotation, withUserLock } from './user-lock.js';
