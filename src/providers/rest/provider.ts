@@ -76,10 +76,20 @@ export class RestProvider implements Provider {
     const { accounts } = this.#def;
     if (!accounts.pages) return this.#items(await this.#get(accounts.list), accounts.items, accounts.list).map((a) => this.#user(a));
     const users: User[] = [];
+    const seen = new Set<string>();
     for (let page = 1; page <= MAX_PAGES; page++) {
       const query = { [accounts.pages.page]: page, [accounts.pages.size]: accounts.pages.perPage };
       const items = this.#items((await this.#http.request('GET', accounts.list, { query, what: 'list the accounts' })).body, accounts.items, accounts.list);
-      users.push(...items.map((a) => this.#user(a)));
+      const pageUsers = items.map((a) => this.#user(a));
+      // A server that ignores the page parameter answers the same page for ever: a full page of nothing new is that loop
+      // (the next page could never differ), said at once instead of after MAX_PAGES requests.
+      if (pageUsers.length > 0 && pageUsers.every((u) => seen.has(u.id))) {
+        throw new ProviderResponseError(
+          say`${displayText(this.displayName)} answered page ${page} of the accounts with the same accounts as an earlier page (does it ignore "${displayText(accounts.pages.page)}"?); stopping to avoid a loop.`,
+        );
+      }
+      for (const u of pageUsers) seen.add(u.id);
+      users.push(...pageUsers);
       if (items.length < accounts.pages.perPage) return uniqueById(users);
     }
     throw new ProviderResponseError(say`${displayText(this.displayName)} sent more than ${MAX_PAGES} pages of accounts; stopping.`);
