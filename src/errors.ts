@@ -3,7 +3,7 @@
 // Messages must never contain a secret: callers pass masked values only. A message and its hint are DisplayText:
 // keyrot's own words built with `say`, any outside value (a key name, an e-mail, a provider's error body, a URL)
 // through displayText(), so a raw provider string handed to an error does not compile.
-import type { DisplayText } from './ui/display-text.js';
+import type { DisplayText } from './core/display-text.js';
 
 // Each exit code tells a script a different next action. Codes that asked for the same action were merged (the
 // names stay, so every error class keeps its name and its `code` string for --json): see RETIRED_EXIT_CODES.

@@ -5,7 +5,7 @@
 // with the new key, so the old key is deleted using the new one; until the hand-over the keychain still holds the
 // old, working key: there is never a moment when it holds no working admin key.
 import type { AdminKey, Context } from '../cli/context.js';
-import { SELF_USER_ID, type RotationPorts, type RotationRecord } from '../core/rotation.js';
+import { runJournaledHook, SELF_USER_ID, type RotationPorts, type RotationRecord } from '../core/rotation.js';
 import { NotFoundError, UsageError, VerificationFailedError } from '../errors.js';
 import { adminAccount, keychainAccount, type SecretStore } from '../keychain/secret-store.js';
 import type { ApiKey, AuthCheck, CreateKeyInput, CreatedKey, Identity, OwnKeys, Provider, ProviderCapabilities, UsageObservation, User } from '../providers/types.js';
@@ -85,7 +85,7 @@ export interface SelfTarget {
   /** Runs before the rotation: keeps the old key's plaintext under the rotation's account (verify-old tests it). */
   prepare(store: SecretStore, record: RotationRecord): Promise<void>;
   /** The hand-over: install the new key as the admin key (keychain entry and/or hook), then speak with it. */
-  deliver(ports: Pick<RotationPorts, 'runHook'>): (secret: string, record: RotationRecord) => Promise<string>;
+  deliver(ports: RotationPorts): (secret: string, record: RotationRecord) => Promise<string>;
   /**
    * On --resume: past the hand-over, speak with the new key, which is the admin key now; during it, take the new
    * key as held when the admin key this run got is that key (the hook stored it before a kill -9).
@@ -146,12 +146,7 @@ export async function selfTarget(ctx: Context, base: Provider, identity: Identit
         done.push(`the admin key entry now holds ${record.newKey.name}`);
       }
       if (record.options.onNewKey) {
-        await ports.runHook(
-          record.options.onNewKey,
-          secret,
-          { KEYROT_KEY_ID: record.newKey.id ?? '', KEYROT_KEY_NAME: record.newKey.name, KEYROT_OLD_KEY_ID: record.oldKey.id },
-          record.options.hookTimeoutMs,
-        );
+        await runJournaledHook(record, ports, secret, { KEYROT_KEY_ID: record.newKey.id ?? '', KEYROT_KEY_NAME: record.newKey.name, KEYROT_OLD_KEY_ID: record.oldKey.id });
         done.push('hook succeeded');
       }
       await switchTo(secret);

@@ -1,7 +1,7 @@
 // The API base URL: https anywhere, plain http only to a loopback host (the sandbox, a local proxy).
 import { UsageError } from '../errors.js';
 import { sanitizeForDisplay } from './mask.js';
-import { say, displayText } from '../ui/display-text.js';
+import { say, displayText } from './display-text.js';
 
 export function validateBaseUrl(text: string, source: string): string {
   let url: URL;

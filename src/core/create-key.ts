@@ -16,7 +16,7 @@ import { keychainAccount, type SecretStore } from './key-store.js';
 import type { ApiKey, CreateKeyInput, CreatedKey, Provider } from '../providers/types.js';
 import { deleteAndConfirm } from './delete-key.js';
 import { maskSecret } from './mask.js';
-import { say, displayText } from '../ui/display-text.js';
+import { say, displayText } from './display-text.js';
 
 export interface CreateKeyPorts {
   provider: Provider;

@@ -7,7 +7,7 @@
 import { setTimeout as wait } from 'node:timers/promises';
 import { AuthError, VerificationFailedError } from '../errors.js';
 import type { Provider } from '../providers/types.js';
-import { say, displayText } from '../ui/display-text.js';
+import { say, displayText } from './display-text.js';
 
 export interface DeleteConfirmOptions {
   /** The key's plaintext where keyrot holds it: a rejected key is gone even if a listing still shows it. */

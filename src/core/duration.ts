@@ -1,6 +1,6 @@
 // Parsing of durations ("90s", "10m", "1h30m", "250ms") and key expiries ("never", "30d", "12w", an ISO date).
 import { UsageError } from '../errors.js';
-import { say, displayText } from '../ui/display-text.js';
+import { say, displayText } from './display-text.js';
 
 const UNIT_MS: Record<string, number> = {
   ms: 1,

@@ -12,7 +12,7 @@
 // Parsing is strict and every error names the file and the line, so a typo never silently points keyrot at the
 // wrong account.
 import { UsageError } from '../errors.js';
-import { say, displayText } from '../ui/display-text.js';
+import { say, displayText } from './display-text.js';
 
 export interface ProfileSettings {
   name: string;

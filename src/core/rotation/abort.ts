@@ -9,7 +9,7 @@ import { byOperator, operatorFlowOf, rotateCommandOf, save, type RotationPorts }
 import { canAbort, oldKeyLapsed, type RotationRecord } from './record.js';
 import { TRANSITIONS } from './transitions.js';
 import { stopOrphanedHook } from './steps/hand-over.js';
-import { say, displayText, composed } from '../../ui/display-text.js';
+import { say, displayText, composed } from '../display-text.js';
 
 /** Throws when the rotation can no longer be rolled back: the old key revoked, or lapsed at the end of its grace. */
 export function assertAbortable(record: RotationRecord, ports: Pick<RotationPorts, 'invocation' | 'now'>): void {

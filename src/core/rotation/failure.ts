@@ -2,7 +2,7 @@
 import { KeyNotReturnedError, KeychainError, RotationConflictError, RotationIncompleteError, UsageError, isKeyrotError } from '../../errors.js';
 import { rotateCommandOf, type RotationPorts } from './ports.js';
 import { PHASES, PHASE_LABELS, canAbort, rollbackHasKey, type RotationRecord } from './record.js';
-import { say, composed } from '../../ui/display-text.js';
+import { say, composed } from '../display-text.js';
 
 /**
  * Whether a stop left nothing to go on with: a create answered without a key (that key is deleted), or refused by

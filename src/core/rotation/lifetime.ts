@@ -12,7 +12,7 @@
 // The plan shows the result and where it came from.
 import { UsageError } from '../../errors.js';
 import { formatDuration } from '../duration.js';
-import { say, displayText } from '../../ui/display-text.js';
+import { say, displayText } from '../display-text.js';
 
 export type ExpirySource = 'expires-flag' | 'old-key-lifetime' | 'old-key-remaining' | 'default-lifetime' | 'never';
 

@@ -14,7 +14,7 @@ import { verifyNewStep } from './steps/verify-new.js';
 import { verifyOldStep } from './steps/verify-old.js';
 import { waitStep } from './steps/wait.js';
 import { TRANSITIONS } from './transitions.js';
-import { say, displayText } from '../../ui/display-text.js';
+import { say, displayText } from '../display-text.js';
 
 export type PhaseRunner = (record: RotationRecord, ports: RotationPorts, step: StepProgress) => Promise<StepResult>;
 

@@ -6,7 +6,7 @@ import { keychainAccount, type SecretStore } from '../key-store.js';
 import { shellArg } from '../shell-arg.js';
 import { SELF_USER_ID, type HookProcess, type RotationRecord } from './record.js';
 import { TRANSITIONS } from './transitions.js';
-import { say, displayText } from '../../ui/display-text.js';
+import { say, displayText } from '../display-text.js';
 
 /** What a step returns: the detail for its line, and whether it was skipped. */
 export interface StepResult {

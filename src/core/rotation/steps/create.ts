@@ -9,7 +9,7 @@ import { adoptHeldKey, countOrphansDeleted, keepOthersKeys, keptKeyIds, ownUnhel
 import { byOperator, markStarted, operatorFlowOf, remember, save, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
 import type { RotationRecord } from '../record.js';
 import { TRANSITIONS } from '../transitions.js';
-import { say, displayText } from '../../../ui/display-text.js';
+import { say, displayText } from '../../display-text.js';
 
 /** Creates the new key (or adopts/cleans up the one a lost answer may have made) and stores it. */
 export async function createStep(record: RotationRecord, ports: RotationPorts, _step: StepProgress): Promise<StepResult> {

@@ -3,7 +3,7 @@ import { CancelledError } from '../../../errors.js';
 import { entryName, keychainAccount } from '../../key-store.js';
 import { markStarted, newSecret, save, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
 import { canAbort, hookEnv, type HookProcess, type RotationRecord } from '../record.js';
-import { say, displayText } from '../../../ui/display-text.js';
+import { say, displayText } from '../../display-text.js';
 
 /**
  * A hook an earlier run journaled and did not see end (keyrot was killed): stopped, and gone, before this run
@@ -17,6 +17,23 @@ export async function stopOrphanedHook(record: RotationRecord, ports: RotationPo
   }
   record.hookProcess = null;
   await save(record, ports);
+}
+
+/**
+ * Runs --on-new-key with the journal naming its process group while it runs, so a run killed meanwhile leaves the next
+ * one what to stop (stopOrphanedHook). Every hand-over hook goes through here, --self's included.
+ */
+export async function runJournaledHook(record: RotationRecord, ports: RotationPorts, secret: string, env: Record<string, string>): Promise<void> {
+  const journalHook = async (proc: HookProcess | null) => {
+    record.hookProcess = proc;
+    await save(record, ports);
+  };
+  try {
+    await ports.runHook(record.options.onNewKey ?? '', secret, env, record.options.hookTimeoutMs, journalHook);
+  } finally {
+    // Ended (or stopped by keyrot): nothing left for a later run to stop.
+    if (record.hookProcess) await journalHook(null).catch(() => undefined);
+  }
 }
 
 /** Hands the new key to its consumers. */
@@ -72,16 +89,7 @@ export async function handOverToConsumers(record: RotationRecord, ports: Rotatio
   if (ports.deliver) return ports.deliver(secret, record);
   const destinations = await deliverToDestinations(record, ports, secret);
   if (record.options.onNewKey) {
-    const journalHook = async (proc: HookProcess | null) => {
-      record.hookProcess = proc;
-      await save(record, ports);
-    };
-    try {
-      await ports.runHook(record.options.onNewKey, secret, hookEnv(record), record.options.hookTimeoutMs, journalHook);
-    } finally {
-      // Ended (or stopped by keyrot): nothing left for a later run to stop.
-      if (record.hookProcess) await journalHook(null).catch(() => undefined);
-    }
+    await runJournaledHook(record, ports, secret, hookEnv(record));
     ports.event('hook.done', { keyId: record.newKey.id });
     return destinations ? `${destinations}; hook succeeded` : 'hook succeeded';
   }

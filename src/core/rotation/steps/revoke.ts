@@ -18,7 +18,7 @@ import {
   type StepResult,
 } from '../ports.js';
 import { hookEnv, type RotationRecord } from '../record.js';
-import { say, displayText } from '../../../ui/display-text.js';
+import { say, displayText } from '../../display-text.js';
 
 /** Revokes the old key once the new one is proven still to work. */
 export async function revokeStep(record: RotationRecord, ports: RotationPorts, step: StepProgress): Promise<StepResult> {

@@ -8,7 +8,7 @@ import { addOthersKeyIds, ownUnheld } from '../ownership.js';
 import { byOperator, newSecret, provedAuthenticates, save, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
 import type { RotationRecord } from '../record.js';
 import { TRANSITIONS } from '../transitions.js';
-import { say, displayText } from '../../../ui/display-text.js';
+import { say, displayText } from '../../display-text.js';
 
 /** Proves the new key authenticates. */
 export async function verifyNewStep(record: RotationRecord, ports: RotationPorts, step: StepProgress): Promise<StepResult> {

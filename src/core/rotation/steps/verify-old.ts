@@ -4,7 +4,7 @@ import type { ApiKey } from '../../../providers/types.js';
 import { entryName, keychainAccount } from '../../key-store.js';
 import { byOperator, operatorFlowOf, rejectedThisRun, unlistedThisRun, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
 import { hookEnv, type RotationRecord } from '../record.js';
-import { say, displayText } from '../../../ui/display-text.js';
+import { say, displayText } from '../../display-text.js';
 
 /** Proves the old key is gone. */
 export async function verifyOldStep(record: RotationRecord, ports: RotationPorts, step: StepProgress): Promise<StepResult> {

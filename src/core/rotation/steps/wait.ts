@@ -3,7 +3,7 @@ import { CancelledError, WaitTimeoutError } from '../../../errors.js';
 import { formatDuration } from '../../duration.js';
 import { rotateCommandOf, save, throwIfCancelled, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
 import { hookEnv, type RotationRecord } from '../record.js';
-import { say, displayText, composed } from '../../../ui/display-text.js';
+import { say, displayText, composed } from '../../display-text.js';
 
 /** Waits for evidence that consumers moved to the new key. */
 export async function waitStep(record: RotationRecord, ports: RotationPorts, step: StepProgress): Promise<StepResult> {
