@@ -6,6 +6,7 @@
 import { constants } from 'node:fs';
 import { lstat, open, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { displayText, say } from '../core/display-text.js';
 import { StateError } from '../errors.js';
 import { checkFolder, ensureDir, stateRootOf, writeTextAtomic } from '../journal/state-dir.js';
 import type { StateStore, StoredRecord } from './store.js';
@@ -73,16 +74,16 @@ export class LocalStore implements StateStore {
     // (O_NONBLOCK: a FIFO planted under a record's name is refused as not a file, rather than hanging the open).
     const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return null;
-      if (err.code === 'ELOOP') throw new StateError(`keyrot's state file ${path} is a symbolic link: refusing to read it as keyrot's record.`, { cause: err });
+      if (err.code === 'ELOOP') throw new StateError(say`keyrot's state file ${displayText(path)} is a symbolic link: refusing to read it as keyrot's record.`, { cause: err });
       throw err;
     });
     if (handle === null) return null;
     try {
       const info = await handle.stat();
-      if (!info.isFile()) throw new StateError(`${path} is not a file: refusing to read it as keyrot's record.`);
+      if (!info.isFile()) throw new StateError(say`${displayText(path)} is not a file: refusing to read it as keyrot's record.`);
       if (typeof process.getuid === 'function' && info.uid !== process.getuid()) {
-        throw new StateError(`keyrot's state file ${path} belongs to another user: refusing to read it as keyrot's record.`, {
-          hint: `Remove it if it is not yours, or name a state folder of your own with --state-dir (or KEYROT_STATE_DIR).`,
+        throw new StateError(say`keyrot's state file ${displayText(path)} belongs to another user: refusing to read it as keyrot's record.`, {
+          hint: say`Remove it if it is not yours, or name a state folder of your own with --state-dir (or KEYROT_STATE_DIR).`,
         });
       }
       return { text: await handle.readFile('utf8') };
