@@ -222,9 +222,11 @@ export async function discardNewKey(
   key: Omit<CreatedKey, 'secret'>,
   secret: string | null,
   rescue: CreateKeyPorts['rescue'],
+  /** The engine's clock for the lagging listing's back-offs (a simulation's fake one); real time otherwise. */
+  sleep?: (ms: number) => Promise<void>,
 ): Promise<Discarded> {
   try {
-    await deleteAndConfirm(await provider(), userId, key, { secret });
+    await deleteAndConfirm(await provider(), userId, key, { secret, ...(sleep ? { sleep } : {}) });
     return { kind: 'deleted' };
   } catch (err) {
     if (secret === null) throw err;
