@@ -113,7 +113,7 @@ export async function knownCreations(ctx: Context, providerId: string): Promise<
   try {
     return new Map((await ctx.keyIndex.all()).filter((r) => r.provider === providerId).map((r) => [r.keyId, r.createdAt]));
   } catch (err) {
-    ctx.out.warn(say`Cannot read keyrot's key index in ${displayText(ctx.stateDir)}, so creation dates are missing: ${displayText((err as Error).message)}`);
+    ctx.out.warn(say`Cannot read keyrot's key index in ${displayText(ctx.stateDir)}, so creation dates are missing: ${displayText((err as Error).message, 2000)}`);
     return new Map();
   }
 }

@@ -241,7 +241,7 @@ export const rotateAllCommand: CommandModule<RotateOptions, BatchResult> = {
   ...batchCommand,
   async run(options, ctx) {
     const result = await batchCommand.run(options, ctx);
-    if (result.kind === 'batch') await writeJobOutputs(ctx.env, batchOutputs(result)).catch((err: Error) => ctx.out.warn(say`Could not write the job outputs: ${displayText(err.message)}`));
+    if (result.kind === 'batch') await writeJobOutputs(ctx.env, batchOutputs(result)).catch((err: Error) => ctx.out.warn(say`Could not write the job outputs: ${displayText(err.message, 2000)}`));
     return result;
   },
 };
@@ -503,7 +503,7 @@ async function runBatch(
   // Each rotation's own journal says what is live; the batch record only ties them. A resume finds them without it.
   if (saveFailure)
     ctx.out.warn(
-      say`The batch record ${displayText(batches.pathFor(record.provider))} could not be written (${displayText((saveFailure as Error).message)}): each rotation's journal still says where it stopped.`,
+      say`The batch record ${displayText(batches.pathFor(record.provider))} could not be written (${displayText((saveFailure as Error).message, 2000)}): each rotation's journal still says where it stopped.`,
     );
   const finished = record.items.every(settled);
   const path = finished ? await batches.archive(record) : batches.pathFor(record.provider);

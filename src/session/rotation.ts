@@ -606,7 +606,7 @@ export function makePorts(ctx: Context, provider: Provider, store: SecretStore, 
       ctx.keyIndex
         .add({ provider: provider.id, userId, keyId: key.id, name: key.name, createdAt: ctx.now().toISOString(), expiresAt: key.expiresAt?.toISOString() ?? null, lastChars: key.lastChars })
         .catch((err: unknown) =>
-          ctx.out.warn(say`The new key is created and stored, but its creation time could not be recorded in ${displayText(ctx.stateDir)}: ${displayText((err as Error).message)}`),
+          ctx.out.warn(say`The new key is created and stored, but its creation time could not be recorded in ${displayText(ctx.stateDir)}: ${displayText((err as Error).message, 2000)}`),
         ),
     startStep: (label) => ctx.steps.start(label),
     event: (type, data) => ctx.out.event(type, data),
@@ -646,9 +646,9 @@ export async function receiveKey(ctx: Context, options: RotateOptions, instructi
  */
 export async function runReported(ctx: Context, record: RotationRecord, ports: RotationPorts, journal: RotationJournal): Promise<RotationRecord> {
   const report = async () => {
-    await appendStepSummary(ctx.env, rotationSummaryMarkdown(record)).catch((err: Error) => ctx.out.warn(say`Could not write the step summary: ${displayText(err.message)}`));
+    await appendStepSummary(ctx.env, rotationSummaryMarkdown(record)).catch((err: Error) => ctx.out.warn(say`Could not write the step summary: ${displayText(err.message, 2000)}`));
     // A batch's rotations are reported by the batch, once (rotate-all.ts).
-    if (!record.batchId) await writeJobOutputs(ctx.env, rotationOutputs(record)).catch((err: Error) => ctx.out.warn(say`Could not write the job outputs: ${displayText(err.message)}`));
+    if (!record.batchId) await writeJobOutputs(ctx.env, rotationOutputs(record)).catch((err: Error) => ctx.out.warn(say`Could not write the job outputs: ${displayText(err.message, 2000)}`));
   };
   try {
     const done = await runRotation(record, ports);

@@ -50,7 +50,7 @@ export function createStepReporter(out: Output, spinners: boolean, now: () => nu
       const current = () => (typeof detail === 'function' ? detail() : detail);
 
       if (!spinners || out.quiet) {
-        const heartbeat = setInterval(() => out.info(say`… ${displayText(body(current()))}`), heartbeatMs);
+        const heartbeat = setInterval(() => out.info(composed(`… ${body(current())}`)), heartbeatMs);
         heartbeat.unref();
         return {
           update(d) {

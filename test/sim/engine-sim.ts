@@ -108,7 +108,11 @@ export async function runSchedule(s: Schedule): Promise<Outcome> {
     if (violations.length < 20) violations.push(`step ${step}: ${what}`);
   };
   /** Keys of this rotation (made through createKey for the user), not another runner's. */
-  const ownLive = () => provider.keys.filter((k) => k.userId === USER && provider.created.includes(k) && !twins.has(k.id));
+  /** Listed and unexpired: an expired key authenticates nobody. */
+  const live = (k: FakeKey) => !k.expiresAt || k.expiresAt > clock.now();
+  const ownLive = () =>
+    // An expired key is listed but authenticates nobody: not live.
+    provider.keys.filter((k) => k.userId === USER && provider.created.includes(k) && !twins.has(k.id) && live(k));
   const persisted = async (key: FakeKey) => (await keychain.inner.get(account(key.id))) === key.secret;
   const heldBy = async (key: FakeKey) => (await persisted(key)) || delivered.has(key.secret) || rescued.has(key.id) || (!dead && (await memory?.get(account(key.id))) === key.secret);
 
@@ -147,10 +151,10 @@ export async function runSchedule(s: Schedule): Promise<Outcome> {
   const checkHolders = (label: string) => {
     const at = step;
     const record = journal;
-    const live = ownLive().map((key) => ({ key, held: holdersNow(key) }));
+    const liveKeys = ownLive().map((key) => ({ key, held: holdersNow(key) }));
     pending.push(
       (async () => {
-        for (const { key, held } of live) {
+        for (const { key, held } of liveKeys) {
           if (!(await held()) && !reconcilable(record, key)) violate(`after step ${at} (${label}): key ${key.id} is live, nobody holds it and no journal reconciles it`);
         }
       })(),
@@ -191,7 +195,11 @@ export async function runSchedule(s: Schedule): Promise<Outcome> {
     const target = what.endsWith('old') ? provider.keys.find((k) => k.id === oldKey.id) : ownLive()[0];
     if (!target) return;
     if (what.startsWith('delete')) provider.keys.splice(provider.keys.indexOf(target), 1);
-    else target.expiresAt = new Date(clock.now().getTime() - 1_000);
+    else {
+      target.expiresAt = new Date(clock.now().getTime() - 1_000);
+      // An expired key no longer authenticates (what expiry means): the fake's own check only looks for the key.
+      provider.authOverrides.set(target.secret, { ok: false, reason: 'rejected', message: 'Invalid API token.' });
+    }
   };
 
   /** The old key goes only once the new one is proven, held and (where the mode needs it) evidenced. */
@@ -390,11 +398,11 @@ export async function runSchedule(s: Schedule): Promise<Outcome> {
   const end: Outcome['end'] = current() === null ? 'aborted' : terminal() ? ((current() as RotationRecord).status === 'done' ? 'done' : 'aborted') : 'open';
   // Both keys gone behind keyrot's back (the new one expired or deleted after the old one was revoked): no rotation
   // can converge; keyrot keeps saying so, which is all it can do.
-  const bothLost = newKeyLostOutOfBand && !provider.keys.some((k) => k.id === oldKey.id);
+  const bothLost = newKeyLostOutOfBand && !provider.keys.some((k) => k.id === oldKey.id && live(k));
   if (end === 'open' && !bothLost) violate(`the rotation did not converge: ${current()?.phase}/${current()?.status}: ${current()?.lastError?.message ?? ''}`);
   if (end === 'done') {
     const r = current() as RotationRecord;
-    if (provider.keys.some((k) => k.id === oldKey.id)) violate('done, and the old key is still live');
+    if (provider.keys.some((k) => k.id === oldKey.id && live(k))) violate('done, and the old key is still live');
     const fresh = provider.keys.find((k) => k.id === r.newKey.id);
     if (!fresh) {
       if (!newKeyLostOutOfBand) violate('done, and the new key is not live');
