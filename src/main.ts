@@ -7,6 +7,7 @@ import { buildProgram, fromCommanderError, type RunState } from './cli/program.j
 import type { Deps } from './cli/context.js';
 import { CancelledError, ExitCode } from './errors.js';
 import { signalsForwarded } from './hooks/signals.js';
+import { say, displayText } from './ui/display-text.js';
 
 export async function main(argv: string[], deps: Partial<Deps> = {}): Promise<number> {
   const full: Deps = { env: process.env, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, ...deps };
@@ -20,7 +21,7 @@ export async function main(argv: string[], deps: Partial<Deps> = {}): Promise<nu
     if (signalsForwarded()) return;
     signals++;
     if (signals > 1) process.exit(ExitCode.cancelled);
-    controller.abort(new CancelledError(`Interrupted by ${name}.`));
+    controller.abort(new CancelledError(say`Interrupted by ${displayText(`${name}`)}.`));
   };
   // SIGHUP: the terminal was closed. Like Ctrl-C: a create in flight is settled, not left for a later run.
   const signalNames: NodeJS.Signals[] = process.platform === 'win32' ? ['SIGINT', 'SIGTERM'] : ['SIGINT', 'SIGTERM', 'SIGHUP'];

@@ -7,6 +7,7 @@ import { EXIT_CODE_NAMES, EXIT_CODE_TABLE, UsageError } from '../errors.js';
 import type { CompletionFlag, CompletionSpec } from '../commands/completion.js';
 import type { CommandModule } from '../commands/types.js';
 import type { Context, Deps, GlobalOptions } from './context.js';
+import { say, displayText, composed } from '../ui/display-text.js';
 
 declare const KEYROT_VERSION: string;
 export const VERSION = typeof KEYROT_VERSION === 'string' ? KEYROT_VERSION : '0.0.0-dev';
@@ -77,7 +78,8 @@ export const ADMIN_KEY_HELP =
 /** The shells `keyrot completion` writes a script for. */
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 
-const user = () => new Option('-u, --user <user>', 'the user: id, e-mail address or name (asked for in a terminal when omitted)');
+// Collected, not overwritten: a second --user is refused (oneUser) rather than silently winning over the first.
+const user = () => new Option('-u, --user <user>', 'the user: id, e-mail address or name (asked for in a terminal when omitted)').argParser(collect);
 const key = () => new Option('-k, --key <key>', 'the key: id (or its first 6+ characters) or name');
 const yes = () => new Option('-y, --yes', 'confirm destructive steps without a prompt (required without a terminal)');
 const heldKey = () => new Option('-k, --key <key>', 'the key: id or name (default: the key keyrot holds; during a rotation, the new key once proven)');
@@ -479,6 +481,7 @@ export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): 
       const command = args.at(-1) as Command;
       const positional = spec.argument ? { [spec.argument.replace(/[<>[\].]/g, '')]: args[0] } : {};
       const all = command.optsWithGlobals<GlobalOptions & Record<string, unknown>>();
+      oneUser(spec, command.opts());
       // Loaded only when a command runs: --help and --version never parse the context, output and journal code.
       const { createContext } = await import('./context.js');
       const ctx = createContext(all, deps, signal);
@@ -494,7 +497,7 @@ export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): 
       else handler.render(result, ctx);
       const outcome = handler.outcome?.(result);
       if (outcome) {
-        ctx.out.failure(outcome.message);
+        ctx.out.failure(composed(outcome.message));
         state.exitCode = outcome.exitCode;
       }
     });
@@ -514,9 +517,16 @@ export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): 
     const unknown = cmd.args[0];
     if (unknown !== undefined) throw unknownCommand(unknown);
     program.outputHelp({ error: true });
-    throw new UsageError('No command given.', { hint: 'keyrot --help lists the commands.' });
+    throw new UsageError(say`No command given.`, { hint: say`keyrot --help lists the commands.` });
   });
   return program;
+}
+
+/** Every command acts on one user (a script's appended --user must not silently win); only rotate --all takes several. */
+function oneUser(spec: CommandSpec, opts: Record<string, unknown>): void {
+  if (!Array.isArray(opts.user) || opts.all === true) return;
+  const batch = spec.options.some((o) => o.long === '--all');
+  throw new UsageError(say`--user is given ${opts.user.length} times: ${displayText(batch ? `${spec.name} one user at a time, or several with --all` : `${spec.name} takes one user`)}.`);
 }
 
 /**
@@ -543,7 +553,7 @@ function isCommandName(name: string): boolean {
 
 function unknownCommand(name: string): UsageError {
   const names = [...COMMANDS.map((c) => c.name), 'help'];
-  return new UsageError(`Unknown command "${name}".${didYouMean(name, names)}`, { hint: 'keyrot --help lists the commands.' });
+  return new UsageError(say`Unknown command "${displayText(name)}".${displayText(didYouMean(name, names))}`, { hint: say`keyrot --help lists the commands.` });
 }
 
 /** Commander's exits (help, version, bad flags) as either success or a UsageError. */
@@ -553,7 +563,7 @@ export function fromCommanderError(err: CommanderError, argv: readonly string[] 
   const command = commandWord(argv);
   if (err.code === 'commander.unknownOption' && command !== undefined && !isCommandName(command)) return unknownCommand(command);
   const message = err.message.replace(/^error:\s*/i, '');
-  return new UsageError(message.charAt(0).toUpperCase() + message.slice(1), { hint: err.code === 'commander.unknownOption' ? unknownOptionHint(message, command) : HELP_HINT });
+  return new UsageError(composed(message.charAt(0).toUpperCase() + message.slice(1)), { hint: composed(err.code === 'commander.unknownOption' ? unknownOptionHint(message, command) : HELP_HINT) });
 }
 
 const HELP_HINT = 'keyrot --help lists commands and flags.';

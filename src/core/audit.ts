@@ -3,6 +3,7 @@
 // and a one-line reason; keys are ordered most urgent first.
 import type { ApiKey, User } from '../providers/types.js';
 import { generationOf } from './naming.js';
+import { shellArg } from './shell-arg.js';
 import { compareText } from './order.js';
 
 export type Severity = 'critical' | 'high' | 'medium' | 'low' | 'info';
@@ -102,7 +103,7 @@ export function auditUser(input: AuditInput, policy: AuditPolicy): AuditedKey[] 
     }
     if (input.unfinished) {
       const u = input.unfinished;
-      add('unfinished-rotation', `a rotation of ${u.oldKeyName} to ${u.newKeyName} stopped at "${u.stoppedAt}" (keyrot rotate --user ${user.email} --resume)`);
+      add('unfinished-rotation', `a rotation of ${u.oldKeyName} to ${u.newKeyName} stopped at "${u.stoppedAt}" (keyrot rotate --user ${shellArg(user.email)} --resume)`);
     }
     if (user.apiEnabled && keys.length > 0 && live.length === 0)
       add('all-keys-expired', `API access is on for ${user.email}, but ${keys.length === 1 ? 'its only key has' : `all ${keys.length} of its keys have`} expired`);

@@ -7,8 +7,8 @@
 // A create whose answer was lost (CreateOutcomeUnknownError: reset, time-out, 5xx after sending) is reconciled:
 // list the user's keys; any key with the new name that did not exist before and whose plaintext keyrot does not
 // hold is deleted; then the create is tried once more.
-// A create answered with success but without a usable plaintext (KeyNotReturnedError) is an answer, not a loss:
-// the key it made is deleted the same way, and the create is never sent again.
+// A create answered with success but without a usable plaintext (KeyNotReturnedError), or naming a key that existed
+// before, is an answer, not a loss: the key it made is deleted the same way, and the create is never sent again.
 // Only keys that can be this run's own are deleted so: when more keys of the name appeared unheld than the creates
 // sent could have made, one is another's (a second runner rotating the same user, a person), and none is deleted.
 import { CreateOutcomeUnknownError, KeyNotReturnedError, KeychainError, RotationConflictError, RotationIncompleteError, isKeyrotError } from '../errors.js';
@@ -16,6 +16,7 @@ import { keychainAccount, type SecretStore } from './key-store.js';
 import type { ApiKey, CreateKeyInput, CreatedKey, Provider } from '../providers/types.js';
 import { deleteAndConfirm } from './delete-key.js';
 import { maskSecret } from './mask.js';
+import { say, displayText } from './display-text.js';
 
 export interface CreateKeyPorts {
   provider: Provider;
@@ -69,7 +70,7 @@ export async function createAndStoreKey(req: CreateKeyRequest, ports: CreateKeyP
       // reached") does not mean nothing was made, and says so.
       if (attempt > 1 && isKeyrotError(err) && !(err instanceof CreateOutcomeUnknownError)) {
         throw err.amend(
-          `${err.hint ? `${err.hint} ` : ''}An earlier create's answer was lost: a key named "${req.name}" may be live with its plaintext lost; --resume checks for it again and deletes it.`,
+          say`${err.hint ? say`${err.hint} ` : say``}An earlier create's answer was lost: a key named "${displayText(req.name)}" may be live with its plaintext lost; --resume checks for it again and deletes it.`,
           {},
           { afterLostAnswer: true },
         );
@@ -79,6 +80,14 @@ export async function createAndStoreKey(req: CreateKeyRequest, ports: CreateKeyP
       orphansDeleted.push(...(await deleteOrphansOrExplain({ ...req, ownUnheld: ownUnheld() }, ports, `The answer to creating "${req.name}" was lost`)));
       if (attempt >= 2) throw err;
       continue;
+    }
+    // A create answer naming a key the user already had (a broken provider or a caching proxy) is not the new key:
+    // trusted, its plaintext would take that key's keychain entry. Handled as an answer without a usable key: the key
+    // the create made is deleted by name, or, where none is listed, the plaintext goes to the rescue file.
+    if (req.preexistingKeyIds.has(created.id)) {
+      const happened = `The provider answered creating "${req.name}" with the id of a key the user already has (${created.id}), so keyrot does not trust that answer`;
+      const err = new KeyNotReturnedError(displayText(happened), { plaintext: created.secret });
+      throw await discardUnreadableKey({ ...req, ownUnheld: ownUnheld() }, ports, err, happened);
     }
     return { ...(await storeOrUndo(req.userId, created, ports)), orphansDeleted };
   }
@@ -90,8 +99,12 @@ export async function createAndStoreKey(req: CreateKeyRequest, ports: CreateKeyP
  * the plaintext (only the key's record was unusable) and no key could be deleted, the plaintext goes to the rescue
  * file instead of being dropped: a key may be live, and a human then holds it.
  */
-async function discardUnreadableKey(req: OrphanQuery & CreateKeyRequest, ports: CreateKeyPorts, err: KeyNotReturnedError): Promise<Error> {
-  const happened = `The provider accepted creating "${req.name}" but sent no usable key`;
+async function discardUnreadableKey(
+  req: OrphanQuery & CreateKeyRequest,
+  ports: CreateKeyPorts,
+  err: KeyNotReturnedError,
+  happened = `The provider accepted creating "${req.name}" but sent no usable key`,
+): Promise<Error> {
   let deleted: string[];
   try {
     deleted = await deleteOrphansOrExplain(req, ports, happened);
@@ -103,8 +116,8 @@ async function discardUnreadableKey(req: OrphanQuery & CreateKeyRequest, ports: 
     return rescueUnreadable(req, ports, err.plaintext, `${happened}, and no key of that name is listed`, err);
   }
   const what = deleted.length ? `keyrot deleted that key (${deleted.join(', ')}): its plaintext can never be read` : 'no such key is listed, so nothing was left behind';
-  return new KeyNotReturnedError(`${err.message.replace(/\.$/, '')}: ${what}. Nothing else changed.`, {
-    hint: 'keyrot never sends a create twice. If this persists, the provider does not return new keys through its API: create the key in its console.',
+  return new KeyNotReturnedError(say`${displayText(err.message.replace(/\.$/, ''), 2000)}: ${displayText(what)}. Nothing else changed.`, {
+    hint: say`keyrot never sends a create twice. If this persists, the provider does not return new keys through its API: create the key in its console.`,
     data: { ...err.data, deletedKeyIds: deleted },
     cause: err,
   });
@@ -114,11 +127,14 @@ async function discardUnreadableKey(req: OrphanQuery & CreateKeyRequest, ports: 
 async function rescueUnreadable(req: CreateKeyRequest, ports: CreateKeyPorts, secret: string, happened: string, cause: unknown): Promise<RotationIncompleteError> {
   const key: CreatedKey = { id: `unread-${req.name}`, name: req.name, lastChars: secret.slice(-5), expiresAt: req.expiresAt, secret };
   const path = await ports.rescue(key, req.userId);
-  return new RotationIncompleteError(`${happened}: a key named "${req.name}" (${maskSecret(secret)}) may be live; its plaintext is in ${path} (mode 0600).`, {
-    hint: `Delete the key named "${req.name}" at the provider (or move the key from ${path} into your secret store), then delete the file.`,
-    data: { keyName: req.name, rescueFile: path },
-    cause,
-  });
+  return new RotationIncompleteError(
+    say`${displayText(happened)}: a key named "${displayText(req.name)}" (${displayText(maskSecret(secret))}) may be live; its plaintext is in ${displayText(path)} (mode 0600).`,
+    {
+      hint: say`Delete the key named "${displayText(req.name)}" at the provider (or move the key from ${displayText(path)} into your secret store), then delete the file.`,
+      data: { keyName: req.name, rescueFile: path },
+      cause,
+    },
+  );
 }
 
 /**
@@ -131,11 +147,14 @@ async function deleteOrphansOrExplain(req: OrphanQuery, ports: CreateKeyPorts, h
   } catch (cleanupErr) {
     if (cleanupErr instanceof RotationConflictError) throw cleanupErr;
     // A key may now be live whose plaintext nobody holds: say so, and which one to delete.
-    throw new RotationIncompleteError(`${happened} and checking for the key failed (${errorText(cleanupErr)}): a key named "${req.name}" may be live with its plaintext lost.`, {
-      hint: `Delete any key named "${req.name}" that keyrot does not hold (keyrot list-keys shows which it holds).`,
-      data: { keyName: req.name },
-      cause: cleanupErr,
-    });
+    throw new RotationIncompleteError(
+      say`${displayText(happened)} and checking for the key failed (${displayText(errorText(cleanupErr))}): a key named "${displayText(req.name)}" may be live with its plaintext lost.`,
+      {
+        hint: say`Delete any key named "${displayText(req.name)}" that keyrot does not hold (keyrot list-keys shows which it holds).`,
+        data: { keyName: req.name },
+        cause: cleanupErr,
+      },
+    );
   }
 }
 
@@ -193,9 +212,9 @@ export function refuseOthersKeys(req: OrphanQuery, unheld: readonly ApiKey[], ap
   const listed = unheld.map((k) => k.id).join(', ');
   const own = req.ownUnheld === 1 ? 'at most one of them' : `at most ${req.ownUnheld} of them`;
   throw new RotationConflictError(
-    `${unheld.length} keys named "${req.name}" appeared ${appeared} (${listed}), and this run's creates can have made ${own}: the others are another's (a second runner or state folder rotating this user at the same time, or a person), and nothing tells which is which. keyrot deleted none of them; a key this run made may be live with its plaintext lost.`,
+    say`${unheld.length} keys named "${displayText(req.name)}" appeared ${displayText(appeared)} (${displayText(listed)}), and this run's creates can have made ${displayText(own)}: the others are another's (a second runner or state folder rotating this user at the same time, or a person), and nothing tells which is which. keyrot deleted none of them; a key this run made may be live with its plaintext lost.`,
     {
-      hint: 'Once the other run is done, delete the one of them nobody holds (the other run names its own key): keyrot revoke --user <e-mail> --key <id>. keyrot never deletes them by itself.',
+      hint: say`Once the other run is done, delete the one of them nobody holds (the other run names its own key): keyrot revoke --user <e-mail> --key <id>. keyrot never deletes them by itself.`,
       data: { keyName: req.name },
       facts: { unheldKeyIds: unheld.map((k) => k.id), afterLostAnswer: true },
     },
@@ -215,9 +234,11 @@ export async function discardNewKey(
   key: Omit<CreatedKey, 'secret'>,
   secret: string | null,
   rescue: CreateKeyPorts['rescue'],
+  /** The engine's clock for the lagging listing's back-offs (a simulation's fake one); real time otherwise. */
+  sleep?: (ms: number) => Promise<void>,
 ): Promise<Discarded> {
   try {
-    await deleteAndConfirm(await provider(), userId, key, { secret });
+    await deleteAndConfirm(await provider(), userId, key, { secret, ...(sleep ? { sleep } : {}) });
     return { kind: 'deleted' };
   } catch (err) {
     if (secret === null) throw err;
@@ -254,22 +275,25 @@ async function storeOrUndo(userId: string, created: CreatedKey, ports: CreateKey
       try {
         path = await ports.rescue(created, userId);
       } catch (rescueErr) {
-        throw new RotationIncompleteError(`Key ${created.id} (${maskSecret(secret)}) is live but neither the keychain (${why}), a delete, nor a rescue file (${errorText(rescueErr)}) took it.`, {
-          hint: `Delete key ${created.id} at the provider.`,
-          data: { keyId: created.id },
-          cause: rescueErr,
-        });
+        throw new RotationIncompleteError(
+          say`Key ${displayText(created.id)} (${displayText(maskSecret(secret))}) is live but neither the keychain (${displayText(why)}), a delete, nor a rescue file (${displayText(errorText(rescueErr))}) took it.`,
+          {
+            hint: say`Delete key ${displayText(created.id)} at the provider.`,
+            data: { keyId: created.id },
+            cause: rescueErr,
+          },
+        );
       }
       throw new RotationIncompleteError(
-        `Key ${created.id} (${maskSecret(secret)}) was created, the keychain refused it (${why}) and deleting it failed too; its plaintext is in ${path} (mode 0600).`,
+        say`Key ${displayText(created.id)} (${displayText(maskSecret(secret))}) was created, the keychain refused it (${displayText(why)}) and deleting it failed too; its plaintext is in ${displayText(path)} (mode 0600).`,
         {
-          hint: `Move the key from ${path} into your secret store, or delete key ${created.id} at the provider, then delete the file.`,
+          hint: say`Move the key from ${displayText(path)} into your secret store, or delete key ${displayText(created.id)} at the provider, then delete the file.`,
           data: { keyId: created.id, rescueFile: path },
           cause: deleteErr,
         },
       );
     }
-    throw new KeychainError(`The new key could not be stored in ${ports.store.description} (${why}); it was deleted at the provider, nothing is left behind.`, {
+    throw new KeychainError(say`The new key could not be stored in ${displayText(ports.store.description)} (${displayText(why)}); it was deleted at the provider, nothing is left behind.`, {
       hint: isKeyrotError(storeErr) ? storeErr.hint : undefined,
       cause: storeErr,
     });

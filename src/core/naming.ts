@@ -15,7 +15,8 @@ export function nextGenerationName(oldName: string, taken: Iterable<string>): st
     .trim();
   const match = GENERATION.exec(clean);
   const base = match?.[1] || clean || 'key';
-  let generation = match ? Number(match[2]) + 1 : 2;
+  // BigInt: a provider's name may carry any number of digits, and past 2^53 a Number + 1 is the same number again.
+  let generation = match ? BigInt(match[2] as string) + 1n : 2n;
   while (used.has(`${base}-v${generation}`)) generation++;
   return `${base}-v${generation}`;
 }

@@ -18,8 +18,9 @@ import type { LocalStore } from '../state/local.js';
 import { acquireSharedLock, sharedLockHolder } from '../state/s3-lock.js';
 import { S3Store } from '../state/s3-store.js';
 import { storeOf } from '../state/store.js';
-import { ownerMayBeRunning } from './owner.js';
+import { ownerMayBeRunning, ownerStamp } from './owner.js';
 import { safeName } from './state-dir.js';
+import { say, displayText } from '../ui/display-text.js';
 
 export interface Lock {
   /** Removes the lock if it is still this process's. Idempotent. */
@@ -32,6 +33,9 @@ export interface LockOwner {
   since: string;
   /** A shared lock's lease end (by the store's clock); absent for a local lock. */
   until?: string;
+  /** A local lock's owner as the kernel knows it (see owner.ts); absent in locks of older keyrots. */
+  startTicks?: string;
+  bootId?: string;
 }
 
 /** A takeover takes milliseconds: a guard older than this was left by a process that died during one. */
@@ -48,7 +52,7 @@ export async function acquireUserLock(dir: string, provider: string, userId: str
   await (store as LocalStore).folder('locks');
   const path = lockPath(dir, provider, userId);
   // The token tells this acquisition's lock from any other, even of this process in the same millisecond.
-  const mine = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString(), token: randomBytes(8).toString('hex') });
+  const mine = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString(), ...ownerStamp(), token: randomBytes(8).toString('hex') });
   for (let attempt = 0; attempt < 3; attempt++) {
     if (await linkInPlace(path, mine)) {
       return {
@@ -66,8 +70,8 @@ export async function acquireUserLock(dir: string, provider: string, userId: str
     // A dead owner, or a file that is no lock keyrot wrote (a live lock is never half written): take it over.
     await takeOver(path, seen);
   }
-  throw new RotationConflictError(`Could not take the lock for ${label}: another keyrot process is taking it.`, {
-    hint: `Try again. If no keyrot is running, remove ${path}.`,
+  throw new RotationConflictError(say`Could not take the lock for ${displayText(label)}: another keyrot process is taking it.`, {
+    hint: say`Try again. If no keyrot is running, remove ${displayText(path)}.`,
     data: { lockFile: path },
   });
 }
@@ -118,23 +122,23 @@ function journalKey(provider: string, userId: string): string {
 function heldBy(owner: LockOwner, path: string, label: string): RotationConflictError {
   const data = { lockFile: path, pid: owner.pid, host: owner.host };
   if (owner.until !== undefined) {
-    return new RotationConflictError(`Another keyrot runner (host ${owner.host}, pid ${owner.pid}, since ${owner.since}) is working on ${label}.`, {
-      hint: `Wait for it to finish. If that runner is gone, its lease ends at ${owner.until || 'about a minute after its last renewal'} and the next run takes the lock over.`,
+    return new RotationConflictError(say`Another keyrot runner (host ${displayText(owner.host)}, pid ${owner.pid}, since ${displayText(owner.since)}) is working on ${displayText(label)}.`, {
+      hint: say`Wait for it to finish. If that runner is gone, its lease ends at ${displayText(owner.until || 'about a minute after its last renewal')} and the next run takes the lock over.`,
       data,
     });
   }
   if (owner.host !== hostname()) {
     // A process on another machine cannot be checked from here: the lock never lapses by itself, so say whose it is.
     return new RotationConflictError(
-      `The lock on ${label} was taken by keyrot on another host, ${owner.host} (pid ${owner.pid}, since ${owner.since}); keyrot cannot tell from here whether it still runs.`,
+      say`The lock on ${displayText(label)} was taken by keyrot on another host, ${displayText(owner.host)} (pid ${owner.pid}, since ${displayText(owner.since)}); keyrot cannot tell from here whether it still runs.`,
       {
-        hint: `If no keyrot runs on ${owner.host} any more, delete the lock file: ${path}. Runners that share state should keep it in a bucket (--state-dir s3://BUCKET/PREFIX).`,
+        hint: say`If no keyrot runs on ${displayText(owner.host)} any more, delete the lock file: ${displayText(path)}. Runners that share state should keep it in a bucket (--state-dir s3://BUCKET/PREFIX).`,
         data,
       },
     );
   }
-  return new RotationConflictError(`Another keyrot process (pid ${owner.pid}, since ${owner.since}) is working on ${label}.`, {
-    hint: `Wait for it to finish. If that process is gone, delete the lock file: ${path}`,
+  return new RotationConflictError(say`Another keyrot process (pid ${owner.pid}, since ${displayText(owner.since)}) is working on ${displayText(label)}.`, {
+    hint: say`Wait for it to finish. If that process is gone, delete the lock file: ${displayText(path)}`,
     data,
   });
 }
@@ -213,7 +217,9 @@ async function takeOver(path: string, seen: string): Promise<void> {
 function parseOwner(text: string): LockOwner | null {
   try {
     const parsed = JSON.parse(text) as Partial<LockOwner>;
-    return typeof parsed.pid === 'number' && typeof parsed.host === 'string' ? { pid: parsed.pid, host: parsed.host, since: String(parsed.since ?? '') } : null;
+    if (typeof parsed.pid !== 'number' || typeof parsed.host !== 'string') return null;
+    const stamp = typeof parsed.startTicks === 'string' && typeof parsed.bootId === 'string' ? { startTicks: parsed.startTicks, bootId: parsed.bootId } : {};
+    return { pid: parsed.pid, host: parsed.host, since: String(parsed.since ?? ''), ...stamp };
   } catch {
     return null;
   }

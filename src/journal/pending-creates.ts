@@ -5,8 +5,9 @@
 import { hostname } from 'node:os';
 import { isKeyrotError } from '../errors.js';
 import { readAll, storeOf, type StateStore } from '../state/store.js';
-import { ownerMayBeRunning } from './owner.js';
+import { ownerMayBeRunning, ownerStamp } from './owner.js';
 import { jsonText, safeName, stateError } from './state-dir.js';
+import { say } from '../ui/display-text.js';
 
 export interface PendingCreate {
   provider: string;
@@ -16,6 +17,9 @@ export interface PendingCreate {
   startedAt: string;
   pid: number;
   host: string;
+  /** The writer as the kernel knows it (see owner.ts); absent in records of older keyrots. */
+  startTicks?: string;
+  bootId?: string;
 }
 
 export class PendingCreates {
@@ -36,11 +40,11 @@ export class PendingCreates {
 
   /** Records the create before it happens; refuses (nothing changed) when the state directory is unusable. */
   async begin(p: Omit<PendingCreate, 'pid' | 'host'>): Promise<PendingCreate> {
-    const record = { ...p, pid: process.pid, host: hostname() };
+    const record = { ...p, pid: process.pid, host: hostname(), ...ownerStamp() };
     try {
       await this.#store.write(this.#key(record), jsonText(record));
     } catch (err) {
-      throw (isKeyrotError(err) ? err : stateError(this.#store.where('pending-creates'), err)).amend('Point XDG_STATE_HOME at a writable folder. No key was created.', {});
+      throw (isKeyrotError(err) ? err : stateError(this.#store.where('pending-creates'), err)).amend(say`Point XDG_STATE_HOME at a writable folder. No key was created.`, {});
     }
     return record;
   }

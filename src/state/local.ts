@@ -1,8 +1,13 @@
 // The default state store: a folder on this machine. Its root is checked once, before anything is read or written
 // there (a symbolic link or another user's folder is refused: records read from it could be anyone's, and a lock
-// folder written into it first would be a change made before the refusal). Files are 0600, written atomically.
-import { lstat, readdir, readFile, rename, rm } from 'node:fs/promises';
+// folder written into it first would be a change made before the refusal). So is every folder below it that a record
+// is read from, and the record itself: a state folder the user named may be shared (1777), and another local user
+// may make `rotations/` or `keys.json` there first. Files are 0600, written atomically.
+import { constants } from 'node:fs';
+import { lstat, open, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { displayText, say } from '../core/display-text.js';
+import { StateError } from '../errors.js';
 import { checkFolder, ensureDir, stateRootOf, writeTextAtomic } from '../journal/state-dir.js';
 import type { StateStore, StoredRecord } from './store.js';
 
@@ -43,13 +48,47 @@ export class LocalStore implements StateStore {
     })());
   }
 
-  async read(key: string): Promise<StoredRecord | null> {
+  /**
+   * Refuses a folder between this store's root and `folder` (both included) that is a symbolic link or another
+   * user's, before anything is read from it; folders that do not exist are fine (nothing to read).
+   */
+  async #checkFolders(folder: string): Promise<void> {
     await this.ready();
-    try {
-      return { text: await readFile(this.where(key), 'utf8') };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    const top = stateRootOf(this.root);
+    let dir = this.root;
+    for (const part of folder.split('/').filter((p) => p !== '' && p !== '.')) {
+      dir = join(dir, part);
+      const info = await lstat(dir).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return null;
+        throw err;
+      });
+      if (info === null) return;
+      checkFolder(dir, info, top);
+    }
+  }
+
+  async read(key: string): Promise<StoredRecord | null> {
+    await this.#checkFolders(dirname(key));
+    const path = this.where(key);
+    // O_NOFOLLOW and fstat on the open file: the record checked is the record read, not a link or a swapped file
+    // (O_NONBLOCK: a FIFO planted under a record's name is refused as not a file, rather than hanging the open).
+    const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return null;
+      if (err.code === 'ELOOP') throw new StateError(say`keyrot's state file ${displayText(path)} is a symbolic link: refusing to read it as keyrot's record.`, { cause: err });
       throw err;
+    });
+    if (handle === null) return null;
+    try {
+      const info = await handle.stat();
+      if (!info.isFile()) throw new StateError(say`${displayText(path)} is not a file: refusing to read it as keyrot's record.`);
+      if (typeof process.getuid === 'function' && info.uid !== process.getuid()) {
+        throw new StateError(say`keyrot's state file ${displayText(path)} belongs to another user: refusing to read it as keyrot's record.`, {
+          hint: say`Remove it if it is not yours, or name a state folder of your own with --state-dir (or KEYROT_STATE_DIR).`,
+        });
+      }
+      return { text: await handle.readFile('utf8') };
+    } finally {
+      await handle.close();
     }
   }
 
@@ -60,17 +99,17 @@ export class LocalStore implements StateStore {
   }
 
   async remove(key: string): Promise<void> {
-    await this.ready();
+    await this.#checkFolders(dirname(key));
     await rm(this.where(key), { force: true });
   }
 
   async list(folder: string): Promise<string[]> {
-    await this.ready();
+    await this.#checkFolders(folder);
     return readdir(this.where(folder)).catch(() => [] as string[]);
   }
 
   async move(from: string, to: string): Promise<void> {
-    await this.ready();
+    await this.#checkFolders(dirname(from));
     await ensureDir(dirname(this.where(to)));
     await rename(this.where(from), this.where(to));
   }

@@ -8,6 +8,8 @@ import { newRotationRecord, type RotationRecord } from '../../src/core/rotation.
 import { RotationConflictError, StateError, UsageError } from '../../src/errors.js';
 import { KeyIndex, type KeyRecord } from '../../src/journal/key-index.js';
 import { acquireUserLock } from '../../src/journal/lock.js';
+import { ownerStamp } from '../../src/journal/owner.js';
+import { processStartTime } from '../../src/hooks/process-group.js';
 import { RotationJournal } from '../../src/journal/rotations.js';
 import { ensureDir, readJson, removeFile, safeName, stateDir, writeJsonAtomic } from '../../src/journal/state-dir.js';
 
@@ -270,19 +272,26 @@ describe('acquireUserLock', () => {
     await lock.release();
   });
 
-  it('takes over a lock whose pid now belongs to a process started after the lock was written (a container restarted)', async () => {
+  // Start times are the kernel's ticks since boot (and the boot), which no wall-clock step moves; only Linux has them.
+  it.skipIf(process.platform !== 'linux')('takes over a lock whose pid now belongs to a process started after the lock was written (a container restarted)', async () => {
     const other = spawn('sleep', ['10'], { stdio: 'ignore' });
     try {
       await ensureDir(join(dir, 'locks'));
       const before = new Date(Date.now() - 3_600_000).toISOString();
+      const stamp = ownerStamp()!;
+      const earlier = { ...stamp, startTicks: String(Number(stamp.startTicks) - 100) };
       for (const pid of [other.pid, process.pid]) {
-        await writeFile(lockPath(), JSON.stringify({ pid, host: hostname(), since: before }), { mode: 0o600 });
+        await writeFile(lockPath(), JSON.stringify({ pid, host: hostname(), since: before, ...earlier }), { mode: 0o600 });
         const lock = await acquireUserLock(dir, 'vultr', USER, 'ci@example.com');
         expect(JSON.parse(await readFile(lockPath(), 'utf8'))).toMatchObject({ pid: process.pid });
         await lock.release();
       }
-      // Written after that process started, the lock is its own: refused.
-      await writeFile(lockPath(), JSON.stringify({ pid: other.pid, host: hostname(), since: new Date(Date.now() + 2_000).toISOString() }), { mode: 0o600 });
+      // Written by that very process, the lock is its own: refused, whatever its wall-clock `since` says.
+      const its = { startTicks: processStartTime(other.pid!)!, bootId: stamp.bootId };
+      await writeFile(lockPath(), JSON.stringify({ pid: other.pid, host: hostname(), since: before, ...its }), { mode: 0o600 });
+      await expect(acquireUserLock(dir, 'vultr', USER, 'ci@example.com')).rejects.toBeInstanceOf(RotationConflictError);
+      // A lock of an older keyrot (no stamp) cannot tell a clock step from a reused pid: alive while its pid runs.
+      await writeFile(lockPath(), JSON.stringify({ pid: other.pid, host: hostname(), since: before }), { mode: 0o600 });
       await expect(acquireUserLock(dir, 'vultr', USER, 'ci@example.com')).rejects.toBeInstanceOf(RotationConflictError);
     } finally {
       other.kill();

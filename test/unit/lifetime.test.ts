@@ -16,6 +16,10 @@ describe("newKeyExpiry: one rule for the new key's lifetime", () => {
     const e = newKeyExpiry({ now, oldExpiresAt: at(10), recorded: { createdAt: at(-80).toISOString(), expiresAt: at(10).toISOString() }, requested: undefined });
     expect(e).toMatchObject({ source: 'old-key-lifetime', expiresAt: at(90) });
   });
+  it("a recorded lifetime past a century (a planted or corrupt record) is not inherited: the old key's remaining time is", () => {
+    const e = newKeyExpiry({ now, oldExpiresAt: at(200), recorded: { createdAt: '1927-01-01T00:00:00Z', expiresAt: null }, requested: undefined });
+    expect(e).toMatchObject({ source: 'old-key-remaining', expiresAt: at(200) });
+  });
   it("no record: the old key's remaining time", () => {
     expect(newKeyExpiry({ now, oldExpiresAt: at(20), requested: undefined })).toMatchObject({ source: 'old-key-remaining', expiresAt: at(20) });
   });

@@ -22,6 +22,10 @@ describe('nextGenerationName', () => {
     ['ops-deploy-v2', ['ops-deploy', 'ops-deploy-v2'], 'ops-deploy-v3'],
     // A lower generation in use does not matter: names only move forward.
     ['x-v5', ['x-v2'], 'x-v6'],
+    // Past 2^53 a generation still moves forward (a Number + 1 would be the same number, and the search would spin).
+    ['deploy-v9007199254740992', [], 'deploy-v9007199254740993'],
+    ['deploy-v9007199254740992', ['deploy-v9007199254740993'], 'deploy-v9007199254740994'],
+    [`k-v${'9'.repeat(400)}`, [`k-v1${'0'.repeat(400)}`], `k-v1${'0'.repeat(399)}1`],
   ])('%j with %j taken → %j', (old, taken, next) => {
     expect(nextGenerationName(old, taken)).toBe(next);
   });

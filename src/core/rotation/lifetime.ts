@@ -1,7 +1,8 @@
 // The new key's lifetime: one rule, used by every rotation (rotate, rotate --all, rotate --self, an adopted one).
 //   1. --expires, when the operator gave it on this command line (their explicit word), except "never" for an old key
 //      that expires: a rotation never turns an expiring key into one that never expires;
-//   2. else the old key's lifetime, where keyrot recorded its creation (its key index): now + (expiry - creation);
+//   2. else the old key's lifetime, where keyrot recorded its creation (its key index): now + (expiry - creation),
+//      when that is at most a century (MAX_SPAN_MS, as --expires takes): a longer one is no record keyrot wrote;
 //   3. else the old key's remaining time: now + (expiry - now), i.e. the old key's own expiry, when that is at least
 //      MIN_INHERITED_MS (a day) and longer than the policy window that selected the key (rotate --all
 //      --expiring-within): a shorter one would buy no time (the next policy run picks the new key again);
@@ -11,7 +12,8 @@
 //   5. else no expiry: the old key never expires.
 // The plan shows the result and where it came from.
 import { UsageError } from '../../errors.js';
-import { formatDuration } from '../duration.js';
+import { MAX_SPAN_MS, formatDuration } from '../duration.js';
+import { say, displayText } from '../display-text.js';
 
 export type ExpirySource = 'expires-flag' | 'old-key-lifetime' | 'old-key-remaining' | 'default-lifetime' | 'never';
 
@@ -48,8 +50,8 @@ export function newKeyExpiry(input: LifetimeInput): NewKeyExpiry {
   const oldExpiry = input.oldExpiresAt ?? (input.recorded?.expiresAt ? new Date(input.recorded.expiresAt) : null);
   if (input.requested !== undefined) {
     if (input.requested === null && oldExpiry) {
-      throw new UsageError(`--expires never: the old key expires (${oldExpiry.toISOString()}), and a rotation never turns an expiring key into one that never expires.`, {
-        hint: "Drop --expires (the new key then gets the old key's lifetime), or give a date or a span.",
+      throw new UsageError(say`--expires never: the old key expires (${displayText(oldExpiry.toISOString())}), and a rotation never turns an expiring key into one that never expires.`, {
+        hint: say`Drop --expires (the new key then gets the old key's lifetime), or give a date or a span.`,
       });
     }
     return { expiresAt: input.requested, source: 'expires-flag', why: input.requested ? '--expires' : '--expires never' };
@@ -57,7 +59,7 @@ export function newKeyExpiry(input: LifetimeInput): NewKeyExpiry {
   if (oldExpiry) {
     const created = input.recorded ? Date.parse(input.recorded.createdAt) : Number.NaN;
     const lifetime = oldExpiry.getTime() - created;
-    if (Number.isFinite(lifetime) && lifetime > 0) {
+    if (Number.isFinite(lifetime) && lifetime > 0 && lifetime <= MAX_SPAN_MS) {
       return { expiresAt: new Date(now.getTime() + lifetime), source: 'old-key-lifetime', why: `${formatDuration(lifetime)}, the old key's lifetime (keyrot recorded its creation)` };
     }
     const remaining = oldExpiry.getTime() - now.getTime();
