@@ -235,7 +235,7 @@ export const rotateAllCommand: CommandModule<RotateOptions, BatchResult> = {
   ...batchCommand,
   async run(options, ctx) {
     const result = await batchCommand.run(options, ctx);
-    if (result.kind === 'batch') await writeJobOutputs(ctx.env, batchOutputs(result)).catch((err: Error) => ctx.out.warn(`Could not write the job outputs: ${err.message}`));
+    if (result.kind === 'batch') await writeJobOutputs(ctx, batchOutputs(result));
     return result;
   },
 };
