@@ -28,4 +28,14 @@ describe.skipIf(!HAS_KEYCHAIN)('masks', () => {
     const table = await s.run(['list-keys', '--user', s.account.label]);
     expect(table.stdout).toContain(made.maskedKey);
   });
+
+  it('keyrot audit shows the same last characters for that Grafana token, in its table, --json and --csv', async () => {
+    const s = await platformSetup('grafana');
+    const made = json<{ id: string; maskedKey: string }>(await s.run(['create', '--user', s.account.label, '--name', 'audited', '--json']));
+    const audited = json<{ keys: Array<{ keyId: string; maskedKey: string }> }>(await s.run(['audit', '--json']));
+    expect(audited.keys.find((k) => k.keyId === made.id)?.maskedKey).toBe(made.maskedKey);
+    const table = await s.run(['audit']);
+    expect(table.stdout).toMatch(new RegExp(`audited\\s+${made.maskedKey.replace(/\*/g, '\\*')}\\s`));
+    expect((await s.run(['audit', '--csv'])).stdout).toContain(made.maskedKey);
+  });
 });
