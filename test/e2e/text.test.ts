@@ -38,4 +38,10 @@ describe.skipIf(!HAS_KEYCHAIN)('masks', () => {
     expect(table.stdout).toMatch(new RegExp(`audited\\s+${made.maskedKey.replace(/\*/g, '\\*')}\\s`));
     expect((await s.run(['audit', '--csv'])).stdout).toContain(made.maskedKey);
   });
+
+  it("the example platform's keys show their last characters, also a key keyrot did not make", async () => {
+    const s = await platformSetup('example');
+    const listed = json<Array<{ id: string; maskedKey: string }>>(await s.run(['list-keys', '--user', s.account.label, '--json']));
+    expect(listed.find((k) => k.id === s.oldKey.id)?.maskedKey).toBe(`****${s.oldKey.plaintext.slice(-5)}`);
+  });
 });
