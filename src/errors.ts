@@ -1,6 +1,9 @@
 // keyrot's error hierarchy. Every error a user can meet is a KeyrotError with a stable exit code and a
 // machine-readable `code`; anything else reaching the top is a bug (exit 1, stack trace only with --debug).
-// Messages must never contain a secret: callers pass masked values only.
+// Messages must never contain a secret: callers pass masked values only. A message and its hint are DisplayText:
+// keyrot's own words built with `say`, any outside value (a key name, an e-mail, a provider's error body, a URL)
+// through displayText(), so a raw provider string handed to an error does not compile.
+import type { DisplayText } from './core/display-text.js';
 
 // Each exit code tells a script a different next action. Codes that asked for the same action were merged (the
 // names stay, so every error class keeps its name and its `code` string for --json): see RETIRED_EXIT_CODES.
@@ -102,7 +105,7 @@ export const RETIRED_EXIT_CODES: ReadonlyArray<readonly [old: number, now: numbe
 
 export interface ErrorDetails {
   /** A next step for the user, shown after the message. */
-  hint?: string;
+  hint?: DisplayText;
   /** Extra machine-readable fields for the JSON error object. Never secrets. */
   data?: Record<string, unknown>;
   /** What control flow may act on, typed; also shown in the JSON error object (merged into data). */
@@ -130,12 +133,15 @@ export abstract class KeyrotError extends Error {
   abstract readonly exitCode: ExitCodeValue;
   /** Stable identifier for scripts (`error.code` in JSON output). */
   abstract readonly code: string;
-  hint: string | undefined;
+  hint: DisplayText | undefined;
   data: Record<string, unknown> | undefined;
   readonly facts: ErrorFacts;
 
-  constructor(message: string, details: ErrorDetails = {}) {
+  override message: DisplayText;
+
+  constructor(message: DisplayText, details: ErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.message = message;
     this.name = new.target.name;
     this.hint = details.hint;
     this.facts = { ...details.facts };
@@ -143,7 +149,7 @@ export abstract class KeyrotError extends Error {
   }
 
   /** Adds context on the way up (where a rotation stopped, how to go on); the class and exit code stay. */
-  amend(hint: string, data: Record<string, unknown>, facts?: ErrorFacts): this {
+  amend(hint: DisplayText, data: Record<string, unknown>, facts?: ErrorFacts): this {
     this.hint = hint;
     this.data = { ...(this.data ?? {}), ...data, ...facts };
     Object.assign(this.facts, facts);
@@ -202,7 +208,7 @@ export class KeyNotReturnedError extends KeyrotError {
   /** The plaintext, when the answer held one but no usable record of its key: only for the rescue file. */
   readonly #plaintext: string | null;
 
-  constructor(message: string, details: ErrorDetails & { plaintext?: string | null } = {}) {
+  constructor(message: DisplayText, details: ErrorDetails & { plaintext?: string | null } = {}) {
     const { plaintext, ...rest } = details;
     super(message, rest);
     this.#plaintext = plaintext ?? null;

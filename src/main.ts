@@ -3,6 +3,7 @@
 import { setMaxListeners } from 'node:events';
 import { CommanderError } from 'commander';
 import { handleError } from './cli/handle-error.js';
+import { displayText, joinDisplay, say } from './ui/display-text.js';
 import { buildProgram, fromCommanderError, type RunState } from './cli/program.js';
 import type { Context, Deps } from './cli/context.js';
 import { CancelledError, ExitCode } from './errors.js';
@@ -20,7 +21,7 @@ export async function main(argv: string[], deps: Partial<Deps> = {}): Promise<nu
     if (signalsForwarded()) return;
     signals++;
     if (signals > 1) process.exit(ExitCode.cancelled);
-    controller.abort(new CancelledError(`Interrupted by ${name}.`));
+    controller.abort(new CancelledError(say`Interrupted by ${displayText(`${name}`)}.`));
   };
   // SIGHUP: the terminal was closed. Like Ctrl-C: a create in flight is settled, not left for a later run.
   const signalNames: NodeJS.Signals[] = process.platform === 'win32' ? ['SIGINT', 'SIGTERM'] : ['SIGINT', 'SIGTERM', 'SIGHUP'];
@@ -57,11 +58,15 @@ export async function runCli(argv: string[], deps: Deps, signal: AbortSignal): P
 function withLostOutputs(ctx: Context | undefined, code: number): number {
   const lost = [...new Set(ctx?.lostOutputs)];
   if (!ctx || lost.length === 0) return code;
-  const message = `${lost.join('; ')}; the work ran to its end: keyrot status shows where things stand.`;
+  // The paths come from the environment and the causes from the OS: display-safe only once filtered.
+  const message = say`${joinDisplay(
+    lost.map((l) => displayText(l)),
+    '; ',
+  )}; the work ran to its end: keyrot status shows where things stand.`;
   if (code !== ExitCode.ok) {
     ctx.out.warn(message);
     return code;
   }
-  ctx.out.stderr(`${ctx.out.style.red('error:')} ${message}`);
+  ctx.out.stderr(say`${ctx.out.style.red(say`error:`)} ${message}`);
   return ExitCode.outputLost;
 }

@@ -16,11 +16,12 @@ import { S3Store } from '../state/s3-store.js';
 import { isS3Root, registerStore } from '../state/store.js';
 import { KEYCHAIN_SERVICE, adminAccount, entryName, type SecretStore } from '../keychain/secret-store.js';
 import { shellArg } from '../core/shell-arg.js';
-import { getProviderFactory, providerFromFile, type ProviderDescriptor } from '../providers/registry.js';
+import { atEffectiveBaseUrl, getProviderFactory, providerFromFile, type ProviderDescriptor } from '../providers/registry.js';
 import type { Provider } from '../providers/types.js';
 import { Output, decideColorLevel, isCi } from '../ui/output.js';
 import { createPrompter, type Prompter } from '../ui/prompts.js';
 import { createStepReporter, type StepReporter } from '../ui/steps.js';
+import { say, displayText, composed } from '../ui/display-text.js';
 
 export interface GlobalOptions {
   json?: boolean;
@@ -116,7 +117,7 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
   const ci = isCi(env);
   // The person types on stdin and reads stderr: stdout may be a file or a pipe (keyrot rotate --json > r.json).
   const interactive = Boolean(deps.stdin.isTTY && deps.stderr.isTTY) && !ci;
-  if (globals.json && globals.events) throw new UsageError('--json and --events cannot be combined: pick one output format.');
+  if (globals.json && globals.events) throw new UsageError(say`--json and --events cannot be combined: pick one output format.`);
   const out = new Output({
     stdout: deps.stdout,
     stderr: deps.stderr,
@@ -136,12 +137,12 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
   const profile = validateProfileName(globals.profile ?? (env.KEYROT_PROFILE || DEFAULT_PROFILE), globals.profile ? '--profile' : 'KEYROT_PROFILE');
   const settings = profiles.get(profile);
   if (!settings && profile !== DEFAULT_PROFILE) {
-    throw new UsageError(`No profile "${profile}" in ${profilesFile}.`, {
-      hint: profiles.size ? `Profiles there: ${[...profiles.keys()].join(', ')}.` : 'Add a [section] for it (see "Profiles" in keyrot\'s docs/usage.md).',
+    throw new UsageError(say`No profile "${displayText(profile)}" in ${displayText(profilesFile)}.`, {
+      hint: profiles.size ? say`Profiles there: ${displayText([...profiles.keys()].join(', '))}.` : say`Add a [section] for it (see "Profiles" in keyrot's docs/usage.md).`,
     });
   }
   // Precedence, for every setting: flags, then the environment, then the profile, then defaults.
-  const factory = chooseProvider(globals, settings, profilesFile);
+  const chosen = chooseProvider(globals, settings, profilesFile);
   // Every profile but the default keeps its journals, locks and records apart, so two accounts never mix.
   // A profile's own state-dir is that profile's alone: used as it is. Otherwise each profile has a folder in the root.
   const ownDir = globals.stateDir === undefined && !env.KEYROT_STATE_DIR ? settings?.stateDir : undefined;
@@ -162,7 +163,7 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
 
   const readStdin = () =>
     (stdinText ??= (async () => {
-      if (deps.stdin.isTTY) throw new UsageError('Expected input on stdin, but stdin is a terminal.', { hint: 'Pipe the key in, e.g. printf %s "$KEY" | keyrot …' });
+      if (deps.stdin.isTTY) throw new UsageError(say`Expected input on stdin, but stdin is a terminal.`, { hint: say`Pipe the key in, e.g. printf %s "$KEY" | keyrot …` });
       const chunks: Buffer[] = [];
       for await (const chunk of deps.stdin) chunks.push(Buffer.from(chunk as Buffer));
       return Buffer.concat(chunks).toString('utf8');
@@ -170,17 +171,19 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
 
   const baseUrl = () => {
     if (globals.apiUrl) return validateBaseUrl(globals.apiUrl, '--api-url');
-    const fromEnv = env[factory.baseUrlEnv];
-    if (fromEnv) return validateBaseUrl(fromEnv, factory.baseUrlEnv);
+    const fromEnv = env[chosen.baseUrlEnv];
+    if (fromEnv) return validateBaseUrl(fromEnv, chosen.baseUrlEnv);
     if (settings?.apiUrl) return validateBaseUrl(settings.apiUrl, `${profilesFile}:${settings.lines.apiUrl ?? settings.line}: [${profile}] api-url`);
-    return factory.defaultBaseUrl;
+    return chosen.defaultBaseUrl;
   };
+  // A provider file's identity (its keychain entries, its journals) follows the URL its admin key goes to.
+  const factory = atEffectiveBaseUrl(chosen, baseUrl);
 
   const secretStore = () =>
     (store ??= (async () => {
       if (deps.secretStore) return deps.secretStore;
       if (globals.store === 'none') {
-        throw new KeychainError('--store none: this command needs the keychain.', { hint: 'Run it where a keychain is available.' });
+        throw new KeychainError(say`--store none: this command needs the keychain.`, { hint: say`Run it where a keychain is available.` });
       }
       const { OsSecretStore } = await import('../keychain/os-store.js');
       const os = new OsSecretStore();
@@ -280,7 +283,7 @@ function namingKeySource(provider: Provider, hint: string, where: string): Provi
         const result: unknown = value.apply(target, args);
         if (!(result instanceof Promise)) return result;
         return result.catch((err: unknown) => {
-          if (err instanceof AuthError && err.data?.['reason'] === 'rejected' && !err.hint?.includes(where)) err.hint = hint;
+          if (err instanceof AuthError && err.data?.['reason'] === 'rejected' && !err.hint?.includes(where)) err.hint = composed(hint);
           throw err;
         });
       };
@@ -298,7 +301,7 @@ async function resolveAdminKey(
 ): Promise<AdminKey> {
   if (globals.apiKeyStdin) {
     const key = (await readStdin()).split(/\r?\n/)[0]?.trim() ?? '';
-    if (!key) throw new UsageError('--api-key-stdin: stdin was empty.');
+    if (!key) throw new UsageError(say`--api-key-stdin: stdin was empty.`);
     return { key, source: 'stdin', where: '--api-key-stdin' };
   }
   const fromEnv = env[factory.adminKeyEnv]?.trim();
@@ -313,8 +316,8 @@ async function resolveAdminKey(
       // No keychain here: fall through to the explanation below.
     }
   }
-  throw new UsageError(`No admin key: run keyrot login, set ${factory.adminKeyEnv}, or pipe it in with --api-key-stdin.`, {
-    hint: `Keys are never taken from the command line. To try keyrot without a ${factory.displayName} account, run "keyrot demo" or "keyrot sandbox".`,
+  throw new UsageError(say`No admin key: run keyrot login, set ${displayText(factory.adminKeyEnv)}, or pipe it in with --api-key-stdin.`, {
+    hint: say`Keys are never taken from the command line. To try keyrot without a ${displayText(factory.displayName)} account, run "keyrot demo" or "keyrot sandbox".`,
   });
 }
 
@@ -325,7 +328,7 @@ function positiveInteger(text: string | undefined): number | undefined {
 
 /** --provider or --provider-file, else the profile's provider or provider-file, else Vultr. */
 function chooseProvider(globals: GlobalOptions, settings: ProfileSettings | undefined, profilesFile: string): ProviderDescriptor {
-  if (globals.provider !== undefined && globals.providerFile !== undefined) throw new UsageError('--provider and --provider-file cannot be combined: pick one.');
+  if (globals.provider !== undefined && globals.providerFile !== undefined) throw new UsageError(say`--provider and --provider-file cannot be combined: pick one.`);
   if (globals.providerFile !== undefined) return providerFromFile(globals.providerFile);
   if (globals.provider !== undefined) return getProviderFactory(globals.provider);
   if (settings?.providerFile !== undefined) {
@@ -348,7 +351,7 @@ function readProfiles(file: string): Map<string, ProfileSettings> {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
-    throw new UsageError(`Cannot read the profiles file ${file}: ${(err as Error).message}`);
+    throw new UsageError(say`Cannot read the profiles file ${displayText(file)}: ${displayText((err as Error).message)}`);
   }
   return parseProfiles(text, file);
 }

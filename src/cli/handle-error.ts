@@ -1,7 +1,10 @@
 // Turns anything thrown into one line on stderr (plus a JSON error object on stdout with --json, or a
 // rotation.failed-style event with --events) and an exit code. Stack traces only with --debug.
+// A KeyrotError's message and hint are DisplayText by construction (errors.ts); anything else thrown (a bug,
+// commander's own errors) is made display-safe here, so the terminal line and the JSON object never carry raw text.
 import { sanitizeForTerminal } from '../core/mask.js';
 import { ExitCode, isKeyrotError } from '../errors.js';
+import { type DisplayText, displayText, say } from '../ui/display-text.js';
 import type { Output } from '../ui/output.js';
 
 /**
@@ -15,16 +18,19 @@ export interface EarlyOutput {
 
 export function handleError(err: unknown, out: Output | undefined, fallbackStderr: NodeJS.WritableStream, early?: EarlyOutput): number {
   const known = isKeyrotError(err);
-  const message = oneLine(known ? err.message : `Internal error: ${err instanceof Error ? err.message : String(err)}`);
+  const message = oneLine(known ? err.message : say`Internal error: ${displayText(err instanceof Error ? err.message : String(err), 2000)}`);
   const exitCode = known ? err.exitCode : ExitCode.internal;
-  const rawHint = known ? err.hint : 'This is a bug in keyrot. Run again with --debug and report the output (it contains no secrets).';
+  const rawHint = known ? err.hint : say`This is a bug in keyrot. Run again with --debug and report the output (it contains no secrets).`;
   const hint = rawHint === undefined ? undefined : oneLine(rawHint);
-  const write = (line: string) => (out ? out.stderr(line) : fallbackStderr.write(`${sanitizeForTerminal(line)}\n`));
+  const write = (line: DisplayText) => (out ? out.stderr(line) : fallbackStderr.write(`${sanitizeForTerminal(line)}\n`));
   const style = out?.style;
-  write(`${style ? style.red('error:') : 'error:'} ${message}${hint ? ` ${style ? style.dim(`(${hint})`) : `(${hint})`}` : ''}`);
+  const red = style ? style.red : (s: DisplayText) => s;
+  const dim = style ? style.dim : (s: DisplayText) => s;
+  write(hint ? say`${red(say`error:`)} ${message} ${dim(say`(${hint})`)}` : say`${red(say`error:`)} ${message}`);
   if (out?.debugEnabled && err instanceof Error && err.stack) {
-    write(err.stack);
-    if (err.cause instanceof Error && err.cause.stack) write(`cause: ${err.cause.stack}`);
+    // A stack trace is a --debug diagnostic: many lines, kept as they are (Output's filter still cleans them).
+    out.stderr(err.stack as DisplayText);
+    if (err.cause instanceof Error && err.cause.stack) out.stderr(`cause: ${err.cause.stack}` as DisplayText);
   }
   const body = { code: known ? err.code : 'internal', exitCode, message, ...(hint ? { hint } : {}), ...(known && err.data ? err.data : {}) };
   if (out?.json) out.result({ error: body });
@@ -34,6 +40,6 @@ export function handleError(err: unknown, out: Output | undefined, fallbackStder
 }
 
 /** Errors are one line on stderr, whatever the message's author (commander adds "\n(Did you mean …?)"). */
-function oneLine(text: string): string {
-  return text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+function oneLine(text: DisplayText): DisplayText {
+  return text.replace(/\s*[\r\n]+\s*/g, ' ').trim() as DisplayText;
 }

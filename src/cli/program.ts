@@ -7,6 +7,7 @@ import { EXIT_CODE_NAMES, EXIT_CODE_TABLE, UsageError } from '../errors.js';
 import type { CompletionFlag, CompletionSpec } from '../commands/completion.js';
 import type { CommandModule } from '../commands/types.js';
 import type { Context, Deps, GlobalOptions } from './context.js';
+import { say, displayText, composed } from '../ui/display-text.js';
 
 declare const KEYROT_VERSION: string;
 export const VERSION = typeof KEYROT_VERSION === 'string' ? KEYROT_VERSION : '0.0.0-dev';
@@ -505,7 +506,7 @@ export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): 
       else handler.render(result, ctx);
       const outcome = handler.outcome?.(result);
       if (outcome) {
-        ctx.out.failure(outcome.message);
+        ctx.out.failure(composed(outcome.message));
         state.exitCode = outcome.exitCode;
       }
     });
@@ -525,7 +526,7 @@ export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): 
     const unknown = cmd.args[0];
     if (unknown !== undefined) throw unknownCommand(unknown);
     program.outputHelp({ error: true });
-    throw new UsageError('No command given.', { hint: 'keyrot --help lists the commands.' });
+    throw new UsageError(say`No command given.`, { hint: say`keyrot --help lists the commands.` });
   });
   return program;
 }
@@ -554,7 +555,7 @@ function isCommandName(name: string): boolean {
 
 function unknownCommand(name: string): UsageError {
   const names = [...COMMANDS.map((c) => c.name), 'help'];
-  return new UsageError(`Unknown command "${name}".${didYouMean(name, names)}`, { hint: 'keyrot --help lists the commands.' });
+  return new UsageError(say`Unknown command "${displayText(name)}".${displayText(didYouMean(name, names))}`, { hint: say`keyrot --help lists the commands.` });
 }
 
 /** Commander's exits (help, version, bad flags) as either success or a UsageError. */
@@ -564,7 +565,7 @@ export function fromCommanderError(err: CommanderError, argv: readonly string[] 
   const command = commandWord(argv);
   if (err.code === 'commander.unknownOption' && command !== undefined && !isCommandName(command)) return unknownCommand(command);
   const message = err.message.replace(/^error:\s*/i, '');
-  return new UsageError(message.charAt(0).toUpperCase() + message.slice(1), { hint: err.code === 'commander.unknownOption' ? unknownOptionHint(message, command) : HELP_HINT });
+  return new UsageError(composed(message.charAt(0).toUpperCase() + message.slice(1)), { hint: composed(err.code === 'commander.unknownOption' ? unknownOptionHint(message, command) : HELP_HINT) });
 }
 
 const HELP_HINT = 'keyrot --help lists commands and flags.';

@@ -10,6 +10,7 @@ import { RotationJournal } from '../journal/rotations.js';
 import { keychainAccount } from '../keychain/secret-store.js';
 import type { ApiKey, Identity, Provider, User } from '../providers/types.js';
 import { warnUnreadable } from './resolve.js';
+import { say, displayText } from '../ui/display-text.js';
 
 /** How many users' keys are fetched at once: enough to keep the rate limiter busy, few enough to stay light. */
 const SCAN_CONCURRENCY = 8;
@@ -27,8 +28,8 @@ export async function withManageUsers<T>(identity: Identity, call: () => Promise
     return await call();
   } catch (err) {
     if (err instanceof PermissionError) {
-      throw new PermissionError(`The admin key's user (${identity.email}) may not manage other users' keys.`, {
-        hint: 'Use a key of the account root or of a user with the manage_users permission.',
+      throw new PermissionError(say`The admin key's user (${displayText(identity.email)}) may not manage other users' keys.`, {
+        hint: say`Use a key of the account root or of a user with the manage_users permission.`,
       });
     }
     throw err;
@@ -71,7 +72,7 @@ export async function scanUsers(ctx: Context, provider: Provider, users: readonl
         keys = uniqueById(await provider.listKeys(user.id));
       } catch (err) {
         if (!(err instanceof NotFoundError)) throw err;
-        ctx.out.warn(`${user.email} was deleted while keyrot read the account: left out.`);
+        ctx.out.warn(say`${displayText(user.email)} was deleted while keyrot read the account: left out.`);
         return null;
       } finally {
         done++;
@@ -113,7 +114,7 @@ export async function knownKeys(ctx: Context, providerId: string): Promise<Map<s
   try {
     return new Map((await ctx.keyIndex.all()).filter((r) => r.provider === providerId).map((r) => [r.keyId, r]));
   } catch (err) {
-    ctx.out.warn(`Cannot read keyrot's key index in ${ctx.stateDir}, so creation dates are missing: ${(err as Error).message}`);
+    ctx.out.warn(say`Cannot read keyrot's key index in ${displayText(ctx.stateDir)}, so creation dates are missing: ${displayText((err as Error).message)}`);
     return new Map();
   }
 }

@@ -8,6 +8,7 @@ import type { Styles } from '../ui/output.js';
 import { renderTable } from '../ui/table.js';
 import { isAdmin, knownKeys, listUsersOnce, scanUsers, stoppedAt, unfinishedRotations, withManageUsers } from './account-scan.js';
 import type { CommandModule } from './types.js';
+import { say, displayText, composed, displayLines } from '../ui/display-text.js';
 
 export interface AuditOptions {
   expiringWithin?: string;
@@ -36,7 +37,7 @@ export const auditCommand: CommandModule<AuditOptions, AuditResult> = {
     // Every flag is checked before the first request: bad input changes nothing and costs nothing.
     const expiringWithinMs = parseSpan(options.expiringWithin ?? '30d', '--expiring-within');
     const failOn = parseFailOn(options.failOn);
-    if (options.csv && (ctx.out.json || ctx.out.events)) throw new UsageError('--csv is an output format of its own: it cannot be combined with --json or --events.');
+    if (options.csv && (ctx.out.json || ctx.out.events)) throw new UsageError(say`--csv is an output format of its own: it cannot be combined with --json or --events.`);
     const provider = await ctx.provider();
     const identity = await provider.whoami();
     const users = await listUsersOnce(identity, provider);
@@ -77,36 +78,38 @@ export const auditCommand: CommandModule<AuditOptions, AuditResult> = {
 
   render(result, ctx) {
     if (result.csv) {
-      ctx.out.data(toCsv(result.keys), true);
+      ctx.out.document(toCsv(result.keys));
       return;
     }
     if (result.keys.length === 0) {
-      ctx.out.info(`No user of ${result.account}'s account has an API key.`);
+      ctx.out.info(say`No user of ${displayText(result.account)}'s account has an API key.`);
       return;
     }
     const s = ctx.out.style;
     const now = Date.parse(result.generatedAt);
-    const table = renderTable(
-      result.keys,
-      [
-        { header: 'SEVERITY', value: (k) => severityOf(k) ?? 'ok' },
-        { header: 'USER', value: (k) => k.userEmail, key: true },
-        { header: 'KEY', value: (k) => k.keyName, key: true },
-        { header: 'MASKED', value: (k) => maskFromLastChars(k.lastChars), keep: true },
-        { header: 'EXPIRES', value: (k) => expiry(k, now) },
-        { header: 'HELD', value: (k) => (k.held === null ? '?' : k.held ? 'yes' : 'no') },
-        { header: 'ACTIVE', value: (k) => (k.userLastActivity ? daysAgo(now - k.userLastActivity.getTime()) : 'never') },
-        { header: 'CREATED', value: (k) => (k.createdAt ? k.createdAt.slice(0, 10) : '-') },
-        { header: 'FINDINGS', value: (k) => k.findings.map((f) => f.code).join(' ') || '-' },
-      ],
-      ctx.out.stdoutColumns,
-    ).split('\n');
+    const table = displayLines(
+      renderTable(
+        result.keys,
+        [
+          { header: 'SEVERITY', value: (k) => severityOf(k) ?? 'ok' },
+          { header: 'USER', value: (k) => k.userEmail, key: true },
+          { header: 'KEY', value: (k) => k.keyName, key: true },
+          { header: 'MASKED', value: (k) => maskFromLastChars(k.lastChars), keep: true },
+          { header: 'EXPIRES', value: (k) => expiry(k, now) },
+          { header: 'HELD', value: (k) => (k.held === null ? '?' : k.held ? 'yes' : 'no') },
+          { header: 'ACTIVE', value: (k) => (k.userLastActivity ? daysAgo(now - k.userLastActivity.getTime()) : 'never') },
+          { header: 'CREATED', value: (k) => (k.createdAt ? k.createdAt.slice(0, 10) : '-') },
+          { header: 'FINDINGS', value: (k) => k.findings.map((f) => f.code).join(' ') || '-' },
+        ],
+        ctx.out.stdoutColumns,
+      ),
+    );
     const rows = table.slice(1).map((line, i) => paint(s, severityOf(result.keys[i] as AuditedKey), line));
     const findings = result.keys.flatMap((k) =>
       k.findings.map((f) => paint(s, f.severity, `  ${f.severity.padEnd(8)}  ${f.code.padEnd(19)}  ${sanitizeForDisplay(k.userEmail)} / ${sanitizeForDisplay(k.keyName)}: ${f.reason}`)),
     );
-    ctx.out.data([table[0] ?? '', ...rows, ...(findings.length ? ['', 'Findings, most urgent first:', ...findings] : [])].join('\n'));
-    ctx.out.info(summaryLine(result));
+    ctx.out.data(composed([table[0] ?? '', ...rows, ...(findings.length ? ['', 'Findings, most urgent first:', ...findings] : [])].join('\n')));
+    ctx.out.info(composed(summaryLine(result)));
   },
 
   toJson(result) {
@@ -152,10 +155,10 @@ function parseFailOn(text: string | undefined): FindingCode[] {
     .split(',')
     .map((c) => c.trim())
     .filter(Boolean);
-  if (codes.length === 0) throw new UsageError('--fail-on needs one or more finding codes, separated by commas.', { hint: `Codes: ${FINDING_CODE_LIST.join(', ')}.` });
+  if (codes.length === 0) throw new UsageError(say`--fail-on needs one or more finding codes, separated by commas.`, { hint: say`Codes: ${displayText(FINDING_CODE_LIST.join(', '))}.` });
   for (const code of codes) {
     if (!Object.hasOwn(FINDING_CODES, code)) {
-      throw new UsageError(`--fail-on: unknown finding code "${sanitizeForDisplay(code, 60)}".`, { hint: `Codes: ${FINDING_CODE_LIST.join(', ')}.` });
+      throw new UsageError(say`--fail-on: unknown finding code "${displayText(sanitizeForDisplay(code, 60))}".`, { hint: say`Codes: ${displayText(FINDING_CODE_LIST.join(', '))}.` });
     }
   }
   return [...new Set(codes)] as FindingCode[];
@@ -174,10 +177,10 @@ function daysAgo(ms: number): string {
 }
 
 function paint(s: Styles, severity: Severity | null, line: string): string {
-  if (severity === 'critical') return s.red(line);
-  if (severity === 'high') return s.yellow(line);
-  if (severity === 'medium') return s.cyan(line);
-  if (severity === null) return s.green(line);
+  if (severity === 'critical') return s.red(composed(line));
+  if (severity === 'high') return s.yellow(composed(line));
+  if (severity === 'medium') return s.cyan(composed(line));
+  if (severity === null) return s.green(composed(line));
   return line;
 }
 

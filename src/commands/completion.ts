@@ -7,6 +7,7 @@
 // the command, and what follows it is its positional argument.
 import { UsageError } from '../errors.js';
 import type { CommandModule } from './types.js';
+import { say, displayText } from '../ui/display-text.js';
 
 export interface CompletionOptions {
   shell?: string;
@@ -48,11 +49,11 @@ export function completionCommand(spec: CompletionSpec): CommandModule<Completio
   return {
     async run(options) {
       const shell = options.shell as Shell;
-      if (!Object.hasOwn(SCRIPTS, shell ?? '')) throw new UsageError(`keyrot completion takes one of: ${Object.keys(SCRIPTS).join(', ')}.`);
+      if (!Object.hasOwn(SCRIPTS, shell ?? '')) throw new UsageError(say`keyrot completion takes one of: ${displayText(Object.keys(SCRIPTS).join(', '))}.`);
       return { shell, script: SCRIPTS[shell](spec) };
     },
     render(result, ctx) {
-      ctx.out.data(result.script, true);
+      ctx.out.document(result.script);
     },
     toJson: (r) => ({ shell: r.shell, script: r.script }),
   };

@@ -1,5 +1,6 @@
 import type { Context } from '../cli/context.js';
 import { CancelledError, UsageError } from '../errors.js';
+import { say, displayText, composed } from '../ui/display-text.js';
 
 /**
  * Consent to a destructive step: --yes, or a Yes at a prompt in a terminal (default No). Without either, a usage
@@ -7,6 +8,6 @@ import { CancelledError, UsageError } from '../errors.js';
  */
 export async function consentTo(ctx: Context, yes: boolean, question: string, what: string, hint?: string): Promise<void> {
   if (yes) return;
-  if (!ctx.interactive) throw new UsageError(`${what}: pass --yes to confirm without a terminal.`, hint ? { hint } : {});
-  if (!(await ctx.prompts.confirm(question, '--yes'))) throw new CancelledError('Cancelled: nothing was changed.');
+  if (!ctx.interactive) throw new UsageError(say`${displayText(what)}: pass --yes to confirm without a terminal.`, hint ? { hint: composed(hint) } : {});
+  if (!(await ctx.prompts.confirm(question, '--yes'))) throw new CancelledError(say`Cancelled: nothing was changed.`);
 }

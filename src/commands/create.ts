@@ -17,6 +17,7 @@ import { resolveUser } from './resolve.js';
 import type { CommandModule } from './types.js';
 import { refuseDuringRotation, withUserLock } from './user-lock.js';
 import { shellArg } from '../core/shell-arg.js';
+import { say, displayText, composed, joinDisplay } from '../ui/display-text.js';
 
 export interface CreateOptions {
   user?: string;
@@ -57,9 +58,9 @@ export const createCommand: CommandModule<CreateOptions, CreateResult> = {
     const targets = targetList(options.to);
     requireHookWithoutStore(ctx, options.onNewKey, targets);
     const destinations = parseTargets(targets, { env: ctx.env, signal: ctx.signal });
-    if (ctx.storeMode === 'none' && options.reveal) throw new UsageError('--store none hands the new key to --on-new-key and nowhere else: it cannot be combined with --reveal.');
+    if (ctx.storeMode === 'none' && options.reveal) throw new UsageError(say`--store none hands the new key to --on-new-key and nowhere else: it cannot be combined with --reveal.`);
     const hookTimeoutMs = parseDuration(options.hookTimeout ?? DEFAULT_HOOK_TIMEOUT, '--hook-timeout');
-    if (hookTimeoutMs <= 0) throw new UsageError('--hook-timeout must be greater than zero.');
+    if (hookTimeoutMs <= 0) throw new UsageError(say`--hook-timeout must be greater than zero.`);
     const provider = await ctx.provider();
     const user = await resolveUser(ctx, provider, options.user);
     // A destination that can never take the key (no token, no such repository) is refused before any key exists.
@@ -77,18 +78,23 @@ export const createCommand: CommandModule<CreateOptions, CreateResult> = {
   render(r, ctx) {
     const s = ctx.out.style;
     ctx.out.data(
-      [
-        `${s.green('✔')} Created key ${s.bold(r.name)} for ${r.user.email}`,
-        `  id       ${r.id}`,
-        `  key      ${r.maskedKey}`,
-        `  expires  ${r.expiresAt ? r.expiresAt.toISOString() : 'never'}`,
-        r.keychain ? `  stored   ${r.keychain.store}: service "${r.keychain.service}", account "${r.keychain.account}"` : '  stored   nowhere (--store none): --on-new-key alone has it',
-        ...r.deliveredTo.map((t) => `  handed   to ${t}`),
-        ...(r.handedOver ? ['  handed   to --on-new-key'] : []),
-      ].join('\n'),
+      joinDisplay(
+        [
+          say`${s.green(say`✔`)} Created key ${s.bold(displayText(r.name))} for ${displayText(r.user.email)}`,
+          say`  id       ${displayText(r.id)}`,
+          say`  key      ${displayText(r.maskedKey)}`,
+          say`  expires  ${displayText(r.expiresAt ? r.expiresAt.toISOString() : 'never')}`,
+          r.keychain
+            ? say`  stored   ${displayText(r.keychain.store)}: service "${displayText(r.keychain.service)}", account "${displayText(r.keychain.account)}"`
+            : say`  stored   nowhere (--store none): --on-new-key alone has it`,
+          ...r.deliveredTo.map((t) => say`  handed   to ${displayText(t)}`),
+          ...(r.handedOver ? [say`  handed   to --on-new-key`] : []),
+        ],
+        '\n',
+      ),
     );
     if (r.secret !== undefined) {
-      ctx.out.info('The plaintext follows (--reveal): it is shown this once.');
+      ctx.out.info(say`The plaintext follows (--reveal): it is shown this once.`);
       ctx.out.reveal(r.secret);
     }
   },
@@ -109,11 +115,11 @@ export const createCommand: CommandModule<CreateOptions, CreateResult> = {
 };
 
 export function validateName(name: string): void {
-  if (!name.trim()) throw new UsageError('--name is empty.');
-  if (name.length > 255) throw new UsageError('--name is longer than 255 characters.');
+  if (!name.trim()) throw new UsageError(say`--name is empty.`);
+  if (name.length > 255) throw new UsageError(say`--name is longer than 255 characters.`);
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) throw new UsageError('--name contains control characters.');
-  if (new RegExp(BIDI_CONTROLS.source).test(name)) throw new UsageError('--name contains bidirectional control characters (they make a name read differently from what it is).');
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) throw new UsageError(say`--name contains control characters.`);
+  if (new RegExp(BIDI_CONTROLS.source).test(name)) throw new UsageError(say`--name contains bidirectional control characters (they make a name read differently from what it is).`);
 }
 
 /**
@@ -125,17 +131,19 @@ export function validateName(name: string): void {
 async function settleInterrupted(ctx: Context, provider: Provider, store: SecretStore, user: User, pending: PendingCreates, interrupted: PendingCreate, yes: boolean): Promise<void> {
   const candidates = await orphanCandidates({ ...interrupted, preexistingKeyIds: new Set(interrupted.preexistingKeyIds) }, { provider, store });
   const origin = `an interrupted keyrot create of "${interrupted.name}" (${interrupted.startedAt}, ${interrupted.host})`;
-  if (candidates.length === 0) ctx.out.info(`${origin[0]!.toUpperCase()}${origin.slice(1)} left no key behind.`);
+  if (candidates.length === 0) ctx.out.info(say`${displayText(origin[0]!.toUpperCase())}${displayText(origin.slice(1))} left no key behind.`);
   for (const key of candidates) {
     // keyrot does not hold it; an --on-new-key hook of that create may have received it before the kill.
     const what = `Key ${key.name} (${key.id}) of ${user.email} is probably from ${origin}, and keyrot does not hold its plaintext (unless a hook of that create received it, nobody does)`;
     if (!yes && !ctx.interactive) {
-      ctx.out.warn(`${what}. If no one made it by hand since, delete it: keyrot revoke --user ${shellArg(user.email)} --key ${key.id} --yes (or pass --yes to the next create).`);
+      ctx.out.warn(
+        say`${displayText(what)}. If no one made it by hand since, delete it: keyrot revoke --user ${displayText(shellArg(user.email))} --key ${displayText(key.id)} --yes (or pass --yes to the next create).`,
+      );
       return;
     }
     if (yes || (await ctx.prompts.confirm(`${what}. Delete it? (No if someone made it by hand since)`, '--yes'))) {
       await deleteAndConfirm(provider, user.id, key, { sleep: (ms) => delay(ms) });
-      ctx.out.warn(`Deleted key ${key.name} (${key.id}).`);
+      ctx.out.warn(say`Deleted key ${displayText(key.name)} (${displayText(key.id)}).`);
     }
   }
   await pending.end(interrupted);
@@ -164,8 +172,8 @@ async function createUnderLock(
       existing.map((k) => k.name),
     );
   if (existing.some((k) => k.name === name)) {
-    throw new UsageError(`${user.email} already has a key named "${name}": pick another --name.`, {
-      hint: 'Distinct names let keyrot recognise its own key if an answer from the provider is lost.',
+    throw new UsageError(say`${displayText(user.email)} already has a key named "${displayText(name)}": pick another --name.`, {
+      hint: say`Distinct names let keyrot recognise its own key if an answer from the provider is lost.`,
     });
   }
   let secret = '';
@@ -178,7 +186,7 @@ async function createUnderLock(
       provider,
       store,
       rescue: (key, userId) => writeRescueFile(ctx.stateDir, provider.id, userId, key),
-      note: (m) => ctx.out.warn(m),
+      note: (m) => ctx.out.warn(composed(m)),
       onCreateSent: async () => void counts.sent++,
       onOrphansDeleted: async (n) => void (counts.deleted += n),
       onStored: async (key) => {
@@ -197,7 +205,7 @@ async function createUnderLock(
             lastChars: key.secret.slice(-5),
           });
         } catch (err) {
-          ctx.out.warn(`The key is created and stored, but its creation time could not be recorded in ${ctx.stateDir}: ${(err as Error).message}`);
+          ctx.out.warn(say`The key is created and stored, but its creation time could not be recorded in ${displayText(ctx.stateDir)}: ${displayText((err as Error).message)}`);
         }
       },
     },
@@ -212,7 +220,7 @@ async function createUnderLock(
       if (err instanceof CancelledError) {
         const settled = await deleteOrphans(
           { userId: user.id, name, preexistingKeyIds: new Set(existing.map((k) => k.id)), ownUnheld: counts.sent - counts.deleted },
-          { provider: await ctx.cleanupProvider(), store, note: (m) => ctx.out.warn(m) },
+          { provider: await ctx.cleanupProvider(), store, note: (m) => ctx.out.warn(composed(m)) },
         ).then(
           () => true,
           () => false,
@@ -296,7 +304,7 @@ async function handOverOrDiscard(
     if (given.length) {
       const failed = steps[given.length]!.name;
       const where = ctx.storeMode === 'os' ? `, and in the keychain (account "${account}")` : '';
-      err.hint = `The new key ${key.name} (${key.id}) is live: ${given.join(', ')} received it${where}; ${failed}${given.length + 1 < steps.length ? ' and what follows it' : ''} did not. Give it to the rest yourself, or delete it (keyrot revoke --user ${shellArg(user.email)} --key ${key.id} --yes) and create again.`;
+      err.hint = say`The new key ${displayText(key.name)} (${displayText(key.id)}) is live: ${displayText(given.join(', '))} received it${displayText(where)}; ${displayText(failed)}${given.length + 1 < steps.length ? say` and what follows it` : say``} did not. Give it to the rest yourself, or delete it (keyrot revoke --user ${displayText(shellArg(user.email))} --key ${displayText(key.id)} --yes) and create again.`;
       throw err;
     }
     const held = ctx.storeMode === 'os';
@@ -312,26 +320,32 @@ async function handOverOrDiscard(
       );
     } catch (deleteErr) {
       if (!held) {
-        throw new RotationIncompleteError(`${err.message} Key ${key.id} (${key.name}) is live, and neither deleting it nor a rescue file worked (${(deleteErr as Error).message}).`, {
-          hint: `Delete key ${key.id} at the provider.`,
-          data: { keyId: key.id },
-          cause: err,
-        });
+        throw new RotationIncompleteError(
+          say`${err.message} Key ${displayText(key.id)} (${displayText(key.name)}) is live, and neither deleting it nor a rescue file worked (${displayText((deleteErr as Error).message)}).`,
+          {
+            hint: say`Delete key ${displayText(key.id)} at the provider.`,
+            data: { keyId: key.id },
+            cause: err,
+          },
+        );
       }
-      err.hint = `Deleting the new key ${key.name} (${key.id}) failed too (${(deleteErr as Error).message}); it stays in the keychain (account "${account}"): hand it on yourself, or delete it with keyrot revoke --user ${shellArg(user.email)} --key ${key.id} --yes.`;
+      err.hint = say`Deleting the new key ${displayText(key.name)} (${displayText(key.id)}) failed too (${displayText((deleteErr as Error).message)}); it stays in the keychain (account "${displayText(account)}"): hand it on yourself, or delete it with keyrot revoke --user ${displayText(shellArg(user.email))} --key ${displayText(key.id)} --yes.`;
       throw err;
     }
     if (discarded.kind === 'rescued') {
-      throw new RotationIncompleteError(`${err.message} Deleting the new key ${key.name} (${key.id}) failed too; its plaintext is in ${discarded.path} (mode 0600).`, {
-        hint: `Move the key from ${discarded.path} into your secret store, or delete key ${key.id} at the provider, then delete the file.`,
-        data: { keyId: key.id, rescueFile: discarded.path },
-        cause: err,
-      });
+      throw new RotationIncompleteError(
+        say`${err.message} Deleting the new key ${displayText(key.name)} (${displayText(key.id)}) failed too; its plaintext is in ${displayText(discarded.path)} (mode 0600).`,
+        {
+          hint: say`Move the key from ${displayText(discarded.path)} into your secret store, or delete key ${displayText(key.id)} at the provider, then delete the file.`,
+          data: { keyId: key.id, rescueFile: discarded.path },
+          cause: err,
+        },
+      );
     }
     if (held) await store.delete(account).catch(() => undefined);
     await ctx.keyIndex.remove(provider.id, key.id).catch(() => undefined);
-    err.hint = `keyrot deleted the new key ${key.name} (${key.id}): no consumer got it, and nothing else changed.`;
-    ctx.out.warn(`Deleted the new key ${key.name} (${key.id}): ${steps[0]!.name} did not take it.`);
+    err.hint = say`keyrot deleted the new key ${displayText(key.name)} (${displayText(key.id)}): no consumer got it, and nothing else changed.`;
+    ctx.out.warn(say`Deleted the new key ${displayText(key.name)} (${displayText(key.id)}): ${displayText(steps[0]!.name)} did not take it.`);
     throw err;
   }
 }

@@ -16,6 +16,7 @@ import { UsageError } from '../errors.js';
 import { probeWritable, type SecretStore } from '../keychain/secret-store.js';
 import type { PlatformDialect, PlatformSandbox } from '../sandbox/platforms.js';
 import type { CommandModule } from './types.js';
+import { say, displayText, composed } from '../ui/display-text.js';
 
 export type DemoOptions = Record<string, never>;
 
@@ -41,19 +42,20 @@ interface Stage {
 
 export const demoCommand: CommandModule<DemoOptions, DemoResult> = {
   async run(_options, ctx) {
-    if (ctx.out.json) throw new UsageError('keyrot demo is for people: it has no --json output.');
+    if (ctx.out.json) throw new UsageError(say`keyrot demo is for people: it has no --json output.`);
     const provider = ctx.providerFactory.id;
     const { PLATFORM_DIALECTS } = await import('../sandbox/platforms.js');
     const dialect = PLATFORM_DIALECTS.find((d) => d === provider);
-    if (provider !== 'vultr' && !dialect) throw new UsageError(`keyrot demo has no sandbox for ${ctx.providerFactory.displayName}: try --provider vultr, ${PLATFORM_DIALECTS.join(', ')}.`);
+    if (provider !== 'vultr' && !dialect)
+      throw new UsageError(say`keyrot demo has no sandbox for ${displayText(ctx.providerFactory.displayName)}: try --provider vultr, ${displayText(PLATFORM_DIALECTS.join(', '))}.`);
     const work = await mkdtemp(join(tmpdir(), 'keyrot-demo-'));
     try {
       const store = await chooseStore(ctx);
       const stage: Stage = { ctx, store, work, result: { steps: [], keychain: store.description, consumer: { calls: 0, rejected: 0 }, waits: [] } };
       ctx.out.info(
         store.kind === 'os'
-          ? `Keys go to ${store.description} (service "keyrot"); the demo removes them at the end.`
-          : `No OS keychain here: the demo uses ${store.description}. Real runs refuse to create keys without a keychain.`,
+          ? say`Keys go to ${displayText(store.description)} (service "keyrot"); the demo removes them at the end.`
+          : say`No OS keychain here: the demo uses ${displayText(store.description)}. Real runs refuse to create keys without a keychain.`,
       );
       if (dialect) await platformDemo(stage, dialect);
       else {
@@ -70,18 +72,22 @@ export const demoCommand: CommandModule<DemoOptions, DemoResult> = {
     if (result.waits.length > 1) {
       const width = Math.max(...result.waits.map((w) => w.provider.length));
       ctx.out.info(
-        [
-          '',
-          s.bold('How each rotation knew the consumers had switched before revoking the old key:'),
-          ...result.waits.map((w) => `  ${w.provider.padEnd(width)}  ${w.signal}: ${w.detail}`),
-          'Vultr reports activity per user: it cannot tell the new key from the old one (add --check for proof). Grafana reports each',
-          "token's own last use: keyrot revoked the old token only once the new one was used and the old one had stayed unused.",
-        ].join('\n'),
+        composed(
+          [
+            '',
+            s.bold(say`How each rotation knew the consumers had switched before revoking the old key:`),
+            ...result.waits.map((w) => `  ${w.provider.padEnd(width)}  ${w.signal}: ${w.detail}`),
+            'Vultr reports activity per user: it cannot tell the new key from the old one (add --check for proof). Grafana reports each',
+            "token's own last use: keyrot revoked the old token only once the new one was used and the old one had stayed unused.",
+          ].join('\n'),
+        ),
       );
     }
     ctx.out.info(
-      `\n${s.green('✔')} Demo done: ${result.steps.length} commands. The consumers made ${result.consumer.calls} API calls during the runs, ${result.consumer.rejected} rejected.` +
-        `\nNext: keyrot sandbox (a sandbox that stays up; --provider grafana|example|kubeadapt for the others), keyrot --help, or set VULTR_API_KEY and run keyrot list-users.`,
+      composed(
+        `\n${s.green(say`✔`)} Demo done: ${result.steps.length} commands. The consumers made ${result.consumer.calls} API calls during the runs, ${result.consumer.rejected} rejected.` +
+          `\nNext: keyrot sandbox (a sandbox that stays up; --provider grafana|example|kubeadapt for the others), keyrot --help, or set VULTR_API_KEY and run keyrot list-users.`,
+      ),
     );
   },
 };
@@ -91,7 +97,7 @@ async function vultrDemo(stage: Stage): Promise<void> {
   const { startSandbox } = await import('../sandbox/server.js');
   const sandbox = await startSandbox({ port: 0 });
   try {
-    stage.ctx.out.info(stage.ctx.out.style.bold(`keyrot demo: a sandbox Vultr API runs at ${sandbox.url}; no account needed.`));
+    stage.ctx.out.info(stage.ctx.out.style.bold(say`keyrot demo: a sandbox Vultr API runs at ${displayText(sandbox.url)}; no account needed.`));
     const keyFile = join(stage.work, 'vultr-consumer.key');
     await writeFile(keyFile, sandbox.snapshot().users.find((u) => u.email === USER)?.keys[0]?.plaintext ?? '', { mode: 0o600 });
     const env = { VULTR_API_URL: sandbox.url, VULTR_API_KEY: sandbox.adminKey, XDG_STATE_HOME: join(stage.work, 'vultr-state') };
@@ -131,7 +137,7 @@ async function platformDemo(stage: Stage, dialect: PlatformDialect): Promise<voi
     if (!account || !old) throw new Error(`the ${dialect} sandbox has no ${ACCOUNT[dialect]}`);
     stage.ctx.out.info(
       s.bold(
-        `\nkeyrot demo: a sandbox ${dialect === 'kubeadapt' ? 'Kubeadapt' : dialect === 'grafana' ? 'Grafana' : 'example service-account platform'} API runs at ${sandbox.url}; no account needed.`,
+        say`\nkeyrot demo: a sandbox ${displayText(`${dialect === 'kubeadapt' ? say`Kubeadapt` : dialect === 'grafana' ? 'Grafana' : 'example service-account platform'}`)} API runs at ${displayText(sandbox.url)}; no account needed.`,
       ),
     );
     const keyFile = join(stage.work, `${dialect}-consumer.key`);
@@ -147,7 +153,7 @@ async function platformDemo(stage: Stage, dialect: PlatformDialect): Promise<voi
     if (dialect === 'kubeadapt') {
       const name = `${old.name}-v2`;
       stage.ctx.out.info(
-        `The demo plays the person at Kubeadapt's dashboard: it mints ${name} with ${old.name}'s scopes (${old.scopes.join(', ')}), pipes it in, and revokes ${old.name} when keyrot asks.`,
+        say`The demo plays the person at Kubeadapt's dashboard: it mints ${displayText(name)} with ${displayText(old.name)}'s scopes (${displayText(old.scopes.join(', '))}), pipes it in, and revokes ${displayText(old.name)} when keyrot asks.`,
       );
       const minted = sandbox.mint({ name, scopes: old.scopes });
       const revoker = revokeWhenAsked(sandbox, stateHome, old.id);
@@ -199,11 +205,11 @@ async function runScript(stage: Stage, env: Record<string, string>, writeKey: st
   for (const argv of script) {
     const piped = stdin !== undefined && argv.includes('--new-key-stdin');
     const shown = `${piped ? "printf %s '<the minted key>' | " : ''}keyrot ${argv.map((a) => (a === writeKey ? "'<write the key to the consumer's key file>'" : /\s/.test(a) ? `'${a}'` : a)).join(' ')}`;
-    ctx.out.info(`\n${ctx.out.style.cyan('$')} ${ctx.out.style.bold(shown)}`);
+    ctx.out.info(say`\n${ctx.out.style.cyan(say`$`)} ${ctx.out.style.bold(composed(shown))}`);
     const io = piped ? { ...ctx.io, stdin: Readable.from([stdin]) } : ctx.io;
     const exitCode = await runCli(argv, { env: childEnv, ...io, secretStore: store }, ctx.signal);
     stage.result.steps.push({ command: shown, exitCode });
-    if (exitCode !== 0) throw new UsageError(`The demo stopped: "${shown}" exited with ${exitCode}.`);
+    if (exitCode !== 0) throw new UsageError(say`The demo stopped: "${displayText(shown)}" exited with ${exitCode}.`);
   }
 }
 

@@ -9,6 +9,7 @@ import type { User } from '../providers/types.js';
 import { addMaskLine, inGithubActions } from '../ui/github.js';
 import { heldKeyFor, resolveUser, type HeldKey } from './resolve.js';
 import type { CommandModule } from './types.js';
+import { say, displayText } from '../ui/display-text.js';
 
 export interface GetOptions {
   user?: string;
@@ -26,18 +27,18 @@ export interface GetResult extends HeldKey {
 
 export const getCommand: CommandModule<GetOptions, GetResult> = {
   async run(options, ctx) {
-    if (ctx.out.events) throw new UsageError('keyrot get prints a key, and --events never carries one: use --json or plain output.');
+    if (ctx.out.events) throw new UsageError(say`keyrot get prints a key, and --events never carries one: use --json or plain output.`);
     const terminal = Boolean(ctx.io.stdout.isTTY);
     // Refused before anything is read: a terminal is seen (and scrolled back, recorded) by more than a pipe.
     if (terminal && !options.reveal && !ctx.interactive) {
-      throw new UsageError('stdout is a terminal: keyrot get prints a plaintext key only to a pipe or a file, or with --reveal.', {
-        hint: 'Pipe it (keyrot get --user U | consumer), or pass --reveal to print it here.',
+      throw new UsageError(say`stdout is a terminal: keyrot get prints a plaintext key only to a pipe or a file, or with --reveal.`, {
+        hint: say`Pipe it (keyrot get --user U | consumer), or pass --reveal to print it here.`,
       });
     }
     const found = await consumerKey(ctx, options);
     if (terminal && !options.reveal) {
       const question = `Print the plaintext of ${found.key.name} (${maskSecret(found.secret)}) of ${found.user.email} on this terminal?`;
-      if (!(await ctx.prompts.confirm(question, '--reveal'))) throw new CancelledError('Cancelled: the key was not printed.');
+      if (!(await ctx.prompts.confirm(question, '--reveal'))) throw new CancelledError(say`Cancelled: the key was not printed.`);
     }
     return { ...found, terminal };
   },
@@ -60,12 +61,12 @@ export async function consumerKey(ctx: Context, options: { user?: string; key?: 
   const active = await new RotationJournal(ctx.stateDir).active(provider.id, user.id).catch((err: unknown) => {
     // A damaged journal cannot say which key is proven: choose among the held keys alone, and say so.
     if (!(err instanceof StateError)) throw err;
-    ctx.out.warn(`${err.message} Choosing among the keys keyrot holds without it.`);
+    ctx.out.warn(say`${err.message} Choosing among the keys keyrot holds without it.`);
     return null;
   });
   const held = await heldKeyFor(ctx, store, provider, user, options.key, active);
-  if (held.why === 'rotation-new') ctx.out.info(`Using the new key ${held.key.name} of ${user.email}: its rotation is unfinished, and the new key is stored and proven.`);
-  if (held.why === 'rotation-old') ctx.out.info(`Using the old key ${held.key.name} of ${user.email}: its rotation has not proven the new key yet.`);
+  if (held.why === 'rotation-new') ctx.out.info(say`Using the new key ${displayText(held.key.name)} of ${displayText(user.email)}: its rotation is unfinished, and the new key is stored and proven.`);
+  if (held.why === 'rotation-old') ctx.out.info(say`Using the old key ${displayText(held.key.name)} of ${displayText(user.email)}: its rotation has not proven the new key yet.`);
   // Under GitHub Actions the runner masks the key in every later log line (the consumer's included: exec) before it
   // is printed or handed on.
   if (inGithubActions(ctx.env)) ctx.out.workflowCommand(addMaskLine(held.secret));

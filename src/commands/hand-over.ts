@@ -9,6 +9,7 @@ import type { HookProcess } from '../hooks/process-group.js';
 import type { SecretStore } from '../keychain/secret-store.js';
 import { parseTargets, targetList } from '../destinations/index.js';
 import { addMaskLine, inGithubActions } from '../ui/github.js';
+import { say, displayText, composed } from '../ui/display-text.js';
 
 /** --hook-timeout when not given. */
 export const DEFAULT_HOOK_TIMEOUT = '2m';
@@ -16,7 +17,7 @@ export const DEFAULT_HOOK_TIMEOUT = '2m';
 /** --store none keeps a new key in memory only: --on-new-key or --to must take it, or nobody ever would. */
 export function requireHookWithoutStore(ctx: Context, onNewKey: string | undefined, to: readonly string[] = []): void {
   if (ctx.storeMode === 'none' && !onNewKey && to.length === 0) {
-    throw new UsageError('--store none keeps the new key in memory only: --on-new-key or --to is then the only way to hand it on, and one is required.');
+    throw new UsageError(say`--store none keeps the new key in memory only: --on-new-key or --to is then the only way to hand it on, and one is required.`);
   }
 }
 
@@ -37,7 +38,7 @@ export async function storeFor(ctx: Context, mode: 'os' | 'none'): Promise<Secre
 /** A keychain that cannot take the new key: the way out on a runner without one is --store none with a hook. */
 export function withoutKeychainHint(err: unknown): never {
   if (err instanceof KeychainError) {
-    err.hint = `${err.hint ? `${err.hint} ` : ''}Without a keychain (a CI runner): --store none --on-new-key CMD hands the new key to CMD alone.`;
+    err.hint = say`${err.hint ? say`${err.hint} ` : say``}Without a keychain (a CI runner): --store none --on-new-key CMD hands the new key to CMD alone.`;
   }
   throw err;
 }
@@ -68,11 +69,11 @@ export async function runLogged(
     onLine: (line) => {
       tail.push(line);
       if (tail.length > 5) tail.shift();
-      ctx.out.detail(`  ${name}: ${line}`);
+      ctx.out.detail(say`  ${displayText(name)}: ${displayText(line)}`);
     },
     ...(onStart ? { onStart } : {}),
   });
-  if (ctx.signal.aborted) throw new CancelledError(`Interrupted while ${name} was running.`);
+  if (ctx.signal.aborted) throw new CancelledError(say`Interrupted while ${displayText(name)} was running.`);
   return { outcome, tail };
 }
 
@@ -96,7 +97,7 @@ export async function runNewKeyHook(
   if (outcome.exitCode !== 0 || outcome.timedOut) {
     // The hook's own words may quote the key it was given (a careless `echo`): masked and made printable.
     const last = tail.length ? sanitizeForDisplay(ctx.out.clean(tail.at(-1) ?? '')) : undefined;
-    throw new HookFailedError(`${describeOutcome('--on-new-key', outcome, timeoutMs)}${last ? ` Last output: ${last}` : ''}`, hint ? { hint } : {});
+    throw new HookFailedError(say`${displayText(describeOutcome('--on-new-key', outcome, timeoutMs))}${last ? say` Last output: ${displayText(last)}` : say``}`, hint ? { hint: composed(hint) } : {});
   }
 }
 

@@ -5,13 +5,14 @@ import type { ApiKey, User } from '../providers/types.js';
 import { printTable } from '../ui/table.js';
 import { heldAmong, listedKeys, resolveUser } from './resolve.js';
 import type { CommandModule } from './types.js';
+import { say, displayText } from '../ui/display-text.js';
 
 /** The key index only adds creation times: an unreadable one is a warning, not a failed listing. */
 async function readIndex(ctx: Context, provider: string, userId: string): Promise<KeyRecord[]> {
   try {
     return await ctx.keyIndex.forUser(provider, userId);
   } catch (err) {
-    ctx.out.warn(`Cannot read keyrot's key index in ${ctx.stateDir}, so creation times are missing: ${(err as Error).message}`);
+    ctx.out.warn(say`Cannot read keyrot's key index in ${displayText(ctx.stateDir)}, so creation times are missing: ${displayText((err as Error).message)}`);
     return [];
   }
 }
@@ -50,7 +51,7 @@ export const listKeysCommand: CommandModule<ListKeysOptions, ListKeysResult> = {
   },
   render({ user, keys }, ctx) {
     if (keys.length === 0) {
-      ctx.out.info(`${user.email} has no API keys.`);
+      ctx.out.info(say`${displayText(user.email)} has no API keys.`);
       return;
     }
     printTable(ctx.out, keys, [
@@ -66,7 +67,7 @@ export const listKeysCommand: CommandModule<ListKeysOptions, ListKeysResult> = {
     const legend = [keys.some((k) => k.held) ? '"held": keyrot has its plaintext in the keychain' : null, keys.some((k) => k.held === null) ? '"?": the keychain could not be read' : null].filter(
       Boolean,
     );
-    ctx.out.info(`${keys.length} key${keys.length === 1 ? '' : 's'} of ${user.email}${legend.length ? `; ${legend.join('; ')}` : ''}.`);
+    ctx.out.info(say`${keys.length} key${keys.length === 1 ? say`` : say`s`} of ${displayText(user.email)}${legend.length ? say`; ${displayText(legend.join('; '))}` : say``}.`);
   },
   toJson: ({ user, keys }) =>
     keys.map((k) => ({

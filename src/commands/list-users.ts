@@ -2,6 +2,7 @@ import type { Context } from '../cli/context.js';
 import type { User } from '../providers/types.js';
 import { printTable } from '../ui/table.js';
 import type { CommandModule } from './types.js';
+import { say } from '../ui/display-text.js';
 
 export type ListUsersOptions = Record<string, never>;
 
@@ -27,7 +28,7 @@ export const listUsersCommand: CommandModule<ListUsersOptions, ListUsersResult> 
         compact: { header: 'ACTIVE', value: (u) => (u.lastActivity ? u.lastActivity.toISOString().slice(0, 10) : 'none') },
       },
     ]);
-    ctx.out.info(`${users.length} user${users.length === 1 ? '' : 's'}`);
+    ctx.out.info(say`${users.length} user${users.length === 1 ? say`` : say`s`}`);
   },
   toJson: ({ users }) => users.map(userJson),
 };

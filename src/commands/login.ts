@@ -8,6 +8,7 @@ import { RotationJournal } from '../journal/rotations.js';
 import { KEYCHAIN_SERVICE, adminAccount, entryName } from '../keychain/secret-store.js';
 import type { Identity, Provider } from '../providers/types.js';
 import type { CommandModule } from './types.js';
+import { say, displayText, composed, joinDisplay } from '../ui/display-text.js';
 
 export interface LoginOptions {
   withKeyStdin?: boolean;
@@ -33,25 +34,28 @@ export const loginCommand: CommandModule<LoginOptions, LoginResult> = {
     const needed = provider.capabilities.managePermission;
     if (canManageUsers === false && needed) {
       const why = `The key authenticates as ${identity.email}, but that user lacks ${needed}: keyrot could not list users or rotate their keys with it.`;
-      if (!options.force) throw new PermissionError(why, { hint: `Use a key of the account root or of a user with ${needed}, or pass --force to store it anyway.` });
-      ctx.out.warn(`${why} Stored anyway (--force).`);
+      if (!options.force) throw new PermissionError(composed(why), { hint: say`Use a key of the account root or of a user with ${displayText(needed)}, or pass --force to store it anyway.` });
+      ctx.out.warn(say`${displayText(why)} Stored anyway (--force).`);
     }
     const store = await ctx.secretStore();
     const account = adminAccount(provider.id);
     const replaced = (await store.get(account)) !== null;
     await store.set(account, key);
     const envName = ctx.providerFactory.adminKeyEnv;
-    if (ctx.env[envName]?.trim()) ctx.out.warn(`${envName} is set in this environment and takes precedence over the stored key.`);
+    if (ctx.env[envName]?.trim()) ctx.out.warn(say`${displayText(envName)} is set in this environment and takes precedence over the stored key.`);
     return { identity, canManageUsers, maskedKey: maskSecret(key), keychain: { service: KEYCHAIN_SERVICE, account: entryName(store, account) }, replaced };
   },
   render(r, ctx) {
     const s = ctx.out.style;
     ctx.out.data(
-      [
-        `${s.green('✔')} Logged in as ${s.bold(r.identity.email)}${r.identity.name ? ` (${r.identity.name})` : ''}; key ${r.maskedKey}${r.replaced ? ' replaces the stored one' : ''}`,
-        `  may manage users  ${manageWords(r.canManageUsers)}`,
-        `  stored            keychain service "${r.keychain.service}", account "${r.keychain.account}"`,
-      ].join('\n'),
+      joinDisplay(
+        [
+          say`${s.green(say`✔`)} Logged in as ${s.bold(displayText(r.identity.email))}${r.identity.name ? say` (${displayText(r.identity.name)})` : say``}; key ${displayText(r.maskedKey)}${r.replaced ? say` replaces the stored one` : say``}`,
+          say`  may manage users  ${displayText(manageWords(r.canManageUsers))}`,
+          say`  stored            keychain service "${displayText(r.keychain.service)}", account "${displayText(r.keychain.account)}"`,
+        ],
+        '\n',
+      ),
     );
   },
   toJson: (r) => ({ email: r.identity.email, name: r.identity.name, acls: r.identity.acls, canManageUsers: r.canManageUsers, maskedKey: r.maskedKey, keychain: r.keychain, replaced: r.replaced }),
@@ -62,13 +66,13 @@ async function readKey(ctx: Context, fromStdin: boolean): Promise<string> {
   let key: string;
   if (fromStdin || !ctx.io.stdin.isTTY) {
     key = (await ctx.readStdin()).split(/\r?\n/)[0]?.trim() ?? '';
-    if (!key) throw new UsageError('No key on stdin.', { hint: 'Pipe it in: printf %s "$KEY" | keyrot login --with-key-stdin' });
+    if (!key) throw new UsageError(say`No key on stdin.`, { hint: say`Pipe it in: printf %s "$KEY" | keyrot login --with-key-stdin` });
   } else {
     key = (await ctx.prompts.secret(`${ctx.providerFactory.displayName} admin API key (input hidden)`, '--with-key-stdin')).trim();
-    if (!key) throw new UsageError('No key given.');
+    if (!key) throw new UsageError(say`No key given.`);
   }
   // eslint-disable-next-line no-control-regex
-  if (/[\s\u0000-\u001f\u007f]/.test(key)) throw new UsageError('The key holds spaces or control characters: it is not an API key.');
+  if (/[\s\u0000-\u001f\u007f]/.test(key)) throw new UsageError(say`The key holds spaces or control characters: it is not an API key.`);
   ctx.out.protect(key);
   return key;
 }
@@ -114,14 +118,16 @@ export const whoamiCommand: CommandModule<Record<string, never>, WhoamiResult> =
   render(r, ctx) {
     const expiry = r.expiresAt === undefined ? 'unknown' : r.expiresAt === null ? 'never' : r.expiresAt.toISOString();
     ctx.out.data(
-      [
-        `${r.identity.email}${r.identity.name ? ` (${r.identity.name})` : ''}`,
-        `  admin key         ${r.maskedKey} from ${r.where}`,
-        `  expires           ${expiry}`,
-        `  may manage users  ${manageWords(r.canManageUsers)}`,
-        `  permissions       ${r.identity.acls.join(', ') || 'none'}`,
-        `  unfinished        ${r.unfinishedRotations.length ? r.unfinishedRotations.map((u) => `${u.userEmail} (${u.oldKey} → ${u.newKey}, ${u.status} at ${u.phase})`).join('; ') : 'no rotation'}`,
-      ].join('\n'),
+      composed(
+        [
+          `${r.identity.email}${r.identity.name ? ` (${r.identity.name})` : ''}`,
+          `  admin key         ${r.maskedKey} from ${r.where}`,
+          `  expires           ${expiry}`,
+          `  may manage users  ${manageWords(r.canManageUsers)}`,
+          `  permissions       ${r.identity.acls.join(', ') || 'none'}`,
+          `  unfinished        ${r.unfinishedRotations.length ? r.unfinishedRotations.map((u) => `${u.userEmail} (${u.oldKey} → ${u.newKey}, ${u.status} at ${u.phase})`).join('; ') : 'no rotation'}`,
+        ].join('\n'),
+      ),
     );
   },
   toJson: (r) => ({
@@ -154,16 +160,16 @@ export const logoutCommand: CommandModule<LogoutOptions, LogoutResult> = {
     const account = entryName(store, stored);
     if ((await store.get(stored)) === null) return { account, removed: false };
     if (!options.yes) {
-      if (!ctx.interactive) throw new UsageError(`Logging out deletes the stored admin key (keychain account "${account}"): pass --yes to confirm without a terminal.`);
+      if (!ctx.interactive) throw new UsageError(say`Logging out deletes the stored admin key (keychain account "${displayText(account)}"): pass --yes to confirm without a terminal.`);
       if (!(await ctx.prompts.confirm(`Delete the stored admin key (keychain account "${account}")? Keys keyrot holds for users stay.`, '--yes'))) {
-        throw new CancelledError('Cancelled: the admin key stays stored.');
+        throw new CancelledError(say`Cancelled: the admin key stays stored.`);
       }
     }
     return { account, removed: await store.delete(stored) };
   },
   render(r, ctx) {
-    if (r.removed) ctx.out.data(`${ctx.out.style.green('✔')} Logged out: the admin key (keychain account "${r.account}") is deleted.`);
-    else ctx.out.info(`No admin key is stored (keychain account "${r.account}"): nothing to do.`);
+    if (r.removed) ctx.out.data(say`${ctx.out.style.green(say`✔`)} Logged out: the admin key (keychain account "${displayText(r.account)}") is deleted.`);
+    else ctx.out.info(say`No admin key is stored (keychain account "${displayText(r.account)}"): nothing to do.`);
   },
 };
 

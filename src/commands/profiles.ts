@@ -4,6 +4,7 @@ import { DEFAULT_PROFILE } from '../core/profiles.js';
 import { getProviderFactory } from '../providers/registry.js';
 import { printTable } from '../ui/table.js';
 import type { CommandModule } from './types.js';
+import { say, displayText } from '../ui/display-text.js';
 
 export interface ProfilesResult {
   file: string;
@@ -28,6 +29,6 @@ export const profilesCommand: CommandModule<Record<string, never>, ProfilesResul
       { header: 'PROVIDER', value: (p) => p.provider },
       { header: 'API URL', value: (p) => p.apiUrl },
     ]);
-    ctx.out.info(`From ${r.file}; * is in force (--profile, KEYROT_PROFILE, else default). Flags and the environment override a profile's settings.`);
+    ctx.out.info(say`From ${displayText(r.file)}; * is in force (--profile, KEYROT_PROFILE, else default). Flags and the environment override a profile's settings.`);
   },
 };

@@ -8,7 +8,7 @@ import { heldKeyIds, keychainAccount, parseKeyAccount, type SecretStore } from '
 import type { ApiKey, Provider, User } from '../providers/types.js';
 import type { Context } from '../cli/context.js';
 import { nonInteractiveError } from '../ui/prompts.js';
-import { displayText, joinDisplay, say, type DisplayText } from '../ui/display-text.js';
+import { displayText, joinDisplay, say, type DisplayText, composed } from '../ui/display-text.js';
 import { shellArg } from '../core/shell-arg.js';
 
 /**
@@ -19,7 +19,7 @@ import { shellArg } from '../core/shell-arg.js';
 export async function resolveUser(ctx: Context, provider: Provider, userArg: string | undefined): Promise<User> {
   if (userArg !== undefined) {
     const wanted = userArg.trim();
-    if (!wanted) throw new UsageError('--user is empty: give a user id, e-mail address or name.');
+    if (!wanted) throw new UsageError(say`--user is empty: give a user id, e-mail address or name.`);
     return pickUser(await provider.listUsers(), wanted);
   }
   if (provider.capabilities.singleAccount) {
@@ -36,7 +36,7 @@ export async function resolveUser(ctx: Context, provider: Provider, userArg: str
     throw err;
   }
   step.finish('ok', `${users.length} users`);
-  if (users.length === 0) throw new NotFoundError('This account has no users.');
+  if (users.length === 0) throw new NotFoundError(say`This account has no users.`);
   return ctx.prompts.search(
     say`User (type to filter by e-mail or name)`,
     users.map((u) => ({ name: userLabel(u), value: u, description: u.id })),
@@ -50,13 +50,13 @@ export function pickUser(users: readonly User[], wanted: string): User {
   if (found.kind === 'found') return found.item;
   if (found.kind === 'ambiguous') {
     throw new UsageError(say`"${displayText(wanted)}" matches ${found.candidates.length} users: ${joinDisplay(found.candidates.map(userLabel))}.`, {
-      hint: 'Pass --user with the e-mail address or id of the one you mean (an exact one always wins over a name).',
+      hint: say`Pass --user with the e-mail address or id of the one you mean (an exact one always wins over a name).`,
       data: { candidates: found.candidates.map((u) => u.id) },
     });
   }
   const what = wanted.includes('@') ? say`No user with e-mail ${displayText(wanted)}.` : say`No user with id or name "${displayText(wanted)}".`;
-  throw new NotFoundError(`${what}${found.near.length ? say` Did you mean ${displayOrList(found.near.map(userLabel))}?` : ''}`, {
-    hint: 'keyrot list-users shows every user of the account.',
+  throw new NotFoundError(say`${what}${found.near.length ? say` Did you mean ${displayOrList(found.near.map(userLabel))}?` : say``}`, {
+    hint: say`keyrot list-users shows every user of the account.`,
   });
 }
 
@@ -83,12 +83,13 @@ export function findKey(keys: readonly ApiKey[], keyArg: string, userLabel: stri
     if (found.candidates.every((k) => k.name === keyArg)) {
       throw new UsageError(say`Several keys of ${who} are named "${typed}": pass --key with one of their ids: ${joinDisplay(found.candidates.map((k) => displayText(k.id)))}.`);
     }
-    throw new UsageError(say`"${typed}" starts several key ids of ${who}: ${joinDisplay(found.candidates.map(keyLabel))}.`, { hint: 'Pass more of the id, or the whole id.' });
+    throw new UsageError(say`"${typed}" starts several key ids of ${who}: ${joinDisplay(found.candidates.map(keyLabel))}.`, { hint: say`Pass more of the id, or the whole id.` });
   }
   const near = found.near;
-  throw new NotFoundError(`${say`${who} has no key with id or name "${typed}".`}${near.length ? say` Did you mean ${displayOrList(near.map(keyLabel))}?` : ''}`, {
-    hint:
+  throw new NotFoundError(say`${say`${who} has no key with id or name "${typed}".`}${near.length ? say` Did you mean ${displayOrList(near.map(keyLabel))}?` : say``}`, {
+    hint: composed(
       keys.length === 0 ? say`${who} has no keys.` : near.length || keys.length > 5 ? `keyrot list-keys --user ${shellArg(userLabel)} lists its keys.` : say`Keys: ${joinDisplay(keys.map(keyLabel))}.`,
+    ),
   });
 }
 
@@ -127,13 +128,13 @@ export async function heldAmong(ctx: Context, store: SecretStore | null, provide
 
 /** The keychain cannot be read: one warning per run, however many users or keys meet it. */
 export function warnUnreadable(ctx: Context, err: unknown): void {
-  ctx.out.warnOnce(`Cannot read the keychain, so keyrot cannot tell which keys it holds: ${(err as Error).message}`);
+  ctx.out.warnOnce(say`Cannot read the keychain, so keyrot cannot tell which keys it holds: ${displayText((err as Error).message)}`);
 }
 
 /** A key to act on: --key; else the one keyrot holds; else the only one; else ask (terminal) or fail listing them. */
 export async function chooseKey(ctx: Context, keys: readonly ApiKey[], keyArg: string | undefined, held: ReadonlySet<string> | null, userLabel: string): Promise<ApiKey> {
   if (keyArg !== undefined) return findKey(keys, keyArg, userLabel);
-  if (keys.length === 0) throw new NotFoundError(`${userLabel} has no API keys.`, { hint: 'Create one with keyrot create.' });
+  if (keys.length === 0) throw new NotFoundError(say`${displayText(userLabel)} has no API keys.`, { hint: say`Create one with keyrot create.` });
   const heldKeys = held ? keys.filter((k) => held.has(k.id)) : [];
   if (heldKeys.length === 1 && heldKeys[0]) return heldKeys[0];
   if (keys.length === 1 && keys[0]) return keys[0];
@@ -178,8 +179,8 @@ export async function heldKeyFor(ctx: Context, store: SecretStore, provider: Pro
     const key = findKey(keys, keyArg, user.email);
     const secret = await read(key);
     if (secret === null)
-      throw new NotFoundError(`keyrot holds no plaintext of ${key.name} (${key.id}) of ${user.email} in the keychain.`, {
-        hint: `keyrot list-keys --user ${shellArg(user.email)} shows which key keyrot holds.`,
+      throw new NotFoundError(say`keyrot holds no plaintext of ${displayText(key.name)} (${displayText(key.id)}) of ${displayText(user.email)} in the keychain.`, {
+        hint: say`keyrot list-keys --user ${displayText(shellArg(user.email))} shows which key keyrot holds.`,
       });
     return { key, secret, why: 'key' };
   }
@@ -203,27 +204,34 @@ export async function heldKeyFor(ctx: Context, store: SecretStore, provider: Pro
   const unproven = active && !newKeyProven(active) ? active.newKey.id : null;
   const usable = keys.filter((k) => k.id !== unproven && !(k.expiresAt && k.expiresAt.getTime() <= now));
   const held = await heldAmong(ctx, store, provider.id, user.id, usable);
-  if (held === null) throw new KeychainError(`Cannot read the keychain (${store.description}) for the keys of ${user.email}.`, { hint: 'Unlock the keychain and try again.' });
+  if (held === null)
+    throw new KeychainError(say`Cannot read the keychain (${displayText(store.description)}) for the keys of ${displayText(user.email)}.`, { hint: say`Unlock the keychain and try again.` });
   const heldKeys = usable.filter((k) => held.has(k.id));
   const [only] = heldKeys;
   const secret = heldKeys.length === 1 && only ? await read(only) : null;
   if (only && secret !== null) return { key: only, secret, why: 'only' };
   if (heldKeys.length > 1) {
-    throw new UsageError(`keyrot holds ${heldKeys.length} keys of ${user.email}: pass --key with one of: ${heldKeys.map((k) => `${k.name} (${k.id})`).join(', ')}.`);
+    throw new UsageError(say`keyrot holds ${heldKeys.length} keys of ${displayText(user.email)}: pass --key with one of: ${displayText(heldKeys.map((k) => `${k.name} (${k.id})`).join(', '))}.`);
   }
   const expired = keys.filter((k) => k.expiresAt && k.expiresAt.getTime() <= now);
   if (expired.length) {
-    throw new NotFoundError(`keyrot holds no usable key of ${user.email}: ${expired.map((k) => k.name).join(', ')} expired${unproven ? `, and the new key of its rotation is not proven yet` : ''}.`, {
-      hint: `Rotate it: keyrot rotate --user ${shellArg(user.email)}.`,
-    });
+    throw new NotFoundError(
+      say`keyrot holds no usable key of ${displayText(user.email)}: ${displayText(expired.map((k) => k.name).join(', '))} expired${unproven ? say`, and the new key of its rotation is not proven yet` : say``}.`,
+      {
+        hint: say`Rotate it: keyrot rotate --user ${displayText(shellArg(user.email))}.`,
+      },
+    );
   }
   if (unproven) {
-    throw new NotFoundError(`keyrot holds no proven key of ${user.email}: its rotation has not proven the new key ${active?.newKey.name ?? ''} yet, and keyrot does not hold the old key.`, {
-      hint: `Finish the rotation: keyrot rotate --user ${shellArg(user.email)} --resume.`,
-    });
+    throw new NotFoundError(
+      say`keyrot holds no proven key of ${displayText(user.email)}: its rotation has not proven the new key ${displayText(active?.newKey.name ?? '')} yet, and keyrot does not hold the old key.`,
+      {
+        hint: say`Finish the rotation: keyrot rotate --user ${displayText(shellArg(user.email))} --resume.`,
+      },
+    );
   }
-  throw new NotFoundError(`keyrot holds no key of ${user.email} that ${provider.displayName} still lists.`, {
-    hint: `Create one (keyrot create --user ${shellArg(user.email)}) or rotate one in (keyrot rotate --user ${shellArg(user.email)}); keyrot status lists keychain entries of deleted keys.`,
+  throw new NotFoundError(say`keyrot holds no key of ${displayText(user.email)} that ${displayText(provider.displayName)} still lists.`, {
+    hint: say`Create one (keyrot create --user ${displayText(shellArg(user.email))}) or rotate one in (keyrot rotate --user ${displayText(shellArg(user.email))}); keyrot status lists keychain entries of deleted keys.`,
   });
 }
 

@@ -49,9 +49,9 @@ export const revokeCommand: CommandModule<RevokeOptions, RevokeResult> = {
       await refuseDuringRotation(ctx, provider, user, `revoke ${key.name}`, Boolean(options.force));
       const label = `${key.name} (${key.id}, ${maskFromLastChars(key.lastChars)}) of ${user.email}`;
       if (!options.yes) {
-        if (!ctx.interactive) throw new UsageError(`Revoking ${label} is destructive: pass --yes to confirm without a terminal.`);
+        if (!ctx.interactive) throw new UsageError(say`Revoking ${displayText(label)} is destructive: pass --yes to confirm without a terminal.`);
         const ok = await ctx.prompts.confirm(`Revoke ${label}? Anything still using it will get 401 at once.`, '--yes');
-        if (!ok) throw new CancelledError('Cancelled: the key was not revoked.');
+        if (!ok) throw new CancelledError(say`Cancelled: the key was not revoked.`);
       }
       const account = keychainAccount(provider.id, user.id, key.id);
       const secret = store ? await store.get(account).catch(() => null) : null;
@@ -66,12 +66,12 @@ export const revokeCommand: CommandModule<RevokeOptions, RevokeResult> = {
         try {
           keychainEntryRemoved = await store.delete(account);
         } catch (err) {
-          ctx.out.warn(`The key is revoked, but keyrot could not remove its keychain entry "${account}" (if any): ${(err as Error).message}`);
+          ctx.out.warn(say`The key is revoked, but keyrot could not remove its keychain entry "${displayText(account)}" (if any): ${displayText((err as Error).message)}`);
         }
       }
       // The key is already gone at the provider: a stale index entry is worth a warning, not a failure.
       await ctx.keyIndex.remove(provider.id, key.id).catch((err: unknown) => {
-        ctx.out.warn(`The key is revoked, but keyrot's key index in ${ctx.stateDir} could not be updated: ${(err as Error).message}`);
+        ctx.out.warn(say`The key is revoked, but keyrot's key index in ${displayText(ctx.stateDir)} could not be updated: ${displayText((err as Error).message)}`);
       });
       return { user, keyId: key.id, name: key.name, maskedKey: maskFromLastChars(key.lastChars), outcome, keychainEntryRemoved } satisfies RevokeResult;
     });
@@ -79,9 +79,9 @@ export const revokeCommand: CommandModule<RevokeOptions, RevokeResult> = {
   render(r, ctx) {
     const s = ctx.out.style;
     ctx.out.data(
-      `${s.green('✔')} Revoked ${s.bold(r.name)} (${r.keyId}, ${r.maskedKey}) of ${r.user.email}` +
-        (r.outcome === 'already-gone' ? ' (it was already gone)' : '') +
-        (r.keychainEntryRemoved ? '; its keychain entry was removed' : ''),
+      say`${s.green(say`✔`)} Revoked ${s.bold(displayText(r.name))} (${displayText(r.keyId)}, ${displayText(r.maskedKey)}) of ${displayText(r.user.email)}${
+        r.outcome === 'already-gone' ? say` (it was already gone)` : say``
+      }${r.keychainEntryRemoved ? say`; its keychain entry was removed` : say``}`,
     );
   },
   toJson: (r) => ({ userId: r.user.id, userEmail: r.user.email, keyId: r.keyId, name: r.name, maskedKey: r.maskedKey, outcome: r.outcome, keychainEntryRemoved: r.keychainEntryRemoved }),

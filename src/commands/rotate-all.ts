@@ -40,6 +40,7 @@ import { consentTo } from './consent.js';
 import { parseTargetsEarly, requireHookWithoutStore, storeFor } from './hand-over.js';
 import { withUserLock } from './user-lock.js';
 import type { CommandModule } from './types.js';
+import { say, displayText, composed, displayLines } from '../ui/display-text.js';
 
 /** Rotations under way at once by default: the rate limiter, not this, sets the pace of requests. */
 const DEFAULT_CONCURRENCY = 10;
@@ -90,7 +91,7 @@ const batchCommand: CommandModule<RotateOptions, BatchResult> = {
     const concurrency = parseConcurrency(options.concurrency);
     const wanted = await wantedUsers(options);
     if (options.resume && (hasPolicy(policy) || policy.match || wanted.length)) {
-      throw new UsageError('--all --resume continues the unfinished batch as it was selected: it takes no selection flags.');
+      throw new UsageError(say`--all --resume continues the unfinished batch as it was selected: it takes no selection flags.`);
     }
     const settings = parseSettings(options);
     if (options.expires !== undefined) parseExpiry(options.expires, ctx.now());
@@ -116,16 +117,16 @@ const batchCommand: CommandModule<RotateOptions, BatchResult> = {
     try {
       const unfinished = await batches.active(provider.id);
       if (options.resume) {
-        if (!unfinished) throw new NotFoundError(`No unfinished batch rotation to resume here (state in ${ctx.stateDir}).`, { hint: 'Start one with keyrot rotate --all.' });
+        if (!unfinished) throw new NotFoundError(say`No unfinished batch rotation to resume here (state in ${displayText(ctx.stateDir)}).`, { hint: say`Start one with keyrot rotate --all.` });
         return await resumeBatch(ctx, session, batches, unfinished, options, concurrency);
       }
       if (unfinished) throw unfinishedBatch(batches, unfinished);
       const { items, left, nothing } = await select(ctx, session, policy, wanted);
       // A scheduled run on a night when nothing is due is a success, not bad input.
       if (nothing !== null) return { kind: 'batch', batchId: '', resumed: false, cancelled: false, items: [], record: '', finished: true, nothing, left };
-      for (const note of left) ctx.out.info(note);
+      for (const note of left) ctx.out.info(composed(note));
       const names = distinctNewNames(items);
-      for (const note of names.notes) ctx.out.info(note);
+      for (const note of names.notes) ctx.out.info(composed(note));
       const store = await storeFor(ctx, ctx.storeMode);
       if (ctx.storeMode === 'os') await probeWritable(store);
       await consentToBatch(ctx, items, Boolean(options.yes));
@@ -153,7 +154,7 @@ const batchCommand: CommandModule<RotateOptions, BatchResult> = {
   render(result, ctx) {
     if (result.kind === 'batch' && result.nothing) {
       if (ctx.out.events) ctx.out.event('batch.done', batchJson(result));
-      else ctx.out.data([result.nothing, ...(result.left ?? [])].join('\n'));
+      else ctx.out.data(composed([result.nothing, ...(result.left ?? [])].join('\n')));
       return;
     }
     if (ctx.out.events) {
@@ -162,21 +163,23 @@ const batchCommand: CommandModule<RotateOptions, BatchResult> = {
       return;
     }
     if (result.kind === 'batch-planned') {
-      ctx.out.data(renderBatchPlan(result, ctx.out.stdoutColumns));
+      ctx.out.data(composed(renderBatchPlan(result, ctx.out.stdoutColumns)));
       return;
     }
     const s = ctx.out.style;
-    const table = renderTable(
-      result.items,
-      [
-        { header: 'USER', value: (i) => i.userEmail, key: true },
-        { header: 'KEY', value: (i) => i.keyName, key: true },
-        { header: 'NEW KEY', value: (i) => (i.newKey ? `${i.newKey.name} ${i.newKey.maskedKey}` : '-') },
-        { header: 'OUTCOME', value: (i) => OUTCOME_WORDS[i.status] },
-        { header: 'DETAIL', value: (i) => (i.error ? i.error.message : i.status === 'done' ? 'old key revoked' : '-') },
-      ],
-      ctx.out.stdoutColumns,
-    ).split('\n');
+    const table = displayLines(
+      renderTable(
+        result.items,
+        [
+          { header: 'USER', value: (i) => i.userEmail, key: true },
+          { header: 'KEY', value: (i) => i.keyName, key: true },
+          { header: 'NEW KEY', value: (i) => (i.newKey ? `${i.newKey.name} ${i.newKey.maskedKey}` : '-') },
+          { header: 'OUTCOME', value: (i) => OUTCOME_WORDS[i.status] },
+          { header: 'DETAIL', value: (i) => (i.error ? i.error.message : i.status === 'done' ? 'old key revoked' : '-') },
+        ],
+        ctx.out.stdoutColumns,
+      ),
+    );
     const rows = table.slice(1).map((line, n) => {
       const status = result.items[n]?.status;
       return status === 'done' ? s.green(line) : status === 'failed' ? s.red(line) : status === 'gone' ? s.yellow(line) : line;
@@ -184,15 +187,17 @@ const batchCommand: CommandModule<RotateOptions, BatchResult> = {
     const counts = countOf(result.items);
     const next = nextStep(result);
     ctx.out.data(
-      [
-        table[0] ?? '',
-        ...rows,
-        '',
-        `${counts.done} rotated, ${counts.failed} failed, ${counts.pending} not started${counts.gone ? `, ${counts.gone} gone (rotated or revoked outside the batch)` : ''}, of ${result.items.length} key${result.items.length === 1 ? '' : 's'}.`,
-        ...result.items.filter((i) => i.error?.hint).map((i) => `  ${i.userEmail} ${i.keyName}: ${i.error?.hint}`),
-        // A batch that stopped short says Next once, in its closing message (outcome): not here as well.
-        ...(next && !stoppedShort(result) ? [`Next: ${next}`] : []),
-      ].join('\n'),
+      composed(
+        [
+          table[0] ?? '',
+          ...rows,
+          '',
+          `${counts.done} rotated, ${counts.failed} failed, ${counts.pending} not started${counts.gone ? `, ${counts.gone} gone (rotated or revoked outside the batch)` : ''}, of ${result.items.length} key${result.items.length === 1 ? '' : 's'}.`,
+          ...result.items.filter((i) => i.error?.hint).map((i) => `  ${i.userEmail} ${i.keyName}: ${i.error?.hint}`),
+          // A batch that stopped short says Next once, in its closing message (outcome): not here as well.
+          ...(next && !stoppedShort(result) ? [`Next: ${next}`] : []),
+        ].join('\n'),
+      ),
     );
   },
 
@@ -262,15 +267,15 @@ function refuseSingleFlags(options: RotateOptions): void {
   ];
   for (const [option, flag] of single) {
     if (options[option] !== undefined && options[option] !== false) {
-      throw new UsageError(`${flag} is for the rotation of one key: it cannot be combined with --all.`, {
-        hint: '--all picks keys by --expiring-within, --never-expiring, --older-than, --user, --users-file and --match; each gets its next generation.',
+      throw new UsageError(say`${displayText(flag)} is for the rotation of one key: it cannot be combined with --all.`, {
+        hint: say`--all picks keys by --expiring-within, --never-expiring, --older-than, --user, --users-file and --match; each gets its next generation.`,
       });
     }
   }
 }
 
 function parsePolicy(options: RotateOptions): SelectionPolicy {
-  if (options.match !== undefined && options.match.trim() === '') throw new UsageError('--match is empty: give a pattern such as "deploy-*".');
+  if (options.match !== undefined && options.match.trim() === '') throw new UsageError(say`--match is empty: give a pattern such as "deploy-*".`);
   return {
     expiringWithinMs: options.expiringWithin === undefined ? null : parseSpan(options.expiringWithin, '--expiring-within'),
     neverExpiring: Boolean(options.neverExpiring),
@@ -282,7 +287,8 @@ function parsePolicy(options: RotateOptions): SelectionPolicy {
 function parseConcurrency(text: string | undefined): number {
   if (text === undefined) return DEFAULT_CONCURRENCY;
   const n = Number(text);
-  if (!/^\d+$/.test(text) || n < 1 || n > MAX_CONCURRENCY) throw new UsageError(`--concurrency must be a whole number from 1 to ${MAX_CONCURRENCY}; got "${sanitizeForDisplay(text, 40)}".`);
+  if (!/^\d+$/.test(text) || n < 1 || n > MAX_CONCURRENCY)
+    throw new UsageError(say`--concurrency must be a whole number from 1 to ${MAX_CONCURRENCY}; got "${displayText(sanitizeForDisplay(text, 40))}".`);
   return n;
 }
 
@@ -295,16 +301,16 @@ async function wantedUsers(options: RotateOptions): Promise<string[]> {
     try {
       text = await readFile(options.usersFile, 'utf8');
     } catch (err) {
-      throw new UsageError(`--users-file: cannot read ${sanitizeForDisplay(options.usersFile, 200)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`);
+      throw new UsageError(say`--users-file: cannot read ${displayText(sanitizeForDisplay(options.usersFile, 200))}: ${displayText((err as NodeJS.ErrnoException).code ?? (err as Error).message)}.`);
     }
     fromFile = text
       .split(/\r?\n/)
       .map((l) => l.replace(/#.*/, '').trim())
       .filter(Boolean);
-    if (fromFile.length === 0) throw new UsageError(`--users-file ${sanitizeForDisplay(options.usersFile, 200)} names no user.`);
+    if (fromFile.length === 0) throw new UsageError(say`--users-file ${displayText(sanitizeForDisplay(options.usersFile, 200))} names no user.`);
   }
   const all = [...given, ...fromFile].map((u) => u.trim());
-  if (all.some((u) => u === '')) throw new UsageError('--user is empty: give a user id or an e-mail address.');
+  if (all.some((u) => u === '')) throw new UsageError(say`--user is empty: give a user id or an e-mail address.`);
   return all;
 }
 
@@ -400,18 +406,20 @@ async function consentToBatch(ctx: Context, items: Candidate[], yes: boolean): P
   const users = new Set(items.map((i) => i.user.id)).size;
   if (!yes && ctx.interactive) {
     ctx.out.info(
-      [
-        `Selected ${items.length} key${items.length === 1 ? '' : 's'} of ${users} user${users === 1 ? '' : 's'}:`,
-        renderTable(
-          items,
-          [
-            { header: 'USER', value: (i) => i.user.email, key: true },
-            { header: 'KEY', value: (i) => i.key.name, key: true },
-            { header: 'WHY', value: (i) => i.why },
-          ],
-          ctx.out.stderrColumns,
-        ),
-      ].join('\n'),
+      composed(
+        [
+          `Selected ${items.length} key${items.length === 1 ? '' : 's'} of ${users} user${users === 1 ? '' : 's'}:`,
+          renderTable(
+            items,
+            [
+              { header: 'USER', value: (i) => i.user.email, key: true },
+              { header: 'KEY', value: (i) => i.key.name, key: true },
+              { header: 'WHY', value: (i) => i.why },
+            ],
+            ctx.out.stderrColumns,
+          ),
+        ].join('\n'),
+      ),
     );
   }
   await consentTo(
@@ -428,7 +436,7 @@ async function consentToBatch(ctx: Context, items: Candidate[], yes: boolean): P
 
 async function resumeBatch(ctx: Context, session: RotationSession, batches: BatchJournal, record: BatchRecord, options: RotateOptions, concurrency: number): Promise<BatchResult> {
   if (record.settings.store !== ctx.storeMode) {
-    throw new UsageError(`This batch was started with --store ${record.settings.store}: resume it with --store ${record.settings.store}.`);
+    throw new UsageError(say`This batch was started with --store ${displayText(`${record.settings.store}`)}: resume it with --store ${displayText(`${record.settings.store}`)}.`);
   }
   const merged = resumedOptions(record.settings, options);
   const settings = parseSettings(merged);
@@ -492,7 +500,10 @@ async function runBatch(
     saveFailure ??= err;
   }
   // Each rotation's own journal says what is live; the batch record only ties them. A resume finds them without it.
-  if (saveFailure) ctx.out.warn(`The batch record ${batches.pathFor(record.provider)} could not be written (${(saveFailure as Error).message}): each rotation's journal still says where it stopped.`);
+  if (saveFailure)
+    ctx.out.warn(
+      say`The batch record ${displayText(batches.pathFor(record.provider))} could not be written (${displayText((saveFailure as Error).message)}): each rotation's journal still says where it stopped.`,
+    );
   const finished = record.items.every(settled);
   const path = finished ? await batches.archive(record) : batches.pathFor(record.provider);
   return {
@@ -566,9 +577,12 @@ async function rotateItem(ctx: Context, base: RotationSession, run: BatchRun, it
       const active = await activeRotation(ctx, session, user);
       if (active) {
         if (active.batchId === record.id && active.oldKey.id === item.keyId) return resumeRotation(ctx, session, active, options, settings);
-        throw new RotationConflictError(`${user.email} has an unfinished rotation (${active.oldKey.name} → ${active.newKey.name}) that is not part of this batch.`, {
-          hint: `Finish it first (keyrot rotate --user ${user.email} --resume, or --abort), then keyrot rotate --all --resume.`,
-        });
+        throw new RotationConflictError(
+          say`${displayText(user.email)} has an unfinished rotation (${displayText(active.oldKey.name)} → ${displayText(active.newKey.name)}) that is not part of this batch.`,
+          {
+            hint: say`Finish it first (keyrot rotate --user ${displayText(user.email)} --resume, or --abort), then keyrot rotate --all --resume.`,
+          },
+        );
       }
       // Killed after the rotation finished but before the batch record said so: it is done.
       const earlier = finishedEarlier.get(item.keyId);
@@ -651,9 +665,12 @@ function batchJson(result: Extract<BatchResult, { kind: 'batch' }>): Record<stri
 function unfinishedBatch(batches: BatchJournal, record: BatchRecord): RotationConflictError {
   const open = record.items.filter((i) => !settled(i)).length;
   const path = batches.pathFor(record.provider);
-  return new RotationConflictError(`An unfinished batch rotation (started ${record.startedAt}, ${open} of ${record.items.length} keys not rotated) is recorded in ${path}.`, {
-    hint: `Finish it: keyrot rotate --all --resume. To drop it instead, set that file aside (mv '${path}' '${path}.dropped'): the rotations it started keep their own journals.`,
-  });
+  return new RotationConflictError(
+    say`An unfinished batch rotation (started ${displayText(record.startedAt)}, ${open} of ${record.items.length} keys not rotated) is recorded in ${displayText(path)}.`,
+    {
+      hint: say`Finish it: keyrot rotate --all --resume. To drop it instead, set that file aside (mv '${displayText(path)}' '${displayText(path)}.dropped'): the rotations it started keep their own journals.`,
+    },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -5,10 +5,11 @@
 // with the new key, so the old key is deleted using the new one; until the hand-over the keychain still holds the
 // old, working key: there is never a moment when it holds no working admin key.
 import type { AdminKey, Context } from '../cli/context.js';
-import { SELF_USER_ID, type RotationPorts, type RotationRecord } from '../core/rotation.js';
+import { runJournaledHook, SELF_USER_ID, type RotationPorts, type RotationRecord } from '../core/rotation.js';
 import { NotFoundError, UsageError, VerificationFailedError } from '../errors.js';
 import { adminAccount, keychainAccount, type SecretStore } from '../keychain/secret-store.js';
 import type { ApiKey, AuthCheck, CreateKeyInput, CreatedKey, Identity, OwnKeys, Provider, ProviderCapabilities, UsageObservation, User } from '../providers/types.js';
+import { say, displayText } from '../ui/display-text.js';
 
 export { SELF_USER_ID };
 
@@ -34,7 +35,7 @@ export class OwnKeysProvider implements Provider {
 
   #own(): OwnKeys {
     const own = this.#current.ownKeys?.();
-    if (!own) throw new UsageError(`${this.displayName} offers no way for a key to manage its own user's keys: --self is not available.`);
+    if (!own) throw new UsageError(say`${displayText(this.displayName)} offers no way for a key to manage its own user's keys: --self is not available.`);
     return own;
   }
 
@@ -43,11 +44,11 @@ export class OwnKeysProvider implements Provider {
   }
 
   async listUsers(): Promise<User[]> {
-    throw new UsageError('--self rotates the admin key: there are no users to list.');
+    throw new UsageError(say`--self rotates the admin key: there are no users to list.`);
   }
 
   async getUser(): Promise<User> {
-    throw new UsageError('--self rotates the admin key: there are no users to look up.');
+    throw new UsageError(say`--self rotates the admin key: there are no users to look up.`);
   }
 
   listKeys(): Promise<ApiKey[]> {
@@ -84,7 +85,7 @@ export interface SelfTarget {
   /** Runs before the rotation: keeps the old key's plaintext under the rotation's account (verify-old tests it). */
   prepare(store: SecretStore, record: RotationRecord): Promise<void>;
   /** The hand-over: install the new key as the admin key (keychain entry and/or hook), then speak with it. */
-  deliver(ports: Pick<RotationPorts, 'runHook'>): (secret: string, record: RotationRecord) => Promise<string>;
+  deliver(ports: RotationPorts): (secret: string, record: RotationRecord) => Promise<string>;
   /**
    * On --resume: past the hand-over, speak with the new key, which is the admin key now; during it, take the new
    * key as held when the admin key this run got is that key (the hook stored it before a kill -9).
@@ -99,11 +100,11 @@ export interface SelfTarget {
  * admin key comes from: an environment variable or stdin (a CI secret) needs --on-new-key to store it there.
  */
 export async function selfTarget(ctx: Context, base: Provider, identity: Identity, onNewKey: string | undefined): Promise<SelfTarget> {
-  if (!base.ownKeys) throw new UsageError(`${base.displayName} offers no way for a key to manage its own user's keys: --self is not available.`);
+  if (!base.ownKeys) throw new UsageError(say`${displayText(base.displayName)} offers no way for a key to manage its own user's keys: --self is not available.`);
   const admin = await ctx.adminKey();
   if (admin.source !== 'keychain' && !onNewKey) {
-    throw new UsageError(`The admin key comes from ${admin.where}: keyrot cannot put the new key there itself, so the next run would use a revoked key.`, {
-      hint: `Pass --on-new-key with a command that stores the key it reads on stdin where ${admin.where} comes from (e.g. gh secret set ${ctx.providerFactory.adminKeyEnv}), or keyrot login and rotate the stored key.`,
+    throw new UsageError(say`The admin key comes from ${displayText(admin.where)}: keyrot cannot put the new key there itself, so the next run would use a revoked key.`, {
+      hint: say`Pass --on-new-key with a command that stores the key it reads on stdin where ${displayText(admin.where)} comes from (e.g. gh secret set ${displayText(ctx.providerFactory.adminKeyEnv)}), or keyrot login and rotate the stored key.`,
     });
   }
   const provider = new OwnKeysProvider(base);
@@ -117,9 +118,12 @@ export async function selfTarget(ctx: Context, base: Provider, identity: Identit
       const matches = keys.filter((k) => k.lastChars && admin.key.endsWith(k.lastChars));
       const [match] = matches;
       if (matches.length !== 1 || !match) {
-        throw new NotFoundError(`The admin key (${admin.where}) is not among the keys of its own user ${identity.email}${matches.length > 1 ? ' unambiguously' : ''}.`, {
-          hint: 'keyrot rotate --self rotates the admin key keyrot runs with; check which key that is with keyrot whoami.',
-        });
+        throw new NotFoundError(
+          say`The admin key (${displayText(admin.where)}) is not among the keys of its own user ${displayText(identity.email)}${matches.length > 1 ? say` unambiguously` : say``}.`,
+          {
+            hint: say`keyrot rotate --self rotates the admin key keyrot runs with; check which key that is with keyrot whoami.`,
+          },
+        );
       }
       return match;
     },
@@ -131,8 +135,8 @@ export async function selfTarget(ctx: Context, base: Provider, identity: Identit
       const acls = (await (await ctx.providerFor(secret)).whoami()).acls;
       const missing = identity.acls.filter((acl) => !acls.includes(acl));
       if (missing.length) {
-        throw new VerificationFailedError(`The new admin key ${record.newKey.name} lacks permissions the old one has: ${missing.join(', ')}.`, {
-          hint: 'Both keys stay live; keyrot rotate --self --abort deletes the new one.',
+        throw new VerificationFailedError(say`The new admin key ${displayText(record.newKey.name)} lacks permissions the old one has: ${displayText(missing.join(', '))}.`, {
+          hint: say`Both keys stay live; keyrot rotate --self --abort deletes the new one.`,
         });
       }
       const done: string[] = [];
@@ -142,12 +146,7 @@ export async function selfTarget(ctx: Context, base: Provider, identity: Identit
         done.push(`the admin key entry now holds ${record.newKey.name}`);
       }
       if (record.options.onNewKey) {
-        await ports.runHook(
-          record.options.onNewKey,
-          secret,
-          { KEYROT_KEY_ID: record.newKey.id ?? '', KEYROT_KEY_NAME: record.newKey.name, KEYROT_OLD_KEY_ID: record.oldKey.id },
-          record.options.hookTimeoutMs,
-        );
+        await runJournaledHook(record, ports, secret, { KEYROT_KEY_ID: record.newKey.id ?? '', KEYROT_KEY_NAME: record.newKey.name, KEYROT_OLD_KEY_ID: record.oldKey.id });
         done.push('hook succeeded');
       }
       await switchTo(secret);
@@ -177,7 +176,9 @@ export async function selfTarget(ctx: Context, base: Provider, identity: Identit
       // is about to be revoked, so the entry must hold the new one first. Any third key there is the user's choice.
       if (admin.source === 'keychain' && admin.key !== secret && record.oldKey.lastChars && admin.key.endsWith(record.oldKey.lastChars)) {
         await (await ctx.secretStore()).set(adminAccount(provider.id), secret);
-        ctx.out.warn(`The admin key entry held the old key ${record.oldKey.name} again (keyrot login since the hand-over?): it holds ${record.newKey.name} now, before the old key is revoked.`);
+        ctx.out.warn(
+          say`The admin key entry held the old key ${displayText(record.oldKey.name)} again (keyrot login since the hand-over?): it holds ${displayText(record.newKey.name)} now, before the old key is revoked.`,
+        );
       }
       await switchTo(secret);
     },

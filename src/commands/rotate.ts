@@ -32,6 +32,7 @@ import {
   type RotationPlan,
   type RotationSession,
 } from '../session/rotation.js';
+import { say, displayText, composed, joinDisplay } from '../ui/display-text.js';
 
 export type { RotateOptions, RotateResult, RotationPlan } from '../session/rotation.js';
 
@@ -51,7 +52,7 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult | BatchRes
     const settings = parseSettings(options, ctx.storeMode);
     const expiresAt = options.expires === undefined ? undefined : parseExpiry(options.expires, ctx.now());
     if (options.name !== undefined) validateName(options.name);
-    if (options.self && (options.user !== undefined || options.key !== undefined)) throw new UsageError('--self rotates the admin key keyrot runs with: it takes no --user or --key.');
+    if (options.self && (options.user !== undefined || options.key !== undefined)) throw new UsageError(say`--self rotates the admin key keyrot runs with: it takes no --user or --key.`);
     const base = await ctx.provider();
     // A provider whose keys a person manages runs with the very key being rotated: a resumed rotation may find it
     // revoked already, and needs it no more (the journal and the keychain hold the rest), so it is not proven first.
@@ -69,10 +70,10 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult | BatchRes
     return locked(async () => {
       const active = await activeRotation(ctx, session, user);
       if (options.abort) {
-        if (!active) throw new NotFoundError(`${user.email} has no unfinished rotation to abort.`);
+        if (!active) throw new NotFoundError(say`${displayText(user.email)} has no unfinished rotation to abort.`);
         // --yes skips the question, not what it warns of: said all the same.
         const warning = abortWarning(active);
-        if (options.yes && warning) ctx.out.warn(warning);
+        if (options.yes && warning) ctx.out.warn(composed(warning));
         await consentTo(
           ctx,
           Boolean(options.yes),
@@ -86,12 +87,12 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult | BatchRes
       if (active && !resume) {
         const where = `stopped at "${PHASE_LABELS[active.phase]}"${active.lastError ? ` (${active.lastError.message})` : ''}`;
         if (!ctx.interactive || options.dryRun) {
-          throw new RotationConflictError(`${user.email} has an unfinished rotation (${active.newKey.name}), ${where}.`, {
-            hint: `Continue it with --resume${rollbackHasKey(active) ? ', or roll it back with --abort' : ''}.`,
+          throw new RotationConflictError(say`${displayText(user.email)} has an unfinished rotation (${displayText(active.newKey.name)}), ${displayText(where)}.`, {
+            hint: say`Continue it with --resume${rollbackHasKey(active) ? say`, or roll it back with --abort` : say``}.`,
           });
         }
         if (!(await ctx.prompts.confirm(`${user.email} has an unfinished rotation (${active.newKey.name}), ${where}. Resume it?`, '--resume'))) {
-          throw new CancelledError('Cancelled: the unfinished rotation is left as it was.');
+          throw new CancelledError(say`Cancelled: the unfinished rotation is left as it was.`);
         }
         resume = true;
         consented = true;
@@ -123,7 +124,7 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult | BatchRes
     }
     const s = ctx.out.style;
     if (result.kind === 'planned') {
-      ctx.out.data(renderPlan(result.plan, true));
+      ctx.out.data(composed(renderPlan(result.plan, true)));
       return;
     }
     const r = result.record;
@@ -131,18 +132,18 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult | BatchRes
       // Keys it could not tell from another run's are never deleted by it: the line says so rather than "deleted".
       const others = r.othersKeyIds?.length ? `keyrot deleted none of ${r.othersKeyIds.join(', ')} (named ${r.newKey.name}: delete the one nobody holds)` : null;
       const what = [r.newKey.id || !others ? `${r.newKey.name} deleted` : null, others].filter(Boolean).join('; ');
-      ctx.out.data(`${s.green('✔')} Rolled back the rotation of ${r.userEmail}: ${what}, ${r.oldKey.name} kept.`);
+      ctx.out.data(say`${s.green(say`✔`)} Rolled back the rotation of ${displayText(r.userEmail)}: ${displayText(what)}, ${displayText(r.oldKey.name)} kept.`);
       return;
     }
     const title =
       result.kind === 'paused'
-        ? `${s.yellow('⏸')} Both keys are live (--keep-old${r.oldKey.expiresAt ? `; ${r.oldKey.name} expires at ${r.oldKey.expiresAt}` : ''})${r.graceUntil ? ` for the grace period, until ${r.graceUntil} (keyrot status shows the time left)` : ''}. Finish with: keyrot ${ctx.providerFlag ? `${ctx.providerFlag} ` : ''}rotate --user ${shellArg(r.userEmail)} --resume`
-        : `${s.green('✔')} Rotated ${r.userEmail}: ${s.bold(r.newKey.name)} replaces ${r.oldKey.name}`;
+        ? say`${s.yellow(say`⏸`)} Both keys are live (--keep-old${r.oldKey.expiresAt ? say`; ${displayText(r.oldKey.name)} expires at ${displayText(r.oldKey.expiresAt)}` : say``})${r.graceUntil ? say` for the grace period, until ${displayText(r.graceUntil)} (keyrot status shows the time left)` : say``}. Finish with: keyrot ${displayText(ctx.providerFlag ? `${ctx.providerFlag} ` : '')}rotate --user ${displayText(shellArg(r.userEmail))} --resume`
+        : say`${s.green(say`✔`)} Rotated ${displayText(r.userEmail)}: ${s.bold(displayText(r.newKey.name))} replaces ${displayText(r.oldKey.name)}`;
     const lines = [
       title,
-      `  new key  ${r.newKey.id} (${maskFromLastChars(r.newKey.lastChars)})${r.newKey.expiresAt ? `, expires ${r.newKey.expiresAt}` : ''}`,
-      `  old key  ${r.oldKey.id} (${maskFromLastChars(r.oldKey.lastChars)})${result.kind === 'rotated' ? ', revoked' : ', still live'}`,
-      '',
+      say`  new key  ${displayText(`${r.newKey.id}`)} (${displayText(maskFromLastChars(r.newKey.lastChars))})${r.newKey.expiresAt ? say`, expires ${displayText(r.newKey.expiresAt)}` : say``}`,
+      say`  old key  ${displayText(r.oldKey.id)} (${displayText(maskFromLastChars(r.oldKey.lastChars))})${result.kind === 'rotated' ? say`, revoked` : say`, still live`}`,
+      say``,
       renderTable(
         r.steps,
         [
@@ -153,7 +154,7 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult | BatchRes
         ctx.out.stdoutColumns,
       ),
     ];
-    ctx.out.data(lines.join('\n'));
+    ctx.out.data(joinDisplay(lines, '\n'));
   },
 
   toJson(result) {
@@ -182,9 +183,9 @@ function refuseBatchFlags(options: RotateOptions): string | undefined {
     [options.concurrency, '--concurrency'],
   ];
   const given = flags.find(([value]) => value !== undefined && value !== false);
-  if (given) throw new UsageError(`${given[1]} selects keys for a batch: add --all, or drop it.`);
+  if (given) throw new UsageError(say`${displayText(given[1])} selects keys for a batch: add --all, or drop it.`);
   if (Array.isArray(options.user) && options.user.length > 1) {
-    throw new UsageError(`--user is given ${options.user.length} times: rotate one user at a time, or several with --all.`);
+    throw new UsageError(say`--user is given ${options.user.length} times: rotate one user at a time, or several with --all.`);
   }
   return Array.isArray(options.user) ? options.user[0] : options.user;
 }
@@ -198,17 +199,17 @@ function checkProviderSettings(ctx: Context, provider: Provider, options: Rotate
   const operator = provider.capabilities.keyManagement === 'operator';
   if (operator && ctx.storeMode === 'none')
     throw new UsageError(
-      `${provider.displayName}'s keys are minted by a person in its dashboard: keyrot must keep the new key to prove it and the old one to see it revoked, so --store none is not available.`,
+      say`${displayText(provider.displayName)}'s keys are minted by a person in its dashboard: keyrot must keep the new key to prove it and the old one to see it revoked, so --store none is not available.`,
     );
-  if (!operator && options.newKeyStdin) throw new UsageError(`--new-key-stdin is for keys minted by a person in a dashboard; keyrot creates ${provider.displayName}'s keys itself.`);
-  if (options.newKeyStdin && ctx.apiKeyStdin) throw new UsageError('--new-key-stdin and --api-key-stdin both read stdin: pass the admin key in the environment.');
+  if (!operator && options.newKeyStdin) throw new UsageError(say`--new-key-stdin is for keys minted by a person in a dashboard; keyrot creates ${displayText(provider.displayName)}'s keys itself.`);
+  if (options.newKeyStdin && ctx.apiKeyStdin) throw new UsageError(say`--new-key-stdin and --api-key-stdin both read stdin: pass the admin key in the environment.`);
   if (provider.capabilities.usageSignal === 'per-key' && !options.resume) {
     const quiet = 2 * (settings.usageRefreshMs ?? provider.capabilities.usageRefreshMs ?? 0);
     // The default leaves room for the evidence: the old key unused for twice the refresh interval, then some.
     if (options.waitTimeout === undefined) settings.waitTimeoutMs = Math.max(settings.waitTimeoutMs, quiet + settings.waitTimeoutMs);
     else if (settings.wait && settings.waitTimeoutMs <= quiet) {
       throw new UsageError(
-        `--wait-timeout ${options.waitTimeout} is too short: keyrot revokes the old key only once it has stayed unused for ${formatDuration(quiet)} (twice ${provider.displayName}'s last-used refresh).`,
+        say`--wait-timeout ${displayText(options.waitTimeout)} is too short: keyrot revokes the old key only once it has stayed unused for ${displayText(formatDuration(quiet))} (twice ${displayText(provider.displayName)}'s last-used refresh).`,
       );
     }
   }
@@ -236,17 +237,17 @@ async function preflight(ctx: Context, provider: Provider, identity: Identity, u
     }
     await checkUserLockFree(ctx, provider, user);
     checks.push(`the state folder ${ctx.stateDir} is writable, and no other keyrot is rotating ${user.email}`);
-    if (!yes && !ctx.interactive) throw new UsageError('The real run deletes the old key: it needs --yes without a terminal.');
+    if (!yes && !ctx.interactive) throw new UsageError(say`The real run deletes the old key: it needs --yes without a terminal.`);
     checks.push(yes ? 'consent: --yes' : 'consent: the real run asks you first');
   } catch (err) {
-    if (err instanceof KeyrotError) throw err.amend(`${err.hint ? `${err.hint} ` : ''}(--dry-run: the real run would stop here, with this exit code; nothing was changed.)`, { dryRun: true });
+    if (err instanceof KeyrotError) throw err.amend(say`${err.hint ? say`${err.hint} ` : say``}(--dry-run: the real run would stop here, with this exit code; nothing was changed.)`, { dryRun: true });
     throw err;
   }
   return checks;
 }
 
 async function consent(ctx: Context, plan: RotationPlan, yes: boolean): Promise<void> {
-  if (!yes && ctx.interactive) ctx.out.info(renderPlan(plan, false));
+  if (!yes && ctx.interactive) ctx.out.info(composed(renderPlan(plan, false)));
   const question =
     plan.mode === 'emergency'
       ? `EMERGENCY: ${plan.oldKey.name} is revoked as soon as the new key works. Every consumer using it fails (downtime) until it has the new key. Go ahead?`

@@ -2,6 +2,7 @@ import type { Context } from '../cli/context.js';
 import { parseDuration } from '../core/duration.js';
 import { UsageError } from '../errors.js';
 import type { CommandModule } from './types.js';
+import { say, displayText } from '../ui/display-text.js';
 
 export interface SandboxCommandOptions {
   port?: string;
@@ -35,10 +36,10 @@ export const sandboxCommand: CommandModule<SandboxCommandOptions, SandboxCommand
       // The sandbox's admin key is fake and printed on purpose: it is how you use the sandbox.
       ctx.out.reveal(`export VULTR_API_URL=${sandbox.url}\nexport VULTR_API_KEY=${sandbox.adminKey}`);
       ctx.out.info(
-        `Sandbox Vultr API on ${sandbox.url} (${users} users${keysPerUser ? `, ${keysPerUser} key${keysPerUser === 1 ? '' : 's'} per generated user` : ''}; fixtures admin@, ops@, ci@, viewer@example.com).`,
+        say`Sandbox Vultr API on ${displayText(sandbox.url)} (${users} users${keysPerUser ? say`, ${keysPerUser} key${keysPerUser === 1 ? say`` : say`s`} per generated user` : say``}; fixtures admin@, ops@, ci@, viewer@example.com).`,
       );
-      ctx.out.info(`Paste the two export lines above into another shell, then try: keyrot list-users`);
-      if (faults.length) ctx.out.info(`Faults armed: ${options.fault?.join('; ')}`);
+      ctx.out.info(say`Paste the two export lines above into another shell, then try: keyrot list-users`);
+      if (faults.length) ctx.out.info(say`Faults armed: ${displayText(`${options.fault?.join('; ')}`)}`);
     });
   },
   render() {},
@@ -48,9 +49,9 @@ export const sandboxCommand: CommandModule<SandboxCommandOptions, SandboxCommand
 async function servePlatform(options: SandboxCommandOptions, ctx: Context, port: number): Promise<SandboxCommandResult> {
   const { startPlatformSandbox, PLATFORM_DIALECTS } = await import('../sandbox/platforms.js');
   const dialect = PLATFORM_DIALECTS.find((d) => d === ctx.providerFactory.id);
-  if (!dialect) throw new UsageError(`keyrot has no sandbox for ${ctx.providerFactory.displayName}: it serves ${['vultr', ...PLATFORM_DIALECTS].join(', ')}.`);
-  if (options.fault?.length || (options.createAnswer !== undefined && options.createAnswer !== 'plaintext')) throw new UsageError('--fault and --create-answer apply to the Vultr sandbox only.');
-  if (options.docs !== undefined && dialect !== 'kubeadapt') throw new UsageError('--docs applies to the Kubeadapt sandbox only.');
+  if (!dialect) throw new UsageError(say`keyrot has no sandbox for ${displayText(ctx.providerFactory.displayName)}: it serves ${displayText(['vultr', ...PLATFORM_DIALECTS].join(', '))}.`);
+  if (options.fault?.length || (options.createAnswer !== undefined && options.createAnswer !== 'plaintext')) throw new UsageError(say`--fault and --create-answer apply to the Vultr sandbox only.`);
+  if (options.docs !== undefined && dialect !== 'kubeadapt') throw new UsageError(say`--docs applies to the Kubeadapt sandbox only.`);
   const refreshMs = options.refresh === undefined ? undefined : parseDuration(options.refresh, '--refresh');
   const sandbox = await startPlatformSandbox({ dialect, port, ...(refreshMs === undefined ? {} : { refreshMs }), ...(options.docs ? { kubeadaptDocs: options.docs } : {}) });
   return serveUntilStopped(ctx, sandbox, () => {
@@ -60,8 +61,12 @@ async function servePlatform(options: SandboxCommandOptions, ctx: Context, port:
         .map(([name, value]) => `export ${name}=${value}`)
         .join('\n'),
     );
-    ctx.out.info(`Sandbox ${ctx.providerFactory.displayName} API on ${sandbox.url}; its dashboard is ${sandbox.controlUrl}/dashboard/keys (POST {"name","scopes"} mints, DELETE …/<id> revokes).`);
-    ctx.out.info(`Paste the export lines above into another shell, then try: keyrot --provider ${dialect} ${dialect === 'kubeadapt' ? 'rotate --key prod-exporter' : 'list-users'}`);
+    ctx.out.info(
+      say`Sandbox ${displayText(ctx.providerFactory.displayName)} API on ${displayText(sandbox.url)}; its dashboard is ${displayText(sandbox.controlUrl)}/dashboard/keys (POST {"name","scopes"} mints, DELETE …/<id> revokes).`,
+    );
+    ctx.out.info(
+      say`Paste the export lines above into another shell, then try: keyrot --provider ${displayText(`${dialect}`)} ${dialect === 'kubeadapt' ? say`rotate --key prod-exporter` : say`list-users`}`,
+    );
   });
 }
 
@@ -79,7 +84,7 @@ async function serveUntilStopped(
       ctx.out.reveal(JSON.stringify({ url: sandbox.url, adminKey: sandbox.adminKey, controlUrl: sandbox.controlUrl }));
     } else {
       explain();
-      ctx.out.info('Ctrl-C stops it.');
+      ctx.out.info(say`Ctrl-C stops it.`);
     }
     await new Promise<void>((resolve) => {
       if (ctx.signal.aborted) resolve();
@@ -88,12 +93,12 @@ async function serveUntilStopped(
     return { url: sandbox.url, requests: sandbox.requests().length };
   } finally {
     await sandbox.close();
-    ctx.out.info('Sandbox stopped.');
+    ctx.out.info(say`Sandbox stopped.`);
   }
 }
 
 function wholeNumber(text: string, flag: string, min: number, max: number): number {
   const n = Number(text);
-  if (!/^\d+$/.test(text) || n < min || n > max) throw new UsageError(`${flag} must be a whole number from ${min} to ${max}; got "${text}".`);
+  if (!/^\d+$/.test(text) || n < min || n > max) throw new UsageError(say`${displayText(flag)} must be a whole number from ${min} to ${max}; got "${displayText(text)}".`);
   return n;
 }

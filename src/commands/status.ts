@@ -18,6 +18,7 @@ import { listedKeys } from './resolve.js';
 import { consentTo } from './consent.js';
 import type { CommandModule } from './types.js';
 import { shellArg } from '../core/shell-arg.js';
+import { say, displayText, composed } from '../ui/display-text.js';
 
 export interface StatusOptions {
   /** Remove the keychain entries of keys that no longer exist (asks in a terminal, --yes without one). */
@@ -81,7 +82,7 @@ export const statusCommand: CommandModule<StatusOptions, StatusResult> = {
         remove = true;
       } else if (ctx.interactive && !ctx.out.json && !ctx.out.events) {
         // The offer: shown before the question, so the person sees what would go.
-        ctx.out.info(renderStale(keychain.stale));
+        ctx.out.info(composed(renderStale(keychain.stale)));
         remove = await ctx.prompts.confirm(question, '--prune --yes');
       }
       if (remove) keychain.removed = await prune(ctx, await ctx.secretStore(), keychain.stale);
@@ -93,20 +94,20 @@ export const statusCommand: CommandModule<StatusOptions, StatusResult> = {
     const s = ctx.out.style;
     const out: string[] = [];
     if (r.rotations.length === 0) out.push('No unfinished rotation.');
-    else out.push(s.bold(`Unfinished rotations (${r.rotations.length})`));
+    else out.push(s.bold(say`Unfinished rotations (${r.rotations.length})`));
     for (const st of r.rotations) {
       const rec = st.record;
-      out.push(`  ${s.bold(rec.userEmail)}  ${rec.oldKey.name} → ${rec.newKey.name}  ${describeState(st)}`);
+      out.push(say`  ${s.bold(displayText(rec.userEmail))}  ${displayText(rec.oldKey.name)} → ${displayText(rec.newKey.name)}  ${composed(describeState(st))}`);
       out.push(`    live   ${liveText(st)}`);
       if (st.state === 'paused' && !st.record.awaiting) out.push(`    grace  ${graceText(st)}`);
       if (st.next.length === 0) out.push(`    next   wait for keyrot (pid ${st.holder?.pid}) to finish it`);
       for (const [i, n] of st.next.entries()) out.push(`    ${i === 0 ? 'next  ' : '      '} ${n.command}   (${n.does})`);
     }
     if (r.damaged.length) {
-      out.push('', s.bold(`Damaged journals (${r.damaged.length}): each blocks its user's rotations`));
+      out.push('', s.bold(say`Damaged journals (${r.damaged.length}): each blocks its user's rotations`));
       for (const path of r.damaged) out.push(`  ${path}   (set it aside: mv '${path}' '${path}.damaged'; then rotate --resume adopts what the provider shows)`);
     }
-    out.push('', r.recent.length ? s.bold(`Recent rotations (${r.recent.length})`) : 'No finished rotation yet.');
+    out.push('', r.recent.length ? s.bold(say`Recent rotations (${r.recent.length})`) : 'No finished rotation yet.');
     for (const rec of r.recent)
       out.push(`  ${rec.updatedAt.slice(0, 16).replace('T', ' ')}  ${rec.userEmail}  ${rec.oldKey.name} → ${rec.newKey.name}  ${rec.status === 'done' ? 'done' : 'rolled back'}`);
     out.push('');
@@ -117,7 +118,7 @@ export const statusCommand: CommandModule<StatusOptions, StatusResult> = {
       out.push(`Keychain: ${known} key entr${known === 1 ? 'y' : 'ies'} of this account's users, each of a key that still exists.`);
     } else {
       const left = k.stale.filter((e) => !k.removed.includes(e.account));
-      if (k.removed.length) out.push(`${s.green('✔')} Removed ${k.removed.length} keychain entr${k.removed.length === 1 ? 'y' : 'ies'} of keys that no longer exist.`);
+      if (k.removed.length) out.push(`${s.green(say`✔`)} Removed ${k.removed.length} keychain entr${k.removed.length === 1 ? 'y' : 'ies'} of keys that no longer exist.`);
       if (left.length) out.push(renderStale(left), `  Remove them: ${r.pruneHint} (asks; --yes without a terminal).`);
     }
     if (k.checked && k.unknownUsers.length) {
@@ -126,7 +127,7 @@ export const statusCommand: CommandModule<StatusOptions, StatusResult> = {
         `Keychain: ${k.unknownUsers.length} entr${k.unknownUsers.length === 1 ? 'y' : 'ies'} of ${users} user${users === 1 ? '' : 's'} this account does not list, or of an admin key's own keys (rotate --self; maybe another account's: keyrot --profile keeps accounts apart); left alone.`,
       );
     }
-    ctx.out.data(out.join('\n'));
+    ctx.out.data(composed(out.join('\n')));
   },
 
   toJson: (r) => ({
@@ -307,7 +308,7 @@ async function prune(ctx: Context, store: SecretStore, stale: readonly StaleEntr
   const removed: string[] = [];
   for (const e of stale) {
     await store.delete(keychainAccount(ctx.providerFactory.id, e.userId, e.keyId));
-    await ctx.keyIndex.remove(ctx.providerFactory.id, e.keyId).catch((err: Error) => ctx.out.warn(`Could not drop ${e.keyId} from keyrot's key index: ${err.message}`));
+    await ctx.keyIndex.remove(ctx.providerFactory.id, e.keyId).catch((err: Error) => ctx.out.warn(say`Could not drop ${displayText(e.keyId)} from keyrot's key index: ${displayText(err.message)}`));
     removed.push(e.account);
   }
   return removed;

@@ -8,6 +8,7 @@ import { acquireUserLock, checkUserLock } from '../journal/lock.js';
 import { RotationJournal } from '../journal/rotations.js';
 import type { Provider, User } from '../providers/types.js';
 import { shellArg } from '../core/shell-arg.js';
+import { say, displayText } from '../ui/display-text.js';
 
 /** What withUserLock would stop on (another keyrot at work, a state folder keyrot cannot write), taking nothing: --dry-run. */
 export async function checkUserLockFree(ctx: Context, provider: Provider, user: User): Promise<void> {
@@ -15,7 +16,7 @@ export async function checkUserLockFree(ctx: Context, provider: Provider, user: 
     await checkUserLock(ctx.stateDir, provider.id, user.id, `the keys of ${user.email}`);
   } catch (err) {
     if (isKeyrotError(err)) throw err;
-    throw stateError(ctx.stateDir, err).amend('Point XDG_STATE_HOME at a writable folder. Nothing was changed.', {});
+    throw stateError(ctx.stateDir, err).amend(say`Point XDG_STATE_HOME at a writable folder. Nothing was changed.`, {});
   }
 }
 
@@ -27,7 +28,7 @@ export async function withUserLock<T>(ctx: Context, provider: Provider, user: Us
   } catch (err) {
     if (isKeyrotError(err)) throw err;
     // Nothing was changed yet: a state directory keyrot cannot write is refused up front (exit 14).
-    throw stateError(ctx.stateDir, err).amend('Point XDG_STATE_HOME at a writable folder. Nothing was changed.', {});
+    throw stateError(ctx.stateDir, err).amend(say`Point XDG_STATE_HOME at a writable folder. Nothing was changed.`, {});
   }
   try {
     return await fn();
@@ -45,8 +46,8 @@ export async function refuseDuringRotation(ctx: Context, provider: Provider, use
   const active = await new RotationJournal(ctx.stateDir).active(provider.id, user.id);
   if (!active || force) return;
   throw new RotationConflictError(
-    `${user.email} has an unfinished rotation (${active.oldKey.name} → ${active.newKey.name}, stopped at "${PHASE_LABELS[active.phase]}"): refusing to ${action} behind its back.`,
-    { hint: `Finish it (keyrot rotate --user ${shellArg(user.email)} --resume) or roll it back (--abort) first, or pass --force to ${action} anyway.` },
+    say`${displayText(user.email)} has an unfinished rotation (${displayText(active.oldKey.name)} → ${displayText(active.newKey.name)}, stopped at "${displayText(PHASE_LABELS[active.phase])}"): refusing to ${displayText(action)} behind its back.`,
+    { hint: say`Finish it (keyrot rotate --user ${displayText(shellArg(user.email))} --resume) or roll it back (--abort) first, or pass --force to ${displayText(action)} anyway.` },
   );
 }
 
@@ -60,7 +61,7 @@ export async function refuseDuringWait(ctx: Context, provider: Provider, user: U
   const active = await new RotationJournal(ctx.stateDir).active(provider.id, user.id);
   if (!active || active.options.noWait || !active.options.usageSignalUsable || !(active.phase === 'hand-over' || active.phase === 'wait')) return;
   throw new RotationConflictError(
-    `${user.email} has a rotation waiting for its consumers to use ${active.newKey.name}: to ${action} would count as that use at ${provider.displayName}, and the old key would be revoked on keyrot's own call.`,
-    { hint: `Let the rotation finish (or keyrot rotate --user ${shellArg(user.email)} --abort) first, or pass --force to ${action} anyway.` },
+    say`${displayText(user.email)} has a rotation waiting for its consumers to use ${displayText(active.newKey.name)}: to ${displayText(action)} would count as that use at ${displayText(provider.displayName)}, and the old key would be revoked on keyrot's own call.`,
+    { hint: say`Let the rotation finish (or keyrot rotate --user ${displayText(shellArg(user.email))} --abort) first, or pass --force to ${displayText(action)} anyway.` },
   );
 }

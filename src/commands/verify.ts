@@ -7,6 +7,7 @@ import { findKey, listHeldKeyIds, resolveUser } from './resolve.js';
 import { refuseDuringWait } from './user-lock.js';
 import type { CommandModule } from './types.js';
 import { shellArg } from '../core/shell-arg.js';
+import { say, displayText, composed } from '../ui/display-text.js';
 
 /** verify warns when the key expires within this: two weeks leave time to rotate. */
 const EXPIRY_WARNING_MS = 14 * 86_400_000;
@@ -30,7 +31,7 @@ export interface VerifyResult {
 export const verifyCommand: CommandModule<VerifyOptions, VerifyResult> = {
   async run(options, ctx: Context) {
     const piped = options.stdin ? ((await ctx.readStdin()).split(/\r?\n/)[0]?.trim() ?? '') : null;
-    if (piped !== null && !piped) throw new UsageError('--stdin: no key on stdin.');
+    if (piped !== null && !piped) throw new UsageError(say`--stdin: no key on stdin.`);
     ctx.out.protect(piped);
     const provider = await ctx.provider();
     const user = await resolveUser(ctx, provider, options.user);
@@ -51,13 +52,13 @@ export const verifyCommand: CommandModule<VerifyOptions, VerifyResult> = {
       if (heldIds.length > 1) {
         // A choice the user must make, not a missing key: a usage error naming the flag, like every prompt.
         const names = heldIds.map((id) => keys.find((k) => k.id === id)?.name ?? id);
-        throw new UsageError(`keyrot holds ${heldIds.length} keys of ${user.email}: pass --key with one of: ${names.join(', ')}.`);
+        throw new UsageError(say`keyrot holds ${heldIds.length} keys of ${displayText(user.email)}: pass --key with one of: ${displayText(names.join(', '))}.`);
       }
       const keyId = heldIds[0];
       const held = keyId === undefined ? null : await store.get(keychainAccount(provider.id, user.id, keyId));
       if (keyId === undefined || held === null) {
-        throw new NotFoundError(`keyrot holds no key${options.key ? ` "${options.key}"` : ''} of ${user.email} in the keychain.`, {
-          hint: 'Pipe a key in with --stdin to verify a key keyrot did not create.',
+        throw new NotFoundError(say`keyrot holds no key${options.key ? say` "${displayText(options.key)}"` : say``} of ${displayText(user.email)} in the keychain.`, {
+          hint: say`Pipe a key in with --stdin to verify a key keyrot did not create.`,
         });
       }
       secret = held;
@@ -67,7 +68,7 @@ export const verifyCommand: CommandModule<VerifyOptions, VerifyResult> = {
     const check = await provider.checkKey(secret);
     const result: VerifyResult = { user, key, maskedKey: maskSecret(secret), source: piped !== null ? 'stdin' : 'keychain', check, listed: key !== null };
     if (!check.ok || !result.listed) {
-      throw new VerificationFailedError(failureText(result), {
+      throw new VerificationFailedError(composed(failureText(result)), {
         data: { userId: user.id, keyId: key?.id ?? null, maskedKey: result.maskedKey, authenticates: check.ok, reason: check.ok ? 'not-listed' : check.reason, listed: result.listed },
       });
     }
@@ -75,13 +76,13 @@ export const verifyCommand: CommandModule<VerifyOptions, VerifyResult> = {
     if (expiresAt && expiresAt.getTime() - ctx.now().getTime() < EXPIRY_WARNING_MS) {
       const days = Math.max(0, Math.floor((expiresAt.getTime() - ctx.now().getTime()) / 86_400_000));
       ctx.out.warn(
-        `Key ${key?.name ?? result.maskedKey} of ${user.email} expires on ${expiresAt.toISOString()} (in ${days} day${days === 1 ? '' : 's'}): rotate it soon (keyrot rotate --user ${shellArg(user.email)}).`,
+        say`Key ${displayText(key?.name ?? result.maskedKey)} of ${displayText(user.email)} expires on ${displayText(expiresAt.toISOString())} (in ${days} day${days === 1 ? say`` : say`s`}): rotate it soon (keyrot rotate --user ${displayText(shellArg(user.email))}).`,
       );
     }
     return result;
   },
   render(r, ctx) {
-    ctx.out.data(`${ctx.out.style.green('✔')} Key ${r.key?.name ?? ''} (${r.maskedKey}) of ${r.user.email} authenticates and is listed.`);
+    ctx.out.data(say`${ctx.out.style.green(say`✔`)} Key ${displayText(r.key?.name ?? '')} (${displayText(r.maskedKey)}) of ${displayText(r.user.email)} authenticates and is listed.`);
   },
   toJson: (r) => ({
     userId: r.user.id,

@@ -1,25 +1,45 @@
 // The API base URL: https anywhere, plain http only to a loopback host (the sandbox, a local proxy).
 import { UsageError } from '../errors.js';
 import { sanitizeForDisplay } from './mask.js';
+import { say, displayText } from './display-text.js';
 
 export function validateBaseUrl(text: string, source: string): string {
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw new UsageError(`${source}: "${sanitizeForDisplay(text, 100)}" is not a URL.`, { hint: 'Example: https://api.vultr.com/v2' });
+    throw new UsageError(say`${displayText(source)}: "${displayText(sanitizeForDisplay(text, 100))}" is not a URL.`, { hint: say`Example: https://api.vultr.com/v2` });
   }
   if (url.username || url.password) {
-    throw new UsageError(`${source}: credentials in the URL are not allowed.`, { hint: 'Pass the admin key through VULTR_API_KEY or --api-key-stdin.' });
+    throw new UsageError(say`${displayText(source)}: credentials in the URL are not allowed.`, { hint: say`Pass the admin key through VULTR_API_KEY or --api-key-stdin.` });
   }
   if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
-    throw new UsageError(`${source}: plain http:// is refused for ${url.hostname}: the admin key would cross the network unencrypted.`, {
-      hint: 'Use https://, or http:// only to a loopback address (127.0.0.1, ::1, localhost).',
+    throw new UsageError(say`${displayText(source)}: plain http:// is refused for ${displayText(url.hostname)}: the admin key would cross the network unencrypted.`, {
+      hint: say`Use https://, or http:// only to a loopback address (127.0.0.1, ::1, localhost).`,
     });
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new UsageError(`${source}: "${url.protocol}" URLs are not supported; use https://.`);
+    throw new UsageError(say`${displayText(source)}: "${displayText(url.protocol)}" URLs are not supported; use https://.`);
   }
+  // keyrot appends request paths to the base URL: a query or fragment there would be dropped or land in the middle of
+  // every request, so one spelling would name an endpoint that another spelling does not. Refused, not guessed.
+  if (url.search || url.hash || text.includes('?') || text.includes('#')) {
+    throw new UsageError(say`${displayText(source)}: a base URL has no query (?) or fragment (#).`, { hint: say`Give the scheme, host, port and path only, e.g. https://api.vultr.com/v2` });
+  }
+  return canonicalUrl(url);
+}
+
+/**
+ * One spelling per endpoint, so one endpoint has one identity (providers/registry.ts fileProviderId): WHATWG URL
+ * already lower-cases the scheme and host, drops the default port and resolves "." and ".."; here escapes of
+ * unreserved characters are decoded (%7E is ~, %41 is A), other escapes upper-cased (%2f is %2F), and trailing slashes
+ * dropped.
+ */
+function canonicalUrl(url: URL): string {
+  url.pathname = url.pathname.replace(/%([0-9a-fA-F]{2})/g, (percentEscape, hex: string) => {
+    const c = String.fromCharCode(Number.parseInt(hex, 16));
+    return /[A-Za-z0-9\-._~]/.test(c) ? c : percentEscape.toUpperCase();
+  });
   return url.toString().replace(/\/+$/, '');
 }
 

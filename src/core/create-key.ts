@@ -16,6 +16,7 @@ import { keychainAccount, type SecretStore } from './key-store.js';
 import type { ApiKey, CreateKeyInput, CreatedKey, Provider } from '../providers/types.js';
 import { deleteAndConfirm } from './delete-key.js';
 import { maskSecret } from './mask.js';
+import { say, displayText } from './display-text.js';
 
 export interface CreateKeyPorts {
   provider: Provider;
@@ -69,7 +70,7 @@ export async function createAndStoreKey(req: CreateKeyRequest, ports: CreateKeyP
       // reached") does not mean nothing was made, and says so.
       if (attempt > 1 && isKeyrotError(err) && !(err instanceof CreateOutcomeUnknownError)) {
         throw err.amend(
-          `${err.hint ? `${err.hint} ` : ''}An earlier create's answer was lost: a key named "${req.name}" may be live with its plaintext lost; --resume checks for it again and deletes it.`,
+          say`${err.hint ? say`${err.hint} ` : say``}An earlier create's answer was lost: a key named "${displayText(req.name)}" may be live with its plaintext lost; --resume checks for it again and deletes it.`,
           {},
           { afterLostAnswer: true },
         );
@@ -103,8 +104,8 @@ async function discardUnreadableKey(req: OrphanQuery & CreateKeyRequest, ports: 
     return rescueUnreadable(req, ports, err.plaintext, `${happened}, and no key of that name is listed`, err);
   }
   const what = deleted.length ? `keyrot deleted that key (${deleted.join(', ')}): its plaintext can never be read` : 'no such key is listed, so nothing was left behind';
-  return new KeyNotReturnedError(`${err.message.replace(/\.$/, '')}: ${what}. Nothing else changed.`, {
-    hint: 'keyrot never sends a create twice. If this persists, the provider does not return new keys through its API: create the key in its console.',
+  return new KeyNotReturnedError(say`${displayText(err.message.replace(/\.$/, ''))}: ${displayText(what)}. Nothing else changed.`, {
+    hint: say`keyrot never sends a create twice. If this persists, the provider does not return new keys through its API: create the key in its console.`,
     data: { ...err.data, deletedKeyIds: deleted },
     cause: err,
   });
@@ -114,11 +115,14 @@ async function discardUnreadableKey(req: OrphanQuery & CreateKeyRequest, ports: 
 async function rescueUnreadable(req: CreateKeyRequest, ports: CreateKeyPorts, secret: string, happened: string, cause: unknown): Promise<RotationIncompleteError> {
   const key: CreatedKey = { id: `unread-${req.name}`, name: req.name, lastChars: secret.slice(-5), expiresAt: req.expiresAt, secret };
   const path = await ports.rescue(key, req.userId);
-  return new RotationIncompleteError(`${happened}: a key named "${req.name}" (${maskSecret(secret)}) may be live; its plaintext is in ${path} (mode 0600).`, {
-    hint: `Delete the key named "${req.name}" at the provider (or move the key from ${path} into your secret store), then delete the file.`,
-    data: { keyName: req.name, rescueFile: path },
-    cause,
-  });
+  return new RotationIncompleteError(
+    say`${displayText(happened)}: a key named "${displayText(req.name)}" (${displayText(maskSecret(secret))}) may be live; its plaintext is in ${displayText(path)} (mode 0600).`,
+    {
+      hint: say`Delete the key named "${displayText(req.name)}" at the provider (or move the key from ${displayText(path)} into your secret store), then delete the file.`,
+      data: { keyName: req.name, rescueFile: path },
+      cause,
+    },
+  );
 }
 
 /**
@@ -131,11 +135,14 @@ async function deleteOrphansOrExplain(req: OrphanQuery, ports: CreateKeyPorts, h
   } catch (cleanupErr) {
     if (cleanupErr instanceof RotationConflictError) throw cleanupErr;
     // A key may now be live whose plaintext nobody holds: say so, and which one to delete.
-    throw new RotationIncompleteError(`${happened} and checking for the key failed (${errorText(cleanupErr)}): a key named "${req.name}" may be live with its plaintext lost.`, {
-      hint: `Delete any key named "${req.name}" that keyrot does not hold (keyrot list-keys shows which it holds).`,
-      data: { keyName: req.name },
-      cause: cleanupErr,
-    });
+    throw new RotationIncompleteError(
+      say`${displayText(happened)} and checking for the key failed (${displayText(errorText(cleanupErr))}): a key named "${displayText(req.name)}" may be live with its plaintext lost.`,
+      {
+        hint: say`Delete any key named "${displayText(req.name)}" that keyrot does not hold (keyrot list-keys shows which it holds).`,
+        data: { keyName: req.name },
+        cause: cleanupErr,
+      },
+    );
   }
 }
 
@@ -193,9 +200,9 @@ export function refuseOthersKeys(req: OrphanQuery, unheld: readonly ApiKey[], ap
   const listed = unheld.map((k) => k.id).join(', ');
   const own = req.ownUnheld === 1 ? 'at most one of them' : `at most ${req.ownUnheld} of them`;
   throw new RotationConflictError(
-    `${unheld.length} keys named "${req.name}" appeared ${appeared} (${listed}), and this run's creates can have made ${own}: the others are another's (a second runner or state folder rotating this user at the same time, or a person), and nothing tells which is which. keyrot deleted none of them; a key this run made may be live with its plaintext lost.`,
+    say`${unheld.length} keys named "${displayText(req.name)}" appeared ${displayText(appeared)} (${displayText(listed)}), and this run's creates can have made ${displayText(own)}: the others are another's (a second runner or state folder rotating this user at the same time, or a person), and nothing tells which is which. keyrot deleted none of them; a key this run made may be live with its plaintext lost.`,
     {
-      hint: 'Once the other run is done, delete the one of them nobody holds (the other run names its own key): keyrot revoke --user <e-mail> --key <id>. keyrot never deletes them by itself.',
+      hint: say`Once the other run is done, delete the one of them nobody holds (the other run names its own key): keyrot revoke --user <e-mail> --key <id>. keyrot never deletes them by itself.`,
       data: { keyName: req.name },
       facts: { unheldKeyIds: unheld.map((k) => k.id), afterLostAnswer: true },
     },
@@ -254,22 +261,25 @@ async function storeOrUndo(userId: string, created: CreatedKey, ports: CreateKey
       try {
         path = await ports.rescue(created, userId);
       } catch (rescueErr) {
-        throw new RotationIncompleteError(`Key ${created.id} (${maskSecret(secret)}) is live but neither the keychain (${why}), a delete, nor a rescue file (${errorText(rescueErr)}) took it.`, {
-          hint: `Delete key ${created.id} at the provider.`,
-          data: { keyId: created.id },
-          cause: rescueErr,
-        });
+        throw new RotationIncompleteError(
+          say`Key ${displayText(created.id)} (${displayText(maskSecret(secret))}) is live but neither the keychain (${displayText(why)}), a delete, nor a rescue file (${displayText(errorText(rescueErr))}) took it.`,
+          {
+            hint: say`Delete key ${displayText(created.id)} at the provider.`,
+            data: { keyId: created.id },
+            cause: rescueErr,
+          },
+        );
       }
       throw new RotationIncompleteError(
-        `Key ${created.id} (${maskSecret(secret)}) was created, the keychain refused it (${why}) and deleting it failed too; its plaintext is in ${path} (mode 0600).`,
+        say`Key ${displayText(created.id)} (${displayText(maskSecret(secret))}) was created, the keychain refused it (${displayText(why)}) and deleting it failed too; its plaintext is in ${displayText(path)} (mode 0600).`,
         {
-          hint: `Move the key from ${path} into your secret store, or delete key ${created.id} at the provider, then delete the file.`,
+          hint: say`Move the key from ${displayText(path)} into your secret store, or delete key ${displayText(created.id)} at the provider, then delete the file.`,
           data: { keyId: created.id, rescueFile: path },
           cause: deleteErr,
         },
       );
     }
-    throw new KeychainError(`The new key could not be stored in ${ports.store.description} (${why}); it was deleted at the provider, nothing is left behind.`, {
+    throw new KeychainError(say`The new key could not be stored in ${displayText(ports.store.description)} (${displayText(why)}); it was deleted at the provider, nothing is left behind.`, {
       hint: isKeyrotError(storeErr) ? storeErr.hint : undefined,
       cause: storeErr,
     });

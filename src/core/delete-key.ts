@@ -7,6 +7,7 @@
 import { setTimeout as wait } from 'node:timers/promises';
 import { AuthError, VerificationFailedError } from '../errors.js';
 import type { Provider } from '../providers/types.js';
+import { say, displayText } from './display-text.js';
 
 export interface DeleteConfirmOptions {
   /** The key's plaintext where keyrot holds it: a rejected key is gone even if a listing still shows it. */
@@ -78,9 +79,9 @@ export async function deleteAndConfirm(
     waitedMs += delay;
   }
   throw new KeyStillLiveError(
-    `${provider.displayName} answered the delete of ${key.name} (${key.id}) with success, but still lists it after ${attempts} looks over ${Math.round(waitedMs / 1000)} s${options.secret ? ' (and the key itself was not rejected)' : ''}: the key is still live.`,
+    say`${displayText(provider.displayName)} answered the delete of ${displayText(key.name)} (${displayText(key.id)}) with success, but still lists it after ${attempts} looks over ${Math.round(waitedMs / 1000)} s${options.secret ? say` (and the key itself was not rejected)` : say``}: the key is still live.`,
     {
-      hint: 'keyrot kept its keychain entry (if any). Check the key at the provider (a proxy between keyrot and the provider may answer for it), then run the same command again.',
+      hint: say`keyrot kept its keychain entry (if any). Check the key at the provider (a proxy between keyrot and the provider may answer for it), then run the same command again.`,
       facts: { keyStillLive: true },
       data: { keyId: key.id },
     },

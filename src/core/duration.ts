@@ -1,5 +1,6 @@
 // Parsing of durations ("90s", "10m", "1h30m", "250ms") and key expiries ("never", "30d", "12w", an ISO date).
 import { UsageError } from '../errors.js';
+import { say, displayText } from './display-text.js';
 
 const UNIT_MS: Record<string, number> = {
   ms: 1,
@@ -20,7 +21,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export function parseDuration(text: string, flag: string): number {
   const ms = spanMs(text, flag);
   if (ms > MAX_TIMER_MS) {
-    throw new UsageError(`${flag}: "${text}" is longer than keyrot can wait (24 days at most).`, { hint: 'Use a shorter duration, such as 7d or 12h.' });
+    throw new UsageError(say`${displayText(flag)}: "${displayText(text)}" is longer than keyrot can wait (24 days at most).`, { hint: say`Use a shorter duration, such as 7d or 12h.` });
   }
   return ms;
 }
@@ -33,14 +34,16 @@ export function parseSpan(text: string, flag: string): number {
   requireUnit(text, flag);
   const ms = spanMs(text, flag);
   // A century: past it, a date computed from the span would not be a date.
-  if (!Number.isSafeInteger(ms) || ms > 100 * 365 * 86_400_000) throw new UsageError(`${flag}: "${text}" is too long (100 years at most).`);
+  if (!Number.isSafeInteger(ms) || ms > 100 * 365 * 86_400_000) throw new UsageError(say`${displayText(flag)}: "${displayText(text)}" is too long (100 years at most).`);
   return ms;
 }
 
 /** A bare number would be seconds in a period of days or weeks ("--keep-old 7" meaning 7 s): a unit is required. */
 function requireUnit(text: string, flag: string): void {
   if (/^\s*\d+(\.\d+)?\s*$/.test(text)) {
-    throw new UsageError(`${flag}: "${text.trim()}" has no unit.`, { hint: `Give one, e.g. ${text.trim()}d for days or ${text.trim()}h for hours.` });
+    throw new UsageError(say`${displayText(flag)}: "${displayText(text.trim())}" has no unit.`, {
+      hint: say`Give one, e.g. ${displayText(text.trim())}d for days or ${displayText(text.trim())}h for hours.`,
+    });
   }
 }
 
@@ -52,7 +55,7 @@ function spanMs(text: string, flag: string): number {
   } else {
     const parts = [...trimmed.matchAll(/(\d+)(ms|s|m|h|d|w)/g)];
     if (parts.length === 0 || parts.map((p) => p[0]).join('') !== trimmed) {
-      throw new UsageError(`${flag}: "${text}" is not a duration.`, { hint: 'Use forms like 90s, 10m, 1h30m or 250ms.' });
+      throw new UsageError(say`${displayText(flag)}: "${displayText(text)}" is not a duration.`, { hint: say`Use forms like 90s, 10m, 1h30m or 250ms.` });
     }
     ms = parts.reduce((sum, p) => sum + Number(p[1]) * (UNIT_MS[p[2] ?? 's'] ?? 0), 0);
   }
@@ -84,23 +87,23 @@ export function parseExpiry(text: string, now: Date): Date | null {
   const relative = /^(\d+)(d|w)$/.exec(trimmed);
   if (relative) {
     const count = Number(relative[1]);
-    if (count === 0) throw new UsageError(`--expires: "${text}" is not in the future.`);
+    if (count === 0) throw new UsageError(say`--expires: "${displayText(text)}" is not in the future.`);
     when = new Date(now.getTime() + count * (UNIT_MS[relative[2] ?? 'd'] ?? 0));
     // Beyond the largest date JavaScript can represent (about 273,000 years).
-    if (Number.isNaN(when.getTime())) throw new UsageError(`--expires: "${text}" is too far in the future.`, { hint: 'Use never for a key that should not expire.' });
+    if (Number.isNaN(when.getTime())) throw new UsageError(say`--expires: "${displayText(text)}" is too far in the future.`, { hint: say`Use never for a key that should not expire.` });
   } else if (ISO_DATE_TIME.test(trimmed)) {
     const iso = /^\d{4}-\d{2}-\d{2}$/.test(trimmed) ? `${trimmed}T00:00:00Z` : trimmed.replace(' ', 'T');
     when = new Date(/(Z|[+-]\d{2}:?\d{2})$/.test(iso) ? iso : `${iso}Z`);
     if (Number.isNaN(when.getTime()) || !validCalendarFields(trimmed)) {
-      throw new UsageError(`--expires: "${text}" is not a valid date.`, { hint: 'Use an ISO date (2027-01-31), 30d, 12w or never.' });
+      throw new UsageError(say`--expires: "${displayText(text)}" is not a valid date.`, { hint: say`Use an ISO date (2027-01-31), 30d, 12w or never.` });
     }
   } else {
-    throw new UsageError(`--expires: "${text}" is not an expiry keyrot understands.`, {
-      hint: 'Use an ISO date (2027-01-31 or 2027-01-31T12:00:00Z), a span (30d, 12w) or never.',
+    throw new UsageError(say`--expires: "${displayText(text)}" is not an expiry keyrot understands.`, {
+      hint: say`Use an ISO date (2027-01-31 or 2027-01-31T12:00:00Z), a span (30d, 12w) or never.`,
     });
   }
   if (when.getTime() <= now.getTime()) {
-    throw new UsageError(`--expires: ${when.toISOString()} is in the past.`, { hint: 'Give a date in the future, a span such as 90d, or never.' });
+    throw new UsageError(say`--expires: ${displayText(when.toISOString())} is in the past.`, { hint: say`Give a date in the future, a span such as 90d, or never.` });
   }
   return when;
 }

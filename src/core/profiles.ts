@@ -12,6 +12,7 @@
 // Parsing is strict and every error names the file and the line, so a typo never silently points keyrot at the
 // wrong account.
 import { UsageError } from '../errors.js';
+import { say, displayText } from './display-text.js';
 
 export interface ProfileSettings {
   name: string;
@@ -33,7 +34,7 @@ const SETTINGS = { 'api-url': 'apiUrl', provider: 'provider', 'provider-file': '
 
 /** Checks a profile name from a flag or the environment; `source` names where it came from. */
 export function validateProfileName(name: string, source: string): string {
-  if (!NAME.test(name)) throw new UsageError(`${source}: "${name.slice(0, 64)}" is not a profile name (letters, digits, - and _, up to 64).`);
+  if (!NAME.test(name)) throw new UsageError(say`${displayText(source)}: "${displayText(name.slice(0, 64))}" is not a profile name (letters, digits, - and _, up to 64).`);
   return name;
 }
 
@@ -45,7 +46,7 @@ export function parseProfiles(text: string, file: string): Map<string, ProfileSe
   lines.forEach((raw, index) => {
     const line = index + 1;
     const fail = (why: string): never => {
-      throw new UsageError(`${file}:${line}: ${why}`, { hint: 'See "Profiles" in keyrot\'s docs/usage.md for the format.' });
+      throw new UsageError(say`${displayText(file)}:${line}: ${displayText(why)}`, { hint: say`See "Profiles" in keyrot's docs/usage.md for the format.` });
     };
     const text = raw.trim();
     if (text === '' || text.startsWith('#') || text.startsWith(';')) return;

@@ -9,3 +9,4 @@ export { abortRotation, assertAbortable } from './rotation/abort.js';
 export { nothingCreated } from './rotation/failure.js';
 export { TRANSITIONS } from './rotation/transitions.js';
 export { noEvidenceReason } from './rotation/steps/wait.js';
+export { runJournaledHook } from './rotation/steps/hand-over.js';

@@ -7,15 +7,17 @@ import { UsageError } from '../errors.js';
 import { writeTextAtomic } from '../journal/state-dir.js';
 import { DestinationError } from './errors.js';
 import type { Destination } from './types.js';
+import { say, displayText } from '../ui/display-text.js';
 
 /** A value written without quotes: what every dotenv reader (shell, npm dotenv, docker compose) reads alike. */
 const BARE = /^[A-Za-z0-9_\-.+/=:@~,]*$/;
 
 export function dotenvDestination(target: string, file: string, variable: string, signal?: AbortSignal): Destination {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(variable)) throw new UsageError(`--to ${target}: "${variable}" is not a variable name (letters, digits and _, not starting with a digit).`);
-  if (!file) throw new UsageError(`--to ${target}: no file before #.`, { hint: 'dotenv:FILE#VAR, e.g. dotenv:.env#VULTR_API_KEY' });
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(variable))
+    throw new UsageError(say`--to ${displayText(target)}: "${displayText(variable)}" is not a variable name (letters, digits and _, not starting with a digit).`);
+  if (!file) throw new UsageError(say`--to ${displayText(target)}: no file before #.`, { hint: say`dotenv:FILE#VAR, e.g. dotenv:.env#VULTR_API_KEY` });
   const path = resolve(file);
-  const refuse = (what: string) => new UsageError(`--to ${target}: ${what}.`);
+  const refuse = (what: string) => new UsageError(say`--to ${displayText(target)}: ${displayText(what)}.`);
   return {
     target,
     async preflight() {

@@ -1,4 +1,5 @@
 import { HookFailedError } from '../errors.js';
+import { say, displayText, composed } from '../ui/display-text.js';
 
 /**
  * A destination that refused or could not be reached. It is a failed hand-over, like a failing --on-new-key
@@ -6,6 +7,6 @@ import { HookFailedError } from '../errors.js';
  */
 export class DestinationError extends HookFailedError {
   constructor(target: string, what: string, hint?: string) {
-    super(`--to ${target}: ${what}.`, hint ? { hint } : {});
+    super(say`--to ${displayText(target)}: ${displayText(what)}.`, hint ? { hint: composed(hint) } : {});
   }
 }

@@ -8,6 +8,7 @@ import { UsageError } from '../errors.js';
 import { DestinationError } from './errors.js';
 import { apiUrl, callJson, refused, under, type JsonAnswer } from './http.js';
 import type { Destination, DestinationDeps } from './types.js';
+import { say, displayText } from '../ui/display-text.js';
 
 export type GithubScope = { kind: 'repo'; owner: string; repo: string } | { kind: 'environment'; owner: string; repo: string; environment: string } | { kind: 'org'; org: string };
 
@@ -22,8 +23,9 @@ const MAX_PAGES = 1000;
  * letters, digits and _, not starting with a digit nor with GITHUB_.
  */
 export function checkSecretName(target: string, name: string): void {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new UsageError(`--to ${target}: "${name}" is not a GitHub secret name (letters, digits and _, not starting with a digit).`);
-  if (/^GITHUB_/i.test(name)) throw new UsageError(`--to ${target}: GitHub reserves secret names starting with GITHUB_.`);
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+    throw new UsageError(say`--to ${displayText(target)}: "${displayText(name)}" is not a GitHub secret name (letters, digits and _, not starting with a digit).`);
+  if (/^GITHUB_/i.test(name)) throw new UsageError(say`--to ${displayText(target)}: GitHub reserves secret names starting with GITHUB_.`);
 }
 
 export function githubDestination(target: string, scope: GithubScope, name: string, deps: DestinationDeps): Destination {
@@ -104,7 +106,8 @@ export function githubDestination(target: string, scope: GithubScope, name: stri
 function scopePath(target: string, scope: GithubScope): string {
   const e = (segment: string): string => {
     // "." and ".." are no GitHub name, and a URL resolves them away: the call would name another path.
-    if (segment === '.' || segment === '..') throw new UsageError(`--to ${target}: "${segment}" is not a GitHub owner, repository, environment or organisation name.`);
+    if (segment === '.' || segment === '..')
+      throw new UsageError(say`--to ${displayText(target)}: "${displayText(`${segment}`)}" is not a GitHub owner, repository, environment or organisation name.`);
     return encodeURIComponent(segment);
   };
   if (scope.kind === 'org') return `/orgs/${e(scope.org)}/actions`;
@@ -121,9 +124,8 @@ function apiBase(target: string, env: NodeJS.ProcessEnv): URL {
 function headers(target: string, env: NodeJS.ProcessEnv): Record<string, string> {
   const token = env.GH_TOKEN || env.GITHUB_TOKEN;
   if (!token)
-    throw new UsageError(`--to ${target}: no GitHub token: set GH_TOKEN or GITHUB_TOKEN.`, {
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: GitHub Actions' own ${{ }} syntax, shown to the user as is.
-      hint: "In a workflow: env: GH_TOKEN: ${{ secrets.SECRETS_TOKEN }} (a token allowed to write Actions secrets; the job's own GITHUB_TOKEN cannot).",
+    throw new UsageError(say`--to ${displayText(target)}: no GitHub token: set GH_TOKEN or GITHUB_TOKEN.`, {
+      hint: say`In a workflow: env: GH_TOKEN: \${{ secrets.SECRETS_TOKEN }} (a token allowed to write Actions secrets; the job's own GITHUB_TOKEN cannot).`,
     });
   return {
     authorization: `Bearer ${token}`,

@@ -8,6 +8,7 @@ import { UsageError } from '../errors.js';
 import { DestinationError } from './errors.js';
 import { answerText, apiUrl, callJson, refused, under, type JsonAnswer } from './http.js';
 import type { Destination, DestinationDeps } from './types.js';
+import { say, displayText } from '../ui/display-text.js';
 
 /**
  * What GitLab can mask (https://docs.gitlab.com/ci/variables/#mask-a-cicd-variable): a single line of at least 8
@@ -27,17 +28,17 @@ export function gitlabDestination(target: string, written: string, key: string, 
   } catch {
     // Not percent-encoding: refused below.
   }
-  if (!KEY.test(key)) throw new UsageError(`--to ${target}: "${key}" is not a GitLab variable key (letters, digits and _, at most 255).`);
+  if (!KEY.test(key)) throw new UsageError(say`--to ${displayText(target)}: "${displayText(key)}" is not a GitLab variable key (letters, digits and _, at most 255).`);
   if (!/^(\d+|[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+)$/.test(project)) {
-    throw new UsageError(`--to ${target}: "${project}" is neither a project id nor a project path (group/sub/project).`);
+    throw new UsageError(say`--to ${displayText(target)}: "${displayText(project)}" is neither a project id nor a project path (group/sub/project).`);
   }
   const api = apiUrl(target, deps.env.CI_API_V4_URL ? 'CI_API_V4_URL' : 'GITLAB_API_URL', deps.env.CI_API_V4_URL || deps.env.GITLAB_API_URL || 'https://gitlab.com/api/v4');
   const token = deps.env.GITLAB_TOKEN;
   if (!token) {
-    throw new UsageError(`--to ${target}: no GitLab token: set GITLAB_TOKEN.`, {
+    throw new UsageError(say`--to ${displayText(target)}: no GitLab token: set GITLAB_TOKEN.`, {
       hint: deps.env.CI_JOB_TOKEN
-        ? "A job's CI_JOB_TOKEN cannot write CI/CD variables; use a project or personal access token with the api scope, from a Maintainer, in a masked variable."
-        : 'A project or personal access token with the api scope, held by a Maintainer of the project.',
+        ? say`A job's CI_JOB_TOKEN cannot write CI/CD variables; use a project or personal access token with the api scope, from a Maintainer, in a masked variable.`
+        : say`A project or personal access token with the api scope, held by a Maintainer of the project.`,
     });
   }
   const base = `/projects/${encodeURIComponent(project)}/variables`;

@@ -4,6 +4,7 @@ import { request, type Dispatcher } from 'undici';
 import { redact, sanitizeForDisplay } from '../core/mask.js';
 import { UsageError } from '../errors.js';
 import { DestinationError } from './errors.js';
+import { say, displayText } from '../ui/display-text.js';
 
 export interface JsonCall {
   method: 'GET' | 'PUT' | 'POST' | 'PATCH';
@@ -72,10 +73,10 @@ export function apiUrl(target: string, name: string, text: string): URL {
   try {
     url = new URL(text);
   } catch {
-    throw new UsageError(`--to ${target}: ${name} is not a URL.`);
+    throw new UsageError(say`--to ${displayText(target)}: ${displayText(name)} is not a URL.`);
   }
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.includes(url.hostname))) {
-    throw new UsageError(`--to ${target}: ${name} must be https (plain http only to this machine).`);
+    throw new UsageError(say`--to ${displayText(target)}: ${displayText(name)} must be https (plain http only to this machine).`);
   }
   url.pathname = segments(url.pathname);
   url.search = '';
@@ -93,7 +94,7 @@ export function under(target: string, base: URL, path: string): URL {
   const url = new URL(base.href);
   url.pathname = segments(`${base.pathname}/${pathname}`);
   url.search = query ? `?${query}` : '';
-  if (url.origin !== base.origin) throw new UsageError(`--to ${target}: a call would leave ${base.origin}; refused.`);
+  if (url.origin !== base.origin) throw new UsageError(say`--to ${displayText(target)}: a call would leave ${displayText(base.origin)}; refused.`);
   return url;
 }
 

@@ -6,6 +6,7 @@ import { githubDestination } from './github.js';
 import { gitlabDestination } from './gitlab.js';
 import { k8sDestination } from './k8s.js';
 import type { Destination, DestinationDeps } from './types.js';
+import { say, displayText } from '../ui/display-text.js';
 
 export type { Destination, DestinationDeps } from './types.js';
 export { DestinationError } from './errors.js';
@@ -20,7 +21,7 @@ export function parseTarget(target: string, deps: DestinationDeps): Destination 
   const hash = rest.lastIndexOf('#');
   const where = hash >= 0 ? rest.slice(0, hash) : rest;
   const name = hash >= 0 ? rest.slice(hash + 1) : '';
-  const malformed = (form: string) => new UsageError(`--to ${target}: expected ${form}.`);
+  const malformed = (form: string) => new UsageError(say`--to ${displayText(target)}: expected ${displayText(form)}.`);
   switch (kind) {
     case 'dotenv':
       if (hash < 0 || !name) throw malformed('dotenv:FILE#VAR');
@@ -43,7 +44,7 @@ export function parseTarget(target: string, deps: DestinationDeps): Destination 
       return k8sDestination(target, where.slice(0, slash), where.slice(slash + 1), name, deps);
     }
     default:
-      throw new UsageError(`--to ${target}: unknown destination${kind ? ` "${kind}"` : ''}.`, { hint: `Destinations: ${TARGET_FORMS.join(', ')}.` });
+      throw new UsageError(say`--to ${displayText(target)}: unknown destination${kind ? say` "${displayText(kind)}"` : say``}.`, { hint: say`Destinations: ${displayText(TARGET_FORMS.join(', '))}.` });
   }
 }
 

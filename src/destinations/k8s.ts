@@ -11,6 +11,7 @@ import { Agent, type Dispatcher } from 'undici';
 import { UsageError } from '../errors.js';
 import { apiUrl, callJson, refused, under, type JsonAnswer } from './http.js';
 import type { Destination, DestinationDeps } from './types.js';
+import { say, displayText } from '../ui/display-text.js';
 
 /** Where a pod's service account is mounted (the page above). */
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -35,9 +36,9 @@ const SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const DATA_KEY = /^[-._a-zA-Z0-9]{1,253}$/;
 
 export function k8sDestination(target: string, namespace: string, secretName: string, key: string, deps: DestinationDeps): Destination {
-  if (!LABEL.test(namespace)) throw new UsageError(`--to ${target}: "${namespace}" is not a namespace name (lower-case letters, digits and -).`);
-  if (!SUBDOMAIN.test(secretName)) throw new UsageError(`--to ${target}: "${secretName}" is not a Secret name (lower-case letters, digits, - and .).`);
-  if (!DATA_KEY.test(key)) throw new UsageError(`--to ${target}: "${key}" is not a Secret key (letters, digits, -, _ and .).`);
+  if (!LABEL.test(namespace)) throw new UsageError(say`--to ${displayText(target)}: "${displayText(namespace)}" is not a namespace name (lower-case letters, digits and -).`);
+  if (!SUBDOMAIN.test(secretName)) throw new UsageError(say`--to ${displayText(target)}: "${displayText(secretName)}" is not a Secret name (lower-case letters, digits, - and .).`);
+  if (!DATA_KEY.test(key)) throw new UsageError(say`--to ${displayText(target)}: "${displayText(key)}" is not a Secret key (letters, digits, -, _ and .).`);
   const collection = `/api/v1/namespaces/${namespace}/secrets`;
   const item = `${collection}/${secretName}`;
   let connection: Promise<{ access: ClusterAccess; dispatcher: Dispatcher | undefined }> | undefined;
@@ -94,21 +95,21 @@ export async function clusterAccess(target: string, env: NodeJS.ProcessEnv): Pro
   for (const path of files) {
     const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT' && !env.KUBECONFIG) return undefined;
-      throw new UsageError(`--to ${target}: cannot read the kubeconfig ${path} (${err.code ?? err.message}).`);
+      throw new UsageError(say`--to ${displayText(target)}: cannot read the kubeconfig ${displayText(path)} (${displayText(err.code ?? err.message)}).`);
     });
     if (text !== undefined) configs.push({ path, doc: await parseKubeconfig(target, path, text) });
   }
   if (configs.length) return fromKubeconfig(target, configs);
   if (env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT) return inCluster(target, env);
-  throw new UsageError(`--to ${target}: no Kubernetes credentials: no kubeconfig (KUBECONFIG, ~/.kube/config) and not in a pod.`);
+  throw new UsageError(say`--to ${displayText(target)}: no Kubernetes credentials: no kubeconfig (KUBECONFIG, ~/.kube/config) and not in a pod.`);
 }
 
 async function inCluster(target: string, env: NodeJS.ProcessEnv): Promise<ClusterAccess> {
   const dir = env.KEYROT_K8S_SERVICE_ACCOUNT_DIR || SERVICE_ACCOUNT_DIR;
   const read = (name: string) =>
     readFile(join(dir, name), 'utf8').catch(() => {
-      throw new UsageError(`--to ${target}: in a pod without a service account token (${join(dir, name)} cannot be read).`, {
-        hint: 'Mount the service account token (automountServiceAccountToken) or give a kubeconfig.',
+      throw new UsageError(say`--to ${displayText(target)}: in a pod without a service account token (${displayText(join(dir, name))} cannot be read).`, {
+        hint: say`Mount the service account token (automountServiceAccountToken) or give a kubeconfig.`,
       });
     });
   const host = env.KUBERNETES_SERVICE_HOST!.includes(':') ? `[${env.KUBERNETES_SERVICE_HOST}]` : env.KUBERNETES_SERVICE_HOST;
@@ -137,20 +138,20 @@ async function parseKubeconfig(target: string, path: string, text: string): Prom
     const doc = parse(text) as unknown;
     return doc && typeof doc === 'object' ? (doc as KubeConfig) : {};
   } catch {
-    throw new UsageError(`--to ${target}: the kubeconfig ${path} is not YAML.`);
+    throw new UsageError(say`--to ${displayText(target)}: the kubeconfig ${displayText(path)} is not YAML.`);
   }
 }
 
 /** The current context's cluster and user, merged across files as kubectl does: the first file to set a thing wins. */
 async function fromKubeconfig(target: string, configs: Array<{ path: string; doc: KubeConfig }>): Promise<ClusterAccess> {
   const current = configs.map((c) => c.doc['current-context']).find(Boolean);
-  if (!current) throw new UsageError(`--to ${target}: the kubeconfig has no current-context.`, { hint: 'kubectl config use-context NAME' });
+  if (!current) throw new UsageError(say`--to ${displayText(target)}: the kubeconfig has no current-context.`, { hint: say`kubectl config use-context NAME` });
   const find = <K extends 'contexts' | 'clusters' | 'users'>(list: K, name: string | undefined) => {
     for (const { path, doc } of configs) {
       const entry = (doc[list] as Array<{ name?: string }> | undefined)?.find((e) => e?.name === name);
       if (entry) return { path, entry: entry as NonNullable<KubeConfig[K]>[number] };
     }
-    throw new UsageError(`--to ${target}: the kubeconfig's ${list.slice(0, -1)} "${name ?? ''}" is not defined.`);
+    throw new UsageError(say`--to ${displayText(target)}: the kubeconfig's ${displayText(list.slice(0, -1))} "${displayText(name ?? '')}" is not defined.`);
   };
   const context = find('contexts', current).entry.context ?? {};
   const { path: clusterFile, entry: clusterEntry } = find('clusters', context.cluster);
@@ -162,19 +163,22 @@ async function fromKubeconfig(target: string, configs: Array<{ path: string; doc
   const file = async (from: string, p: string) => {
     const full = isAbsolute(p) ? p : resolve(dirname(from), p);
     return readFile(full, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      throw new UsageError(`--to ${target}: cannot read ${full}, named in the kubeconfig (${err.code ?? err.message}).`);
+      throw new UsageError(say`--to ${displayText(target)}: cannot read ${displayText(full)}, named in the kubeconfig (${displayText(err.code ?? err.message)}).`);
     });
   };
   const data = (b64: string) => Buffer.from(b64, 'base64').toString('utf8');
   const either = async (o: Record<string, unknown>, from: string, k: string) => (str(o, `${k}-data`) ? data(str(o, `${k}-data`)!) : str(o, k) ? await file(from, str(o, k)!) : undefined);
 
   if (user.exec || user['auth-provider']) {
-    throw new UsageError(`--to ${target}: the kubeconfig's user "${context.user}" gets its credentials from a plugin (exec or auth-provider), which keyrot does not run.`, {
-      hint: 'Give keyrot a kubeconfig with a token or a client certificate (for example a service account token), or run it in a pod.',
-    });
+    throw new UsageError(
+      say`--to ${displayText(target)}: the kubeconfig's user "${displayText(`${context.user}`)}" gets its credentials from a plugin (exec or auth-provider), which keyrot does not run.`,
+      {
+        hint: say`Give keyrot a kubeconfig with a token or a client certificate (for example a service account token), or run it in a pod.`,
+      },
+    );
   }
   const server = str(cluster, 'server');
-  if (!server) throw new UsageError(`--to ${target}: the kubeconfig's cluster "${context.cluster}" has no server.`);
+  if (!server) throw new UsageError(say`--to ${displayText(target)}: the kubeconfig's cluster "${displayText(`${context.cluster}`)}" has no server.`);
   const access: ClusterAccess = { server: apiUrl(target, 'the kubeconfig server', server), source: `${clusterFile} (context ${current})` };
   const ca = await either(cluster, clusterFile, 'certificate-authority');
   if (ca) access.ca = ca;
@@ -184,7 +188,7 @@ async function fromKubeconfig(target: string, configs: Array<{ path: string; doc
   const cert = await either(user, userFile, 'client-certificate');
   const key = await either(user, userFile, 'client-key');
   if (cert && key) Object.assign(access, { cert, key });
-  if (!access.token && !access.cert) throw new UsageError(`--to ${target}: the kubeconfig's user "${context.user}" has neither a token nor a client certificate.`);
+  if (!access.token && !access.cert) throw new UsageError(say`--to ${displayText(target)}: the kubeconfig's user "${displayText(`${context.user}`)}" has neither a token nor a client certificate.`);
   return access;
 }
 

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { UsageError } from '../errors.js';
 import { startForwarding } from './signals.js';
+import { say, displayText } from '../ui/display-text.js';
 
 /** Signals passed on to the command while it runs. */
 const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
@@ -47,7 +48,9 @@ export function runAttached(run: ExecRun): Promise<ExecOutcome> {
     child.on('error', (err: NodeJS.ErrnoException) => {
       done();
       const why = err.code === 'ENOENT' ? 'not found' : err.code === 'EACCES' ? 'permission denied' : err.message;
-      reject(new UsageError(`Cannot run "${run.command}": ${why}.`, { hint: err.code === 'ENOENT' ? 'Give a command on PATH or a path to one, after --.' : undefined }));
+      reject(
+        new UsageError(say`Cannot run "${displayText(run.command)}": ${displayText(why)}.`, { hint: err.code === 'ENOENT' ? say`Give a command on PATH or a path to one, after --.` : undefined }),
+      );
     });
     child.on('exit', (exitCode, signal) => {
       done();

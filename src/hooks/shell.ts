@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { HookFailedError } from '../errors.js';
 import { formatDuration } from '../core/duration.js';
 import { describeHookProcess, type HookProcess } from './process-group.js';
+import { say, displayText } from '../ui/display-text.js';
 
 export interface HookRun {
   command: string;
@@ -130,7 +131,7 @@ export function runShell(run: HookRun): Promise<HookOutcome> {
       settled = true;
       clearTimeout(timer);
       run.signal.removeEventListener('abort', onAbort);
-      reject(new HookFailedError(`Could not start the command: ${err.message}`));
+      reject(new HookFailedError(say`Could not start the command: ${displayText(err.message)}`));
     });
     // The hook is done when its process exits, not when its pipes close: a child it left running (nohup x &, a
     // daemon it restarted) may hold them open for ever. What is already buffered is read; then keyrot stops.

@@ -5,6 +5,7 @@
 import { StateError } from '../errors.js';
 import { readRecord, storeOf, type StateStore } from '../state/store.js';
 import { jsonText, safeName } from './state-dir.js';
+import { say, displayText } from '../ui/display-text.js';
 
 /** `gone`: the key was no longer listed when a resume came to it (rotated or revoked outside the batch). */
 export type BatchItemStatus = 'pending' | 'done' | 'failed' | 'gone';
@@ -77,8 +78,8 @@ export class BatchJournal {
     if (file === null) return null;
     const { data } = file;
     if (!isBatchRecord(data)) {
-      throw new StateError(`The batch record ${path} is damaged.`, {
-        hint: `Every rotation it started keeps its own journal: set the file aside (mv '${path}' '${path}.damaged'), then keyrot rotate --user U --resume finishes each unfinished one.`,
+      throw new StateError(say`The batch record ${displayText(path)} is damaged.`, {
+        hint: say`Every rotation it started keeps its own journal: set the file aside (mv '${displayText(path)}' '${displayText(path)}.damaged'), then keyrot rotate --user U --resume finishes each unfinished one.`,
         data: { batch: path },
       });
     }

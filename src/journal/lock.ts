@@ -20,6 +20,7 @@ import { S3Store } from '../state/s3-store.js';
 import { storeOf } from '../state/store.js';
 import { ownerMayBeRunning } from './owner.js';
 import { safeName } from './state-dir.js';
+import { say, displayText } from '../ui/display-text.js';
 
 export interface Lock {
   /** Removes the lock if it is still this process's. Idempotent. */
@@ -66,8 +67,8 @@ export async function acquireUserLock(dir: string, provider: string, userId: str
     // A dead owner, or a file that is no lock keyrot wrote (a live lock is never half written): take it over.
     await takeOver(path, seen);
   }
-  throw new RotationConflictError(`Could not take the lock for ${label}: another keyrot process is taking it.`, {
-    hint: `Try again. If no keyrot is running, remove ${path}.`,
+  throw new RotationConflictError(say`Could not take the lock for ${displayText(label)}: another keyrot process is taking it.`, {
+    hint: say`Try again. If no keyrot is running, remove ${displayText(path)}.`,
     data: { lockFile: path },
   });
 }
@@ -118,23 +119,23 @@ function journalKey(provider: string, userId: string): string {
 function heldBy(owner: LockOwner, path: string, label: string): RotationConflictError {
   const data = { lockFile: path, pid: owner.pid, host: owner.host };
   if (owner.until !== undefined) {
-    return new RotationConflictError(`Another keyrot runner (host ${owner.host}, pid ${owner.pid}, since ${owner.since}) is working on ${label}.`, {
-      hint: `Wait for it to finish. If that runner is gone, its lease ends at ${owner.until || 'about a minute after its last renewal'} and the next run takes the lock over.`,
+    return new RotationConflictError(say`Another keyrot runner (host ${displayText(owner.host)}, pid ${owner.pid}, since ${displayText(owner.since)}) is working on ${displayText(label)}.`, {
+      hint: say`Wait for it to finish. If that runner is gone, its lease ends at ${displayText(owner.until || 'about a minute after its last renewal')} and the next run takes the lock over.`,
       data,
     });
   }
   if (owner.host !== hostname()) {
     // A process on another machine cannot be checked from here: the lock never lapses by itself, so say whose it is.
     return new RotationConflictError(
-      `The lock on ${label} was taken by keyrot on another host, ${owner.host} (pid ${owner.pid}, since ${owner.since}); keyrot cannot tell from here whether it still runs.`,
+      say`The lock on ${displayText(label)} was taken by keyrot on another host, ${displayText(owner.host)} (pid ${owner.pid}, since ${displayText(owner.since)}); keyrot cannot tell from here whether it still runs.`,
       {
-        hint: `If no keyrot runs on ${owner.host} any more, delete the lock file: ${path}. Runners that share state should keep it in a bucket (--state-dir s3://BUCKET/PREFIX).`,
+        hint: say`If no keyrot runs on ${displayText(owner.host)} any more, delete the lock file: ${displayText(path)}. Runners that share state should keep it in a bucket (--state-dir s3://BUCKET/PREFIX).`,
         data,
       },
     );
   }
-  return new RotationConflictError(`Another keyrot process (pid ${owner.pid}, since ${owner.since}) is working on ${label}.`, {
-    hint: `Wait for it to finish. If that process is gone, delete the lock file: ${path}`,
+  return new RotationConflictError(say`Another keyrot process (pid ${owner.pid}, since ${displayText(owner.since)}) is working on ${displayText(label)}.`, {
+    hint: say`Wait for it to finish. If that process is gone, delete the lock file: ${displayText(path)}`,
     data,
   });
 }

@@ -7,6 +7,7 @@ import { isKeyrotError } from '../errors.js';
 import { readAll, storeOf, type StateStore } from '../state/store.js';
 import { ownerMayBeRunning } from './owner.js';
 import { jsonText, safeName, stateError } from './state-dir.js';
+import { say } from '../ui/display-text.js';
 
 export interface PendingCreate {
   provider: string;
@@ -40,7 +41,7 @@ export class PendingCreates {
     try {
       await this.#store.write(this.#key(record), jsonText(record));
     } catch (err) {
-      throw (isKeyrotError(err) ? err : stateError(this.#store.where('pending-creates'), err)).amend('Point XDG_STATE_HOME at a writable folder. No key was created.', {});
+      throw (isKeyrotError(err) ? err : stateError(this.#store.where('pending-creates'), err)).amend(say`Point XDG_STATE_HOME at a writable folder. No key was created.`, {});
     }
     return record;
   }

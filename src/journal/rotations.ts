@@ -8,6 +8,7 @@ import type { RotationRecord } from '../core/rotation.js';
 import { PHASES, type RotationMode } from '../core/rotation/record.js';
 import { readAll, readRecord, storeOf, type StateStore } from '../state/store.js';
 import { jsonText, safeName } from './state-dir.js';
+import { say, displayText } from '../ui/display-text.js';
 
 export class RotationJournal {
   readonly #store: StateStore;
@@ -36,16 +37,16 @@ export class RotationJournal {
     const version = (data as { version?: unknown } | null)?.version;
     if (typeof version === 'number' && version > JOURNAL_VERSION) {
       // Not damage: an older keyrot must not set aside (and so take over) a newer one's rotation.
-      throw new StateError(`The rotation journal ${path} was written by a newer keyrot (journal version ${version}; this keyrot reads version ${JOURNAL_VERSION}).`, {
-        hint: 'Nothing was changed. Upgrade keyrot, then --resume or --abort the rotation with it.',
+      throw new StateError(say`The rotation journal ${displayText(path)} was written by a newer keyrot (journal version ${version}; this keyrot reads version ${JOURNAL_VERSION}).`, {
+        hint: say`Nothing was changed. Upgrade keyrot, then --resume or --abort the rotation with it.`,
         data: { journal: path, journalVersion: version },
       });
     }
     const problem = recordProblem(data);
     if (problem) {
       const aside = this.#store.shared ? `rename ${path} in the bucket` : `mv '${path}' '${path}.damaged'`;
-      throw new StateError(`The rotation journal ${path} is damaged (${problem}).`, {
-        hint: `Nothing was changed. Set it aside (${aside}), then keyrot rotate --resume continues from the provider's state, or revoke the key you do not want.`,
+      throw new StateError(say`The rotation journal ${displayText(path)} is damaged (${displayText(problem)}).`, {
+        hint: say`Nothing was changed. Set it aside (${displayText(aside)}), then keyrot rotate --resume continues from the provider's state, or revoke the key you do not want.`,
         data: { journal: path },
       });
     }

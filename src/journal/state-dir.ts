@@ -5,6 +5,7 @@ import { chmod, lstat, mkdir, open, readFile, rename, rm } from 'node:fs/promise
 import { StateError, UsageError } from '../errors.js';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { say, displayText, composed } from '../ui/display-text.js';
 
 /**
  * keyrot's state folder: --state-dir (`flag`), else KEYROT_STATE_DIR, else $XDG_STATE_HOME/keyrot, else
@@ -20,7 +21,7 @@ export function stateDir(env: NodeJS.ProcessEnv, flag?: string, flagSource = '--
     return root;
   }
   if (explicit !== undefined && !isAbsolute(explicit)) {
-    throw new UsageError(`${source} must be an absolute path or s3://BUCKET/PREFIX; got "${explicit.slice(0, 100)}".`);
+    throw new UsageError(say`${displayText(source)} must be an absolute path or s3://BUCKET/PREFIX; got "${displayText(explicit.slice(0, 100))}".`);
   }
   const base = env.XDG_STATE_HOME?.startsWith('/') ? env.XDG_STATE_HOME : join(homedir(), '.local', 'state');
   // Normalised once ("DIR/", "DIR/.", "//DIR" are DIR), so every check below compares one spelling of the folder.
@@ -35,10 +36,10 @@ export function normaliseS3Root(text: string, source: string): string {
   const rest = text.replace(/^s3:\/\//i, '');
   const [bucket = '', ...parts] = rest.split('/');
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
-    throw new UsageError(`${source}: "${bucket.slice(0, 80)}" is not an S3 bucket name.`, { hint: 'Example: --state-dir s3://my-bucket/keyrot' });
+    throw new UsageError(say`${displayText(source)}: "${displayText(bucket.slice(0, 80))}" is not an S3 bucket name.`, { hint: say`Example: --state-dir s3://my-bucket/keyrot` });
   }
   const prefix = parts.filter((p) => p !== '' && p !== '.');
-  if (prefix.includes('..')) throw new UsageError(`${source}: ".." has no meaning in an S3 prefix.`);
+  if (prefix.includes('..')) throw new UsageError(say`${displayText(source)}: ".." has no meaning in an S3 prefix.`);
   return ['s3:/', bucket, ...prefix].join('/');
 }
 
@@ -88,10 +89,10 @@ export function stateRootOf(path: string): string {
  */
 export function checkFolder(dir: string, info: { isSymbolicLink(): boolean; isDirectory(): boolean; uid: number }, root: string): void {
   const fix = namedRoots.has(root) ? 'Name a real folder of your own with --state-dir (or KEYROT_STATE_DIR).' : 'Point XDG_STATE_HOME at a real folder of your own.';
-  if (info.isSymbolicLink()) throw new StateError(`keyrot's state folder ${dir} is a symbolic link: refusing to keep rotation records through it.`, { hint: fix });
-  if (!info.isDirectory()) throw new StateError(`${dir} is not a folder.`, { hint: `Move that file away, or: ${fix}` });
+  if (info.isSymbolicLink()) throw new StateError(say`keyrot's state folder ${displayText(dir)} is a symbolic link: refusing to keep rotation records through it.`, { hint: composed(fix) });
+  if (!info.isDirectory()) throw new StateError(say`${displayText(dir)} is not a folder.`, { hint: say`Move that file away, or: ${displayText(`${fix}`)}` });
   if (typeof process.getuid === 'function' && info.uid !== process.getuid()) {
-    throw new StateError(`keyrot's state folder ${dir} belongs to another user.`, { hint: fix });
+    throw new StateError(say`keyrot's state folder ${displayText(dir)} belongs to another user.`, { hint: composed(fix) });
   }
 }
 
@@ -100,7 +101,7 @@ export function stateError(path: string, err: unknown): StateError {
   const code = (err as NodeJS.ErrnoException)?.code;
   const why =
     code === 'ENOSPC' ? 'the disk is full' : code === 'EROFS' ? 'the file system is read-only' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : ((err as Error)?.message ?? String(err));
-  return new StateError(`keyrot cannot write its state at ${path}: ${why}.`, { cause: err, data: { path } });
+  return new StateError(say`keyrot cannot write its state at ${displayText(path)}: ${displayText(why)}.`, { cause: err, data: { path } });
 }
 
 /** Writes `data` as JSON to `path` atomically with mode 0600, making its folder first. */
@@ -157,7 +158,7 @@ export async function readStateRecord(path: string, what: string, data: Record<s
     text = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new StateError(`Cannot read the ${what} ${path}: ${(err as Error).message}`, { data, cause: err });
+    throw new StateError(say`Cannot read the ${displayText(what)} ${displayText(path)}: ${displayText((err as Error).message)}`, { data, cause: err });
   }
   try {
     return { data: JSON.parse(text) as unknown };

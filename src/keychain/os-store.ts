@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KeychainError } from '../errors.js';
 import { KEYCHAIN_SERVICE, probeAccount, type SecretStore } from './secret-store.js';
+import { say, displayText, composed } from '../ui/display-text.js';
 
 type KeyringModule = typeof import('@napi-rs/keyring');
 
@@ -33,8 +34,8 @@ export class OsSecretStore implements SecretStore {
     await this.#run('write', account, (entry, signal) => entry.setPassword(secret, signal));
     const back = await this.get(account);
     if (back !== secret) {
-      throw new KeychainError(`The keychain did not keep what keyrot wrote (${this.description}).`, {
-        hint: 'Check that the keychain is unlocked and not full.',
+      throw new KeychainError(say`The keychain did not keep what keyrot wrote (${displayText(this.description)}).`, {
+        hint: say`Check that the keychain is unlocked and not full.`,
       });
     }
   }
@@ -67,8 +68,8 @@ export class OsSecretStore implements SecretStore {
       try {
         this.#module = requireCjs('@napi-rs/keyring') as KeyringModule;
       } catch (err) {
-        throw new KeychainError('The keychain library could not be loaded on this platform.', {
-          hint: 'Reinstall keyrot (npm ci) so the prebuilt @napi-rs/keyring binary for this platform is present.',
+        throw new KeychainError(say`The keychain library could not be loaded on this platform.`, {
+          hint: say`Reinstall keyrot (npm ci) so the prebuilt @napi-rs/keyring binary for this platform is present.`,
           cause: err,
         });
       }
@@ -96,8 +97,8 @@ export class OsSecretStore implements SecretStore {
     // No session bus at all (DBUS_SESSION_BUS_ADDRESS unset, or a socket that is not there): libdbus's own text
     // ("Using X11 for dbus-daemon autolaunch was disabled…") names no keychain; the raw text stays in the cause.
     const reason = this.platform === 'linux' && NO_BUS.test(raw) ? 'no D-Bus session bus to reach it (DBUS_SESSION_BUS_ADDRESS is unset or points nowhere)' : firstLine(raw);
-    return new KeychainError(`Could not ${op} ${this.description}: ${reason}`, {
-      hint: keychainHint(this.platform, raw),
+    return new KeychainError(say`Could not ${displayText(op)} ${displayText(this.description)}: ${displayText(reason)}`, {
+      hint: composed(keychainHint(this.platform, raw)),
       cause: err,
     });
   }

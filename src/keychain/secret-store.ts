@@ -7,6 +7,7 @@ export const KEYCHAIN_SERVICE = 'keyrot';
 // The store interface and the account naming are the engine's port (core/key-store.ts); re-exported for adapters.
 export { entryName, keychainAccount, type SecretStore } from '../core/key-store.js';
 import type { SecretStore } from '../core/key-store.js';
+import { say, displayText } from '../ui/display-text.js';
 
 /** The parts of a user key's account ("vultr:<user-id>:<key-id>"); null for the admin entry and anything else. */
 export function parseKeyAccount(account: string): { provider: string; userId: string; keyId: string } | null {
@@ -43,8 +44,8 @@ export async function probeWritable(store: SecretStore, timeoutMs = 10_000): Pro
     timer = setTimeout(
       () =>
         reject(
-          new KeychainError(`The keychain did not answer within ${Math.round(timeoutMs / 1000)} s (${store.description}).`, {
-            hint: 'Unlock the keychain (it may be waiting on an unlock prompt) and try again.',
+          new KeychainError(say`The keychain did not answer within ${Math.round(timeoutMs / 1000)} s (${displayText(store.description)}).`, {
+            hint: say`Unlock the keychain (it may be waiting on an unlock prompt) and try again.`,
           }),
         ),
       timeoutMs,

@@ -3,6 +3,7 @@
 // never be sent again. It becomes KeyNotReturnedError, on which createAndStoreKey (src/core/create-key.ts) deletes
 // the key by name.
 import { KeyNotReturnedError, ProviderResponseError } from '../errors.js';
+import { say, displayText } from '../ui/display-text.js';
 
 /**
  * `read()`'s key, or KeyNotReturnedError for a ProviderResponseError it throws (other errors pass: a lost answer, a
@@ -15,7 +16,7 @@ export async function readCreateAnswer<T>(service: string, keyName: string, read
     return await read((p) => (plaintext = p));
   } catch (error) {
     if (!(error instanceof ProviderResponseError)) throw error;
-    throw new KeyNotReturnedError(`${service} accepted the create of "${keyName}" but its answer holds no key (${error.message.replace(/\.$/, '')}).`, {
+    throw new KeyNotReturnedError(say`${displayText(service)} accepted the create of "${displayText(keyName)}" but its answer holds no key (${displayText(error.message.replace(/\.$/, ''))}).`, {
       data: { ...error.data, keyName },
       cause: error,
       plaintext,

@@ -17,6 +17,7 @@ import { AuthError, CancelledError, CreateOutcomeUnknownError, NotFoundError, Pe
 import { redact, sanitizeForDisplay } from '../core/mask.js';
 import { urlUnder } from '../core/base-url.js';
 import type { HttpLogger, ProviderOptions, RetryPolicy, Timeouts } from './types.js';
+import { say, displayText, composed } from '../ui/display-text.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -95,13 +96,13 @@ export class RateLimiter {
    * Retry-After pause or the spacing: only by the window's count.
    */
   acquire(signal?: AbortSignal, urgent = false): Promise<RequestTicket> {
-    if (signal?.aborted) return Promise.reject(new CancelledError('Cancelled.'));
+    if (signal?.aborted) return Promise.reject(new CancelledError(say`Cancelled.`));
     if (this.#gaveUp && !urgent) return Promise.reject(this.#gaveUp);
     return new Promise<RequestTicket>((resolve, reject) => {
       const onAbort = () => {
         const at = this.#queue.indexOf(entry);
         if (at >= 0) this.#queue.splice(at, 1);
-        reject(new CancelledError('Cancelled.'));
+        reject(new CancelledError(say`Cancelled.`));
         this.#pump();
       };
       const entry = {
@@ -414,10 +415,10 @@ export class HttpClient {
     try {
       base = new URL(options.baseUrl);
     } catch {
-      throw new UsageError(`Invalid ${options.serviceName} API base URL: ${sanitizeForDisplay(options.baseUrl)}`);
+      throw new UsageError(say`Invalid ${displayText(options.serviceName)} API base URL: ${displayText(sanitizeForDisplay(options.baseUrl))}`);
     }
     if (base.protocol !== 'https:' && base.protocol !== 'http:') {
-      throw new UsageError(`The ${options.serviceName} API base URL must start with https:// or http://`);
+      throw new UsageError(say`The ${displayText(options.serviceName)} API base URL must start with https:// or http://`);
     }
     if (!base.pathname.endsWith('/')) base.pathname += '/';
     base.search = '';
@@ -459,9 +460,12 @@ export class HttpClient {
     // The one place a request's URL is made: it never leaves the base URL (a key goes with every request).
     const url = urlUnder(this.#base, relative)?.toString();
     if (url === undefined) {
-      throw new UsageError(`keyrot refused to send a request to "${sanitizeForDisplay(relative, 100)}": it is not a path under the ${this.#service} API base URL ${this.#base.href}.`, {
-        hint: 'Check the provider definition (--provider-file): its paths are paths under the base URL, such as "/keys".',
-      });
+      throw new UsageError(
+        say`keyrot refused to send a request to "${displayText(sanitizeForDisplay(relative, 100))}": it is not a path under the ${displayText(this.#service)} API base URL ${displayText(this.#base.href)}.`,
+        {
+          hint: say`Check the provider definition (--provider-file): its paths are paths under the base URL, such as "/keys".`,
+        },
+      );
     }
     const token = options.token ?? this.#token;
     const secrets = [this.#token, token];
@@ -488,8 +492,8 @@ export class HttpClient {
     for (let attempt = 1; ; attempt++) {
       const ticket = await this.#limiter.acquire(this.#signal, this.#urgent).catch((err: unknown) => {
         if (!(err instanceof ThrottledTooLongError)) throw err;
-        throw new ProviderUnavailableError(`${this.#service} did not ${what}: it has ${err.message}, so keyrot stopped waiting.`, {
-          hint: `Another client on this IP address may be using up ${this.#service}'s rate limit: try again later.`,
+        throw new ProviderUnavailableError(say`${displayText(this.#service)} did not ${displayText(what)}: it has ${displayText(err.message)}, so keyrot stopped waiting.`, {
+          hint: say`Another client on this IP address may be using up ${displayText(this.#service)}'s rate limit: try again later.`,
           data: { request: label, throttledForMs: err.forMs },
         });
       });
@@ -505,9 +509,9 @@ export class HttpClient {
       if (outcome.kind === 'cancelled') {
         this.#log(`${label} → cancelled (${elapsed} ms)`, secrets);
         throw idempotent
-          ? new CancelledError('Cancelled.')
-          : new CancelledError(`Cancelled while waiting for ${this.#service} to ${what}: the key may or may not have been created.`, {
-              hint: "List the user's keys to see whether it was.",
+          ? new CancelledError(say`Cancelled.`)
+          : new CancelledError(say`Cancelled while waiting for ${displayText(this.#service)} to ${displayText(what)}: the key may or may not have been created.`, {
+              hint: say`List the user's keys to see whether it was.`,
               data: { outcomeUnknown: true },
             });
       }
@@ -515,9 +519,12 @@ export class HttpClient {
       if (outcome.kind === 'too-large') {
         this.#log(`${label} → ${outcome.status}, answer over ${MAX_ANSWER_BYTES} bytes (${elapsed} ms)`, secrets);
         // Not transient: the same request would get the same answer. For a create it is a 2xx without a readable key.
-        throw new ProviderResponseError(`${this.#service}'s answer when asked to ${what} is larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB (HTTP ${outcome.status}); keyrot stopped reading it.`, {
-          data: { status: outcome.status, request: label },
-        });
+        throw new ProviderResponseError(
+          say`${displayText(this.#service)}'s answer when asked to ${displayText(what)} is larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB (HTTP ${outcome.status}); keyrot stopped reading it.`,
+          {
+            data: { status: outcome.status, request: label },
+          },
+        );
       }
       let lastProblem: string;
       let retryAfterMs: number | undefined;
@@ -525,20 +532,20 @@ export class HttpClient {
         this.#log(`${label} → ${outcome.label} (${elapsed} ms)`, secrets);
         lastProblem = outcome.label;
         if (outcome.code === 'UND_ERR_INVALID_ARG') {
-          throw new UsageError(`Could not ask ${this.#service} to ${what}: the API key or a parameter contains characters not allowed in HTTP.`, {
+          throw new UsageError(say`Could not ask ${displayText(this.#service)} to ${displayText(what)}: the API key or a parameter contains characters not allowed in HTTP.`, {
             cause: outcome.error,
           });
         }
         if (outcome.code === 'KEYROT_PROXY_AUTH') {
           // Asking again with the same credentials gets the same 407.
-          throw new UsageError(`Could not reach ${this.#service}: ${outcome.label}.`, {
-            hint: 'Put the user and password the proxy accepts in the proxy variable (http://user:password@proxy:port, percent-encoded).',
+          throw new UsageError(say`Could not reach ${displayText(this.#service)}: ${displayText(outcome.label)}.`, {
+            hint: say`Put the user and password the proxy accepts in the proxy variable (http://user:password@proxy:port, percent-encoded).`,
             cause: outcome.error,
           });
         }
         if (outcome.code !== undefined && TLS_ERROR.test(outcome.code)) {
-          throw new ProviderUnavailableError(`Could not reach ${this.#service}: TLS problem (${outcome.code}).`, {
-            hint: 'Check the base URL and any proxy intercepting HTTPS.',
+          throw new ProviderUnavailableError(say`Could not reach ${displayText(this.#service)}: TLS problem (${displayText(outcome.code)}).`, {
+            hint: say`Check the base URL and any proxy intercepting HTTPS.`,
             data: { lastError: outcome.code },
             cause: outcome.error,
           });
@@ -567,13 +574,16 @@ export class HttpClient {
       }
 
       if (attempt >= attempts) {
-        throw new ProviderUnavailableError(`${this.#service} did not ${what} after ${attempt} attempt${attempt === 1 ? '' : 's'} (last: ${lastProblem}).`, {
-          hint: lastProblem.startsWith('the proxy ')
-            ? 'Check the proxy, or the proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), then try again.'
-            : `Check the network connection and ${this.#service}'s status page, then try again.`,
-          data: { attempts: attempt, last: lastProblem, request: label },
-          cause: outcome.kind === 'failed' ? outcome.error : undefined,
-        });
+        throw new ProviderUnavailableError(
+          say`${displayText(this.#service)} did not ${displayText(what)} after ${attempt} attempt${attempt === 1 ? say`` : say`s`} (last: ${displayText(lastProblem)}).`,
+          {
+            hint: lastProblem.startsWith('the proxy ')
+              ? say`Check the proxy, or the proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), then try again.`
+              : say`Check the network connection and ${displayText(this.#service)}'s status page, then try again.`,
+            data: { attempts: attempt, last: lastProblem, request: label },
+            cause: outcome.kind === 'failed' ? outcome.error : undefined,
+          },
+        );
       }
       const delay = retryAfterMs ?? this.#backoffMs(attempt);
       this.#log(`${label}: retrying in ${delay} ms${retryAfterMs === undefined ? '' : ' (Retry-After)'} (attempt ${attempt + 1} of ${attempts}) after ${lastProblem}`, secrets);
@@ -666,7 +676,7 @@ export class HttpClient {
     }
     if (text.trim() === '') {
       if (expectBody) {
-        throw new ProviderResponseError(`${this.#service} sent an empty answer when asked to ${what} (HTTP ${status}).`, {
+        throw new ProviderResponseError(say`${displayText(this.#service)} sent an empty answer when asked to ${displayText(what)} (HTTP ${status}).`, {
           data: { status },
         });
       }
@@ -675,8 +685,8 @@ export class HttpClient {
     const body = tryParseJson(text);
     if (body === undefined) {
       if (!expectBody) return { ...base, body: undefined, errorMessage: '' };
-      throw new ProviderResponseError(`${this.#service} sent an answer that is not JSON when asked to ${what} (HTTP ${status}).`, {
-        hint: this.#hints.notFound ?? 'A proxy may be intercepting the request; check the base URL.',
+      throw new ProviderResponseError(say`${displayText(this.#service)} sent an answer that is not JSON when asked to ${displayText(what)} (HTTP ${status}).`, {
+        hint: composed(this.#hints.notFound ?? 'A proxy may be intercepting the request; check the base URL.'),
         data: { status },
       });
     }
@@ -688,41 +698,50 @@ export class HttpClient {
     const service = this.#service;
     if (status === 401) {
       const ipNotAllowed = /^Unauthorized IP address/i.test(message);
-      return new AuthError(`${service} rejected the API key: ${message || 'HTTP 401 Unauthorized'}`, {
-        hint: ipNotAllowed ? this.#hints.ipNotAllowed : this.#hints.unauthorized,
+      return new AuthError(say`${displayText(service)} rejected the API key: ${displayText(message || 'HTTP 401 Unauthorized')}`, {
+        hint: composed(ipNotAllowed ? this.#hints.ipNotAllowed : this.#hints.unauthorized),
         facts: { status },
         data: { ...data, reason: ipNotAllowed ? 'ip-not-allowed' : 'rejected' },
       });
     }
     if (status === 403) {
-      return new PermissionError(`${service} denied permission to ${what}${message ? `: ${message}` : ''}`, {
-        hint: this.#hints.forbidden,
+      return new PermissionError(say`${displayText(service)} denied permission to ${displayText(what)}${message ? say`: ${displayText(message)}` : say``}`, {
+        hint: composed(this.#hints.forbidden),
         data,
         facts: { status },
       });
     }
     if (status === 404) {
-      return new NotFoundError(`${service} found nothing when asked to ${what}${message ? `: ${message}` : ''}`, { hint: this.#hints.notFound, data, facts: { status } });
-    }
-    if (status >= 400 && status < 500) {
-      return new UsageError(`${service} rejected the request to ${what}: ${message || `HTTP ${status}`}`, { data, facts: { status } });
-    }
-    if (status >= 500) {
-      return new ProviderUnavailableError(`${service} could not ${what}: HTTP ${status}${message ? ` (${message})` : ''}`, {
+      return new NotFoundError(say`${displayText(service)} found nothing when asked to ${displayText(what)}${message ? say`: ${displayText(message)}` : say``}`, {
+        hint: composed(this.#hints.notFound),
         data,
         facts: { status },
       });
     }
-    return new ProviderResponseError(`${service} answered the request to ${what} with an unexpected HTTP ${status}.`, { data, facts: { status } });
+    if (status >= 400 && status < 500) {
+      return new UsageError(say`${displayText(service)} rejected the request to ${displayText(what)}: ${displayText(message || `HTTP ${status}`)}`, { data, facts: { status } });
+    }
+    if (status >= 500) {
+      return new ProviderUnavailableError(say`${displayText(service)} could not ${displayText(what)}: HTTP ${status}${message ? say` (${displayText(message)})` : say``}`, {
+        data,
+        facts: { status },
+      });
+    }
+    return new ProviderResponseError(say`${displayText(service)} answered the request to ${displayText(what)} with an unexpected HTTP ${status}.`, { data, facts: { status } });
   }
 
   #outcomeUnknown(method: HttpMethod, what: string, problem: string, cause: unknown, secrets: string[]): CreateOutcomeUnknownError {
     // A POST creates a key; any other change (a PATCH moving an expiry) may or may not have taken effect.
     const create = method === 'POST';
     return new CreateOutcomeUnknownError(
-      redact(`${this.#service}'s answer when asked to ${what} was lost (${problem}): ${create ? 'the key may or may not have been created' : 'the change may or may not have taken effect'}.`, secrets),
+      composed(
+        redact(
+          `${this.#service}'s answer when asked to ${what} was lost (${problem}): ${create ? 'the key may or may not have been created' : 'the change may or may not have taken effect'}.`,
+          secrets,
+        ),
+      ),
       {
-        hint: create ? "Do not simply retry: list the user's keys to see whether it was created, and delete any key you cannot use." : 'Check the key at the provider before going on.',
+        hint: create ? say`Do not simply retry: list the user's keys to see whether it was created, and delete any key you cannot use.` : say`Check the key at the provider before going on.`,
         data: { last: problem },
         cause,
       },
@@ -824,7 +843,7 @@ function networkLabel(code: string | undefined): string {
 }
 
 function throwIfCancelled(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new CancelledError('Cancelled.');
+  if (signal?.aborted) throw new CancelledError(say`Cancelled.`);
 }
 
 async function sleepOrCancel(sleep: SleepFn, ms: number, signal: AbortSignal | undefined): Promise<void> {
@@ -832,7 +851,7 @@ async function sleepOrCancel(sleep: SleepFn, ms: number, signal: AbortSignal | u
   try {
     await sleep(ms, signal);
   } catch (error) {
-    if (signal?.aborted) throw new CancelledError('Cancelled.');
+    if (signal?.aborted) throw new CancelledError(say`Cancelled.`);
     throw error;
   }
   throwIfCancelled(signal);

@@ -1,6 +1,7 @@
 // Ids a provider sent, used as URL path segments: shared by every provider's client.
 import { sanitizeForDisplay } from '../core/mask.js';
 import { UsageError } from '../errors.js';
+import { say, displayText } from '../ui/display-text.js';
 
 /** Whether `id` can be one URL path segment as it is. */
 export function isSafeId(id: string): boolean {
@@ -13,7 +14,7 @@ export function isSafeId(id: string): boolean {
  * spaces or controls) would make the URL point elsewhere (`DELETE /users/<id>/apikeys/..`): they never reach one.
  */
 export function pathSegment(id: string): string {
-  if (!isSafeId(id)) throw new UsageError(`"${sanitizeForDisplay(id, 60)}" is not a valid id.`, { hint: 'Ids are the ones keyrot list-users and list-keys show.' });
+  if (!isSafeId(id)) throw new UsageError(say`"${displayText(sanitizeForDisplay(id, 60))}" is not a valid id.`, { hint: say`Ids are the ones keyrot list-users and list-keys show.` });
   return encodeURIComponent(id);
 }
 

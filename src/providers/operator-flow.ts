@@ -13,6 +13,7 @@ import { validateName } from '../commands/create.js';
 import { adminAccount } from '../keychain/secret-store.js';
 import type { SecretStore } from '../core/key-store.js';
 import type { ApiKey, AuthCheck, Provider } from './types.js';
+import { say, displayText, composed } from '../ui/display-text.js';
 
 /** The old key as the provider contract sees it (for instructions to the operator). */
 function oldKeyOf(record: RotationRecord): ApiKey {
@@ -27,29 +28,30 @@ function oldKeyOf(record: RotationRecord): ApiKey {
 async function receiveMintedKey(record: RotationRecord, ports: RotationPorts): Promise<{ detail: string }> {
   const { provider } = ports;
   const operator = provider.operator;
-  if (!operator) throw new UsageError(`${provider.displayName} has no dashboard steps: keyrot cannot rotate its keys.`);
+  if (!operator) throw new UsageError(say`${displayText(provider.displayName)} has no dashboard steps: keyrot cannot rotate its keys.`);
   const instructions = operator.mintInstructions(oldKeyOf(record), record.newKey.name);
   record.awaiting = 'mint';
   const secret = (await ports.receiveKey?.(instructions, record.newKey.name)) ?? null;
   if (secret === null) {
     await save(record, ports);
     ports.event('operator.action', { action: 'mint', name: record.newKey.name, instructions });
-    throw new OperatorStepError(`Paused: a person must mint the new key in ${provider.displayName}'s dashboard. ${instructions}`, {
-      hint: 'If it is minted already, pass that key.',
+    throw new OperatorStepError(say`Paused: a person must mint the new key in ${displayText(provider.displayName)}'s dashboard. ${displayText(instructions)}`, {
+      hint: say`If it is minted already, pass that key.`,
     });
   }
   const key = operator.identify(secret.trim(), record.newKey.name);
   ports.protect(key.secret);
-  if (key.id === record.oldKey.id) throw new UsageError(`That is the old key ${record.oldKey.name}, not a new one: mint ${record.newKey.name} in the dashboard and pass that.`);
+  if (key.id === record.oldKey.id)
+    throw new UsageError(say`That is the old key ${displayText(record.oldKey.name)}, not a new one: mint ${displayText(record.newKey.name)} in the dashboard and pass that.`);
   await markStarted(record, ports);
   const account = keychainAccount(provider.id, record.userId, key.id);
   try {
     await ports.store.set(account, key.secret);
   } catch (err) {
     throw new KeychainError(
-      `The key you minted could not be stored in ${ports.store.description} (${(err as Error).message}); keyrot recorded nothing. It is live in the dashboard: keep it for a retry, or revoke it there.`,
+      say`The key you minted could not be stored in ${displayText(ports.store.description)} (${displayText((err as Error).message)}); keyrot recorded nothing. It is live in the dashboard: keep it for a retry, or revoke it there.`,
       {
-        hint: 'Fix the keychain (unlock it), then --resume with the same key.',
+        hint: say`Fix the keychain (unlock it), then --resume with the same key.`,
         cause: err,
       },
     );
@@ -103,8 +105,11 @@ async function awaitOperatorRevoke(record: RotationRecord, ports: RotationPorts,
     const fresh = await provider.checkKey(await newSecret(record, ports));
     if (!fresh.ok && fresh.reason === 'rejected') {
       throw new VerificationFailedError(
-        `The new key ${record.newKey.name} is rejected (401)${old.ok ? ` while the old key ${record.oldKey.name} still works: the new key was revoked in the dashboard instead of the old one` : ', and so is the old key'}.`,
-        { hint: `Consumers given ${record.newKey.name} fail now. Mint a replacement with the same scopes, hand it over, then revoke ${record.oldKey.name}.`, facts: { newKeyUsable: false } },
+        say`The new key ${displayText(record.newKey.name)} is rejected (401)${old.ok ? say` while the old key ${displayText(record.oldKey.name)} still works: the new key was revoked in the dashboard instead of the old one` : say`, and so is the old key`}.`,
+        {
+          hint: say`Consumers given ${displayText(record.newKey.name)} fail now. Mint a replacement with the same scopes, hand it over, then revoke ${displayText(record.oldKey.name)}.`,
+          facts: { newKeyUsable: false },
+        },
       );
     }
     if (!old.ok && old.reason === 'rejected') {
@@ -114,7 +119,9 @@ async function awaitOperatorRevoke(record: RotationRecord, ports: RotationPorts,
     if (ports.now().getTime() - started >= timeout) {
       record.awaiting = 'revoke';
       throw new OperatorStepError(
-        `Paused: ${record.oldKey.name} still authenticates after ${formatDuration(timeout)}: it has not been revoked yet (or the revoke has not taken effect). ${provider.operator?.revokeInstructions(oldKeyOf(record)) ?? ''}`.trim(),
+        composed(
+          `Paused: ${record.oldKey.name} still authenticates after ${formatDuration(timeout)}: it has not been revoked yet (or the revoke has not taken effect). ${provider.operator?.revokeInstructions(oldKeyOf(record)) ?? ''}`.trim(),
+        ),
       );
     }
     await ports.sleep(Math.min(record.options.pollIntervalMs, timeout));
@@ -195,7 +202,7 @@ export async function adoptDashboardKey(ctx: Context, provider: Provider, secret
   }
   const invocation = ctx.providerFlag ? `keyrot ${ctx.providerFlag}` : 'keyrot';
   ctx.out.warn(
-    `keyrot runs with ${record.oldKey.name} from ${admin.where}, and that key is revoked next: point ${admin.where} at ${record.newKey.name} (e.g. ${ctx.providerFactory.adminKeyEnv}="$(${invocation} get)"), or store it with ${invocation} login.`,
+    say`keyrot runs with ${displayText(record.oldKey.name)} from ${displayText(admin.where)}, and that key is revoked next: point ${displayText(admin.where)} at ${displayText(record.newKey.name)} (e.g. ${displayText(ctx.providerFactory.adminKeyEnv)}="$(${displayText(invocation)} get)"), or store it with ${displayText(invocation)} login.`,
   );
   return null;
 }
@@ -211,12 +218,12 @@ export async function restoreDashboardAdmin(ctx: Context, provider: Provider, st
   const old = await store.get(keychainAccount(provider.id, record.userId, record.oldKey.id));
   if (old === null) {
     ctx.out.warn(
-      `The admin key entry holds ${record.newKey.name}, and keyrot holds no copy of ${record.oldKey.name} to put back: store it again with keyrot login before revoking ${record.newKey.name}.`,
+      say`The admin key entry holds ${displayText(record.newKey.name)}, and keyrot holds no copy of ${displayText(record.oldKey.name)} to put back: store it again with keyrot login before revoking ${displayText(record.newKey.name)}.`,
     );
     return;
   }
   await (await ctx.secretStore()).set(adminAccount(provider.id), old);
-  ctx.out.info(`The admin key entry holds ${record.oldKey.name} again.`);
+  ctx.out.info(say`The admin key entry holds ${displayText(record.oldKey.name)} again.`);
 }
 
 export function isKeyOf(operator: NonNullable<Provider['operator']>, secret: string, key: { id: string; name: string }): boolean {

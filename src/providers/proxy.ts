@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import type { Agent as AgentTypes, Dispatcher, Pool as PoolTypes, buildConnector } from 'undici';
 import { UsageError } from '../errors.js';
 import { Agent, DispatcherBase, Pool, ProxyAgent } from './undici-core.js';
+import { say, displayText } from '../ui/display-text.js';
 
 export type ProxyEnv = Readonly<Record<string, string | undefined>>;
 
@@ -31,13 +32,15 @@ export function checkedProxyFor(target: URL, env: ProxyEnv): string | null {
     url = new URL(found.url);
   } catch {
     throw new UsageError(
-      `${found.name} is not a proxy URL keyrot can read (e.g. http://proxy.example.com:3128; check the port, the brackets of an IPv6 address, and percent-encode special characters in a user name or password).`,
+      say`${displayText(found.name)} is not a proxy URL keyrot can read (e.g. http://proxy.example.com:3128; check the port, the brackets of an IPv6 address, and percent-encode special characters in a user name or password).`,
     );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new UsageError(`${found.name} names a ${url.protocol.replace(/:$/, '')} proxy (${proxyLabel(found.url)}); keyrot goes through http:// and https:// proxies only.`);
+    throw new UsageError(
+      say`${displayText(found.name)} names a ${displayText(url.protocol.replace(/:$/, ''))} proxy (${displayText(proxyLabel(found.url))}); keyrot goes through http:// and https:// proxies only.`,
+    );
   }
-  if (!url.hostname) throw new UsageError(`${found.name} names no proxy host.`);
+  if (!url.hostname) throw new UsageError(say`${displayText(found.name)} names no proxy host.`);
   return found.url;
 }
 

@@ -10,6 +10,7 @@ import { UsageError } from '../errors.js';
 import { validateDefinition, type RestDefinition } from './rest/definition.js';
 import { EXAMPLE, GRAFANA } from './rest/definitions.js';
 import type { ProviderFactory } from './types.js';
+import { say, displayText } from '../ui/display-text.js';
 
 /**
  * A provider's static facts (help text, environment variables, default URL) and a loader for its
@@ -50,7 +51,9 @@ export const providers: Readonly<Record<string, ProviderDescriptor>> = {
 export function getProviderFactory(id: string): ProviderDescriptor {
   const descriptor = Object.hasOwn(providers, id) ? providers[id] : undefined;
   if (!descriptor) {
-    throw new UsageError(`Unknown provider "${sanitizeForDisplay(id, 60)}".`, { hint: `Known providers: ${Object.keys(providers).join(', ')}; or describe your own with --provider-file.` });
+    throw new UsageError(say`Unknown provider "${displayText(sanitizeForDisplay(id, 60))}".`, {
+      hint: say`Known providers: ${displayText(Object.keys(providers).join(', '))}; or describe your own with --provider-file.`,
+    });
   }
   return descriptor;
 }
@@ -61,17 +64,35 @@ export function providerFromFile(path: string, source = '--provider-file'): Prov
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new UsageError(`${source}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UsageError(say`${displayText(source)}: cannot read ${displayText(path)}: ${displayText((err as NodeJS.ErrnoException).code ?? (err as Error).message)}`);
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new UsageError(`${path}: not JSON (${(err as Error).message})`, { hint: 'See "Your own provider" in keyrot\'s docs/providers.md for the format.' });
+    throw new UsageError(say`${displayText(path)}: not JSON (${displayText((err as Error).message)})`, { hint: say`See "Your own provider" in keyrot's docs/providers.md for the format.` });
   }
   const def = validateDefinition(raw, path);
   refuseBorrowedVariables(def, path);
-  return declarative({ ...def, id: fileProviderId(def) });
+  const descriptor = declarative({ ...def, id: fileProviderId(def) });
+  fileDefinitions.set(descriptor, def);
+  return descriptor;
+}
+
+/** The definition behind each provider file's descriptor, for atEffectiveBaseUrl. */
+const fileDefinitions = new WeakMap<ProviderDescriptor, RestDefinition>();
+
+/**
+ * The provider as it will be used: a provider file's identity follows the base URL its admin key is sent to (the file's
+ * baseUrl, or its baseUrlEnv variable, --api-url or a profile's api-url overriding it), so a key stored by `keyrot login`
+ * for one URL is never sent to another. `effectiveBaseUrl` is only read for a provider file. A built-in provider keeps
+ * its id wherever its URL points: its URL variable and --api-url come from the user, not from a file (docs/providers.md).
+ */
+export function atEffectiveBaseUrl(descriptor: ProviderDescriptor, effectiveBaseUrl: () => string): ProviderDescriptor {
+  const def = fileDefinitions.get(descriptor);
+  if (!def) return descriptor;
+  const baseUrl = effectiveBaseUrl();
+  return baseUrl === def.baseUrl ? descriptor : declarative({ ...def, baseUrl, id: fileProviderId({ id: def.id, baseUrl }) });
 }
 
 /**
@@ -89,9 +110,12 @@ function refuseBorrowedVariables(def: RestDefinition, path: string): void {
     if (!owner) continue;
     const twin = owner.id === def.id && owner.defaultBaseUrl === def.baseUrl && owner.adminKeyEnv === def.adminKeyEnv && owner.baseUrlEnv === def.baseUrlEnv;
     if (twin) continue;
-    throw new UsageError(`${path}: ${field} "${name}" belongs to the built-in ${owner.displayName} provider; a provider file must name a variable of its own.`, {
-      hint: `Name a variable of the file's own (e.g. "MYPLATFORM_${field === 'adminKeyEnv' ? 'API_KEY' : 'API_URL'}") and set it yourself; see "Your own provider" in docs/providers.md.`,
-    });
+    throw new UsageError(
+      say`${displayText(path)}: ${displayText(`${field}`)} "${displayText(name)}" belongs to the built-in ${displayText(owner.displayName)} provider; a provider file must name a variable of its own.`,
+      {
+        hint: say`Name a variable of the file's own (e.g. "MYPLATFORM_${field === 'adminKeyEnv' ? say`API_KEY` : say`API_URL`}") and set it yourself; see "Your own provider" in docs/providers.md.`,
+      },
+    );
   }
 }
 
@@ -99,6 +123,8 @@ function refuseBorrowedVariables(def: RestDefinition, path: string): void {
  * A provider file's identity, which names its keychain entries (its admin key's included) and journals: its id and a
  * digest of its base URL. A file can so never take a built-in provider's entries (a file whose id is "vultr" does not
  * get Vultr's admin key, and its login does not overwrite it), nor those of another file with the same id elsewhere.
+ * The base URL is the effective one (atEffectiveBaseUrl), spelled one way (core/base-url.ts validateBaseUrl), so two
+ * spellings of one endpoint share an identity and two endpoints never do.
  */
 export function fileProviderId(def: { id: string; baseUrl: string }): string {
   return `${def.id}.${createHash('sha256').update(def.baseUrl).digest('hex').slice(0, 8)}`;

@@ -22,6 +22,7 @@ import { isLoopback } from '../core/base-url.js';
 import { UsageError } from '../errors.js';
 import { FaultSet, type FaultAction, type FaultSpec } from './faults.js';
 import type { Exchange } from './server.js';
+import { say, displayText } from '../ui/display-text.js';
 
 export type PlatformDialect = 'grafana' | 'example' | 'kubeadapt';
 export type KubeadaptDocs = 'current' | 'earlier';
@@ -577,14 +578,14 @@ const ENV: Record<PlatformDialect, { key: string; url: string }> = {
 
 export async function startPlatformSandbox(options: PlatformSandboxOptions): Promise<PlatformSandbox> {
   const { dialect } = options;
-  if (!PLATFORM_DIALECTS.includes(dialect)) throw new UsageError(`Unknown sandbox platform "${String(dialect)}" (expected ${PLATFORM_DIALECTS.join(', ')}).`);
+  if (!PLATFORM_DIALECTS.includes(dialect)) throw new UsageError(say`Unknown sandbox platform "${displayText(String(dialect))}" (expected ${displayText(PLATFORM_DIALECTS.join(', '))}).`);
   const host = options.host ?? '127.0.0.1';
-  if (!isLoopback(host)) throw new UsageError(`The sandbox only listens on loopback, not "${host}".`);
+  if (!isLoopback(host)) throw new UsageError(say`The sandbox only listens on loopback, not "${displayText(host)}".`);
   const refresh = options.refreshMs ?? DEFAULT_REFRESH_MS[dialect];
-  if (!(refresh >= 0)) throw new UsageError(`The refresh interval must be zero or more milliseconds; got ${refresh}.`);
+  if (!(refresh >= 0)) throw new UsageError(say`The refresh interval must be zero or more milliseconds; got ${refresh}.`);
   const platform = new Platform(dialect, refresh);
   platform.kubeadaptDocs = options.kubeadaptDocs ?? 'current';
-  if (options.kubeadaptRevokedStatus === 403 && platform.kubeadaptDocs !== 'earlier') throw new UsageError('A revoked Kubeadapt key answers 403 only by the earlier docs.');
+  if (options.kubeadaptRevokedStatus === 403 && platform.kubeadaptDocs !== 'earlier') throw new UsageError(say`A revoked Kubeadapt key answers 403 only by the earlier docs.`);
   platform.kubeadaptRevokedStatus = options.kubeadaptRevokedStatus ?? 401;
   const adminKey = seed(platform);
   const faults = new FaultSet();
@@ -595,15 +596,15 @@ export async function startPlatformSandbox(options: PlatformSandboxOptions): Pro
 
   const mint: PlatformSandbox['mint'] = (input) => {
     const account = input.account ? platform.account(input.account) : platform.accounts[dialect === 'kubeadapt' ? 0 : 1];
-    if (!account) throw new UsageError('no such account');
-    if (typeof input.name !== 'string' || input.name === '' || input.name.length > 255) throw new UsageError('a key needs a name of 1 to 255 characters');
-    if (dialect === 'kubeadapt' && !input.scopes?.length) throw new UsageError('a Kubeadapt key needs at least one scope');
+    if (!account) throw new UsageError(say`no such account`);
+    if (typeof input.name !== 'string' || input.name === '' || input.name.length > 255) throw new UsageError(say`a key needs a name of 1 to 255 characters`);
+    if (dialect === 'kubeadapt' && !input.scopes?.length) throw new UsageError(say`a Kubeadapt key needs at least one scope`);
     const key = platform.addKey(account, { name: input.name, scopes: input.scopes ?? [], ...(input.allowedClusters ? { allowedClusters: input.allowedClusters } : {}) });
     return { id: key.id, plaintext: key.plaintext };
   };
   const revoke = (keyId: string) => {
     const found = platform.findKey(keyId);
-    if (!found) throw new UsageError(`no key ${keyId}`);
+    if (!found) throw new UsageError(say`no key ${displayText(keyId)}`);
     platform.remove(found.account, found.key);
   };
 
@@ -762,7 +763,11 @@ export async function startPlatformSandbox(options: PlatformSandboxOptions): Pro
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(err.code === 'EADDRINUSE' ? new UsageError(`Port ${options.port} on ${host} is already in use.`, { hint: 'Pick another port, or 0 for any free port.' }) : err),
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new UsageError(say`Port ${displayText(`${options.port}`)} on ${displayText(host)} is already in use.`, { hint: say`Pick another port, or 0 for any free port.` })
+          : err,
+      ),
     );
     server.listen(options.port ?? 0, host, () => resolve());
   });

@@ -14,6 +14,7 @@ import { FaultSet } from './faults.js';
 import type { FaultAction, FaultSpec } from './faults.js';
 import { FIXTURE_USERS, generateKeyPlaintext, KeyFactory, seedUsers } from './fixtures.js';
 import type { KeyRecord, UserRecord } from './fixtures.js';
+import { say, displayText } from '../ui/display-text.js';
 
 export { parseFaultSpec } from './faults.js';
 export type { FaultAction, FaultSpec } from './faults.js';
@@ -181,30 +182,30 @@ interface Settings {
 function resolveSettings(options: SandboxOptions): Settings {
   const host = options.host ?? '127.0.0.1';
   if (!isLoopback(host)) {
-    throw new UsageError(`The sandbox only listens on loopback, not "${host}".`, {
-      hint: 'Its control API is unauthenticated and reveals keys; use 127.0.0.1, ::1 or localhost.',
+    throw new UsageError(say`The sandbox only listens on loopback, not "${displayText(host)}".`, {
+      hint: say`Its control API is unauthenticated and reveals keys; use 127.0.0.1, ::1 or localhost.`,
     });
   }
   const port = options.port ?? 0;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`Invalid sandbox port ${port}.`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(say`Invalid sandbox port ${port}.`);
   const users = options.users ?? 6;
   if (!Number.isInteger(users) || users < FIXTURE_USERS.length) {
-    throw new UsageError(`The sandbox needs a whole number of users, at least ${FIXTURE_USERS.length}; got ${users}.`);
+    throw new UsageError(say`The sandbox needs a whole number of users, at least ${FIXTURE_USERS.length}; got ${users}.`);
   }
   const keysPerUser = options.keysPerUser ?? 0;
   if (!Number.isInteger(keysPerUser) || keysPerUser < 0 || keysPerUser > 10) {
-    throw new UsageError(`The sandbox's keys per generated user must be a whole number from 0 to 10; got ${keysPerUser}.`);
+    throw new UsageError(say`The sandbox's keys per generated user must be a whole number from 0 to 10; got ${keysPerUser}.`);
   }
   const rateLimitPerSecond = options.rateLimitPerSecond ?? 30;
   if (!Number.isInteger(rateLimitPerSecond) || rateLimitPerSecond < 0) {
-    throw new UsageError(`The sandbox rate limit must be a whole number (0 disables it); got ${rateLimitPerSecond}.`);
+    throw new UsageError(say`The sandbox rate limit must be a whole number (0 disables it); got ${rateLimitPerSecond}.`);
   }
   const createAnswer = options.createAnswer ?? 'plaintext';
   if (!CREATE_ANSWERS.includes(createAnswer)) {
-    throw new UsageError(`The sandbox create answer must be one of ${CREATE_ANSWERS.join(', ')}; got ${String(createAnswer)}.`);
+    throw new UsageError(say`The sandbox create answer must be one of ${displayText(CREATE_ANSWERS.join(', '))}; got ${displayText(String(createAnswer))}.`);
   }
   if (options.adminKey !== undefined && !/^\S+$/.test(options.adminKey)) {
-    throw new UsageError('The sandbox admin key must be non-empty and hold no spaces.');
+    throw new UsageError(say`The sandbox admin key must be non-empty and hold no spaces.`);
   }
   return {
     port,
@@ -228,8 +229,8 @@ function listen(server: Server, port: number, host: string): Promise<void> {
     const onError = (err: NodeJS.ErrnoException): void => {
       reject(
         err.code === 'EADDRINUSE'
-          ? new UsageError(`Port ${port} on ${host} is already in use.`, {
-              hint: 'Pick another port, or 0 for any free port.',
+          ? new UsageError(say`Port ${port} on ${displayText(host)} is already in use.`, {
+              hint: say`Pick another port, or 0 for any free port.`,
               cause: err,
             })
           : err,

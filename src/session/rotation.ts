@@ -40,6 +40,7 @@ import { DEFAULT_HOOK_TIMEOUT, runLogged, runNewKeyHook, storeFor } from '../com
 import { isAdmin } from '../commands/account-scan.js';
 import { shellArg } from '../core/shell-arg.js';
 import { stopHookGroup } from '../hooks/process-group.js';
+import { say, displayText, composed } from '../ui/display-text.js';
 
 export interface RotateOptions {
   /** Repeated (--all): several users. */
@@ -97,16 +98,16 @@ export type RotateResult = { kind: 'planned'; plan: RotationPlan } | { kind: 'ro
 export const DEFAULTS = { waitTimeout: '10m', pollInterval: '5s', hookTimeout: DEFAULT_HOOK_TIMEOUT, grace: '7d' };
 
 export function parseSettings(options: RotateOptions, store: 'os' | 'none' = 'os') {
-  if (options.resume && options.abort) throw new UsageError('--resume and --abort cannot be combined.');
+  if (options.resume && options.abort) throw new UsageError(say`--resume and --abort cannot be combined.`);
   if (options.emergency && store === 'none') {
     // Revoke-then-hand-over with no keychain: between the two the only key of the user would live in this
     // process's memory alone, and a kill -9 or a failing revoke would leave nobody holding it.
-    throw new UsageError("--emergency revokes the old key before the hand-over, so with --store none the only working key would exist in keyrot's memory alone.", {
-      hint: 'Keep the keychain (drop --store none), or drop --emergency and pass --no-wait: the new key is then handed over first and the old one revoked right after.',
+    throw new UsageError(say`--emergency revokes the old key before the hand-over, so with --store none the only working key would exist in keyrot's memory alone.`, {
+      hint: say`Keep the keychain (drop --store none), or drop --emergency and pass --no-wait: the new key is then handed over first and the old one revoked right after.`,
     });
   }
-  if (options.dryRun && (options.resume || options.abort)) throw new UsageError('--dry-run plans a new rotation: it cannot be combined with --resume or --abort.');
-  if (options.emergency && options.keepOld) throw new UsageError('--emergency revokes the old key first: it cannot be combined with --keep-old.');
+  if (options.dryRun && (options.resume || options.abort)) throw new UsageError(say`--dry-run plans a new rotation: it cannot be combined with --resume or --abort.`);
+  if (options.emergency && options.keepOld) throw new UsageError(say`--emergency revokes the old key first: it cannot be combined with --keep-old.`);
   const settings = {
     wait: options.wait !== false,
     waitTimeoutMs: parseDuration(options.waitTimeout ?? DEFAULTS.waitTimeout, '--wait-timeout'),
@@ -114,10 +115,10 @@ export function parseSettings(options: RotateOptions, store: 'os' | 'none' = 'os
     hookTimeoutMs: parseDuration(options.hookTimeout ?? DEFAULTS.hookTimeout, '--hook-timeout'),
     graceMs: options.keepOld ? parseSpan(typeof options.keepOld === 'string' ? options.keepOld : DEFAULTS.grace, '--keep-old') : undefined,
   };
-  if (settings.pollIntervalMs < 100) throw new UsageError('--poll-interval must be at least 100ms.');
+  if (settings.pollIntervalMs < 100) throw new UsageError(say`--poll-interval must be at least 100ms.`);
   // A grace shorter than a second would be over (the old key's expiry in the past) before the provider saw it.
-  if (settings.graceMs !== undefined && settings.graceMs < 1_000) throw new UsageError('--keep-old: a grace period must be at least 1s.');
-  if (settings.hookTimeoutMs <= 0 || settings.waitTimeoutMs <= 0) throw new UsageError('Time-outs must be greater than zero.');
+  if (settings.graceMs !== undefined && settings.graceMs < 1_000) throw new UsageError(say`--keep-old: a grace period must be at least 1s.`);
+  if (settings.hookTimeoutMs <= 0 || settings.waitTimeoutMs <= 0) throw new UsageError(say`Time-outs must be greater than zero.`);
   return {
     ...settings,
     // An explicit period also sets the old key's expiry, where the provider can move one.
@@ -215,16 +216,19 @@ export async function refuseAdminKeyAsOldKey(ctx: Context, provider: Provider, i
     // No --self here, and a token list that does not say which token is the admin key's: any of them may be.
     const admin = await ctx.adminKey();
     throw new UsageError(
-      `${user.email} is the account of the admin key keyrot runs with (from ${admin.where}): rotating ${oldKey.name} may revoke keyrot's own key, cutting the rotation off half-way and leaving ${admin.where} holding a revoked key.`,
-      { hint: `Rotate this account's keys with an admin key of another account, or in ${provider.displayName} itself.` },
+      say`${displayText(user.email)} is the account of the admin key keyrot runs with (from ${displayText(admin.where)}): rotating ${displayText(oldKey.name)} may revoke keyrot's own key, cutting the rotation off half-way and leaving ${displayText(admin.where)} holding a revoked key.`,
+      { hint: say`Rotate this account's keys with an admin key of another account, or in ${displayText(provider.displayName)} itself.` },
     );
   }
   if (!oldKey.lastChars) return;
   const admin = await ctx.adminKey();
   if (!admin.key.endsWith(oldKey.lastChars)) return;
-  throw new UsageError(`${oldKey.name} is the admin key keyrot runs with (from ${admin.where}): rotating it as a user key would leave ${admin.where} holding a revoked key.`, {
-    hint: 'Rotate it with keyrot rotate --self, which puts the new key where the admin key comes from.',
-  });
+  throw new UsageError(
+    say`${displayText(oldKey.name)} is the admin key keyrot runs with (from ${displayText(admin.where)}): rotating it as a user key would leave ${displayText(admin.where)} holding a revoked key.`,
+    {
+      hint: say`Rotate it with keyrot rotate --self, which puts the new key where the admin key comes from.`,
+    },
+  );
 }
 
 /** The hand-over step of a plan: destinations, then the hook; or the operator's confirmation. */
@@ -250,8 +254,8 @@ export function refuseWithoutEvidence(
   if (mode !== 'standard' || options.noWait || options.keepOld || options.check) return;
   // In a terminal the person's word is the evidence; a batch asks nobody about each key.
   if (ctx.interactive && !batch) return;
-  throw new UsageError(`Nothing would show that the consumers use the new key: ${noEvidenceReason(provider.displayName, provider.capabilities.usageSignal)}.`, {
-    hint: 'Pass --check CMD (a command that proves the consumers work with the new key: the rotation goes on as soon as it passes), --keep-old GRACE (both keys stay live; finish later with --resume), or --no-wait (revoke on your own word). Nothing was changed.',
+  throw new UsageError(say`Nothing would show that the consumers use the new key: ${displayText(noEvidenceReason(provider.displayName, provider.capabilities.usageSignal))}.`, {
+    hint: say`Pass --check CMD (a command that proves the consumers work with the new key: the rotation goes on as soon as it passes), --keep-old GRACE (both keys stay live; finish later with --resume), or --no-wait (revoke on your own word). Nothing was changed.`,
   });
 }
 
@@ -260,13 +264,16 @@ export function rotationOptionsFor(ctx: Context, options: RotateOptions, setting
   const usageSignalUsable = !isAdmin(user, identity);
   if (!usageSignalUsable && mode === 'emergency') {
     // The exposed key may be the admin key itself: revoking it would cut keyrot off half-way.
-    throw new UsageError(`--emergency revokes the old key mid-rotation, and the admin key belongs to ${user.email} itself: if it is the key being revoked, keyrot would lose its own access.`, {
-      hint: 'Run it with the admin key of another user with manage_users, or without --emergency.',
-    });
+    throw new UsageError(
+      say`--emergency revokes the old key mid-rotation, and the admin key belongs to ${displayText(user.email)} itself: if it is the key being revoked, keyrot would lose its own access.`,
+      {
+        hint: say`Run it with the admin key of another user with manage_users, or without --emergency.`,
+      },
+    );
   }
   if (!usageSignalUsable && mode === 'standard' && settings.wait && !options.check) {
-    throw new UsageError(`The admin key belongs to ${user.email} itself: keyrot's own calls would count as that user's activity, so waiting for usage proves nothing.`, {
-      hint: 'Pass --check CMD to confirm the consumers, or --no-wait.',
+    throw new UsageError(say`The admin key belongs to ${displayText(user.email)} itself: keyrot's own calls would count as that user's activity, so waiting for usage proves nothing.`, {
+      hint: say`Pass --check CMD to confirm the consumers, or --no-wait.`,
     });
   }
   return {
@@ -293,7 +300,7 @@ export async function explainDamagedJournal(ctx: Context, provider: Provider, us
   if (keys) {
     const held = await heldAmong(ctx, await ctx.secretStore().catch(() => null), provider.id, user.id, keys);
     const shown = keys.map((k) => `${k.name} (${k.id}, ${maskFromLastChars(k.lastChars)}${held?.has(k.id) ? ', held by keyrot' : ''})`);
-    err.message = `${err.message} ${provider.displayName} shows for ${user.email}: ${shown.join('; ') || 'no keys'}.`;
+    err.message = say`${err.message} ${displayText(provider.displayName)} shows for ${displayText(user.email)}: ${displayText(shown.join('; ') || 'no keys')}.`;
   }
   throw err;
 }
@@ -311,12 +318,13 @@ export function unfinishedPairs(keys: readonly ApiKey[]): Array<{ old: ApiKey; n
 export function strayNextGeneration(ctx: Context, provider: Provider, user: User, old: ApiKey, next: ApiKey): RotationConflictError {
   const flags = `--user ${shellArg(user.email)} --key ${old.id}`;
   return new RotationConflictError(
-    `${user.email} already has ${next.name} (${next.id}) beside ${old.name}, and no rotation known here (state in ${ctx.stateDir}) made it: another machine, or an earlier run whose state was lost, is rotating ${old.name}.`,
+    say`${displayText(user.email)} already has ${displayText(next.name)} (${displayText(next.id)}) beside ${displayText(old.name)}, and no rotation known here (state in ${displayText(ctx.stateDir)}) made it: another machine, or an earlier run whose state was lost, is rotating ${displayText(old.name)}.`,
     {
-      hint:
+      hint: composed(
         `Adopt it from ${provider.displayName}'s state: keyrot rotate ${flags} --resume (needs ${next.name}'s plaintext in this keychain); ` +
-        `or delete it: keyrot revoke --user ${shellArg(user.email)} --key ${next.id} --yes, then rotate again; or restore that run's state directory; ` +
-        `or, if ${next.name} is unrelated, rotate to another name with --name. keyrot never makes a third key on its own.`,
+          `or delete it: keyrot revoke --user ${shellArg(user.email)} --key ${next.id} --yes, then rotate again; or restore that run's state directory; ` +
+          `or, if ${next.name} is unrelated, rotate to another name with --name. keyrot never makes a third key on its own.`,
+      ),
       data: { oldKeyId: old.id, strayKeyId: next.id },
     },
   );
@@ -336,22 +344,24 @@ export async function adoptFromProvider(ctx: Context, session: RotationSession, 
     const old = findKey(keys, options.key, user.email);
     const nextName = options.name ?? nextGenerationName(old.name, []);
     const next = keys.find((k) => k.name === nextName && k.id !== old.id);
-    if (!next) throw new NotFoundError(`${nothing}, and no key named ${nextName} beside ${old.name}.`);
+    if (!next) throw new NotFoundError(say`${displayText(nothing)}, and no key named ${displayText(nextName)} beside ${displayText(old.name)}.`);
     pair = { old, next };
   } else {
     const pairs = unfinishedPairs(keys);
     if (pairs.length > 1) {
-      throw new UsageError(`${user.email} has several keys beside their next generation: pass --key with the old one: ${pairs.map((p) => `${p.old.name} (${p.old.id})`).join(', ')}.`);
+      throw new UsageError(
+        say`${displayText(user.email)} has several keys beside their next generation: pass --key with the old one: ${displayText(pairs.map((p) => `${p.old.name} (${p.old.id})`).join(', '))}.`,
+      );
     }
     pair = pairs[0];
-    if (!pair) throw new NotFoundError(`${nothing}, and no key beside its next generation (such as deploy and deploy-v2) at ${provider.displayName}.`);
+    if (!pair) throw new NotFoundError(say`${displayText(nothing)}, and no key beside its next generation (such as deploy and deploy-v2) at ${displayText(provider.displayName)}.`);
   }
   const { old, next } = pair;
   const store = await storeFor(ctx, ctx.storeMode);
   const secret = ctx.storeMode === 'os' ? await store.get(keychainAccount(provider.id, user.id, next.id)) : null;
   if (secret === null || (next.lastChars !== null && !secret.endsWith(next.lastChars))) {
-    throw new RotationConflictError(`keyrot does not hold the plaintext of ${next.name} (${next.id}) here, so it can neither prove that key works nor hand it over.`, {
-      hint: `Restore the state directory of the run that created it (--state-dir), or delete it (keyrot revoke --user ${shellArg(user.email)} --key ${next.id} --yes) and rotate again.`,
+    throw new RotationConflictError(say`keyrot does not hold the plaintext of ${displayText(next.name)} (${displayText(next.id)}) here, so it can neither prove that key works nor hand it over.`, {
+      hint: say`Restore the state directory of the run that created it (--state-dir), or delete it (keyrot revoke --user ${displayText(shellArg(user.email))} --key ${displayText(next.id)} --yes) and rotate again.`,
     });
   }
   ctx.out.protect(secret);
@@ -435,7 +445,7 @@ function refuseResumeThatCannotFinish(ctx: Context, provider: Provider, record: 
       refuseWithoutEvidence(ctx, provider, record.options, record.mode, Boolean(record.batchId));
     } catch (err) {
       if (err instanceof UsageError)
-        err.hint = `Pass --check CMD with --resume (a command that proves the consumers work with the new key), or --no-wait to revoke on your own word${abort}. Nothing was changed.`;
+        err.hint = say`Pass --check CMD with --resume (a command that proves the consumers work with the new key), or --no-wait to revoke on your own word${displayText(`${abort}`)}. Nothing was changed.`;
       throw err;
     }
   }
@@ -450,7 +460,9 @@ function refuseResumeThatCannotFinish(ctx: Context, provider: Provider, record: 
     record.newKey.id !== null &&
     !newKeyUnheldWithoutStore(record)
   ) {
-    throw new UsageError(`keyrot keeps no copy of ${record.newKey.name} (--store none): it cannot prove the new key works before revoking ${record.oldKey.name}.`, { hint });
+    throw new UsageError(say`keyrot keeps no copy of ${displayText(record.newKey.name)} (--store none): it cannot prove the new key works before revoking ${displayText(record.oldKey.name)}.`, {
+      hint: composed(hint),
+    });
   }
 }
 
@@ -499,11 +511,11 @@ export async function planRotation(
   if (stray) throw strayNextGeneration(ctx, provider, user, oldKey, stray);
   const newName = options.name ?? successor;
   if (options.name === undefined && newName.length > 255) {
-    throw new UsageError(`The new key's name would be the old name with its generation bumped, ${newName.length} characters: ${provider.displayName} allows 255.`, {
-      hint: 'Pass --name with a shorter name.',
+    throw new UsageError(say`The new key's name would be the old name with its generation bumped, ${newName.length} characters: ${displayText(provider.displayName)} allows 255.`, {
+      hint: say`Pass --name with a shorter name.`,
     });
   }
-  if (keys.some((k) => k.name === newName)) throw new UsageError(`${user.email} already has a key named "${newName}": pick another --name.`);
+  if (keys.some((k) => k.name === newName)) throw new UsageError(say`${displayText(user.email)} already has a key named "${displayText(newName)}": pick another --name.`);
   const expiry = newKeyExpiry({
     now: ctx.now(),
     oldExpiresAt: oldKey.expiresAt,
@@ -594,18 +606,20 @@ export function makePorts(ctx: Context, provider: Provider, store: SecretStore, 
     keyCreated: (key, userId) =>
       ctx.keyIndex
         .add({ provider: provider.id, userId, keyId: key.id, name: key.name, createdAt: ctx.now().toISOString(), expiresAt: key.expiresAt?.toISOString() ?? null, lastChars: key.lastChars })
-        .catch((err: unknown) => ctx.out.warn(`The new key is created and stored, but its creation time could not be recorded in ${ctx.stateDir}: ${(err as Error).message}`)),
+        .catch((err: unknown) =>
+          ctx.out.warn(say`The new key is created and stored, but its creation time could not be recorded in ${displayText(ctx.stateDir)}: ${displayText((err as Error).message)}`),
+        ),
     startStep: (label) => ctx.steps.start(label),
     event: (type, data) => ctx.out.event(type, data),
-    note: (m) => ctx.out.info(m),
-    warn: (m) => ctx.out.warn(m),
+    note: (m) => ctx.out.info(composed(m)),
+    warn: (m) => ctx.out.warn(composed(m)),
     protect: (secret) => ctx.out.protect(secret),
     now: () => ctx.now(),
     async sleep(ms) {
       try {
         await delay(ms, undefined, { signal });
       } catch {
-        throw signal.reason instanceof CancelledError ? signal.reason : new CancelledError('Cancelled.');
+        throw signal.reason instanceof CancelledError ? signal.reason : new CancelledError(say`Cancelled.`);
       }
     },
     signal,
@@ -616,12 +630,12 @@ export function makePorts(ctx: Context, provider: Provider, store: SecretStore, 
 export async function receiveKey(ctx: Context, options: RotateOptions, instructions: string, name: string): Promise<string | null> {
   if (options.newKeyStdin) {
     const key = (await ctx.readStdin()).split(/\r?\n/)[0]?.trim() ?? '';
-    if (!key) throw new UsageError('--new-key-stdin: stdin was empty.', { hint: 'Pipe the minted key in: printf %s "$KEY" | keyrot … --new-key-stdin' });
+    if (!key) throw new UsageError(say`--new-key-stdin: stdin was empty.`, { hint: say`Pipe the minted key in: printf %s "$KEY" | keyrot … --new-key-stdin` });
     return key;
   }
   if (!ctx.interactive) return null;
   return ctx.steps.whilePaused(async () => {
-    ctx.out.info(instructions);
+    ctx.out.info(composed(instructions));
     return (await ctx.prompts.secret(`Paste the new key ${name} (input hidden)`, '--new-key-stdin')).trim() || null;
   });
 }

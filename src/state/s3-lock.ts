@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { RotationConflictError, StateError } from '../errors.js';
 import type { S3Store } from './s3-store.js';
+import { say, displayText } from '../ui/display-text.js';
 
 export interface SharedLockOwner {
   pid: number;
@@ -55,8 +56,8 @@ async function inspect(store: S3Store, key: string) {
   const storeNow = Date.parse(seen.date);
   if (body !== null && !(typeof body.leaseSeconds === 'number' && body.leaseSeconds > 0)) {
     // Neither taken over (its holder may be live) nor waited on for ever: a person settles it.
-    throw new StateError(`The lock ${store.where(key)} is damaged (its leaseSeconds is ${JSON.stringify(body.leaseSeconds) ?? 'missing'}, not a number of seconds).`, {
-      hint: `Make sure no keyrot runner is rotating this user (host ${body.host}, pid ${body.pid}), then delete that object from the bucket and run the command again. Nothing was changed.`,
+    throw new StateError(say`The lock ${displayText(store.where(key))} is damaged (its leaseSeconds is ${displayText(JSON.stringify(body.leaseSeconds) ?? 'missing')}, not a number of seconds).`, {
+      hint: say`Make sure no keyrot runner is rotating this user (host ${displayText(body.host)}, pid ${body.pid}), then delete that object from the bucket and run the command again. Nothing was changed.`,
       data: { lockFile: store.where(key) },
     });
   }
@@ -102,7 +103,7 @@ export async function acquireSharedLock(store: S3Store, key: string, journalKey:
     if (!taken.written) continue;
     return own(taken.version);
   }
-  throw new RotationConflictError(`Could not take the lock for ${label}: other keyrot runners are taking it.`, { hint: 'Try again.', data: { lockFile: store.where(key) } });
+  throw new RotationConflictError(say`Could not take the lock for ${displayText(label)}: other keyrot runners are taking it.`, { hint: say`Try again.`, data: { lockFile: store.where(key) } });
 }
 
 /**
@@ -124,10 +125,13 @@ async function fence(store: S3Store, journalKey: string): Promise<void> {
     const text = `${JSON.stringify(data, null, 2)}\n`;
     if ((await store.settleRetried(journalKey, text, await store.putIf(journalKey, text, journal.version))).written) return;
   }
-  throw new RotationConflictError(`The lapsed lock's holder is still writing ${store.where(journalKey)}: this run could not fence it, so it does not take the rotation over and changes no key.`, {
-    hint: 'That runner is live after all; let it finish (keyrot status), or run the command again.',
-    data: { journal: store.where(journalKey) },
-  });
+  throw new RotationConflictError(
+    say`The lapsed lock's holder is still writing ${displayText(store.where(journalKey))}: this run could not fence it, so it does not take the rotation over and changes no key.`,
+    {
+      hint: say`That runner is live after all; let it finish (keyrot status), or run the command again.`,
+      data: { journal: store.where(journalKey) },
+    },
+  );
 }
 
 function held(store: S3Store, key: string, body: LockBody, version: string): SharedLock {

@@ -17,13 +17,14 @@ import { RotationConflictError, StateError, UsageError } from '../errors.js';
 import type { LocalStore } from './local.js';
 import type { S3Response, S3Target, s3Request as S3Request } from './s3-client.js';
 import type { StateStore, StoredRecord } from './store.js';
+import { say, displayText } from '../ui/display-text.js';
 
 /** The answer every S3 failure turns into: one line naming the store and what it said; nothing was changed. */
 function storeError(root: string, what: string, answer?: S3Response): StateError {
   const code = answer ? s3ErrorCode(answer.body) : '';
   const said = answer ? ` (HTTP ${answer.status}${code ? ` ${code}` : ''})` : '';
-  return new StateError(`The state bucket ${root} ${what}${said}.`, {
-    hint: answer?.status === 403 ? 'Check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN, AWS_REGION). Nothing was changed.' : 'Nothing was changed.',
+  return new StateError(say`The state bucket ${displayText(root)} ${displayText(what)}${displayText(said)}.`, {
+    hint: answer?.status === 403 ? say`Check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN, AWS_REGION). Nothing was changed.` : say`Nothing was changed.`,
     data: { stateDir: root, status: answer?.status ?? null, code: code || null },
   });
 }
@@ -37,16 +38,16 @@ function skewError(root: string, answer: S3Response): StateError {
   const server = Date.parse(answer.headers['date'] ?? '') || Date.parse(xmlText(/<ServerTime>([^<]*)</.exec(answer.body)?.[1] ?? ''));
   const minutes = Number.isFinite(server) ? Math.round((Date.now() - server) / 60_000) : null;
   const by = minutes === null ? 'by more than 15 minutes' : `by ${Math.abs(minutes)} minutes (this machine is ${minutes > 0 ? 'ahead' : 'behind'})`;
-  return new StateError(`The state bucket ${root} refused the request because this machine's clock differs from the store's ${by} (HTTP 403 RequestTimeTooSkewed).`, {
-    hint: 'Set the clock right (NTP: timedatectl set-ntp true), then run the command again. The credentials are not at fault. Nothing was changed.',
+  return new StateError(say`The state bucket ${displayText(root)} refused the request because this machine's clock differs from the store's ${displayText(by)} (HTTP 403 RequestTimeTooSkewed).`, {
+    hint: say`Set the clock right (NTP: timedatectl set-ntp true), then run the command again. The credentials are not at fault. Nothing was changed.`,
     data: { stateDir: root, status: 403, code: 'RequestTimeTooSkewed', skewMinutes: minutes },
   });
 }
 
 /** A fenced write the store refused: another runner wrote the record since this one last read it. */
 export function fencedError(where: string): RotationConflictError {
-  return new RotationConflictError(`${where} was changed by another keyrot runner (this run's lock lapsed and was taken over): this run stops here, before changing any key.`, {
-    hint: 'The runner that took the lock over carries the rotation on; see keyrot status.',
+  return new RotationConflictError(say`${displayText(where)} was changed by another keyrot runner (this run's lock lapsed and was taken over): this run stops here, before changing any key.`, {
+    hint: say`The runner that took the lock over carries the rotation on; see keyrot status.`,
     data: { record: where },
   });
 }
@@ -74,7 +75,9 @@ export class S3Store implements StateStore {
     const accessKeyId = env.AWS_ACCESS_KEY_ID;
     const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
     if (!accessKeyId || !secretAccessKey) {
-      throw new UsageError(`--state-dir ${root} needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.`, { hint: 'Set them (and AWS_REGION, and AWS_ENDPOINT_URL_S3 for a store other than AWS).' });
+      throw new UsageError(say`--state-dir ${displayText(root)} needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.`, {
+        hint: say`Set them (and AWS_REGION, and AWS_ENDPOINT_URL_S3 for a store other than AWS).`,
+      });
     }
     const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1';
     const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL;
@@ -86,14 +89,16 @@ export class S3Store implements StateStore {
         url = new URL(endpoint);
       } catch {
         // Not echoed: an endpoint URL may carry user info (a key and its secret), and this line goes to CI logs.
-        throw new UsageError(`${source} is not a URL (its value is not shown: it may hold credentials).`, { hint: "Set it to the store's https:// address, e.g. https://s3.example.com." });
-      }
-      if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
-        throw new UsageError(`${source}: plain http:// is refused for ${url.hostname}: keyrot's records and S3 credentials would cross the network unencrypted.`, {
-          hint: 'Use https://, or http:// only to a loopback address (127.0.0.1, ::1, localhost).',
+        throw new UsageError(say`${displayText(`${source}`)} is not a URL (its value is not shown: it may hold credentials).`, {
+          hint: say`Set it to the store's https:// address, e.g. https://s3.example.com.`,
         });
       }
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`${source}: "${url.protocol}" URLs are not supported; use https://.`);
+      if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
+        throw new UsageError(say`${displayText(`${source}`)}: plain http:// is refused for ${displayText(url.hostname)}: keyrot's records and S3 credentials would cross the network unencrypted.`, {
+          hint: say`Use https://, or http:// only to a loopback address (127.0.0.1, ::1, localhost).`,
+        });
+      }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(say`${displayText(`${source}`)}: "${displayText(url.protocol)}" URLs are not supported; use https://.`);
       // An endpoint given: path-style addressing (endpoint/bucket/key), which every S3-compatible store answers.
       bucketUrl = new URL(`${url.origin}${url.pathname.replace(/\/+$/, '')}/${bucket}/`);
     } else {
@@ -148,9 +153,9 @@ export class S3Store implements StateStore {
         const second = await this.call('PUT', key, { body: 'probe 2', headers: { 'if-none-match': '*' } });
         if (second.status !== 412) {
           throw new StateError(
-            `The S3 store at ${this.target.bucketUrl.origin} ignores conditional writes: a second create of one object with If-None-Match: * answered HTTP ${second.status}, not 412. keyrot keeps no shared locks where a lock does not lock.`,
+            say`The S3 store at ${displayText(this.target.bucketUrl.origin)} ignores conditional writes: a second create of one object with If-None-Match: * answered HTTP ${second.status}, not 412. keyrot keeps no shared locks where a lock does not lock.`,
             {
-              hint: 'Use a store that honours S3 conditional writes (AWS S3, Ceph RGW, MinIO, Cloudflare R2), or a local --state-dir. Nothing was changed.',
+              hint: say`Use a store that honours S3 conditional writes (AWS S3, Ceph RGW, MinIO, Cloudflare R2), or a local --state-dir. Nothing was changed.`,
               data: { stateDir: this.root, status: second.status },
             },
           );
@@ -158,9 +163,9 @@ export class S3Store implements StateStore {
         const stale = await this.call('PUT', key, { body: 'probe 3', headers: { 'if-match': '0123456789abcdef0123456789abcdef' } });
         if (stale.status !== 412) {
           throw new StateError(
-            `The S3 store at ${this.target.bucketUrl.origin} ignores conditional writes: a write with a stale If-Match answered HTTP ${stale.status}, not 412. keyrot keeps no shared locks where a lock does not lock.`,
+            say`The S3 store at ${displayText(this.target.bucketUrl.origin)} ignores conditional writes: a write with a stale If-Match answered HTTP ${stale.status}, not 412. keyrot keeps no shared locks where a lock does not lock.`,
             {
-              hint: 'Use a store that honours S3 conditional writes (AWS S3, Ceph RGW, MinIO, Cloudflare R2), or a local --state-dir. Nothing was changed.',
+              hint: say`Use a store that honours S3 conditional writes (AWS S3, Ceph RGW, MinIO, Cloudflare R2), or a local --state-dir. Nothing was changed.`,
               data: { stateDir: this.root, status: stale.status },
             },
           );

@@ -5,6 +5,7 @@
 // its first use. Records are addressed by a relative key ("rotations/vultr-u1.json").
 import { StateError, isKeyrotError } from '../errors.js';
 import { LocalStore } from './local.js';
+import { say, displayText } from '../ui/display-text.js';
 
 /** One record as read: its text and the store's version of it (an S3 ETag; undefined for a local file). */
 export interface StoredRecord {
@@ -73,7 +74,7 @@ export async function readRecord(store: StateStore, key: string, what: string, d
     found = await store.read(key);
   } catch (err) {
     if (isKeyrotError(err)) throw err;
-    throw new StateError(`Cannot read the ${what} ${store.where(key)}: ${(err as Error).message}`, { data, cause: err });
+    throw new StateError(say`Cannot read the ${displayText(what)} ${displayText(store.where(key))}: ${displayText((err as Error).message)}`, { data, cause: err });
   }
   if (found === null) return null;
   try {

@@ -7,6 +7,7 @@ import type { StepProgress } from '../core/rotation.js';
 import type { Output } from './output.js';
 import { HEARTBEAT_MS } from './steps.js';
 import { visibleLength } from './wrap.js';
+import { say, displayText, composed } from './display-text.js';
 
 export interface BatchTask {
   startStep(label: string): Promise<StepProgress>;
@@ -78,14 +79,14 @@ export function createBatchProgress(out: Output, live: boolean, total: number, n
     let shown = 0;
     for (const r of running) {
       if (shown++ === MAX_LIVE_LINES) {
-        lines.push(out.style.dim(fit(`  … and ${running.size - MAX_LIVE_LINES} more`)));
+        lines.push(out.style.dim(composed(fit(`  … and ${running.size - MAX_LIVE_LINES} more`))));
         break;
       }
       const detail = detailOf(r);
-      lines.push(`${out.style.cyan(FRAMES[frame] ?? '-')} ${fit(`${r.label} · ${r.step}${detail ? ` · ${detail}` : ''} (${formatDuration(now() - r.startedAt)})`, 2)}`);
+      lines.push(`${out.style.cyan(composed(FRAMES[frame] ?? '-'))} ${fit(`${r.label} · ${r.step}${detail ? ` · ${detail}` : ''} (${formatDuration(now() - r.startedAt)})`, 2)}`);
     }
     const done = Math.min(BAR_WIDTH, Math.round((finished() / Math.max(1, total)) * BAR_WIDTH));
-    lines.push(`${out.style.green('█'.repeat(done))}${out.style.dim('░'.repeat(BAR_WIDTH - done))} ${fit(summary(), BAR_WIDTH + 1)}`);
+    lines.push(`${out.style.green(composed('█'.repeat(done)))}${out.style.dim(composed('░'.repeat(BAR_WIDTH - done)))} ${fit(summary(), BAR_WIDTH + 1)}`);
     stream.write(`${lines.join('\n')}\n`);
     drawn = lines.map(visibleLength);
   };
@@ -97,7 +98,7 @@ export function createBatchProgress(out: Output, live: boolean, total: number, n
     draw();
   };
 
-  const timer = setInterval(live ? draw : () => out.info(`… ${summary()}`), live ? 150 : HEARTBEAT_MS);
+  const timer = setInterval(live ? draw : () => out.info(say`… ${displayText(summary())}`), live ? 150 : HEARTBEAT_MS);
   timer.unref();
   if (live) draw();
 
@@ -116,20 +117,20 @@ export function createBatchProgress(out: Output, live: boolean, total: number, n
             },
             finish(outcome, detail) {
               const line = `${label}: ${outcome === 'failed' ? '✖' : outcome === 'skipped' ? '–' : '✔'} ${step}${detail ? ` · ${detail}` : ''} (${formatDuration(now() - stepStarted)})`;
-              if (outcome === 'failed') print(() => out.failure(line));
-              else if (out.verbose || out.debugEnabled) print(() => out.detail(line));
+              if (outcome === 'failed') print(() => out.failure(composed(line)));
+              else if (out.verbose || out.debugEnabled) print(() => out.detail(composed(line)));
               return now() - stepStarted;
             },
           };
         },
-        note: (message) => print(() => out.detail(`${label}: ${message}`)),
-        warn: (message) => print(() => out.warn(`${label}: ${message}`)),
+        note: (message) => print(() => out.detail(say`${displayText(label)}: ${displayText(message)}`)),
+        warn: (message) => print(() => out.warn(say`${displayText(label)}: ${displayText(message)}`)),
         finish(outcome, text) {
           running.delete(entry);
           counts[outcome]++;
-          const mark = outcome === 'ok' ? out.style.green('✔') : out.style.red('✖');
+          const mark = outcome === 'ok' ? out.style.green(say`✔`) : out.style.red(say`✖`);
           const line = `[${finished()}/${total}] ${mark} ${text} (${formatDuration(now() - entry.startedAt)})`;
-          print(() => (outcome === 'failed' ? out.failure(line) : out.info(line)));
+          print(() => (outcome === 'failed' ? out.failure(composed(line)) : out.info(composed(line))));
         },
       };
     },

@@ -1,28 +1,3 @@
-// Text from outside keyrot (a provider's key names, e-mails and people's names; what a user typed) becomes printable
-// in one place: displayText(). Printing code that takes DisplayText (prompts, the messages built with `say`) cannot
-// be handed a raw string: the compiler refuses it, so no new path can print a provider's escape sequences.
-// Applied today: every table cell (ui/table.ts), every prompt and its choices (ui/prompts.ts), the messages that
-// list users and keys (commands/resolve.ts). Every other line still passes Output's terminal filter on its way out.
-import { sanitizeForDisplay, singleLine } from '../core/mask.js';
-
-declare const displaySafe: unique symbol;
-/** Text made safe to print by displayText(): one line, no escape sequences or controls, invisible characters shown. */
-export type DisplayText = string & { readonly [displaySafe]: true };
-
-/** The one way outside text becomes DisplayText. */
-export function displayText(text: string, maxLength?: number): DisplayText {
-  return sanitizeForDisplay(singleLine(text), maxLength) as DisplayText;
-}
-
-/**
- * A message of keyrot's own words (the template's literal parts) around DisplayText and numbers: interpolating a raw
- * string does not compile. `say\`${displayText(key.name)} of ${who}\``.
- */
-export function say(parts: TemplateStringsArray, ...values: ReadonlyArray<DisplayText | number>): DisplayText {
-  return parts.reduce((out, part, i) => out + part + (i < values.length ? String(values[i]) : ''), '') as DisplayText;
-}
-
-/** DisplayText joined with keyrot's own separator. */
-export function joinDisplay(items: readonly DisplayText[], separator = ', '): DisplayText {
-  return items.join(separator) as DisplayText;
-}
+// Display-safe text lives in core/display-text.ts (core/ may use it without importing an adapter); printing code
+// imports it from here.
+export * from '../core/display-text.js';

@@ -3,6 +3,7 @@
 // through redaction of the secrets this process knows, except reveal(), which the user asked for.
 import type { Writable } from 'node:stream';
 import { INVISIBLE_CHARS, RedactionList, redactDeep, redactTruncated, sanitizeForTerminal } from '../core/mask.js';
+import { type DisplayText, say } from './display-text.js';
 import { writeJsonText } from './json-text.js';
 import { wrapWords } from './wrap.js';
 
@@ -32,18 +33,19 @@ export interface OutputOptions {
   now?: () => Date;
 }
 
+/** keyrot's own styles around display-safe text: still display-safe (Output's filter keeps exactly these). */
 export interface Styles {
-  bold(s: string): string;
-  dim(s: string): string;
-  red(s: string): string;
-  green(s: string): string;
-  yellow(s: string): string;
-  cyan(s: string): string;
+  bold(s: DisplayText): DisplayText;
+  dim(s: DisplayText): DisplayText;
+  red(s: DisplayText): DisplayText;
+  green(s: DisplayText): DisplayText;
+  yellow(s: DisplayText): DisplayText;
+  cyan(s: DisplayText): DisplayText;
 }
 
 const plain: Styles = { bold: id, dim: id, red: id, green: id, yellow: id, cyan: id };
 
-function id(s: string): string {
+function id(s: DisplayText): DisplayText {
   return s;
 }
 
@@ -87,7 +89,8 @@ export class Output {
     if (this.colorLevel === 0) return;
     const { Chalk } = await import('chalk');
     const c = new Chalk({ level: this.colorLevel });
-    this.style = { bold: c.bold, dim: c.dim, red: c.red, green: c.green, yellow: c.yellow, cyan: c.cyan };
+    const own = (paint: (s: string) => string) => (s: DisplayText) => paint(s) as DisplayText;
+    this.style = { bold: own(c.bold), dim: own(c.dim), red: own(c.red), green: own(c.green), yellow: own(c.yellow), cyan: own(c.cyan) };
   }
 
   /** Registers a secret: from now on it is masked in everything printed. */
@@ -153,7 +156,19 @@ export class Output {
    * Human-readable data (tables, summaries) on stdout. In a terminal, a line wider than it is broken at spaces (the
    * terminal would cut it mid-word); tables already fit. `verbatim` (a script, CSV) is written as it is.
    */
-  data(text: string, verbatim = false): void {
+  data(text: DisplayText, verbatim = false): void {
+    this.#data(text, verbatim);
+  }
+
+  /**
+   * A document for a program, not a person (CSV, a shell completion script): written whole, several lines, through
+   * the same terminal filter and redaction as every other write.
+   */
+  document(text: string): void {
+    this.#data(text, true);
+  }
+
+  #data(text: string, verbatim: boolean): void {
     const safe = this.terminalText(text);
     const columns = this.#opts.stdout.isTTY && !verbatim ? this.#opts.stdout.columns : undefined;
     this.#opts.stdout.write(`${columns ? wrapWords(safe, columns, '  ') : safe}\n`);
@@ -197,39 +212,41 @@ export class Output {
   }
 
   /** A progress or status line on stderr (hidden by --quiet). */
-  info(message: string): void {
+  info(message: DisplayText): void {
     if (!this.quiet) this.#line(message);
   }
 
   /** Detail shown only with --verbose or --debug. */
-  detail(message: string): void {
+  detail(message: DisplayText): void {
     if (this.verbose || this.debugEnabled) this.#line(this.style.dim(message));
   }
 
   /** A step that failed: shown even with --quiet, timestamped like the other lines. */
-  failure(message: string): void {
+  failure(message: DisplayText): void {
     this.#line(message);
   }
 
-  warn(message: string): void {
-    this.#line(`${this.style.yellow('warning:')} ${message}`);
+  warn(message: DisplayText): void {
+    this.#line(`${this.style.yellow(say`warning:`)} ${message}`);
   }
 
   readonly #warned = new Set<string>();
 
   /** A warning whose cause holds for the whole run (no keychain): said once, however many users meet it. */
-  warnOnce(message: string): void {
+  warnOnce(message: DisplayText): void {
     if (this.#warned.has(message)) return;
     this.#warned.add(message);
     this.warn(message);
   }
 
   debug(message: string): void {
-    if (this.debugEnabled) this.#line(this.style.dim(`debug: ${message}`));
+    // A --debug line is a raw diagnostic (a request, a provider's answer), not a message: it still passes
+    // terminalText's filter and redaction on its way out.
+    if (this.debugEnabled) this.#line(this.style.dim(`debug: ${message}` as DisplayText));
   }
 
   /** A raw line to stderr (error reporting), wrapped at word boundaries in a terminal. */
-  stderr(text: string): void {
+  stderr(text: DisplayText): void {
     this.#opts.stderr.write(`${this.wrap(this.terminalText(text))}\n`);
   }
 

@@ -2,7 +2,7 @@
 // prompt ever runs: the call fails with a usage error that names the flag to pass instead.
 import { sanitizeForTerminal } from '../core/mask.js';
 import { CancelledError, UsageError } from '../errors.js';
-import type { DisplayText } from './display-text.js';
+import { type DisplayText, say, displayText } from './display-text.js';
 
 /** A choice shows provider text (key and user names): only as DisplayText. */
 export interface Choice<T> {
@@ -51,8 +51,8 @@ export function createPrompter(interactive: boolean, io: PromptIo): Prompter {
       if (!interactive) return refuse(flag);
       // Typed (or pasted) before the prompt was up, the secret was echoed by the terminal in clear: never taken.
       if (await typedAhead(io.input)) {
-        throw new UsageError('Input arrived before the hidden prompt was up, so the terminal showed it in clear; it was not used.', {
-          hint: 'If it was the key, it may be on your screen or in its scrollback. Run the command again and type or paste the key once the prompt asks.',
+        throw new UsageError(say`Input arrived before the hidden prompt was up, so the terminal showed it in clear; it was not used.`, {
+          hint: say`If it was the key, it may be on your screen or in its scrollback. Run the command again and type or paste the key once the prompt asks.`,
         });
       }
       const { password } = await import('@inquirer/prompts');
@@ -127,7 +127,7 @@ function safeChoice<T>(choice: Choice<T>): { name: string; value: T; description
 
 /** The error for a step that would ask, run without a terminal. */
 export function nonInteractiveError(flag: string): UsageError {
-  return new UsageError(`This step needs an answer and cannot be run non-interactively: pass ${flag}.`);
+  return new UsageError(say`This step needs an answer and cannot be run non-interactively: pass ${displayText(flag)}.`);
 }
 
 /** Ctrl-C (or our own abort on SIGTERM) inside a prompt is a cancellation, not a crash. */
@@ -137,7 +137,7 @@ async function ask<T>(run: () => Promise<T>): Promise<T> {
   } catch (err) {
     const name = (err as Error)?.name;
     if (name === 'ExitPromptError' || name === 'AbortPromptError' || name === 'CancelPromptError') {
-      throw new CancelledError('Cancelled: nothing was changed.');
+      throw new CancelledError(say`Cancelled: nothing was changed.`);
     }
     throw err;
   }

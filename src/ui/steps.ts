@@ -2,6 +2,7 @@
 // then a ✔/✖ mark), and one plain line per finished step on stderr otherwise.
 import { formatDuration } from '../core/duration.js';
 import type { Output } from './output.js';
+import { say, displayText, composed } from './display-text.js';
 
 export type StepOutcome = 'ok' | 'skipped' | 'failed';
 
@@ -41,15 +42,15 @@ export function createStepReporter(out: Output, spinners: boolean, now: () => nu
     async start(label) {
       const startedAt = now();
       const elapsed = () => formatDuration(now() - startedAt);
-      const mark = (outcome: StepOutcome) => (outcome === 'ok' ? out.style.green('✔') : outcome === 'skipped' ? out.style.dim('–') : out.style.red('✖'));
-      const body = (detail?: string) => `${label}${detail ? ` ${out.style.dim(`· ${detail}`)}` : ''} ${out.style.dim(`(${elapsed()})`)}`;
+      const mark = (outcome: StepOutcome) => (outcome === 'ok' ? out.style.green(say`✔`) : outcome === 'skipped' ? out.style.dim(say`–`) : out.style.red(say`✖`));
+      const body = (detail?: string) => `${label}${detail ? ` ${out.style.dim(say`· ${displayText(detail)}`)}` : ''} ${out.style.dim(say`(${displayText(elapsed())})`)}`;
       const line = (outcome: StepOutcome, detail?: string) => `${mark(outcome)} ${body(detail)}`;
 
       let detail: string | (() => string) = '';
       const current = () => (typeof detail === 'function' ? detail() : detail);
 
       if (!spinners || out.quiet) {
-        const heartbeat = setInterval(() => out.info(`… ${body(current())}`), heartbeatMs);
+        const heartbeat = setInterval(() => out.info(say`… ${displayText(body(current()))}`), heartbeatMs);
         heartbeat.unref();
         return {
           update(d) {
@@ -58,8 +59,8 @@ export function createStepReporter(out: Output, spinners: boolean, now: () => nu
           finish(outcome, d) {
             clearInterval(heartbeat);
             // A failure is shown even with --quiet, stamped like every other line.
-            if (outcome === 'failed') out.failure(line(outcome, d));
-            else out.info(line(outcome, d));
+            if (outcome === 'failed') out.failure(composed(line(outcome, d)));
+            else out.info(composed(line(outcome, d)));
             return now() - startedAt;
           },
         };

@@ -2,7 +2,7 @@
 // unique (as git shortens commit ids), and keyrot takes such a start back in --user and --key. Then the widest
 // other column shrinks, with "…", but never so far that two different values look alike (ci-runner and
 // ci-runner-v2 stay apart). A table that still does not fit is left wider than the terminal rather than lie.
-import { displayText } from './display-text.js';
+import { type DisplayText, displayText, say } from './display-text.js';
 import type { Output } from './output.js';
 
 export interface Column<T> {
@@ -29,9 +29,10 @@ const MIN_WIDTH = 6;
 export const MIN_ID_WIDTH = 8;
 
 /** What a command says (on stderr) when its table shows shortened ids. */
-export const IDS_SHORTENED = 'Ids are shortened to their unique first characters to fit the terminal; --user and --key take them as they are, and --json shows them whole.';
+export const IDS_SHORTENED = say`Ids are shortened to their unique first characters to fit the terminal; --user and --key take them as they are, and --json shows them whole.`;
 
-export function renderTable<T>(rows: readonly T[], wideColumns: readonly Column<T>[], maxWidth: number, options: TableOptions = {}): string {
+/** Display-safe: every cell goes through displayText(), the headers are keyrot's own words. */
+export function renderTable<T>(rows: readonly T[], wideColumns: readonly Column<T>[], maxWidth: number, options: TableOptions = {}): DisplayText {
   const widthOf = (cols: readonly Column<T>[]) =>
     cols.reduce((sum, c) => sum + Math.max(c.header.length, ...rows.map((row) => displayText(c.value(row), 200).length)), 0) + GAP.length * (cols.length - 1);
   // Compact forms first (a date for a timestamp): they lose less than any cut.
@@ -71,7 +72,7 @@ export function renderTable<T>(rows: readonly T[], wideColumns: readonly Column<
       .map((v, i) => (columns[i]?.id ? v.slice(0, widths[i]).padEnd(widths[i] ?? 0) : fit(v, widths[i] ?? 0)))
       .join(GAP)
       .trimEnd();
-  return [line(columns.map((c) => c.header)), ...cells.map(line)].join('\n');
+  return [line(columns.map((c) => c.header)), ...cells.map(line)].join('\n') as DisplayText;
 }
 
 /** A table on stdout, fitted to its width; when its ids had to be shortened, a line on stderr says so. */

@@ -13,7 +13,8 @@ import { atPhase, expectOnly, killAt, platformSetup, type KillPoint, type Platfo
 
 const NEW = 'deploy-bot-v2';
 /** A provider file's keychain entries and journals carry its own identity (its id and base URL), never a built-in's. */
-const FILE = { providerId: fileProviderId(EXAMPLE) };
+// The file's baseUrl is overridden by EXAMPLE_API_URL (the sandbox): its identity follows that URL.
+const FILE = { providerId: (env: Record<string, string>) => fileProviderId({ id: EXAMPLE.id, baseUrl: env['EXAMPLE_API_URL']! }) };
 const SCOPES = ['alerts:read', 'recordings:read'];
 const FAST = ['--usage-refresh', '1s', '--poll-interval', '200ms', '--wait-timeout', '20s'];
 
@@ -308,7 +309,7 @@ describe('keyrot --provider-file from a profile, and a definition that does not 
       });
       expect(login.code, login.stderr).toBe(0);
       expect(await keychainGet('vultr:admin')).toBe('VULTR-ADMIN-KEY-OF-ANOTHER-PROVIDER-0000');
-      const own = `${fileProviderId({ id: 'vultr', baseUrl: EXAMPLE.baseUrl })}:admin`;
+      const own = `${fileProviderId({ id: 'vultr', baseUrl: s.env['EXAMPLE_API_URL']! })}:admin`;
       expect(await keychainGet(own)).toBe(s.sandbox.adminKey);
       await keychainDelete(own);
     } finally {

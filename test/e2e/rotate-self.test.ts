@@ -196,6 +196,9 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --self', () => {
     const done = collect(child, 60_000);
     for (let i = 0; i < 1000 && (await s.journal())?.phase !== 'hand-over'; i++) await sleep(15);
     for (let i = 0; i < 200 && (await s.adminEntry()) === s.h.sandbox.adminKey; i++) await sleep(15);
+    // The hook's process group is journaled while it runs, as for any hand-over.
+    for (let i = 0; i < 200 && !(await s.journal())?.hookProcess; i++) await sleep(15);
+    expect((await s.journal())?.hookProcess?.pid).toBeGreaterThan(0);
     child.kill('SIGKILL');
     await done;
     await rm(flag);
@@ -203,6 +206,8 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --self', () => {
     expect(await authStatus(s.h, entry!)).toBe(200);
     const resumed = await s.run(['rotate', '--self', '--resume', '--yes']);
     expect(resumed.code, resumed.stderr).toBe(0);
+    // The hook the killed run left sleeping is stopped before --resume hands the key over again.
+    expect(resumed.stderr).toMatch(/Stopped the --on-new-key hook an interrupted run left running/);
     await expectSelfRotated(s);
   });
 

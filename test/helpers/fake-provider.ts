@@ -5,6 +5,7 @@ import { CreateOutcomeUnknownError, KeychainError, NotFoundError } from '../../s
 import { MemorySecretStore } from '../../src/keychain/memory-store.js';
 import type { SecretStore } from '../../src/keychain/secret-store.js';
 import type { ApiKey, AuthCheck, CreateKeyInput, CreatedKey, Identity, Provider, ProviderCapabilities, UsageObservation, User } from '../../src/providers/types.js';
+import { say, displayText } from '../../src/ui/display-text.js';
 
 export type ProviderMethod = 'whoami' | 'listUsers' | 'getUser' | 'listKeys' | 'createKey' | 'deleteKey' | 'checkKey' | 'observeUsage';
 
@@ -219,7 +220,7 @@ export class FakeProvider implements Provider {
 
   #user(userId: string): User {
     const user = this.users.get(userId);
-    if (!user) throw new NotFoundError(`No user ${userId}.`);
+    if (!user) throw new NotFoundError(say`No user ${displayText(userId)}.`);
     return user;
   }
 
@@ -244,7 +245,7 @@ export class FakeProvider implements Provider {
 
 /** The error a lost create answer raises at the provider boundary. */
 export function lostAnswer(): Error {
-  return new CreateOutcomeUnknownError('The create request was sent but no answer arrived.');
+  return new CreateOutcomeUnknownError(say`The create request was sent but no answer arrived.`);
 }
 
 /** A virtual clock: sleep() advances time instantly. */
@@ -294,7 +295,7 @@ export class FlakyStore implements SecretStore {
     this.#enter('set', account);
     if (this.failSet > 0) {
       this.failSet--;
-      throw new KeychainError('The keychain is locked.', { hint: 'Unlock the keychain and try again.' });
+      throw new KeychainError(say`The keychain is locked.`, { hint: say`Unlock the keychain and try again.` });
     }
     await this.inner.set(account, secret);
     this.afterEffect?.('set', account);

@@ -100,10 +100,16 @@ export interface PlatformSetup {
  */
 export async function platformSetup(
   dialect: PlatformDialect,
-  opts: { account?: string; refreshMs?: number; holdOldKey?: boolean; kubeadaptDocs?: KubeadaptDocs; kubeadaptRevokedStatus?: 401 | 403; providerId?: string } = {},
+  opts: {
+    account?: string;
+    refreshMs?: number;
+    holdOldKey?: boolean;
+    kubeadaptDocs?: KubeadaptDocs;
+    kubeadaptRevokedStatus?: 401 | 403;
+    providerId?: string | ((env: Record<string, string>) => string);
+  } = {},
 ): Promise<PlatformSetup> {
   // The identity keyrot names keychain entries and journals with: the dialect's built-in id, or a provider file's.
-  const providerId = opts.providerId ?? dialect;
   const h = await harness();
   const sandbox = await checkedPlatformSandbox({
     dialect,
@@ -111,6 +117,8 @@ export async function platformSetup(
     ...(opts.kubeadaptDocs ? { kubeadaptDocs: opts.kubeadaptDocs } : {}),
     ...(opts.kubeadaptRevokedStatus ? { kubeadaptRevokedStatus: opts.kubeadaptRevokedStatus } : {}),
   });
+  // A provider file's identity follows the base URL in effect (the sandbox's, from its environment).
+  const providerId = typeof opts.providerId === 'function' ? opts.providerId(sandbox.env) : (opts.providerId ?? dialect);
   const dir = await mkdtemp(join(tmpdir(), `keyrot-${dialect}-`));
   const label = opts.account ?? (dialect === 'grafana' ? 'sa-1-deploy-bot' : dialect === 'example' ? 'deploy-bot' : 'org');
   const accountOf = () => {

@@ -16,6 +16,7 @@ import { keychainAccount } from '../../src/core/key-store.js';
 import { ProviderUnavailableError, RotationConflictError, WaitTimeoutError } from '../../src/errors.js';
 import { MemorySecretStore } from '../../src/keychain/memory-store.js';
 import { FakeClock, FakeProvider, FlakyStore, lostAnswer, type FakeKey, type ProviderCall } from '../helpers/fake-provider.js';
+import { say } from '../../src/ui/display-text.js';
 
 const USER = 'user-1';
 const OLD_NAME = 'ops-deploy';
@@ -120,12 +121,52 @@ export async function runSchedule(s: Schedule): Promise<Outcome> {
           .join(', ')}`,
       );
   };
+  /**
+   * What the engine's rules count as holding a live key of this rotation, were the process to die now: the keychain
+   * (--store os), a rescue file, or the hook's destination (it received the plaintext; with --store none that is the
+   * only holder, the process's memory dies with it). Read at once (the in-memory keychain answers synchronously),
+   * judged when the answer is awaited: the world as it was at this step.
+   */
+  const holdersNow = (key: FakeKey): (() => Promise<boolean>) => {
+    const inKeychain = keychain.inner.get(account(key.id));
+    const elsewhere = delivered.has(key.secret) || rescued.has(key.id);
+    return async () => elsewhere || (await inKeychain) === key.secret;
+  };
+  /** A key the journal tells the next run (--resume or --abort) to find and settle: not lost, though nobody holds it yet. */
+  const reconcilable = (record: RotationRecord | null, key: FakeKey) =>
+    (record?.othersKeyIds?.includes(key.id) ?? false) ||
+    (record !== null && record.status !== 'done' && record.status !== 'aborted' && (record.phase === 'create' || record.createOutcomeUnknown === true || record.newKey.id === key.id));
+  /** Checks still to be judged (their facts were read at their step). */
+  const pending: Array<Promise<void>> = [];
+  /** Texts already scanned for a plaintext. */
+  let scanned = 0;
+  /**
+   * After every step (a provider call, keychain write, journal save or hook): no live key of this rotation that nobody
+   * holds and no journal reconciles, as if the process died right here; no plaintext in what was written so far.
+   */
+  const checkHolders = (label: string) => {
+    const at = step;
+    const record = journal;
+    const live = ownLive().map((key) => ({ key, held: holdersNow(key) }));
+    pending.push(
+      (async () => {
+        for (const { key, held } of live) {
+          if (!(await held()) && !reconcilable(record, key)) violate(`after step ${at} (${label}): key ${key.id} is live, nobody holds it and no journal reconciles it`);
+        }
+      })(),
+    );
+    const secrets = [oldKey.secret, ...provider.created.map((k) => k.secret)];
+    for (; scanned < texts.length; scanned++) {
+      for (const secret of secrets) if (texts[scanned]!.includes(secret)) violate(`after step ${at} (${label}): a plaintext (…${secret.slice(-5)}) appears in a record or message`);
+    }
+  };
   const tick = (label: string) => {
     if (dead) throw new Crash(`dead (${label})`);
     step++;
     checkStep();
     if (faultsOn && s.outOfBand && step === s.outOfBand.at) outOfBand(s.outOfBand.what);
     if (faultsOn && s.twinAt !== null && step === s.twinAt) twins.add(provider.addKey(USER, NEW_NAME).id);
+    checkHolders(label);
     if (faultsOn && s.crashAt !== null && step === s.crashAt) {
       dead = true;
       throw new Crash(`crash after ${label}`);
@@ -192,7 +233,7 @@ export async function runSchedule(s: Schedule): Promise<Outcome> {
   };
 
   if (s.lostCreates) provider.faults.push({ method: 'createKey', when: 'after', error: lostAnswer, times: s.lostCreates });
-  if (s.storm) provider.faults.push({ method: s.stormOn, when: 'before', error: () => new ProviderUnavailableError('Too many requests (HTTP 429), and the retries ran out.'), times: s.storm });
+  if (s.storm) provider.faults.push({ method: s.stormOn, when: 'before', error: () => new ProviderUnavailableError(say`Too many requests (HTTP 429), and the retries ran out.`), times: s.storm });
   provider.ignoredDeletes = s.ignoredDeletes;
 
   const portsFor = (): RotationPorts => {
@@ -242,14 +283,11 @@ export async function runSchedule(s: Schedule): Promise<Outcome> {
 
   /** When a process ends: nothing live that nobody holds, except what its journal tells the next run to reconcile. */
   const checkAtRest = async (final: boolean) => {
+    await Promise.all(pending.splice(0));
     for (const key of ownLive()) {
       if (await heldBy(key)) continue;
       // Named to a person as possibly another's (othersKeyIds): theirs to delete, never keyrot's.
-      const named = journal?.othersKeyIds?.includes(key.id) ?? false;
-      const reconcilable =
-        named ||
-        (journal !== null && journal.status !== 'done' && journal.status !== 'aborted' && (journal.phase === 'create' || journal.createOutcomeUnknown === true || journal.newKey.id === key.id));
-      if (final || !reconcilable) violate(`key ${key.id} is live and nobody holds it (${final ? 'at the end' : 'no journal reconciles it'})`);
+      if (final || !reconcilable(journal, key)) violate(`key ${key.id} is live and nobody holds it (${final ? 'at the end' : 'no journal reconciles it'})`);
     }
   };
 

@@ -4,12 +4,13 @@ import { CreateOutcomeUnknownError, KeyNotReturnedError, KeychainError, Provider
 import { keychainAccount } from '../../src/keychain/secret-store.js';
 import type { CreatedKey } from '../../src/providers/types.js';
 import { FakeProvider, FlakyStore, lostAnswer, type Fault } from '../helpers/fake-provider.js';
+import { say } from '../../src/ui/display-text.js';
 
 const USER = 'user-1';
 const NAME = 'ops-deploy-v2';
 
 function unavailable(): Error {
-  return new ProviderUnavailableError('The provider did not answer after 3 attempts.');
+  return new ProviderUnavailableError(say`The provider did not answer after 3 attempts.`);
 }
 
 function world() {
@@ -166,7 +167,7 @@ describe('createAndStoreKey: a lost create answer (CreateOutcomeUnknownError)', 
 describe('createAndStoreKey: a create answered without a usable key record (KeyNotReturnedError)', () => {
   it('deletes the key it made by name, never sends the create again', async () => {
     const w = world();
-    w.provider.faults.push({ method: 'createKey', when: 'after', error: () => new KeyNotReturnedError('The provider accepted the create but its answer holds no key.') });
+    w.provider.faults.push({ method: 'createKey', when: 'after', error: () => new KeyNotReturnedError(say`The provider accepted the create but its answer holds no key.`) });
     const err = await createAndStoreKey(w.request(), w.ports).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KeyNotReturnedError);
     expect((err as Error).message).toMatch(/keyrot deleted that key/);
@@ -177,7 +178,7 @@ describe('createAndStoreKey: a create answered without a usable key record (KeyN
   it('rescues the plaintext the answer did hold when the key cannot be found by name, rather than drop it', async () => {
     const w = world();
     const plaintextOfTheKeyJustMade = () => w.provider.created.at(-1)!.secret;
-    w.provider.faults.push({ method: 'createKey', when: 'after', error: () => new KeyNotReturnedError('The answer has no usable id.', { plaintext: plaintextOfTheKeyJustMade() }) });
+    w.provider.faults.push({ method: 'createKey', when: 'after', error: () => new KeyNotReturnedError(say`The answer has no usable id.`, { plaintext: plaintextOfTheKeyJustMade() }) });
     w.provider.faults.push({ method: 'listKeys', when: 'before', error: unavailable });
     const err = await createAndStoreKey(w.request(), w.ports).catch((e: unknown) => e);
     const created = w.provider.created[0]!;

@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { Output, decideColorLevel, isCi, type OutputOptions } from '../../src/ui/output.js';
+import { say, displayText, composed } from '../../src/ui/display-text.js';
 
 const SECRET = 'SECRETAAAABBBBCCCCDDDDEEEEFFFF7XQ2A';
 const OTHER = 'OTHERSECRET0000111122223333444455ZZ9';
@@ -34,15 +35,15 @@ function setup(options: Partial<OutputOptions> = {}): { out: Output; cap: Captur
 
 describe('Output: stdout carries data only', () => {
   it.each([
-    ['data', (o: Output) => o.data('table'), 'stdout'],
+    ['data', (o: Output) => o.data(say`table`), 'stdout'],
     ['result', (o: Output) => o.result({ a: 1 }), 'stdout'],
     ['reveal', (o: Output) => o.reveal('plain'), 'stdout'],
     ['event', (o: Output) => o.event('x'), 'stdout'],
-    ['info', (o: Output) => o.info('progress'), 'stderr'],
-    ['warn', (o: Output) => o.warn('careful'), 'stderr'],
-    ['detail', (o: Output) => o.detail('more'), 'stderr'],
+    ['info', (o: Output) => o.info(say`progress`), 'stderr'],
+    ['warn', (o: Output) => o.warn(say`careful`), 'stderr'],
+    ['detail', (o: Output) => o.detail(say`more`), 'stderr'],
     ['debug', (o: Output) => o.debug('internals'), 'stderr'],
-    ['stderr', (o: Output) => o.stderr('error line'), 'stderr'],
+    ['stderr', (o: Output) => o.stderr(say`error line`), 'stderr'],
   ] as const)('%s goes to %s', (_name, write, stream) => {
     const { out, cap } = setup({ events: true, verbose: true, debug: true });
     write(out);
@@ -74,9 +75,9 @@ describe('Output: stdout carries data only', () => {
 
   it('provider text in any line on stderr or stdout shows its invisible characters as code points; bidi controls go', () => {
     const { out, cap } = setup();
-    out.warn('Revoke ops\u200bdeploy (tag\u{E0041}) of u\u202eser?');
-    out.info('✔ Rotated ops\u2060deploy');
-    out.data('note: ops\u3164bot');
+    out.warn(say`Revoke ops​deploy (tag󠁁) of u‮ser?`);
+    out.info(say`✔ Rotated ops⁠deploy`);
+    out.data(say`note: opsㅤbot`);
     expect(cap.stderr.join('')).toContain('Revoke ops<U+200B>deploy (tag<U+E0041>) of user?');
     expect(cap.stderr.join('')).toContain('✔ Rotated ops<U+2060>deploy');
     expect(cap.stdout.join('')).toBe('note: ops<U+3164>bot\n');
@@ -84,43 +85,43 @@ describe('Output: stdout carries data only', () => {
 
   it('--quiet hides info but never warnings', () => {
     const { out, cap } = setup({ quiet: true });
-    out.info('progress');
-    out.warn('the old key still authenticates');
+    out.info(say`progress`);
+    out.warn(say`the old key still authenticates`);
     expect(cap.stderr).toEqual(['warning: the old key still authenticates\n']);
   });
 
   it('detail needs --verbose or --debug; debug needs --debug', () => {
     const plain = setup();
-    plain.out.detail('d');
+    plain.out.detail(say`d`);
     plain.out.debug('x');
     expect(plain.cap.stderr).toHaveLength(0);
 
     const verbose = setup({ verbose: true });
-    verbose.out.detail('d');
+    verbose.out.detail(say`d`);
     verbose.out.debug('x');
     expect(verbose.cap.stderr).toEqual(['d\n']);
 
     const debug = setup({ debug: true });
-    debug.out.detail('d');
+    debug.out.detail(say`d`);
     debug.out.debug('x');
     expect(debug.cap.stderr).toEqual(['d\n', 'debug: x\n']);
   });
 
   it('prefixes stderr lines with a timestamp when asked (CI logs)', () => {
     const { out, cap } = setup({ timestamps: true });
-    out.info('step');
+    out.info(say`step`);
     expect(cap.stderr).toEqual(['2026-11-23T10:00:00.000Z step\n']);
   });
 });
 
 describe('Output: redaction of protected secrets', () => {
   const writers: Array<[string, (o: Output, text: string) => void]> = [
-    ['data', (o, t) => o.data(t)],
-    ['info', (o, t) => o.info(t)],
-    ['warn', (o, t) => o.warn(t)],
-    ['detail', (o, t) => o.detail(t)],
+    ['data', (o, t) => o.data(composed(t))],
+    ['info', (o, t) => o.info(composed(t))],
+    ['warn', (o, t) => o.warn(composed(t))],
+    ['detail', (o, t) => o.detail(composed(t))],
     ['debug', (o, t) => o.debug(t)],
-    ['stderr', (o, t) => o.stderr(t)],
+    ['stderr', (o, t) => o.stderr(composed(t))],
     ['event', (o, t) => o.event('hook.output', { line: t, nested: { again: [t] } })],
     ['result', (o, t) => o.result({ message: t, nested: { again: [t] } })],
   ];
@@ -139,9 +140,9 @@ describe('Output: redaction of protected secrets', () => {
 
   it('masks secrets protected after the Output was built, from then on', () => {
     const { out, cap } = setup();
-    out.info(`before ${SECRET}`);
+    out.info(say`before ${displayText(SECRET)}`);
     out.protect(SECRET);
-    out.info(`after ${SECRET}`);
+    out.info(say`after ${displayText(SECRET)}`);
     expect(cap.stderr[1]).toBe('after ****7XQ2A\n');
   });
 
@@ -150,7 +151,7 @@ describe('Output: redaction of protected secrets', () => {
     out.protect('');
     out.protect(null);
     out.protect(undefined);
-    out.info('text stays as it is');
+    out.info(say`text stays as it is`);
     expect(cap.stderr).toEqual(['text stays as it is\n']);
   });
 
@@ -242,14 +243,14 @@ describe('Output: colour', () => {
   it('loads no styles at level 0: text stays plain', async () => {
     const { out, cap } = setup({ colorLevel: 0 });
     await out.loadStyles();
-    out.warn('plain');
+    out.warn(say`plain`);
     expect(cap.stderr).toEqual(['warning: plain\n']);
   });
 
   it('styles warnings at level 1', async () => {
     const { out, cap } = setup({ colorLevel: 1 });
     await out.loadStyles();
-    out.warn('coloured');
+    out.warn(say`coloured`);
     expect(cap.stderr[0]).toContain('\x1b[');
   });
 });
@@ -259,12 +260,12 @@ describe('Output.data in a terminal', () => {
   it('breaks a line wider than the terminal at spaces, never inside a word; verbatim text (a script, CSV) stays as it is', () => {
     const written: string[] = [];
     const { out } = setup({ stdout: tty(written, 30) });
-    out.data('Rolled back the rotation of ops@example.com: the new key deleted, ops-deploy kept.');
+    out.data(say`Rolled back the rotation of ops@example.com: the new key deleted, ops-deploy kept.`);
     const lines = written.join('').trimEnd().split('\n');
     expect(lines.every((l) => l.length <= 30)).toBe(true);
     expect(lines.join(' ').replace(/\s+/g, ' ')).toBe('Rolled back the rotation of ops@example.com: the new key deleted, ops-deploy kept.');
     written.length = 0;
-    out.data('complete -F _keyrot keyrot # a completion script line that is long', true);
+    out.data(say`complete -F _keyrot keyrot # a completion script line that is long`, true);
     expect(written.join('')).toBe('complete -F _keyrot keyrot # a completion script line that is long\n');
   });
 });

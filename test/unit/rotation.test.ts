@@ -30,6 +30,7 @@ import {
 import { keychainAccount } from '../../src/keychain/secret-store.js';
 import type { ProviderCapabilities } from '../../src/providers/types.js';
 import { FakeClock, FakeProvider, FlakyStore, lostAnswer, type FakeKey, type ProviderCall } from '../helpers/fake-provider.js';
+import { say } from '../../src/ui/display-text.js';
 
 const USER = 'user-1';
 const EMAIL = 'deploy-bot@example.com';
@@ -434,7 +435,7 @@ describe('runRotation: emergency order', () => {
 
   it('a create that fails leaves the exposed key as it was: the user is never left without a working key', async () => {
     const h = harness({ mode: 'emergency' });
-    h.provider.faults.push({ method: 'createKey', when: 'before', error: () => new KeyNotReturnedError('no key in the answer') });
+    h.provider.faults.push({ method: 'createKey', when: 'before', error: () => new KeyNotReturnedError(say`no key in the answer`) });
     const err = await failure(runRotation(h.record, h.ports));
     expect(err).toBeInstanceOf(KeyNotReturnedError);
     expect(h.provider.liveKeys(USER).map((k) => k.id)).toContain(h.oldKey.id);
@@ -568,7 +569,7 @@ describe('runRotation: a create refused after a lost answer', () => {
     const h = harness();
     h.provider.faults.push(
       { method: 'createKey', when: 'after', error: lostAnswer },
-      { method: 'createKey', when: 'before', error: () => new UsageError('Vultr rejected the request: Unable to create API key: limit reached', { data: { status: 400 } }) },
+      { method: 'createKey', when: 'before', error: () => new UsageError(say`Vultr rejected the request: Unable to create API key: limit reached`, { data: { status: 400 } }) },
     );
     // The key the lost create made does not show in listings yet (an asynchronous create, 202).
     hideLostKeys(h);
@@ -578,7 +579,7 @@ describe('runRotation: a create refused after a lost answer', () => {
     expect(nothingCreated(h.record, err)).toBe(false);
     expect(h.saves.at(-1)).toMatchObject({ status: 'failed', phase: 'create', phaseStatus: 'started', createOutcomeUnknown: true });
     // The --resume that message asks for, while the listing still lags: refused again, and still not closed.
-    h.provider.faults.push({ method: 'createKey', when: 'before', error: () => new UsageError('Vultr rejected the request: limit reached', { data: { status: 400 } }) });
+    h.provider.faults.push({ method: 'createKey', when: 'before', error: () => new UsageError(say`Vultr rejected the request: limit reached`, { data: { status: 400 } }) });
     const again = await failure(runRotation(structuredClone(h.saves.at(-1)!), h.ports));
     expect(nothingCreated(h.saves.at(-1)!, again)).toBe(false);
   });
@@ -906,7 +907,7 @@ describe('runRotation: a crash at any point, then --resume', () => {
 describe('runRotation: a failing hook', () => {
   it('throws HookFailedError with a resumable hint; both keys stay live; resume runs the hook again', async () => {
     const h = harness();
-    h.state.hookError = new HookFailedError('The --on-new-key command exited with status 1.', { hint: 'See its output above.' });
+    h.state.hookError = new HookFailedError(say`The --on-new-key command exited with status 1.`, { hint: say`See its output above.` });
     const err = await failure(runRotation(h.record, h.ports));
 
     expect(err).toBeInstanceOf(HookFailedError);
@@ -1267,7 +1268,7 @@ describe('abortRotation', () => {
 
   it('after a failed hook', async () => {
     const h = harness();
-    h.state.hookError = new HookFailedError('hook failed');
+    h.state.hookError = new HookFailedError(say`hook failed`);
     await failure(runRotation(h.record, h.ports));
     h.state.checkJournal = false;
     await abortRotation(structuredClone(h.saves.at(-1)!), h.ports);
@@ -1355,7 +1356,7 @@ describe('newKeyProven: the key keyrot get and exec give during a rotation', () 
 describe('what a stop says about the old key', () => {
   it('--emergency: a hook failing after the revoke says the old key is revoked and consumers need the new key, never "untouched"', async () => {
     const h = harness({ mode: 'emergency' });
-    h.state.hookError = new HookFailedError('hook failed');
+    h.state.hookError = new HookFailedError(say`hook failed`);
     const err = await failure(runRotation(h.record, h.ports));
     expect(err.exitCode).toBe(12);
     expect(err.hint).toMatch(new RegExp(`The old key ${OLD_NAME} is revoked \\(or being revoked\\): consumers need the new key now`));
@@ -1367,7 +1368,7 @@ describe('what a stop says about the old key', () => {
     const h = harness();
     // The keychain locks after the revoke: finish cannot drop the old key's entry.
     h.store.onCall = (method) => {
-      if (method === 'delete' && h.record.phase === 'finish') throw new KeychainError('Could not read the keychain: it is locked.', { hint: 'or use --store none with --on-new-key.' });
+      if (method === 'delete' && h.record.phase === 'finish') throw new KeychainError(say`Could not read the keychain: it is locked.`, { hint: say`or use --store none with --on-new-key.` });
     };
     const err = await failure(runRotation(h.record, h.ports));
     expect(err).toBeInstanceOf(RotationIncompleteError);

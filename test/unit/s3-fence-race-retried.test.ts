@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { acquireSharedLock } from '../../src/state/s3-lock.js';
 import { RotationConflictError } from '../../src/errors.js';
 import { scriptedStore } from '../helpers/s3-mock.js';
+import { say } from '../../src/ui/display-text.js';
 
 describe('a fence that races the old holder', () => {
   it('is retried on the journal as it now is (or the takeover is refused)', async () => {
@@ -21,7 +22,7 @@ describe('a fence that races the old holder', () => {
       { status: 200, etag: '"L3"' },
     ]);
     let outcome = 'held';
-    const lock = await acquireSharedLock(s, 'locks/vultr-u.lock', 'rotations/vultr-u.json', 'user u', () => new RotationConflictError('held')).catch(() => {
+    const lock = await acquireSharedLock(s, 'locks/vultr-u.lock', 'rotations/vultr-u.json', 'user u', () => new RotationConflictError(say`held`)).catch(() => {
       outcome = 'refused';
       return null;
     });

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { acquireSharedLock } from '../../src/state/s3-lock.js';
 import { RotationConflictError } from '../../src/errors.js';
 import { scriptedStore } from '../helpers/s3-mock.js';
+import { say } from '../../src/ui/display-text.js';
 
 const journal = '{"phase":"created"}\n';
 
@@ -47,7 +48,7 @@ describe('a 503 answer to a lock renewal that was applied', () => {
       { status: 200, etag: '"l4"' },
       { status: 200, etag: '"l5"' },
     ]);
-    const lock = await acquireSharedLock(s, 'locks/vultr-u.lock', 'rotations/vultr-u.json', 'user u', () => new RotationConflictError('held'));
+    const lock = await acquireSharedLock(s, 'locks/vultr-u.lock', 'rotations/vultr-u.json', 'user u', () => new RotationConflictError(say`held`));
     const created = JSON.parse(seen()[0]!.body);
     renewed = JSON.stringify({ ...created, renewals: 1 });
     await new Promise((r) => setTimeout(r, 1600));

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { acquireSharedLock } from '../../src/state/s3-lock.js';
 import { RotationConflictError } from '../../src/errors.js';
 import { scriptedStore } from '../helpers/s3-mock.js';
+import { say } from '../../src/ui/display-text.js';
 
 describe('a takeover whose answer is lost', () => {
   it('still fences the old holder (rewrites its journal)', async () => {
@@ -29,7 +30,7 @@ describe('a takeover whose answer is lost', () => {
       { status: 200, etag: '"J2"' }, // and rewrites it
       { status: 200, etag: '"L3"' },
     ]);
-    const taking = acquireSharedLock(s, 'locks/vultr-u.lock', 'rotations/vultr-u.json', 'user u', () => new RotationConflictError('held'));
+    const taking = acquireSharedLock(s, 'locks/vultr-u.lock', 'rotations/vultr-u.json', 'user u', () => new RotationConflictError(say`held`));
     const until = Date.now() + 3000;
     while (seen().length < 3 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
     mine = seen()[2]!.body;

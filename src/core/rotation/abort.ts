@@ -9,6 +9,7 @@ import { byOperator, operatorFlowOf, rotateCommandOf, save, type RotationPorts }
 import { canAbort, oldKeyLapsed, type RotationRecord } from './record.js';
 import { TRANSITIONS } from './transitions.js';
 import { stopOrphanedHook } from './steps/hand-over.js';
+import { say, displayText, composed } from '../display-text.js';
 
 /** Throws when the rotation can no longer be rolled back: the old key revoked, or lapsed at the end of its grace. */
 export function assertAbortable(record: RotationRecord, ports: Pick<RotationPorts, 'invocation' | 'now'>): void {
@@ -24,7 +25,7 @@ export function assertAbortable(record: RotationRecord, ports: Pick<RotationPort
 
 /** A refused --abort: why, and the --resume that finishes the rotation instead. */
 export function cannotRollBack(record: RotationRecord, ports: Pick<RotationPorts, 'invocation'>, message: string): UsageError {
-  return new UsageError(message, { hint: `Finish it with: ${rotateCommandOf(record, ports)} --resume` });
+  return new UsageError(composed(message), { hint: say`Finish it with: ${displayText(rotateCommandOf(record, ports))} --resume` });
 }
 
 /**
@@ -62,9 +63,12 @@ async function assertOwnsNewKey(record: RotationRecord, ports: Pick<RotationPort
           ? 'does not end in the characters the journal recorded'
           : null;
   if (why) {
-    throw new StateError(`The journal names ${listed?.name ?? record.oldKey.name} (${id}) as the new key, but it ${why}: keyrot deletes only a key this rotation made, and deleted nothing.`, {
-      hint: `Check this user's rotation journal (edited by hand, or from another rotation?); delete the new key ${record.newKey.name} yourself if it is yours.`,
-    });
+    throw new StateError(
+      say`The journal names ${displayText(listed?.name ?? record.oldKey.name)} (${displayText(id)}) as the new key, but it ${displayText(why)}: keyrot deletes only a key this rotation made, and deleted nothing.`,
+      {
+        hint: say`Check this user's rotation journal (edited by hand, or from another rotation?); delete the new key ${displayText(record.newKey.name)} yourself if it is yours.`,
+      },
+    );
   }
 }
 

@@ -2,6 +2,7 @@
 import { KeyNotReturnedError, KeychainError, RotationConflictError, RotationIncompleteError, UsageError, isKeyrotError } from '../../errors.js';
 import { rotateCommandOf, type RotationPorts } from './ports.js';
 import { PHASES, PHASE_LABELS, canAbort, rollbackHasKey, type RotationRecord } from './record.js';
+import { say, composed } from '../display-text.js';
 
 /**
  * Whether a stop left nothing to go on with: a create answered without a key (that key is deleted), or refused by
@@ -35,7 +36,7 @@ export function explainFailure(record: RotationRecord, err: unknown, ports: Pick
   if (err instanceof KeychainError && record.newKey.id !== null) {
     return explainFailure(
       record,
-      new RotationIncompleteError(err.message, { cause: err, hint: 'Make the keychain available (unlocked) again.', ...(err.data ? { data: err.data } : {}), facts: err.facts }),
+      new RotationIncompleteError(err.message, { cause: err, hint: say`Make the keychain available (unlocked) again.`, ...(err.data ? { data: err.data } : {}), facts: err.facts }),
       ports,
     );
   }
@@ -51,5 +52,5 @@ export function explainFailure(record: RotationRecord, err: unknown, ports: Pick
   const next = rollbackHasKey(record) ? `${rotateCommandOf(record, ports)} --resume to continue, or --abort to roll back` : `${rotateCommandOf(record, ports)} --resume to continue`;
   const hint = `${err.hint ? `${err.hint} ` : ''}Stopped at "${PHASE_LABELS[record.phase]}".${oldLive}${newHeld} Next: ${next}.`;
   // Keep the original class (and so its exit code); only the hint and data grow.
-  return err.amend(hint, { rotationId: record.id, phase: record.phase, resumable: true });
+  return err.amend(composed(hint), { rotationId: record.id, phase: record.phase, resumable: true });
 }

@@ -12,6 +12,7 @@
 // The plan shows the result and where it came from.
 import { UsageError } from '../../errors.js';
 import { formatDuration } from '../duration.js';
+import { say, displayText } from '../display-text.js';
 
 export type ExpirySource = 'expires-flag' | 'old-key-lifetime' | 'old-key-remaining' | 'default-lifetime' | 'never';
 
@@ -48,8 +49,8 @@ export function newKeyExpiry(input: LifetimeInput): NewKeyExpiry {
   const oldExpiry = input.oldExpiresAt ?? (input.recorded?.expiresAt ? new Date(input.recorded.expiresAt) : null);
   if (input.requested !== undefined) {
     if (input.requested === null && oldExpiry) {
-      throw new UsageError(`--expires never: the old key expires (${oldExpiry.toISOString()}), and a rotation never turns an expiring key into one that never expires.`, {
-        hint: "Drop --expires (the new key then gets the old key's lifetime), or give a date or a span.",
+      throw new UsageError(say`--expires never: the old key expires (${displayText(oldExpiry.toISOString())}), and a rotation never turns an expiring key into one that never expires.`, {
+        hint: say`Drop --expires (the new key then gets the old key's lifetime), or give a date or a span.`,
       });
     }
     return { expiresAt: input.requested, source: 'expires-flag', why: input.requested ? '--expires' : '--expires never' };

@@ -14,6 +14,7 @@ import { verifyNewStep } from './steps/verify-new.js';
 import { verifyOldStep } from './steps/verify-old.js';
 import { waitStep } from './steps/wait.js';
 import { TRANSITIONS } from './transitions.js';
+import { say, displayText } from '../display-text.js';
 
 export type PhaseRunner = (record: RotationRecord, ports: RotationPorts, step: StepProgress) => Promise<StepResult>;
 
@@ -99,7 +100,7 @@ async function pauseForOperator(record: RotationRecord, ports: RotationPorts, st
     record.awaiting === 'mint'
       ? `${rotateCommandOf(record, ports)} --resume --new-key-stdin (the key on stdin), or the same without --new-key-stdin in a terminal`
       : `${rotateCommandOf(record, ports)} --resume`;
-  return err.amend(`${err.hint ? `${err.hint} ` : ''}Next: ${next}.${canAbort(record) ? ' Or roll back with --abort.' : ''}`, {
+  return err.amend(say`${err.hint ? say`${err.hint} ` : say``}Next: ${displayText(next)}.${canAbort(record) ? say` Or roll back with --abort.` : say``}`, {
     rotationId: record.id,
     phase: record.phase,
     awaiting: record.awaiting ?? null,
@@ -114,7 +115,7 @@ async function pauseForOperator(record: RotationRecord, ports: RotationPorts, st
 async function afterDiscard(record: RotationRecord, ports: RotationPorts, err: unknown, deleted: { id: string; name: string }): Promise<unknown> {
   if (!(err instanceof CancelledError)) return err;
   const restated = new CancelledError(
-    `Cancelled before the hand-over: the new key ${deleted.name} (${deleted.id}) was deleted (--store none: nobody held it); the old key ${record.oldKey.name} is untouched.`,
+    say`Cancelled before the hand-over: the new key ${displayText(deleted.name)} (${displayText(deleted.id)}) was deleted (--store none: nobody held it); the old key ${displayText(record.oldKey.name)} is untouched.`,
   );
   record.lastError = { code: restated.code, message: restated.message };
   await save(record, ports).catch(() => undefined);

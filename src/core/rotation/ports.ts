@@ -6,6 +6,7 @@ import { keychainAccount, type SecretStore } from '../key-store.js';
 import { shellArg } from '../shell-arg.js';
 import { SELF_USER_ID, type HookProcess, type RotationRecord } from './record.js';
 import { TRANSITIONS } from './transitions.js';
+import { say, displayText } from '../display-text.js';
 
 /** What a step returns: the detail for its line, and whether it was skipped. */
 export interface StepResult {
@@ -129,8 +130,8 @@ export async function newSecret(record: RotationRecord, ports: RotationPorts): P
   const id = record.newKey.id;
   const secret = id ? (heldThisRun.get(ports)?.get(id) ?? (await ports.store.get(keychainAccount(ports.provider.id, record.userId, id)))) : null;
   if (!id || secret === null) {
-    throw new RotationIncompleteError(`The new key ${record.newKey.name} is not in the keychain any more.`, {
-      hint: 'Roll back with --abort (deletes the new key at the provider), then rotate again.',
+    throw new RotationIncompleteError(say`The new key ${displayText(record.newKey.name)} is not in the keychain any more.`, {
+      hint: say`Roll back with --abort (deletes the new key at the provider), then rotate again.`,
     });
   }
   ports.protect(secret);
@@ -148,7 +149,7 @@ export async function save(record: RotationRecord, ports: RotationPorts): Promis
 }
 
 export function throwIfCancelled(signal: AbortSignal): void {
-  if (signal.aborted) throw signal.reason instanceof KeyrotError ? signal.reason : new CancelledError('Cancelled.');
+  if (signal.aborted) throw signal.reason instanceof KeyrotError ? signal.reason : new CancelledError(say`Cancelled.`);
 }
 
 /** Whether a person, not keyrot, makes and revokes this provider's keys (in its dashboard). */
@@ -164,7 +165,7 @@ export function rotateCommandOf(record: RotationRecord, ports?: Pick<RotationPor
 
 /** The dashboard steps of a provider whose keys a person manages; a UsageError when none was given. */
 export function operatorFlowOf(ports: Pick<RotationPorts, 'operatorFlow' | 'provider'>): OperatorFlow {
-  if (!ports.operatorFlow) throw new UsageError(`${ports.provider.displayName} has no dashboard steps: keyrot cannot rotate its keys.`);
+  if (!ports.operatorFlow) throw new UsageError(say`${displayText(ports.provider.displayName)} has no dashboard steps: keyrot cannot rotate its keys.`);
   return ports.operatorFlow;
 }
 

@@ -22,6 +22,7 @@ import { maskSecret, sanitizeForDisplay } from '../../core/mask.js';
 import { NotFoundError, ProviderResponseError, UsageError } from '../../errors.js';
 import { providerHttpClient, type HttpClient, type HttpClientDeps } from '../http.js';
 import type { ApiKey, AuthCheck, CreatedKey, Identity, OperatorSteps, Provider, ProviderCapabilities, ProviderFactory, ProviderOptions, UsageObservation, User } from '../types.js';
+import { say, displayText } from '../../ui/display-text.js';
 
 const KEY_SHAPE = /^ka_live_[A-Za-z0-9]{32}$/;
 /** The probe: any valid key gets 2xx, or 403 without clusters:read; only an invalid or revoked key gets 401. */
@@ -59,8 +60,8 @@ const ORGANIZATION: User = { id: 'org', email: 'organization', name: 'Kubeadapt 
 /** A Kubeadapt key as keyrot names it: `ka-` and 12 hex digits of its SHA-256 (nothing of the key itself). */
 export function identifyKubeadaptKey(secret: string, name: string): CreatedKey {
   if (!KEY_SHAPE.test(secret)) {
-    throw new UsageError('That is not a Kubeadapt API key: they are ka_live_ followed by 32 letters and digits.', {
-      hint: 'Copy the key from the dialog Kubeadapt shows once, right after + Create Key.',
+    throw new UsageError(say`That is not a Kubeadapt API key: they are ka_live_ followed by 32 letters and digits.`, {
+      hint: say`Copy the key from the dialog Kubeadapt shows once, right after + Create Key.`,
     });
   }
   return { id: `ka-${createHash('sha256').update(secret).digest('hex').slice(0, 12)}`, name, lastChars: secret.slice(-5), expiresAt: null, scopes: null, secret };
@@ -105,7 +106,7 @@ export class KubeadaptProvider implements Provider {
 
   async getUser(userId: string): Promise<User> {
     if (userId === ORGANIZATION.id || userId === ORGANIZATION.email) return ORGANIZATION;
-    throw new NotFoundError(`Kubeadapt keys belong to the organization: there is no user "${userId}".`, { hint: 'Leave --user out.' });
+    throw new NotFoundError(say`Kubeadapt keys belong to the organization: there is no user "${displayText(userId)}".`, { hint: say`Leave --user out.` });
   }
 
   /** The only key keyrot can see: the one it runs with (the dashboard is not on the API). */
@@ -115,11 +116,11 @@ export class KubeadaptProvider implements Provider {
   }
 
   async createKey(): Promise<CreatedKey> {
-    throw new UsageError(`Kubeadapt keys are minted only in ${DASHBOARD}.`, { hint: 'keyrot rotate --provider kubeadapt walks you through it.' });
+    throw new UsageError(say`Kubeadapt keys are minted only in ${displayText(DASHBOARD)}.`, { hint: say`keyrot rotate --provider kubeadapt walks you through it.` });
   }
 
   async deleteKey(): Promise<'deleted' | 'already-gone'> {
-    throw new UsageError(`Kubeadapt keys are revoked only in ${DASHBOARD}.`);
+    throw new UsageError(say`Kubeadapt keys are revoked only in ${displayText(DASHBOARD)}.`);
   }
 
   /**
@@ -168,9 +169,9 @@ export class KubeadaptProvider implements Provider {
       const ids = clusterIds(body);
       if (ids === undefined) {
         throw new ProviderResponseError(
-          `Kubeadapt answered GET ${PROBE} with 2xx but without a list of clusters keyrot can read${errorOf(body, secret)}, so it cannot tell which clusters the key reaches.`,
+          say`Kubeadapt answered GET ${displayText(PROBE)} with 2xx but without a list of clusters keyrot can read${displayText(errorOf(body, secret))}, so it cannot tell which clusters the key reaches.`,
           {
-            hint: 'Try again; if it persists, check the base URL (KUBEADAPT_API_URL) and any proxy in between.',
+            hint: say`Try again; if it persists, check the base URL (KUBEADAPT_API_URL) and any proxy in between.`,
           },
         );
       }
@@ -179,7 +180,7 @@ export class KubeadaptProvider implements Provider {
       const next = nextPage(body, page);
       // A page of ids already seen means the server ignores the paging asked for: what it has is read.
       if (next === undefined || (page > 1 && fresh.length === 0)) return [...seen].sort();
-      if (page >= MAX_PAGES) throw new ProviderResponseError(`Kubeadapt sent more than ${MAX_PAGES} pages of clusters; keyrot stopped reading them.`);
+      if (page >= MAX_PAGES) throw new ProviderResponseError(say`Kubeadapt sent more than ${MAX_PAGES} pages of clusters; keyrot stopped reading them.`);
       const res = await this.#http.request('GET', PROBE, { token: secret, query: next, what: 'list the clusters a key reaches' });
       body = res.body;
     }
@@ -211,7 +212,7 @@ function nextPage(body: unknown, page: number): Record<string, string | number> 
   if (total !== undefined) return current < total ? { page: current + 1 } : undefined;
   if (more === true) {
     if (typeof p.page === 'number') return { page: current + 1 };
-    throw new ProviderResponseError('Kubeadapt says GET /clusters has more pages but not how to ask for the next one, so keyrot cannot read every cluster the key reaches.');
+    throw new ProviderResponseError(say`Kubeadapt says GET /clusters has more pages but not how to ask for the next one, so keyrot cannot read every cluster the key reaches.`);
   }
   return undefined;
 }

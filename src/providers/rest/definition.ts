@@ -4,6 +4,7 @@
 // --provider-file. Validation names the field at fault, so a definition that does not fit is one clear line.
 import { urlUnder, validateBaseUrl } from '../../core/base-url.js';
 import { UsageError } from '../../errors.js';
+import { say, displayText } from '../../ui/display-text.js';
 
 export interface RestDefinition {
   /** Keychain accounts and journals use it: lower-case letters, digits and dashes. */
@@ -81,7 +82,7 @@ const FIELD_PATH = /^([A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*)?$/;
  */
 export function validateDefinition(raw: unknown, source: string): RestDefinition {
   const fail = (field: string, why: string): never => {
-    throw new UsageError(`${source}: ${field}: ${why}`, { hint: 'See "Your own provider" in keyrot\'s docs/providers.md for the format.' });
+    throw new UsageError(say`${displayText(source)}: ${displayText(field)}: ${displayText(why)}`, { hint: say`See "Your own provider" in keyrot's docs/providers.md for the format.` });
   };
   const obj = (value: unknown, field: string): Record<string, unknown> => {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(field, 'must be an object');

@@ -8,6 +8,7 @@ import { providerHttpClient, type HttpClient, type HttpClientDeps } from '../htt
 import { pathSegment, uniqueById } from '../ids.js';
 import type { ApiKey, AuthCheck, CreatedKey, CreateKeyInput, Identity, Provider, ProviderCapabilities, ProviderFactory, ProviderOptions, UsageObservation, User } from '../types.js';
 import type { RestDefinition } from './definition.js';
+import { say, displayText } from '../../ui/display-text.js';
 
 /** A guard against a page loop: far beyond any real account. */
 const MAX_PAGES = 1000;
@@ -75,13 +76,23 @@ export class RestProvider implements Provider {
     const { accounts } = this.#def;
     if (!accounts.pages) return this.#items(await this.#get(accounts.list), accounts.items, accounts.list).map((a) => this.#user(a));
     const users: User[] = [];
+    const seen = new Set<string>();
     for (let page = 1; page <= MAX_PAGES; page++) {
       const query = { [accounts.pages.page]: page, [accounts.pages.size]: accounts.pages.perPage };
       const items = this.#items((await this.#http.request('GET', accounts.list, { query, what: 'list the accounts' })).body, accounts.items, accounts.list);
-      users.push(...items.map((a) => this.#user(a)));
+      const pageUsers = items.map((a) => this.#user(a));
+      // A server that ignores the page parameter answers the same page for ever: a full page of nothing new is that loop
+      // (the next page could never differ), said at once instead of after MAX_PAGES requests.
+      if (pageUsers.length > 0 && pageUsers.every((u) => seen.has(u.id))) {
+        throw new ProviderResponseError(
+          say`${displayText(this.displayName)} answered page ${page} of the accounts with the same accounts as an earlier page (does it ignore "${displayText(accounts.pages.page)}"?); stopping to avoid a loop.`,
+        );
+      }
+      for (const u of pageUsers) seen.add(u.id);
+      users.push(...pageUsers);
       if (items.length < accounts.pages.perPage) return uniqueById(users);
     }
-    throw new ProviderResponseError(`${this.displayName} sent more than ${MAX_PAGES} pages of accounts; stopping.`);
+    throw new ProviderResponseError(say`${displayText(this.displayName)} sent more than ${MAX_PAGES} pages of accounts; stopping.`);
   }
 
   /** By id (GET), or, for a value that is not an id by the definition's pattern, by label or name. */
@@ -89,7 +100,7 @@ export class RestProvider implements Provider {
     const { accounts } = this.#def;
     if (accounts.idPattern !== null && !new RegExp(accounts.idPattern).test(userId)) {
       const match = (await this.listUsers()).find((u) => u.email === userId || u.name === userId);
-      if (!match) throw new NotFoundError(`${this.displayName} has no account with id, login or name "${userId}".`, { hint: 'keyrot list-users shows them.' });
+      if (!match) throw new NotFoundError(say`${displayText(this.displayName)} has no account with id, login or name "${displayText(userId)}".`, { hint: say`keyrot list-users shows them.` });
       return match;
     }
     return this.#user(await this.#get(fill(accounts.get, userId)));
@@ -121,7 +132,7 @@ export class RestProvider implements Provider {
     if (res.status !== 404 || res.afterLostAnswer) return res.status === 404 ? 'already-gone' : 'deleted';
     // A 404 at once: a key deleted earlier (a resumed rotation), or an unknown account. Listing tells which.
     if ((await this.listKeys(userId)).some((k) => k.id === keyId)) {
-      throw new ProviderResponseError(`${this.displayName} answered 404 to deleting a key that it still lists.`, { data: { keyId } });
+      throw new ProviderResponseError(say`${displayText(this.displayName)} answered 404 to deleting a key that it still lists.`, { data: { keyId } });
     }
     return 'already-gone';
   }
@@ -234,8 +245,8 @@ interface Loc {
 
 function malformed(service: string, loc: Loc, expected: string): ProviderResponseError {
   const { path: where, field } = loc;
-  return new ProviderResponseError(`${service} sent an answer keyrot cannot read: ${where}: ${field || 'the answer'} is not ${expected}.`, {
-    hint: 'Check the base URL, or the provider definition (--provider-file) against the API.',
+  return new ProviderResponseError(say`${displayText(service)} sent an answer keyrot cannot read: ${displayText(where)}: ${displayText(field || 'the answer')} is not ${displayText(expected)}.`, {
+    hint: say`Check the base URL, or the provider definition (--provider-file) against the API.`,
     data: { field },
   });
 }

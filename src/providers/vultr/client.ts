@@ -8,6 +8,7 @@ import { ProviderResponseError } from '../../errors.js';
 import { sanitizeForDisplay } from '../../core/mask.js';
 import { parseAccount, parseApiKeyPage, parseCreatedApiKey, parseUserPage, parseUserResponse } from './schemas.js';
 import type { VultrAccount, VultrApiKey, VultrCreatedApiKey, VultrPage, VultrUser } from './schemas.js';
+import { say, displayText } from '../../ui/display-text.js';
 
 /**
  * How Vultr may say "no such id" on a by-id path: 404, or 400, the only 4xx besides 401 its OpenAPI document lists
@@ -161,7 +162,7 @@ function vultrDate(date: Date): string {
 
 function assertNewCursor(seen: Set<string>, cursor: string, list: string): void {
   if (seen.has(cursor)) {
-    throw new ProviderResponseError(`Vultr sent the same ${list} page cursor twice; stopping to avoid a loop.`, {
+    throw new ProviderResponseError(say`Vultr sent the same ${displayText(list)} page cursor twice; stopping to avoid a loop.`, {
       data: { field: 'meta.links.next' },
     });
   }
@@ -169,7 +170,7 @@ function assertNewCursor(seen: Set<string>, cursor: string, list: string): void 
 }
 
 function tooManyPages(list: string): ProviderResponseError {
-  return new ProviderResponseError(`Vultr sent more than ${MAX_PAGES} pages of ${list}; stopping.`);
+  return new ProviderResponseError(say`Vultr sent more than ${MAX_PAGES} pages of ${displayText(list)}; stopping.`);
 }
 
 /** Page-walking helper shared with the provider's listUsers. */

@@ -19,6 +19,7 @@ import {
 } from './client.js';
 import { lastCharsOf } from './schemas.js';
 import type { VultrApiKey, VultrCreatedApiKey, VultrUser } from './schemas.js';
+import { say, displayText } from '../../ui/display-text.js';
 
 const IP_NOT_ALLOWED = /^Unauthorized IP address/i;
 
@@ -46,16 +47,19 @@ export class VultrProvider implements Provider {
     } catch (err) {
       const data = isKeyrotError(err) ? (err.data ?? {}) : {};
       if (err instanceof UsageError && data['status'] === 400) {
-        throw new NotFoundError(`Vultr knows no ${what}${data['providerMessage'] ? ` (it answered 400: ${String(data['providerMessage'])})` : ' (it answered 400)'}.`, {
-          hint: 'keyrot list-users and list-keys show the ids.',
-          data,
-        });
+        throw new NotFoundError(
+          say`Vultr knows no ${displayText(what)}${data['providerMessage'] ? say` (it answered 400: ${displayText(String(data['providerMessage']))})` : say` (it answered 400)`}.`,
+          {
+            hint: say`keyrot list-users and list-keys show the ids.`,
+            data,
+          },
+        );
       }
       if (err instanceof AuthError && data['reason'] !== 'ip-not-allowed' && (await probeAccount(this.#http, this.#adminKey)).status === 'ok') {
         throw new PermissionError(
-          `Vultr refused the user endpoints (401: ${String(data['providerMessage'] ?? 'Unauthorized')}), yet the admin key authenticates: its user lacks the manage_users permission.`,
+          say`Vultr refused the user endpoints (401: ${displayText(String(data['providerMessage'] ?? 'Unauthorized'))}), yet the admin key authenticates: its user lacks the manage_users permission.`,
           {
-            hint: 'Use a key of the account root or of a user with the manage_users permission.',
+            hint: say`Use a key of the account root or of a user with the manage_users permission.`,
             data,
           },
         );
@@ -94,7 +98,7 @@ export class VultrProvider implements Provider {
         const outcome = await deleteOwnApiKey(http, keyId);
         if (outcome !== 'not-found') return outcome;
         if ((await listOwnApiKeys(http)).some((key) => key.id === keyId)) {
-          throw new ProviderResponseError('Vultr answered 404 to deleting a key that it still lists.', { data: { keyId } });
+          throw new ProviderResponseError(say`Vultr answered 404 to deleting a key that it still lists.`, { data: { keyId } });
         }
         return 'already-gone';
       },
@@ -112,7 +116,7 @@ export class VultrProvider implements Provider {
     // which: it throws NotFoundError for an unknown user.
     const keys = await this.listKeys(userId);
     if (keys.some((key) => key.id === keyId)) {
-      throw new ProviderResponseError('Vultr answered 404 to deleting a key that it still lists.', {
+      throw new ProviderResponseError(say`Vultr answered 404 to deleting a key that it still lists.`, {
         data: { keyId },
       });
     }

@@ -5,6 +5,7 @@
 import { ProviderResponseError } from '../../errors.js';
 import { singleLine } from '../../core/mask.js';
 import { isSafeId } from '../ids.js';
+import { say, displayText } from '../../ui/display-text.js';
 
 export interface VultrUser {
   id: string;
@@ -52,7 +53,7 @@ export interface VultrPage<T> {
 type Json = Record<string, unknown>;
 
 function fail(path: string, expected: string, value: unknown): never {
-  throw new ProviderResponseError(`Vultr sent an unexpected answer: ${path} should be ${expected} (got ${describe(value)}).`, { data: { field: path } });
+  throw new ProviderResponseError(say`Vultr sent an unexpected answer: ${displayText(path)} should be ${displayText(expected)} (got ${displayText(describe(value))}).`, { data: { field: path } });
 }
 
 /** The JSON type of a value, never the value itself. */

@@ -9,6 +9,7 @@ import { adoptHeldKey, countOrphansDeleted, keepOthersKeys, keptKeyIds, ownUnhel
 import { byOperator, markStarted, operatorFlowOf, remember, save, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
 import type { RotationRecord } from '../record.js';
 import { TRANSITIONS } from '../transitions.js';
+import { say, displayText } from '../../display-text.js';
 
 /** Creates the new key (or adopts/cleans up the one a lost answer may have made) and stores it. */
 export async function createStep(record: RotationRecord, ports: RotationPorts, _step: StepProgress): Promise<StepResult> {
@@ -70,13 +71,13 @@ async function discardFencedKey(record: RotationRecord, ports: RotationPorts, ke
   const data = { keyId: key.id, journal: err.data?.['record'] ?? null };
   const discarded = await discardNewKey(() => ports.provider, record.userId, made, secret, ports.rescue);
   if (discarded.kind === 'rescued') {
-    throw new RotationConflictError(`${what}. Deleting it failed: it is live, and its plaintext is in this machine's keychain and in ${discarded.path} (mode 0600).`, {
-      hint: `Once the other runner is done (keyrot status), delete it: keyrot revoke --user ${shellArg(record.userEmail)} --key ${key.id}.`,
+    throw new RotationConflictError(say`${displayText(what)}. Deleting it failed: it is live, and its plaintext is in this machine's keychain and in ${displayText(discarded.path)} (mode 0600).`, {
+      hint: say`Once the other runner is done (keyrot status), delete it: keyrot revoke --user ${displayText(shellArg(record.userEmail))} --key ${displayText(key.id)}.`,
       data,
     });
   }
-  throw new RotationConflictError(`${what}: keyrot deleted it and confirmed it is gone. This run changed no other key; the runner that took over carries the rotation on.`, {
-    hint: 'See keyrot status for the rotation the other runner carries on.',
+  throw new RotationConflictError(say`${displayText(what)}: keyrot deleted it and confirmed it is gone. This run changed no other key; the runner that took over carries the rotation on.`, {
+    hint: say`See keyrot status for the rotation the other runner carries on.`,
     data,
   });
 }
@@ -93,9 +94,9 @@ async function refuseWhileUntold(record: RotationRecord, ports: RotationPorts): 
   const listed = (await ports.provider.listKeys(record.userId)).filter((k) => others.includes(k.id));
   if (!listed.length) return;
   throw new RotationConflictError(
-    `${listed.map((k) => `${k.name} (${k.id})`).join(', ')} ${listed.length === 1 ? 'is' : 'are'} still listed: keys of the new key's name that this rotation cannot tell from another run's, one of which may be its own with the plaintext lost. keyrot makes no further key until they are settled.`,
+    say`${displayText(listed.map((k) => `${k.name} (${k.id})`).join(', '))} ${listed.length === 1 ? say`is` : say`are`} still listed: keys of the new key's name that this rotation cannot tell from another run's, one of which may be its own with the plaintext lost. keyrot makes no further key until they are settled.`,
     {
-      hint: `Once the other run is done, delete the one of them nobody holds (keyrot revoke --user ${shellArg(record.userEmail)} --key <id>), then --resume; or roll back with --abort.`,
+      hint: say`Once the other run is done, delete the one of them nobody holds (keyrot revoke --user ${displayText(shellArg(record.userEmail))} --key <id>), then --resume; or roll back with --abort.`,
       facts: { unheldKeyIds: listed.map((k) => k.id) },
     },
   );

@@ -3,6 +3,7 @@ import { CancelledError } from '../../../errors.js';
 import { entryName, keychainAccount } from '../../key-store.js';
 import { markStarted, newSecret, save, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
 import { canAbort, hookEnv, type HookProcess, type RotationRecord } from '../record.js';
+import { say, displayText } from '../../display-text.js';
 
 /**
  * A hook an earlier run journaled and did not see end (keyrot was killed): stopped, and gone, before this run
@@ -18,6 +19,23 @@ export async function stopOrphanedHook(record: RotationRecord, ports: RotationPo
   await save(record, ports);
 }
 
+/**
+ * Runs --on-new-key with the journal naming its process group while it runs, so a run killed meanwhile leaves the next
+ * one what to stop (stopOrphanedHook). Every hand-over hook goes through here, --self's included.
+ */
+export async function runJournaledHook(record: RotationRecord, ports: RotationPorts, secret: string, env: Record<string, string>): Promise<void> {
+  const journalHook = async (proc: HookProcess | null) => {
+    record.hookProcess = proc;
+    await save(record, ports);
+  };
+  try {
+    await ports.runHook(record.options.onNewKey ?? '', secret, env, record.options.hookTimeoutMs, journalHook);
+  } finally {
+    // Ended (or stopped by keyrot): nothing left for a later run to stop.
+    if (record.hookProcess) await journalHook(null).catch(() => undefined);
+  }
+}
+
 /** Hands the new key to its consumers. */
 export async function handOverStep(record: RotationRecord, ports: RotationPorts, _step: StepProgress): Promise<StepResult> {
   const secret = await newSecret(record, ports);
@@ -29,7 +47,7 @@ export async function handOverStep(record: RotationRecord, ports: RotationPorts,
     // "Nothing was changed" (a prompt's usual words) is false here: say what is live.
     if (err instanceof CancelledError) {
       const old = canAbort(record) ? `the old key ${record.oldKey.name} is untouched` : `the old key ${record.oldKey.name} is revoked`;
-      throw new CancelledError(`Cancelled at the hand-over: the new key ${record.newKey.name} is live; ${old}.`);
+      throw new CancelledError(say`Cancelled at the hand-over: the new key ${displayText(record.newKey.name)} is live; ${displayText(old)}.`);
     }
     throw err;
   }
@@ -71,16 +89,7 @@ export async function handOverToConsumers(record: RotationRecord, ports: Rotatio
   if (ports.deliver) return ports.deliver(secret, record);
   const destinations = await deliverToDestinations(record, ports, secret);
   if (record.options.onNewKey) {
-    const journalHook = async (proc: HookProcess | null) => {
-      record.hookProcess = proc;
-      await save(record, ports);
-    };
-    try {
-      await ports.runHook(record.options.onNewKey, secret, hookEnv(record), record.options.hookTimeoutMs, journalHook);
-    } finally {
-      // Ended (or stopped by keyrot): nothing left for a later run to stop.
-      if (record.hookProcess) await journalHook(null).catch(() => undefined);
-    }
+    await runJournaledHook(record, ports, secret, hookEnv(record));
     ports.event('hook.done', { keyId: record.newKey.id });
     return destinations ? `${destinations}; hook succeeded` : 'hook succeeded';
   }
@@ -88,7 +97,7 @@ export async function handOverToConsumers(record: RotationRecord, ports: Rotatio
   if (ports.confirmHandover) {
     const account = entryName(ports.store, keychainAccount(ports.provider.id, record.userId, record.newKey.id ?? ''));
     const ok = await ports.confirmHandover(`Update every consumer of ${record.oldKey.name} to the new key ${record.newKey.name} (keychain service "keyrot", account "${account}"). Done?`);
-    if (!ok) throw new CancelledError('Hand-over not confirmed.');
+    if (!ok) throw new CancelledError(say`Hand-over not confirmed.`);
     return 'confirmed by the operator';
   }
   return 'no hook: consumers read the new key from the keychain';

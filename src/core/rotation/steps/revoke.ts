@@ -18,6 +18,7 @@ import {
   type StepResult,
 } from '../ports.js';
 import { hookEnv, type RotationRecord } from '../record.js';
+import { say, displayText } from '../../display-text.js';
 
 /** Revokes the old key once the new one is proven still to work. */
 export async function revokeStep(record: RotationRecord, ports: RotationPorts, step: StepProgress): Promise<StepResult> {
@@ -70,8 +71,8 @@ export async function newKeyStillWorks(record: RotationRecord, ports: RotationPo
   const id = record.newKey.id;
   const name = `${record.newKey.name} (${id ?? 'no id'})`;
   const stop = (why: string) =>
-    new VerificationFailedError(`The new key ${name} ${why}: the old key ${record.oldKey.name} was NOT revoked, and stays live.`, {
-      hint: 'Roll back with --abort (it cleans up the new key), then rotate again.',
+    new VerificationFailedError(say`The new key ${displayText(name)} ${displayText(why)}: the old key ${displayText(record.oldKey.name)} was NOT revoked, and stays live.`, {
+      hint: say`Roll back with --abort (it cleans up the new key), then rotate again.`,
       facts: { newKeyUsable: false },
     });
   if (!id) throw stop('was never recorded');
@@ -107,8 +108,8 @@ export async function newKeyStillWorks(record: RotationRecord, ports: RotationPo
     // --store none, resumed: keyrot holds no copy to test. Only the consumers can prove the key still works.
     if (record.options.check === null) {
       throw new VerificationFailedError(
-        `keyrot holds no copy of the new key ${name} (--store none), so it cannot prove the key still authenticates: the old key ${record.oldKey.name} was NOT revoked, and stays live.`,
-        { hint: 'Pass --check CMD with --resume (a command that proves your consumers work with the new key), or roll back with --abort.' },
+        say`keyrot holds no copy of the new key ${displayText(name)} (--store none), so it cannot prove the key still authenticates: the old key ${displayText(record.oldKey.name)} was NOT revoked, and stays live.`,
+        { hint: say`Pass --check CMD with --resume (a command that proves your consumers work with the new key), or roll back with --abort.` },
       );
     }
     step.update('running --check: keyrot holds no copy of the new key to test it');

@@ -8,6 +8,7 @@ import { addOthersKeyIds, ownUnheld } from '../ownership.js';
 import { byOperator, newSecret, provedAuthenticates, save, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
 import type { RotationRecord } from '../record.js';
 import { TRANSITIONS } from '../transitions.js';
+import { say, displayText } from '../../display-text.js';
 
 /** Proves the new key authenticates. */
 export async function verifyNewStep(record: RotationRecord, ports: RotationPorts, step: StepProgress): Promise<StepResult> {
@@ -30,8 +31,8 @@ export async function verifyNewStep(record: RotationRecord, ports: RotationPorts
       await ports.sleep((ports.verifyDelayMs ?? 1_000) * attempt);
     }
   }
-  throw new VerificationFailedError(`The new key ${record.newKey.name} does not authenticate: ${last}`, {
-    hint: 'The old key is untouched. Retry with --resume, or roll back with --abort.',
+  throw new VerificationFailedError(say`The new key ${displayText(record.newKey.name)} does not authenticate: ${displayText(last)}`, {
+    hint: say`The old key is untouched. Retry with --resume, or roll back with --abort.`,
   });
 }
 
@@ -67,12 +68,12 @@ export async function stepBackFromTwin(record: RotationRecord, ports: RotationPo
   const stepped = `This run stepped back: its new key ${id} is deleted, and ${record.oldKey.name} is untouched.`;
   throw new RotationConflictError(
     mayBeOwn
-      ? `${ports.provider.displayName} lists ${listed} beside this run's new key, and keyrot does not hold ${unheld.length === 1 ? 'it' : 'them'}: another keyrot's new key (a second runner rotating ${record.userEmail}), or a key of this run's own whose create answer was lost and that the listing shows only now. Nothing tells which. ${stepped}`
-      : `Another keyrot rotated ${record.userEmail} at the same moment: ${ports.provider.displayName} has ${listed} beside this run's new key. ${stepped}`,
+      ? say`${displayText(ports.provider.displayName)} lists ${displayText(listed)} beside this run's new key, and keyrot does not hold ${unheld.length === 1 ? say`it` : say`them`}: another keyrot's new key (a second runner rotating ${displayText(record.userEmail)}), or a key of this run's own whose create answer was lost and that the listing shows only now. Nothing tells which. ${displayText(stepped)}`
+      : say`Another keyrot rotated ${displayText(record.userEmail)} at the same moment: ${displayText(ports.provider.displayName)} has ${displayText(listed)} beside this run's new key. ${displayText(stepped)}`,
     {
       hint: mayBeOwn
-        ? `If no other run is rotating ${record.userEmail}, nobody holds ${unheld.map((k) => k.id).join(', ')}: delete ${unheld.length === 1 ? 'it' : 'them'} (keyrot revoke --user ${shellArg(record.userEmail)} --key <id>), then rotate again. Otherwise let the other run finish; its key is the one consumers get.`
-        : 'Let the other run finish (another runner, or another state folder: keyrot status there shows it); its key is the one consumers get.',
+        ? say`If no other run is rotating ${displayText(record.userEmail)}, nobody holds ${displayText(unheld.map((k) => k.id).join(', '))}: delete ${unheld.length === 1 ? say`it` : say`them`} (keyrot revoke --user ${displayText(shellArg(record.userEmail))} --key <id>), then rotate again. Otherwise let the other run finish; its key is the one consumers get.`
+        : say`Let the other run finish (another runner, or another state folder: keyrot status there shows it); its key is the one consumers get.`,
       facts: { concurrent: true },
     },
   );
@@ -86,10 +87,10 @@ export async function stepBackFromTwin(record: RotationRecord, ports: RotationPo
 export async function compareScopes(record: RotationRecord, ports: RotationPorts, check: AuthCheck): Promise<string> {
   const { provider } = ports;
   const mismatch = (why: string) =>
-    new ScopeMismatchError(`Scope mismatch: ${why}. Consumers given the new key would get 403 where the old key works (the new key has a narrower scope than the old one).`, {
+    new ScopeMismatchError(say`Scope mismatch: ${displayText(why)}. Consumers given the new key would get 403 where the old key works (the new key has a narrower scope than the old one).`, {
       hint: byOperator(provider)
-        ? `Both keys stay live. Revoke ${record.newKey.name} in the dashboard, roll back with --abort, and rotate again minting it with ${record.oldKey.name}'s scopes.`
-        : 'Both keys stay live. Roll back with --abort, then rotate again.',
+        ? say`Both keys stay live. Revoke ${displayText(record.newKey.name)} in the dashboard, roll back with --abort, and rotate again minting it with ${displayText(record.oldKey.name)}'s scopes.`
+        : say`Both keys stay live. Roll back with --abort, then rotate again.`,
     });
   const oldScopes = record.oldKey.scopes ?? [];
   if (oldScopes.length && !byOperator(provider)) {

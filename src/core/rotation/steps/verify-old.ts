@@ -4,6 +4,7 @@ import type { ApiKey } from '../../../providers/types.js';
 import { entryName, keychainAccount } from '../../key-store.js';
 import { byOperator, operatorFlowOf, rejectedThisRun, unlistedThisRun, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
 import { hookEnv, type RotationRecord } from '../record.js';
+import { say, displayText } from '../../display-text.js';
 
 /** Proves the old key is gone. */
 export async function verifyOldStep(record: RotationRecord, ports: RotationPorts, step: StepProgress): Promise<StepResult> {
@@ -41,8 +42,8 @@ export async function proveOldKeyGone(record: RotationRecord, ports: RotationPor
   record.oldKeyStillAuthenticates = true;
   ports.warn(`THE OLD KEY ${record.oldKey.name} STILL AUTHENTICATES after it was deleted. Treat it as live: check at the provider.`);
   // Thrown from this phase (not a later one) so that --resume tests the old key again.
-  throw new VerificationFailedError(`The old key ${record.oldKey.name} still authenticates after it was revoked.`, {
-    hint: 'The new key is live and in the keychain. Contact the provider; keyrot rotate --resume checks again.',
+  throw new VerificationFailedError(say`The old key ${displayText(record.oldKey.name)} still authenticates after it was revoked.`, {
+    hint: say`The new key is live and in the keychain. Contact the provider; keyrot rotate --resume checks again.`,
   });
 }
 
@@ -53,8 +54,8 @@ export async function proveOldKeyGone(record: RotationRecord, ports: RotationPor
 export async function consumersStillWork(record: RotationRecord, ports: RotationPorts): Promise<void> {
   if (!record.options.check || record.mode !== 'standard') return;
   if (await ports.runCheck(record.options.check, hookEnv(record), record.options.hookTimeoutMs)) return;
-  throw new VerificationFailedError(`--check fails now that the old key ${record.oldKey.name} is revoked: a consumer still uses the old key (it gets 401).`, {
-    hint: `Find it and give it the new key ${record.newKey.name}; keyrot rotate --resume re-runs the check.`,
+  throw new VerificationFailedError(say`--check fails now that the old key ${displayText(record.oldKey.name)} is revoked: a consumer still uses the old key (it gets 401).`, {
+    hint: say`Find it and give it the new key ${displayText(record.newKey.name)}; keyrot rotate --resume re-runs the check.`,
   });
 }
 
@@ -73,8 +74,8 @@ export async function provenGoneByListing(record: RotationRecord, ports: Rotatio
     return 'rejected (it was the admin key)';
   }
   if (keys.some((k) => k.id === record.oldKey.id)) {
-    throw new VerificationFailedError(`The old key ${record.oldKey.name} is still listed after its deletion.`, {
-      hint: 'keyrot rotate --resume deletes it again and re-checks.',
+    throw new VerificationFailedError(say`The old key ${displayText(record.oldKey.name)} is still listed after its deletion.`, {
+      hint: say`keyrot rotate --resume deletes it again and re-checks.`,
     });
   }
   return 'no longer listed';

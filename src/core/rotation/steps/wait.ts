@@ -3,6 +3,7 @@ import { CancelledError, WaitTimeoutError } from '../../../errors.js';
 import { formatDuration } from '../../duration.js';
 import { rotateCommandOf, save, throwIfCancelled, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
 import { hookEnv, type RotationRecord } from '../record.js';
+import { say, displayText, composed } from '../../display-text.js';
 
 /** Waits for evidence that consumers moved to the new key. */
 export async function waitStep(record: RotationRecord, ports: RotationPorts, step: StepProgress): Promise<StepResult> {
@@ -31,8 +32,8 @@ export async function waitStep(record: RotationRecord, ports: RotationPorts, ste
     }
     const elapsed = ports.now().getTime() - started;
     if (elapsed >= record.options.waitTimeoutMs) {
-      throw new WaitTimeoutError(`No passing --check within ${formatDuration(record.options.waitTimeoutMs)}.`, {
-        hint: 'Both keys stay live. Fix what the check found, then --resume (runs it again), or roll back with --abort.',
+      throw new WaitTimeoutError(say`No passing --check within ${displayText(formatDuration(record.options.waitTimeoutMs))}.`, {
+        hint: say`Both keys stay live. Fix what the check found, then --resume (runs it again), or roll back with --abort.`,
       });
     }
     await ports.sleep(Math.min(record.options.pollIntervalMs, record.options.waitTimeoutMs - elapsed));
@@ -55,13 +56,18 @@ async function evidenceWithoutCheck(record: RotationRecord, ports: RotationPorts
       ? ` (${ports.provider.displayName} last saw ${record.userEmail} use the API ${seen.lastUsedAt ? `at ${seen.lastUsedAt.toISOString()}` : 'never'}: with any key, so it cannot tell the new key from the old)`
       : '';
     if (!(await ports.confirmSwitch(`Do the consumers work with the new key ${record.newKey.name}${activity}? Yes revokes ${record.oldKey.name}.`))) {
-      throw new CancelledError(`Not confirmed: both keys stay live. Once the consumers use ${record.newKey.name}: ${rotateCommandOf(record, ports)} --resume; or roll back with --abort.`);
+      throw new CancelledError(
+        say`Not confirmed: both keys stay live. Once the consumers use ${displayText(record.newKey.name)}: ${displayText(rotateCommandOf(record, ports))} --resume; or roll back with --abort.`,
+      );
     }
     return 'the operator confirmed the consumers use the new key';
   }
-  throw new WaitTimeoutError(`Nothing can show that the consumers use ${record.newKey.name}: ${noEvidenceReason(ports.provider.displayName, ports.provider.capabilities.usageSignal)}.`, {
-    hint: `Both keys stay live. ${rotateCommandOf(record, ports)} --resume with --check CMD (a command that proves the consumers work), or --no-wait to revoke on your own word; or --abort.`,
-  });
+  throw new WaitTimeoutError(
+    say`Nothing can show that the consumers use ${displayText(record.newKey.name)}: ${displayText(noEvidenceReason(ports.provider.displayName, ports.provider.capabilities.usageSignal))}.`,
+    {
+      hint: say`Both keys stay live. ${displayText(rotateCommandOf(record, ports))} --resume with --check CMD (a command that proves the consumers work), or --no-wait to revoke on your own word; or --abort.`,
+    },
+  );
 }
 
 /** Why a provider's usage signal is no evidence of the switch. */
@@ -152,8 +158,8 @@ export async function waitPerKey(record: RotationRecord, ports: RotationPorts, s
             ? `The old key ${record.oldKey.name} was still used at ${new Date(oldUse).toISOString()}, after the hand-over: a consumer still holds it (it did not stay unused for ${formatDuration(quietMs)} within ${formatDuration(timeout)}).`
             : `The old key ${record.oldKey.name} did not stay unused for ${formatDuration(quietMs)} within ${formatDuration(timeout)}.`
           : `No passing --check within ${formatDuration(timeout)}.`;
-      throw new WaitTimeoutError(message, {
-        hint: 'Both keys stay live. Find the consumer still on the old key (if any), then --resume (waits again); or roll back with --abort.',
+      throw new WaitTimeoutError(composed(message), {
+        hint: say`Both keys stay live. Find the consumer still on the old key (if any), then --resume (waits again); or roll back with --abort.`,
       });
     }
     await ports.sleep(Math.min(record.options.pollIntervalMs, timeout - (now - started)));

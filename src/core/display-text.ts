@@ -1,0 +1,46 @@
+// Text from outside keyrot (a provider's key names, e-mails and people's names and error texts; what a user typed)
+// becomes printable in one place: displayText(). Everything that prints to a person takes DisplayText: prompts and
+// their choices (ui/prompts.ts), table cells (ui/table.ts), every error message and hint (errors.ts KeyrotError,
+// printed by cli/handle-error.ts) and Output's lines and summaries (ui/output.ts). Messages are keyrot's own words
+// written with `say`, whose interpolated values must be DisplayText: a raw string does not compile there. In core/ so
+// that the engine and core helpers may build messages without importing an adapter; ui/display-text.ts re-exports it.
+import { sanitizeForDisplay, sanitizeForTerminal, singleLine } from './mask.js';
+
+declare const displaySafe: unique symbol;
+/** Text made safe to print by displayText(): one line, no escape sequences or controls, invisible characters shown. */
+export type DisplayText = string & { readonly [displaySafe]: true };
+
+/** The one way outside text becomes DisplayText. */
+export function displayText(text: string, maxLength?: number): DisplayText {
+  return sanitizeForDisplay(singleLine(text), maxLength) as DisplayText;
+}
+
+/**
+ * A message of keyrot's own words (the template's literal parts) around DisplayText and numbers: interpolating a raw
+ * string does not compile. `say\`${displayText(key.name)} of ${who}\``.
+ */
+export function say(parts: TemplateStringsArray, ...values: ReadonlyArray<DisplayText | number>): DisplayText {
+  return parts.reduce((out, part, i) => out + part + (i < values.length ? String(values[i]) : ''), '') as DisplayText;
+}
+
+/** DisplayText joined with keyrot's own separator. */
+export function joinDisplay(items: readonly DisplayText[], separator = ', '): DisplayText {
+  return items.join(separator) as DisplayText;
+}
+
+/**
+ * Text keyrot composed from display-safe parts and its own words whose type does not say so (a helper that returns
+ * string, a summary of several lines, keyrot's own styles): filtered as Output's terminal filter does, line breaks and
+ * keyrot's own colours kept. Each call marks a place where the parts were made safe earlier; a raw provider value goes
+ * through displayText() instead.
+ */
+export function composed(text: string): DisplayText;
+export function composed(text: string | undefined): DisplayText | undefined;
+export function composed(text: string | undefined): DisplayText | undefined {
+  return text === undefined ? undefined : (sanitizeForTerminal(text) as DisplayText);
+}
+
+/** The lines of display-safe text, each display-safe. */
+export function displayLines(text: DisplayText): DisplayText[] {
+  return (text as string).split('\n') as DisplayText[];
+}
