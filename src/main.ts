@@ -60,7 +60,7 @@ function withLostOutputs(ctx: Context | undefined, code: number): number {
   if (!ctx || lost.length === 0) return code;
   // The paths come from the environment and the causes from the OS: display-safe only once filtered.
   const message = say`${joinDisplay(
-    lost.map((l) => displayText(l)),
+    lost.map((l) => displayText(l, 2000)),
     '; ',
   )}; the work ran to its end: keyrot status shows where things stand.`;
   if (code !== ExitCode.ok) {

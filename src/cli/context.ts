@@ -351,7 +351,7 @@ function readProfiles(file: string): Map<string, ProfileSettings> {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
-    throw new UsageError(say`Cannot read the profiles file ${displayText(file)}: ${displayText((err as Error).message)}`);
+    throw new UsageError(say`Cannot read the profiles file ${displayText(file)}: ${displayText((err as Error).message, 2000)}`);
   }
   return parseProfiles(text, file);
 }

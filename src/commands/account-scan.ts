@@ -114,7 +114,7 @@ export async function knownKeys(ctx: Context, providerId: string): Promise<Map<s
   try {
     return new Map((await ctx.keyIndex.all()).filter((r) => r.provider === providerId).map((r) => [r.keyId, r]));
   } catch (err) {
-    ctx.out.warn(say`Cannot read keyrot's key index in ${displayText(ctx.stateDir)}, so creation dates are missing: ${displayText((err as Error).message)}`);
+    ctx.out.warn(say`Cannot read keyrot's key index in ${displayText(ctx.stateDir)}, so creation dates are missing: ${displayText((err as Error).message, 2000)}`);
     return new Map();
   }
 }

@@ -155,10 +155,10 @@ function parseFailOn(text: string | undefined): FindingCode[] {
     .split(',')
     .map((c) => c.trim())
     .filter(Boolean);
-  if (codes.length === 0) throw new UsageError(say`--fail-on needs one or more finding codes, separated by commas.`, { hint: say`Codes: ${displayText(FINDING_CODE_LIST.join(', '))}.` });
+  if (codes.length === 0) throw new UsageError(say`--fail-on needs one or more finding codes, separated by commas.`, { hint: say`Codes: ${displayText(FINDING_CODE_LIST.join(', '), 2000)}.` });
   for (const code of codes) {
     if (!Object.hasOwn(FINDING_CODES, code)) {
-      throw new UsageError(say`--fail-on: unknown finding code "${displayText(sanitizeForDisplay(code, 60))}".`, { hint: say`Codes: ${displayText(FINDING_CODE_LIST.join(', '))}.` });
+      throw new UsageError(say`--fail-on: unknown finding code "${displayText(sanitizeForDisplay(code, 60))}".`, { hint: say`Codes: ${displayText(FINDING_CODE_LIST.join(', '), 2000)}.` });
     }
   }
   return [...new Set(codes)] as FindingCode[];

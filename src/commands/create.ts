@@ -205,7 +205,7 @@ async function createUnderLock(
             lastChars: key.secret.slice(-5),
           });
         } catch (err) {
-          ctx.out.warn(say`The key is created and stored, but its creation time could not be recorded in ${displayText(ctx.stateDir)}: ${displayText((err as Error).message)}`);
+          ctx.out.warn(say`The key is created and stored, but its creation time could not be recorded in ${displayText(ctx.stateDir)}: ${displayText((err as Error).message, 2000)}`);
         }
       },
     },
@@ -304,7 +304,7 @@ async function handOverOrDiscard(
     if (given.length) {
       const failed = steps[given.length]!.name;
       const where = ctx.storeMode === 'os' ? `, and in the keychain (account "${account}")` : '';
-      err.hint = say`The new key ${displayText(key.name)} (${displayText(key.id)}) is live: ${displayText(given.join(', '))} received it${displayText(where)}; ${displayText(failed)}${given.length + 1 < steps.length ? say` and what follows it` : say``} did not. Give it to the rest yourself, or delete it (keyrot revoke --user ${displayText(shellArg(user.email))} --key ${displayText(key.id)} --yes) and create again.`;
+      err.hint = say`The new key ${displayText(key.name)} (${displayText(key.id)}) is live: ${displayText(given.join(', '), 2000)} received it${displayText(where)}; ${displayText(failed)}${given.length + 1 < steps.length ? say` and what follows it` : say``} did not. Give it to the rest yourself, or delete it (keyrot revoke --user ${displayText(shellArg(user.email))} --key ${displayText(key.id)} --yes) and create again.`;
       throw err;
     }
     const held = ctx.storeMode === 'os';
@@ -321,7 +321,7 @@ async function handOverOrDiscard(
     } catch (deleteErr) {
       if (!held) {
         throw new RotationIncompleteError(
-          say`${err.message} Key ${displayText(key.id)} (${displayText(key.name)}) is live, and neither deleting it nor a rescue file worked (${displayText((deleteErr as Error).message)}).`,
+          say`${err.message} Key ${displayText(key.id)} (${displayText(key.name)}) is live, and neither deleting it nor a rescue file worked (${displayText((deleteErr as Error).message, 2000)}).`,
           {
             hint: say`Delete key ${displayText(key.id)} at the provider.`,
             data: { keyId: key.id },
@@ -329,7 +329,7 @@ async function handOverOrDiscard(
           },
         );
       }
-      err.hint = say`Deleting the new key ${displayText(key.name)} (${displayText(key.id)}) failed too (${displayText((deleteErr as Error).message)}); it stays in the keychain (account "${displayText(account)}"): hand it on yourself, or delete it with keyrot revoke --user ${displayText(shellArg(user.email))} --key ${displayText(key.id)} --yes.`;
+      err.hint = say`Deleting the new key ${displayText(key.name)} (${displayText(key.id)}) failed too (${displayText((deleteErr as Error).message, 2000)}); it stays in the keychain (account "${displayText(account)}"): hand it on yourself, or delete it with keyrot revoke --user ${displayText(shellArg(user.email))} --key ${displayText(key.id)} --yes.`;
       throw err;
     }
     if (discarded.kind === 'rescued') {

@@ -47,7 +47,7 @@ export const demoCommand: CommandModule<DemoOptions, DemoResult> = {
     const { PLATFORM_DIALECTS } = await import('../sandbox/platforms.js');
     const dialect = PLATFORM_DIALECTS.find((d) => d === provider);
     if (provider !== 'vultr' && !dialect)
-      throw new UsageError(say`keyrot demo has no sandbox for ${displayText(ctx.providerFactory.displayName)}: try --provider vultr, ${displayText(PLATFORM_DIALECTS.join(', '))}.`);
+      throw new UsageError(say`keyrot demo has no sandbox for ${displayText(ctx.providerFactory.displayName)}: try --provider vultr, ${displayText(PLATFORM_DIALECTS.join(', '), 2000)}.`);
     const work = await mkdtemp(join(tmpdir(), 'keyrot-demo-'));
     try {
       const store = await chooseStore(ctx);
@@ -153,7 +153,7 @@ async function platformDemo(stage: Stage, dialect: PlatformDialect): Promise<voi
     if (dialect === 'kubeadapt') {
       const name = `${old.name}-v2`;
       stage.ctx.out.info(
-        say`The demo plays the person at Kubeadapt's dashboard: it mints ${displayText(name)} with ${displayText(old.name)}'s scopes (${displayText(old.scopes.join(', '))}), pipes it in, and revokes ${displayText(old.name)} when keyrot asks.`,
+        say`The demo plays the person at Kubeadapt's dashboard: it mints ${displayText(name)} with ${displayText(old.name)}'s scopes (${displayText(old.scopes.join(', '), 2000)}), pipes it in, and revokes ${displayText(old.name)} when keyrot asks.`,
       );
       const minted = sandbox.mint({ name, scopes: old.scopes });
       const revoker = revokeWhenAsked(sandbox, stateHome, old.id);

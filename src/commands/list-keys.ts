@@ -12,7 +12,7 @@ async function readIndex(ctx: Context, provider: string, userId: string): Promis
   try {
     return await ctx.keyIndex.forUser(provider, userId);
   } catch (err) {
-    ctx.out.warn(say`Cannot read keyrot's key index in ${displayText(ctx.stateDir)}, so creation times are missing: ${displayText((err as Error).message)}`);
+    ctx.out.warn(say`Cannot read keyrot's key index in ${displayText(ctx.stateDir)}, so creation times are missing: ${displayText((err as Error).message, 2000)}`);
     return [];
   }
 }
@@ -67,7 +67,7 @@ export const listKeysCommand: CommandModule<ListKeysOptions, ListKeysResult> = {
     const legend = [keys.some((k) => k.held) ? '"held": keyrot has its plaintext in the keychain' : null, keys.some((k) => k.held === null) ? '"?": the keychain could not be read' : null].filter(
       Boolean,
     );
-    ctx.out.info(say`${keys.length} key${keys.length === 1 ? say`` : say`s`} of ${displayText(user.email)}${legend.length ? say`; ${displayText(legend.join('; '))}` : say``}.`);
+    ctx.out.info(say`${keys.length} key${keys.length === 1 ? say`` : say`s`} of ${displayText(user.email)}${legend.length ? say`; ${displayText(legend.join('; '), 2000)}` : say``}.`);
   },
   toJson: ({ user, keys }) =>
     keys.map((k) => ({

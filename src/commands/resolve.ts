@@ -128,7 +128,7 @@ export async function heldAmong(ctx: Context, store: SecretStore | null, provide
 
 /** The keychain cannot be read: one warning per run, however many users or keys meet it. */
 export function warnUnreadable(ctx: Context, err: unknown): void {
-  ctx.out.warnOnce(say`Cannot read the keychain, so keyrot cannot tell which keys it holds: ${displayText((err as Error).message)}`);
+  ctx.out.warnOnce(say`Cannot read the keychain, so keyrot cannot tell which keys it holds: ${displayText((err as Error).message, 2000)}`);
 }
 
 /** A key to act on: --key; else the one keyrot holds; else the only one; else ask (terminal) or fail listing them. */

@@ -66,12 +66,12 @@ export const revokeCommand: CommandModule<RevokeOptions, RevokeResult> = {
         try {
           keychainEntryRemoved = await store.delete(account);
         } catch (err) {
-          ctx.out.warn(say`The key is revoked, but keyrot could not remove its keychain entry "${displayText(account)}" (if any): ${displayText((err as Error).message)}`);
+          ctx.out.warn(say`The key is revoked, but keyrot could not remove its keychain entry "${displayText(account)}" (if any): ${displayText((err as Error).message, 2000)}`);
         }
       }
       // The key is already gone at the provider: a stale index entry is worth a warning, not a failure.
       await ctx.keyIndex.remove(provider.id, key.id).catch((err: unknown) => {
-        ctx.out.warn(say`The key is revoked, but keyrot's key index in ${displayText(ctx.stateDir)} could not be updated: ${displayText((err as Error).message)}`);
+        ctx.out.warn(say`The key is revoked, but keyrot's key index in ${displayText(ctx.stateDir)} could not be updated: ${displayText((err as Error).message, 2000)}`);
       });
       return { user, keyId: key.id, name: key.name, maskedKey: maskFromLastChars(key.lastChars), outcome, keychainEntryRemoved } satisfies RevokeResult;
     });

@@ -502,7 +502,7 @@ async function runBatch(
   // Each rotation's own journal says what is live; the batch record only ties them. A resume finds them without it.
   if (saveFailure)
     ctx.out.warn(
-      say`The batch record ${displayText(batches.pathFor(record.provider))} could not be written (${displayText((saveFailure as Error).message)}): each rotation's journal still says where it stopped.`,
+      say`The batch record ${displayText(batches.pathFor(record.provider))} could not be written (${displayText((saveFailure as Error).message, 2000)}): each rotation's journal still says where it stopped.`,
     );
   const finished = record.items.every(settled);
   const path = finished ? await batches.archive(record) : batches.pathFor(record.provider);

@@ -135,7 +135,7 @@ export async function selfTarget(ctx: Context, base: Provider, identity: Identit
       const acls = (await (await ctx.providerFor(secret)).whoami()).acls;
       const missing = identity.acls.filter((acl) => !acls.includes(acl));
       if (missing.length) {
-        throw new VerificationFailedError(say`The new admin key ${displayText(record.newKey.name)} lacks permissions the old one has: ${displayText(missing.join(', '))}.`, {
+        throw new VerificationFailedError(say`The new admin key ${displayText(record.newKey.name)} lacks permissions the old one has: ${displayText(missing.join(', '), 2000)}.`, {
           hint: say`Both keys stay live; keyrot rotate --self --abort deletes the new one.`,
         });
       }

@@ -49,7 +49,7 @@ export const sandboxCommand: CommandModule<SandboxCommandOptions, SandboxCommand
 async function servePlatform(options: SandboxCommandOptions, ctx: Context, port: number): Promise<SandboxCommandResult> {
   const { startPlatformSandbox, PLATFORM_DIALECTS } = await import('../sandbox/platforms.js');
   const dialect = PLATFORM_DIALECTS.find((d) => d === ctx.providerFactory.id);
-  if (!dialect) throw new UsageError(say`keyrot has no sandbox for ${displayText(ctx.providerFactory.displayName)}: it serves ${displayText(['vultr', ...PLATFORM_DIALECTS].join(', '))}.`);
+  if (!dialect) throw new UsageError(say`keyrot has no sandbox for ${displayText(ctx.providerFactory.displayName)}: it serves ${displayText(['vultr', ...PLATFORM_DIALECTS].join(', '), 2000)}.`);
   if (options.fault?.length || (options.createAnswer !== undefined && options.createAnswer !== 'plaintext')) throw new UsageError(say`--fault and --create-answer apply to the Vultr sandbox only.`);
   if (options.docs !== undefined && dialect !== 'kubeadapt') throw new UsageError(say`--docs applies to the Kubeadapt sandbox only.`);
   const refreshMs = options.refresh === undefined ? undefined : parseDuration(options.refresh, '--refresh');

@@ -308,7 +308,9 @@ async function prune(ctx: Context, store: SecretStore, stale: readonly StaleEntr
   const removed: string[] = [];
   for (const e of stale) {
     await store.delete(keychainAccount(ctx.providerFactory.id, e.userId, e.keyId));
-    await ctx.keyIndex.remove(ctx.providerFactory.id, e.keyId).catch((err: Error) => ctx.out.warn(say`Could not drop ${displayText(e.keyId)} from keyrot's key index: ${displayText(err.message)}`));
+    await ctx.keyIndex
+      .remove(ctx.providerFactory.id, e.keyId)
+      .catch((err: Error) => ctx.out.warn(say`Could not drop ${displayText(e.keyId)} from keyrot's key index: ${displayText(err.message, 2000)}`));
     removed.push(e.account);
   }
   return removed;

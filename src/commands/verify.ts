@@ -52,7 +52,7 @@ export const verifyCommand: CommandModule<VerifyOptions, VerifyResult> = {
       if (heldIds.length > 1) {
         // A choice the user must make, not a missing key: a usage error naming the flag, like every prompt.
         const names = heldIds.map((id) => keys.find((k) => k.id === id)?.name ?? id);
-        throw new UsageError(say`keyrot holds ${heldIds.length} keys of ${displayText(user.email)}: pass --key with one of: ${displayText(names.join(', '))}.`);
+        throw new UsageError(say`keyrot holds ${heldIds.length} keys of ${displayText(user.email)}: pass --key with one of: ${displayText(names.join(', '), 2000)}.`);
       }
       const keyId = heldIds[0];
       const held = keyId === undefined ? null : await store.get(keychainAccount(provider.id, user.id, keyId));

@@ -104,7 +104,7 @@ async function discardUnreadableKey(req: OrphanQuery & CreateKeyRequest, ports: 
     return rescueUnreadable(req, ports, err.plaintext, `${happened}, and no key of that name is listed`, err);
   }
   const what = deleted.length ? `keyrot deleted that key (${deleted.join(', ')}): its plaintext can never be read` : 'no such key is listed, so nothing was left behind';
-  return new KeyNotReturnedError(say`${displayText(err.message.replace(/\.$/, ''))}: ${displayText(what)}. Nothing else changed.`, {
+  return new KeyNotReturnedError(say`${displayText(err.message.replace(/\.$/, ''), 2000)}: ${displayText(what)}. Nothing else changed.`, {
     hint: say`keyrot never sends a create twice. If this persists, the provider does not return new keys through its API: create the key in its console.`,
     data: { ...err.data, deletedKeyIds: deleted },
     cause: err,
@@ -222,9 +222,11 @@ export async function discardNewKey(
   key: Omit<CreatedKey, 'secret'>,
   secret: string | null,
   rescue: CreateKeyPorts['rescue'],
+  /** The engine's clock for the lagging listing's back-offs (a simulation's fake one); real time otherwise. */
+  sleep?: (ms: number) => Promise<void>,
 ): Promise<Discarded> {
   try {
-    await deleteAndConfirm(await provider(), userId, key, { secret });
+    await deleteAndConfirm(await provider(), userId, key, { secret, ...(sleep ? { sleep } : {}) });
     return { kind: 'deleted' };
   } catch (err) {
     if (secret === null) throw err;

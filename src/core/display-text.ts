@@ -12,7 +12,10 @@ export type DisplayText = string & { readonly [displaySafe]: true };
 
 /** The one way outside text becomes DisplayText. */
 export function displayText(text: string, maxLength?: number): DisplayText {
-  return sanitizeForDisplay(singleLine(text), maxLength) as DisplayText;
+  // Spaces around the text are kept (a value interpolated into a message may carry its own separator, " (HTTP 403)");
+  // everything else sanitizeForDisplay cleans, trimming what its controls turned into blanks.
+  const [, lead = '', middle = '', trail = ''] = /^( *)([\s\S]*?)( *)$/.exec(singleLine(text)) ?? [];
+  return `${lead}${sanitizeForDisplay(middle, maxLength)}${trail}` as DisplayText;
 }
 
 /**

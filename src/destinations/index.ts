@@ -44,7 +44,9 @@ export function parseTarget(target: string, deps: DestinationDeps): Destination 
       return k8sDestination(target, where.slice(0, slash), where.slice(slash + 1), name, deps);
     }
     default:
-      throw new UsageError(say`--to ${displayText(target)}: unknown destination${kind ? say` "${displayText(kind)}"` : say``}.`, { hint: say`Destinations: ${displayText(TARGET_FORMS.join(', '))}.` });
+      throw new UsageError(say`--to ${displayText(target)}: unknown destination${kind ? say` "${displayText(kind)}"` : say``}.`, {
+        hint: say`Destinations: ${displayText(TARGET_FORMS.join(', '), 2000)}.`,
+      });
   }
 }
 

@@ -131,7 +131,7 @@ export function runShell(run: HookRun): Promise<HookOutcome> {
       settled = true;
       clearTimeout(timer);
       run.signal.removeEventListener('abort', onAbort);
-      reject(new HookFailedError(say`Could not start the command: ${displayText(err.message)}`));
+      reject(new HookFailedError(say`Could not start the command: ${displayText(err.message, 2000)}`));
     });
     // The hook is done when its process exits, not when its pipes close: a child it left running (nohup x &, a
     // daemon it restarted) may hold them open for ever. What is already buffered is read; then keyrot stops.

@@ -158,7 +158,7 @@ export async function readStateRecord(path: string, what: string, data: Record<s
     text = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new StateError(say`Cannot read the ${displayText(what)} ${displayText(path)}: ${displayText((err as Error).message)}`, { data, cause: err });
+    throw new StateError(say`Cannot read the ${displayText(what)} ${displayText(path)}: ${displayText((err as Error).message, 2000)}`, { data, cause: err });
   }
   try {
     return { data: JSON.parse(text) as unknown };

@@ -16,7 +16,7 @@ export async function readCreateAnswer<T>(service: string, keyName: string, read
     return await read((p) => (plaintext = p));
   } catch (error) {
     if (!(error instanceof ProviderResponseError)) throw error;
-    throw new KeyNotReturnedError(say`${displayText(service)} accepted the create of "${displayText(keyName)}" but its answer holds no key (${displayText(error.message.replace(/\.$/, ''))}).`, {
+    throw new KeyNotReturnedError(say`${displayText(service)} accepted the create of "${displayText(keyName)}" but its answer holds no key (${displayText(error.message.replace(/\.$/, ''), 2000)}).`, {
       data: { ...error.data, keyName },
       cause: error,
       plaintext,

@@ -492,7 +492,7 @@ export class HttpClient {
     for (let attempt = 1; ; attempt++) {
       const ticket = await this.#limiter.acquire(this.#signal, this.#urgent).catch((err: unknown) => {
         if (!(err instanceof ThrottledTooLongError)) throw err;
-        throw new ProviderUnavailableError(say`${displayText(this.#service)} did not ${displayText(what)}: it has ${displayText(err.message)}, so keyrot stopped waiting.`, {
+        throw new ProviderUnavailableError(say`${displayText(this.#service)} did not ${displayText(what)}: it has ${displayText(err.message, 2000)}, so keyrot stopped waiting.`, {
           hint: say`Another client on this IP address may be using up ${displayText(this.#service)}'s rate limit: try again later.`,
           data: { request: label, throttledForMs: err.forMs },
         });

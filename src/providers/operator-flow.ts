@@ -49,7 +49,7 @@ async function receiveMintedKey(record: RotationRecord, ports: RotationPorts): P
     await ports.store.set(account, key.secret);
   } catch (err) {
     throw new KeychainError(
-      say`The key you minted could not be stored in ${displayText(ports.store.description)} (${displayText((err as Error).message)}); keyrot recorded nothing. It is live in the dashboard: keep it for a retry, or revoke it there.`,
+      say`The key you minted could not be stored in ${displayText(ports.store.description)} (${displayText((err as Error).message, 2000)}); keyrot recorded nothing. It is live in the dashboard: keep it for a retry, or revoke it there.`,
       {
         hint: say`Fix the keychain (unlock it), then --resume with the same key.`,
         cause: err,

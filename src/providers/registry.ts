@@ -70,7 +70,7 @@ export function providerFromFile(path: string, source = '--provider-file'): Prov
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new UsageError(say`${displayText(path)}: not JSON (${displayText((err as Error).message)})`, { hint: say`See "Your own provider" in keyrot's docs/providers.md for the format.` });
+    throw new UsageError(say`${displayText(path)}: not JSON (${displayText((err as Error).message, 2000)})`, { hint: say`See "Your own provider" in keyrot's docs/providers.md for the format.` });
   }
   const def = validateDefinition(raw, path);
   refuseBorrowedVariables(def, path);

@@ -578,7 +578,7 @@ const ENV: Record<PlatformDialect, { key: string; url: string }> = {
 
 export async function startPlatformSandbox(options: PlatformSandboxOptions): Promise<PlatformSandbox> {
   const { dialect } = options;
-  if (!PLATFORM_DIALECTS.includes(dialect)) throw new UsageError(say`Unknown sandbox platform "${displayText(String(dialect))}" (expected ${displayText(PLATFORM_DIALECTS.join(', '))}).`);
+  if (!PLATFORM_DIALECTS.includes(dialect)) throw new UsageError(say`Unknown sandbox platform "${displayText(String(dialect))}" (expected ${displayText(PLATFORM_DIALECTS.join(', '), 2000)}).`);
   const host = options.host ?? '127.0.0.1';
   if (!isLoopback(host)) throw new UsageError(say`The sandbox only listens on loopback, not "${displayText(host)}".`);
   const refresh = options.refreshMs ?? DEFAULT_REFRESH_MS[dialect];

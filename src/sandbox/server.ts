@@ -202,7 +202,7 @@ function resolveSettings(options: SandboxOptions): Settings {
   }
   const createAnswer = options.createAnswer ?? 'plaintext';
   if (!CREATE_ANSWERS.includes(createAnswer)) {
-    throw new UsageError(say`The sandbox create answer must be one of ${displayText(CREATE_ANSWERS.join(', '))}; got ${displayText(String(createAnswer))}.`);
+    throw new UsageError(say`The sandbox create answer must be one of ${displayText(CREATE_ANSWERS.join(', '), 2000)}; got ${displayText(String(createAnswer))}.`);
   }
   if (options.adminKey !== undefined && !/^\S+$/.test(options.adminKey)) {
     throw new UsageError(say`The sandbox admin key must be non-empty and hold no spaces.`);

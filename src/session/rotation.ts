@@ -607,7 +607,7 @@ export function makePorts(ctx: Context, provider: Provider, store: SecretStore, 
       ctx.keyIndex
         .add({ provider: provider.id, userId, keyId: key.id, name: key.name, createdAt: ctx.now().toISOString(), expiresAt: key.expiresAt?.toISOString() ?? null, lastChars: key.lastChars })
         .catch((err: unknown) =>
-          ctx.out.warn(say`The new key is created and stored, but its creation time could not be recorded in ${displayText(ctx.stateDir)}: ${displayText((err as Error).message)}`),
+          ctx.out.warn(say`The new key is created and stored, but its creation time could not be recorded in ${displayText(ctx.stateDir)}: ${displayText((err as Error).message, 2000)}`),
         ),
     startStep: (label) => ctx.steps.start(label),
     event: (type, data) => ctx.out.event(type, data),

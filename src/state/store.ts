@@ -74,7 +74,7 @@ export async function readRecord(store: StateStore, key: string, what: string, d
     found = await store.read(key);
   } catch (err) {
     if (isKeyrotError(err)) throw err;
-    throw new StateError(say`Cannot read the ${displayText(what)} ${displayText(store.where(key))}: ${displayText((err as Error).message)}`, { data, cause: err });
+    throw new StateError(say`Cannot read the ${displayText(what)} ${displayText(store.where(key))}: ${displayText((err as Error).message, 2000)}`, { data, cause: err });
   }
   if (found === null) return null;
   try {

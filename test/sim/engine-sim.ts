@@ -108,7 +108,9 @@ export async function runSchedule(s: Schedule): Promise<Outcome> {
     if (violations.length < 20) violations.push(`step ${step}: ${what}`);
   };
   /** Keys of this rotation (made through createKey for the user), not another runner's. */
-  const ownLive = () => provider.keys.filter((k) => k.userId === USER && provider.created.includes(k) && !twins.has(k.id));
+  const ownLive = () =>
+    // An expired key is listed but authenticates nobody: not live.
+    provider.keys.filter((k) => k.userId === USER && provider.created.includes(k) && !twins.has(k.id) && (!k.expiresAt || k.expiresAt > clock.now()));
   const persisted = async (key: FakeKey) => (await keychain.inner.get(account(key.id))) === key.secret;
   const heldBy = async (key: FakeKey) => (await persisted(key)) || delivered.has(key.secret) || rescued.has(key.id) || (!dead && (await memory?.get(account(key.id))) === key.secret);
 
@@ -191,7 +193,11 @@ export async function runSchedule(s: Schedule): Promise<Outcome> {
     const target = what.endsWith('old') ? provider.keys.find((k) => k.id === oldKey.id) : ownLive()[0];
     if (!target) return;
     if (what.startsWith('delete')) provider.keys.splice(provider.keys.indexOf(target), 1);
-    else target.expiresAt = new Date(clock.now().getTime() - 1_000);
+    else {
+      target.expiresAt = new Date(clock.now().getTime() - 1_000);
+      // An expired key no longer authenticates (what expiry means): the fake's own check only looks for the key.
+      provider.authOverrides.set(target.secret, { ok: false, reason: 'rejected', message: 'Invalid API token.' });
+    }
   };
 
   /** The old key goes only once the new one is proven, held and (where the mode needs it) evidenced. */

@@ -93,6 +93,7 @@ export async function discardUnheldNewKey(record: RotationRecord, ports: Rotatio
     { id, name: record.newKey.name, lastChars: record.newKey.lastChars, expiresAt: null },
     secret,
     ports.rescue,
+    ports.sleep,
   );
   if (discarded.kind === 'rescued') {
     ports.warn(`--store none: the new key ${record.newKey.name} (${id}) could not be deleted; its plaintext is in ${discarded.path} (mode 0600).`);

@@ -69,7 +69,7 @@ async function discardFencedKey(record: RotationRecord, ports: RotationPorts, ke
   const { secret, ...made } = key;
   const what = `This run's lock lapsed and another keyrot runner took the rotation over while this run's create was in flight; the provider then made ${key.name} (${key.id}), which no journal tracks`;
   const data = { keyId: key.id, journal: err.data?.['record'] ?? null };
-  const discarded = await discardNewKey(() => ports.provider, record.userId, made, secret, ports.rescue);
+  const discarded = await discardNewKey(() => ports.provider, record.userId, made, secret, ports.rescue, ports.sleep);
   if (discarded.kind === 'rescued') {
     throw new RotationConflictError(say`${displayText(what)}. Deleting it failed: it is live, and its plaintext is in this machine's keychain and in ${displayText(discarded.path)} (mode 0600).`, {
       hint: say`Once the other runner is done (keyrot status), delete it: keyrot revoke --user ${displayText(shellArg(record.userEmail))} --key ${displayText(key.id)}.`,
