@@ -69,7 +69,7 @@ export const EXIT_CODE_TABLE: ReadonlyArray<readonly [number, string]> = [
     ExitCode.scopeMismatch,
     'the new key does not reach what the old key reaches (a scope, the organization, a cluster): both keys stay live and nothing was handed over; --abort, then make a key like the old one',
   ],
-  [ExitCode.outputLost, 'keyrot did its work but could not write its output (a full disk under a redirect): keyrot status shows where things stand'],
+  [ExitCode.outputLost, 'keyrot did its work but could not write its output (a full disk under a redirect, a $GITHUB_OUTPUT it cannot write): keyrot status shows where things stand'],
   [ExitCode.cancelled, 'cancelled (Ctrl-C, SIGTERM, or No at a confirmation)'],
 ];
 

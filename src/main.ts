@@ -3,11 +3,11 @@
 import { setMaxListeners } from 'node:events';
 import { CommanderError } from 'commander';
 import { handleError } from './cli/handle-error.js';
+import { displayText, joinDisplay, say } from './ui/display-text.js';
 import { buildProgram, fromCommanderError, type RunState } from './cli/program.js';
-import type { Deps } from './cli/context.js';
+import type { Context, Deps } from './cli/context.js';
 import { CancelledError, ExitCode } from './errors.js';
 import { signalsForwarded } from './hooks/signals.js';
-import { say, displayText } from './ui/display-text.js';
 
 export async function main(argv: string[], deps: Partial<Deps> = {}): Promise<number> {
   const full: Deps = { env: process.env, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, ...deps };
@@ -38,14 +38,35 @@ export async function runCli(argv: string[], deps: Deps, signal: AbortSignal): P
   const state: RunState = {};
   try {
     await buildProgram(deps, signal, state).parseAsync(argv, { from: 'user' });
-    return state.exitCode ?? ExitCode.ok;
+    return withLostOutputs(state.ctx, state.exitCode ?? ExitCode.ok);
   } catch (err) {
     const error = err instanceof CommanderError ? fromCommanderError(err, argv) : err;
     if (error === null) return ExitCode.ok;
     // Errors from parsing come before a command's context exists: --json still gets its error object.
     const flags = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
-    return handleError(error, state.ctx?.out, deps.stderr, { json: flags.includes('--json'), stdout: deps.stdout });
+    return withLostOutputs(state.ctx, handleError(error, state.ctx?.out, deps.stderr, { json: flags.includes('--json'), stdout: deps.stdout }));
   } finally {
     await state.ctx?.close();
   }
+}
+
+/**
+ * A file a later CI step reads ($GITHUB_OUTPUT, $GITHUB_STEP_SUMMARY) that keyrot could not write, said in one line
+ * once the work has ended (like a stdout on a full disk, bin/keyrot). A run that succeeded ends with exit 20, so the
+ * job does not go on with outputs that are missing; one that failed keeps its own code.
+ */
+function withLostOutputs(ctx: Context | undefined, code: number): number {
+  const lost = [...new Set(ctx?.lostOutputs)];
+  if (!ctx || lost.length === 0) return code;
+  // The paths come from the environment and the causes from the OS: display-safe only once filtered.
+  const message = say`${joinDisplay(
+    lost.map((l) => displayText(l, 2000)),
+    '; ',
+  )}; the work ran to its end: keyrot status shows where things stand.`;
+  if (code !== ExitCode.ok) {
+    ctx.out.warn(message);
+    return code;
+  }
+  ctx.out.stderr(say`${ctx.out.style.red(say`error:`)} ${message}`);
+  return ExitCode.outputLost;
 }

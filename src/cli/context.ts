@@ -105,6 +105,8 @@ export interface Context {
   secretStore(): Promise<SecretStore>;
   /** Frees sockets and timers so the process can end. */
   close(): Promise<void>;
+  /** Files a later CI step reads ($GITHUB_OUTPUT) that keyrot could not write: said, and exit 20, once the work ends. */
+  readonly lostOutputs: string[];
 }
 
 /** How long clean-up after a cancel may take: GitHub Actions sends SIGTERM 7.5 s after a cancel's SIGINT. */
@@ -246,6 +248,7 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
     async close() {
       await Promise.all(opened.map((p) => p.close().catch(() => undefined)));
     },
+    lostOutputs: [],
   };
   return ctx;
 }

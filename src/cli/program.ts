@@ -2,7 +2,7 @@
 // handler so `--help` and `--version` load nothing else.
 import { Command, type CommanderError, Help, Option, type ParseOptions } from 'commander';
 import { didYouMean, orList } from '../core/suggest.js';
-import { wrapWords } from '../ui/wrap.js';
+import { exampleLines, wrapWords } from '../ui/wrap.js';
 import { EXIT_CODE_NAMES, EXIT_CODE_TABLE, UsageError } from '../errors.js';
 import type { CompletionFlag, CompletionSpec } from '../commands/completion.js';
 import type { CommandModule } from '../commands/types.js';
@@ -436,6 +436,14 @@ export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): 
       subcommandTerm(cmd: Command): string {
         return [cmd.name(), ...cmd.registeredArguments.map((a) => (a.required ? `<${a.name()}${a.variadic ? '...' : ''}>` : `[${a.name()}${a.variadic ? '...' : ''}]`))].join(' ');
       },
+      // Commander leaves a description column under 40 characters unwrapped (the terminal then cuts its words): from
+      // 30 it is wrapped, and narrower still the description goes under its term.
+      minWidthToWrap: 30,
+      formatItem(term: string, termWidth: number, description: string, helper: Help): string {
+        const width = this.helpWidth ?? 80;
+        if (!description || width - termWidth - 4 >= 30) return Help.prototype.formatItem.call(this, term, termWidth, description, helper);
+        return [`  ${term}`, ...wrapWords(description, width - 6).split('\n')].join('\n      ');
+      },
       // Under a command, only the global options it uses (--api-key-stdin means nothing to completion).
       visibleGlobalOptions(cmd: Command): Option[] {
         const spec = COMMANDS.find((c) => c.name === cmd.name());
@@ -474,7 +482,10 @@ export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): 
       .command(spec.name)
       .description(spec.summary)
       .summary(spec.brief)
-      .addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}\n${spec.globals.includes('--api-key-stdin') ? `\n${paragraph(ADMIN_KEY_HELP)}\n` : ''}`);
+      .addHelpText(
+        'after',
+        `\nExamples:\n${spec.examples.map((e) => exampleLines(e, deps.stdout.columns ?? 80)).join('\n')}\n${spec.globals.includes('--api-key-stdin') ? `\n${paragraph(ADMIN_KEY_HELP)}\n` : ''}`,
+      );
     for (const option of spec.options) cmd.addOption(option);
     if (spec.argument) cmd.argument(spec.argument);
     cmd.action(async (...args: unknown[]) => {

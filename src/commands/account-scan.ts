@@ -5,6 +5,7 @@ import type { Context } from '../cli/context.js';
 import { PHASE_LABELS, type RotationRecord } from '../core/rotation.js';
 import { mapBounded } from '../core/pool.js';
 import { NotFoundError, PermissionError } from '../errors.js';
+import type { KeyRecord } from '../journal/key-index.js';
 import { RotationJournal } from '../journal/rotations.js';
 import { keychainAccount } from '../keychain/secret-store.js';
 import type { ApiKey, Identity, Provider, User } from '../providers/types.js';
@@ -108,14 +109,19 @@ function heldReader(ctx: Context): (userId: string, keys: readonly ApiKey[]) => 
   };
 }
 
-/** When keyrot created each key it recorded (key id → ISO 8601); an unreadable index is a warning, not a failure. */
-export async function knownCreations(ctx: Context, providerId: string): Promise<Map<string, string>> {
+/** The keys keyrot recorded making, by key id; an unreadable index is a warning, not a failure. */
+export async function knownKeys(ctx: Context, providerId: string): Promise<Map<string, KeyRecord>> {
   try {
-    return new Map((await ctx.keyIndex.all()).filter((r) => r.provider === providerId).map((r) => [r.keyId, r.createdAt]));
+    return new Map((await ctx.keyIndex.all()).filter((r) => r.provider === providerId).map((r) => [r.keyId, r]));
   } catch (err) {
     ctx.out.warn(say`Cannot read keyrot's key index in ${displayText(ctx.stateDir)}, so creation dates are missing: ${displayText((err as Error).message, 2000)}`);
     return new Map();
   }
+}
+
+/** When keyrot created each key it recorded (key id → ISO 8601). */
+export async function knownCreations(ctx: Context, providerId: string): Promise<Map<string, string>> {
+  return new Map([...(await knownKeys(ctx, providerId))].map(([id, r]) => [id, r.createdAt]));
 }
 
 /** The unfinished rotations recorded here, by user id. */

@@ -6,7 +6,7 @@ import { BIDI_CONTROLS, maskFromLastChars, sanitizeForDisplay } from '../core/ma
 import { ExitCode, UsageError } from '../errors.js';
 import type { Styles } from '../ui/output.js';
 import { renderTable } from '../ui/table.js';
-import { isAdmin, knownCreations, listUsersOnce, scanUsers, stoppedAt, unfinishedRotations, withManageUsers } from './account-scan.js';
+import { isAdmin, knownKeys, listUsersOnce, scanUsers, stoppedAt, unfinishedRotations, withManageUsers } from './account-scan.js';
 import type { CommandModule } from './types.js';
 import { say, displayText, composed, displayLines } from '../ui/display-text.js';
 
@@ -42,7 +42,8 @@ export const auditCommand: CommandModule<AuditOptions, AuditResult> = {
     const identity = await provider.whoami();
     const users = await listUsersOnce(identity, provider);
     const adminKey = await ctx.adminKey();
-    const [creations, unfinished] = await Promise.all([knownCreations(ctx, provider.id), unfinishedRotations(ctx, provider.id)]);
+    const [known, unfinished] = await Promise.all([knownKeys(ctx, provider.id), unfinishedRotations(ctx, provider.id)]);
+    const creations = new Map([...known].map(([id, r]) => [id, r.createdAt]));
     const scanned = await withManageUsers(identity, () => scanUsers(ctx, provider, users, true));
     const now = ctx.now();
     const keys = scanned
@@ -51,7 +52,8 @@ export const auditCommand: CommandModule<AuditOptions, AuditResult> = {
         return auditUser(
           {
             user,
-            keys: userKeys,
+            // A provider that lists no suffix of its keys (Grafana): the last characters keyrot recorded when it made the key.
+            keys: userKeys.map((k) => (k.lastChars ? k : { ...k, lastChars: known.get(k.id)?.lastChars ?? null })),
             held,
             createdAt: creations,
             unfinished: record ? { oldKeyName: record.oldKey.name, newKeyName: record.newKey.name, stoppedAt: stoppedAt(record), startedAt: record.startedAt } : null,

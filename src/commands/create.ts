@@ -68,10 +68,10 @@ export const createCommand: CommandModule<CreateOptions, CreateResult> = {
     const outputs = { 'user-id': user.id, 'user-email': user.email, 'old-key-id': '' };
     try {
       const result = await withUserLock(ctx, provider, user, () => createUnderLock(options, destinations, expiresAt, hookTimeoutMs, ctx, provider, user));
-      await reportOutputs(ctx, { ...outputs, 'new-key-id': result.id, 'new-key-name': result.name, outcome: 'created' });
+      await writeJobOutputs(ctx, { ...outputs, 'new-key-id': result.id, 'new-key-name': result.name, outcome: 'created' });
       return result;
     } catch (err) {
-      await reportOutputs(ctx, { ...outputs, 'new-key-id': '', 'new-key-name': '', outcome: 'failed' });
+      await writeJobOutputs(ctx, { ...outputs, 'new-key-id': '', 'new-key-name': '', outcome: 'failed' });
       throw err;
     }
   },
@@ -113,11 +113,6 @@ export const createCommand: CommandModule<CreateOptions, CreateResult> = {
   }),
   revealed: (r) => r.secret,
 };
-
-/** $GITHUB_OUTPUT for a later step (a create that failed still says so); a file keyrot cannot write is a warning. */
-function reportOutputs(ctx: Context, outputs: Record<string, string>): Promise<void> {
-  return writeJobOutputs(ctx.env, outputs).catch((err: Error) => ctx.out.warn(say`Could not write the job outputs: ${displayText(err.message, 2000)}`));
-}
 
 export function validateName(name: string): void {
   if (!name.trim()) throw new UsageError(say`--name is empty.`);

@@ -241,7 +241,7 @@ export const rotateAllCommand: CommandModule<RotateOptions, BatchResult> = {
   ...batchCommand,
   async run(options, ctx) {
     const result = await batchCommand.run(options, ctx);
-    if (result.kind === 'batch') await writeJobOutputs(ctx.env, batchOutputs(result)).catch((err: Error) => ctx.out.warn(say`Could not write the job outputs: ${displayText(err.message, 2000)}`));
+    if (result.kind === 'batch') await writeJobOutputs(ctx, batchOutputs(result));
     return result;
   },
 };

@@ -444,6 +444,8 @@ function exampleKey(key: Key): Record<string, unknown> {
     id: key.id,
     name: key.name,
     prefix: key.plaintext.slice(0, 8),
+    // keyrot's own example (no public API): the last characters of the key, as the masks in keyrot's lists show them.
+    last_chars: key.plaintext.slice(-5),
     scopes: key.scopes,
     created_at: iso(key.created),
     expires_at: iso(key.expiresAt),

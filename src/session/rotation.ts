@@ -646,9 +646,9 @@ export async function receiveKey(ctx: Context, options: RotateOptions, instructi
  */
 export async function runReported(ctx: Context, record: RotationRecord, ports: RotationPorts, journal: RotationJournal): Promise<RotationRecord> {
   const report = async () => {
-    await appendStepSummary(ctx.env, rotationSummaryMarkdown(record)).catch((err: Error) => ctx.out.warn(say`Could not write the step summary: ${displayText(err.message, 2000)}`));
+    await appendStepSummary(ctx, rotationSummaryMarkdown(record));
     // A batch's rotations are reported by the batch, once (rotate-all.ts).
-    if (!record.batchId) await writeJobOutputs(ctx.env, rotationOutputs(record)).catch((err: Error) => ctx.out.warn(say`Could not write the job outputs: ${displayText(err.message, 2000)}`));
+    if (!record.batchId) await writeJobOutputs(ctx, rotationOutputs(record));
   };
   try {
     const done = await runRotation(record, ports);

@@ -48,9 +48,29 @@ export function rotationSummaryMarkdown(record: RotationRecord): string {
   ].join('\n');
 }
 
+/**
+ * Where a run finds the files GitHub Actions reads after the step (its environment), and where it notes one it could
+ * not write (a full disk, a folder that is gone). The work goes on to its end, as with a stdout on a full disk; the run
+ * then ends with exit 20 (main.ts), since a later step would read outputs that are missing.
+ */
+export interface GithubFiles {
+  readonly env: NodeJS.ProcessEnv;
+  readonly lostOutputs: string[];
+}
+
+async function appendForLaterSteps(to: GithubFiles, variable: 'GITHUB_OUTPUT' | 'GITHUB_STEP_SUMMARY', text: string): Promise<void> {
+  const path = to.env[variable];
+  if (!path) return;
+  try {
+    await appendFile(path, text);
+  } catch (err) {
+    to.lostOutputs.push(`keyrot could not write $${variable} (${(err as Error).message})`);
+  }
+}
+
 /** Appends to $GITHUB_STEP_SUMMARY when it is set; a no-op elsewhere. */
-export async function appendStepSummary(env: NodeJS.ProcessEnv, markdown: string): Promise<void> {
-  if (env.GITHUB_STEP_SUMMARY) await appendFile(env.GITHUB_STEP_SUMMARY, `${markdown}\n`);
+export function appendStepSummary(to: GithubFiles, markdown: string): Promise<void> {
+  return appendForLaterSteps(to, 'GITHUB_STEP_SUMMARY', `${markdown}\n`);
 }
 
 /**
@@ -70,8 +90,8 @@ export function jobOutputText(outputs: Readonly<Record<string, string>>): string
  * Appends `outputs` to $GITHUB_OUTPUT when it is set (under GitHub Actions); a no-op elsewhere. Callers pass ids,
  * names and outcomes only: never a plaintext key.
  */
-export async function writeJobOutputs(env: NodeJS.ProcessEnv, outputs: Readonly<Record<string, string>>): Promise<void> {
-  if (env.GITHUB_OUTPUT) await appendFile(env.GITHUB_OUTPUT, jobOutputText(outputs));
+export function writeJobOutputs(to: GithubFiles, outputs: Readonly<Record<string, string>>): Promise<void> {
+  return appendForLaterSteps(to, 'GITHUB_OUTPUT', jobOutputText(outputs));
 }
 
 /** The outputs of one rotation (rotate): who, which keys, how it ended. */

@@ -44,3 +44,36 @@ function wrapLine(line: string, width: number, indent: string): string {
   out.push(current);
   return out.join('\n');
 }
+
+/**
+ * A help example (`keyrot … <3 spaces># what it shows`) as lines of at most `width` where it can: a comment that does
+ * not fit beside its command goes above it, wrapped; a command wider than the screen is cut between words outside
+ * quotes with a ` \` continuation, so it still pastes into a shell as one command.
+ */
+export function exampleLines(example: string, width: number): string {
+  const line = `  $ ${example}`;
+  if (!Number.isFinite(width) || visibleLength(line) <= width || width < 30) return line;
+  const at = example.indexOf('   # ');
+  const command = at === -1 ? example : example.slice(0, at);
+  const comment = at === -1 ? [] : [wrapWords(`  # ${example.slice(at + 5)}`, width, '  # ')];
+  return [...comment, commandLines(command, width)].join('\n');
+}
+
+function commandLines(command: string, width: number): string {
+  // Words are split at spaces outside quotes: a cut inside quotes would change the command.
+  const words = command.match(/(?:[^\s'"]+|'[^']*'|"(?:[^"\\]|\\.)*")+/g) ?? [command];
+  const lines: string[] = [];
+  let current = '  $';
+  for (const word of words) {
+    // Room for the " \" that continues the line.
+    if (current.trim() !== '$' && current.length + 1 + visibleLength(word) > width - 2) {
+      lines.push(`${current} \\`);
+      current = '     ';
+      current += word;
+      continue;
+    }
+    current += `${current.endsWith(' ') ? '' : ' '}${word}`;
+  }
+  lines.push(current);
+  return lines.join('\n');
+}

@@ -1,8 +1,10 @@
 // Help and command-name mistakes, end to end: `keyrot help COMMAND`, "did you mean", and each command's help
 // listing only the global options that mean something to it, with every source of the admin key named.
 import { describe, expect, it } from 'vitest';
+import { COMMANDS } from '../../src/cli/program.js';
 import { ExitCode } from '../../src/errors.js';
 import { harness, json, lines } from '../helpers/e2e.js';
+import { HAS_TMUX, startTerminal } from '../helpers/tmux.js';
 
 /** The long flags listed under "Global Options:" in a help text. */
 function globalOptions(help: string): string[] {
@@ -163,5 +165,32 @@ describe('help a person can read', () => {
     const common = text.split('Options:')[1]?.split(/\n\s*\n/)[0] ?? '';
     for (const flag of ['--user', '--key', '--on-new-key', '--check', '--yes', '--dry-run']) expect(common).toContain(flag);
     expect(common).not.toContain('--concurrency');
+  });
+});
+
+describe.skipIf(!HAS_TMUX)('every help in a real terminal, 60 and 120 columns wide', () => {
+  // The words of a help to a pipe (80 columns) each stand whole on the terminal's screen: a word the terminal cut at
+  // its edge ("keyr" + "ot") would not (the backslash that continues a long example command is the terminal's own). Long examples included (a comment goes above its command, a command is
+  // continued with a backslash).
+  it.each([60, 120])('at %i columns no word is cut in two', async (columns) => {
+    const h = await harness();
+    const { CI: _ci, ...env } = h.env;
+    const helps = [['--help'], ...COMMANDS.map((c) => ['help', c.name])];
+    const cut: string[] = [];
+    await Promise.all(
+      helps.map(async (args) => {
+        const piped = await h.run(args);
+        const t = startTerminal(args, env, h.stateDir, undefined, { columns, rows: 300 });
+        try {
+          const screen = await t.waitFor(/KEYROT-EXIT=0/, 30_000);
+          for (const line of screen.split('\n')) expect(line.length).toBeLessThanOrEqual(columns);
+          const words = new Set(screen.split(/\s+/));
+          for (const word of piped.stdout.split(/\s+/)) if (word && word !== '\\' && !words.has(word)) cut.push(`keyrot ${args.join(' ')}: ${word}`);
+        } finally {
+          t.kill();
+        }
+      }),
+    );
+    expect(cut).toEqual([]);
   });
 });

@@ -4,7 +4,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BIN, HAS_KEYCHAIN, harness } from '../helpers/e2e.js';
+import { ExitCode } from '../../src/errors.js';
+import { BIN, HAS_KEYCHAIN, harness, json } from '../helpers/e2e.js';
 
 describe('a closed pipe', () => {
   it.each([['rotate', '--help'], ['list-users']])('keyrot %s | head -1: one line out, nothing on stderr', async (...args) => {
@@ -71,5 +72,58 @@ describe.skipIf(!HAS_KEYCHAIN)('a full disk under stdout or stderr (/dev/full: e
     const r = await h.run(['list-keys', '--user', 'ops@example.com', '--json', '--store', 'none'], { stdoutTo: '/dev/full' });
     expect(r.code).toBe(20);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
+
+describe.skipIf(!HAS_KEYCHAIN)('a file GitHub Actions reads after the step that keyrot cannot write', () => {
+  const ROTATE = ['rotate', '--user', 'ops@example.com', '--key', 'ops-deploy', '--store', 'none', '--no-wait', '--yes'];
+  const lostLines = (stderr: string) => stderr.split('\n').filter((l) => /could not write|GITHUB_/.test(l));
+
+  it.each([
+    ['GITHUB_OUTPUT', '/dev/full', /ENOSPC/],
+    ['GITHUB_OUTPUT', 'no-such-folder/out', /ENOENT/],
+    ['GITHUB_STEP_SUMMARY', '/dev/full', /ENOSPC/],
+    ['GITHUB_STEP_SUMMARY', 'no-such-folder/summary', /ENOENT/],
+  ])('rotate with %s=%s: the rotation runs to its end, then exit 20 (output lost) and one line, no stack trace, no key', async (variable, where, cause) => {
+    const h = await harness();
+    const dir = await mkdtemp(join(tmpdir(), 'keyrot-gha-'));
+    const file = join(dir, 'consumer.key');
+    const target = where.startsWith('/') ? where : join(dir, where);
+    const r = await h.run([...ROTATE, '--on-new-key', `cat > '${file}'`], { env: { GITHUB_ACTIONS: 'true', [variable]: target } });
+    expect(r.code, r.stderr).toBe(ExitCode.outputLost);
+    const keys = h.sandbox.snapshot().users.find((u) => u.email === 'ops@example.com')!.keys;
+    expect(keys.map((k) => k.name)).toEqual(['ops-deploy-v2']);
+    const key = (await readFile(file, 'utf8')).trim();
+    expect(key).toBe(keys[0]!.plaintext);
+    expect(lostLines(r.stderr)).toHaveLength(1);
+    expect(lostLines(r.stderr)[0]).toMatch(new RegExp(`^(\\S+ )?error: keyrot could not write \\$${variable} \\(`));
+    expect(lostLines(r.stderr)[0]).toMatch(cause);
+    expect(r.stderr).not.toMatch(/warning:|^\s+at |node:internal/m);
+    // The one line that carries the key is the mask the runner consumes and never shows.
+    expect((r.stdout + r.stderr).replace(`::add-mask::${key}`, '')).not.toContain(key);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('rotate --all --json and create with GITHUB_OUTPUT in a folder that does not exist: exit 20, the document on stdout intact', async () => {
+    const h = await harness();
+    const dir = await mkdtemp(join(tmpdir(), 'keyrot-gha-'));
+    const env = { GITHUB_ACTIONS: 'true', GITHUB_OUTPUT: join(dir, 'gone', 'out') };
+    const all = await h.run(['rotate', '--all', '--match', 'ops-*', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes', '--json'], { env });
+    expect(all.code, all.stderr).toBe(ExitCode.outputLost);
+    expect(json(all)).toMatchObject({ outcome: 'done', counts: { keys: 1, done: 1 } });
+    expect(lostLines(all.stderr)).toHaveLength(1);
+    const created = await h.run(['create', '--user', 'ops@example.com', '--name', 'made', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--json'], { env });
+    expect(created.code, created.stderr).toBe(ExitCode.outputLost);
+    expect(json(created)).toMatchObject({ name: 'made' });
+    expect(lostLines(created.stderr)).toEqual([expect.stringMatching(/error: keyrot could not write \$GITHUB_OUTPUT \(ENOENT/)]);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('a rotation that fails anyway keeps its own exit code, and says the outputs were lost as a warning', async () => {
+    const h = await harness();
+    const r = await h.run([...ROTATE, '--on-new-key', 'exit 3'], { env: { GITHUB_ACTIONS: 'true', GITHUB_OUTPUT: '/dev/full' } });
+    expect(r.code).not.toBe(0);
+    expect(r.code).not.toBe(ExitCode.outputLost);
+    expect(lostLines(r.stderr)).toEqual([expect.stringMatching(/warning: keyrot could not write \$GITHUB_OUTPUT \(ENOSPC/)]);
   });
 });

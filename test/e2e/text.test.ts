@@ -28,4 +28,20 @@ describe.skipIf(!HAS_KEYCHAIN)('masks', () => {
     const table = await s.run(['list-keys', '--user', s.account.label]);
     expect(table.stdout).toContain(made.maskedKey);
   });
+
+  it('keyrot audit shows the same last characters for that Grafana token, in its table, --json and --csv', async () => {
+    const s = await platformSetup('grafana');
+    const made = json<{ id: string; maskedKey: string }>(await s.run(['create', '--user', s.account.label, '--name', 'audited', '--json']));
+    const audited = json<{ keys: Array<{ keyId: string; maskedKey: string }> }>(await s.run(['audit', '--json']));
+    expect(audited.keys.find((k) => k.keyId === made.id)?.maskedKey).toBe(made.maskedKey);
+    const table = await s.run(['audit']);
+    expect(table.stdout).toMatch(new RegExp(`audited\\s+${made.maskedKey.replace(/\*/g, '\\*')}\\s`));
+    expect((await s.run(['audit', '--csv'])).stdout).toContain(made.maskedKey);
+  });
+
+  it("the example platform's keys show their last characters, also a key keyrot did not make", async () => {
+    const s = await platformSetup('example');
+    const listed = json<Array<{ id: string; maskedKey: string }>>(await s.run(['list-keys', '--user', s.account.label, '--json']));
+    expect(listed.find((k) => k.id === s.oldKey.id)?.maskedKey).toBe(`****${s.oldKey.plaintext.slice(-5)}`);
+  });
 });

@@ -10,7 +10,7 @@ import { afterEach, beforeEach, expect } from 'vitest';
 import { OpenAPIBackend } from 'openapi-backend';
 import { describe as describeErrors, parse } from './contract.js';
 
-interface Exchange {
+export interface Exchange {
   method: string;
   path: string;
   query: Record<string, string>;
@@ -20,15 +20,20 @@ interface Exchange {
   answer: unknown;
 }
 
-interface Request {
+export interface Request {
   method: string;
   path: string;
+  query: URLSearchParams;
   headers: IncomingMessage['headers'];
   contentType: string | undefined;
   body: unknown;
 }
 
+/** The status and the answer (null: no body, as a 204 has none). */
 type Handler = (req: Request) => [number, unknown];
+
+/** The problems with a server's exchanges against the contract it imitates (an empty list: none). */
+export type Check = (exchanges: Exchange[]) => Promise<string[]>;
 
 interface Contract {
   file: string;
@@ -49,7 +54,12 @@ interface Base {
   close(): Promise<void>;
 }
 
-async function serve(contract: Contract, handle: Handler, peek: (path: string) => string | undefined): Promise<Omit<Base, 'token'>> {
+/**
+ * A local HTTP server that reads each request whole, answers it with `handle` (or a fault set by failWhen), and keeps
+ * every exchange for `check`. Paths under /_test/ are not the provider's: `peek` answers them with what a job or a pod
+ * would read.
+ */
+export async function serve(check: Check, handle: Handler, peek: (path: string) => string | undefined, answerType = 'application/json'): Promise<Omit<Base, 'token'>> {
   const exchanges: Exchange[] = [];
   const requests: Request[] = [];
   const faults: Array<{ method: string; pattern: RegExp; status: number; body: unknown }> = [];
@@ -66,12 +76,13 @@ async function serve(contract: Contract, handle: Handler, peek: (path: string) =
         return;
       }
       const contentType = req.headers['content-type']?.split(';')[0];
-      const request: Request = { method: req.method ?? 'GET', path: url.pathname, headers: req.headers, contentType, body: text ? parse(text) : undefined };
+      const request: Request = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, contentType, body: text ? parse(text) : undefined };
       requests.push(request);
       const fault = faults.find((f) => f.method === request.method && f.pattern.test(request.path));
       const [status, answer] = fault ? [fault.status, fault.body] : handle(request);
       exchanges.push({ method: request.method, path: url.pathname, query: Object.fromEntries(url.searchParams), contentType, body: request.body, status, answer });
-      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+      if (answer === null) res.writeHead(status).end();
+      else res.writeHead(status, { 'content-type': answerType }).end(JSON.stringify(answer));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -79,12 +90,18 @@ async function serve(contract: Contract, handle: Handler, peek: (path: string) =
     url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
     requests,
     failWhen: (method, pattern, status, body) => void faults.push({ method, pattern, status, body }),
-    violations: () => violations(contract, exchanges),
+    violations: () => check(exchanges),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
 
 const backends = new Map<string, Promise<OpenAPIBackend>>();
+
+/** Holds every exchange to an API description in test/fixtures (its requests, its answers, its statuses). */
+const heldTo =
+  (contract: Contract): Check =>
+  (exchanges) =>
+    violations(contract, exchanges);
 
 async function violations(contract: Contract, exchanges: Exchange[]): Promise<string[]> {
   let pending = backends.get(contract.file);
@@ -231,7 +248,7 @@ export async function startK8sServer(): Promise<K8sServer> {
     const s = secrets.get(`${ns}/${name}`);
     return s && Object.fromEntries(Object.entries(s.data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
   };
-  const base = await serve({ file: 'k8s-openapi.json', name: "Kubernetes' OpenAPI document", failure: 'io.k8s.apimachinery.pkg.apis.meta.v1.Status', basePath: '' }, handle, (p) => {
+  const base = await serve(heldTo({ file: 'k8s-openapi.json', name: "Kubernetes' OpenAPI document", failure: 'io.k8s.apimachinery.pkg.apis.meta.v1.Status', basePath: '' }), handle, (p) => {
     const [ns, name, key] = p.split('/');
     return decode(ns!, name!)?.[key!];
   });
@@ -340,7 +357,7 @@ export async function startGitlabServer(): Promise<GitlabServer> {
     }
     return [405, { message: '405 Method Not Allowed' }];
   };
-  const base = await serve({ file: 'gitlab-api.json', name: "GitLab's API reference", failure: 'error', basePath: '/api/v4' }, handle, (p) => {
+  const base = await serve(heldTo({ file: 'gitlab-api.json', name: "GitLab's API reference", failure: 'error', basePath: '/api/v4' }), handle, (p) => {
     const [project, key] = p.split('/');
     return find(decodeURIComponent(project!))?.variables.get(key!)?.value;
   });

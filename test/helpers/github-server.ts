@@ -2,13 +2,12 @@
 // libsodium key pair per repository, environment and organisation, opens what keyrot sealed (so a test sees the
 // value GitHub would store), and holds every request and answer to GitHub's own OpenAPI document
 // (test/fixtures/github-openapi.json, see its .SOURCE file): a violation fails the test.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sodium from 'libsodium-wrappers';
 import { OpenAPIBackend } from 'openapi-backend';
-import { describe as describeErrors, parse } from './contract.js';
-import { useServer } from './destination-servers.js';
+import { describe as describeErrors } from './contract.js';
+import { type Exchange, type Request, serve, useServer } from './destination-servers.js';
 
 const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'github-openapi.json');
 
@@ -51,7 +50,6 @@ export async function startGithubServer(): Promise<GithubServer> {
   const orgSecrets = new Map<string, { visibility: string; repositoryIds: number[] }>();
   const faults: Array<{ pattern: RegExp; status: number; message: string }> = [];
   const requests: GithubRequest[] = [];
-  const exchanges: Array<{ method: string; path: string; query: Record<string, string>; body: unknown; status: number; answer: unknown }> = [];
   const scopeOf = (name: string): Scope => {
     let s = scopes.get(name);
     if (!s) {
@@ -113,41 +111,29 @@ export async function startGithubServer(): Promise<GithubServer> {
     return sodium.to_string(sodium.crypto_box_seal_open(sodium.from_base64(s.sealed, sodium.base64_variants.ORIGINAL), scope.publicKey, scope.privateKey));
   };
 
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    let text = '';
-    req.setEncoding('utf8');
-    req.on('data', (c: string) => (text += c));
-    req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'http://localhost');
-      // Not GitHub's: what a deployed consumer would read from the secret, for a test's smoke check.
-      const peek = /^\/_test\/secret\/(.+)\/([^/]+)$/.exec(url.pathname);
-      if (peek) {
-        const value = opened(peek[1]!, peek[2]!);
-        res.writeHead(value === undefined ? 404 : 200).end(value ?? '');
-        return;
-      }
-      const body = text ? parse(text) : undefined;
-      const [status, answer] = handle(req.method ?? 'GET', url.pathname, url.searchParams, req.headers.authorization, body);
-      requests.push({ method: req.method ?? '', path: url.pathname, authorization: req.headers.authorization, body, status });
-      exchanges.push({ method: req.method ?? '', path: url.pathname, query: Object.fromEntries(url.searchParams), body, status, answer });
-      if (!req.headers['user-agent']) exchanges.push({ method: req.method ?? '', path: url.pathname, query: {}, body, status: -1, answer: 'no User-Agent' });
-      res.writeHead(status, answer === null ? {} : { 'content-type': 'application/json; charset=utf-8' });
-      res.end(answer === null ? undefined : JSON.stringify(answer));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
+  // GitHub refuses a request without a User-Agent: each one sent is a violation of its own.
+  const withoutAgent: string[] = [];
+  const answer = (req: Request): [number, unknown] => {
+    const [status, body] = handle(req.method, req.path, req.query, req.headers.authorization, req.body);
+    requests.push({ method: req.method, path: req.path, authorization: req.headers.authorization, body: req.body, status });
+    if (!req.headers['user-agent']) withoutAgent.push(`${req.method} ${req.path}: sent without a User-Agent (GitHub refuses those)`);
+    return [status, body];
+  };
+  // Not GitHub's: what a deployed consumer would read from the secret (/_test/secret/SCOPE/NAME), for a test's smoke check.
+  const peek = (path: string): string | undefined => {
+    const m = /^secret\/(.+)\/([^/]+)$/.exec(path);
+    return m ? opened(m[1]!, m[2]!) : undefined;
+  };
+  const base = await serve(async (exchanges) => [...withoutAgent, ...(await violations(exchanges))], answer, peek, 'application/json; charset=utf-8');
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    ...base,
     token,
     requests,
     secret: opened,
     lastPut: (scope, name) => scopes.get(scope)?.secrets.get(name)?.body,
     failWhen: (pattern, status, message) => void faults.push({ pattern, status, message }),
     orgSecret: (org, name, visibility, repositoryIds = []) => void orgSecrets.set(`orgs/${org}#${name}`, { visibility, repositoryIds }),
-    violations: () => violations(exchanges),
-    close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
 
@@ -161,7 +147,7 @@ export function useGithubServer(): () => GithubServer {
 
 let api: Promise<OpenAPIBackend> | undefined;
 
-async function violations(exchanges: Array<{ method: string; path: string; query: Record<string, string>; body: unknown; status: number; answer: unknown }>): Promise<string[]> {
+async function violations(exchanges: Exchange[]): Promise<string[]> {
   const b = await (api ??= (async () => {
     const backend = new OpenAPIBackend({
       definition: JSON.parse(readFileSync(FIXTURE, 'utf8')),
@@ -179,10 +165,6 @@ async function violations(exchanges: Array<{ method: string; path: string; query
   const problems: string[] = [];
   for (const e of exchanges) {
     const where = `${e.method} ${e.path}`;
-    if (e.status === -1) {
-      problems.push(`${where}: sent without a User-Agent (GitHub refuses those)`);
-      continue;
-    }
     const req = { method: e.method.toLowerCase(), path: e.path, query: e.query, headers: { 'content-type': 'application/json', accept: 'application/vnd.github+json' }, body: e.body };
     const operation = b.router.matchOperation(req);
     if (!operation) {

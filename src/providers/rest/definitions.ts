@@ -39,7 +39,7 @@ export const GRAFANA = {
  * "Last used" that updates within a minute; issuing needs the admin or owner role. It imitates no public API: it is
  * the worked example of a --provider-file definition (docs/providers.md), served by `keyrot sandbox --provider
  * example`, and uses every feature (an API-key header, per-key scopes copied on rotation, an expiry that can be moved
- * for `--keep-old 7d`).
+ * for `--keep-old 7d`, each key's last characters in its listing, so a mask tells keys apart).
  */
 export const EXAMPLE = {
   id: 'example',
@@ -68,7 +68,7 @@ export const EXAMPLE = {
     },
     revoke: '/service-accounts/{account}/keys/{key}',
     expire: { method: 'PATCH', path: '/service-accounts/{account}/keys/{key}', body: { expires_at: '{expiresAt}' } },
-    fields: { id: 'id', name: 'name', expiresAt: 'expires_at', lastUsedAt: 'last_used_at', scopes: 'scopes', revoked: 'revoked_at' },
+    fields: { id: 'id', name: 'name', lastChars: 'last_chars', expiresAt: 'expires_at', lastUsedAt: 'last_used_at', scopes: 'scopes', revoked: 'revoked_at' },
   },
   lastUsed: { refreshSeconds: 60 },
 };
