@@ -2,7 +2,7 @@
 // calls one `keyrot rotate` makes, the way keyrot makes them (one entry per account, reused); print the
 // timings as JSON.
 const t0 = performance.now();
-const { AsyncEntry, findCredentialsAsync } = await import('@napi-rs/keyring');
+const { AsyncEntry } = await import('@napi-rs/keyring');
 const t1 = performance.now();
 const entries = new Map();
 const entry = (account) => {
