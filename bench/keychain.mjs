@@ -1,4 +1,4 @@
-// What the OS keychain alone costs a rotation: load the native binding and make the 9 Secret Service
+// What the OS keychain alone costs a rotation: load the native binding and make the 12 Secret Service
 // operations `keyrot rotate` makes, each run in a fresh process (as keyrot is), medians of N runs.
 // Subtract this from bench/rotate.mjs's overhead to see keyrot's own share. Usage: node bench/keychain.mjs [runs]
 import { spawnSync } from 'node:child_process';
@@ -26,5 +26,5 @@ for (let i = 0; i < runs; i++) {
 }
 console.log(`${runs} fresh processes, medians (gnome-keyring over a private D-Bus session):`);
 console.log(`  load @napi-rs/keyring        ${fmt(median(loads)).padStart(9)}`);
-console.log(`  9 operations on 3 sessions   ${fmt(median(ops)).padStart(9)}   (${fmt(median(ops) / 9)} each)`);
+console.log(`  12 operations on 3 sessions  ${fmt(median(ops)).padStart(9)}   (${fmt(median(ops) / 12)} each; plus a clean-up delete)`);
 console.log(`  keychain total               ${fmt(median(loads) + median(ops)).padStart(9)}`);

@@ -8,7 +8,7 @@ const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url),
 // Build beside dist/ and swap it in whole, so a build never pulls files from under a running keyrot.
 const out = new URL(`../dist.${process.pid}.tmp`, import.meta.url);
 const old = new URL(`../dist.${process.pid}.old`, import.meta.url);
-await build({
+const result = await build({
   entryPoints: { keyrot: 'src/main.ts' },
   outdir: `dist.${process.pid}.tmp`,
   bundle: true,
@@ -25,7 +25,16 @@ await build({
   sourcemap: 'linked',
   legalComments: 'none',
   logLevel: 'warning',
+  metafile: true,
 });
+// `import ... from 'undici'` evaluates all of undici (fetch, WebSocket, caches, mocks) and Node's own copy of it:
+// about 90 ms of CPU in every command that makes a request (bench/rotate.mjs). src/ goes through
+// src/providers/undici-core.ts instead; a build that bundles undici's index again fails here, not in a benchmark.
+const fullUndici = Object.keys(result.metafile.inputs).filter((f) => f === 'node_modules/undici/index.js');
+if (fullUndici.length > 0) {
+  rmSync(out, { recursive: true, force: true });
+  throw new Error("The bundle imports undici's index ('undici'): import from src/providers/undici-core.ts instead (types only from 'undici').");
+}
 
 try {
   renameSync(new URL('../dist', import.meta.url), old);

@@ -1,6 +1,7 @@
 // JSON over HTTP for the destinations' APIs (GitHub, GitLab, Kubernetes): a bearer token that never reaches an
 // error message, and failures turned into one line that says what the service answered.
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { request } from '../providers/undici-core.js';
 import { redact, sanitizeForDisplay } from '../core/mask.js';
 import { UsageError } from '../errors.js';
 import { DestinationError } from './errors.js';

@@ -7,7 +7,8 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
-import { Agent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { Agent } from '../providers/undici-core.js';
 import { UsageError } from '../errors.js';
 import { apiUrl, callJson, refused, under, type JsonAnswer } from './http.js';
 import type { Destination, DestinationDeps } from './types.js';

@@ -9,6 +9,7 @@ import DispatcherImpl from 'undici/lib/dispatcher/dispatcher.js';
 import ProxyAgentImpl from 'undici/lib/dispatcher/proxy-agent.js';
 import PoolImpl from 'undici/lib/dispatcher/pool.js';
 import api from 'undici/lib/api/index.js';
+import { getGlobalDispatcher } from 'undici/lib/global.js';
 
 // undici parses HTTP with llhttp compiled to WebAssembly (on its first connection, after this line). V8
 // re-optimises that module in the background, and a process cannot exit before the job ends: ~50 ms per
@@ -24,7 +25,16 @@ export const Pool: typeof PoolType = PoolImpl;
 export const DispatcherBase: typeof Dispatcher = DispatcherImpl;
 
 /** undici's `request(url, options)`, for a given dispatcher. */
-export function requestWith(dispatcher: Dispatcher, url: string, options: Omit<Dispatcher.RequestOptions, 'origin' | 'path'>): Promise<Dispatcher.ResponseData> {
+export function requestWith(dispatcher: Dispatcher, url: string | URL, options: Omit<Dispatcher.RequestOptions, 'origin' | 'path'>): Promise<Dispatcher.ResponseData> {
   const target = new URL(url);
   return dispatcher.request({ ...options, origin: target.origin, path: `${target.pathname}${target.search}` });
+}
+
+/**
+ * undici's top-level `request(url, options)`: through `options.dispatcher`, else undici's global dispatcher (the one
+ * `setGlobalDispatcher` sets), as `import { request } from 'undici'` does, without evaluating the rest of the package.
+ */
+export function request(url: string | URL, options: Omit<Dispatcher.RequestOptions, 'origin' | 'path'> & { dispatcher?: Dispatcher | undefined }): Promise<Dispatcher.ResponseData> {
+  const { dispatcher, ...rest } = options;
+  return requestWith(dispatcher ?? getGlobalDispatcher(), url, rest);
 }

@@ -16,6 +16,8 @@ export class LocalStore implements StateStore {
   readonly shared = false;
   readonly local: LocalStore = this;
   #ready: Promise<void> | undefined;
+  /** Folders this process made and checked (ensureDir): a rotation's dozen journal writes check their folder once. */
+  readonly #made = new Set<string>();
 
   constructor(root: string) {
     this.root = root;
@@ -94,8 +96,24 @@ export class LocalStore implements StateStore {
 
   async write(key: string, text: string): Promise<void> {
     await this.ready();
-    await ensureDir(dirname(this.where(key)));
-    await writeTextAtomic(this.where(key), text);
+    const dir = dirname(this.where(key));
+    const made = this.#made.has(dir);
+    if (!made) await this.#ensure(dir);
+    try {
+      await writeTextAtomic(this.where(key), text);
+    } catch (err) {
+      // The folder went away since it was made (a state folder cleaned up mid-run): made again and checked, as the
+      // first write made it.
+      if (!made || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await this.#ensure(dir);
+      await writeTextAtomic(this.where(key), text);
+    }
+  }
+
+  async #ensure(dir: string): Promise<void> {
+    this.#made.delete(dir);
+    await ensureDir(dir);
+    this.#made.add(dir);
   }
 
   async remove(key: string): Promise<void> {

@@ -4,7 +4,8 @@
 // dispatcher): signing is about sixty lines and the calls are few.
 // Signature V4: https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html
 import { createHash, createHmac } from 'node:crypto';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { request } from '../providers/undici-core.js';
 
 export interface S3Credentials {
   accessKeyId: string;

@@ -23,3 +23,7 @@ declare module 'undici/lib/dispatcher/pool.js' {
   const PoolImpl: typeof Pool;
   export default PoolImpl;
 }
+declare module 'undici/lib/global.js' {
+  import type { Dispatcher } from 'undici';
+  export function getGlobalDispatcher(): Dispatcher;
+}
