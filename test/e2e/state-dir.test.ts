@@ -41,9 +41,12 @@ describe.skipIf(!HAS_KEYCHAIN)('the state folder', () => {
     await rm(file);
     await mkdir(file);
     await rm(join(s.dir, 'hook-hang'));
-    const pid = Number(await import('node:fs/promises').then((fs) => fs.readFile(join(s.dir, 'hook.pid'), 'utf8')).catch(() => '0'));
-    // End the hook's sleep (not the hook): it then hands the key over and exits 0.
-    if (pid) spawnSync('pkill', ['-P', String(pid), 'sleep']);
+    // End the hook's sleep (not the hook): it then hands the key over and exits 0. The journal names the hook's
+    // process before the hook has written its pid or started its sleep: wait for both.
+    for (let ended = false; !ended; await new Promise((r) => setTimeout(r, 20))) {
+      const pid = Number(await import('node:fs/promises').then((fs) => fs.readFile(join(s.dir, 'hook.pid'), 'utf8')).catch(() => '0'));
+      ended = pid > 0 && spawnSync('pkill', ['-P', String(pid), 'sleep']).status === 0;
+    }
     const r = s.sc.output('broken journal', await done);
     expect(r.code, r.stderr).toBe(14);
     const err = json(r).error;
