@@ -1,8 +1,10 @@
 // keyrot audit end to end: every key of every user with what keyrot knows of it, findings most urgent first, as a
-// table, one JSON document or CSV; --fail-on as a CI gate (exit 15); and never a change anywhere.
+// table, one JSON document or CSV; --fail-on as a CI gate (exit 15); and never a change anywhere. In-process
+// (test/helpers/in-process.ts), except the run under other locales: a process reads its locale when it starts.
 import { afterEach, describe, expect, it } from 'vitest';
 import { HAS_KEYCHAIN, harness, json, keychainAccounts, lines, type Harness, type RunResult } from '../helpers/e2e.js';
 import { keychainClearUser } from '../helpers/consumer.js';
+import { inProcess } from '../helpers/in-process.js';
 
 const cleared: string[] = [];
 afterEach(async () => {
@@ -29,8 +31,8 @@ async function account(): Promise<Harness> {
   // A table piped to a test is as wide as COLUMNS says (else 120): wide enough for every audit column.
   h.env.COLUMNS = '250';
   for (const email of ['ops@example.com', 'ci@example.com']) cleared.push(userOf(h, email).id);
-  exitOf(await h.run(['create', '--user', 'ops@example.com', '--name', 'ops-deploy-v7', '--expires', '10d']), 0);
-  exitOf(await h.run(['rotate', '--user', 'ci@example.com', '--key', 'ci-runner', '--on-new-key', 'exit 3', '--no-wait', '--yes']), 12);
+  exitOf(await inProcess(h, ['create', '--user', 'ops@example.com', '--name', 'ops-deploy-v7', '--expires', '10d']), 0);
+  exitOf(await inProcess(h, ['rotate', '--user', 'ci@example.com', '--key', 'ci-runner', '--on-new-key', 'exit 3', '--no-wait', '--yes']), 12);
   return h;
 }
 
@@ -41,7 +43,7 @@ async function resetLog(h: Harness): Promise<void> {
 describe.skipIf(!HAS_KEYCHAIN)('keyrot audit', () => {
   it('--json: every key of every user, what keyrot knows of it, findings with codes and reasons, most urgent first', async () => {
     const h = await account();
-    const r = exitOf(await h.run(['audit', '--json']), 0);
+    const r = exitOf(await inProcess(h, ['audit', '--json']), 0);
     const report = json(r);
     const all = h.sandbox.snapshot().users.flatMap((u) => u.keys.map((k) => ({ user: u, key: k })));
     expect(report.keys).toHaveLength(all.length);
@@ -96,9 +98,9 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot audit', () => {
     const ours = async () => (await keychainAccounts()).filter((a) => h.sandbox.snapshot().users.some((u) => a.startsWith(`vultr:${u.id}:`))).sort();
     const before = { provider: h.sandbox.snapshot(), keychain: await ours(), state: await h.stateFiles() };
     await resetLog(h);
-    exitOf(await h.run(['audit']), 0);
-    exitOf(await h.run(['audit', '--json', '--fail-on', 'expired']), 15);
-    exitOf(await h.run(['audit', '--csv']), 0);
+    exitOf(await inProcess(h, ['audit']), 0);
+    exitOf(await inProcess(h, ['audit', '--json', '--fail-on', 'expired']), 15);
+    exitOf(await inProcess(h, ['audit', '--csv']), 0);
     const methods = new Set(h.sandbox.requests().map((q) => q.method));
     expect([...methods]).toEqual(['GET']);
     // keyrot's own calls (with the admin key) are the admin user's activity; nobody else's key was used.
@@ -110,7 +112,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot audit', () => {
 
   it('a table for people, most urgent first, coloured per severity only when colour is on (NO_COLOR respected)', async () => {
     const h = await account();
-    const plain = exitOf(await h.run(['audit']), 0);
+    const plain = exitOf(await inProcess(h, ['audit']), 0);
     const rows = lines(plain.stdout);
     expect(rows[0]).toMatch(/^SEVERITY\s+USER\s+KEY\s+MASKED\s+EXPIRES\s+HELD\s+ACTIVE\s+CREATED\s+FINDINGS$/);
     expect(rows[1]).toMatch(/^critical\s+user\d+@example\.com\s+user\d+-deploy\s+\*{4}[A-Z2-7]{5}\s+\d+d ago\s+no\s+/);
@@ -119,10 +121,10 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot audit', () => {
     expect(plain.stdout).toMatch(/^ {2}high {6}unfinished-rotation {2}ci@example\.com \/ ci-runner: a rotation of ci-runner to ci-runner-v2 stopped at "Hand the new key to consumers"/m);
     expect(plain.stdout).not.toContain('\x1b[');
     expect(plain.stderr).toMatch(/\d+ keys of 14 users: \d+ expired, \d+ expiring, 3 unfinished-rotation/);
-    const coloured = exitOf(await h.run(['audit'], { env: { NO_COLOR: undefined, FORCE_COLOR: '1' } }), 0);
+    const coloured = exitOf(await inProcess(h, ['audit'], { env: { NO_COLOR: undefined, FORCE_COLOR: '1' } }), 0);
     expect(lines(coloured.stdout)[1]).toMatch(/^\x1b\[31mcritical/);
     expect(coloured.stdout).toMatch(/\x1b\[33m {2}high {6}unfinished-rotation/);
-    const noColor = exitOf(await h.run(['audit'], { env: { NO_COLOR: '1', FORCE_COLOR: '1' } }), 0);
+    const noColor = exitOf(await inProcess(h, ['audit'], { env: { NO_COLOR: '1', FORCE_COLOR: '1' } }), 0);
     expect(noColor.stdout).not.toContain('\x1b[');
   });
 
@@ -130,7 +132,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot audit', () => {
     const h = await account();
     const victim = userOf(h, 'user6@example.com').keys[0]!;
     await fetch(`${h.sandbox.controlUrl}/keys/${victim.id}`, { method: 'POST', body: JSON.stringify({ name: '=HYPERLINK("http://evil.example","x"),1' }) });
-    const r = exitOf(await h.run(['audit', '--csv']), 0);
+    const r = exitOf(await inProcess(h, ['audit', '--csv']), 0);
     const rows = r.stdout.trimEnd().split('\n');
     expect(rows[0]).toBe('severity,user_email,user_id,key_name,key_id,masked_key,expires_at,days_left,held,generation,user_last_activity,unfinished_rotation,created_at,findings,reasons');
     expect(rows).toHaveLength(h.sandbox.snapshot().users.reduce((n, u) => n + u.keys.length, 0) + 1);
@@ -142,24 +144,24 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot audit', () => {
     // An invisible direction mark in front of "=" hides nothing: it is shown by its code point, and no cell starts with "=".
     const other = userOf(h, 'user7@example.com').keys[0]!;
     await fetch(`${h.sandbox.controlUrl}/keys/${other.id}`, { method: 'POST', body: JSON.stringify({ name: '\u200e=1+1' }) });
-    const again = exitOf(await h.run(['audit', '--csv']), 0);
+    const again = exitOf(await inProcess(h, ['audit', '--csv']), 0);
     expect(again.stdout).toContain(`,<U+200E>=1+1,${other.id},`);
     expect(again.stdout.split('\n').flatMap((row) => row.split(','))).not.toContainEqual(expect.stringMatching(/^[=+@]/));
   });
 
   it('--fail-on CODE[,CODE]: the full report, then exit 15 when a key has one of them; exit 0 when none has', async () => {
     const h = await account();
-    const failing = exitOf(await h.run(['audit', '--json', '--fail-on', 'unfinished-rotation,expired']), 15);
+    const failing = exitOf(await inProcess(h, ['audit', '--json', '--fail-on', 'unfinished-rotation,expired']), 15);
     const report = json(failing);
     expect(report.failOn.codes).toEqual(['unfinished-rotation', 'expired']);
     expect(report.failOn.matchedKeys).toBe(report.keys.filter((k: any) => k.findings.some((f: any) => ['unfinished-rotation', 'expired'].includes(f.code))).length);
     expect(report.failOn.matchedKeys).toBeGreaterThan(2);
     expect(lines(failing.stderr).at(-1)).toMatch(/\d+ keys have a finding named by --fail-on \(unfinished-rotation, expired\)\.$/);
-    const table = exitOf(await h.run(['audit', '--fail-on', 'expired']), 15);
+    const table = exitOf(await inProcess(h, ['audit', '--fail-on', 'expired']), 15);
     expect(lines(table.stdout)[0]).toMatch(/^SEVERITY/);
     // The fixture users alone have no expired key: the gate passes.
     const clean = await harness();
-    const passing = exitOf(await clean.run(['audit', '--json', '--fail-on', 'expired']), 0);
+    const passing = exitOf(await inProcess(clean, ['audit', '--json', '--fail-on', 'expired']), 0);
     expect(json(passing).failOn).toEqual({ codes: ['expired'], matchedKeys: 0 });
     expect(passing.stderr).not.toMatch(/--fail-on/);
   });
@@ -173,7 +175,7 @@ describe('keyrot audit: bad input changes nothing and sends nothing', () => {
     [['--csv', '--json'], /--csv is an output format of its own/],
   ])('audit %j: one line on stderr, exit 2, no request', async (args, message) => {
     const h = await harness();
-    const r = exitOf(await h.run(['audit', ...args]), 2);
+    const r = exitOf(await inProcess(h, ['audit', ...args]), 2);
     expect(lines(r.stderr).find((l) => l.startsWith('error:'))).toMatch(message);
     expect(r.stderr).not.toMatch(/^\s+at /m);
     expect(h.sandbox.requests()).toEqual([]);
@@ -183,7 +185,7 @@ describe('keyrot audit: bad input changes nothing and sends nothing', () => {
     const h = await harness({ users: 6, keysPerUser: 1 });
     const res = await fetch(`${h.sandbox.controlUrl}/users/${userOf(h, 'user5@example.com').id}`, { method: 'POST', body: JSON.stringify({ email: 'Admin@example.com' }) });
     expect(res.ok).toBe(true);
-    const report = json(exitOf(await h.run(['audit', '--json']), 0));
+    const report = json(exitOf(await inProcess(h, ['audit', '--json']), 0));
     const codes = (name: string) => report.keys.find((k: any) => k.keyName === name).findings.map((f: any) => f.code);
     expect(codes('user5-deploy')).not.toContain('admin-user');
     expect(report.keys.filter((k: any) => k.findings.some((f: any) => f.code === 'admin-user')).map((k: any) => k.userEmail)).toEqual(['admin@example.com']);
@@ -214,7 +216,7 @@ describe('keyrot audit: bad input changes nothing and sends nothing', () => {
 
   it("without the manage_users permission: exit 3, naming the admin key's user", async () => {
     const h = await harness();
-    const r = exitOf(await h.run(['audit'], { env: { VULTR_API_KEY: h.keyOf('viewer@example.com') } }), 3);
+    const r = exitOf(await inProcess(h, ['audit'], { env: { VULTR_API_KEY: h.keyOf('viewer@example.com') } }), 3);
     expect(r.stderr).toMatch(/^error: The admin key's user \(viewer@example\.com\) may not manage other users' keys\./);
   });
 });

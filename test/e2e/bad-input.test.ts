@@ -1,8 +1,11 @@
 // Bad input, end to end: every refusal is one line on stderr (no stack trace), the documented exit code, a
-// JSON error object on stdout under --json, and nothing changed at the provider.
+// JSON error object on stdout under --json, and nothing changed at the provider. Refusals are decided by main()
+// alone, so most run in-process (test/helpers/in-process.ts); those that need the real binary or the keychain's
+// own environment (a D-Bus address is read by the keychain library from the process) are spawned.
 import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/errors.js';
-import { HAS_KEYCHAIN, harness, json, lines, type Harness, type RunResult } from '../helpers/e2e.js';
+import { HAS_KEYCHAIN, harness, json, lines, type Harness, type RunOptions, type RunResult } from '../helpers/e2e.js';
+import { inProcess } from '../helpers/in-process.js';
 
 interface Refusal {
   r: RunResult;
@@ -26,12 +29,13 @@ function expectOneErrorLine(r: RunResult, code: number): void {
  * Runs `args` as is and with --json; both must be refused with `code`, cleanly, and change nothing at the
  * provider. Returns the human run and the JSON error object.
  */
-async function refused(h: Harness, args: string[], code: number, opts: Parameters<Harness['run']>[1] = {}): Promise<Refusal> {
+async function refused(h: Harness, args: string[], code: number, opts: RunOptions = {}, spawned = false): Promise<Refusal> {
+  const run = (argv: string[]) => (spawned ? h.run(argv, opts) : inProcess(h, argv, opts));
   const before = keys(h);
-  const human = await h.run(args, opts);
+  const human = await run(args);
   expectOneErrorLine(human, code);
   expect(human.stdout).toBe('');
-  const machine = await h.run([...args, '--json'], opts);
+  const machine = await run([...args, '--json']);
   expectOneErrorLine(machine, code);
   const doc = json<{ error: Record<string, unknown> }>(machine);
   expect(doc.error).toMatchObject({ exitCode: code });
@@ -133,7 +137,7 @@ describe('admin credentials', () => {
 
   it('--api-key-stdin reads the admin key from stdin', async () => {
     const h = await harness();
-    const r = await h.run(['list-users', '--api-key-stdin', '--json'], { env: { VULTR_API_KEY: undefined }, stdin: `${h.sandbox.adminKey}\n` });
+    const r = await inProcess(h, ['list-users', '--api-key-stdin', '--json'], { env: { VULTR_API_KEY: undefined }, stdin: `${h.sandbox.adminKey}\n` });
     expect(r.code, r.stderr).toBe(0);
     expect(json(r)).toHaveLength(6);
   });
@@ -189,7 +193,7 @@ describe('verify --stdin', () => {
 describe('command-line mistakes → exit 2', () => {
   it('an unknown flag is named', async () => {
     const h = await harness();
-    const r = await h.run(['list-users', '--frobnicate']);
+    const r = await inProcess(h, ['list-users', '--frobnicate']);
     expectOneErrorLine(r, ExitCode.usage);
     expect(r.stderr).toMatch(/--frobnicate/);
     expect(r.stdout).toBe('');
@@ -206,27 +210,27 @@ describe('command-line mistakes → exit 2', () => {
 
   it('a flag that takes a key value does not exist: keys never go on the command line', async () => {
     const h = await harness();
-    const r = await h.run(['list-users', '--api-key', h.sandbox.adminKey]);
+    const r = await inProcess(h, ['list-users', '--api-key', h.sandbox.adminKey]);
     expectOneErrorLine(r, ExitCode.usage);
     expect(r.stderr).not.toContain(h.sandbox.adminKey);
   });
 
   it('an invalid --store choice', async () => {
     const h = await harness();
-    const r = await h.run(['--store', 'paper', 'list-users']);
+    const r = await inProcess(h, ['--store', 'paper', 'list-users']);
     expectOneErrorLine(r, ExitCode.usage);
     expect(r.stderr).toMatch(/paper/);
   });
 
   it('an unknown command is named in the message', async () => {
     const h = await harness();
-    const r = await h.run(['frobnicate']);
+    const r = await inProcess(h, ['frobnicate']);
     expect(r.stderr).toMatch(/unknown command.*frobnicate/i);
   });
 
   it('--json: a command-line mistake still prints a JSON error object', async () => {
     const h = await harness();
-    const r = await h.run(['list-users', '--frobnicate', '--json']);
+    const r = await inProcess(h, ['list-users', '--frobnicate', '--json']);
     expect(json(r).error).toMatchObject({ code: 'usage', exitCode: 2 });
   });
 });
@@ -234,9 +238,15 @@ describe('command-line mistakes → exit 2', () => {
 describe.skipIf(!HAS_KEYCHAIN)('keychain', () => {
   it('no reachable keychain → create refuses with exit 8 and how to fix it, before any key is made', async () => {
     const h = await harness();
-    const { r, error } = await refused(h, ['create', '--user', 'ops@example.com', '--name', 'nowhere'], ExitCode.keychain, {
-      env: { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/keyrot-test-bus' },
-    });
+    const { r, error } = await refused(
+      h,
+      ['create', '--user', 'ops@example.com', '--name', 'nowhere'],
+      ExitCode.keychain,
+      {
+        env: { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/keyrot-test-bus' },
+      },
+      true,
+    );
     expect(r.stderr).toMatch(/Secret Service/);
     expect(r.stderr).toMatch(/gnome-keyring|unlock/i);
     expect(error.code).toBe('keychain');

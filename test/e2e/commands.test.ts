@@ -1,11 +1,13 @@
-// End to end, one command at a time: the built bin/keyrot against the sandbox and the real OS keychain, as a
-// script in CI would run it (CI=true, no terminal). Asserts what users and scripts rely on: exit codes, data on
-// stdout only (one JSON document with --json), plaintext only in the keychain unless --reveal, and the
-// provider's state afterwards.
+// End to end, one command at a time: keyrot's main() against the sandbox and the real OS keychain, as a script in
+// CI would run it (CI=true, no terminal). Asserts what users and scripts rely on: exit codes, data on stdout only
+// (one JSON document with --json), plaintext only in the keychain unless --reveal, and the provider's state
+// afterwards. One command at a time needs no process of its own, so it runs in-process (test/helpers/in-process.ts);
+// the concurrent creates are separate processes, as ten CI jobs would be.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HAS_KEYCHAIN, harness, json, keychainGet, lines, type Harness, type RunResult } from '../helpers/e2e.js';
+import { inProcess } from '../helpers/in-process.js';
 
 const DAY_MS = 86_400_000;
 
@@ -42,13 +44,13 @@ const deletes = (h: Harness) => h.sandbox.requests().filter((r) => r.method === 
 
 /** Creates a key with keyrot (into the keychain) and returns its --json document. */
 async function createWithKeyrot(h: Harness, email: string, name: string, extra: string[] = []) {
-  return json(ok(await h.run(['create', '--user', email, '--name', name, '--json', ...extra])));
+  return json(ok(await inProcess(h, ['create', '--user', email, '--name', name, '--json', ...extra])));
 }
 
 describe('list-users', () => {
   it('prints a table of every user on stdout and the count on stderr', async () => {
     const h = await harness();
-    const r = ok(await h.run(['list-users']));
+    const r = ok(await inProcess(h, ['list-users']));
     const rows = lines(r.stdout);
     expect(rows[0]).toMatch(/^ID\s+EMAIL\s+NAME\s+API\s+SERVICE\s+LAST ACTIVITY$/);
     const users = h.sandbox.snapshot().users;
@@ -63,7 +65,7 @@ describe('list-users', () => {
 
   it('--json prints exactly one JSON array of users with id and email, nothing on stderr', async () => {
     const h = await harness();
-    const r = ok(await h.run(['list-users', '--json']));
+    const r = ok(await inProcess(h, ['list-users', '--json']));
     expect(r.stderr).toBe('');
     const out = json<Array<Record<string, unknown>>>(r);
     expect(out.map((u) => [u.id, u.email])).toEqual(h.sandbox.snapshot().users.map((u) => [u.id, u.email]));
@@ -73,7 +75,7 @@ describe('list-users', () => {
 
   it('follows every page: 1200 users in three GET /users of 500', async () => {
     const h = await harness({ users: 1200 });
-    const r = ok(await h.run(['list-users', '--json']));
+    const r = ok(await inProcess(h, ['list-users', '--json']));
     const out = json<Array<{ id: string; email: string }>>(r);
     expect(out).toHaveLength(1200);
     expect(new Set(out.map((u) => u.id)).size).toBe(1200);
@@ -88,7 +90,7 @@ describe('list-users', () => {
 describe('list-keys', () => {
   it("--json lists a user's keys masked, with expiry; nothing is held before keyrot created one", async () => {
     const h = await harness();
-    const r = ok(await h.run(['list-keys', '--user', 'ci@example.com', '--json']));
+    const r = ok(await inProcess(h, ['list-keys', '--user', 'ci@example.com', '--json']));
     expect(r.stderr).toBe('');
     const out = json<Array<Record<string, any>>>(r);
     const keys = user(h, 'ci@example.com').keys;
@@ -102,23 +104,23 @@ describe('list-keys', () => {
 
   it('takes a user id as well as an e-mail', async () => {
     const h = await harness();
-    const r = ok(await h.run(['list-keys', '--user', h.userId('ops@example.com'), '--json']));
+    const r = ok(await inProcess(h, ['list-keys', '--user', h.userId('ops@example.com'), '--json']));
     expect(json(r).map((k: { name: string }) => k.name)).toEqual(['ops-deploy']);
   });
 
   it('a user without keys: empty stdout (human), [] with --json', async () => {
     const h = await harness();
-    const human = ok(await h.run(['list-keys', '--user', 'user5@example.com']));
+    const human = ok(await inProcess(h, ['list-keys', '--user', 'user5@example.com']));
     expect(human.stdout).toBe('');
     expect(human.stderr).toMatch(/user5@example\.com has no API keys/);
-    expect(json(ok(await h.run(['list-keys', '--user', 'user5@example.com', '--json'])))).toEqual([]);
+    expect(json(ok(await inProcess(h, ['list-keys', '--user', 'user5@example.com', '--json'])))).toEqual([]);
   });
 
   describe.skipIf(!HAS_KEYCHAIN)('with the keychain', () => {
     it('marks the key keyrot created as held, and only that one (human and --json)', async () => {
       const h = await harness();
       const created = await createWithKeyrot(h, 'ci@example.com', 'ci-keyrot');
-      const [human, machine] = await Promise.all([h.run(['list-keys', '--user', 'ci@example.com']), h.run(['list-keys', '--user', 'ci@example.com', '--json'])]);
+      const [human, machine] = await Promise.all([inProcess(h, ['list-keys', '--user', 'ci@example.com']), inProcess(h, ['list-keys', '--user', 'ci@example.com', '--json'])]);
       const rows = lines(ok(human).stdout);
       expect(rows[0]).toMatch(/^ID\s+NAME\s+KEY\s+EXPIRES\s+KEYCHAIN$/);
       expect(rows).toHaveLength(4);
@@ -138,7 +140,7 @@ describe('list-keys', () => {
 describe.skipIf(!HAS_KEYCHAIN)('create', () => {
   it("--json: the plaintext is in the OS keychain, equal to the provider's, and nowhere in the output", async () => {
     const h = await harness();
-    const r = await h.run(['create', '--user', 'ops@example.com', '--name', 'deploy-bot', '--json']);
+    const r = await inProcess(h, ['create', '--user', 'ops@example.com', '--name', 'deploy-bot', '--json']);
     ok(r);
     expect(r.stderr).toBe('');
     const out = json(r);
@@ -163,7 +165,7 @@ describe.skipIf(!HAS_KEYCHAIN)('create', () => {
 
   it('human: id, masked key, expiry and where it is stored on stdout; no plaintext', async () => {
     const h = await harness();
-    const r = ok(await h.run(['create', '--user', 'ops@example.com', '--name', 'human-bot']));
+    const r = ok(await inProcess(h, ['create', '--user', 'ops@example.com', '--name', 'human-bot']));
     const key = keyNamed(h, 'ops@example.com', 'human-bot')!;
     const account = `vultr:${h.userId('ops@example.com')}:${key.id}`;
     expect(r.stdout).toContain('Created key human-bot for ops@example.com');
@@ -177,7 +179,7 @@ describe.skipIf(!HAS_KEYCHAIN)('create', () => {
 
   it('without --name: a "keyrot-<date>" name', async () => {
     const h = await harness();
-    const r = ok(await h.run(['create', '--user', 'user6@example.com', '--json']));
+    const r = ok(await inProcess(h, ['create', '--user', 'user6@example.com', '--json']));
     expect(json(r).name).toBe(`keyrot-${new Date().toISOString().slice(0, 10)}`);
     expect(user(h, 'user6@example.com').keys.map((k) => k.name)).toEqual([json(r).name]);
   });
@@ -187,7 +189,7 @@ describe.skipIf(!HAS_KEYCHAIN)('create', () => {
     // XDG_STATE_HOME is a file: the record of the create cannot be written before the POST.
     const notADir = join(h.stateDir, 'not-a-directory');
     await writeFile(notADir, '');
-    const r = await h.run(['create', '--user', 'ops@example.com', '--name', 'stored-first', '--json'], { env: { XDG_STATE_HOME: notADir } });
+    const r = await inProcess(h, ['create', '--user', 'ops@example.com', '--name', 'stored-first', '--json'], { env: { XDG_STATE_HOME: notADir } });
     expect(r.code).toBe(14);
     expect(r.stderr).toMatch(/cannot write its state at .*not-a-directory/);
     expect(keyNamed(h, 'ops@example.com', 'stored-first')).toBeUndefined();
@@ -196,7 +198,7 @@ describe.skipIf(!HAS_KEYCHAIN)('create', () => {
 
   it('--reveal prints the plaintext exactly once, on stdout', async () => {
     const h = await harness();
-    const r = ok(await h.run(['create', '--user', 'ops@example.com', '--name', 'shown', '--reveal']));
+    const r = ok(await inProcess(h, ['create', '--user', 'ops@example.com', '--name', 'shown', '--reveal']));
     const key = keyNamed(h, 'ops@example.com', 'shown')!;
     expect(count(r.stdout, key.plaintext)).toBe(1);
     expect(lines(r.stdout).at(-1)).toBe(key.plaintext);
@@ -206,7 +208,7 @@ describe.skipIf(!HAS_KEYCHAIN)('create', () => {
 
   it('--reveal --json carries it once, as "secret"', async () => {
     const h = await harness();
-    const r = ok(await h.run(['create', '--user', 'ops@example.com', '--name', 'shown-json', '--reveal', '--json']));
+    const r = ok(await inProcess(h, ['create', '--user', 'ops@example.com', '--name', 'shown-json', '--reveal', '--json']));
     const key = keyNamed(h, 'ops@example.com', 'shown-json')!;
     expect(json(r).secret).toBe(key.plaintext);
     expect(count(r.stdout, key.plaintext)).toBe(1);
@@ -217,11 +219,11 @@ describe.skipIf(!HAS_KEYCHAIN)('create', () => {
     const h = await harness();
     const year = new Date().getUTCFullYear() + 2;
     const before = Date.now();
-    const [span, date, never] = await Promise.all([
-      createWithKeyrot(h, 'ops@example.com', 'in-30d', ['--expires', '30d']),
-      createWithKeyrot(h, 'ci@example.com', 'on-date', ['--expires', `${year}-01-31`]),
-      createWithKeyrot(h, 'user5@example.com', 'forever', ['--expires', 'never']),
-    ]);
+    // One after the other: keyrot is one command per process, and concurrent keychain writes from one process are
+    // not what a user runs (separate processes at once: 'the key index under concurrency').
+    const span = await createWithKeyrot(h, 'ops@example.com', 'in-30d', ['--expires', '30d']);
+    const date = await createWithKeyrot(h, 'ci@example.com', 'on-date', ['--expires', `${year}-01-31`]);
+    const never = await createWithKeyrot(h, 'user5@example.com', 'forever', ['--expires', 'never']);
     const spanAt = Date.parse(span.expiresAt);
     expect(spanAt).toBeGreaterThanOrEqual(before + 30 * DAY_MS - 1000);
     expect(spanAt).toBeLessThanOrEqual(Date.now() + 30 * DAY_MS);
@@ -241,7 +243,7 @@ describe.skipIf(!HAS_KEYCHAIN)('create', () => {
     ['words', 'soon', /not an expiry keyrot understands/],
   ])('refuses --expires of %s before any call (exit 2)', async (_what, value, message) => {
     const h = await harness();
-    const r = failed(await h.run(['create', '--user', 'ops@example.com', '--name', 'refused', '--expires', value]), 2);
+    const r = failed(await inProcess(h, ['create', '--user', 'ops@example.com', '--name', 'refused', '--expires', value]), 2);
     expect(r.stderr).toMatch(message);
     expect(r.stdout).toBe('');
     expect(h.sandbox.requests()).toEqual([]);
@@ -250,7 +252,7 @@ describe.skipIf(!HAS_KEYCHAIN)('create', () => {
 
   it('refuses a --name the user already has (exit 2), creating nothing', async () => {
     const h = await harness();
-    const r = failed(await h.run(['create', '--user', 'ops@example.com', '--name', 'ops-deploy', '--json']), 2);
+    const r = failed(await inProcess(h, ['create', '--user', 'ops@example.com', '--name', 'ops-deploy', '--json']), 2);
     expect(r.stderr).toMatch(/already has a key named "ops-deploy"/);
     expect(json(r).error).toMatchObject({ code: 'usage', exitCode: 2 });
     expect(posts(h)).toEqual([]);
@@ -261,7 +263,7 @@ describe.skipIf(!HAS_KEYCHAIN)('create', () => {
 describe('revoke', () => {
   it('without --yes and without a terminal: exit 2 naming --yes, the key stays', async () => {
     const h = await harness();
-    const r = failed(await h.run(['revoke', '--user', 'ops@example.com', '--key', 'ops-deploy']), 2);
+    const r = failed(await inProcess(h, ['revoke', '--user', 'ops@example.com', '--key', 'ops-deploy']), 2);
     expect(r.stderr).toMatch(/--yes/);
     expect(r.stdout).toBe('');
     expect(deletes(h)).toEqual([]);
@@ -271,7 +273,7 @@ describe('revoke', () => {
   it('--yes --json deletes a key by id; keyrot did not hold it', async () => {
     const h = await harness();
     const key = keyNamed(h, 'ci@example.com', 'ci-backup')!;
-    const r = ok(await h.run(['revoke', '--user', 'ci@example.com', '--key', key.id, '--yes', '--json']));
+    const r = ok(await inProcess(h, ['revoke', '--user', 'ci@example.com', '--key', key.id, '--yes', '--json']));
     expect(json(r)).toEqual({
       userId: h.userId('ci@example.com'),
       userEmail: 'ci@example.com',
@@ -289,7 +291,7 @@ describe('revoke', () => {
     const h = await harness();
     const created = await createWithKeyrot(h, 'ops@example.com', 'short-lived');
     expect(await keychainGet(created.keychain.account)).not.toBeNull();
-    const r = ok(await h.run(['revoke', '--user', 'ops@example.com', '--key', 'short-lived', '--yes']));
+    const r = ok(await inProcess(h, ['revoke', '--user', 'ops@example.com', '--key', 'short-lived', '--yes']));
     expect(r.stdout).toMatch(new RegExp(`Revoked short-lived \\(${created.id}, ${created.maskedKey.replace(/\*/g, '\\*')}\\) of ops@example\\.com; its keychain entry was removed`));
     expect(keyNamed(h, 'ops@example.com', 'short-lived')).toBeUndefined();
     expect(keyNamed(h, 'ops@example.com', 'ops-deploy')).toBeDefined();
@@ -309,10 +311,10 @@ describe('verify', () => {
   it('--stdin: a piped key that authenticates and is listed → exit 0', async () => {
     const h = await harness();
     const plaintext = h.keyOf('ops@example.com');
-    const human = ok(await h.run(['verify', '--user', 'ops@example.com', '--stdin'], { stdin: `${plaintext}\n` }));
+    const human = ok(await inProcess(h, ['verify', '--user', 'ops@example.com', '--stdin'], { stdin: `${plaintext}\n` }));
     expect(human.stdout).toMatch(/Key ops-deploy \(\*{4}\w{5}\) of ops@example\.com authenticates and is listed/);
     expect(human.stdout + human.stderr).not.toContain(plaintext);
-    const machine = ok(await h.run(['verify', '--user', 'ops@example.com', '--stdin', '--json'], { stdin: plaintext }));
+    const machine = ok(await inProcess(h, ['verify', '--user', 'ops@example.com', '--stdin', '--json'], { stdin: plaintext }));
     expect(json(machine)).toMatchObject({ name: 'ops-deploy', source: 'stdin', authenticates: true, listed: true, maskedKey: `****${plaintext.slice(-5)}` });
     expect(
       h.sandbox
@@ -327,14 +329,14 @@ describe('verify', () => {
 
   it('--stdin: a key that is not valid → exit 7, "rejected"', async () => {
     const h = await harness();
-    const r = failed(await h.run(['verify', '--user', 'ops@example.com', '--stdin', '--json'], { stdin: 'NOTAKEYNOTAKEYNOTAKEYNOTAKEYNOTAKEY' }), 7);
+    const r = failed(await inProcess(h, ['verify', '--user', 'ops@example.com', '--stdin', '--json'], { stdin: 'NOTAKEYNOTAKEYNOTAKEYNOTAKEYNOTAKEY' }), 7);
     expect(r.stderr).toMatch(/rejected \(401\)/);
     expect(json(r).error).toMatchObject({ code: 'verify_failed', exitCode: 7, authenticates: false, reason: 'rejected', listed: false });
   });
 
   it("--stdin: another user's key authenticates but is not listed → exit 7", async () => {
     const h = await harness();
-    const r = failed(await h.run(['verify', '--user', 'ci@example.com', '--stdin'], { stdin: h.keyOf('ops@example.com') }), 7);
+    const r = failed(await inProcess(h, ['verify', '--user', 'ci@example.com', '--stdin'], { stdin: h.keyOf('ops@example.com') }), 7);
     expect(r.stderr).toMatch(/authenticates but is not among the user's keys/);
   });
 
@@ -342,7 +344,7 @@ describe('verify', () => {
     const h = await harness();
     const key = keyNamed(h, 'ops@example.com', 'ops-deploy')!;
     await patchKey(h, key.id, { allowedIps: ['10.9.9.9'] });
-    const r = failed(await h.run(['verify', '--user', 'ops@example.com', '--stdin', '--json'], { stdin: key.plaintext }), 7);
+    const r = failed(await inProcess(h, ['verify', '--user', 'ops@example.com', '--stdin', '--json'], { stdin: key.plaintext }), 7);
     expect(r.stderr).toMatch(/rejected from this IP address: Unauthorized IP address: 127\.0\.0\.1/);
     expect(json(r).error).toMatchObject({ exitCode: 7, reason: 'ip-not-allowed', listed: true });
   });
@@ -351,7 +353,7 @@ describe('verify', () => {
     const h = await harness();
     const key = keyNamed(h, 'ops@example.com', 'ops-deploy')!;
     await patchKey(h, key.id, { date_expire: '2020-01-01T00:00:00Z' });
-    const r = failed(await h.run(['verify', '--user', 'ops@example.com', '--stdin'], { stdin: key.plaintext }), 7);
+    const r = failed(await inProcess(h, ['verify', '--user', 'ops@example.com', '--stdin'], { stdin: key.plaintext }), 7);
     expect(r.stderr).toMatch(/expired/);
     expect(r.stdout).toBe('');
   });
@@ -360,9 +362,9 @@ describe('verify', () => {
     it('authenticates and is listed → exit 0 (human and --json)', async () => {
       const h = await harness();
       const created = await createWithKeyrot(h, 'ci@example.com', 'ci-verified');
-      const human = ok(await h.run(['verify', '--user', 'ci@example.com']));
+      const human = ok(await inProcess(h, ['verify', '--user', 'ci@example.com']));
       expect(human.stdout).toMatch(/Key ci-verified .* of ci@example\.com authenticates and is listed/);
-      const machine = ok(await h.run(['verify', '--user', 'ci@example.com', '--key', 'ci-verified', '--json']));
+      const machine = ok(await inProcess(h, ['verify', '--user', 'ci@example.com', '--key', 'ci-verified', '--json']));
       expect(json(machine)).toEqual({
         userId: h.userId('ci@example.com'),
         keyId: created.id,
@@ -386,7 +388,7 @@ describe('verify', () => {
         headers: { authorization: `Bearer ${h.sandbox.adminKey}` },
       });
       expect(res.status).toBe(204);
-      const r = failed(await h.run(['verify', '--user', 'ops@example.com', '--json']), 7);
+      const r = failed(await inProcess(h, ['verify', '--user', 'ops@example.com', '--json']), 7);
       expect(r.stderr).toMatch(/revoked/);
       expect(r.stderr).toMatch(/no longer listed/);
       expect(json(r).error).toMatchObject({ code: 'verify_failed', keyId: null, authenticates: false, reason: 'rejected', listed: false });
@@ -396,7 +398,7 @@ describe('verify', () => {
       const h = await harness();
       await createWithKeyrot(h, 'ops@example.com', 'first');
       await createWithKeyrot(h, 'ops@example.com', 'second');
-      const r = failed(await h.run(['verify', '--user', 'ops@example.com']), 2);
+      const r = failed(await inProcess(h, ['verify', '--user', 'ops@example.com']), 2);
       expect(r.stderr).toMatch(/--key/);
     });
   });
@@ -418,13 +420,13 @@ describe('the key index under concurrency', () => {
 describe('verify and expiry', () => {
   it('warns on stderr (and says so in --json) when the key expires within 14 days; silent beyond', async () => {
     const h = await harness();
-    const soon = JSON.parse((await h.run(['create', '--user', 'ops@example.com', '--name', 'soon', '--expires', '10d', '--json'])).stdout);
-    const r = await h.run(['verify', '--user', 'ops@example.com', '--key', 'soon', '--json']);
+    const soon = JSON.parse((await inProcess(h, ['create', '--user', 'ops@example.com', '--name', 'soon', '--expires', '10d', '--json'])).stdout);
+    const r = await inProcess(h, ['verify', '--user', 'ops@example.com', '--key', 'soon', '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/warning: Key soon of ops@example\.com expires on .* \(in 9 days\)/);
     expect(JSON.parse(r.stdout)).toMatchObject({ keyId: soon.id, expiresSoon: true });
-    await h.run(['create', '--user', 'ops@example.com', '--name', 'later', '--expires', '30d']);
-    const later = await h.run(['verify', '--user', 'ops@example.com', '--key', 'later']);
+    await inProcess(h, ['create', '--user', 'ops@example.com', '--name', 'later', '--expires', '30d']);
+    const later = await inProcess(h, ['verify', '--user', 'ops@example.com', '--key', 'later']);
     expect(later.code, later.stderr).toBe(0);
     expect(later.stderr).not.toMatch(/warning/);
   });

@@ -1,10 +1,13 @@
 // Help and command-name mistakes, end to end: `keyrot help COMMAND`, "did you mean", and each command's help
-// listing only the global options that mean something to it, with every source of the admin key named.
+// listing only the global options that mean something to it, with every source of the admin key named. The root
+// help (`keyrot --help`, `keyrot help`) comes from the binary, which answers it from the build; the rest runs
+// main() in-process (test/helpers/in-process.ts).
 import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../src/cli/program.js';
 import { ExitCode } from '../../src/errors.js';
 import { harness, json, lines } from '../helpers/e2e.js';
 import { HAS_TMUX, startTerminal } from '../helpers/tmux.js';
+import { inProcess } from '../helpers/in-process.js';
 
 /** The long flags listed under "Global Options:" in a help text. */
 function globalOptions(help: string): string[] {
@@ -15,8 +18,8 @@ function globalOptions(help: string): string[] {
 describe('keyrot help', () => {
   it('keyrot help rotate prints what keyrot rotate --help prints, exit 0', async () => {
     const h = await harness();
-    const viaHelp = await h.run(['help', 'rotate']);
-    const viaFlag = await h.run(['rotate', '--help']);
+    const viaHelp = await inProcess(h, ['help', 'rotate']);
+    const viaFlag = await inProcess(h, ['rotate', '--help']);
     expect(viaHelp.code).toBe(0);
     expect(viaHelp.stdout).toBe(viaFlag.stdout);
     expect(viaHelp.stdout).toMatch(/^Usage: keyrot rotate/);
@@ -28,7 +31,7 @@ describe('keyrot help', () => {
 
   it('keyrot help with a mistyped command suggests it, exit 2', async () => {
     const h = await harness();
-    const r = await h.run(['help', 'rotat']);
+    const r = await inProcess(h, ['help', 'rotat']);
     expect(r.code).toBe(ExitCode.usage);
     expect(lines(r.stderr)).toEqual(['error: Unknown command "rotat". Did you mean rotate? (keyrot --help lists the commands.)']);
   });
@@ -42,11 +45,11 @@ describe('an unknown command', () => {
     ['remove', 'Did you mean revoke?'],
   ])('keyrot %s: %s', async (typed, suggestion) => {
     const h = await harness();
-    const r = await h.run([typed]);
+    const r = await inProcess(h, [typed]);
     expect(r.code).toBe(ExitCode.usage);
     expect(lines(r.stderr)).toHaveLength(1);
     expect(r.stderr).toContain(`Unknown command "${typed}". ${suggestion}`);
-    const machine = await h.run([typed, '--json']);
+    const machine = await inProcess(h, [typed, '--json']);
     expect(json(machine).error).toMatchObject({ code: 'usage', exitCode: ExitCode.usage, message: expect.stringContaining(suggestion) });
   });
 
@@ -56,18 +59,18 @@ describe('an unknown command', () => {
       ['rotat', '--user', 'ops@example.com', '--yes'],
       ['--state-dir', h.stateDir, 'rotat', '--user', 'ops@example.com'],
     ]) {
-      const r = await h.run(args);
+      const r = await inProcess(h, args);
       expect(r.code).toBe(ExitCode.usage);
       expect(lines(r.stderr)).toEqual(['error: Unknown command "rotat". Did you mean rotate? (keyrot --help lists the commands.)']);
     }
     // A command's flag before the command is the mistake there, and is named.
-    const misplaced = await h.run(['--user', 'ops@example.com', 'list-keys']);
+    const misplaced = await inProcess(h, ['--user', 'ops@example.com', 'list-keys']);
     expect(misplaced.stderr).toMatch(/--user is an option of .*: put it after the command/);
   });
 
   it('nothing close: no suggestion', async () => {
     const h = await harness();
-    const r = await h.run(['frobnicate']);
+    const r = await inProcess(h, ['frobnicate']);
     expect(r.code).toBe(ExitCode.usage);
     expect(r.stderr).not.toMatch(/Did you mean/);
   });
@@ -85,7 +88,7 @@ describe("each command's help lists the global options it uses", () => {
     ['completion', []],
   ])('%s', async (command, expected) => {
     const h = await harness();
-    const r = await h.run([command, '--help']);
+    const r = await inProcess(h, [command, '--help']);
     expect(r.code).toBe(0);
     expect(globalOptions(r.stdout).sort()).toEqual([...expected].sort());
     // Never the root's own --version under a command.
@@ -96,7 +99,8 @@ describe("each command's help lists the global options it uses", () => {
 describe('the admin key sources are named', () => {
   it.each([['--help'], ['rotate', '--help'], ['list-keys', '--help']])('keyrot %s', async (...args) => {
     const h = await harness();
-    const r = await h.run(args);
+    // The root help is the binary's own (written at build time, answered without loading the bundle).
+    const r = args.length === 1 ? await h.run(args) : await inProcess(h, args);
     const text = r.stdout.replace(/\s+/g, ' ');
     expect(text).toMatch(/Admin key, the first of: stdin with --api-key-stdin; the VULTR_API_KEY environment variable; the keychain entry that keyrot login stores/);
     expect(text).toMatch(/--profile NAME or KEYROT_PROFILE/);
@@ -105,7 +109,7 @@ describe('the admin key sources are named', () => {
 
   it('not under a command that uses no admin key', async () => {
     const h = await harness();
-    expect((await h.run(['completion', '--help'])).stdout).not.toMatch(/Admin key/);
+    expect((await inProcess(h, ['completion', '--help'])).stdout).not.toMatch(/Admin key/);
   });
 });
 
@@ -115,7 +119,7 @@ describe('a flag where it does not belong', () => {
     [['list-users', '--user', 'ops@example.com'], 'not of list-users: e.g. keyrot list-keys --user …; keyrot help list-users lists what list-users takes'],
   ])('keyrot %j names the commands it belongs to', async (args, advice) => {
     const h = await harness();
-    const r = await h.run(args);
+    const r = await inProcess(h, args);
     expect(r.code).toBe(ExitCode.usage);
     expect(lines(r.stderr)).toEqual([
       `error: Unknown option '--user' (--user is an option of list-keys, create, revoke, verify, get, exec or rotate${advice.startsWith('put') ? ': ' : ', '}${advice})`,
@@ -159,7 +163,7 @@ describe('help a person can read', () => {
 
   it('keyrot help rotate: the common options first, then the rest under their headings', async () => {
     const h = await harness();
-    const text = (await h.run(['help', 'rotate'])).stdout;
+    const text = (await inProcess(h, ['help', 'rotate'])).stdout;
     const headings = [...text.matchAll(/^(\S[^\n]*):$/gm)].map((m) => m[1]);
     expect(headings).toEqual(['Options', 'The new key', 'Waiting for consumers', 'Unfinished rotations and other modes', 'A fleet (--all)', 'Global Options', 'Examples']);
     const common = text.split('Options:')[1]?.split(/\n\s*\n/)[0] ?? '';

@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { IDS_SHORTENED } from '../../src/ui/table.js';
 import { HAS_KEYCHAIN, harness, json, type Harness } from '../helpers/e2e.js';
+import { inProcess } from '../helpers/in-process.js';
 import { HAS_TMUX, startTerminal, type Terminal } from '../helpers/tmux.js';
 
 const terminals: Terminal[] = [];
@@ -31,8 +32,8 @@ describe('tables in COLUMNS=60 (piped)', () => {
   it('list-keys: ids shortened to unique starts, names whole, said on stderr', async () => {
     const h = await harness();
     await withLookalikes(h);
-    const full = json(await h.run(['list-keys', '--user', 'ci@example.com', '--json']));
-    const r = await h.run(['list-keys', '--user', 'ci@example.com'], { env: { COLUMNS: '60' } });
+    const full = json(await inProcess(h, ['list-keys', '--user', 'ci@example.com', '--json']));
+    const r = await inProcess(h, ['list-keys', '--user', 'ci@example.com'], { env: { COLUMNS: '60' } });
     expect(r.code, r.stderr).toBe(0);
     for (const line of r.stdout.trimEnd().split('\n')) expect(line.length).toBeLessThanOrEqual(60);
     const rows = rowsOf(r.stdout);
@@ -43,14 +44,14 @@ describe('tables in COLUMNS=60 (piped)', () => {
     });
     expect(collapse(r.stderr)).toContain(IDS_SHORTENED);
     // Wide enough: whole ids, no note.
-    const wide = await h.run(['list-keys', '--user', 'ci@example.com'], { env: { COLUMNS: '200' } });
+    const wide = await inProcess(h, ['list-keys', '--user', 'ci@example.com'], { env: { COLUMNS: '200' } });
     expect(rowsOf(wide.stdout).map((row) => row[0])).toEqual(full.map((k: { id: string }) => k.id));
     expect(wide.stderr).not.toContain('shortened');
   });
 
   it.each([60, 40])('list-users at %i columns: ids first, every cut value still tells its row apart', async (columns) => {
     const h = await harness();
-    const r = await h.run(['list-users'], { env: { COLUMNS: String(columns) } });
+    const r = await inProcess(h, ['list-users'], { env: { COLUMNS: String(columns) } });
     expect(r.code, r.stderr).toBe(0);
     const rows = rowsOf(r.stdout);
     expect(rows.every((row) => row[0]!.length === 8)).toBe(true);

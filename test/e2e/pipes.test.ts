@@ -1,21 +1,29 @@
 // keyrot's output piped into a reader that stops early (| head -1): no crash, no stack trace.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/errors.js';
-import { BIN, HAS_KEYCHAIN, harness, json } from '../helpers/e2e.js';
+import { BIN, collect, HAS_KEYCHAIN, harness, json } from '../helpers/e2e.js';
 
 describe('a closed pipe', () => {
   it.each([['rotate', '--help'], ['list-users']])('keyrot %s | head -1: one line out, nothing on stderr', async (...args) => {
     const h = await harness({ users: 3000 });
+    const dir = await mkdtemp(join(tmpdir(), 'keyrot-pipe-'));
     const env = Object.entries(h.env)
       .map(([k, v]) => `${k}='${v}'`)
       .join(' ');
-    const r = spawnSync('sh', ['-c', `${env} '${process.execPath}' '${BIN}' ${args.join(' ')} | head -1`], { encoding: 'utf8', timeout: 30_000 });
-    expect(r.stdout.trim().split('\n')).toHaveLength(1);
+    // Spawned, not spawnSync: the sandbox answers from this process. keyrot's own status is kept in a file (the
+    // pipeline's is head's).
+    const child = spawn('sh', ['-c', `{ ${env} '${process.execPath}' '${BIN}' ${args.join(' ')}; echo $? > '${dir}/status'; } | head -1`]);
+    const r = await collect(child, 30_000);
+    const out = r.stdout.split('\n').filter((l) => l !== '');
+    expect(out, r.stderr).toHaveLength(1);
+    expect(out[0]).toMatch(args[0] === 'list-users' ? /\S/ : /^Usage: keyrot rotate/);
     expect(r.stderr).not.toMatch(/EPIPE|Error|^\s+at /m);
+    expect((await readFile(join(dir, 'status'), 'utf8')).trim()).toBe('0');
+    await rm(dir, { recursive: true, force: true });
   });
 });
 

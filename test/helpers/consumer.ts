@@ -7,8 +7,8 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach } from 'vitest';
 import { harness, keychainAccounts, type Harness, type RunOptions, type RunResult } from './e2e.js';
+import { afterEachTest } from './after-test.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // The consumer process
@@ -330,7 +330,7 @@ export interface RotationSetup {
 type SnapshotUserOf = ReturnType<typeof userOf>;
 
 const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
+afterEachTest(async () => {
   while (cleanups.length)
     await cleanups
       .pop()?.()

@@ -5,9 +5,9 @@ import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterEach } from 'vitest';
 import { startSandbox, type Exchange, type Sandbox, type SandboxOptions } from '../../src/sandbox/server.js';
 import { contractViolations } from './contract.js';
+import { afterEachTest } from './after-test.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const BIN = join(ROOT, 'bin', 'keyrot');
@@ -51,7 +51,7 @@ export interface Harness {
 
 const cleanups: Array<() => Promise<void>> = [];
 const contractChecks: Array<() => Promise<void>> = [];
-afterEach(async () => {
+afterEachTest(async () => {
   while (cleanups.length)
     await cleanups
       .pop()?.()

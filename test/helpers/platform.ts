@@ -6,16 +6,17 @@ import type { FaultSpec } from '../../src/sandbox/faults.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, expect } from 'vitest';
+import { expect } from 'vitest';
 import { startPlatformSandbox, type PlatformDialect, type PlatformSandbox, type PlatformSandboxOptions, type KubeadaptDocs } from '../../src/sandbox/platforms.js';
 import type { Exchange } from '../../src/sandbox/server.js';
 import { contractName, contractViolations, kubeadaptViolations, type ContractName } from './contract.js';
 import { findLeaks, keychainSet, killHangingHook, writeHook } from './consumer.js';
 import { collect, harness, keychainAccounts, keychainGet, type RunOptions, type RunResult } from './e2e.js';
+import { afterEachTest } from './after-test.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 const contractChecks: Array<() => Promise<void>> = [];
-afterEach(async () => {
+afterEachTest(async () => {
   while (cleanups.length)
     await cleanups
       .pop()?.()

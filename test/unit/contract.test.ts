@@ -1,6 +1,7 @@
 // The contract check itself: it must catch what breaks Vultr's OpenAPI document, or the e2e suite proves nothing.
 import { describe, expect, it } from 'vitest';
-import { contractViolations } from '../helpers/contract.js';
+import { OpenAPIBackend } from 'openapi-backend';
+import { contractDocument, contractViolations, type ContractName } from '../helpers/contract.js';
 import type { Exchange } from '../../src/sandbox/server.js';
 
 const ok: Exchange = {
@@ -36,5 +37,13 @@ describe("contract check against Vultr's OpenAPI document", () => {
 
   it('does not judge answers a fault made wrong on purpose', async () => {
     expect(await contractViolations({ ...ok, responseBody: '{"users":"none"}', fault: 'status' })).toEqual([]);
+  });
+});
+
+describe('the documents, their flaws fixed', () => {
+  it.each<ContractName>(['vultr', 'grafana'])("%s: valid for OpenAPI 3.0's own schema (the e2e checks read them in quick mode, without this proof)", async (name) => {
+    const api = new OpenAPIBackend({ definition: contractDocument(name) });
+    await api.loadDocument();
+    expect(() => api.validateDefinition()).not.toThrow();
   });
 });
