@@ -89,6 +89,8 @@ export interface PlatformSandbox {
   /** The provider's environment variables for keyrot, pointing at this sandbox. */
   env: Record<string, string>;
   snapshot(): PlatformAccountSnapshot[];
+  /** The plaintext of every key this sandbox ever made, deleted ones too (tests tell their keychain entries apart). */
+  issued(): string[];
   requests(): PlatformRequest[];
   /** "The dashboard": mints a key (Kubeadapt: the only way), returning its id and plaintext. */
   mint(input: { account?: string; name: string; scopes?: string[]; allowedClusters?: string[] }): { id: string; plaintext: string };
@@ -182,7 +184,14 @@ class Platform {
   createAnswerWithoutId = false;
   kubeadaptDocs: KubeadaptDocs = 'current';
   kubeadaptRevokedStatus: 401 | 403 = 401;
-  readonly #next = { account: 1, key: 1 };
+  /** Every key made, deleted ones too. */
+  readonly issued: Key[] = [];
+  // Grafana numbers accounts and keys from its database's sequences; a sandbox starts them at a random point, so two
+  // sandboxes at once (tests sharing one keychain) never number a key alike.
+  readonly #next = (() => {
+    const base = 1 + Math.floor(Math.random() * 1_000_000) * 100;
+    return { account: base, key: base };
+  })();
 
   constructor(
     readonly dialect: PlatformDialect,
@@ -219,6 +228,7 @@ class Platform {
       allowedClusters: input.allowedClusters ?? null,
     };
     account.keys.push(key);
+    this.issued.push(key);
     return key;
   }
 
@@ -782,6 +792,7 @@ export async function startPlatformSandbox(options: PlatformSandboxOptions): Pro
     adminKey,
     env: { [ENV[dialect].url]: url, [ENV[dialect].key]: adminKey },
     snapshot,
+    issued: () => platform.issued.map((key) => key.plaintext),
     requests: () => log.map((entry) => ({ ...entry })),
     mint,
     revoke,
