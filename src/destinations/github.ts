@@ -45,7 +45,7 @@ export function githubDestination(target: string, scope: GithubScope, name: stri
       throw new DestinationError(
         target,
         `GitHub has no organisation secret ${name} that this token can see (HTTP 404)`,
-        'Create it once in the organisation settings, choosing which repositories may read it; keyrot then updates its value and keeps that choice.',
+        say`Create it once in the organisation settings, choosing which repositories may read it; keyrot then updates its value and keeps that choice.`,
       );
     }
     expect(target, answer, secrets, 200, 'reading the organisation secret');
@@ -167,9 +167,9 @@ function fail(target: string, answer: JsonAnswer, secrets: readonly string[], do
     doing,
     answer,
     {
-      401: 'GitHub rejected the token in GH_TOKEN/GITHUB_TOKEN: it is wrong or expired.',
-      403: 'The token may not write Actions secrets here: a fine-grained token needs "Secrets: write" (organisation: "Secrets: write" on the organisation), a classic one the repo (admin:org) scope.',
-      404: 'GitHub answers 404 for a repository, environment or organisation that does not exist and for one the token may not see.',
+      401: say`GitHub rejected the token in GH_TOKEN/GITHUB_TOKEN: it is wrong or expired.`,
+      403: say`The token may not write Actions secrets here: a fine-grained token needs "Secrets: write" (organisation: "Secrets: write" on the organisation), a classic one the repo (admin:org) scope.`,
+      404: say`GitHub answers 404 for a repository, environment or organisation that does not exist and for one the token may not see.`,
     },
     secrets,
   );

@@ -58,7 +58,7 @@ export function gitlabDestination(target: string, written: string, key: string, 
         throw new DestinationError(
           target,
           'GitLab cannot mask this key (a masked value is one line of at least 8 characters: letters, digits and + / = _ - @ : . ~), so keyrot did not write it',
-          'Use a dotenv: or --on-new-key destination for this key, or a provider whose keys GitLab can mask.',
+          say`Use a dotenv: or --on-new-key destination for this key, or a provider whose keys GitLab can mask.`,
         );
       }
       // protected is not sent: an update leaves it as it was, a new variable gets GitLab's default (false).
@@ -82,9 +82,9 @@ function fail(target: string, answer: JsonAnswer, secrets: readonly string[], do
     doing,
     said,
     {
-      401: 'GitLab rejected the token in GITLAB_TOKEN: it is wrong, expired or revoked.',
-      403: 'The token may not change CI/CD variables here: it needs the api scope and the Maintainer role on the project.',
-      404: 'GitLab answers 404 for a project that does not exist and for one the token may not see.',
+      401: say`GitLab rejected the token in GITLAB_TOKEN: it is wrong, expired or revoked.`,
+      403: say`The token may not change CI/CD variables here: it needs the api scope and the Maintainer role on the project.`,
+      404: say`GitLab answers 404 for a project that does not exist and for one the token may not see.`,
     },
     secrets,
   );

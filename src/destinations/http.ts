@@ -5,7 +5,7 @@ import { request } from '../providers/undici-core.js';
 import { redact, sanitizeForDisplay } from '../core/mask.js';
 import { UsageError } from '../errors.js';
 import { DestinationError } from './errors.js';
-import { say, displayText } from '../ui/display-text.js';
+import { say, displayText, type DisplayText } from '../ui/display-text.js';
 
 export interface JsonCall {
   method: 'GET' | 'PUT' | 'POST' | 'PATCH';
@@ -110,6 +110,6 @@ const segments = (path: string) =>
  * Throws the one line a refused call gives: who refused what, what it said (every secret in `secrets` masked: the
  * token sent, the key being delivered), and the hint for that status.
  */
-export function refused(target: string, service: string, doing: string, answer: JsonAnswer, hints: Partial<Record<number, string>>, secrets: readonly string[]): never {
+export function refused(target: string, service: string, doing: string, answer: JsonAnswer, hints: Partial<Record<number, DisplayText>>, secrets: readonly string[]): never {
   throw new DestinationError(target, `${service} refused ${doing} (${answerText(answer, secrets)})`, hints[answer.status]);
 }

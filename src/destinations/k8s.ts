@@ -203,10 +203,10 @@ async function fail(target: string, answer: JsonAnswer, doing: string, connect: 
     doing,
     answer,
     {
-      401: `The API server did not accept the credentials from ${access.source}: expired or wrong.`,
-      403: 'The credentials may not do this: they need get, patch and create on secrets in the namespace (a Role and RoleBinding).',
-      404: 'The namespace does not exist (keyrot creates the Secret, never a namespace).',
-      422: 'The API server refused the Secret as given (an immutable Secret cannot be changed: replace it by hand once).',
+      401: say`The API server did not accept the credentials from ${displayText(access.source)}: expired or wrong.`,
+      403: say`The credentials may not do this: they need get, patch and create on secrets in the namespace (a Role and RoleBinding).`,
+      404: say`The namespace does not exist (keyrot creates the Secret, never a namespace).`,
+      422: say`The API server refused the Secret as given (an immutable Secret cannot be changed: replace it by hand once).`,
     },
     [access.token ?? '', ...secrets],
   );

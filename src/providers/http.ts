@@ -17,7 +17,7 @@ import { AuthError, CancelledError, CreateOutcomeUnknownError, NotFoundError, Pe
 import { redact, sanitizeForDisplay } from '../core/mask.js';
 import { urlUnder } from '../core/base-url.js';
 import type { HttpLogger, ProviderOptions, RetryPolicy, Timeouts } from './types.js';
-import { say, displayText, composed } from '../ui/display-text.js';
+import { say, displayText, type DisplayText } from '../ui/display-text.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -274,13 +274,13 @@ export function rateLimiterFor(origin: string): RateLimiter {
 /** Hints attached to auth errors; the provider knows what its users should do. */
 export interface HttpErrorHints {
   /** 401 in general (bad, revoked or expired key). */
-  unauthorized?: string;
+  unauthorized?: DisplayText;
   /** 401 whose message starts "Unauthorized IP address". */
-  ipNotAllowed?: string;
+  ipNotAllowed?: DisplayText;
   /** 403. */
-  forbidden?: string;
+  forbidden?: DisplayText;
   /** 404, and answers that are not JSON: e.g. a base URL that misses the API's path. */
-  notFound?: string;
+  notFound?: DisplayText;
 }
 
 /** The header a token travels in: `<header>: <prefix><token>`, e.g. Authorization / "Bearer ", or X-Api-Key / "". */
@@ -686,7 +686,7 @@ export class HttpClient {
     if (body === undefined) {
       if (!expectBody) return { ...base, body: undefined, errorMessage: '' };
       throw new ProviderResponseError(say`${displayText(this.#service)} sent an answer that is not JSON when asked to ${displayText(what)} (HTTP ${status}).`, {
-        hint: composed(this.#hints.notFound ?? 'A proxy may be intercepting the request; check the base URL.'),
+        hint: this.#hints.notFound ?? say`A proxy may be intercepting the request; check the base URL.`,
         data: { status },
       });
     }
@@ -699,21 +699,21 @@ export class HttpClient {
     if (status === 401) {
       const ipNotAllowed = /^Unauthorized IP address/i.test(message);
       return new AuthError(say`${displayText(service)} rejected the API key: ${displayText(message || 'HTTP 401 Unauthorized')}`, {
-        hint: composed(ipNotAllowed ? this.#hints.ipNotAllowed : this.#hints.unauthorized),
+        hint: ipNotAllowed ? this.#hints.ipNotAllowed : this.#hints.unauthorized,
         facts: { status },
         data: { ...data, reason: ipNotAllowed ? 'ip-not-allowed' : 'rejected' },
       });
     }
     if (status === 403) {
       return new PermissionError(say`${displayText(service)} denied permission to ${displayText(what)}${message ? say`: ${displayText(message)}` : say``}`, {
-        hint: composed(this.#hints.forbidden),
+        hint: this.#hints.forbidden,
         data,
         facts: { status },
       });
     }
     if (status === 404) {
       return new NotFoundError(say`${displayText(service)} found nothing when asked to ${displayText(what)}${message ? say`: ${displayText(message)}` : say``}`, {
-        hint: composed(this.#hints.notFound),
+        hint: this.#hints.notFound,
         data,
         facts: { status },
       });
@@ -733,13 +733,9 @@ export class HttpClient {
   #outcomeUnknown(method: HttpMethod, what: string, problem: string, cause: unknown, secrets: string[]): CreateOutcomeUnknownError {
     // A POST creates a key; any other change (a PATCH moving an expiry) may or may not have taken effect.
     const create = method === 'POST';
+    const clean = (text: string): DisplayText => displayText(redact(text, secrets));
     return new CreateOutcomeUnknownError(
-      composed(
-        redact(
-          `${this.#service}'s answer when asked to ${what} was lost (${problem}): ${create ? 'the key may or may not have been created' : 'the change may or may not have taken effect'}.`,
-          secrets,
-        ),
-      ),
+      say`${clean(this.#service)}'s answer when asked to ${clean(what)} was lost (${clean(problem)}): ${create ? say`the key may or may not have been created` : say`the change may or may not have taken effect`}.`,
       {
         hint: create ? say`Do not simply retry: list the user's keys to see whether it was created, and delete any key you cannot use.` : say`Check the key at the provider before going on.`,
         data: { last: problem },

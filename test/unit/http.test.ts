@@ -4,6 +4,7 @@ import { MockAgent } from 'undici';
 import type { Interceptable } from 'undici';
 import { HttpClient, RateLimiter } from '../../src/providers/http.js';
 import type { HttpClientOptions } from '../../src/providers/http.js';
+import { say } from '../../src/core/display-text.js';
 import { AuthError, CancelledError, CreateOutcomeUnknownError, NotFoundError, PermissionError, ProviderResponseError, ProviderUnavailableError, UsageError } from '../../src/errors.js';
 
 const ORIGIN = 'https://api.vultr.com';
@@ -48,7 +49,7 @@ function setup(overrides: Partial<HttpClientOptions> = {}): Harness {
     sleep,
     random: () => 0.5,
     limiter: new RateLimiter({ limit: Infinity, now: () => clock, sleep }),
-    hints: { forbidden: 'needs root or manage_users' },
+    hints: { forbidden: say`needs root or manage_users` },
     ...overrides,
   });
   const calls = (method?: string): number => (agent.getCallHistory()?.calls() ?? []).filter((c) => method === undefined || c.method === method).length;
@@ -109,7 +110,7 @@ describe('HttpClient: requests', () => {
 
 describe('HttpClient: error mapping', () => {
   it('401 → AuthError with the provider message, not retried', async () => {
-    const h = setup({ hints: { unauthorized: 'check VULTR_API_KEY' } });
+    const h = setup({ hints: { unauthorized: say`check VULTR_API_KEY` } });
     h.pool.intercept({ path: '/v2/account' }).reply(401, { error: 'Invalid API token.', status: 401 });
     const err = await caught(h.client.request('GET', '/account'));
     expect(err).toBeInstanceOf(AuthError);
@@ -123,7 +124,7 @@ describe('HttpClient: error mapping', () => {
     ['a JSON body', JSON.stringify({ error: 'Unauthorized IP address: 203.0.113.7', status: 401 })],
     ['a plain-text body', 'Unauthorized IP address: 203.0.113.7'],
   ])('401 "Unauthorized IP address" in %s keeps that text and its own hint', async (_, body) => {
-    const h = setup({ hints: { unauthorized: 'bad key', ipNotAllowed: 'allow this IP' } });
+    const h = setup({ hints: { unauthorized: say`bad key`, ipNotAllowed: say`allow this IP` } });
     h.pool.intercept({ path: '/v2/account' }).reply(401, body);
     const err = (await caught(h.client.request('GET', '/account'))) as AuthError;
     expect(err).toBeInstanceOf(AuthError);
@@ -514,7 +515,7 @@ describe('HttpClient: messages for people say what was asked, never the method a
   });
 
   it('a 404 carries the notFound hint (a base URL without the API path)', async () => {
-    const h = setup({ hints: { notFound: 'add /v2' } });
+    const h = setup({ hints: { notFound: say`add /v2` } });
     h.pool.intercept({ path: '/v2/users' }).reply(404, '');
     const err = await caught(h.client.request('GET', '/users', { what: 'list the users' }));
     expect(err).toBeInstanceOf(NotFoundError);

@@ -86,7 +86,7 @@ export class KubeadaptProvider implements Provider {
     this.#adminKey = options.adminKey;
     this.#http = providerHttpClient(options, deps, {
       name: 'Kubeadapt',
-      hints: { unauthorized: 'Check KUBEADAPT_API_KEY: it may be mistyped or revoked (after a rotation, the new key is in the keychain).' },
+      hints: { unauthorized: say`Check KUBEADAPT_API_KEY: it may be mistyped or revoked (after a rotation, the new key is in the keychain).` },
     });
   }
 

@@ -37,8 +37,8 @@ export class RestProvider implements Provider {
       name: def.displayName,
       auth: def.auth,
       hints: {
-        unauthorized: `Check the admin key (${def.adminKeyEnv}): it may be mistyped, revoked or expired.`,
-        forbidden: `Listing and issuing ${def.displayName} keys needs an admin key with the right role (an admin or owner).`,
+        unauthorized: say`Check the admin key (${displayText(def.adminKeyEnv)}): it may be mistyped, revoked or expired.`,
+        forbidden: say`Listing and issuing ${displayText(def.displayName)} keys needs an admin key with the right role (an admin or owner).`,
       },
     });
     if (def.keys.expire) this.setKeyExpiry = (userId, keyId, expiresAt) => this.#expire(userId, keyId, expiresAt);

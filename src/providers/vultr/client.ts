@@ -5,10 +5,9 @@ import { pathSegment, uniqueById } from '../ids.js';
 import type { HttpClientDeps } from '../http.js';
 import type { ProviderOptions } from '../types.js';
 import { ProviderResponseError } from '../../errors.js';
-import { sanitizeForDisplay } from '../../core/mask.js';
 import { parseAccount, parseApiKeyPage, parseCreatedApiKey, parseUserPage, parseUserResponse } from './schemas.js';
 import type { VultrAccount, VultrApiKey, VultrCreatedApiKey, VultrPage, VultrUser } from './schemas.js';
-import { say, displayText } from '../../ui/display-text.js';
+import { say, displayText, type DisplayText } from '../../ui/display-text.js';
 
 /**
  * How Vultr may say "no such id" on a by-id path: 404, or 400, the only 4xx besides 401 its OpenAPI document lists
@@ -27,9 +26,9 @@ export function createVultrHttpClient(options: ProviderOptions, deps: HttpClient
     name: 'Vultr',
     hints: {
       // keyrot's context replaces it with one that names where the admin key came from (src/cli/context.ts).
-      unauthorized: 'Check the admin API key: it may be mistyped, deleted or expired.',
-      ipNotAllowed: "Add this machine's public IP address to the key's access control list in the Vultr console (Account → API).",
-      forbidden: 'User endpoints need the API key of the account root user or of a user with the manage_users permission.',
+      unauthorized: say`Check the admin API key: it may be mistyped, deleted or expired.`,
+      ipNotAllowed: say`Add this machine's public IP address to the key's access control list in the Vultr console (Account → API).`,
+      forbidden: say`User endpoints need the API key of the account root user or of a user with the manage_users permission.`,
       notFound: missingApiPathHint(options.baseUrl),
     },
   });
@@ -42,7 +41,7 @@ const API_PATH = '/v2';
  * A base URL that does not end in /v2 (https://api.vultr.com) makes every call a 404 or a web page: the hint
  * says what to set instead. Undefined when the path is there.
  */
-export function missingApiPathHint(baseUrl: string): string | undefined {
+export function missingApiPathHint(baseUrl: string): DisplayText | undefined {
   let path: string;
   try {
     path = new URL(baseUrl).pathname.replace(/\/+$/, '');
@@ -51,7 +50,7 @@ export function missingApiPathHint(baseUrl: string): string | undefined {
   }
   if (path.endsWith(API_PATH)) return undefined;
   const fixed = `${baseUrl.replace(/\/+$/, '')}${API_PATH}`;
-  return `The API URL ${sanitizeForDisplay(baseUrl, 200)} does not end in ${API_PATH}, where Vultr's API lives: set --api-url or VULTR_API_URL (or the profile's api-url) to ${sanitizeForDisplay(fixed, 200)}.`;
+  return say`The API URL ${displayText(baseUrl, 200)} does not end in ${displayText(API_PATH)}, where Vultr's API lives: set --api-url or VULTR_API_URL (or the profile's api-url) to ${displayText(fixed, 200)}.`;
 }
 
 const seg = pathSegment;
