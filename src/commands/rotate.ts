@@ -32,7 +32,7 @@ import {
   type RotationPlan,
   type RotationSession,
 } from '../session/rotation.js';
-import { say, displayText, composed, joinDisplay } from '../ui/display-text.js';
+import { say, displayText, joinDisplay, type DisplayText } from '../ui/display-text.js';
 
 export type { RotateOptions, RotateResult, RotationPlan } from '../session/rotation.js';
 
@@ -73,7 +73,7 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult | BatchRes
         if (!active) throw new NotFoundError(say`${displayText(user.email)} has no unfinished rotation to abort.`);
         // --yes skips the question, not what it warns of: said all the same.
         const warning = abortWarning(active);
-        if (options.yes && warning) ctx.out.warn(composed(warning));
+        if (options.yes && warning) ctx.out.warn(warning);
         await consentTo(
           ctx,
           Boolean(options.yes),
@@ -124,7 +124,7 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult | BatchRes
     }
     const s = ctx.out.style;
     if (result.kind === 'planned') {
-      ctx.out.data(composed(renderPlan(result.plan, true)));
+      ctx.out.data(renderPlan(result.plan, true));
       return;
     }
     const r = result.record;
@@ -212,12 +212,15 @@ function checkProviderSettings(ctx: Context, provider: Provider, options: Rotate
   }
 }
 
-function renderPlan(plan: RotationPlan, dryRun: boolean): string {
-  return [
-    `${dryRun ? 'Dry run: nothing will change. ' : ''}Plan for ${plan.user.email}${plan.mode === 'emergency' ? ' (EMERGENCY)' : ''}:`,
-    ...plan.steps.map((s, i) => `  ${i + 1}. ${s}`),
-    ...(plan.preflight ? ['Preflight (what the real run checks before any change):', ...plan.preflight.map((c) => `  ✔ ${c}`)] : []),
-  ].join('\n');
+function renderPlan(plan: RotationPlan, dryRun: boolean): DisplayText {
+  return joinDisplay(
+    [
+      say`${dryRun ? say`Dry run: nothing will change. ` : say``}Plan for ${displayText(plan.user.email)}${plan.mode === 'emergency' ? say` (EMERGENCY)` : say``}:`,
+      ...plan.steps.map((s, i) => say`  ${i + 1}. ${s}`),
+      ...(plan.preflight ? [say`Preflight (what the real run checks before any change):`, ...plan.preflight.map((c) => say`  ✔ ${c}`)] : []),
+    ],
+    '\n',
+  );
 }
 
 /**
@@ -225,17 +228,17 @@ function renderPlan(plan: RotationPlan, dryRun: boolean): string {
  * proven on the way here), so a dry run stops where, and with the exit code with which, the real run would.
  * Leaves nothing behind: the keychain probe entry and the lock are removed again.
  */
-async function preflight(ctx: Context, provider: Provider, identity: Identity, user: User, store: SecretStore, yes: boolean): Promise<string[]> {
-  const checks = [`the admin key authenticates (${identity.email})`, `it may manage the keys of ${user.email}`];
+async function preflight(ctx: Context, provider: Provider, identity: Identity, user: User, store: SecretStore, yes: boolean): Promise<DisplayText[]> {
+  const checks = [say`the admin key authenticates (${displayText(identity.email)})`, say`it may manage the keys of ${displayText(user.email)}`];
   try {
     if (ctx.storeMode === 'os') {
       await probeWritable(store).catch(withoutKeychainHint);
-      checks.push(`${store.description} is writable`);
+      checks.push(say`${displayText(store.description)} is writable`);
     }
     await checkUserLockFree(ctx, provider, user);
-    checks.push(`the state folder ${ctx.stateDir} is writable, and no other keyrot is rotating ${user.email}`);
+    checks.push(say`the state folder ${displayText(ctx.stateDir)} is writable, and no other keyrot is rotating ${displayText(user.email)}`);
     if (!yes && !ctx.interactive) throw new UsageError(say`The real run deletes the old key: it needs --yes without a terminal.`);
-    checks.push(yes ? 'consent: --yes' : 'consent: the real run asks you first');
+    checks.push(yes ? say`consent: --yes` : say`consent: the real run asks you first`);
   } catch (err) {
     if (err instanceof KeyrotError) throw err.amend(say`${err.hint ? say`${err.hint} ` : say``}(--dry-run: the real run would stop here, with this exit code; nothing was changed.)`, { dryRun: true });
     throw err;
@@ -244,7 +247,7 @@ async function preflight(ctx: Context, provider: Provider, identity: Identity, u
 }
 
 async function consent(ctx: Context, plan: RotationPlan, yes: boolean): Promise<void> {
-  if (!yes && ctx.interactive) ctx.out.info(composed(renderPlan(plan, false)));
+  if (!yes && ctx.interactive) ctx.out.info(renderPlan(plan, false));
   const question =
     plan.mode === 'emergency'
       ? `EMERGENCY: ${plan.oldKey.name} is revoked as soon as the new key works. Every consumer using it fails (downtime) until it has the new key. Go ahead?`
@@ -259,11 +262,12 @@ function abortQuestion(record: RotationRecord): string {
 }
 
 /** Consumers that already switched would lose their key: what --abort says before it deletes it (prompt or --yes). */
-function abortWarning(record: RotationRecord): string | null {
-  const given = record.deliveredTo ?? [];
-  const to = given.length ? ` (--to ${given.join(', ')} get ${record.oldKey.name} back where keyrot holds it)` : '';
-  if (record.handedOverAt) return `Consumers were given ${record.newKey.name} at ${record.handedOverAt}${to}: any that switched to it fail once it is deleted.`;
-  return given.length ? `${given.join(', ')} ${given.length === 1 ? 'was' : 'were'} given ${record.newKey.name}${to}: any consumer that read it there fails once it is deleted.` : null;
+function abortWarning(record: RotationRecord): DisplayText | null {
+  const given = joinDisplay((record.deliveredTo ?? []).map((to) => displayText(to)));
+  const count = record.deliveredTo?.length ?? 0;
+  const to = count ? say` (--to ${given} get ${displayText(record.oldKey.name)} back where keyrot holds it)` : say``;
+  if (record.handedOverAt) return say`Consumers were given ${displayText(record.newKey.name)} at ${displayText(record.handedOverAt)}${to}: any that switched to it fail once it is deleted.`;
+  return count ? say`${given} ${count === 1 ? say`was` : say`were`} given ${displayText(record.newKey.name)}${to}: any consumer that read it there fails once it is deleted.` : null;
 }
 
 function resumeQuestion(record: RotationRecord): string {

@@ -40,7 +40,7 @@ import { DEFAULT_HOOK_TIMEOUT, runLogged, runNewKeyHook, storeFor } from '../com
 import { isAdmin } from '../commands/account-scan.js';
 import { shellArg } from '../core/shell-arg.js';
 import { stopHookGroup } from '../hooks/process-group.js';
-import { say, displayText, composed } from '../ui/display-text.js';
+import { say, displayText, composed, joinDisplay, type DisplayText } from '../ui/display-text.js';
 
 export interface RotateOptions {
   /** Repeated (--all): several users. */
@@ -87,10 +87,10 @@ export interface RotationPlan {
   oldKey: { id: string; name: string; maskedKey: string };
   /** The new key's expiry, and in words where it comes from (the lifetime rule: core/rotation/lifetime.ts). */
   newKey: { name: string; expiresAt: string | null; expiry?: string };
-  steps: string[];
+  steps: DisplayText[];
   usageSignal: string;
   /** --dry-run: the preflight checks the real run would make, each passed. */
-  preflight?: string[];
+  preflight?: DisplayText[];
 }
 
 export type RotateResult = { kind: 'planned'; plan: RotationPlan } | { kind: 'rotated' | 'paused' | 'aborted'; record: RotationRecord; journal: string };
@@ -146,7 +146,7 @@ export function applyResumeOverrides(journaled: RotationOptions, options: Rotate
 }
 
 /** The hand-over step of a plan without --on-new-key, where the operator confirms it (a batch never asks). */
-export const CONFIRM_HAND_OVER_STEP = 'ask you to update the consumers';
+export const CONFIRM_HAND_OVER_STEP = say`ask you to update the consumers`;
 
 export function planOf(
   provider: Provider,
@@ -161,37 +161,45 @@ export function planOf(
   const operator = provider.capabilities.keyManagement === 'operator';
   const perKey = provider.capabilities.usageSignal === 'per-key' && options.usageSignalUsable;
   const quiet = formatDuration(2 * (options.usageRefreshMs ?? provider.capabilities.usageRefreshMs ?? 0));
-  const steps = PHASES[mode].map((phase) => {
+  // Names and commands are outside text (the provider's, the user's): each made display-safe where it is placed.
+  const [name, old, dashboard] = [displayText(newName), displayText(oldKey.name), displayText(provider.displayName)];
+  const command = (text: string): DisplayText => displayText(text, 2000);
+  const timeout = displayText(formatDuration(options.waitTimeoutMs));
+  const steps = PHASES[mode].map((phase): DisplayText => {
     switch (phase) {
-      case 'create':
-        if (operator) return `ask you to mint ${newName} in ${provider.displayName}'s dashboard with ${oldKey.name}'s scopes, take it (hidden prompt or --new-key-stdin) and store it in the keychain`;
-        return `create ${newName}${expiresAt ? ` (expires ${expiresAt.toISOString()}${expiry ? `: ${expiry.why}` : ''})` : expiry && !expiry.why.startsWith('never, like') ? ` (${expiry.why})` : ''} and ${options.store === 'none' ? 'keep it in memory only (--store none)' : 'store it in the keychain'}`;
+      case 'create': {
+        if (operator) return say`ask you to mint ${name} in ${dashboard}'s dashboard with ${old}'s scopes, take it (hidden prompt or --new-key-stdin) and store it in the keychain`;
+        const why = expiry ? displayText(expiry.why, 2000) : undefined;
+        const expires = expiresAt ? say` (expires ${displayText(expiresAt.toISOString())}${why ? say`: ${why}` : say``})` : why && !expiry?.why.startsWith('never, like') ? say` (${why})` : say``;
+        return say`create ${name}${expires} and ${options.store === 'none' ? say`keep it in memory only (--store none)` : say`store it in the keychain`}`;
+      }
       case 'hand-over':
-        if (user.id === SELF_USER_ID) return `install the new key as the admin key${options.onNewKey ? ` (and run --on-new-key with it on its stdin: ${options.onNewKey})` : ''}, then use it`;
+        if (user.id === SELF_USER_ID)
+          return say`install the new key as the admin key${options.onNewKey ? say` (and run --on-new-key with it on its stdin: ${command(options.onNewKey)})` : say``}, then use it`;
         return handOverPlan(options);
       case 'wait':
         if (perKey && !options.noWait) {
-          return `wait up to ${formatDuration(options.waitTimeoutMs)} until ${newName} is used and ${oldKey.name} stays unused for ${quiet} (each key's own last use)${options.check ? ` and --check passes: ${options.check}` : ''}`;
+          return say`wait up to ${timeout} until ${name} is used and ${old} stays unused for ${displayText(quiet)} (each key's own last use)${options.check ? say` and --check passes: ${command(options.check)}` : say``}`;
         }
-        if (options.noWait) return 'not wait for consumers (--no-wait)';
-        if (options.check) return `run --check until it passes, up to ${formatDuration(options.waitTimeoutMs)}: ${options.check} (the evidence that consumers use the new key)`;
-        if (options.keepOld) return 'not wait: both keys stay live for the grace period (--keep-old)';
-        return options.onNewKey || options.to?.length ? 'ask you whether the consumers work with the new key' : 'take your confirmation of the hand-over as the evidence';
+        if (options.noWait) return say`not wait for consumers (--no-wait)`;
+        if (options.check) return say`run --check until it passes, up to ${timeout}: ${command(options.check)} (the evidence that consumers use the new key)`;
+        if (options.keepOld) return say`not wait: both keys stay live for the grace period (--keep-old)`;
+        return options.onNewKey || options.to?.length ? say`ask you whether the consumers work with the new key` : say`take your confirmation of the hand-over as the evidence`;
       case 'revoke':
-        if (operator) return `check ${newName} still works, then ask you to revoke ${oldKey.name} in the dashboard and poll until it is rejected (401), up to ${formatDuration(options.waitTimeoutMs)}`;
-        return `check ${newName} still works, then delete the old key ${oldKey.name} (${oldKey.id})`;
+        if (operator) return say`check ${name} still works, then ask you to revoke ${old} in the dashboard and poll until it is rejected (401), up to ${timeout}`;
+        return say`check ${name} still works, then delete the old key ${old} (${displayText(oldKey.id)})`;
       case 'finish':
-        return options.store === 'none' ? 'finish: keyrot keeps no copy of the new key' : "finish: drop the old key's keychain entry";
+        return options.store === 'none' ? say`finish: keyrot keeps no copy of the new key` : say`finish: drop the old key's keychain entry`;
       default:
-        return PHASE_LABELS[phase].toLowerCase();
+        return displayText(PHASE_LABELS[phase].toLowerCase());
     }
   });
   if (options.keepOld) {
-    const expire = options.expireOldMs && provider.setKeyExpiry ? `; ${oldKey.name} set to expire then` : '';
+    const expire = options.expireOldMs && provider.setKeyExpiry ? say`; ${old} set to expire then` : say``;
     steps.splice(
       steps.findIndex((s) => s.startsWith('check ')),
       0,
-      `stop here, both keys live (--keep-old) for a grace period of ${formatDuration(options.graceMs ?? 0)}${expire}, until --resume`,
+      say`stop here, both keys live (--keep-old) for a grace period of ${displayText(formatDuration(options.graceMs ?? 0))}${expire}, until --resume`,
     );
   }
   return {
@@ -231,9 +239,12 @@ export async function refuseAdminKeyAsOldKey(ctx: Context, provider: Provider, i
 }
 
 /** The hand-over step of a plan: destinations, then the hook; or the operator's confirmation. */
-function handOverPlan(options: RotationOptions): string {
-  const parts = [...(options.to?.length ? [`write it to ${options.to.join(', ')}`] : []), ...(options.onNewKey ? [`run --on-new-key with the new key on its stdin: ${options.onNewKey}`] : [])];
-  return parts.length ? parts.join(', then ') : CONFIRM_HAND_OVER_STEP;
+function handOverPlan(options: RotationOptions): DisplayText {
+  const parts = [
+    ...(options.to?.length ? [say`write it to ${joinDisplay(options.to.map((to) => displayText(to)))}`] : []),
+    ...(options.onNewKey ? [say`run --on-new-key with the new key on its stdin: ${displayText(options.onNewKey, 2000)}`] : []),
+  ];
+  return parts.length ? joinDisplay(parts, ', then ') : CONFIRM_HAND_OVER_STEP;
 }
 
 /**
