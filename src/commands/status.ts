@@ -18,7 +18,7 @@ import { listedKeys } from './resolve.js';
 import { consentTo } from './consent.js';
 import type { CommandModule } from './types.js';
 import { shellArg } from '../core/shell-arg.js';
-import { say, displayText, composed } from '../ui/display-text.js';
+import { say, displayText, joinDisplay, type DisplayText } from '../ui/display-text.js';
 
 export interface StatusOptions {
   /** Remove the keychain entries of keys that no longer exist (asks in a terminal, --yes without one). */
@@ -82,7 +82,7 @@ export const statusCommand: CommandModule<StatusOptions, StatusResult> = {
         remove = true;
       } else if (ctx.interactive && !ctx.out.json && !ctx.out.events) {
         // The offer: shown before the question, so the person sees what would go.
-        ctx.out.info(composed(renderStale(keychain.stale)));
+        ctx.out.info(renderStale(keychain.stale));
         remove = await ctx.prompts.confirm(question, '--prune --yes');
       }
       if (remove) keychain.removed = await prune(ctx, await ctx.secretStore(), keychain.stale);
@@ -92,42 +92,44 @@ export const statusCommand: CommandModule<StatusOptions, StatusResult> = {
 
   render(r, ctx) {
     const s = ctx.out.style;
-    const out: string[] = [];
-    if (r.rotations.length === 0) out.push('No unfinished rotation.');
+    const out: DisplayText[] = [];
+    if (r.rotations.length === 0) out.push(say`No unfinished rotation.`);
     else out.push(s.bold(say`Unfinished rotations (${r.rotations.length})`));
     for (const st of r.rotations) {
       const rec = st.record;
-      out.push(say`  ${s.bold(displayText(rec.userEmail))}  ${displayText(rec.oldKey.name)} → ${displayText(rec.newKey.name)}  ${composed(describeState(st))}`);
-      out.push(`    live   ${liveText(st)}`);
-      if (st.state === 'paused' && !st.record.awaiting) out.push(`    grace  ${graceText(st)}`);
-      if (st.next.length === 0) out.push(`    next   wait for keyrot (pid ${st.holder?.pid}) to finish it`);
-      for (const [i, n] of st.next.entries()) out.push(`    ${i === 0 ? 'next  ' : '      '} ${n.command}   (${n.does})`);
+      out.push(say`  ${s.bold(displayText(rec.userEmail))}  ${displayText(rec.oldKey.name)} → ${displayText(rec.newKey.name)}  ${describeState(st)}`);
+      out.push(say`    live   ${liveText(st)}`);
+      if (st.state === 'paused' && !st.record.awaiting) out.push(say`    grace  ${graceText(st)}`);
+      if (st.next.length === 0) out.push(say`    next   wait for keyrot (pid ${displayText(String(st.holder?.pid))}) to finish it`);
+      for (const [i, n] of st.next.entries()) out.push(say`    ${i === 0 ? say`next  ` : say`      `} ${displayText(n.command, 2000)}   (${displayText(n.does, 2000)})`);
     }
     if (r.damaged.length) {
-      out.push('', s.bold(say`Damaged journals (${r.damaged.length}): each blocks its user's rotations`));
-      for (const path of r.damaged) out.push(`  ${path}   (set it aside: mv '${path}' '${path}.damaged'; then rotate --resume adopts what the provider shows)`);
+      out.push(say``, s.bold(say`Damaged journals (${r.damaged.length}): each blocks its user's rotations`));
+      for (const path of r.damaged.map((p) => displayText(p, 2000))) out.push(say`  ${path}   (set it aside: mv '${path}' '${path}.damaged'; then rotate --resume adopts what the provider shows)`);
     }
-    out.push('', r.recent.length ? s.bold(say`Recent rotations (${r.recent.length})`) : 'No finished rotation yet.');
+    out.push(say``, r.recent.length ? s.bold(say`Recent rotations (${r.recent.length})`) : say`No finished rotation yet.`);
     for (const rec of r.recent)
-      out.push(`  ${rec.updatedAt.slice(0, 16).replace('T', ' ')}  ${rec.userEmail}  ${rec.oldKey.name} → ${rec.newKey.name}  ${rec.status === 'done' ? 'done' : 'rolled back'}`);
-    out.push('');
+      out.push(
+        say`  ${displayText(rec.updatedAt.slice(0, 16).replace('T', ' '))}  ${displayText(rec.userEmail)}  ${displayText(rec.oldKey.name)} → ${displayText(rec.newKey.name)}  ${rec.status === 'done' ? say`done` : say`rolled back`}`,
+      );
+    out.push(say``);
     const k = r.keychain;
-    if (!k.checked) out.push(`Keychain: not checked (${k.reason})`);
+    if (!k.checked) out.push(say`Keychain: not checked (${displayText(k.reason)})`);
     else if (k.stale.length === 0) {
       const known = k.entries - k.unknownUsers.length;
-      out.push(`Keychain: ${known} key entr${known === 1 ? 'y' : 'ies'} of this account's users, each of a key that still exists.`);
+      out.push(say`Keychain: ${known} key ${entries(known)} of this account's users, each of a key that still exists.`);
     } else {
       const left = k.stale.filter((e) => !k.removed.includes(e.account));
-      if (k.removed.length) out.push(`${s.green(say`✔`)} Removed ${k.removed.length} keychain entr${k.removed.length === 1 ? 'y' : 'ies'} of keys that no longer exist.`);
-      if (left.length) out.push(renderStale(left), `  Remove them: ${r.pruneHint} (asks; --yes without a terminal).`);
+      if (k.removed.length) out.push(say`${s.green(say`✔`)} Removed ${k.removed.length} keychain ${entries(k.removed.length)} of keys that no longer exist.`);
+      if (left.length) out.push(renderStale(left), say`  Remove them: ${displayText(r.pruneHint, 2000)} (asks; --yes without a terminal).`);
     }
     if (k.checked && k.unknownUsers.length) {
       const users = new Set(k.unknownUsers.map((e) => e.userId)).size;
       out.push(
-        `Keychain: ${k.unknownUsers.length} entr${k.unknownUsers.length === 1 ? 'y' : 'ies'} of ${users} user${users === 1 ? '' : 's'} this account does not list, or of an admin key's own keys (rotate --self; maybe another account's: keyrot --profile keeps accounts apart); left alone.`,
+        say`Keychain: ${k.unknownUsers.length} ${entries(k.unknownUsers.length)} of ${users} user${users === 1 ? say`` : say`s`} this account does not list, or of an admin key's own keys (rotate --self; maybe another account's: keyrot --profile keeps accounts apart); left alone.`,
       );
     }
-    ctx.out.data(composed(out.join('\n')));
+    ctx.out.data(joinDisplay(out, '\n'));
   },
 
   toJson: (r) => ({
@@ -213,48 +215,62 @@ function commandPrefix(ctx: Context): string {
   return `keyrot${profile}${dir}`;
 }
 
-function describeState(st: RotationStatus): string {
-  const at = `at "${PHASE_LABELS[st.record.phase]}"`;
+function entries(count: number): DisplayText {
+  return count === 1 ? say`entry` : say`entries`;
+}
+
+function describeState(st: RotationStatus): DisplayText {
+  const at = say`at "${displayText(PHASE_LABELS[st.record.phase])}"`;
+  const [oldName, newName] = [displayText(st.record.oldKey.name), displayText(st.record.newKey.name)];
+  const holder = st.holder;
   switch (st.state) {
     case 'in-progress':
       // A shared lock may be another runner's: name its host, and when its lease ends unless renewed.
-      if (st.holder?.until !== undefined) return `in progress ${at} (keyrot on ${st.holder.host}, pid ${st.holder.pid}, since ${st.holder.since}; lease until ${st.holder.until})`;
-      return `in progress ${at} (keyrot pid ${st.holder?.pid}, since ${st.holder?.since})`;
+      if (holder?.until !== undefined)
+        return say`in progress ${at} (keyrot on ${displayText(holder.host)}, pid ${displayText(String(holder.pid))}, since ${displayText(holder.since)}; lease until ${displayText(holder.until)})`;
+      return say`in progress ${at} (keyrot pid ${displayText(String(holder?.pid))}, since ${displayText(String(holder?.since))})`;
     case 'interrupted':
-      return `interrupted ${at} (no keyrot is running it)`;
+      return say`interrupted ${at} (no keyrot is running it)`;
     case 'paused':
-      if (st.record.awaiting === 'mint') return `paused for a person: mint ${st.record.newKey.name} in the dashboard, ${at}`;
-      if (st.record.awaiting === 'revoke') return `paused for a person: revoke ${st.record.oldKey.name} in the dashboard, ${at}`;
-      if (st.oldKey === 'lapsed') return `paused (--keep-old): the grace period is over and ${st.record.oldKey.name} has lapsed; finish it, ${at}`;
-      return `paused with both keys live (--keep-old), ${at}`;
-    case 'failed':
-      return `failed ${at}${st.record.lastError ? `: ${st.record.lastError.message} (${st.record.lastError.code.replace(/_/g, ' ')})` : ''}`;
+      if (st.record.awaiting === 'mint') return say`paused for a person: mint ${newName} in the dashboard, ${at}`;
+      if (st.record.awaiting === 'revoke') return say`paused for a person: revoke ${oldName} in the dashboard, ${at}`;
+      if (st.oldKey === 'lapsed') return say`paused (--keep-old): the grace period is over and ${oldName} has lapsed; finish it, ${at}`;
+      return say`paused with both keys live (--keep-old), ${at}`;
+    case 'failed': {
+      const error = st.record.lastError;
+      return say`failed ${at}${error ? say`: ${displayText(error.message, 2000)} (${displayText(error.code.replace(/_/g, ' '))})` : say``}`;
+    }
     default:
-      return `${st.state}, not yet filed away`;
+      return say`${displayText(st.state)}, not yet filed away`;
   }
 }
 
-function liveText(st: RotationStatus): string {
+function liveText(st: RotationStatus): DisplayText {
   const { oldKey, newKey, options } = st.record;
-  const parts: string[] = [];
+  const parts: DisplayText[] = [];
+  const key = (k: { name: string; id: string | null; lastChars: string | null }) => say`${displayText(k.name)} (${displayText(String(k.id))}, ${displayText(maskFromLastChars(k.lastChars))})`;
   if (st.oldKey !== 'revoked')
-    parts.push(
-      `${oldKey.name} (${oldKey.id}, ${maskFromLastChars(oldKey.lastChars)})${st.oldKey === 'being revoked' ? ' [being revoked]' : st.oldKey === 'lapsed' ? ` [lapsed at ${oldKey.expiresAt}]` : ''}`,
-    );
-  if (newKey.id) parts.push(`${newKey.name} (${newKey.id}, ${maskFromLastChars(newKey.lastChars)})${options.store === 'none' ? ' [keyrot keeps no copy: --store none]' : ''}`);
-  return parts.join(' and ') || `no key of this rotation (${newKey.name} not created yet, ${oldKey.name} revoked)`;
+    parts.push(say`${key(oldKey)}${st.oldKey === 'being revoked' ? say` [being revoked]` : st.oldKey === 'lapsed' ? say` [lapsed at ${displayText(String(oldKey.expiresAt))}]` : say``}`);
+  if (newKey.id) parts.push(say`${key(newKey)}${options.store === 'none' ? say` [keyrot keeps no copy: --store none]` : say``}`);
+  return parts.length ? joinDisplay(parts, ' and ') : say`no key of this rotation (${displayText(newKey.name)} not created yet, ${displayText(oldKey.name)} revoked)`;
 }
 
-function graceText(st: RotationStatus): string {
-  if (!st.grace) return 'no end recorded (paused by an older keyrot): finish when the consumers have the new key';
-  return st.grace.leftMs >= 0 ? `${formatDuration(st.grace.leftMs)} left (ends ${st.grace.until})` : `OVER by ${formatDuration(-st.grace.leftMs)} (ended ${st.grace.until}): finish it now`;
+function graceText(st: RotationStatus): DisplayText {
+  if (!st.grace) return say`no end recorded (paused by an older keyrot): finish when the consumers have the new key`;
+  const until = displayText(st.grace.until);
+  return st.grace.leftMs >= 0
+    ? say`${displayText(formatDuration(st.grace.leftMs))} left (ends ${until})`
+    : say`OVER by ${displayText(formatDuration(-st.grace.leftMs))} (ended ${until}): finish it now`;
 }
 
-function renderStale(stale: readonly StaleEntry[]): string {
-  return [
-    `Keychain: ${stale.length} entr${stale.length === 1 ? 'y' : 'ies'} of keys that no longer exist:`,
-    ...stale.map((e) => `  ${e.account}   (key ${e.keyId} of ${e.userEmail ?? e.userId} was deleted)`),
-  ].join('\n');
+function renderStale(stale: readonly StaleEntry[]): DisplayText {
+  return joinDisplay(
+    [
+      say`Keychain: ${stale.length} ${entries(stale.length)} of keys that no longer exist:`,
+      ...stale.map((e) => say`  ${displayText(e.account)}   (key ${displayText(e.keyId)} of ${displayText(e.userEmail ?? e.userId)} was deleted)`),
+    ],
+    '\n',
+  );
 }
 
 /**
