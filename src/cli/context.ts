@@ -21,7 +21,7 @@ import type { Provider } from '../providers/types.js';
 import { Output, decideColorLevel, isCi } from '../ui/output.js';
 import { createPrompter, type Prompter } from '../ui/prompts.js';
 import { createStepReporter, type StepReporter } from '../ui/steps.js';
-import { say, displayText, composed } from '../ui/display-text.js';
+import { say, displayText, type DisplayText } from '../ui/display-text.js';
 
 export interface GlobalOptions {
   json?: boolean;
@@ -257,15 +257,16 @@ export function createContext(globals: GlobalOptions, deps: Deps, signal: AbortS
  * What to check when the provider rejects the admin key, named by where the key came from: only here is that known,
  * so every provider's 401 gets it (a provider's own hint could only guess its environment variable).
  */
-function rejectedAdminKeyHint(admin: AdminKey, service: string, profile: string): string {
-  const login = `keyrot ${profile === DEFAULT_PROFILE ? '' : `--profile ${shellArg(profile)} `}login`;
+function rejectedAdminKeyHint(admin: AdminKey, serviceName: string, profile: string): DisplayText {
+  const login = displayText(`keyrot ${profile === DEFAULT_PROFILE ? '' : `--profile ${shellArg(profile)} `}login`);
+  const [service, where] = [displayText(serviceName), displayText(admin.where)];
   switch (admin.source) {
     case 'stdin':
-      return `Check the admin key piped in with --api-key-stdin: it may be mistyped, deleted or expired at ${service}.`;
+      return say`Check the admin key piped in with --api-key-stdin: it may be mistyped, deleted or expired at ${service}.`;
     case 'env':
-      return `Check the admin key in ${admin.where}: it may be mistyped, deleted or expired at ${service}.`;
+      return say`Check the admin key in ${where}: it may be mistyped, deleted or expired at ${service}.`;
     case 'keychain':
-      return `The admin key ${login} stored (${admin.where}) may be deleted or expired at ${service}: ${login} stores a working one.`;
+      return say`The admin key ${login} stored (${where}) may be deleted or expired at ${service}: ${login} stores a working one.`;
   }
 }
 
@@ -274,7 +275,7 @@ function rejectedAdminKeyHint(admin: AdminKey, service: string, profile: string)
  * the provider's own hint already names where the key came from (`where`) and may say more (kubeadapt's: after a
  * rotation, the new key is in the keychain).
  */
-function namingKeySource(provider: Provider, hint: string, where: string): Provider {
+function namingKeySource(provider: Provider, hint: DisplayText, where: string): Provider {
   return new Proxy(provider, {
     get(target, prop) {
       const value: unknown = Reflect.get(target, prop, target);
@@ -283,7 +284,7 @@ function namingKeySource(provider: Provider, hint: string, where: string): Provi
         const result: unknown = value.apply(target, args);
         if (!(result instanceof Promise)) return result;
         return result.catch((err: unknown) => {
-          if (err instanceof AuthError && err.data?.['reason'] === 'rejected' && !err.hint?.includes(where)) err.hint = composed(hint);
+          if (err instanceof AuthError && err.data?.['reason'] === 'rejected' && !err.hint?.includes(where)) err.hint = hint;
           throw err;
         });
       };

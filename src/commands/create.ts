@@ -236,7 +236,7 @@ async function createUnderLock(
   if (options.onNewKey || destinations.length) {
     const steps = [
       ...destinations.map((d) => ({ name: `--to ${d.target}`, give: async (key: string) => void (await d.deliver(key), deliveredTo.push(d.target)) })),
-      ...(options.onNewKey ? [{ name: '--on-new-key', give: (key: string) => runNewKeyHook(ctx, options.onNewKey!, key, hookEnv(user, stored), hookTimeoutMs, '') }] : []),
+      ...(options.onNewKey ? [{ name: '--on-new-key', give: (key: string) => runNewKeyHook(ctx, options.onNewKey!, key, hookEnv(user, stored), hookTimeoutMs) }] : []),
     ];
     // Under GitHub Actions the runner masks the key in every later log line before any destination has it.
     if (destinations.length && inGithubActions(ctx.env)) ctx.out.workflowCommand(addMaskLine(secret));

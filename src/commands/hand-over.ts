@@ -9,7 +9,7 @@ import type { HookProcess } from '../hooks/process-group.js';
 import type { SecretStore } from '../keychain/secret-store.js';
 import { parseTargets, targetList } from '../destinations/index.js';
 import { addMaskLine, inGithubActions } from '../ui/github.js';
-import { say, displayText, composed } from '../ui/display-text.js';
+import { say, displayText, type DisplayText } from '../ui/display-text.js';
 
 /** --hook-timeout when not given. */
 export const DEFAULT_HOOK_TIMEOUT = '2m';
@@ -88,7 +88,7 @@ export async function runNewKeyHook(
   secret: string,
   env: Record<string, string>,
   timeoutMs: number,
-  hint?: string,
+  hint?: DisplayText,
   onStart?: (proc: HookProcess) => Promise<void>,
 ): Promise<void> {
   // Under GitHub Actions the runner masks the key in every later log line before anyone can echo it.
@@ -97,7 +97,7 @@ export async function runNewKeyHook(
   if (outcome.exitCode !== 0 || outcome.timedOut) {
     // The hook's own words may quote the key it was given (a careless `echo`): masked and made printable.
     const last = tail.length ? sanitizeForDisplay(ctx.out.clean(tail.at(-1) ?? '')) : undefined;
-    throw new HookFailedError(say`${displayText(describeOutcome('--on-new-key', outcome, timeoutMs))}${last ? say` Last output: ${displayText(last)}` : say``}`, hint ? { hint: composed(hint) } : {});
+    throw new HookFailedError(say`${displayText(describeOutcome('--on-new-key', outcome, timeoutMs))}${last ? say` Last output: ${displayText(last)}` : say``}`, hint ? { hint } : {});
   }
 }
 

@@ -428,7 +428,7 @@ async function consentToBatch(ctx: Context, items: Candidate[], yes: boolean): P
     yes,
     `Rotate these ${items.length} keys? Each old key is revoked once its successor is handed over.`,
     batchConsentWhat(items.length),
-    'Add --dry-run to see the selection and the plan first.',
+    say`Add --dry-run to see the selection and the plan first.`,
   );
 }
 

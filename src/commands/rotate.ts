@@ -252,7 +252,7 @@ async function consent(ctx: Context, plan: RotationPlan, yes: boolean): Promise<
     plan.mode === 'emergency'
       ? `EMERGENCY: ${plan.oldKey.name} is revoked as soon as the new key works. Every consumer using it fails (downtime) until it has the new key. Go ahead?`
       : `Rotate ${plan.oldKey.name} of ${plan.user.email}?`;
-  await consentTo(ctx, yes, question, `Rotating deletes the old key ${plan.oldKey.name}`, 'Add --dry-run to see the plan first.');
+  await consentTo(ctx, yes, question, `Rotating deletes the old key ${plan.oldKey.name}`, say`Add --dry-run to see the plan first.`);
 }
 
 function abortQuestion(record: RotationRecord): string {

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { StateError, UsageError } from '../errors.js';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { say, displayText, composed } from '../ui/display-text.js';
+import { say, displayText } from '../ui/display-text.js';
 
 /**
  * keyrot's state folder: --state-dir (`flag`), else KEYROT_STATE_DIR, else $XDG_STATE_HOME/keyrot, else
@@ -90,11 +90,11 @@ export function stateRootOf(path: string): string {
  * exit 14). `root` is the state root it lies in, for the hint: a folder the user named is changed with --state-dir.
  */
 export function checkFolder(dir: string, info: { isSymbolicLink(): boolean; isDirectory(): boolean; uid: number }, root: string): void {
-  const fix = namedRoots.has(root) ? 'Name a real folder of your own with --state-dir (or KEYROT_STATE_DIR).' : 'Point XDG_STATE_HOME at a real folder of your own.';
-  if (info.isSymbolicLink()) throw new StateError(say`keyrot's state folder ${displayText(dir)} is a symbolic link: refusing to keep rotation records through it.`, { hint: composed(fix) });
-  if (!info.isDirectory()) throw new StateError(say`${displayText(dir)} is not a folder.`, { hint: say`Move that file away, or: ${displayText(`${fix}`)}` });
+  const fix = namedRoots.has(root) ? say`Name a real folder of your own with --state-dir (or KEYROT_STATE_DIR).` : say`Point XDG_STATE_HOME at a real folder of your own.`;
+  if (info.isSymbolicLink()) throw new StateError(say`keyrot's state folder ${displayText(dir)} is a symbolic link: refusing to keep rotation records through it.`, { hint: fix });
+  if (!info.isDirectory()) throw new StateError(say`${displayText(dir)} is not a folder.`, { hint: say`Move that file away, or: ${fix}` });
   if (typeof process.getuid === 'function' && info.uid !== process.getuid()) {
-    throw new StateError(say`keyrot's state folder ${displayText(dir)} belongs to another user.`, { hint: composed(fix) });
+    throw new StateError(say`keyrot's state folder ${displayText(dir)} belongs to another user.`, { hint: fix });
   }
 }
 

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KeychainError } from '../errors.js';
 import { KEYCHAIN_SERVICE, probeAccount, type SecretStore } from './secret-store.js';
-import { say, displayText, composed } from '../ui/display-text.js';
+import { say, displayText, type DisplayText } from '../ui/display-text.js';
 
 type KeyringModule = typeof import('@napi-rs/keyring');
 
@@ -98,7 +98,7 @@ export class OsSecretStore implements SecretStore {
     // ("Using X11 for dbus-daemon autolaunch was disabled…") names no keychain; the raw text stays in the cause.
     const reason = this.platform === 'linux' && NO_BUS.test(raw) ? 'no D-Bus session bus to reach it (DBUS_SESSION_BUS_ADDRESS is unset or points nowhere)' : firstLine(raw);
     return new KeychainError(say`Could not ${displayText(op)} ${displayText(this.description)}: ${displayText(reason)}`, {
-      hint: composed(keychainHint(this.platform, raw)),
+      hint: keychainHint(this.platform, raw),
       cause: err,
     });
   }
@@ -110,14 +110,11 @@ function firstLine(text: string): string {
   return (text.split('\n')[0] ?? '').slice(0, 200);
 }
 
-function keychainHint(platform: NodeJS.Platform, raw: string): string {
-  if (/abort|timeout|timed out/i.test(raw)) return 'The keychain did not answer: unlock it (an unlock prompt may be waiting) and try again.';
-  if (/locked/i.test(raw)) return 'Unlock the keychain and try again.';
+function keychainHint(platform: NodeJS.Platform, raw: string): DisplayText {
+  if (/abort|timeout|timed out/i.test(raw)) return say`The keychain did not answer: unlock it (an unlock prompt may be waiting) and try again.`;
+  if (/locked/i.test(raw)) return say`Unlock the keychain and try again.`;
   if (platform === 'linux') {
-    return (
-      'keyrot needs a running, unlocked Secret Service (gnome-keyring or KeePassXC) on the D-Bus session bus. ' +
-      'On a headless machine, start one (dbus-run-session, then gnome-keyring-daemon --unlock --components=secrets).'
-    );
+    return say`keyrot needs a running, unlocked Secret Service (gnome-keyring or KeePassXC) on the D-Bus session bus. On a headless machine, start one (dbus-run-session, then gnome-keyring-daemon --unlock --components=secrets).`;
   }
-  return 'Unlock the keychain and try again.';
+  return say`Unlock the keychain and try again.`;
 }

@@ -1,7 +1,7 @@
 // Injected failures for the sandbox API: the ways a real provider or the network between it and keyrot can let
 // a client down, in a form a test, the demo or a user rehearsing a rotation can ask for by name.
 import { UsageError } from '../errors.js';
-import { say, displayText, composed } from '../ui/display-text.js';
+import { say, displayText } from '../ui/display-text.js';
 
 export const FAULT_ACTIONS = ['status', 'drop-before', 'drop-after', 'delay', 'delay-after', 'malformed', 'empty-answer'] as const;
 export type FaultAction = (typeof FAULT_ACTIONS)[number];
@@ -38,9 +38,7 @@ export interface FaultSpec {
 }
 
 const MAX_DELAY_MS = 10 * 60 * 1000;
-const FORMAT_HINT =
-  'Format: "METHOD PATH action[=status|ms] [times=N] [retry-after=V] [body=TEXT]", e.g. "POST /users/*/apikeys drop-after" ' +
-  'or "GET /users status=503 times=2". Actions: status=CODE, drop-before, drop-after, delay=MS, delay-after=MS, malformed, empty-answer.';
+const FORMAT_HINT = say`Format: "METHOD PATH action[=status|ms] [times=N] [retry-after=V] [body=TEXT]", e.g. "POST /users/*/apikeys drop-after" or "GET /users status=503 times=2". Actions: status=CODE, drop-before, drop-after, delay=MS, delay-after=MS, malformed, empty-answer.`;
 
 /**
  * Checks and normalises a fault from untrusted input (the control API, a programmatic caller).
@@ -104,7 +102,7 @@ export function validateFaultSpec(input: unknown): FaultSpec {
  * Throws UsageError with a one-line message and a format hint.
  */
 export function parseFaultSpec(text: string): FaultSpec {
-  const fail = (why: string): UsageError => new UsageError(say`Invalid fault ${displayText(JSON.stringify(text))}: ${displayText(why)}.`, { hint: composed(FORMAT_HINT) });
+  const fail = (why: string): UsageError => new UsageError(say`Invalid fault ${displayText(JSON.stringify(text))}: ${displayText(why)}.`, { hint: FORMAT_HINT });
   const tokens = tokenize(text);
   if (tokens === null) throw fail('unbalanced double quote');
   const [method, path, actionToken, ...options] = tokens;
@@ -181,7 +179,7 @@ function isFaultAction(value: string): value is FaultAction {
 }
 
 function invalid(why: string): UsageError {
-  return new UsageError(say`Invalid fault: ${displayText(why)}.`, { hint: composed(FORMAT_HINT) });
+  return new UsageError(say`Invalid fault: ${displayText(why)}.`, { hint: FORMAT_HINT });
 }
 
 function normalisePattern(path: unknown): string {
