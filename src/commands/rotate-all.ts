@@ -604,13 +604,13 @@ async function rotateItem(ctx: Context, base: RotationSession, run: BatchRun, it
     item.status = 'done';
     item.error = null;
     item.newKey = r ? { id: r.newKey.id, name: r.newKey.name } : null;
-    task.finish('ok', `${item.userEmail} ${item.keyName} → ${item.newKey?.name ?? '?'}`);
+    task.finish('ok', say`${displayText(item.userEmail)} ${displayText(item.keyName)} → ${displayText(item.newKey?.name ?? '?')}`);
   } catch (err) {
     if (err instanceof ItemGone) {
       item.status = 'gone';
       item.error = null;
       ctx.out.event('rotation.skipped', { reason: 'gone', ...tag });
-      task.finish('ok', `${item.userEmail} ${item.keyName}: ${err.message}`);
+      task.finish('ok', say`${displayText(item.userEmail)} ${displayText(item.keyName)}: ${displayText(err.message, 2000)}`);
       saved(batches.save(record));
       return;
     }
@@ -618,7 +618,7 @@ async function rotateItem(ctx: Context, base: RotationSession, run: BatchRun, it
     item.status = err instanceof CancelledError && item.rotationId === null ? 'pending' : 'failed';
     item.error = { code: known ? err.code : 'internal', message: err instanceof Error ? err.message : String(err), ...(known && err.hint ? { hint: err.hint } : {}) };
     if (!failureTold) ctx.out.event('rotation.failed', { error: { code: item.error.code, message: item.error.message }, ...tag });
-    task.finish('failed', `${item.userEmail} ${item.keyName}: ${item.error.message}`);
+    task.finish('failed', say`${displayText(item.userEmail)} ${displayText(item.keyName)}: ${displayText(item.error.message, 2000)}`);
   }
   saved(batches.save(record));
 }

@@ -7,14 +7,14 @@ import type { StepProgress } from '../core/rotation.js';
 import type { Output } from './output.js';
 import { HEARTBEAT_MS } from './steps.js';
 import { visibleLength } from './wrap.js';
-import { say, displayText, composed } from './display-text.js';
+import { say, displayText, type DisplayText } from './display-text.js';
 
 export interface BatchTask {
   startStep(label: string): Promise<StepProgress>;
   note(message: string): void;
   warn(message: string): void;
   /** The rotation ended: its line leaves the live block for good. */
-  finish(outcome: 'ok' | 'failed', text: string): void;
+  finish(outcome: 'ok' | 'failed', text: DisplayText): void;
 }
 
 export interface BatchProgress {
@@ -43,8 +43,8 @@ export function createBatchProgress(out: Output, live: boolean, total: number, n
   const summary = () => {
     const done = finished();
     const elapsed = now() - startedAt;
-    const left = done > 0 && done < total ? ` · about ${formatDuration((elapsed / done) * (total - done))} left` : '';
-    return `${done}/${total} · ✔ ${counts.ok} · ✖ ${counts.failed} · ${running.size} running · ${formatDuration(elapsed)}${left}`;
+    const left = done > 0 && done < total ? say` · about ${displayText(formatDuration((elapsed / done) * (total - done)))} left` : say``;
+    return say`${done}/${total} · ✔ ${counts.ok} · ✖ ${counts.failed} · ${running.size} running · ${displayText(formatDuration(elapsed))}${left}`;
   };
   const detailOf = (r: Running) => (typeof r.detail === 'function' ? r.detail() : r.detail);
 
@@ -56,11 +56,13 @@ export function createBatchProgress(out: Output, live: boolean, total: number, n
   // Each line is cut to what is left of the terminal's width after its prefix (the spinner, the bar), once made inert
   // (an invisible character shows as <U+…>, longer), by whole characters: no line wraps, so the block is redrawn
   // in place and leaves no stale lines behind.
-  const fit = (text: string, reserved = 0) => {
+  const fit = (text: DisplayText, reserved = 0): DisplayText => {
     const room = width() - reserved;
     const chars = Array.from(out.terminalText(text));
-    return chars.length > room ? `${chars.slice(0, room - 1).join('')}…` : chars.join('');
+    // Display-safe text, redacted and cut: still display-safe.
+    return (chars.length > room ? `${chars.slice(0, room - 1).join('')}…` : chars.join('')) as DisplayText;
   };
+  const elapsedSince = (start: number) => displayText(formatDuration(now() - start));
   // The block's rows as the terminal holds them now: a window narrowed since the draw re-wrapped each line onto
   // ceil(width / columns) rows, and moving up one row per line would leave the rest behind as stale spinner lines.
   // Each row is erased on its own: a narrowed tmux keeps the cursor's row and pushes the rows above into its history,
@@ -79,14 +81,15 @@ export function createBatchProgress(out: Output, live: boolean, total: number, n
     let shown = 0;
     for (const r of running) {
       if (shown++ === MAX_LIVE_LINES) {
-        lines.push(out.style.dim(composed(fit(`  … and ${running.size - MAX_LIVE_LINES} more`))));
+        lines.push(out.style.dim(fit(say`  … and ${running.size - MAX_LIVE_LINES} more`)));
         break;
       }
       const detail = detailOf(r);
-      lines.push(`${out.style.cyan(composed(FRAMES[frame] ?? '-'))} ${fit(`${r.label} · ${r.step}${detail ? ` · ${detail}` : ''} (${formatDuration(now() - r.startedAt)})`, 2)}`);
+      const what = say`${displayText(r.label)} · ${displayText(r.step)}${detail ? say` · ${displayText(detail)}` : say``} (${elapsedSince(r.startedAt)})`;
+      lines.push(`${out.style.cyan(displayText(FRAMES[frame] ?? '-'))} ${fit(what, 2)}`);
     }
     const done = Math.min(BAR_WIDTH, Math.round((finished() / Math.max(1, total)) * BAR_WIDTH));
-    lines.push(`${out.style.green(composed('█'.repeat(done)))}${out.style.dim(composed('░'.repeat(BAR_WIDTH - done)))} ${fit(summary(), BAR_WIDTH + 1)}`);
+    lines.push(`${out.style.green(displayText('█'.repeat(done)))}${out.style.dim(displayText('░'.repeat(BAR_WIDTH - done)))} ${fit(summary(), BAR_WIDTH + 1)}`);
     stream.write(`${lines.join('\n')}\n`);
     drawn = lines.map(visibleLength);
   };
@@ -98,7 +101,7 @@ export function createBatchProgress(out: Output, live: boolean, total: number, n
     draw();
   };
 
-  const timer = setInterval(live ? draw : () => out.info(say`… ${displayText(summary())}`), live ? 150 : HEARTBEAT_MS);
+  const timer = setInterval(live ? draw : () => out.info(say`… ${summary()}`), live ? 150 : HEARTBEAT_MS);
   timer.unref();
   if (live) draw();
 
@@ -116,9 +119,10 @@ export function createBatchProgress(out: Output, live: boolean, total: number, n
               entry.detail = detail;
             },
             finish(outcome, detail) {
-              const line = `${label}: ${outcome === 'failed' ? '✖' : outcome === 'skipped' ? '–' : '✔'} ${step}${detail ? ` · ${detail}` : ''} (${formatDuration(now() - stepStarted)})`;
-              if (outcome === 'failed') print(() => out.failure(composed(line)));
-              else if (out.verbose || out.debugEnabled) print(() => out.detail(composed(line)));
+              const mark = outcome === 'failed' ? say`✖` : outcome === 'skipped' ? say`–` : say`✔`;
+              const line = say`${displayText(label)}: ${mark} ${displayText(step)}${detail ? say` · ${displayText(detail)}` : say``} (${elapsedSince(stepStarted)})`;
+              if (outcome === 'failed') print(() => out.failure(line));
+              else if (out.verbose || out.debugEnabled) print(() => out.detail(line));
               return now() - stepStarted;
             },
           };
@@ -129,8 +133,8 @@ export function createBatchProgress(out: Output, live: boolean, total: number, n
           running.delete(entry);
           counts[outcome]++;
           const mark = outcome === 'ok' ? out.style.green(say`✔`) : out.style.red(say`✖`);
-          const line = `[${finished()}/${total}] ${mark} ${text} (${formatDuration(now() - entry.startedAt)})`;
-          print(() => (outcome === 'failed' ? out.failure(composed(line)) : out.info(composed(line))));
+          const line = say`[${finished()}/${total}] ${mark} ${text} (${elapsedSince(entry.startedAt)})`;
+          print(() => (outcome === 'failed' ? out.failure(line) : out.info(line)));
         },
       };
     },

@@ -2,7 +2,7 @@
 // then a ✔/✖ mark), and one plain line per finished step on stderr otherwise.
 import { formatDuration } from '../core/duration.js';
 import type { Output } from './output.js';
-import { say, displayText, composed } from './display-text.js';
+import { say, displayText } from './display-text.js';
 
 export type StepOutcome = 'ok' | 'skipped' | 'failed';
 
@@ -43,14 +43,16 @@ export function createStepReporter(out: Output, spinners: boolean, now: () => nu
       const startedAt = now();
       const elapsed = () => formatDuration(now() - startedAt);
       const mark = (outcome: StepOutcome) => (outcome === 'ok' ? out.style.green(say`✔`) : outcome === 'skipped' ? out.style.dim(say`–`) : out.style.red(say`✖`));
-      const body = (detail?: string) => `${label}${detail ? ` ${out.style.dim(say`· ${displayText(detail)}`)}` : ''} ${out.style.dim(say`(${displayText(elapsed())})`)}`;
-      const line = (outcome: StepOutcome, detail?: string) => `${mark(outcome)} ${body(detail)}`;
+      // The label names keys and users (a batch's "alice@example.com/ci-runner"): cleaned as outside text.
+      const name = displayText(label);
+      const body = (detail?: string) => say`${name}${detail ? say` ${out.style.dim(say`· ${displayText(detail)}`)}` : say``} ${out.style.dim(say`(${displayText(elapsed())})`)}`;
+      const line = (outcome: StepOutcome, detail?: string) => say`${mark(outcome)} ${body(detail)}`;
 
       let detail: string | (() => string) = '';
       const current = () => (typeof detail === 'function' ? detail() : detail);
 
       if (!spinners || out.quiet) {
-        const heartbeat = setInterval(() => out.info(composed(`… ${body(current())}`)), heartbeatMs);
+        const heartbeat = setInterval(() => out.info(say`… ${body(current())}`), heartbeatMs);
         heartbeat.unref();
         return {
           update(d) {
@@ -59,8 +61,8 @@ export function createStepReporter(out: Output, spinners: boolean, now: () => nu
           finish(outcome, d) {
             clearInterval(heartbeat);
             // A failure is shown even with --quiet, stamped like every other line.
-            if (outcome === 'failed') out.failure(composed(line(outcome, d)));
-            else out.info(composed(line(outcome, d)));
+            if (outcome === 'failed') out.failure(line(outcome, d));
+            else out.info(line(outcome, d));
             return now() - startedAt;
           },
         };

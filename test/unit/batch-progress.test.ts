@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { createBatchProgress } from '../../src/ui/batch-progress.js';
 import { Output } from '../../src/ui/output.js';
 import { visibleLength } from '../../src/ui/wrap.js';
+import { say } from '../../src/ui/display-text.js';
 
 function terminal(columns: number): { out: Output; written: string[] } {
   const written: string[] = [];
@@ -26,7 +27,7 @@ describe('batch progress in a terminal', () => {
       const step = await task.startStep('Wait for consumers to use the new key');
       step.update('activity not seen yet, 4m 10s left');
     }
-    progress.begin('short').finish('ok', 'short rotated');
+    progress.begin('short').finish('ok', say`short rotated`);
     progress.close();
     // The live block: everything after a cursor-up-and-clear, up to the next one.
     const blocks = written.join('').split(CLEAR);
@@ -47,7 +48,7 @@ describe('batch progress in a terminal', () => {
     expect(Math.max(...widths)).toBeGreaterThan(80);
     (out.stderrStream as unknown as { columns: number }).columns = 40;
     written.length = 0;
-    task.finish('ok', 'rotated');
+    task.finish('ok', say`rotated`);
     progress.close();
     const erase = CLEAR.exec(written.join(''));
     expect(Number(erase?.[1])).toBe(widths.reduce((sum, w) => sum + Math.ceil(w / 40), 0));
