@@ -41,7 +41,7 @@ import { consentTo } from './consent.js';
 import { parseTargetsEarly, requireHookWithoutStore, storeFor } from './hand-over.js';
 import { withUserLock } from './user-lock.js';
 import type { CommandModule } from './types.js';
-import { say, displayText, composed, displayLines } from '../ui/display-text.js';
+import { say, displayText, displayLines, joinDisplay, type DisplayText } from '../ui/display-text.js';
 
 /** Rotations under way at once by default: the rate limiter, not this, sets the pace of requests. */
 const DEFAULT_CONCURRENCY = 10;
@@ -79,9 +79,9 @@ export interface FailedPreflight {
 }
 
 export type BatchResult =
-  | { kind: 'batch-planned'; items: BatchPlanItem[]; left: string[]; steps: string[]; preflight: string[]; preflightFailed: FailedPreflight[]; nothing: string | null }
+  | { kind: 'batch-planned'; items: BatchPlanItem[]; left: DisplayText[]; steps: string[]; preflight: string[]; preflightFailed: FailedPreflight[]; nothing: DisplayText | null }
   // `nothing` (and an empty `items`): the policy selected no key, so no batch was started (`left`: users left out).
-  | { kind: 'batch'; batchId: string; resumed: boolean; cancelled: boolean; items: BatchItemResult[]; record: string; finished: boolean; nothing?: string; left?: string[] };
+  | { kind: 'batch'; batchId: string; resumed: boolean; cancelled: boolean; items: BatchItemResult[]; record: string; finished: boolean; nothing?: DisplayText; left?: DisplayText[] };
 
 const batchCommand: CommandModule<RotateOptions, BatchResult> = {
   emitsEvents: true,
@@ -125,9 +125,9 @@ const batchCommand: CommandModule<RotateOptions, BatchResult> = {
       const { items, left, nothing } = await select(ctx, session, policy, wanted);
       // A scheduled run on a night when nothing is due is a success, not bad input.
       if (nothing !== null) return { kind: 'batch', batchId: '', resumed: false, cancelled: false, items: [], record: '', finished: true, nothing, left };
-      for (const note of left) ctx.out.info(composed(note));
+      for (const note of left) ctx.out.info(note);
       const names = distinctNewNames(items);
-      for (const note of names.notes) ctx.out.info(composed(note));
+      for (const note of names.notes) ctx.out.info(note);
       const store = await storeFor(ctx, ctx.storeMode);
       if (ctx.storeMode === 'os') await probeWritable(store);
       await consentToBatch(ctx, items, Boolean(options.yes));
@@ -155,7 +155,7 @@ const batchCommand: CommandModule<RotateOptions, BatchResult> = {
   render(result, ctx) {
     if (result.kind === 'batch' && result.nothing) {
       if (ctx.out.events) ctx.out.event('batch.done', batchJson(result));
-      else ctx.out.data(composed([result.nothing, ...(result.left ?? [])].join('\n')));
+      else ctx.out.data(joinDisplay([result.nothing, ...(result.left ?? [])], '\n'));
       return;
     }
     if (ctx.out.events) {
@@ -164,7 +164,7 @@ const batchCommand: CommandModule<RotateOptions, BatchResult> = {
       return;
     }
     if (result.kind === 'batch-planned') {
-      ctx.out.data(composed(renderBatchPlan(result, ctx.out.stdoutColumns)));
+      ctx.out.data(renderBatchPlan(result, ctx.out.stdoutColumns));
       return;
     }
     const s = ctx.out.style;
@@ -188,16 +188,17 @@ const batchCommand: CommandModule<RotateOptions, BatchResult> = {
     const counts = countOf(result.items);
     const next = nextStep(result);
     ctx.out.data(
-      composed(
+      joinDisplay(
         [
-          table[0] ?? '',
+          table[0] ?? say``,
           ...rows,
-          '',
-          `${counts.done} rotated, ${counts.failed} failed, ${counts.pending} not started${counts.gone ? `, ${counts.gone} gone (rotated or revoked outside the batch)` : ''}, of ${result.items.length} key${result.items.length === 1 ? '' : 's'}.`,
-          ...result.items.filter((i) => i.error?.hint).map((i) => `  ${i.userEmail} ${i.keyName}: ${i.error?.hint}`),
+          say``,
+          say`${counts.done} rotated, ${counts.failed} failed, ${counts.pending} not started${counts.gone ? say`, ${counts.gone} gone (rotated or revoked outside the batch)` : say``}, of ${result.items.length} ${plural(result.items.length, 'key')}.`,
+          ...result.items.filter((i) => i.error?.hint).map((i) => say`  ${displayText(i.userEmail)} ${displayText(i.keyName)}: ${displayText(i.error?.hint ?? '', 2000)}`),
           // A batch that stopped short says Next once, in its closing message (outcome): not here as well.
-          ...(next && !stoppedShort(result) ? [`Next: ${next}`] : []),
-        ].join('\n'),
+          ...(next && !stoppedShort(result) ? [say`Next: ${displayText(next, 2000)}`] : []),
+        ],
+        '\n',
       ),
     );
   },
@@ -351,7 +352,7 @@ function resumedOptions(saved: BatchSettings, options: RotateOptions): RotateOpt
  * The keys the policy picks, users in account order. Leaves out, and says why: the admin key's own user (its keys
  * rotate with --self), users with an unfinished rotation (finish it first). `nothing` says why when none is picked.
  */
-async function select(ctx: Context, session: RotationSession, policy: SelectionPolicy, wanted: string[]): Promise<{ items: Candidate[]; left: string[]; nothing: string | null }> {
+async function select(ctx: Context, session: RotationSession, policy: SelectionPolicy, wanted: string[]): Promise<{ items: Candidate[]; left: DisplayText[]; nothing: DisplayText | null }> {
   const { provider, identity } = session;
   const users = await listUsersOnce(identity, provider);
   const chosen = wanted.length ? pickUsers(users, wanted) : users;
@@ -367,9 +368,9 @@ async function select(ctx: Context, session: RotationSession, policy: SelectionP
   const unfinished = new Map((await session.journal.allActive()).filter((r) => r.provider === provider.id).map((r) => [r.userId, r]));
   const now = ctx.now();
   const items: Candidate[] = [];
-  const left: string[] = [];
-  const selfHow = provider.ownKeys ? 'rotate its key with keyrot rotate --self' : `rotate its keys with an admin key of another account, or in ${provider.displayName} itself`;
-  for (const admin of chosen.filter((u) => isAdmin(u, identity))) left.push(`Left out: ${admin.email} is the admin key's own user (${selfHow}).`);
+  const left: DisplayText[] = [];
+  const selfHow = provider.ownKeys ? say`rotate its key with keyrot rotate --self` : say`rotate its keys with an admin key of another account, or in ${displayText(provider.displayName)} itself`;
+  for (const admin of chosen.filter((u) => isAdmin(u, identity))) left.push(say`Left out: ${displayText(admin.email)} is the admin key's own user (${selfHow}).`);
   for (const { user, keys } of scanned) {
     const due = keys.flatMap((key) => {
       const why = whySelected(key, creations.get(key.id), policy, now);
@@ -378,14 +379,14 @@ async function select(ctx: Context, session: RotationSession, policy: SelectionP
     const record = unfinished.get(user.id);
     if (due.length && record) {
       left.push(
-        `Left out: ${user.email} has an unfinished rotation (${record.oldKey.name} → ${record.newKey.name}, stopped at "${PHASE_LABELS[record.phase]}"): finish it first with keyrot rotate --user ${shellArg(user.email)} --resume.`,
+        say`Left out: ${displayText(user.email)} has an unfinished rotation (${displayText(record.oldKey.name)} → ${displayText(record.newKey.name)}, stopped at "${displayText(PHASE_LABELS[record.phase])}"): finish it first with keyrot rotate --user ${displayText(shellArg(user.email))} --resume.`,
       );
       continue;
     }
     items.push(...due);
   }
-  const known = policy.olderThanMs !== null ? ` (--older-than only picks keys whose creation keyrot recorded: ${creations.size} here)` : '';
-  const nothing = items.length ? null : `No key matches the selection${known}: nothing to rotate. (keyrot audit shows every key and what is due.)`;
+  const known = policy.olderThanMs !== null ? say` (--older-than only picks keys whose creation keyrot recorded: ${creations.size} here)` : say``;
+  const nothing = items.length ? null : say`No key matches the selection${known}: nothing to rotate. (keyrot audit shows every key and what is due.)`;
   return { items, left, nothing };
 }
 
@@ -407,9 +408,9 @@ async function consentToBatch(ctx: Context, items: Candidate[], yes: boolean): P
   const users = new Set(items.map((i) => i.user.id)).size;
   if (!yes && ctx.interactive) {
     ctx.out.info(
-      composed(
+      joinDisplay(
         [
-          `Selected ${items.length} key${items.length === 1 ? '' : 's'} of ${users} user${users === 1 ? '' : 's'}:`,
+          say`Selected ${items.length} ${plural(items.length, 'key')} of ${users} ${plural(users, 'user')}:`,
           renderTable(
             items,
             [
@@ -419,7 +420,8 @@ async function consentToBatch(ctx: Context, items: Candidate[], yes: boolean): P
             ],
             ctx.out.stderrColumns,
           ),
-        ].join('\n'),
+        ],
+        '\n',
       ),
     );
   }
@@ -683,14 +685,14 @@ function unfinishedBatch(batches: BatchJournal, record: BatchRecord): RotationCo
  * would then find NAME-v2 made by the first and stop. The second and later of a user's selected keys of one name get
  * the next free generations instead (NAME-v3, …), chosen before any change and said once.
  */
-export function distinctNewNames(items: ReadonlyArray<{ user: User; key: ApiKey }>): { byKeyId: Map<string, string>; notes: string[] } {
+export function distinctNewNames(items: ReadonlyArray<{ user: User; key: ApiKey }>): { byKeyId: Map<string, string>; notes: DisplayText[] } {
   const groups = new Map<string, Array<{ user: User; key: ApiKey }>>();
   for (const item of items) {
     const group = `${item.user.id}\0${item.key.name}`;
     groups.set(group, [...(groups.get(group) ?? []), item]);
   }
   const byKeyId = new Map<string, string>();
-  const notes: string[] = [];
+  const notes: DisplayText[] = [];
   for (const group of groups.values()) {
     if (group.length < 2) continue;
     const taken: string[] = [];
@@ -701,7 +703,7 @@ export function distinctNewNames(items: ReadonlyArray<{ user: User; key: ApiKey 
     }
     const first = group[0]!;
     notes.push(
-      `${first.user.email} has ${group.length} keys named ${sanitizeForDisplay(first.key.name)} (${group.map((g) => g.key.id).join(', ')}): each gets a name of its own, ${group.map((g, n) => `${g.key.id} → ${sanitizeForDisplay(taken[n]!)}`).join(', ')}.`,
+      say`${displayText(first.user.email)} has ${group.length} keys named ${displayText(first.key.name)} (${joinDisplay(group.map((g) => displayText(g.key.id)))}): each gets a name of its own, ${joinDisplay(group.map((g, n) => say`${displayText(g.key.id)} → ${displayText(taken[n]!)}`))}.`,
     );
   }
   return { byKeyId, notes };
@@ -787,31 +789,41 @@ function batchStep(step: string): string {
   return step === CONFIRM_HAND_OVER_STEP ? 'hand over: consumers read the new key from the keychain (no hook, nobody is asked)' : step;
 }
 
-function renderBatchPlan(result: Extract<BatchResult, { kind: 'batch-planned' }>, columns: number): string {
+function renderBatchPlan(result: Extract<BatchResult, { kind: 'batch-planned' }>, columns: number): DisplayText {
   const users = new Set(result.items.map((i) => i.userId)).size;
   const failing = result.items.filter((i) => i.problem).length;
-  return [
-    `Dry run: nothing will change. ${result.items.length} key${result.items.length === 1 ? '' : 's'} of ${users} user${users === 1 ? '' : 's'} selected:`,
-    renderTable(
-      result.items,
-      [
-        { header: 'USER', value: (i) => i.userEmail, key: true },
-        { header: 'KEY', value: (i) => i.keyName, key: true },
-        { header: 'NEW KEY', value: (i) => i.newKeyName ?? '-' },
-        { header: 'WHY', value: (i) => i.why },
-        { header: 'PLAN', value: (i) => (i.problem ? `would stop: ${i.problem}` : 'rotate') },
-      ],
-      columns,
-    ),
-    ...result.left,
-    ...(failing ? [`${failing} of them would stop before any change; the others would go on.`] : []),
-    'Each rotation would:',
-    ...result.steps.map((s, n) => `  ${n + 1}. ${s}`),
-    'Preflight (what the real run checks before any change):',
-    ...result.preflight.map((c) => `  ✔ ${c}`),
-    ...result.preflightFailed.map((f) => `  ✖ ${f.check}: ${f.error.message}${f.error.hint ? ` ${f.error.hint}` : ''}`),
-    ...(result.nothing ? [result.nothing] : []),
-  ].join('\n');
+  // Steps, checks and errors are composed of keyrot's words and outside text: each line is cleaned whole.
+  const line = (text: string) => displayText(text, 4000);
+  return joinDisplay(
+    [
+      say`Dry run: nothing will change. ${result.items.length} ${plural(result.items.length, 'key')} of ${users} ${plural(users, 'user')} selected:`,
+      renderTable(
+        result.items,
+        [
+          { header: 'USER', value: (i) => i.userEmail, key: true },
+          { header: 'KEY', value: (i) => i.keyName, key: true },
+          { header: 'NEW KEY', value: (i) => i.newKeyName ?? '-' },
+          { header: 'WHY', value: (i) => i.why },
+          { header: 'PLAN', value: (i) => (i.problem ? `would stop: ${i.problem}` : 'rotate') },
+        ],
+        columns,
+      ),
+      ...result.left,
+      ...(failing ? [say`${failing} of them would stop before any change; the others would go on.`] : []),
+      say`Each rotation would:`,
+      ...result.steps.map((s, n) => say`  ${n + 1}. ${line(s)}`),
+      say`Preflight (what the real run checks before any change):`,
+      ...result.preflight.map((c) => say`  ✔ ${line(c)}`),
+      ...result.preflightFailed.map((f) => say`  ✖ ${line(f.check)}: ${line(f.error.message)}${f.error.hint ? say` ${line(f.error.hint)}` : say``}`),
+      ...(result.nothing ? [result.nothing] : []),
+    ],
+    '\n',
+  );
+}
+
+/** "1 key", "2 keys": the noun after a count. */
+function plural(count: number, noun: 'key' | 'user'): DisplayText {
+  return count === 1 ? displayText(noun) : displayText(`${noun}s`);
 }
 
 /**

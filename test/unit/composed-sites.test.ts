@@ -14,7 +14,6 @@ const ALLOWED: Record<string, number> = {
   'src/commands/demo.ts': 3,
   'src/commands/login.ts': 2,
   'src/commands/resolve.ts': 1,
-  'src/commands/rotate-all.ts': 6,
   'src/commands/verify.ts': 1,
   'src/core/rotation/abort.ts': 1,
   'src/core/rotation/failure.ts': 1,
