@@ -15,9 +15,6 @@ const ALLOWED: Record<string, number> = {
   'src/commands/login.ts': 2,
   'src/commands/resolve.ts': 1,
   'src/commands/verify.ts': 1,
-  'src/core/rotation/abort.ts': 1,
-  'src/core/rotation/failure.ts': 1,
-  'src/core/rotation/steps/wait.ts': 1,
   'src/providers/operator-flow.ts': 1,
   'src/session/rotation.ts': 5,
 };

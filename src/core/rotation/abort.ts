@@ -9,23 +9,23 @@ import { byOperator, operatorFlowOf, rotateCommandOf, save, type RotationPorts }
 import { canAbort, oldKeyLapsed, type RotationRecord } from './record.js';
 import { TRANSITIONS } from './transitions.js';
 import { stopOrphanedHook } from './steps/hand-over.js';
-import { say, displayText, composed } from '../display-text.js';
+import { say, displayText, type DisplayText } from '../display-text.js';
 
 /** Throws when the rotation can no longer be rolled back: the old key revoked, or lapsed at the end of its grace. */
 export function assertAbortable(record: RotationRecord, ports: Pick<RotationPorts, 'invocation' | 'now'>): void {
-  if (!canAbort(record)) throw cannotRollBack(record, ports, `The old key ${record.oldKey.name} is already revoked (or being revoked): this rotation cannot be rolled back.`);
+  if (!canAbort(record)) throw cannotRollBack(record, ports, say`The old key ${displayText(record.oldKey.name)} is already revoked (or being revoked): this rotation cannot be rolled back.`);
   if (oldKeyLapsed(record, ports.now())) {
     throw cannotRollBack(
       record,
       ports,
-      `The old key ${record.oldKey.name} lapsed at ${record.oldKey.expiresAt} (the end of the --keep-old grace period): rolling back would delete ${record.newKey.name}, the only key that still works.`,
+      say`The old key ${displayText(record.oldKey.name)} lapsed at ${displayText(String(record.oldKey.expiresAt))} (the end of the --keep-old grace period): rolling back would delete ${displayText(record.newKey.name)}, the only key that still works.`,
     );
   }
 }
 
 /** A refused --abort: why, and the --resume that finishes the rotation instead. */
-export function cannotRollBack(record: RotationRecord, ports: Pick<RotationPorts, 'invocation'>, message: string): UsageError {
-  return new UsageError(composed(message), { hint: say`Finish it with: ${displayText(rotateCommandOf(record, ports))} --resume` });
+export function cannotRollBack(record: RotationRecord, ports: Pick<RotationPorts, 'invocation'>, message: DisplayText): UsageError {
+  return new UsageError(message, { hint: say`Finish it with: ${displayText(rotateCommandOf(record, ports))} --resume` });
 }
 
 /**
@@ -39,8 +39,9 @@ export async function assertAbortableNow(record: RotationRecord, ports: Pick<Rot
   const mayHaveNewKey = record.newKey.id !== null || (record.phase === 'create' && record.phaseStatus === 'started');
   if (byOperator(ports.provider) || !mayHaveNewKey) return;
   const old = (await ports.provider.listKeys(record.userId)).find((k) => k.id === record.oldKey.id);
-  const why = !old ? 'is no longer listed' : old.expiresAt && old.expiresAt.getTime() <= ports.now().getTime() ? `expired at ${old.expiresAt.toISOString()}` : null;
-  if (why) throw cannotRollBack(record, ports, `The old key ${record.oldKey.name} ${why}: rolling back would delete ${record.newKey.name}, the only key that may still work.`);
+  const why = !old ? say`is no longer listed` : old.expiresAt && old.expiresAt.getTime() <= ports.now().getTime() ? say`expired at ${displayText(old.expiresAt.toISOString())}` : null;
+  if (why)
+    throw cannotRollBack(record, ports, say`The old key ${displayText(record.oldKey.name)} ${why}: rolling back would delete ${displayText(record.newKey.name)}, the only key that may still work.`);
 }
 
 /**

@@ -2,7 +2,7 @@
 import { KeyNotReturnedError, KeychainError, RotationConflictError, RotationIncompleteError, UsageError, isKeyrotError } from '../../errors.js';
 import { rotateCommandOf, type RotationPorts } from './ports.js';
 import { PHASES, PHASE_LABELS, canAbort, rollbackHasKey, type RotationRecord } from './record.js';
-import { say, composed } from '../display-text.js';
+import { say, displayText } from '../display-text.js';
 
 /**
  * Whether a stop left nothing to go on with: a create answered without a key (that key is deleted), or refused by
@@ -41,16 +41,18 @@ export function explainFailure(record: RotationRecord, err: unknown, ports: Pick
     );
   }
   const oldLive = canAbort(record)
-    ? ' The old key is untouched.'
-    : ` The old key ${record.oldKey.name} is revoked (or being revoked)${PHASES[record.mode].indexOf(record.phase) < PHASES[record.mode].indexOf('hand-over') || record.handedOverAt ? '' : ': consumers need the new key now'}.`;
+    ? say` The old key is untouched.`
+    : say` The old key ${displayText(record.oldKey.name)} is revoked (or being revoked)${PHASES[record.mode].indexOf(record.phase) < PHASES[record.mode].indexOf('hand-over') || record.handedOverAt ? say`` : say`: consumers need the new key now`}.`;
+  const newName = displayText(record.newKey.name);
   const newHeld =
     !record.newKey.id || err.facts.newKeyUsable === false
-      ? ''
+      ? say``
       : record.options.store === 'none'
-        ? ` The new key ${record.newKey.name} is live; consumers have it, keyrot keeps no copy (--store none).`
-        : ` The new key ${record.newKey.name} is live and in the keychain.`;
-  const next = rollbackHasKey(record) ? `${rotateCommandOf(record, ports)} --resume to continue, or --abort to roll back` : `${rotateCommandOf(record, ports)} --resume to continue`;
-  const hint = `${err.hint ? `${err.hint} ` : ''}Stopped at "${PHASE_LABELS[record.phase]}".${oldLive}${newHeld} Next: ${next}.`;
+        ? say` The new key ${newName} is live; consumers have it, keyrot keeps no copy (--store none).`
+        : say` The new key ${newName} is live and in the keychain.`;
+  const command = displayText(rotateCommandOf(record, ports), 2000);
+  const next = rollbackHasKey(record) ? say`${command} --resume to continue, or --abort to roll back` : say`${command} --resume to continue`;
+  const hint = say`${err.hint ? say`${err.hint} ` : say``}Stopped at "${displayText(PHASE_LABELS[record.phase])}".${oldLive}${newHeld} Next: ${next}.`;
   // Keep the original class (and so its exit code); only the hint and data grow.
-  return err.amend(composed(hint), { rotationId: record.id, phase: record.phase, resumable: true });
+  return err.amend(hint, { rotationId: record.id, phase: record.phase, resumable: true });
 }

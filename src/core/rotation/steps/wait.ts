@@ -3,7 +3,7 @@ import { CancelledError, WaitTimeoutError } from '../../../errors.js';
 import { formatDuration } from '../../duration.js';
 import { rotateCommandOf, save, throwIfCancelled, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
 import { hookEnv, type RotationRecord } from '../record.js';
-import { say, displayText, composed } from '../../display-text.js';
+import { say, displayText } from '../../display-text.js';
 
 /** Waits for evidence that consumers moved to the new key. */
 export async function waitStep(record: RotationRecord, ports: RotationPorts, step: StepProgress): Promise<StepResult> {
@@ -151,14 +151,16 @@ export async function waitPerKey(record: RotationRecord, ports: RotationPorts, s
       return { detail: await graceForOldKey(record, ports, detail) };
     }
     if (now - started >= timeout) {
+      const [within, quietFor] = [displayText(formatDuration(timeout)), displayText(formatDuration(quietMs))];
+      const [newName, oldName] = [displayText(record.newKey.name), displayText(record.oldKey.name)];
       const message = !newUse
-        ? `No activity on the new key within ${formatDuration(timeout)} (${record.newKey.name} has not been used since the hand-over).`
+        ? say`No activity on the new key within ${within} (${newName} has not been used since the hand-over).`
         : !quiet
           ? oldUse
-            ? `The old key ${record.oldKey.name} was still used at ${new Date(oldUse).toISOString()}, after the hand-over: a consumer still holds it (it did not stay unused for ${formatDuration(quietMs)} within ${formatDuration(timeout)}).`
-            : `The old key ${record.oldKey.name} did not stay unused for ${formatDuration(quietMs)} within ${formatDuration(timeout)}.`
-          : `No passing --check within ${formatDuration(timeout)}.`;
-      throw new WaitTimeoutError(composed(message), {
+            ? say`The old key ${oldName} was still used at ${displayText(new Date(oldUse).toISOString())}, after the hand-over: a consumer still holds it (it did not stay unused for ${quietFor} within ${within}).`
+            : say`The old key ${oldName} did not stay unused for ${quietFor} within ${within}.`
+          : say`No passing --check within ${within}.`;
+      throw new WaitTimeoutError(message, {
         hint: say`Both keys stay live. Find the consumer still on the old key (if any), then --resume (waits again); or roll back with --abort.`,
       });
     }
