@@ -13,7 +13,7 @@ import { validateName } from '../commands/create.js';
 import { adminAccount } from '../keychain/secret-store.js';
 import type { SecretStore } from '../core/key-store.js';
 import type { ApiKey, AuthCheck, Provider } from './types.js';
-import { say, displayText, composed } from '../ui/display-text.js';
+import { say, displayText } from '../ui/display-text.js';
 
 /** The old key as the provider contract sees it (for instructions to the operator). */
 function oldKeyOf(record: RotationRecord): ApiKey {
@@ -118,10 +118,10 @@ async function awaitOperatorRevoke(record: RotationRecord, ports: RotationPorts,
     }
     if (ports.now().getTime() - started >= timeout) {
       record.awaiting = 'revoke';
+      // The provider's instructions name the key: outside text, cleaned whole.
+      const how = displayText(provider.operator?.revokeInstructions(oldKeyOf(record)) ?? '', 2000);
       throw new OperatorStepError(
-        composed(
-          `Paused: ${record.oldKey.name} still authenticates after ${formatDuration(timeout)}: it has not been revoked yet (or the revoke has not taken effect). ${provider.operator?.revokeInstructions(oldKeyOf(record)) ?? ''}`.trim(),
-        ),
+        say`Paused: ${displayText(record.oldKey.name)} still authenticates after ${displayText(formatDuration(timeout))}: it has not been revoked yet (or the revoke has not taken effect).${how ? say` ${how}` : say``}`,
       );
     }
     await ports.sleep(Math.min(record.options.pollIntervalMs, timeout));

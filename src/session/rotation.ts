@@ -326,15 +326,12 @@ export function unfinishedPairs(keys: readonly ApiKey[]): Array<{ old: ApiKey; n
 }
 
 export function strayNextGeneration(ctx: Context, provider: Provider, user: User, old: ApiKey, next: ApiKey): RotationConflictError {
-  const flags = `--user ${shellArg(user.email)} --key ${old.id}`;
+  const [who, nextName, nextId] = [displayText(shellArg(user.email)), displayText(next.name), displayText(next.id)];
+  const flags = say`--user ${who} --key ${displayText(old.id)}`;
   return new RotationConflictError(
     say`${displayText(user.email)} already has ${displayText(next.name)} (${displayText(next.id)}) beside ${displayText(old.name)}, and no rotation known here (state in ${displayText(ctx.stateDir)}) made it: another machine, or an earlier run whose state was lost, is rotating ${displayText(old.name)}.`,
     {
-      hint: composed(
-        `Adopt it from ${provider.displayName}'s state: keyrot rotate ${flags} --resume (needs ${next.name}'s plaintext in this keychain); ` +
-          `or delete it: keyrot revoke --user ${shellArg(user.email)} --key ${next.id} --yes, then rotate again; or restore that run's state directory; ` +
-          `or, if ${next.name} is unrelated, rotate to another name with --name. keyrot never makes a third key on its own.`,
-      ),
+      hint: say`Adopt it from ${displayText(provider.displayName)}'s state: keyrot rotate ${flags} --resume (needs ${nextName}'s plaintext in this keychain); or delete it: keyrot revoke --user ${who} --key ${nextId} --yes, then rotate again; or restore that run's state directory; or, if ${nextName} is unrelated, rotate to another name with --name. keyrot never makes a third key on its own.`,
       data: { oldKeyId: old.id, strayKeyId: next.id },
     },
   );
@@ -448,14 +445,14 @@ export async function resumeRotation(ctx: Context, session: RotationSession, act
 function refuseResumeThatCannotFinish(ctx: Context, provider: Provider, record: RotationRecord): void {
   const phases = PHASES[record.mode];
   const ahead = phases.slice(Math.max(0, phases.indexOf(record.phase)));
-  const abort = canAbort(record) ? ', or roll back with --abort' : '';
-  const hint = `Pass --check CMD with --resume (a command that proves the consumers work with the new key)${abort}. Nothing was changed.`;
+  const abort = canAbort(record) ? say`, or roll back with --abort` : say``;
+  const hint = say`Pass --check CMD with --resume (a command that proves the consumers work with the new key)${abort}. Nothing was changed.`;
   if (ahead.includes('wait')) {
     try {
       refuseWithoutEvidence(ctx, provider, record.options, record.mode, Boolean(record.batchId));
     } catch (err) {
       if (err instanceof UsageError)
-        err.hint = say`Pass --check CMD with --resume (a command that proves the consumers work with the new key), or --no-wait to revoke on your own word${displayText(`${abort}`)}. Nothing was changed.`;
+        err.hint = say`Pass --check CMD with --resume (a command that proves the consumers work with the new key), or --no-wait to revoke on your own word${abort}. Nothing was changed.`;
       throw err;
     }
   }
@@ -471,7 +468,7 @@ function refuseResumeThatCannotFinish(ctx: Context, provider: Provider, record: 
     !newKeyUnheldWithoutStore(record)
   ) {
     throw new UsageError(say`keyrot keeps no copy of ${displayText(record.newKey.name)} (--store none): it cannot prove the new key works before revoking ${displayText(record.oldKey.name)}.`, {
-      hint: composed(hint),
+      hint,
     });
   }
 }
@@ -621,6 +618,7 @@ export function makePorts(ctx: Context, provider: Provider, store: SecretStore, 
         ),
     startStep: (label) => ctx.steps.start(label),
     event: (type, data) => ctx.out.event(type, data),
+    // The engine's notes and warnings are plain strings (RotationPorts.note/warn): converting those ports is still to do.
     note: (m) => ctx.out.info(composed(m)),
     warn: (m) => ctx.out.warn(composed(m)),
     protect: (secret) => ctx.out.protect(secret),
@@ -645,7 +643,8 @@ export async function receiveKey(ctx: Context, options: RotateOptions, instructi
   }
   if (!ctx.interactive) return null;
   return ctx.steps.whilePaused(async () => {
-    ctx.out.info(composed(instructions));
+    // The provider's instructions name the keys: outside text, cleaned whole.
+    ctx.out.info(displayText(instructions, 2000));
     return (await ctx.prompts.secret(`Paste the new key ${name} (input hidden)`, '--new-key-stdin')).trim() || null;
   });
 }
