@@ -8,7 +8,7 @@ import { RotationJournal } from '../journal/rotations.js';
 import { KEYCHAIN_SERVICE, adminAccount, entryName } from '../keychain/secret-store.js';
 import type { Identity, Provider } from '../providers/types.js';
 import type { CommandModule } from './types.js';
-import { say, displayText, composed, joinDisplay } from '../ui/display-text.js';
+import { say, displayText, joinDisplay, type DisplayText } from '../ui/display-text.js';
 
 export interface LoginOptions {
   withKeyStdin?: boolean;
@@ -33,9 +33,9 @@ export const loginCommand: CommandModule<LoginOptions, LoginResult> = {
     const canManageUsers = mayManage(provider, identity);
     const needed = provider.capabilities.managePermission;
     if (canManageUsers === false && needed) {
-      const why = `The key authenticates as ${identity.email}, but that user lacks ${needed}: keyrot could not list users or rotate their keys with it.`;
-      if (!options.force) throw new PermissionError(composed(why), { hint: say`Use a key of the account root or of a user with ${displayText(needed)}, or pass --force to store it anyway.` });
-      ctx.out.warn(say`${displayText(why)} Stored anyway (--force).`);
+      const why = say`The key authenticates as ${displayText(identity.email)}, but that user lacks ${displayText(needed)}: keyrot could not list users or rotate their keys with it.`;
+      if (!options.force) throw new PermissionError(why, { hint: say`Use a key of the account root or of a user with ${displayText(needed)}, or pass --force to store it anyway.` });
+      ctx.out.warn(say`${why} Stored anyway (--force).`);
     }
     const store = await ctx.secretStore();
     const account = adminAccount(provider.id);
@@ -116,17 +116,19 @@ export const whoamiCommand: CommandModule<Record<string, never>, WhoamiResult> =
     };
   },
   render(r, ctx) {
-    const expiry = r.expiresAt === undefined ? 'unknown' : r.expiresAt === null ? 'never' : r.expiresAt.toISOString();
+    const expiry = r.expiresAt === undefined ? say`unknown` : r.expiresAt === null ? say`never` : displayText(r.expiresAt.toISOString());
+    const unfinished = r.unfinishedRotations.map((u) => say`${displayText(u.userEmail)} (${displayText(u.oldKey)} → ${displayText(u.newKey)}, ${displayText(u.status)} at ${displayText(u.phase)})`);
     ctx.out.data(
-      composed(
+      joinDisplay(
         [
-          `${r.identity.email}${r.identity.name ? ` (${r.identity.name})` : ''}`,
-          `  admin key         ${r.maskedKey} from ${r.where}`,
-          `  expires           ${expiry}`,
-          `  may manage users  ${manageWords(r.canManageUsers)}`,
-          `  permissions       ${r.identity.acls.join(', ') || 'none'}`,
-          `  unfinished        ${r.unfinishedRotations.length ? r.unfinishedRotations.map((u) => `${u.userEmail} (${u.oldKey} → ${u.newKey}, ${u.status} at ${u.phase})`).join('; ') : 'no rotation'}`,
-        ].join('\n'),
+          say`${displayText(r.identity.email)}${r.identity.name ? say` (${displayText(r.identity.name)})` : say``}`,
+          say`  admin key         ${displayText(r.maskedKey)} from ${displayText(r.where)}`,
+          say`  expires           ${expiry}`,
+          say`  may manage users  ${manageWords(r.canManageUsers)}`,
+          say`  permissions       ${r.identity.acls.length ? joinDisplay(r.identity.acls.map((acl) => displayText(acl))) : say`none`}`,
+          say`  unfinished        ${unfinished.length ? joinDisplay(unfinished, '; ') : say`no rotation`}`,
+        ],
+        '\n',
       ),
     );
   },
@@ -179,6 +181,6 @@ function mayManage(provider: Provider, identity: Identity): boolean | null {
   return needed ? identity.acls.includes(needed) : null;
 }
 
-function manageWords(can: boolean | null): string {
-  return can === null ? 'not known in advance (the first change will tell)' : can ? 'yes' : 'NO';
+function manageWords(can: boolean | null): DisplayText {
+  return can === null ? say`not known in advance (the first change will tell)` : can ? say`yes` : say`NO`;
 }

@@ -8,7 +8,7 @@ import { heldKeyIds, keychainAccount, parseKeyAccount, type SecretStore } from '
 import type { ApiKey, Provider, User } from '../providers/types.js';
 import type { AdminKey, Context } from '../cli/context.js';
 import { nonInteractiveError } from '../ui/prompts.js';
-import { displayText, joinDisplay, say, type DisplayText, composed } from '../ui/display-text.js';
+import { displayText, joinDisplay, say, type DisplayText } from '../ui/display-text.js';
 import { shellArg } from '../core/shell-arg.js';
 
 /**
@@ -87,9 +87,12 @@ export function findKey(keys: readonly ApiKey[], keyArg: string, userLabel: stri
   }
   const near = found.near;
   throw new NotFoundError(say`${say`${who} has no key with id or name "${typed}".`}${near.length ? say` Did you mean ${displayOrList(near.map(keyLabel))}?` : say``}`, {
-    hint: composed(
-      keys.length === 0 ? say`${who} has no keys.` : near.length || keys.length > 5 ? `keyrot list-keys --user ${shellArg(userLabel)} lists its keys.` : say`Keys: ${joinDisplay(keys.map(keyLabel))}.`,
-    ),
+    hint:
+      keys.length === 0
+        ? say`${who} has no keys.`
+        : near.length || keys.length > 5
+          ? say`keyrot list-keys --user ${displayText(shellArg(userLabel))} lists its keys.`
+          : say`Keys: ${joinDisplay(keys.map(keyLabel))}.`,
   });
 }
 

@@ -7,7 +7,7 @@ import { findKey, listHeldKeyIds, resolveUser } from './resolve.js';
 import { refuseDuringWait } from './user-lock.js';
 import type { CommandModule } from './types.js';
 import { shellArg } from '../core/shell-arg.js';
-import { say, displayText, composed } from '../ui/display-text.js';
+import { say, displayText, type DisplayText } from '../ui/display-text.js';
 
 /** verify warns when the key expires within this: two weeks leave time to rotate. */
 const EXPIRY_WARNING_MS = 14 * 86_400_000;
@@ -68,7 +68,7 @@ export const verifyCommand: CommandModule<VerifyOptions, VerifyResult> = {
     const check = await provider.checkKey(secret);
     const result: VerifyResult = { user, key, maskedKey: maskSecret(secret), source: piped !== null ? 'stdin' : 'keychain', check, listed: key !== null };
     if (!check.ok || !result.listed) {
-      throw new VerificationFailedError(composed(failureText(result)), {
+      throw new VerificationFailedError(failureText(result), {
         data: { userId: user.id, keyId: key?.id ?? null, maskedKey: result.maskedKey, authenticates: check.ok, reason: check.ok ? 'not-listed' : check.reason, listed: result.listed },
       });
     }
@@ -97,15 +97,15 @@ export const verifyCommand: CommandModule<VerifyOptions, VerifyResult> = {
   }),
 };
 
-function failureText(r: VerifyResult): string {
-  const who = `Key ${r.maskedKey} of ${r.user.email}`;
-  if (r.check.ok) return `${who} authenticates but is not among the user's keys (it belongs to someone else?).`;
+function failureText(r: VerifyResult): DisplayText {
+  const who = say`Key ${displayText(r.maskedKey)} of ${displayText(r.user.email)}`;
+  if (r.check.ok) return say`${who} authenticates but is not among the user's keys (it belongs to someone else?).`;
   switch (r.check.reason) {
     case 'ip-not-allowed':
-      return `${who} is rejected from this IP address: ${r.check.message}`;
+      return say`${who} is rejected from this IP address: ${displayText(r.check.message)}`;
     case 'forbidden':
-      return `${who} authenticates but is not allowed to read the account (403).`;
+      return say`${who} authenticates but is not allowed to read the account (403).`;
     default:
-      return `${who} is rejected (401): it was revoked, has expired, or was never valid.${r.listed ? '' : ' It is no longer listed.'}`;
+      return say`${who} is rejected (401): it was revoked, has expired, or was never valid.${r.listed ? say`` : say` It is no longer listed.`}`;
   }
 }

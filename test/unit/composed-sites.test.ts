@@ -12,9 +12,6 @@ const ALLOWED: Record<string, number> = {
   'src/commands/audit.ts': 6,
   'src/commands/create.ts': 2,
   'src/commands/demo.ts': 3,
-  'src/commands/login.ts': 2,
-  'src/commands/resolve.ts': 1,
-  'src/commands/verify.ts': 1,
   'src/session/rotation.ts': 2,
 };
 
