@@ -7,7 +7,7 @@ import { EXIT_CODE_NAMES, EXIT_CODE_TABLE, UsageError } from '../errors.js';
 import type { CompletionFlag, CompletionSpec } from '../commands/completion.js';
 import type { CommandModule } from '../commands/types.js';
 import type { Context, Deps, GlobalOptions } from './context.js';
-import { say, displayText, composed } from '../ui/display-text.js';
+import { say, displayText, composed, type DisplayText } from '../ui/display-text.js';
 
 declare const KEYROT_VERSION: string;
 export const VERSION = typeof KEYROT_VERSION === 'string' ? KEYROT_VERSION : '0.0.0-dev';
@@ -508,7 +508,7 @@ export function buildProgram(deps: Deps, signal: AbortSignal, state: RunState): 
       else handler.render(result, ctx);
       const outcome = handler.outcome?.(result);
       if (outcome) {
-        ctx.out.failure(composed(outcome.message));
+        ctx.out.failure(outcome.message);
         state.exitCode = outcome.exitCode;
       }
     });
@@ -574,10 +574,11 @@ export function fromCommanderError(err: CommanderError, argv: readonly string[] 
   const command = commandWord(argv);
   if (err.code === 'commander.unknownOption' && command !== undefined && !isCommandName(command)) return unknownCommand(command);
   const message = err.message.replace(/^error:\s*/i, '');
-  return new UsageError(composed(message.charAt(0).toUpperCase() + message.slice(1)), { hint: composed(err.code === 'commander.unknownOption' ? unknownOptionHint(message, command) : HELP_HINT) });
+  // Commander's own message (it may add a "(Did you mean …?)" line): several lines, each filtered.
+  return new UsageError(composed(message.charAt(0).toUpperCase() + message.slice(1)), { hint: err.code === 'commander.unknownOption' ? unknownOptionHint(message, command) : HELP_HINT });
 }
 
-const HELP_HINT = 'keyrot --help lists commands and flags.';
+const HELP_HINT = say`keyrot --help lists commands and flags.`;
 
 /** The first word of `argv` that is neither a global flag nor a global flag's value: where the command goes. */
 function commandWord(argv: readonly string[]): string | undefined {
@@ -598,11 +599,13 @@ function commandWord(argv: readonly string[]): string | undefined {
  * A flag given where it does not belong names the commands it belongs to: given before any command, it goes after
  * one; given to `command` (already after it), it belongs to other commands.
  */
-function unknownOptionHint(message: string, command: string | undefined): string {
-  const flag = /unknown option '([^'=]+)/i.exec(message)?.[1];
-  const owners = COMMANDS.filter((c) => c.options.some((o) => o.long === flag || o.short === flag)).map((c) => c.name);
-  if (!flag || owners.length === 0) return HELP_HINT;
-  const example = `e.g. keyrot ${owners[0]} ${flag} …`;
-  if (command === undefined) return `${flag} is an option of ${orList(owners)}: put it after the command, ${example}`;
-  return `${flag} is an option of ${orList(owners)}, not of ${command}: ${example}; keyrot help ${command} lists what ${command} takes`;
+function unknownOptionHint(message: string, command: string | undefined): DisplayText {
+  const found = /unknown option '([^'=]+)/i.exec(message)?.[1];
+  const owners = COMMANDS.filter((c) => c.options.some((o) => o.long === found || o.short === found)).map((c) => c.name);
+  if (!found || owners.length === 0) return HELP_HINT;
+  const [flag, which] = [displayText(found), displayText(orList(owners))];
+  const example = say`e.g. keyrot ${displayText(owners[0] ?? '')} ${flag} …`;
+  if (command === undefined) return say`${flag} is an option of ${which}: put it after the command, ${example}`;
+  const typed = displayText(command);
+  return say`${flag} is an option of ${which}, not of ${typed}: ${example}; keyrot help ${typed} lists what ${typed} takes`;
 }

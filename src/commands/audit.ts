@@ -143,7 +143,7 @@ export const auditCommand: CommandModule<AuditOptions, AuditResult> = {
     if (result.matched === 0) return undefined;
     return {
       exitCode: ExitCode.auditFindings,
-      message: `${result.matched} key${result.matched === 1 ? ' has' : 's have'} a finding named by --fail-on (${result.failOn.join(', ')}).`,
+      message: say`${result.matched} key${result.matched === 1 ? say` has` : say`s have`} a finding named by --fail-on (${displayText(result.failOn.join(', '))}).`,
     };
   },
 };

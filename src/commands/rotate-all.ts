@@ -214,11 +214,11 @@ const batchCommand: CommandModule<RotateOptions, BatchResult> = {
     if (result.kind !== 'batch') return undefined;
     const counts = countOf(result.items);
     const next = nextStep(result);
-    const tail = next ? ` Next: ${next}` : '';
-    if (result.cancelled) return { exitCode: ExitCode.cancelled, message: `Cancelled: ${counts.done} of ${result.items.length} keys rotated.${tail}` };
+    const tail = next ? say` Next: ${displayText(next, 2000)}` : say``;
+    if (result.cancelled) return { exitCode: ExitCode.cancelled, message: say`Cancelled: ${counts.done} of ${result.items.length} keys rotated.${tail}` };
     if (!stoppedShort(result)) return undefined;
     const code: ExitCodeValue = counts.done === 0 ? ExitCode.batchFailed : ExitCode.batchPartial;
-    return { exitCode: code, message: `${counts.done} of ${result.items.length} keys rotated; ${result.items.length - counts.done - counts.gone} not.${tail}` };
+    return { exitCode: code, message: say`${counts.done} of ${result.items.length} keys rotated; ${result.items.length - counts.done - counts.gone} not.${tail}` };
   },
 };
 
@@ -830,11 +830,15 @@ function plural(count: number, noun: 'key' | 'user'): DisplayText {
  * A dry run exits as the real run would: with the first preflight failure's code, else the batch's code when keys
  * would stop (16 some, 17 all), else 0. Said after the plan, which is always printed.
  */
-function plannedOutcome(result: Extract<BatchResult, { kind: 'batch-planned' }>): { exitCode: ExitCodeValue; message: string } | undefined {
+function plannedOutcome(result: Extract<BatchResult, { kind: 'batch-planned' }>): { exitCode: ExitCodeValue; message: DisplayText } | undefined {
   const first = result.preflightFailed[0];
-  if (first) return { exitCode: first.error.exitCode, message: `--dry-run: the real run would stop before any change (${first.check}: ${first.error.message}); nothing was changed.` };
+  if (first)
+    return {
+      exitCode: first.error.exitCode,
+      message: say`--dry-run: the real run would stop before any change (${displayText(first.check, 2000)}: ${displayText(first.error.message, 2000)}); nothing was changed.`,
+    };
   const stopping = result.items.filter((i) => i.problem).length;
   if (stopping === 0) return undefined;
   const code: ExitCodeValue = stopping === result.items.length ? ExitCode.batchFailed : ExitCode.batchPartial;
-  return { exitCode: code, message: `--dry-run: ${stopping} of ${result.items.length} rotations would stop; nothing was changed.` };
+  return { exitCode: code, message: say`--dry-run: ${stopping} of ${result.items.length} rotations would stop; nothing was changed.` };
 }

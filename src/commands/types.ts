@@ -1,5 +1,6 @@
 import type { Context } from '../cli/context.js';
 import type { ExitCodeValue } from '../errors.js';
+import type { DisplayText } from '../ui/display-text.js';
 
 /**
  * A subcommand: `run` does the work and returns data (tests assert on it); `render` prints it for people;
@@ -21,5 +22,5 @@ export interface CommandModule<Options, Result> {
    * A result that is printed in full and yet is no success (audit findings named by --fail-on, a batch with failed
    * rotations): its exit code, and one line for stderr, said after the result.
    */
-  outcome?(result: Result): { exitCode: ExitCodeValue; message: string } | undefined;
+  outcome?(result: Result): { exitCode: ExitCodeValue; message: DisplayText } | undefined;
 }
