@@ -8,7 +8,7 @@ import type { Styles } from '../ui/output.js';
 import { renderTable } from '../ui/table.js';
 import { isAdmin, knownKeys, listUsersOnce, scanUsers, stoppedAt, unfinishedRotations, withManageUsers } from './account-scan.js';
 import type { CommandModule } from './types.js';
-import { say, displayText, composed, displayLines } from '../ui/display-text.js';
+import { say, displayText, displayLines, joinDisplay, type DisplayText } from '../ui/display-text.js';
 
 export interface AuditOptions {
   expiringWithin?: string;
@@ -106,10 +106,12 @@ export const auditCommand: CommandModule<AuditOptions, AuditResult> = {
     );
     const rows = table.slice(1).map((line, i) => paint(s, severityOf(result.keys[i] as AuditedKey), line));
     const findings = result.keys.flatMap((k) =>
-      k.findings.map((f) => paint(s, f.severity, `  ${f.severity.padEnd(8)}  ${f.code.padEnd(19)}  ${sanitizeForDisplay(k.userEmail)} / ${sanitizeForDisplay(k.keyName)}: ${f.reason}`)),
+      k.findings.map((f) =>
+        paint(s, f.severity, say`  ${displayText(f.severity.padEnd(8))}  ${displayText(f.code.padEnd(19))}  ${displayText(k.userEmail)} / ${displayText(k.keyName)}: ${displayText(f.reason, 2000)}`),
+      ),
     );
-    ctx.out.data(composed([table[0] ?? '', ...rows, ...(findings.length ? ['', 'Findings, most urgent first:', ...findings] : [])].join('\n')));
-    ctx.out.info(composed(summaryLine(result)));
+    ctx.out.data(joinDisplay([table[0] ?? say``, ...rows, ...(findings.length ? [say``, say`Findings, most urgent first:`, ...findings] : [])], '\n'));
+    ctx.out.info(summaryLine(result));
   },
 
   toJson(result) {
@@ -176,11 +178,11 @@ function daysAgo(ms: number): string {
   return days < 1 ? 'today' : `${days}d ago`;
 }
 
-function paint(s: Styles, severity: Severity | null, line: string): string {
-  if (severity === 'critical') return s.red(composed(line));
-  if (severity === 'high') return s.yellow(composed(line));
-  if (severity === 'medium') return s.cyan(composed(line));
-  if (severity === null) return s.green(composed(line));
+function paint(s: Styles, severity: Severity | null, line: DisplayText): DisplayText {
+  if (severity === 'critical') return s.red(line);
+  if (severity === 'high') return s.yellow(line);
+  if (severity === 'medium') return s.cyan(line);
+  if (severity === null) return s.green(line);
   return line;
 }
 
@@ -195,10 +197,11 @@ function summaryCounts(keys: readonly AuditedKey[]): { keys: number; bySeverity:
   return { keys: keys.length, bySeverity, byCode };
 }
 
-function summaryLine(result: AuditResult): string {
+function summaryLine(result: AuditResult): DisplayText {
   const { byCode } = summaryCounts(result.keys);
-  const counts = FINDING_CODE_LIST.filter((c) => byCode[c]).map((c) => `${byCode[c]} ${c}`);
-  return `${result.keys.length} key${result.keys.length === 1 ? '' : 's'} of ${result.users} user${result.users === 1 ? '' : 's'}${counts.length ? `: ${counts.join(', ')}` : ': nothing to report'}.`;
+  const counts = FINDING_CODE_LIST.filter((c) => byCode[c]).map((c) => say`${byCode[c] ?? 0} ${displayText(c)}`);
+  const s = (n: number) => (n === 1 ? say`` : say`s`);
+  return say`${result.keys.length} key${s(result.keys.length)} of ${result.users} user${s(result.users)}${counts.length ? say`: ${joinDisplay(counts)}` : say`: nothing to report`}.`;
 }
 
 const CSV_COLUMNS: ReadonlyArray<readonly [string, (k: AuditedKey) => string | number | boolean | null]> = [
