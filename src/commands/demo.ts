@@ -17,7 +17,7 @@ import { UsageError } from '../errors.js';
 import { probeWritable, type SecretStore } from '../keychain/secret-store.js';
 import type { PlatformDialect, PlatformSandbox } from '../sandbox/platforms.js';
 import type { CommandModule } from './types.js';
-import { say, displayText, composed } from '../ui/display-text.js';
+import { say, displayText, joinDisplay } from '../ui/display-text.js';
 
 export type DemoOptions = Record<string, never>;
 
@@ -73,22 +73,20 @@ export const demoCommand: CommandModule<DemoOptions, DemoResult> = {
     if (result.waits.length > 1) {
       const width = Math.max(...result.waits.map((w) => w.provider.length));
       ctx.out.info(
-        composed(
+        joinDisplay(
           [
-            '',
+            say``,
             s.bold(say`How each rotation knew the consumers had switched before revoking the old key:`),
-            ...result.waits.map((w) => `  ${w.provider.padEnd(width)}  ${w.signal}: ${w.detail}`),
-            'Vultr reports activity per user: it cannot tell the new key from the old one (add --check for proof). Grafana reports each',
-            "token's own last use: keyrot revoked the old token only once the new one was used and the old one had stayed unused.",
-          ].join('\n'),
+            ...result.waits.map((w) => say`  ${displayText(w.provider.padEnd(width))}  ${displayText(w.signal)}: ${displayText(w.detail, 2000)}`),
+            say`Vultr reports activity per user: it cannot tell the new key from the old one (add --check for proof). Grafana reports each`,
+            say`token's own last use: keyrot revoked the old token only once the new one was used and the old one had stayed unused.`,
+          ],
+          '\n',
         ),
       );
     }
     ctx.out.info(
-      composed(
-        `\n${s.green(say`✔`)} Demo done: ${result.steps.length} commands. The consumers made ${result.consumer.calls} API calls during the runs, ${result.consumer.rejected} rejected.` +
-          `\nNext: keyrot sandbox (a sandbox that stays up; --provider grafana|example|kubeadapt for the others), keyrot --help, or set VULTR_API_KEY and run keyrot list-users.`,
-      ),
+      say`\n${s.green(say`✔`)} Demo done: ${result.steps.length} commands. The consumers made ${result.consumer.calls} API calls during the runs, ${result.consumer.rejected} rejected.\nNext: keyrot sandbox (a sandbox that stays up; --provider grafana|example|kubeadapt for the others), keyrot --help, or set VULTR_API_KEY and run keyrot list-users.`,
     );
   },
 };
@@ -211,7 +209,7 @@ async function runScript(stage: Stage, env: Record<string, string>, writeKey: st
   for (const argv of script) {
     const piped = stdin !== undefined && argv.includes('--new-key-stdin');
     const shown = `${piped ? "printf %s '<the minted key>' | " : ''}keyrot ${argv.map((a) => (a === writeKey ? "'<write the key to the key file of the consumer>'" : shellArg(a))).join(' ')}`;
-    ctx.out.info(say`\n${ctx.out.style.cyan(say`$`)} ${ctx.out.style.bold(composed(shown))}`);
+    ctx.out.info(say`\n${ctx.out.style.cyan(say`$`)} ${ctx.out.style.bold(displayText(shown, 2000))}`);
     const io = piped ? { ...ctx.io, stdin: Readable.from([stdin]) } : ctx.io;
     const exitCode = await runCli(argv, { env: childEnv, ...io, secretStore: store }, ctx.signal);
     stage.result.steps.push({ command: shown, exitCode });

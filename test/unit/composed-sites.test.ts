@@ -10,7 +10,6 @@ import { describe, expect, it } from 'vitest';
 const ALLOWED: Record<string, number> = {
   'src/cli/program.ts': 1,
   'src/commands/create.ts': 2,
-  'src/commands/demo.ts': 3,
   'src/session/rotation.ts': 2,
 };
 
