@@ -17,7 +17,7 @@ import { resolveUser } from './resolve.js';
 import type { CommandModule } from './types.js';
 import { refuseDuringRotation, withUserLock } from './user-lock.js';
 import { shellArg } from '../core/shell-arg.js';
-import { say, displayText, composed, joinDisplay } from '../ui/display-text.js';
+import { say, displayText, joinDisplay } from '../ui/display-text.js';
 
 export interface CreateOptions {
   user?: string;
@@ -186,7 +186,7 @@ async function createUnderLock(
       provider,
       store,
       rescue: (key, userId) => writeRescueFile(ctx.stateDir, provider.id, userId, key),
-      note: (m) => ctx.out.warn(composed(m)),
+      note: (m) => ctx.out.warn(m),
       onCreateSent: async () => void counts.sent++,
       onOrphansDeleted: async (n) => void (counts.deleted += n),
       onStored: async (key) => {
@@ -220,7 +220,7 @@ async function createUnderLock(
       if (err instanceof CancelledError) {
         const settled = await deleteOrphans(
           { userId: user.id, name, preexistingKeyIds: new Set(existing.map((k) => k.id)), ownUnheld: counts.sent - counts.deleted },
-          { provider: await ctx.cleanupProvider(), store, note: (m) => ctx.out.warn(composed(m)) },
+          { provider: await ctx.cleanupProvider(), store, note: (m) => ctx.out.warn(m) },
         ).then(
           () => true,
           () => false,

@@ -16,7 +16,7 @@ import { keychainAccount, type SecretStore } from './key-store.js';
 import type { ApiKey, CreateKeyInput, CreatedKey, Provider } from '../providers/types.js';
 import { deleteAndConfirm } from './delete-key.js';
 import { maskSecret } from './mask.js';
-import { say, displayText } from './display-text.js';
+import { say, displayText, joinDisplay, type DisplayText } from './display-text.js';
 
 export interface CreateKeyPorts {
   provider: Provider;
@@ -24,7 +24,7 @@ export interface CreateKeyPorts {
   /** Last resort when neither the keychain nor a delete worked: persist the plaintext, return where. */
   rescue(key: CreatedKey, userId: string): Promise<string>;
   /** Reports what happened (reconciliation, clean-up) in words. Must not receive secrets. */
-  note(message: string): void;
+  note(message: DisplayText): void;
   /** Called right after the plaintext is safely in the keychain (e.g. to journal the key id). */
   onStored?(key: CreatedKey): Promise<void>;
   /** Called before each create is sent, and after keys of a lost answer are deleted (to journal the counts). */
@@ -76,7 +76,7 @@ export async function createAndStoreKey(req: CreateKeyRequest, ports: CreateKeyP
         );
       }
       if (!(err instanceof CreateOutcomeUnknownError)) throw err;
-      ports.note(`The answer to the create was lost; checking ${req.name} at the provider.`);
+      ports.note(say`The answer to the create was lost; checking ${displayText(req.name)} at the provider.`);
       orphansDeleted.push(...(await deleteOrphansOrExplain({ ...req, ownUnheld: ownUnheld() }, ports, `The answer to creating "${req.name}" was lost`)));
       if (attempt >= 2) throw err;
       continue;
@@ -189,7 +189,7 @@ export async function deleteOrphans(req: OrphanQuery, ports: Pick<CreateKeyPorts
   const candidates = await orphanCandidates(req, ports);
   if (req.ownUnheld === 0) {
     // Every key this run may have made is accounted for: these are another's, and not for this run to delete.
-    if (candidates.length) ports.note(`Left ${candidates.map((k) => `${k.name} (${k.id})`).join(', ')} alone: this run did not make it.`);
+    if (candidates.length) ports.note(say`Left ${joinDisplay(candidates.map((k) => say`${displayText(k.name)} (${displayText(k.id)})`))} alone: this run did not make it.`);
     return [];
   }
   refuseOthersKeys(req, candidates);
@@ -197,7 +197,7 @@ export async function deleteOrphans(req: OrphanQuery, ports: Pick<CreateKeyPorts
   try {
     for (const key of candidates) {
       await deleteAndConfirm(ports.provider, req.userId, key, { ...(ports.sleep ? { sleep: ports.sleep } : {}) });
-      ports.note(`Deleted key ${key.id} (${key.name}): it was created but its plaintext never reached keyrot.`);
+      ports.note(say`Deleted key ${displayText(key.id)} (${displayText(key.name)}): it was created but its plaintext never reached keyrot.`);
       deleted.push(key.id);
     }
   } finally {
@@ -256,7 +256,9 @@ async function keepDisplaced(account: string, secret: string, ports: CreateKeyPo
   if (before === null || before === secret) return;
   const kept = `${account}:displaced-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   await ports.store.set(kept, before);
-  ports.note(`The keychain already held another key under "${account}" (the same ids at another instance of ${ports.provider.displayName}?): that key is kept under "${kept}".`);
+  ports.note(
+    say`The keychain already held another key under "${displayText(account)}" (the same ids at another instance of ${displayText(ports.provider.displayName)}?): that key is kept under "${displayText(kept)}".`,
+  );
 }
 
 async function storeOrUndo(userId: string, created: CreatedKey, ports: CreateKeyPorts): Promise<Omit<StoredKey, 'orphansDeleted'>> {
