@@ -32,10 +32,11 @@ export function joinDisplay(items: readonly DisplayText[], separator = ', '): Di
 }
 
 /**
- * Text keyrot composed from display-safe parts and its own words whose type does not say so (a helper that returns
- * string, a summary of several lines, keyrot's own styles): filtered as Output's terminal filter does, line breaks and
- * keyrot's own colours kept. Each call marks a place where the parts were made safe earlier; a raw provider value goes
- * through displayText() instead.
+ * A whole string filtered as Output's terminal filter does (line breaks and keyrot's own colours kept), for the two
+ * kinds of text that still arrive as plain strings: the rotation engine's notes and warnings (RotationPorts.note/warn,
+ * until those ports take DisplayText) and commander's own usage messages (several lines). Its parts are not
+ * type-checked, so every other message is built with say/displayText; test/unit/composed-sites.test.ts lists the
+ * allowed call sites.
  */
 export function composed(text: string): DisplayText;
 export function composed(text: string | undefined): DisplayText | undefined;
