@@ -1,5 +1,5 @@
-// Attack on issue 20's folder cache (src/state/local.ts #made): a folder keyrot made and checked once is trusted for
-// the rest of the run. When that folder is replaced between two journal writes of one run (here by a symbolic link to
+// Issue 20's folder cache (src/state/local.ts #made) once trusted a folder keyrot made and checked for the rest of
+// the run; each write now checks the folder chain again. When that folder is replaced between two journal writes of one run (here by a symbolic link to
 // a folder elsewhere, as anyone who can rename entries in the state root could do), keyrot writes the rotation's
 // journal through the link, into a folder it refuses everywhere else ("a symbolic link: refusing to keep rotation
 // records through it"). Before the cache every write checked its folder (ensureDir) and refused the link.
@@ -19,7 +19,7 @@ describe.skipIf(!HAS_KEYCHAIN)('a state folder swapped for a symbolic link in th
     const swap = `cat >/dev/null; mv '${state}/rotations' '${state}/rotations.moved' && ln -s '${elsewhere}' '${state}/rotations'`;
     const r = await h.run(['rotate', '--user', 'ops@example.com', '--state-dir', state, '--on-new-key', swap, '--no-wait', '--yes']);
     const planted = await readdir(elsewhere);
-    // Today: every write from the hand-over to the revoke goes through the link (elsewhere/ holds the journal); the
+    // Before the fix: every write from the hand-over to the revoke goes through the link (elsewhere/ holds the journal); the
     // refusal comes only at the end (exit 14), after the old key was revoked.
     expect(planted, `${r.code}\n${r.stderr}`).toEqual([]);
   });
