@@ -1,5 +1,5 @@
-// Attack on issue 17's "revoke refuses the admin key keyrot runs with" (commands/resolve.ts runningAdminKey): the key
-// is recognised only by its last characters as the provider lists them. A provider whose key listing has no last
+// Issue 17's "revoke refuses the admin key keyrot runs with" (commands/resolve.ts refuseRunningAdminKey): the key
+// was recognised only by its last characters as the provider lists them. A provider whose key listing has no last
 // characters (a provider file without `lastChars`; no field says a provider must send them) gives keys with
 // lastChars null, runningAdminKey answers "not the admin key", and `revoke --key <the admin key> --yes` deletes the key
 // keyrot runs with: the account's only admin key here, a lock-out, reported as exit 3 "rejected the API key … it may
@@ -22,7 +22,7 @@ describe.skipIf(!HAS_KEYCHAIN)('revoke of the admin key, with a provider file wh
     const admin = s.keys().find((k) => k.plaintext === s.sandbox.adminKey)!;
     expect(admin, 'the admin key is the account keyrot-admin').toBeDefined();
     const r = await s.run(['--provider-file', file, 'revoke', '--user', 'keyrot-admin', '--key', admin.id, '--yes'], { env: {} });
-    // Today: the admin key is deleted (and the report of that is whatever the refused confirming listing makes of it).
+    // Before the fix: the admin key was deleted (and the report of that is whatever the refused confirming listing makes of it).
     expect(
       s.keys().map((k) => k.id),
       `${r.code}\n${r.stderr}`,
