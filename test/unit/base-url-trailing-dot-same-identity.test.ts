@@ -1,7 +1,7 @@
-// Attack on issue 17's "one endpoint, one identity" (core/base-url.ts validateBaseUrl, providers/registry.ts
+// Issue 17's "one endpoint, one identity" (core/base-url.ts validateBaseUrl, providers/registry.ts
 // fileProviderId): a host with its trailing dot (`api.example.com.`, the fully qualified spelling, which DNS resolves
-// to the same address and HTTPS servers answer alike) is kept by WHATWG URL and by canonicalUrl, so one endpoint gets
-// two provider identities: two sets of keychain entries, two journal names and two user locks. A rotation begun with
+// to the same address and HTTPS servers answer alike) is kept by WHATWG URL (and was by canonicalUrl, giving one endpoint
+// two provider identities: two sets of keychain entries, two journal names and two user locks). A rotation begun with
 // one spelling is invisible to a run with the other, which may rotate the same user at the same time. Either
 // spelling must give one identity, or the dotted one be refused as a usage error.
 import { describe, expect, it } from 'vitest';
@@ -25,7 +25,7 @@ describe('a base URL whose host ends with a dot', () => {
         expect((err as Error).name).toMatch(/UsageError/);
         return;
       }
-      // Today: myplatform.<hash of the dotted spelling> beside myplatform.<hash of the plain one>.
+      // Before the fix: myplatform.<hash of the dotted spelling> beside myplatform.<hash of the plain one>.
       expect(dottedId).toBe(identity(plain));
     });
   }
