@@ -1,5 +1,5 @@
-// Attack on the GitHub outputs (ui/github.ts rotationOutputs, jobOutputText) and the CI recipe that uses them
-// (README.md and docs/ci.md: a later step `echo "rotated to ${{ steps.rotate.outputs.new-key-name }} …"`). The runner
+// The GitHub outputs (ui/github.ts rotationOutputs, jobOutputText) and the CI recipe that uses them
+// (README.md and docs/ci.md once had a later step `echo "rotated to ${{ steps.rotate.outputs.new-key-name }} …"`). The runner
 // pastes an output's text into the step's script before bash reads it, and new-key-name is the old key's name as the
 // provider returned it, plus "-v2". Anyone who may name a key of a rotated user (the user themself, for their own key)
 // names it deploy$(touch${IFS}PWNED): the documented next step then runs that command, in a job that holds the
@@ -61,7 +61,7 @@ describe.skipIf(!HAS_KEYCHAIN)("the CI recipe's next step after a rotation of a 
         scripts.push(script);
         spawnSync('bash', ['-c', script], { cwd: work, encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
       }
-      // Today: new-key-name is "deploy$(touch${IFS}PWNED)-v2", and the documented echo runs touch PWNED.
+      // Before the fix: new-key-name was "deploy$(touch${IFS}PWNED)-v2", and the documented echo runs touch PWNED.
       expect(existsSync(join(work, 'PWNED')), scripts.join('\n')).toBe(false);
     });
   }
