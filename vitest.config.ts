@@ -21,7 +21,7 @@ export default defineConfig({
         extends: true,
         // A fresh process per file: end-to-end files run keyrot's main() in-process (test/helpers/in-process.ts)
         // and use the keychain's native library, and a worker reused across such files was seen to crash.
-        test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'] },
+        test: { name: 'e2e', include: ['test/e2e/**/*.test.ts', 'test/attack/**/*.test.ts'] },
       },
     ],
   },

@@ -6,7 +6,7 @@ import { orList } from '../core/suggest.js';
 import { KeychainError, NotFoundError, UsageError } from '../errors.js';
 import { heldKeyIds, keychainAccount, parseKeyAccount, type SecretStore } from '../keychain/secret-store.js';
 import type { ApiKey, Provider, User } from '../providers/types.js';
-import type { AdminKey, Context } from '../cli/context.js';
+import type { Context } from '../cli/context.js';
 import { nonInteractiveError } from '../ui/prompts.js';
 import { displayText, joinDisplay, say, type DisplayText } from '../ui/display-text.js';
 import { shellArg } from '../core/shell-arg.js';
@@ -279,14 +279,39 @@ export async function listedKeys(ctx: Context, store: SecretStore | null, provid
 }
 
 /**
- * The admin key keyrot runs with, when `key` (a key of `user`) is that key: told apart by the last characters the
- * provider lists, and by the admin key's own user (asked of the provider only when those characters match). Null
- * otherwise. `rotate` and `revoke` refuse such a key before any change: deleted as a user key, it would cut keyrot
- * off half-way and leave where it comes from holding a revoked key.
+ * Refuses `key` (a key of `user`) when it is, or may be, the admin key keyrot runs with: `rotate` (as a user key) and
+ * `revoke` would cut keyrot off half-way and leave where the admin key comes from holding a revoked key. The key is
+ * told apart by the last characters the provider lists and by the admin key's own user (whoami, asked only when
+ * needed; `identityEmail` when the caller knows it). When the provider cannot say which key is the admin key's (a
+ * listing without last characters; for rotate, a provider with no --self, whose token list keyrot does not trust to
+ * say), any key of the admin key's own account may be it: refused too. Checked before any change.
  */
-export async function runningAdminKey(ctx: Context, provider: Provider, user: User, key: ApiKey, identityEmail?: string): Promise<AdminKey | null> {
-  if (!key.lastChars) return null;
+export async function refuseRunningAdminKey(ctx: Context, provider: Provider, user: User, key: ApiKey, action: 'rotate' | 'revoke', identityEmail?: string): Promise<void> {
+  const ownAccount = async () => (identityEmail ?? (await provider.whoami()).email) === user.email;
+  const unknowable = !key.lastChars || (action === 'rotate' && !provider.ownKeys);
+  if (unknowable) {
+    if (!(await ownAccount())) return;
+    const admin = await ctx.adminKey();
+    const verb = action === 'rotate' ? 'rotating' : 'revoking';
+    throw new UsageError(
+      say`${displayText(user.email)} is the account of the admin key keyrot runs with (from ${displayText(admin.where)}): ${displayText(verb)} ${displayText(key.name)} may revoke keyrot's own key (${displayText(provider.displayName)} does not say which key is it), leaving ${displayText(admin.where)} holding a revoked key.`,
+      {
+        hint:
+          action === 'rotate'
+            ? say`Rotate this account's keys with an admin key of another account, or in ${displayText(provider.displayName)} itself.`
+            : say`Revoke it in ${displayText(provider.displayName)}'s dashboard, or with an admin key of another account.`,
+      },
+    );
+  }
   const admin = await ctx.adminKey();
-  if (!admin.key.endsWith(key.lastChars)) return null;
-  return (identityEmail ?? (await provider.whoami()).email) === user.email ? admin : null;
+  if (!admin.key.endsWith(key.lastChars as string) || !(await ownAccount())) return;
+  if (action === 'rotate') {
+    throw new UsageError(
+      say`${displayText(key.name)} is the admin key keyrot runs with (from ${displayText(admin.where)}): rotating it as a user key would leave ${displayText(admin.where)} holding a revoked key.`,
+      { hint: say`Rotate it with keyrot rotate --self, which puts the new key where the admin key comes from.` },
+    );
+  }
+  throw new UsageError(say`${displayText(key.name)} is the admin key keyrot runs with (from ${displayText(admin.where)}): keyrot does not revoke its own key.`, {
+    hint: say`${displayText(provider.ownKeys ? 'Replace it with keyrot rotate --self; or r' : 'R')}evoke it with an admin key of another user, or in ${displayText(provider.displayName)} itself.`,
+  });
 }

@@ -7,7 +7,7 @@ import { keychainAccount } from '../keychain/secret-store.js';
 import type { ApiKey, User } from '../providers/types.js';
 import { nonInteractiveError } from '../ui/prompts.js';
 import { displayText, say } from '../ui/display-text.js';
-import { describeKey, findKey, heldAmong, resolveUser, runningAdminKey } from './resolve.js';
+import { describeKey, findKey, heldAmong, resolveUser, refuseRunningAdminKey } from './resolve.js';
 import type { CommandModule } from './types.js';
 import { refuseDuringRotation, withUserLock } from './user-lock.js';
 
@@ -47,12 +47,7 @@ export const revokeCommand: CommandModule<RevokeOptions, RevokeResult> = {
         );
       }
       await refuseDuringRotation(ctx, provider, user, `revoke ${key.name}`, Boolean(options.force));
-      const admin = await runningAdminKey(ctx, provider, user, key);
-      if (admin) {
-        throw new UsageError(say`${displayText(key.name)} is the admin key keyrot runs with (from ${displayText(admin.where)}): keyrot does not revoke its own key.`, {
-          hint: say`${displayText(provider.ownKeys ? 'Replace it with keyrot rotate --self; or r' : 'R')}evoke it with an admin key of another user, or in ${displayText(provider.displayName)} itself.`,
-        });
-      }
+      await refuseRunningAdminKey(ctx, provider, user, key, 'revoke');
       const label = `${key.name} (${key.id}, ${maskFromLastChars(key.lastChars)}) of ${user.email}`;
       if (!options.yes) {
         if (!ctx.interactive) throw new UsageError(say`Revoking ${displayText(label)} is destructive: pass --yes to confirm without a terminal.`);

@@ -31,11 +31,15 @@ export function validateBaseUrl(text: string, source: string): string {
 
 /**
  * One spelling per endpoint, so one endpoint has one identity (providers/registry.ts fileProviderId): WHATWG URL
- * already lower-cases the scheme and host, drops the default port and resolves "." and ".."; here escapes of
- * unreserved characters are decoded (%7E is ~, %41 is A), other escapes upper-cased (%2f is %2F), and trailing slashes
- * dropped.
+ * already lower-cases the scheme and host, drops the default port and resolves "." and ".."; here the host's trailing
+ * dot is dropped, escapes of unreserved characters are decoded (%7E is ~, %41 is A), other escapes upper-cased (%2f is
+ * %2F), and trailing slashes dropped.
  */
 function canonicalUrl(url: URL): string {
+  // "api.example.com." (the fully qualified spelling) is the same DNS name as "api.example.com", which is also the
+  // name TLS checks the certificate against and sends as SNI (RFC 6066 section 3: no trailing dot): one dot dropped,
+  // for the identity and for the requests alike, since this string is the base URL keyrot sends requests to.
+  if (url.hostname.endsWith('.')) url.hostname = url.hostname.slice(0, -1);
   url.pathname = url.pathname.replace(/%([0-9a-fA-F]{2})/g, (percentEscape, hex: string) => {
     const c = String.fromCharCode(Number.parseInt(hex, 16));
     return /[A-Za-z0-9\-._~]/.test(c) ? c : percentEscape.toUpperCase();

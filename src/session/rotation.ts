@@ -34,7 +34,7 @@ import type { ApiKey, Identity, Provider, User } from '../providers/types.js';
 import { addMaskLine, appendStepSummary, inGithubActions, rotationOutputs, rotationSummaryMarkdown, writeJobOutputs } from '../ui/github.js';
 import { parseTarget, parseTargets, targetList } from '../destinations/index.js';
 import { consentTo } from '../commands/consent.js';
-import { chooseKey, findKey, heldAmong, runningAdminKey } from '../commands/resolve.js';
+import { chooseKey, findKey, heldAmong, refuseRunningAdminKey } from '../commands/resolve.js';
 import { OwnKeysProvider, SELF_USER_ID, type SelfTarget } from '../commands/rotate-self.js';
 import { DEFAULT_HOOK_TIMEOUT, runLogged, runNewKeyHook, storeFor } from '../commands/hand-over.js';
 import { isAdmin } from '../commands/account-scan.js';
@@ -215,27 +215,12 @@ export function planOf(
 /**
  * The admin key keyrot runs with is rotated with --self, which installs the new key where the admin key comes
  * from (the keychain entry of `keyrot login`, or --on-new-key for an environment variable). Rotated as a user key,
- * that entry (or CI secret) would be left holding a revoked key. Told apart by the last characters the provider
- * lists, checked before any change.
+ * that entry (or CI secret) would be left holding a revoked key: refused before any change (resolve.ts
+ * refuseRunningAdminKey, the rule revoke applies too).
  */
 export async function refuseAdminKeyAsOldKey(ctx: Context, provider: Provider, identity: Identity, user: User, oldKey: ApiKey): Promise<void> {
   if (!isAdmin(user, identity)) return;
-  if (!provider.ownKeys) {
-    // No --self here, and a token list that does not say which token is the admin key's: any of them may be.
-    const admin = await ctx.adminKey();
-    throw new UsageError(
-      say`${displayText(user.email)} is the account of the admin key keyrot runs with (from ${displayText(admin.where)}): rotating ${displayText(oldKey.name)} may revoke keyrot's own key, cutting the rotation off half-way and leaving ${displayText(admin.where)} holding a revoked key.`,
-      { hint: say`Rotate this account's keys with an admin key of another account, or in ${displayText(provider.displayName)} itself.` },
-    );
-  }
-  const admin = await runningAdminKey(ctx, provider, user, oldKey, identity.email);
-  if (!admin) return;
-  throw new UsageError(
-    say`${displayText(oldKey.name)} is the admin key keyrot runs with (from ${displayText(admin.where)}): rotating it as a user key would leave ${displayText(admin.where)} holding a revoked key.`,
-    {
-      hint: say`Rotate it with keyrot rotate --self, which puts the new key where the admin key comes from.`,
-    },
-  );
+  await refuseRunningAdminKey(ctx, provider, user, oldKey, 'rotate', identity.email);
 }
 
 /** The hand-over step of a plan: destinations, then the hook; or the operator's confirmation. */

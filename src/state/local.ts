@@ -3,7 +3,7 @@
 // folder written into it first would be a change made before the refusal). So is every folder below it that a record
 // is read from, and the record itself: a state folder the user named may be shared (1777), and another local user
 // may make `rotations/` or `keys.json` there first. Files are 0600, written atomically.
-import { constants } from 'node:fs';
+import { constants, lstatSync } from 'node:fs';
 import { lstat, open, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { displayText, say } from '../core/display-text.js';
@@ -11,12 +11,24 @@ import { StateError } from '../errors.js';
 import { checkFolder, ensureDir, stateRootOf, writeTextAtomic } from '../journal/state-dir.js';
 import type { StateStore, StoredRecord } from './store.js';
 
+/** The folders from `top` down to `dir` (both included; `dir` lies inside `top`), outermost first. */
+function foldersDown(top: string, dir: string): string[] {
+  const chain: string[] = [];
+  for (let d = dir; ; d = dirname(d)) {
+    chain.unshift(d);
+    if (d === top || dirname(d) === d) return chain;
+  }
+}
+
 export class LocalStore implements StateStore {
   readonly root: string;
   readonly shared = false;
   readonly local: LocalStore = this;
   #ready: Promise<void> | undefined;
-  /** Folders this process made and checked (ensureDir): a rotation's dozen journal writes check their folder once. */
+  /**
+   * Folders this process made and checked (ensureDir): a later write re-checks their chain with a few synchronous
+   * lstat calls (#intact) instead of ensureDir's mkdir and thread-pool round trips.
+   */
   readonly #made = new Set<string>();
 
   constructor(root: string) {
@@ -34,12 +46,7 @@ export class LocalStore implements StateStore {
   ready(): Promise<void> {
     return (this.#ready ??= (async () => {
       const top = stateRootOf(this.root);
-      const chain: string[] = [];
-      for (let dir = this.root; ; dir = dirname(dir)) {
-        chain.unshift(dir);
-        if (dir === top || dirname(dir) === dir) break;
-      }
-      for (const dir of chain) {
+      for (const dir of foldersDown(top, this.root)) {
         const info = await lstat(dir).catch((err: NodeJS.ErrnoException) => {
           if (err.code === 'ENOENT') return null;
           throw err;
@@ -97,7 +104,9 @@ export class LocalStore implements StateStore {
   async write(key: string, text: string): Promise<void> {
     await this.ready();
     const dir = dirname(this.where(key));
-    const made = this.#made.has(dir);
+    // Checked again before every write, not trusted since it was made: a folder swapped for a symbolic link (or for
+    // another user's folder) between two journal writes of one run is refused before anything goes through it.
+    const made = this.#made.has(dir) && this.#intact(dir);
     if (!made) await this.#ensure(dir);
     try {
       await writeTextAtomic(this.where(key), text);
@@ -108,6 +117,21 @@ export class LocalStore implements StateStore {
       await this.#ensure(dir);
       await writeTextAtomic(this.where(key), text);
     }
+  }
+
+  /**
+   * Whether a folder made earlier is still there, checked from its state root down (a link higher up is refused
+   * before anything below it is looked at through it): false when part of it is gone (made again by #ensure);
+   * StateError for a symbolic link, a file or another user's folder in the chain.
+   */
+  #intact(dir: string): boolean {
+    const top = stateRootOf(dir);
+    for (const d of foldersDown(top, dir)) {
+      const info = lstatSync(d, { throwIfNoEntry: false });
+      if (info === undefined) return false;
+      checkFolder(d, info, top);
+    }
+    return true;
   }
 
   async #ensure(dir: string): Promise<void> {

@@ -40,13 +40,15 @@ describe.skipIf(!HAS_KEYCHAIN)('the state folder', () => {
     const file = journalPath(s.h, s.user.id);
     await rm(file);
     await mkdir(file);
-    await rm(join(s.dir, 'hook-hang'));
     // End the hook's sleep (not the hook): it then hands the key over and exits 0. The journal names the hook's
-    // process before the hook has written its pid or started its sleep: wait for both.
+    // process before the hook has written its pid or started its sleep: wait for both. hook-hang goes only then
+    // (for --resume's run of the hook): removed earlier, a hook slow to start (a busy machine) skips its sleep and
+    // writes no pid, and this loop would wait for it forever.
     for (let ended = false; !ended; await new Promise((r) => setTimeout(r, 20))) {
       const pid = Number(await import('node:fs/promises').then((fs) => fs.readFile(join(s.dir, 'hook.pid'), 'utf8')).catch(() => '0'));
       ended = pid > 0 && spawnSync('pkill', ['-P', String(pid), 'sleep']).status === 0;
     }
+    await rm(join(s.dir, 'hook-hang'));
     const r = s.sc.output('broken journal', await done);
     expect(r.code, r.stderr).toBe(14);
     const err = json(r).error;
