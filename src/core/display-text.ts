@@ -32,10 +32,9 @@ export function joinDisplay(items: readonly DisplayText[], separator = ', '): Di
 }
 
 /**
- * A whole string filtered as Output's terminal filter does (line breaks and keyrot's own colours kept), for the two
- * kinds of text that still arrive as plain strings: the rotation engine's notes and warnings (RotationPorts.note/warn,
- * until those ports take DisplayText) and commander's own usage messages (several lines). Its parts are not
- * type-checked, so every other message is built with say/displayText; test/unit/composed-sites.test.ts lists the
+ * A whole string filtered as Output's terminal filter does (line breaks and keyrot's own colours kept), for the one
+ * kind of text that still arrives as a plain string: commander's own usage messages (several lines). Its parts are
+ * not type-checked, so every other message is built with say/displayText; test/unit/composed-sites.test.ts lists the
  * allowed call sites.
  */
 export function composed(text: string): DisplayText;

@@ -80,7 +80,7 @@ async function askOperatorToRevoke(record: RotationRecord, ports: RotationPorts)
   }
   record.awaiting = 'revoke';
   await save(record, ports);
-  ports.note(instructions);
+  ports.note(displayText(instructions, 2000));
   ports.event('operator.action', { action: 'revoke', keyId: record.oldKey.id, name: record.oldKey.name, instructions });
   return { detail: `asked for ${record.oldKey.name} to be revoked in the dashboard` };
 }
@@ -148,7 +148,7 @@ async function keepUntilRevoked(record: RotationRecord, ports: RotationPorts, id
   if (check === null || (!check.ok && check.reason === 'rejected')) return true;
   const how = provider.operator?.revokeInstructions({ id, name: record.newKey.name, lastChars: record.newKey.lastChars, expiresAt: null }) ?? '';
   ports.warn(
-    `The new key ${record.newKey.name} still authenticates, and only a person can revoke it: ${how} keyrot keeps its plaintext in the keychain (service "keyrot", account "${account}") until then, so that no live key is left that nobody holds; delete that entry once it is revoked.`,
+    say`The new key ${displayText(record.newKey.name)} still authenticates, and only a person can revoke it: ${displayText(how, 2000)} keyrot keeps its plaintext in the keychain (service "keyrot", account "${displayText(account)}") until then, so that no live key is left that nobody holds; delete that entry once it is revoked.`,
   );
   return false;
 }

@@ -40,7 +40,7 @@ import { DEFAULT_HOOK_TIMEOUT, runLogged, runNewKeyHook, storeFor } from '../com
 import { isAdmin } from '../commands/account-scan.js';
 import { shellArg } from '../core/shell-arg.js';
 import { stopHookGroup } from '../hooks/process-group.js';
-import { say, displayText, composed, joinDisplay, type DisplayText } from '../ui/display-text.js';
+import { say, displayText, joinDisplay, type DisplayText } from '../ui/display-text.js';
 
 export interface RotateOptions {
   /** Repeated (--all): several users. */
@@ -604,8 +604,8 @@ export function makePorts(ctx: Context, provider: Provider, store: SecretStore, 
     startStep: (label) => ctx.steps.start(label),
     event: (type, data) => ctx.out.event(type, data),
     // The engine's notes and warnings are plain strings (RotationPorts.note/warn): converting those ports is still to do.
-    note: (m) => ctx.out.info(composed(m)),
-    warn: (m) => ctx.out.warn(composed(m)),
+    note: (m) => ctx.out.info(m),
+    warn: (m) => ctx.out.warn(m),
     protect: (secret) => ctx.out.protect(secret),
     now: () => ctx.now(),
     async sleep(ms) {

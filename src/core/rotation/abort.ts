@@ -81,7 +81,7 @@ export async function abortRotation(record: RotationRecord, ports: RotationPorts
   await assertOwnsNewKey(record, ports);
   await ports.beforeAbort?.(record);
   const restored = await restoreOldKeyExpiry(record, ports);
-  if (restored) ports.note(`--keep-old had moved the old key's expiry: ${restored}.`);
+  if (restored) ports.note(say`--keep-old had moved the old key's expiry: ${displayText(restored)}.`);
   await giveBackOldKey(record, ports);
   const step = await ports.startStep(`Delete the new key ${record.newKey.name}`);
   const provider = ports.provider;
@@ -98,8 +98,9 @@ export async function abortRotation(record: RotationRecord, ports: RotationPorts
     const listed = await provider.listKeys(record.userId);
     const made = listed.filter((k) => k.name === record.newKey.name && !query.preexistingKeyIds.has(k.id));
     stillListed = listed.filter((k) => record.othersKeyIds?.includes(k.id));
-    if (stillListed.length) ports.warn(`Still listed, and never deleted by keyrot: ${stillListed.map((k) => `${k.name} (${k.id})`).join(', ')}; delete the one nobody holds.`);
-    if (query.ownUnheld === 0 && made.length > 0) ports.warn(`Left ${made.map((k) => `${k.name} (${k.id})`).join(', ')} alone: this rotation's creates made no key that is still listed.`);
+    if (stillListed.length) ports.warn(say`Still listed, and never deleted by keyrot: ${displayText(stillListed.map((k) => `${k.name} (${k.id})`).join(', '))}; delete the one nobody holds.`);
+    if (query.ownUnheld === 0 && made.length > 0)
+      ports.warn(say`Left ${displayText(made.map((k) => `${k.name} (${k.id})`).join(', '))} alone: this rotation's creates made no key that is still listed.`);
     else {
       await keepOthersKeys(record, ports, () => refuseOthersKeys(query, made, 'since this rotation began'));
       ids.push(...made.map((k) => k.id));
@@ -134,7 +135,7 @@ async function giveBackOldKey(record: RotationRecord, ports: RotationPorts): Pro
   const old = await ports.store.get(keychainAccount(ports.provider.id, record.userId, record.oldKey.id)).catch(() => null);
   if (old === null || !ports.deliverTo) {
     ports.warn(
-      `${given.join(', ')} ${given.length === 1 ? 'holds' : 'hold'} the new key ${record.newKey.name}, deleted now, and keyrot does not hold the old key ${record.oldKey.name} to give back: put it there yourself.`,
+      say`${displayText(given.join(', '))} ${displayText(given.length === 1 ? 'holds' : 'hold')} the new key ${displayText(record.newKey.name)}, deleted now, and keyrot does not hold the old key ${displayText(record.oldKey.name)} to give back: put it there yourself.`,
     );
     return;
   }

@@ -66,7 +66,7 @@ export async function runRotation(record: RotationRecord, ports: RotationPorts):
         await discardCancelledCreate(record, ports, err);
       } catch (discardErr) {
         // The original stop is what the user must see; the discard's own failure is told beside it.
-        ports.warn(`--store none: the new key ${record.newKey.name} (${record.newKey.id ?? '?'}) could not be cleaned up: ${(discardErr as Error).message}`);
+        ports.warn(say`--store none: the new key ${displayText(record.newKey.name)} (${displayText(record.newKey.id ?? '?')}) could not be cleaned up: ${displayText((discardErr as Error).message)}`);
       }
       ports.event('rotation.failed', { rotationId: record.id, phase, error: record.lastError });
       throw explainFailure(record, stop, ports);

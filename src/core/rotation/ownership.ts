@@ -5,6 +5,7 @@ import { keychainAccount } from '../key-store.js';
 import { save, type RotationPorts } from './ports.js';
 import { handOverBegun, newKeyUnheldWithoutStore, type RotationRecord } from './record.js';
 import { TRANSITIONS } from './transitions.js';
+import { say, displayText } from '../display-text.js';
 
 // (and so deleted by it), and which are another's (never deleted). Every clean-up of a lost create goes through here.
 /**
@@ -96,7 +97,7 @@ export async function discardUnheldNewKey(record: RotationRecord, ports: Rotatio
     ports.sleep,
   );
   if (discarded.kind === 'rescued') {
-    ports.warn(`--store none: the new key ${record.newKey.name} (${id}) could not be deleted; its plaintext is in ${discarded.path} (mode 0600).`);
+    ports.warn(say`--store none: the new key ${displayText(record.newKey.name)} (${displayText(id)}) could not be deleted; its plaintext is in ${displayText(discarded.path)} (mode 0600).`);
     return null;
   }
   // A hand-over that had begun may have reached some consumers: it is not "never handed over", but it cannot be
@@ -104,7 +105,7 @@ export async function discardUnheldNewKey(record: RotationRecord, ports: Rotatio
   const why = handOverBegun(record)
     ? `its hand-over had begun but did not finish, and keyrot keeps no copy to finish it (no keychain holds it); ${ending ? 'a --resume makes' : 'this run makes'} a new key and hands that one over`
     : 'it was never handed over, and no keychain holds it';
-  ports.note(`--store none: deleted the new key ${record.newKey.name} (${id}): ${why}.`);
+  ports.note(say`--store none: deleted the new key ${displayText(record.newKey.name)} (${displayText(id)}): ${displayText(why)}.`);
   TRANSITIONS.backToCreate(record);
   await save(record, ports);
   return { id, name: record.newKey.name };

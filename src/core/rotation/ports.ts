@@ -6,7 +6,7 @@ import { keychainAccount, type SecretStore } from '../key-store.js';
 import { shellArg } from '../shell-arg.js';
 import { SELF_USER_ID, type HookProcess, type RotationRecord } from './record.js';
 import { TRANSITIONS } from './transitions.js';
-import { say, displayText } from '../display-text.js';
+import { say, displayText, type DisplayText } from '../display-text.js';
 
 /** What a step returns: the detail for its line, and whether it was skipped. */
 export interface StepResult {
@@ -101,8 +101,8 @@ export interface RotationPorts {
   keyCreated?(key: ApiKey, userId: string): Promise<void>;
   startStep(label: string): Promise<StepProgress>;
   event(type: string, data?: Record<string, unknown>): void;
-  note(message: string): void;
-  warn(message: string): void;
+  note(message: DisplayText): void;
+  warn(message: DisplayText): void;
   /** Registers a secret for masking in all output. */
   protect(secret: string): void;
   now(): Date;

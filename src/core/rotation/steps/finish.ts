@@ -2,6 +2,7 @@
 import { keychainAccount } from '../../key-store.js';
 import type { RotationPorts, StepProgress, StepResult } from '../ports.js';
 import type { RotationRecord } from '../record.js';
+import { say, displayText } from '../../display-text.js';
 
 /** Drops the old key's entry and says what the keychain holds. */
 export async function finishStep(record: RotationRecord, ports: RotationPorts, _step: StepProgress): Promise<StepResult> {
@@ -10,7 +11,7 @@ export async function finishStep(record: RotationRecord, ports: RotationPorts, _
   // Said only when true: the entry is read, not assumed.
   const held = record.newKey.id ? await ports.store.get(keychainAccount(ports.provider.id, record.userId, record.newKey.id)) : null;
   if (held === null) {
-    ports.warn(`The keychain no longer holds the new key ${record.newKey.name}: keyrot holds no key of ${record.userEmail}.`);
+    ports.warn(say`The keychain no longer holds the new key ${displayText(record.newKey.name)}: keyrot holds no key of ${displayText(record.userEmail)}.`);
     return { detail: `the keychain holds no key of ${record.userEmail}` };
   }
   return { detail: `the keychain holds only ${record.newKey.name} for ${record.userEmail}` };

@@ -13,7 +13,7 @@ export async function stopOrphanedHook(record: RotationRecord, ports: RotationPo
   const proc = record.hookProcess;
   if (!proc) return;
   if (ports.stopHook && (await ports.stopHook(proc))) {
-    ports.note(`Stopped the --on-new-key hook an interrupted run left running (process group ${proc.pid}) before going on.`);
+    ports.note(say`Stopped the --on-new-key hook an interrupted run left running (process group ${proc.pid}) before going on.`);
   }
   record.hookProcess = null;
   await save(record, ports);

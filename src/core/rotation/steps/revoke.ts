@@ -49,8 +49,8 @@ export async function revokeStep(record: RotationRecord, ports: RotationPorts, s
     if (err instanceof KeyStillLiveError) {
       ports.warn(
         oldSecret
-          ? `THE OLD KEY ${record.oldKey.name} STILL AUTHENTICATES after it was deleted, and ${ports.provider.displayName} still lists it. Treat it as live: check at the provider.`
-          : `THE OLD KEY ${record.oldKey.name} IS STILL LISTED after it was deleted. Treat it as live: check at the provider.`,
+          ? say`THE OLD KEY ${displayText(record.oldKey.name)} STILL AUTHENTICATES after it was deleted, and ${displayText(ports.provider.displayName)} still lists it. Treat it as live: check at the provider.`
+          : say`THE OLD KEY ${displayText(record.oldKey.name)} IS STILL LISTED after it was deleted. Treat it as live: check at the provider.`,
       );
       TRANSITIONS.noEffect(record);
       await save(record, ports);
@@ -100,7 +100,7 @@ export async function newKeyStillWorks(record: RotationRecord, ports: RotationPo
     } catch (err) {
       throw stop(`is no longer in the keychain, and writing it back failed (${(err as Error).message})`);
     }
-    ports.warn(`The keychain lost the entry of the new key ${name} during the rotation: keyrot wrote it back from memory before revoking the old key.`);
+    ports.warn(say`The keychain lost the entry of the new key ${displayText(name)} during the rotation: keyrot wrote it back from memory before revoking the old key.`);
     secret = inMemory;
   }
   if (secret === null) {

@@ -40,7 +40,7 @@ export async function proveOldKeyGone(record: RotationRecord, ports: RotationPor
     }
   }
   record.oldKeyStillAuthenticates = true;
-  ports.warn(`THE OLD KEY ${record.oldKey.name} STILL AUTHENTICATES after it was deleted. Treat it as live: check at the provider.`);
+  ports.warn(say`THE OLD KEY ${displayText(record.oldKey.name)} STILL AUTHENTICATES after it was deleted. Treat it as live: check at the provider.`);
   // Thrown from this phase (not a later one) so that --resume tests the old key again.
   throw new VerificationFailedError(say`The old key ${displayText(record.oldKey.name)} still authenticates after it was revoked.`, {
     hint: say`The new key is live and in the keychain. Contact the provider; keyrot rotate --resume checks again.`,
@@ -69,7 +69,7 @@ export async function provenGoneByListing(record: RotationRecord, ports: Rotatio
     // provider now rejects keyrot itself, which is the very proof sought.
     if (!(err instanceof AuthError) || record.options.usageSignalUsable) throw err;
     ports.warn(
-      `The old key ${record.oldKey.name} was the admin key keyrot ran with, and it is now rejected. From now on use the new key ${record.newKey.name} (keychain service "keyrot", account "${entryName(ports.store, keychainAccount(ports.provider.id, record.userId, record.newKey.id ?? ''))}").`,
+      say`The old key ${displayText(record.oldKey.name)} was the admin key keyrot ran with, and it is now rejected. From now on use the new key ${displayText(record.newKey.name)} (keychain service "keyrot", account "${displayText(entryName(ports.store, keychainAccount(ports.provider.id, record.userId, record.newKey.id ?? '')))}").`,
     );
     return 'rejected (it was the admin key)';
   }

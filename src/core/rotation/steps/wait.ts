@@ -106,7 +106,7 @@ export async function waitPerKey(record: RotationRecord, ports: RotationPorts, s
   let oldQuietSince = started;
   let checkPassed = false;
   ports.note(
-    `${provider.displayName} reports each key's last use (refreshed within ${formatDuration(refreshMs)}): keyrot waits until ${record.newKey.name} is used after the hand-over and ${record.oldKey.name} stays unused for ${formatDuration(quietMs)}.`,
+    say`${displayText(provider.displayName)} reports each key's last use (refreshed within ${displayText(formatDuration(refreshMs))}): keyrot waits until ${displayText(record.newKey.name)} is used after the hand-over and ${displayText(record.oldKey.name)} stays unused for ${displayText(formatDuration(quietMs))}.`,
   );
   step.update(() => {
     const now = ports.now().getTime();
@@ -138,7 +138,7 @@ export async function waitPerKey(record: RotationRecord, ports: RotationPorts, s
       record.oldKeyUsedAt = old.lastUsedAt.toISOString();
       await save(record, ports);
       ports.warn(
-        `The old key ${record.oldKey.name} was used at ${record.oldKeyUsedAt}, after the hand-over: a consumer still holds it. keyrot keeps it live and waits until it stays unused for ${formatDuration(quietMs)}.`,
+        say`The old key ${displayText(record.oldKey.name)} was used at ${displayText(record.oldKeyUsedAt)}, after the hand-over: a consumer still holds it. keyrot keeps it live and waits until it stays unused for ${displayText(formatDuration(quietMs))}.`,
       );
       ports.event('usage.old-key', { at: record.oldKeyUsedAt, keyId: record.oldKey.id });
     }
