@@ -15,6 +15,7 @@ import type { RotationRecord } from '../core/rotation.js';
 import { shellArg } from '../core/shell-arg.js';
 import { UsageError } from '../errors.js';
 import { probeWritable, type SecretStore } from '../keychain/secret-store.js';
+import { identifyKubeadaptKey } from '../providers/kubeadapt/provider.js';
 import type { PlatformDialect, PlatformSandbox } from '../sandbox/platforms.js';
 import type { CommandModule } from './types.js';
 import { say, displayText, joinDisplay } from '../ui/display-text.js';
@@ -178,7 +179,10 @@ async function platformDemo(stage: Stage, dialect: PlatformDialect): Promise<voi
       );
       await recordWait(stage, dialect === 'grafana' ? 'Grafana' : 'Example platform', 'per key', stateHome);
     }
-    await cleanUp(stage.store, `${dialect}:${account.id}:`);
+    // Only the entries of keys this sandbox made: a real key of the same provider and account id (Kubeadapt's account
+    // is "org" everywhere) stays where it is.
+    const made = sandbox.issued().map((key) => `${dialect}:${account.id}:${dialect === 'kubeadapt' ? identifyKubeadaptKey(key.plaintext, '').id : key.id}`);
+    for (const entry of made) await stage.store.delete(entry);
   } finally {
     await sandbox.close();
   }

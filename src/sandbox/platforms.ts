@@ -89,8 +89,8 @@ export interface PlatformSandbox {
   /** The provider's environment variables for keyrot, pointing at this sandbox. */
   env: Record<string, string>;
   snapshot(): PlatformAccountSnapshot[];
-  /** The plaintext of every key this sandbox ever made, deleted ones too (tests tell their keychain entries apart). */
-  issued(): string[];
+  /** Every key this sandbox ever made, deleted ones too: what the demo and tests may remove from a keychain. */
+  issued(): Array<{ id: string; plaintext: string }>;
   requests(): PlatformRequest[];
   /** "The dashboard": mints a key (Kubeadapt: the only way), returning its id and plaintext. */
   mint(input: { account?: string; name: string; scopes?: string[]; allowedClusters?: string[] }): { id: string; plaintext: string };
@@ -792,7 +792,7 @@ export async function startPlatformSandbox(options: PlatformSandboxOptions): Pro
     adminKey,
     env: { [ENV[dialect].url]: url, [ENV[dialect].key]: adminKey },
     snapshot,
-    issued: () => platform.issued.map((key) => key.plaintext),
+    issued: () => platform.issued.map((key) => ({ id: key.id, plaintext: key.plaintext })),
     requests: () => log.map((entry) => ({ ...entry })),
     mint,
     revoke,

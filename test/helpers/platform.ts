@@ -143,7 +143,7 @@ export async function platformSetup(
   const prefix = `${providerId}:${account.id}:`;
   // Files run at once share the one test keychain. Kubeadapt's account is "org" in every sandbox, so its entries are
   // told apart by key id (made from the key itself); the other sandboxes' account ids are their own.
-  const ours = (keyId: string) => dialect !== 'kubeadapt' || sandbox.issued().some((plaintext) => identifyKubeadaptKey(plaintext, '').id === keyId);
+  const ours = (keyId: string) => dialect !== 'kubeadapt' || sandbox.issued().some((key) => identifyKubeadaptKey(key.plaintext, '').id === keyId);
   const held = async () => {
     for (let attempt = 1; ; attempt++) {
       try {
