@@ -3,12 +3,17 @@
 // its shape, keeps it in the real keychain before anything else, proves it (2xx, or 403 which still proves a valid
 // key), hands it over, and polls until the revoked old key gets 401. Without a terminal the person's steps are
 // events and a paused rotation (exit 18) that --resume continues.
+// Every test that leaves Kubeadapt entries in the shared test keychain is in this file, so they run one after another:
+// keyrot names Kubeadapt's account "org" in every sandbox, and `status --prune` here removes the entries of every
+// Kubeadapt key this test's sandbox does not list (another file's, running at the same time).
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
-import { HAS_KEYCHAIN, collect, json, keychainGet } from '../helpers/e2e.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { keychainDelete, keychainSet } from '../helpers/consumer.js';
+import { HAS_KEYCHAIN, collect, harness, json, keychainGet } from '../helpers/e2e.js';
 import { atPhase, killAt, platformAccount, platformSetup, type KillPoint, type PlatformSetup } from '../helpers/platform.js';
 import { identifyKubeadaptKey } from '../../src/providers/kubeadapt/provider.js';
+import { HAS_TMUX, startTerminal, type Terminal } from '../helpers/tmux.js';
 
 /** keyrot's keychain entry for a Kubeadapt key (its id is a digest of the plaintext). */
 const entryOf = (plaintext: string) => platformAccount('kubeadapt', 'org', identifyKubeadaptKey(plaintext, '').id);
@@ -426,5 +431,89 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate survives kill
     const r = await done;
     expect(r.code, r.stderr).toBe(0);
     await expectRotated(s, minted);
+  });
+});
+
+// Kubeadapt's revoked-as-403 rule (earlier docs) holds across --resume: the journal keeps what the old key reached.
+
+describe.skipIf(!HAS_KEYCHAIN)('Kubeadapt revoked-as-403 across --resume', () => {
+  it('a rotation paused at verify-old, whose old key is then revoked to 403, finishes on --resume (a new process)', async () => {
+    const s = await platformSetup('kubeadapt', { kubeadaptDocs: 'earlier', kubeadaptRevokedStatus: 403 });
+    s.sandbox.setRevokeIneffective(true);
+    const minted = s.sandbox.mint({ name: NEW, scopes: EARLIER_SCOPES });
+    const child = s.spawn(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, '--poll-interval', '200ms', '--wait-timeout', '3s', '--yes'], { stdin: minted.plaintext });
+    const done = collect(child, 60_000);
+    await s.waitForJournal((j) => j.awaiting === 'revoke');
+    s.sandbox.revoke(s.oldKey.id);
+    const r = await done;
+    expect(r.code, r.stderr).toBe(18);
+    s.sandbox.setRevokeIneffective(false);
+    s.sandbox.revoke(s.oldKey.id);
+    expect(await s.status(s.oldKey.plaintext)).toBe(403);
+    const resumed = await s.run(['rotate', '--resume', '--yes', '--poll-interval', '200ms', '--wait-timeout', '3s']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(await s.journal()).toBeNull();
+  });
+});
+
+// The assisted rotation as a person meets it in a terminal: keyrot says what to click, asks for the minted key at a
+// hidden prompt (never echoed), asks to confirm the hand-over, then says what to revoke and notices the revoke.
+const terminals: Terminal[] = [];
+afterEach(() => {
+  while (terminals.length) terminals.pop()?.kill();
+});
+
+describe.skipIf(!HAS_KEYCHAIN || !HAS_TMUX)('keyrot --provider kubeadapt rotate in a terminal', () => {
+  it('shows what to click, takes the key at a hidden prompt, and finishes once the old key is revoked in the dashboard', async () => {
+    const s = await platformSetup('kubeadapt');
+    const { CI: _ci, NO_COLOR: _noColor, ...env } = s.env;
+    const t = startTerminal(['--provider', 'kubeadapt', 'rotate', '--key', 'prod-exporter', '--poll-interval', '200ms'], env, s.dir);
+    terminals.push(t);
+    await t.waitFor(/Rotate prod-exporter of organization\?/);
+    expect(t.screen()).toMatch(/ask you to mint prod-exporter-v2 in Kubeadapt's dashboard with prod-exporter's scopes/);
+    t.send('y', true);
+    t.send('Enter');
+    await t.waitFor(/Paste the new key prod-exporter-v2 \(input hidden\)/);
+    expect(t.screen()).toMatch(/click \+ Create Key, name it prod-exporter-v2, and give it the same scopes/);
+    const minted = s.sandbox.mint({ name: 'prod-exporter-v2', scopes: ['clusters:read', 'namespaces:read', 'nodes:read', 'organization:read', 'workloads:read'] });
+    t.send(minted.plaintext, true);
+    t.send('Enter');
+    await t.waitFor(/Update every consumer of prod-exporter to the new key prod-exporter-v2 .*Done\?/s);
+    t.send('y', true);
+    t.send('Enter');
+    await t.waitFor(/revoke prod-exporter \(the key ending .{5}\)/);
+    s.sandbox.revoke(s.oldKey.id);
+    const screen = await t.waitFor(/KEYROT-EXIT=\d+/, 30_000);
+    expect(t.exitCode(), screen).toBe(0);
+    expect(screen).toMatch(/✔ Verify the old key is rejected · rejected \(401\): revoked in the dashboard/);
+    expect(screen).toMatch(/Rotated organization: prod-exporter-v2 replaces prod-exporter/);
+    expect(screen).not.toContain(minted.plaintext);
+    expect(screen).not.toContain(s.oldKey.plaintext);
+  });
+});
+
+describe('keyrot --provider kubeadapt demo', () => {
+  it('--provider kubeadapt plays the person at the dashboard: mints, pipes the key in, revokes when asked', async () => {
+    const h = await harness();
+    const r = await h.run(['--provider', 'kubeadapt', 'demo'], { timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/printf %s '<the minted key>' \| keyrot --provider kubeadapt rotate --key prod-exporter --new-key-stdin/);
+    expect(r.stderr).toMatch(/Verify the old key is rejected · rejected \(401\): revoked in the dashboard/);
+    expect(r.stderr).toMatch(/0 rejected\./);
+  });
+
+  // The demo stores its keys in the OS keychain when there is one, and removes them at the end: only its own. A real
+  // Kubeadapt key's entry has the same account ("org" everywhere), and its plaintext may be the only copy.
+  it.skipIf(!HAS_KEYCHAIN)('--provider kubeadapt leaves the keychain entry of a real Kubeadapt key alone', async () => {
+    const h = await harness();
+    const real = 'kubeadapt:org:ka-0123456789ab';
+    await keychainSet(real, 'the plaintext of a real Kubeadapt key');
+    try {
+      const r = await h.run(['--provider', 'kubeadapt', 'demo'], { timeoutMs: 120_000 });
+      expect(r.code, r.stderr).toBe(0);
+      expect(await keychainGet(real)).toBe('the plaintext of a real Kubeadapt key');
+    } finally {
+      await keychainDelete(real);
+    }
   });
 });
