@@ -33,7 +33,7 @@ describe.skipIf(!HAS_KEYCHAIN)("the CI recipe's next step after a rotation of a 
   for (const doc of ['README.md', 'docs/ci.md']) {
     it(`${doc}: the step that echoes the rotation's outputs runs nothing a key name holds`, async () => {
       const h = await harness();
-      const oldKey = h.sandbox.snapshot().users.find((u) => u.email === 'ops@example.com')!.keys[0]!;
+      const oldKey = h.keysOf('ops@example.com')[0]!;
       const renamed = await fetch(`${h.sandbox.controlUrl}/keys/${oldKey.id}`, { method: 'POST', body: JSON.stringify({ name: HOSTILE }) });
       expect(renamed.ok).toBe(true);
       const dir = await mkdtemp(join(tmpdir(), 'keyrot-gha-'));

@@ -133,10 +133,7 @@ describe.skipIf(!HAS_KEYCHAIN)('leak', () => {
     await scan.each([[['verify', '--user', 'ci@example.com', '--key', 'leak-a']], [['verify', '--user', 'ops@example.com', '--key', 'leak-b', '--json']]]);
     await scan.run(['--debug', 'revoke', '--user', 'ci@example.com', '--key', 'leak-a', '--yes']);
     // Revoked behind keyrot's back: verify fails, and says so without the key.
-    const leakB = h.sandbox
-      .snapshot()
-      .users.find((u) => u.email === 'ops@example.com')!
-      .keys.find((k) => k.name === 'leak-b')!;
+    const leakB = h.keysOf('ops@example.com').find((k) => k.name === 'leak-b')!;
     const res = await fetch(`${h.sandbox.url}/users/${h.userId('ops@example.com')}/apikeys/${leakB.id}`, {
       method: 'DELETE',
       headers: { authorization: `Bearer ${h.sandbox.adminKey}` },

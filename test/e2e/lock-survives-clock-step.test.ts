@@ -38,10 +38,7 @@ describe.skipIf(!HAS_KEYCHAIN)('the user lock after the wall clock stepped forwa
     expect(second.stderr).toMatch(new RegExp(`${first.pid}`));
     // The first rotation was not disturbed: it finished, and its new key is the one left.
     expect(firstResult.code, firstResult.stderr).toBe(0);
-    const names = h.sandbox
-      .snapshot()
-      .users.find((u) => u.email === 'ops@example.com')!
-      .keys.map((k) => k.name);
+    const names = h.keysOf('ops@example.com').map((k) => k.name);
     expect(names).toEqual(['ops-deploy-v2']);
   });
 });

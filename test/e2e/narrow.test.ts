@@ -13,10 +13,7 @@ afterEach(() => {
 
 /** ci@example.com's keys become ci-runner and ci-runner-v2: names a careless cut would make look alike. */
 async function withLookalikes(h: Harness): Promise<void> {
-  const backup = h.sandbox
-    .snapshot()
-    .users.find((u) => u.email === 'ci@example.com')!
-    .keys.find((k) => k.name === 'ci-backup')!;
+  const backup = h.keysOf('ci@example.com').find((k) => k.name === 'ci-backup')!;
   await fetch(`${h.sandbox.controlUrl}/keys/${backup.id}`, { method: 'POST', body: JSON.stringify({ name: 'ci-runner-v2' }) });
 }
 
@@ -92,12 +89,7 @@ describe.skipIf(!HAS_TMUX)('a terminal 60 columns wide', () => {
     t.send('n');
     t.send('Enter');
     await t.waitFor(/KEYROT-EXIT=\d+/);
-    expect(
-      h.sandbox
-        .snapshot()
-        .users.find((u) => u.email === 'ops@example.com')!
-        .keys.map((k) => k.name),
-    ).toContain('ops-deploy');
+    expect(h.keysOf('ops@example.com').map((k) => k.name)).toContain('ops-deploy');
   });
 
   it('list-keys fits the terminal, and the shortened ids work as --key', async () => {
@@ -118,7 +110,7 @@ describe.skipIf(!HAS_TMUX)('a terminal 60 columns wide', () => {
     await t.waitFor(/KEYROT-EXIT=\d+/, 30_000);
     const screen = t.screen();
     expect(t.exitCode(), screen).toBe(0);
-    const created = h.sandbox.snapshot().users.find((u) => u.email === 'ops@example.com')!.keys[0]!;
+    const created = h.keysOf('ops@example.com')[0]!;
     // "✔ Create ops-deploy-v2 and store it in the keychain · id 7af23fff-…": the id would straddle column 60.
     expect(collapse(screen)).toContain(`Create ops-deploy-v2 and store it in the keychain · id ${created.id.slice(0, 8)}`);
   });

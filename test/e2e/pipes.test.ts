@@ -36,7 +36,7 @@ describe.skipIf(!HAS_KEYCHAIN)('a full disk under stdout or stderr (/dev/full: e
     const file = join(dir, 'consumer.key');
     const r = await h.run([...ROTATE, '--events', '--on-new-key', `cat > '${file}'`], stream === 'stdout' ? { stdoutTo: '/dev/full' } : { stderrTo: '/dev/full' });
     expect(r.code, r.stderr).toBe(20);
-    const keys = h.sandbox.snapshot().users.find((u) => u.email === 'ops@example.com')!.keys;
+    const keys = h.keysOf('ops@example.com');
     expect(keys.map((k) => k.name)).toEqual(['ops-deploy-v2']);
     // The only live key is the one the hook holds.
     expect((await readFile(file, 'utf8')).trim()).toBe(keys[0]!.plaintext);
@@ -99,7 +99,7 @@ describe.skipIf(!HAS_KEYCHAIN)('a file GitHub Actions reads after the step that 
     const target = where.startsWith('/') ? where : join(dir, where);
     const r = await h.run([...ROTATE, '--on-new-key', `cat > '${file}'`], { env: { GITHUB_ACTIONS: 'true', [variable]: target } });
     expect(r.code, r.stderr).toBe(ExitCode.outputLost);
-    const keys = h.sandbox.snapshot().users.find((u) => u.email === 'ops@example.com')!.keys;
+    const keys = h.keysOf('ops@example.com');
     expect(keys.map((k) => k.name)).toEqual(['ops-deploy-v2']);
     const key = (await readFile(file, 'utf8')).trim();
     expect(key).toBe(keys[0]!.plaintext);

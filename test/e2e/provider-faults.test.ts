@@ -27,7 +27,7 @@ function calls(h: Harness, path: RegExp): Array<[string, string, number]> {
 }
 
 function keysOf(h: Harness, email: string) {
-  return h.sandbox.snapshot().users.find((u) => u.email === email)!.keys;
+  return h.keysOf(email);
 }
 
 describe('reads are retried', () => {

@@ -17,7 +17,7 @@ describe.skipIf(!HAS_KEYCHAIN)('--user given twice to a command that changes key
 
   it('revoke is refused (exit 2) like rotate, and no key is deleted', async () => {
     const h = await harness();
-    const viewerKey = h.sandbox.snapshot().users.find((u) => u.email === 'viewer@example.com')!.keys[0]!;
+    const viewerKey = h.keysOf('viewer@example.com')[0]!;
     const r = await h.run(['revoke', '--user', 'ops@example.com', '--user', 'viewer@example.com', '--key', viewerKey.id, '--yes']);
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/--user/);

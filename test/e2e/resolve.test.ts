@@ -78,10 +78,7 @@ describe('nothing matches: the closest are suggested (exit 5)', () => {
 
   it.skipIf(!HAS_KEYCHAIN)('an unknown key gets the closest key names; nothing is deleted', async () => {
     const h = await harness();
-    const runner = h.sandbox
-      .snapshot()
-      .users.find((u) => u.email === 'ci@example.com')!
-      .keys.find((k) => k.name === 'ci-runner')!;
+    const runner = h.keysOf('ci@example.com').find((k) => k.name === 'ci-runner')!;
     const r = await inProcess(h, ['revoke', '--user', 'ci@example.com', '--key', 'ci-runer', '--yes']);
     expect(r.code).toBe(ExitCode.notFound);
     expect(lines(r.stderr)).toEqual([`error: ci@example.com has no key with id or name "ci-runer". Did you mean ci-runner (${runner.id})? (keyrot list-keys --user ci@example.com lists its keys.)`]);
@@ -92,18 +89,10 @@ describe('nothing matches: the closest are suggested (exit 5)', () => {
 describe.skipIf(!HAS_KEYCHAIN)('--key by a unique start of its id', () => {
   it('revokes that key', async () => {
     const h = await harness();
-    const backup = h.sandbox
-      .snapshot()
-      .users.find((u) => u.email === 'ci@example.com')!
-      .keys.find((k) => k.name === 'ci-backup')!;
+    const backup = h.keysOf('ci@example.com').find((k) => k.name === 'ci-backup')!;
     const r = await inProcess(h, ['revoke', '--user', 'ci@example.com', '--key', backup.id.slice(0, 8), '--yes', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    expect(
-      h.sandbox
-        .snapshot()
-        .users.find((u) => u.email === 'ci@example.com')!
-        .keys.map((k) => k.name),
-    ).toEqual(['ci-runner']);
+    expect(h.keysOf('ci@example.com').map((k) => k.name)).toEqual(['ci-runner']);
   });
 });
 

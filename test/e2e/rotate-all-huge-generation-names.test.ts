@@ -14,12 +14,7 @@ describe('rotate --all with two keys named with a generation past 2^53', () => {
     const h = await harness();
     const user = h.userId('ops@example.com');
     for (let i = 0; i < 2; i++) {
-      const res = await fetch(`${h.env.VULTR_API_URL}/users/${user}/apikeys`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${h.env.VULTR_API_KEY}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ name: HOSTILE }),
-      });
-      expect(res.ok).toBe(true);
+      await h.makeKey(user, HOSTILE);
     }
     const r = await h.run(['rotate', '--all', '--user', 'ops@example.com', '--match', 'deploy-*', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes'], {
       timeoutMs: 30_000,

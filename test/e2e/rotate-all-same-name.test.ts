@@ -11,12 +11,7 @@ describe('rotate --all with two keys of one name', () => {
     const h = await harness();
     const user = h.userId('ops@example.com');
     for (let i = 0; i < 2; i++) {
-      const res = await fetch(`${h.env.VULTR_API_URL}/users/${user}/apikeys`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${h.env.VULTR_API_KEY}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ name: 'deploy' }),
-      });
-      expect(res.ok).toBe(true);
+      await h.makeKey(user, 'deploy');
     }
     const r = await h.run(['rotate', '--all', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes', '--json']);
     const made = h.sandbox

@@ -56,7 +56,7 @@ async function selfSetup(login = true): Promise<SelfSetup> {
     dir,
     run,
     outputs,
-    ownKeys: () => h.sandbox.snapshot().users.find((u) => u.email === 'admin@example.com')!.keys,
+    ownKeys: () => h.keysOf('admin@example.com'),
     adminEntry: () => keychainGet(`${profile}/vultr:admin`),
     journal: async () => JSON.parse(await readFile(journalFile, 'utf8').catch(() => 'null')),
   };

@@ -78,12 +78,7 @@ describe.skipIf(!HAS_KEYCHAIN || !HAS_TMUX)('keyrot rotate in a terminal', () =>
     expect(t.exitCode(), screen).toBe(130);
     const changes = h.sandbox.requests().filter((r) => r.method !== 'GET');
     expect(changes).toEqual([]);
-    expect(
-      h.sandbox
-        .snapshot()
-        .users.find((u) => u.email === 'ops@example.com')!
-        .keys.map((k) => k.name),
-    ).toEqual(['ops-deploy']);
+    expect(h.keysOf('ops@example.com').map((k) => k.name)).toEqual(['ops-deploy']);
   });
 
   it('NO_COLOR=1 in a terminal prints no colour codes; without it, colour is used', async () => {
@@ -114,12 +109,7 @@ describe.skipIf(!HAS_KEYCHAIN || !HAS_TMUX)('keyrot rotate in a terminal', () =>
     await resume.waitFor(/Resume the rotation of ops@example\.com [^]*revoked at the end\?/);
     resume.send('C-c');
     await resume.waitFor(/KEYROT-EXIT=130/);
-    expect(
-      h.sandbox
-        .snapshot()
-        .users.find((u) => u.email === 'ops@example.com')!
-        .keys.map((k) => k.name),
-    ).toEqual(['ops-deploy', 'ops-deploy-v2']);
+    expect(h.keysOf('ops@example.com').map((k) => k.name)).toEqual(['ops-deploy', 'ops-deploy-v2']);
   });
 
   it('stdout redirected to a file still asks in the terminal, and the file gets exactly the JSON document', async () => {

@@ -5,7 +5,7 @@ import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startSandbox, type Exchange, type Sandbox, type SandboxOptions } from '../../src/sandbox/server.js';
+import { startSandbox, type Exchange, type Sandbox, type SandboxOptions, type SandboxSnapshot } from '../../src/sandbox/server.js';
 import { contractViolations } from './contract.js';
 import { afterEachTest } from './after-test.js';
 
@@ -42,9 +42,13 @@ export interface Harness {
   run(args: string[], opts?: RunOptions): Promise<RunResult>;
   /** Starts keyrot and returns the child, for tests that kill it or read it live. */
   spawn(args: string[], opts?: RunOptions): ChildProcess;
+  /** The keys the sandbox holds now for the fixture user `email`. */
+  keysOf(email: string): SandboxSnapshot['users'][number]['keys'];
   /** Plaintext of the first key of the fixture user `email`. */
   keyOf(email: string, name?: string): string;
   userId(email: string): string;
+  /** Makes a key of `name` for the user through the sandbox's API, as someone other than keyrot would. */
+  makeKey(userId: string, name: string): Promise<void>;
   /** Every file keyrot wrote under its state directory, with contents. */
   stateFiles(): Promise<Array<{ path: string; mode: number; text: string }>>;
 }
@@ -117,6 +121,15 @@ export async function harness(options: SandboxOptions = {}): Promise<Harness> {
       return key.plaintext;
     },
     userId: (email) => find(email).id,
+    keysOf: (email) => find(email).keys,
+    async makeKey(userId, name) {
+      const res = await fetch(`${sandbox.url}/users/${userId}/apikeys`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${sandbox.adminKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name }),
+      });
+      if (!res.ok) throw new Error(`the sandbox refused to make key ${name}: ${res.status} ${await res.text()}`);
+    },
     async stateFiles() {
       const out: Array<{ path: string; mode: number; text: string }> = [];
       const walk = async (dir: string) => {
