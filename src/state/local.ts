@@ -4,7 +4,7 @@
 // is read from, and the record itself: a state folder the user named may be shared (1777), and another local user
 // may make `rotations/` or `keys.json` there first. Files are 0600, written atomically.
 import { constants, lstatSync } from 'node:fs';
-import { lstat, open, readdir, rename, rm } from 'node:fs/promises';
+import { open, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { displayText, say } from '../core/display-text.js';
 import { StateError } from '../errors.js';
@@ -20,6 +20,21 @@ function foldersDown(top: string, dir: string): string[] {
   }
 }
 
+/**
+ * The one check of a folder chain, for reads and writes alike: each folder from the state root `top` down to `dir`
+ * that exists is checked (checkFolder: a symbolic link, a file or another user's folder is a StateError), outermost
+ * first, so nothing is looked at through a link higher up. False when part of it does not exist (nothing below it
+ * to read; a write makes it). Synchronous lstat calls: a few microseconds, and no thread-pool round trips.
+ */
+function chainIntact(top: string, dir: string): boolean {
+  for (const d of foldersDown(top, dir)) {
+    const info = lstatSync(d, { throwIfNoEntry: false });
+    if (info === undefined) return false;
+    checkFolder(d, info, top);
+  }
+  return true;
+}
+
 export class LocalStore implements StateStore {
   readonly root: string;
   readonly shared = false;
@@ -27,7 +42,7 @@ export class LocalStore implements StateStore {
   #ready: Promise<void> | undefined;
   /**
    * Folders this process made and checked (ensureDir): a later write re-checks their chain with a few synchronous
-   * lstat calls (#intact) instead of ensureDir's mkdir and thread-pool round trips.
+   * lstat calls (chainIntact) instead of ensureDir's mkdir and thread-pool round trips.
    */
   readonly #made = new Set<string>();
 
@@ -45,35 +60,17 @@ export class LocalStore implements StateStore {
    */
   ready(): Promise<void> {
     return (this.#ready ??= (async () => {
-      const top = stateRootOf(this.root);
-      for (const dir of foldersDown(top, this.root)) {
-        const info = await lstat(dir).catch((err: NodeJS.ErrnoException) => {
-          if (err.code === 'ENOENT') return null;
-          throw err;
-        });
-        if (info === null) return;
-        checkFolder(dir, info, top);
-      }
+      chainIntact(stateRootOf(this.root), this.root);
     })());
   }
 
   /**
-   * Refuses a folder between this store's root and `folder` (both included) that is a symbolic link or another
-   * user's, before anything is read from it; folders that do not exist are fine (nothing to read).
+   * Refuses a folder between the state root and `folder` (a path inside this store) that is a symbolic link or
+   * another user's, before anything is read from it; folders that do not exist are fine (nothing to read).
    */
   async #checkFolders(folder: string): Promise<void> {
     await this.ready();
-    const top = stateRootOf(this.root);
-    let dir = this.root;
-    for (const part of folder.split('/').filter((p) => p !== '' && p !== '.')) {
-      dir = join(dir, part);
-      const info = await lstat(dir).catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return null;
-        throw err;
-      });
-      if (info === null) return;
-      checkFolder(dir, info, top);
-    }
+    chainIntact(stateRootOf(this.root), join(this.root, folder));
   }
 
   async read(key: string): Promise<StoredRecord | null> {
@@ -106,7 +103,7 @@ export class LocalStore implements StateStore {
     const dir = dirname(this.where(key));
     // Checked again before every write, not trusted since it was made: a folder swapped for a symbolic link (or for
     // another user's folder) between two journal writes of one run is refused before anything goes through it.
-    const made = this.#made.has(dir) && this.#intact(dir);
+    const made = this.#made.has(dir) && chainIntact(stateRootOf(dir), dir);
     if (!made) await this.#ensure(dir);
     try {
       await writeTextAtomic(this.where(key), text);
@@ -117,21 +114,6 @@ export class LocalStore implements StateStore {
       await this.#ensure(dir);
       await writeTextAtomic(this.where(key), text);
     }
-  }
-
-  /**
-   * Whether a folder made earlier is still there, checked from its state root down (a link higher up is refused
-   * before anything below it is looked at through it): false when part of it is gone (made again by #ensure);
-   * StateError for a symbolic link, a file or another user's folder in the chain.
-   */
-  #intact(dir: string): boolean {
-    const top = stateRootOf(dir);
-    for (const d of foldersDown(top, dir)) {
-      const info = lstatSync(d, { throwIfNoEntry: false });
-      if (info === undefined) return false;
-      checkFolder(d, info, top);
-    }
-    return true;
   }
 
   async #ensure(dir: string): Promise<void> {
