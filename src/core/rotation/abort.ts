@@ -135,7 +135,7 @@ async function giveBackOldKey(record: RotationRecord, ports: RotationPorts): Pro
   const old = await ports.store.get(keychainAccount(ports.provider.id, record.userId, record.oldKey.id)).catch(() => null);
   if (old === null || !ports.deliverTo) {
     ports.warn(
-      say`${displayText(given.join(', '))} ${displayText(given.length === 1 ? 'holds' : 'hold')} the new key ${displayText(record.newKey.name)}, deleted now, and keyrot does not hold the old key ${displayText(record.oldKey.name)} to give back: put it there yourself.`,
+      say`${displayText(given.join(', '))} ${given.length === 1 ? say`holds` : say`hold`} the new key ${displayText(record.newKey.name)}, deleted now, and keyrot does not hold the old key ${displayText(record.oldKey.name)} to give back: put it there yourself.`,
     );
     return;
   }
