@@ -186,8 +186,9 @@ class Platform {
   kubeadaptRevokedStatus: 401 | 403 = 401;
   /** Every key made, deleted ones too. */
   readonly issued: Key[] = [];
-  // Grafana numbers accounts and keys from its database's sequences; a sandbox starts them at a random point, so two
-  // sandboxes at once (tests sharing one keychain) never number a key alike.
+  // Grafana's document types service-account and token ids as int64 (test/fixtures/grafana-openapi.json, the
+  // serviceAccountId and tokenId path parameters) and promises nothing about where they start: a sandbox starts them
+  // at a random point, so two sandboxes at once (tests sharing one keychain) never number a key alike.
   readonly #next = (() => {
     const base = 1 + Math.floor(Math.random() * 1_000_000) * 100;
     return { account: base, key: base };
