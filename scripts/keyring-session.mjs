@@ -1,5 +1,7 @@
-// Runs a command inside a private D-Bus session with a throw-away, unlocked gnome-keyring, so tests and
-// benchmarks use a real Secret Service without touching the user's own keyring.
+// Runs a command with private D-Bus sessions, each with a throw-away, unlocked gnome-keyring, so tests and
+// benchmarks use a real Secret Service without touching the user's own keyring. The command sees the first
+// session as its own (DBUS_SESSION_BUS_ADDRESS...); with several, KEYROT_TEST_KEYRINGS lists each one's variables
+// (JSON), and each vitest worker takes its own (test/setup.ts): files running at once never share a keychain.
 //
 // The daemon is supervised, not fire-and-forget, and the bus never starts one by itself. With the standard
 // session bus, the first keychain call made before our daemon has claimed its bus name (or after it ended)
@@ -37,24 +39,14 @@ export function has(cmd) {
 }
 
 export function keyringAvailable() {
-  return process.platform === 'linux' && has('dbus-run-session') && has('gnome-keyring-daemon') && has('secret-tool');
+  return process.platform === 'linux' && has('dbus-daemon') && has('gnome-keyring-daemon') && has('secret-tool');
 }
 
-/** Runs `command` (a shell string) in the session; returns its exit status. */
-export function runInKeyringSession(command, env = process.env) {
-  const data = mkdtempSync(join(tmpdir(), 'keyrot-keyring-'));
-  try {
-    const config = join(data, 'session.conf');
-    writeFileSync(config, BUS_CONFIG);
-    const r = spawnSync('dbus-run-session', [`--config-file=${config}`, '--', process.execPath, fileURLToPath(import.meta.url), data, command], {
-      stdio: 'inherit',
-      env: { ...env, XDG_DATA_HOME: data },
-    });
-    if (r.error) throw r.error;
-    return r.status ?? 1;
-  } finally {
-    rmSync(data, { recursive: true, force: true });
-  }
+/** Runs `command` (a shell string) with `sessions` private keyrings; returns its exit status. */
+export function runInKeyringSession(command, env = process.env, sessions = 1) {
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), String(sessions), command], { stdio: 'inherit', env });
+  if (r.error) throw r.error;
+  return r.status ?? 1;
 }
 
 export function shellQuote(args) {
@@ -62,60 +54,88 @@ export function shellQuote(args) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Inside the D-Bus session: `node keyring-session.mjs DATA_DIR COMMAND`
+// The supervisor: `node keyring-session.mjs SESSIONS COMMAND`
 
 function note(line) {
   process.stderr.write(`keyring: ${line}\n`);
 }
 
-/** Starts an unlocked daemon in the foreground (our child); resolves with it once it printed its environment. */
-function startDaemon(log, replace) {
-  const args = ['--foreground', ...(replace ? ['--replace'] : []), '--unlock', '--components=secrets'];
-  const daemon = spawn('gnome-keyring-daemon', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  daemon.stdin.end(PASSWORD);
-  daemon.stderr.on('data', (d) => writeFileSync(log, d, { flag: 'a' }));
+/** Resolves with the first line `child` prints on stdout that `pattern` matches (its first group). */
+function firstLine(child, pattern, what) {
   return new Promise((resolve, reject) => {
     let out = '';
-    daemon.on('error', reject);
-    daemon.stdout.setEncoding('utf8').on('data', (d) => {
+    child.on('error', reject);
+    child.stdout.setEncoding('utf8').on('data', (d) => {
       out += d;
-      const control = /^GNOME_KEYRING_CONTROL=(.*)$/m.exec(out);
-      if (control) {
-        process.env.GNOME_KEYRING_CONTROL = control[1];
-        resolve(daemon);
-      }
+      const found = pattern.exec(out);
+      if (found) resolve(found[1]);
     });
-    daemon.on('exit', (code, signal) => reject(new Error(`gnome-keyring-daemon ended at start (${signal ?? `exit code ${code}`})`)));
+    child.on('exit', (code, signal) => reject(new Error(`${what} ended at start (${signal ?? `exit code ${code}`})`)));
   });
 }
 
+/** A session bus like the standard one, minus service activation, in the foreground (our child). */
+async function startBus(data) {
+  const config = join(data, 'session.conf');
+  writeFileSync(config, BUS_CONFIG);
+  const bus = spawn('dbus-daemon', ['--nofork', '--print-address=1', `--config-file=${config}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its notes (e.g. that it may not raise its file limit) go to the session's log, shown if it ends mid-run.
+  bus.stderr.on('data', (d) => writeFileSync(join(data, 'dbus.log'), d, { flag: 'a' }));
+  const address = await firstLine(bus, /^(unix:\S+)\n/m, 'dbus-daemon');
+  return { bus, address };
+}
+
+/** Starts an unlocked daemon in the foreground (our child); resolves with it once it printed its environment. */
+async function startDaemon(session, log, replace) {
+  const args = ['--foreground', ...(replace ? ['--replace'] : []), '--unlock', '--components=secrets'];
+  const daemon = spawn('gnome-keyring-daemon', args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...session } });
+  daemon.stdin.end(PASSWORD);
+  daemon.stderr.on('data', (d) => writeFileSync(log, d, { flag: 'a' }));
+  session.GNOME_KEYRING_CONTROL = await firstLine(daemon, /^GNOME_KEYRING_CONTROL=(.*)$/m, 'gnome-keyring-daemon');
+  return daemon;
+}
+
 /** Waits until the daemon stores, finds and deletes an item: it owns the bus name and its keyring is open. */
-async function probe() {
+async function probe(session) {
+  const env = { ...process.env, ...session };
   const attrs = ['service', 'keyrot-probe', 'account', String(process.pid)];
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const stored = spawnSync('secret-tool', ['store', '--label', 'keyrot probe', ...attrs], { input: 'probe', encoding: 'utf8' });
-    const found = stored.status === 0 && spawnSync('secret-tool', ['lookup', ...attrs], { encoding: 'utf8' }).stdout === 'probe';
-    spawnSync('secret-tool', ['clear', ...attrs]);
+    const stored = spawnSync('secret-tool', ['store', '--label', 'keyrot probe', ...attrs], { input: 'probe', encoding: 'utf8', env });
+    const found = stored.status === 0 && spawnSync('secret-tool', ['lookup', ...attrs], { encoding: 'utf8', env }).stdout === 'probe';
+    spawnSync('secret-tool', ['clear', ...attrs], { env });
     if (found) return;
     if (Date.now() > deadline) throw new Error(`the keyring does not take items: ${stored.stderr.trim() || 'lookup found nothing'}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
-async function supervise(data, command) {
-  const log = join(data, 'gnome-keyring.log');
+/**
+ * One private session: its bus, then its daemon, probed. If the daemon ends mid-run the supervisor says so loudly
+ * and starts an unlocked one in its place; `stop()` ends both and reports restarts with the daemon's log.
+ */
+async function startSession(data, index) {
   mkdirSync(data, { recursive: true });
-  let daemon = await startDaemon(log, false);
-  await probe();
+  const log = join(data, 'gnome-keyring.log');
+  const { bus, address } = await startBus(data);
+  const session = { DBUS_SESSION_BUS_ADDRESS: address, XDG_DATA_HOME: data };
+  let daemon;
+  try {
+    daemon = await startDaemon(session, log, false);
+    await probe(session);
+  } catch (err) {
+    daemon?.kill('SIGTERM');
+    bus.kill('SIGTERM');
+    throw err;
+  }
   let ending = false;
   let restarts = 0;
   const watch = (d) =>
     d.once('exit', (code, signal) => {
       if (ending) return;
       restarts += 1;
-      note(`the gnome-keyring daemon ended during the run (${signal ?? `exit code ${code}`}); starting an unlocked one in its place.`);
-      startDaemon(log, true).then(
+      note(`the gnome-keyring daemon of session ${index} ended during the run (${signal ?? `exit code ${code}`}); starting an unlocked one in its place.`);
+      startDaemon(session, log, true).then(
         (next) => {
           daemon = next;
           watch(next);
@@ -124,26 +144,55 @@ async function supervise(data, command) {
       );
     });
   watch(daemon);
-  const child = spawn('sh', ['-c', command], { stdio: 'inherit', env: { ...process.env, KEYROT_TEST_KEYCHAIN: 'secret-service' } });
-  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
-  const status = await new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
-  ending = true;
-  await new Promise((resolve) => {
-    if (daemon.exitCode !== null || daemon.signalCode !== null) return resolve();
-    daemon.once('exit', resolve);
-    daemon.kill('SIGTERM');
-    setTimeout(resolve, 3000).unref();
+  bus.once('exit', (code, signal) => {
+    if (ending) return;
+    note(`the D-Bus daemon of session ${index} ended during the run (${signal ?? `exit code ${code}`}); its keychain is gone. Its log:`);
+    process.stderr.write(readFileSync(join(data, 'dbus.log'), { encoding: 'utf8', flag: 'a+' }));
   });
-  if (restarts) {
-    note(`the daemon was restarted ${restarts} time(s); keychain failures in the run above may come from that. Its log:`);
-    process.stderr.write(`${readFileSync(log, 'utf8').split('\n').slice(-30).join('\n')}\n`);
+  const end = (child) =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', resolve);
+      child.kill('SIGTERM');
+      setTimeout(resolve, 3000).unref();
+    });
+  return {
+    session,
+    async stop() {
+      ending = true;
+      await end(daemon);
+      await end(bus);
+      if (restarts) {
+        note(`the daemon of session ${index} was restarted ${restarts} time(s); keychain failures in the run above may come from that. Its log:`);
+        process.stderr.write(`${readFileSync(log, 'utf8').split('\n').slice(-30).join('\n')}\n`);
+      }
+    },
+  };
+}
+
+async function supervise(count, command) {
+  const root = mkdtempSync(join(tmpdir(), 'keyrot-keyring-'));
+  const started = [];
+  let child;
+  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child?.kill(sig));
+  try {
+    // One after another: each start is brief, and its probe should not wait behind the others' daemons.
+    for (let i = 1; i <= count; i++) started.push(await startSession(join(root, String(i)), i));
+    const sessions = started.map((s) => s.session);
+    child = spawn('sh', ['-c', command], {
+      stdio: 'inherit',
+      env: { ...process.env, ...sessions[0], KEYROT_TEST_KEYCHAIN: 'secret-service', KEYROT_TEST_KEYRINGS: JSON.stringify(sessions) },
+    });
+    return await new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
+  } finally {
+    await Promise.all(started.map((s) => s.stop()));
+    rmSync(root, { recursive: true, force: true });
   }
-  return status;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const [data, command] = process.argv.slice(2);
-  supervise(data, command).then(
+  const [count, command] = process.argv.slice(2);
+  supervise(Math.max(1, Number(count) || 1), command).then(
     (status) => process.exit(status),
     (err) => {
       note(err.message);

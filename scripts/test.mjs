@@ -27,12 +27,14 @@ if (typecheck.status !== 0) process.exit(typecheck.status ?? 1);
 const lint = spawnSync('npx', ['biome', 'check', '.'], { stdio: 'inherit' });
 if (lint.status !== 0) process.exit(lint.status ?? 1);
 
+// Test files run in WORKERS processes at once (default 4), each with its own private keyring (vitest.config.ts).
+const workers = Number(process.env.KEYROT_TEST_WORKERS) || 4;
 if (keyringAvailable()) {
-  finish(runInKeyringSession(shellQuote(vitest)));
+  finish(runInKeyringSession(shellQuote(vitest), process.env, workers));
 }
 if (ci) {
   console.error('error: CI needs a real keychain for the keychain tests: install dbus and gnome-keyring (see .ci/run).');
   process.exit(1);
 }
-console.error('note: dbus-run-session, gnome-keyring-daemon or secret-tool not found: keychain tests will be SKIPPED (install dbus, gnome-keyring, libsecret-tools).');
+console.error('note: dbus-daemon, gnome-keyring-daemon or secret-tool not found: keychain tests will be SKIPPED (install dbus, gnome-keyring, libsecret-tools).');
 finish(spawnSync(vitest[0], vitest.slice(1), { stdio: 'inherit' }).status ?? 1);
