@@ -8,6 +8,7 @@ import { ExitCode } from '../../src/errors.js';
 import { HAS_KEYCHAIN, harness, json, lines } from '../helpers/e2e.js';
 import { parseOutputs } from '../helpers/github-server.js';
 import { authStatus, consumerCheck, rotationSetup } from '../helpers/consumer.js';
+import { inProcess } from '../helpers/in-process.js';
 
 const ANSI = /\x1b\[/;
 const NO_KEYCHAIN = { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/keyrot-test-bus' };
@@ -33,7 +34,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot in CI', () => {
     const summary = join(s.dir, 'step-summary.md');
     await writeFile(summary, '');
     const c = await s.consumer();
-    const r = await s.run('gha rotate', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--check', consumerCheck(s), '--poll-interval', '200ms', '--yes', '--events'], {
+    const r = await s.main('gha rotate', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--check', consumerCheck(s), '--poll-interval', '200ms', '--yes', '--events'], {
       env: { GITHUB_ACTIONS: 'true', GITHUB_STEP_SUMMARY: summary },
     });
     await c.stop();
@@ -58,7 +59,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot in CI', () => {
 
   it('without GITHUB_ACTIONS there is no ::add-mask:: line', async () => {
     const s = await rotationSetup();
-    const r = await s.run('plain', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--yes', '--json']);
+    const r = await s.main('plain', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--yes', '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).not.toContain('::add-mask::');
     expect(json(r).status).toBe('done');
@@ -66,7 +67,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot in CI', () => {
 
   it('--events on a command without steps prints one result event', async () => {
     const h = await harness();
-    const r = await h.run(['list-users', '--events']);
+    const r = await inProcess(h, ['list-users', '--events']);
     expect(r.code).toBe(0);
     const lines = r.stdout
       .split('\n')
@@ -130,14 +131,14 @@ describe.skipIf(!HAS_KEYCHAIN)('a headless runner without a keychain', () => {
   it('under GitHub Actions, --json is one document without the key (also with create --reveal, where only "secret" holds it), and provider text cannot issue workflow commands', async () => {
     const s = await rotationSetup();
     await fetch(`${s.h.sandbox.controlUrl}/keys/${s.oldKey.id}`, { method: 'POST', body: JSON.stringify({ name: 'x\n::add-mask::leak\n::error::pwned' }) });
-    const r = await s.run('gha json', ['rotate', '--user', s.user.id, '--on-new-key', s.hook, '--no-wait', '--yes', '--json', '--verbose'], { env: { GITHUB_ACTIONS: 'true' } });
+    const r = await s.main('gha json', ['rotate', '--user', s.user.id, '--on-new-key', s.hook, '--no-wait', '--yes', '--json', '--verbose'], { env: { GITHUB_ACTIONS: 'true' } });
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
     const newKey = s.h.sandbox.snapshot().users.find((u) => u.id === s.user.id)!.keys[0]!;
     expect(doc.newKey.id).toBe(newKey.id);
     expect(r.stdout).not.toContain(newKey.plaintext);
     expect(r.stderr.split('\n').filter((l) => /^\s*::/.test(l))).toEqual([`::add-mask::${newKey.plaintext}`]);
-    const created = await s.run('gha reveal', ['create', '--user', s.user.id, '--name', 'shown', '--reveal', '--json'], { env: { GITHUB_ACTIONS: 'true' } });
+    const created = await s.main('gha reveal', ['create', '--user', s.user.id, '--name', 'shown', '--reveal', '--json'], { env: { GITHUB_ACTIONS: 'true' } });
     const shown = JSON.parse(created.stdout);
     expect(created.stderr).toContain(`::add-mask::${shown.secret}`);
     expect(created.stdout.split(shown.secret).length - 1).toBe(1);
@@ -155,7 +156,7 @@ describe.skipIf(!HAS_KEYCHAIN)('a headless runner without a keychain', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(json(r)).toMatchObject({ batchId: null, outcome: 'nothing-selected', counts: { keys: 0 }, rotations: [] });
     expect(parseOutputs(await readFile(outputs, 'utf8'))).toMatchObject({ outcome: 'nothing-selected', keys: '0', rotated: '0', rotations: '[]' });
-    const dry = await h.run([...args, '--dry-run']);
+    const dry = await inProcess(h, [...args, '--dry-run']);
     expect(dry.code, dry.stderr).toBe(0);
     expect(dry.stdout).toContain('No key matches the selection: nothing to rotate.');
     expect(h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
@@ -182,7 +183,7 @@ describe.skipIf(!HAS_KEYCHAIN)('a headless runner without a keychain', () => {
 describe.skipIf(!HAS_KEYCHAIN)('evidence a pipeline can give (Vultr: activity per user)', () => {
   it('without a terminal and without --check: refused before any change, naming --check, --keep-old and --no-wait', async () => {
     const s = await rotationSetup();
-    const r = await s.run('no evidence', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--yes']);
+    const r = await s.main('no evidence', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--yes']);
     expect(r.code).toBe(ExitCode.usage);
     expect(lines(r.stderr).filter((l) => l.includes('error:'))).toHaveLength(1);
     expect(r.stderr).toMatch(/Nothing would show that the consumers use the new key: Vultr reports activity per user, and a consumer still on the old key moves it/);
@@ -194,7 +195,7 @@ describe.skipIf(!HAS_KEYCHAIN)('evidence a pipeline can give (Vultr: activity pe
     const s = await rotationSetup();
     // The consumer keeps calling with the old key (the hook installs nothing), so the user's activity moves.
     const c = await s.consumer();
-    const r = await s.run('old traffic', [
+    const r = await s.main('old traffic', [
       'rotate',
       '--user',
       s.user.email,
@@ -229,7 +230,7 @@ describe.skipIf(!HAS_KEYCHAIN)('evidence a pipeline can give (Vultr: activity pe
     // The app reads VULTR_API_KEY from its .env: the check proves the key there works and is not the old one.
     const fromEnv = join(s.dir, 'from-env');
     const check = `sed -n 's/^VULTR_API_KEY=//p' '${envFile}' > '${fromEnv}' && ${consumerCheck({ ...s, keyFile: fromEnv })}`;
-    const r = await s.run('to dotenv', ['rotate', '--user', s.user.email, '--to', `dotenv:${envFile}#VULTR_API_KEY`, '--check', check, '--yes'], {
+    const r = await s.main('to dotenv', ['rotate', '--user', s.user.email, '--to', `dotenv:${envFile}#VULTR_API_KEY`, '--check', check, '--yes'], {
       env: { GITHUB_ACTIONS: 'true', GITHUB_OUTPUT: outputs },
     });
     expect(r.code, r.stderr).toBe(0);
@@ -244,11 +245,11 @@ describe.skipIf(!HAS_KEYCHAIN)('evidence a pipeline can give (Vultr: activity pe
   it('--abort gives a --to destination the old key back (keyrot holds it), then deletes the new key', async () => {
     const s = await rotationSetup();
     const envFile = join(s.dir, 'app.env');
-    const started = await s.run('keep old', ['rotate', '--user', s.user.email, '--to', `dotenv:${envFile}#K`, '--keep-old', '7d', '--yes']);
+    const started = await s.main('keep old', ['rotate', '--user', s.user.email, '--to', `dotenv:${envFile}#K`, '--keep-old', '7d', '--yes']);
     expect(started.code, started.stderr).toBe(0);
     const fresh = s.keys().find((k) => k.name === 'ops-deploy-v2')!;
     expect(await readFile(envFile, 'utf8')).toBe(`K=${fresh.plaintext}\n`);
-    const aborted = await s.run('abort', ['rotate', '--user', s.user.email, '--abort', '--yes']);
+    const aborted = await s.main('abort', ['rotate', '--user', s.user.email, '--abort', '--yes']);
     expect(aborted.code, aborted.stderr).toBe(0);
     expect(aborted.stderr).toMatch(/Give the old key ops-deploy back to dotenv:/);
     expect(await readFile(envFile, 'utf8')).toBe(`K=${s.oldKey.plaintext}\n`);

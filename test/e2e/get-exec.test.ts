@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HAS_KEYCHAIN, collect, json } from '../helpers/e2e.js';
 import { journalPath, readJournal, rotationSetup as setup, type RotationSetup } from '../helpers/consumer.js';
+import { inProcess } from '../helpers/in-process.js';
 import { HAS_TMUX, startTerminal, type Terminal } from '../helpers/tmux.js';
 
 const OPS = 'ops@example.com';
@@ -19,7 +20,7 @@ async function expectNoLeaksBesidesStdout(s: RotationSetup, ...runs: Array<{ std
 describe.skipIf(!HAS_KEYCHAIN)('keyrot get', () => {
   it('prints exactly the held key to a pipe: no newline, nothing else; stderr holds no secret', async () => {
     const s = await setup();
-    const r = await s.h.run(['get', '--user', OPS]);
+    const r = await inProcess(s.h, ['get', '--user', OPS]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe(s.oldKey.plaintext);
     await expectNoLeaksBesidesStdout(s, r);
@@ -27,7 +28,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot get', () => {
 
   it('--json: one document naming the key and its keychain account, with the plaintext in "secret"', async () => {
     const s = await setup();
-    const r = await s.h.run(['get', '--user', OPS, '--json']);
+    const r = await inProcess(s.h, ['get', '--user', OPS, '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(json(r)).toEqual({
       userId: s.user.id,
@@ -38,14 +39,14 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot get', () => {
       why: 'only',
       secret: s.oldKey.plaintext,
     });
-    const events = await s.h.run(['get', '--user', OPS, '--events']);
+    const events = await inProcess(s.h, ['get', '--user', OPS, '--events']);
     expect(events.code).toBe(2);
     expect(events.stdout).not.toContain(s.oldKey.plaintext);
   });
 
   it('under GitHub Actions the runner is told to mask the key (on stderr) before it is printed; stdout stays the key alone', async () => {
     const s = await setup();
-    const r = await s.h.run(['get', '--user', OPS], { env: { GITHUB_ACTIONS: 'true' } });
+    const r = await inProcess(s.h, ['get', '--user', OPS], { env: { GITHUB_ACTIONS: 'true' } });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe(s.oldKey.plaintext);
     expect(r.stderr.split('\n')).toContain(`::add-mask::${s.oldKey.plaintext}`);
@@ -53,29 +54,29 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot get', () => {
 
   it('a user whose key keyrot does not hold: exit 5, nothing on stdout', async () => {
     const s = await setup({ holdOldKey: false });
-    const r = await s.h.run(['get', '--user', OPS]);
+    const r = await inProcess(s.h, ['get', '--user', OPS]);
     expect(r.code, r.stderr).toBe(5);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/keyrot holds no key of ops@example\.com/);
-    const named = await s.h.run(['get', '--user', OPS, '--key', 'ops-deploy']);
+    const named = await inProcess(s.h, ['get', '--user', OPS, '--key', 'ops-deploy']);
     expect(named.code, named.stderr).toBe(5);
     expect(named.stdout).toBe('');
   });
 
   it('a new key that expired during the grace period is not handed out: the old key, which still works', async () => {
     const s = await setup();
-    const paused = await s.run('keep-old', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes']);
+    const paused = await s.main('keep-old', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes']);
     expect(paused.code, paused.stderr).toBe(0);
     const newKey = s.keys().find((k) => k.name === 'ops-deploy-v2')!;
     await fetch(`${s.h.sandbox.controlUrl}/keys/${newKey.id}`, { method: 'POST', body: JSON.stringify({ date_expire: '2020-01-01T00:00:00Z' }) });
-    const r = await s.h.run(['get', '--user', OPS]);
+    const r = await inProcess(s.h, ['get', '--user', OPS]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe(s.oldKey.plaintext);
   });
 
   it('a new key not proven yet is never handed out, even when keyrot does not hold the old key: exit 5 saying so', async () => {
     const s = await setup({ holdOldKey: false });
-    const paused = await s.run('keep-old', ['rotate', '--user', OPS, '--key', 'ops-deploy', '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes']);
+    const paused = await s.main('keep-old', ['rotate', '--user', OPS, '--key', 'ops-deploy', '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes']);
     expect(paused.code, paused.stderr).toBe(0);
     // As it would be had the new key failed its proof (verify-new).
     const record = await readJournal(s.h, s.user.id);
@@ -94,15 +95,15 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot get', () => {
   it('an expired key is never handed out: with an expired and a live key held, the live one; with only expired ones, exit 5', async () => {
     const s = await setup();
     const expire = (id: string) => fetch(`${s.h.sandbox.controlUrl}/keys/${id}`, { method: 'POST', body: JSON.stringify({ date_expire: '2020-01-01T00:00:00Z' }) });
-    const made = await s.run('create', ['create', '--user', OPS, '--name', 'ops-spare', '--yes']);
+    const made = await s.main('create', ['create', '--user', OPS, '--name', 'ops-spare', '--yes']);
     expect(made.code, made.stderr).toBe(0);
     const spare = s.keys().find((k) => k.name === 'ops-spare')!;
     await expire(s.oldKey.id);
-    const r = await s.h.run(['get', '--user', OPS]);
+    const r = await inProcess(s.h, ['get', '--user', OPS]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe(spare.plaintext);
     await expire(spare.id);
-    const none = await s.h.run(['get', '--user', OPS]);
+    const none = await inProcess(s.h, ['get', '--user', OPS]);
     expect(none.code, none.stderr).toBe(5);
     expect(none.stdout).toBe('');
     expect(none.stderr).toMatch(/keyrot holds no usable key of ops@example\.com: .*expired/);
@@ -110,29 +111,29 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot get', () => {
 
   it('follows a rotation: the new key once it is stored and proven (paused --keep-old), still after --resume; the old key before that', async () => {
     const s = await setup();
-    const paused = await s.run('keep-old', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes']);
+    const paused = await s.main('keep-old', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes']);
     expect(paused.code, paused.stderr).toBe(0);
     const newKey = s.keys().find((k) => k.name === 'ops-deploy-v2')!;
     // Both keys are live and held: the one consumers must move to is the new one.
-    const during = await s.h.run(['get', '--user', OPS]);
+    const during = await inProcess(s.h, ['get', '--user', OPS]);
     expect(during.code, during.stderr).toBe(0);
     expect(during.stdout).toBe(newKey.plaintext);
     expect(during.stderr).toMatch(/Using the new key ops-deploy-v2 .*unfinished/);
     // --key still picks either.
-    expect((await s.h.run(['get', '--user', OPS, '--key', 'ops-deploy'])).stdout).toBe(s.oldKey.plaintext);
+    expect((await inProcess(s.h, ['get', '--user', OPS, '--key', 'ops-deploy'])).stdout).toBe(s.oldKey.plaintext);
 
     // The same rotation as it would be had it stopped before proving the new key: consumers keep the old key.
     const record = await readJournal(s.h, s.user.id);
     await writeFile(journalPath(s.h, s.user.id), JSON.stringify({ ...record, phase: 'verify-new', phaseStatus: 'pending', status: 'failed' }));
-    const unproven = await s.h.run(['get', '--user', OPS]);
+    const unproven = await inProcess(s.h, ['get', '--user', OPS]);
     expect(unproven.code, unproven.stderr).toBe(0);
     expect(unproven.stdout).toBe(s.oldKey.plaintext);
     expect(unproven.stderr).toMatch(/Using the old key ops-deploy .*not proven/);
     await writeFile(journalPath(s.h, s.user.id), JSON.stringify(record));
 
-    const resumed = await s.run('resume', ['rotate', '--user', OPS, '--resume', '--yes']);
+    const resumed = await s.main('resume', ['rotate', '--user', OPS, '--resume', '--yes']);
     expect(resumed.code, resumed.stderr).toBe(0);
-    const after = await s.h.run(['get', '--user', OPS]);
+    const after = await inProcess(s.h, ['get', '--user', OPS]);
     expect(after.code, after.stderr).toBe(0);
     expect(after.stdout).toBe(newKey.plaintext);
     expect(after.stderr).toBe('');
@@ -245,7 +246,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot exec', () => {
     const args = ['exec', '--user', OPS, '--', 'sh', '-c', `printf %s "$VULTR_API_KEY" > '${out}'`];
     expect((await s.h.run(args)).code).toBe(0);
     expect(await readFile(out, 'utf8')).toBe(s.oldKey.plaintext);
-    const rotated = await s.run('rotate', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--no-wait', '--yes']);
+    const rotated = await s.main('rotate', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--no-wait', '--yes']);
     expect(rotated.code, rotated.stderr).toBe(0);
     const again = await s.h.run(args);
     expect(again.code, again.stderr).toBe(0);

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HAS_KEYCHAIN, collect, harness, json, keychainGet, lines, type Harness, type RunResult } from '../helpers/e2e.js';
 import { accountOf, authStatus as answerTo, createsFor, keychainClearUser } from '../helpers/consumer.js';
+import { inProcess } from '../helpers/in-process.js';
 
 const DAY_MS = 86_400_000;
 const cleanups: Array<() => Promise<void>> = [];
@@ -71,7 +72,10 @@ async function duplicatingProxy(h: Harness, email: string): Promise<string> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = chunks.length ? Buffer.concat(chunks) : undefined;
-      void fetch(`${upstream.origin}${req.url ?? '/'}`, { method: req.method, headers: req.headers as Record<string, string>, ...(body ? { body } : {}) }).then(async (answer) => {
+      // fetch sets the length (and the connection) itself: a copied content-length is refused by undici 7, which
+      // serves this worker's fetch too once keyrot ran in-process here (its global dispatcher).
+      const { 'content-length': _length, connection: _connection, ...headers } = req.headers;
+      void fetch(`${upstream.origin}${req.url ?? '/'}`, { method: req.method, headers: headers as Record<string, string>, ...(body ? { body } : {}) }).then(async (answer) => {
         let text = await answer.text();
         if (req.method === 'GET' && /^\/v2\/users(\?|$)/.test(req.url ?? '')) {
           const list = JSON.parse(text) as { users: Array<{ email: string }> };
@@ -140,7 +144,7 @@ async function recordCreation(h: Harness, email: string, daysAgo: number): Promi
 }
 
 async function planOf(h: Harness, args: string[]): Promise<Array<{ userEmail: string; keyName: string; why: string; newKeyName: string | null }>> {
-  const r = exitOf(await h.run(['rotate', '--all', ...args, '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--dry-run', '--yes', '--json']), 0);
+  const r = exitOf(await inProcess(h, ['rotate', '--all', ...args, '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--dry-run', '--yes', '--json']), 0);
   return json(r).keys;
 }
 
@@ -178,12 +182,12 @@ describe('keyrot rotate --all: selection and --dry-run', () => {
 
   it("the table of a dry run: the selection, each new name, why, the plan, the preflight; the admin's user left out", async () => {
     const h = await account();
-    const r = exitOf(await h.run(['rotate', '--all', '--never-expiring', '--match', 'ops-*', '--on-new-key', 'cat >/dev/null', '--no-wait', '--store', 'none', '--dry-run', '--yes']), 0);
+    const r = exitOf(await inProcess(h, ['rotate', '--all', '--never-expiring', '--match', 'ops-*', '--on-new-key', 'cat >/dev/null', '--no-wait', '--store', 'none', '--dry-run', '--yes']), 0);
     expect(r.stdout).toMatch(/^Dry run: nothing will change\. 1 key of 1 user selected:\nUSER\s+KEY\s+NEW KEY\s+WHY\s+PLAN\nops@example\.com\s+ops-deploy\s+ops-deploy-v2\s+never expires\s+rotate\n/);
     expect(r.stdout).toContain('Each rotation would:\n  1. create its next generation and keep it in memory only (--store none)');
     expect(r.stdout).toContain('  3. run --on-new-key with the new key on its stdin: cat >/dev/null');
     expect(r.stdout).toContain('✔ consent: --yes');
-    const all = exitOf(await h.run(['rotate', '--all', '--on-new-key', 'cat >/dev/null', '--no-wait', '--store', 'none', '--dry-run', '--yes']), 0);
+    const all = exitOf(await inProcess(h, ['rotate', '--all', '--on-new-key', 'cat >/dev/null', '--no-wait', '--store', 'none', '--dry-run', '--yes']), 0);
     expect(all.stdout).toContain("Left out: admin@example.com is the admin key's own user (rotate its key with keyrot rotate --self).");
     expect(all.stdout).not.toMatch(/^admin@example\.com/m);
   });
@@ -198,7 +202,7 @@ describe('keyrot rotate --all: selection and --dry-run', () => {
     [['--never-expiring'], 2, /^error: Rotating 5 keys revokes each old key: pass --yes to confirm without a terminal\./],
   ])('rotate --all %j: one line on stderr, exit %i, nothing changed', async (args, code, message) => {
     const h = await account();
-    const r = exitOf(await h.run(['rotate', '--all', ...args, '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait']), code);
+    const r = exitOf(await inProcess(h, ['rotate', '--all', ...args, '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait']), code);
     expect(lines(r.stderr).filter((l) => l.includes('error:'))).toHaveLength(1);
     expect(lines(r.stderr).find((l) => l.includes('error:'))).toMatch(message);
     expect(r.stderr).not.toMatch(/^\s+at /m);
@@ -212,7 +216,7 @@ describe('keyrot rotate --all: selection and --dry-run', () => {
     await import('node:fs/promises').then((fs) => fs.mkdir(dir, { recursive: true, mode: 0o700 }));
     await writeFile(join(dir, 'vultr.json'), content, { mode: 0o600 });
     for (const args of [['--resume'], ['--never-expiring']]) {
-      const r = exitOf(await h.run(['rotate', '--all', ...args, '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes']), 14);
+      const r = exitOf(await inProcess(h, ['rotate', '--all', ...args, '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes']), 14);
       expect(r.stderr).toMatch(/^error: The batch record .+\/batches\/vultr\.json is damaged\. \(Every rotation it started keeps its own journal: set the file aside/);
     }
     expect(h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
@@ -223,7 +227,7 @@ describe('keyrot rotate --all: selection and --dry-run', () => {
     await renameUser(h, 'user5@example.com', 'OPS@example.com');
     expect(picked(await planOf(h, ['--user', 'OPS@example.com']))).toEqual(['OPS@example.com user5-deploy']);
     expect(picked(await planOf(h, ['--user', 'ops@example.com']))).toEqual(['ops@example.com ops-deploy']);
-    const r = exitOf(await h.run(['rotate', '--all', '--user', 'Ops@example.com', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes']), 2);
+    const r = exitOf(await inProcess(h, ['rotate', '--all', '--user', 'Ops@example.com', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes']), 2);
     expect(r.stderr).toMatch(/^error: "Ops@example\.com" matches 2 users: .*ops@example\.com.*OPS@example\.com/m);
     expect(h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
   });
@@ -231,7 +235,7 @@ describe('keyrot rotate --all: selection and --dry-run', () => {
   it("the admin key's own user is its exact e-mail: a user whose e-mail differs only in case is selected like the others", async () => {
     const h = await account();
     await renameUser(h, 'user5@example.com', 'Admin@example.com');
-    const plan = exitOf(await h.run(['rotate', '--all', '--match', 'user*', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--dry-run', '--yes', '--json']), 0);
+    const plan = exitOf(await inProcess(h, ['rotate', '--all', '--match', 'user*', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--dry-run', '--yes', '--json']), 0);
     expect(picked(json(plan).keys)).toContain('Admin@example.com user5-deploy');
     expect(json(plan).left).toEqual(["Left out: admin@example.com is the admin key's own user (rotate its key with keyrot rotate --self)."]);
   });
@@ -241,14 +245,20 @@ describe('keyrot rotate --all: selection and --dry-run', () => {
     const proxy = await duplicatingProxy(h, 'user5@example.com');
     const env = { VULTR_API_URL: proxy };
     const plan = exitOf(
-      await h.run(['rotate', '--all', '--user', 'user5@example.com', '--user', 'user6@example.com', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--dry-run', '--yes', '--json'], {
-        env,
-      }),
+      await inProcess(
+        h,
+        ['rotate', '--all', '--user', 'user5@example.com', '--user', 'user6@example.com', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--dry-run', '--yes', '--json'],
+        {
+          env,
+        },
+      ),
       0,
     );
     expect(picked(json(plan).keys)).toEqual(['user5@example.com user5-deploy', 'user6@example.com user6-deploy']);
     const r = exitOf(
-      await h.run(['rotate', '--all', '--user', 'user5@example.com', '--user', 'user6@example.com', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes', '--json'], { env }),
+      await inProcess(h, ['rotate', '--all', '--user', 'user5@example.com', '--user', 'user6@example.com', '--store', 'none', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes', '--json'], {
+        env,
+      }),
       0,
     );
     expect(json(r).counts).toMatchObject({ keys: 2, done: 2, failed: 0 });
@@ -257,9 +267,9 @@ describe('keyrot rotate --all: selection and --dry-run', () => {
 
   it('selection flags without --all are refused (exit 2), and so is --user given twice', async () => {
     const h = await account();
-    const r = exitOf(await h.run(['rotate', '--user', 'ops@example.com', '--never-expiring', '--yes']), 2);
+    const r = exitOf(await inProcess(h, ['rotate', '--user', 'ops@example.com', '--never-expiring', '--yes']), 2);
     expect(r.stderr).toMatch(/^error: --never-expiring selects keys for a batch: add --all, or drop it\./);
-    const twice = exitOf(await h.run(['rotate', '--user', 'ops@example.com', '--user', 'ci@example.com', '--yes']), 2);
+    const twice = exitOf(await inProcess(h, ['rotate', '--user', 'ops@example.com', '--user', 'ci@example.com', '--yes']), 2);
     expect(twice.stderr).toMatch(/^error: --user is given 2 times: rotate one user at a time, or several with --all\./);
   });
 });
@@ -271,7 +281,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --all: rotations', () => {
     const emails = ['ops@example.com', 'viewer@example.com', 'user8@example.com', 'user9@example.com', 'ci@example.com'];
     // Five hooks must all have started before any may finish: they only can if the rotations run concurrently.
     const { dir, command } = await hook({ barrier: 5 });
-    const r = exitOf(await h.run(['rotate', '--all', '--never-expiring', '--on-new-key', command, '--no-wait', '--hook-timeout', '60s', '--yes', '--json'], { timeoutMs: 90_000 }), 0);
+    const r = exitOf(await inProcess(h, ['rotate', '--all', '--never-expiring', '--on-new-key', command, '--no-wait', '--hook-timeout', '60s', '--yes', '--json'], { timeoutMs: 90_000 }), 0);
     const out = json(r);
     expect(out).toMatchObject({ outcome: 'done', counts: { keys: 5, done: 5, failed: 0, pending: 0 }, next: null });
     expect(out.record).toMatch(/\/batches\/history\/.+\.json$/);
@@ -312,7 +322,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --all: rotations', () => {
   it('one failing rotation does not stop the others: exit 16, the summary says what failed and how to go on; --all --resume finishes it', async () => {
     const h = await account();
     const { dir, command } = await hook({ failFor: 'user8@example.com' });
-    const r = exitOf(await h.run(['rotate', '--all', '--never-expiring', '--match', 'user*', '--on-new-key', command, '--no-wait', '--yes']), 16);
+    const r = exitOf(await inProcess(h, ['rotate', '--all', '--never-expiring', '--match', 'user*', '--on-new-key', command, '--no-wait', '--yes']), 16);
     expect(keysOf(h, 'user9@example.com').map((k) => k.name)).toEqual(['user9-deploy-v2']);
     expect(keysOf(h, 'user8@example.com').map((k) => k.name)).toEqual(['user8-deploy', 'user8-deploy-v2']);
     const rows = lines(r.stdout);
@@ -327,10 +337,10 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --all: rotations', () => {
     expect(await batchFiles(h)).toEqual(['vultr.json']);
 
     // A second batch waits for this one; the fixed hook lets --resume finish it (it keeps the new key it made).
-    const blocked = exitOf(await h.run(['rotate', '--all', '--never-expiring', '--on-new-key', command, '--no-wait', '--yes']), 9);
+    const blocked = exitOf(await inProcess(h, ['rotate', '--all', '--never-expiring', '--on-new-key', command, '--no-wait', '--yes']), 9);
     expect(blocked.stderr).toMatch(/^error: An unfinished batch rotation \(started .+, 1 of 2 keys not rotated\) is recorded in .+vultr\.json\. \(Finish it: keyrot rotate --all --resume\./);
     await rm(join(dir, 'fail-user8@example.com'));
-    const resumed = exitOf(await h.run(['rotate', '--all', '--resume', '--yes', '--json']), 0);
+    const resumed = exitOf(await inProcess(h, ['rotate', '--all', '--resume', '--yes', '--json']), 0);
     expect(json(resumed)).toMatchObject({ outcome: 'done', resumed: true, counts: { keys: 2, done: 2 } });
     expect(keysOf(h, 'user8@example.com').map((k) => k.name)).toEqual(['user8-deploy-v2']);
     expect(createsFor(h, userIdOf(h, 'user8@example.com'))).toHaveLength(1);
@@ -340,22 +350,28 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --all: rotations', () => {
   it('none succeeded: exit 16; --fail-fast starts no new rotation after the first failure', async () => {
     const h = await account();
     const failing = 'exit 3';
-    const none = exitOf(await h.run(['rotate', '--all', '--never-expiring', '--match', 'user*', '--on-new-key', failing, '--no-wait', '--yes', '--json']), 16);
+    const none = exitOf(await inProcess(h, ['rotate', '--all', '--never-expiring', '--match', 'user*', '--on-new-key', failing, '--no-wait', '--yes', '--json']), 16);
     expect(json(none)).toMatchObject({ outcome: 'failed', counts: { keys: 2, done: 0, failed: 2 } });
     await rm(join(h.stateDir, 'keyrot', 'batches'), { recursive: true });
-    for (const email of ['user8@example.com', 'user9@example.com']) exitOf(await h.run(['rotate', '--user', email, '--abort', '--yes']), 0);
-    const fast = exitOf(await h.run(['rotate', '--all', '--never-expiring', '--match', 'user*', '--on-new-key', failing, '--no-wait', '--concurrency', '1', '--fail-fast', '--yes', '--json']), 16);
+    for (const email of ['user8@example.com', 'user9@example.com']) exitOf(await inProcess(h, ['rotate', '--user', email, '--abort', '--yes']), 0);
+    const fast = exitOf(
+      await inProcess(h, ['rotate', '--all', '--never-expiring', '--match', 'user*', '--on-new-key', failing, '--no-wait', '--concurrency', '1', '--fail-fast', '--yes', '--json']),
+      16,
+    );
     expect(json(fast).counts).toEqual({ keys: 2, done: 0, failed: 1, pending: 1, gone: 0 });
   });
 
   it('a key of the batch rotated by hand meanwhile is "gone" on --resume, not a failure forever: the batch finishes', async () => {
     const h = await account();
-    const fast = exitOf(await h.run(['rotate', '--all', '--never-expiring', '--match', 'user*', '--on-new-key', 'exit 3', '--no-wait', '--concurrency', '1', '--fail-fast', '--yes', '--json']), 16);
+    const fast = exitOf(
+      await inProcess(h, ['rotate', '--all', '--never-expiring', '--match', 'user*', '--on-new-key', 'exit 3', '--no-wait', '--concurrency', '1', '--fail-fast', '--yes', '--json']),
+      16,
+    );
     const [failed, pending] = json(fast).rotations as Array<{ userEmail: string; status: string }>;
     expect([failed?.status, pending?.status]).toEqual(['failed', 'pending']);
     // The operator rotates the key that was not started, by hand.
-    exitOf(await h.run(['rotate', '--user', pending!.userEmail, '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes']), 0);
-    const resumed = exitOf(await h.run(['rotate', '--all', '--resume', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes', '--json']), 0);
+    exitOf(await inProcess(h, ['rotate', '--user', pending!.userEmail, '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes']), 0);
+    const resumed = exitOf(await inProcess(h, ['rotate', '--all', '--resume', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes', '--json']), 0);
     expect(json(resumed)).toMatchObject({ outcome: 'done', counts: { keys: 2, done: 1, gone: 1, failed: 0, pending: 0 } });
     expect(json(resumed).rotations.find((r: { userEmail: string }) => r.userEmail === pending!.userEmail)).toMatchObject({ status: 'gone' });
     // Rotated once, by hand: no second new key.
@@ -365,19 +381,19 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --all: rotations', () => {
 
   it('a key of the batch whose user was deleted meanwhile is "gone" on --resume too', async () => {
     const h = await account();
-    const none = exitOf(await h.run(['rotate', '--all', '--never-expiring', '--match', 'user*', '--on-new-key', 'exit 3', '--no-wait', '--yes', '--json']), 16);
+    const none = exitOf(await inProcess(h, ['rotate', '--all', '--never-expiring', '--match', 'user*', '--on-new-key', 'exit 3', '--no-wait', '--yes', '--json']), 16);
     const [first, second] = json(none).rotations as Array<{ userEmail: string; userId: string }>;
-    for (const item of [first!, second!]) exitOf(await h.run(['rotate', '--user', item.userEmail, '--abort', '--yes']), 0);
+    for (const item of [first!, second!]) exitOf(await inProcess(h, ['rotate', '--user', item.userEmail, '--abort', '--yes']), 0);
     const res = await fetch(`${h.sandbox.url}/users/${first!.userId}`, { method: 'DELETE', headers: { Authorization: `Bearer ${h.sandbox.adminKey}` } });
     expect(res.status).toBe(204);
-    const resumed = exitOf(await h.run(['rotate', '--all', '--resume', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes', '--json']), 0);
+    const resumed = exitOf(await inProcess(h, ['rotate', '--all', '--resume', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes', '--json']), 0);
     expect(json(resumed)).toMatchObject({ outcome: 'done', counts: { keys: 2, done: 1, gone: 1 } });
     expect(json(resumed).rotations.find((r: { userId: string }) => r.userId === first!.userId)).toMatchObject({ status: 'gone' });
   });
 
   it('--events: one JSON object a line, every rotation event naming its user and key', async () => {
     const h = await account();
-    const r = exitOf(await h.run(['rotate', '--all', '--expiring-within', '10d', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes', '--events']), 0);
+    const r = exitOf(await inProcess(h, ['rotate', '--all', '--expiring-within', '10d', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes', '--events']), 0);
     const events = r.stdout
       .trim()
       .split('\n')
@@ -395,7 +411,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --all: rotations', () => {
 
   it('--dry-run without --on-new-key says what the batch does: consumers read the keychain, nobody is asked', async () => {
     const h = await account();
-    const r = exitOf(await h.run(['rotate', '--all', '--match', 'user5-*', '--no-wait', '--dry-run', '--yes', '--json']), 0);
+    const r = exitOf(await inProcess(h, ['rotate', '--all', '--match', 'user5-*', '--no-wait', '--dry-run', '--yes', '--json']), 0);
     expect(json(r).steps).toContain('hand over: consumers read the new key from the keychain (no hook, nobody is asked)');
     expect(JSON.stringify(json(r).steps)).not.toContain('ask you');
   });

@@ -80,7 +80,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate under provider faults', () => {
         s.h.sandbox.addFault(fault);
         r = s.sc.output('rotate', await done);
       } else {
-        r = await s.run('rotate', args);
+        r = await s.main('rotate', args);
       }
       await expectRotated(s, r);
       // The fault really hit this route, as many times as planned, and a later attempt got through.
@@ -95,7 +95,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate under provider faults', () => {
   it('a 429 on the create is retried at once (the provider did not act): one POST answered, one key', async () => {
     const s = await rotationSetup();
     s.h.sandbox.addFault({ method: 'POST', path: '/users/*/apikeys', action: 'status', status: 429, retryAfter: '0', times: 3 });
-    const r = await s.run('rotate', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', ...QUICK]);
+    const r = await s.main('rotate', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', ...QUICK]);
     await expectRotated(s, r);
     expect(requestsTo(s.h, 'POST', '/users/*/apikeys').map((q) => q.status)).toEqual([429, 429, 429, 202]);
     // A 429 proves nothing was created, so there was nothing to reconcile.
@@ -105,7 +105,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate under provider faults', () => {
   it('a lost create answer (the key was made, the connection dropped) is reconciled: the orphan is deleted, exactly one new key', async () => {
     const s = await rotationSetup();
     s.h.sandbox.addFault({ method: 'POST', path: '/users/*/apikeys', action: 'drop-after' });
-    const r = await s.run('rotate', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', ...QUICK]);
+    const r = await s.main('rotate', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', ...QUICK]);
     await expectRotated(s, r);
     const posts = requestsTo(s.h, 'POST', '/users/*/apikeys');
     expect(posts.map((q) => q.status)).toEqual([0, 202]);
@@ -119,13 +119,13 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate under provider faults', () => {
   it('an unreadable create answer (200 that is not JSON) is an answer, not a loss: the key it made is deleted, never a second POST, exit 6, old key untouched', async () => {
     const s = await rotationSetup();
     s.h.sandbox.addFault({ method: 'POST', path: '/users/*/apikeys', action: 'malformed' });
-    const r = await s.run('rotate', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', ...QUICK]);
+    const r = await s.main('rotate', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', ...QUICK]);
     expect(r.code, r.stderr).toBe(6);
     expect(requestsTo(s.h, 'POST', '/users/*/apikeys')).toHaveLength(1);
     expect(s.keys().map((k) => k.id)).toEqual([s.oldKey.id]);
     expect(json(r).error.code).toBe('key_not_returned');
     // Nothing is live but the old key: no rotation is left to resume or abort.
-    const again = await s.run('rotate again', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', ...QUICK]);
+    const again = await s.main('rotate again', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', ...QUICK]);
     await expectRotated(s, again);
   });
 
@@ -134,7 +134,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate under provider faults', () => {
     s.h.sandbox.addFault({ method: 'GET', path: '/users', action: 'drop-before' });
     s.h.sandbox.addFault({ method: 'GET', path: '/users/*/apikeys', action: 'drop-after' });
     s.h.sandbox.addFault({ method: 'DELETE', path: '/users/*/apikeys/*', action: 'drop-after' });
-    const r = await s.run('rotate', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', ...QUICK]);
+    const r = await s.main('rotate', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', ...QUICK]);
     await expectRotated(s, r);
     expect(requestsTo(s.h, 'DELETE', `/users/*/apikeys/${s.oldKey.id}`).map((q) => q.status)).toEqual([0, 404]);
     expect(json(r).steps.find((st: { phase: string }) => st.phase === 'revoke').detail).toMatch(/already gone/);
@@ -143,14 +143,14 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate under provider faults', () => {
   it('a create failing past every retry exits 6 with no key made and the old one live; --resume completes', async () => {
     const s = await rotationSetup();
     s.h.sandbox.addFault({ method: 'POST', path: '/users/*/apikeys', action: 'status', status: 503, times: 0 });
-    const r = await s.run('rotate', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', ...QUICK]);
+    const r = await s.main('rotate', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', ...QUICK]);
     expect(r.code, r.stderr).toBe(6);
     expect(json(r).error).toMatchObject({ code: 'create_outcome_unknown', resumable: true });
     expect(s.keys().map((k) => k.id)).toEqual([s.oldKey.id]);
     expect(await authStatus(s.h, s.oldKey.plaintext)).toBe(200);
     expect(await readJournal(s.h, s.user.id)).toMatchObject({ phase: 'create', phaseStatus: 'started', status: 'failed' });
     s.h.sandbox.clearFaults();
-    const resumed = await s.run('resume', ['rotate', '--user', s.user.email, '--resume', '--yes', '--json']);
+    const resumed = await s.main('resume', ['rotate', '--user', s.user.email, '--resume', '--yes', '--json']);
     await expectRotated(s, resumed);
   });
 
@@ -158,7 +158,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate under provider faults', () => {
     const s = await rotationSetup();
     // Two creates sent, neither acted on (503): the rotation stops at its create with two creates counted.
     s.h.sandbox.addFault({ method: 'POST', path: '/users/*/apikeys', action: 'status', status: 503, times: 0 });
-    expect((await s.run('rotate', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', ...QUICK])).code).toBe(6);
+    expect((await s.main('rotate', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', ...QUICK])).code).toBe(6);
     s.h.sandbox.clearFaults();
     // Three keys of the new name appear, made elsewhere (another runner, a person): more than two creates can make.
     for (let i = 0; i < 3; i++) {
@@ -169,7 +169,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate under provider faults', () => {
       .filter((k) => k.name === 'ops-deploy-v2')
       .map((k) => k.id);
     expect(made).toHaveLength(3);
-    const first = await s.run('abort', ['rotate', '--user', s.user.email, '--abort', '--yes']);
+    const first = await s.main('abort', ['rotate', '--user', s.user.email, '--abort', '--yes']);
     expect(first.code, first.stderr).toBe(9);
     for (const id of made) expect(first.stderr).toContain(id);
     expect(first.stdout).not.toMatch(/Rolled back/);
@@ -179,9 +179,9 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate under provider faults', () => {
         .filter((k) => k.name === 'ops-deploy-v2')
         .map((k) => k.id),
     ).toEqual(made);
-    const status = await s.run('status', ['status']);
+    const status = await s.main('status', ['status']);
     expect(status.stdout).toMatch(/--abort\s.*rolls back: deletes none of .*\(named ops-deploy-v2: keyrot cannot tell its own\)/);
-    const second = await s.run('abort again', ['rotate', '--user', s.user.email, '--abort', '--yes']);
+    const second = await s.main('abort again', ['rotate', '--user', s.user.email, '--abort', '--yes']);
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toMatch(/Rolled back the rotation of .*: keyrot deleted none of .*\(named ops-deploy-v2: delete the one nobody holds\), ops-deploy kept\./);
     expect(second.stdout).not.toMatch(/ops-deploy-v2 deleted/);
@@ -197,13 +197,13 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate under provider faults', () => {
   it('a revoke failing past every retry exits 6 with both keys live; --resume completes', async () => {
     const s = await rotationSetup();
     s.h.sandbox.addFault({ method: 'DELETE', path: '/users/*/apikeys/*', action: 'status', status: 503, times: 0 });
-    const r = await s.run('rotate', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', ...QUICK]);
+    const r = await s.main('rotate', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', ...QUICK]);
     expect(r.code, r.stderr).toBe(6);
     expect(requestsTo(s.h, 'DELETE', '/users/*/apikeys/*')).toHaveLength(4);
     expect(s.keys()).toHaveLength(2);
     expect(await authStatus(s.h, s.oldKey.plaintext)).toBe(200);
     s.h.sandbox.clearFaults();
-    const resumed = await s.run('resume', ['rotate', '--user', s.user.email, '--resume', '--yes', '--json']);
+    const resumed = await s.main('resume', ['rotate', '--user', s.user.email, '--resume', '--yes', '--json']);
     await expectRotated(s, resumed);
     expect(createsFor(s.h, s.user.id)).toHaveLength(1);
   });
@@ -211,7 +211,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate under provider faults', () => {
   it('a malformed answer in the preflight exits 6 before any change', async () => {
     const s = await rotationSetup();
     s.h.sandbox.addFault({ method: 'GET', path: '/users/*/apikeys', action: 'malformed' });
-    const r = await s.run('rotate', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', ...QUICK]);
+    const r = await s.main('rotate', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', ...QUICK]);
     expect(r.code, r.stderr).toBe(6);
     expect(s.h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
     expect(await readJournal(s.h, s.user.id)).toBeNull();

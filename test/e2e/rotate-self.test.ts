@@ -6,8 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HAS_KEYCHAIN, collect, harness, json, keychainGet, type Harness, type RunOptions } from '../helpers/e2e.js';
+import { HAS_KEYCHAIN, collect, harness, json, keychainGet, type Harness, type RunOptions, type RunResult } from '../helpers/e2e.js';
 import { authStatus, findLeaks } from '../helpers/consumer.js';
+import { inProcess } from '../helpers/in-process.js';
 import type { FaultSpec } from '../../src/sandbox/server.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -23,6 +24,8 @@ interface SelfSetup {
   profile: string;
   dir: string;
   run(args: string[], opts?: RunOptions): ReturnType<Harness['run']>;
+  /** The same through keyrot's main() in this process: for what needs no process of its own. */
+  main(args: string[], opts?: RunOptions): ReturnType<Harness['run']>;
   /** The admin user's own keys at the provider. */
   ownKeys(): Array<{ id: string; name: string; plaintext: string }>;
   adminEntry(): Promise<string | null>;
@@ -39,22 +42,24 @@ async function selfSetup(login = true): Promise<SelfSetup> {
   await writeFile(join(dir, 'config', 'keyrot', 'config'), `[${profile}]\napi-url = ${h.sandbox.url}\n`);
   const outputs: string[] = [];
   const base = { XDG_CONFIG_HOME: join(dir, 'config'), KEYROT_PROFILE: profile, VULTR_API_URL: undefined, VULTR_API_KEY: undefined };
-  const run = async (args: string[], opts: RunOptions = {}) => {
-    const r = await h.run(args, { ...opts, env: { ...base, ...opts.env } });
+  const record = (r: RunResult) => {
     outputs.push(r.stdout, r.stderr);
     return r;
   };
+  const run = async (args: string[], opts: RunOptions = {}) => record(await h.run(args, { ...opts, env: { ...base, ...opts.env } }));
+  const main = async (args: string[], opts: RunOptions = {}) => record(await inProcess(h, args, { ...opts, env: { ...base, ...opts.env } }));
   cleanups.push(async () => {
-    await run(['logout', '--yes']);
+    await main(['logout', '--yes']);
     await rm(dir, { recursive: true, force: true });
   });
-  if (login) expect((await run(['login', '--with-key-stdin'], { stdin: `${h.sandbox.adminKey}\n` })).code).toBe(0);
+  if (login) expect((await main(['login', '--with-key-stdin'], { stdin: `${h.sandbox.adminKey}\n` })).code).toBe(0);
   const journalFile = join(h.stateDir, 'keyrot', 'profiles', profile, 'rotations', 'vultr-self.json');
   return {
     h,
     profile,
     dir,
     run,
+    main,
     outputs,
     ownKeys: () => h.keysOf('admin@example.com'),
     adminEntry: () => keychainGet(`${profile}/vultr:admin`),
@@ -69,7 +74,7 @@ async function expectSelfRotated(s: SelfSetup): Promise<void> {
   expect(await s.adminEntry()).toBe(keys[0]!.plaintext);
   expect(await authStatus(s.h, keys[0]!.plaintext)).toBe(200);
   expect(await authStatus(s.h, s.h.sandbox.adminKey)).toBe(401);
-  const who = await s.run(['whoami', '--json']);
+  const who = await s.main(['whoami', '--json']);
   expect(json(who)).toMatchObject({ source: 'keychain', maskedKey: `****${keys[0]!.plaintext.slice(-5)}` });
   const secrets = [s.h.sandbox.adminKey, ...keys.map((k) => k.plaintext)];
   expect(findLeaks(secrets, Object.fromEntries(s.outputs.map((o, i) => [`output ${i}`, o])))).toEqual([]);
@@ -78,11 +83,11 @@ async function expectSelfRotated(s: SelfSetup): Promise<void> {
 describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --self', () => {
   it('keyrot login with the old key during a --keep-old grace period: --resume puts the new key back in the entry before revoking', async () => {
     const s = await selfSetup();
-    expect((await s.run(['rotate', '--self', '--keep-old', '--yes'])).code).toBe(0);
+    expect((await s.main(['rotate', '--self', '--keep-old', '--yes'])).code).toBe(0);
     // The old key still works, so login proves it and stores it again.
-    expect((await s.run(['login', '--with-key-stdin'], { stdin: `${s.h.sandbox.adminKey}\n` })).code).toBe(0);
+    expect((await s.main(['login', '--with-key-stdin'], { stdin: `${s.h.sandbox.adminKey}\n` })).code).toBe(0);
     expect(await s.adminEntry()).toBe(s.h.sandbox.adminKey);
-    const r = await s.run(['rotate', '--self', '--resume', '--yes']);
+    const r = await s.main(['rotate', '--self', '--resume', '--yes']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/held the old key keyrot-sandbox-admin again/);
     await expectSelfRotated(s);
@@ -104,13 +109,13 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --self', () => {
   it('an admin key from the environment needs --on-new-key: refused before any change, then done with a hook', async () => {
     const s = await selfSetup(false);
     const env = { VULTR_API_KEY: s.h.sandbox.adminKey };
-    const refused = await s.run(['rotate', '--self', '--yes'], { env });
+    const refused = await s.main(['rotate', '--self', '--yes'], { env });
     expect(refused.code, refused.stderr).toBe(2);
     expect(refused.stderr).toMatch(/comes from VULTR_API_KEY/);
     expect(s.h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
     const secretFile = join(s.dir, 'ci-secret');
     const hook = `cat > '${secretFile}'`;
-    const r = await s.run(['rotate', '--self', '--on-new-key', hook, '--store', 'none', '--yes'], { env });
+    const r = await s.main(['rotate', '--self', '--on-new-key', hook, '--store', 'none', '--yes'], { env });
     expect(r.code, r.stderr).toBe(0);
     const keys = s.ownKeys();
     expect(keys.map((k) => k.name)).toEqual(['keyrot-sandbox-admin-v2']);
@@ -120,22 +125,22 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --self', () => {
 
   it('a failing --on-new-key stops before the old key is touched (exit 12); --abort puts everything back', async () => {
     const s = await selfSetup();
-    const r = await s.run(['rotate', '--self', '--on-new-key', 'exit 3', '--yes']);
+    const r = await s.main(['rotate', '--self', '--on-new-key', 'exit 3', '--yes']);
     expect(r.code, r.stderr).toBe(12);
     expect(s.ownKeys()).toHaveLength(2);
     expect(await authStatus(s.h, s.h.sandbox.adminKey)).toBe(200);
-    const aborted = await s.run(['rotate', '--self', '--abort', '--yes']);
+    const aborted = await s.main(['rotate', '--self', '--abort', '--yes']);
     expect(aborted.code, aborted.stderr).toBe(0);
     expect(s.ownKeys().map((k) => k.plaintext)).toEqual([s.h.sandbox.adminKey]);
     // The admin entry holds a working key again: the old one.
     expect(await s.adminEntry()).toBe(s.h.sandbox.adminKey);
-    expect((await s.run(['whoami'])).code).toBe(0);
+    expect((await s.main(['whoami'])).code).toBe(0);
   });
 
   it('an own-key create answered without a key (POST /apikeys, 202 and no body): deleted, exit 6, the admin key unchanged', async () => {
     const s = await selfSetup();
     s.h.sandbox.addFault({ method: 'POST', path: '/apikeys', action: 'empty-answer' });
-    const r = await s.run(['rotate', '--self', '--yes', '--json']);
+    const r = await s.main(['rotate', '--self', '--yes', '--json']);
     expect(r.code, r.stderr).toBe(6);
     expect(json(r).error.hint).not.toMatch(/--user|--resume/);
     expect(s.ownKeys().map((k) => k.plaintext)).toEqual([s.h.sandbox.adminKey]);

@@ -81,7 +81,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
   it('--events streams one JSON object per line, in the documented order, without secrets', async () => {
     const s = await setup();
     await s.consumer();
-    const r = await s.run('events', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--check', consumerCheck(s), '--wait-timeout', '20s', ...FAST, '--yes', '--events']);
+    const r = await s.main('events', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--check', consumerCheck(s), '--wait-timeout', '20s', ...FAST, '--yes', '--events']);
     expect(r.code, r.stderr).toBe(0);
     const events = r.stdout
       .split('\n')
@@ -104,7 +104,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
   it('a failing hook stops before the old key is touched (exit 12); --resume finishes without a second key', async () => {
     const s = await setup();
     const failing = `cat > /dev/null; echo 'consumer refused the key' >&2; exit 3`;
-    const r = await s.run('failing hook', ['rotate', '--user', OPS, '--on-new-key', failing, '--no-wait', ...FAST, '--yes', '--events']);
+    const r = await s.main('failing hook', ['rotate', '--user', OPS, '--on-new-key', failing, '--no-wait', ...FAST, '--yes', '--events']);
     expect(r.code, r.stderr).toBe(12);
     // --events: rotation.failed names the phase, then an error event says what is live and how to go on.
     const events = r.stdout
@@ -129,13 +129,13 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
     expect(await readJournal(s.h, s.user.id)).toMatchObject({ status: 'failed', phase: 'hand-over', lastError: { code: 'hook_failed' } });
 
     // Rotating again without --resume is refused while this one is unfinished.
-    const again = await s.run('again', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--no-wait', '--yes']);
+    const again = await s.main('again', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--no-wait', '--yes']);
     expect(again.code, again.stderr).toBe(9);
     expect(again.stderr).toMatch(/unfinished rotation/);
     expect(again.stderr).toMatch(/--resume/);
 
     // Resume with a fixed hook: the same new key goes out, the old one is revoked.
-    const resumed = await s.run('resume', ['rotate', '--user', OPS, '--resume', '--yes', '--on-new-key', s.hook, '--json']);
+    const resumed = await s.main('resume', ['rotate', '--user', OPS, '--resume', '--yes', '--on-new-key', s.hook, '--json']);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(json(resumed).newKey.id).toBe(newKey.id);
     expect(s.keys().map((k) => k.id)).toEqual([newKey.id]);
@@ -149,10 +149,10 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
     const s = await setup();
     // Echoes the key (as a careless deploy script might), then fails with it as its last line.
     const leaky = `key=$(cat); echo "got $key"; echo "$key" >&2; exit 3`;
-    const r = await s.run('leaky hook', ['rotate', '--user', OPS, '--on-new-key', leaky, '--no-wait', '--verbose', '--debug', '--yes']);
+    const r = await s.main('leaky hook', ['rotate', '--user', OPS, '--on-new-key', leaky, '--no-wait', '--verbose', '--debug', '--yes']);
     expect(r.code, r.stderr).toBe(12);
     expect(r.stderr).toMatch(/--on-new-key: got \*\*\*\*/);
-    const j = await s.run('leaky hook json', ['rotate', '--user', OPS, '--resume', '--yes', '--json', '--verbose']);
+    const j = await s.main('leaky hook json', ['rotate', '--user', OPS, '--resume', '--yes', '--json', '--verbose']);
     expect(j.code, j.stderr).toBe(12);
     expect(json(j).error.code).toBe('hook_failed');
     await expectNoLeaks(s);
@@ -162,7 +162,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
     const s = await setup();
     await writeFile(join(s.dir, 'hook-hang'), '');
     const started = Date.now();
-    const r = await s.run('hanging hook', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--hook-timeout', '1s', '--no-wait', '--yes']);
+    const r = await s.main('hanging hook', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--hook-timeout', '1s', '--no-wait', '--yes']);
     expect(r.code, r.stderr).toBe(12);
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(r.stderr).toMatch(/did not finish within 1(\.0)? ?s/);
@@ -176,7 +176,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
 
   it('a wait time-out leaves both keys live and the rotation resumable (exit 11)', async () => {
     const s = await setup();
-    const r = await s.run('timeout', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--check', 'exit 1', '--wait-timeout', '1s', ...FAST, '--yes']);
+    const r = await s.main('timeout', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--check', 'exit 1', '--wait-timeout', '1s', ...FAST, '--yes']);
     expect(r.code, r.stderr).toBe(11);
     expect(r.stderr).toMatch(/--resume/);
     // keyrot used the user's keys only to verify the new one, before the hand-over: never during the wait,
@@ -194,7 +194,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
     expect(journal).toMatchObject({ status: 'failed', phase: 'wait', lastError: { code: 'wait_timeout' } });
 
     // The consumers are fixed later; --resume with a check that proves it finishes.
-    const resumed = await s.run('resume', ['rotate', '--user', OPS, '--resume', '--check', consumerCheck(s), '--yes', '--json']);
+    const resumed = await s.main('resume', ['rotate', '--user', OPS, '--resume', '--check', consumerCheck(s), '--yes', '--json']);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(s.keys().map((k) => k.id)).toEqual([newKey.id]);
     expect(createsFor(s.h, s.user.id)).toHaveLength(1);
@@ -207,7 +207,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
     const counter = join(s.dir, 'checks');
     // Fails twice, then passes; counts its runs.
     const check = `n=$(cat '${counter}' 2>/dev/null || echo 0); n=$((n+1)); echo $n > '${counter}'; [ $n -ge 3 ]`;
-    const r = await s.run('check', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--check', check, '--wait-timeout', '20s', ...FAST, '--yes', '--json']);
+    const r = await s.main('check', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--check', check, '--wait-timeout', '20s', ...FAST, '--yes', '--json']);
     expect(r.code, r.stderr).toBe(0);
     // Three runs during the wait, one more after the revoke (no consumer is left on the old key).
     expect(Number((await readFile(counter, 'utf8')).trim())).toBe(4);
@@ -219,7 +219,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
   it('a --check that never passes times out (exit 11) with both keys live', async () => {
     const s = await setup();
     await s.consumer();
-    const r = await s.run('check', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--check', 'exit 1', '--wait-timeout', '1500ms', ...FAST, '--yes']);
+    const r = await s.main('check', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--check', 'exit 1', '--wait-timeout', '1500ms', ...FAST, '--yes']);
     expect(r.code, r.stderr).toBe(11);
     expect(r.stderr).toMatch(/passing --check/);
     expect(s.keys()).toHaveLength(2);
@@ -326,9 +326,9 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
     it('--abort rolls back: the new key is deleted at the provider and from the keychain, the old one kept', async () => {
       const s = await setup();
       await writeFile(join(s.dir, 'hook-fail'), '');
-      expect((await s.run('failing', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--no-wait', '--yes'])).code).toBe(12);
+      expect((await s.main('failing', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--no-wait', '--yes'])).code).toBe(12);
       const newKey = s.keys().find((k) => k.name === 'ops-deploy-v2')!;
-      const r = await s.run('abort', ['rotate', '--user', OPS, '--abort', '--yes', '--json']);
+      const r = await s.main('abort', ['rotate', '--user', OPS, '--abort', '--yes', '--json']);
       expect(r.code, r.stderr).toBe(0);
       expect(json(r)).toMatchObject({ status: 'aborted' });
       expect(s.keys().map((k) => k.id)).toEqual([s.oldKey.id]);
@@ -341,13 +341,13 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
       const history = (await s.h.stateFiles()).filter((f) => f.path.includes(join('rotations', 'history')));
       expect(history.map((f) => JSON.parse(f.text).status)).toEqual(['aborted']);
       // Nothing left to abort; a fresh rotation may start.
-      expect((await s.run('abort again', ['rotate', '--user', OPS, '--abort', '--yes'])).code).toBe(5);
+      expect((await s.main('abort again', ['rotate', '--user', OPS, '--abort', '--yes'])).code).toBe(5);
       await expectNoLeaks(s);
     });
 
     it('--emergency --yes creates, stores and proves the new key, revokes the exposed one at once, then hands over', async () => {
       const s = await setup();
-      const r = await s.run('emergency', ['rotate', '--user', OPS, '--emergency', '--on-new-key', s.hook, ...FAST, '--yes', '--json']);
+      const r = await s.main('emergency', ['rotate', '--user', OPS, '--emergency', '--on-new-key', s.hook, ...FAST, '--yes', '--json']);
       expect(r.code, r.stderr).toBe(0);
       const out = json(r);
       expect(out.mode).toBe('emergency');
@@ -368,7 +368,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
 
     it('--emergency without --yes and without a terminal is refused before any change', async () => {
       const s = await setup();
-      const r = await s.run('emergency', ['rotate', '--user', OPS, '--emergency', '--on-new-key', s.hook]);
+      const r = await s.main('emergency', ['rotate', '--user', OPS, '--emergency', '--on-new-key', s.hook]);
       expect(r.code, r.stderr).toBe(2);
       expect(requestsTo(s.h, 'DELETE', '/users/*/apikeys/*')).toEqual([]);
       expect(requestsTo(s.h, 'POST', '/users/*/apikeys')).toEqual([]);
@@ -377,7 +377,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
     it('--keep-old leaves both keys live; a later --resume revokes the old one', async () => {
       const s = await setup();
       const consumer = await s.consumer();
-      const r = await s.run('keep-old', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--keep-old', '--wait-timeout', '20s', ...FAST, '--yes', '--json']);
+      const r = await s.main('keep-old', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--keep-old', '--wait-timeout', '20s', ...FAST, '--yes', '--json']);
       expect(r.code, r.stderr).toBe(0);
       expect(json(r)).toMatchObject({ status: 'paused' });
       const newKey = s.keys().find((k) => k.name === 'ops-deploy-v2')!;
@@ -385,7 +385,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
       expect(await authStatus(s.h, s.oldKey.plaintext)).toBe(200);
       expect(await authStatus(s.h, newKey.plaintext)).toBe(200);
       expect(await readJournal(s.h, s.user.id)).toMatchObject({ status: 'paused', phase: 'revoke', phaseStatus: 'pending' });
-      const resumed = await s.run('resume', ['rotate', '--user', OPS, '--resume', '--yes', '--json']);
+      const resumed = await s.main('resume', ['rotate', '--user', OPS, '--resume', '--yes', '--json']);
       expect(resumed.code, resumed.stderr).toBe(0);
       expect(json(resumed)).toMatchObject({ status: 'done', newKey: { id: newKey.id } });
       expect(s.keys().map((k) => k.id)).toEqual([newKey.id]);
@@ -397,18 +397,18 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
 
     it('--dry-run prints the plan and changes nothing', async () => {
       const s = await setup();
-      const r = await s.run('dry-run', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--dry-run', '--no-wait', '--yes']);
+      const r = await s.main('dry-run', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--dry-run', '--no-wait', '--yes']);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/Dry run: nothing will change/);
       expect(r.stdout).toMatch(/create ops-deploy-v2/);
       expect(r.stdout).toMatch(/--on-new-key/);
       expect(r.stdout).toContain(`delete the old key ops-deploy (${s.oldKey.id})`);
       expect(r.stdout).toMatch(/Preflight[^]*keychain is writable[^]*state folder/);
-      const j = await s.run('dry-run json', ['rotate', '--user', OPS, '--dry-run', '--no-wait', '--json', '--yes']);
+      const j = await s.main('dry-run json', ['rotate', '--user', OPS, '--dry-run', '--no-wait', '--json', '--yes']);
       expect(j.code, j.stderr).toBe(0);
       expect(json(j)).toMatchObject({ dryRun: true, plan: { newKey: { name: 'ops-deploy-v2' }, oldKey: { id: s.oldKey.id } } });
       expect(json(j).plan.preflight).toHaveLength(5);
-      const e = await s.run('dry-run events', ['rotate', '--user', OPS, '--dry-run', '--no-wait', '--events', '--yes']);
+      const e = await s.main('dry-run events', ['rotate', '--user', OPS, '--dry-run', '--no-wait', '--events', '--yes']);
       expect(e.code, e.stderr).toBe(0);
       expect(
         e.stdout
@@ -424,7 +424,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
 
     it('--dry-run runs every preflight and stops where the real run would, with its exit code', async () => {
       const s = await setup();
-      const noYes = await s.run('dry-run no --yes', ['rotate', '--user', OPS, '--dry-run', '--no-wait']);
+      const noYes = await s.main('dry-run no --yes', ['rotate', '--user', OPS, '--dry-run', '--no-wait']);
       expect(noYes.code, noYes.stderr).toBe(2);
       expect(noYes.stderr).toMatch(/needs --yes[^]*--dry-run: the real run would stop here/);
       const noKeychain = await s.run('dry-run no keychain', ['rotate', '--user', OPS, '--dry-run', '--no-wait', '--yes'], {
@@ -432,7 +432,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
       });
       expect(noKeychain.code, noKeychain.stderr).toBe(8);
       const viewer = s.h.keyOf('viewer@example.com');
-      const noPermission = await s.run('dry-run viewer', ['rotate', '--user', OPS, '--dry-run', '--no-wait', '--yes'], { env: { VULTR_API_KEY: viewer } });
+      const noPermission = await s.main('dry-run viewer', ['rotate', '--user', OPS, '--dry-run', '--no-wait', '--yes'], { env: { VULTR_API_KEY: viewer } });
       expect(noPermission.code, noPermission.stderr).toBe(3);
       expect(s.h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
       expect((await s.h.stateFiles()).filter((f) => /rotations|\.lock/.test(f.path))).toEqual([]);
@@ -440,7 +440,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
 
     it('several keys and no --key without a terminal: exit 2 listing the candidates', async () => {
       const s = await setup({ email: 'ci@example.com', holdOldKey: false });
-      const r = await s.run('ambiguous', ['rotate', '--user', 'ci@example.com', '--no-wait', '--yes']);
+      const r = await s.main('ambiguous', ['rotate', '--user', 'ci@example.com', '--no-wait', '--yes']);
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(/ci-runner/);
       expect(r.stderr).toMatch(/ci-backup/);
@@ -450,7 +450,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
 
     it('without --yes and without a terminal: exit 2 before any change', async () => {
       const s = await setup();
-      const r = await s.run('no yes', ['rotate', '--user', OPS, '--no-wait']);
+      const r = await s.main('no yes', ['rotate', '--user', OPS, '--no-wait']);
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(/--yes/);
       expect(s.h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
@@ -459,10 +459,10 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
 
     it("rotating another key of the admin key's own user is refused without --check or --no-wait (exit 2)", async () => {
       const s = await setup({ email: 'admin@example.com', holdOldKey: false });
-      const made = await s.run('second key', ['create', '--user', 'admin@example.com', '--name', 'reports']);
+      const made = await s.main('second key', ['create', '--user', 'admin@example.com', '--name', 'reports']);
       expect(made.code, made.stderr).toBe(0);
       const before = s.h.sandbox.requests().length;
-      const r = await s.run('self', ['rotate', '--user', 'admin@example.com', '--key', 'reports', '--yes']);
+      const r = await s.main('self', ['rotate', '--user', 'admin@example.com', '--key', 'reports', '--yes']);
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(/--check/);
       expect(
@@ -476,7 +476,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
 
     it('the admin key keyrot runs with is not rotated as a user key: exit 2 before any change, pointing to --self', async () => {
       const s = await setup({ email: 'admin@example.com', holdOldKey: false });
-      const r = await s.run('self', ['rotate', '--user', 'admin@example.com', '--no-wait', '--yes', '--json']);
+      const r = await s.main('self', ['rotate', '--user', 'admin@example.com', '--no-wait', '--yes', '--json']);
       expect(r.code, r.stderr).toBe(2);
       expect(json(r).error.message).toMatch(/is the admin key keyrot runs with \(from VULTR_API_KEY\)/);
       expect(json(r).error.hint).toMatch(/rotate --self/);
@@ -487,7 +487,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
 
     it("--emergency for the admin key's own user is refused: revoking the admin key first would leave no key", async () => {
       const s = await setup({ email: 'admin@example.com', holdOldKey: false });
-      const r = await s.run('self emergency', ['rotate', '--user', 'admin@example.com', '--emergency', '--yes']);
+      const r = await s.main('self emergency', ['rotate', '--user', 'admin@example.com', '--emergency', '--yes']);
       expect(r.code, r.stderr).toBe(2);
       expect(s.h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
       expect(await authStatus(s.h, s.h.sandbox.adminKey)).toBe(200);
@@ -495,7 +495,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
 
     it('--name and --expires shape the new key', async () => {
       const s = await setup();
-      const r = await s.run('named', ['rotate', '--user', OPS, '--name', 'deploy-2030', '--expires', '2030-01-31', '--on-new-key', s.hook, '--no-wait', '--yes', '--json']);
+      const r = await s.main('named', ['rotate', '--user', OPS, '--name', 'deploy-2030', '--expires', '2030-01-31', '--on-new-key', s.hook, '--no-wait', '--yes', '--json']);
       expect(r.code, r.stderr).toBe(0);
       const keys = s.keys();
       expect(keys.map((k) => k.name)).toEqual(['deploy-2030']);
@@ -506,7 +506,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
     it('an admin key without manage_users: exit 3, and the message says so', async () => {
       const s = await setup();
       const ciKey = s.h.keyOf('ci@example.com');
-      const r = await s.run('no manage_users', ['rotate', '--user', OPS, '--no-wait', '--yes'], { env: { VULTR_API_KEY: ciKey } });
+      const r = await s.main('no manage_users', ['rotate', '--user', OPS, '--no-wait', '--yes'], { env: { VULTR_API_KEY: ciKey } });
       expect(r.code, r.stderr).toBe(3);
       expect(r.stderr).toMatch(/manage_users/);
       expect(s.h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
@@ -515,7 +515,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate', () => {
 
     it('an unknown user is exit 5 and changes nothing', async () => {
       const s = await setup();
-      const r = await s.run('unknown', ['rotate', '--user', 'nobody@example.com', '--no-wait', '--yes']);
+      const r = await s.main('unknown', ['rotate', '--user', 'nobody@example.com', '--no-wait', '--yes']);
       expect(r.code, r.stderr).toBe(5);
       expect(s.h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
     });
@@ -536,7 +536,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate: a consumer left on the old key', 
         'process.exit(r.status === 200 ? 0 : 1);\n',
     );
     const c = await s.consumer();
-    const r = await s.run('legacy consumer', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--check', `node ${check}`, ...FAST, '--yes']);
+    const r = await s.main('legacy consumer', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--check', `node ${check}`, ...FAST, '--yes']);
     await c.stop();
     expect(r.code, r.stderr).toBe(7);
     expect(r.stderr).toMatch(/a consumer still uses the old key/);
@@ -544,7 +544,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate: a consumer left on the old key', 
     expect(s.keys().map((k) => k.name)).toEqual(['ops-deploy-v2']);
     // Once that consumer is fixed, --resume re-runs the check and finishes.
     await writeFile(legacy, s.keys()[0]!.plaintext);
-    const resumed = await s.run('legacy fixed', ['rotate', '--user', OPS, '--resume', '--yes']);
+    const resumed = await s.main('legacy fixed', ['rotate', '--user', OPS, '--resume', '--yes']);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(await s.sc.leaks()).toEqual([]);
   });

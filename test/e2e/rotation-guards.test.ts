@@ -22,19 +22,19 @@ function consumerCheck(s: { h: { sandbox: { url: string } }; keyFile: string }):
 describe.skipIf(!HAS_KEYCHAIN)('the old key is revoked only while the new key works', () => {
   it('the new key deleted during a --keep-old grace period (with keyrot revoke --force): --resume stops, exit 7, old key kept', async () => {
     const s = await rotationSetup();
-    const paused = await s.run('keep-old', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes', '--json']);
+    const paused = await s.main('keep-old', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes', '--json']);
     expect(paused.code, paused.stderr).toBe(0);
     const newKey = s.keys().find((k) => k.name === NEW_NAME)!;
     // Without --force, revoke respects the unfinished rotation.
-    const refused = await s.run('revoke refused', ['revoke', '--user', s.user.email, '--key', NEW_NAME, '--yes']);
+    const refused = await s.main('revoke refused', ['revoke', '--user', s.user.email, '--key', NEW_NAME, '--yes']);
     expect(refused.code, refused.stderr).toBe(9);
     expect(refused.stderr).toMatch(/unfinished rotation/);
     expect(refused.stderr).toMatch(/--force/);
     expect(s.keys().map((k) => k.name)).toContain(NEW_NAME);
-    const forced = await s.run('revoke forced', ['revoke', '--user', s.user.email, '--key', NEW_NAME, '--yes', '--force']);
+    const forced = await s.main('revoke forced', ['revoke', '--user', s.user.email, '--key', NEW_NAME, '--yes', '--force']);
     expect(forced.code, forced.stderr).toBe(0);
 
-    const resumed = await s.run('resume', ['rotate', '--user', s.user.email, '--resume', '--yes', '--json']);
+    const resumed = await s.main('resume', ['rotate', '--user', s.user.email, '--resume', '--yes', '--json']);
     expect(resumed.code, resumed.stderr).toBe(7);
     const err = json(resumed).error;
     expect(err.message).toMatch(/no longer listed/);
@@ -45,7 +45,7 @@ describe.skipIf(!HAS_KEYCHAIN)('the old key is revoked only while the new key wo
     expect(await authStatus(s.h, s.oldKey.plaintext)).toBe(200);
     expect(requestsTo(s.h, 'DELETE', `/users/*/apikeys/${s.oldKey.id}`)).toEqual([]);
     // --abort cleans up what is left; a fresh rotation then works.
-    const aborted = await s.run('abort', ['rotate', '--user', s.user.email, '--abort', '--yes', '--json']);
+    const aborted = await s.main('abort', ['rotate', '--user', s.user.email, '--abort', '--yes', '--json']);
     expect(aborted.code, aborted.stderr).toBe(0);
     expect(await s.held()).not.toContain(accountOf(s.user.id, newKey.id));
     expect(await s.sc.leaks()).toEqual([]);
@@ -71,11 +71,11 @@ describe.skipIf(!HAS_KEYCHAIN)('the old key is revoked only while the new key wo
 
   it('the new key expired during the grace period: --resume stops, old key kept', async () => {
     const s = await rotationSetup();
-    const paused = await s.run('keep-old', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes']);
+    const paused = await s.main('keep-old', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes']);
     expect(paused.code, paused.stderr).toBe(0);
     const newKey = s.keys().find((k) => k.name === NEW_NAME)!;
     await fetch(`${s.h.sandbox.controlUrl}/keys/${newKey.id}`, { method: 'POST', body: JSON.stringify({ date_expire: '2020-01-01T00:00:00Z' }) });
-    const resumed = await s.run('resume', ['rotate', '--user', s.user.email, '--resume', '--yes']);
+    const resumed = await s.main('resume', ['rotate', '--user', s.user.email, '--resume', '--yes']);
     expect(resumed.code, resumed.stderr).toBe(7);
     expect(resumed.stderr).toMatch(/expired|no longer authenticates/);
     expect(s.keys().map((k) => k.id)).toContain(s.oldKey.id);
@@ -86,11 +86,11 @@ describe.skipIf(!HAS_KEYCHAIN)('the old key is revoked only while the new key wo
 describe.skipIf(!HAS_KEYCHAIN)('commands other than the rotation respect it', () => {
   it('create for a user with an unfinished rotation is refused (exit 9) unless --force', async () => {
     const s = await rotationSetup();
-    expect((await s.run('keep-old', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes'])).code).toBe(0);
-    const refused = await s.run('create', ['create', '--user', s.user.email, '--name', 'extra']);
+    expect((await s.main('keep-old', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes'])).code).toBe(0);
+    const refused = await s.main('create', ['create', '--user', s.user.email, '--name', 'extra']);
     expect(refused.code, refused.stderr).toBe(9);
     expect(s.keys().map((k) => k.name)).not.toContain('extra');
-    const forced = await s.run('create forced', ['create', '--user', s.user.email, '--name', 'extra', '--force']);
+    const forced = await s.main('create forced', ['create', '--user', s.user.email, '--name', 'extra', '--force']);
     expect(forced.code, forced.stderr).toBe(0);
   });
 });
@@ -100,7 +100,7 @@ describe.skipIf(!HAS_KEYCHAIN)('a refused create leaves nothing open', () => {
     const s = await rotationSetup();
     await fetch(`${s.h.sandbox.controlUrl}/keys/${s.oldKey.id}`, { method: 'POST', body: JSON.stringify({ name: 'a'.repeat(255) }) });
     for (const label of ['first', 'second']) {
-      const r = await s.run(label, ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--yes']);
+      const r = await s.main(label, ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--yes']);
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(/258 characters[^]*--name/);
     }
@@ -111,10 +111,10 @@ describe.skipIf(!HAS_KEYCHAIN)('a refused create leaves nothing open', () => {
   it('a create the provider refuses (400): exit 2, the rotation is closed, and the next run starts afresh', async () => {
     const s = await rotationSetup();
     s.h.sandbox.addFault({ method: 'POST', path: '/users/*/apikeys', action: 'status', status: 400 });
-    const refused = await s.run('refused', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--yes']);
+    const refused = await s.main('refused', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--yes']);
     expect(refused.code, refused.stderr).toBe(2);
     expect(refused.stderr).not.toMatch(/--resume/);
-    const again = await s.run('again', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--yes']);
+    const again = await s.main('again', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--yes']);
     expect(again.code, again.stderr).toBe(0);
     expect(s.keys().map((k) => k.name)).toEqual([NEW_NAME]);
   });
@@ -126,7 +126,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot does not fool its own wait', () => {
     const child = s.h.spawn(['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--check', 'exit 1', '--poll-interval', '200ms', '--wait-timeout', '1m', '--yes']);
     const done = collect(child, 60_000);
     await waitForJournal(s.h, s.user.id, (j) => j.phase === 'wait');
-    const r = await s.run('verify during wait', ['verify', '--user', s.user.email, '--key', NEW_NAME]);
+    const r = await s.main('verify during wait', ['verify', '--user', s.user.email, '--key', NEW_NAME]);
     expect(r.code, r.stderr).toBe(9);
     expect(r.stderr).toMatch(/waiting for its consumers[^]*--force/);
     // No call with the user's keys was made, so the wait goes on: the old key is still there.
@@ -146,17 +146,17 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot does not fool its own wait', () => {
 describe.skipIf(!HAS_KEYCHAIN)('destructive modes need consent', () => {
   it('--resume and --abort without --yes and without a terminal change nothing (exit 2); --abort names a hand-over already done', async () => {
     const s = await rotationSetup();
-    expect((await s.run('keep-old', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes'])).code).toBe(0);
+    expect((await s.main('keep-old', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes'])).code).toBe(0);
     const before = JSON.stringify(s.keys());
     const journal = await readJournal(s.h, s.user.id);
     for (const mode of ['--resume', '--abort']) {
-      const r = await s.run(mode, ['rotate', '--user', s.user.email, mode]);
+      const r = await s.main(mode, ['rotate', '--user', s.user.email, mode]);
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(/--yes/);
       expect(JSON.stringify(s.keys())).toBe(before);
       expect(await readJournal(s.h, s.user.id)).toEqual(journal);
     }
-    const abort = await s.run('abort', ['rotate', '--user', s.user.email, '--abort']);
+    const abort = await s.main('abort', ['rotate', '--user', s.user.email, '--abort']);
     expect(abort.stderr).toMatch(/ops-deploy-v2, which consumers were given at/);
   });
 });
@@ -241,19 +241,19 @@ describe.skipIf(!HAS_KEYCHAIN)('a stray next-generation key stops a fresh rotati
   it('no journal here but ops-deploy-v2 beside ops-deploy (a lost CI runner): explains the choices, never makes a third key; --resume adopts it when held', async () => {
     const s = await rotationSetup();
     // Another run made ops-deploy-v2 and stored it, then lost its state.
-    const made = await s.run('create v2', ['create', '--user', s.user.email, '--name', NEW_NAME, '--json']);
+    const made = await s.main('create v2', ['create', '--user', s.user.email, '--name', NEW_NAME, '--json']);
     expect(made.code, made.stderr).toBe(0);
     const posts = () => requestsTo(s.h, 'POST', '/users/*/apikeys').length;
     const before = posts();
     for (const args of [[], ['--key', 'ops-deploy']]) {
-      const r = await s.run('fresh', ['rotate', '--user', s.user.email, ...args, '--on-new-key', s.hook, '--no-wait', '--yes', '--json']);
+      const r = await s.main('fresh', ['rotate', '--user', s.user.email, ...args, '--on-new-key', s.hook, '--no-wait', '--yes', '--json']);
       expect(r.code, r.stderr).toBe(9);
       expect(json(r).error.message).toMatch(/already has ops-deploy-v2/);
       expect(json(r).error.hint).toMatch(/--resume/);
       expect(json(r).error.hint).toMatch(/keyrot revoke/);
     }
     expect(posts()).toBe(before);
-    const adopted = await s.run('adopt', ['rotate', '--user', s.user.email, '--resume', '--on-new-key', s.hook, '--no-wait', '--yes', '--json']);
+    const adopted = await s.main('adopt', ['rotate', '--user', s.user.email, '--resume', '--on-new-key', s.hook, '--no-wait', '--yes', '--json']);
     expect(adopted.code, adopted.stderr).toBe(0);
     expect(posts()).toBe(before);
     expect(s.keys().map((k) => k.name)).toEqual([NEW_NAME]);

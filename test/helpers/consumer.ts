@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { harness, keychainAccounts, type Harness, type RunOptions, type RunResult } from './e2e.js';
 import { afterEachTest } from './after-test.js';
+import { inProcess } from './in-process.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // The consumer process
@@ -319,6 +320,8 @@ export interface RotationSetup {
   oldKey: SnapshotUserOf['keys'][number];
   /** Runs keyrot and records its output for the leak scan. */
   run(label: string, args: string[], opts?: RunOptions): Promise<RunResult>;
+  /** The same through keyrot's main() in this process (test/helpers/in-process.ts): for what needs no process of its own. */
+  main(label: string, args: string[], opts?: RunOptions): Promise<RunResult>;
   /** Starts a consumer on the key file; stopped at the end of the test. */
   consumer(): Promise<Consumer>;
   /** The user's keys at the provider now. */
@@ -369,6 +372,7 @@ export async function rotationSetup(opts: { email?: string; holdOldKey?: boolean
     user,
     oldKey,
     run: async (label, args, runOpts) => sc.output(label, await h.run(args, runOpts)),
+    main: async (label, args, runOpts) => sc.output(label, await inProcess(h, args, runOpts)),
     async consumer() {
       const c = await startConsumer({ apiUrl: h.sandbox.url, keyFile, intervalMs: 150 });
       consumers.push(c);

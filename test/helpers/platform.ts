@@ -14,6 +14,7 @@ import { contractName, contractViolations, kubeadaptViolations, type ContractNam
 import { findLeaks, keychainSet, killHangingHook, writeHook } from './consumer.js';
 import { collect, harness, keychainAccounts, keychainGet, type RunOptions, type RunResult } from './e2e.js';
 import { afterEachTest } from './after-test.js';
+import { inProcess } from './in-process.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 const contractChecks: Array<() => Promise<void>> = [];
@@ -75,6 +76,8 @@ export interface PlatformSetup {
   oldKey: { id: string; name: string; plaintext: string };
   /** keyrot with --provider <dialect> (unless args hold --provider-file) and the platform's environment; output recorded for the leak scan. */
   run(args: string[], opts?: RunOptions): Promise<RunResult>;
+  /** The same through keyrot's main() in this process (test/helpers/in-process.ts): for what needs no process of its own. */
+  main(args: string[], opts?: RunOptions): Promise<RunResult>;
   spawn(args: string[], opts?: RunOptions): ReturnType<Awaited<ReturnType<typeof harness>>['spawn']>;
   /** The account's live keys now. */
   keys(): Array<{ id: string; name: string; plaintext: string; scopes: string[]; expiresAt: string | null; lastUsedAt: string | null }>;
@@ -174,6 +177,13 @@ export async function platformSetup(
   // --provider <dialect>, unless the test brings a definition or a profile of its own.
   const withProvider = (args: string[]) => (args.includes('--provider-file') || args.includes('--profile') ? args : ['--provider', dialect, ...args]);
   let runs = 0;
+  const record = (result: RunResult) => {
+    snap();
+    runs++;
+    outputs[`run ${runs} stdout`] = result.stdout;
+    outputs[`run ${runs} stderr`] = result.stderr;
+    return result;
+  };
   let profiles = 0;
   const journalFile = join(h.stateDir, 'keyrot', 'rotations', `${providerId}-${account.id}.json`);
   const journal = async () => {
@@ -193,14 +203,8 @@ export async function platformSetup(
     hook,
     account: { id: account.id, name: account.name, label },
     oldKey: { id: first.id, name: first.name, plaintext: first.plaintext },
-    async run(args, runOpts = {}) {
-      const result = await collect(h.spawn(withProvider(args), { ...runOpts, env: { ...env, ...runOpts.env } }), runOpts.timeoutMs ?? 60_000);
-      snap();
-      runs++;
-      outputs[`run ${runs} stdout`] = result.stdout;
-      outputs[`run ${runs} stderr`] = result.stderr;
-      return result;
-    },
+    run: async (args, runOpts = {}) => record(await collect(h.spawn(withProvider(args), { ...runOpts, env: { ...env, ...runOpts.env } }), runOpts.timeoutMs ?? 60_000)),
+    main: async (args, runOpts = {}) => record(await inProcess(h, withProvider(args), { ...runOpts, env: { ...env, ...runOpts.env } })),
     spawn: (args, runOpts = {}) => h.spawn(withProvider(args), { ...runOpts, env: { ...env, ...runOpts.env } }),
     keys: () => accountOf().keys.map(({ id, name, plaintext, scopes, expiresAt, lastUsedAt }) => ({ id, name, plaintext, scopes, expiresAt, lastUsedAt })),
     status,
