@@ -55,7 +55,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the example service-acco
     const s = await platformSetup('example', FILE);
     const file = await definitionFile(s);
     const before = Date.now();
-    const r = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--keep-old', '7d', '--yes', '--json']));
+    const r = await s.main(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--keep-old', '7d', '--yes', '--json']));
     expect(r.code, r.stderr).toBe(0);
     const old = s.keys().find((k) => k.name === 'deploy-bot')!;
     const expires = Date.parse(old.expiresAt!);
@@ -64,7 +64,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the example service-acco
     expect(json(r).status).toBe('paused');
     expect(json(r).steps.find((st: any) => st.phase === 'wait').detail).toMatch(/--no-wait; deploy-bot now expires at /);
     expect(s.sandbox.requests().filter((q) => q.method === 'PATCH')).toHaveLength(1);
-    const resumed = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--resume', '--yes']));
+    const resumed = await s.main(withFile(file, ['rotate', '--user', 'deploy-bot', '--resume', '--yes']));
     expect(resumed.code, resumed.stderr).toBe(0);
     await expectRotated(s);
   });
@@ -79,7 +79,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the example service-acco
       body: JSON.stringify({ expires_at: soon }),
     });
     expect(patched.status).toBeLessThan(300);
-    const r = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--keep-old', '7d', '--yes', '--json']));
+    const r = await s.main(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--keep-old', '7d', '--yes', '--json']));
     expect(r.code, r.stderr).toBe(0);
     expect(Date.parse(s.keys().find((k) => k.name === 'deploy-bot')!.expiresAt!)).toBe(Date.parse(soon));
     expect(json(r).steps.find((st: any) => st.phase === 'wait').detail).toMatch(/deploy-bot keeps its own expiry, .*, sooner than the grace period/);
@@ -90,10 +90,10 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the example service-acco
     const s = await platformSetup('example', FILE);
     const file = await definitionFile(s);
     expect(s.keys().find((k) => k.name === 'deploy-bot')!.expiresAt).toBeNull();
-    const r = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--keep-old', '7d', '--yes']));
+    const r = await s.main(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--keep-old', '7d', '--yes']));
     expect(r.code, r.stderr).toBe(0);
     expect(s.keys().find((k) => k.name === 'deploy-bot')!.expiresAt).not.toBeNull();
-    const aborted = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--abort', '--yes']));
+    const aborted = await s.main(withFile(file, ['rotate', '--user', 'deploy-bot', '--abort', '--yes']));
     expect(aborted.code, aborted.stderr).toBe(0);
     expect(aborted.stderr).toMatch(/--keep-old had moved the old key's expiry: deploy-bot never expires again\./);
     expect(s.keys().map((k) => [k.name, k.expiresAt])).toEqual([['deploy-bot', null]]);
@@ -102,14 +102,14 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the example service-acco
   it('--keep-old past its end: the old key has lapsed, so --abort is refused (it would delete the only working key) and status offers none', async () => {
     const s = await platformSetup('example', FILE);
     const file = await definitionFile(s);
-    const r = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--keep-old', '2s', '--yes']));
+    const r = await s.main(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--keep-old', '2s', '--yes']));
     expect(r.code, r.stderr).toBe(0);
     await new Promise((done) => setTimeout(done, 2_500));
     expect(await s.status(s.oldKey.plaintext)).toBe(401);
-    const status = await s.run(withFile(file, ['status']));
+    const status = await s.main(withFile(file, ['status']));
     expect(status.stdout).toMatch(/the grace period is over and deploy-bot has lapsed/);
     expect(status.stdout).not.toMatch(/--abort/);
-    const aborted = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--abort', '--yes']));
+    const aborted = await s.main(withFile(file, ['rotate', '--user', 'deploy-bot', '--abort', '--yes']));
     expect(aborted.code).toBe(2);
     expect(aborted.stderr).toMatch(/The old key deploy-bot lapsed at .* rolling back would delete deploy-bot-v2, the only key that still works/);
     expect(await s.status(s.oldKey.plaintext)).toBe(401);
@@ -119,7 +119,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the example service-acco
         .map((k) => k.name)
         .sort(),
     ).toEqual(['deploy-bot', 'deploy-bot-v2']);
-    const finished = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--resume', '--yes']));
+    const finished = await s.main(withFile(file, ['rotate', '--user', 'deploy-bot', '--resume', '--yes']));
     expect(finished.code, finished.stderr).toBe(0);
   });
 
@@ -134,14 +134,14 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the example service-acco
       });
     // --keep-old keeps the old key's own, sooner expiry; and a rotation stopped by its hook knows of none.
     expect((await expireOld(new Date(Date.now() + 2_000))).status).toBeLessThan(300);
-    const paused = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--keep-old', '7d', '--yes']));
+    const paused = await s.main(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--keep-old', '7d', '--yes']));
     expect(paused.code, paused.stderr).toBe(0);
     await new Promise((done) => setTimeout(done, 2_500));
     expect(await s.status(s.oldKey.plaintext)).toBe(401);
-    const status = await s.run(withFile(file, ['status']));
+    const status = await s.main(withFile(file, ['status']));
     expect(status.stdout).toMatch(/deploy-bot has lapsed/);
     expect(status.stdout).not.toMatch(/--abort/);
-    const aborted = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--abort', '--yes']));
+    const aborted = await s.main(withFile(file, ['rotate', '--user', 'deploy-bot', '--abort', '--yes']));
     expect(aborted.code).toBe(2);
     expect(aborted.stderr).toMatch(/rolling back would delete deploy-bot-v2/);
     expect(
@@ -155,7 +155,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the example service-acco
   it('a rotation stopped by its hook whose old key then expires: --abort asks the provider, and refuses', async () => {
     const s = await platformSetup('example', FILE);
     const file = await definitionFile(s);
-    const stopped = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', 'exit 3', '--no-wait', '--yes']));
+    const stopped = await s.main(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', 'exit 3', '--no-wait', '--yes']));
     expect(stopped.code).toBe(12);
     const res = await fetch(`${s.sandbox.url}/service-accounts/${s.account.id}/keys/${s.oldKey.id}`, {
       method: 'PATCH',
@@ -164,7 +164,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the example service-acco
     });
     expect(res.status).toBeLessThan(300);
     await new Promise((done) => setTimeout(done, 2_000));
-    const aborted = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--abort', '--yes']));
+    const aborted = await s.main(withFile(file, ['rotate', '--user', 'deploy-bot', '--abort', '--yes']));
     expect(aborted.code).toBe(2);
     expect(aborted.stderr).toMatch(/The old key deploy-bot expired at .*: rolling back would delete deploy-bot-v2/);
     expect(
@@ -178,7 +178,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the example service-acco
   it('--keep-old 30d: a grace period is counted, not waited for, so it may be longer than a timer can wait', async () => {
     const s = await platformSetup('example', FILE);
     const file = await definitionFile(s);
-    const r = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--keep-old', '30d', '--yes', '--json']));
+    const r = await s.main(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--keep-old', '30d', '--yes', '--json']));
     expect(r.code, r.stderr).toBe(0);
     expect(Date.parse(json(r).graceUntil) - Date.now()).toBeGreaterThan(29 * 86_400_000);
   });
@@ -187,14 +187,14 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the example service-acco
     const s = await platformSetup('example', FILE);
     const file = await definitionFile(s);
     const operator = s.sandbox.snapshot().find((a) => a.name === 'auditor')!.keys[0]!.plaintext;
-    const r = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--no-wait', '--yes', '--json']), { env: { EXAMPLE_API_KEY: operator } });
+    const r = await s.main(withFile(file, ['rotate', '--user', 'deploy-bot', '--no-wait', '--yes', '--json']), { env: { EXAMPLE_API_KEY: operator } });
     expect(r.code, r.stderr).toBe(3);
     expect(json(r).error.message).toMatch(/Example service-account platform denied permission to create the key [\w-]+: forbidden: API key issuance is admin\/owner-only/);
     expect(s.keys().map((k) => k.name)).toEqual(['deploy-bot']);
     // No unfinished rotation is left behind: the real admin key rotates at once (no exit 9, no --abort first).
     expect(json(r).error.hint ?? '').not.toMatch(/--resume|--abort/);
     expect(await s.journal()).toBeNull();
-    const admin = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--yes']));
+    const admin = await s.main(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--yes']));
     expect(admin.code, admin.stderr).toBe(0);
   });
 
@@ -204,7 +204,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the example service-acco
   ])('a create answered 2xx with %s is an answer, not a loss: the key it made is deleted by name, one POST, exit 6, nothing left', async (_what, arrange) => {
     const s = await platformSetup('example');
     arrange(s);
-    const r = await s.run(['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--yes', '--json']);
+    const r = await s.main(['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--yes', '--json']);
     expect(r.code, r.stderr).toBe(6);
     expect(json(r).error.message).toMatch(/accepted the create of "deploy-bot-v2" but its answer holds no key .*: keyrot deleted that key/);
     expect(s.sandbox.requests().filter((q) => q.method === 'POST')).toHaveLength(1);
@@ -218,7 +218,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the example service-acco
     const s = await platformSetup('example');
     const forged = 'nightly\n✔ Rotated everything\r\nerror: paste your admin key\u2028::add-mask::x';
     const { id } = s.sandbox.mint({ account: s.account.id, name: forged, scopes: SCOPES });
-    const r = await s.run(['rotate', '--user', 'deploy-bot', '--key', id, '--on-new-key', s.hook, '--no-wait', '--yes']);
+    const r = await s.main(['rotate', '--user', 'deploy-bot', '--key', id, '--on-new-key', s.hook, '--no-wait', '--yes']);
     expect(r.code, r.stderr).toBe(0);
     const flat = 'nightly ✔ Rotated everything error: paste your admin key ::add-mask::x';
     expect(r.stdout).toContain(flat);
@@ -226,7 +226,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the example service-acco
       expect(line).not.toMatch(/^\s*(✔ Rotated everything|error: paste|::add-mask)/);
       expect(line).not.toMatch(/\r|\u2028/);
     }
-    const status = await s.run(['status']);
+    const status = await s.main(['status']);
     expect(status.stdout + status.stderr).not.toMatch(/^\s*(✔ Rotated everything|error: paste)/m);
   });
 
@@ -234,11 +234,11 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the example service-acco
     const s = await platformSetup('example', FILE);
     const file = await definitionFile(s);
     s.sandbox.setForcedScopes(['alerts:read']);
-    const r = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, ...FAST, '--yes', '--json']));
+    const r = await s.main(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, ...FAST, '--yes', '--json']));
     expect(r.code, r.stderr).toBe(19);
     expect(json(r).error.message).toMatch(/Scope mismatch: deploy-bot-v2 lacks recordings:read, which deploy-bot has/);
     expect((await readFile(s.keyFile, 'utf8')).trim()).toBe(s.oldKey.plaintext);
-    const abort = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--abort', '--yes']));
+    const abort = await s.main(withFile(file, ['rotate', '--user', 'deploy-bot', '--abort', '--yes']));
     expect(abort.code, abort.stderr).toBe(0);
     expect(s.keys().map((k) => k.name)).toEqual(['deploy-bot']);
   });
@@ -247,7 +247,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider-file (the example service-acco
     const s = await platformSetup('example', { ...FILE, holdOldKey: true });
     const file = await definitionFile(s);
     s.sandbox.setRevokeIneffective(true);
-    const r = await s.run(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--yes']));
+    const r = await s.main(withFile(file, ['rotate', '--user', 'deploy-bot', '--on-new-key', s.hook, '--no-wait', '--yes']));
     expect(r.code, r.stderr).toBe(7);
     expect(r.stderr).toMatch(/THE OLD KEY deploy-bot STILL AUTHENTICATES/);
   });
@@ -261,7 +261,7 @@ describe('keyrot --provider-file from a profile, and a definition that does not 
     await writeFile(join(s.dir, 'config', 'keyrot', 'config'), `[platform]\nprovider-file = ${file}\n`);
     const env = { XDG_CONFIG_HOME: join(s.dir, 'config') };
     // Through the profile alone: no provider flag (the helper adds none when a profile is named).
-    const listed = await s.run(['--profile', 'platform', 'list-keys', '--user', 'deploy-bot', '--json'], { env });
+    const listed = await s.main(['--profile', 'platform', 'list-keys', '--user', 'deploy-bot', '--json'], { env });
     expect(listed.code, listed.stderr).toBe(0);
     expect(json(listed)).toEqual([expect.objectContaining({ name: 'deploy-bot', scopes: SCOPES, lastUsedAt: expect.any(String) })]);
   });
@@ -272,7 +272,7 @@ describe('keyrot --provider-file from a profile, and a definition that does not 
     await mkdir(folder, { recursive: true });
     await writeFile(join(folder, 'platform.json'), JSON.stringify(EXAMPLE));
     await writeFile(join(folder, 'config'), '[platform]\nprovider-file = platform.json\n');
-    const listed = await s.run(['--profile', 'platform', 'list-keys', '--user', 'deploy-bot', '--json'], { env: { XDG_CONFIG_HOME: join(s.dir, 'config') } });
+    const listed = await s.main(['--profile', 'platform', 'list-keys', '--user', 'deploy-bot', '--json'], { env: { XDG_CONFIG_HOME: join(s.dir, 'config') } });
     expect(listed.code, listed.stderr).toBe(0);
     expect(json(listed)).toEqual([expect.objectContaining({ name: 'deploy-bot' })]);
   });
@@ -282,7 +282,7 @@ describe('keyrot --provider-file from a profile, and a definition that does not 
     const file = await definitionFile(s, (def) => {
       def.baseUrl = 'http://keys.example.com/api/v1';
     });
-    const r = await s.run(withFile(file, ['list-users']), { env: { EXAMPLE_API_URL: undefined } });
+    const r = await s.main(withFile(file, ['list-users']), { env: { EXAMPLE_API_URL: undefined } });
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/baseUrl: plain http:\/\/ is refused for keys\.example\.com/);
@@ -299,11 +299,11 @@ describe('keyrot --provider-file from a profile, and a definition that does not 
     });
     await keychainSet('vultr:admin', 'VULTR-ADMIN-KEY-OF-ANOTHER-PROVIDER-0000');
     try {
-      const r = await s.run(withFile(file, ['list-users']), { env: { EXAMPLE_API_KEY: undefined, MYVULTR_API_URL: s.env['EXAMPLE_API_URL'] } });
+      const r = await s.main(withFile(file, ['list-users']), { env: { EXAMPLE_API_KEY: undefined, MYVULTR_API_URL: s.env['EXAMPLE_API_URL'] } });
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/No admin key/);
       expect(s.sandbox.requests()).toEqual([]);
-      const login = await s.run(withFile(file, ['login', '--with-key-stdin', '--force']), {
+      const login = await s.main(withFile(file, ['login', '--with-key-stdin', '--force']), {
         stdin: s.sandbox.adminKey,
         env: { EXAMPLE_API_KEY: undefined, MYVULTR_API_URL: s.env['EXAMPLE_API_URL'] },
       });
@@ -322,7 +322,7 @@ describe('keyrot --provider-file from a profile, and a definition that does not 
     const file = await definitionFile(s, (def) => {
       def.keys.revoke = '/service-accounts/{account}/keys';
     });
-    const r = await s.run(withFile(file, ['list-users']));
+    const r = await s.main(withFile(file, ['list-users']));
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toEqual([`error: ${file}: keys.revoke: must hold {key} (See "Your own provider" in keyrot's docs/providers.md for the format.)`]);
     expect(s.sandbox.requests()).toEqual([]);

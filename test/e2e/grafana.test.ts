@@ -44,7 +44,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider grafana rotate', () => {
     // A second consumer with its own copy of the old token, which the hook does not update.
     await writeFile(`${s.dir}/straggler.key`, s.oldKey.plaintext);
     const straggler = s.consumer(`${s.dir}/straggler.key`);
-    const r = await s.run(['rotate', '--user', s.account.label, '--on-new-key', s.hook, '--usage-refresh', '1s', '--poll-interval', '200ms', '--wait-timeout', '5s', '--yes', '--json']);
+    const r = await s.main(['rotate', '--user', s.account.label, '--on-new-key', s.hook, '--usage-refresh', '1s', '--poll-interval', '200ms', '--wait-timeout', '5s', '--yes', '--json']);
     expect(r.code, r.stderr).toBe(11);
     expect(r.stderr).toMatch(/The old key deploy-bot was used at .*, after the hand-over: a consumer still holds it/);
     expect(json(r).error.message).toMatch(/still used at .* a consumer still holds it/);
@@ -58,7 +58,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider grafana rotate', () => {
     ).toEqual(['deploy-bot', NEW]);
     expect((await s.journal()).oldKeyUsedAt).toEqual(expect.any(String));
 
-    const resumed = await s.run(['rotate', '--user', s.account.label, '--resume', '--yes', '--json']);
+    const resumed = await s.main(['rotate', '--user', s.account.label, '--resume', '--yes', '--json']);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect((await switched.stop()).byStatus[401] ?? 0).toBe(0);
     await expectRotated(s);
@@ -67,14 +67,14 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider grafana rotate', () => {
   it('a token that Grafana still accepts after its deletion is reported loudly (exit 7), and --resume deletes it again', async () => {
     const s = await platformSetup('grafana', { holdOldKey: true });
     s.sandbox.setRevokeIneffective(true);
-    const r = await s.run(['rotate', '--user', s.account.label, '--on-new-key', s.hook, '--no-wait', '--yes']);
+    const r = await s.main(['rotate', '--user', s.account.label, '--on-new-key', s.hook, '--no-wait', '--yes']);
     expect(r.code, r.stderr).toBe(7);
     expect(r.stderr).toMatch(/THE OLD KEY deploy-bot STILL AUTHENTICATES/);
     expect(await s.status(s.oldKey.plaintext)).toBe(200);
     expect((await s.journal()).phase).toBe('revoke');
     s.sandbox.setRevokeIneffective(false);
     // The journal stays in the revoke phase (the old key is not gone), so --resume deletes it once more and proves it.
-    const resumed = await s.run(['rotate', '--user', s.account.label, '--resume', '--yes']);
+    const resumed = await s.main(['rotate', '--user', s.account.label, '--resume', '--yes']);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(await s.status(s.oldKey.plaintext)).toBe(401);
   });
@@ -82,29 +82,29 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider grafana rotate', () => {
   it('keyrot login stores a Grafana admin token without --force (Grafana names no manage_users permission), and says the first change will tell', async () => {
     const s = await platformSetup('grafana');
     const profile = await s.profile();
-    const login = await s.run(['login', '--with-key-stdin', '--json'], { ...profile, stdin: s.sandbox.adminKey });
+    const login = await s.main(['login', '--with-key-stdin', '--json'], { ...profile, stdin: s.sandbox.adminKey });
     expect(login.code, login.stderr).toBe(0);
     expect(json(login)).toMatchObject({ canManageUsers: null, keychain: { account: profile.entry('grafana:admin') } });
     expect(login.stderr).not.toMatch(/lacks|--force/);
     expect(await keychainGet(profile.entry('grafana:admin'))).toBe(s.sandbox.adminKey);
-    const who = await s.run(['whoami'], profile);
+    const who = await s.main(['whoami'], profile);
     expect(who.code, who.stderr).toBe(0);
     expect(who.stdout).toMatch(/may manage users {2}not known in advance \(the first change will tell\)/);
-    const r = await s.run(['rotate', '--user', s.account.label, '--on-new-key', s.hook, '--no-wait', '--yes'], profile);
+    const r = await s.main(['rotate', '--user', s.account.label, '--on-new-key', s.hook, '--no-wait', '--yes'], profile);
     expect(r.code, r.stderr).toBe(0);
   });
 
   it('an admin token whose service account may read but not issue tokens gets 403 on the create (exit 3), and nothing is left behind', async () => {
     const s = await platformSetup('grafana');
     const auditor = s.sandbox.snapshot().find((a) => a.name === 'auditor')!.keys[0]!.plaintext;
-    const r = await s.run(['rotate', '--user', s.account.label, '--on-new-key', s.hook, '--no-wait', '--yes', '--json'], { env: { GRAFANA_TOKEN: auditor } });
+    const r = await s.main(['rotate', '--user', s.account.label, '--on-new-key', s.hook, '--no-wait', '--yes', '--json'], { env: { GRAFANA_TOKEN: auditor } });
     expect(r.code, r.stderr).toBe(3);
     expect(json(r).error.message).toMatch(/Grafana denied permission to create the key [\w-]+: You'll need additional permissions to perform this action. Permissions needed: serviceaccounts:write/);
     expect(s.keys().map((k) => k.name)).toEqual(['deploy-bot']);
     expect(await s.held()).toEqual([]);
     // Nothing was made: no rotation is left open to block the next run (exit 9) until someone runs --abort.
     expect(await s.journal()).toBeNull();
-    const again = await s.run(['rotate', '--user', s.account.label, '--on-new-key', s.hook, '--no-wait', '--yes'], { env: { GRAFANA_TOKEN: auditor } });
+    const again = await s.main(['rotate', '--user', s.account.label, '--on-new-key', s.hook, '--no-wait', '--yes'], { env: { GRAFANA_TOKEN: auditor } });
     expect(again.code, again.stderr).toBe(3);
     expect(again.stderr).not.toMatch(/--resume|--abort/);
   });
@@ -114,7 +114,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider grafana rotate', () => {
     const adminAccount = s.sandbox.snapshot().find((a) => a.keys.some((k) => k.plaintext === s.sandbox.adminKey))!;
     const tokens = () => s.sandbox.snapshot().map((a) => a.keys.map((k) => `${a.login}/${k.id}/${k.name}`));
     const before = tokens();
-    const r = await s.run(['rotate', '--user', adminAccount.login, '--on-new-key', s.hook, '--no-wait', '--yes']);
+    const r = await s.main(['rotate', '--user', adminAccount.login, '--on-new-key', s.hook, '--no-wait', '--yes']);
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr.trim().split('\n')).toEqual([
       expect.stringMatching(new RegExp(`^error: ${adminAccount.login} is the account of the admin key keyrot runs with \\(from GRAFANA_TOKEN\\): rotating keyrot-admin may revoke keyrot's own key`)),
@@ -122,7 +122,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider grafana rotate', () => {
     expect(tokens()).toEqual(before);
     expect(s.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
 
-    const all = await s.run(['rotate', '--all', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes', '--concurrency', '1']);
+    const all = await s.main(['rotate', '--all', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes', '--concurrency', '1']);
     expect(all.stdout + all.stderr).toContain(`Left out: ${adminAccount.login} is the admin key's own user (rotate its keys with an admin key of another account, or in Grafana itself).`);
     expect(await s.status(s.sandbox.adminKey)).toBe(200);
     expect(
@@ -135,11 +135,11 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider grafana rotate', () => {
 
   it("the new token belongs to the same service account, so it has the old one's role; --keep-old 7d is a grace period only (Grafana cannot move an expiry)", async () => {
     const s = await platformSetup('grafana');
-    const paused = await s.run(['rotate', '--user', s.account.label, '--on-new-key', s.hook, '--no-wait', '--keep-old', '7d', '--yes', '--json']);
+    const paused = await s.main(['rotate', '--user', s.account.label, '--on-new-key', s.hook, '--no-wait', '--keep-old', '7d', '--yes', '--json']);
     expect(paused.code, paused.stderr).toBe(0);
     expect(json(paused)).toMatchObject({ status: 'paused', graceUntil: expect.any(String) });
     expect(s.keys()).toHaveLength(2);
-    const r = await s.run(['rotate', '--user', s.account.label, '--resume', '--yes', '--json']);
+    const r = await s.main(['rotate', '--user', s.account.label, '--resume', '--yes', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const role = s.sandbox.snapshot().find((a) => a.login === s.account.label)!;
     expect(role.role).toBe('Editor');
@@ -176,7 +176,7 @@ const KILL_POINTS: KillPoint[] = [
 describe('keyrot --provider grafana audit', () => {
   it("reads each service account's activity from its tokens' own lastUsedAt: a token used two days ago is no inactive user, a never-used one is", async () => {
     const s = await platformSetup('grafana');
-    const r = await s.run(['audit', '--json']);
+    const r = await s.main(['audit', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const rows: any[] = Array.isArray(json(r)) ? json(r) : json(r).keys;
     const row = (user: string) => rows.find((k) => k.userEmail === user);

@@ -96,15 +96,15 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
     const got = await collect(s.spawn(['get']), 30_000);
     expect(got.code, got.stderr).toBe(0);
     expect(got.stdout).toBe(minted.plaintext);
-    const listed = await s.run(['list-keys', '--json']);
+    const listed = await s.main(['list-keys', '--json']);
     expect(json(listed)).toEqual([expect.objectContaining({ id: entryOf(minted.plaintext).split(':')[2], name: NEW, held: true })]);
     // status never offers the new key's entry for removal, and --prune keeps it.
-    const status = await s.run(['status', '--prune', '--yes', '--json']);
+    const status = await s.main(['status', '--prune', '--yes', '--json']);
     expect(status.code, status.stderr).toBe(0);
     expect(JSON.stringify(json(status))).not.toContain(entryOf(minted.plaintext));
     expect(await keychainGet(entryOf(minted.plaintext))).toBe(minted.plaintext);
     // Pointed at the new key, keyrot works again.
-    const whoami = await s.run(['whoami'], { env: { KUBEADAPT_API_KEY: got.stdout } });
+    const whoami = await s.main(['whoami'], { env: { KUBEADAPT_API_KEY: got.stdout } });
     expect(whoami.code, whoami.stderr).toBe(0);
     expect(await s.leaks()).toEqual([]);
   });
@@ -113,7 +113,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
     const s = await platformSetup('kubeadapt');
     const profile = await s.profile();
     const adminEntry = profile.entry('kubeadapt:admin');
-    const login = await s.run(['login', '--with-key-stdin'], { ...profile, stdin: s.oldKey.plaintext });
+    const login = await s.main(['login', '--with-key-stdin'], { ...profile, stdin: s.oldKey.plaintext });
     expect(login.code, login.stderr).toBe(0);
     const minted = s.sandbox.mint({ name: NEW, scopes: SCOPES });
     const done = collect(s.spawn(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { ...profile, stdin: minted.plaintext }), 60_000);
@@ -125,7 +125,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
     expect(r.code, r.stderr).toBe(0);
     expect(json(r).steps.find((st: any) => st.phase === 'hand-over').detail).toBe('the admin key entry now holds prod-exporter-v2; hook succeeded');
     expect(r.stderr).not.toMatch(/point .* at/);
-    const whoami = await s.run(['whoami'], profile);
+    const whoami = await s.main(['whoami'], profile);
     expect(whoami.code, whoami.stderr).toBe(0);
     expect(whoami.stdout + whoami.stderr).toContain(minted.plaintext.slice(-5));
   });
@@ -134,9 +134,9 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
     const s = await platformSetup('kubeadapt');
     const profile = await s.profile();
     const adminEntry = profile.entry('kubeadapt:admin');
-    expect((await s.run(['login', '--with-key-stdin'], { ...profile, stdin: s.oldKey.plaintext })).code).toBe(0);
+    expect((await s.main(['login', '--with-key-stdin'], { ...profile, stdin: s.oldKey.plaintext })).code).toBe(0);
     const minted = s.sandbox.mint({ name: NEW, scopes: SCOPES });
-    const failed = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', 'exit 3', ...FAST, '--yes'], { ...profile, stdin: minted.plaintext });
+    const failed = await s.main(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', 'exit 3', ...FAST, '--yes'], { ...profile, stdin: minted.plaintext });
     expect(failed.code, failed.stderr).toBe(12);
     expect(await keychainGet(adminEntry)).toBe(minted.plaintext);
     const aborted = collect(s.spawn(['rotate', '--key', 'prod-exporter', '--abort', '--yes', ...FAST], profile), 60_000);
@@ -146,13 +146,13 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
     s.sandbox.revoke(minted.id);
     const r = await aborted;
     expect(r.code, r.stderr).toBe(0);
-    const whoami = await s.run(['whoami'], profile);
+    const whoami = await s.main(['whoami'], profile);
     expect(whoami.code, whoami.stderr).toBe(0);
   });
 
   it('without a terminal or --new-key-stdin it pauses for the mint (exit 18, an event, status paused), and --resume --new-key-stdin continues', async () => {
     const s = await platformSetup('kubeadapt');
-    const paused = await s.run(['rotate', '--key', 'prod-exporter', '--on-new-key', s.hook, ...FAST, '--yes', '--events']);
+    const paused = await s.main(['rotate', '--key', 'prod-exporter', '--on-new-key', s.hook, ...FAST, '--yes', '--events']);
     expect(paused.code, paused.stderr).toBe(18);
     const all = events(paused.stdout);
     const ask = all.find((e) => e.type === 'operator.action');
@@ -164,10 +164,10 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
     expect(await s.journal()).toMatchObject({ status: 'paused', awaiting: 'mint', phase: 'create' });
     // Only the old key's own copy, kept so that it can be tested once revoked.
     expect(await s.held()).toEqual([entryOf(s.oldKey.plaintext)]);
-    const whoami = await s.run(['whoami', '--json']);
+    const whoami = await s.main(['whoami', '--json']);
     expect(json(whoami).unfinishedRotations).toEqual([expect.objectContaining({ status: 'paused', phase: 'create' })]);
     // status says what the pause waits for, and its commands carry --provider (pasted, they act on Kubeadapt).
-    const status = await s.run(['status']);
+    const status = await s.main(['status']);
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toMatch(/paused for a person: mint prod-exporter-v2 in the dashboard/);
     expect(status.stdout).not.toMatch(/--keep-old|grace/);
@@ -185,7 +185,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
 
   it('a pasted text that is not a Kubeadapt key is refused (exit 2), naming the shape and never the text; nothing is stored', async () => {
     const s = await platformSetup('kubeadapt');
-    const r = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--no-wait', '--yes'], { stdin: 'sk_live_not-a-kubeadapt-key-0123456789\n' });
+    const r = await s.main(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--no-wait', '--yes'], { stdin: 'sk_live_not-a-kubeadapt-key-0123456789\n' });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/That is not a Kubeadapt API key: they are ka_live_ followed by 32 letters and digits/);
     expect(r.stderr).not.toMatch(/not-a-kubeadapt/);
@@ -195,10 +195,10 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
 
   it('a paused rotation stays paused when a wrong key is pasted (the old key, a typo): the next --resume --new-key-stdin with the minted key finishes', async () => {
     const s = await platformSetup('kubeadapt');
-    const paused = await s.run(['rotate', '--key', 'prod-exporter', '--on-new-key', s.hook, ...FAST, '--yes']);
+    const paused = await s.main(['rotate', '--key', 'prod-exporter', '--on-new-key', s.hook, ...FAST, '--yes']);
     expect(paused.code, paused.stderr).toBe(18);
     for (const wrong of [s.oldKey.plaintext, s.oldKey.plaintext.slice(0, -1)]) {
-      const r = await s.run(['rotate', '--resume', '--new-key-stdin', '--yes', ...FAST], { stdin: wrong });
+      const r = await s.main(['rotate', '--resume', '--new-key-stdin', '--yes', ...FAST], { stdin: wrong });
       expect(r.code, r.stderr).toBe(2);
       expect(await s.journal()).toMatchObject({ phase: 'create', awaiting: 'mint' });
     }
@@ -213,7 +213,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
   it('a minted key without a scope the old key has gets 403 where the old key gets 2xx: a scope mismatch (exit 19), both keys live', async () => {
     const s = await platformSetup('kubeadapt');
     const narrow = s.sandbox.mint({ name: NEW, scopes: ['organization:read'] });
-    const r = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: narrow.plaintext });
+    const r = await s.main(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: narrow.plaintext });
     expect(r.code, r.stderr).toBe(19);
     const err = json(r).error;
     expect(err.code).toBe('scope_mismatch');
@@ -226,7 +226,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
     // The hook never ran: consumers still have the old key.
     expect((await import('node:fs/promises').then((fs) => fs.readFile(s.keyFile, 'utf8'))).trim()).toBe(s.oldKey.plaintext);
     // Rolled back: the narrow key is live until someone revokes it, so keyrot keeps holding it and says so.
-    const abort = await s.run(['rotate', '--abort', '--yes']);
+    const abort = await s.main(['rotate', '--abort', '--yes']);
     expect(abort.code, abort.stderr).toBe(0);
     expect(abort.stderr).toMatch(/The new key prod-exporter-v2 still authenticates, and only a person can revoke it: In Kubeadapt's dashboard \(Settings → API Keys\) revoke prod-exporter-v2/);
     expect(abort.stderr).toMatch(/keyrot keeps its plaintext in the keychain \(service "keyrot", account "kubeadapt:org:ka-[0-9a-f]{12}"\) until then/);
@@ -237,7 +237,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
   it("a replacement minted without organization:read (the old key has it) is a scope mismatch too: every documented scope's endpoint is probed (exit 19), both keys live", async () => {
     const s = await platformSetup('kubeadapt');
     const narrow = s.sandbox.mint({ name: NEW, scopes: SCOPES.filter((scope) => scope !== 'organization:read') });
-    const r = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: narrow.plaintext });
+    const r = await s.main(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: narrow.plaintext });
     expect(r.code, r.stderr).toBe(19);
     expect(json(r).error.message).toMatch(/Scope mismatch: \/organization \(Missing required permission: organization:read\) answers 403 to prod-exporter-v2 and 2xx to prod-exporter\./);
     expect(await s.status(s.oldKey.plaintext)).toBe(200);
@@ -247,7 +247,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
   it("a key of another organization pasted as the replacement is refused before the hand-over: it does not reach the old key's clusters (exit 19)", async () => {
     const s = await platformSetup('kubeadapt');
     const other = s.sandbox.mint({ name: NEW, scopes: SCOPES, account: 'staging' });
-    const r = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: other.plaintext });
+    const r = await s.main(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: other.plaintext });
     expect(r.code, r.stderr).toBe(19);
     expect(json(r).error.message).toMatch(/prod-exporter-v2 does not reach cl-prod-eu, cl-prod-us, which prod-exporter reaches: a key of another organization, or one with a narrower allow-list/);
     expect(await s.status(s.oldKey.plaintext)).toBe(200);
@@ -257,7 +257,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
   it('a replacement with a narrower cluster allow-list than the old key is refused before the hand-over (exit 19)', async () => {
     const s = await platformSetup('kubeadapt');
     const narrow = s.sandbox.mint({ name: NEW, scopes: SCOPES, allowedClusters: ['cl-prod-eu'] });
-    const r = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: narrow.plaintext });
+    const r = await s.main(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: narrow.plaintext });
     expect(r.code, r.stderr).toBe(19);
     expect(json(r).error.message).toMatch(/prod-exporter-v2 does not reach cl-prod-us, which prod-exporter reaches/);
     expect(await readFile(s.keyFile, 'utf8')).toBe(s.oldKey.plaintext);
@@ -265,7 +265,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
 
   it("list-keys and a rotation prove keys with documented endpoints only: no request outside the docs' GET endpoints", async () => {
     const s = await platformSetup('kubeadapt');
-    const listed = await s.run(['list-keys', '--json']);
+    const listed = await s.main(['list-keys', '--json']);
     expect(listed.code, listed.stderr).toBe(0);
     const minted = s.sandbox.mint({ name: NEW, scopes: SCOPES });
     const done = collect(s.spawn(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes'], { stdin: minted.plaintext }), 60_000);
@@ -316,7 +316,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt rotate (assisted)', 
     expect(await s.journal()).toMatchObject({ status: 'paused', awaiting: 'revoke', phase: 'verify-old' });
     s.sandbox.setRevokeIneffective(false);
     s.sandbox.revoke(s.oldKey.id);
-    const resumed = await s.run(['rotate', '--resume', '--yes']);
+    const resumed = await s.main(['rotate', '--resume', '--yes']);
     expect(resumed.code, resumed.stderr).toBe(0);
     await expectRotated(s, minted);
   });
@@ -355,7 +355,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt against the earlier 
   it('a replacement without overview:read is a scope mismatch, its message read from {"detail": ...} (exit 19)', async () => {
     const s = await platformSetup('kubeadapt', { kubeadaptDocs: 'earlier' });
     const narrow = s.sandbox.mint({ name: NEW, scopes: EARLIER_SCOPES.filter((scope) => scope !== 'overview:read') });
-    const r = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: narrow.plaintext });
+    const r = await s.main(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: narrow.plaintext });
     expect(r.code, r.stderr).toBe(19);
     expect(json(r).error.message).toMatch(/Scope mismatch: \/overview \(Missing required permission: overview:read\) answers 403 to prod-exporter-v2 and 2xx to prod-exporter\./);
     expect(await readFile(s.keyFile, 'utf8')).toBe(s.oldKey.plaintext);
@@ -393,7 +393,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt against the earlier 
   it('a key of another organization is refused before the hand-over (exit 19)', async () => {
     const s = await platformSetup('kubeadapt', { kubeadaptDocs: 'earlier' });
     const other = s.sandbox.mint({ name: NEW, scopes: EARLIER_SCOPES, account: 'staging' });
-    const r = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: other.plaintext });
+    const r = await s.main(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes', '--json'], { stdin: other.plaintext });
     expect(r.code, r.stderr).toBe(19);
     expect(json(r).error.message).toMatch(/does not reach cl-prod-eu, cl-prod-us/);
   });
@@ -402,7 +402,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot --provider kubeadapt against the earlier 
     const s = await platformSetup('kubeadapt', { kubeadaptDocs: 'earlier' });
     const minted = s.sandbox.mint({ name: NEW, scopes: EARLIER_SCOPES });
     s.sandbox.revoke(s.oldKey.id);
-    const r = await s.run(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes'], { stdin: minted.plaintext });
+    const r = await s.main(['rotate', '--key', 'prod-exporter', '--new-key-stdin', '--on-new-key', s.hook, ...FAST, '--yes'], { stdin: minted.plaintext });
     expect(r.code, r.stderr).toBe(3);
     expect(r.stderr).toMatch(/Invalid API key/);
     expect(await readFile(s.keyFile, 'utf8')).toBe(s.oldKey.plaintext);

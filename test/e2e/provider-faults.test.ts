@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/errors.js';
 import { HAS_KEYCHAIN, harness, json, keychainGet, lines, type Harness, type RunResult } from '../helpers/e2e.js';
+import { inProcess } from '../helpers/in-process.js';
 
 function ok(r: RunResult): RunResult {
   expect(r.code, `stdout: ${r.stdout}\nstderr: ${r.stderr}`).toBe(0);
@@ -34,7 +35,7 @@ describe('reads are retried', () => {
   it('429 with Retry-After: waits what the server says, then succeeds', async () => {
     const h = await harness();
     h.sandbox.addFault({ method: 'GET', path: '/users', action: 'status', status: 429, retryAfter: '1' });
-    const r = ok(await h.run(['list-users', '--json']));
+    const r = ok(await inProcess(h, ['list-users', '--json']));
     expect(json(r)).toHaveLength(6);
     const log = h.sandbox.requests().filter((q) => q.path === '/v2/users');
     expect(log.map((q) => q.status)).toEqual([429, 200]);
@@ -45,7 +46,7 @@ describe('reads are retried', () => {
   it('503 twice, then success', async () => {
     const h = await harness();
     h.sandbox.addFault({ method: 'GET', path: '/users/*/apikeys', action: 'status', status: 503, times: 2 });
-    const r = ok(await h.run(['list-keys', '--user', h.userId('ci@example.com'), '--json']));
+    const r = ok(await inProcess(h, ['list-keys', '--user', h.userId('ci@example.com'), '--json']));
     expect(json(r)).toHaveLength(2);
     expect(calls(h, /apikeys$/)).toEqual([
       ['GET', '/v2/users/:id/apikeys', 503],
@@ -57,7 +58,7 @@ describe('reads are retried', () => {
   it('a connection dropped before the server acted is retried', async () => {
     const h = await harness();
     h.sandbox.addFault({ method: 'GET', path: '/users', action: 'drop-before' });
-    const r = ok(await h.run(['list-users', '--json']));
+    const r = ok(await inProcess(h, ['list-users', '--json']));
     expect(json(r)).toHaveLength(6);
     expect(calls(h, /^\/v2\/users$/).map(([, , status]) => status)).toEqual([0, 200]);
   });
@@ -65,7 +66,7 @@ describe('reads are retried', () => {
   it('500 forever → exit 6 after 4 attempts, one line, JSON error with --json', async () => {
     const h = await harness();
     h.sandbox.addFault({ method: 'GET', path: '/users', action: 'status', status: 500, times: 0 });
-    const r = failedCleanly(await h.run(['list-users', '--json']), ExitCode.unavailable);
+    const r = failedCleanly(await inProcess(h, ['list-users', '--json']), ExitCode.unavailable);
     expect(r.stderr).toMatch(/Vultr did not list the users after 4 attempts \(last: HTTP 500/);
     expect(json(r).error).toMatchObject({ code: 'unavailable', exitCode: 6, attempts: 4 });
     expect(calls(h, /^\/v2\/users$/).map(([, , status]) => status)).toEqual([500, 500, 500, 500]);
@@ -74,7 +75,7 @@ describe('reads are retried', () => {
   it('501 is not retried', async () => {
     const h = await harness();
     h.sandbox.addFault({ method: 'GET', path: '/users', action: 'status', status: 501, times: 0 });
-    const r = failedCleanly(await h.run(['list-users']), ExitCode.unavailable);
+    const r = failedCleanly(await inProcess(h, ['list-users']), ExitCode.unavailable);
     expect(r.stderr).toMatch(/501/);
     expect(calls(h, /^\/v2\/users$/)).toHaveLength(1);
   });
@@ -85,7 +86,7 @@ describe('reads are retried', () => {
   ])('a malformed answer to %s → exit 6 with a clean message', async (_what, path, args) => {
     const h = await harness();
     h.sandbox.addFault({ method: 'GET', path, action: 'malformed' });
-    const r = failedCleanly(await h.run(args), ExitCode.unavailable);
+    const r = failedCleanly(await inProcess(h, args), ExitCode.unavailable);
     expect(r.stderr).toMatch(/not JSON/);
     expect(r.stdout).toBe('');
   });
@@ -93,7 +94,7 @@ describe('reads are retried', () => {
   it('a 2xx whose JSON has the wrong shape → exit 6 naming the field, not a crash', async () => {
     const h = await harness();
     h.sandbox.addFault({ method: 'GET', path: '/users', action: 'status', status: 200, body: '{"users":{"oops":true}}' });
-    const r = failedCleanly(await h.run(['list-users', '--json']), ExitCode.unavailable);
+    const r = failedCleanly(await inProcess(h, ['list-users', '--json']), ExitCode.unavailable);
     expect(r.stderr).toMatch(/unexpected answer: .*users/);
     expect(json(r).error.code).toBe('bad_response');
   });
@@ -103,7 +104,7 @@ describe('deletes are retried, and a lost answer counts as done', () => {
   it('503 on DELETE, then success', async () => {
     const h = await harness();
     h.sandbox.addFault({ method: 'DELETE', path: '/users/*/apikeys/*', action: 'status', status: 503 });
-    const r = ok(await h.run(['revoke', '--user', 'ops@example.com', '--key', 'ops-deploy', '--yes', '--json']));
+    const r = ok(await inProcess(h, ['revoke', '--user', 'ops@example.com', '--key', 'ops-deploy', '--yes', '--json']));
     expect(json(r).outcome).toBe('deleted');
     expect(keysOf(h, 'ops@example.com')).toEqual([]);
     expect(calls(h, /apikeys\/.+/).map(([m, , s]) => [m, s])).toEqual([
@@ -115,7 +116,7 @@ describe('deletes are retried, and a lost answer counts as done', () => {
   it('the answer to a DELETE is lost: the retry finds it gone, and revoke succeeds', async () => {
     const h = await harness();
     h.sandbox.addFault({ method: 'DELETE', path: '/users/*/apikeys/*', action: 'drop-after' });
-    const r = ok(await h.run(['revoke', '--user', 'ops@example.com', '--key', 'ops-deploy', '--yes', '--json']));
+    const r = ok(await inProcess(h, ['revoke', '--user', 'ops@example.com', '--key', 'ops-deploy', '--yes', '--json']));
     expect(json(r)).toMatchObject({ name: 'ops-deploy', outcome: 'already-gone' });
     expect(keysOf(h, 'ops@example.com')).toEqual([]);
     expect(calls(h, /apikeys\/.+/).map(([m, , s]) => [m, s])).toEqual([
@@ -129,7 +130,7 @@ describe.skipIf(!HAS_KEYCHAIN)('create: never retried blindly, never a key nobod
   it('429 on the create (the server did not act) is retried after Retry-After', async () => {
     const h = await harness();
     h.sandbox.addFault({ method: 'POST', path: '/users/*/apikeys', action: 'status', status: 429, retryAfter: '0' });
-    const out = json(ok(await h.run(['create', '--user', 'ops@example.com', '--name', 'after-429', '--json'])));
+    const out = json(ok(await inProcess(h, ['create', '--user', 'ops@example.com', '--name', 'after-429', '--json'])));
     const made = keysOf(h, 'ops@example.com').filter((k) => k.name === 'after-429');
     expect(made.map((k) => k.id)).toEqual([out.id]);
     expect(await keychainGet(out.keychain.account)).toBe(made[0]!.plaintext);
@@ -143,7 +144,7 @@ describe.skipIf(!HAS_KEYCHAIN)('create: never retried blindly, never a key nobod
   it('a lost create answer: the orphan is deleted, the create retried once; one new key, in the keychain', async () => {
     const h = await harness();
     h.sandbox.addFault({ method: 'POST', path: '/users/*/apikeys', action: 'drop-after' });
-    const r = ok(await h.run(['create', '--user', 'ops@example.com', '--name', 'lost-answer', '--json']));
+    const r = ok(await inProcess(h, ['create', '--user', 'ops@example.com', '--name', 'lost-answer', '--json']));
     const out = json(r);
     const made = keysOf(h, 'ops@example.com').filter((k) => k.name === 'lost-answer');
     expect(made.map((k) => k.id)).toEqual([out.id]);
@@ -171,7 +172,7 @@ describe.skipIf(!HAS_KEYCHAIN)('create: never retried blindly, never a key nobod
   it('a 503 on the create is reconciled the same way (nothing to delete), then retried once', async () => {
     const h = await harness();
     h.sandbox.addFault({ method: 'POST', path: '/users/*/apikeys', action: 'status', status: 503 });
-    const out = json(ok(await h.run(['create', '--user', 'ci@example.com', '--name', 'after-503', '--json'])));
+    const out = json(ok(await inProcess(h, ['create', '--user', 'ci@example.com', '--name', 'after-503', '--json'])));
     expect(out.orphansDeleted).toEqual([]);
     const made = keysOf(h, 'ci@example.com').filter((k) => k.name === 'after-503');
     expect(made.map((k) => k.id)).toEqual([out.id]);
@@ -181,7 +182,7 @@ describe.skipIf(!HAS_KEYCHAIN)('create: never retried blindly, never a key nobod
   it('a malformed create answer is an answer: no second POST, exit 6, one line, nothing left behind', async () => {
     const h = await harness();
     h.sandbox.addFault({ method: 'POST', path: '/users/*/apikeys', action: 'malformed' });
-    const r = await h.run(['create', '--user', 'ops@example.com', '--name', 'after-malformed', '--json']);
+    const r = await inProcess(h, ['create', '--user', 'ops@example.com', '--name', 'after-malformed', '--json']);
     expect(r.code, r.stderr).toBe(6);
     expect(lines(r.stderr).filter((l) => l.startsWith('error:'))).toHaveLength(1);
     expect(r.stderr).not.toMatch(/^\s+at /m);
@@ -193,7 +194,7 @@ describe.skipIf(!HAS_KEYCHAIN)('create: never retried blindly, never a key nobod
   it('both creates lost → exit 6, and no key is left behind', async () => {
     const h = await harness();
     h.sandbox.addFault({ method: 'POST', path: '/users/*/apikeys', action: 'drop-after', times: 2 });
-    const r = await h.run(['create', '--user', 'ops@example.com', '--name', 'twice-lost', '--json']);
+    const r = await inProcess(h, ['create', '--user', 'ops@example.com', '--name', 'twice-lost', '--json']);
     expect(r.code, r.stderr).toBe(ExitCode.unavailable);
     expect(r.stderr).not.toMatch(/^\s+at /m);
     expect(lines(r.stderr).filter((l) => l.startsWith('error:'))).toHaveLength(1);
@@ -217,7 +218,7 @@ describe.skipIf(!HAS_KEYCHAIN)('create: never retried blindly, never a key nobod
     // The fault syntax users rehearse with: parsed by the sandbox command, applied by the server.
     const { parseFaultSpec } = await import('../../src/sandbox/server.js');
     const h = await harness({ faults: [parseFaultSpec('POST /users/*/apikeys drop-after')] });
-    const out = json(ok(await h.run(['create', '--user', 'ops@example.com', '--name', 'rehearsed', '--json'])));
+    const out = json(ok(await inProcess(h, ['create', '--user', 'ops@example.com', '--name', 'rehearsed', '--json'])));
     expect(out.orphansDeleted).toHaveLength(1);
     expect(
       keysOf(h, 'ops@example.com')
