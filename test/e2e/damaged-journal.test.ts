@@ -15,14 +15,14 @@ describe.skipIf(!HAS_KEYCHAIN)('a damaged journal', () => {
     ['half-filled', (t: string) => JSON.stringify({ ...JSON.parse(t), oldKey: undefined, phase: undefined })],
   ])('%s: --resume, --abort and a fresh rotate all exit 14 naming the file, and change nothing', async (_label, damage) => {
     const s = await rotationSetup();
-    const paused = await s.run('keep-old', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes']);
+    const paused = await s.main('keep-old', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--keep-old', '--yes']);
     expect(paused.code, paused.stderr).toBe(0);
     const file = journalPath(s.h, s.user.id);
     const { readFile } = await import('node:fs/promises');
     await writeFile(file, damage(await readFile(file, 'utf8')));
     const before = JSON.stringify(s.keys());
     for (const mode of [['--resume'], ['--abort'], []]) {
-      const r = await s.run(`rotate ${mode.join(' ')}`, ['rotate', '--user', s.user.email, ...mode, '--on-new-key', s.hook, '--no-wait', '--yes', '--json']);
+      const r = await s.main(`rotate ${mode.join(' ')}`, ['rotate', '--user', s.user.email, ...mode, '--on-new-key', s.hook, '--no-wait', '--yes', '--json']);
       expect(r.code, r.stderr).toBe(14);
       const err = json(r).error;
       expect(err.message).toContain(file);
@@ -33,7 +33,7 @@ describe.skipIf(!HAS_KEYCHAIN)('a damaged journal', () => {
     expect(JSON.stringify(s.keys())).toBe(before);
     // The documented way out: set it aside, then --resume adopts what the provider shows.
     await rename(file, `${file}.damaged`);
-    const resumed = await s.run('resume', ['rotate', '--user', s.user.email, '--resume', '--on-new-key', s.hook, '--no-wait', '--yes']);
+    const resumed = await s.main('resume', ['rotate', '--user', s.user.email, '--resume', '--on-new-key', s.hook, '--no-wait', '--yes']);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(s.keys().map((k) => k.name)).toEqual(['ops-deploy-v2']);
     expect(await readJournal(s.h, s.user.id)).toBeNull();

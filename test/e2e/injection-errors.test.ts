@@ -33,10 +33,10 @@ describe.skipIf(!HAS_KEYCHAIN)('errors and summaries carry no raw provider text'
       ['rotate', '--user', user.id, '--key', 'nope', '--no-wait', '--yes'],
       ['list-keys', '--user', 'nobody@example.com'],
     ]) {
-      const plain = await s.run(args.join(' '), args);
+      const plain = await s.main(args.join(' '), args);
       expect(plain.code, plain.stderr).not.toBe(0);
       expect(active(plain.stderr), `${args.join(' ')} stderr`).toEqual([]);
-      const json = await s.run(`${args.join(' ')} --json`, [...args, '--json']);
+      const json = await s.main(`${args.join(' ')} --json`, [...args, '--json']);
       expect(json.code).toBe(plain.code);
       const { error } = JSON.parse(json.stdout) as { error: { message: string; hint?: string } };
       // Parsed, not only as JSON text: the message and hint themselves hold no control, escape or invisible mark.
@@ -44,7 +44,7 @@ describe.skipIf(!HAS_KEYCHAIN)('errors and summaries carry no raw provider text'
       expect(active(error.hint ?? '', false), `${args.join(' ')} --json hint`).toEqual([]);
     }
     // The names are shown, cleaned: the key's visible text survives.
-    const r = await s.run('revoke', ['revoke', '--user', user.id, '--key', 'nope', '--yes', '--json']);
+    const r = await s.main('revoke', ['revoke', '--user', user.id, '--key', 'nope', '--yes', '--json']);
     const { error } = JSON.parse(r.stdout) as { error: { message: string; hint?: string } };
     expect(`${error.message} ${error.hint}`).toMatch(/yek<U\+200B><U\+200D>-deploy/);
   });
@@ -53,11 +53,11 @@ describe.skipIf(!HAS_KEYCHAIN)('errors and summaries carry no raw provider text'
     const s = await rotationSetup();
     // Vultr's error body: {"error": "...", "status": N} (vultr-openapi.json, components/responses).
     s.h.sandbox.addFault({ method: 'GET', path: '/v2/users', action: 'status', status: 404, body: JSON.stringify({ error: HOSTILE, status: 404 }) });
-    const plain = await s.run('list-users', ['list-users']);
+    const plain = await s.main('list-users', ['list-users']);
     expect(plain.code).toBe(5);
     expect(active(plain.stderr)).toEqual([]);
     s.h.sandbox.addFault({ method: 'GET', path: '/v2/users', action: 'status', status: 404, body: JSON.stringify({ error: HOSTILE, status: 404 }) });
-    const json = await s.run('list-users --json', ['list-users', '--json']);
+    const json = await s.main('list-users --json', ['list-users', '--json']);
     expect(json.code).toBe(5);
     const { error } = JSON.parse(json.stdout) as { error: { message: string; hint?: string } };
     expect(error.message).toMatch(/yek/);
@@ -70,14 +70,14 @@ describe.skipIf(!HAS_KEYCHAIN)('errors and summaries carry no raw provider text'
     const user = s.user;
     await fetch(`${s.h.sandbox.controlUrl}/keys/${s.oldKey.id}`, { method: 'POST', body: JSON.stringify({ name: HOSTILE }) });
     await fetch(`${s.h.sandbox.controlUrl}/users/${user.id}`, { method: 'POST', body: JSON.stringify({ email: HOSTILE_EMAIL, first_name: HOSTILE }) });
-    const rotate = await s.run('rotate', ['rotate', '--user', user.id, '--on-new-key', s.hook, '--no-wait', '--yes']);
+    const rotate = await s.main('rotate', ['rotate', '--user', user.id, '--on-new-key', s.hook, '--no-wait', '--yes']);
     expect(rotate.code, rotate.stderr).toBe(0);
     expect(rotate.stdout).toMatch(/Rotated /);
-    const create = await s.run('create', ['create', '--user', user.id, '--name', 'extra', '--yes']);
+    const create = await s.main('create', ['create', '--user', user.id, '--name', 'extra', '--yes']);
     expect(create.code, create.stderr).toBe(0);
     const keys = s.h.sandbox.snapshot().users.find((u) => u.id === user.id)!.keys;
     const extra = keys.find((k) => k.name === 'extra')!;
-    const revoke = await s.run('revoke', ['revoke', '--user', user.id, '--key', extra.id, '--yes']);
+    const revoke = await s.main('revoke', ['revoke', '--user', user.id, '--key', extra.id, '--yes']);
     expect(revoke.code, revoke.stderr).toBe(0);
     for (const r of [rotate, create, revoke]) {
       expect(active(r.stdout)).toEqual([]);

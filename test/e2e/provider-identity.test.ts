@@ -41,21 +41,21 @@ describe.skipIf(!HAS_KEYCHAIN)('a provider file is named by the base URL in effe
     });
     await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
     try {
-      const login = await s.run(['--provider-file', file, 'login', '--with-key-stdin', '--force'], { stdin: s.sandbox.adminKey, env: NO_ENV_KEY });
+      const login = await s.main(['--provider-file', file, 'login', '--with-key-stdin', '--force'], { stdin: s.sandbox.adminKey, env: NO_ENV_KEY });
       expect(login.code, login.stderr).toBe(0);
       expect(await keychainGet(entry)).toBe(s.sandbox.adminKey);
 
       // The file's own variable spells the same endpoint differently: same identity, the stored key is used.
-      const same = await s.run(['--provider-file', file, 'list-users', '--json'], { env: { ...NO_ENV_KEY, MYPLAT_API_URL: respelled(url) } });
+      const same = await s.main(['--provider-file', file, 'list-users', '--json'], { env: { ...NO_ENV_KEY, MYPLAT_API_URL: respelled(url) } });
       expect(same.code, same.stderr).toBe(0);
-      const viaFlag = await s.run(['--provider-file', file, '--api-url', respelled(url), 'list-users', '--json'], { env: NO_ENV_KEY });
+      const viaFlag = await s.main(['--provider-file', file, '--api-url', respelled(url), 'list-users', '--json'], { env: NO_ENV_KEY });
       expect(viaFlag.code, viaFlag.stderr).toBe(0);
 
       // Another endpoint, by the variable or by --api-url: another identity, which holds no admin key.
       const port = (other.address() as { port: number }).port;
       for (const env of [{ MYPLAT_API_URL: `http://127.0.0.1:${port}/api/v1` }, {}]) {
         const args = Object.keys(env).length ? ['--provider-file', file, 'list-users'] : ['--provider-file', file, '--api-url', `http://127.0.0.1:${port}/api/v1`, 'list-users'];
-        const r = await s.run(args, { env: { ...NO_ENV_KEY, ...env } });
+        const r = await s.main(args, { env: { ...NO_ENV_KEY, ...env } });
         expect(r.code).toBe(2);
         expect(r.stderr).toMatch(/No admin key/);
       }
@@ -76,14 +76,14 @@ describe.skipIf(!HAS_KEYCHAIN)('a provider file is named by the base URL in effe
         [['--provider-file', file, 'list-users'], { MYPLAT_API_URL: value }],
         [['--provider-file', file, '--api-url', value, 'list-users'], {}],
       ] as const) {
-        const r = await s.run([...args], { env: { ...env } });
+        const r = await s.main([...args], { env: { ...env } });
         expect(r.code, `${value}: ${r.stderr}`).toBe(2);
         expect(r.stderr.trim().split('\n'), value).toHaveLength(1);
       }
       // In the file itself, too.
       const inFile = join(s.dir, 'bad.json');
       await writeFile(inFile, JSON.stringify({ ...EXAMPLE, id: 'myplat', adminKeyEnv: 'MYPLAT_API_KEY', baseUrlEnv: 'MYPLAT_API_URL', baseUrl: value }));
-      const r = await s.run(['--provider-file', inFile, 'list-users']);
+      const r = await s.main(['--provider-file', inFile, 'list-users']);
       expect(r.code, `${value}: ${r.stderr}`).toBe(2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
     }
