@@ -23,9 +23,14 @@ writeFileSync(join(work, 'bin', 'keyrot'), `#!/bin/sh\nexec ${JSON.stringify(pro
 chmodSync(join(work, 'bin', 'keyrot'), 0o755);
 const PATH = `${join(work, 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`;
 
+const scripts = new Map<string, string>();
+/** `keyrot completion <shell>`, run once per shell for all its cases. */
 function script(shell: string): string {
+  const known = scripts.get(shell);
+  if (known !== undefined) return known;
   const r = spawnSync('keyrot', ['completion', shell], { encoding: 'utf8', env: { PATH, NO_COLOR: '1' } });
   if (r.status !== 0) throw new Error(`keyrot completion ${shell} failed: ${r.stderr}`);
+  scripts.set(shell, r.stdout);
   return r.stdout;
 }
 
