@@ -5,13 +5,14 @@
 import { describe, expect, it } from 'vitest';
 import { HAS_KEYCHAIN, harness, json, lines } from '../helpers/e2e.js';
 import { authStatus, readJournal, requestsTo, rotationSetup } from '../helpers/consumer.js';
+import { inProcess } from '../helpers/in-process.js';
 
 const EMPTY = { method: 'POST', path: '/users/*/apikeys', action: 'empty-answer' } as const;
 
 describe.skipIf(!HAS_KEYCHAIN)('a create answered 202 without a body (as the spec says)', () => {
   it('create: one POST, the key it made deleted, exit 6, one clear line', async () => {
     const h = await harness({ createAnswer: 'empty' });
-    const r = await h.run(['create', '--user', 'ops@example.com', '--name', 'from-spec', '--json']);
+    const r = await inProcess(h, ['create', '--user', 'ops@example.com', '--name', 'from-spec', '--json']);
     expect(r.code, r.stderr).toBe(6);
     const errors = lines(r.stderr).filter((l) => l.startsWith('error:'));
     expect(errors).toHaveLength(1);
@@ -30,7 +31,7 @@ describe.skipIf(!HAS_KEYCHAIN)('a create answered 202 without a body (as the spe
     const s = await rotationSetup();
     s.h.sandbox.addFault({ ...EMPTY, times: 0 });
     for (const attempt of [1, 2]) {
-      const r = await s.run(`rotate ${attempt}`, ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--yes', '--json']);
+      const r = await s.main(`rotate ${attempt}`, ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--yes', '--json']);
       expect(r.code, r.stderr).toBe(6);
       expect(json(r).error.message).toMatch(/keyrot deleted that key/);
       // Nothing is left to resume or roll back: the error does not suggest it.
@@ -46,7 +47,7 @@ describe.skipIf(!HAS_KEYCHAIN)('a create answered 202 without a body (as the spe
   it('rotate --emergency: the exposed key is untouched (the new key comes first), exit 6', async () => {
     const s = await rotationSetup();
     s.h.sandbox.addFault(EMPTY);
-    const r = await s.run('emergency', ['rotate', '--user', s.user.email, '--emergency', '--on-new-key', s.hook, '--yes']);
+    const r = await s.main('emergency', ['rotate', '--user', s.user.email, '--emergency', '--on-new-key', s.hook, '--yes']);
     expect(r.code, r.stderr).toBe(6);
     expect(s.keys().map((k) => k.id)).toEqual([s.oldKey.id]);
     expect(await authStatus(s.h, s.oldKey.plaintext)).toBe(200);
@@ -65,11 +66,11 @@ describe.skipIf(!HAS_KEYCHAIN)('a create answered 202 without a body (as the spe
   it('rotate --resume of a create whose answers were lost, answered without a key on resume: exit 6, nothing left open', async () => {
     const s = await rotationSetup();
     s.h.sandbox.addFault({ method: 'POST', path: '/users/*/apikeys', action: 'status', status: 503, times: 2 });
-    const first = await s.run('lost twice', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--yes']);
+    const first = await s.main('lost twice', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--yes']);
     expect(first.code, first.stderr).toBe(6);
     expect((await readJournal(s.h, s.user.id))?.phase).toBe('create');
     s.h.sandbox.addFault(EMPTY);
-    const r = await s.run('resume', ['rotate', '--user', s.user.email, '--resume', '--yes']);
+    const r = await s.main('resume', ['rotate', '--user', s.user.email, '--resume', '--yes']);
     expect(r.code, r.stderr).toBe(6);
     expect(s.keys().map((k) => k.id)).toEqual([s.oldKey.id]);
     expect(await readJournal(s.h, s.user.id)).toBeNull();
@@ -77,7 +78,7 @@ describe.skipIf(!HAS_KEYCHAIN)('a create answered 202 without a body (as the spe
 
   it('the default sandbox still answers with the plaintext, and a rotation completes', async () => {
     const s = await rotationSetup();
-    const r = await s.run('rotate', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--yes']);
+    const r = await s.main('rotate', ['rotate', '--user', s.user.email, '--on-new-key', s.hook, '--no-wait', '--yes']);
     expect(r.code, r.stderr).toBe(0);
     expect(s.keys().map((k) => k.name)).toEqual(['ops-deploy-v2']);
   });

@@ -2,6 +2,7 @@
 // logout removes only the admin entry.
 import { afterEach, describe, expect, it } from 'vitest';
 import { HAS_KEYCHAIN, harness, json, keychainGet } from '../helpers/e2e.js';
+import { inProcess } from '../helpers/in-process.js';
 import { HAS_TMUX, startTerminal, type Terminal } from '../helpers/tmux.js';
 
 const terminals: Terminal[] = [];
@@ -16,53 +17,53 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot login, whoami, logout', () => {
     const h = await harness();
     const noEnv = { VULTR_API_KEY: undefined };
     try {
-      const login = await h.run(['login', '--with-key-stdin', '--json'], { env: noEnv, stdin: `${h.sandbox.adminKey}\n` });
+      const login = await inProcess(h, ['login', '--with-key-stdin', '--json'], { env: noEnv, stdin: `${h.sandbox.adminKey}\n` });
       expect(login.code, login.stderr).toBe(0);
       expect(json(login)).toMatchObject({ email: 'admin@example.com', canManageUsers: true, keychain: { account: ADMIN_ENTRY } });
       expect(login.stdout + login.stderr).not.toContain(h.sandbox.adminKey);
       expect(await keychainGet(ADMIN_ENTRY)).toBe(h.sandbox.adminKey);
 
-      const users = await h.run(['list-users', '--json'], { env: noEnv });
+      const users = await inProcess(h, ['list-users', '--json'], { env: noEnv });
       expect(users.code, users.stderr).toBe(0);
-      const who = await h.run(['whoami', '--json'], { env: noEnv });
+      const who = await inProcess(h, ['whoami', '--json'], { env: noEnv });
       expect(who.code, who.stderr).toBe(0);
       expect(json(who)).toMatchObject({ source: 'keychain', email: 'admin@example.com', canManageUsers: true, maskedKey: `****${h.sandbox.adminKey.slice(-5)}`, expiresAt: null });
       expect(who.stdout).not.toContain(h.sandbox.adminKey);
-      const fromEnv = await h.run(['whoami', '--json']);
+      const fromEnv = await inProcess(h, ['whoami', '--json']);
       expect(json(fromEnv)).toMatchObject({ source: 'env', where: 'VULTR_API_KEY' });
 
       // A bad key (401) replaces nothing: exit 3, the stored key stays.
-      const bad = await h.run(['login', '--with-key-stdin'], { env: noEnv, stdin: 'NOT-A-REAL-KEY-AAAAAAAAAAAAAAAAAAAAAAA\n' });
+      const bad = await inProcess(h, ['login', '--with-key-stdin'], { env: noEnv, stdin: 'NOT-A-REAL-KEY-AAAAAAAAAAAAAAAAAAAAAAA\n' });
       expect(bad.code, bad.stderr).toBe(3);
       expect(await keychainGet(ADMIN_ENTRY)).toBe(h.sandbox.adminKey);
 
       // A key that authenticates but may not manage users (403 on user endpoints): refused without --force.
       const viewer = h.keyOf('viewer@example.com');
-      const weak = await h.run(['login', '--with-key-stdin'], { env: noEnv, stdin: `${viewer}\n` });
+      const weak = await inProcess(h, ['login', '--with-key-stdin'], { env: noEnv, stdin: `${viewer}\n` });
       expect(weak.code, weak.stderr).toBe(3);
       expect(weak.stderr).toMatch(/lacks manage_users/);
       expect(await keychainGet(ADMIN_ENTRY)).toBe(h.sandbox.adminKey);
-      const forced = await h.run(['login', '--with-key-stdin', '--force'], { env: noEnv, stdin: `${viewer}\n` });
+      const forced = await inProcess(h, ['login', '--with-key-stdin', '--force'], { env: noEnv, stdin: `${viewer}\n` });
       expect(forced.code, forced.stderr).toBe(0);
       expect(forced.stderr).toMatch(/warning: .*Stored anyway/);
       expect(await keychainGet(ADMIN_ENTRY)).toBe(viewer);
       expect(forced.stdout + forced.stderr).not.toContain(viewer);
 
-      const refused = await h.run(['logout'], { env: noEnv });
+      const refused = await inProcess(h, ['logout'], { env: noEnv });
       expect(refused.code).toBe(2);
       expect(await keychainGet(ADMIN_ENTRY)).toBe(viewer);
-      const out = await h.run(['logout', '--yes', '--json'], { env: noEnv });
+      const out = await inProcess(h, ['logout', '--yes', '--json'], { env: noEnv });
       expect(out.code, out.stderr).toBe(0);
       expect(json(out)).toEqual({ account: ADMIN_ENTRY, removed: true });
       expect(await keychainGet(ADMIN_ENTRY)).toBeNull();
     } finally {
-      await h.run(['logout', '--yes']);
+      await inProcess(h, ['logout', '--yes']);
     }
   });
 
   it('an empty stdin is bad input: exit 2, nothing stored, no request', async () => {
     const h = await harness();
-    const r = await h.run(['login'], { env: { VULTR_API_KEY: undefined }, stdin: '' });
+    const r = await inProcess(h, ['login'], { env: { VULTR_API_KEY: undefined }, stdin: '' });
     expect(r.code, r.stderr).toBe(2);
     expect(h.sandbox.requests()).toEqual([]);
   });
@@ -82,7 +83,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot login, whoami, logout', () => {
       expect(screen).not.toContain(h.sandbox.adminKey);
       expect(await keychainGet(ADMIN_ENTRY)).toBe(h.sandbox.adminKey);
     } finally {
-      await h.run(['logout', '--yes']);
+      await inProcess(h, ['logout', '--yes']);
     }
   });
 

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { HAS_KEYCHAIN, harness, json } from '../helpers/e2e.js';
 import { journalPath, rotationSetup, waitForJournal } from '../helpers/consumer.js';
 import { collect } from '../helpers/e2e.js';
+import { inProcess } from '../helpers/in-process.js';
 
 describe.skipIf(!HAS_KEYCHAIN)('the state folder', () => {
   it('an existing folder readable by others is closed to 0700 before use', async () => {
@@ -14,7 +15,7 @@ describe.skipIf(!HAS_KEYCHAIN)('the state folder', () => {
     await mkdir(join(h.stateDir, 'keyrot', 'rescue'), { recursive: true });
     await chmod(join(h.stateDir, 'keyrot'), 0o755);
     await chmod(join(h.stateDir, 'keyrot', 'rescue'), 0o777);
-    const r = await h.run(['create', '--user', 'ops@example.com', '--name', 'perm-check']);
+    const r = await inProcess(h, ['create', '--user', 'ops@example.com', '--name', 'perm-check']);
     expect(r.code, r.stderr).toBe(0);
     expect((await stat(join(h.stateDir, 'keyrot'))).mode & 0o777).toBe(0o700);
   });
@@ -23,7 +24,7 @@ describe.skipIf(!HAS_KEYCHAIN)('the state folder', () => {
     const h = await harness();
     await mkdir(join(h.stateDir, 'elsewhere'));
     await symlink(join(h.stateDir, 'elsewhere'), join(h.stateDir, 'keyrot'));
-    const r = await h.run(['rotate', '--user', 'ops@example.com', '--no-wait', '--yes']);
+    const r = await inProcess(h, ['rotate', '--user', 'ops@example.com', '--no-wait', '--yes']);
     expect(r.code, r.stderr).toBe(14);
     expect(r.stderr).toMatch(/symbolic link/);
     expect(h.sandbox.requests().filter((q) => q.method !== 'GET')).toEqual([]);
@@ -67,11 +68,11 @@ describe.skipIf(!HAS_KEYCHAIN)('a state folder the user names is theirs', () => 
     const shared = join(h.stateDir, 'shared-cache');
     await mkdir(shared);
     await chmod(shared, 0o1777);
-    const plan = await h.run(['rotate', '--user', 'ops@example.com', '--state-dir', shared, '--on-new-key', 'true', '--no-wait', '--dry-run', '--yes']);
+    const plan = await inProcess(h, ['rotate', '--user', 'ops@example.com', '--state-dir', shared, '--on-new-key', 'true', '--no-wait', '--dry-run', '--yes']);
     expect(plan.code, plan.stderr).toBe(0);
     expect((await stat(shared)).mode & 0o7777).toBe(0o1777);
     expect(await readdir(shared)).toEqual([]);
-    const real = await h.run(['rotate', '--user', 'ops@example.com', '--state-dir', shared, '--on-new-key', 'cat > /dev/null', '--no-wait', '--yes']);
+    const real = await inProcess(h, ['rotate', '--user', 'ops@example.com', '--state-dir', shared, '--on-new-key', 'cat > /dev/null', '--no-wait', '--yes']);
     expect(real.code, real.stderr).toBe(0);
     expect((await stat(shared)).mode & 0o7777).toBe(0o1777);
     // keyrot's own folders inside it are closed.
@@ -113,7 +114,7 @@ describe.skipIf(!HAS_KEYCHAIN)('the state folder is checked before use, however 
       const real = join(h.stateDir, 'real');
       await mkdir(real);
       await symlink(real, join(h.stateDir, 'link'));
-      const r = await h.run(['rotate', '--user', 'ops@example.com', '--state-dir', spell(join(h.stateDir, 'link')), '--on-new-key', 'true', '--no-wait', '--yes']);
+      const r = await inProcess(h, ['rotate', '--user', 'ops@example.com', '--state-dir', spell(join(h.stateDir, 'link')), '--on-new-key', 'true', '--no-wait', '--yes']);
       expect(r.code, r.stderr).toBe(14);
       expect(r.stderr).toMatch(/is a symbolic link/);
       expect(await readdir(real)).toEqual([]);
@@ -157,7 +158,7 @@ describe.skipIf(!HAS_KEYCHAIN)('the state folder is checked before use, however 
     it('is refused (exit 14) before a locks folder is written into it', async () => {
       const h = await harness();
       const foreign = await foreignFolder(h, false);
-      const r = await h.run(['rotate', '--user', 'ops@example.com', '--state-dir', foreign, '--on-new-key', 'true', '--no-wait', '--yes']);
+      const r = await inProcess(h, ['rotate', '--user', 'ops@example.com', '--state-dir', foreign, '--on-new-key', 'true', '--no-wait', '--yes']);
       expect(r.code, r.stderr).toBe(14);
       expect(r.stderr).toMatch(/belongs to another user/);
       expect(await readdir(foreign)).toEqual([]);
@@ -167,7 +168,7 @@ describe.skipIf(!HAS_KEYCHAIN)('the state folder is checked before use, however 
     it('--dry-run refuses it as the real run does', async () => {
       const h = await harness();
       const foreign = await foreignFolder(h, false);
-      const r = await h.run(['rotate', '--user', 'ops@example.com', '--state-dir', foreign, '--on-new-key', 'true', '--no-wait', '--dry-run', '--yes']);
+      const r = await inProcess(h, ['rotate', '--user', 'ops@example.com', '--state-dir', foreign, '--on-new-key', 'true', '--no-wait', '--dry-run', '--yes']);
       expect(r.code, r.stderr).toBe(14);
       expect(r.stderr).toMatch(/belongs to another user/);
       expect(await readdir(foreign)).toEqual([]);
@@ -176,7 +177,7 @@ describe.skipIf(!HAS_KEYCHAIN)('the state folder is checked before use, however 
     it('its journals are not read: keyrot status refuses the folder rather than report what another user planted', async () => {
       const h = await harness();
       const foreign = await foreignFolder(h, true);
-      const r = await h.run(['status', '--state-dir', `${foreign}/`]);
+      const r = await inProcess(h, ['status', '--state-dir', `${foreign}/`]);
       expect(r.code, r.stderr).toBe(14);
       expect(r.stdout + r.stderr).not.toContain('planted');
       expect(r.stderr).toMatch(/belongs to another user/);
