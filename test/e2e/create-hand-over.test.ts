@@ -60,7 +60,7 @@ describe.skipIf(!HAS_KEYCHAIN)('create without a keychain', () => {
   it('with the keychain too: a failing hook deletes the key and its keychain entry', async () => {
     const s = await rotationSetup({ holdOldKey: false });
     await writeFile(join(s.dir, 'hook-fail'), '');
-    const r = await s.run('hook fails', ['create', '--user', s.user.email, '--name', 'ci-key', '--on-new-key', s.hook, '--json']);
+    const r = await s.main('hook fails', ['create', '--user', s.user.email, '--name', 'ci-key', '--on-new-key', s.hook, '--json']);
     expect(r.code).toBe(ExitCode.hookFailed);
     expect(json(r).error).toMatchObject({ code: 'hook_failed', hint: expect.stringMatching(/keyrot deleted the new key ci-key/) });
     expect(s.keys().map((k) => k.name)).toEqual(['ops-deploy']);
@@ -69,7 +69,7 @@ describe.skipIf(!HAS_KEYCHAIN)('create without a keychain', () => {
 
   it('with the keychain and a working hook: stored and handed over', async () => {
     const s = await rotationSetup({ holdOldKey: false });
-    const r = await s.run('both', ['create', '--user', s.user.email, '--name', 'ci-key', '--on-new-key', s.hook, '--json']);
+    const r = await s.main('both', ['create', '--user', s.user.email, '--name', 'ci-key', '--on-new-key', s.hook, '--json']);
     expect(r.code, r.stderr).toBe(0);
     const created = s.keys().find((k) => k.name === 'ci-key')!;
     expect(json(r)).toMatchObject({ handedOver: true, keychain: { account: accountOf(s.user.id, created.id) } });

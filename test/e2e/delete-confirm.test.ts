@@ -14,9 +14,9 @@ const NOOP_DELETE = { method: 'DELETE', path: '/users/*/apikeys/*', action: 'sta
 describe.skipIf(!HAS_KEYCHAIN)('a key is gone only when the provider no longer lists it', () => {
   it('revoke: a 204 that keeps the key is exit 7 saying the key is still live; its keychain entry is kept', async () => {
     const s = await setup();
-    const created = json(await s.run('create', ['create', '--user', OPS, '--name', 'exposed', '--json']));
+    const created = json(await s.main('create', ['create', '--user', OPS, '--name', 'exposed', '--json']));
     s.h.sandbox.addFault(NOOP_DELETE);
-    const r = await s.run('revoke', ['revoke', '--user', OPS, '--key', 'exposed', '--yes', '--json']);
+    const r = await s.main('revoke', ['revoke', '--user', OPS, '--key', 'exposed', '--yes', '--json']);
     expect(r.code, r.stderr).toBe(7);
     expect(json(r).error.message).toMatch(/still lists it after 3 looks over 3 s( \(and the key itself was not rejected\))?: the key is still live/);
     expect(r.stdout).not.toMatch(/Revoked/);
@@ -27,8 +27,8 @@ describe.skipIf(!HAS_KEYCHAIN)('a key is gone only when the provider no longer l
 
   it('revoke: without the fault the same key is revoked, listed no more, and its entry removed', async () => {
     const s = await setup();
-    const created = json(await s.run('create', ['create', '--user', OPS, '--name', 'exposed', '--json']));
-    const r = await s.run('revoke', ['revoke', '--user', OPS, '--key', 'exposed', '--yes', '--json']);
+    const created = json(await s.main('create', ['create', '--user', OPS, '--name', 'exposed', '--json']));
+    const r = await s.main('revoke', ['revoke', '--user', OPS, '--key', 'exposed', '--yes', '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(json(r)).toMatchObject({ outcome: 'deleted', keychainEntryRemoved: true });
     expect(s.keys().some((k) => k.id === created.id)).toBe(false);
@@ -37,10 +37,10 @@ describe.skipIf(!HAS_KEYCHAIN)('a key is gone only when the provider no longer l
   it('rotate --abort: a 204 that keeps the new key stops the roll-back; the new key stays held and the rotation open', async () => {
     const s = await setup();
     await writeFile(join(s.dir, 'hook-fail'), '');
-    expect((await s.run('failing', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--no-wait', '--yes'])).code).toBe(12);
+    expect((await s.main('failing', ['rotate', '--user', OPS, '--on-new-key', s.hook, '--no-wait', '--yes'])).code).toBe(12);
     const newKey = s.keys().find((k) => k.name === 'ops-deploy-v2')!;
     s.h.sandbox.addFault(NOOP_DELETE);
-    const r = await s.run('abort', ['rotate', '--user', OPS, '--abort', '--yes', '--json']);
+    const r = await s.main('abort', ['rotate', '--user', OPS, '--abort', '--yes', '--json']);
     expect(r.code, r.stderr).toBe(7);
     expect(json(r).error.message).toMatch(/still live/);
     expect(await authStatus(s.h, newKey.plaintext)).toBe(200);

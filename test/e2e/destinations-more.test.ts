@@ -40,7 +40,7 @@ describe.skipIf(!HAS_KEYCHAIN)('--to k8s: and --to gitlab:', () => {
     const s = await rotationSetup({ holdOldKey: false });
     const kubeconfig = join(s.dir, 'kubeconfig');
     await writeFile(kubeconfig, kubeconfigFor(k8s));
-    const r = await s.run('create', ['create', '--user', s.user.email, '--name', 'ci-key', '--to', 'k8s:staging/vultr#api-key'], { env: { KUBECONFIG: kubeconfig } });
+    const r = await s.main('create', ['create', '--user', s.user.email, '--name', 'ci-key', '--to', 'k8s:staging/vultr#api-key'], { env: { KUBECONFIG: kubeconfig } });
     expect(r.code).toBe(ExitCode.hookFailed);
     expect(r.stderr).toContain('--to k8s:staging/vultr#api-key: Kubernetes refused creating the Secret (HTTP 404: namespaces "staging" not found)');
     expect(s.keys().map((k) => k.name)).toEqual(['ops-deploy']);
@@ -70,12 +70,12 @@ describe.skipIf(!HAS_KEYCHAIN)('--to k8s: and --to gitlab:', () => {
     const kubeconfig = join(s.dir, 'kubeconfig');
     await writeFile(kubeconfig, kubeconfigFor(k8s));
     const env = { GITLAB_TOKEN: gl.token, GITLAB_API_URL: gl.url, KUBECONFIG: kubeconfig };
-    const started = await s.run('keep old', ['rotate', '--user', s.user.email, '--to', 'gitlab:7#VULTR_API_KEY', '--to', 'k8s:default/vultr#key', '--keep-old', '7d', '--yes'], { env });
+    const started = await s.main('keep old', ['rotate', '--user', s.user.email, '--to', 'gitlab:7#VULTR_API_KEY', '--to', 'k8s:default/vultr#key', '--keep-old', '7d', '--yes'], { env });
     expect(started.code, started.stderr).toBe(0);
     const fresh = s.keys().find((k) => k.name === 'ops-deploy-v2')!;
     expect(gl.variable('acme/api', 'VULTR_API_KEY')!.value).toBe(fresh.plaintext);
     expect(k8s.value('default', 'vultr', 'key')).toBe(fresh.plaintext);
-    const aborted = await s.run('abort', ['rotate', '--user', s.user.email, '--abort', '--yes'], { env });
+    const aborted = await s.main('abort', ['rotate', '--user', s.user.email, '--abort', '--yes'], { env });
     expect(aborted.code, aborted.stderr).toBe(0);
     expect(gl.variable('acme/api', 'VULTR_API_KEY')!.value).toBe(s.oldKey.plaintext);
     expect(k8s.value('default', 'vultr', 'key')).toBe(s.oldKey.plaintext);

@@ -54,7 +54,7 @@ describe.skipIf(!HAS_KEYCHAIN)('create --to', () => {
 
   it('without a token: one line, exit 2, no call anywhere', async () => {
     const s = await rotationSetup({ holdOldKey: false });
-    const r = await s.run('create', ['create', '--user', s.user.email, '--to', 'github:acme/api#K'], { env: { GITHUB_API_URL: gh.url, GH_TOKEN: undefined, GITHUB_TOKEN: undefined } });
+    const r = await s.main('create', ['create', '--user', s.user.email, '--to', 'github:acme/api#K'], { env: { GITHUB_API_URL: gh.url, GH_TOKEN: undefined, GITHUB_TOKEN: undefined } });
     expect(r.code).toBe(ExitCode.usage);
     expect(r.stderr.trim().split('\n')[0]).toMatch(/--to github:acme\/api#K: no GitHub token: set GH_TOKEN or GITHUB_TOKEN\./);
     expect(s.h.sandbox.requests()).toEqual([]);
@@ -64,7 +64,7 @@ describe.skipIf(!HAS_KEYCHAIN)('create --to', () => {
   it('the first destination refusing the write: the new key is deleted, nobody holds it, nothing else changed', async () => {
     const s = await rotationSetup({ holdOldKey: false });
     gh.failWhen(/^\/repos\/acme\/api\/actions\/secrets\/K$/, 403, 'Resource not accessible by personal access token');
-    const r = await s.run('create', ['create', '--user', s.user.email, '--name', 'ci-key', '--to', 'github:acme/api#K', '--json'], { env: { GH_TOKEN: gh.token, GITHUB_API_URL: gh.url } });
+    const r = await s.main('create', ['create', '--user', s.user.email, '--name', 'ci-key', '--to', 'github:acme/api#K', '--json'], { env: { GH_TOKEN: gh.token, GITHUB_API_URL: gh.url } });
     expect(r.code).toBe(ExitCode.hookFailed);
     expect(json(r).error).toMatchObject({ code: 'hook_failed', hint: expect.stringMatching(/keyrot deleted the new key ci-key/) });
     expect(s.keys().map((k) => k.name)).toEqual(['ops-deploy']);
@@ -75,7 +75,7 @@ describe.skipIf(!HAS_KEYCHAIN)('create --to', () => {
     const s = await rotationSetup({ holdOldKey: false });
     const envFile = join(s.dir, '.env');
     gh.failWhen(/secrets\/K$/, 401, 'Bad credentials');
-    const r = await s.run('create', ['create', '--user', s.user.email, '--name', 'ci-key', '--to', `dotenv:${envFile}#K`, '--to', 'github:acme/api#K', '--json'], {
+    const r = await s.main('create', ['create', '--user', s.user.email, '--name', 'ci-key', '--to', `dotenv:${envFile}#K`, '--to', 'github:acme/api#K', '--json'], {
       env: { GH_TOKEN: gh.token, GITHUB_API_URL: gh.url },
     });
     expect(r.code).toBe(ExitCode.hookFailed);

@@ -4,6 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HAS_KEYCHAIN, harness, type Harness } from '../helpers/e2e.js';
+import { inProcess } from '../helpers/in-process.js';
 import { rotationSetup } from '../helpers/consumer.js';
 import { HAS_TMUX, startTerminal, type Terminal } from '../helpers/tmux.js';
 
@@ -47,7 +48,7 @@ describe.skipIf(!HAS_KEYCHAIN)('provider and hook text cannot drive the terminal
       ['list-keys', '--user', id],
     ];
     for (const args of runs) {
-      const r = await s.run(args.join(' '), args);
+      const r = await s.main(args.join(' '), args);
       expect(inert(r.stdout), `${args.join(' ')} stdout`).toEqual([]);
       expect(inert(r.stderr), `${args.join(' ')} stderr`).toEqual([]);
     }
@@ -57,11 +58,11 @@ describe.skipIf(!HAS_KEYCHAIN)('provider and hook text cannot drive the terminal
       ['list-keys', '--user', id, '--json'],
       ['list-keys', '--user', id, '--events'],
     ]) {
-      const r = await s.run(args.join(' '), args);
+      const r = await s.main(args.join(' '), args);
       expect(r.code, r.stderr).toBe(0);
       expect(inert(r.stdout), `${args.join(' ')} stdout`).toEqual([]);
     }
-    const users = JSON.parse((await s.run('list-users --json', ['list-users', '--json'])).stdout) as Array<{ email: string }>;
+    const users = JSON.parse((await s.main('list-users --json', ['list-users', '--json'])).stdout) as Array<{ email: string }>;
     // Parsed, the e-mail still holds its bidi mark: the data is kept, only its text is escaped.
     expect(users.some((u) => u.email.includes('\u202E@example.com'))).toBe(true);
     // The new key's default name does not inherit the controls either.
@@ -81,7 +82,7 @@ describe.skipIf(!HAS_KEYCHAIN)('provider and hook text cannot drive the terminal
     await fetch(`${s.h.sandbox.controlUrl}/keys/${user.keys[0]!.id}`, { method: 'POST', body: JSON.stringify({ name }) });
     const summary = join(s.dir, 'summary.md');
     await writeFile(summary, '');
-    const r = await s.run('gha', ['rotate', '--user', user.id, '--on-new-key', s.hook, '--no-wait', '--yes'], { env: { GITHUB_STEP_SUMMARY: summary } });
+    const r = await s.main('gha', ['rotate', '--user', user.id, '--on-new-key', s.hook, '--no-wait', '--yes'], { env: { GITHUB_STEP_SUMMARY: summary } });
     expect(r.code, r.stderr).toBe(0);
     return readFile(summary, 'utf8');
   }
@@ -120,7 +121,7 @@ describe.skipIf(!HAS_KEYCHAIN)('provider and hook text cannot drive the terminal
     ];
     let masked = 0;
     for (const args of runs) {
-      const r = await s.run(args.join(' '), args, { env });
+      const r = await s.main(args.join(' '), args, { env });
       expect(r.code, r.stderr).toBe(0);
       for (const line of `${r.stdout}\n${r.stderr}`.split('\n')) {
         if (/^::add-mask::/.test(line)) {
@@ -141,7 +142,7 @@ describe.skipIf(!HAS_KEYCHAIN)('provider and hook text cannot drive the terminal
   it('--name refuses bidirectional controls like other control characters (exit 2, nothing created)', async () => {
     const h = await harness();
     for (const name of ['evil\u202Eyek', 'tab\tname']) {
-      const r = await h.run(['create', '--user', 'ops@example.com', '--name', name]);
+      const r = await inProcess(h, ['create', '--user', 'ops@example.com', '--name', name]);
       expect(r.code).toBe(2);
     }
     expect(h.sandbox.requests().filter((q) => q.method === 'POST')).toEqual([]);
@@ -164,10 +165,10 @@ describe.skipIf(!HAS_KEYCHAIN)('provider and hook text cannot drive the terminal
 describe.skipIf(!HAS_KEYCHAIN)('redaction never rewrites structure', () => {
   it('a one-character admin key from a hostile setup leaves --json, --events and the journal intact', async () => {
     const h = await harness({ adminKey: 'a' });
-    const users = await h.run(['list-users', '--json']);
+    const users = await inProcess(h, ['list-users', '--json']);
     expect(users.code, users.stderr).toBe(0);
     expect(JSON.parse(users.stdout).map((u: { email: string }) => u.email)).toContain('admin@example.com');
-    const r = await h.run(['rotate', '--user', 'ops@example.com', '--no-wait', '--keep-old', '--yes', '--events']);
+    const r = await inProcess(h, ['rotate', '--user', 'ops@example.com', '--no-wait', '--keep-old', '--yes', '--events']);
     expect(r.code, r.stderr).toBe(0);
     for (const line of r.stdout.trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
     const journal = (await h.stateFiles()).find((f) => f.path.includes('rotations') && f.path.endsWith('.json'))!;

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HAS_KEYCHAIN, harness, type Harness } from '../helpers/e2e.js';
+import { inProcess } from '../helpers/in-process.js';
 
 // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell's ${IFS}, in a lawful e-mail address
 const EMAIL = 'ops`touch${IFS}PWNED`@example.com';
@@ -23,7 +24,7 @@ async function paste(line: string): Promise<{ args: string[]; pwned: boolean }> 
 }
 
 async function unfinishedRotationOfHostileUser(h: Harness): Promise<void> {
-  const stopped = await h.run(['rotate', '--user', 'ops@example.com', '--on-new-key', 'exit 3', '--no-wait', '--yes']);
+  const stopped = await inProcess(h, ['rotate', '--user', 'ops@example.com', '--on-new-key', 'exit 3', '--no-wait', '--yes']);
   expect(stopped.code, stopped.stderr).toBe(12);
   const res = await fetch(`${h.sandbox.controlUrl}/users/${h.userId('ops@example.com')}`, { method: 'POST', body: JSON.stringify({ email: EMAIL }) });
   expect(res.ok).toBe(true);
@@ -34,7 +35,7 @@ describe.skipIf(!HAS_KEYCHAIN)('a printed next command with an e-mail that holds
   it('audit: pasting its "keyrot rotate --user … --resume" runs keyrot for that user and nothing else', async () => {
     const h = await harness();
     await unfinishedRotationOfHostileUser(h);
-    const r = await h.run(['audit']);
+    const r = await inProcess(h, ['audit']);
     const line = /keyrot rotate --user .*? --resume/.exec(r.stdout + r.stderr)?.[0];
     expect(line, r.stdout + r.stderr).toBeDefined();
     const pasted = await paste(line!);
@@ -45,7 +46,7 @@ describe.skipIf(!HAS_KEYCHAIN)('a printed next command with an e-mail that holds
   it('rotate --all: pasting its "finish it first with keyrot rotate --user … --resume" does the same', async () => {
     const h = await harness();
     await unfinishedRotationOfHostileUser(h);
-    const r = await h.run(['rotate', '--all', '--user', EMAIL, '--user', 'ci@example.com', '--on-new-key', 'cat > /dev/null', '--no-wait', '--yes']);
+    const r = await inProcess(h, ['rotate', '--all', '--user', EMAIL, '--user', 'ci@example.com', '--on-new-key', 'cat > /dev/null', '--no-wait', '--yes']);
     const line = /keyrot rotate --user .*? --resume/.exec(r.stdout + r.stderr)?.[0];
     expect(line, r.stdout + r.stderr).toBeDefined();
     const pasted = await paste(line!);

@@ -8,6 +8,7 @@ import { chmod, chown, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HAS_KEYCHAIN, harness } from '../helpers/e2e.js';
+import { inProcess } from '../helpers/in-process.js';
 
 const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
@@ -19,7 +20,7 @@ async function sharedFolderWithForeignRotations(h: Awaited<ReturnType<typeof har
   const shared = join(h.stateDir, 'shared');
   await mkdir(shared);
   await chmod(shared, 0o1777);
-  const stopped = await h.run(['rotate', '--user', 'ops@example.com', '--state-dir', shared, '--on-new-key', 'exit 3', '--no-wait', '--yes']);
+  const stopped = await inProcess(h, ['rotate', '--user', 'ops@example.com', '--state-dir', shared, '--on-new-key', 'exit 3', '--no-wait', '--yes']);
   expect(stopped.code, stopped.stderr).toBe(12);
   const rotations = join(shared, 'rotations');
   for (const name of await readdir(rotations)) if (name.endsWith('.json')) await chown(join(rotations, name), 65534, 65534);
@@ -31,7 +32,7 @@ describe.skipIf(!HAS_KEYCHAIN || !asRoot)("a rotations folder of another user in
   it("keyrot status refuses it (exit 14) rather than report another user's rotation as the user's own", async () => {
     const h = await harness();
     const shared = await sharedFolderWithForeignRotations(h);
-    const r = await h.run(['status', '--state-dir', shared]);
+    const r = await inProcess(h, ['status', '--state-dir', shared]);
     expect(r.stdout + r.stderr).not.toContain('ops-deploy-v2');
     expect(r.code, r.stdout + r.stderr).toBe(14);
     expect(r.stderr).toMatch(/another user/);
@@ -42,7 +43,7 @@ describe.skipIf(!HAS_KEYCHAIN || !asRoot)("a rotations folder of another user in
     const shared = await sharedFolderWithForeignRotations(h);
     const changes = () => h.sandbox.requests().filter((q) => q.method !== 'GET').length;
     const before = changes();
-    const r = await h.run(['rotate', '--user', 'ops@example.com', '--abort', '--state-dir', shared, '--yes']);
+    const r = await inProcess(h, ['rotate', '--user', 'ops@example.com', '--abort', '--state-dir', shared, '--yes']);
     expect(r.code, r.stdout + r.stderr).toBe(14);
     expect(r.stderr).toMatch(/another user/);
     // Today: "✔ Delete the new key ops-deploy-v2 · deleted …", then the refusal of the folder.
