@@ -16,4 +16,11 @@ if (keyrings) {
   Object.assign(process.env, own);
 }
 
+// What bin/keyrot has: nothing fetches before keyrot, so its first request puts undici 7's Agent in the global
+// dispatcher slot that its destinations and S3 state send through (src/providers/undici-core.ts). A worker serves
+// file after file, and a test's fetch() before an in-process run would fill that slot with Node's own undici
+// instead: set it first, the same in every worker whatever ran before (the tests' own fetch uses it too).
+const { Agent, getGlobalDispatcher, setGlobalDispatcher } = await import('undici');
+if (!(getGlobalDispatcher() instanceof Agent)) setGlobalDispatcher(new Agent());
+
 afterEach(runAfterEachTest);

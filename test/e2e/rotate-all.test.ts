@@ -73,7 +73,7 @@ async function duplicatingProxy(h: Harness, email: string): Promise<string> {
     req.on('end', () => {
       const body = chunks.length ? Buffer.concat(chunks) : undefined;
       // fetch sets the length (and the connection) itself: a copied content-length is refused by undici 7, which
-      // serves this worker's fetch too once keyrot ran in-process here (its global dispatcher).
+      // serves the workers' fetch (test/setup.ts makes it the global dispatcher, as keyrot's first request does).
       const { 'content-length': _length, connection: _connection, ...headers } = req.headers;
       void fetch(`${upstream.origin}${req.url ?? '/'}`, { method: req.method, headers: headers as Record<string, string>, ...(body ? { body } : {}) }).then(async (answer) => {
         let text = await answer.text();
