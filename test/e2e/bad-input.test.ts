@@ -97,9 +97,10 @@ describe('unknown user or key → exit 5', () => {
 describe('admin credentials', () => {
   it('no VULTR_API_KEY → exit 2, says how to provide one and how to try without an account; no request', async () => {
     const h = await harness();
-    // No keychain either (another test may have run keyrot login in the shared test keyring meanwhile).
+    // No keychain either (a test before may have run keyrot login in this worker's keyring). Spawned: keyrot reads
+    // the bus address from its process's environment, so in-process it would still reach the worker's keychain.
     const noKeychain = { VULTR_API_KEY: undefined, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/keyrot-test-bus' };
-    const { r, error } = await refused(h, ['list-users'], ExitCode.usage, { env: noKeychain });
+    const { r, error } = await refused(h, ['list-users'], ExitCode.usage, { env: noKeychain }, true);
     expect(r.stderr).toMatch(/keyrot login/);
     expect(r.stderr).toMatch(/VULTR_API_KEY/);
     expect(r.stderr).toMatch(/--api-key-stdin/);
