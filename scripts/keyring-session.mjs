@@ -87,7 +87,9 @@ async function startBus(data) {
 
 /** Starts an unlocked daemon in the foreground (our child); resolves with it once it printed its environment. */
 async function startDaemon(session, log, replace) {
-  const args = ['--foreground', ...(replace ? ['--replace'] : []), '--unlock', '--components=secrets'];
+  // Its control socket in the session's own folder, not a keyring-XXXX folder in the home's ~/.cache.
+  const control = join(session.XDG_DATA_HOME, 'control');
+  const args = ['--foreground', ...(replace ? ['--replace'] : []), '--unlock', '--components=secrets', `--control-directory=${control}`];
   const daemon = spawn('gnome-keyring-daemon', args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...session } });
   daemon.stdin.end(PASSWORD);
   daemon.stderr.on('data', (d) => writeFileSync(log, d, { flag: 'a' }));

@@ -2,7 +2,8 @@
 // gnome-keyring in its own D-Bus session (it never touches the user's own keyring). Where those programs are
 // missing, the keychain tests are skipped and say so; under CI a missing keychain is a failure.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { keyringAvailable, runInKeyringSession, shellQuote } from './keyring-session.mjs';
 import { setup } from './setup.mjs';
 
@@ -29,12 +30,18 @@ if (lint.status !== 0) process.exit(lint.status ?? 1);
 
 // Test files run in WORKERS processes at once (default 4), each with its own private keyring (vitest.config.ts).
 const workers = Number(process.env.KEYROT_TEST_WORKERS) || 4;
+// One cache folder for the run, fresh each time: the keyrot processes the tests start share it (test/helpers/e2e.ts),
+// and none writes the home's ~/.cache.
+const cache = resolve('.tmp/cache');
+rmSync(cache, { recursive: true, force: true });
+mkdirSync(cache, { recursive: true });
+const env = { ...process.env, KEYROT_TEST_CACHE: cache };
 if (keyringAvailable()) {
-  finish(runInKeyringSession(shellQuote(vitest), process.env, workers));
+  finish(runInKeyringSession(shellQuote(vitest), env, workers));
 }
 if (ci) {
   console.error('error: CI needs a real keychain for the keychain tests: install dbus and gnome-keyring (see .ci/run).');
   process.exit(1);
 }
 console.error('note: dbus-daemon, gnome-keyring-daemon or secret-tool not found: keychain tests will be SKIPPED (install dbus, gnome-keyring, libsecret-tools).');
-finish(spawnSync(vitest[0], vitest.slice(1), { stdio: 'inherit' }).status ?? 1);
+finish(spawnSync(vitest[0], vitest.slice(1), { stdio: 'inherit', env }).status ?? 1);

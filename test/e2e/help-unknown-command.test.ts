@@ -7,9 +7,10 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BIN, ROOT } from '../helpers/e2e.js';
+import { BIN, ROOT, pinnedXdg } from '../helpers/e2e.js';
 
-const run = (args: string[], bin = BIN) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp' } });
+const run = (args: string[], bin = BIN) =>
+  spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...pinnedXdg() } });
 const packageVersion = () => JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
 
 describe('help for a command that does not exist', () => {

@@ -1,7 +1,7 @@
 // End-to-end helpers: a sandbox per test (in-process, loopback), and the built CLI spawned as a user would
 // run it, with its own state directory, CI=true and colour off unless a test says otherwise.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -16,6 +16,29 @@ export const BIN = join(ROOT, 'bin', 'keyrot');
 export const HAS_KEYCHAIN = Boolean(process.env.KEYROT_TEST_KEYCHAIN);
 if (!HAS_KEYCHAIN && process.env.CI) {
   throw new Error('CI must run the keychain tests: start vitest through `npm test`, which sets up the keychain.');
+}
+
+const ownFolders: Record<string, string> = {};
+/** A folder of this process's own for `what`, made once and removed when the process ends. */
+function ownFolder(what: string): string {
+  ownFolders[what] ??= mkdtempSync(join(tmpdir(), `keyrot-test-${what}-`));
+  return ownFolders[what];
+}
+process.once('exit', () => {
+  for (const dir of Object.values(ownFolders)) rmSync(dir, { recursive: true, force: true });
+});
+
+/**
+ * Where keyrot's cache goes in tests: one folder for the whole npm test run (scripts/test.mjs makes it:
+ * KEYROT_TEST_CACHE), so spawned keyrot processes share what they cache across files, never the home's ~/.cache.
+ */
+export function testCacheHome(): string {
+  return process.env.KEYROT_TEST_CACHE || ownFolder('cache');
+}
+
+/** XDG folders for a keyrot started outside a harness: the run's cache, and a configuration folder with nothing in it. */
+export function pinnedXdg(): { XDG_CACHE_HOME: string; XDG_CONFIG_HOME: string } {
+  return { XDG_CACHE_HOME: testCacheHome(), XDG_CONFIG_HOME: ownFolder('config') };
 }
 
 export interface RunResult {
@@ -73,14 +96,19 @@ export async function harness(options: SandboxOptions = {}): Promise<Harness> {
     if (problems.length) throw new Error(`Requests or answers that break Vultr's OpenAPI document:\n${[...new Set(problems)].join('\n')}`);
   });
   const stateDir = await mkdtemp(join(tmpdir(), 'keyrot-e2e-'));
+  // Never the developer's ~/.config/keyrot: a configuration folder of this test's own, empty unless the test writes one.
+  const configDir = await mkdtemp(join(tmpdir(), 'keyrot-config-'));
   cleanups.push(async () => {
     await sandbox.close();
     await rm(stateDir, { recursive: true, force: true });
+    await rm(configDir, { recursive: true, force: true });
   });
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: process.env.HOME ?? stateDir,
     XDG_STATE_HOME: stateDir,
+    XDG_CONFIG_HOME: configDir,
+    XDG_CACHE_HOME: testCacheHome(),
     VULTR_API_URL: sandbox.url,
     VULTR_API_KEY: sandbox.adminKey,
     CI: 'true',
