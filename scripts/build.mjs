@@ -8,6 +8,26 @@ const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url),
 // Build beside dist/ and swap it in whole, so a build never pulls files from under a running keyrot.
 const out = new URL(`../dist.${process.pid}.tmp`, import.meta.url);
 const old = new URL(`../dist.${process.pid}.old`, import.meta.url);
+// undici's HTTP/2 client (lib/dispatcher/client-h2.js) requires node:http2, and through it node:tls, at load time: about
+// 10 ms of CPU in every command that makes a request (bench/rotate.mjs). keyrot never speaks HTTP/2: undici 7.30
+// offers 'h2' in TLS's ALPN only with `allowH2: true` (lib/core/connect.js:76 and :98, `ALPNProtocols: allowH2 ?
+// ['http/1.1', 'h2'] : ['http/1.1']`) and marks a plain socket as h2 only with `useH2c: true` (connect.js:121-123);
+// lib/dispatcher/client.js:489 calls connectH2 only when `socket.alpnProtocol === 'h2'`, and src/ sets neither option.
+// So the bundle gets a stub in its place, and should a socket ever come back as h2 anyway, the request fails with
+// this error (client.js:492-497 turn it into the request's own error), never silently.
+const noHttp2 = {
+  name: 'keyrot-no-http2',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/client-h2\.js$/ }, (args) =>
+      /undici[\\/]lib[\\/]dispatcher[\\/]client\.js$/.test(args.importer) ? { path: 'undici-client-h2-stub', namespace: 'keyrot-no-http2' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'keyrot-no-http2' }, () => ({
+      loader: 'js',
+      contents:
+        "module.exports = function connectH2() { throw new Error('The server answered in HTTP/2, which keyrot never offers and its build leaves out (scripts/build.mjs): report it as a keyrot bug.'); };",
+    }));
+  },
+};
 const result = await build({
   entryPoints: { keyrot: 'src/main.ts' },
   outdir: `dist.${process.pid}.tmp`,
@@ -26,14 +46,20 @@ const result = await build({
   legalComments: 'none',
   logLevel: 'warning',
   metafile: true,
+  plugins: [noHttp2],
 });
 // `import ... from 'undici'` evaluates all of undici (fetch, WebSocket, caches, mocks) and Node's own copy of it:
 // about 90 ms of CPU in every command that makes a request (bench/rotate.mjs). src/ goes through
 // src/providers/undici-core.ts instead; a build that bundles undici's index again fails here, not in a benchmark.
-const fullUndici = Object.keys(result.metafile.inputs).filter((f) => f === 'node_modules/undici/index.js');
-if (fullUndici.length > 0) {
+const inputs = Object.keys(result.metafile.inputs);
+const refusal = inputs.includes('node_modules/undici/index.js')
+  ? "The bundle imports undici's index ('undici'): import from src/providers/undici-core.ts instead (types only from 'undici')."
+  : inputs.some((f) => f.endsWith('undici/lib/dispatcher/client-h2.js')) || !inputs.includes('keyrot-no-http2:undici-client-h2-stub')
+    ? "undici's HTTP/2 client is bundled (or undici no longer requires it where scripts/build.mjs expects): check the noHttp2 plugin against undici's source."
+    : null;
+if (refusal) {
   rmSync(out, { recursive: true, force: true });
-  throw new Error("The bundle imports undici's index ('undici'): import from src/providers/undici-core.ts instead (types only from 'undici').");
+  throw new Error(refusal);
 }
 
 try {
