@@ -1,8 +1,13 @@
-// Bundles src/ into dist/: one entry chunk that holds only the CLI wiring, plus lazily imported chunks
-// (each command, undici, prompts, spinners, the sandbox) so `--help` and `--version` load almost nothing.
+// Bundles src/ into dist/keyrot.cjs: one CommonJS file that bin/keyrot compiles through vm.Script with a V8 code cache
+// (bin/code-cache.mjs; Node 20 caches no ES module's compiled code). Every command, undici, prompts, spinners and the
+// sandbox stay lazily evaluated: esbuild turns each dynamic import() into a module initialised on first use.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { appendFileSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { Script } from 'node:vm';
+import { BUILD_ID_MARK, cacheHeader, wrap } from '../bin/code-cache.mjs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 // Build beside dist/ and swap it in whole, so a build never pulls files from under a running keyrot.
@@ -31,17 +36,16 @@ const noHttp2 = {
 const result = await build({
   entryPoints: { keyrot: 'src/main.ts' },
   outdir: `dist.${process.pid}.tmp`,
+  outExtension: { '.js': '.cjs' },
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20.18',
   // The native keychain binding must stay a real package import: its loader picks the platform binary.
   external: ['@napi-rs/keyring'],
-  define: { KEYROT_VERSION: JSON.stringify(pkg.version) },
-  // Some bundled CommonJS dependencies call require(); give the ESM bundle one.
-  banner: { js: "import { createRequire as __keyrotCreateRequire } from 'node:module'; const require = __keyrotCreateRequire(import.meta.url);" },
-  chunkNames: 'chunks/[name]-[hash]',
+  // import.meta.url (src/keychain/os-store.ts) is the bundle's own URL, as it was in the ES module build.
+  define: { KEYROT_VERSION: JSON.stringify(pkg.version), 'import.meta.url': '__keyrotUrl' },
+  banner: { js: "var __keyrotUrl = require('node:url').pathToFileURL(__filename).href;" },
   sourcemap: 'linked',
   legalComments: 'none',
   logLevel: 'warning',
@@ -62,6 +66,17 @@ if (refusal) {
   throw new Error(refusal);
 }
 
+// The build's id: a hash of the bundle, its last line, so no code cache is ever used for another build (bin/code-cache.mjs).
+const bundle = new URL('keyrot.cjs', `${out.href}/`);
+appendFileSync(bundle, `${BUILD_ID_MARK}${createHash('sha256').update(readFileSync(bundle)).digest('hex').slice(0, 32)}\n`);
+// The code cache that ships beside it: the bundle's top level, compiled as bin/keyrot compiles it (checksums on), by this
+// Node; another Node's V8 rejects it and compiles from source. Each user's own cache adds what their commands run.
+const source = readFileSync(bundle, 'utf8');
+setFlagsFromString('--verify-snapshot-checksum');
+const topLevel = new Script(wrap(source), { filename: bundle.pathname }).createCachedData();
+setFlagsFromString('--no-verify-snapshot-checksum');
+writeFileSync(new URL('keyrot.cjs.v8', `${out.href}/`), Buffer.concat([cacheHeader(source), topLevel]));
+
 try {
   renameSync(new URL('../dist', import.meta.url), old);
 } catch {
@@ -72,7 +87,7 @@ rmSync(old, { recursive: true, force: true });
 
 // `keyrot --help` to a pipe or a file, rendered once here (stdout a pipe: 80 columns) so bin/keyrot answers it without
 // loading the bundle. dist/ was just replaced whole, so this runs the real rendering, never an older help.txt.
-const help = execFileSync(process.execPath, [new URL('../bin/keyrot', import.meta.url).pathname, '--help'], { encoding: 'utf8', env: { ...process.env, COLUMNS: '' } });
+const help = execFileSync(process.execPath, [new URL('../bin/keyrot', import.meta.url).pathname, '--help'], { encoding: 'utf8', env: { ...process.env, COLUMNS: '', KEYROT_CODE_CACHE: '0' } });
 writeFileSync(new URL('../dist/help.txt', import.meta.url), help);
 // `keyrot --version` answered without the bundle: the version this build was made from (the bundle's KEYROT_VERSION),
 // never package.json as it is now, which a checkout may have moved past an older dist/.

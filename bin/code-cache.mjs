@@ -1,0 +1,152 @@
+// How bin/keyrot loads dist/keyrot.cjs: one CommonJS bundle compiled by vm.Script with a V8 code cache, so a run
+// skips parsing and compiling the code it ran before (Node 20 has no module.enableCompileCache; about 50 ms of CPU per
+// rotation, bench/rotate.mjs). Two caches, both checked against this exact build, V8 and architecture:
+//   - dist/keyrot.cjs.v8, written by scripts/build.mjs: the bundle's top level, for any run;
+//   - one per user and command in $XDG_CACHE_HOME/keyrot (~/.cache/keyrot), written after a command's first
+//     successful run with every function that run compiled. A code cache is code: a file another user could have
+//     written is never read (the folder and the file must be the user's own, not writable by group or others, and
+//     not links), and KEYROT_CODE_CACHE=0 turns the per-user cache off.
+// Whatever is missing, damaged, foreign or from another build is passed over silently and keyrot compiles from source.
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, isAbsolute, join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { Script } from 'node:vm';
+
+// V8 checks a code cache's length, its V8 version and flags, and without this flag nothing more: a damaged cache of
+// the right length is deserialised and crashes the process. With it, V8 checks a checksum too and rejects it. It is
+// on only while a cache is read or made (a flag left changed would make Node compile its own built-in modules from
+// source, src/v8-flags.ts), and a cache is only ever made with it on, so the flags V8 compares always match.
+const CHECKSUMS = '--verify-snapshot-checksum';
+const NO_CHECKSUMS = '--no-verify-snapshot-checksum';
+// The bundle ends with this line (scripts/build.mjs): a hash of the rest, so a cache made for one build is never used
+// for another of the same length (V8 itself compares only the length of the source).
+export const BUILD_ID_MARK = '\n//# keyrotBuild=';
+// Two sources of one length: a cache of the first, offered for the second, tells whether V8's flags are back to what
+// they were when the bundle was compiled (V8 compares lengths and flags only).
+const PROBE = ['"keyrot flags probe a"', '"keyrot flags probe b"'];
+
+/** Node's own CommonJS wrapper, on the bundle's first line so that line numbers in stack traces stay the bundle's. */
+export function wrap(source) {
+  return `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
+}
+
+/** What the start of a cache file must be for this bundle: its build, this V8, this CPU architecture. */
+export function cacheHeader(source) {
+  const at = source.lastIndexOf(BUILD_ID_MARK);
+  const id = at === -1 ? 'unknown' : source.slice(at + BUILD_ID_MARK.length).trim();
+  return Buffer.from(`keyrot code cache 1 ${id} ${source.length} ${process.versions.v8} ${process.arch}\n`);
+}
+
+/**
+ * Compiles and runs the bundle at `bundle` (throws ENOENT when it is missing) and returns its exports, and keep(code),
+ * which writes the per-user cache after a successful run that had none.
+ */
+export function loadBundle(bundle, command, env) {
+  const source = readFileSync(bundle, 'utf8');
+  const header = cacheHeader(source);
+  const own = userCacheFile(bundle, command, env);
+  const fromUser = own ? readOwnCache(own, header) : undefined;
+  const cachedData = fromUser ?? readCache(`${bundle}.v8`, header);
+  setFlagsFromString(CHECKSUMS);
+  let script;
+  let probe;
+  try {
+    script = new Script(wrap(source), { filename: bundle, cachedData });
+    probe = new Script(PROBE[0], { filename: 'keyrot-flags-probe-a' }).createCachedData();
+  } finally {
+    setFlagsFromString(NO_CHECKSUMS);
+  }
+  const module = { exports: {} };
+  script.runInThisContext()(module.exports, createRequire(bundle), module, bundle, dirname(bundle));
+  const used = fromUser !== undefined && !script.cachedDataRejected;
+  return {
+    exports: module.exports,
+    keep(code) {
+      if (code !== 0 || !own || used) return;
+      try {
+        module.exports.restoreV8Defaults?.();
+        setFlagsFromString(CHECKSUMS);
+        try {
+          // Flags that could not be put back would make V8 reject every cache made now: write none.
+          if (new Script(PROBE[1], { filename: 'keyrot-flags-probe-b', cachedData: probe }).cachedDataRejected) return;
+          writeOwnCache(own, header, script.createCachedData());
+        } finally {
+          setFlagsFromString(NO_CHECKSUMS);
+        }
+      } catch {
+        // A cache that cannot be written (a read-only home, a full disk) only means the next run compiles again.
+      }
+    },
+  };
+}
+
+/** The per-user cache of this bundle (by its path, so that two installs never take turns) and command, or null. */
+export function userCacheFile(bundle, command, env) {
+  if (env.KEYROT_CODE_CACHE === '0' || typeof process.getuid !== 'function') return null;
+  const base = env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : env.HOME && isAbsolute(env.HOME) ? join(env.HOME, '.cache') : null;
+  if (!base) return null;
+  const name = /^[a-z][a-z-]{0,39}$/.test(command ?? '') ? command : '_';
+  const dir = join(base, 'keyrot');
+  return { dir, file: join(dir, `${fnv1a(bundle)}-${name}.v8`) };
+}
+
+/** A 32-bit FNV-1a hash of a string, as 8 hex digits: a short, stable file name for a path. */
+function fnv1a(text) {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return (hash >>> 0).toString(16).padStart(8, '0');
+}
+
+/** The folder is a real folder of this user's that no one else can write to. */
+function ownFolder(dir) {
+  const st = lstatSync(dir);
+  return st.isDirectory() && st.uid === process.getuid() && (st.mode & 0o022) === 0;
+}
+
+function readOwnCache({ dir, file }, header) {
+  try {
+    if (!ownFolder(dir)) return undefined;
+    const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      // Checked on the open file, not its name: what is checked is what is read.
+      const st = fstatSync(fd);
+      if (!st.isFile() || st.uid !== process.getuid() || (st.mode & 0o022) !== 0) return undefined;
+      return withHeader(readFileSync(fd), header);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+function readCache(file, header) {
+  try {
+    return withHeader(readFileSync(file), header);
+  } catch {
+    return undefined;
+  }
+}
+
+function withHeader(data, header) {
+  return data.length > header.length && data.subarray(0, header.length).equals(header) ? data.subarray(header.length) : undefined;
+}
+
+function writeOwnCache({ dir, file }, header, data) {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (!ownFolder(dir)) return;
+  // Written aside and renamed over: a run that reads it at the same moment gets the old file or the new, never half.
+  const tmp = `${file}.${process.pid}.tmp`;
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    const whole = Buffer.concat([header, data]);
+    for (let done = 0; done < whole.length; ) done += writeSync(fd, whole, done);
+  } catch (err) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  closeSync(fd);
+  renameSync(tmp, file);
+}
