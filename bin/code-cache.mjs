@@ -43,7 +43,8 @@ export function cacheHeader(source) {
  * which writes the per-user cache after a successful run that had none.
  */
 export function loadBundle(bundle, command, env) {
-  const source = readFileSync(bundle, 'utf8');
+  // ASCII only (scripts/build.mjs): latin1 makes a one-byte string without decoding UTF-8.
+  const source = readFileSync(bundle, 'latin1');
   const header = cacheHeader(source);
   const own = userCacheFile(bundle, command, env);
   const fromUser = own ? readOwnCache(own, header) : undefined;
