@@ -1,5 +1,5 @@
 // Bundles src/ into dist/keyrot.cjs: one CommonJS file that bin/keyrot compiles through vm.Script with a V8 code cache
-// (bin/code-cache.mjs; Node 20 caches no ES module's compiled code). Every command, undici, prompts, spinners and the
+// (bin/code-cache.js; Node 20 caches no ES module's compiled code). Every command, undici, prompts, spinners and the
 // sandbox stay lazily evaluated: esbuild turns each dynamic import() into a module initialised on first use.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -8,7 +8,7 @@ import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { Script } from 'node:vm';
-import { BUILD_ID_MARK, cacheHeader, wrap } from '../bin/code-cache.mjs';
+import { BUILD_ID_MARK, cacheHeader, wrap } from '../bin/code-cache.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 // Build beside dist/ and swap it in whole, so a build never pulls files from under a running keyrot.
@@ -36,7 +36,7 @@ const noHttp2 = {
 };
 // @inquirer/prompts re-exports its editor prompt (dist/esm/index.js:2, `export { default as editor } from
 // '@inquirer/editor'`), and the editor brings iconv-lite and chardet: about 650 KB of the bundle's 3 MB, read on every
-// run (bin/code-cache.mjs). keyrot asks confirm, select, password and search only (src/ui/prompts.ts); esbuild keeps a
+// run (bin/code-cache.js). keyrot asks confirm, select, password and search only (src/ui/prompts.ts); esbuild keeps a
 // lazily imported package whole, so the editor is replaced here by a stub that fails if it is ever asked.
 const noEditor = {
   name: 'keyrot-no-editor',
@@ -83,9 +83,9 @@ if (refusal) {
   throw new Error(refusal);
 }
 
-// The build's id: a hash of the bundle, its last line, so no code cache is ever used for another build (bin/code-cache.mjs).
+// The build's id: a hash of the bundle, its last line, so no code cache is ever used for another build (bin/code-cache.js).
 const bundle = new URL('keyrot.cjs', `${out.href}/`);
-// ASCII only, so bin/code-cache.mjs reads it as latin1 into a one-byte string: about 8 ms less per run than decoding
+// ASCII only, so bin/code-cache.js reads it as latin1 into a one-byte string: about 8 ms less per run than decoding
 // UTF-8 into a two-byte one. esbuild escapes every other string but leaves tagged templates (say`✔ …`) as written, to
 // keep their raw text; keyrot's tags read the cooked text only, so \uXXXX is the same string to them. String.raw is the
 // one tag here that reads the raw text: a character it would see differently fails the build.
@@ -97,7 +97,7 @@ const escaped = readFileSync(bundle, 'utf8').replace(/[^\0-\x7f]/g, (char, at, t
   }
   return `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`;
 });
-// The build's id: a hash of the bundle, its last line, so no code cache is ever used for another build (bin/code-cache.mjs).
+// The build's id: a hash of the bundle, its last line, so no code cache is ever used for another build (bin/code-cache.js).
 const source = `${escaped}${BUILD_ID_MARK}${createHash('sha256').update(escaped).digest('hex').slice(0, 32)}\n`;
 writeFileSync(bundle, source);
 // The code cache that ships beside it: the bundle's top level, compiled as bin/keyrot compiles it (checksums on), by this

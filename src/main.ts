@@ -9,7 +9,7 @@ import type { Context, Deps } from './cli/context.js';
 import { CancelledError, ExitCode } from './errors.js';
 import { signalsForwarded } from './hooks/signals.js';
 
-// For bin/code-cache.mjs, before it makes a code cache at the end of a run.
+// For bin/code-cache.js, before it makes a code cache at the end of a run.
 export { restoreV8Defaults } from './v8-flags.js';
 
 export async function main(argv: string[], deps: Partial<Deps> = {}): Promise<number> {

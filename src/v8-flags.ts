@@ -23,7 +23,7 @@ export function tuneV8ForRequests(): void {
 }
 
 /**
- * V8's defaults back, for bin/code-cache.mjs, once the command is done: a code cache made under other flags would be
+ * V8's defaults back, for bin/code-cache.js, once the command is done: a code cache made under other flags would be
  * rejected by the next run, which compiles with the defaults. Each implication of --liftoff-only is undone too.
  */
 export function restoreV8Defaults(): void {

@@ -1,4 +1,4 @@
-// bin/keyrot loads dist/keyrot.cjs through a V8 code cache (bin/code-cache.mjs). A code cache is code: V8 runs the
+// bin/keyrot loads dist/keyrot.cjs through a V8 code cache (bin/code-cache.js). A code cache is code: V8 runs the
 // compiled code it holds for any source of the same length. These tests plant caches compiled from another source
 // that prints INJECTED, and check which ones keyrot runs: only its own user's, of its own build.
 import { spawnSync } from 'node:child_process';
@@ -6,11 +6,11 @@ import { chmodSync, chownSync, cpSync, existsSync, mkdtempSync, readdirSync, rea
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cacheHeader } from '../../bin/code-cache.mjs';
+import { cacheHeader } from '../../bin/code-cache.js';
 import { BIN, ROOT } from '../helpers/e2e.js';
 
 const BUNDLE = join(ROOT, 'dist', 'keyrot.cjs');
-const CODE_CACHE = join(ROOT, 'bin', 'code-cache.mjs');
+const CODE_CACHE = join(ROOT, 'bin', 'code-cache.js');
 const IS_ROOT = process.getuid?.() === 0;
 const OTHER_UID = 65534;
 

@@ -23,7 +23,7 @@ describe('the packed package', () => {
       expect(version.status, version.stderr).toBe(0);
       expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
       // --version never loads the bundle (bin/keyrot answers it alone): a command does, twice, the second time
-      // through the code cache the first one wrote (bin/code-cache.mjs).
+      // through the code cache the first one wrote (bin/code-cache.js).
       for (const _run of [1, 2]) {
         const help = spawnSync(join(work, 'prefix', 'node_modules', '.bin', 'keyrot'), ['help', 'rotate'], { encoding: 'utf8', env: { ...process.env, XDG_CACHE_HOME: join(work, 'cache') } });
         expect(help.status, help.stderr).toBe(0);

@@ -1,4 +1,4 @@
-// Types for bin/code-cache.mjs (plain JavaScript: it runs before any build).
+// Types for bin/code-cache.js (plain CommonJS: it runs before any build).
 export declare const BUILD_ID_MARK: string;
 export declare function wrap(source: string): string;
 export declare function cacheHeader(source: string): Buffer;

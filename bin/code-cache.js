@@ -7,11 +7,12 @@
 //     written is never read (the folder and the file must be the user's own, not writable by group or others, and
 //     not links), and KEYROT_CODE_CACHE=0 turns the per-user cache off.
 // Whatever is missing, damaged, foreign or from another build is passed over silently and keyrot compiles from source.
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, isAbsolute, join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
-import { Script } from 'node:vm';
+'use strict';
+const { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } = require('node:fs');
+const { createRequire } = require('node:module');
+const { dirname, isAbsolute, join } = require('node:path');
+const { setFlagsFromString } = require('node:v8');
+const { Script } = require('node:vm');
 
 // V8 checks a code cache's length, its V8 version and flags, and without this flag nothing more: a damaged cache of
 // the right length is deserialised and crashes the process. With it, V8 checks a checksum too and rejects it. It is
@@ -21,18 +22,18 @@ const CHECKSUMS = '--verify-snapshot-checksum';
 const NO_CHECKSUMS = '--no-verify-snapshot-checksum';
 // The bundle ends with this line (scripts/build.mjs): a hash of the rest, so a cache made for one build is never used
 // for another of the same length (V8 itself compares only the length of the source).
-export const BUILD_ID_MARK = '\n//# keyrotBuild=';
+const BUILD_ID_MARK = '\n//# keyrotBuild=';
 // Two sources of one length: a cache of the first, offered for the second, tells whether V8's flags are back to what
 // they were when the bundle was compiled (V8 compares lengths and flags only).
 const PROBE = ['"keyrot flags probe a"', '"keyrot flags probe b"'];
 
 /** Node's own CommonJS wrapper, on the bundle's first line so that line numbers in stack traces stay the bundle's. */
-export function wrap(source) {
+function wrap(source) {
   return `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
 }
 
 /** What the start of a cache file must be for this bundle: its build, this V8, this CPU architecture. */
-export function cacheHeader(source) {
+function cacheHeader(source) {
   const at = source.lastIndexOf(BUILD_ID_MARK);
   const id = at === -1 ? 'unknown' : source.slice(at + BUILD_ID_MARK.length).trim();
   return Buffer.from(`keyrot code cache 1 ${id} ${source.length} ${process.versions.v8} ${process.arch}\n`);
@@ -42,7 +43,7 @@ export function cacheHeader(source) {
  * Compiles and runs the bundle at `bundle` (throws ENOENT when it is missing) and returns its exports, and keep(code),
  * which writes the per-user cache after a successful run that had none.
  */
-export function loadBundle(bundle, command, env) {
+function loadBundle(bundle, command, env) {
   // ASCII only (scripts/build.mjs): latin1 makes a one-byte string without decoding UTF-8.
   const source = readFileSync(bundle, 'latin1');
   const header = cacheHeader(source);
@@ -83,7 +84,7 @@ export function loadBundle(bundle, command, env) {
 }
 
 /** The per-user cache of this bundle (by its path, so that two installs never take turns) and command, or null. */
-export function userCacheFile(bundle, command, env) {
+function userCacheFile(bundle, command, env) {
   if (env.KEYROT_CODE_CACHE === '0' || typeof process.getuid !== 'function') return null;
   const base = env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : env.HOME && isAbsolute(env.HOME) ? join(env.HOME, '.cache') : null;
   if (!base) return null;
@@ -151,3 +152,5 @@ function writeOwnCache({ dir, file }, header, data) {
   closeSync(fd);
   renameSync(tmp, file);
 }
+
+module.exports = { BUILD_ID_MARK, cacheHeader, loadBundle, userCacheFile, wrap };
