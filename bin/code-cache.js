@@ -1,14 +1,15 @@
 // How bin/keyrot loads dist/keyrot.cjs: one CommonJS bundle compiled by vm.Script with a V8 code cache, so a run
 // skips parsing and compiling the code it ran before (Node 20 has no module.enableCompileCache; about 50 ms of CPU per
 // rotation, bench/rotate.mjs). Two caches, both checked against this exact build, V8 and architecture:
-//   - dist/keyrot.cjs.v8, written by scripts/build.mjs: the bundle's top level, for any run;
+//   - dist/keyrot.cjs.v8, written by scripts/build.mjs: the bundle's top level, for any run (read only if it is the
+//     bundle owner's file and no one else can write to it);
 //   - one per user and command in $XDG_CACHE_HOME/keyrot (~/.cache/keyrot), written after a command's first
 //     successful run with every function that run compiled. A code cache is code: a file another user could have
 //     written is never read (the folder and the file must be the user's own, not writable by group or others, and
-//     not links), and KEYROT_CODE_CACHE=0 turns the per-user cache off.
+//     not links; the folder that holds them the user's own too), and KEYROT_CODE_CACHE=0 turns it off.
 // Whatever is missing, damaged, foreign or from another build is passed over silently and keyrot compiles from source.
 'use strict';
-const { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } = require('node:fs');
+const { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } = require('node:fs');
 const { createRequire } = require('node:module');
 const { dirname, isAbsolute, join } = require('node:path');
 const { setFlagsFromString } = require('node:v8');
@@ -45,11 +46,20 @@ function cacheHeader(source) {
  */
 function loadBundle(bundle, command, env) {
   // ASCII only (scripts/build.mjs): latin1 makes a one-byte string without decoding UTF-8.
-  const source = readFileSync(bundle, 'latin1');
+  const fd = openSync(bundle, constants.O_RDONLY);
+  let source;
+  let bundleOwner;
+  try {
+    bundleOwner = fstatSync(fd).uid;
+    source = readFileSync(fd, 'latin1');
+  } finally {
+    closeSync(fd);
+  }
   const header = cacheHeader(source);
   const own = userCacheFile(bundle, command, env);
-  const fromUser = own ? readOwnCache(own, header) : undefined;
-  const cachedData = fromUser ?? readCache(`${bundle}.v8`, header);
+  const fromUser = own && ownFolder(own.dir) ? readCache(own.file, header, process.getuid()) : undefined;
+  // The shipped cache: trusted as the bundle beside it is, so it must be the bundle owner's and writable by no one else.
+  const cachedData = fromUser ?? readCache(`${bundle}.v8`, header, bundleOwner);
   setFlagsFromString(CHECKSUMS);
   let script;
   let probe;
@@ -87,7 +97,8 @@ function loadBundle(bundle, command, env) {
 function userCacheFile(bundle, command, env) {
   if (env.KEYROT_CODE_CACHE === '0' || typeof process.getuid !== 'function') return null;
   const base = env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : env.HOME && isAbsolute(env.HOME) ? join(env.HOME, '.cache') : null;
-  if (!base) return null;
+  // Never in a folder of someone else's (sudo keeping the user's HOME): a root-owned folder there would be in its way.
+  if (!base || !ownedHere(base)) return null;
   const name = /^[a-z][a-z-]{0,39}$/.test(command ?? '') ? command : '_';
   const dir = join(base, 'keyrot');
   return { dir, file: join(dir, `${fnv1a(bundle)}-${name}.v8`) };
@@ -100,32 +111,41 @@ function fnv1a(text) {
   return (hash >>> 0).toString(16).padStart(8, '0');
 }
 
-/** The folder is a real folder of this user's that no one else can write to. */
-function ownFolder(dir) {
-  const st = lstatSync(dir);
-  return st.isDirectory() && st.uid === process.getuid() && (st.mode & 0o022) === 0;
+/** `path` is this user's folder, or is missing from a folder of this user's (where it would be made). */
+function ownedHere(path) {
+  try {
+    return statSync(path).uid === process.getuid();
+  } catch {
+    try {
+      return statSync(dirname(path)).uid === process.getuid();
+    } catch {
+      return false;
+    }
+  }
 }
 
-function readOwnCache({ dir, file }, header) {
+/** The folder is a real folder of this user's that no one else can write to. */
+function ownFolder(dir) {
   try {
-    if (!ownFolder(dir)) return undefined;
+    const st = lstatSync(dir);
+    return st.isDirectory() && st.uid === process.getuid() && (st.mode & 0o022) === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** The cache in `file` (not a link, a file of `owner`'s that no one else can write to) if it is for this header. */
+function readCache(file, header, owner) {
+  try {
     const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
       // Checked on the open file, not its name: what is checked is what is read.
       const st = fstatSync(fd);
-      if (!st.isFile() || st.uid !== process.getuid() || (st.mode & 0o022) !== 0) return undefined;
+      if (!st.isFile() || st.uid !== owner || (st.mode & 0o022) !== 0) return undefined;
       return withHeader(readFileSync(fd), header);
     } finally {
       closeSync(fd);
     }
-  } catch {
-    return undefined;
-  }
-}
-
-function readCache(file, header) {
-  try {
-    return withHeader(readFileSync(file), header);
   } catch {
     return undefined;
   }

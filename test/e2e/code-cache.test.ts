@@ -54,6 +54,15 @@ function plantInjected(file: string, build?: string) {
   expect(r.status, r.stderr).toBe(0);
 }
 
+/** A copy of bin/ and dist/ whose shipped cache (dist/keyrot.cjs.v8) prints INJECTED. */
+function packageWithPlantedCache(): string {
+  const copy = join(home, 'package');
+  cpSync(join(ROOT, 'bin'), join(copy, 'bin'), { recursive: true });
+  cpSync(join(ROOT, 'dist'), join(copy, 'dist'), { recursive: true });
+  plantInjected(join(copy, 'dist', 'keyrot.cjs.v8'));
+  return copy;
+}
+
 /** Where keyrot keeps its cache for `help` (found by a first run, which writes it). */
 function helpCacheFile(): string {
   const first = keyrot();
@@ -128,6 +137,18 @@ describe('the code cache', () => {
     expect(readdirSync(folder())).toHaveLength(1);
   });
 
+  it.skipIf(!IS_ROOT)("under a cache home of another user's (sudo keeping the user's HOME): no cache is read or written there", () => {
+    chownSync(home, OTHER_UID, OTHER_UID);
+    expectOwnHelp(keyrot());
+    expect(existsSync(folder())).toBe(false);
+  });
+
+  it('a shipped cache that others can write to is never run', () => {
+    const copy = packageWithPlantedCache();
+    chmodSync(join(copy, 'dist', 'keyrot.cjs.v8'), 0o666);
+    expectOwnHelp(spawnSync(process.execPath, [join(copy, 'bin', 'keyrot'), 'help', 'rotate'], { encoding: 'utf8', env: { PATH: process.env.PATH, KEYROT_CODE_CACHE: '0' } }));
+  });
+
   it('a damaged cache (bytes flipped in the middle) is rejected, not run, and written again whole', () => {
     const file = helpCacheFile();
     const damaged = readFileSync(file);
@@ -159,10 +180,7 @@ describe('the code cache', () => {
     const header = cacheHeader(source);
     expect(readFileSync(`${BUNDLE}.v8`).subarray(0, header.length).equals(header)).toBe(true);
     // A copy of the package whose shipped cache is planted: it runs (so the real one is used the same way).
-    const copy = join(home, 'package');
-    cpSync(join(ROOT, 'bin'), join(copy, 'bin'), { recursive: true });
-    cpSync(join(ROOT, 'dist'), join(copy, 'dist'), { recursive: true });
-    plantInjected(join(copy, 'dist', 'keyrot.cjs.v8'));
+    const copy = packageWithPlantedCache();
     const r = spawnSync(process.execPath, [join(copy, 'bin', 'keyrot'), 'help', 'rotate'], { encoding: 'utf8', env: { PATH: process.env.PATH, KEYROT_CODE_CACHE: '0' } });
     expect(r.stdout).toBe('INJECTED\n');
   });
