@@ -137,7 +137,8 @@ function ownFolder(dir) {
 /** The cache in `file` (not a link, a file of `owner`'s that no one else can write to) if it is for this header. */
 function readCache(file, header, owner) {
   try {
-    const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    // O_NONBLOCK: a FIFO put in the file's place would otherwise hold open() until a writer came, forever.
+    const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     try {
       // Checked on the open file, not its name: what is checked is what is read.
       const st = fstatSync(fd);

@@ -149,6 +149,24 @@ describe('the code cache', () => {
     expectOwnHelp(spawnSync(process.execPath, [join(copy, 'bin', 'keyrot'), 'help', 'rotate'], { encoding: 'utf8', env: { PATH: process.env.PATH, KEYROT_CODE_CACHE: '0' } }));
   });
 
+  it("a FIFO in the cache file's place is passed over: keyrot does not wait on it", () => {
+    const file = helpCacheFile();
+    rmSync(file);
+    expect(spawnSync('mkfifo', [file]).status).toBe(0);
+    const r = spawnSync(process.execPath, [BIN, 'help', 'rotate'], { encoding: 'utf8', timeout: 20_000, env: { PATH: process.env.PATH, HOME: home, XDG_CACHE_HOME: home } });
+    expect(r.signal).toBeNull();
+    expectOwnHelp(r);
+  });
+
+  it("never turns on Node's own compile cache (Node >= 22.1), whose entries in the shared temporary folder anyone could have written", () => {
+    // Node 20 has no module.enableCompileCache: a preload gives it one that records the call.
+    const preload = join(home, 'record.cjs');
+    const calls = join(home, 'calls');
+    writeFileSync(preload, `require('node:module').enableCompileCache = (...a) => require('node:fs').appendFileSync(${JSON.stringify(calls)}, JSON.stringify(a) + '\\n');\n`);
+    expectOwnHelp(keyrot(['help', 'rotate'], { NODE_OPTIONS: `--require ${preload}` }));
+    expect(existsSync(calls)).toBe(false);
+  });
+
   it('a damaged cache (bytes flipped in the middle) is rejected, not run, and written again whole', () => {
     const file = helpCacheFile();
     const damaged = readFileSync(file);
