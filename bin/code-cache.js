@@ -9,10 +9,10 @@
 //     not links; the folder that holds them the user's own too), and KEYROT_CODE_CACHE=0 turns it off.
 // Whatever is missing, damaged, foreign or from another build is passed over silently and keyrot compiles from source.
 'use strict';
-const { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } = require('node:fs');
+const { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } = require('node:fs');
 const { createRequire } = require('node:module');
 const { dirname, isAbsolute, join } = require('node:path');
-const { setFlagsFromString } = require('node:v8');
+const { getHeapCodeStatistics, setFlagsFromString } = require('node:v8');
 const { Script } = require('node:vm');
 
 // V8 checks a code cache's length, its V8 version and flags, and without this flag nothing more: a damaged cache of
@@ -26,6 +26,11 @@ const NO_CHECKSUMS = '--no-verify-snapshot-checksum';
 const BUILD_ID_MARK = '\n//# keyrotBuild=';
 // Two sources of one length: a cache of the first, offered for the second, tells whether V8's flags are back to what
 // they were when the bundle was compiled (V8 compares lengths and flags only).
+// Bytecode a run may compile beyond what its cache held before the cache is made again. Measured (Node 20): a rotation
+// whose cache a rotation made still compiles about 210 KB (Node's own modules, the keychain binding's loader), a
+// list-users about 160 KB, a status 190 KB; after a cache made by `rotate --help`, 540 KB; by `list-users --help`,
+// 350 KB. A cache made by `rotate --dry-run` (280 KB) is kept: the rotation's own steps are a small part.
+const OUTGROWN_BYTES = 300 * 1024;
 const PROBE = ['"keyrot flags probe a"', '"keyrot flags probe b"'];
 
 /** Node's own CommonJS wrapper, on the bundle's first line so that line numbers in stack traces stay the bundle's. */
@@ -42,7 +47,7 @@ function cacheHeader(source) {
 
 /**
  * Compiles and runs the bundle at `bundle` (throws ENOENT when it is missing) and returns its exports, and keep(code),
- * which writes the per-user cache after a successful run that had none.
+ * which writes the per-user cache after a successful run that had none, or that outgrew the one it had.
  */
 function loadBundle(bundle, command, env) {
   // ASCII only (scripts/build.mjs): latin1 makes a one-byte string without decoding UTF-8.
@@ -72,10 +77,13 @@ function loadBundle(bundle, command, env) {
   const module = { exports: {} };
   script.runInThisContext()(module.exports, createRequire(bundle), module, bundle, dirname(bundle));
   const used = fromUser !== undefined && !script.cachedDataRejected;
+  const compiledAtStart = used ? compiledBytes() : 0;
   return {
     exports: module.exports,
     keep(code) {
-      if (code !== 0 || !own || used) return;
+      // A cache made by a run that did little (`list-users --help`, `rotate --dry-run`) is made again by a run that had
+      // to compile much more than it held.
+      if (code !== 0 || !own || (used && compiledBytes() - compiledAtStart < OUTGROWN_BYTES)) return;
       try {
         module.exports.restoreV8Defaults?.();
         setFlagsFromString(CHECKSUMS);
@@ -111,17 +119,29 @@ function fnv1a(text) {
   return (hash >>> 0).toString(16).padStart(8, '0');
 }
 
-/** `path` is this user's folder, or is missing from a folder of this user's (where it would be made). */
+/**
+ * `path` is a folder of this user's, or is missing from a folder of this user's (where it would be made). Not a link:
+ * root keeping another user's HOME would otherwise follow her ~/.cache wherever she pointed it.
+ */
 function ownedHere(path) {
+  const own = (p) => {
+    const st = lstatSync(p);
+    return st.isDirectory() && st.uid === process.getuid();
+  };
   try {
-    return statSync(path).uid === process.getuid();
+    return own(path);
   } catch {
     try {
-      return statSync(dirname(path)).uid === process.getuid();
+      return own(dirname(path));
     } catch {
       return false;
     }
   }
+}
+
+/** Bytecode in the heap: what this run compiled beyond what its cache held shows as growth. */
+function compiledBytes() {
+  return getHeapCodeStatistics().bytecode_and_metadata_size;
 }
 
 /** The folder is a real folder of this user's that no one else can write to. */
@@ -162,16 +182,19 @@ function writeOwnCache({ dir, file }, header, data) {
   // Written aside and renamed over: a run that reads it at the same moment gets the old file or the new, never half.
   const tmp = `${file}.${process.pid}.tmp`;
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  let open = true;
   try {
     const whole = Buffer.concat([header, data]);
     for (let done = 0; done < whole.length; ) done += writeSync(fd, whole, done);
-  } catch (err) {
     closeSync(fd);
+    open = false;
+    renameSync(tmp, file);
+  } catch (err) {
+    // Nothing left behind: a write or a rename that fails (a folder in the file's place) would leave one per run.
+    if (open) closeSync(fd);
     rmSync(tmp, { force: true });
     throw err;
   }
-  closeSync(fd);
-  renameSync(tmp, file);
 }
 
 module.exports = { BUILD_ID_MARK, cacheHeader, loadBundle, userCacheFile, wrap };
