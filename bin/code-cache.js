@@ -9,7 +9,7 @@
 //     not links; the folder that holds them the user's own too), and KEYROT_CODE_CACHE=0 turns it off.
 // Whatever is missing, damaged, foreign or from another build is passed over silently and keyrot compiles from source.
 'use strict';
-const { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } = require('node:fs');
+const { closeSync, constants, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } = require('node:fs');
 const { createRequire } = require('node:module');
 const { dirname, isAbsolute, join } = require('node:path');
 const { getHeapCodeStatistics, setFlagsFromString } = require('node:v8');
@@ -180,10 +180,15 @@ function writeOwnCache({ dir, file }, header, data) {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (!ownFolder(dir)) return;
   // Written aside and renamed over: a run that reads it at the same moment gets the old file or the new, never half.
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  // One name per cache file, taken over by the next write: a run killed while writing leaves one file at most, not one
+  // per run. Two runs writing at once may mix their bytes; V8's checksum then rejects the result and it is made again.
+  const tmp = `${file}.tmp`;
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600);
   let open = true;
   try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.uid !== process.getuid()) throw new Error('not a file of the user\'s own');
+    fchmodSync(fd, 0o600);
     const whole = Buffer.concat([header, data]);
     for (let done = 0; done < whole.length; ) done += writeSync(fd, whole, done);
     closeSync(fd);

@@ -4,7 +4,7 @@
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { Script } from 'node:vm';
@@ -106,7 +106,10 @@ writeFileSync(bundle, source);
 setFlagsFromString('--verify-snapshot-checksum');
 const topLevel = new Script(wrap(source), { filename: fileURLToPath(new URL('../dist/keyrot.cjs', import.meta.url)) }).createCachedData();
 setFlagsFromString('--no-verify-snapshot-checksum');
-writeFileSync(new URL('keyrot.cjs.v8', `${out.href}/`), Buffer.concat([cacheHeader(source), topLevel]));
+// 0644 whatever the builder's umask: bin/code-cache.js passes over a shipped cache that group or others could write.
+const shipped = new URL('keyrot.cjs.v8', `${out.href}/`);
+writeFileSync(shipped, Buffer.concat([cacheHeader(source), topLevel]));
+chmodSync(shipped, 0o644);
 
 try {
   renameSync(new URL('../dist', import.meta.url), old);

@@ -180,6 +180,19 @@ describe('the code cache', () => {
     expect(statSync(file).mtimeMs).toBe(after.mtimeMs);
   });
 
+  it('a temporary file left by a run killed while writing is taken over by the next write, not left beside it', () => {
+    const file = helpCacheFile();
+    rmSync(file);
+    writeFileSync(`${file}.tmp`, 'half');
+    expectOwnHelp(keyrot());
+    expect(readdirSync(folder()).sort()).toEqual([file.split('/').at(-1)]);
+  });
+
+  it('a command named after options has its own cache (keyrot --no-color help rotate)', () => {
+    expectOwnHelp(keyrot(['--no-color', 'help', 'rotate']));
+    expect(helpCaches()).toHaveLength(1);
+  });
+
   it('KEYROT_CODE_CACHE=0: no cache is read or written', () => {
     expectOwnHelp(keyrot(['help', 'rotate'], { KEYROT_CODE_CACHE: '0' }));
     expect(existsSync(folder())).toBe(false);
