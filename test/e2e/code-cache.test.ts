@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cacheHeader } from '../../bin/code-cache.js';
-import { BIN, ROOT } from '../helpers/e2e.js';
+import { BIN, harness, ROOT } from '../helpers/e2e.js';
 
 const BUNDLE = join(ROOT, 'dist', 'keyrot.cjs');
 const CODE_CACHE = join(ROOT, 'bin', 'code-cache.js');
@@ -191,6 +191,23 @@ describe('the code cache', () => {
   it('a command named after options has its own cache (keyrot --no-color help rotate)', () => {
     expectOwnHelp(keyrot(['--no-color', 'help', 'rotate']));
     expect(helpCaches()).toHaveLength(1);
+  });
+
+  it("a command that made requests (V8's flags changed at its first request, src/v8-flags.ts) writes a cache the next run accepts and leaves be", async () => {
+    const h = await harness();
+    const listUsers = async () => {
+      const r = await h.run(['list-users', '--json'], { env: { XDG_CACHE_HOME: home } });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toBe('');
+      const [name] = existsSync(folder()) ? readdirSync(folder()).filter((f) => f.endsWith('-list-users.v8')) : [];
+      expect(name).toBeDefined();
+      return statSync(join(folder(), name!));
+    };
+    const first = await listUsers();
+    const second = await listUsers();
+    // Made under other flags, V8 would reject it, and each run would make it again.
+    expect(second.mtimeMs).toBe(first.mtimeMs);
+    expect(second.ino).toBe(first.ino);
   });
 
   it('KEYROT_CODE_CACHE=0: no cache is read or written', () => {
