@@ -67,7 +67,8 @@ async function roundTrips(userId) {
 try {
   const users = await call('GET', '/users?per_page=500', info.adminKey, 200);
   const userId = users.users.find((u) => u.email === 'ops@example.com').id;
-  // One warm-up each (fills the page cache and the sandbox's own JIT).
+  // One warm-up each (fills the page cache, the sandbox's own JIT, and keyrot's per-user code cache for `rotate` in
+  // ~/.cache/keyrot, as any second run on a user's machine: bin/code-cache.js).
   timeRun(process.execPath, ['-e', '0']);
   for (const b of bins) timeRun(process.execPath, rotateWith(b), { env });
   await roundTrips(userId);

@@ -9,6 +9,9 @@ import type { Context, Deps } from './cli/context.js';
 import { CancelledError, ExitCode } from './errors.js';
 import { signalsForwarded } from './hooks/signals.js';
 
+// For bin/code-cache.js, before it makes a code cache at the end of a run.
+export { restoreV8Defaults } from './v8-flags.js';
+
 export async function main(argv: string[], deps: Partial<Deps> = {}): Promise<number> {
   const full: Deps = { env: process.env, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, ...deps };
   const controller = new AbortController();

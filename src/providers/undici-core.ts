@@ -2,7 +2,6 @@
 // everything (fetch, WebSocket, caches, mocks: ~1.1 MB bundled) and pulls in Node's own copy of undici too;
 // keyrot needs an Agent and `dispatcher.request()` only, which loads in about a third of the time
 // (bench/rotate.mjs). The classes are undici's own, so tests' MockAgent is a Dispatcher like any other.
-import { setFlagsFromString } from 'node:v8';
 import type { Agent as AgentType, Dispatcher, Pool as PoolType, ProxyAgent as ProxyAgentType } from 'undici';
 import AgentImpl from 'undici/lib/dispatcher/agent.js';
 import DispatcherImpl from 'undici/lib/dispatcher/dispatcher.js';
@@ -10,14 +9,17 @@ import ProxyAgentImpl from 'undici/lib/dispatcher/proxy-agent.js';
 import PoolImpl from 'undici/lib/dispatcher/pool.js';
 import api from 'undici/lib/api/index.js';
 import { getGlobalDispatcher } from 'undici/lib/global.js';
+import { tuneV8ForRequests } from '../v8-flags.js';
 
-// undici parses HTTP with llhttp compiled to WebAssembly (on its first connection, after this line). V8
-// re-optimises that module in the background, and a process cannot exit before the job ends: ~50 ms per
-// keyrot run for a parser that reads a handful of responses. The baseline compiler alone is plenty here.
-setFlagsFromString('--liftoff-only');
-
-// What undici's index.js does: give every dispatcher request(), stream(), pipeline()…
-Object.assign(DispatcherImpl.prototype, api);
+// What undici's index.js does: give every dispatcher request(), stream(), pipeline()… keyrot's requests all go
+// through request(), which first sets V8's flags for the run (src/v8-flags.ts: before llhttp is compiled, after the
+// built-in modules are loaded).
+Object.assign(DispatcherImpl.prototype, api, {
+  request(this: unknown, ...args: unknown[]) {
+    tuneV8ForRequests();
+    return (api.request as (...a: unknown[]) => unknown).apply(this, args);
+  },
+});
 
 export const Agent: typeof AgentType = AgentImpl;
 export const ProxyAgent: typeof ProxyAgentType = ProxyAgentImpl;

@@ -50,6 +50,8 @@ describe('--version', () => {
       mkdirSync(join(dir, 'bin'));
       mkdirSync(join(dir, 'dist'));
       copyFileSync(BIN, join(dir, 'bin', 'keyrot'));
+      // bin/ says its files are CommonJS, as the package ships it.
+      copyFileSync(join(ROOT, 'bin', 'package.json'), join(dir, 'bin', 'package.json'));
       copyFileSync(join(ROOT, 'dist', 'version.txt'), join(dir, 'dist', 'version.txt'));
       writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'keyrot', version: '99.0.0-moved-on', type: 'module' }));
       const r = run(['--version'], join(dir, 'bin', 'keyrot'));
