@@ -55,7 +55,9 @@ export function runShell(run: HookRun): Promise<HookOutcome> {
     });
     let timedOut = false;
     let settled = false;
+    let killed = false;
     const kill = () => {
+      killed = true;
       try {
         if (!isWindows && child.pid) process.kill(-child.pid, 'SIGKILL');
         else child.kill('SIGKILL');
@@ -108,8 +110,16 @@ export function runShell(run: HookRun): Promise<HookOutcome> {
     // A hook that does not read its stdin closes the pipe early: that is its right, not an error.
     child.stdin.on('error', () => undefined);
     const started = run.onStart && child.pid ? run.onStart(describeHookProcess(child.pid)) : Promise.resolve();
+    // onStart journals the hook's process: nothing settles before that write has landed. A hook stopped meanwhile (a
+    // cancel, a time-out) would otherwise let the caller's next journal writes start while it is still in flight, and
+    // the older write could land last (a cancelled rotation journaled as still running).
+    const startSettled = started.then(
+      () => undefined,
+      () => undefined,
+    );
     started.then(
-      () => child.stdin.end(run.stdin ?? ''),
+      // A hook stopped before it was journaled is not given the key.
+      () => child.stdin.end(killed ? '' : (run.stdin ?? '')),
       (err: unknown) => {
         kill();
         if (settled) return;
@@ -124,14 +134,14 @@ export function runShell(run: HookRun): Promise<HookOutcome> {
       settled = true;
       clearTimeout(timer);
       run.signal.removeEventListener('abort', onAbort);
-      resolve(outcome);
+      void startSettled.then(() => resolve(outcome));
     };
     child.on('error', (err) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       run.signal.removeEventListener('abort', onAbort);
-      reject(new HookFailedError(say`Could not start the command: ${displayText(err.message, 2000)}`));
+      void startSettled.then(() => reject(new HookFailedError(say`Could not start the command: ${displayText(err.message, 2000)}`)));
     });
     // The hook is done when its process exits, not when its pipes close: a child it left running (nohup x &, a
     // daemon it restarted) may hold them open for ever. What is already buffered is read; then keyrot stops.

@@ -23,6 +23,7 @@ import {
   KeyrotError,
   RotationConflictError,
   RotationIncompleteError,
+  StateError,
   UsageError,
   VerificationFailedError,
   WaitTimeoutError,
@@ -932,6 +933,22 @@ describe('runRotation: a failing hook', () => {
     await expectRotated(h, final);
     expect(h.hooks).toHaveLength(2);
     expect(h.provider.callsOf('createKey')).toHaveLength(1);
+  });
+
+  it('a journal that cannot record the stop is said in one line beside it; the hook failure is still the error', async () => {
+    const h = harness();
+    h.state.hookError = new HookFailedError(say`hook failed`);
+    const save = h.ports.save;
+    h.ports.save = async (record) => {
+      if (record.status === 'failed') throw new StateError(say`keyrot cannot write its state at /state/rotations/x.json: the disk is full.`);
+      await save(record);
+    };
+    const err = await failure(runRotation(h.record, h.ports));
+    expect(err).toBeInstanceOf(HookFailedError);
+    // keyrot status would still show the rotation running: the user is told, not left to find out.
+    expect(h.saves.at(-1)).toMatchObject({ status: 'running', phase: 'hand-over' });
+    expect(h.warns).toHaveLength(1);
+    expect(h.warns[0]).toMatch(/^The rotation journal could not record this stop \(keyrot cannot write its state at \/state\/rotations\/x\.json: the disk is full\.\)/);
   });
 });
 

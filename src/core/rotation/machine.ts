@@ -4,7 +4,7 @@
 import { CancelledError, CreateOutcomeUnknownError, OperatorStepError, isKeyrotError } from '../../errors.js';
 import { explainFailure } from './failure.js';
 import { discardCancelledCreate, discardUnheldNewKey } from './ownership.js';
-import { rotateCommandOf, save, throwIfCancelled, type RotationPorts, type StepProgress, type StepResult } from './ports.js';
+import { rotateCommandOf, save, saveBeside, throwIfCancelled, type RotationPorts, type StepProgress, type StepResult } from './ports.js';
 import { canAbort, labelFor, summaryData, type Phase, type RotationRecord, type StepRecord } from './record.js';
 import { createStep } from './steps/create.js';
 import { finishStep } from './steps/finish.js';
@@ -58,7 +58,7 @@ export async function runRotation(record: RotationRecord, ports: RotationPorts):
       // A create whose answer was lost may have made a key the listing does not show yet: no later refusal of a
       // create in this rotation may count as "nothing was made".
       if (phase === 'create' && !record.newKey.id && (err instanceof CreateOutcomeUnknownError || (isKeyrotError(err) && err.facts.afterLostAnswer === true))) record.createOutcomeUnknown = true;
-      await save(record, ports).catch(() => undefined);
+      await saveBeside(record, ports);
       let stop = err;
       try {
         const discarded = await discardUnheldNewKey(record, ports, true);
@@ -118,6 +118,6 @@ async function afterDiscard(record: RotationRecord, ports: RotationPorts, err: u
     say`Cancelled before the hand-over: the new key ${displayText(deleted.name)} (${displayText(deleted.id)}) was deleted (--store none: nobody held it); the old key ${displayText(record.oldKey.name)} is untouched.`,
   );
   record.lastError = { code: restated.code, message: restated.message };
-  await save(record, ports).catch(() => undefined);
+  await saveBeside(record, ports);
   return restated;
 }

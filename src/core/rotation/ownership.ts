@@ -2,7 +2,7 @@
 import { CancelledError, RotationConflictError } from '../../errors.js';
 import { deleteOrphans, discardNewKey } from '../create-key.js';
 import { keychainAccount } from '../key-store.js';
-import { save, type RotationPorts } from './ports.js';
+import { save, saveBeside, type RotationPorts } from './ports.js';
 import { handOverBegun, newKeyUnheldWithoutStore, type RotationRecord } from './record.js';
 import { TRANSITIONS } from './transitions.js';
 import { say, displayText } from '../display-text.js';
@@ -29,7 +29,7 @@ export async function keepOthersKeys<T>(record: RotationRecord, ports: RotationP
     const ids = err instanceof RotationConflictError ? err.facts.unheldKeyIds : undefined;
     if (ids) {
       addOthersKeyIds(record, ids);
-      await save(record, ports).catch(() => undefined);
+      await saveBeside(record, ports);
     }
     throw err;
   }

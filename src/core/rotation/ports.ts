@@ -148,6 +148,19 @@ export async function save(record: RotationRecord, ports: RotationPorts): Promis
   await ports.save(record);
 }
 
+/**
+ * A save beside a stop that is already on its way to the user (that stop's own error is what they see): a journal
+ * that cannot be written there is said in one line beside it, never dropped, since `keyrot status` and --resume go
+ * by the journal.
+ */
+export async function saveBeside(record: RotationRecord, ports: RotationPorts): Promise<void> {
+  try {
+    await save(record, ports);
+  } catch (err) {
+    ports.warn(say`The rotation journal could not record this stop (${displayText(err instanceof Error ? err.message : String(err))}): keyrot status may show the rotation as it was before.`);
+  }
+}
+
 export function throwIfCancelled(signal: AbortSignal): void {
   if (signal.aborted) throw signal.reason instanceof KeyrotError ? signal.reason : new CancelledError(say`Cancelled.`);
 }
