@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { keyringAvailable, runInKeyringSession, shellQuote } from './keyring-session.mjs';
+import { otherNodes } from './other-nodes.mjs';
 import { setup } from './setup.mjs';
 
 const ci = Boolean(process.env.CI) && process.env.CI !== 'false' && process.env.CI !== '0';
@@ -36,6 +37,17 @@ const cache = resolve('.tmp/cache');
 rmSync(cache, { recursive: true, force: true });
 mkdirSync(cache, { recursive: true });
 const env = { ...process.env, KEYROT_TEST_CACHE: cache };
+// keyrot on the other Node majors it supports (test/e2e/node-versions.test.ts), fetched once into .tmp/nodes. Under CI
+// they are required; elsewhere (offline) those tests are skipped and say so.
+try {
+  env.KEYROT_TEST_NODES = JSON.stringify(otherNodes());
+} catch (err) {
+  if (ci) {
+    console.error(`error: CI runs keyrot on Node 22 and 24 too, and could not fetch them: ${err.message}`);
+    process.exit(1);
+  }
+  console.error(`note: keyrot's tests on other Node majors will be SKIPPED: ${err.message}`);
+}
 if (keyringAvailable()) {
   finish(runInKeyringSession(shellQuote(vitest), env, workers));
 }

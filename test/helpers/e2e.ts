@@ -55,6 +55,8 @@ export interface RunOptions {
   /** A file for keyrot's stdout or stderr instead of a pipe (e.g. /dev/full: every write fails with ENOSPC). */
   stdoutTo?: string;
   stderrTo?: string;
+  /** The node that runs bin/keyrot (default: the one running the tests), e.g. Node 22 or 24 from scripts/other-nodes.mjs. */
+  node?: string;
 }
 
 export interface Harness {
@@ -127,7 +129,7 @@ export async function harness(options: SandboxOptions = {}): Promise<Harness> {
     }
     const opened: number[] = [];
     const to = (path: string | undefined) => (path === undefined ? 'pipe' : (opened[opened.push(openSync(path, 'a')) - 1] as number));
-    const child = spawn(process.execPath, [BIN, ...args], { env: childEnv, stdio: ['pipe', to(opts.stdoutTo), to(opts.stderrTo)] });
+    const child = spawn(opts.node ?? process.execPath, [BIN, ...args], { env: childEnv, stdio: ['pipe', to(opts.stdoutTo), to(opts.stderrTo)] });
     for (const fd of opened) closeSync(fd);
     child.stdin?.end(opts.stdin ?? '');
     return child;
