@@ -32,6 +32,7 @@ import { keychainAccount } from '../../src/keychain/secret-store.js';
 import type { ProviderCapabilities } from '../../src/providers/types.js';
 import { FakeClock, FakeProvider, FlakyStore, lostAnswer, type FakeKey, type ProviderCall } from '../helpers/fake-provider.js';
 import { say } from '../../src/ui/display-text.js';
+import { fencedError } from '../../src/state/s3-store.js';
 
 const USER = 'user-1';
 const EMAIL = 'deploy-bot@example.com';
@@ -949,6 +950,22 @@ describe('runRotation: a failing hook', () => {
     expect(h.saves.at(-1)).toMatchObject({ status: 'running', phase: 'hand-over' });
     expect(h.warns).toHaveLength(1);
     expect(h.warns[0]).toMatch(/^The rotation journal could not record this stop \(keyrot cannot write its state at \/state\/rotations\/x\.json: the disk is full\.\)/);
+  });
+
+  it('a stop whose journal another runner took over says so, never the store\'s "before changing any key"', async () => {
+    const h = harness();
+    h.state.hookError = new HookFailedError(say`hook failed`);
+    const save = h.ports.save;
+    h.ports.save = async (record) => {
+      // What a shared store answers once this run's lock has lapsed and another runner wrote the journal.
+      if (record.status === 'failed') throw fencedError('s3://bucket/team/rotations/x.json');
+      await save(record);
+    };
+    const err = await failure(runRotation(h.record, h.ports));
+    expect(err).toBeInstanceOf(HookFailedError);
+    // The new key was made and handed on before the stop: a warning saying no key changed would be false.
+    expect(h.warns).toEqual([expect.stringMatching(/^This stop is not in the rotation journal: another keyrot runner took the rotation over/)]);
+    expect(h.warns.join('\n')).not.toMatch(/before changing any key/);
   });
 });
 

@@ -1,6 +1,6 @@
 // What the engine needs from the world, and the few helpers every step uses to talk to it. No adapter is imported:
 // the keychain, journal, hooks and clock come in through RotationPorts.
-import { CancelledError, KeyrotError, RotationIncompleteError, UsageError } from '../../errors.js';
+import { CancelledError, KeyrotError, RotationConflictError, RotationIncompleteError, UsageError } from '../../errors.js';
 import type { ApiKey, CreatedKey, Provider } from '../../providers/types.js';
 import { keychainAccount, type SecretStore } from '../key-store.js';
 import { shellArg } from '../shell-arg.js';
@@ -157,6 +157,13 @@ export async function saveBeside(record: RotationRecord, ports: RotationPorts): 
   try {
     await save(record, ports);
   } catch (err) {
+    // A fenced write (a shared store): another runner took the rotation over, and its journal is the one that stands.
+    // The store's own words ("this run stops here, before changing any key") fit a write made before a step, not a
+    // stop that may come after one, so they are not passed on here.
+    if (err instanceof RotationConflictError) {
+      ports.warn(say`This stop is not in the rotation journal: another keyrot runner took the rotation over (this run's lock lapsed), and that runner's journal stands.`);
+      return;
+    }
     ports.warn(say`The rotation journal could not record this stop (${displayText(err instanceof Error ? err.message : String(err))}): keyrot status may show the rotation as it was before.`);
   }
 }
