@@ -46,6 +46,9 @@ const EXIT_GRACE_MS = 200;
 const MAX_OUTPUT = 1024 * 1024;
 
 export function runShell(run: HookRun): Promise<HookOutcome> {
+  // A cancel that came before the hook (during the hand-over's journal write, a --to delivery) has fired its one
+  // 'abort' event already, and a listener added now would never hear it: the hook is not started, and gets no key.
+  if (run.signal.aborted) return Promise.resolve({ exitCode: null, signal: 'SIGKILL', timedOut: false });
   return new Promise((resolve, reject) => {
     const isWindows = process.platform === 'win32';
     const child = spawn(isWindows ? 'cmd.exe' : '/bin/sh', isWindows ? ['/d', '/s', '/c', run.command] : ['-c', run.command], {
@@ -134,7 +137,8 @@ export function runShell(run: HookRun): Promise<HookOutcome> {
       settled = true;
       clearTimeout(timer);
       run.signal.removeEventListener('abort', onAbort);
-      void startSettled.then(() => resolve(outcome));
+      // A hook that ended before its journal write failed is no success: the write's error is the outcome.
+      started.then(() => resolve(outcome), reject);
     };
     child.on('error', (err) => {
       if (settled) return;
