@@ -45,13 +45,20 @@ const EXIT_GRACE_MS = 200;
 /** Output beyond this is read (so the hook never blocks on a full pipe) but not kept. */
 const MAX_OUTPUT = 1024 * 1024;
 
+const GO_LINE = 'go\n';
+const GATE = 'IFS= read -r go && [ "$go" = go ] || exit 125; exec /bin/sh -c "$1"';
+
 export function runShell(run: HookRun): Promise<HookOutcome> {
   // A cancel that came before the hook (during the hand-over's journal write, a --to delivery) has fired its one
   // 'abort' event already, and a listener added now would never hear it: the hook is not started, and gets no key.
   if (run.signal.aborted) return Promise.resolve({ exitCode: null, signal: 'SIGKILL', timedOut: false });
   return new Promise((resolve, reject) => {
     const isWindows = process.platform === 'win32';
-    const child = spawn(isWindows ? 'cmd.exe' : '/bin/sh', isWindows ? ['/d', '/s', '/c', run.command] : ['-c', run.command], {
+    // On POSIX the command starts only once keyrot says so on stdin (GO_LINE), after onStart has journaled the process:
+    // a keyrot killed before that (kill -9 in the journal write) closes the pipe, the shell reads end-of-file and
+    // exits without running the command, so no hook runs that no journal names, and none reads an empty key and
+    // installs it. `read` takes a pipe byte by byte, up to its newline: what follows (the key) is the command's stdin.
+    const child = spawn(isWindows ? 'cmd.exe' : '/bin/sh', isWindows ? ['/d', '/s', '/c', run.command] : ['-c', GATE, 'keyrot-hook', run.command], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...run.baseEnv, ...run.env },
       detached: !isWindows,
@@ -121,8 +128,8 @@ export function runShell(run: HookRun): Promise<HookOutcome> {
       () => undefined,
     );
     started.then(
-      // A hook stopped before it was journaled is not given the key.
-      () => child.stdin.end(killed ? '' : (run.stdin ?? '')),
+      // A hook stopped before it was journaled is not started, and not given the key.
+      () => child.stdin.end(killed ? '' : `${isWindows ? '' : GO_LINE}${run.stdin ?? ''}`),
       (err: unknown) => {
         kill();
         if (settled) return;
