@@ -6,7 +6,7 @@
 // held 80 ms) so the kill lands in that write every time.
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
@@ -42,6 +42,22 @@ async function tracee(stracePid: number): Promise<number> {
   throw new Error('strace started no keyrot');
 }
 
+/** Whether `pid` has a child whose command line names `hook` (the shell keyrot runs the hook in). */
+function hookChildOf(pid: number, hook: string): boolean {
+  try {
+    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean);
+    return kids.some((kid) => {
+      try {
+        return readFileSync(`/proc/${kid}/cmdline`, 'utf8').includes(hook);
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
+}
+
 function gone(pid: number): boolean {
   try {
     return readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
@@ -73,10 +89,13 @@ describe.skipIf(!HAS_KEYCHAIN || !HAS_STRACE)('Attack: kill -9 while the hook is
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     child.stdin.end();
-    const done = collect(child, 30_000);
+    const done = collect(child, 50_000);
     const node = await tracee(child.pid!);
-    for (let i = 0; i < 3000 && !(await stat(join(s.dir, 'started')).catch(() => null)); i++) await sleep(3);
-    // The hook has started; keyrot is still writing the journal entry that names it.
+    // keyrot has spawned the hook's shell and is still writing the journal entry that names it (each fsync held 80 ms):
+    // kill it there. (Waiting for the hook's own 'started' line instead would wait past that write once the command
+    // starts only after it.)
+    for (const until = Date.now() + 30_000; Date.now() < until && !hookChildOf(node, hook); ) await sleep(2);
+    expect(hookChildOf(node, hook), 'keyrot spawned the hook').toBe(true);
     process.kill(node, 'SIGKILL');
     // strace reaps it (and goes on tracing the hook, which outlives keyrot: it is left running).
     for (let i = 0; i < 500 && gone(node) === false; i++) await sleep(10);
