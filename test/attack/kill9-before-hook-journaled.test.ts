@@ -95,7 +95,11 @@ describe.skipIf(!HAS_KEYCHAIN || !HAS_STRACE)('Attack: kill -9 while the hook is
     // kill it there. (Waiting for the hook's own 'started' line instead would wait past that write once the command
     // starts only after it.)
     for (const until = Date.now() + 30_000; Date.now() < until && !hookChildOf(node, hook); ) await sleep(2);
-    expect(hookChildOf(node, hook), 'keyrot spawned the hook').toBe(true);
+    if (!hookChildOf(node, hook)) {
+      child.kill('SIGKILL');
+      const r = await done;
+      throw new Error(`keyrot never spawned the hook (exit ${r.code}): ${r.stderr}`);
+    }
     process.kill(node, 'SIGKILL');
     // strace reaps it (and goes on tracing the hook, which outlives keyrot: it is left running).
     for (let i = 0; i < 500 && gone(node) === false; i++) await sleep(10);
