@@ -45,8 +45,8 @@ const EXIT_GRACE_MS = 200;
 /** Output beyond this is read (so the hook never blocks on a full pipe) but not kept. */
 const MAX_OUTPUT = 1024 * 1024;
 
-const GO_LINE = 'go\n';
-const GATE = 'IFS= read -r go && [ "$go" = go ] || exit 125; exec /bin/sh -c "$1"';
+export const GO_LINE = 'go\n';
+export const GATE = 'IFS= read -r go && [ "$go" = go ] || exit 125; exec /bin/sh -c "$1"';
 
 export function runShell(run: HookRun): Promise<HookOutcome> {
   // A cancel that came before the hook (during the hand-over's journal write, a --to delivery) has fired its one

@@ -2,42 +2,14 @@
 // flight. The write is slowed with strace (each rename held 600 ms after it is done) so the signal lands there every
 // time. keyrot exits 130 saying the rotation was cancelled, yet the hook it then started was never told: it got
 // the new key on stdin and ran to its end. A first Ctrl-C must stop the hand-over, not let the hook run.
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { BIN, HAS_KEYCHAIN, collect } from '../helpers/e2e.js';
+import { HAS_STRACE, tracee } from '../helpers/strace.js';
 import { readJournal, rotationSetup as setup, waitForJournal } from '../helpers/consumer.js';
 
 const OPS = 'ops@example.com';
-const HAS_STRACE = (() => {
-  try {
-    execFileSync('strace', ['-V'], { stdio: 'ignore' });
-    return process.platform === 'linux';
-  } catch {
-    return false;
-  }
-})();
-
-/** The pid of the keyrot that strace started (its child whose command line runs bin/keyrot, once it has exec'd). */
-async function tracee(stracePid: number): Promise<number> {
-  for (let i = 0; i < 500; i++) {
-    const kids = readFileSync(`/proc/${stracePid}/task/${stracePid}/children`, 'utf8').trim().split(' ').filter(Boolean);
-    for (const kid of kids) {
-      const cmdline = (() => {
-        try {
-          return readFileSync(`/proc/${kid}/cmdline`, 'utf8');
-        } catch {
-          return '';
-        }
-      })();
-      if (cmdline.includes(BIN)) return Number(kid);
-    }
-    await sleep(10);
-  }
-  throw new Error('strace started no keyrot');
-}
 
 describe.skipIf(!HAS_KEYCHAIN || !HAS_STRACE)('Attack: SIGTERM during the hand-over journal write', () => {
   it('Attack: a SIGTERM while the hand-over is being journaled stops it before the hook is given the key', async () => {
