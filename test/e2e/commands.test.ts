@@ -383,10 +383,7 @@ describe('verify', () => {
     it("revoked behind keyrot's back → exit 7 saying it was revoked", async () => {
       const h = await harness();
       const created = await createWithKeyrot(h, 'ops@example.com', 'gone');
-      const res = await fetch(`${h.sandbox.url}/users/${created.userId}/apikeys/${created.id}`, {
-        method: 'DELETE',
-        headers: { authorization: `Bearer ${h.sandbox.adminKey}` },
-      });
+      const res = await h.asAdmin('DELETE', `/users/${created.userId}/apikeys/${created.id}`);
       expect(res.status).toBe(204);
       const r = failed(await inProcess(h, ['verify', '--user', 'ops@example.com', '--json']), 7);
       expect(r.stderr).toMatch(/revoked/);

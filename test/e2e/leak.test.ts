@@ -134,10 +134,7 @@ describe.skipIf(!HAS_KEYCHAIN)('leak', () => {
     await scan.run(['--debug', 'revoke', '--user', 'ci@example.com', '--key', 'leak-a', '--yes']);
     // Revoked behind keyrot's back: verify fails, and says so without the key.
     const leakB = h.keysOf('ops@example.com').find((k) => k.name === 'leak-b')!;
-    const res = await fetch(`${h.sandbox.url}/users/${h.userId('ops@example.com')}/apikeys/${leakB.id}`, {
-      method: 'DELETE',
-      headers: { authorization: `Bearer ${h.sandbox.adminKey}` },
-    });
+    const res = await h.asAdmin('DELETE', `/users/${h.userId('ops@example.com')}/apikeys/${leakB.id}`);
     expect(res.status).toBe(204);
     await scan.each([[['verify', '--user', 'ops@example.com'], {}, 7]]);
     await scan.run(['revoke', '--user', 'ops@example.com', '--key', 'ops-deploy', '--yes', '--json']);

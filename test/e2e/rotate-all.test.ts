@@ -384,7 +384,7 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --all: rotations', () => {
     const none = exitOf(await inProcess(h, ['rotate', '--all', '--never-expiring', '--match', 'user*', '--on-new-key', 'exit 3', '--no-wait', '--yes', '--json']), 16);
     const [first, second] = json(none).rotations as Array<{ userEmail: string; userId: string }>;
     for (const item of [first!, second!]) exitOf(await inProcess(h, ['rotate', '--user', item.userEmail, '--abort', '--yes']), 0);
-    const res = await fetch(`${h.sandbox.url}/users/${first!.userId}`, { method: 'DELETE', headers: { Authorization: `Bearer ${h.sandbox.adminKey}` } });
+    const res = await h.asAdmin('DELETE', `/users/${first!.userId}`);
     expect(res.status).toBe(204);
     const resumed = exitOf(await inProcess(h, ['rotate', '--all', '--resume', '--on-new-key', 'cat >/dev/null', '--no-wait', '--yes', '--json']), 0);
     expect(json(resumed)).toMatchObject({ outcome: 'done', counts: { keys: 2, done: 1, gone: 1 } });

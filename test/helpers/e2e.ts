@@ -74,6 +74,11 @@ export interface Harness {
   userId(email: string): string;
   /** Makes a key of `name` for the user through the sandbox's API, as someone other than keyrot would. */
   makeKey(userId: string, name: string): Promise<void>;
+  /**
+   * A request to the sandbox's API with the admin key, as someone other than keyrot would make it: a well-behaved
+   * client that waits out the rate limit (429 and its Retry-After; Vultr allows 30 requests a second) and tries again.
+   */
+  asAdmin(method: string, path: string, body?: unknown): Promise<Response>;
   /** Every file keyrot wrote under its state directory, with contents. */
   stateFiles(): Promise<Array<{ path: string; mode: number; text: string }>>;
 }
@@ -134,6 +139,18 @@ export async function harness(options: SandboxOptions = {}): Promise<Harness> {
     child.stdin?.end(opts.stdin ?? '');
     return child;
   };
+  const asAdmin = async (method: string, path: string, body?: unknown): Promise<Response> => {
+    for (let attempt = 0; ; attempt++) {
+      const res = await fetch(`${sandbox.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${sandbox.adminKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      if (res.status !== 429 || attempt >= 5) return res;
+      await res.body?.cancel();
+      await new Promise((resolve) => setTimeout(resolve, (Number(res.headers.get('retry-after')) || 1) * 1000));
+    }
+  };
   const find = (email: string) => {
     const user = sandbox.snapshot().users.find((u) => u.email === email);
     if (!user) throw new Error(`no sandbox user ${email}`);
@@ -153,13 +170,10 @@ export async function harness(options: SandboxOptions = {}): Promise<Harness> {
     userId: (email) => find(email).id,
     keysOf: (email) => find(email).keys,
     async makeKey(userId, name) {
-      const res = await fetch(`${sandbox.url}/users/${userId}/apikeys`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${sandbox.adminKey}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ name }),
-      });
+      const res = await asAdmin('POST', `/users/${userId}/apikeys`, { name });
       if (!res.ok) throw new Error(`the sandbox refused to make key ${name}: ${res.status} ${await res.text()}`);
     },
+    asAdmin,
     async stateFiles() {
       const out: Array<{ path: string; mode: number; text: string }> = [];
       const walk = async (dir: string) => {
