@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HAS_KEYCHAIN, collect, harness, json, keychainGet, type Harness, type RunOptions, type RunResult } from '../helpers/e2e.js';
@@ -194,7 +195,8 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --self', () => {
     const s = await selfSetup();
     const flag = join(s.dir, 'hang');
     await writeFile(flag, '');
-    const hook = `if [ -f '${flag}' ]; then sleep 30; fi; cat >/dev/null`;
+    const running = join(s.dir, 'running');
+    const hook = `: > '${running}'; if [ -f '${flag}' ]; then sleep 30; fi; cat >/dev/null`;
     const child = s.h.spawn(['rotate', '--self', '--on-new-key', hook, '--yes'], {
       env: { XDG_CONFIG_HOME: join(s.dir, 'config'), KEYROT_PROFILE: s.profile, VULTR_API_URL: undefined, VULTR_API_KEY: undefined },
     });
@@ -204,6 +206,8 @@ describe.skipIf(!HAS_KEYCHAIN)('keyrot rotate --self', () => {
     // The hook's process group is journaled while it runs, as for any hand-over.
     for (let i = 0; i < 200 && !(await s.journal())?.hookProcess; i++) await sleep(15);
     expect((await s.journal())?.hookProcess?.pid).toBeGreaterThan(0);
+    // ...and its command starts once that is journaled (runShell's go line): the kill lands while it sleeps.
+    for (let i = 0; i < 200 && !existsSync(running); i++) await sleep(15);
     child.kill('SIGKILL');
     await done;
     await rm(flag);
