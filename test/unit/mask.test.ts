@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { maskFromLastChars, maskSecret, redact, sanitizeForDisplay } from '../../src/core/mask.js';
+import { RedactionList, maskFromLastChars, maskSecret, redact, sanitizeForDisplay } from '../../src/core/mask.js';
 
 const LONG = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 
@@ -82,6 +82,29 @@ describe('redact', () => {
 
   it('accepts any iterable', () => {
     expect(redact(`a ${LONG}`, new Set([LONG]))).toBe('a ****56789');
+  });
+
+  // A few keys are searched with one pattern, many one by one (RedactionList): both must mask every run of 8.
+  it.each([3, 40])('masks any 8 characters in a row of any of %i keys, and leaves text that holds none', (count) => {
+    let seed = count;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    const keys = Array.from({ length: count }, () => Array.from({ length: 36 }, () => LONG[next() % LONG.length]).join(''));
+    const list = new RedactionList(keys);
+    for (const key of [keys[0]!, keys[count - 1]!]) {
+      for (const at of [0, 7, key.length - 8]) {
+        expect(list.redact(`said «${key.slice(at, at + 8)}» once`)).toBe('said «****» once');
+        expect(list.redact(key.slice(at, at + 8))).toBe('****');
+      }
+      expect(list.redact(`seven ${key.slice(3, 10)} only`)).toBe(`seven ${key.slice(3, 10)} only`);
+    }
+    expect(list.redact('nothing secret here')).toBe('nothing secret here');
+  });
+
+  it('a key made of characters that have a meaning in a pattern is searched for literally', () => {
+    const key = 'a.b*c+d?e(f)g[h]i{j}k|l\\m^n$o/p-q';
+    const list = new RedactionList([key]);
+    expect(list.redact(`x ${key.slice(2, 14)} y`)).toBe('x **** y');
+    expect(list.redact('x aXbbbc+dd y')).toBe('x aXbbbc+dd y');
   });
 });
 
