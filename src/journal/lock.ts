@@ -7,7 +7,6 @@
 // lock exists), so a live lock is never seen half written. (2) Several processes finding the same stale lock
 // would each remove it, and a slow one could remove the lock a fast one has just taken: a takeover is done
 // under a second, short-lived guard file, and removes the lock only if it still is the stale one it judged.
-import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, type FileHandle, link, open, readFile, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -21,6 +20,7 @@ import { storeOf } from '../state/store.js';
 import { ownerMayBeRunning, ownerStamp } from './owner.js';
 import { safeName } from './state-dir.js';
 import { say, displayText } from '../ui/display-text.js';
+import { randomBytes } from '../random.js';
 
 export interface Lock {
   /** Removes the lock if it is still this process's. Idempotent. */

@@ -1,6 +1,5 @@
 // Where keyrot keeps non-secret state: $XDG_STATE_HOME/keyrot, else ~/.local/state/keyrot. Files are 0600
 // and written atomically (temp file, fsync, rename), so a kill -9 leaves either the old or the new version.
-import { randomBytes } from 'node:crypto';
 import { closeSync, fchmodSync, fsync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { chmod, lstat, mkdir, readFile, rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
@@ -8,6 +7,7 @@ import { StateError, UsageError } from '../errors.js';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { say, displayText } from '../ui/display-text.js';
+import { randomBytes } from '../random.js';
 
 /**
  * keyrot's state folder: --state-dir (`flag`), else KEYROT_STATE_DIR, else $XDG_STATE_HOME/keyrot, else

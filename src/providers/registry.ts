@@ -3,7 +3,6 @@
 // `await import()` the first time a command needs it: `(await getProviderFactory(id).load()).create(options)`.
 // Adding a provider = a folder under providers/ plus one entry here; a REST key API can instead be described by a
 // declarative definition (rest/definition.ts): a built-in one below, or the user's own with --provider-file.
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { sanitizeForDisplay } from '../core/mask.js';
 import { UsageError } from '../errors.js';
@@ -11,6 +10,7 @@ import { validateDefinition, type RestDefinition } from './rest/definition.js';
 import { EXAMPLE, GRAFANA } from './rest/definitions.js';
 import type { ProviderFactory } from './types.js';
 import { say, displayText } from '../ui/display-text.js';
+import { sha256Hex } from '../random.js';
 
 /**
  * A provider's static facts (help text, environment variables, default URL) and a loader for its
@@ -127,5 +127,5 @@ function refuseBorrowedVariables(def: RestDefinition, path: string): void {
  * spellings of one endpoint share an identity and two endpoints never do.
  */
 export function fileProviderId(def: { id: string; baseUrl: string }): string {
-  return `${def.id}.${createHash('sha256').update(def.baseUrl).digest('hex').slice(0, 8)}`;
+  return `${def.id}.${sha256Hex(def.baseUrl).slice(0, 8)}`;
 }

@@ -1,7 +1,6 @@
 // The rotation engine's session: plans a fresh rotation, resumes one from its journal, adopts one from the
 // provider's state, aborts one, and runs the engine (core/rotation) with the real adapters plugged into its ports.
 // `rotate` and `rotate --all` both compose it; neither imports the other's command.
-import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Context } from '../cli/context.js';
 import { formatDuration, parseDuration, parseSpan } from '../core/duration.js';
@@ -41,6 +40,7 @@ import { isAdmin } from '../commands/account-scan.js';
 import { shellArg } from '../core/shell-arg.js';
 import { stopHookGroup } from '../hooks/process-group.js';
 import { say, displayText, joinDisplay, type DisplayText } from '../ui/display-text.js';
+import { randomUUID } from '../random.js';
 
 export interface RotateOptions {
   /** Repeated (--all): several users. */

@@ -3,9 +3,9 @@
 // seconds of start-up on a 2-core runner) or aws4fetch (global fetch only; keyrot's HTTP goes through an undici
 // dispatcher): signing is about sixty lines and the calls are few.
 // Signature V4: https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html
-import { createHash, createHmac } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import { request } from '../providers/undici-core.js';
+import { nodeCrypto } from '../random.js';
 
 export interface S3Credentials {
   accessKeyId: string;
@@ -27,8 +27,8 @@ export interface S3Target {
   dispatcher?: Dispatcher;
 }
 
-const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
-const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest();
+const sha256 = (data: string | Buffer) => nodeCrypto().createHash('sha256').update(data).digest('hex');
+const hmac = (key: string | Buffer, data: string) => nodeCrypto().createHmac('sha256', key).update(data).digest();
 
 /** RFC 3986 encoding of one path segment or query part, as SigV4 wants it. */
 function encode(text: string): string {
@@ -71,7 +71,7 @@ export async function s3Request(
   const scope = `${day}/${target.region}/s3/aws4_request`;
   const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonical)].join('\n');
   const signingKey = hmac(hmac(hmac(hmac(`AWS4${target.credentials.secretAccessKey}`, day), target.region), 's3'), 'aws4_request');
-  const signature = createHmac('sha256', signingKey).update(toSign).digest('hex');
+  const signature = nodeCrypto().createHmac('sha256', signingKey).update(toSign).digest('hex');
   headers['authorization'] = `AWS4-HMAC-SHA256 Credential=${target.credentials.accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}`;
   delete headers['host'];
   const url = `${target.bucketUrl.origin}${path}${query ? `?${query}` : ''}`;

@@ -6,11 +6,11 @@
 // object: Ceph RGW ignores conditions on DELETE, so a DELETE could remove a lock another runner has just taken.
 // Taking a lapsed lock over also rewrites the user's rotation journal, so the old holder's next (fenced) journal
 // write fails before it creates or deletes a key.
-import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { RotationConflictError, StateError } from '../errors.js';
 import type { S3Store } from './s3-store.js';
 import { say, displayText } from '../ui/display-text.js';
+import { randomBytes } from '../random.js';
 
 export interface SharedLockOwner {
   pid: number;

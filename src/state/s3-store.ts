@@ -9,7 +9,6 @@
 // Ceph RGW honours both on PUT but compares If-Match with the ETag without its quotes, and ignores conditions on
 // DELETE: so keyrot never relies on a conditional DELETE. A record is "removed" under a condition by a conditional
 // PUT of an empty object (a tombstone), which every reader takes for "no record".
-import { randomBytes } from 'node:crypto';
 import { s3ErrorCode, xmlText } from './s3-xml.js';
 import type { Dispatcher } from 'undici';
 import { isLoopback } from '../core/base-url.js';
@@ -18,6 +17,7 @@ import type { LocalStore } from './local.js';
 import type { S3Response, S3Target, s3Request as S3Request } from './s3-client.js';
 import type { StateStore, StoredRecord } from './store.js';
 import { say, displayText } from '../ui/display-text.js';
+import { randomBytes } from '../random.js';
 
 /** The answer every S3 failure turns into: one line naming the store and what it said; nothing was changed. */
 function storeError(root: string, what: string, answer?: S3Response): StateError {

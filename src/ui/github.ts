@@ -1,12 +1,12 @@
 // GitHub Actions integration: mask a secret before it is handed on (so no later step can echo it into the
 // log), and append a human summary of a rotation to the job's step summary. Neither ever holds a plaintext
 // except the ::add-mask:: line itself, which the runner consumes and never shows.
-import { randomUUID } from 'node:crypto';
 import { appendFile } from 'node:fs/promises';
 import { formatDuration } from '../core/duration.js';
 import { maskFromLastChars, sanitizeForTerminal } from '../core/mask.js';
 import type { RotationRecord } from '../core/rotation.js';
 import { PHASE_LABELS } from '../core/rotation.js';
+import { randomUUID } from '../random.js';
 
 export function inGithubActions(env: NodeJS.ProcessEnv): boolean {
   return env.GITHUB_ACTIONS === 'true';

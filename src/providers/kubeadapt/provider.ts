@@ -17,12 +17,12 @@
 //
 // keyrot runs with the key being rotated (KUBEADAPT_API_KEY, --api-key-stdin or the keychain): it is the only key
 // it can see, and is identified by a digest of its plaintext (the dashboard shows ids to no API).
-import { createHash } from 'node:crypto';
 import { maskSecret, sanitizeForDisplay } from '../../core/mask.js';
 import { NotFoundError, ProviderResponseError, UsageError } from '../../errors.js';
 import { providerHttpClient, type HttpClient, type HttpClientDeps } from '../http.js';
 import type { ApiKey, AuthCheck, CreatedKey, Identity, OperatorSteps, Provider, ProviderCapabilities, ProviderFactory, ProviderOptions, UsageObservation, User } from '../types.js';
 import { say, displayText } from '../../ui/display-text.js';
+import { sha256Hex } from '../../random.js';
 
 const KEY_SHAPE = /^ka_live_[A-Za-z0-9]{32}$/;
 /** The probe: any valid key gets 2xx, or 403 without clusters:read; only an invalid or revoked key gets 401. */
@@ -64,7 +64,7 @@ export function identifyKubeadaptKey(secret: string, name: string): CreatedKey {
       hint: say`Copy the key from the dialog Kubeadapt shows once, right after + Create Key.`,
     });
   }
-  return { id: `ka-${createHash('sha256').update(secret).digest('hex').slice(0, 12)}`, name, lastChars: secret.slice(-5), expiresAt: null, scopes: null, secret };
+  return { id: `ka-${sha256Hex(secret).slice(0, 12)}`, name, lastChars: secret.slice(-5), expiresAt: null, scopes: null, secret };
 }
 
 export class KubeadaptProvider implements Provider {
@@ -134,7 +134,7 @@ export class KubeadaptProvider implements Provider {
     const refused: string[] = [];
     let limited: string | undefined;
     let reach: string[] | undefined;
-    const digest = createHash('sha256').update(secret).digest('hex');
+    const digest = sha256Hex(secret);
     const answered = this.#answered.get(digest) ?? new Set<string>();
     this.#answered.set(digest, answered);
     for (const path of answeredBefore) answered.add(path);
