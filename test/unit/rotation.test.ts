@@ -284,6 +284,15 @@ describe('runRotation: standard order', () => {
     expect(h.events.at(-1)!.data).toEqual(summaryData(final));
   });
 
+  it('writes no state that the next write supersedes with nothing done between: the first write says the create has begun, and the hand-over begins without a write of its pending state', async () => {
+    const h = harness();
+    await runRotation(h.record, h.ports);
+    expect(h.violations).toEqual([]);
+    expect(h.saves[0]).toMatchObject({ phase: 'create', phaseStatus: 'started', status: 'running', createsSent: 1 });
+    expect(h.saves.map((r) => `${r.phase}/${r.phaseStatus}`)).not.toContain('hand-over/pending');
+    expect(h.saves.map((r) => `${r.phase}/${r.phaseStatus}`)).toContain('hand-over/started');
+  });
+
   it('hands the new plaintext to the hook on stdin and its ids in the environment', async () => {
     const h = harness();
     const final = await runRotation(h.record, h.ports);
@@ -854,7 +863,7 @@ describe('runRotation: a crash at any point, then --resume', () => {
 
   it.each(scenarios)('%s', async (_label, opts) => {
     const total = await countCrashPoints(opts);
-    expect(total).toBeGreaterThan(15);
+    expect(total).toBeGreaterThan(12);
     const seen = { adopted: 0, orphansDeleted: 0, resumedAfterRevoke: 0 };
     for (let crashAt = 1; crashAt <= total; crashAt++) {
       const h = harness(opts);
@@ -1298,6 +1307,39 @@ describe('abortRotation', () => {
     expect(h.steps.at(-1)).toMatchObject({ outcome: 'ok', detail: `deleted ${newKey.id}` });
     expect(canAbort(aborted)).toBe(false);
     expect(paused.status).toBe('paused');
+  });
+
+  it.each([
+    ['deleted at the provider and from the keychain', true],
+    ['deleted at the provider, still in the keychain', false],
+  ])('an --abort that stopped after the new key was %s, the old key deleted by hand meanwhile: the next --abort closes the rotation, saying no key works', async (_label, dropEntry) => {
+    const h = harness();
+    h.state.hookError = new HookFailedError(say`hook failed`);
+    await failure(runRotation(h.record, h.ports));
+    h.state.checkJournal = false;
+    const stopped = structuredClone(h.saves.at(-1)!);
+    const newKey = h.newKeys()[0]!;
+    h.provider.keys.splice(h.provider.keys.indexOf(newKey), 1);
+    if (dropEntry) await h.store.inner.delete(h.account(newKey.id));
+    h.provider.keys.splice(h.provider.keys.indexOf(h.oldKey), 1);
+
+    const aborted = await abortRotation(stopped, h.ports);
+
+    expect(aborted.status).toBe('aborted');
+    expect(h.saves.at(-1)!.status).toBe('aborted');
+    expect(h.warns.join('\n')).toMatch(/no key of this rotation works/);
+    expect(await h.store.inner.get(h.account(newKey.id))).toBeNull();
+  });
+
+  it('the old key gone and the new key still listed: --abort is refused (the new key may be the only one that works)', async () => {
+    const h = harness();
+    h.state.hookError = new HookFailedError(say`hook failed`);
+    await failure(runRotation(h.record, h.ports));
+    h.state.checkJournal = false;
+    h.provider.keys.splice(h.provider.keys.indexOf(h.oldKey), 1);
+    const err = await failure(abortRotation(structuredClone(h.saves.at(-1)!), h.ports));
+    expect(err.message).toMatch(/no longer listed: rolling back would delete/);
+    expect(h.newKeys()).toHaveLength(1);
   });
 
   it('after a failed hook', async () => {

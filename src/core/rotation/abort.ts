@@ -31,17 +31,34 @@ export function cannotRollBack(record: RotationRecord, ports: Pick<RotationPorts
 /**
  * assertAbortable, and the old key as the provider lists it now: one that has lapsed (its own expiry, or the one
  * --keep-old set, whatever the journal knows) or is gone cannot be rolled back to, and the new key would be the only
- * working key left.
+ * working key left. Unless the new key is gone too (newKeyGone): then there is nothing to keep, and the roll-back goes
+ * on; what it returns is said beside it.
  */
-export async function assertAbortableNow(record: RotationRecord, ports: Pick<RotationPorts, 'invocation' | 'now' | 'provider'>): Promise<void> {
+export async function assertAbortableNow(record: RotationRecord, ports: Pick<RotationPorts, 'invocation' | 'now' | 'provider' | 'store' | 'protect'>): Promise<DisplayText | null> {
   assertAbortable(record, ports);
   // Nothing to delete (no new key was made, or could have been): nothing to weigh against the old key.
   const mayHaveNewKey = record.newKey.id !== null || (record.phase === 'create' && record.phaseStatus === 'started');
-  if (byOperator(ports.provider) || !mayHaveNewKey) return;
-  const old = (await ports.provider.listKeys(record.userId)).find((k) => k.id === record.oldKey.id);
+  if (byOperator(ports.provider) || !mayHaveNewKey) return null;
+  const listed = await ports.provider.listKeys(record.userId);
+  const old = listed.find((k) => k.id === record.oldKey.id);
   const why = !old ? say`is no longer listed` : old.expiresAt && old.expiresAt.getTime() <= ports.now().getTime() ? say`expired at ${displayText(old.expiresAt.toISOString())}` : null;
-  if (why)
+  if (!why) return null;
+  if (!(await newKeyGone(record, ports, listed)))
     throw cannotRollBack(record, ports, say`The old key ${displayText(record.oldKey.name)} ${why}: rolling back would delete ${displayText(record.newKey.name)}, the only key that may still work.`);
+  return say`The old key ${displayText(record.oldKey.name)} ${why}, and the new key ${displayText(record.newKey.name)} is gone too (not listed, and rejected): no key of this rotation works; create one with keyrot create.`;
+}
+
+/**
+ * The new key the journal names is gone: not listed, and rejected where keyrot holds it (an --abort that stopped after
+ * deleting it, or a delete by hand). Rolling back then deletes nothing that works.
+ */
+async function newKeyGone(record: RotationRecord, ports: Pick<RotationPorts, 'provider' | 'store' | 'protect'>, listed: readonly ApiKey[]): Promise<boolean> {
+  const id = record.newKey.id;
+  if (id === null || listed.some((k) => k.id === id)) return false;
+  const secret = await ports.store.get(keychainAccount(ports.provider.id, record.userId, id));
+  if (secret === null) return true;
+  ports.protect(secret);
+  return !(await ports.provider.checkKey(secret)).ok;
 }
 
 /**
@@ -77,8 +94,9 @@ async function assertOwnsNewKey(record: RotationRecord, ports: Pick<RotationPort
 export async function abortRotation(record: RotationRecord, ports: RotationPorts): Promise<RotationRecord> {
   await stopOrphanedHook(record, ports);
   await revokeHadNoEffect(record, ports);
-  await assertAbortableNow(record, ports);
+  const nothingWorks = await assertAbortableNow(record, ports);
   await assertOwnsNewKey(record, ports);
+  if (nothingWorks) ports.warn(nothingWorks);
   await ports.beforeAbort?.(record);
   const restored = await restoreOldKeyExpiry(record, ports);
   if (restored) ports.note(say`--keep-old had moved the old key's expiry: ${displayText(restored)}.`);
