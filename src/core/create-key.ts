@@ -61,6 +61,8 @@ export async function createAndStoreKey(req: CreateKeyRequest, ports: CreateKeyP
   for (let attempt = 1; ; attempt++) {
     let created: CreatedKey;
     try {
+      // First, before anything reaches the provider: a rotation journals here that the create may happen, and writes
+      // nothing before it (core/rotation/steps/create.ts).
       await ports.onCreateSent?.();
       sent++;
       created = await ports.provider.createKey(req.userId, { name: req.name, expiresAt: req.expiresAt, ...(req.scopes ? { scopes: req.scopes } : {}) });

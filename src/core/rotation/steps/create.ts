@@ -6,7 +6,7 @@ import { createAndStoreKey, deleteOrphans, discardNewKey } from '../../create-ke
 import type { CreatedKey } from '../../../providers/types.js';
 import { maskFromLastChars, maskSecret } from '../../mask.js';
 import { adoptHeldKey, countOrphansDeleted, keepOthersKeys, keptKeyIds, ownUnheld } from '../ownership.js';
-import { byOperator, markStarted, operatorFlowOf, remember, save, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
+import { byOperator, operatorFlowOf, remember, save, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
 import type { RotationRecord } from '../record.js';
 import { TRANSITIONS } from '../transitions.js';
 import { say, displayText } from '../../display-text.js';
@@ -25,7 +25,9 @@ export async function createStep(record: RotationRecord, ports: RotationPorts, _
   }
   // A create never started: the count starts here (a journal of an older keyrot, mid-create, has none).
   if (record.phaseStatus === 'pending') record.createsSent ??= 0;
-  await markStarted(record, ports);
+  // Written with the count, before the create is sent (onCreateSent is createAndStoreKey's first act): the journal
+  // says the create may have happened before the provider can have made anything (machine.ts, stepSavesFirst).
+  TRANSITIONS.begin(record);
   const stored = await keepOthersKeys(record, ports, () =>
     createAndStoreKey(
       { ...req, expiresAt: record.newKey.expiresAt ? new Date(record.newKey.expiresAt) : null, ownUnheldBefore: ownUnheld(record) },
