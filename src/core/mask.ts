@@ -69,41 +69,58 @@ export class RedactionList {
   readonly #forms: Array<{ form: string; mask: string }> = [];
   /** Secrets long enough to show their last characters: any run of FRAGMENT of their characters is masked too. */
   readonly #long: string[] = [];
-  /**
-   * Every run of FRAGMENT characters maskFragments looks for, of every long secret, as one pattern: a text that holds
-   * none of them is left as it is (a journal write redacts every string of the record). Null: search every text.
-   */
-  readonly #pieces: RegExp | null = null;
+  /** piecesPattern: a text that holds none of the runs is left as it is (a journal write redacts every string). */
+  readonly #pieces: RegExp | null;
 
   constructor(secrets: Iterable<string>) {
-    const pieces = new Set<string>();
     const bySize = [...new Set(secrets)].filter((s) => s.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length);
     for (const secret of bySize) {
       const mask = maskSecret(secret);
       const escaped = JSON.stringify(secret).slice(1, -1);
       for (const form of escaped === secret ? [secret] : [secret, escaped]) this.#forms.push({ form, mask });
-      if (secret.length >= MIN_LENGTH_TO_SHOW) {
-        this.#long.push(secret);
-        for (let i = fragmentsFrom(secret); i + FRAGMENT <= secret.length; i++) pieces.add(secret.slice(i, i + FRAGMENT));
-      }
+      if (secret.length >= MIN_LENGTH_TO_SHOW) this.#long.push(secret);
     }
-    // One search in native code per text: searching each secret's runs in JavaScript cost a rotation about 5 ms, code
-    // that a command running once never gets optimised. The pattern's cost grows with the number of runs (~0.4 ms to
-    // compile for a rotation's three keys, 5 ms for 1,000 runs), so a batch that knows many keys searches as before.
-    if (pieces.size <= MAX_PATTERN_PIECES) this.#pieces = new RegExp([...pieces].map(escapeRegExp).join('|') || '(?!)');
+    this.#pieces = this.#long.length ? piecesPattern(this.#long) : null;
   }
 
   redact(text: string): string {
+    // Shorter than any secret, and than a run that is a leak: nothing to find.
+    if (text.length < MIN_SECRET_LENGTH) return text;
     let out = text;
     for (const { form, mask } of this.#forms) if (out.includes(form)) out = out.split(form).join(mask);
-    if (this.#long.length === 0 || (this.#pieces !== null && !this.#pieces.test(out))) return out;
+    if (this.#long.length === 0 || this.#pieces?.test(out) === false) return out;
     for (const secret of this.#long) out = maskFragments(out, secret);
     return out;
   }
 }
 
+/**
+ * The runs maskFragments looks for, of every secret in `long`, as one pattern searched in native code: searching each
+ * run in JavaScript cost a rotation about 5 ms, code that a command running once never gets optimised. Null (search
+ * every text) for a batch that knows many keys, where the pattern would cost more to compile (~5 ms for 1,000 runs)
+ * than it saves. Kept per set of keys for the process: a command makes a list for each request it logs, of the same
+ * few keys (at most 32 kept).
+ */
+function piecesPattern(long: readonly string[]): RegExp | null {
+  const key = long.join('\n');
+  if (patterns.has(key)) return patterns.get(key)!;
+  const pieces = new Set<string>();
+  for (const secret of long) {
+    const literal = SPECIAL.test(secret) ? escapeRegExp : (text: string) => text;
+    for (let i = fragmentsFrom(secret); i + FRAGMENT <= secret.length; i++) pieces.add(literal(secret.slice(i, i + FRAGMENT)));
+  }
+  const pattern = pieces.size <= MAX_PATTERN_PIECES ? new RegExp([...pieces].join('|') || '(?!)') : null;
+  if (patterns.size >= 32) patterns.clear();
+  patterns.set(key, pattern);
+  return pattern;
+}
+
+const patterns = new Map<string, RegExp | null>();
+/** The characters that mean something in a pattern outside a character class. */
+const SPECIAL = /[\\^$.*+?()[\]{}|]/;
+
 function escapeRegExp(text: string): string {
-  return text.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
+  return text.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
 }
 
 /** A run this long of a secret's characters is a leak wherever it appears (a key pasted short, or cut). */
