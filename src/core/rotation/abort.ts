@@ -49,17 +49,16 @@ export async function assertAbortableNow(record: RotationRecord, ports: Pick<Rot
 }
 
 /**
- * The new key the journal names is gone: not listed, and either rejected where keyrot holds it, or no longer in the
- * keychain that held it (an --abort drops the entry only once the provider confirmed the delete: one that stopped
- * there). Rolling back then deletes nothing that works. With --store none keyrot never held it, and a listing alone
- * (which may lag) does not say it is gone.
+ * The new key the journal names is gone: not listed, and rejected (401) when keyrot tries it. Rolling back then
+ * deletes nothing that works. Without its plaintext here (--store none; another machine's keychain, with a shared
+ * state store) a listing alone, which may lag, does not say it is gone. An --abort that stopped part-way leaves the
+ * entry to try it with: it drops the entries of the keys it deleted only once its journal says the rotation is closed.
  */
 async function newKeyGone(record: RotationRecord, ports: Pick<RotationPorts, 'provider' | 'store' | 'protect'>, listed: readonly ApiKey[]): Promise<boolean> {
   const id = record.newKey.id;
   if (id === null || listed.some((k) => k.id === id)) return false;
-  if (record.options.store === 'none') return false;
   const secret = await ports.store.get(keychainAccount(ports.provider.id, record.userId, id));
-  if (secret === null) return true;
+  if (secret === null) return false;
   ports.protect(secret);
   // Rejected, and only that: a key refused for its scopes or for this machine's address (403) still works elsewhere.
   const check = await ports.provider.checkKey(secret);
@@ -130,6 +129,7 @@ export async function abortRotation(record: RotationRecord, ports: RotationPorts
     }
   }
   const kept: string[] = [];
+  const dropped: string[] = [];
   for (const id of ids) {
     const account = keychainAccount(provider.id, record.userId, id);
     if (byOperator(provider) && !(await operatorFlowOf(ports).keepUntilRevoked(record, ports, id, account))) {
@@ -137,12 +137,14 @@ export async function abortRotation(record: RotationRecord, ports: RotationPorts
       continue;
     }
     if (!byOperator(provider)) await deleteAndConfirm(provider, record.userId, { id, name: record.newKey.name }, { secret: await ports.store.get(account), sleep: ports.sleep });
-    await ports.store.delete(account);
+    dropped.push(account);
   }
   const none = stillListed.length ? `deleted none: ${stillListed.map((k) => k.id).join(', ')} still listed` : 'no new key existed';
   step.finish('ok', ids.length ? (kept.length ? `kept ${kept.join(', ')} in the keychain until it is revoked` : `deleted ${ids.join(', ')}`) : none);
   TRANSITIONS.close(record);
   await save(record, ports);
+  // Only now: a run that stops before its journal says closed keeps the entry that proves the key is gone (newKeyGone).
+  for (const account of dropped) await ports.store.delete(account);
   ports.event('rotation.aborted', { userId: record.userId, deletedKeyIds: ids });
   return record;
 }
