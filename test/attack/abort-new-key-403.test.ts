@@ -1,0 +1,113 @@
+// Attack on today's --abort change (src/core/rotation/abort.ts, newKeyGone): with the old key gone, --abort now goes on
+// when the new key is "gone too": not listed, and `!checkKey(secret).ok`. But checkKey's ok:false also covers a 403
+// (a valid key refused the probe's scope) and an IP allow-list refusal (a valid key used from the wrong address):
+// both say the key WORKS. keyrot's own verify-old and delete-key treat only reason 'rejected' as proof a key is dead
+// ("A 403 or an IP refusal says nothing about revocation"). A listing that does not show the new key yet (a lagging
+// listing: keyrot's own create-key.ts assumes one after creates) then makes --abort delete the only working key.
+import { describe, expect, it } from 'vitest';
+import { abortRotation, newRotationRecord, runRotation, type RotationPorts, type RotationRecord } from '../../src/core/rotation.js';
+import { HookFailedError, KeyrotError } from '../../src/errors.js';
+import { keychainAccount } from '../../src/keychain/secret-store.js';
+import type { AuthCheck } from '../../src/providers/types.js';
+import { say } from '../../src/ui/display-text.js';
+import { defaultRotationOptions } from '../helpers/fixtures.js';
+import { FakeClock, FakeProvider, FlakyStore } from '../helpers/fake-provider.js';
+
+const USER = 'user-1';
+
+function setUp() {
+  const clock = new FakeClock();
+  const provider = new FakeProvider({ now: clock.now });
+  provider.addUser({ id: USER, email: 'deploy-bot@example.com' });
+  const oldKey = provider.addKey(USER, 'ops-deploy');
+  const store = new FlakyStore();
+  const account = (id: string) => keychainAccount(provider.id, USER, id);
+  void store.inner.set(account(oldKey.id), oldKey.secret);
+  const saves: RotationRecord[] = [];
+  const warns: string[] = [];
+  let hookFails = true;
+  const ports: RotationPorts = {
+    provider,
+    cleanupProvider: async () => provider,
+    store,
+    save: async (record) => {
+      saves.push(structuredClone(record));
+    },
+    runHook: async () => {
+      if (hookFails) throw new HookFailedError(say`hook failed`);
+    },
+    runCheck: async () => true,
+    confirmHandover: null,
+    rescue: async (key) => `/state/rescue/${key.id}.key`,
+    startStep: async () => ({ update: () => undefined, finish: () => 1 }),
+    event: () => undefined,
+    note: () => undefined,
+    warn: (m) => warns.push(m),
+    protect: () => undefined,
+    now: clock.now,
+    sleep: clock.sleep,
+    signal: new AbortController().signal,
+  };
+  const record = newRotationRecord({
+    id: 'rot-1',
+    provider: provider.id,
+    user: { id: USER, email: 'deploy-bot@example.com' },
+    mode: 'standard',
+    oldKey: { id: oldKey.id, name: oldKey.name, lastChars: oldKey.secret.slice(-5), expiresAt: null },
+    newName: 'ops-deploy-v2',
+    expiresAt: null,
+    preexistingKeyIds: [oldKey.id],
+    options: defaultRotationOptions({ onNewKey: './deploy.sh' }),
+    now: clock.now(),
+  });
+  return {
+    provider,
+    store,
+    ports,
+    record,
+    oldKey,
+    saves,
+    warns,
+    account,
+    setHookFails: (v: boolean) => {
+      hookFails = v;
+    },
+  };
+}
+
+describe('Attack: --abort with the old key gone deletes a new key that works', () => {
+  it.each<[string, AuthCheck]>([
+    ['403 (the key is valid; the probe is out of its scope)', { ok: false, reason: 'forbidden', message: 'Forbidden' }],
+    ['IP allow-list refusal (the key is valid from the consumers’ addresses)', { ok: false, reason: 'ip-not-allowed', message: 'Unauthorized IP address: 203.0.113.9' }],
+  ])('Attack: a new key the listing does not show yet and that answers %s is not "gone": --abort is refused and the key stays', async (_label, answer) => {
+    const t = setUp();
+    // The hand-over's hook fails: the rotation stops with the new key live and in the keychain, the old one untouched.
+    const stop = await runRotation(t.record, t.ports).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(stop).toBeInstanceOf(KeyrotError);
+    const stopped = structuredClone(t.saves.at(-1)!);
+    const newKey = t.provider.keys.find((k) => k.name === 'ops-deploy-v2')!;
+    expect(newKey).toBeDefined();
+    expect(await t.store.inner.get(t.account(newKey.id))).toBe(newKey.secret);
+
+    // The old key is deleted by hand (or lapsed); the listing lags behind the create and does not show the new key;
+    // the new key, from this machine, gets a 403 / an IP refusal: it is valid, and consumers' requests succeed.
+    t.provider.keys.splice(t.provider.keys.indexOf(t.oldKey), 1);
+    const list = t.provider.listKeys.bind(t.provider);
+    t.provider.listKeys = async (userId) => (await list(userId)).filter((k) => k.id !== newKey.id);
+    t.provider.authOverrides.set(newKey.secret, answer);
+
+    const result = await abortRotation(stopped, t.ports).then(
+      (r) => r,
+      (e: unknown) => e,
+    );
+
+    // What should happen: refused (exit 9/12 class error), nothing deleted. On perf: status 'aborted', the key deleted.
+    expect(t.provider.deleted.map((k) => k.id)).not.toContain(newKey.id);
+    expect(t.provider.keys.map((k) => k.id)).toContain(newKey.id);
+    expect(await t.store.inner.get(t.account(newKey.id))).toBe(newKey.secret);
+    expect(result).toBeInstanceOf(KeyrotError);
+  });
+});
