@@ -6,8 +6,10 @@
 // listing: keyrot's own create-key.ts assumes one after creates) then makes --abort delete the only working key.
 import { describe, expect, it } from 'vitest';
 import { abortRotation, runRotation } from '../../src/core/rotation.js';
-import { KeyrotError } from '../../src/errors.js';
+import { KeyrotError, ProviderUnavailableError } from '../../src/errors.js';
 import type { AuthCheck } from '../../src/providers/types.js';
+import { say } from '../../src/ui/display-text.js';
+import { FlakyStore } from '../helpers/fake-provider.js';
 import { setUp } from './engine-harness.js';
 
 describe('Attack: --abort with the old key gone deletes a new key that works', () => {
@@ -43,6 +45,42 @@ describe('Attack: --abort with the old key gone deletes a new key that works', (
     expect(t.provider.deleted.map((k) => k.id)).not.toContain(newKey.id);
     expect(t.provider.keys.map((k) => k.id)).toContain(newKey.id);
     expect(await t.store.inner.get(t.account(newKey.id))).toBe(newKey.secret);
+    expect(result).toBeInstanceOf(KeyrotError);
+  });
+});
+
+describe('Attack: --abort with --store none decides "gone" on one listing alone', () => {
+  it('Attack: a new key the consumers hold (--store none, handed over), not shown by a lagging listing, is not deleted by --abort', async () => {
+    const t = setUp();
+    t.setHookFails(false);
+    t.record.options.store = 'none';
+    // The hand-over succeeds (consumers hold the new key); the wait then stops on a provider error.
+    let usage = 0;
+    const observe = t.provider.observeUsage.bind(t.provider);
+    t.provider.observeUsage = async (userId, keyId) => {
+      if (++usage > 1) throw new ProviderUnavailableError(say`Fake Cloud answered 503.`);
+      return observe(userId, keyId);
+    };
+    const stop = await runRotation(t.record, t.ports).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(stop).toBeInstanceOf(KeyrotError);
+    const stopped = structuredClone(t.saves.at(-1)!);
+    expect(stopped.phase).toBe('wait');
+    const newKey = t.provider.keys.find((k) => k.name === 'ops-deploy-v2')!;
+    expect(newKey).toBeDefined();
+
+    t.provider.keys.splice(t.provider.keys.indexOf(t.oldKey), 1);
+    const list = t.provider.listKeys.bind(t.provider);
+    t.provider.listKeys = async (userId) => (await list(userId)).filter((k) => k.id !== newKey.id);
+    // --store none: keyrot holds no copy (the session's store for 'none' holds nothing).
+    const result = await abortRotation(stopped, { ...t.ports, store: new FlakyStore() }).then(
+      (r) => r,
+      (e: unknown) => e,
+    );
+
+    expect(t.provider.keys.map((k) => k.id)).toContain(newKey.id);
     expect(result).toBeInstanceOf(KeyrotError);
   });
 });
