@@ -3,7 +3,9 @@
 // own rule is that "a cache made by a run that did little is made again by a run that had to compile much more than
 // it held" (OUTGROWN_BYTES). The kind ignores values and positional words, so a first run of a kind that did little
 // (`rotate --all --yes` with nothing due, `status` with no rotation, a run that got only as far as its top level)
-// leaves a cache that every later, bigger run of that kind passes over, compiling from source for ever.
+// leaves a cache that every later, bigger run of that kind passes over, compiling from source for ever. And the kind
+// takes an option's value before the command for the command (`keyrot --provider grafana rotate` is command
+// "grafana"), so every command run after `--provider X`/`--profile P` is one kind, sharing the first one's cache.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,8 +25,8 @@ afterEach(() => {
   rmSync(home, { recursive: true, force: true });
 });
 
-function demo() {
-  const r = spawnSync(process.execPath, [BIN, 'demo'], { encoding: 'utf8', timeout: 120_000, env: { PATH: process.env.PATH, HOME: home, XDG_CACHE_HOME: home, NO_COLOR: '1' } });
+function demo(args = ['demo']) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000, env: { PATH: process.env.PATH, HOME: home, XDG_CACHE_HOME: home, NO_COLOR: '1' } });
   expect(r.status, r.stderr).toBe(0);
 }
 
@@ -70,5 +72,19 @@ describe('Attack: a per-user code cache of the same kind is never made again', (
     // On perf: "same kind", kept as it is; every later demo compiles ~1 MB of bytecode from source.
     expect(readFileSync(file).equals(small)).toBe(false);
     expect(statSync(file).size).toBeGreaterThan(small.length + 300 * 1024);
+  }, 300_000);
+
+  it("Attack: an option's value before the command is taken for the command: `--provider grafana help rotate` and `--provider grafana demo` are one kind, and the demo never remakes the help's cache", () => {
+    demo(['--provider', 'grafana', 'help', 'rotate']);
+    const [name] = readdirSync(join(home, 'keyrot'));
+    expect(name).toBeDefined();
+    const file = join(home, 'keyrot', name!);
+    const small = readFileSync(file);
+
+    demo(['--provider', 'grafana', 'demo']);
+
+    // A rotation compiles far more than `help rotate` held: measured (as before today), the cache is made again.
+    expect(readdirSync(join(home, 'keyrot'))).toEqual([name]);
+    expect(readFileSync(file).equals(small)).toBe(false);
   }, 300_000);
 });
