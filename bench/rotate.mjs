@@ -5,10 +5,12 @@
 //   - the round trips alone: the same 8 requests (same methods, paths, bodies and statuses) sent in sequence from
 //     this already-warm process by a bare undici client, against the same sandbox process. It creates a key and
 //     deletes it, so the sandbox is as it was.
-// overhead = rotation − node − round trips. Medians of N runs (default 15). Uses a private throw-away keyring (like
+// overhead = rotation − node − round trips. Medians of N runs (default 15). Then, where perf is installed, N more runs
+// under `perf stat -e task-clock`: CPU time of all threads to the microsecond. Uses a private throw-away keyring (like
 // npm test). Usage: npm run build && node bench/rotate.mjs [runs] [OTHER_BIN...]
 // Each OTHER_BIN (another checkout's bin/keyrot, built) is run in the same interleaving, to compare two builds on a
 // noisy machine.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +50,34 @@ async function call(method, path, token, expected, body) {
   const text = await res.body.text();
   if (res.statusCode !== expected) throw new Error(`${method} ${path}: ${res.statusCode}, expected ${expected}: ${text}`);
   return text ? JSON.parse(text) : null;
+}
+
+/**
+ * CPU time to the microsecond, all threads, from `perf stat -e task-clock` where perf is installed (BENCH_PERF=0 skips
+ * it): /proc's ticks of 10 ms hide differences of a few ms. Interleaved runs of `node -e 0` and each build; medians.
+ */
+async function taskClock() {
+  if (process.env.BENCH_PERF === '0' || spawnSync('perf', ['--version']).status !== 0) return;
+  const cpu = (cmd) => {
+    const r = spawnSync('perf', ['stat', '-x', ',', '-e', 'task-clock', ...cmd], { env, encoding: 'utf8' });
+    const line = r.stderr.split('\n').find((l) => l.includes('task-clock'));
+    return r.status === 0 && line ? Number(line.split(',')[0]) : Number.NaN;
+  };
+  const node = [];
+  const rotations = bins.map(() => []);
+  for (let i = 0; i < runs; i++) {
+    node.push(cpu([process.execPath, '-e', '0']));
+    for (const [k, b] of bins.entries()) {
+      await sleep(300);
+      rotations[k].push(cpu([process.execPath, ...rotateWith(b)]));
+    }
+  }
+  if (node.some(Number.isNaN)) return console.log('perf stat did not count task-clock here (perf_event_paranoid?): no CPU figures to the ms.');
+  console.log(`CPU time, all threads (perf stat -e task-clock), ${runs} more interleaved runs, medians: node -e 0 ${fmt(median(node))}`);
+  for (const [k, b] of bins.entries()) {
+    const beyond = rotations[k].map((ms, i) => ms - node[i]);
+    console.log(`  ${bins.length > 1 ? b : 'rotation'}: ${fmt(median(rotations[k]))}, beyond node's ${fmt(median(beyond))}`);
+  }
 }
 
 /** The rotation's 8 round trips, timed; returns ms. */
@@ -113,6 +143,7 @@ try {
     console.log(`  HTTP round trips                   ${String(median(r.trips)).padStart(9)}   (min ${Math.min(...r.trips)}, max ${Math.max(...r.trips)}); the last run's:`);
     for (const line of r.routes) console.log(`    ${line}`);
   }
+  await taskClock();
 } finally {
   await agent.close();
   await info.stop();

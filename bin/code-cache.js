@@ -49,7 +49,7 @@ function cacheHeader(source) {
  * Compiles and runs the bundle at `bundle` (throws ENOENT when it is missing) and returns its exports, and keep(code),
  * which writes the per-user cache after a successful run that had none, or that outgrew the one it had.
  */
-function loadBundle(bundle, command, env, shape = '') {
+function loadBundle(bundle, command, env) {
   // ASCII only (scripts/build.mjs): latin1 makes a one-byte string without decoding UTF-8.
   const fd = openSync(bundle, constants.O_RDONLY);
   let source;
@@ -62,13 +62,9 @@ function loadBundle(bundle, command, env, shape = '') {
   }
   const header = cacheHeader(source);
   const own = userCacheFile(bundle, command, env);
-  const made = madeLine(shape);
-  const user = own && ownFolder(own.dir) ? readCache(own.file, header, process.getuid()) : undefined;
-  // A per-user cache starts with the line naming the kind of run that made it (madeLine); V8's data follows.
-  const fromUser = user && withHeader(user, made);
-  const fromOtherRun = user !== undefined && fromUser === undefined ? afterMadeLine(user) : undefined;
+  const fromUser = own && ownFolder(own.dir) ? readCache(own.file, header, process.getuid()) : undefined;
   // The shipped cache: trusted as the bundle beside it is, so it must be the bundle owner's and writable by no one else.
-  const cachedData = fromUser ?? fromOtherRun ?? readCache(`${bundle}.v8`, header, bundleOwner);
+  const cachedData = fromUser ?? readCache(`${bundle}.v8`, header, bundleOwner);
   setFlagsFromString(CHECKSUMS);
   let script;
   let probe;
@@ -80,24 +76,21 @@ function loadBundle(bundle, command, env, shape = '') {
   }
   const module = { exports: {} };
   script.runInThisContext()(module.exports, createRequire(bundle), module, bundle, dirname(bundle));
-  // A cache made by a run of the same kind (the same command and options) holds what this run compiles: kept as it is,
-  // without measuring (about 2.5 ms of walking the heap). One made by another kind of run is measured.
-  const sameKind = fromUser !== undefined && !script.cachedDataRejected;
-  const used = fromOtherRun !== undefined && !script.cachedDataRejected;
+  const used = fromUser !== undefined && !script.cachedDataRejected;
   const compiledAtStart = used ? compiledBytes() : 0;
   return {
     exports: module.exports,
     keep(code) {
       // A cache made by a run that did little (`list-users --help`, `rotate --dry-run`) is made again by a run that had
       // to compile much more than it held.
-      if (code !== 0 || !own || sameKind || (used && compiledBytes() - compiledAtStart < OUTGROWN_BYTES)) return;
+      if (code !== 0 || !own || (used && compiledBytes() - compiledAtStart < OUTGROWN_BYTES)) return;
       try {
         module.exports.restoreV8Defaults?.();
         setFlagsFromString(CHECKSUMS);
         try {
           // Flags that could not be put back would make V8 reject every cache made now: write none.
           if (new Script(PROBE[1], { filename: 'keyrot-flags-probe-b', cachedData: probe }).cachedDataRejected) return;
-          writeOwnCache(own, Buffer.concat([header, made]), script.createCachedData());
+          writeOwnCache(own, header, script.createCachedData());
         } finally {
           setFlagsFromString(NO_CHECKSUMS);
         }
@@ -106,19 +99,6 @@ function loadBundle(bundle, command, env, shape = '') {
       }
     },
   };
-}
-
-/**
- * The line after a per-user cache's header: the kind of run that made it, a hash of its command and option names
- * (`rotate --user x --yes` and `rotate --yes --user y` are one kind; `rotate --dry-run` another).
- */
-function madeLine(shape) {
-  return Buffer.from(`made ${fnv1a(shape)}\n`);
-}
-
-/** A per-user cache's data after its made line, whatever kind of run made it; undefined without one. */
-function afterMadeLine(data) {
-  return /^made [0-9a-f]{8}\n/.test(data.subarray(0, 14).toString('latin1')) && data.length > 14 ? data.subarray(14) : undefined;
 }
 
 /** The per-user cache of this bundle (by its path, so that two installs never take turns) and command, or null. */
@@ -192,7 +172,6 @@ function readCache(file, header, owner) {
   }
 }
 
-/** `data` after `header` (at its start), or undefined. */
 function withHeader(data, header) {
   return data.length > header.length && data.subarray(0, header.length).equals(header) ? data.subarray(header.length) : undefined;
 }

@@ -102,7 +102,8 @@ export class RedactionList {
  * few keys (at most 32 kept).
  */
 function piecesPattern(long: readonly string[]): RegExp | null {
-  const key = long.join('\n');
+  // JSON: no two sets of secrets share it (a newline joining them would: a secret may hold one).
+  const key = JSON.stringify(long);
   if (patterns.has(key)) return patterns.get(key)!;
   const pieces = new Set<string>();
   for (const secret of long) {

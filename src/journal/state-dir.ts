@@ -1,7 +1,7 @@
 // Where keyrot keeps non-secret state: $XDG_STATE_HOME/keyrot, else ~/.local/state/keyrot. Files are 0600
 // and written atomically (temp file, fsync, rename), so a kill -9 leaves either the old or the new version.
-import { closeSync, fchmodSync, fsync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { chmod, lstat, mkdir, readFile, rm } from 'node:fs/promises';
+import { chmodSync, closeSync, fchmodSync, fsync, lstatSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { StateError, UsageError } from '../errors.js';
 import { homedir } from 'node:os';
@@ -61,9 +61,11 @@ const stateRoots = new Set<string>();
  * of another user is refused (StateError, exit 14); a folder of ours readable by others is closed to 0700.
  */
 export async function ensureDir(path: string): Promise<void> {
+  // Synchronous, as the metadata calls of writeTextAtomic: a few microseconds each, where each thread-pool round trip
+  // of the asynchronous calls cost a rotation's folders (locks, rotations, keys, history) about as much again.
   let created: string | undefined;
   try {
-    created = await mkdir(path, { recursive: true, mode: 0o700 });
+    created = mkdirSync(path, { recursive: true, mode: 0o700 });
   } catch (err) {
     throw stateError(path, err);
   }
@@ -73,9 +75,9 @@ export async function ensureDir(path: string): Promise<void> {
   const root = stateRootOf(path);
   const madeRoot = !namedRoots.has(root) || (created !== undefined && (root === created || root.startsWith(`${created}/`)));
   for (let dir = path; ; dir = dirname(dir)) {
-    const info = await lstat(dir);
+    const info = lstatSync(dir);
     checkFolder(dir, info, root);
-    if ((info.mode & 0o077) !== 0 && (dir !== root || madeRoot)) await chmod(dir, 0o700);
+    if ((info.mode & 0o077) !== 0 && (dir !== root || madeRoot)) chmodSync(dir, 0o700);
     if (dir === root || dirname(dir) === dir) break;
   }
 }

@@ -35,10 +35,9 @@ function helpCaches(): string[] {
 
 /**
  * A cache that V8 accepts for the bundle (same length, same flags) but that was compiled from code printing INJECTED,
- * with the header of this build (or of `build`), written to `file`; a per-user cache (`user`) with the line naming
- * the kind of run that made it (bin/code-cache.js), here another kind than the test's.
+ * with the header of this build (or of `build`), written to `file`.
  */
-function plantInjected(file: string, build?: string, user = true) {
+function plantInjected(file: string, build?: string) {
   const script = `
     import { readFileSync, writeFileSync } from 'node:fs';
     import { setFlagsFromString } from 'node:v8';
@@ -49,7 +48,7 @@ function plantInjected(file: string, build?: string, user = true) {
     const header = ${build ? `Buffer.from(cacheHeader(source).toString().replace(/cache 1 \\S+/, 'cache 1 ${build}'))` : 'cacheHeader(source)'};
     setFlagsFromString('--verify-snapshot-checksum');
     const data = new Script(wrap(payload.padEnd(source.length, ' ')), { filename: 'x' }).createCachedData();
-    writeFileSync(${JSON.stringify(file)}, Buffer.concat([header, Buffer.from(${JSON.stringify(user ? 'made 00000000\n' : '')}), data]), { mode: 0o600 });
+    writeFileSync(${JSON.stringify(file)}, Buffer.concat([header, data]), { mode: 0o600 });
   `;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
   expect(r.status, r.stderr).toBe(0);
@@ -60,7 +59,7 @@ function packageWithPlantedCache(): string {
   const copy = join(home, 'package');
   cpSync(join(ROOT, 'bin'), join(copy, 'bin'), { recursive: true });
   cpSync(join(ROOT, 'dist'), join(copy, 'dist'), { recursive: true });
-  plantInjected(join(copy, 'dist', 'keyrot.cjs.v8'), undefined, false);
+  plantInjected(join(copy, 'dist', 'keyrot.cjs.v8'));
   return copy;
 }
 
@@ -187,31 +186,6 @@ describe('the code cache', () => {
     writeFileSync(`${file}.tmp`, 'half');
     expectOwnHelp(keyrot());
     expect(readdirSync(folder()).sort()).toEqual([file.split('/').at(-1)]);
-  });
-
-  it('a cache made by another kind of run of the command (other options), which this run does not outgrow, is left be; the kind that made it is named after the header', () => {
-    const file = helpCacheFile();
-    const made = readFileSync(file);
-    const header = cacheHeader(readFileSync(BUNDLE, 'utf8'));
-    expect(made.subarray(header.length, header.length + 14).toString('latin1')).toMatch(/^made [0-9a-f]{8}\n$/);
-    const before = statSync(file);
-    expectOwnHelp(keyrot(['help', 'rotate', '--no-color']));
-    expectOwnHelp(keyrot(['help', '--no-color', 'rotate']));
-    expect(statSync(file).mtimeMs).toBe(before.mtimeMs);
-    expect(readFileSync(file).equals(made)).toBe(true);
-  });
-
-  it('a cache of an older keyrot, without the line naming the kind of run that made it, is not run, and is made again', () => {
-    const file = helpCacheFile();
-    const header = cacheHeader(readFileSync(BUNDLE, 'utf8'));
-    const made = readFileSync(file);
-    writeFileSync(file, Buffer.concat([header, made.subarray(header.length + 14)]));
-    expectOwnHelp(keyrot());
-    expect(
-      readFileSync(file)
-        .subarray(header.length, header.length + 5)
-        .toString('latin1'),
-    ).toBe('made ');
   });
 
   it('a command named after options has its own cache (keyrot --no-color help rotate)', () => {

@@ -49,16 +49,21 @@ export async function assertAbortableNow(record: RotationRecord, ports: Pick<Rot
 }
 
 /**
- * The new key the journal names is gone: not listed, and rejected where keyrot holds it (an --abort that stopped after
- * deleting it, or a delete by hand). Rolling back then deletes nothing that works.
+ * The new key the journal names is gone: not listed, and either rejected where keyrot holds it, or no longer in the
+ * keychain that held it (an --abort drops the entry only once the provider confirmed the delete: one that stopped
+ * there). Rolling back then deletes nothing that works. With --store none keyrot never held it, and a listing alone
+ * (which may lag) does not say it is gone.
  */
 async function newKeyGone(record: RotationRecord, ports: Pick<RotationPorts, 'provider' | 'store' | 'protect'>, listed: readonly ApiKey[]): Promise<boolean> {
   const id = record.newKey.id;
   if (id === null || listed.some((k) => k.id === id)) return false;
+  if (record.options.store === 'none') return false;
   const secret = await ports.store.get(keychainAccount(ports.provider.id, record.userId, id));
   if (secret === null) return true;
   ports.protect(secret);
-  return !(await ports.provider.checkKey(secret)).ok;
+  // Rejected, and only that: a key refused for its scopes or for this machine's address (403) still works elsewhere.
+  const check = await ports.provider.checkKey(secret);
+  return !check.ok && check.reason === 'rejected';
 }
 
 /**

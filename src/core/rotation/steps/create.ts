@@ -27,6 +27,8 @@ export async function createStep(record: RotationRecord, ports: RotationPorts, _
   if (record.phaseStatus === 'pending') record.createsSent ??= 0;
   // Written with the count, before the create is sent (onCreateSent is createAndStoreKey's first act): the journal
   // says the create may have happened before the provider can have made anything (machine.ts, stepSavesFirst).
+  // Begun before this run when the journal said so: a failed write then leaves it begun.
+  let begun = record.phaseStatus === 'started';
   TRANSITIONS.begin(record);
   const stored = await keepOthersKeys(record, ports, () =>
     createAndStoreKey(
@@ -38,8 +40,18 @@ export async function createStep(record: RotationRecord, ports: RotationPorts, _
         note: ports.note,
         sleep: ports.sleep,
         onCreateSent: async () => {
-          record.createsSent = (record.createsSent ?? 0) + 1;
-          await save(record, ports);
+          const sent = record.createsSent;
+          record.createsSent = (sent ?? 0) + 1;
+          try {
+            await save(record, ports);
+          } catch (err) {
+            // Not journaled, so not sent: the stop's own journal write must not claim a create that never happened
+            // (a resume would take a key of the new name that nobody holds for this run's, and delete it).
+            record.createsSent = sent;
+            if (!begun) TRANSITIONS.noEffect(record);
+            throw err;
+          }
+          begun = true;
         },
         onOrphansDeleted: countOrphansDeleted(record, ports),
         onStored: async (key) => {
