@@ -5,12 +5,12 @@
 // ("A 403 or an IP refusal says nothing about revocation"). A listing that does not show the new key yet (a lagging
 // listing: keyrot's own create-key.ts assumes one after creates) then makes --abort delete the only working key.
 import { describe, expect, it } from 'vitest';
-import { abortRotation, runRotation } from '../../src/core/rotation.js';
+import { runRotation } from '../../src/core/rotation.js';
 import { KeyrotError, ProviderUnavailableError } from '../../src/errors.js';
 import type { AuthCheck } from '../../src/providers/types.js';
 import { say } from '../../src/ui/display-text.js';
 import { FlakyStore } from '../helpers/fake-provider.js';
-import { setUp } from './engine-harness.js';
+import { abortWithLaggingListing, setUp, stopAtHandOver } from './engine-harness.js';
 
 describe('Attack: --abort with the old key gone deletes a new key that works', () => {
   it.each<[string, AuthCheck]>([
@@ -18,28 +18,12 @@ describe('Attack: --abort with the old key gone deletes a new key that works', (
     ['IP allow-list refusal (the key is valid from the consumers’ addresses)', { ok: false, reason: 'ip-not-allowed', message: 'Unauthorized IP address: 203.0.113.9' }],
   ])('Attack: a new key the listing does not show yet and that answers %s is not "gone": --abort is refused and the key stays', async (_label, answer) => {
     const t = setUp();
-    // The hand-over's hook fails: the rotation stops with the new key live and in the keychain, the old one untouched.
-    const stop = await runRotation(t.record, t.ports).then(
-      () => null,
-      (e: unknown) => e,
-    );
-    expect(stop).toBeInstanceOf(KeyrotError);
-    const stopped = structuredClone(t.saves.at(-1)!);
-    const newKey = t.provider.keys.find((k) => k.name === 'ops-deploy-v2')!;
-    expect(newKey).toBeDefined();
-    expect(await t.store.inner.get(t.account(newKey.id))).toBe(newKey.secret);
+    const { stopped, newKey } = await stopAtHandOver(t);
 
     // The old key is deleted by hand (or lapsed); the listing lags behind the create and does not show the new key;
     // the new key, from this machine, gets a 403 / an IP refusal: it is valid, and consumers' requests succeed.
-    t.provider.keys.splice(t.provider.keys.indexOf(t.oldKey), 1);
-    const list = t.provider.listKeys.bind(t.provider);
-    t.provider.listKeys = async (userId) => (await list(userId)).filter((k) => k.id !== newKey.id);
     t.provider.authOverrides.set(newKey.secret, answer);
-
-    const result = await abortRotation(stopped, t.ports).then(
-      (r) => r,
-      (e: unknown) => e,
-    );
+    const result = await abortWithLaggingListing(t, stopped, newKey.id);
 
     // What should happen: refused (exit 9/12 class error), nothing deleted. On perf: status 'aborted', the key deleted.
     expect(t.provider.deleted.map((k) => k.id)).not.toContain(newKey.id);
@@ -71,14 +55,23 @@ describe('Attack: --abort with --store none decides "gone" on one listing alone'
     const newKey = t.provider.keys.find((k) => k.name === 'ops-deploy-v2')!;
     expect(newKey).toBeDefined();
 
-    t.provider.keys.splice(t.provider.keys.indexOf(t.oldKey), 1);
-    const list = t.provider.listKeys.bind(t.provider);
-    t.provider.listKeys = async (userId) => (await list(userId)).filter((k) => k.id !== newKey.id);
     // --store none: keyrot holds no copy (the session's store for 'none' holds nothing).
-    const result = await abortRotation(stopped, { ...t.ports, store: new FlakyStore() }).then(
-      (r) => r,
-      (e: unknown) => e,
-    );
+    const result = await abortWithLaggingListing(t, stopped, newKey.id, new FlakyStore());
+
+    expect(t.provider.keys.map((k) => k.id)).toContain(newKey.id);
+    expect(result).toBeInstanceOf(KeyrotError);
+  });
+});
+
+describe('Attack: --abort from a machine whose keychain never held the new key', () => {
+  it('Attack: the old key gone and one listing without the new key: --abort on another machine is refused and the key stays', async () => {
+    const t = setUp();
+    // The hand-over's hook fails on runner A: the new key is live and in A's keychain.
+    const { stopped, newKey } = await stopAtHandOver(t);
+    expect(stopped.options.store).not.toBe('none');
+
+    // --abort on runner B (the journal from the shared store; B's keychain is its own, empty).
+    const result = await abortWithLaggingListing(t, stopped, newKey.id, new FlakyStore());
 
     expect(t.provider.keys.map((k) => k.id)).toContain(newKey.id);
     expect(result).toBeInstanceOf(KeyrotError);

@@ -1,7 +1,7 @@
 // A small engine harness for the attack tests: the fake provider, an in-memory keychain, and ports that record every
 // journal write; `failSaves` makes the next N journal writes fail (a full disk, a store answering 503).
-import { newRotationRecord, type RotationPorts, type RotationRecord } from '../../src/core/rotation.js';
-import { HookFailedError, StateError } from '../../src/errors.js';
+import { abortRotation, newRotationRecord, runRotation, type RotationPorts, type RotationRecord } from '../../src/core/rotation.js';
+import { HookFailedError, KeyrotError, StateError } from '../../src/errors.js';
 import { keychainAccount } from '../../src/keychain/secret-store.js';
 import { say } from '../../src/ui/display-text.js';
 import { defaultRotationOptions } from '../helpers/fixtures.js';
@@ -73,4 +73,33 @@ export function setUp() {
       hookFails = v;
     },
   };
+}
+
+/**
+ * The old key deleted by hand, and a listing that lags and does not show the new key: --abort of `stopped` through
+ * `store` (by default the harness's keychain). Returns what --abort returned or threw.
+ */
+export async function abortWithLaggingListing(t: ReturnType<typeof setUp>, stopped: RotationRecord, newKeyId: string, store: RotationPorts['store'] = t.store): Promise<unknown> {
+  t.provider.keys.splice(t.provider.keys.indexOf(t.oldKey), 1);
+  const list = t.provider.listKeys.bind(t.provider);
+  t.provider.listKeys = async (userId) => (await list(userId)).filter((k) => k.id !== newKeyId);
+  return abortRotation(stopped, { ...t.ports, store }).then(
+    (r) => r,
+    (e: unknown) => e,
+  );
+}
+
+/**
+ * A rotation stopped by its failing hook: the new key live and in the keychain, the old one untouched. Returns the
+ * journal as it stands and the new key.
+ */
+export async function stopAtHandOver(t: ReturnType<typeof setUp>) {
+  const stop = await runRotation(t.record, t.ports).then(
+    () => null,
+    (e: unknown) => e,
+  );
+  if (!(stop instanceof KeyrotError)) throw new Error(`the rotation did not stop at its hook: ${String(stop)}`);
+  const newKey = t.provider.keys.find((k) => k.name === 'ops-deploy-v2');
+  if (!newKey || (await t.store.inner.get(t.account(newKey.id))) !== newKey.secret) throw new Error('the new key is not live and held');
+  return { stopped: structuredClone(t.saves.at(-1)!), newKey };
 }
