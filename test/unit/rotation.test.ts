@@ -1363,6 +1363,31 @@ describe('abortRotation', () => {
     expect(await h.store.inner.get(h.account(newKey.id))).toBeNull();
   });
 
+  it('--abort whose keychain refuses to drop the entry of the deleted new key: the rotation stays closed, and the entry left is said', async () => {
+    const h = harness();
+    h.state.hookError = new HookFailedError(say`hook failed`);
+    await failure(runRotation(h.record, h.ports));
+    h.state.checkJournal = false;
+    const newKey = h.newKeys()[0]!;
+    const aborted = await abortRotation(structuredClone(h.saves.at(-1)!), {
+      ...h.ports,
+      store: {
+        kind: h.store.kind,
+        description: h.store.description,
+        get: (account) => h.store.get(account),
+        set: (account, secret) => h.store.set(account, secret),
+        list: () => h.store.list(),
+        delete: async () => {
+          throw new KeychainError(say`The keychain is locked.`);
+        },
+      },
+    });
+    expect(aborted.status).toBe('aborted');
+    expect(h.saves.at(-1)!.status).toBe('aborted');
+    expect(h.provider.keys).not.toContain(newKey);
+    expect(h.warns.join('\n')).toMatch(/could not be removed \(The keychain is locked\.\): remove it by hand/);
+  });
+
   it('the old key gone and the new key still listed: --abort is refused (the new key may be the only one that works)', async () => {
     const h = harness();
     h.state.hookError = new HookFailedError(say`hook failed`);

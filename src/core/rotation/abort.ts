@@ -1,5 +1,5 @@
 // Rolling back an unfinished rotation: only while the old key is untouched and still works.
-import { StateError, UsageError } from '../../errors.js';
+import { KeychainError, StateError, UsageError } from '../../errors.js';
 import type { ApiKey } from '../../providers/types.js';
 import { refuseOthersKeys } from '../create-key.js';
 import { deleteAndConfirm } from '../delete-key.js';
@@ -144,7 +144,13 @@ export async function abortRotation(record: RotationRecord, ports: RotationPorts
   TRANSITIONS.close(record);
   await save(record, ports);
   // Only now: a run that stops before its journal says closed keeps the entry that proves the key is gone (newKeyGone).
-  for (const account of dropped) await ports.store.delete(account);
+  // The keys are deleted and the rotation closed: an entry that cannot go is said, and left as harmless.
+  for (const account of dropped) {
+    await ports.store.delete(account).catch((err: unknown) => {
+      if (!(err instanceof KeychainError)) throw err;
+      ports.warn(say`The new key is deleted, but its keychain entry ${displayText(account)} could not be removed (${displayText(err.message)}): remove it by hand.`);
+    });
+  }
   ports.event('rotation.aborted', { userId: record.userId, deletedKeyIds: ids });
   return record;
 }
