@@ -8,7 +8,8 @@
 // same --resume stopped at "The new key … is not in the keychain any more. Roll back with --abort".
 import { describe, expect, it } from 'vitest';
 import { abortRotation, runRotation } from '../../src/core/rotation.js';
-import { KeyrotError } from '../../src/errors.js';
+import { KeyrotError, StateError } from '../../src/errors.js';
+import { say } from '../../src/ui/display-text.js';
 import { setUp, stopAtHandOver } from './engine-harness.js';
 
 describe('Attack: --abort whose closing journal write fails, then --resume', () => {
@@ -49,5 +50,39 @@ describe('Attack: --abort whose closing journal write fails, then --resume', () 
     expect(handed).not.toContain(newKey.secret);
     // The old key, which the consumers still run with, is never revoked.
     expect(t.provider.keys.map((k) => k.id)).toContain(t.oldKey.id);
+  });
+
+  it('Attack: with --to, the destination the --abort gave the old key back to is not then given the deleted key', async () => {
+    const t = setUp();
+    // --to vault: the destination takes the new key, then the hook fails: the rotation stops at the hand-over.
+    t.record.options.to = ['vault:secret/app#API_KEY'];
+    const vault: string[] = [];
+    t.ports.deliverTo = async (_target, secret) => {
+      vault.push(secret);
+    };
+    const { stopped, newKey } = await stopAtHandOver(t);
+    expect(vault.at(-1)).toBe(newKey.secret);
+
+    // --abort gives the old key back to the destination (journaled), deletes the new key; the closing write fails.
+    let writes = 0;
+    const abortPorts = {
+      ...t.ports,
+      save: async (record: Parameters<typeof t.ports.save>[0]) => {
+        if (++writes === 2) throw new StateError(say`Could not write the rotation journal: no space left on device.`);
+        return t.ports.save(record);
+      },
+    };
+    await abortRotation(structuredClone(stopped), abortPorts).catch(() => undefined);
+    expect(vault.at(-1)).toBe(t.oldKey.secret);
+    expect(t.provider.deleted.map((k) => k.id)).toContain(newKey.id);
+
+    // --resume (a new process), hook fixed.
+    t.setHookFails(false);
+    await runRotation(structuredClone(t.saves.at(-1)!), { ...t.ports }).catch(() => undefined);
+
+    // What should happen: the destination keeps the old key, which works. On perf: it is overwritten with the
+    // deleted key.
+    expect(vault.at(-1)).not.toBe(newKey.secret);
+    expect(vault.at(-1)).toBe(t.oldKey.secret);
   });
 });
