@@ -408,7 +408,12 @@ export type RotateSettings = ReturnType<typeof parseSettings>;
 
 /** The user's unfinished rotation (call it under the user's lock); a damaged journal says what the provider shows. */
 export async function activeRotation(ctx: Context, session: RotationSession, user: User): Promise<RotationRecord | null> {
-  return session.journal.active(session.provider.id, user.id).catch((err: unknown) => explainDamagedJournal(ctx, session.provider, user, err));
+  const record = await session.journal.active(session.provider.id, user.id).catch((err: unknown) => explainDamagedJournal(ctx, session.provider, user, err));
+  if (record?.status !== 'done' && record?.status !== 'aborted') return record;
+  // Finished (rolled back, or done) by a run stopped before it moved the journal aside: moved now, never resumed.
+  const moved = await session.journal.archive(record);
+  ctx.out.info(say`The last rotation of ${displayText(user.email)} had ${displayText(record.status === 'done' ? 'finished' : 'been rolled back')}; its journal is moved to ${displayText(moved)}.`);
+  return null;
 }
 
 /** Continues an unfinished rotation from its journal (under the user's lock, with consent given). */

@@ -49,11 +49,12 @@ describe.skipIf(!HAS_KEYCHAIN || !HAS_STRACE)('Attack: --abort killed right afte
     expect(h.keysOf(email).map((k) => k.name)).toEqual(['viewer']);
     expect(await journalStatus()).toBe('aborted');
 
-    // What keyrot says next: an unfinished rotation, "Continue it with --resume". The operator does, hook fixed.
-    const next = await h.run(['rotate', '--user', email, '--yes']);
-    expect(next.stderr).toMatch(/--resume/);
+    // What keyrot said next (before the fix): an unfinished rotation, "Continue it with --resume". The operator does,
+    // hook fixed.
     const handed = join(h.stateDir, '..', 'hook-got-2');
-    await h.run([...rotate, '--resume', '--on-new-key', `cat > '${handed}'`]);
+    const resumed = await h.run([...rotate, '--resume', '--on-new-key', `cat > '${handed}'`]);
+    // The finished journal is moved aside, not taken up again.
+    expect(resumed.stderr).toMatch(/had been rolled back; its journal is moved to/);
 
     // What should happen: an aborted rotation is not taken up again, and no deleted key reaches the consumers.
     const given = await readFile(handed, 'utf8').catch(() => '');

@@ -740,6 +740,24 @@ describe('runRotation: resume', () => {
     return r;
   }
 
+  it.each([
+    ['rejected (401: deleted, revoked)', { ok: false as const, reason: 'rejected' as const, message: 'Invalid API token.' }, false],
+    ["refused (403: out of the probe's scope)", { ok: false as const, reason: 'forbidden' as const, message: 'Forbidden.' }, true],
+  ])('hand-over/pending resumed, the new key %s: handed over only if it is not rejected', async (_label, answer, handed) => {
+    const h = harness();
+    const made = h.provider.addKey(USER, NEW_NAME);
+    await h.store.inner.set(h.account(made.id), made.secret);
+    h.provider.authOverrides.set(made.secret, answer);
+    // A 403 is handed over (the revoke then asks more of the key before the old one goes, as it always did).
+    const stop = await runRotation(at(h, 'hand-over', 'pending', made.id), h.ports).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    if (!handed) expect(stop).toBeInstanceOf(RotationIncompleteError);
+    expect(h.hooks.map((x) => x.secret)).toEqual(handed ? [made.secret] : []);
+    expect(h.provider.keys).toContain(h.oldKey);
+  });
+
   it('create/started with the key created and held: adopts it, never creates a second', async () => {
     const h = harness();
     const made = h.provider.addKey(USER, NEW_NAME);

@@ -1,7 +1,7 @@
 // Step 3: the new key reaches its consumers.
-import { CancelledError } from '../../../errors.js';
+import { CancelledError, RotationIncompleteError } from '../../../errors.js';
 import { entryName, keychainAccount } from '../../key-store.js';
-import { markStarted, newSecret, save, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
+import { freshlyProven, markStarted, newSecret, save, type RotationPorts, type StepProgress, type StepResult } from '../ports.js';
 import { canAbort, hookEnv, type HookProcess, type RotationRecord } from '../record.js';
 import { say, displayText } from '../../display-text.js';
 
@@ -39,6 +39,7 @@ export async function runJournaledHook(record: RotationRecord, ports: RotationPo
 /** Hands the new key to its consumers. */
 export async function handOverStep(record: RotationRecord, ports: RotationPorts, _step: StepProgress): Promise<StepResult> {
   const secret = await newSecret(record, ports);
+  await refuseDeadKey(record, ports, secret);
   await markStarted(record, ports);
   let detail: string;
   try {
@@ -101,4 +102,20 @@ export async function handOverToConsumers(record: RotationRecord, ports: Rotatio
     return 'confirmed by the operator';
   }
   return 'no hook: consumers read the new key from the keychain';
+}
+
+/**
+ * A key this run did not just prove is tried before it is handed over: a resumed hand-over may find it deleted (an
+ * --abort that stopped once it had deleted it leaves the journal and the keychain entry), and consumers given a dead
+ * key stop working. Only a rejection (401) stops it: a 403 or an IP refusal is a key that works where its consumers are.
+ */
+async function refuseDeadKey(record: RotationRecord, ports: RotationPorts, secret: string): Promise<void> {
+  const id = record.newKey.id ?? '';
+  if (freshlyProven(ports, id) !== null) return;
+  const check = await ports.provider.checkKey(secret);
+  if (check.ok || check.reason !== 'rejected') return;
+  throw new RotationIncompleteError(
+    say`The new key ${displayText(record.newKey.name)} (${displayText(id)}) is rejected by ${displayText(ports.provider.displayName)} (deleted or revoked): it is not handed over, and the old key ${displayText(record.oldKey.name)} is ${displayText(canAbort(record) ? 'untouched' : 'revoked')}.`,
+    { hint: canAbort(record) ? say`Roll back with --abort, then rotate again.` : say`Create a new key with keyrot create and hand it over yourself.` },
+  );
 }
