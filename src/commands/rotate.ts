@@ -21,6 +21,7 @@ import type { BatchResult } from './rotate-all.js';
 import { shellArg } from '../core/shell-arg.js';
 import {
   abortActive,
+  finishedAlready,
   activeRotation,
   adoptFromProvider,
   parseSettings,
@@ -69,6 +70,9 @@ export const rotateCommand: CommandModule<RotateOptions, RotateResult | BatchRes
     const locked = (fn: () => Promise<RotateResult>) => (options.dryRun ? fn() : withUserLock(ctx, provider, user, fn));
     return locked(async () => {
       const active = await activeRotation(ctx, session, user);
+      // A finished journal left in place: --resume and --abort only move it aside (before asking about keys).
+      const finished = active && !options.dryRun && (options.abort || options.resume) ? await finishedAlready(ctx, session, active) : null;
+      if (finished) return finished;
       if (options.abort) {
         if (!active) throw new NotFoundError(say`${displayText(user.email)} has no unfinished rotation to abort.`);
         // --yes skips the question, not what it warns of: said all the same.

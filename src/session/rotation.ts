@@ -408,16 +408,27 @@ export type RotateSettings = ReturnType<typeof parseSettings>;
 
 /** The user's unfinished rotation (call it under the user's lock); a damaged journal says what the provider shows. */
 export async function activeRotation(ctx: Context, session: RotationSession, user: User): Promise<RotationRecord | null> {
-  const record = await session.journal.active(session.provider.id, user.id).catch((err: unknown) => explainDamagedJournal(ctx, session.provider, user, err));
-  if (record?.status !== 'done' && record?.status !== 'aborted') return record;
-  // Finished (rolled back, or done) by a run stopped before it moved the journal aside: moved now, never resumed.
-  const moved = await session.journal.archive(record);
-  ctx.out.info(say`The last rotation of ${displayText(user.email)} had ${displayText(record.status === 'done' ? 'finished' : 'been rolled back')}; its journal is moved to ${displayText(moved)}.`);
-  return null;
+  return session.journal.active(session.provider.id, user.id).catch((err: unknown) => explainDamagedJournal(ctx, session.provider, user, err));
+}
+
+/**
+ * A journal that says done or rolled back, still where an unfinished rotation's sits (a run killed after its last
+ * write, before it moved the journal aside): --resume and --abort finish that move, and say what the rotation was;
+ * it is never taken up again. Under the user's lock. Null when the rotation is not finished.
+ */
+export async function finishedAlready(ctx: Context, session: RotationSession, active: RotationRecord): Promise<RotateResult | null> {
+  if (active.status !== 'done' && active.status !== 'aborted') return null;
+  const journal = await session.journal.archive(active);
+  ctx.out.info(
+    say`This rotation of ${displayText(active.userEmail)} had ${displayText(active.status === 'done' ? 'finished' : 'been rolled back')} already; its journal is moved to ${displayText(journal)}.`,
+  );
+  return { kind: active.status === 'done' ? 'rotated' : 'aborted', record: active, journal };
 }
 
 /** Continues an unfinished rotation from its journal (under the user's lock, with consent given). */
 export async function resumeRotation(ctx: Context, session: RotationSession, active: RotationRecord, options: RotateOptions, settings: RotateSettings): Promise<RotateResult> {
+  const finished = await finishedAlready(ctx, session, active);
+  if (finished) return finished;
   // The journal remembers where the new key lives: --store given now or not.
   const store = await storeFor(ctx, active.options.store ?? 'os');
   // Resuming a --keep-old rotation means: the grace period is over, finish it.

@@ -23,7 +23,7 @@ describe.skipIf(!HAS_KEYCHAIN)('Attack: --abort killed right after its closing j
     const resumed = await s.run('resume', ['rotate', '--user', s.user.email, '--resume', '--no-wait', '--yes']);
 
     // The finished journal is moved aside, not taken up again; the consumers keep the old key, which stays.
-    expect(resumed.stderr).toMatch(/had been rolled back; its journal is moved to/);
+    expect(resumed.stderr).toMatch(/had been rolled back already; its journal is moved to/);
     expect(await readFile(s.keyFile, 'utf8')).toBe(s.oldKey.plaintext);
     expect(s.keys().map((k) => k.id)).toContain(s.oldKey.id);
   });

@@ -35,6 +35,13 @@ export function cannotRollBack(record: RotationRecord, ports: Pick<RotationPorts
  * on; what it returns is said beside it.
  */
 export async function assertAbortableNow(record: RotationRecord, ports: Pick<RotationPorts, 'invocation' | 'now' | 'provider' | 'store' | 'protect'>): Promise<DisplayText | null> {
+  // The old key revoked (emergency order, or a revoke done) and the new key gone too: nothing works and nothing is
+  // left to roll back, so --abort closes the rotation rather than leave it open for ever.
+  if (!canAbort(record) && record.status !== 'done' && record.status !== 'aborted' && !byOperator(ports.provider)) {
+    if (await newKeyGone(record, ports, await ports.provider.listKeys(record.userId))) {
+      return say`The old key ${displayText(record.oldKey.name)} is revoked, and the new key ${displayText(record.newKey.name)} is gone too (not listed, and rejected): no key of this rotation works; create one with keyrot create.`;
+    }
+  }
   assertAbortable(record, ports);
   // Nothing to delete (no new key was made, or could have been): nothing to weigh against the old key.
   const mayHaveNewKey = record.newKey.id !== null || (record.phase === 'create' && record.phaseStatus === 'started');
@@ -101,10 +108,13 @@ export async function abortRotation(record: RotationRecord, ports: RotationPorts
   const nothingWorks = await assertAbortableNow(record, ports);
   await assertOwnsNewKey(record, ports);
   if (nothingWorks) ports.warn(nothingWorks);
-  await ports.beforeAbort?.(record);
-  const restored = await restoreOldKeyExpiry(record, ports);
-  if (restored) ports.note(say`--keep-old had moved the old key's expiry: ${displayText(restored)}.`);
-  await giveBackOldKey(record, ports);
+  // The old key is put back only where it still is: a revoked one is given to nobody.
+  if (canAbort(record)) {
+    await ports.beforeAbort?.(record);
+    const restored = await restoreOldKeyExpiry(record, ports);
+    if (restored) ports.note(say`--keep-old had moved the old key's expiry: ${displayText(restored)}.`);
+    await giveBackOldKey(record, ports);
+  }
   const step = await ports.startStep(`Delete the new key ${record.newKey.name}`);
   const provider = ports.provider;
   const ids: string[] = [];

@@ -114,8 +114,14 @@ async function refuseDeadKey(record: RotationRecord, ports: RotationPorts, secre
   if (freshlyProven(ports, id) !== null) return;
   const check = await ports.provider.checkKey(secret);
   if (check.ok || check.reason !== 'rejected') return;
+  const holding = record.deliveredTo?.length ? say` ${displayText(record.deliveredTo.join(', '))} already ${record.deliveredTo.length === 1 ? say`holds` : say`hold`} it.` : say``;
   throw new RotationIncompleteError(
-    say`The new key ${displayText(record.newKey.name)} (${displayText(id)}) is rejected by ${displayText(ports.provider.displayName)} (deleted or revoked): it is not handed over, and the old key ${displayText(record.oldKey.name)} is ${displayText(canAbort(record) ? 'untouched' : 'revoked')}.`,
-    { hint: canAbort(record) ? say`Roll back with --abort, then rotate again.` : say`Create a new key with keyrot create and hand it over yourself.` },
+    say`The new key ${displayText(record.newKey.name)} (${displayText(id)}) is rejected by ${displayText(ports.provider.displayName)} (deleted or revoked): keyrot hands it to no one more, and the old key ${displayText(record.oldKey.name)} is ${displayText(canAbort(record) ? 'untouched' : 'revoked')}.${holding}`,
+    {
+      hint: canAbort(record)
+        ? say`Roll back with --abort${record.deliveredTo?.length ? say` (it gives the old key back to them)` : say``}, then rotate again.`
+        : say`Close the rotation with --abort (nothing is left to roll back), then create a key with keyrot create and hand it over.`,
+      facts: { newKeyUsable: false },
+    },
   );
 }
