@@ -17,3 +17,18 @@ export async function editedRotation(edit: (record: any) => void) {
   await rm(join(s.dir, 'hook-fail'));
   return s;
 }
+
+/**
+ * What an --abort killed right after its closing journal write leaves: a journal that says aborted, where an
+ * unfinished rotation's sits; the new key deleted at the provider; its keychain entry still held.
+ */
+export async function abortKilledAfterClose() {
+  let newKeyId = '';
+  const s = await editedRotation((r) => {
+    r.status = 'aborted';
+    newKeyId = r.newKey.id;
+  });
+  const gone = await s.h.asAdmin('DELETE', `/users/${s.user.id}/apikeys/${newKeyId}`);
+  expect(gone.status).toBeLessThan(300);
+  return s;
+}
