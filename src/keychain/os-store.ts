@@ -22,7 +22,11 @@ export class OsSecretStore implements SecretStore {
   // One entry per account, for the life of the process.
   readonly #entries = new Map<string, InstanceType<KeyringModule['AsyncEntry']>>();
 
-  constructor(private readonly platform: NodeJS.Platform = process.platform) {
+  constructor(
+    private readonly platform: NodeJS.Platform = process.platform,
+    /** The binding; tests give a stand-in for what the real Secret Service cannot be made to do on cue. */
+    private readonly binding: () => KeyringModule = () => requireCjs('@napi-rs/keyring') as KeyringModule,
+  ) {
     this.description = platform === 'darwin' ? 'the macOS Keychain' : platform === 'win32' ? 'the Windows Credential Manager' : 'the Secret Service keychain';
   }
 
@@ -66,7 +70,7 @@ export class OsSecretStore implements SecretStore {
   async #load(): Promise<KeyringModule> {
     if (!this.#module) {
       try {
-        this.#module = requireCjs('@napi-rs/keyring') as KeyringModule;
+        this.#module = this.binding();
       } catch (err) {
         throw new KeychainError(say`The keychain library could not be loaded on this platform.`, {
           hint: say`Reinstall keyrot (npm ci) so the prebuilt @napi-rs/keyring binary for this platform is present.`,
@@ -79,15 +83,22 @@ export class OsSecretStore implements SecretStore {
 
   async #run<T>(op: string, account: string, fn: (entry: InstanceType<KeyringModule['AsyncEntry']>, signal: AbortSignal) => Promise<T>): Promise<T> {
     const mod = await this.#load();
-    try {
-      // On Linux, pin the Secret Service: the library's default falls back to the kernel keyring, which
-      // forgets everything at logout — a rotated key stored there would be lost.
-      const options = this.platform === 'linux' ? { linux: { store: 'secret-service' as const } } : undefined;
-      let entry = this.#entries.get(account);
-      if (!entry) this.#entries.set(account, (entry = new mod.AsyncEntry(KEYCHAIN_SERVICE, account, options)));
-      return await fn(entry, AbortSignal.timeout(OP_TIMEOUT_MS));
-    } catch (err) {
-      throw this.#wrap(op, err);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // On Linux, pin the Secret Service: the library's default falls back to the kernel keyring, which
+        // forgets everything at logout — a rotated key stored there would be lost.
+        const options = this.platform === 'linux' ? { linux: { store: 'secret-service' as const } } : undefined;
+        let entry = this.#entries.get(account);
+        if (!entry) this.#entries.set(account, (entry = new mod.AsyncEntry(KEYCHAIN_SERVICE, account, options)));
+        return await fn(entry, AbortSignal.timeout(OP_TIMEOUT_MS));
+      } catch (err) {
+        // The Secret Service went away mid-call (gnome-keyring ended and was started again, by the session or by
+        // hand): the entry's connection is dead, so a new one is opened and the call made again, a few times.
+        // Every call here may be made twice: a read, a delete, or a write of the same value (read back after).
+        if (attempt >= 4 || !GONE_AWAY.test(String((err as Error)?.message))) throw this.#wrap(op, err);
+        this.#entries.delete(account);
+        await sleep(250 * attempt);
+      }
     }
   }
 
@@ -103,6 +114,9 @@ export class OsSecretStore implements SecretStore {
     });
   }
 }
+
+/** The Secret Service's process ended while a call was under way (D-Bus names the recipient gone). */
+const GONE_AWAY = /recipient disconnected|NoReply|did not receive a reply/i;
 
 const NO_BUS = /autolaunch|Failed to connect to socket|DBUS_SESSION_BUS_ADDRESS|Unable to autolaunch|Connection refused/i;
 

@@ -7,7 +7,7 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { harness, keychainAccounts, type Harness, type RunOptions, type RunResult } from './e2e.js';
+import { harness, keychainAccounts, testKeychain, type Harness, type RunOptions, type RunResult } from './e2e.js';
 import { afterEachTest } from './after-test.js';
 import { inProcess } from './in-process.js';
 
@@ -179,7 +179,7 @@ async function entry(account: string) {
 }
 
 export async function keychainSet(account: string, secret: string): Promise<void> {
-  await (await entry(account)).setPassword(secret);
+  await testKeychain(async () => (await entry(account)).setPassword(secret));
 }
 
 /**
@@ -198,12 +198,12 @@ export async function keychainAccountsOf(userId: string): Promise<string[]> {
 }
 
 export async function keychainDelete(account: string): Promise<void> {
-  await (await entry(account)).deleteCredential();
+  await testKeychain(async () => (await entry(account)).deleteCredential());
 }
 
 /** Removes every entry keyrot has for a user (tests share one keyring). */
 export async function keychainClearUser(userId: string): Promise<void> {
-  for (const account of await keychainAccountsOf(userId)) await (await entry(account)).deleteCredential();
+  for (const account of await keychainAccountsOf(userId)) await keychainDelete(account);
 }
 
 export function accountOf(userId: string, keyId: string): string {

@@ -224,11 +224,29 @@ export function lines(text: string): string[] {
 /** Reads the OS keychain entry keyrot wrote, through the same library (null when absent). */
 export async function keychainGet(account: string): Promise<string | null> {
   const { AsyncEntry } = await import('@napi-rs/keyring');
-  return new AsyncEntry('keyrot', account, { linux: { store: 'secret-service' } }).getPassword();
+  return testKeychain(() => new AsyncEntry('keyrot', account, { linux: { store: 'secret-service' } }).getPassword());
 }
 
 /** Every keyrot account in the OS keychain. */
 export async function keychainAccounts(): Promise<string[]> {
   const { findCredentialsAsync } = await import('@napi-rs/keyring');
-  return (await findCredentialsAsync('keyrot')).map((c) => c.account);
+  return testKeychain(async () => (await findCredentialsAsync('keyrot')).map((c) => c.account));
+}
+
+/**
+ * A test's own look at the keychain, through a restart of the test keyring's daemon. gnome-keyring aborts on its own
+ * assertion when a client dies in the middle of opening a session (`aes_negotiate: assertion 'session' failed`, then
+ * a GLib-ERROR): the kill -9 tests do that to keyrot. scripts/keyring-session.mjs starts a new daemon on the same
+ * keyring within milliseconds, but a call that was under way fails ("Message recipient disconnected"). Only the
+ * test's own calls are retried; keyrot's are what the tests assert.
+ */
+export async function testKeychain<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (attempt >= 10 || !/recipient disconnected|ServiceUnknown|was not provided by any|NoReply|not activatable/i.test(String((err as Error)?.message))) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
 }
