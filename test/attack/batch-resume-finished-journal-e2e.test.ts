@@ -7,27 +7,19 @@
 import { chmod, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { HAS_KEYCHAIN, harness, json } from '../helpers/e2e.js';
+import { describe, expect, it } from 'vitest';
+import { HAS_KEYCHAIN, harness, json, onCleanup } from '../helpers/e2e.js';
 import { keychainClearUser } from '../helpers/consumer.js';
 import { inProcess } from '../helpers/in-process.js';
-
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  while (cleanups.length)
-    await cleanups
-      .pop()?.()
-      .catch(() => undefined);
-});
 
 describe.skipIf(!HAS_KEYCHAIN)('Attack: rotate --all --resume after a kill between a rotation\'s "done" and its move to history', () => {
   it('Attack: the rotation the batch finished is reported done with its new key, not "gone"', async () => {
     const h = await harness({ users: 10, keysPerUser: 1 });
-    cleanups.push(async () => {
+    onCleanup(async () => {
       for (const u of h.sandbox.snapshot().users) await keychainClearUser(u.id);
     });
     const dir = await mkdtemp(join(tmpdir(), 'keyrot-batch-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    onCleanup(() => rm(dir, { recursive: true, force: true }));
     const script = join(dir, 'hook.sh');
     await writeFile(script, `#!/bin/sh\nif [ -f '${dir}'/fail-"$KEYROT_USER_EMAIL" ]; then exit 3; fi\ncat >/dev/null\n`);
     await chmod(script, 0o755);

@@ -85,6 +85,11 @@ export interface Harness {
 
 const cleanups: Array<() => Promise<void>> = [];
 const contractChecks: Array<() => Promise<void>> = [];
+
+/** Runs `fn` after the current test, with the harness's own clean-ups (last registered, first run). */
+export function onCleanup(fn: () => Promise<unknown>): void {
+  cleanups.push(async () => void (await fn()));
+}
 afterEachTest(async () => {
   while (cleanups.length)
     await cleanups
