@@ -45,7 +45,14 @@ export class OsSecretStore implements SecretStore {
   }
 
   async delete(account: string): Promise<boolean> {
-    return this.#run('delete', account, (entry, signal) => entry.deleteCredential(signal));
+    // A delete cut off may have landed before the Secret Service went away: a later try that finds nothing then
+    // means it is gone, not that it never was.
+    return this.#run(
+      'delete',
+      account,
+      (entry, signal) => entry.deleteCredential(signal),
+      () => true,
+    );
   }
 
   async list(): Promise<string[]> {
@@ -81,7 +88,13 @@ export class OsSecretStore implements SecretStore {
     return this.#module;
   }
 
-  async #run<T>(op: string, account: string, fn: (entry: InstanceType<KeyringModule['AsyncEntry']>, signal: AbortSignal) => Promise<T>): Promise<T> {
+  async #run<T>(
+    op: string,
+    account: string,
+    fn: (entry: InstanceType<KeyringModule['AsyncEntry']>, signal: AbortSignal) => Promise<T>,
+    /** What a try after one that was cut off answers with, where the cut-off one may have done the work. */
+    afterCut: (answer: T) => T = (answer) => answer,
+  ): Promise<T> {
     const mod = await this.#load();
     for (let attempt = 1; ; attempt++) {
       try {
@@ -90,7 +103,8 @@ export class OsSecretStore implements SecretStore {
         const options = this.platform === 'linux' ? { linux: { store: 'secret-service' as const } } : undefined;
         let entry = this.#entries.get(account);
         if (!entry) this.#entries.set(account, (entry = new mod.AsyncEntry(KEYCHAIN_SERVICE, account, options)));
-        return await fn(entry, AbortSignal.timeout(OP_TIMEOUT_MS));
+        const answer = await fn(entry, AbortSignal.timeout(OP_TIMEOUT_MS));
+        return attempt > 1 ? afterCut(answer) : answer;
       } catch (err) {
         // The Secret Service went away mid-call (gnome-keyring ended and was started again, by the session or by
         // hand): the entry's connection is dead, so a new one is opened and the call made again, a few times.
@@ -115,8 +129,11 @@ export class OsSecretStore implements SecretStore {
   }
 }
 
-/** The Secret Service's process ended while a call was under way (D-Bus names the recipient gone). */
-const GONE_AWAY = /recipient disconnected|NoReply|did not receive a reply/i;
+/**
+ * The Secret Service's process ended while a call was under way (D-Bus names the recipient gone). Not a reply that
+ * timed out (NoReply): a keychain still running behind an unanswered unlock prompt would only ask again.
+ */
+const GONE_AWAY = /recipient disconnected/i;
 
 const NO_BUS = /autolaunch|Failed to connect to socket|DBUS_SESSION_BUS_ADDRESS|Unable to autolaunch|Connection refused/i;
 
