@@ -119,9 +119,10 @@ function piecesPattern(long: readonly string[]): RegExp | null {
 const patterns = new Map<string, RegExp | null>();
 /** The characters that mean something in a pattern outside a character class. */
 const SPECIAL = /[\\^$.*+?()[\]{}|]/;
+const EVERY_SPECIAL = new RegExp(SPECIAL.source, 'g');
 
 function escapeRegExp(text: string): string {
-  return text.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
+  return text.replace(EVERY_SPECIAL, '\\$&');
 }
 
 /** A run this long of a secret's characters is a leak wherever it appears (a key pasted short, or cut). */

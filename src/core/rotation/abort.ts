@@ -38,9 +38,7 @@ export async function assertAbortableNow(record: RotationRecord, ports: Pick<Rot
   // The old key revoked (emergency order, or a revoke done) and the new key gone too: nothing works and nothing is
   // left to roll back, so --abort closes the rotation rather than leave it open for ever.
   if (!canAbort(record) && record.status !== 'done' && record.status !== 'aborted' && !byOperator(ports.provider)) {
-    if (await newKeyGone(record, ports, await ports.provider.listKeys(record.userId))) {
-      return say`The old key ${displayText(record.oldKey.name)} is revoked, and the new key ${displayText(record.newKey.name)} is gone too (not listed, and rejected): no key of this rotation works; create one with keyrot create.`;
-    }
+    if (await newKeyGone(record, ports, await ports.provider.listKeys(record.userId))) return nothingWorks(record, say`is revoked`);
   }
   assertAbortable(record, ports);
   // Nothing to delete (no new key was made, or could have been): nothing to weigh against the old key.
@@ -52,6 +50,11 @@ export async function assertAbortableNow(record: RotationRecord, ports: Pick<Rot
   if (!why) return null;
   if (!(await newKeyGone(record, ports, listed)))
     throw cannotRollBack(record, ports, say`The old key ${displayText(record.oldKey.name)} ${why}: rolling back would delete ${displayText(record.newKey.name)}, the only key that may still work.`);
+  return nothingWorks(record, why);
+}
+
+/** What --abort says when it goes on although the old key no longer works (`why`): the new key is gone too. */
+function nothingWorks(record: RotationRecord, why: DisplayText): DisplayText {
   return say`The old key ${displayText(record.oldKey.name)} ${why}, and the new key ${displayText(record.newKey.name)} is gone too (not listed, and rejected): no key of this rotation works; create one with keyrot create.`;
 }
 
